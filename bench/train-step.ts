@@ -1,0 +1,115 @@
+/**
+ * bench/train-step: steps/s and achieved GFLOP/s of one LoRA training step (forward, backward, AdamW) on builtin
+ * models, per backend. Prints one JSON document. FLOPs are counted analytically: every matmul of the forward pass
+ * (2·m·k·n), three times for forward + backward (the frozen base layers' weight gradients are skipped, so this is an
+ * upper bound on the work done — the reported GFLOP/s is therefore optimistic by at most ~1/3 on the base layers).
+ *
+ * Usage: node dist/bench/train-step.js [--backends wasm,cpu] [--steps N]
+ */
+import { tf } from '../src/engine/tf.js';
+import { initEngine, type BackendRequest } from '../src/engine/backends.js';
+import { Rng } from '../src/engine/rng.js';
+import { loadModel } from '../src/models/load.js';
+import { padBatch } from '../src/models/tokenizers/padding.js';
+import { loraMethod } from '../src/peft/lora/index.js';
+import { parseLoraConfig } from '../src/peft/lora/config.js';
+import { AdamW } from '../src/engine/train/adamw.js';
+import { classificationLoss } from '../src/engine/train/loss.js';
+import { matmulSelfCheck } from '../src/engine/selfcheck.js';
+import type { LlamaConfig } from '../src/models/llama/config.js';
+
+function argument(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1]! : fallback;
+}
+
+/** Forward FLOPs of one classification step: linear layers, attention products, LoRA and the head. */
+function forwardFlops(config: LlamaConfig, tokens: number, batch: number, length: number, rank: number): number {
+  const d = config.hiddenSize;
+  const kv = (config.numKeyValueHeads * d) / config.numAttentionHeads;
+  const m = config.intermediateSize;
+  const linearParams = d * d * 2 + d * kv * 2 + 3 * d * m;
+  const loraParams = rank * (d + d) * 2 + rank * (d + kv) * 2 + rank * ((d + m) * 2 + (m + d));
+  const attention = 2 * 2 * batch * length * length * d;
+  return config.numHiddenLayers * (2 * tokens * (linearParams + loraParams) + attention);
+}
+
+async function measure(backend: BackendRequest, modelSpec: string, steps: number) {
+  await initEngine(backend);
+  const { model, tokenizer } = loadModel(modelSpec);
+  model.addClassificationHead(2);
+  const rank = 8;
+  const adapter = loraMethod.apply(
+    model,
+    parseLoraConfig(
+      {
+        r: rank,
+        alpha: 16,
+        targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+      },
+      'bench',
+    ),
+    new Rng(1),
+  );
+  const groups = [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }];
+  const optimizer = new AdamW(groups);
+  const batchSize = 16;
+  const length = 64;
+  const text = 'the plot was not very dull, but the ending felt truly wonderful and moving'.slice(0, length - 1);
+  const batch = padBatch(
+    Array.from({ length: batchSize }, () => tokenizer.encode(text)),
+    tokenizer.padId,
+  );
+  const labels = Array.from({ length: batchSize }, (_, i) => i % 2);
+  const rng = new Rng(2);
+  const step = () => {
+    const loss = tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () => classificationLoss(model.classify(batch, { training: true, rng }), labels),
+        optimizer.parameters,
+      );
+      optimizer.apply(
+        optimizer.parameters.map((p) => grads[p.name]!),
+        1e-3,
+      );
+      return value;
+    });
+    loss.dataSync();
+    loss.dispose();
+  };
+  step();
+  step();
+  const started = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  const seconds = (performance.now() - started) / 1000;
+  const flops = 3 * forwardFlops(model.config, batchSize * batch.length, batchSize, batch.length, rank);
+  optimizer.dispose();
+  adapter.dispose();
+  model.dispose();
+  return {
+    backend,
+    model: modelSpec,
+    hidden: model.config.hiddenSize,
+    layers: model.config.numHiddenLayers,
+    batch: batchSize,
+    length: batch.length,
+    steps,
+    stepsPerSecond: steps / seconds,
+    msPerStep: (seconds * 1000) / steps,
+    gflopsPerSecond: (flops * steps) / seconds / 1e9,
+  };
+}
+
+const backends = argument('backends', 'wasm,cpu').split(',') as BackendRequest[];
+const models = argument('models', 'builtin:tiny,builtin:small').split(',');
+const results = [];
+const plainMatmul: Record<string, number> = {};
+for (const backend of backends) {
+  for (const model of models) {
+    // cpu is ~30× slower than wasm: fewer steps keep the benchmark to a minute or two.
+    const steps = Number(argument('steps', backend === 'cpu' ? '3' : '20'));
+    results.push(await measure(backend, model, steps));
+  }
+  plainMatmul[backend] = matmulSelfCheck(1024, backend === 'cpu' ? 1 : 5).gflops;
+}
+console.log(JSON.stringify({ node: process.version, plainMatmul1024GflopsPerSecond: plainMatmul, results }, null, 2));

@@ -1,0 +1,30 @@
+/**
+ * What every mceval command shares: `--json` (the command's return value is then the only thing printed),
+ * `--verbose`, and one-line errors: a user mistake or failure prints "Error: …" and exits non-zero; the stack trace
+ * appears only with --verbose or DEBUG set.
+ */
+import { Command, Flags } from '@oclif/core';
+import { UserError, firstLine } from '../errors.js';
+
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    verbose: Flags.boolean({ description: 'Print stack traces of errors.', default: false, helpGroup: 'GLOBAL' }),
+  };
+
+  protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    const verbose = process.argv.includes('--verbose') || Boolean(process.env['DEBUG']);
+    if (verbose && !(error instanceof UserError)) throw error;
+    const exitCode = error instanceof UserError ? error.exitCode : (error.oclif?.exit ?? 1);
+    // oclif's own exits (help, version) carry code 0 and need no message.
+    if (exitCode === 0) throw error;
+    const message = firstLine(error);
+    if (this.jsonEnabled()) {
+      this.logJson({ error: { message, code: exitCode } });
+    } else {
+      process.stderr.write(`Error: ${message}\n`);
+    }
+    return this.exit(exitCode);
+  }
+}

@@ -1,0 +1,59 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { backendFlag } from '../cli/flags.js';
+import { initEngine, resolveBackendRequest, type BackendProbe } from '../engine/backends.js';
+import { matmulSelfCheck, type MatmulCheck } from '../engine/selfcheck.js';
+
+export interface DoctorResult {
+  readonly node: string;
+  readonly platform: string;
+  readonly backends: readonly BackendProbe[];
+  readonly chosen: string;
+  readonly threads: number;
+  readonly matmul: MatmulCheck;
+  readonly ok: boolean;
+}
+
+/** The relative error above which the backend's matmul is reported as broken (float32 accumulates ~1e-7 here). */
+const MAX_RELATIVE_ERROR = 1e-5;
+
+export default class Doctor extends BaseCommand {
+  static override summary = 'Check the machine: Node, each tensor backend, the chosen one, and a matmul self-check.';
+  static override examples = [
+    '<%= config.bin %> doctor',
+    '<%= config.bin %> doctor --json',
+    'MCEVAL_BACKEND=cpu <%= config.bin %> doctor',
+  ];
+  static override flags = {
+    backend: backendFlag,
+    size: Flags.integer({ description: 'Matrix size of the self-check.', default: 256, min: 8 }),
+  };
+
+  async run(): Promise<DoctorResult> {
+    const { flags } = await this.parse(Doctor);
+    const choice = await initEngine(resolveBackendRequest(flags.backend), { probeAll: true });
+    const matmul = matmulSelfCheck(flags.size);
+    const result: DoctorResult = {
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      backends: choice.probes,
+      chosen: choice.id,
+      threads: choice.threads,
+      matmul,
+      ok: matmul.relativeError < MAX_RELATIVE_ERROR,
+    };
+    this.log(`Node ${result.node} on ${result.platform}`);
+    this.log('Backends:');
+    for (const probe of choice.probes) {
+      const status = probe.available ? 'available  ' : 'unavailable';
+      this.log(`  ${probe.id.padEnd(15)} ${status} ${probe.reason ?? ''}`.trimEnd());
+    }
+    this.log(`Chosen: ${choice.id} (${choice.threads} thread${choice.threads === 1 ? '' : 's'})`);
+    this.log(
+      `Self-check: ${matmul.size}×${matmul.size} matmul, relative error ${matmul.relativeError.toExponential(2)} ` +
+        `(${result.ok ? 'ok' : `above ${MAX_RELATIVE_ERROR}: this backend computes wrong results`}), ${matmul.gflops.toFixed(2)} GFLOP/s`,
+    );
+    if (!result.ok) process.exitCode = 1;
+    return result;
+  }
+}

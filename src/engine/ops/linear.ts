@@ -1,0 +1,53 @@
+/**
+ * Linear maps whose forward and backward passes are plain 2D matMuls without transpose flags: the only fast matmul
+ * path on tfjs-wasm (~30 GFLOP/s, against 1–3 for batched or transposed products and for matMul's default gradient,
+ * engine-notes.md). Transposes are done explicitly, and inputs of any rank are flattened to 2D first.
+ *
+ * Weights are stored [in, out] so that the forward product needs no transpose.
+ */
+import type { GradSaveFunc } from '@tensorflow/tfjs-core';
+import { tf, type Tensor, type Tensor2D } from '../tf.js';
+
+/** The function type tf.customGrad takes (tfjs-core does not export it from its entry point). */
+type CustomGradientFunc = Parameters<typeof tf.customGrad>[0];
+
+function flatten(x: Tensor): Tensor2D {
+  const inFeatures = x.shape[x.shape.length - 1]!;
+  return tf.reshape(x, [-1, inFeatures]) as Tensor2D;
+}
+
+function restore(y: Tensor2D, like: Tensor): Tensor {
+  return tf.reshape(y, [...like.shape.slice(0, -1), y.shape[1]]);
+}
+
+const trainableProduct = tf.customGrad(((input: Tensor2D, weight: Tensor2D, save: GradSaveFunc) => {
+  save([input, weight]);
+  return {
+    value: tf.matMul(input, weight),
+    gradFunc: (dy: Tensor2D, saved: Tensor[]) => {
+      const [savedInput, savedWeight] = saved as [Tensor2D, Tensor2D];
+      return [tf.matMul(dy, tf.transpose(savedWeight)), tf.matMul(tf.transpose(savedInput), dy)];
+    },
+  };
+}) as unknown as CustomGradientFunc) as (input: Tensor2D, weight: Tensor2D) => Tensor2D;
+
+/** y = x·W for a trainable W: gradients flow to both x and W. */
+export function linear(x: Tensor, w: Tensor2D): Tensor {
+  return restore(trainableProduct(flatten(x), w), x);
+}
+
+/**
+ * y = x·W for a frozen W: W is closed over rather than passed in, so the tape never asks for its gradient and the
+ * backward pass costs one product (dx = dy·Wᵀ) instead of two.
+ */
+export function frozenLinear(x: Tensor, w: Tensor2D): Tensor {
+  const product = tf.customGrad(((input: Tensor2D, save: GradSaveFunc) => {
+    // Saved, not just closed over: a W created inside the forward pass would otherwise be gone by the backward one.
+    save([w]);
+    return {
+      value: tf.matMul(input, w),
+      gradFunc: (dy: Tensor2D, saved: Tensor[]) => [tf.matMul(dy, tf.transpose(saved[0] as Tensor2D))],
+    };
+  }) as unknown as CustomGradientFunc) as (input: Tensor2D) => Tensor2D;
+  return restore(product(flatten(x)), x);
+}

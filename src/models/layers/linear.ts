@@ -1,0 +1,47 @@
+/**
+ * A linear layer of a model, with a seam for parameter-efficient adapters: an adapter sees the layer's input and the
+ * frozen base output and returns the adapted output. Injecting an adapter sets `adapter`; the base weights stay.
+ */
+import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
+import { frozenLinear, linear } from '../../engine/ops/linear.js';
+import type { ForwardContext } from '../forward-context.js';
+
+export interface LinearAdapter {
+  forward(x: Tensor, baseOutput: Tensor, context: ForwardContext): Tensor;
+}
+
+export class Linear {
+  adapter: LinearAdapter | undefined;
+
+  constructor(
+    /** The module path, as Hugging Face names it (model.layers.0.self_attn.q_proj). */
+    readonly name: string,
+    /** Stored [in, out] (Hugging Face stores [out, in]), so the forward product needs no transpose. */
+    readonly weight: Variable,
+    readonly bias?: Variable,
+  ) {}
+
+  get inFeatures(): number {
+    return this.weight.shape[0]!;
+  }
+
+  get outFeatures(): number {
+    return this.weight.shape[1]!;
+  }
+
+  /** The base layer alone: x·W (+ b), differentiable in W only when W is trainable. */
+  baseForward(x: Tensor): Tensor {
+    const w = this.weight as unknown as Tensor2D;
+    const y = this.weight.trainable ? linear(x, w) : frozenLinear(x, w);
+    return this.bias === undefined ? y : tf.add(y, this.bias);
+  }
+
+  forward(x: Tensor, context: ForwardContext): Tensor {
+    const base = this.baseForward(x);
+    return this.adapter === undefined ? base : this.adapter.forward(x, base, context);
+  }
+
+  variables(): Variable[] {
+    return this.bias === undefined ? [this.weight] : [this.weight, this.bias];
+  }
+}

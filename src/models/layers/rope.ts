@@ -1,0 +1,67 @@
+/**
+ * Rotary position embeddings in the Hugging Face Llama convention: frequencies duplicated over the two halves of a
+ * head, and rotate_half(x) = [-x₂, x₁]. Tables are computed in float64 in JavaScript from the position ids, so left
+ * padding (positions counted from each row's first real token) is handled by the caller's position ids.
+ */
+import { tf, type Tensor, type Tensor2D } from '../../engine/tf.js';
+import { frozenLinear } from '../../engine/ops/linear.js';
+
+/** 1 / theta^(2i / headDim) for i < headDim / 2. */
+export function ropeInverseFrequencies(headDim: number, theta: number): Float64Array {
+  const half = headDim / 2;
+  const inv = new Float64Array(half);
+  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(theta, (2 * i) / headDim);
+  return inv;
+}
+
+export interface RopeTables {
+  /** [batch, 1, length, headDim], broadcast over heads. */
+  readonly cos: Tensor;
+  readonly sin: Tensor;
+  /** rotate_half as a matrix (rotateHalfMatrix). */
+  readonly rotation: Tensor2D;
+}
+
+export function ropeTables(
+  positions: Int32Array,
+  batchSize: number,
+  length: number,
+  inverseFrequencies: Float64Array,
+): RopeTables {
+  const half = inverseFrequencies.length;
+  const headDim = 2 * half;
+  const cos = new Float32Array(positions.length * headDim);
+  const sin = new Float32Array(positions.length * headDim);
+  for (let i = 0; i < positions.length; i++) {
+    for (let f = 0; f < half; f++) {
+      const angle = positions[i]! * inverseFrequencies[f]!;
+      const c = Math.cos(angle);
+      const s = Math.sin(angle);
+      cos[i * headDim + f] = c;
+      cos[i * headDim + f + half] = c;
+      sin[i * headDim + f] = s;
+      sin[i * headDim + f + half] = s;
+    }
+  }
+  const shape = [batchSize, 1, length, headDim];
+  return { cos: tf.tensor(cos, shape), sin: tf.tensor(sin, shape), rotation: rotateHalfMatrix(headDim) };
+}
+
+/**
+ * rotate_half as a constant matrix R [headDim, headDim] with x·R = [-x₂, x₁]: one 2D product on the fast path,
+ * instead of split, negate and concat (slice-type ops cost ~0.2 ms each on tfjs-wasm).
+ */
+export function rotateHalfMatrix(headDim: number): Tensor2D {
+  const half = headDim / 2;
+  const matrix = new Float32Array(headDim * headDim);
+  for (let i = 0; i < half; i++) {
+    matrix[(i + half) * headDim + i] = -1; // output i takes −x[i + half]
+    matrix[i * headDim + i + half] = 1; // output i + half takes x[i]
+  }
+  return tf.tensor2d(matrix, [headDim, headDim]);
+}
+
+/** x·cos + rotate_half(x)·sin for x of shape [batch, heads, length, headDim]. */
+export function applyRope(x: Tensor, tables: RopeTables): Tensor {
+  return tf.add(tf.mul(x, tables.cos), tf.mul(frozenLinear(x, tables.rotation), tables.sin));
+}

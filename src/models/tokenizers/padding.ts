@@ -1,0 +1,57 @@
+/** Turns token sequences of different lengths into one rectangular batch, as the model consumes it. */
+
+export interface PaddedBatch {
+  readonly batchSize: number;
+  readonly length: number;
+  /** Row-major [batchSize, length] token ids. */
+  readonly ids: Int32Array;
+  /** Row-major [batchSize, length]: 1 for a real token, 0 for padding. */
+  readonly mask: Int32Array;
+}
+
+export function padBatch(
+  sequences: readonly (readonly number[])[],
+  padId: number,
+  options: { side?: 'left' | 'right'; maxLength?: number } = {},
+): PaddedBatch {
+  const side = options.side ?? 'right';
+  // Truncation keeps the start of each sequence (the BOS token and the text's beginning), as transformers does by default.
+  const rows = sequences.map((sequence) =>
+    options.maxLength !== undefined ? sequence.slice(0, options.maxLength) : sequence,
+  );
+  const length = Math.max(1, ...rows.map((row) => row.length));
+  const ids = new Int32Array(rows.length * length).fill(padId);
+  const mask = new Int32Array(rows.length * length);
+  rows.forEach((row, b) => {
+    const start = b * length + (side === 'left' ? length - row.length : 0);
+    for (let t = 0; t < row.length; t++) {
+      ids[start + t] = row[t]!;
+      mask[start + t] = 1;
+    }
+  });
+  return { batchSize: rows.length, length, ids, mask };
+}
+
+/** Index of the last real token of each row: where a decoder's classification head reads. */
+export function lastTokenIndices(batch: PaddedBatch): number[] {
+  const last: number[] = [];
+  for (let b = 0; b < batch.batchSize; b++) {
+    let index = 0;
+    for (let t = 0; t < batch.length; t++) if (batch.mask[b * batch.length + t] === 1) index = t;
+    last.push(index);
+  }
+  return last;
+}
+
+/** Position ids that count only real tokens, so left padding does not shift positions (0 on padding). */
+export function positionIds(batch: PaddedBatch): Int32Array {
+  const positions = new Int32Array(batch.ids.length);
+  for (let b = 0; b < batch.batchSize; b++) {
+    let position = 0;
+    for (let t = 0; t < batch.length; t++) {
+      const i = b * batch.length + t;
+      if (batch.mask[i] === 1) positions[i] = position++;
+    }
+  }
+  return positions;
+}

@@ -1,0 +1,47 @@
+/**
+ * The LoRA update of one linear layer (Hu et al. 2021): y = W₀x + (α/r)·B·A·dropout(x), with A Kaiming-uniform
+ * (PEFT's kaiming_uniform_(a=√5), i.e. U(±1/√in)) and B zero, so the adapted layer starts equal to the base layer.
+ * A is stored [in, r] and B [r, out] (PEFT's lora_A / lora_B transposed) for transpose-free products.
+ */
+import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
+import { linear } from '../../engine/ops/linear.js';
+import { newVariable } from '../../engine/variables.js';
+import { dropout } from '../../engine/ops/dropout.js';
+import type { Rng } from '../../engine/rng.js';
+import type { ForwardContext } from '../../models/forward-context.js';
+import type { LinearAdapter } from '../../models/layers/linear.js';
+import type { LoraConfig } from './config.js';
+
+export class LoraLayer implements LinearAdapter {
+  readonly loraA: Variable;
+  readonly loraB: Variable;
+  readonly scaling: number;
+
+  constructor(
+    inFeatures: number,
+    outFeatures: number,
+    private readonly config: LoraConfig,
+    rng: Rng,
+  ) {
+    const bound = 1 / Math.sqrt(inFeatures);
+    const initialA = rng.uniformArray(inFeatures * config.r, -bound, bound);
+    this.loraA = newVariable(() => tf.tensor(initialA, [inFeatures, config.r]), true);
+    this.loraB = newVariable(() => tf.zeros([config.r, outFeatures]), true);
+    this.scaling = config.alpha / config.r;
+  }
+
+  /** The low-rank update (α/r)·B·A·x alone. */
+  delta(x: Tensor, context: ForwardContext): Tensor {
+    const input = context.training ? dropout(x, this.config.dropout, context.rng) : x;
+    const down = linear(input, this.loraA as unknown as Tensor2D);
+    return tf.mul(linear(down, this.loraB as unknown as Tensor2D), this.scaling);
+  }
+
+  forward(x: Tensor, baseOutput: Tensor, context: ForwardContext): Tensor {
+    return tf.add(baseOutput, this.delta(x, context));
+  }
+
+  variables(): Variable[] {
+    return [this.loraA, this.loraB];
+  }
+}

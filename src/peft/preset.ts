@@ -1,0 +1,95 @@
+/**
+ * Adapter presets: declarative JSON files in adapters/ (or a user's own path) naming a method, its hyperparameters,
+ * training defaults and the default sweep grid. `--adapter NAME` reads adapters/NAME.json.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { UserError, errorMessage } from '../errors.js';
+import { packagePath } from '../paths.js';
+import { expectObject, readNumber, readNumberArray, readString, rejectUnknownKeys } from '../config-validation.js';
+import { ADAPTER_METHODS } from './registry.js';
+import type { AdapterMethod } from './types.js';
+
+export interface TrainingDefaults {
+  readonly epochs: number;
+  readonly weightDecay: number;
+  readonly warmupRatio: number;
+  readonly maxGradNorm: number;
+}
+
+export interface AdapterPreset {
+  readonly name: string;
+  readonly description: string;
+  readonly method: AdapterMethod<unknown>;
+  readonly adapterConfig: unknown;
+  readonly training: TrainingDefaults;
+  readonly grid: { readonly lr: readonly number[]; readonly bs: readonly number[] };
+  readonly source: string;
+}
+
+export const PRESET_DIR = packagePath('adapters');
+
+export function presetNames(): string[] {
+  return readdirSync(PRESET_DIR)
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => basename(file, '.json'))
+    .sort();
+}
+
+/** `--adapter lora` or `--adapter path/to/preset.json`. */
+export function resolvePresetPath(nameOrPath: string): string {
+  if (extname(nameOrPath) === '.json') {
+    if (!existsSync(nameOrPath)) throw new UserError(`Adapter preset file not found: ${nameOrPath}.`);
+    return nameOrPath;
+  }
+  const path = packagePath('adapters', `${nameOrPath}.json`);
+  if (!existsSync(path)) {
+    throw new UserError(
+      `Unknown adapter "${nameOrPath}": use one of ${presetNames().join(', ')}, or a path to a preset .json file.`,
+    );
+  }
+  return path;
+}
+
+export function loadPreset(nameOrPath: string): AdapterPreset {
+  const source = resolvePresetPath(nameOrPath);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(source, 'utf8'));
+  } catch (error) {
+    throw new UserError(`Adapter preset ${source} is not valid JSON: ${errorMessage(error)}.`);
+  }
+  return parsePreset(raw, source);
+}
+
+export function parsePreset(raw: unknown, source: string): AdapterPreset {
+  const top = expectObject(raw, `adapter preset ${source}`);
+  rejectUnknownKeys(top, ['name', 'method', 'description', 'adapter', 'training', 'grid'], `adapter preset ${source}`);
+  const methodName = readString(top, 'method', source);
+  const method = ADAPTER_METHODS[methodName];
+  if (method === undefined) {
+    throw new UserError(
+      `Unknown method "${methodName}" in ${source}: use one of ${Object.keys(ADAPTER_METHODS).join(', ')}.`,
+    );
+  }
+  const trainingWhere = `the "training" section of ${source}`;
+  const training = expectObject(top['training'] ?? {}, trainingWhere);
+  rejectUnknownKeys(training, ['epochs', 'weightDecay', 'warmupRatio', 'maxGradNorm'], trainingWhere);
+  const gridWhere = `the "grid" section of ${source}`;
+  const grid = expectObject(top['grid'], gridWhere);
+  rejectUnknownKeys(grid, ['lr', 'bs'], gridWhere);
+  return {
+    name: readString(top, 'name', source, basename(source, '.json')),
+    description: readString(top, 'description', source, method.description),
+    method,
+    adapterConfig: method.parseConfig(top['adapter'], source),
+    training: {
+      epochs: readNumber(training, 'epochs', trainingWhere, { default: 3, min: 1, integer: true }),
+      weightDecay: readNumber(training, 'weightDecay', trainingWhere, { default: 0, min: 0 }),
+      warmupRatio: readNumber(training, 'warmupRatio', trainingWhere, { default: 0, min: 0, max: 1 }),
+      maxGradNorm: readNumber(training, 'maxGradNorm', trainingWhere, { default: 1, min: 0 }),
+    },
+    grid: { lr: readNumberArray(grid, 'lr', gridWhere), bs: readNumberArray(grid, 'bs', gridWhere) },
+    source,
+  };
+}

@@ -1,0 +1,33 @@
+/** The one interface every PEFT method implements, so the trainer and the sweep never branch on the method. */
+import type { Variable } from '../engine/tf.js';
+import type { Rng } from '../engine/rng.js';
+import type { LlamaModel } from '../models/llama/model.js';
+
+/** Variables the optimiser trains together, with a learning-rate multiplier (LoRA+ trains B faster than A). */
+export interface ParameterGroup {
+  readonly name: string;
+  readonly variables: readonly Variable[];
+  readonly learningRateMultiplier: number;
+}
+
+/** An adapter injected into a model: what to train, what to report, and how to take it out again. */
+export interface AppliedAdapter {
+  readonly method: string;
+  readonly groups: readonly ParameterGroup[];
+  /** Flat hyperparameters, one CSV column each. */
+  readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
+  /** Removes the adapter from the model and frees its tensors. */
+  dispose(): void;
+}
+
+export interface AdapterMethod<Config> {
+  readonly name: string;
+  readonly description: string;
+  /** Validates the `adapter` section of a preset; `source` names the file in error messages. */
+  parseConfig(raw: unknown, source: string): Config;
+  apply(model: LlamaModel, config: Config, rng: Rng): AppliedAdapter;
+}
+
+export function countParameters(groups: readonly ParameterGroup[]): number {
+  return groups.reduce((total, group) => total + group.variables.reduce((n, v) => n + v.size, 0), 0);
+}

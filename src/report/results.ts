@@ -1,0 +1,73 @@
+/** The rows mceval writes: one per trained run (results.csv) and one per task × adapter (summary.csv). */
+import { robustness } from './robustness.js';
+
+export interface RunResult {
+  readonly task: string;
+  readonly adapter: string;
+  readonly method: string;
+  readonly model: string;
+  readonly backend: string;
+  readonly seed: number;
+  readonly lr: number;
+  readonly batch_size: number;
+  readonly epochs: number;
+  readonly weight_decay: number;
+  readonly warmup_ratio: number;
+  readonly max_grad_norm: number;
+  /** The method's own hyperparameters (lora_r, lora_alpha, …). */
+  readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
+  readonly trainable_params: number;
+  readonly steps: number;
+  readonly final_train_loss: number;
+  readonly diverged: boolean;
+  readonly accuracy: number;
+  readonly nll: number;
+  readonly train_seconds: number;
+}
+
+export interface SummaryRow {
+  readonly task: string;
+  readonly adapter: string;
+  readonly runs: number;
+  readonly diverged_runs: number;
+  readonly best_accuracy: number;
+  readonly median_accuracy: number;
+  readonly worst_accuracy: number;
+  readonly spread_accuracy: number;
+  readonly median_nll: number;
+  readonly extrinsic_robustness: number;
+  readonly intrinsic_robustness: number;
+}
+
+export function summarize(results: readonly RunResult[]): SummaryRow[] {
+  const groups = new Map<string, RunResult[]>();
+  for (const result of results) {
+    const key = `${result.task}\u0000${result.adapter}`;
+    groups.set(key, [...(groups.get(key) ?? []), result]);
+  }
+  return [...groups.values()].map((runs) => {
+    const stats = robustness(
+      runs.map((run) => run.accuracy),
+      runs.map((run) => run.nll),
+    );
+    return {
+      task: runs[0]!.task,
+      adapter: runs[0]!.adapter,
+      runs: stats.runs,
+      diverged_runs: runs.filter((run) => run.diverged).length,
+      best_accuracy: stats.best,
+      median_accuracy: stats.median,
+      worst_accuracy: stats.worst,
+      spread_accuracy: stats.spread,
+      median_nll: stats.medianNll,
+      extrinsic_robustness: stats.extrinsic,
+      intrinsic_robustness: stats.intrinsic,
+    };
+  });
+}
+
+/** A run as one flat CSV record: fixed columns first, then the method's hyperparameters. */
+export function flattenRunResult(result: RunResult): Record<string, string | number | boolean> {
+  const { hyperparameters, ...fixed } = result;
+  return { ...fixed, ...hyperparameters };
+}

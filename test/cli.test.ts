@@ -1,0 +1,153 @@
+/** The CLI as users run it: a real process, real flags, real files. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packagePath } from '../src/paths.js';
+
+const BIN = packagePath('bin', 'run.js');
+
+function mceval(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'mceval-cli-'));
+}
+
+test('--help lists run, doctor, tasks and adapters', () => {
+  const { code, stdout } = mceval(['--help']);
+  assert.equal(code, 0);
+  for (const command of ['run', 'doctor', 'tasks', 'adapters']) assert.match(stdout, new RegExp(`\\n  ${command} `));
+  const runHelp = mceval(['run', '--help']).stdout;
+  assert.match(runHelp, /EXAMPLES[\s\S]*mceval run --task demo-sentiment --adapter lora/);
+});
+
+test('tasks, adapters and doctor print only JSON with --json', () => {
+  const tasks = JSON.parse(mceval(['tasks', '--json']).stdout);
+  assert.deepEqual(
+    tasks.map((t: { name: string }) => t.name),
+    ['demo-sentiment'],
+  );
+  const adapters = JSON.parse(mceval(['adapters', '--json']).stdout);
+  assert.ok(adapters.some((a: { name: string }) => a.name === 'lora'));
+  const doctor = mceval(['doctor', '--json', '--size', '64']);
+  assert.equal(doctor.code, 0);
+  const report = JSON.parse(doctor.stdout);
+  assert.equal(report.chosen, 'wasm');
+  assert.ok(report.matmul.relativeError < 1e-5);
+  assert.ok(
+    report.backends.some(
+      (b: { id: string; available: boolean; reason?: string }) => b.id === 'tensorflow' && !b.available && b.reason,
+    ),
+  );
+});
+
+test('MCEVAL_BACKEND chooses the backend', () => {
+  const report = JSON.parse(mceval(['doctor', '--json', '--size', '32'], { MCEVAL_BACKEND: 'cpu' }).stdout);
+  assert.equal(report.chosen, 'cpu');
+});
+
+test('a run on a one-point grid trains, prints the table and writes both CSV files', () => {
+  const out = tempDir();
+  try {
+    const { code, stdout, stderr } = mceval([
+      'run',
+      '--task',
+      'demo-sentiment',
+      '--adapter',
+      'lora',
+      '--grid',
+      'lr=0.003',
+      '--grid',
+      'bs=64',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /median acc[\s\S]*demo-sentiment[\s\S]*lora/);
+    const results = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
+    assert.equal(results.length, 2);
+    assert.match(
+      results[0]!,
+      /^task,adapter,method,model,backend,seed,lr,batch_size,epochs,.*accuracy,nll,.*lora_r,lora_alpha/,
+    );
+    const summary = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n');
+    assert.equal(summary.length, 2);
+    assert.match(
+      summary[0]!,
+      /best_accuracy,median_accuracy,worst_accuracy,spread_accuracy,median_nll,extrinsic_robustness,intrinsic_robustness/,
+    );
+    assert.ok(!existsSync(join(out, 'results.csv.tmp-' + process.pid)));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('bad input: one line naming the problem and the fix, non-zero exit, no results written', () => {
+  const out = tempDir();
+  try {
+    const cases: [string[], RegExp][] = [
+      [['--task', 'nope', '--adapter', 'lora'], /^Error: Unknown task "nope": use one of demo-sentiment\.\n$/],
+      [
+        ['--task', 'demo-sentiment', '--adapter', 'lorax'],
+        /^Error: Unknown adapter "lorax": use one of lora, or a path to a preset \.json file\.\n$/,
+      ],
+      [
+        ['--task', 'demo-sentiment', '--adapter', 'lora', '--grid', 'lr:1e-3'],
+        /^Error: Malformed --grid "lr:1e-3": expected NAME=V1,V2,\.\.\. with NAME lr or bs/,
+      ],
+      [
+        ['--task', 'demo-sentiment', '--adapter', 'lora', '--model', 'builtin:huge'],
+        /^Error: Unknown builtin model "builtin:huge": use one of builtin:tiny, builtin:small\.\n$/,
+      ],
+      [
+        ['--task', 'demo-sentiment', '--adapter', 'lora', '--backend', 'gpu'],
+        /^Error: Expected --backend=gpu to be one of: auto, tensorflow, wasm, cpu/,
+      ],
+    ];
+    for (const [args, expected] of cases) {
+      const { code, stdout, stderr } = mceval(['run', ...args, '--out', out]);
+      assert.notEqual(code, 0, args.join(' '));
+      assert.match(stderr, expected);
+      assert.equal(stderr.trim().split('\n').length, 1, `more than one line for ${args.join(' ')}: ${stderr}`);
+      assert.doesNotMatch(stderr, /\s+at /, 'no stack trace');
+      assert.equal(stdout, '');
+    }
+    assert.ok(!existsSync(join(out, 'results.csv')));
+    const blocker = join(out, 'a-file');
+    writeFileSync(blocker, '');
+    const unwritable = mceval(['run', '--task', 'demo-sentiment', '--adapter', 'lora', '--out', join(blocker, 'sub')]);
+    assert.notEqual(unwritable.code, 0);
+    assert.match(
+      unwritable.stderr,
+      /^Error: Cannot write results to --out .*a-file\/sub \(not a directory.*\): choose a writable folder\.\n$/,
+    );
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('a preset with an unknown key is rejected, naming the key', () => {
+  const dir = tempDir();
+  try {
+    const preset = join(dir, 'mine.json');
+    writeFileSync(
+      preset,
+      JSON.stringify({ method: 'lora', adapter: { r: 4, rank: 8 }, grid: { lr: [0.001], bs: [8] } }),
+    );
+    const { code, stderr } = mceval(['run', '--task', 'demo-sentiment', '--adapter', preset, '--out', dir]);
+    assert.notEqual(code, 0);
+    assert.match(
+      stderr,
+      /^Error: Unknown key "rank" in the "adapter" section of .*mine\.json: allowed keys are r, alpha, dropout, targetModules\.\n$/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../src/engine/rng.js';
+
+test('the same seed gives the same numbers; another seed, others', () => {
+  assert.deepEqual(new Rng(7).uniformArray(8), new Rng(7).uniformArray(8));
+  assert.notDeepEqual(new Rng(7).uniformArray(8), new Rng(8).uniformArray(8));
+});
+
+test('forked streams depend on the label and not on draws made before', () => {
+  const a = new Rng(1);
+  const b = new Rng(1);
+  b.uniformArray(100);
+  assert.deepEqual(a.fork('x').normalArray(4), b.fork('x').normalArray(4));
+  assert.notDeepEqual(a.fork('x').normalArray(4), a.fork('y').normalArray(4));
+});
+
+test('uniform lies in [0, 1) and normal has mean ≈ 0 and variance ≈ 1', () => {
+  const rng = new Rng(3);
+  const u = rng.uniformArray(20000);
+  assert.ok(u.every((x) => x >= 0 && x < 1));
+  const n = rng.normalArray(20000);
+  const mean = n.reduce((s, x) => s + x, 0) / n.length;
+  const variance = n.reduce((s, x) => s + (x - mean) ** 2, 0) / n.length;
+  assert.ok(Math.abs(mean) < 0.03, `mean ${mean}`);
+  assert.ok(Math.abs(variance - 1) < 0.05, `variance ${variance}`);
+});
+
+test('permutation is a permutation', () => {
+  const p = new Rng(4).permutation(50);
+  assert.deepEqual(
+    [...p].sort((a, b) => a - b),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
+});

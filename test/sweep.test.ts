@@ -1,0 +1,51 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../src/engine/tf.js';
+import { runSweep, type SweepOptions } from '../src/sweep/run-sweep.js';
+import { loadPreset } from '../src/peft/preset.js';
+import { demoSentiment } from '../src/tasks/demo-sentiment.js';
+import type { ClassificationTask } from '../src/tasks/types.js';
+import { useTestBackend } from './helpers.js';
+
+before(useTestBackend);
+
+/** demo-sentiment cut down so that a sweep takes seconds. */
+const smallTask: ClassificationTask = {
+  ...demoSentiment,
+  name: 'demo-sentiment-small',
+  load: () => {
+    const { train, dev } = demoSentiment.load();
+    return { train: train.slice(0, 64), dev: dev.slice(0, 32) };
+  },
+};
+
+function options(seed: number): SweepOptions {
+  return {
+    tasks: [smallTask],
+    presets: [loadPreset('lora')],
+    modelSpec: 'builtin:tiny',
+    grid: () => ({ lr: [0.003, 0.01], bs: [32] }),
+    epochs: 1,
+    seed,
+    backend: 'test',
+  };
+}
+
+const metrics = (runs: ReturnType<typeof runSweep>) =>
+  runs.map((r) => [r.accuracy, r.nll, r.final_train_loss, r.steps]);
+
+test('the same seed gives identical metrics, another seed different ones, and no tensor leaks', () => {
+  const before = tf.memory().numTensors;
+  const first = runSweep(options(42));
+  assert.equal(tf.memory().numTensors, before);
+  const again = runSweep(options(42));
+  assert.deepEqual(metrics(again), metrics(first));
+  const other = runSweep(options(43));
+  assert.notDeepEqual(metrics(other), metrics(first));
+  assert.equal(first.length, 2);
+  assert.deepEqual(
+    first.map((r) => r.lr),
+    [0.003, 0.01],
+  );
+  assert.equal(first[0]!.hyperparameters['lora_r'], 8);
+});
