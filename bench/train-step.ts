@@ -1,10 +1,10 @@
 /**
  * bench/train-step: steps/s and achieved GFLOP/s of one LoRA training step (forward, backward, AdamW) on builtin
- * models, per backend. Prints one JSON document. FLOPs are counted analytically: every matmul of the forward pass
- * (2·m·k·n), three times for forward + backward (the frozen base layers' weight gradients are skipped, so this is an
- * upper bound on the work done — the reported GFLOP/s is therefore optimistic by at most ~1/3 on the base layers).
+ * models, per backend. Prints one JSON document. FLOPs are counted exactly for the matrix products the step runs
+ * (2·m·k·n each): frozen base layers cost a forward and an input-gradient product, LoRA matrices and attention a
+ * forward and two backward products; elementwise work is not counted.
  *
- * Usage: node dist/bench/train-step.js [--backends wasm,cpu] [--steps N]
+ * Usage: bench/train-step [--backends wasm,cpu] [--models builtin:tiny,builtin:small] [--steps N]
  */
 import { tf } from '../src/engine/tf.js';
 import { initEngine, type BackendRequest } from '../src/engine/backends.js';
@@ -23,15 +23,17 @@ function argument(name: string, fallback: string): string {
   return index >= 0 ? process.argv[index + 1]! : fallback;
 }
 
-/** Forward FLOPs of one classification step: linear layers, attention products, LoRA and the head. */
-function forwardFlops(config: LlamaConfig, tokens: number, batch: number, length: number, rank: number): number {
+/** Matrix-product FLOPs of one training step. */
+function stepFlops(config: LlamaConfig, batch: number, length: number, rank: number): number {
+  const tokens = batch * length;
   const d = config.hiddenSize;
   const kv = (config.numKeyValueHeads * d) / config.numAttentionHeads;
   const m = config.intermediateSize;
-  const linearParams = d * d * 2 + d * kv * 2 + 3 * d * m;
-  const loraParams = rank * (d + d) * 2 + rank * (d + kv) * 2 + rank * ((d + m) * 2 + (m + d));
+  const base = d * d * 2 + d * kv * 2 + 3 * d * m;
+  const lora = rank * (2 * (d + d) + 2 * (d + kv) + 2 * (d + m) + (m + d));
   const attention = 2 * 2 * batch * length * length * d;
-  return config.numHiddenLayers * (2 * tokens * (linearParams + loraParams) + attention);
+  const perLayer = 2 * tokens * base * 2 + 2 * tokens * lora * 3 + attention * 3;
+  return config.numHiddenLayers * perLayer;
 }
 
 async function measure(backend: BackendRequest, modelSpec: string, steps: number) {
@@ -82,7 +84,7 @@ async function measure(backend: BackendRequest, modelSpec: string, steps: number
   const started = performance.now();
   for (let i = 0; i < steps; i++) step();
   const seconds = (performance.now() - started) / 1000;
-  const flops = 3 * forwardFlops(model.config, batchSize * batch.length, batchSize, batch.length, rank);
+  const flops = stepFlops(model.config, batchSize, batch.length, rank);
   optimizer.dispose();
   adapter.dispose();
   model.dispose();

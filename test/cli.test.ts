@@ -51,41 +51,58 @@ test('MCEVAL_BACKEND chooses the backend', () => {
   assert.equal(report.chosen, 'cpu');
 });
 
-test('a run on a one-point grid trains, prints the table and writes both CSV files', () => {
-  const out = tempDir();
+/** The metric columns of a results.csv (everything but the wall-clock time). */
+function metricColumns(csv: string): string[][] {
+  const [header, ...rows] = csv
+    .trim()
+    .split('\n')
+    .map((line) => line.split(','));
+  const time = header!.indexOf('train_seconds');
+  return [header!, ...rows].map((cells) => cells.filter((_, i) => i !== time));
+}
+
+test('a run trains each grid point, prints the table, writes both CSV files; threads do not change the numbers', () => {
+  const sequential = tempDir();
+  const parallel = tempDir();
   try {
-    const { code, stdout, stderr } = mceval([
+    const args = [
       'run',
       '--task',
       'demo-sentiment',
       '--adapter',
       'lora',
       '--grid',
-      'lr=0.003',
+      'lr=0.003,0.01',
       '--grid',
       'bs=64',
       '--epochs',
       '1',
-      '--out',
-      out,
-    ]);
-    assert.equal(code, 0, stderr);
-    assert.match(stdout, /median acc[\s\S]*demo-sentiment[\s\S]*lora/);
-    const results = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
-    assert.equal(results.length, 2);
+    ];
+    const first = mceval([...args, '--jobs', '1', '--out', sequential]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /median acc[\s\S]*demo-sentiment[\s\S]*lora/);
+    assert.match(first.stderr, /run 2\/2 demo-sentiment\/lora lr=0\.01 bs=64: accuracy/);
+    const results = readFileSync(join(sequential, 'results.csv'), 'utf8');
+    assert.equal(results.trim().split('\n').length, 3);
     assert.match(
-      results[0]!,
+      results,
       /^task,adapter,method,model,backend,seed,lr,batch_size,epochs,.*accuracy,nll,.*lora_r,lora_alpha/,
     );
-    const summary = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n');
+    const summary = readFileSync(join(sequential, 'summary.csv'), 'utf8').trim().split('\n');
     assert.equal(summary.length, 2);
     assert.match(
       summary[0]!,
       /best_accuracy,median_accuracy,worst_accuracy,spread_accuracy,median_nll,extrinsic_robustness,intrinsic_robustness/,
     );
-    assert.ok(!existsSync(join(out, 'results.csv.tmp-' + process.pid)));
+
+    const second = mceval([...args, '--jobs', '2', '--out', parallel, '--json']);
+    assert.equal(second.code, 0, second.stderr);
+    const json = JSON.parse(second.stdout);
+    assert.equal(json.runs.length, 2);
+    assert.deepEqual(metricColumns(readFileSync(join(parallel, 'results.csv'), 'utf8')), metricColumns(results));
   } finally {
-    rmSync(out, { recursive: true, force: true });
+    rmSync(sequential, { recursive: true, force: true });
+    rmSync(parallel, { recursive: true, force: true });
   }
 });
 

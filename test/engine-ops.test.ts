@@ -1,4 +1,4 @@
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, type Tensor2D, type Tensor3D } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
@@ -6,71 +6,71 @@ import { linear, frozenLinear } from '../src/engine/ops/linear.js';
 import { batchMatMul } from '../src/engine/ops/batch-matmul.js';
 import { scatterAddRows } from '../src/engine/kernels/unsorted-segment-sum.js';
 import { referenceMatmul, relativeFrobeniusError } from '../src/engine/selfcheck.js';
-import { maxAbsDifference, useTestBackend } from './helpers.js';
-
-before(useTestBackend);
+import { maxAbsDifference, onEachBackend } from './helpers.js';
 
 const rng = new Rng(99);
 const random = (shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 
-test('scatter-add sums rows into segments and drops out-of-range ids (hand-computed)', () => {
-  const out = scatterAddRows([1, 2, 3, 4, 5, 6], [2, 0, 2], 3, 2);
-  assert.deepEqual(Array.from(out), [3, 4, 0, 0, 6, 8]);
-  assert.deepEqual(Array.from(scatterAddRows([1, 2], [-1, 5], 2, 1)), [0, 0]);
-});
-
-test('the gradient of gather (an embedding) runs through the registered kernel', () => {
-  const table = tf.variable(random([5, 3]), true);
-  const before = tf.memory().numTensors;
-  const gradient = tf.tidy(() => {
-    const { grads } = tf.variableGrads(() => tf.sum(tf.gather(table, tf.tensor1d([4, 1, 4, 0], 'int32'))), [table]);
-    return grads[table.name]!.dataSync();
+onEachBackend(() => {
+  test('scatter-add sums rows into segments and drops out-of-range ids (hand-computed)', () => {
+    const out = scatterAddRows([1, 2, 3, 4, 5, 6], [2, 0, 2], 3, 2);
+    assert.deepEqual(Array.from(out), [3, 4, 0, 0, 6, 8]);
+    assert.deepEqual(Array.from(scatterAddRows([1, 2], [-1, 5], 2, 1)), [0, 0]);
   });
-  // Each row's gradient is its number of occurrences: rows 0, 1 once, row 4 twice, rows 2, 3 never.
-  assert.deepEqual(Array.from(gradient), [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2, 2, 2]);
-  assert.equal(tf.memory().numTensors, before);
-  table.dispose();
-});
 
-test('linear and frozenLinear match matMul and its default gradient', () => {
-  const x = random([2, 3, 4]);
-  const w = random([4, 5]) as Tensor2D;
-  const upstream = random([2, 3, 5]);
-  const loss = (f: (x: tf.Tensor, w: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, b: tf.Tensor) =>
-    tf.sum(tf.mul(f(a, b), upstream));
-  const reference = tf.grads(loss((a, b) => tf.reshape(tf.matMul(tf.reshape(a, [6, 4]), b as Tensor2D), [2, 3, 5])))([
-    x,
-    w,
-  ]);
-  const custom = tf.grads(loss((a, b) => linear(a, b as Tensor2D)))([x, w]);
-  assert.ok(maxAbsDifference(reference[0]!.dataSync(), custom[0]!.dataSync()) < 1e-5);
-  assert.ok(maxAbsDifference(reference[1]!.dataSync(), custom[1]!.dataSync()) < 1e-5);
-  const frozen = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(frozenLinear(a, w), upstream)))(x);
-  assert.ok(maxAbsDifference(reference[0]!.dataSync(), frozen.dataSync()) < 1e-5);
-  assert.ok(maxAbsDifference(linear(x, w).dataSync(), frozenLinear(x, w).dataSync()) === 0);
-});
+  test('the gradient of gather (an embedding) runs through the registered kernel', () => {
+    const table = tf.variable(random([5, 3]), true);
+    const before = tf.memory().numTensors;
+    const gradient = tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.gather(table, tf.tensor1d([4, 1, 4, 0], 'int32'))), [table]);
+      return grads[table.name]!.dataSync();
+    });
+    // Each row's gradient is its number of occurrences: rows 0, 1 once, row 4 twice, rows 2, 3 never.
+    assert.deepEqual(Array.from(gradient), [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2, 2, 2]);
+    assert.equal(tf.memory().numTensors, before);
+    table.dispose();
+  });
 
-test('batchMatMul matches matMul and its default gradient', () => {
-  const a = random([3, 4, 5]) as Tensor3D;
-  const b = random([3, 5, 2]) as Tensor3D;
-  const upstream = random([3, 4, 2]);
-  const reference = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
-    tf.sum(tf.mul(tf.matMul(x as Tensor3D, y as Tensor3D), upstream)),
-  )([a, b]);
-  const custom = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
-    tf.sum(tf.mul(batchMatMul(x as Tensor3D, y as Tensor3D), upstream)),
-  )([a, b]);
-  assert.ok(maxAbsDifference(reference[0]!.dataSync(), custom[0]!.dataSync()) < 1e-5);
-  assert.ok(maxAbsDifference(reference[1]!.dataSync(), custom[1]!.dataSync()) < 1e-5);
-});
+  test('linear and frozenLinear match matMul and its default gradient', () => {
+    const x = random([2, 3, 4]);
+    const w = random([4, 5]) as Tensor2D;
+    const upstream = random([2, 3, 5]);
+    const loss = (f: (x: tf.Tensor, w: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(f(a, b), upstream));
+    const reference = tf.grads(loss((a, b) => tf.reshape(tf.matMul(tf.reshape(a, [6, 4]), b as Tensor2D), [2, 3, 5])))([
+      x,
+      w,
+    ]);
+    const custom = tf.grads(loss((a, b) => linear(a, b as Tensor2D)))([x, w]);
+    assert.ok(maxAbsDifference(reference[0]!.dataSync(), custom[0]!.dataSync()) < 1e-5);
+    assert.ok(maxAbsDifference(reference[1]!.dataSync(), custom[1]!.dataSync()) < 1e-5);
+    const frozen = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(frozenLinear(a, w), upstream)))(x);
+    assert.ok(maxAbsDifference(reference[0]!.dataSync(), frozen.dataSync()) < 1e-5);
+    assert.ok(maxAbsDifference(linear(x, w).dataSync(), frozenLinear(x, w).dataSync()) === 0);
+  });
 
-test('the backend matmul agrees with the float64 reference to 1e-5 relative error', () => {
-  const a = rng.normalArray(64 * 48);
-  const b = rng.normalArray(48 * 32);
-  const product = tf.matMul(tf.tensor2d(a, [64, 48]), tf.tensor2d(b, [48, 32])).dataSync();
-  assert.ok(relativeFrobeniusError(product, referenceMatmul(a, b, 64, 48, 32)) < 1e-5);
-  assert.deepEqual(
-    Array.from(referenceMatmul(new Float32Array([1, 2, 3, 4]), new Float32Array([5, 6, 7, 8]), 2, 2, 2)),
-    [19, 22, 43, 50],
-  );
+  test('batchMatMul matches matMul and its default gradient', () => {
+    const a = random([3, 4, 5]) as Tensor3D;
+    const b = random([3, 5, 2]) as Tensor3D;
+    const upstream = random([3, 4, 2]);
+    const reference = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(tf.matMul(x as Tensor3D, y as Tensor3D), upstream)),
+    )([a, b]);
+    const custom = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(batchMatMul(x as Tensor3D, y as Tensor3D), upstream)),
+    )([a, b]);
+    assert.ok(maxAbsDifference(reference[0]!.dataSync(), custom[0]!.dataSync()) < 1e-5);
+    assert.ok(maxAbsDifference(reference[1]!.dataSync(), custom[1]!.dataSync()) < 1e-5);
+  });
+
+  test('the backend matmul agrees with the float64 reference to 1e-5 relative error', () => {
+    const a = rng.normalArray(64 * 48);
+    const b = rng.normalArray(48 * 32);
+    const product = tf.matMul(tf.tensor2d(a, [64, 48]), tf.tensor2d(b, [48, 32])).dataSync();
+    assert.ok(relativeFrobeniusError(product, referenceMatmul(a, b, 64, 48, 32)) < 1e-5);
+    assert.deepEqual(
+      Array.from(referenceMatmul(new Float32Array([1, 2, 3, 4]), new Float32Array([5, 6, 7, 8]), 2, 2, 2)),
+      [19, 22, 43, 50],
+    );
+  });
 });

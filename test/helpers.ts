@@ -1,3 +1,4 @@
+import { before, describe } from 'node:test';
 import { initEngine } from '../src/engine/backends.js';
 import { tf } from '../src/engine/tf.js';
 
@@ -5,6 +6,16 @@ import { tf } from '../src/engine/tf.js';
 export async function useTestBackend(): Promise<string> {
   const choice = await initEngine((process.env['MCEVAL_TEST_BACKEND'] as 'wasm' | 'cpu' | undefined) ?? 'wasm');
   return choice.tfName;
+}
+
+/** Defines the same tests once per local backend (wasm and cpu): kernels and gradients differ between them. */
+export function onEachBackend(define: () => void): void {
+  for (const backend of ['wasm', 'cpu'] as const) {
+    describe(`on ${backend}`, () => {
+      before(() => initEngine(backend));
+      define();
+    });
+  }
 }
 
 /** Runs `body` and asserts it left no tensor behind. */

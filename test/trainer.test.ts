@@ -1,4 +1,4 @@
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
@@ -9,9 +9,7 @@ import { trainClassifier, type EncodedExample } from '../src/engine/train/classi
 import { linearScheduleMultiplier, warmupSteps } from '../src/engine/train/schedule.js';
 import { AdamW } from '../src/engine/train/adamw.js';
 import { epochBatches } from '../src/engine/train/batches.js';
-import { useTestBackend } from './helpers.js';
-
-before(useTestBackend);
+import { onEachBackend } from './helpers.js';
 
 /** A separable toy set: label 1 iff the text contains "yes". */
 function toyExamples(encode: (text: string) => number[]): EncodedExample[] {
@@ -23,102 +21,104 @@ function toyExamples(encode: (text: string) => number[]): EncodedExample[] {
   });
 }
 
-test('training lowers the loss and leaves no tensor behind', () => {
-  const { model, tokenizer } = loadModel('builtin:tiny');
-  const rng = new Rng(5);
-  model.addClassificationHead(2);
-  const adapter = loraMethod.apply(
-    model,
-    parseLoraConfig({ r: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'] }, 't'),
-    rng.fork('a'),
-  );
-  const examples = toyExamples((text) => tokenizer.encode(text));
-  const before = tf.memory().numTensors;
-  const losses: number[] = [];
-  const result = trainClassifier({
-    model,
-    groups: [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
-    examples,
-    learningRate: 0.01,
-    batchSize: 8,
-    epochs: 4,
-    weightDecay: 0.01,
-    warmupRatio: 0.1,
-    maxGradNorm: 1,
-    rng: rng.fork('train'),
-    onStep: (progress) => losses.push(progress.loss),
+onEachBackend(() => {
+  test('training lowers the loss and leaves no tensor behind', () => {
+    const { model, tokenizer } = loadModel('builtin:tiny');
+    const rng = new Rng(5);
+    model.addClassificationHead(2);
+    const adapter = loraMethod.apply(
+      model,
+      parseLoraConfig({ r: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'] }, 't'),
+      rng.fork('a'),
+    );
+    const examples = toyExamples((text) => tokenizer.encode(text));
+    const before = tf.memory().numTensors;
+    const losses: number[] = [];
+    const result = trainClassifier({
+      model,
+      groups: [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
+      examples,
+      learningRate: 0.01,
+      batchSize: 8,
+      epochs: 4,
+      weightDecay: 0.01,
+      warmupRatio: 0.1,
+      maxGradNorm: 1,
+      rng: rng.fork('train'),
+      onStep: (progress) => losses.push(progress.loss),
+    });
+    assert.equal(tf.memory().numTensors, before, 'a training run leaked tensors');
+    assert.equal(result.steps, 24);
+    assert.equal(result.diverged, false);
+    assert.equal(result.epochLosses.length, 4);
+    assert.ok(result.epochLosses[3]! < 0.5 * result.epochLosses[0]!, `loss went ${result.epochLosses.join(' → ')}`);
+    adapter.dispose();
+    model.dispose();
   });
-  assert.equal(tf.memory().numTensors, before, 'a training run leaked tensors');
-  assert.equal(result.steps, 24);
-  assert.equal(result.diverged, false);
-  assert.equal(result.epochLosses.length, 4);
-  assert.ok(result.epochLosses[3]! < 0.5 * result.epochLosses[0]!, `loss went ${result.epochLosses.join(' → ')}`);
-  adapter.dispose();
-  model.dispose();
-});
 
-test('a diverging run stops and says so', () => {
-  const { model, tokenizer } = loadModel('builtin:tiny');
-  model.addClassificationHead(2);
-  const adapter = loraMethod.apply(model, parseLoraConfig({ r: 4, alpha: 8 }, 't'), new Rng(1));
-  const before = tf.memory().numTensors;
-  const result = trainClassifier({
-    model,
-    groups: [{ name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
-    examples: toyExamples((text) => tokenizer.encode(text)),
-    learningRate: 3e38,
-    batchSize: 8,
-    epochs: 3,
-    weightDecay: 0,
-    warmupRatio: 0,
-    maxGradNorm: 0,
-    rng: new Rng(2),
+  test('a diverging run stops and says so', () => {
+    const { model, tokenizer } = loadModel('builtin:tiny');
+    model.addClassificationHead(2);
+    const adapter = loraMethod.apply(model, parseLoraConfig({ r: 4, alpha: 8 }, 't'), new Rng(1));
+    const before = tf.memory().numTensors;
+    const result = trainClassifier({
+      model,
+      groups: [{ name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
+      examples: toyExamples((text) => tokenizer.encode(text)),
+      learningRate: 3e38,
+      batchSize: 8,
+      epochs: 3,
+      weightDecay: 0,
+      warmupRatio: 0,
+      maxGradNorm: 0,
+      rng: new Rng(2),
+    });
+    assert.equal(result.diverged, true);
+    assert.ok(result.steps < 18);
+    assert.equal(tf.memory().numTensors, before);
+    adapter.dispose();
+    model.dispose();
   });
-  assert.equal(result.diverged, true);
-  assert.ok(result.steps < 18);
-  assert.equal(tf.memory().numTensors, before);
-  adapter.dispose();
-  model.dispose();
-});
 
-test('linear schedule with warm-up matches transformers (hand-computed)', () => {
-  // total 10, warm-up 2: 0, 0.5, then (10 − s) / 8.
-  const values = Array.from({ length: 11 }, (_, s) => linearScheduleMultiplier(s, 10, 2));
-  assert.deepEqual(values, [0, 0.5, 1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0]);
-  assert.equal(warmupSteps(90, 0.06), 6); // ceil(5.4)
-});
+  test('linear schedule with warm-up matches transformers (hand-computed)', () => {
+    // total 10, warm-up 2: 0, 0.5, then (10 − s) / 8.
+    const values = Array.from({ length: 11 }, (_, s) => linearScheduleMultiplier(s, 10, 2));
+    assert.deepEqual(values, [0, 0.5, 1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0]);
+    assert.equal(warmupSteps(90, 0.06), 6); // ceil(5.4)
+  });
 
-test('AdamW follows torch.optim.AdamW for two steps (hand-computed)', () => {
-  const p = tf.variable(tf.tensor1d([1, -2]), true);
-  const optimizer = new AdamW([{ name: 'p', variables: [p], learningRateMultiplier: 2 }], { weightDecay: 0.1 });
-  const g1 = tf.tensor1d([0.5, -1]);
-  optimizer.apply([g1], 0.05); // effective lr 0.1
-  // step 1: m = 0.1g, v = 0.001g², m̂/√v̂ = sign(g) (ε negligible); p ← p(1 − 0.01) − 0.1·sign(g)
-  const after1 = Array.from(p.dataSync());
-  assert.ok(Math.abs(after1[0]! - (0.99 - 0.1)) < 1e-6);
-  assert.ok(Math.abs(after1[1]! - (-1.98 + 0.1)) < 1e-6);
-  const g2 = tf.tensor1d([0.25, 0]);
-  optimizer.apply([g2], 0.05);
-  // step 2, first element: m = 0.9·0.05 + 0.1·0.25 = 0.07; v = 0.999·0.00025 + 0.001·0.0625 = 0.00031225
-  // m̂ = 0.07 / 0.19; √v̂ = √(0.00031225 / 0.001999); p = 0.89·0.99 − 0.1·m̂/√v̂
-  const mHat = 0.07 / 0.19;
-  const vHat = 0.00031225 / (1 - 0.999 ** 2);
-  const expected = 0.89 * 0.99 - (0.1 * mHat) / (Math.sqrt(vHat) + 1e-8);
-  assert.ok(Math.abs(p.dataSync()[0]! - expected) < 1e-5, `${p.dataSync()[0]} vs ${expected}`);
-  optimizer.dispose();
-  [p, g1, g2].forEach((t) => t.dispose());
-});
+  test('AdamW follows torch.optim.AdamW for two steps (hand-computed)', () => {
+    const p = tf.variable(tf.tensor1d([1, -2]), true);
+    const optimizer = new AdamW([{ name: 'p', variables: [p], learningRateMultiplier: 2 }], { weightDecay: 0.1 });
+    const g1 = tf.tensor1d([0.5, -1]);
+    optimizer.apply([g1], 0.05); // effective lr 0.1
+    // step 1: m = 0.1g, v = 0.001g², m̂/√v̂ = sign(g) (ε negligible); p ← p(1 − 0.01) − 0.1·sign(g)
+    const after1 = Array.from(p.dataSync());
+    assert.ok(Math.abs(after1[0]! - (0.99 - 0.1)) < 1e-6);
+    assert.ok(Math.abs(after1[1]! - (-1.98 + 0.1)) < 1e-6);
+    const g2 = tf.tensor1d([0.25, 0]);
+    optimizer.apply([g2], 0.05);
+    // step 2, first element: m = 0.9·0.05 + 0.1·0.25 = 0.07; v = 0.999·0.00025 + 0.001·0.0625 = 0.00031225
+    // m̂ = 0.07 / 0.19; √v̂ = √(0.00031225 / 0.001999); p = 0.89·0.99 − 0.1·m̂/√v̂
+    const mHat = 0.07 / 0.19;
+    const vHat = 0.00031225 / (1 - 0.999 ** 2);
+    const expected = 0.89 * 0.99 - (0.1 * mHat) / (Math.sqrt(vHat) + 1e-8);
+    assert.ok(Math.abs(p.dataSync()[0]! - expected) < 1e-5, `${p.dataSync()[0]} vs ${expected}`);
+    optimizer.dispose();
+    [p, g1, g2].forEach((t) => t.dispose());
+  });
 
-test('epoch batches cover every example once, shuffled by the seed', () => {
-  const batches = epochBatches(10, 4, new Rng(3));
-  assert.deepEqual(
-    batches.map((b) => b.length),
-    [4, 4, 2],
-  );
-  assert.deepEqual(
-    batches.flat().sort((a, b) => a - b),
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-  );
-  assert.deepEqual(epochBatches(10, 4, new Rng(3)), batches);
-  assert.notDeepEqual(epochBatches(10, 4, new Rng(4)), batches);
+  test('epoch batches cover every example once, shuffled by the seed', () => {
+    const batches = epochBatches(10, 4, new Rng(3));
+    assert.deepEqual(
+      batches.map((b) => b.length),
+      [4, 4, 2],
+    );
+    assert.deepEqual(
+      batches.flat().sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    assert.deepEqual(epochBatches(10, 4, new Rng(3)), batches);
+    assert.notDeepEqual(epochBatches(10, 4, new Rng(4)), batches);
+  });
 });

@@ -2,12 +2,14 @@ import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { backendFlag } from '../cli/flags.js';
-import { initEngine, resolveBackendRequest } from '../engine/backends.js';
+import { initEngine, resolveBackendRequest, type BackendRequest } from '../engine/backends.js';
 import { validateModelSpec } from '../models/load.js';
 import { loadPreset } from '../peft/preset.js';
 import { getTask } from '../tasks/registry.js';
 import { parseGridFlags } from '../sweep/grid.js';
-import { planSweep, runSweep, type SweepOptions } from '../sweep/run-sweep.js';
+import { availableParallelism } from 'node:os';
+import { planSweep, runSweep, type SweepEvent, type SweepOptions } from '../sweep/run-sweep.js';
+import { runSweepInWorkers } from '../sweep/parallel-sweep.js';
 import { flattenRunResult, summarize, type RunResult, type SummaryRow } from '../report/results.js';
 import { toCsv, writeFileAtomic } from '../report/csv.js';
 import { renderSummaryTable } from '../report/table.js';
@@ -55,6 +57,11 @@ export default class Run extends BaseCommand {
     epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),
     out: Flags.string({ description: 'Folder for results.csv and summary.csv.', default: './mceval-runs' }),
     backend: backendFlag,
+    jobs: Flags.integer({
+      description:
+        'Grid points trained at once, each on its own thread. Default: one per CPU core (1 with tfjs-node, which is multi-threaded itself).',
+      min: 1,
+    }),
   };
 
   async run(): Promise<RunCommandResult> {
@@ -79,19 +86,21 @@ export default class Run extends BaseCommand {
       backend: choice.id,
     };
     const plan = planSweep(options);
-    const totalSteps = plan.reduce(
-      (sum, entry) => sum + entry.epochs * Math.ceil(entry.task.load().train.length / entry.point.bs),
-      0,
-    );
+    const trainSizes = new Map(tasks.map((task) => [task.name, task.load().train.length]));
+    const stepsOf = plan.map((entry) => entry.epochs * Math.ceil(trainSizes.get(entry.task.name)! / entry.point.bs));
+    const totalSteps = stepsOf.reduce((a, b) => a + b, 0);
+    const stepsDone = plan.map(() => 0);
+    const jobs = flags.jobs ?? (choice.tfName === 'tensorflow' ? 1 : Math.min(availableParallelism(), plan.length));
     const progress = new ProgressBar();
     const started = performance.now();
-    let stepsBefore = 0;
     this.logToStderr(
-      `Backend ${choice.id}; ${plan.length} runs (${tasks.length} task × ${presets.length} adapter × grid); seed ${flags.seed}`,
+      `Backend ${choice.id}; ${plan.length} runs (${tasks.length} task × ${presets.length} adapter × grid) on ${jobs} ` +
+        `thread${jobs === 1 ? '' : 's'}; seed ${flags.seed}`,
     );
-    const runs = runSweep(options, (event) => {
+    const onEvent = (event: SweepEvent): void => {
       if (event.kind === 'step') {
         const { progress: step, entry } = event;
+        stepsDone[event.index] = step.step;
         progress.update(
           {
             label: `${entry.task.name}/${entry.preset.name} lr=${entry.point.lr} bs=${entry.point.bs}`,
@@ -103,11 +112,10 @@ export default class Run extends BaseCommand {
             steps: step.totalSteps,
             loss: step.loss,
           },
-          (stepsBefore + step.step) / totalSteps,
+          stepsDone.reduce((a, b) => a + b, 0) / totalSteps,
         );
       } else if (event.kind === 'run-end') {
-        stepsBefore +=
-          event.result.epochs * Math.ceil(plan[event.index]!.task.load().train.length / event.result.batch_size);
+        stepsDone[event.index] = stepsOf[event.index]!;
         progress.done();
         const r = event.result;
         this.logToStderr(
@@ -115,7 +123,11 @@ export default class Run extends BaseCommand {
             `accuracy ${r.accuracy.toFixed(4)}, NLL ${r.nll.toFixed(4)}${r.diverged ? ' (diverged)' : ''}, ${r.train_seconds}s`,
         );
       }
-    });
+    };
+    const runs =
+      jobs > 1
+        ? await runSweepInWorkers(options, choice.tfName as BackendRequest, jobs, onEvent)
+        : runSweep(options, onEvent);
     progress.done();
 
     const summary = summarize(runs);

@@ -65,13 +65,14 @@ function encode(
   return examples.map((example) => ({ ids: tokenizer.encode(example.text).slice(0, maxLength), label: example.label }));
 }
 
+/** Runs the whole plan in this thread, in plan order. */
 export function runSweep(options: SweepOptions, onEvent: (event: SweepEvent) => void = () => {}): RunResult[] {
   const plan = planSweep(options);
   const data = new Map(options.tasks.map((task) => [task.name, task.load()]));
   const results: RunResult[] = [];
   plan.forEach((entry, index) => {
     onEvent({ kind: 'run-start', index, total: plan.length, entry });
-    const result = runOne(entry, options, data.get(entry.task.name)!, (progress) =>
+    const result = runPlanEntry(entry, options, data.get(entry.task.name)!, (progress) =>
       onEvent({ kind: 'step', index, total: plan.length, entry, progress }),
     );
     results.push(result);
@@ -80,9 +81,10 @@ export function runSweep(options: SweepOptions, onEvent: (event: SweepEvent) => 
   return results;
 }
 
-function runOne(
+/** Trains and evaluates one grid point; everything it allocates is released before it returns. */
+export function runPlanEntry(
   entry: SweepPlanEntry,
-  options: SweepOptions,
+  options: Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend'>,
   splits: ReturnType<Task['load']>,
   onStep: (progress: StepProgress) => void,
 ): RunResult {

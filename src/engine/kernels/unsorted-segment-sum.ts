@@ -39,9 +39,11 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const rowSize = rows === 0 ? 0 : values.length / rows;
   const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
   const out = scatterAddRows(values, ids, numSegments, rowSize);
-  if (data.makeOutput) return data.makeOutput(outShape, 'float32', undefined, out);
+  // cpu has makeTensorInfo(shape, dtype, values); wasm lacks it and has makeOutput(shape, dtype, offset, values).
+  // (cpu's own makeOutput takes values first, so the order of these checks matters.)
   if (data.makeTensorInfo) return data.makeTensorInfo(outShape, 'float32', out);
-  throw new Error('UnsortedSegmentSum: this backend can neither make outputs nor tensor infos');
+  if (data.makeOutput) return data.makeOutput(outShape, 'float32', undefined, out);
+  throw new Error('UnsortedSegmentSum: this backend can neither make tensor infos nor outputs');
 };
 
 export function unsortedSegmentSumKernel(backendName: string): KernelConfig {

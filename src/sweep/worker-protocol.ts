@@ -1,0 +1,29 @@
+/** The messages between the sweep's main thread and its worker threads (structured-clone safe). */
+import type { StepProgress } from '../engine/train/classifier-trainer.js';
+import type { BackendRequest } from '../engine/backends.js';
+import type { RunResult } from '../report/results.js';
+import type { GridPoint } from './grid.js';
+
+/** What a worker needs to rebuild a plan entry: names and paths, not objects. */
+export interface WorkerJob {
+  readonly index: number;
+  readonly taskName: string;
+  readonly presetSource: string;
+  readonly point: GridPoint;
+  readonly epochs: number;
+}
+
+export interface WorkerSetup {
+  readonly backend: BackendRequest;
+  readonly backendId: string;
+  readonly modelSpec: string;
+  readonly seed: number;
+}
+
+export type ToWorker = { readonly kind: 'job'; readonly job: WorkerJob } | { readonly kind: 'stop' };
+
+export type FromWorker =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'step'; readonly index: number; readonly progress: StepProgress }
+  | { readonly kind: 'result'; readonly index: number; readonly result: RunResult }
+  | { readonly kind: 'failed'; readonly index: number; readonly message: string; readonly userError: boolean };

@@ -1,0 +1,38 @@
+/** A sweep worker thread: initialises its own tfjs backend, then trains the grid points it is sent, one at a time. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { initEngine } from '../engine/backends.js';
+import { UserError, errorMessage } from '../errors.js';
+import { loadPreset } from '../peft/preset.js';
+import { getTask } from '../tasks/registry.js';
+import { runPlanEntry } from './run-sweep.js';
+import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+const post = (message: FromWorker): void => port.postMessage(message);
+
+await initEngine(setup.backend);
+const splitsByTask = new Map<string, ReturnType<ReturnType<typeof getTask>['load']>>();
+
+port.on('message', (message: ToWorker) => {
+  if (message.kind === 'stop') {
+    port.close();
+    return;
+  }
+  const { job } = message;
+  try {
+    const task = getTask(job.taskName);
+    if (!splitsByTask.has(task.name)) splitsByTask.set(task.name, task.load());
+    const entry = { task, preset: loadPreset(job.presetSource), point: job.point, epochs: job.epochs };
+    const result = runPlanEntry(
+      entry,
+      { modelSpec: setup.modelSpec, seed: setup.seed, backend: setup.backendId },
+      splitsByTask.get(task.name)!,
+      (progress) => post({ kind: 'step', index: job.index, progress }),
+    );
+    post({ kind: 'result', index: job.index, result });
+  } catch (error) {
+    post({ kind: 'failed', index: job.index, message: errorMessage(error), userError: error instanceof UserError });
+  }
+});
+post({ kind: 'ready' });
