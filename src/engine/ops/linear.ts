@@ -7,9 +7,7 @@
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
-
-/** The function type tf.customGrad takes (tfjs-core does not export it from its entry point). */
-type CustomGradientFunc = Parameters<typeof tf.customGrad>[0];
+import { productWithExplicitTransposes, type CustomGradientFunc } from './product.js';
 
 function flatten(x: Tensor): Tensor2D {
   const inFeatures = x.shape[x.shape.length - 1]!;
@@ -20,16 +18,7 @@ function restore(y: Tensor2D, like: Tensor): Tensor {
   return tf.reshape(y, [...like.shape.slice(0, -1), y.shape[1]]);
 }
 
-const trainableProduct = tf.customGrad(((input: Tensor2D, weight: Tensor2D, save: GradSaveFunc) => {
-  save([input, weight]);
-  return {
-    value: tf.matMul(input, weight),
-    gradFunc: (dy: Tensor2D, saved: Tensor[]) => {
-      const [savedInput, savedWeight] = saved as [Tensor2D, Tensor2D];
-      return [tf.matMul(dy, tf.transpose(savedWeight)), tf.matMul(tf.transpose(savedInput), dy)];
-    },
-  };
-}) as unknown as CustomGradientFunc) as (input: Tensor2D, weight: Tensor2D) => Tensor2D;
+const trainableProduct = productWithExplicitTransposes<Tensor2D>((operand) => tf.transpose(operand));
 
 /** y = x·W for a trainable W: gradients flow to both x and W. */
 export function linear(x: Tensor, w: Tensor2D): Tensor {
