@@ -97,6 +97,7 @@ test('a run trains each grid point, prints the table, writes both CSV files; thr
 
     const second = mceval([...args, '--jobs', '2', '--out', parallel, '--json']);
     assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.stderr, '', 'with --json only the JSON result is printed');
     const json = JSON.parse(second.stdout);
     assert.equal(json.runs.length, 2);
     assert.deepEqual(metricColumns(readFileSync(join(parallel, 'results.csv'), 'utf8')), metricColumns(results));
@@ -164,6 +165,34 @@ test('a preset with an unknown key is rejected, naming the key', () => {
       stderr,
       /^Error: Unknown key "rank" in the "adapter" section of .*mine\.json: allowed keys are r, alpha, dropout, targetModules\.\n$/,
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failure inside a worker thread stops the sweep with one error line and writes nothing', () => {
+  const dir = tempDir();
+  try {
+    const preset = join(dir, 'bad-target.json');
+    writeFileSync(
+      preset,
+      JSON.stringify({ method: 'lora', adapter: { targetModules: ['query'] }, grid: { lr: [0.001, 0.002], bs: [8] } }),
+    );
+    const out = join(dir, 'out');
+    const { code, stderr } = mceval([
+      'run',
+      '--task',
+      'demo-sentiment',
+      '--adapter',
+      preset,
+      '--jobs',
+      '2',
+      '--out',
+      out,
+    ]);
+    assert.equal(code, 2);
+    assert.match(stderr.trim().split('\n').at(-1)!, /^Error: Target modules not found in the model: query\./);
+    assert.ok(!existsSync(join(out, 'results.csv')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -15,7 +15,6 @@ export abstract class BaseCommand extends Command {
 
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     const verbose = process.argv.includes('--verbose') || Boolean(process.env['DEBUG']);
-    if (verbose && !(error instanceof UserError)) throw error;
     const exitCode = error instanceof UserError ? error.exitCode : (error.oclif?.exit ?? 1);
     // oclif's own exits (help, version) carry code 0 and need no message.
     if (exitCode === 0) throw error;
@@ -23,7 +22,7 @@ export abstract class BaseCommand extends Command {
     if (this.jsonEnabled()) {
       this.logJson({ error: { message, code: exitCode } });
     } else {
-      process.stderr.write(`Error: ${message}\n`);
+      process.stderr.write(verbose && error.stack ? `${error.stack}\n` : `Error: ${message}\n`);
     }
     return this.exit(exitCode);
   }

@@ -91,9 +91,14 @@ export default class Run extends BaseCommand {
     const totalSteps = stepsOf.reduce((a, b) => a + b, 0);
     const stepsDone = plan.map(() => 0);
     const jobs = flags.jobs ?? (choice.tfName === 'tensorflow' ? 1 : Math.min(availableParallelism(), plan.length));
-    const progress = new ProgressBar();
+    // With --json nothing but the JSON result is printed: no progress bar, no per-run lines.
+    const quiet = this.jsonEnabled();
+    const progress = new ProgressBar(quiet ? null : process.stderr);
+    const note = (line: string): void => {
+      if (!quiet) this.logToStderr(line);
+    };
     const started = performance.now();
-    this.logToStderr(
+    note(
       `Backend ${choice.id}; ${plan.length} runs (${tasks.length} task × ${presets.length} adapter × grid) on ${jobs} ` +
         `thread${jobs === 1 ? '' : 's'}; seed ${flags.seed}`,
     );
@@ -118,7 +123,7 @@ export default class Run extends BaseCommand {
         stepsDone[event.index] = stepsOf[event.index]!;
         progress.done();
         const r = event.result;
-        this.logToStderr(
+        note(
           `run ${event.index + 1}/${event.total} ${r.task}/${r.adapter} lr=${r.lr} bs=${r.batch_size}: ` +
             `accuracy ${r.accuracy.toFixed(4)}, NLL ${r.nll.toFixed(4)}${r.diverged ? ' (diverged)' : ''}, ${r.train_seconds}s`,
         );

@@ -33,10 +33,11 @@ export class ProgressBar {
   private readonly started = Date.now();
   private lastDraw = 0;
 
-  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  /** Without a stream (e.g. under --json) the bar never draws. */
+  constructor(private readonly stream: NodeJS.WriteStream | null = process.stderr) {}
 
   get enabled(): boolean {
-    return this.stream.isTTY === true;
+    return this.stream?.isTTY === true;
   }
 
   update(state: ProgressState, overall: number): void {
@@ -46,11 +47,11 @@ export class ProgressBar {
     this.lastDraw = now;
     const elapsed = (now - this.started) / 1000;
     const eta = overall > 0 ? (elapsed * (1 - overall)) / overall : Number.NaN;
-    const line = formatProgress(state, overall, eta).slice(0, (this.stream.columns ?? 120) - 1);
-    this.stream.write(`\r\x1b[2K${line}`);
+    const line = formatProgress(state, overall, eta).slice(0, (this.stream!.columns ?? 120) - 1);
+    this.stream!.write(`\r\x1b[2K${line}`);
   }
 
   done(): void {
-    if (this.enabled) this.stream.write('\r\x1b[2K');
+    if (this.enabled) this.stream!.write('\r\x1b[2K');
   }
 }

@@ -21,10 +21,17 @@ export async function runSweepInWorkers(
   const setup: WorkerSetup = { backend, backendId: options.backend, modelSpec: options.modelSpec, seed: options.seed };
   let next = 0;
   let failure: Error | undefined;
+  const workers: Worker[] = [];
+  // The first failure stops every worker, so a failed sweep neither hangs nor keeps computing.
+  const fail = (error: Error): void => {
+    failure ??= error;
+    workers.forEach((worker) => void worker.terminate());
+  };
 
   const runWorker = () =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<void>((resolve) => {
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
+      workers.push(worker);
       const send = (message: ToWorker) => worker.postMessage(message);
       const dispatch = () => {
         if (next >= plan.length || failure !== undefined) {
@@ -61,10 +68,9 @@ export async function runSweepInWorkers(
           onEvent({ kind: 'run-end', index: message.index, total: plan.length, result: message.result });
           return dispatch();
         }
-        failure ??= message.userError ? new UserError(message.message) : new Error(message.message);
-        send({ kind: 'stop' });
+        fail(message.userError ? new UserError(message.message) : new Error(message.message));
       });
-      worker.on('error', reject);
+      worker.on('error', fail);
       worker.on('exit', () => resolve());
     });
 
