@@ -11,6 +11,9 @@ export interface RunResult {
   readonly lr: number;
   readonly batch_size: number;
   readonly epochs: number;
+  readonly max_length: number;
+  readonly optimizer: string;
+  readonly lr_scheduler: string;
   readonly weight_decay: number;
   readonly warmup_ratio: number;
   readonly max_grad_norm: number;
