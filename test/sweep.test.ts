@@ -22,6 +22,7 @@ const smallTask: ClassificationTask = {
 function options(seed: number): SweepOptions {
   return {
     tasks: [smallTask],
+    splits: new Map([[smallTask.name, smallTask.load()]]),
     presets: [loadPreset('lora')],
     modelSpec: 'builtin:tiny',
     grid: () => ({ lr: [0.003, 0.01], bs: [32] }),

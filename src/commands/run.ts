@@ -76,8 +76,10 @@ export default class Run extends BaseCommand {
     ensureWritableDirectory(out);
     const choice = await initEngine(resolveBackendRequest(flags.backend));
 
+    const splits = new Map(tasks.map((task) => [task.name, task.load()]));
     const options: SweepOptions = {
       tasks,
+      splits,
       presets,
       modelSpec: flags.model,
       grid: (preset) => parseGridFlags(gridFlags, preset.grid),
@@ -86,8 +88,9 @@ export default class Run extends BaseCommand {
       backend: choice.id,
     };
     const plan = planSweep(options);
-    const trainSizes = new Map(tasks.map((task) => [task.name, task.load().train.length]));
-    const stepsOf = plan.map((entry) => entry.epochs * Math.ceil(trainSizes.get(entry.task.name)! / entry.point.bs));
+    const stepsOf = plan.map(
+      (entry) => entry.epochs * Math.ceil(splits.get(entry.task.name)!.train.length / entry.point.bs),
+    );
     const totalSteps = stepsOf.reduce((a, b) => a + b, 0);
     const stepsDone = plan.map(() => 0);
     const jobs = flags.jobs ?? (choice.tfName === 'tensorflow' ? 1 : Math.min(availableParallelism(), plan.length));

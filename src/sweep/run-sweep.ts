@@ -10,7 +10,7 @@ import { randomWeightInit } from '../models/init.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { countParameters, type ParameterGroup } from '../peft/types.js';
 import type { AdapterPreset } from '../peft/preset.js';
-import type { ClassificationExample, Task } from '../tasks/types.js';
+import type { ClassificationExample, ClassificationSplits, Task } from '../tasks/types.js';
 import { evaluateClassification } from '../tasks/classification-evaluator.js';
 import type { RunResult } from '../report/results.js';
 import { gridPoints, type Grid, type GridPoint } from './grid.js';
@@ -24,6 +24,8 @@ export interface SweepPlanEntry {
 
 export interface SweepOptions {
   readonly tasks: readonly Task[];
+  /** Each task's data, loaded once by the caller (it also sizes the progress bar from it). */
+  readonly splits: ReadonlyMap<string, ClassificationSplits>;
   readonly presets: readonly AdapterPreset[];
   readonly modelSpec: string;
   /** Overrides each preset's default grid, per parameter. */
@@ -68,11 +70,10 @@ function encode(
 /** Runs the whole plan in this thread, in plan order. */
 export function runSweep(options: SweepOptions, onEvent: (event: SweepEvent) => void = () => {}): RunResult[] {
   const plan = planSweep(options);
-  const data = new Map(options.tasks.map((task) => [task.name, task.load()]));
   const results: RunResult[] = [];
   plan.forEach((entry, index) => {
     onEvent({ kind: 'run-start', index, total: plan.length, entry });
-    const result = runPlanEntry(entry, options, data.get(entry.task.name)!, (progress) =>
+    const result = runPlanEntry(entry, options, options.splits.get(entry.task.name)!, (progress) =>
       onEvent({ kind: 'step', index, total: plan.length, entry, progress }),
     );
     results.push(result);
@@ -85,7 +86,7 @@ export function runSweep(options: SweepOptions, onEvent: (event: SweepEvent) => 
 export function runPlanEntry(
   entry: SweepPlanEntry,
   options: Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend'>,
-  splits: ReturnType<Task['load']>,
+  splits: ClassificationSplits,
   onStep: (progress: StepProgress) => void,
 ): RunResult {
   const { task, preset, point, epochs } = entry;

@@ -5,6 +5,7 @@ import { UserError, errorMessage } from '../errors.js';
 import { loadPreset } from '../peft/preset.js';
 import { getTask } from '../tasks/registry.js';
 import { runPlanEntry } from './run-sweep.js';
+import type { ClassificationSplits } from '../tasks/types.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
 const setup = workerData as WorkerSetup;
@@ -12,7 +13,8 @@ const port = parentPort!;
 const post = (message: FromWorker): void => port.postMessage(message);
 
 await initEngine(setup.backend);
-const splitsByTask = new Map<string, ReturnType<ReturnType<typeof getTask>['load']>>();
+// Each worker thread reads a task's data once, for all the grid points it trains.
+const splitsByTask = new Map<string, ClassificationSplits>();
 
 port.on('message', (message: ToWorker) => {
   if (message.kind === 'stop') {
