@@ -4,14 +4,14 @@ import type { Rng } from '../engine/rng.js';
 import type { WeightInit } from './llama/model.js';
 
 /**
- * Normal(0, std) weights, ones for norms, zeros for biases. Each parameter draws from its own stream, forked by
+ * Normal(0, std) for linear and embedding weights, ones for norms, zeros for biases. Each parameter draws from its own stream, forked by
  * name, so a model's weights do not depend on the order in which its layers are built.
  */
 export function randomWeightInit(rng: Rng, std: number): WeightInit {
-  return (name, shape, kind) => {
+  return (name, shape, role) => {
     const size = shape.reduce((a, b) => a * b, 1);
-    if (kind === 'ones') return tf.ones(shape);
-    if (kind === 'zeros') return tf.zeros(shape);
+    if (role === 'norm') return tf.ones(shape);
+    if (role === 'bias') return tf.zeros(shape);
     return tf.tensor(rng.fork(name).normalArray(size, 0, std), shape);
   };
 }

@@ -1,10 +1,14 @@
-/** Resolves a `--model` argument to a model and its tokenizer. */
+/** Resolves a `--model` argument — `builtin:NAME` or a Hugging Face model folder — to a model and its tokenizer. */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { Rng } from '../engine/rng.js';
 import { BUILTIN_MODELS } from './builtin.js';
 import { LlamaModel } from './llama/model.js';
 import { randomWeightInit } from './init.js';
+import { loadLlamaFolder, readConfigJson } from './hf/load-folder.js';
 import { ByteLevelTokenizer } from './tokenizers/byte-level.js';
+import { HfTokenizer } from './tokenizers/hf-tokenizer.js';
 import type { TextTokenizer } from './tokenizers/tokenizer.js';
 
 export interface LoadedModel {
@@ -19,23 +23,37 @@ export function builtinModelNames(): string[] {
   return Object.keys(BUILTIN_MODELS).map((name) => `${BUILTIN_PREFIX}${name}`);
 }
 
-/** Checks a model argument without building anything, so a typo fails before any training starts. */
+function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}
+
+/** Checks a model argument without reading weights, so a typo fails before any training starts. */
 export function validateModelSpec(spec: string): void {
-  if (!spec.startsWith(BUILTIN_PREFIX)) {
-    throw new UserError(
-      `Model "${spec}" is not available: this version of mceval runs the builtin models (${builtinModelNames().join(', ')}); ` +
-        'loading Hugging Face checkpoint folders and hub ids is not supported yet.',
-    );
+  if (spec.startsWith(BUILTIN_PREFIX)) {
+    if (BUILTIN_MODELS[spec.slice(BUILTIN_PREFIX.length)] === undefined) {
+      throw new UserError(`Unknown builtin model "${spec}": use one of ${builtinModelNames().join(', ')}.`);
+    }
+    return;
   }
-  const name = spec.slice(BUILTIN_PREFIX.length);
-  if (BUILTIN_MODELS[name] === undefined) {
-    throw new UserError(`Unknown builtin model "${spec}": use one of ${builtinModelNames().join(', ')}.`);
+  if (isDirectory(spec)) {
+    readConfigJson(spec);
+    if (!existsSync(join(spec, 'tokenizer.json'))) {
+      throw new UserError(`${spec} has no tokenizer.json: put the model's fast-tokenizer file next to config.json.`);
+    }
+    return;
   }
+  throw new UserError(
+    `Model "${spec}" is neither builtin (${builtinModelNames().join(', ')}) nor a local folder: ` +
+      'download the Hugging Face model folder (config.json, *.safetensors, tokenizer.json) and pass its path.',
+  );
 }
 
 export function loadModel(spec: string): LoadedModel {
   validateModelSpec(spec);
-  const builtin = BUILTIN_MODELS[spec.slice(BUILTIN_PREFIX.length)]!;
-  const init = randomWeightInit(new Rng(builtin.weightSeed), builtin.config.initializerRange);
-  return { id: spec, model: new LlamaModel(builtin.config, init), tokenizer: new ByteLevelTokenizer() };
+  if (spec.startsWith(BUILTIN_PREFIX)) {
+    const builtin = BUILTIN_MODELS[spec.slice(BUILTIN_PREFIX.length)]!;
+    const init = randomWeightInit(new Rng(builtin.weightSeed), builtin.config.initializerRange);
+    return { id: spec, model: new LlamaModel(builtin.config, init), tokenizer: new ByteLevelTokenizer() };
+  }
+  return { id: spec, model: loadLlamaFolder(spec), tokenizer: HfTokenizer.fromFolder(spec) };
 }

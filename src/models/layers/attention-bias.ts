@@ -3,20 +3,23 @@
  * large negative number elsewhere. A constant with no gradient, built in JavaScript.
  */
 import { tf, type Tensor } from '../../engine/tf.js';
-import type { PaddedBatch } from '../tokenizers/padding.js';
 
 /** Large enough to zero a softmax term in float32, small enough that a fully masked row stays finite. */
 export const MASKED = -1e9;
 
-export function causalAttentionBias(batch: PaddedBatch): Tensor {
-  const { batchSize: B, length: T, mask } = batch;
-  const bias = new Float32Array(B * T * T);
-  for (let b = 0; b < B; b++) {
-    for (let i = 0; i < T; i++) {
-      for (let j = 0; j < T; j++) {
-        bias[(b * T + i) * T + j] = j <= i && mask[b * T + j] === 1 ? 0 : MASKED;
+/**
+ * [batch, 1, queries, keys]: the queries are the last `queries` of `keys` positions, so query i sits at key position
+ * keys − queries + i and may attend to keys up to it that `keyMask` ([batch, keys]) marks real.
+ */
+export function attentionBias(keyMask: Int32Array, batchSize: number, queries: number, keys: number): Tensor {
+  const offset = keys - queries;
+  const bias = new Float32Array(batchSize * queries * keys);
+  for (let b = 0; b < batchSize; b++) {
+    for (let i = 0; i < queries; i++) {
+      for (let j = 0; j < keys; j++) {
+        bias[(b * queries + i) * keys + j] = j <= offset + i && keyMask[b * keys + j] === 1 ? 0 : MASKED;
       }
     }
   }
-  return tf.tensor(bias, [B, 1, T, T]);
+  return tf.tensor(bias, [batchSize, 1, queries, keys]);
 }

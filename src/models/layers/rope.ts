@@ -5,13 +5,32 @@
  */
 import { tf, type Tensor, type Tensor2D } from '../../engine/tf.js';
 import { frozenLinear } from '../../engine/ops/linear.js';
+import type { Llama3RopeScaling } from '../llama/config.js';
 
-/** 1 / theta^(2i / headDim) for i < headDim / 2. */
-export function ropeInverseFrequencies(headDim: number, theta: number): Float64Array {
+/** 1 / theta^(2i / headDim) for i < headDim / 2, rescaled for Llama 3 when `scaling` is given. */
+export function ropeInverseFrequencies(headDim: number, theta: number, scaling?: Llama3RopeScaling): Float64Array {
   const half = headDim / 2;
   const inv = new Float64Array(half);
   for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(theta, (2 * i) / headDim);
-  return inv;
+  return scaling === undefined ? inv : llama3Frequencies(inv, scaling);
+}
+
+/**
+ * Llama 3's frequency scaling (transformers' _compute_llama3_parameters): wavelengths longer than
+ * original/lowFreqFactor are divided by `factor`, shorter than original/highFreqFactor kept, and those between
+ * interpolated smoothly.
+ */
+export function llama3Frequencies(inverse: Float64Array, scaling: Llama3RopeScaling): Float64Array {
+  const { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: original } = scaling;
+  const lowFreqWavelength = original / lowFreqFactor;
+  const highFreqWavelength = original / highFreqFactor;
+  return inverse.map((frequency) => {
+    const wavelength = (2 * Math.PI) / frequency;
+    if (wavelength < highFreqWavelength) return frequency;
+    if (wavelength > lowFreqWavelength) return frequency / factor;
+    const smooth = (original / wavelength - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+    return (1 - smooth) * (frequency / factor) + smooth * frequency;
+  });
 }
 
 export interface RopeTables {

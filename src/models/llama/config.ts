@@ -1,3 +1,5 @@
+import { UserError } from '../../errors.js';
+
 /** The hyperparameters of a Llama-architecture decoder, named as in transformers' LlamaConfig. */
 export interface LlamaConfig {
   readonly vocabSize: number;
@@ -9,6 +11,10 @@ export interface LlamaConfig {
   readonly maxPositionEmbeddings: number;
   readonly rmsNormEps: number;
   readonly ropeTheta: number;
+  /** Llama-3 frequency scaling (transformers' rope_type "llama3"); absent for the default RoPE. */
+  readonly ropeScaling?: Llama3RopeScaling;
+  /** Per-head dimension when it is not hidden_size / num_attention_heads (transformers' head_dim). */
+  readonly headDim?: number;
   readonly tieWordEmbeddings: boolean;
   readonly attentionBias: boolean;
   readonly mlpBias: boolean;
@@ -17,19 +23,27 @@ export interface LlamaConfig {
   readonly padTokenId: number;
 }
 
+export interface Llama3RopeScaling {
+  readonly type: 'llama3';
+  readonly factor: number;
+  readonly lowFreqFactor: number;
+  readonly highFreqFactor: number;
+  readonly originalMaxPositionEmbeddings: number;
+}
+
 export function headDim(config: LlamaConfig): number {
-  return config.hiddenSize / config.numAttentionHeads;
+  return config.headDim ?? config.hiddenSize / config.numAttentionHeads;
 }
 
 /** Throws on a configuration the model cannot be built from, naming the offending field. */
 export function validateLlamaConfig(config: LlamaConfig): void {
   const problems: string[] = [];
-  if (config.hiddenSize % config.numAttentionHeads !== 0)
-    problems.push('hidden_size must be divisible by num_attention_heads');
+  if (config.headDim === undefined && config.hiddenSize % config.numAttentionHeads !== 0) {
+    problems.push('hidden_size must be divisible by num_attention_heads (or head_dim given)');
+  }
   if (config.numAttentionHeads % config.numKeyValueHeads !== 0) {
     problems.push('num_attention_heads must be divisible by num_key_value_heads');
   }
-  if ((config.hiddenSize / config.numAttentionHeads) % 2 !== 0)
-    problems.push('the head dimension must be even for RoPE');
-  if (problems.length > 0) throw new Error(`Invalid Llama configuration: ${problems.join('; ')}`);
+  if (headDim(config) % 2 !== 0) problems.push('the head dimension must be even for RoPE');
+  if (problems.length > 0) throw new UserError(`Invalid Llama configuration: ${problems.join('; ')}`);
 }

@@ -9,16 +9,36 @@ import { batchMatMul } from '../../engine/ops/batch-matmul.js';
 import { Linear } from '../layers/linear.js';
 import { rmsNorm } from '../layers/rms-norm.js';
 import { applyRope, ropeInverseFrequencies, ropeTables, type RopeTables } from '../layers/rope.js';
-import { causalAttentionBias } from '../layers/attention-bias.js';
+import { attentionBias } from '../layers/attention-bias.js';
 import { lastTokenIndices, positionIds, type PaddedBatch } from '../tokenizers/padding.js';
 import type { ForwardContext } from '../forward-context.js';
 import { headDim, validateLlamaConfig, type LlamaConfig } from './config.js';
 
+/** What a parameter is, which says how to initialise it and how a checkpoint stores it. */
+export type ParameterRole = 'linear' | 'embedding' | 'norm' | 'bias';
+
 /**
- * Supplies the initial value of a parameter by its Hugging Face name. Linear weights are asked for as [in, out];
- * `kind` says how transformers would initialise it.
+ * Supplies the value of a parameter by its Hugging Face name. Linear weights are asked for as [in, out] (checkpoints
+ * store [out, in]).
  */
-export type WeightInit = (name: string, shape: number[], kind: 'normal' | 'ones' | 'zeros') => Tensor;
+export type WeightInit = (name: string, shape: number[], role: ParameterRole) => Tensor;
+
+/** New tokens for the decoder: ids and positions [batch, length], and which keys are real, past ones included. */
+export interface DecoderInput {
+  readonly batchSize: number;
+  readonly length: number;
+  readonly ids: Int32Array;
+  readonly positions: Int32Array;
+  /** [batch, pastLength + length]: 1 for a real token, 0 for padding. */
+  readonly keyMask: Int32Array;
+}
+
+/** Keys (after RoPE) and values of the positions processed so far, per layer: [batch·kvHeads, length, headDim]. */
+export interface KvCache {
+  readonly keys: readonly Tensor3D[];
+  readonly values: readonly Tensor3D[];
+  readonly length: number;
+}
 
 interface DecoderLayer {
   readonly inputNorm: Variable;
@@ -49,7 +69,8 @@ export class LlamaModel {
     validateLlamaConfig(config);
     const { hiddenSize: d, intermediateSize: m, vocabSize } = config;
     const kvDim = config.numKeyValueHeads * headDim(config);
-    this.embedTokens = this.parameter('model.embed_tokens.weight', [vocabSize, d], 'normal');
+    const qDim = config.numAttentionHeads * headDim(config);
+    this.embedTokens = this.parameter('model.embed_tokens.weight', [vocabSize, d], 'embedding');
     this.layers = Array.from({ length: config.numHiddenLayers }, (_, i) => {
       const prefix = `model.layers.${i}`;
       const attn = (name: string, inF: number, outF: number): Linear =>
@@ -57,20 +78,20 @@ export class LlamaModel {
       const mlp = (name: string, inF: number, outF: number): Linear =>
         this.linear(`${prefix}.mlp.${name}`, inF, outF, config.mlpBias);
       return {
-        inputNorm: this.parameter(`${prefix}.input_layernorm.weight`, [d], 'ones'),
-        postAttentionNorm: this.parameter(`${prefix}.post_attention_layernorm.weight`, [d], 'ones'),
-        q: attn('q_proj', d, d),
+        inputNorm: this.parameter(`${prefix}.input_layernorm.weight`, [d], 'norm'),
+        postAttentionNorm: this.parameter(`${prefix}.post_attention_layernorm.weight`, [d], 'norm'),
+        q: attn('q_proj', d, qDim),
         k: attn('k_proj', d, kvDim),
         v: attn('v_proj', d, kvDim),
-        o: attn('o_proj', d, d),
+        o: attn('o_proj', qDim, d),
         gate: mlp('gate_proj', d, m),
         up: mlp('up_proj', d, m),
         down: mlp('down_proj', m, d),
       };
     });
-    this.finalNorm = this.parameter('model.norm.weight', [d], 'ones');
+    this.finalNorm = this.parameter('model.norm.weight', [d], 'norm');
     this.lmHead = config.tieWordEmbeddings ? undefined : this.linear('lm_head', d, vocabSize, false);
-    this.inverseFrequencies = ropeInverseFrequencies(headDim(config), config.ropeTheta);
+    this.inverseFrequencies = ropeInverseFrequencies(headDim(config), config.ropeTheta, config.ropeScaling);
   }
 
   /**
@@ -79,7 +100,7 @@ export class LlamaModel {
    */
   addClassificationHead(numLabels: number, init: WeightInit = this.init): Linear {
     this.score?.variables().forEach((v) => v.dispose());
-    const weight = newVariable(() => init('score.weight', [this.config.hiddenSize, numLabels], 'normal'), true);
+    const weight = newVariable(() => init('score.weight', [this.config.hiddenSize, numLabels], 'linear'), true);
     this.score = new Linear('score', weight);
     return this.score;
   }
@@ -90,32 +111,70 @@ export class LlamaModel {
     return this.lmHead === undefined ? layers : [...layers, this.lmHead];
   }
 
-  /** Final-norm hidden states [batch, length, hidden]. Call inside tf.tidy. */
-  hiddenStates(batch: PaddedBatch, context: ForwardContext): Tensor {
-    const { batchSize: B, length: T } = batch;
-    const ids = tf.tensor1d(batch.ids, 'int32');
+  /**
+   * Runs the decoder over new tokens, attending to `past` keys and values when given (generation with a KV cache).
+   * Returns the final-norm hidden states [batch, length, hidden] and, with `returnCache`, the cache extended by these
+   * tokens. Call inside tf.tidy (the returned cache survives it when returned from the tidy).
+   */
+  decode(
+    input: DecoderInput,
+    context: ForwardContext,
+    options: { past?: KvCache; returnCache?: boolean } = {},
+  ): { hidden: Tensor; cache?: KvCache } {
+    const { batchSize: B, length: T } = input;
+    const pastLength = options.past?.length ?? 0;
+    if (input.keyMask.length !== B * (pastLength + T)) {
+      throw new Error(`keyMask must cover ${pastLength} past and ${T} new positions per row`);
+    }
+    const ids = tf.tensor1d(input.ids, 'int32');
     let x = tf.reshape(tf.gather(this.embedTokens, ids), [B, T, this.config.hiddenSize]);
-    const rope = ropeTables(positionIds(batch), B, T, this.inverseFrequencies);
-    const bias = causalAttentionBias(batch);
-    for (const layer of this.layers) {
-      const attended = this.attention(rmsNorm(x, layer.inputNorm, this.config.rmsNormEps), layer, rope, bias, context);
-      x = tf.add(x, attended);
+    const rope = ropeTables(input.positions, B, T, this.inverseFrequencies);
+    const bias = attentionBias(input.keyMask, B, T, pastLength + T);
+    const keys: Tensor3D[] = [];
+    const values: Tensor3D[] = [];
+    this.layers.forEach((layer, i) => {
+      const normed = rmsNorm(x, layer.inputNorm, this.config.rmsNormEps);
+      const past =
+        options.past === undefined ? undefined : { keys: options.past.keys[i]!, values: options.past.values[i]! };
+      const attended = this.attention(normed, layer, rope, bias, context, past);
+      keys.push(attended.keys);
+      values.push(attended.values);
+      x = tf.add(x, attended.output);
       const h = rmsNorm(x, layer.postAttentionNorm, this.config.rmsNormEps);
       const gate = layer.gate.forward(h, context);
       const activated = tf.mul(tf.mul(gate, tf.sigmoid(gate)), layer.up.forward(h, context));
       x = tf.add(x, layer.down.forward(activated, context));
-    }
-    return rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
+    });
+    const hidden = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
+    return options.returnCache ? { hidden, cache: { keys, values, length: pastLength + T } } : { hidden };
+  }
+
+  /** Final-norm hidden states [batch, length, hidden] of a padded batch. Call inside tf.tidy. */
+  hiddenStates(batch: PaddedBatch, context: ForwardContext): Tensor {
+    return this.decode(
+      {
+        batchSize: batch.batchSize,
+        length: batch.length,
+        ids: batch.ids,
+        positions: positionIds(batch),
+        keyMask: batch.mask,
+      },
+      context,
+    ).hidden;
+  }
+
+  /** Next-token logits for hidden states of any leading shape [..., hidden] → [..., vocab]. Call inside tf.tidy. */
+  headLogits(hidden: Tensor, context: ForwardContext): Tensor {
+    if (this.lmHead !== undefined) return this.lmHead.forward(hidden, context);
+    // Tied head: the transposed embedding, frozen or trainable with the embedding itself.
+    const flat = tf.reshape(hidden, [-1, this.config.hiddenSize]) as Tensor2D;
+    const logits = tf.matMul(flat, tf.transpose(this.embedTokens) as Tensor2D);
+    return tf.reshape(logits, [...hidden.shape.slice(0, -1), this.config.vocabSize]);
   }
 
   /** Next-token logits [batch, length, vocab]. Call inside tf.tidy. */
   lmLogits(batch: PaddedBatch, context: ForwardContext): Tensor {
-    const hidden = this.hiddenStates(batch, context);
-    if (this.lmHead !== undefined) return this.lmHead.forward(hidden, context);
-    // Tied head: the transposed embedding, frozen or trainable with the embedding itself.
-    const head = tf.transpose(this.embedTokens) as Tensor2D;
-    const flat = tf.reshape(hidden, [-1, this.config.hiddenSize]) as Tensor2D;
-    return tf.reshape(tf.matMul(flat, head), [batch.batchSize, batch.length, this.config.vocabSize]);
+    return this.headLogits(this.hiddenStates(batch, context), context);
   }
 
   /** Classification logits [batch, labels] from each row's last real token. Call inside tf.tidy. */
@@ -140,31 +199,44 @@ export class LlamaModel {
     for (const variable of this.variables()) variable.dispose();
   }
 
-  private attention(x: Tensor, layer: DecoderLayer, rope: RopeTables, bias: Tensor, context: ForwardContext): Tensor {
+  /**
+   * Self-attention of one layer. Keys and values come back (after RoPE, past ones included) for the KV cache.
+   * Grouped-query attention without copying keys and values: the `groups` query heads that share a KV head are
+   * stacked along the query axis, [B·Hkv, groups·T, dh], so each KV head is used once per product.
+   */
+  private attention(
+    x: Tensor,
+    layer: DecoderLayer,
+    rope: RopeTables,
+    bias: Tensor,
+    context: ForwardContext,
+    past?: { keys: Tensor3D; values: Tensor3D },
+  ): { output: Tensor; keys: Tensor3D; values: Tensor3D } {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv } = this.config;
     const dh = headDim(this.config);
     const groups = H / Hkv;
     const [B, T] = x.shape as [number, number, number];
     const heads = (y: Tensor, n: number): Tensor => tf.transpose(tf.reshape(y, [B, T, n, dh]), [0, 2, 1, 3]);
-    // Grouped-query attention without copying keys and values: the `groups` query heads that share a KV head are
-    // stacked along the query axis, [B·Hkv, groups·T, dh], so each KV head is used once per product.
     const q = tf.reshape(applyRope(heads(layer.q.forward(x, context), H), rope), [B * Hkv, groups * T, dh]);
-    const k = tf.reshape(applyRope(heads(layer.k.forward(x, context), Hkv), rope), [B * Hkv, T, dh]);
-    const v = tf.reshape(heads(layer.v.forward(x, context), Hkv), [B * Hkv, T, dh]) as Tensor3D;
-    const scores = tf.reshape(batchMatMul(q as Tensor3D, tf.transpose(k, [0, 2, 1]) as Tensor3D), [B, H, T, T]);
+    const newKeys = tf.reshape(applyRope(heads(layer.k.forward(x, context), Hkv), rope), [B * Hkv, T, dh]) as Tensor3D;
+    const newValues = tf.reshape(heads(layer.v.forward(x, context), Hkv), [B * Hkv, T, dh]) as Tensor3D;
+    const keys = past === undefined ? newKeys : (tf.concat([past.keys, newKeys], 1) as Tensor3D);
+    const values = past === undefined ? newValues : (tf.concat([past.values, newValues], 1) as Tensor3D);
+    const S = keys.shape[1];
+    const scores = tf.reshape(batchMatMul(q as Tensor3D, tf.transpose(keys, [0, 2, 1]) as Tensor3D), [B, H, T, S]);
     const probabilities = tf.softmax(tf.add(tf.mul(scores, 1 / Math.sqrt(dh)), bias));
-    const mixed = batchMatMul(tf.reshape(probabilities, [B * Hkv, groups * T, T]) as Tensor3D, v);
+    const mixed = batchMatMul(tf.reshape(probabilities, [B * Hkv, groups * T, S]) as Tensor3D, values);
     const merged = tf.reshape(tf.transpose(tf.reshape(mixed, [B, H, T, dh]), [0, 2, 1, 3]), [B, T, H * dh]);
-    return layer.o.forward(merged, context);
+    return { output: layer.o.forward(merged, context), keys, values };
   }
 
-  private parameter(name: string, shape: number[], kind: 'normal' | 'ones' | 'zeros'): Variable {
-    return newVariable(() => this.init(name, shape, kind), false);
+  private parameter(name: string, shape: number[], role: ParameterRole): Variable {
+    return newVariable(() => this.init(name, shape, role), false);
   }
 
   private linear(name: string, inFeatures: number, outFeatures: number, withBias: boolean): Linear {
-    const weight = this.parameter(`${name}.weight`, [inFeatures, outFeatures], 'normal');
-    const bias = withBias ? this.parameter(`${name}.bias`, [outFeatures], 'zeros') : undefined;
+    const weight = this.parameter(`${name}.weight`, [inFeatures, outFeatures], 'linear');
+    const bias = withBias ? this.parameter(`${name}.bias`, [outFeatures], 'bias') : undefined;
     return new Linear(name, weight, bias);
   }
 }

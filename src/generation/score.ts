@@ -1,0 +1,75 @@
+/**
+ * Log-likelihood of continuations given contexts — the primitive multiple-choice tasks are scored with (lm-eval's
+ * loglikelihood requests): the sum of the continuation tokens' log-probabilities, whether each was the greedy choice,
+ * and token and character counts for length normalisation. Batched with right padding.
+ */
+import { tf } from '../engine/tf.js';
+import { EVAL_CONTEXT } from '../models/forward-context.js';
+import type { LlamaModel } from '../models/llama/model.js';
+import { padBatch } from '../models/tokenizers/padding.js';
+import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
+import { logSoftmax } from '../metrics/log-softmax.js';
+
+export interface ContinuationScore {
+  /** Σ log p(continuation token | everything before it), in nats. */
+  readonly logprob: number;
+  /** Per continuation token. */
+  readonly tokenLogprobs: number[];
+  /** Every continuation token was the argmax (lm-eval's is_greedy). */
+  readonly isGreedy: boolean;
+  readonly tokens: number;
+  readonly characters: number;
+}
+
+/** Scores token sequences: for each, the log-probabilities of tokens [from, end) given their prefixes. */
+export function scoreTokenSpans(
+  model: LlamaModel,
+  sequences: readonly { readonly ids: readonly number[]; readonly from: number }[],
+  batchSize = 16,
+): { tokenLogprobs: number[]; isGreedy: boolean }[] {
+  const results: { tokenLogprobs: number[]; isGreedy: boolean }[] = [];
+  for (let start = 0; start < sequences.length; start += batchSize) {
+    const chunk = sequences.slice(start, start + batchSize);
+    const batch = padBatch(
+      chunk.map((sequence) => sequence.ids),
+      model.config.padTokenId,
+    );
+    const logits = tf.tidy(() => model.lmLogits(batch, EVAL_CONTEXT));
+    const values = logits.dataSync();
+    logits.dispose();
+    const V = model.config.vocabSize;
+    chunk.forEach((sequence, b) => {
+      const tokenLogprobs: number[] = [];
+      let isGreedy = true;
+      for (let t = Math.max(1, sequence.from); t < sequence.ids.length; t++) {
+        const row = values.subarray((b * batch.length + t - 1) * V, (b * batch.length + t) * V);
+        const logprobs = logSoftmax(row);
+        const token = sequence.ids[t]!;
+        tokenLogprobs.push(logprobs[token]!);
+        if (logprobs.some((value) => value > logprobs[token]!)) isGreedy = false;
+      }
+      results.push({ tokenLogprobs, isGreedy });
+    });
+  }
+  return results;
+}
+
+/** lm-eval's loglikelihood: context and continuation are encoded separately and concatenated (context keeps BOS). */
+export function scoreContinuations(
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  requests: readonly { readonly context: string; readonly continuation: string }[],
+): ContinuationScore[] {
+  const sequences = requests.map(({ context, continuation }) => {
+    const contextIds = tokenizer.encode(context);
+    const continuationIds = tokenizer.encode(continuation, { addBos: false });
+    return { ids: [...contextIds, ...continuationIds], from: contextIds.length };
+  });
+  return scoreTokenSpans(model, sequences).map((scored, i) => ({
+    logprob: scored.tokenLogprobs.reduce((a, b) => a + b, 0),
+    tokenLogprobs: scored.tokenLogprobs,
+    isGreedy: scored.isGreedy,
+    tokens: scored.tokenLogprobs.length,
+    characters: requests[i]!.continuation.length,
+  }));
+}

@@ -1,0 +1,54 @@
+/**
+ * Loads a Hugging Face model folder (config.json + safetensors weights + tokenizer files) into the same LlamaModel
+ * class the builtin models use: the checkpoint is just another WeightInit.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../../errors.js';
+import { tf } from '../../engine/tf.js';
+import { LlamaModel, type WeightInit } from '../llama/model.js';
+import { parseLlamaConfig } from './llama-config.js';
+import { Checkpoint } from './checkpoint.js';
+
+export function readConfigJson(dir: string): Record<string, unknown> {
+  const path = join(dir, 'config.json');
+  if (!existsSync(path)) {
+    throw new UserError(
+      `${dir} has no config.json: a Hugging Face model folder needs config.json next to its weights.`,
+    );
+  }
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch {
+    throw new UserError(`${path} is not valid JSON.`);
+  }
+}
+
+/** Checkpoint tensors as the model asks for them: linear weights transposed from [out, in] to [in, out]. */
+export function checkpointWeightInit(checkpoint: Checkpoint): WeightInit {
+  return (name, shape, role) => {
+    if (role !== 'linear') return tf.tensor(checkpoint.read(name, shape), shape);
+    const [inFeatures, outFeatures] = shape as [number, number];
+    const stored = tf.tensor2d(checkpoint.read(name, [outFeatures, inFeatures]), [outFeatures, inFeatures]);
+    const transposed = tf.transpose(stored);
+    stored.dispose();
+    return transposed;
+  };
+}
+
+export function loadLlamaFolder(dir: string): LlamaModel {
+  const raw = readConfigJson(dir);
+  const modelType = raw['model_type'];
+  if (modelType !== 'llama') {
+    throw new UserError(
+      `${join(dir, 'config.json')}: model_type "${String(modelType)}" is not supported; mceval loads llama models.`,
+    );
+  }
+  const parsed = parseLlamaConfig(raw, join(dir, 'config.json'));
+  const checkpoint = Checkpoint.open(dir);
+  try {
+    return new LlamaModel(parsed, checkpointWeightInit(checkpoint));
+  } finally {
+    checkpoint.close();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Hugging Face tokenizers from `tokenizer.json` + `tokenizer_config.json`, through @huggingface/tokenizers (pure JS;
+ * it reproduced transformers 5.17 on every golden encoding). Chat templates render with @huggingface/jinja from
+ * `tokenizer_config.json` or `chat_template.jinja`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { Template } from '@huggingface/jinja';
+import { UserError } from '../../errors.js';
+import type { TextTokenizer } from './tokenizer.js';
+
+export interface ChatMessage {
+  readonly role: string;
+  readonly content: string;
+}
+
+type TokenizerConfig = Record<string, unknown>;
+
+/** A special token in tokenizer_config.json: a string or an AddedToken object with `content`. */
+function tokenText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null && typeof (value as { content?: unknown }).content === 'string') {
+    return (value as { content: string }).content;
+  }
+  return undefined;
+}
+
+export class HfTokenizer implements TextTokenizer {
+  readonly vocabSize: number;
+  readonly padId: number;
+  readonly bosId: number;
+  readonly eosId: number;
+  readonly padToken: string | undefined;
+  private readonly tokenizer: Tokenizer;
+  private readonly cleanUpSpaces: boolean;
+
+  constructor(
+    tokenizerJson: object,
+    private readonly config: TokenizerConfig,
+    private readonly chatTemplate: string | undefined,
+  ) {
+    this.tokenizer = new Tokenizer(tokenizerJson, config);
+    this.vocabSize = this.tokenizer.get_vocab(true).size;
+    const id = (key: string): number | undefined => {
+      const text = tokenText(config[key]);
+      return text === undefined ? undefined : this.tokenizer.token_to_id(text);
+    };
+    this.bosId = id('bos_token') ?? id('cls_token') ?? 0;
+    this.eosId = id('eos_token') ?? id('sep_token') ?? 0;
+    this.padToken = tokenText(config['pad_token']);
+    this.padId = id('pad_token') ?? 0;
+    // Passed explicitly: the library's decode cleans up spaces unless told otherwise (engine-notes.md).
+    this.cleanUpSpaces = config['clean_up_tokenization_spaces'] === true;
+  }
+
+  static fromFolder(dir: string): HfTokenizer {
+    const path = join(dir, 'tokenizer.json');
+    if (!existsSync(path)) throw new UserError(`${dir} has no tokenizer.json: mceval needs the fast-tokenizer file.`);
+    const configPath = join(dir, 'tokenizer_config.json');
+    const config = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as TokenizerConfig) : {};
+    const templatePath = join(dir, 'chat_template.jinja');
+    const template =
+      typeof config['chat_template'] === 'string'
+        ? (config['chat_template'] as string)
+        : existsSync(templatePath)
+          ? readFileSync(templatePath, 'utf8')
+          : undefined;
+    return new HfTokenizer(JSON.parse(readFileSync(path, 'utf8')) as object, config, template);
+  }
+
+  /** Ids of a text; special tokens (BOS, CLS/SEP, …) as the tokenizer's post-processor adds them, unless `addBos` is false. */
+  encode(text: string, options: { addBos?: boolean } = {}): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: options.addBos !== false }).ids;
+  }
+
+  /** A text pair with token type ids, as sentence-pair tasks feed encoders. */
+  encodePair(text: string, pair: string): { ids: number[]; tokenTypeIds: number[] } {
+    const encoding = this.tokenizer.encode(text, {
+      text_pair: pair,
+      add_special_tokens: true,
+      return_token_type_ids: true,
+    });
+    return { ids: encoding.ids, tokenTypeIds: encoding.token_type_ids };
+  }
+
+  decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    return this.tokenizer.decode([...ids], {
+      skip_special_tokens: options.skipSpecialTokens ?? true,
+      clean_up_tokenization_spaces: this.cleanUpSpaces,
+    });
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.chatTemplate !== undefined;
+  }
+
+  /** The chat template rendered for `messages`, as transformers' apply_chat_template(tokenize=False). */
+  renderChat(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+    if (this.chatTemplate === undefined) {
+      throw new UserError(
+        'This tokenizer has no chat template (tokenizer_config.json "chat_template" or chat_template.jinja).',
+      );
+    }
+    return new Template(this.chatTemplate).render({
+      messages,
+      bos_token: tokenText(this.config['bos_token']) ?? '',
+      eos_token: tokenText(this.config['eos_token']) ?? '',
+      add_generation_prompt: options.addGenerationPrompt ?? false,
+    });
+  }
+}
