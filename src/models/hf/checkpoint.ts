@@ -46,6 +46,12 @@ export class Checkpoint {
     return this.fileOf.has(name);
   }
 
+  shapeOf(name: string): readonly number[] {
+    const file = this.fileOf.get(name);
+    if (file === undefined) throw new UserError(`${this.dir}: the checkpoint has no tensor "${name}".`);
+    return file.tensors.get(name)!.shape;
+  }
+
   /** A tensor as float32, checked against the shape the model expects. */
   read(name: string, expectedShape: readonly number[]): Float32Array {
     const file = this.fileOf.get(name);

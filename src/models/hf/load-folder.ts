@@ -9,6 +9,8 @@ import { tf } from '../../engine/tf.js';
 import { LlamaModel, type WeightInit } from '../llama/model.js';
 import { parseLlamaConfig } from './llama-config.js';
 import { Checkpoint } from './checkpoint.js';
+import { EncoderModel } from '../encoder/model.js';
+import { parseEncoderConfig } from '../encoder/config.js';
 
 export function readConfigJson(dir: string): Record<string, unknown> {
   const path = join(dir, 'config.json');
@@ -48,6 +50,22 @@ export function loadLlamaFolder(dir: string): LlamaModel {
   const checkpoint = Checkpoint.open(dir);
   try {
     return new LlamaModel(parsed, checkpointWeightInit(checkpoint));
+  } finally {
+    checkpoint.close();
+  }
+}
+
+/** A BERT or RoBERTa sequence classifier from a Hugging Face folder; the label count comes from its classifier. */
+export function loadEncoderFolder(dir: string): EncoderModel {
+  const source = join(dir, 'config.json');
+  const config = parseEncoderConfig(readConfigJson(dir), source);
+  const checkpoint = Checkpoint.open(dir);
+  try {
+    const head = config.modelType === 'bert' ? 'classifier.weight' : 'classifier.out_proj.weight';
+    if (!checkpoint.has(head))
+      throw new UserError(`${dir}: no "${head}": mceval loads encoders with their sequence-classification head.`);
+    const numLabels = checkpoint.shapeOf(head)[0]!;
+    return new EncoderModel(config, numLabels, checkpointWeightInit(checkpoint));
   } finally {
     checkpoint.close();
   }

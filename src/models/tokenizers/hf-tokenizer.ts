@@ -84,6 +84,40 @@ export class HfTokenizer implements TextTokenizer {
     return { ids: encoding.ids, tokenTypeIds: encoding.token_type_ids };
   }
 
+  /**
+   * A text or text pair truncated to `maxLength` tokens special tokens included, with the longest_first strategy of
+   * Hugging Face tokenizers (the longer sequence loses tokens first; both are cut to half when both are too long).
+   */
+  encodeTruncated(
+    text: string,
+    pair: string | undefined,
+    maxLength: number,
+  ): { ids: number[]; tokenTypeIds: number[] } {
+    const first = this.tokenizer.tokenize(text, { add_special_tokens: false });
+    const second = pair === undefined ? undefined : this.tokenizer.tokenize(pair, { add_special_tokens: false });
+    const specials = this.specialTokenCount(pair !== undefined);
+    const budget = Math.max(0, maxLength - specials);
+    const [keepFirst, keepSecond] = longestFirst(first.length, second?.length ?? 0, budget, second !== undefined);
+    const processed: { tokens: string[]; token_type_ids?: number[] } = this.tokenizer.post_processor
+      ? (this.tokenizer.post_processor(first.slice(0, keepFirst), second?.slice(0, keepSecond) ?? null, {
+          add_special_tokens: true,
+        }) as { tokens: string[]; token_type_ids?: number[] })
+      : { tokens: [...first.slice(0, keepFirst), ...(second?.slice(0, keepSecond) ?? [])] };
+    const ids = processed.tokens.map((token) => this.tokenizer.token_to_id(token) ?? this.unknownId(token));
+    return { ids, tokenTypeIds: processed.token_type_ids ?? new Array<number>(ids.length).fill(0) };
+  }
+
+  private specialTokenCount(isPair: boolean): number {
+    const withSpecials = this.tokenizer.encode('a', isPair ? { text_pair: 'a' } : {}).ids.length;
+    const without = this.tokenizer.encode('a', { ...(isPair ? { text_pair: 'a' } : {}), add_special_tokens: false }).ids
+      .length;
+    return withSpecials - without;
+  }
+
+  private unknownId(token: string): number {
+    throw new UserError(`Token "${token}" is not in the vocabulary of this tokenizer.`);
+  }
+
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
     return this.tokenizer.decode([...ids], {
       skip_special_tokens: options.skipSpecialTokens ?? true,
@@ -109,4 +143,26 @@ export class HfTokenizer implements TextTokenizer {
       add_generation_prompt: options.addGenerationPrompt ?? false,
     });
   }
+}
+
+/**
+ * How many tokens of each sequence survive longest_first truncation to `budget` tokens (tokenizers' Rust
+ * truncate_encodings): with n1 ≤ n2, the shorter keeps min(n1, budget), the longer max(n1, budget − n1) capped by
+ * its length, and if that still does not fit both get half the budget (the extra token to the longer one).
+ */
+export function longestFirst(length1: number, length2: number, budget: number, isPair: boolean): [number, number] {
+  if (!isPair) return [Math.min(length1, budget), 0];
+  if (length1 + length2 <= budget) return [length1, length2];
+  const swap = length1 > length2;
+  let n1 = swap ? length2 : length1;
+  let n2 = swap ? length1 : length2;
+  const long = n2;
+  if (n1 > budget) n2 = n1;
+  else n2 = Math.max(n1, budget - n1);
+  if (n1 + n2 > budget) {
+    n1 = Math.floor(budget / 2);
+    n2 = n1 + (budget % 2);
+  }
+  n2 = Math.min(n2, long);
+  return swap ? [n2, n1] : [n1, n2];
 }

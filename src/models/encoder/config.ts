@@ -1,0 +1,43 @@
+/** The hyperparameters of a BERT or RoBERTa encoder, read from a transformers config.json. */
+import { UserError } from '../../errors.js';
+
+export interface EncoderConfig {
+  readonly modelType: 'bert' | 'roberta';
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly numHiddenLayers: number;
+  readonly numAttentionHeads: number;
+  readonly maxPositionEmbeddings: number;
+  readonly typeVocabSize: number;
+  readonly layerNormEps: number;
+  readonly padTokenId: number;
+  readonly initializerRange: number;
+}
+
+export function parseEncoderConfig(raw: Record<string, unknown>, source: string): EncoderConfig {
+  const modelType = raw['model_type'];
+  if (modelType !== 'bert' && modelType !== 'roberta')
+    throw new UserError(`${source}: model_type "${String(modelType)}" is not an encoder mceval loads.`);
+  const activation = raw['hidden_act'] ?? 'gelu';
+  if (activation !== 'gelu')
+    throw new UserError(`${source}: hidden_act "${String(activation)}" is not supported; BERT and RoBERTa use gelu.`);
+  const number = (key: string, fallback?: number): number => {
+    const value = raw[key] ?? fallback;
+    if (typeof value !== 'number') throw new UserError(`${source}: "${key}" is missing or not a number.`);
+    return value;
+  };
+  return {
+    modelType,
+    vocabSize: number('vocab_size'),
+    hiddenSize: number('hidden_size'),
+    intermediateSize: number('intermediate_size'),
+    numHiddenLayers: number('num_hidden_layers'),
+    numAttentionHeads: number('num_attention_heads'),
+    maxPositionEmbeddings: number('max_position_embeddings', 512),
+    typeVocabSize: number('type_vocab_size', 2),
+    layerNormEps: number('layer_norm_eps', 1e-12),
+    padTokenId: number('pad_token_id', modelType === 'roberta' ? 1 : 0),
+    initializerRange: number('initializer_range', 0.02),
+  };
+}

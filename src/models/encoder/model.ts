@@ -1,0 +1,197 @@
+/**
+ * BERT and RoBERTa encoders (post-LN transformer, absolute position and token-type embeddings, exact GELU) with
+ * their sequence-classification heads: BERT's pooler (dense + tanh on [CLS]) + classifier, RoBERTa's
+ * classifier.dense + tanh + classifier.out_proj on <s>. RoBERTa counts positions from padding_idx + 1.
+ * Linear layers are the same adapter-ready `Linear` the decoder uses.
+ */
+import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
+import { newVariable } from '../../engine/variables.js';
+import { batchMatMul } from '../../engine/ops/batch-matmul.js';
+import { Linear } from '../layers/linear.js';
+import { gelu, layerNorm } from '../layers/layer-norm.js';
+import { MASKED } from '../layers/attention-bias.js';
+import type { ForwardContext } from '../forward-context.js';
+import type { PaddedBatch } from '../tokenizers/padding.js';
+import type { WeightInit, ParameterRole } from '../llama/model.js';
+import type { EncoderConfig } from './config.js';
+
+interface Norm {
+  readonly weight: Variable;
+  readonly bias: Variable;
+}
+
+interface EncoderLayer {
+  readonly query: Linear;
+  readonly key: Linear;
+  readonly value: Linear;
+  readonly attentionOutput: Linear;
+  readonly attentionNorm: Norm;
+  readonly intermediate: Linear;
+  readonly output: Linear;
+  readonly outputNorm: Norm;
+}
+
+/** A batch for an encoder: padded ids and, for sentence pairs, token type ids ([batch, length]). */
+export interface EncoderBatch extends PaddedBatch {
+  readonly tokenTypeIds?: Int32Array;
+}
+
+export class EncoderModel {
+  readonly wordEmbeddings: Variable;
+  readonly positionEmbeddings: Variable;
+  readonly tokenTypeEmbeddings: Variable;
+  readonly embeddingNorm: Norm;
+  readonly layers: readonly EncoderLayer[];
+  /** BERT: pooler.dense; RoBERTa: classifier.dense. Both followed by tanh. */
+  readonly headDense: Linear;
+  /** BERT: classifier; RoBERTa: classifier.out_proj. */
+  readonly headOut: Linear;
+
+  constructor(
+    readonly config: EncoderConfig,
+    numLabels: number,
+    private readonly init: WeightInit,
+  ) {
+    const p = config.modelType;
+    const d = config.hiddenSize;
+    this.wordEmbeddings = this.parameter(`${p}.embeddings.word_embeddings.weight`, [config.vocabSize, d], 'embedding');
+    this.positionEmbeddings = this.parameter(
+      `${p}.embeddings.position_embeddings.weight`,
+      [config.maxPositionEmbeddings, d],
+      'embedding',
+    );
+    this.tokenTypeEmbeddings = this.parameter(
+      `${p}.embeddings.token_type_embeddings.weight`,
+      [config.typeVocabSize, d],
+      'embedding',
+    );
+    this.embeddingNorm = this.norm(`${p}.embeddings.LayerNorm`, d);
+    this.layers = Array.from({ length: config.numHiddenLayers }, (_, i) => {
+      const prefix = `${p}.encoder.layer.${i}`;
+      return {
+        query: this.linear(`${prefix}.attention.self.query`, d, d),
+        key: this.linear(`${prefix}.attention.self.key`, d, d),
+        value: this.linear(`${prefix}.attention.self.value`, d, d),
+        attentionOutput: this.linear(`${prefix}.attention.output.dense`, d, d),
+        attentionNorm: this.norm(`${prefix}.attention.output.LayerNorm`, d),
+        intermediate: this.linear(`${prefix}.intermediate.dense`, d, config.intermediateSize),
+        output: this.linear(`${prefix}.output.dense`, config.intermediateSize, d),
+        outputNorm: this.norm(`${prefix}.output.LayerNorm`, d),
+      };
+    });
+    if (p === 'bert') {
+      this.headDense = this.linear('bert.pooler.dense', d, d);
+      this.headOut = this.linear('classifier', d, numLabels);
+    } else {
+      this.headDense = this.linear('classifier.dense', d, d);
+      this.headOut = this.linear('classifier.out_proj', d, numLabels);
+    }
+  }
+
+  /** Position ids: 0, 1, … for BERT; padding_idx + 1, + 2, … over real tokens (padding_idx on padding) for RoBERTa. */
+  positionIds(batch: PaddedBatch): Int32Array {
+    const positions = new Int32Array(batch.ids.length);
+    const pad = this.config.padTokenId;
+    for (let b = 0; b < batch.batchSize; b++) {
+      let count = 0;
+      for (let t = 0; t < batch.length; t++) {
+        const i = b * batch.length + t;
+        if (this.config.modelType === 'bert') positions[i] = t;
+        else positions[i] = batch.ids[i] !== pad ? pad + ++count : pad;
+      }
+    }
+    return positions;
+  }
+
+  /** Last-layer hidden states [batch, length, hidden]. Call inside tf.tidy. */
+  hiddenStates(batch: EncoderBatch, context: ForwardContext): Tensor {
+    const { batchSize: B, length: T } = batch;
+    const { hiddenSize: d, layerNormEps: eps } = this.config;
+    const gather = (table: Variable, ids: Int32Array) =>
+      tf.reshape(tf.gather(table, tf.tensor1d(ids, 'int32')), [B, T, d]);
+    const types = batch.tokenTypeIds ?? new Int32Array(batch.ids.length);
+    const embedded = tf.add(
+      tf.add(gather(this.wordEmbeddings, batch.ids), gather(this.positionEmbeddings, this.positionIds(batch))),
+      gather(this.tokenTypeEmbeddings, types),
+    );
+    let x = layerNorm(embedded, this.embeddingNorm.weight, this.embeddingNorm.bias, eps);
+    const bias = keyPaddingBias(batch);
+    for (const layer of this.layers) {
+      const attended = layer.attentionOutput.forward(this.attention(x, layer, bias, context), context);
+      x = layerNorm(tf.add(x, attended), layer.attentionNorm.weight, layer.attentionNorm.bias, eps);
+      const inner = gelu(layer.intermediate.forward(x, context));
+      x = layerNorm(
+        tf.add(x, layer.output.forward(inner, context)),
+        layer.outputNorm.weight,
+        layer.outputNorm.bias,
+        eps,
+      );
+    }
+    return x;
+  }
+
+  /** Classification logits [batch, labels] from the first token ([CLS] / <s>). Call inside tf.tidy. */
+  classify(batch: EncoderBatch, context: ForwardContext): Tensor2D {
+    const hidden = this.hiddenStates(batch, context);
+    const first = tf.reshape(tf.slice(hidden, [0, 0, 0], [-1, 1, -1]), [batch.batchSize, this.config.hiddenSize]);
+    return this.headOut.forward(tf.tanh(this.headDense.forward(first, context)), context) as Tensor2D;
+  }
+
+  linears(): Linear[] {
+    const layers = this.layers.flatMap((l) => [l.query, l.key, l.value, l.attentionOutput, l.intermediate, l.output]);
+    return [...layers, this.headDense, this.headOut];
+  }
+
+  variables(): Variable[] {
+    const norms = [this.embeddingNorm, ...this.layers.flatMap((l) => [l.attentionNorm, l.outputNorm])].flatMap((n) => [
+      n.weight,
+      n.bias,
+    ]);
+    const embeddings = [this.wordEmbeddings, this.positionEmbeddings, this.tokenTypeEmbeddings];
+    return [...embeddings, ...norms, ...this.linears().flatMap((l) => l.variables())];
+  }
+
+  dispose(): void {
+    this.variables().forEach((variable) => variable.dispose());
+  }
+
+  private attention(x: Tensor, layer: EncoderLayer, bias: Tensor, context: ForwardContext): Tensor {
+    const H = this.config.numAttentionHeads;
+    const dh = this.config.hiddenSize / H;
+    const [B, T] = x.shape as [number, number, number];
+    const heads = (y: Tensor) =>
+      tf.reshape(tf.transpose(tf.reshape(y, [B, T, H, dh]), [0, 2, 1, 3]), [B * H, T, dh]) as Tensor3D;
+    const q = heads(layer.query.forward(x, context));
+    const k = heads(layer.key.forward(x, context));
+    const v = heads(layer.value.forward(x, context));
+    const scores = tf.reshape(batchMatMul(q, tf.transpose(k, [0, 2, 1]) as Tensor3D), [B, H, T, T]);
+    const probabilities = tf.softmax(tf.add(tf.mul(scores, 1 / Math.sqrt(dh)), bias));
+    const mixed = batchMatMul(tf.reshape(probabilities, [B * H, T, T]) as Tensor3D, v);
+    return tf.reshape(tf.transpose(tf.reshape(mixed, [B, H, T, dh]), [0, 2, 1, 3]), [B, T, H * dh]);
+  }
+
+  private parameter(name: string, shape: number[], role: ParameterRole): Variable {
+    return newVariable(() => this.init(name, shape, role), false);
+  }
+
+  private norm(prefix: string, size: number): Norm {
+    return {
+      weight: this.parameter(`${prefix}.weight`, [size], 'norm'),
+      bias: this.parameter(`${prefix}.bias`, [size], 'bias'),
+    };
+  }
+
+  private linear(name: string, inFeatures: number, outFeatures: number): Linear {
+    return new Linear(
+      name,
+      this.parameter(`${name}.weight`, [inFeatures, outFeatures], 'linear'),
+      this.parameter(`${name}.bias`, [outFeatures], 'bias'),
+    );
+  }
+}
+
+/** [batch, 1, 1, length]: 0 for real keys, a large negative number for padding (bidirectional attention). */
+function keyPaddingBias(batch: PaddedBatch): Tensor {
+  const bias = Float32Array.from(batch.mask, (real) => (real === 1 ? 0 : MASKED));
+  return tf.tensor(bias, [batch.batchSize, 1, 1, batch.length]);
+}
