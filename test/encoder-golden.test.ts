@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { tf } from '../src/engine/tf.js';
 import { loadEncoderFolder } from '../src/models/hf/load-folder.js';
 import { HfTokenizer, longestFirst } from '../src/models/tokenizers/hf-tokenizer.js';
-import { padBatch } from '../src/models/tokenizers/padding.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { readJson, sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
@@ -47,8 +46,10 @@ for (const name of ['bert-tiny', 'roberta-tiny']) {
       for (const pair of golden.pairs)
         assert.deepEqual(tokenizer.encodePair(pair.a, pair.b).ids, pair.input_ids, pair.a);
       if (golden.batch_padded_trunc16 !== undefined) {
-        const rows = golden.single.slice(0, 4).map((s) => tokenizer.encodeTruncated(s.text, undefined, 16).ids);
-        const batch = padBatch(rows, tokenizer.padId);
+        const batch = tokenizer.encodeBatch(
+          golden.single.slice(0, 4).map((s) => s.text),
+          16,
+        );
         assert.deepEqual(Array.from(batch.ids), golden.batch_padded_trunc16.input_ids.flat());
         assert.deepEqual(Array.from(batch.mask), golden.batch_padded_trunc16.attention_mask.flat());
       }
@@ -64,18 +65,27 @@ for (const name of ['bert-tiny', 'roberta-tiny']) {
       const tokenizer = HfTokenizer.fromFolder(fixture.path);
       const pairs = readJson<TokenizerGolden>(join(fixture.path, 'expected_tokenizer.json')).pairs;
       // The recorded inputs are pairs truncated to 24 tokens with longest_first: our tokenizer must produce them too.
-      const encoded = pairs.slice(0, 2).map((pair) => tokenizer.encodeTruncated(pair.a, pair.b, 24).ids);
-      assert.deepEqual(encoded, golden.inputs.input_ids);
+      const batch = tokenizer.encodeBatch(
+        pairs.slice(0, 2).map((pair) => [pair.a, pair.b] as const),
+        24,
+      );
+      assert.deepEqual(Array.from(batch.ids), golden.inputs.input_ids.flat());
+      assert.deepEqual(Array.from(batch.mask), golden.inputs.attention_mask.flat());
       const model = loadEncoderFolder(fixture.path);
       const before = tf.memory().numTensors;
-      const batch = padBatch(encoded, tokenizer.padId);
-      const logits = tf.tidy(() => model.classify(batch, EVAL_CONTEXT).arraySync());
+      // transformers was called with input_ids and attention_mask only, so it used token type 0 everywhere.
+      const { tokenTypeIds, ...withoutTypes } = batch;
+      assert.equal(tokenTypeIds.length, batch.ids.length);
+      const logits = tf.tidy(() => model.classify(withoutTypes, EVAL_CONTEXT).arraySync());
       golden.logits.forEach((row, b) =>
         row.forEach((value, k) => assert.ok(Math.abs(logits[b]![k]! - value) < 1e-4, `${b},${k}`)),
       );
       if (golden.last_hidden_state_first_token !== undefined) {
         const first = tf.tidy(
-          () => tf.slice(model.hiddenStates(batch, EVAL_CONTEXT), [0, 0, 0], [-1, 1, -1]).arraySync() as number[][][],
+          () =>
+            tf
+              .slice(model.hiddenStates(withoutTypes, EVAL_CONTEXT), [0, 0, 0], [-1, 1, -1])
+              .arraySync() as number[][][],
         );
         golden.last_hidden_state_first_token.forEach((row, b) =>
           row.forEach((value, k) => assert.ok(Math.abs(first[b]![0]![k]! - value) < 1e-4)),

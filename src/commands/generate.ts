@@ -3,7 +3,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { backendFlag } from '../cli/flags.js';
 import { UserError } from '../errors.js';
 import { initEngine, resolveBackendRequest } from '../engine/backends.js';
-import { loadModel } from '../models/load.js';
+import { loadModel, resolveModelSpec } from '../models/load.js';
 import { HfTokenizer } from '../models/tokenizers/hf-tokenizer.js';
 import { generate, type StopReason } from '../generation/generate.js';
 
@@ -27,7 +27,11 @@ export default class Generate extends BaseCommand {
     '<%= config.bin %> generate --model ./stories260K --prompt "Once upon a time" --stop "." --json',
   ];
   static override flags = {
-    model: Flags.string({ description: 'Model: a Hugging Face model folder or builtin:NAME.', required: true }),
+    model: Flags.string({
+      description:
+        'Model: a Hugging Face model folder, a hub id (owner/name[@revision], downloaded to the cache), or builtin:NAME.',
+      required: true,
+    }),
     prompt: Flags.string({ description: 'The prompt text.', required: true }),
     'max-new-tokens': Flags.integer({ description: 'Most tokens to generate.', default: 64, min: 1 }),
     temperature: Flags.string({ description: 'Sampling temperature; 0 is greedy.', default: '0' }),
@@ -54,7 +58,7 @@ export default class Generate extends BaseCommand {
     const temperature = parseProbabilityLike('--temperature', flags.temperature, Infinity);
     const topP = parseProbabilityLike('--top-p', flags['top-p'], 1);
     await initEngine(resolveBackendRequest(flags.backend));
-    const { model, tokenizer } = loadModel(flags.model);
+    const { model, tokenizer } = loadModel(await resolveModelSpec(flags.model));
     try {
       let promptIds: number[];
       if (flags.chat) {

@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { backendFlag } from '../cli/flags.js';
 import { initEngine, resolveBackendRequest, type BackendRequest } from '../engine/backends.js';
-import { validateModelSpec } from '../models/load.js';
+import { resolveModelSpec, validateModelSpec } from '../models/load.js';
 import { loadPreset } from '../peft/preset.js';
 import { getTask } from '../tasks/registry.js';
 import { parseGridFlags } from '../sweep/grid.js';
@@ -48,7 +48,10 @@ export default class Run extends BaseCommand {
       required: true,
       multiple: true,
     }),
-    model: Flags.string({ description: 'Model: builtin:NAME.', default: 'builtin:tiny' }),
+    model: Flags.string({
+      description: 'Model: builtin:NAME, a Hugging Face Llama folder, or a hub id (owner/name[@revision]).',
+      default: 'builtin:tiny',
+    }),
     grid: Flags.string({
       description: "Grid values, NAME=V1,V2,... with NAME lr or bs (repeatable). Default: the preset's grid.",
       multiple: true,
@@ -69,11 +72,13 @@ export default class Run extends BaseCommand {
     // Everything the user typed is checked before the first tensor is made.
     const tasks = flags.task.map(getTask);
     const presets = flags.adapter.map(loadPreset);
-    validateModelSpec(flags.model);
     const gridFlags = flags.grid ?? [];
     presets.forEach((preset) => parseGridFlags(gridFlags, preset.grid));
     const out = resolve(flags.out);
     ensureWritableDirectory(out);
+    // A hub id downloads only after everything cheap to check has passed.
+    const modelSpec = await resolveModelSpec(flags.model);
+    validateModelSpec(modelSpec);
     const choice = await initEngine(resolveBackendRequest(flags.backend));
 
     const splits = new Map(tasks.map((task) => [task.name, task.load()]));
@@ -81,7 +86,7 @@ export default class Run extends BaseCommand {
       tasks,
       splits,
       presets,
-      modelSpec: flags.model,
+      modelSpec,
       grid: (preset) => parseGridFlags(gridFlags, preset.grid),
       epochs: flags.epochs,
       seed: flags.seed,

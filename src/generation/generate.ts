@@ -21,6 +21,8 @@ export interface GenerationOptions {
   /** Token ids that end a row (default: the tokenizer's EOS). */
   readonly eosTokenIds?: readonly number[];
   readonly useCache?: boolean;
+  /** Called after each decoding step with the number of steps done (benchmarks time it). */
+  readonly onStep?: (steps: number) => void;
 }
 
 export type StopReason = 'eos' | 'stop-sequence' | 'max-new-tokens';
@@ -152,6 +154,7 @@ export function generate(
       }
       keyMask = nextMask;
       positions = nextPositions;
+      options.onStep?.(step + 1);
     }
   } finally {
     disposeCache();

@@ -1,4 +1,7 @@
-/** Resolves a `--model` argument — `builtin:NAME` or a Hugging Face model folder — to a model and its tokenizer. */
+/**
+ * Resolves a `--model` argument — `builtin:NAME`, a Hugging Face model folder, or a hub id (downloaded into the
+ * cache first) — to a model and its tokenizer.
+ */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -9,6 +12,7 @@ import { randomWeightInit } from './init.js';
 import { loadLlamaFolder, readConfigJson } from './hf/load-folder.js';
 import { ByteLevelTokenizer } from './tokenizers/byte-level.js';
 import { HfTokenizer } from './tokenizers/hf-tokenizer.js';
+import { downloadFromHub, isHubId, type HubOptions } from './hub/download.js';
 import type { TextTokenizer } from './tokenizers/tokenizer.js';
 
 export interface LoadedModel {
@@ -43,9 +47,15 @@ export function validateModelSpec(spec: string): void {
     return;
   }
   throw new UserError(
-    `Model "${spec}" is neither builtin (${builtinModelNames().join(', ')}) nor a local folder: ` +
-      'download the Hugging Face model folder (config.json, *.safetensors, tokenizer.json) and pass its path.',
+    `Model "${spec}" is neither builtin (${builtinModelNames().join(', ')}), a local folder, nor a hub id (owner/name): ` +
+      'pass a Hugging Face model folder (config.json, *.safetensors, tokenizer.json).',
   );
+}
+
+/** A hub id becomes the path of its downloaded folder; builtin names and local folders pass through. */
+export async function resolveModelSpec(spec: string, hub: HubOptions = {}): Promise<string> {
+  if (spec.startsWith(BUILTIN_PREFIX) || !isHubId(spec)) return spec;
+  return downloadFromHub(spec, hub);
 }
 
 export function loadModel(spec: string): LoadedModel {

@@ -109,7 +109,12 @@ export class EncoderModel {
     const { hiddenSize: d, layerNormEps: eps } = this.config;
     const gather = (table: Variable, ids: Int32Array) =>
       tf.reshape(tf.gather(table, tf.tensor1d(ids, 'int32')), [B, T, d]);
-    const types = batch.tokenTypeIds ?? new Int32Array(batch.ids.length);
+    // A single-type vocabulary (RoBERTa) has no segment embeddings to choose: every token is type 0, as
+    // transformers' RoBERTa tokenizers return no token_type_ids at all.
+    const types =
+      batch.tokenTypeIds !== undefined && this.config.typeVocabSize > 1
+        ? batch.tokenTypeIds
+        : new Int32Array(batch.ids.length);
     const embedded = tf.add(
       tf.add(gather(this.wordEmbeddings, batch.ids), gather(this.positionEmbeddings, this.positionIds(batch))),
       gather(this.tokenTypeEmbeddings, types),

@@ -9,6 +9,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { UserError } from '../../errors.js';
 import type { TextTokenizer } from './tokenizer.js';
+import { padBatch, type PaddedBatch } from './padding.js';
 
 export interface ChatMessage {
   readonly role: string;
@@ -32,6 +33,8 @@ export class HfTokenizer implements TextTokenizer {
   readonly bosId: number;
   readonly eosId: number;
   readonly padToken: string | undefined;
+  /** tokenizer_config.json's padding_side: where padding goes when this tokenizer's batches are padded. */
+  readonly paddingSide: 'left' | 'right';
   private readonly tokenizer: Tokenizer;
   private readonly cleanUpSpaces: boolean;
 
@@ -50,6 +53,7 @@ export class HfTokenizer implements TextTokenizer {
     this.eosId = id('eos_token') ?? id('sep_token') ?? 0;
     this.padToken = tokenText(config['pad_token']);
     this.padId = id('pad_token') ?? 0;
+    this.paddingSide = config['padding_side'] === 'left' ? 'left' : 'right';
     // Passed explicitly: the library's decode cleans up spaces unless told otherwise (engine-notes.md).
     this.cleanUpSpaces = config['clean_up_tokenization_spaces'] === true;
   }
@@ -72,6 +76,29 @@ export class HfTokenizer implements TextTokenizer {
   /** Ids of a text; special tokens (BOS, CLS/SEP, …) as the tokenizer's post-processor adds them, unless `addBos` is false. */
   encode(text: string, options: { addBos?: boolean } = {}): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: options.addBos !== false }).ids;
+  }
+
+  /** Encodes texts (or text pairs) truncated to `maxLength` and pads them on the tokenizer's padding side. */
+  encodeBatch(
+    texts: readonly (string | readonly [string, string])[],
+    maxLength: number,
+  ): PaddedBatch & { tokenTypeIds: Int32Array } {
+    const rows = texts.map((text) =>
+      typeof text === 'string'
+        ? this.encodeTruncated(text, undefined, maxLength)
+        : this.encodeTruncated(text[0], text[1], maxLength),
+    );
+    const batch = padBatch(
+      rows.map((row) => row.ids),
+      this.padId,
+      { side: this.paddingSide },
+    );
+    const types = padBatch(
+      rows.map((row) => row.tokenTypeIds),
+      0,
+      { side: this.paddingSide },
+    );
+    return { ...batch, tokenTypeIds: types.ids };
   }
 
   /** A text pair with token type ids, as sentence-pair tasks feed encoders. */
