@@ -50,3 +50,24 @@ test('the same seed gives identical metrics, another seed different ones, and no
   );
   assert.equal(first[0]!.hyperparameters['lora_r'], 8);
 });
+
+test('MonteCLoRA and its reference variant train through the sweep without leaking tensors', () => {
+  const before = tf.memory().numTensors;
+  const runs = runSweep({
+    ...options(7),
+    presets: [loadPreset('monteclora'), loadPreset('monteclora-reference')],
+    grid: () => ({ lr: [0.003], bs: [32] }),
+  });
+  assert.equal(tf.memory().numTensors, before);
+  assert.deepEqual(
+    runs.map((r) => [r.adapter, r.method, r.diverged]),
+    [
+      ['monteclora', 'monteclora', false],
+      ['monteclora-reference', 'monteclora', false],
+    ],
+  );
+  assert.ok(runs.every((r) => Number.isFinite(r.nll) && r.steps === 2));
+  // Frozen priors train fewer parameters: s and p are left out.
+  assert.ok(runs[1]!.trainable_params < runs[0]!.trainable_params);
+  assert.equal(runs[0]!.hyperparameters['monteclora_n'], 4);
+});

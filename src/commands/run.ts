@@ -44,7 +44,8 @@ export default class Run extends BaseCommand {
       multiple: true,
     }),
     adapter: Flags.string({
-      description: 'Adapter preset name or path to a preset .json (repeatable); see "mceval adapters".',
+      description:
+        'Adapter preset names or paths to preset .json files (repeatable or comma-separated); see "mceval adapters".',
       required: true,
       multiple: true,
     }),
@@ -71,7 +72,8 @@ export default class Run extends BaseCommand {
     const { flags } = await this.parse(Run);
     // Everything the user typed is checked before the first tensor is made.
     const tasks = flags.task.map(getTask);
-    const presets = flags.adapter.map(loadPreset);
+    // --adapter lora,monteclora and repeated --adapter both name several presets.
+    const presets = flags.adapter.flatMap((value) => value.split(',')).map((name) => loadPreset(name.trim()));
     const gridFlags = flags.grid ?? [];
     presets.forEach((preset) => parseGridFlags(gridFlags, preset.grid));
     const out = resolve(flags.out);

@@ -1,8 +1,10 @@
 /** Every adapter method mceval knows, by the name a preset's "method" field uses. */
 import type { AdapterMethod } from './types.js';
 import { loraMethod } from './lora/index.js';
+import { monteCloraMethod } from './monteclora/index.js';
 
 // Each method validates its own config type; the registry erases it, since presets are parsed and applied together.
 export const ADAPTER_METHODS: Readonly<Record<string, AdapterMethod<unknown>>> = {
   lora: loraMethod as AdapterMethod<unknown>,
+  monteclora: monteCloraMethod as AdapterMethod<unknown>,
 };

@@ -1,5 +1,5 @@
 /** The one interface every PEFT method implements, so the trainer and the sweep never branch on the method. */
-import type { Variable } from '../engine/tf.js';
+import type { Scalar, Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
 import type { LlamaModel } from '../models/llama/model.js';
 
@@ -16,6 +16,11 @@ export interface AppliedAdapter {
   readonly groups: readonly ParameterGroup[];
   /** Flat hyperparameters, one CSV column each. */
   readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * The adapter's own loss term for the forward pass just run (MonteCLoRA's KL and cooperative losses), added to the
+   * task loss inside the same gradient tape; undefined when it has none.
+   */
+  regularizer?(): Scalar | undefined;
   /** Removes the adapter from the model and frees its tensors. */
   dispose(): void;
 }

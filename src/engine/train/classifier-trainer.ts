@@ -3,7 +3,7 @@
  * warm-up, global-norm clipping, seeded shuffling and dropout. Stops early, and says so, when the loss diverges.
  * Every tensor a step creates is released before the next.
  */
-import { tf, type Tensor, type Variable } from '../tf.js';
+import { tf, type Scalar, type Tensor, type Variable } from '../tf.js';
 import type { Rng } from '../rng.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { ParameterGroup } from '../../peft/types.js';
@@ -30,6 +30,8 @@ export interface TrainOptions {
   readonly warmupRatio: number;
   readonly maxGradNorm: number;
   readonly rng: Rng;
+  /** An adapter's loss term for the forward just run, added to the task loss (e.g. MonteCLoRA's KL terms). */
+  readonly regularizer?: () => Scalar | undefined;
   readonly onStep?: (progress: StepProgress) => void;
 }
 
@@ -64,7 +66,16 @@ export function trainClassifier(options: TrainOptions): TrainResult {
       for (const indices of epochBatches(examples.length, batchSize, shuffleRng)) {
         const rows = indices.map((i) => examples[i]!);
         const lr = options.learningRate * linearScheduleMultiplier(step, totalSteps, warmup);
-        const loss = trainStep(model, optimizer, parameters, rows, lr, options.maxGradNorm, dropoutRng);
+        const loss = trainStep({
+          model,
+          optimizer,
+          parameters,
+          rows,
+          learningRate: lr,
+          maxGradNorm: options.maxGradNorm,
+          rng: dropoutRng,
+          regularizer: options.regularizer,
+        });
         step += 1;
         options.onStep?.({ epoch, step, totalSteps, loss });
         if (!Number.isFinite(loss)) return { steps: step, epochLosses, diverged: true };
@@ -79,31 +90,45 @@ export function trainClassifier(options: TrainOptions): TrainResult {
   return { steps: step, epochLosses, diverged: false };
 }
 
-function trainStep(
-  model: LlamaModel,
-  optimizer: AdamW,
-  parameters: Variable[],
-  rows: readonly EncodedExample[],
-  learningRate: number,
-  maxGradNorm: number,
-  rng: Rng,
-): number {
+interface StepInputs {
+  readonly model: LlamaModel;
+  readonly optimizer: AdamW;
+  readonly parameters: Variable[];
+  readonly rows: readonly EncodedExample[];
+  readonly learningRate: number;
+  readonly maxGradNorm: number;
+  readonly rng: Rng;
+  readonly regularizer: (() => Scalar | undefined) | undefined;
+}
+
+/** One optimiser step; returns the task loss (the regulariser, if any, is trained on but not reported here). */
+function trainStep(step: StepInputs): number {
+  const { model, optimizer, parameters, rows } = step;
   const batch = padBatch(
     rows.map((row) => row.ids),
     model.config.padTokenId,
   );
   const labels = rows.map((row) => row.label);
-  const loss = tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(
-      () => classificationLoss(model.classify(batch, { training: true, rng }), labels),
-      parameters,
+  let taskLoss: Tensor | undefined;
+  const total = tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => {
+      const task = classificationLoss(model.classify(batch, { training: true, rng: step.rng }), labels);
+      taskLoss = tf.keep(task);
+      const extra = step.regularizer?.();
+      return extra === undefined ? task : (tf.add(task, extra) as Scalar);
+    }, parameters);
+    // A parameter the loss does not reach (e.g. A under MonteCLoRA's detachPerturbedA) gets a zero gradient.
+    const gradients = parameters.map(
+      (parameter) => (grads[parameter.name] as Tensor | undefined) ?? tf.zerosLike(parameter),
     );
-    const gradients = parameters.map((parameter) => grads[parameter.name] as Tensor);
-    const { clipped } = clipByGlobalNorm(gradients, maxGradNorm);
-    optimizer.apply(clipped, learningRate);
+    const { clipped } = clipByGlobalNorm(gradients, step.maxGradNorm);
+    optimizer.apply(clipped, step.learningRate);
     return value;
   });
-  const value = loss.dataSync()[0]!;
-  loss.dispose();
-  return value;
+  const totalValue = total.dataSync()[0]!;
+  const taskValue = taskLoss!.dataSync()[0]!;
+  total.dispose();
+  taskLoss!.dispose();
+  // A diverged regulariser must stop training too, so a non-finite total is reported as such.
+  return Number.isFinite(totalValue) ? taskValue : totalValue;
 }

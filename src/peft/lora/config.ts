@@ -1,5 +1,11 @@
 /** LoRA hyperparameters, named and defaulted as in PEFT's LoraConfig (alpha = lora_alpha, dropout = lora_dropout). */
-import { expectObject, readNumber, readStringArray, rejectUnknownKeys } from '../../config-validation.js';
+import {
+  expectObject,
+  readNumber,
+  readStringArray,
+  rejectUnknownKeys,
+  type JsonObject,
+} from '../../config-validation.js';
 
 export interface LoraConfig {
   /** Rank of the update. */
@@ -12,16 +18,31 @@ export interface LoraConfig {
   readonly targetModules: readonly string[];
 }
 
-const KEYS = ['r', 'alpha', 'dropout', 'targetModules'] as const;
+export const LORA_KEYS = ['r', 'alpha', 'dropout', 'targetModules'] as const;
 
-export function parseLoraConfig(raw: unknown, source: string): LoraConfig {
+/** The "adapter" section of a preset as an object, with every key outside `known` rejected by name. */
+export function adapterSection(
+  raw: unknown,
+  source: string,
+  known: readonly string[],
+): { object: JsonObject; where: string } {
   const where = `the "adapter" section of ${source}`;
   const object = expectObject(raw ?? {}, where);
-  rejectUnknownKeys(object, KEYS, where);
+  rejectUnknownKeys(object, known, where);
+  return { object, where };
+}
+
+/** The LoRA fields of an adapter section; methods built on LoRA (MonteCLoRA) read theirs beside them. */
+export function readLoraFields(object: JsonObject, where: string): LoraConfig {
   return {
     r: readNumber(object, 'r', where, { default: 8, min: 1, integer: true }),
     alpha: readNumber(object, 'alpha', where, { default: 8, min: 0 }),
     dropout: readNumber(object, 'dropout', where, { default: 0, min: 0, max: 0.99 }),
     targetModules: readStringArray(object, 'targetModules', where, ['q_proj', 'v_proj']),
   };
+}
+
+export function parseLoraConfig(raw: unknown, source: string): LoraConfig {
+  const { object, where } = adapterSection(raw, source, LORA_KEYS);
+  return readLoraFields(object, where);
 }

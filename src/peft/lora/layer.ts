@@ -20,7 +20,7 @@ export class LoraLayer implements LinearAdapter {
   constructor(
     inFeatures: number,
     outFeatures: number,
-    private readonly config: LoraConfig,
+    protected readonly config: LoraConfig,
     rng: Rng,
   ) {
     const bound = 1 / Math.sqrt(inFeatures);
@@ -33,8 +33,13 @@ export class LoraLayer implements LinearAdapter {
   /** The low-rank update (α/r)·B·A·x alone. */
   delta(x: Tensor, context: ForwardContext): Tensor {
     const input = context.training ? dropout(x, this.config.dropout, context.rng) : x;
-    const down = linear(input, this.loraA as unknown as Tensor2D);
+    const down = linear(input, this.downProjection(context));
     return tf.mul(linear(down, this.loraB as unknown as Tensor2D), this.scaling);
+  }
+
+  /** The A used by this forward pass ([in, r]); variants such as MonteCLoRA perturb it in training. */
+  protected downProjection(_context: ForwardContext): Tensor2D {
+    return this.loraA as unknown as Tensor2D;
   }
 
   forward(x: Tensor, baseOutput: Tensor, context: ForwardContext): Tensor {

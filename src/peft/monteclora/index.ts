@@ -1,0 +1,54 @@
+/** MonteCLoRA as an adapter method: a MonteCloraLayer in every targeted linear layer; trains A, B, s and p. */
+import { tf, type Scalar } from '../../engine/tf.js';
+import type { AdapterMethod, AppliedAdapter } from '../types.js';
+import { findTargetLinears } from '../inject.js';
+import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
+import { MonteCloraLayer } from './layer.js';
+
+export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
+  name: 'monteclora',
+  description:
+    'MonteCLoRA: LoRA whose A is a Monte Carlo mixture of Gaussians with a Wishart covariance and Dirichlet weights, regularised by KL and cooperative losses',
+  parseConfig: parseMonteCloraConfig,
+  apply(model, config, rng): AppliedAdapter {
+    const targets = findTargetLinears(model.linears(), config.targetModules);
+    const layers = targets.map((target) => {
+      const layer = new MonteCloraLayer(target.inFeatures, target.outFeatures, config, rng.fork(target.name));
+      target.adapter = layer;
+      return layer;
+    });
+    const means = layers.flatMap((layer) => [layer.loraA, layer.loraB]);
+    const priors = layers.flatMap((layer) => [layer.stdPrior, layer.expertWeightsPrior]);
+    return {
+      method: 'monteclora',
+      groups: [
+        { name: 'lora', variables: means, learningRateMultiplier: 1 },
+        ...(config.freezePriors ? [] : [{ name: 'monteclora-priors', variables: priors, learningRateMultiplier: 1 }]),
+      ],
+      hyperparameters: {
+        lora_r: config.r,
+        lora_alpha: config.alpha,
+        lora_dropout: config.dropout,
+        target_modules: config.targetModules.join(' '),
+        monteclora_n: config.components,
+        sample_scaler: config.sampleScaler,
+        kl_loss_weight: config.klWeight,
+        dirichlet_prior: config.dirichletPrior,
+        cooperative_loss: config.cooperativeLoss,
+        double_scale: config.doubleScale,
+        detach_perturbed_a: config.detachPerturbedA,
+        freeze_priors: config.freezePriors,
+        dirichlet_kl_reference_sign: config.dirichletKlReferenceSign,
+      },
+      // (1/L) Σ_ℓ R_ℓ over the layers that sampled in this forward; nothing in eval mode.
+      regularizer(): Scalar | undefined {
+        const terms = layers.map((layer) => layer.regularizer()).filter((term): term is Scalar => term !== undefined);
+        return terms.length === 0 ? undefined : (tf.div(tf.addN(terms), layers.length) as Scalar);
+      },
+      dispose() {
+        targets.forEach((target) => (target.adapter = undefined));
+        layers.forEach((layer) => layer.variables().forEach((variable) => variable.dispose()));
+      },
+    };
+  },
+};

@@ -1,0 +1,100 @@
+/**
+ * A MonteCLoRA layer (docs/monteclora.md §2): LoRA whose A is, in training, the mean plus a sampled perturbation
+ *   Ã = Aᵀ + ε·Σ_n w_n E_n,   E_n = Z_g[n]·diag(√Σ),   Σ_jj = max(e^{2s_j}·c_j, 1e-3),   c_j ~ χ²_r,
+ * with mixture weights w from p (logistic-normal). Eval mode is plain LoRA with the learned mean, hence mergeable.
+ * Each training forward keeps its Σ and w so that `regularizer()` — called in the same tape — returns
+ *   R = β(KL_G + KL_W + KL_D) + C.
+ */
+import { tf, type Scalar, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
+import { newVariable } from '../../engine/variables.js';
+import type { Rng } from '../../engine/rng.js';
+import type { ForwardContext } from '../../models/forward-context.js';
+import { LoraLayer } from '../lora/layer.js';
+import type { CustomGradientFunc } from '../../engine/ops/product.js';
+import type { MonteCloraConfig } from './config.js';
+import { NoiseBuffer, type LayerNoise } from './noise.js';
+import { concentration, mixtureWeights } from './mixture-weights.js';
+import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
+
+/** What the last training forward drew, for the regulariser and the logs. */
+interface ForwardSample {
+  readonly covariance: Tensor;
+  readonly weights: Tensor;
+}
+
+/** The value of x with a zero gradient: what PyTorch's `nn.Parameter(x)` re-wrapping does to the graph. */
+const withoutGradient = tf.customGrad(((x: Tensor, save: (tensors: Tensor[]) => void) => {
+  save([]);
+  return { value: tf.clone(x), gradFunc: (dy: Tensor) => [tf.zerosLike(dy)] };
+}) as unknown as CustomGradientFunc) as (x: Tensor) => Tensor;
+
+export class MonteCloraLayer extends LoraLayer {
+  /** s ∈ ℝ^r: the Wishart scale is diag(e^{2s}). */
+  readonly stdPrior: Variable;
+  /** p ∈ ℝ^N: the Dirichlet concentration is e^p. */
+  readonly expertWeightsPrior: Variable;
+  private readonly nextNoise: () => LayerNoise;
+  private sample: ForwardSample | undefined;
+  private readonly monteclora: MonteCloraConfig;
+
+  /** `noise` replaces the seeded buffer, e.g. with a fixed draw for finite-difference checks. */
+  constructor(inFeatures: number, outFeatures: number, config: MonteCloraConfig, rng: Rng, noise?: () => LayerNoise) {
+    super(inFeatures, outFeatures, config, rng.fork('lora'));
+    this.monteclora = config;
+    const priors = rng.fork('priors');
+    const initialS = priors.uniformArray(config.r);
+    const initialP = priors.uniformArray(config.components);
+    this.stdPrior = newVariable(() => tf.tensor1d(initialS), !config.freezePriors);
+    this.expertWeightsPrior = newVariable(() => tf.tensor1d(initialP), !config.freezePriors);
+    const buffer = new NoiseBuffer(rng.fork('noise'), config.bufferSize, {
+      components: config.components,
+      inFeatures,
+      rank: config.r,
+    });
+    this.nextNoise = noise ?? (() => buffer.next());
+  }
+
+  protected override downProjection(context: ForwardContext): Tensor2D {
+    if (!context.training) {
+      this.sample = undefined;
+      return this.loraA as unknown as Tensor2D;
+    }
+    const { r, components, sampleScaler, doubleScale, detachPerturbedA } = this.monteclora;
+    const inFeatures = this.loraA.shape[0]!;
+    const draw = this.nextNoise();
+    const covariance = tf.maximum(tf.mul(tf.exp(tf.mul(this.stdPrior, 2)), tf.tensor1d(draw.chiSquare)), 1e-3);
+    const weights = mixtureWeights(this.expertWeightsPrior, tf.tensor1d(draw.mixture));
+    // Σ_n w_n Z_g[n] as one [1, N]·[N, d_in·r] product, then the columns scaled by √Σ: never N copies of A.
+    const gaussian = tf.tensor2d(draw.gaussian, [components, inFeatures * r]);
+    const mixed = tf.reshape(tf.matMul(tf.reshape(weights, [1, components]), gaussian), [inFeatures, r]);
+    const scale = doubleScale ? sampleScaler * sampleScaler : sampleScaler;
+    const perturbation = tf.mul(tf.mul(mixed, tf.sqrt(covariance)), scale);
+    this.sample = { covariance, weights };
+    const perturbed = tf.add(this.loraA, perturbation) as Tensor2D;
+    if (!detachPerturbedA) return perturbed;
+    // REF-BUG-2: the sample becomes the new A (a random walk) and the forward uses it as a constant.
+    const constant = withoutGradient(perturbed) as Tensor2D;
+    this.loraA.assign(constant);
+    return constant;
+  }
+
+  /** β(KL_G + KL_W + KL_D) + C for the last training forward; undefined outside training. */
+  regularizer(): Scalar | undefined {
+    if (this.sample === undefined) return undefined;
+    const { components, klWeight, dirichletPrior, dirichletKlReferenceSign } = this.monteclora;
+    const alpha = concentration(this.expertWeightsPrior);
+    const kl = tf.addN([
+      gaussianKl(this.sample.covariance, components),
+      wishartKl(this.stdPrior),
+      dirichletKl(alpha, dirichletPrior, dirichletKlReferenceSign),
+    ]);
+    const weighted = tf.mul(kl, klWeight);
+    return (
+      this.monteclora.cooperativeLoss ? tf.add(weighted, cooperativeLoss(this.sample.weights)) : weighted
+    ) as Scalar;
+  }
+
+  override variables(): Variable[] {
+    return [...super.variables(), this.stdPrior, this.expertWeightsPrior];
+  }
+}
