@@ -1,5 +1,4 @@
-/** CSV files written whole or not at all: to a temporary name first, then renamed over the target. */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+/** CSV text for results and summaries (written with writeFileAtomic). */
 import { stringify } from 'csv-stringify/sync';
 
 type Cell = string | number | boolean;
@@ -27,14 +26,4 @@ function formatCell(value: Cell | undefined): string {
     if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
   }
   return String(value);
-}
-
-export function writeFileAtomic(path: string, contents: string): void {
-  const temporary = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(temporary, contents);
-    renameSync(temporary, path);
-  } finally {
-    rmSync(temporary, { force: true });
-  }
 }

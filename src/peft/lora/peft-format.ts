@@ -1,0 +1,154 @@
+/**
+ * LoRA adapters in PEFT's on-disk layout, so that adapters move between mceval and PEFT both ways:
+ * `adapter_config.json` (peft_type "LORA", r, lora_alpha, lora_dropout, target_modules, …) and
+ * `adapter_model.safetensors` with keys `base_model.model.<module>.lora_A.weight` [r, in] and `….lora_B.weight`
+ * [out, r] (mceval stores both transposed). Variants add their own tensors under their own keys (`extraTensors`).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tf, type Tensor2D, type Variable } from '../../engine/tf.js';
+import { Rng } from '../../engine/rng.js';
+import { UserError } from '../../errors.js';
+import { encodeSafetensors, SafetensorsFile } from '../../models/safetensors.js';
+import type { Linear } from '../../models/layers/linear.js';
+import type { LlamaModel } from '../../models/llama/model.js';
+import type { AppliedAdapter } from '../types.js';
+import { writeFileAtomic } from '../../atomic-write.js';
+import { loraMethod } from './index.js';
+import { LoraLayer } from './layer.js';
+import type { LoraConfig } from './config.js';
+
+const PREFIX = 'base_model.model.';
+
+type TensorRecord = Record<string, { shape: number[]; values: Float32Array }>;
+
+function transposed(variable: Variable): { shape: number[]; values: Float32Array } {
+  return tf.tidy(() => {
+    const t = tf.transpose(variable as unknown as Tensor2D);
+    return { shape: t.shape, values: t.dataSync() as Float32Array };
+  });
+}
+
+/** The adapted layers of a model: each linear layer whose adapter is a LoRA layer (or a variant of it). */
+export function loraLayers(model: { linears(): Linear[] }): { linear: Linear; layer: LoraLayer }[] {
+  return model
+    .linears()
+    .filter((linear) => linear.adapter instanceof LoraLayer)
+    .map((linear) => ({ linear, layer: linear.adapter as LoraLayer }));
+}
+
+/** PEFT's state dict of the LoRA matrices (plus whatever `extraTensors` adds for a variant). */
+export function loraStateDict(
+  model: { linears(): Linear[] },
+  extraTensors: (layer: LoraLayer) => Record<string, Variable> = () => ({}),
+): TensorRecord {
+  const state: TensorRecord = {};
+  for (const { linear, layer } of loraLayers(model)) {
+    state[`${PREFIX}${linear.name}.lora_A.weight`] = transposed(layer.loraA);
+    state[`${PREFIX}${linear.name}.lora_B.weight`] = transposed(layer.loraB);
+    for (const [key, variable] of Object.entries(extraTensors(layer))) {
+      state[`${PREFIX}${linear.name}.${key}`] = {
+        shape: [...variable.shape],
+        values: variable.dataSync() as Float32Array,
+      };
+    }
+  }
+  return state;
+}
+
+export function peftLoraConfig(config: LoraConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    r: config.r,
+    lora_alpha: config.alpha,
+    lora_dropout: config.dropout,
+    target_modules: [...config.targetModules],
+    bias: 'none',
+    fan_in_fan_out: false,
+    init_lora_weights: true,
+    use_rslora: false,
+    use_dora: false,
+    inference_mode: true,
+    modules_to_save: null,
+    ...extra,
+  };
+}
+
+/** Writes adapter_config.json and adapter_model.safetensors into `dir`, each whole or not at all. */
+export function saveLoraAdapter(
+  model: LlamaModel,
+  config: LoraConfig,
+  dir: string,
+  extra: Record<string, unknown> = {},
+): void {
+  mkdirSync(dir, { recursive: true });
+  const state = loraStateDict(model);
+  if (Object.keys(state).length === 0) throw new UserError('The model has no LoRA layers to save.');
+  writeFileAtomic(join(dir, 'adapter_model.safetensors'), encodeSafetensors(state));
+  writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify(peftLoraConfig(config, extra), null, 2)}\n`);
+}
+
+/** Reads PEFT's adapter_config.json as a LoraConfig (LoRA only; DoRA and other variants are refused by name). */
+export function readPeftLoraConfig(dir: string): LoraConfig {
+  const path = join(dir, 'adapter_config.json');
+  if (!existsSync(path)) throw new UserError(`${dir} has no adapter_config.json: not a PEFT adapter folder.`);
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  if (raw['peft_type'] !== 'LORA' || raw['use_dora'] === true || raw['use_rslora'] === true) {
+    throw new UserError(
+      `${path}: peft_type ${String(raw['peft_type'])}${raw['use_dora'] ? ' with DoRA' : ''}${raw['use_rslora'] ? ' with rsLoRA' : ''} is not supported yet; mceval loads plain LoRA adapters.`,
+    );
+  }
+  const targets = raw['target_modules'];
+  return {
+    r: raw['r'] as number,
+    alpha: raw['lora_alpha'] as number,
+    dropout: (raw['lora_dropout'] as number | undefined) ?? 0,
+    targetModules: Array.isArray(targets) ? (targets as string[]) : [String(targets)],
+  };
+}
+
+/** Injects a PEFT LoRA adapter saved in `dir` into the model, with its saved A and B. */
+export function loadLoraAdapter(model: LlamaModel, dir: string): { adapter: AppliedAdapter; config: LoraConfig } {
+  const config = readPeftLoraConfig(dir);
+  const adapter = loraMethod.apply(model, config, new Rng(0));
+  const file = SafetensorsFile.open(join(dir, 'adapter_model.safetensors'));
+  try {
+    for (const { linear, layer } of loraLayers(model)) {
+      // PEFT names saved tensors without the adapter name ("default"); stored [r, in] and [out, r].
+      const read = (matrix: 'lora_A' | 'lora_B', target: Variable) => {
+        const key = `${PREFIX}${linear.name}.${matrix}.weight`;
+        if (!file.tensors.has(key))
+          throw new UserError(`${file.path}: no tensor "${key}" for target module ${linear.name}.`);
+        const { shape, values } = file.read(key);
+        const expected = [target.shape[1]!, target.shape[0]!];
+        if (shape[0] !== expected[0] || shape[1] !== expected[1]) {
+          throw new UserError(`${file.path}: tensor "${key}" has shape [${shape}], the model needs [${expected}].`);
+        }
+        target.assign(tf.tidy(() => tf.transpose(tf.tensor2d(values, [shape[0]!, shape[1]!]))));
+      };
+      read('lora_A', layer.loraA);
+      read('lora_B', layer.loraB);
+    }
+  } catch (error) {
+    adapter.dispose();
+    throw error;
+  } finally {
+    file.close();
+  }
+  return { adapter, config };
+}
+
+/** W ← W + (α/r)·AᵀBᵀ in mceval's [in, out] layout (PEFT's merge_and_unload), or the inverse with `sign` −1. */
+export function mergeLora(model: { linears(): Linear[] }, sign: 1 | -1 = 1): void {
+  for (const { linear, layer } of loraLayers(model)) {
+    const updated = tf.tidy(() =>
+      tf.add(
+        linear.weight,
+        tf.mul(tf.matMul(layer.loraA as unknown as Tensor2D, layer.loraB as unknown as Tensor2D), sign * layer.scaling),
+      ),
+    );
+    linear.weight.assign(updated);
+    updated.dispose();
+  }
+}

@@ -1,0 +1,121 @@
+/** LoRA adapters saved by peft 0.21 (../shared/models/golden/peft-lora, on llama-tiny) loaded into mceval, and back. */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tf, type Tensor3D } from '../src/engine/tf.js';
+import { loadLlamaFolder } from '../src/models/hf/load-folder.js';
+import { EVAL_CONTEXT } from '../src/models/forward-context.js';
+import { loadLoraAdapter, loraStateDict, mergeLora, saveLoraAdapter } from '../src/peft/lora/peft-format.js';
+import { causalLmLoss } from '../src/engine/train/loss.js';
+import { readJson, sharedPath } from './shared-fixtures.js';
+import { useTestBackend } from './helpers.js';
+
+before(useTestBackend);
+
+const base = sharedPath('models', 'golden', 'llama-tiny');
+const adapterDir = sharedPath('models', 'golden', 'peft-lora');
+const skip = base.skip || adapterDir.skip;
+
+interface Outputs {
+  input_ids: number[][];
+  attention_mask: number[][];
+  logits: number[][][];
+}
+
+function batchOf(golden: Outputs) {
+  return {
+    batchSize: golden.input_ids.length,
+    length: golden.input_ids[0]!.length,
+    ids: Int32Array.from(golden.input_ids.flat()),
+    mask: Int32Array.from(golden.attention_mask.flat()),
+  };
+}
+
+function assertLogits(actual: number[][][], expected: number[][][], mask: number[][]) {
+  mask.forEach((row, b) =>
+    row.forEach((real, t) => {
+      if (real === 1)
+        actual[b]![t]!.forEach((v, k) => assert.ok(Math.abs(v - expected[b]![t]![k]!) < 1e-4, `${b},${t},${k}`));
+    }),
+  );
+}
+
+test('a PEFT LoRA adapter reproduces the recorded logits, gradients and merged logits', { skip }, () => {
+  const model = loadLlamaFolder(base.path);
+  const { adapter } = loadLoraAdapter(model, adapterDir.path);
+  const golden = readJson<Outputs>(join(adapterDir.path, 'expected_outputs.json'));
+  const batch = batchOf(golden);
+  assertLogits(
+    tf.tidy(() => model.lmLogits(batch, EVAL_CONTEXT).arraySync() as number[][][]),
+    golden.logits,
+    golden.attention_mask,
+  );
+
+  // Gradients of the LM loss on row 0 with respect to the LoRA matrices (PEFT names, PEFT layouts).
+  const grads = readJson<{ loss: number; grads: Record<string, number[][]> }>(
+    join(adapterDir.path, 'expected_grads.json'),
+  );
+  const row0 = { batchSize: 1, length: 8, ids: batch.ids.subarray(0, 8), mask: new Int32Array(8).fill(1) };
+  const variables = adapter.groups.flatMap((g) => g.variables);
+  const { value, grads: computed } = tf.variableGrads(
+    () => causalLmLoss(model.lmLogits(row0, EVAL_CONTEXT) as Tensor3D, row0.ids, row0.mask),
+    variables,
+  );
+  assert.ok(Math.abs(value.dataSync()[0]! - grads.loss) < 1e-4);
+  const byName = new Map<string, number[][]>();
+  for (const layer of model.layers.map((l, i) => ({ i, q: l.q, v: l.v }))) {
+    for (const [module, linear] of [
+      ['q_proj', layer.q],
+      ['v_proj', layer.v],
+    ] as const) {
+      const lora = linear.adapter as unknown as { loraA: tf.Variable; loraB: tf.Variable };
+      const key = `base_model.model.model.layers.${layer.i}.self_attn.${module}`;
+      byName.set(`${key}.lora_A.default.weight`, tf.transpose(computed[lora.loraA.name]!).arraySync() as number[][]);
+      byName.set(`${key}.lora_B.default.weight`, tf.transpose(computed[lora.loraB.name]!).arraySync() as number[][]);
+    }
+  }
+  // The recording holds six of the eight gradients (layer 1's v_proj is absent); every recorded one must match.
+  assert.ok(Object.keys(grads.grads).length >= 6);
+  for (const [name, expected] of Object.entries(grads.grads)) {
+    const actual = byName.get(name);
+    assert.ok(actual !== undefined, `no gradient for ${name}`);
+    expected.forEach((row, i) =>
+      row.forEach((v, j) => assert.ok(Math.abs(actual[i]![j]! - v) < 1e-4, `${name} ${i},${j}`)),
+    );
+  }
+
+  // merge_and_unload: the merged base weights alone give the same logits.
+  const merged = readJson<{ logits_row0_merged: number[][][] }>(join(adapterDir.path, 'expected_merged.json'));
+  mergeLora(model);
+  adapter.dispose();
+  const mergedLogits = tf.tidy(() => model.lmLogits(row0, EVAL_CONTEXT).arraySync() as number[][][]);
+  assertLogits(mergedLogits, merged.logits_row0_merged, [[1, 1, 1, 1, 1, 1, 1, 1]]);
+  model.dispose();
+});
+
+test('save → load round trip is lossless, and merge followed by unmerge restores the base weights', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mceval-peft-'));
+  try {
+    const model = loadLlamaFolder(base.path);
+    const { adapter, config } = loadLoraAdapter(model, adapterDir.path);
+    saveLoraAdapter(model, config, dir);
+    const saved = loraStateDict(model);
+    const config2 = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
+    assert.equal(config2.peft_type, 'LORA');
+    assert.equal(config2.lora_alpha, 8);
+    adapter.dispose();
+    const again = loadLoraAdapter(model, dir);
+    assert.deepEqual(loraStateDict(model), saved);
+    const weight = model.layers[0]!.q.weight.dataSync().slice();
+    mergeLora(model);
+    assert.ok(model.layers[0]!.q.weight.dataSync().some((v, i) => v !== weight[i]));
+    mergeLora(model, -1);
+    model.layers[0]!.q.weight.dataSync().forEach((v, i) => assert.ok(Math.abs(v - weight[i]!) < 1e-6));
+    again.adapter.dispose();
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
