@@ -64,3 +64,9 @@ export function readNumberArray(object: JsonObject, key: string, where: string):
   }
   return value as number[];
 }
+
+export function readBoolean(object: JsonObject, key: string, where: string, fallback: boolean): boolean {
+  const value = object[key] ?? fallback;
+  if (typeof value !== 'boolean') throw new UserError(`"${key}" in ${where} must be true or false.`);
+  return value;
+}

@@ -59,7 +59,13 @@ onEachBackend(() => {
     model.addClassificationHead(2);
     const adapter = loraMethod.apply(model, config, new Rng(3));
     const trainable = [...adapter.groups.flatMap((g) => g.variables), ...model.score!.variables()];
-    assert.equal(adapter.groups[0]!.variables.length, 2 * 3 * model.config.numHiddenLayers);
+    assert.deepEqual(
+      adapter.groups.map((g) => [g.name, g.variables.length]),
+      [
+        ['lora_A', 3 * model.config.numHiddenLayers],
+        ['lora_B', 3 * model.config.numHiddenLayers],
+      ],
+    );
     const frozen = model.variables().filter((v) => !trainable.includes(v));
     assert.ok(frozen.every((v) => !v.trainable));
     const batch = sampleBatch(tokenizer);
@@ -75,7 +81,7 @@ onEachBackend(() => {
     const names = new Set(norms.map(([name]) => name));
     assert.deepEqual(names, new Set(trainable.map((v) => v.name)));
     // B starts at zero, so only B and the head have non-zero gradients at the first step; A's is exactly zero.
-    const aNames = new Set(adapter.groups[0]!.variables.filter((_, i) => i % 2 === 0).map((v) => v.name));
+    const aNames = new Set(adapter.groups[0]!.variables.map((v) => v.name));
     for (const [name, norm] of norms) {
       if (aNames.has(name)) assert.equal(norm, 0, `${name} (A) has a gradient although B = 0`);
       else assert.ok(norm > 0, `${name} has no gradient`);
@@ -101,6 +107,20 @@ onEachBackend(() => {
     adapter.dispose();
     assert.equal(tf.memory().numTensors, before);
     assert.ok(model.linears().every((layer) => layer.adapter === undefined));
+    model.dispose();
+  });
+
+  test('rsLoRA scales by α/√r; LoRA+ gives B its learning-rate multiple', () => {
+    const { model } = loadModel('builtin:tiny');
+    const rs = loraMethod.apply(model, { ...config, useRslora: true, loraplusLrRatio: 16 }, new Rng(1));
+    const layer = model.layers[0]!.q.adapter as unknown as { scaling: number };
+    assert.equal(layer.scaling, 8 / Math.sqrt(4));
+    assert.deepEqual(
+      rs.groups.map((g) => g.learningRateMultiplier),
+      [1, 16],
+    );
+    assert.equal(rs.hyperparameters['use_rslora'], true);
+    rs.dispose();
     model.dispose();
   });
 });

@@ -1,6 +1,7 @@
 /** LoRA hyperparameters, named and defaulted as in PEFT's LoraConfig (alpha = lora_alpha, dropout = lora_dropout). */
 import {
   expectObject,
+  readBoolean,
   readNumber,
   readStringArray,
   rejectUnknownKeys,
@@ -16,9 +17,13 @@ export interface LoraConfig {
   readonly dropout: number;
   /** Module names (last path component, or a full path) to adapt. */
   readonly targetModules: readonly string[];
+  /** rsLoRA (Kalajdzievski 2023): scale by α/√r instead of α/r (PEFT's use_rslora). */
+  readonly useRslora: boolean;
+  /** LoRA+ (Hayou et al. 2024): B trains with this multiple of the learning rate (1 = plain LoRA). */
+  readonly loraplusLrRatio: number;
 }
 
-export const LORA_KEYS = ['r', 'alpha', 'dropout', 'targetModules'] as const;
+export const LORA_KEYS = ['r', 'alpha', 'dropout', 'targetModules', 'useRslora', 'loraplusLrRatio'] as const;
 
 /** The "adapter" section of a preset as an object, with every key outside `known` rejected by name. */
 export function adapterSection(
@@ -39,6 +44,8 @@ export function readLoraFields(object: JsonObject, where: string): LoraConfig {
     alpha: readNumber(object, 'alpha', where, { default: 8, min: 0 }),
     dropout: readNumber(object, 'dropout', where, { default: 0, min: 0, max: 0.99 }),
     targetModules: readStringArray(object, 'targetModules', where, ['q_proj', 'v_proj']),
+    useRslora: readBoolean(object, 'useRslora', where, false),
+    loraplusLrRatio: readNumber(object, 'loraplusLrRatio', where, { default: 1, min: 0 }),
   };
 }
 

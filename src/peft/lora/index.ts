@@ -1,5 +1,5 @@
 /** LoRA as an adapter method: inject a LoraLayer into every targeted linear layer; train A and B. */
-import type { AdapterMethod, AppliedAdapter } from '../types.js';
+import type { AdapterMethod, AppliedAdapter, ParameterGroup } from '../types.js';
 import { findTargetLinears } from '../inject.js';
 import { parseLoraConfig, type LoraConfig } from './config.js';
 import { LoraLayer } from './layer.js';
@@ -17,12 +17,14 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
     });
     return {
       method: 'lora',
-      groups: [{ name: 'lora', variables: layers.flatMap((layer) => layer.variables()), learningRateMultiplier: 1 }],
+      groups: loraGroups(layers, config),
       hyperparameters: {
         lora_r: config.r,
         lora_alpha: config.alpha,
         lora_dropout: config.dropout,
         target_modules: config.targetModules.join(' '),
+        use_rslora: config.useRslora,
+        loraplus_lr_ratio: config.loraplusLrRatio,
       },
       dispose() {
         targets.forEach((target) => (target.adapter = undefined));
@@ -31,3 +33,11 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
     };
   },
 };
+
+/** A and B as parameter groups; LoRA+ gives B its own learning-rate multiple. */
+export function loraGroups(layers: readonly LoraLayer[], config: LoraConfig): ParameterGroup[] {
+  return [
+    { name: 'lora_A', variables: layers.map((layer) => layer.loraA), learningRateMultiplier: 1 },
+    { name: 'lora_B', variables: layers.map((layer) => layer.loraB), learningRateMultiplier: config.loraplusLrRatio },
+  ];
+}

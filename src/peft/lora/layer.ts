@@ -27,7 +27,7 @@ export class LoraLayer implements LinearAdapter {
     const initialA = rng.uniformArray(inFeatures * config.r, -bound, bound);
     this.loraA = newVariable(() => tf.tensor(initialA, [inFeatures, config.r]), true);
     this.loraB = newVariable(() => tf.zeros([config.r, outFeatures]), true);
-    this.scaling = config.alpha / config.r;
+    this.scaling = config.useRslora ? config.alpha / Math.sqrt(config.r) : config.alpha / config.r;
   }
 
   /** The low-rank update (α/r)·B·A·x alone. */

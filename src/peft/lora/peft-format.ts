@@ -67,7 +67,7 @@ export function peftLoraConfig(config: LoraConfig, extra: Record<string, unknown
     bias: 'none',
     fan_in_fan_out: false,
     init_lora_weights: true,
-    use_rslora: false,
+    use_rslora: config.useRslora,
     use_dora: false,
     inference_mode: true,
     modules_to_save: null,
@@ -94,10 +94,9 @@ export function readPeftLoraConfig(dir: string): LoraConfig {
   const path = join(dir, 'adapter_config.json');
   if (!existsSync(path)) throw new UserError(`${dir} has no adapter_config.json: not a PEFT adapter folder.`);
   const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  if (raw['peft_type'] !== 'LORA' || raw['use_dora'] === true || raw['use_rslora'] === true) {
-    throw new UserError(
-      `${path}: peft_type ${String(raw['peft_type'])}${raw['use_dora'] ? ' with DoRA' : ''}${raw['use_rslora'] ? ' with rsLoRA' : ''} is not supported yet; mceval loads plain LoRA adapters.`,
-    );
+  if (raw['peft_type'] !== 'LORA' || raw['use_dora'] === true) {
+    const kind = `${String(raw['peft_type'])}${raw['use_dora'] === true ? ' with DoRA' : ''}`;
+    throw new UserError(`${path}: peft_type ${kind} is not supported yet; mceval loads LoRA and rsLoRA adapters.`);
   }
   const targets = raw['target_modules'];
   return {
@@ -105,6 +104,8 @@ export function readPeftLoraConfig(dir: string): LoraConfig {
     alpha: raw['lora_alpha'] as number,
     dropout: (raw['lora_dropout'] as number | undefined) ?? 0,
     targetModules: Array.isArray(targets) ? (targets as string[]) : [String(targets)],
+    useRslora: raw['use_rslora'] === true,
+    loraplusLrRatio: 1,
   };
 }
 

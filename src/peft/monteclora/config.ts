@@ -2,8 +2,7 @@
  * MonteCLoRA hyperparameters (docs/monteclora.md §4, the recommended TypeScript defaults) on top of LoRA's, and the
  * four switches that reproduce the published reference code's deviations from the paper (all off by default).
  */
-import { readNumber, type JsonObject } from '../../config-validation.js';
-import { UserError } from '../../errors.js';
+import { readBoolean, readNumber } from '../../config-validation.js';
 import { adapterSection, LORA_KEYS, readLoraFields, type LoraConfig } from '../lora/config.js';
 
 export interface MonteCloraConfig extends LoraConfig {
@@ -40,12 +39,6 @@ const KEYS = [
   'bufferSize',
   ...SWITCHES,
 ] as const;
-
-function readBoolean(object: JsonObject, key: string, where: string, fallback: boolean): boolean {
-  const value = object[key] ?? fallback;
-  if (typeof value !== 'boolean') throw new UserError(`"${key}" in ${where} must be true or false.`);
-  return value;
-}
 
 export function parseMonteCloraConfig(raw: unknown, source: string): MonteCloraConfig {
   const { object, where } = adapterSection(raw, source, KEYS);

@@ -4,6 +4,7 @@ import type { AdapterMethod, AppliedAdapter } from '../types.js';
 import { findTargetLinears } from '../inject.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
 import { MonteCloraLayer } from './layer.js';
+import { loraGroups } from '../lora/index.js';
 
 export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
   name: 'monteclora',
@@ -17,12 +18,11 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
       target.adapter = layer;
       return layer;
     });
-    const means = layers.flatMap((layer) => [layer.loraA, layer.loraB]);
     const priors = layers.flatMap((layer) => [layer.stdPrior, layer.expertWeightsPrior]);
     return {
       method: 'monteclora',
       groups: [
-        { name: 'lora', variables: means, learningRateMultiplier: 1 },
+        ...loraGroups(layers, config),
         ...(config.freezePriors ? [] : [{ name: 'monteclora-priors', variables: priors, learningRateMultiplier: 1 }]),
       ],
       hyperparameters: {
