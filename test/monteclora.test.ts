@@ -57,6 +57,24 @@ onEachBackend(() => {
     close(cooperativeLoss(tf.tensor1d([0.25, 0.25, 0.25, 0.25])).dataSync()[0]!, 0.25);
   });
 
+  test('KL terms over stacked layers equal the sum of the per-layer terms', () => {
+    const a1 = [0.5, 1, 2, 3];
+    const a2 = [1.5, 0.7, 4, 1];
+    close(
+      dirichletKl(tf.tensor2d([a1, a2]), 1).dataSync()[0]!,
+      dirichletKl(tf.tensor1d(a1), 1).dataSync()[0]! + dirichletKl(tf.tensor1d(a2), 1).dataSync()[0]!,
+    );
+    close(
+      wishartKl(
+        tf.tensor2d([
+          [0, 0.5, -0.5],
+          [0.1, 0.2, 0.3],
+        ]),
+      ).dataSync()[0]!,
+      1.62924 + wishartKl(tf.tensor1d([0.1, 0.2, 0.3])).dataSync()[0]!,
+    );
+  });
+
   test('logistic-normal μ and v reproduce the spec test vector', () => {
     const { mu, v } = logisticNormalParameters(tf.tensor1d([1, 2, 4, 8]));
     values(mu).forEach((m, i) => close(m, [-1.03972, -0.34657, 0.34657, 1.03972][i]!));

@@ -1,9 +1,8 @@
 /** MonteCLoRA as an adapter method: a MonteCloraLayer in every targeted linear layer; trains A, B, s and p. */
-import { tf, type Scalar } from '../../engine/tf.js';
 import type { AdapterMethod, AppliedAdapter } from '../types.js';
 import { findTargetLinears } from '../inject.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
-import { MonteCloraLayer } from './layer.js';
+import { meanRegularizer, MonteCloraLayer } from './layer.js';
 import { loraGroups } from '../lora/index.js';
 
 export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
@@ -41,10 +40,7 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
         dirichlet_kl_reference_sign: config.dirichletKlReferenceSign,
       },
       // (1/L) Σ_ℓ R_ℓ over the layers that sampled in this forward; nothing in eval mode.
-      regularizer(): Scalar | undefined {
-        const terms = layers.map((layer) => layer.regularizer()).filter((term): term is Scalar => term !== undefined);
-        return terms.length === 0 ? undefined : (tf.div(tf.addN(terms), layers.length) as Scalar);
-      },
+      regularizer: () => meanRegularizer(layers, config),
       dispose() {
         targets.forEach((target) => (target.adapter = undefined));
         layers.forEach((layer) => layer.variables().forEach((variable) => variable.dispose()));

@@ -1,5 +1,7 @@
 /**
- * The KL terms of MonteCLoRA, per layer, exactly as docs/monteclora.md §3 states them (tfjs ops, differentiable).
+ * The KL terms of MonteCLoRA exactly as docs/monteclora.md §3 states them (tfjs ops, differentiable). Each takes one
+ * layer's tensors, or every layer's stacked along a leading axis ([L, r], [L, N]), and returns the sum over layers:
+ * one set of ops for the whole model instead of one per layer, since per-op overhead dominates on tfjs-wasm.
  */
 import { tf, type Scalar, type Tensor } from '../../engine/tf.js';
 import { digamma, lgamma } from './special-functions.js';
@@ -22,7 +24,7 @@ export function gaussianKl(covarianceDiagonal: Tensor, components: number): Scal
  */
 export function wishartKl(s: Tensor): Scalar {
   return tf.tidy(() => {
-    const rank = s.size;
+    const rank = s.shape[s.rank - 1]!;
     const v = tf.exp(tf.mul(s, 2));
     return tf.mul(tf.sum(tf.sub(tf.sub(v, tf.mul(s, 2)), 1)), rank / 2) as Scalar;
   });
@@ -34,11 +36,12 @@ export function wishartKl(s: Tensor): Scalar {
  */
 export function dirichletKl(alpha: Tensor, priorConcentration: number, referenceSign = false): Scalar {
   return tf.tidy(() => {
-    const components = alpha.size;
+    const components = alpha.shape[alpha.rank - 1]!;
+    const rows = alpha.size / components;
     const prior = tf.fill(alpha.shape, priorConcentration);
-    const total = tf.sum(alpha);
+    const total = tf.sum(alpha, -1, true);
     const priorTotal = priorConcentration * components;
-    const normaliser = tf.sub(lgamma(total), lgamma(tf.scalar(priorTotal)));
+    const normaliser = tf.sub(tf.sum(lgamma(total)), tf.mul(lgamma(tf.scalar(priorTotal)), rows));
     const perComponent = tf.sum(tf.sub(lgamma(alpha), lgamma(prior)));
     const expectation = tf.sum(tf.mul(tf.sub(alpha, prior), tf.sub(digamma(alpha), digamma(total))));
     const signed = referenceSign ? tf.add(normaliser, perComponent) : tf.sub(normaliser, perComponent);

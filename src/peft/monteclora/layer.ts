@@ -78,23 +78,40 @@ export class MonteCloraLayer extends LoraLayer {
     return constant;
   }
 
-  /** β(KL_G + KL_W + KL_D) + C for the last training forward; undefined outside training. */
+  /** β(KL_G + KL_W + KL_D) + C for this layer's last training forward; undefined outside training. */
   regularizer(): Scalar | undefined {
-    if (this.sample === undefined) return undefined;
-    const { components, klWeight, dirichletPrior, dirichletKlReferenceSign } = this.monteclora;
-    const alpha = concentration(this.expertWeightsPrior);
-    const kl = tf.addN([
-      gaussianKl(this.sample.covariance, components),
-      wishartKl(this.stdPrior),
-      dirichletKl(alpha, dirichletPrior, dirichletKlReferenceSign),
-    ]);
-    const weighted = tf.mul(kl, klWeight);
-    return (
-      this.monteclora.cooperativeLoss ? tf.add(weighted, cooperativeLoss(this.sample.weights)) : weighted
-    ) as Scalar;
+    return meanRegularizer([this], this.monteclora);
+  }
+
+  /** Σ and w of the last training forward (undefined after an eval forward). */
+  get lastSample(): ForwardSample | undefined {
+    return this.sample;
   }
 
   override variables(): Variable[] {
     return [...super.variables(), this.stdPrior, this.expertWeightsPrior];
   }
+}
+
+/**
+ * (1/L) Σ_ℓ R_ℓ with R_ℓ = β(KL_G + KL_W + KL_D) + C, over the layers that sampled in this forward, computed on their
+ * stacked tensors at once. Undefined when no layer sampled (eval mode).
+ */
+export function meanRegularizer(layers: readonly MonteCloraLayer[], config: MonteCloraConfig): Scalar | undefined {
+  const sampled = layers.filter((layer) => layer.lastSample !== undefined);
+  if (sampled.length === 0) return undefined;
+  return tf.tidy(() => {
+    const covariance = tf.concat(sampled.map((layer) => layer.lastSample!.covariance));
+    const weights = tf.concat(sampled.map((layer) => layer.lastSample!.weights));
+    const s = tf.stack(sampled.map((layer) => layer.stdPrior));
+    const alpha = concentration(tf.stack(sampled.map((layer) => layer.expertWeightsPrior)));
+    const kl = tf.addN([
+      gaussianKl(covariance, config.components),
+      wishartKl(s),
+      dirichletKl(alpha, config.dirichletPrior, config.dirichletKlReferenceSign),
+    ]);
+    const weighted = tf.mul(kl, config.klWeight);
+    const total = config.cooperativeLoss ? tf.add(weighted, cooperativeLoss(weights)) : weighted;
+    return tf.div(total, sampled.length) as Scalar;
+  });
 }
