@@ -8,12 +8,8 @@
  */
 import { tf } from '../src/engine/tf.js';
 import { initEngine, type BackendRequest } from '../src/engine/backends.js';
-import { Rng } from '../src/engine/rng.js';
-import { loadModel } from '../src/models/load.js';
-import { padBatch } from '../src/models/tokenizers/padding.js';
 import { loadPreset } from '../src/peft/preset.js';
-import { AdamW } from '../src/engine/train/adamw.js';
-import { classificationLoss } from '../src/engine/train/loss.js';
+import { benchTrainingStep } from './training-step.js';
 
 function argument(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -21,44 +17,15 @@ function argument(name: string, fallback: string): string {
 }
 
 async function measure(modelSpec: string, presetName: string, steps: number) {
-  const { model, tokenizer } = loadModel(modelSpec);
-  model.addClassificationHead(2);
   const preset = loadPreset(presetName);
-  const adapter = preset.method.apply(model, preset.adapterConfig, new Rng(1));
-  const groups = [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }];
-  const optimizer = new AdamW(groups);
-  const text = 'the plot was not very dull, but the ending felt truly wonderful and moving';
-  const batch = padBatch(
-    Array.from({ length: 16 }, () => tokenizer.encode(text)),
-    tokenizer.padId,
-  );
-  const labels = Array.from({ length: 16 }, (_, i) => i % 2);
-  const rng = new Rng(2);
-  const step = () => {
-    const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
-        const task = classificationLoss(model.classify(batch, { training: true, rng }), labels);
-        const extra = adapter.regularizer?.();
-        return extra === undefined ? task : (tf.add(task, extra) as tf.Scalar);
-      }, optimizer.parameters);
-      optimizer.apply(
-        optimizer.parameters.map((p) => grads[p.name] ?? tf.zerosLike(p)),
-        1e-3,
-      );
-      return value;
-    });
-    loss.dataSync();
-    loss.dispose();
-  };
-  step();
-  step();
-  const profile = await tf.profile(() => step());
+  const bench = benchTrainingStep(modelSpec, preset.method, preset.adapterConfig);
+  bench.step();
+  bench.step();
+  const profile = await tf.profile(() => bench.step());
   const started = performance.now();
-  for (let i = 0; i < steps; i++) step();
+  for (let i = 0; i < steps; i++) bench.step();
   const msPerStep = (performance.now() - started) / steps;
-  optimizer.dispose();
-  adapter.dispose();
-  model.dispose();
+  bench.dispose();
   return { msPerStep, peakBytes: profile.peakBytes, kernels: profile.kernels.length };
 }
 

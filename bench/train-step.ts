@@ -6,16 +6,12 @@
  *
  * Usage: bench/train-step [--backends wasm,cpu] [--models builtin:tiny,builtin:small] [--steps N]
  */
-import { tf } from '../src/engine/tf.js';
 import { initEngine, type BackendRequest } from '../src/engine/backends.js';
-import { Rng } from '../src/engine/rng.js';
-import { loadModel } from '../src/models/load.js';
-import { padBatch } from '../src/models/tokenizers/padding.js';
 import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
-import { AdamW } from '../src/engine/train/adamw.js';
-import { classificationLoss } from '../src/engine/train/loss.js';
 import { matmulSelfCheck } from '../src/engine/selfcheck.js';
+import type { AdapterMethod } from '../src/peft/types.js';
+import { benchTrainingStep } from './training-step.js';
 import type { LlamaConfig } from '../src/models/llama/config.js';
 
 function argument(name: string, fallback: string): string {
@@ -38,63 +34,32 @@ function stepFlops(config: LlamaConfig, batch: number, length: number, rank: num
 
 async function measure(backend: BackendRequest, modelSpec: string, steps: number) {
   await initEngine(backend);
-  const { model, tokenizer } = loadModel(modelSpec);
-  model.addClassificationHead(2);
   const rank = 8;
-  const adapter = loraMethod.apply(
-    model,
-    parseLoraConfig(
-      {
-        r: rank,
-        alpha: 16,
-        targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-      },
-      'bench',
-    ),
-    new Rng(1),
+  const config = parseLoraConfig(
+    {
+      r: rank,
+      alpha: 16,
+      targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+    },
+    'bench',
   );
-  const groups = [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }];
-  const optimizer = new AdamW(groups);
-  const batchSize = 16;
-  const length = 64;
-  const text = 'the plot was not very dull, but the ending felt truly wonderful and moving'.slice(0, length - 1);
-  const batch = padBatch(
-    Array.from({ length: batchSize }, () => tokenizer.encode(text)),
-    tokenizer.padId,
-  );
-  const labels = Array.from({ length: batchSize }, (_, i) => i % 2);
-  const rng = new Rng(2);
-  const step = () => {
-    const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () => classificationLoss(model.classify(batch, { training: true, rng }), labels),
-        optimizer.parameters,
-      );
-      optimizer.apply(
-        optimizer.parameters.map((p) => grads[p.name]!),
-        1e-3,
-      );
-      return value;
-    });
-    loss.dataSync();
-    loss.dispose();
-  };
-  step();
-  step();
+  const bench = benchTrainingStep(modelSpec, loraMethod as AdapterMethod<unknown>, config);
+  const { model, batchSize, length } = bench;
+  bench.step();
+  bench.step();
   const started = performance.now();
-  for (let i = 0; i < steps; i++) step();
+  for (let i = 0; i < steps; i++) bench.step();
   const seconds = (performance.now() - started) / 1000;
-  const flops = stepFlops(model.config, batchSize, batch.length, rank);
-  optimizer.dispose();
-  adapter.dispose();
-  model.dispose();
+  const flops = stepFlops(model.config, batchSize, length, rank);
+  const { hiddenSize, numHiddenLayers } = model.config;
+  bench.dispose();
   return {
     backend,
     model: modelSpec,
-    hidden: model.config.hiddenSize,
-    layers: model.config.numHiddenLayers,
+    hidden: hiddenSize,
+    layers: numHiddenLayers,
     batch: batchSize,
-    length: batch.length,
+    length,
     steps,
     stepsPerSecond: steps / seconds,
     msPerStep: (seconds * 1000) / steps,

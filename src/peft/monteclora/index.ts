@@ -1,9 +1,9 @@
 /** MonteCLoRA as an adapter method: a MonteCloraLayer in every targeted linear layer; trains A, B, s and p. */
 import type { AdapterMethod, AppliedAdapter } from '../types.js';
-import { findTargetLinears } from '../inject.js';
+import { injectAdapterLayers } from '../inject.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
 import { meanRegularizer, MonteCloraLayer } from './layer.js';
-import { loraGroups } from '../lora/index.js';
+import { loraGroups, loraHyperparameters } from '../lora/index.js';
 
 export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
   name: 'monteclora',
@@ -11,12 +11,11 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
     'MonteCLoRA: LoRA whose A is a Monte Carlo mixture of Gaussians with a Wishart covariance and Dirichlet weights, regularised by KL and cooperative losses',
   parseConfig: parseMonteCloraConfig,
   apply(model, config, rng): AppliedAdapter {
-    const targets = findTargetLinears(model.linears(), config.targetModules);
-    const layers = targets.map((target) => {
-      const layer = new MonteCloraLayer(target.inFeatures, target.outFeatures, config, rng.fork(target.name));
-      target.adapter = layer;
-      return layer;
-    });
+    const { layers, remove } = injectAdapterLayers(
+      model.linears(),
+      config.targetModules,
+      (target) => new MonteCloraLayer(target.inFeatures, target.outFeatures, config, rng.fork(target.name)),
+    );
     const priors = layers.flatMap((layer) => [layer.stdPrior, layer.expertWeightsPrior]);
     return {
       method: 'monteclora',
@@ -25,10 +24,7 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
         ...(config.freezePriors ? [] : [{ name: 'monteclora-priors', variables: priors, learningRateMultiplier: 1 }]),
       ],
       hyperparameters: {
-        lora_r: config.r,
-        lora_alpha: config.alpha,
-        lora_dropout: config.dropout,
-        target_modules: config.targetModules.join(' '),
+        ...loraHyperparameters(config),
         monteclora_n: config.components,
         sample_scaler: config.sampleScaler,
         kl_loss_weight: config.klWeight,
@@ -41,10 +37,7 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
       },
       // (1/L) Σ_ℓ R_ℓ over the layers that sampled in this forward; nothing in eval mode.
       regularizer: () => meanRegularizer(layers, config),
-      dispose() {
-        targets.forEach((target) => (target.adapter = undefined));
-        layers.forEach((layer) => layer.variables().forEach((variable) => variable.dispose()));
-      },
+      dispose: remove,
     };
   },
 };
