@@ -7,6 +7,8 @@ import { frozenLinear, linear } from '../../engine/ops/linear.js';
 import type { ForwardContext } from '../forward-context.js';
 
 export interface LinearAdapter {
+  /** Changes the layer's input before the base product (IA3 on feed-forward layers); absent for most adapters. */
+  transformInput?(x: Tensor, context: ForwardContext): Tensor;
   forward(x: Tensor, baseOutput: Tensor, context: ForwardContext): Tensor;
 }
 
@@ -37,8 +39,9 @@ export class Linear {
   }
 
   forward(x: Tensor, context: ForwardContext): Tensor {
-    const base = this.baseForward(x);
-    return this.adapter === undefined ? base : this.adapter.forward(x, base, context);
+    if (this.adapter === undefined) return this.baseForward(x);
+    const input = this.adapter.transformInput?.(x, context) ?? x;
+    return this.adapter.forward(input, this.baseForward(input), context);
   }
 
   variables(): Variable[] {
