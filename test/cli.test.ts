@@ -114,7 +114,7 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
       [['--task', 'nope', '--adapter', 'lora'], /^Error: Unknown task "nope": use one of demo-sentiment\.\n$/],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lorax'],
-        /^Error: Unknown adapter "lorax": use one of full, ia3, lora, loraplus, monteclora, monteclora-reference, or a path to a preset \.json file\.\n$/,
+        /^Error: Unknown adapter "lorax": use one of dora, full, ia3, lora, loraplus, monteclora, monteclora-reference, or a path to a preset \.json file\.\n$/,
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lora', '--grid', 'lr:1e-3'],
@@ -163,7 +163,7 @@ test('a preset with an unknown key is rejected, naming the key', () => {
     assert.notEqual(code, 0);
     assert.match(
       stderr,
-      /^Error: Unknown key "rank" in the "adapter" section of .*mine\.json: allowed keys are r, alpha, dropout, targetModules, useRslora, loraplusLrRatio\.\n$/,
+      /^Error: Unknown key "rank" in the "adapter" section of .*mine\.json: allowed keys are r, alpha, dropout, targetModules, useRslora, loraplusLrRatio, useDora\.\n$/,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { tf, type Tensor3D } from '../src/engine/tf.js';
 import { loadLlamaFolder } from '../src/models/hf/load-folder.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
-import { loadLoraAdapter, loraStateDict, mergeLora, saveLoraAdapter } from '../src/peft/lora/peft-format.js';
+import {
+  loadLoraAdapter,
+  loraLayers,
+  loraStateDict,
+  mergeLora,
+  saveLoraAdapter,
+} from '../src/peft/lora/peft-format.js';
+import { DoraLayer } from '../src/peft/lora/dora.js';
 import { causalLmLoss } from '../src/engine/train/loss.js';
 import { readJson, sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
@@ -42,58 +49,66 @@ function assertLogits(actual: number[][][], expected: number[][][], mask: number
   );
 }
 
-test('a PEFT LoRA adapter reproduces the recorded logits, gradients and merged logits', { skip }, () => {
-  const model = loadLlamaFolder(base.path);
-  const { adapter } = loadLoraAdapter(model, adapterDir.path);
-  const golden = readJson<Outputs>(join(adapterDir.path, 'expected_outputs.json'));
-  const batch = batchOf(golden);
-  assertLogits(
-    tf.tidy(() => model.lmLogits(batch, EVAL_CONTEXT).arraySync() as number[][][]),
-    golden.logits,
-    golden.attention_mask,
-  );
+for (const name of ['peft-lora', 'peft-dora']) {
+  const folder = sharedPath('models', 'golden', name);
 
-  // Gradients of the LM loss on row 0 with respect to the LoRA matrices (PEFT names, PEFT layouts).
-  const grads = readJson<{ loss: number; grads: Record<string, number[][]> }>(
-    join(adapterDir.path, 'expected_grads.json'),
-  );
-  const row0 = { batchSize: 1, length: 8, ids: batch.ids.subarray(0, 8), mask: new Int32Array(8).fill(1) };
-  const variables = adapter.groups.flatMap((g) => g.variables);
-  const { value, grads: computed } = tf.variableGrads(
-    () => causalLmLoss(model.lmLogits(row0, EVAL_CONTEXT) as Tensor3D, row0.ids, row0.mask),
-    variables,
-  );
-  assert.ok(Math.abs(value.dataSync()[0]! - grads.loss) < 1e-4);
-  const byName = new Map<string, number[][]>();
-  for (const layer of model.layers.map((l, i) => ({ i, q: l.q, v: l.v }))) {
-    for (const [module, linear] of [
-      ['q_proj', layer.q],
-      ['v_proj', layer.v],
-    ] as const) {
-      const lora = linear.adapter as unknown as { loraA: tf.Variable; loraB: tf.Variable };
-      const key = `base_model.model.model.layers.${layer.i}.self_attn.${module}`;
-      byName.set(`${key}.lora_A.default.weight`, tf.transpose(computed[lora.loraA.name]!).arraySync() as number[][]);
-      byName.set(`${key}.lora_B.default.weight`, tf.transpose(computed[lora.loraB.name]!).arraySync() as number[][]);
-    }
-  }
-  // The recording holds six of the eight gradients (layer 1's v_proj is absent); every recorded one must match.
-  assert.ok(Object.keys(grads.grads).length >= 6);
-  for (const [name, expected] of Object.entries(grads.grads)) {
-    const actual = byName.get(name);
-    assert.ok(actual !== undefined, `no gradient for ${name}`);
-    expected.forEach((row, i) =>
-      row.forEach((v, j) => assert.ok(Math.abs(actual[i]![j]! - v) < 1e-4, `${name} ${i},${j}`)),
-    );
-  }
+  test(
+    `${name}: the adapter reproduces the recorded logits, gradients and merged logits`,
+    { skip: base.skip || folder.skip },
+    () => {
+      const model = loadLlamaFolder(base.path);
+      const { adapter } = loadLoraAdapter(model, folder.path);
+      const golden = readJson<Outputs>(join(folder.path, 'expected_outputs.json'));
+      const batch = batchOf(golden);
+      assertLogits(
+        tf.tidy(() => model.lmLogits(batch, EVAL_CONTEXT).arraySync() as number[][][]),
+        golden.logits,
+        golden.attention_mask,
+      );
 
-  // merge_and_unload: the merged base weights alone give the same logits.
-  const merged = readJson<{ logits_row0_merged: number[][][] }>(join(adapterDir.path, 'expected_merged.json'));
-  mergeLora(model);
-  adapter.dispose();
-  const mergedLogits = tf.tidy(() => model.lmLogits(row0, EVAL_CONTEXT).arraySync() as number[][][]);
-  assertLogits(mergedLogits, merged.logits_row0_merged, [[1, 1, 1, 1, 1, 1, 1, 1]]);
-  model.dispose();
-});
+      // Gradients of the LM loss on row 0 with respect to the adapter's tensors (PEFT names, PEFT layouts).
+      const grads = readJson<{ loss: number; grads: Record<string, number[][] | number[]> }>(
+        join(folder.path, 'expected_grads.json'),
+      );
+      const row0 = { batchSize: 1, length: 8, ids: batch.ids.subarray(0, 8), mask: new Int32Array(8).fill(1) };
+      const variables = adapter.groups.flatMap((g) => g.variables);
+      const { value, grads: computed } = tf.variableGrads(
+        () => causalLmLoss(model.lmLogits(row0, EVAL_CONTEXT) as Tensor3D, row0.ids, row0.mask),
+        variables,
+      );
+      assert.ok(Math.abs(value.dataSync()[0]! - grads.loss) < 1e-4, `loss ${value.dataSync()[0]} vs ${grads.loss}`);
+      const ours = new Map<string, number[]>();
+      for (const { linear, layer } of loraLayers(model)) {
+        const key = `base_model.model.${linear.name}`;
+        const flatT = (v: tf.Variable) => Array.from(tf.transpose(computed[v.name]!).dataSync());
+        ours.set(`${key}.lora_A.default.weight`, flatT(layer.loraA));
+        ours.set(`${key}.lora_B.default.weight`, flatT(layer.loraB));
+        if (layer instanceof DoraLayer)
+          ours.set(
+            `${key}.lora_magnitude_vector.default.weight`,
+            Array.from(computed[layer.magnitude.name]!.dataSync()),
+          );
+      }
+      // The recordings hold six gradients each; every recorded one must match.
+      assert.ok(Object.keys(grads.grads).length >= 6);
+      for (const [key, expected] of Object.entries(grads.grads)) {
+        const actual = ours.get(key);
+        assert.ok(actual !== undefined, `no gradient for ${key}`);
+        (expected.flat() as number[]).forEach((v, i) =>
+          assert.ok(Math.abs(actual[i]! - v) < 1e-4, `${key} ${i}: ${actual[i]} vs ${v}`),
+        );
+      }
+
+      // merge_and_unload: the merged base weights alone give the same logits.
+      const merged = readJson<{ logits_row0_merged: number[][][] }>(join(folder.path, 'expected_merged.json'));
+      mergeLora(model);
+      adapter.dispose();
+      const mergedLogits = tf.tidy(() => model.lmLogits(row0, EVAL_CONTEXT).arraySync() as number[][][]);
+      assertLogits(mergedLogits, merged.logits_row0_merged, [[1, 1, 1, 1, 1, 1, 1, 1]]);
+      model.dispose();
+    },
+  );
+}
 
 test('save → load round trip is lossless, and merge followed by unmerge restores the base weights', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'mceval-peft-'));
@@ -119,3 +134,27 @@ test('save → load round trip is lossless, and merge followed by unmerge restor
     rmSync(dir, { recursive: true });
   }
 });
+
+test(
+  'a DoRA adapter survives save → load with its magnitude vector',
+  { skip: base.skip || sharedPath('models', 'golden', 'peft-dora').skip },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mceval-dora-'));
+    try {
+      const model = loadLlamaFolder(base.path);
+      const { adapter, config } = loadLoraAdapter(model, sharedPath('models', 'golden', 'peft-dora').path);
+      assert.equal(config.useDora, true);
+      saveLoraAdapter(model, config, dir);
+      const saved = loraStateDict(model);
+      assert.ok(Object.keys(saved).some((key) => key.endsWith('.lora_magnitude_vector')));
+      adapter.dispose();
+      const again = loadLoraAdapter(model, dir);
+      assert.deepEqual(loraStateDict(model), saved);
+      assert.equal(JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')).use_dora, true);
+      again.adapter.dispose();
+      model.dispose();
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  },
+);

@@ -21,9 +21,11 @@ export interface LoraConfig {
   readonly useRslora: boolean;
   /** LoRA+ (Hayou et al. 2024): B trains with this multiple of the learning rate (1 = plain LoRA). */
   readonly loraplusLrRatio: number;
+  /** DoRA (Liu et al. 2024): a learned magnitude per output times the normalised adapted weight (PEFT's use_dora). */
+  readonly useDora: boolean;
 }
 
-export const LORA_KEYS = ['r', 'alpha', 'dropout', 'targetModules', 'useRslora', 'loraplusLrRatio'] as const;
+export const LORA_KEYS = ['r', 'alpha', 'dropout', 'targetModules', 'useRslora', 'loraplusLrRatio', 'useDora'] as const;
 
 /** The "adapter" section of a preset as an object, with every key outside `known` rejected by name. */
 export function adapterSection(
@@ -46,6 +48,7 @@ export function readLoraFields(object: JsonObject, where: string): LoraConfig {
     targetModules: readStringArray(object, 'targetModules', where, ['q_proj', 'v_proj']),
     useRslora: readBoolean(object, 'useRslora', where, false),
     loraplusLrRatio: readNumber(object, 'loraplusLrRatio', where, { default: 1, min: 0 }),
+    useDora: readBoolean(object, 'useDora', where, false),
   };
 }
 

@@ -33,8 +33,12 @@ export class LoraLayer implements LinearAdapter {
   /** The low-rank update (α/r)·B·A·x alone. */
   delta(x: Tensor, context: ForwardContext): Tensor {
     const input = context.training ? dropout(x, this.config.dropout, context.rng) : x;
-    const down = linear(input, this.downProjection(context));
-    return tf.mul(linear(down, this.loraB as unknown as Tensor2D), this.scaling);
+    return tf.mul(this.lowRankProduct(input, context), this.scaling);
+  }
+
+  /** B·A·input, unscaled, on an input already dropped out. */
+  protected lowRankProduct(input: Tensor, context: ForwardContext): Tensor {
+    return linear(linear(input, this.downProjection(context)), this.loraB as unknown as Tensor2D);
   }
 
   /** The A used by this forward pass ([in, r]); variants such as MonteCLoRA perturb it in training. */

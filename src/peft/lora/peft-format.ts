@@ -16,6 +16,7 @@ import type { AppliedAdapter } from '../types.js';
 import { writeFileAtomic } from '../../atomic-write.js';
 import { loraMethod } from './index.js';
 import { LoraLayer } from './layer.js';
+import { DoraLayer } from './dora.js';
 import type { LoraConfig } from './config.js';
 
 const PREFIX = 'base_model.model.';
@@ -46,6 +47,12 @@ export function loraStateDict(
   for (const { linear, layer } of loraLayers(model)) {
     state[`${PREFIX}${linear.name}.lora_A.weight`] = transposed(layer.loraA);
     state[`${PREFIX}${linear.name}.lora_B.weight`] = transposed(layer.loraB);
+    if (layer instanceof DoraLayer) {
+      state[`${PREFIX}${linear.name}.lora_magnitude_vector`] = {
+        shape: [...layer.magnitude.shape],
+        values: layer.magnitude.dataSync() as Float32Array,
+      };
+    }
     for (const [key, variable] of Object.entries(extraTensors(layer))) {
       state[`${PREFIX}${linear.name}.${key}`] = {
         shape: [...variable.shape],
@@ -68,7 +75,7 @@ export function peftLoraConfig(config: LoraConfig, extra: Record<string, unknown
     fan_in_fan_out: false,
     init_lora_weights: true,
     use_rslora: config.useRslora,
-    use_dora: false,
+    use_dora: config.useDora,
     inference_mode: true,
     modules_to_save: null,
     ...extra,
@@ -94,9 +101,8 @@ export function readPeftLoraConfig(dir: string): LoraConfig {
   const path = join(dir, 'adapter_config.json');
   if (!existsSync(path)) throw new UserError(`${dir} has no adapter_config.json: not a PEFT adapter folder.`);
   const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  if (raw['peft_type'] !== 'LORA' || raw['use_dora'] === true) {
-    const kind = `${String(raw['peft_type'])}${raw['use_dora'] === true ? ' with DoRA' : ''}`;
-    throw new UserError(`${path}: peft_type ${kind} is not supported yet; mceval loads LoRA and rsLoRA adapters.`);
+  if (raw['peft_type'] !== 'LORA') {
+    throw new UserError(`${path}: peft_type ${String(raw['peft_type'])} is not a LoRA adapter.`);
   }
   const targets = raw['target_modules'];
   return {
@@ -106,6 +112,7 @@ export function readPeftLoraConfig(dir: string): LoraConfig {
     targetModules: Array.isArray(targets) ? (targets as string[]) : [String(targets)],
     useRslora: raw['use_rslora'] === true,
     loraplusLrRatio: 1,
+    useDora: raw['use_dora'] === true,
   };
 }
 
@@ -130,6 +137,12 @@ export function loadLoraAdapter(model: LlamaModel, dir: string): { adapter: Appl
       };
       read('lora_A', layer.loraA);
       read('lora_B', layer.loraB);
+      if (layer instanceof DoraLayer) {
+        const key = `${PREFIX}${linear.name}.lora_magnitude_vector`;
+        if (!file.tensors.has(key))
+          throw new UserError(`${file.path}: no tensor "${key}" for the DoRA layer ${linear.name}.`);
+        layer.magnitude.assign(tf.tensor1d(file.read(key).values));
+      }
     }
   } catch (error) {
     adapter.dispose();
@@ -143,6 +156,19 @@ export function loadLoraAdapter(model: LlamaModel, dir: string): { adapter: Appl
 /** W ← W + (α/r)·AᵀBᵀ in mceval's [in, out] layout (PEFT's merge_and_unload), or the inverse with `sign` −1. */
 export function mergeLora(model: { linears(): Linear[] }, sign: 1 | -1 = 1): void {
   for (const { linear, layer } of loraLayers(model)) {
+    if (layer instanceof DoraLayer) {
+      if (sign === -1) throw new UserError('Unmerging DoRA is not supported: merge a copy of the model instead.');
+      const merged = tf.tidy(() => {
+        const adapted = tf.add(
+          linear.weight,
+          tf.mul(tf.matMul(layer.loraA as unknown as Tensor2D, layer.loraB as unknown as Tensor2D), layer.scaling),
+        );
+        return tf.mul(adapted, tf.div(layer.magnitude, tf.norm(adapted, 'euclidean', 0)));
+      });
+      linear.weight.assign(merged);
+      merged.dispose();
+      continue;
+    }
     const updated = tf.tidy(() =>
       tf.add(
         linear.weight,

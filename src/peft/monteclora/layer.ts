@@ -10,7 +10,7 @@ import { newVariable } from '../../engine/variables.js';
 import type { Rng } from '../../engine/rng.js';
 import type { ForwardContext } from '../../models/forward-context.js';
 import { LoraLayer } from '../lora/layer.js';
-import type { CustomGradientFunc } from '../../engine/ops/product.js';
+import { stopGradient } from '../../engine/ops/stop-gradient.js';
 import type { MonteCloraConfig } from './config.js';
 import { NoiseBuffer, type LayerNoise } from './noise.js';
 import { concentration, mixtureWeights } from './mixture-weights.js';
@@ -21,12 +21,6 @@ interface ForwardSample {
   readonly covariance: Tensor;
   readonly weights: Tensor;
 }
-
-/** The value of x with a zero gradient: what PyTorch's `nn.Parameter(x)` re-wrapping does to the graph. */
-const withoutGradient = tf.customGrad(((x: Tensor, save: (tensors: Tensor[]) => void) => {
-  save([]);
-  return { value: tf.clone(x), gradFunc: (dy: Tensor) => [tf.zerosLike(dy)] };
-}) as unknown as CustomGradientFunc) as (x: Tensor) => Tensor;
 
 export class MonteCloraLayer extends LoraLayer {
   /** s ∈ ℝ^r: the Wishart scale is diag(e^{2s}). */
@@ -73,7 +67,7 @@ export class MonteCloraLayer extends LoraLayer {
     const perturbed = tf.add(this.loraA, perturbation) as Tensor2D;
     if (!detachPerturbedA) return perturbed;
     // REF-BUG-2: the sample becomes the new A (a random walk) and the forward uses it as a constant.
-    const constant = withoutGradient(perturbed) as Tensor2D;
+    const constant = stopGradient(perturbed) as Tensor2D;
     this.loraA.assign(constant);
     return constant;
   }
