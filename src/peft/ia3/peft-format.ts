@@ -2,12 +2,10 @@
  * IA3 adapters in PEFT's layout: adapter_config.json (peft_type "IA3", target_modules, feedforward_modules) and
  * `base_model.model.<module>.ia3_l` tensors, [1, in] for feed-forward layers and [out, 1] for the others.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tf } from '../../engine/tf.js';
 import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
-import { SafetensorsFile } from '../../models/safetensors.js';
+import { fillAdapterFromFolder, PEFT_PREFIX, readAdapterConfig, requireTensor } from '../peft-files.js';
 import type { Linear } from '../../models/layers/linear.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { AppliedAdapter } from '../types.js';
@@ -23,9 +21,7 @@ function ia3Layers(model: { linears(): Linear[] }): { linear: Linear; layer: Ia3
 }
 
 export function loadIa3Adapter(model: LlamaModel, dir: string): { adapter: AppliedAdapter; config: Ia3Config } {
-  const path = join(dir, 'adapter_config.json');
-  if (!existsSync(path)) throw new UserError(`${dir} has no adapter_config.json: not a PEFT adapter folder.`);
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const { raw, path } = readAdapterConfig(dir);
   if (raw['peft_type'] !== 'IA3') throw new UserError(`${path}: peft_type ${String(raw['peft_type'])} is not IA3.`);
   const list = (value: unknown) =>
     Array.isArray(value) ? (value as string[]) : value === undefined || value === null ? [] : [String(value)];
@@ -34,13 +30,10 @@ export function loadIa3Adapter(model: LlamaModel, dir: string): { adapter: Appli
     feedforwardModules: list(raw['feedforward_modules']),
   };
   const adapter = ia3Method.apply(model, config, new Rng(0));
-  const file = SafetensorsFile.open(join(dir, 'adapter_model.safetensors'));
-  try {
+  fillAdapterFromFolder(dir, adapter, (file) => {
     for (const { linear, layer } of ia3Layers(model)) {
-      const key = `base_model.model.${linear.name}.ia3_l`;
-      if (!file.tensors.has(key))
-        throw new UserError(`${file.path}: no tensor "${key}" for target module ${linear.name}.`);
-      const { values } = file.read(key);
+      const key = `${PEFT_PREFIX}${linear.name}.ia3_l`;
+      const { values } = requireTensor(file, key, `target module ${linear.name}`);
       if (values.length !== layer.scale.size) {
         throw new UserError(
           `${file.path}: tensor "${key}" has ${values.length} values, the layer needs ${layer.scale.size}.`,
@@ -48,12 +41,7 @@ export function loadIa3Adapter(model: LlamaModel, dir: string): { adapter: Appli
       }
       layer.scale.assign(tf.tensor1d(values));
     }
-  } catch (error) {
-    adapter.dispose();
-    throw error;
-  } finally {
-    file.close();
-  }
+  });
   return { adapter, config };
 }
 

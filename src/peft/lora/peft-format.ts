@@ -4,12 +4,13 @@
  * `adapter_model.safetensors` with keys `base_model.model.<module>.lora_A.weight` [r, in] and `….lora_B.weight`
  * [out, r] (mceval stores both transposed). Variants add their own tensors under their own keys (`extraTensors`).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf, type Tensor2D, type Variable } from '../../engine/tf.js';
 import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
-import { encodeSafetensors, SafetensorsFile } from '../../models/safetensors.js';
+import { encodeSafetensors } from '../../models/safetensors.js';
+import { fillAdapterFromFolder, PEFT_PREFIX, readAdapterConfig, requireTensor } from '../peft-files.js';
 import type { Linear } from '../../models/layers/linear.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { AppliedAdapter } from '../types.js';
@@ -18,8 +19,6 @@ import { loraMethod } from './index.js';
 import { LoraLayer } from './layer.js';
 import { DoraLayer } from './dora.js';
 import type { LoraConfig } from './config.js';
-
-const PREFIX = 'base_model.model.';
 
 type TensorRecord = Record<string, { shape: number[]; values: Float32Array }>;
 
@@ -45,16 +44,16 @@ export function loraStateDict(
 ): TensorRecord {
   const state: TensorRecord = {};
   for (const { linear, layer } of loraLayers(model)) {
-    state[`${PREFIX}${linear.name}.lora_A.weight`] = transposed(layer.loraA);
-    state[`${PREFIX}${linear.name}.lora_B.weight`] = transposed(layer.loraB);
+    state[`${PEFT_PREFIX}${linear.name}.lora_A.weight`] = transposed(layer.loraA);
+    state[`${PEFT_PREFIX}${linear.name}.lora_B.weight`] = transposed(layer.loraB);
     if (layer instanceof DoraLayer) {
-      state[`${PREFIX}${linear.name}.lora_magnitude_vector`] = {
+      state[`${PEFT_PREFIX}${linear.name}.lora_magnitude_vector`] = {
         shape: [...layer.magnitude.shape],
         values: layer.magnitude.dataSync() as Float32Array,
       };
     }
     for (const [key, variable] of Object.entries(extraTensors(layer))) {
-      state[`${PREFIX}${linear.name}.${key}`] = {
+      state[`${PEFT_PREFIX}${linear.name}.${key}`] = {
         shape: [...variable.shape],
         values: variable.dataSync() as Float32Array,
       };
@@ -98,9 +97,7 @@ export function saveLoraAdapter(
 
 /** Reads PEFT's adapter_config.json as a LoraConfig (LoRA only; DoRA and other variants are refused by name). */
 export function readPeftLoraConfig(dir: string): LoraConfig {
-  const path = join(dir, 'adapter_config.json');
-  if (!existsSync(path)) throw new UserError(`${dir} has no adapter_config.json: not a PEFT adapter folder.`);
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const { raw, path } = readAdapterConfig(dir);
   if (raw['peft_type'] !== 'LORA') {
     throw new UserError(`${path}: peft_type ${String(raw['peft_type'])} is not a LoRA adapter.`);
   }
@@ -116,19 +113,16 @@ export function readPeftLoraConfig(dir: string): LoraConfig {
   };
 }
 
-/** Injects a PEFT LoRA adapter saved in `dir` into the model, with its saved A and B. */
+/** Injects a PEFT LoRA (or rsLoRA, DoRA) adapter saved in `dir` into the model, with its saved tensors. */
 export function loadLoraAdapter(model: LlamaModel, dir: string): { adapter: AppliedAdapter; config: LoraConfig } {
   const config = readPeftLoraConfig(dir);
   const adapter = loraMethod.apply(model, config, new Rng(0));
-  const file = SafetensorsFile.open(join(dir, 'adapter_model.safetensors'));
-  try {
+  fillAdapterFromFolder(dir, adapter, (file) => {
     for (const { linear, layer } of loraLayers(model)) {
-      // PEFT names saved tensors without the adapter name ("default"); stored [r, in] and [out, r].
+      // Stored [r, in] and [out, r]; mceval keeps both transposed.
       const read = (matrix: 'lora_A' | 'lora_B', target: Variable) => {
-        const key = `${PREFIX}${linear.name}.${matrix}.weight`;
-        if (!file.tensors.has(key))
-          throw new UserError(`${file.path}: no tensor "${key}" for target module ${linear.name}.`);
-        const { shape, values } = file.read(key);
+        const key = `${PEFT_PREFIX}${linear.name}.${matrix}.weight`;
+        const { shape, values } = requireTensor(file, key, `target module ${linear.name}`);
         const expected = [target.shape[1]!, target.shape[0]!];
         if (shape[0] !== expected[0] || shape[1] !== expected[1]) {
           throw new UserError(`${file.path}: tensor "${key}" has shape [${shape}], the model needs [${expected}].`);
@@ -138,18 +132,11 @@ export function loadLoraAdapter(model: LlamaModel, dir: string): { adapter: Appl
       read('lora_A', layer.loraA);
       read('lora_B', layer.loraB);
       if (layer instanceof DoraLayer) {
-        const key = `${PREFIX}${linear.name}.lora_magnitude_vector`;
-        if (!file.tensors.has(key))
-          throw new UserError(`${file.path}: no tensor "${key}" for the DoRA layer ${linear.name}.`);
-        layer.magnitude.assign(tf.tensor1d(file.read(key).values));
+        const key = `${PEFT_PREFIX}${linear.name}.lora_magnitude_vector`;
+        layer.magnitude.assign(tf.tensor1d(requireTensor(file, key, `the DoRA layer ${linear.name}`).values));
       }
     }
-  } catch (error) {
-    adapter.dispose();
-    throw error;
-  } finally {
-    file.close();
-  }
+  });
   return { adapter, config };
 }
 
