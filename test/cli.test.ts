@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packagePath } from '../src/paths.js';
@@ -88,6 +88,14 @@ test('a run trains each grid point, prints the table, writes both CSV files; thr
       results,
       /^task,adapter,method,model,backend,seed,lr,batch_size,epochs,.*accuracy,nll,.*lora_r,lora_alpha/,
     );
+    const logs = readdirSync(join(sequential, 'logs')).sort();
+    assert.deepEqual(logs, ['001-demo-sentiment-lora-lr0.003-bs64.jsonl', '002-demo-sentiment-lora-lr0.01-bs64.jsonl']);
+    const lines = readFileSync(join(sequential, 'logs', logs[0]!), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(lines.length, 25); // 1,600 examples / 64 per batch, one epoch
+    assert.deepEqual(Object.keys(lines[0]), ['epoch', 'step', 'lr', 'loss', 'grad_norm']);
     const summary = readFileSync(join(sequential, 'summary.csv'), 'utf8').trim().split('\n');
     assert.equal(summary.length, 2);
     assert.match(

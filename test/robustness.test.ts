@@ -60,6 +60,7 @@ test('summarize groups runs by task × adapter', () => {
     accuracy,
     nll,
     train_seconds: 0,
+    log: [],
   });
   const rows = summarize([run('a', 0.6, 1), run('b', 0.9, 0.1), run('a', 0.8, 0.5), run('a', 0.5, Number.NaN, true)]);
   assert.equal(rows.length, 2);

@@ -70,4 +70,22 @@ test('MonteCLoRA and its reference variant train through the sweep without leaki
   // Frozen priors train fewer parameters: s and p are left out.
   assert.ok(runs[1]!.trainable_params < runs[0]!.trainable_params);
   assert.equal(runs[0]!.hyperparameters['monteclora_n'], 4);
+  // Every step is logged with the KL terms, the cooperative loss and the noise-to-A ratio.
+  const entry = runs[0]!.log[0]!;
+  for (const key of [
+    'epoch',
+    'step',
+    'lr',
+    'loss',
+    'grad_norm',
+    'kl_gaussian',
+    'kl_wishart',
+    'kl_dirichlet',
+    'cooperative_loss',
+    'noise_to_a_ratio',
+  ]) {
+    assert.ok(Number.isFinite(entry[key]), `${key} missing from the log`);
+  }
+  assert.equal(runs[0]!.log.length, runs[0]!.steps);
+  assert.ok(entry['noise_to_a_ratio']! > 0);
 });

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { backendFlag } from '../cli/flags.js';
@@ -150,9 +151,19 @@ export default class Run extends BaseCommand {
     const files = { results: resolve(out, 'results.csv'), summary: resolve(out, 'summary.csv') };
     writeFileAtomic(files.results, toCsv(runs.map(flattenRunResult)));
     writeFileAtomic(files.summary, toCsv(summary.map((row) => ({ ...row }))));
+    writeTrainingLogs(resolve(out, 'logs'), runs);
     const wallSeconds = Math.round((performance.now() - started) / 10) / 100;
     this.log(renderSummaryTable(summary));
     this.log(`Wrote ${files.results} and ${files.summary} (${wallSeconds}s).`);
     return { backend: choice.id, seed: flags.seed, wallSeconds, files, summary, runs };
   }
+}
+
+/** One JSON Lines file per run under logs/: a line per training step (lr, loss, gradient norm, adapter diagnostics). */
+function writeTrainingLogs(dir: string, runs: readonly RunResult[]): void {
+  mkdirSync(dir, { recursive: true });
+  runs.forEach((run, index) => {
+    const name = `${String(index + 1).padStart(3, '0')}-${run.task}-${run.adapter}-lr${run.lr}-bs${run.batch_size}.jsonl`;
+    writeFileAtomic(join(dir, name), run.log.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+  });
 }

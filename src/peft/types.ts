@@ -21,6 +21,8 @@ export interface AppliedAdapter {
    * task loss inside the same gradient tape; undefined when it has none.
    */
   regularizer?(): Scalar | undefined;
+  /** Numbers describing the training step just taken, for the run's log (read after the step). */
+  diagnostics?(): Record<string, number>;
   /** Removes the adapter from the model and frees its tensors. */
   dispose(): void;
 }

@@ -1,3 +1,4 @@
+import type { StepLogEntry } from '../engine/train/classifier-trainer.js';
 /** The rows mceval writes: one per trained run (results.csv) and one per task × adapter (summary.csv). */
 import { robustness } from './robustness.js';
 
@@ -26,6 +27,8 @@ export interface RunResult {
   readonly accuracy: number;
   readonly nll: number;
   readonly train_seconds: number;
+  /** The per-step training log (written to logs/*.jsonl, not to results.csv). */
+  readonly log: readonly StepLogEntry[];
 }
 
 export interface SummaryRow {
@@ -71,6 +74,6 @@ export function summarize(results: readonly RunResult[]): SummaryRow[] {
 
 /** A run as one flat CSV record: fixed columns first, then the method's hyperparameters. */
 export function flattenRunResult(result: RunResult): Record<string, string | number | boolean> {
-  const { hyperparameters, ...fixed } = result;
+  const { hyperparameters, log: _log, ...fixed } = result;
   return { ...fixed, ...hyperparameters };
 }

@@ -121,6 +121,7 @@ export function runPlanEntry(
       maxGradNorm: preset.training.maxGradNorm,
       rng: rng.fork('train'),
       regularizer: adapter.regularizer,
+      diagnostics: adapter.diagnostics,
       onStep,
     });
     const trainSeconds = (performance.now() - started) / 1000;
@@ -149,6 +150,7 @@ export function runPlanEntry(
       accuracy: scores.accuracy,
       nll: scores.nll,
       train_seconds: Math.round(trainSeconds * 100) / 100,
+      log: training.log,
     };
   } finally {
     adapter.dispose();

@@ -32,6 +32,8 @@ export interface TrainOptions {
   readonly rng: Rng;
   /** An adapter's loss term for the forward just run, added to the task loss (e.g. MonteCLoRA's KL terms). */
   readonly regularizer?: () => Scalar | undefined;
+  /** An adapter's diagnostics of the step just taken (e.g. MonteCLoRA's KL terms), logged with it. */
+  readonly diagnostics?: () => Record<string, number>;
   readonly onStep?: (progress: StepProgress) => void;
 }
 
@@ -42,10 +44,24 @@ export interface StepProgress {
   readonly loss: number;
 }
 
+/** One line of a run's training log. */
+export interface StepLogEntry {
+  readonly epoch: number;
+  readonly step: number;
+  readonly lr: number;
+  /** Task loss of the batch (any adapter regulariser excluded). */
+  readonly loss: number;
+  /** Global gradient norm before clipping. */
+  readonly grad_norm: number;
+  readonly [diagnostic: string]: number;
+}
+
 export interface TrainResult {
   readonly steps: number;
   /** Mean training loss of each completed epoch. */
   readonly epochLosses: number[];
+  /** Every step: learning rate, task loss, gradient norm and the adapter's diagnostics. */
+  readonly log: StepLogEntry[];
   readonly diverged: boolean;
 }
 
@@ -58,6 +74,7 @@ export function trainClassifier(options: TrainOptions): TrainResult {
   const shuffleRng = options.rng.fork('shuffle');
   const dropoutRng = options.rng.fork('dropout');
   const epochLosses: number[] = [];
+  const log: StepLogEntry[] = [];
   let step = 0;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -66,7 +83,7 @@ export function trainClassifier(options: TrainOptions): TrainResult {
       for (const indices of epochBatches(examples.length, batchSize, shuffleRng)) {
         const rows = indices.map((i) => examples[i]!);
         const lr = options.learningRate * linearScheduleMultiplier(step, totalSteps, warmup);
-        const loss = trainStep({
+        const { loss, gradNorm } = trainStep({
           model,
           optimizer,
           parameters,
@@ -77,8 +94,9 @@ export function trainClassifier(options: TrainOptions): TrainResult {
           regularizer: options.regularizer,
         });
         step += 1;
+        log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...(options.diagnostics?.() ?? {}) });
         options.onStep?.({ epoch, step, totalSteps, loss });
-        if (!Number.isFinite(loss)) return { steps: step, epochLosses, diverged: true };
+        if (!Number.isFinite(loss)) return { steps: step, epochLosses, log, diverged: true };
         lossSum += loss * rows.length;
         lossCount += rows.length;
       }
@@ -87,7 +105,7 @@ export function trainClassifier(options: TrainOptions): TrainResult {
   } finally {
     optimizer.dispose();
   }
-  return { steps: step, epochLosses, diverged: false };
+  return { steps: step, epochLosses, log, diverged: false };
 }
 
 interface StepInputs {
@@ -102,7 +120,7 @@ interface StepInputs {
 }
 
 /** One optimiser step; returns the task loss (the regulariser, if any, is trained on but not reported here). */
-function trainStep(step: StepInputs): number {
+function trainStep(step: StepInputs): { loss: number; gradNorm: number } {
   const { model, optimizer, parameters, rows } = step;
   const batch = padBatch(
     rows.map((row) => row.ids),
@@ -110,6 +128,7 @@ function trainStep(step: StepInputs): number {
   );
   const labels = rows.map((row) => row.label);
   let taskLoss: Tensor | undefined;
+  let norm: Tensor | undefined;
   const total = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
       const task = classificationLoss(model.classify(batch, { training: true, rng: step.rng }), labels);
@@ -121,14 +140,18 @@ function trainStep(step: StepInputs): number {
     const gradients = parameters.map(
       (parameter) => (grads[parameter.name] as Tensor | undefined) ?? tf.zerosLike(parameter),
     );
-    const { clipped } = clipByGlobalNorm(gradients, step.maxGradNorm);
+    const clip = clipByGlobalNorm(gradients, step.maxGradNorm);
+    const { clipped } = clip;
+    norm = tf.keep(clip.norm);
     optimizer.apply(clipped, step.learningRate);
     return value;
   });
   const totalValue = total.dataSync()[0]!;
   const taskValue = taskLoss!.dataSync()[0]!;
+  const gradNorm = norm!.dataSync()[0]!;
   total.dispose();
   taskLoss!.dispose();
+  norm!.dispose();
   // A diverged regulariser must stop training too, so a non-finite total is reported as such.
-  return Number.isFinite(totalValue) ? taskValue : totalValue;
+  return { loss: Number.isFinite(totalValue) ? taskValue : totalValue, gradNorm };
 }

@@ -2,7 +2,8 @@
 import type { AdapterMethod, AppliedAdapter } from '../types.js';
 import { injectAdapterLayers } from '../inject.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
-import { meanRegularizer, MonteCloraLayer } from './layer.js';
+import { meanRegularizer, MonteCloraLayer, type RegularizerTerms } from './layer.js';
+import type { Tensor } from '../../engine/tf.js';
 import { loraGroups, loraHyperparameters } from '../lora/index.js';
 
 export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
@@ -16,6 +17,11 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
       config.targetModules,
       (target) => new MonteCloraLayer(target.inFeatures, target.outFeatures, config, rng.fork(target.name)),
     );
+    let terms: RegularizerTerms | undefined;
+    const releaseTerms = () => {
+      if (terms !== undefined) Object.values(terms).forEach((t: Tensor) => t.dispose());
+      terms = undefined;
+    };
     const priors = layers.flatMap((layer) => [layer.stdPrior, layer.expertWeightsPrior]);
     return {
       method: 'monteclora',
@@ -36,8 +42,28 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
         dirichlet_kl_reference_sign: config.dirichletKlReferenceSign,
       },
       // (1/L) Σ_ℓ R_ℓ over the layers that sampled in this forward; nothing in eval mode.
-      regularizer: () => meanRegularizer(layers, config),
-      dispose: remove,
+      regularizer: () => {
+        releaseTerms();
+        return meanRegularizer(layers, config, (recorded) => (terms = recorded));
+      },
+      // Per-layer means of the last step's KL terms and cooperative loss, and the noise-to-A norm ratio.
+      diagnostics: () => {
+        if (terms === undefined) return {};
+        const read = (t: Tensor) => t.dataSync()[0]!;
+        const values = {
+          kl_gaussian: read(terms.klGaussian),
+          kl_wishart: read(terms.klWishart),
+          kl_dirichlet: read(terms.klDirichlet),
+          cooperative_loss: read(terms.cooperative),
+          noise_to_a_ratio: read(terms.noiseToMean),
+        };
+        releaseTerms();
+        return values;
+      },
+      dispose: () => {
+        releaseTerms();
+        remove();
+      },
     };
   },
 };

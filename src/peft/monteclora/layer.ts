@@ -20,6 +20,18 @@ import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
 interface ForwardSample {
   readonly covariance: Tensor;
   readonly weights: Tensor;
+  /** ε·Σ_n w_n E_n, the noise added to A (for the noise-to-A ratio in the logs). */
+  readonly perturbation: Tensor;
+}
+
+/** The terms of the regulariser, summed over layers, as logged per step. */
+export interface RegularizerTerms {
+  readonly klGaussian: Tensor;
+  readonly klWishart: Tensor;
+  readonly klDirichlet: Tensor;
+  readonly cooperative: Tensor;
+  /** ‖ε Σ w E‖ / ‖A‖ over all layers together. */
+  readonly noiseToMean: Tensor;
 }
 
 export class MonteCloraLayer extends LoraLayer {
@@ -63,7 +75,7 @@ export class MonteCloraLayer extends LoraLayer {
     const mixed = tf.reshape(tf.matMul(tf.reshape(weights, [1, components]), gaussian), [inFeatures, r]);
     const scale = doubleScale ? sampleScaler * sampleScaler : sampleScaler;
     const perturbation = tf.mul(tf.mul(mixed, tf.sqrt(covariance)), scale);
-    this.sample = { covariance, weights };
+    this.sample = { covariance, weights, perturbation };
     const perturbed = tf.add(this.loraA, perturbation) as Tensor2D;
     if (!detachPerturbedA) return perturbed;
     // REF-BUG-2: the sample becomes the new A (a random walk) and the forward uses it as a constant.
@@ -91,7 +103,11 @@ export class MonteCloraLayer extends LoraLayer {
  * (1/L) Σ_ℓ R_ℓ with R_ℓ = β(KL_G + KL_W + KL_D) + C, over the layers that sampled in this forward, computed on their
  * stacked tensors at once. Undefined when no layer sampled (eval mode).
  */
-export function meanRegularizer(layers: readonly MonteCloraLayer[], config: MonteCloraConfig): Scalar | undefined {
+export function meanRegularizer(
+  layers: readonly MonteCloraLayer[],
+  config: MonteCloraConfig,
+  record?: (terms: RegularizerTerms) => void,
+): Scalar | undefined {
   const sampled = layers.filter((layer) => layer.lastSample !== undefined);
   if (sampled.length === 0) return undefined;
   return tf.tidy(() => {
@@ -99,13 +115,30 @@ export function meanRegularizer(layers: readonly MonteCloraLayer[], config: Mont
     const weights = tf.concat(sampled.map((layer) => layer.lastSample!.weights));
     const s = tf.stack(sampled.map((layer) => layer.stdPrior));
     const alpha = concentration(tf.stack(sampled.map((layer) => layer.expertWeightsPrior)));
-    const kl = tf.addN([
-      gaussianKl(covariance, config.components),
-      wishartKl(s),
-      dirichletKl(alpha, config.dirichletPrior, config.dirichletKlReferenceSign),
-    ]);
-    const weighted = tf.mul(kl, config.klWeight);
-    const total = config.cooperativeLoss ? tf.add(weighted, cooperativeLoss(weights)) : weighted;
+    const klGaussian = gaussianKl(covariance, config.components);
+    const klWishart = wishartKl(s);
+    const klDirichlet = dirichletKl(alpha, config.dirichletPrior, config.dirichletKlReferenceSign);
+    const cooperative = cooperativeLoss(weights);
+    const weighted = tf.mul(tf.addN([klGaussian, klWishart, klDirichlet]), config.klWeight);
+    const total = config.cooperativeLoss ? tf.add(weighted, cooperative) : weighted;
+    if (record !== undefined) {
+      const squaredNorm = (tensors: Tensor[]) => tf.addN(tensors.map((t) => tf.sum(tf.square(t))));
+      const noiseToMean = tf.sqrt(
+        tf.div(
+          squaredNorm(sampled.map((layer) => layer.lastSample!.perturbation)),
+          squaredNorm(sampled.map((layer) => layer.loraA)),
+        ),
+      );
+      // Kept past this tidy (and the tape's) so the log can read them after the step.
+      const perLayer = (t: Tensor) => tf.keep(tf.div(t, sampled.length));
+      record({
+        klGaussian: perLayer(klGaussian),
+        klWishart: perLayer(klWishart),
+        klDirichlet: perLayer(klDirichlet),
+        cooperative: perLayer(cooperative),
+        noiseToMean: tf.keep(noiseToMean),
+      });
+    }
     return tf.div(total, sampled.length) as Scalar;
   });
 }
