@@ -21,6 +21,7 @@ test('generate --json on a builtin model prints ids, text and per-token log-prob
     '--json',
   ]);
   assert.equal(code, 0, stderr);
+  assert.equal(stderr, '', 'with --json only the JSON result is printed');
   const result = JSON.parse(stdout);
   assert.deepEqual(result.promptIds, [1, 107, 108]);
   assert.equal(result.ids.length, 3);

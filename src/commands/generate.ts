@@ -83,9 +83,11 @@ export default class Generate extends BaseCommand {
       });
       const seconds = (performance.now() - started) / 1000;
       this.log(`${flags.prompt}${row!.text}`);
-      this.logToStderr(
-        `[${row!.ids.length} tokens, ${(row!.ids.length / seconds).toFixed(1)} tokens/s, stopped: ${row!.stopReason}]`,
-      );
+      if (!this.jsonEnabled()) {
+        this.logToStderr(
+          `[${row!.ids.length} tokens, ${(row!.ids.length / seconds).toFixed(1)} tokens/s, stopped: ${row!.stopReason}]`,
+        );
+      }
       return {
         model: flags.model,
         prompt: flags.prompt,
