@@ -4,6 +4,7 @@ import { loraMethod } from './lora/index.js';
 import { monteCloraMethod } from './monteclora/index.js';
 import { fullFineTuningMethod } from './full/index.js';
 import { ia3Method } from './ia3/index.js';
+import { promptTuningMethod } from './prompt-tuning/index.js';
 
 // Each method validates its own config type; the registry erases it, since presets are parsed and applied together.
 export const ADAPTER_METHODS: Readonly<Record<string, AdapterMethod<unknown>>> = {
@@ -11,4 +12,5 @@ export const ADAPTER_METHODS: Readonly<Record<string, AdapterMethod<unknown>>> =
   monteclora: monteCloraMethod as AdapterMethod<unknown>,
   full: fullFineTuningMethod as AdapterMethod<unknown>,
   ia3: ia3Method as AdapterMethod<unknown>,
+  'prompt-tuning': promptTuningMethod as AdapterMethod<unknown>,
 };

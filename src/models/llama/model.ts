@@ -5,6 +5,7 @@
  */
 import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
+import { UserError } from '../../errors.js';
 import { batchMatMul } from '../../engine/ops/batch-matmul.js';
 import { Linear } from '../layers/linear.js';
 import { rmsNorm } from '../layers/rms-norm.js';
@@ -60,6 +61,11 @@ export class LlamaModel {
   readonly lmHead: Linear | undefined;
   /** Sequence-classification head ("score"), added for classification tasks. */
   score: Linear | undefined;
+  /**
+   * Soft prompt [virtual tokens, hidden] set by prompt tuning: prepended to every row's embeddings, with positions
+   * counted from 0 over the whole sequence (transformers' default when PEFT passes no position ids).
+   */
+  promptEmbeddings: Variable | undefined;
   private readonly inverseFrequencies: Float64Array;
 
   constructor(
@@ -119,7 +125,7 @@ export class LlamaModel {
   decode(
     input: DecoderInput,
     context: ForwardContext,
-    options: { past?: KvCache; returnCache?: boolean } = {},
+    options: { past?: KvCache; returnCache?: boolean; keepPrompt?: boolean } = {},
   ): { hidden: Tensor; cache?: KvCache } {
     const { batchSize: B, length: T } = input;
     const pastLength = options.past?.length ?? 0;
@@ -128,8 +134,24 @@ export class LlamaModel {
     }
     const ids = tf.tensor1d(input.ids, 'int32');
     let x = tf.reshape(tf.gather(this.embedTokens, ids), [B, T, this.config.hiddenSize]);
-    const rope = ropeTables(input.positions, B, T, this.inverseFrequencies);
-    const bias = attentionBias(input.keyMask, B, T, pastLength + T);
+    const prompt = this.promptEmbeddings;
+    if (prompt !== undefined && (options.past !== undefined || options.returnCache)) {
+      throw new UserError(
+        'Generation with a KV cache is not supported with a prompt-tuning adapter yet: use --no-cache.',
+      );
+    }
+    const P = prompt === undefined ? 0 : prompt.shape[0]!;
+    let positions = input.positions;
+    let keyMask = input.keyMask;
+    if (prompt !== undefined) {
+      x = tf.concat([tf.tile(tf.reshape(prompt, [1, P, this.config.hiddenSize]), [B, 1, 1]), x], 1);
+      positions = new Int32Array(B * (P + T)).map((_, i) => i % (P + T));
+      keyMask = new Int32Array(B * (P + T)).map((_, i) =>
+        i % (P + T) < P ? 1 : input.keyMask[Math.floor(i / (P + T)) * T + (i % (P + T)) - P]!,
+      );
+    }
+    const rope = ropeTables(positions, B, P + T, this.inverseFrequencies);
+    const bias = attentionBias(keyMask, B, P + T, pastLength + P + T);
     const keys: Tensor3D[] = [];
     const values: Tensor3D[] = [];
     this.layers.forEach((layer, i) => {
@@ -145,7 +167,9 @@ export class LlamaModel {
       const activated = tf.mul(tf.mul(gate, tf.sigmoid(gate)), layer.up.forward(h, context));
       x = tf.add(x, layer.down.forward(activated, context));
     });
-    const hidden = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
+    const normed = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
+    // The soft prompt's own positions are dropped unless asked for: callers index the real tokens.
+    const hidden = P === 0 || options.keepPrompt ? normed : tf.slice(normed, [0, P, 0], [-1, T, -1]);
     return options.returnCache ? { hidden, cache: { keys, values, length: pastLength + T } } : { hidden };
   }
 
