@@ -8,7 +8,7 @@ import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { loadIa3Adapter, mergeIa3 } from '../src/peft/ia3/peft-format.js';
 import { Ia3Layer } from '../src/peft/ia3/layer.js';
 import { causalLmLoss } from '../src/engine/train/loss.js';
-import { readJson, sharedPath } from './shared-fixtures.js';
+import { assertRealPositionLogits, goldenBatch, readJson, sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
 
 before(useTestBackend);
@@ -25,19 +25,9 @@ test(
     const golden = readJson<{ input_ids: number[][]; attention_mask: number[][]; logits: number[][][] }>(
       join(adapterDir.path, 'expected_outputs.json'),
     );
-    const batch = {
-      batchSize: 2,
-      length: 8,
-      ids: Int32Array.from(golden.input_ids.flat()),
-      mask: Int32Array.from(golden.attention_mask.flat()),
-    };
+    const batch = goldenBatch(golden);
     const logits = tf.tidy(() => model.lmLogits(batch, EVAL_CONTEXT).arraySync() as number[][][]);
-    golden.attention_mask.forEach((row, b) =>
-      row.forEach((real, t) => {
-        if (real === 1)
-          logits[b]![t]!.forEach((v, k) => assert.ok(Math.abs(v - golden.logits[b]![t]![k]!) < 1e-4, `${b},${t},${k}`));
-      }),
-    );
+    assertRealPositionLogits(logits, golden.logits, golden.attention_mask);
 
     const grads = readJson<{ loss: number; grads: Record<string, number[][]> }>(
       join(adapterDir.path, 'expected_grads.json'),

@@ -16,7 +16,7 @@ import {
 } from '../src/peft/lora/peft-format.js';
 import { DoraLayer } from '../src/peft/lora/dora.js';
 import { causalLmLoss } from '../src/engine/train/loss.js';
-import { readJson, sharedPath } from './shared-fixtures.js';
+import { assertRealPositionLogits, goldenBatch, readJson, sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
 
 before(useTestBackend);
@@ -31,24 +31,6 @@ interface Outputs {
   logits: number[][][];
 }
 
-function batchOf(golden: Outputs) {
-  return {
-    batchSize: golden.input_ids.length,
-    length: golden.input_ids[0]!.length,
-    ids: Int32Array.from(golden.input_ids.flat()),
-    mask: Int32Array.from(golden.attention_mask.flat()),
-  };
-}
-
-function assertLogits(actual: number[][][], expected: number[][][], mask: number[][]) {
-  mask.forEach((row, b) =>
-    row.forEach((real, t) => {
-      if (real === 1)
-        actual[b]![t]!.forEach((v, k) => assert.ok(Math.abs(v - expected[b]![t]![k]!) < 1e-4, `${b},${t},${k}`));
-    }),
-  );
-}
-
 for (const name of ['peft-lora', 'peft-dora']) {
   const folder = sharedPath('models', 'golden', name);
 
@@ -59,8 +41,8 @@ for (const name of ['peft-lora', 'peft-dora']) {
       const model = loadLlamaFolder(base.path);
       const { adapter } = loadLoraAdapter(model, folder.path);
       const golden = readJson<Outputs>(join(folder.path, 'expected_outputs.json'));
-      const batch = batchOf(golden);
-      assertLogits(
+      const batch = goldenBatch(golden);
+      assertRealPositionLogits(
         tf.tidy(() => model.lmLogits(batch, EVAL_CONTEXT).arraySync() as number[][][]),
         golden.logits,
         golden.attention_mask,
@@ -104,7 +86,7 @@ for (const name of ['peft-lora', 'peft-dora']) {
       mergeLora(model);
       adapter.dispose();
       const mergedLogits = tf.tidy(() => model.lmLogits(row0, EVAL_CONTEXT).arraySync() as number[][][]);
-      assertLogits(mergedLogits, merged.logits_row0_merged, [[1, 1, 1, 1, 1, 1, 1, 1]]);
+      assertRealPositionLogits(mergedLogits, merged.logits_row0_merged, [[1, 1, 1, 1, 1, 1, 1, 1]]);
       model.dispose();
     },
   );

@@ -7,7 +7,7 @@ import { loadLlamaFolder } from '../src/models/hf/load-folder.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { positionIds } from '../src/models/tokenizers/padding.js';
 import { loadPromptTuningAdapter } from '../src/peft/prompt-tuning/peft-format.js';
-import { readJson, sharedPath } from './shared-fixtures.js';
+import { assertRealPositionLogits, goldenBatch, readJson, sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
 
 before(useTestBackend);
@@ -24,19 +24,9 @@ test(
     const golden = readJson<{ input_ids: number[][]; attention_mask: number[][]; logits: number[][][] }>(
       join(folder.path, 'expected_outputs.json'),
     );
-    const batch = {
-      batchSize: 2,
-      length: 8,
-      ids: Int32Array.from(golden.input_ids.flat()),
-      mask: Int32Array.from(golden.attention_mask.flat()),
-    };
+    const batch = goldenBatch(golden);
     const logits = tf.tidy(() => model.lmLogits(batch, EVAL_CONTEXT).arraySync() as number[][][]);
-    golden.attention_mask.forEach((row, b) =>
-      row.forEach((real, t) => {
-        if (real === 1)
-          logits[b]![t]!.forEach((v, k) => assert.ok(Math.abs(v - golden.logits[b]![t]![k]!) < 1e-4, `${b},${t},${k}`));
-      }),
-    );
+    assertRealPositionLogits(logits, golden.logits, golden.attention_mask);
 
     // transformers' loss with labels = [-100]·P + ids: the last virtual position predicts the first real token.
     const grads = readJson<{ loss: number; grads: Record<string, number[][]> }>(
