@@ -10,7 +10,7 @@ import { loadLlamaFolder } from '../src/models/hf/load-folder.js';
 import { HfTokenizer } from '../src/models/tokenizers/hf-tokenizer.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { generate } from '../src/generation/generate.js';
-import { scoreTokenSpans } from '../src/generation/score.js';
+import { scoreContinuations, scoreTokenSpans } from '../src/generation/score.js';
 import { causalLmLoss } from '../src/engine/train/loss.js';
 import { assertRealPositionLogits, goldenBatch, readJson, sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
@@ -167,6 +167,30 @@ test(
     });
     assert.equal(stopped!.text, ', there was a little girl named ');
     assert.equal(stopped!.stopReason, 'stop-sequence');
+    model.dispose();
+  },
+);
+
+test(
+  'stories260K: a continuation is scored with its token count, characters and greediness',
+  { skip: stories.skip },
+  () => {
+    const model = loadLlamaFolder(stories.path);
+    const tokenizer = HfTokenizer.fromFolder(stories.path);
+    // ", there was" is the greedy continuation of "Once upon a time" (the golden ids begin 432 383 286); " dog dog dog" is not.
+    const [greedy, other] = scoreContinuations(model, tokenizer, [
+      { context: 'Once upon a time', continuation: ', there was' },
+      { context: 'Once upon a time', continuation: ' dog dog dog' },
+    ]);
+    assert.equal(greedy!.isGreedy, true);
+    assert.equal(other!.isGreedy, false);
+    assert.equal(greedy!.characters, 11);
+    assert.equal(other!.characters, 12);
+    assert.equal(greedy!.tokens, 3); // 432 383 286, no extra word-boundary piece
+    assert.equal(greedy!.tokenLogprobs.length, 3);
+    assert.ok(Math.abs(greedy!.logprob - greedy!.tokenLogprobs.reduce((a, b) => a + b, 0)) < 1e-12);
+    assert.ok(greedy!.tokenLogprobs.every((value) => value < 0));
+    assert.ok(greedy!.logprob > other!.logprob);
     model.dispose();
   },
 );

@@ -54,16 +54,21 @@ export function scoreTokenSpans(
   return results;
 }
 
-/** lm-eval's loglikelihood: context and continuation are encoded separately and concatenated (context keeps BOS). */
+/**
+ * lm-eval's loglikelihood. As its _encode_pair does, the context's trailing spaces move to the continuation, the
+ * whole text is encoded once and the continuation is what follows the context's tokens — encoding the continuation
+ * alone would give SentencePiece tokenizers a spurious word-boundary piece.
+ */
 export function scoreContinuations(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   requests: readonly { readonly context: string; readonly continuation: string }[],
 ): ContinuationScore[] {
   const sequences = requests.map(({ context, continuation }) => {
-    const contextIds = tokenizer.encode(context);
-    const continuationIds = tokenizer.encode(continuation, { addBos: false });
-    return { ids: [...contextIds, ...continuationIds], from: contextIds.length };
+    const trimmed = context.trimEnd();
+    const moved = context.slice(trimmed.length) + continuation;
+    const contextIds = tokenizer.encode(trimmed);
+    return { ids: tokenizer.encode(trimmed + moved), from: contextIds.length };
   });
   return scoreTokenSpans(model, sequences).map((scored, i) => ({
     logprob: scored.tokenLogprobs.reduce((a, b) => a + b, 0),
