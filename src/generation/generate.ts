@@ -67,6 +67,8 @@ export function generate(
   }));
 
   const prompt = padBatch(prompts, model.config.padTokenId, { side: 'left' });
+  // Decoded once: every step's stop-sequence check needs the text the new tokens add to it.
+  const promptTexts = prompts.map((ids) => tokenizer.decode(ids));
   let keyMask = Array.from(prompt.mask);
   let positions = Array.from(positionIds(prompt));
   let cache: KvCache | undefined;
@@ -134,7 +136,7 @@ export function generate(
           } else {
             row.ids.push(token);
             row.logprobs.push(logSoftmax(rowLogits)[token]!);
-            const cut = cutAtStopSequence(continuationText(tokenizer, prompts[b]!, row.ids), stops);
+            const cut = cutAtStopSequence(continuationText(tokenizer, prompts[b]!, row.ids, promptTexts[b]), stops);
             row.text = cut.text;
             if (cut.stopped) {
               row.done = true;
@@ -162,7 +164,7 @@ export function generate(
   return rows.map((row, i) => ({
     ids: row.ids,
     logprobs: row.logprobs,
-    text: row.reason === 'stop-sequence' ? row.text : continuationText(tokenizer, prompts[i]!, row.ids),
+    text: row.reason === 'stop-sequence' ? row.text : continuationText(tokenizer, prompts[i]!, row.ids, promptTexts[i]),
     stopReason: row.reason,
   }));
 }
@@ -188,8 +190,9 @@ export function continuationText(
   tokenizer: TextTokenizer,
   prompt: readonly number[],
   generated: readonly number[],
+  promptText = tokenizer.decode(prompt),
 ): string {
-  const before = tokenizer.decode(prompt);
+  const before = promptText;
   const after = tokenizer.decode([...prompt, ...generated]);
   return after.startsWith(before) ? after.slice(before.length) : tokenizer.decode(generated);
 }

@@ -134,10 +134,16 @@ export class HfTokenizer implements TextTokenizer {
     return { ids, tokenTypeIds: processed.token_type_ids ?? new Array<number>(ids.length).fill(0) };
   }
 
+  /** Special tokens the post-processor adds to a single text and to a pair; measured once, on first use. */
+  private readonly specialTokens = new Map<boolean, number>();
+
   private specialTokenCount(isPair: boolean): number {
+    const known = this.specialTokens.get(isPair);
+    if (known !== undefined) return known;
     const withSpecials = this.tokenizer.encode('a', isPair ? { text_pair: 'a' } : {}).ids.length;
     const without = this.tokenizer.encode('a', { ...(isPair ? { text_pair: 'a' } : {}), add_special_tokens: false }).ids
       .length;
+    this.specialTokens.set(isPair, withSpecials - without);
     return withSpecials - without;
   }
 

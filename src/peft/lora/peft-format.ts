@@ -2,7 +2,7 @@
  * LoRA adapters in PEFT's on-disk layout, so that adapters move between mceval and PEFT both ways:
  * `adapter_config.json` (peft_type "LORA", r, lora_alpha, lora_dropout, target_modules, …) and
  * `adapter_model.safetensors` with keys `base_model.model.<module>.lora_A.weight` [r, in] and `….lora_B.weight`
- * [out, r] (mceval stores both transposed). Variants add their own tensors under their own keys (`extraTensors`).
+ * [out, r] (mceval stores both transposed); DoRA adds `….lora_magnitude_vector` [out].
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,11 +37,8 @@ export function loraLayers(model: { linears(): Linear[] }): { linear: Linear; la
     .map((linear) => ({ linear, layer: linear.adapter as LoraLayer }));
 }
 
-/** PEFT's state dict of the LoRA matrices (plus whatever `extraTensors` adds for a variant). */
-export function loraStateDict(
-  model: { linears(): Linear[] },
-  extraTensors: (layer: LoraLayer) => Record<string, Variable> = () => ({}),
-): TensorRecord {
+/** PEFT's state dict of the LoRA matrices (and DoRA's magnitude vectors). */
+export function loraStateDict(model: { linears(): Linear[] }): TensorRecord {
   const state: TensorRecord = {};
   for (const { linear, layer } of loraLayers(model)) {
     state[`${PEFT_PREFIX}${linear.name}.lora_A.weight`] = transposed(layer.loraA);
@@ -50,12 +47,6 @@ export function loraStateDict(
       state[`${PEFT_PREFIX}${linear.name}.lora_magnitude_vector`] = {
         shape: [...layer.magnitude.shape],
         values: layer.magnitude.dataSync() as Float32Array,
-      };
-    }
-    for (const [key, variable] of Object.entries(extraTensors(layer))) {
-      state[`${PEFT_PREFIX}${linear.name}.${key}`] = {
-        shape: [...variable.shape],
-        values: variable.dataSync() as Float32Array,
       };
     }
   }
