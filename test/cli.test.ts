@@ -122,7 +122,7 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
       [['--task', 'nope', '--adapter', 'lora'], /^Error: Unknown task "nope": use one of demo-sentiment\.\n$/],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lorax'],
-        /^Error: Unknown adapter "lorax": use one of dora, full, ia3, lora, loraplus, monteclora, monteclora-reference, prompt-tuning, or a path to a preset \.json file\.\n$/,
+        /^Error: Unknown adapter "lorax": use one of adalora, dora, full, ia3, lora, loraplus, monteclora, monteclora-reference, prompt-tuning, or a path to a preset \.json file\.\n$/,
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lora', '--grid', 'lr:1e-3'],

@@ -24,6 +24,17 @@ function config(overrides: Partial<MonteCloraConfig> = {}): MonteCloraConfig {
   return { ...parseMonteCloraConfig({ r: 4, alpha: 8 }, 'test'), ...overrides };
 }
 
+/** The noise shape a layer of `inFeatures` inputs draws under `cfg`. */
+function shapeOf(cfg: MonteCloraConfig, inFeatures: number) {
+  return {
+    components: cfg.components,
+    inFeatures,
+    rank: cfg.r,
+    outerSamples: cfg.outerSamples,
+    mixture: cfg.mixtureWeights === 'dirichlet' ? ('uniform' as const) : ('normal' as const),
+  };
+}
+
 onEachBackend(() => {
   test('lgamma and digamma match scipy, near 0 and above 35 included (relative 1e-5)', () => {
     const xs = [1e-3, 0.01, 0.5, 1, 1.5, 2, 3.7, 10, 35.5, 40, 100];
@@ -114,7 +125,7 @@ test('mixture weights lie on the simplex and respond to p', () => {
 });
 
 test('the buffer serves each draw once, refilling every `size` draws, from the seed', () => {
-  const shape = { components: 2, inFeatures: 3, rank: 2 };
+  const shape = shapeOf(config({ components: 2, r: 2 }), 3);
   const a = new NoiseBuffer(new Rng(1), 3, shape);
   const b = new NoiseBuffer(new Rng(1), 3, shape);
   const seen = new Set<string>();
@@ -135,7 +146,11 @@ test('the perturbation has the covariance its construction implies: Var = ε²·
   const rng = new Rng(3);
   const c = new Float32Array([0.5, 2, 4, 8]);
   const mixture = new Float32Array([0.3, -0.2, 1.1, 0]);
-  const layer = new MonteCloraLayer(6, 5, cfg, rng, () => ({ ...drawLayerNoise(rng, 4, 6, 4), chiSquare: c, mixture }));
+  const layer = new MonteCloraLayer(6, 5, cfg, rng, () => ({
+    ...drawLayerNoise(rng, shapeOf(cfg, 6)),
+    chiSquare: c,
+    mixture,
+  }));
   layer.stdPrior.assign(tf.zeros([4]));
   const w = values(mixtureWeights(layer.expertWeightsPrior, tf.tensor1d(mixture)));
   const sumW2 = w.reduce((a, b) => a + b * b, 0);
@@ -161,7 +176,7 @@ onEachBackend(() => {
   function fixture(overrides: Partial<MonteCloraConfig> = {}) {
     const cfg = config({ dropout: 0, sampleScaler: 0.5, ...overrides });
     const rng = new Rng(21);
-    const noise = drawLayerNoise(new Rng(22), cfg.components, 6, cfg.r);
+    const noise = drawLayerNoise(new Rng(22), shapeOf(cfg, 6));
     const layer = new MonteCloraLayer(6, 5, cfg, rng, () => noise);
     layer.loraB.assign(tf.tensor2d(new Rng(23).normalArray(cfg.r * 5), [cfg.r, 5]));
     const x = tf.tensor2d(new Rng(24).normalArray(3 * 6), [3, 6]);
@@ -173,30 +188,35 @@ onEachBackend(() => {
     return { layer, loss };
   }
 
-  test('with fixed noise, autodiff gradients of A, B, s and p agree with central differences', () => {
-    const { layer, loss } = fixture({ klWeight: 0.1 });
-    const variables = [layer.loraA, layer.loraB, layer.stdPrior, layer.expertWeightsPrior];
-    const { grads } = tf.variableGrads(loss, variables);
-    const h = 1e-2;
-    for (const variable of variables) {
-      const analytic = values(grads[variable.name]!);
-      const base = values(variable);
-      for (const index of [0, Math.floor(base.length / 2), base.length - 1]) {
-        const shifted = (delta: number) => {
-          const copy = Float32Array.from(base);
-          copy[index] += delta;
-          variable.assign(tf.tensor(copy, variable.shape));
-          return tf.tidy(() => loss().dataSync()[0]!);
-        };
-        const numeric = (shifted(h) - shifted(-h)) / (2 * h);
-        variable.assign(tf.tensor(base, variable.shape));
-        assert.ok(
-          Math.abs(numeric - analytic[index]!) < 2e-2 * Math.max(1, Math.abs(numeric)),
-          `${index}: ${numeric} vs ${analytic[index]}`,
-        );
+  for (const [label, variant] of [
+    ['logistic-normal weights', {}],
+    ['exact Dirichlet weights', { mixtureWeights: 'dirichlet' }],
+    ['M = 3 outer samples', { outerSamples: 3 }],
+  ] as [string, Partial<MonteCloraConfig>][])
+    test(`with fixed noise, autodiff gradients of A, B, s and p agree with central differences (${label})`, () => {
+      const { layer, loss } = fixture({ klWeight: 0.1, ...variant });
+      const variables = [layer.loraA, layer.loraB, layer.stdPrior, layer.expertWeightsPrior];
+      const { grads } = tf.variableGrads(loss, variables);
+      const h = 1e-2;
+      for (const variable of variables) {
+        const analytic = values(grads[variable.name]!);
+        const base = values(variable);
+        for (const index of [0, Math.floor(base.length / 2), base.length - 1]) {
+          const shifted = (delta: number) => {
+            const copy = Float32Array.from(base);
+            copy[index] += delta;
+            variable.assign(tf.tensor(copy, variable.shape));
+            return tf.tidy(() => loss().dataSync()[0]!);
+          };
+          const numeric = (shifted(h) - shifted(-h)) / (2 * h);
+          variable.assign(tf.tensor(base, variable.shape));
+          assert.ok(
+            Math.abs(numeric - analytic[index]!) < 2e-2 * Math.max(1, Math.abs(numeric)),
+            `${index}: ${numeric} vs ${analytic[index]}`,
+          );
+        }
       }
-    }
-  });
+    });
 
   test('by default A, s and p all receive gradients; detachPerturbedA cuts A; freezePriors freezes s and p', () => {
     const norms = (overrides: Partial<MonteCloraConfig>) => {

@@ -1,8 +1,10 @@
 /** What every PEFT adapter folder shares: adapter_config.json, and adapter_model.safetensors read into an adapter. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { SafetensorsFile } from '../models/safetensors.js';
+import { encodeSafetensors, SafetensorsFile } from '../models/safetensors.js';
+import { writeFileAtomic } from '../atomic-write.js';
+import { tf, type Tensor2D, type Variable } from '../engine/tf.js';
 import type { AppliedAdapter } from './types.js';
 
 /** PEFT saves module tensors under the wrapped model's path (and without the adapter name, "default"). */
@@ -39,4 +41,48 @@ export function fillAdapterFromFolder(
   } finally {
     file.close();
   }
+}
+
+export type TensorRecord = Record<string, { shape: number[]; values: Float32Array }>;
+
+/**
+ * Writes an adapter folder as PEFT saves one: adapter_model.safetensors and adapter_config.json (plus any
+ * `extraFiles`, e.g. MonteCLoRA's own settings), each file whole or not at all.
+ */
+export function writeAdapterFolder(
+  dir: string,
+  config: Record<string, unknown>,
+  state: TensorRecord,
+  extraFiles: Record<string, unknown> = {},
+): void {
+  if (Object.keys(state).length === 0) throw new UserError('The model has no adapter tensors to save.');
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, 'adapter_model.safetensors'), encodeSafetensors(state));
+  for (const [name, content] of Object.entries(extraFiles)) {
+    writeFileAtomic(join(dir, name), `${JSON.stringify(content, null, 2)}\n`);
+  }
+  writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** A variable's values and shape, for a state dict. */
+export function tensorEntry(tensor: { shape: readonly number[]; dataSync(): ArrayLike<number> }): {
+  shape: number[];
+  values: Float32Array;
+} {
+  return { shape: [...tensor.shape], values: Float32Array.from(tensor.dataSync()) };
+}
+
+/** A [in, out] variable as PEFT's [out, in] tensor (mceval keeps adapter matrices transposed). */
+export function transposedEntry(variable: Variable): { shape: number[]; values: Float32Array } {
+  return tf.tidy(() => tensorEntry(tf.transpose(variable as unknown as Tensor2D)));
+}
+
+/** Reads PEFT's [a, b] tensor `key` into a [b, a] variable, or names the key and both shapes when they differ. */
+export function assignTransposed(file: SafetensorsFile, key: string, target: Variable, neededBy: string): void {
+  const { shape, values } = requireTensor(file, key, neededBy);
+  const expected = [target.shape[1]!, target.shape[0]!];
+  if (shape.length !== 2 || shape[0] !== expected[0] || shape[1] !== expected[1]) {
+    throw new UserError(`${file.path}: tensor "${key}" has shape [${shape}], the model needs [${expected}].`);
+  }
+  target.assign(tf.tidy(() => tf.transpose(tf.tensor2d(values, [shape[0]!, shape[1]!]))));
 }

@@ -1,5 +1,5 @@
 /** The one interface every PEFT method implements, so the trainer and the sweep never branch on the method. */
-import type { Scalar, Variable } from '../engine/tf.js';
+import type { Scalar, Tensor, Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
 import type { LlamaModel } from '../models/llama/model.js';
 
@@ -8,21 +8,40 @@ export interface ParameterGroup {
   readonly name: string;
   readonly variables: readonly Variable[];
   readonly learningRateMultiplier: number;
+  /** Whether the group trains in a given epoch (0-based); every epoch when absent (MonteCLoRA's post-hoc mode). */
+  trainsInEpoch?(epoch: number): boolean;
 }
 
-/** An adapter injected into a model: what to train, what to report, and how to take it out again. */
-export interface AppliedAdapter {
-  readonly method: string;
-  readonly groups: readonly ParameterGroup[];
-  /** Flat hyperparameters, one CSV column each. */
-  readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
+/** What the trainer tells an adapter after each optimiser update. */
+export interface StepUpdate {
+  /** Updates done so far, this one included (1-based). */
+  readonly step: number;
+  readonly totalSteps: number;
+  /** The clipped gradient of every variable trained in this step (released after the call). */
+  readonly gradients: ReadonlyMap<Variable, Tensor>;
+}
+
+/** The parts of an adapter the training loop calls. */
+export interface TrainingHooks {
   /**
-   * The adapter's own loss term for the forward pass just run (MonteCLoRA's KL and cooperative losses), added to the
-   * task loss inside the same gradient tape; undefined when it has none.
+   * The adapter's own loss term for the forward pass just run (MonteCLoRA's KL and cooperative losses, AdaLoRA's
+   * orthogonality regulariser), added to the task loss inside the same gradient tape; undefined when it has none.
    */
   regularizer?(): Scalar | undefined;
   /** Numbers describing the training step just taken, for the run's log (read after the step). */
   diagnostics?(): Record<string, number>;
+  /** Called before each epoch (0-based), e.g. to switch sampling on in MonteCLoRA's post-hoc phase. */
+  beginEpoch?(epoch: number): void;
+  /** Called after each optimiser update (AdaLoRA's importance scores and rank budget). */
+  afterStep?(update: StepUpdate): void;
+}
+
+/** An adapter injected into a model: what to train, what to report, and how to take it out again. */
+export interface AppliedAdapter extends TrainingHooks {
+  readonly method: string;
+  readonly groups: readonly ParameterGroup[];
+  /** Flat hyperparameters, one CSV column each. */
+  readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
   /** Removes the adapter from the model and frees its tensors. */
   dispose(): void;
 }

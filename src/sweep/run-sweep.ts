@@ -120,8 +120,7 @@ export function runPlanEntry(
       warmupRatio: preset.training.warmupRatio,
       maxGradNorm: preset.training.maxGradNorm,
       rng: rng.fork('train'),
-      regularizer: adapter.regularizer,
-      diagnostics: adapter.diagnostics,
+      hooks: adapter,
       onStep,
     });
     const trainSeconds = (performance.now() - started) / 1000;

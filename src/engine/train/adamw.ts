@@ -18,6 +18,8 @@ interface Slot {
   readonly multiplier: number;
   readonly m: Variable;
   readonly v: Variable;
+  /** Updates this parameter has had: torch counts per parameter, and skips one that has no gradient. */
+  steps: number;
 }
 
 export class AdamW {
@@ -26,7 +28,6 @@ export class AdamW {
   private readonly beta2: number;
   private readonly epsilon: number;
   private readonly weightDecay: number;
-  private step = 0;
 
   constructor(groups: readonly ParameterGroup[], options: AdamWOptions = {}) {
     this.beta1 = options.beta1 ?? 0.9;
@@ -39,6 +40,7 @@ export class AdamW {
         multiplier: group.learningRateMultiplier,
         m: newVariable(() => tf.zerosLike(parameter), false),
         v: newVariable(() => tf.zerosLike(parameter), false),
+        steps: 0,
       })),
     );
   }
@@ -47,14 +49,18 @@ export class AdamW {
     return this.slots.map((slot) => slot.parameter);
   }
 
-  /** One update with `gradients[i]` the gradient of `parameters[i]`. */
-  apply(gradients: readonly Tensor[], learningRate: number): void {
-    this.step += 1;
-    const correction1 = 1 - Math.pow(this.beta1, this.step);
-    const correction2 = Math.sqrt(1 - Math.pow(this.beta2, this.step));
+  /**
+   * One update with `gradients[i]` the gradient of `parameters[i]`; a parameter whose gradient is undefined is left
+   * as it is (no decay, no moment update), as torch does for a parameter without a gradient.
+   */
+  apply(gradients: readonly (Tensor | undefined)[], learningRate: number): void {
     tf.tidy(() => {
       this.slots.forEach((slot, i) => {
-        const gradient = gradients[i]!;
+        const gradient = gradients[i];
+        if (gradient === undefined) return;
+        slot.steps += 1;
+        const correction1 = 1 - Math.pow(this.beta1, slot.steps);
+        const correction2 = Math.sqrt(1 - Math.pow(this.beta2, slot.steps));
         const lr = learningRate * slot.multiplier;
         slot.m.assign(tf.add(tf.mul(slot.m, this.beta1), tf.mul(gradient, 1 - this.beta1)));
         slot.v.assign(tf.add(tf.mul(slot.v, this.beta2), tf.mul(tf.square(gradient), 1 - this.beta2)));

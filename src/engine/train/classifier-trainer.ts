@@ -6,7 +6,7 @@
 import { tf, type Scalar, type Tensor, type Variable } from '../tf.js';
 import type { Rng } from '../rng.js';
 import type { LlamaModel } from '../../models/llama/model.js';
-import type { ParameterGroup } from '../../peft/types.js';
+import type { ParameterGroup, TrainingHooks } from '../../peft/types.js';
 import { padBatch } from '../../models/tokenizers/padding.js';
 import { AdamW } from './adamw.js';
 import { clipByGlobalNorm } from './clip.js';
@@ -30,10 +30,8 @@ export interface TrainOptions {
   readonly warmupRatio: number;
   readonly maxGradNorm: number;
   readonly rng: Rng;
-  /** An adapter's loss term for the forward just run, added to the task loss (e.g. MonteCLoRA's KL terms). */
-  readonly regularizer?: () => Scalar | undefined;
-  /** An adapter's diagnostics of the step just taken (e.g. MonteCLoRA's KL terms), logged with it. */
-  readonly diagnostics?: () => Record<string, number>;
+  /** The adapter's regulariser, diagnostics and epoch/step callbacks. */
+  readonly hooks?: TrainingHooks;
   readonly onStep?: (progress: StepProgress) => void;
 }
 
@@ -68,7 +66,7 @@ export interface TrainResult {
 export function trainClassifier(options: TrainOptions): TrainResult {
   const { model, examples, batchSize, epochs } = options;
   const optimizer = new AdamW(options.groups, { weightDecay: options.weightDecay });
-  const parameters = optimizer.parameters;
+  const hooks = options.hooks ?? {};
   const totalSteps = batchesPerEpoch(examples.length, batchSize) * epochs;
   const warmup = warmupSteps(totalSteps, options.warmupRatio);
   const shuffleRng = options.rng.fork('shuffle');
@@ -78,6 +76,11 @@ export function trainClassifier(options: TrainOptions): TrainResult {
   let step = 0;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
+      hooks.beginEpoch?.(epoch);
+      // Parameters of the groups that train in this epoch; the others keep their values and optimiser state.
+      const trained = new Set(
+        options.groups.filter((group) => group.trainsInEpoch?.(epoch) ?? true).flatMap((group) => group.variables),
+      );
       let lossSum = 0;
       let lossCount = 0;
       for (const indices of epochBatches(examples.length, batchSize, shuffleRng)) {
@@ -86,15 +89,16 @@ export function trainClassifier(options: TrainOptions): TrainResult {
         const { loss, gradNorm } = trainStep({
           model,
           optimizer,
-          parameters,
+          trained,
           rows,
           learningRate: lr,
           maxGradNorm: options.maxGradNorm,
           rng: dropoutRng,
-          regularizer: options.regularizer,
+          hooks,
+          afterUpdate: (gradients) => hooks.afterStep?.({ step: step + 1, totalSteps, gradients }),
         });
         step += 1;
-        log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...(options.diagnostics?.() ?? {}) });
+        log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...(hooks.diagnostics?.() ?? {}) });
         options.onStep?.({ epoch, step, totalSteps, loss });
         if (!Number.isFinite(loss)) return { steps: step, epochLosses, log, diverged: true };
         lossSum += loss * rows.length;
@@ -111,17 +115,19 @@ export function trainClassifier(options: TrainOptions): TrainResult {
 interface StepInputs {
   readonly model: LlamaModel;
   readonly optimizer: AdamW;
-  readonly parameters: Variable[];
+  readonly trained: ReadonlySet<Variable>;
   readonly rows: readonly EncodedExample[];
   readonly learningRate: number;
   readonly maxGradNorm: number;
   readonly rng: Rng;
-  readonly regularizer: (() => Scalar | undefined) | undefined;
+  readonly hooks: TrainingHooks;
+  readonly afterUpdate: (gradients: ReadonlyMap<Variable, Tensor>) => void;
 }
 
 /** One optimiser step; returns the task loss (the regulariser, if any, is trained on but not reported here). */
 function trainStep(step: StepInputs): { loss: number; gradNorm: number } {
-  const { model, optimizer, parameters, rows } = step;
+  const { model, optimizer, rows } = step;
+  const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
   const batch = padBatch(
     rows.map((row) => row.ids),
     model.config.padTokenId,
@@ -133,7 +139,7 @@ function trainStep(step: StepInputs): { loss: number; gradNorm: number } {
     const { value, grads } = tf.variableGrads(() => {
       const task = classificationLoss(model.classify(batch, { training: true, rng: step.rng }), labels);
       taskLoss = tf.keep(task);
-      const extra = step.regularizer?.();
+      const extra = step.hooks.regularizer?.();
       return extra === undefined ? task : (tf.add(task, extra) as Scalar);
     }, parameters);
     // A parameter the loss does not reach (e.g. A under MonteCLoRA's detachPerturbedA) gets a zero gradient.
@@ -143,7 +149,12 @@ function trainStep(step: StepInputs): { loss: number; gradNorm: number } {
     const clip = clipByGlobalNorm(gradients, step.maxGradNorm);
     const { clipped } = clip;
     norm = tf.keep(clip.norm);
-    optimizer.apply(clipped, step.learningRate);
+    const byParameter = new Map(parameters.map((parameter, i) => [parameter, clipped[i]!]));
+    optimizer.apply(
+      optimizer.parameters.map((parameter) => byParameter.get(parameter)),
+      step.learningRate,
+    );
+    step.afterUpdate(byParameter);
     return value;
   });
   const totalValue = total.dataSync()[0]!;

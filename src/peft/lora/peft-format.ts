@@ -4,30 +4,27 @@
  * `adapter_model.safetensors` with keys `base_model.model.<module>.lora_A.weight` [r, in] and `….lora_B.weight`
  * [out, r] (mceval stores both transposed); DoRA adds `….lora_magnitude_vector` [out].
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { tf, type Tensor2D, type Variable } from '../../engine/tf.js';
+import { tf, type Tensor2D } from '../../engine/tf.js';
 import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
-import { encodeSafetensors } from '../../models/safetensors.js';
-import { fillAdapterFromFolder, PEFT_PREFIX, readAdapterConfig, requireTensor } from '../peft-files.js';
+import {
+  assignTransposed,
+  fillAdapterFromFolder,
+  PEFT_PREFIX,
+  readAdapterConfig,
+  requireTensor,
+  tensorEntry,
+  transposedEntry,
+  writeAdapterFolder,
+  type TensorRecord,
+} from '../peft-files.js';
 import type { Linear } from '../../models/layers/linear.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { AppliedAdapter } from '../types.js';
-import { writeFileAtomic } from '../../atomic-write.js';
 import { loraMethod } from './index.js';
 import { LoraLayer } from './layer.js';
 import { DoraLayer } from './dora.js';
 import type { LoraConfig } from './config.js';
-
-type TensorRecord = Record<string, { shape: number[]; values: Float32Array }>;
-
-function transposed(variable: Variable): { shape: number[]; values: Float32Array } {
-  return tf.tidy(() => {
-    const t = tf.transpose(variable as unknown as Tensor2D);
-    return { shape: t.shape, values: t.dataSync() as Float32Array };
-  });
-}
 
 /** The adapted layers of a model: each linear layer whose adapter is a LoRA layer (or a variant of it). */
 export function loraLayers(model: { linears(): Linear[] }): { linear: Linear; layer: LoraLayer }[] {
@@ -41,13 +38,10 @@ export function loraLayers(model: { linears(): Linear[] }): { linear: Linear; la
 export function loraStateDict(model: { linears(): Linear[] }): TensorRecord {
   const state: TensorRecord = {};
   for (const { linear, layer } of loraLayers(model)) {
-    state[`${PEFT_PREFIX}${linear.name}.lora_A.weight`] = transposed(layer.loraA);
-    state[`${PEFT_PREFIX}${linear.name}.lora_B.weight`] = transposed(layer.loraB);
+    state[`${PEFT_PREFIX}${linear.name}.lora_A.weight`] = transposedEntry(layer.loraA);
+    state[`${PEFT_PREFIX}${linear.name}.lora_B.weight`] = transposedEntry(layer.loraB);
     if (layer instanceof DoraLayer) {
-      state[`${PEFT_PREFIX}${linear.name}.lora_magnitude_vector`] = {
-        shape: [...layer.magnitude.shape],
-        values: layer.magnitude.dataSync() as Float32Array,
-      };
+      state[`${PEFT_PREFIX}${linear.name}.lora_magnitude_vector`] = tensorEntry(layer.magnitude);
     }
   }
   return state;
@@ -78,12 +72,12 @@ export function saveLoraAdapter(
   config: LoraConfig,
   dir: string,
   extra: Record<string, unknown> = {},
+  extraState: TensorRecord = {},
+  extraFiles: Record<string, unknown> = {},
 ): void {
-  mkdirSync(dir, { recursive: true });
   const state = loraStateDict(model);
   if (Object.keys(state).length === 0) throw new UserError('The model has no LoRA layers to save.');
-  writeFileAtomic(join(dir, 'adapter_model.safetensors'), encodeSafetensors(state));
-  writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify(peftLoraConfig(config, extra), null, 2)}\n`);
+  writeAdapterFolder(dir, peftLoraConfig(config, extra), { ...state, ...extraState }, extraFiles);
 }
 
 /** Reads PEFT's adapter_config.json as a LoraConfig (LoRA only; DoRA and other variants are refused by name). */
@@ -111,17 +105,9 @@ export function loadLoraAdapter(model: LlamaModel, dir: string): { adapter: Appl
   fillAdapterFromFolder(dir, adapter, (file) => {
     for (const { linear, layer } of loraLayers(model)) {
       // Stored [r, in] and [out, r]; mceval keeps both transposed.
-      const read = (matrix: 'lora_A' | 'lora_B', target: Variable) => {
-        const key = `${PEFT_PREFIX}${linear.name}.${matrix}.weight`;
-        const { shape, values } = requireTensor(file, key, `target module ${linear.name}`);
-        const expected = [target.shape[1]!, target.shape[0]!];
-        if (shape[0] !== expected[0] || shape[1] !== expected[1]) {
-          throw new UserError(`${file.path}: tensor "${key}" has shape [${shape}], the model needs [${expected}].`);
-        }
-        target.assign(tf.tidy(() => tf.transpose(tf.tensor2d(values, [shape[0]!, shape[1]!]))));
-      };
-      read('lora_A', layer.loraA);
-      read('lora_B', layer.loraB);
+      const neededBy = `target module ${linear.name}`;
+      assignTransposed(file, `${PEFT_PREFIX}${linear.name}.lora_A.weight`, layer.loraA, neededBy);
+      assignTransposed(file, `${PEFT_PREFIX}${linear.name}.lora_B.weight`, layer.loraB, neededBy);
       if (layer instanceof DoraLayer) {
         const key = `${PEFT_PREFIX}${linear.name}.lora_magnitude_vector`;
         layer.magnitude.assign(tf.tensor1d(requireTensor(file, key, `the DoRA layer ${linear.name}`).values));

@@ -23,12 +23,19 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
       terms = undefined;
     };
     const priors = layers.flatMap((layer) => [layer.stdPrior, layer.expertWeightsPrior]);
+    // Post-hoc mode: the mean (A, B) trains alone for the first epochs, then s and p train with the mean frozen.
+    const phases = config.posthocMeanEpochs;
+    const meanPhase = phases === 0 ? undefined : (epoch: number) => epoch < phases;
+    const priorPhase = phases === 0 ? undefined : (epoch: number) => epoch >= phases;
     return {
       method: 'monteclora',
       groups: [
-        ...loraGroups(layers, config),
-        ...(config.freezePriors ? [] : [{ name: 'monteclora-priors', variables: priors, learningRateMultiplier: 1 }]),
+        ...loraGroups(layers, config).map((group) => ({ ...group, trainsInEpoch: meanPhase })),
+        ...(config.freezePriors
+          ? []
+          : [{ name: 'monteclora-priors', variables: priors, learningRateMultiplier: 1, trainsInEpoch: priorPhase }]),
       ],
+      beginEpoch: (epoch) => layers.forEach((layer) => (layer.sampling = priorPhase?.(epoch) ?? true)),
       hyperparameters: {
         ...loraHyperparameters(config),
         monteclora_n: config.components,
@@ -40,6 +47,11 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
         detach_perturbed_a: config.detachPerturbedA,
         freeze_priors: config.freezePriors,
         dirichlet_kl_reference_sign: config.dirichletKlReferenceSign,
+        mixture_weights: config.mixtureWeights,
+        monteclora_m: config.outerSamples,
+        sparse_mixture: config.sparseMixture,
+        random_dirichlet_prior: config.randomDirichletPrior,
+        posthoc_mean_epochs: config.posthocMeanEpochs,
       },
       // (1/L) Σ_ℓ R_ℓ over the layers that sampled in this forward; nothing in eval mode.
       regularizer: () => {

@@ -32,18 +32,16 @@ export function wishartKl(s: Tensor): Scalar {
 
 /**
  * KL(Dir(α) ‖ Dir(α⁰)) = lnΓ(α₊) − lnΓ(α⁰₊) − Σ_k[lnΓ(α_k) − lnΓ(α⁰_k)] + Σ_k(α_k − α⁰_k)(ψ(α_k) − ψ(α₊)).
+ * The prior is a symmetric concentration (a number) or one vector per row of α (the random-prior ablation).
  * `referenceSign` reproduces REF-BUG-4 (+Σ_k[…]), which can go negative.
  */
-export function dirichletKl(alpha: Tensor, priorConcentration: number, referenceSign = false): Scalar {
+export function dirichletKl(alpha: Tensor, prior: number | Tensor, referenceSign = false): Scalar {
   return tf.tidy(() => {
-    const components = alpha.shape[alpha.rank - 1]!;
-    const rows = alpha.size / components;
-    const prior = tf.fill(alpha.shape, priorConcentration);
+    const priorAlpha = typeof prior === 'number' ? tf.fill(alpha.shape, prior) : tf.broadcastTo(prior, alpha.shape);
     const total = tf.sum(alpha, -1, true);
-    const priorTotal = priorConcentration * components;
-    const normaliser = tf.sub(tf.sum(lgamma(total)), tf.mul(lgamma(tf.scalar(priorTotal)), rows));
-    const perComponent = tf.sum(tf.sub(lgamma(alpha), lgamma(prior)));
-    const expectation = tf.sum(tf.mul(tf.sub(alpha, prior), tf.sub(digamma(alpha), digamma(total))));
+    const normaliser = tf.sum(tf.sub(lgamma(total), lgamma(tf.sum(priorAlpha, -1, true))));
+    const perComponent = tf.sum(tf.sub(lgamma(alpha), lgamma(priorAlpha)));
+    const expectation = tf.sum(tf.mul(tf.sub(alpha, priorAlpha), tf.sub(digamma(alpha), digamma(total))));
     const signed = referenceSign ? tf.add(normaliser, perComponent) : tf.sub(normaliser, perComponent);
     return tf.add(signed, expectation) as Scalar;
   });

@@ -1,7 +1,9 @@
 /**
  * A MonteCLoRA layer (docs/monteclora.md §2): LoRA whose A is, in training, the mean plus a sampled perturbation
  *   Ã = Aᵀ + ε·Σ_n w_n E_n,   E_n = Z_g[n]·diag(√Σ),   Σ_jj = max(e^{2s_j}·c_j, 1e-3),   c_j ~ χ²_r,
- * with mixture weights w from p (logistic-normal). Eval mode is plain LoRA with the learned mean, hence mergeable.
+ * with mixture weights w from p (logistic-normal, or exact Dirichlet). With M > 1 outer samples the perturbation is
+ * the mean of M such terms, each with its own Σ_m and w_m. Eval mode is plain LoRA with the learned mean, hence
+ * mergeable.
  * Each training forward keeps its Σ and w so that `regularizer()` — called in the same tape — returns
  *   R = β(KL_G + KL_W + KL_D) + C.
  */
@@ -14,11 +16,14 @@ import { stopGradient } from '../../engine/ops/stop-gradient.js';
 import type { MonteCloraConfig } from './config.js';
 import { NoiseBuffer, type LayerNoise } from './noise.js';
 import { concentration, mixtureWeights } from './mixture-weights.js';
+import { dirichletWeights } from './dirichlet-sampler.js';
 import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
 
 /** What the last training forward drew, for the regulariser and the logs. */
 interface ForwardSample {
+  /** [M, r] */
   readonly covariance: Tensor;
+  /** [M, N] */
   readonly weights: Tensor;
   /** ε·Σ_n w_n E_n, the noise added to A (for the noise-to-A ratio in the logs). */
   readonly perturbation: Tensor;
@@ -39,6 +44,10 @@ export class MonteCloraLayer extends LoraLayer {
   readonly stdPrior: Variable;
   /** p ∈ ℝ^N: the Dirichlet concentration is e^p. */
   readonly expertWeightsPrior: Variable;
+  /** α⁰ of this layer's Dirichlet prior when it is drawn at random (the ablation); undefined for α⁰·1. */
+  readonly dirichletPriorConcentration: Variable | undefined;
+  /** Whether a training forward samples; off in the first phase of post-hoc mode (plain LoRA then). */
+  sampling = true;
   private readonly nextNoise: () => LayerNoise;
   private sample: ForwardSample | undefined;
   private readonly monteclora: MonteCloraConfig;
@@ -52,29 +61,52 @@ export class MonteCloraLayer extends LoraLayer {
     const initialP = priors.uniformArray(config.components);
     this.stdPrior = newVariable(() => tf.tensor1d(initialS), !config.freezePriors);
     this.expertWeightsPrior = newVariable(() => tf.tensor1d(initialP), !config.freezePriors);
+    if (config.randomDirichletPrior) {
+      const exponents = rng.fork('dirichlet-prior').uniformArray(config.components);
+      this.dirichletPriorConcentration = newVariable(() => tf.exp(tf.tensor1d(exponents)), false);
+    }
     const buffer = new NoiseBuffer(rng.fork('noise'), config.bufferSize, {
       components: config.components,
       inFeatures,
       rank: config.r,
+      outerSamples: config.outerSamples,
+      mixture: config.mixtureWeights === 'dirichlet' ? 'uniform' : 'normal',
     });
     this.nextNoise = noise ?? (() => buffer.next());
   }
 
   protected override downProjection(context: ForwardContext): Tensor2D {
-    if (!context.training) {
+    if (!context.training || !this.sampling) {
       this.sample = undefined;
       return this.loraA as unknown as Tensor2D;
     }
-    const { r, components, sampleScaler, doubleScale, detachPerturbedA } = this.monteclora;
+    const { r, components, outerSamples, sampleScaler, doubleScale, detachPerturbedA } = this.monteclora;
     const inFeatures = this.loraA.shape[0]!;
     const draw = this.nextNoise();
-    const covariance = tf.maximum(tf.mul(tf.exp(tf.mul(this.stdPrior, 2)), tf.tensor1d(draw.chiSquare)), 1e-3);
-    const weights = mixtureWeights(this.expertWeightsPrior, tf.tensor1d(draw.mixture));
-    // Σ_n w_n Z_g[n] as one [1, N]·[N, d_in·r] product, then the columns scaled by √Σ: never N copies of A.
-    const gaussian = tf.tensor2d(draw.gaussian, [components, inFeatures * r]);
-    const mixed = tf.reshape(tf.matMul(tf.reshape(weights, [1, components]), gaussian), [inFeatures, r]);
+    const covariance = tf.maximum(
+      tf.mul(tf.exp(tf.mul(this.stdPrior, 2)), tf.tensor2d(draw.chiSquare, [outerSamples, r])),
+      1e-3,
+    );
+    const weights = this.drawWeights(draw);
+    const mixing = this.monteclora.sparseMixture
+      ? tf.cast(tf.oneHot(tf.argMax(weights, -1), components), 'float32')
+      : weights;
+    // Per outer sample m: Σ_n w_mn Z_g[m, n] as one [1, N]·[N, d_in·r] product, its columns scaled by √Σ_m — never
+    // N copies of A. The M terms are averaged.
+    const size = inFeatures * r;
+    const terms = Array.from({ length: outerSamples }, (_, m) => {
+      const gaussian = tf.tensor2d(draw.gaussian.subarray(m * components * size, (m + 1) * components * size), [
+        components,
+        size,
+      ]);
+      const rowWeights = outerSamples === 1 ? mixing : tf.slice(mixing, [m, 0], [1, components]);
+      const rowScale = outerSamples === 1 ? covariance : tf.slice(covariance, [m, 0], [1, r]);
+      const mixed = tf.reshape(tf.matMul(tf.reshape(rowWeights, [1, components]), gaussian), [inFeatures, r]);
+      return tf.mul(mixed, tf.sqrt(rowScale));
+    });
+    const mixed = outerSamples === 1 ? terms[0]! : tf.div(tf.addN(terms), outerSamples);
     const scale = doubleScale ? sampleScaler * sampleScaler : sampleScaler;
-    const perturbation = tf.mul(tf.mul(mixed, tf.sqrt(covariance)), scale);
+    const perturbation = tf.mul(mixed, scale);
     this.sample = { covariance, weights, perturbation };
     const perturbed = tf.add(this.loraA, perturbation) as Tensor2D;
     if (!detachPerturbedA) return perturbed;
@@ -82,6 +114,15 @@ export class MonteCloraLayer extends LoraLayer {
     const constant = stopGradient(perturbed) as Tensor2D;
     this.loraA.assign(constant);
     return constant;
+  }
+
+  /** The mixture weights of every outer sample, [M, N]. */
+  private drawWeights(draw: LayerNoise): Tensor {
+    const { components, outerSamples } = this.monteclora;
+    if (this.monteclora.mixtureWeights === 'dirichlet') {
+      return dirichletWeights(concentration(this.expertWeightsPrior), draw.mixture);
+    }
+    return mixtureWeights(this.expertWeightsPrior, tf.tensor2d(draw.mixture, [outerSamples, components]));
   }
 
   /** β(KL_G + KL_W + KL_D) + C for this layer's last training forward; undefined outside training. */
@@ -95,7 +136,8 @@ export class MonteCloraLayer extends LoraLayer {
   }
 
   override variables(): Variable[] {
-    return [...super.variables(), this.stdPrior, this.expertWeightsPrior];
+    const prior = this.dirichletPriorConcentration === undefined ? [] : [this.dirichletPriorConcentration];
+    return [...super.variables(), this.stdPrior, this.expertWeightsPrior, ...prior];
   }
 }
 
@@ -115,10 +157,14 @@ export function meanRegularizer(
     const weights = tf.concat(sampled.map((layer) => layer.lastSample!.weights));
     const s = tf.stack(sampled.map((layer) => layer.stdPrior));
     const alpha = concentration(tf.stack(sampled.map((layer) => layer.expertWeightsPrior)));
-    const klGaussian = gaussianKl(covariance, config.components);
+    // KL_G and C are single-sample estimates per outer sample: averaged over the M of them.
+    const klGaussian = tf.div(gaussianKl(covariance, config.components), config.outerSamples);
     const klWishart = wishartKl(s);
-    const klDirichlet = dirichletKl(alpha, config.dirichletPrior, config.dirichletKlReferenceSign);
-    const cooperative = cooperativeLoss(weights);
+    const prior = config.randomDirichletPrior
+      ? tf.stack(sampled.map((layer) => layer.dirichletPriorConcentration!))
+      : config.dirichletPrior;
+    const klDirichlet = dirichletKl(alpha, prior, config.dirichletKlReferenceSign);
+    const cooperative = tf.div(cooperativeLoss(weights), config.outerSamples);
     const weighted = tf.mul(tf.addN([klGaussian, klWishart, klDirichlet]), config.klWeight);
     const total = config.cooperativeLoss ? tf.add(weighted, cooperative) : weighted;
     if (record !== undefined) {

@@ -1,9 +1,11 @@
 /**
  * The parameter-free noise of one MonteCLoRA forward pass (docs/monteclora.md §2), drawn from the seeded Rng:
- *  - gaussian: Z_g, N × d_in × r standard normals;
- *  - chiSquare: the r diagonal entries of a Wishart(df = r, I_r) draw, which are i.i.d. χ²_r (the spec's shortcut
- *    with the same distribution as Bartlett's LLᵀ diagonal), each a sum of r squared normals;
- *  - mixture: z_d, N standard normals for the mixture weights.
+ *  - gaussian: Z_g, M × N × d_in × r standard normals;
+ *  - chiSquare: M × r, the r diagonal entries of a Wishart(df = r, I_r) draw per outer sample, which are i.i.d. χ²_r
+ *    (the spec's shortcut with the same distribution as Bartlett's LLᵀ diagonal), each a sum of r squared normals;
+ *  - mixture: M × N values for the mixture weights: standard normals z_d (logistic-normal) or uniforms (the
+ *    quantiles of exact Dirichlet draws).
+ * M is the number of outer samples (1 unless the two-level estimator is asked for).
  * NoiseBuffer draws `size` of these in one batch ahead and serves them in order; each is used once.
  */
 import type { Rng } from '../../engine/rng.js';
@@ -24,11 +26,24 @@ export function chiSquareDraws(rng: Rng, count: number, degrees: number): Float3
   return out;
 }
 
-export function drawLayerNoise(rng: Rng, components: number, inFeatures: number, rank: number): LayerNoise {
+export interface NoiseShape {
+  readonly components: number;
+  readonly inFeatures: number;
+  readonly rank: number;
+  readonly outerSamples: number;
+  /** What the mixture weights are made from. */
+  readonly mixture: 'normal' | 'uniform';
+}
+
+export function drawLayerNoise(rng: Rng, shape: NoiseShape): LayerNoise {
+  const { components, inFeatures, rank, outerSamples } = shape;
   return {
-    gaussian: rng.normalArray(components * inFeatures * rank),
-    chiSquare: chiSquareDraws(rng, rank, rank),
-    mixture: rng.normalArray(components),
+    gaussian: rng.normalArray(outerSamples * components * inFeatures * rank),
+    chiSquare: chiSquareDraws(rng, outerSamples * rank, rank),
+    mixture:
+      shape.mixture === 'normal'
+        ? rng.normalArray(outerSamples * components)
+        : rng.uniformArray(outerSamples * components),
   };
 }
 
@@ -40,13 +55,12 @@ export class NoiseBuffer {
   constructor(
     private readonly rng: Rng,
     private readonly size: number,
-    private readonly shape: { components: number; inFeatures: number; rank: number },
+    private readonly shape: NoiseShape,
   ) {}
 
   next(): LayerNoise {
     if (this.buffer.length === 0) {
-      const { components, inFeatures, rank } = this.shape;
-      this.buffer = Array.from({ length: this.size }, () => drawLayerNoise(this.rng, components, inFeatures, rank));
+      this.buffer = Array.from({ length: this.size }, () => drawLayerNoise(this.rng, this.shape));
     }
     this.served += 1;
     return this.buffer.shift()!;

@@ -1,0 +1,84 @@
+/**
+ * AdaLoRA as an adapter method: an AdaLoraLayer in every targeted linear layer, the orthogonality regulariser
+ * γ·mean_{A,B}‖·‖_F added to the loss, and the rank allocator pruning triplets after each step.
+ */
+import { tf, type Scalar } from '../../engine/tf.js';
+import type { AdapterMethod, AppliedAdapter } from '../types.js';
+import { injectAdapterLayers } from '../inject.js';
+import { parseAdaLoraConfig, type AdaLoraConfig } from './config.js';
+import { AdaLoraLayer } from './layer.js';
+import { RankAllocator } from './rank-allocator.js';
+import type { LlamaModel } from '../../models/llama/model.js';
+import type { Rng } from '../../engine/rng.js';
+
+/** Injects AdaLoRA layers; `ranks` gives a stored rank per targeted layer (a pruned adapter being loaded). */
+export function injectAdaLora(
+  model: LlamaModel,
+  config: AdaLoraConfig,
+  rng: Rng,
+  ranks?: (moduleName: string) => number,
+): { layers: AdaLoraLayer[]; names: string[]; remove: () => void } {
+  const names: string[] = [];
+  const { layers, remove } = injectAdapterLayers(model.linears(), config.targetModules, (target) => {
+    names.push(target.name);
+    const rank = ranks?.(target.name) ?? config.initR;
+    return new AdaLoraLayer(
+      target.inFeatures,
+      target.outFeatures,
+      rank,
+      config.initR,
+      config.alpha,
+      config.dropout,
+      rng.fork(target.name),
+    );
+  });
+  return { layers, names, remove };
+}
+
+/** γ · mean over every A and B of ‖AAᵀ − I‖_F / ‖BᵀB − I‖_F (PEFT's AdaLoraModel.forward). */
+export function orthogonalityRegularizer(layers: readonly AdaLoraLayer[], weight: number): Scalar {
+  return tf.tidy(() => {
+    const residuals = layers.flatMap((layer) => layer.orthogonalityResiduals());
+    return tf.mul(tf.div(tf.addN(residuals), residuals.length), weight) as Scalar;
+  });
+}
+
+export const adaLoraMethod: AdapterMethod<AdaLoraConfig> = {
+  name: 'adalora',
+  description:
+    'AdaLoRA: SVD-like triplet updates B·diag(E)·A whose rank budget is reallocated by importance during training',
+  parseConfig: parseAdaLoraConfig,
+  apply(model, config, rng): AppliedAdapter {
+    const { layers, remove } = injectAdaLora(model, config, rng);
+    const allocator = new RankAllocator(layers, config);
+    return {
+      method: 'adalora',
+      groups: [
+        { name: 'lora_A', variables: layers.map((layer) => layer.loraA), learningRateMultiplier: 1 },
+        { name: 'lora_E', variables: layers.map((layer) => layer.loraE), learningRateMultiplier: 1 },
+        { name: 'lora_B', variables: layers.map((layer) => layer.loraB), learningRateMultiplier: 1 },
+      ],
+      hyperparameters: {
+        init_r: config.initR,
+        target_r: config.targetR,
+        lora_alpha: config.alpha,
+        lora_dropout: config.dropout,
+        target_modules: config.targetModules.join(' '),
+        tinit: config.tinit,
+        tfinal: config.tfinal,
+        deltaT: config.deltaT,
+        beta1: config.beta1,
+        beta2: config.beta2,
+        orth_reg_weight: config.orthRegWeight,
+      },
+      regularizer: () =>
+        config.orthRegWeight > 0 ? orthogonalityRegularizer(layers, config.orthRegWeight) : undefined,
+      afterStep: (update) => allocator.afterStep(update),
+      diagnostics: () => ({ rank_budget: allocator.budget }),
+      dispose: () => {
+        allocator.dispose();
+        remove();
+      },
+    };
+  },
+};

@@ -1,0 +1,160 @@
+/**
+ * AdaLoRA adapters in PEFT's layout: peft_type "ADALORA" with init_r, target_r, the schedule and `rank_pattern`
+ * (`<module>.lora_E` → kept flags); tensors `base_model.model.<module>.lora_A` [r, in], `.lora_B` [out, r] and
+ * `.lora_E` [r, 1] — sliced to the kept triplets when a rank pattern exists, as PEFT's
+ * resize_state_dict_by_rank_pattern does, and grown back to that rank on load (the scaling keeps init_r).
+ */
+import { tf, type Tensor } from '../../engine/tf.js';
+import { Rng } from '../../engine/rng.js';
+import { UserError } from '../../errors.js';
+import type { LlamaModel } from '../../models/llama/model.js';
+import type { Linear } from '../../models/layers/linear.js';
+import type { AppliedAdapter } from '../types.js';
+import {
+  assignTransposed,
+  fillAdapterFromFolder,
+  PEFT_PREFIX,
+  readAdapterConfig,
+  requireTensor,
+  tensorEntry,
+  writeAdapterFolder,
+  type TensorRecord,
+} from '../peft-files.js';
+import { AdaLoraLayer } from './layer.js';
+import { adaLoraMethod, injectAdaLora } from './index.js';
+import type { AdaLoraConfig } from './config.js';
+
+export function adaLoraLayers(model: { linears(): Linear[] }): { linear: Linear; layer: AdaLoraLayer }[] {
+  return model
+    .linears()
+    .filter((linear) => linear.adapter instanceof AdaLoraLayer)
+    .map((linear) => ({ linear, layer: linear.adapter as AdaLoraLayer }));
+}
+
+/** Keeps the rows (axis 0) or columns (axis 1) of the kept triplets. */
+function keptSlice(tensor: Tensor, kept: readonly boolean[] | undefined, axis: 0 | 1): Tensor {
+  if (kept === undefined || kept.every(Boolean)) return tensor;
+  const indices = kept.flatMap((keep, i) => (keep ? [i] : []));
+  return tf.gather(tensor, tf.tensor1d(indices, 'int32'), axis);
+}
+
+export function saveAdaLoraAdapter(
+  model: LlamaModel,
+  config: AdaLoraConfig,
+  dir: string,
+  totalSteps: number | null = null,
+): void {
+  const state: TensorRecord = {};
+  const rankPattern: Record<string, boolean[]> = {};
+  for (const { linear, layer } of adaLoraLayers(model)) {
+    const kept = layer.keptTriplets;
+    if (kept !== undefined) rankPattern[`${linear.name}.lora_E`] = [...kept];
+    tf.tidy(() => {
+      const prefix = `${PEFT_PREFIX}${linear.name}`;
+      state[`${prefix}.lora_A`] = tensorEntry(keptSlice(tf.transpose(layer.loraA), kept, 0));
+      state[`${prefix}.lora_B`] = tensorEntry(keptSlice(tf.transpose(layer.loraB), kept, 1));
+      state[`${prefix}.lora_E`] = tensorEntry(keptSlice(tf.reshape(layer.loraE, [-1, 1]), kept, 0));
+    });
+  }
+  writeAdapterFolder(
+    dir,
+    {
+      peft_type: 'ADALORA',
+      task_type: 'CAUSAL_LM',
+      r: config.initR,
+      init_r: config.initR,
+      target_r: config.targetR,
+      lora_alpha: config.alpha,
+      lora_dropout: config.dropout,
+      target_modules: [...config.targetModules],
+      tinit: config.tinit,
+      tfinal: config.tfinal,
+      deltaT: config.deltaT,
+      beta1: config.beta1,
+      beta2: config.beta2,
+      orth_reg_weight: config.orthRegWeight,
+      total_step: totalSteps,
+      rank_pattern: Object.keys(rankPattern).length === 0 ? null : rankPattern,
+      bias: 'none',
+      fan_in_fan_out: false,
+      init_lora_weights: true,
+      inference_mode: true,
+      modules_to_save: null,
+    },
+    state,
+  );
+}
+
+export function readPeftAdaLoraConfig(dir: string): { config: AdaLoraConfig; rankPattern: Record<string, boolean[]> } {
+  const { raw, path } = readAdapterConfig(dir);
+  if (raw['peft_type'] !== 'ADALORA')
+    throw new UserError(`${path}: peft_type ${String(raw['peft_type'])} is not ADALORA.`);
+  const targets = raw['target_modules'];
+  const number = (key: string, fallback: number) => (typeof raw[key] === 'number' ? (raw[key] as number) : fallback);
+  const config: AdaLoraConfig = {
+    initR: number('init_r', 12),
+    targetR: number('target_r', 8),
+    alpha: number('lora_alpha', 8),
+    dropout: number('lora_dropout', 0),
+    targetModules: Array.isArray(targets) ? (targets as string[]) : [String(targets)],
+    tinit: number('tinit', 0),
+    tfinal: number('tfinal', 0),
+    deltaT: number('deltaT', 1),
+    beta1: number('beta1', 0.85),
+    beta2: number('beta2', 0.85),
+    orthRegWeight: number('orth_reg_weight', 0.5),
+  };
+  const rankPattern = (raw['rank_pattern'] ?? {}) as Record<string, boolean[]>;
+  return { config, rankPattern };
+}
+
+/** Injects a PEFT AdaLoRA adapter saved in `dir`, each layer at the rank its rank pattern kept. */
+export function loadAdaLoraAdapter(model: LlamaModel, dir: string): { adapter: AppliedAdapter; config: AdaLoraConfig } {
+  const { config, rankPattern } = readPeftAdaLoraConfig(dir);
+  const rankOf = (name: string) => {
+    const kept = rankPattern[`${name}.lora_E`];
+    return kept === undefined ? config.initR : kept.filter(Boolean).length;
+  };
+  // The method's own adapter object when nothing was pruned; otherwise layers at the pruned ranks.
+  const adapter: AppliedAdapter =
+    Object.keys(rankPattern).length === 0
+      ? adaLoraMethod.apply(model, config, new Rng(0))
+      : inferenceAdapter(injectAdaLora(model, config, new Rng(0), rankOf));
+  fillAdapterFromFolder(dir, adapter, (file) => {
+    for (const { linear, layer } of adaLoraLayers(model)) {
+      const prefix = `${PEFT_PREFIX}${linear.name}`;
+      const neededBy = `target module ${linear.name}`;
+      assignTransposed(file, `${prefix}.lora_A`, layer.loraA, neededBy);
+      assignTransposed(file, `${prefix}.lora_B`, layer.loraB, neededBy);
+      const e = requireTensor(file, `${prefix}.lora_E`, neededBy);
+      if (e.values.length !== layer.rank) {
+        throw new UserError(
+          `${file.path}: tensor "${prefix}.lora_E" has ${e.values.length} values, the layer needs ${layer.rank}.`,
+        );
+      }
+      layer.loraE.assign(tf.tensor1d(e.values));
+    }
+  });
+  return { adapter, config };
+}
+
+/** A pruned adapter loaded for evaluation: its tensors train as one group, without reallocation. */
+function inferenceAdapter(injected: ReturnType<typeof injectAdaLora>): AppliedAdapter {
+  return {
+    method: 'adalora',
+    groups: [
+      { name: 'adalora', variables: injected.layers.flatMap((layer) => layer.variables()), learningRateMultiplier: 1 },
+    ],
+    hyperparameters: {},
+    dispose: injected.remove,
+  };
+}
+
+/** W ← W + B·diag(E)·A·α/(r_init + 1e-5) for every AdaLoRA layer (PEFT's merge_and_unload). */
+export function mergeAdaLora(model: { linears(): Linear[] }): void {
+  for (const { linear, layer } of adaLoraLayers(model)) {
+    const merged = tf.tidy(() => tf.add(linear.weight, layer.deltaWeight()));
+    linear.weight.assign(merged);
+    merged.dispose();
+  }
+}
