@@ -2,6 +2,7 @@
 import type { Scalar, Tensor, Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
 import type { LlamaModel } from '../models/llama/model.js';
+import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 
 /** Variables the optimiser trains together, with a learning-rate multiplier (LoRA+ trains B faster than A). */
 export interface ParameterGroup {
@@ -51,7 +52,8 @@ export interface AdapterMethod<Config> {
   readonly description: string;
   /** Validates the `adapter` section of a preset; `source` names the file in error messages. */
   parseConfig(raw: unknown, source: string): Config;
-  apply(model: LlamaModel, config: Config, rng: Rng): AppliedAdapter;
+  /** `tokenizer` is the model's, for methods initialised from text (prompt tuning's text init). */
+  apply(model: LlamaModel, config: Config, rng: Rng, tokenizer?: TextTokenizer): AppliedAdapter;
 }
 
 export function countParameters(groups: readonly ParameterGroup[]): number {

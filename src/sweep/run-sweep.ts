@@ -98,7 +98,7 @@ export function runPlanEntry(
         task.labels.length,
         randomWeightInit(rng.fork('head'), model.config.initializerRange),
       );
-      return preset.method.apply(model, preset.adapterConfig, rng.fork('adapter'));
+      return preset.method.apply(model, preset.adapterConfig, rng.fork('adapter'), tokenizer);
     } catch (error) {
       model.dispose();
       throw error;

@@ -5,7 +5,6 @@
  */
 import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
-import { UserError } from '../../errors.js';
 import { batchMatMul } from '../../engine/ops/batch-matmul.js';
 import { Linear } from '../layers/linear.js';
 import { rmsNorm } from '../layers/rms-norm.js';
@@ -135,23 +134,25 @@ export class LlamaModel {
     const ids = tf.tensor1d(input.ids, 'int32');
     let x = tf.reshape(tf.gather(this.embedTokens, ids), [B, T, this.config.hiddenSize]);
     const prompt = this.promptEmbeddings;
-    if (prompt !== undefined && (options.past !== undefined || options.returnCache)) {
-      throw new UserError(
-        'Generation with a KV cache is not supported with a prompt-tuning adapter yet: use --no-cache.',
-      );
-    }
     const P = prompt === undefined ? 0 : prompt.shape[0]!;
+    // The soft prompt is prepended when a sequence starts; with a KV cache, later calls find it among the past keys.
+    const prepended = options.past === undefined ? P : 0;
+    const pastKeys = pastLength + (options.past === undefined ? 0 : P);
     let positions = input.positions;
     let keyMask = input.keyMask;
     if (prompt !== undefined) {
-      x = tf.concat([tf.tile(tf.reshape(prompt, [1, P, this.config.hiddenSize]), [B, 1, 1]), x], 1);
-      positions = new Int32Array(B * (P + T)).map((_, i) => i % (P + T));
-      keyMask = new Int32Array(B * (P + T)).map((_, i) =>
-        i % (P + T) < P ? 1 : input.keyMask[Math.floor(i / (P + T)) * T + (i % (P + T)) - P]!,
-      );
+      if (prepended > 0) x = tf.concat([tf.tile(tf.reshape(prompt, [1, P, this.config.hiddenSize]), [B, 1, 1]), x], 1);
+      // Positions count over the whole sequence, prompt and padding included, as transformers' forward does when
+      // PEFT passes no position ids; cached steps continue that count, so cached and uncached generation agree.
+      positions = new Int32Array(B * (prepended + T)).map((_, i) => P + pastLength - prepended + (i % (prepended + T)));
+      const realKeys = pastLength + T;
+      keyMask = new Int32Array(B * (P + realKeys)).map((_, i) => {
+        const column = i % (P + realKeys);
+        return column < P ? 1 : input.keyMask[Math.floor(i / (P + realKeys)) * realKeys + column - P]!;
+      });
     }
-    const rope = ropeTables(positions, B, P + T, this.inverseFrequencies);
-    const bias = attentionBias(keyMask, B, P + T, pastLength + P + T);
+    const rope = ropeTables(positions, B, prepended + T, this.inverseFrequencies);
+    const bias = attentionBias(keyMask, B, prepended + T, pastKeys + prepended + T);
     const keys: Tensor3D[] = [];
     const values: Tensor3D[] = [];
     this.layers.forEach((layer, i) => {
@@ -169,7 +170,7 @@ export class LlamaModel {
     });
     const normed = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
     // The soft prompt's own positions are dropped unless asked for: callers index the real tokens.
-    const hidden = P === 0 || options.keepPrompt ? normed : tf.slice(normed, [0, P, 0], [-1, T, -1]);
+    const hidden = prepended === 0 || options.keepPrompt ? normed : tf.slice(normed, [0, prepended, 0], [-1, T, -1]);
     return options.returnCache ? { hidden, cache: { keys, values, length: pastLength + T } } : { hidden };
   }
 
@@ -217,6 +218,28 @@ export class LlamaModel {
     const heads = [...(this.lmHead?.variables() ?? []), ...(this.score?.variables() ?? [])];
     const linears = this.layers.flatMap(layerLinears).flatMap((l) => l.variables());
     return [this.embedTokens, ...norms, this.finalNorm, ...linears, ...heads];
+  }
+
+  /**
+   * The base model's parameters under their Hugging Face names, linear weights flagged (stored [in, out] here,
+   * [out, in] in a checkpoint). The classification head is not included (it belongs to the task).
+   */
+  namedParameters(): { name: string; variable: Variable; isLinearWeight: boolean }[] {
+    const plain = (name: string, variable: Variable) => ({ name, variable, isLinearWeight: false });
+    const linear = (l: Linear) => [
+      { name: `${l.name}.weight`, variable: l.weight, isLinearWeight: true },
+      ...(l.bias === undefined ? [] : [plain(`${l.name}.bias`, l.bias)]),
+    ];
+    return [
+      plain('model.embed_tokens.weight', this.embedTokens),
+      ...this.layers.flatMap((layer, i) => [
+        plain(`model.layers.${i}.input_layernorm.weight`, layer.inputNorm),
+        plain(`model.layers.${i}.post_attention_layernorm.weight`, layer.postAttentionNorm),
+        ...layerLinears(layer).flatMap(linear),
+      ]),
+      plain('model.norm.weight', this.finalNorm),
+      ...(this.lmHead === undefined ? [] : linear(this.lmHead)),
+    ];
   }
 
   dispose(): void {

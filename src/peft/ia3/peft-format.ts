@@ -5,7 +5,14 @@
 import { tf } from '../../engine/tf.js';
 import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
-import { fillAdapterFromFolder, PEFT_PREFIX, readAdapterConfig, requireTensor } from '../peft-files.js';
+import {
+  fillAdapterFromFolder,
+  PEFT_PREFIX,
+  readAdapterConfig,
+  requireTensor,
+  writeAdapterFolder,
+  type TensorRecord,
+} from '../peft-files.js';
 import type { Linear } from '../../models/layers/linear.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { AppliedAdapter } from '../types.js';
@@ -18,6 +25,32 @@ function ia3Layers(model: { linears(): Linear[] }): { linear: Linear; layer: Ia3
     .linears()
     .filter((linear) => linear.adapter instanceof Ia3Layer)
     .map((linear) => ({ linear, layer: linear.adapter as Ia3Layer }));
+}
+
+/** Writes the vectors as PEFT stores them: [1, in] for feed-forward layers, [out, 1] for the others. */
+export function saveIa3Adapter(model: LlamaModel, config: Ia3Config, dir: string): void {
+  const state: TensorRecord = {};
+  for (const { linear, layer } of ia3Layers(model)) {
+    const values = Float32Array.from(layer.scale.dataSync());
+    state[`${PEFT_PREFIX}${linear.name}.ia3_l`] = {
+      shape: layer.isFeedforward ? [1, values.length] : [values.length, 1],
+      values,
+    };
+  }
+  writeAdapterFolder(
+    dir,
+    {
+      peft_type: 'IA3',
+      task_type: 'CAUSAL_LM',
+      target_modules: [...config.targetModules],
+      feedforward_modules: [...config.feedforwardModules],
+      fan_in_fan_out: false,
+      init_ia3_weights: true,
+      inference_mode: true,
+      modules_to_save: null,
+    },
+    state,
+  );
 }
 
 export function loadIa3Adapter(model: LlamaModel, dir: string): { adapter: AppliedAdapter; config: Ia3Config } {
