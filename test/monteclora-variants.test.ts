@@ -11,12 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, type Tensor, type Tensor2D } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
-import {
-  gammaQuantile,
-  gammaSampleShapeDerivative,
-  logGamma,
-  regularizedLowerGamma,
-} from '../src/peft/monteclora/gamma.js';
+import { gammaQuantile, gammaSampleShapeDerivative, regularizedLowerGamma } from '../src/peft/monteclora/gamma.js';
+import { logGamma } from '../src/peft/monteclora/special-functions.js';
 import { dirichletWeights } from '../src/peft/monteclora/dirichlet-sampler.js';
 import { drawLayerNoise, type LayerNoise } from '../src/peft/monteclora/noise.js';
 import { meanRegularizer, MonteCloraLayer } from '../src/peft/monteclora/layer.js';

@@ -55,6 +55,14 @@ onEachBackend(() => {
     values(tf.grad((t: Tensor) => tf.sum(lgamma(t)))(tf.tensor1d([0.5, 2, 40]))).forEach((v, i) =>
       close(v, [psi[2]!, psi[5]!, psi[9]!][i]!, 1e-4),
     );
+    // ψ's derivative, trigamma: scipy.special.polygamma(1, x) at 1e-3, 0.5, 1, 3.7, 10, 40.
+    const trigamma = [
+      1000001.6425331959, 4.93480220054468, 1.6449340668482266, 0.31003785767003833, 0.10516633568168576,
+      0.025315103841291032,
+    ];
+    values(tf.grad((t: Tensor) => tf.sum(digamma(t)))(tf.tensor1d([1e-3, 0.5, 1, 3.7, 10, 40]))).forEach((v, i) =>
+      close(v, trigamma[i]!),
+    );
   });
 
   test('KL terms reproduce the spec test vectors', () => {

@@ -4,20 +4,7 @@
  * of a), and the implicit reparameterisation derivative dx/da = −(∂P/∂a)/p(x; a) (Figurnov et al. 2018), which holds
  * the draw's quantile u fixed. Plain JS numbers: these run per component (N of them), never per weight.
  */
-
-/** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error ~1e-15). */
-export function logGamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-  ];
-  const z = x - 1;
-  let sum = c[0]!;
-  for (let i = 1; i < 9; i++) sum += c[i]! / (z + i);
-  const t = z + 7.5;
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(sum);
-}
+import { logGamma } from './special-functions.js';
 
 /** P(a, x) = γ(a, x)/Γ(a): the series below a + 1, the continued fraction (modified Lentz) above. */
 export function regularizedLowerGamma(a: number, x: number): number {

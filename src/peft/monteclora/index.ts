@@ -3,6 +3,7 @@ import type { AdapterMethod, AppliedAdapter } from '../types.js';
 import { injectAdapterLayers } from '../inject.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
 import { meanRegularizer, MonteCloraLayer, type RegularizerTerms } from './layer.js';
+import { GroupSampler } from './group-sampler.js';
 import type { Tensor } from '../../engine/tf.js';
 import { loraGroups, loraHyperparameters } from '../lora/index.js';
 
@@ -17,6 +18,9 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
       config.targetModules,
       (target) => new MonteCloraLayer(target.inFeatures, target.outFeatures, config, rng.fork(target.name)),
     );
+    // One sampler for all layers: the sampling maths runs once per forward on stacked tensors.
+    const sampler = new GroupSampler(layers, config);
+    layers.forEach((layer) => (layer.sampler = sampler));
     let terms: RegularizerTerms | undefined;
     const releaseTerms = () => {
       if (terms !== undefined) Object.values(terms).forEach((t: Tensor) => t.dispose());

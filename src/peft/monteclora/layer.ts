@@ -15,8 +15,8 @@ import { LoraLayer } from '../lora/layer.js';
 import { stopGradient } from '../../engine/ops/stop-gradient.js';
 import type { MonteCloraConfig } from './config.js';
 import { NoiseBuffer, type LayerNoise } from './noise.js';
-import { concentration, mixtureWeights } from './mixture-weights.js';
-import { dirichletWeights } from './dirichlet-sampler.js';
+import { concentration } from './mixture-weights.js';
+import { GroupSampler } from './group-sampler.js';
 import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
 
 /** What the last training forward drew, for the regulariser and the logs. */
@@ -48,7 +48,10 @@ export class MonteCloraLayer extends LoraLayer {
   readonly dirichletPriorConcentration: Variable | undefined;
   /** Whether a training forward samples; off in the first phase of post-hoc mode (plain LoRA then). */
   sampling = true;
-  private readonly nextNoise: () => LayerNoise;
+  /** This layer's next noise draw, from its own seeded buffer (or the fixed draw a test passes in). */
+  readonly nextNoise: () => LayerNoise;
+  /** Draws Σ and w; a model's layers share one (see GroupSampler), a layer built alone has its own. */
+  sampler: GroupSampler;
   private sample: ForwardSample | undefined;
   private readonly monteclora: MonteCloraConfig;
 
@@ -73,6 +76,7 @@ export class MonteCloraLayer extends LoraLayer {
       mixture: config.mixtureWeights === 'dirichlet' ? 'uniform' : 'normal',
     });
     this.nextNoise = noise ?? (() => buffer.next());
+    this.sampler = new GroupSampler([this], config);
   }
 
   protected override downProjection(context: ForwardContext): Tensor2D {
@@ -80,33 +84,19 @@ export class MonteCloraLayer extends LoraLayer {
       this.sample = undefined;
       return this.loraA as unknown as Tensor2D;
     }
-    const { r, components, outerSamples, sampleScaler, doubleScale, detachPerturbedA } = this.monteclora;
+    const { r, components, outerSamples, detachPerturbedA } = this.monteclora;
     const inFeatures = this.loraA.shape[0]!;
-    const draw = this.nextNoise();
-    const covariance = tf.maximum(
-      tf.mul(tf.exp(tf.mul(this.stdPrior, 2)), tf.tensor2d(draw.chiSquare, [outerSamples, r])),
-      1e-3,
-    );
-    const weights = this.drawWeights(draw);
-    const mixing = this.monteclora.sparseMixture
-      ? tf.cast(tf.oneHot(tf.argMax(weights, -1), components), 'float32')
-      : weights;
-    // Per outer sample m: Σ_n w_mn Z_g[m, n] as one [1, N]·[N, d_in·r] product, its columns scaled by √Σ_m — never
+    const { covariance, weights, mixing, columnScale, gaussian } = this.sampler.draw(this);
+    // Per outer sample m: Σ_n w_mn Z_g[m, n] as one [1, N]·[N, d_in·r] product, its columns scaled by ε√Σ_m — never
     // N copies of A. The M terms are averaged.
     const size = inFeatures * r;
     const terms = Array.from({ length: outerSamples }, (_, m) => {
-      const gaussian = tf.tensor2d(draw.gaussian.subarray(m * components * size, (m + 1) * components * size), [
-        components,
-        size,
-      ]);
+      const z = tf.tensor2d(gaussian.subarray(m * components * size, (m + 1) * components * size), [components, size]);
       const rowWeights = outerSamples === 1 ? mixing : tf.slice(mixing, [m, 0], [1, components]);
-      const rowScale = outerSamples === 1 ? covariance : tf.slice(covariance, [m, 0], [1, r]);
-      const mixed = tf.reshape(tf.matMul(tf.reshape(rowWeights, [1, components]), gaussian), [inFeatures, r]);
-      return tf.mul(mixed, tf.sqrt(rowScale));
+      const rowScale = outerSamples === 1 ? columnScale : tf.slice(columnScale, [m, 0], [1, r]);
+      return tf.mul(tf.reshape(tf.matMul(rowWeights, z), [inFeatures, r]), rowScale);
     });
-    const mixed = outerSamples === 1 ? terms[0]! : tf.div(tf.addN(terms), outerSamples);
-    const scale = doubleScale ? sampleScaler * sampleScaler : sampleScaler;
-    const perturbation = tf.mul(mixed, scale);
+    const perturbation = outerSamples === 1 ? terms[0]! : tf.div(tf.addN(terms), outerSamples);
     this.sample = { covariance, weights, perturbation };
     const perturbed = tf.add(this.loraA, perturbation) as Tensor2D;
     if (!detachPerturbedA) return perturbed;
@@ -114,15 +104,6 @@ export class MonteCloraLayer extends LoraLayer {
     const constant = stopGradient(perturbed) as Tensor2D;
     this.loraA.assign(constant);
     return constant;
-  }
-
-  /** The mixture weights of every outer sample, [M, N]. */
-  private drawWeights(draw: LayerNoise): Tensor {
-    const { components, outerSamples } = this.monteclora;
-    if (this.monteclora.mixtureWeights === 'dirichlet') {
-      return dirichletWeights(concentration(this.expertWeightsPrior), draw.mixture);
-    }
-    return mixtureWeights(this.expertWeightsPrior, tf.tensor2d(draw.mixture, [outerSamples, components]));
   }
 
   /** β(KL_G + KL_W + KL_D) + C for this layer's last training forward; undefined outside training. */

@@ -1,0 +1,92 @@
+/**
+ * Draws Σ and w for every MonteCLoRA layer of a model at once. The per-layer sampling maths (covariance, mixture
+ * weights, their scales) is a few dozen tiny ops; done layer by layer it costs more kernel launches than the layer's
+ * products on tfjs-wasm, so the first layer to sample in a forward pass draws for all of them, on their stacked s and
+ * p, and each layer takes its slice. Every layer still draws its noise from its own seeded buffer, so the numbers
+ * are those of layer-by-layer sampling. A layer's k-th sampling forward gets the group's k-th draw: every layer of a
+ * model samples once per forward.
+ */
+import { tf, type Tensor, type Variable } from '../../engine/tf.js';
+import type { MonteCloraConfig } from './config.js';
+import type { LayerNoise } from './noise.js';
+import { concentration, mixtureWeights } from './mixture-weights.js';
+import { dirichletWeights } from './dirichlet-sampler.js';
+
+/** One layer's part of a draw. */
+export interface LayerDraw {
+  /** Σ's diagonal per outer sample, [M, r]. */
+  readonly covariance: Tensor;
+  /** Mixture weights per outer sample, [M, N]. */
+  readonly weights: Tensor;
+  /** The weights the perturbation mixes with: `weights`, or one-hot at their argmax for the sparse ablation. */
+  readonly mixing: Tensor;
+  /** ε·√Σ (ε² under doubleScale), [M, r]: the scale of each column of the mixed Gaussian noise. */
+  readonly columnScale: Tensor;
+  /** The layer's Z_g, M × N × d_in × r. */
+  readonly gaussian: Float32Array;
+}
+
+export interface SamplerMember {
+  readonly stdPrior: Variable;
+  readonly expertWeightsPrior: Variable;
+  readonly nextNoise: () => LayerNoise;
+}
+
+export class GroupSampler {
+  private round = 0;
+  private draws: LayerDraw[] = [];
+  private readonly calls = new Map<SamplerMember, number>();
+
+  constructor(
+    private readonly members: readonly SamplerMember[],
+    private readonly config: MonteCloraConfig,
+  ) {}
+
+  /** The member's sample for its next training forward (tensors owned by the caller's tidy or tape scope). */
+  draw(member: SamplerMember): LayerDraw {
+    const call = (this.calls.get(member) ?? 0) + 1;
+    this.calls.set(member, call);
+    if (call > this.round) {
+      this.round = call;
+      this.draws = this.drawAll();
+    }
+    return this.draws[this.members.indexOf(member)]!;
+  }
+
+  private drawAll(): LayerDraw[] {
+    const { r, components: N, outerSamples: M, sampleScaler, doubleScale } = this.config;
+    const L = this.members.length;
+    const noise = this.members.map((member) => member.nextNoise());
+    const chiSquare = new Float32Array(L * M * r);
+    noise.forEach((draw, l) => chiSquare.set(draw.chiSquare, l * M * r));
+    const s = tf.reshape(tf.stack(this.members.map((member) => member.stdPrior)), [L, 1, r]);
+    const covariance = tf.maximum(tf.mul(tf.exp(tf.mul(s, 2)), tf.tensor3d(chiSquare, [L, M, r])), 1e-3);
+    const weights = this.drawWeights(noise);
+    const mixing = this.config.sparseMixture ? tf.cast(tf.oneHot(tf.argMax(weights, -1), N), 'float32') : weights;
+    const columnScale = tf.mul(tf.sqrt(covariance), doubleScale ? sampleScaler * sampleScaler : sampleScaler);
+    const perLayer = (t: Tensor) => (L === 1 ? [tf.reshape(t, t.shape.slice(1))] : tf.unstack(t));
+    const [covariances, allWeights, allMixing, scales] = [covariance, weights, mixing, columnScale].map(perLayer);
+    return noise.map((draw, l) => ({
+      covariance: covariances![l]!,
+      weights: allWeights![l]!,
+      mixing: allMixing![l]!,
+      columnScale: scales![l]!,
+      gaussian: draw.gaussian,
+    }));
+  }
+
+  /** [L, M, N] mixture weights: logistic-normal on the stacked p at once, or exact Dirichlet per layer. */
+  private drawWeights(noise: readonly LayerNoise[]): Tensor {
+    const { components: N, outerSamples: M } = this.config;
+    const L = this.members.length;
+    if (this.config.mixtureWeights === 'dirichlet') {
+      return tf.stack(
+        this.members.map((member, l) => dirichletWeights(concentration(member.expertWeightsPrior), noise[l]!.mixture)),
+      );
+    }
+    const z = new Float32Array(L * M * N);
+    noise.forEach((draw, l) => z.set(draw.mixture, l * M * N));
+    const p = tf.reshape(tf.stack(this.members.map((member) => member.expertWeightsPrior)), [L, 1, N]);
+    return mixtureWeights(p, tf.tensor3d(z, [L, M, N]));
+  }
+}
