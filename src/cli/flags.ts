@@ -7,3 +7,16 @@ export const backendFlag = Flags.string({
     'Tensor backend: auto tries tensorflow (tfjs-node-gpu, tfjs-node), then wasm, then cpu. Default: $MCEVAL_BACKEND or auto.',
   options: [...BACKEND_REQUESTS],
 });
+
+/** --sandbox for every command that executes generated code. */
+export const sandboxFlag = Flags.string({
+  description:
+    'Code isolation: strict (namespaces, no network, read-only file system; the default where the machine allows it) or process (resource limits only).',
+  options: ['strict', 'process'],
+});
+
+/** --workers: parallel code executions. */
+export const workersFlag = Flags.integer({
+  description: 'Programs executed in parallel (default: the number of cores).',
+  min: 1,
+});

@@ -3,6 +3,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { backendFlag } from '../cli/flags.js';
 import { initEngine, resolveBackendRequest, type BackendProbe } from '../engine/backends.js';
 import { matmulSelfCheck, type MatmulCheck } from '../engine/selfcheck.js';
+import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
 export interface DoctorResult {
   readonly node: string;
@@ -11,6 +12,8 @@ export interface DoctorResult {
   readonly chosen: string;
   readonly threads: number;
   readonly matmul: MatmulCheck;
+  /** What the code-execution sandbox can do here; `defaultMode` is what `--sandbox` defaults to. */
+  readonly sandbox: IsolationReport & { readonly defaultMode: 'strict' | 'process' };
   readonly ok: boolean;
 }
 
@@ -18,7 +21,8 @@ export interface DoctorResult {
 const MAX_RELATIVE_ERROR = 1e-5;
 
 export default class Doctor extends BaseCommand {
-  static override summary = 'Check the machine: Node, each tensor backend, the chosen one, and a matmul self-check.';
+  static override summary =
+    'Check the machine: Node, each tensor backend, the chosen one, a matmul self-check, and the code sandbox.';
   static override examples = [
     '<%= config.bin %> doctor',
     '<%= config.bin %> doctor --json',
@@ -33,6 +37,8 @@ export default class Doctor extends BaseCommand {
     const { flags } = await this.parse(Doctor);
     const choice = await initEngine(resolveBackendRequest(flags.backend), { probeAll: true });
     const matmul = matmulSelfCheck(flags.size);
+    const isolation = await detectIsolation();
+    const defaultMode = isolation.strict.available ? 'strict' : 'process';
     const result: DoctorResult = {
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
@@ -40,6 +46,7 @@ export default class Doctor extends BaseCommand {
       chosen: choice.id,
       threads: choice.threads,
       matmul,
+      sandbox: { ...isolation, defaultMode },
       ok: matmul.relativeError < MAX_RELATIVE_ERROR,
     };
     this.log(`Node ${result.node} on ${result.platform}`);
@@ -53,6 +60,7 @@ export default class Doctor extends BaseCommand {
       `Self-check: ${matmul.size}×${matmul.size} matmul, relative error ${matmul.relativeError.toExponential(2)} ` +
         `(${result.ok ? 'ok' : `above ${MAX_RELATIVE_ERROR}: this backend computes wrong results`}), ${matmul.gflops.toFixed(2)} GFLOP/s`,
     );
+    this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);
     if (!result.ok) process.exitCode = 1;
     return result;
   }

@@ -19,14 +19,24 @@ export function formatDuration(seconds: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/** The text of the bar; `overall` in [0, 1] is the fraction of the whole sweep done. */
-export function formatProgress(state: ProgressState, overall: number, etaSeconds: number, width = 20): string {
-  const filled = Math.round(Math.min(1, Math.max(0, overall)) * width);
-  const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;
+/** What a training run reports: run, epoch, step and loss. */
+export function trainingLabel(state: ProgressState): string {
   return (
     `run ${state.run}/${state.runs} ${state.label} | epoch ${state.epoch}/${state.epochs} | ` +
-    `step ${state.step}/${state.steps} | loss ${state.loss.toFixed(4)} | [${bar}] ${Math.round(overall * 100)}% | ETA ${formatDuration(etaSeconds)}`
+    `step ${state.step}/${state.steps} | loss ${state.loss.toFixed(4)}`
   );
+}
+
+/** `label | [###---] 45% | ETA 1m35s`; `overall` in [0, 1] is the fraction of the whole job done. */
+export function formatBar(label: string, overall: number, etaSeconds: number, width = 20): string {
+  const filled = Math.round(Math.min(1, Math.max(0, overall)) * width);
+  const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;
+  return `${label} | [${bar}] ${Math.round(overall * 100)}% | ETA ${formatDuration(etaSeconds)}`;
+}
+
+/** The text of a training sweep's bar. */
+export function formatProgress(state: ProgressState, overall: number, etaSeconds: number, width = 20): string {
+  return formatBar(trainingLabel(state), overall, etaSeconds, width);
 }
 
 export class ProgressBar {
@@ -40,14 +50,16 @@ export class ProgressBar {
     return this.stream?.isTTY === true;
   }
 
-  update(state: ProgressState, overall: number): void {
+  /** Redraws the line with a label (a training state, or any text) and the fraction done. */
+  update(label: ProgressState | string, overall: number): void {
     if (!this.enabled) return;
     const now = Date.now();
     if (now - this.lastDraw < 100 && overall < 1) return;
     this.lastDraw = now;
     const elapsed = (now - this.started) / 1000;
     const eta = overall > 0 ? (elapsed * (1 - overall)) / overall : Number.NaN;
-    const line = formatProgress(state, overall, eta).slice(0, (this.stream!.columns ?? 120) - 1);
+    const text = typeof label === 'string' ? label : trainingLabel(label);
+    const line = formatBar(text, overall, eta).slice(0, (this.stream!.columns ?? 120) - 1);
     this.stream!.write(`\r\x1b[2K${line}`);
   }
 

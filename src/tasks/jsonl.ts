@@ -1,37 +1,57 @@
-/** Reads classification examples from JSON Lines ({"text": ..., "label": ...} per line), naming file and line on error. */
+/** JSON Lines files (plain or .gz), one object per line, with errors that name the file and line. */
 import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { UserError } from '../errors.js';
 import type { ClassificationExample } from './types.js';
 
+export interface JsonLine {
+  readonly value: Record<string, unknown>;
+  /** path:line, for error messages. */
+  readonly where: string;
+}
+
+/**
+ * Every non-empty line of a JSON Lines file as an object. `expected` describes a row, for the error message of a
+ * line that is not a JSON object; `missingHint` is how to get the file when it is absent.
+ */
+export function readJsonLines(path: string, expected: string, missingHint: string): JsonLine[] {
+  if (!existsSync(path)) throw new UserError(`Data file not found: ${path}. ${missingHint}`);
+  const raw = readFileSync(path);
+  const text = path.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+  const lines: JsonLine[] = [];
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    const where = `${path}:${index + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new UserError(`Malformed row at ${where}: not valid JSON. Each line must be ${expected}.`);
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new UserError(`Malformed row at ${where}: expected ${expected}.`);
+    }
+    lines.push({ value: value as Record<string, unknown>, where });
+  });
+  return lines;
+}
+
 export function readClassificationJsonl(path: string, numLabels: number): ClassificationExample[] {
-  if (!existsSync(path)) throw new UserError(`Data file not found: ${path}. Reinstall mceval or restore the file.`);
-  const examples: ClassificationExample[] = [];
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line, index) => {
-      if (line.trim() === '') return;
-      const where = `${path}:${index + 1}`;
-      let row: unknown;
-      try {
-        row = JSON.parse(line);
-      } catch {
-        throw new UserError(
-          `Malformed row at ${where}: not valid JSON. Each line must be {"text": string, "label": integer}.`,
-        );
-      }
-      const { text, label } = (row ?? {}) as { text?: unknown; label?: unknown };
-      if (
-        typeof text !== 'string' ||
-        !Number.isInteger(label) ||
-        (label as number) < 0 ||
-        (label as number) >= numLabels
-      ) {
-        throw new UserError(
-          `Malformed row at ${where}: expected {"text": string, "label": integer in 0..${numLabels - 1}}.`,
-        );
-      }
-      examples.push({ text, label: label as number });
-    });
+  const expected = '{"text": string, "label": integer}';
+  const examples = readJsonLines(path, expected, 'Reinstall mceval or restore the file.').map(({ value, where }) => {
+    const { text, label } = value;
+    if (
+      typeof text !== 'string' ||
+      !Number.isInteger(label) ||
+      (label as number) < 0 ||
+      (label as number) >= numLabels
+    ) {
+      throw new UserError(
+        `Malformed row at ${where}: expected {"text": string, "label": integer in 0..${numLabels - 1}}.`,
+      );
+    }
+    return { text, label: label as number };
+  });
   if (examples.length === 0) throw new UserError(`Data file ${path} has no examples.`);
   return examples;
 }
