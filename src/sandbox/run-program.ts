@@ -14,7 +14,7 @@ import { DEFAULT_LIMITS, type SandboxLimits } from './limits.js';
 import { preambleArguments, PYTHON_PREAMBLE } from './python-preamble.js';
 import { formatVerdict, SETUP_FAILED_EXIT_CODE, signalOfExitCode, verdictOf, type ExecutionStatus } from './verdict.js';
 import { describeIsolation, UNSHARE_ARGS, type IsolationReport, type SandboxMode } from './isolation.js';
-import { killProcessesOfUid, liveProcessesOfUid, processesOfUid } from './processes.js';
+import { killProcessesOfUid, processesOfUid } from './processes.js';
 
 export type ProgramLanguage = 'python' | 'javascript';
 
@@ -80,10 +80,10 @@ function command(options: SandboxOptions, uid: number | undefined, preamble: str
   return [...asUid, ...namespaces, isolation.python!, '-I', preamble, ...settings];
 }
 
-/** RLIMIT_NPROC counts every process of the real user: without a uid of its own, add the ones it already has. */
+/** RLIMIT_NPROC counts every process of the real user, zombies too: without a uid of its own, add the ones it has. */
 function processLimit(limits: SandboxLimits, uid: number | undefined): number {
   if (uid !== undefined) return limits.processes;
-  return liveProcessesOfUid(process.getuid?.() ?? 0).length + limits.processes;
+  return processesOfUid(process.getuid?.() ?? 0).length + limits.processes;
 }
 
 /**
