@@ -10,7 +10,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectIsolation, type IsolationReport, type SandboxMode } from '../src/sandbox/isolation.js';
-import { runProgram, sandboxUid, type ExecutionResult, type ProgramLanguage } from '../src/sandbox/run-program.js';
+import {
+  assertModeAvailable,
+  runProgram,
+  sandboxUid,
+  type ExecutionResult,
+  type ProgramLanguage,
+} from '../src/sandbox/run-program.js';
 import { liveProcessesOfUid } from '../src/sandbox/processes.js';
 import { DEFAULT_LIMITS } from '../src/sandbox/limits.js';
 import { formatVerdict, lastErrorLine, verdictOf } from '../src/sandbox/verdict.js';
@@ -271,4 +277,21 @@ test('cpu and file-size limits kill with the limit named', async () => {
     { mode, isolation, limits },
   );
   assert.equal(file.verdict, 'killed: file size');
+});
+
+test('--sandbox strict refuses to run where it is unavailable, naming what is missing; process says what it lacks', () => {
+  const without: IsolationReport = {
+    ...isolation,
+    python: '/usr/bin/python3',
+    strict: { available: false, missing: ['util-linux unshare'] },
+  };
+  assert.throws(
+    () => assertModeAvailable({ mode: 'strict', isolation: without }),
+    /^UserError: --sandbox strict is not available here: it needs util-linux unshare\. Use --sandbox process \(process: resource limits and .*; no network or file-system isolation \(strict needs util-linux unshare\)\) if you accept that\.$/,
+  );
+  assert.doesNotThrow(() => assertModeAvailable({ mode: 'process', isolation: without }));
+  assert.throws(
+    () => assertModeAvailable({ mode: 'process', isolation: { ...without, python: undefined } }),
+    /needs python3/,
+  );
 });
