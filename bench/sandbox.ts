@@ -29,7 +29,10 @@ const isolation = await detectIsolation();
 const mode = argument('sandbox', isolation.strict.available ? 'strict' : 'process') as SandboxMode;
 const problems = readHumanEvalProblems(problemsPath);
 const programs = Array.from({ length: repeats }, () =>
-  problems.map((problem) => ({ language: 'python' as const, source: checkProgram(problem, problem.canonical_solution) })),
+  problems.map((problem) => ({
+    language: 'python' as const,
+    source: checkProgram(problem, problem.canonical_solution),
+  })),
 ).flat();
 const started = performance.now();
 const results = await runPrograms(programs, { mode, isolation, workers });
