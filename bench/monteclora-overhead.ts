@@ -1,7 +1,7 @@
 /**
  * bench/monteclora-overhead: the cost of MonteCLoRA over LoRA for the same model, rank and targets — step-time ratio
  * and peak-memory ratio (peak tfjs bytes during a training step, which on wasm is the heap the step needs) — on
- * builtin:tiny and builtin:small (hidden 256, 4 layers). Prints JSON. The paper reports 1.23–1.78× time and
+ * builtin:tiny and builtin:small (hidden 256, 4 layers), median step times of interleaved steps. Prints JSON. The paper reports 1.23–1.78× time and
  * 1.06–1.25× memory.
  *
  * Usage: bench/monteclora-overhead [--backend wasm|cpu] [--steps N]
@@ -16,17 +16,40 @@ function argument(name: string, fallback: string): string {
   return index >= 0 ? process.argv[index + 1]! : fallback;
 }
 
-async function measure(modelSpec: string, presetName: string, steps: number) {
-  const preset = loadPreset(presetName);
-  const bench = benchTrainingStep(modelSpec, preset.method, preset.adapterConfig);
-  bench.step();
-  bench.step();
-  const profile = await tf.profile(() => bench.step());
-  const started = performance.now();
-  for (let i = 0; i < steps; i++) bench.step();
-  const msPerStep = (performance.now() - started) / steps;
-  bench.dispose();
-  return { msPerStep, peakBytes: profile.peakBytes, kernels: profile.kernels.length };
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * LoRA and MonteCLoRA steps alternate, one of each per round, and each side reports its median step time: drift in
+ * the machine's speed (other processes, thermal) then hits both alike instead of whichever ran second.
+ */
+async function measurePair(modelSpec: string, rounds: number) {
+  const benches = ['lora', 'monteclora'].map((name) => {
+    const preset = loadPreset(name);
+    return benchTrainingStep(modelSpec, preset.method, preset.adapterConfig);
+  });
+  const profiles: { peakBytes: number; kernels: number }[] = [];
+  for (const bench of benches) {
+    bench.step();
+    bench.step();
+    // tfjs reuses its profile object: copy the numbers out before the next profile.
+    const profile = await tf.profile(() => bench.step());
+    profiles.push({ peakBytes: profile.peakBytes, kernels: profile.kernels.length });
+  }
+  const times: number[][] = [[], []];
+  for (let round = 0; round < rounds; round++) {
+    benches.forEach((bench, i) => {
+      const started = performance.now();
+      bench.step();
+      times[i]!.push(performance.now() - started);
+    });
+  }
+  benches.forEach((bench) => bench.dispose());
+  const [lora, monteclora] = [0, 1].map((i) => ({
+    msPerStep: median(times[i]!),
+    peakBytes: profiles[i]!.peakBytes,
+    kernels: profiles[i]!.kernels,
+  }));
+  return { lora: lora!, monteclora: monteclora! };
 }
 
 const backend = argument('backend', 'wasm') as BackendRequest;
@@ -35,8 +58,7 @@ const steps = Number(argument('steps', '20'));
 const results = [];
 for (const model of ['builtin:tiny', 'builtin:small']) {
   const n = model === 'builtin:small' ? Math.max(3, Math.floor(steps / 4)) : steps;
-  const lora = await measure(model, 'lora', n);
-  const monteclora = await measure(model, 'monteclora', n);
+  const { lora, monteclora } = await measurePair(model, n);
   results.push({
     model,
     steps: n,
