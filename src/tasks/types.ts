@@ -2,6 +2,8 @@
 
 export interface ClassificationExample {
   readonly text: string;
+  /** The second text of a pair task (RTE's hypothesis, MRPC's second sentence, BoolQ's passage). */
+  readonly textPair?: string;
   readonly label: number;
 }
 

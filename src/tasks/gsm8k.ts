@@ -1,0 +1,58 @@
+/**
+ * GSM8K scored as lm-eval's `gsm8k` task does (lm_eval/tasks/gsm8k/gsm8k.yaml): prompts "Question: …\nAnswer:",
+ * examples joined by a blank line, greedy generation stopped at "Question:", "</s>" or "<|im_end|>"; two filters —
+ * `strict-match` (the number after "#### ") and `flexible-extract` (the last number-like string) — then exact match
+ * against the whole reference answer, after removing commas, "$", everything up to "#### " and a final period, and
+ * lower-casing.
+ */
+import type { Rng } from '../engine/rng.js';
+import { exactMatch, type ExactMatchOptions } from '../metrics/exact-match.js';
+import { applyRegexFilter, type RegexFilterSpec } from './filters/regex-filter.js';
+import type { Gsm8kExample } from './loaders/gsm8k.js';
+
+export const GSM8K_FILTERS: Readonly<Record<'strict-match' | 'flexible-extract', RegexFilterSpec>> = {
+  'strict-match': { pattern: /#### (-?[0-9.,]+)/, groupSelect: 0 },
+  'flexible-extract': { pattern: /(-?[$0-9.,]{2,})|(-?[0-9]+)/, groupSelect: -1 },
+};
+
+export const GSM8K_EXACT_MATCH: ExactMatchOptions = {
+  ignoreCase: true,
+  ignorePunctuation: false,
+  // lm-eval's regexes_to_ignore: ",", "\\$", "(?s).*#### ", "\\.$"
+  regexesToIgnore: [/,/g, /\$/g, /.*#### /gs, /\.$/g],
+};
+
+export const GSM8K_STOP_SEQUENCES = ['Question:', '</s>', '<|im_end|>'];
+
+export function gsm8kQuestion(example: Gsm8kExample): string {
+  return `Question: ${example.question}\nAnswer:`;
+}
+
+/** The prompt with `shots` examples drawn from `train` by `rng` (lm-eval's default is 5), then the question. */
+export function gsm8kPrompt(example: Gsm8kExample, train: readonly Gsm8kExample[], shots: number, rng?: Rng): string {
+  const pool = [...train];
+  const chosen: Gsm8kExample[] = [];
+  for (let i = 0; i < shots && pool.length > 0; i++) {
+    const index = rng === undefined ? 0 : rng.integer(pool.length);
+    chosen.push(pool.splice(index, 1)[0]!);
+  }
+  const exemplars = chosen.map((shot) => `${gsm8kQuestion(shot)} ${shot.answer}`);
+  return [...exemplars, gsm8kQuestion(example)].join('\n\n');
+}
+
+export interface Gsm8kScore {
+  readonly filtered: Readonly<Record<'strict-match' | 'flexible-extract', string>>;
+  readonly exactMatch: Readonly<Record<'strict-match' | 'flexible-extract', 0 | 1>>;
+}
+
+export function scoreGsm8k(response: string, example: Gsm8kExample): Gsm8kScore {
+  const strict = applyRegexFilter(response, GSM8K_FILTERS['strict-match']);
+  const flexible = applyRegexFilter(response, GSM8K_FILTERS['flexible-extract']);
+  return {
+    filtered: { 'strict-match': strict, 'flexible-extract': flexible },
+    exactMatch: {
+      'strict-match': exactMatch(strict, example.answer, GSM8K_EXACT_MATCH),
+      'flexible-extract': exactMatch(flexible, example.answer, GSM8K_EXACT_MATCH),
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * AI2 ARC JSONL (ARC-V1-Feb2018 layout): id, question.stem, question.choices[{text, label}], answerKey. Labels are
+ * letters (A–E) or, for a few questions, digits (1–4); the gold index is the position of answerKey among the labels.
+ */
+import { UserError } from '../../errors.js';
+import { readJsonLines } from '../jsonl.js';
+
+export interface MultipleChoiceExample {
+  readonly id: string;
+  readonly question: string;
+  readonly choices: readonly string[];
+  readonly gold: number;
+}
+
+export function readArcJsonl(path: string, missingHint: string): MultipleChoiceExample[] {
+  const expected = '{"id", "question": {"stem", "choices": [{"text", "label"}]}, "answerKey"}';
+  return readJsonLines(path, expected, missingHint).map(({ value, where }) => {
+    const question = value['question'] as { stem?: unknown; choices?: unknown } | undefined;
+    const choices = question?.choices as { text?: unknown; label?: unknown }[] | undefined;
+    if (
+      typeof value['id'] !== 'string' ||
+      typeof question?.stem !== 'string' ||
+      !Array.isArray(choices) ||
+      !choices.every((c) => typeof c.text === 'string' && typeof c.label === 'string')
+    ) {
+      throw new UserError(`Malformed row at ${where}: expected ${expected}.`);
+    }
+    const gold = choices.findIndex((choice) => choice.label === value['answerKey']);
+    if (gold < 0)
+      throw new UserError(`Malformed row at ${where}: answerKey ${String(value['answerKey'])} is not a choice label.`);
+    return { id: value['id'], question: question.stem, choices: choices.map((c) => c.text as string), gold };
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * SuperGLUE JSONL (BoolQ: question, passage, label; WiC: word, sentence1, sentence2, label, …), with labels as
+ * booleans or as the strings "true"/"false" (both occur in circulating copies); and the original WiC release
+ * (data.txt: word, PoS, indices, sentence1, sentence2; gold.txt: T or F per line).
+ */
+import { readFileSync } from 'node:fs';
+import { UserError } from '../../errors.js';
+import { readJsonLines } from '../jsonl.js';
+import type { ClassificationExample } from '../types.js';
+import { readTsv } from './tsv.js';
+
+export function booleanLabel(value: unknown, where: string): number {
+  if (value === true || value === 'true' || value === 'True') return 1;
+  if (value === false || value === 'false' || value === 'False') return 0;
+  throw new UserError(`Malformed row at ${where}: label ${JSON.stringify(value)} is not a boolean or "true"/"false".`);
+}
+
+export function readSuperGlueJsonl(
+  path: string,
+  fields: { text: string; pair: string },
+  missingHint: string,
+): ClassificationExample[] {
+  const expected = `{"${fields.text}": string, "${fields.pair}": string, "label": boolean}`;
+  return readJsonLines(path, expected, missingHint).map(({ value, where }) => {
+    const text = value[fields.text];
+    const pair = value[fields.pair];
+    if (typeof text !== 'string' || typeof pair !== 'string') {
+      throw new UserError(`Malformed row at ${where}: expected ${expected}.`);
+    }
+    return { text, textPair: pair, label: booleanLabel(value['label'], where) };
+  });
+}
+
+/** WiC as released: the target word is prefixed to the pair so a classifier sees which word is meant. */
+export function readWicOriginal(dataPath: string, goldPath: string): ClassificationExample[] {
+  const rows = readTsv(dataPath, { header: false, columns: 5 }).rows;
+  const gold = readFileSync(goldPath, 'utf8')
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '');
+  if (gold.length !== rows.length) {
+    throw new UserError(`${goldPath} has ${gold.length} labels for the ${rows.length} rows of ${dataPath}.`);
+  }
+  return rows.map(({ cells, line }, i) => ({
+    text: `${cells[0]}: ${cells[3]}`,
+    textPair: cells[4]!,
+    label: booleanLabel(gold[i] === 'T' ? true : gold[i] === 'F' ? false : gold[i], `${goldPath}:${line}`),
+  }));
+}

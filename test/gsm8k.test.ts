@@ -1,0 +1,74 @@
+/**
+ * GSM8K's filters and exact match with lm-eval's semantics. Expected outputs of the tricky strings were computed
+ * with Python's re module running lm-eval's RegexFilter logic and its exact_match normalisation (regexes_to_ignore
+ * ",", "\\$", "(?s).*#### ", "\\.$"; ignore_case) — the code lm-eval runs, on these strings.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Rng } from '../src/engine/rng.js';
+import { GSM8K_EXACT_MATCH, GSM8K_FILTERS, gsm8kPrompt, scoreGsm8k } from '../src/tasks/gsm8k.js';
+import { applyRegexFilter, findAll } from '../src/tasks/filters/regex-filter.js';
+import { normalizeForExactMatch } from '../src/metrics/exact-match.js';
+import { readGsm8kJsonl } from '../src/tasks/loaders/gsm8k.js';
+import { sharedPath } from './shared-fixtures.js';
+
+const data = sharedPath('data', 'gsm8k');
+
+test('strict-match recovers the target of every test reference answer (1319/1319)', { skip: data.skip }, () => {
+  const test = readGsm8kJsonl(join(data.path, 'test.jsonl'), 'test');
+  assert.equal(test.length, 1319);
+  const recovered = test.filter((example) => scoreGsm8k(example.answer, example).exactMatch['strict-match'] === 1);
+  assert.equal(recovered.length, 1319);
+});
+
+test('tricky strings: filtered outputs and normalised forms as lm-eval computes them', () => {
+  const table: [string, string, string, string, string][] = [
+    // response, strict-match, flexible-extract, normalised strict, normalised flexible
+    ['The answer is 1,234.\n#### 1,234', '1,234', '1,234', '1234', '1234'],
+    ['She pays $18 in total.\n#### $18', '[invalid]', '$18', '[invalid]', '18'],
+    ['#### 18.', '18.', '18.', '18', '18'],
+    ['So the result is -7\n#### -7', '-7', '-7', '-7', '-7'],
+    ['First 3 apples, then 5 pears, so 8 fruits in total.', '[invalid]', '8', '[invalid]', '8'],
+    ['The total is $1,250.50.', '[invalid]', '$1,250.50.', '[invalid]', '1250.50'],
+    ['No numbers here at all.', '[invalid]', '[invalid]', '[invalid]', '[invalid]'],
+    ['#### 42 and later #### 43', '42', '43', '42', '43'],
+    ['It costs 5 dollars, so 5 * 2 = 10.', '[invalid]', '10.', '[invalid]', '10'],
+    ['Answer: 0.5', '[invalid]', '0.5', '[invalid]', '0.5'],
+    ['We get 12.\n\nQuestion: next one has 99', '[invalid]', '99', '[invalid]', '99'],
+  ];
+  for (const [response, strict, flexible, strictNorm, flexibleNorm] of table) {
+    const s = applyRegexFilter(response, GSM8K_FILTERS['strict-match']);
+    const f = applyRegexFilter(response, GSM8K_FILTERS['flexible-extract']);
+    assert.deepEqual([s, f], [strict, flexible], response);
+    assert.deepEqual(
+      [normalizeForExactMatch(s, GSM8K_EXACT_MATCH), normalizeForExactMatch(f, GSM8K_EXACT_MATCH)],
+      [strictNorm, flexibleNorm],
+      response,
+    );
+  }
+  // Scored against a reference: "$18" fails strict-match (no number after "#### ") and passes flexible-extract.
+  const score = scoreGsm8k('She pays $18 in total.\n#### $18', { question: 'q', answer: 'She pays 18.\n#### 18' });
+  assert.deepEqual(score.exactMatch, { 'strict-match': 0, 'flexible-extract': 1 });
+});
+
+test("findall has Python's shape: whole matches, single groups, tuples of groups", () => {
+  assert.deepEqual(findAll(/\d+/, 'a1b22'), ['1', '22']);
+  assert.deepEqual(findAll(/x(\d)/, 'x1x2'), ['1', '2']);
+  assert.deepEqual(findAll(/(a)|(b)/, 'ab'), [
+    ['a', ''],
+    ['', 'b'],
+  ]);
+});
+
+test('n-shot prompts: lm-eval layout, examples drawn by the seeded sampler without repeats', () => {
+  const train = Array.from({ length: 10 }, (_, i) => ({ question: `q${i}`, answer: `a${i}\n#### ${i}` }));
+  const doc = { question: 'Why?', answer: '#### 0' };
+  assert.equal(gsm8kPrompt(doc, train, 0), 'Question: Why?\nAnswer:');
+  const prompt = gsm8kPrompt(doc, train, 5, new Rng(3));
+  assert.equal(prompt, gsm8kPrompt(doc, train, 5, new Rng(3)));
+  const shots = prompt.split('\n\n');
+  assert.equal(shots.length, 6);
+  assert.equal(new Set(shots).size, 6);
+  assert.match(shots[0]!, /^Question: q\d\nAnswer: a\d\n#### \d$/);
+});
