@@ -30,7 +30,7 @@ test('tasks, adapters and doctor print only JSON with --json', () => {
   const tasks = JSON.parse(mceval(['tasks', '--json']).stdout);
   assert.deepEqual(
     tasks.map((t: { name: string }) => t.name),
-    ['demo-sentiment'],
+    ['demo-sentiment', 'mrpc', 'cola', 'rte', 'sst2', 'qnli', 'qqp', 'mnli-matched', 'mnli-mismatched', 'boolq', 'wic'],
   );
   const adapters = JSON.parse(mceval(['adapters', '--json']).stdout);
   assert.ok(adapters.some((a: { name: string }) => a.name === 'lora'));
@@ -119,7 +119,10 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
   const out = tempDir();
   try {
     const cases: [string[], RegExp][] = [
-      [['--task', 'nope', '--adapter', 'lora'], /^Error: Unknown task "nope": use one of demo-sentiment\.\n$/],
+      [
+        ['--task', 'nope', '--adapter', 'lora'],
+        /^Error: Unknown task "nope": use one of demo-sentiment, mrpc, .*, or a group \(glue, superglue\)\.\n$/,
+      ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lorax'],
         /^Error: Unknown adapter "lorax": use one of adalora, dora, full, ia3, lora, loraplus, monteclora, monteclora-reference, prompt-tuning, or a path to a preset \.json file\.\n$/,

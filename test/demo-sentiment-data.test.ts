@@ -17,7 +17,7 @@ test('the committed fixtures are exactly what the seeded generator makes', () =>
 });
 
 test('splits are disjoint and roughly balanced', () => {
-  const { train, dev } = demoSentiment.load();
+  const { train, dev } = demoSentiment.load(undefined);
   const trainTexts = new Set(train.map((e) => e.text));
   assert.ok(dev.every((e) => !trainTexts.has(e.text)));
   const positiveRate = dev.filter((e) => e.label === 1).length / dev.length;
@@ -37,7 +37,7 @@ function bestSingleWordAccuracy(examples: readonly ClassificationExample[]): num
 }
 
 test('no single word separates the classes', () => {
-  const { train } = demoSentiment.load();
+  const { train } = demoSentiment.load(undefined);
   const best = bestSingleWordAccuracy(train);
   assert.ok(best < 0.65, `a single word reaches ${best}`);
   // …while the rule that knows negation and "but" is perfect, so the labels are learnable.

@@ -14,7 +14,7 @@ const smallTask: ClassificationTask = {
   ...demoSentiment,
   name: 'demo-sentiment-small',
   load: () => {
-    const { train, dev } = demoSentiment.load();
+    const { train, dev } = demoSentiment.load(undefined);
     return { train: train.slice(0, 64), dev: dev.slice(0, 32) };
   },
 };
@@ -22,7 +22,7 @@ const smallTask: ClassificationTask = {
 function options(seed: number): SweepOptions {
   return {
     tasks: [smallTask],
-    splits: new Map([[smallTask.name, smallTask.load()]]),
+    splits: new Map([[smallTask.name, smallTask.load(undefined)]]),
     presets: [loadPreset('lora')],
     modelSpec: 'builtin:tiny',
     grid: () => ({ lr: [0.003, 0.01], bs: [32] }),

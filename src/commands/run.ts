@@ -6,7 +6,8 @@ import { backendFlag } from '../cli/flags.js';
 import { initEngine, resolveBackendRequest, type BackendRequest } from '../engine/backends.js';
 import { resolveModelSpec, validateModelSpec } from '../models/load.js';
 import { loadPreset } from '../peft/preset.js';
-import { getTask } from '../tasks/registry.js';
+import { resolveTasks } from '../tasks/registry.js';
+import { resolveDataDir } from '../tasks/data-dir.js';
 import { parseGridFlags } from '../sweep/grid.js';
 import { availableParallelism } from 'node:os';
 import { planSweep, runSweep, type SweepEvent, type SweepOptions } from '../sweep/run-sweep.js';
@@ -59,6 +60,9 @@ export default class Run extends BaseCommand {
       description: "Grid values, NAME=V1,V2,... with NAME lr or bs (repeatable). Default: the preset's grid.",
       multiple: true,
     }),
+    data: Flags.string({
+      description: 'Directory with the task data files (see "mceval tasks" for each layout). Default: $MCEVAL_DATA.',
+    }),
     seed: Flags.integer({ description: 'Seed of every random draw in training.', default: 42 }),
     epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),
     out: Flags.string({ description: 'Folder for results.csv and summary.csv.', default: './mceval-runs' }),
@@ -73,7 +77,7 @@ export default class Run extends BaseCommand {
   async run(): Promise<RunCommandResult> {
     const { flags } = await this.parse(Run);
     // Everything the user typed is checked before the first tensor is made.
-    const tasks = flags.task.map(getTask);
+    const tasks = resolveTasks(flags.task);
     // --adapter lora,monteclora and repeated --adapter both name several presets.
     const presets = flags.adapter.flatMap((value) => value.split(',')).map((name) => loadPreset(name.trim()));
     const gridFlags = flags.grid ?? [];
@@ -85,7 +89,8 @@ export default class Run extends BaseCommand {
     validateModelSpec(modelSpec);
     const choice = await initEngine(resolveBackendRequest(flags.backend));
 
-    const splits = new Map(tasks.map((task) => [task.name, task.load()]));
+    const dataDir = resolveDataDir(flags.data);
+    const splits = new Map(tasks.map((task) => [task.name, task.load(dataDir)]));
     const options: SweepOptions = {
       tasks,
       splits,
@@ -95,6 +100,7 @@ export default class Run extends BaseCommand {
       epochs: flags.epochs,
       seed: flags.seed,
       backend: choice.id,
+      dataDir,
     };
     const plan = planSweep(options);
     const stepsOf = plan.map(

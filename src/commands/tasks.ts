@@ -1,14 +1,16 @@
 import { BaseCommand } from '../cli/base-command.js';
-import { TASKS } from '../tasks/registry.js';
+import { TASK_GROUPS, TASKS } from '../tasks/registry.js';
 
 export interface TaskListing {
   readonly name: string;
   readonly kind: string;
   readonly description: string;
+  /** Files read under --data (none for the shipped demo tasks). */
+  readonly dataFiles: readonly string[];
 }
 
 export default class Tasks extends BaseCommand {
-  static override summary = 'List the tasks mceval can run.';
+  static override summary = 'List the tasks mceval can run, the data files each reads under --data, and the groups.';
   static override examples = ['<%= config.bin %> tasks', '<%= config.bin %> tasks --json'];
 
   async run(): Promise<TaskListing[]> {
@@ -17,9 +19,18 @@ export default class Tasks extends BaseCommand {
       name: task.name,
       kind: task.kind,
       description: task.description,
+      dataFiles: task.dataFiles ?? [],
     }));
     const width = Math.max(...listing.map((task) => task.name.length));
-    for (const task of listing) this.log(`${task.name.padEnd(width)}  ${task.description}`);
+    for (const task of listing) {
+      this.log(`${task.name.padEnd(width)}  ${task.description}`);
+      if (task.dataFiles.length > 0) this.log(`${' '.repeat(width)}  --data DIR with: ${task.dataFiles.join(', ')}`);
+    }
+    this.log(
+      `Groups: ${Object.entries(TASK_GROUPS)
+        .map(([name, members]) => `${name} (${members.join(', ')})`)
+        .join('; ')}`,
+    );
     return listing;
   }
 }

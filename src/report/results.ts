@@ -26,6 +26,10 @@ export interface RunResult {
   readonly diverged: boolean;
   readonly accuracy: number;
   readonly nll: number;
+  /** Binary F1 of the positive class, for tasks that report it (MRPC, QQP). */
+  readonly f1?: number;
+  /** Matthews correlation, for tasks that report it (CoLA). */
+  readonly mcc?: number;
   readonly train_seconds: number;
   /** The per-step training log (written to logs/*.jsonl, not to results.csv). */
   readonly log: readonly StepLogEntry[];

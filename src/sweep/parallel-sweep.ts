@@ -18,7 +18,13 @@ export async function runSweepInWorkers(
 ): Promise<RunResult[]> {
   const plan = planSweep(options);
   const results: RunResult[] = new Array(plan.length);
-  const setup: WorkerSetup = { backend, backendId: options.backend, modelSpec: options.modelSpec, seed: options.seed };
+  const setup: WorkerSetup = {
+    backend,
+    backendId: options.backend,
+    modelSpec: options.modelSpec,
+    seed: options.seed,
+    dataDir: options.dataDir,
+  };
   let next = 0;
   let failure: Error | undefined;
   const workers: Worker[] = [];

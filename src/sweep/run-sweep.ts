@@ -33,6 +33,8 @@ export interface SweepOptions {
   readonly epochs?: number;
   readonly seed: number;
   readonly backend: string;
+  /** --data (or $MCEVAL_DATA): where tasks read their files. */
+  readonly dataDir?: string;
 }
 
 export type SweepEvent =
@@ -64,7 +66,13 @@ function encode(
   examples: readonly ClassificationExample[],
   maxLength: number,
 ): EncodedExample[] {
-  return examples.map((example) => ({ ids: tokenizer.encode(example.text).slice(0, maxLength), label: example.label }));
+  // A decoder reads a pair as one text, its two parts on separate lines.
+  const text = (example: ClassificationExample) =>
+    example.textPair === undefined ? example.text : `${example.text}\n${example.textPair}`;
+  return examples.map((example) => ({
+    ids: tokenizer.encode(text(example)).slice(0, maxLength),
+    label: example.label,
+  }));
 }
 
 /** Runs the whole plan in this thread, in plan order. */
@@ -124,7 +132,7 @@ export function runPlanEntry(
       onStep,
     });
     const trainSeconds = (performance.now() - started) / 1000;
-    const scores = evaluateClassification(model, encode(tokenizer, splits.dev, task.maxLength));
+    const scores = evaluateClassification(model, encode(tokenizer, splits.dev, task.maxLength), task.extraMetrics);
     return {
       task: task.name,
       adapter: preset.name,
@@ -148,6 +156,8 @@ export function runPlanEntry(
       diverged: training.diverged,
       accuracy: scores.accuracy,
       nll: scores.nll,
+      ...(scores.f1 === undefined ? {} : { f1: scores.f1 }),
+      ...(scores.mcc === undefined ? {} : { mcc: scores.mcc }),
       train_seconds: Math.round(trainSeconds * 100) / 100,
       log: training.log,
     };

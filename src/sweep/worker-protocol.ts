@@ -18,6 +18,7 @@ export interface WorkerSetup {
   readonly backendId: string;
   readonly modelSpec: string;
   readonly seed: number;
+  readonly dataDir: string | undefined;
 }
 
 export type ToWorker = { readonly kind: 'job'; readonly job: WorkerJob } | { readonly kind: 'stop' };

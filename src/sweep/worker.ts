@@ -24,7 +24,7 @@ port.on('message', (message: ToWorker) => {
   const { job } = message;
   try {
     const task = getTask(job.taskName);
-    if (!splitsByTask.has(task.name)) splitsByTask.set(task.name, task.load());
+    if (!splitsByTask.has(task.name)) splitsByTask.set(task.name, task.load(setup.dataDir));
     const entry = { task, preset: loadPreset(job.presetSource), point: job.point, epochs: job.epochs };
     const result = runPlanEntry(
       entry,

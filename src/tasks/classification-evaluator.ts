@@ -7,10 +7,14 @@ import type { EncodedExample } from '../engine/train/classifier-trainer.js';
 import { logSoftmax } from '../metrics/log-softmax.js';
 import { accuracy } from '../metrics/accuracy.js';
 import { negativeLogLikelihood } from '../metrics/nll.js';
+import { binaryF1 } from '../metrics/f1.js';
+import { matthewsCorrelation } from '../metrics/mcc.js';
 
 export interface ClassificationScores {
   readonly accuracy: number;
   readonly nll: number;
+  readonly f1?: number;
+  readonly mcc?: number;
 }
 
 export function classLogProbabilities(
@@ -34,8 +38,19 @@ export function classLogProbabilities(
   return rows;
 }
 
-export function evaluateClassification(model: LlamaModel, examples: readonly EncodedExample[]): ClassificationScores {
+export function evaluateClassification(
+  model: LlamaModel,
+  examples: readonly EncodedExample[],
+  extraMetrics: readonly ('f1' | 'mcc')[] = [],
+): ClassificationScores {
   const logProbabilities = classLogProbabilities(model, examples);
   const labels = examples.map((example) => example.label);
-  return { accuracy: accuracy(logProbabilities, labels), nll: negativeLogLikelihood(logProbabilities, labels) };
+  // The predicted class is the first of the most probable ones (numpy's argmax), as accuracy counts it.
+  const predictions = logProbabilities.map((row) => row.indexOf(Math.max(...row)));
+  return {
+    accuracy: accuracy(logProbabilities, labels),
+    nll: negativeLogLikelihood(logProbabilities, labels),
+    ...(extraMetrics.includes('f1') ? { f1: binaryF1(predictions, labels) } : {}),
+    ...(extraMetrics.includes('mcc') ? { mcc: matthewsCorrelation(predictions, labels) } : {}),
+  };
 }

@@ -1,14 +1,45 @@
-/** Every task mceval can run, by its --task name. */
+/** Every task mceval can run, by its --task name, and the groups that expand to several. */
 import { UserError } from '../errors.js';
 import { demoSentiment } from './demo-sentiment.js';
+import { rte } from './glue-rte.js';
+import { mrpc } from './glue-mrpc.js';
+import { cola } from './glue-cola.js';
+import { sst2 } from './glue-sst2.js';
+import { qnli } from './glue-qnli.js';
+import { qqp } from './glue-qqp.js';
+import { mnliMatched, mnliMismatched } from './glue-mnli.js';
+import { boolq } from './superglue-boolq.js';
+import { wic } from './superglue-wic.js';
 import type { Task } from './types.js';
 
-export const TASKS: Readonly<Record<string, Task>> = {
-  [demoSentiment.name]: demoSentiment,
+export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
+  [demoSentiment, mrpc, cola, rte, sst2, qnli, qqp, mnliMatched, mnliMismatched, boolq, wic].map((task) => [
+    task.name,
+    task,
+  ]),
+);
+
+export const TASK_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  glue: ['mrpc', 'cola', 'rte', 'sst2', 'qnli', 'qqp', 'mnli-matched', 'mnli-mismatched'],
+  superglue: ['boolq', 'wic'],
 };
 
 export function getTask(name: string): Task {
   const task = TASKS[name];
-  if (task === undefined) throw new UserError(`Unknown task "${name}": use one of ${Object.keys(TASKS).join(', ')}.`);
+  if (task === undefined) {
+    throw new UserError(
+      `Unknown task "${name}": use one of ${Object.keys(TASKS).join(', ')}, or a group (${Object.keys(TASK_GROUPS).join(', ')}).`,
+    );
+  }
   return task;
+}
+
+/** --task values: comma lists and groups expanded, duplicates dropped, order kept. */
+export function resolveTasks(values: readonly string[]): Task[] {
+  const names = values
+    .flatMap((value) => value.split(','))
+    .map((name) => name.trim())
+    .filter((name) => name !== '')
+    .flatMap((name) => TASK_GROUPS[name] ?? [name]);
+  return [...new Set(names)].map(getTask);
 }

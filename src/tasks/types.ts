@@ -19,7 +19,12 @@ export interface ClassificationTask {
   readonly labels: readonly string[];
   /** Tokens kept per example (longer ones are truncated). */
   readonly maxLength: number;
-  load(): ClassificationSplits;
+  /** Metrics reported beside accuracy and NLL (GLUE's F1 for MRPC and QQP, MCC for CoLA). */
+  readonly extraMetrics?: readonly ('f1' | 'mcc')[];
+  /** The files the task reads under --data, for messages and `data verify`. */
+  readonly dataFiles?: readonly string[];
+  /** Loads train and dev; `dataDir` is --data (or $MCEVAL_DATA), undefined when neither is given. */
+  load(dataDir: string | undefined): ClassificationSplits;
 }
 
 export type Task = ClassificationTask;
