@@ -1,11 +1,18 @@
-// Writes fixtures/demo-sentiment/{train,dev}.jsonl from the seeded generator (run `npm run build` first).
-// test/demo-sentiment-data.test.ts checks that the committed files equal this output.
+// Writes fixtures/demo-sentiment/{train,dev}.jsonl and fixtures/demo-arith/{train,test}.jsonl from the seeded
+// generators (run `npm run build` first). Tests check that the committed files equal this output.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { generateDemoSentiment } from '../dist/src/tasks/generators/demo-sentiment.js';
-import { toJsonl } from '../dist/src/tasks/jsonl-format.js';
+import { jsonLines, toJsonl } from '../dist/src/tasks/jsonl-format.js';
+import { generateDemoArith } from '../dist/src/tasks/generators/demo-arith.js';
 
 const { train, dev } = generateDemoSentiment();
 mkdirSync('fixtures/demo-sentiment', { recursive: true });
 writeFileSync('fixtures/demo-sentiment/train.jsonl', toJsonl(train));
 writeFileSync('fixtures/demo-sentiment/dev.jsonl', toJsonl(dev));
 console.log(`wrote ${train.length} train and ${dev.length} dev examples`);
+
+const arith = generateDemoArith();
+mkdirSync('fixtures/demo-arith', { recursive: true });
+writeFileSync('fixtures/demo-arith/train.jsonl', jsonLines(arith.train));
+writeFileSync('fixtures/demo-arith/test.jsonl', jsonLines(arith.test));
+console.log(`wrote ${arith.train.length} train and ${arith.test.length} test problems`);

@@ -30,7 +30,23 @@ test('tasks, adapters and doctor print only JSON with --json', () => {
   const tasks = JSON.parse(mceval(['tasks', '--json']).stdout);
   assert.deepEqual(
     tasks.map((t: { name: string }) => t.name),
-    ['demo-sentiment', 'mrpc', 'cola', 'rte', 'sst2', 'qnli', 'qqp', 'mnli-matched', 'mnli-mismatched', 'boolq', 'wic'],
+    [
+      'demo-sentiment',
+      'demo-arith',
+      'demo-code',
+      'mrpc',
+      'cola',
+      'rte',
+      'sst2',
+      'qnli',
+      'qqp',
+      'mnli-matched',
+      'mnli-mismatched',
+      'boolq',
+      'wic',
+      'gsm8k',
+      'humaneval',
+    ],
   );
   const adapters = JSON.parse(mceval(['adapters', '--json']).stdout);
   assert.ok(adapters.some((a: { name: string }) => a.name === 'lora'));
@@ -121,7 +137,7 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
     const cases: [string[], RegExp][] = [
       [
         ['--task', 'nope', '--adapter', 'lora'],
-        /^Error: Unknown task "nope": use one of demo-sentiment, mrpc, .*, or a group \(glue, superglue\)\.\n$/,
+        /^Error: Unknown task "nope": use one of demo-sentiment, demo-arith, .*, or a group \(glue, superglue\)\.\n$/,
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lorax'],

@@ -32,16 +32,16 @@ function options(seed: number): SweepOptions {
   };
 }
 
-const metrics = (runs: ReturnType<typeof runSweep>) =>
+const metrics = (runs: Awaited<ReturnType<typeof runSweep>>) =>
   runs.map((r) => [r.accuracy, r.nll, r.final_train_loss, r.steps]);
 
-test('the same seed gives identical metrics, another seed different ones, and no tensor leaks', () => {
+test('the same seed gives identical metrics, another seed different ones, and no tensor leaks', async () => {
   const before = tf.memory().numTensors;
-  const first = runSweep(options(42));
+  const first = await runSweep(options(42));
   assert.equal(tf.memory().numTensors, before);
-  const again = runSweep(options(42));
+  const again = await runSweep(options(42));
   assert.deepEqual(metrics(again), metrics(first));
-  const other = runSweep(options(43));
+  const other = await runSweep(options(43));
   assert.notDeepEqual(metrics(other), metrics(first));
   assert.equal(first.length, 2);
   assert.deepEqual(
@@ -51,9 +51,9 @@ test('the same seed gives identical metrics, another seed different ones, and no
   assert.equal(first[0]!.hyperparameters['lora_r'], 8);
 });
 
-test('MonteCLoRA and its reference variant train through the sweep without leaking tensors', () => {
+test('MonteCLoRA and its reference variant train through the sweep without leaking tensors', async () => {
   const before = tf.memory().numTensors;
-  const runs = runSweep({
+  const runs = await runSweep({
     ...options(7),
     presets: [loadPreset('monteclora'), loadPreset('monteclora-reference')],
     grid: () => ({ lr: [0.003], bs: [32] }),

@@ -150,7 +150,7 @@ export default class Run extends BaseCommand {
     const runs =
       jobs > 1
         ? await runSweepInWorkers(options, choice.tfName as BackendRequest, jobs, onEvent)
-        : runSweep(options, onEvent);
+        : await runSweep(options, onEvent);
     progress.done();
 
     const summary = summarize(runs);

@@ -30,6 +30,8 @@ export interface RunResult {
   readonly f1?: number;
   /** Matthews correlation, for tasks that report it (CoLA). */
   readonly mcc?: number;
+  /** A generation task's metrics by name (both GSM8K filters, pass@k), one CSV column each. */
+  readonly metrics?: Readonly<Record<string, number>>;
   readonly train_seconds: number;
   /** The per-step training log (written to logs/*.jsonl, not to results.csv). */
   readonly log: readonly StepLogEntry[];
@@ -78,6 +80,6 @@ export function summarize(results: readonly RunResult[]): SummaryRow[] {
 
 /** A run as one flat CSV record: fixed columns first, then the method's hyperparameters. */
 export function flattenRunResult(result: RunResult): Record<string, string | number | boolean> {
-  const { hyperparameters, log: _log, ...fixed } = result;
-  return { ...fixed, ...hyperparameters };
+  const { hyperparameters, log: _log, metrics, ...fixed } = result;
+  return { ...fixed, ...(metrics ?? {}), ...hyperparameters };
 }

@@ -10,8 +10,16 @@ import { randomWeightInit } from '../models/init.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { countParameters, type ParameterGroup } from '../peft/types.js';
 import type { AdapterPreset } from '../peft/preset.js';
-import type { ClassificationExample, ClassificationSplits, Task } from '../tasks/types.js';
+import type {
+  ClassificationExample,
+  ClassificationSplits,
+  GenerationSplits,
+  PromptTarget,
+  Task,
+  TaskData,
+} from '../tasks/types.js';
 import { evaluateClassification } from '../tasks/classification-evaluator.js';
+import { evaluateGeneration } from '../tasks/generation-evaluator.js';
 import type { RunResult } from '../report/results.js';
 import { gridPoints, type Grid, type GridPoint } from './grid.js';
 
@@ -25,7 +33,7 @@ export interface SweepPlanEntry {
 export interface SweepOptions {
   readonly tasks: readonly Task[];
   /** Each task's data, loaded once by the caller (it also sizes the progress bar from it). */
-  readonly splits: ReadonlyMap<string, ClassificationSplits>;
+  readonly splits: ReadonlyMap<string, TaskData>;
   readonly presets: readonly AdapterPreset[];
   readonly modelSpec: string;
   /** Overrides each preset's default grid, per parameter. */
@@ -75,37 +83,55 @@ function encode(
   }));
 }
 
+/** Prompt + target as one sequence, with where the target starts; the prompt keeps the tokenizer's BOS. */
+function encodePromptTargets(
+  tokenizer: TextTokenizer,
+  examples: readonly PromptTarget[],
+  maxLength: number,
+): EncodedExample[] {
+  return examples.map((example) => {
+    const prompt = tokenizer.encode(example.prompt);
+    const target = tokenizer.encode(example.target, { addBos: false });
+    return { ids: [...prompt, ...target, tokenizer.eosId].slice(0, maxLength), label: 0, targetStart: prompt.length };
+  });
+}
+
 /** Runs the whole plan in this thread, in plan order. */
-export function runSweep(options: SweepOptions, onEvent: (event: SweepEvent) => void = () => {}): RunResult[] {
+export async function runSweep(
+  options: SweepOptions,
+  onEvent: (event: SweepEvent) => void = () => {},
+): Promise<RunResult[]> {
   const plan = planSweep(options);
   const results: RunResult[] = [];
-  plan.forEach((entry, index) => {
+  for (const [index, entry] of plan.entries()) {
     onEvent({ kind: 'run-start', index, total: plan.length, entry });
-    const result = runPlanEntry(entry, options, options.splits.get(entry.task.name)!, (progress) =>
+    const result = await runPlanEntry(entry, options, options.splits.get(entry.task.name)!, (progress) =>
       onEvent({ kind: 'step', index, total: plan.length, entry, progress }),
     );
     results.push(result);
     onEvent({ kind: 'run-end', index, total: plan.length, result });
-  });
+  }
   return results;
 }
 
 /** Trains and evaluates one grid point; everything it allocates is released before it returns. */
-export function runPlanEntry(
+export async function runPlanEntry(
   entry: SweepPlanEntry,
   options: Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend'>,
-  splits: ClassificationSplits,
+  data: TaskData,
   onStep: (progress: StepProgress) => void,
-): RunResult {
+): Promise<RunResult> {
   const { task, preset, point, epochs } = entry;
   const rng = new Rng(options.seed);
   const { model, tokenizer } = loadModel(options.modelSpec);
   const adapter = (() => {
     try {
-      model.addClassificationHead(
-        task.labels.length,
-        randomWeightInit(rng.fork('head'), model.config.initializerRange),
-      );
+      if (task.kind === 'classification') {
+        model.addClassificationHead(
+          task.labels.length,
+          randomWeightInit(rng.fork('head'), model.config.initializerRange),
+        );
+      }
       return preset.method.apply(model, preset.adapterConfig, rng.fork('adapter'), tokenizer);
     } catch (error) {
       model.dispose();
@@ -113,14 +139,20 @@ export function runPlanEntry(
     }
   })();
   try {
-    // The classification head trains with every method, as PEFT's modules_to_save does for sequence classification.
-    const head: ParameterGroup = { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 };
-    const groups = [...adapter.groups, head];
+    // A classification head trains with every method, as PEFT's modules_to_save does for sequence classification.
+    const groups: ParameterGroup[] =
+      task.kind === 'classification'
+        ? [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }]
+        : [...adapter.groups];
     const started = performance.now();
     const training = trainClassifier({
       model,
       groups,
-      examples: encode(tokenizer, splits.train, task.maxLength),
+      examples:
+        task.kind === 'classification'
+          ? encode(tokenizer, (data as ClassificationSplits).train, task.maxLength)
+          : encodePromptTargets(tokenizer, (data as GenerationSplits).train, task.maxLength),
+      objective: task.kind === 'classification' ? 'classification' : 'causal-lm',
       learningRate: point.lr,
       batchSize: point.bs,
       epochs,
@@ -132,7 +164,14 @@ export function runPlanEntry(
       onStep,
     });
     const trainSeconds = (performance.now() - started) / 1000;
-    const scores = evaluateClassification(model, encode(tokenizer, splits.dev, task.maxLength), task.extraMetrics);
+    const scores =
+      task.kind === 'classification'
+        ? evaluateClassification(
+            model,
+            encode(tokenizer, (data as ClassificationSplits).dev, task.maxLength),
+            task.extraMetrics,
+          )
+        : await evaluateGeneration(model, tokenizer, task, (data as GenerationSplits).eval);
     return {
       task: task.name,
       adapter: preset.name,
@@ -156,8 +195,9 @@ export function runPlanEntry(
       diverged: training.diverged,
       accuracy: scores.accuracy,
       nll: scores.nll,
-      ...(scores.f1 === undefined ? {} : { f1: scores.f1 }),
-      ...(scores.mcc === undefined ? {} : { mcc: scores.mcc }),
+      ...('f1' in scores && scores.f1 !== undefined ? { f1: scores.f1 } : {}),
+      ...('mcc' in scores && scores.mcc !== undefined ? { mcc: scores.mcc } : {}),
+      ...('metrics' in scores ? { metrics: scores.metrics } : {}),
       train_seconds: Math.round(trainSeconds * 100) / 100,
       log: training.log,
     };

@@ -5,7 +5,7 @@ import { UserError, errorMessage } from '../errors.js';
 import { loadPreset } from '../peft/preset.js';
 import { getTask } from '../tasks/registry.js';
 import { runPlanEntry } from './run-sweep.js';
-import type { ClassificationSplits } from '../tasks/types.js';
+import type { TaskData } from '../tasks/types.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
 const setup = workerData as WorkerSetup;
@@ -14,9 +14,9 @@ const post = (message: FromWorker): void => port.postMessage(message);
 
 await initEngine(setup.backend);
 // Each worker thread reads a task's data once, for all the grid points it trains.
-const splitsByTask = new Map<string, ClassificationSplits>();
+const splitsByTask = new Map<string, TaskData>();
 
-port.on('message', (message: ToWorker) => {
+port.on('message', async (message: ToWorker) => {
   if (message.kind === 'stop') {
     port.close();
     return;
@@ -26,7 +26,7 @@ port.on('message', (message: ToWorker) => {
     const task = getTask(job.taskName);
     if (!splitsByTask.has(task.name)) splitsByTask.set(task.name, task.load(setup.dataDir));
     const entry = { task, preset: loadPreset(job.presetSource), point: job.point, epochs: job.epochs };
-    const result = runPlanEntry(
+    const result = await runPlanEntry(
       entry,
       { modelSpec: setup.modelSpec, seed: setup.seed, backend: setup.backendId },
       splitsByTask.get(task.name)!,

@@ -10,13 +10,30 @@ import { qqp } from './glue-qqp.js';
 import { mnliMatched, mnliMismatched } from './glue-mnli.js';
 import { boolq } from './superglue-boolq.js';
 import { wic } from './superglue-wic.js';
+import { demoArith } from './demo-arith.js';
+import { demoCode } from './demo-code.js';
+import { gsm8k } from './gsm8k-task.js';
+import { humaneval } from './humaneval-task.js';
 import type { Task } from './types.js';
 
 export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
-  [demoSentiment, mrpc, cola, rte, sst2, qnli, qqp, mnliMatched, mnliMismatched, boolq, wic].map((task) => [
-    task.name,
-    task,
-  ]),
+  [
+    demoSentiment,
+    demoArith,
+    demoCode,
+    mrpc,
+    cola,
+    rte,
+    sst2,
+    qnli,
+    qqp,
+    mnliMatched,
+    mnliMismatched,
+    boolq,
+    wic,
+    gsm8k,
+    humaneval,
+  ].map((task) => [task.name, task]),
 );
 
 export const TASK_GROUPS: Readonly<Record<string, readonly string[]>> = {

@@ -27,4 +27,49 @@ export interface ClassificationTask {
   load(dataDir: string | undefined): ClassificationSplits;
 }
 
-export type Task = ClassificationTask;
+/** A fine-tuning example of a generation task: the model learns `target` after `prompt`. */
+export interface PromptTarget {
+  readonly prompt: string;
+  readonly target: string;
+}
+
+/** One evaluation example of a generation task: what the model is given, and the reference it is scored against. */
+export interface GenerationDoc {
+  /** The document id (GSM8K: its 0-based index; HumanEval: task_id). */
+  readonly id: string;
+  readonly prompt: string;
+  /** The reference continuation: scored against, and the text whose NLL gives intrinsic robustness. */
+  readonly reference: string;
+  /** Code tasks: the test code and the function it checks (HumanEval's test and entry_point). */
+  readonly check?: { readonly test: string; readonly entryPoint: string };
+}
+
+export interface GenerationSplits {
+  readonly train: readonly PromptTarget[];
+  readonly eval: readonly GenerationDoc[];
+}
+
+export interface GenerationScores {
+  /** The metric the robustness table reports (exact match, pass@1). */
+  readonly primary: number;
+  /** Every metric by name ("exact_match,strict-match", "pass@1", …). */
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+/** A task scored on generated text: fine-tuned as a causal LM on prompt → target, evaluated by greedy generation. */
+export interface GenerationTask {
+  readonly name: string;
+  readonly description: string;
+  readonly kind: 'generation';
+  /** Tokens kept per training example (prompt + target). */
+  readonly maxLength: number;
+  readonly maxNewTokens: number;
+  readonly stopSequences: readonly string[];
+  readonly dataFiles?: readonly string[];
+  load(dataDir: string | undefined): GenerationSplits;
+  /** Scores the responses (one per doc, already cut at the stop sequences). */
+  score(docs: readonly GenerationDoc[], responses: readonly string[]): Promise<GenerationScores>;
+}
+
+export type Task = ClassificationTask | GenerationTask;
+export type TaskData = ClassificationSplits | GenerationSplits;

@@ -1,9 +1,10 @@
 /**
- * Fine-tunes a model's classification head and adapter on labelled token sequences: AdamW, linear schedule with
+ * Fine-tunes a model's adapter (and classification head) on labelled token sequences — or, with the causal-LM
+ * objective, on prompt + target sequences, learning the target tokens only: AdamW, linear schedule with
  * warm-up, global-norm clipping, seeded shuffling and dropout. Stops early, and says so, when the loss diverges.
  * Every tensor a step creates is released before the next.
  */
-import { tf, type Scalar, type Tensor, type Variable } from '../tf.js';
+import { tf, type Scalar, type Tensor, type Tensor3D, type Variable } from '../tf.js';
 import type { Rng } from '../rng.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { ParameterGroup, TrainingHooks } from '../../peft/types.js';
@@ -12,12 +13,19 @@ import { AdamW } from './adamw.js';
 import { clipByGlobalNorm } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
 import { batchesPerEpoch, epochBatches } from './batches.js';
-import { classificationLoss } from './loss.js';
+import { causalLmLoss, classificationLoss } from './loss.js';
+import type { PaddedBatch } from '../../models/tokenizers/padding.js';
 
 export interface EncodedExample {
   readonly ids: readonly number[];
+  /** The class (classification objective). */
   readonly label: number;
+  /** Causal-LM objective: the index in `ids` where the target begins (the prompt before it is not learned). */
+  readonly targetStart?: number;
 }
+
+/** What a step learns: the label through the classification head, or the target tokens through the LM head. */
+export type TrainingObjective = 'classification' | 'causal-lm';
 
 export interface TrainOptions {
   readonly model: LlamaModel;
@@ -32,6 +40,8 @@ export interface TrainOptions {
   readonly rng: Rng;
   /** The adapter's regulariser, diagnostics and epoch/step callbacks. */
   readonly hooks?: TrainingHooks;
+  /** Default: classification. */
+  readonly objective?: TrainingObjective;
   readonly onStep?: (progress: StepProgress) => void;
 }
 
@@ -95,6 +105,7 @@ export function trainClassifier(options: TrainOptions): TrainResult {
           maxGradNorm: options.maxGradNorm,
           rng: dropoutRng,
           hooks,
+          objective: options.objective ?? 'classification',
           afterUpdate: (gradients) => hooks.afterStep?.({ step: step + 1, totalSteps, gradients }),
         });
         step += 1;
@@ -121,6 +132,7 @@ interface StepInputs {
   readonly maxGradNorm: number;
   readonly rng: Rng;
   readonly hooks: TrainingHooks;
+  readonly objective: TrainingObjective;
   readonly afterUpdate: (gradients: ReadonlyMap<Variable, Tensor>) => void;
 }
 
@@ -137,7 +149,11 @@ function trainStep(step: StepInputs): { loss: number; gradNorm: number } {
   let norm: Tensor | undefined;
   const total = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
-      const task = classificationLoss(model.classify(batch, { training: true, rng: step.rng }), labels);
+      const context = { training: true, rng: step.rng };
+      const task =
+        step.objective === 'classification'
+          ? classificationLoss(model.classify(batch, context), labels)
+          : causalLmLoss(model.lmLogits(batch, context) as Tensor3D, batch.ids, batch.mask, targetMask(batch, rows));
       taskLoss = tf.keep(task);
       const extra = step.hooks.regularizer?.();
       return extra === undefined ? task : (tf.add(task, extra) as Scalar);
@@ -165,4 +181,13 @@ function trainStep(step: StepInputs): { loss: number; gradNorm: number } {
   norm!.dispose();
   // A diverged regulariser must stop training too, so a non-finite total is reported as such.
   return { loss: Number.isFinite(totalValue) ? taskValue : totalValue, gradNorm };
+}
+
+/** 1 on each row's target tokens (from its targetStart; right-padded rows, so token t sits at position t). */
+function targetMask(batch: PaddedBatch, rows: readonly EncodedExample[]): Int32Array {
+  const mask = new Int32Array(batch.ids.length);
+  rows.forEach((row, b) => {
+    for (let t = row.targetStart ?? 0; t < row.ids.length; t++) mask[b * batch.length + t] = 1;
+  });
+  return mask;
 }

@@ -8,15 +8,17 @@ export function classificationLoss(logits: Tensor2D, labels: readonly number[]):
 
 /**
  * Causal-LM cross-entropy as transformers computes it with labels = input_ids: logits at position t predict token
- * t + 1; targets on padding (mask 0) are ignored; the mean is over the counted targets.
+ * t + 1; targets on padding (mask 0) are ignored; the mean is over the counted targets. `targetMask` (1 on the
+ * tokens to learn) restricts the targets further, as labels of −100 on a prompt do in fine-tuning.
  */
-export function causalLmLoss(logits: Tensor3D, ids: Int32Array, mask: Int32Array): Scalar {
+export function causalLmLoss(logits: Tensor3D, ids: Int32Array, mask: Int32Array, targetMask?: Int32Array): Scalar {
   const [B, T, V] = logits.shape;
   const rows: number[] = [];
   const targets: number[] = [];
   for (let b = 0; b < B; b++) {
     for (let t = 0; t + 1 < T; t++) {
       if (mask[b * T + t + 1] !== 1 || mask[b * T + t] !== 1) continue;
+      if (targetMask !== undefined && targetMask[b * T + t + 1] !== 1) continue;
       rows.push(b * T + t);
       targets.push(ids[b * T + t + 1]!);
     }

@@ -1,0 +1,85 @@
+/**
+ * Scores any generation task: greedy generation from each prompt (batched, KV cache, stopped at the task's stop
+ * sequences), the task's own scoring of the responses, and the mean NLL per token of the references given their
+ * prompts (teacher-forced) — the intrinsic robustness the table reports for generation tasks too.
+ */
+import { tf, type Tensor3D } from '../engine/tf.js';
+import { EVAL_CONTEXT } from '../models/forward-context.js';
+import type { LlamaModel } from '../models/llama/model.js';
+import { padBatch } from '../models/tokenizers/padding.js';
+import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
+import { causalLmLoss } from '../engine/train/loss.js';
+import { generate } from '../generation/generate.js';
+import type { GenerationDoc, GenerationTask } from './types.js';
+
+export interface GenerationEvaluation {
+  /** The task's primary metric. */
+  readonly accuracy: number;
+  readonly nll: number;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly responses: readonly string[];
+}
+
+const BATCH = 16;
+
+/** Mean −log p per reference token given its prompt, over all references. */
+export function referenceNll(
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  docs: readonly GenerationDoc[],
+  maxLength: number,
+): number {
+  let total = 0;
+  let count = 0;
+  for (let start = 0; start < docs.length; start += BATCH) {
+    const rows = docs.slice(start, start + BATCH).map((doc) => {
+      const prompt = tokenizer.encode(doc.prompt);
+      const reference = tokenizer.encode(doc.reference, { addBos: false });
+      return { ids: [...prompt, ...reference].slice(0, maxLength), targetStart: prompt.length };
+    });
+    const batch = padBatch(
+      rows.map((row) => row.ids),
+      model.config.padTokenId,
+    );
+    const targetMask = new Int32Array(batch.ids.length);
+    let targets = 0;
+    rows.forEach((row, b) => {
+      for (let t = Math.max(1, row.targetStart); t < row.ids.length; t++) {
+        targetMask[b * batch.length + t] = 1;
+        targets += 1;
+      }
+    });
+    if (targets === 0) continue;
+    const mean = tf.tidy(
+      () =>
+        causalLmLoss(model.lmLogits(batch, EVAL_CONTEXT) as Tensor3D, batch.ids, batch.mask, targetMask).dataSync()[0]!,
+    );
+    total += mean * targets;
+    count += targets;
+  }
+  return count === 0 ? Number.NaN : total / count;
+}
+
+export async function evaluateGeneration(
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  task: GenerationTask,
+  docs: readonly GenerationDoc[],
+): Promise<GenerationEvaluation> {
+  const responses: string[] = [];
+  for (let start = 0; start < docs.length; start += BATCH) {
+    const prompts = docs.slice(start, start + BATCH).map((doc) => tokenizer.encode(doc.prompt));
+    const rows = generate(model, tokenizer, prompts, {
+      maxNewTokens: task.maxNewTokens,
+      stopSequences: task.stopSequences,
+    });
+    responses.push(...rows.map((row) => row.text));
+  }
+  const scores = await task.score(docs, responses);
+  return {
+    accuracy: scores.primary,
+    nll: referenceNll(model, tokenizer, docs, task.maxLength),
+    metrics: scores.metrics,
+    responses,
+  };
+}

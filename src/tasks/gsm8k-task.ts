@@ -1,0 +1,27 @@
+/**
+ * gsm8k: fine-tuned on the train split (question → answer), evaluated zero-shot on the test split with lm-eval's
+ * prompt, stop sequences, filters and exact match. Files: gsm8k/train.jsonl, gsm8k/test.jsonl (openai's JSONL).
+ */
+import { requireDataFile } from './data-dir.js';
+import { readGsm8kJsonl } from './loaders/gsm8k.js';
+import { GSM8K_STOP_SEQUENCES } from './gsm8k.js';
+import { gsm8kDocs, gsm8kTrainingPairs, scoreGsm8kResponses } from './gsm8k-format.js';
+import type { GenerationTask } from './types.js';
+
+const files = ['gsm8k/train.jsonl', 'gsm8k/test.jsonl'];
+
+export const gsm8k: GenerationTask = {
+  name: 'gsm8k',
+  description:
+    'GSM8K grade-school math (7,473 train / 1,319 test); exact match after strict-match and flexible-extract',
+  kind: 'generation',
+  maxLength: 512,
+  maxNewTokens: 256,
+  stopSequences: GSM8K_STOP_SEQUENCES,
+  dataFiles: files,
+  load(dataDir) {
+    const [train, test] = files.map((file) => readGsm8kJsonl(requireDataFile('gsm8k', dataDir, file), ''));
+    return { train: gsm8kTrainingPairs(train!), eval: gsm8kDocs(test!) };
+  },
+  score: async (docs, responses) => scoreGsm8kResponses(docs, responses),
+};
