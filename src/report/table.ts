@@ -39,3 +39,15 @@ export function renderSummaryTable(rows: readonly SummaryRow[]): string {
   }
   return table.toString();
 }
+
+/** The metrics table of `mceval score`: one row per metric, with how many examples it covers. */
+export function renderMetricsTable(
+  task: string,
+  metrics: Readonly<Record<string, number>>,
+  scored: number,
+  total: number,
+): string {
+  const table = new Table({ head: ['task', 'metric', 'value', 'examples'], style: { head: [], border: [] } });
+  for (const [metric, value] of Object.entries(metrics)) table.push([task, metric, fixed(value), `${scored}/${total}`]);
+  return table.toString();
+}

@@ -37,5 +37,9 @@ export async function scoreCompletions(
     { mode: isolation.strict.available ? 'strict' : 'process', isolation, ks: [1], workers: 1 },
   );
   const passAt1 = evaluation.passAtK['pass@1'] ?? 0;
-  return { primary: passAt1, metrics: { 'pass@1': passAt1 } };
+  return {
+    primary: passAt1,
+    metrics: { 'pass@1': passAt1 },
+    samples: evaluation.results.map((result) => ({ result: result.result, passed: result.passed })),
+  };
 }

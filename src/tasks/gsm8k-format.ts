@@ -22,14 +22,16 @@ export function gsm8kDocs(examples: readonly Gsm8kExample[]): GenerationDoc[] {
 export function scoreGsm8kResponses(docs: readonly GenerationDoc[], responses: readonly string[]): GenerationScores {
   let strict = 0;
   let flexible = 0;
-  docs.forEach((doc, i) => {
+  const samples = docs.map((doc, i) => {
     const score = scoreGsm8k(responses[i]!, { question: '', answer: doc.reference });
     strict += score.exactMatch['strict-match'];
     flexible += score.exactMatch['flexible-extract'];
+    return { filtered: score.filtered, exact_match: score.exactMatch };
   });
   const n = Math.max(1, docs.length);
   return {
     primary: strict / n,
     metrics: { 'exact_match,strict-match': strict / n, 'exact_match,flexible-extract': flexible / n },
+    samples,
   };
 }

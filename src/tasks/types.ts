@@ -54,6 +54,8 @@ export interface GenerationScores {
   readonly primary: number;
   /** Every metric by name ("exact_match,strict-match", "pass@1", …). */
   readonly metrics: Readonly<Record<string, number>>;
+  /** One record per doc: filtered predictions and correctness (GSM8K), verdicts (code) — for --log-samples. */
+  readonly samples: readonly Readonly<Record<string, unknown>>[];
 }
 
 /** A task scored on generated text: fine-tuned as a causal LM on prompt → target, evaluated by greedy generation. */
