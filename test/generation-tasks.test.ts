@@ -64,7 +64,7 @@ test('--task takes comma lists and groups', () => {
   assert.throws(() => resolveTasks(['glue,nope']), /Unknown task "nope"/);
 });
 
-test('mceval run --task demo-arith,demo-code fine-tunes a causal LM and scores generations', () => {
+test('mceval run --task demo-arith,demo-code fine-tunes a causal LM and scores generations; --limit, --log-samples', () => {
   const out = mkdtempSync(join(tmpdir(), 'mceval-generation-'));
   try {
     const result = spawnSync(
@@ -73,7 +73,7 @@ test('mceval run --task demo-arith,demo-code fine-tunes a causal LM and scores g
         packagePath('bin', 'run.js'),
         'run',
         '--task',
-        'demo-arith,demo-code',
+        'demo-sentiment,demo-arith,demo-code',
         '--adapter',
         'lora',
         '--grid',
@@ -82,6 +82,11 @@ test('mceval run --task demo-arith,demo-code fine-tunes a causal LM and scores g
         'bs=32',
         '--epochs',
         '1',
+        '--limit',
+        '8',
+        '--train-limit',
+        '64',
+        '--log-samples',
         '--out',
         out,
         '--json',
@@ -92,14 +97,27 @@ test('mceval run --task demo-arith,demo-code fine-tunes a causal LM and scores g
     const report = JSON.parse(result.stdout);
     assert.deepEqual(
       report.summary.map((row: { task: string }) => row.task),
-      ['demo-arith', 'demo-code'],
+      ['demo-sentiment', 'demo-arith', 'demo-code'],
     );
     const csv = readFileSync(join(out, 'results.csv'), 'utf8').split('\n')[0]!;
     for (const column of ['"exact_match,strict-match"', '"exact_match,flexible-extract"', 'pass@1']) {
       assert.ok(csv.includes(column), `results.csv lacks ${column}`);
     }
     assert.ok(report.runs.every((run: { nll: number }) => Number.isFinite(run.nll) && run.nll > 0));
-    assert.equal(readdirSync(join(out, 'logs')).length, 2);
+    assert.equal(readdirSync(join(out, 'logs')).length, 3);
+    const samples = readdirSync(join(out, 'samples')).sort();
+    assert.equal(samples.length, 3);
+    const records = samples.map((file) =>
+      readFileSync(join(out, 'samples', file), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    );
+    for (const rows of records) assert.equal(rows.length, 8); // --limit 8
+    assert.deepEqual(Object.keys(records[0]![0]), ['doc_id', 'input', 'target', 'prediction', 'correct', 'logprobs']);
+    assert.deepEqual(Object.keys(records[1]![0]), ['doc_id', 'input', 'target', 'response', 'filtered', 'exact_match']);
+    assert.deepEqual(Object.keys(records[2]![0]), ['doc_id', 'input', 'target', 'response', 'result', 'passed']);
+    assert.ok(report.runs.every((run: { steps: number }) => run.steps <= 2)); // --train-limit 64 at bs 32
     assert.ok(existsSync(join(out, 'summary.csv')));
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { resolveModelSpec, validateModelSpec } from '../models/load.js';
 import { loadPreset } from '../peft/preset.js';
 import { resolveTasks } from '../tasks/registry.js';
 import { resolveDataDir } from '../tasks/data-dir.js';
+import { limitData } from '../tasks/limit.js';
 import { parseGridFlags } from '../sweep/grid.js';
 import { availableParallelism } from 'node:os';
 import { planSweep, runSweep, type SweepEvent, type SweepOptions } from '../sweep/run-sweep.js';
@@ -63,6 +64,13 @@ export default class Run extends BaseCommand {
     data: Flags.string({
       description: 'Directory with the task data files (see "mceval tasks" for each layout). Default: $MCEVAL_DATA.',
     }),
+    limit: Flags.integer({ description: 'Evaluate on the first N examples of each task (quick runs).', min: 1 }),
+    'train-limit': Flags.integer({ description: 'Train on the first N examples of each task (quick runs).', min: 1 }),
+    'log-samples': Flags.boolean({
+      description:
+        'Write one JSON line per evaluated example (input, target, raw and filtered prediction, correctness, log-probs) under --out/samples/.',
+      default: false,
+    }),
     seed: Flags.integer({ description: 'Seed of every random draw in training.', default: 42 }),
     epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),
     out: Flags.string({ description: 'Folder for results.csv and summary.csv.', default: './mceval-runs' }),
@@ -90,7 +98,8 @@ export default class Run extends BaseCommand {
     const choice = await initEngine(resolveBackendRequest(flags.backend));
 
     const dataDir = resolveDataDir(flags.data);
-    const splits = new Map(tasks.map((task) => [task.name, task.load(dataDir)]));
+    const limits = { evalLimit: flags.limit, trainLimit: flags['train-limit'] };
+    const splits = new Map(tasks.map((task) => [task.name, limitData(task.load(dataDir), limits)]));
     const options: SweepOptions = {
       tasks,
       splits,
@@ -101,6 +110,8 @@ export default class Run extends BaseCommand {
       seed: flags.seed,
       backend: choice.id,
       dataDir,
+      limits,
+      logSamples: flags['log-samples'],
     };
     const plan = planSweep(options);
     const stepsOf = plan.map(
@@ -158,6 +169,7 @@ export default class Run extends BaseCommand {
     writeFileAtomic(files.results, toCsv(runs.map(flattenRunResult)));
     writeFileAtomic(files.summary, toCsv(summary.map((row) => ({ ...row }))));
     writeTrainingLogs(resolve(out, 'logs'), runs);
+    if (flags['log-samples']) writeSampleLogs(resolve(out, 'samples'), runs);
     const wallSeconds = Math.round((performance.now() - started) / 10) / 100;
     this.log(renderSummaryTable(summary));
     this.log(`Wrote ${files.results} and ${files.summary} (${wallSeconds}s).`);
@@ -165,11 +177,27 @@ export default class Run extends BaseCommand {
   }
 }
 
+/** The file name of a run's logs: NNN-<task>-<adapter>-lr<lr>-bs<bs>.jsonl. */
+function runFileName(run: RunResult, index: number): string {
+  return `${String(index + 1).padStart(3, '0')}-${run.task}-${run.adapter}-lr${run.lr}-bs${run.batch_size}.jsonl`;
+}
+
 /** One JSON Lines file per run under logs/: a line per training step (lr, loss, gradient norm, adapter diagnostics). */
 function writeTrainingLogs(dir: string, runs: readonly RunResult[]): void {
   mkdirSync(dir, { recursive: true });
   runs.forEach((run, index) => {
-    const name = `${String(index + 1).padStart(3, '0')}-${run.task}-${run.adapter}-lr${run.lr}-bs${run.batch_size}.jsonl`;
-    writeFileAtomic(join(dir, name), run.log.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+    writeFileAtomic(
+      join(dir, runFileName(run, index)),
+      run.log.map((entry) => JSON.stringify(entry)).join('\n') + '\n',
+    );
+  });
+}
+
+/** --log-samples: one JSON Lines file per run under samples/, a line per evaluated example. */
+function writeSampleLogs(dir: string, runs: readonly RunResult[]): void {
+  mkdirSync(dir, { recursive: true });
+  runs.forEach((run, index) => {
+    const lines = (run.samples ?? []).map((sample) => `${JSON.stringify(sample)}\n`).join('');
+    writeFileAtomic(join(dir, runFileName(run, index)), lines);
   });
 }

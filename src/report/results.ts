@@ -35,6 +35,8 @@ export interface RunResult {
   readonly train_seconds: number;
   /** The per-step training log (written to logs/*.jsonl, not to results.csv). */
   readonly log: readonly StepLogEntry[];
+  /** With --log-samples: one record per evaluated example (written to samples/*.jsonl). */
+  readonly samples?: readonly Readonly<Record<string, unknown>>[];
 }
 
 export interface SummaryRow {
@@ -80,6 +82,6 @@ export function summarize(results: readonly RunResult[]): SummaryRow[] {
 
 /** A run as one flat CSV record: fixed columns first, then the method's hyperparameters. */
 export function flattenRunResult(result: RunResult): Record<string, string | number | boolean> {
-  const { hyperparameters, log: _log, metrics, ...fixed } = result;
+  const { hyperparameters, log: _log, samples: _samples, metrics, ...fixed } = result;
   return { ...fixed, ...(metrics ?? {}), ...hyperparameters };
 }

@@ -24,6 +24,8 @@ export async function runSweepInWorkers(
     modelSpec: options.modelSpec,
     seed: options.seed,
     dataDir: options.dataDir,
+    limits: options.limits ?? {},
+    logSamples: options.logSamples === true,
   };
   let next = 0;
   let failure: Error | undefined;

@@ -19,7 +19,9 @@ import type {
   TaskData,
 } from '../tasks/types.js';
 import { evaluateClassification } from '../tasks/classification-evaluator.js';
-import { evaluateGeneration } from '../tasks/generation-evaluator.js';
+import { evaluateGeneration, type GenerationEvaluation } from '../tasks/generation-evaluator.js';
+import type { ClassificationScores } from '../tasks/classification-evaluator.js';
+import type { DataLimits } from '../tasks/limit.js';
 import type { RunResult } from '../report/results.js';
 import { gridPoints, type Grid, type GridPoint } from './grid.js';
 
@@ -43,6 +45,10 @@ export interface SweepOptions {
   readonly backend: string;
   /** --data (or $MCEVAL_DATA): where tasks read their files. */
   readonly dataDir?: string;
+  /** --limit / --train-limit. */
+  readonly limits?: DataLimits;
+  /** --log-samples: keep one record per evaluated example in each RunResult. */
+  readonly logSamples?: boolean;
 }
 
 export type SweepEvent =
@@ -117,7 +123,7 @@ export async function runSweep(
 /** Trains and evaluates one grid point; everything it allocates is released before it returns. */
 export async function runPlanEntry(
   entry: SweepPlanEntry,
-  options: Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend'>,
+  options: Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend' | 'logSamples'>,
   data: TaskData,
   onStep: (progress: StepProgress) => void,
 ): Promise<RunResult> {
@@ -172,6 +178,7 @@ export async function runPlanEntry(
             task.extraMetrics,
           )
         : await evaluateGeneration(model, tokenizer, task, (data as GenerationSplits).eval);
+    const samples = options.logSamples === true ? sampleRecords(task, data, scores) : undefined;
     return {
       task: task.name,
       adapter: preset.name,
@@ -200,9 +207,45 @@ export async function runPlanEntry(
       ...('metrics' in scores ? { metrics: scores.metrics } : {}),
       train_seconds: Math.round(trainSeconds * 100) / 100,
       log: training.log,
+      ...(samples === undefined ? {} : { samples }),
     };
   } finally {
     adapter.dispose();
     model.dispose();
   }
+}
+
+/**
+ * --log-samples: one record per evaluated example — input, target, prediction (raw and filtered for generation),
+ * correctness, and the class log-probabilities of classification tasks.
+ */
+function sampleRecords(
+  task: Task,
+  data: TaskData,
+  scores: ClassificationScores | GenerationEvaluation,
+): Record<string, unknown>[] {
+  if (task.kind === 'classification') {
+    const dev = (data as ClassificationSplits).dev;
+    const logProbabilities = (scores as ClassificationScores).logProbabilities;
+    return dev.map((example, i) => {
+      const row = logProbabilities[i]!;
+      const predicted = row.indexOf(Math.max(...row));
+      return {
+        doc_id: i,
+        input: example.textPair === undefined ? example.text : [example.text, example.textPair],
+        target: task.labels[example.label],
+        prediction: task.labels[predicted],
+        correct: predicted === example.label,
+        logprobs: Object.fromEntries(task.labels.map((label, k) => [label, row[k]])),
+      };
+    });
+  }
+  const evaluation = scores as GenerationEvaluation;
+  return (data as GenerationSplits).eval.map((doc, i) => ({
+    doc_id: doc.id,
+    input: doc.prompt,
+    target: doc.reference,
+    response: evaluation.responses[i],
+    ...evaluation.samples[i],
+  }));
 }

@@ -3,6 +3,7 @@ import type { StepProgress } from '../engine/train/classifier-trainer.js';
 import type { BackendRequest } from '../engine/backends.js';
 import type { RunResult } from '../report/results.js';
 import type { GridPoint } from './grid.js';
+import type { DataLimits } from '../tasks/limit.js';
 
 /** What a worker needs to rebuild a plan entry: names and paths, not objects. */
 export interface WorkerJob {
@@ -19,6 +20,8 @@ export interface WorkerSetup {
   readonly modelSpec: string;
   readonly seed: number;
   readonly dataDir: string | undefined;
+  readonly limits: DataLimits;
+  readonly logSamples: boolean;
 }
 
 export type ToWorker = { readonly kind: 'job'; readonly job: WorkerJob } | { readonly kind: 'stop' };

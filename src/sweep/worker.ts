@@ -6,6 +6,7 @@ import { loadPreset } from '../peft/preset.js';
 import { getTask } from '../tasks/registry.js';
 import { runPlanEntry } from './run-sweep.js';
 import type { TaskData } from '../tasks/types.js';
+import { limitData } from '../tasks/limit.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
 const setup = workerData as WorkerSetup;
@@ -24,11 +25,11 @@ port.on('message', async (message: ToWorker) => {
   const { job } = message;
   try {
     const task = getTask(job.taskName);
-    if (!splitsByTask.has(task.name)) splitsByTask.set(task.name, task.load(setup.dataDir));
+    if (!splitsByTask.has(task.name)) splitsByTask.set(task.name, limitData(task.load(setup.dataDir), setup.limits));
     const entry = { task, preset: loadPreset(job.presetSource), point: job.point, epochs: job.epochs };
     const result = await runPlanEntry(
       entry,
-      { modelSpec: setup.modelSpec, seed: setup.seed, backend: setup.backendId },
+      { modelSpec: setup.modelSpec, seed: setup.seed, backend: setup.backendId, logSamples: setup.logSamples },
       splitsByTask.get(task.name)!,
       (progress) => post({ kind: 'step', index: job.index, progress }),
     );

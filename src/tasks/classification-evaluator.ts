@@ -15,6 +15,8 @@ export interface ClassificationScores {
   readonly nll: number;
   readonly f1?: number;
   readonly mcc?: number;
+  /** Per example, the log-probability of each class. */
+  readonly logProbabilities: readonly (readonly number[])[];
 }
 
 export function classLogProbabilities(
@@ -50,6 +52,7 @@ export function evaluateClassification(
   return {
     accuracy: accuracy(logProbabilities, labels),
     nll: negativeLogLikelihood(logProbabilities, labels),
+    logProbabilities,
     ...(extraMetrics.includes('f1') ? { f1: binaryF1(predictions, labels) } : {}),
     ...(extraMetrics.includes('mcc') ? { mcc: matthewsCorrelation(predictions, labels) } : {}),
   };

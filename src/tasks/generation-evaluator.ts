@@ -18,6 +18,8 @@ export interface GenerationEvaluation {
   readonly nll: number;
   readonly metrics: Readonly<Record<string, number>>;
   readonly responses: readonly string[];
+  /** The task's per-document records (filtered predictions, correctness, verdicts). */
+  readonly samples: readonly Readonly<Record<string, unknown>>[];
 }
 
 const BATCH = 16;
@@ -81,5 +83,6 @@ export async function evaluateGeneration(
     nll: referenceNll(model, tokenizer, docs, task.maxLength),
     metrics: scores.metrics,
     responses,
+    samples: scores.samples,
   };
 }
