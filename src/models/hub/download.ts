@@ -115,8 +115,16 @@ function networkReason(error: unknown): string {
   return cause?.code ?? cause?.message ?? errorMessage(error);
 }
 
-/** Streams one file to disk, resuming a partial download, and verifies it before renaming it into place. */
-async function downloadFile(url: string, path: string, headers: Record<string, string>): Promise<void> {
+/**
+ * Streams one file to disk, resuming a partial download, and verifies it — against `sha256` when the caller knows
+ * it, else against the digest the server announces — before renaming it into place.
+ */
+export async function downloadFile(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  sha256?: string,
+): Promise<void> {
   if (existsSync(path)) return;
   const partial = `${path}.incomplete`;
   const have = existsSync(partial) ? statSync(partial).size : 0;
@@ -125,7 +133,8 @@ async function downloadFile(url: string, path: string, headers: Record<string, s
   // 206: the server honoured the range, so append; 200: it sent the whole file, so start over.
   const flags = response.status === 206 ? 'a' : 'w';
   await pipeline(Readable.fromWeb(response.body as NodeReadableStream), createWriteStream(partial, { flags }));
-  const expected = expectedDigest(response.headers);
+  const expected: Digest | undefined =
+    sha256 !== undefined ? { algorithm: 'sha256', value: sha256 } : expectedDigest(response.headers);
   if (expected !== undefined && (await fileDigest(partial, expected.algorithm)) !== expected.value) {
     rmSync(partial);
     throw new UserError(

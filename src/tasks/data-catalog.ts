@@ -1,0 +1,83 @@
+/**
+ * What mceval knows about task data files: the sha256 of the canonical copy (openai's repositories at a pinned
+ * commit; the files GLUE's download script writes; the WiC release), where `data pull` fetches the ones published
+ * as plain files, and the record counts each task's loader must find.
+ */
+export interface KnownFile {
+  readonly sha256?: string;
+  /** A plain-file download of the canonical copy (pinned commit). */
+  readonly url?: string;
+  readonly source: string;
+}
+
+const GITHUB_RAW = 'https://raw.githubusercontent.com';
+const GSM8K = `${GITHUB_RAW}/openai/grade-school-math/3101c7d5072418e28b9008a6636bde82a006892c/grade_school_math/data`;
+const HUMAN_EVAL = `${GITHUB_RAW}/openai/human-eval/6d43fb980f9fee3c892a914eda09951f772ad10d/data`;
+const GLUE = "GLUE's download script (glue_data/)";
+const WIC = 'WiC v1.0 release (pilehvar.github.io/wic)';
+
+export const KNOWN_FILES: Readonly<Record<string, KnownFile>> = {
+  'gsm8k/train.jsonl': {
+    sha256: '17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465',
+    url: `${GSM8K}/train.jsonl`,
+    source: 'openai/grade-school-math',
+  },
+  'gsm8k/test.jsonl': {
+    sha256: '3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14',
+    url: `${GSM8K}/test.jsonl`,
+    source: 'openai/grade-school-math',
+  },
+  'humaneval/HumanEval.jsonl.gz': {
+    sha256: 'b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef',
+    url: `${HUMAN_EVAL}/HumanEval.jsonl.gz`,
+    source: 'openai/human-eval',
+  },
+  'mbpp/mbpp.jsonl': {
+    url: `${GITHUB_RAW}/google-research/google-research/master/mbpp/mbpp.jsonl`,
+    source: 'google-research/mbpp',
+  },
+  'rte/train.tsv': { sha256: '41e3a9b063433392343fad9e962cf2f58b681c78d8f71592f4186f0837246c5c', source: GLUE },
+  'rte/dev.tsv': { sha256: '80230dfa1347282e7b532b06a1004a76a710087541189bf874223ddf0e3819fb', source: GLUE },
+  'mrpc/dev.tsv': { sha256: '9e8f284788040f7c9ecde2e1b3c07237c756f926bd9ef8548ef5d34b56f69f17', source: GLUE },
+  'mrpc/msr_paraphrase_train.txt': {
+    sha256: '60a9b09084528f0673eedee2b69cb941920f0b8cd0eeccefc464a98768457f89',
+    source: GLUE,
+  },
+  'mrpc/dev_ids.tsv': { sha256: '971d7767d81b997fd9060ade0ec23c4fc31cbb226a55d1bd4a1bac474eb81dc7', source: GLUE },
+  'cola/train.tsv': { sha256: 'cb368ebeb9f27d7ad03720d27ddc95687a311bdb100781a2fe59a5f5b1bc0624', source: GLUE },
+  'cola/dev.tsv': { sha256: '8c013e21dc39957cac37378d87bebe225b694a0d5fe13eded66c2856628833fd', source: GLUE },
+  'sst2/train.tsv': { sha256: '48eac26399f8456935f81dd9e3a745c1430adb6c62e233ccfe22db4a0d15d1d1', source: GLUE },
+  'sst2/dev.tsv': { sha256: '54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0', source: GLUE },
+  'wic/WiC_dataset/train/train.data.txt': {
+    sha256: '3a56ff8285ca9703d6c91dfb7cc79760171899c560bb6a8698fa4559a71b160d',
+    source: WIC,
+  },
+  'wic/WiC_dataset/train/train.gold.txt': {
+    sha256: '3f614ca12c03a90fecc34471d8ae666f924a3c657b5620fcfb46d9b2b50bb7b2',
+    source: WIC,
+  },
+  'wic/WiC_dataset/dev/dev.data.txt': {
+    sha256: '1c360246ffa3904fc1d8f6f16bb7ae0d7980a1a27e9200e9b43c32fd35af11e7',
+    source: WIC,
+  },
+  'wic/WiC_dataset/dev/dev.gold.txt': {
+    sha256: '665ee959c2cf7db2a4255b7a049bdfa165b970482145cfd2ac456007d4dcf1d6',
+    source: WIC,
+  },
+};
+
+/** Canonical split sizes: [training examples, evaluation examples]. */
+export const EXPECTED_COUNTS: Readonly<Record<string, readonly [number, number]>> = {
+  rte: [2490, 277],
+  mrpc: [3668, 408],
+  cola: [8551, 1043],
+  sst2: [67349, 872],
+  qnli: [104743, 5463],
+  qqp: [363846, 40430],
+  'mnli-matched': [392702, 9815],
+  'mnli-mismatched': [392702, 9832],
+  boolq: [9427, 3270],
+  wic: [5428, 638],
+  gsm8k: [7473, 1319],
+  humaneval: [974, 164],
+};

@@ -1,0 +1,73 @@
+/**
+ * `mceval data verify`: for each task, are its files under --data, do they match the known checksums, and do its
+ * loaders find the canonical record counts?
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage } from '../errors.js';
+import { fileDigest } from '../models/hub/download.js';
+import { EXPECTED_COUNTS, KNOWN_FILES } from './data-catalog.js';
+import type { Task } from './types.js';
+
+export interface FileCheck {
+  readonly path: string;
+  readonly present: boolean;
+  /** undefined when no checksum is known for the file (or it is absent). */
+  readonly checksumMatches?: boolean;
+}
+
+export interface TaskCheck {
+  readonly task: string;
+  readonly files: readonly FileCheck[];
+  /** [train, eval] found by the loader, when it could load. */
+  readonly counts?: readonly [number, number];
+  readonly expectedCounts?: readonly [number, number];
+  readonly problem?: string;
+  readonly ok: boolean;
+}
+
+export async function verifyTaskData(task: Task, dataDir: string): Promise<TaskCheck> {
+  const files: FileCheck[] = [];
+  for (const relative of task.dataFiles ?? []) {
+    const path = join(dataDir, relative);
+    const present = existsSync(path);
+    const known = KNOWN_FILES[relative]?.sha256;
+    files.push({
+      path: relative,
+      present,
+      ...(present && known !== undefined ? { checksumMatches: (await fileDigest(path, 'sha256')) === known } : {}),
+    });
+  }
+  const expectedCounts = EXPECTED_COUNTS[task.name];
+  const missing = files.filter((file) => !file.present);
+  if (missing.length > 0) {
+    return {
+      task: task.name,
+      files,
+      ...(expectedCounts ? { expectedCounts } : {}),
+      problem: `missing ${missing.map((file) => file.path).join(', ')}`,
+      ok: false,
+    };
+  }
+  let counts: [number, number];
+  try {
+    const data = task.load(dataDir);
+    counts = [data.train.length, 'dev' in data ? data.dev.length : data.eval.length];
+  } catch (error) {
+    return { task: task.name, files, problem: errorMessage(error), ok: false };
+  }
+  const countsOk = expectedCounts === undefined || (counts[0] === expectedCounts[0] && counts[1] === expectedCounts[1]);
+  const checksumsOk = files.every((file) => file.checksumMatches !== false);
+  const problems = [
+    ...(countsOk ? [] : [`${counts[0]}/${counts[1]} records, expected ${expectedCounts![0]}/${expectedCounts![1]}`]),
+    ...files.filter((file) => file.checksumMatches === false).map((file) => `${file.path} differs from the known copy`),
+  ];
+  return {
+    task: task.name,
+    files,
+    counts,
+    ...(expectedCounts ? { expectedCounts } : {}),
+    ...(problems.length > 0 ? { problem: problems.join('; ') } : {}),
+    ok: countsOk && checksumsOk,
+  };
+}
