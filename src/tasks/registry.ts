@@ -14,6 +14,7 @@ import { demoArith } from './demo-arith.js';
 import { demoCode } from './demo-code.js';
 import { gsm8k } from './gsm8k-task.js';
 import { humaneval } from './humaneval-task.js';
+import { arcChallenge, arcEasy, boolqGeneration, openbookqa, piqa, siqa, winogrande } from './commonsense.js';
 import type { Task } from './types.js';
 
 export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
@@ -31,6 +32,13 @@ export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
     mnliMismatched,
     boolq,
     wic,
+    piqa,
+    siqa,
+    winogrande,
+    arcEasy,
+    arcChallenge,
+    openbookqa,
+    boolqGeneration,
     gsm8k,
     humaneval,
   ].map((task) => [task.name, task]),
@@ -39,6 +47,7 @@ export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
 export const TASK_GROUPS: Readonly<Record<string, readonly string[]>> = {
   glue: ['mrpc', 'cola', 'rte', 'sst2', 'qnli', 'qqp', 'mnli-matched', 'mnli-mismatched'],
   superglue: ['boolq', 'wic'],
+  commonsense: ['piqa', 'siqa', 'winogrande', 'arc-easy', 'arc-challenge', 'openbookqa'],
 };
 
 export function getTask(name: string): Task {

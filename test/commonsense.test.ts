@@ -1,0 +1,65 @@
+/**
+ * Commonsense tasks in LLM-Adapters' generation mode: its prompt template and its answer extraction
+ * (commonsense_evaluate.py: re.findall of the allowed answer words, first match, "" when none), on its own files.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { extractAnswer, llmAdaptersPrompt, scoreInstructionAnswers } from '../src/tasks/llm-adapters-format.js';
+import { getTask, resolveTasks } from '../src/tasks/registry.js';
+import { sharedPath } from './shared-fixtures.js';
+
+test('answer extraction: the first allowed word, as re.findall(...)[0]; empty when none', () => {
+  assert.equal(extractAnswer('the correct answer is solution2', /solution1|solution2/), 'solution2');
+  assert.equal(extractAnswer('answer3, not answer1', /answer1|answer2|answer3|answer4|answer5/), 'answer3');
+  assert.equal(extractAnswer('I think option1.', /option1|option2/), 'option1');
+  assert.equal(extractAnswer('It is true; false otherwise', /true|false/), 'true');
+  assert.equal(extractAnswer('no idea', /true|false/), '');
+  const docs = [
+    { id: '0', prompt: 'p', reference: 'answer2' },
+    { id: '1', prompt: 'p', reference: 'answer1' },
+  ];
+  const scores = scoreInstructionAnswers(
+    docs,
+    ['the correct answer is answer2', 'answer4'],
+    /answer1|answer2|answer3|answer4/,
+  );
+  assert.equal(scores.primary, 0.5);
+  assert.deepEqual(scores.samples, [
+    { extracted: 'answer2', correct: true },
+    { extracted: 'answer4', correct: false },
+  ]);
+});
+
+test("LLM-Adapters' prompt template, with and without an input", () => {
+  assert.equal(
+    llmAdaptersPrompt({ instruction: 'Say hi.', input: '' }),
+    'Below is an instruction that describes a task. Write a response that appropriately completes the request. \n\n### Instruction:\nSay hi.\n\n### Response:\n',
+  );
+  assert.match(llmAdaptersPrompt({ instruction: 'Add.', input: '1 2' }), /\n\n### Input:\n1 2\n\n### Response:\n$/);
+});
+
+const data = sharedPath('data');
+
+test(
+  'the commonsense group, and the real files: references are what the extraction would accept',
+  { skip: data.skip },
+  async () => {
+    assert.deepEqual(
+      resolveTasks(['commonsense']).map((task) => task.name),
+      ['piqa', 'siqa', 'winogrande', 'arc-easy', 'arc-challenge', 'openbookqa'],
+    );
+    for (const name of ['arc-easy', 'arc-challenge', 'openbookqa', 'boolq-generation']) {
+      const task = getTask(name);
+      const loaded = task.load(data.path);
+      const docs = 'eval' in loaded ? loaded.eval : [];
+      assert.ok(docs.length > 0);
+      if (task.kind !== 'generation') continue;
+      // LLM-Adapters' own outputs ("the correct answer is answerN") score 1 everywhere.
+      const scores = await task.score(
+        docs,
+        docs.map((doc) => `the correct answer is ${doc.reference}`),
+      );
+      assert.equal(scores.primary, 1, name);
+    }
+  },
+);
