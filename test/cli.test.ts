@@ -44,6 +44,15 @@ test('tasks, adapters and doctor print only JSON with --json', () => {
       'mnli-mismatched',
       'boolq',
       'wic',
+      'piqa',
+      'siqa',
+      'winogrande',
+      'arc-easy',
+      'arc-challenge',
+      'openbookqa',
+      'boolq-generation',
+      'arc-easy-mc',
+      'arc-challenge-mc',
       'gsm8k',
       'humaneval',
     ],
@@ -137,7 +146,7 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
     const cases: [string[], RegExp][] = [
       [
         ['--task', 'nope', '--adapter', 'lora'],
-        /^Error: Unknown task "nope": use one of demo-sentiment, demo-arith, .*, or a group \(glue, superglue\)\.\n$/,
+        /^Error: Unknown task "nope": use one of demo-sentiment, demo-arith, .*, or a group \(glue, superglue, commonsense\)\.\n$/,
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lorax'],

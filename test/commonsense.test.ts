@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import { extractAnswer, llmAdaptersPrompt, scoreInstructionAnswers } from '../src/tasks/llm-adapters-format.js';
 import { getTask, resolveTasks } from '../src/tasks/registry.js';
 import { sharedPath } from './shared-fixtures.js';
+import { useTestBackend } from './helpers.js';
+import type { GenerationDoc } from '../src/tasks/types.js';
+
+await useTestBackend();
 
 test('answer extraction: the first allowed word, as re.findall(...)[0]; empty when none', () => {
   assert.equal(extractAnswer('the correct answer is solution2', /solution1|solution2/), 'solution2');
@@ -51,7 +55,7 @@ test(
     for (const name of ['arc-easy', 'arc-challenge', 'openbookqa', 'boolq-generation']) {
       const task = getTask(name);
       const loaded = task.load(data.path);
-      const docs = 'eval' in loaded ? loaded.eval : [];
+      const docs = 'eval' in loaded ? (loaded.eval as GenerationDoc[]) : [];
       assert.ok(docs.length > 0);
       if (task.kind !== 'generation') continue;
       // LLM-Adapters' own outputs ("the correct answer is answerN") score 1 everywhere.
@@ -63,3 +67,32 @@ test(
     }
   },
 );
+
+test('zero-shot multiple choice: acc from raw log-likelihoods, acc_norm per character, NLL of the gold share', async () => {
+  const { loadModel } = await import('../src/models/load.js');
+  const { scoreContinuations } = await import('../src/generation/score.js');
+  const { evaluateMultipleChoice } = await import('../src/tasks/multiple-choice-evaluator.js');
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  const docs = [
+    { id: 'a', context: 'Question: sky?\nAnswer:', choices: ['blue', 'a very long green answer'], gold: 0 },
+    { id: 'b', context: 'Question: two?\nAnswer:', choices: ['2', 'two', 'zwei'], gold: 2 },
+  ];
+  const result = evaluateMultipleChoice(model, tokenizer, docs);
+  let acc = 0;
+  let accNorm = 0;
+  for (const doc of docs) {
+    const ll = scoreContinuations(
+      model,
+      tokenizer,
+      doc.choices.map((choice) => ({ context: doc.context, continuation: ` ${choice}` })),
+    ).map((score) => score.logprob);
+    const best = ll.indexOf(Math.max(...ll));
+    const perChar = ll.map((value, k) => value / doc.choices[k]!.length);
+    const bestNorm = perChar.indexOf(Math.max(...perChar));
+    acc += best === doc.gold ? 0.5 : 0;
+    accNorm += bestNorm === doc.gold ? 0.5 : 0;
+  }
+  assert.deepEqual(result.metrics, { acc, acc_norm: accNorm });
+  assert.ok(Number.isFinite(result.nll) && result.nll > 0);
+  model.dispose();
+});

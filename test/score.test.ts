@@ -9,6 +9,7 @@ import { packagePath } from '../src/paths.js';
 import { getTask } from '../src/tasks/registry.js';
 import { readPredictions, scorePredictions } from '../src/tasks/score-predictions.js';
 import { jsonLines } from '../src/tasks/jsonl-format.js';
+import type { GenerationDoc } from '../src/tasks/types.js';
 
 function withFile<T>(rows: object[], body: (path: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'mceval-score-'));
@@ -24,7 +25,7 @@ function withFile<T>(rows: object[], body: (path: string) => T): T {
 test('GSM8K-format predictions: filters, exact match, stop sequences and per-sample records', async () => {
   const task = getTask('demo-arith');
   const data = task.load(undefined);
-  const docs = 'eval' in data ? data.eval : [];
+  const docs = 'eval' in data ? (data.eval as GenerationDoc[]) : [];
   const rows = [
     { doc_id: 0, prediction: docs[0]!.reference },
     // Text after a stop sequence is cut, as generation would have stopped there.

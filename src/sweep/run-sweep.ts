@@ -14,12 +14,14 @@ import type {
   ClassificationExample,
   ClassificationSplits,
   GenerationSplits,
+  MultipleChoiceSplits,
   PromptTarget,
   Task,
   TaskData,
 } from '../tasks/types.js';
 import { evaluateClassification } from '../tasks/classification-evaluator.js';
 import { evaluateGeneration, type GenerationEvaluation } from '../tasks/generation-evaluator.js';
+import { evaluateMultipleChoice, type MultipleChoiceEvaluation } from '../tasks/multiple-choice-evaluator.js';
 import type { ClassificationScores } from '../tasks/classification-evaluator.js';
 import type { DataLimits } from '../tasks/limit.js';
 import type { RunResult } from '../report/results.js';
@@ -157,7 +159,7 @@ export async function runPlanEntry(
       examples:
         task.kind === 'classification'
           ? encode(tokenizer, (data as ClassificationSplits).train, task.maxLength)
-          : encodePromptTargets(tokenizer, (data as GenerationSplits).train, task.maxLength),
+          : encodePromptTargets(tokenizer, (data as GenerationSplits | MultipleChoiceSplits).train, task.maxLength),
       objective: task.kind === 'classification' ? 'classification' : 'causal-lm',
       learningRate: point.lr,
       batchSize: point.bs,
@@ -177,7 +179,9 @@ export async function runPlanEntry(
             encode(tokenizer, (data as ClassificationSplits).dev, task.maxLength),
             task.extraMetrics,
           )
-        : await evaluateGeneration(model, tokenizer, task, (data as GenerationSplits).eval);
+        : task.kind === 'multiple-choice'
+          ? evaluateMultipleChoice(model, tokenizer, (data as MultipleChoiceSplits).eval)
+          : await evaluateGeneration(model, tokenizer, task, (data as GenerationSplits).eval);
     const samples = options.logSamples === true ? sampleRecords(task, data, scores) : undefined;
     return {
       task: task.name,
@@ -222,7 +226,7 @@ export async function runPlanEntry(
 function sampleRecords(
   task: Task,
   data: TaskData,
-  scores: ClassificationScores | GenerationEvaluation,
+  scores: ClassificationScores | GenerationEvaluation | MultipleChoiceEvaluation,
 ): Record<string, unknown>[] {
   if (task.kind === 'classification') {
     const dev = (data as ClassificationSplits).dev;
@@ -239,6 +243,15 @@ function sampleRecords(
         logprobs: Object.fromEntries(task.labels.map((label, k) => [label, row[k]])),
       };
     });
+  }
+  if (task.kind === 'multiple-choice') {
+    return (data as MultipleChoiceSplits).eval.map((doc, i) => ({
+      doc_id: doc.id,
+      input: doc.context,
+      choices: doc.choices,
+      target: doc.gold,
+      ...(scores as MultipleChoiceEvaluation).samples[i],
+    }));
   }
   const evaluation = scores as GenerationEvaluation;
   return (data as GenerationSplits).eval.map((doc, i) => ({

@@ -15,9 +15,18 @@ const GSM8K = `${GITHUB_RAW}/openai/grade-school-math/3101c7d5072418e28b9008a663
 const HUMAN_EVAL = `${GITHUB_RAW}/openai/human-eval/6d43fb980f9fee3c892a914eda09951f772ad10d/data`;
 const GLUE = "GLUE's download script (glue_data/)";
 const WIC = 'WiC v1.0 release (pilehvar.github.io/wic)';
+const AI2_ARC = 'AI2 ARC-V1-Feb2018 JSONL';
 const LLM_ADAPTERS = 'AGI-Edgerunners/LLM-Adapters @ 816657208af4db747803f87ba40a4c71383fed7a (dataset/)';
 
 export const KNOWN_FILES: Readonly<Record<string, KnownFile>> = {
+  'arc/ARC-Easy-Test.jsonl': {
+    sha256: 'ce32a0774b4beb1977d2c6b16dda5dd2b24fdc9c7f506882c452678676bd09be',
+    source: AI2_ARC,
+  },
+  'arc/ARC-Challenge-Test.jsonl': {
+    sha256: '9fa8ffb3e3a1f88cb302d53dd95aae81e39209ad9bcf974376b319d8fd35717c',
+    source: AI2_ARC,
+  },
   'arc/llm-adapters/ARC-Challenge/train.json': {
     sha256: 'a9debff28aafed86a08211dc3584a3b6cb38edca8c56bb34cd5002ed54aeebfb',
     source: LLM_ADAPTERS,
@@ -127,6 +136,8 @@ export const EXPECTED_COUNTS: Readonly<Record<string, readonly [number, number]>
   'arc-challenge': [1119, 1172],
   openbookqa: [4957, 500],
   'boolq-generation': [9427, 3270],
+  'arc-easy-mc': [2251, 2376],
+  'arc-challenge-mc': [1119, 1172],
   gsm8k: [7473, 1319],
   humaneval: [974, 164],
 };

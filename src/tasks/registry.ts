@@ -14,6 +14,7 @@ import { demoArith } from './demo-arith.js';
 import { demoCode } from './demo-code.js';
 import { gsm8k } from './gsm8k-task.js';
 import { humaneval } from './humaneval-task.js';
+import { arcChallengeMultipleChoice, arcEasyMultipleChoice } from './arc-multiple-choice.js';
 import { arcChallenge, arcEasy, boolqGeneration, openbookqa, piqa, siqa, winogrande } from './commonsense.js';
 import type { Task } from './types.js';
 
@@ -39,6 +40,8 @@ export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
     arcChallenge,
     openbookqa,
     boolqGeneration,
+    arcEasyMultipleChoice,
+    arcChallengeMultipleChoice,
     gsm8k,
     humaneval,
   ].map((task) => [task.name, task]),

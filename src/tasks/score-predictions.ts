@@ -138,6 +138,12 @@ export async function scorePredictions(
   lines: readonly PredictionLine[],
 ): Promise<ScoredPredictions> {
   if (lines.length === 0) throw new UserError('The predictions file has no predictions.');
+  if (task.kind === 'multiple-choice') {
+    throw new UserError(
+      `${task.name} is scored from log-likelihoods, not predicted text: run it with \`mceval run\`, or score the ` +
+        'generation-mode variant of the task.',
+    );
+  }
   return task.kind === 'classification'
     ? scoreClassification(task, (data as ClassificationSplits).dev, lines)
     : scoreGeneration(task, (data as GenerationSplits).eval, lines);

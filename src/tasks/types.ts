@@ -73,5 +73,30 @@ export interface GenerationTask {
   score(docs: readonly GenerationDoc[], responses: readonly string[]): Promise<GenerationScores>;
 }
 
-export type Task = ClassificationTask | GenerationTask;
-export type TaskData = ClassificationSplits | GenerationSplits;
+/** One zero-shot multiple-choice question, scored by the log-likelihood of each choice after the context. */
+export interface MultipleChoiceDoc {
+  readonly id: string;
+  readonly context: string;
+  /** The choices' texts; each is scored as " " + choice (lm-eval's target delimiter). */
+  readonly choices: readonly string[];
+  readonly gold: number;
+}
+
+export interface MultipleChoiceSplits {
+  readonly train: readonly PromptTarget[];
+  readonly eval: readonly MultipleChoiceDoc[];
+}
+
+/** A task scored as lm-eval scores multiple choice (acc, acc_norm), after causal-LM fine-tuning on prompt → target. */
+export interface MultipleChoiceTask {
+  readonly name: string;
+  readonly description: string;
+  readonly kind: 'multiple-choice';
+  /** Tokens kept per training example. */
+  readonly maxLength: number;
+  readonly dataFiles?: readonly string[];
+  load(dataDir: string | undefined): MultipleChoiceSplits;
+}
+
+export type Task = ClassificationTask | GenerationTask | MultipleChoiceTask;
+export type TaskData = ClassificationSplits | GenerationSplits | MultipleChoiceSplits;
