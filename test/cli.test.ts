@@ -54,6 +54,7 @@ test('tasks, adapters and doctor print only JSON with --json', () => {
       'arc-easy-mc',
       'arc-challenge-mc',
       'gsm8k',
+      'gsm8k-5shot',
       'humaneval',
     ],
   );

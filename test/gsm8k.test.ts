@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/rng.js';
 import { GSM8K_EXACT_MATCH, GSM8K_FILTERS, gsm8kPrompt, scoreGsm8k } from '../src/tasks/gsm8k.js';
+import { gsm8kFewShot } from '../src/tasks/gsm8k-task.js';
 import { applyRegexFilter, findAll } from '../src/tasks/filters/regex-filter.js';
 import { normalizeForExactMatch } from '../src/metrics/exact-match.js';
 import { readGsm8kJsonl } from '../src/tasks/loaders/gsm8k.js';
@@ -72,3 +73,19 @@ test('n-shot prompts: lm-eval layout, examples drawn by the seeded sampler witho
   assert.equal(new Set(shots).size, 6);
   assert.match(shots[0]!, /^Question: q\d\nAnswer: a\d\n#### \d$/);
 });
+
+test(
+  'gsm8k-5shot: five seeded train examples before every test question, the same on every load',
+  { skip: data.skip },
+  () => {
+    const first = gsm8kFewShot.load(join(data.path, '..'));
+    const again = gsm8kFewShot.load(join(data.path, '..'));
+    assert.equal(first.eval.length, 1319);
+    assert.equal(first.eval[7]!.prompt, again.eval[7]!.prompt);
+    const parts = first.eval[0]!.prompt.split('\n\n');
+    assert.equal(parts.length, 6);
+    assert.ok(parts.slice(0, 5).every((part) => /^Question: [\s\S]+\nAnswer: [\s\S]+\n#### -?[\d,.]+$/.test(part)));
+    assert.match(parts[5]!, /^Question: Janet’s ducks[\s\S]*\nAnswer:$/);
+    assert.notEqual(first.eval[0]!.prompt.split('\n\n')[0], first.eval[1]!.prompt.split('\n\n')[0]);
+  },
+);

@@ -139,5 +139,6 @@ export const EXPECTED_COUNTS: Readonly<Record<string, readonly [number, number]>
   'arc-easy-mc': [2251, 2376],
   'arc-challenge-mc': [1119, 1172],
   gsm8k: [7473, 1319],
+  'gsm8k-5shot': [7473, 1319],
   humaneval: [974, 164],
 };

@@ -4,7 +4,8 @@
  */
 import { requireDataFile } from './data-dir.js';
 import { readGsm8kJsonl } from './loaders/gsm8k.js';
-import { GSM8K_STOP_SEQUENCES } from './gsm8k.js';
+import { GSM8K_STOP_SEQUENCES, gsm8kPrompt } from './gsm8k.js';
+import { Rng } from '../engine/rng.js';
 import { gsm8kDocs, gsm8kTrainingPairs, scoreGsm8kResponses } from './gsm8k-format.js';
 import type { GenerationTask } from './types.js';
 
@@ -24,4 +25,25 @@ export const gsm8k: GenerationTask = {
     return { train: gsm8kTrainingPairs(train!), eval: gsm8kDocs(test!) };
   },
   score: async (docs, responses) => scoreGsm8kResponses(docs, responses),
+};
+
+/** lm-eval's default n-shot setting: 5 examples from train before each question, drawn by a seeded sampler. */
+export const GSM8K_SHOTS = 5;
+const FEWSHOT_SEED = 1234;
+
+export const gsm8kFewShot: GenerationTask = {
+  ...gsm8k,
+  name: 'gsm8k-5shot',
+  description: 'GSM8K with 5 train examples before each question (lm-eval default, seeded); exact match, both filters',
+  maxLength: 1536,
+  load(dataDir) {
+    const [train, test] = files.map((file) => readGsm8kJsonl(requireDataFile('gsm8k-5shot', dataDir, file), ''));
+    const sampler = new Rng(FEWSHOT_SEED);
+    const docs = gsm8kDocs(test!).map((doc, i) => ({
+      ...doc,
+      // Each question gets its own draw, fixed by the seed and its index, so --limit keeps the same prompts.
+      prompt: gsm8kPrompt(test![i]!, train!, GSM8K_SHOTS, sampler.fork(String(i))),
+    }));
+    return { train: gsm8kTrainingPairs(train!), eval: docs };
+  },
 };

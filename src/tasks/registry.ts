@@ -12,7 +12,7 @@ import { boolq } from './superglue-boolq.js';
 import { wic } from './superglue-wic.js';
 import { demoArith } from './demo-arith.js';
 import { demoCode } from './demo-code.js';
-import { gsm8k } from './gsm8k-task.js';
+import { gsm8k, gsm8kFewShot } from './gsm8k-task.js';
 import { humaneval } from './humaneval-task.js';
 import { arcChallengeMultipleChoice, arcEasyMultipleChoice } from './arc-multiple-choice.js';
 import { arcChallenge, arcEasy, boolqGeneration, openbookqa, piqa, siqa, winogrande } from './commonsense.js';
@@ -43,6 +43,7 @@ export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
     arcEasyMultipleChoice,
     arcChallengeMultipleChoice,
     gsm8k,
+    gsm8kFewShot,
     humaneval,
   ].map((task) => [task.name, task]),
 );
