@@ -234,3 +234,20 @@ test('a failure inside a worker thread stops the sweep with one error line and w
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('generation flags: greedy sampling of several completions and bad numbers are one-line errors', () => {
+  const out = tempDir();
+  try {
+    const greedy = mceval(['run', '--task', 'demo-code', '--adapter', 'lora', '--samples', '4', '--out', out]);
+    assert.equal(greedy.code, 2);
+    assert.equal(
+      greedy.stderr,
+      'Error: --samples 4 with greedy decoding would draw the same completion 4 times: add --temperature (e.g. 0.8).\n',
+    );
+    const bad = mceval(['run', '--task', 'demo-code', '--adapter', 'lora', '--top-p', '1.5', '--out', out]);
+    assert.equal(bad.stderr, 'Error: --top-p must be a number from 0 to 1, not "1.5".\n');
+    assert.deepEqual(readdirSync(out), []);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});

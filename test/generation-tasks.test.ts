@@ -123,3 +123,26 @@ test('mceval run --task demo-arith,demo-code fine-tunes a causal LM and scores g
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('several samples per problem: seeded sampling, pass@k for every k the count allows', async () => {
+  const { reportedKs, scoreCompletionSets } = await import('../src/tasks/code-execution.js');
+  assert.deepEqual(reportedKs(1), [1]);
+  assert.deepEqual(reportedKs(4), [1, 2, 3, 4]);
+  assert.deepEqual(reportedKs(200), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 50, 100, 200]);
+  const { eval: docs } = demoCode.load(undefined);
+  const sets = docs.map((doc) => [doc.reference, '    return None\n']);
+  const scores = await scoreCompletionSets(docs, sets);
+  assert.deepEqual(scores.metrics, { 'pass@1': 0.5, 'pass@2': 1 });
+  assert.deepEqual(scores.samples[0], { results: ['passed', 'failed: AssertionError'], passed: 1 });
+  const { loadModel } = await import('../src/models/load.js');
+  const { generateResponses } = await import('../src/tasks/generation-evaluator.js');
+  const { initEngine } = await import('../src/engine/backends.js');
+  await initEngine('wasm');
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  const decoding = { samples: 3, temperature: 0.9, topP: 0.95, seed: 5 };
+  const first = generateResponses(model, tokenizer, demoCode, docs.slice(0, 2), decoding);
+  assert.deepEqual(generateResponses(model, tokenizer, demoCode, docs.slice(0, 2), decoding), first);
+  assert.equal(first[0]!.length, 3);
+  assert.ok(new Set(first[0]).size > 1, 'three samples at temperature 0.9 were identical');
+  model.dispose();
+});

@@ -18,7 +18,15 @@ export abstract class BaseCommand extends Command {
     const exitCode = error instanceof UserError ? error.exitCode : (error.oclif?.exit ?? 1);
     // oclif's own exits (help, version) carry code 0 and need no message.
     if (exitCode === 0) throw error;
-    const message = firstLine(error);
+    // oclif reports a flag's own parse error as "Parsing --flag" and the reason on the next line: keep the reason.
+    const reason = error.message.startsWith('Parsing --')
+      ? error.message
+          .split('\n')
+          .slice(1)
+          .map((line) => line.trim())
+          .find((line) => line !== '')
+      : undefined;
+    const message = reason ?? firstLine(error);
     if (this.jsonEnabled()) {
       this.logJson({ error: { message, code: exitCode } });
     } else {

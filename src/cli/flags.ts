@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BACKEND_REQUESTS } from '../engine/backends.js';
+import { UserError } from '../errors.js';
 
 /** --backend for every command that computes; MCEVAL_BACKEND is read when the flag is absent. */
 export const backendFlag = Flags.string({
@@ -20,3 +21,16 @@ export const workersFlag = Flags.integer({
   description: 'Programs executed in parallel (default: the number of cores).',
   min: 1,
 });
+
+/** A real-valued flag within [min, max]; anything else is one line naming the flag and the range. */
+export function numberFlag(name: string, min: number, max: number) {
+  return Flags.custom<number>({
+    parse: async (input) => {
+      const value = Number(input);
+      if (input.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+        throw new UserError(`${name} must be a number from ${min} to ${max}, not "${input}".`);
+      }
+      return value;
+    },
+  });
+}

@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Flags } from '@oclif/core';
+import { UserError } from '../errors.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { backendFlag } from '../cli/flags.js';
+import { backendFlag, numberFlag } from '../cli/flags.js';
 import { initEngine, resolveBackendRequest, type BackendRequest } from '../engine/backends.js';
 import { resolveModelSpec, validateModelSpec } from '../models/load.js';
 import { loadPreset } from '../peft/preset.js';
@@ -66,6 +67,27 @@ export default class Run extends BaseCommand {
     }),
     limit: Flags.integer({ description: 'Evaluate on the first N examples of each task (quick runs).', min: 1 }),
     'train-limit': Flags.integer({ description: 'Train on the first N examples of each task (quick runs).', min: 1 }),
+    samples: Flags.integer({
+      description: 'Generation tasks: completions per problem (code tasks report pass@k for every k the count allows).',
+      default: 1,
+      min: 1,
+    }),
+    temperature: numberFlag(
+      '--temperature',
+      0,
+      100,
+    )({
+      description: 'Generation tasks: sampling temperature (0 = greedy, the default).',
+      default: 0,
+    }),
+    'top-p': numberFlag(
+      '--top-p',
+      0,
+      1,
+    )({
+      description: 'Generation tasks: nucleus sampling mass (1 = off).',
+      default: 1,
+    }),
     'log-samples': Flags.boolean({
       description:
         'Write one JSON line per evaluated example (input, target, raw and filtered prediction, correctness, log-probs) under --out/samples/.',
@@ -98,6 +120,11 @@ export default class Run extends BaseCommand {
     const choice = await initEngine(resolveBackendRequest(flags.backend));
 
     const dataDir = resolveDataDir(flags.data);
+    if (flags.samples > 1 && flags.temperature === 0) {
+      throw new UserError(
+        `--samples ${flags.samples} with greedy decoding would draw the same completion ${flags.samples} times: add --temperature (e.g. 0.8).`,
+      );
+    }
     const limits = { evalLimit: flags.limit, trainLimit: flags['train-limit'] };
     const splits = new Map(tasks.map((task) => [task.name, limitData(task.load(dataDir), limits)]));
     const options: SweepOptions = {
@@ -112,6 +139,7 @@ export default class Run extends BaseCommand {
       dataDir,
       limits,
       logSamples: flags['log-samples'],
+      decoding: { samples: flags.samples, temperature: flags.temperature, topP: flags['top-p'], seed: flags.seed },
     };
     const plan = planSweep(options);
     const stepsOf = plan.map(

@@ -26,6 +26,7 @@ export async function runSweepInWorkers(
     dataDir: options.dataDir,
     limits: options.limits ?? {},
     logSamples: options.logSamples === true,
+    decoding: options.decoding,
   };
   let next = 0;
   let failure: Error | undefined;

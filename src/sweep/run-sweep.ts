@@ -13,6 +13,7 @@ import type { AdapterPreset } from '../peft/preset.js';
 import type {
   ClassificationExample,
   ClassificationSplits,
+  DecodingSettings,
   GenerationSplits,
   MultipleChoiceSplits,
   PromptTarget,
@@ -51,6 +52,8 @@ export interface SweepOptions {
   readonly limits?: DataLimits;
   /** --log-samples: keep one record per evaluated example in each RunResult. */
   readonly logSamples?: boolean;
+  /** --samples, --temperature, --top-p for generation tasks (greedy when absent). */
+  readonly decoding?: DecodingSettings;
 }
 
 export type SweepEvent =
@@ -125,7 +128,7 @@ export async function runSweep(
 /** Trains and evaluates one grid point; everything it allocates is released before it returns. */
 export async function runPlanEntry(
   entry: SweepPlanEntry,
-  options: Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend' | 'logSamples'>,
+  options: Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend' | 'logSamples' | 'decoding'>,
   data: TaskData,
   onStep: (progress: StepProgress) => void,
 ): Promise<RunResult> {
@@ -181,7 +184,7 @@ export async function runPlanEntry(
           )
         : task.kind === 'multiple-choice'
           ? evaluateMultipleChoice(model, tokenizer, (data as MultipleChoiceSplits).eval)
-          : await evaluateGeneration(model, tokenizer, task, (data as GenerationSplits).eval);
+          : await evaluateGeneration(model, tokenizer, task, (data as GenerationSplits).eval, options.decoding);
     const samples = options.logSamples === true ? sampleRecords(task, data, scores) : undefined;
     return {
       task: task.name,

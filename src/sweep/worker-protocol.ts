@@ -4,6 +4,7 @@ import type { BackendRequest } from '../engine/backends.js';
 import type { RunResult } from '../report/results.js';
 import type { GridPoint } from './grid.js';
 import type { DataLimits } from '../tasks/limit.js';
+import type { DecodingSettings } from '../tasks/types.js';
 
 /** What a worker needs to rebuild a plan entry: names and paths, not objects. */
 export interface WorkerJob {
@@ -22,6 +23,7 @@ export interface WorkerSetup {
   readonly dataDir: string | undefined;
   readonly limits: DataLimits;
   readonly logSamples: boolean;
+  readonly decoding: DecodingSettings | undefined;
 }
 
 export type ToWorker = { readonly kind: 'job'; readonly job: WorkerJob } | { readonly kind: 'stop' };

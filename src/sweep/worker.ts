@@ -29,7 +29,13 @@ port.on('message', async (message: ToWorker) => {
     const entry = { task, preset: loadPreset(job.presetSource), point: job.point, epochs: job.epochs };
     const result = await runPlanEntry(
       entry,
-      { modelSpec: setup.modelSpec, seed: setup.seed, backend: setup.backendId, logSamples: setup.logSamples },
+      {
+        modelSpec: setup.modelSpec,
+        seed: setup.seed,
+        backend: setup.backendId,
+        logSamples: setup.logSamples,
+        decoding: setup.decoding,
+      },
       splitsByTask.get(task.name)!,
       (progress) => post({ kind: 'step', index: job.index, progress }),
     );

@@ -19,9 +19,26 @@ export function codeDocs(problems: readonly HumanEvalProblem[]): GenerationDoc[]
   }));
 }
 
-export async function scoreCompletions(
+/** The k reported for n samples per problem: every k ≤ n up to 10, then the usual 20, 50, 100 and n itself. */
+export function reportedKs(n: number): number[] {
+  const ks = [...Array.from({ length: Math.min(n, 10) }, (_, i) => i + 1), 20, 50, 100, n].filter((k) => k <= n);
+  return [...new Set(ks)].sort((a, b) => a - b);
+}
+
+export function scoreCompletions(
   docs: readonly GenerationDoc[],
   completions: readonly string[],
+): Promise<GenerationScores> {
+  return scoreCompletionSets(
+    docs,
+    completions.map((completion) => [completion]),
+  );
+}
+
+/** Every completion runs in the sandbox; pass@k (unbiased) for each reported k; pass@1 is the primary metric. */
+export async function scoreCompletionSets(
+  docs: readonly GenerationDoc[],
+  completionSets: readonly (readonly string[])[],
 ): Promise<GenerationScores> {
   const problems: HumanEvalProblem[] = docs.map((doc) => ({
     task_id: doc.id,
@@ -31,15 +48,20 @@ export async function scoreCompletions(
     entry_point: doc.check!.entryPoint,
   }));
   const isolation = await detectIsolation();
+  const n = Math.min(...completionSets.map((set) => set.length));
   const evaluation = await evaluateFunctionalCorrectness(
     problems,
-    docs.map((doc, i) => ({ task_id: doc.id, completion: completions[i]! })),
-    { mode: isolation.strict.available ? 'strict' : 'process', isolation, ks: [1], workers: 1 },
+    docs.flatMap((doc, i) => completionSets[i]!.map((completion) => ({ task_id: doc.id, completion }))),
+    { mode: isolation.strict.available ? 'strict' : 'process', isolation, ks: reportedKs(n), workers: 1 },
   );
-  const passAt1 = evaluation.passAtK['pass@1'] ?? 0;
-  return {
-    primary: passAt1,
-    metrics: { 'pass@1': passAt1 },
-    samples: evaluation.results.map((result) => ({ result: result.result, passed: result.passed })),
-  };
+  // One record per doc: each of its completions' verdicts.
+  let offset = 0;
+  const samples = completionSets.map((set) => {
+    const results = evaluation.results.slice(offset, offset + set.length);
+    offset += set.length;
+    return set.length === 1
+      ? { result: results[0]!.result, passed: results[0]!.passed }
+      : { results: results.map((result) => result.result), passed: results.filter((result) => result.passed).length };
+  });
+  return { primary: evaluation.passAtK['pass@1'] ?? 0, metrics: evaluation.passAtK, samples };
 }

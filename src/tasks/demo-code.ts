@@ -7,7 +7,7 @@ import { packagePath } from '../paths.js';
 import { UserError } from '../errors.js';
 import { readJsonLines } from './jsonl.js';
 import { readHumanEvalProblems } from './humaneval/problems.js';
-import { BIGCODE_STOP_SEQUENCES, codeDocs, scoreCompletions } from './code-execution.js';
+import { BIGCODE_STOP_SEQUENCES, codeDocs, scoreCompletions, scoreCompletionSets } from './code-execution.js';
 import type { GenerationTask, PromptTarget } from './types.js';
 
 /** Code-instruction pairs: {"prompt", "completion"} per line. */
@@ -33,4 +33,5 @@ export const demoCode: GenerationTask = {
     return { train: readCodePairs(packagePath('fixtures', 'demo-code', 'train.jsonl')), eval: codeDocs(problems) };
   },
   score: scoreCompletions,
+  scoreSamples: scoreCompletionSets,
 };

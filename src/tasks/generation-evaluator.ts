@@ -10,7 +10,7 @@ import { padBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { causalLmLoss } from '../engine/train/loss.js';
 import { generate } from '../generation/generate.js';
-import type { GenerationDoc, GenerationTask } from './types.js';
+import type { DecodingSettings, GenerationDoc, GenerationTask } from './types.js';
 
 export interface GenerationEvaluation {
   /** The task's primary metric. */
@@ -62,22 +62,54 @@ export function referenceNll(
   return count === 0 ? Number.NaN : total / count;
 }
 
+/**
+ * `decoding.samples` responses per doc (greedy when the temperature is 0), in batches of prompts; sampled draws come
+ * from `decoding.seed`, one stream per batch, so results do not depend on how other batches went.
+ */
+export function generateResponses(
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  task: GenerationTask,
+  docs: readonly GenerationDoc[],
+  decoding: DecodingSettings = GREEDY_DECODING,
+): string[][] {
+  const perDoc = docs.map(() => [] as string[]);
+  const requests = docs.flatMap((doc, i) =>
+    Array.from({ length: decoding.samples }, () => ({ doc: i, prompt: doc.prompt })),
+  );
+  for (let start = 0; start < requests.length; start += BATCH) {
+    const chunk = requests.slice(start, start + BATCH);
+    const rows = generate(
+      model,
+      tokenizer,
+      chunk.map((request) => tokenizer.encode(request.prompt)),
+      {
+        maxNewTokens: task.maxNewTokens,
+        stopSequences: task.stopSequences,
+        sampling: { temperature: decoding.temperature, topK: 0, topP: decoding.topP },
+        seed: decoding.seed + start,
+      },
+    );
+    rows.forEach((row, i) => perDoc[chunk[i]!.doc]!.push(row.text));
+  }
+  return perDoc;
+}
+
+export const GREEDY_DECODING: DecodingSettings = { samples: 1, temperature: 0, topP: 1, seed: 0 };
+
 export async function evaluateGeneration(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   task: GenerationTask,
   docs: readonly GenerationDoc[],
+  decoding: DecodingSettings = GREEDY_DECODING,
 ): Promise<GenerationEvaluation> {
-  const responses: string[] = [];
-  for (let start = 0; start < docs.length; start += BATCH) {
-    const prompts = docs.slice(start, start + BATCH).map((doc) => tokenizer.encode(doc.prompt));
-    const rows = generate(model, tokenizer, prompts, {
-      maxNewTokens: task.maxNewTokens,
-      stopSequences: task.stopSequences,
-    });
-    responses.push(...rows.map((row) => row.text));
-  }
-  const scores = await task.score(docs, responses);
+  const sampled = generateResponses(model, tokenizer, task, docs, decoding);
+  const responses = sampled.map((set) => set[0]!);
+  const scores =
+    decoding.samples > 1 && task.scoreSamples !== undefined
+      ? await task.scoreSamples(docs, sampled)
+      : await task.score(docs, responses);
   return {
     accuracy: scores.primary,
     nll: referenceNll(model, tokenizer, docs, task.maxLength),

@@ -6,7 +6,7 @@
 import { requireDataFile } from './data-dir.js';
 import { readHumanEvalProblems } from './humaneval/problems.js';
 import { readMbppJsonl } from './loaders/mbpp.js';
-import { BIGCODE_STOP_SEQUENCES, codeDocs, scoreCompletions } from './code-execution.js';
+import { BIGCODE_STOP_SEQUENCES, codeDocs, scoreCompletions, scoreCompletionSets } from './code-execution.js';
 import type { GenerationTask } from './types.js';
 
 const files = ['humaneval/HumanEval.jsonl.gz', 'mbpp/mbpp.jsonl'];
@@ -29,4 +29,5 @@ export const humaneval: GenerationTask = {
     };
   },
   score: scoreCompletions,
+  scoreSamples: scoreCompletionSets,
 };

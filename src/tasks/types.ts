@@ -71,6 +71,19 @@ export interface GenerationTask {
   load(dataDir: string | undefined): GenerationSplits;
   /** Scores the responses (one per doc, already cut at the stop sequences). */
   score(docs: readonly GenerationDoc[], responses: readonly string[]): Promise<GenerationScores>;
+  /**
+   * Scores several sampled responses per doc (code tasks: pass@k for the k the count allows); tasks without it
+   * are scored on each doc's first response.
+   */
+  scoreSamples?(docs: readonly GenerationDoc[], responses: readonly (readonly string[])[]): Promise<GenerationScores>;
+}
+
+/** How generation tasks decode in a run: greedy by default; `samples` > 1 draws that many per doc. */
+export interface DecodingSettings {
+  readonly samples: number;
+  readonly temperature: number;
+  readonly topP: number;
+  readonly seed: number;
 }
 
 /** One zero-shot multiple-choice question, scored by the log-likelihood of each choice after the context. */
