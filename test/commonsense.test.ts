@@ -96,3 +96,60 @@ test('zero-shot multiple choice: acc from raw log-likelihoods, acc_norm per char
   assert.ok(Number.isFinite(result.nll) && result.nll > 0);
   model.dispose();
 });
+
+test("original-format commonsense files become lm-eval's documents (HellaSwag preprocessing, WinoGrande partial scoring)", async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { readHellaswag, readPiqa, readWinogrande, capitalize } =
+    await import('../src/tasks/loaders/commonsense-originals.js');
+  const dir = mkdtempSync(join(tmpdir(), 'mceval-commonsense-'));
+  try {
+    // HellaSwag: activity label + ctx_a + capitalize(ctx_b) (Python's: the rest lower-cased); [title] → ". ".
+    writeFileSync(
+      join(dir, 'hs.jsonl'),
+      `${JSON.stringify({ ind: 4, activity_label: 'Removing ice', ctx_a: 'A man [title] scrapes.', ctx_b: 'then HE waits', endings: ['a [header] b', 'c  d'], label: '1' })}\n`,
+    );
+    const [hs] = readHellaswag(join(dir, 'hs.jsonl'));
+    assert.equal(capitalize('then HE waits'), 'Then he waits');
+    assert.deepEqual(hs, {
+      id: '4',
+      context: 'Removing ice: A man.  scrapes. Then he waits'.replace('  ', ' '),
+      choices: ['a b', 'c d'],
+      gold: 1,
+    });
+    writeFileSync(join(dir, 'piqa.jsonl'), `${JSON.stringify({ goal: 'Open a jar', sol1: 'twist', sol2: 'shake' })}\n`);
+    writeFileSync(join(dir, 'labels.lst'), '0\n');
+    assert.deepEqual(
+      readPiqa(join(dir, 'piqa.jsonl'), join(dir, 'labels.lst'))[0]!.context,
+      'Question: Open a jar\nAnswer:',
+    );
+    writeFileSync(
+      join(dir, 'wg.jsonl'),
+      `${JSON.stringify({ qID: 'q1', sentence: 'Sarah was better than Maria so _ got the easy cases.', option1: 'Sarah', option2: 'Maria', answer: '2' })}\n`,
+    );
+    const [wg] = readWinogrande(join(dir, 'wg.jsonl'));
+    assert.deepEqual(wg, {
+      id: 'q1',
+      context: 'Sarah was better than Maria so ',
+      choices: ['Sarah was better than Maria so Sarah', 'Sarah was better than Maria so Maria'],
+      continuation: 'got the easy cases.',
+      gold: 1,
+    });
+    // Partial scoring: the same continuation after each option's context.
+    const { loadModel } = await import('../src/models/load.js');
+    const { scoreContinuations } = await import('../src/generation/score.js');
+    const { evaluateMultipleChoice } = await import('../src/tasks/multiple-choice-evaluator.js');
+    const { model, tokenizer } = loadModel('builtin:tiny');
+    const result = evaluateMultipleChoice(model, tokenizer, [wg!]);
+    const ll = scoreContinuations(
+      model,
+      tokenizer,
+      wg!.choices.map((context) => ({ context, continuation: ' got the easy cases.' })),
+    ).map((s) => s.logprob);
+    assert.equal(result.metrics['acc'], ll[1]! > ll[0]! ? 1 : 0);
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

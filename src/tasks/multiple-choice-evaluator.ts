@@ -1,6 +1,6 @@
 /**
  * Zero-shot multiple choice as lm-eval runs it: each choice's log-likelihood as the continuation " choice" of the
- * context; `acc` from the raw sums, `acc_norm` from sums divided by the choice's length in characters. The NLL
+ * context (or, with partial scoring, the shared continuation's log-likelihood after each choice's own context); `acc` from the raw sums, `acc_norm` from sums divided by the choice's length in characters. The NLL
  * reported (for intrinsic robustness) is −log of the gold choice's share of the choices' likelihoods.
  */
 import type { LlamaModel } from '../models/llama/model.js';
@@ -27,7 +27,11 @@ export function evaluateMultipleChoice(
   docs: readonly MultipleChoiceDoc[],
 ): MultipleChoiceEvaluation {
   const requests = docs.flatMap((doc) =>
-    doc.choices.map((choice) => ({ context: doc.context, continuation: ` ${choice}` })),
+    doc.choices.map((choice) =>
+      doc.continuation === undefined
+        ? { context: doc.context, continuation: ` ${choice}` }
+        : { context: choice, continuation: ` ${doc.continuation}` },
+    ),
   );
   const scores = scoreContinuations(model, tokenizer, requests);
   let offset = 0;
@@ -38,7 +42,10 @@ export function evaluateMultipleChoice(
     const logLikelihoods = doc.choices.map((_, k) => scores[offset + k]!.logprob);
     offset += doc.choices.length;
     const { acc: pick, accNorm: pickNorm } = multipleChoicePredictions(
-      logLikelihoods.map((logLikelihood, k) => ({ logLikelihood, characters: doc.choices[k]!.length })),
+      logLikelihoods.map((logLikelihood, k) => ({
+        logLikelihood,
+        characters: doc.continuation === undefined ? doc.choices[k]!.length : doc.continuation.length,
+      })),
     );
     if (pick === doc.gold) acc += 1;
     if (pickNorm === doc.gold) accNorm += 1;

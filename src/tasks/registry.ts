@@ -15,6 +15,12 @@ import { demoCode } from './demo-code.js';
 import { gsm8k, gsm8kFewShot } from './gsm8k-task.js';
 import { humaneval } from './humaneval-task.js';
 import { arcChallengeMultipleChoice, arcEasyMultipleChoice } from './arc-multiple-choice.js';
+import {
+  hellaswagMultipleChoice,
+  openbookqaMultipleChoice,
+  piqaMultipleChoice,
+  winograndeMultipleChoice,
+} from './commonsense-zero-shot.js';
 import { arcChallenge, arcEasy, boolqGeneration, openbookqa, piqa, siqa, winogrande } from './commonsense.js';
 import type { Task } from './types.js';
 
@@ -42,6 +48,10 @@ export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
     boolqGeneration,
     arcEasyMultipleChoice,
     arcChallengeMultipleChoice,
+    piqaMultipleChoice,
+    winograndeMultipleChoice,
+    openbookqaMultipleChoice,
+    hellaswagMultipleChoice,
     gsm8k,
     gsm8kFewShot,
     humaneval,

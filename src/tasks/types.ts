@@ -93,6 +93,11 @@ export interface MultipleChoiceDoc {
   /** The choices' texts; each is scored as " " + choice (lm-eval's target delimiter). */
   readonly choices: readonly string[];
   readonly gold: number;
+  /**
+   * Partial scoring (WinoGrande): each choice is instead a context of its own — `choices[k]` — followed by the same
+   * `continuation`, whose log-likelihood decides.
+   */
+  readonly continuation?: string;
 }
 
 export interface MultipleChoiceSplits {

@@ -1,0 +1,60 @@
+/**
+ * Commonsense tasks scored zero-shot by log-likelihood, as lm-eval's hellaswag, piqa, winogrande and openbookqa
+ * configs do (acc, acc_norm), on their original files under --data, after fine-tuning on the task's LLM-Adapters
+ * instruction file (the paper's setup). HellaSwag is run only when its file is given.
+ */
+import { requireDataFile } from './data-dir.js';
+import { readLlmAdaptersJson } from './loaders/llm-adapters.js';
+import { instructionPairs } from './llm-adapters-format.js';
+import { readHellaswag, readOpenbookqa, readPiqa, readWinogrande } from './loaders/commonsense-originals.js';
+import type { MultipleChoiceDoc, MultipleChoiceTask } from './types.js';
+
+function zeroShotTask(
+  name: string,
+  description: string,
+  trainFile: string,
+  evalFiles: readonly string[],
+  read: (paths: string[]) => MultipleChoiceDoc[],
+): MultipleChoiceTask {
+  const files = [trainFile, ...evalFiles];
+  return {
+    name,
+    description,
+    kind: 'multiple-choice',
+    maxLength: 384,
+    dataFiles: files,
+    load(dataDir) {
+      const [train, ...evaluation] = files.map((file) => requireDataFile(name, dataDir, file));
+      return { train: instructionPairs(readLlmAdaptersJson(train!, '')), eval: read(evaluation) };
+    },
+  };
+}
+
+export const hellaswagMultipleChoice = zeroShotTask(
+  'hellaswag-mc',
+  'HellaSwag (rowanz val JSONL, 10,042) zero-shot as lm-eval; acc, acc_norm',
+  'hellaswag/llm-adapters/train.json',
+  ['hellaswag/hellaswag_val.jsonl'],
+  ([path]) => readHellaswag(path!),
+);
+export const piqaMultipleChoice = zeroShotTask(
+  'piqa-mc',
+  'PIQA (valid.jsonl + valid-labels.lst, 1,838) zero-shot as lm-eval; acc, acc_norm',
+  'piqa/llm-adapters/train.json',
+  ['piqa/valid.jsonl', 'piqa/valid-labels.lst'],
+  ([path, labels]) => readPiqa(path!, labels),
+);
+export const winograndeMultipleChoice = zeroShotTask(
+  'winogrande-mc',
+  'WinoGrande (dev.jsonl, 1,267) zero-shot with partial scoring as lm-eval; acc',
+  'winogrande/llm-adapters/train.json',
+  ['winogrande/dev.jsonl'],
+  ([path]) => readWinogrande(path!),
+);
+export const openbookqaMultipleChoice = zeroShotTask(
+  'openbookqa-mc',
+  'OpenBookQA (Main test.jsonl, 500) zero-shot as lm-eval; acc, acc_norm',
+  'openbookqa/llm-adapters/train.json',
+  ['openbookqa/test.jsonl'],
+  ([path]) => readOpenbookqa(path!),
+);

@@ -1,0 +1,87 @@
+/**
+ * The commonsense sets in their original (or Hugging Face JSONL export) layouts, turned into zero-shot
+ * multiple-choice documents exactly as lm-eval's task configs build them:
+ *  - HellaSwag (rowanz): query = preprocess(activity_label + ": " + ctx_a + " " + capitalize(ctx_b)), endings
+ *    preprocessed ("[title]" → ". ", other [tags] dropped, double spaces collapsed);
+ *  - PIQA: "Question: {goal}\nAnswer:", choices sol1/sol2, gold from `label` (HF) or the separate labels file;
+ *  - WinoGrande: partial scoring — each option completes the sentence up to "_", the rest of the sentence is the
+ *    continuation; answer "1"/"2";
+ *  - OpenBookQA: the question stem as context, choices' texts, answerKey.
+ */
+import { readFileSync } from 'node:fs';
+import { UserError } from '../../errors.js';
+import { readJsonLines } from '../jsonl.js';
+import type { MultipleChoiceDoc } from '../types.js';
+
+/** Python's str.capitalize: first character upper-cased, the rest lower-cased. */
+export function capitalize(text: string): string {
+  return text.length === 0 ? text : text[0]!.toUpperCase() + text.slice(1).toLowerCase();
+}
+
+/** lm-eval's hellaswag preprocess. */
+export function hellaswagPreprocess(text: string): string {
+  return text
+    .trim()
+    .replaceAll(' [title]', '. ')
+    .replace(/\[.*?\]/g, '')
+    .replaceAll('  ', ' ');
+}
+
+function field(value: Record<string, unknown>, name: string, where: string): unknown {
+  if (!(name in value)) throw new UserError(`Malformed row at ${where}: no "${name}".`);
+  return value[name];
+}
+
+export function readHellaswag(path: string): MultipleChoiceDoc[] {
+  const expected = '{"ctx_a", "ctx_b", "activity_label", "endings": [4 strings], "label"}';
+  return readJsonLines(path, expected, '').map(({ value, where }, index) => {
+    const endings = field(value, 'endings', where) as string[];
+    const ctx = `${String(field(value, 'ctx_a', where))} ${capitalize(String(field(value, 'ctx_b', where)))}`;
+    return {
+      id: String(value['ind'] ?? index),
+      context: hellaswagPreprocess(`${String(field(value, 'activity_label', where))}: ${ctx}`),
+      choices: endings.map(hellaswagPreprocess),
+      gold: Number(field(value, 'label', where)),
+    };
+  });
+}
+
+export function readPiqa(path: string, labelsPath?: string): MultipleChoiceDoc[] {
+  const labels = labelsPath === undefined ? undefined : readFileSync(labelsPath, 'utf8').trim().split(/\r?\n/);
+  return readJsonLines(path, '{"goal", "sol1", "sol2"[, "label"]}', '').map(({ value, where }, index) => ({
+    id: String(value['id'] ?? index),
+    context: `Question: ${String(field(value, 'goal', where))}\nAnswer:`,
+    choices: [String(field(value, 'sol1', where)), String(field(value, 'sol2', where))],
+    gold: Number(labels === undefined ? field(value, 'label', where) : labels[index]),
+  }));
+}
+
+export function readWinogrande(path: string): MultipleChoiceDoc[] {
+  return readJsonLines(path, '{"sentence", "option1", "option2", "answer"}', '').map(({ value, where }, index) => {
+    const sentence = String(field(value, 'sentence', where));
+    const blank = sentence.indexOf('_');
+    if (blank < 0) throw new UserError(`Malformed row at ${where}: the sentence has no "_" blank.`);
+    const answer = String(field(value, 'answer', where));
+    if (answer !== '1' && answer !== '2')
+      throw new UserError(`Malformed row at ${where}: answer "${answer}" is not 1 or 2.`);
+    return {
+      id: String(value['qID'] ?? index),
+      context: sentence.slice(0, blank),
+      choices: [String(field(value, 'option1', where)), String(field(value, 'option2', where))].map(
+        (option) => sentence.slice(0, blank) + option,
+      ),
+      continuation: sentence.slice(blank + 1).trim(),
+      gold: Number(answer) - 1,
+    };
+  });
+}
+
+export function readOpenbookqa(path: string): MultipleChoiceDoc[] {
+  const expected = '{"id", "question": {"stem", "choices": [{"text", "label"}]}, "answerKey"}';
+  return readJsonLines(path, expected, '').map(({ value, where }) => {
+    const question = field(value, 'question', where) as { stem: string; choices: { text: string; label: string }[] };
+    const gold = question.choices.findIndex((choice) => choice.label === value['answerKey']);
+    if (gold < 0) throw new UserError(`Malformed row at ${where}: answerKey is not a choice label.`);
+    return { id: String(value['id']), context: question.stem, choices: question.choices.map((c) => c.text), gold };
+  });
+}
