@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import { encodeSafetensors, SafetensorsFile } from '../models/safetensors.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { tf, type Tensor2D, type Variable } from '../engine/tf.js';
+import type { Linear } from '../models/layers/linear.js';
 import type { AppliedAdapter } from './types.js';
 
 /** PEFT saves module tensors under the wrapped model's path (and without the adapter name, "default"). */
@@ -85,4 +86,15 @@ export function assignTransposed(file: SafetensorsFile, key: string, target: Var
     throw new UserError(`${file.path}: tensor "${key}" has shape [${shape}], the model needs [${expected}].`);
   }
   target.assign(tf.tidy(() => tf.transpose(tf.tensor2d(values, [shape[0]!, shape[1]!]))));
+}
+
+/** The model's linear layers whose adapter is of `type` (or a subclass), with that adapter. */
+export function adapterLayersOf<L>(
+  model: { linears(): Linear[] },
+  type: abstract new (...args: never[]) => L,
+): { linear: Linear; layer: L }[] {
+  return model
+    .linears()
+    .filter((linear) => linear.adapter instanceof type)
+    .map((linear) => ({ linear, layer: linear.adapter as L }));
 }

@@ -1,21 +1,13 @@
 /** SST-2 (GLUE): sentence sentiment. Files: sst2/train.tsv, sst2/dev.tsv (GLUE's SST-2 folder). */
-import { requireDataFile } from './data-dir.js';
-import { readGlueTsv } from './loaders/glue.js';
-import type { ClassificationTask } from './types.js';
+import { glueTask } from './glue-task.js';
 
-const files = ['sst2/train.tsv', 'sst2/dev.tsv'];
-
-export const sst2: ClassificationTask = {
+export const sst2 = glueTask({
   name: 'sst2',
   description: 'GLUE SST-2: binary sentiment (67,349 train / 872 dev); accuracy, NLL',
-  kind: 'classification',
+  trainFile: 'sst2/train.tsv',
+  devFile: 'sst2/dev.tsv',
+  columns: { text: 'sentence', label: 'label' },
+  labelValues: ['0', '1'],
   labels: ['negative', 'positive'],
   maxLength: 128,
-  dataFiles: files,
-  load(dataDir) {
-    const [train, dev] = files.map((file) =>
-      readGlueTsv(requireDataFile('sst2', dataDir, file), { text: 'sentence', label: 'label' }, ['0', '1']),
-    );
-    return { train: train!, dev: dev! };
-  },
-};
+});

@@ -42,6 +42,22 @@ export const ADALORA_KEYS = [
   'orthRegWeight',
 ] as const;
 
+/** The scalar settings under PEFT's AdaLoraConfig names: results.csv columns and adapter_config.json fields. */
+export function peftAdaLoraFields(config: AdaLoraConfig): Record<string, number> {
+  return {
+    init_r: config.initR,
+    target_r: config.targetR,
+    lora_alpha: config.alpha,
+    lora_dropout: config.dropout,
+    tinit: config.tinit,
+    tfinal: config.tfinal,
+    deltaT: config.deltaT,
+    beta1: config.beta1,
+    beta2: config.beta2,
+    orth_reg_weight: config.orthRegWeight,
+  };
+}
+
 export function parseAdaLoraConfig(raw: unknown, source: string): AdaLoraConfig {
   const { object, where } = adapterSection(raw, source, ADALORA_KEYS);
   const initR = readNumber(object, 'initR', where, { default: 12, min: 1, integer: true });

@@ -5,7 +5,7 @@
 import { tf, type Scalar } from '../../engine/tf.js';
 import type { AdapterMethod, AppliedAdapter } from '../types.js';
 import { injectAdapterLayers } from '../inject.js';
-import { parseAdaLoraConfig, type AdaLoraConfig } from './config.js';
+import { parseAdaLoraConfig, peftAdaLoraFields, type AdaLoraConfig } from './config.js';
 import { AdaLoraLayer } from './layer.js';
 import { RankAllocator } from './rank-allocator.js';
 import type { LlamaModel } from '../../models/llama/model.js';
@@ -58,19 +58,7 @@ export const adaLoraMethod: AdapterMethod<AdaLoraConfig> = {
         { name: 'lora_E', variables: layers.map((layer) => layer.loraE), learningRateMultiplier: 1 },
         { name: 'lora_B', variables: layers.map((layer) => layer.loraB), learningRateMultiplier: 1 },
       ],
-      hyperparameters: {
-        init_r: config.initR,
-        target_r: config.targetR,
-        lora_alpha: config.alpha,
-        lora_dropout: config.dropout,
-        target_modules: config.targetModules.join(' '),
-        tinit: config.tinit,
-        tfinal: config.tfinal,
-        deltaT: config.deltaT,
-        beta1: config.beta1,
-        beta2: config.beta2,
-        orth_reg_weight: config.orthRegWeight,
-      },
+      hyperparameters: { ...peftAdaLoraFields(config), target_modules: config.targetModules.join(' ') },
       regularizer: () =>
         config.orthRegWeight > 0 ? orthogonalityRegularizer(layers, config.orthRegWeight) : undefined,
       afterStep: (update) => allocator.afterStep(update),

@@ -11,6 +11,7 @@ import type { LlamaModel } from '../../models/llama/model.js';
 import type { Linear } from '../../models/layers/linear.js';
 import type { AppliedAdapter } from '../types.js';
 import {
+  adapterLayersOf,
   assignTransposed,
   fillAdapterFromFolder,
   PEFT_PREFIX,
@@ -22,13 +23,10 @@ import {
 } from '../peft-files.js';
 import { AdaLoraLayer } from './layer.js';
 import { adaLoraMethod, injectAdaLora } from './index.js';
-import type { AdaLoraConfig } from './config.js';
+import { peftAdaLoraFields, type AdaLoraConfig } from './config.js';
 
 export function adaLoraLayers(model: { linears(): Linear[] }): { linear: Linear; layer: AdaLoraLayer }[] {
-  return model
-    .linears()
-    .filter((linear) => linear.adapter instanceof AdaLoraLayer)
-    .map((linear) => ({ linear, layer: linear.adapter as AdaLoraLayer }));
+  return adapterLayersOf(model, AdaLoraLayer);
 }
 
 /** Keeps the rows (axis 0) or columns (axis 1) of the kept triplets. */
@@ -62,17 +60,8 @@ export function saveAdaLoraAdapter(
       peft_type: 'ADALORA',
       task_type: 'CAUSAL_LM',
       r: config.initR,
-      init_r: config.initR,
-      target_r: config.targetR,
-      lora_alpha: config.alpha,
-      lora_dropout: config.dropout,
+      ...peftAdaLoraFields(config),
       target_modules: [...config.targetModules],
-      tinit: config.tinit,
-      tfinal: config.tfinal,
-      deltaT: config.deltaT,
-      beta1: config.beta1,
-      beta2: config.beta2,
-      orth_reg_weight: config.orthRegWeight,
       total_step: totalSteps,
       rank_pattern: Object.keys(rankPattern).length === 0 ? null : rankPattern,
       bias: 'none',

@@ -6,6 +6,7 @@ import { tf } from '../../engine/tf.js';
 import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
 import {
+  adapterLayersOf,
   fillAdapterFromFolder,
   PEFT_PREFIX,
   readAdapterConfig,
@@ -21,10 +22,7 @@ import { Ia3Layer } from './layer.js';
 import type { Ia3Config } from './config.js';
 
 function ia3Layers(model: { linears(): Linear[] }): { linear: Linear; layer: Ia3Layer }[] {
-  return model
-    .linears()
-    .filter((linear) => linear.adapter instanceof Ia3Layer)
-    .map((linear) => ({ linear, layer: linear.adapter as Ia3Layer }));
+  return adapterLayersOf(model, Ia3Layer);
 }
 
 /** Writes the vectors as PEFT stores them: [1, in] for feed-forward layers, [out, 1] for the others. */

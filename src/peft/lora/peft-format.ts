@@ -8,6 +8,7 @@ import { tf, type Tensor2D } from '../../engine/tf.js';
 import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
 import {
+  adapterLayersOf,
   assignTransposed,
   fillAdapterFromFolder,
   PEFT_PREFIX,
@@ -28,10 +29,7 @@ import type { LoraConfig } from './config.js';
 
 /** The adapted layers of a model: each linear layer whose adapter is a LoRA layer (or a variant of it). */
 export function loraLayers(model: { linears(): Linear[] }): { linear: Linear; layer: LoraLayer }[] {
-  return model
-    .linears()
-    .filter((linear) => linear.adapter instanceof LoraLayer)
-    .map((linear) => ({ linear, layer: linear.adapter as LoraLayer }));
+  return adapterLayersOf(model, LoraLayer);
 }
 
 /** PEFT's state dict of the LoRA matrices (and DoRA's magnitude vectors). */
