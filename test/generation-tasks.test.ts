@@ -146,3 +146,54 @@ test('several samples per problem: seeded sampling, pass@k for every k the count
   assert.ok(new Set(first[0]).size > 1, 'three samples at temperature 0.9 were identical');
   model.dispose();
 });
+
+test('--train-file: instruction JSONL in its common layouts replaces the training pairs; bad rows stop the run', async () => {
+  const { readTrainingPairs } = await import('../src/tasks/train-file.js');
+  const { writeFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'mceval-train-file-'));
+  try {
+    const file = join(dir, 'train.jsonl');
+    writeFileSync(
+      file,
+      jsonLines([
+        { prompt: 'def f():\n', completion: '    return 1\n' },
+        { instruction: 'Add 1 and 2.', input: '', output: '3' },
+        { problem: 'Write hello.', solution: 'print("hello")' },
+      ]),
+    );
+    const pairs = readTrainingPairs(file);
+    assert.deepEqual(pairs[0], { prompt: 'def f():\n', target: '    return 1\n' });
+    assert.match(pairs[1]!.prompt, /### Instruction:\nAdd 1 and 2\.\n\n### Response:\n$/);
+    assert.deepEqual(pairs[2], { prompt: 'Write hello.\n', target: 'print("hello")' });
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [packagePath('bin', 'run.js'), 'run', ...args, '--out', join(dir, 'out'), '--json'], {
+        encoding: 'utf8',
+      });
+    const ok = run([
+      '--task',
+      'demo-code',
+      '--adapter',
+      'lora',
+      '--grid',
+      'lr=0.003',
+      '--grid',
+      'bs=2',
+      '--epochs',
+      '1',
+      '--limit',
+      '2',
+      '--train-file',
+      file,
+    ]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).runs[0].steps, 2); // 3 pairs at batch size 2
+    writeFileSync(join(dir, 'bad.jsonl'), '{"prompt": "x", "completion": "y"}\n{"text": 1}\n');
+    const bad = run(['--task', 'demo-code', '--adapter', 'lora', '--train-file', join(dir, 'bad.jsonl')]);
+    assert.notEqual(bad.status, 0);
+    assert.match(JSON.parse(bad.stdout).error.message, /Malformed row at .*bad\.jsonl:2: expected/);
+    const classification = run(['--task', 'rte', '--adapter', 'lora', '--train-file', file]);
+    assert.match(JSON.parse(classification.stdout).error.message, /rte is a classification task/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -66,6 +66,10 @@ export default class Run extends BaseCommand {
       description: 'Directory with the task data files (see "mceval tasks" for each layout). Default: $MCEVAL_DATA.',
     }),
     limit: Flags.integer({ description: 'Evaluate on the first N examples of each task (quick runs).', min: 1 }),
+    'train-file': Flags.string({
+      description:
+        'Generation tasks: fine-tune on this JSONL instead ({prompt, completion}, {instruction, input, output} or {problem, solution} per line).',
+    }),
     'train-limit': Flags.integer({ description: 'Train on the first N examples of each task (quick runs).', min: 1 }),
     samples: Flags.integer({
       description: 'Generation tasks: completions per problem (code tasks report pass@k for every k the count allows).',
@@ -125,7 +129,13 @@ export default class Run extends BaseCommand {
         `--samples ${flags.samples} with greedy decoding would draw the same completion ${flags.samples} times: add --temperature (e.g. 0.8).`,
       );
     }
-    const limits = { evalLimit: flags.limit, trainLimit: flags['train-limit'] };
+    const classification = tasks.find((task) => task.kind === 'classification');
+    if (flags['train-file'] !== undefined && classification !== undefined) {
+      throw new UserError(
+        `--train-file replaces the fine-tuning pairs of generation and multiple-choice tasks; ${classification.name} is a classification task.`,
+      );
+    }
+    const limits = { evalLimit: flags.limit, trainLimit: flags['train-limit'], trainFile: flags['train-file'] };
     const splits = new Map(tasks.map((task) => [task.name, limitData(task.load(dataDir), limits)]));
     const options: SweepOptions = {
       tasks,
