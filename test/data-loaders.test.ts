@@ -114,3 +114,28 @@ test('malformed rows and missing files: one line naming the file, the line and t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("SuperGLUE labels as booleans, strings or 0/1, and google/boolq's `answer` field", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mceval-superglue-'));
+  try {
+    const rows = [
+      { question: 'q', passage: 'p', label: true },
+      { question: 'q', passage: 'p', label: 'false' },
+      { question: 'q', passage: 'p', label: 1 },
+      { question: 'q', passage: 'p', answer: false },
+    ];
+    writeFileSync(join(dir, 'val.jsonl'), rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+    const examples = readSuperGlueJsonl(join(dir, 'val.jsonl'), { text: 'question', pair: 'passage' }, hint);
+    assert.deepEqual(
+      examples.map((example) => example.label),
+      [1, 0, 1, 0],
+    );
+    writeFileSync(join(dir, 'bad.jsonl'), JSON.stringify({ question: 'q', passage: 'p', label: 'maybe' }) + '\n');
+    assert.throws(
+      () => readSuperGlueJsonl(join(dir, 'bad.jsonl'), { text: 'question', pair: 'passage' }, hint),
+      /Malformed row at .*bad\.jsonl:1: label "maybe" is not a boolean/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,7 @@
 /**
  * SuperGLUE JSONL (BoolQ: question, passage, label; WiC: word, sentence1, sentence2, label, …), with labels as
- * booleans or as the strings "true"/"false" (both occur in circulating copies); and the original WiC release
+ * booleans, the strings "true"/"false" (both occur in circulating copies) or 0/1 (Hugging Face's super_glue export;
+ * google/boolq's export calls the field `answer`); and the original WiC release
  * (data.txt: word, PoS, indices, sentence1, sentence2; gold.txt: T or F per line).
  */
 import { readFileSync } from 'node:fs';
@@ -10,8 +11,8 @@ import type { ClassificationExample } from '../types.js';
 import { readTsv } from './tsv.js';
 
 export function booleanLabel(value: unknown, where: string): number {
-  if (value === true || value === 'true' || value === 'True') return 1;
-  if (value === false || value === 'false' || value === 'False') return 0;
+  if (value === true || value === 'true' || value === 'True' || value === 1) return 1;
+  if (value === false || value === 'false' || value === 'False' || value === 0) return 0;
   throw new UserError(`Malformed row at ${where}: label ${JSON.stringify(value)} is not a boolean or "true"/"false".`);
 }
 
@@ -27,7 +28,8 @@ export function readSuperGlueJsonl(
     if (typeof text !== 'string' || typeof pair !== 'string') {
       throw new UserError(`Malformed row at ${where}: expected ${expected}.`);
     }
-    return { text, textPair: pair, label: booleanLabel(value['label'], where) };
+    // Hugging Face exports: super_glue keeps `label` (0/1), google/boolq names it `answer` (a boolean).
+    return { text, textPair: pair, label: booleanLabel(value['label'] ?? value['answer'], where) };
   });
 }
 
