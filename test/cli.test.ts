@@ -54,6 +54,7 @@ test('tasks, adapters and doctor print only JSON with --json', () => {
       'arc-easy-mc',
       'arc-challenge-mc',
       'piqa-mc',
+      'siqa-mc',
       'winogrande-mc',
       'openbookqa-mc',
       'hellaswag-mc',

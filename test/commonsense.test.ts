@@ -101,7 +101,7 @@ test("original-format commonsense files become lm-eval's documents (HellaSwag pr
   const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { readHellaswag, readPiqa, readWinogrande, capitalize } =
+  const { readHellaswag, readPiqa, readSocialIqa, readWinogrande, capitalize } =
     await import('../src/tasks/loaders/commonsense-originals.js');
   const dir = mkdtempSync(join(tmpdir(), 'mceval-commonsense-'));
   try {
@@ -124,6 +124,14 @@ test("original-format commonsense files become lm-eval's documents (HellaSwag pr
       readPiqa(join(dir, 'piqa.jsonl'), join(dir, 'labels.lst'))[0]!.context,
       'Question: Open a jar\nAnswer:',
     );
+    writeFileSync(
+      join(dir, 'siqa.jsonl'),
+      `${JSON.stringify({ context: 'Tracy won.', question: 'How does Tracy feel?', answerA: 'sad', answerB: 'happy', answerC: 'tired' })}\n`,
+    );
+    writeFileSync(join(dir, 'siqa-labels.lst'), '2\n');
+    assert.deepEqual(readSocialIqa(join(dir, 'siqa.jsonl'), join(dir, 'siqa-labels.lst')), [
+      { id: '0', context: 'Q: Tracy won. How does Tracy feel?\nA:', choices: ['sad', 'happy', 'tired'], gold: 1 },
+    ]);
     writeFileSync(
       join(dir, 'wg.jsonl'),
       `${JSON.stringify({ qID: 'q1', sentence: 'Sarah was better than Maria so _ got the easy cases.', option1: 'Sarah', option2: 'Maria', answer: '2' })}\n`,

@@ -1,12 +1,19 @@
 /**
- * Commonsense tasks scored zero-shot by log-likelihood, as lm-eval's hellaswag, piqa, winogrande and openbookqa
+ * Commonsense tasks scored zero-shot by log-likelihood, as lm-eval's hellaswag, piqa, social_iqa, winogrande and
+ * openbookqa
  * configs do (acc, acc_norm), on their original files under --data, after fine-tuning on the task's LLM-Adapters
  * instruction file (the paper's setup). HellaSwag is run only when its file is given.
  */
 import { requireDataFile } from './data-dir.js';
 import { readLlmAdaptersJson } from './loaders/llm-adapters.js';
 import { instructionPairs } from './llm-adapters-format.js';
-import { readHellaswag, readOpenbookqa, readPiqa, readWinogrande } from './loaders/commonsense-originals.js';
+import {
+  readHellaswag,
+  readOpenbookqa,
+  readPiqa,
+  readSocialIqa,
+  readWinogrande,
+} from './loaders/commonsense-originals.js';
 import type { MultipleChoiceDoc, MultipleChoiceTask } from './types.js';
 
 function zeroShotTask(
@@ -57,4 +64,11 @@ export const openbookqaMultipleChoice = zeroShotTask(
   'openbookqa/llm-adapters/train.json',
   ['openbookqa/test.jsonl'],
   ([path]) => readOpenbookqa(path!),
+);
+export const siqaMultipleChoice = zeroShotTask(
+  'siqa-mc',
+  'Social IQa (dev.jsonl + dev-labels.lst, 1,954) zero-shot as lm-eval; acc, acc_norm',
+  'siqa/llm-adapters/train.json',
+  ['siqa/dev.jsonl', 'siqa/dev-labels.lst'],
+  ([path, labels]) => readSocialIqa(path!, labels),
 );

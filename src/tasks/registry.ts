@@ -19,6 +19,7 @@ import {
   hellaswagMultipleChoice,
   openbookqaMultipleChoice,
   piqaMultipleChoice,
+  siqaMultipleChoice,
   winograndeMultipleChoice,
 } from './commonsense-zero-shot.js';
 import { arcChallenge, arcEasy, boolqGeneration, openbookqa, piqa, siqa, winogrande } from './commonsense.js';
@@ -49,6 +50,7 @@ export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
     arcEasyMultipleChoice,
     arcChallengeMultipleChoice,
     piqaMultipleChoice,
+    siqaMultipleChoice,
     winograndeMultipleChoice,
     openbookqaMultipleChoice,
     hellaswagMultipleChoice,

@@ -6,7 +6,9 @@
  *  - PIQA: "Question: {goal}\nAnswer:", choices sol1/sol2, gold from `label` (HF) or the separate labels file;
  *  - WinoGrande: partial scoring — each option completes the sentence up to "_", the rest of the sentence is the
  *    continuation; answer "1"/"2";
- *  - OpenBookQA: the question stem as context, choices' texts, answerKey.
+ *  - OpenBookQA: the question stem as context, choices' texts, answerKey;
+ *  - Social IQa: "Q: {context} {question}\nA:", choices answerA–C, label 1–3 (in the row, as Hugging Face's export
+ *    has it, or in the release's separate labels file).
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
@@ -83,5 +85,20 @@ export function readOpenbookqa(path: string): MultipleChoiceDoc[] {
     const gold = question.choices.findIndex((choice) => choice.label === value['answerKey']);
     if (gold < 0) throw new UserError(`Malformed row at ${where}: answerKey is not a choice label.`);
     return { id: String(value['id']), context: question.stem, choices: question.choices.map((c) => c.text), gold };
+  });
+}
+
+export function readSocialIqa(path: string, labelsPath?: string): MultipleChoiceDoc[] {
+  const labels = labelsPath === undefined ? undefined : readFileSync(labelsPath, 'utf8').trim().split(/\r?\n/);
+  const expected = '{"context", "question", "answerA", "answerB", "answerC"[, "label"]}';
+  return readJsonLines(path, expected, '').map(({ value, where }, index) => {
+    const label = Number(labels === undefined ? field(value, 'label', where) : labels[index]);
+    if (![1, 2, 3].includes(label)) throw new UserError(`Malformed row at ${where}: label is not 1, 2 or 3.`);
+    return {
+      id: String(index),
+      context: `Q: ${String(field(value, 'context', where))} ${String(field(value, 'question', where))}\nA:`,
+      choices: ['answerA', 'answerB', 'answerC'].map((key) => String(field(value, key, where))),
+      gold: label - 1,
+    };
   });
 }
