@@ -60,6 +60,7 @@ test('tasks, adapters and doctor print only JSON with --json', () => {
       'hellaswag-mc',
       'gsm8k',
       'gsm8k-5shot',
+      'gsm8k-chat',
       'humaneval',
     ],
   );

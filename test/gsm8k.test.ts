@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/rng.js';
 import { GSM8K_EXACT_MATCH, GSM8K_FILTERS, gsm8kPrompt, scoreGsm8k } from '../src/tasks/gsm8k.js';
-import { gsm8kFewShot } from '../src/tasks/gsm8k-task.js';
+import { gsm8kChat, gsm8kFewShot } from '../src/tasks/gsm8k-task.js';
 import { applyRegexFilter, findAll } from '../src/tasks/filters/regex-filter.js';
 import { normalizeForExactMatch } from '../src/metrics/exact-match.js';
 import { readGsm8kJsonl } from '../src/tasks/loaders/gsm8k.js';
@@ -89,3 +89,27 @@ test(
     assert.notEqual(first.eval[0]!.prompt.split('\n\n')[0], first.eval[1]!.prompt.split('\n\n')[0]);
   },
 );
+
+test("gsm8k-chat renders prompts through the model's chat template; base tokenizers are told to use gsm8k", async () => {
+  const { promptIds } = await import('../src/tasks/prompt-rendering.js');
+  const { loadModel } = await import('../src/models/load.js');
+  const { initEngine } = await import('../src/engine/backends.js');
+  await initEngine('wasm');
+  const builtin = loadModel('builtin:tiny');
+  assert.throws(
+    () => promptIds(builtin.tokenizer, 'Question: q\nAnswer:', true),
+    /needs a model whose tokenizer has a chat template/,
+  );
+  assert.deepEqual(promptIds(builtin.tokenizer, 'abc'), builtin.tokenizer.encode('abc'));
+  builtin.model.dispose();
+  const folder = sharedPath('models', 'golden', 'llama-tiny');
+  if (folder.skip) return;
+  const { model, tokenizer } = loadModel(folder.path);
+  const hf = tokenizer as unknown as { renderChat(m: object[], o: object): string };
+  const rendered = hf.renderChat([{ role: 'user', content: 'Question: q\nAnswer:' }], { addGenerationPrompt: true });
+  assert.ok(rendered.includes('Question: q\nAnswer:') && rendered !== 'Question: q\nAnswer:');
+  assert.deepEqual(promptIds(tokenizer, 'Question: q\nAnswer:', true), tokenizer.encode(rendered, { addBos: false }));
+  const { eval: docs, train } = gsm8kChat.load(join(data.path, '..'));
+  assert.ok(docs[0]!.chat === true && train[0]!.chat === true);
+  model.dispose();
+});

@@ -25,6 +25,7 @@ import { evaluateGeneration, type GenerationEvaluation } from '../tasks/generati
 import { evaluateMultipleChoice, type MultipleChoiceEvaluation } from '../tasks/multiple-choice-evaluator.js';
 import type { ClassificationScores } from '../tasks/classification-evaluator.js';
 import type { DataLimits } from '../tasks/limit.js';
+import { promptIds } from '../tasks/prompt-rendering.js';
 import type { RunResult } from '../report/results.js';
 import { gridPoints, type Grid, type GridPoint } from './grid.js';
 
@@ -101,7 +102,7 @@ function encodePromptTargets(
   maxLength: number,
 ): EncodedExample[] {
   return examples.map((example) => {
-    const prompt = tokenizer.encode(example.prompt);
+    const prompt = promptIds(tokenizer, example.prompt, example.chat);
     const target = tokenizer.encode(example.target, { addBos: false });
     return { ids: [...prompt, ...target, tokenizer.eosId].slice(0, maxLength), label: 0, targetStart: prompt.length };
   });

@@ -140,5 +140,6 @@ export const EXPECTED_COUNTS: Readonly<Record<string, readonly [number, number]>
   'arc-challenge-mc': [1119, 1172],
   gsm8k: [7473, 1319],
   'gsm8k-5shot': [7473, 1319],
+  'gsm8k-chat': [7473, 1319],
   humaneval: [974, 164],
 };

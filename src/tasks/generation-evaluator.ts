@@ -10,6 +10,7 @@ import { padBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { causalLmLoss } from '../engine/train/loss.js';
 import { generate } from '../generation/generate.js';
+import { promptIds } from './prompt-rendering.js';
 import type { DecodingSettings, GenerationDoc, GenerationTask } from './types.js';
 
 export interface GenerationEvaluation {
@@ -35,7 +36,7 @@ export function referenceNll(
   let count = 0;
   for (let start = 0; start < docs.length; start += BATCH) {
     const rows = docs.slice(start, start + BATCH).map((doc) => {
-      const prompt = tokenizer.encode(doc.prompt);
+      const prompt = promptIds(tokenizer, doc.prompt, doc.chat);
       const reference = tokenizer.encode(doc.reference, { addBos: false });
       return { ids: [...prompt, ...reference].slice(0, maxLength), targetStart: prompt.length };
     });
@@ -75,14 +76,14 @@ export function generateResponses(
 ): string[][] {
   const perDoc = docs.map(() => [] as string[]);
   const requests = docs.flatMap((doc, i) =>
-    Array.from({ length: decoding.samples }, () => ({ doc: i, prompt: doc.prompt })),
+    Array.from({ length: decoding.samples }, () => ({ doc: i, ids: promptIds(tokenizer, doc.prompt, doc.chat) })),
   );
   for (let start = 0; start < requests.length; start += BATCH) {
     const chunk = requests.slice(start, start + BATCH);
     const rows = generate(
       model,
       tokenizer,
-      chunk.map((request) => tokenizer.encode(request.prompt)),
+      chunk.map((request) => request.ids),
       {
         maxNewTokens: task.maxNewTokens,
         stopSequences: task.stopSequences,

@@ -27,6 +27,23 @@ export const gsm8k: GenerationTask = {
   score: async (docs, responses) => scoreGsm8kResponses(docs, responses),
 };
 
+/**
+ * For instruct models: each question as the user turn of the model's chat template (lm-eval's
+ * --apply_chat_template), fine-tuned and evaluated that way; the answer is scored as in `gsm8k`.
+ */
+export const gsm8kChat: GenerationTask = {
+  ...gsm8k,
+  name: 'gsm8k-chat',
+  description: "GSM8K through the model's chat template (instruct models); exact match, strict and flexible",
+  load(dataDir) {
+    const [train, test] = files.map((file) => readGsm8kJsonl(requireDataFile('gsm8k-chat', dataDir, file), ''));
+    return {
+      train: gsm8kTrainingPairs(train!).map((pair) => ({ ...pair, chat: true })),
+      eval: gsm8kDocs(test!).map((doc) => ({ ...doc, chat: true })),
+    };
+  },
+};
+
 /** lm-eval's default n-shot setting: 5 examples from train before each question, drawn by a seeded sampler. */
 export const GSM8K_SHOTS = 5;
 const FEWSHOT_SEED = 1234;

@@ -12,7 +12,7 @@ import { boolq } from './superglue-boolq.js';
 import { wic } from './superglue-wic.js';
 import { demoArith } from './demo-arith.js';
 import { demoCode } from './demo-code.js';
-import { gsm8k, gsm8kFewShot } from './gsm8k-task.js';
+import { gsm8k, gsm8kChat, gsm8kFewShot } from './gsm8k-task.js';
 import { humaneval } from './humaneval-task.js';
 import { arcChallengeMultipleChoice, arcEasyMultipleChoice } from './arc-multiple-choice.js';
 import {
@@ -56,6 +56,7 @@ export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
     hellaswagMultipleChoice,
     gsm8k,
     gsm8kFewShot,
+    gsm8kChat,
     humaneval,
   ].map((task) => [task.name, task]),
 );

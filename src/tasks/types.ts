@@ -31,6 +31,8 @@ export interface ClassificationTask {
 export interface PromptTarget {
   readonly prompt: string;
   readonly target: string;
+  /** Render the prompt as a user turn of the tokenizer's chat template (chat variants of tasks). */
+  readonly chat?: boolean;
 }
 
 /** One evaluation example of a generation task: what the model is given, and the reference it is scored against. */
@@ -40,6 +42,8 @@ export interface GenerationDoc {
   readonly prompt: string;
   /** The reference continuation: scored against, and the text whose NLL gives intrinsic robustness. */
   readonly reference: string;
+  /** Render the prompt as a user turn of the tokenizer's chat template (chat variants of tasks). */
+  readonly chat?: boolean;
   /** Code tasks: the test code and the function it checks (HumanEval's test and entry_point). */
   readonly check?: { readonly test: string; readonly entryPoint: string };
 }

@@ -1,0 +1,29 @@
+/**
+ * Token ids of a task prompt: encoded as it is, or — for chat variants, meant for instruct models — as the user
+ * turn of the tokenizer's chat template with the assistant's generation prompt after it (transformers'
+ * apply_chat_template with add_generation_prompt; the template writes any BOS itself, so none is added).
+ */
+import { UserError } from '../errors.js';
+import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
+import type { ChatMessage } from '../models/tokenizers/hf-tokenizer.js';
+
+interface ChatCapable {
+  readonly hasChatTemplate: boolean;
+  renderChat(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+}
+
+function chatCapable(tokenizer: TextTokenizer): tokenizer is TextTokenizer & ChatCapable {
+  return 'renderChat' in tokenizer && (tokenizer as unknown as ChatCapable).hasChatTemplate;
+}
+
+export function promptIds(tokenizer: TextTokenizer, prompt: string, chat = false): number[] {
+  if (!chat) return tokenizer.encode(prompt);
+  if (!chatCapable(tokenizer)) {
+    throw new UserError(
+      "This task's chat variant needs a model whose tokenizer has a chat template (an instruct model's folder); use the plain variant for base models.",
+    );
+  }
+  return tokenizer.encode(tokenizer.renderChat([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), {
+    addBos: false,
+  });
+}
