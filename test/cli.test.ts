@@ -51,6 +51,7 @@ test('tasks, adapters and doctor print only JSON with --json', () => {
       'arc-challenge',
       'openbookqa',
       'boolq-generation',
+      'hellaswag',
       'arc-easy-mc',
       'arc-challenge-mc',
       'piqa-mc',

@@ -18,6 +18,7 @@ test('answer extraction: the first allowed word, as re.findall(...)[0]; empty wh
   assert.equal(extractAnswer('I think option1.', /option1|option2/), 'option1');
   assert.equal(extractAnswer('It is true; false otherwise', /true|false/), 'true');
   assert.equal(extractAnswer('no idea', /true|false/), '');
+  assert.equal(extractAnswer('ending4 fits best', /ending1|ending2|ending3|ending4/), 'ending4');
   const docs = [
     { id: '0', prompt: 'p', reference: 'answer2' },
     { id: '1', prompt: 'p', reference: 'answer1' },

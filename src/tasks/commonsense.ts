@@ -1,6 +1,6 @@
 /**
  * The commonsense tasks in LLM-Adapters' generation mode: PIQA, SIQA, WinoGrande, ARC-Easy, ARC-Challenge,
- * OpenBookQA and BoolQ, each fine-tuned on its LLM-Adapters train file (e.g. piqa/llm-adapters/train.json; a
+ * OpenBookQA, BoolQ and HellaSwag, each fine-tuned on its LLM-Adapters train file (e.g. piqa/llm-adapters/train.json; a
  * commonsense mixture such as commonsense_15k.json can be put in its place) and evaluated on the test.json beside it
  * by generating a response
  * and extracting the first answer word the task allows. One definition per task, differing only in names, paths
@@ -73,4 +73,10 @@ export const boolqGeneration = commonsenseTask(
   'boolq/llm-adapters',
   /true|false/,
   'BoolQ (LLM-Adapters generation mode; 9,427 train / 3,270 test); accuracy',
+);
+export const hellaswag = commonsenseTask(
+  'hellaswag',
+  'hellaswag/llm-adapters',
+  /ending1|ending2|ending3|ending4/,
+  'HellaSwag (LLM-Adapters generation mode, when its files are given); accuracy',
 );

@@ -22,7 +22,16 @@ import {
   siqaMultipleChoice,
   winograndeMultipleChoice,
 } from './commonsense-zero-shot.js';
-import { arcChallenge, arcEasy, boolqGeneration, openbookqa, piqa, siqa, winogrande } from './commonsense.js';
+import {
+  arcChallenge,
+  arcEasy,
+  boolqGeneration,
+  hellaswag,
+  openbookqa,
+  piqa,
+  siqa,
+  winogrande,
+} from './commonsense.js';
 import type { Task } from './types.js';
 
 export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
@@ -47,6 +56,7 @@ export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
     arcChallenge,
     openbookqa,
     boolqGeneration,
+    hellaswag,
     arcEasyMultipleChoice,
     arcChallengeMultipleChoice,
     piqaMultipleChoice,
