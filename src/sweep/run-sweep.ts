@@ -25,7 +25,7 @@ import { evaluateGeneration, type GenerationEvaluation } from '../tasks/generati
 import { evaluateMultipleChoice, type MultipleChoiceEvaluation } from '../tasks/multiple-choice-evaluator.js';
 import type { ClassificationScores } from '../tasks/classification-evaluator.js';
 import type { DataLimits } from '../tasks/limit.js';
-import { promptIds } from '../tasks/prompt-rendering.js';
+import { promptContinuationIds } from '../tasks/prompt-rendering.js';
 import type { RunResult } from '../report/results.js';
 import { gridPoints, type Grid, type GridPoint } from './grid.js';
 
@@ -101,11 +101,14 @@ function encodePromptTargets(
   examples: readonly PromptTarget[],
   maxLength: number,
 ): EncodedExample[] {
-  return examples.map((example) => {
-    const prompt = promptIds(tokenizer, example.prompt, example.chat);
-    const target = tokenizer.encode(example.target, { addBos: false });
-    return { ids: [...prompt, ...target, tokenizer.eosId].slice(0, maxLength), label: 0, targetStart: prompt.length };
-  });
+  return examples.map((example) => ({
+    ...promptContinuationIds(tokenizer, example.prompt, example.target, {
+      chat: example.chat,
+      maxLength,
+      end: [tokenizer.eosId],
+    }),
+    label: 0,
+  }));
 }
 
 /** Runs the whole plan in this thread, in plan order. */

@@ -10,6 +10,17 @@ import type { GenerationDoc, GenerationScores } from './types.js';
 /** bigcode-evaluation-harness's HumanEval stop words: a completion ends where a new top-level statement starts. */
 export const BIGCODE_STOP_SEQUENCES = ['\nclass', '\ndef', '\n#', '\n@', '\nprint', '\nif', '\n```'];
 
+/** A code doc back in HumanEval's problem layout, for the sandboxed checks. */
+export function problemOf(doc: GenerationDoc): HumanEvalProblem {
+  return {
+    task_id: doc.id,
+    prompt: doc.prompt,
+    canonical_solution: doc.reference,
+    test: doc.check!.test,
+    entry_point: doc.check!.entryPoint,
+  };
+}
+
 export function codeDocs(problems: readonly HumanEvalProblem[]): GenerationDoc[] {
   return problems.map((problem) => ({
     id: problem.task_id,
@@ -40,13 +51,7 @@ export async function scoreCompletionSets(
   docs: readonly GenerationDoc[],
   completionSets: readonly (readonly string[])[],
 ): Promise<GenerationScores> {
-  const problems: HumanEvalProblem[] = docs.map((doc) => ({
-    task_id: doc.id,
-    prompt: doc.prompt,
-    canonical_solution: doc.reference,
-    test: doc.check!.test,
-    entry_point: doc.check!.entryPoint,
-  }));
+  const problems = docs.map(problemOf);
   const isolation = await detectIsolation();
   const n = Math.min(...completionSets.map((set) => set.length));
   const evaluation = await evaluateFunctionalCorrectness(

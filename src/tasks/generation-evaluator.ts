@@ -8,9 +8,9 @@ import { EVAL_CONTEXT } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { padBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
-import { causalLmLoss } from '../engine/train/loss.js';
+import { causalLmLoss, targetMask } from '../engine/train/loss.js';
 import { generate } from '../generation/generate.js';
-import { promptIds } from './prompt-rendering.js';
+import { promptContinuationIds, promptIds } from './prompt-rendering.js';
 import type { DecodingSettings, GenerationDoc, GenerationTask } from './types.js';
 
 export interface GenerationEvaluation {
@@ -35,30 +35,23 @@ export function referenceNll(
   let total = 0;
   let count = 0;
   for (let start = 0; start < docs.length; start += BATCH) {
-    const rows = docs.slice(start, start + BATCH).map((doc) => {
-      const prompt = promptIds(tokenizer, doc.prompt, doc.chat);
-      const reference = tokenizer.encode(doc.reference, { addBos: false });
-      return { ids: [...prompt, ...reference].slice(0, maxLength), targetStart: prompt.length };
-    });
+    const rows = docs
+      .slice(start, start + BATCH)
+      .map((doc) => promptContinuationIds(tokenizer, doc.prompt, doc.reference, { chat: doc.chat, maxLength }));
     const batch = padBatch(
       rows.map((row) => row.ids),
       model.config.padTokenId,
     );
-    const targetMask = new Int32Array(batch.ids.length);
-    let targets = 0;
-    rows.forEach((row, b) => {
-      for (let t = Math.max(1, row.targetStart); t < row.ids.length; t++) {
-        targetMask[b * batch.length + t] = 1;
-        targets += 1;
-      }
-    });
-    if (targets === 0) continue;
+    const targets = targetMask(batch, rows);
+    // The loss counts a target at position t ≥ 1 only (position 0 has nothing before it).
+    const counted = targets.filter((value, i) => value === 1 && i % batch.length !== 0).length;
+    if (counted === 0) continue;
     const mean = tf.tidy(
       () =>
-        causalLmLoss(model.lmLogits(batch, EVAL_CONTEXT) as Tensor3D, batch.ids, batch.mask, targetMask).dataSync()[0]!,
+        causalLmLoss(model.lmLogits(batch, EVAL_CONTEXT) as Tensor3D, batch.ids, batch.mask, targets).dataSync()[0]!,
     );
-    total += mean * targets;
-    count += targets;
+    total += mean * counted;
+    count += counted;
   }
   return count === 0 ? Number.NaN : total / count;
 }

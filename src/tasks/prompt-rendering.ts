@@ -27,3 +27,21 @@ export function promptIds(tokenizer: TextTokenizer, prompt: string, chat = false
     addBos: false,
   });
 }
+
+/**
+ * A prompt and its continuation as one token sequence, with the index where the continuation starts: what causal-LM
+ * fine-tuning learns (`end` = EOS after the target) and what reference NLLs score (no `end`).
+ */
+export function promptContinuationIds(
+  tokenizer: TextTokenizer,
+  prompt: string,
+  continuation: string,
+  options: { readonly chat?: boolean; readonly maxLength: number; readonly end?: readonly number[] },
+): { ids: number[]; targetStart: number } {
+  const promptTokens = promptIds(tokenizer, prompt, options.chat);
+  const continuationTokens = tokenizer.encode(continuation, { addBos: false });
+  return {
+    ids: [...promptTokens, ...continuationTokens, ...(options.end ?? [])].slice(0, options.maxLength),
+    targetStart: promptTokens.length,
+  };
+}

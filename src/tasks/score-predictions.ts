@@ -13,6 +13,7 @@ import { cutAtStopSequence } from '../generation/stop-sequences.js';
 import { readJsonLines } from './jsonl.js';
 import { detectIsolation } from '../sandbox/isolation.js';
 import { evaluateFunctionalCorrectness } from './humaneval/functional-correctness.js';
+import { problemOf } from './code-execution.js';
 import type { ClassificationSplits, GenerationDoc, GenerationSplits, Task, TaskData } from './types.js';
 
 export interface PredictionLine {
@@ -102,13 +103,7 @@ async function scoreGeneration(
   if (matched.every(({ doc }) => doc.check !== undefined)) {
     // Code: every completion runs; several per problem give pass@k for each k they allow.
     const isolation = await detectIsolation();
-    const problems = [...new Map(matched.map(({ doc }) => [doc.id, doc])).values()].map((doc) => ({
-      task_id: doc.id,
-      prompt: doc.prompt,
-      canonical_solution: doc.reference,
-      test: doc.check!.test,
-      entry_point: doc.check!.entryPoint,
-    }));
+    const problems = [...new Map(matched.map(({ doc }) => [doc.id, doc])).values()].map(problemOf);
     const evaluation = await evaluateFunctionalCorrectness(
       problems,
       matched.map(({ doc, line }) => ({ task_id: doc.id, completion: String(line.prediction) })),

@@ -13,8 +13,7 @@ import { AdamW } from './adamw.js';
 import { clipByGlobalNorm } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
 import { batchesPerEpoch, epochBatches } from './batches.js';
-import { causalLmLoss, classificationLoss } from './loss.js';
-import type { PaddedBatch } from '../../models/tokenizers/padding.js';
+import { causalLmLoss, classificationLoss, targetMask } from './loss.js';
 
 export interface EncodedExample {
   readonly ids: readonly number[];
@@ -181,13 +180,4 @@ function trainStep(step: StepInputs): { loss: number; gradNorm: number } {
   norm!.dispose();
   // A diverged regulariser must stop training too, so a non-finite total is reported as such.
   return { loss: Number.isFinite(totalValue) ? taskValue : totalValue, gradNorm };
-}
-
-/** 1 on each row's target tokens (from its targetStart; right-padded rows, so token t sits at position t). */
-function targetMask(batch: PaddedBatch, rows: readonly EncodedExample[]): Int32Array {
-  const mask = new Int32Array(batch.ids.length);
-  rows.forEach((row, b) => {
-    for (let t = row.targetStart ?? 0; t < row.ids.length; t++) mask[b * batch.length + t] = 1;
-  });
-  return mask;
 }

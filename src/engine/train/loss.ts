@@ -11,6 +11,18 @@ export function classificationLoss(logits: Tensor2D, labels: readonly number[]):
  * t + 1; targets on padding (mask 0) are ignored; the mean is over the counted targets. `targetMask` (1 on the
  * tokens to learn) restricts the targets further, as labels of −100 on a prompt do in fine-tuning.
  */
+/** 1 on each row's target tokens, from its targetStart on (rows right-padded, so token t sits at position t). */
+export function targetMask(
+  batch: { readonly length: number; readonly ids: Int32Array },
+  rows: readonly { readonly ids: readonly number[]; readonly targetStart?: number }[],
+): Int32Array {
+  const mask = new Int32Array(batch.ids.length);
+  rows.forEach((row, b) => {
+    for (let t = row.targetStart ?? 0; t < row.ids.length; t++) mask[b * batch.length + t] = 1;
+  });
+  return mask;
+}
+
 export function causalLmLoss(logits: Tensor3D, ids: Int32Array, mask: Int32Array, targetMask?: Int32Array): Scalar {
   const [B, T, V] = logits.shape;
   const rows: number[] = [];
