@@ -19,7 +19,9 @@ const data = sharedPath('data', 'gsm8k');
 test('strict-match recovers the target of every test reference answer (1319/1319)', { skip: data.skip }, () => {
   const test = readGsm8kJsonl(join(data.path, 'test.jsonl'), 'test');
   assert.equal(test.length, 1319);
-  const recovered = test.filter((example) => scoreGsm8k(example.answer, example).exactMatch['strict-match'] === 1);
+  const recovered = test.filter(
+    (example) => scoreGsm8k(example.answer, example.answer).exactMatch['strict-match'] === 1,
+  );
   assert.equal(recovered.length, 1319);
 });
 
@@ -49,7 +51,7 @@ test('tricky strings: filtered outputs and normalised forms as lm-eval computes 
     );
   }
   // Scored against a reference: "$18" fails strict-match (no number after "#### ") and passes flexible-extract.
-  const score = scoreGsm8k('She pays $18 in total.\n#### $18', { question: 'q', answer: 'She pays 18.\n#### 18' });
+  const score = scoreGsm8k('She pays $18 in total.\n#### $18', 'She pays 18.\n#### 18');
   assert.deepEqual(score.exactMatch, { 'strict-match': 0, 'flexible-extract': 1 });
 });
 
@@ -97,7 +99,7 @@ test("gsm8k-chat renders prompts through the model's chat template; base tokeniz
   await initEngine('wasm');
   const builtin = loadModel('builtin:tiny');
   assert.throws(
-    () => promptIds(builtin.tokenizer, 'Question: q\nAnswer:', true),
+    () => promptIds(builtin.tokenizer, 'Question: q\nAnswer:', { chat: true }),
     /needs a model whose tokenizer has a chat template/,
   );
   assert.deepEqual(promptIds(builtin.tokenizer, 'abc'), builtin.tokenizer.encode('abc'));
@@ -108,7 +110,10 @@ test("gsm8k-chat renders prompts through the model's chat template; base tokeniz
   const hf = tokenizer as unknown as { renderChat(m: object[], o: object): string };
   const rendered = hf.renderChat([{ role: 'user', content: 'Question: q\nAnswer:' }], { addGenerationPrompt: true });
   assert.ok(rendered.includes('Question: q\nAnswer:') && rendered !== 'Question: q\nAnswer:');
-  assert.deepEqual(promptIds(tokenizer, 'Question: q\nAnswer:', true), tokenizer.encode(rendered, { addBos: false }));
+  assert.deepEqual(
+    promptIds(tokenizer, 'Question: q\nAnswer:', { chat: true }),
+    tokenizer.encode(rendered, { addBos: false }),
+  );
   const { eval: docs, train } = gsm8kChat.load(join(data.path, '..'));
   assert.ok(docs[0]!.chat === true && train[0]!.chat === true);
   model.dispose();

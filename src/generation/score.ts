@@ -9,6 +9,7 @@ import type { LlamaModel } from '../models/llama/model.js';
 import { padBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { logSoftmax } from '../metrics/log-softmax.js';
+import { fitScoredToWindow } from './context-window.js';
 
 export interface ContinuationScore {
   /** Σ log p(continuation token | everything before it), in nats. */
@@ -21,15 +22,22 @@ export interface ContinuationScore {
   readonly characters: number;
 }
 
-/** Scores token sequences: for each, the log-probabilities of tokens [from, end) given their prefixes. */
+/**
+ * Scores token sequences: for each, the log-probabilities of tokens [from, end) given their prefixes. A sequence
+ * longer than the model's window is cut on the left first (lm-eval's rule), so its earliest scored tokens may lose
+ * part of their context — and, past window + 1 tokens of continuation, are not scored.
+ */
 export function scoreTokenSpans(
   model: LlamaModel,
   sequences: readonly { readonly ids: readonly number[]; readonly from: number }[],
   batchSize = 16,
 ): { tokenLogprobs: number[]; isGreedy: boolean }[] {
   const results: { tokenLogprobs: number[]; isGreedy: boolean }[] = [];
+  const window = model.config.maxPositionEmbeddings;
   for (let start = 0; start < sequences.length; start += batchSize) {
-    const chunk = sequences.slice(start, start + batchSize);
+    const chunk = sequences
+      .slice(start, start + batchSize)
+      .map((sequence) => fitScoredToWindow(sequence.ids, sequence.from, window));
     const batch = padBatch(
       chunk.map((sequence) => sequence.ids),
       model.config.padTokenId,

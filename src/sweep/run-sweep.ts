@@ -104,6 +104,7 @@ function encodePromptTargets(
   return examples.map((example) => ({
     ...promptContinuationIds(tokenizer, example.prompt, example.target, {
       chat: example.chat,
+      chatHistory: example.chatHistory,
       maxLength,
       end: [tokenizer.eosId],
     }),

@@ -10,6 +10,7 @@ import { padBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { causalLmLoss, targetMask } from '../engine/train/loss.js';
 import { generate } from '../generation/generate.js';
+import { fitPromptToWindow, fitScoredToWindow } from '../generation/context-window.js';
 import { promptContinuationIds, promptIds } from './prompt-rendering.js';
 import type { DecodingSettings, GenerationDoc, GenerationTask } from './types.js';
 
@@ -25,19 +26,20 @@ export interface GenerationEvaluation {
 
 const BATCH = 16;
 
-/** Mean −log p per reference token given its prompt, over all references. */
-export function referenceNll(
-  model: LlamaModel,
-  tokenizer: TextTokenizer,
-  docs: readonly GenerationDoc[],
-  maxLength: number,
-): number {
+/** Mean −log p per reference token given its prompt (cut on the left to the model's window), over all references. */
+export function referenceNll(model: LlamaModel, tokenizer: TextTokenizer, docs: readonly GenerationDoc[]): number {
   let total = 0;
   let count = 0;
   for (let start = 0; start < docs.length; start += BATCH) {
-    const rows = docs
-      .slice(start, start + BATCH)
-      .map((doc) => promptContinuationIds(tokenizer, doc.prompt, doc.reference, { chat: doc.chat, maxLength }));
+    const rows = docs.slice(start, start + BATCH).map((doc) => {
+      const row = promptContinuationIds(tokenizer, doc.prompt, doc.reference, {
+        chat: doc.chat,
+        chatHistory: doc.chatHistory,
+        maxLength: Number.POSITIVE_INFINITY, // the window below bounds the length, cutting the prompt, not the reference
+      });
+      const fitted = fitScoredToWindow(row.ids, row.targetStart, model.config.maxPositionEmbeddings);
+      return { ids: fitted.ids, targetStart: fitted.from };
+    });
     const batch = padBatch(
       rows.map((row) => row.ids),
       model.config.padTokenId,
@@ -68,9 +70,11 @@ export function generateResponses(
   decoding: DecodingSettings = GREEDY_DECODING,
 ): string[][] {
   const perDoc = docs.map(() => [] as string[]);
-  const requests = docs.flatMap((doc, i) =>
-    Array.from({ length: decoding.samples }, () => ({ doc: i, ids: promptIds(tokenizer, doc.prompt, doc.chat) })),
-  );
+  const window = model.config.maxPositionEmbeddings;
+  const requests = docs.flatMap((doc, i) => {
+    const ids = fitPromptToWindow(promptIds(tokenizer, doc.prompt, doc), window, task.maxNewTokens);
+    return Array.from({ length: decoding.samples }, () => ({ doc: i, ids }));
+  });
   for (let start = 0; start < requests.length; start += BATCH) {
     const chunk = requests.slice(start, start + BATCH);
     const rows = generate(
@@ -106,7 +110,7 @@ export async function evaluateGeneration(
       : await task.score(docs, responses);
   return {
     accuracy: scores.primary,
-    nll: referenceNll(model, tokenizer, docs, task.maxLength),
+    nll: referenceNll(model, tokenizer, docs),
     metrics: scores.metrics,
     responses,
     samples: scores.samples,

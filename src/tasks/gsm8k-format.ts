@@ -4,7 +4,7 @@
  */
 import type { Gsm8kExample } from './loaders/gsm8k.js';
 import type { GenerationDoc, GenerationScores, PromptTarget } from './types.js';
-import { gsm8kQuestion, scoreGsm8k } from './gsm8k.js';
+import { GSM8K_FILTERS, gsm8kQuestion, scoreGsm8k, type Gsm8kFilters } from './gsm8k.js';
 
 export function gsm8kTrainingPairs(train: readonly Gsm8kExample[]): PromptTarget[] {
   return train.map((example) => ({ prompt: gsm8kQuestion(example), target: ` ${example.answer}` }));
@@ -18,12 +18,19 @@ export function gsm8kDocs(examples: readonly Gsm8kExample[]): GenerationDoc[] {
   }));
 }
 
-/** Mean exact match under each filter; strict-match is the primary metric (lm-eval lists it first). */
-export function scoreGsm8kResponses(docs: readonly GenerationDoc[], responses: readonly string[]): GenerationScores {
+/**
+ * Mean exact match under each filter; strict-match is the primary metric (lm-eval lists it first). Each response is
+ * compared with its doc's `answer` where the task sets one (the CoT variants' final number), else the reference.
+ */
+export function scoreGsm8kResponses(
+  docs: readonly GenerationDoc[],
+  responses: readonly string[],
+  filters: Gsm8kFilters = GSM8K_FILTERS,
+): GenerationScores {
   let strict = 0;
   let flexible = 0;
   const samples = docs.map((doc, i) => {
-    const score = scoreGsm8k(responses[i]!, { question: '', answer: doc.reference });
+    const score = scoreGsm8k(responses[i]!, doc.answer ?? doc.reference, filters);
     strict += score.exactMatch['strict-match'];
     flexible += score.exactMatch['flexible-extract'];
     return { filtered: score.filtered, exact_match: score.exactMatch };

@@ -10,7 +10,10 @@ import { exactMatch, type ExactMatchOptions } from '../metrics/exact-match.js';
 import { applyRegexFilter, type RegexFilterSpec } from './filters/regex-filter.js';
 import type { Gsm8kExample } from './loaders/gsm8k.js';
 
-export const GSM8K_FILTERS: Readonly<Record<'strict-match' | 'flexible-extract', RegexFilterSpec>> = {
+export type Gsm8kFilterName = 'strict-match' | 'flexible-extract';
+export type Gsm8kFilters = Readonly<Record<Gsm8kFilterName, RegexFilterSpec>>;
+
+export const GSM8K_FILTERS: Gsm8kFilters = {
   'strict-match': { pattern: /#### (-?[0-9.,]+)/, groupSelect: 0 },
   'flexible-extract': { pattern: /(-?[$0-9.,]{2,})|(-?[0-9]+)/, groupSelect: -1 },
 };
@@ -40,19 +43,28 @@ export function gsm8kPrompt(example: Gsm8kExample, train: readonly Gsm8kExample[
   return [...exemplars, gsm8kQuestion(example)].join('\n\n');
 }
 
-export interface Gsm8kScore {
-  readonly filtered: Readonly<Record<'strict-match' | 'flexible-extract', string>>;
-  readonly exactMatch: Readonly<Record<'strict-match' | 'flexible-extract', 0 | 1>>;
+/** lm-eval's doc_to_target of the chain-of-thought variants: the text after the last "####", stripped. */
+export function gsm8kFinalAnswer(answer: string): string {
+  return answer.split('####').at(-1)!.trim();
 }
 
-export function scoreGsm8k(response: string, example: Gsm8kExample): Gsm8kScore {
-  const strict = applyRegexFilter(response, GSM8K_FILTERS['strict-match']);
-  const flexible = applyRegexFilter(response, GSM8K_FILTERS['flexible-extract']);
+export interface Gsm8kScore {
+  readonly filtered: Readonly<Record<Gsm8kFilterName, string>>;
+  readonly exactMatch: Readonly<Record<Gsm8kFilterName, 0 | 1>>;
+}
+
+/**
+ * Both filters applied to a response, each compared with `gold` by exact match; `gold` is the whole reference
+ * solution (gsm8k: exact match's regexes drop everything up to "#### ") or the final number (the CoT variants).
+ */
+export function scoreGsm8k(response: string, gold: string, filters: Gsm8kFilters = GSM8K_FILTERS): Gsm8kScore {
+  const strict = applyRegexFilter(response, filters['strict-match']);
+  const flexible = applyRegexFilter(response, filters['flexible-extract']);
   return {
     filtered: { 'strict-match': strict, 'flexible-extract': flexible },
     exactMatch: {
-      'strict-match': exactMatch(strict, example.answer, GSM8K_EXACT_MATCH),
-      'flexible-extract': exactMatch(flexible, example.answer, GSM8K_EXACT_MATCH),
+      'strict-match': exactMatch(strict, gold, GSM8K_EXACT_MATCH),
+      'flexible-extract': exactMatch(flexible, gold, GSM8K_EXACT_MATCH),
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Token ids of a task prompt: encoded as it is, or — for chat variants, meant for instruct models — as the user
  * turn of the tokenizer's chat template with the assistant's generation prompt after it (transformers'
- * apply_chat_template with add_generation_prompt; the template writes any BOS itself, so none is added).
+ * apply_chat_template with add_generation_prompt; the template writes any BOS itself, so none is added). Few-shot
+ * chat variants put their examples before it as user/assistant turns (lm-eval's --fewshot_as_multiturn).
  */
 import { UserError } from '../errors.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
@@ -16,16 +17,21 @@ function chatCapable(tokenizer: TextTokenizer): tokenizer is TextTokenizer & Cha
   return 'renderChat' in tokenizer && (tokenizer as unknown as ChatCapable).hasChatTemplate;
 }
 
-export function promptIds(tokenizer: TextTokenizer, prompt: string, chat = false): number[] {
-  if (!chat) return tokenizer.encode(prompt);
+/** How a prompt is rendered: as it is, or as the last user turn of a chat after `chatHistory`'s turns. */
+export interface PromptRendering {
+  readonly chat?: boolean;
+  readonly chatHistory?: readonly ChatMessage[];
+}
+
+export function promptIds(tokenizer: TextTokenizer, prompt: string, rendering: PromptRendering = {}): number[] {
+  if (rendering.chat !== true) return tokenizer.encode(prompt);
   if (!chatCapable(tokenizer)) {
     throw new UserError(
       "This task's chat variant needs a model whose tokenizer has a chat template (an instruct model's folder); use the plain variant for base models.",
     );
   }
-  return tokenizer.encode(tokenizer.renderChat([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), {
-    addBos: false,
-  });
+  const messages = [...(rendering.chatHistory ?? []), { role: 'user', content: prompt }];
+  return tokenizer.encode(tokenizer.renderChat(messages, { addGenerationPrompt: true }), { addBos: false });
 }
 
 /**
@@ -36,9 +42,9 @@ export function promptContinuationIds(
   tokenizer: TextTokenizer,
   prompt: string,
   continuation: string,
-  options: { readonly chat?: boolean; readonly maxLength: number; readonly end?: readonly number[] },
+  options: PromptRendering & { readonly maxLength: number; readonly end?: readonly number[] },
 ): { ids: number[]; targetStart: number } {
-  const promptTokens = promptIds(tokenizer, prompt, options.chat);
+  const promptTokens = promptIds(tokenizer, prompt, options);
   const continuationTokens = tokenizer.encode(continuation, { addBos: false });
   return {
     ids: [...promptTokens, ...continuationTokens, ...(options.end ?? [])].slice(0, options.maxLength),

@@ -13,6 +13,7 @@ import { wic } from './superglue-wic.js';
 import { demoArith } from './demo-arith.js';
 import { demoCode } from './demo-code.js';
 import { gsm8k, gsm8kChat, gsm8kFewShot } from './gsm8k-task.js';
+import { gsm8kCot, gsm8kCotLlama } from './gsm8k-cot-task.js';
 import { humaneval } from './humaneval-task.js';
 import { arcChallengeMultipleChoice, arcEasyMultipleChoice } from './arc-multiple-choice.js';
 import {
@@ -67,6 +68,8 @@ export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
     gsm8k,
     gsm8kFewShot,
     gsm8kChat,
+    gsm8kCot,
+    gsm8kCotLlama,
     humaneval,
   ].map((task) => [task.name, task]),
 );

@@ -1,4 +1,5 @@
 /** What a task is: data plus the metrics that score it. One generic evaluator runs every task of a kind. */
+import type { ChatMessage } from '../models/tokenizers/hf-tokenizer.js';
 
 export interface ClassificationExample {
   readonly text: string;
@@ -33,6 +34,8 @@ export interface PromptTarget {
   readonly target: string;
   /** Render the prompt as a user turn of the tokenizer's chat template (chat variants of tasks). */
   readonly chat?: boolean;
+  /** Chat variants: earlier turns before the prompt's user turn (few-shot examples as a multi-turn conversation). */
+  readonly chatHistory?: readonly ChatMessage[];
 }
 
 /** One evaluation example of a generation task: what the model is given, and the reference it is scored against. */
@@ -44,6 +47,10 @@ export interface GenerationDoc {
   readonly reference: string;
   /** Render the prompt as a user turn of the tokenizer's chat template (chat variants of tasks). */
   readonly chat?: boolean;
+  /** Chat variants: earlier turns before the prompt's user turn (few-shot examples as a multi-turn conversation). */
+  readonly chatHistory?: readonly ChatMessage[];
+  /** What the filtered response is compared with, where it is not the reference (GSM8K CoT: the final number). */
+  readonly answer?: string;
   /** Code tasks: the test code and the function it checks (HumanEval's test and entry_point). */
   readonly check?: { readonly test: string; readonly entryPoint: string };
 }
