@@ -98,10 +98,11 @@ test(
       assert.deepEqual(JSON.parse(pulled.stdout).pulled, ['gsm8k/train.jsonl', 'gsm8k/test.jsonl']);
       const verified = await mceval(['data', 'verify', 'gsm8k', '--data', dir]);
       assert.match(verified.stdout, /^ok {3}gsm8k: 7473 train \/ 1319 eval; 2 files, 2 checksums verified$/);
-      const glue = await mceval(['data', 'pull', 'rte', '--data', dir]);
+      // Neither a plain-file download nor a hub export exists for LLM-Adapters' HellaSwag files.
+      const unavailable = await mceval(['data', 'pull', 'hellaswag', '--data', dir]);
       assert.match(
-        glue.stderr,
-        /^Error: mceval cannot download rte\/train\.tsv, rte\/dev\.tsv for rte: fetch them with the data set's own download script/,
+        unavailable.stderr,
+        /^Error: mceval cannot download hellaswag\/llm-adapters\/train\.json, hellaswag\/llm-adapters\/test\.json for hellaswag: fetch them from the data set's own release/,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,8 @@ import { loadPreset } from '../peft/preset.js';
 import { resolveTasks } from '../tasks/registry.js';
 import { resolveDataDir } from '../tasks/data-dir.js';
 import { limitData } from '../tasks/limit.js';
+import { loadTaskData } from '../tasks/task-data.js';
+import type { TaskData } from '../tasks/types.js';
 import { parseGridFlags } from '../sweep/grid.js';
 import { availableParallelism } from 'node:os';
 import { planSweep, runSweep, type SweepEvent, type SweepOptions } from '../sweep/run-sweep.js';
@@ -136,7 +138,8 @@ export default class Run extends BaseCommand {
       );
     }
     const limits = { evalLimit: flags.limit, trainLimit: flags['train-limit'], trainFile: flags['train-file'] };
-    const splits = new Map(tasks.map((task) => [task.name, limitData(task.load(dataDir), limits)]));
+    const splits = new Map<string, TaskData>();
+    for (const task of tasks) splits.set(task.name, limitData(await loadTaskData(task, dataDir), limits));
     const options: SweepOptions = {
       tasks,
       splits,

@@ -7,6 +7,7 @@ import { getTask } from '../tasks/registry.js';
 import { runPlanEntry } from './run-sweep.js';
 import type { TaskData } from '../tasks/types.js';
 import { limitData } from '../tasks/limit.js';
+import { loadTaskData } from '../tasks/task-data.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
 const setup = workerData as WorkerSetup;
@@ -25,7 +26,8 @@ port.on('message', async (message: ToWorker) => {
   const { job } = message;
   try {
     const task = getTask(job.taskName);
-    if (!splitsByTask.has(task.name)) splitsByTask.set(task.name, limitData(task.load(setup.dataDir), setup.limits));
+    if (!splitsByTask.has(task.name))
+      splitsByTask.set(task.name, limitData(await loadTaskData(task, setup.dataDir), setup.limits));
     const entry = { task, preset: loadPreset(job.presetSource), point: job.point, epochs: job.epochs };
     const result = await runPlanEntry(
       entry,

@@ -2,13 +2,14 @@
  * ARC-Easy and ARC-Challenge scored zero-shot as lm-eval's arc_easy / arc_challenge do — context
  * "Question: {question}\nAnswer:", each choice's text as the continuation, acc and acc_norm — on the AI2 test JSONL
  * (arc/ARC-Easy-Test.jsonl, arc/ARC-Challenge-Test.jsonl), after fine-tuning on LLM-Adapters' ARC train file (the
- * paper's setup: instruction fine-tuning, then zero-shot evaluation).
+ * paper's setup: instruction fine-tuning, then zero-shot evaluation). The test split may come from the hub's
+ * allenai/ai2_arc instead; the fine-tuning file is LLM-Adapters' either way.
  */
 import { requireDataFile } from './data-dir.js';
-import { readArcJsonl } from './loaders/arc.js';
+import { arcHubQuestions, readArcJsonl, type MultipleChoiceExample } from './loaders/arc.js';
 import { readLlmAdaptersJson } from './loaders/llm-adapters.js';
 import { instructionPairs } from './llm-adapters-format.js';
-import type { MultipleChoiceTask } from './types.js';
+import type { MultipleChoiceSplits, MultipleChoiceTask } from './types.js';
 
 function arcTask(name: string, variant: 'Easy' | 'Challenge', counts: string): MultipleChoiceTask {
   const files = [`arc/llm-adapters/ARC-${variant}/train.json`, `arc/ARC-${variant}-Test.jsonl`];
@@ -19,18 +20,27 @@ function arcTask(name: string, variant: 'Easy' | 'Challenge', counts: string): M
     maxLength: 384,
     dataFiles: files,
     load(dataDir) {
-      const train = readLlmAdaptersJson(requireDataFile(name, dataDir, files[0]!), '');
-      const test = readArcJsonl(requireDataFile(name, dataDir, files[1]!), '');
-      return {
-        train: instructionPairs(train),
-        eval: test.map((question) => ({
-          id: question.id,
-          context: `Question: ${question.question}\nAnswer:`,
-          choices: question.choices,
-          gold: question.gold,
-        })),
-      };
+      return arcSplits(
+        requireDataFile(name, dataDir, files[0]!),
+        readArcJsonl(requireDataFile(name, dataDir, files[1]!), ''),
+      );
     },
+    hub: {
+      splits: { eval: { repo: 'allenai/ai2_arc', config: `ARC-${variant}`, split: 'test' } },
+      load: (rows, dataDir) => arcSplits(requireDataFile(name, dataDir, files[0]!), arcHubQuestions(rows['eval']!)),
+    },
+  };
+}
+
+function arcSplits(trainPath: string, test: readonly MultipleChoiceExample[]): MultipleChoiceSplits {
+  return {
+    train: instructionPairs(readLlmAdaptersJson(trainPath, '')),
+    eval: test.map((question) => ({
+      id: question.id,
+      context: `Question: ${question.question}\nAnswer:`,
+      choices: question.choices,
+      gold: question.gold,
+    })),
   };
 }
 

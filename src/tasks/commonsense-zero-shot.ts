@@ -2,18 +2,26 @@
  * Commonsense tasks scored zero-shot by log-likelihood, as lm-eval's hellaswag, piqa, social_iqa, winogrande and
  * openbookqa
  * configs do (acc, acc_norm), on their original files under --data, after fine-tuning on the task's LLM-Adapters
- * instruction file (the paper's setup). HellaSwag is run only when its file is given.
+ * instruction file (the paper's setup). HellaSwag is run only when its file is given. The evaluation split may come
+ * from the hub instead (the data set lm-eval loads, exported with its column names).
  */
 import { requireDataFile } from './data-dir.js';
 import { readLlmAdaptersJson } from './loaders/llm-adapters.js';
 import { instructionPairs } from './llm-adapters-format.js';
 import {
+  hellaswagDocs,
+  openbookqaHubDocs,
+  piqaDocs,
   readHellaswag,
   readOpenbookqa,
   readPiqa,
   readSocialIqa,
   readWinogrande,
+  socialIqaDocs,
+  winograndeDocs,
 } from './loaders/commonsense-originals.js';
+import type { HubSplit } from './hub-export.js';
+import type { JsonLine } from './jsonl.js';
 import type { MultipleChoiceDoc, MultipleChoiceTask } from './types.js';
 
 function zeroShotTask(
@@ -22,8 +30,11 @@ function zeroShotTask(
   trainFile: string,
   evalFiles: readonly string[],
   read: (paths: string[]) => MultipleChoiceDoc[],
+  hub: { readonly split: HubSplit; readonly docs: (rows: readonly JsonLine[]) => MultipleChoiceDoc[] },
 ): MultipleChoiceTask {
   const files = [trainFile, ...evalFiles];
+  const train = (dataDir: string | undefined) =>
+    instructionPairs(readLlmAdaptersJson(requireDataFile(name, dataDir, trainFile), ''));
   return {
     name,
     description,
@@ -31,8 +42,11 @@ function zeroShotTask(
     maxLength: 384,
     dataFiles: files,
     load(dataDir) {
-      const [train, ...evaluation] = files.map((file) => requireDataFile(name, dataDir, file));
-      return { train: instructionPairs(readLlmAdaptersJson(train!, '')), eval: read(evaluation) };
+      return { train: train(dataDir), eval: read(evalFiles.map((file) => requireDataFile(name, dataDir, file))) };
+    },
+    hub: {
+      splits: { eval: hub.split },
+      load: (rows, dataDir) => ({ train: train(dataDir), eval: hub.docs(rows['eval']!) }),
     },
   };
 }
@@ -43,6 +57,7 @@ export const hellaswagMultipleChoice = zeroShotTask(
   'hellaswag/llm-adapters/train.json',
   ['hellaswag/hellaswag_val.jsonl'],
   ([path]) => readHellaswag(path!),
+  { split: { repo: 'Rowan/hellaswag', config: 'default', split: 'validation' }, docs: hellaswagDocs },
 );
 export const piqaMultipleChoice = zeroShotTask(
   'piqa-mc',
@@ -50,6 +65,7 @@ export const piqaMultipleChoice = zeroShotTask(
   'piqa/llm-adapters/train.json',
   ['piqa/valid.jsonl', 'piqa/valid-labels.lst'],
   ([path, labels]) => readPiqa(path!, labels),
+  { split: { repo: 'baber/piqa', config: 'default', split: 'validation' }, docs: (rows) => piqaDocs(rows) },
 );
 export const winograndeMultipleChoice = zeroShotTask(
   'winogrande-mc',
@@ -57,6 +73,7 @@ export const winograndeMultipleChoice = zeroShotTask(
   'winogrande/llm-adapters/train.json',
   ['winogrande/dev.jsonl'],
   ([path]) => readWinogrande(path!),
+  { split: { repo: 'allenai/winogrande', config: 'winogrande_xl', split: 'validation' }, docs: winograndeDocs },
 );
 export const openbookqaMultipleChoice = zeroShotTask(
   'openbookqa-mc',
@@ -64,6 +81,7 @@ export const openbookqaMultipleChoice = zeroShotTask(
   'openbookqa/llm-adapters/train.json',
   ['openbookqa/test.jsonl'],
   ([path]) => readOpenbookqa(path!),
+  { split: { repo: 'allenai/openbookqa', config: 'main', split: 'test' }, docs: openbookqaHubDocs },
 );
 export const siqaMultipleChoice = zeroShotTask(
   'siqa-mc',
@@ -71,4 +89,8 @@ export const siqaMultipleChoice = zeroShotTask(
   'siqa/llm-adapters/train.json',
   ['siqa/dev.jsonl', 'siqa/dev-labels.lst'],
   ([path, labels]) => readSocialIqa(path!, labels),
+  {
+    split: { repo: 'allenai/social_i_qa', config: 'default', split: 'validation' },
+    docs: (rows) => socialIqaDocs(rows),
+  },
 );

@@ -16,7 +16,11 @@ const HUMAN_EVAL = `${GITHUB_RAW}/openai/human-eval/6d43fb980f9fee3c892a914eda09
 const GLUE = "GLUE's download script (glue_data/)";
 const WIC = 'WiC v1.0 release (pilehvar.github.io/wic)';
 const AI2_ARC = 'AI2 ARC-V1-Feb2018 JSONL';
-const LLM_ADAPTERS = 'AGI-Edgerunners/LLM-Adapters @ 816657208af4db747803f87ba40a4c71383fed7a (dataset/)';
+const LLM_ADAPTERS_COMMIT = '816657208af4db747803f87ba40a4c71383fed7a';
+const LLM_ADAPTERS = `AGI-Edgerunners/LLM-Adapters @ ${LLM_ADAPTERS_COMMIT} (dataset/)`;
+/** A file of LLM-Adapters' dataset/ folder at the pinned commit. */
+const llmAdapters = (path: string) =>
+  `${GITHUB_RAW}/AGI-Edgerunners/LLM-Adapters/${LLM_ADAPTERS_COMMIT}/dataset/${path}`;
 
 export const KNOWN_FILES: Readonly<Record<string, KnownFile>> = {
   'arc/ARC-Easy-Test.jsonl': {
@@ -29,46 +33,57 @@ export const KNOWN_FILES: Readonly<Record<string, KnownFile>> = {
   },
   'arc/llm-adapters/ARC-Challenge/train.json': {
     sha256: 'a9debff28aafed86a08211dc3584a3b6cb38edca8c56bb34cd5002ed54aeebfb',
+    url: llmAdapters('ARC-Challenge/train.json'),
     source: LLM_ADAPTERS,
   },
   'arc/llm-adapters/ARC-Challenge/test.json': {
     sha256: '4a89ce368ae01a71d268d9851686738b2a0a1d84271116bab49a1dd2b48ecad7',
+    url: llmAdapters('ARC-Challenge/test.json'),
     source: LLM_ADAPTERS,
   },
   'arc/llm-adapters/ARC-Easy/train.json': {
     sha256: '6a06cece3dec32f4fb1c1b0fc29dab14be7cf3053b417290dbc6cd845359f5ff',
+    url: llmAdapters('ARC-Easy/train.json'),
     source: LLM_ADAPTERS,
   },
   'arc/llm-adapters/ARC-Easy/test.json': {
     sha256: '3f32a84716ca6d57d38728bf80cc8117aecd17445c2cf29a68b571b810eb82dc',
+    url: llmAdapters('ARC-Easy/test.json'),
     source: LLM_ADAPTERS,
   },
   'openbookqa/llm-adapters/train.json': {
     sha256: 'a1e094eeea01f70c0baa880f37497b26700ae99b243927b9c529984de9b1fe90',
+    url: llmAdapters('openbookqa/train.json'),
     source: LLM_ADAPTERS,
   },
   'openbookqa/llm-adapters/test.json': {
     sha256: '8479930f7b8a26052c78250280b5465a4016ca7fc806af440d0f37e243f3099e',
+    url: llmAdapters('openbookqa/test.json'),
     source: LLM_ADAPTERS,
   },
   'piqa/llm-adapters/test.json': {
     sha256: '3860d11b9b42e590b6b4bbc1643214d373ed0b0d4ac62fcc7bdceb8e044ad141',
+    url: llmAdapters('piqa/test.json'),
     source: LLM_ADAPTERS,
   },
   'siqa/llm-adapters/test.json': {
     sha256: '71543f41127451945379d106ffedaef502f1c8770dff6d2f543aca85e3080b1d',
+    url: llmAdapters('social_i_qa/test.json'),
     source: LLM_ADAPTERS,
   },
   'winogrande/llm-adapters/test.json': {
     sha256: '6946f5209e7114c65c6d04f8f644c5a061af20d730b1cfe158fff3dc44076fb9',
+    url: llmAdapters('winogrande/test.json'),
     source: LLM_ADAPTERS,
   },
   'boolq/llm-adapters/train.json': {
     sha256: '5ccbaceebaddc69765e1c4a363632196b81851d303696672165ab59ec4e48c83',
+    url: llmAdapters('boolq/train.json'),
     source: LLM_ADAPTERS,
   },
   'boolq/llm-adapters/test.json': {
     sha256: '89df2397cbca81dc31adcc6f7f5b635821aa0565aafde46725b2b4bd39b4dfa9',
+    url: llmAdapters('boolq/test.json'),
     source: LLM_ADAPTERS,
   },
   'gsm8k/train.jsonl': {

@@ -1,12 +1,14 @@
 /**
- * `mceval data verify`: for each task, are its files under --data, do they match the known checksums, and do its
- * loaders find the canonical record counts?
+ * `mceval data verify`: for each task, are its files under --data (or, for tasks that read them, Hugging Face exports
+ * of its hub splits), do they match the known checksums, and do its loaders find the canonical record counts?
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { fileDigest } from '../models/hub/download.js';
 import { EXPECTED_COUNTS, KNOWN_FILES } from './data-catalog.js';
+import { findHubExport } from './hub-export.js';
+import { loadTaskData } from './task-data.js';
 import type { Task } from './types.js';
 
 export interface FileCheck {
@@ -40,7 +42,8 @@ export async function verifyTaskData(task: Task, dataDir: string): Promise<TaskC
   }
   const expectedCounts = EXPECTED_COUNTS[task.name];
   const missing = files.filter((file) => !file.present);
-  if (missing.length > 0) {
+  const hubFiles = missing.length > 0 ? hubExportChecks(task, dataDir) : undefined;
+  if (missing.length > 0 && hubFiles === undefined) {
     return {
       task: task.name,
       files,
@@ -49,25 +52,36 @@ export async function verifyTaskData(task: Task, dataDir: string): Promise<TaskC
       ok: false,
     };
   }
+  const checked = hubFiles ?? files;
   let counts: [number, number];
   try {
-    const data = task.load(dataDir);
+    const data = await loadTaskData(task, dataDir);
     counts = [data.train.length, 'dev' in data ? data.dev.length : data.eval.length];
   } catch (error) {
-    return { task: task.name, files, problem: errorMessage(error), ok: false };
+    return { task: task.name, files: checked, problem: errorMessage(error), ok: false };
   }
   const countsOk = expectedCounts === undefined || (counts[0] === expectedCounts[0] && counts[1] === expectedCounts[1]);
-  const checksumsOk = files.every((file) => file.checksumMatches !== false);
+  const checksumsOk = checked.every((file) => file.checksumMatches !== false);
   const problems = [
     ...(countsOk ? [] : [`${counts[0]}/${counts[1]} records, expected ${expectedCounts![0]}/${expectedCounts![1]}`]),
-    ...files.filter((file) => file.checksumMatches === false).map((file) => `${file.path} differs from the known copy`),
+    ...checked
+      .filter((file) => file.checksumMatches === false)
+      .map((file) => `${file.path} differs from the known copy`),
   ];
   return {
     task: task.name,
-    files,
+    files: checked,
     counts,
     ...(expectedCounts ? { expectedCounts } : {}),
     ...(problems.length > 0 ? { problem: problems.join('; ') } : {}),
     ok: countsOk && checksumsOk,
   };
+}
+
+/** The files of the task's hub exports (relative to --data), when every split it reads is there. */
+function hubExportChecks(task: Task, dataDir: string): FileCheck[] | undefined {
+  if (task.hub === undefined) return undefined;
+  const found = Object.values(task.hub.splits).map((split) => findHubExport(dataDir, split));
+  if (found.some((files) => files === undefined)) return undefined;
+  return found.flatMap((files) => files!.map((path) => ({ path: relative(dataDir, path), present: true })));
 }

@@ -1,7 +1,9 @@
 /** CoLA (GLUE): is the sentence grammatical? Files: cola/train.tsv, cola/dev.tsv (no header, 4 columns). */
 import { requireDataFile } from './data-dir.js';
-import { readColaTsv } from './loaders/glue.js';
+import { glueHubSource, readColaTsv } from './loaders/glue.js';
 import type { ClassificationTask } from './types.js';
+
+const labels = ['unacceptable', 'acceptable'];
 
 const files = ['cola/train.tsv', 'cola/dev.tsv'];
 
@@ -9,10 +11,14 @@ export const cola: ClassificationTask = {
   name: 'cola',
   description: "GLUE CoLA: grammatical acceptability (8,551 train / 1,043 dev); accuracy, Matthews' correlation, NLL",
   kind: 'classification',
-  labels: ['unacceptable', 'acceptable'],
+  labels,
   maxLength: 128,
   extraMetrics: ['mcc'],
   dataFiles: files,
+  hub: glueHubSource(
+    { config: 'cola', train: 'train', eval: 'validation', columns: { text: 'sentence' }, labelNames: labels },
+    labels,
+  ),
   load(dataDir) {
     const [train, dev] = files.map((file) => readColaTsv(requireDataFile('cola', dataDir, file)));
     return { train: train!, dev: dev! };

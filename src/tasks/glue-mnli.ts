@@ -4,6 +4,14 @@
  */
 import { glueTask } from './glue-task.js';
 
+const mnliHub = (evalSplit: string) => ({
+  config: 'mnli',
+  train: 'train',
+  eval: evalSplit,
+  columns: { text: 'premise', pair: 'hypothesis' },
+  labelNames: ['entailment', 'neutral', 'contradiction'],
+});
+
 const shared = {
   trainFile: 'mnli/train.tsv',
   columns: { text: 'sentence1', pair: 'sentence2', label: 'gold_label' },
@@ -15,11 +23,13 @@ export const mnliMatched = glueTask({
   ...shared,
   name: 'mnli-matched',
   description: 'GLUE MNLI, matched dev (392,702 train / 9,815 dev); accuracy, NLL',
+  hub: mnliHub('validation_matched'),
   devFile: 'mnli/dev_matched.tsv',
 });
 export const mnliMismatched = glueTask({
   ...shared,
   name: 'mnli-mismatched',
   description: 'GLUE MNLI, mismatched dev (392,702 train / 9,832 dev); accuracy, NLL',
+  hub: mnliHub('validation_mismatched'),
   devFile: 'mnli/dev_mismatched.tsv',
 });

@@ -3,8 +3,10 @@
  * is derived from them as GLUE's script does), mrpc/dev.tsv.
  */
 import { requireDataFile } from './data-dir.js';
-import { mrpcTrain, readMrpcTsv } from './loaders/glue.js';
+import { glueHubSource, mrpcTrain, readMrpcTsv } from './loaders/glue.js';
 import type { ClassificationTask } from './types.js';
+
+const labels = ['not_equivalent', 'equivalent'];
 
 const files = ['mrpc/msr_paraphrase_train.txt', 'mrpc/dev_ids.tsv', 'mrpc/dev.tsv'];
 
@@ -12,10 +14,20 @@ export const mrpc: ClassificationTask = {
   name: 'mrpc',
   description: 'GLUE MRPC: paraphrase (3,668 train / 408 dev); accuracy, F1, NLL',
   kind: 'classification',
-  labels: ['not_equivalent', 'equivalent'],
+  labels,
   maxLength: 256,
   extraMetrics: ['f1'],
   dataFiles: files,
+  hub: glueHubSource(
+    {
+      config: 'mrpc',
+      train: 'train',
+      eval: 'validation',
+      columns: { text: 'sentence1', pair: 'sentence2' },
+      labelNames: labels,
+    },
+    labels,
+  ),
   load(dataDir) {
     const [msrTrain, devIds, dev] = files.map((file) => requireDataFile('mrpc', dataDir, file));
     return {

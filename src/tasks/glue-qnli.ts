@@ -6,6 +6,13 @@ export const qnli = glueTask({
   description: 'GLUE QNLI: question–sentence entailment (104,743 train / 5,463 dev); accuracy, NLL',
   trainFile: 'qnli/train.tsv',
   devFile: 'qnli/dev.tsv',
+  hub: {
+    config: 'qnli',
+    train: 'train',
+    eval: 'validation',
+    columns: { text: 'question', pair: 'sentence' },
+    labelNames: ['entailment', 'not_entailment'],
+  },
   columns: { text: 'question', pair: 'sentence', label: 'label' },
   labelValues: ['not_entailment', 'entailment'],
   maxLength: 256,

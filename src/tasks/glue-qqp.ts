@@ -6,6 +6,13 @@ export const qqp = glueTask({
   description: 'GLUE QQP: duplicate questions (363,846 train / 40,430 dev); accuracy, F1, NLL',
   trainFile: 'qqp/train.tsv',
   devFile: 'qqp/dev.tsv',
+  hub: {
+    config: 'qqp',
+    train: 'train',
+    eval: 'validation',
+    columns: { text: 'question1', pair: 'question2' },
+    labelNames: ['not_duplicate', 'duplicate'],
+  },
   columns: { text: 'question1', pair: 'question2', label: 'is_duplicate' },
   labelValues: ['0', '1'],
   labels: ['not_duplicate', 'duplicate'],

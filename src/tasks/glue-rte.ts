@@ -6,6 +6,13 @@ export const rte = glueTask({
   description: 'GLUE RTE: textual entailment (2,490 train / 277 dev); accuracy, NLL',
   trainFile: 'rte/train.tsv',
   devFile: 'rte/dev.tsv',
+  hub: {
+    config: 'rte',
+    train: 'train',
+    eval: 'validation',
+    columns: { text: 'sentence1', pair: 'sentence2' },
+    labelNames: ['entailment', 'not_entailment'],
+  },
   columns: { text: 'sentence1', pair: 'sentence2', label: 'label' },
   labelValues: ['not_entailment', 'entailment'],
   maxLength: 256,

@@ -6,6 +6,13 @@ export const sst2 = glueTask({
   description: 'GLUE SST-2: binary sentiment (67,349 train / 872 dev); accuracy, NLL',
   trainFile: 'sst2/train.tsv',
   devFile: 'sst2/dev.tsv',
+  hub: {
+    config: 'sst2',
+    train: 'train',
+    eval: 'validation',
+    columns: { text: 'sentence' },
+    labelNames: ['negative', 'positive'],
+  },
   columns: { text: 'sentence', label: 'label' },
   labelValues: ['0', '1'],
   labels: ['negative', 'positive'],

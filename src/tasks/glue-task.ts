@@ -3,7 +3,7 @@
  * column mapped through the task's label names. RTE, SST-2, QNLI, QQP and MNLI differ only in these settings.
  */
 import { requireDataFile } from './data-dir.js';
-import { readGlueTsv } from './loaders/glue.js';
+import { glueHubSource, readGlueTsv, type GlueHubSpec } from './loaders/glue.js';
 import type { ClassificationTask } from './types.js';
 
 export interface GlueTaskSpec {
@@ -18,15 +18,18 @@ export interface GlueTaskSpec {
   readonly labels?: readonly string[];
   readonly maxLength: number;
   readonly extraMetrics?: readonly ('f1' | 'mcc')[];
+  /** The same data in the hub's nyu-mll/glue. */
+  readonly hub: GlueHubSpec;
 }
 
 export function glueTask(spec: GlueTaskSpec): ClassificationTask {
   const files = [spec.trainFile, spec.devFile];
+  const labels = spec.labels ?? spec.labelValues;
   return {
     name: spec.name,
     description: spec.description,
     kind: 'classification',
-    labels: spec.labels ?? spec.labelValues,
+    labels,
     maxLength: spec.maxLength,
     ...(spec.extraMetrics === undefined ? {} : { extraMetrics: spec.extraMetrics }),
     dataFiles: files,
@@ -36,5 +39,6 @@ export function glueTask(spec: GlueTaskSpec): ClassificationTask {
       );
       return { train: train!, dev: dev! };
     },
+    hub: glueHubSource(spec.hub, labels),
   };
 }

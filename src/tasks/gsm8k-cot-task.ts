@@ -11,14 +11,11 @@
  * answer style (calculator annotations "<<…>>" dropped, lines joined, the closing sentence added), without exemplars.
  */
 import type { ChatMessage } from '../models/tokenizers/hf-tokenizer.js';
-import { requireDataFile } from './data-dir.js';
-import { readGsm8kJsonl, type Gsm8kExample } from './loaders/gsm8k.js';
+import type { Gsm8kExample } from './loaders/gsm8k.js';
 import { GSM8K_FILTERS, gsm8kFinalAnswer, type Gsm8kFilters } from './gsm8k.js';
 import { GSM8K_COT_EXEMPLARS, type CotExemplar } from './gsm8k-cot-exemplars.js';
-import { scoreGsm8kResponses } from './gsm8k-format.js';
+import { gsm8kData, scoreGsm8kResponses } from './gsm8k-format.js';
 import type { GenerationDoc, GenerationTask, PromptTarget } from './types.js';
-
-const files = ['gsm8k/train.jsonl', 'gsm8k/test.jsonl'];
 
 export const GSM8K_COT_FILTERS: Gsm8kFilters = {
   'strict-match': { pattern: /The answer is (-?[0-9.,]+)./, groupSelect: 0 },
@@ -75,11 +72,6 @@ export const LLAMA_COT_HISTORY: readonly ChatMessage[] = GSM8K_COT_EXEMPLARS.fla
   { role: 'assistant', content: llamaCotAnswer(shot) },
 ]);
 
-function loadGsm8k(task: string, dataDir: string | undefined): [Gsm8kExample[], Gsm8kExample[]] {
-  const [train, test] = files.map((file) => readGsm8kJsonl(requireDataFile(task, dataDir, file), ''));
-  return [train!, test!];
-}
-
 export const gsm8kCot: GenerationTask = {
   name: 'gsm8k-cot',
   description: "GSM8K with Wei et al.'s 8 chain-of-thought exemplars (lm-eval gsm8k_cot); exact match, both filters",
@@ -87,9 +79,7 @@ export const gsm8kCot: GenerationTask = {
   maxLength: 1536,
   maxNewTokens: 256,
   stopSequences: ['Q:', '</s>', '<|im_end|>'],
-  dataFiles: files,
-  load(dataDir) {
-    const [train, test] = loadGsm8k('gsm8k-cot', dataDir);
+  ...gsm8kData('gsm8k-cot', (train, test) => {
     const pairs: PromptTarget[] = train.map((example) => ({
       prompt: cotQuestion(example.question),
       target: ` ${cotAnswer(asExemplar(example))}`,
@@ -101,7 +91,7 @@ export const gsm8kCot: GenerationTask = {
       answer: gsm8kFinalAnswer(example.answer),
     }));
     return { train: pairs, eval: docs };
-  },
+  }),
   score: async (docs, responses) => scoreGsm8kResponses(docs, responses, GSM8K_COT_FILTERS),
 };
 
@@ -111,8 +101,7 @@ export const gsm8kCotLlama: GenerationTask = {
   description:
     "GSM8K, 8 CoT exemplars as chat turns of the model's template (lm-eval gsm8k_cot_llama, multi-turn); exact match",
   stopSequences: ['<|eot_id|>', '<|start_header_id|>user<|end_header_id|>', 'Q:', '</s>', '<|im_end|>'],
-  load(dataDir) {
-    const [train, test] = loadGsm8k('gsm8k-cot-llama', dataDir);
+  ...gsm8kData('gsm8k-cot-llama', (train, test) => {
     const pairs: PromptTarget[] = train.map((example) => ({
       prompt: llamaCotQuestion(example.question),
       target: llamaCotAnswer(asExemplar(example)),
@@ -127,6 +116,6 @@ export const gsm8kCotLlama: GenerationTask = {
       chatHistory: LLAMA_COT_HISTORY,
     }));
     return { train: pairs, eval: docs };
-  },
+  }),
   score: async (docs, responses) => scoreGsm8kResponses(docs, responses, GSM8K_COT_LLAMA_FILTERS),
 };

@@ -1,8 +1,11 @@
 /**
- * What GSM8K and the GSM8K-format demo task share: fine-tuning pairs (the train split as question → answer, in the
- * zero-shot prompt layout) and scoring of responses with both lm-eval filters.
+ * What the GSM8K tasks and the GSM8K-format demo task share: where the data comes from (gsm8k/*.jsonl or the hub's
+ * openai/gsm8k), fine-tuning pairs (the train split as question → answer, in the zero-shot prompt layout) and
+ * scoring of responses with both lm-eval filters.
  */
-import type { Gsm8kExample } from './loaders/gsm8k.js';
+import { requireDataFile } from './data-dir.js';
+import type { HubSource } from './hub-export.js';
+import { gsm8kExamples, readGsm8kJsonl, type Gsm8kExample } from './loaders/gsm8k.js';
 import type { GenerationDoc, GenerationScores, PromptTarget } from './types.js';
 import { GSM8K_FILTERS, gsm8kQuestion, scoreGsm8k, type Gsm8kFilters } from './gsm8k.js';
 
@@ -40,5 +43,26 @@ export function scoreGsm8kResponses(
     primary: strict / n,
     metrics: { 'exact_match,strict-match': strict / n, 'exact_match,flexible-extract': flexible / n },
     samples,
+  };
+}
+
+const GSM8K_FILES = ['gsm8k/train.jsonl', 'gsm8k/test.jsonl'];
+const hubSplit = (split: string) => ({ repo: 'openai/gsm8k', config: 'main', split });
+
+/** A GSM8K task's data: its splits built by `build` from the train and test examples, read from either source. */
+export function gsm8kData<Splits>(
+  task: string,
+  build: (train: Gsm8kExample[], test: Gsm8kExample[]) => Splits,
+): { dataFiles: readonly string[]; load(dataDir: string | undefined): Splits; hub: HubSource<Splits> } {
+  return {
+    dataFiles: GSM8K_FILES,
+    load(dataDir) {
+      const [train, test] = GSM8K_FILES.map((file) => readGsm8kJsonl(requireDataFile(task, dataDir, file), ''));
+      return build(train!, test!);
+    },
+    hub: {
+      splits: { train: hubSplit('train'), eval: hubSplit('test') },
+      load: (rows) => build(gsm8kExamples(rows['train']!), gsm8kExamples(rows['eval']!)),
+    },
   };
 }

@@ -1,15 +1,12 @@
 /**
  * gsm8k: fine-tuned on the train split (question → answer), evaluated zero-shot on the test split with lm-eval's
- * prompt, stop sequences, filters and exact match. Files: gsm8k/train.jsonl, gsm8k/test.jsonl (openai's JSONL).
+ * prompt, stop sequences, filters and exact match. Files: gsm8k/train.jsonl, gsm8k/test.jsonl (openai's JSONL), or
+ * the hub's openai/gsm8k export.
  */
-import { requireDataFile } from './data-dir.js';
-import { readGsm8kJsonl } from './loaders/gsm8k.js';
 import { GSM8K_STOP_SEQUENCES, gsm8kPrompt } from './gsm8k.js';
 import { Rng } from '../engine/rng.js';
-import { gsm8kDocs, gsm8kTrainingPairs, scoreGsm8kResponses } from './gsm8k-format.js';
+import { gsm8kData, gsm8kDocs, gsm8kTrainingPairs, scoreGsm8kResponses } from './gsm8k-format.js';
 import type { GenerationTask } from './types.js';
-
-const files = ['gsm8k/train.jsonl', 'gsm8k/test.jsonl'];
 
 export const gsm8k: GenerationTask = {
   name: 'gsm8k',
@@ -19,11 +16,7 @@ export const gsm8k: GenerationTask = {
   maxLength: 512,
   maxNewTokens: 256,
   stopSequences: GSM8K_STOP_SEQUENCES,
-  dataFiles: files,
-  load(dataDir) {
-    const [train, test] = files.map((file) => readGsm8kJsonl(requireDataFile('gsm8k', dataDir, file), ''));
-    return { train: gsm8kTrainingPairs(train!), eval: gsm8kDocs(test!) };
-  },
+  ...gsm8kData('gsm8k', (train, test) => ({ train: gsm8kTrainingPairs(train), eval: gsm8kDocs(test) })),
   score: async (docs, responses) => scoreGsm8kResponses(docs, responses),
 };
 
@@ -35,13 +28,10 @@ export const gsm8kChat: GenerationTask = {
   ...gsm8k,
   name: 'gsm8k-chat',
   description: "GSM8K through the model's chat template (instruct models); exact match, strict and flexible",
-  load(dataDir) {
-    const [train, test] = files.map((file) => readGsm8kJsonl(requireDataFile('gsm8k-chat', dataDir, file), ''));
-    return {
-      train: gsm8kTrainingPairs(train!).map((pair) => ({ ...pair, chat: true })),
-      eval: gsm8kDocs(test!).map((doc) => ({ ...doc, chat: true })),
-    };
-  },
+  ...gsm8kData('gsm8k-chat', (train, test) => ({
+    train: gsm8kTrainingPairs(train).map((pair) => ({ ...pair, chat: true })),
+    eval: gsm8kDocs(test).map((doc) => ({ ...doc, chat: true })),
+  })),
 };
 
 /** lm-eval's default n-shot setting: 5 examples from train before each question, drawn by a seeded sampler. */
@@ -53,14 +43,13 @@ export const gsm8kFewShot: GenerationTask = {
   name: 'gsm8k-5shot',
   description: 'GSM8K with 5 train examples before each question (lm-eval default, seeded); exact match, both filters',
   maxLength: 1536,
-  load(dataDir) {
-    const [train, test] = files.map((file) => readGsm8kJsonl(requireDataFile('gsm8k-5shot', dataDir, file), ''));
+  ...gsm8kData('gsm8k-5shot', (train, test) => {
     const sampler = new Rng(FEWSHOT_SEED);
-    const docs = gsm8kDocs(test!).map((doc, i) => ({
+    const docs = gsm8kDocs(test).map((doc, i) => ({
       ...doc,
       // Each question gets its own draw, fixed by the seed and its index, so --limit keeps the same prompts.
-      prompt: gsm8kPrompt(test![i]!, train!, GSM8K_SHOTS, sampler.fork(String(i))),
+      prompt: gsm8kPrompt(test[i]!, train, GSM8K_SHOTS, sampler.fork(String(i))),
     }));
-    return { train: gsm8kTrainingPairs(train!), eval: docs };
-  },
+    return { train: gsm8kTrainingPairs(train), eval: docs };
+  }),
 };

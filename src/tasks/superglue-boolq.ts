@@ -1,9 +1,13 @@
-/** BoolQ (SuperGLUE): yes/no question over a passage. Files: boolq/superglue/train.jsonl, boolq/superglue/val.jsonl. */
+/**
+ * BoolQ (SuperGLUE): yes/no question over a passage. Files: boolq/superglue/train.jsonl, boolq/superglue/val.jsonl,
+ * or the hub's aps/super_glue boolq export.
+ */
 import { requireDataFile } from './data-dir.js';
-import { readSuperGlueJsonl } from './loaders/superglue.js';
+import { SUPERGLUE_HUB_REPO, readSuperGlueJsonl, superGlueExamples } from './loaders/superglue.js';
 import type { ClassificationTask } from './types.js';
 
 const files = ['boolq/superglue/train.jsonl', 'boolq/superglue/val.jsonl'];
+const fields = { text: 'question', pair: 'passage' };
 
 export const boolq: ClassificationTask = {
   name: 'boolq',
@@ -13,9 +17,17 @@ export const boolq: ClassificationTask = {
   maxLength: 256,
   dataFiles: files,
   load(dataDir) {
-    const [train, dev] = files.map((file) =>
-      readSuperGlueJsonl(requireDataFile('boolq', dataDir, file), { text: 'question', pair: 'passage' }, ''),
-    );
+    const [train, dev] = files.map((file) => readSuperGlueJsonl(requireDataFile('boolq', dataDir, file), fields, ''));
     return { train: train!, dev: dev! };
+  },
+  hub: {
+    splits: {
+      train: { repo: SUPERGLUE_HUB_REPO, config: 'boolq', split: 'train' },
+      eval: { repo: SUPERGLUE_HUB_REPO, config: 'boolq', split: 'validation' },
+    },
+    load: (rows) => ({
+      train: superGlueExamples(rows['train']!, fields),
+      dev: superGlueExamples(rows['eval']!, fields),
+    }),
   },
 };

@@ -1,9 +1,9 @@
 /**
  * WiC (SuperGLUE): is the word used in the same sense in both sentences? Reads the original release
- * (wic/WiC_dataset/{train,dev}/*.data.txt + *.gold.txt).
+ * (wic/WiC_dataset/{train,dev}/*.data.txt + *.gold.txt), or the hub's aps/super_glue wic export.
  */
 import { requireDataFile } from './data-dir.js';
-import { readWicOriginal } from './loaders/superglue.js';
+import { SUPERGLUE_HUB_REPO, readWicOriginal, wicHubExamples } from './loaders/superglue.js';
 import type { ClassificationTask } from './types.js';
 
 const files = [
@@ -23,5 +23,12 @@ export const wic: ClassificationTask = {
   load(dataDir) {
     const [trainData, trainGold, devData, devGold] = files.map((file) => requireDataFile('wic', dataDir, file));
     return { train: readWicOriginal(trainData!, trainGold!), dev: readWicOriginal(devData!, devGold!) };
+  },
+  hub: {
+    splits: {
+      train: { repo: SUPERGLUE_HUB_REPO, config: 'wic', split: 'train' },
+      eval: { repo: SUPERGLUE_HUB_REPO, config: 'wic', split: 'validation' },
+    },
+    load: (rows) => ({ train: wicHubExamples(rows['train']!), dev: wicHubExamples(rows['eval']!) }),
   },
 };

@@ -1,5 +1,6 @@
 /** What a task is: data plus the metrics that score it. One generic evaluator runs every task of a kind. */
 import type { ChatMessage } from '../models/tokenizers/hf-tokenizer.js';
+import type { HubSource } from './hub-export.js';
 
 export interface ClassificationExample {
   readonly text: string;
@@ -26,6 +27,8 @@ export interface ClassificationTask {
   readonly dataFiles?: readonly string[];
   /** Loads train and dev; `dataDir` is --data (or $MCEVAL_DATA), undefined when neither is given. */
   load(dataDir: string | undefined): ClassificationSplits;
+  /** Reads Hugging Face exports of the data (hub/<repo>/<config>/<split> under --data) when the canonical files are absent. */
+  readonly hub?: HubSource<ClassificationSplits>;
 }
 
 /** A fine-tuning example of a generation task: the model learns `target` after `prompt`. */
@@ -80,6 +83,8 @@ export interface GenerationTask {
   readonly stopSequences: readonly string[];
   readonly dataFiles?: readonly string[];
   load(dataDir: string | undefined): GenerationSplits;
+  /** Reads Hugging Face exports of the data (hub/<repo>/<config>/<split> under --data) when the canonical files are absent. */
+  readonly hub?: HubSource<GenerationSplits>;
   /** Scores the responses (one per doc, already cut at the stop sequences). */
   score(docs: readonly GenerationDoc[], responses: readonly string[]): Promise<GenerationScores>;
   /**
@@ -125,6 +130,8 @@ export interface MultipleChoiceTask {
   readonly maxLength: number;
   readonly dataFiles?: readonly string[];
   load(dataDir: string | undefined): MultipleChoiceSplits;
+  /** Reads Hugging Face exports of the data (hub/<repo>/<config>/<split> under --data) when the canonical files are absent. */
+  readonly hub?: HubSource<MultipleChoiceSplits>;
 }
 
 export type Task = ClassificationTask | GenerationTask | MultipleChoiceTask;

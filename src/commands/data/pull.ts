@@ -6,8 +6,12 @@ import { getTask } from '../../tasks/registry.js';
 import { pullTaskData } from '../../tasks/data-pull.js';
 
 export default class DataPull extends BaseCommand {
-  static override summary = "Download a task's data files into --data (GSM8K, HumanEval and MBPP), verified by sha256.";
-  static override examples = ['<%= config.bin %> data pull gsm8k --data ./data'];
+  static override summary =
+    "Download a task's data into --data: plain files by sha256 (GSM8K, HumanEval, MBPP, LLM-Adapters), the rest from the hub's parquet conversion.";
+  static override examples = [
+    '<%= config.bin %> data pull gsm8k --data ./data',
+    '<%= config.bin %> data pull rte --data ./data',
+  ];
   static override args = { task: Args.string({ description: 'The task.', required: true }) };
   static override flags = {
     data: Flags.string({ description: 'Directory to download into. Default: $MCEVAL_DATA.' }),

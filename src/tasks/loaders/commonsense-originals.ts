@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
-import { readJsonLines } from '../jsonl.js';
+import { readJsonLines, type JsonLine } from '../jsonl.js';
 import type { MultipleChoiceDoc } from '../types.js';
 
 /** Python's str.capitalize: first character upper-cased, the rest lower-cased. */
@@ -35,8 +35,13 @@ function field(value: Record<string, unknown>, name: string, where: string): unk
 }
 
 export function readHellaswag(path: string): MultipleChoiceDoc[] {
-  const expected = '{"ctx_a", "ctx_b", "activity_label", "endings": [4 strings], "label"}';
-  return readJsonLines(path, expected, '').map(({ value, where }, index) => {
+  return hellaswagDocs(
+    readJsonLines(path, '{"ctx_a", "ctx_b", "activity_label", "endings": [4 strings], "label"}', ''),
+  );
+}
+
+export function hellaswagDocs(rows: readonly JsonLine[]): MultipleChoiceDoc[] {
+  return rows.map(({ value, where }, index) => {
     const endings = field(value, 'endings', where) as string[];
     const ctx = `${String(field(value, 'ctx_a', where))} ${capitalize(String(field(value, 'ctx_b', where)))}`;
     return {
@@ -49,8 +54,16 @@ export function readHellaswag(path: string): MultipleChoiceDoc[] {
 }
 
 export function readPiqa(path: string, labelsPath?: string): MultipleChoiceDoc[] {
-  const labels = labelsPath === undefined ? undefined : readFileSync(labelsPath, 'utf8').trim().split(/\r?\n/);
-  return readJsonLines(path, '{"goal", "sol1", "sol2"[, "label"]}', '').map(({ value, where }, index) => ({
+  return piqaDocs(readJsonLines(path, '{"goal", "sol1", "sol2"[, "label"]}', ''), readLabels(labelsPath));
+}
+
+function readLabels(path: string | undefined): string[] | undefined {
+  return path === undefined ? undefined : readFileSync(path, 'utf8').trim().split(/\r?\n/);
+}
+
+/** PIQA rows, gold from the separate labels (the release) or each row's `label` (Hugging Face exports). */
+export function piqaDocs(rows: readonly JsonLine[], labels?: readonly string[]): MultipleChoiceDoc[] {
+  return rows.map(({ value, where }, index) => ({
     id: String(value['id'] ?? index),
     context: `Question: ${String(field(value, 'goal', where))}\nAnswer:`,
     choices: [String(field(value, 'sol1', where)), String(field(value, 'sol2', where))],
@@ -59,7 +72,11 @@ export function readPiqa(path: string, labelsPath?: string): MultipleChoiceDoc[]
 }
 
 export function readWinogrande(path: string): MultipleChoiceDoc[] {
-  return readJsonLines(path, '{"sentence", "option1", "option2", "answer"}', '').map(({ value, where }, index) => {
+  return winograndeDocs(readJsonLines(path, '{"sentence", "option1", "option2", "answer"}', ''));
+}
+
+export function winograndeDocs(rows: readonly JsonLine[]): MultipleChoiceDoc[] {
+  return rows.map(({ value, where }, index) => {
     const sentence = String(field(value, 'sentence', where));
     const blank = sentence.indexOf('_');
     if (blank < 0) throw new UserError(`Malformed row at ${where}: the sentence has no "_" blank.`);
@@ -82,16 +99,44 @@ export function readOpenbookqa(path: string): MultipleChoiceDoc[] {
   const expected = '{"id", "question": {"stem", "choices": [{"text", "label"}]}, "answerKey"}';
   return readJsonLines(path, expected, '').map(({ value, where }) => {
     const question = field(value, 'question', where) as { stem: string; choices: { text: string; label: string }[] };
-    const gold = question.choices.findIndex((choice) => choice.label === value['answerKey']);
-    if (gold < 0) throw new UserError(`Malformed row at ${where}: answerKey is not a choice label.`);
-    return { id: String(value['id']), context: question.stem, choices: question.choices.map((c) => c.text), gold };
+    const choices = { text: question.choices.map((c) => c.text), label: question.choices.map((c) => c.label) };
+    return openbookqaDoc(String(value['id']), question.stem, choices, value['answerKey'], where);
   });
 }
 
+/** OpenBookQA rows of the hub's allenai/openbookqa: question_stem, choices {text: [], label: []}, answerKey. */
+export function openbookqaHubDocs(rows: readonly JsonLine[]): MultipleChoiceDoc[] {
+  return rows.map(({ value, where }) => {
+    const choices = field(value, 'choices', where) as { text: string[]; label: string[] };
+    return openbookqaDoc(
+      String(value['id']),
+      String(field(value, 'question_stem', where)),
+      choices,
+      value['answerKey'],
+      where,
+    );
+  });
+}
+
+function openbookqaDoc(
+  id: string,
+  stem: string,
+  choices: { text: readonly string[]; label: readonly string[] },
+  answerKey: unknown,
+  where: string,
+): MultipleChoiceDoc {
+  const gold = choices.label.indexOf(String(answerKey));
+  if (gold < 0) throw new UserError(`Malformed row at ${where}: answerKey is not a choice label.`);
+  return { id, context: stem, choices: [...choices.text], gold };
+}
+
 export function readSocialIqa(path: string, labelsPath?: string): MultipleChoiceDoc[] {
-  const labels = labelsPath === undefined ? undefined : readFileSync(labelsPath, 'utf8').trim().split(/\r?\n/);
   const expected = '{"context", "question", "answerA", "answerB", "answerC"[, "label"]}';
-  return readJsonLines(path, expected, '').map(({ value, where }, index) => {
+  return socialIqaDocs(readJsonLines(path, expected, ''), readLabels(labelsPath));
+}
+
+export function socialIqaDocs(rows: readonly JsonLine[], labels?: readonly string[]): MultipleChoiceDoc[] {
+  return rows.map(({ value, where }, index) => {
     const label = Number(labels === undefined ? field(value, 'label', where) : labels[index]);
     if (![1, 2, 3].includes(label)) throw new UserError(`Malformed row at ${where}: label is not 1, 2 or 3.`);
     return {

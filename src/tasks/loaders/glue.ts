@@ -1,11 +1,14 @@
 /**
  * GLUE's TSV files in the layout of its download script (glue_data/<TASK>/…): RTE, MRPC, CoLA, SST-2, QNLI, QQP,
  * MNLI. MRPC's train split is derived as GLUE's script derives it: the pairs of msr_paraphrase_train.txt whose ids
- * are not listed in dev_ids.tsv (4,076 − 408 = 3,668 pairs).
+ * are not listed in dev_ids.tsv (4,076 − 408 = 3,668 pairs). The hub's nyu-mll/glue exports are read too, through
+ * each config's ClassLabel names.
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
-import type { ClassificationExample } from '../types.js';
+import type { HubSource } from '../hub-export.js';
+import type { JsonLine } from '../jsonl.js';
+import type { ClassificationExample, ClassificationSplits } from '../types.js';
 import { column, readTsv } from './tsv.js';
 
 function label(value: string, labels: readonly string[], where: string): number {
@@ -65,4 +68,51 @@ export function mrpcTrain(msrTrainPath: string, devIdsPath: string): Classificat
   return readMrpcTsv(msrTrainPath)
     .filter((example) => !devIds.has(example.ids))
     .map(({ ids: _ids, ...example }) => example);
+}
+
+/** Where a GLUE task sits in the hub's nyu-mll/glue: its config, columns and ClassLabel names (in id order). */
+export interface GlueHubSpec {
+  readonly config: string;
+  readonly train: string;
+  readonly eval: string;
+  readonly columns: { readonly text: string; readonly pair?: string };
+  readonly labelNames: readonly string[];
+}
+
+export const GLUE_HUB_REPO = 'nyu-mll/glue';
+
+/** Rows of a nyu-mll/glue export: label ids mapped through the hub's ClassLabel names onto the task's classes. */
+export function glueHubExamples(
+  rows: readonly JsonLine[],
+  spec: GlueHubSpec,
+  classes: readonly string[],
+): ClassificationExample[] {
+  return rows.map(({ value, where }) => {
+    const text = value[spec.columns.text];
+    const pair = spec.columns.pair === undefined ? undefined : value[spec.columns.pair];
+    const name = spec.labelNames[value['label'] as number];
+    if (typeof text !== 'string' || (spec.columns.pair !== undefined && typeof pair !== 'string')) {
+      throw new UserError(
+        `Malformed row at ${where}: expected string columns ${[spec.columns.text, spec.columns.pair].filter(Boolean).join(', ')}.`,
+      );
+    }
+    if (name === undefined) {
+      throw new UserError(
+        `Malformed row at ${where}: label ${JSON.stringify(value['label'])} is not a class id 0..${spec.labelNames.length - 1} (a test split without labels?).`,
+      );
+    }
+    return { text, ...(pair === undefined ? {} : { textPair: pair as string }), label: classes.indexOf(name) };
+  });
+}
+
+/** The HubSource of a GLUE task: train and eval splits of its nyu-mll/glue config. */
+export function glueHubSource(spec: GlueHubSpec, classes: readonly string[]): HubSource<ClassificationSplits> {
+  const split = (name: string) => ({ repo: GLUE_HUB_REPO, config: spec.config, split: name });
+  return {
+    splits: { train: split(spec.train), eval: split(spec.eval) },
+    load: (rows) => ({
+      train: glueHubExamples(rows['train']!, spec, classes),
+      dev: glueHubExamples(rows['eval']!, spec, classes),
+    }),
+  };
 }

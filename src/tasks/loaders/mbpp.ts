@@ -1,6 +1,6 @@
 /** MBPP JSONL (google-research): text, code, task_id, test_setup_code, test_list, challenge_test_list. */
 import { UserError } from '../../errors.js';
-import { readJsonLines } from '../jsonl.js';
+import { readJsonLines, type JsonLine } from '../jsonl.js';
 
 export interface MbppExample {
   readonly taskId: number;
@@ -10,9 +10,15 @@ export interface MbppExample {
   readonly tests: readonly string[];
 }
 
+const EXPECTED = '{"task_id": number, "text": string, "code": string, "test_list": string[]}';
+
 export function readMbppJsonl(path: string, missingHint: string): MbppExample[] {
-  const expected = '{"task_id": number, "text": string, "code": string, "test_list": string[]}';
-  return readJsonLines(path, expected, missingHint).map(({ value, where }) => {
+  return mbppExamples(readJsonLines(path, EXPECTED, missingHint));
+}
+
+/** MBPP rows — the JSONL's, or the hub's google-research-datasets/mbpp export, which has the same columns. */
+export function mbppExamples(rows: readonly JsonLine[]): MbppExample[] {
+  return rows.map(({ value, where }) => {
     const tests = value['test_list'];
     if (
       typeof value['task_id'] !== 'number' ||
@@ -21,7 +27,7 @@ export function readMbppJsonl(path: string, missingHint: string): MbppExample[] 
       !Array.isArray(tests) ||
       !tests.every((test) => typeof test === 'string')
     ) {
-      throw new UserError(`Malformed row at ${where}: expected ${expected}.`);
+      throw new UserError(`Malformed row at ${where}: expected ${EXPECTED}.`);
     }
     return {
       taskId: value['task_id'],

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
-import { readJsonLines } from '../jsonl.js';
+import { readJsonLines, type JsonLine } from '../jsonl.js';
 import type { ClassificationExample } from '../types.js';
 import { readTsv } from './tsv.js';
 
@@ -21,17 +21,41 @@ export function readSuperGlueJsonl(
   fields: { text: string; pair: string },
   missingHint: string,
 ): ClassificationExample[] {
-  const expected = `{"${fields.text}": string, "${fields.pair}": string, "label": boolean}`;
-  return readJsonLines(path, expected, missingHint).map(({ value, where }) => {
+  return superGlueExamples(readJsonLines(path, expectedRow(fields), missingHint), fields);
+}
+
+const expectedRow = (fields: { text: string; pair: string }) =>
+  `{"${fields.text}": string, "${fields.pair}": string, "label": boolean}`;
+
+/** SuperGLUE rows (a JSONL file's or a hub export's) as text pairs with a boolean label. */
+export function superGlueExamples(
+  rows: readonly JsonLine[],
+  fields: { text: string; pair: string },
+): ClassificationExample[] {
+  return rows.map(({ value, where }) => {
     const text = value[fields.text];
     const pair = value[fields.pair];
     if (typeof text !== 'string' || typeof pair !== 'string') {
-      throw new UserError(`Malformed row at ${where}: expected ${expected}.`);
+      throw new UserError(`Malformed row at ${where}: expected ${expectedRow(fields)}.`);
     }
     // Hugging Face exports: super_glue keeps `label` (0/1), google/boolq names it `answer` (a boolean).
     return { text, textPair: pair, label: booleanLabel(value['label'] ?? value['answer'], where) };
   });
 }
+
+/** WiC rows of the hub's super_glue export (word, sentence1, sentence2, …, label), laid out as the original reader does. */
+export function wicHubExamples(rows: readonly JsonLine[]): ClassificationExample[] {
+  return rows.map(({ value, where }) => {
+    const { word, sentence1, sentence2 } = value;
+    if (typeof word !== 'string' || typeof sentence1 !== 'string' || typeof sentence2 !== 'string') {
+      throw new UserError(`Malformed row at ${where}: expected {"word", "sentence1", "sentence2", "label"}.`);
+    }
+    return { text: `${word}: ${sentence1}`, textPair: sentence2, label: booleanLabel(value['label'], where) };
+  });
+}
+
+/** The hub's copy of SuperGLUE (load_dataset("aps/super_glue", config)). */
+export const SUPERGLUE_HUB_REPO = 'aps/super_glue';
 
 /** WiC as released: the target word is prefixed to the pair so a classifier sees which word is meant. */
 export function readWicOriginal(dataPath: string, goldPath: string): ClassificationExample[] {
