@@ -197,3 +197,78 @@ test('--train-file: instruction JSONL in its common layouts replaces the trainin
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--train-file reads JSON arrays (LLM-Adapters, Alpaca) as well as JSONL', async () => {
+  const { readTrainingPairs } = await import('../src/tasks/train-file.js');
+  const { writeFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'mceval-train-json-'));
+  try {
+    const file = join(dir, 'commonsense_15k.json');
+    writeFileSync(
+      file,
+      JSON.stringify([{ instruction: 'Pick.', input: '', output: 'the correct answer is answer1', answer: 'answer1' }]),
+    );
+    const [pair] = readTrainingPairs(file);
+    assert.equal(pair!.target, 'the correct answer is answer1');
+    writeFileSync(file, JSON.stringify([{ instruction: 'Pick.', output: 'x' }, 7]));
+    assert.throws(() => readTrainingPairs(file), /Malformed row at .*commonsense_15k\.json record 2: expected/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--train-mixture: one seeded sample without replacement from every task’s pairs, written to the run folder', async () => {
+  const { trainingMixture } = await import('../src/tasks/train-mixture.js');
+  const sets = [
+    Array.from({ length: 6 }, (_, i) => ({ prompt: `a${i}`, target: 'x' })),
+    Array.from({ length: 4 }, (_, i) => ({ prompt: `b${i}`, target: 'y' })),
+  ];
+  const mixture = trainingMixture(sets, 7, 42);
+  assert.equal(mixture.length, 7);
+  assert.equal(new Set(mixture.map((pair) => pair.prompt)).size, 7);
+  assert.deepEqual(trainingMixture(sets, 7, 42), mixture);
+  assert.notDeepEqual(trainingMixture(sets, 7, 43), mixture);
+  assert.equal(trainingMixture(sets, 10, 1).length, 10);
+  assert.throws(() => trainingMixture(sets, 11, 1), /--train-mixture 11 is more than the 10 training pairs/);
+
+  const dir = mkdtempSync(join(tmpdir(), 'mceval-mixture-'));
+  try {
+    const out = join(dir, 'out');
+    const args = ['run', '--task', 'demo-arith,demo-code', '--adapter', 'lora', '--grid', 'lr=0.003', '--grid', 'bs=4'];
+    const result = spawnSync(
+      process.execPath,
+      [
+        packagePath('bin', 'run.js'),
+        ...args,
+        '--epochs',
+        '1',
+        '--limit',
+        '1',
+        '--train-mixture',
+        '12',
+        '--out',
+        out,
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(result.status, 0, result.stderr);
+    const lines = readFileSync(join(out, 'train-mixture.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(lines.length, 12);
+    // Exactly the seeded draw from the pooled pairs of both tasks, in task order.
+    const expected = trainingMixture([demoArith.load(undefined).train, demoCode.load(undefined).train], 12, 42);
+    assert.deepEqual(
+      lines,
+      expected.map((pair) => ({ prompt: pair.prompt, completion: pair.target })),
+    );
+    assert.deepEqual(
+      JSON.parse(result.stdout).runs.map((run: { steps: number }) => run.steps),
+      [3, 3],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -11,7 +11,8 @@ import { resolveTasks } from '../tasks/registry.js';
 import { resolveDataDir } from '../tasks/data-dir.js';
 import { limitData } from '../tasks/limit.js';
 import { loadTaskData } from '../tasks/task-data.js';
-import type { TaskData } from '../tasks/types.js';
+import type { GenerationSplits, MultipleChoiceSplits, TaskData } from '../tasks/types.js';
+import { trainingMixture, writeTrainingMixture } from '../tasks/train-mixture.js';
 import { parseGridFlags } from '../sweep/grid.js';
 import { availableParallelism } from 'node:os';
 import { planSweep, runSweep, type SweepEvent, type SweepOptions } from '../sweep/run-sweep.js';
@@ -73,6 +74,12 @@ export default class Run extends BaseCommand {
         'Generation tasks: fine-tune on this JSONL instead ({prompt, completion}, {instruction, input, output} or {problem, solution} per line).',
     }),
     'train-limit': Flags.integer({ description: 'Train on the first N examples of each task (quick runs).', min: 1 }),
+    'train-mixture': Flags.integer({
+      description:
+        "Fine-tune every task on one seeded sample of N pairs pooled from all the tasks' training files (LLM-Adapters' commonsense_15k is such a sample); written to --out as train-mixture.jsonl.",
+      min: 1,
+      exclusive: ['train-file'],
+    }),
     samples: Flags.integer({
       description: 'Generation tasks: completions per problem (code tasks report pass@k for every k the count allows).',
       default: 1,
@@ -132,14 +139,26 @@ export default class Run extends BaseCommand {
       );
     }
     const classification = tasks.find((task) => task.kind === 'classification');
-    if (flags['train-file'] !== undefined && classification !== undefined) {
+    const replacing =
+      flags['train-file'] !== undefined
+        ? '--train-file'
+        : flags['train-mixture'] !== undefined
+          ? '--train-mixture'
+          : undefined;
+    if (replacing !== undefined && classification !== undefined) {
       throw new UserError(
-        `--train-file replaces the fine-tuning pairs of generation and multiple-choice tasks; ${classification.name} is a classification task.`,
+        `${replacing} replaces the fine-tuning pairs of generation and multiple-choice tasks; ${classification.name} is a classification task.`,
       );
     }
-    const limits = { evalLimit: flags.limit, trainLimit: flags['train-limit'], trainFile: flags['train-file'] };
-    const splits = new Map<string, TaskData>();
-    for (const task of tasks) splits.set(task.name, limitData(await loadTaskData(task, dataDir), limits));
+    const loaded = new Map<string, TaskData>();
+    for (const task of tasks) loaded.set(task.name, await loadTaskData(task, dataDir));
+    let trainFile = flags['train-file'];
+    if (flags['train-mixture'] !== undefined) {
+      const sets = [...loaded.values()].map((data) => (data as GenerationSplits | MultipleChoiceSplits).train);
+      trainFile = writeTrainingMixture(out, trainingMixture(sets, flags['train-mixture'], flags.seed));
+    }
+    const limits = { evalLimit: flags.limit, trainLimit: flags['train-limit'], trainFile };
+    const splits = new Map([...loaded].map(([name, data]) => [name, limitData(data, limits)]));
     const options: SweepOptions = {
       tasks,
       splits,

@@ -36,6 +36,29 @@ export function readJsonLines(path: string, expected: string, missingHint: strin
   return lines;
 }
 
+/**
+ * Records of a JSON Lines file, or — for a `.json` file — of a JSON array of objects (LLM-Adapters' and Alpaca's
+ * instruction files), each with a `where` ("file:line" or "file record N") for error messages.
+ */
+export function readJsonRecords(path: string, expected: string, missingHint: string): JsonLine[] {
+  if (!path.endsWith('.json')) return readJsonLines(path, expected, missingHint);
+  if (!existsSync(path)) throw new UserError(`Data file not found: ${path}. ${missingHint}`);
+  let records: unknown;
+  try {
+    records = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UserError(`${path} is not valid JSON (${(error as Error).message}): expected an array of ${expected}.`);
+  }
+  if (!Array.isArray(records)) throw new UserError(`${path}: expected a JSON array of ${expected}.`);
+  return records.map((value: unknown, index) => {
+    const where = `${path} record ${index + 1}`;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new UserError(`Malformed row at ${where}: expected ${expected}.`);
+    }
+    return { value: value as Record<string, unknown>, where };
+  });
+}
+
 export function readClassificationJsonl(path: string, numLabels: number): ClassificationExample[] {
   const expected = '{"text": string, "label": integer}';
   const examples = readJsonLines(path, expected, 'Reinstall mceval or restore the file.').map(({ value, where }) => {
