@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Rng } from '../src/engine/rng.js';
+import { PythonRandom } from '../src/engine/python-random.js';
 import { GSM8K_EXACT_MATCH, GSM8K_FILTERS, gsm8kPrompt, scoreGsm8k } from '../src/tasks/gsm8k.js';
 import { gsm8kChat, gsm8kFewShot } from '../src/tasks/gsm8k-task.js';
 import { applyRegexFilter, findAll } from '../src/tasks/filters/regex-filter.js';
@@ -64,31 +64,38 @@ test("findall has Python's shape: whole matches, single groups, tuples of groups
   ]);
 });
 
-test('n-shot prompts: lm-eval layout, examples drawn by the seeded sampler without repeats', () => {
+test("n-shot prompts: lm-eval's layout and sampler; a drawn example equal to the question is dropped", () => {
   const train = Array.from({ length: 10 }, (_, i) => ({ question: `q${i}`, answer: `a${i}\n#### ${i}` }));
   const doc = { question: 'Why?', answer: '#### 0' };
   assert.equal(gsm8kPrompt(doc, train, 0), 'Question: Why?\nAnswer:');
-  const prompt = gsm8kPrompt(doc, train, 5, new Rng(3));
-  assert.equal(prompt, gsm8kPrompt(doc, train, 5, new Rng(3)));
-  const shots = prompt.split('\n\n');
-  assert.equal(shots.length, 6);
-  assert.equal(new Set(shots).size, 6);
-  assert.match(shots[0]!, /^Question: q\d\nAnswer: a\d\n#### \d$/);
+  // Python 3.11: random.Random(3).sample(range(10), 5) == [3, 8, 2, 7, 4]
+  const shots = gsm8kPrompt(doc, train, 5, new PythonRandom(3)).split('\n\n');
+  assert.deepEqual(
+    shots.slice(0, 5),
+    [3, 8, 2, 7, 4].map((i) => `Question: q${i}\nAnswer: a${i}\n#### ${i}`),
+  );
+  assert.equal(shots[5], 'Question: Why?\nAnswer:');
+  // lm-eval keeps the draw and removes the evaluated doc from it (`x != doc`), leaving 4 examples.
+  const fewer = gsm8kPrompt(train[8]!, train, 5, new PythonRandom(3)).split('\n\n');
+  assert.equal(fewer.length, 5);
+  assert.ok(!fewer.slice(0, 4).some((shot) => shot.startsWith('Question: q8\n')));
 });
 
 test(
-  'gsm8k-5shot: five seeded train examples before every test question, the same on every load',
+  "gsm8k-5shot: lm-eval's five train examples before every test question (random.Random(1234), in order)",
   { skip: data.skip },
   () => {
     const first = gsm8kFewShot.load(join(data.path, '..'));
-    const again = gsm8kFewShot.load(join(data.path, '..'));
+    const train = readGsm8kJsonl(join(data.path, 'train.jsonl'), 'train');
     assert.equal(first.eval.length, 1319);
-    assert.equal(first.eval[7]!.prompt, again.eval[7]!.prompt);
-    const parts = first.eval[0]!.prompt.split('\n\n');
-    assert.equal(parts.length, 6);
-    assert.ok(parts.slice(0, 5).every((part) => /^Question: [\s\S]+\nAnswer: [\s\S]+\n#### -?[\d,.]+$/.test(part)));
-    assert.match(parts[5]!, /^Question: Janet’s ducks[\s\S]*\nAnswer:$/);
-    assert.notEqual(first.eval[0]!.prompt.split('\n\n')[0], first.eval[1]!.prompt.split('\n\n')[0]);
+    const question = (i: number) => `Question: ${train[i]!.question}\nAnswer: ${train[i]!.answer}`;
+    // Indices from Python 3.11: r = random.Random(1234); [r.sample(range(7473), 5) for _ in range(1319)]
+    assert.equal(
+      first.eval[0]!.prompt.split('\n\n').slice(0, 5).join('\n\n'),
+      [6374, 3610, 957, 61, 742].map(question).join('\n\n'),
+    );
+    assert.ok(first.eval[1318]!.prompt.startsWith(`${question(220)}\n\n${question(4179)}\n\n`));
+    assert.match(first.eval[0]!.prompt.split('\n\n').at(-1)!, /^Question: Janet’s ducks[\s\S]*\nAnswer:$/);
   },
 );
 

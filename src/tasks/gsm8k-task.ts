@@ -4,7 +4,7 @@
  * the hub's openai/gsm8k export.
  */
 import { GSM8K_STOP_SEQUENCES, gsm8kPrompt } from './gsm8k.js';
-import { Rng } from '../engine/rng.js';
+import { PythonRandom } from '../engine/python-random.js';
 import { gsm8kData, gsm8kDocs, gsm8kTrainingPairs, scoreGsm8kResponses } from './gsm8k-format.js';
 import type { GenerationTask } from './types.js';
 
@@ -34,21 +34,24 @@ export const gsm8kChat: GenerationTask = {
   })),
 };
 
-/** lm-eval's default n-shot setting: 5 examples from train before each question, drawn by a seeded sampler. */
+/**
+ * lm-eval's default n-shot setting: 5 train examples before each question, drawn by its sampler — Python's
+ * random.Random seeded with lm-eval's default fewshot_random_seed, 1234 — so the prompts are lm-eval's own.
+ */
 export const GSM8K_SHOTS = 5;
-const FEWSHOT_SEED = 1234;
+const LM_EVAL_FEWSHOT_SEED = 1234;
 
 export const gsm8kFewShot: GenerationTask = {
   ...gsm8k,
   name: 'gsm8k-5shot',
-  description: 'GSM8K with 5 train examples before each question (lm-eval default, seeded); exact match, both filters',
+  description:
+    "GSM8K with 5 train examples before each question, lm-eval's draw (seed 1234); exact match, both filters",
   maxLength: 1536,
   ...gsm8kData('gsm8k-5shot', (train, test) => {
-    const sampler = new Rng(FEWSHOT_SEED);
+    const sampler = new PythonRandom(LM_EVAL_FEWSHOT_SEED);
     const docs = gsm8kDocs(test).map((doc, i) => ({
       ...doc,
-      // Each question gets its own draw, fixed by the seed and its index, so --limit keeps the same prompts.
-      prompt: gsm8kPrompt(test[i]!, train, GSM8K_SHOTS, sampler.fork(String(i))),
+      prompt: gsm8kPrompt(test[i]!, train, GSM8K_SHOTS, sampler),
     }));
     return { train: gsm8kTrainingPairs(train), eval: docs };
   }),

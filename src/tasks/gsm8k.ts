@@ -5,7 +5,7 @@
  * against the whole reference answer, after removing commas, "$", everything up to "#### " and a final period, and
  * lower-casing.
  */
-import type { Rng } from '../engine/rng.js';
+import type { PythonRandom } from '../engine/python-random.js';
 import { exactMatch, type ExactMatchOptions } from '../metrics/exact-match.js';
 import { applyRegexFilter, type RegexFilterSpec } from './filters/regex-filter.js';
 import type { Gsm8kExample } from './loaders/gsm8k.js';
@@ -31,14 +31,19 @@ export function gsm8kQuestion(example: Gsm8kExample): string {
   return `Question: ${example.question}\nAnswer:`;
 }
 
-/** The prompt with `shots` examples drawn from `train` by `rng` (lm-eval's default is 5), then the question. */
-export function gsm8kPrompt(example: Gsm8kExample, train: readonly Gsm8kExample[], shots: number, rng?: Rng): string {
-  const pool = [...train];
-  const chosen: Gsm8kExample[] = [];
-  for (let i = 0; i < shots && pool.length > 0; i++) {
-    const index = rng === undefined ? 0 : rng.integer(pool.length);
-    chosen.push(pool.splice(index, 1)[0]!);
-  }
+/**
+ * The prompt with up to `shots` train examples before the question, as lm-eval's ContextSampler builds it: `shots`
+ * docs drawn by `sampler.sample(train, shots)` (one draw per question, questions in order, so `--limit` keeps the
+ * prompts of a full run), any equal to the question dropped; without a sampler, the first `shots`.
+ */
+export function gsm8kPrompt(
+  example: Gsm8kExample,
+  train: readonly Gsm8kExample[],
+  shots: number,
+  sampler?: PythonRandom,
+): string {
+  const drawn = sampler === undefined ? train.slice(0, shots) : sampler.sample(train, shots);
+  const chosen = drawn.filter((shot) => shot.question !== example.question || shot.answer !== example.answer);
   const exemplars = chosen.map((shot) => `${gsm8kQuestion(shot)} ${shot.answer}`);
   return [...exemplars, gsm8kQuestion(example)].join('\n\n');
 }
