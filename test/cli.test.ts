@@ -62,6 +62,7 @@ test('tasks, adapters and doctor print only JSON with --json', () => {
       'gsm8k',
       'gsm8k-5shot',
       'gsm8k-chat',
+      'gsm8k-5shot-chat',
       'gsm8k-cot',
       'gsm8k-cot-llama',
       'humaneval',

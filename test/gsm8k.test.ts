@@ -12,6 +12,7 @@ import { gsm8kChat, gsm8kFewShot } from '../src/tasks/gsm8k-task.js';
 import { applyRegexFilter, findAll } from '../src/tasks/filters/regex-filter.js';
 import { normalizeForExactMatch } from '../src/metrics/exact-match.js';
 import { readGsm8kJsonl } from '../src/tasks/loaders/gsm8k.js';
+import type { GenerationSplits } from '../src/tasks/types.js';
 import { sharedPath } from './shared-fixtures.js';
 
 const data = sharedPath('data', 'gsm8k');
@@ -124,4 +125,31 @@ test("gsm8k-chat renders prompts through the model's chat template; base tokeniz
   const { eval: docs, train } = gsm8kChat.load(join(data.path, '..'));
   assert.ok(docs[0]!.chat === true && train[0]!.chat === true);
   model.dispose();
+});
+
+test('gsm8k-<n>shot: any n from 1 to 32 by name, each with lm-eval draws; others are unknown', async () => {
+  const { getTask, resolveTasks } = await import('../src/tasks/registry.js');
+  assert.equal(getTask('gsm8k-8shot').name, 'gsm8k-8shot');
+  assert.equal(resolveTasks(['gsm8k-5shot,gsm8k-3shot']).length, 2);
+  assert.throws(() => getTask('gsm8k-0shot'), /Unknown task "gsm8k-0shot".*gsm8k-<n>shot takes n from 1 to 32/);
+  assert.throws(() => getTask('gsm8k-33shot'), /Unknown task/);
+  if (data.skip) return;
+  const eight = getTask('gsm8k-8shot').load(join(data.path, '..')) as GenerationSplits;
+  assert.equal(eight.eval[0]!.prompt.split('\n\nQuestion: ').length, 9);
+});
+
+test("gsm8k-5shot-chat: lm-eval's five examples as user/assistant turns before the question's turn", async () => {
+  const { getTask } = await import('../src/tasks/registry.js');
+  assert.equal(getTask('gsm8k-3shot-chat').name, 'gsm8k-3shot-chat');
+  if (data.skip) return;
+  const plain = gsm8kFewShot.load(join(data.path, '..'));
+  const chat = getTask('gsm8k-5shot-chat').load(join(data.path, '..')) as GenerationSplits;
+  const doc = chat.eval[0]!;
+  assert.equal(doc.chat, true);
+  assert.equal(doc.prompt, plain.eval[0]!.prompt.split('\n\n').at(-1));
+  // The same draw as the plain prompt, turn by turn: "Question: …\nAnswer:" from the user, the solution from the assistant.
+  const turns = doc.chatHistory!.map((turn) => (turn.role === 'user' ? `${turn.content} ` : turn.content)).join('');
+  assert.equal(doc.chatHistory!.length, 10);
+  assert.equal(plain.eval[0]!.prompt.split('\n\n').slice(0, 5).join(''), turns);
+  assert.ok(chat.train.every((pair) => pair.chat === true));
 });

@@ -156,6 +156,7 @@ export const EXPECTED_COUNTS: Readonly<Record<string, readonly [number, number]>
   gsm8k: [7473, 1319],
   'gsm8k-5shot': [7473, 1319],
   'gsm8k-chat': [7473, 1319],
+  'gsm8k-5shot-chat': [7473, 1319],
   'gsm8k-cot': [7473, 1319],
   'gsm8k-cot-llama': [7473, 1319],
   humaneval: [974, 164],

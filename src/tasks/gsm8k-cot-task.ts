@@ -76,7 +76,8 @@ export const gsm8kCot: GenerationTask = {
   name: 'gsm8k-cot',
   description: "GSM8K with Wei et al.'s 8 chain-of-thought exemplars (lm-eval gsm8k_cot); exact match, both filters",
   kind: 'generation',
-  maxLength: 1536,
+  // Fine-tuning pairs are zero-shot; the exemplar prompts are cut only by the model's window.
+  maxLength: 512,
   maxNewTokens: 256,
   stopSequences: ['Q:', '</s>', '<|im_end|>'],
   ...gsm8kData('gsm8k-cot', (train, test) => {

@@ -3,7 +3,7 @@
  * prompt, stop sequences, filters and exact match. Files: gsm8k/train.jsonl, gsm8k/test.jsonl (openai's JSONL), or
  * the hub's openai/gsm8k export.
  */
-import { GSM8K_STOP_SEQUENCES, gsm8kPrompt } from './gsm8k.js';
+import { GSM8K_STOP_SEQUENCES, gsm8kExemplars, gsm8kPrompt, gsm8kQuestion } from './gsm8k.js';
 import { PythonRandom } from '../engine/python-random.js';
 import { gsm8kData, gsm8kDocs, gsm8kTrainingPairs, scoreGsm8kResponses } from './gsm8k-format.js';
 import type { GenerationTask } from './types.js';
@@ -41,18 +41,35 @@ export const gsm8kChat: GenerationTask = {
 export const GSM8K_SHOTS = 5;
 const LM_EVAL_FEWSHOT_SEED = 1234;
 
-export const gsm8kFewShot: GenerationTask = {
-  ...gsm8k,
-  name: 'gsm8k-5shot',
-  description:
-    "GSM8K with 5 train examples before each question, lm-eval's draw (seed 1234); exact match, both filters",
-  maxLength: 1536,
-  ...gsm8kData('gsm8k-5shot', (train, test) => {
-    const sampler = new PythonRandom(LM_EVAL_FEWSHOT_SEED);
-    const docs = gsm8kDocs(test).map((doc, i) => ({
-      ...doc,
-      prompt: gsm8kPrompt(test[i]!, train, GSM8K_SHOTS, sampler),
-    }));
-    return { train: gsm8kTrainingPairs(train), eval: docs };
-  }),
-};
+/**
+ * GSM8K with `shots` train examples before each question (`gsm8k-<n>shot`; lm-eval's --num_fewshot n). With `chat`
+ * (`gsm8k-<n>shot-chat`, instruct models) the examples are user/assistant turns of the model's chat template before
+ * the question's turn, as lm-eval's --apply_chat_template --fewshot_as_multiturn renders them.
+ */
+export function gsm8kNShot(shots: number, chat = false): GenerationTask {
+  const name = `gsm8k-${shots}shot${chat ? '-chat' : ''}`;
+  return {
+    ...gsm8k,
+    name,
+    description:
+      `GSM8K with ${shots} train examples before each question, lm-eval's draw (seed 1234)` +
+      `${chat ? ', as chat turns (instruct models)' : ''}; exact match, both filters`,
+    // maxLength stays gsm8k's: fine-tuning pairs are zero-shot; evaluation prompts are cut only by the model's window.
+    ...gsm8kData(name, (train, test) => {
+      const sampler = new PythonRandom(LM_EVAL_FEWSHOT_SEED);
+      const docs = gsm8kDocs(test).map((doc, i) => {
+        if (!chat) return { ...doc, prompt: gsm8kPrompt(test[i]!, train, shots, sampler) };
+        const chatHistory = gsm8kExemplars(test[i]!, train, shots, sampler).flatMap((shot) => [
+          { role: 'user', content: gsm8kQuestion(shot) },
+          { role: 'assistant', content: shot.answer },
+        ]);
+        return { ...doc, chat: true, chatHistory };
+      });
+      const pairs = gsm8kTrainingPairs(train);
+      return { train: chat ? pairs.map((pair) => ({ ...pair, chat: true })) : pairs, eval: docs };
+    }),
+  };
+}
+
+export const gsm8kFewShot = gsm8kNShot(GSM8K_SHOTS);
+export const gsm8kFewShotChat = gsm8kNShot(GSM8K_SHOTS, true);

@@ -42,10 +42,21 @@ export function gsm8kPrompt(
   shots: number,
   sampler?: PythonRandom,
 ): string {
-  const drawn = sampler === undefined ? train.slice(0, shots) : sampler.sample(train, shots);
-  const chosen = drawn.filter((shot) => shot.question !== example.question || shot.answer !== example.answer);
-  const exemplars = chosen.map((shot) => `${gsm8kQuestion(shot)} ${shot.answer}`);
+  const exemplars = gsm8kExemplars(example, train, shots, sampler).map(
+    (shot) => `${gsm8kQuestion(shot)} ${shot.answer}`,
+  );
   return [...exemplars, gsm8kQuestion(example)].join('\n\n');
+}
+
+/** The examples of `gsm8kPrompt`, for chat prompts that give each its own turns. */
+export function gsm8kExemplars(
+  example: Gsm8kExample,
+  train: readonly Gsm8kExample[],
+  shots: number,
+  sampler?: PythonRandom,
+): Gsm8kExample[] {
+  const drawn = sampler === undefined ? train.slice(0, shots) : sampler.sample(train, shots);
+  return drawn.filter((shot) => shot.question !== example.question || shot.answer !== example.answer);
 }
 
 /** lm-eval's doc_to_target of the chain-of-thought variants: the text after the last "####", stripped. */

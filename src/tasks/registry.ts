@@ -12,7 +12,7 @@ import { boolq } from './superglue-boolq.js';
 import { wic } from './superglue-wic.js';
 import { demoArith } from './demo-arith.js';
 import { demoCode } from './demo-code.js';
-import { gsm8k, gsm8kChat, gsm8kFewShot } from './gsm8k-task.js';
+import { gsm8k, gsm8kChat, gsm8kFewShot, gsm8kFewShotChat, gsm8kNShot } from './gsm8k-task.js';
 import { gsm8kCot, gsm8kCotLlama } from './gsm8k-cot-task.js';
 import { humaneval } from './humaneval-task.js';
 import { arcChallengeMultipleChoice, arcEasyMultipleChoice } from './arc-multiple-choice.js';
@@ -68,6 +68,7 @@ export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
     gsm8k,
     gsm8kFewShot,
     gsm8kChat,
+    gsm8kFewShotChat,
     gsm8kCot,
     gsm8kCotLlama,
     humaneval,
@@ -80,14 +81,18 @@ export const TASK_GROUPS: Readonly<Record<string, readonly string[]>> = {
   commonsense: ['piqa', 'siqa', 'winogrande', 'arc-easy', 'arc-challenge', 'openbookqa'],
 };
 
+/** `gsm8k-<n>shot[-chat]` for any n from 1 to 32 (the 5-shot tasks, lm-eval's default, are listed). */
+const GSM8K_N_SHOT = /^gsm8k-(\d+)shot(-chat)?$/;
+
 export function getTask(name: string): Task {
   const task = TASKS[name];
-  if (task === undefined) {
-    throw new UserError(
-      `Unknown task "${name}": use one of ${Object.keys(TASKS).join(', ')}, or a group (${Object.keys(TASK_GROUPS).join(', ')}).`,
-    );
-  }
-  return task;
+  if (task !== undefined) return task;
+  const match = GSM8K_N_SHOT.exec(name);
+  const shots = Number(match?.[1] ?? Number.NaN);
+  if (Number.isInteger(shots) && shots >= 1 && shots <= 32) return gsm8kNShot(shots, match?.[2] !== undefined);
+  throw new UserError(
+    `Unknown task "${name}": use one of ${Object.keys(TASKS).join(', ')} (gsm8k-<n>shot takes n from 1 to 32), or a group (${Object.keys(TASK_GROUPS).join(', ')}).`,
+  );
 }
 
 /** --task values: comma lists and groups expanded, duplicates dropped, order kept. */
