@@ -4,6 +4,7 @@
  * spread across the grid measures sensitivity to the hyperparameters alone.
  */
 import { Rng } from '../engine/rng.js';
+import { explainEngineError } from '../engine/engine-errors.js';
 import { trainClassifier, type EncodedExample, type StepProgress } from '../engine/train/classifier-trainer.js';
 import { loadModel } from '../models/load.js';
 import { randomWeightInit } from '../models/init.js';
@@ -132,6 +133,19 @@ export async function runSweep(
 
 /** Trains and evaluates one grid point; everything it allocates is released before it returns. */
 export async function runPlanEntry(
+  entry: SweepPlanEntry,
+  options: Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend' | 'logSamples' | 'decoding'>,
+  data: TaskData,
+  onStep: (progress: StepProgress) => void,
+): Promise<RunResult> {
+  try {
+    return await trainAndEvaluate(entry, options, data, onStep);
+  } catch (error) {
+    throw explainEngineError(error, options.backend);
+  }
+}
+
+async function trainAndEvaluate(
   entry: SweepPlanEntry,
   options: Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend' | 'logSamples' | 'decoding'>,
   data: TaskData,
