@@ -279,7 +279,11 @@ function sampleRecords(
   return (data as GenerationSplits).eval.map((doc, i) => ({
     doc_id: doc.id,
     input: doc.prompt,
-    target: doc.reference,
+    // Chat variants: the whole conversation the template rendered (few-shot turns, then the prompt).
+    ...(doc.chat === true ? { messages: [...(doc.chatHistory ?? []), { role: 'user', content: doc.prompt }] } : {}),
+    // What the filtered response is compared with (lm-eval's target), and the reference whose NLL is reported.
+    target: doc.answer ?? doc.reference,
+    ...(doc.answer === undefined ? {} : { reference: doc.reference }),
     response: evaluation.responses[i],
     ...evaluation.samples[i],
   }));
