@@ -272,3 +272,34 @@ test('--train-mixture: one seeded sample without replacement from every task’s
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--log-samples records: the chat conversation of chat variants, the compared target and the reference', async () => {
+  const { sampleRecords } = await import('../src/sweep/run-sweep.js');
+  const { gsm8kCotLlama, LLAMA_COT_HISTORY } = await import('../src/tasks/gsm8k-cot-task.js');
+  const doc = {
+    id: '0',
+    prompt: 'Q?',
+    reference: 'r The final answer is 5',
+    answer: '5',
+    chat: true,
+    chatHistory: LLAMA_COT_HISTORY,
+  };
+  const evaluation = {
+    accuracy: 0,
+    nll: 1,
+    metrics: {},
+    responses: ['The final answer is 5'],
+    samples: [{ exact: 1 }],
+  };
+  const [record] = sampleRecords(gsm8kCotLlama, { train: [], eval: [doc] }, evaluation);
+  assert.deepEqual(record!['messages'], [...LLAMA_COT_HISTORY, { role: 'user', content: 'Q?' }]);
+  assert.equal(record!['target'], '5');
+  assert.equal(record!['reference'], 'r The final answer is 5');
+  const [plain] = sampleRecords(
+    demoArith,
+    { train: [], eval: [{ id: '1', prompt: 'p', reference: ' 7' }] },
+    evaluation,
+  );
+  assert.equal(plain!['target'], ' 7');
+  assert.ok(!('messages' in plain!) && !('reference' in plain!));
+});

@@ -245,7 +245,7 @@ async function trainAndEvaluate(
  * --log-samples: one record per evaluated example — input, target, prediction (raw and filtered for generation),
  * correctness, and the class log-probabilities of classification tasks.
  */
-function sampleRecords(
+export function sampleRecords(
   task: Task,
   data: TaskData,
   scores: ClassificationScores | GenerationEvaluation | MultipleChoiceEvaluation,
