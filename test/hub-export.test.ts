@@ -313,6 +313,15 @@ test('data pull fetches hub splits, verified by sha256; a corrupted shard leaves
     const [check] = JSON.parse(verified.stdout);
     assert.deepEqual(check.counts, [3, 1]);
     assert.match(check.problem, /3\/1 records, expected 2490\/277/);
+    // The hub has PIQA's evaluation split but not the LLM-Adapters fine-tuning file: the pull says what is left.
+    serveSplit('baber/piqa', 'default', 'validation', [parquetOf([{ goal: 'g', sol1: 'a', sol2: 'b', label: 0 }])]);
+    const partial = await mceval(['data', 'pull', 'piqa-mc', '--data', dir], { HF_ENDPOINT: endpoint });
+    assert.notEqual(partial.exitCode, 0);
+    assert.match(
+      partial.stderr,
+      /^Error: Pulled hub\/baber\/piqa\/default\/validation, but piqa-mc still cannot load: .*piqa\/llm-adapters\/train\.json/,
+    );
+    assert.ok(existsSync(join(dir, 'hub', 'baber', 'piqa', 'default', 'validation', '0000.parquet')));
     const missing = await mceval(['data', 'pull', 'cola', '--data', dir], { HF_ENDPOINT: endpoint });
     assert.match(missing.stderr, /^Error: The hub has no parquet conversion of nyu-mll\/glue config cola split train/);
   });

@@ -12,6 +12,7 @@ import { downloadFile } from '../models/hub/download.js';
 import { KNOWN_FILES } from './data-catalog.js';
 import { findHubExport, hubExportPath } from './hub-export.js';
 import { pullHubSplit } from './hub-pull.js';
+import { loadTaskData } from './task-data.js';
 import type { Task } from './types.js';
 
 const GITHUB_RAW = 'https://raw.githubusercontent.com';
@@ -36,6 +37,15 @@ export async function pullTaskData(task: Task, dataDir: string): Promise<string[
     if (findHubExport(dataDir, split) !== undefined) continue;
     await pullHubSplit(split, dataDir);
     pulled.push(hubExportPath(split));
+  }
+  // The hub may hold only part of what the task reads (the zero-shot sets' evaluation split, not their
+  // LLM-Adapters fine-tuning file): loading once says what is still missing.
+  try {
+    await loadTaskData(task, dataDir);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    const done = pulled.length === 0 ? 'Nothing new was pulled' : `Pulled ${pulled.join(', ')}`;
+    throw new UserError(`${done}, but ${task.name} still cannot load: ${error.message}`);
   }
   return pulled;
 }
