@@ -41,7 +41,13 @@ export function readJsonLines(path: string, expected: string, missingHint: strin
  * instruction files), each with a `where` ("file:line" or "file record N") for error messages.
  */
 export function readJsonRecords(path: string, expected: string, missingHint: string): JsonLine[] {
-  if (!path.endsWith('.json')) return readJsonLines(path, expected, missingHint);
+  return path.endsWith('.json')
+    ? readJsonArray(path, expected, missingHint)
+    : readJsonLines(path, expected, missingHint);
+}
+
+/** Every element of a file holding one JSON array of objects, with a `where` of "file record N". */
+export function readJsonArray(path: string, expected: string, missingHint: string): JsonLine[] {
   if (!existsSync(path)) throw new UserError(`Data file not found: ${path}. ${missingHint}`);
   let records: unknown;
   try {

@@ -1,6 +1,7 @@
 /**
- * --train-file: fine-tuning pairs for generation and multiple-choice tasks from any instruction file — JSONL, one
- * object per line, or a JSON array (LLM-Adapters' commonsense_15k.json, Alpaca) — in one of the common layouts — {prompt, completion}; {instruction, input?, output} (Alpaca, LLM-Adapters:
+ * --train-file: fine-tuning pairs for generation and multiple-choice tasks from any instruction file (JSONL, one
+ * object per line, or a JSON array: LLM-Adapters' commonsense_15k.json, Alpaca) in one of the common layouts —
+ * {prompt, completion}; {instruction, input?, output} (Alpaca, LLM-Adapters:
  * rendered with LLM-Adapters' prompt); {problem, solution} (Magicoder-OSS-Instruct). It replaces the task's own
  * training split.
  */
