@@ -326,3 +326,31 @@ test('data pull fetches hub splits, verified by sha256; a corrupted shard leaves
     assert.match(missing.stderr, /^Error: The hub has no parquet conversion of nyu-mll\/glue config cola split train/);
   });
 });
+
+test("OpenBookQA's release JSONL and its hub export give the same documents", async () => {
+  const { readOpenbookqa, openbookqaHubDocs } = await import('../src/tasks/loaders/commonsense-originals.js');
+  await withDir(async (dir) => {
+    const path = join(dir, 'test.jsonl');
+    const choices = [
+      { text: 'sun', label: 'A' },
+      { text: 'moon', label: 'B' },
+    ];
+    writeFileSync(
+      path,
+      `${JSON.stringify({ id: '7-980', question: { stem: 'What glows?', choices }, answerKey: 'B' })}\n`,
+    );
+    const released = readOpenbookqa(path);
+    assert.deepEqual(released, [{ id: '7-980', context: 'What glows?', choices: ['sun', 'moon'], gold: 1 }]);
+    const hubRow = {
+      id: '7-980',
+      question_stem: 'What glows?',
+      choices: { text: ['sun', 'moon'], label: ['A', 'B'] },
+      answerKey: 'B',
+    };
+    assert.deepEqual(openbookqaHubDocs([{ value: hubRow, where: 'x row 1' }]), released);
+    assert.throws(
+      () => openbookqaHubDocs([{ value: { ...hubRow, answerKey: 'E' }, where: 'x row 1' }]),
+      /Malformed row at x row 1: answerKey E is not a choice label/,
+    );
+  });
+});

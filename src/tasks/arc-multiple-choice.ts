@@ -6,7 +6,7 @@
  * allenai/ai2_arc instead; the fine-tuning file is LLM-Adapters' either way.
  */
 import { requireDataFile } from './data-dir.js';
-import { arcHubQuestions, readArcJsonl, type MultipleChoiceExample } from './loaders/arc.js';
+import { hubChoiceQuestions, readArcJsonl, type MultipleChoiceExample } from './loaders/arc.js';
 import { readLlmAdaptersJson } from './loaders/llm-adapters.js';
 import { instructionPairs } from './llm-adapters-format.js';
 import type { MultipleChoiceSplits, MultipleChoiceTask } from './types.js';
@@ -27,7 +27,7 @@ function arcTask(name: string, variant: 'Easy' | 'Challenge', counts: string): M
     },
     hub: {
       splits: { eval: { repo: 'allenai/ai2_arc', config: `ARC-${variant}`, split: 'test' } },
-      load: (rows, dataDir) => arcSplits(requireDataFile(name, dataDir, files[0]!), arcHubQuestions(rows['eval']!)),
+      load: (rows, dataDir) => arcSplits(requireDataFile(name, dataDir, files[0]!), hubChoiceQuestions(rows['eval']!)),
     },
   };
 }

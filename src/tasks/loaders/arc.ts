@@ -1,7 +1,8 @@
 /**
  * AI2 ARC JSONL (ARC-V1-Feb2018 layout): id, question.stem, question.choices[{text, label}], answerKey. Labels are
  * letters (A–E) or, for a few questions, digits (1–4); the gold index is the position of answerKey among the labels.
- * The hub's allenai/ai2_arc export keeps the same fields with the choices as two parallel lists.
+ * OpenBookQA's release uses the same layout. The hub's exports keep these fields with the choices as two parallel
+ * lists.
  */
 import { UserError } from '../../errors.js';
 import { readJsonLines, type JsonLine } from '../jsonl.js';
@@ -33,18 +34,21 @@ export function readArcJsonl(path: string, missingHint: string): MultipleChoiceE
   });
 }
 
-/** Rows of the hub's allenai/ai2_arc: id, question (the stem), choices {text: [], label: []}, answerKey. */
-export function arcHubQuestions(rows: readonly JsonLine[]): MultipleChoiceExample[] {
+/**
+ * Rows of the hub's AI2 multiple-choice exports — allenai/ai2_arc (the stem in `question`) and allenai/openbookqa (in
+ * `question_stem`): id, the stem, choices {text: [], label: []}, answerKey.
+ */
+export function hubChoiceQuestions(rows: readonly JsonLine[], stemField = 'question'): MultipleChoiceExample[] {
   return rows.map(({ value, where }) => {
     const choices = value['choices'] as { text?: unknown; label?: unknown } | undefined;
     if (
-      typeof value['question'] !== 'string' ||
+      typeof value[stemField] !== 'string' ||
       !Array.isArray(choices?.text) ||
       !Array.isArray(choices.label) ||
       choices.text.length !== choices.label.length
     ) {
       throw new UserError(
-        `Malformed row at ${where}: expected {"id", "question", "choices": {"text": [], "label": []}, "answerKey"}.`,
+        `Malformed row at ${where}: expected {"id", "${stemField}", "choices": {"text": [], "label": []}, "answerKey"}.`,
       );
     }
     const gold = (choices.label as unknown[]).indexOf(value['answerKey']);
@@ -52,7 +56,7 @@ export function arcHubQuestions(rows: readonly JsonLine[]): MultipleChoiceExampl
       throw new UserError(`Malformed row at ${where}: answerKey ${String(value['answerKey'])} is not a choice label.`);
     return {
       id: String(value['id']),
-      question: value['question'],
+      question: value[stemField] as string,
       choices: (choices.text as unknown[]).map(String),
       gold,
     };

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import { readJsonLines, type JsonLine } from '../jsonl.js';
+import { hubChoiceQuestions, readArcJsonl, type MultipleChoiceExample } from './arc.js';
 import type { MultipleChoiceDoc } from '../types.js';
 
 /** Python's str.capitalize: first character upper-cased, the rest lower-cased. */
@@ -95,39 +96,19 @@ export function winograndeDocs(rows: readonly JsonLine[]): MultipleChoiceDoc[] {
   });
 }
 
+/** OpenBookQA (Main) in AI2's JSONL layout, as ARC's. */
 export function readOpenbookqa(path: string): MultipleChoiceDoc[] {
-  const expected = '{"id", "question": {"stem", "choices": [{"text", "label"}]}, "answerKey"}';
-  return readJsonLines(path, expected, '').map(({ value, where }) => {
-    const question = field(value, 'question', where) as { stem: string; choices: { text: string; label: string }[] };
-    const choices = { text: question.choices.map((c) => c.text), label: question.choices.map((c) => c.label) };
-    return openbookqaDoc(String(value['id']), question.stem, choices, value['answerKey'], where);
-  });
+  return readArcJsonl(path, '').map(openbookqaDoc);
 }
 
-/** OpenBookQA rows of the hub's allenai/openbookqa: question_stem, choices {text: [], label: []}, answerKey. */
+/** OpenBookQA rows of the hub's allenai/openbookqa (the stem in question_stem). */
 export function openbookqaHubDocs(rows: readonly JsonLine[]): MultipleChoiceDoc[] {
-  return rows.map(({ value, where }) => {
-    const choices = field(value, 'choices', where) as { text: string[]; label: string[] };
-    return openbookqaDoc(
-      String(value['id']),
-      String(field(value, 'question_stem', where)),
-      choices,
-      value['answerKey'],
-      where,
-    );
-  });
+  return hubChoiceQuestions(rows, 'question_stem').map(openbookqaDoc);
 }
 
-function openbookqaDoc(
-  id: string,
-  stem: string,
-  choices: { text: readonly string[]; label: readonly string[] },
-  answerKey: unknown,
-  where: string,
-): MultipleChoiceDoc {
-  const gold = choices.label.indexOf(String(answerKey));
-  if (gold < 0) throw new UserError(`Malformed row at ${where}: answerKey is not a choice label.`);
-  return { id, context: stem, choices: [...choices.text], gold };
+/** lm-eval's openbookqa: the stem alone as context. */
+function openbookqaDoc(question: MultipleChoiceExample): MultipleChoiceDoc {
+  return { id: question.id, context: question.question, choices: question.choices, gold: question.gold };
 }
 
 export function readSocialIqa(path: string, labelsPath?: string): MultipleChoiceDoc[] {
