@@ -15,10 +15,7 @@ export const cola: ClassificationTask = {
   maxLength: 128,
   extraMetrics: ['mcc'],
   dataFiles: files,
-  hub: glueHubSource(
-    { config: 'cola', train: 'train', eval: 'validation', columns: { text: 'sentence' }, labelNames: labels },
-    labels,
-  ),
+  hub: glueHubSource({ config: 'cola', columns: { text: 'sentence' }, labelNames: labels }, labels),
   load(dataDir) {
     const [train, dev] = files.map((file) => readColaTsv(requireDataFile('cola', dataDir, file)));
     return { train: train!, dev: dev! };

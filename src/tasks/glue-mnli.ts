@@ -6,7 +6,6 @@ import { glueTask } from './glue-task.js';
 
 const mnliHub = (evalSplit: string) => ({
   config: 'mnli',
-  train: 'train',
   eval: evalSplit,
   columns: { text: 'premise', pair: 'hypothesis' },
   labelNames: ['entailment', 'neutral', 'contradiction'],

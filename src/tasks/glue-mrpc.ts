@@ -21,8 +21,6 @@ export const mrpc: ClassificationTask = {
   hub: glueHubSource(
     {
       config: 'mrpc',
-      train: 'train',
-      eval: 'validation',
       columns: { text: 'sentence1', pair: 'sentence2' },
       labelNames: labels,
     },

@@ -8,8 +8,6 @@ export const qnli = glueTask({
   devFile: 'qnli/dev.tsv',
   hub: {
     config: 'qnli',
-    train: 'train',
-    eval: 'validation',
     columns: { text: 'question', pair: 'sentence' },
     labelNames: ['entailment', 'not_entailment'],
   },

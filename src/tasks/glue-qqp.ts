@@ -8,8 +8,6 @@ export const qqp = glueTask({
   devFile: 'qqp/dev.tsv',
   hub: {
     config: 'qqp',
-    train: 'train',
-    eval: 'validation',
     columns: { text: 'question1', pair: 'question2' },
     labelNames: ['not_duplicate', 'duplicate'],
   },

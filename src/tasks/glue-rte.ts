@@ -8,8 +8,6 @@ export const rte = glueTask({
   devFile: 'rte/dev.tsv',
   hub: {
     config: 'rte',
-    train: 'train',
-    eval: 'validation',
     columns: { text: 'sentence1', pair: 'sentence2' },
     labelNames: ['entailment', 'not_entailment'],
   },

@@ -8,8 +8,6 @@ export const sst2 = glueTask({
   devFile: 'sst2/dev.tsv',
   hub: {
     config: 'sst2',
-    train: 'train',
-    eval: 'validation',
     columns: { text: 'sentence' },
     labelNames: ['negative', 'positive'],
   },

@@ -73,8 +73,8 @@ export function mrpcTrain(msrTrainPath: string, devIdsPath: string): Classificat
 /** Where a GLUE task sits in the hub's nyu-mll/glue: its config, columns and ClassLabel names (in id order). */
 export interface GlueHubSpec {
   readonly config: string;
-  readonly train: string;
-  readonly eval: string;
+  /** The evaluation split (default "validation"; MNLI has validation_matched and validation_mismatched). */
+  readonly eval?: string;
   readonly columns: { readonly text: string; readonly pair?: string };
   readonly labelNames: readonly string[];
 }
@@ -109,7 +109,7 @@ export function glueHubExamples(
 export function glueHubSource(spec: GlueHubSpec, classes: readonly string[]): HubSource<ClassificationSplits> {
   const split = (name: string) => ({ repo: GLUE_HUB_REPO, config: spec.config, split: name });
   return {
-    splits: { train: split(spec.train), eval: split(spec.eval) },
+    splits: { train: split('train'), eval: split(spec.eval ?? 'validation') },
     load: (rows) => ({
       train: glueHubExamples(rows['train']!, spec, classes),
       dev: glueHubExamples(rows['eval']!, spec, classes),
