@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { detectIsolation, type SandboxMode } from '../src/sandbox/isolation.js';
 import { runPrograms } from '../src/sandbox/pool.js';
-import { checkProgram, readHumanEvalProblems } from '../src/tasks/humaneval/problems.js';
+import { checkProgram, readHumanEvalProblems } from '../src/data/loaders/humaneval.js';
 
 function argument(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);

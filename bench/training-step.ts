@@ -3,8 +3,8 @@ import { tf } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
 import { loadModel } from '../src/models/load.js';
 import { padBatch } from '../src/models/tokenizers/padding.js';
-import { AdamW } from '../src/engine/train/adamw.js';
-import { classificationLoss } from '../src/engine/train/loss.js';
+import { AdamW } from '../src/train/adamw.js';
+import { classificationLoss } from '../src/train/loss.js';
 import type { AdapterMethod } from '../src/peft/types.js';
 import type { LlamaModel } from '../src/models/llama/model.js';
 

@@ -1,9 +1,9 @@
 // Writes fixtures/demo-sentiment/{train,dev}.jsonl and fixtures/demo-arith/{train,test}.jsonl from the seeded
 // generators (run `npm run build` first). Tests check that the committed files equal this output.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { generateDemoSentiment } from '../dist/src/tasks/generators/demo-sentiment.js';
-import { jsonLines, toJsonl } from '../dist/src/tasks/jsonl-format.js';
-import { generateDemoArith } from '../dist/src/tasks/generators/demo-arith.js';
+import { generateDemoSentiment } from '../dist/src/data/generators/demo-sentiment.js';
+import { jsonLines, toJsonl } from '../dist/src/data/jsonl-format.js';
+import { generateDemoArith } from '../dist/src/data/generators/demo-arith.js';
 
 const { train, dev } = generateDemoSentiment();
 mkdirSync('fixtures/demo-sentiment', { recursive: true });

@@ -19,7 +19,7 @@ import {
   mergeAdaLora,
   saveAdaLoraAdapter,
 } from '../src/peft/adalora/peft-format.js';
-import { trainClassifier } from '../src/engine/train/classifier-trainer.js';
+import { fineTune } from '../src/train/fine-tune.js';
 import { maxAbsDifference, useTestBackend, withoutLeaks } from './helpers.js';
 
 await useTestBackend();
@@ -178,7 +178,7 @@ test('training prunes to the target budget, logs it, leaks nothing; save → loa
     before,
     after,
   } = await withoutLeaks(() =>
-    trainClassifier({
+    fineTune({
       model,
       groups: [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
       examples,

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { extractAnswer, llmAdaptersPrompt, scoreInstructionAnswers } from '../src/tasks/llm-adapters-format.js';
+import { llmAdaptersPrompt } from '../src/data/llm-adapters-prompt.js';
+import { extractAnswer, scoreInstructionAnswers } from '../src/tasks/commonsense/answer-extraction.js';
 import { getTask, resolveTasks } from '../src/tasks/registry.js';
 import { sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
@@ -72,7 +73,7 @@ test(
 test('zero-shot multiple choice: acc from raw log-likelihoods, acc_norm per character, NLL of the gold share', async () => {
   const { loadModel } = await import('../src/models/load.js');
   const { scoreContinuations } = await import('../src/generation/score.js');
-  const { evaluateMultipleChoice } = await import('../src/tasks/multiple-choice-evaluator.js');
+  const { evaluateMultipleChoice } = await import('../src/evaluation/multiple-choice.js');
   const { model, tokenizer } = loadModel('builtin:tiny');
   const docs = [
     { id: 'a', context: 'Question: sky?\nAnswer:', choices: ['blue', 'a very long green answer'], gold: 0 },
@@ -103,7 +104,7 @@ test("original-format commonsense files become lm-eval's documents (HellaSwag pr
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { readHellaswag, readPiqa, readSocialIqa, readWinogrande, capitalize } =
-    await import('../src/tasks/loaders/commonsense-originals.js');
+    await import('../src/data/loaders/commonsense-originals.js');
   const dir = mkdtempSync(join(tmpdir(), 'mceval-commonsense-'));
   try {
     // HellaSwag: activity label + ctx_a + capitalize(ctx_b) (Python's: the rest lower-cased); [title] → ". ".
@@ -148,7 +149,7 @@ test("original-format commonsense files become lm-eval's documents (HellaSwag pr
     // Partial scoring: the same continuation after each option's context.
     const { loadModel } = await import('../src/models/load.js');
     const { scoreContinuations } = await import('../src/generation/score.js');
-    const { evaluateMultipleChoice } = await import('../src/tasks/multiple-choice-evaluator.js');
+    const { evaluateMultipleChoice } = await import('../src/evaluation/multiple-choice.js');
     const { model, tokenizer } = loadModel('builtin:tiny');
     const result = evaluateMultipleChoice(model, tokenizer, [wg!]);
     const ll = scoreContinuations(

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateDemoSentiment } from '../src/tasks/generators/demo-sentiment.js';
-import { toJsonl } from '../src/tasks/jsonl-format.js';
-import { demoSentiment } from '../src/tasks/demo-sentiment.js';
-import { readClassificationJsonl } from '../src/tasks/jsonl.js';
+import { generateDemoSentiment } from '../src/data/generators/demo-sentiment.js';
+import { toJsonl } from '../src/data/jsonl-format.js';
+import { demoSentiment } from '../src/tasks/demo/sentiment.js';
+import { readClassificationJsonl } from '../src/data/jsonl.js';
 import { packagePath } from '../src/paths.js';
 import type { ClassificationExample } from '../src/tasks/types.js';
 

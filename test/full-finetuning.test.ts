@@ -5,7 +5,7 @@ import { Rng } from '../src/engine/rng.js';
 import { loadModel } from '../src/models/load.js';
 import { padBatch } from '../src/models/tokenizers/padding.js';
 import { fullFineTuningMethod } from '../src/peft/full/index.js';
-import { classificationLoss } from '../src/engine/train/loss.js';
+import { classificationLoss } from '../src/train/loss.js';
 import { onEachBackend } from './helpers.js';
 
 onEachBackend(() => {

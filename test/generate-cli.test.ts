@@ -73,7 +73,7 @@ test('generate on stories260K prints the golden greedy story; sampling is seeded
 test('generate rejects bad values with one line', () => {
   const { code, stderr } = mceval(['generate', '--model', 'builtin:tiny', '--prompt', 'x', '--top-p', '1.5']);
   assert.equal(code, 2);
-  assert.equal(stderr, 'Error: --top-p must be a number between 0 and 1, got "1.5".\n');
+  assert.equal(stderr, 'Error: --top-p must be a number from 0 to 1, not "1.5".\n');
   const folder = mceval(['generate', '--model', packagePath('fixtures'), '--prompt', 'x']);
   assert.match(
     folder.stderr,

@@ -9,10 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packagePath } from '../src/paths.js';
-import { generateDemoArith } from '../src/tasks/generators/demo-arith.js';
-import { jsonLines } from '../src/tasks/jsonl-format.js';
-import { demoArith } from '../src/tasks/demo-arith.js';
-import { demoCode } from '../src/tasks/demo-code.js';
+import { generateDemoArith } from '../src/data/generators/demo-arith.js';
+import { jsonLines } from '../src/data/jsonl-format.js';
+import { demoArith } from '../src/tasks/demo/arith.js';
+import { demoCode } from '../src/tasks/demo/code.js';
 import { resolveTasks } from '../src/tasks/registry.js';
 
 test('demo-arith: the committed files are the generator output; references score 1 under both filters', async () => {
@@ -125,7 +125,7 @@ test('mceval run --task demo-arith,demo-code fine-tunes a causal LM and scores g
 });
 
 test('several samples per problem: seeded sampling, pass@k for every k the count allows', async () => {
-  const { reportedKs, scoreCompletionSets } = await import('../src/tasks/code-execution.js');
+  const { reportedKs, scoreCompletionSets } = await import('../src/evaluation/code-execution.js');
   assert.deepEqual(reportedKs(1), [1]);
   assert.deepEqual(reportedKs(4), [1, 2, 3, 4]);
   assert.deepEqual(reportedKs(200), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 50, 100, 200]);
@@ -135,7 +135,7 @@ test('several samples per problem: seeded sampling, pass@k for every k the count
   assert.deepEqual(scores.metrics, { 'pass@1': 0.5, 'pass@2': 1 });
   assert.deepEqual(scores.samples[0], { results: ['passed', 'failed: AssertionError'], passed: 1 });
   const { loadModel } = await import('../src/models/load.js');
-  const { generateResponses } = await import('../src/tasks/generation-evaluator.js');
+  const { generateResponses } = await import('../src/evaluation/generation.js');
   const { initEngine } = await import('../src/engine/backends.js');
   await initEngine('wasm');
   const { model, tokenizer } = loadModel('builtin:tiny');
@@ -148,7 +148,7 @@ test('several samples per problem: seeded sampling, pass@k for every k the count
 });
 
 test('--train-file: instruction JSONL in its common layouts replaces the training pairs; bad rows stop the run', async () => {
-  const { readTrainingPairs } = await import('../src/tasks/train-file.js');
+  const { readTrainingPairs } = await import('../src/data/train-file.js');
   const { writeFileSync } = await import('node:fs');
   const dir = mkdtempSync(join(tmpdir(), 'mceval-train-file-'));
   try {
@@ -199,7 +199,7 @@ test('--train-file: instruction JSONL in its common layouts replaces the trainin
 });
 
 test('--train-file reads JSON arrays (LLM-Adapters, Alpaca) as well as JSONL', async () => {
-  const { readTrainingPairs } = await import('../src/tasks/train-file.js');
+  const { readTrainingPairs } = await import('../src/data/train-file.js');
   const { writeFileSync } = await import('node:fs');
   const dir = mkdtempSync(join(tmpdir(), 'mceval-train-json-'));
   try {
@@ -218,7 +218,7 @@ test('--train-file reads JSON arrays (LLM-Adapters, Alpaca) as well as JSONL', a
 });
 
 test('--train-mixture: one seeded sample without replacement from every task’s pairs, written to the run folder', async () => {
-  const { trainingMixture } = await import('../src/tasks/train-mixture.js');
+  const { trainingMixture } = await import('../src/data/train-mixture.js');
   const sets = [
     Array.from({ length: 6 }, (_, i) => ({ prompt: `a${i}`, target: 'x' })),
     Array.from({ length: 4 }, (_, i) => ({ prompt: `b${i}`, target: 'y' })),
@@ -274,8 +274,8 @@ test('--train-mixture: one seeded sample without replacement from every task’s
 });
 
 test('--log-samples records: the chat conversation of chat variants, the compared target and the reference', async () => {
-  const { sampleRecords } = await import('../src/sweep/run-sweep.js');
-  const { gsm8kCotLlama, LLAMA_COT_HISTORY } = await import('../src/tasks/gsm8k-cot-task.js');
+  const { generationRunner } = await import('../src/runners/generation.js');
+  const { gsm8kCotLlama, LLAMA_COT_HISTORY } = await import('../src/tasks/gsm8k/cot.js');
   const doc = {
     id: '0',
     prompt: 'Q?',
@@ -291,11 +291,11 @@ test('--log-samples records: the chat conversation of chat variants, the compare
     responses: ['The final answer is 5'],
     samples: [{ exact: 1 }],
   };
-  const [record] = sampleRecords(gsm8kCotLlama, { train: [], eval: [doc] }, evaluation);
+  const [record] = generationRunner.sampleRecords(gsm8kCotLlama, { train: [], eval: [doc] }, evaluation);
   assert.deepEqual(record!['messages'], [...LLAMA_COT_HISTORY, { role: 'user', content: 'Q?' }]);
   assert.equal(record!['target'], '5');
   assert.equal(record!['reference'], 'r The final answer is 5');
-  const [plain] = sampleRecords(
+  const [plain] = generationRunner.sampleRecords(
     demoArith,
     { train: [], eval: [{ id: '1', prompt: 'p', reference: ' 7' }] },
     evaluation,

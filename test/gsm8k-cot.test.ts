@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { applyRegexFilter } from '../src/tasks/filters/regex-filter.js';
-import { GSM8K_COT_EXEMPLARS } from '../src/tasks/gsm8k-cot-exemplars.js';
+import { applyRegexFilter } from '../src/evaluation/filters/regex-filter.js';
+import { GSM8K_COT_EXEMPLARS } from '../src/tasks/gsm8k/cot-exemplars.js';
 import {
   GSM8K_COT_FILTERS,
   GSM8K_COT_LLAMA_FILTERS,
@@ -18,9 +18,9 @@ import {
   gsm8kCotPrompt,
   gsm8kReasoning,
   llamaCotQuestion,
-} from '../src/tasks/gsm8k-cot-task.js';
-import { gsm8kFinalAnswer, scoreGsm8k } from '../src/tasks/gsm8k.js';
-import { scoreGsm8kResponses } from '../src/tasks/gsm8k-format.js';
+} from '../src/tasks/gsm8k/cot.js';
+import { gsm8kFinalAnswer, scoreGsm8k } from '../src/tasks/gsm8k/scoring.js';
+import { scoreGsm8kResponses } from '../src/tasks/gsm8k/data.js';
 import { sharedPath } from './shared-fixtures.js';
 
 const data = sharedPath('data', 'gsm8k');
@@ -110,7 +110,7 @@ test("gsm8k-cot-llama: the exemplars are user/assistant turns of the model's cha
   );
   const folder = sharedPath('models', 'golden', 'llama-tiny');
   if (folder.skip) return;
-  const { promptIds } = await import('../src/tasks/prompt-rendering.js');
+  const { promptIds } = await import('../src/evaluation/prompt-rendering.js');
   const { loadModel } = await import('../src/models/load.js');
   const { initEngine } = await import('../src/engine/backends.js');
   await initEngine('wasm');

@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { PythonRandom } from '../src/engine/python-random.js';
-import { GSM8K_EXACT_MATCH, GSM8K_FILTERS, gsm8kPrompt, scoreGsm8k } from '../src/tasks/gsm8k.js';
-import { gsm8kChat, gsm8kFewShot } from '../src/tasks/gsm8k-task.js';
-import { applyRegexFilter, findAll } from '../src/tasks/filters/regex-filter.js';
+import { PythonRandom } from '../src/tasks/gsm8k/python-random.js';
+import { GSM8K_EXACT_MATCH, GSM8K_FILTERS, gsm8kPrompt, scoreGsm8k } from '../src/tasks/gsm8k/scoring.js';
+import { gsm8kChat, gsm8kFewShot } from '../src/tasks/gsm8k/gsm8k.js';
+import { applyRegexFilter, findAll } from '../src/evaluation/filters/regex-filter.js';
 import { normalizeForExactMatch } from '../src/metrics/exact-match.js';
-import { readGsm8kJsonl } from '../src/tasks/loaders/gsm8k.js';
+import { readGsm8kJsonl } from '../src/data/loaders/gsm8k.js';
 import type { GenerationSplits } from '../src/tasks/types.js';
 import { sharedPath } from './shared-fixtures.js';
 
@@ -101,7 +101,7 @@ test(
 );
 
 test("gsm8k-chat renders prompts through the model's chat template; base tokenizers are told to use gsm8k", async () => {
-  const { promptIds } = await import('../src/tasks/prompt-rendering.js');
+  const { promptIds } = await import('../src/evaluation/prompt-rendering.js');
   const { loadModel } = await import('../src/models/load.js');
   const { initEngine } = await import('../src/engine/backends.js');
   await initEngine('wasm');

@@ -14,7 +14,7 @@ import { execa } from 'execa';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { packagePath } from '../src/paths.js';
 import { getTask } from '../src/tasks/registry.js';
-import { loadTaskData } from '../src/tasks/task-data.js';
+import { loadTaskData } from '../src/data/load-task-data.js';
 import type { ClassificationSplits, GenerationSplits, MultipleChoiceSplits } from '../src/tasks/types.js';
 import { sharedPath } from './shared-fixtures.js';
 
@@ -328,7 +328,7 @@ test('data pull fetches hub splits, verified by sha256; a corrupted shard leaves
 });
 
 test("OpenBookQA's release JSONL and its hub export give the same documents", async () => {
-  const { readOpenbookqa, openbookqaHubDocs } = await import('../src/tasks/loaders/commonsense-originals.js');
+  const { readOpenbookqa, openbookqaHubDocs } = await import('../src/data/loaders/commonsense-originals.js');
   await withDir(async (dir) => {
     const path = join(dir, 'test.jsonl');
     const choices = [

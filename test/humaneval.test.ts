@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packagePath } from '../src/paths.js';
 import { detectIsolation } from '../src/sandbox/isolation.js';
-import { checkProgram, readHumanEvalProblems, readHumanEvalSamples } from '../src/tasks/humaneval/problems.js';
-import { evaluateFunctionalCorrectness } from '../src/tasks/humaneval/functional-correctness.js';
+import { checkProgram, readHumanEvalProblems, readHumanEvalSamples } from '../src/data/loaders/humaneval.js';
+import { evaluateFunctionalCorrectness } from '../src/evaluation/functional-correctness.js';
 import { sharedPath } from './shared-fixtures.js';
 
 const data = sharedPath('data', 'humaneval');

@@ -11,7 +11,7 @@ import { HfTokenizer } from '../src/models/tokenizers/hf-tokenizer.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { generate } from '../src/generation/generate.js';
 import { scoreContinuations, scoreTokenSpans } from '../src/generation/score.js';
-import { causalLmLoss } from '../src/engine/train/loss.js';
+import { causalLmLoss } from '../src/train/loss.js';
 import { assertRealPositionLogits, goldenBatch, readJson, sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
 

@@ -7,7 +7,7 @@ import { padBatch } from '../src/models/tokenizers/padding.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
-import { classificationLoss } from '../src/engine/train/loss.js';
+import { classificationLoss } from '../src/train/loss.js';
 import { maxAbsDifference, onEachBackend } from './helpers.js';
 
 const config = parseLoraConfig(

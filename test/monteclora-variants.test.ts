@@ -25,7 +25,7 @@ import { loadLoraAdapter } from '../src/peft/lora/peft-format.js';
 import { loadModel } from '../src/models/load.js';
 import { padBatch } from '../src/models/tokenizers/padding.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
-import { trainClassifier } from '../src/engine/train/classifier-trainer.js';
+import { fineTune } from '../src/train/fine-tune.js';
 import { maxAbsDifference, useTestBackend } from './helpers.js';
 
 await useTestBackend();
@@ -222,7 +222,7 @@ test('post-hoc mode: the mean trains alone first, then s and p train with the me
     return before[index]!.some((v, j) => maxAbsDifference(v, after[index]![j]!) > 0);
   };
   const states: number[][][][] = [snapshot()];
-  const result = trainClassifier({
+  const result = fineTune({
     model,
     groups: [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
     examples,

@@ -7,7 +7,7 @@ import { loadLlamaFolder } from '../src/models/hf/load-folder.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { loadIa3Adapter, mergeIa3 } from '../src/peft/ia3/peft-format.js';
 import { Ia3Layer } from '../src/peft/ia3/layer.js';
-import { causalLmLoss } from '../src/engine/train/loss.js';
+import { causalLmLoss } from '../src/train/loss.js';
 import { assertRealPositionLogits, goldenBatch, readJson, sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
 

@@ -15,7 +15,7 @@ import {
   saveLoraAdapter,
 } from '../src/peft/lora/peft-format.js';
 import { DoraLayer } from '../src/peft/lora/dora.js';
-import { causalLmLoss } from '../src/engine/train/loss.js';
+import { causalLmLoss } from '../src/train/loss.js';
 import { assertRealPositionLogits, goldenBatch, readJson, sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
 

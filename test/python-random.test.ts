@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PythonRandom } from '../src/engine/python-random.js';
+import { PythonRandom } from '../src/tasks/gsm8k/python-random.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

@@ -263,6 +263,12 @@ test('verdicts from how a program ended', () => {
   assert.equal(formatVerdict(verdictOf({ ...end, timedOut: true, signal: 'SIGKILL' })), 'timed out');
   assert.equal(formatVerdict(verdictOf({ ...end, outputLimitHit: true, timedOut: true })), 'killed: output limit');
   assert.equal(lastErrorLine(`${'e'.repeat(300)}\n`).length, 160);
+  // Tracebacks of forked children interleaved: a trailing header or frame line is not the reason.
+  const interleaved =
+    'Traceback (most recent call last):\n  File "p.py", line 3, in <module>\n    os.fork()\n' +
+    'BlockingIOError: [Errno 11] Resource temporarily unavailable\n  File "p.py", line 3, in <module>\n' +
+    'Traceback (most recent call last):\n';
+  assert.equal(lastErrorLine(interleaved), 'BlockingIOError: [Errno 11] Resource temporarily unavailable');
 });
 
 test('cpu and file-size limits kill with the limit named', async () => {

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packagePath } from '../src/paths.js';
 import { getTask } from '../src/tasks/registry.js';
-import { readPredictions, scorePredictions } from '../src/tasks/score-predictions.js';
-import { jsonLines } from '../src/tasks/jsonl-format.js';
+import { readPredictions, scorePredictions } from '../src/evaluation/score-predictions.js';
+import { loadTask } from '../src/runners/index.js';
+import { jsonLines } from '../src/data/jsonl-format.js';
 import type { GenerationDoc } from '../src/tasks/types.js';
 
 function withFile<T>(rows: object[], body: (path: string) => T): T {
@@ -25,6 +26,7 @@ function withFile<T>(rows: object[], body: (path: string) => T): T {
 test('GSM8K-format predictions: filters, exact match, stop sequences and per-sample records', async () => {
   const task = getTask('demo-arith');
   const data = task.load(undefined);
+  const loaded = await loadTask(task, undefined);
   const docs = 'eval' in data ? (data.eval as GenerationDoc[]) : [];
   const rows = [
     { doc_id: 0, prediction: docs[0]!.reference },
@@ -33,7 +35,7 @@ test('GSM8K-format predictions: filters, exact match, stop sequences and per-sam
     { doc_id: 2, prediction: 'no idea' },
     { index: 3, response: `So it is ${docs[3]!.reference.split('#### ')[1]}.` },
   ];
-  const scored = await withFile(rows, (path) => scorePredictions(task, data, readPredictions(path)));
+  const scored = await withFile(rows, (path) => scorePredictions(loaded, readPredictions(path)));
   assert.deepEqual(scored.metrics, { 'exact_match,strict-match': 0.5, 'exact_match,flexible-extract': 0.75 });
   assert.equal(scored.scored, 4);
   assert.equal(scored.total, 40);
@@ -46,19 +48,20 @@ test('GSM8K-format predictions: filters, exact match, stop sequences and per-sam
 test('classification predictions by label name or index; unknown labels and ids are one-line errors', async () => {
   const task = getTask('demo-sentiment');
   const data = task.load(undefined);
+  const loaded = await loadTask(task, undefined);
   const dev = 'dev' in data ? data.dev : [];
   const rows = dev.slice(0, 10).map((example, i) => ({
     index: i,
     prediction: i < 5 ? ['negative', 'positive'][example.label] : 1 - example.label,
   }));
-  const scored = await withFile(rows, (path) => scorePredictions(task, data, readPredictions(path)));
+  const scored = await withFile(rows, (path) => scorePredictions(loaded, readPredictions(path)));
   assert.equal(scored.metrics['accuracy'], 0.5);
   await assert.rejects(
-    withFile([{ index: 0, prediction: 'maybe' }], (path) => scorePredictions(task, data, readPredictions(path))),
+    withFile([{ index: 0, prediction: 'maybe' }], (path) => scorePredictions(loaded, readPredictions(path))),
     /prediction "maybe" is not a label of demo-sentiment \(negative, positive\) or its index/,
   );
   await assert.rejects(
-    withFile([{ index: 9999, prediction: 1 }], (path) => scorePredictions(task, data, readPredictions(path))),
+    withFile([{ index: 9999, prediction: 1 }], (path) => scorePredictions(loaded, readPredictions(path))),
     /id "9999" is not an index of the evaluation split \(0…299\)/,
   );
 });

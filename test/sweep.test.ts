@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../src/engine/tf.js';
 import { runSweep, type SweepOptions } from '../src/sweep/run-sweep.js';
 import { loadPreset } from '../src/peft/preset.js';
-import { demoSentiment } from '../src/tasks/demo-sentiment.js';
+import { demoSentiment } from '../src/tasks/demo/sentiment.js';
 import type { ClassificationTask } from '../src/tasks/types.js';
 import { useTestBackend } from './helpers.js';
 
@@ -21,8 +21,7 @@ const smallTask: ClassificationTask = {
 
 function options(seed: number): SweepOptions {
   return {
-    tasks: [smallTask],
-    splits: new Map([[smallTask.name, smallTask.load(undefined)]]),
+    tasks: [{ kind: 'classification', task: smallTask, data: smallTask.load(undefined) }],
     presets: [loadPreset('lora')],
     modelSpec: 'builtin:tiny',
     grid: () => ({ lr: [0.003, 0.01], bs: [32] }),

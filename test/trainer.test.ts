@@ -5,10 +5,10 @@ import { Rng } from '../src/engine/rng.js';
 import { loadModel } from '../src/models/load.js';
 import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
-import { trainClassifier, type EncodedExample } from '../src/engine/train/classifier-trainer.js';
-import { linearScheduleMultiplier, warmupSteps } from '../src/engine/train/schedule.js';
-import { AdamW } from '../src/engine/train/adamw.js';
-import { epochBatches } from '../src/engine/train/batches.js';
+import { fineTune, type EncodedExample } from '../src/train/fine-tune.js';
+import { linearScheduleMultiplier, warmupSteps } from '../src/train/schedule.js';
+import { AdamW } from '../src/train/adamw.js';
+import { epochBatches } from '../src/train/batches.js';
 import { onEachBackend } from './helpers.js';
 
 /** A separable toy set: label 1 iff the text contains "yes". */
@@ -34,7 +34,7 @@ onEachBackend(() => {
     const examples = toyExamples((text) => tokenizer.encode(text));
     const before = tf.memory().numTensors;
     const losses: number[] = [];
-    const result = trainClassifier({
+    const result = fineTune({
       model,
       groups: [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
       examples,
@@ -61,7 +61,7 @@ onEachBackend(() => {
     model.addClassificationHead(2);
     const adapter = loraMethod.apply(model, parseLoraConfig({ r: 4, alpha: 8 }, 't'), new Rng(1));
     const before = tf.memory().numTensors;
-    const result = trainClassifier({
+    const result = fineTune({
       model,
       groups: [{ name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
       examples: toyExamples((text) => tokenizer.encode(text)),

@@ -28,9 +28,24 @@ export function numberFlag(name: string, min: number, max: number) {
     parse: async (input) => {
       const value = Number(input);
       if (input.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
-        throw new UserError(`${name} must be a number from ${min} to ${max}, not "${input}".`);
+        throw new UserError(
+          `${name} must be a number from ${min} to ${max === Number.POSITIVE_INFINITY ? '∞' : max}, not "${input}".`,
+        );
       }
       return value;
+    },
+  });
+}
+
+/** Comma-separated positive integers (pass@k's k values); anything else is one line naming the flag. */
+export function positiveIntegerListFlag(name: string) {
+  return Flags.custom<number[]>({
+    parse: async (input) => {
+      const values = input.split(',').map((value) => Number(value.trim()));
+      if (values.some((value) => !Number.isInteger(value) || value < 1)) {
+        throw new UserError(`${name} must be comma-separated positive integers, not "${input}".`);
+      }
+      return values;
     },
   });
 }

@@ -1,14 +1,13 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { sandboxFlag, workersFlag } from '../cli/flags.js';
-import { UserError } from '../errors.js';
+import { positiveIntegerListFlag, sandboxFlag, workersFlag } from '../cli/flags.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { ProgressBar } from '../report/progress.js';
 import { detectIsolation, describeIsolation, type SandboxMode } from '../sandbox/isolation.js';
 import { assertModeAvailable } from '../sandbox/run-program.js';
 import { DEFAULT_LIMITS } from '../sandbox/limits.js';
-import { readHumanEvalProblems, readHumanEvalSamples } from '../tasks/humaneval/problems.js';
-import { evaluateFunctionalCorrectness } from '../tasks/humaneval/functional-correctness.js';
+import { readHumanEvalProblems, readHumanEvalSamples } from '../data/loaders/humaneval.js';
+import { evaluateFunctionalCorrectness } from '../evaluation/functional-correctness.js';
 
 export interface FunctionalCorrectnessResult {
   readonly samples: number;
@@ -36,7 +35,7 @@ export default class EvaluateFunctionalCorrectness extends BaseCommand {
   };
   static override flags = {
     problems: Flags.string({ description: 'Problem file (HumanEval.jsonl or .jsonl.gz).', required: true }),
-    k: Flags.string({ description: 'Comma-separated k values for pass@k.', default: '1,10,100' }),
+    k: positiveIntegerListFlag('--k')({ description: 'Comma-separated k values for pass@k.', default: [1, 10, 100] }),
     timeout: Flags.integer({
       description: 'Wall-clock seconds per program.',
       default: DEFAULT_LIMITS.wallSeconds,
@@ -49,10 +48,7 @@ export default class EvaluateFunctionalCorrectness extends BaseCommand {
 
   async run(): Promise<FunctionalCorrectnessResult> {
     const { args, flags } = await this.parse(EvaluateFunctionalCorrectness);
-    const ks = flags.k.split(',').map((value) => Number(value.trim()));
-    if (ks.some((k) => !Number.isInteger(k) || k < 1)) {
-      throw new UserError(`--k must be comma-separated positive integers, not "${flags.k}".`);
-    }
+    const ks = flags.k;
     const problems = readHumanEvalProblems(flags.problems);
     const samples = readHumanEvalSamples(args.samples);
     const isolation = await detectIsolation();

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { backendFlag } from '../cli/flags.js';
+import { backendFlag, numberFlag } from '../cli/flags.js';
 import { UserError } from '../errors.js';
 import { initEngine, resolveBackendRequest } from '../engine/backends.js';
 import { loadModel, resolveModelSpec } from '../models/load.js';
@@ -34,10 +34,21 @@ export default class Generate extends BaseCommand {
     }),
     prompt: Flags.string({ description: 'The prompt text.', required: true }),
     'max-new-tokens': Flags.integer({ description: 'Most tokens to generate.', default: 64, min: 1 }),
-    temperature: Flags.string({ description: 'Sampling temperature; 0 is greedy.', default: '0' }),
-    'top-p': Flags.string({
+    temperature: numberFlag(
+      '--temperature',
+      0,
+      Number.POSITIVE_INFINITY,
+    )({
+      description: 'Sampling temperature; 0 is greedy.',
+      default: 0,
+    }),
+    'top-p': numberFlag(
+      '--top-p',
+      0,
+      1,
+    )({
       description: 'Nucleus sampling: keep the most likely tokens up to this probability.',
-      default: '1',
+      default: 1,
     }),
     'top-k': Flags.integer({ description: 'Keep only the k most likely tokens (0 = all).', default: 0, min: 0 }),
     seed: Flags.integer({ description: 'Seed of the sampling draws.', default: 0 }),
@@ -55,8 +66,6 @@ export default class Generate extends BaseCommand {
 
   async run(): Promise<GenerateResult> {
     const { flags } = await this.parse(Generate);
-    const temperature = parseProbabilityLike('--temperature', flags.temperature, Infinity);
-    const topP = parseProbabilityLike('--top-p', flags['top-p'], 1);
     await initEngine(resolveBackendRequest(flags.backend));
     const { model, tokenizer } = loadModel(await resolveModelSpec(flags.model));
     try {
@@ -76,7 +85,7 @@ export default class Generate extends BaseCommand {
       const started = performance.now();
       const [row] = generate(model, tokenizer, [promptIds], {
         maxNewTokens: flags['max-new-tokens'],
-        sampling: { temperature, topK: flags['top-k'], topP },
+        sampling: { temperature: flags.temperature, topK: flags['top-k'], topP: flags['top-p'] },
         seed: flags.seed,
         stopSequences: flags.stop ?? [],
         useCache: !flags['no-cache'],
@@ -102,12 +111,4 @@ export default class Generate extends BaseCommand {
       model.dispose();
     }
   }
-}
-
-function parseProbabilityLike(flag: string, value: string, max: number): number {
-  const number = Number(value);
-  if (!Number.isFinite(number) || number < 0 || number > max) {
-    throw new UserError(`${flag} must be a number between 0 and ${max === Infinity ? '∞' : max}, got "${value}".`);
-  }
-  return number;
 }

@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { writeFileAtomic } from '../atomic-write.js';
-import { resolveDataDir } from '../tasks/data-dir.js';
-import { loadTaskData } from '../tasks/task-data.js';
+import { resolveDataDir } from '../data/data-dir.js';
+import { loadTask } from '../runners/index.js';
 import { getTask } from '../tasks/registry.js';
-import { readPredictions, scorePredictions } from '../tasks/score-predictions.js';
+import { readPredictions, scorePredictions } from '../evaluation/score-predictions.js';
 import { renderMetricsTable } from '../report/table.js';
 
 export interface ScoreResult {
@@ -36,8 +36,7 @@ export default class Score extends BaseCommand {
     const { flags } = await this.parse(Score);
     const task = getTask(flags.task);
     const lines = readPredictions(flags.predictions);
-    const data = await loadTaskData(task, resolveDataDir(flags.data));
-    const scored = await scorePredictions(task, data, lines);
+    const scored = await scorePredictions(await loadTask(task, resolveDataDir(flags.data)), lines);
     const samplesFile = `${flags.predictions}_scored.jsonl`;
     writeFileAtomic(samplesFile, scored.samples.map((sample) => `${JSON.stringify(sample)}\n`).join(''));
     this.log(renderMetricsTable(task.name, scored.metrics, scored.scored, scored.total));

@@ -1,5 +1,5 @@
 import { BaseCommand } from '../cli/base-command.js';
-import { hubExportPath } from '../tasks/hub-export.js';
+import { hubExportPath } from '../data/hub-export.js';
 import { TASK_GROUPS, TASKS } from '../tasks/registry.js';
 
 export interface TaskListing {

@@ -7,7 +7,7 @@ import { tf, type Tensor } from '../engine/tf.js';
 import { Rng } from '../engine/rng.js';
 import { EVAL_CONTEXT } from '../models/forward-context.js';
 import type { KvCache, LlamaModel } from '../models/llama/model.js';
-import { padBatch, positionIds } from '../models/tokenizers/padding.js';
+import { padBatch, positionIds, type PaddedBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { logSoftmax } from '../metrics/log-softmax.js';
 import { chooseToken, GREEDY, type SamplingOptions } from './sampling.js';
@@ -45,6 +45,23 @@ function lastPositionLogits(model: LlamaModel, hidden: Tensor): Float32Array {
   });
 }
 
+interface RowState {
+  ids: number[];
+  logprobs: number[];
+  text: string;
+  done: boolean;
+  reason: StopReason;
+}
+
+/** Where decoding stands: the left-padded prompt, each row's key mask and positions so far, and the KV cache. */
+interface DecodingState {
+  readonly prompt: PaddedBatch;
+  readonly rows: RowState[];
+  keyMask: number[];
+  positions: number[];
+  cache?: KvCache;
+}
+
 export function generate(
   model: LlamaModel,
   tokenizer: TextTokenizer,
@@ -57,116 +74,119 @@ export function generate(
   const stops = options.stopSequences ?? [];
   const useCache = options.useCache ?? true;
   const vocab = model.config.vocabSize;
-  const B = prompts.length;
-  const rows = prompts.map(() => ({
-    ids: [] as number[],
-    logprobs: [] as number[],
-    text: '',
-    done: false,
-    reason: 'max-new-tokens' as StopReason,
-  }));
-
   const prompt = padBatch(prompts, model.config.padTokenId, { side: 'left' });
+  const state: DecodingState = {
+    prompt,
+    rows: prompts.map(() => ({ ids: [], logprobs: [], text: '', done: false, reason: 'max-new-tokens' })),
+    keyMask: Array.from(prompt.mask),
+    positions: Array.from(positionIds(prompt)),
+  };
   // Decoded once: every step's stop-sequence check needs the text the new tokens add to it.
   const promptTexts = prompts.map((ids) => tokenizer.decode(ids));
-  let keyMask = Array.from(prompt.mask);
-  let positions = Array.from(positionIds(prompt));
-  let cache: KvCache | undefined;
-  const disposeCache = () => cache?.keys.concat(cache.values).forEach((t) => t.dispose());
 
   try {
-    for (let step = 0; step < options.maxNewTokens && rows.some((row) => !row.done); step++) {
-      let logits: Float32Array;
-      if (step === 0 || !useCache) {
-        // The whole (left-padded) sequence so far.
-        const length = keyMask.length / B;
-        const ids = new Int32Array(B * length);
-        for (let b = 0; b < B; b++) {
-          const generated = rows[b]!.ids;
-          const promptRow = prompt.ids.subarray(b * prompt.length, (b + 1) * prompt.length);
-          ids.set(promptRow, b * length);
-          ids.set(
-            generatedTail(generated, length - prompt.length, model.config.padTokenId),
-            b * length + prompt.length,
-          );
-        }
-        const input = {
-          batchSize: B,
-          length,
-          ids,
-          positions: Int32Array.from(positions),
-          keyMask: Int32Array.from(keyMask),
-        };
-        const result = tf.tidy(() => {
-          const out = model.decode(input, EVAL_CONTEXT, { returnCache: useCache });
-          return { hidden: out.hidden, keys: [...(out.cache?.keys ?? [])], values: [...(out.cache?.values ?? [])] };
-        });
-        logits = lastPositionLogits(model, result.hidden);
-        result.hidden.dispose();
-        if (useCache) cache = { keys: result.keys, values: result.values, length };
-      } else {
-        const last = rows.map((row) => row.ids[row.ids.length - 1] ?? model.config.padTokenId);
-        const input = {
-          batchSize: B,
-          length: 1,
-          ids: Int32Array.from(last),
-          positions: Int32Array.from(positionsOfLast(positions, B)),
-          keyMask: Int32Array.from(keyMask),
-        };
-        const previous = cache!;
-        const result = tf.tidy(() => {
-          const out = model.decode(input, EVAL_CONTEXT, { past: previous, returnCache: true });
-          return { hidden: out.hidden, keys: [...out.cache!.keys], values: [...out.cache!.values] };
-        });
-        disposeCache();
-        cache = { keys: result.keys, values: result.values, length: previous.length + 1 };
-        logits = lastPositionLogits(model, result.hidden);
-        result.hidden.dispose();
-      }
-
-      for (let b = 0; b < B; b++) {
-        const row = rows[b]!;
-        const rowLogits = logits.subarray(b * vocab, (b + 1) * vocab);
+    for (let step = 0; step < options.maxNewTokens && state.rows.some((row) => !row.done); step++) {
+      const logits =
+        step === 0 || !useCache ? wholeSequenceLogits(model, state, useCache) : cachedStepLogits(model, state);
+      state.rows.forEach((row, b) => {
         // A finished row keeps stepping with the batch (its outputs are ignored) so shapes stay rectangular.
-        const token = row.done ? model.config.padTokenId : chooseToken(rowLogits, sampling, rng);
-        if (!row.done) {
-          if (eos.has(token)) {
-            row.done = true;
-            row.reason = 'eos';
-          } else {
-            row.ids.push(token);
-            row.logprobs.push(logSoftmax(rowLogits)[token]!);
-            const cut = cutAtStopSequence(continuationText(tokenizer, prompts[b]!, row.ids, promptTexts[b]), stops);
-            row.text = cut.text;
-            if (cut.stopped) {
-              row.done = true;
-              row.reason = 'stop-sequence';
-            }
-          }
+        if (row.done) return;
+        const rowLogits = logits.subarray(b * vocab, (b + 1) * vocab);
+        const token = chooseToken(rowLogits, sampling, rng);
+        if (eos.has(token)) {
+          row.done = true;
+          row.reason = 'eos';
+          return;
         }
-      }
-      // Extend masks and positions by the token just chosen (padding for finished rows).
-      const length = keyMask.length / B;
-      const nextMask: number[] = [];
-      const nextPositions: number[] = [];
-      for (let b = 0; b < B; b++) {
-        nextMask.push(...keyMask.slice(b * length, (b + 1) * length), 1);
-        const rowPositions = positions.slice(b * length, (b + 1) * length);
-        nextPositions.push(...rowPositions, rowPositions[length - 1]! + 1);
-      }
-      keyMask = nextMask;
-      positions = nextPositions;
+        row.ids.push(token);
+        row.logprobs.push(logSoftmax(rowLogits)[token]!);
+        const cut = cutAtStopSequence(continuationText(tokenizer, prompts[b]!, row.ids, promptTexts[b]), stops);
+        row.text = cut.text;
+        if (cut.stopped) {
+          row.done = true;
+          row.reason = 'stop-sequence';
+        }
+      });
+      extendByOneToken(state);
       options.onStep?.(step + 1);
     }
   } finally {
-    disposeCache();
+    disposeCache(state.cache);
   }
-  return rows.map((row, i) => ({
+  return state.rows.map((row, i) => ({
     ids: row.ids,
     logprobs: row.logprobs,
     text: row.reason === 'stop-sequence' ? row.text : continuationText(tokenizer, prompts[i]!, row.ids, promptTexts[i]),
     stopReason: row.reason,
   }));
+}
+
+function disposeCache(cache: KvCache | undefined): void {
+  cache?.keys.concat(cache.values).forEach((tensor) => tensor.dispose());
+}
+
+/** Runs the whole (left-padded) sequence so far; keeps its KV cache when decoding continues from it. */
+function wholeSequenceLogits(model: LlamaModel, state: DecodingState, keepCache: boolean): Float32Array {
+  const { prompt, rows } = state;
+  const B = rows.length;
+  const length = state.keyMask.length / B;
+  const ids = new Int32Array(B * length);
+  rows.forEach((row, b) => {
+    ids.set(prompt.ids.subarray(b * prompt.length, (b + 1) * prompt.length), b * length);
+    ids.set(generatedTail(row.ids, length - prompt.length, model.config.padTokenId), b * length + prompt.length);
+  });
+  const input = {
+    batchSize: B,
+    length,
+    ids,
+    positions: Int32Array.from(state.positions),
+    keyMask: Int32Array.from(state.keyMask),
+  };
+  const result = tf.tidy(() => {
+    const out = model.decode(input, EVAL_CONTEXT, { returnCache: keepCache });
+    return { hidden: out.hidden, keys: [...(out.cache?.keys ?? [])], values: [...(out.cache?.values ?? [])] };
+  });
+  const logits = lastPositionLogits(model, result.hidden);
+  result.hidden.dispose();
+  if (keepCache) state.cache = { keys: result.keys, values: result.values, length };
+  return logits;
+}
+
+/** Runs each row's newest token against the KV cache, which it replaces with the extended one. */
+function cachedStepLogits(model: LlamaModel, state: DecodingState): Float32Array {
+  const B = state.rows.length;
+  const input = {
+    batchSize: B,
+    length: 1,
+    ids: Int32Array.from(state.rows.map((row) => row.ids[row.ids.length - 1] ?? model.config.padTokenId)),
+    positions: Int32Array.from(positionsOfLast(state.positions, B)),
+    keyMask: Int32Array.from(state.keyMask),
+  };
+  const previous = state.cache!;
+  const result = tf.tidy(() => {
+    const out = model.decode(input, EVAL_CONTEXT, { past: previous, returnCache: true });
+    return { hidden: out.hidden, keys: [...out.cache!.keys], values: [...out.cache!.values] };
+  });
+  disposeCache(previous);
+  state.cache = { keys: result.keys, values: result.values, length: previous.length + 1 };
+  const logits = lastPositionLogits(model, result.hidden);
+  result.hidden.dispose();
+  return logits;
+}
+
+/** Extends each row's key mask and positions by the token just chosen (padding for finished rows). */
+function extendByOneToken(state: DecodingState): void {
+  const B = state.rows.length;
+  const length = state.keyMask.length / B;
+  const nextMask: number[] = [];
+  const nextPositions: number[] = [];
+  for (let b = 0; b < B; b++) {
+    nextMask.push(...state.keyMask.slice(b * length, (b + 1) * length), 1);
+    const rowPositions = state.positions.slice(b * length, (b + 1) * length);
+    nextPositions.push(...rowPositions, rowPositions[length - 1]! + 1);
+  }
+  state.keyMask = nextMask;
+  state.positions = nextPositions;
 }
 
 /** A row's generated ids padded at the end to `length` (rows that stopped early hold padding afterwards). */

@@ -6,6 +6,7 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { UserError } from '../errors.js';
+import { tf, type Tensor2D, type Variable } from '../engine/tf.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const BYTES_PER_ELEMENT: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
@@ -151,4 +152,19 @@ export function encodeSafetensors(tensors: Record<string, { shape: readonly numb
     position += values.byteLength;
   }
   return out;
+}
+
+export type TensorRecord = Record<string, { shape: number[]; values: Float32Array }>;
+
+/** A variable's values and shape, for a state dict. */
+export function tensorEntry(tensor: { shape: readonly number[]; dataSync(): ArrayLike<number> }): {
+  shape: number[];
+  values: Float32Array;
+} {
+  return { shape: [...tensor.shape], values: Float32Array.from(tensor.dataSync()) };
+}
+
+/** A [in, out] variable as PEFT's [out, in] tensor (mceval keeps adapter matrices transposed). */
+export function transposedEntry(variable: Variable): { shape: number[]; values: Float32Array } {
+  return tf.tidy(() => tensorEntry(tf.transpose(variable as unknown as Tensor2D)));
 }

@@ -2,9 +2,9 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { encodeSafetensors, SafetensorsFile } from '../models/safetensors.js';
+import { encodeSafetensors, SafetensorsFile, type TensorRecord } from '../models/safetensors.js';
 import { writeFileAtomic } from '../atomic-write.js';
-import { tf, type Tensor2D, type Variable } from '../engine/tf.js';
+import { tf, type Variable } from '../engine/tf.js';
 import type { Linear } from '../models/layers/linear.js';
 import type { AppliedAdapter } from './types.js';
 
@@ -44,8 +44,6 @@ export function fillAdapterFromFolder(
   }
 }
 
-export type TensorRecord = Record<string, { shape: number[]; values: Float32Array }>;
-
 /**
  * Writes an adapter folder as PEFT saves one: adapter_model.safetensors and adapter_config.json (plus any
  * `extraFiles`, e.g. MonteCLoRA's own settings), each file whole or not at all.
@@ -63,19 +61,6 @@ export function writeAdapterFolder(
     writeFileAtomic(join(dir, name), `${JSON.stringify(content, null, 2)}\n`);
   }
   writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
-}
-
-/** A variable's values and shape, for a state dict. */
-export function tensorEntry(tensor: { shape: readonly number[]; dataSync(): ArrayLike<number> }): {
-  shape: number[];
-  values: Float32Array;
-} {
-  return { shape: [...tensor.shape], values: Float32Array.from(tensor.dataSync()) };
-}
-
-/** A [in, out] variable as PEFT's [out, in] tensor (mceval keeps adapter matrices transposed). */
-export function transposedEntry(variable: Variable): { shape: number[]; values: Float32Array } {
-  return tf.tidy(() => tensorEntry(tf.transpose(variable as unknown as Tensor2D)));
 }
 
 /** Reads PEFT's [a, b] tensor `key` into a [b, a] variable, or names the key and both shapes when they differ. */

@@ -1,4 +1,4 @@
-import type { StepLogEntry } from '../engine/train/classifier-trainer.js';
+import type { StepLogEntry } from '../train/fine-tune.js';
 /** The rows mceval writes: one per trained run (results.csv) and one per task × adapter (summary.csv). */
 import { robustness } from './robustness.js';
 

@@ -40,10 +40,20 @@ const MAX_REASON = 160;
 /** How V8 and Node say an allocation hit the address-space limit. */
 const OUT_OF_MEMORY = /heap out of memory|Array buffer allocation failed|Cannot allocate memory/i;
 
-/** The last non-empty line of stderr: for Python, the exception line of the traceback. */
+/** A Python exception line: the exception's (dotted) name, then optionally ": message". */
+const EXCEPTION_LINE = /^[A-Za-z_][\w.]*(: .*)?$/;
+
+/**
+ * The last non-empty line of stderr: for Python, the exception line of the traceback. Forked children writing
+ * tracebacks at once can interleave them, so after a traceback the last exception-shaped line is taken.
+ */
 export function lastErrorLine(stderr: string): string {
-  const lines = stderr.split('\n').map((line) => line.trim());
-  const last = lines.filter((line) => line.length > 0).at(-1) ?? '';
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+  const traceback = lines.includes('Traceback (most recent call last):');
+  const last = (traceback ? lines.filter((line) => EXCEPTION_LINE.test(line)).at(-1) : undefined) ?? lines.at(-1) ?? '';
   return last.length > MAX_REASON ? `${last.slice(0, MAX_REASON - 1)}…` : last;
 }
 

@@ -54,7 +54,7 @@ export async function runSweepInWorkers(
           kind: 'job',
           job: {
             index,
-            taskName: entry.task.name,
+            taskName: entry.task.task.name,
             presetSource: entry.preset.source,
             point: entry.point,
             epochs: entry.epochs,

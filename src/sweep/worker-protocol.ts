@@ -1,9 +1,9 @@
 /** The messages between the sweep's main thread and its worker threads (structured-clone safe). */
-import type { StepProgress } from '../engine/train/classifier-trainer.js';
+import type { StepProgress } from '../train/fine-tune.js';
 import type { BackendRequest } from '../engine/backends.js';
 import type { RunResult } from '../report/results.js';
 import type { GridPoint } from './grid.js';
-import type { DataLimits } from '../tasks/limit.js';
+import type { DataLimits } from '../data/limit.js';
 import type { DecodingSettings } from '../tasks/types.js';
 
 /** What a worker needs to rebuild a plan entry: names and paths, not objects. */

@@ -5,9 +5,9 @@ import { UserError, errorMessage } from '../errors.js';
 import { loadPreset } from '../peft/preset.js';
 import { getTask } from '../tasks/registry.js';
 import { runPlanEntry } from './run-sweep.js';
-import type { TaskData } from '../tasks/types.js';
-import { limitData } from '../tasks/limit.js';
-import { loadTaskData } from '../tasks/task-data.js';
+import type { LoadedTask } from '../tasks/types.js';
+import { loadTask } from '../runners/index.js';
+import { limitTask } from '../runners/index.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
 const setup = workerData as WorkerSetup;
@@ -16,7 +16,7 @@ const post = (message: FromWorker): void => port.postMessage(message);
 
 await initEngine(setup.backend);
 // Each worker thread reads a task's data once, for all the grid points it trains.
-const splitsByTask = new Map<string, TaskData>();
+const loadedTasks = new Map<string, LoadedTask>();
 
 port.on('message', async (message: ToWorker) => {
   if (message.kind === 'stop') {
@@ -26,9 +26,14 @@ port.on('message', async (message: ToWorker) => {
   const { job } = message;
   try {
     const task = getTask(job.taskName);
-    if (!splitsByTask.has(task.name))
-      splitsByTask.set(task.name, limitData(await loadTaskData(task, setup.dataDir), setup.limits));
-    const entry = { task, preset: loadPreset(job.presetSource), point: job.point, epochs: job.epochs };
+    if (!loadedTasks.has(task.name))
+      loadedTasks.set(task.name, limitTask(await loadTask(task, setup.dataDir), setup.limits));
+    const entry = {
+      task: loadedTasks.get(task.name)!,
+      preset: loadPreset(job.presetSource),
+      point: job.point,
+      epochs: job.epochs,
+    };
     const result = await runPlanEntry(
       entry,
       {
@@ -38,7 +43,6 @@ port.on('message', async (message: ToWorker) => {
         logSamples: setup.logSamples,
         decoding: setup.decoding,
       },
-      splitsByTask.get(task.name)!,
       (progress) => post({ kind: 'step', index: job.index, progress }),
     );
     post({ kind: 'result', index: job.index, result });

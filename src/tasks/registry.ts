@@ -1,28 +1,28 @@
 /** Every task mceval can run, by its --task name, and the groups that expand to several. */
 import { UserError } from '../errors.js';
-import { demoSentiment } from './demo-sentiment.js';
-import { rte } from './glue-rte.js';
-import { mrpc } from './glue-mrpc.js';
-import { cola } from './glue-cola.js';
-import { sst2 } from './glue-sst2.js';
-import { qnli } from './glue-qnli.js';
-import { qqp } from './glue-qqp.js';
-import { mnliMatched, mnliMismatched } from './glue-mnli.js';
-import { boolq } from './superglue-boolq.js';
-import { wic } from './superglue-wic.js';
-import { demoArith } from './demo-arith.js';
-import { demoCode } from './demo-code.js';
-import { gsm8k, gsm8kChat, gsm8kFewShot, gsm8kFewShotChat, gsm8kNShot } from './gsm8k-task.js';
-import { gsm8kCot, gsm8kCotLlama } from './gsm8k-cot-task.js';
-import { humaneval } from './humaneval-task.js';
-import { arcChallengeMultipleChoice, arcEasyMultipleChoice } from './arc-multiple-choice.js';
+import { demoSentiment } from './demo/sentiment.js';
+import { rte } from './glue/rte.js';
+import { mrpc } from './glue/mrpc.js';
+import { cola } from './glue/cola.js';
+import { sst2 } from './glue/sst2.js';
+import { qnli } from './glue/qnli.js';
+import { qqp } from './glue/qqp.js';
+import { mnliMatched, mnliMismatched } from './glue/mnli.js';
+import { boolq } from './superglue/boolq.js';
+import { wic } from './superglue/wic.js';
+import { demoArith } from './demo/arith.js';
+import { demoCode } from './demo/code.js';
+import { gsm8k, gsm8kChat, gsm8kFewShot, gsm8kFewShotChat, gsm8kNShot } from './gsm8k/gsm8k.js';
+import { gsm8kCot, gsm8kCotLlama } from './gsm8k/cot.js';
+import { humaneval } from './code/humaneval.js';
+import { arcChallengeMultipleChoice, arcEasyMultipleChoice } from './commonsense/arc-multiple-choice.js';
 import {
   hellaswagMultipleChoice,
   openbookqaMultipleChoice,
   piqaMultipleChoice,
   siqaMultipleChoice,
   winograndeMultipleChoice,
-} from './commonsense-zero-shot.js';
+} from './commonsense/zero-shot.js';
 import {
   arcChallenge,
   arcEasy,
@@ -32,7 +32,7 @@ import {
   piqa,
   siqa,
   winogrande,
-} from './commonsense.js';
+} from './commonsense/generation.js';
 import type { Task } from './types.js';
 
 export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(

@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { UserError } from '../../errors.js';
-import { resolveDataDir } from '../../tasks/data-dir.js';
+import { resolveDataDir } from '../../data/data-dir.js';
 import { getTask } from '../../tasks/registry.js';
-import { pullTaskData } from '../../tasks/data-pull.js';
+import { pullTaskData } from '../../data/pull.js';
 
 export default class DataPull extends BaseCommand {
   static override summary =

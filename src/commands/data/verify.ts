@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { UserError } from '../../errors.js';
-import { resolveDataDir } from '../../tasks/data-dir.js';
+import { resolveDataDir } from '../../data/data-dir.js';
 import { resolveTasks, TASKS } from '../../tasks/registry.js';
-import { verifyTaskData, type TaskCheck } from '../../tasks/data-verify.js';
+import { verifyTaskData, type TaskCheck } from '../../data/verify.js';
 
 export default class DataVerify extends BaseCommand {
   static override summary = 'Check task data under --data: files present, known checksums, canonical record counts.';

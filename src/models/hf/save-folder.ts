@@ -6,8 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LlamaModel } from '../llama/model.js';
 import type { LlamaConfig } from '../llama/config.js';
-import { tensorEntry, transposedEntry, type TensorRecord } from '../../peft/peft-files.js';
-import { encodeSafetensors } from '../safetensors.js';
+import { encodeSafetensors, tensorEntry, transposedEntry, type TensorRecord } from '../safetensors.js';
 import { writeFileAtomic } from '../../atomic-write.js';
 
 /** transformers' LlamaConfig fields for a config mceval holds (the RoPE settings in transformers 4's spelling). */

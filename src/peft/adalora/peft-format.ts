@@ -17,10 +17,9 @@ import {
   PEFT_PREFIX,
   readAdapterConfig,
   requireTensor,
-  tensorEntry,
   writeAdapterFolder,
-  type TensorRecord,
 } from '../peft-files.js';
+import { tensorEntry, type TensorRecord } from '../../models/safetensors.js';
 import { AdaLoraLayer } from './layer.js';
 import { adaLoraMethod, injectAdaLora } from './index.js';
 import { peftAdaLoraFields, type AdaLoraConfig } from './config.js';

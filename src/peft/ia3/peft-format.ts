@@ -12,8 +12,8 @@ import {
   readAdapterConfig,
   requireTensor,
   writeAdapterFolder,
-  type TensorRecord,
 } from '../peft-files.js';
+import { type TensorRecord } from '../../models/safetensors.js';
 import type { Linear } from '../../models/layers/linear.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { AppliedAdapter } from '../types.js';

@@ -14,11 +14,9 @@ import {
   PEFT_PREFIX,
   readAdapterConfig,
   requireTensor,
-  tensorEntry,
-  transposedEntry,
   writeAdapterFolder,
-  type TensorRecord,
 } from '../peft-files.js';
+import { tensorEntry, transposedEntry, type TensorRecord } from '../../models/safetensors.js';
 import type { Linear } from '../../models/layers/linear.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { AppliedAdapter } from '../types.js';

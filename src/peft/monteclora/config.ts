@@ -39,13 +39,13 @@ export interface MonteCloraConfig extends LoraConfig {
    * epochs sample and train s and p with A and B frozen. 0 trains everything together (the default).
    */
   readonly posthocMeanEpochs: number;
-  /** REF-BUG-1: ε applied twice. */
+  /** Published code's deviation 1 (docs/monteclora.md §5): ε applied twice. */
   readonly doubleScale: boolean;
-  /** REF-BUG-2: the perturbed A replaces A without a gradient path (A random-walks; A, s, p get no task gradient). */
+  /** Deviation 2 (§5): the perturbed A replaces A without a gradient path (A random-walks; A, s, p get no task gradient). */
   readonly detachPerturbedA: boolean;
-  /** REF-BUG-3: s and p are never trained. */
+  /** Deviation 3 (§5): s and p are never trained. */
   readonly freezePriors: boolean;
-  /** REF-BUG-4: the Dirichlet KL with +Σ[lnΓ(α_k) − lnΓ(α⁰_k)]. */
+  /** Deviation 4 (§5): the Dirichlet KL with +Σ[lnΓ(α_k) − lnΓ(α⁰_k)]. */
   readonly dirichletKlReferenceSign: boolean;
 }
 

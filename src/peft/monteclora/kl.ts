@@ -33,7 +33,7 @@ export function wishartKl(s: Tensor): Scalar {
 /**
  * KL(Dir(α) ‖ Dir(α⁰)) = lnΓ(α₊) − lnΓ(α⁰₊) − Σ_k[lnΓ(α_k) − lnΓ(α⁰_k)] + Σ_k(α_k − α⁰_k)(ψ(α_k) − ψ(α₊)).
  * The prior is a symmetric concentration (a number) or one vector per row of α (the random-prior ablation).
- * `referenceSign` reproduces REF-BUG-4 (+Σ_k[…]), which can go negative.
+ * `referenceSign` reproduces the published code's sign (docs/monteclora.md §5, deviation 4: +Σ_k[…]), which can go negative.
  */
 export function dirichletKl(alpha: Tensor, prior: number | Tensor, referenceSign = false): Scalar {
   return tf.tidy(() => {

@@ -100,7 +100,7 @@ export class MonteCloraLayer extends LoraLayer {
     this.sample = { covariance, weights, perturbation };
     const perturbed = tf.add(this.loraA, perturbation) as Tensor2D;
     if (!detachPerturbedA) return perturbed;
-    // REF-BUG-2: the sample becomes the new A (a random walk) and the forward uses it as a constant.
+    // Deviation 2 (docs/monteclora.md §5): the sample becomes the new A (a random walk) and the forward uses it as a constant.
     const constant = stopGradient(perturbed) as Tensor2D;
     this.loraA.assign(constant);
     return constant;

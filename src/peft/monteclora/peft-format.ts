@@ -12,14 +12,8 @@ import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { AppliedAdapter } from '../types.js';
-import {
-  assignTransposed,
-  fillAdapterFromFolder,
-  PEFT_PREFIX,
-  requireTensor,
-  tensorEntry,
-  type TensorRecord,
-} from '../peft-files.js';
+import { assignTransposed, fillAdapterFromFolder, PEFT_PREFIX, requireTensor } from '../peft-files.js';
+import { tensorEntry, type TensorRecord } from '../../models/safetensors.js';
 import { loraLayers, readPeftLoraConfig, saveLoraAdapter } from '../lora/peft-format.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
 import { MonteCloraLayer } from './layer.js';

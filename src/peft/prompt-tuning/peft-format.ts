@@ -7,13 +7,8 @@ import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { AppliedAdapter } from '../types.js';
-import {
-  fillAdapterFromFolder,
-  readAdapterConfig,
-  requireTensor,
-  tensorEntry,
-  writeAdapterFolder,
-} from '../peft-files.js';
+import { fillAdapterFromFolder, readAdapterConfig, requireTensor, writeAdapterFolder } from '../peft-files.js';
+import { tensorEntry } from '../../models/safetensors.js';
 import { promptTuningMethod, type PromptTuningConfig } from './index.js';
 
 export function savePromptTuningAdapter(model: LlamaModel, config: PromptTuningConfig, dir: string): void {

@@ -1,0 +1,75 @@
+/** The flags of `mceval run`; `src/sweep/request.ts` validates what they say together. */
+import { Flags } from '@oclif/core';
+import { backendFlag, numberFlag } from './flags.js';
+
+export const runFlags = {
+  task: Flags.string({
+    description: 'Task to run (repeatable); see "mceval tasks".',
+    required: true,
+    multiple: true,
+  }),
+  adapter: Flags.string({
+    description:
+      'Adapter preset names or paths to preset .json files (repeatable or comma-separated); see "mceval adapters".',
+    required: true,
+    multiple: true,
+  }),
+  model: Flags.string({
+    description: 'Model: builtin:NAME, a Hugging Face Llama folder, or a hub id (owner/name[@revision]).',
+    default: 'builtin:tiny',
+  }),
+  grid: Flags.string({
+    description: "Grid values, NAME=V1,V2,... with NAME lr or bs (repeatable). Default: the preset's grid.",
+    multiple: true,
+  }),
+  data: Flags.string({
+    description: 'Directory with the task data files (see "mceval tasks" for each layout). Default: $MCEVAL_DATA.',
+  }),
+  limit: Flags.integer({ description: 'Evaluate on the first N examples of each task (quick runs).', min: 1 }),
+  'train-file': Flags.string({
+    description:
+      'Generation tasks: fine-tune on this JSONL instead ({prompt, completion}, {instruction, input, output} or {problem, solution} per line).',
+  }),
+  'train-limit': Flags.integer({ description: 'Train on the first N examples of each task (quick runs).', min: 1 }),
+  'train-mixture': Flags.integer({
+    description:
+      "Fine-tune every task on one seeded sample of N pairs pooled from all the tasks' training files (LLM-Adapters' commonsense_15k is such a sample); written to --out as train-mixture.jsonl.",
+    min: 1,
+    exclusive: ['train-file'],
+  }),
+  samples: Flags.integer({
+    description: 'Generation tasks: completions per problem (code tasks report pass@k for every k the count allows).',
+    default: 1,
+    min: 1,
+  }),
+  temperature: numberFlag(
+    '--temperature',
+    0,
+    100,
+  )({
+    description: 'Generation tasks: sampling temperature (0 = greedy, the default).',
+    default: 0,
+  }),
+  'top-p': numberFlag(
+    '--top-p',
+    0,
+    1,
+  )({
+    description: 'Generation tasks: nucleus sampling mass (1 = off).',
+    default: 1,
+  }),
+  'log-samples': Flags.boolean({
+    description:
+      'Write one JSON line per evaluated example (input, target, raw and filtered prediction, correctness, log-probs) under --out/samples/.',
+    default: false,
+  }),
+  seed: Flags.integer({ description: 'Seed of every random draw in training.', default: 42 }),
+  epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),
+  out: Flags.string({ description: 'Folder for results.csv and summary.csv.', default: './mceval-runs' }),
+  backend: backendFlag,
+  jobs: Flags.integer({
+    description:
+      'Grid points trained at once, each on its own thread. Default: one per CPU core (1 with tfjs-node, which is multi-threaded itself).',
+    min: 1,
+  }),
+};

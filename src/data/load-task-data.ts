@@ -1,0 +1,38 @@
+/**
+ * A task's data from --data: its canonical files when they are all there, else the Hugging Face exports of its hub
+ * splits when the task reads them and they are all there; otherwise one line naming both places and the remedies.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { findHubExport, hubExportPath, readHubRows } from './hub-export.js';
+import type { JsonLine } from './jsonl.js';
+import type { AnySplits } from './examples.js';
+import type { DataSource } from './source.js';
+
+export async function loadTaskData<Splits>(task: DataSource<Splits>, dataDir: string | undefined): Promise<Splits>;
+export async function loadTaskData(task: DataSource<AnySplits>, dataDir: string | undefined): Promise<AnySplits>;
+export async function loadTaskData<Splits>(task: DataSource<Splits>, dataDir: string | undefined): Promise<Splits> {
+  const hub = task.hub;
+  const canonical = task.dataFiles ?? [];
+  if (hub === undefined || dataDir === undefined || canonical.every((file) => existsSync(join(dataDir, file)))) {
+    return task.load(dataDir);
+  }
+  const exports = Object.entries(hub.splits).map(([key, split]) => ({
+    key,
+    split,
+    files: findHubExport(dataDir, split),
+  }));
+  const missing = exports.find((entry) => entry.files === undefined);
+  if (missing !== undefined) {
+    const file = canonical.find((name) => !existsSync(join(dataDir, name)))!;
+    throw new UserError(
+      `Task ${task.name}: data file not found at ${join(dataDir, file)}, nor a Hugging Face export at ` +
+        `${join(dataDir, hubExportPath(missing.split))}(.parquet|.jsonl|/). Run \`mceval data pull ${task.name}\` or ` +
+        `point --data (MCEVAL_DATA) at a directory with either.`,
+    );
+  }
+  const rows: Record<string, readonly JsonLine[]> = {};
+  for (const entry of exports) rows[entry.key] = await readHubRows(entry.files!);
+  return hub.load(rows, dataDir);
+}

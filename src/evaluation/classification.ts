@@ -1,0 +1,59 @@
+/** Scores any classification task: batched eval-mode forward passes, then the metrics on float64 log-probabilities. */
+import { tf } from '../engine/tf.js';
+import { EVAL_CONTEXT } from '../models/forward-context.js';
+import type { LlamaModel } from '../models/llama/model.js';
+import { padBatch } from '../models/tokenizers/padding.js';
+import type { EncodedExample } from '../train/fine-tune.js';
+import { logSoftmax } from '../metrics/log-softmax.js';
+import { accuracy } from '../metrics/accuracy.js';
+import { negativeLogLikelihood } from '../metrics/nll.js';
+import { binaryF1 } from '../metrics/f1.js';
+import { matthewsCorrelation } from '../metrics/mcc.js';
+
+export interface ClassificationScores {
+  readonly accuracy: number;
+  readonly nll: number;
+  readonly f1?: number;
+  readonly mcc?: number;
+  /** Per example, the log-probability of each class. */
+  readonly logProbabilities: readonly (readonly number[])[];
+}
+
+export function classLogProbabilities(
+  model: LlamaModel,
+  examples: readonly EncodedExample[],
+  batchSize = 32,
+): number[][] {
+  const rows: number[][] = [];
+  for (let start = 0; start < examples.length; start += batchSize) {
+    const chunk = examples.slice(start, start + batchSize);
+    const batch = padBatch(
+      chunk.map((example) => example.ids),
+      model.config.padTokenId,
+    );
+    const logits = tf.tidy(() => model.classify(batch, EVAL_CONTEXT));
+    const values = logits.dataSync();
+    const numLabels = logits.shape[1];
+    logits.dispose();
+    for (let i = 0; i < chunk.length; i++) rows.push(logSoftmax(values.subarray(i * numLabels, (i + 1) * numLabels)));
+  }
+  return rows;
+}
+
+export function evaluateClassification(
+  model: LlamaModel,
+  examples: readonly EncodedExample[],
+  extraMetrics: readonly ('f1' | 'mcc')[] = [],
+): ClassificationScores {
+  const logProbabilities = classLogProbabilities(model, examples);
+  const labels = examples.map((example) => example.label);
+  // The predicted class is the first of the most probable ones (numpy's argmax), as accuracy counts it.
+  const predictions = logProbabilities.map((row) => row.indexOf(Math.max(...row)));
+  return {
+    accuracy: accuracy(logProbabilities, labels),
+    nll: negativeLogLikelihood(logProbabilities, labels),
+    logProbabilities,
+    ...(extraMetrics.includes('f1') ? { f1: binaryF1(predictions, labels) } : {}),
+    ...(extraMetrics.includes('mcc') ? { mcc: matthewsCorrelation(predictions, labels) } : {}),
+  };
+}

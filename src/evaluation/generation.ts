@@ -1,0 +1,118 @@
+/**
+ * Scores any generation task: greedy generation from each prompt (batched, KV cache, stopped at the task's stop
+ * sequences), the task's own scoring of the responses, and the mean NLL per token of the references given their
+ * prompts (teacher-forced) — the intrinsic robustness the table reports for generation tasks too.
+ */
+import { tf, type Tensor3D } from '../engine/tf.js';
+import { EVAL_CONTEXT } from '../models/forward-context.js';
+import type { LlamaModel } from '../models/llama/model.js';
+import { padBatch } from '../models/tokenizers/padding.js';
+import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
+import { causalLmLoss, targetMask } from '../train/loss.js';
+import { generate } from '../generation/generate.js';
+import { fitPromptToWindow, fitScoredToWindow } from '../generation/context-window.js';
+import { promptContinuationIds, promptIds } from './prompt-rendering.js';
+import type { DecodingSettings, GenerationDoc, GenerationTask } from '../tasks/types.js';
+
+export interface GenerationEvaluation {
+  /** The task's primary metric. */
+  readonly accuracy: number;
+  readonly nll: number;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly responses: readonly string[];
+  /** The task's per-document records (filtered predictions, correctness, verdicts). */
+  readonly samples: readonly Readonly<Record<string, unknown>>[];
+}
+
+const BATCH = 16;
+
+/** Mean −log p per reference token given its prompt (cut on the left to the model's window), over all references. */
+export function referenceNll(model: LlamaModel, tokenizer: TextTokenizer, docs: readonly GenerationDoc[]): number {
+  let total = 0;
+  let count = 0;
+  for (let start = 0; start < docs.length; start += BATCH) {
+    const rows = docs.slice(start, start + BATCH).map((doc) => {
+      const row = promptContinuationIds(tokenizer, doc.prompt, doc.reference, {
+        chat: doc.chat,
+        chatHistory: doc.chatHistory,
+        maxLength: Number.POSITIVE_INFINITY, // the window below bounds the length, cutting the prompt, not the reference
+      });
+      const fitted = fitScoredToWindow(row.ids, row.targetStart, model.config.maxPositionEmbeddings);
+      return { ids: fitted.ids, targetStart: fitted.from };
+    });
+    const batch = padBatch(
+      rows.map((row) => row.ids),
+      model.config.padTokenId,
+    );
+    const targets = targetMask(batch, rows);
+    // The loss counts a target at position t ≥ 1 only (position 0 has nothing before it).
+    const counted = targets.filter((value, i) => value === 1 && i % batch.length !== 0).length;
+    if (counted === 0) continue;
+    const mean = tf.tidy(
+      () =>
+        causalLmLoss(model.lmLogits(batch, EVAL_CONTEXT) as Tensor3D, batch.ids, batch.mask, targets).dataSync()[0]!,
+    );
+    total += mean * counted;
+    count += counted;
+  }
+  return count === 0 ? Number.NaN : total / count;
+}
+
+/**
+ * `decoding.samples` responses per doc (greedy when the temperature is 0), in batches of prompts; sampled draws come
+ * from `decoding.seed`, one stream per batch, so results do not depend on how other batches went.
+ */
+export function generateResponses(
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  task: GenerationTask,
+  docs: readonly GenerationDoc[],
+  decoding: DecodingSettings = GREEDY_DECODING,
+): string[][] {
+  const perDoc = docs.map(() => [] as string[]);
+  const window = model.config.maxPositionEmbeddings;
+  const requests = docs.flatMap((doc, i) => {
+    const ids = fitPromptToWindow(promptIds(tokenizer, doc.prompt, doc), window, task.maxNewTokens);
+    return Array.from({ length: decoding.samples }, () => ({ doc: i, ids }));
+  });
+  for (let start = 0; start < requests.length; start += BATCH) {
+    const chunk = requests.slice(start, start + BATCH);
+    const rows = generate(
+      model,
+      tokenizer,
+      chunk.map((request) => request.ids),
+      {
+        maxNewTokens: task.maxNewTokens,
+        stopSequences: task.stopSequences,
+        sampling: { temperature: decoding.temperature, topK: 0, topP: decoding.topP },
+        seed: decoding.seed + start,
+      },
+    );
+    rows.forEach((row, i) => perDoc[chunk[i]!.doc]!.push(row.text));
+  }
+  return perDoc;
+}
+
+export const GREEDY_DECODING: DecodingSettings = { samples: 1, temperature: 0, topP: 1, seed: 0 };
+
+export async function evaluateGeneration(
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  task: GenerationTask,
+  docs: readonly GenerationDoc[],
+  decoding: DecodingSettings = GREEDY_DECODING,
+): Promise<GenerationEvaluation> {
+  const sampled = generateResponses(model, tokenizer, task, docs, decoding);
+  const responses = sampled.map((set) => set[0]!);
+  const scores =
+    decoding.samples > 1 && task.scoreSamples !== undefined
+      ? await task.scoreSamples(docs, sampled)
+      : await task.score(docs, responses);
+  return {
+    accuracy: scores.primary,
+    nll: referenceNll(model, tokenizer, docs),
+    metrics: scores.metrics,
+    responses,
+    samples: scores.samples,
+  };
+}

@@ -1,0 +1,23 @@
+/** Multiple-choice tasks: causal-LM fine-tuning on prompt → target, then lm-eval's log-likelihood scoring. */
+import { limitPromptTargetSplits } from '../data/limit.js';
+import { evaluateMultipleChoice } from '../evaluation/multiple-choice.js';
+import { encodePromptTargets } from './prompt-targets.js';
+import type { TaskRunner } from './types.js';
+
+export const multipleChoiceRunner: TaskRunner<'multiple-choice'> = {
+  objective: 'causal-lm',
+  limit: limitPromptTargetSplits,
+  promptTargets: (data) => data.train,
+  prepareModel: () => [],
+  encodeTraining: (tokenizer, task, data) => encodePromptTargets(tokenizer, data.train, task.maxLength),
+  evaluate: async (model, tokenizer, _task, data) => evaluateMultipleChoice(model, tokenizer, data.eval),
+  metrics: (scores) => ({ accuracy: scores.accuracy, nll: scores.nll, metrics: scores.metrics }),
+  sampleRecords: (_task, data, scores) =>
+    data.eval.map((doc, i) => ({
+      doc_id: doc.id,
+      input: doc.context,
+      choices: doc.choices,
+      target: doc.gold,
+      ...scores.samples[i],
+    })),
+};

@@ -1,0 +1,130 @@
+/**
+ * `mceval run`'s flags turned into a validated sweep request: every task, preset, grid value, folder and model spec
+ * the user typed is checked, and each task's data loaded and cut, before the engine makes its first tensor.
+ * Independent of oclif, so the rules are testable on their own.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { resolveBackendRequest, type BackendChoice, type BackendRequest } from '../engine/backends.js';
+import { resolveDataDir } from '../data/data-dir.js';
+import type { DataLimits } from '../data/limit.js';
+import { loadTask } from '../runners/index.js';
+import { trainingMixture, writeTrainingMixture } from '../data/train-mixture.js';
+import { resolveModelSpec, validateModelSpec } from '../models/load.js';
+import { loadPreset, type AdapterPreset } from '../peft/preset.js';
+import { ensureWritableDirectory } from '../report/output-dir.js';
+import { limitTask, promptTargetsOf } from '../runners/index.js';
+import { resolveTasks } from '../tasks/registry.js';
+import type { LoadedTask, Task } from '../tasks/types.js';
+import { parseGridFlags } from './grid.js';
+import type { SweepOptions } from './run-sweep.js';
+
+/** The flags of `mceval run`, as oclif parses them. */
+export interface RunFlags {
+  readonly task: readonly string[];
+  readonly adapter: readonly string[];
+  readonly model: string;
+  readonly grid?: readonly string[];
+  readonly data?: string;
+  readonly limit?: number;
+  readonly 'train-file'?: string;
+  readonly 'train-limit'?: number;
+  readonly 'train-mixture'?: number;
+  readonly samples: number;
+  readonly temperature: number;
+  readonly 'top-p': number;
+  readonly 'log-samples': boolean;
+  readonly seed: number;
+  readonly epochs?: number;
+  readonly out: string;
+  readonly backend?: string;
+  readonly jobs?: number;
+}
+
+/** Everything a sweep needs but the engine, which the caller starts from `backend`. */
+export interface SweepRequest {
+  readonly sweep: Omit<SweepOptions, 'backend'>;
+  readonly backend: BackendRequest;
+  /** --out, resolved and proven writable. */
+  readonly out: string;
+  /** --jobs, when given. */
+  readonly jobs?: number;
+}
+
+export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest> {
+  const tasks = resolveTasks(flags.task);
+  // --adapter lora,monteclora and repeated --adapter both name several presets.
+  const presets = flags.adapter.flatMap((value) => value.split(',')).map((name) => loadPreset(name.trim()));
+  const gridFlags = flags.grid ?? [];
+  presets.forEach((preset) => parseGridFlags(gridFlags, preset.grid));
+  const out = resolve(flags.out);
+  ensureWritableDirectory(out);
+  checkDecoding(flags);
+  checkTrainingReplacement(flags, tasks);
+  const backend = resolveBackendRequest(flags.backend);
+  // A hub id downloads only after everything cheap to check has passed.
+  const modelSpec = await resolveModelSpec(flags.model);
+  validateModelSpec(modelSpec);
+
+  const dataDir = resolveDataDir(flags.data);
+  const loaded: LoadedTask[] = [];
+  for (const task of tasks) loaded.push(await loadTask(task, dataDir));
+  const limits: DataLimits = {
+    evalLimit: flags.limit,
+    trainLimit: flags['train-limit'],
+    trainFile: flags['train-mixture'] === undefined ? flags['train-file'] : mixtureFile(loaded, out, flags),
+  };
+  return {
+    sweep: {
+      tasks: loaded.map((task) => limitTask(task, limits)),
+      presets,
+      modelSpec,
+      grid: (preset: AdapterPreset) => parseGridFlags(gridFlags, preset.grid),
+      epochs: flags.epochs,
+      seed: flags.seed,
+      dataDir,
+      limits,
+      logSamples: flags['log-samples'],
+      decoding: { samples: flags.samples, temperature: flags.temperature, topP: flags['top-p'], seed: flags.seed },
+    },
+    backend,
+    out,
+    jobs: flags.jobs,
+  };
+}
+
+function checkDecoding(flags: RunFlags): void {
+  if (flags.samples > 1 && flags.temperature === 0) {
+    throw new UserError(
+      `--samples ${flags.samples} with greedy decoding would draw the same completion ${flags.samples} times: add --temperature (e.g. 0.8).`,
+    );
+  }
+}
+
+/** --train-file and --train-mixture replace prompt → target pairs, which classification tasks do not train on. */
+function checkTrainingReplacement(flags: RunFlags, tasks: readonly Task[]): void {
+  const replacing =
+    flags['train-file'] !== undefined
+      ? '--train-file'
+      : flags['train-mixture'] !== undefined
+        ? '--train-mixture'
+        : undefined;
+  const classification = tasks.find((task) => task.kind === 'classification');
+  if (replacing !== undefined && classification !== undefined) {
+    throw new UserError(
+      `${replacing} replaces the fine-tuning pairs of generation and multiple-choice tasks; ${classification.name} is a classification task.`,
+    );
+  }
+}
+
+/** --train-mixture: one seeded sample pooled from every task's fine-tuning pairs, written to --out. */
+function mixtureFile(loaded: readonly LoadedTask[], out: string, flags: RunFlags): string {
+  const sets = loaded.map((task) => promptTargetsOf(task) ?? []);
+  return writeTrainingMixture(out, trainingMixture(sets, flags['train-mixture']!, flags.seed));
+}
+
+/** Grid points trained at once: --jobs, else one per core (1 with tfjs-node, which is multi-threaded itself). */
+export function sweepJobs(requested: number | undefined, choice: BackendChoice, runs: number): number {
+  return requested ?? (choice.tfName === 'tensorflow' ? 1 : Math.min(availableParallelism(), runs));
+}

@@ -1,0 +1,34 @@
+/**
+ * WiC (SuperGLUE): is the word used in the same sense in both sentences? Reads the original release
+ * (wic/WiC_dataset/{train,dev}/*.data.txt + *.gold.txt), or the hub's aps/super_glue wic export.
+ */
+import { requireDataFile } from '../../data/data-dir.js';
+import { SUPERGLUE_HUB_REPO, readWicOriginal, wicHubExamples } from '../../data/loaders/superglue.js';
+import type { ClassificationTask } from '../types.js';
+
+const files = [
+  'wic/WiC_dataset/train/train.data.txt',
+  'wic/WiC_dataset/train/train.gold.txt',
+  'wic/WiC_dataset/dev/dev.data.txt',
+  'wic/WiC_dataset/dev/dev.gold.txt',
+];
+
+export const wic: ClassificationTask = {
+  name: 'wic',
+  description: 'SuperGLUE WiC: word sense in context (5,428 train / 638 dev); accuracy, NLL',
+  kind: 'classification',
+  labels: ['false', 'true'],
+  maxLength: 128,
+  dataFiles: files,
+  load(dataDir) {
+    const [trainData, trainGold, devData, devGold] = files.map((file) => requireDataFile('wic', dataDir, file));
+    return { train: readWicOriginal(trainData!, trainGold!), dev: readWicOriginal(devData!, devGold!) };
+  },
+  hub: {
+    splits: {
+      train: { repo: SUPERGLUE_HUB_REPO, config: 'wic', split: 'train' },
+      eval: { repo: SUPERGLUE_HUB_REPO, config: 'wic', split: 'validation' },
+    },
+    load: (rows) => ({ train: wicHubExamples(rows['train']!), dev: wicHubExamples(rows['eval']!) }),
+  },
+};

@@ -1,0 +1,183 @@
+/**
+ * Fine-tunes a model's adapter (and classification head) on labelled token sequences — or, with the causal-LM
+ * objective, on prompt + target sequences, learning the target tokens only: AdamW, linear schedule with
+ * warm-up, global-norm clipping, seeded shuffling and dropout. Stops early, and says so, when the loss diverges.
+ * Every tensor a step creates is released before the next.
+ */
+import { tf, type Scalar, type Tensor, type Tensor3D, type Variable } from '../engine/tf.js';
+import type { Rng } from '../engine/rng.js';
+import type { LlamaModel } from '../models/llama/model.js';
+import type { ParameterGroup, TrainingHooks } from '../peft/types.js';
+import { padBatch } from '../models/tokenizers/padding.js';
+import { AdamW } from './adamw.js';
+import { clipByGlobalNorm } from './clip.js';
+import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
+import { batchesPerEpoch, epochBatches } from './batches.js';
+import { causalLmLoss, classificationLoss, targetMask } from './loss.js';
+
+export interface EncodedExample {
+  readonly ids: readonly number[];
+  /** The class (classification objective). */
+  readonly label: number;
+  /** Causal-LM objective: the index in `ids` where the target begins (the prompt before it is not learned). */
+  readonly targetStart?: number;
+}
+
+/** What a step learns: the label through the classification head, or the target tokens through the LM head. */
+export type TrainingObjective = 'classification' | 'causal-lm';
+
+export interface TrainOptions {
+  readonly model: LlamaModel;
+  readonly groups: readonly ParameterGroup[];
+  readonly examples: readonly EncodedExample[];
+  readonly learningRate: number;
+  readonly batchSize: number;
+  readonly epochs: number;
+  readonly weightDecay: number;
+  readonly warmupRatio: number;
+  readonly maxGradNorm: number;
+  readonly rng: Rng;
+  /** The adapter's regulariser, diagnostics and epoch/step callbacks. */
+  readonly hooks?: TrainingHooks;
+  /** Default: classification. */
+  readonly objective?: TrainingObjective;
+  readonly onStep?: (progress: StepProgress) => void;
+}
+
+export interface StepProgress {
+  readonly epoch: number;
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly loss: number;
+}
+
+/** One line of a run's training log. */
+export interface StepLogEntry {
+  readonly epoch: number;
+  readonly step: number;
+  readonly lr: number;
+  /** Task loss of the batch (any adapter regulariser excluded). */
+  readonly loss: number;
+  /** Global gradient norm before clipping. */
+  readonly grad_norm: number;
+  readonly [diagnostic: string]: number;
+}
+
+export interface TrainResult {
+  readonly steps: number;
+  /** Mean training loss of each completed epoch. */
+  readonly epochLosses: number[];
+  /** Every step: learning rate, task loss, gradient norm and the adapter's diagnostics. */
+  readonly log: StepLogEntry[];
+  readonly diverged: boolean;
+}
+
+export function fineTune(options: TrainOptions): TrainResult {
+  const { model, examples, batchSize, epochs } = options;
+  const optimizer = new AdamW(options.groups, { weightDecay: options.weightDecay });
+  const hooks = options.hooks ?? {};
+  const totalSteps = batchesPerEpoch(examples.length, batchSize) * epochs;
+  const warmup = warmupSteps(totalSteps, options.warmupRatio);
+  const shuffleRng = options.rng.fork('shuffle');
+  const dropoutRng = options.rng.fork('dropout');
+  const epochLosses: number[] = [];
+  const log: StepLogEntry[] = [];
+  let step = 0;
+  try {
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      hooks.beginEpoch?.(epoch);
+      // Parameters of the groups that train in this epoch; the others keep their values and optimiser state.
+      const trained = new Set(
+        options.groups.filter((group) => group.trainsInEpoch?.(epoch) ?? true).flatMap((group) => group.variables),
+      );
+      let lossSum = 0;
+      let lossCount = 0;
+      for (const indices of epochBatches(examples.length, batchSize, shuffleRng)) {
+        const rows = indices.map((i) => examples[i]!);
+        const lr = options.learningRate * linearScheduleMultiplier(step, totalSteps, warmup);
+        const { loss, gradNorm } = trainStep({
+          model,
+          optimizer,
+          trained,
+          rows,
+          learningRate: lr,
+          maxGradNorm: options.maxGradNorm,
+          rng: dropoutRng,
+          hooks,
+          objective: options.objective ?? 'classification',
+          afterUpdate: (gradients) => hooks.afterStep?.({ step: step + 1, totalSteps, gradients }),
+        });
+        step += 1;
+        log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...(hooks.diagnostics?.() ?? {}) });
+        options.onStep?.({ epoch, step, totalSteps, loss });
+        if (!Number.isFinite(loss)) return { steps: step, epochLosses, log, diverged: true };
+        lossSum += loss * rows.length;
+        lossCount += rows.length;
+      }
+      epochLosses.push(lossSum / lossCount);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return { steps: step, epochLosses, log, diverged: false };
+}
+
+interface StepInputs {
+  readonly model: LlamaModel;
+  readonly optimizer: AdamW;
+  readonly trained: ReadonlySet<Variable>;
+  readonly rows: readonly EncodedExample[];
+  readonly learningRate: number;
+  readonly maxGradNorm: number;
+  readonly rng: Rng;
+  readonly hooks: TrainingHooks;
+  readonly objective: TrainingObjective;
+  readonly afterUpdate: (gradients: ReadonlyMap<Variable, Tensor>) => void;
+}
+
+/** One optimiser step; returns the task loss (the regulariser, if any, is trained on but not reported here). */
+function trainStep(step: StepInputs): { loss: number; gradNorm: number } {
+  const { model, optimizer, rows } = step;
+  const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
+  const batch = padBatch(
+    rows.map((row) => row.ids),
+    model.config.padTokenId,
+  );
+  const labels = rows.map((row) => row.label);
+  let taskLoss: Tensor | undefined;
+  let norm: Tensor | undefined;
+  const total = tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => {
+      const context = { training: true, rng: step.rng };
+      const task =
+        step.objective === 'classification'
+          ? classificationLoss(model.classify(batch, context), labels)
+          : causalLmLoss(model.lmLogits(batch, context) as Tensor3D, batch.ids, batch.mask, targetMask(batch, rows));
+      taskLoss = tf.keep(task);
+      const extra = step.hooks.regularizer?.();
+      return extra === undefined ? task : (tf.add(task, extra) as Scalar);
+    }, parameters);
+    // A parameter the loss does not reach (e.g. A under MonteCLoRA's detachPerturbedA) gets a zero gradient.
+    const gradients = parameters.map(
+      (parameter) => (grads[parameter.name] as Tensor | undefined) ?? tf.zerosLike(parameter),
+    );
+    const clip = clipByGlobalNorm(gradients, step.maxGradNorm);
+    const { clipped } = clip;
+    norm = tf.keep(clip.norm);
+    const byParameter = new Map(parameters.map((parameter, i) => [parameter, clipped[i]!]));
+    optimizer.apply(
+      optimizer.parameters.map((parameter) => byParameter.get(parameter)),
+      step.learningRate,
+    );
+    step.afterUpdate(byParameter);
+    return value;
+  });
+  const totalValue = total.dataSync()[0]!;
+  const taskValue = taskLoss!.dataSync()[0]!;
+  const gradNorm = norm!.dataSync()[0]!;
+  total.dispose();
+  taskLoss!.dispose();
+  norm!.dispose();
+  // A diverged regulariser must stop training too, so a non-finite total is reported as such.
+  return { loss: Number.isFinite(totalValue) ? taskValue : totalValue, gradNorm };
+}

@@ -1,0 +1,41 @@
+import { tf, type Scalar, type Tensor2D, type Tensor3D } from '../engine/tf.js';
+
+/** Mean cross-entropy of classification logits [batch, labels] against integer labels. */
+export function classificationLoss(logits: Tensor2D, labels: readonly number[]): Scalar {
+  const oneHot = tf.oneHot(tf.tensor1d([...labels], 'int32'), logits.shape[1]);
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as Scalar;
+}
+
+/**
+ * Causal-LM cross-entropy as transformers computes it with labels = input_ids: logits at position t predict token
+ * t + 1; targets on padding (mask 0) are ignored; the mean is over the counted targets. `targetMask` (1 on the
+ * tokens to learn) restricts the targets further, as labels of −100 on a prompt do in fine-tuning.
+ */
+/** 1 on each row's target tokens, from its targetStart on (rows right-padded, so token t sits at position t). */
+export function targetMask(
+  batch: { readonly length: number; readonly ids: Int32Array },
+  rows: readonly { readonly ids: readonly number[]; readonly targetStart?: number }[],
+): Int32Array {
+  const mask = new Int32Array(batch.ids.length);
+  rows.forEach((row, b) => {
+    for (let t = row.targetStart ?? 0; t < row.ids.length; t++) mask[b * batch.length + t] = 1;
+  });
+  return mask;
+}
+
+export function causalLmLoss(logits: Tensor3D, ids: Int32Array, mask: Int32Array, targetMask?: Int32Array): Scalar {
+  const [B, T, V] = logits.shape;
+  const rows: number[] = [];
+  const targets: number[] = [];
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t + 1 < T; t++) {
+      if (mask[b * T + t + 1] !== 1 || mask[b * T + t] !== 1) continue;
+      if (targetMask !== undefined && targetMask[b * T + t + 1] !== 1) continue;
+      rows.push(b * T + t);
+      targets.push(ids[b * T + t + 1]!);
+    }
+  }
+  const predictions = tf.gather(tf.reshape(logits, [B * T, V]), tf.tensor1d(rows, 'int32'));
+  const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), V);
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(predictions)), 1))) as Scalar;
+}
