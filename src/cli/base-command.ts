@@ -5,12 +5,14 @@
  */
 import { Command, Flags } from '@oclif/core';
 import { UserError, firstLine } from '../errors.js';
+import { errorLines } from './error-lines.js';
 
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true;
 
   static override baseFlags = {
     verbose: Flags.boolean({ description: 'Print stack traces of errors.', default: false, helpGroup: 'GLOBAL' }),
+    help: Flags.help({ char: 'h', description: 'Show this help.', helpGroup: 'GLOBAL' }),
   };
 
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
@@ -18,19 +20,16 @@ export abstract class BaseCommand extends Command {
     const exitCode = error instanceof UserError ? error.exitCode : (error.oclif?.exit ?? 1);
     // oclif's own exits (help, version) carry code 0 and need no message.
     if (exitCode === 0) throw error;
-    // oclif reports a flag's own parse error as "Parsing --flag" and the reason on the next line: keep the reason.
-    const reason = error.message.startsWith('Parsing --')
-      ? error.message
-          .split('\n')
-          .slice(1)
-          .map((line) => line.trim())
-          .find((line) => line !== '')
-      : undefined;
-    const message = reason ?? firstLine(error);
+    // oclif's parse errors (a flag parser's own UserError included) keep every problem, one line each.
+    const fromParser = error.oclif !== undefined || error.message.startsWith('Parsing --');
+    const lines = fromParser ? errorLines(error.message) : [firstLine(error)];
+    const message = lines.join('; ');
     if (this.jsonEnabled()) {
       this.logJson({ error: { message, code: exitCode } });
     } else {
-      process.stderr.write(verbose && error.stack ? `${error.stack}\n` : `Error: ${message}\n`);
+      process.stderr.write(
+        verbose && error.stack ? `${error.stack}\n` : lines.map((line) => `Error: ${line}\n`).join(''),
+      );
     }
     return this.exit(exitCode);
   }

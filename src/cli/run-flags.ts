@@ -63,6 +63,11 @@ export const runFlags = {
       'Write one JSON line per evaluated example (input, target, raw and filtered prediction, correctness, log-probs) under --out/samples/.',
     default: false,
   }),
+  quiet: Flags.boolean({
+    description:
+      'Print no progress: no bar, no heartbeat, no line per finished run (the table and errors still print).',
+    default: false,
+  }),
   seed: Flags.integer({ description: 'Seed of every random draw in training.', default: 42 }),
   epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),
   out: Flags.string({ description: 'Folder for results.csv and summary.csv.', default: './mceval-runs' }),

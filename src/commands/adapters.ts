@@ -19,7 +19,10 @@ export default class Adapters extends BaseCommand {
       return { name: preset.name, method: preset.method.name, description: preset.description, grid: preset.grid };
     });
     const width = Math.max(...listing.map((adapter) => adapter.name.length));
-    for (const adapter of listing) this.log(`${adapter.name.padEnd(width)}  ${adapter.description}`);
+    for (const adapter of listing) {
+      this.log(`${adapter.name.padEnd(width)}  ${adapter.description}`);
+      this.log(`${' '.repeat(width)}  grid: lr ${adapter.grid.lr.join(', ')} × bs ${adapter.grid.bs.join(', ')}`);
+    }
     return listing;
   }
 }

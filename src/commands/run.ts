@@ -40,15 +40,16 @@ export default class Run extends BaseCommand {
     const options = { ...request.sweep, backend: choice.id };
     const plan = planSweep(options);
     const jobs = sweepJobs(request.jobs, choice, plan.length);
-    // With --json nothing but the JSON result is printed: no progress bar, no per-run lines.
-    const quiet = this.jsonEnabled();
+    // With --json nothing but the JSON result is printed; --quiet keeps the table but drops the progress.
+    const quiet = this.jsonEnabled() || flags.quiet;
     const progress = new SweepProgress(plan, quiet ? null : process.stderr, (line) => {
       if (!quiet) this.logToStderr(line);
     });
     const started = performance.now();
     if (!quiet) {
       this.logToStderr(
-        `Backend ${choice.id}; ${plan.length} runs (${options.tasks.length} task × ${options.presets.length} adapter × grid) ` +
+        `Backend ${choice.id}; ${count(plan.length, 'run')} (${count(options.tasks.length, 'task')} × ` +
+          `${count(options.presets.length, 'adapter')} × grid) ` +
           `on ${jobs} thread${jobs === 1 ? '' : 's'}; seed ${flags.seed}`,
       );
     }
@@ -65,4 +66,9 @@ export default class Run extends BaseCommand {
     this.log(`Wrote ${files.results} and ${files.summary} (${wallSeconds}s).`);
     return { backend: choice.id, seed: flags.seed, wallSeconds, files, summary, runs };
   }
+}
+
+/** "1 run", "6 runs". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -1,23 +1,41 @@
 /**
  * What a running sweep shows: the bar (on a terminal) with the fraction of all training steps done, and one line per
- * finished run. Steps are counted per run, so runs finishing out of order on worker threads add up correctly.
+ * finished run. Where stderr is no terminal (CI logs, nightly jobs), a heartbeat line with the run, step and ETA is
+ * printed at most every `heartbeatSeconds` instead of the bar. Steps are counted per run, so runs finishing out of
+ * order on worker threads add up correctly.
  */
 import type { SweepEvent, SweepPlanEntry } from '../sweep/run-sweep.js';
-import { ProgressBar } from './progress.js';
+import { ProgressBar, formatBar, trainingLabel, type ProgressState } from './progress.js';
+
+export interface HeartbeatOptions {
+  /** Seconds between heartbeat lines when the bar cannot draw (default 30). */
+  readonly heartbeatSeconds?: number;
+  /** Milliseconds since the epoch (tests pass a fake clock). */
+  readonly now?: () => number;
+}
 
 export class SweepProgress {
   private readonly bar: ProgressBar;
   private readonly stepsOf: readonly number[];
   private readonly stepsDone: number[];
   private readonly totalSteps: number;
+  private readonly heartbeatMs: number;
+  private readonly now: () => number;
+  private readonly started: number;
+  private lastBeat: number;
 
-  /** `note` prints a line; `stream` is where the bar draws (null: no bar). */
+  /** `note` prints a line; `stream` is where the bar draws (null: quiet, no bar and no heartbeat). */
   constructor(
     plan: readonly SweepPlanEntry[],
-    stream: NodeJS.WriteStream | null,
+    private readonly stream: NodeJS.WriteStream | null,
     private readonly note: (line: string) => void,
+    options: HeartbeatOptions = {},
   ) {
     this.bar = new ProgressBar(stream);
+    this.heartbeatMs = (options.heartbeatSeconds ?? 30) * 1000;
+    this.now = options.now ?? Date.now;
+    this.started = this.now();
+    this.lastBeat = this.started;
     this.stepsOf = plan.map((entry) => entry.epochs * Math.ceil(entry.task.data.train.length / entry.point.bs));
     this.stepsDone = plan.map(() => 0);
     this.totalSteps = this.stepsOf.reduce((a, b) => a + b, 0);
@@ -27,19 +45,19 @@ export class SweepProgress {
     if (event.kind === 'step') {
       const { progress: step, entry } = event;
       this.stepsDone[event.index] = step.step;
-      this.bar.update(
-        {
-          label: `${entry.task.task.name}/${entry.preset.name} lr=${entry.point.lr} bs=${entry.point.bs}`,
-          run: event.index + 1,
-          runs: event.total,
-          epoch: step.epoch + 1,
-          epochs: entry.epochs,
-          step: step.step,
-          steps: step.totalSteps,
-          loss: step.loss,
-        },
-        this.stepsDone.reduce((a, b) => a + b, 0) / this.totalSteps,
-      );
+      const state: ProgressState = {
+        label: `${entry.task.task.name}/${entry.preset.name} lr=${entry.point.lr} bs=${entry.point.bs}`,
+        run: event.index + 1,
+        runs: event.total,
+        epoch: step.epoch + 1,
+        epochs: entry.epochs,
+        step: step.step,
+        steps: step.totalSteps,
+        loss: step.loss,
+      };
+      const overall = this.stepsDone.reduce((a, b) => a + b, 0) / this.totalSteps;
+      if (this.bar.enabled) this.bar.update(state, overall);
+      else this.heartbeat(state, overall);
     } else if (event.kind === 'run-end') {
       this.stepsDone[event.index] = this.stepsOf[event.index]!;
       this.bar.done();
@@ -50,6 +68,14 @@ export class SweepProgress {
       );
     }
   };
+
+  private heartbeat(state: ProgressState, overall: number): void {
+    const now = this.now();
+    if (this.stream === null || now - this.lastBeat < this.heartbeatMs) return;
+    this.lastBeat = now;
+    const elapsed = (now - this.started) / 1000;
+    this.note(formatBar(trainingLabel(state), overall, (elapsed * (1 - overall)) / overall));
+  }
 
   done(): void {
     this.bar.done();

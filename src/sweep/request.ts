@@ -35,6 +35,7 @@ export interface RunFlags {
   readonly temperature: number;
   readonly 'top-p': number;
   readonly 'log-samples': boolean;
+  readonly quiet?: boolean;
   readonly seed: number;
   readonly epochs?: number;
   readonly out: string;
