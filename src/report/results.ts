@@ -24,6 +24,8 @@ export interface RunResult {
   readonly steps: number;
   readonly final_train_loss: number;
   readonly diverged: boolean;
+  /** The step at which a diverged run was stopped (empty in the CSV otherwise). */
+  readonly diverged_step?: number;
   readonly accuracy: number;
   readonly nll: number;
   /** Binary F1 of the positive class, for tasks that report it (MRPC, QQP). */

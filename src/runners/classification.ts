@@ -26,6 +26,7 @@ function encodeExamples(
 export const classificationRunner: TaskRunner<'classification'> = {
   objective: 'classification',
   limit: limitClassificationSplits,
+  evaluationSize: (data) => data.dev.length,
   promptTargets: () => undefined,
   prepareModel(model, task, rng) {
     model.addClassificationHead(task.labels.length, randomWeightInit(rng.fork('head'), model.config.initializerRange));

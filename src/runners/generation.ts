@@ -7,6 +7,7 @@ import type { TaskRunner } from './types.js';
 export const generationRunner: TaskRunner<'generation'> = {
   objective: 'causal-lm',
   limit: limitPromptTargetSplits,
+  evaluationSize: (data) => data.eval.length,
   promptTargets: (data) => data.train,
   prepareModel: () => [],
   encodeTraining: (tokenizer, task, data) => encodePromptTargets(tokenizer, data.train, task.maxLength),

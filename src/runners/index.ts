@@ -2,6 +2,7 @@
 import type { DataLimits } from '../data/limit.js';
 import type { PromptTarget } from '../data/examples.js';
 import { loadTaskData } from '../data/load-task-data.js';
+import { UserError } from '../errors.js';
 import type { DataOf, LoadedTask, TaskKind, TaskOf } from '../tasks/types.js';
 import { classificationRunner } from './classification.js';
 import { generationRunner } from './generation.js';
@@ -29,5 +30,20 @@ export async function loadTask<K extends TaskKind>(
   task: TaskOf<K> & { readonly kind: K },
   dataDir: string | undefined,
 ): Promise<LoadedTask<K>> {
-  return { kind: task.kind, task, data: await loadTaskData<DataOf<K>>(task, dataDir) };
+  const data = await loadTaskData<DataOf<K>>(task, dataDir);
+  const loaded: LoadedTask<K> = { kind: task.kind, task, data };
+  // Rows can all be filtered out (no valid label, no answer): an empty split is never scored as a result.
+  const evaluated = RUNNERS[loaded.kind].evaluationSize(loaded.data);
+  for (const [split, size] of [
+    ['training', data.train.length],
+    ['evaluation', evaluated],
+  ] as const) {
+    if (size === 0) {
+      const files = task.dataFiles?.join(', ') ?? 'its files';
+      throw new UserError(
+        `Task ${task.name}: the ${split} split has no examples (read from ${files} under ${dataDir ?? 'the built-in data'}).`,
+      );
+    }
+  }
+  return loaded;
 }

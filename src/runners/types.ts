@@ -40,6 +40,8 @@ export interface TaskRunner<K extends TaskKind> {
   readonly objective: TrainingObjective;
   /** --limit, --train-limit and --train-file applied to the kind's splits. */
   limit(data: DataOf<K>, limits: DataLimits): DataOf<K>;
+  /** How many examples the kind evaluates on. */
+  evaluationSize(data: DataOf<K>): number;
   /** The prompt → target pairs the kind fine-tunes on (pooled by --train-mixture); undefined if it has none. */
   promptTargets(data: DataOf<K>): readonly PromptTarget[] | undefined;
   /** Adds what trains beside the adapter (the classification head), before the adapter is injected; its groups. */

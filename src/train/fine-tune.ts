@@ -41,6 +41,11 @@ export interface TrainOptions {
   readonly hooks?: TrainingHooks;
   /** Default: classification. */
   readonly objective?: TrainingObjective;
+  /**
+   * Stop as diverged when the loss stays above `factor` × the first step's loss for `patience` consecutive steps
+   * (a non-finite loss or gradient norm always stops the run). Absent: only non-finite values stop it.
+   */
+  readonly divergence?: { readonly factor: number; readonly patience: number };
   readonly onStep?: (progress: StepProgress) => void;
 }
 
@@ -70,6 +75,25 @@ export interface TrainResult {
   /** Every step: learning rate, task loss, gradient norm and the adapter's diagnostics. */
   readonly log: StepLogEntry[];
   readonly diverged: boolean;
+  /** The step at which the run was stopped as diverged. */
+  readonly divergedAtStep?: number;
+}
+
+/** Counts the consecutive steps whose loss exceeds a multiple of the first step's. */
+class DivergenceWatch {
+  private first: number | undefined;
+  private above = 0;
+
+  constructor(private readonly rule: TrainOptions['divergence']) {}
+
+  /** Whether the run has diverged after a step with this loss and gradient norm. */
+  diverged(loss: number, gradNorm: number): boolean {
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return true;
+    if (this.rule === undefined) return false;
+    this.first ??= loss;
+    this.above = loss > this.rule.factor * this.first ? this.above + 1 : 0;
+    return this.above >= this.rule.patience;
+  }
 }
 
 export function fineTune(options: TrainOptions): TrainResult {
@@ -82,6 +106,7 @@ export function fineTune(options: TrainOptions): TrainResult {
   const dropoutRng = options.rng.fork('dropout');
   const epochLosses: number[] = [];
   const log: StepLogEntry[] = [];
+  const watch = new DivergenceWatch(options.divergence);
   let step = 0;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -110,7 +135,8 @@ export function fineTune(options: TrainOptions): TrainResult {
         step += 1;
         log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...(hooks.diagnostics?.() ?? {}) });
         options.onStep?.({ epoch, step, totalSteps, loss });
-        if (!Number.isFinite(loss)) return { steps: step, epochLosses, log, diverged: true };
+        if (watch.diverged(loss, gradNorm))
+          return { steps: step, epochLosses, log, diverged: true, divergedAtStep: step };
         lossSum += loss * rows.length;
         lossCount += rows.length;
       }

@@ -15,6 +15,10 @@ export function readTsv(path: string, options: { header: boolean; columns?: numb
   const text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   const lines = text.split(/\r?\n/);
   if (lines.at(-1) === '') lines.pop();
+  if (lines.length === 0) throw new UserError(`${path} is empty: expected tab-separated rows. Download it again.`);
+  if (options.header && lines.length === 1) {
+    throw new UserError(`${path} has a header but no rows: the file is cut short. Download it again.`);
+  }
   const header = options.header ? lines[0]!.split('\t') : undefined;
   const expected = header?.length ?? options.columns;
   const rows = lines.slice(options.header ? 1 : 0).map((line, i) => {
