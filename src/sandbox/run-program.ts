@@ -161,11 +161,18 @@ export async function runProgram(program: Program, options: SandboxOptions): Pro
       }
       if (uid !== undefined) killProcessesOfUid(uid);
     };
-    subprocess.once('exit', killLeftovers);
+    // A process can fork between one scan of the user id's processes and the kill (a daemon's second fork), so after
+    // the exit the sweep repeats until the output pipes close.
+    let sweeper: NodeJS.Timeout | undefined;
+    subprocess.once('exit', () => {
+      killLeftovers();
+      if (uid !== undefined) sweeper = setInterval(() => killProcessesOfUid(uid), 20);
+    });
     let result;
     try {
       result = await subprocess;
     } finally {
+      if (sweeper !== undefined) clearInterval(sweeper);
       killLeftovers();
     }
     const stdout = String(result.stdout ?? '');
