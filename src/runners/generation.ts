@@ -1,16 +1,10 @@
 /** Generation tasks: causal-LM fine-tuning on prompt → target, then generation scored by the task, and reference NLL. */
-import { limitPromptTargetSplits } from '../data/limit.js';
 import { evaluateGeneration } from '../evaluation/generation.js';
-import { encodePromptTargets } from './prompt-targets.js';
+import { promptTargetTraining } from './prompt-targets.js';
 import type { TaskRunner } from './types.js';
 
 export const generationRunner: TaskRunner<'generation'> = {
-  objective: 'causal-lm',
-  limit: limitPromptTargetSplits,
-  evaluationSize: (data) => data.eval.length,
-  promptTargets: (data) => data.train,
-  prepareModel: () => [],
-  encodeTraining: (tokenizer, task, data) => encodePromptTargets(tokenizer, data.train, task.maxLength),
+  ...promptTargetTraining,
   evaluate: (model, tokenizer, task, data, settings) =>
     evaluateGeneration(model, tokenizer, task, data.eval, settings.decoding),
   metrics: (scores) => ({ accuracy: scores.accuracy, nll: scores.nll, metrics: scores.metrics }),

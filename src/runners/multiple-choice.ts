@@ -1,16 +1,10 @@
 /** Multiple-choice tasks: causal-LM fine-tuning on prompt → target, then lm-eval's log-likelihood scoring. */
-import { limitPromptTargetSplits } from '../data/limit.js';
 import { evaluateMultipleChoice } from '../evaluation/multiple-choice.js';
-import { encodePromptTargets } from './prompt-targets.js';
+import { promptTargetTraining } from './prompt-targets.js';
 import type { TaskRunner } from './types.js';
 
 export const multipleChoiceRunner: TaskRunner<'multiple-choice'> = {
-  objective: 'causal-lm',
-  limit: limitPromptTargetSplits,
-  evaluationSize: (data) => data.eval.length,
-  promptTargets: (data) => data.train,
-  prepareModel: () => [],
-  encodeTraining: (tokenizer, task, data) => encodePromptTargets(tokenizer, data.train, task.maxLength),
+  ...promptTargetTraining,
   evaluate: async (model, tokenizer, _task, data) => evaluateMultipleChoice(model, tokenizer, data.eval),
   metrics: (scores) => ({ accuracy: scores.accuracy, nll: scores.nll, metrics: scores.metrics }),
   sampleRecords: (_task, data, scores) =>
