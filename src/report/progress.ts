@@ -27,6 +27,11 @@ export function trainingLabel(state: ProgressState): string {
   );
 }
 
+/** Seconds left if the rest goes at the pace so far; NaN before anything is done. */
+export function etaSeconds(elapsedSeconds: number, overall: number): number {
+  return overall > 0 ? (elapsedSeconds * (1 - overall)) / overall : Number.NaN;
+}
+
 /** `label | [###---] 45% | ETA 1m35s`; `overall` in [0, 1] is the fraction of the whole job done. */
 export function formatBar(label: string, overall: number, etaSeconds: number, width = 20): string {
   const filled = Math.round(Math.min(1, Math.max(0, overall)) * width);
@@ -56,8 +61,7 @@ export class ProgressBar {
     const now = Date.now();
     if (now - this.lastDraw < 100 && overall < 1) return;
     this.lastDraw = now;
-    const elapsed = (now - this.started) / 1000;
-    const eta = overall > 0 ? (elapsed * (1 - overall)) / overall : Number.NaN;
+    const eta = etaSeconds((now - this.started) / 1000, overall);
     const text = typeof label === 'string' ? label : trainingLabel(label);
     const line = formatBar(text, overall, eta).slice(0, (this.stream!.columns ?? 120) - 1);
     this.stream!.write(`\r\x1b[2K${line}`);

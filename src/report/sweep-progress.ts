@@ -5,7 +5,7 @@
  * order on worker threads add up correctly.
  */
 import type { SweepEvent, SweepPlanEntry } from '../sweep/run-sweep.js';
-import { ProgressBar, formatBar, trainingLabel, type ProgressState } from './progress.js';
+import { ProgressBar, etaSeconds, formatBar, trainingLabel, type ProgressState } from './progress.js';
 
 export interface HeartbeatOptions {
   /** Seconds between heartbeat lines when the bar cannot draw (default 30). */
@@ -24,7 +24,7 @@ export class SweepProgress {
   private readonly started: number;
   private lastBeat: number;
 
-  /** `note` prints a line; `stream` is where the bar draws (null: quiet, no bar and no heartbeat). */
+  /** `note` prints a line; `stream` is where the bar draws (null: quiet — no bar, no heartbeat, no per-run lines). */
   constructor(
     plan: readonly SweepPlanEntry[],
     private readonly stream: NodeJS.WriteStream | null,
@@ -62,6 +62,7 @@ export class SweepProgress {
       this.stepsDone[event.index] = this.stepsOf[event.index]!;
       this.bar.done();
       const r = event.result;
+      if (this.stream === null) return;
       this.note(
         `run ${event.index + 1}/${event.total} ${r.task}/${r.adapter} lr=${r.lr} bs=${r.batch_size}: ` +
           `accuracy ${r.accuracy.toFixed(4)}, NLL ${r.nll.toFixed(4)}${r.diverged ? ' (diverged)' : ''}, ${r.train_seconds}s`,
@@ -73,8 +74,7 @@ export class SweepProgress {
     const now = this.now();
     if (this.stream === null || now - this.lastBeat < this.heartbeatMs) return;
     this.lastBeat = now;
-    const elapsed = (now - this.started) / 1000;
-    this.note(formatBar(trainingLabel(state), overall, (elapsed * (1 - overall)) / overall));
+    this.note(formatBar(trainingLabel(state), overall, etaSeconds((now - this.started) / 1000, overall)));
   }
 
   done(): void {

@@ -31,19 +31,14 @@ export async function loadTask<K extends TaskKind>(
   dataDir: string | undefined,
 ): Promise<LoadedTask<K>> {
   const data = await loadTaskData<DataOf<K>>(task, dataDir);
-  const loaded: LoadedTask<K> = { kind: task.kind, task, data };
   // Rows can all be filtered out (no valid label, no answer): an empty split is never scored as a result.
-  const evaluated = RUNNERS[loaded.kind].evaluationSize(loaded.data);
-  for (const [split, size] of [
-    ['training', data.train.length],
-    ['evaluation', evaluated],
-  ] as const) {
-    if (size === 0) {
-      const files = task.dataFiles?.join(', ') ?? 'its files';
-      throw new UserError(
-        `Task ${task.name}: the ${split} split has no examples (read from ${files} under ${dataDir ?? 'the built-in data'}).`,
-      );
-    }
+  const sizes = { training: data.train.length, evaluation: RUNNERS[task.kind].evaluationSize(data) };
+  const empty = Object.entries(sizes).find(([, size]) => size === 0);
+  if (empty !== undefined) {
+    const files = task.dataFiles?.join(', ') ?? 'its files';
+    throw new UserError(
+      `Task ${task.name}: the ${empty[0]} split has no examples (read from ${files} under ${dataDir ?? 'the built-in data'}).`,
+    );
   }
-  return loaded;
+  return { kind: task.kind, task, data };
 }
