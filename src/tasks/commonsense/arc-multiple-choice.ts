@@ -6,10 +6,11 @@
  * allenai/ai2_arc instead; the fine-tuning file is LLM-Adapters' either way.
  */
 import { requireDataFile } from '../../data/data-dir.js';
+import { lazySplits } from '../../data/lazy-splits.js';
 import { hubChoiceQuestions, readArcJsonl, type MultipleChoiceExample } from '../../data/loaders/arc.js';
 import { readLlmAdaptersJson } from '../../data/loaders/llm-adapters.js';
 import { instructionPairs } from '../../data/llm-adapters-prompt.js';
-import type { MultipleChoiceSplits, MultipleChoiceTask } from '../types.js';
+import type { MultipleChoiceDoc, MultipleChoiceTask, PromptTarget } from '../types.js';
 
 function arcTask(name: string, variant: 'Easy' | 'Challenge', counts: string): MultipleChoiceTask {
   const files = [`arc/llm-adapters/ARC-${variant}/train.json`, `arc/ARC-${variant}-Test.jsonl`];
@@ -20,28 +21,32 @@ function arcTask(name: string, variant: 'Easy' | 'Challenge', counts: string): M
     maxLength: 384,
     dataFiles: files,
     load(dataDir) {
-      return arcSplits(
-        requireDataFile(name, dataDir, files[0]!),
-        readArcJsonl(requireDataFile(name, dataDir, files[1]!), ''),
-      );
+      return lazySplits({
+        train: () => arcTraining(requireDataFile(name, dataDir, files[0]!)),
+        eval: () => arcDocs(readArcJsonl(requireDataFile(name, dataDir, files[1]!), '')),
+      });
     },
     hub: {
       splits: { eval: { repo: 'allenai/ai2_arc', config: `ARC-${variant}`, split: 'test' } },
-      load: (rows, dataDir) => arcSplits(requireDataFile(name, dataDir, files[0]!), hubChoiceQuestions(rows['eval']!)),
+      load: (rows, dataDir) => ({
+        train: arcTraining(requireDataFile(name, dataDir, files[0]!)),
+        eval: arcDocs(hubChoiceQuestions(rows['eval']!)),
+      }),
     },
   };
 }
 
-function arcSplits(trainPath: string, test: readonly MultipleChoiceExample[]): MultipleChoiceSplits {
-  return {
-    train: instructionPairs(readLlmAdaptersJson(trainPath, '')),
-    eval: test.map((question) => ({
-      id: question.id,
-      context: `Question: ${question.question}\nAnswer:`,
-      choices: question.choices,
-      gold: question.gold,
-    })),
-  };
+function arcTraining(trainPath: string): PromptTarget[] {
+  return instructionPairs(readLlmAdaptersJson(trainPath, ''));
+}
+
+function arcDocs(test: readonly MultipleChoiceExample[]): MultipleChoiceDoc[] {
+  return test.map((question) => ({
+    id: question.id,
+    context: `Question: ${question.question}\nAnswer:`,
+    choices: question.choices,
+    gold: question.gold,
+  }));
 }
 
 export const arcEasyMultipleChoice = arcTask('arc-easy-mc', 'Easy', '2,251 train / 2,376 test');

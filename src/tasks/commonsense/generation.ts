@@ -7,6 +7,7 @@
  * and answer vocabulary.
  */
 import { requireDataFile } from '../../data/data-dir.js';
+import { lazySplits } from '../../data/lazy-splits.js';
 import { readLlmAdaptersJson } from '../../data/loaders/llm-adapters.js';
 import { instructionDocs, instructionPairs } from '../../data/llm-adapters-prompt.js';
 import { scoreInstructionAnswers } from './answer-extraction.js';
@@ -24,8 +25,11 @@ function commonsenseTask(name: string, folder: string, answerPattern: RegExp, de
     stopSequences: ['\n\n', '###'],
     dataFiles: files,
     load(dataDir) {
-      const [train, test] = files.map((file) => readLlmAdaptersJson(requireDataFile(name, dataDir, file), ''));
-      return { train: instructionPairs(train!), eval: instructionDocs(test!) };
+      const read = (file: string) => readLlmAdaptersJson(requireDataFile(name, dataDir, file), '');
+      return lazySplits({
+        train: () => instructionPairs(read(files[0]!)),
+        eval: () => instructionDocs(read(files[1]!)),
+      });
     },
     score: async (docs, responses) => scoreInstructionAnswers(docs, responses, answerPattern),
   };

@@ -6,6 +6,7 @@
  * from the hub instead (the data set lm-eval loads, exported with its column names).
  */
 import { requireDataFile } from '../../data/data-dir.js';
+import { lazySplits } from '../../data/lazy-splits.js';
 import { readLlmAdaptersJson } from '../../data/loaders/llm-adapters.js';
 import { instructionPairs } from '../../data/llm-adapters-prompt.js';
 import {
@@ -42,7 +43,10 @@ function zeroShotTask(
     maxLength: 384,
     dataFiles: files,
     load(dataDir) {
-      return { train: train(dataDir), eval: read(evalFiles.map((file) => requireDataFile(name, dataDir, file))) };
+      return lazySplits({
+        train: () => train(dataDir),
+        eval: () => read(evalFiles.map((file) => requireDataFile(name, dataDir, file))),
+      });
     },
     hub: {
       splits: { eval: hub.split },

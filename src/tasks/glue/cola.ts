@@ -1,5 +1,6 @@
 /** CoLA (GLUE): is the sentence grammatical? Files: cola/train.tsv, cola/dev.tsv (no header, 4 columns). */
 import { requireDataFile } from '../../data/data-dir.js';
+import { lazySplits } from '../../data/lazy-splits.js';
 import { glueHubSource, readColaTsv } from '../../data/loaders/glue.js';
 import type { ClassificationTask } from '../types.js';
 
@@ -17,7 +18,7 @@ export const cola: ClassificationTask = {
   dataFiles: files,
   hub: glueHubSource({ config: 'cola', columns: { text: 'sentence' }, labelNames: labels }, labels),
   load(dataDir) {
-    const [train, dev] = files.map((file) => readColaTsv(requireDataFile('cola', dataDir, file)));
-    return { train: train!, dev: dev! };
+    const read = (file: string) => readColaTsv(requireDataFile('cola', dataDir, file));
+    return lazySplits({ train: () => read(files[0]!), dev: () => read(files[1]!) });
   },
 };

@@ -3,6 +3,7 @@
  * column mapped through the task's label names. RTE, SST-2, QNLI, QQP and MNLI differ only in these settings.
  */
 import { requireDataFile } from '../../data/data-dir.js';
+import { lazySplits } from '../../data/lazy-splits.js';
 import { glueHubSource, readGlueTsv, type GlueHubSpec } from '../../data/loaders/glue.js';
 import type { ClassificationTask } from '../types.js';
 
@@ -34,10 +35,9 @@ export function glueTask(spec: GlueTaskSpec): ClassificationTask {
     ...(spec.extraMetrics === undefined ? {} : { extraMetrics: spec.extraMetrics }),
     dataFiles: files,
     load(dataDir) {
-      const [train, dev] = files.map((file) =>
-        readGlueTsv(requireDataFile(spec.name, dataDir, file), spec.columns, spec.labelValues),
-      );
-      return { train: train!, dev: dev! };
+      const read = (file: string) =>
+        readGlueTsv(requireDataFile(spec.name, dataDir, file), spec.columns, spec.labelValues);
+      return lazySplits({ train: () => read(spec.trainFile), dev: () => read(spec.devFile) });
     },
     hub: glueHubSource(spec.hub, labels),
   };

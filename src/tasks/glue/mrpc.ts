@@ -3,6 +3,7 @@
  * is derived from them as GLUE's script does), mrpc/dev.tsv.
  */
 import { requireDataFile } from '../../data/data-dir.js';
+import { lazySplits } from '../../data/lazy-splits.js';
 import { glueHubSource, mrpcTrain, readMrpcTsv } from '../../data/loaders/glue.js';
 import type { ClassificationTask } from '../types.js';
 
@@ -27,10 +28,10 @@ export const mrpc: ClassificationTask = {
     labels,
   ),
   load(dataDir) {
-    const [msrTrain, devIds, dev] = files.map((file) => requireDataFile('mrpc', dataDir, file));
-    return {
-      train: mrpcTrain(msrTrain!, devIds!),
-      dev: readMrpcTsv(dev!).map(({ ids: _ids, ...example }) => example),
-    };
+    const path = (file: string) => requireDataFile('mrpc', dataDir, file);
+    return lazySplits({
+      train: () => mrpcTrain(path(files[0]!), path(files[1]!)),
+      dev: () => readMrpcTsv(path(files[2]!)).map(({ ids: _ids, ...example }) => example),
+    });
   },
 };

@@ -15,7 +15,7 @@ import type { Gsm8kExample } from '../../data/loaders/gsm8k.js';
 import { GSM8K_FILTERS, gsm8kFinalAnswer, type Gsm8kFilters } from './scoring.js';
 import { GSM8K_COT_EXEMPLARS, type CotExemplar } from './cot-exemplars.js';
 import { gsm8kData, scoreGsm8kResponses } from './data.js';
-import type { GenerationDoc, GenerationTask, PromptTarget } from '../types.js';
+import type { GenerationTask } from '../types.js';
 
 export const GSM8K_COT_FILTERS: Gsm8kFilters = {
   'strict-match': { pattern: /The answer is (-?[0-9.,]+)./, groupSelect: 0 },
@@ -80,18 +80,19 @@ export const gsm8kCot: GenerationTask = {
   maxLength: 512,
   maxNewTokens: 256,
   stopSequences: ['Q:', '</s>', '<|im_end|>'],
-  ...gsm8kData('gsm8k-cot', (train, test) => {
-    const pairs: PromptTarget[] = train.map((example) => ({
-      prompt: cotQuestion(example.question),
-      target: ` ${cotAnswer(asExemplar(example))}`,
-    }));
-    const docs: GenerationDoc[] = test.map((example, index) => ({
-      id: String(index),
-      prompt: gsm8kCotPrompt(example.question),
-      reference: ` ${cotAnswer(asExemplar(example))}`,
-      answer: gsm8kFinalAnswer(example.answer),
-    }));
-    return { train: pairs, eval: docs };
+  ...gsm8kData('gsm8k-cot', {
+    train: (train) =>
+      train.map((example) => ({
+        prompt: cotQuestion(example.question),
+        target: ` ${cotAnswer(asExemplar(example))}`,
+      })),
+    eval: (test) =>
+      test.map((example, index) => ({
+        id: String(index),
+        prompt: gsm8kCotPrompt(example.question),
+        reference: ` ${cotAnswer(asExemplar(example))}`,
+        answer: gsm8kFinalAnswer(example.answer),
+      })),
   }),
   score: async (docs, responses) => scoreGsm8kResponses(docs, responses, GSM8K_COT_FILTERS),
 };
@@ -102,21 +103,22 @@ export const gsm8kCotLlama: GenerationTask = {
   description:
     "GSM8K, 8 CoT exemplars as chat turns of the model's template (lm-eval gsm8k_cot_llama, multi-turn); exact match",
   stopSequences: ['<|eot_id|>', '<|start_header_id|>user<|end_header_id|>', 'Q:', '</s>', '<|im_end|>'],
-  ...gsm8kData('gsm8k-cot-llama', (train, test) => {
-    const pairs: PromptTarget[] = train.map((example) => ({
-      prompt: llamaCotQuestion(example.question),
-      target: llamaCotAnswer(asExemplar(example)),
-      chat: true,
-    }));
-    const docs: GenerationDoc[] = test.map((example, index) => ({
-      id: String(index),
-      prompt: llamaCotQuestion(example.question),
-      reference: llamaCotAnswer(asExemplar(example)),
-      answer: gsm8kFinalAnswer(example.answer),
-      chat: true,
-      chatHistory: LLAMA_COT_HISTORY,
-    }));
-    return { train: pairs, eval: docs };
+  ...gsm8kData('gsm8k-cot-llama', {
+    train: (train) =>
+      train.map((example) => ({
+        prompt: llamaCotQuestion(example.question),
+        target: llamaCotAnswer(asExemplar(example)),
+        chat: true,
+      })),
+    eval: (test) =>
+      test.map((example, index) => ({
+        id: String(index),
+        prompt: llamaCotQuestion(example.question),
+        reference: llamaCotAnswer(asExemplar(example)),
+        answer: gsm8kFinalAnswer(example.answer),
+        chat: true,
+        chatHistory: LLAMA_COT_HISTORY,
+      })),
   }),
   score: async (docs, responses) => scoreGsm8kResponses(docs, responses, GSM8K_COT_LLAMA_FILTERS),
 };

@@ -4,9 +4,10 @@
  * scoring of responses with both lm-eval filters.
  */
 import { requireDataFile } from '../../data/data-dir.js';
+import { lazySplits } from '../../data/lazy-splits.js';
 import type { HubSource } from '../../data/hub-export.js';
 import { gsm8kExamples, readGsm8kJsonl, type Gsm8kExample } from '../../data/loaders/gsm8k.js';
-import type { GenerationDoc, GenerationScores, PromptTarget } from '../types.js';
+import type { GenerationDoc, GenerationScores, GenerationSplits, PromptTarget } from '../types.js';
 import { GSM8K_FILTERS, gsm8kQuestion, scoreGsm8k, type Gsm8kFilters } from './scoring.js';
 
 export function gsm8kTrainingPairs(train: readonly Gsm8kExample[]): PromptTarget[] {
@@ -49,20 +50,35 @@ export function scoreGsm8kResponses(
 const GSM8K_FILES = ['gsm8k/train.jsonl', 'gsm8k/test.jsonl'];
 const hubSplit = (split: string) => ({ repo: 'openai/gsm8k', config: 'main', split });
 
-/** A GSM8K task's data: its splits built by `build` from the train and test examples, read from either source. */
-export function gsm8kData<Splits>(
+/** How a GSM8K task makes its splits: the evaluation docs from the test examples (n-shot prompts also from train). */
+export interface Gsm8kSplitBuilders {
+  readonly train: (train: readonly Gsm8kExample[]) => PromptTarget[];
+  readonly eval: (test: readonly Gsm8kExample[], train: () => readonly Gsm8kExample[]) => GenerationDoc[];
+}
+
+/** A GSM8K task's data from either source; from the files, each split is read when first used. */
+export function gsm8kData(
   task: string,
-  build: (train: Gsm8kExample[], test: Gsm8kExample[]) => Splits,
-): { dataFiles: readonly string[]; load(dataDir: string | undefined): Splits; hub: HubSource<Splits> } {
+  build: Gsm8kSplitBuilders,
+): {
+  dataFiles: readonly string[];
+  load(dataDir: string | undefined): GenerationSplits;
+  hub: HubSource<GenerationSplits>;
+} {
   return {
     dataFiles: GSM8K_FILES,
     load(dataDir) {
-      const [train, test] = GSM8K_FILES.map((file) => readGsm8kJsonl(requireDataFile(task, dataDir, file), ''));
-      return build(train!, test!);
+      const read = (file: string) => readGsm8kJsonl(requireDataFile(task, dataDir, file), '');
+      let trainExamples: readonly Gsm8kExample[] | undefined;
+      const train = () => (trainExamples ??= read(GSM8K_FILES[0]!));
+      return lazySplits({ train: () => build.train(train()), eval: () => build.eval(read(GSM8K_FILES[1]!), train) });
     },
     hub: {
       splits: { train: hubSplit('train'), eval: hubSplit('test') },
-      load: (rows) => build(gsm8kExamples(rows['train']!), gsm8kExamples(rows['eval']!)),
+      load: (rows) => {
+        const train = gsm8kExamples(rows['train']!);
+        return { train: build.train(train), eval: build.eval(gsm8kExamples(rows['eval']!), () => train) };
+      },
     },
   };
 }

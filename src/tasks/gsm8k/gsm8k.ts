@@ -16,7 +16,7 @@ export const gsm8k: GenerationTask = {
   maxLength: 512,
   maxNewTokens: 256,
   stopSequences: GSM8K_STOP_SEQUENCES,
-  ...gsm8kData('gsm8k', (train, test) => ({ train: gsm8kTrainingPairs(train), eval: gsm8kDocs(test) })),
+  ...gsm8kData('gsm8k', { train: gsm8kTrainingPairs, eval: (test) => gsm8kDocs(test) }),
   score: async (docs, responses) => scoreGsm8kResponses(docs, responses),
 };
 
@@ -28,10 +28,10 @@ export const gsm8kChat: GenerationTask = {
   ...gsm8k,
   name: 'gsm8k-chat',
   description: "GSM8K through the model's chat template (instruct models); exact match, strict and flexible",
-  ...gsm8kData('gsm8k-chat', (train, test) => ({
-    train: gsm8kTrainingPairs(train).map((pair) => ({ ...pair, chat: true })),
-    eval: gsm8kDocs(test).map((doc) => ({ ...doc, chat: true })),
-  })),
+  ...gsm8kData('gsm8k-chat', {
+    train: (train) => gsm8kTrainingPairs(train).map((pair) => ({ ...pair, chat: true })),
+    eval: (test) => gsm8kDocs(test).map((doc) => ({ ...doc, chat: true })),
+  }),
 };
 
 /**
@@ -55,18 +55,20 @@ export function gsm8kNShot(shots: number, chat = false): GenerationTask {
       `GSM8K with ${shots} train examples before each question, lm-eval's draw (seed 1234)` +
       `${chat ? ', as chat turns (instruct models)' : ''}; exact match, both filters`,
     // maxLength stays gsm8k's: fine-tuning pairs are zero-shot; evaluation prompts are cut only by the model's window.
-    ...gsm8kData(name, (train, test) => {
-      const sampler = new PythonRandom(LM_EVAL_FEWSHOT_SEED);
-      const docs = gsm8kDocs(test).map((doc, i) => {
-        if (!chat) return { ...doc, prompt: gsm8kPrompt(test[i]!, train, shots, sampler) };
-        const chatHistory = gsm8kExemplars(test[i]!, train, shots, sampler).flatMap((shot) => [
-          { role: 'user', content: gsm8kQuestion(shot) },
-          { role: 'assistant', content: shot.answer },
-        ]);
-        return { ...doc, chat: true, chatHistory };
-      });
-      const pairs = gsm8kTrainingPairs(train);
-      return { train: chat ? pairs.map((pair) => ({ ...pair, chat: true })) : pairs, eval: docs };
+    ...gsm8kData(name, {
+      train: (train) => gsm8kTrainingPairs(train).map((pair) => (chat ? { ...pair, chat: true } : pair)),
+      eval: (test, readTrain) => {
+        const train = readTrain();
+        const sampler = new PythonRandom(LM_EVAL_FEWSHOT_SEED);
+        return gsm8kDocs(test).map((doc, i) => {
+          if (!chat) return { ...doc, prompt: gsm8kPrompt(test[i]!, train, shots, sampler) };
+          const chatHistory = gsm8kExemplars(test[i]!, train, shots, sampler).flatMap((shot) => [
+            { role: 'user', content: gsm8kQuestion(shot) },
+            { role: 'assistant', content: shot.answer },
+          ]);
+          return { ...doc, chat: true, chatHistory };
+        });
+      },
     }),
   };
 }

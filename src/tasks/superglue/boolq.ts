@@ -3,6 +3,7 @@
  * or the hub's aps/super_glue boolq export.
  */
 import { requireDataFile } from '../../data/data-dir.js';
+import { lazySplits } from '../../data/lazy-splits.js';
 import { SUPERGLUE_HUB_REPO, readSuperGlueJsonl, superGlueExamples } from '../../data/loaders/superglue.js';
 import type { ClassificationTask } from '../types.js';
 
@@ -17,8 +18,8 @@ export const boolq: ClassificationTask = {
   maxLength: 256,
   dataFiles: files,
   load(dataDir) {
-    const [train, dev] = files.map((file) => readSuperGlueJsonl(requireDataFile('boolq', dataDir, file), fields, ''));
-    return { train: train!, dev: dev! };
+    const read = (file: string) => readSuperGlueJsonl(requireDataFile('boolq', dataDir, file), fields, '');
+    return lazySplits({ train: () => read(files[0]!), dev: () => read(files[1]!) });
   },
   hub: {
     splits: {

@@ -3,6 +3,7 @@
  * (wic/WiC_dataset/{train,dev}/*.data.txt + *.gold.txt), or the hub's aps/super_glue wic export.
  */
 import { requireDataFile } from '../../data/data-dir.js';
+import { lazySplits } from '../../data/lazy-splits.js';
 import { SUPERGLUE_HUB_REPO, readWicOriginal, wicHubExamples } from '../../data/loaders/superglue.js';
 import type { ClassificationTask } from '../types.js';
 
@@ -21,8 +22,11 @@ export const wic: ClassificationTask = {
   maxLength: 128,
   dataFiles: files,
   load(dataDir) {
-    const [trainData, trainGold, devData, devGold] = files.map((file) => requireDataFile('wic', dataDir, file));
-    return { train: readWicOriginal(trainData!, trainGold!), dev: readWicOriginal(devData!, devGold!) };
+    const path = (file: string) => requireDataFile('wic', dataDir, file);
+    return lazySplits({
+      train: () => readWicOriginal(path(files[0]!), path(files[1]!)),
+      dev: () => readWicOriginal(path(files[2]!), path(files[3]!)),
+    });
   },
   hub: {
     splits: {
