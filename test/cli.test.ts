@@ -124,9 +124,13 @@ test('a run trains each grid point, prints the table, writes both CSV files; thr
       results,
       /^task,adapter,method,model,backend,seed,lr,batch_size,epochs,.*accuracy,nll,.*lora_r,lora_alpha/,
     );
-    const logs = readdirSync(join(sequential, 'logs')).sort();
-    assert.deepEqual(logs, ['001-demo-sentiment-lora-lr0.003-bs64.jsonl', '002-demo-sentiment-lora-lr0.01-bs64.jsonl']);
-    const lines = readFileSync(join(sequential, 'logs', logs[0]!), 'utf8')
+    // One folder per run in the store, named by plan position, task, adapter, grid point and key.
+    const runs = readdirSync(join(sequential, 'runs')).sort();
+    assert.deepEqual(
+      runs.map((name) => name.replace(/-[0-9a-f]{8}$/, '')),
+      ['001-demo-sentiment-lora-lr0.003-bs64', '002-demo-sentiment-lora-lr0.01-bs64'],
+    );
+    const lines = readFileSync(join(sequential, 'runs', runs[0]!, 'steps.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line));

@@ -104,11 +104,10 @@ test('mceval run --task demo-arith,demo-code fine-tunes a causal LM and scores g
       assert.ok(csv.includes(column), `results.csv lacks ${column}`);
     }
     assert.ok(report.runs.every((run: { nll: number }) => Number.isFinite(run.nll) && run.nll > 0));
-    assert.equal(readdirSync(join(out, 'logs')).length, 3);
-    const samples = readdirSync(join(out, 'samples')).sort();
-    assert.equal(samples.length, 3);
-    const records = samples.map((file) =>
-      readFileSync(join(out, 'samples', file), 'utf8')
+    const runs = readdirSync(join(out, 'runs')).sort();
+    assert.equal(runs.length, 3);
+    const records = runs.map((run) =>
+      readFileSync(join(out, 'runs', run, 'samples.jsonl'), 'utf8')
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line)),

@@ -54,6 +54,8 @@ test('summarize groups runs by task × adapter', () => {
     max_grad_norm: 1,
     hyperparameters: {},
     trainable_params: 1,
+    train_examples: 8,
+    eval_examples: 8,
     steps: 1,
     final_train_loss: 0,
     diverged,

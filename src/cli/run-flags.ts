@@ -70,7 +70,30 @@ export const runFlags = {
   }),
   seed: Flags.integer({ description: 'Seed of every random draw in training.', default: 42 }),
   epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),
-  out: Flags.string({ description: 'Folder for results.csv and summary.csv.', default: './mceval-runs' }),
+  out: Flags.string({
+    description:
+      'The run store: mceval.sqlite, a folder per run (config, metrics, step log, samples, adapter), results.csv, summary.csv, results.json. Rerunning the same command there resumes it.',
+    default: './mceval-runs',
+  }),
+  resume: Flags.boolean({
+    description:
+      "Add this sweep's runs to an --out that holds a different sweep (finished runs shared by both are kept).",
+    default: false,
+    exclusive: ['overwrite'],
+  }),
+  overwrite: Flags.boolean({
+    description: "Remove mceval's files in --out (store, run folders, results) and start anew.",
+    default: false,
+  }),
+  'save-adapters': Flags.string({
+    description:
+      "Keep each run's trained adapter in its folder, in PEFT's layout: all, best (per task × adapter), or none. Default: all, none for full fine-tuning.",
+    options: ['none', 'best', 'all'],
+  }),
+  shard: Flags.string({
+    description:
+      'Run only shard i of n of the plan (i/n, 0 ≤ i < n; positions with p mod n = i) into its own --out; join shards with "mceval merge".',
+  }),
   backend: backendFlag,
   jobs: Flags.integer({
     description:

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { Rng } from '../engine/rng.js';
 import { BUILTIN_MODELS } from './builtin.js';
-import { LlamaModel } from './llama/model.js';
+import { LlamaModel, type WeightInit } from './llama/model.js';
+import type { BaseModelCache } from './base-model-cache.js';
 import { randomWeightInit } from './init.js';
 import { loadLlamaFolder, readConfigJson } from './hf/load-folder.js';
 import { ByteLevelTokenizer } from './tokenizers/byte-level.js';
@@ -58,12 +59,21 @@ export async function resolveModelSpec(spec: string, hub: HubOptions = {}): Prom
   return downloadFromHub(spec, hub);
 }
 
-export function loadModel(spec: string): LoadedModel {
+/** With a cache, the weights are read (or initialised) once and every later load starts from the same ones. */
+export function loadModel(spec: string, cache?: BaseModelCache): LoadedModel {
   validateModelSpec(spec);
-  if (spec.startsWith(BUILTIN_PREFIX)) {
-    const builtin = BUILTIN_MODELS[spec.slice(BUILTIN_PREFIX.length)]!;
-    const init = randomWeightInit(new Rng(builtin.weightSeed), builtin.config.initializerRange);
-    return { id: spec, model: new LlamaModel(builtin.config, init), tokenizer: new ByteLevelTokenizer() };
-  }
-  return { id: spec, model: loadLlamaFolder(spec), tokenizer: HfTokenizer.fromFolder(spec) };
+  const cached = cache?.cached(spec);
+  if (cached !== undefined)
+    return { id: spec, model: new LlamaModel(cached.config, cached.init), tokenizer: cached.tokenizer };
+  const record = (init: WeightInit) => cache?.recording(spec, init) ?? init;
+  const loaded = ((): LoadedModel => {
+    if (spec.startsWith(BUILTIN_PREFIX)) {
+      const builtin = BUILTIN_MODELS[spec.slice(BUILTIN_PREFIX.length)]!;
+      const init = randomWeightInit(new Rng(builtin.weightSeed), builtin.config.initializerRange);
+      return { id: spec, model: new LlamaModel(builtin.config, record(init)), tokenizer: new ByteLevelTokenizer() };
+    }
+    return { id: spec, model: loadLlamaFolder(spec, record), tokenizer: HfTokenizer.fromFolder(spec) };
+  })();
+  cache?.remember(spec, loaded.model.config, loaded.tokenizer);
+  return loaded;
 }

@@ -35,7 +35,8 @@ export function fillAdapterFromFolder(
 ): void {
   const file = SafetensorsFile.open(join(dir, 'adapter_model.safetensors'));
   try {
-    fill(file);
+    // Assigning keeps a value's data in the variable; the tensors made to carry it are released here.
+    tf.tidy(() => fill(file));
   } catch (error) {
     adapter.dispose();
     throw error;

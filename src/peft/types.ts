@@ -54,6 +54,8 @@ export interface AdapterMethod<Config> {
   parseConfig(raw: unknown, source: string): Config;
   /** `tokenizer` is the model's, for methods initialised from text (prompt tuning's text init). */
   apply(model: LlamaModel, config: Config, rng: Rng, tokenizer?: TextTokenizer): AppliedAdapter;
+  /** True for the baseline that trains nothing (`--adapter none`): one run per task, evaluated as loaded. */
+  readonly evaluatesOnly?: boolean;
 }
 
 export function countParameters(groups: readonly ParameterGroup[]): number {

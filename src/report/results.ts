@@ -22,6 +22,9 @@ export interface RunResult {
   readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
   readonly trainable_params: number;
   readonly steps: number;
+  /** Examples trained on per epoch and evaluated, after --train-limit / --limit. */
+  readonly train_examples: number;
+  readonly eval_examples: number;
   readonly final_train_loss: number;
   readonly diverged: boolean;
   /** The step at which a diverged run was stopped (empty in the CSV otherwise). */

@@ -1,22 +1,23 @@
 /**
  * Runs a sweep's grid points on several worker threads at once. tfjs-wasm computes on one thread per process, so on
  * a machine with N cores N workers finish a grid up to N× sooner. Each grid point is seeded on its own, so results
- * are identical to a sequential run's, and they are returned in plan order.
+ * are identical to a sequential run's, and they are returned in the jobs' order. Each worker reads the base model
+ * once for all the grid points it trains.
  */
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.js';
 import type { RunResult } from '../report/results.js';
 import type { BackendRequest } from '../engine/backends.js';
-import { planSweep, type SweepEvent, type SweepOptions } from './run-sweep.js';
+import { allJobs, type SweepEvent, type SweepJob, type SweepOptions } from './run-sweep.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
 export async function runSweepInWorkers(
   options: SweepOptions,
   backend: BackendRequest,
-  jobs: number,
+  threads: number,
   onEvent: (event: SweepEvent) => void = () => {},
+  plan: readonly SweepJob[] = allJobs(options),
 ): Promise<RunResult[]> {
-  const plan = planSweep(options);
   const results: RunResult[] = new Array(plan.length);
   const setup: WorkerSetup = {
     backend,
@@ -48,7 +49,7 @@ export async function runSweepInWorkers(
           return;
         }
         const index = next++;
-        const entry = plan[index]!;
+        const { entry, adapterDir } = plan[index]!;
         onEvent({ kind: 'run-start', index, total: plan.length, entry });
         send({
           kind: 'job',
@@ -58,6 +59,7 @@ export async function runSweepInWorkers(
             presetSource: entry.preset.source,
             point: entry.point,
             epochs: entry.epochs,
+            ...(adapterDir === undefined ? {} : { adapterDir }),
           },
         });
       };
@@ -68,13 +70,14 @@ export async function runSweepInWorkers(
             kind: 'step',
             index: message.index,
             total: plan.length,
-            entry: plan[message.index]!,
+            entry: plan[message.index]!.entry,
             progress: message.progress,
           });
         }
         if (message.kind === 'result') {
           results[message.index] = message.result;
-          onEvent({ kind: 'run-end', index: message.index, total: plan.length, result: message.result });
+          const job = plan[message.index]!;
+          onEvent({ kind: 'run-end', index: message.index, total: plan.length, job, result: message.result });
           return dispatch();
         }
         fail(message.userError ? new UserError(message.message) : new Error(message.message));
@@ -83,7 +86,7 @@ export async function runSweepInWorkers(
       worker.on('exit', () => resolve());
     });
 
-  await Promise.all(Array.from({ length: Math.min(jobs, plan.length) }, runWorker));
+  await Promise.all(Array.from({ length: Math.min(threads, plan.length) }, runWorker));
   if (failure !== undefined) throw failure;
   return results;
 }

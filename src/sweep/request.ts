@@ -19,6 +19,8 @@ import { resolveTasks } from '../tasks/registry.js';
 import type { LoadedTask, Task } from '../tasks/types.js';
 import { parseGridFlags } from './grid.js';
 import type { SweepOptions } from './run-sweep.js';
+import { parseShard } from './shard.js';
+import type { SaveAdapters, StoreSettings } from './stored-sweep.js';
 
 /** The flags of `mceval run`, as oclif parses them. */
 export interface RunFlags {
@@ -41,6 +43,10 @@ export interface RunFlags {
   readonly out: string;
   readonly backend?: string;
   readonly jobs?: number;
+  readonly resume?: boolean;
+  readonly overwrite?: boolean;
+  readonly 'save-adapters'?: string;
+  readonly shard?: string;
 }
 
 /** Everything a sweep needs but the engine, which the caller starts from `backend`. */
@@ -51,6 +57,7 @@ export interface SweepRequest {
   readonly out: string;
   /** --jobs, when given. */
   readonly jobs?: number;
+  readonly store: Omit<StoreSettings, 'out' | 'threads' | 'command'>;
 }
 
 export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest> {
@@ -58,7 +65,10 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
   // --adapter lora,monteclora and repeated --adapter both name several presets.
   const presets = flags.adapter.flatMap((value) => value.split(',')).map((name) => loadPreset(name.trim()));
   const gridFlags = flags.grid ?? [];
-  presets.forEach((preset) => parseGridFlags(gridFlags, preset.grid));
+  presets
+    .filter((preset) => preset.method.evaluatesOnly !== true)
+    .forEach((preset) => parseGridFlags(gridFlags, preset.grid));
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
   const out = resolve(flags.out);
   ensureWritableDirectory(out);
   checkDecoding(flags);
@@ -81,7 +91,9 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
       tasks: loaded.map((task) => limitTask(task, limits)),
       presets,
       modelSpec,
-      grid: (preset: AdapterPreset) => parseGridFlags(gridFlags, preset.grid),
+      // The baseline trains nothing: its one point is not multiplied by --grid.
+      grid: (preset: AdapterPreset) =>
+        preset.method.evaluatesOnly === true ? preset.grid : parseGridFlags(gridFlags, preset.grid),
       epochs: flags.epochs,
       seed: flags.seed,
       dataDir,
@@ -92,6 +104,12 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
     backend,
     out,
     jobs: flags.jobs,
+    store: {
+      resume: flags.resume === true,
+      overwrite: flags.overwrite === true,
+      ...(flags['save-adapters'] === undefined ? {} : { saveAdapters: flags['save-adapters'] as SaveAdapters }),
+      ...(shard === undefined ? {} : { shard }),
+    },
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { Rng } from '../engine/rng.js';
 import { explainEngineError } from '../engine/engine-errors.js';
-import { fineTune, type StepProgress } from '../train/fine-tune.js';
+import { fineTune, type StepProgress, type TrainResult } from '../train/fine-tune.js';
 import { loadModel } from '../models/load.js';
 import { countParameters, type ParameterGroup } from '../peft/types.js';
 import type { AdapterPreset } from '../peft/preset.js';
@@ -14,6 +14,8 @@ import { RUNNERS } from '../runners/index.js';
 import type { DataLimits } from '../data/limit.js';
 import type { RunResult } from '../report/results.js';
 import { gridPoints, type Grid, type GridPoint } from './grid.js';
+import { BaseModelCache } from '../models/base-model-cache.js';
+import { saveTrainedAdapter } from '../peft/save-trained.js';
 
 export interface SweepPlanEntry {
   readonly task: LoadedTask;
@@ -42,6 +44,15 @@ export interface SweepOptions {
   readonly decoding?: DecodingSettings;
 }
 
+/** One grid point to run: its place in the whole plan, and where to save its trained adapter (if anywhere). */
+export interface SweepJob {
+  readonly planIndex: number;
+  readonly entry: SweepPlanEntry;
+  /** The folder the trained adapter is saved to, in PEFT's layout; not saved when absent. */
+  readonly adapterDir?: string;
+}
+
+/** Events carry the job's position among the jobs run (`index` of `total`), not its plan index. */
 export type SweepEvent =
   | { readonly kind: 'run-start'; readonly index: number; readonly total: number; readonly entry: SweepPlanEntry }
   | {
@@ -51,7 +62,13 @@ export type SweepEvent =
       readonly entry: SweepPlanEntry;
       readonly progress: StepProgress;
     }
-  | { readonly kind: 'run-end'; readonly index: number; readonly total: number; readonly result: RunResult };
+  | {
+      readonly kind: 'run-end';
+      readonly index: number;
+      readonly total: number;
+      readonly job: SweepJob;
+      readonly result: RunResult;
+    };
 
 export function planSweep(options: SweepOptions): SweepPlanEntry[] {
   return options.tasks.flatMap((task) =>
@@ -66,50 +83,67 @@ export function planSweep(options: SweepOptions): SweepPlanEntry[] {
   );
 }
 
-/** Runs the whole plan in this thread, in plan order. */
+/** Every plan entry as a job, nothing saved. */
+export function allJobs(options: SweepOptions): SweepJob[] {
+  return planSweep(options).map((entry, planIndex) => ({ planIndex, entry }));
+}
+
+/**
+ * Runs the jobs (default: the whole plan) in this thread, in order. The base model is read once for all of them;
+ * every job still starts from the same weights.
+ */
 export async function runSweep(
   options: SweepOptions,
   onEvent: (event: SweepEvent) => void = () => {},
+  jobs: readonly SweepJob[] = allJobs(options),
 ): Promise<RunResult[]> {
-  const plan = planSweep(options);
   const results: RunResult[] = [];
-  for (const [index, entry] of plan.entries()) {
-    onEvent({ kind: 'run-start', index, total: plan.length, entry });
-    const result = await runPlanEntry(entry, options, (progress) =>
-      onEvent({ kind: 'step', index, total: plan.length, entry, progress }),
-    );
-    results.push(result);
-    onEvent({ kind: 'run-end', index, total: plan.length, result });
+  const baseModels = new BaseModelCache();
+  try {
+    for (const [index, job] of jobs.entries()) {
+      const { entry } = job;
+      onEvent({ kind: 'run-start', index, total: jobs.length, entry });
+      const result = await runPlanEntry(job, { ...options, baseModels }, (progress) =>
+        onEvent({ kind: 'step', index, total: jobs.length, entry, progress }),
+      );
+      results.push(result);
+      onEvent({ kind: 'run-end', index, total: jobs.length, job, result });
+    }
+  } finally {
+    baseModels.dispose();
   }
   return results;
 }
 
 /** Trains and evaluates one grid point; everything it allocates is released before it returns. */
 export async function runPlanEntry(
-  entry: SweepPlanEntry,
+  job: Pick<SweepJob, 'entry' | 'adapterDir'>,
   options: RunSettings,
   onStep: (progress: StepProgress) => void,
 ): Promise<RunResult> {
   try {
-    return await trainAndEvaluate(entry.task, entry, options, onStep);
+    return await trainAndEvaluate(job.entry.task, job.entry, job.adapterDir, options, onStep);
   } catch (error) {
     throw explainEngineError(error, options.backend);
   }
 }
 
-/** What every run of a sweep shares. */
-export type RunSettings = Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend' | 'logSamples' | 'decoding'>;
+/** What every run of a sweep shares, and the base models already read. */
+export type RunSettings = Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend' | 'logSamples' | 'decoding'> & {
+  readonly baseModels?: BaseModelCache;
+};
 
 async function trainAndEvaluate<K extends TaskKind>(
   loaded: LoadedTask<K>,
   { preset, point, epochs }: SweepPlanEntry,
+  adapterDir: string | undefined,
   options: RunSettings,
   onStep: (progress: StepProgress) => void,
 ): Promise<RunResult> {
   const { task, data } = loaded;
   const runner = RUNNERS[loaded.kind];
   const rng = new Rng(options.seed);
-  const { model, tokenizer } = loadModel(options.modelSpec);
+  const { model, tokenizer } = loadModel(options.modelSpec, options.baseModels);
   const { adapter, ownGroups } = (() => {
     try {
       const ownGroups = runner.prepareModel(model, task, rng);
@@ -122,25 +156,30 @@ async function trainAndEvaluate<K extends TaskKind>(
   try {
     const groups: ParameterGroup[] = [...adapter.groups, ...ownGroups];
     const started = performance.now();
-    const training = fineTune({
-      model,
-      groups,
-      examples: runner.encodeTraining(tokenizer, task, data),
-      objective: runner.objective,
-      learningRate: point.lr,
-      batchSize: point.bs,
-      epochs,
-      weightDecay: preset.training.weightDecay,
-      warmupRatio: preset.training.warmupRatio,
-      maxGradNorm: preset.training.maxGradNorm,
-      divergence: { factor: preset.training.divergenceFactor, patience: preset.training.divergencePatience },
-      rng: rng.fork('train'),
-      hooks: adapter,
-      onStep,
-    });
+    const examples = runner.encodeTraining(tokenizer, task, data);
+    const training =
+      preset.method.evaluatesOnly === true
+        ? untrained()
+        : fineTune({
+            model,
+            groups,
+            examples,
+            objective: runner.objective,
+            learningRate: point.lr,
+            batchSize: point.bs,
+            epochs,
+            weightDecay: preset.training.weightDecay,
+            warmupRatio: preset.training.warmupRatio,
+            maxGradNorm: preset.training.maxGradNorm,
+            divergence: { factor: preset.training.divergenceFactor, patience: preset.training.divergencePatience },
+            rng: rng.fork('train'),
+            hooks: adapter,
+            onStep,
+          });
     const trainSeconds = (performance.now() - started) / 1000;
     const scores = await runner.evaluate(model, tokenizer, task, data, { decoding: options.decoding });
     const samples = options.logSamples === true ? runner.sampleRecords(task, data, scores) : undefined;
+    if (adapterDir !== undefined) saveTrainedAdapter(model, preset, adapterDir);
     return {
       task: task.name,
       adapter: preset.name,
@@ -150,7 +189,7 @@ async function trainAndEvaluate<K extends TaskKind>(
       seed: options.seed,
       lr: point.lr,
       batch_size: point.bs,
-      epochs,
+      epochs: preset.method.evaluatesOnly === true ? 0 : epochs,
       max_length: task.maxLength,
       optimizer: 'adamw',
       lr_scheduler: 'linear',
@@ -160,6 +199,8 @@ async function trainAndEvaluate<K extends TaskKind>(
       hyperparameters: adapter.hyperparameters,
       trainable_params: countParameters(groups),
       steps: training.steps,
+      train_examples: examples.length,
+      eval_examples: runner.evaluationSize(data),
       final_train_loss: training.diverged ? Number.NaN : (training.epochLosses.at(-1) ?? Number.NaN),
       diverged: training.diverged,
       diverged_step: training.divergedAtStep,
@@ -172,4 +213,9 @@ async function trainAndEvaluate<K extends TaskKind>(
     adapter.dispose();
     model.dispose();
   }
+}
+
+/** The training result of a preset that only evaluates (`--adapter none`): no step taken. */
+function untrained(): TrainResult {
+  return { steps: 0, epochLosses: [], diverged: false, log: [] };
 }

@@ -13,6 +13,8 @@ export interface WorkerJob {
   readonly presetSource: string;
   readonly point: GridPoint;
   readonly epochs: number;
+  /** Where to save the trained adapter, if anywhere. */
+  readonly adapterDir?: string;
 }
 
 export interface WorkerSetup {

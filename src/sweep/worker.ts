@@ -5,6 +5,7 @@ import { UserError, errorMessage } from '../errors.js';
 import { loadPreset } from '../peft/preset.js';
 import { getTask } from '../tasks/registry.js';
 import { runPlanEntry } from './run-sweep.js';
+import { BaseModelCache } from '../models/base-model-cache.js';
 import type { LoadedTask } from '../tasks/types.js';
 import { loadTask } from '../runners/index.js';
 import { limitTask } from '../runners/index.js';
@@ -17,9 +18,12 @@ const post = (message: FromWorker): void => port.postMessage(message);
 await initEngine(setup.backend);
 // Each worker thread reads a task's data once, for all the grid points it trains.
 const loadedTasks = new Map<string, LoadedTask>();
+// … and the base model once, for all of them (every grid point still starts from the same weights).
+const baseModels = new BaseModelCache();
 
 port.on('message', async (message: ToWorker) => {
   if (message.kind === 'stop') {
+    baseModels.dispose();
     port.close();
     return;
   }
@@ -35,13 +39,14 @@ port.on('message', async (message: ToWorker) => {
       epochs: job.epochs,
     };
     const result = await runPlanEntry(
-      entry,
+      { entry, ...(job.adapterDir === undefined ? {} : { adapterDir: job.adapterDir }) },
       {
         modelSpec: setup.modelSpec,
         seed: setup.seed,
         backend: setup.backendId,
         logSamples: setup.logSamples,
         decoding: setup.decoding,
+        baseModels,
       },
       (progress) => post({ kind: 'step', index: job.index, progress }),
     );

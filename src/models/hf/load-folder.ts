@@ -38,7 +38,8 @@ export function checkpointWeightInit(checkpoint: Checkpoint): WeightInit {
   };
 }
 
-export function loadLlamaFolder(dir: string): LlamaModel {
+/** `wrapInit` sees every weight as it is made (a sweep's base-model cache records them). */
+export function loadLlamaFolder(dir: string, wrapInit: (init: WeightInit) => WeightInit = (init) => init): LlamaModel {
   const raw = readConfigJson(dir);
   const modelType = raw['model_type'];
   if (modelType !== 'llama') {
@@ -49,7 +50,7 @@ export function loadLlamaFolder(dir: string): LlamaModel {
   const parsed = parseLlamaConfig(raw, join(dir, 'config.json'));
   const checkpoint = Checkpoint.open(dir);
   try {
-    return new LlamaModel(parsed, checkpointWeightInit(checkpoint));
+    return new LlamaModel(parsed, wrapInit(checkpointWeightInit(checkpoint)));
   } finally {
     checkpoint.close();
   }

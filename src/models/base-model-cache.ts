@@ -1,0 +1,53 @@
+/**
+ * The base weights a sweep reads once per worker: the first load of a model records each initial weight (kept,
+ * sharing its memory with the model's variable until training assigns a new value), and later loads build a fresh
+ * model from clones of them — the same starting point for every grid point, without reading or initialising again.
+ */
+import { tf, type Tensor } from '../engine/tf.js';
+import type { LlamaConfig } from './llama/config.js';
+import type { WeightInit } from './llama/model.js';
+import type { TextTokenizer } from './tokenizers/tokenizer.js';
+
+interface CachedModel {
+  readonly config: LlamaConfig;
+  readonly weights: Map<string, Tensor>;
+  readonly tokenizer: TextTokenizer;
+}
+
+export class BaseModelCache {
+  private readonly models = new Map<string, CachedModel>();
+  private readonly pending = new Map<string, Map<string, Tensor>>();
+
+  /** The init that rebuilds a cached model, or undefined when `spec` was not loaded yet. */
+  cached(spec: string): { config: LlamaConfig; init: WeightInit; tokenizer: TextTokenizer } | undefined {
+    const entry = this.models.get(spec);
+    if (entry === undefined) return undefined;
+    return { config: entry.config, tokenizer: entry.tokenizer, init: (name) => tf.clone(entry.weights.get(name)!) };
+  }
+
+  /** Wraps a model's first init so that every weight it makes is remembered. */
+  recording(spec: string, init: WeightInit): WeightInit {
+    const weights = new Map<string, Tensor>();
+    this.pending.set(spec, weights);
+    return (name, shape, role) => {
+      const weight = init(name, shape, role);
+      weights.set(name, tf.keep(tf.clone(weight)));
+      return weight;
+    };
+  }
+
+  /** Completes a recording once the model is built. */
+  remember(spec: string, config: LlamaConfig, tokenizer: TextTokenizer): void {
+    const weights = this.pending.get(spec);
+    if (weights === undefined) return;
+    this.pending.delete(spec);
+    this.models.set(spec, { config, weights, tokenizer });
+  }
+
+  dispose(): void {
+    for (const entry of [...this.models.values()]) entry.weights.forEach((weight) => weight.dispose());
+    for (const weights of this.pending.values()) weights.forEach((weight) => weight.dispose());
+    this.models.clear();
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Saves a sweep run's trained adapter: each method in PEFT's layout (adapter_config.json + adapter_model.safetensors,
+ * as its `save…Adapter` writes it), full fine-tuning as a whole Hugging Face model folder. A classification task's
+ * head, trained beside the adapter, goes to task_head.safetensors in transformers' layout (`score.weight`, [labels,
+ * hidden]). The baseline (`--adapter none`) has nothing to save.
+ */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic-write.js';
+import type { LlamaModel } from '../models/llama/model.js';
+import { saveLlamaFolder } from '../models/hf/save-folder.js';
+import { encodeSafetensors, transposedEntry } from '../models/safetensors.js';
+import type { AdapterPreset } from './preset.js';
+import { saveLoraAdapter } from './lora/peft-format.js';
+import { saveMonteCloraAdapter } from './monteclora/peft-format.js';
+import { saveIa3Adapter } from './ia3/peft-format.js';
+import { savePromptTuningAdapter } from './prompt-tuning/peft-format.js';
+import { saveAdaLoraAdapter } from './adalora/peft-format.js';
+import type { LoraConfig } from './lora/config.js';
+import type { MonteCloraConfig } from './monteclora/config.js';
+import type { Ia3Config } from './ia3/config.js';
+import type { PromptTuningConfig } from './prompt-tuning/index.js';
+import type { AdaLoraConfig } from './adalora/config.js';
+
+const SAVERS: Readonly<Record<string, (model: LlamaModel, config: unknown, dir: string) => void>> = {
+  lora: (model, config, dir) => saveLoraAdapter(model, config as LoraConfig, dir),
+  monteclora: (model, config, dir) => saveMonteCloraAdapter(model, config as MonteCloraConfig, dir),
+  ia3: (model, config, dir) => saveIa3Adapter(model, config as Ia3Config, dir),
+  'prompt-tuning': (model, config, dir) => savePromptTuningAdapter(model, config as PromptTuningConfig, dir),
+  adalora: (model, config, dir) => saveAdaLoraAdapter(model, config as AdaLoraConfig, dir),
+  full: (model, _config, dir) => saveLlamaFolder(model, dir),
+};
+
+/** Whether a preset's runs have anything to save. */
+export function savesAdapters(preset: AdapterPreset): boolean {
+  return SAVERS[preset.method.name] !== undefined;
+}
+
+export function saveTrainedAdapter(model: LlamaModel, preset: AdapterPreset, dir: string): void {
+  const save = SAVERS[preset.method.name];
+  if (save === undefined) return;
+  mkdirSync(dir, { recursive: true });
+  save(model, preset.adapterConfig, dir);
+  const head = model.score;
+  if (head !== undefined && preset.method.name !== 'full') {
+    const [weight] = head.variables();
+    writeFileAtomic(
+      join(dir, 'task_head.safetensors'),
+      encodeSafetensors({ 'score.weight': transposedEntry(weight!) }),
+    );
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * A run's key: the sha256 of everything that determines its numbers — the task and the hash of the data it uses,
+ * the model and its hash, the preset (name, method, adapter config, training settings), the grid point, seed,
+ * epochs, limits, decoding, backend and mceval version. Equal keys mean the same run, so a rerun skips it; a
+ * sweep's id is the hash of its keys.
+ */
+import type { DataLimits } from '../data/limit.js';
+import type { DecodingSettings } from '../tasks/types.js';
+import type { SweepPlanEntry } from '../sweep/run-sweep.js';
+import { sha256, stableJson } from './stable-json.js';
+
+export interface RunKeyContext {
+  readonly modelSpec: string;
+  readonly modelSha256: string;
+  /** The hash of each task's splits as used, by task name. */
+  readonly dataSha256: ReadonlyMap<string, string>;
+  readonly seed: number;
+  readonly limits: DataLimits;
+  readonly decoding: DecodingSettings | undefined;
+  readonly backend: string;
+  readonly mcevalVersion: string;
+}
+
+export function runKey(entry: SweepPlanEntry, context: RunKeyContext): string {
+  const { preset } = entry;
+  return sha256(
+    stableJson({
+      task: entry.task.task.name,
+      data: context.dataSha256.get(entry.task.task.name),
+      model: { spec: context.modelSpec, sha256: context.modelSha256 },
+      preset: {
+        name: preset.name,
+        method: preset.method.name,
+        adapter: preset.adapterConfig,
+        training: preset.training,
+      },
+      point: entry.point,
+      seed: context.seed,
+      epochs: entry.epochs,
+      // The --train-file's content is in the data hash; its path does not change a number.
+      limits: { limit: context.limits.evalLimit ?? null, train_limit: context.limits.trainLimit ?? null },
+      decoding: context.decoding ?? null,
+      backend: context.backend,
+      mceval: context.mcevalVersion,
+    }),
+  );
+}
+
+/** A sweep's id: the hash of its run keys, in any order. */
+export function sweepId(keys: readonly string[]): string {
+  return sha256([...keys].sort().join('\n'));
+}
