@@ -1,11 +1,9 @@
 /** Help on every command (-h, --help, `mceval help`), and parse errors that keep every problem and the flag's name. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { packagePath } from '../src/paths.js';
 import { errorLines } from '../src/cli/error-lines.js';
+import { mceval } from './helpers.js';
 
-const BIN = packagePath('bin', 'run.js');
 const COMMANDS = [
   'run',
   'score',
@@ -17,11 +15,6 @@ const COMMANDS = [
   'data verify',
   'data pull',
 ];
-
-function mceval(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 test('-h, --help and `mceval help COMMAND` print the usage of every command', () => {
   for (const command of COMMANDS) {

@@ -1,18 +1,10 @@
 /** The CLI as users run it: a real process, real flags, real files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packagePath } from '../src/paths.js';
-
-const BIN = packagePath('bin', 'run.js');
-
-function mceval(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { mceval, metricColumns } from './helpers.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'mceval-cli-'));
@@ -87,16 +79,6 @@ test('MCEVAL_BACKEND chooses the backend', () => {
   assert.equal(report.chosen, 'cpu');
 });
 
-/** The metric columns of a results.csv (everything but the wall-clock time). */
-function metricColumns(csv: string): string[][] {
-  const [header, ...rows] = csv
-    .trim()
-    .split('\n')
-    .map((line) => line.split(','));
-  const time = header!.indexOf('train_seconds');
-  return [header!, ...rows].map((cells) => cells.filter((_, i) => i !== time));
-}
-
 test('a run trains each grid point, prints the table, writes both CSV files; threads do not change the numbers', () => {
   const sequential = tempDir();
   const parallel = tempDir();
@@ -165,7 +147,7 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lorax'],
-        /^Error: Unknown adapter "lorax": use one of adalora, dora, full, ia3, lora, loraplus, monteclora, monteclora-reference, prompt-tuning, or a path to a preset \.json file\.\n$/,
+        /^Error: Unknown adapter "lorax": use one of adalora, dora, full, ia3, lora, loraplus, monteclora, monteclora-reference, none, prompt-tuning, or a path to a preset \.json file\.\n$/,
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lora', '--grid', 'lr:1e-3'],

@@ -1,13 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { packagePath } from '../src/paths.js';
 import { sharedPath } from './shared-fixtures.js';
-
-function mceval(args: string[]) {
-  const result = spawnSync(process.execPath, [packagePath('bin', 'run.js'), ...args], { encoding: 'utf8' });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { mceval } from './helpers.js';
 
 test('generate --json on a builtin model prints ids, text and per-token log-probs', () => {
   const { code, stdout, stderr } = mceval([

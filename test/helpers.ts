@@ -1,4 +1,6 @@
 import { before, describe } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { packagePath } from '../src/paths.js';
 import { initEngine } from '../src/engine/backends.js';
 import { tf } from '../src/engine/tf.js';
 
@@ -31,4 +33,23 @@ export function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): nu
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
   return max;
+}
+
+/** The cells of a results.csv but its wall-clock column (train_seconds), header first: what must repeat exactly. */
+export function metricColumns(csv: string): string[][] {
+  const [header, ...rows] = csv
+    .trim()
+    .split('\n')
+    .map((line) => line.split(','));
+  const time = header!.indexOf('train_seconds');
+  return [header!, ...rows].map((cells) => cells.filter((_, i) => i !== time));
+}
+
+/** The CLI as users run it: a real process (`node bin/run.js ARGS`), its exit code and both streams. */
+export function mceval(args: readonly string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [packagePath('bin', 'run.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ import { SafetensorsFile } from '../src/models/safetensors.js';
 import { getTask } from '../src/tasks/registry.js';
 import { limitTask, loadTask, RUNNERS } from '../src/runners/index.js';
 import { tf } from '../src/engine/tf.js';
-import { useTestBackend } from './helpers.js';
+import { mceval, metricColumns, useTestBackend } from './helpers.js';
 
 const BIN = packagePath('bin', 'run.js');
 const SWEEP = [
@@ -42,11 +42,6 @@ const SWEEP = [
   '2',
 ];
 
-function mceval(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
 const tempDir = () => mkdtempSync(join(tmpdir(), 'mceval-store-'));
 
 function finishedRuns(dir: string): number {
@@ -59,15 +54,7 @@ function finishedRuns(dir: string): number {
   }
 }
 
-/** results.csv without the columns that measure time. */
-function metricRows(dir: string): string[][] {
-  const [header, ...rows] = readFileSync(join(dir, 'results.csv'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => line.split(','));
-  const keep = header!.map((column, i) => (column === 'train_seconds' ? -1 : i)).filter((i) => i >= 0);
-  return [header!, ...rows].map((cells) => keep.map((i) => cells[i]!));
-}
+const metricRows = (dir: string) => metricColumns(readFileSync(join(dir, 'results.csv'), 'utf8'));
 
 /** Starts the sweep and kills it with SIGKILL after `delayMs`, or as soon as `afterLine` shows on stderr. */
 function killed(out: string, when: { delayMs?: number; afterLine?: RegExp }): Promise<void> {

@@ -47,7 +47,13 @@ test('a heartbeat line every 30 s at most, with run, step and ETA, then one line
     diverged: false,
     train_seconds: 60,
   };
-  progress.onEvent({ kind: 'run-end', index: 0, total: 2, job: { planIndex: 0, entry: plan[0]! }, result: result as unknown as RunResult });
+  progress.onEvent({
+    kind: 'run-end',
+    index: 0,
+    total: 2,
+    job: { planIndex: 0, entry: plan[0]! },
+    result: result as unknown as RunResult,
+  });
   assert.equal(lines[1], 'run 1/2 demo/lora lr=0.001 bs=16: accuracy 0.5000, NLL 0.7000, 60s');
   clock = 61_000;
   progress.onEvent(stepEvent(1, 1));

@@ -3,7 +3,7 @@
  * model and data checksums, the limits and example counts, and when and how long it ran.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus, hostname } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { packagePath } from '../paths.js';
 

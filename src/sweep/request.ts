@@ -17,7 +17,7 @@ import { ensureWritableDirectory } from '../report/output-dir.js';
 import { limitTask, promptTargetsOf } from '../runners/index.js';
 import { resolveTasks } from '../tasks/registry.js';
 import type { LoadedTask, Task } from '../tasks/types.js';
-import { parseGridFlags } from './grid.js';
+import { parseGridFlags, type Grid } from './grid.js';
 import type { SweepOptions } from './run-sweep.js';
 import { parseShard } from './shard.js';
 import type { SaveAdapters, StoreSettings } from './stored-sweep.js';
@@ -62,12 +62,9 @@ export interface SweepRequest {
 
 export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest> {
   const tasks = resolveTasks(flags.task);
-  // --adapter lora,monteclora and repeated --adapter both name several presets.
-  const presets = flags.adapter.flatMap((value) => value.split(',')).map((name) => loadPreset(name.trim()));
+  const presets = presetsOf(flags);
   const gridFlags = flags.grid ?? [];
-  presets
-    .filter((preset) => preset.method.evaluatesOnly !== true)
-    .forEach((preset) => parseGridFlags(gridFlags, preset.grid));
+  presets.forEach((preset) => gridOf(preset, gridFlags));
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
   const out = resolve(flags.out);
   ensureWritableDirectory(out);
@@ -91,9 +88,7 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
       tasks: loaded.map((task) => limitTask(task, limits)),
       presets,
       modelSpec,
-      // The baseline trains nothing: its one point is not multiplied by --grid.
-      grid: (preset: AdapterPreset) =>
-        preset.method.evaluatesOnly === true ? preset.grid : parseGridFlags(gridFlags, preset.grid),
+      grid: (preset: AdapterPreset) => gridOf(preset, gridFlags),
       epochs: flags.epochs,
       seed: flags.seed,
       dataDir,
@@ -111,6 +106,25 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
       ...(shard === undefined ? {} : { shard }),
     },
   };
+}
+
+/** The number of runs the flags plan (tasks × each preset's grid), without loading any data. */
+export function countPlannedRuns(flags: Pick<RunFlags, 'task' | 'adapter' | 'grid'>): number {
+  const points = presetsOf(flags).map((preset) => {
+    const grid = gridOf(preset, flags.grid ?? []);
+    return grid.lr.length * grid.bs.length;
+  });
+  return resolveTasks(flags.task).length * points.reduce((a, b) => a + b, 0);
+}
+
+/** --adapter lora,monteclora and repeated --adapter both name several presets. */
+function presetsOf(flags: Pick<RunFlags, 'adapter'>): AdapterPreset[] {
+  return flags.adapter.flatMap((value) => value.split(',')).map((name) => loadPreset(name.trim()));
+}
+
+/** A preset's grid under --grid; the baseline trains nothing, so its one point is not multiplied. */
+function gridOf(preset: AdapterPreset, gridFlags: readonly string[]): Grid {
+  return preset.method.evaluatesOnly === true ? preset.grid : parseGridFlags(gridFlags, preset.grid);
 }
 
 function checkDecoding(flags: RunFlags): void {
