@@ -1,0 +1,79 @@
+/** A report as terminal tables (cli-table3), GitHub Markdown, or LaTeX with booktabs (best per column in bold). */
+import Table from 'cli-table3';
+import type { Report } from '../report-model.js';
+import { reportTables, type TextTable } from './rows.js';
+
+export function renderTerminal(report: Report): string {
+  return reportTables(report)
+    .map((table) => {
+      const rendered = new Table({ head: [...table.head], style: { head: [], border: [] } });
+      table.rows.forEach((row) => rendered.push([...row]));
+      return `${table.title}\n${rendered.toString()}`;
+    })
+    .join('\n\n');
+}
+
+const markdownCell = (text: string) => text.replace(/\|/g, '\\|');
+
+function markdownTable(table: TextTable): string {
+  const rows = table.rows.map((row, r) =>
+    row.map((cell, c) => (table.best?.[r]?.[c] === true ? `**${markdownCell(cell)}**` : markdownCell(cell))),
+  );
+  return [
+    `**${table.title}**`,
+    '',
+    `| ${table.head.map(markdownCell).join(' | ')} |`,
+    `|${table.head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+}
+
+export function renderMarkdown(report: Report): string {
+  return `${reportTables(report).map(markdownTable).join('\n\n')}\n`;
+}
+
+const LATEX_SPECIALS: Readonly<Record<string, string>> = {
+  '\\': '\\textbackslash{}',
+  '&': '\\&',
+  '%': '\\%',
+  $: '\\$',
+  '#': '\\#',
+  _: '\\_',
+  '{': '\\{',
+  '}': '\\}',
+  '~': '\\textasciitilde{}',
+  '^': '\\textasciicircum{}',
+};
+
+export function latexEscape(text: string): string {
+  return text
+    .replace(/[\\&%$#_{}~^]/g, (char) => LATEX_SPECIALS[char]!)
+    .replace(/±/g, '$\\pm$')
+    .replace(/Δ/g, '$\\Delta$')
+    .replace(/×/g, '$\\times$')
+    .replace(/−/g, '-');
+}
+
+function latexTable(table: TextTable): string {
+  const rows = table.rows.map((row, r) =>
+    row.map((cell, c) => (table.best?.[r]?.[c] === true ? `\\textbf{${latexEscape(cell)}}` : latexEscape(cell))),
+  );
+  return [
+    '\\begin{table}[t]',
+    '\\centering',
+    `\\caption{${latexEscape(table.title)}}`,
+    `\\begin{tabular}{l${'r'.repeat(table.head.length - 1)}}`,
+    '\\toprule',
+    `${table.head.map(latexEscape).join(' & ')} \\\\`,
+    '\\midrule',
+    ...rows.map((row) => `${row.join(' & ')} \\\\`),
+    '\\bottomrule',
+    '\\end{tabular}',
+    '\\end{table}',
+  ].join('\n');
+}
+
+/** Needs \usepackage{booktabs}. */
+export function renderLatex(report: Report): string {
+  return `% mceval report: needs \\usepackage{booktabs}\n${reportTables(report).map(latexTable).join('\n\n')}\n`;
+}
