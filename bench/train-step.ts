@@ -77,6 +77,6 @@ for (const backend of backends) {
     const steps = Number(argument('steps', backend === 'cpu' ? '3' : '20'));
     results.push(await measure(backend, model, steps));
   }
-  plainMatmul[backend] = matmulSelfCheck(1024, backend === 'cpu' ? 1 : 5).gflops;
+  plainMatmul[backend] = (await matmulSelfCheck(1024, backend === 'cpu' ? 1 : 5)).gflops;
 }
 console.log(JSON.stringify({ node: process.version, plainMatmul1024GflopsPerSecond: plainMatmul, results }, null, 2));

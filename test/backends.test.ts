@@ -28,11 +28,33 @@ function environment(options: {
   };
 }
 
-test('auto tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order', () => {
+test('auto tries tfjs-node-gpu, tfjs-node, webgpu, wasm, cpu in that order', () => {
   assert.deepEqual(
     BACKEND_CANDIDATES.map((candidate) => candidate.id),
-    ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
+    ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
   );
+});
+
+test('webgpu: auto passes over a software adapter (saying why); --backend webgpu takes it', async () => {
+  const requests: string[] = [];
+  const env = {
+    ...environment({
+      importable: ['@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-cpu'],
+      initialises: ['webgpu', 'wasm', 'cpu'],
+    }),
+    async prepare(candidate: { id: string }, request: string) {
+      if (candidate.id !== 'webgpu') return;
+      requests.push(request);
+      if (request !== 'webgpu') throw new Error('only a software adapter (llvmpipe); ask for it with --backend webgpu');
+    },
+  };
+  const auto = await selectBackend('auto', { environment: env });
+  assert.equal(auto.id, 'wasm');
+  assert.match(auto.probes.find((probe) => probe.id === 'webgpu')!.reason!, /^only a software adapter \(llvmpipe\)/);
+  const asked = await selectBackend('webgpu', { environment: env });
+  assert.equal(asked.id, 'webgpu');
+  assert.equal(asked.threads, 1);
+  assert.deepEqual(requests, ['auto', 'webgpu']);
 });
 
 test('auto falls back to wasm when tfjs-node is missing, keeping each reason', async () => {

@@ -159,7 +159,7 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lora', '--backend', 'gpu'],
-        /^Error: Expected --backend=gpu to be one of: auto, tensorflow, wasm, cpu/,
+        /^Error: Expected --backend=gpu to be one of: auto, tensorflow, webgpu, wasm, cpu/,
       ],
     ];
     for (const [args, expected] of cases) {

@@ -211,7 +211,7 @@ function tinyTask() {
   return { model, examples, batch };
 }
 
-test('post-hoc mode: the mean trains alone first, then s and p train with the mean frozen', () => {
+test('post-hoc mode: the mean trains alone first, then s and p train with the mean frozen', async () => {
   const { model, examples } = tinyTask();
   const cfg = config({ targetModules: ['q_proj', 'v_proj'], posthocMeanEpochs: 1 });
   const adapter = monteCloraMethod.apply(model, cfg, new Rng(3));
@@ -222,7 +222,7 @@ test('post-hoc mode: the mean trains alone first, then s and p train with the me
     return before[index]!.some((v, j) => maxAbsDifference(v, after[index]![j]!) > 0);
   };
   const states: number[][][][] = [snapshot()];
-  const result = fineTune({
+  const result = await fineTune({
     model,
     groups: [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
     examples,

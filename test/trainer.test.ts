@@ -22,7 +22,7 @@ function toyExamples(encode: (text: string) => number[]): EncodedExample[] {
 }
 
 onEachBackend(() => {
-  test('training lowers the loss and leaves no tensor behind', () => {
+  test('training lowers the loss and leaves no tensor behind', async () => {
     const { model, tokenizer } = loadModel('builtin:tiny');
     const rng = new Rng(5);
     model.addClassificationHead(2);
@@ -34,7 +34,7 @@ onEachBackend(() => {
     const examples = toyExamples((text) => tokenizer.encode(text));
     const before = tf.memory().numTensors;
     const losses: number[] = [];
-    const result = fineTune({
+    const result = await fineTune({
       model,
       groups: [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
       examples,
@@ -56,13 +56,13 @@ onEachBackend(() => {
     model.dispose();
   });
 
-  test('a loss that stays above 4× its start stops the run as diverged, with the step', () => {
-    const run = (divergence?: { factor: number; patience: number }) => {
+  test('a loss that stays above 4× its start stops the run as diverged, with the step', async () => {
+    const run = async (divergence?: { factor: number; patience: number }) => {
       const { model, tokenizer } = loadModel('builtin:tiny');
       model.addClassificationHead(2);
       const adapter = loraMethod.apply(model, parseLoraConfig({ r: 4, alpha: 8 }, 't'), new Rng(1));
       const before = tf.memory().numTensors;
-      const result = fineTune({
+      const result = await fineTune({
         model,
         groups: [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
         examples: toyExamples((text) => tokenizer.encode(text)),
@@ -80,7 +80,7 @@ onEachBackend(() => {
       model.dispose();
       return result;
     };
-    const watched = run({ factor: 4, patience: 5 });
+    const watched = await run({ factor: 4, patience: 5 });
     assert.equal(watched.diverged, true);
     assert.ok(watched.divergedAtStep !== undefined && watched.divergedAtStep < 24);
     assert.equal(watched.steps, watched.divergedAtStep);
@@ -88,18 +88,18 @@ onEachBackend(() => {
     // The last `patience` steps were all above 4× the first step's loss.
     assert.ok(watched.log.slice(-5).every((entry) => entry.loss > 4 * first));
     // Without the rule the same run trains on through its exploded (finite) losses to the end.
-    const unwatched = run();
+    const unwatched = await run();
     assert.equal(unwatched.diverged, false);
     assert.equal(unwatched.steps, 24);
     assert.ok(unwatched.log.some((entry) => entry.loss > 100 * first));
   });
 
-  test('a diverging run stops and says so', () => {
+  test('a diverging run stops and says so', async () => {
     const { model, tokenizer } = loadModel('builtin:tiny');
     model.addClassificationHead(2);
     const adapter = loraMethod.apply(model, parseLoraConfig({ r: 4, alpha: 8 }, 't'), new Rng(1));
     const before = tf.memory().numTensors;
-    const result = fineTune({
+    const result = await fineTune({
       model,
       groups: [{ name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
       examples: toyExamples((text) => tokenizer.encode(text)),

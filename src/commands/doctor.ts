@@ -3,6 +3,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { backendFlag } from '../cli/flags.js';
 import { initEngine, resolveBackendRequest, type BackendProbe } from '../engine/backends.js';
 import { matmulSelfCheck, type MatmulCheck } from '../engine/selfcheck.js';
+import { webGpuAdapterReport, type WebGpuAdapterReport } from '../engine/webgpu.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
 export interface DoctorResult {
@@ -14,6 +15,8 @@ export interface DoctorResult {
   readonly matmul: MatmulCheck;
   /** What the code-execution sandbox can do here; `defaultMode` is what `--sandbox` defaults to. */
   readonly sandbox: IsolationReport & { readonly defaultMode: 'strict' | 'process' };
+  /** The WebGPU adapter Dawn found, when it found one: its features and limits. */
+  readonly webgpu?: WebGpuAdapterReport;
   readonly ok: boolean;
 }
 
@@ -36,7 +39,7 @@ export default class Doctor extends BaseCommand {
   async run(): Promise<DoctorResult> {
     const { flags } = await this.parse(Doctor);
     const choice = await initEngine(resolveBackendRequest(flags.backend), { probeAll: true });
-    const matmul = matmulSelfCheck(flags.size);
+    const matmul = await matmulSelfCheck(flags.size);
     const isolation = await detectIsolation();
     const defaultMode = isolation.strict.available ? 'strict' : 'process';
     const result: DoctorResult = {
@@ -47,6 +50,7 @@ export default class Doctor extends BaseCommand {
       threads: choice.threads,
       matmul,
       sandbox: { ...isolation, defaultMode },
+      ...(webGpuAdapterReport() === undefined ? {} : { webgpu: webGpuAdapterReport()! }),
       ok: matmul.relativeError < MAX_RELATIVE_ERROR,
     };
     this.log(`Node ${result.node} on ${result.platform}`);
@@ -54,6 +58,18 @@ export default class Doctor extends BaseCommand {
     for (const probe of choice.probes) {
       const status = probe.available ? 'available  ' : 'unavailable';
       this.log(`  ${probe.id.padEnd(15)} ${status} ${probe.reason ?? ''}`.trimEnd());
+    }
+    const adapter = result.webgpu;
+    if (adapter !== undefined) {
+      const features = Object.entries(adapter.features)
+        .map(([name, present]) => `${name} ${present ? 'yes' : 'no'}`)
+        .join(', ');
+      this.log(
+        `WebGPU adapter: ${adapter.description || adapter.device || adapter.vendor} (${adapter.vendor}, ${adapter.architecture}` +
+          `${adapter.isFallbackAdapter ? ', software fallback' : ''}); ${features}; max buffer ` +
+          `${adapter.limits['maxBufferSize']}, max storage binding ${adapter.limits['maxStorageBufferBindingSize']}, ` +
+          `workgroup storage ${adapter.limits['maxComputeWorkgroupStorageSize']}`,
+      );
     }
     this.log(`Chosen: ${choice.id} (${choice.threads} thread${choice.threads === 1 ? '' : 's'})`);
     this.log(

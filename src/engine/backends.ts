@@ -8,13 +8,14 @@ import { availableParallelism } from 'node:os';
 import { tf } from './tf.js';
 import { UserError, firstLine } from '../errors.js';
 import { registerCustomKernels } from './kernels/register.js';
+import { setupWebGpu } from './webgpu.js';
 
-export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
 
 export interface BackendCandidate {
   /** What mceval calls it (doctor, --json). */
-  readonly id: 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  readonly id: 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   /** The name the package registers with tfjs. */
   readonly tfName: string;
   /** The package whose import registers it. */
@@ -25,6 +26,7 @@ export interface BackendCandidate {
 export const BACKEND_CANDIDATES: readonly BackendCandidate[] = [
   { id: 'tensorflow-gpu', tfName: 'tensorflow', module: '@tensorflow/tfjs-node-gpu' },
   { id: 'tensorflow', tfName: 'tensorflow', module: '@tensorflow/tfjs-node' },
+  { id: 'webgpu', tfName: 'webgpu', module: '@tensorflow/tfjs-backend-webgpu' },
   { id: 'wasm', tfName: 'wasm', module: '@tensorflow/tfjs-backend-wasm' },
   { id: 'cpu', tfName: 'cpu', module: '@tensorflow/tfjs-backend-cpu' },
 ];
@@ -50,12 +52,18 @@ export interface BackendChoice {
 /** What selection needs from the outside world; tests replace it to simulate missing or broken packages. */
 export interface BackendEnvironment {
   importModule(specifier: string): Promise<unknown>;
+  /** Work a candidate needs before its import (WebGPU: Dawn, the adapter, the device); throws saying why not. */
+  prepare?(candidate: BackendCandidate, request: BackendRequest): Promise<void>;
   /** Initialise a registered backend and make it current; resolves false when its initialisation fails. */
   activate(tfName: string): Promise<boolean>;
 }
 
 const realEnvironment: BackendEnvironment = {
   importModule: (specifier) => import(specifier),
+  async prepare(candidate, request) {
+    // A software adapter only when WebGPU was asked for by name.
+    if (candidate.id === 'webgpu') await setupWebGpu({ allowFallback: request === 'webgpu' });
+  },
   activate: (tfName) => tf.setBackend(tfName),
 };
 
@@ -88,6 +96,12 @@ export async function selectBackend(
 
   for (const candidate of toProbe) {
     const isWanted = wanted.includes(candidate);
+    try {
+      await environment.prepare?.(candidate, request);
+    } catch (error) {
+      probes.push({ id: candidate.id, module: candidate.module, available: false, reason: firstLine(error) });
+      continue;
+    }
     try {
       await environment.importModule(candidate.module);
     } catch (error) {

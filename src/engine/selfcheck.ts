@@ -34,7 +34,8 @@ export function relativeFrobeniusError(actual: ArrayLike<number>, expected: Arra
   return Math.sqrt(diff / norm);
 }
 
-export function matmulSelfCheck(size = 256, repeats = 10): MatmulCheck {
+/** Reads results asynchronously, so it also runs on backends without synchronous reads (WebGPU in Node). */
+export async function matmulSelfCheck(size = 256, repeats = 10): Promise<MatmulCheck> {
   const rng = new Rng(7);
   const a = rng.normalArray(size * size);
   const b = rng.normalArray(size * size);
@@ -42,13 +43,13 @@ export function matmulSelfCheck(size = 256, repeats = 10): MatmulCheck {
   const tb = tf.tensor2d(b, [size, size]);
   try {
     const product = tf.matMul(ta, tb);
-    const actual = product.dataSync();
+    const actual = await product.data();
     product.dispose();
     const relativeError = relativeFrobeniusError(actual, referenceMatmul(a, b, size, size, size));
     const started = performance.now();
     for (let i = 0; i < repeats; i++) {
       const c = tf.matMul(ta as Tensor2D, tb as Tensor2D);
-      c.dataSync();
+      await c.data();
       c.dispose();
     }
     const seconds = (performance.now() - started) / 1000;

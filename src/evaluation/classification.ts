@@ -19,11 +19,12 @@ export interface ClassificationScores {
   readonly logProbabilities: readonly (readonly number[])[];
 }
 
-export function classLogProbabilities(
+/** Reads the logits asynchronously, so it runs on backends without synchronous reads (WebGPU in Node) too. */
+export async function classLogProbabilities(
   model: LlamaModel,
   examples: readonly EncodedExample[],
   batchSize = 32,
-): number[][] {
+): Promise<number[][]> {
   const rows: number[][] = [];
   for (let start = 0; start < examples.length; start += batchSize) {
     const chunk = examples.slice(start, start + batchSize);
@@ -32,7 +33,7 @@ export function classLogProbabilities(
       model.config.padTokenId,
     );
     const logits = tf.tidy(() => model.classify(batch, EVAL_CONTEXT));
-    const values = logits.dataSync();
+    const values = await logits.data();
     const numLabels = logits.shape[1];
     logits.dispose();
     for (let i = 0; i < chunk.length; i++) rows.push(logSoftmax(values.subarray(i * numLabels, (i + 1) * numLabels)));
@@ -40,12 +41,12 @@ export function classLogProbabilities(
   return rows;
 }
 
-export function evaluateClassification(
+export async function evaluateClassification(
   model: LlamaModel,
   examples: readonly EncodedExample[],
   extraMetrics: readonly ('f1' | 'mcc')[] = [],
-): ClassificationScores {
-  const logProbabilities = classLogProbabilities(model, examples);
+): Promise<ClassificationScores> {
+  const logProbabilities = await classLogProbabilities(model, examples);
   const labels = examples.map((example) => example.label);
   // The predicted class is the first of the most probable ones (numpy's argmax), as accuracy counts it.
   const predictions = logProbabilities.map((row) => row.indexOf(Math.max(...row)));

@@ -6,7 +6,7 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { UserError } from '../errors.js';
-import { tf, type Tensor2D, type Variable } from '../engine/tf.js';
+import type { Variable } from '../engine/tf.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const BYTES_PER_ELEMENT: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
@@ -164,7 +164,14 @@ export function tensorEntry(tensor: { shape: readonly number[]; dataSync(): Arra
   return { shape: [...tensor.shape], values: Float32Array.from(tensor.dataSync()) };
 }
 
-/** A [in, out] variable as PEFT's [out, in] tensor (mceval keeps adapter matrices transposed). */
+/**
+ * A [in, out] variable as PEFT's [out, in] tensor (mceval keeps adapter matrices transposed), transposed on the host
+ * from the variable's own values — which backends without synchronous reads (WebGPU) have cached once read.
+ */
 export function transposedEntry(variable: Variable): { shape: number[]; values: Float32Array } {
-  return tf.tidy(() => tensorEntry(tf.transpose(variable as unknown as Tensor2D)));
+  const [rows, columns] = variable.shape as [number, number];
+  const values = variable.dataSync();
+  const transposed = new Float32Array(values.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < columns; j++) transposed[j * rows + i] = values[i * columns + j]!;
+  return { shape: [columns, rows], values: transposed };
 }

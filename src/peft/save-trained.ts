@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { LlamaModel } from '../models/llama/model.js';
+import type { Variable } from '../engine/tf.js';
 import { saveLlamaFolder } from '../models/hf/save-folder.js';
 import { encodeSafetensors, transposedEntry } from '../models/safetensors.js';
 import type { AdapterPreset } from './preset.js';
@@ -36,9 +37,16 @@ export function savesAdapters(preset: AdapterPreset): boolean {
   return SAVERS[preset.method.name] !== undefined;
 }
 
-export function saveTrainedAdapter(model: LlamaModel, preset: AdapterPreset, dir: string): void {
+/** `trained`: the run's trained variables, read back first (asynchronously, so WebGPU can save too). */
+export async function saveTrainedAdapter(
+  model: LlamaModel,
+  preset: AdapterPreset,
+  trained: readonly Variable[],
+  dir: string,
+): Promise<void> {
   const save = SAVERS[preset.method.name];
   if (save === undefined) return;
+  await Promise.all(trained.map((variable) => variable.data()));
   mkdirSync(dir, { recursive: true });
   save(model, preset.adapterConfig, dir);
   const head = model.score;

@@ -157,7 +157,11 @@ function mixtureFile(loaded: readonly LoadedTask[], out: string, flags: RunFlags
   return writeTrainingMixture(out, trainingMixture(sets, flags['train-mixture']!, flags.seed));
 }
 
-/** Grid points trained at once: --jobs, else one per core (1 with tfjs-node, which is multi-threaded itself). */
+/**
+ * Grid points trained at once: --jobs, else one per core — but 1 with tfjs-node (multi-threaded itself) and with
+ * WebGPU (one device, which each worker thread would otherwise open again).
+ */
 export function sweepJobs(requested: number | undefined, choice: BackendChoice, runs: number): number {
-  return requested ?? (choice.tfName === 'tensorflow' ? 1 : Math.min(availableParallelism(), runs));
+  const single = choice.tfName === 'tensorflow' || choice.tfName === 'webgpu';
+  return requested ?? (single ? 1 : Math.min(availableParallelism(), runs));
 }

@@ -160,7 +160,7 @@ async function trainAndEvaluate<K extends TaskKind>(
     const training =
       preset.method.evaluatesOnly === true
         ? untrained()
-        : fineTune({
+        : await fineTune({
             model,
             groups,
             examples,
@@ -179,7 +179,14 @@ async function trainAndEvaluate<K extends TaskKind>(
     const trainSeconds = (performance.now() - started) / 1000;
     const scores = await runner.evaluate(model, tokenizer, task, data, { decoding: options.decoding });
     const samples = options.logSamples === true ? runner.sampleRecords(task, data, scores) : undefined;
-    if (adapterDir !== undefined) saveTrainedAdapter(model, preset, adapterDir);
+    if (adapterDir !== undefined) {
+      await saveTrainedAdapter(
+        model,
+        preset,
+        groups.flatMap((group) => group.variables),
+        adapterDir,
+      );
+    }
     return {
       task: task.name,
       adapter: preset.name,

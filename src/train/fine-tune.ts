@@ -96,7 +96,11 @@ class DivergenceWatch {
   }
 }
 
-export function fineTune(options: TrainOptions): TrainResult {
+/**
+ * Asynchronous only in how it reads each step's loss and gradient norm back (awaiting them), so that backends without
+ * synchronous reads (WebGPU in Node) can train; the numbers are the same.
+ */
+export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   const { model, examples, batchSize, epochs } = options;
   const optimizer = new AdamW(options.groups, { weightDecay: options.weightDecay });
   const hooks = options.hooks ?? {};
@@ -120,7 +124,7 @@ export function fineTune(options: TrainOptions): TrainResult {
       for (const indices of epochBatches(examples.length, batchSize, shuffleRng)) {
         const rows = indices.map((i) => examples[i]!);
         const lr = options.learningRate * linearScheduleMultiplier(step, totalSteps, warmup);
-        const { loss, gradNorm } = trainStep({
+        const { loss, gradNorm } = await trainStep({
           model,
           optimizer,
           trained,
@@ -162,7 +166,7 @@ interface StepInputs {
 }
 
 /** One optimiser step; returns the task loss (the regulariser, if any, is trained on but not reported here). */
-function trainStep(step: StepInputs): { loss: number; gradNorm: number } {
+async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: number }> {
   const { model, optimizer, rows } = step;
   const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
   const batch = padBatch(
@@ -198,9 +202,9 @@ function trainStep(step: StepInputs): { loss: number; gradNorm: number } {
     step.afterUpdate(byParameter);
     return value;
   });
-  const totalValue = total.dataSync()[0]!;
-  const taskValue = taskLoss!.dataSync()[0]!;
-  const gradNorm = norm!.dataSync()[0]!;
+  const [totalValue, taskValue, gradNorm] = (await Promise.all([total.data(), taskLoss!.data(), norm!.data()])).map(
+    (values) => values[0]!,
+  );
   total.dispose();
   taskLoss!.dispose();
   norm!.dispose();

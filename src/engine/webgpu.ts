@@ -1,0 +1,145 @@
+/**
+ * tfjs's WebGPU backend in Node, through Dawn (npm `webgpu`, which ships a prebuilt dawn.node and needs the Vulkan
+ * loader, libvulkan.so.1, at run time). Node has no `navigator`: Dawn's GPU object is put there before the backend
+ * package loads, the adapter is asked for (high performance), a device is requested with the adapter's large buffer
+ * and workgroup limits, and the backend is registered over that device. A software or fallback adapter (lavapipe,
+ * SwiftShader) is refused unless asked for — `--backend webgpu` or MCEVAL_WEBGPU_ALLOW_FALLBACK=1 — since `auto` must
+ * never pick a backend slower than wasm. What was found is kept for `mceval doctor`.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tf } from './tf.js';
+import { UserError } from '../errors.js';
+
+export interface WebGpuAdapterReport {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly device: string;
+  readonly description: string;
+  readonly isFallbackAdapter: boolean;
+  /** The features that matter for mceval's kernels, each present or not. */
+  readonly features: {
+    readonly subgroups: boolean;
+    readonly shaderF16: boolean;
+    readonly subgroupMatrix: boolean;
+    readonly timestampQuery: boolean;
+  };
+  readonly limits: Readonly<Record<string, number>>;
+}
+
+interface GpuAdapterLike {
+  readonly features: ReadonlySet<string>;
+  readonly limits: Record<string, number>;
+  readonly info: Record<string, unknown>;
+  readonly isFallbackAdapter?: boolean;
+  requestDevice(descriptor: { requiredLimits: Record<string, number>; requiredFeatures: string[] }): Promise<unknown>;
+}
+
+interface DawnModule {
+  create(flags: string[]): { requestAdapter(options: object): Promise<GpuAdapterLike | null> };
+  globals: Record<string, unknown>;
+}
+
+/** The limits tfjs's kernels benefit from, asked for at the adapter's own maximum. */
+const REQUESTED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+];
+
+let report: WebGpuAdapterReport | undefined;
+
+/** Where the Vulkan loader is looked for (LD_LIBRARY_PATH first), as the dynamic linker would. */
+function vulkanLoader(): string | undefined {
+  const dirs = [
+    ...(process.env['LD_LIBRARY_PATH'] ?? '').split(':').filter((dir) => dir !== ''),
+    '/usr/lib/x86_64-linux-gnu',
+    '/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+    '/usr/local/nvidia/lib64',
+  ];
+  return dirs.map((dir) => join(dir, 'libvulkan.so.1')).find((path) => existsSync(path));
+}
+
+export function webGpuAdapterReport(): WebGpuAdapterReport | undefined {
+  return report;
+}
+
+function describe(adapter: GpuAdapterLike): WebGpuAdapterReport {
+  const info = adapter.info;
+  const text = (key: string) => (typeof info[key] === 'string' ? (info[key] as string) : '');
+  const fallback = adapter.isFallbackAdapter === true || info['isFallbackAdapter'] === true;
+  return {
+    vendor: text('vendor'),
+    architecture: text('architecture'),
+    device: text('device'),
+    description: text('description'),
+    isFallbackAdapter: fallback || /llvmpipe|lavapipe|swiftshader/i.test(`${text('description')} ${text('device')}`),
+    features: {
+      subgroups: adapter.features.has('subgroups'),
+      shaderF16: adapter.features.has('shader-f16'),
+      subgroupMatrix: adapter.features.has('chromium-experimental-subgroup-matrix'),
+      timestampQuery: adapter.features.has('timestamp-query'),
+    },
+    limits: Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, Number(adapter.limits[name])])),
+  };
+}
+
+/**
+ * Makes the `webgpu` tfjs backend available over the best adapter Dawn finds. Throws, saying why, when there is no
+ * adapter or only a fallback one that was not asked for.
+ */
+export async function setupWebGpu(options: { readonly allowFallback: boolean }): Promise<WebGpuAdapterReport> {
+  // Without the loader Dawn can only print warnings; say so without loading it.
+  if (vulkanLoader() === undefined) throw new Error('no Vulkan loader (libvulkan.so.1) on this machine');
+  const dawn = (await import('webgpu')) as unknown as DawnModule;
+  Object.assign(globalThis, dawn.globals);
+  const flags = (process.env['MCEVAL_DAWN_FLAGS'] ?? '').split(',').filter((flag) => flag !== '');
+  const gpu = dawn.create(['enable-dawn-features=allow_unsafe_apis', ...flags]);
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (adapter === null) {
+    throw new Error('Dawn found no WebGPU adapter (no Vulkan driver, or libvulkan.so.1 missing)');
+  }
+  report = describe(adapter);
+  const allowFallback = options.allowFallback || process.env['MCEVAL_WEBGPU_ALLOW_FALLBACK'] === '1';
+  if (report.isFallbackAdapter && !allowFallback) {
+    throw new Error(
+      `only a software adapter (${report.description || report.device}); ask for it with --backend webgpu`,
+    );
+  }
+  const requiredLimits = Object.fromEntries(
+    REQUESTED_LIMITS.filter((name) => Number.isFinite(adapter.limits[name])).map((name) => [
+      name,
+      adapter.limits[name]!,
+    ]),
+  );
+  const requiredFeatures = ['timestamp-query', 'subgroups', 'shader-f16'].filter((name) => adapter.features.has(name));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  const { WebGPUBackend } = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as {
+    WebGPUBackend: new (device: unknown, adapterInfo?: unknown) => tf.KernelBackend;
+  };
+  // WebGPU has no synchronous read-back, and tfjs's browser workaround (OffscreenCanvas) does not exist in Node: a
+  // synchronous read fails with a line that says what works instead.
+  class NodeWebGpuBackend extends WebGPUBackend {
+    override readSync(): never {
+      throw new UserError(
+        'This step reads a tensor synchronously, which WebGPU cannot do in Node: training and generation on ' +
+          '--backend webgpu are not supported yet (forward and backward passes and asynchronous reads are). Use ' +
+          '--backend wasm, or tfjs-node(-gpu) where it installs.',
+      );
+    }
+  }
+  tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', () => new NodeWebGpuBackend(device, adapter.info), 3);
+  return report;
+}
