@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'mceval-runs/', 'scratch/'] },
+  { ignores: ['dist/', 'node_modules/', 'mceval-runs/', 'scratch/', '.gpu-kit/', '.webgpu-sw/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

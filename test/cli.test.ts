@@ -155,7 +155,7 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lora', '--model', 'builtin:huge'],
-        /^Error: Unknown builtin model "builtin:huge": use one of builtin:tiny, builtin:small\.\n$/,
+        /^Error: Unknown builtin model "builtin:huge": use one of builtin:tiny, builtin:small, builtin:medium\.\n$/,
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lora', '--backend', 'gpu'],

@@ -54,6 +54,7 @@ test('summarize groups runs by task × adapter', () => {
     max_grad_norm: 1,
     hyperparameters: {},
     trainable_params: 1,
+    grad_accum: 1,
     train_examples: 8,
     eval_examples: 8,
     steps: 1,

@@ -160,3 +160,64 @@ onEachBackend(() => {
     assert.notDeepEqual(epochBatches(10, 4, new Rng(4)), batches);
   });
 });
+
+test('gradient accumulation: 2 or 4 micro-batches give the loss, gradient norm and weights of the whole batch', async () => {
+  // Tensors left after each run: the same every time (the first run also fills the engine's one-time caches).
+  const remaining: number[] = [];
+  const run = async (objective: 'classification' | 'causal-lm', gradientAccumulation: number) => {
+    const { model, tokenizer } = loadModel('builtin:tiny');
+    if (objective === 'classification') model.addClassificationHead(2);
+    const adapter = loraMethod.apply(model, parseLoraConfig({ r: 4, alpha: 8, dropout: 0 }, 't'), new Rng(1));
+    // Rows of different lengths and, for the causal-LM objective, different numbers of target tokens.
+    const examples = toyExamples((text) => tokenizer.encode(text)).map((example, i) => ({
+      ...example,
+      ids: [...example.ids, ...tokenizer.encode(' x'.repeat(i % 5))],
+      targetStart: 2 + (i % 3),
+    }));
+    const result = await fineTune({
+      model,
+      groups: [
+        ...adapter.groups,
+        ...(objective === 'classification'
+          ? [{ name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }]
+          : []),
+      ],
+      examples: examples.slice(0, 16),
+      objective,
+      learningRate: 0.01,
+      batchSize: 8,
+      epochs: 1,
+      weightDecay: 0.01,
+      warmupRatio: 0,
+      maxGradNorm: 1,
+      rng: new Rng(2),
+      gradientAccumulation,
+    });
+    const weights = adapter.groups.flatMap((group) => group.variables.flatMap((v) => Array.from(v.dataSync())));
+    adapter.dispose();
+    model.dispose();
+    remaining.push(tf.memory().numTensors);
+    return { result, weights };
+  };
+  for (const objective of ['classification', 'causal-lm'] as const) {
+    const whole = await run(objective, 1);
+    for (const parts of [2, 4]) {
+      const accumulated = await run(objective, parts);
+      accumulated.result.log.forEach((entry, i) => {
+        const reference = whole.result.log[i]!;
+        assert.ok(
+          Math.abs(entry.loss - reference.loss) < 1e-5,
+          `${objective}/${parts}: loss ${entry.loss} vs ${reference.loss}`,
+        );
+        assert.ok(Math.abs(entry.grad_norm - reference.grad_norm) < 1e-5, `${objective}/${parts}: gradient norm`);
+      });
+      const worst = Math.max(...accumulated.weights.map((w, i) => Math.abs(w - whole.weights[i]!)));
+      assert.ok(worst < 1e-5, `${objective}/${parts}: weights differ by ${worst}`);
+      assert.equal(accumulated.result.steps, whole.result.steps);
+    }
+  }
+  assert.ok(
+    remaining.every((count) => count === remaining[0]),
+    `tensors left: ${remaining}`,
+  );
+});

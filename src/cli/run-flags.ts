@@ -69,6 +69,11 @@ export const runFlags = {
     default: false,
   }),
   seed: Flags.integer({ description: 'Seed of every random draw in training.', default: 42 }),
+  'grad-accum': Flags.integer({
+    description:
+      "Micro-batches per optimiser step: each grid batch size stays the effective batch, trained in N passes whose gradients add up to the whole batch's (the same loss, less memory). Default: the preset's gradientAccumulation, else 1.",
+    min: 1,
+  }),
   epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),
   out: Flags.string({
     description:

@@ -126,12 +126,20 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
   const requiredFeatures = ['timestamp-query', 'subgroups', 'shader-f16'].filter((name) => adapter.features.has(name));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const { WebGPUBackend } = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as {
-    WebGPUBackend: new (device: unknown, adapterInfo?: unknown) => tf.KernelBackend;
+    WebGPUBackend: new (
+      device: unknown,
+      adapterInfo?: unknown,
+    ) => tf.KernelBackend & { readSync(dataId: object): unknown };
   };
   // WebGPU has no synchronous read-back, and tfjs's browser workaround (OffscreenCanvas) does not exist in Node: a
   // synchronous read fails with a line that says what works instead.
   class NodeWebGpuBackend extends WebGPUBackend {
-    override readSync(): never {
+    override readSync(dataId: object): tf.BackendValues {
+      // Values read asynchronously before are kept on the host: those can be returned.
+      const stored = (
+        this as unknown as { tensorMap: { get(id: object): { values?: unknown } | undefined } }
+      ).tensorMap.get(dataId);
+      if (stored?.values !== undefined && stored.values !== null) return super.readSync(dataId);
       throw new UserError(
         'This step reads a tensor synchronously, which WebGPU cannot do in Node: training and generation on ' +
           '--backend webgpu are not supported yet (forward and backward passes and asynchronous reads are). Use ' +

@@ -49,4 +49,17 @@ export const BUILTIN_MODELS: Readonly<Record<string, BuiltinModel>> = {
     }),
     weightSeed: 20260002,
   },
+  medium: {
+    description:
+      'Llama-architecture decoder, 12 layers, hidden 768, 12 heads, ~99M parameters, byte-level tokenizer; for GPU benchmarks',
+    config: decoder({
+      hiddenSize: 768,
+      intermediateSize: 2560,
+      numHiddenLayers: 12,
+      numAttentionHeads: 12,
+      numKeyValueHeads: 12,
+      initializerRange: 0.02,
+    }),
+    weightSeed: 20260003,
+  },
 };

@@ -19,6 +19,8 @@ export interface TrainingDefaults {
   readonly divergenceFactor: number;
   /** … for this many consecutive steps. */
   readonly divergencePatience: number;
+  /** Micro-batches per optimiser step (the batch size stays the effective batch); 1 = none. */
+  readonly gradientAccumulation: number;
 }
 
 export interface AdapterPreset {
@@ -80,7 +82,15 @@ export function parsePreset(raw: unknown, source: string): AdapterPreset {
   const training = expectObject(top['training'] ?? {}, trainingWhere);
   rejectUnknownKeys(
     training,
-    ['epochs', 'weightDecay', 'warmupRatio', 'maxGradNorm', 'divergenceFactor', 'divergencePatience'],
+    [
+      'epochs',
+      'weightDecay',
+      'warmupRatio',
+      'maxGradNorm',
+      'divergenceFactor',
+      'divergencePatience',
+      'gradientAccumulation',
+    ],
     trainingWhere,
   );
   const gridWhere = `the "grid" section of ${source}`;
@@ -99,6 +109,11 @@ export function parsePreset(raw: unknown, source: string): AdapterPreset {
       divergenceFactor: readNumber(training, 'divergenceFactor', trainingWhere, { default: 4, min: 1 }),
       divergencePatience: readNumber(training, 'divergencePatience', trainingWhere, {
         default: 10,
+        min: 1,
+        integer: true,
+      }),
+      gradientAccumulation: readNumber(training, 'gradientAccumulation', trainingWhere, {
+        default: 1,
         min: 1,
         integer: true,
       }),

@@ -18,6 +18,8 @@ export interface RunResult {
   readonly weight_decay: number;
   readonly warmup_ratio: number;
   readonly max_grad_norm: number;
+  /** Micro-batches per optimiser step (--grad-accum). */
+  readonly grad_accum: number;
   /** The method's own hyperparameters (lora_r, lora_alpha, …). */
   readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
   readonly trainable_params: number;
@@ -38,6 +40,8 @@ export interface RunResult {
   /** A generation task's metrics by name (both GSM8K filters, pass@k), one CSV column each. */
   readonly metrics?: Readonly<Record<string, number>>;
   readonly train_seconds: number;
+  /** The most bytes the backend held in tensors during training (GPU memory on webgpu). */
+  readonly peak_tensor_bytes?: number;
   /** The per-step training log (written to logs/*.jsonl, not to results.csv). */
   readonly log: readonly StepLogEntry[];
   /** With --log-samples: one record per evaluated example (written to samples/*.jsonl). */

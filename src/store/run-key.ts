@@ -15,6 +15,7 @@ export interface RunKeyContext {
   /** The hash of each task's splits as used, by task name. */
   readonly dataSha256: ReadonlyMap<string, string>;
   readonly seed: number;
+  readonly gradientAccumulation: number | undefined;
   readonly limits: DataLimits;
   readonly decoding: DecodingSettings | undefined;
   readonly backend: string;
@@ -36,6 +37,8 @@ export function runKey(entry: SweepPlanEntry, context: RunKeyContext): string {
       },
       point: entry.point,
       seed: context.seed,
+      // Float-level differences only, but a different computation: its own run.
+      grad_accum: context.gradientAccumulation ?? entry.preset.training.gradientAccumulation,
       epochs: entry.epochs,
       // The --train-file's content is in the data hash; its path does not change a number.
       limits: { limit: context.limits.evalLimit ?? null, train_limit: context.limits.trainLimit ?? null },

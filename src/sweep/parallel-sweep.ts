@@ -24,6 +24,7 @@ export async function runSweepInWorkers(
     backendId: options.backend,
     modelSpec: options.modelSpec,
     seed: options.seed,
+    gradientAccumulation: options.gradientAccumulation,
     dataDir: options.dataDir,
     limits: options.limits ?? {},
     logSamples: options.logSamples === true,

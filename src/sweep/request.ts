@@ -39,6 +39,7 @@ export interface RunFlags {
   readonly 'log-samples': boolean;
   readonly quiet?: boolean;
   readonly seed: number;
+  readonly 'grad-accum'?: number;
   readonly epochs?: number;
   readonly out: string;
   readonly backend?: string;
@@ -91,6 +92,7 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
       grid: (preset: AdapterPreset) => gridOf(preset, gridFlags),
       epochs: flags.epochs,
       seed: flags.seed,
+      ...(flags['grad-accum'] === undefined ? {} : { gradientAccumulation: flags['grad-accum'] }),
       dataDir,
       limits,
       logSamples: flags['log-samples'],

@@ -33,6 +33,8 @@ export interface SweepOptions {
   readonly grid: (preset: AdapterPreset) => Grid;
   readonly epochs?: number;
   readonly seed: number;
+  /** --grad-accum: overrides each preset's gradientAccumulation. */
+  readonly gradientAccumulation?: number;
   readonly backend: string;
   /** --data (or $MCEVAL_DATA): where worker threads read the tasks' files again. */
   readonly dataDir?: string;
@@ -129,7 +131,10 @@ export async function runPlanEntry(
 }
 
 /** What every run of a sweep shares, and the base models already read. */
-export type RunSettings = Pick<SweepOptions, 'modelSpec' | 'seed' | 'backend' | 'logSamples' | 'decoding'> & {
+export type RunSettings = Pick<
+  SweepOptions,
+  'modelSpec' | 'seed' | 'backend' | 'logSamples' | 'decoding' | 'gradientAccumulation'
+> & {
   readonly baseModels?: BaseModelCache;
 };
 
@@ -172,6 +177,7 @@ async function trainAndEvaluate<K extends TaskKind>(
             warmupRatio: preset.training.warmupRatio,
             maxGradNorm: preset.training.maxGradNorm,
             divergence: { factor: preset.training.divergenceFactor, patience: preset.training.divergencePatience },
+            gradientAccumulation: options.gradientAccumulation ?? preset.training.gradientAccumulation,
             rng: rng.fork('train'),
             hooks: adapter,
             onStep,
@@ -203,6 +209,7 @@ async function trainAndEvaluate<K extends TaskKind>(
       weight_decay: preset.training.weightDecay,
       warmup_ratio: preset.training.warmupRatio,
       max_grad_norm: preset.training.maxGradNorm,
+      grad_accum: options.gradientAccumulation ?? preset.training.gradientAccumulation,
       hyperparameters: adapter.hyperparameters,
       trainable_params: countParameters(groups),
       steps: training.steps,
@@ -213,6 +220,7 @@ async function trainAndEvaluate<K extends TaskKind>(
       diverged_step: training.divergedAtStep,
       ...runner.metrics(scores),
       train_seconds: Math.round(trainSeconds * 100) / 100,
+      ...(training.peakTensorBytes === undefined ? {} : { peak_tensor_bytes: training.peakTensorBytes }),
       log: training.log,
       ...(samples === undefined ? {} : { samples }),
     };

@@ -78,6 +78,7 @@ export function prepareStoredSweep(options: SweepOptions, settings: StoreSetting
     modelSha256: modelSha256(options.modelSpec, version),
     dataSha256,
     seed: options.seed,
+    gradientAccumulation: options.gradientAccumulation,
     limits: options.limits ?? {},
     decoding: options.decoding,
     backend: options.backend,

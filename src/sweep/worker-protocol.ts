@@ -22,6 +22,7 @@ export interface WorkerSetup {
   readonly backendId: string;
   readonly modelSpec: string;
   readonly seed: number;
+  readonly gradientAccumulation: number | undefined;
   readonly dataDir: string | undefined;
   readonly limits: DataLimits;
   readonly logSamples: boolean;

@@ -43,6 +43,7 @@ port.on('message', async (message: ToWorker) => {
       {
         modelSpec: setup.modelSpec,
         seed: setup.seed,
+        ...(setup.gradientAccumulation === undefined ? {} : { gradientAccumulation: setup.gradientAccumulation }),
         backend: setup.backendId,
         logSamples: setup.logSamples,
         decoding: setup.decoding,

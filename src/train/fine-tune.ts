@@ -46,6 +46,12 @@ export interface TrainOptions {
    * (a non-finite loss or gradient norm always stops the run). Absent: only non-finite values stop it.
    */
   readonly divergence?: { readonly factor: number; readonly patience: number };
+  /**
+   * Split each batch into this many micro-batches, run forward and backward on each in turn and sum their gradients,
+   * each weighted by its share of the batch's loss terms (examples, or counted target tokens), before one optimiser
+   * step: the same update as the whole batch at once, in the memory of one micro-batch. Default 1.
+   */
+  readonly gradientAccumulation?: number;
   readonly onStep?: (progress: StepProgress) => void;
 }
 
@@ -77,6 +83,8 @@ export interface TrainResult {
   readonly diverged: boolean;
   /** The step at which the run was stopped as diverged. */
   readonly divergedAtStep?: number;
+  /** The most bytes the backend held in tensors after any step (tf.memory().numBytes). */
+  readonly peakTensorBytes?: number;
 }
 
 /** Counts the consecutive steps whose loss exceeds a multiple of the first step's. */
@@ -112,6 +120,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   const log: StepLogEntry[] = [];
   const watch = new DivergenceWatch(options.divergence);
   let step = 0;
+  let peakTensorBytes = tf.memory().numBytes;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       hooks.beginEpoch?.(epoch);
@@ -134,13 +143,15 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
           rng: dropoutRng,
           hooks,
           objective: options.objective ?? 'classification',
+          microBatches: Math.max(1, Math.min(options.gradientAccumulation ?? 1, rows.length)),
           afterUpdate: (gradients) => hooks.afterStep?.({ step: step + 1, totalSteps, gradients }),
         });
         step += 1;
+        peakTensorBytes = Math.max(peakTensorBytes, tf.memory().numBytes);
         log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...(hooks.diagnostics?.() ?? {}) });
         options.onStep?.({ epoch, step, totalSteps, loss });
         if (watch.diverged(loss, gradNorm))
-          return { steps: step, epochLosses, log, diverged: true, divergedAtStep: step };
+          return { steps: step, epochLosses, log, diverged: true, divergedAtStep: step, peakTensorBytes };
         lossSum += loss * rows.length;
         lossCount += rows.length;
       }
@@ -149,7 +160,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   } finally {
     optimizer.dispose();
   }
-  return { steps: step, epochLosses, log, diverged: false };
+  return { steps: step, epochLosses, log, diverged: false, peakTensorBytes };
 }
 
 interface StepInputs {
@@ -162,46 +173,100 @@ interface StepInputs {
   readonly rng: Rng;
   readonly hooks: TrainingHooks;
   readonly objective: TrainingObjective;
+  readonly microBatches: number;
   readonly afterUpdate: (gradients: ReadonlyMap<Variable, Tensor>) => void;
 }
 
-/** One optimiser step; returns the task loss (the regulariser, if any, is trained on but not reported here). */
-async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: number }> {
-  const { model, optimizer, rows } = step;
-  const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
+/** Contiguous micro-batches of nearly equal size, in order. */
+function splitRows<T>(rows: readonly T[], parts: number): T[][] {
+  const size = Math.ceil(rows.length / parts);
+  const chunks: T[][] = [];
+  for (let start = 0; start < rows.length; start += size) chunks.push(rows.slice(start, start + size));
+  return chunks;
+}
+
+/** The loss terms a micro-batch contributes to the batch's mean: its examples, or its counted target tokens. */
+function lossTerms(model: LlamaModel, rows: readonly EncodedExample[], objective: TrainingObjective): number {
+  if (objective === 'classification') return rows.length;
   const batch = padBatch(
     rows.map((row) => row.ids),
     model.config.padTokenId,
   );
-  const labels = rows.map((row) => row.label);
+  const targets = targetMask(batch, rows);
+  let count = 0;
+  for (let b = 0; b < rows.length; b++) {
+    for (let t = 0; t + 1 < batch.length; t++) {
+      const at = b * batch.length + t;
+      if (batch.mask[at] === 1 && batch.mask[at + 1] === 1 && targets[at + 1] === 1) count += 1;
+    }
+  }
+  return count;
+}
+
+/**
+ * One optimiser step; returns the task loss (the regulariser, if any, is trained on but not reported here). With
+ * micro-batches, each one's loss is scaled by its share of the batch's loss terms and the gradients are summed.
+ */
+async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: number }> {
+  const { model, optimizer } = step;
+  const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
+  const chunks = splitRows(step.rows, step.microBatches);
+  const terms = chunks.map((chunk) => lossTerms(model, chunk, step.objective));
+  const allTerms = terms.reduce((a, b) => a + b, 0);
   let taskLoss: Tensor | undefined;
-  let norm: Tensor | undefined;
-  const total = tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => {
-      const context = { training: true, rng: step.rng };
-      const task =
-        step.objective === 'classification'
-          ? classificationLoss(model.classify(batch, context), labels)
-          : causalLmLoss(model.lmLogits(batch, context) as Tensor3D, batch.ids, batch.mask, targetMask(batch, rows));
-      taskLoss = tf.keep(task);
-      const extra = step.hooks.regularizer?.();
-      return extra === undefined ? task : (tf.add(task, extra) as Scalar);
-    }, parameters);
-    // A parameter the loss does not reach (e.g. A under MonteCLoRA's detachPerturbedA) gets a zero gradient.
-    const gradients = parameters.map(
-      (parameter) => (grads[parameter.name] as Tensor | undefined) ?? tf.zerosLike(parameter),
+  let totalLoss: Tensor | undefined;
+  let summed: Tensor[] | undefined;
+  chunks.forEach((rows, c) => {
+    const share = chunks.length === 1 ? 1 : terms[c]! / allTerms;
+    const batch = padBatch(
+      rows.map((row) => row.ids),
+      model.config.padTokenId,
     );
-    const clip = clipByGlobalNorm(gradients, step.maxGradNorm);
-    const { clipped } = clip;
+    const labels = rows.map((row) => row.label);
+    const next = tf.tidy(() => {
+      let task: Tensor | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const context = { training: true, rng: step.rng };
+        const loss =
+          step.objective === 'classification'
+            ? classificationLoss(model.classify(batch, context), labels)
+            : causalLmLoss(model.lmLogits(batch, context) as Tensor3D, batch.ids, batch.mask, targetMask(batch, rows));
+        task = tf.keep(share === 1 ? loss : tf.mul(loss, share));
+        const extra = step.hooks.regularizer?.();
+        const total = extra === undefined ? loss : tf.add(loss, extra);
+        return (share === 1 ? total : tf.mul(total, share)) as Scalar;
+      }, parameters);
+      // A parameter the loss does not reach (e.g. A under MonteCLoRA's detachPerturbedA) gets a zero gradient.
+      const gradients = parameters.map(
+        (parameter) => (grads[parameter.name] as Tensor | undefined) ?? tf.zerosLike(parameter),
+      );
+      const accumulated = summed === undefined ? gradients : gradients.map((g, i) => tf.add(summed![i]!, g));
+      // The micro-batch's kept loss is folded into the running sum and released.
+      const taskSum = taskLoss === undefined ? task! : tf.add(taskLoss, task!);
+      if (taskSum !== task) task!.dispose();
+      const totalSum = totalLoss === undefined ? value : tf.add(totalLoss, value);
+      return { gradients: accumulated.map((g) => tf.keep(g)), task: tf.keep(taskSum), total: tf.keep(totalSum) };
+    });
+    summed?.forEach((g) => g.dispose());
+    taskLoss?.dispose();
+    totalLoss?.dispose();
+    summed = next.gradients;
+    taskLoss = next.task;
+    totalLoss = next.total;
+  });
+  let norm: Tensor | undefined;
+  tf.tidy(() => {
+    const clip = clipByGlobalNorm(summed!, step.maxGradNorm);
     norm = tf.keep(clip.norm);
-    const byParameter = new Map(parameters.map((parameter, i) => [parameter, clipped[i]!]));
+    const byParameter = new Map(parameters.map((parameter, i) => [parameter, clip.clipped[i]!]));
     optimizer.apply(
       optimizer.parameters.map((parameter) => byParameter.get(parameter)),
       step.learningRate,
     );
     step.afterUpdate(byParameter);
-    return value;
   });
+  summed!.forEach((g) => g.dispose());
+  const total = totalLoss!;
   const [totalValue, taskValue, gradNorm] = (await Promise.all([total.data(), taskLoss!.data(), norm!.data()])).map(
     (values) => values[0]!,
   );

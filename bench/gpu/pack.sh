@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the GPU kit in .gpu-kit/ (git-ignored; carried to a GPU machine that has no Node.js and no network): this
+# machine's node, stripped and xz-compressed; Dawn (dawn.node from npm webgpu, stripped) with its tiny loader module;
+# the Vulkan loader libvulkan.so.1 from Debian (as scripts/setup-webgpu-software.sh unpacks it); an esbuild bundle of
+# bench/gpu/bench.ts; the PyTorch reference step; stories260K when ../shared has it; and run.sh. Prints its size.
+#   npm run build && bash bench/gpu/pack.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+KIT="$ROOT/.gpu-kit"
+rm -rf "$KIT"
+mkdir -p "$KIT/bin" "$KIT/lib" "$KIT/app/node_modules/webgpu/dist/linux-x64"
+NODE="$(readlink -f "$(command -v node)")"
+strip --strip-unneeded -o "$KIT/bin/node" "$NODE"
+xz -9 -T0 "$KIT/bin/node"
+cp "$ROOT/node_modules/webgpu/index.js" "$ROOT/node_modules/webgpu/package.json" "$KIT/app/node_modules/webgpu/"
+strip --strip-unneeded -o "$KIT/app/node_modules/webgpu/dist/linux-x64/dawn.node" \
+  "$ROOT/node_modules/webgpu/dist/linux-x64/dawn.node"
+bash "$ROOT/scripts/setup-webgpu-software.sh"
+cp -L "$ROOT"/.webgpu-sw/root/usr/lib/x86_64-linux-gnu/libvulkan.so.1 "$KIT/lib/"
+"$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/bench.js" --bundle --platform=node --format=esm \
+  --external:webgpu --ignore-annotations --outfile="$KIT/app/bench.mjs" --log-level=warning \
+  --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"
+cp "$ROOT/bench/gpu/torch_step.py" "$ROOT/bench/gpu/run.sh" "$KIT/"
+if [[ -d "$ROOT/../shared/models/stories260K/hf" ]]; then cp -r "$ROOT/../shared/models/stories260K/hf" "$KIT/stories260K"; fi
+du -sh "$KIT" >&2

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the GPU benchmark from the kit (bench/gpu/pack.sh) on a machine with a GPU: mceval's WebGPU backend through
+# Dawn over the NVIDIA Vulkan driver, then — where PyTorch is installed — the same LoRA step in PyTorch on the same
+# card. JSON files go to $OUT (or ./gpu-bench-out): webgpu.json, torch.json, gpu.txt.
+#   bash .gpu-kit/run.sh [STEPS]
+set -uo pipefail
+KIT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OUT="${OUT:-$PWD/gpu-bench-out}"
+STEPS="${1:-10}"
+mkdir -p "$OUT" /tmp/mceval-kit
+xz -dc "$KIT/bin/node.xz" >/tmp/mceval-kit/node && chmod +x /tmp/mceval-kit/node
+export LD_LIBRARY_PATH="$KIT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json; do
+  if [[ -f "$icd" ]]; then export VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd"; break; fi
+done
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || true
+STORIES=()
+[[ -d "$KIT/stories260K" ]] && STORIES=(--stories "$KIT/stories260K")
+( cd "$KIT/app" && timeout 420 /tmp/mceval-kit/node bench.mjs --steps "$STEPS" "${STORIES[@]}" ) >"$OUT/webgpu.json" 2>"$OUT/webgpu.err"
+echo "webgpu: exit $?"
+if python3 -c 'import torch' 2>/dev/null; then
+  timeout 240 python3 "$KIT/torch_step.py" --steps "$STEPS" "${STORIES[@]}" >"$OUT/torch.json" 2>"$OUT/torch.err"
+  echo "torch: exit $?"
+fi
+tail -c 3000 "$OUT/webgpu.json"; tail -c 1500 "$OUT/torch.json" 2>/dev/null; tail -5 "$OUT/webgpu.err"
