@@ -30,12 +30,12 @@ const model = loadLlamaFolder(dir);
 const tokenizer = HfTokenizer.fromFolder(dir);
 const window = Math.max(1, Math.floor(tokens / 8));
 
-function measure(useCache: boolean) {
+async function measure(useCache: boolean) {
   const times: number[] = [];
-  generate(model, tokenizer, [[tokenizer.bosId]], { maxNewTokens: 4, useCache, eosTokenIds: [] }); // warm-up
+  await generate(model, tokenizer, [[tokenizer.bosId]], { maxNewTokens: 4, useCache, eosTokenIds: [] }); // warm-up
   const started = performance.now();
   let last = started;
-  generate(model, tokenizer, [[tokenizer.bosId]], {
+  await generate(model, tokenizer, [[tokenizer.bosId]], {
     maxNewTokens: tokens,
     useCache,
     eosTokenIds: [],
@@ -58,8 +58,8 @@ function measure(useCache: boolean) {
   return { useCache, tokens: times.length, tokensPerSecond: times.length / seconds, curve };
 }
 
-const cached = measure(true);
-const uncached = measure(false);
+const cached = await measure(true);
+const uncached = await measure(false);
 const flatness = (run: typeof cached) => run.curve.at(-1)!.msPerToken / run.curve[0]!.msPerToken;
 console.log(
   JSON.stringify(

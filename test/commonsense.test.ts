@@ -79,14 +79,16 @@ test('zero-shot multiple choice: acc from raw log-likelihoods, acc_norm per char
     { id: 'a', context: 'Question: sky?\nAnswer:', choices: ['blue', 'a very long green answer'], gold: 0 },
     { id: 'b', context: 'Question: two?\nAnswer:', choices: ['2', 'two', 'zwei'], gold: 2 },
   ];
-  const result = evaluateMultipleChoice(model, tokenizer, docs);
+  const result = await evaluateMultipleChoice(model, tokenizer, docs);
   let acc = 0;
   let accNorm = 0;
   for (const doc of docs) {
-    const ll = scoreContinuations(
-      model,
-      tokenizer,
-      doc.choices.map((choice) => ({ context: doc.context, continuation: ` ${choice}` })),
+    const ll = (
+      await scoreContinuations(
+        model,
+        tokenizer,
+        doc.choices.map((choice) => ({ context: doc.context, continuation: ` ${choice}` })),
+      )
     ).map((score) => score.logprob);
     const best = ll.indexOf(Math.max(...ll));
     const perChar = ll.map((value, k) => value / doc.choices[k]!.length);
@@ -151,11 +153,13 @@ test("original-format commonsense files become lm-eval's documents (HellaSwag pr
     const { scoreContinuations } = await import('../src/generation/score.js');
     const { evaluateMultipleChoice } = await import('../src/evaluation/multiple-choice.js');
     const { model, tokenizer } = loadModel('builtin:tiny');
-    const result = evaluateMultipleChoice(model, tokenizer, [wg!]);
-    const ll = scoreContinuations(
-      model,
-      tokenizer,
-      wg!.choices.map((context) => ({ context, continuation: ' got the easy cases.' })),
+    const result = await evaluateMultipleChoice(model, tokenizer, [wg!]);
+    const ll = (
+      await scoreContinuations(
+        model,
+        tokenizer,
+        wg!.choices.map((context) => ({ context, continuation: ' got the easy cases.' })),
+      )
     ).map((s) => s.logprob);
     assert.equal(result.metrics['acc'], ll[1]! > ll[0]! ? 1 : 0);
     model.dispose();

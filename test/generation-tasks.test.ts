@@ -139,8 +139,8 @@ test('several samples per problem: seeded sampling, pass@k for every k the count
   await initEngine('wasm');
   const { model, tokenizer } = loadModel('builtin:tiny');
   const decoding = { samples: 3, temperature: 0.9, topP: 0.95, seed: 5 };
-  const first = generateResponses(model, tokenizer, demoCode, docs.slice(0, 2), decoding);
-  assert.deepEqual(generateResponses(model, tokenizer, demoCode, docs.slice(0, 2), decoding), first);
+  const first = await generateResponses(model, tokenizer, demoCode, docs.slice(0, 2), decoding);
+  assert.deepEqual(await generateResponses(model, tokenizer, demoCode, docs.slice(0, 2), decoding), first);
   assert.equal(first[0]!.length, 3);
   assert.ok(new Set(first[0]).size > 1, 'three samples at temperature 0.9 were identical');
   model.dispose();

@@ -46,14 +46,14 @@ for (const name of ['llama-tiny', 'llama-tiny-rope-llama3']) {
   test(
     `${name}: greedy continuation of 12 tokens matches, with and without the KV cache`,
     { skip: fixture.skip },
-    () => {
+    async () => {
       const golden = readJson<LlamaGolden>(join(fixture.path, 'expected_outputs.json'));
       const model = loadLlamaFolder(fixture.path);
       const tokenizer = HfTokenizer.fromFolder(fixture.path);
       const prompt = golden.greedy_from_first5.slice(0, 5);
       for (const useCache of [true, false]) {
         // No EOS stop: transformers generated exactly 12 tokens.
-        const [row] = generate(model, tokenizer, [prompt], { maxNewTokens: 12, useCache, eosTokenIds: [] });
+        const [row] = await generate(model, tokenizer, [prompt], { maxNewTokens: 12, useCache, eosTokenIds: [] });
         assert.deepEqual([...prompt, ...row!.ids], golden.greedy_from_first5);
       }
       model.dispose();
@@ -64,11 +64,11 @@ for (const name of ['llama-tiny', 'llama-tiny-rope-llama3']) {
 test(
   'llama-tiny: per-token log-probs of row 0 match',
   { skip: sharedPath('models', 'golden', 'llama-tiny').skip },
-  () => {
+  async () => {
     const dir = sharedPath('models', 'golden', 'llama-tiny').path;
     const golden = readJson<LlamaGolden>(join(dir, 'expected_outputs.json'));
     const model = loadLlamaFolder(dir);
-    const [scored] = scoreTokenSpans(model, [{ ids: golden.input_ids[0]!, from: 1 }]);
+    const [scored] = await scoreTokenSpans(model, [{ ids: golden.input_ids[0]!, from: 1 }]);
     assert.equal(scored!.tokenLogprobs.length, golden.token_logprobs_row0.length);
     scored!.tokenLogprobs.forEach((value, i) => assert.ok(Math.abs(value - golden.token_logprobs_row0[i]!) < 1e-4));
     model.dispose();
@@ -146,11 +146,11 @@ test('stories260K: "Once upon a time" encodes to the recorded ids', { skip: stor
 test(
   'stories260K: greedy decoding from BOS and from the prompt, batched with left padding, matches llama2.c',
   { skip: stories.skip },
-  () => {
+  async () => {
     const model = loadLlamaFolder(stories.path);
     const tokenizer = HfTokenizer.fromFolder(stories.path);
     const before = tf.memory().numTensors;
-    const [fromBos, fromPrompt] = generate(model, tokenizer, [[1], tokenizer.encode('Once upon a time')], {
+    const [fromBos, fromPrompt] = await generate(model, tokenizer, [[1], tokenizer.encode('Once upon a time')], {
       maxNewTokens: 40,
     });
     assert.equal(tf.memory().numTensors, before);
@@ -161,7 +161,7 @@ test(
       ', there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.',
     );
     // A stop sequence cuts the text where it begins and ends the row.
-    const [stopped] = generate(model, tokenizer, [tokenizer.encode('Once upon a time')], {
+    const [stopped] = await generate(model, tokenizer, [tokenizer.encode('Once upon a time')], {
       maxNewTokens: 40,
       stopSequences: ['Lily'],
     });
@@ -174,11 +174,11 @@ test(
 test(
   'stories260K: a continuation is scored with its token count, characters and greediness',
   { skip: stories.skip },
-  () => {
+  async () => {
     const model = loadLlamaFolder(stories.path);
     const tokenizer = HfTokenizer.fromFolder(stories.path);
     // ", there was" is the greedy continuation of "Once upon a time" (the golden ids begin 432 383 286); " dog dog dog" is not.
-    const [greedy, other] = scoreContinuations(model, tokenizer, [
+    const [greedy, other] = await scoreContinuations(model, tokenizer, [
       { context: 'Once upon a time', continuation: ', there was' },
       { context: 'Once upon a time', continuation: ' dog dog dog' },
     ]);

@@ -146,15 +146,15 @@ test('prompt tuning text init: the embeddings of the text tokens (special tokens
   model.dispose();
 });
 
-test('generation under a soft prompt: the KV cache gives the same tokens and log-probs as recomputation', () => {
+test('generation under a soft prompt: the KV cache gives the same tokens and log-probs as recomputation', async () => {
   const { model, tokenizer } = loadModel('builtin:tiny');
   const adapter = promptTuningMethod.apply(model, prompt, new Rng(3));
   randomise(adapter, 4);
   const prompts = ['once upon', 'a', 'the cat sat on'].map((t) => tokenizer.encode(t));
-  const run = (useCache: boolean) =>
-    generate(model, tokenizer, prompts, { maxNewTokens: 6, useCache, eosTokenIds: [] });
-  const cached = run(true);
-  const recomputed = run(false);
+  const run = async (useCache: boolean) =>
+    await generate(model, tokenizer, prompts, { maxNewTokens: 6, useCache, eosTokenIds: [] });
+  const cached = await run(true);
+  const recomputed = await run(false);
   cached.forEach((row, i) => {
     assert.deepEqual(row.ids, recomputed[i]!.ids);
     row.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - recomputed[i]!.logprobs[j]!) < 1e-4));

@@ -83,7 +83,7 @@ export default class Generate extends BaseCommand {
         promptIds = tokenizer.encode(flags.prompt);
       }
       const started = performance.now();
-      const [row] = generate(model, tokenizer, [promptIds], {
+      const [row] = await generate(model, tokenizer, [promptIds], {
         maxNewTokens: flags['max-new-tokens'],
         sampling: { temperature: flags.temperature, topK: flags['top-k'], topP: flags['top-p'] },
         seed: flags.seed,

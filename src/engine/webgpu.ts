@@ -141,9 +141,9 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
       ).tensorMap.get(dataId);
       if (stored?.values !== undefined && stored.values !== null) return super.readSync(dataId);
       throw new UserError(
-        'This step reads a tensor synchronously, which WebGPU cannot do in Node: training and generation on ' +
-          '--backend webgpu are not supported yet (forward and backward passes and asynchronous reads are). Use ' +
-          '--backend wasm, or tfjs-node(-gpu) where it installs.',
+        'This step reads a tensor synchronously, which WebGPU cannot do in Node: MonteCLoRA (its Dirichlet sampler and ' +
+          'special functions) and AdaLoRA (its rank allocator) do not run on --backend webgpu yet; the other methods ' +
+          'do. Use --backend wasm for these two, or tfjs-node(-gpu) where it installs.',
       );
     }
   }

@@ -27,7 +27,11 @@ export interface GenerationEvaluation {
 const BATCH = 16;
 
 /** Mean −log p per reference token given its prompt (cut on the left to the model's window), over all references. */
-export function referenceNll(model: LlamaModel, tokenizer: TextTokenizer, docs: readonly GenerationDoc[]): number {
+export async function referenceNll(
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  docs: readonly GenerationDoc[],
+): Promise<number> {
   let total = 0;
   let count = 0;
   for (let start = 0; start < docs.length; start += BATCH) {
@@ -48,10 +52,11 @@ export function referenceNll(model: LlamaModel, tokenizer: TextTokenizer, docs: 
     // The loss counts a target at position t ≥ 1 only (position 0 has nothing before it).
     const counted = targets.filter((value, i) => value === 1 && i % batch.length !== 0).length;
     if (counted === 0) continue;
-    const mean = tf.tidy(
-      () =>
-        causalLmLoss(model.lmLogits(batch, EVAL_CONTEXT) as Tensor3D, batch.ids, batch.mask, targets).dataSync()[0]!,
+    const loss = tf.tidy(() =>
+      causalLmLoss(model.lmLogits(batch, EVAL_CONTEXT) as Tensor3D, batch.ids, batch.mask, targets),
     );
+    const mean = (await loss.data())[0]!;
+    loss.dispose();
     total += mean * counted;
     count += counted;
   }
@@ -62,13 +67,13 @@ export function referenceNll(model: LlamaModel, tokenizer: TextTokenizer, docs: 
  * `decoding.samples` responses per doc (greedy when the temperature is 0), in batches of prompts; sampled draws come
  * from `decoding.seed`, one stream per batch, so results do not depend on how other batches went.
  */
-export function generateResponses(
+export async function generateResponses(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   task: GenerationTask,
   docs: readonly GenerationDoc[],
   decoding: DecodingSettings = GREEDY_DECODING,
-): string[][] {
+): Promise<string[][]> {
   const perDoc = docs.map(() => [] as string[]);
   const window = model.config.maxPositionEmbeddings;
   const requests = docs.flatMap((doc, i) => {
@@ -77,7 +82,7 @@ export function generateResponses(
   });
   for (let start = 0; start < requests.length; start += BATCH) {
     const chunk = requests.slice(start, start + BATCH);
-    const rows = generate(
+    const rows = await generate(
       model,
       tokenizer,
       chunk.map((request) => request.ids),
@@ -102,7 +107,7 @@ export async function evaluateGeneration(
   docs: readonly GenerationDoc[],
   decoding: DecodingSettings = GREEDY_DECODING,
 ): Promise<GenerationEvaluation> {
-  const sampled = generateResponses(model, tokenizer, task, docs, decoding);
+  const sampled = await generateResponses(model, tokenizer, task, docs, decoding);
   const responses = sampled.map((set) => set[0]!);
   const scores =
     decoding.samples > 1 && task.scoreSamples !== undefined
@@ -110,7 +115,7 @@ export async function evaluateGeneration(
       : await task.score(docs, responses);
   return {
     accuracy: scores.primary,
-    nll: referenceNll(model, tokenizer, docs),
+    nll: await referenceNll(model, tokenizer, docs),
     metrics: scores.metrics,
     responses,
     samples: scores.samples,

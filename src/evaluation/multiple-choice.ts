@@ -21,11 +21,11 @@ function logSumExp(values: readonly number[]): number {
   return max + Math.log(values.reduce((sum, value) => sum + Math.exp(value - max), 0));
 }
 
-export function evaluateMultipleChoice(
+export async function evaluateMultipleChoice(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   docs: readonly MultipleChoiceDoc[],
-): MultipleChoiceEvaluation {
+): Promise<MultipleChoiceEvaluation> {
   const requests = docs.flatMap((doc) =>
     doc.choices.map((choice) =>
       doc.continuation === undefined
@@ -33,7 +33,7 @@ export function evaluateMultipleChoice(
         : { context: choice, continuation: ` ${doc.continuation}` },
     ),
   );
-  const scores = scoreContinuations(model, tokenizer, requests);
+  const scores = await scoreContinuations(model, tokenizer, requests);
   let offset = 0;
   let acc = 0;
   let accNorm = 0;

@@ -37,12 +37,18 @@ export interface GeneratedRow {
   readonly stopReason: StopReason;
 }
 
-function lastPositionLogits(model: LlamaModel, hidden: Tensor): Float32Array {
-  return tf.tidy(() => {
+/** Read asynchronously, so generation also runs on backends without synchronous reads (WebGPU in Node). */
+async function lastPositionLogits(model: LlamaModel, hidden: Tensor): Promise<Float32Array> {
+  const logits = tf.tidy(() => {
     const [B, T] = hidden.shape as [number, number, number];
     const last = tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, -1]), [B, -1]);
-    return model.headLogits(last, EVAL_CONTEXT).dataSync() as Float32Array;
+    return model.headLogits(last, EVAL_CONTEXT);
   });
+  try {
+    return (await logits.data()) as Float32Array;
+  } finally {
+    logits.dispose();
+  }
 }
 
 interface RowState {
@@ -62,12 +68,12 @@ interface DecodingState {
   cache?: KvCache;
 }
 
-export function generate(
+export async function generate(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   prompts: readonly (readonly number[])[],
   options: GenerationOptions,
-): GeneratedRow[] {
+): Promise<GeneratedRow[]> {
   const sampling = options.sampling ?? GREEDY;
   const rng = new Rng(options.seed ?? 0);
   const eos = new Set(options.eosTokenIds ?? [tokenizer.eosId]);
@@ -87,7 +93,9 @@ export function generate(
   try {
     for (let step = 0; step < options.maxNewTokens && state.rows.some((row) => !row.done); step++) {
       const logits =
-        step === 0 || !useCache ? wholeSequenceLogits(model, state, useCache) : cachedStepLogits(model, state);
+        step === 0 || !useCache
+          ? await wholeSequenceLogits(model, state, useCache)
+          : await cachedStepLogits(model, state);
       state.rows.forEach((row, b) => {
         // A finished row keeps stepping with the batch (its outputs are ignored) so shapes stay rectangular.
         if (row.done) return;
@@ -126,7 +134,7 @@ function disposeCache(cache: KvCache | undefined): void {
 }
 
 /** Runs the whole (left-padded) sequence so far; keeps its KV cache when decoding continues from it. */
-function wholeSequenceLogits(model: LlamaModel, state: DecodingState, keepCache: boolean): Float32Array {
+async function wholeSequenceLogits(model: LlamaModel, state: DecodingState, keepCache: boolean): Promise<Float32Array> {
   const { prompt, rows } = state;
   const B = rows.length;
   const length = state.keyMask.length / B;
@@ -146,14 +154,16 @@ function wholeSequenceLogits(model: LlamaModel, state: DecodingState, keepCache:
     const out = model.decode(input, EVAL_CONTEXT, { returnCache: keepCache });
     return { hidden: out.hidden, keys: [...(out.cache?.keys ?? [])], values: [...(out.cache?.values ?? [])] };
   });
-  const logits = lastPositionLogits(model, result.hidden);
-  result.hidden.dispose();
   if (keepCache) state.cache = { keys: result.keys, values: result.values, length };
-  return logits;
+  try {
+    return await lastPositionLogits(model, result.hidden);
+  } finally {
+    result.hidden.dispose();
+  }
 }
 
 /** Runs each row's newest token against the KV cache, which it replaces with the extended one. */
-function cachedStepLogits(model: LlamaModel, state: DecodingState): Float32Array {
+async function cachedStepLogits(model: LlamaModel, state: DecodingState): Promise<Float32Array> {
   const B = state.rows.length;
   const input = {
     batchSize: B,
@@ -169,9 +179,11 @@ function cachedStepLogits(model: LlamaModel, state: DecodingState): Float32Array
   });
   disposeCache(previous);
   state.cache = { keys: result.keys, values: result.values, length: previous.length + 1 };
-  const logits = lastPositionLogits(model, result.hidden);
-  result.hidden.dispose();
-  return logits;
+  try {
+    return await lastPositionLogits(model, result.hidden);
+  } finally {
+    result.hidden.dispose();
+  }
 }
 
 /** Extends each row's key mask and positions by the token just chosen (padding for finished rows). */

@@ -27,11 +27,11 @@ export interface ContinuationScore {
  * longer than the model's window is cut on the left first (lm-eval's rule), so its earliest scored tokens may lose
  * part of their context — and, past window + 1 tokens of continuation, are not scored.
  */
-export function scoreTokenSpans(
+export async function scoreTokenSpans(
   model: LlamaModel,
   sequences: readonly { readonly ids: readonly number[]; readonly from: number }[],
   batchSize = 16,
-): { tokenLogprobs: number[]; isGreedy: boolean }[] {
+): Promise<{ tokenLogprobs: number[]; isGreedy: boolean }[]> {
   const results: { tokenLogprobs: number[]; isGreedy: boolean }[] = [];
   const window = model.config.maxPositionEmbeddings;
   for (let start = 0; start < sequences.length; start += batchSize) {
@@ -43,7 +43,7 @@ export function scoreTokenSpans(
       model.config.padTokenId,
     );
     const logits = tf.tidy(() => model.lmLogits(batch, EVAL_CONTEXT));
-    const values = logits.dataSync();
+    const values = await logits.data();
     logits.dispose();
     const V = model.config.vocabSize;
     chunk.forEach((sequence, b) => {
@@ -67,18 +67,18 @@ export function scoreTokenSpans(
  * whole text is encoded once and the continuation is what follows the context's tokens — encoding the continuation
  * alone would give SentencePiece tokenizers a spurious word-boundary piece.
  */
-export function scoreContinuations(
+export async function scoreContinuations(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   requests: readonly { readonly context: string; readonly continuation: string }[],
-): ContinuationScore[] {
+): Promise<ContinuationScore[]> {
   const sequences = requests.map(({ context, continuation }) => {
     const trimmed = context.trimEnd();
     const moved = context.slice(trimmed.length) + continuation;
     const contextIds = tokenizer.encode(trimmed);
     return { ids: tokenizer.encode(trimmed + moved), from: contextIds.length };
   });
-  return scoreTokenSpans(model, sequences).map((scored, i) => ({
+  return (await scoreTokenSpans(model, sequences)).map((scored, i) => ({
     logprob: scored.tokenLogprobs.reduce((a, b) => a + b, 0),
     tokenLogprobs: scored.tokenLogprobs,
     isGreedy: scored.isGreedy,
