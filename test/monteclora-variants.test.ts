@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import { tf, type Tensor, type Tensor2D } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
 import { gammaQuantile, gammaSampleShapeDerivative, regularizedLowerGamma } from '../src/peft/monteclora/gamma.js';
-import { logGamma } from '../src/peft/monteclora/special-functions.js';
+import {
+  deviceDigamma,
+  deviceLgamma,
+  digammaOf,
+  logGamma,
+  trigammaOf,
+} from '../src/peft/monteclora/special-functions.js';
 import { dirichletWeights } from '../src/peft/monteclora/dirichlet-sampler.js';
 import { drawLayerNoise, type LayerNoise } from '../src/peft/monteclora/noise.js';
 import { meanRegularizer, MonteCloraLayer } from '../src/peft/monteclora/layer.js';
@@ -297,4 +303,30 @@ test('save → load keeps A, B, s, p (and a random prior) exactly; PEFT-style Lo
     rmSync(dir, { recursive: true, force: true });
     model.dispose();
   }
+});
+
+test('lnΓ and ψ as device ops (for WebGPU) agree with the float64 host functions, values and gradients', () => {
+  const xs = [0.01, 0.1, 0.5, 1, 2.5, 7, 30, 100];
+  const before = tf.memory().numTensors;
+  const values = tf.tidy(() => {
+    const x = tf.tensor1d(xs);
+    const read = (t: Tensor) => Array.from(t.dataSync());
+    return {
+      lgamma: read(deviceLgamma(x)),
+      digamma: read(deviceDigamma(x)),
+      dLgamma: read(tf.grad((t: Tensor) => tf.sum(deviceLgamma(t)))(x)),
+      dDigamma: read(tf.grad((t: Tensor) => tf.sum(deviceDigamma(t)))(x)),
+    };
+  });
+  assert.equal(tf.memory().numTensors, before);
+  const close = (actual: number[], expected: (v: number) => number, name: string) =>
+    actual.forEach((value, i) => {
+      const reference = expected(xs[i]!);
+      const tolerance = 2e-5 * Math.max(1, Math.abs(reference));
+      assert.ok(Math.abs(value - reference) <= tolerance, `${name}(${xs[i]}): ${value} vs ${reference}`);
+    });
+  close(values.lgamma, logGamma, 'lnΓ');
+  close(values.digamma, digammaOf, 'ψ');
+  close(values.dLgamma, digammaOf, "lnΓ'");
+  close(values.dDigamma, trigammaOf, "ψ'");
 });

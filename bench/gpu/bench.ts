@@ -7,7 +7,7 @@
  *  - speed: milliseconds and tokens per second of one LoRA step (forward, backward, AdamW; r = 8 on every linear
  *    layer) on builtin:medium (~99M parameters) and on stories260K, timed over `--steps` steps after two warm-up
  *    steps, each step awaiting its loss;
- *  - MonteCLoRA: not yet runnable on WebGPU (its sampler reads tensors synchronously), reported as such.
+ *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows.
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  */
@@ -19,6 +19,8 @@ import { loadLlamaFolder } from '../../src/models/hf/load-folder.js';
 import type { LlamaModel } from '../../src/models/llama/model.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
+import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
+import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { AdamW } from '../../src/train/adamw.js';
 import { causalLmLoss } from '../../src/train/loss.js';
 import '@tensorflow/tfjs-backend-cpu';
@@ -28,6 +30,8 @@ function argument(name: string, fallback: string): string {
   return index >= 0 ? process.argv[index + 1]! : fallback;
 }
 
+const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+const MONTECLORA = parseMonteCloraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
 const LORA = parseLoraConfig(
   {
     r: 8,
@@ -39,8 +43,17 @@ const LORA = parseLoraConfig(
 );
 
 /** A LoRA causal-LM step on random tokens; returns the loss. */
-function stepper(model: LlamaModel, batch: number, length: number, seed: number) {
-  const adapter = loraMethod.apply(model, LORA, new Rng(seed));
+function stepper(
+  model: LlamaModel,
+  batch: number,
+  length: number,
+  seed: number,
+  method: 'lora' | 'monteclora' = 'lora',
+) {
+  const adapter =
+    method === 'lora'
+      ? loraMethod.apply(model, LORA, new Rng(seed))
+      : monteCloraMethod.apply(model, MONTECLORA, new Rng(seed));
   const optimizer = new AdamW(adapter.groups, { weightDecay: 0 });
   const rng = new Rng(seed + 1);
   const ids = Int32Array.from({ length: batch * length }, () => 1 + rng.integer(model.config.vocabSize - 1));
@@ -87,9 +100,16 @@ async function correctness(): Promise<{ losses: { webgpu: number[]; cpu: number[
   return { losses: { webgpu: losses['webgpu']!, cpu: losses['cpu']! }, maxRelativeDifference: difference };
 }
 
-async function speed(name: string, model: LlamaModel, batch: number, length: number, steps: number) {
+async function speed(
+  name: string,
+  model: LlamaModel,
+  batch: number,
+  length: number,
+  steps: number,
+  method: 'lora' | 'monteclora' = 'lora',
+) {
   const parameters = model.variables().reduce((n, v) => n + v.size, 0);
-  const run = stepper(model, batch, length, 11);
+  const run = stepper(model, batch, length, 11, method);
   await run.step();
   await run.step();
   const started = performance.now();
@@ -97,9 +117,9 @@ async function speed(name: string, model: LlamaModel, batch: number, length: num
   const seconds = (performance.now() - started) / 1000;
   run.dispose();
   const memory = tf.memory() as { numBytes: number; numBytesInGPU?: number };
-  model.dispose();
   return {
     backend: tf.getBackend(),
+    method,
     model: name,
     parameters,
     batch,
@@ -118,18 +138,26 @@ tf.env().set('PROD', true);
 const steps = Number(argument('steps', '10'));
 const modelSpec = argument('model', 'builtin:medium');
 const length = Number(argument('length', '256'));
-const results = [await speed(modelSpec, loadModel(modelSpec).model, Number(argument('batch', '8')), length, steps)];
+const batch = Number(argument('batch', '8'));
+const results = [];
+const medium = loadModel(modelSpec).model;
+for (const method of ['lora', 'monteclora'] as const)
+  results.push(await speed(modelSpec, medium, batch, length, steps, method));
+medium.dispose();
 const stories = argument('stories', '');
-if (stories !== '') results.push(await speed('stories260K', loadLlamaFolder(stories), 32, length, steps));
+if (stories !== '') {
+  const model = loadLlamaFolder(stories);
+  for (const method of ['lora', 'monteclora'] as const)
+    results.push(await speed('stories260K', model, 32, length, steps, method));
+  model.dispose();
+}
 console.log(
   JSON.stringify(
     {
       node: process.version,
       adapter,
       correctness: check,
-      lora: results,
-      monteclora:
-        'not run: its Dirichlet sampler and special functions read tensors synchronously, which WebGPU cannot do in Node',
+      steps: results,
     },
     null,
     2,

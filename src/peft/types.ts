@@ -30,7 +30,7 @@ export interface TrainingHooks {
    */
   regularizer?(): Scalar | undefined;
   /** Numbers describing the training step just taken, for the run's log (read after the step). */
-  diagnostics?(): Record<string, number>;
+  diagnostics?(): Record<string, number> | Promise<Record<string, number>>;
   /** Called before each epoch (0-based), e.g. to switch sampling on in MonteCLoRA's post-hoc phase. */
   beginEpoch?(epoch: number): void;
   /** Called after each optimiser update (AdaLoRA's importance scores and rank budget). */

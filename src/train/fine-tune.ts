@@ -148,7 +148,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
         });
         step += 1;
         peakTensorBytes = Math.max(peakTensorBytes, tf.memory().numBytes);
-        log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...(hooks.diagnostics?.() ?? {}) });
+        log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...((await hooks.diagnostics?.()) ?? {}) });
         options.onStep?.({ epoch, step, totalSteps, loss });
         if (watch.diverged(loss, gradNorm))
           return { steps: step, epochLosses, log, diverged: true, divergedAtStep: step, peakTensorBytes };

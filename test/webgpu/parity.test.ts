@@ -1,10 +1,10 @@
 /**
  * WebGPU against wasm from the same seeds (npm run test:webgpu, on the software adapter scripts/setup-webgpu-software.sh
- * unpacks, or on a real GPU): a LoRA and a DoRA fine-tuning run on every linear layer (four AdamW steps with clipping
+ * unpacks, or on a real GPU): a LoRA, a DoRA and a MonteCLoRA fine-tuning run on every linear layer (four AdamW steps with clipping
  * and two micro-batches each, classification head) and the scoring of the trained model agree — losses and gradient norms within 2e-4 relative, trained adapter
  * values within 1e-3 absolute (a tenth of one AdamW step), dev NLL within 1e-4 — the tolerance of float32 kernels that sum in another order.
  * Greedy generation gives the same tokens and continuation scoring the same log-likelihoods (1e-4). What still needs
- * synchronous reads (MonteCLoRA's sampler, AdaLoRA's rank allocator) fails on WebGPU with one line saying so.
+ * synchronous reads (MonteCLoRA's exact-Dirichlet ablation, AdaLoRA's rank allocator) fails on WebGPU with one line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,22 +32,28 @@ interface Outcome {
 
 const TEXTS = ['good film', 'bad film', 'great plot', 'awful plot', 'fine acting', 'poor acting', 'nice', 'dull'];
 
-async function fineTuneOn(backend: 'wasm' | 'webgpu', dora: boolean): Promise<Outcome> {
+type Method = 'lora' | 'dora' | 'monteclora';
+
+const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+async function fineTuneOn(backend: 'wasm' | 'webgpu', method: Method): Promise<Outcome> {
   await initEngine(backend);
   const before = tf.memory().numTensors;
   const { model, tokenizer } = loadModel('builtin:tiny');
   model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
   // Every linear layer, as the presets do: dozens of gradients in one step (more than a kernel may bind at once).
-  const config = parseLoraConfig(
-    {
-      r: 4,
-      alpha: 8,
-      useDora: dora,
-      targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-    },
-    'parity',
-  );
-  const adapter = loraMethod.apply(model, config, new Rng(4));
+  const adapter =
+    method === 'monteclora'
+      ? monteCloraMethod.apply(
+          model,
+          parseMonteCloraConfig({ r: 4, alpha: 8, targetModules: TARGETS }, 'parity'),
+          new Rng(4),
+        )
+      : loraMethod.apply(
+          model,
+          parseLoraConfig({ r: 4, alpha: 8, useDora: method === 'dora', targetModules: TARGETS }, 'parity'),
+          new Rng(4),
+        );
   const examples = TEXTS.map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 }));
   try {
     const result = await fineTune({
@@ -61,6 +67,7 @@ async function fineTuneOn(backend: 'wasm' | 'webgpu', dora: boolean): Promise<Ou
       warmupRatio: 0,
       maxGradNorm: 1,
       rng: new Rng(5),
+      hooks: adapter,
       gradientAccumulation: 2,
     });
     const scores = await evaluateClassification(model, examples);
@@ -91,26 +98,30 @@ function assertClose(actual: readonly number[], expected: readonly number[], rel
   });
 }
 
-for (const dora of [false, true]) {
-  test(`${dora ? 'DoRA' : 'LoRA'}: fine-tuning steps and scoring on webgpu agree with wasm from the same seed`, async () => {
-    const reference = await fineTuneOn('wasm', dora);
-    const candidate = await fineTuneOn('webgpu', dora);
+for (const method of ['lora', 'dora', 'monteclora'] as const) {
+  test(`${method}: fine-tuning steps and scoring on webgpu agree with wasm from the same seed`, async () => {
+    const reference = await fineTuneOn('wasm', method);
+    const candidate = await fineTuneOn('webgpu', method);
     assertClose(candidate.losses, reference.losses, 2e-4, 'loss');
     assertClose(candidate.gradNorms, reference.gradNorms, 2e-4, 'gradient norm');
-    const worst = Math.max(...candidate.adapter.map((value, i) => Math.abs(value - reference.adapter[i]!)));
     // AdamW divides by √v: a weight whose gradient is ~0 moves by up to lr (0.01) per step on either backend from
     // float-level differences, so weights are held to a tenth of one step.
+    const worst = Math.max(...candidate.adapter.map((value, i) => Math.abs(value - reference.adapter[i]!)));
     assert.ok(worst <= 1e-3, `adapter values differ by up to ${worst}`);
     assert.ok(Math.abs(candidate.nll - reference.nll) <= 1e-4, `NLL ${candidate.nll} vs ${reference.nll}`);
     assert.equal(candidate.accuracy, reference.accuracy);
   });
 }
 
-test('MonteCLoRA (its sampler reads synchronously) fails on webgpu with one line saying so', async () => {
+test("MonteCLoRA's exact-Dirichlet ablation (its sampler reads synchronously) fails on webgpu with one line", async () => {
   await initEngine('webgpu');
   const { model, tokenizer } = loadModel('builtin:tiny');
   try {
-    const adapter = monteCloraMethod.apply(model, parseMonteCloraConfig({ r: 4, alpha: 8 }, 'parity'), new Rng(1));
+    const adapter = monteCloraMethod.apply(
+      model,
+      parseMonteCloraConfig({ r: 4, alpha: 8, mixtureWeights: 'dirichlet' }, 'parity'),
+      new Rng(1),
+    );
     model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
     await assert.rejects(
       fineTune({

@@ -63,17 +63,19 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
         return meanRegularizer(layers, config, (recorded) => (terms = recorded));
       },
       // Per-layer means of the last step's KL terms and cooperative loss, and the noise-to-A norm ratio.
-      diagnostics: () => {
+      // Read asynchronously, so that backends without synchronous reads (WebGPU) can train too.
+      diagnostics: async () => {
         if (terms === undefined) return {};
-        const read = (t: Tensor) => t.dataSync()[0]!;
+        const recorded = terms;
+        const read = async (t: Tensor) => (await t.data())[0]!;
         const values = {
-          kl_gaussian: read(terms.klGaussian),
-          kl_wishart: read(terms.klWishart),
-          kl_dirichlet: read(terms.klDirichlet),
-          cooperative_loss: read(terms.cooperative),
-          noise_to_a_ratio: read(terms.noiseToMean),
+          kl_gaussian: await read(recorded.klGaussian),
+          kl_wishart: await read(recorded.klWishart),
+          kl_dirichlet: await read(recorded.klDirichlet),
+          cooperative_loss: await read(recorded.cooperative),
+          noise_to_a_ratio: await read(recorded.noiseToMean),
         };
-        releaseTerms();
+        if (terms === recorded) releaseTerms();
         return values;
       },
       dispose: () => {

@@ -60,8 +60,64 @@ function hostElementwise(value: (x: number) => number, derivative: (x: number) =
   }) as unknown as CustomGradientFunc) as unknown as (x: Tensor) => Tensor;
 }
 
+/** The shift that moves x ≥ 0+ to x + 6, where the asymptotic series hold; one tensor per k = 0 … 5. */
+const SHIFTS = [0, 1, 2, 3, 4, 5];
+
+/** ψ(x) in tfjs ops (float32): ψ(x+6) by its asymptotic series, minus Σ_k 1/(x+k). */
+function digammaOps(x: Tensor): Tensor {
+  const y = tf.add(x, 6);
+  const inv2 = tf.reciprocal(tf.square(y));
+  let series = tf.mul(inv2, 1 / 132);
+  for (const c of [1 / 240, 1 / 252, 1 / 120, 1 / 12]) series = tf.mul(inv2, tf.sub(c, series));
+  const shift = SHIFTS.map((k) => tf.reciprocal(tf.add(x, k))).reduce((a, b) => tf.add(a, b));
+  return tf.sub(tf.sub(tf.sub(tf.log(y), tf.div(0.5, y)), series), shift);
+}
+
+/** ψ'(x) in tfjs ops: ψ'(x+6) by its asymptotic series, plus Σ_k 1/(x+k)². */
+function trigammaOps(x: Tensor): Tensor {
+  const y = tf.add(x, 6);
+  const inv = tf.reciprocal(y);
+  const inv2 = tf.square(inv);
+  let tail = tf.mul(inv2, 1 / 30);
+  for (const c of [1 / 42, 1 / 30]) tail = tf.mul(inv2, tf.sub(c, tail));
+  const series = tf.add(tf.add(inv, tf.div(inv2, 2)), tf.mul(tf.mul(inv, inv2), tf.sub(1 / 6, tail)));
+  const shift = SHIFTS.map((k) => tf.reciprocal(tf.square(tf.add(x, k)))).reduce((a, b) => tf.add(a, b));
+  return tf.add(series, shift);
+}
+
+/** lnΓ(x) in tfjs ops: Stirling's series at x + 6, minus Σ_k ln(x+k). */
+function logGammaOps(x: Tensor): Tensor {
+  const y = tf.add(x, 6);
+  const inv = tf.reciprocal(y);
+  const inv2 = tf.square(inv);
+  let tail = tf.mul(inv2, 1 / 1680);
+  for (const c of [1 / 1260, 1 / 360]) tail = tf.mul(inv2, tf.sub(c, tail));
+  const stirling = tf.add(
+    tf.add(tf.sub(tf.mul(tf.sub(y, 0.5), tf.log(y)), y), 0.5 * Math.log(2 * Math.PI)),
+    tf.mul(inv, tf.sub(1 / 12, tail)),
+  );
+  const shift = SHIFTS.map((k) => tf.log(tf.add(x, k))).reduce((a, b) => tf.add(a, b));
+  return tf.sub(stirling, shift);
+}
+
+/** An elementwise op built from tfjs ops, with derivative `derivative`, for backends without synchronous reads. */
+function deviceElementwise(value: (x: Tensor) => Tensor, derivative: (x: Tensor) => Tensor): (x: Tensor) => Tensor {
+  return tf.customGrad(((x: Tensor, save: (tensors: Tensor[]) => void) => {
+    save([x]);
+    return { value: value(x), gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(dy, derivative(saved[0]!)) };
+  }) as unknown as CustomGradientFunc) as unknown as (x: Tensor) => Tensor;
+}
+
+/** WebGPU cannot read tensors back synchronously: there the functions run as device ops (float32). */
+const onHost = () => tf.getBackend() !== 'webgpu';
+
+const hostLgamma = hostElementwise(logGamma, digammaOf);
+const hostDigamma = hostElementwise(digammaOf, trigammaOf);
+export const deviceLgamma = deviceElementwise(logGammaOps, digammaOps);
+export const deviceDigamma = deviceElementwise(digammaOps, trigammaOps);
+
 /** lnΓ(x), elementwise, x > 0, differentiable. */
-export const lgamma: (x: Tensor) => Tensor = hostElementwise(logGamma, digammaOf);
+export const lgamma = (x: Tensor): Tensor => (onHost() ? hostLgamma(x) : deviceLgamma(x));
 
 /** ψ(x) = d lnΓ(x)/dx, elementwise, x > 0, differentiable. */
-export const digamma: (x: Tensor) => Tensor = hostElementwise(digammaOf, trigammaOf);
+export const digamma = (x: Tensor): Tensor => (onHost() ? hostDigamma(x) : deviceDigamma(x));
