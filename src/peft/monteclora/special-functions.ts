@@ -60,44 +60,47 @@ function hostElementwise(value: (x: number) => number, derivative: (x: number) =
   }) as unknown as CustomGradientFunc) as unknown as (x: Tensor) => Tensor;
 }
 
-/** The shift that moves x ≥ 0+ to x + 6, where the asymptotic series hold; one tensor per k = 0 … 5. */
-const SHIFTS = [0, 1, 2, 3, 4, 5];
+/** Σ_{k=0}^{5} term(x + k): the recurrence that moves x > 0 to x + 6, where the asymptotic series hold. */
+function shiftSum(x: Tensor, term: (shifted: Tensor) => Tensor): Tensor {
+  return [0, 1, 2, 3, 4, 5].map((k) => term(tf.add(x, k))).reduce((a, b) => tf.add(a, b));
+}
+
+/** z·(c₁ − z·(c₂ − z·(… − z·cₙ))), the nested form of an alternating series in z = 1/y². */
+function nestedSeries(z: Tensor, coefficients: readonly number[]): Tensor {
+  let series = tf.mul(z, coefficients.at(-1)!);
+  for (const c of coefficients.slice(0, -1).reverse()) series = tf.mul(z, tf.sub(c, series));
+  return series;
+}
 
 /** ψ(x) in tfjs ops (float32): ψ(x+6) by its asymptotic series, minus Σ_k 1/(x+k). */
 function digammaOps(x: Tensor): Tensor {
   const y = tf.add(x, 6);
-  const inv2 = tf.reciprocal(tf.square(y));
-  let series = tf.mul(inv2, 1 / 132);
-  for (const c of [1 / 240, 1 / 252, 1 / 120, 1 / 12]) series = tf.mul(inv2, tf.sub(c, series));
-  const shift = SHIFTS.map((k) => tf.reciprocal(tf.add(x, k))).reduce((a, b) => tf.add(a, b));
-  return tf.sub(tf.sub(tf.sub(tf.log(y), tf.div(0.5, y)), series), shift);
+  const series = nestedSeries(tf.reciprocal(tf.square(y)), [1 / 12, 1 / 120, 1 / 252, 1 / 240, 1 / 132]);
+  return tf.sub(tf.sub(tf.sub(tf.log(y), tf.div(0.5, y)), series), shiftSum(x, tf.reciprocal));
 }
 
 /** ψ'(x) in tfjs ops: ψ'(x+6) by its asymptotic series, plus Σ_k 1/(x+k)². */
 function trigammaOps(x: Tensor): Tensor {
-  const y = tf.add(x, 6);
-  const inv = tf.reciprocal(y);
+  const inv = tf.reciprocal(tf.add(x, 6));
   const inv2 = tf.square(inv);
-  let tail = tf.mul(inv2, 1 / 30);
-  for (const c of [1 / 42, 1 / 30]) tail = tf.mul(inv2, tf.sub(c, tail));
+  const tail = nestedSeries(inv2, [1 / 30, 1 / 42, 1 / 30]);
   const series = tf.add(tf.add(inv, tf.div(inv2, 2)), tf.mul(tf.mul(inv, inv2), tf.sub(1 / 6, tail)));
-  const shift = SHIFTS.map((k) => tf.reciprocal(tf.square(tf.add(x, k)))).reduce((a, b) => tf.add(a, b));
-  return tf.add(series, shift);
+  return tf.add(
+    series,
+    shiftSum(x, (shifted) => tf.reciprocal(tf.square(shifted))),
+  );
 }
 
 /** lnΓ(x) in tfjs ops: Stirling's series at x + 6, minus Σ_k ln(x+k). */
 function logGammaOps(x: Tensor): Tensor {
   const y = tf.add(x, 6);
   const inv = tf.reciprocal(y);
-  const inv2 = tf.square(inv);
-  let tail = tf.mul(inv2, 1 / 1680);
-  for (const c of [1 / 1260, 1 / 360]) tail = tf.mul(inv2, tf.sub(c, tail));
+  const tail = nestedSeries(tf.square(inv), [1 / 360, 1 / 1260, 1 / 1680]);
   const stirling = tf.add(
     tf.add(tf.sub(tf.mul(tf.sub(y, 0.5), tf.log(y)), y), 0.5 * Math.log(2 * Math.PI)),
     tf.mul(inv, tf.sub(1 / 12, tail)),
   );
-  const shift = SHIFTS.map((k) => tf.log(tf.add(x, k))).reduce((a, b) => tf.add(a, b));
-  return tf.sub(stirling, shift);
+  return tf.sub(stirling, shiftSum(x, tf.log));
 }
 
 /** An elementwise op built from tfjs ops, with derivative `derivative`, for backends without synchronous reads. */
