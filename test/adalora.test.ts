@@ -133,7 +133,7 @@ test('orthogonality regulariser: γ · mean of the unsquared Frobenius residuals
   layer.variables().forEach((v) => v.dispose());
 });
 
-test('importance: EMA of |θ·∇θ| and its uncertainty give the triplet scores PEFT computes', () => {
+test('importance: EMA of |θ·∇θ| and its uncertainty give the triplet scores PEFT computes', async () => {
   const layer = new AdaLoraLayer(3, 2, 2, 2, 8, 0, new Rng(5));
   layer.loraE.assign(tf.tensor1d([0.5, -1]));
   const allocator = new RankAllocator([layer], { ...config, initR: 2, targetR: 1 });
@@ -161,7 +161,7 @@ test('importance: EMA of |θ·∇θ| and its uncertainty give the triplet scores
   const [a, b, e] = score as [number[], number[], number[]];
   // A [in=3, r=2] row-major: column i is a[i], a[2+i], a[4+i]; B [r=2, out=2]: row i is b[2i], b[2i+1].
   const expected = [0, 1].map((i) => e[i]! + (a[i]! + a[2 + i]! + a[4 + i]!) / 3 + (b[2 * i]! + b[2 * i + 1]!) / 2);
-  assert.ok(maxAbsDifference(allocator.tripletScores()[0]!, expected) < 1e-7);
+  assert.ok(maxAbsDifference((await allocator.tripletScores())[0]!, expected) < 1e-7);
   allocator.dispose();
   layer.variables().forEach((v) => v.dispose());
 });

@@ -35,6 +35,11 @@ export interface TrainingHooks {
   beginEpoch?(epoch: number): void;
   /** Called after each optimiser update (AdaLoRA's importance scores and rank budget). */
   afterStep?(update: StepUpdate): void;
+  /**
+   * Called once the step's tensors are released, for work that reads tensors back (AdaLoRA's pruning): awaited, so
+   * it also runs on backends without synchronous reads (WebGPU).
+   */
+  settleStep?(): Promise<void>;
 }
 
 /** An adapter injected into a model: what to train, what to report, and how to take it out again. */

@@ -1,12 +1,10 @@
 /** Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_: scale by min(1, max / (‖g‖ + 1e-6)). */
 import { tf, type Tensor } from '../engine/tf.js';
+import { sumAll } from '../engine/ops/sum-all.js';
 
 /** Returns the clipped gradients (new tensors) and the pre-clipping global norm as a scalar tensor. */
 export function clipByGlobalNorm(gradients: readonly Tensor[], maxNorm: number): { clipped: Tensor[]; norm: Tensor } {
-  // A left fold of adds (addN's own order), not one AddN: WebGPU binds every input of a kernel at once, and an
-  // adapter's dozens of gradients exceed the device's storage-buffer bindings.
-  const squares = gradients.map((g) => tf.sum(tf.square(g)));
-  const norm = tf.sqrt(squares.reduce((sum, square) => tf.add(sum, square)));
+  const norm = tf.sqrt(sumAll(gradients.map((g) => tf.sum(tf.square(g)))));
   if (maxNorm <= 0) return { clipped: [...gradients], norm };
   const coefficient = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
   return { clipped: gradients.map((g) => tf.mul(g, coefficient)), norm };

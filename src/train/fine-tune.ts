@@ -146,6 +146,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
           microBatches: Math.max(1, Math.min(options.gradientAccumulation ?? 1, rows.length)),
           afterUpdate: (gradients) => hooks.afterStep?.({ step: step + 1, totalSteps, gradients }),
         });
+        await hooks.settleStep?.();
         step += 1;
         peakTensorBytes = Math.max(peakTensorBytes, tf.memory().numBytes);
         log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...((await hooks.diagnostics?.()) ?? {}) });

@@ -1,10 +1,11 @@
 /**
  * WebGPU against wasm from the same seeds (npm run test:webgpu, on the software adapter scripts/setup-webgpu-software.sh
- * unpacks, or on a real GPU): a LoRA, a DoRA and a MonteCLoRA fine-tuning run on every linear layer (four AdamW steps with clipping
+ * unpacks, or on a real GPU): a LoRA, a DoRA, a MonteCLoRA and an AdaLoRA (pruning 4 → 2) fine-tuning run on every
+ * linear layer (four AdamW steps with clipping
  * and two micro-batches each, classification head) and the scoring of the trained model agree — losses and gradient norms within 2e-4 relative, trained adapter
  * values within 1e-3 absolute (a tenth of one AdamW step), dev NLL within 1e-4 — the tolerance of float32 kernels that sum in another order.
  * Greedy generation gives the same tokens and continuation scoring the same log-likelihoods (1e-4). What still needs
- * synchronous reads (MonteCLoRA's exact-Dirichlet ablation, AdaLoRA's rank allocator) fails on WebGPU with one line.
+ * synchronous reads (MonteCLoRA's exact-Dirichlet ablation) fails on WebGPU with one line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
+import { adaLoraMethod } from '../../src/peft/adalora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { fineTune } from '../../src/train/fine-tune.js';
 import { evaluateClassification } from '../../src/evaluation/classification.js';
@@ -32,7 +34,7 @@ interface Outcome {
 
 const TEXTS = ['good film', 'bad film', 'great plot', 'awful plot', 'fine acting', 'poor acting', 'nice', 'dull'];
 
-type Method = 'lora' | 'dora' | 'monteclora';
+type Method = 'lora' | 'dora' | 'monteclora' | 'adalora';
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
@@ -49,11 +51,17 @@ async function fineTuneOn(backend: 'wasm' | 'webgpu', method: Method): Promise<O
           parseMonteCloraConfig({ r: 4, alpha: 8, targetModules: TARGETS }, 'parity'),
           new Rng(4),
         )
-      : loraMethod.apply(
-          model,
-          parseLoraConfig({ r: 4, alpha: 8, useDora: method === 'dora', targetModules: TARGETS }, 'parity'),
-          new Rng(4),
-        );
+      : method === 'adalora'
+        ? adaLoraMethod.apply(
+            model,
+            adaLoraMethod.parseConfig({ initR: 4, targetR: 2, alpha: 8, dropout: 0, targetModules: TARGETS }, 'parity'),
+            new Rng(4),
+          )
+        : loraMethod.apply(
+            model,
+            parseLoraConfig({ r: 4, alpha: 8, useDora: method === 'dora', targetModules: TARGETS }, 'parity'),
+            new Rng(4),
+          );
   const examples = TEXTS.map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 }));
   try {
     const result = await fineTune({
@@ -98,7 +106,7 @@ function assertClose(actual: readonly number[], expected: readonly number[], rel
   });
 }
 
-for (const method of ['lora', 'dora', 'monteclora'] as const) {
+for (const method of ['lora', 'dora', 'monteclora', 'adalora'] as const) {
   test(`${method}: fine-tuning steps and scoring on webgpu agree with wasm from the same seed`, async () => {
     const reference = await fineTuneOn('wasm', method);
     const candidate = await fineTuneOn('webgpu', method);
@@ -137,7 +145,7 @@ test("MonteCLoRA's exact-Dirichlet ablation (its sampler reads synchronously) fa
         rng: new Rng(5),
         hooks: adapter,
       }),
-      /reads a tensor synchronously, which WebGPU cannot do in Node: MonteCLoRA/,
+      /reads a tensor synchronously, which WebGPU cannot do in Node: MonteCLoRA with mixtureWeights "dirichlet"/,
     );
     adapter.dispose();
   } finally {

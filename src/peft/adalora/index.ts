@@ -3,6 +3,7 @@
  * γ·mean_{A,B}‖·‖_F added to the loss, and the rank allocator pruning triplets after each step.
  */
 import { tf, type Scalar } from '../../engine/tf.js';
+import { sumAll } from '../../engine/ops/sum-all.js';
 import type { AdapterMethod, AppliedAdapter } from '../types.js';
 import { injectAdapterLayers } from '../inject.js';
 import { parseAdaLoraConfig, peftAdaLoraFields, type AdaLoraConfig } from './config.js';
@@ -39,7 +40,7 @@ export function injectAdaLora(
 export function orthogonalityRegularizer(layers: readonly AdaLoraLayer[], weight: number): Scalar {
   return tf.tidy(() => {
     const residuals = layers.flatMap((layer) => layer.orthogonalityResiduals());
-    return tf.mul(tf.div(tf.addN(residuals), residuals.length), weight) as Scalar;
+    return tf.mul(tf.div(sumAll(residuals), residuals.length), weight) as Scalar;
   });
 }
 
@@ -62,6 +63,7 @@ export const adaLoraMethod: AdapterMethod<AdaLoraConfig> = {
       regularizer: () =>
         config.orthRegWeight > 0 ? orthogonalityRegularizer(layers, config.orthRegWeight) : undefined,
       afterStep: (update) => allocator.afterStep(update),
+      settleStep: () => allocator.settle(),
       diagnostics: () => ({ rank_budget: allocator.budget }),
       dispose: () => {
         allocator.dispose();

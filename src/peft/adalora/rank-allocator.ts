@@ -18,6 +18,8 @@ interface Importance {
 
 export class RankAllocator {
   private importance = new Map<Variable, Importance>();
+  /** Pruning decided in afterStep, carried out in settle (it reads the triplet scores back). */
+  private pending: { readonly budget: number; readonly reset: boolean } | undefined;
   /** The budget of the last update, for the logs. */
   budget: number;
 
@@ -49,12 +51,11 @@ export class RankAllocator {
       this.updateImportance(update.gradients);
       const { budget, mask } = budgetAt(globalStep, schedule);
       this.budget = budget;
-      if (mask) this.maskToBudget(budget);
+      if (mask) this.pending = { budget, reset: false };
     } else if (globalStep === finalStep) {
       const { budget } = budgetAt(globalStep, schedule);
       this.budget = budget;
-      this.maskToBudget(budget);
-      this.resetImportance();
+      this.pending = { budget, reset: true };
     } else {
       this.layers.forEach((layer) => layer.applyKeptTriplets());
     }
@@ -89,22 +90,40 @@ export class RankAllocator {
     return state === undefined ? tf.zerosLike(parameter) : tf.mul(state.average, state.uncertainty);
   }
 
+  /**
+   * The pruning the last step decided, once that step's tensors are released: the scores are read back
+   * asynchronously, so backends without synchronous reads (WebGPU) can run AdaLoRA too. Same order as PEFT: mask,
+   * then (at the final budget step) reset the importance.
+   */
+  async settle(): Promise<void> {
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending === undefined) return;
+    await this.maskToBudget(pending.budget);
+    if (pending.reset) this.resetImportance();
+  }
+
   /** Each layer's triplet scores (PEFT's _combine_ipt). */
-  tripletScores(): number[][] {
-    return this.layers.map((layer) =>
-      tf.tidy(() => {
-        const score = tf.addN([
-          this.elementScore(layer.loraE),
-          tf.mean(this.elementScore(layer.loraA), 0),
-          tf.mean(this.elementScore(layer.loraB), 1),
-        ]);
-        return Array.from(score.dataSync());
+  async tripletScores(): Promise<number[][]> {
+    return Promise.all(
+      this.layers.map(async (layer) => {
+        const score = tf.tidy(() =>
+          tf.add(
+            tf.add(this.elementScore(layer.loraE), tf.mean(this.elementScore(layer.loraA), 0)),
+            tf.mean(this.elementScore(layer.loraB), 1),
+          ),
+        );
+        try {
+          return Array.from(await score.data());
+        } finally {
+          score.dispose();
+        }
       }),
     );
   }
 
-  private maskToBudget(budget: number): void {
-    const pattern = keepMasks(this.tripletScores(), this.initialBudget, budget);
+  private async maskToBudget(budget: number): Promise<void> {
+    const pattern = keepMasks(await this.tripletScores(), this.initialBudget, budget);
     this.layers.forEach((layer, i) => {
       layer.keptTriplets = pattern[i];
       layer.applyKeptTriplets();

@@ -8,6 +8,7 @@
  *   R = β(KL_G + KL_W + KL_D) + C.
  */
 import { tf, type Scalar, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
+import { sumAll } from '../../engine/ops/sum-all.js';
 import { newVariable } from '../../engine/variables.js';
 import type { Rng } from '../../engine/rng.js';
 import type { ForwardContext } from '../../models/forward-context.js';
@@ -96,7 +97,7 @@ export class MonteCloraLayer extends LoraLayer {
       const rowScale = outerSamples === 1 ? columnScale : tf.slice(columnScale, [m, 0], [1, r]);
       return tf.mul(tf.reshape(tf.matMul(rowWeights, z), [inFeatures, r]), rowScale);
     });
-    const perturbation = outerSamples === 1 ? terms[0]! : tf.div(tf.addN(terms), outerSamples);
+    const perturbation = outerSamples === 1 ? terms[0]! : tf.div(sumAll(terms), outerSamples);
     this.sample = { covariance, weights, perturbation };
     const perturbed = tf.add(this.loraA, perturbation) as Tensor2D;
     if (!detachPerturbedA) return perturbed;
@@ -149,7 +150,7 @@ export function meanRegularizer(
     const weighted = tf.mul(tf.addN([klGaussian, klWishart, klDirichlet]), config.klWeight);
     const total = config.cooperativeLoss ? tf.add(weighted, cooperative) : weighted;
     if (record !== undefined) {
-      const squaredNorm = (tensors: Tensor[]) => tf.addN(tensors.map((t) => tf.sum(tf.square(t))));
+      const squaredNorm = (tensors: Tensor[]) => sumAll(tensors.map((t) => tf.sum(tf.square(t))));
       const noiseToMean = tf.sqrt(
         tf.div(
           squaredNorm(sampled.map((layer) => layer.lastSample!.perturbation)),
