@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { median, robustness } from '../src/report/robustness.js';
+import { robustness } from '../src/report/robustness.js';
+import { median } from '../src/metrics/quantile.js';
 import { summarize, type RunResult } from '../src/report/results.js';
 
 test('median of odd and even counts (hand-computed)', () => {

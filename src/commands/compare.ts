@@ -1,11 +1,11 @@
 import { Args, Flags } from '@oclif/core';
-import Table from 'cli-table3';
 import { BaseCommand } from '../cli/base-command.js';
 import { UserError } from '../errors.js';
 import { compareSweeps, parseThreshold, type SweepComparison } from '../report/compare-model.js';
 import { availableMetrics } from '../report/report-model.js';
 import { readAllRuns } from '../report/sources.js';
 import { fixed, pValue } from '../report/formats/rows.js';
+import { markdownGrid, terminalGrid } from '../report/formats/text.js';
 
 const signed = (value: number) => (value > 0 ? `+${fixed(value)}` : fixed(value));
 
@@ -80,12 +80,9 @@ export default class Compare extends BaseCommand {
       if (flags.format === 'markdown') {
         const verdict = comparison.regressed ? '**Regression**' : 'No regression';
         this.log(`${verdict}: ${args.candidate} against ${args.baseline} (median ${flags.metric}).\n`);
-        this.log(`| ${head.join(' | ')} |\n|${head.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
-        for (const row of rows(comparison)) this.log(`| ${row.join(' | ')} |`);
+        this.log(markdownGrid({ head, rows: rows(comparison) }));
       } else {
-        const table = new Table({ head, style: { head: [], border: [] } });
-        rows(comparison).forEach((row) => table.push(row));
-        this.log(table.toString());
+        this.log(terminalGrid({ head, rows: rows(comparison) }));
       }
     }
     if (comparison.regressed) {

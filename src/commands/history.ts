@@ -1,10 +1,10 @@
 import { Args, Flags } from '@oclif/core';
-import Table from 'cli-table3';
 import { BaseCommand } from '../cli/base-command.js';
 import { writeOutput } from '../cli/output-file.js';
 import { historyChart } from '../report/charts.js';
 import { htmlPage } from '../report/formats/html.js';
 import { fixed } from '../report/formats/rows.js';
+import { markdownGrid, terminalGrid } from '../report/formats/text.js';
 import { historyPoints, type HistoryPoint } from '../report/history-model.js';
 import { readRuns } from '../report/sources.js';
 
@@ -61,17 +61,8 @@ export default class History extends BaseCommand {
           ],
         },
       ]);
-    } else if (flags.format === 'markdown') {
-      text =
-        [
-          `| ${head.join(' | ')} |`,
-          `|${head.map(() => ' --- ').join('|')}|`,
-          ...rows.map((r) => `| ${r.join(' | ')} |`),
-        ].join('\n') + '\n';
     } else {
-      const table = new Table({ head, style: { head: [], border: [] } });
-      rows.forEach((row) => table.push(row));
-      text = `${table.toString()}\n`;
+      text = `${(flags.format === 'markdown' ? markdownGrid : terminalGrid)({ head, rows })}\n`;
     }
     writeOutput(flags.output, text, (line) => this.log(line));
     return points;

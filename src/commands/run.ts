@@ -45,7 +45,7 @@ export default class Run extends BaseCommand {
     const choice = await initEngine(request.backend);
     const options = { ...request.sweep, backend: choice.id };
     const threads = sweepJobs(request.jobs, choice, Number.POSITIVE_INFINITY);
-    const sweep = prepareStoredSweep(options, {
+    const sweep = await prepareStoredSweep(options, {
       ...request.store,
       out: request.out,
       threads,

@@ -4,7 +4,7 @@
  * the resampled medians (numpy's linear quantile).
  */
 import { Rng } from '../engine/rng.js';
-import { quantile } from './quantile.js';
+import { median, quantile } from './quantile.js';
 
 export interface BootstrapInterval {
   readonly low: number;
@@ -12,12 +12,6 @@ export interface BootstrapInterval {
   readonly level: number;
   readonly resamples: number;
   readonly seed: number;
-}
-
-function medianOf(values: number[]): number {
-  values.sort((a, b) => a - b);
-  const middle = Math.floor(values.length / 2);
-  return values.length % 2 === 1 ? values[middle]! : (values[middle - 1]! + values[middle]!) / 2;
 }
 
 export function bootstrapMedianInterval(
@@ -34,7 +28,7 @@ export function bootstrapMedianInterval(
   const draw = new Array<number>(differences.length);
   for (let r = 0; r < resamples; r++) {
     for (let i = 0; i < differences.length; i++) draw[i] = differences[rng.integer(differences.length)]!;
-    medians[r] = medianOf([...draw]);
+    medians[r] = median(draw);
   }
   const alpha = (1 - level) / 2;
   return {

@@ -1,3 +1,11 @@
+/** Median of a list (the mean of the two middle values for an even count); NaN counts as +∞, NaN for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = values.map((v) => (Number.isNaN(v) ? Infinity : v)).sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 /** numpy.percentile's default ("linear") quantile: the value at position q·(n − 1) of the sorted values, interpolated. */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return Number.NaN;

@@ -8,7 +8,7 @@
  */
 import { UserError } from '../errors.js';
 import { wilcoxon, type WilcoxonMethod } from '../metrics/wilcoxon.js';
-import { median } from './robustness.js';
+import { median } from '../metrics/quantile.js';
 import { metricValue } from './report-model.js';
 import type { ReportRun } from './sources.js';
 

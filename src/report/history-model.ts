@@ -2,7 +2,7 @@
  * A metric's median per task × adapter over time, one point per nightly store (or results.json), dated by when its
  * last run finished.
  */
-import { median } from './robustness.js';
+import { median } from '../metrics/quantile.js';
 import { metricValue } from './report-model.js';
 import type { ReportRun } from './sources.js';
 

@@ -9,7 +9,7 @@ import { UserError } from '../errors.js';
 import { bootstrapMedianInterval, type BootstrapInterval } from '../metrics/bootstrap.js';
 import { mean, quantile, sampleStd } from '../metrics/quantile.js';
 import { wilcoxon, type WilcoxonMethod } from '../metrics/wilcoxon.js';
-import { median } from './robustness.js';
+import { median } from '../metrics/quantile.js';
 import type { StoredResult } from '../store/run-store.js';
 import type { ReportRun } from './sources.js';
 

@@ -4,14 +4,7 @@
  * (1 / median NLL). A diverged run stays in the statistics with the scores it really got; a non-finite NLL counts
  * as +∞ (the worst possible).
  */
-
-/** Median of a non-empty list; the mean of the two middle values for an even count. NaN counts as +∞. */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = values.map((v) => (Number.isNaN(v) ? Infinity : v)).sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
+import { median } from '../metrics/quantile.js';
 
 export interface RobustnessStats {
   readonly runs: number;

@@ -41,12 +41,22 @@ export interface RunProvenance extends SweepProvenance {
   readonly peak_rss_bytes: number;
 }
 
+// Both are fixed for the life of the process, and asked for after every committed run: read once.
+let version: string | undefined;
+let commit: { readonly value: string | undefined } | undefined;
+
 export function mcevalVersion(): string {
-  return (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
+  version ??= (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
+  return version;
 }
 
 /** The commit of the checkout mceval runs from, read from .git without running git; undefined elsewhere. */
-export function gitCommit(root = packagePath()): string | undefined {
+export function gitCommit(): string | undefined {
+  commit ??= { value: readGitCommit(packagePath()) };
+  return commit.value;
+}
+
+function readGitCommit(root: string): string | undefined {
   const git = join(root, '.git');
   try {
     const head = readFileSync(join(git, 'HEAD'), 'utf8').trim();

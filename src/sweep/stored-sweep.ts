@@ -69,13 +69,18 @@ interface KeyedEntry {
   readonly entry: SweepPlanEntry;
 }
 
-export function prepareStoredSweep(options: SweepOptions, settings: StoreSettings): StoredSweepPlan {
+export async function prepareStoredSweep(options: SweepOptions, settings: StoreSettings): Promise<StoredSweepPlan> {
   const version = mcevalVersion();
   const plan = planSweep(options);
   const dataSha256 = new Map(options.tasks.map((task) => [task.task.name, splitsSha256(task.data)]));
+  // Each task's canonical files, hashed once for every run of the sweep.
+  const dataFiles = new Map<string, Record<string, string>>();
+  for (const task of options.tasks) {
+    dataFiles.set(task.task.name, await dataFileHashes(options.dataDir, task.task.dataFiles));
+  }
   const context = {
     modelSpec: options.modelSpec,
-    modelSha256: modelSha256(options.modelSpec, version),
+    modelSha256: await modelSha256(options.modelSpec, version),
     dataSha256,
     seed: options.seed,
     gradientAccumulation: options.gradientAccumulation,
@@ -114,9 +119,10 @@ export function prepareStoredSweep(options: SweepOptions, settings: StoreSetting
     entry,
     ...(saving(entry.preset) ? { adapterDir: join(partialRunDir(settings.out, key), 'adapter') } : {}),
   }));
+  const commit = gitCommit();
   const base: SweepProvenance = {
     mceval_version: version,
-    ...(gitCommit() === undefined ? {} : { git_commit: gitCommit()! }),
+    ...(commit === undefined ? {} : { git_commit: commit }),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     hostname: hostname(),
@@ -158,7 +164,7 @@ export function prepareStoredSweep(options: SweepOptions, settings: StoreSetting
           data: {
             task: entry.task.task.name,
             sha256: dataSha256.get(entry.task.task.name)!,
-            files: dataFileHashes(options.dataDir, entry.task.task.dataFiles),
+            files: dataFiles.get(entry.task.task.name)!,
           },
           examples: { train: result.train_examples, eval: result.eval_examples },
           started: begin.toISOString(),

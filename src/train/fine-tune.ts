@@ -13,7 +13,7 @@ import { AdamW } from './adamw.js';
 import { clipByGlobalNorm } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
 import { batchesPerEpoch, epochBatches } from './batches.js';
-import { causalLmLoss, classificationLoss, targetMask } from './loss.js';
+import { causalLmLoss, classificationLoss, countedTargets, targetMask } from './loss.js';
 
 export interface EncodedExample {
   readonly ids: readonly number[];
@@ -186,24 +186,6 @@ function splitRows<T>(rows: readonly T[], parts: number): T[][] {
   return chunks;
 }
 
-/** The loss terms a micro-batch contributes to the batch's mean: its examples, or its counted target tokens. */
-function lossTerms(model: LlamaModel, rows: readonly EncodedExample[], objective: TrainingObjective): number {
-  if (objective === 'classification') return rows.length;
-  const batch = padBatch(
-    rows.map((row) => row.ids),
-    model.config.padTokenId,
-  );
-  const targets = targetMask(batch, rows);
-  let count = 0;
-  for (let b = 0; b < rows.length; b++) {
-    for (let t = 0; t + 1 < batch.length; t++) {
-      const at = b * batch.length + t;
-      if (batch.mask[at] === 1 && batch.mask[at + 1] === 1 && targets[at + 1] === 1) count += 1;
-    }
-  }
-  return count;
-}
-
 /**
  * One optimiser step; returns the task loss (the regulariser, if any, is trained on but not reported here). With
  * micro-batches, each one's loss is scaled by its share of the batch's loss terms and the gradients are summed.
@@ -211,18 +193,25 @@ function lossTerms(model: LlamaModel, rows: readonly EncodedExample[], objective
 async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: number }> {
   const { model, optimizer } = step;
   const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
-  const chunks = splitRows(step.rows, step.microBatches);
-  const terms = chunks.map((chunk) => lossTerms(model, chunk, step.objective));
-  const allTerms = terms.reduce((a, b) => a + b, 0);
-  let taskLoss: Tensor | undefined;
-  let totalLoss: Tensor | undefined;
-  let summed: Tensor[] | undefined;
-  chunks.forEach((rows, c) => {
-    const share = chunks.length === 1 ? 1 : terms[c]! / allTerms;
+  // Each micro-batch padded once; its share of the batch's loss terms (examples, or counted target tokens).
+  const chunks = splitRows(step.rows, step.microBatches).map((rows) => {
     const batch = padBatch(
       rows.map((row) => row.ids),
       model.config.padTokenId,
     );
+    const targets = step.objective === 'classification' ? undefined : targetMask(batch, rows);
+    const terms =
+      targets === undefined
+        ? rows.length
+        : countedTargets(batch.batchSize, batch.length, batch.ids, batch.mask, targets).rows.length;
+    return { rows, batch, targets, terms };
+  });
+  const allTerms = chunks.reduce((sum, chunk) => sum + chunk.terms, 0);
+  let taskLoss: Tensor | undefined;
+  let totalLoss: Tensor | undefined;
+  let summed: Tensor[] | undefined;
+  chunks.forEach(({ rows, batch, targets, terms }) => {
+    const share = chunks.length === 1 ? 1 : terms / allTerms;
     const labels = rows.map((row) => row.label);
     const next = tf.tidy(() => {
       let task: Tensor | undefined;
@@ -231,7 +220,7 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
         const loss =
           step.objective === 'classification'
             ? classificationLoss(model.classify(batch, context), labels)
-            : causalLmLoss(model.lmLogits(batch, context) as Tensor3D, batch.ids, batch.mask, targetMask(batch, rows));
+            : causalLmLoss(model.lmLogits(batch, context) as Tensor3D, batch.ids, batch.mask, targets);
         task = tf.keep(share === 1 ? loss : tf.mul(loss, share));
         const extra = step.hooks.regularizer?.();
         const total = extra === undefined ? loss : tf.add(loss, extra);

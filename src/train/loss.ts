@@ -23,8 +23,17 @@ export function targetMask(
   return mask;
 }
 
-export function causalLmLoss(logits: Tensor3D, ids: Int32Array, mask: Int32Array, targetMask?: Int32Array): Scalar {
-  const [B, T, V] = logits.shape;
+/**
+ * The (position, next token) pairs the causal-LM loss counts in a [B, T] batch: both tokens real, and the next one a
+ * target where `targetMask` is given. Its length is the number of terms the loss averages over.
+ */
+export function countedTargets(
+  B: number,
+  T: number,
+  ids: Int32Array,
+  mask: Int32Array,
+  targetMask?: Int32Array,
+): { rows: number[]; targets: number[] } {
   const rows: number[] = [];
   const targets: number[] = [];
   for (let b = 0; b < B; b++) {
@@ -35,6 +44,12 @@ export function causalLmLoss(logits: Tensor3D, ids: Int32Array, mask: Int32Array
       targets.push(ids[b * T + t + 1]!);
     }
   }
+  return { rows, targets };
+}
+
+export function causalLmLoss(logits: Tensor3D, ids: Int32Array, mask: Int32Array, targetMask?: Int32Array): Scalar {
+  const [B, T, V] = logits.shape;
+  const { rows, targets } = countedTargets(B, T, ids, mask, targetMask);
   const predictions = tf.gather(tf.reshape(logits, [B * T, V]), tf.tensor1d(rows, 'int32'));
   const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), V);
   return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(predictions)), 1))) as Scalar;

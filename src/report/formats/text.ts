@@ -3,29 +3,37 @@ import Table from 'cli-table3';
 import type { Report } from '../report-model.js';
 import { reportTables, type TextTable } from './rows.js';
 
+type Grid = Pick<TextTable, 'head' | 'rows' | 'best'>;
+
+/** The table alone (no title), as cli-table3 draws it. */
+export function terminalGrid(table: Grid): string {
+  const rendered = new Table({ head: [...table.head], style: { head: [], border: [] } });
+  table.rows.forEach((row) => rendered.push([...row]));
+  return rendered.toString();
+}
+
 export function renderTerminal(report: Report): string {
   return reportTables(report)
-    .map((table) => {
-      const rendered = new Table({ head: [...table.head], style: { head: [], border: [] } });
-      table.rows.forEach((row) => rendered.push([...row]));
-      return `${table.title}\n${rendered.toString()}`;
-    })
+    .map((table) => `${table.title}\n${terminalGrid(table)}`)
     .join('\n\n');
 }
 
 const markdownCell = (text: string) => text.replace(/\|/g, '\\|');
 
-function markdownTable(table: TextTable): string {
+/** The table alone in GitHub Markdown: the first column left-aligned, the others right; best cells in bold. */
+export function markdownGrid(table: Grid): string {
   const rows = table.rows.map((row, r) =>
     row.map((cell, c) => (table.best?.[r]?.[c] === true ? `**${markdownCell(cell)}**` : markdownCell(cell))),
   );
   return [
-    `**${table.title}**`,
-    '',
     `| ${table.head.map(markdownCell).join(' | ')} |`,
     `|${table.head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
     ...rows.map((row) => `| ${row.join(' | ')} |`),
   ].join('\n');
+}
+
+function markdownTable(table: TextTable): string {
+  return `**${table.title}**\n\n${markdownGrid(table)}`;
 }
 
 export function renderMarkdown(report: Report): string {
