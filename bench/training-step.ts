@@ -1,8 +1,9 @@
-/** One LoRA-family training step on a builtin model, shared by the benchmarks (forward, backward, AdamW). */
+/** One adapter training step on a classification batch (forward, backward, AdamW), shared by the benchmarks. */
 import { tf } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
 import { loadModel } from '../src/models/load.js';
-import { padBatch } from '../src/models/tokenizers/padding.js';
+import { randomWeightInit } from '../src/models/init.js';
+import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
 import { AdamW } from '../src/train/adamw.js';
 import { classificationLoss } from '../src/train/loss.js';
 import type { AdapterMethod } from '../src/peft/types.js';
@@ -17,30 +18,38 @@ export interface BenchStep {
   dispose(): void;
 }
 
+export interface BenchBatch {
+  readonly batchSize?: number;
+  /** Tokens per row; every token is real (no padding), so the step's work is exactly batchSize × length tokens. */
+  readonly length?: number;
+}
+
+/** A batch of seeded random token ids (ids 3 and up: clear of the usual pad/BOS/EOS ids). */
+function randomBatch(vocabSize: number, batchSize: number, length: number): PaddedBatch {
+  const rng = new Rng(3);
+  const ids = new Int32Array(batchSize * length).map(() => 3 + rng.integer(vocabSize - 3));
+  return { batchSize, length, ids, mask: new Int32Array(batchSize * length).fill(1) };
+}
+
 export function benchTrainingStep(
   modelSpec: string,
   method: AdapterMethod<unknown>,
   adapterConfig: unknown,
-  batchSize = 16,
+  { batchSize = 16, length = 64 }: BenchBatch = {},
 ): BenchStep {
-  const { model, tokenizer } = loadModel(modelSpec);
-  model.addClassificationHead(2);
+  const { model } = loadModel(modelSpec);
+  model.addClassificationHead(2, randomWeightInit(new Rng(4), model.config.initializerRange));
   const adapter = method.apply(model, adapterConfig, new Rng(1));
   const optimizer = new AdamW([
     ...adapter.groups,
     { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 },
   ]);
-  // 63 bytes + BOS: every row is 64 tokens long.
-  const text = 'the plot was not very dull, but the ending felt truly wonderful and moving'.slice(0, 63);
-  const batch = padBatch(
-    Array.from({ length: batchSize }, () => tokenizer.encode(text)),
-    tokenizer.padId,
-  );
+  const batch = randomBatch(model.config.vocabSize, batchSize, length);
   const labels = Array.from({ length: batchSize }, (_, i) => i % 2);
   const rng = new Rng(2);
   return {
     model,
-    length: batch.length,
+    length,
     batchSize,
     step() {
       const loss = tf.tidy(() => {

@@ -4,6 +4,7 @@ import { tf, type Tensor2D, type Tensor3D } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
 import { linear, frozenLinear } from '../src/engine/ops/linear.js';
 import { batchMatMul } from '../src/engine/ops/batch-matmul.js';
+import { lowRankLinear } from '../src/engine/ops/low-rank-linear.js';
 import { scatterAddRows } from '../src/engine/kernels/unsorted-segment-sum.js';
 import { referenceMatmul, relativeFrobeniusError } from '../src/engine/selfcheck.js';
 import { maxAbsDifference, onEachBackend } from './helpers.js';
@@ -47,6 +48,37 @@ onEachBackend(() => {
     const frozen = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(frozenLinear(a, w), upstream)))(x);
     assert.ok(maxAbsDifference(reference[0]!.dataSync(), frozen.dataSync()) < 1e-5);
     assert.ok(maxAbsDifference(linear(x, w).dataSync(), frozenLinear(x, w).dataSync()) === 0);
+  });
+
+  test("lowRankLinear: the composed layer's values bit for bit, and its gradients", () => {
+    const x = random([2, 3, 6]);
+    const w = random([6, 5]) as Tensor2D;
+    const bias = random([5]);
+    const a = random([6, 2]) as Tensor2D;
+    const b = random([2, 5]) as Tensor2D;
+    const mask = tf.tensor(
+      Float32Array.from({ length: 36 }, (_, i) => (i % 7 === 3 ? 0 : 1 / 0.9)),
+      [2, 3, 6],
+    );
+    const upstream = random([2, 3, 5]);
+    const composed = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor) =>
+      tf.add(
+        tf.add(frozenLinear(input, w), bias),
+        tf.mul(linear(linear(tf.mul(input, mask), down as Tensor2D), up as Tensor2D), 0.75),
+      );
+    const fused = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor) =>
+      lowRankLinear(input, w, bias, { a: down as Tensor2D, b: up as Tensor2D, scaling: 0.75, mask });
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      assert.equal(maxAbsDifference(fused(x, a, b).dataSync(), composed(x, a, b).dataSync()), 0);
+      const weigh = (f: typeof fused) => (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) =>
+        tf.sum(tf.mul(f(p, q, r), upstream));
+      const expected = tf.grads(weigh(composed))([x, a, b]);
+      tf.grads(weigh(fused))([x, a, b]).forEach((g, i) =>
+        assert.ok(maxAbsDifference(g.dataSync(), expected[i]!.dataSync()) < 1e-5, `gradient ${i}`),
+      );
+    });
+    assert.equal(tf.memory().numTensors, before);
   });
 
   test('batchMatMul matches matMul and its default gradient', () => {

@@ -33,3 +33,13 @@ test('permutation is a permutation', () => {
     Array.from({ length: 50 }, (_, i) => i),
   );
 });
+
+test('keepMask draws exactly what uniform() would, and leaves the generator where uniform() would', () => {
+  const fast = new Rng(11);
+  const slow = new Rng(11);
+  const mask = fast.keepMask(10_001, 0.95, 1 / 0.95);
+  const expected = Float32Array.from({ length: 10_001 }, () => (slow.uniform() < 0.95 ? 1 / 0.95 : 0));
+  assert.deepEqual(mask, expected);
+  assert.ok(mask.some((value) => value === 0) && mask.some((value) => value > 1));
+  assert.equal(fast.uniform(), slow.uniform());
+});

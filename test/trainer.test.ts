@@ -146,6 +146,40 @@ onEachBackend(() => {
     [p, g1, g2].forEach((t) => t.dispose());
   });
 
+  test('AdamW updates small parameters together exactly as one by one, per group and step count', () => {
+    const rng = new Rng(5);
+    const shapes = [[3, 2], [4], [2, 2], [300, 300]];
+    const initial = shapes.map((shape) => rng.normalArray(shape.reduce((a, b) => a * b, 1)));
+    const groups = (variables: tf.Variable[]) => [
+      { name: 'a', variables: variables.slice(0, 2), learningRateMultiplier: 1 },
+      { name: 'b', variables: variables.slice(2), learningRateMultiplier: 4 },
+    ];
+    const together = initial.map((values, i) => tf.variable(tf.tensor(values, shapes[i]), true));
+    const alone = initial.map((values, i) => tf.variable(tf.tensor(values, shapes[i]), true));
+    const grouped = new AdamW(groups(together), { weightDecay: 0.1 });
+    // One optimiser per parameter: nothing to group with.
+    const separate = alone.map(
+      (p) =>
+        new AdamW(
+          groups(alone)
+            .filter((g) => g.variables.includes(p))
+            .map((g) => ({ ...g, variables: [p] })),
+          { weightDecay: 0.1 },
+        ),
+    );
+    for (let step = 0; step < 3; step++) {
+      const gradients = shapes.map((shape, i) =>
+        step === 1 && i === 1 ? undefined : tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape),
+      );
+      grouped.apply(gradients, 0.01);
+      separate.forEach((optimizer, i) => optimizer.apply([gradients[i]], 0.01));
+      gradients.forEach((g) => g?.dispose());
+    }
+    together.forEach((p, i) => assert.deepEqual(p.dataSync(), alone[i]!.dataSync(), `parameter ${i}`));
+    [grouped, ...separate].forEach((o) => o.dispose());
+    [...together, ...alone].forEach((t) => t.dispose());
+  });
+
   test('epoch batches cover every example once, shuffled by the seed', () => {
     const batches = epochBatches(10, 4, new Rng(3));
     assert.deepEqual(

@@ -66,6 +66,34 @@ export class Rng {
     return radius * Math.cos(angle);
   }
 
+  /**
+   * An inverted-dropout mask: `value` where uniform() < keep, else 0, drawing exactly what `size` calls of uniform()
+   * would. The generator runs inline on local state: a dropout mask is millions of draws per training step, and the
+   * per-draw method calls cost ~20 ns each (measured: a fifth of a stories260K LoRA step).
+   */
+  keepMask(size: number, keep: number, value: number): Float32Array {
+    const out = new Float32Array(size);
+    // uniform() < keep ⇔ draw < keep·2³² (both sides exact in float64).
+    const threshold = keep * 4294967296;
+    let { s0, s1, s2, s3 } = this;
+    for (let i = 0; i < size; i++) {
+      const draw = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
+      const t = (s1 << 9) >>> 0;
+      s2 = (s2 ^ s0) >>> 0;
+      s3 = (s3 ^ s1) >>> 0;
+      s1 = (s1 ^ s2) >>> 0;
+      s0 = (s0 ^ s3) >>> 0;
+      s2 = (s2 ^ t) >>> 0;
+      s3 = rotl(s3, 11);
+      if (draw < threshold) out[i] = value;
+    }
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+    return out;
+  }
+
   /** An integer uniform on [0, n). */
   integer(n: number): number {
     return Math.floor(this.uniform() * n);

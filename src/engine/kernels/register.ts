@@ -1,14 +1,33 @@
 /** Registers mceval's own kernels for a backend, replacing slow or missing ones. Idempotent. */
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.js';
 import { unsortedSegmentSumKernel } from './unsorted-segment-sum.js';
+import { causalAttentionKernels } from './causal-attention.js';
+import { sharedIdentityKernel } from './shared-identity.js';
 
-/** Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu). */
-const SCATTER_ADD_BACKENDS = new Set(['wasm', 'cpu']);
+/**
+ * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention runs on the
+ * host: both read tensors synchronously, which the WebAssembly attention kernels need.
+ */
+const HOST_BACKENDS = new Set(['wasm', 'cpu']);
+
+/** The backend's own Identity kernels, kept for the cases the shared one hands back to them. */
+const copyingIdentity = new Map<string, KernelFunc | undefined>();
+
+function register(config: KernelConfig): void {
+  const existing = tf.getKernel(config.kernelName, config.backendName);
+  if (existing?.kernelFunc === config.kernelFunc) return;
+  if (existing !== undefined) tf.unregisterKernel(config.kernelName, config.backendName);
+  tf.registerKernel(config);
+}
 
 export function registerCustomKernels(backendName: string): void {
-  if (!SCATTER_ADD_BACKENDS.has(backendName)) return;
-  const config = unsortedSegmentSumKernel(backendName);
-  if (tf.getKernel(config.kernelName, backendName)?.kernelFunc === config.kernelFunc) return;
-  if (tf.getKernel(config.kernelName, backendName) !== undefined) tf.unregisterKernel(config.kernelName, backendName);
-  tf.registerKernel(config);
+  if (!HOST_BACKENDS.has(backendName)) return;
+  [unsortedSegmentSumKernel(backendName), ...causalAttentionKernels(backendName)].forEach(register);
+  if (backendName === 'wasm') {
+    if (!copyingIdentity.has(backendName)) {
+      copyingIdentity.set(backendName, tf.getKernel('Identity', backendName)?.kernelFunc);
+      register(sharedIdentityKernel(backendName, copyingIdentity.get(backendName)));
+    }
+  }
 }

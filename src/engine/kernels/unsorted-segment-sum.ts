@@ -4,12 +4,7 @@
  * this scatter-add takes milliseconds on both.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-
-interface DataBackend {
-  readSync(dataId: object): unknown;
-  makeTensorInfo?(shape: number[], dtype: string, values: Float32Array): TensorInfo;
-  makeOutput?(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): TensorInfo;
-}
+import { floatOutput, inputValues } from './backend-output.js';
 
 /** The pure scatter-add: out[segment[i]] += x[i] for each row i (rows past numSegments or negative are dropped). */
 export function scatterAddRows(
@@ -32,18 +27,12 @@ export function scatterAddRows(
 const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
   const numSegments = (attrs as { numSegments: number }).numSegments;
-  const data = backend as unknown as DataBackend;
-  const values = data.readSync(x.dataId) as Float32Array;
-  const ids = data.readSync(segmentIds.dataId) as Int32Array;
+  const values = inputValues<Float32Array>(backend, x);
+  const ids = inputValues<Int32Array>(backend, segmentIds);
   const rows = segmentIds.shape.reduce((a, b) => a * b, 1);
   const rowSize = rows === 0 ? 0 : values.length / rows;
   const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
-  const out = scatterAddRows(values, ids, numSegments, rowSize);
-  // cpu has makeTensorInfo(shape, dtype, values); wasm lacks it and has makeOutput(shape, dtype, offset, values).
-  // (cpu's own makeOutput takes values first, so the order of these checks matters.)
-  if (data.makeTensorInfo) return data.makeTensorInfo(outShape, 'float32', out);
-  if (data.makeOutput) return data.makeOutput(outShape, 'float32', undefined, out);
-  throw new Error('UnsortedSegmentSum: this backend can neither make tensor infos nor outputs');
+  return floatOutput(backend, outShape, scatterAddRows(values, ids, numSegments, rowSize));
 };
 
 export function unsortedSegmentSumKernel(backendName: string): KernelConfig {

@@ -2,11 +2,16 @@
 import { tf, type Tensor } from '../tf.js';
 import type { Rng } from '../rng.js';
 
-export function dropout(x: Tensor, rate: number, rng: Rng | undefined): Tensor {
-  if (rate <= 0) return x;
+/** The mask (1/keep where kept, 0 where dropped) for a tensor of this shape, or undefined when nothing is dropped. */
+export function dropoutMask(shape: number[], rate: number, rng: Rng | undefined): Tensor | undefined {
+  if (rate <= 0) return undefined;
   if (rng === undefined) throw new Error('dropout in training mode needs a seeded generator');
   const keep = 1 - rate;
-  const mask = new Float32Array(x.size);
-  for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < keep ? 1 / keep : 0;
-  return tf.mul(x, tf.tensor(mask, x.shape, 'float32'));
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(rng.keepMask(size, keep, 1 / keep), shape, 'float32');
+}
+
+export function dropout(x: Tensor, rate: number, rng: Rng | undefined): Tensor {
+  const mask = dropoutMask(x.shape, rate, rng);
+  return mask === undefined ? x : tf.mul(x, mask);
 }

@@ -14,10 +14,21 @@ export function productWithExplicitTransposes<T extends Tensor>(transpose: (oper
     save([a, b]);
     return {
       value: tf.matMul(a, b),
-      gradFunc: (dy: T, saved: Tensor[]) => {
+      gradFunc: tidyGradient((dy: T, saved: Tensor[]) => {
         const [savedA, savedB] = saved as [T, T];
         return [tf.matMul(dy, transpose(savedB)), tf.matMul(transpose(savedA), dy)];
-      },
+      }),
     };
   }) as unknown as CustomGradientFunc) as unknown as (a: T, b: T) => T;
+}
+
+/**
+ * A customGrad gradient function whose intermediates are released as soon as it returns. tfjs calls a customGrad's
+ * gradFunc in the scope of the whole backward pass, so without this every temporary (transposes, partial products)
+ * lives until the last gradient is computed.
+ */
+export function tidyGradient<D extends Tensor>(
+  gradient: (dy: D, saved: Tensor[]) => Tensor | Tensor[],
+): (dy: D, saved: Tensor[]) => Tensor | Tensor[] {
+  return (dy, saved) => tf.tidy(() => gradient(dy, saved));
 }

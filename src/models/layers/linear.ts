@@ -10,6 +10,12 @@ export interface LinearAdapter {
   /** Changes the layer's input before the base product (IA3 on feed-forward layers); absent for most adapters. */
   transformInput?(x: Tensor, context: ForwardContext): Tensor;
   forward(x: Tensor, baseOutput: Tensor, context: ForwardContext): Tensor;
+  /**
+   * The whole adapted layer at once, base product included, for an adapter that computes it more cheaply itself
+   * (one op that keeps fewer activations for the backward pass). Undefined, or returning undefined, means the generic
+   * path: forward(input, base.baseForward(input)).
+   */
+  adaptedForward?(x: Tensor, base: Linear, context: ForwardContext): Tensor | undefined;
 }
 
 export class Linear {
@@ -41,7 +47,10 @@ export class Linear {
   forward(x: Tensor, context: ForwardContext): Tensor {
     if (this.adapter === undefined) return this.baseForward(x);
     const input = this.adapter.transformInput?.(x, context) ?? x;
-    return this.adapter.forward(input, this.baseForward(input), context);
+    return (
+      this.adapter.adaptedForward?.(input, this, context) ??
+      this.adapter.forward(input, this.baseForward(input), context)
+    );
   }
 
   variables(): Variable[] {

@@ -3,7 +3,9 @@
  * head, and rotate_half(x) = [-x₂, x₁]. Tables are computed in float64 in JavaScript from the position ids, so left
  * padding (positions counted from each row's first real token) is handled by the caller's position ids.
  */
+import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../../engine/tf.js';
+import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { frozenLinear } from '../../engine/ops/linear.js';
 import type { Llama3RopeScaling } from '../llama/config.js';
 
@@ -34,7 +36,7 @@ export function llama3Frequencies(inverse: Float64Array, scaling: Llama3RopeScal
 }
 
 export interface RopeTables {
-  /** [batch, 1, length, headDim], broadcast over heads. */
+  /** [batch, length, 1, headDim], broadcast over heads. */
   readonly cos: Tensor;
   readonly sin: Tensor;
   /** rotate_half as a matrix (rotateHalfMatrix). */
@@ -62,7 +64,7 @@ export function ropeTables(
       sin[i * headDim + f + half] = s;
     }
   }
-  const shape = [batchSize, 1, length, headDim];
+  const shape = [batchSize, length, 1, headDim];
   return { cos: tf.tensor(cos, shape), sin: tf.tensor(sin, shape), rotation: rotateHalfMatrix(headDim) };
 }
 
@@ -80,7 +82,20 @@ export function rotateHalfMatrix(headDim: number): Tensor2D {
   return tf.tensor2d(matrix, [headDim, headDim]);
 }
 
-/** x·cos + rotate_half(x)·sin for x of shape [batch, heads, length, headDim]. */
+/**
+ * x·cos + rotate_half(x)·sin for x of shape [batch, length, heads, headDim]. The rotation is orthogonal with Rᵀ = −R,
+ * so the gradient is dy·cos − (dy·sin)·R: written out, it keeps no activation of its own for the backward pass.
+ */
 export function applyRope(x: Tensor, tables: RopeTables): Tensor {
-  return tf.add(tf.mul(x, tables.cos), tf.mul(frozenLinear(x, tables.rotation), tables.sin));
+  const rotate = tf.customGrad(((input: Tensor, save: GradSaveFunc) => {
+    save([tables.cos, tables.sin, tables.rotation]);
+    return {
+      value: tf.add(tf.mul(input, tables.cos), tf.mul(frozenLinear(input, tables.rotation), tables.sin)),
+      gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
+        const [cos, sin, rotation] = saved as [Tensor, Tensor, Tensor2D];
+        return [tf.sub(tf.mul(dy, cos), frozenLinear(tf.mul(dy, sin), rotation))];
+      }),
+    };
+  }) as unknown as CustomGradientFunc) as unknown as (a: Tensor) => Tensor;
+  return rotate(x);
 }

@@ -5,11 +5,11 @@
  */
 import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
-import { batchMatMul } from '../../engine/ops/batch-matmul.js';
 import { Linear } from '../layers/linear.js';
 import { rmsNorm } from '../layers/rms-norm.js';
+import { swiGlu } from '../layers/swiglu.js';
 import { applyRope, ropeInverseFrequencies, ropeTables, type RopeTables } from '../layers/rope.js';
-import { attentionBias } from '../layers/attention-bias.js';
+import { AttentionMask, causalAttention } from '../layers/causal-attention.js';
 import { lastTokenIndices, positionIds, type PaddedBatch } from '../tokenizers/padding.js';
 import type { ForwardContext } from '../forward-context.js';
 import { headDim, validateLlamaConfig, type LlamaConfig } from './config.js';
@@ -33,7 +33,7 @@ export interface DecoderInput {
   readonly keyMask: Int32Array;
 }
 
-/** Keys (after RoPE) and values of the positions processed so far, per layer: [batch·kvHeads, length, headDim]. */
+/** Keys (after RoPE) and values of the positions processed so far, per layer: [batch, length, kvHeads·headDim]. */
 export interface KvCache {
   readonly keys: readonly Tensor3D[];
   readonly values: readonly Tensor3D[];
@@ -152,20 +152,20 @@ export class LlamaModel {
       });
     }
     const rope = ropeTables(positions, B, prepended + T, this.inverseFrequencies);
-    const bias = attentionBias(keyMask, B, prepended + T, pastKeys + prepended + T);
+    const mask = new AttentionMask(keyMask, B, prepended + T, pastKeys + prepended + T);
     const keys: Tensor3D[] = [];
     const values: Tensor3D[] = [];
     this.layers.forEach((layer, i) => {
       const normed = rmsNorm(x, layer.inputNorm, this.config.rmsNormEps);
       const past =
         options.past === undefined ? undefined : { keys: options.past.keys[i]!, values: options.past.values[i]! };
-      const attended = this.attention(normed, layer, rope, bias, context, past);
+      const attended = this.attention(normed, layer, rope, mask, context, past);
       keys.push(attended.keys);
       values.push(attended.values);
       x = tf.add(x, attended.output);
       const h = rmsNorm(x, layer.postAttentionNorm, this.config.rmsNormEps);
       const gate = layer.gate.forward(h, context);
-      const activated = tf.mul(tf.mul(gate, tf.sigmoid(gate)), layer.up.forward(h, context));
+      const activated = swiGlu(gate, layer.up.forward(h, context));
       x = tf.add(x, layer.down.forward(activated, context));
     });
     const normed = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
@@ -247,34 +247,29 @@ export class LlamaModel {
   }
 
   /**
-   * Self-attention of one layer. Keys and values come back (after RoPE, past ones included) for the KV cache.
-   * Grouped-query attention without copying keys and values: the `groups` query heads that share a KV head are
-   * stacked along the query axis, [B·Hkv, groups·T, dh], so each KV head is used once per product.
+   * Self-attention of one layer, in the projections' layout ([batch, length, heads·headDim], no head transposes). Keys
+   * and values come back (after RoPE, past ones included) for the KV cache.
    */
   private attention(
     x: Tensor,
     layer: DecoderLayer,
     rope: RopeTables,
-    bias: Tensor,
+    mask: AttentionMask,
     context: ForwardContext,
     past?: { keys: Tensor3D; values: Tensor3D },
   ): { output: Tensor; keys: Tensor3D; values: Tensor3D } {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv } = this.config;
     const dh = headDim(this.config);
-    const groups = H / Hkv;
     const [B, T] = x.shape as [number, number, number];
-    const heads = (y: Tensor, n: number): Tensor => tf.transpose(tf.reshape(y, [B, T, n, dh]), [0, 2, 1, 3]);
-    const q = tf.reshape(applyRope(heads(layer.q.forward(x, context), H), rope), [B * Hkv, groups * T, dh]);
-    const newKeys = tf.reshape(applyRope(heads(layer.k.forward(x, context), Hkv), rope), [B * Hkv, T, dh]) as Tensor3D;
-    const newValues = tf.reshape(heads(layer.v.forward(x, context), Hkv), [B * Hkv, T, dh]) as Tensor3D;
+    const rotated = (y: Tensor, n: number) =>
+      tf.reshape(applyRope(tf.reshape(y, [B, T, n, dh]), rope), [B, T, n * dh]) as Tensor3D;
+    const q = rotated(layer.q.forward(x, context), H);
+    const newKeys = rotated(layer.k.forward(x, context), Hkv);
+    const newValues = layer.v.forward(x, context) as Tensor3D;
     const keys = past === undefined ? newKeys : (tf.concat([past.keys, newKeys], 1) as Tensor3D);
     const values = past === undefined ? newValues : (tf.concat([past.values, newValues], 1) as Tensor3D);
-    const S = keys.shape[1];
-    const scores = tf.reshape(batchMatMul(q as Tensor3D, tf.transpose(keys, [0, 2, 1]) as Tensor3D), [B, H, T, S]);
-    const probabilities = tf.softmax(tf.add(tf.mul(scores, 1 / Math.sqrt(dh)), bias));
-    const mixed = batchMatMul(tf.reshape(probabilities, [B * Hkv, groups * T, S]) as Tensor3D, values);
-    const merged = tf.reshape(tf.transpose(tf.reshape(mixed, [B, H, T, dh]), [0, 2, 1, 3]), [B, T, H * dh]);
-    return { output: layer.o.forward(merged, context), keys, values };
+    const mixed = causalAttention(q, keys, values, mask, { query: H, keyValue: Hkv });
+    return { output: layer.o.forward(mixed, context), keys, values };
   }
 
   private parameter(name: string, shape: number[], role: ParameterRole): Variable {

@@ -51,6 +51,11 @@ export class DoraLayer extends LoraLayer {
     return tf.add(baseOutput, tf.add(tf.mul(tf.sub(scale, 1), baseProduct), tf.mul(scale, lora)));
   }
 
+  /** DoRA rescales the base output too: the plain low-rank op does not apply. */
+  override adaptedForward(): undefined {
+    return undefined;
+  }
+
   override variables(): Variable[] {
     return [...super.variables(), this.magnitude];
   }

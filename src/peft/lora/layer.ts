@@ -6,10 +6,11 @@
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
 import { linear } from '../../engine/ops/linear.js';
 import { newVariable } from '../../engine/variables.js';
-import { dropout } from '../../engine/ops/dropout.js';
+import { dropout, dropoutMask } from '../../engine/ops/dropout.js';
+import { lowRankLinear } from '../../engine/ops/low-rank-linear.js';
 import type { Rng } from '../../engine/rng.js';
 import type { ForwardContext } from '../../models/forward-context.js';
-import type { LinearAdapter } from '../../models/layers/linear.js';
+import type { Linear, LinearAdapter } from '../../models/layers/linear.js';
 import type { LoraConfig } from './config.js';
 
 export class LoraLayer implements LinearAdapter {
@@ -48,6 +49,22 @@ export class LoraLayer implements LinearAdapter {
 
   forward(x: Tensor, baseOutput: Tensor, context: ForwardContext): Tensor {
     return tf.add(baseOutput, this.delta(x, context));
+  }
+
+  /**
+   * x·W₀ (+ b) + (α/r)·B·A·dropout(x) as one op (engine/ops/low-rank-linear.ts): the same values as `forward`, with
+   * fewer activations kept for the backward pass. Only over a frozen base; subclasses that change the update's form
+   * (DoRA) decline it.
+   */
+  adaptedForward(x: Tensor, base: Linear, context: ForwardContext): Tensor | undefined {
+    if (base.weight.trainable || base.bias?.trainable) return undefined;
+    const mask = context.training ? dropoutMask(x.shape, this.config.dropout, context.rng) : undefined;
+    return lowRankLinear(x, base.weight as unknown as Tensor2D, base.bias, {
+      a: this.downProjection(context),
+      b: this.loraB as unknown as Tensor2D,
+      scaling: this.scaling,
+      ...(mask === undefined ? {} : { mask }),
+    });
   }
 
   variables(): Variable[] {

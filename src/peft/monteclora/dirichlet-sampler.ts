@@ -7,7 +7,7 @@
  * homogeneous of degree 0 in g.
  */
 import { tf, type Tensor } from '../../engine/tf.js';
-import type { CustomGradientFunc } from '../../engine/ops/product.js';
+import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { gammaQuantile, gammaSampleShapeDerivative } from './gamma.js';
 
 /** u is clamped away from 0 and 1, where the quantile is 0 or ∞. */
@@ -45,7 +45,7 @@ export function dirichletWeights(alpha: Tensor, uniforms: Float32Array): Tensor 
     save([slope]);
     return {
       value: tf.tensor2d(draws, [rows, n]),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => tf.sum(tf.mul(dy, saved[0]!), 0),
+      gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => tf.sum(tf.mul(dy, saved[0]!), 0)),
     };
   }) as unknown as CustomGradientFunc) as unknown as (concentration: Tensor) => Tensor;
   return tf.tidy(() => {

@@ -6,7 +6,8 @@
  * are those of layer-by-layer sampling. A layer's k-th sampling forward gets the group's k-th draw: every layer of a
  * model samples once per forward.
  */
-import { tf, type Tensor, type Variable } from '../../engine/tf.js';
+import { tf, type Tensor, type Tensor3D, type Variable } from '../../engine/tf.js';
+import { batchMatMul } from '../../engine/ops/batch-matmul.js';
 import type { MonteCloraConfig } from './config.js';
 import type { LayerNoise } from './noise.js';
 import { concentration, mixtureWeights } from './mixture-weights.js';
@@ -24,6 +25,11 @@ export interface LayerDraw {
   readonly columnScale: Tensor;
   /** The layer's Z_g, M × N × d_in × r. */
   readonly gaussian: Float32Array;
+  /**
+   * ε·Σ_n w_n E_n [d_in, r] when there is one outer sample, computed for every layer of the same d_in at once; with M > 1
+   * the layer mixes its own M terms.
+   */
+  readonly perturbation?: Tensor;
 }
 
 export interface SamplerMember {
@@ -66,13 +72,41 @@ export class GroupSampler {
     const columnScale = tf.mul(tf.sqrt(covariance), doubleScale ? sampleScaler * sampleScaler : sampleScaler);
     const perLayer = (t: Tensor) => (L === 1 ? [tf.reshape(t, t.shape.slice(1))] : tf.unstack(t));
     const [covariances, allWeights, allMixing, scales] = [covariance, weights, mixing, columnScale].map(perLayer);
+    const perturbations = M === 1 ? this.perturbations(noise, mixing, columnScale) : undefined;
     return noise.map((draw, l) => ({
       covariance: covariances![l]!,
       weights: allWeights![l]!,
       mixing: allMixing![l]!,
       columnScale: scales![l]!,
       gaussian: draw.gaussian,
+      ...(perturbations === undefined ? {} : { perturbation: perturbations[l]! }),
     }));
+  }
+
+  /**
+   * Each layer's ε·Σ_n w_n E_n [d_in, r] (one outer sample): Σ_n w_n Z_g[n] as one [1, N]·[N, d_in·r] product per
+   * layer, batched over the layers that share d_in, its columns scaled by ε√Σ — a handful of kernels per forward
+   * instead of a dozen per layer.
+   */
+  private perturbations(noise: readonly LayerNoise[], mixing: Tensor, columnScale: Tensor): Tensor[] {
+    const { r, components: N } = this.config;
+    const L = this.members.length;
+    const bySize = new Map<number, number[]>();
+    noise.forEach((draw, l) => {
+      const size = draw.gaussian.length / N;
+      bySize.set(size, [...(bySize.get(size) ?? []), l]);
+    });
+    const out: Tensor[] = [];
+    for (const [size, members] of bySize) {
+      const z = new Float32Array(members.length * N * size);
+      members.forEach((l, i) => z.set(noise[l]!.gaussian, i * N * size));
+      const pick = (t: Tensor) => (members.length === L ? t : tf.gather(t, tf.tensor1d(members, 'int32')));
+      const mixed = batchMatMul(pick(mixing) as Tensor3D, tf.tensor3d(z, [members.length, N, size]));
+      const scaled = tf.mul(tf.reshape(mixed, [members.length, size / r, r]), pick(columnScale));
+      const parts = members.length === 1 ? [tf.reshape(scaled, [size / r, r])] : tf.unstack(scaled);
+      members.forEach((l, i) => (out[l] = parts[i]!));
+    }
+    return out;
   }
 
   /** [L, M, N] mixture weights: logistic-normal on the stacked p at once, or exact Dirichlet per layer. */

@@ -87,17 +87,18 @@ export class MonteCloraLayer extends LoraLayer {
     }
     const { r, components, outerSamples, detachPerturbedA } = this.monteclora;
     const inFeatures = this.loraA.shape[0]!;
-    const { covariance, weights, mixing, columnScale, gaussian } = this.sampler.draw(this);
+    const draw = this.sampler.draw(this);
+    const { covariance, weights, mixing, columnScale, gaussian } = draw;
     // Per outer sample m: Σ_n w_mn Z_g[m, n] as one [1, N]·[N, d_in·r] product, its columns scaled by ε√Σ_m — never
-    // N copies of A. The M terms are averaged.
+    // N copies of A. The M terms are averaged. (With one outer sample the group sampler has done it for all layers.)
     const size = inFeatures * r;
-    const terms = Array.from({ length: outerSamples }, (_, m) => {
+    const terms = Array.from({ length: draw.perturbation === undefined ? outerSamples : 0 }, (_, m) => {
       const z = tf.tensor2d(gaussian.subarray(m * components * size, (m + 1) * components * size), [components, size]);
       const rowWeights = outerSamples === 1 ? mixing : tf.slice(mixing, [m, 0], [1, components]);
       const rowScale = outerSamples === 1 ? columnScale : tf.slice(columnScale, [m, 0], [1, r]);
       return tf.mul(tf.reshape(tf.matMul(rowWeights, z), [inFeatures, r]), rowScale);
     });
-    const perturbation = outerSamples === 1 ? terms[0]! : tf.div(sumAll(terms), outerSamples);
+    const perturbation = draw.perturbation ?? (outerSamples === 1 ? terms[0]! : tf.div(sumAll(terms), outerSamples));
     this.sample = { covariance, weights, perturbation };
     const perturbed = tf.add(this.loraA, perturbation) as Tensor2D;
     if (!detachPerturbedA) return perturbed;

@@ -6,7 +6,7 @@
  * Differences of lnΓ are always taken, never exp(lgamma): Γ overflows float32 from x ≈ 35.
  */
 import { tf, type Tensor } from '../../engine/tf.js';
-import type { CustomGradientFunc } from '../../engine/ops/product.js';
+import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 
 const LANCZOS = [
   0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
@@ -55,7 +55,7 @@ function hostElementwise(value: (x: number) => number, derivative: (x: number) =
     save([x]);
     return {
       value: map(x, value),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(dy, map(saved[0]!, derivative)),
+      gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => tf.mul(dy, map(saved[0]!, derivative))),
     };
   }) as unknown as CustomGradientFunc) as unknown as (x: Tensor) => Tensor;
 }
@@ -107,7 +107,10 @@ function logGammaOps(x: Tensor): Tensor {
 function deviceElementwise(value: (x: Tensor) => Tensor, derivative: (x: Tensor) => Tensor): (x: Tensor) => Tensor {
   return tf.customGrad(((x: Tensor, save: (tensors: Tensor[]) => void) => {
     save([x]);
-    return { value: value(x), gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(dy, derivative(saved[0]!)) };
+    return {
+      value: value(x),
+      gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => tf.mul(dy, derivative(saved[0]!))),
+    };
   }) as unknown as CustomGradientFunc) as unknown as (x: Tensor) => Tensor;
 }
 

@@ -1,0 +1,138 @@
+/**
+ * The WebAssembly SIMD attention kernels (assembly/attention.ts, compiled by `npm run build` next to this file) and the
+ * memory they work in. This module copies operands into the kernels' own memory, runs them and copies results out;
+ * the copies are linear in the sequence length while the work is quadratic.
+ */
+import { readFileSync } from 'node:fs';
+
+/**
+ * The geometry of one attention call; see assembly/attention.ts for the layout (q and the output [batch, queries,
+ * heads·headDim], k and v [batch, keys, kvHeads·headDim]).
+ */
+export interface AttentionGeometry {
+  /** Batch rows × key-value heads. */
+  readonly entries: number;
+  /** Query rows per entry: query heads per key-value head × queries. */
+  readonly rows: number;
+  /** Keys per entry (past ones included). */
+  readonly keys: number;
+  readonly headDim: number;
+  /** New query positions per row. */
+  readonly queries: number;
+  /** Key-value heads per batch row. */
+  readonly kvHeads: number;
+  readonly scale: number;
+}
+
+/** The part of the WebAssembly global this module uses (lib.dom, which declares it, is not in this project's libs). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+};
+
+interface Exports {
+  readonly memory: WasmMemory;
+  forward(...args: number[]): void;
+  backward(...args: number[]): void;
+}
+
+const PAGE = 65536;
+/** Past the module's own static data (it has none today; one page keeps any future constants clear). */
+const FIRST_FREE = PAGE;
+
+let loaded: Exports | undefined;
+
+function kernels(): Exports {
+  if (loaded === undefined) {
+    const bytes = readFileSync(new URL('./attention.wasm', import.meta.url));
+    loaded = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Exports;
+  }
+  return loaded;
+}
+
+/** Places arrays one after another (16-byte aligned) in the kernels' memory, growing it when needed. */
+function place(lengths: number[]): { exports: Exports; offsets: number[] } {
+  const exports = kernels();
+  const offsets: number[] = [];
+  let end = FIRST_FREE;
+  for (const length of lengths) {
+    offsets.push(end);
+    end += Math.ceil((length * 4) / 16) * 16;
+  }
+  const missing = end - exports.memory.buffer.byteLength;
+  if (missing > 0) exports.memory.grow(Math.ceil(missing / PAGE));
+  return { exports, offsets };
+}
+
+function write(exports: Exports, offset: number, values: Float32Array | Int32Array): void {
+  const view = values instanceof Int32Array ? Int32Array : Float32Array;
+  new view(exports.memory.buffer, offset, values.length).set(values);
+}
+
+function read(exports: Exports, offset: number, length: number): Float32Array {
+  return new Float32Array(exports.memory.buffer, offset, length).slice();
+}
+
+function common(g: AttentionGeometry): number[] {
+  // A row's keys start at offset = keys − queries: the queries are the last positions of the sequence.
+  return [g.entries, g.rows, g.keys, g.headDim, g.queries, g.keys - g.queries, g.kvHeads, g.scale];
+}
+
+/** Floats of one transposed [headDim, keys rounded up to 4] scratch matrix, and of one row of scores. */
+function scratch(g: AttentionGeometry): { matrix: number; row: number } {
+  const row = Math.ceil(g.keys / 4) * 4;
+  return { matrix: g.headDim * row, row };
+}
+
+/** Attention output (q's layout) and each row's log-sum-exp of scores [entries, rows]. */
+export function attentionForward(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  keyMask: Int32Array,
+  g: AttentionGeometry,
+): { out: Float32Array; lse: Float32Array } {
+  const rowsTotal = g.entries * g.rows;
+  const { matrix, row } = scratch(g);
+  const inputs = [q, k, v, keyMask];
+  const { exports, offsets } = place([
+    ...inputs.map((x) => x.length),
+    q.length,
+    rowsTotal,
+    matrix,
+    matrix,
+    row,
+    row,
+    1,
+  ]);
+  inputs.forEach((values, i) => write(exports, offsets[i]!, values));
+  const [outAt, lseAt] = offsets.slice(4) as [number, number];
+  exports.forward(...offsets, ...common(g));
+  return { out: read(exports, outAt, q.length), lse: read(exports, lseAt, rowsTotal) };
+}
+
+/** Gradients of attentionForward with respect to q, k and v, given the output's gradient. */
+export function attentionBackward(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  keyMask: Int32Array,
+  out: Float32Array,
+  lse: Float32Array,
+  dOut: Float32Array,
+  g: AttentionGeometry,
+): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
+  const { matrix, row } = scratch(g);
+  const inputs = [q, k, v, keyMask, out, lse, dOut];
+  const gradients = [q.length, k.length, v.length];
+  const scratchLengths = [matrix, matrix, matrix, matrix, row, row, row, 1];
+  const { exports, offsets } = place([...inputs.map((x) => x.length), ...gradients, ...scratchLengths]);
+  inputs.forEach((values, i) => write(exports, offsets[i]!, values));
+  const [dqAt, dkAt, dvAt] = offsets.slice(inputs.length) as [number, number, number];
+  exports.backward(...offsets, ...common(g));
+  return { dq: read(exports, dqAt, q.length), dk: read(exports, dkAt, k.length), dv: read(exports, dvAt, v.length) };
+}

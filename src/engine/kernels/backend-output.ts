@@ -1,0 +1,28 @@
+/** Making a kernel's output from JavaScript values on the cpu and wasm backends, whose APIs for it differ. */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+
+interface DataBackend {
+  readSync(dataId: object): unknown;
+  /** wasm: a view of the tensor in the heap (no copy). */
+  typedArrayFromHeap?(info: TensorInfo): Float32Array | Int32Array;
+  makeTensorInfo?(shape: number[], dtype: string, values: Float32Array): TensorInfo;
+  makeOutput?(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): TensorInfo;
+}
+
+/**
+ * The values of a kernel input, without a copy: the backend's own array on cpu, a view of the heap on wasm. Never
+ * write to it, and read it before making any output: an output can grow the wasm heap, which detaches the view.
+ */
+export function inputValues<T extends Float32Array | Int32Array>(backend: unknown, input: TensorInfo): T {
+  const data = backend as DataBackend;
+  return (data.typedArrayFromHeap?.(input) ?? data.readSync(input.dataId)) as T;
+}
+
+export function floatOutput(backend: unknown, shape: number[], values: Float32Array): TensorInfo {
+  const data = backend as unknown as DataBackend;
+  // cpu has makeTensorInfo(shape, dtype, values); wasm lacks it and has makeOutput(shape, dtype, offset, values).
+  // (cpu's own makeOutput takes values first, so the order of these checks matters.)
+  if (data.makeTensorInfo) return data.makeTensorInfo(shape, 'float32', values);
+  if (data.makeOutput) return data.makeOutput(shape, 'float32', undefined, values);
+  throw new Error('this backend can neither make tensor infos nor outputs');
+}

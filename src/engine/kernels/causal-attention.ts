@@ -1,0 +1,78 @@
+/**
+ * tfjs kernels for causal self-attention on cpu and wasm: `McevalCausalAttention` (q, k, v → output and each row's
+ * log-sum-exp) and `McevalCausalAttentionGrad` (→ dq, dk, dv), both running the WebAssembly SIMD kernels of
+ * assembly/attention.ts. They never hold more than one row of scores, where the composite path (matMul, softmax,
+ * matMul) keeps [batch, heads, queries, keys] alive for the backward pass: memory linear in the sequence length.
+ */
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { attentionBackward, attentionForward, type AttentionGeometry } from './attention-wasm.js';
+import { floatOutput, inputValues } from './backend-output.js';
+
+export const CAUSAL_ATTENTION = 'McevalCausalAttention';
+export const CAUSAL_ATTENTION_GRAD = 'McevalCausalAttentionGrad';
+
+/**
+ * Kernel attributes: the key mask [batch, keys] (1 = real token), query and key-value heads, and the score scale.
+ * Inputs: q [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (the projections' own layout).
+ */
+export interface CausalAttentionAttrs {
+  readonly keyMask: Int32Array;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly scale: number;
+}
+
+function geometry(q: TensorInfo, k: TensorInfo, attrs: NamedAttrMap): AttentionGeometry {
+  const { heads, kvHeads, scale } = attrs as unknown as CausalAttentionAttrs;
+  const [batch, queries, width] = q.shape as [number, number, number];
+  const entries = batch * kvHeads;
+  return {
+    entries,
+    rows: (heads / kvHeads) * queries,
+    keys: k.shape[1]!,
+    headDim: width / heads,
+    queries,
+    kvHeads,
+    scale,
+  };
+}
+
+const forward: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { q, k, v } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo };
+  const g = geometry(q, k, attrs!);
+  const { out, lse } = attentionForward(
+    inputValues(backend, q),
+    inputValues(backend, k),
+    inputValues(backend, v),
+    (attrs as unknown as CausalAttentionAttrs).keyMask,
+    g,
+  );
+  return [floatOutput(backend, q.shape, out), floatOutput(backend, [g.entries, g.rows], lse)];
+};
+
+const backward: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { q, k, v, out, lse, dy } = inputs as Record<'q' | 'k' | 'v' | 'out' | 'lse' | 'dy', TensorInfo>;
+  const values = (t: TensorInfo) => inputValues<Float32Array>(backend, t);
+  const grads = attentionBackward(
+    values(q),
+    values(k),
+    values(v),
+    (attrs as unknown as CausalAttentionAttrs).keyMask,
+    values(out),
+    values(lse),
+    values(dy),
+    geometry(q, k, attrs!),
+  );
+  return [
+    floatOutput(backend, q.shape, grads.dq),
+    floatOutput(backend, k.shape, grads.dk),
+    floatOutput(backend, v.shape, grads.dv),
+  ];
+};
+
+export function causalAttentionKernels(backendName: string): KernelConfig[] {
+  return [
+    { kernelName: CAUSAL_ATTENTION, backendName, kernelFunc: forward },
+    { kernelName: CAUSAL_ATTENTION_GRAD, backendName, kernelFunc: backward },
+  ];
+}

@@ -1,0 +1,111 @@
+/**
+ * Causal grouped-query self-attention, softmax(q·kᵀ/√headDim + mask)·v, in the projections' own layout: q
+ * [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (past keys first), output like q.
+ *
+ * On cpu and wasm it runs mceval's WebAssembly attention kernels (engine/kernels/causal-attention.ts): no head
+ * transposes, one row of scores at a time, probabilities recomputed in the backward pass, so memory grows linearly with
+ * the sequence length. Elsewhere (WebGPU) it composes transposes, batched matMuls, softmax and an additive bias, which
+ * holds [batch, heads, queries, keys].
+ */
+import type { GradSaveFunc, NamedAttrMap } from '@tensorflow/tfjs-core';
+import { tf, type Tensor, type Tensor3D } from '../../engine/tf.js';
+import { batchMatMul } from '../../engine/ops/batch-matmul.js';
+import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
+import {
+  CAUSAL_ATTENTION,
+  CAUSAL_ATTENTION_GRAD,
+  type CausalAttentionAttrs,
+} from '../../engine/kernels/causal-attention.js';
+import { attentionBias } from './attention-bias.js';
+
+/** Which keys each batch row may attend to, shared by every layer of one forward pass. */
+export class AttentionMask {
+  private bias?: Tensor;
+
+  /**
+   * @param keyMask [batch, keys]: 1 for a real key, 0 for padding.
+   * @param queries new query positions per row: the last `queries` of the `keys` positions.
+   */
+  constructor(
+    readonly keyMask: Int32Array,
+    readonly batchSize: number,
+    readonly queries: number,
+    readonly keys: number,
+  ) {}
+
+  /** The additive bias [batch, 1, queries, keys] of the composite path, built once per forward pass. */
+  additiveBias(): Tensor {
+    this.bias ??= attentionBias(this.keyMask, this.batchSize, this.queries, this.keys);
+    return this.bias;
+  }
+}
+
+export interface AttentionHeads {
+  readonly query: number;
+  readonly keyValue: number;
+}
+
+/** The WebAssembly kernels' path, with the gradient from their backward kernel. */
+export function fusedAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: AttentionMask, heads: AttentionHeads) {
+  const headDim = q.shape[2] / heads.query;
+  const attributes: CausalAttentionAttrs = {
+    keyMask: mask.keyMask,
+    heads: heads.query,
+    kvHeads: heads.keyValue,
+    scale: 1 / Math.sqrt(headDim),
+  };
+  const attrs = attributes as unknown as NamedAttrMap;
+  const attend = tf.customGrad(((qi: Tensor3D, ki: Tensor3D, vi: Tensor3D, save: GradSaveFunc) => {
+    const [out, lse] = tf.engine().runKernel(CAUSAL_ATTENTION, { q: qi, k: ki, v: vi }, attrs) as [Tensor, Tensor];
+    save([qi, ki, vi, out, lse]);
+    return {
+      value: out,
+      gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
+        const [sq, sk, sv, so, sl] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+        const inputs = { q: sq, k: sk, v: sv, out: so, lse: sl, dy };
+        return tf.engine().runKernel(CAUSAL_ATTENTION_GRAD, inputs, attrs) as Tensor[];
+      }),
+    };
+  }) as unknown as CustomGradientFunc) as unknown as (a: Tensor3D, b: Tensor3D, c: Tensor3D) => Tensor3D;
+  return attend(q, k, v);
+}
+
+/**
+ * Composed of tfjs ops, autodiff for the gradient. The query heads sharing a KV head are stacked along the query axis,
+ * [B·Hkv, groups·T, dh], so each KV head is used once per product.
+ */
+export function compositeAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: AttentionMask, heads: AttentionHeads) {
+  const { batchSize: B, queries: T } = mask;
+  const { query: H, keyValue: Hkv } = heads;
+  const dh = q.shape[2] / H;
+  const S = k.shape[1];
+  const headsFirst = (x: Tensor, n: number, length: number) =>
+    tf.reshape(tf.transpose(tf.reshape(x, [B, length, n, dh]), [0, 2, 1, 3]), [B * Hkv, (n / Hkv) * length, dh]);
+  const keys = headsFirst(k, Hkv, S) as Tensor3D;
+  const scores = tf.reshape(batchMatMul(headsFirst(q, H, T) as Tensor3D, tf.transpose(keys, [0, 2, 1]) as Tensor3D), [
+    B,
+    H,
+    T,
+    S,
+  ]);
+  const probabilities = tf.softmax(tf.add(tf.mul(scores, 1 / Math.sqrt(dh)), mask.additiveBias()));
+  const mixed = batchMatMul(
+    tf.reshape(probabilities, [B * Hkv, (H / Hkv) * T, S]) as Tensor3D,
+    headsFirst(v, Hkv, S) as Tensor3D,
+  );
+  return tf.reshape(tf.transpose(tf.reshape(mixed, [B, H, T, dh]), [0, 2, 1, 3]), [B, T, H * dh]) as Tensor3D;
+}
+
+/** Attention output [batch, queries, heads·headDim]. */
+export function causalAttention(
+  q: Tensor3D,
+  k: Tensor3D,
+  v: Tensor3D,
+  mask: AttentionMask,
+  heads: AttentionHeads,
+): Tensor3D {
+  const headDim = q.shape[2] / heads.query;
+  // The SIMD kernels step through the head dimension four floats at a time.
+  const kernel = headDim % 4 === 0 && tf.getKernel(CAUSAL_ATTENTION, tf.getBackend()) !== undefined;
+  return (kernel ? fusedAttention : compositeAttention)(q, k, v, mask, heads);
+}

@@ -1,0 +1,189 @@
+/**
+ * The WebAssembly attention kernels against the composite path (tfjs matMul, softmax, additive bias, autodiff), and
+ * the layers whose gradients are written out (RMSNorm, RoPE, SwiGLU) against autodiff of their plain ops.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, type Tensor, type Tensor3D } from '../src/engine/tf.js';
+import { Rng } from '../src/engine/rng.js';
+import {
+  AttentionMask,
+  causalAttention,
+  compositeAttention,
+  fusedAttention,
+} from '../src/models/layers/causal-attention.js';
+import { rmsNorm } from '../src/models/layers/rms-norm.js';
+import { swiGlu } from '../src/models/layers/swiglu.js';
+import { applyRope, ropeTables } from '../src/models/layers/rope.js';
+import { frozenLinear } from '../src/engine/ops/linear.js';
+import { maxAbsDifference, onEachBackend } from './helpers.js';
+
+const rng = new Rng(2024);
+const random = (shape: number[], scale = 1) =>
+  tf.tensor(
+    rng.normalArray(
+      shape.reduce((a, b) => a * b, 1),
+      0,
+      scale,
+    ),
+    shape,
+  );
+
+/** Relative max difference of two tensors' values. */
+function relative(a: Tensor, b: Tensor): number {
+  const expected = b.dataSync();
+  const scale = Math.max(1e-12, ...Array.from(expected, Math.abs));
+  return maxAbsDifference(a.dataSync(), expected) / scale;
+}
+
+interface Case {
+  readonly name: string;
+  readonly batch: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly queries: number;
+  /** Past keys before the queries (a KV cache or a soft prompt). */
+  readonly past: number;
+  /** Leading padded keys per batch row. */
+  readonly padding: readonly number[];
+}
+
+const CASES: Case[] = [
+  {
+    name: 'grouped heads, left padding (fully masked rows)',
+    batch: 3,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 8,
+    queries: 9,
+    past: 0,
+    padding: [0, 2, 5],
+  },
+  {
+    name: 'one head per KV head, head size 12, no padding',
+    batch: 2,
+    heads: 2,
+    kvHeads: 2,
+    headDim: 12,
+    queries: 7,
+    past: 0,
+    padding: [0, 0],
+  },
+  {
+    name: 'past keys (a cache) and padding',
+    batch: 2,
+    heads: 4,
+    kvHeads: 1,
+    headDim: 4,
+    queries: 5,
+    past: 6,
+    padding: [1, 3],
+  },
+  {
+    name: 'one new token against a cache',
+    batch: 2,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 8,
+    queries: 1,
+    past: 11,
+    padding: [0, 4],
+  },
+];
+
+onEachBackend(() => {
+  for (const c of CASES) {
+    test(`attention kernels equal the composite path and its autodiff gradient: ${c.name}`, () => {
+      const keys = c.past + c.queries;
+      const keyMask = new Int32Array(c.batch * keys).map((_, i) =>
+        i % keys < c.padding[Math.floor(i / keys)]! ? 0 : 1,
+      );
+      const mask = new AttentionMask(keyMask, c.batch, c.queries, keys);
+      const heads = { query: c.heads, keyValue: c.kvHeads };
+      const q = random([c.batch, c.queries, c.heads * c.headDim], 2) as Tensor3D;
+      const k = random([c.batch, keys, c.kvHeads * c.headDim], 2) as Tensor3D;
+      const v = random([c.batch, keys, c.kvHeads * c.headDim]) as Tensor3D;
+      const upstream = random([c.batch, c.queries, c.heads * c.headDim]);
+      const before = tf.memory().numTensors;
+      const [fused, composite] = [fusedAttention, compositeAttention].map((attend) =>
+        tf.tidy(() => {
+          const loss = (a: Tensor, b: Tensor, d: Tensor) =>
+            tf.sum(tf.mul(attend(a as Tensor3D, b as Tensor3D, d as Tensor3D, mask, heads), upstream));
+          return [attend(q, k, v, mask, heads), ...tf.grads(loss)([q, k, v])];
+        }),
+      );
+      fused!.forEach((tensor, i) => assert.ok(relative(tensor, composite![i]!) < 2e-5, `output/gradient ${i}`));
+      // The same path is chosen for real use on this backend.
+      const chosen = causalAttention(q, k, v, mask, heads);
+      assert.equal(maxAbsDifference(chosen.dataSync(), fused![0]!.dataSync()), 0);
+      [...fused!, ...composite!, chosen].forEach((t) => t.dispose());
+      mask.additiveBias().dispose();
+      assert.equal(tf.memory().numTensors, before);
+      [q, k, v, upstream].forEach((t) => t.dispose());
+    });
+  }
+
+  test('RMSNorm, RoPE and SwiGLU: written-out gradients equal autodiff of the same ops', () => {
+    const x = random([2, 5, 3, 8]);
+    const weight = tf.variable(random([8]), true);
+    const upstream = random([2, 5, 3, 8]);
+    const plainNorm = (input: Tensor, w: Tensor) =>
+      tf.mul(tf.mul(input, tf.rsqrt(tf.add(tf.mean(tf.square(input), -1, true), 1e-5))), w);
+    const weigh = (f: (a: Tensor, b: Tensor) => Tensor) => (a: Tensor, b: Tensor) => tf.sum(tf.mul(f(a, b), upstream));
+    const norms = [
+      tf.grads(weigh((a, b) => rmsNorm(a, b as tf.Variable, 1e-5)))([x, weight]),
+      tf.grads(weigh(plainNorm))([x, weight]),
+    ];
+    norms[0]!.forEach((g, i) => assert.ok(relative(g, norms[1]![i]!) < 1e-5, `rmsNorm gradient ${i}`));
+    assert.equal(maxAbsDifference(rmsNorm(x, weight, 1e-5).dataSync(), plainNorm(x, weight).dataSync()), 0);
+
+    const positions = new Int32Array(10).map((_, i) => (i % 5) + 3);
+    const frequencies = Float64Array.from({ length: 4 }, (_, i) => 1 / 10000 ** ((2 * i) / 8));
+    const tables = ropeTables(positions, 2, 5, frequencies);
+    const plainRope = (input: Tensor) =>
+      tf.add(tf.mul(input, tables.cos), tf.mul(frozenLinear(input, tables.rotation), tables.sin));
+    const ropeGrads = [applyRope, plainRope].map((f) =>
+      tf.grad((a: Tensor) => tf.sum(tf.mul(f(a, tables), upstream)))(x),
+    );
+    assert.ok(relative(ropeGrads[0]!, ropeGrads[1]!) < 1e-5);
+
+    const gate = random([4, 6]);
+    const up = random([4, 6]);
+    const dy = random([4, 6]);
+    const plainGlu = (g: Tensor, u: Tensor) => tf.mul(tf.mul(g, tf.sigmoid(g)), u);
+    const gluGrads = [swiGlu, plainGlu].map((f) =>
+      tf.grads((g: Tensor, u: Tensor) => tf.sum(tf.mul(f(g, u), dy)))([gate, up]),
+    );
+    gluGrads[0]!.forEach((g, i) => assert.ok(relative(g, gluGrads[1]![i]!) < 1e-5, `swiGlu gradient ${i}`));
+    tf.dispose([
+      x,
+      weight,
+      upstream,
+      tables.cos,
+      tables.sin,
+      tables.rotation,
+      gate,
+      up,
+      dy,
+      ...norms.flat(),
+      ...ropeGrads,
+      ...gluGrads.flat(),
+    ]);
+  });
+});
+
+test('on wasm, a clone shares its buffer and outlives the original', async () => {
+  const { initEngine } = await import('../src/engine/backends.js');
+  await initEngine('wasm');
+  const backend = tf.backend() as unknown as { getMemoryOffset(dataId: object): number };
+  const original = tf.tensor([1, 2, 3]);
+  const before = tf.memory().numTensors;
+  const copy = tf.clone(original);
+  // The copying kernel would have placed the clone at a new offset in the heap.
+  assert.equal(backend.getMemoryOffset(copy.dataId), backend.getMemoryOffset(original.dataId));
+  original.dispose();
+  assert.deepEqual(Array.from(copy.dataSync()), [1, 2, 3]);
+  copy.dispose();
+  assert.equal(tf.memory().numTensors, before - 1);
+});
