@@ -141,9 +141,8 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
       ).tensorMap.get(dataId);
       if (stored?.values !== undefined && stored.values !== null) return super.readSync(dataId);
       throw new UserError(
-        'This step reads a tensor synchronously, which WebGPU cannot do in Node: MonteCLoRA with mixtureWeights ' +
-          '"dirichlet" (its exact Dirichlet sampler) does not run on --backend webgpu yet; everything else does. Use ' +
-          '--backend wasm for it, or tfjs-node(-gpu) where it installs.',
+        'This step reads a tensor synchronously, which WebGPU cannot do in Node (a code path mceval has not made ' +
+          'asynchronous; please report it). Use --backend wasm for this run, or tfjs-node(-gpu) where it installs.',
       );
     }
   }

@@ -33,6 +33,11 @@ export interface TrainingHooks {
   diagnostics?(): Record<string, number> | Promise<Record<string, number>>;
   /** Called before each epoch (0-based), e.g. to switch sampling on in MonteCLoRA's post-hoc phase. */
   beginEpoch?(epoch: number): void;
+  /**
+   * Called before each optimiser step, for host values the step's forward passes need (MonteCLoRA's exact-Dirichlet
+   * sampler reads its concentrations): awaited, so it also runs on backends without synchronous reads (WebGPU).
+   */
+  prepareStep?(): Promise<void>;
   /** Called after each optimiser update (AdaLoRA's importance scores and rank budget). */
   afterStep?(update: StepUpdate): void;
   /**

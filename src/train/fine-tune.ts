@@ -133,6 +133,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
       for (const indices of epochBatches(examples.length, batchSize, shuffleRng)) {
         const rows = indices.map((i) => examples[i]!);
         const lr = options.learningRate * linearScheduleMultiplier(step, totalSteps, warmup);
+        await hooks.prepareStep?.();
         const { loss, gradNorm } = await trainStep({
           model,
           optimizer,

@@ -35,12 +35,16 @@ function scaledGammaDraws(
   return { draws, slopes };
 }
 
-/** Dirichlet(α) weights [rows, N] from `uniforms` (rows·N values), differentiable in α ([N]). */
-export function dirichletWeights(alpha: Tensor, uniforms: Float32Array): Tensor {
+/**
+ * Dirichlet(α) weights [rows, N] from `uniforms` (rows·N values), differentiable in α ([N]). The Gamma quantiles are
+ * computed on the host from `alphaValues` (α's values, read beforehand) or, when not given, from α read synchronously.
+ */
+export function dirichletWeights(alpha: Tensor, uniforms: Float32Array, alphaValues?: Float32Array): Tensor {
   const n = alpha.size;
   const rows = uniforms.length / n;
   const gammaDraws = tf.customGrad(((concentration: Tensor, save: (tensors: Tensor[]) => void) => {
-    const { draws, slopes } = scaledGammaDraws(concentration.dataSync() as Float32Array, uniforms);
+    const values = alphaValues ?? (concentration.dataSync() as Float32Array);
+    const { draws, slopes } = scaledGammaDraws(values, uniforms);
     const slope = tf.tensor2d(slopes, [rows, n]);
     save([slope]);
     return {

@@ -36,6 +36,8 @@ export interface SamplerMember {
   readonly stdPrior: Variable;
   readonly expertWeightsPrior: Variable;
   readonly nextNoise: () => LayerNoise;
+  /** The Dirichlet concentration's values for this step, read beforehand (exact-Dirichlet sampling only). */
+  readonly hostConcentration?: Float32Array;
 }
 
 export class GroupSampler {
@@ -115,7 +117,9 @@ export class GroupSampler {
     const L = this.members.length;
     if (this.config.mixtureWeights === 'dirichlet') {
       return tf.stack(
-        this.members.map((member, l) => dirichletWeights(concentration(member.expertWeightsPrior), noise[l]!.mixture)),
+        this.members.map((member, l) =>
+          dirichletWeights(concentration(member.expertWeightsPrior), noise[l]!.mixture, member.hostConcentration),
+        ),
       );
     }
     const z = new Float32Array(L * M * N);

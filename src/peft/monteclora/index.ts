@@ -4,7 +4,8 @@ import { injectAdapterLayers } from '../inject.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
 import { meanRegularizer, MonteCloraLayer, type RegularizerTerms } from './layer.js';
 import { GroupSampler } from './group-sampler.js';
-import type { Tensor } from '../../engine/tf.js';
+import { concentration } from './mixture-weights.js';
+import { tf, type Tensor } from '../../engine/tf.js';
 import { loraGroups, loraHyperparameters } from '../lora/index.js';
 
 export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
@@ -40,6 +41,19 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
           : [{ name: 'monteclora-priors', variables: priors, learningRateMultiplier: 1, trainsInEpoch: priorPhase }]),
       ],
       beginEpoch: (epoch) => layers.forEach((layer) => (layer.sampling = priorPhase?.(epoch) ?? true)),
+      // The exact-Dirichlet sampler computes Gamma quantiles on the host from α = e^p: read once per step, before its
+      // forward passes, asynchronously (WebGPU cannot read synchronously). The values are the device's own e^p.
+      ...(config.mixtureWeights === 'dirichlet'
+        ? {
+            prepareStep: async () => {
+              const alphas = layers.map((layer) => tf.tidy(() => concentration(layer.expertWeightsPrior)));
+              const values = await Promise.all(alphas.map((alpha) => alpha.data() as Promise<Float32Array>));
+              alphas.forEach((alpha) => alpha.dispose());
+              layers.forEach((layer, i) => (layer.hostConcentration = values[i]));
+            },
+            settleStep: async () => layers.forEach((layer) => (layer.hostConcentration = undefined)),
+          }
+        : {}),
       hyperparameters: {
         ...loraHyperparameters(config),
         monteclora_n: config.components,

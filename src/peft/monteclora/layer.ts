@@ -51,6 +51,11 @@ export class MonteCloraLayer extends LoraLayer {
   sampling = true;
   /** This layer's next noise draw, from its own seeded buffer (or the fixed draw a test passes in). */
   readonly nextNoise: () => LayerNoise;
+  /**
+   * e^p read back before the step (see the adapter's prepareStep), for the exact-Dirichlet sampler; undefined outside
+   * training steps, when the sampler reads it synchronously.
+   */
+  hostConcentration: Float32Array | undefined = undefined;
   /** Draws Σ and w; a model's layers share one (see GroupSampler), a layer built alone has its own. */
   sampler: GroupSampler;
   private sample: ForwardSample | undefined;
