@@ -82,12 +82,15 @@ function keyBase(n: i32, S: i32, dh: i32, kvHeads: i32): usize {
   return ((<usize>b * <usize>S * <usize>kvHeads + <usize>(n % kvHeads)) * <usize>dh) << 2;
 }
 
-/** maskAdd[j] = 0 for a real key j < S, −∞ for padding and for j ≥ S. */
-function additiveMask(maskRow: usize, maskAdd: usize, S: i32, S4: i32): void {
+/** maskAdd[j] = 0 for a real key j < S, −∞ for padding and for j ≥ S. Returns the first real key (S if none). */
+function additiveMask(maskRow: usize, maskAdd: usize, S: i32, S4: i32): i32 {
+  let first = S;
   for (let j = 0; j < S4; j++) {
     const real = j < S && load<i32>(maskRow + ((<usize>j) << 2)) == 1;
+    if (real && j < first) first = j;
     store<f32>(maskAdd + ((<usize>j) << 2), real ? 0 : -Infinity);
   }
+  return first;
 }
 
 /**
@@ -175,8 +178,233 @@ function rankOneUpdate(x: usize, weights: usize, gradT: usize, count: i32, S4: i
   }
 }
 
+/*
+ * Four query rows at a time (register blocking): each key vector loaded feeds four rows' products, and each row's
+ * query value is splat once per dimension and key block rather than once per row and key block. The rows of a block
+ * share an entry; each keeps its own causal limit. Scratch rows are S4 floats apart. Used for blocks whose rows all
+ * have an allowed key; the others go row by row.
+ */
+
+/** Scores of rows q0..q3 over `count4` keys into four scratch rows, each row's keys past its last set to −∞. */
+function blockScores(
+  q0: usize,
+  q1: usize,
+  q2: usize,
+  q3: usize,
+  kT: usize,
+  maskAdd: usize,
+  scores: usize,
+  lasts: usize,
+  count4: i32,
+  S4: i32,
+  dh: i32,
+  scale: f32,
+): void {
+  const scale4 = f32x4.splat(scale);
+  const rowBytes = (<usize>S4) << 2;
+  for (let j = 0; j < count4; j += 4) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let d = 0; d < dh; d++) {
+      const kv = v128.load(kT + ((<usize>d * <usize>S4 + <usize>j) << 2));
+      const dd = (<usize>d) << 2;
+      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(q0 + dd), kv));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(q1 + dd), kv));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(q2 + dd), kv));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(q3 + dd), kv));
+    }
+    const m = v128.load(maskAdd + ((<usize>j) << 2));
+    const at = scores + ((<usize>j) << 2);
+    v128.store(at, f32x4.add(f32x4.mul(a0, scale4), m));
+    v128.store(at + rowBytes, f32x4.add(f32x4.mul(a1, scale4), m));
+    v128.store(at + 2 * rowBytes, f32x4.add(f32x4.mul(a2, scale4), m));
+    v128.store(at + 3 * rowBytes, f32x4.add(f32x4.mul(a3, scale4), m));
+  }
+  for (let i = 0; i < 4; i++) {
+    const row = scores + <usize>i * rowBytes;
+    for (let j = load<i32>(lasts + ((<usize>i) << 2)) + 1; j < count4; j++)
+      store<f32>(row + ((<usize>j) << 2), -Infinity);
+  }
+}
+
+/** The maximum of a row's first count4 scores. */
+function rowMax(scores: usize, count4: i32): f32 {
+  let m4 = f32x4.splat(-Infinity);
+  for (let j = 0; j < count4; j += 4) m4 = f32x4.max(m4, v128.load(scores + ((<usize>j) << 2)));
+  const low = max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1));
+  return max(low, max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+}
+
+/** out_i[d] = factors[i] · Σ_j weights_i[j]·rowsT[d, j] for the block's four rows. */
+function blockWeightedRows(
+  weights: usize,
+  rowsT: usize,
+  o0: usize,
+  o1: usize,
+  o2: usize,
+  o3: usize,
+  count4: i32,
+  S4: i32,
+  dh: i32,
+  factors: usize,
+): void {
+  const rowBytes = (<usize>S4) << 2;
+  for (let d = 0; d < dh; d++) {
+    const row = rowsT + ((<usize>d * <usize>S4) << 2);
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let j = 0; j < count4; j += 4) {
+      const jj = (<usize>j) << 2;
+      const x = v128.load(row + jj);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(weights + jj), x));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(weights + rowBytes + jj), x));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(weights + 2 * rowBytes + jj), x));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(weights + 3 * rowBytes + jj), x));
+    }
+    const dd = (<usize>d) << 2;
+    store<f32>(o0 + dd, sum4(a0) * load<f32>(factors + 0));
+    store<f32>(o1 + dd, sum4(a1) * load<f32>(factors + 4));
+    store<f32>(o2 + dd, sum4(a2) * load<f32>(factors + 8));
+    store<f32>(o3 + dd, sum4(a3) * load<f32>(factors + 12));
+  }
+}
+
+/** gradT[d, j] += Σ_i x_i[d]·weights_i[j] over the block's four rows. */
+function blockRankOneUpdate(
+  x0: usize,
+  x1: usize,
+  x2: usize,
+  x3: usize,
+  weights: usize,
+  gradT: usize,
+  count4: i32,
+  S4: i32,
+  dh: i32,
+): void {
+  const rowBytes = (<usize>S4) << 2;
+  for (let d = 0; d < dh; d++) {
+    const dd = (<usize>d) << 2;
+    const c0 = v128.load32_splat(x0 + dd);
+    const c1 = v128.load32_splat(x1 + dd);
+    const c2 = v128.load32_splat(x2 + dd);
+    const c3 = v128.load32_splat(x3 + dd);
+    const row = gradT + ((<usize>d * <usize>S4) << 2);
+    for (let j = 0; j < count4; j += 4) {
+      const jj = (<usize>j) << 2;
+      let g = v128.load(row + jj);
+      g = f32x4.add(g, f32x4.mul(c0, v128.load(weights + jj)));
+      g = f32x4.add(g, f32x4.mul(c1, v128.load(weights + rowBytes + jj)));
+      g = f32x4.add(g, f32x4.mul(c2, v128.load(weights + 2 * rowBytes + jj)));
+      g = f32x4.add(g, f32x4.mul(c3, v128.load(weights + 3 * rowBytes + jj)));
+      v128.store(row + jj, g);
+    }
+  }
+}
+
+/** Whether rows r..r+3 form a block: inside R, and each with an allowed key (its last key ≥ the first real one). */
+function blockable(r: i32, R: i32, T: i32, offset: i32, S: i32, firstReal: i32): bool {
+  if (r + 4 > R) return false;
+  for (let i = 0; i < 4; i++) if (min(S - 1, offset + ((r + i) % T)) < firstReal) return false;
+  return true;
+}
+
+/** Stores rows r..r+3's last allowed keys at slot + 16 and returns their block's key count (rounded up to 4). */
+function blockLasts(r: i32, T: i32, offset: i32, S: i32, slot: usize): i32 {
+  let most = 0;
+  for (let i = 0; i < 4; i++) {
+    const last = min(S - 1, offset + ((r + i) % T));
+    store<i32>(slot + 16 + ((<usize>i) << 2), last);
+    most = max(most, last);
+  }
+  return roundUp4(most + 1);
+}
+
+/** Δ = dO·O for one row. */
+function rowDelta(dORow: usize, outRow: usize, dh: i32): f32 {
+  let delta4 = f32x4.splat(0);
+  for (let d = 0; d < dh; d += 4) {
+    delta4 = f32x4.add(delta4, f32x4.mul(v128.load(dORow + ((<usize>d) << 2)), v128.load(outRow + ((<usize>d) << 2))));
+  }
+  return sum4(delta4);
+}
+
+/** One row's dS = P ⊙ (dO·Vᵀ − Δ) · scale into aux, over count4 keys (P in `probabilities`). */
+function rowDs(
+  dORow: usize,
+  outRow: usize,
+  vT: usize,
+  probabilities: usize,
+  aux: usize,
+  count4: i32,
+  S4: i32,
+  dh: i32,
+  scale: f32,
+): void {
+  const delta = f32x4.splat(rowDelta(dORow, outRow, dh));
+  const scale4 = f32x4.splat(scale);
+  for (let j = 0; j < count4; j += 4) {
+    let dp = f32x4.splat(0);
+    for (let d = 0; d < dh; d++) {
+      const g = v128.load32_splat(dORow + ((<usize>d) << 2));
+      dp = f32x4.add(dp, f32x4.mul(g, v128.load(vT + ((<usize>d * <usize>S4 + <usize>j) << 2))));
+    }
+    const p = v128.load(probabilities + ((<usize>j) << 2));
+    v128.store(aux + ((<usize>j) << 2), f32x4.mul(f32x4.mul(p, f32x4.sub(dp, delta)), scale4));
+  }
+}
+
+/** rowDs for a block's four rows, each vᵀ vector loaded once for the four. */
+function blockDs(
+  g0: usize,
+  g1: usize,
+  g2: usize,
+  g3: usize,
+  o0: usize,
+  o1: usize,
+  o2: usize,
+  o3: usize,
+  vT: usize,
+  probabilities: usize,
+  aux: usize,
+  count4: i32,
+  S4: i32,
+  dh: i32,
+  scale: f32,
+): void {
+  const rowBytes = (<usize>S4) << 2;
+  const d0 = f32x4.splat(rowDelta(g0, o0, dh));
+  const d1 = f32x4.splat(rowDelta(g1, o1, dh));
+  const d2 = f32x4.splat(rowDelta(g2, o2, dh));
+  const d3 = f32x4.splat(rowDelta(g3, o3, dh));
+  const scale4 = f32x4.splat(scale);
+  for (let j = 0; j < count4; j += 4) {
+    let p0 = f32x4.splat(0);
+    let p1 = f32x4.splat(0);
+    let p2 = f32x4.splat(0);
+    let p3 = f32x4.splat(0);
+    for (let d = 0; d < dh; d++) {
+      const x = v128.load(vT + ((<usize>d * <usize>S4 + <usize>j) << 2));
+      const dd = (<usize>d) << 2;
+      p0 = f32x4.add(p0, f32x4.mul(v128.load32_splat(g0 + dd), x));
+      p1 = f32x4.add(p1, f32x4.mul(v128.load32_splat(g1 + dd), x));
+      p2 = f32x4.add(p2, f32x4.mul(v128.load32_splat(g2 + dd), x));
+      p3 = f32x4.add(p3, f32x4.mul(v128.load32_splat(g3 + dd), x));
+    }
+    const jj = (<usize>j) << 2;
+    const at = probabilities + jj;
+    v128.store(aux + jj, f32x4.mul(f32x4.mul(v128.load(at), f32x4.sub(p0, d0)), scale4));
+    v128.store(aux + rowBytes + jj, f32x4.mul(f32x4.mul(v128.load(at + rowBytes), f32x4.sub(p1, d1)), scale4));
+    v128.store(aux + 2 * rowBytes + jj, f32x4.mul(f32x4.mul(v128.load(at + 2 * rowBytes), f32x4.sub(p2, d2)), scale4));
+    v128.store(aux + 3 * rowBytes + jj, f32x4.mul(f32x4.mul(v128.load(at + 3 * rowBytes), f32x4.sub(p3, d3)), scale4));
+  }
+}
+
 /**
- * Scratch (caller-placed): kT, vT [dh, S4]; maskAdd, scores [S4]; slot (4 bytes).
+ * Scratch (caller-placed): kT, vT [dh, S4]; maskAdd [S4]; scores [4, S4]; slot (16 floats).
  */
 export function forward(
   q: usize,
@@ -205,8 +433,28 @@ export function forward(
     const entry = keyBase(n, S, dh, kvHeads);
     transposeIn(k + entry, keyStride, kT, S, S4, dh);
     transposeIn(v + entry, keyStride, vT, S, S4, dh);
-    additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S) << 2), maskAdd, S, S4);
-    for (let r = 0; r < R; r++) {
+    const firstReal = additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S) << 2), maskAdd, S, S4);
+    let r = 0;
+    while (r < R) {
+      if (blockable(r, R, T, offset, S, firstReal)) {
+        const count4 = blockLasts(r, T, offset, S, slot);
+        const a0 = queryRow(n, r, R, T, dh, kvHeads);
+        const a1 = queryRow(n, r + 1, R, T, dh, kvHeads);
+        const a2 = queryRow(n, r + 2, R, T, dh, kvHeads);
+        const a3 = queryRow(n, r + 3, R, T, dh, kvHeads);
+        blockScores(q + a0, q + a1, q + a2, q + a3, kT, maskAdd, scores, slot + 16, count4, S4, dh, scale);
+        for (let i = 0; i < 4; i++) {
+          const rowScoresAt = scores + ((<usize>i * <usize>S4) << 2);
+          const m = rowMax(rowScoresAt, count4);
+          const total = exponentiate(rowScoresAt, count4, m);
+          store<f32>(slot + 32 + ((<usize>i) << 2), 1 / total);
+          const row = <usize>n * <usize>R + <usize>(r + i);
+          store<f32>(lse + (row << 2), m + <f32>Math.log(<f64>total));
+        }
+        blockWeightedRows(scores, vT, out + a0, out + a1, out + a2, out + a3, count4, S4, dh, slot + 32);
+        r += 4;
+        continue;
+      }
       const row = <usize>n * <usize>R + <usize>r;
       const at = queryRow(n, r, R, T, dh, kvHeads);
       const last = min(S - 1, offset + (r % T));
@@ -215,13 +463,14 @@ export function forward(
       const total = exponentiate(scores, count, m);
       weightedRows(scores, vT, out + at, count, S4, dh, 1 / total);
       store<f32>(lse + (row << 2), m + <f32>Math.log(<f64>total));
+      r += 1;
     }
   }
 }
 
 /**
  * Gradients of `forward`: dq [B, T, H·dh], dk, dv [B, S, Hkv·dh], all written (no need to zero them).
- * Scratch (caller-placed): kT, vT, dkT, dvT [dh, S4]; maskAdd, scores, aux [S4]; slot (4 bytes).
+ * Scratch (caller-placed): kT, vT, dkT, dvT [dh, S4]; maskAdd [S4]; scores, aux [4, S4]; slot (16 floats).
  */
 export function backward(
   q: usize,
@@ -260,8 +509,44 @@ export function backward(
     transposeIn(v + entry, keyStride, vT, S, S4, dh);
     memory.fill(dkT, 0, transposedBytes);
     memory.fill(dvT, 0, transposedBytes);
-    additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S) << 2), maskAdd, S, S4);
-    for (let r = 0; r < R; r++) {
+    const firstReal = additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S) << 2), maskAdd, S, S4);
+    let r = 0;
+    while (r < R) {
+      if (blockable(r, R, T, offset, S, firstReal)) {
+        const count4 = blockLasts(r, T, offset, S, slot);
+        const a0 = queryRow(n, r, R, T, dh, kvHeads);
+        const a1 = queryRow(n, r + 1, R, T, dh, kvHeads);
+        const a2 = queryRow(n, r + 2, R, T, dh, kvHeads);
+        const a3 = queryRow(n, r + 3, R, T, dh, kvHeads);
+        blockScores(q + a0, q + a1, q + a2, q + a3, kT, maskAdd, scores, slot + 16, count4, S4, dh, scale);
+        for (let i = 0; i < 4; i++) {
+          const row = <usize>n * <usize>R + <usize>(r + i);
+          exponentiate(scores + ((<usize>i * <usize>S4) << 2), count4, load<f32>(lse + (row << 2)));
+          store<f32>(slot + 48 + ((<usize>i) << 2), 1);
+        }
+        blockDs(
+          dOut + a0,
+          dOut + a1,
+          dOut + a2,
+          dOut + a3,
+          out + a0,
+          out + a1,
+          out + a2,
+          out + a3,
+          vT,
+          scores,
+          aux,
+          count4,
+          S4,
+          dh,
+          scale,
+        );
+        blockWeightedRows(aux, kT, dq + a0, dq + a1, dq + a2, dq + a3, count4, S4, dh, slot + 48);
+        blockRankOneUpdate(q + a0, q + a1, q + a2, q + a3, aux, dkT, count4, S4, dh);
+        blockRankOneUpdate(dOut + a0, dOut + a1, dOut + a2, dOut + a3, scores, dvT, count4, S4, dh);
+        r += 4;
+        continue;
+      }
       const row = <usize>n * <usize>R + <usize>r;
       const at = queryRow(n, r, R, T, dh, kvHeads);
       const qRow = q + at;
@@ -269,29 +554,11 @@ export function backward(
       const last = min(S - 1, offset + (r % T));
       const count = rowScores(qRow, kT, maskAdd, scores, last, S, S4, dh, scale, slot);
       exponentiate(scores, count, load<f32>(lse + (row << 2)));
-      // Δ = dO·O; dP[j] = dO·v[j]; dS = P ⊙ (dP − Δ) · scale (into aux).
-      let delta4 = f32x4.splat(0);
-      for (let d = 0; d < dh; d += 4) {
-        delta4 = f32x4.add(
-          delta4,
-          f32x4.mul(v128.load(dORow + ((<usize>d) << 2)), v128.load(out + at + ((<usize>d) << 2))),
-        );
-      }
-      const delta = f32x4.splat(sum4(delta4));
-      const scale4 = f32x4.splat(scale);
-      const count4 = roundUp4(count);
-      for (let j = 0; j < count4; j += 4) {
-        let dp = f32x4.splat(0);
-        for (let d = 0; d < dh; d++) {
-          const g = v128.load32_splat(dORow + ((<usize>d) << 2));
-          dp = f32x4.add(dp, f32x4.mul(g, v128.load(vT + ((<usize>d * <usize>S4 + <usize>j) << 2))));
-        }
-        const p = v128.load(scores + ((<usize>j) << 2));
-        v128.store(aux + ((<usize>j) << 2), f32x4.mul(f32x4.mul(p, f32x4.sub(dp, delta)), scale4));
-      }
+      rowDs(dORow, out + at, vT, scores, aux, roundUp4(count), S4, dh, scale);
       weightedRows(aux, kT, dq + at, count, S4, dh, 1);
       rankOneUpdate(qRow, aux, dkT, count, S4, dh);
       rankOneUpdate(dORow, scores, dvT, count, S4, dh);
+      r += 1;
     }
     transposeOut(dkT, dk + entry, keyStride, S, S4, dh);
     transposeOut(dvT, dv + entry, keyStride, S, S4, dh);

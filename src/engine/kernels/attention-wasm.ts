@@ -82,10 +82,13 @@ function common(g: AttentionGeometry): number[] {
   return [g.entries, g.rows, g.keys, g.headDim, g.queries, g.keys - g.queries, g.kvHeads, g.scale];
 }
 
-/** Floats of one transposed [headDim, keys rounded up to 4] scratch matrix, and of one row of scores. */
-function scratch(g: AttentionGeometry): { matrix: number; row: number } {
+/**
+ * Floats of the kernels' scratch: a transposed [headDim, keys rounded up to 4] matrix, a row over the keys (the
+ * additive mask), a block of four such rows (scores of four queries), and the slot of per-block numbers.
+ */
+function scratch(g: AttentionGeometry): { matrix: number; row: number; block: number; slot: number } {
   const row = Math.ceil(g.keys / 4) * 4;
-  return { matrix: g.headDim * row, row };
+  return { matrix: g.headDim * row, row, block: 4 * row, slot: 16 };
 }
 
 /** Attention output (q's layout) and each row's log-sum-exp of scores [entries, rows]. */
@@ -97,7 +100,7 @@ export function attentionForward(
   g: AttentionGeometry,
 ): { out: Float32Array; lse: Float32Array } {
   const rowsTotal = g.entries * g.rows;
-  const { matrix, row } = scratch(g);
+  const { matrix, row, block, slot } = scratch(g);
   const inputs = [q, k, v, keyMask];
   const { exports, offsets } = place([
     ...inputs.map((x) => x.length),
@@ -106,8 +109,8 @@ export function attentionForward(
     matrix,
     matrix,
     row,
-    row,
-    1,
+    block,
+    slot,
   ]);
   inputs.forEach((values, i) => write(exports, offsets[i]!, values));
   const [outAt, lseAt] = offsets.slice(4) as [number, number];
@@ -126,10 +129,10 @@ export function attentionBackward(
   dOut: Float32Array,
   g: AttentionGeometry,
 ): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
-  const { matrix, row } = scratch(g);
+  const { matrix, row, block, slot } = scratch(g);
   const inputs = [q, k, v, keyMask, out, lse, dOut];
   const gradients = [q.length, k.length, v.length];
-  const scratchLengths = [matrix, matrix, matrix, matrix, row, row, row, 1];
+  const scratchLengths = [matrix, matrix, matrix, matrix, row, block, block, slot];
   const { exports, offsets } = place([...inputs.map((x) => x.length), ...gradients, ...scratchLengths]);
   inputs.forEach((values, i) => write(exports, offsets[i]!, values));
   const [dqAt, dkAt, dvAt] = offsets.slice(inputs.length) as [number, number, number];
