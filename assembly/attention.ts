@@ -185,6 +185,39 @@ function rankOneUpdate(x: usize, weights: usize, gradT: usize, count: i32, S4: i
  * have an allowed key; the others go row by row.
  */
 
+/**
+ * The products of four rows x0..x3 (dh floats each) with keys j..j+3 of a transposed [dh, S4] matrix: four vectors,
+ * row i's at products + 16·i. Each matrix vector loaded feeds the four rows.
+ */
+function blockProducts(
+  x0: usize,
+  x1: usize,
+  x2: usize,
+  x3: usize,
+  matrixT: usize,
+  j: i32,
+  S4: i32,
+  dh: i32,
+  products: usize,
+): void {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  for (let d = 0; d < dh; d++) {
+    const column = v128.load(matrixT + ((<usize>d * <usize>S4 + <usize>j) << 2));
+    const dd = (<usize>d) << 2;
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(x0 + dd), column));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(x1 + dd), column));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(x2 + dd), column));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(x3 + dd), column));
+  }
+  v128.store(products, a0);
+  v128.store(products + 16, a1);
+  v128.store(products + 32, a2);
+  v128.store(products + 48, a3);
+}
+
 /** Scores of rows q0..q3 over `count4` keys into four scratch rows, each row's keys past its last set to −∞. */
 function blockScores(
   q0: usize,
@@ -195,6 +228,7 @@ function blockScores(
   maskAdd: usize,
   scores: usize,
   lasts: usize,
+  products: usize,
   count4: i32,
   S4: i32,
   dh: i32,
@@ -203,18 +237,11 @@ function blockScores(
   const scale4 = f32x4.splat(scale);
   const rowBytes = (<usize>S4) << 2;
   for (let j = 0; j < count4; j += 4) {
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    let a2 = f32x4.splat(0);
-    let a3 = f32x4.splat(0);
-    for (let d = 0; d < dh; d++) {
-      const kv = v128.load(kT + ((<usize>d * <usize>S4 + <usize>j) << 2));
-      const dd = (<usize>d) << 2;
-      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(q0 + dd), kv));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(q1 + dd), kv));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(q2 + dd), kv));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(q3 + dd), kv));
-    }
+    blockProducts(q0, q1, q2, q3, kT, j, S4, dh, products);
+    const a0 = v128.load(products);
+    const a1 = v128.load(products + 16);
+    const a2 = v128.load(products + 32);
+    const a3 = v128.load(products + 48);
     const m = v128.load(maskAdd + ((<usize>j) << 2));
     const at = scores + ((<usize>j) << 2);
     v128.store(at, f32x4.add(f32x4.mul(a0, scale4), m));
@@ -370,6 +397,7 @@ function blockDs(
   vT: usize,
   probabilities: usize,
   aux: usize,
+  products: usize,
   count4: i32,
   S4: i32,
   dh: i32,
@@ -382,18 +410,11 @@ function blockDs(
   const d3 = f32x4.splat(rowDelta(g3, o3, dh));
   const scale4 = f32x4.splat(scale);
   for (let j = 0; j < count4; j += 4) {
-    let p0 = f32x4.splat(0);
-    let p1 = f32x4.splat(0);
-    let p2 = f32x4.splat(0);
-    let p3 = f32x4.splat(0);
-    for (let d = 0; d < dh; d++) {
-      const x = v128.load(vT + ((<usize>d * <usize>S4 + <usize>j) << 2));
-      const dd = (<usize>d) << 2;
-      p0 = f32x4.add(p0, f32x4.mul(v128.load32_splat(g0 + dd), x));
-      p1 = f32x4.add(p1, f32x4.mul(v128.load32_splat(g1 + dd), x));
-      p2 = f32x4.add(p2, f32x4.mul(v128.load32_splat(g2 + dd), x));
-      p3 = f32x4.add(p3, f32x4.mul(v128.load32_splat(g3 + dd), x));
-    }
+    blockProducts(g0, g1, g2, g3, vT, j, S4, dh, products);
+    const p0 = v128.load(products);
+    const p1 = v128.load(products + 16);
+    const p2 = v128.load(products + 32);
+    const p3 = v128.load(products + 48);
     const jj = (<usize>j) << 2;
     const at = probabilities + jj;
     v128.store(aux + jj, f32x4.mul(f32x4.mul(v128.load(at), f32x4.sub(p0, d0)), scale4));
@@ -403,8 +424,42 @@ function blockDs(
   }
 }
 
+/** Transposes entry n's keys and values into kT, vT and builds its additive mask; returns its first real key. */
+function loadEntry(
+  n: i32,
+  k: usize,
+  v: usize,
+  mask: usize,
+  kT: usize,
+  vT: usize,
+  maskAdd: usize,
+  S: i32,
+  S4: i32,
+  dh: i32,
+  kvHeads: i32,
+): i32 {
+  const entry = keyBase(n, S, dh, kvHeads);
+  transposeIn(k + entry, kvHeads * dh, kT, S, S4, dh);
+  transposeIn(v + entry, kvHeads * dh, vT, S, S4, dh);
+  return additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S) << 2), maskAdd, S, S4);
+}
+
 /**
- * Scratch (caller-placed): kT, vT [dh, S4]; maskAdd [S4]; scores [4, S4]; slot (16 floats).
+ * Starts the block of rows r..r+3 of entry n: their last allowed keys at slot + 16, their byte offsets in a
+ * [B, T, H·dh] tensor at slot + 96; returns the block's key count (rounded up to 4).
+ */
+function startBlock(n: i32, r: i32, R: i32, T: i32, offset: i32, S: i32, dh: i32, kvHeads: i32, slot: usize): i32 {
+  for (let i = 0; i < 4; i++) store<i32>(slot + 96 + ((<usize>i) << 2), <i32>queryRow(n, r + i, R, T, dh, kvHeads));
+  return blockLasts(r, T, offset, S, slot);
+}
+
+/** Byte offset of the block's i-th row (see startBlock). */
+function blockRow(slot: usize, i: i32): usize {
+  return <usize>load<i32>(slot + 96 + ((<usize>i) << 2));
+}
+
+/**
+ * Scratch (caller-placed): kT, vT [dh, S4]; maskAdd [S4]; scores [4, S4]; slot (32 floats).
  */
 export function forward(
   q: usize,
@@ -428,21 +483,17 @@ export function forward(
   scale: f32,
 ): void {
   const S4 = roundUp4(S);
-  const keyStride = kvHeads * dh;
   for (let n = 0; n < N; n++) {
-    const entry = keyBase(n, S, dh, kvHeads);
-    transposeIn(k + entry, keyStride, kT, S, S4, dh);
-    transposeIn(v + entry, keyStride, vT, S, S4, dh);
-    const firstReal = additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S) << 2), maskAdd, S, S4);
+    const firstReal = loadEntry(n, k, v, mask, kT, vT, maskAdd, S, S4, dh, kvHeads);
     let r = 0;
     while (r < R) {
       if (blockable(r, R, T, offset, S, firstReal)) {
-        const count4 = blockLasts(r, T, offset, S, slot);
-        const a0 = queryRow(n, r, R, T, dh, kvHeads);
-        const a1 = queryRow(n, r + 1, R, T, dh, kvHeads);
-        const a2 = queryRow(n, r + 2, R, T, dh, kvHeads);
-        const a3 = queryRow(n, r + 3, R, T, dh, kvHeads);
-        blockScores(q + a0, q + a1, q + a2, q + a3, kT, maskAdd, scores, slot + 16, count4, S4, dh, scale);
+        const count4 = startBlock(n, r, R, T, offset, S, dh, kvHeads, slot);
+        const a0 = blockRow(slot, 0);
+        const a1 = blockRow(slot, 1);
+        const a2 = blockRow(slot, 2);
+        const a3 = blockRow(slot, 3);
+        blockScores(q + a0, q + a1, q + a2, q + a3, kT, maskAdd, scores, slot + 16, slot + 64, count4, S4, dh, scale);
         for (let i = 0; i < 4; i++) {
           const rowScoresAt = scores + ((<usize>i * <usize>S4) << 2);
           const m = rowMax(rowScoresAt, count4);
@@ -470,7 +521,7 @@ export function forward(
 
 /**
  * Gradients of `forward`: dq [B, T, H·dh], dk, dv [B, S, Hkv·dh], all written (no need to zero them).
- * Scratch (caller-placed): kT, vT, dkT, dvT [dh, S4]; maskAdd [S4]; scores, aux [4, S4]; slot (16 floats).
+ * Scratch (caller-placed): kT, vT, dkT, dvT [dh, S4]; maskAdd [S4]; scores, aux [4, S4]; slot (32 floats).
  */
 export function backward(
   q: usize,
@@ -505,45 +556,44 @@ export function backward(
   const transposedBytes = (<usize>dh * <usize>S4) << 2;
   for (let n = 0; n < N; n++) {
     const entry = keyBase(n, S, dh, kvHeads);
-    transposeIn(k + entry, keyStride, kT, S, S4, dh);
-    transposeIn(v + entry, keyStride, vT, S, S4, dh);
+    const firstReal = loadEntry(n, k, v, mask, kT, vT, maskAdd, S, S4, dh, kvHeads);
     memory.fill(dkT, 0, transposedBytes);
     memory.fill(dvT, 0, transposedBytes);
-    const firstReal = additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S) << 2), maskAdd, S, S4);
     let r = 0;
     while (r < R) {
       if (blockable(r, R, T, offset, S, firstReal)) {
-        const count4 = blockLasts(r, T, offset, S, slot);
-        const a0 = queryRow(n, r, R, T, dh, kvHeads);
-        const a1 = queryRow(n, r + 1, R, T, dh, kvHeads);
-        const a2 = queryRow(n, r + 2, R, T, dh, kvHeads);
-        const a3 = queryRow(n, r + 3, R, T, dh, kvHeads);
-        blockScores(q + a0, q + a1, q + a2, q + a3, kT, maskAdd, scores, slot + 16, count4, S4, dh, scale);
+        const ks = startBlock(n, r, R, T, offset, S, dh, kvHeads, slot);
+        const b0 = blockRow(slot, 0);
+        const b1 = blockRow(slot, 1);
+        const b2 = blockRow(slot, 2);
+        const b3 = blockRow(slot, 3);
+        blockScores(q + b0, q + b1, q + b2, q + b3, kT, maskAdd, scores, slot + 16, slot + 64, ks, S4, dh, scale);
         for (let i = 0; i < 4; i++) {
           const row = <usize>n * <usize>R + <usize>(r + i);
-          exponentiate(scores + ((<usize>i * <usize>S4) << 2), count4, load<f32>(lse + (row << 2)));
+          exponentiate(scores + ((<usize>i * <usize>S4) << 2), ks, load<f32>(lse + (row << 2)));
           store<f32>(slot + 48 + ((<usize>i) << 2), 1);
         }
         blockDs(
-          dOut + a0,
-          dOut + a1,
-          dOut + a2,
-          dOut + a3,
-          out + a0,
-          out + a1,
-          out + a2,
-          out + a3,
+          dOut + b0,
+          dOut + b1,
+          dOut + b2,
+          dOut + b3,
+          out + b0,
+          out + b1,
+          out + b2,
+          out + b3,
           vT,
           scores,
           aux,
-          count4,
+          slot + 64,
+          ks,
           S4,
           dh,
           scale,
         );
-        blockWeightedRows(aux, kT, dq + a0, dq + a1, dq + a2, dq + a3, count4, S4, dh, slot + 48);
-        blockRankOneUpdate(q + a0, q + a1, q + a2, q + a3, aux, dkT, count4, S4, dh);
-        blockRankOneUpdate(dOut + a0, dOut + a1, dOut + a2, dOut + a3, scores, dvT, count4, S4, dh);
+        blockWeightedRows(aux, kT, dq + b0, dq + b1, dq + b2, dq + b3, ks, S4, dh, slot + 48);
+        blockRankOneUpdate(q + b0, q + b1, q + b2, q + b3, aux, dkT, ks, S4, dh);
+        blockRankOneUpdate(dOut + b0, dOut + b1, dOut + b2, dOut + b3, scores, dvT, ks, S4, dh);
         r += 4;
         continue;
       }

@@ -88,7 +88,7 @@ function common(g: AttentionGeometry): number[] {
  */
 function scratch(g: AttentionGeometry): { matrix: number; row: number; block: number; slot: number } {
   const row = Math.ceil(g.keys / 4) * 4;
-  return { matrix: g.headDim * row, row, block: 4 * row, slot: 16 };
+  return { matrix: g.headDim * row, row, block: 4 * row, slot: 32 };
 }
 
 /** Attention output (q's layout) and each row's log-sum-exp of scores [entries, rows]. */
