@@ -47,3 +47,17 @@ test('the table flags diverged runs', () => {
   assert.match(table, /6 \(1 diverged\)/);
   assert.match(table, /0\.9000.*0\.7000.*0\.5000.*0\.4000.*0\.5000.*0\.7000.*2\.0000/);
 });
+
+test('report cells: for a loss (NLL) the best run is the lowest and the worst the highest', async () => {
+  const { buildReport } = await import('../src/report/report-model.js');
+  const run = (lr: number, accuracy: number, nll: number) => ({
+    key: `k${lr}`,
+    source: 'test',
+    result: { task: 't', adapter: 'lora', lr, batch_size: 16, seed: 1, accuracy, nll, diverged: false } as never,
+  });
+  const runs = [run(0.1, 0.9, 0.2), run(0.2, 0.6, 0.9), run(0.3, 0.7, 0.5)];
+  const [nll] = buildReport(runs, { metric: 'nll', seed: 1 }).cells;
+  assert.deepEqual([nll!.best, nll!.worst, nll!.spread], [0.2, 0.9, 0.9 - 0.2]);
+  const [accuracy] = buildReport(runs, { metric: 'accuracy', seed: 1 }).cells;
+  assert.deepEqual([accuracy!.best, accuracy!.worst], [0.9, 0.6]);
+});

@@ -2,7 +2,7 @@
 # The robustness study of docs/study/README.md, from a clean checkout with ../shared beside it:
 #   npm ci && bash docs/study/run-study.sh
 # Runs every sweep into docs/study/runs/<model>/ (SQLite run stores; rerunning resumes), then writes the reports:
-# docs/study/report-<model>.md and .html, and copies each store's results.json to docs/study/results-<model>.json.
+# docs/study/report-<model>.md (accuracy), report-<model>-nll.md (NLL) and .html, and copies each store's results.json to docs/study/results-<model>.json.
 # Grid points run two at a time (--jobs 2). Set STUDY_JOBS to change that.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -40,6 +40,8 @@ done
 
 for model in stories260K builtin-small; do
   "${MCEVAL[@]}" report "$RUNS/$model" --reference lora --format markdown --output "docs/study/report-$model.md"
+  "${MCEVAL[@]}" report "$RUNS/$model" --reference lora --metric nll --format markdown \
+    --output "docs/study/report-$model-nll.md"
   "${MCEVAL[@]}" report "$RUNS/$model" --reference lora --format html --output "docs/study/report-$model.html"
   cp "$RUNS/$model/results.json" "docs/study/results-$model.json"
 done

@@ -88,20 +88,27 @@ const unique = (values: readonly string[]) => [...new Set(values)];
 const pointKey = (result: StoredResult) =>
   `${result.task}\u0000${result.lr}\u0000${result.batch_size}\u0000${result.seed}`;
 
-function cellStats(task: string, adapter: string, runs: readonly ReportRun[], metric: string): CellStats {
+function cellStats(
+  task: string,
+  adapter: string,
+  runs: readonly ReportRun[],
+  metric: string,
+  higherIsBetter: boolean,
+): CellStats {
   const values = runs.map((run) => metricValue(run.result, metric) ?? Number.NaN);
   const finite = values.filter(Number.isFinite);
   const accuracyMedian = median(runs.map((run) => run.result.accuracy));
   const nllMedian = median(runs.map((run) => run.result.nll));
-  const best = Math.max(...finite);
-  const worst = Math.min(...finite);
+  const [lowest, highest] = [Math.min(...finite), Math.max(...finite)];
+  // For a loss (NLL) the best run is the lowest.
+  const [best, worst] = higherIsBetter ? [highest, lowest] : [lowest, highest];
   return {
     task,
     adapter,
     runs: runs.length,
     diverged: runs.filter((run) => run.result.diverged).length,
     median: median(values),
-    spread: best - worst,
+    spread: highest - lowest,
     best,
     worst,
     q1: quantile(finite, 0.25),
@@ -169,7 +176,7 @@ export function buildReport(runs: readonly ReportRun[], options: ReportOptions):
   const cells = tasks.flatMap((task) =>
     adapters.flatMap((adapter) => {
       const members = group(task, adapter);
-      return members.length === 0 ? [] : [cellStats(task, adapter, members, options.metric)];
+      return members.length === 0 ? [] : [cellStats(task, adapter, members, options.metric, higherIsBetter)];
     }),
   );
   const reference = options.reference;
