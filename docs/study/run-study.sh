@@ -30,7 +30,8 @@ for seed in 1 2 3; do
     --adapter none --limit 400
   # stories260K, one generation task (GSM8K-format arithmetic, strict/flexible match and answer NLL).
   "${MCEVAL[@]}" run --task demo-arith --model "$STORIES" --out "$RUNS/stories260K" --seed "$seed" "${COMMON[@]}" \
-    --adapter lora --adapter monteclora --grid "lr=$LRS" --grid bs=16,32 --train-limit 128 --limit 100 --epochs 2
+    --adapter lora --adapter monteclora --adapter monteclora-reference --adapter dora --adapter full \
+    --grid "lr=$LRS" --grid bs=16,32 --train-limit 128 --limit 100 --epochs 2
   "${MCEVAL[@]}" run --task demo-arith --model "$STORIES" --out "$RUNS/stories260K" --seed "$seed" "${COMMON[@]}" \
     --adapter none --limit 100
   # builtin:small (random weights, not pretrained) for contrast: LoRA and MonteCLoRA on SST-2.
