@@ -7,7 +7,7 @@
  * [B, T, H·dh], k, v [B, S, Hkv·dh], mask int32 [B, S]; lse [N, R] with N = B·Hkv entries of R = G·T rows (G = H / Hkv
  * query heads share a key-value head). Row r = g·T + i of entry n = b·Hkv + kvh is query position i of batch row b in
  * query head kvh·G + g. Query i may attend to key j when j ≤ offset + i and mask[j] is 1; a row with no such key attends to every
- * key uniformly (as an additive −1e9 bias does in float32). Scores are scaled by `scale`. Only one row of scores exists
+ * key uniformly (as an additive −1e9 bias does in float32). Scores are scaled by `scale`. At most four rows of scores exist
  * at a time, so memory is linear in the sequence length; the backward pass recomputes each row's probabilities from
  * the saved log-sum-exp, FlashAttention's way.
  *

@@ -1,7 +1,7 @@
 /**
  * tfjs kernels for causal self-attention on cpu and wasm: `McevalCausalAttention` (q, k, v → output and each row's
  * log-sum-exp) and `McevalCausalAttentionGrad` (→ dq, dk, dv), both running the WebAssembly SIMD kernels of
- * assembly/attention.ts. They never hold more than one row of scores, where the composite path (matMul, softmax,
+ * assembly/attention.ts. They never hold more than four rows of scores, where the composite path (matMul, softmax,
  * matMul) keeps [batch, heads, queries, keys] alive for the backward pass: memory linear in the sequence length.
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';

@@ -3,7 +3,7 @@
  * [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (past keys first), output like q.
  *
  * On cpu and wasm it runs mceval's WebAssembly attention kernels (engine/kernels/causal-attention.ts): no head
- * transposes, one row of scores at a time, probabilities recomputed in the backward pass, so memory grows linearly with
+ * transposes, four rows of scores at a time, probabilities recomputed in the backward pass, so memory grows linearly with
  * the sequence length. Elsewhere (WebGPU) it composes transposes, batched matMuls, softmax and an additive bias, which
  * holds [batch, heads, queries, keys].
  */
