@@ -121,12 +121,7 @@ function rowScores(
   }
   // Keys past `last` in the final block are in the future: −∞, before the maximum is taken.
   for (let j = last + 1; j < count4; j++) store<f32>(scores + ((<usize>j) << 2), -Infinity);
-  let m4 = f32x4.splat(-Infinity);
-  for (let j = 0; j < count4; j += 4) m4 = f32x4.max(m4, v128.load(scores + ((<usize>j) << 2)));
-  const m = max(
-    max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)),
-    max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)),
-  );
+  const m = rowMax(scores, count4);
   if (m == -Infinity) {
     for (let j = 0; j < S4; j++) store<f32>(scores + ((<usize>j) << 2), j < S ? 0 : -Infinity);
     store<f32>(maxOut, 0);

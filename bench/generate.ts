@@ -12,11 +12,7 @@ import { loadLlamaFolder } from '../src/models/hf/load-folder.js';
 import { HfTokenizer } from '../src/models/tokenizers/hf-tokenizer.js';
 import { generate } from '../src/generation/generate.js';
 import { packagePath } from '../src/paths.js';
-
-function argument(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1]! : fallback;
-}
+import { argument } from './options.js';
 
 const dir = argument('model', packagePath('..', 'shared', 'models', 'stories260K', 'hf'));
 if (!existsSync(dir)) {

@@ -12,13 +12,7 @@ import { tf } from '../src/engine/tf.js';
 import { initEngine, type BackendRequest } from '../src/engine/backends.js';
 import { loadPreset } from '../src/peft/preset.js';
 import { benchTrainingStep } from './training-step.js';
-
-function argument(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1]! : fallback;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+import { argument, middleTime } from './options.js';
 
 /**
  * LoRA and MonteCLoRA steps alternate, one of each per round, and each side reports its median step time: drift in
@@ -47,7 +41,7 @@ async function measurePair(modelSpec: string, length: number, rounds: number) {
   }
   benches.forEach((bench) => bench.dispose());
   const [lora, monteclora] = [0, 1].map((i) => ({
-    msPerStep: median(times[i]!),
+    msPerStep: middleTime(times[i]!),
     peakBytes: profiles[i]!.peakBytes,
     kernels: profiles[i]!.kernels,
   }));

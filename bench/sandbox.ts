@@ -11,11 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { detectIsolation, type SandboxMode } from '../src/sandbox/isolation.js';
 import { runPrograms } from '../src/sandbox/pool.js';
 import { checkProgram, readHumanEvalProblems } from '../src/data/loaders/humaneval.js';
-
-function argument(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1]! : fallback;
-}
+import { argument, middleTime } from './options.js';
 
 const defaultProblems = fileURLToPath(new URL('../../../shared/data/humaneval/HumanEval.jsonl.gz', import.meta.url));
 const problemsPath = argument('problems', defaultProblems);
@@ -50,7 +46,7 @@ console.log(
       executions: programs.length,
       seconds: Number(seconds.toFixed(2)),
       executionsPerSecond: Number((programs.length / seconds).toFixed(2)),
-      medianExecutionSeconds: Number(perExecution[Math.floor(perExecution.length / 2)]!.toFixed(3)),
+      medianExecutionSeconds: Number(middleTime(perExecution).toFixed(3)),
       maxExecutionSeconds: Number(perExecution.at(-1)!.toFixed(3)),
       verdicts: statuses,
       reference: { humanEvalExecutionsPerSecond: 8.6, target: 17.2 },

@@ -27,15 +27,11 @@ import { loadPreset } from '../src/peft/preset.js';
 import type { LlamaConfig } from '../src/models/llama/config.js';
 import { benchTrainingStep } from './training-step.js';
 import { stepFlops } from './step-flops.js';
+import { argument, middleTime } from './options.js';
 
 const SHARED_STORIES = fileURLToPath(new URL('../../../shared/models/stories260K/hf', import.meta.url));
 
 const displayName = (spec: string) => (spec === SHARED_STORIES ? 'stories260K' : spec);
-
-function argument(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1]! : fallback;
-}
 
 interface Product {
   m: number;
@@ -107,7 +103,7 @@ async function measureOne(backend: BackendRequest, modelSpec: string, length: nu
     bench.step();
     times.push(performance.now() - t0);
   }
-  const msPerStep = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  const msPerStep = middleTime(times);
   const config: LlamaConfig = bench.model.config;
   const rank = (preset.adapterConfig as { r?: number }).r ?? 0;
   const flops = stepFlops(config, batchSize, length, rank);

@@ -11,9 +11,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { argument, middleTime } from './options.js';
 
-const index = process.argv.indexOf('--threads');
-const threads = index >= 0 ? Number(process.argv[index + 1]) : 2;
+const threads = Number(argument('threads', '2'));
 
 const dir = mkdtempSync(join(tmpdir(), 'tfjs-threads-'));
 const mainScript = join(dir, 'main.js');
@@ -61,7 +61,7 @@ for (let i = 0; i < 5; i++) {
   times.push(performance.now() - started);
 }
 bench.dispose();
-const msPerStep = times.sort((a, b) => a - b)[2]!;
+const msPerStep = middleTime(times);
 console.log(
   JSON.stringify(
     { threadsRequested: threads, threadsActual: wasm.getThreadsCount(), matmulGflops, msPerStep },
