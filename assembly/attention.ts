@@ -1,6 +1,6 @@
 /**
- * Causal self-attention, forward and backward, in WebAssembly SIMD (AssemblyScript). Compiled by `npm run build` to
- * dist/src/engine/kernels/attention.wasm and driven by src/engine/kernels/attention-wasm.ts, which owns the memory:
+ * Causal self-attention, forward and backward, in WebAssembly SIMD (AssemblyScript). Compiled by `npm run build` into
+ * the kernels module (assembly/index.ts) and driven by src/engine/kernels/attention-wasm.ts, which owns the memory:
  * every pointer below is a byte offset into this module's memory, placed by the caller. Nothing here allocates.
  *
  * Layout (row-major float32), as the projections produce and consume it, so no head transposes are needed: q and out
@@ -11,58 +11,69 @@
  * at a time, so memory is linear in the sequence length; the backward pass recomputes each row's probabilities from
  * the saved log-sum-exp, FlashAttention's way.
  *
- * Speed: each entry's keys and values are first transposed to [dh, S4] (S4 = S rounded up to 4), so that every inner
- * loop runs over four keys at once with no horizontal sums: scores are Σ_d q[d]·kᵀ[d, j..j+3], the output
- * Σ_j p[j]·vᵀ[d, j..j+3] per d, and the key/value gradients accumulate transposed, then are transposed back.
+ * Speed: each entry's keys and values are first transposed to [dh, S8] (S8 = S rounded up to 8, padded with zeros),
+ * so that every inner loop runs over keys four or eight at a time with no horizontal sums: scores are
+ * Σ_d q[d]·kᵀ[d, j..j+7], the output Σ_j p[j]·vᵀ[d, j..j+3] per d, and the key/value gradients accumulate transposed,
+ * then are transposed back. Products use `madd`, one fused instruction where relaxed SIMD is available (see
+ * src/engine/kernels/wasm-kernels.ts, which loads that build when the engine accepts it).
  */
+import { madd, sum4 } from './simd';
 
+/** 1.5·2²³: adding it rounds a float of magnitude < 2²² to an integer, held in the low bits of the sum. */
+const SHIFTER: f32 = 12582912.0;
 const LOG2E: f32 = 1.4426950408889634;
-const LN2_HI: f32 = 0.693359375;
-const LN2_LO: f32 = -2.1219444e-4;
 
-/** e^x for four lanes (Cephes expf: range reduction by ln 2, degree-6 polynomial; ~1 ulp on [-87, 88]). */
-function exp4(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
-  let p = f32x4.splat(1.98756915e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.39819995e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.33345191e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.16657959e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.66666655e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.00000012e-1));
-  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1.0));
-  const scaleBits = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(p, scaleBits);
+/**
+ * The constants of `exponentiate`'s loop, kept in memory and loaded once per call: Binaryen folds constants held in
+ * locals back into the loop as v128.const, which V8 rebuilds from immediates (several instructions each) on every
+ * iteration, where a vector loaded before the loop stays in a register.
+ *
+ * e^x for x ≤ 0 (a score minus its row's maximum or log-sum-exp) is 2^n · 2^f with t = x·log₂e, n = round(t) and
+ * f = t − n ∈ [−½, ½]: 2^f by a degree-6 polynomial (fitted for relative error; 1e-7 in float32 on [−½, ½]), 2^n by
+ * writing n + 127 into the exponent bits. n is rounded by adding and subtracting 1.5·2²³ (the rounded integer is then
+ * the sum's low mantissa bits), as x86 has no single instructions for f32x4.nearest and a saturating conversion.
+ * Inputs below −80 are clamped there, which keeps every result a normal float (the result is then tiny, not 0:
+ * −∞ scores are zeroed by their own mask).
+ */
+const EXP_TABLE = memory.data<f32>([
+  -80.0,
+  LOG2E,
+  SHIFTER,
+  1.5353357593994588e-4,
+  1.339887734502554e-3,
+  9.618437848985195e-3,
+  5.5503323674201965e-2,
+  2.4022647738456726e-1,
+  6.931471824645996e-1,
+  1.0,
+  -Infinity,
+]);
+/** 127, the exponent bias, as an integer lane value. */
+const EXPONENT_BIAS = memory.data<i32>([127]);
+
+/** Keys are padded to a multiple of eight: inner loops take two vectors of four keys, two independent sums. */
+function roundUp8(x: i32): i32 {
+  return (x + 7) & ~7;
 }
 
-function sum4(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
-
-function roundUp4(x: i32): i32 {
-  return (x + 3) & ~3;
-}
-
-/** dst [dh, S4] = the S rows of dh floats at src, `stride` floats apart, transposed; columns S..S4 are zero. */
-function transposeIn(src: usize, stride: i32, dst: usize, S: i32, S4: i32, dh: i32): void {
+/** dst [dh, S8] = the S rows of dh floats at src, `stride` floats apart, transposed; columns S..S8 are zero. */
+function transposeIn(src: usize, stride: i32, dst: usize, S: i32, S8: i32, dh: i32): void {
   for (let d = 0; d < dh; d++) {
-    const row = dst + ((<usize>d * <usize>S4) << 2);
+    const row = dst + ((<usize>d * <usize>S8) << 2);
     for (let j = 0; j < S; j++) {
       store<f32>(row + ((<usize>j) << 2), load<f32>(src + ((<usize>j * <usize>stride + <usize>d) << 2)));
     }
-    for (let j = S; j < S4; j++) store<f32>(row + ((<usize>j) << 2), 0);
+    for (let j = S; j < S8; j++) store<f32>(row + ((<usize>j) << 2), 0);
   }
 }
 
-/** The S rows of dh floats at dst, `stride` floats apart = src [dh, S4]ᵀ (columns past S dropped). */
-function transposeOut(src: usize, dst: usize, stride: i32, S: i32, S4: i32, dh: i32): void {
+/** The S rows of dh floats at dst, `stride` floats apart = src [dh, S8]ᵀ (columns past S dropped). */
+function transposeOut(src: usize, dst: usize, stride: i32, S: i32, S8: i32, dh: i32): void {
   for (let j = 0; j < S; j++) {
     for (let d = 0; d < dh; d++) {
       store<f32>(
         dst + ((<usize>j * <usize>stride + <usize>d) << 2),
-        load<f32>(src + ((<usize>d * <usize>S4 + <usize>j) << 2)),
+        load<f32>(src + ((<usize>d * <usize>S8 + <usize>j) << 2)),
       );
     }
   }
@@ -83,9 +94,9 @@ function keyBase(n: i32, S: i32, dh: i32, kvHeads: i32): usize {
 }
 
 /** maskAdd[j] = 0 for a real key j < S, −∞ for padding and for j ≥ S. Returns the first real key (S if none). */
-function additiveMask(maskRow: usize, maskAdd: usize, S: i32, S4: i32): i32 {
+function additiveMask(maskRow: usize, maskAdd: usize, S: i32, S8: i32): i32 {
   let first = S;
-  for (let j = 0; j < S4; j++) {
+  for (let j = 0; j < S8; j++) {
     const real = j < S && load<i32>(maskRow + ((<usize>j) << 2)) == 1;
     if (real && j < first) first = j;
     store<f32>(maskAdd + ((<usize>j) << 2), real ? 0 : -Infinity);
@@ -93,8 +104,21 @@ function additiveMask(maskRow: usize, maskAdd: usize, S: i32, S4: i32): i32 {
   return first;
 }
 
+/** The maximum of a row's first count8 scores. */
+function rowMax(scores: usize, count8: i32): f32 {
+  let m4 = f32x4.splat(-Infinity);
+  for (let j = 0; j < count8; j += 4) m4 = f32x4.pmax(m4, v128.load(scores + ((<usize>j) << 2)));
+  const low = max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1));
+  return max(low, max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+}
+
+/** Sets a scratch row's scores from key last + 1 up to count8 to −∞ (keys in the future of its query). */
+function maskFuture(row: usize, last: i32, count8: i32): void {
+  for (let j = last + 1; j < count8; j++) store<f32>(row + ((<usize>j) << 2), -Infinity);
+}
+
 /**
- * scores[0..count4) = q·kᵀ·scale + maskAdd, −∞ past `last`; returns count, the keys the row ranges over (last + 1, or
+ * scores[0..count8) = q·kᵀ·scale + maskAdd, −∞ past `last`; returns count, the keys the row ranges over (last + 1, or
  * S with all scores 0 when no key is allowed). The row's maximum goes to the f32 at `maxOut`.
  */
 function rowScores(
@@ -104,26 +128,31 @@ function rowScores(
   scores: usize,
   last: i32,
   S: i32,
-  S4: i32,
+  S8: i32,
   dh: i32,
   scale: f32,
   maxOut: usize,
 ): i32 {
-  const count4 = roundUp4(last + 1);
+  const count8 = roundUp8(last + 1);
   const scale4 = f32x4.splat(scale);
-  for (let j = 0; j < count4; j += 4) {
-    let acc = f32x4.splat(0);
+  for (let j = 0; j < count8; j += 8) {
+    let a = f32x4.splat(0);
+    let b = f32x4.splat(0);
     for (let d = 0; d < dh; d++) {
       const qd = v128.load32_splat(qRow + ((<usize>d) << 2));
-      acc = f32x4.add(acc, f32x4.mul(qd, v128.load(kT + ((<usize>d * <usize>S4 + <usize>j) << 2))));
+      const at = kT + ((<usize>d * <usize>S8 + <usize>j) << 2);
+      a = madd(qd, v128.load(at), a);
+      b = madd(qd, v128.load(at, 16), b);
     }
-    v128.store(scores + ((<usize>j) << 2), f32x4.add(f32x4.mul(acc, scale4), v128.load(maskAdd + ((<usize>j) << 2))));
+    const mask = maskAdd + ((<usize>j) << 2);
+    const out = scores + ((<usize>j) << 2);
+    v128.store(out, madd(a, scale4, v128.load(mask)));
+    v128.store(out, madd(b, scale4, v128.load(mask, 16)), 16);
   }
-  // Keys past `last` in the final block are in the future: −∞, before the maximum is taken.
-  for (let j = last + 1; j < count4; j++) store<f32>(scores + ((<usize>j) << 2), -Infinity);
-  const m = rowMax(scores, count4);
+  maskFuture(scores, last, count8);
+  const m = rowMax(scores, count8);
   if (m == -Infinity) {
-    for (let j = 0; j < S4; j++) store<f32>(scores + ((<usize>j) << 2), j < S ? 0 : -Infinity);
+    for (let j = 0; j < S8; j++) store<f32>(scores + ((<usize>j) << 2), j < S ? 0 : -Infinity);
     store<f32>(maxOut, 0);
     return S;
   }
@@ -133,56 +162,77 @@ function rowScores(
 
 /** scores[j] ← e^(scores[j] − shift) over the row's blocks, exactly 0 where the score is −∞. Returns the sum. */
 function exponentiate(scores: usize, count: i32, shift: f32): f32 {
-  const negInf = f32x4.splat(-Infinity);
+  const lowest = v128.load32_splat(EXP_TABLE);
+  const log2e = v128.load32_splat(EXP_TABLE, 4);
+  const shifter = v128.load32_splat(EXP_TABLE, 8);
+  const c6 = v128.load32_splat(EXP_TABLE, 12);
+  const c5 = v128.load32_splat(EXP_TABLE, 16);
+  const c4 = v128.load32_splat(EXP_TABLE, 20);
+  const c3 = v128.load32_splat(EXP_TABLE, 24);
+  const c2 = v128.load32_splat(EXP_TABLE, 28);
+  const c1 = v128.load32_splat(EXP_TABLE, 32);
+  const one = v128.load32_splat(EXP_TABLE, 36);
+  const negInf = v128.load32_splat(EXP_TABLE, 40);
+  const bias = v128.load32_splat(EXPONENT_BIAS);
   const s4 = f32x4.splat(shift);
   let total = f32x4.splat(0);
-  const count4 = roundUp4(count);
-  for (let j = 0; j < count4; j += 4) {
+  const count8 = roundUp8(count);
+  for (let j = 0; j < count8; j += 4) {
     const at = scores + ((<usize>j) << 2);
     const s = v128.load(at);
-    const e = v128.and(exp4(f32x4.sub(s, s4)), f32x4.ne(s, negInf));
-    v128.store(at, e);
-    total = f32x4.add(total, e);
+    const t = f32x4.mul(f32x4.pmax(f32x4.sub(s, s4), lowest), log2e);
+    const shifted = f32x4.add(t, shifter);
+    const f = f32x4.sub(t, f32x4.sub(shifted, shifter));
+    const p = madd(madd(madd(madd(madd(madd(c6, f, c5), f, c4), f, c3), f, c2), f, c1), f, one);
+    // The shifted sum's low mantissa bits are n (two's complement; the shifter's own bits shift out).
+    const e = f32x4.mul(p, i32x4.shl(i32x4.add(shifted, bias), 23));
+    const kept = v128.and(e, f32x4.ne(s, negInf));
+    v128.store(at, kept);
+    total = f32x4.add(total, kept);
   }
   return sum4(total);
 }
 
 /** out[d] = factor · Σ_j weights[j]·rowsT[d, j] for d < dh, over the row's blocks. */
-function weightedRows(weights: usize, rowsT: usize, out: usize, count: i32, S4: i32, dh: i32, factor: f32): void {
-  const count4 = roundUp4(count);
+function weightedRows(weights: usize, rowsT: usize, out: usize, count: i32, S8: i32, dh: i32, factor: f32): void {
+  const count8 = roundUp8(count);
   for (let d = 0; d < dh; d++) {
-    const row = rowsT + ((<usize>d * <usize>S4) << 2);
-    let acc = f32x4.splat(0);
-    for (let j = 0; j < count4; j += 4) {
-      acc = f32x4.add(acc, f32x4.mul(v128.load(weights + ((<usize>j) << 2)), v128.load(row + ((<usize>j) << 2))));
+    const row = rowsT + ((<usize>d * <usize>S8) << 2);
+    let a = f32x4.splat(0);
+    let b = f32x4.splat(0);
+    for (let j = 0; j < count8; j += 8) {
+      const jj = (<usize>j) << 2;
+      a = madd(v128.load(weights + jj), v128.load(row + jj), a);
+      b = madd(v128.load(weights + jj, 16), v128.load(row + jj, 16), b);
     }
-    store<f32>(out + ((<usize>d) << 2), sum4(acc) * factor);
+    store<f32>(out + ((<usize>d) << 2), sum4(f32x4.add(a, b)) * factor);
   }
 }
 
 /** gradT[d, j] += x[d]·weights[j] over the row's blocks (a rank-one update of a transposed gradient). */
-function rankOneUpdate(x: usize, weights: usize, gradT: usize, count: i32, S4: i32, dh: i32): void {
-  const count4 = roundUp4(count);
+function rankOneUpdate(x: usize, weights: usize, gradT: usize, count: i32, S8: i32, dh: i32): void {
+  const count8 = roundUp8(count);
   for (let d = 0; d < dh; d++) {
     const xd = v128.load32_splat(x + ((<usize>d) << 2));
-    const row = gradT + ((<usize>d * <usize>S4) << 2);
-    for (let j = 0; j < count4; j += 4) {
+    const row = gradT + ((<usize>d * <usize>S8) << 2);
+    for (let j = 0; j < count8; j += 4) {
       const at = row + ((<usize>j) << 2);
-      v128.store(at, f32x4.add(v128.load(at), f32x4.mul(xd, v128.load(weights + ((<usize>j) << 2)))));
+      v128.store(at, madd(xd, v128.load(weights + ((<usize>j) << 2)), v128.load(at)));
     }
   }
 }
 
 /*
  * Four query rows at a time (register blocking): each key vector loaded feeds four rows' products, and each row's
- * query value is splat once per dimension and key block rather than once per row and key block. The rows of a block
- * share an entry; each keeps its own causal limit. Scratch rows are S4 floats apart. Used for blocks whose rows all
- * have an allowed key; the others go row by row.
+ * query value is splat once per dimension and key block rather than once per row and key block; eight keys per step
+ * give eight independent sums, enough to hide the latency of the adds. The rows of a block share an entry; each keeps
+ * its own causal limit. Scratch rows are S8 floats apart. Used for blocks whose rows all have an allowed key; the
+ * others go row by row.
  */
 
 /**
- * The products of four rows x0..x3 (dh floats each) with keys j..j+3 of a transposed [dh, S4] matrix: four vectors,
- * row i's at products + 16·i. Each matrix vector loaded feeds the four rows.
+ * The products of four rows x0..x3 (dh floats each) with keys j..j+7 of a transposed [dh, S8] matrix: eight vectors,
+ * row i's keys j..j+3 at products + 32·i and j+4..j+7 at products + 32·i + 16.
  */
 function blockProducts(
   x0: usize,
@@ -191,7 +241,7 @@ function blockProducts(
   x3: usize,
   matrixT: usize,
   j: i32,
-  S4: i32,
+  S8: i32,
   dh: i32,
   products: usize,
 ): void {
@@ -199,21 +249,39 @@ function blockProducts(
   let a1 = f32x4.splat(0);
   let a2 = f32x4.splat(0);
   let a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0);
+  let b1 = f32x4.splat(0);
+  let b2 = f32x4.splat(0);
+  let b3 = f32x4.splat(0);
   for (let d = 0; d < dh; d++) {
-    const column = v128.load(matrixT + ((<usize>d * <usize>S4 + <usize>j) << 2));
+    const at = matrixT + ((<usize>d * <usize>S8 + <usize>j) << 2);
+    const low = v128.load(at);
+    const high = v128.load(at, 16);
     const dd = (<usize>d) << 2;
-    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(x0 + dd), column));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(x1 + dd), column));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(x2 + dd), column));
-    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(x3 + dd), column));
+    const c0 = v128.load32_splat(x0 + dd);
+    const c1 = v128.load32_splat(x1 + dd);
+    const c2 = v128.load32_splat(x2 + dd);
+    const c3 = v128.load32_splat(x3 + dd);
+    a0 = madd(c0, low, a0);
+    a1 = madd(c1, low, a1);
+    a2 = madd(c2, low, a2);
+    a3 = madd(c3, low, a3);
+    b0 = madd(c0, high, b0);
+    b1 = madd(c1, high, b1);
+    b2 = madd(c2, high, b2);
+    b3 = madd(c3, high, b3);
   }
   v128.store(products, a0);
-  v128.store(products + 16, a1);
-  v128.store(products + 32, a2);
-  v128.store(products + 48, a3);
+  v128.store(products, b0, 16);
+  v128.store(products, a1, 32);
+  v128.store(products, b1, 48);
+  v128.store(products, a2, 64);
+  v128.store(products, b2, 80);
+  v128.store(products, a3, 96);
+  v128.store(products, b3, 112);
 }
 
-/** Scores of rows q0..q3 over `count4` keys into four scratch rows, each row's keys past its last set to −∞. */
+/** Scores of rows q0..q3 over `count8` keys into four scratch rows, each row's keys past its last set to −∞. */
 function blockScores(
   q0: usize,
   q1: usize,
@@ -224,42 +292,29 @@ function blockScores(
   scores: usize,
   lasts: usize,
   products: usize,
-  count4: i32,
-  S4: i32,
+  count8: i32,
+  S8: i32,
   dh: i32,
   scale: f32,
 ): void {
   const scale4 = f32x4.splat(scale);
-  const rowBytes = (<usize>S4) << 2;
-  for (let j = 0; j < count4; j += 4) {
-    blockProducts(q0, q1, q2, q3, kT, j, S4, dh, products);
-    const a0 = v128.load(products);
-    const a1 = v128.load(products + 16);
-    const a2 = v128.load(products + 32);
-    const a3 = v128.load(products + 48);
-    const m = v128.load(maskAdd + ((<usize>j) << 2));
-    const at = scores + ((<usize>j) << 2);
-    v128.store(at, f32x4.add(f32x4.mul(a0, scale4), m));
-    v128.store(at + rowBytes, f32x4.add(f32x4.mul(a1, scale4), m));
-    v128.store(at + 2 * rowBytes, f32x4.add(f32x4.mul(a2, scale4), m));
-    v128.store(at + 3 * rowBytes, f32x4.add(f32x4.mul(a3, scale4), m));
+  const rowBytes = (<usize>S8) << 2;
+  for (let j = 0; j < count8; j += 8) {
+    blockProducts(q0, q1, q2, q3, kT, j, S8, dh, products);
+    const jj = (<usize>j) << 2;
+    const low = v128.load(maskAdd + jj);
+    const high = v128.load(maskAdd + jj, 16);
+    for (let i: usize = 0; i < 4; i++) {
+      const at = scores + i * rowBytes + jj;
+      const p = products + (i << 5);
+      v128.store(at, madd(v128.load(p), scale4, low));
+      v128.store(at, madd(v128.load(p, 16), scale4, high), 16);
+    }
   }
-  for (let i = 0; i < 4; i++) {
-    const row = scores + <usize>i * rowBytes;
-    for (let j = load<i32>(lasts + ((<usize>i) << 2)) + 1; j < count4; j++)
-      store<f32>(row + ((<usize>j) << 2), -Infinity);
-  }
+  for (let i = 0; i < 4; i++) maskFuture(scores + <usize>i * rowBytes, load<i32>(lasts + ((<usize>i) << 2)), count8);
 }
 
-/** The maximum of a row's first count4 scores. */
-function rowMax(scores: usize, count4: i32): f32 {
-  let m4 = f32x4.splat(-Infinity);
-  for (let j = 0; j < count4; j += 4) m4 = f32x4.max(m4, v128.load(scores + ((<usize>j) << 2)));
-  const low = max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1));
-  return max(low, max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
-}
-
-/** out_i[d] = factors[i] · Σ_j weights_i[j]·rowsT[d, j] for the block's four rows. */
+/** out_i[d] = factors[i] · Σ_j weights_i[j]·rowsT[d, j] for the block's four rows; dh is a multiple of 4. */
 function blockWeightedRows(
   weights: usize,
   rowsT: usize,
@@ -267,31 +322,54 @@ function blockWeightedRows(
   o1: usize,
   o2: usize,
   o3: usize,
-  count4: i32,
-  S4: i32,
+  count8: i32,
+  S8: i32,
   dh: i32,
   factors: usize,
 ): void {
-  const rowBytes = (<usize>S4) << 2;
-  for (let d = 0; d < dh; d++) {
-    const row = rowsT + ((<usize>d * <usize>S4) << 2);
+  const rowBytes = (<usize>S8) << 2;
+  // Two dimensions per pass: eight independent sums.
+  for (let d = 0; d < dh; d += 2) {
+    const first = rowsT + ((<usize>d * <usize>S8) << 2);
+    const second = first + rowBytes;
     let a0 = f32x4.splat(0);
     let a1 = f32x4.splat(0);
     let a2 = f32x4.splat(0);
     let a3 = f32x4.splat(0);
-    for (let j = 0; j < count4; j += 4) {
+    let b0 = f32x4.splat(0);
+    let b1 = f32x4.splat(0);
+    let b2 = f32x4.splat(0);
+    let b3 = f32x4.splat(0);
+    for (let j = 0; j < count8; j += 4) {
       const jj = (<usize>j) << 2;
-      const x = v128.load(row + jj);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(weights + jj), x));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(weights + rowBytes + jj), x));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(weights + 2 * rowBytes + jj), x));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(weights + 3 * rowBytes + jj), x));
+      const x = v128.load(first + jj);
+      const y = v128.load(second + jj);
+      const w0 = v128.load(weights + jj);
+      const w1 = v128.load(weights + rowBytes + jj);
+      const w2 = v128.load(weights + 2 * rowBytes + jj);
+      const w3 = v128.load(weights + 3 * rowBytes + jj);
+      a0 = madd(w0, x, a0);
+      a1 = madd(w1, x, a1);
+      a2 = madd(w2, x, a2);
+      a3 = madd(w3, x, a3);
+      b0 = madd(w0, y, b0);
+      b1 = madd(w1, y, b1);
+      b2 = madd(w2, y, b2);
+      b3 = madd(w3, y, b3);
     }
     const dd = (<usize>d) << 2;
-    store<f32>(o0 + dd, sum4(a0) * load<f32>(factors + 0));
-    store<f32>(o1 + dd, sum4(a1) * load<f32>(factors + 4));
-    store<f32>(o2 + dd, sum4(a2) * load<f32>(factors + 8));
-    store<f32>(o3 + dd, sum4(a3) * load<f32>(factors + 12));
+    const f0 = load<f32>(factors);
+    const f1 = load<f32>(factors, 4);
+    const f2 = load<f32>(factors, 8);
+    const f3 = load<f32>(factors, 12);
+    store<f32>(o0 + dd, sum4(a0) * f0);
+    store<f32>(o1 + dd, sum4(a1) * f1);
+    store<f32>(o2 + dd, sum4(a2) * f2);
+    store<f32>(o3 + dd, sum4(a3) * f3);
+    store<f32>(o0 + dd, sum4(b0) * f0, 4);
+    store<f32>(o1 + dd, sum4(b1) * f1, 4);
+    store<f32>(o2 + dd, sum4(b2) * f2, 4);
+    store<f32>(o3 + dd, sum4(b3) * f3, 4);
   }
 }
 
@@ -303,26 +381,28 @@ function blockRankOneUpdate(
   x3: usize,
   weights: usize,
   gradT: usize,
-  count4: i32,
-  S4: i32,
+  count8: i32,
+  S8: i32,
   dh: i32,
 ): void {
-  const rowBytes = (<usize>S4) << 2;
+  const rowBytes = (<usize>S8) << 2;
   for (let d = 0; d < dh; d++) {
     const dd = (<usize>d) << 2;
     const c0 = v128.load32_splat(x0 + dd);
     const c1 = v128.load32_splat(x1 + dd);
     const c2 = v128.load32_splat(x2 + dd);
     const c3 = v128.load32_splat(x3 + dd);
-    const row = gradT + ((<usize>d * <usize>S4) << 2);
-    for (let j = 0; j < count4; j += 4) {
+    const row = gradT + ((<usize>d * <usize>S8) << 2);
+    for (let j = 0; j < count8; j += 4) {
       const jj = (<usize>j) << 2;
-      let g = v128.load(row + jj);
-      g = f32x4.add(g, f32x4.mul(c0, v128.load(weights + jj)));
-      g = f32x4.add(g, f32x4.mul(c1, v128.load(weights + rowBytes + jj)));
-      g = f32x4.add(g, f32x4.mul(c2, v128.load(weights + 2 * rowBytes + jj)));
-      g = f32x4.add(g, f32x4.mul(c3, v128.load(weights + 3 * rowBytes + jj)));
-      v128.store(row + jj, g);
+      // Two short sums rather than one chain of four.
+      const even = madd(
+        c0,
+        v128.load(weights + jj),
+        madd(c2, v128.load(weights + 2 * rowBytes + jj), v128.load(row + jj)),
+      );
+      const odd = madd(c1, v128.load(weights + rowBytes + jj), f32x4.mul(c3, v128.load(weights + 3 * rowBytes + jj)));
+      v128.store(row + jj, f32x4.add(even, odd));
     }
   }
 }
@@ -334,7 +414,7 @@ function blockable(r: i32, R: i32, T: i32, offset: i32, S: i32, firstReal: i32):
   return true;
 }
 
-/** Stores rows r..r+3's last allowed keys at slot + 16 and returns their block's key count (rounded up to 4). */
+/** Stores rows r..r+3's last allowed keys at slot + 16 and returns their block's key count (rounded up to 8). */
 function blockLasts(r: i32, T: i32, offset: i32, S: i32, slot: usize): i32 {
   let most = 0;
   for (let i = 0; i < 4; i++) {
@@ -342,7 +422,7 @@ function blockLasts(r: i32, T: i32, offset: i32, S: i32, slot: usize): i32 {
     store<i32>(slot + 16 + ((<usize>i) << 2), last);
     most = max(most, last);
   }
-  return roundUp4(most + 1);
+  return roundUp8(most + 1);
 }
 
 /** Δ = dO·O for one row. */
@@ -354,32 +434,37 @@ function rowDelta(dORow: usize, outRow: usize, dh: i32): f32 {
   return sum4(delta4);
 }
 
-/** One row's dS = P ⊙ (dO·Vᵀ − Δ) · scale into aux, over count4 keys (P in `probabilities`). */
+/** One row's dS = P ⊙ (dO·Vᵀ − Δ) · scale into aux, over count8 keys (P in `probabilities`). */
 function rowDs(
   dORow: usize,
   outRow: usize,
   vT: usize,
   probabilities: usize,
   aux: usize,
-  count4: i32,
-  S4: i32,
+  count8: i32,
+  S8: i32,
   dh: i32,
   scale: f32,
 ): void {
   const delta = f32x4.splat(rowDelta(dORow, outRow, dh));
   const scale4 = f32x4.splat(scale);
-  for (let j = 0; j < count4; j += 4) {
-    let dp = f32x4.splat(0);
+  for (let j = 0; j < count8; j += 8) {
+    let a = f32x4.splat(0);
+    let b = f32x4.splat(0);
     for (let d = 0; d < dh; d++) {
       const g = v128.load32_splat(dORow + ((<usize>d) << 2));
-      dp = f32x4.add(dp, f32x4.mul(g, v128.load(vT + ((<usize>d * <usize>S4 + <usize>j) << 2))));
+      const at = vT + ((<usize>d * <usize>S8 + <usize>j) << 2);
+      a = madd(g, v128.load(at), a);
+      b = madd(g, v128.load(at, 16), b);
     }
-    const p = v128.load(probabilities + ((<usize>j) << 2));
-    v128.store(aux + ((<usize>j) << 2), f32x4.mul(f32x4.mul(p, f32x4.sub(dp, delta)), scale4));
+    const jj = (<usize>j) << 2;
+    const p = probabilities + jj;
+    v128.store(aux + jj, f32x4.mul(f32x4.mul(v128.load(p), f32x4.sub(a, delta)), scale4));
+    v128.store(aux + jj, f32x4.mul(f32x4.mul(v128.load(p, 16), f32x4.sub(b, delta)), scale4), 16);
   }
 }
 
-/** rowDs for a block's four rows, each vᵀ vector loaded once for the four. */
+/** rowDs for a block's four rows (dO rows g_i, output rows o_i), each vᵀ vector loaded once for the four. */
 function blockDs(
   g0: usize,
   g1: usize,
@@ -393,29 +478,29 @@ function blockDs(
   probabilities: usize,
   aux: usize,
   products: usize,
-  count4: i32,
-  S4: i32,
+  count8: i32,
+  S8: i32,
   dh: i32,
   scale: f32,
 ): void {
-  const rowBytes = (<usize>S4) << 2;
-  const d0 = f32x4.splat(rowDelta(g0, o0, dh));
-  const d1 = f32x4.splat(rowDelta(g1, o1, dh));
-  const d2 = f32x4.splat(rowDelta(g2, o2, dh));
-  const d3 = f32x4.splat(rowDelta(g3, o3, dh));
+  const rowBytes = (<usize>S8) << 2;
+  const deltas = products + 128;
+  store<f32>(deltas, rowDelta(g0, o0, dh));
+  store<f32>(deltas, rowDelta(g1, o1, dh), 4);
+  store<f32>(deltas, rowDelta(g2, o2, dh), 8);
+  store<f32>(deltas, rowDelta(g3, o3, dh), 12);
   const scale4 = f32x4.splat(scale);
-  for (let j = 0; j < count4; j += 4) {
-    blockProducts(g0, g1, g2, g3, vT, j, S4, dh, products);
-    const p0 = v128.load(products);
-    const p1 = v128.load(products + 16);
-    const p2 = v128.load(products + 32);
-    const p3 = v128.load(products + 48);
+  for (let j = 0; j < count8; j += 8) {
+    blockProducts(g0, g1, g2, g3, vT, j, S8, dh, products);
     const jj = (<usize>j) << 2;
-    const at = probabilities + jj;
-    v128.store(aux + jj, f32x4.mul(f32x4.mul(v128.load(at), f32x4.sub(p0, d0)), scale4));
-    v128.store(aux + rowBytes + jj, f32x4.mul(f32x4.mul(v128.load(at + rowBytes), f32x4.sub(p1, d1)), scale4));
-    v128.store(aux + 2 * rowBytes + jj, f32x4.mul(f32x4.mul(v128.load(at + 2 * rowBytes), f32x4.sub(p2, d2)), scale4));
-    v128.store(aux + 3 * rowBytes + jj, f32x4.mul(f32x4.mul(v128.load(at + 3 * rowBytes), f32x4.sub(p3, d3)), scale4));
+    for (let i: usize = 0; i < 4; i++) {
+      const delta = v128.load32_splat(deltas + (i << 2));
+      const p = probabilities + i * rowBytes + jj;
+      const at = aux + i * rowBytes + jj;
+      const dp = products + (i << 5);
+      v128.store(at, f32x4.mul(f32x4.mul(v128.load(p), f32x4.sub(v128.load(dp), delta)), scale4));
+      v128.store(at, f32x4.mul(f32x4.mul(v128.load(p, 16), f32x4.sub(v128.load(dp, 16), delta)), scale4), 16);
+    }
   }
 }
 
@@ -429,32 +514,32 @@ function loadEntry(
   vT: usize,
   maskAdd: usize,
   S: i32,
-  S4: i32,
+  S8: i32,
   dh: i32,
   kvHeads: i32,
 ): i32 {
   const entry = keyBase(n, S, dh, kvHeads);
-  transposeIn(k + entry, kvHeads * dh, kT, S, S4, dh);
-  transposeIn(v + entry, kvHeads * dh, vT, S, S4, dh);
-  return additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S) << 2), maskAdd, S, S4);
+  transposeIn(k + entry, kvHeads * dh, kT, S, S8, dh);
+  transposeIn(v + entry, kvHeads * dh, vT, S, S8, dh);
+  return additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S) << 2), maskAdd, S, S8);
 }
 
 /**
  * Starts the block of rows r..r+3 of entry n: their last allowed keys at slot + 16, their byte offsets in a
- * [B, T, H·dh] tensor at slot + 96; returns the block's key count (rounded up to 4).
+ * [B, T, H·dh] tensor at slot + 64; returns the block's key count (rounded up to 8).
  */
 function startBlock(n: i32, r: i32, R: i32, T: i32, offset: i32, S: i32, dh: i32, kvHeads: i32, slot: usize): i32 {
-  for (let i = 0; i < 4; i++) store<i32>(slot + 96 + ((<usize>i) << 2), <i32>queryRow(n, r + i, R, T, dh, kvHeads));
+  for (let i = 0; i < 4; i++) store<i32>(slot + 64 + ((<usize>i) << 2), <i32>queryRow(n, r + i, R, T, dh, kvHeads));
   return blockLasts(r, T, offset, S, slot);
 }
 
 /** Byte offset of the block's i-th row (see startBlock). */
 function blockRow(slot: usize, i: i32): usize {
-  return <usize>load<i32>(slot + 96 + ((<usize>i) << 2));
+  return <usize>load<i32>(slot + 64 + ((<usize>i) << 2));
 }
 
 /**
- * Scratch (caller-placed): kT, vT [dh, S4]; maskAdd [S4]; scores [4, S4]; slot (32 floats).
+ * Scratch (caller-placed): kT, vT [dh, S8]; maskAdd [S8]; scores [4, S8]; slot (80 floats).
  */
 export function forward(
   q: usize,
@@ -477,37 +562,37 @@ export function forward(
   kvHeads: i32,
   scale: f32,
 ): void {
-  const S4 = roundUp4(S);
+  const S8 = roundUp8(S);
   for (let n = 0; n < N; n++) {
-    const firstReal = loadEntry(n, k, v, mask, kT, vT, maskAdd, S, S4, dh, kvHeads);
+    const firstReal = loadEntry(n, k, v, mask, kT, vT, maskAdd, S, S8, dh, kvHeads);
     let r = 0;
     while (r < R) {
       if (blockable(r, R, T, offset, S, firstReal)) {
-        const count4 = startBlock(n, r, R, T, offset, S, dh, kvHeads, slot);
+        const count8 = startBlock(n, r, R, T, offset, S, dh, kvHeads, slot);
         const a0 = blockRow(slot, 0);
         const a1 = blockRow(slot, 1);
         const a2 = blockRow(slot, 2);
         const a3 = blockRow(slot, 3);
-        blockScores(q + a0, q + a1, q + a2, q + a3, kT, maskAdd, scores, slot + 16, slot + 64, count4, S4, dh, scale);
+        blockScores(q + a0, q + a1, q + a2, q + a3, kT, maskAdd, scores, slot + 16, slot + 128, count8, S8, dh, scale);
         for (let i = 0; i < 4; i++) {
-          const rowScoresAt = scores + ((<usize>i * <usize>S4) << 2);
-          const m = rowMax(rowScoresAt, count4);
-          const total = exponentiate(rowScoresAt, count4, m);
+          const rowScoresAt = scores + ((<usize>i * <usize>S8) << 2);
+          const m = rowMax(rowScoresAt, count8);
+          const total = exponentiate(rowScoresAt, count8, m);
           store<f32>(slot + 32 + ((<usize>i) << 2), 1 / total);
           const row = <usize>n * <usize>R + <usize>(r + i);
           store<f32>(lse + (row << 2), m + <f32>Math.log(<f64>total));
         }
-        blockWeightedRows(scores, vT, out + a0, out + a1, out + a2, out + a3, count4, S4, dh, slot + 32);
+        blockWeightedRows(scores, vT, out + a0, out + a1, out + a2, out + a3, count8, S8, dh, slot + 32);
         r += 4;
         continue;
       }
       const row = <usize>n * <usize>R + <usize>r;
       const at = queryRow(n, r, R, T, dh, kvHeads);
       const last = min(S - 1, offset + (r % T));
-      const count = rowScores(q + at, kT, maskAdd, scores, last, S, S4, dh, scale, slot);
+      const count = rowScores(q + at, kT, maskAdd, scores, last, S, S8, dh, scale, slot);
       const m = load<f32>(slot);
       const total = exponentiate(scores, count, m);
-      weightedRows(scores, vT, out + at, count, S4, dh, 1 / total);
+      weightedRows(scores, vT, out + at, count, S8, dh, 1 / total);
       store<f32>(lse + (row << 2), m + <f32>Math.log(<f64>total));
       r += 1;
     }
@@ -516,7 +601,7 @@ export function forward(
 
 /**
  * Gradients of `forward`: dq [B, T, H·dh], dk, dv [B, S, Hkv·dh], all written (no need to zero them).
- * Scratch (caller-placed): kT, vT, dkT, dvT [dh, S4]; maskAdd [S4]; scores, aux [4, S4]; slot (32 floats).
+ * Scratch (caller-placed): kT, vT, dkT, dvT [dh, S8]; maskAdd [S8]; scores, aux [4, S8]; slot (80 floats).
  */
 export function backward(
   q: usize,
@@ -546,12 +631,12 @@ export function backward(
   kvHeads: i32,
   scale: f32,
 ): void {
-  const S4 = roundUp4(S);
+  const S8 = roundUp8(S);
   const keyStride = kvHeads * dh;
-  const transposedBytes = (<usize>dh * <usize>S4) << 2;
+  const transposedBytes = (<usize>dh * <usize>S8) << 2;
   for (let n = 0; n < N; n++) {
     const entry = keyBase(n, S, dh, kvHeads);
-    const firstReal = loadEntry(n, k, v, mask, kT, vT, maskAdd, S, S4, dh, kvHeads);
+    const firstReal = loadEntry(n, k, v, mask, kT, vT, maskAdd, S, S8, dh, kvHeads);
     memory.fill(dkT, 0, transposedBytes);
     memory.fill(dvT, 0, transposedBytes);
     let r = 0;
@@ -562,10 +647,10 @@ export function backward(
         const b1 = blockRow(slot, 1);
         const b2 = blockRow(slot, 2);
         const b3 = blockRow(slot, 3);
-        blockScores(q + b0, q + b1, q + b2, q + b3, kT, maskAdd, scores, slot + 16, slot + 64, ks, S4, dh, scale);
+        blockScores(q + b0, q + b1, q + b2, q + b3, kT, maskAdd, scores, slot + 16, slot + 128, ks, S8, dh, scale);
         for (let i = 0; i < 4; i++) {
           const row = <usize>n * <usize>R + <usize>(r + i);
-          exponentiate(scores + ((<usize>i * <usize>S4) << 2), ks, load<f32>(lse + (row << 2)));
+          exponentiate(scores + ((<usize>i * <usize>S8) << 2), ks, load<f32>(lse + (row << 2)));
           store<f32>(slot + 48 + ((<usize>i) << 2), 1);
         }
         blockDs(
@@ -580,15 +665,15 @@ export function backward(
           vT,
           scores,
           aux,
-          slot + 64,
+          slot + 128,
           ks,
-          S4,
+          S8,
           dh,
           scale,
         );
-        blockWeightedRows(aux, kT, dq + b0, dq + b1, dq + b2, dq + b3, ks, S4, dh, slot + 48);
-        blockRankOneUpdate(q + b0, q + b1, q + b2, q + b3, aux, dkT, ks, S4, dh);
-        blockRankOneUpdate(dOut + b0, dOut + b1, dOut + b2, dOut + b3, scores, dvT, ks, S4, dh);
+        blockWeightedRows(aux, kT, dq + b0, dq + b1, dq + b2, dq + b3, ks, S8, dh, slot + 48);
+        blockRankOneUpdate(q + b0, q + b1, q + b2, q + b3, aux, dkT, ks, S8, dh);
+        blockRankOneUpdate(dOut + b0, dOut + b1, dOut + b2, dOut + b3, scores, dvT, ks, S8, dh);
         r += 4;
         continue;
       }
@@ -597,15 +682,15 @@ export function backward(
       const qRow = q + at;
       const dORow = dOut + at;
       const last = min(S - 1, offset + (r % T));
-      const count = rowScores(qRow, kT, maskAdd, scores, last, S, S4, dh, scale, slot);
+      const count = rowScores(qRow, kT, maskAdd, scores, last, S, S8, dh, scale, slot);
       exponentiate(scores, count, load<f32>(lse + (row << 2)));
-      rowDs(dORow, out + at, vT, scores, aux, roundUp4(count), S4, dh, scale);
-      weightedRows(aux, kT, dq + at, count, S4, dh, 1);
-      rankOneUpdate(qRow, aux, dkT, count, S4, dh);
-      rankOneUpdate(dORow, scores, dvT, count, S4, dh);
+      rowDs(dORow, out + at, vT, scores, aux, roundUp8(count), S8, dh, scale);
+      weightedRows(aux, kT, dq + at, count, S8, dh, 1);
+      rankOneUpdate(qRow, aux, dkT, count, S8, dh);
+      rankOneUpdate(dORow, scores, dvT, count, S8, dh);
       r += 1;
     }
-    transposeOut(dkT, dk + entry, keyStride, S, S4, dh);
-    transposeOut(dvT, dv + entry, keyStride, S, S4, dh);
+    transposeOut(dkT, dk + entry, keyStride, S, S8, dh);
+    transposeOut(dvT, dv + entry, keyStride, S, S8, dh);
   }
 }

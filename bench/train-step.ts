@@ -9,6 +9,10 @@
  * `tensorPeakBytes` is tfjs's count of tensor bytes alive at once during a step (tf.profile; it counts a buffer shared
  * by several tensors once per tensor).
  *
+ * Each result's `matmulGflops` (and `fractionOfMatmul`, achieved over it) is measured in that result's own process
+ * right after its steps, since this machine's speed drifts from run to run; the top-level one at the end.
+ * `kernels` says which build of the WebAssembly kernels ran (relaxed SIMD or plain).
+ *
  * FLOPs are counted from the model (`stepFlops`): the useful matrix products of the step, causal attention counting
  * only the (query, key ≤ query) pairs; elementwise work is not counted. `achievedGflops` = counted FLOPs / step time.
  *
@@ -23,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { tf } from '../src/engine/tf.js';
 import { initEngine, type BackendRequest } from '../src/engine/backends.js';
 import { matmulSelfCheck } from '../src/engine/selfcheck.js';
+import { kernelBuild } from '../src/engine/kernels/wasm-kernels.js';
 import { loadPreset } from '../src/peft/preset.js';
 import type { LlamaConfig } from '../src/models/llama/config.js';
 import { benchTrainingStep } from './training-step.js';
@@ -104,6 +109,8 @@ async function measureOne(backend: BackendRequest, modelSpec: string, length: nu
     times.push(performance.now() - t0);
   }
   const msPerStep = middleTime(times);
+  // The plain matmul rate in the same process, right after the steps: this machine's speed drifts between runs.
+  const matmulGflops = (await matmulSelfCheck(1024, 5)).gflops;
   const config: LlamaConfig = bench.model.config;
   const rank = (preset.adapterConfig as { r?: number }).r ?? 0;
   const flops = stepFlops(config, batchSize, length, rank);
@@ -120,6 +127,8 @@ async function measureOne(backend: BackendRequest, modelSpec: string, length: nu
     tokensPerSecond: (batchSize * length) / (msPerStep / 1000),
     countedGflopPerStep: flops / 1e9,
     achievedGflops: flops / (msPerStep / 1000) / 1e9,
+    matmulGflops,
+    fractionOfMatmul: flops / (msPerStep / 1000) / 1e9 / matmulGflops,
     peakBytes: wasmHeapBytes() ?? rssPeakBytes(),
     rssPeakBytes: rssPeakBytes(),
     tensorPeakBytes,
@@ -181,13 +190,12 @@ if (one !== '') {
       {
         node: process.version,
         backend,
+        kernels: kernelBuild(),
         matmulGflops,
         numpyMatmulGflops: numpy?.plainGflops,
         results: results.map(({ products, ...rest }) => ({
           ...rest,
-          matmulGflops,
           numpyMatmulGflops: numpy?.plainGflops,
-          fractionOfMatmul: rest.achievedGflops / matmulGflops,
           productShapes: products.length,
         })),
         failures,

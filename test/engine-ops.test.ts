@@ -5,6 +5,7 @@ import { Rng } from '../src/engine/rng.js';
 import { linear, frozenLinear } from '../src/engine/ops/linear.js';
 import { batchMatMul } from '../src/engine/ops/batch-matmul.js';
 import { lowRankLinear } from '../src/engine/ops/low-rank-linear.js';
+import { transposedProduct } from '../src/engine/ops/transposed-product.js';
 import { scatterAddRows } from '../src/engine/kernels/unsorted-segment-sum.js';
 import { referenceMatmul, relativeFrobeniusError } from '../src/engine/selfcheck.js';
 import { maxAbsDifference, onEachBackend } from './helpers.js';
@@ -79,6 +80,47 @@ onEachBackend(() => {
       );
     });
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  test('transposedProduct: pᵀ·q to 1e-5 relative error of a float64 product, edge tiles and token blocks included', () => {
+    // Tokens past a 64-row block, rows past a 4-row tile, columns past an 8-wide tile and results narrower than one.
+    for (const [tokens, m, n] of [
+      [130, 8, 172],
+      [67, 5, 19],
+      [64, 64, 8],
+      [3, 2, 5],
+    ] as const) {
+      const p = rng.normalArray(tokens * m);
+      const q = rng.normalArray(tokens * n);
+      const pT = new Float32Array(m * tokens).map((_, at) => p[(at % tokens) * m + Math.floor(at / tokens)]!);
+      const expected = referenceMatmul(pT, q, m, tokens, n);
+      const before = tf.memory().numTensors;
+      const actual = tf.tidy(() =>
+        transposedProduct(tf.tensor2d(p, [tokens, m]), tf.tensor2d(q, [tokens, n])).dataSync(),
+      );
+      assert.equal(tf.memory().numTensors, before);
+      assert.ok(relativeFrobeniusError(actual, expected) < 1e-5, `${tokens}×${m}, ${tokens}×${n}`);
+    }
+  });
+
+  test('lowRankLinear at rank 8: gradients through the transposed-product kernel match autodiff', () => {
+    const x = random([3, 40, 12]);
+    const w = random([12, 16]) as Tensor2D;
+    const a = random([12, 8]) as Tensor2D;
+    const b = random([8, 16]) as Tensor2D;
+    const upstream = random([3, 40, 16]);
+    const composed = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor) =>
+      tf.add(frozenLinear(input, w), tf.mul(linear(linear(input, down as Tensor2D), up as Tensor2D), 2));
+    const fused = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor) =>
+      lowRankLinear(input, w, undefined, { a: down as Tensor2D, b: up as Tensor2D, scaling: 2 });
+    tf.tidy(() => {
+      const weigh = (f: typeof fused) => (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) =>
+        tf.sum(tf.mul(f(p, q, r), upstream));
+      const expected = tf.grads(weigh(composed))([x, a, b]);
+      tf.grads(weigh(fused))([x, a, b]).forEach((g, i) =>
+        assert.ok(relativeFrobeniusError(g.dataSync(), expected[i]!.dataSync()) < 1e-5, `gradient ${i}`),
+      );
+    });
   });
 
   test('batchMatMul matches matMul and its default gradient', () => {

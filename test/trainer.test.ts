@@ -8,6 +8,7 @@ import { parseLoraConfig } from '../src/peft/lora/config.js';
 import { fineTune, type EncodedExample } from '../src/train/fine-tune.js';
 import { linearScheduleMultiplier, warmupSteps } from '../src/train/schedule.js';
 import { AdamW } from '../src/train/adamw.js';
+import { ADAMW_UPDATE } from '../src/engine/kernels/adamw-update.js';
 import { epochBatches } from '../src/train/batches.js';
 import { onEachBackend } from './helpers.js';
 
@@ -178,6 +179,39 @@ onEachBackend(() => {
     together.forEach((p, i) => assert.deepEqual(p.dataSync(), alone[i]!.dataSync(), `parameter ${i}`));
     [grouped, ...separate].forEach((o) => o.dispose());
     [...together, ...alone].forEach((t) => t.dispose());
+  });
+
+  test('the one-kernel AdamW update gives the tfjs ops’ values bit for bit', () => {
+    const rng = new Rng(8);
+    const shapes = [[64, 8], [5], [8, 172]];
+    const initial = shapes.map((shape) => rng.normalArray(shape.reduce((a, b) => a * b, 1)));
+    const parameters = (kernel: boolean) => {
+      const variables = initial.map((values, i) => tf.variable(tf.tensor(values, shapes[i]), true));
+      const groups = [{ name: 'all', variables, learningRateMultiplier: 3 }];
+      return { variables, optimizer: new AdamW(groups, { weightDecay: 0.1, fusedKernel: kernel }) };
+    };
+    // Registered on both host backends, so this compares the kernel with the ops.
+    assert.ok(tf.getKernel(ADAMW_UPDATE, tf.getBackend()) !== undefined);
+    const fused = parameters(true);
+    const composed = parameters(false);
+    const before = tf.memory().numTensors;
+    for (let step = 0; step < 4; step++) {
+      const gradients = shapes.map((shape, i) =>
+        step === 2 && i === 1 ? undefined : tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape),
+      );
+      fused.optimizer.apply(gradients, 0.003);
+      composed.optimizer.apply(gradients, 0.003);
+      gradients.forEach((g) => g?.dispose());
+    }
+    assert.equal(tf.memory().numTensors, before);
+    fused.variables.forEach((p, i) => {
+      assert.deepEqual(p.dataSync(), composed.variables[i]!.dataSync(), `parameter ${i}`);
+      assert.notDeepEqual(p.dataSync(), Float32Array.from(initial[i]!), `parameter ${i} moved`);
+    });
+    [fused, composed].forEach(({ optimizer, variables }) => {
+      optimizer.dispose();
+      variables.forEach((v) => v.dispose());
+    });
   });
 
   test('epoch batches cover every example once, shuffled by the seed', () => {

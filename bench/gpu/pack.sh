@@ -20,8 +20,8 @@ cp -L "$ROOT"/.webgpu-sw/root/usr/lib/x86_64-linux-gnu/libvulkan.so.1 "$KIT/lib/
 "$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/bench.js" --bundle --platform=node --format=esm \
   --external:webgpu --ignore-annotations --outfile="$KIT/app/bench.mjs" --log-level=warning \
   --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"
-# The attention kernels the cpu reference runs, found next to the bundle (import.meta.url).
-cp "$ROOT/dist/src/engine/kernels/attention.wasm" "$KIT/app/"
+# The WebAssembly kernels the cpu reference runs, found next to the bundle (import.meta.url).
+cp "$ROOT/dist/src/engine/kernels/kernels.wasm" "$ROOT/dist/src/engine/kernels/kernels-relaxed.wasm" "$KIT/app/"
 cp "$ROOT/bench/gpu/torch_step.py" "$ROOT/bench/gpu/run.sh" "$KIT/"
 if [[ -d "$ROOT/../shared/models/stories260K/hf" ]]; then cp -r "$ROOT/../shared/models/stories260K/hf" "$KIT/stories260K"; fi
 du -sh "$KIT" >&2

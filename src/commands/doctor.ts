@@ -3,6 +3,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { backendFlag } from '../cli/flags.js';
 import { initEngine, resolveBackendRequest, type BackendProbe } from '../engine/backends.js';
 import { matmulSelfCheck, type MatmulCheck } from '../engine/selfcheck.js';
+import { kernelBuild, type KernelBuild } from '../engine/kernels/wasm-kernels.js';
 import { webGpuAdapterReport, type WebGpuAdapterReport } from '../engine/webgpu.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
@@ -13,6 +14,8 @@ export interface DoctorResult {
   readonly chosen: string;
   readonly threads: number;
   readonly matmul: MatmulCheck;
+  /** mceval's own WebAssembly kernels (attention, low-rank gradients) on cpu and wasm: which build runs. */
+  readonly kernels?: KernelBuild;
   /** What the code-execution sandbox can do here; `defaultMode` is what `--sandbox` defaults to. */
   readonly sandbox: IsolationReport & { readonly defaultMode: 'strict' | 'process' };
   /** The WebGPU adapter Dawn found, when it found one: its features and limits. */
@@ -49,6 +52,7 @@ export default class Doctor extends BaseCommand {
       chosen: choice.id,
       threads: choice.threads,
       matmul,
+      ...(choice.id === 'wasm' || choice.id === 'cpu' ? { kernels: kernelBuild() } : {}),
       sandbox: { ...isolation, defaultMode },
       ...(webGpuAdapterReport() === undefined ? {} : { webgpu: webGpuAdapterReport()! }),
       ok: matmul.relativeError < MAX_RELATIVE_ERROR,
@@ -76,6 +80,10 @@ export default class Doctor extends BaseCommand {
       `Self-check: ${matmul.size}×${matmul.size} matmul, relative error ${matmul.relativeError.toExponential(2)} ` +
         `(${result.ok ? 'ok' : `above ${MAX_RELATIVE_ERROR}: this backend computes wrong results`}), ${matmul.gflops.toFixed(2)} GFLOP/s`,
     );
+    if (result.kernels !== undefined) {
+      const fused = result.kernels === 'relaxed-simd' ? 'relaxed SIMD, fused multiply-add' : 'plain SIMD';
+      this.log(`Kernels: mceval's WebAssembly attention and low-rank gradients, ${fused}`);
+    }
     this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);
     if (!result.ok) process.exitCode = 1;
     return result;

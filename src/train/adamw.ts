@@ -2,8 +2,10 @@
  * AdamW (Loshchilov & Hutter 2019) exactly as torch.optim.AdamW updates: decoupled decay p ← p·(1 − lr·λ), then
  * p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε). Each parameter group scales the learning rate by its multiplier.
  */
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor1D, type Variable } from '../engine/tf.js';
 import { newVariable } from '../engine/variables.js';
+import { ADAMW_UPDATE, type AdamWCoefficients } from '../engine/kernels/adamw-update.js';
 import type { ParameterGroup } from '../peft/types.js';
 
 export interface AdamWOptions {
@@ -11,6 +13,8 @@ export interface AdamWOptions {
   readonly beta2?: number;
   readonly epsilon?: number;
   readonly weightDecay?: number;
+  /** Use the one-kernel update where the backend has it (cpu, wasm); default true. Same values either way. */
+  readonly fusedKernel?: boolean;
 }
 
 /** Parameters with fewer elements than this are updated on a concatenation with their peers. */
@@ -31,12 +35,14 @@ export class AdamW {
   private readonly beta2: number;
   private readonly epsilon: number;
   private readonly weightDecay: number;
+  private readonly fusedKernel: boolean;
 
   constructor(groups: readonly ParameterGroup[], options: AdamWOptions = {}) {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
+    this.fusedKernel = options.fusedKernel ?? true;
     this.slots = groups.flatMap((group) =>
       group.variables.map((parameter) => ({
         parameter,
@@ -56,20 +62,25 @@ export class AdamW {
    * One update with `gradients[i]` the gradient of `parameters[i]`; a parameter whose gradient is undefined is left
    * as it is (no decay, no moment update), as torch does for a parameter without a gradient.
    *
-   * Tiny parameters (MonteCLoRA's priors, norms, a classification head) that share a learning rate and step count are
-   * updated together, on their concatenation: the update is elementwise, so every value is the same as updating each
-   * alone, but ~20 kernel launches replace ~14 per parameter. Measured on tfjs-wasm (optimiser step alone): MonteCLoRA
-   * on builtin:tiny 2.7 → 1.6 ms. Larger ones (LoRA's A and B and up) are updated alone: splitting the result back
-   * costs ~50 µs a piece there, more than the launches it saves (stories260K's 70 LoRA matrices: 3.1 ms alone,
-   * 11.5 ms concatenated).
+   * On cpu and wasm each parameter is updated by one kernel (engine/kernels/adamw-update.ts). Elsewhere the update
+   * is fourteen tfjs ops, and tiny parameters (MonteCLoRA's priors, norms, a classification head) that share a
+   * learning rate and step count are updated together, on their concatenation: the update is elementwise, so every
+   * value is the same as updating each alone, but ~20 kernel launches replace ~14 per parameter. Larger ones are
+   * updated alone: splitting the result back costs more than the launches it saves (measured on tfjs-wasm:
+   * stories260K's 70 LoRA matrices 3.1 ms alone, 11.5 ms concatenated).
    */
   apply(gradients: readonly (Tensor | undefined)[], learningRate: number): void {
     const groups = new Map<string, { slots: Slot[]; gradients: Tensor[] }>();
     const updates: { slots: Slot[]; gradients: Tensor[] }[] = [];
+    const kernel = this.fusedKernel && tf.getKernel(ADAMW_UPDATE, tf.getBackend()) !== undefined;
     this.slots.forEach((slot, i) => {
       const gradient = gradients[i];
       if (gradient === undefined) return;
       slot.steps += 1;
+      if (kernel) {
+        this.updateByKernel(slot, gradient, learningRate);
+        return;
+      }
       if (slot.parameter.size >= FUSE_BELOW) {
         updates.push({ slots: [slot], gradients: [gradient] });
         return;
@@ -85,21 +96,41 @@ export class AdamW {
     );
   }
 
+  private coefficients(slot: Slot, learningRate: number): AdamWCoefficients {
+    const lr = learningRate * slot.multiplier;
+    return {
+      beta1: this.beta1,
+      beta2: this.beta2,
+      correction2: Math.sqrt(1 - Math.pow(this.beta2, slot.steps)),
+      epsilon: this.epsilon,
+      decay: 1 - lr * this.weightDecay,
+      stepSize: lr / (1 - Math.pow(this.beta1, slot.steps)),
+    };
+  }
+
+  private updateByKernel(slot: Slot, gradient: Tensor, learningRate: number): void {
+    const attrs = this.coefficients(slot, learningRate) as unknown as NamedAttrMap;
+    const inputs = { p: slot.parameter, g: gradient, m: slot.m, v: slot.v };
+    const [p, m, v] = tf.engine().runKernel(ADAMW_UPDATE, inputs, attrs) as [Tensor, Tensor, Tensor];
+    // assign takes over each new tensor's buffer and disposes the old one.
+    slot.m.assign(m);
+    slot.v.assign(v);
+    slot.parameter.assign(p);
+    [p, m, v].forEach((t) => t.dispose());
+  }
+
   /** The AdamW update of parameters with the same learning rate and step count, on their flattened concatenation. */
   private update(slots: readonly Slot[], gradients: readonly Tensor[], learningRate: number): void {
-    const { steps, multiplier } = slots[0]!;
+    const c = this.coefficients(slots[0]!, learningRate);
     // Vectors are concatenated as they are (a reshape is a kernel launch too).
     const flat = (tensors: readonly Tensor[]) =>
       tensors.length === 1 ? tensors[0]! : tf.concat(tensors.map((t) => (t.rank === 1 ? t : tf.reshape(t, [-1]))));
     const gradient = flat(gradients);
-    const correction1 = 1 - Math.pow(this.beta1, steps);
-    const correction2 = Math.sqrt(1 - Math.pow(this.beta2, steps));
-    const lr = learningRate * multiplier;
-    const m = tf.add(tf.mul(flat(slots.map((s) => s.m)), this.beta1), tf.mul(gradient, 1 - this.beta1));
-    const v = tf.add(tf.mul(flat(slots.map((s) => s.v)), this.beta2), tf.mul(tf.square(gradient), 1 - this.beta2));
-    const denominator = tf.add(tf.div(tf.sqrt(v), correction2), this.epsilon);
-    const decayed = tf.mul(flat(slots.map((s) => s.parameter)), 1 - lr * this.weightDecay);
-    const parameter = tf.sub(decayed, tf.mul(tf.div(m, denominator), lr / correction1));
+    const m = tf.add(tf.mul(flat(slots.map((s) => s.m)), c.beta1), tf.mul(gradient, 1 - c.beta1));
+    const v = tf.add(tf.mul(flat(slots.map((s) => s.v)), c.beta2), tf.mul(tf.square(gradient), 1 - c.beta2));
+    const denominator = tf.add(tf.div(tf.sqrt(v), c.correction2), c.epsilon);
+    const decayed = tf.mul(flat(slots.map((s) => s.parameter)), c.decay);
+    const parameter = tf.sub(decayed, tf.mul(tf.div(m, denominator), c.stepSize));
     const assign = (target: (slot: Slot) => Variable, values: Tensor) => {
       if (slots.length === 1) return target(slots[0]!).assign(values);
       const parts = tf.split(

@@ -3,7 +3,7 @@
  * memory they work in. This module copies operands into the kernels' own memory, runs them and copies results out;
  * the copies are linear in the sequence length while the work is quadratic.
  */
-import { readFileSync } from 'node:fs';
+import { place, view, write } from './wasm-kernels.js';
 
 /**
  * The geometry of one attention call; see assembly/attention.ts for the layout (q and the output [batch, queries,
@@ -24,74 +24,24 @@ export interface AttentionGeometry {
   readonly scale: number;
 }
 
-/** The part of the WebAssembly global this module uses (lib.dom, which declares it, is not in this project's libs). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-};
-
-interface Exports {
-  readonly memory: WasmMemory;
-  forward(...args: number[]): void;
-  backward(...args: number[]): void;
-}
-
-const PAGE = 65536;
-/** Past the module's own static data (it has none today; one page keeps any future constants clear). */
-const FIRST_FREE = PAGE;
-
-let loaded: Exports | undefined;
-
-function kernels(): Exports {
-  if (loaded === undefined) {
-    const bytes = readFileSync(new URL('./attention.wasm', import.meta.url));
-    loaded = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Exports;
-  }
-  return loaded;
-}
-
-/** Places arrays one after another (16-byte aligned) in the kernels' memory, growing it when needed. */
-function place(lengths: number[]): { exports: Exports; offsets: number[] } {
-  const exports = kernels();
-  const offsets: number[] = [];
-  let end = FIRST_FREE;
-  for (const length of lengths) {
-    offsets.push(end);
-    end += Math.ceil((length * 4) / 16) * 16;
-  }
-  const missing = end - exports.memory.buffer.byteLength;
-  if (missing > 0) exports.memory.grow(Math.ceil(missing / PAGE));
-  return { exports, offsets };
-}
-
-function write(exports: Exports, offset: number, values: Float32Array | Int32Array): void {
-  const view = values instanceof Int32Array ? Int32Array : Float32Array;
-  new view(exports.memory.buffer, offset, values.length).set(values);
-}
-
-function read(exports: Exports, offset: number, length: number): Float32Array {
-  return new Float32Array(exports.memory.buffer, offset, length).slice();
-}
-
 function common(g: AttentionGeometry): number[] {
   // A row's keys start at offset = keys − queries: the queries are the last positions of the sequence.
   return [g.entries, g.rows, g.keys, g.headDim, g.queries, g.keys - g.queries, g.kvHeads, g.scale];
 }
 
 /**
- * Floats of the kernels' scratch: a transposed [headDim, keys rounded up to 4] matrix, a row over the keys (the
+ * Floats of the kernels' scratch: a transposed [headDim, keys rounded up to 8] matrix, a row over the keys (the
  * additive mask), a block of four such rows (scores of four queries), and the slot of per-block numbers.
  */
 function scratch(g: AttentionGeometry): { matrix: number; row: number; block: number; slot: number } {
-  const row = Math.ceil(g.keys / 4) * 4;
-  return { matrix: g.headDim * row, row, block: 4 * row, slot: 32 };
+  const row = Math.ceil(g.keys / 8) * 8;
+  return { matrix: g.headDim * row, row, block: 4 * row, slot: 80 };
 }
 
-/** Attention output (q's layout) and each row's log-sum-exp of scores [entries, rows]. */
+/**
+ * Attention output (q's layout) and each row's log-sum-exp of scores [entries, rows], as views of the kernels' memory:
+ * copy them before the next call.
+ */
 export function attentionForward(
   q: Float32Array,
   k: Float32Array,
@@ -115,10 +65,13 @@ export function attentionForward(
   inputs.forEach((values, i) => write(exports, offsets[i]!, values));
   const [outAt, lseAt] = offsets.slice(4) as [number, number];
   exports.forward(...offsets, ...common(g));
-  return { out: read(exports, outAt, q.length), lse: read(exports, lseAt, rowsTotal) };
+  return { out: view(exports, outAt, q.length), lse: view(exports, lseAt, rowsTotal) };
 }
 
-/** Gradients of attentionForward with respect to q, k and v, given the output's gradient. */
+/**
+ * Gradients of attentionForward with respect to q, k and v, given the output's gradient, as views of the kernels'
+ * memory: copy them before the next call.
+ */
 export function attentionBackward(
   q: Float32Array,
   k: Float32Array,
@@ -137,5 +90,5 @@ export function attentionBackward(
   inputs.forEach((values, i) => write(exports, offsets[i]!, values));
   const [dqAt, dkAt, dvAt] = offsets.slice(inputs.length) as [number, number, number];
   exports.backward(...offsets, ...common(g));
-  return { dq: read(exports, dqAt, q.length), dk: read(exports, dkAt, k.length), dv: read(exports, dvAt, v.length) };
+  return { dq: view(exports, dqAt, q.length), dk: view(exports, dkAt, k.length), dv: view(exports, dvAt, v.length) };
 }

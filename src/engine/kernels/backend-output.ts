@@ -26,3 +26,19 @@ export function floatOutput(backend: unknown, shape: number[], values: Float32Ar
   if (data.makeOutput) return data.makeOutput(shape, 'float32', undefined, values);
   throw new Error('this backend can neither make tensor infos nor outputs');
 }
+
+/**
+ * A float32 output holding a copy of `values`, a view of memory that is about to change. On wasm the copy goes
+ * straight into the heap: a fresh JavaScript array of a few MB costs more in first-touch page faults than the copy.
+ */
+export function copiedFloatOutput(backend: unknown, shape: number[], values: Float32Array): TensorInfo {
+  const data = backend as unknown as DataBackend;
+  if (!data.makeTensorInfo && data.makeOutput && data.typedArrayFromHeap) {
+    const info = data.makeOutput(shape, 'float32');
+    (data.typedArrayFromHeap(info) as Float32Array).set(values);
+    return info;
+  }
+  const copy = new Float32Array(values.length);
+  copy.set(values);
+  return floatOutput(backend, shape, copy);
+}

@@ -6,7 +6,7 @@
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { attentionBackward, attentionForward, type AttentionGeometry } from './attention-wasm.js';
-import { floatOutput, inputValues } from './backend-output.js';
+import { copiedFloatOutput, inputValues } from './backend-output.js';
 
 export const CAUSAL_ATTENTION = 'McevalCausalAttention';
 export const CAUSAL_ATTENTION_GRAD = 'McevalCausalAttentionGrad';
@@ -47,7 +47,8 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
     (attrs as unknown as CausalAttentionAttrs).keyMask,
     g,
   );
-  return [floatOutput(backend, q.shape, out), floatOutput(backend, [g.entries, g.rows], lse)];
+  // Outputs are made only now: making one can grow the wasm heap and detach the input views read above.
+  return [copiedFloatOutput(backend, q.shape, out), copiedFloatOutput(backend, [g.entries, g.rows], lse)];
 };
 
 const backward: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -64,9 +65,9 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     geometry(q, k, attrs!),
   );
   return [
-    floatOutput(backend, q.shape, grads.dq),
-    floatOutput(backend, k.shape, grads.dk),
-    floatOutput(backend, v.shape, grads.dv),
+    copiedFloatOutput(backend, q.shape, grads.dq),
+    copiedFloatOutput(backend, k.shape, grads.dk),
+    copiedFloatOutput(backend, v.shape, grads.dv),
   ];
 };
 

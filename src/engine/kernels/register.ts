@@ -4,10 +4,12 @@ import { tf } from '../tf.js';
 import { unsortedSegmentSumKernel } from './unsorted-segment-sum.js';
 import { causalAttentionKernels } from './causal-attention.js';
 import { sharedIdentityKernel } from './shared-identity.js';
+import { transposedProductKernel } from './transposed-product.js';
+import { adamwUpdateKernel } from './adamw-update.js';
 
 /**
- * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention runs on the
- * host: both read tensors synchronously, which the WebAssembly attention kernels need.
+ * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
+ * weight gradients run on the host: both read tensors synchronously, which the WebAssembly kernels need.
  */
 const HOST_BACKENDS = new Set(['wasm', 'cpu']);
 
@@ -23,7 +25,12 @@ function register(config: KernelConfig): void {
 
 export function registerCustomKernels(backendName: string): void {
   if (!HOST_BACKENDS.has(backendName)) return;
-  [unsortedSegmentSumKernel(backendName), ...causalAttentionKernels(backendName)].forEach(register);
+  const kernels = [
+    unsortedSegmentSumKernel(backendName),
+    transposedProductKernel(backendName),
+    adamwUpdateKernel(backendName),
+  ];
+  [...kernels, ...causalAttentionKernels(backendName)].forEach(register);
   if (backendName === 'wasm') {
     if (!copyingIdentity.has(backendName)) {
       copyingIdentity.set(backendName, tf.getKernel('Identity', backendName)?.kernelFunc);

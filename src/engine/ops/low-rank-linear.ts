@@ -5,12 +5,13 @@
  * Written out as one custom gradient so that a training step keeps only what the backward pass needs — x, the mask and
  * the [tokens, r] product (m ⊙ x)·A — instead of every intermediate (base output, dropped-out input, B-product, scaled
  * update, sum), which tfjs otherwise holds until the end of the step. Forward values are the same ops in the same order
- * as composing frozenLinear, dropout and linear, so outputs are bit-identical; each gradient is the same products
- * (explicit transposes, engine-notes.md), only the order in which x's contributions are summed can differ.
+ * as composing frozenLinear, dropout and linear, so outputs are bit-identical; the gradients are the same products
+ * (explicit transposes, engine-notes.md; A's and B's by `transposedProduct`), summed in another order.
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { tidyGradient, type CustomGradientFunc } from './product.js';
+import { transposedProduct } from './transposed-product.js';
 
 export interface LowRankUpdate {
   /** [in, r]. */
@@ -37,13 +38,11 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
       value: tf.add(base, tf.mul(tf.matMul(down, b), scaling)),
       gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => {
         const [xs, as, bs, downs, ws, masks] = saved as [Tensor2D, Tensor2D, Tensor2D, Tensor2D, Tensor2D, Tensor?];
-        const dLowRank = tf.mul(dy, scaling) as Tensor2D;
-        const dDown = tf.matMul(dLowRank, tf.transpose(bs));
-        const dB = tf.matMul(tf.transpose(downs), dLowRank);
+        // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out].
+        const dDown = tf.mul(tf.matMul(dy, tf.transpose(bs)), scaling) as Tensor2D;
+        const dB = tf.mul(transposedProduct(downs, dy), scaling);
         const droppedAgain = masks === undefined ? xs : (tf.mul(xs, masks) as Tensor2D);
-        // dA = droppedᵀ·dDown computed as (dDownᵀ·dropped)ᵀ: the transposes are of [tokens, r] and [r, in] instead of
-        // the [tokens, in] input, the costliest transpose of the step.
-        const dA = tf.transpose(tf.matMul(tf.transpose(dDown), droppedAgain));
+        const dA = transposedProduct(droppedAgain, dDown);
         const dDropped = tf.matMul(dDown, tf.transpose(as));
         const dx = tf.add(tf.matMul(dy, tf.transpose(ws)), masks === undefined ? dDropped : tf.mul(dDropped, masks));
         return [dx, dA, dB];

@@ -1,0 +1,3 @@
+/** The WebAssembly kernels, one module: compiled by `npm run build` (see src/engine/kernels/wasm-kernels.ts). */
+export { forward, backward } from './attention';
+export { transposedProduct } from './products';
