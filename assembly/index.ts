@@ -1,3 +1,4 @@
 /** The WebAssembly kernels, one module: compiled by `npm run build` (see src/engine/kernels/wasm-kernels.ts). */
 export { forward, backward } from './attention';
 export { transposedProduct } from './products';
+export { keepMask, draws } from './random';

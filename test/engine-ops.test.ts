@@ -6,6 +6,7 @@ import { linear, frozenLinear } from '../src/engine/ops/linear.js';
 import { batchMatMul } from '../src/engine/ops/batch-matmul.js';
 import { lowRankLinear } from '../src/engine/ops/low-rank-linear.js';
 import { transposedProduct } from '../src/engine/ops/transposed-product.js';
+import { dropoutMask } from '../src/engine/ops/dropout.js';
 import { scatterAddRows } from '../src/engine/kernels/unsorted-segment-sum.js';
 import { referenceMatmul, relativeFrobeniusError } from '../src/engine/selfcheck.js';
 import { maxAbsDifference, onEachBackend } from './helpers.js';
@@ -121,6 +122,26 @@ onEachBackend(() => {
         assert.ok(relativeFrobeniusError(g.dataSync(), expected[i]!.dataSync()) < 1e-5, `gradient ${i}`),
       );
     });
+  });
+
+  test('dropout masks are the seeded draws on every backend, written whole into reused memory', () => {
+    const expectedRng = new Rng(5);
+    const maskRng = new Rng(5);
+    const before = tf.memory().numTensors;
+    for (const shape of [
+      [7, 300],
+      [3, 5],
+      [7, 300],
+    ]) {
+      const size = shape[0]! * shape[1]!;
+      // Every element is written: the second [7, 300] mask reuses the first one's heap memory on wasm.
+      const expected = Float32Array.from({ length: size }, () => (expectedRng.uniform() < 0.9 ? 1 / 0.9 : 0));
+      const mask = dropoutMask(shape, 0.1, maskRng)!;
+      assert.deepEqual(mask.dataSync(), expected);
+      assert.deepEqual(mask.shape, shape);
+      mask.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before);
   });
 
   test('batchMatMul matches matMul and its default gradient', () => {

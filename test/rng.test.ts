@@ -43,3 +43,20 @@ test('keepMask draws exactly what uniform() would, and leaves the generator wher
   assert.ok(mask.some((value) => value === 0) && mask.some((value) => value > 1));
   assert.equal(fast.uniform(), slow.uniform());
 });
+
+test('normalArray gives exactly the normal() calls it stands for, spare value and chunk boundaries included', () => {
+  const fast = new Rng(12);
+  const slow = new Rng(12);
+  // Odd sizes leave a spare value for the next call; 9,001 crosses the generator's 4,096-draw chunks.
+  for (const [size, mean, std] of [
+    [3, 0, 1],
+    [9_001, 0.5, 2],
+    [1, -1, 0.1],
+    [4, 0, 1],
+  ] as const) {
+    const expected = Float32Array.from({ length: size }, () => mean + std * slow.normal());
+    assert.deepEqual(fast.normalArray(size, mean, std), expected, `size ${size}`);
+  }
+  assert.equal(fast.normal(), slow.normal());
+  assert.equal(fast.uniform(), slow.uniform());
+});

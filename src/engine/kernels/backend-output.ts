@@ -1,5 +1,6 @@
 /** Making a kernel's output from JavaScript values on the cpu and wasm backends, whose APIs for it differ. */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { tf, type Tensor } from '../tf.js';
 
 interface DataBackend {
   readSync(dataId: object): unknown;
@@ -41,4 +42,21 @@ export function copiedFloatOutput(backend: unknown, shape: number[], values: Flo
   const copy = new Float32Array(values.length);
   copy.set(values);
   return floatOutput(backend, shape, copy);
+}
+
+/**
+ * A new float32 tensor whose values `fill` writes (every element): on wasm straight into the heap, elsewhere into a
+ * new array. A fresh JavaScript array of a few MB costs ~15 ns per element in first-touch page faults on these
+ * machines — more than drawing a dropout mask — while the wasm heap's pages are already mapped.
+ */
+export function filledTensor(shape: number[], fill: (values: Float32Array) => void): Tensor {
+  const data = tf.backend() as unknown as DataBackend;
+  if (!data.makeTensorInfo && data.makeOutput && data.typedArrayFromHeap) {
+    const info = data.makeOutput(shape, 'float32');
+    fill(data.typedArrayFromHeap(info) as Float32Array);
+    return tf.engine().makeTensorFromTensorInfo(info);
+  }
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  fill(values);
+  return tf.tensor(values, shape, 'float32');
 }

@@ -22,10 +22,12 @@ export interface KernelExports {
   forward(...args: number[]): void;
   backward(...args: number[]): void;
   transposedProduct(...args: number[]): void;
+  draws(...args: number[]): void;
+  keepMask(...args: number[]): void;
 }
 
 const PAGE = 65536;
-/** Past the module's own static data (the exponential's constant table, a few dozen bytes). */
+/** Past the module's own static data (the exponential's constant table, a few dozen bytes at 1 KiB). */
 const FIRST_FREE = PAGE;
 
 /** Which build of the kernels runs: with relaxed SIMD (fused multiply-add where the CPU has it) or plain SIMD. */

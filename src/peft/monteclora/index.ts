@@ -2,7 +2,7 @@
 import type { AdapterMethod, AppliedAdapter } from '../types.js';
 import { injectAdapterLayers } from '../inject.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
-import { meanRegularizer, MonteCloraLayer, type RegularizerTerms } from './layer.js';
+import { meanRegularizer, MonteCloraLayer, REGULARIZER_LOG_KEYS } from './layer.js';
 import { GroupSampler } from './group-sampler.js';
 import { concentration } from './mixture-weights.js';
 import { tf, type Tensor } from '../../engine/tf.js';
@@ -22,9 +22,9 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
     // One sampler for all layers: the sampling maths runs once per forward on stacked tensors.
     const sampler = new GroupSampler(layers, config);
     layers.forEach((layer) => (layer.sampler = sampler));
-    let terms: RegularizerTerms | undefined;
+    let terms: Tensor | undefined;
     const releaseTerms = () => {
-      if (terms !== undefined) Object.values(terms).forEach((t: Tensor) => t.dispose());
+      terms?.dispose();
       terms = undefined;
     };
     const priors = layers.flatMap((layer) => [layer.stdPrior, layer.expertWeightsPrior]);
@@ -81,16 +81,9 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
       diagnostics: async () => {
         if (terms === undefined) return {};
         const recorded = terms;
-        const read = async (t: Tensor) => (await t.data())[0]!;
-        const values = {
-          kl_gaussian: await read(recorded.klGaussian),
-          kl_wishart: await read(recorded.klWishart),
-          kl_dirichlet: await read(recorded.klDirichlet),
-          cooperative_loss: await read(recorded.cooperative),
-          noise_to_a_ratio: await read(recorded.noiseToMean),
-        };
+        const values = await recorded.data();
         if (terms === recorded) releaseTerms();
-        return values;
+        return Object.fromEntries(REGULARIZER_LOG_KEYS.map((key, i) => [key, values[i]!]));
       },
       dispose: () => {
         releaseTerms();

@@ -19,6 +19,8 @@ import { NoiseBuffer, type LayerNoise } from './noise.js';
 import { concentration } from './mixture-weights.js';
 import { GroupSampler } from './group-sampler.js';
 import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
+import { hostRegularizerTerms, type RegularizerShape } from './host-regularizer.js';
+import { readsSynchronously } from '../../engine/host-reads.js';
 
 /** What the last training forward drew, for the regulariser and the logs. */
 interface ForwardSample {
@@ -30,15 +32,15 @@ interface ForwardSample {
   readonly perturbation: Tensor;
 }
 
-/** The terms of the regulariser, summed over layers, as logged per step. */
-export interface RegularizerTerms {
-  readonly klGaussian: Tensor;
-  readonly klWishart: Tensor;
-  readonly klDirichlet: Tensor;
-  readonly cooperative: Tensor;
-  /** ‖ε Σ w E‖ / ‖A‖ over all layers together. */
-  readonly noiseToMean: Tensor;
-}
+/** The per-layer means of the regulariser's terms and the noise-to-A ratio, in this order, as logged per step. */
+export const REGULARIZER_LOG_KEYS = [
+  'kl_gaussian',
+  'kl_wishart',
+  'kl_dirichlet',
+  'cooperative_loss',
+  // ‖ε Σ w E‖ / ‖A‖ over all layers together.
+  'noise_to_a_ratio',
+] as const;
 
 export class MonteCloraLayer extends LoraLayer {
   /** s ∈ ℝ^r: the Wishart scale is diag(e^{2s}). */
@@ -131,12 +133,14 @@ export class MonteCloraLayer extends LoraLayer {
 
 /**
  * (1/L) Σ_ℓ R_ℓ with R_ℓ = β(KL_G + KL_W + KL_D) + C, over the layers that sampled in this forward, computed on their
- * stacked tensors at once. Undefined when no layer sampled (eval mode).
+ * stacked tensors at once: on the host as one op where tensors read synchronously (host-regularizer.ts), else as
+ * kl.ts's tfjs ops. Undefined when no layer sampled (eval mode). `record` receives the values of REGULARIZER_LOG_KEYS
+ * as one tensor, kept past the tape.
  */
 export function meanRegularizer(
   layers: readonly MonteCloraLayer[],
   config: MonteCloraConfig,
-  record?: (terms: RegularizerTerms) => void,
+  record?: (values: Tensor) => void,
 ): Scalar | undefined {
   const sampled = layers.filter((layer) => layer.lastSample !== undefined);
   if (sampled.length === 0) return undefined;
@@ -145,34 +149,54 @@ export function meanRegularizer(
     const weights = tf.concat(sampled.map((layer) => layer.lastSample!.weights));
     const s = tf.stack(sampled.map((layer) => layer.stdPrior));
     const alpha = concentration(tf.stack(sampled.map((layer) => layer.expertWeightsPrior)));
-    // KL_G and C are single-sample estimates per outer sample: averaged over the M of them.
-    const klGaussian = tf.div(gaussianKl(covariance, config.components), config.outerSamples);
-    const klWishart = wishartKl(s);
     const prior = config.randomDirichletPrior
       ? tf.stack(sampled.map((layer) => layer.dirichletPriorConcentration!))
       : config.dirichletPrior;
-    const klDirichlet = dirichletKl(alpha, prior, config.dirichletKlReferenceSign);
-    const cooperative = tf.div(cooperativeLoss(weights), config.outerSamples);
-    const weighted = tf.mul(tf.addN([klGaussian, klWishart, klDirichlet]), config.klWeight);
-    const total = config.cooperativeLoss ? tf.add(weighted, cooperative) : weighted;
-    if (record !== undefined) {
-      const squaredNorm = (tensors: Tensor[]) => sumAll(tensors.map((t) => tf.sum(tf.square(t))));
-      const noiseToMean = tf.sqrt(
-        tf.div(
-          squaredNorm(sampled.map((layer) => layer.lastSample!.perturbation)),
-          squaredNorm(sampled.map((layer) => layer.loraA)),
-        ),
-      );
-      // Kept past this tidy (and the tape's) so the log can read them after the step.
-      const perLayer = (t: Tensor) => tf.keep(tf.div(t, sampled.length));
-      record({
-        klGaussian: perLayer(klGaussian),
-        klWishart: perLayer(klWishart),
-        klDirichlet: perLayer(klDirichlet),
-        cooperative: perLayer(cooperative),
-        noiseToMean: tf.keep(noiseToMean),
-      });
-    }
+    const shape = {
+      components: config.components,
+      outerSamples: config.outerSamples,
+      referenceSign: config.dirichletKlReferenceSign,
+    };
+    const onHost = readsSynchronously();
+    const terms = onHost
+      ? hostRegularizerTerms(covariance, weights, s, alpha, prior, shape)
+      : deviceRegularizerTerms(covariance, weights, s, alpha, prior, shape);
+    const β = config.klWeight;
+    const total = tf.sum(tf.mul(terms, tf.tensor1d([β, β, β, config.cooperativeLoss ? 1 : 0])));
+    if (record !== undefined) record(tf.keep(regularizerLog(terms, sampled, onHost)));
     return tf.div(total, sampled.length) as Scalar;
   });
+}
+
+/** kl.ts's terms as tfjs ops, [KL_G/M, KL_W, KL_D, C/M], for backends that cannot read synchronously. */
+function deviceRegularizerTerms(
+  covariance: Tensor,
+  weights: Tensor,
+  s: Tensor,
+  alpha: Tensor,
+  prior: number | Tensor,
+  shape: RegularizerShape,
+): Tensor {
+  return tf.stack([
+    tf.div(gaussianKl(covariance, shape.components), shape.outerSamples),
+    wishartKl(s),
+    dirichletKl(alpha, prior, shape.referenceSign),
+    tf.div(cooperativeLoss(weights), shape.outerSamples),
+  ]);
+}
+
+/** The values of REGULARIZER_LOG_KEYS: the terms per layer, then ‖Σ perturbations‖ / ‖Σ A‖ over the layers. */
+function regularizerLog(terms: Tensor, sampled: readonly MonteCloraLayer[], onHost: boolean): Tensor {
+  const perturbations = sampled.map((layer) => layer.lastSample!.perturbation);
+  const means = tf.div(terms, sampled.length);
+  if (onHost) {
+    // Read on the host: a diagnostic, kept off the tape (on the tape it was ~100 kernels a step).
+    const squaredNorm = (tensors: Tensor[]) =>
+      tensors.reduce((total, t) => total + (t.dataSync() as Float32Array).reduce((sum, v) => sum + v * v, 0), 0);
+    const ratio = Math.sqrt(squaredNorm(perturbations) / squaredNorm(sampled.map((layer) => layer.loraA)));
+    return tf.tensor1d([...means.dataSync(), ratio]);
+  }
+  const squaredNorm = (tensors: Tensor[]) => sumAll(tensors.map((t) => tf.sum(tf.square(t))));
+  const ratio = tf.sqrt(tf.div(squaredNorm(perturbations), squaredNorm(sampled.map((layer) => layer.loraA))));
+  return tf.concat([means, tf.reshape(ratio, [1])]);
 }

@@ -7,6 +7,7 @@
  */
 import { tf, type Tensor } from '../../engine/tf.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
+import { readsSynchronously } from '../../engine/host-reads.js';
 
 const LANCZOS = [
   0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
@@ -115,7 +116,7 @@ function deviceElementwise(value: (x: Tensor) => Tensor, derivative: (x: Tensor)
 }
 
 /** WebGPU cannot read tensors back synchronously: there the functions run as device ops (float32). */
-const onHost = () => tf.getBackend() !== 'webgpu';
+const onHost = readsSynchronously;
 
 const hostLgamma = hostElementwise(logGamma, digammaOf);
 const hostDigamma = hostElementwise(digammaOf, trigammaOf);

@@ -1,0 +1,32 @@
+/**
+ * Running the WebAssembly bulk draws of mceval's generator (assembly/random.ts). `state` is the generator's four u32
+ * words, advanced in place past the draws.
+ */
+import { place, write, type KernelExports } from './wasm-kernels.js';
+
+function withState(state: Uint32Array, count: number, run: (exports: KernelExports, out: number, at: number) => void) {
+  const { exports, offsets } = place([4, count]);
+  const [stateAt, outAt] = offsets as [number, number];
+  write(exports, stateAt, new Int32Array(state.buffer, state.byteOffset, 4));
+  run(exports, outAt, stateAt);
+  state.set(new Uint32Array(exports.memory.buffer, stateAt, 4));
+  return { exports, outAt };
+}
+
+/** The next out.length draws as int32 bits into `out`. */
+export function drawsInto(state: Uint32Array, out: Int32Array): void {
+  const { exports, outAt } = withState(state, out.length, (e, at, stateAt) => e.draws(at, out.length, stateAt));
+  out.set(new Int32Array(exports.memory.buffer, outAt, out.length));
+}
+
+/** An inverted-dropout mask into `out`: `value` where the draw is below ⌈keep·2³²⌉, else 0. */
+export function keepMaskInto(state: Uint32Array, keep: number, value: number, out: Float32Array): void {
+  const threshold = Math.ceil(keep * 4294967296);
+  const { exports, outAt } = withState(state, out.length, (e, at, stateAt) => {
+    // keep < 1, so the threshold is at most 2³² − 1 unless keep is within 2⁻³² of 1: then every draw is kept.
+    if (threshold > 4294967295) e.draws(at, out.length, stateAt);
+    else e.keepMask(at, out.length, stateAt, threshold | 0, value);
+  });
+  if (threshold > 4294967295) out.fill(value);
+  else out.set(new Float32Array(exports.memory.buffer, outAt, out.length));
+}
