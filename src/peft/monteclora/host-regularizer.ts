@@ -10,7 +10,7 @@
  *   ∂/∂α_i = (α_i − α⁰_i)ψ'(α_i) − ψ'(α₊) Σ_k(α_k − α⁰_k)   (+ 2ψ(α_i) with the reference code's sign).
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
-import { tf, type Tensor, type Tensor1D } from '../../engine/tf.js';
+import { tf, type Tensor } from '../../engine/tf.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { digammaOf, logGamma, trigammaOf } from './special-functions.js';
 
@@ -100,17 +100,21 @@ export function regularizerTermGradients(
 }
 
 /**
- * [KL_G/M, KL_W, KL_D, C/M] summed over layers, differentiable in the covariance, weights, s and α (the prior is a
- * constant). Reads its inputs synchronously.
+ * [KL_G/M, KL_W, KL_D, C/M] summed over layers from every layer's stacked covariance, weights, s and α, differentiable
+ * in those four (the prior is a constant): this op, or kl.ts's ops (layer.ts) where tensors cannot be read back
+ * synchronously.
  */
-export function hostRegularizerTerms(
+export type RegularizerTermsOp = (
   covariance: Tensor,
   weights: Tensor,
   s: Tensor,
   alpha: Tensor,
   prior: number | Tensor,
   shape: RegularizerShape,
-): Tensor1D {
+) => Tensor;
+
+/** The terms computed on the host; reads its inputs synchronously. */
+export const hostRegularizerTerms: RegularizerTermsOp = (covariance, weights, s, alpha, prior, shape) => {
   const priorValues = typeof prior === 'number' ? prior : prior.dataSync();
   const read = (c: Tensor, w: Tensor, sv: Tensor, a: Tensor): RegularizerValues => ({
     covariance: c.dataSync(),
@@ -134,6 +138,6 @@ export function hostRegularizerTerms(
         ];
       }),
     };
-  }) as unknown as CustomGradientFunc) as unknown as (c: Tensor, w: Tensor, s: Tensor, a: Tensor) => Tensor1D;
+  }) as unknown as CustomGradientFunc) as unknown as (c: Tensor, w: Tensor, s: Tensor, a: Tensor) => Tensor;
   return op(covariance, weights, s, alpha);
-}
+};

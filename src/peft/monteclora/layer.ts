@@ -19,7 +19,7 @@ import { NoiseBuffer, type LayerNoise } from './noise.js';
 import { concentration } from './mixture-weights.js';
 import { GroupSampler } from './group-sampler.js';
 import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
-import { hostRegularizerTerms, type RegularizerShape } from './host-regularizer.js';
+import { hostRegularizerTerms, type RegularizerTermsOp } from './host-regularizer.js';
 import { readsSynchronously } from '../../engine/host-reads.js';
 
 /** What the last training forward drew, for the regulariser and the logs. */
@@ -169,21 +169,14 @@ export function meanRegularizer(
 }
 
 /** kl.ts's terms as tfjs ops, [KL_G/M, KL_W, KL_D, C/M], for backends that cannot read synchronously. */
-function deviceRegularizerTerms(
-  covariance: Tensor,
-  weights: Tensor,
-  s: Tensor,
-  alpha: Tensor,
-  prior: number | Tensor,
-  shape: RegularizerShape,
-): Tensor {
+const deviceRegularizerTerms: RegularizerTermsOp = (covariance, weights, s, alpha, prior, shape) => {
   return tf.stack([
     tf.div(gaussianKl(covariance, shape.components), shape.outerSamples),
     wishartKl(s),
     dirichletKl(alpha, prior, shape.referenceSign),
     tf.div(cooperativeLoss(weights), shape.outerSamples),
   ]);
-}
+};
 
 /** The values of REGULARIZER_LOG_KEYS: the terms per layer, then ‖Σ perturbations‖ / ‖Σ A‖ over the layers. */
 function regularizerLog(terms: Tensor, sampled: readonly MonteCloraLayer[], onHost: boolean): Tensor {
