@@ -1,6 +1,7 @@
 /**
- * A frozen linear layer with a low-rank update, as one op: y = x·W (+ b) + s·((m ⊙ x)·A)·B, with m an inverted-dropout
- * mask (or none) and s the update's scaling. Gradients flow to x, A and B.
+ * A frozen linear layer with a low-rank update, as one op: y = x·W (+ b) + s·((m ⊙ x)·(A + P))·B, with m an
+ * inverted-dropout mask (or none), P a perturbation of A (or none) and s the update's scaling. Gradients flow to x, A,
+ * B and P.
  *
  * Written out as one custom gradient so that a training step keeps only what the backward pass needs — x, the mask and
  * the [tokens, r] product (m ⊙ x)·A — instead of every intermediate (base output, dropped-out input, B-product, scaled
@@ -21,6 +22,8 @@ export interface LowRankUpdate {
   readonly scaling: number;
   /** Inverted-dropout mask shaped like x, or none. */
   readonly mask?: Tensor;
+  /** [in, r], added to A inside the op (MonteCLoRA's sample); it receives A's gradient. */
+  readonly perturbation?: Tensor2D;
 }
 
 export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefined, update: LowRankUpdate): Tensor {
@@ -28,27 +31,40 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
   const flat = (t: Tensor) => tf.reshape(t, [-1, inFeatures]) as Tensor2D;
   const mask = update.mask === undefined ? undefined : flat(update.mask);
   const { scaling } = update;
-  const op = tf.customGrad(((input: Tensor2D, a: Tensor2D, b: Tensor2D, save: GradSaveFunc) => {
+  // Inputs: x, A, B and, when given, A's perturbation; customGrad passes them first and the save function last.
+  const op = tf.customGrad(((...args: unknown[]) => {
+    const save = args.pop() as GradSaveFunc;
+    const [input, a, b, perturbation] = args as [Tensor2D, Tensor2D, Tensor2D, Tensor2D?];
+    const factor = perturbation === undefined ? a : (tf.add(a, perturbation) as Tensor2D);
     const product = tf.matMul(input, weight);
     const base = bias === undefined ? product : tf.add(product, bias);
     const dropped = mask === undefined ? input : tf.mul(input, mask);
-    const down = tf.matMul(dropped, a);
-    save([input, a, b, down, weight, ...(mask === undefined ? [] : [mask])]);
+    const down = tf.matMul(dropped, factor);
+    save([input, factor, b, down, weight, ...(mask === undefined ? [] : [mask])]);
     return {
       value: tf.add(base, tf.mul(tf.matMul(down, b), scaling)),
       gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => {
-        const [xs, as, bs, downs, ws, masks] = saved as [Tensor2D, Tensor2D, Tensor2D, Tensor2D, Tensor2D, Tensor?];
+        const [xs, factors, bs, downs, ws, masks] = saved as [
+          Tensor2D,
+          Tensor2D,
+          Tensor2D,
+          Tensor2D,
+          Tensor2D,
+          Tensor?,
+        ];
         // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out].
         const dDown = tf.mul(tf.matMul(dy, tf.transpose(bs)), scaling) as Tensor2D;
         const dB = tf.mul(transposedProduct(downs, dy), scaling);
         const droppedAgain = masks === undefined ? xs : (tf.mul(xs, masks) as Tensor2D);
         const dA = transposedProduct(droppedAgain, dDown);
-        const dDropped = tf.matMul(dDown, tf.transpose(as));
+        const dDropped = tf.matMul(dDown, tf.transpose(factors));
         const dx = tf.add(tf.matMul(dy, tf.transpose(ws)), masks === undefined ? dDropped : tf.mul(dDropped, masks));
-        return [dx, dA, dB];
+        // A perturbation added to A receives A's gradient (its own tensor: tfjs accumulates each input's separately).
+        return perturbation === undefined ? [dx, dA, dB] : [dx, dA, dB, tf.clone(dA)];
       }),
     };
-  }) as unknown as CustomGradientFunc) as unknown as (x: Tensor2D, a: Tensor2D, b: Tensor2D) => Tensor2D;
-  const y = op(flat(x), update.a, update.b);
+  }) as unknown as CustomGradientFunc) as unknown as (...inputs: Tensor2D[]) => Tensor2D;
+  const perturbation = update.perturbation === undefined ? [] : [update.perturbation];
+  const y = op(flat(x), update.a, update.b, ...perturbation);
   return tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]]);
 }

@@ -42,9 +42,18 @@ export class LoraLayer implements LinearAdapter {
     return linear(linear(input, this.downProjection(context)), this.loraB as unknown as Tensor2D);
   }
 
-  /** The A used by this forward pass ([in, r]); variants such as MonteCLoRA perturb it in training. */
-  protected downProjection(_context: ForwardContext): Tensor2D {
-    return this.loraA as unknown as Tensor2D;
+  /**
+   * The A of this forward pass ([in, r]) as A itself and a perturbation to add to it: variants such as MonteCLoRA
+   * perturb A in training. The fused layer adds the two inside its own op (no taped add, no saved operands).
+   */
+  protected downFactors(_context: ForwardContext): { a: Tensor2D; perturbation?: Tensor2D } {
+    return { a: this.loraA as unknown as Tensor2D };
+  }
+
+  /** The A used by this forward pass: downFactors' sum. */
+  protected downProjection(context: ForwardContext): Tensor2D {
+    const { a, perturbation } = this.downFactors(context);
+    return perturbation === undefined ? a : (tf.add(a, perturbation) as Tensor2D);
   }
 
   forward(x: Tensor, baseOutput: Tensor, context: ForwardContext): Tensor {
@@ -59,11 +68,13 @@ export class LoraLayer implements LinearAdapter {
   adaptedForward(x: Tensor, base: Linear, context: ForwardContext): Tensor | undefined {
     if (base.weight.trainable || base.bias?.trainable) return undefined;
     const mask = context.training ? dropoutMask(x.shape, this.config.dropout, context.rng) : undefined;
+    const { a, perturbation } = this.downFactors(context);
     return lowRankLinear(x, base.weight as unknown as Tensor2D, base.bias, {
-      a: this.downProjection(context),
+      a,
       b: this.loraB as unknown as Tensor2D,
       scaling: this.scaling,
       ...(mask === undefined ? {} : { mask }),
+      ...(perturbation === undefined ? {} : { perturbation }),
     });
   }
 

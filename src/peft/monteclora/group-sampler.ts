@@ -30,6 +30,22 @@ export interface LayerDraw {
    * the layer mixes its own M terms.
    */
   readonly perturbation?: Tensor;
+  /** The whole draw this layer's is a slice of, and the layer's place in it. */
+  readonly group: GroupDraw;
+  readonly index: number;
+}
+
+/** One draw for all members, stacked along a leading member axis: what the regulariser reads. */
+export interface GroupDraw {
+  readonly members: number;
+  /** [L, M, r]. */
+  readonly covariance: Tensor;
+  /** [L, M, N]. */
+  readonly weights: Tensor;
+  /** The members' s, stacked [L, r]. */
+  readonly s: Tensor;
+  /** The members' p, stacked [L, N], when the draw stacked them (logistic-normal weights). */
+  readonly p?: Tensor;
 }
 
 export interface SamplerMember {
@@ -67,20 +83,42 @@ export class GroupSampler {
     const noise = this.members.map((member) => member.nextNoise());
     const chiSquare = new Float32Array(L * M * r);
     noise.forEach((draw, l) => chiSquare.set(draw.chiSquare, l * M * r));
-    const s = tf.reshape(tf.stack(this.members.map((member) => member.stdPrior)), [L, 1, r]);
+    const stackedS = tf.stack(this.members.map((member) => member.stdPrior));
+    const s = tf.reshape(stackedS, [L, 1, r]);
     const covariance = tf.maximum(tf.mul(tf.exp(tf.mul(s, 2)), tf.tensor3d(chiSquare, [L, M, r])), 1e-3);
-    const weights = this.drawWeights(noise);
+    const { weights, p } = this.drawWeights(noise);
     const mixing = this.config.sparseMixture ? tf.cast(tf.oneHot(tf.argMax(weights, -1), N), 'float32') : weights;
     const columnScale = tf.mul(tf.sqrt(covariance), doubleScale ? sampleScaler * sampleScaler : sampleScaler);
-    const perLayer = (t: Tensor) => (L === 1 ? [tf.reshape(t, t.shape.slice(1))] : tf.unstack(t));
-    const [covariances, allWeights, allMixing, scales] = [covariance, weights, mixing, columnScale].map(perLayer);
+    const group: GroupDraw = { members: L, covariance, weights, s: stackedS, ...(p === undefined ? {} : { p }) };
+    // Per-layer slices are cut only when read (the regulariser reads the stacked tensors; M > 1 reads mixing and
+    // scale per layer): each unstack is a kernel, and every slice saved for the backward pass another.
+    const slices = (t: Tensor) => {
+      let parts: Tensor[] | undefined;
+      return (l: number) => (parts ??= L === 1 ? [tf.reshape(t, t.shape.slice(1))] : tf.unstack(t))[l]!;
+    };
+    const [covarianceOf, weightsOf, mixingOf, scaleOf] = [covariance, weights, mixing, columnScale].map(slices) as [
+      (l: number) => Tensor,
+      (l: number) => Tensor,
+      (l: number) => Tensor,
+      (l: number) => Tensor,
+    ];
     const perturbations = M === 1 ? this.perturbations(noise, mixing, columnScale) : undefined;
     return noise.map((draw, l) => ({
-      covariance: covariances![l]!,
-      weights: allWeights![l]!,
-      mixing: allMixing![l]!,
-      columnScale: scales![l]!,
+      get covariance() {
+        return covarianceOf(l);
+      },
+      get weights() {
+        return weightsOf(l);
+      },
+      get mixing() {
+        return mixingOf(l);
+      },
+      get columnScale() {
+        return scaleOf(l);
+      },
       gaussian: draw.gaussian,
+      group,
+      index: l,
       ...(perturbations === undefined ? {} : { perturbation: perturbations[l]! }),
     }));
   }
@@ -111,20 +149,21 @@ export class GroupSampler {
     return out;
   }
 
-  /** [L, M, N] mixture weights: logistic-normal on the stacked p at once, or exact Dirichlet per layer. */
-  private drawWeights(noise: readonly LayerNoise[]): Tensor {
+  /** [L, M, N] mixture weights, logistic-normal on the stacked p (also returned) at once, or exact Dirichlet per layer. */
+  private drawWeights(noise: readonly LayerNoise[]): { weights: Tensor; p?: Tensor } {
     const { components: N, outerSamples: M } = this.config;
     const L = this.members.length;
     if (this.config.mixtureWeights === 'dirichlet') {
-      return tf.stack(
+      const weights = tf.stack(
         this.members.map((member, l) =>
           dirichletWeights(concentration(member.expertWeightsPrior), noise[l]!.mixture, member.hostConcentration),
         ),
       );
+      return { weights };
     }
     const z = new Float32Array(L * M * N);
     noise.forEach((draw, l) => z.set(draw.mixture, l * M * N));
-    const p = tf.reshape(tf.stack(this.members.map((member) => member.expertWeightsPrior)), [L, 1, N]);
-    return mixtureWeights(p, tf.tensor3d(z, [L, M, N]));
+    const p = tf.stack(this.members.map((member) => member.expertWeightsPrior));
+    return { weights: mixtureWeights(tf.reshape(p, [L, 1, N]), tf.tensor3d(z, [L, M, N])), p };
   }
 }

@@ -17,7 +17,7 @@ import { stopGradient } from '../../engine/ops/stop-gradient.js';
 import type { MonteCloraConfig } from './config.js';
 import { NoiseBuffer, type LayerNoise } from './noise.js';
 import { concentration } from './mixture-weights.js';
-import { GroupSampler } from './group-sampler.js';
+import { GroupSampler, type GroupDraw } from './group-sampler.js';
 import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
 import { hostRegularizerTerms, type RegularizerTermsOp } from './host-regularizer.js';
 import { readsSynchronously } from '../../engine/host-reads.js';
@@ -30,6 +30,9 @@ interface ForwardSample {
   readonly weights: Tensor;
   /** ε·Σ_n w_n E_n, the noise added to A (for the noise-to-A ratio in the logs). */
   readonly perturbation: Tensor;
+  /** The draw of the whole sampler group, and this layer's place in it. */
+  readonly group: GroupDraw;
+  readonly index: number;
 }
 
 /** The per-layer means of the regulariser's terms and the noise-to-A ratio, in this order, as logged per step. */
@@ -87,32 +90,43 @@ export class MonteCloraLayer extends LoraLayer {
     this.sampler = new GroupSampler([this], config);
   }
 
-  protected override downProjection(context: ForwardContext): Tensor2D {
+  protected override downFactors(context: ForwardContext): { a: Tensor2D; perturbation?: Tensor2D } {
+    const a = this.loraA as unknown as Tensor2D;
     if (!context.training || !this.sampling) {
       this.sample = undefined;
-      return this.loraA as unknown as Tensor2D;
+      return { a };
     }
     const { r, components, outerSamples, detachPerturbedA } = this.monteclora;
     const inFeatures = this.loraA.shape[0]!;
     const draw = this.sampler.draw(this);
-    const { covariance, weights, mixing, columnScale, gaussian } = draw;
+    const { gaussian } = draw;
     // Per outer sample m: Σ_n w_mn Z_g[m, n] as one [1, N]·[N, d_in·r] product, its columns scaled by ε√Σ_m — never
     // N copies of A. The M terms are averaged. (With one outer sample the group sampler has done it for all layers.)
     const size = inFeatures * r;
     const terms = Array.from({ length: draw.perturbation === undefined ? outerSamples : 0 }, (_, m) => {
       const z = tf.tensor2d(gaussian.subarray(m * components * size, (m + 1) * components * size), [components, size]);
-      const rowWeights = outerSamples === 1 ? mixing : tf.slice(mixing, [m, 0], [1, components]);
-      const rowScale = outerSamples === 1 ? columnScale : tf.slice(columnScale, [m, 0], [1, r]);
+      const rowWeights = outerSamples === 1 ? draw.mixing : tf.slice(draw.mixing, [m, 0], [1, components]);
+      const rowScale = outerSamples === 1 ? draw.columnScale : tf.slice(draw.columnScale, [m, 0], [1, r]);
       return tf.mul(tf.reshape(tf.matMul(rowWeights, z), [inFeatures, r]), rowScale);
     });
     const perturbation = draw.perturbation ?? (outerSamples === 1 ? terms[0]! : tf.div(sumAll(terms), outerSamples));
-    this.sample = { covariance, weights, perturbation };
-    const perturbed = tf.add(this.loraA, perturbation) as Tensor2D;
-    if (!detachPerturbedA) return perturbed;
+    // Covariance and weights are read from the draw when asked for: the regulariser reads the group's stacked ones.
+    this.sample = {
+      get covariance() {
+        return draw.covariance;
+      },
+      get weights() {
+        return draw.weights;
+      },
+      perturbation,
+      group: draw.group,
+      index: draw.index,
+    };
+    if (!detachPerturbedA) return { a, perturbation: perturbation as Tensor2D };
     // Deviation 2 (docs/monteclora.md §5): the sample becomes the new A (a random walk) and the forward uses it as a constant.
-    const constant = stopGradient(perturbed) as Tensor2D;
+    const constant = stopGradient(tf.add(a, perturbation)) as Tensor2D;
     this.loraA.assign(constant);
-    return constant;
+    return { a: constant };
   }
 
   /** β(KL_G + KL_W + KL_D) + C for this layer's last training forward; undefined outside training. */
@@ -145,10 +159,19 @@ export function meanRegularizer(
   const sampled = layers.filter((layer) => layer.lastSample !== undefined);
   if (sampled.length === 0) return undefined;
   return tf.tidy(() => {
-    const covariance = tf.concat(sampled.map((layer) => layer.lastSample!.covariance));
-    const weights = tf.concat(sampled.map((layer) => layer.lastSample!.weights));
-    const s = tf.stack(sampled.map((layer) => layer.stdPrior));
-    const alpha = concentration(tf.stack(sampled.map((layer) => layer.expertWeightsPrior)));
+    // One sampler draw for exactly these layers, in order: its stacked tensors are the concatenations below.
+    const group = sampled[0]!.lastSample!.group;
+    const whole =
+      group.members === sampled.length &&
+      sampled.every((layer, i) => layer.lastSample!.group === group && layer.lastSample!.index === i);
+    const flatten = (t: Tensor) => tf.reshape(t, [-1, t.shape[t.rank - 1]!]);
+    const covariance = whole
+      ? flatten(group.covariance)
+      : tf.concat(sampled.map((layer) => layer.lastSample!.covariance));
+    const weights = whole ? flatten(group.weights) : tf.concat(sampled.map((layer) => layer.lastSample!.weights));
+    const s = whole ? group.s : tf.stack(sampled.map((layer) => layer.stdPrior));
+    const p = whole && group.p !== undefined ? group.p : tf.stack(sampled.map((layer) => layer.expertWeightsPrior));
+    const alpha = concentration(p);
     const prior = config.randomDirichletPrior
       ? tf.stack(sampled.map((layer) => layer.dirichletPriorConcentration!))
       : config.dirichletPrior;
