@@ -539,7 +539,9 @@ function blockRow(slot: usize, i: i32): usize {
 }
 
 /**
- * Scratch (caller-placed): kT, vT [dh, S8]; maskAdd [S8]; scores [4, S8]; slot (80 floats).
+ * Scratch (caller-placed): kT, vT [dh, S8]; maskAdd [S8]; scores [4, S8]; slot (80 floats), by byte offset: 0 a single
+ * row's maximum; 16 a block's four last keys (i32); 32 its four 1/Σ factors; 48 four ones; 64 its four row offsets
+ * (i32); 128 the 4 × 8 products of blockProducts; 256 blockDs's four Δ.
  */
 export function forward(
   q: usize,
@@ -601,7 +603,7 @@ export function forward(
 
 /**
  * Gradients of `forward`: dq [B, T, H·dh], dk, dv [B, S, Hkv·dh], all written (no need to zero them).
- * Scratch (caller-placed): kT, vT, dkT, dvT [dh, S8]; maskAdd [S8]; scores, aux [4, S8]; slot (80 floats).
+ * Scratch (caller-placed): kT, vT, dkT, dvT [dh, S8]; maskAdd [S8]; scores, aux [4, S8]; slot (80 floats, as for `forward`).
  */
 export function backward(
   q: usize,

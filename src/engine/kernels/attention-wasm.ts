@@ -1,7 +1,7 @@
 /**
- * The WebAssembly SIMD attention kernels (assembly/attention.ts, compiled by `npm run build` next to this file) and the
- * memory they work in. This module copies operands into the kernels' own memory, runs them and copies results out;
- * the copies are linear in the sequence length while the work is quadratic.
+ * Running the WebAssembly SIMD attention kernels (assembly/attention.ts): operands are copied into the kernels' own
+ * memory (wasm-kernels.ts); results are views of that memory, which the caller copies once, straight into its own
+ * tensors. The copies are linear in the sequence length while the work is quadratic.
  */
 import { place, view, write } from './wasm-kernels.js';
 
@@ -31,7 +31,8 @@ function common(g: AttentionGeometry): number[] {
 
 /**
  * Floats of the kernels' scratch: a transposed [headDim, keys rounded up to 8] matrix, a row over the keys (the
- * additive mask), a block of four such rows (scores of four queries), and the slot of per-block numbers.
+ * additive mask), a block of four such rows (scores of four queries), and the slot of per-block numbers (laid out in
+ * assembly/attention.ts above `forward`).
  */
 function scratch(g: AttentionGeometry): { matrix: number; row: number; block: number; slot: number } {
   const row = Math.ceil(g.keys / 8) * 8;

@@ -29,34 +29,28 @@ export function floatOutput(backend: unknown, shape: number[], values: Float32Ar
 }
 
 /**
- * A float32 output holding a copy of `values`, a view of memory that is about to change. On wasm the copy goes
- * straight into the heap: a fresh JavaScript array of a few MB costs more in first-touch page faults than the copy.
+ * A float32 output of `shape` whose values `fill` writes (every element): on wasm straight into the heap, elsewhere
+ * into a new array. A fresh JavaScript array of a few MB costs ~15 ns per element in first-touch page faults on these
+ * machines (more than most of the work that fills it), while the wasm heap's pages are already mapped.
  */
-export function copiedFloatOutput(backend: unknown, shape: number[], values: Float32Array): TensorInfo {
+export function filledOutput(backend: unknown, shape: number[], fill: (values: Float32Array) => void): TensorInfo {
   const data = backend as unknown as DataBackend;
   if (!data.makeTensorInfo && data.makeOutput && data.typedArrayFromHeap) {
     const info = data.makeOutput(shape, 'float32');
-    (data.typedArrayFromHeap(info) as Float32Array).set(values);
-    return info;
-  }
-  const copy = new Float32Array(values.length);
-  copy.set(values);
-  return floatOutput(backend, shape, copy);
-}
-
-/**
- * A new float32 tensor whose values `fill` writes (every element): on wasm straight into the heap, elsewhere into a
- * new array. A fresh JavaScript array of a few MB costs ~15 ns per element in first-touch page faults on these
- * machines — more than drawing a dropout mask — while the wasm heap's pages are already mapped.
- */
-export function filledTensor(shape: number[], fill: (values: Float32Array) => void): Tensor {
-  const data = tf.backend() as unknown as DataBackend;
-  if (!data.makeTensorInfo && data.makeOutput && data.typedArrayFromHeap) {
-    const info = data.makeOutput(shape, 'float32');
     fill(data.typedArrayFromHeap(info) as Float32Array);
-    return tf.engine().makeTensorFromTensorInfo(info);
+    return info;
   }
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
   fill(values);
-  return tf.tensor(values, shape, 'float32');
+  return floatOutput(backend, shape, values);
+}
+
+/** A float32 output holding a copy of `values`, a view of memory that is about to change. */
+export function copiedFloatOutput(backend: unknown, shape: number[], values: Float32Array): TensorInfo {
+  return filledOutput(backend, shape, (out) => out.set(values));
+}
+
+/** filledOutput as a tensor of the current backend, outside any kernel. */
+export function filledTensor(shape: number[], fill: (values: Float32Array) => void): Tensor {
+  return tf.engine().makeTensorFromTensorInfo(filledOutput(tf.backend(), shape, fill));
 }
