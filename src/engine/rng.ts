@@ -118,8 +118,9 @@ export class Rng {
       for (let i = 0; i < count; i += 2) {
         const radius = Math.sqrt(-2 * Math.log(1 - (draws[i]! >>> 0) / 4294967296));
         const angle = 2 * Math.PI * ((draws[i + 1]! >>> 0) / 4294967296);
-        out[at++] = mean + std * radius * Math.cos(angle);
-        if (at < size) out[at++] = mean + std * radius * Math.sin(angle);
+        // Grouped as mean + std·normal() is: (std·radius)·cos would round differently.
+        out[at++] = mean + std * (radius * Math.cos(angle));
+        if (at < size) out[at++] = mean + std * (radius * Math.sin(angle));
         else this.spareNormal = radius * Math.sin(angle);
       }
     }
