@@ -35,15 +35,18 @@ export interface RegularizerShape {
 export type RegularizerTerms = [klGaussian: number, klWishart: number, klDirichlet: number, cooperative: number];
 
 const priorAt = (prior: number | ArrayLike<number>, at: number) => (typeof prior === 'number' ? prior : prior[at]!);
-const sum = (values: ArrayLike<number>, f: (v: number, i: number) => number) => {
+const sum = (values: ArrayLike<number>, f: (v: number) => number) => {
   let total = 0;
-  for (let i = 0; i < values.length; i++) total += f(values[i]!, i);
+  for (let i = 0; i < values.length; i++) total += f(values[i]!);
   return total;
 };
+/** r, from s [L, r] and α [L, N]. */
+const rankOf = (x: RegularizerValues, components: number) =>
+  x.alpha.length === 0 ? 0 : x.s.length / (x.alpha.length / components);
 
 export function regularizerTermValues(x: RegularizerValues, shape: RegularizerShape): RegularizerTerms {
   const { components: N, outerSamples: M } = shape;
-  const rank = x.s.length === 0 ? 0 : x.s.length / (x.alpha.length / N);
+  const rank = rankOf(x, N);
   const klGaussian = ((N / 2) * sum(x.covariance, (c) => c - Math.log(Math.max(c, 1e-6)) - 1)) / M;
   const klWishart = (rank / 2) * sum(x.s, (s) => Math.exp(2 * s) - 2 * s - 1);
   let klDirichlet = 0;
@@ -77,7 +80,7 @@ export function regularizerTermGradients(
 ): { covariance: Float32Array; weights: Float32Array; s: Float32Array; alpha: Float32Array } {
   const { components: N, outerSamples: M } = shape;
   const [dGaussian, dWishart, dDirichlet, dCooperative] = [0, 1, 2, 3].map((t) => upstream[t]!);
-  const rank = x.s.length === 0 ? 0 : x.s.length / (x.alpha.length / N);
+  const rank = rankOf(x, N);
   const covariance = Float32Array.from(x.covariance, (c) => (dGaussian * (N / 2) * (1 - (c >= 1e-6 ? 1 / c : 0))) / M);
   const s = Float32Array.from(x.s, (v) => dWishart! * rank * (Math.exp(2 * v) - 1));
   const weights = Float32Array.from(x.weights, (w) => (dCooperative! * 2 * w) / M);
