@@ -33,18 +33,15 @@ export function adamwUpdateValues(
   v: Float32Array,
   c: AdamWCoefficients,
 ): { p: Float32Array; m: Float32Array; v: Float32Array } {
-  const [beta1, beta2, oneMinusBeta1, oneMinusBeta2] = [c.beta1, c.beta2, 1 - c.beta1, 1 - c.beta2].map(f) as [
-    number,
-    number,
-    number,
-    number,
-  ];
-  const [correction2, epsilon, decay, stepSize] = [c.correction2, c.epsilon, c.decay, c.stepSize].map(f) as [
-    number,
-    number,
-    number,
-    number,
-  ];
+  // Each scalar as the float32 scalar tensor tfjs makes of it.
+  const beta1 = f(c.beta1);
+  const beta2 = f(c.beta2);
+  const oneMinusBeta1 = f(1 - c.beta1);
+  const oneMinusBeta2 = f(1 - c.beta2);
+  const correction2 = f(c.correction2);
+  const epsilon = f(c.epsilon);
+  const decay = f(c.decay);
+  const stepSize = f(c.stepSize);
   const out = { p: new Float32Array(p.length), m: new Float32Array(p.length), v: new Float32Array(p.length) };
   for (let i = 0; i < p.length; i++) {
     const gi = g[i]!;

@@ -115,16 +115,15 @@ function deviceElementwise(value: (x: Tensor) => Tensor, derivative: (x: Tensor)
   }) as unknown as CustomGradientFunc) as unknown as (x: Tensor) => Tensor;
 }
 
-/** WebGPU cannot read tensors back synchronously: there the functions run as device ops (float32). */
-const onHost = readsSynchronously;
-
 const hostLgamma = hostElementwise(logGamma, digammaOf);
 const hostDigamma = hostElementwise(digammaOf, trigammaOf);
 export const deviceLgamma = deviceElementwise(logGammaOps, digammaOps);
 export const deviceDigamma = deviceElementwise(digammaOps, trigammaOps);
 
+// WebGPU cannot read tensors back synchronously: there the functions run as device ops (float32).
+
 /** lnΓ(x), elementwise, x > 0, differentiable. */
-export const lgamma = (x: Tensor): Tensor => (onHost() ? hostLgamma(x) : deviceLgamma(x));
+export const lgamma = (x: Tensor): Tensor => (readsSynchronously() ? hostLgamma(x) : deviceLgamma(x));
 
 /** ψ(x) = d lnΓ(x)/dx, elementwise, x > 0, differentiable. */
-export const digamma = (x: Tensor): Tensor => (onHost() ? hostDigamma(x) : deviceDigamma(x));
+export const digamma = (x: Tensor): Tensor => (readsSynchronously() ? hostDigamma(x) : deviceDigamma(x));
