@@ -2,3 +2,5 @@
 export { forward, backward } from './attention';
 export { transposedProduct } from './products';
 export { keepMask, draws } from './random';
+export { normals, libmLog, libmCosine, libmSine } from './normal';
+export { zigguratNormals } from './ziggurat';

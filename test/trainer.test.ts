@@ -183,7 +183,8 @@ onEachBackend(() => {
 
   test('the one-kernel AdamW update gives the tfjs ops’ values bit for bit', () => {
     const rng = new Rng(8);
-    const shapes = [[64, 8], [5], [8, 172]];
+    // The last is larger than one launch's share (2¹⁸ values), so the parameters take two launches.
+    const shapes = [[64, 8], [5], [8, 172], [600, 500]];
     const initial = shapes.map((shape) => rng.normalArray(shape.reduce((a, b) => a * b, 1)));
     const parameters = (kernel: boolean) => {
       const variables = initial.map((values, i) => tf.variable(tf.tensor(values, shapes[i]), true));

@@ -2,10 +2,10 @@
  * AdamW (Loshchilov & Hutter 2019) exactly as torch.optim.AdamW updates: decoupled decay p ← p·(1 − lr·λ), then
  * p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε). Each parameter group scales the learning rate by its multiplier.
  */
-import type { NamedAttrMap } from '@tensorflow/tfjs-core';
+import type { NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor1D, type Variable } from '../engine/tf.js';
 import { newVariable } from '../engine/variables.js';
-import { ADAMW_UPDATE, type AdamWCoefficients } from '../engine/kernels/adamw-update.js';
+import { ADAMW_UPDATE, adamwUpdateInvocation, type AdamWCoefficients } from '../engine/kernels/adamw-update.js';
 import type { ParameterGroup } from '../peft/types.js';
 
 export interface AdamWOptions {
@@ -19,6 +19,11 @@ export interface AdamWOptions {
 
 /** Parameters with fewer elements than this are updated on a concatenation with their peers. */
 const FUSE_BELOW = 256;
+/**
+ * Elements updated per launch of the one-kernel update: it holds the new values of a launch's parameters in
+ * JavaScript arrays until all are computed, so a full fine-tune's large matrices go one by one.
+ */
+const KERNEL_ELEMENTS = 1 << 18;
 
 interface Slot {
   readonly parameter: Variable;
@@ -62,8 +67,8 @@ export class AdamW {
    * One update with `gradients[i]` the gradient of `parameters[i]`; a parameter whose gradient is undefined is left
    * as it is (no decay, no moment update), as torch does for a parameter without a gradient.
    *
-   * On cpu and wasm each parameter is updated by one kernel (engine/kernels/adamw-update.ts). Elsewhere the update
-   * is fourteen tfjs ops, and tiny parameters (MonteCLoRA's priors, norms, a classification head) that share a
+   * On cpu and wasm one kernel updates the parameters (engine/kernels/adamw-update.ts), a few hundred thousand values
+   * per launch. Elsewhere the update is fourteen tfjs ops, and tiny parameters (MonteCLoRA's priors, norms, a classification head) that share a
    * learning rate and step count are updated together, on their concatenation: the update is elementwise, so every
    * value is the same as updating each alone, but ~20 kernel launches replace ~14 per parameter. Larger ones are
    * updated alone: splitting the result back costs more than the launches it saves (measured on tfjs-wasm:
@@ -73,12 +78,20 @@ export class AdamW {
     const groups = new Map<string, { slots: Slot[]; gradients: Tensor[] }>();
     const updates: { slots: Slot[]; gradients: Tensor[] }[] = [];
     const kernel = this.fusedKernel && tf.getKernel(ADAMW_UPDATE, tf.getBackend()) !== undefined;
+    const launch: { slot: Slot; gradient: Tensor }[] = [];
+    let launchSize = 0;
+    const flush = () => {
+      if (launch.length > 0) this.updateByKernel(launch.splice(0), learningRate);
+      launchSize = 0;
+    };
     this.slots.forEach((slot, i) => {
       const gradient = gradients[i];
       if (gradient === undefined) return;
       slot.steps += 1;
       if (kernel) {
-        this.updateByKernel(slot, gradient, learningRate);
+        if (launchSize > 0 && launchSize + slot.parameter.size > KERNEL_ELEMENTS) flush();
+        launch.push({ slot, gradient });
+        launchSize += slot.parameter.size;
         return;
       }
       if (slot.parameter.size >= FUSE_BELOW) {
@@ -91,6 +104,7 @@ export class AdamW {
       group.gradients.push(gradient);
       groups.set(key, group);
     });
+    flush();
     tf.tidy(() =>
       [...updates, ...groups.values()].forEach((group) => this.update(group.slots, group.gradients, learningRate)),
     );
@@ -108,15 +122,27 @@ export class AdamW {
     };
   }
 
-  private updateByKernel(slot: Slot, gradient: Tensor, learningRate: number): void {
-    const attrs = this.coefficients(slot, learningRate) as unknown as NamedAttrMap;
-    const inputs = { p: slot.parameter, g: gradient, m: slot.m, v: slot.v };
-    const [p, m, v] = tf.engine().runKernel(ADAMW_UPDATE, inputs, attrs) as [Tensor, Tensor, Tensor];
-    // assign takes over each new tensor's buffer and disposes the old one.
-    slot.m.assign(m);
-    slot.v.assign(v);
-    slot.parameter.assign(p);
-    [p, m, v].forEach((t) => t.dispose());
+  private updateByKernel(updates: readonly { slot: Slot; gradient: Tensor }[], learningRate: number): void {
+    const { inputs, attrs } = adamwUpdateInvocation(
+      updates.map(({ slot, gradient }) => ({
+        p: slot.parameter,
+        g: gradient,
+        m: slot.m,
+        v: slot.v,
+        coefficients: this.coefficients(slot, learningRate),
+      })),
+    );
+    const outputs = tf
+      .engine()
+      .runKernel(ADAMW_UPDATE, inputs as NamedTensorMap, attrs as unknown as NamedAttrMap) as Tensor[];
+    updates.forEach(({ slot }, i) => {
+      const [p, m, v] = outputs.slice(3 * i, 3 * i + 3) as [Tensor, Tensor, Tensor];
+      // assign takes over each new tensor's buffer and disposes the old one.
+      slot.m.assign(m);
+      slot.v.assign(v);
+      slot.parameter.assign(p);
+    });
+    outputs.forEach((t) => t.dispose());
   }
 
   /** The AdamW update of parameters with the same learning rate and step count, on their flattened concatenation. */

@@ -1,16 +1,18 @@
 /**
- * One AdamW update of a parameter as a single kernel, `McevalAdamW` (cpu and wasm): inputs p, g, m, v; outputs the new
- * p, m and v. The same float32 operations in the same order as the fourteen tfjs ops it replaces (src/train/adamw.ts),
- * so values are bit-identical: each step is computed in float64 and rounded to float32, which for +, −, ×, ÷ and √ of
- * float32 operands gives the correctly rounded float32 result. A training step updates ~70 LoRA matrices; this saves
- * ~900 kernel launches per step (tens of microseconds each on wasm).
+ * AdamW updates of several parameters as a single kernel, `McevalAdamW` (cpu and wasm): inputs p0, g0, m0, v0, p1, …;
+ * attribute `coefficients`, six numbers per parameter (AdamWCoefficients in order); outputs the new p, m and v of
+ * each, in that order. The same float32 operations in the same order as the fourteen tfjs ops it replaces
+ * (src/train/adamw.ts), so values are bit-identical: each step is computed in float64 and rounded to float32, which
+ * for +, −, ×, ÷ and √ of float32 operands gives the correctly rounded float32 result. A training step updates ~70
+ * LoRA matrices (and MonteCLoRA's ~70 priors); one launch for them all replaces ~14 launches per parameter, tens of
+ * microseconds each on wasm.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { floatOutput, inputValues } from './backend-output.js';
 
 export const ADAMW_UPDATE = 'McevalAdamW';
 
-/** The update's scalars, as the tfjs ops take them (each becomes a float32 scalar). */
+/** The update's scalars, as the tfjs ops take them (each becomes a float32 scalar), in the kernel's order. */
 export interface AdamWCoefficients {
   readonly beta1: number;
   readonly beta2: number;
@@ -55,16 +57,44 @@ export function adamwUpdateValues(
   return out;
 }
 
+const COEFFICIENT_KEYS = ['beta1', 'beta2', 'correction2', 'epsilon', 'decay', 'stepSize'] as const;
+
+/** The kernel's inputs and attributes for updating each parameter with its gradient, moments and coefficients. */
+export function adamwUpdateInvocation(
+  parameters: readonly {
+    p: TensorInfo;
+    g: TensorInfo;
+    m: TensorInfo;
+    v: TensorInfo;
+    coefficients: AdamWCoefficients;
+  }[],
+): { inputs: Record<string, TensorInfo>; attrs: { coefficients: number[] } } {
+  const inputs: Record<string, TensorInfo> = {};
+  parameters.forEach(({ p, g, m, v }, i) =>
+    Object.assign(inputs, { [`p${i}`]: p, [`g${i}`]: g, [`m${i}`]: m, [`v${i}`]: v }),
+  );
+  const coefficients = parameters.flatMap(({ coefficients: c }) => COEFFICIENT_KEYS.map((key) => c[key]));
+  return { inputs, attrs: { coefficients } };
+}
+
 const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { p, g, m, v } = inputs as Record<'p' | 'g' | 'm' | 'v', TensorInfo>;
   const values = (t: TensorInfo) => inputValues<Float32Array>(backend, t);
-  const next = adamwUpdateValues(values(p), values(g), values(m), values(v), attrs as unknown as AdamWCoefficients);
+  const flat = (attrs as unknown as { coefficients: number[] }).coefficients;
+  const count = flat.length / COEFFICIENT_KEYS.length;
+  const updates = Array.from({ length: count }, (_, i) => {
+    const c = Object.fromEntries(COEFFICIENT_KEYS.map((key, k) => [key, flat[i * COEFFICIENT_KEYS.length + k]!]));
+    const [p, g, m, v] = ['p', 'g', 'm', 'v'].map((name) => values(inputs[`${name}${i}`]!));
+    return adamwUpdateValues(p!, g!, m!, v!, c as unknown as AdamWCoefficients);
+  });
   // Outputs are made after every input was read: making one can grow the wasm heap and detach the views.
-  return [
-    floatOutput(backend, p.shape, next.p),
-    floatOutput(backend, p.shape, next.m),
-    floatOutput(backend, p.shape, next.v),
-  ];
+  return updates.flatMap((next, i) => {
+    const shape = inputs[`p${i}`]!.shape;
+    return [
+      floatOutput(backend, shape, next.p),
+      floatOutput(backend, shape, next.m),
+      floatOutput(backend, shape, next.v),
+    ];
+  });
 };
 
 export function adamwUpdateKernel(backendName: string): KernelConfig {

@@ -1,6 +1,6 @@
 /**
- * Running the WebAssembly bulk draws of mceval's generator (assembly/random.ts). `state` is the generator's four u32
- * words, advanced in place past the draws.
+ * Running the WebAssembly bulk draws of mceval's generator (assembly/random.ts, assembly/normal.ts). `state` is the
+ * generator's four u32 words, advanced in place past the draws.
  */
 import { place, write, type KernelExports } from './wasm-kernels.js';
 
@@ -29,4 +29,25 @@ export function keepMaskInto(state: Uint32Array, keep: number, value: number, ou
   });
   if (threshold > 4294967295) out.fill(value);
   else out.set(new Float32Array(exports.memory.buffer, outAt, out.length));
+}
+
+/**
+ * mean + std·normal() for each element of `out`, from ⌈out.length/2⌉ Box–Muller pairs (the same values as normal()
+ * calls); returns the second value of the last pair when out.length is odd, for normal() to serve next.
+ */
+export function normalsInto(state: Uint32Array, mean: number, std: number, out: Float32Array): number {
+  let spare = 0;
+  const { exports, outAt } = withState(state, out.length, (e, at, stateAt) => {
+    spare = e.normals(at, out.length, stateAt, mean, std);
+  });
+  out.set(new Float32Array(exports.memory.buffer, outAt, out.length));
+  return spare;
+}
+
+/** Standard normals by the ziggurat method (assembly/ziggurat.ts) into `out`. */
+export function zigguratNormalsInto(state: Uint32Array, out: Float32Array): void {
+  const { exports, outAt } = withState(state, out.length, (e, at, stateAt) =>
+    e.zigguratNormals(at, out.length, stateAt),
+  );
+  out.set(new Float32Array(exports.memory.buffer, outAt, out.length));
 }

@@ -24,6 +24,11 @@ export interface KernelExports {
   transposedProduct(...args: number[]): void;
   draws(...args: number[]): void;
   keepMask(...args: number[]): void;
+  normals(...args: number[]): number;
+  zigguratNormals(...args: number[]): void;
+  libmLog(x: number): number;
+  libmCosine(x: number): number;
+  libmSine(x: number): number;
 }
 
 const PAGE = 65536;

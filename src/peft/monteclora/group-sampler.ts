@@ -5,6 +5,10 @@
  * p, and each layer takes its slice. Every layer still draws its noise from its own seeded buffer, so the numbers
  * are those of layer-by-layer sampling. A layer's k-th sampling forward gets the group's k-th draw: every layer of a
  * model samples once per forward.
+ *
+ * Where tensors read synchronously and the weights are logistic-normal, the whole draw — and the regulariser's terms
+ * with it — is one op computed on the host (host-sampler.ts); elsewhere (WebGPU, exact Dirichlet weights, or when
+ * asked) it is the tfjs ops below, which define it.
  */
 import { tf, type Tensor, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { batchMatMul } from '../../engine/ops/batch-matmul.js';
@@ -12,6 +16,9 @@ import type { MonteCloraConfig } from './config.js';
 import type { LayerNoise } from './noise.js';
 import { concentration, mixtureWeights } from './mixture-weights.js';
 import { dirichletWeights } from './dirichlet-sampler.js';
+import { hostGroupDraw } from './host-sampler.js';
+import { readsSynchronously } from '../../engine/host-reads.js';
+import { sumAll } from '../../engine/ops/sum-all.js';
 
 /** One layer's part of a draw. */
 export interface LayerDraw {
@@ -19,17 +26,13 @@ export interface LayerDraw {
   readonly covariance: Tensor;
   /** Mixture weights per outer sample, [M, N]. */
   readonly weights: Tensor;
-  /** The weights the perturbation mixes with: `weights`, or one-hot at their argmax for the sparse ablation. */
-  readonly mixing: Tensor;
-  /** ε·√Σ (ε² under doubleScale), [M, r]: the scale of each column of the mixed Gaussian noise. */
-  readonly columnScale: Tensor;
-  /** The layer's Z_g, M × N × d_in × r. */
-  readonly gaussian: Float32Array;
+  /** ε·Σ_n w_n E_n [d_in, r] (the mean of M such terms with M outer samples): what is added to A. */
+  readonly perturbation: Tensor;
   /**
-   * ε·Σ_n w_n E_n [d_in, r] when there is one outer sample, computed for every layer of the same d_in at once; with M > 1
-   * the layer mixes its own M terms.
+   * A + perturbation, differentiable in A, where the draw computed the sum itself (the host draw); the perturbation
+   * is then a tensor made when read, off the tape.
    */
-  readonly perturbation?: Tensor;
+  readonly perturbedA?: Tensor;
   /** The whole draw this layer's is a slice of, and the layer's place in it. */
   readonly group: GroupDraw;
   readonly index: number;
@@ -42,18 +45,36 @@ export interface GroupDraw {
   readonly covariance: Tensor;
   /** [L, M, N]. */
   readonly weights: Tensor;
-  /** The members' s, stacked [L, r]. */
+  /** The members' s, stacked [L, r] (by the host draw only when read, in the reader's scope). */
   readonly s: Tensor;
-  /** The members' p, stacked [L, N], when the draw stacked them (logistic-normal weights). */
+  /** The members' p, stacked [L, N], when the draw stacked them (logistic-normal weights on the device). */
   readonly p?: Tensor;
+  /** The host draw's regulariser terms [KL_G/M, KL_W, KL_D, C/M] for `config`, and Σ P² and Σ A² over the members. */
+  readonly host?: {
+    readonly terms: Tensor;
+    readonly config: MonteCloraConfig;
+    readonly perturbationSquaredNorm: number;
+    readonly aSquaredNorm: number;
+  };
 }
 
 export interface SamplerMember {
+  readonly loraA: Variable;
   readonly stdPrior: Variable;
   readonly expertWeightsPrior: Variable;
   readonly nextNoise: () => LayerNoise;
   /** The Dirichlet concentration's values for this step, read beforehand (exact-Dirichlet sampling only). */
   readonly hostConcentration?: Float32Array;
+  /** α⁰ per component (the random-prior ablation). */
+  readonly dirichletPriorConcentration?: Variable;
+}
+
+export interface GroupSamplerOptions {
+  /**
+   * Compute the draw on the host (host-sampler.ts); by default wherever tensors read synchronously, with
+   * logistic-normal weights. false keeps the tfjs ops (tests compare the two).
+   */
+  readonly onHost?: boolean;
 }
 
 export class GroupSampler {
@@ -64,6 +85,7 @@ export class GroupSampler {
   constructor(
     private readonly members: readonly SamplerMember[],
     private readonly config: MonteCloraConfig,
+    private readonly options: GroupSamplerOptions = {},
   ) {}
 
   /** The member's sample for its next training forward (tensors owned by the caller's tidy or tape scope). */
@@ -78,9 +100,48 @@ export class GroupSampler {
   }
 
   private drawAll(): LayerDraw[] {
+    const noise = this.members.map((member) => member.nextNoise());
+    const onHost = this.options.onHost ?? (readsSynchronously() && this.config.mixtureWeights === 'logistic-normal');
+    return onHost ? this.hostDraw(noise) : this.deviceDraw(noise);
+  }
+
+  private hostDraw(noise: readonly LayerNoise[]): LayerDraw[] {
+    const draw = hostGroupDraw(this.members, noise, this.config);
+    const members = this.members;
+    const group: GroupDraw = {
+      members: members.length,
+      covariance: draw.covariance,
+      weights: draw.weights,
+      get s() {
+        return tf.stack(members.map((member) => member.stdPrior));
+      },
+      host: {
+        terms: draw.terms,
+        config: this.config,
+        perturbationSquaredNorm: draw.perturbationSquaredNorm,
+        aSquaredNorm: draw.aSquaredNorm,
+      },
+    };
+    const [covarianceOf, weightsOf] = [draw.covariance, draw.weights].map(slices) as [Slices, Slices];
+    return draw.perturbedA.map((perturbedA, l) => ({
+      get covariance() {
+        return covarianceOf(l);
+      },
+      get weights() {
+        return weightsOf(l);
+      },
+      get perturbation() {
+        return draw.perturbation(l);
+      },
+      perturbedA,
+      group,
+      index: l,
+    }));
+  }
+
+  private deviceDraw(noise: readonly LayerNoise[]): LayerDraw[] {
     const { r, components: N, outerSamples: M, sampleScaler, doubleScale } = this.config;
     const L = this.members.length;
-    const noise = this.members.map((member) => member.nextNoise());
     const chiSquare = new Float32Array(L * M * r);
     noise.forEach((draw, l) => chiSquare.set(draw.chiSquare, l * M * r));
     const stackedS = tf.stack(this.members.map((member) => member.stdPrior));
@@ -90,37 +151,43 @@ export class GroupSampler {
     const mixing = this.config.sparseMixture ? tf.cast(tf.oneHot(tf.argMax(weights, -1), N), 'float32') : weights;
     const columnScale = tf.mul(tf.sqrt(covariance), doubleScale ? sampleScaler * sampleScaler : sampleScaler);
     const group: GroupDraw = { members: L, covariance, weights, s: stackedS, ...(p === undefined ? {} : { p }) };
-    // Per-layer slices are cut only when read (the regulariser reads the stacked tensors; M > 1 reads mixing and
-    // scale per layer): each unstack is a kernel, and every slice saved for the backward pass another.
-    const slices = (t: Tensor) => {
-      let parts: Tensor[] | undefined;
-      return (l: number) => (parts ??= L === 1 ? [tf.reshape(t, t.shape.slice(1))] : tf.unstack(t))[l]!;
-    };
     const [covarianceOf, weightsOf, mixingOf, scaleOf] = [covariance, weights, mixing, columnScale].map(slices) as [
-      (l: number) => Tensor,
-      (l: number) => Tensor,
-      (l: number) => Tensor,
-      (l: number) => Tensor,
+      Slices,
+      Slices,
+      Slices,
+      Slices,
     ];
-    const perturbations = M === 1 ? this.perturbations(noise, mixing, columnScale) : undefined;
-    return noise.map((draw, l) => ({
+    const perturbations =
+      M === 1
+        ? this.perturbations(noise, mixing, columnScale)
+        : noise.map((draw, l) => this.meanPerturbation(draw, mixingOf(l), scaleOf(l)));
+    return perturbations.map((perturbation, l) => ({
       get covariance() {
         return covarianceOf(l);
       },
       get weights() {
         return weightsOf(l);
       },
-      get mixing() {
-        return mixingOf(l);
-      },
-      get columnScale() {
-        return scaleOf(l);
-      },
-      gaussian: draw.gaussian,
+      perturbation,
       group,
       index: l,
-      ...(perturbations === undefined ? {} : { perturbation: perturbations[l]! }),
     }));
+  }
+
+  /**
+   * With M outer samples, one layer's perturbation: per m, Σ_n w_mn Z_g[m, n] as one [1, N]·[N, d_in·r] product, its
+   * columns scaled by ε√Σ_m — never N copies of A — and the M terms averaged.
+   */
+  private meanPerturbation(noise: LayerNoise, mixing: Tensor, columnScale: Tensor): Tensor {
+    const { r, components: N, outerSamples: M } = this.config;
+    const size = noise.gaussian.length / (M * N);
+    const terms = Array.from({ length: M }, (_, m) => {
+      const z = tf.tensor2d(noise.gaussian.subarray(m * N * size, (m + 1) * N * size), [N, size]);
+      const rowWeights = tf.slice(mixing, [m, 0], [1, N]);
+      const rowScale = tf.slice(columnScale, [m, 0], [1, r]);
+      return tf.mul(tf.reshape(tf.matMul(rowWeights, z), [size / r, r]), rowScale);
+    });
+    return tf.div(sumAll(terms), M);
   }
 
   /**
@@ -166,4 +233,15 @@ export class GroupSampler {
     const p = tf.stack(this.members.map((member) => member.expertWeightsPrior));
     return { weights: mixtureWeights(tf.reshape(p, [L, 1, N]), tf.tensor3d(z, [L, M, N])), p };
   }
+}
+
+type Slices = (l: number) => Tensor;
+
+/**
+ * Member l's slice of a stacked [L, …] tensor, cut only when read (the regulariser reads the stacked tensors): each
+ * unstack is a kernel, and every slice saved for the backward pass another.
+ */
+function slices(t: Tensor): Slices {
+  let parts: Tensor[] | undefined;
+  return (l: number) => (parts ??= t.shape[0] === 1 ? [tf.reshape(t, t.shape.slice(1))] : tf.unstack(t))[l]!;
 }

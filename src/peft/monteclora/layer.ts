@@ -17,23 +17,10 @@ import { stopGradient } from '../../engine/ops/stop-gradient.js';
 import type { MonteCloraConfig } from './config.js';
 import { NoiseBuffer, type LayerNoise } from './noise.js';
 import { concentration } from './mixture-weights.js';
-import { GroupSampler, type GroupDraw } from './group-sampler.js';
+import { GroupSampler, type GroupDraw, type LayerDraw } from './group-sampler.js';
 import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
 import { hostRegularizerTerms, type RegularizerTermsOp } from './host-regularizer.js';
 import { readsSynchronously } from '../../engine/host-reads.js';
-
-/** What the last training forward drew, for the regulariser and the logs. */
-interface ForwardSample {
-  /** [M, r] */
-  readonly covariance: Tensor;
-  /** [M, N] */
-  readonly weights: Tensor;
-  /** ε·Σ_n w_n E_n, the noise added to A (for the noise-to-A ratio in the logs). */
-  readonly perturbation: Tensor;
-  /** The draw of the whole sampler group, and this layer's place in it. */
-  readonly group: GroupDraw;
-  readonly index: number;
-}
 
 /** The per-layer means of the regulariser's terms and the noise-to-A ratio, in this order, as logged per step. */
 export const REGULARIZER_LOG_KEYS = [
@@ -63,7 +50,8 @@ export class MonteCloraLayer extends LoraLayer {
   hostConcentration: Float32Array | undefined = undefined;
   /** Draws Σ and w; a model's layers share one (see GroupSampler), a layer built alone has its own. */
   sampler: GroupSampler;
-  private sample: ForwardSample | undefined;
+  /** What the last training forward drew, for the regulariser and the logs. */
+  private sample: LayerDraw | undefined;
   private readonly monteclora: MonteCloraConfig;
 
   /** `noise` replaces the seeded buffer, e.g. with a fixed draw for finite-difference checks. */
@@ -96,35 +84,15 @@ export class MonteCloraLayer extends LoraLayer {
       this.sample = undefined;
       return { a };
     }
-    const { r, components, outerSamples, detachPerturbedA } = this.monteclora;
-    const inFeatures = this.loraA.shape[0]!;
     const draw = this.sampler.draw(this);
-    const { gaussian } = draw;
-    // Per outer sample m: Σ_n w_mn Z_g[m, n] as one [1, N]·[N, d_in·r] product, its columns scaled by ε√Σ_m — never
-    // N copies of A. The M terms are averaged. (With one outer sample the group sampler has done it for all layers.)
-    const size = inFeatures * r;
-    const terms = Array.from({ length: draw.perturbation === undefined ? outerSamples : 0 }, (_, m) => {
-      const z = tf.tensor2d(gaussian.subarray(m * components * size, (m + 1) * components * size), [components, size]);
-      const rowWeights = outerSamples === 1 ? draw.mixing : tf.slice(draw.mixing, [m, 0], [1, components]);
-      const rowScale = outerSamples === 1 ? draw.columnScale : tf.slice(draw.columnScale, [m, 0], [1, r]);
-      return tf.mul(tf.reshape(tf.matMul(rowWeights, z), [inFeatures, r]), rowScale);
-    });
-    const perturbation = draw.perturbation ?? (outerSamples === 1 ? terms[0]! : tf.div(sumAll(terms), outerSamples));
-    // Covariance and weights are read from the draw when asked for: the regulariser reads the group's stacked ones.
-    this.sample = {
-      get covariance() {
-        return draw.covariance;
-      },
-      get weights() {
-        return draw.weights;
-      },
-      perturbation,
-      group: draw.group,
-      index: draw.index,
-    };
-    if (!detachPerturbedA) return { a, perturbation: perturbation as Tensor2D };
+    this.sample = draw;
+    if (!this.monteclora.detachPerturbedA) {
+      return draw.perturbedA === undefined
+        ? { a, perturbation: draw.perturbation as Tensor2D }
+        : { a: draw.perturbedA as Tensor2D };
+    }
     // Deviation 2 (docs/monteclora.md §5): the sample becomes the new A (a random walk) and the forward uses it as a constant.
-    const constant = stopGradient(tf.add(a, perturbation)) as Tensor2D;
+    const constant = stopGradient(draw.perturbedA ?? tf.add(a, draw.perturbation)) as Tensor2D;
     this.loraA.assign(constant);
     return { a: constant };
   }
@@ -135,7 +103,7 @@ export class MonteCloraLayer extends LoraLayer {
   }
 
   /** Σ and w of the last training forward (undefined after an eval forward). */
-  get lastSample(): ForwardSample | undefined {
+  get lastSample(): LayerDraw | undefined {
     return this.sample;
   }
 
@@ -147,8 +115,8 @@ export class MonteCloraLayer extends LoraLayer {
 
 /**
  * (1/L) Σ_ℓ R_ℓ with R_ℓ = β(KL_G + KL_W + KL_D) + C, over the layers that sampled in this forward, computed on their
- * stacked tensors at once: on the host as one op where tensors read synchronously (host-regularizer.ts), else as
- * kl.ts's tfjs ops. Undefined when no layer sampled (eval mode). `record` receives the values of REGULARIZER_LOG_KEYS
+ * stacked tensors at once: the terms the host draw computed with the sample (host-sampler.ts), else on the host as one
+ * op where tensors read synchronously (host-regularizer.ts), else as kl.ts's tfjs ops. Undefined when no layer sampled (eval mode). `record` receives the values of REGULARIZER_LOG_KEYS
  * as one tensor, kept past the tape.
  */
 export function meanRegularizer(
@@ -164,31 +132,42 @@ export function meanRegularizer(
     const whole =
       group.members === sampled.length &&
       sampled.every((layer, i) => layer.lastSample!.group === group && layer.lastSample!.index === i);
-    const flatten = (t: Tensor) => tf.reshape(t, [-1, t.shape[t.rank - 1]!]);
-    const covariance = whole
-      ? flatten(group.covariance)
-      : tf.concat(sampled.map((layer) => layer.lastSample!.covariance));
-    const weights = whole ? flatten(group.weights) : tf.concat(sampled.map((layer) => layer.lastSample!.weights));
-    const s = whole ? group.s : tf.stack(sampled.map((layer) => layer.stdPrior));
-    const p = whole && group.p !== undefined ? group.p : tf.stack(sampled.map((layer) => layer.expertWeightsPrior));
-    const alpha = concentration(p);
-    const prior = config.randomDirichletPrior
-      ? tf.stack(sampled.map((layer) => layer.dirichletPriorConcentration!))
-      : config.dirichletPrior;
-    const shape = {
-      components: config.components,
-      outerSamples: config.outerSamples,
-      referenceSign: config.dirichletKlReferenceSign,
-    };
-    const onHost = readsSynchronously();
-    const terms = onHost
-      ? hostRegularizerTerms(covariance, weights, s, alpha, prior, shape)
-      : deviceRegularizerTerms(covariance, weights, s, alpha, prior, shape);
+    // The host draw computed the terms with the draw, for the sampler's config (a caller may ask for another).
+    const fused = whole && group.host?.config === config ? group.host : undefined;
+    const onHost = fused !== undefined || readsSynchronously();
+    const terms = fused?.terms ?? regularizerTerms(sampled, group, whole, config, onHost);
     const β = config.klWeight;
     const total = tf.sum(tf.mul(terms, tf.tensor1d([β, β, β, config.cooperativeLoss ? 1 : 0])));
-    if (record !== undefined) record(tf.keep(regularizerLog(terms, sampled, onHost)));
+    if (record !== undefined) record(tf.keep(regularizerLog(terms, sampled, onHost, fused)));
     return tf.div(total, sampled.length) as Scalar;
   });
+}
+
+/** [KL_G/M, KL_W, KL_D, C/M] summed over the sampled layers, from their stacked tensors. */
+function regularizerTerms(
+  sampled: readonly MonteCloraLayer[],
+  group: GroupDraw,
+  whole: boolean,
+  config: MonteCloraConfig,
+  onHost: boolean,
+): Tensor {
+  const flatten = (t: Tensor) => tf.reshape(t, [-1, t.shape[t.rank - 1]!]);
+  const covariance = whole
+    ? flatten(group.covariance)
+    : tf.concat(sampled.map((layer) => layer.lastSample!.covariance));
+  const weights = whole ? flatten(group.weights) : tf.concat(sampled.map((layer) => layer.lastSample!.weights));
+  const s = whole ? group.s : tf.stack(sampled.map((layer) => layer.stdPrior));
+  const p = whole && group.p !== undefined ? group.p : tf.stack(sampled.map((layer) => layer.expertWeightsPrior));
+  const alpha = concentration(p);
+  const prior = config.randomDirichletPrior
+    ? tf.stack(sampled.map((layer) => layer.dirichletPriorConcentration!))
+    : config.dirichletPrior;
+  const shape = {
+    components: config.components,
+    outerSamples: config.outerSamples,
+    referenceSign: config.dirichletKlReferenceSign,
+  };
+  return (onHost ? hostRegularizerTerms : deviceRegularizerTerms)(covariance, weights, s, alpha, prior, shape);
 }
 
 /** kl.ts's terms as tfjs ops, [KL_G/M, KL_W, KL_D, C/M], for backends that cannot read synchronously. */
@@ -201,17 +180,26 @@ const deviceRegularizerTerms: RegularizerTermsOp = (covariance, weights, s, alph
   ]);
 };
 
-/** The values of REGULARIZER_LOG_KEYS: the terms per layer, then ‖Σ perturbations‖ / ‖Σ A‖ over the layers. */
-function regularizerLog(terms: Tensor, sampled: readonly MonteCloraLayer[], onHost: boolean): Tensor {
-  const perturbations = sampled.map((layer) => layer.lastSample!.perturbation);
+/**
+ * The values of REGULARIZER_LOG_KEYS: the terms per layer, then ‖Σ perturbations‖ / ‖Σ A‖ over the layers (from the
+ * squared norms the host draw computed, when it did).
+ */
+function regularizerLog(
+  terms: Tensor,
+  sampled: readonly MonteCloraLayer[],
+  onHost: boolean,
+  norms?: { readonly perturbationSquaredNorm: number; readonly aSquaredNorm: number },
+): Tensor {
   const means = tf.div(terms, sampled.length);
   if (onHost) {
     // Read on the host: a diagnostic, kept off the tape (on the tape it was ~100 kernels a step).
     const squaredNorm = (tensors: Tensor[]) =>
       tensors.reduce((total, t) => total + (t.dataSync() as Float32Array).reduce((sum, v) => sum + v * v, 0), 0);
-    const ratio = Math.sqrt(squaredNorm(perturbations) / squaredNorm(sampled.map((layer) => layer.loraA)));
-    return tf.tensor1d([...means.dataSync(), ratio]);
+    const noise = norms?.perturbationSquaredNorm ?? squaredNorm(sampled.map((layer) => layer.lastSample!.perturbation));
+    const mean = norms?.aSquaredNorm ?? squaredNorm(sampled.map((layer) => layer.loraA));
+    return tf.tensor1d([...means.dataSync(), Math.sqrt(noise / mean)]);
   }
+  const perturbations = sampled.map((layer) => layer.lastSample!.perturbation);
   const squaredNorm = (tensors: Tensor[]) => sumAll(tensors.map((t) => tf.sum(tf.square(t))));
   const ratio = tf.sqrt(tf.div(squaredNorm(perturbations), squaredNorm(sampled.map((layer) => layer.loraA))));
   return tf.concat([means, tf.reshape(ratio, [1])]);

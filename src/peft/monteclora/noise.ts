@@ -1,5 +1,7 @@
 /**
- * The parameter-free noise of one MonteCLoRA forward pass (docs/monteclora.md §2), drawn from the seeded Rng:
+ * The parameter-free noise of one MonteCLoRA forward pass (docs/monteclora.md §2), drawn from the seeded Rng (its
+ * normals by the ziggurat method: a training step draws N·d_in·r of them per layer, which Box–Muller made a
+ * noticeable share of a small model's step):
  *  - gaussian: Z_g, M × N × d_in × r standard normals;
  *  - chiSquare: M × r, the r diagonal entries of a Wishart(df = r, I_r) draw per outer sample, which are i.i.d. χ²_r
  *    (the spec's shortcut with the same distribution as Bartlett's LLᵀ diagonal), each a sum of r squared normals;
@@ -17,10 +19,11 @@ export interface LayerNoise {
 }
 
 export function chiSquareDraws(rng: Rng, count: number, degrees: number): Float32Array {
+  const normals = rng.zigguratNormals(count * degrees);
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     let sum = 0;
-    for (let k = 0; k < degrees; k++) sum += rng.normal() ** 2;
+    for (let k = 0; k < degrees; k++) sum += normals[i * degrees + k]! ** 2;
     out[i] = sum;
   }
   return out;
@@ -38,11 +41,11 @@ export interface NoiseShape {
 export function drawLayerNoise(rng: Rng, shape: NoiseShape): LayerNoise {
   const { components, inFeatures, rank, outerSamples } = shape;
   return {
-    gaussian: rng.normalArray(outerSamples * components * inFeatures * rank),
+    gaussian: rng.zigguratNormals(outerSamples * components * inFeatures * rank),
     chiSquare: chiSquareDraws(rng, outerSamples * rank, rank),
     mixture:
       shape.mixture === 'normal'
-        ? rng.normalArray(outerSamples * components)
+        ? rng.zigguratNormals(outerSamples * components)
         : rng.uniformArray(outerSamples * components),
   };
 }
