@@ -3,9 +3,10 @@
  * draws, with the logarithm, sine and cosine V8 computes Math.log, Math.sin and Math.cos with — Sun's fdlibm, as V8's
  * src/base/ieee754.cc adapts it — written out here for the arguments Box–Muller gives them (log on (0, 1], sin and
  * cos on [0, 2π)). Every step is an IEEE double operation in the same order, so each value has the same bits as in
- * JavaScript (test/rng.test.ts checks millions against Math.*). The JavaScript loop spent ~40 ns per value, most of it
- * in the three library calls.
+ * JavaScript (test/rng.test.ts checks them against Math.* and normal()). The JavaScript loop spent ~40 ns per value,
+ * most of it in the three library calls; this one ~20.
  */
+import { draws } from './random';
 
 function high(x: f64): i32 {
   return <i32>(reinterpret<u64>(x) >> 32);
@@ -206,45 +207,24 @@ function cosineAndSine(x: f64): f64 {
 }
 
 /**
- * `count` values mean + std·normal() as f32 into `out`, from ⌈count/2⌉ pairs of draws; the generator's state is four
- * u32 at `state`, advanced past them. Returns the unused second value of the last pair when count is odd (the spare
- * that normal() keeps), else 0.
+ * `count` values mean + std·normal() as f32 into `out`, which has room for count + 1 values: the 2·⌈count/2⌉ draws of
+ * the generator (state: four u32 at `state`, advanced past them) are written there first and each pair is replaced
+ * by its two normals. Returns the unused second value of the last pair when count is odd (the spare that normal()
+ * keeps), else 0.
  */
 export function normals(out: usize, count: i32, state: usize, mean: f64, std: f64): f64 {
-  let s0 = load<u32>(state);
-  let s1 = load<u32>(state, 4);
-  let s2 = load<u32>(state, 8);
-  let s3 = load<u32>(state, 12);
+  const pairs = (count + 1) >> 1;
+  draws(out, 2 * pairs, state);
   let spare: f64 = 0;
   for (let i = 0; i < count; i += 2) {
-    // Two draws of xoshiro128** (assembly/random.ts's step, inlined for the pair).
-    const first = rotl<u32>(s1 * 5, 7) * 9;
-    let t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = rotl<u32>(s3, 11);
-    const second = rotl<u32>(s1 * 5, 7) * 9;
-    t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = rotl<u32>(s3, 11);
-    const radius = Math.sqrt(-2 * logarithm(1 - <f64>first / 4294967296));
-    const angle = 2 * Math.PI * (<f64>second / 4294967296);
+    const at = out + ((<usize>i) << 2);
+    const radius = Math.sqrt(-2 * logarithm(1 - <f64>load<u32>(at) / 4294967296));
+    const angle = 2 * Math.PI * (<f64>load<u32>(at, 4) / 4294967296);
     const cosine = cosineAndSine(angle);
-    store<f32>(out + ((<usize>i) << 2), <f32>(mean + std * (radius * cosine)));
-    if (i + 1 < count) store<f32>(out + ((<usize>(i + 1)) << 2), <f32>(mean + std * (radius * sine)));
+    store<f32>(at, <f32>(mean + std * (radius * cosine)));
+    if (i + 1 < count) store<f32>(at, <f32>(mean + std * (radius * sine)), 4);
     else spare = radius * sine;
   }
-  store<u32>(state, s0);
-  store<u32>(state, s1, 4);
-  store<u32>(state, s2, 8);
-  store<u32>(state, s3, 12);
   return spare;
 }
 

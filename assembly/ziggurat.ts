@@ -5,6 +5,8 @@
  * MonteCLoRA's noise (N·d_in·r values per layer and step) uses it. A different stream from Rng.normal().
  */
 
+import { draws } from './random';
+
 const LAYERS = 128;
 /** The start of the tail, and the area of each layer (Doornik 2005, table 1). */
 const TAIL = 3.442619855899;
@@ -31,21 +33,14 @@ function tabulate(): void {
   tabulated = true;
 }
 
-let s0: u32 = 0;
-let s1: u32 = 0;
-let s2: u32 = 0;
-let s3: u32 = 0;
+/** The generator's state (four u32) while zigguratNormals runs, for the rare draws beyond each value's two. */
+let generator: usize = 0;
+const EXTRA = memory.data(4);
 
+/** One more draw of the generator, after every draw made so far. */
 function next(): u32 {
-  const result = rotl<u32>(s1 * 5, 7) * 9;
-  const t = s1 << 9;
-  s2 ^= s0;
-  s3 ^= s1;
-  s1 ^= s2;
-  s0 ^= s3;
-  s2 ^= t;
-  s3 = rotl<u32>(s3, 11);
-  return result;
+  draws(EXTRA, 1, generator);
+  return load<u32>(EXTRA);
 }
 
 /** Uniform on (0, 1), never 0 (the tail takes its logarithm). Scaled by a product: 2⁻³² is exact, a division slow. */
@@ -86,50 +81,21 @@ function signed(draw: u32): f64 {
   return (<f64>(<i32>draw) + 0.5) * 4.656612873077393e-10;
 }
 
-/** `count` standard normals as f32 into `out`; the generator's state is four u32 at `state`, advanced past them. */
-export function zigguratNormals(out: usize, count: i32, state: usize): void {
+/**
+ * `count` standard normals as f32 into `out`; `scratch` has room for 2·count u32. The generator (four u32 at `state`)
+ * first fills `scratch` with two draws per value — a uniform and a layer — and the few values that fall outside their
+ * layer's rectangle draw what more they need after those, one at a time.
+ */
+export function zigguratNormals(out: usize, count: i32, state: usize, scratch: usize): void {
   if (!tabulated) tabulate();
-  // The generator runs in locals here (in globals a draw waits on four stores and loads); the rare slow path hands
-  // the state over to the globals and takes it back.
-  let a = load<u32>(state);
-  let b = load<u32>(state, 4);
-  let c = load<u32>(state, 8);
-  let d = load<u32>(state, 12);
+  draws(scratch, 2 * count, state);
+  generator = state;
   for (let i = 0; i < count; i++) {
-    const first = rotl<u32>(b * 5, 7) * 9;
-    let t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl<u32>(d, 11);
-    const second = rotl<u32>(b * 5, 7) * 9;
-    t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl<u32>(d, 11);
-    const u = signed(first);
-    const layer = <usize>(second & (LAYERS - 1));
+    const at = scratch + ((<usize>i) << 3);
+    const u = signed(load<u32>(at));
+    const layer = <usize>(load<u32>(at, 4) & (LAYERS - 1));
     let value = u * load<f64>(EDGES + 8 * layer);
-    if (abs<f64>(u) >= load<f64>(RATIOS + 8 * layer)) {
-      s0 = a;
-      s1 = b;
-      s2 = c;
-      s3 = d;
-      value = slowDraw(u, layer);
-      a = s0;
-      b = s1;
-      c = s2;
-      d = s3;
-    }
+    if (abs<f64>(u) >= load<f64>(RATIOS + 8 * layer)) value = slowDraw(u, layer);
     store<f32>(out + ((<usize>i) << 2), <f32>value);
   }
-  store<u32>(state, a);
-  store<u32>(state, b, 4);
-  store<u32>(state, c, 8);
-  store<u32>(state, d, 12);
 }

@@ -126,9 +126,10 @@ export class Rng {
    * cheaper than Box–Muller — for noise drawn in bulk every step (MonteCLoRA's).
    */
   zigguratNormals(size: number): Float32Array {
+    // One call for the whole array (no chunks): the few values that need more than two draws take them after the
+    // array's own, so the values depend on how the array is split.
     const out = new Float32Array(size);
-    for (let at = 0; at < size; at += CHUNK)
-      this.bulk((state) => zigguratNormalsInto(state, out.subarray(at, at + CHUNK)));
+    this.bulk((state) => zigguratNormalsInto(state, out));
     return out;
   }
 

@@ -135,13 +135,8 @@ export class AdamW {
     const outputs = tf
       .engine()
       .runKernel(ADAMW_UPDATE, inputs as NamedTensorMap, attrs as unknown as NamedAttrMap) as Tensor[];
-    updates.forEach(({ slot }, i) => {
-      const [p, m, v] = outputs.slice(3 * i, 3 * i + 3) as [Tensor, Tensor, Tensor];
-      // assign takes over each new tensor's buffer and disposes the old one.
-      slot.m.assign(m);
-      slot.v.assign(v);
-      slot.parameter.assign(p);
-    });
+    // The kernel rewrote m and v in place; assign takes over each new parameter's buffer and disposes the old one.
+    updates.forEach(({ slot }, i) => slot.parameter.assign(outputs[i]!));
     outputs.forEach((t) => t.dispose());
   }
 

@@ -1,7 +1,10 @@
 /**
  * AdamW updates of several parameters as a single kernel, `McevalAdamW` (cpu and wasm): inputs p0, g0, m0, v0, p1, …;
- * attribute `coefficients`, six numbers per parameter (AdamWCoefficients in order); outputs the new p, m and v of
- * each, in that order. The same float32 operations in the same order as the fourteen tfjs ops it replaces
+ * attribute `coefficients`, six numbers per parameter (AdamWCoefficients in order); outputs the new p of each. The
+ * moments m and v are rewritten in place: they are the optimizer's own state, read by nothing else, and new buffers
+ * cost two tensors and two assignments per parameter. The parameter gets a new buffer, as tfjs's assign expects:
+ * tfjs-wasm caches a packed copy of each matrix-product operand by buffer, so rewriting a weight in place would leave
+ * products using its old values. The same float32 operations in the same order as the fourteen tfjs ops it replaces
  * (src/train/adamw.ts), so values are bit-identical: each step is computed in float64 and rounded to float32, which
  * for +, −, ×, ÷ and √ of float32 operands gives the correctly rounded float32 result. A training step updates ~70
  * LoRA matrices (and MonteCLoRA's ~70 priors); one launch for them all replaces ~14 launches per parameter, tens of
@@ -27,14 +30,14 @@ export interface AdamWCoefficients {
 
 const f = Math.fround;
 
-/** The updated parameter and moments. */
+/** The updated parameter; m and v are updated in place. */
 export function adamwUpdateValues(
   p: Float32Array,
   g: Float32Array,
   m: Float32Array,
   v: Float32Array,
   c: AdamWCoefficients,
-): { p: Float32Array; m: Float32Array; v: Float32Array } {
+): Float32Array {
   // Each scalar as the float32 scalar tensor tfjs makes of it.
   const beta1 = f(c.beta1);
   const beta2 = f(c.beta2);
@@ -44,17 +47,17 @@ export function adamwUpdateValues(
   const epsilon = f(c.epsilon);
   const decay = f(c.decay);
   const stepSize = f(c.stepSize);
-  const out = { p: new Float32Array(p.length), m: new Float32Array(p.length), v: new Float32Array(p.length) };
+  const next = new Float32Array(p.length);
   for (let i = 0; i < p.length; i++) {
     const gi = g[i]!;
     const mi = f(f(m[i]! * beta1) + f(gi * oneMinusBeta1));
     const vi = f(f(v[i]! * beta2) + f(f(gi * gi) * oneMinusBeta2));
     const denominator = f(f(f(Math.sqrt(vi)) / correction2) + epsilon);
-    out.m[i] = mi;
-    out.v[i] = vi;
-    out.p[i] = f(f(p[i]! * decay) - f(f(mi / denominator) * stepSize));
+    m[i] = mi;
+    v[i] = vi;
+    next[i] = f(f(p[i]! * decay) - f(f(mi / denominator) * stepSize));
   }
-  return out;
+  return next;
 }
 
 const COEFFICIENT_KEYS = ['beta1', 'beta2', 'correction2', 'epsilon', 'decay', 'stepSize'] as const;
@@ -87,14 +90,7 @@ const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
     return adamwUpdateValues(p!, g!, m!, v!, c as unknown as AdamWCoefficients);
   });
   // Outputs are made after every input was read: making one can grow the wasm heap and detach the views.
-  return updates.flatMap((next, i) => {
-    const shape = inputs[`p${i}`]!.shape;
-    return [
-      floatOutput(backend, shape, next.p),
-      floatOutput(backend, shape, next.m),
-      floatOutput(backend, shape, next.v),
-    ];
-  });
+  return updates.map((next, i) => floatOutput(backend, inputs[`p${i}`]!.shape, next));
 };
 
 export function adamwUpdateKernel(backendName: string): KernelConfig {

@@ -4,25 +4,24 @@
  */
 import { place, write, type KernelExports } from './wasm-kernels.js';
 
-function withState(state: Uint32Array, count: number, run: (exports: KernelExports, out: number, at: number) => void) {
-  const { exports, offsets } = place([4, count]);
-  const [stateAt, outAt] = offsets as [number, number];
+/** Places the state and arrays of `lengths` (the output first), runs, and reads the advanced state back. */
+function withState(
+  state: Uint32Array,
+  lengths: number[],
+  run: (exports: KernelExports, out: number, stateAt: number, scratch: number) => void,
+) {
+  const { exports, offsets } = place([4, ...lengths]);
+  const [stateAt, outAt, scratch] = offsets as [number, number, number];
   write(exports, stateAt, new Int32Array(state.buffer, state.byteOffset, 4));
-  run(exports, outAt, stateAt);
+  run(exports, outAt, stateAt, scratch);
   state.set(new Uint32Array(exports.memory.buffer, stateAt, 4));
   return { exports, outAt };
-}
-
-/** The next out.length draws as int32 bits into `out`. */
-export function drawsInto(state: Uint32Array, out: Int32Array): void {
-  const { exports, outAt } = withState(state, out.length, (e, at, stateAt) => e.draws(at, out.length, stateAt));
-  out.set(new Int32Array(exports.memory.buffer, outAt, out.length));
 }
 
 /** An inverted-dropout mask into `out`: `value` where the draw is below ⌈keep·2³²⌉, else 0. */
 export function keepMaskInto(state: Uint32Array, keep: number, value: number, out: Float32Array): void {
   const threshold = Math.ceil(keep * 4294967296);
-  const { exports, outAt } = withState(state, out.length, (e, at, stateAt) => {
+  const { exports, outAt } = withState(state, [out.length], (e, at, stateAt) => {
     // keep < 1, so the threshold is at most 2³² − 1 unless keep is within 2⁻³² of 1: then every draw is kept.
     if (threshold > 4294967295) e.draws(at, out.length, stateAt);
     else e.keepMask(at, out.length, stateAt, threshold | 0, value);
@@ -37,7 +36,8 @@ export function keepMaskInto(state: Uint32Array, keep: number, value: number, ou
  */
 export function normalsInto(state: Uint32Array, mean: number, std: number, out: Float32Array): number {
   let spare = 0;
-  const { exports, outAt } = withState(state, out.length, (e, at, stateAt) => {
+  // One more slot than values: the draws are written there first, two per pair.
+  const { exports, outAt } = withState(state, [out.length + 1], (e, at, stateAt) => {
     spare = e.normals(at, out.length, stateAt, mean, std);
   });
   out.set(new Float32Array(exports.memory.buffer, outAt, out.length));
@@ -46,8 +46,8 @@ export function normalsInto(state: Uint32Array, mean: number, std: number, out: 
 
 /** Standard normals by the ziggurat method (assembly/ziggurat.ts) into `out`. */
 export function zigguratNormalsInto(state: Uint32Array, out: Float32Array): void {
-  const { exports, outAt } = withState(state, out.length, (e, at, stateAt) =>
-    e.zigguratNormals(at, out.length, stateAt),
+  const { exports, outAt } = withState(state, [out.length, 2 * out.length], (e, at, stateAt, scratch) =>
+    e.zigguratNormals(at, out.length, stateAt, scratch),
   );
   out.set(new Float32Array(exports.memory.buffer, outAt, out.length));
 }
