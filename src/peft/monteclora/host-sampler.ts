@@ -1,13 +1,14 @@
 /**
  * The group sampler's maths (group-sampler.ts) and the regulariser's terms (host-regularizer.ts) for every layer of a
- * model as one op computed on the host: from each layer's A, s and p and its noise, every layer's perturbed A + ε·Σ_n
- * w_n E_n, the stacked Σ and w, and the terms [KL_G/M, KL_W, KL_D, C/M]; its backward returns ∂/∂s and ∂/∂p of each
- * layer, derived by hand below, and ∂/∂A. In tfjs ops the same maths is ~200 kernel launches per training step with its gradient
- * (a few numbers per layer, each op taped and its inputs saved) plus one gradient sum per prior, which on a small
- * model costs more than the adapter's products; this is one node. Values are computed in float64 and handed on as
- * float32 (Σ and w rounded first, so that everything computed from them agrees with the tensors the op returns).
- * Used with logistic-normal weights where tensors read synchronously; group-sampler.ts's ops stay the definition
- * (and run on WebGPU and for exact Dirichlet weights), and the two are tested against each other.
+ * model as one op computed on the host: from each layer's A, s and p and its noise, every layer's perturbed
+ * A + ε·Σ_n w_n E_n, the stacked Σ and w, and the terms [KL_G/M, KL_W, KL_D, C/M]; its backward returns ∂/∂A and the
+ * ∂/∂s and ∂/∂p of each layer, derived by hand below. In tfjs ops the same maths is ~200 kernel launches per training
+ * step with its gradient (a few numbers per layer, each op taped and its inputs saved) plus an add per layer and a
+ * gradient sum per prior, which on a small model costs more than the adapter's products; this is one node. Values are
+ * computed in float64 and handed on as float32 (Σ and w rounded first, so that everything computed from them agrees
+ * with the tensors the op returns). Used with logistic-normal weights where tensors read synchronously;
+ * group-sampler.ts's ops stay the definition (and run on WebGPU and for exact Dirichlet weights), and the two are
+ * tested against each other (test/monteclora-host-sampler.test.ts).
  *
  * Per layer, with e = e^{2s}, Σ_mj = max(e_j·c_mj, 1e-3), σ_mj = ε′√Σ_mj, X_m = Σ_n m_mn Z_mn (m = w, or one-hot at
  * argmax w for the sparse ablation), P = (1/M) Σ_m X_m·diag(σ_m), and upstream gradients G = ∂/∂P, Σ̄, w̄:
