@@ -116,8 +116,8 @@ export class MonteCloraLayer extends LoraLayer {
 /**
  * (1/L) Σ_ℓ R_ℓ with R_ℓ = β(KL_G + KL_W + KL_D) + C, over the layers that sampled in this forward, computed on their
  * stacked tensors at once: the terms the host draw computed with the sample (host-sampler.ts), else on the host as one
- * op where tensors read synchronously (host-regularizer.ts), else as kl.ts's tfjs ops. Undefined when no layer sampled (eval mode). `record` receives the values of REGULARIZER_LOG_KEYS
- * as one tensor, kept past the tape.
+ * op where tensors read synchronously (host-regularizer.ts), else as kl.ts's tfjs ops. Undefined when no layer sampled
+ * (eval mode). `record` receives the values of REGULARIZER_LOG_KEYS as one tensor, kept past the tape.
  */
 export function meanRegularizer(
   layers: readonly MonteCloraLayer[],
