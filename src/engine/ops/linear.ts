@@ -7,7 +7,7 @@
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
-import { productWithExplicitTransposes, tidyGradient, type CustomGradientFunc } from './product.js';
+import { differentiableProduct, productTransposedRight, tidyGradient, type CustomGradientFunc } from './product.js';
 
 function flatten(x: Tensor): Tensor2D {
   const inFeatures = x.shape[x.shape.length - 1]!;
@@ -18,7 +18,7 @@ function restore(y: Tensor2D, like: Tensor): Tensor {
   return tf.reshape(y, [...like.shape.slice(0, -1), y.shape[1]]);
 }
 
-const trainableProduct = productWithExplicitTransposes<Tensor2D>((operand) => tf.transpose(operand));
+const trainableProduct = differentiableProduct<Tensor2D>();
 
 /** y = x·W for a trainable W: gradients flow to both x and W. */
 export function linear(x: Tensor, w: Tensor2D): Tensor {
@@ -35,7 +35,7 @@ export function frozenLinear(x: Tensor, w: Tensor2D): Tensor {
     save([w]);
     return {
       value: tf.matMul(input, w),
-      gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => [tf.matMul(dy, tf.transpose(saved[0] as Tensor2D))]),
+      gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => [productTransposedRight(dy, saved[0] as Tensor2D)]),
     };
   }) as unknown as CustomGradientFunc) as (input: Tensor2D) => Tensor2D;
   return restore(product(flatten(x)), x);

@@ -7,11 +7,11 @@
  * the [tokens, r] product (m ⊙ x)·A — instead of every intermediate (base output, dropped-out input, B-product, scaled
  * update, sum), which tfjs otherwise holds until the end of the step. Forward values are the same ops in the same order
  * as composing frozenLinear, dropout and linear, so outputs are bit-identical; the gradients are the same products
- * (explicit transposes, engine-notes.md; A's and B's by `transposedProduct`), summed in another order.
+ * (product.ts's transposed products; A's and B's by `transposedProduct`), summed in another order.
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
-import { tidyGradient, type CustomGradientFunc } from './product.js';
+import { productTransposedRight, tidyGradient, type CustomGradientFunc } from './product.js';
 import { transposedProduct } from './transposed-product.js';
 
 export interface LowRankUpdate {
@@ -53,12 +53,12 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
           Tensor?,
         ];
         // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out].
-        const dDown = tf.mul(tf.matMul(dy, tf.transpose(bs)), scaling) as Tensor2D;
+        const dDown = tf.mul(productTransposedRight(dy, bs), scaling) as Tensor2D;
         const dB = tf.mul(transposedProduct(downs, dy), scaling);
         const droppedAgain = masks === undefined ? xs : (tf.mul(xs, masks) as Tensor2D);
         const dA = transposedProduct(droppedAgain, dDown);
-        const dDropped = tf.matMul(dDown, tf.transpose(factors));
-        const dx = tf.add(tf.matMul(dy, tf.transpose(ws)), masks === undefined ? dDropped : tf.mul(dDropped, masks));
+        const dDropped = productTransposedRight(dDown, factors);
+        const dx = tf.add(productTransposedRight(dy, ws), masks === undefined ? dDropped : tf.mul(dDropped, masks));
         // A perturbation added to A receives A's gradient (its own tensor: tfjs accumulates each input's separately).
         return perturbation === undefined ? [dx, dA, dB] : [dx, dA, dB, tf.clone(dA)];
       }),

@@ -1,7 +1,9 @@
 /**
- * A matrix product whose gradient uses explicit transposes: d(A·B) gives dA = dY·Bᵀ and dB = Aᵀ·dY, each a product
- * without transpose flags. tfjs's own matMul gradient passes transpose flags, which tfjs-wasm runs 10× slower
- * (engine-notes.md). `transpose` swaps the last two axes of an operand (2D or batched 3D).
+ * Matrix products for gradients, and a product whose gradient uses them: d(A·B) gives dA = dY·Bᵀ and dB = Aᵀ·dY. On
+ * tfjs-wasm a product with a transpose flag runs ~10× slower than an explicit transpose and a plain product
+ * (engine-notes.md), and tfjs's own matMul gradient passes flags, so the operand is transposed first; tfjs-webgpu's
+ * matmul shaders read a transposed operand at no extra cost, where an explicit transpose is one more dispatch and copy,
+ * so there the flag is passed. Operands are 2D, or batched 3D (the last two axes are the matrix).
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor } from '../tf.js';
@@ -9,14 +11,32 @@ import { tf, type Tensor } from '../tf.js';
 /** The function type tf.customGrad takes (tfjs-core does not export it from its entry point). */
 export type CustomGradientFunc = Parameters<typeof tf.customGrad>[0];
 
-export function productWithExplicitTransposes<T extends Tensor>(transpose: (operand: T) => T): (a: T, b: T) => T {
+const transposeFlagsAreFree = () => tf.getBackend() === 'webgpu';
+
+/** The operand with its last two axes swapped. */
+function swapped<T extends Tensor>(operand: T): T {
+  return (operand.rank === 2 ? tf.transpose(operand) : tf.transpose(operand, [0, 2, 1])) as T;
+}
+
+/** a·bᵀ. */
+export function productTransposedRight<T extends Tensor>(a: T, b: T): T {
+  return (transposeFlagsAreFree() ? tf.matMul(a, b, false, true) : tf.matMul(a, swapped(b))) as T;
+}
+
+/** aᵀ·b. */
+export function productTransposedLeft<T extends Tensor>(a: T, b: T): T {
+  return (transposeFlagsAreFree() ? tf.matMul(a, b, true, false) : tf.matMul(swapped(a), b)) as T;
+}
+
+/** a·b, differentiable in both, its gradients by productTransposedRight and productTransposedLeft. */
+export function differentiableProduct<T extends Tensor>(): (a: T, b: T) => T {
   return tf.customGrad(((a: T, b: T, save: GradSaveFunc) => {
     save([a, b]);
     return {
       value: tf.matMul(a, b),
       gradFunc: tidyGradient((dy: T, saved: Tensor[]) => {
         const [savedA, savedB] = saved as [T, T];
-        return [tf.matMul(dy, transpose(savedB)), tf.matMul(transpose(savedA), dy)];
+        return [productTransposedRight(dy, savedB), productTransposedLeft(savedA, dy)];
       }),
     };
   }) as unknown as CustomGradientFunc) as unknown as (a: T, b: T) => T;
