@@ -68,9 +68,10 @@ export class AdamW {
    * as it is (no decay, no moment update), as torch does for a parameter without a gradient.
    *
    * On cpu and wasm one kernel updates the parameters (engine/kernels/adamw-update.ts), a few hundred thousand values
-   * per launch. Elsewhere the update is fourteen tfjs ops, and tiny parameters (MonteCLoRA's priors, norms, a classification head) that share a
-   * learning rate and step count are updated together, on their concatenation: the update is elementwise, so every
-   * value is the same as updating each alone, but ~20 kernel launches replace ~14 per parameter. Larger ones are
+   * per launch. Elsewhere the update is fourteen tfjs ops, and tiny parameters (MonteCLoRA's priors, norms, a
+   * classification head) that share a learning rate and step count are updated together, on their concatenation: the
+   * update is elementwise, so every value is the same as updating each alone, but ~20 kernel launches replace ~14 per
+   * parameter. Larger ones are
    * updated alone: splitting the result back costs more than the launches it saves (measured on tfjs-wasm:
    * stories260K's 70 LoRA matrices 3.1 ms alone, 11.5 ms concatenated).
    */

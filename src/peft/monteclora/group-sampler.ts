@@ -122,21 +122,7 @@ export class GroupSampler {
         aSquaredNorm: draw.aSquaredNorm,
       },
     };
-    const [covarianceOf, weightsOf] = [draw.covariance, draw.weights].map(slices) as [Slices, Slices];
-    return draw.perturbedA.map((perturbedA, l) => ({
-      get covariance() {
-        return covarianceOf(l);
-      },
-      get weights() {
-        return weightsOf(l);
-      },
-      get perturbation() {
-        return draw.perturbation(l);
-      },
-      perturbedA,
-      group,
-      index: l,
-    }));
+    return memberDraws(group, draw.perturbation, draw.perturbedA);
   }
 
   private deviceDraw(noise: readonly LayerNoise[]): LayerDraw[] {
@@ -151,27 +137,12 @@ export class GroupSampler {
     const mixing = this.config.sparseMixture ? tf.cast(tf.oneHot(tf.argMax(weights, -1), N), 'float32') : weights;
     const columnScale = tf.mul(tf.sqrt(covariance), doubleScale ? sampleScaler * sampleScaler : sampleScaler);
     const group: GroupDraw = { members: L, covariance, weights, s: stackedS, ...(p === undefined ? {} : { p }) };
-    const [covarianceOf, weightsOf, mixingOf, scaleOf] = [covariance, weights, mixing, columnScale].map(slices) as [
-      Slices,
-      Slices,
-      Slices,
-      Slices,
-    ];
+    const [mixingOf, scaleOf] = [mixing, columnScale].map(slices) as [Slices, Slices];
     const perturbations =
       M === 1
         ? this.perturbations(noise, mixing, columnScale)
         : noise.map((draw, l) => this.meanPerturbation(draw, mixingOf(l), scaleOf(l)));
-    return perturbations.map((perturbation, l) => ({
-      get covariance() {
-        return covarianceOf(l);
-      },
-      get weights() {
-        return weightsOf(l);
-      },
-      perturbation,
-      group,
-      index: l,
-    }));
+    return memberDraws(group, (l) => perturbations[l]!);
   }
 
   /**
@@ -236,6 +207,28 @@ export class GroupSampler {
 }
 
 type Slices = (l: number) => Tensor;
+
+/**
+ * Each member's part of a group draw: its slices of the stacked Σ and w (cut when read), its perturbation (from
+ * `perturbationOf`, called when read) and, from the host draw, its A + P.
+ */
+function memberDraws(group: GroupDraw, perturbationOf: Slices, perturbedA?: readonly Tensor[]): LayerDraw[] {
+  const [covarianceOf, weightsOf] = [group.covariance, group.weights].map(slices) as [Slices, Slices];
+  return Array.from({ length: group.members }, (_, l) => ({
+    get covariance() {
+      return covarianceOf(l);
+    },
+    get weights() {
+      return weightsOf(l);
+    },
+    get perturbation() {
+      return perturbationOf(l);
+    },
+    ...(perturbedA === undefined ? {} : { perturbedA: perturbedA[l]! }),
+    group,
+    index: l,
+  }));
+}
 
 /**
  * Member l's slice of a stacked [L, …] tensor, cut only when read (the regulariser reads the stacked tensors): each

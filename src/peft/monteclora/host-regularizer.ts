@@ -13,6 +13,7 @@ import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor } from '../../engine/tf.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { digammaOf, logGamma, trigammaOf } from './special-functions.js';
+import type { MonteCloraConfig } from './config.js';
 
 /** Every layer's values, flattened row-major: covariance [L·M, r], weights [L·M, N], s [L, r], α [L, N]. */
 export interface RegularizerValues {
@@ -29,6 +30,15 @@ export interface RegularizerShape {
   readonly outerSamples: number;
   /** The Dirichlet KL with the published code's sign (docs/monteclora.md §5, deviation 4). */
   readonly referenceSign: boolean;
+}
+
+/** The shape of the terms for a config. */
+export function regularizerShape(config: MonteCloraConfig): RegularizerShape {
+  return {
+    components: config.components,
+    outerSamples: config.outerSamples,
+    referenceSign: config.dirichletKlReferenceSign,
+  };
 }
 
 /** The terms in the order they are returned: KL_G and C are averaged over the M outer samples, as in layer.ts. */

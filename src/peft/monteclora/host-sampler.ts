@@ -21,7 +21,12 @@ import { filledTensor, inputValues } from '../../engine/kernels/backend-output.j
 import { runMultiOutputOp } from '../../engine/ops/multi-output.js';
 import type { MonteCloraConfig } from './config.js';
 import type { LayerNoise } from './noise.js';
-import { regularizerTermGradients, regularizerTermValues, type RegularizerValues } from './host-regularizer.js';
+import {
+  regularizerShape,
+  regularizerTermGradients,
+  regularizerTermValues,
+  type RegularizerValues,
+} from './host-regularizer.js';
 
 /** The sampler's settings, from the config. */
 export interface SampleShape {
@@ -45,8 +50,6 @@ export function sampleShape(config: MonteCloraConfig): SampleShape {
 
 /** One layer's draw and what its gradient needs. Flat row-major arrays; M outer samples, N components, rank r. */
 export interface LayerSample {
-  /** e^{2s} [r]. */
-  readonly scaleSquared: Float64Array;
   /** Σ before its floor, [M·r]. */
   readonly unclamped: Float64Array;
   /** Σ [M·r], float32. */
@@ -87,12 +90,14 @@ export function sampleLayer(
   }
   const expP = new Float64Array(N);
   const alpha = new Float64Array(N);
+  const logAlpha = new Float64Array(N);
   let logMean = 0;
   let inverseSum = 0;
   for (let k = 0; k < N; k++) {
     expP[k] = Math.exp(p[k]!);
     alpha[k] = Math.max(expP[k]!, 1e-6);
-    logMean += Math.log(alpha[k]!) / N;
+    logAlpha[k] = Math.log(alpha[k]!);
+    logMean += logAlpha[k]! / N;
     inverseSum += 1 / alpha[k]!;
   }
   // μ = ln α − mean ln α;  v = (1/α)(1 − 2/N) + Σ(1/α)/N², floored at 1e-6.
@@ -106,7 +111,7 @@ export function sampleLayer(
   for (let m = 0; m < M; m++) {
     let top = -Infinity;
     for (let k = 0; k < N; k++) {
-      const logit = Math.log(alpha[k]!) - logMean + deviation[k]! * noise.mixture[m * N + k]!;
+      const logit = logAlpha[k]! - logMean + deviation[k]! * noise.mixture[m * N + k]!;
       exactWeights[m * N + k] = logit;
       top = Math.max(top, logit);
     }
@@ -117,7 +122,6 @@ export function sampleLayer(
   const weights = Float32Array.from(exactWeights);
   const mixing = shape.sparse ? oneHotAtMaximum(weights, N) : Float64Array.from(weights);
   return {
-    scaleSquared,
     unclamped,
     covariance,
     expP,
@@ -294,11 +298,7 @@ export function hostGroupDraw(
   const shape = sampleShape(config);
   const { rank: r, components: N, outerSamples: M } = shape;
   const L = members.length;
-  const regularizerShape = {
-    components: N,
-    outerSamples: M,
-    referenceSign: config.dirichletKlReferenceSign,
-  };
+  const termsShape = regularizerShape(config);
   const prior = config.randomDirichletPrior
     ? Float32Array.from(members.flatMap((member) => Array.from(hostCopy(member.dirichletPriorConcentration!))))
     : config.dirichletPrior;
@@ -342,13 +342,13 @@ export function hostGroupDraw(
         ...perturbedA,
         tf.tensor3d(covariance, [L, M, r]),
         tf.tensor3d(weights, [L, M, N]),
-        tf.tensor1d(regularizerTermValues(regularizerInput, regularizerShape)),
+        tf.tensor1d(regularizerTermValues(regularizerInput, termsShape)),
       ];
     },
     backward(dys) {
       const read = (t: Tensor) => inputValues<Float32Array>(tf.backend(), t);
       const terms = read(dys[L + 2]!);
-      const fromTerms = regularizerTermGradients(regularizerInput!, regularizerShape, Array.from(terms));
+      const fromTerms = regularizerTermGradients(regularizerInput!, termsShape, Array.from(terms));
       const dCovariance = read(dys[L]!);
       const dWeights = read(dys[L + 1]!);
       // Σ̄ and w̄ reach the sample both as outputs of their own and through the terms.

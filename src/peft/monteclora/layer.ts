@@ -19,7 +19,7 @@ import { NoiseBuffer, type LayerNoise } from './noise.js';
 import { concentration } from './mixture-weights.js';
 import { GroupSampler, type GroupDraw, type LayerDraw } from './group-sampler.js';
 import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
-import { hostRegularizerTerms, type RegularizerTermsOp } from './host-regularizer.js';
+import { hostRegularizerTerms, regularizerShape, type RegularizerTermsOp } from './host-regularizer.js';
 import { readsSynchronously } from '../../engine/host-reads.js';
 
 /** The per-layer means of the regulariser's terms and the noise-to-A ratio, in this order, as logged per step. */
@@ -162,12 +162,8 @@ function regularizerTerms(
   const prior = config.randomDirichletPrior
     ? tf.stack(sampled.map((layer) => layer.dirichletPriorConcentration!))
     : config.dirichletPrior;
-  const shape = {
-    components: config.components,
-    outerSamples: config.outerSamples,
-    referenceSign: config.dirichletKlReferenceSign,
-  };
-  return (onHost ? hostRegularizerTerms : deviceRegularizerTerms)(covariance, weights, s, alpha, prior, shape);
+  const terms = onHost ? hostRegularizerTerms : deviceRegularizerTerms;
+  return terms(covariance, weights, s, alpha, prior, regularizerShape(config));
 }
 
 /** kl.ts's terms as tfjs ops, [KL_G/M, KL_W, KL_D, C/M], for backends that cannot read synchronously. */

@@ -120,9 +120,10 @@ const hostDigamma = hostElementwise(digammaOf, trigammaOf);
 export const deviceLgamma = deviceElementwise(logGammaOps, digammaOps);
 export const deviceDigamma = deviceElementwise(digammaOps, trigammaOps);
 
-// WebGPU cannot read tensors back synchronously: there the functions run as device ops (float32).
-
-/** lnΓ(x), elementwise, x > 0, differentiable. */
+/**
+ * lnΓ(x), elementwise, x > 0, differentiable. WebGPU cannot read tensors back synchronously: there this and digamma
+ * run as device ops (float32).
+ */
 export const lgamma = (x: Tensor): Tensor => (readsSynchronously() ? hostLgamma(x) : deviceLgamma(x));
 
 /** ψ(x) = d lnΓ(x)/dx, elementwise, x > 0, differentiable. */
