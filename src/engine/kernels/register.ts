@@ -6,6 +6,7 @@ import { causalAttentionKernels } from './causal-attention.js';
 import { sharedIdentityKernel } from './shared-identity.js';
 import { transposedProductKernel } from './transposed-product.js';
 import { adamwUpdateKernel } from './adamw-update.js';
+import { webGpuAttentionKernels } from './webgpu/causal-attention.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -23,7 +24,19 @@ function register(config: KernelConfig): void {
   tf.registerKernel(config);
 }
 
+/** WGSL kernels for webgpu; MCEVAL_WEBGPU_KERNELS=0 leaves tfjs's own (composite) paths, to compare against. */
+function registerWebGpuKernels(): void {
+  if (process.env['MCEVAL_WEBGPU_KERNELS'] === '0') {
+    webGpuAttentionKernels().forEach((config) => {
+      if (tf.getKernel(config.kernelName, 'webgpu') !== undefined) tf.unregisterKernel(config.kernelName, 'webgpu');
+    });
+    return;
+  }
+  webGpuAttentionKernels().forEach(register);
+}
+
 export function registerCustomKernels(backendName: string): void {
+  if (backendName === 'webgpu') registerWebGpuKernels();
   if (!HOST_BACKENDS.has(backendName)) return;
   const kernels = [
     unsortedSegmentSumKernel(backendName),

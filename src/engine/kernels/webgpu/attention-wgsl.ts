@@ -1,0 +1,382 @@
+/**
+ * WGSL for causal grouped-query attention, forward and backward, in the projections' own layout (no head transposes)
+ * and with the semantics of the WebAssembly kernels (assembly/attention.ts): q, out [B, T, H·dh]; k, v
+ * [B, S, Hkv·dh]; keyMask int32 [B, S]; lse [N, R] for N = B·Hkv entries of R = G·T rows, row r = g·T + t being
+ * query position t of batch row b in head kvh·G + g (n = b·Hkv + kvh). Query t may attend to key j when
+ * j ≤ S − T + t and keyMask[b, j] is 1; a row with no such key attends to all S keys uniformly (scores 0), as an
+ * additive −1e9 bias does in float32.
+ *
+ * FlashAttention's schedule, one invocation per row (forward, dq) or per key (dk, dv): keys (or rows) pass through
+ * workgroup memory a tile at a time, the row's scores are never stored, and the softmax is kept online (a running
+ * maximum and sum) in the forward pass and recomputed from the saved log-sum-exp in the backward one. dh is a
+ * multiple of 4: vectors are vec4, and each shader is compiled per head size (DH4 = dh / 4) and tile.
+ */
+
+/** Fields after tfjs's own uniforms, set by the kernels in this order. */
+export const ATTENTION_UNIFORMS =
+  'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, split : i32, scale : f32,';
+
+/** Invocations per workgroup. */
+export const ATTENTION_WORKGROUP = 64;
+
+/** Indexing and the first real key of a batch row, shared by the three shaders. */
+function commonCode(dh4: number): string {
+  return `
+const DH4 = ${dh4};
+const WG = ${ATTENTION_WORKGROUP};
+
+var<workgroup> firstRealKey : atomic<i32>;
+
+// Offset, in vec4s, of row r of entry n in a [B, T, H·dh] tensor.
+fn rowOffset(n : i32, r : i32) -> i32 {
+  let b = n / uniforms.kvHeads;
+  let head = (n % uniforms.kvHeads) * uniforms.groups + r / uniforms.queries;
+  let t = r % uniforms.queries;
+  return ((b * uniforms.queries + t) * uniforms.kvHeads * uniforms.groups + head) * DH4;
+}
+
+// Offset, in vec4s, of key j of entry n in a [B, S, Hkv·dh] tensor.
+fn keyOffset(n : i32, j : i32) -> i32 {
+  let b = n / uniforms.kvHeads;
+  return ((b * uniforms.keys + j) * uniforms.kvHeads + n % uniforms.kvHeads) * DH4;
+}
+
+// The last key row r may attend to by position.
+fn lastKey(r : i32) -> i32 {
+  return min(uniforms.keys - 1, uniforms.keys - uniforms.queries + r % uniforms.queries);
+}
+
+fn isRealKey(b : i32, j : i32) -> bool {
+  return keyMask[b * uniforms.keys + j] == 1;
+}
+
+// The first key of batch row b whose mask is 1 (S if none), found by the whole workgroup.
+fn findFirstRealKey(b : i32) -> i32 {
+  if (localIndex == 0u) {
+    atomicStore(&firstRealKey, uniforms.keys);
+  }
+  workgroupBarrier();
+  for (var j = i32(localIndex); j < uniforms.keys; j += WG) {
+    if (isRealKey(b, j)) {
+      atomicMin(&firstRealKey, j);
+      break;
+    }
+  }
+  workgroupBarrier();
+  return atomicLoad(&firstRealKey);
+}
+
+fn dot4(a : vec4<f32>, b : vec4<f32>) -> f32 {
+  return dot(a, b);
+}
+`;
+}
+
+/** Rows of the workgroup reach keys up to the largest of their limits: found once, uniformly. */
+const WORKGROUP_BOUND = `
+var<workgroup> limits : array<i32, WG>;
+var<workgroup> workgroupLimit : i32;
+
+fn workgroupBound(limit : i32) -> i32 {
+  limits[localIndex] = limit;
+  workgroupBarrier();
+  if (localIndex == 0u) {
+    var most = -1;
+    for (var i = 0; i < WG; i++) {
+      most = max(most, limits[i]);
+    }
+    workgroupLimit = most;
+  }
+  return workgroupUniformLoad(&workgroupLimit);
+}
+`;
+
+/** Keys j0..j0+TILE of entry n into two workgroup tiles (zeros past S). */
+function keyTileLoad(first: string, second: string, firstSource: string, secondSource: string): string {
+  return `
+    for (var i = i32(localIndex); i < TILE * DH4; i += WG) {
+      let j = start + i / DH4;
+      var a = vec4<f32>(0.0);
+      var c = vec4<f32>(0.0);
+      if (j < uniforms.keys) {
+        let at = keyOffset(n, j) + i % DH4;
+        a = ${firstSource}[at];
+        c = ${secondSource}[at];
+      }
+      ${first}[i] = a;
+      ${second}[i] = c;
+    }
+    workgroupBarrier();`;
+}
+
+/**
+ * Forward: `result` holds out (B·T·H·dh values) and then lse (N·R values, from `split`). Dispatch: ⌈R / WG⌉ × N.
+ * Inputs: q, k, v (vec4), keyMask.
+ */
+export function attentionForwardCode(dh4: number, tile: number): string {
+  return `${commonCode(dh4)}
+const TILE = ${tile};
+${WORKGROUP_BOUND}
+var<workgroup> keyTile : array<vec4<f32>, ${tile * dh4}>;
+var<workgroup> valueTile : array<vec4<f32>, ${tile * dh4}>;
+
+fn main() {
+  let n = i32(workgroupId.y);
+  let b = n / uniforms.kvHeads;
+  let r = i32(workgroupId.x) * WG + i32(localIndex);
+  let live = r < uniforms.rows;
+  let row = min(r, uniforms.rows - 1);
+  let last = lastKey(row);
+  let first = findFirstRealKey(b);
+  let evenly = first > last;
+  let limit = select(last, uniforms.keys - 1, evenly);
+  let end = workgroupBound(select(-1, limit, live));
+
+  let at = rowOffset(n, row);
+  var query : array<vec4<f32>, DH4>;
+  for (var d = 0; d < DH4; d++) {
+    query[d] = q[at + d];
+  }
+  var acc : array<vec4<f32>, DH4>;
+  var most = -3.0e38;
+  var total = 0.0;
+  for (var start = 0; start <= end; start += TILE) {
+    ${keyTileLoad('keyTile', 'valueTile', 'k', 'v')}
+    if (live) {
+      let count = min(TILE, limit - start + 1);
+      for (var jj = 0; jj < count; jj++) {
+        var s = 0.0;
+        if (!evenly) {
+          if (!isRealKey(b, start + jj)) {
+            continue;
+          }
+          var sum = 0.0;
+          for (var d = 0; d < DH4; d++) {
+            sum += dot4(query[d], keyTile[jj * DH4 + d]);
+          }
+          s = sum * uniforms.scale;
+        }
+        if (s > most) {
+          let shrink = exp(most - s);
+          total *= shrink;
+          for (var d = 0; d < DH4; d++) {
+            acc[d] *= shrink;
+          }
+          most = s;
+        }
+        let p = exp(s - most);
+        total += p;
+        for (var d = 0; d < DH4; d++) {
+          acc[d] += p * valueTile[jj * DH4 + d];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    let inverse = 1.0 / total;
+    let o = at * 4;
+    for (var d = 0; d < DH4; d++) {
+      let value = acc[d] * inverse;
+      result[o + 4 * d] = value.x;
+      result[o + 4 * d + 1] = value.y;
+      result[o + 4 * d + 2] = value.z;
+      result[o + 4 * d + 3] = value.w;
+    }
+    result[uniforms.split + n * uniforms.rows + row] = most + log(total);
+  }
+}
+`;
+}
+
+/**
+ * Backward for the queries: `result` is dq (B·T·H·dh). Per row, D = Σ dy·out, then over its keys p = e^{s − lse},
+ * dq += p·(dy·v − D)·k, times the scale. Dispatch: ⌈R / WG⌉ × N. Inputs: q, k, v, attended (the forward output), dy (vec4), keyMask, lse.
+ */
+export function attentionQueryGradientCode(dh4: number, tile: number): string {
+  return `${commonCode(dh4)}
+const TILE = ${tile};
+${WORKGROUP_BOUND}
+var<workgroup> keyTile : array<vec4<f32>, ${tile * dh4}>;
+var<workgroup> valueTile : array<vec4<f32>, ${tile * dh4}>;
+
+fn main() {
+  let n = i32(workgroupId.y);
+  let b = n / uniforms.kvHeads;
+  let r = i32(workgroupId.x) * WG + i32(localIndex);
+  let live = r < uniforms.rows;
+  let row = min(r, uniforms.rows - 1);
+  let last = lastKey(row);
+  let first = findFirstRealKey(b);
+  let evenly = first > last;
+  let limit = select(last, uniforms.keys - 1, evenly);
+  let end = workgroupBound(select(-1, limit, live));
+
+  let at = rowOffset(n, row);
+  var query : array<vec4<f32>, DH4>;
+  var gradient : array<vec4<f32>, DH4>;
+  var delta = 0.0;
+  for (var d = 0; d < DH4; d++) {
+    query[d] = q[at + d];
+    gradient[d] = dy[at + d];
+    delta += dot4(gradient[d], attended[at + d]);
+  }
+  let logSum = lse[n * uniforms.rows + row];
+  var acc : array<vec4<f32>, DH4>;
+  for (var start = 0; start <= end; start += TILE) {
+    ${keyTileLoad('keyTile', 'valueTile', 'k', 'v')}
+    if (live) {
+      let count = min(TILE, limit - start + 1);
+      for (var jj = 0; jj < count; jj++) {
+        var s = 0.0;
+        if (!evenly) {
+          if (!isRealKey(b, start + jj)) {
+            continue;
+          }
+          var sum = 0.0;
+          for (var d = 0; d < DH4; d++) {
+            sum += dot4(query[d], keyTile[jj * DH4 + d]);
+          }
+          s = sum * uniforms.scale;
+        }
+        let p = exp(s - logSum);
+        var dp = 0.0;
+        for (var d = 0; d < DH4; d++) {
+          dp += dot4(gradient[d], valueTile[jj * DH4 + d]);
+        }
+        let ds = p * (dp - delta);
+        for (var d = 0; d < DH4; d++) {
+          acc[d] += ds * keyTile[jj * DH4 + d];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    let o = at * 4;
+    for (var d = 0; d < DH4; d++) {
+      let value = acc[d] * uniforms.scale;
+      result[o + 4 * d] = value.x;
+      result[o + 4 * d + 1] = value.y;
+      result[o + 4 * d + 2] = value.z;
+      result[o + 4 * d + 3] = value.w;
+    }
+  }
+}
+`;
+}
+
+/**
+ * Backward for the keys and values: `result` holds dk (B·S·Hkv·dh values), then dv (from `split`). One invocation
+ * per key; the entry's rows pass through workgroup memory a tile at a time with their D, lse, last key and whether
+ * they attend uniformly. dv += p·dy, dk += p·(dy·v − D)·q (times the scale). Dispatch: ⌈S / WG⌉ × N.
+ * Inputs: q, k, v, attended (the forward output), dy (vec4), keyMask, lse.
+ */
+export function attentionKeyGradientCode(dh4: number, tile: number): string {
+  return `${commonCode(dh4)}
+const TILE = ${tile};
+var<workgroup> queryTile : array<vec4<f32>, ${tile * dh4}>;
+var<workgroup> gradientTile : array<vec4<f32>, ${tile * dh4}>;
+var<workgroup> rowDelta : array<f32, ${tile}>;
+var<workgroup> rowLogSum : array<f32, ${tile}>;
+var<workgroup> rowLast : array<i32, ${tile}>;
+var<workgroup> rowUniform : array<i32, ${tile}>;
+
+fn main() {
+  let n = i32(workgroupId.y);
+  let b = n / uniforms.kvHeads;
+  let j = i32(workgroupId.x) * WG + i32(localIndex);
+  let live = j < uniforms.keys;
+  let key = min(j, uniforms.keys - 1);
+  let first = findFirstRealKey(b);
+  let keyIsReal = isRealKey(b, key);
+
+  let at = keyOffset(n, key);
+  var keyRow : array<vec4<f32>, DH4>;
+  var valueRow : array<vec4<f32>, DH4>;
+  for (var d = 0; d < DH4; d++) {
+    keyRow[d] = k[at + d];
+    valueRow[d] = v[at + d];
+  }
+  var dk : array<vec4<f32>, DH4>;
+  var dv : array<vec4<f32>, DH4>;
+  for (var start = 0; start < uniforms.rows; start += TILE) {
+    for (var i = i32(localIndex); i < TILE * DH4; i += WG) {
+      let r = start + i / DH4;
+      var a = vec4<f32>(0.0);
+      var c = vec4<f32>(0.0);
+      if (r < uniforms.rows) {
+        let o = rowOffset(n, r) + i % DH4;
+        a = q[o];
+        c = dy[o];
+      }
+      queryTile[i] = a;
+      gradientTile[i] = c;
+    }
+    for (var i = i32(localIndex); i < TILE; i += WG) {
+      let r = start + i;
+      var delta = 0.0;
+      var logSum = 0.0;
+      var last = -1;
+      var evenly = 0;
+      if (r < uniforms.rows) {
+        let o = rowOffset(n, r);
+        for (var d = 0; d < DH4; d++) {
+          delta += dot4(dy[o + d], attended[o + d]);
+        }
+        logSum = lse[n * uniforms.rows + r];
+        last = lastKey(r);
+        evenly = select(0, 1, first > last);
+      }
+      rowDelta[i] = delta;
+      rowLogSum[i] = logSum;
+      rowLast[i] = last;
+      rowUniform[i] = evenly;
+    }
+    workgroupBarrier();
+    if (live) {
+      let count = min(TILE, uniforms.rows - start);
+      for (var ii = 0; ii < count; ii++) {
+        var s = 0.0;
+        if (rowUniform[ii] == 0) {
+          if (!keyIsReal || key > rowLast[ii]) {
+            continue;
+          }
+          var sum = 0.0;
+          for (var d = 0; d < DH4; d++) {
+            sum += dot4(queryTile[ii * DH4 + d], keyRow[d]);
+          }
+          s = sum * uniforms.scale;
+        }
+        let p = exp(s - rowLogSum[ii]);
+        var dp = 0.0;
+        for (var d = 0; d < DH4; d++) {
+          dp += dot4(gradientTile[ii * DH4 + d], valueRow[d]);
+        }
+        let ds = p * (dp - rowDelta[ii]);
+        for (var d = 0; d < DH4; d++) {
+          dv[d] += p * gradientTile[ii * DH4 + d];
+          dk[d] += ds * queryTile[ii * DH4 + d];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    let o = at * 4;
+    for (var d = 0; d < DH4; d++) {
+      let gk = dk[d] * uniforms.scale;
+      let gv = dv[d];
+      result[o + 4 * d] = gk.x;
+      result[o + 4 * d + 1] = gk.y;
+      result[o + 4 * d + 2] = gk.z;
+      result[o + 4 * d + 3] = gk.w;
+      result[uniforms.split + o + 4 * d] = gv.x;
+      result[uniforms.split + o + 4 * d + 1] = gv.y;
+      result[uniforms.split + o + 4 * d + 2] = gv.z;
+      result[uniforms.split + o + 4 * d + 3] = gv.w;
+    }
+  }
+}
+`;
+}

@@ -1,0 +1,86 @@
+/**
+ * Running a WGSL compute shader of mceval's own through tfjs-backend-webgpu (`runWebGPUProgram`), so that it is recorded
+ * into the backend's command stream with tfjs's own kernels, its buffers come from tfjs's pool and its pipeline is
+ * cached by `key`. tfjs declares the bindings: `result` (the one output, read-write), each input by its name (read
+ * only, `array<f32>`, or `array<vec4<f32>>` where its component count is 4) and `uniforms` (tfjs's own fields, then the
+ * ones listed in `uniforms`). Every output here is flat (1-D): the kernel gives it its shape afterwards, which costs
+ * nothing (`shaped`). The shader's `main()` reads the workgroup and invocation through tfjs's private variables
+ * (`workgroupId`, `localIndex`).
+ */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { tf } from '../../tf.js';
+
+export interface ShaderUniform {
+  readonly type: 'int32' | 'float32';
+  readonly data: number[];
+}
+
+export interface WebGpuBackendLike {
+  readonly device: { readonly limits: Record<string, number> };
+  makeTensorInfo(shape: number[], dtype: 'float32' | 'int32', values?: Float32Array | Int32Array): TensorInfo;
+  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: string, uniforms?: ShaderUniform[]): TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+export interface Shader {
+  /** Identifies the compiled pipeline: everything the WGSL text depends on (tfjs adds input ranks and types). */
+  readonly key: string;
+  readonly inputs: readonly { readonly name: string; readonly components: 1 | 4 }[];
+  /** WGSL struct fields after tfjs's own, e.g. `rows : i32, scale : f32,`; values in this order in `run`. */
+  readonly uniforms: string;
+  readonly workgroupSize: number;
+  /** Workgroups along x and y. */
+  readonly dispatch: readonly [number, number];
+  readonly outputSize: number;
+  /** The WGSL after tfjs's declarations: workgroup variables, helpers and `fn main()`. */
+  readonly code: string;
+}
+
+export function runShader(
+  backend: WebGpuBackendLike,
+  shader: Shader,
+  inputs: readonly TensorInfo[],
+  uniforms: readonly ShaderUniform[],
+): TensorInfo {
+  const program = {
+    outputShape: [shader.outputSize],
+    shaderKey: shader.key,
+    // Two dispatch axes, so that tfjs calls main() without a flat index.
+    dispatchLayout: { x: [0], y: [1] },
+    dispatch: [shader.dispatch[0], shader.dispatch[1], 1],
+    variableNames: shader.inputs.map((input) => input.name),
+    variableComponents: shader.inputs.map((input) => input.components),
+    uniforms: shader.uniforms,
+    workgroupSize: [shader.workgroupSize, 1, 1],
+    getUserCode: () => shader.code,
+  };
+  return backend.runWebGPUProgram(program, [...inputs], 'float32', [...uniforms]);
+}
+
+/** The flat output's values as a tensor of `shape` (same data, no copy). */
+export function shaped(info: TensorInfo, shape: number[]): TensorInfo {
+  return { dataId: info.dataId, shape, dtype: info.dtype };
+}
+
+/** Copies `size` values from `offset` of a flat tensor into a new one shaped `shape` (tfjs-webgpu's Slice). */
+export function sliceOf(backend: WebGpuBackendLike, flat: TensorInfo, offset: number, size: number, shape: number[]) {
+  const kernel = tf.getKernel('Slice', 'webgpu');
+  if (kernel === undefined) throw new Error('tfjs-backend-webgpu has no Slice kernel');
+  const part = kernel.kernelFunc({
+    inputs: { x: flat },
+    backend: backend as never,
+    attrs: { begin: [offset], size: [size] },
+  }) as TensorInfo;
+  return shaped(part, shape);
+}
+
+/**
+ * The largest power of two ≤ `most` such that `bytesPer` bytes per unit plus `fixed` bytes fit the device's
+ * workgroup storage.
+ */
+export function tileFitting(backend: WebGpuBackendLike, bytesPer: number, fixed: number, most: number): number {
+  const limit = Number(backend.device.limits['maxComputeWorkgroupStorageSize'] ?? 16384);
+  let tile = most;
+  while (tile > 1 && tile * bytesPer + fixed > limit) tile /= 2;
+  return tile;
+}
