@@ -7,7 +7,9 @@
  *  - speed: milliseconds and tokens per second of one LoRA step (forward, backward, AdamW; r = 8 on every linear
  *    layer) on builtin:medium (~99M parameters) and on stories260K, timed over `--steps` steps after two warm-up
  *    steps, each step awaiting its loss;
- *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows.
+ *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows;
+ *  - each step with mceval's WGSL kernels (fused attention, fused low-rank product: `kernels: "mceval"`) and with
+ *    tfjs's own composite ops (`kernels: "tfjs"`), with the number of kernels one step dispatches.
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  */
@@ -23,6 +25,7 @@ import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { AdamW } from '../../src/train/adamw.js';
 import { causalLmLoss } from '../../src/train/loss.js';
+import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import '@tensorflow/tfjs-backend-cpu';
 
 function argument(name: string, fallback: string): string {
@@ -106,12 +109,14 @@ async function speed(
   batch: number,
   length: number,
   steps: number,
-  method: 'lora' | 'monteclora' = 'lora',
+  method: 'lora' | 'monteclora',
+  kernels: 'mceval' | 'tfjs',
 ) {
+  registerWebGpuKernels(kernels === 'mceval');
   const parameters = model.variables().reduce((n, v) => n + v.size, 0);
   const run = stepper(model, batch, length, 11, method);
   await run.step();
-  await run.step();
+  const profile = await tf.profile(() => run.step());
   const started = performance.now();
   for (let i = 0; i < steps; i++) await run.step();
   const seconds = (performance.now() - started) / 1000;
@@ -120,6 +125,8 @@ async function speed(
   return {
     backend: tf.getBackend(),
     method,
+    kernels,
+    kernelsPerStep: profile.kernels.length,
     model: name,
     parameters,
     batch,
@@ -132,6 +139,7 @@ async function speed(
 }
 
 const adapter = await setupWebGpu({ allowFallback: true });
+registerWebGpuKernels(true);
 const check = await correctness();
 if (!(await tf.setBackend('webgpu'))) throw new Error('cannot switch to webgpu');
 tf.env().set('PROD', true);
@@ -142,13 +150,15 @@ const batch = Number(argument('batch', '8'));
 const results = [];
 const medium = loadModel(modelSpec).model;
 for (const method of ['lora', 'monteclora'] as const)
-  results.push(await speed(modelSpec, medium, batch, length, steps, method));
+  for (const kernels of ['mceval', 'tfjs'] as const)
+    results.push(await speed(modelSpec, medium, batch, length, steps, method, kernels));
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
   const model = loadLlamaFolder(stories);
   for (const method of ['lora', 'monteclora'] as const)
-    results.push(await speed('stories260K', model, 32, length, steps, method));
+    for (const kernels of ['mceval', 'tfjs'] as const)
+      results.push(await speed('stories260K', model, 32, length, steps, method, kernels));
   model.dispose();
 }
 console.log(

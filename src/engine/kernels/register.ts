@@ -7,6 +7,7 @@ import { sharedIdentityKernel } from './shared-identity.js';
 import { transposedProductKernel } from './transposed-product.js';
 import { adamwUpdateKernel } from './adamw-update.js';
 import { webGpuAttentionKernels } from './webgpu/causal-attention.js';
+import { webGpuLowRankProductKernel } from './webgpu/low-rank-product.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -25,14 +26,15 @@ function register(config: KernelConfig): void {
 }
 
 /** WGSL kernels for webgpu; MCEVAL_WEBGPU_KERNELS=0 leaves tfjs's own (composite) paths, to compare against. */
-function registerWebGpuKernels(): void {
-  if (process.env['MCEVAL_WEBGPU_KERNELS'] === '0') {
-    webGpuAttentionKernels().forEach((config) => {
-      if (tf.getKernel(config.kernelName, 'webgpu') !== undefined) tf.unregisterKernel(config.kernelName, 'webgpu');
-    });
+export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNELS'] !== '0'): void {
+  const kernels = [...webGpuAttentionKernels(), webGpuLowRankProductKernel()];
+  if (enabled) {
+    kernels.forEach(register);
     return;
   }
-  webGpuAttentionKernels().forEach(register);
+  kernels.forEach((config) => {
+    if (tf.getKernel(config.kernelName, 'webgpu') !== undefined) tf.unregisterKernel(config.kernelName, 'webgpu');
+  });
 }
 
 export function registerCustomKernels(backendName: string): void {

@@ -7,12 +7,19 @@
  * the [tokens, r] product (m ⊙ x)·A — instead of every intermediate (base output, dropped-out input, B-product, scaled
  * update, sum), which tfjs otherwise holds until the end of the step. Forward values are the same ops in the same order
  * as composing frozenLinear, dropout and linear, so outputs are bit-identical; the gradients are the same products
- * (product.ts's transposed products; A's and B's by `transposedProduct`), summed in another order.
+ * (product.ts's transposed products; A's and B's by `transposedProduct`), summed in another order. Where the backend
+ * has the McevalLowRankProduct kernel (webgpu), the output x·W + b + s·down·B and the input gradient
+ * dy·Wᵀ + m ⊙ (dDown·(A + P)ᵀ) are each one shader, which writes neither product on its own.
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { productTransposedRight, tidyGradient, type CustomGradientFunc } from './product.js';
 import { transposedProduct } from './transposed-product.js';
+import {
+  LOW_RANK_PRODUCT,
+  type LowRankProductAttrs,
+  type LowRankProductInputs,
+} from '../kernels/webgpu/low-rank-product.js';
 
 export interface LowRankUpdate {
   /** [in, r]. */
@@ -26,23 +33,38 @@ export interface LowRankUpdate {
   readonly perturbation?: Tensor2D;
 }
 
+/** x·W′ + bias + scale · mask ⊙ (d·E′) by the backend's McevalLowRankProduct kernel (webgpu). */
+function lowRankProduct(inputs: Record<keyof LowRankProductInputs, Tensor | undefined>, attrs: LowRankProductAttrs) {
+  const given = Object.fromEntries(Object.entries(inputs).filter(([, tensor]) => tensor !== undefined));
+  return tf.engine().runKernel(LOW_RANK_PRODUCT, given as never, attrs as never) as Tensor2D;
+}
+
 export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefined, update: LowRankUpdate): Tensor {
   const inFeatures = x.shape[x.shape.length - 1]!;
   const flat = (t: Tensor) => tf.reshape(t, [-1, inFeatures]) as Tensor2D;
   const mask = update.mask === undefined ? undefined : flat(update.mask);
   const { scaling } = update;
+  // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).
+  const fused = tf.getKernel(LOW_RANK_PRODUCT, tf.getBackend()) !== undefined;
+  const flatBias = fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined;
   // Inputs: x, A, B and, when given, A's perturbation; customGrad passes them first and the save function last.
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args.pop() as GradSaveFunc;
     const [input, a, b, perturbation] = args as [Tensor2D, Tensor2D, Tensor2D, Tensor2D?];
     const factor = perturbation === undefined ? a : (tf.add(a, perturbation) as Tensor2D);
-    const product = tf.matMul(input, weight);
-    const base = bias === undefined ? product : tf.add(product, bias);
+    const product = fused ? undefined : tf.matMul(input, weight);
     const dropped = mask === undefined ? input : tf.mul(input, mask);
     const down = tf.matMul(dropped, factor);
     save([input, factor, b, down, weight, ...(mask === undefined ? [] : [mask])]);
+    const value =
+      product === undefined
+        ? lowRankProduct(
+            { x: input, w: weight, d: down, e: b, bias: flatBias, mask: undefined },
+            { transposeW: false, transposeE: false, scale: scaling },
+          )
+        : tf.add(bias === undefined ? product : tf.add(product, bias), tf.mul(tf.matMul(down, b), scaling));
     return {
-      value: tf.add(base, tf.mul(tf.matMul(down, b), scaling)),
+      value,
       gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => {
         const [xs, factors, bs, downs, ws, masks] = saved as [
           Tensor2D,
@@ -57,8 +79,17 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
         const dB = tf.mul(transposedProduct(downs, dy), scaling);
         const droppedAgain = masks === undefined ? xs : (tf.mul(xs, masks) as Tensor2D);
         const dA = transposedProduct(droppedAgain, dDown);
-        const dDropped = productTransposedRight(dDown, factors);
-        const dx = tf.add(productTransposedRight(dy, ws), masks === undefined ? dDropped : tf.mul(dDropped, masks));
+        const dx = fused
+          ? lowRankProduct(
+              { x: dy, w: ws, d: dDown, e: factors, bias: undefined, mask: masks },
+              { transposeW: true, transposeE: true, scale: 1 },
+            )
+          : tf.add(
+              productTransposedRight(dy, ws),
+              masks === undefined
+                ? productTransposedRight(dDown, factors)
+                : tf.mul(productTransposedRight(dDown, factors), masks),
+            );
         // A perturbation added to A receives A's gradient (its own tensor: tfjs accumulates each input's separately).
         return perturbation === undefined ? [dx, dA, dB] : [dx, dA, dB, tf.clone(dA)];
       }),

@@ -56,7 +56,12 @@ function tile(backend: WebGpuBackendLike, g: Geometry): number {
 const VECTORS = ['q', 'k', 'v'].map((name) => ({ name, components: 4 as const }));
 
 /** Runs a shader with the key mask uploaded for the call (it is an attribute: a few int32 per batch row). */
-function withKeyMask<T>(backend: WebGpuBackendLike, attrs: CausalAttentionAttrs, g: Geometry, run: (mask: TensorInfo) => T) {
+function withKeyMask<T>(
+  backend: WebGpuBackendLike,
+  attrs: CausalAttentionAttrs,
+  g: Geometry,
+  run: (mask: TensorInfo) => T,
+) {
   const mask = backend.makeTensorInfo([g.batch, g.keys], 'int32', attrs.keyMask);
   try {
     return run(mask);

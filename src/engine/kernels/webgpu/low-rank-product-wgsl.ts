@@ -1,0 +1,126 @@
+/**
+ * WGSL for y = x·W′ + bias + scale · mask ⊙ (d·E′), W′ = W or Wᵀ, E′ = E or Eᵀ: a frozen base product and a low-rank
+ * one (LoRA's (x·A)·B, or the gradient dy·Wᵀ + dDown·Aᵀ) in one pass over the output, without writing either product
+ * on its own. A register-tiled matrix product: a workgroup of 16 × 16 invocations computes a 64 × 64 output tile, each
+ * invocation a 4 × 4 block, with the operands passing through workgroup memory 16 inner indices at a time (rows of x
+ * or d as vec4s of four rows, columns of W′ or E′ as vec4s of four columns); the inner loop is then four vec4
+ * multiply-adds per pair of workgroup loads. The low-rank part runs as extra inner steps into its own accumulators,
+ * so that the mask and the scale apply to it alone.
+ */
+
+/** Fields after tfjs's own uniforms, in this order. */
+export const LOW_RANK_UNIFORMS = 'rowCount : i32, columnCount : i32, innerCount : i32, rank : i32, scale : f32,';
+
+/** Output tile (rows and columns) and invocations per workgroup. */
+export const PRODUCT_TILE = 64;
+export const PRODUCT_WORKGROUP = 256;
+
+export interface LowRankProductShape {
+  /** W is stored [columns, inner] (so the product uses Wᵀ). */
+  readonly transposeW: boolean;
+  /** E is stored [columns, rank]. */
+  readonly transposeE: boolean;
+  readonly bias: boolean;
+  readonly mask: boolean;
+}
+
+/** Loads inner indices k0..k0+15 of rows i0..i0+63 of a row-major [rows, inner] operand into `aTile`. */
+function leftLoad(source: string, inner: string): string {
+  return `
+    {
+      let kk = i32(localIndex) % TK;
+      let group = i32(localIndex) / TK;
+      let k = k0 + kk;
+      var value = vec4<f32>(0.0);
+      if (k < ${inner}) {
+        for (var c = 0; c < 4; c++) {
+          let i = i0 + group * 4 + c;
+          if (i < uniforms.rowCount) {
+            value[c] = ${source}[i * ${inner} + k];
+          }
+        }
+      }
+      aTile[kk * 16 + group] = value;
+    }`;
+}
+
+/** Loads inner indices k0..k0+15 of columns j0..j0+63 of the right operand (stored [inner, columns] or transposed). */
+function rightLoad(source: string, inner: string, transposed: boolean): string {
+  const element = transposed ? `${source}[j * ${inner} + k]` : `${source}[k * uniforms.columnCount + j]`;
+  // Consecutive invocations read consecutive addresses: along the inner index when transposed, else along columns.
+  const indices = transposed
+    ? 'let kk = i32(localIndex) % TK;\n      let group = i32(localIndex) / TK;'
+    : 'let group = i32(localIndex) % 16;\n      let kk = i32(localIndex) / 16;';
+  return `
+    {
+      ${indices}
+      let k = k0 + kk;
+      var value = vec4<f32>(0.0);
+      if (k < ${inner}) {
+        for (var c = 0; c < 4; c++) {
+          let j = j0 + group * 4 + c;
+          if (j < uniforms.columnCount) {
+            value[c] = ${element};
+          }
+        }
+      }
+      bTile[kk * 16 + group] = value;
+    }`;
+}
+
+function accumulate(into: string): string {
+  return `
+    for (var kk = 0; kk < TK; kk++) {
+      let a = aTile[kk * 16 + ty];
+      let b = bTile[kk * 16 + tx];
+      ${into}[0] += a.x * b;
+      ${into}[1] += a.y * b;
+      ${into}[2] += a.z * b;
+      ${into}[3] += a.w * b;
+    }`;
+}
+
+/** Inputs: x, w, d, e, then bias (when `shape.bias`) and mask (when `shape.mask`), all scalar arrays. */
+export function lowRankProductCode(shape: LowRankProductShape): string {
+  const bias = shape.bias ? ' + bias[j]' : '';
+  const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
+  return `
+const TK = 16;
+var<workgroup> aTile : array<vec4<f32>, 256>;
+var<workgroup> bTile : array<vec4<f32>, 256>;
+
+fn main() {
+  let tx = i32(localIndex) % 16;
+  let ty = i32(localIndex) / 16;
+  let i0 = i32(workgroupId.y) * ${PRODUCT_TILE};
+  let j0 = i32(workgroupId.x) * ${PRODUCT_TILE};
+  var base : array<vec4<f32>, 4>;
+  var low : array<vec4<f32>, 4>;
+  for (var k0 = 0; k0 < uniforms.innerCount; k0 += TK) {
+    ${leftLoad('x', 'uniforms.innerCount')}
+    ${rightLoad('w', 'uniforms.innerCount', shape.transposeW)}
+    workgroupBarrier();
+    ${accumulate('base')}
+    workgroupBarrier();
+  }
+  for (var k0 = 0; k0 < uniforms.rank; k0 += TK) {
+    ${leftLoad('d', 'uniforms.rank')}
+    ${rightLoad('e', 'uniforms.rank', shape.transposeE)}
+    workgroupBarrier();
+    ${accumulate('low')}
+    workgroupBarrier();
+  }
+  for (var c = 0; c < 4; c++) {
+    let i = i0 + ty * 4 + c;
+    if (i < uniforms.rowCount) {
+      for (var q = 0; q < 4; q++) {
+        let j = j0 + tx * 4 + q;
+        if (j < uniforms.columnCount) {
+          result[i * uniforms.columnCount + j] = base[c][q]${bias} + uniforms.scale * low[c][q]${mask};
+        }
+      }
+    }
+  }
+}
+`;
+}

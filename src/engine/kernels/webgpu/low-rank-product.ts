@@ -1,0 +1,65 @@
+/**
+ * The tfjs kernel `McevalLowRankProduct`, on webgpu only: x·W′ + bias + scale · mask ⊙ (d·E′) in one shader
+ * (low-rank-product-wgsl.ts). engine/ops/low-rank-linear.ts uses it where it is registered, for a LoRA layer's output
+ * (x·W + b + s·(x·A)·B) and for its input gradient (dy·Wᵀ + mask ⊙ (dDown·Aᵀ)); elsewhere that op composes tfjs ops.
+ */
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  LOW_RANK_UNIFORMS,
+  PRODUCT_TILE,
+  PRODUCT_WORKGROUP,
+  lowRankProductCode,
+  type LowRankProductShape,
+} from './low-rank-product-wgsl.js';
+import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
+
+export const LOW_RANK_PRODUCT = 'McevalLowRankProduct';
+
+/** Attributes: W′ = Wᵀ when `transposeW` (W stored [columns, inner]), E′ likewise, and the low-rank scale. */
+export interface LowRankProductAttrs {
+  readonly transposeW: boolean;
+  readonly transposeE: boolean;
+  readonly scale: number;
+}
+
+/** Inputs: x [rows, inner], w, d [rows, rank], e; optional bias [columns] and mask [rows, columns]. */
+export interface LowRankProductInputs {
+  readonly x: TensorInfo;
+  readonly w: TensorInfo;
+  readonly d: TensorInfo;
+  readonly e: TensorInfo;
+  readonly bias?: TensorInfo;
+  readonly mask?: TensorInfo;
+}
+
+const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, w, d, e, bias, mask } = inputs as unknown as LowRankProductInputs;
+  const { transposeW, transposeE, scale } = attrs as unknown as LowRankProductAttrs;
+  const [rows, inner] = x.shape as [number, number];
+  const rank = d.shape[1]!;
+  const columns = transposeW ? w.shape[0]! : w.shape[1]!;
+  const shape: LowRankProductShape = { transposeW, transposeE, bias: bias !== undefined, mask: mask !== undefined };
+  const names = ['x', 'w', 'd', 'e', ...(bias ? ['bias'] : []), ...(mask ? ['mask'] : [])];
+  const output = runShader(
+    backend as unknown as WebGpuBackendLike,
+    {
+      key: `McevalLowRankProduct_${Number(transposeW)}${Number(transposeE)}${Number(shape.bias)}${Number(shape.mask)}`,
+      inputs: names.map((name) => ({ name, components: 1 })),
+      uniforms: LOW_RANK_UNIFORMS,
+      workgroupSize: PRODUCT_WORKGROUP,
+      dispatch: [Math.ceil(columns / PRODUCT_TILE), Math.ceil(rows / PRODUCT_TILE)],
+      outputSize: rows * columns,
+      code: lowRankProductCode(shape),
+    },
+    [x, w, d, e, ...(bias ? [bias] : []), ...(mask ? [mask] : [])],
+    [
+      ...[rows, columns, inner, rank].map((value) => ({ type: 'int32' as const, data: [value] })),
+      { type: 'float32', data: [scale] },
+    ],
+  );
+  return shaped(output, [rows, columns]);
+};
+
+export function webGpuLowRankProductKernel(): KernelConfig {
+  return { kernelName: LOW_RANK_PRODUCT, backendName: 'webgpu', kernelFunc: lowRankProduct };
+}
