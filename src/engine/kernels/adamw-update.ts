@@ -60,7 +60,7 @@ export function adamwUpdateValues(
   return next;
 }
 
-const COEFFICIENT_KEYS = ['beta1', 'beta2', 'correction2', 'epsilon', 'decay', 'stepSize'] as const;
+export const COEFFICIENT_KEYS = ['beta1', 'beta2', 'correction2', 'epsilon', 'decay', 'stepSize'] as const;
 
 /** The kernel's inputs and attributes for updating each parameter with its gradient, moments and coefficients. */
 export function adamwUpdateInvocation(

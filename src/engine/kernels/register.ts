@@ -8,6 +8,7 @@ import { transposedProductKernel } from './transposed-product.js';
 import { adamwUpdateKernel } from './adamw-update.js';
 import { webGpuAttentionKernels } from './webgpu/causal-attention.js';
 import { webGpuLowRankProductKernel } from './webgpu/low-rank-product.js';
+import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -27,7 +28,7 @@ function register(config: KernelConfig): void {
 
 /** WGSL kernels for webgpu; MCEVAL_WEBGPU_KERNELS=0 leaves tfjs's own (composite) paths, to compare against. */
 export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNELS'] !== '0'): void {
-  const kernels = [...webGpuAttentionKernels(), webGpuLowRankProductKernel()];
+  const kernels = [...webGpuAttentionKernels(), webGpuLowRankProductKernel(), webGpuAdamwUpdateKernel()];
   if (enabled) {
     kernels.forEach(register);
     return;

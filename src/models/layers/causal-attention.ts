@@ -2,9 +2,10 @@
  * Causal grouped-query self-attention, softmax(q·kᵀ/√headDim + mask)·v, in the projections' own layout: q
  * [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (past keys first), output like q.
  *
- * On cpu and wasm it runs mceval's WebAssembly attention kernels (engine/kernels/causal-attention.ts): no head
- * transposes, four rows of scores at a time, probabilities recomputed in the backward pass, so memory grows linearly with
- * the sequence length. Elsewhere (WebGPU) it composes transposes, batched matMuls, softmax and an additive bias, which
+ * On cpu and wasm it runs mceval's WebAssembly attention kernels (engine/kernels/causal-attention.ts), on webgpu its
+ * WGSL ones (engine/kernels/webgpu/): no head transposes, scores never stored, probabilities recomputed in the backward
+ * pass, so memory grows linearly with the sequence length. Where no kernel is registered (MCEVAL_WEBGPU_KERNELS=0, or a
+ * head size that is not a multiple of 4) it composes transposes, batched matMuls, softmax and an additive bias, which
  * holds [batch, heads, queries, keys].
  */
 import type { GradSaveFunc, NamedAttrMap } from '@tensorflow/tfjs-core';
@@ -45,7 +46,7 @@ export interface AttentionHeads {
   readonly keyValue: number;
 }
 
-/** The WebAssembly kernels' path, with the gradient from their backward kernel. */
+/** The kernels' path (WebAssembly or WGSL), with the gradient from their backward kernel. */
 export function fusedAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: AttentionMask, heads: AttentionHeads) {
   const headDim = q.shape[2] / heads.query;
   const attributes: CausalAttentionAttrs = {
@@ -105,7 +106,7 @@ export function causalAttention(
   heads: AttentionHeads,
 ): Tensor3D {
   const headDim = q.shape[2] / heads.query;
-  // The SIMD kernels step through the head dimension four floats at a time.
+  // The kernels step through the head dimension four floats at a time.
   const kernel = headDim % 4 === 0 && tf.getKernel(CAUSAL_ATTENTION, tf.getBackend()) !== undefined;
   return (kernel ? fusedAttention : compositeAttention)(q, k, v, mask, heads);
 }

@@ -66,8 +66,12 @@ fn findFirstRealKey(b : i32) -> i32 {
   return atomicLoad(&firstRealKey);
 }
 
-fn dot4(a : vec4<f32>, b : vec4<f32>) -> f32 {
-  return dot(a, b);
+// Four consecutive floats of the output from offset o.
+fn writeVector(o : i32, value : vec4<f32>) {
+  result[o] = value.x;
+  result[o + 1] = value.y;
+  result[o + 2] = value.z;
+  result[o + 3] = value.w;
 }
 `;
 }
@@ -91,29 +95,22 @@ fn workgroupBound(limit : i32) -> i32 {
 }
 `;
 
-/** Keys j0..j0+TILE of entry n into two workgroup tiles (zeros past S). */
-function keyTileLoad(first: string, second: string, firstSource: string, secondSource: string): string {
-  return `
-    for (var i = i32(localIndex); i < TILE * DH4; i += WG) {
-      let j = start + i / DH4;
-      var a = vec4<f32>(0.0);
-      var c = vec4<f32>(0.0);
-      if (j < uniforms.keys) {
-        let at = keyOffset(n, j) + i % DH4;
-        a = ${firstSource}[at];
-        c = ${secondSource}[at];
-      }
-      ${first}[i] = a;
-      ${second}[i] = c;
-    }
-    workgroupBarrier();`;
+interface RowShaderParts {
+  /** Before the key loop: the row's own values (`query` must be set). */
+  readonly prologue: string;
+  /** For each key the row attends to, after its score `s`; the key's vectors are keyTile and valueTile[jj·DH4 + d]. */
+  readonly perKey: string;
+  /** After the loop, for a live row. */
+  readonly epilogue: string;
 }
 
 /**
- * Forward: `result` holds out (B·T·H·dh values) and then lse (N·R values, from `split`). Dispatch: ⌈R / WG⌉ × N.
- * Inputs: q, k, v (vec4), keyMask.
+ * A shader with one invocation per query row (forward, dq): the row it owns (clamped; `live` says whether it exists),
+ * its last key, whether it attends uniformly (`evenly`), the keys it ranges over (`limit`) and its offset in vec4s
+ * (`at`); then the workgroup's keys and values pass through workgroup memory a tile at a time, up to the workgroup's
+ * bound, and each key the row attends to gets its score `s` (0 for a uniform row; masked keys are skipped).
  */
-export function attentionForwardCode(dh4: number, tile: number): string {
+function rowShader(dh4: number, tile: number, parts: RowShaderParts): string {
   return `${commonCode(dh4)}
 const TILE = ${tile};
 ${WORKGROUP_BOUND}
@@ -131,17 +128,23 @@ fn main() {
   let evenly = first > last;
   let limit = select(last, uniforms.keys - 1, evenly);
   let end = workgroupBound(select(-1, limit, live));
-
   let at = rowOffset(n, row);
   var query : array<vec4<f32>, DH4>;
-  for (var d = 0; d < DH4; d++) {
-    query[d] = q[at + d];
-  }
-  var acc : array<vec4<f32>, DH4>;
-  var most = -3.0e38;
-  var total = 0.0;
+  ${parts.prologue}
   for (var start = 0; start <= end; start += TILE) {
-    ${keyTileLoad('keyTile', 'valueTile', 'k', 'v')}
+    for (var i = i32(localIndex); i < TILE * DH4; i += WG) {
+      let j = start + i / DH4;
+      var key = vec4<f32>(0.0);
+      var value = vec4<f32>(0.0);
+      if (j < uniforms.keys) {
+        let o = keyOffset(n, j) + i % DH4;
+        key = k[o];
+        value = v[o];
+      }
+      keyTile[i] = key;
+      valueTile[i] = value;
+    }
+    workgroupBarrier();
     if (live) {
       let count = min(TILE, limit - start + 1);
       for (var jj = 0; jj < count; jj++) {
@@ -152,10 +155,36 @@ fn main() {
           }
           var sum = 0.0;
           for (var d = 0; d < DH4; d++) {
-            sum += dot4(query[d], keyTile[jj * DH4 + d]);
+            sum += dot(query[d], keyTile[jj * DH4 + d]);
           }
           s = sum * uniforms.scale;
         }
+        ${parts.perKey}
+      }
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    ${parts.epilogue}
+  }
+}
+`;
+}
+
+/**
+ * Forward: `result` holds out (B·T·H·dh values) and then lse (N·R values, from `split`). Dispatch: ⌈R / WG⌉ × N.
+ * Inputs: q, k, v (vec4), keyMask.
+ */
+export function attentionForwardCode(dh4: number, tile: number): string {
+  return rowShader(dh4, tile, {
+    prologue: `
+  for (var d = 0; d < DH4; d++) {
+    query[d] = q[at + d];
+  }
+  var acc : array<vec4<f32>, DH4>;
+  var most = -3.0e38;
+  var total = 0.0;`,
+    perKey: `
         if (s > most) {
           let shrink = exp(most - s);
           total *= shrink;
@@ -168,102 +197,48 @@ fn main() {
         total += p;
         for (var d = 0; d < DH4; d++) {
           acc[d] += p * valueTile[jj * DH4 + d];
-        }
-      }
-    }
-    workgroupBarrier();
-  }
-  if (live) {
+        }`,
+    epilogue: `
     let inverse = 1.0 / total;
-    let o = at * 4;
     for (var d = 0; d < DH4; d++) {
-      let value = acc[d] * inverse;
-      result[o + 4 * d] = value.x;
-      result[o + 4 * d + 1] = value.y;
-      result[o + 4 * d + 2] = value.z;
-      result[o + 4 * d + 3] = value.w;
+      writeVector(4 * (at + d), acc[d] * inverse);
     }
-    result[uniforms.split + n * uniforms.rows + row] = most + log(total);
-  }
-}
-`;
+    result[uniforms.split + n * uniforms.rows + row] = most + log(total);`,
+  });
 }
 
 /**
  * Backward for the queries: `result` is dq (B·T·H·dh). Per row, D = Σ dy·out, then over its keys p = e^{s − lse},
- * dq += p·(dy·v − D)·k, times the scale. Dispatch: ⌈R / WG⌉ × N. Inputs: q, k, v, attended (the forward output), dy (vec4), keyMask, lse.
+ * dq += p·(dy·v − D)·k, times the scale. Dispatch: ⌈R / WG⌉ × N. Inputs: q, k, v, attended (the forward output), dy
+ * (vec4), keyMask, lse.
  */
 export function attentionQueryGradientCode(dh4: number, tile: number): string {
-  return `${commonCode(dh4)}
-const TILE = ${tile};
-${WORKGROUP_BOUND}
-var<workgroup> keyTile : array<vec4<f32>, ${tile * dh4}>;
-var<workgroup> valueTile : array<vec4<f32>, ${tile * dh4}>;
-
-fn main() {
-  let n = i32(workgroupId.y);
-  let b = n / uniforms.kvHeads;
-  let r = i32(workgroupId.x) * WG + i32(localIndex);
-  let live = r < uniforms.rows;
-  let row = min(r, uniforms.rows - 1);
-  let last = lastKey(row);
-  let first = findFirstRealKey(b);
-  let evenly = first > last;
-  let limit = select(last, uniforms.keys - 1, evenly);
-  let end = workgroupBound(select(-1, limit, live));
-
-  let at = rowOffset(n, row);
-  var query : array<vec4<f32>, DH4>;
+  return rowShader(dh4, tile, {
+    prologue: `
   var gradient : array<vec4<f32>, DH4>;
   var delta = 0.0;
   for (var d = 0; d < DH4; d++) {
     query[d] = q[at + d];
     gradient[d] = dy[at + d];
-    delta += dot4(gradient[d], attended[at + d]);
+    delta += dot(gradient[d], attended[at + d]);
   }
   let logSum = lse[n * uniforms.rows + row];
-  var acc : array<vec4<f32>, DH4>;
-  for (var start = 0; start <= end; start += TILE) {
-    ${keyTileLoad('keyTile', 'valueTile', 'k', 'v')}
-    if (live) {
-      let count = min(TILE, limit - start + 1);
-      for (var jj = 0; jj < count; jj++) {
-        var s = 0.0;
-        if (!evenly) {
-          if (!isRealKey(b, start + jj)) {
-            continue;
-          }
-          var sum = 0.0;
-          for (var d = 0; d < DH4; d++) {
-            sum += dot4(query[d], keyTile[jj * DH4 + d]);
-          }
-          s = sum * uniforms.scale;
-        }
+  var acc : array<vec4<f32>, DH4>;`,
+    perKey: `
         let p = exp(s - logSum);
         var dp = 0.0;
         for (var d = 0; d < DH4; d++) {
-          dp += dot4(gradient[d], valueTile[jj * DH4 + d]);
+          dp += dot(gradient[d], valueTile[jj * DH4 + d]);
         }
         let ds = p * (dp - delta);
         for (var d = 0; d < DH4; d++) {
           acc[d] += ds * keyTile[jj * DH4 + d];
-        }
-      }
-    }
-    workgroupBarrier();
-  }
-  if (live) {
-    let o = at * 4;
+        }`,
+    epilogue: `
     for (var d = 0; d < DH4; d++) {
-      let value = acc[d] * uniforms.scale;
-      result[o + 4 * d] = value.x;
-      result[o + 4 * d + 1] = value.y;
-      result[o + 4 * d + 2] = value.z;
-      result[o + 4 * d + 3] = value.w;
-    }
-  }
-}
-`;
+      writeVector(4 * (at + d), acc[d] * uniforms.scale);
+    }`,
+  });
 }
 
 /**
@@ -322,7 +297,7 @@ fn main() {
       if (r < uniforms.rows) {
         let o = rowOffset(n, r);
         for (var d = 0; d < DH4; d++) {
-          delta += dot4(dy[o + d], attended[o + d]);
+          delta += dot(dy[o + d], attended[o + d]);
         }
         logSum = lse[n * uniforms.rows + r];
         last = lastKey(r);
@@ -344,14 +319,14 @@ fn main() {
           }
           var sum = 0.0;
           for (var d = 0; d < DH4; d++) {
-            sum += dot4(queryTile[ii * DH4 + d], keyRow[d]);
+            sum += dot(queryTile[ii * DH4 + d], keyRow[d]);
           }
           s = sum * uniforms.scale;
         }
         let p = exp(s - rowLogSum[ii]);
         var dp = 0.0;
         for (var d = 0; d < DH4; d++) {
-          dp += dot4(gradientTile[ii * DH4 + d], valueRow[d]);
+          dp += dot(gradientTile[ii * DH4 + d], valueRow[d]);
         }
         let ds = p * (dp - rowDelta[ii]);
         for (var d = 0; d < DH4; d++) {
@@ -363,18 +338,9 @@ fn main() {
     workgroupBarrier();
   }
   if (live) {
-    let o = at * 4;
     for (var d = 0; d < DH4; d++) {
-      let gk = dk[d] * uniforms.scale;
-      let gv = dv[d];
-      result[o + 4 * d] = gk.x;
-      result[o + 4 * d + 1] = gk.y;
-      result[o + 4 * d + 2] = gk.z;
-      result[o + 4 * d + 3] = gk.w;
-      result[uniforms.split + o + 4 * d] = gv.x;
-      result[uniforms.split + o + 4 * d + 1] = gv.y;
-      result[uniforms.split + o + 4 * d + 2] = gv.z;
-      result[uniforms.split + o + 4 * d + 3] = gv.w;
+      writeVector(4 * (at + d), dk[d] * uniforms.scale);
+      writeVector(uniforms.split + 4 * (at + d), dv[d]);
     }
   }
 }

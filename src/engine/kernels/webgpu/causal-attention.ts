@@ -121,33 +121,28 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const keySize = k.shape.reduce((a, b) => a * b, 1);
   return withKeyMask(gpu, attributes, g, (mask) => {
     const shaderInputs = [q, k, v, out, dy, mask, lse];
-    const dq = runShader(
-      gpu,
-      {
-        key: `McevalAttentionQueryGradient_${g.dh4}_${t}`,
-        inputs: names,
-        uniforms: ATTENTION_UNIFORMS,
-        workgroupSize: ATTENTION_WORKGROUP,
-        dispatch: [Math.ceil(g.rows / ATTENTION_WORKGROUP), g.entries],
-        outputSize: querySize,
-        code: attentionQueryGradientCode(g.dh4, t),
-      },
-      shaderInputs,
-      uniforms(g, 0, attributes.scale),
-    );
-    const keyValue = runShader(
-      gpu,
-      {
-        key: `McevalAttentionKeyGradient_${g.dh4}_${t}`,
-        inputs: names,
-        uniforms: ATTENTION_UNIFORMS,
-        workgroupSize: ATTENTION_WORKGROUP,
-        dispatch: [Math.ceil(g.keys / ATTENTION_WORKGROUP), g.entries],
-        outputSize: 2 * keySize,
-        code: attentionKeyGradientCode(g.dh4, t),
-      },
-      shaderInputs,
-      uniforms(g, keySize, attributes.scale),
+    const run = (name: string, code: string, perEntry: number, outputSize: number, split: number) =>
+      runShader(
+        gpu,
+        {
+          key: `${name}_${g.dh4}_${t}`,
+          inputs: names,
+          uniforms: ATTENTION_UNIFORMS,
+          workgroupSize: ATTENTION_WORKGROUP,
+          dispatch: [Math.ceil(perEntry / ATTENTION_WORKGROUP), g.entries],
+          outputSize,
+          code,
+        },
+        shaderInputs,
+        uniforms(g, split, attributes.scale),
+      );
+    const dq = run('McevalAttentionQueryGradient', attentionQueryGradientCode(g.dh4, t), g.rows, querySize, 0);
+    const keyValue = run(
+      'McevalAttentionKeyGradient',
+      attentionKeyGradientCode(g.dh4, t),
+      g.keys,
+      2 * keySize,
+      keySize,
     );
     try {
       return [

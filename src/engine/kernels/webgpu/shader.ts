@@ -18,7 +18,13 @@ export interface ShaderUniform {
 export interface WebGpuBackendLike {
   readonly device: { readonly limits: Record<string, number> };
   makeTensorInfo(shape: number[], dtype: 'float32' | 'int32', values?: Float32Array | Int32Array): TensorInfo;
-  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: string, uniforms?: ShaderUniform[]): TensorInfo;
+  runWebGPUProgram(
+    program: object,
+    inputs: TensorInfo[],
+    dtype: string,
+    uniforms?: ShaderUniform[],
+    output?: TensorInfo,
+  ): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
@@ -36,11 +42,13 @@ export interface Shader {
   readonly code: string;
 }
 
+/** Runs `shader`; with `output` given, it writes into that tensor's buffer (in place) instead of a new one. */
 export function runShader(
   backend: WebGpuBackendLike,
   shader: Shader,
   inputs: readonly TensorInfo[],
   uniforms: readonly ShaderUniform[],
+  output?: TensorInfo,
 ): TensorInfo {
   const program = {
     outputShape: [shader.outputSize],
@@ -54,7 +62,33 @@ export function runShader(
     workgroupSize: [shader.workgroupSize, 1, 1],
     getUserCode: () => shader.code,
   };
-  return backend.runWebGPUProgram(program, [...inputs], 'float32', [...uniforms]);
+  return backend.runWebGPUProgram(program, [...inputs], 'float32', [...uniforms], output);
+}
+
+/** The most workgroups one dispatch axis may have. */
+const MOST_PER_AXIS = 65535;
+
+/**
+ * Workgroups for `count` invocations of an elementwise shader, over two axes when one would exceed the limit; the
+ * shader's element index is `ELEMENT_INDEX`.
+ */
+export function elementwiseDispatch(count: number, workgroupSize: number): [number, number] {
+  const groups = Math.ceil(count / workgroupSize);
+  return groups <= MOST_PER_AXIS ? [groups, 1] : [MOST_PER_AXIS, Math.ceil(groups / MOST_PER_AXIS)];
+}
+
+export const ELEMENT_INDEX = (workgroupSize: number) =>
+  `i32((workgroupId.y * numWorkgroups.x + workgroupId.x) * ${workgroupSize}u + localIndex)`;
+
+/**
+ * Forgets the host copy tfjs keeps of a tensor it has read back (it serves later reads from it): for a tensor whose
+ * buffer a shader has just rewritten in place.
+ */
+export function forgetHostCopy(backend: WebGpuBackendLike, info: TensorInfo): void {
+  const stored = (
+    backend as unknown as { tensorMap: { get(id: object): { values?: unknown } | undefined } }
+  ).tensorMap.get(info.dataId);
+  if (stored !== undefined) stored.values = null;
 }
 
 /** The flat output's values as a tensor of `shape` (same data, no copy). */
