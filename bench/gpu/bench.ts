@@ -81,10 +81,12 @@ function stepper(
   return {
     async step(): Promise<number> {
       const loss = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(
-          () => causalLmLoss(model.lmLogits(input, { training: true, rng }) as Tensor3D, ids, mask) as Scalar,
-          optimizer.parameters,
-        );
+        const { value, grads } = tf.variableGrads(() => {
+          const loss = causalLmLoss(model.lmLogits(input, { training: true, rng }) as Tensor3D, ids, mask) as Scalar;
+          // MonteCLoRA's KL and cooperative losses, as fine-tuning adds them.
+          const extra = adapter.regularizer?.();
+          return extra === undefined ? loss : (tf.add(loss, extra) as Scalar);
+        }, optimizer.parameters);
         optimizer.apply(
           optimizer.parameters.map((p) => grads[p.name] ?? tf.zerosLike(p)),
           1e-3,

@@ -9,6 +9,7 @@ import { adamwUpdateKernel } from './adamw-update.js';
 import { webGpuAttentionKernels } from './webgpu/causal-attention.js';
 import { webGpuLowRankProductKernel } from './webgpu/low-rank-product.js';
 import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
+import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -28,7 +29,12 @@ function register(config: KernelConfig): void {
 
 /** WGSL kernels for webgpu; MCEVAL_WEBGPU_KERNELS=0 leaves tfjs's own (composite) paths, to compare against. */
 export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNELS'] !== '0'): void {
-  const kernels = [...webGpuAttentionKernels(), webGpuLowRankProductKernel(), webGpuAdamwUpdateKernel()];
+  const kernels = [
+    ...webGpuAttentionKernels(),
+    webGpuLowRankProductKernel(),
+    webGpuAdamwUpdateKernel(),
+    ...webGpuRegularizerKernels(),
+  ];
   if (enabled) {
     kernels.forEach(register);
     return;

@@ -21,6 +21,7 @@ import { GroupSampler, type GroupDraw, type LayerDraw } from './group-sampler.js
 import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
 import { hostRegularizerTerms, regularizerShape, type RegularizerTermsOp } from './host-regularizer.js';
 import { readsSynchronously } from '../../engine/host-reads.js';
+import { hasRegularizerKernel, kernelRegularizerTerms } from './kernel-regularizer.js';
 
 /** The per-layer means of the regulariser's terms and the noise-to-A ratio, in this order, as logged per step. */
 export const REGULARIZER_LOG_KEYS = [
@@ -162,7 +163,11 @@ function regularizerTerms(
   const prior = config.randomDirichletPrior
     ? tf.stack(sampled.map((layer) => layer.dirichletPriorConcentration!))
     : config.dirichletPrior;
-  const terms = onHost ? hostRegularizerTerms : deviceRegularizerTerms;
+  const terms = onHost
+    ? hostRegularizerTerms
+    : hasRegularizerKernel()
+      ? kernelRegularizerTerms
+      : deviceRegularizerTerms;
   return terms(covariance, weights, s, alpha, prior, regularizerShape(config));
 }
 
