@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { packagePath } from '../src/paths.js';
 import { initEngine } from '../src/engine/backends.js';
 import { tf } from '../src/engine/tf.js';
+import { AdamW } from '../src/train/adamw.js';
 
 /** Tests compute on wasm, the backend users get here; MCEVAL_TEST_BACKEND=cpu runs them on the other. */
 export async function useTestBackend(): Promise<string> {
@@ -52,4 +53,14 @@ export function mceval(args: readonly string[], env: Record<string, string> = {}
     env: { ...process.env, ...env },
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Variables with the given shapes and initial values in one group (learning-rate multiplier 3) and an AdamW over them
+ * (weight decay 0.1), by its one-kernel update or by tfjs ops: the two sides of the AdamW kernel tests.
+ */
+export function adamwFixture(shapes: readonly number[][], initial: readonly Float32Array[], fusedKernel: boolean) {
+  const variables = initial.map((values, i) => tf.variable(tf.tensor(values, shapes[i]), true));
+  const groups = [{ name: 'all', variables, learningRateMultiplier: 3 }];
+  return { variables, optimizer: new AdamW(groups, { weightDecay: 0.1, fusedKernel }) };
 }

@@ -10,7 +10,7 @@ import { linearScheduleMultiplier, warmupSteps } from '../src/train/schedule.js'
 import { AdamW } from '../src/train/adamw.js';
 import { ADAMW_UPDATE } from '../src/engine/kernels/adamw-update.js';
 import { epochBatches } from '../src/train/batches.js';
-import { onEachBackend } from './helpers.js';
+import { adamwFixture, onEachBackend } from './helpers.js';
 
 /** A separable toy set: label 1 iff the text contains "yes". */
 function toyExamples(encode: (text: string) => number[]): EncodedExample[] {
@@ -186,15 +186,10 @@ onEachBackend(() => {
     // The last is larger than one launch's share (2¹⁸ values), so the parameters take two launches.
     const shapes = [[64, 8], [5], [8, 172], [600, 500]];
     const initial = shapes.map((shape) => rng.normalArray(shape.reduce((a, b) => a * b, 1)));
-    const parameters = (kernel: boolean) => {
-      const variables = initial.map((values, i) => tf.variable(tf.tensor(values, shapes[i]), true));
-      const groups = [{ name: 'all', variables, learningRateMultiplier: 3 }];
-      return { variables, optimizer: new AdamW(groups, { weightDecay: 0.1, fusedKernel: kernel }) };
-    };
     // Registered on both host backends, so this compares the kernel with the ops.
     assert.ok(tf.getKernel(ADAMW_UPDATE, tf.getBackend()) !== undefined);
-    const fused = parameters(true);
-    const composed = parameters(false);
+    const fused = adamwFixture(shapes, initial, true);
+    const composed = adamwFixture(shapes, initial, false);
     const before = tf.memory().numTensors;
     for (let step = 0; step < 4; step++) {
       const gradients = shapes.map((shape, i) =>

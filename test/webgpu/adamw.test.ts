@@ -11,6 +11,7 @@ import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Variable } from '../../src/engine/tf.js';
 import { AdamW } from '../../src/train/adamw.js';
+import { adamwFixture } from '../helpers.js';
 import { ADAMW_UPDATE } from '../../src/engine/kernels/adamw-update.js';
 
 /** The optimizer's moments, private state read here only to check they are read back fresh. */
@@ -25,13 +26,8 @@ test('the webgpu AdamW kernel agrees with the tfjs ops, moments read back fresh 
   const rng = new Rng(8);
   const shapes = [[64, 8], [5], [8, 172], [300, 50]];
   const initial = shapes.map((shape) => rng.normalArray(shape.reduce((a, b) => a * b, 1)));
-  const build = (kernel: boolean) => {
-    const variables = initial.map((values, i) => tf.variable(tf.tensor(values, shapes[i]), true));
-    const groups = [{ name: 'all', variables, learningRateMultiplier: 3 }];
-    return { variables, optimizer: new AdamW(groups, { weightDecay: 0.1, fusedKernel: kernel }) };
-  };
-  const fused = build(true);
-  const composed = build(false);
+  const fused = adamwFixture(shapes, initial, true);
+  const composed = adamwFixture(shapes, initial, false);
   const before = tf.memory().numTensors;
   const close = async (actual: Tensor[], expected: Tensor[], label: string) => {
     for (const [i, tensor] of actual.entries()) {

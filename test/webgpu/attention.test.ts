@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor3D } from '../../src/engine/tf.js';
+import { assertAgree } from './agreement.js';
 import { AttentionMask, fusedAttention } from '../../src/models/layers/causal-attention.js';
 
 interface Case {
@@ -60,13 +61,6 @@ for (const c of CASES) {
   test(`webgpu attention kernels agree with wasm: B ${c.batch}, T ${c.queries}, S ${c.keys}, H ${c.heads}/${c.kvHeads}, dh ${c.headDim}`, async () => {
     const reference = await run('wasm', c);
     const candidate = await run('webgpu', c);
-    ['output', 'dq', 'dk', 'dv'].forEach((label, i) => {
-      const expected = reference[i]!;
-      const actual = candidate[i]!;
-      assert.equal(actual.length, expected.length, label);
-      const scale = Math.max(...expected.map(Math.abs));
-      const worst = Math.max(...actual.map((x, j) => Math.abs(x - expected[j]!)));
-      assert.ok(worst <= 2e-5 * scale, `${label}: differs by up to ${worst} (largest value ${scale})`);
-    });
+    ['output', 'dq', 'dk', 'dv'].forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 2e-5));
   });
 }

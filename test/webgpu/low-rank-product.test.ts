@@ -11,6 +11,7 @@ import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
 import { lowRankLinear } from '../../src/engine/ops/low-rank-linear.js';
+import { assertAgree } from './agreement.js';
 import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 
 interface Case {
@@ -68,13 +69,8 @@ for (const c of CASES) {
   test(`webgpu low-rank product agrees with wasm: ${name}`, async () => {
     const reference = await run('wasm', c);
     const candidate = await run('webgpu', c);
-    ['output', 'dx', 'dA', 'dB', 'dP'].slice(0, reference.length).forEach((label, i) => {
-      const expected = reference[i]!;
-      const actual = candidate[i]!;
-      assert.equal(actual.length, expected.length, label);
-      const scale = Math.max(...expected.map(Math.abs));
-      const worst = Math.max(...actual.map((value, j) => Math.abs(value - expected[j]!)));
-      assert.ok(worst <= 1e-5 * scale, `${label}: differs by up to ${worst} (largest value ${scale})`);
-    });
+    ['output', 'dx', 'dA', 'dB', 'dP']
+      .slice(0, reference.length)
+      .forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
   });
 }

@@ -11,6 +11,7 @@ import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { hostRegularizerTerms, type RegularizerTermsOp } from '../../src/peft/monteclora/host-regularizer.js';
+import { assertAgree } from './agreement.js';
 import { hasRegularizerKernel, kernelRegularizerTerms } from '../../src/peft/monteclora/kernel-regularizer.js';
 
 const [L, M, N, R] = [5, 2, 3, 4];
@@ -54,15 +55,9 @@ for (const referenceSign of [false, true]) {
       await initEngine('webgpu');
       assert.ok(hasRegularizerKernel(), 'the webgpu kernels are registered');
       const candidate = await evaluate('webgpu', kernelRegularizerTerms, referenceSign, randomPrior);
-      ['terms', 'd covariance', 'd weights', 'd s', 'd alpha'].forEach((label, i) => {
-        const expected = reference[i]!;
-        const scale = Math.max(...expected.map(Math.abs));
-        const worst = Math.max(...candidate[i]!.map((v, j) => Math.abs(v - expected[j]!)));
-        assert.ok(
-          worst <= 2e-5 * scale,
-          `${label}: differs by up to ${worst} (largest ${scale}): ${candidate[i]} vs ${expected}`,
-        );
-      });
+      ['terms', 'd covariance', 'd weights', 'd s', 'd alpha'].forEach((label, i) =>
+        assertAgree(label, candidate[i]!, reference[i]!, 2e-5),
+      );
     });
   }
 }

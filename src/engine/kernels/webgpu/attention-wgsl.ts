@@ -95,6 +95,25 @@ fn workgroupBound(limit : i32) -> i32 {
 }
 `;
 
+/**
+ * Loads TILE consecutive vectors of dh from `start` of two tensors (keys and values, or query rows and their output
+ * gradients) into two workgroup tiles, zeros past `count`; `offset(n, index)` places them.
+ */
+function tilePairLoad(first: string, second: string, from: string, fromSecond: string, count: string, offset: string) {
+  return `for (var i = i32(localIndex); i < TILE * DH4; i += WG) {
+      let index = start + i / DH4;
+      var a = vec4<f32>(0.0);
+      var c = vec4<f32>(0.0);
+      if (index < ${count}) {
+        let o = ${offset}(n, index) + i % DH4;
+        a = ${from}[o];
+        c = ${fromSecond}[o];
+      }
+      ${first}[i] = a;
+      ${second}[i] = c;
+    }`;
+}
+
 interface RowShaderParts {
   /** Before the key loop: the row's own values (`query` must be set). */
   readonly prologue: string;
@@ -132,18 +151,7 @@ fn main() {
   var query : array<vec4<f32>, DH4>;
   ${parts.prologue}
   for (var start = 0; start <= end; start += TILE) {
-    for (var i = i32(localIndex); i < TILE * DH4; i += WG) {
-      let j = start + i / DH4;
-      var key = vec4<f32>(0.0);
-      var value = vec4<f32>(0.0);
-      if (j < uniforms.keys) {
-        let o = keyOffset(n, j) + i % DH4;
-        key = k[o];
-        value = v[o];
-      }
-      keyTile[i] = key;
-      valueTile[i] = value;
-    }
+    ${tilePairLoad('keyTile', 'valueTile', 'k', 'v', 'uniforms.keys', 'keyOffset')}
     workgroupBarrier();
     if (live) {
       let count = min(TILE, limit - start + 1);
@@ -276,18 +284,7 @@ fn main() {
   var dk : array<vec4<f32>, DH4>;
   var dv : array<vec4<f32>, DH4>;
   for (var start = 0; start < uniforms.rows; start += TILE) {
-    for (var i = i32(localIndex); i < TILE * DH4; i += WG) {
-      let r = start + i / DH4;
-      var a = vec4<f32>(0.0);
-      var c = vec4<f32>(0.0);
-      if (r < uniforms.rows) {
-        let o = rowOffset(n, r) + i % DH4;
-        a = q[o];
-        c = dy[o];
-      }
-      queryTile[i] = a;
-      gradientTile[i] = c;
-    }
+    ${tilePairLoad('queryTile', 'gradientTile', 'q', 'dy', 'uniforms.rows', 'rowOffset')}
     for (var i = i32(localIndex); i < TILE; i += WG) {
       let r = start + i;
       var delta = 0.0;
