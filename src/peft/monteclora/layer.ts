@@ -8,7 +8,7 @@
  *   R = β(KL_G + KL_W + KL_D) + C.
  */
 import { tf, type Scalar, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
-import { sumAll } from '../../engine/ops/sum-all.js';
+import { squaredNorm as deviceSquaredNorm } from '../../engine/ops/squared-norm.js';
 import { newVariable } from '../../engine/variables.js';
 import type { Rng } from '../../engine/rng.js';
 import type { ForwardContext } from '../../models/forward-context.js';
@@ -201,7 +201,8 @@ function regularizerLog(
     return tf.tensor1d([...means.dataSync(), Math.sqrt(noise / mean)]);
   }
   const perturbations = sampled.map((layer) => layer.lastSample!.perturbation);
-  const squaredNorm = (tensors: Tensor[]) => sumAll(tensors.map((t) => tf.sum(tf.square(t))));
-  const ratio = tf.sqrt(tf.div(squaredNorm(perturbations), squaredNorm(sampled.map((layer) => layer.loraA))));
+  const ratio = tf.sqrt(
+    tf.div(deviceSquaredNorm(perturbations), deviceSquaredNorm(sampled.map((layer) => layer.loraA))),
+  );
   return tf.concat([means, tf.reshape(ratio, [1])]);
 }
