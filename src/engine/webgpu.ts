@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from './tf.js';
 import { UserError } from '../errors.js';
+import { patchShaderSource } from './kernels/webgpu/shader.js';
 
 export interface WebGpuAdapterReport {
   readonly vendor: string;
@@ -124,7 +125,13 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
     ]),
   );
   const requiredFeatures = ['timestamp-query', 'subgroups', 'shader-f16'].filter((name) => adapter.features.has(name));
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  const device = (await adapter.requestDevice({ requiredLimits, requiredFeatures })) as {
+    createShaderModule(descriptor: { code: string }): unknown;
+  };
+  // mceval's shaders ask, by marker lines, for what tfjs's shader assembly cannot write (kernels/webgpu/shader.ts).
+  const createShaderModule = device.createShaderModule.bind(device);
+  device.createShaderModule = (descriptor) =>
+    createShaderModule({ ...descriptor, code: patchShaderSource(descriptor.code) });
   const { WebGPUBackend } = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as {
     WebGPUBackend: new (
       device: unknown,

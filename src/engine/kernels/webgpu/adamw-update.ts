@@ -1,10 +1,10 @@
 /**
  * `McevalAdamW` on webgpu (the contract of engine/kernels/adamw-update.ts: inputs p0, g0, m0, v0, p1, …; six
- * coefficients per parameter; outputs the new p of each; m and v updated in place), as three elementwise shaders per
- * parameter where tfjs's ops take fourteen: m ← β₁m + (1 − β₁)g and v ← β₂v + (1 − β₂)g² written into the moments' own
- * buffers (read and written through the shader's one read-write binding), then p′ = p·(1 − lr·λ) −
- * (m / (√v / √(1 − β₂ᵗ) + ε))·lr / (1 − β₁ᵗ) into a new one. The same float32 operations in the same order as the
- * tfjs ops, though a GPU may fuse a multiply and an add.
+ * coefficients per parameter; outputs the new p of each; m and v updated in place) as one elementwise shader per
+ * parameter where tfjs's ops take fourteen dispatches: m ← β₁m + (1 − β₁)g and v ← β₂v + (1 − β₂)g² written back into
+ * the moments' own buffers (writable inputs, shader.ts), and p′ = p·(1 − lr·λ) − (m / (√v / √(1 − β₂ᵗ) + ε))·lr /
+ * (1 − β₁ᵗ) into a new one. The same float32 operations in the same order as the tfjs ops, though a GPU may fuse a
+ * multiply and an add.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ADAMW_UPDATE, COEFFICIENT_KEYS } from '../adamw-update.js';
@@ -24,27 +24,27 @@ const UNIFORMS =
   'count : i32, beta1 : f32, oneMinusBeta1 : f32, beta2 : f32, oneMinusBeta2 : f32, correction2 : f32, ' +
   'epsilon : f32, decay : f32, stepSize : f32,';
 
-/** `body` for element i of `count`, `result` being the moment (in place) or the new parameter. */
-function code(body: string): string {
-  return `
+const CODE = `
 fn main() {
   let i = ${ELEMENT_INDEX(WORKGROUP)};
   if (i < uniforms.count) {
-    ${body}
+    let gradient = g[i];
+    let moment = m[i] * uniforms.beta1 + gradient * uniforms.oneMinusBeta1;
+    let second = v[i] * uniforms.beta2 + (gradient * gradient) * uniforms.oneMinusBeta2;
+    m[i] = moment;
+    v[i] = second;
+    let denominator = sqrt(second) / uniforms.correction2 + uniforms.epsilon;
+    result[i] = p[i] * uniforms.decay - (moment / denominator) * uniforms.stepSize;
   }
 }
 `;
-}
 
-const SHADERS = {
-  m: { inputs: ['g'], body: 'result[i] = result[i] * uniforms.beta1 + g[i] * uniforms.oneMinusBeta1;' },
-  v: { inputs: ['g'], body: 'result[i] = result[i] * uniforms.beta2 + (g[i] * g[i]) * uniforms.oneMinusBeta2;' },
-  p: {
-    inputs: ['p', 'm', 'v'],
-    body: `let denominator = sqrt(v[i]) / uniforms.correction2 + uniforms.epsilon;
-    result[i] = p[i] * uniforms.decay - (m[i] / denominator) * uniforms.stepSize;`,
-  },
-} as const;
+const INPUTS = [
+  { name: 'p', components: 1 },
+  { name: 'g', components: 1 },
+  { name: 'm', components: 1, writable: true },
+  { name: 'v', components: 1, writable: true },
+] as const;
 
 const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
@@ -61,27 +61,23 @@ const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
         data: [value],
       })),
     ];
-    const run = (which: keyof typeof SHADERS, operands: TensorInfo[], output?: TensorInfo) =>
-      runShader(
-        gpu,
-        {
-          key: `McevalAdamW_${which}`,
-          inputs: SHADERS[which].inputs.map((name) => ({ name, components: 1 })),
-          uniforms: UNIFORMS,
-          workgroupSize: WORKGROUP,
-          dispatch: elementwiseDispatch(size, WORKGROUP),
-          outputSize: size,
-          code: code(SHADERS[which].body),
-        },
-        operands,
-        uniforms,
-        output,
-      );
-    run('m', [g!], m);
-    run('v', [g!], v);
+    const next = runShader(
+      gpu,
+      {
+        key: 'McevalAdamW',
+        inputs: INPUTS,
+        uniforms: UNIFORMS,
+        workgroupSize: WORKGROUP,
+        dispatch: elementwiseDispatch(size, WORKGROUP),
+        outputSize: size,
+        code: CODE,
+      },
+      [p!, g!, m!, v!],
+      uniforms,
+    );
+    // A host copy left by an earlier read of the moments would now be stale.
     forgetHostCopy(gpu, m!);
     forgetHostCopy(gpu, v!);
-    const next = run('p', [p!, m!, v!]);
     return { dataId: next.dataId, shape: [...p!.shape], dtype: 'float32' as const };
   });
 };

@@ -8,24 +8,24 @@
  *
  * FlashAttention's schedule, one invocation per row (forward, dq) or per key (dk, dv): keys (or rows) pass through
  * workgroup memory a tile at a time, the row's scores are never stored, and the softmax is kept online (a running
- * maximum and sum) in the forward pass and recomputed from the saved log-sum-exp in the backward one. dh is a
- * multiple of 4: vectors are vec4, and each shader is compiled per head size (DH4 = dh / 4) and tile.
+ * maximum and sum) in the forward pass and recomputed from the saved log-sum-exp in the backward one, whose rows'
+ * statistics (lse and D = Σ dy·out) are gathered once by a small shader first. dh is a multiple of 4: vectors are
+ * vec4, and each shader is compiled per head size (DH4 = dh / 4) and tile. A second output (the forward's lse, dv) is
+ * a writable input (shader.ts).
  */
 
 /** Fields after tfjs's own uniforms, set by the kernels in this order. */
 export const ATTENTION_UNIFORMS =
-  'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, split : i32, scale : f32,';
+  'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, entries : i32, scale : f32,';
 
 /** Invocations per workgroup. */
 export const ATTENTION_WORKGROUP = 64;
 
-/** Indexing and the first real key of a batch row, shared by the three shaders. */
-function commonCode(dh4: number): string {
+/** Where rows and keys lie in the tensors, shared by every shader. */
+function indexingCode(dh4: number): string {
   return `
 const DH4 = ${dh4};
 const WG = ${ATTENTION_WORKGROUP};
-
-var<workgroup> firstRealKey : atomic<i32>;
 
 // Offset, in vec4s, of row r of entry n in a [B, T, H·dh] tensor.
 fn rowOffset(n : i32, r : i32) -> i32 {
@@ -46,6 +46,21 @@ fn lastKey(r : i32) -> i32 {
   return min(uniforms.keys - 1, uniforms.keys - uniforms.queries + r % uniforms.queries);
 }
 
+// Four consecutive floats of the output from offset o.
+fn writeVector(o : i32, value : vec4<f32>) {
+  result[o] = value.x;
+  result[o + 1] = value.y;
+  result[o + 2] = value.z;
+  result[o + 3] = value.w;
+}
+`;
+}
+
+/** Indexing, and the key mask of the shaders that range over keys. */
+function commonCode(dh4: number): string {
+  return `${indexingCode(dh4)}
+var<workgroup> firstRealKey : atomic<i32>;
+
 fn isRealKey(b : i32, j : i32) -> bool {
   return keyMask[b * uniforms.keys + j] == 1;
 }
@@ -64,14 +79,6 @@ fn findFirstRealKey(b : i32) -> i32 {
   }
   workgroupBarrier();
   return atomicLoad(&firstRealKey);
-}
-
-// Four consecutive floats of the output from offset o.
-fn writeVector(o : i32, value : vec4<f32>) {
-  result[o] = value.x;
-  result[o + 1] = value.y;
-  result[o + 2] = value.z;
-  result[o + 3] = value.w;
 }
 `;
 }
@@ -179,10 +186,7 @@ fn main() {
 `;
 }
 
-/**
- * Forward: `result` holds out (B·T·H·dh values) and then lse (N·R values, from `split`). Dispatch: ⌈R / WG⌉ × N.
- * Inputs: q, k, v (vec4), keyMask.
- */
+/** Forward: `result` is out (B·T·H·dh). Dispatch: ⌈R / WG⌉ × N. Inputs: q, k, v (vec4), keyMask, lse (written). */
 export function attentionForwardCode(dh4: number, tile: number): string {
   return rowShader(dh4, tile, {
     prologue: `
@@ -211,26 +215,45 @@ export function attentionForwardCode(dh4: number, tile: number): string {
     for (var d = 0; d < DH4; d++) {
       writeVector(4 * (at + d), acc[d] * inverse);
     }
-    result[uniforms.split + n * uniforms.rows + row] = most + log(total);`,
+    lse[n * uniforms.rows + row] = most + log(total);`,
   });
 }
 
 /**
- * Backward for the queries: `result` is dq (B·T·H·dh). Per row, D = Σ dy·out, then over its keys p = e^{s − lse},
- * dq += p·(dy·v − D)·k, times the scale. Dispatch: ⌈R / WG⌉ × N. Inputs: q, k, v, attended (the forward output), dy
- * (vec4), keyMask, lse.
+ * The backward pass's row statistics: `result` [N·R·2] holds each row's lse and D = Σ dy·out. Dispatch: ⌈N·R / WG⌉
+ * (two axes beyond the limit). Inputs: attended (the forward output), dy (vec4), lse.
+ */
+export function attentionRowStatsCode(dh4: number): string {
+  return `${indexingCode(dh4)}
+fn main() {
+  let i = i32((workgroupId.y * numWorkgroups.x + workgroupId.x) * ${ATTENTION_WORKGROUP}u + localIndex);
+  if (i < uniforms.rows * uniforms.entries) {
+    let at = rowOffset(i / uniforms.rows, i % uniforms.rows);
+    var delta = 0.0;
+    for (var d = 0; d < DH4; d++) {
+      delta += dot(dy[at + d], attended[at + d]);
+    }
+    result[2 * i] = lse[i];
+    result[2 * i + 1] = delta;
+  }
+}
+`;
+}
+
+/**
+ * Backward for the queries: `result` is dq (B·T·H·dh). Per row, over its keys p = e^{s − lse},
+ * dq += p·(dy·v − D)·k, times the scale. Dispatch: ⌈R / WG⌉ × N. Inputs: q, k, v, dy (vec4), keyMask, stats.
  */
 export function attentionQueryGradientCode(dh4: number, tile: number): string {
   return rowShader(dh4, tile, {
     prologue: `
   var gradient : array<vec4<f32>, DH4>;
-  var delta = 0.0;
   for (var d = 0; d < DH4; d++) {
     query[d] = q[at + d];
     gradient[d] = dy[at + d];
-    delta += dot(gradient[d], attended[at + d]);
   }
-  let logSum = lse[n * uniforms.rows + row];
+  let logSum = stats[2 * (n * uniforms.rows + row)];
+  let delta = stats[2 * (n * uniforms.rows + row) + 1];
   var acc : array<vec4<f32>, DH4>;`,
     perKey: `
         let p = exp(s - logSum);
@@ -250,10 +273,10 @@ export function attentionQueryGradientCode(dh4: number, tile: number): string {
 }
 
 /**
- * Backward for the keys and values: `result` holds dk (B·S·Hkv·dh values), then dv (from `split`). One invocation
- * per key; the entry's rows pass through workgroup memory a tile at a time with their D, lse, last key and whether
- * they attend uniformly. dv += p·dy, dk += p·(dy·v − D)·q (times the scale). Dispatch: ⌈S / WG⌉ × N.
- * Inputs: q, k, v, attended (the forward output), dy (vec4), keyMask, lse.
+ * Backward for the keys and values: `result` is dk (B·S·Hkv·dh), dv goes to `dValue`. One invocation per key; the
+ * entry's rows pass through workgroup memory a tile at a time with their D, lse, last key and whether they attend
+ * uniformly. dv += p·dy, dk += p·(dy·v − D)·q (times the scale). Dispatch: ⌈S / WG⌉ × N.
+ * Inputs: q, k, v, dy (vec4), keyMask, stats, dValue (vec4, written).
  */
 export function attentionKeyGradientCode(dh4: number, tile: number): string {
   return `${commonCode(dh4)}
@@ -292,11 +315,8 @@ fn main() {
       var last = -1;
       var evenly = 0;
       if (r < uniforms.rows) {
-        let o = rowOffset(n, r);
-        for (var d = 0; d < DH4; d++) {
-          delta += dot(dy[o + d], attended[o + d]);
-        }
-        logSum = lse[n * uniforms.rows + r];
+        logSum = stats[2 * (n * uniforms.rows + r)];
+        delta = stats[2 * (n * uniforms.rows + r) + 1];
         last = lastKey(r);
         evenly = select(0, 1, first > last);
       }
@@ -337,7 +357,7 @@ fn main() {
   if (live) {
     for (var d = 0; d < DH4; d++) {
       writeVector(4 * (at + d), dk[d] * uniforms.scale);
-      writeVector(uniforms.split + 4 * (at + d), dv[d]);
+      dValue[at + d] = dv[d];
     }
   }
 }

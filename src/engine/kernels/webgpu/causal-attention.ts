@@ -3,8 +3,8 @@
  * (same inputs, attributes and outputs) as WGSL shaders (attention-wgsl.ts). Against the composite path they replace,
  * per layer and step, the head transposes, two batched products per direction, the softmax and its gradient, and the
  * [batch, heads, queries, keys] scores and probabilities kept for the backward pass: memory stays linear in the
- * sequence length. A shader writes one buffer, so the forward output and its log-sum-exp (and dk and dv) are written
- * into one and copied apart.
+ * sequence length. The forward's log-sum-exp and dv are second outputs, written as writable inputs (shader.ts);
+ * the backward pass gathers each row's lse and D = Σ dy·out once, for both of its shaders.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { CAUSAL_ATTENTION, CAUSAL_ATTENTION_GRAD, type CausalAttentionAttrs } from '../causal-attention.js';
@@ -14,8 +14,16 @@ import {
   attentionForwardCode,
   attentionKeyGradientCode,
   attentionQueryGradientCode,
+  attentionRowStatsCode,
 } from './attention-wgsl.js';
-import { runShader, sliceOf, tileFitting, type ShaderUniform, type WebGpuBackendLike } from './shader.js';
+import {
+  elementwiseDispatch,
+  runShader,
+  shaped,
+  tileFitting,
+  type ShaderUniform,
+  type WebGpuBackendLike,
+} from './shader.js';
 
 interface Geometry {
   readonly batch: number;
@@ -42,8 +50,8 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Ge
   };
 }
 
-function uniforms(g: Geometry, split: number, scale: number): ShaderUniform[] {
-  const ints = [g.rows, g.queries, g.keys, g.kvHeads, g.rows / g.queries, split];
+function uniforms(g: Geometry, scale: number): ShaderUniform[] {
+  const ints = [g.rows, g.queries, g.keys, g.kvHeads, g.rows / g.queries, g.entries];
   return [...ints.map((value) => ({ type: 'int32' as const, data: [value] })), { type: 'float32', data: [scale] }];
 }
 
@@ -53,7 +61,8 @@ function tile(backend: WebGpuBackendLike, g: Geometry): number {
   return tileFitting(backend, 2 * g.dh4 * 16 + 16, 4 * ATTENTION_WORKGROUP + 64, 64);
 }
 
-const VECTORS = ['q', 'k', 'v'].map((name) => ({ name, components: 4 as const }));
+const vector = (name: string, writable = false) => ({ name, components: 4 as const, writable });
+const scalar = (name: string, writable = false) => ({ name, components: 1 as const, writable });
 
 /** Runs a shader with the key mask uploaded for the call (it is an attribute: a few int32 per batch row). */
 function withKeyMask<T>(
@@ -71,37 +80,32 @@ function withKeyMask<T>(
   }
 }
 
+const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
+
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { q, k, v } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo };
   const gpu = backend as unknown as WebGpuBackendLike;
   const attributes = attrs as unknown as CausalAttentionAttrs;
   const g = geometry(q, k, attributes);
-  const outputSize = q.shape.reduce((a, b) => a * b, 1);
   const t = tile(gpu, g);
-  const combined = withKeyMask(gpu, attributes, g, (mask) =>
+  const lse = gpu.makeTensorInfo([g.entries, g.rows], 'float32');
+  const out = withKeyMask(gpu, attributes, g, (mask) =>
     runShader(
       gpu,
       {
         key: `McevalAttentionForward_${g.dh4}_${t}`,
-        inputs: [...VECTORS, { name: 'keyMask', components: 1 }],
+        inputs: [vector('q'), vector('k'), vector('v'), scalar('keyMask'), scalar('lse', true)],
         uniforms: ATTENTION_UNIFORMS,
         workgroupSize: ATTENTION_WORKGROUP,
         dispatch: [Math.ceil(g.rows / ATTENTION_WORKGROUP), g.entries],
-        outputSize: outputSize + g.entries * g.rows,
+        outputSize: size(q),
         code: attentionForwardCode(g.dh4, t),
       },
-      [q, k, v, mask],
-      uniforms(g, outputSize, attributes.scale),
+      [q, k, v, mask, lse],
+      uniforms(g, attributes.scale),
     ),
   );
-  try {
-    return [
-      sliceOf(gpu, combined, 0, outputSize, [...q.shape]),
-      sliceOf(gpu, combined, outputSize, g.entries * g.rows, [g.entries, g.rows]),
-    ];
-  } finally {
-    gpu.disposeData(combined.dataId);
-  }
+  return [shaped(out, [...q.shape]), lse];
 };
 
 const backward: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -110,50 +114,54 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const attributes = attrs as unknown as CausalAttentionAttrs;
   const g = geometry(q, k, attributes);
   const t = tile(gpu, g);
-  const names = [
-    ...VECTORS,
-    { name: 'attended', components: 4 as const },
-    { name: 'dy', components: 4 as const },
-    { name: 'keyMask', components: 1 as const },
-    { name: 'lse', components: 1 as const },
-  ];
-  const querySize = q.shape.reduce((a, b) => a * b, 1);
-  const keySize = k.shape.reduce((a, b) => a * b, 1);
-  return withKeyMask(gpu, attributes, g, (mask) => {
-    const shaderInputs = [q, k, v, out, dy, mask, lse];
-    const run = (name: string, code: string, perEntry: number, outputSize: number, split: number) =>
-      runShader(
-        gpu,
-        {
-          key: `${name}_${g.dh4}_${t}`,
-          inputs: names,
-          uniforms: ATTENTION_UNIFORMS,
-          workgroupSize: ATTENTION_WORKGROUP,
-          dispatch: [Math.ceil(perEntry / ATTENTION_WORKGROUP), g.entries],
-          outputSize,
-          code,
-        },
-        shaderInputs,
-        uniforms(g, split, attributes.scale),
-      );
-    const dq = run('McevalAttentionQueryGradient', attentionQueryGradientCode(g.dh4, t), g.rows, querySize, 0);
-    const keyValue = run(
-      'McevalAttentionKeyGradient',
-      attentionKeyGradientCode(g.dh4, t),
-      g.keys,
-      2 * keySize,
-      keySize,
-    );
-    try {
-      return [
-        { dataId: dq.dataId, shape: [...q.shape], dtype: 'float32' as const },
-        sliceOf(gpu, keyValue, 0, keySize, [...k.shape]),
-        sliceOf(gpu, keyValue, keySize, keySize, [...v.shape]),
-      ];
-    } finally {
-      gpu.disposeData(keyValue.dataId);
-    }
-  });
+  const rows = g.entries * g.rows;
+  const stats = runShader(
+    gpu,
+    {
+      key: `McevalAttentionRowStats_${g.dh4}`,
+      inputs: [vector('attended'), vector('dy'), scalar('lse')],
+      uniforms: ATTENTION_UNIFORMS,
+      workgroupSize: ATTENTION_WORKGROUP,
+      dispatch: elementwiseDispatch(rows, ATTENTION_WORKGROUP),
+      outputSize: 2 * rows,
+      code: attentionRowStatsCode(g.dh4),
+    },
+    [out, dy, lse],
+    uniforms(g, attributes.scale),
+  );
+  const dv = gpu.makeTensorInfo([...v.shape], 'float32');
+  try {
+    return withKeyMask(gpu, attributes, g, (mask) => {
+      const run = (name: string, code: string, perEntry: number, outputSize: number, written: TensorInfo[]) =>
+        runShader(
+          gpu,
+          {
+            key: `${name}_${g.dh4}_${t}`,
+            inputs: [
+              vector('q'),
+              vector('k'),
+              vector('v'),
+              vector('dy'),
+              scalar('keyMask'),
+              scalar('stats'),
+              ...(written.length > 0 ? [vector('dValue', true)] : []),
+            ],
+            uniforms: ATTENTION_UNIFORMS,
+            workgroupSize: ATTENTION_WORKGROUP,
+            dispatch: [Math.ceil(perEntry / ATTENTION_WORKGROUP), g.entries],
+            outputSize,
+            code,
+          },
+          [q, k, v, dy, mask, stats, ...written],
+          uniforms(g, attributes.scale),
+        );
+      const dq = run('McevalAttentionQueryGradient', attentionQueryGradientCode(g.dh4, t), g.rows, size(q), []);
+      const dk = run('McevalAttentionKeyGradient', attentionKeyGradientCode(g.dh4, t), g.keys, size(k), [dv]);
+      return [shaped(dq, [...q.shape]), shaped(dk, [...k.shape]), dv];
+    });
+  } finally {
+    gpu.disposeData(stats.dataId);
+  }
 };
 
 export function webGpuAttentionKernels(): KernelConfig[] {

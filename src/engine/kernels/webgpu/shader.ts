@@ -6,9 +6,13 @@
  * ones listed in `uniforms`). Every output here is flat (1-D): the kernel gives it its shape afterwards, which costs
  * nothing (`shaped`). The shader's `main()` reads the workgroup and invocation through tfjs's private variables
  * (`workgroupId`, `localIndex`).
+ *
+ * Two things tfjs's shader assembly cannot express are asked for by marker lines that `patchShaderSource` (installed
+ * on the device's createShaderModule by engine/webgpu.ts) acts on: inputs the shader writes in place (`writable`:
+ * their declarations become read-write — more outputs than tfjs's one, into buffers the kernel allocated or owns) and
+ * WGSL extensions to enable (`enable`, e.g. subgroups; a directive must open the source).
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { tf } from '../../tf.js';
 
 export interface ShaderUniform {
   readonly type: 'int32' | 'float32';
@@ -28,10 +32,19 @@ export interface WebGpuBackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
+export interface ShaderInput {
+  readonly name: string;
+  readonly components: 1 | 4;
+  /** The shader writes this input (in place). */
+  readonly writable?: boolean;
+}
+
 export interface Shader {
   /** Identifies the compiled pipeline: everything the WGSL text depends on (tfjs adds input ranks and types). */
   readonly key: string;
-  readonly inputs: readonly { readonly name: string; readonly components: 1 | 4 }[];
+  readonly inputs: readonly ShaderInput[];
+  /** WGSL extensions the code uses (`enable` directives). */
+  readonly extensions?: readonly string[];
   /** WGSL struct fields after tfjs's own, e.g. `rows : i32, scale : f32,`; values in this order in `run`. */
   readonly uniforms: string;
   readonly workgroupSize: number;
@@ -60,7 +73,7 @@ export function runShader(
     variableComponents: shader.inputs.map((input) => input.components),
     uniforms: shader.uniforms,
     workgroupSize: [shader.workgroupSize, 1, 1],
-    getUserCode: () => shader.code,
+    getUserCode: () => `${markers(shader)}\n${shader.code}`,
   };
   return backend.runWebGPUProgram(program, [...inputs], 'float32', [...uniforms], output);
 }
@@ -91,21 +104,44 @@ export function forgetHostCopy(backend: WebGpuBackendLike, info: TensorInfo): vo
   if (stored !== undefined) stored.values = null;
 }
 
+const WRITABLE = '// mceval-writable:';
+const ENABLE = '// mceval-enable:';
+
+function markers(shader: Shader): string {
+  const writable = shader.inputs.filter((input) => input.writable).map((input) => input.name);
+  return [
+    ...(writable.length > 0 ? [`${WRITABLE} ${writable.join(' ')}`] : []),
+    ...(shader.extensions?.length ? [`${ENABLE} ${shader.extensions.join(' ')}`] : []),
+  ].join('\n');
+}
+
+const markerNames = (code: string, marker: string) =>
+  code
+    .split('\n')
+    .filter((line) => line.trimStart().startsWith(marker))
+    .flatMap((line) => line.trimStart().slice(marker.length).trim().split(/\s+/))
+    .filter((name) => name !== '');
+
+/**
+ * A WGSL source as tfjs assembled it, with the marker lines' requests carried out: `// mceval-writable: a b` makes the
+ * storage declarations of a and b read-write, `// mceval-enable: subgroups` puts `enable subgroups;` first. Sources
+ * without markers (tfjs's own shaders) are returned unchanged.
+ */
+export function patchShaderSource(code: string): string {
+  if (!code.includes('// mceval-')) return code;
+  let patched = code;
+  for (const name of markerNames(code, WRITABLE)) {
+    const declaration = new RegExp(`var<storage, read>(\\s+${name}\\s*:)`);
+    if (!declaration.test(patched)) throw new Error(`shader marks ${name} writable but declares no such input`);
+    patched = patched.replace(declaration, 'var<storage, read_write>$1');
+  }
+  const directives = markerNames(code, ENABLE).map((extension) => `enable ${extension};`);
+  return directives.length === 0 ? patched : `${directives.join('\n')}\n${patched}`;
+}
+
 /** The flat output's values as a tensor of `shape` (same data, no copy). */
 export function shaped(info: TensorInfo, shape: number[]): TensorInfo {
   return { dataId: info.dataId, shape, dtype: info.dtype };
-}
-
-/** Copies `size` values from `offset` of a flat tensor into a new one shaped `shape` (tfjs-webgpu's Slice). */
-export function sliceOf(backend: WebGpuBackendLike, flat: TensorInfo, offset: number, size: number, shape: number[]) {
-  const kernel = tf.getKernel('Slice', 'webgpu');
-  if (kernel === undefined) throw new Error('tfjs-backend-webgpu has no Slice kernel');
-  const part = kernel.kernelFunc({
-    inputs: { x: flat },
-    backend: backend as never,
-    attrs: { begin: [offset], size: [size] },
-  }) as TensorInfo;
-  return shaped(part, shape);
 }
 
 /**

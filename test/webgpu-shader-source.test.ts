@@ -1,0 +1,42 @@
+/**
+ * patchShaderSource (engine/kernels/webgpu/shader.ts), which carries out what mceval's WGSL kernels ask of tfjs's
+ * assembled shader source by marker lines: writable inputs and enabled extensions. Pure string work, so it runs in
+ * the default suite; the kernels that rely on it run in `npm run test:webgpu`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { patchShaderSource } from '../src/engine/kernels/webgpu/shader.js';
+
+const ASSEMBLED = `struct Uniforms { NAN : f32, count : i32, };
+      @group(0) @binding(0) var<storage, read_write> result: array<f32>;
+      @group(0) @binding(1) var<storage, read> p: array<f32>;
+      @group(0) @binding(2) var<storage, read> m: array<f32>;
+      @group(0) @binding(3) var<storage, read> mask: array<i32>;
+`;
+
+test('a source without markers (tfjs’s own shaders) is returned unchanged', () => {
+  assert.equal(patchShaderSource(ASSEMBLED), ASSEMBLED);
+});
+
+test('writable inputs become read-write, and only they', () => {
+  const patched = patchShaderSource(`${ASSEMBLED}// mceval-writable: m\nfn main() {}\n`);
+  assert.match(patched, /var<storage, read_write> m: array<f32>/);
+  assert.match(patched, /var<storage, read> p: array<f32>/);
+  assert.match(patched, /var<storage, read> mask: array<i32>/);
+  assert.match(patched, /var<storage, read_write> result: array<f32>/);
+});
+
+test('an input named like the prefix of another is not touched', () => {
+  const patched = patchShaderSource(`${ASSEMBLED}// mceval-writable: m\n`);
+  assert.match(patched, /var<storage, read> mask/);
+});
+
+test('extensions are enabled before anything else', () => {
+  const patched = patchShaderSource(`${ASSEMBLED}// mceval-writable: m p\n// mceval-enable: subgroups\n`);
+  assert.ok(patched.startsWith('enable subgroups;\n'));
+  assert.match(patched, /var<storage, read_write> p:/);
+});
+
+test('marking an input the shader does not declare is an error that names it', () => {
+  assert.throws(() => patchShaderSource(`${ASSEMBLED}// mceval-writable: v\n`), /marks v writable/);
+});
