@@ -2,8 +2,8 @@
  * The WGSL low-rank product (engine/kernels/webgpu/low-rank-product.ts) through engine/ops/low-rank-linear.ts against
  * the same op on wasm (tfjs ops) from the same inputs: the output of x·W + b + s·((m ⊙ x)·(A + P))·B and the gradients
  * for x, A, B and P, with and without bias, dropout mask and perturbation, at sizes that are not multiples of the
- * kernel's 64 × 64 tile or its 16-wide inner step (and one that spans several tiles). Agreement within 1e-5 of the
- * largest value: float32 sums taken in another order. Leaves no tensor behind.
+ * kernel's 64 × 64 tile or its 16-wide inner step (and ones that span several tiles), with scalar and vec4 loads.
+ * Agreement within 1e-5 of the largest value: float32 sums taken in another order. Leaves no tensor behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +28,8 @@ const CASES: Case[] = [
   { tokens: 7, inFeatures: 37, outFeatures: 45, rank: 5, bias: true, mask: true, perturbation: true },
   { tokens: 130, inFeatures: 96, outFeatures: 200, rank: 8, bias: false, mask: false, perturbation: false },
   { tokens: 65, inFeatures: 17, outFeatures: 64, rank: 20, bias: false, mask: true, perturbation: false },
+  // Multiples of 4: the vectorized shader (vec4 loads), here with every option.
+  { tokens: 70, inFeatures: 64, outFeatures: 132, rank: 12, bias: true, mask: true, perturbation: true },
 ];
 
 async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<number[][]> {

@@ -16,6 +16,11 @@ export const PRODUCT_TILE = 64;
 export const PRODUCT_WORKGROUP = 256;
 
 export interface LowRankProductShape {
+  /**
+   * Inner size, columns and rank are multiples of 4: operands are read as vec4 (one load of four consecutive values
+   * per invocation and tile) and bound as array<vec4<f32>>.
+   */
+  readonly vectorized: boolean;
   /** W is stored [columns, inner] (so the product uses Wᵀ). */
   readonly transposeW: boolean;
   /** E is stored [columns, rank]. */
@@ -25,7 +30,22 @@ export interface LowRankProductShape {
 }
 
 /** Loads inner indices k0..k0+15 of rows i0..i0+63 of a row-major [rows, inner] operand into `aTile`. */
-function leftLoad(source: string, inner: string): string {
+function leftLoad(source: string, inner: string, vectorized: boolean): string {
+  // Vectorized: invocation t reads four consecutive inner values of row t / 4 and spreads them over aTile's columns.
+  if (vectorized)
+    return `
+    {
+      let row = i32(localIndex) / 4;
+      let k = k0 + (i32(localIndex) % 4) * 4;
+      let i = i0 + row;
+      var value = vec4<f32>(0.0);
+      if (k < ${inner} && i < uniforms.rowCount) {
+        value = ${source}[(i * ${inner} + k) / 4];
+      }
+      for (var c = 0; c < 4; c++) {
+        aTile[(k - k0 + c) * 16 + row / 4][row % 4] = value[c];
+      }
+    }`;
   return `
     {
       let kk = i32(localIndex) % TK;
@@ -45,7 +65,36 @@ function leftLoad(source: string, inner: string): string {
 }
 
 /** Loads inner indices k0..k0+15 of columns j0..j0+63 of the right operand (stored [inner, columns] or transposed). */
-function rightLoad(source: string, inner: string, transposed: boolean): string {
+function rightLoad(source: string, inner: string, transposed: boolean, vectorized: boolean): string {
+  if (vectorized && !transposed)
+    // Invocation t reads four consecutive columns of inner index t / 16: one vec4 of bTile.
+    return `
+    {
+      let kk = i32(localIndex) / 16;
+      let group = i32(localIndex) % 16;
+      let k = k0 + kk;
+      let j = j0 + group * 4;
+      var value = vec4<f32>(0.0);
+      if (k < ${inner} && j < uniforms.columnCount) {
+        value = ${source}[(k * uniforms.columnCount + j) / 4];
+      }
+      bTile[kk * 16 + group] = value;
+    }`;
+  if (vectorized)
+    // Stored [columns, inner]: invocation t reads four consecutive inner values of column t / 4.
+    return `
+    {
+      let column = i32(localIndex) / 4;
+      let k = k0 + (i32(localIndex) % 4) * 4;
+      let j = j0 + column;
+      var value = vec4<f32>(0.0);
+      if (k < ${inner} && j < uniforms.columnCount) {
+        value = ${source}[(j * ${inner} + k) / 4];
+      }
+      for (var c = 0; c < 4; c++) {
+        bTile[(k - k0 + c) * 16 + column / 4][column % 4] = value[c];
+      }
+    }`;
   const element = transposed ? `${source}[j * ${inner} + k]` : `${source}[k * uniforms.columnCount + j]`;
   // Consecutive invocations read consecutive addresses: along the inner index when transposed, else along columns.
   const indices = transposed
@@ -80,7 +129,10 @@ function accumulate(into: string): string {
     }`;
 }
 
-/** Inputs: x, w, d, e, then bias (when `shape.bias`) and mask (when `shape.mask`), all scalar arrays. */
+/**
+ * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias (when `shape.bias`) and mask (when
+ * `shape.mask`), scalar arrays.
+ */
 export function lowRankProductCode(shape: LowRankProductShape): string {
   const bias = shape.bias ? ' + bias[j]' : '';
   const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
@@ -97,15 +149,15 @@ fn main() {
   var base : array<vec4<f32>, 4>;
   var low : array<vec4<f32>, 4>;
   for (var k0 = 0; k0 < uniforms.innerCount; k0 += TK) {
-    ${leftLoad('x', 'uniforms.innerCount')}
-    ${rightLoad('w', 'uniforms.innerCount', shape.transposeW)}
+    ${leftLoad('x', 'uniforms.innerCount', shape.vectorized)}
+    ${rightLoad('w', 'uniforms.innerCount', shape.transposeW, shape.vectorized)}
     workgroupBarrier();
     ${accumulate('base')}
     workgroupBarrier();
   }
   for (var k0 = 0; k0 < uniforms.rank; k0 += TK) {
-    ${leftLoad('d', 'uniforms.rank')}
-    ${rightLoad('e', 'uniforms.rank', shape.transposeE)}
+    ${leftLoad('d', 'uniforms.rank', shape.vectorized)}
+    ${rightLoad('e', 'uniforms.rank', shape.transposeE, shape.vectorized)}
     workgroupBarrier();
     ${accumulate('low')}
     workgroupBarrier();

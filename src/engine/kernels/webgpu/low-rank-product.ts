@@ -38,13 +38,23 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const [rows, inner] = x.shape as [number, number];
   const rank = d.shape[1]!;
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
-  const shape: LowRankProductShape = { transposeW, transposeE, bias: bias !== undefined, mask: mask !== undefined };
-  const names = ['x', 'w', 'd', 'e', ...(bias ? ['bias'] : []), ...(mask ? ['mask'] : [])];
+  const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
+  const shape: LowRankProductShape = {
+    vectorized,
+    transposeW,
+    transposeE,
+    bias: bias !== undefined,
+    mask: mask !== undefined,
+  };
+  const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
+  const extras = [...(bias ? ['bias'] : []), ...(mask ? ['mask'] : [])].map(
+    (name) => ({ name, components: 1 }) as const,
+  );
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
-      key: `McevalLowRankProduct_${Number(transposeW)}${Number(transposeE)}${Number(shape.bias)}${Number(shape.mask)}`,
-      inputs: names.map((name) => ({ name, components: 1 })),
+      key: `McevalLowRankProduct_${[vectorized, transposeW, transposeE, shape.bias, shape.mask].map(Number).join('')}`,
+      inputs: [...operands, ...extras],
       uniforms: LOW_RANK_UNIFORMS,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch: [Math.ceil(columns / PRODUCT_TILE), Math.ceil(rows / PRODUCT_TILE)],
