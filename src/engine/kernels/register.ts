@@ -10,6 +10,7 @@ import { webGpuAttentionKernels } from './webgpu/causal-attention.js';
 import { webGpuLowRankProductKernel } from './webgpu/low-rank-product.js';
 import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
 import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
+import { webGpuUnpackKernel } from './webgpu/unpack.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -27,21 +28,33 @@ function register(config: KernelConfig): void {
   tf.registerKernel(config);
 }
 
+/** tfjs-webgpu's own kernels that mceval's replace (Unpack), kept to fall back on and to restore. */
+const tfjsWebGpuKernels = new Map<string, KernelConfig | undefined>();
+
+/** Created once, so that registering again finds the same kernel functions. */
+let webGpuKernels: KernelConfig[] | undefined;
+
 /** WGSL kernels for webgpu; MCEVAL_WEBGPU_KERNELS=0 leaves tfjs's own (composite) paths, to compare against. */
 export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNELS'] !== '0'): void {
-  const kernels = [
+  webGpuKernels ??= [
     ...webGpuAttentionKernels(),
     webGpuLowRankProductKernel(),
     webGpuAdamwUpdateKernel(),
     ...webGpuRegularizerKernels(),
+    webGpuUnpackKernel(() => tfjsWebGpuKernels.get('Unpack')?.kernelFunc),
   ];
-  if (enabled) {
-    kernels.forEach(register);
-    return;
-  }
-  kernels.forEach((config) => {
+  for (const config of webGpuKernels) {
+    if (!tfjsWebGpuKernels.has(config.kernelName)) {
+      tfjsWebGpuKernels.set(config.kernelName, tf.getKernel(config.kernelName, 'webgpu'));
+    }
+    if (enabled) {
+      register(config);
+      continue;
+    }
+    const own = tfjsWebGpuKernels.get(config.kernelName);
     if (tf.getKernel(config.kernelName, 'webgpu') !== undefined) tf.unregisterKernel(config.kernelName, 'webgpu');
-  });
+    if (own !== undefined) tf.registerKernel(own);
+  }
 }
 
 export function registerCustomKernels(backendName: string): void {
