@@ -56,11 +56,16 @@ export function mceval(args: readonly string[], env: Record<string, string> = {}
 }
 
 /**
- * Variables with the given shapes and initial values in one group (learning-rate multiplier 3) and an AdamW over them
- * (weight decay 0.1), by its one-kernel update or by tfjs ops: the two sides of the AdamW kernel tests.
+ * Variables with the given shapes and initial values, each in its own group (learning-rate multiplier 1 + i, so that
+ * every parameter has its own coefficients), and an AdamW over them (weight decay 0.1), by its one-kernel update or by
+ * tfjs ops: the two sides of the AdamW kernel tests.
  */
 export function adamwFixture(shapes: readonly number[][], initial: readonly Float32Array[], fusedKernel: boolean) {
   const variables = initial.map((values, i) => tf.variable(tf.tensor(values, shapes[i]), true));
-  const groups = [{ name: 'all', variables, learningRateMultiplier: 3 }];
+  const groups = variables.map((variable, i) => ({
+    name: `p${i}`,
+    variables: [variable],
+    learningRateMultiplier: 1 + i,
+  }));
   return { variables, optimizer: new AdamW(groups, { weightDecay: 0.1, fusedKernel }) };
 }
