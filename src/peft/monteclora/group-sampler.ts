@@ -29,8 +29,8 @@ export interface LayerDraw {
   /** ε·Σ_n w_n E_n [d_in, r] (the mean of M such terms with M outer samples): what is added to A. */
   readonly perturbation: Tensor;
   /**
-   * A + perturbation, differentiable in A, where the draw computed the sum itself (the host draw); the perturbation
-   * is then a tensor made when read, off the tape.
+   * A + perturbation, differentiable in A, where the draw computed the sum itself (the host draw, and the device draw
+   * with one outer sample); the perturbation is then a tensor made when read (off the tape for the host draw).
    */
   readonly perturbedA?: Tensor;
   /** The whole draw this layer's is a slice of, and the layer's place in it. */
@@ -137,11 +137,12 @@ export class GroupSampler {
     const mixing = this.config.sparseMixture ? tf.cast(tf.oneHot(tf.argMax(weights, -1), N), 'float32') : weights;
     const columnScale = tf.mul(tf.sqrt(covariance), doubleScale ? sampleScaler * sampleScaler : sampleScaler);
     const group: GroupDraw = { members: L, covariance, weights, s: stackedS, ...(p === undefined ? {} : { p }) };
+    if (M === 1) {
+      const { perturbationOf, perturbedA } = this.perturbations(noise, mixing, columnScale);
+      return memberDraws(group, perturbationOf, perturbedA);
+    }
     const [mixingOf, scaleOf] = [mixing, columnScale].map(slices) as [Slices, Slices];
-    const perturbations =
-      M === 1
-        ? this.perturbations(noise, mixing, columnScale)
-        : noise.map((draw, l) => this.meanPerturbation(draw, mixingOf(l), scaleOf(l)));
+    const perturbations = noise.map((draw, l) => this.meanPerturbation(draw, mixingOf(l), scaleOf(l)));
     return memberDraws(group, (l) => perturbations[l]!);
   }
 
@@ -162,11 +163,16 @@ export class GroupSampler {
   }
 
   /**
-   * Each layer's ε·Σ_n w_n E_n [d_in, r] (one outer sample): Σ_n w_n Z_g[n] as one [1, N]·[N, d_in·r] product per
-   * layer, batched over the layers that share d_in, its columns scaled by ε√Σ — a handful of kernels per forward
-   * instead of a dozen per layer.
+   * Each layer's ε·Σ_n w_n E_n [d_in, r] (one outer sample) and A plus it: Σ_n w_n Z_g[n] as one [1, N]·[N, d_in·r]
+   * product per layer, batched over the layers that share d_in, its columns scaled by ε√Σ, added to those layers'
+   * stacked A — a handful of kernels per forward instead of a dozen per layer (and one add per size, not per layer).
+   * The perturbations alone are cut from their stack when read.
    */
-  private perturbations(noise: readonly LayerNoise[], mixing: Tensor, columnScale: Tensor): Tensor[] {
+  private perturbations(
+    noise: readonly LayerNoise[],
+    mixing: Tensor,
+    columnScale: Tensor,
+  ): { perturbationOf: Slices; perturbedA: Tensor[] } {
     const { r, components: N } = this.config;
     const L = this.members.length;
     const bySize = new Map<number, number[]>();
@@ -174,17 +180,23 @@ export class GroupSampler {
       const size = draw.gaussian.length / N;
       bySize.set(size, [...(bySize.get(size) ?? []), l]);
     });
-    const out: Tensor[] = [];
+    const perturbedA: Tensor[] = [];
+    const perturbationOf: (() => Tensor)[] = [];
     for (const [size, members] of bySize) {
       const z = new Float32Array(members.length * N * size);
       members.forEach((l, i) => z.set(noise[l]!.gaussian, i * N * size));
       const pick = (t: Tensor) => (members.length === L ? t : tf.gather(t, tf.tensor1d(members, 'int32')));
       const mixed = batchMatMul(pick(mixing) as Tensor3D, tf.tensor3d(z, [members.length, N, size]));
       const scaled = tf.mul(tf.reshape(mixed, [members.length, size / r, r]), pick(columnScale));
-      const parts = members.length === 1 ? [tf.reshape(scaled, [size / r, r])] : tf.unstack(scaled);
-      members.forEach((l, i) => (out[l] = parts[i]!));
+      const a = tf.stack(members.map((l) => this.members[l]!.loraA));
+      const sums = tf.add(a, scaled);
+      const [sumOf, scaledOf] = [sums, scaled].map(slices) as [Slices, Slices];
+      members.forEach((l, i) => {
+        perturbedA[l] = sumOf(i);
+        perturbationOf[l] = () => scaledOf(i);
+      });
     }
-    return out;
+    return { perturbationOf: (l) => perturbationOf[l]!(), perturbedA };
   }
 
   /** [L, M, N] mixture weights, logistic-normal on the stacked p (also returned) at once, or exact Dirichlet per layer. */
@@ -210,7 +222,7 @@ type Slices = (l: number) => Tensor;
 
 /**
  * Each member's part of a group draw: its slices of the stacked Σ and w (cut when read), its perturbation (from
- * `perturbationOf`, called when read) and, from the host draw, its A + P.
+ * `perturbationOf`, called when read) and, where the draw computed it, its A + P.
  */
 function memberDraws(group: GroupDraw, perturbationOf: Slices, perturbedA?: readonly Tensor[]): LayerDraw[] {
   const [covarianceOf, weightsOf] = [group.covariance, group.weights].map(slices) as [Slices, Slices];
