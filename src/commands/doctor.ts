@@ -5,6 +5,8 @@ import { initEngine, resolveBackendRequest, type BackendProbe } from '../engine/
 import { matmulSelfCheck, type MatmulCheck } from '../engine/selfcheck.js';
 import { kernelBuild, type KernelBuild } from '../engine/kernels/wasm-kernels.js';
 import { webGpuAdapterReport, type WebGpuAdapterReport } from '../engine/webgpu.js';
+import { LOW_RANK_PRODUCT } from '../engine/kernels/webgpu/low-rank-product.js';
+import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
 export interface DoctorResult {
@@ -20,6 +22,8 @@ export interface DoctorResult {
   readonly sandbox: IsolationReport & { readonly defaultMode: 'strict' | 'process' };
   /** The WebGPU adapter Dawn found, when it found one: its features and limits. */
   readonly webgpu?: WebGpuAdapterReport;
+  /** On webgpu: mceval's WGSL kernels, or tfjs's own ops (MCEVAL_WEBGPU_KERNELS=0). */
+  readonly webgpuKernels?: 'mceval' | 'tfjs';
   readonly ok: boolean;
 }
 
@@ -55,6 +59,9 @@ export default class Doctor extends BaseCommand {
       ...(choice.id === 'wasm' || choice.id === 'cpu' ? { kernels: kernelBuild() } : {}),
       sandbox: { ...isolation, defaultMode },
       ...(webGpuAdapterReport() === undefined ? {} : { webgpu: webGpuAdapterReport()! }),
+      ...(choice.id === 'webgpu'
+        ? { webgpuKernels: tf.getKernel(LOW_RANK_PRODUCT, 'webgpu') === undefined ? 'tfjs' : 'mceval' }
+        : {}),
       ok: matmul.relativeError < MAX_RELATIVE_ERROR,
     };
     this.log(`Node ${result.node} on ${result.platform}`);
@@ -72,7 +79,8 @@ export default class Doctor extends BaseCommand {
         `WebGPU adapter: ${adapter.description || adapter.device || adapter.vendor} (${adapter.vendor}, ${adapter.architecture}` +
           `${adapter.isFallbackAdapter ? ', software fallback' : ''}); ${features}; max buffer ` +
           `${adapter.limits['maxBufferSize']}, max storage binding ${adapter.limits['maxStorageBufferBindingSize']}, ` +
-          `workgroup storage ${adapter.limits['maxComputeWorkgroupStorageSize']}`,
+          `workgroup storage ${adapter.limits['maxComputeWorkgroupStorageSize']}, storage buffers per shader ` +
+          `${adapter.limits['maxStorageBuffersPerShaderStage']}`,
       );
     }
     this.log(`Chosen: ${choice.id} (${choice.threads} thread${choice.threads === 1 ? '' : 's'})`);
@@ -83,6 +91,14 @@ export default class Doctor extends BaseCommand {
     if (result.kernels !== undefined) {
       const fused = result.kernels === 'relaxed-simd' ? 'relaxed SIMD, fused multiply-add' : 'plain SIMD';
       this.log(`Kernels: mceval's WebAssembly attention and low-rank gradients, ${fused}`);
+    }
+    if (result.webgpuKernels !== undefined) {
+      this.log(
+        result.webgpuKernels === 'mceval'
+          ? "Kernels: mceval's WGSL attention, low-rank product, AdamW, MonteCLoRA regulariser and Unpack " +
+              "(MCEVAL_WEBGPU_KERNELS=0 for tfjs's own ops)"
+          : "Kernels: tfjs's own ops (MCEVAL_WEBGPU_KERNELS=0)",
+      );
     }
     this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);
     if (!result.ok) process.exitCode = 1;
