@@ -275,7 +275,8 @@ export function attentionQueryGradientCode(dh4: number, tile: number): string {
 /**
  * Backward for the keys and values: `result` is dk (B·S·Hkv·dh), dv goes to `dValue`. One invocation per key; the
  * entry's rows pass through workgroup memory a tile at a time with their D, lse, last key and whether they attend
- * uniformly. dv += p·dy, dk += p·(dy·v − D)·q (times the scale). Dispatch: ⌈S / WG⌉ × N.
+ * uniformly; a tile of rows that all end before the workgroup's first key is skipped (half the tiles, causally).
+ * dv += p·dy, dk += p·(dy·v − D)·q (times the scale). Dispatch: ⌈S / WG⌉ × N.
  * Inputs: q, k, v, dy (vec4), keyMask, stats, dValue (vec4, written).
  */
 export function attentionKeyGradientCode(dh4: number, tile: number): string {
@@ -287,11 +288,14 @@ var<workgroup> rowDelta : array<f32, ${tile}>;
 var<workgroup> rowLogSum : array<f32, ${tile}>;
 var<workgroup> rowLast : array<i32, ${tile}>;
 var<workgroup> rowUniform : array<i32, ${tile}>;
+var<workgroup> tileReaches : atomic<i32>;
+var<workgroup> tileNeeded : i32;
 
 fn main() {
   let n = i32(workgroupId.y);
   let b = n / uniforms.kvHeads;
-  let j = i32(workgroupId.x) * WG + i32(localIndex);
+  let firstKey = i32(workgroupId.x) * WG;
+  let j = firstKey + i32(localIndex);
   let live = j < uniforms.keys;
   let key = min(j, uniforms.keys - 1);
   let first = findFirstRealKey(b);
@@ -307,7 +311,10 @@ fn main() {
   var dk : array<vec4<f32>, DH4>;
   var dv : array<vec4<f32>, DH4>;
   for (var start = 0; start < uniforms.rows; start += TILE) {
-    ${tilePairLoad('queryTile', 'gradientTile', 'q', 'dy', 'uniforms.rows', 'rowOffset')}
+    if (localIndex == 0u) {
+      atomicStore(&tileReaches, 0);
+    }
+    workgroupBarrier();
     for (var i = i32(localIndex); i < TILE; i += WG) {
       let r = start + i;
       var delta = 0.0;
@@ -319,12 +326,24 @@ fn main() {
         delta = stats[2 * (n * uniforms.rows + r) + 1];
         last = lastKey(r);
         evenly = select(0, 1, first > last);
+        // Causal rows that end before this workgroup's first key give its keys nothing.
+        if (evenly == 1 || last >= firstKey) {
+          atomicStore(&tileReaches, 1);
+        }
       }
       rowDelta[i] = delta;
       rowLogSum[i] = logSum;
       rowLast[i] = last;
       rowUniform[i] = evenly;
     }
+    workgroupBarrier();
+    if (localIndex == 0u) {
+      tileNeeded = atomicLoad(&tileReaches);
+    }
+    if (workgroupUniformLoad(&tileNeeded) == 0) {
+      continue;
+    }
+    ${tilePairLoad('queryTile', 'gradientTile', 'q', 'dy', 'uniforms.rows', 'rowOffset')}
     workgroupBarrier();
     if (live) {
       let count = min(TILE, uniforms.rows - start);
