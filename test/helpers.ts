@@ -4,6 +4,7 @@ import { packagePath } from '../src/paths.js';
 import { initEngine } from '../src/engine/backends.js';
 import { tf } from '../src/engine/tf.js';
 import { AdamW } from '../src/train/adamw.js';
+import type { Rng } from '../src/engine/rng.js';
 
 /** Tests compute on wasm, the backend users get here; MCEVAL_TEST_BACKEND=cpu runs them on the other. */
 export async function useTestBackend(): Promise<string> {
@@ -68,4 +69,24 @@ export function adamwFixture(shapes: readonly number[][], initial: readonly Floa
     learningRateMultiplier: 1 + i,
   }));
   return { variables, optimizer: new AdamW(groups, { weightDecay: 0.1, fusedKernel }) };
+}
+
+/**
+ * Four AdamW steps of both sides of `adamwFixture` with the same random gradients (the second parameter has none at
+ * the third step), `afterStep` run after each.
+ */
+export async function adamwSteps(
+  sides: readonly { optimizer: AdamW }[],
+  shapes: readonly number[][],
+  rng: Rng,
+  afterStep: (step: number) => void | Promise<void> = () => {},
+): Promise<void> {
+  for (let step = 0; step < 4; step++) {
+    const gradients = shapes.map((shape, i) =>
+      step === 2 && i === 1 ? undefined : tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape),
+    );
+    sides.forEach(({ optimizer }) => optimizer.apply(gradients, 0.003));
+    gradients.forEach((g) => g?.dispose());
+    await afterStep(step);
+  }
 }

@@ -11,7 +11,7 @@ import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Variable } from '../../src/engine/tf.js';
 import { AdamW } from '../../src/train/adamw.js';
-import { adamwFixture } from '../helpers.js';
+import { adamwFixture, adamwSteps } from '../helpers.js';
 import { ADAMW_UPDATE } from '../../src/engine/kernels/adamw-update.js';
 
 /** The optimizer's moments, private state read here only to check they are read back fresh. */
@@ -36,16 +36,10 @@ test('the webgpu AdamW kernel agrees with the tfjs ops, moments read back fresh 
       assert.ok(worst <= 1e-6, `${label} ${i}: relative difference ${worst}`);
     }
   };
-  for (let step = 0; step < 4; step++) {
-    const gradients = shapes.map((shape, i) =>
-      step === 2 && i === 1 ? undefined : tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape),
-    );
-    fused.optimizer.apply(gradients, 0.003);
-    composed.optimizer.apply(gradients, 0.003);
-    gradients.forEach((g) => g?.dispose());
+  await adamwSteps([fused, composed], shapes, rng, async (step) => {
     await close(moments(fused.optimizer), moments(composed.optimizer), `step ${step} moment`);
     await close(fused.variables, composed.variables, `step ${step} parameter`);
-  }
+  });
   assert.equal(tf.memory().numTensors, before);
   const moved = await fused.variables[3]!.data();
   assert.notDeepEqual(Array.from(moved.slice(0, 4)), Array.from(initial[3]!.slice(0, 4)));
