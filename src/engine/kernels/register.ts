@@ -11,6 +11,7 @@ import { webGpuLowRankProductKernel } from './webgpu/low-rank-product.js';
 import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
 import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
 import { webGpuUnpackKernel } from './webgpu/unpack.js';
+import { webGpuRmsNormKernels } from './webgpu/rms-norm.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -41,6 +42,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     webGpuLowRankProductKernel(),
     webGpuAdamwUpdateKernel(),
     ...webGpuRegularizerKernels(),
+    ...webGpuRmsNormKernels(),
     webGpuUnpackKernel(() => tfjsWebGpuKernels.get('Unpack')?.kernelFunc),
   ];
   for (const config of webGpuKernels) {

@@ -3,11 +3,13 @@
  *
  * Its gradient is written out rather than left to autodiff, which would keep five activation-sized intermediates per
  * norm alive until the backward pass; this keeps x and one reciprocal RMS per row. The forward values are the same ops
- * as before, so outputs are bit-identical.
+ * as before, so outputs are bit-identical. On webgpu the forward and the input gradient are mceval's kernels
+ * (engine/kernels/webgpu/rms-norm.ts).
  */
-import type { GradSaveFunc } from '@tensorflow/tfjs-core';
+import type { GradSaveFunc, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
+import { RMS_NORM, RMS_NORM_GRAD } from '../../engine/kernels/webgpu/rms-norm.js';
 
 /**
  * Sums a gradient over every axis but the last (the gradient of a weight broadcast along the last axis) as a product
@@ -19,23 +21,40 @@ function sumToLastAxis(t: Tensor): Tensor {
 }
 
 export function rmsNorm(x: Tensor, weight: Variable, eps: number): Tensor {
+  // Where the backend has mceval's RMSNorm kernels (webgpu), the forward and the input gradient are one dispatch each.
+  const kernel = tf.getKernel(RMS_NORM, tf.getBackend()) !== undefined;
+  const attrs = { eps } as unknown as NamedAttrMap;
   const norm = tf.customGrad(((input: Tensor, w: Tensor, save: GradSaveFunc) => {
-    const reciprocalRms = tf.rsqrt(tf.add(tf.mean(tf.square(input), -1, true), eps));
+    const [value, reciprocalRms] = kernel
+      ? (tf.engine().runKernel(RMS_NORM, { x: input, w }, attrs) as [Tensor, Tensor])
+      : composedForward(input, w, eps);
     save([input, reciprocalRms, w]);
     return {
-      value: tf.mul(tf.mul(input, reciprocalRms), w),
+      value,
       gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
         const [xs, r, ws] = saved as [Tensor, Tensor, Tensor];
-        const normalized = tf.mul(xs, r);
-        const g = tf.mul(dy, ws);
-        // d/dx of x·r(x): r·(g − x̂·mean(g·x̂)), with x̂ = x·r.
-        const projection = tf.mean(tf.mul(g, normalized), -1, true);
-        const dx = tf.mul(tf.sub(g, tf.mul(normalized, projection)), r);
+        const dx = kernel
+          ? (tf.engine().runKernel(RMS_NORM_GRAD, { x: xs, rms: r, w: ws, dy }, attrs) as Tensor)
+          : composedInputGradient(xs, r, ws, dy);
         // A frozen weight (every adapter method) needs no gradient: zeros stand in, skipping a reduction per norm.
-        const dw = weight.trainable ? sumToLastAxis(tf.mul(dy, normalized)) : tf.zerosLike(ws);
+        const dw = weight.trainable ? sumToLastAxis(tf.mul(dy, tf.mul(xs, r))) : tf.zerosLike(ws);
         return [dx, dw];
       }),
     };
   }) as unknown as CustomGradientFunc) as unknown as (a: Tensor, b: Tensor) => Tensor;
   return norm(x, weight);
+}
+
+/** x·r·w and r = 1/√(mean(x²) + eps) per row, in tfjs ops. */
+function composedForward(x: Tensor, w: Tensor, eps: number): [Tensor, Tensor] {
+  const reciprocalRms = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps));
+  return [tf.mul(tf.mul(x, reciprocalRms), w), reciprocalRms];
+}
+
+/** d/dx of x·r(x)·w: r·(g − x̂·mean(g·x̂)), with g = dy·w and x̂ = x·r, in tfjs ops. */
+function composedInputGradient(x: Tensor, r: Tensor, w: Tensor, dy: Tensor): Tensor {
+  const normalized = tf.mul(x, r);
+  const g = tf.mul(dy, w);
+  const projection = tf.mean(tf.mul(g, normalized), -1, true);
+  return tf.mul(tf.sub(g, tf.mul(normalized, projection)), r);
 }

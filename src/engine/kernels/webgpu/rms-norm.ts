@@ -1,0 +1,154 @@
+/**
+ * RMSNorm on webgpu as two kernels: `McevalRmsNorm` (x [rows, hidden] flattened, weight [hidden] → y = x·r·w and
+ * r = 1/√(mean(x²) + eps) per row) and `McevalRmsNormGrad` (x, r, w, dy → dx = r·(g − x̂·mean(g·x̂)) with g = dy·w,
+ * x̂ = x·r). models/layers/rms-norm.ts uses them where registered; in tfjs ops the forward is six dispatches and the
+ * input gradient seven, for every norm of every layer. One workgroup per row: its invocations sum strided slices, then
+ * a tree; r is the forward's second output (a writable input, shader.ts).
+ */
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
+
+export const RMS_NORM = 'McevalRmsNorm';
+export const RMS_NORM_GRAD = 'McevalRmsNormGrad';
+
+export interface RmsNormAttrs {
+  readonly eps: number;
+}
+
+const WORKGROUP = 64;
+const MOST_PER_AXIS = 65535;
+
+/** The row this workgroup owns (over two dispatch axes beyond 65,535 rows), its offset, and a workgroup sum. */
+const ROW_CODE = `
+var<workgroup> partial : array<f32, ${WORKGROUP}>;
+
+fn rowIndex() -> i32 {
+  return i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
+}
+
+// The sum over the workgroup of each invocation's value, returned to every invocation.
+fn workgroupSum(value : f32) -> f32 {
+  let t = i32(localIndex);
+  partial[t] = value;
+  workgroupBarrier();
+  for (var width = ${WORKGROUP / 2}; width > 0; width /= 2) {
+    if (t < width) {
+      partial[t] += partial[t + width];
+    }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&partial[0]);
+}
+`;
+
+const FORWARD = `${ROW_CODE}
+fn main() {
+  let row = rowIndex();
+  let live = row < uniforms.rows;
+  let base = min(row, uniforms.rows - 1) * uniforms.hidden;
+  var squares = 0.0;
+  for (var i = i32(localIndex); i < uniforms.hidden; i += ${WORKGROUP}) {
+    let value = x[base + i];
+    squares += value * value;
+  }
+  let r = inverseSqrt(workgroupSum(squares) / f32(uniforms.hidden) + uniforms.eps);
+  if (live) {
+    for (var i = i32(localIndex); i < uniforms.hidden; i += ${WORKGROUP}) {
+      result[base + i] = x[base + i] * r * w[i];
+    }
+    if (localIndex == 0u) {
+      rms[row] = r;
+    }
+  }
+}
+`;
+
+const BACKWARD = `${ROW_CODE}
+fn main() {
+  let row = rowIndex();
+  let live = row < uniforms.rows;
+  let clamped = min(row, uniforms.rows - 1);
+  let base = clamped * uniforms.hidden;
+  let r = rms[clamped];
+  var projection = 0.0;
+  for (var i = i32(localIndex); i < uniforms.hidden; i += ${WORKGROUP}) {
+    projection += dy[base + i] * w[i] * (x[base + i] * r);
+  }
+  let mean = workgroupSum(projection) / f32(uniforms.hidden);
+  if (live) {
+    for (var i = i32(localIndex); i < uniforms.hidden; i += ${WORKGROUP}) {
+      let normalized = x[base + i] * r;
+      result[base + i] = (dy[base + i] * w[i] - normalized * mean) * r;
+    }
+  }
+}
+`;
+
+const rowsOf = (x: TensorInfo) => x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+
+function dispatch(rows: number): [number, number] {
+  return rows <= MOST_PER_AXIS ? [rows, 1] : [MOST_PER_AXIS, Math.ceil(rows / MOST_PER_AXIS)];
+}
+
+const UNIFORMS = 'rows : i32, hidden : i32, eps : f32,';
+
+function uniforms(x: TensorInfo, eps: number) {
+  return [
+    { type: 'int32' as const, data: [rowsOf(x)] },
+    { type: 'int32' as const, data: [x.shape.at(-1)!] },
+    { type: 'float32' as const, data: [eps] },
+  ];
+}
+
+const forward: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, w } = inputs as { x: TensorInfo; w: TensorInfo };
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const rows = rowsOf(x);
+  const rms = gpu.makeTensorInfo([...x.shape.slice(0, -1), 1], 'float32');
+  const y = runShader(
+    gpu,
+    {
+      key: 'McevalRmsNorm',
+      inputs: [
+        { name: 'x', components: 1 },
+        { name: 'w', components: 1 },
+        { name: 'rms', components: 1, writable: true },
+      ],
+      uniforms: UNIFORMS,
+      workgroupSize: WORKGROUP,
+      dispatch: dispatch(rows),
+      outputSize: rows * x.shape.at(-1)!,
+      code: FORWARD,
+    },
+    [x, w, rms],
+    uniforms(x, (attrs as unknown as RmsNormAttrs).eps),
+  );
+  return [shaped(y, [...x.shape]), rms];
+};
+
+const backward: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, rms, w, dy } = inputs as Record<'x' | 'rms' | 'w' | 'dy', TensorInfo>;
+  const rows = rowsOf(x);
+  const dx = runShader(
+    backend as unknown as WebGpuBackendLike,
+    {
+      key: 'McevalRmsNormGrad',
+      inputs: ['x', 'rms', 'w', 'dy'].map((name) => ({ name, components: 1 as const })),
+      uniforms: UNIFORMS,
+      workgroupSize: WORKGROUP,
+      dispatch: dispatch(rows),
+      outputSize: rows * x.shape.at(-1)!,
+      code: BACKWARD,
+    },
+    [x, rms, w, dy],
+    uniforms(x, (attrs as unknown as RmsNormAttrs).eps),
+  );
+  return shaped(dx, [...x.shape]);
+};
+
+export function webGpuRmsNormKernels(): KernelConfig[] {
+  return [
+    { kernelName: RMS_NORM, backendName: 'webgpu', kernelFunc: forward },
+    { kernelName: RMS_NORM_GRAD, backendName: 'webgpu', kernelFunc: backward },
+  ];
+}

@@ -1,0 +1,43 @@
+/**
+ * RMSNorm by the webgpu kernels (engine/kernels/webgpu/rms-norm.ts, through models/layers/rms-norm.ts) against the
+ * same layer on wasm (tfjs ops): output, input gradient and, for a trainable weight, its gradient — rows of 48 and of
+ * 37 features (not a multiple of the workgroup), values far from unit scale. Within 1e-5 of the largest value.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/backends.js';
+import { Rng } from '../../src/engine/rng.js';
+import { tf, type Tensor, type Variable } from '../../src/engine/tf.js';
+import { rmsNorm } from '../../src/models/layers/rms-norm.js';
+import { RMS_NORM } from '../../src/engine/kernels/webgpu/rms-norm.js';
+import { assertAgree } from './agreement.js';
+
+async function run(backend: 'wasm' | 'webgpu', hidden: number, trainable: boolean): Promise<number[][]> {
+  await initEngine(backend);
+  if (backend === 'webgpu') assert.ok(tf.getKernel(RMS_NORM, 'webgpu'), 'the webgpu kernels are registered');
+  const before = tf.memory().numTensors;
+  const rng = new Rng(9);
+  const x = tf.tensor3d(rng.normalArray(3 * 5 * hidden, 0, 4), [3, 5, hidden]);
+  const weight = tf.tidy(() => tf.variable(tf.tensor1d(rng.normalArray(hidden, 1, 0.3)), trainable));
+  const dy = tf.tensor3d(rng.normalArray(3 * 5 * hidden), [3, 5, hidden]);
+  // valueAndGrads hands back the tensors it was given: wi is the weight variable itself.
+  const { value, grads } = tf.valueAndGrads((xi: Tensor, wi: Tensor) =>
+    tf.sum(tf.mul(rmsNorm(xi, wi as Variable, 1e-5), dy)),
+  )([x, weight]);
+  const out = tf.tidy(() => rmsNorm(x, weight, 1e-5));
+  const arrays = await Promise.all([out, ...grads].map(async (t) => Array.from(await t.data())));
+  tf.dispose([x, weight, dy, value, out, ...grads]);
+  assert.equal(tf.memory().numTensors, before);
+  return arrays;
+}
+
+for (const hidden of [48, 37]) {
+  for (const trainable of [false, true]) {
+    test(`webgpu RMSNorm agrees with wasm: ${hidden} features, weight ${trainable ? 'trainable' : 'frozen'}`, async () => {
+      const reference = await run('wasm', hidden, trainable);
+      const candidate = await run('webgpu', hidden, trainable);
+      ['output', 'dx'].forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
+      if (trainable) assertAgree('dw', candidate[2]!, reference[2]!, 1e-5);
+    });
+  }
+}
