@@ -13,6 +13,7 @@
  * vec4, and each shader is compiled per head size (DH4 = dh / 4) and tile. A second output (the forward's lse, dv) is
  * a writable input (shader.ts).
  */
+import { ELEMENT_INDEX } from './shader.js';
 
 /** Fields after tfjs's own uniforms, set by the kernels in this order. */
 export const ATTENTION_UNIFORMS =
@@ -226,7 +227,7 @@ export function attentionForwardCode(dh4: number, tile: number): string {
 export function attentionRowStatsCode(dh4: number): string {
   return `${indexingCode(dh4)}
 fn main() {
-  let i = i32((workgroupId.y * numWorkgroups.x + workgroupId.x) * ${ATTENTION_WORKGROUP}u + localIndex);
+  let i = ${ELEMENT_INDEX(ATTENTION_WORKGROUP)};
   if (i < uniforms.rows * uniforms.entries) {
     let at = rowOffset(i / uniforms.rows, i % uniforms.rows);
     var delta = 0.0;

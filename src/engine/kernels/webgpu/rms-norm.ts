@@ -6,7 +6,7 @@
  * a tree; r is the forward's second output (a writable input, shader.ts).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
 
 export const RMS_NORM = 'McevalRmsNorm';
 export const RMS_NORM_GRAD = 'McevalRmsNormGrad';
@@ -16,9 +16,8 @@ export interface RmsNormAttrs {
 }
 
 const WORKGROUP = 64;
-const MOST_PER_AXIS = 65535;
 
-/** The row this workgroup owns (over two dispatch axes beyond 65,535 rows), its offset, and a workgroup sum. */
+/** The row this workgroup owns (one workgroup per row, over two dispatch axes beyond the limit) and a workgroup sum. */
 const ROW_CODE = `
 var<workgroup> partial : array<f32, ${WORKGROUP}>;
 
@@ -86,10 +85,6 @@ fn main() {
 
 const rowsOf = (x: TensorInfo) => x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 
-function dispatch(rows: number): [number, number] {
-  return rows <= MOST_PER_AXIS ? [rows, 1] : [MOST_PER_AXIS, Math.ceil(rows / MOST_PER_AXIS)];
-}
-
 const UNIFORMS = 'rows : i32, hidden : i32, eps : f32,';
 
 function uniforms(x: TensorInfo, eps: number) {
@@ -116,7 +111,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
       ],
       uniforms: UNIFORMS,
       workgroupSize: WORKGROUP,
-      dispatch: dispatch(rows),
+      dispatch: elementwiseDispatch(rows, 1),
       outputSize: rows * x.shape.at(-1)!,
       code: FORWARD,
     },
@@ -136,7 +131,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
       inputs: ['x', 'rms', 'w', 'dy'].map((name) => ({ name, components: 1 as const })),
       uniforms: UNIFORMS,
       workgroupSize: WORKGROUP,
-      dispatch: dispatch(rows),
+      dispatch: elementwiseDispatch(rows, 1),
       outputSize: rows * x.shape.at(-1)!,
       code: BACKWARD,
     },
