@@ -12,6 +12,7 @@ import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
 import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
 import { webGpuUnpackKernel } from './webgpu/unpack.js';
 import { webGpuRmsNormKernels } from './webgpu/rms-norm.js';
+import { webGpuRopeKernel } from './webgpu/rope.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -43,6 +44,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     webGpuAdamwUpdateKernel(),
     ...webGpuRegularizerKernels(),
     ...webGpuRmsNormKernels(),
+    webGpuRopeKernel(),
     webGpuUnpackKernel(() => tfjsWebGpuKernels.get('Unpack')?.kernelFunc),
   ];
   for (const config of webGpuKernels) {

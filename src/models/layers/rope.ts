@@ -3,10 +3,11 @@
  * head, and rotate_half(x) = [-x₂, x₁]. Tables are computed in float64 in JavaScript from the position ids, so left
  * padding (positions counted from each row's first real token) is handled by the caller's position ids.
  */
-import type { GradSaveFunc } from '@tensorflow/tfjs-core';
+import type { GradSaveFunc, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../../engine/tf.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { frozenLinear } from '../../engine/ops/linear.js';
+import { ROPE } from '../../engine/kernels/webgpu/rope.js';
 import type { Llama3RopeScaling } from '../llama/config.js';
 
 /** 1 / theta^(2i / headDim) for i < headDim / 2, rescaled for Llama 3 when `scaling` is given. */
@@ -84,16 +85,25 @@ export function rotateHalfMatrix(headDim: number): Tensor2D {
 
 /**
  * x·cos + rotate_half(x)·sin for x of shape [batch, length, heads, headDim]. The rotation is orthogonal with Rᵀ = −R,
- * so the gradient is dy·cos − (dy·sin)·R: written out, it keeps no activation of its own for the backward pass.
+ * so the gradient is dy·cos − (dy·sin)·R: written out, it keeps no activation of its own for the backward pass. On
+ * webgpu each direction is mceval's elementwise kernel (engine/kernels/webgpu/rope.ts).
  */
 export function applyRope(x: Tensor, tables: RopeTables): Tensor {
+  // Where the backend has mceval's RoPE kernel (webgpu), each direction is one elementwise dispatch.
+  const kernel = tf.getKernel(ROPE, tf.getBackend()) !== undefined;
+  const byKernel = (input: Tensor, cos: Tensor, sin: Tensor, backward: boolean) =>
+    tf.engine().runKernel(ROPE, { x: input, cos, sin }, { backward } as unknown as NamedAttrMap) as Tensor;
   const rotate = tf.customGrad(((input: Tensor, save: GradSaveFunc) => {
     save([tables.cos, tables.sin, tables.rotation]);
     return {
-      value: tf.add(tf.mul(input, tables.cos), tf.mul(frozenLinear(input, tables.rotation), tables.sin)),
+      value: kernel
+        ? byKernel(input, tables.cos, tables.sin, false)
+        : tf.add(tf.mul(input, tables.cos), tf.mul(frozenLinear(input, tables.rotation), tables.sin)),
       gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
         const [cos, sin, rotation] = saved as [Tensor, Tensor, Tensor2D];
-        return [tf.sub(tf.mul(dy, cos), frozenLinear(tf.mul(dy, sin), rotation))];
+        return [
+          kernel ? byKernel(dy, cos, sin, true) : tf.sub(tf.mul(dy, cos), frozenLinear(tf.mul(dy, sin), rotation)),
+        ];
       }),
     };
   }) as unknown as CustomGradientFunc) as unknown as (a: Tensor) => Tensor;

@@ -1,0 +1,39 @@
+/**
+ * RoPE by the webgpu kernel (engine/kernels/webgpu/rope.ts, through models/layers/rope.ts) against the same layer on
+ * wasm (tfjs ops, the rotation as a matrix product): output and input gradient for [batch, length, heads, headDim]
+ * at positions that do not start at 0 (a cache's continuation), head sizes 8 and 64. Within 1e-5 of the largest value.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/backends.js';
+import { Rng } from '../../src/engine/rng.js';
+import { tf, type Tensor } from '../../src/engine/tf.js';
+import { applyRope, ropeInverseFrequencies, ropeTables } from '../../src/models/layers/rope.js';
+import { ROPE } from '../../src/engine/kernels/webgpu/rope.js';
+import { assertAgree } from './agreement.js';
+
+async function run(backend: 'wasm' | 'webgpu', headDim: number): Promise<number[][]> {
+  await initEngine(backend);
+  if (backend === 'webgpu') assert.ok(tf.getKernel(ROPE, 'webgpu'), 'the webgpu kernel is registered');
+  const before = tf.memory().numTensors;
+  const [batch, length, heads] = [2, 5, 3];
+  const rng = new Rng(13);
+  const positions = Int32Array.from({ length: batch * length }, (_, i) => 7 * (i >= length ? 1 : 0) + (i % length));
+  const tables = ropeTables(positions, batch, length, ropeInverseFrequencies(headDim, 10000));
+  const x = tf.tensor4d(rng.normalArray(batch * length * heads * headDim), [batch, length, heads, headDim]);
+  const dy = tf.tensor4d(rng.normalArray(x.size), [batch, length, heads, headDim]);
+  const { value, grads } = tf.valueAndGrads((xi: Tensor) => tf.sum(tf.mul(applyRope(xi, tables), dy)))([x]);
+  const out = tf.tidy(() => applyRope(x, tables));
+  const arrays = await Promise.all([out, ...grads].map(async (t) => Array.from(await t.data())));
+  tf.dispose([x, dy, value, out, ...grads, tables.cos, tables.sin, tables.rotation]);
+  assert.equal(tf.memory().numTensors, before);
+  return arrays;
+}
+
+for (const headDim of [8, 64]) {
+  test(`webgpu RoPE agrees with wasm: head size ${headDim}`, async () => {
+    const reference = await run('wasm', headDim);
+    const candidate = await run('webgpu', headDim);
+    ['output', 'dx'].forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
+  });
+}
