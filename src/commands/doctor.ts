@@ -95,7 +95,7 @@ export default class Doctor extends BaseCommand {
     if (result.webgpuKernels !== undefined) {
       this.log(
         result.webgpuKernels === 'mceval'
-          ? "Kernels: mceval's WGSL attention, low-rank product, RMSNorm, AdamW, MonteCLoRA regulariser and Unpack " +
+          ? "Kernels: mceval's WGSL attention, low-rank product, RMSNorm, RoPE, AdamW, MonteCLoRA regulariser, Unpack " +
               "(MCEVAL_WEBGPU_KERNELS=0 for tfjs's own ops)"
           : "Kernels: tfjs's own ops (MCEVAL_WEBGPU_KERNELS=0)",
       );
