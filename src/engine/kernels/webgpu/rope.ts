@@ -44,6 +44,11 @@ const rope: KernelFunc = ({ inputs, backend, attrs }) => {
   const { backward } = attrs as unknown as RopeAttrs;
   const count = x.shape.reduce((a, b) => a * b, 1);
   const [heads, headDim] = x.shape.slice(-2) as [number, number];
+  // The shader reads one table row per row of heads: tables broadcast any other way would be read out of place.
+  const tableSize = cos.shape.reduce((a, b) => a * b, 1);
+  if (tableSize * heads !== count || cos.shape.at(-1) !== headDim) {
+    throw new Error(`McevalRope: tables [${cos.shape}] do not match x [${x.shape}] row for row`);
+  }
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
