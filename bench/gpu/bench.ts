@@ -13,9 +13,8 @@
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  */
-import { tf, type Scalar, type Tensor3D } from '../../src/engine/tf.js';
+import { tf } from '../../src/engine/tf.js';
 import { setupWebGpu } from '../../src/engine/webgpu.js';
-import { Rng } from '../../src/engine/rng.js';
 import { loadModel } from '../../src/models/load.js';
 import { loadLlamaFolder } from '../../src/models/hf/load-folder.js';
 import type { LlamaModel } from '../../src/models/llama/model.js';
@@ -23,27 +22,14 @@ import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
-import { AdamW } from '../../src/train/adamw.js';
-import { causalLmLoss } from '../../src/train/loss.js';
+import { argument } from '../options.js';
+import { causalLmStep } from './causal-lm-step.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import '@tensorflow/tfjs-backend-cpu';
 
-function argument(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1]! : fallback;
-}
-
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 const MONTECLORA = parseMonteCloraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
-const LORA = parseLoraConfig(
-  {
-    r: 8,
-    alpha: 16,
-    dropout: 0,
-    targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-  },
-  'bench',
-);
+const LORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
 
 /** Counts the compute dispatches the webgpu backend records from now on (tfjs runs each through recordAndSubmit). */
 function dispatches(): () => number {
@@ -60,48 +46,12 @@ function dispatches(): () => number {
   };
 }
 
-/** A LoRA causal-LM step on random tokens; returns the loss. */
-function stepper(
-  model: LlamaModel,
-  batch: number,
-  length: number,
-  seed: number,
-  method: 'lora' | 'monteclora' = 'lora',
-) {
-  const adapter =
-    method === 'lora'
-      ? loraMethod.apply(model, LORA, new Rng(seed))
-      : monteCloraMethod.apply(model, MONTECLORA, new Rng(seed));
-  const optimizer = new AdamW(adapter.groups, { weightDecay: 0 });
-  const rng = new Rng(seed + 1);
-  const ids = Int32Array.from({ length: batch * length }, () => 1 + rng.integer(model.config.vocabSize - 1));
-  const mask = new Int32Array(batch * length).fill(1);
-  const positions = Int32Array.from({ length: batch * length }, (_, i) => i % length);
-  const input = { batchSize: batch, length, ids, mask, positions };
-  return {
-    async step(): Promise<number> {
-      const loss = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => {
-          const loss = causalLmLoss(model.lmLogits(input, { training: true, rng }) as Tensor3D, ids, mask) as Scalar;
-          // MonteCLoRA's KL and cooperative losses, as fine-tuning adds them.
-          const extra = adapter.regularizer?.();
-          return extra === undefined ? loss : (tf.add(loss, extra) as Scalar);
-        }, optimizer.parameters);
-        optimizer.apply(
-          optimizer.parameters.map((p) => grads[p.name] ?? tf.zerosLike(p)),
-          1e-3,
-        );
-        return value;
-      });
-      const [value] = await loss.data();
-      loss.dispose();
-      return value!;
-    },
-    dispose() {
-      optimizer.dispose();
-      adapter.dispose();
-    },
-  };
+/** The benchmark's LoRA or MonteCLoRA step (r 8 on every linear layer). */
+function stepper(model: LlamaModel, batch: number, length: number, seed: number, method: 'lora' | 'monteclora') {
+  const settings = { batch, length, seed };
+  return method === 'lora'
+    ? causalLmStep(model, loraMethod, LORA, settings)
+    : causalLmStep(model, monteCloraMethod, MONTECLORA, settings);
 }
 
 async function correctness(): Promise<{ losses: { webgpu: number[]; cpu: number[] }; maxRelativeDifference: number }> {
@@ -109,7 +59,7 @@ async function correctness(): Promise<{ losses: { webgpu: number[]; cpu: number[
   for (const backend of ['cpu', 'webgpu']) {
     if (!(await tf.setBackend(backend)) || tf.getBackend() !== backend) throw new Error(`cannot switch to ${backend}`);
     const { model } = loadModel('builtin:small');
-    const run = stepper(model, 4, 64, 7);
+    const run = stepper(model, 4, 64, 7, 'lora');
     losses[backend] = [await run.step(), await run.step(), await run.step()];
     run.dispose();
     model.dispose();

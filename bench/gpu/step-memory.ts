@@ -10,13 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { argument } from '../options.js';
 import { initEngine } from '../../src/engine/backends.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
-import { tf, type Scalar, type Tensor3D } from '../../src/engine/tf.js';
-import { Rng } from '../../src/engine/rng.js';
+import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
-import { AdamW } from '../../src/train/adamw.js';
-import { causalLmLoss } from '../../src/train/loss.js';
+import { causalLmStep } from './causal-lm-step.js';
 
 const KERNELS = ['mceval', 'tfjs'] as const;
 
@@ -32,27 +30,14 @@ async function measure(kernels: (typeof KERNELS)[number], model: string, batch: 
   await initEngine('webgpu');
   registerWebGpuKernels(kernels === 'mceval');
   const loaded = loadModel(model).model;
-  const adapter = loraMethod.apply(loaded, parseLoraConfig({ r: 8, alpha: 16, dropout: 0 }, 'bench'), new Rng(1));
-  const optimizer = new AdamW(adapter.groups, { weightDecay: 0 });
-  const rng = new Rng(2);
-  const ids = Int32Array.from({ length: batch * length }, () => 1 + rng.integer(loaded.config.vocabSize - 1));
-  const mask = new Int32Array(batch * length).fill(1);
-  const positions = Int32Array.from({ length: batch * length }, (_, i) => i % length);
-  const input = { batchSize: batch, length, ids, mask, positions };
-  const loss = tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(
-      () => causalLmLoss(loaded.lmLogits(input, { training: true, rng }) as Tensor3D, ids, mask) as Scalar,
-      optimizer.parameters,
-    );
-    optimizer.apply(
-      optimizer.parameters.map((p) => grads[p.name] ?? tf.zerosLike(p)),
-      1e-3,
-    );
-    return value;
+  const run = causalLmStep(loaded, loraMethod, parseLoraConfig({ r: 8, alpha: 16, dropout: 0 }, 'bench'), {
+    batch,
+    length,
+    seed: 1,
   });
-  const [value] = await loss.data();
+  const value = await run.step();
   const pool = (tf.backend() as unknown as { bufferManager: { numBytesAllocated: number } }).bufferManager;
-  const result: Measurement = { kernels, length, gpuBytes: pool.numBytesAllocated, loss: value! };
+  const result: Measurement = { kernels, length, gpuBytes: pool.numBytesAllocated, loss: value };
   console.log(JSON.stringify(result));
 }
 

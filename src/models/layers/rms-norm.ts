@@ -33,11 +33,13 @@ export function rmsNorm(x: Tensor, weight: Variable, eps: number): Tensor {
       value,
       gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
         const [xs, r, ws] = saved as [Tensor, Tensor, Tensor];
+        // x̂ = x·r, made only where the composed gradient or a trainable weight's gradient reads it.
+        const normalized = kernel && !weight.trainable ? undefined : tf.mul(xs, r);
         const dx = kernel
           ? (tf.engine().runKernel(RMS_NORM_GRAD, { x: xs, rms: r, w: ws, dy }, attrs) as Tensor)
-          : composedInputGradient(xs, r, ws, dy);
+          : composedInputGradient(normalized!, r, ws, dy);
         // A frozen weight (every adapter method) needs no gradient: zeros stand in, skipping a reduction per norm.
-        const dw = weight.trainable ? sumToLastAxis(tf.mul(dy, tf.mul(xs, r))) : tf.zerosLike(ws);
+        const dw = weight.trainable ? sumToLastAxis(tf.mul(dy, normalized!)) : tf.zerosLike(ws);
         return [dx, dw];
       }),
     };
@@ -51,9 +53,8 @@ function composedForward(x: Tensor, w: Tensor, eps: number): [Tensor, Tensor] {
   return [tf.mul(tf.mul(x, reciprocalRms), w), reciprocalRms];
 }
 
-/** d/dx of x·r(x)·w: r·(g − x̂·mean(g·x̂)), with g = dy·w and x̂ = x·r, in tfjs ops. */
-function composedInputGradient(x: Tensor, r: Tensor, w: Tensor, dy: Tensor): Tensor {
-  const normalized = tf.mul(x, r);
+/** d/dx of x·r(x)·w: r·(g − x̂·mean(g·x̂)), with g = dy·w, from x̂ = x·r, in tfjs ops. */
+function composedInputGradient(normalized: Tensor, r: Tensor, w: Tensor, dy: Tensor): Tensor {
   const g = tf.mul(dy, w);
   const projection = tf.mean(tf.mul(g, normalized), -1, true);
   return tf.mul(tf.sub(g, tf.mul(normalized, projection)), r);

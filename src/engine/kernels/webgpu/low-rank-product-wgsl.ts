@@ -29,21 +29,36 @@ export interface LowRankProductShape {
   readonly mask: boolean;
 }
 
-/** Loads inner indices k0..k0+15 of rows i0..i0+63 of a row-major [rows, inner] operand into `aTile`. */
-function leftLoad(source: string, inner: string, vectorized: boolean): string {
-  // Vectorized: invocation t reads four consecutive inner values of row t / 4 and spreads them over aTile's columns.
+/** Which tile an operand fills: its first row (or column) of the output tile, and how many there are. */
+interface TileSide {
+  readonly tile: 'aTile' | 'bTile';
+  readonly origin: 'i0' | 'j0';
+  readonly count: 'uniforms.rowCount' | 'uniforms.columnCount';
+}
+
+const LEFT: TileSide = { tile: 'aTile', origin: 'i0', count: 'uniforms.rowCount' };
+const RIGHT: TileSide = { tile: 'bTile', origin: 'j0', count: 'uniforms.columnCount' };
+
+/**
+ * Loads inner indices k0..k0+15 of the 64 rows (or columns) from `side.origin` of an operand stored inner index
+ * fastest — the left operand [rows, inner], or a right one stored transposed [columns, inner] — into `side.tile`.
+ * Consecutive invocations read consecutive inner indices.
+ */
+function innerFastestLoad(source: string, inner: string, side: TileSide, vectorized: boolean): string {
+  const { tile, origin, count } = side;
+  // Vectorized: invocation t reads four consecutive inner values of line t / 4 and spreads them over the tile.
   if (vectorized)
     return `
     {
-      let row = i32(localIndex) / 4;
+      let line = i32(localIndex) / 4;
       let k = k0 + (i32(localIndex) % 4) * 4;
-      let i = i0 + row;
+      let at = ${origin} + line;
       var value = vec4<f32>(0.0);
-      if (k < ${inner} && i < uniforms.rowCount) {
-        value = ${source}[(i * ${inner} + k) / 4];
+      if (k < ${inner} && at < ${count}) {
+        value = ${source}[(at * ${inner} + k) / 4];
       }
       for (var c = 0; c < 4; c++) {
-        aTile[(k - k0 + c) * 16 + row / 4][row % 4] = value[c];
+        ${tile}[(k - k0 + c) * 16 + line / 4][line % 4] = value[c];
       }
     }`;
   return `
@@ -54,19 +69,23 @@ function leftLoad(source: string, inner: string, vectorized: boolean): string {
       var value = vec4<f32>(0.0);
       if (k < ${inner}) {
         for (var c = 0; c < 4; c++) {
-          let i = i0 + group * 4 + c;
-          if (i < uniforms.rowCount) {
-            value[c] = ${source}[i * ${inner} + k];
+          let at = ${origin} + group * 4 + c;
+          if (at < ${count}) {
+            value[c] = ${source}[at * ${inner} + k];
           }
         }
       }
-      aTile[kk * 16 + group] = value;
+      ${tile}[kk * 16 + group] = value;
     }`;
 }
 
-/** Loads inner indices k0..k0+15 of columns j0..j0+63 of the right operand (stored [inner, columns] or transposed). */
+/**
+ * Loads inner indices k0..k0+15 of columns j0..j0+63 of the right operand, stored [inner, columns] (consecutive
+ * invocations read consecutive columns) or transposed.
+ */
 function rightLoad(source: string, inner: string, transposed: boolean, vectorized: boolean): string {
-  if (vectorized && !transposed)
+  if (transposed) return innerFastestLoad(source, inner, RIGHT, vectorized);
+  if (vectorized)
     // Invocation t reads four consecutive columns of inner index t / 16: one vec4 of bTile.
     return `
     {
@@ -80,36 +99,17 @@ function rightLoad(source: string, inner: string, transposed: boolean, vectorize
       }
       bTile[kk * 16 + group] = value;
     }`;
-  if (vectorized)
-    // Stored [columns, inner]: invocation t reads four consecutive inner values of column t / 4.
-    return `
-    {
-      let column = i32(localIndex) / 4;
-      let k = k0 + (i32(localIndex) % 4) * 4;
-      let j = j0 + column;
-      var value = vec4<f32>(0.0);
-      if (k < ${inner} && j < uniforms.columnCount) {
-        value = ${source}[(j * ${inner} + k) / 4];
-      }
-      for (var c = 0; c < 4; c++) {
-        bTile[(k - k0 + c) * 16 + column / 4][column % 4] = value[c];
-      }
-    }`;
-  const element = transposed ? `${source}[j * ${inner} + k]` : `${source}[k * uniforms.columnCount + j]`;
-  // Consecutive invocations read consecutive addresses: along the inner index when transposed, else along columns.
-  const indices = transposed
-    ? 'let kk = i32(localIndex) % TK;\n      let group = i32(localIndex) / TK;'
-    : 'let group = i32(localIndex) % 16;\n      let kk = i32(localIndex) / 16;';
   return `
     {
-      ${indices}
+      let group = i32(localIndex) % 16;
+      let kk = i32(localIndex) / 16;
       let k = k0 + kk;
       var value = vec4<f32>(0.0);
       if (k < ${inner}) {
         for (var c = 0; c < 4; c++) {
           let j = j0 + group * 4 + c;
           if (j < uniforms.columnCount) {
-            value[c] = ${element};
+            value[c] = ${source}[k * uniforms.columnCount + j];
           }
         }
       }
@@ -117,8 +117,19 @@ function rightLoad(source: string, inner: string, transposed: boolean, vectorize
     }`;
 }
 
-function accumulate(into: string): string {
-  return `
+/** The tile's share of left·right′ over `inner`, 16 inner indices at a time, added into the accumulators `into`. */
+function product(
+  left: string,
+  right: string,
+  inner: string,
+  transposed: boolean,
+  vectorized: boolean,
+  into: string,
+): string {
+  return `for (var k0 = 0; k0 < ${inner}; k0 += TK) {
+    ${innerFastestLoad(left, inner, LEFT, vectorized)}
+    ${rightLoad(right, inner, transposed, vectorized)}
+    workgroupBarrier();
     for (var kk = 0; kk < TK; kk++) {
       let a = aTile[kk * 16 + ty];
       let b = bTile[kk * 16 + tx];
@@ -126,7 +137,9 @@ function accumulate(into: string): string {
       ${into}[1] += a.y * b;
       ${into}[2] += a.z * b;
       ${into}[3] += a.w * b;
-    }`;
+    }
+    workgroupBarrier();
+  }`;
 }
 
 /**
@@ -148,20 +161,8 @@ fn main() {
   let j0 = i32(workgroupId.x) * ${PRODUCT_TILE};
   var base : array<vec4<f32>, 4>;
   var low : array<vec4<f32>, 4>;
-  for (var k0 = 0; k0 < uniforms.innerCount; k0 += TK) {
-    ${leftLoad('x', 'uniforms.innerCount', shape.vectorized)}
-    ${rightLoad('w', 'uniforms.innerCount', shape.transposeW, shape.vectorized)}
-    workgroupBarrier();
-    ${accumulate('base')}
-    workgroupBarrier();
-  }
-  for (var k0 = 0; k0 < uniforms.rank; k0 += TK) {
-    ${leftLoad('d', 'uniforms.rank', shape.vectorized)}
-    ${rightLoad('e', 'uniforms.rank', shape.transposeE, shape.vectorized)}
-    workgroupBarrier();
-    ${accumulate('low')}
-    workgroupBarrier();
-  }
+  ${product('x', 'w', 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'base')}
+  ${product('d', 'e', 'uniforms.rank', shape.transposeE, shape.vectorized, 'low')}
   for (var c = 0; c < 4; c++) {
     let i = i0 + ty * 4 + c;
     if (i < uniforms.rowCount) {

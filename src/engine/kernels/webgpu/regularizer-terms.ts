@@ -12,6 +12,7 @@ import {
   elementwiseDispatch,
   runShader,
   shaped,
+  workgroupSumCode,
   type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
@@ -80,9 +81,7 @@ fn priorAt(i : i32) -> f32 {
 }
 
 function forwardCode(hasPrior: boolean): string {
-  return `${SPECIAL_FUNCTIONS}${priorCode(hasPrior)}
-var<workgroup> partial : array<vec4<f32>, ${WORKGROUP}>;
-
+  return `${SPECIAL_FUNCTIONS}${priorCode(hasPrior)}${workgroupSumCode('vec4<f32>', WORKGROUP)}
 fn main() {
   let t = i32(localIndex);
   var acc = vec4<f32>(0.0);
@@ -119,16 +118,8 @@ fn main() {
     let w = weights[i];
     acc.w += w * w;
   }
-  partial[t] = acc;
-  workgroupBarrier();
-  for (var width = ${WORKGROUP / 2}; width > 0; width /= 2) {
-    if (t < width) {
-      partial[t] += partial[t + width];
-    }
-    workgroupBarrier();
-  }
+  let sums = workgroupSum(acc);
   if (t == 0) {
-    let sums = partial[0];
     result[0] = sums.x * (f32(n) / 2.0) / uniforms.outerSamples;
     result[1] = sums.y * f32(uniforms.rank) / 2.0;
     result[2] = sums.z;

@@ -6,7 +6,7 @@
  * a tree; r is the forward's second output (a writable input, shader.ts).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { elementwiseDispatch, runShader, shaped, workgroupSumCode, type WebGpuBackendLike } from './shader.js';
 
 export const RMS_NORM = 'McevalRmsNorm';
 export const RMS_NORM_GRAD = 'McevalRmsNormGrad';
@@ -18,25 +18,9 @@ export interface RmsNormAttrs {
 const WORKGROUP = 64;
 
 /** The row this workgroup owns (one workgroup per row, over two dispatch axes beyond the limit) and a workgroup sum. */
-const ROW_CODE = `
-var<workgroup> partial : array<f32, ${WORKGROUP}>;
-
+const ROW_CODE = `${workgroupSumCode('f32', WORKGROUP)}
 fn rowIndex() -> i32 {
   return i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
-}
-
-// The sum over the workgroup of each invocation's value, returned to every invocation.
-fn workgroupSum(value : f32) -> f32 {
-  let t = i32(localIndex);
-  partial[t] = value;
-  workgroupBarrier();
-  for (var width = ${WORKGROUP / 2}; width > 0; width /= 2) {
-    if (t < width) {
-      partial[t] += partial[t + width];
-    }
-    workgroupBarrier();
-  }
-  return workgroupUniformLoad(&partial[0]);
 }
 `;
 

@@ -94,6 +94,30 @@ export const ELEMENT_INDEX = (workgroupSize: number) =>
   `i32((workgroupId.y * numWorkgroups.x + workgroupId.x) * ${workgroupSize}u + localIndex)`;
 
 /**
+ * WGSL for `workgroupSum(value)`: the sum of every invocation's value (`type` f32 or vec4<f32>) over a workgroup of
+ * `size` invocations (a power of two), by a tree in workgroup memory, returned to every invocation. Call it from
+ * uniform control flow.
+ */
+export function workgroupSumCode(type: string, size: number): string {
+  return `
+var<workgroup> partial : array<${type}, ${size}>;
+
+fn workgroupSum(value : ${type}) -> ${type} {
+  let t = i32(localIndex);
+  partial[t] = value;
+  workgroupBarrier();
+  for (var width = ${size / 2}; width > 0; width /= 2) {
+    if (t < width) {
+      partial[t] += partial[t + width];
+    }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&partial[0]);
+}
+`;
+}
+
+/**
  * Forgets the host copy tfjs keeps of a tensor it has read back (it serves later reads from it): for a tensor whose
  * buffer a shader has just rewritten in place.
  */
