@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, type Tensor2D, type Tensor3D } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
-import { linear, frozenLinear } from '../src/engine/ops/linear.js';
+import { linear, frozenLinear, linearTransposedWeight } from '../src/engine/ops/linear.js';
+import { rowCrossEntropy } from '../src/engine/ops/cross-entropy.js';
 import { batchMatMul } from '../src/engine/ops/batch-matmul.js';
 import { lowRankLinear } from '../src/engine/ops/low-rank-linear.js';
 import { transposedProduct } from '../src/engine/ops/transposed-product.js';
@@ -50,6 +51,64 @@ onEachBackend(() => {
     const frozen = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(frozenLinear(a, w), upstream)))(x);
     assert.ok(maxAbsDifference(reference[0]!.dataSync(), frozen.dataSync()) < 1e-5);
     assert.ok(maxAbsDifference(linear(x, w).dataSync(), frozenLinear(x, w).dataSync()) === 0);
+  });
+
+  test('linearTransposedWeight (a tied head) matches matMul by the transposed weight and its default gradient', () => {
+    const x = random([2, 3, 4]);
+    const w = random([5, 4]) as Tensor2D; // [out, in], as an embedding [vocab, hidden] is stored
+    const upstream = random([2, 3, 5]);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const weigh = (y: tf.Tensor) => tf.sum(tf.mul(y, upstream));
+      const composed = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.reshape(tf.matMul(tf.reshape(a, [6, 4]), tf.transpose(b as Tensor2D)), [2, 3, 5]);
+      const reference = tf.grads((a: tf.Tensor, b: tf.Tensor) => weigh(composed(a, b)))([x, w]);
+      const trainable = tf.grads((a: tf.Tensor, b: tf.Tensor) => weigh(linearTransposedWeight(a, b as Tensor2D, true)))(
+        [x, w],
+      );
+      const frozen = tf.grad((a: tf.Tensor) => weigh(linearTransposedWeight(a, w, false)))(x);
+      assert.deepEqual(linearTransposedWeight(x, w, false).shape, [2, 3, 5]);
+      assert.ok(maxAbsDifference(linearTransposedWeight(x, w, true).dataSync(), composed(x, w).dataSync()) < 1e-6);
+      assert.ok(maxAbsDifference(trainable[0]!.dataSync(), reference[0]!.dataSync()) < 1e-5, 'input, trainable');
+      assert.ok(maxAbsDifference(trainable[1]!.dataSync(), reference[1]!.dataSync()) < 1e-5, 'weight');
+      assert.ok(maxAbsDifference(frozen.dataSync(), reference[0]!.dataSync()) < 1e-5, 'input, frozen');
+    });
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  test('rowCrossEntropy: logsumexp(z) − z[label] and its gradient dy·(softmax − one-hot), against float64', () => {
+    // Rows far apart in scale: a large logit (100) would overflow exp without the max subtracted.
+    const values = [
+      [2, -1, 0.5, 3],
+      [100, 99, -50, 0],
+      [-3, -3, -3, -3],
+    ];
+    const labels = [3, 1, 0];
+    const weights = [0.5, -2, 1.25];
+    const reference = values.map((row, r) => {
+      const max = Math.max(...row);
+      const total = row.reduce((sum, z) => sum + Math.exp(z - max), 0);
+      const lse = max + Math.log(total);
+      const gradient = row.map((z, c) => weights[r]! * (Math.exp(z - lse) - (c === labels[r] ? 1 : 0)));
+      return { loss: lse - row[labels[r]!]!, gradient };
+    });
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const logits = tf.tensor2d(values);
+      const losses = rowCrossEntropy(logits, labels).dataSync();
+      reference.forEach(({ loss }, r) => assert.ok(Math.abs(losses[r]! - loss) < 1e-5 * Math.max(1, loss), `row ${r}`));
+      const gradient = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(rowCrossEntropy(z as Tensor2D, labels), weights)))(
+        logits,
+      );
+      assert.ok(
+        maxAbsDifference(
+          gradient.dataSync(),
+          reference.flatMap((row) => row.gradient),
+        ) < 1e-6,
+      );
+      assert.throws(() => rowCrossEntropy(logits, [0, 1]), /2 labels for 3 rows/);
+    });
+    assert.equal(tf.memory().numTensors, before);
   });
 
   test("lowRankLinear: the composed layer's values bit for bit, and its gradients", () => {

@@ -5,7 +5,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { tf, type Tensor3D } from '../src/engine/tf.js';
+import { tf } from '../src/engine/tf.js';
 import { loadLlamaFolder } from '../src/models/hf/load-folder.js';
 import { HfTokenizer } from '../src/models/tokenizers/hf-tokenizer.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
@@ -107,10 +107,7 @@ test(
     const batch = { batchSize: 1, length: ids.length, ids, mask: new Int32Array(ids.length).fill(1) };
     const before = tf.memory().numTensors;
     const { loss, qGrad, norm } = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () => causalLmLoss(model.lmLogits(batch, EVAL_CONTEXT) as Tensor3D, batch.ids, batch.mask),
-        variables,
-      );
+      const { value, grads } = tf.variableGrads(() => causalLmLoss(model, batch, EVAL_CONTEXT), variables);
       const total = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
       // Our q_proj weight is stored [in, out]; transformers' gradient is [out, in].
       const q = tf.transpose(grads[model.layers[0]!.q.weight.name]!);

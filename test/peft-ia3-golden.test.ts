@@ -2,7 +2,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { tf, type Tensor3D } from '../src/engine/tf.js';
+import { tf } from '../src/engine/tf.js';
 import { loadLlamaFolder } from '../src/models/hf/load-folder.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { loadIa3Adapter, mergeIa3 } from '../src/peft/ia3/peft-format.js';
@@ -34,10 +34,7 @@ test(
     );
     const row0 = { batchSize: 1, length: 8, ids: batch.ids.subarray(0, 8), mask: new Int32Array(8).fill(1) };
     const variables = adapter.groups.flatMap((g) => g.variables);
-    const { value, grads: computed } = tf.variableGrads(
-      () => causalLmLoss(model.lmLogits(row0, EVAL_CONTEXT) as Tensor3D, row0.ids, row0.mask),
-      variables,
-    );
+    const { value, grads: computed } = tf.variableGrads(() => causalLmLoss(model, row0, EVAL_CONTEXT), variables);
     assert.ok(Math.abs(value.dataSync()[0]! - grads.loss) < 1e-4);
     const ours = new Map(
       model

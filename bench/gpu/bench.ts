@@ -23,7 +23,7 @@ import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { argument } from '../options.js';
-import { causalLmStep } from './causal-lm-step.js';
+import { causalLmStep } from '../causal-lm-step.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import '@tensorflow/tfjs-backend-cpu';
 

@@ -14,7 +14,7 @@ import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
-import { causalLmStep } from './causal-lm-step.js';
+import { causalLmStep } from '../causal-lm-step.js';
 
 const KERNELS = ['mceval', 'tfjs'] as const;
 

@@ -3,7 +3,7 @@
  * sequences), the task's own scoring of the responses, and the mean NLL per token of the references given their
  * prompts (teacher-forced) — the intrinsic robustness the table reports for generation tasks too.
  */
-import { tf, type Tensor3D } from '../engine/tf.js';
+import { tf } from '../engine/tf.js';
 import { EVAL_CONTEXT } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { padBatch } from '../models/tokenizers/padding.js';
@@ -52,9 +52,7 @@ export async function referenceNll(
     // The loss counts a target at position t ≥ 1 only (position 0 has nothing before it).
     const counted = targets.filter((value, i) => value === 1 && i % batch.length !== 0).length;
     if (counted === 0) continue;
-    const loss = tf.tidy(() =>
-      causalLmLoss(model.lmLogits(batch, EVAL_CONTEXT) as Tensor3D, batch.ids, batch.mask, targets),
-    );
+    const loss = tf.tidy(() => causalLmLoss(model, batch, EVAL_CONTEXT, targets));
     const mean = (await loss.data())[0]!;
     loss.dispose();
     total += mean * counted;

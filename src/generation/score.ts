@@ -6,7 +6,7 @@
 import { tf } from '../engine/tf.js';
 import { EVAL_CONTEXT } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
-import { padBatch } from '../models/tokenizers/padding.js';
+import { padBatch, type PaddedBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { logSoftmax } from '../metrics/log-softmax.js';
 import { fitScoredToWindow } from './context-window.js';
@@ -42,16 +42,19 @@ export async function scoreTokenSpans(
       chunk.map((sequence) => sequence.ids),
       model.config.padTokenId,
     );
-    const logits = tf.tidy(() => model.lmLogits(batch, EVAL_CONTEXT));
-    const values = await logits.data();
-    logits.dispose();
+    // Token t is predicted by the logits at position t − 1: those positions, and only those, are read back.
+    const scored = chunk.map((sequence) => Math.max(1, sequence.from));
+    const rows = chunk.flatMap((sequence, b) =>
+      sequence.ids.slice(scored[b]!).map((_, i) => b * batch.length + scored[b]! + i - 1),
+    );
+    const values = rows.length === 0 ? new Float32Array(0) : await readLogitsAt(model, batch, rows);
     const V = model.config.vocabSize;
+    let row = 0;
     chunk.forEach((sequence, b) => {
       const tokenLogprobs: number[] = [];
       let isGreedy = true;
-      for (let t = Math.max(1, sequence.from); t < sequence.ids.length; t++) {
-        const row = values.subarray((b * batch.length + t - 1) * V, (b * batch.length + t) * V);
-        const logprobs = logSoftmax(row);
+      for (let t = scored[b]!; t < sequence.ids.length; t++, row++) {
+        const logprobs = logSoftmax(values.subarray(row * V, (row + 1) * V));
         const token = sequence.ids[t]!;
         tokenLogprobs.push(logprobs[token]!);
         if (logprobs.some((value) => value > logprobs[token]!)) isGreedy = false;
@@ -60,6 +63,14 @@ export async function scoreTokenSpans(
     });
   }
   return results;
+}
+
+/** The logits at flat positions `rows` of a batch, [rows, vocab] read back to the host. */
+async function readLogitsAt(model: LlamaModel, batch: PaddedBatch, rows: readonly number[]): Promise<Float32Array> {
+  const logits = tf.tidy(() => model.logitsAt(batch, rows, EVAL_CONTEXT));
+  const values = (await logits.data()) as Float32Array;
+  logits.dispose();
+  return values;
 }
 
 /**

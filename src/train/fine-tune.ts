@@ -4,7 +4,7 @@
  * warm-up, global-norm clipping, seeded shuffling and dropout. Stops early, and says so, when the loss diverges.
  * Every tensor a step creates is released before the next.
  */
-import { tf, type Scalar, type Tensor, type Tensor3D, type Variable } from '../engine/tf.js';
+import { tf, type Scalar, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import type { ParameterGroup, TrainingHooks } from '../peft/types.js';
@@ -221,7 +221,7 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
         const loss =
           step.objective === 'classification'
             ? classificationLoss(model.classify(batch, context), labels)
-            : causalLmLoss(model.lmLogits(batch, context) as Tensor3D, batch.ids, batch.mask, targets);
+            : causalLmLoss(model, batch, context, targets);
         task = tf.keep(share === 1 ? loss : tf.mul(loss, share));
         const extra = step.hooks.regularizer?.();
         const total = extra === undefined ? loss : tf.add(loss, extra);

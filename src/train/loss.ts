@@ -1,16 +1,14 @@
-import { tf, type Scalar, type Tensor2D, type Tensor3D } from '../engine/tf.js';
+import { tf, type Scalar, type Tensor2D } from '../engine/tf.js';
+import { rowCrossEntropy } from '../engine/ops/cross-entropy.js';
+import type { ForwardContext } from '../models/forward-context.js';
+import type { LlamaModel } from '../models/llama/model.js';
+import type { PaddedBatch } from '../models/tokenizers/padding.js';
 
-/** Mean cross-entropy of classification logits [batch, labels] against integer labels. */
+/** Mean cross-entropy of logits [rows, classes] against one integer label per row (a class, or the next token). */
 export function classificationLoss(logits: Tensor2D, labels: readonly number[]): Scalar {
-  const oneHot = tf.oneHot(tf.tensor1d([...labels], 'int32'), logits.shape[1]);
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as Scalar;
+  return tf.mean(rowCrossEntropy(logits, labels)) as Scalar;
 }
 
-/**
- * Causal-LM cross-entropy as transformers computes it with labels = input_ids: logits at position t predict token
- * t + 1; targets on padding (mask 0) are ignored; the mean is over the counted targets. `targetMask` (1 on the
- * tokens to learn) restricts the targets further, as labels of −100 on a prompt do in fine-tuning.
- */
 /** 1 on each row's target tokens, from its targetStart on (rows right-padded, so token t sits at position t). */
 export function targetMask(
   batch: { readonly length: number; readonly ids: Int32Array },
@@ -47,10 +45,18 @@ export function countedTargets(
   return { rows, targets };
 }
 
-export function causalLmLoss(logits: Tensor3D, ids: Int32Array, mask: Int32Array, targetMask?: Int32Array): Scalar {
-  const [B, T, V] = logits.shape;
-  const { rows, targets } = countedTargets(B, T, ids, mask, targetMask);
-  const predictions = tf.gather(tf.reshape(logits, [B * T, V]), tf.tensor1d(rows, 'int32'));
-  const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), V);
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(predictions)), 1))) as Scalar;
+/**
+ * Causal-LM cross-entropy as transformers computes it with labels = input_ids: logits at position t predict token
+ * t + 1; targets on padding (mask 0) are ignored; the mean is over the counted targets. `targetMask` (1 on the
+ * tokens to learn) restricts the targets further, as labels of −100 on a prompt do in fine-tuning. The head runs at
+ * the counted positions only (`logitsAt`). Call inside tf.tidy.
+ */
+export function causalLmLoss(
+  model: LlamaModel,
+  batch: PaddedBatch,
+  context: ForwardContext,
+  targetMask?: Int32Array,
+): Scalar {
+  const { rows, targets } = countedTargets(batch.batchSize, batch.length, batch.ids, batch.mask, targetMask);
+  return classificationLoss(model.logitsAt(batch, rows, context), targets);
 }

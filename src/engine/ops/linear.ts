@@ -7,7 +7,13 @@
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
-import { differentiableProduct, productTransposedRight, tidyGradient, type CustomGradientFunc } from './product.js';
+import {
+  differentiableProduct,
+  productTransposedLeft,
+  productTransposedRight,
+  tidyGradient,
+  type CustomGradientFunc,
+} from './product.js';
 
 function flatten(x: Tensor): Tensor2D {
   const inFeatures = x.shape[x.shape.length - 1]!;
@@ -26,17 +32,47 @@ export function linear(x: Tensor, w: Tensor2D): Tensor {
 }
 
 /**
- * y = x·W for a frozen W: W is closed over rather than passed in, so the tape never asks for its gradient and the
- * backward pass costs one product (dx = dy·Wᵀ) instead of two.
+ * A product with a frozen weight: W is closed over rather than passed in, so the tape never asks for its gradient and
+ * the backward pass costs one product (the input's) instead of two.
  */
-export function frozenLinear(x: Tensor, w: Tensor2D): Tensor {
+function frozenWeightProduct(
+  x: Tensor,
+  w: Tensor2D,
+  value: (input: Tensor2D, w: Tensor2D) => Tensor2D,
+  inputGradient: (dy: Tensor2D, w: Tensor2D) => Tensor2D,
+): Tensor {
   const product = tf.customGrad(((input: Tensor2D, save: GradSaveFunc) => {
     // Saved, not just closed over: a W created inside the forward pass would otherwise be gone by the backward one.
     save([w]);
     return {
-      value: tf.matMul(input, w),
-      gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => [productTransposedRight(dy, saved[0] as Tensor2D)]),
+      value: value(input, w),
+      gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => [inputGradient(dy, saved[0] as Tensor2D)]),
     };
   }) as unknown as CustomGradientFunc) as (input: Tensor2D) => Tensor2D;
   return restore(product(flatten(x)), x);
+}
+
+/** y = x·W for a frozen W (dx = dy·Wᵀ). */
+export function frozenLinear(x: Tensor, w: Tensor2D): Tensor {
+  return frozenWeightProduct(x, w, (input, weight) => tf.matMul(input, weight), productTransposedRight);
+}
+
+/**
+ * y = x·Wᵀ for W stored [out, in]: a tied LM head reading the embedding [vocab, hidden] as it is stored. The input's
+ * gradient dy·W is then a plain product — through tfjs's matMul gradient it was a transposed one, ~10× slower on wasm
+ * and, with a large vocabulary, most of a step. W's gradient dyᵀ·x is formed only when W is trainable.
+ */
+export function linearTransposedWeight(x: Tensor, w: Tensor2D, trainable: boolean): Tensor {
+  if (!trainable) return frozenWeightProduct(x, w, productTransposedRight, (dy, weight) => tf.matMul(dy, weight));
+  const product = tf.customGrad(((input: Tensor2D, weight: Tensor2D, save: GradSaveFunc) => {
+    save([input, weight]);
+    return {
+      value: productTransposedRight(input, weight),
+      gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => {
+        const [savedInput, savedWeight] = saved as [Tensor2D, Tensor2D];
+        return [tf.matMul(dy, savedWeight), productTransposedLeft(dy, savedInput)];
+      }),
+    };
+  }) as unknown as CustomGradientFunc) as (input: Tensor2D, weight: Tensor2D) => Tensor2D;
+  return restore(product(flatten(x), w), x);
 }

@@ -5,6 +5,7 @@
  */
 import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
+import { linearTransposedWeight } from '../../engine/ops/linear.js';
 import { Linear } from '../layers/linear.js';
 import { rmsNorm } from '../layers/rms-norm.js';
 import { swiGlu } from '../layers/swiglu.js';
@@ -191,10 +192,8 @@ export class LlamaModel {
   /** Next-token logits for hidden states of any leading shape [..., hidden] → [..., vocab]. Call inside tf.tidy. */
   headLogits(hidden: Tensor, context: ForwardContext): Tensor {
     if (this.lmHead !== undefined) return this.lmHead.forward(hidden, context);
-    // Tied head: the transposed embedding, frozen or trainable with the embedding itself.
-    const flat = tf.reshape(hidden, [-1, this.config.hiddenSize]) as Tensor2D;
-    const logits = tf.matMul(flat, tf.transpose(this.embedTokens) as Tensor2D);
-    return tf.reshape(logits, [...hidden.shape.slice(0, -1), this.config.vocabSize]);
+    // Tied head: the embedding read as the head's [vocab, hidden] weight, frozen or trainable with the embedding.
+    return linearTransposedWeight(hidden, this.embedTokens as unknown as Tensor2D, this.embedTokens.trainable);
   }
 
   /** Next-token logits [batch, length, vocab]. Call inside tf.tidy. */
@@ -202,14 +201,27 @@ export class LlamaModel {
     return this.headLogits(this.hiddenStates(batch, context), context);
   }
 
+  /** Final-norm hidden states [rows, hidden] at flat positions b · length + t of a padded batch. In tf.tidy. */
+  private hiddenAt(batch: PaddedBatch, rows: readonly number[], context: ForwardContext): Tensor2D {
+    const hidden = tf.reshape(this.hiddenStates(batch, context), [-1, this.config.hiddenSize]);
+    return tf.gather(hidden, tf.tensor1d([...rows], 'int32')) as Tensor2D;
+  }
+
+  /**
+   * Next-token logits [rows, vocab] at flat positions b · length + t of a padded batch: what a loss or a score reads,
+   * without the head's product (and its gradient) at every other position — with a large vocabulary that product
+   * is most of a step's memory. Call inside tf.tidy.
+   */
+  logitsAt(batch: PaddedBatch, rows: readonly number[], context: ForwardContext): Tensor2D {
+    return this.headLogits(this.hiddenAt(batch, rows, context), context) as Tensor2D;
+  }
+
   /** Classification logits [batch, labels] from each row's last real token. Call inside tf.tidy. */
   classify(batch: PaddedBatch, context: ForwardContext): Tensor2D {
     if (this.score === undefined)
       throw new Error('classify() needs a classification head: call addClassificationHead first');
-    const hidden = tf.reshape(this.hiddenStates(batch, context), [-1, this.config.hiddenSize]);
     const rows = lastTokenIndices(batch).map((t, b) => b * batch.length + t);
-    const last = tf.gather(hidden, tf.tensor1d(rows, 'int32'));
-    return this.score.forward(last, context) as Tensor2D;
+    return this.score.forward(this.hiddenAt(batch, rows, context), context) as Tensor2D;
   }
 
   /** Every parameter of the model (base, heads), frozen or not. */

@@ -2,14 +2,17 @@
  * One causal-LM fine-tuning step of an adapter on seeded random tokens — forward, the adapter's own loss terms (as
  * fine-tuning adds them), backward, AdamW — awaiting its loss: the step the GPU benchmarks time and measure. Nothing in
  * it reads a tensor synchronously, so it runs on webgpu. The adapter is drawn from Rng(seed), the tokens and any
- * dropout from Rng(seed + 1).
+ * dropout from Rng(seed + 1). Every token is a target unless `answer` restricts the targets to each row's last
+ * `answer` tokens (a prompt masked out, as instruction fine-tuning does); `loss` replaces mceval's causal-LM loss.
  */
-import { tf, type Scalar, type Tensor3D } from '../../src/engine/tf.js';
-import { Rng } from '../../src/engine/rng.js';
-import type { LlamaModel } from '../../src/models/llama/model.js';
-import type { AdapterMethod } from '../../src/peft/types.js';
-import { AdamW } from '../../src/train/adamw.js';
-import { causalLmLoss } from '../../src/train/loss.js';
+import { tf, type Scalar } from '../src/engine/tf.js';
+import { Rng } from '../src/engine/rng.js';
+import type { ForwardContext } from '../src/models/forward-context.js';
+import type { LlamaModel } from '../src/models/llama/model.js';
+import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
+import type { AdapterMethod } from '../src/peft/types.js';
+import { AdamW } from '../src/train/adamw.js';
+import { causalLmLoss } from '../src/train/loss.js';
 
 export interface CausalLmStep {
   /** One optimiser step; resolves to its loss. */
@@ -18,24 +21,35 @@ export interface CausalLmStep {
   dispose(): void;
 }
 
+export interface CausalLmStepSettings {
+  readonly batch: number;
+  readonly length: number;
+  readonly seed: number;
+  readonly answer?: number;
+  readonly loss?: (model: LlamaModel, batch: PaddedBatch, context: ForwardContext, targets?: Int32Array) => Scalar;
+}
+
 export function causalLmStep<Config>(
   model: LlamaModel,
   method: AdapterMethod<Config>,
   config: Config,
-  { batch, length, seed }: { readonly batch: number; readonly length: number; readonly seed: number },
+  { batch, length, seed, answer, loss: lossOf = causalLmLoss }: CausalLmStepSettings,
 ): CausalLmStep {
   const adapter = method.apply(model, config, new Rng(seed));
   const optimizer = new AdamW(adapter.groups, { weightDecay: 0 });
   const rng = new Rng(seed + 1);
   const ids = Int32Array.from({ length: batch * length }, () => 1 + rng.integer(model.config.vocabSize - 1));
   const mask = new Int32Array(batch * length).fill(1);
-  const positions = Int32Array.from({ length: batch * length }, (_, i) => i % length);
-  const input = { batchSize: batch, length, ids, mask, positions };
+  const input = { batchSize: batch, length, ids, mask };
+  const targets =
+    answer === undefined
+      ? undefined
+      : Int32Array.from({ length: batch * length }, (_, i) => +(i % length >= length - answer));
   return {
     async step(): Promise<number> {
       const loss = tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => {
-          const task = causalLmLoss(model.lmLogits(input, { training: true, rng }) as Tensor3D, ids, mask) as Scalar;
+          const task = lossOf(model, input, { training: true, rng }, targets);
           const extra = adapter.regularizer?.();
           return extra === undefined ? task : (tf.add(task, extra) as Scalar);
         }, optimizer.parameters);

@@ -1,0 +1,32 @@
+/**
+ * Cross-entropy of each row of logits [rows, classes] against its integer label, logsumexp(z) − z[label], as one taped
+ * op with the gradient dy · (softmax(z) − onehot(label)). Composed from tfjs ops instead, the backward pass would
+ * also differentiate logsumexp's max — an Equal against it broadcast over every row (~1 s for 510 × 32,000 on wasm),
+ * whose contribution sums to zero — and keep the forward's [rows, classes] temporaries until the step ends; here the
+ * forward keeps only z, and the backward forms softmax(z) from it.
+ */
+import type { GradSaveFunc } from '@tensorflow/tfjs-core';
+import { tf, type Tensor, type Tensor1D, type Tensor2D } from '../tf.js';
+import { tidyGradient, type CustomGradientFunc } from './product.js';
+
+export function rowCrossEntropy(logits: Tensor2D, labels: readonly number[]): Tensor1D {
+  const [rows, classes] = logits.shape;
+  if (labels.length !== rows) throw new Error(`rowCrossEntropy: ${labels.length} labels for ${rows} rows`);
+  const op = tf.customGrad(((z: Tensor2D, save: GradSaveFunc) => {
+    save([z]);
+    const value = tf.tidy(() => {
+      const flat = labels.map((label, row) => row * classes + label);
+      const picked = tf.gather(tf.reshape(z, [-1]), tf.tensor1d(flat, 'int32'));
+      return tf.sub(tf.logSumExp(z, 1), picked);
+    });
+    return {
+      value,
+      gradFunc: tidyGradient((dy: Tensor1D, saved: Tensor[]) => {
+        // int32 then cast: tfjs-wasm 4.22's OneHot writes float32 outputs as integer bits (1 reads as 1.4e-45).
+        const oneHot = tf.cast(tf.oneHot(tf.tensor1d([...labels], 'int32'), classes), 'float32');
+        return tf.mul(tf.sub(tf.softmax(saved[0] as Tensor2D), oneHot), tf.expandDims(dy, 1));
+      }),
+    };
+  }) as unknown as CustomGradientFunc) as (z: Tensor2D) => Tensor1D;
+  return op(logits);
+}
