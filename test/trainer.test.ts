@@ -221,16 +221,16 @@ onEachBackend(() => {
 test('gradient accumulation: 2 or 4 micro-batches give the loss, gradient norm and weights of the whole batch', async () => {
   // Tensors left after each run: the same every time (the first run also fills the engine's one-time caches).
   const remaining: number[] = [];
-  const run = async (objective: 'classification' | 'causal-lm', gradientAccumulation: number) => {
+  // `targetless`: how many of the first rows lose every target token (targetStart at their end).
+  const run = async (objective: 'classification' | 'causal-lm', gradientAccumulation: number, targetless = 0) => {
     const { model, tokenizer } = loadModel('builtin:tiny');
     if (objective === 'classification') model.addClassificationHead(2);
     const adapter = loraMethod.apply(model, parseLoraConfig({ r: 4, alpha: 8, dropout: 0 }, 't'), new Rng(1));
     // Rows of different lengths and, for the causal-LM objective, different numbers of target tokens.
-    const examples = toyExamples((text) => tokenizer.encode(text)).map((example, i) => ({
-      ...example,
-      ids: [...example.ids, ...tokenizer.encode(' x'.repeat(i % 5))],
-      targetStart: 2 + (i % 3),
-    }));
+    const examples = toyExamples((text) => tokenizer.encode(text)).map((example, i) => {
+      const ids = [...example.ids, ...tokenizer.encode(' x'.repeat(i % 5))];
+      return { ...example, ids, targetStart: i < targetless ? ids.length : 2 + (i % 3) };
+    });
     const result = await fineTune({
       model,
       groups: [
@@ -239,7 +239,7 @@ test('gradient accumulation: 2 or 4 micro-batches give the loss, gradient norm a
           ? [{ name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }]
           : []),
       ],
-      examples: examples.slice(0, 16),
+      examples: examples.slice(0, targetless > 0 ? 8 : 16),
       objective,
       learningRate: 0.01,
       batchSize: 8,
@@ -273,6 +273,13 @@ test('gradient accumulation: 2 or 4 micro-batches give the loss, gradient norm a
       assert.equal(accumulated.result.steps, whole.result.steps);
     }
   }
+  // One batch of 8 rows, 6 of them without a target: of 4 micro-batches of 2, at least 2 have no loss term at all.
+  const whole = await run('causal-lm', 1, 6);
+  const accumulated = await run('causal-lm', 4, 6);
+  assert.ok(Number.isFinite(accumulated.result.log[0]!.loss), 'targetless micro-batches: finite loss');
+  assert.ok(Math.abs(accumulated.result.log[0]!.loss - whole.result.log[0]!.loss) < 1e-5, 'targetless: loss');
+  const worst = Math.max(...accumulated.weights.map((w, i) => Math.abs(w - whole.weights[i]!)));
+  assert.ok(worst < 1e-5, `targetless micro-batches: weights differ by ${worst}`);
   assert.ok(
     remaining.every((count) => count === remaining[0]),
     `tensors left: ${remaining}`,

@@ -36,7 +36,10 @@ export function promptIds(tokenizer: TextTokenizer, prompt: string, rendering: P
 
 /**
  * A prompt and its continuation as one token sequence, with the index where the continuation starts: what causal-LM
- * fine-tuning learns (`end` = EOS after the target) and what reference NLLs score (no `end`).
+ * fine-tuning learns (`end` = EOS after the target) and what reference NLLs score (no `end`). Past `maxLength` tokens
+ * the prompt loses its start first, as lm-eval cuts scored inputs, so that the target — all fine-tuning learns from a
+ * pair — survives; only a target longer than `maxLength` by itself loses its end. (Cutting the whole sequence's end
+ * instead left 86% of ARC-Easy's LLM-Adapters training pairs without a target token at 384 byte-level tokens.)
  */
 export function promptContinuationIds(
   tokenizer: TextTokenizer,
@@ -46,8 +49,10 @@ export function promptContinuationIds(
 ): { ids: number[]; targetStart: number } {
   const promptTokens = promptIds(tokenizer, prompt, options);
   const continuationTokens = tokenizer.encode(continuation, { addBos: false });
+  const ids = [...promptTokens, ...continuationTokens, ...(options.end ?? [])];
+  const dropped = Math.min(promptTokens.length, Math.max(0, ids.length - options.maxLength));
   return {
-    ids: [...promptTokens, ...continuationTokens, ...(options.end ?? [])].slice(0, options.maxLength),
-    targetStart: promptTokens.length,
+    ids: ids.slice(dropped, dropped + options.maxLength),
+    targetStart: promptTokens.length - dropped,
   };
 }

@@ -195,7 +195,7 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
   const { model, optimizer } = step;
   const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
   // Each micro-batch padded once; its share of the batch's loss terms (examples, or counted target tokens).
-  const chunks = splitRows(step.rows, step.microBatches).map((rows) => {
+  const split = splitRows(step.rows, step.microBatches).map((rows) => {
     const batch = padBatch(
       rows.map((row) => row.ids),
       model.config.padTokenId,
@@ -207,6 +207,10 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
         : countedTargets(batch.batchSize, batch.length, batch.ids, batch.mask, targets).rows.length;
     return { rows, batch, targets, terms };
   });
+  // A micro-batch without a loss term (every row's target cut off) adds nothing, and its mean would be 0/0.
+  const chunks = split.filter((chunk) => chunk.terms > 0);
+  if (chunks.length === 0)
+    throw new Error('A training batch has no target token to learn: every row lost its target to the length limit.');
   const allTerms = chunks.reduce((sum, chunk) => sum + chunk.terms, 0);
   let taskLoss: Tensor | undefined;
   let totalLoss: Tensor | undefined;
