@@ -9,11 +9,14 @@
  *    steps, each step awaiting its loss;
  *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows;
  *  - each step with mceval's WGSL kernels (fused attention, fused low-rank product: `kernels: "mceval"`) and with
- *    tfjs's own composite ops (`kernels: "tfjs"`), with the number of compute dispatches one step records.
+ *    tfjs's own composite ops (`kernels: "tfjs"`), with the number of compute dispatches one step records;
+ *  - the products a step is made of, alone: TFLOP/s of tfjs's matMul and of mceval's fused low-rank product (rank 8
+ *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens.
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
+ *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
  */
-import { tf } from '../../src/engine/tf.js';
+import { tf, type Tensor } from '../../src/engine/tf.js';
 import { setupWebGpu } from '../../src/engine/webgpu.js';
 import { loadModel } from '../../src/models/load.js';
 import { loadLlamaFolder } from '../../src/models/hf/load-folder.js';
@@ -25,6 +28,7 @@ import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { argument } from '../options.js';
 import { causalLmStep } from '../causal-lm-step.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
+import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 import '@tensorflow/tfjs-backend-cpu';
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -107,6 +111,48 @@ async function speed(
   };
 }
 
+/** Seconds per call of `product`, over `repeats` calls queued back to back after two warm-up calls. */
+async function timePerCall(product: () => Tensor, repeats: number): Promise<number> {
+  for (let i = 0; i < 2; i++) {
+    const warm = product();
+    await warm.data();
+    warm.dispose();
+  }
+  const started = performance.now();
+  let last: Tensor | undefined;
+  for (let i = 0; i < repeats; i++) {
+    last?.dispose();
+    last = product();
+  }
+  await last!.data();
+  last!.dispose();
+  return (performance.now() - started) / 1000 / repeats;
+}
+
+/** TFLOP/s of 2 · rows · inner · columns for tfjs's matMul and for mceval's fused product (x·W + (x·A)·B, rank 8). */
+async function productRates(shapes: readonly (readonly [number, number, number])[], repeats: number) {
+  registerWebGpuKernels(true);
+  const results = [];
+  for (const [rows, inner, columns] of shapes) {
+    const [x, w, d, e] = [
+      [rows, inner],
+      [inner, columns],
+      [rows, 8],
+      [8, columns],
+    ].map((shape) => tf.randomNormal(shape, 0, 0.1, 'float32', 1));
+    const flops = 2 * rows * inner * columns;
+    const tfjs = await timePerCall(() => tf.matMul(x!, w!), repeats);
+    const attrs = { transposeW: false, transposeE: false, scale: 1 };
+    const mceval = await timePerCall(
+      () => tf.engine().runKernel(LOW_RANK_PRODUCT, { x: x!, w: w!, d: d!, e: e! }, attrs as never) as Tensor,
+      repeats,
+    );
+    [x, w, d, e].forEach((t) => t!.dispose());
+    results.push({ rows, inner, columns, tfjsTflops: flops / tfjs / 1e12, mcevalTflops: flops / mceval / 1e12 });
+  }
+  return results;
+}
+
 const adapter = await setupWebGpu({ allowFallback: true });
 registerWebGpuKernels(true);
 const check = await correctness();
@@ -130,6 +176,10 @@ if (stories !== '') {
       results.push(await speed('stories260K', model, 32, length, steps, method, kernels));
   model.dispose();
 }
+const shapes = argument('products', '2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768')
+  .split(',')
+  .map((shape) => shape.split('x').map(Number) as [number, number, number]);
+const products = await productRates(shapes, Number(argument('product-repeats', '20')));
 console.log(
   JSON.stringify(
     {
@@ -137,6 +187,7 @@ console.log(
       adapter,
       correctness: check,
       steps: results,
+      products,
     },
     null,
     2,

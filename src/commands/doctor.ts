@@ -75,9 +75,11 @@ export default class Doctor extends BaseCommand {
       const features = Object.entries(adapter.features)
         .map(([name, present]) => `${name} ${present ? 'yes' : 'no'}`)
         .join(', ');
+      const subgroups = adapter.subgroupSizes;
+      const sizes = subgroups === undefined ? '' : ` (subgroup size ${subgroups.min}–${subgroups.max})`;
       this.log(
         `WebGPU adapter: ${adapter.description || adapter.device || adapter.vendor} (${adapter.vendor}, ${adapter.architecture}` +
-          `${adapter.isFallbackAdapter ? ', software fallback' : ''}); ${features}; max buffer ` +
+          `${adapter.isFallbackAdapter ? ', software fallback' : ''}); ${features}${sizes}; max buffer ` +
           `${adapter.limits['maxBufferSize']}, max storage binding ${adapter.limits['maxStorageBufferBindingSize']}, ` +
           `workgroup storage ${adapter.limits['maxComputeWorkgroupStorageSize']}, storage buffers per shader ` +
           `${adapter.limits['maxStorageBuffersPerShaderStage']}`,

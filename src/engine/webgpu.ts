@@ -26,6 +26,12 @@ export interface WebGpuAdapterReport {
     readonly timestampQuery: boolean;
   };
   readonly limits: Readonly<Record<string, number>>;
+  /** Every feature the adapter offers, by its WebGPU name. */
+  readonly featureNames: readonly string[];
+  /** The adapter's subgroup (warp) sizes, where it says. */
+  readonly subgroupSizes?: { readonly min: number; readonly max: number };
+  /** The matrix shapes and types subgroup-matrix offers (tensor cores), where Dawn reports them. */
+  readonly subgroupMatrixConfigs?: readonly unknown[];
 }
 
 interface GpuAdapterLike {
@@ -92,6 +98,17 @@ function describe(adapter: GpuAdapterLike): WebGpuAdapterReport {
       timestampQuery: adapter.features.has('timestamp-query'),
     },
     limits: Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, Number(adapter.limits[name])])),
+    featureNames: [...adapter.features].sort(),
+    ...(typeof info['subgroupMinSize'] === 'number' && typeof info['subgroupMaxSize'] === 'number'
+      ? { subgroupSizes: { min: info['subgroupMinSize'], max: info['subgroupMaxSize'] } }
+      : {}),
+    ...(Array.isArray(info['subgroupMatrixConfigs'])
+      ? {
+          subgroupMatrixConfigs: (info['subgroupMatrixConfigs'] as unknown[]).map((config) => ({
+            ...(config as object),
+          })),
+        }
+      : {}),
   };
 }
 

@@ -1,0 +1,20 @@
+/** What `mceval doctor` and the GPU benchmark report about the WebGPU adapter, against the adapter itself. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/backends.js';
+import { webGpuAdapterReport } from '../../src/engine/webgpu.js';
+
+test('the adapter report lists every feature, agrees with its named ones, and gives the subgroup sizes', async () => {
+  await initEngine('webgpu');
+  const report = webGpuAdapterReport()!;
+  assert.ok(report.featureNames.length > 0);
+  assert.deepEqual([...report.featureNames].sort(), report.featureNames);
+  assert.equal(report.features.subgroups, report.featureNames.includes('subgroups'));
+  assert.equal(report.features.shaderF16, report.featureNames.includes('shader-f16'));
+  assert.equal(report.features.subgroupMatrix, report.featureNames.includes('chromium-experimental-subgroup-matrix'));
+  // Every adapter with subgroups says how wide they are (lavapipe: 8; NVIDIA: 32).
+  if (report.features.subgroups) {
+    const sizes = report.subgroupSizes!;
+    assert.ok(sizes.min >= 1 && sizes.min <= sizes.max, JSON.stringify(sizes));
+  }
+});
