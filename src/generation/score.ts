@@ -8,7 +8,7 @@ import { EVAL_CONTEXT } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { padBatch, type PaddedBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
-import { logSoftmax } from '../metrics/log-softmax.js';
+import { pickedLogits } from '../engine/ops/cross-entropy.js';
 import { fitScoredToWindow } from './context-window.js';
 
 export interface ContinuationScore {
@@ -42,35 +42,52 @@ export async function scoreTokenSpans(
       chunk.map((sequence) => sequence.ids),
       model.config.padTokenId,
     );
-    // Token t is predicted by the logits at position t − 1: those positions, and only those, are read back.
+    // Token t is predicted by the logits at position t − 1: those positions are scored, on the device.
     const scored = chunk.map((sequence) => Math.max(1, sequence.from));
     const rows = chunk.flatMap((sequence, b) =>
       sequence.ids.slice(scored[b]!).map((_, i) => b * batch.length + scored[b]! + i - 1),
     );
-    const values = rows.length === 0 ? new Float32Array(0) : await readLogitsAt(model, batch, rows);
-    const V = model.config.vocabSize;
+    const tokens = chunk.flatMap((sequence, b) => sequence.ids.slice(scored[b]!));
+    const { logprobs, greedy } =
+      rows.length === 0
+        ? { logprobs: new Float32Array(0), greedy: new Uint8Array(0) }
+        : await scoreRows(model, batch, rows, tokens);
     let row = 0;
-    chunk.forEach((sequence, b) => {
-      const tokenLogprobs: number[] = [];
-      let isGreedy = true;
-      for (let t = scored[b]!; t < sequence.ids.length; t++, row++) {
-        const logprobs = logSoftmax(values.subarray(row * V, (row + 1) * V));
-        const token = sequence.ids[t]!;
-        tokenLogprobs.push(logprobs[token]!);
-        if (logprobs.some((value) => value > logprobs[token]!)) isGreedy = false;
-      }
-      results.push({ tokenLogprobs, isGreedy });
-    });
+    for (const [b, sequence] of chunk.entries()) {
+      const count = Math.max(0, sequence.ids.length - scored[b]!);
+      results.push({
+        tokenLogprobs: Array.from(logprobs.subarray(row, row + count)),
+        isGreedy: greedy.subarray(row, row + count).every((flag) => flag === 1),
+      });
+      row += count;
+    }
   }
   return results;
 }
 
-/** The logits at flat positions `rows` of a batch, [rows, vocab] read back to the host. */
-async function readLogitsAt(model: LlamaModel, batch: PaddedBatch, rows: readonly number[]): Promise<Float32Array> {
-  const logits = tf.tidy(() => model.logitsAt(batch, rows, EVAL_CONTEXT));
-  const values = (await logits.data()) as Float32Array;
-  logits.dispose();
-  return values;
+/**
+ * log p(token) of each scored row — z[token] − logsumexp(z), in float32 on the device as lm-eval's log_softmax is on
+ * the model's — and whether the token is a largest logit (lm-eval's is_greedy; a tie counts). Two numbers per row
+ * come back to the host rather than a row of the vocabulary (128k floats with a Llama 3 tokenizer).
+ */
+async function scoreRows(
+  model: LlamaModel,
+  batch: PaddedBatch,
+  rows: readonly number[],
+  tokens: readonly number[],
+): Promise<{ logprobs: Float32Array; greedy: Uint8Array }> {
+  const [logprobs, greedy] = tf.tidy(() => {
+    const logits = model.logitsAt(batch, rows, EVAL_CONTEXT);
+    const picked = pickedLogits(logits, tokens);
+    return [tf.sub(picked, tf.logSumExp(logits, 1)), tf.cast(tf.greaterEqual(picked, tf.max(logits, 1)), 'int32')];
+  });
+  try {
+    const [values, flags] = await Promise.all([logprobs!.data(), greedy!.data()]);
+    return { logprobs: values as Float32Array, greedy: Uint8Array.from(flags as Int32Array) };
+  } finally {
+    logprobs!.dispose();
+    greedy!.dispose();
+  }
 }
 
 /**

@@ -9,16 +9,19 @@ import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor1D, type Tensor2D } from '../tf.js';
 import { tidyGradient, type CustomGradientFunc } from './product.js';
 
+/** z[row, label] for each row of logits [rows, classes]: [rows]. Not differentiable by itself (rowCrossEntropy is). */
+export function pickedLogits(logits: Tensor2D, labels: readonly number[]): Tensor1D {
+  const classes = logits.shape[1];
+  const flat = labels.map((label, row) => row * classes + label);
+  return tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(flat, 'int32')) as Tensor1D;
+}
+
 export function rowCrossEntropy(logits: Tensor2D, labels: readonly number[]): Tensor1D {
   const [rows, classes] = logits.shape;
   if (labels.length !== rows) throw new Error(`rowCrossEntropy: ${labels.length} labels for ${rows} rows`);
   const op = tf.customGrad(((z: Tensor2D, save: GradSaveFunc) => {
     save([z]);
-    const value = tf.tidy(() => {
-      const flat = labels.map((label, row) => row * classes + label);
-      const picked = tf.gather(tf.reshape(z, [-1]), tf.tensor1d(flat, 'int32'));
-      return tf.sub(tf.logSumExp(z, 1), picked);
-    });
+    const value = tf.tidy(() => tf.sub(tf.logSumExp(z, 1), pickedLogits(z, labels)));
     return {
       value,
       gradFunc: tidyGradient((dy: Tensor1D, saved: Tensor[]) => {
