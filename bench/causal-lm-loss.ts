@@ -16,16 +16,13 @@
  */
 import { tf, type Scalar } from '../src/engine/tf.js';
 import { initEngine, type BackendRequest } from '../src/engine/backends.js';
-import { Rng } from '../src/engine/rng.js';
-import { randomWeightInit } from '../src/models/init.js';
-import { LlamaModel } from '../src/models/llama/model.js';
-import type { LlamaConfig } from '../src/models/llama/config.js';
-import { BUILTIN_MODELS } from '../src/models/builtin.js';
+import type { LlamaModel } from '../src/models/llama/model.js';
 import type { ForwardContext } from '../src/models/forward-context.js';
 import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
 import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
 import { classificationLoss, countedTargets } from '../src/train/loss.js';
+import { largeVocabularyModel } from './large-vocabulary-model.js';
 import { argument, middleTime } from './options.js';
 import { causalLmStep } from './causal-lm-step.js';
 
@@ -42,8 +39,7 @@ function everyPositionLoss(model: LlamaModel, batch: PaddedBatch, context: Forwa
 }
 
 async function measure(vocabSize: number, answer: number | undefined, head: 'counted' | 'every') {
-  const config: LlamaConfig = { ...BUILTIN_MODELS['small']!.config, numHiddenLayers: 2, vocabSize };
-  const model = new LlamaModel(config, randomWeightInit(new Rng(5), config.initializerRange));
+  const model = largeVocabularyModel(vocabSize);
   const batch = Number(argument('batch', '2'));
   const length = Number(argument('length', '256'));
   const run = causalLmStep(model, loraMethod, LORA, {

@@ -9,19 +9,15 @@
 import { tf } from '../src/engine/tf.js';
 import { initEngine, type BackendRequest } from '../src/engine/backends.js';
 import { Rng } from '../src/engine/rng.js';
-import { randomWeightInit } from '../src/models/init.js';
-import { LlamaModel } from '../src/models/llama/model.js';
-import type { LlamaConfig } from '../src/models/llama/config.js';
-import { BUILTIN_MODELS } from '../src/models/builtin.js';
 import { scoreTokenSpans } from '../src/generation/score.js';
+import { largeVocabularyModel } from './large-vocabulary-model.js';
 import { argument } from './options.js';
 
 await initEngine(argument('backend', 'wasm') as BackendRequest);
 const vocabSize = Number(argument('vocab', '32000'));
 const length = Number(argument('length', '96'));
 const scored = Number(argument('scored', '32'));
-const config: LlamaConfig = { ...BUILTIN_MODELS['small']!.config, numHiddenLayers: 2, vocabSize };
-const model = new LlamaModel(config, randomWeightInit(new Rng(5), config.initializerRange));
+const model = largeVocabularyModel(vocabSize);
 const rng = new Rng(1);
 const sequences = Array.from({ length: Number(argument('sequences', '64')) }, () => ({
   ids: Array.from({ length }, () => 3 + rng.integer(vocabSize - 3)),

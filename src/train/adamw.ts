@@ -7,6 +7,7 @@ import { tf, type Tensor, type Tensor1D, type Variable } from '../engine/tf.js';
 import { newVariable } from '../engine/variables.js';
 import { ADAMW_UPDATE, adamwUpdateInvocation, type AdamWCoefficients } from '../engine/kernels/adamw-update.js';
 import type { ParameterGroup } from '../peft/types.js';
+import { hasKernel } from '../engine/kernels/has-kernel.js';
 
 export interface AdamWOptions {
   readonly beta1?: number;
@@ -78,7 +79,7 @@ export class AdamW {
   apply(gradients: readonly (Tensor | undefined)[], learningRate: number): void {
     const groups = new Map<string, { slots: Slot[]; gradients: Tensor[] }>();
     const updates: { slots: Slot[]; gradients: Tensor[] }[] = [];
-    const kernel = this.fusedKernel && tf.getKernel(ADAMW_UPDATE, tf.getBackend()) !== undefined;
+    const kernel = this.fusedKernel && hasKernel(ADAMW_UPDATE);
     const launch: { slot: Slot; gradient: Tensor }[] = [];
     let launchSize = 0;
     const flush = () => {

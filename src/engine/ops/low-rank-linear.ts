@@ -20,6 +20,7 @@ import {
   type LowRankProductAttrs,
   type LowRankProductInputs,
 } from '../kernels/webgpu/low-rank-product.js';
+import { hasKernel } from '../kernels/has-kernel.js';
 
 export interface LowRankUpdate {
   /** [in, r]. */
@@ -45,7 +46,7 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
   const mask = update.mask === undefined ? undefined : flat(update.mask);
   const { scaling } = update;
   // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).
-  const fused = tf.getKernel(LOW_RANK_PRODUCT, tf.getBackend()) !== undefined;
+  const fused = hasKernel(LOW_RANK_PRODUCT);
   const flatBias = fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined;
   // Inputs: x, A, B and, when given, A's perturbation; customGrad passes them first and the save function last.
   const op = tf.customGrad(((...args: unknown[]) => {

@@ -8,12 +8,13 @@
 import { tf, type Tensor2D } from '../tf.js';
 import { TRANSPOSED_PRODUCT } from '../kernels/transposed-product.js';
 import { productTransposedLeft } from './product.js';
+import { hasKernel } from '../kernels/has-kernel.js';
 
 /** The kernel's tiles are eight columns wide: narrower results would run its scalar edge path only. */
 const KERNEL_MIN_COLUMNS = 8;
 
 export function transposedProduct(p: Tensor2D, q: Tensor2D): Tensor2D {
-  const kernel = tf.getKernel(TRANSPOSED_PRODUCT, tf.getBackend()) !== undefined;
+  const kernel = hasKernel(TRANSPOSED_PRODUCT);
   if (kernel && q.shape[1] >= KERNEL_MIN_COLUMNS && p.dtype === 'float32' && q.dtype === 'float32') {
     return tf.engine().runKernel(TRANSPOSED_PRODUCT, { p, q }) as Tensor2D;
   }

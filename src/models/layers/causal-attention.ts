@@ -18,6 +18,7 @@ import {
   type CausalAttentionAttrs,
 } from '../../engine/kernels/causal-attention.js';
 import { attentionBias } from './attention-bias.js';
+import { hasKernel } from '../../engine/kernels/has-kernel.js';
 
 /** Which keys each batch row may attend to, shared by every layer of one forward pass. */
 export class AttentionMask {
@@ -107,6 +108,6 @@ export function causalAttention(
 ): Tensor3D {
   const headDim = q.shape[2] / heads.query;
   // The kernels step through the head dimension four floats at a time.
-  const kernel = headDim % 4 === 0 && tf.getKernel(CAUSAL_ATTENTION, tf.getBackend()) !== undefined;
+  const kernel = headDim % 4 === 0 && hasKernel(CAUSAL_ATTENTION);
   return (kernel ? fusedAttention : compositeAttention)(q, k, v, mask, heads);
 }

@@ -10,6 +10,7 @@ import type { GradSaveFunc, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { RMS_NORM, RMS_NORM_GRAD } from '../../engine/kernels/webgpu/rms-norm.js';
+import { hasKernel } from '../../engine/kernels/has-kernel.js';
 
 /**
  * Sums a gradient over every axis but the last (the gradient of a weight broadcast along the last axis) as a product
@@ -22,7 +23,7 @@ function sumToLastAxis(t: Tensor): Tensor {
 
 export function rmsNorm(x: Tensor, weight: Variable, eps: number): Tensor {
   // Where the backend has mceval's RMSNorm kernels (webgpu), the forward and the input gradient are one dispatch each.
-  const kernel = tf.getKernel(RMS_NORM, tf.getBackend()) !== undefined;
+  const kernel = hasKernel(RMS_NORM);
   const attrs = { eps } as unknown as NamedAttrMap;
   const norm = tf.customGrad(((input: Tensor, w: Tensor, save: GradSaveFunc) => {
     const [value, reciprocalRms] = kernel

@@ -9,6 +9,7 @@ import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.
 import { frozenLinear } from '../../engine/ops/linear.js';
 import { ROPE } from '../../engine/kernels/webgpu/rope.js';
 import type { Llama3RopeScaling } from '../llama/config.js';
+import { hasKernel } from '../../engine/kernels/has-kernel.js';
 
 /** 1 / theta^(2i / headDim) for i < headDim / 2, rescaled for Llama 3 when `scaling` is given. */
 export function ropeInverseFrequencies(headDim: number, theta: number, scaling?: Llama3RopeScaling): Float64Array {
@@ -90,7 +91,7 @@ export function rotateHalfMatrix(headDim: number): Tensor2D {
  */
 export function applyRope(x: Tensor, tables: RopeTables): Tensor {
   // Where the backend has mceval's RoPE kernel (webgpu), each direction is one elementwise dispatch.
-  const kernel = tf.getKernel(ROPE, tf.getBackend()) !== undefined;
+  const kernel = hasKernel(ROPE);
   const byKernel = (input: Tensor, cos: Tensor, sin: Tensor, backward: boolean) =>
     tf.engine().runKernel(ROPE, { x: input, cos, sin }, { backward } as unknown as NamedAttrMap) as Tensor;
   const rotate = tf.customGrad(((input: Tensor, save: GradSaveFunc) => {

@@ -12,10 +12,11 @@ import {
   type RegularizerTermsAttrs,
 } from '../../engine/kernels/webgpu/regularizer-terms.js';
 import type { RegularizerTermsOp } from './host-regularizer.js';
+import { hasKernel } from '../../engine/kernels/has-kernel.js';
 
 /** Whether the current backend has the kernels. */
 export function hasRegularizerKernel(): boolean {
-  return tf.getKernel(REGULARIZER_TERMS, tf.getBackend()) !== undefined;
+  return hasKernel(REGULARIZER_TERMS);
 }
 
 export const kernelRegularizerTerms: RegularizerTermsOp = (covariance, weights, s, alpha, prior, shape) => {

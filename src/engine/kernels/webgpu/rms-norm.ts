@@ -69,60 +69,52 @@ fn main() {
 
 const rowsOf = (x: TensorInfo) => x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 
-const UNIFORMS = 'rows : i32, hidden : i32, eps : f32,';
-
-function uniforms(x: TensorInfo, eps: number) {
-  return [
-    { type: 'int32' as const, data: [rowsOf(x)] },
-    { type: 'int32' as const, data: [x.shape.at(-1)!] },
-    { type: 'float32' as const, data: [eps] },
-  ];
+/** One workgroup per row of x over `code`, writing an output shaped like x. */
+function rowShader(
+  gpu: WebGpuBackendLike,
+  key: string,
+  names: readonly { readonly name: string; readonly writable?: true }[],
+  code: string,
+  tensors: TensorInfo[],
+  eps: number,
+): TensorInfo {
+  const x = tensors[0]!;
+  const rows = rowsOf(x);
+  const output = runShader(
+    gpu,
+    {
+      key,
+      inputs: names.map((input) => ({ ...input, components: 1 as const })),
+      uniforms: 'rows : i32, hidden : i32, eps : f32,',
+      workgroupSize: WORKGROUP,
+      dispatch: elementwiseDispatch(rows, 1),
+      outputSize: rows * x.shape.at(-1)!,
+      code,
+    },
+    tensors,
+    [
+      { type: 'int32' as const, data: [rows] },
+      { type: 'int32' as const, data: [x.shape.at(-1)!] },
+      { type: 'float32' as const, data: [eps] },
+    ],
+  );
+  return shaped(output, [...x.shape]);
 }
 
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, w } = inputs as { x: TensorInfo; w: TensorInfo };
   const gpu = backend as unknown as WebGpuBackendLike;
-  const rows = rowsOf(x);
   const rms = gpu.makeTensorInfo([...x.shape.slice(0, -1), 1], 'float32');
-  const y = runShader(
-    gpu,
-    {
-      key: 'McevalRmsNorm',
-      inputs: [
-        { name: 'x', components: 1 },
-        { name: 'w', components: 1 },
-        { name: 'rms', components: 1, writable: true },
-      ],
-      uniforms: UNIFORMS,
-      workgroupSize: WORKGROUP,
-      dispatch: elementwiseDispatch(rows, 1),
-      outputSize: rows * x.shape.at(-1)!,
-      code: FORWARD,
-    },
-    [x, w, rms],
-    uniforms(x, (attrs as unknown as RmsNormAttrs).eps),
-  );
-  return [shaped(y, [...x.shape]), rms];
+  const names = [{ name: 'x' }, { name: 'w' }, { name: 'rms', writable: true as const }];
+  const y = rowShader(gpu, 'McevalRmsNorm', names, FORWARD, [x, w, rms], (attrs as unknown as RmsNormAttrs).eps);
+  return [y, rms];
 };
 
 const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, rms, w, dy } = inputs as Record<'x' | 'rms' | 'w' | 'dy', TensorInfo>;
-  const rows = rowsOf(x);
-  const dx = runShader(
-    backend as unknown as WebGpuBackendLike,
-    {
-      key: 'McevalRmsNormGrad',
-      inputs: ['x', 'rms', 'w', 'dy'].map((name) => ({ name, components: 1 as const })),
-      uniforms: UNIFORMS,
-      workgroupSize: WORKGROUP,
-      dispatch: elementwiseDispatch(rows, 1),
-      outputSize: rows * x.shape.at(-1)!,
-      code: BACKWARD,
-    },
-    [x, rms, w, dy],
-    uniforms(x, (attrs as unknown as RmsNormAttrs).eps),
-  );
-  return shaped(dx, [...x.shape]);
+  const names = ['x', 'rms', 'w', 'dy'].map((name) => ({ name }));
+  const eps = (attrs as unknown as RmsNormAttrs).eps;
+  return rowShader(backend as unknown as WebGpuBackendLike, 'McevalRmsNormGrad', names, BACKWARD, [x, rms, w, dy], eps);
 };
 
 export function webGpuRmsNormKernels(): KernelConfig[] {
