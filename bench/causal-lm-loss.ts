@@ -12,7 +12,7 @@
  * Prints one JSON document.
  *
  * Usage: node dist/bench/causal-lm-loss.js [--backend wasm] [--batch 2] [--length 256] [--answer 16] [--steps 3]
- *          [--vocabs 259,32000,128256]
+ *          [--vocabs 259,32000,128256] [--heads counted,every]
  */
 import { tf, type Scalar } from '../src/engine/tf.js';
 import { initEngine, type BackendRequest } from '../src/engine/backends.js';
@@ -80,5 +80,6 @@ const results = [];
 const answer = Number(argument('answer', '16'));
 for (const vocabSize of argument('vocabs', '259,32000,128256').split(',').map(Number))
   for (const targets of [undefined, answer])
-    for (const head of ['counted', 'every'] as const) results.push(await measure(vocabSize, targets, head));
+    for (const head of argument('heads', 'counted,every').split(',') as ('counted' | 'every')[])
+      results.push(await measure(vocabSize, targets, head));
 console.log(JSON.stringify({ backend: tf.getBackend(), node: process.version, results }, null, 2));

@@ -3,12 +3,13 @@
  * loglikelihood requests): the sum of the continuation tokens' log-probabilities, whether each was the greedy choice,
  * and token and character counts for length normalisation. Batched with right padding.
  */
-import { tf } from '../engine/tf.js';
+import { tf, type Tensor2D } from '../engine/tf.js';
 import { EVAL_CONTEXT } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { padBatch, type PaddedBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { pickedLogits } from '../engine/ops/cross-entropy.js';
+import { headChunkRows, rowChunks } from '../engine/ops/head-cross-entropy.js';
 import { fitScoredToWindow } from './context-window.js';
 
 export interface ContinuationScore {
@@ -77,9 +78,16 @@ async function scoreRows(
   tokens: readonly number[],
 ): Promise<{ logprobs: Float32Array; greedy: Uint8Array }> {
   const [logprobs, greedy] = tf.tidy(() => {
-    const logits = model.logitsAt(batch, rows, EVAL_CONTEXT);
-    const picked = pickedLogits(logits, tokens);
-    return [tf.sub(picked, tf.logSumExp(logits, 1)), tf.cast(tf.greaterEqual(picked, tf.max(logits, 1)), 'int32')];
+    const hidden = model.hiddenAt(batch, rows, EVAL_CONTEXT);
+    // The head over chunks of rows, so that [rows, vocab] logits never exist at once (headChunkRows).
+    const chunks = rowChunks(rows.length, headChunkRows(model.config.vocabSize)).map(([start, size]) =>
+      tf.tidy(() => {
+        const logits = model.headLogits(tf.slice(hidden, [start, 0], [size, -1]), EVAL_CONTEXT) as Tensor2D;
+        const picked = pickedLogits(logits, tokens.slice(start, start + size));
+        return [tf.sub(picked, tf.logSumExp(logits, 1)), tf.cast(tf.greaterEqual(picked, tf.max(logits, 1)), 'int32')];
+      }),
+    );
+    return [tf.concat(chunks.map((chunk) => chunk[0]!)), tf.concat(chunks.map((chunk) => chunk[1]!))];
   });
   try {
     const [values, flags] = await Promise.all([logprobs!.data(), greedy!.data()]);

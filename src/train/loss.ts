@@ -49,7 +49,7 @@ export function countedTargets(
  * Causal-LM cross-entropy as transformers computes it with labels = input_ids: logits at position t predict token
  * t + 1; targets on padding (mask 0) are ignored; the mean is over the counted targets. `targetMask` (1 on the
  * tokens to learn) restricts the targets further, as labels of −100 on a prompt do in fine-tuning. The head runs at
- * the counted positions only (`logitsAt`). Call inside tf.tidy.
+ * the counted positions only, in chunks of rows when they are many (`nextTokenCrossEntropy`). Call inside tf.tidy.
  */
 export function causalLmLoss(
   model: LlamaModel,
@@ -58,5 +58,5 @@ export function causalLmLoss(
   targetMask?: Int32Array,
 ): Scalar {
   const { rows, targets } = countedTargets(batch.batchSize, batch.length, batch.ids, batch.mask, targetMask);
-  return classificationLoss(model.logitsAt(batch, rows, context), targets);
+  return tf.mean(model.nextTokenCrossEntropy(batch, rows, targets, context)) as Scalar;
 }

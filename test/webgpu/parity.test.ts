@@ -1,12 +1,13 @@
 /**
  * WebGPU against wasm from the same seeds (npm run test:webgpu, on the software adapter scripts/setup-webgpu-software.sh
  * unpacks, or on a real GPU): a LoRA, a DoRA, a MonteCLoRA and an AdaLoRA (pruning 4 → 2) fine-tuning run on every
- * linear layer (four AdamW steps with clipping
- * and two micro-batches each, classification head) and the scoring of the trained model agree — losses and gradient norms within 2e-4 relative, trained adapter
- * values within 1e-3 absolute (a tenth of one AdamW step), dev NLL within 1e-4 — the tolerance of float32 kernels that sum in another order.
- * Greedy generation gives the same tokens and continuation scoring the same log-likelihoods (1e-4); the causal-LM
- * loss of a target-masked batch through the tied head, and its LoRA gradients, agree to 1e-5 and 1e-4. MonteCLoRA's
- * exact-Dirichlet ablation reads its concentrations back before each step. A synchronous read fails with one line.
+ * linear layer (four AdamW steps with clipping and two micro-batches each, classification head) and the scoring of the
+ * trained model agree — losses and gradient norms within 2e-4 relative, trained adapter values within 1e-3 absolute (a
+ * tenth of one AdamW step), dev NLL within 1e-4 — the tolerance of float32 kernels that sum in another order. Greedy
+ * generation gives the same tokens and continuation scoring the same log-likelihoods (1e-4); the causal-LM loss of a
+ * target-masked batch through the tied head (whole, in chunks of rows, and with the embedding trained) and its
+ * gradients agree to 1e-5 and 1e-4. MonteCLoRA's exact-Dirichlet ablation reads its concentrations back before each
+ * step. A synchronous read fails with one line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -174,46 +175,60 @@ test('greedy generation and continuation scoring on webgpu agree with wasm', asy
   assertClose(candidate.logprobs, reference.logprobs, 1e-4, 'continuation log-likelihood');
 });
 
-test('the causal-LM loss (head at the counted targets, tied) and its gradients on webgpu agree with wasm', async () => {
-  const outcome = async (backend: 'wasm' | 'webgpu') => {
-    await initEngine(backend);
-    const { model, tokenizer } = loadModel('builtin:tiny');
-    const adapter = loraMethod.apply(
-      model,
-      parseLoraConfig({ r: 4, alpha: 8, targetModules: TARGETS }, 'p'),
-      new Rng(4),
-    );
-    // B drawn too (LoRA starts it at zero), so that every adapter weight has a gradient.
-    const rng = new Rng(5);
-    const parameters = adapter.groups.flatMap((group) => group.variables);
-    parameters.forEach((v) => tf.tidy(() => v.assign(tf.mul(tf.tensor(rng.normalArray(v.size), v.shape), 0.1))));
-    const rows = ['Q: 2+2? A: 4', 'Q: say hi. A: hello there'].map((text) => ({
-      ids: tokenizer.encode(text),
-      targetStart: 9,
-    }));
-    const batch = padBatch(
-      rows.map((row) => row.ids),
-      model.config.padTokenId,
-    );
-    try {
-      const { value, grads } = tf.variableGrads(
-        () => causalLmLoss(model, batch, EVAL_CONTEXT, targetMask(batch, rows)),
-        parameters,
+// The head whole, in chunks of 3 rows (MCEVAL_HEAD_CHUNK_ELEMENTS), and in chunks with the embedding trained too.
+for (const { chunked, trainableHead } of [
+  { chunked: false, trainableHead: false },
+  { chunked: true, trainableHead: false },
+  { chunked: true, trainableHead: true },
+]) {
+  const how = `${chunked ? 'in chunks' : 'whole'}${trainableHead ? ', embedding trained' : ''}`;
+  test(`the causal-LM loss (head at the counted targets, tied, ${how}) and its gradients on webgpu agree with wasm`, async () => {
+    const outcome = async (backend: 'wasm' | 'webgpu') => {
+      await initEngine(backend);
+      const { model, tokenizer } = loadModel('builtin:tiny');
+      const adapter = loraMethod.apply(
+        model,
+        parseLoraConfig({ r: 4, alpha: 8, targetModules: TARGETS }, 'p'),
+        new Rng(4),
       );
-      const loss = (await value.data())[0]!;
-      const gradients = await Promise.all(parameters.map(async (p) => Array.from(await grads[p.name]!.data())));
-      value.dispose();
-      Object.values(grads).forEach((g) => g.dispose());
-      return { loss, gradients: gradients.flat() };
-    } finally {
-      adapter.dispose();
-      model.dispose();
-    }
-  };
-  const reference = await outcome('wasm');
-  const candidate = await outcome('webgpu');
-  assertClose([candidate.loss], [reference.loss], 1e-5, 'loss');
-  const scale = Math.max(...reference.gradients.map(Math.abs));
-  const worst = Math.max(...candidate.gradients.map((g, i) => Math.abs(g - reference.gradients[i]!)));
-  assert.ok(worst < 1e-4 * scale, `gradients differ by ${worst} (largest ${scale})`);
-});
+      // B drawn too (LoRA starts it at zero), so that every adapter weight has a gradient.
+      const rng = new Rng(5);
+      const parameters = adapter.groups.flatMap((group) => group.variables);
+      parameters.forEach((v) => tf.tidy(() => v.assign(tf.mul(tf.tensor(rng.normalArray(v.size), v.shape), 0.1))));
+      if (trainableHead) {
+        model.embedTokens.trainable = true;
+        parameters.push(model.embedTokens);
+      }
+      if (chunked) process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'] = String(3 * model.config.vocabSize);
+      const rows = ['Q: 2+2? A: 4', 'Q: say hi. A: hello there'].map((text) => ({
+        ids: tokenizer.encode(text),
+        targetStart: 9,
+      }));
+      const batch = padBatch(
+        rows.map((row) => row.ids),
+        model.config.padTokenId,
+      );
+      try {
+        const { value, grads } = tf.variableGrads(
+          () => causalLmLoss(model, batch, EVAL_CONTEXT, targetMask(batch, rows)),
+          parameters,
+        );
+        const loss = (await value.data())[0]!;
+        const gradients = await Promise.all(parameters.map(async (p) => Array.from(await grads[p.name]!.data())));
+        value.dispose();
+        Object.values(grads).forEach((g) => g.dispose());
+        return { loss, gradients: gradients.flat() };
+      } finally {
+        delete process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'];
+        adapter.dispose();
+        model.dispose();
+      }
+    };
+    const reference = await outcome('wasm');
+    const candidate = await outcome('webgpu');
+    assertClose([candidate.loss], [reference.loss], 1e-5, 'loss');
+    const scale = Math.max(...reference.gradients.map(Math.abs));
+    const worst = Math.max(...candidate.gradients.map((g, i) => Math.abs(g - reference.gradients[i]!)));
+    assert.ok(worst < 1e-4 * scale, `gradients differ by ${worst} (largest ${scale})`);
+  });
+}

@@ -16,19 +16,32 @@ export function pickedLogits(logits: Tensor2D, labels: readonly number[]): Tenso
   return tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(flat, 'int32')) as Tensor1D;
 }
 
+/** logsumexp(z) − z[label] per row, untaped: [rows]. */
+export function crossEntropyValue(logits: Tensor2D, labels: readonly number[]): Tensor1D {
+  return tf.tidy(() => tf.sub(tf.logSumExp(logits, 1), pickedLogits(logits, labels)));
+}
+
+/**
+ * The gradient of the rows' cross-entropies with respect to their logits, softmax(z) − onehot(label), times the
+ * upstream dy [rows] when given: [rows, classes].
+ */
+export function crossEntropyGradient(logits: Tensor2D, labels: readonly number[], dy?: Tensor1D): Tensor2D {
+  return tf.tidy(() => {
+    // int32 then cast: tfjs-wasm 4.22's OneHot writes float32 outputs as integer bits (1 reads as 1.4e-45).
+    const oneHot = tf.cast(tf.oneHot(tf.tensor1d([...labels], 'int32'), logits.shape[1]), 'float32');
+    const gradient = tf.sub(tf.softmax(logits), oneHot) as Tensor2D;
+    return dy === undefined ? gradient : (tf.mul(gradient, tf.expandDims(dy, 1)) as Tensor2D);
+  });
+}
+
 export function rowCrossEntropy(logits: Tensor2D, labels: readonly number[]): Tensor1D {
-  const [rows, classes] = logits.shape;
+  const rows = logits.shape[0];
   if (labels.length !== rows) throw new Error(`rowCrossEntropy: ${labels.length} labels for ${rows} rows`);
   const op = tf.customGrad(((z: Tensor2D, save: GradSaveFunc) => {
     save([z]);
-    const value = tf.tidy(() => tf.sub(tf.logSumExp(z, 1), pickedLogits(z, labels)));
     return {
-      value,
-      gradFunc: tidyGradient((dy: Tensor1D, saved: Tensor[]) => {
-        // int32 then cast: tfjs-wasm 4.22's OneHot writes float32 outputs as integer bits (1 reads as 1.4e-45).
-        const oneHot = tf.cast(tf.oneHot(tf.tensor1d([...labels], 'int32'), classes), 'float32');
-        return tf.mul(tf.sub(tf.softmax(saved[0] as Tensor2D), oneHot), tf.expandDims(dy, 1));
-      }),
+      value: crossEntropyValue(z, labels),
+      gradFunc: tidyGradient((dy: Tensor1D, saved: Tensor[]) => crossEntropyGradient(saved[0] as Tensor2D, labels, dy)),
     };
   }) as unknown as CustomGradientFunc) as (z: Tensor2D) => Tensor1D;
   return op(logits);

@@ -23,6 +23,16 @@ export function productTransposedRight<T extends Tensor>(a: T, b: T): T {
   return (transposeFlagsAreFree() ? tf.matMul(a, b, false, true) : tf.matMul(a, swapped(b))) as T;
 }
 
+/**
+ * b made ready to be the right operand of several a·bᵀ products (a chunked loop): transposed once where transpose flags
+ * are not free rather than once per product. The transpose belongs to the calling tf.tidy.
+ */
+export function transposedRightOperand<T extends Tensor>(b: T): (a: T) => T {
+  if (transposeFlagsAreFree()) return (a) => tf.matMul(a, b, false, true) as T;
+  const transposed = swapped(b);
+  return (a) => tf.matMul(a, transposed) as T;
+}
+
 /** aᵀ·b. */
 export function productTransposedLeft<T extends Tensor>(a: T, b: T): T {
   return (transposeFlagsAreFree() ? tf.matMul(a, b, true, false) : tf.matMul(swapped(a), b)) as T;

@@ -3,9 +3,11 @@
  * sequence-classification head that reads the last real token, as transformers' LlamaForSequenceClassification does.
  * Weights come from a `WeightInit`: random for the builtin models, read from a checkpoint by a loader.
  */
-import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
+import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
 import { linearTransposedWeight } from '../../engine/ops/linear.js';
+import { rowCrossEntropy } from '../../engine/ops/cross-entropy.js';
+import { chunkedHeadCrossEntropy, headChunkRows, type HeadWeight } from '../../engine/ops/head-cross-entropy.js';
 import { Linear } from '../layers/linear.js';
 import { rmsNorm } from '../layers/rms-norm.js';
 import { swiGlu } from '../layers/swiglu.js';
@@ -202,7 +204,7 @@ export class LlamaModel {
   }
 
   /** Final-norm hidden states [rows, hidden] at flat positions b · length + t of a padded batch. In tf.tidy. */
-  private hiddenAt(batch: PaddedBatch, rows: readonly number[], context: ForwardContext): Tensor2D {
+  hiddenAt(batch: PaddedBatch, rows: readonly number[], context: ForwardContext): Tensor2D {
     const hidden = tf.reshape(this.hiddenStates(batch, context), [-1, this.config.hiddenSize]);
     return tf.gather(hidden, tf.tensor1d([...rows], 'int32')) as Tensor2D;
   }
@@ -214,6 +216,37 @@ export class LlamaModel {
    */
   logitsAt(batch: PaddedBatch, rows: readonly number[], context: ForwardContext): Tensor2D {
     return this.headLogits(this.hiddenAt(batch, rows, context), context) as Tensor2D;
+  }
+
+  /**
+   * Cross-entropy [rows] of the next-token logits at flat positions b · length + t against `targets`. A head that is
+   * one weight runs over chunks of rows when the rows' logits would pass `headChunkRows` (chunkedHeadCrossEntropy);
+   * a head with an adapter forms them all. Call inside tf.tidy.
+   */
+  nextTokenCrossEntropy(
+    batch: PaddedBatch,
+    rows: readonly number[],
+    targets: readonly number[],
+    context: ForwardContext,
+  ): Tensor1D {
+    const hidden = this.hiddenAt(batch, rows, context);
+    const head = this.plainHead();
+    if (head === undefined || rows.length <= headChunkRows(this.config.vocabSize))
+      return rowCrossEntropy(this.headLogits(hidden, context) as Tensor2D, targets);
+    return chunkedHeadCrossEntropy(hidden, head, targets, headChunkRows(this.config.vocabSize));
+  }
+
+  /** The LM head as one weight — the tied embedding, or lm_head without an adapter — else undefined. */
+  private plainHead(): HeadWeight | undefined {
+    if (this.lmHead === undefined)
+      return {
+        weight: this.embedTokens as unknown as Tensor2D,
+        vocabFirst: true,
+        trainable: this.embedTokens.trainable,
+      };
+    if (this.lmHead.adapter !== undefined || this.lmHead.bias !== undefined) return undefined;
+    const weight = this.lmHead.weight;
+    return { weight: weight as unknown as Tensor2D, vocabFirst: false, trainable: weight.trainable };
   }
 
   /** Classification logits [batch, labels] from each row's last real token. Call inside tf.tidy. */
