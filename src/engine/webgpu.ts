@@ -112,11 +112,20 @@ function describe(adapter: GpuAdapterLike): WebGpuAdapterReport {
   };
 }
 
+interface OpenedDevice {
+  readonly report: WebGpuAdapterReport;
+  readonly adapterInfo: unknown;
+  readonly device: unknown;
+}
+
 /**
- * Makes the `webgpu` tfjs backend available over the best adapter Dawn finds. Throws, saying why, when there is no
- * adapter or only a fallback one that was not asked for.
+ * The Dawn instance, adapter and device, opened once per process: a backend made again (a test switching backends,
+ * doctor after a run) reuses them. Each Dawn instance keeps its driver's threads and is never released — lavapipe
+ * aborted in pthread code after about seven of them in one process.
  */
-export async function setupWebGpu(options: { readonly allowFallback: boolean }): Promise<WebGpuAdapterReport> {
+let opened: Promise<OpenedDevice> | undefined;
+
+async function openDevice(): Promise<OpenedDevice> {
   // Without the loader Dawn can only print warnings; say so without loading it.
   if (vulkanLoader() === undefined) throw new Error('no Vulkan loader (libvulkan.so.1) on this machine');
   const dawn = (await import('webgpu')) as unknown as DawnModule;
@@ -127,13 +136,6 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (adapter === null) {
     throw new Error('Dawn found no WebGPU adapter (no Vulkan driver, or libvulkan.so.1 missing)');
-  }
-  report = describe(adapter);
-  const allowFallback = options.allowFallback || process.env['MCEVAL_WEBGPU_ALLOW_FALLBACK'] === '1';
-  if (report.isFallbackAdapter && !allowFallback) {
-    throw new Error(
-      `only a software adapter (${report.description || report.device}); ask for it with --backend webgpu`,
-    );
   }
   const requiredLimits = Object.fromEntries(
     REQUESTED_LIMITS.filter((name) => Number.isFinite(adapter.limits[name])).map((name) => [
@@ -149,6 +151,27 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
   const createShaderModule = device.createShaderModule.bind(device);
   device.createShaderModule = (descriptor) =>
     createShaderModule({ ...descriptor, code: patchShaderSource(descriptor.code) });
+  return { report: describe(adapter), adapterInfo: adapter.info, device };
+}
+
+/**
+ * Makes the `webgpu` tfjs backend available over the best adapter Dawn finds. Throws, saying why, when there is no
+ * adapter or only a fallback one that was not asked for.
+ */
+export async function setupWebGpu(options: { readonly allowFallback: boolean }): Promise<WebGpuAdapterReport> {
+  opened ??= openDevice().catch((error: unknown) => {
+    // Not kept: a later call tries again.
+    opened = undefined;
+    throw error;
+  });
+  const { report: described, adapterInfo, device } = await opened;
+  report = described;
+  const allowFallback = options.allowFallback || process.env['MCEVAL_WEBGPU_ALLOW_FALLBACK'] === '1';
+  if (report.isFallbackAdapter && !allowFallback) {
+    throw new Error(
+      `only a software adapter (${report.description || report.device}); ask for it with --backend webgpu`,
+    );
+  }
   const { WebGPUBackend } = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as {
     WebGPUBackend: new (
       device: unknown,
@@ -171,6 +194,6 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
     }
   }
   tf.removeBackend('webgpu');
-  tf.registerBackend('webgpu', () => new NodeWebGpuBackend(device, adapter.info), 3);
+  tf.registerBackend('webgpu', () => new NodeWebGpuBackend(device, adapterInfo), 3);
   return report;
 }

@@ -4,7 +4,7 @@
  * `.lora_E` [r, 1] — sliced to the kept triplets when a rank pattern exists, as PEFT's
  * resize_state_dict_by_rank_pattern does, and grown back to that rank on load (the scaling keeps init_r).
  */
-import { tf, type Tensor } from '../../engine/tf.js';
+import { tf } from '../../engine/tf.js';
 import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
 import type { LlamaModel } from '../../models/llama/model.js';
@@ -19,7 +19,7 @@ import {
   requireTensor,
   writeAdapterFolder,
 } from '../peft-files.js';
-import { tensorEntry, type TensorRecord } from '../../models/safetensors.js';
+import { tensorEntry, transposedEntry, type TensorRecord } from '../../models/safetensors.js';
 import { AdaLoraLayer } from './layer.js';
 import { adaLoraMethod, injectAdaLora } from './index.js';
 import { peftAdaLoraFields, type AdaLoraConfig } from './config.js';
@@ -28,11 +28,24 @@ export function adaLoraLayers(model: { linears(): Linear[] }): { linear: Linear;
   return adapterLayersOf(model, AdaLoraLayer);
 }
 
-/** Keeps the rows (axis 0) or columns (axis 1) of the kept triplets. */
-function keptSlice(tensor: Tensor, kept: readonly boolean[] | undefined, axis: 0 | 1): Tensor {
-  if (kept === undefined || kept.every(Boolean)) return tensor;
-  const indices = kept.flatMap((keep, i) => (keep ? [i] : []));
-  return tf.gather(tensor, tf.tensor1d(indices, 'int32'), axis);
+type Entry = TensorRecord[string];
+
+/**
+ * Keeps the rows (axis 0) or columns (axis 1) of the kept triplets of a 2D entry — on the host, from values already
+ * read: a backend without synchronous reads (WebGPU) could not read back a slice made on the device here.
+ */
+function keptSlice(entry: Entry, kept: readonly boolean[] | undefined, axis: 0 | 1): Entry {
+  if (kept === undefined || kept.every(Boolean)) return entry;
+  const [rows, columns] = entry.shape as [number, number];
+  const keptIndices = kept.flatMap((keep, i) => (keep ? [i] : []));
+  const [outRows, outColumns] = axis === 0 ? [keptIndices.length, columns] : [rows, keptIndices.length];
+  const values = new Float32Array(outRows * outColumns);
+  for (let i = 0; i < outRows; i++)
+    for (let j = 0; j < outColumns; j++) {
+      const [row, column] = axis === 0 ? [keptIndices[i]!, j] : [i, keptIndices[j]!];
+      values[i * outColumns + j] = entry.values[row * columns + column]!;
+    }
+  return { shape: [outRows, outColumns], values };
 }
 
 export function saveAdaLoraAdapter(
@@ -46,12 +59,12 @@ export function saveAdaLoraAdapter(
   for (const { linear, layer } of adaLoraLayers(model)) {
     const kept = layer.keptTriplets;
     if (kept !== undefined) rankPattern[`${linear.name}.lora_E`] = [...kept];
-    tf.tidy(() => {
-      const prefix = `${PEFT_PREFIX}${linear.name}`;
-      state[`${prefix}.lora_A`] = tensorEntry(keptSlice(tf.transpose(layer.loraA), kept, 0));
-      state[`${prefix}.lora_B`] = tensorEntry(keptSlice(tf.transpose(layer.loraB), kept, 1));
-      state[`${prefix}.lora_E`] = tensorEntry(keptSlice(tf.reshape(layer.loraE, [-1, 1]), kept, 0));
-    });
+    const prefix = `${PEFT_PREFIX}${linear.name}`;
+    // mceval keeps A [in, r] and B [r, out]; PEFT stores lora_A [r, in], lora_B [out, r] and lora_E [r, 1].
+    state[`${prefix}.lora_A`] = keptSlice(transposedEntry(layer.loraA), kept, 0);
+    state[`${prefix}.lora_B`] = keptSlice(transposedEntry(layer.loraB), kept, 1);
+    const e = tensorEntry(layer.loraE);
+    state[`${prefix}.lora_E`] = keptSlice({ shape: [e.values.length, 1], values: e.values }, kept, 0);
   }
   writeAdapterFolder(
     dir,
