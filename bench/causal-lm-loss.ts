@@ -1,9 +1,10 @@
 /**
  * bench/causal-lm-loss: what running the LM head at the counted target positions only (`causalLmLoss` through
- * `model.logitsAt`) saves in a causal-LM LoRA fine-tuning step, against running it at every position and gathering the
- * targets' rows afterwards (`lmLogits`: where mceval ran it before, and transformers without `logits_to_keep`). Both
- * sides use today's head and cross-entropy ops, so the difference is the head's product and its gradient at the
- * positions no target reads (docs/running.md compares with the code before those ops too).
+ * `model.nextTokenCrossEntropy`, in chunks of rows when they are many) saves in a causal-LM LoRA fine-tuning step,
+ * against running it at every position and gathering the targets' rows afterwards (`lmLogits`: where mceval ran it
+ * before, and transformers without `logits_to_keep`). Both sides use today's head and cross-entropy ops, so the
+ * difference is the head's product and its gradient at the positions no target reads (docs/running.md compares with
+ * the code before those ops too).
  *
  * A Llama of hidden 256, 2 layers, tied embeddings, with vocabularies of 259 (byte-level), 32,000 (Llama 2) and
  * 128,256 (Llama 3); targets on every token (language modelling) or on each row's last `--answer` tokens (a prompt

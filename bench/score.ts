@@ -1,8 +1,8 @@
 /**
  * bench/score: loglikelihood scoring (`scoreTokenSpans`, what every multiple-choice task runs) of seeded random
- * sequences with a 2-layer Llama of hidden 256 and a large vocabulary: milliseconds for all of them, and the sum of
- * their token log-probabilities and their count of greedy continuations (to compare with another build's). Prints one
- * JSON document.
+ * sequences with a 2-layer Llama of hidden 256 and a large vocabulary: milliseconds for all of them, the tensor bytes
+ * alive at once while a batch is scored, and the sum of their token log-probabilities and their count of greedy
+ * continuations (to compare with another build's). Prints one JSON document.
  *
  * Usage: node dist/bench/score.js [--backend wasm] [--vocab 32000] [--sequences 64] [--length 96] [--scored 32]
  */
@@ -27,6 +27,8 @@ await scoreTokenSpans(model, sequences.slice(0, 16)); // warm-up
 const started = performance.now();
 const results = await scoreTokenSpans(model, sequences);
 const ms = performance.now() - started;
+// Tensor bytes alive at once while one batch of 16 is scored.
+const { peakBytes } = await tf.profile(() => scoreTokenSpans(model, sequences.slice(0, 16)));
 model.dispose();
 console.log(
   JSON.stringify({
@@ -35,6 +37,7 @@ console.log(
     sequences: sequences.length,
     scoredTokens: sequences.length * scored,
     ms,
+    batchTensorPeakBytes: peakBytes,
     logprobSum: results.reduce((sum, row) => sum + row.tokenLogprobs.reduce((a, b) => a + b, 0), 0),
     greedy: results.filter((row) => row.isGreedy).length,
   }),

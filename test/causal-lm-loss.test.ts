@@ -66,8 +66,8 @@ onEachBackend(() => {
           });
           const loss = causalLmLoss(model, batch, EVAL_CONTEXT, targets).dataSync()[0]!;
           assert.ok(Math.abs(loss - total / count) < 1e-5, `loss ${loss} vs ${total / count}`);
-          // logitsAt gives those rows of the full logits.
-          const picked = model.logitsAt(batch, counted, EVAL_CONTEXT).dataSync();
+          // The head on hiddenAt's rows gives those rows of the full logits.
+          const picked = model.headLogits(model.hiddenAt(batch, counted, EVAL_CONTEXT), EVAL_CONTEXT).dataSync();
           const expected = counted.flatMap((at) => Array.from(every.subarray(at * V, (at + 1) * V)));
           assert.ok(maxAbsDifference(picked, expected) < 1e-5);
           // Gradients equal those of the every-position loss as tfjs differentiates it (one-hot · log-softmax).

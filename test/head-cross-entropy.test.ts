@@ -37,7 +37,10 @@ test('headChunkRows: 2^24 logits per chunk by default, MCEVAL_HEAD_CHUNK_ELEMENT
     assert.equal(headChunkRows(259), 3);
     assert.equal(headChunkRows(5000), 1);
   });
-  await withChunkElements(Number.NaN, () => assert.equal(headChunkRows(32_000), 524));
+  for (const bad of [Number.NaN, 0, -5])
+    await withChunkElements(bad, () =>
+      assert.throws(() => headChunkRows(32_000), /^UserError: MCEVAL_HEAD_CHUNK_ELEMENTS=.* is not a number of logits/),
+    );
   assert.deepEqual(rowChunks(10, 4), [
     [0, 4],
     [4, 4],

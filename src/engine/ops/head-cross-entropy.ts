@@ -1,11 +1,13 @@
 /**
  * Next-token cross-entropy from hidden states [rows, hidden] through a plain LM head, the head run over chunks of rows:
- * at most `chunkRows` rows of logits [chunk, vocab] exist at once, in the forward pass and in the backward one, which
- * recomputes each chunk's logits (one more head product) instead of keeping every row's from the forward pass. With a
- * 128k vocabulary, 512 target tokens' logits take 256 MB, and the unchunked step holds the logits, their softmax and
- * the one-hot targets at once — the most of a step's memory, past wasm's 4 GiB at a few thousand targets.
+ * at most `chunkRows` rows of logits [chunk, vocab] exist at once. With a 128k vocabulary, 512 target tokens' logits
+ * take 256 MB, and the unchunked step holds the logits, their softmax and the one-hot targets at once — most of a
+ * step's memory, past wasm's 4 GiB at a few thousand targets. What crosses from the forward to the backward pass is
+ * [rows, hidden]: a frozen head's input gradient per unit of upstream gradient, formed while each chunk's logits exist,
+ * or, for a trainable head, the hidden states, whose chunks' logits the backward pass recomputes.
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
+import { UserError } from '../../errors.js';
 import { tf, type Tensor, type Tensor1D, type Tensor2D } from '../tf.js';
 import { crossEntropyGradient, crossEntropyValue } from './cross-entropy.js';
 import { productTransposedLeft, transposedRightOperand, tidyGradient, type CustomGradientFunc } from './product.js';
@@ -24,8 +26,13 @@ const DEFAULT_CHUNK_ELEMENTS = 2 ** 24;
 
 /** Rows of logits per chunk for a vocabulary: at least one. */
 export function headChunkRows(vocabSize: number): number {
-  const setting = Number(process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'] ?? DEFAULT_CHUNK_ELEMENTS);
-  const elements = Number.isFinite(setting) && setting > 0 ? setting : DEFAULT_CHUNK_ELEMENTS;
+  const setting = process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'];
+  const elements = setting === undefined || setting === '' ? DEFAULT_CHUNK_ELEMENTS : Number(setting);
+  if (!Number.isFinite(elements) || elements < 1)
+    throw new UserError(
+      `MCEVAL_HEAD_CHUNK_ELEMENTS=${setting} is not a number of logits per chunk: give one of 1 or more ` +
+        `(the default is ${DEFAULT_CHUNK_ELEMENTS}), or unset it.`,
+    );
   return Math.max(1, Math.floor(elements / vocabSize));
 }
 

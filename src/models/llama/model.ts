@@ -210,15 +210,6 @@ export class LlamaModel {
   }
 
   /**
-   * Next-token logits [rows, vocab] at flat positions b · length + t of a padded batch: what a loss or a score reads,
-   * without the head's product (and its gradient) at every other position — with a large vocabulary that product
-   * is most of a step's memory. Call inside tf.tidy.
-   */
-  logitsAt(batch: PaddedBatch, rows: readonly number[], context: ForwardContext): Tensor2D {
-    return this.headLogits(this.hiddenAt(batch, rows, context), context) as Tensor2D;
-  }
-
-  /**
    * Cross-entropy [rows] of the next-token logits at flat positions b · length + t against `targets`. A head that is
    * one weight runs over chunks of rows when the rows' logits would pass `headChunkRows` (chunkedHeadCrossEntropy);
    * a head with an adapter forms them all. Call inside tf.tidy.
