@@ -161,18 +161,19 @@ onEachBackend(() => {
       llama.dispose();
     });
 
-  test('scoreTokenSpans with the head in chunks of 3 rows equals it unchunked', async () => {
-    const { llama, adapter } = model('own lm_head with LoRA');
-    const sequences = rows.map((row) => ({ ids: row.ids, from: row.targetStart }));
-    const before = tf.memory().numTensors;
-    const expected = await withChunkElements(undefined, () => scoreTokenSpans(llama, sequences));
-    const scored = await withChunkElements(3 * llama.config.vocabSize, () => scoreTokenSpans(llama, sequences));
-    assert.equal(tf.memory().numTensors, before);
-    scored.forEach((score, i) => {
-      assert.equal(score.isGreedy, expected[i]!.isGreedy);
-      assert.ok(maxAbsDifference(score.tokenLogprobs, expected[i]!.tokenLogprobs) < 1e-6);
+  for (const head of ['tied, frozen', 'own lm_head with LoRA'] as const)
+    test(`scoreTokenSpans with the head in chunks of 3 rows equals it unchunked (${head})`, async () => {
+      const { llama, adapter } = model(head);
+      const sequences = rows.map((row) => ({ ids: row.ids, from: row.targetStart }));
+      const before = tf.memory().numTensors;
+      const expected = await withChunkElements(undefined, () => scoreTokenSpans(llama, sequences));
+      const scored = await withChunkElements(3 * llama.config.vocabSize, () => scoreTokenSpans(llama, sequences));
+      assert.equal(tf.memory().numTensors, before);
+      scored.forEach((score, i) => {
+        assert.equal(score.isGreedy, expected[i]!.isGreedy);
+        assert.ok(maxAbsDifference(score.tokenLogprobs, expected[i]!.tokenLogprobs) < 1e-6);
+      });
+      adapter.dispose();
+      llama.dispose();
     });
-    adapter.dispose();
-    llama.dispose();
-  });
 });

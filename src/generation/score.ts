@@ -3,7 +3,7 @@
  * loglikelihood requests): the sum of the continuation tokens' log-probabilities, whether each was the greedy choice,
  * and token and character counts for length normalisation. Batched with right padding.
  */
-import { tf, type Tensor2D } from '../engine/tf.js';
+import { tf } from '../engine/tf.js';
 import { EVAL_CONTEXT } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { padBatch, type PaddedBatch } from '../models/tokenizers/padding.js';
@@ -80,9 +80,10 @@ async function scoreRows(
   const [logprobs, greedy] = tf.tidy(() => {
     const hidden = model.hiddenAt(batch, rows, EVAL_CONTEXT);
     // The head over chunks of rows, so that [rows, vocab] logits never exist at once (headChunkRows).
+    const head = model.chunkedHeadReader(EVAL_CONTEXT);
     const chunks = rowChunks(rows.length, headChunkRows(model.config.vocabSize)).map(([start, size]) =>
       tf.tidy(() => {
-        const logits = model.headLogits(tf.slice(hidden, [start, 0], [size, -1]), EVAL_CONTEXT) as Tensor2D;
+        const logits = head(tf.slice(hidden, [start, 0], [size, -1]));
         const picked = pickedLogits(logits, tokens.slice(start, start + size));
         return [tf.sub(picked, tf.logSumExp(logits, 1)), tf.cast(tf.greaterEqual(picked, tf.max(logits, 1)), 'int32')];
       }),

@@ -36,8 +36,11 @@ export function headChunkRows(vocabSize: number): number {
   return Math.max(1, Math.floor(elements / vocabSize));
 }
 
-/** Logits [rows, vocab] of hidden-state rows, by a product that can be repeated over chunks without re-transposing. */
-function logitsProduct(weight: Tensor2D, vocabFirst: boolean): (hidden: Tensor2D) => Tensor2D {
+/**
+ * Logits [rows, vocab] of hidden-state rows, by a product that can be repeated over chunks without re-transposing the
+ * weight. Not differentiable in the weight.
+ */
+export function logitsProduct(weight: Tensor2D, vocabFirst: boolean): (hidden: Tensor2D) => Tensor2D {
   return vocabFirst ? transposedRightOperand(weight) : (hidden) => tf.matMul(hidden, weight);
 }
 

@@ -7,7 +7,12 @@ import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Vari
 import { newVariable } from '../../engine/variables.js';
 import { linearTransposedWeight } from '../../engine/ops/linear.js';
 import { rowCrossEntropy } from '../../engine/ops/cross-entropy.js';
-import { chunkedHeadCrossEntropy, headChunkRows, type HeadWeight } from '../../engine/ops/head-cross-entropy.js';
+import {
+  chunkedHeadCrossEntropy,
+  headChunkRows,
+  logitsProduct,
+  type HeadWeight,
+} from '../../engine/ops/head-cross-entropy.js';
 import { Linear } from '../layers/linear.js';
 import { rmsNorm } from '../layers/rms-norm.js';
 import { swiGlu } from '../layers/swiglu.js';
@@ -225,6 +230,17 @@ export class LlamaModel {
     if (head === undefined || rows.length <= headChunkRows(this.config.vocabSize))
       return rowCrossEntropy(this.headLogits(hidden, context) as Tensor2D, targets);
     return chunkedHeadCrossEntropy(hidden, head, targets, headChunkRows(this.config.vocabSize));
+  }
+
+  /**
+   * The LM head as a function of hidden rows [rows, hidden] → logits, for reading it over several chunks of rows in
+   * one tf.tidy (scoring): a plain head's weight is transposed, where the backend's products need it, once rather
+   * than per chunk. For evaluation; training's loss is nextTokenCrossEntropy.
+   */
+  chunkedHeadReader(context: ForwardContext): (hidden: Tensor2D) => Tensor2D {
+    const head = this.plainHead();
+    if (head === undefined) return (hidden) => this.headLogits(hidden, context) as Tensor2D;
+    return logitsProduct(head.weight, head.vocabFirst);
   }
 
   /** The LM head as one weight — the tied embedding, or lm_head without an adapter — else undefined. */
