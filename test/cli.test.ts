@@ -79,6 +79,20 @@ test('MCEVAL_BACKEND chooses the backend', () => {
   assert.equal(report.chosen, 'cpu');
 });
 
+test('a bad MCEVAL_HEAD_CHUNK_ELEMENTS stops a run with one line before its store is made', () => {
+  const out = tempDir();
+  try {
+    const args = ['run', '--task', 'demo-arith', '--adapter', 'lora', '--out', out];
+    const { code, stdout, stderr } = mceval(args, { MCEVAL_HEAD_CHUNK_ELEMENTS: '64k' });
+    assert.equal(code, 2);
+    assert.equal(stdout, '');
+    assert.match(stderr, /^Error: MCEVAL_HEAD_CHUNK_ELEMENTS=64k is not a number of logits per chunk: .*unset it\.\n$/);
+    assert.ok(!existsSync(join(out, 'mceval.sqlite')));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test('a run trains each grid point, prints the table, writes both CSV files; threads do not change the numbers', () => {
   const sequential = tempDir();
   const parallel = tempDir();

@@ -9,6 +9,7 @@ import { tf } from './tf.js';
 import { UserError, firstLine } from '../errors.js';
 import { registerCustomKernels } from './kernels/register.js';
 import { setupWebGpu } from './webgpu.js';
+import { headChunkElements } from './ops/head-cross-entropy.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -164,6 +165,8 @@ export async function initEngine(
   request: BackendRequest,
   options: { probeAll?: boolean } = {},
 ): Promise<BackendChoice> {
+  // Engine settings read later, mid-run, are checked now: a bad one stops the run before its store exists.
+  headChunkElements();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);
   const choice = await selectBackend(request, options);

@@ -24,8 +24,8 @@ export interface HeadWeight {
 /** Float32 elements of logits per chunk unless MCEVAL_HEAD_CHUNK_ELEMENTS says otherwise: 64 MiB. */
 const DEFAULT_CHUNK_ELEMENTS = 2 ** 24;
 
-/** Rows of logits per chunk for a vocabulary: at least one. */
-export function headChunkRows(vocabSize: number): number {
+/** Logits per chunk: MCEVAL_HEAD_CHUNK_ELEMENTS, else 2^24. Read as the engine starts: a bad value stops a run first. */
+export function headChunkElements(): number {
   const setting = process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'];
   const elements = setting === undefined || setting === '' ? DEFAULT_CHUNK_ELEMENTS : Number(setting);
   if (!Number.isFinite(elements) || elements < 1)
@@ -33,7 +33,12 @@ export function headChunkRows(vocabSize: number): number {
       `MCEVAL_HEAD_CHUNK_ELEMENTS=${setting} is not a number of logits per chunk: give one of 1 or more ` +
         `(the default is ${DEFAULT_CHUNK_ELEMENTS}), or unset it.`,
     );
-  return Math.max(1, Math.floor(elements / vocabSize));
+  return elements;
+}
+
+/** Rows of logits per chunk for a vocabulary: at least one. */
+export function headChunkRows(vocabSize: number): number {
+  return Math.max(1, Math.floor(headChunkElements() / vocabSize));
 }
 
 /**
