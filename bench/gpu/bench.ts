@@ -11,10 +11,14 @@
  *  - each step with mceval's WGSL kernels (fused attention, fused low-rank product: `kernels: "mceval"`) and with
  *    tfjs's own composite ops (`kernels: "tfjs"`), with the number of compute dispatches one step records;
  *  - the products a step is made of, alone: TFLOP/s of tfjs's matMul and of mceval's fused low-rank product (rank 8
- *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens.
+ *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens;
+ *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
+ *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default): a step is hundreds of dispatches, so how often the queue is
+ *    submitted may matter on a real GPU, and is one setting to change if it does.
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
+ *          [--submit-batches 15,60,240]
  */
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { setupWebGpu } from '../../src/engine/webgpu.js';
@@ -153,9 +157,15 @@ async function productRates(shapes: readonly (readonly [number, number, number])
   return results;
 }
 
-const adapter = await setupWebGpu({ allowFallback: true });
+/** Each section also goes to stderr as it finishes, so a run cut off by its time limit still leaves what it measured. */
+function finished<T>(section: string, value: T): T {
+  console.error(JSON.stringify({ finished: section, value }));
+  return value;
+}
+
+const adapter = finished('adapter', await setupWebGpu({ allowFallback: true }));
 registerWebGpuKernels(true);
-const check = await correctness();
+const check = finished('correctness', await correctness());
 if (!(await tf.setBackend('webgpu'))) throw new Error('cannot switch to webgpu');
 tf.env().set('PROD', true);
 const steps = Number(argument('steps', '10'));
@@ -166,20 +176,28 @@ const results = [];
 const medium = loadModel(modelSpec).model;
 for (const method of ['lora', 'monteclora'] as const)
   for (const kernels of ['mceval', 'tfjs'] as const)
-    results.push(await speed(modelSpec, medium, batch, length, steps, method, kernels));
+    results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, method, kernels)));
+const submitDefault = tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
+const submitBatches = [];
+for (const dispatchesPerSubmit of argument('submit-batches', '15,60,240').split(',').map(Number)) {
+  tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', dispatchesPerSubmit);
+  const { msPerStep, tokensPerSecond } = await speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval');
+  submitBatches.push(finished('submit batch', { dispatchesPerSubmit, msPerStep, tokensPerSecond }));
+}
+tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', submitDefault);
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
   const model = loadLlamaFolder(stories);
   for (const method of ['lora', 'monteclora'] as const)
     for (const kernels of ['mceval', 'tfjs'] as const)
-      results.push(await speed('stories260K', model, 32, length, steps, method, kernels));
+      results.push(finished('step', await speed('stories260K', model, 32, length, steps, method, kernels)));
   model.dispose();
 }
 const shapes = argument('products', '2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768')
   .split(',')
   .map((shape) => shape.split('x').map(Number) as [number, number, number]);
-const products = await productRates(shapes, Number(argument('product-repeats', '20')));
+const products = finished('products', await productRates(shapes, Number(argument('product-repeats', '20'))));
 console.log(
   JSON.stringify(
     {
@@ -188,6 +206,7 @@ console.log(
       correctness: check,
       steps: results,
       products,
+      submitBatches,
     },
     null,
     2,
