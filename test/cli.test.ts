@@ -79,17 +79,28 @@ test('MCEVAL_BACKEND chooses the backend', () => {
   assert.equal(report.chosen, 'cpu');
 });
 
-test('a bad MCEVAL_HEAD_CHUNK_ELEMENTS stops a run with one line before its store is made', () => {
-  const out = tempDir();
-  try {
-    const args = ['run', '--task', 'demo-arith', '--adapter', 'lora', '--out', out];
-    const { code, stdout, stderr } = mceval(args, { MCEVAL_HEAD_CHUNK_ELEMENTS: '64k' });
-    assert.equal(code, 2);
-    assert.equal(stdout, '');
-    assert.match(stderr, /^Error: MCEVAL_HEAD_CHUNK_ELEMENTS=64k is not a number of logits per chunk: .*unset it\.\n$/);
-    assert.ok(!existsSync(join(out, 'mceval.sqlite')));
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+test('a bad engine setting in the environment stops a run with one line before its store is made', () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [
+      { MCEVAL_HEAD_CHUNK_ELEMENTS: '64k' },
+      /^Error: MCEVAL_HEAD_CHUNK_ELEMENTS=64k is not a number of logits per chunk: .*unset it\.\n$/,
+    ],
+    [
+      { MCEVAL_WEBGPU_PRODUCT_TILE: '96' },
+      /^Error: MCEVAL_WEBGPU_PRODUCT_TILE=96 is not a tile mceval has: use 64 or 128, or unset it\.\n$/,
+    ],
+  ];
+  for (const [env, expected] of cases) {
+    const out = tempDir();
+    try {
+      const { code, stdout, stderr } = mceval(['run', '--task', 'demo-arith', '--adapter', 'lora', '--out', out], env);
+      assert.equal(code, 2);
+      assert.equal(stdout, '');
+      assert.match(stderr, expected);
+      assert.ok(!existsSync(join(out, 'mceval.sqlite')));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }
 });
 

@@ -14,7 +14,8 @@
  *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens;
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
  *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default): a step is hundreds of dispatches, so how often the queue is
- *    submitted may matter on a real GPU, and is one setting to change if it does.
+ *    submitted may matter on a real GPU, and is one setting to change if it does;
+ *  - the LoRA step and the fused product with 64 × 64 and with 128 × 128 output tiles (MCEVAL_WEBGPU_PRODUCT_TILE).
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
@@ -133,6 +134,18 @@ async function timePerCall(product: () => Tensor, repeats: number): Promise<numb
   return (performance.now() - started) / 1000 / repeats;
 }
 
+/** Runs `body` with mceval's fused product on output tiles of `tile` (MCEVAL_WEBGPU_PRODUCT_TILE), then restores it. */
+async function withProductTile<T>(tile: '64' | '128', body: () => Promise<T>): Promise<T> {
+  const saved = process.env['MCEVAL_WEBGPU_PRODUCT_TILE'];
+  process.env['MCEVAL_WEBGPU_PRODUCT_TILE'] = tile;
+  try {
+    return await body();
+  } finally {
+    if (saved === undefined) delete process.env['MCEVAL_WEBGPU_PRODUCT_TILE'];
+    else process.env['MCEVAL_WEBGPU_PRODUCT_TILE'] = saved;
+  }
+}
+
 /** TFLOP/s of 2 · rows · inner · columns for tfjs's matMul and for mceval's fused product (x·W + (x·A)·B, rank 8). */
 async function productRates(shapes: readonly (readonly [number, number, number])[], repeats: number) {
   registerWebGpuKernels(true);
@@ -147,12 +160,19 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     const flops = 2 * rows * inner * columns;
     const tfjs = await timePerCall(() => tf.matMul(x!, w!), repeats);
     const attrs = { transposeW: false, transposeE: false, scale: 1 };
-    const mceval = await timePerCall(
-      () => tf.engine().runKernel(LOW_RANK_PRODUCT, { x: x!, w: w!, d: d!, e: e! }, attrs as never) as Tensor,
-      repeats,
-    );
+    const fused = () =>
+      tf.engine().runKernel(LOW_RANK_PRODUCT, { x: x!, w: w!, d: d!, e: e! }, attrs as never) as Tensor;
+    const mceval = await withProductTile('64', () => timePerCall(fused, repeats));
+    const mceval128 = await withProductTile('128', () => timePerCall(fused, repeats));
     [x, w, d, e].forEach((t) => t!.dispose());
-    results.push({ rows, inner, columns, tfjsTflops: flops / tfjs / 1e12, mcevalTflops: flops / mceval / 1e12 });
+    results.push({
+      rows,
+      inner,
+      columns,
+      tfjsTflops: flops / tfjs / 1e12,
+      mcevalTflops: flops / mceval / 1e12,
+      mcevalTile128Tflops: flops / mceval128 / 1e12,
+    });
   }
   return results;
 }
@@ -185,6 +205,13 @@ for (const dispatchesPerSubmit of argument('submit-batches', '15,60,240').split(
   submitBatches.push(finished('submit batch', { dispatchesPerSubmit, msPerStep, tokensPerSecond }));
 }
 tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', submitDefault);
+const productTiles = [];
+for (const tile of ['64', '128'] as const) {
+  const { msPerStep, tokensPerSecond } = await withProductTile(tile, () =>
+    speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
+  );
+  productTiles.push(finished('product tile', { tile: Number(tile), msPerStep, tokensPerSecond }));
+}
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
@@ -207,6 +234,7 @@ console.log(
       steps: results,
       products,
       submitBatches,
+      productTiles,
     },
     null,
     2,

@@ -10,6 +10,7 @@ import { UserError, firstLine } from '../errors.js';
 import { registerCustomKernels } from './kernels/register.js';
 import { setupWebGpu } from './webgpu.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
+import { productBlocks } from './kernels/webgpu/low-rank-product.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -167,6 +168,7 @@ export async function initEngine(
 ): Promise<BackendChoice> {
   // Engine settings read later, mid-run, are checked now: a bad one stops the run before its store exists.
   headChunkElements();
+  productBlocks();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);
   const choice = await selectBackend(request, options);

@@ -2,7 +2,8 @@
  * The WGSL low-rank product (engine/kernels/webgpu/low-rank-product.ts) through engine/ops/low-rank-linear.ts against
  * the same op on wasm (tfjs ops) from the same inputs: the output of x·W + b + s·((m ⊙ x)·(A + P))·B and the gradients
  * for x, A, B and P, with and without bias, dropout mask and perturbation, at sizes that are not multiples of the
- * kernel's 64 × 64 tile or its 16-wide inner step (and ones that span several tiles), with scalar and vec4 loads.
+ * kernel's output tile (64 × 64, and 128 × 128 by MCEVAL_WEBGPU_PRODUCT_TILE) or its 16-wide inner step (and ones that
+ * span several tiles), with scalar and vec4 loads.
  * Agreement within 1e-5 of the largest value: float32 sums taken in another order. Leaves no tensor behind.
  */
 import { test } from 'node:test';
@@ -30,6 +31,9 @@ const CASES: Case[] = [
   { tokens: 65, inFeatures: 17, outFeatures: 64, rank: 20, bias: false, mask: true, perturbation: false },
   // Multiples of 4: the vectorized shader (vec4 loads), here with every option.
   { tokens: 70, inFeatures: 64, outFeatures: 132, rank: 12, bias: true, mask: true, perturbation: true },
+  // Several 128 × 128 tiles with ragged edges, vectorized and not.
+  { tokens: 150, inFeatures: 68, outFeatures: 260, rank: 8, bias: true, mask: false, perturbation: false },
+  { tokens: 97, inFeatures: 33, outFeatures: 131, rank: 3, bias: false, mask: true, perturbation: false },
 ];
 
 async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<number[][]> {
@@ -66,13 +70,19 @@ async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<number[][]> {
   return arrays.map((array) => Array.from(array as Float32Array));
 }
 
-for (const c of CASES) {
-  const name = `${c.tokens}×${c.inFeatures}→${c.outFeatures}, r ${c.rank}${c.bias ? ', bias' : ''}${c.mask ? ', dropout' : ''}${c.perturbation ? ', perturbation' : ''}`;
-  test(`webgpu low-rank product agrees with wasm: ${name}`, async () => {
-    const reference = await run('wasm', c);
-    const candidate = await run('webgpu', c);
-    ['output', 'dx', 'dA', 'dB', 'dP']
-      .slice(0, reference.length)
-      .forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
-  });
-}
+for (const tile of ['64', '128'])
+  for (const c of CASES) {
+    const name = `${c.tokens}×${c.inFeatures}→${c.outFeatures}, r ${c.rank}${c.bias ? ', bias' : ''}${c.mask ? ', dropout' : ''}${c.perturbation ? ', perturbation' : ''}`;
+    test(`webgpu low-rank product (tile ${tile}) agrees with wasm: ${name}`, async () => {
+      const reference = await run('wasm', c);
+      process.env['MCEVAL_WEBGPU_PRODUCT_TILE'] = tile;
+      try {
+        const candidate = await run('webgpu', c);
+        ['output', 'dx', 'dA', 'dB', 'dP']
+          .slice(0, reference.length)
+          .forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
+      } finally {
+        delete process.env['MCEVAL_WEBGPU_PRODUCT_TILE'];
+      }
+    });
+  }

@@ -1,19 +1,22 @@
 /**
  * WGSL for y = x·W′ + bias + scale · mask ⊙ (d·E′), W′ = W or Wᵀ, E′ = E or Eᵀ: a frozen base product and a low-rank
  * one (LoRA's (x·A)·B, or the gradient dy·Wᵀ + dDown·Aᵀ) in one pass over the output, without writing either product
- * on its own. A register-tiled matrix product: a workgroup of 16 × 16 invocations computes a 64 × 64 output tile, each
- * invocation a 4 × 4 block, with the operands passing through workgroup memory 16 inner indices at a time (rows of x
- * or d as vec4s of four rows, columns of W′ or E′ as vec4s of four columns); the inner loop is then four vec4
- * multiply-adds per pair of workgroup loads. The low-rank part runs as extra inner steps into its own accumulators,
- * so that the mask and the scale apply to it alone.
+ * on its own. A register-tiled matrix product: a workgroup of 16 × 16 invocations computes a 64·B × 64·B output tile,
+ * each invocation B × B blocks of 4 × 4 (rows ty·4 + 64·p, columns tx·4 + 64·q), with the operands passing through
+ * workgroup memory 16 inner indices at a time (rows of x or d as vec4s of four rows, columns of W′ or E′ as vec4s of
+ * four columns); the inner loop is then 4·B² vec4 multiply-adds per 2·B workgroup loads — B = 2 halves the loads per
+ * multiply-add of B = 1, for twice the accumulator registers. The low-rank part runs as extra inner steps into its own
+ * accumulators, so that the mask and the scale apply to it alone.
  */
-
 /** Fields after tfjs's own uniforms, in this order. */
 export const LOW_RANK_UNIFORMS = 'rowCount : i32, columnCount : i32, innerCount : i32, rank : i32, scale : f32,';
 
-/** Output tile (rows and columns) and invocations per workgroup. */
-export const PRODUCT_TILE = 64;
+/** Invocations per workgroup, and the output tile's side for `blocks` 4 × 4 blocks per invocation and side. */
 export const PRODUCT_WORKGROUP = 256;
+export const productTile = (blocks: ProductBlocks): number => 64 * blocks;
+
+/** 4 × 4 blocks per invocation along each side: 1 (64 × 64 tiles) or 2 (128 × 128). */
+export type ProductBlocks = 1 | 2;
 
 export interface LowRankProductShape {
   /**
@@ -27,6 +30,7 @@ export interface LowRankProductShape {
   readonly transposeE: boolean;
   readonly bias: boolean;
   readonly mask: boolean;
+  readonly blocks: ProductBlocks;
 }
 
 /** Which tile an operand fills: its first row (or column) of the output tile, and how many there are. */
@@ -39,8 +43,13 @@ interface TileSide {
 const LEFT: TileSide = { tile: 'aTile', origin: 'i0', count: 'uniforms.rowCount' };
 const RIGHT: TileSide = { tile: 'bTile', origin: 'j0', count: 'uniforms.columnCount' };
 
+/*
+ * Workgroup tiles hold, for each of the TK inner indices, GROUPS = 16 · BLOCKS vec4s: group g is rows (or columns)
+ * 4g..4g+3 of the output tile. Each load below runs once per block (`part`), filling groups 16·part..16·part+15.
+ */
+
 /**
- * Loads inner indices k0..k0+15 of the 64 rows (or columns) from `side.origin` of an operand stored inner index
+ * Loads inner indices k0..k0+15 of the tile's rows (or columns) from `side.origin` of an operand stored inner index
  * fastest — the left operand [rows, inner], or a right one stored transposed [columns, inner] — into `side.tile`.
  * Consecutive invocations read consecutive inner indices.
  */
@@ -49,8 +58,8 @@ function innerFastestLoad(source: string, inner: string, side: TileSide, vectori
   // Vectorized: invocation t reads four consecutive inner values of line t / 4 and spreads them over the tile.
   if (vectorized)
     return `
-    {
-      let line = i32(localIndex) / 4;
+    for (var part = 0; part < BLOCKS; part++) {
+      let line = i32(localIndex) / 4 + part * 64;
       let k = k0 + (i32(localIndex) % 4) * 4;
       let at = ${origin} + line;
       var value = vec4<f32>(0.0);
@@ -58,13 +67,13 @@ function innerFastestLoad(source: string, inner: string, side: TileSide, vectori
         value = ${source}[(at * ${inner} + k) / 4];
       }
       for (var c = 0; c < 4; c++) {
-        ${tile}[(k - k0 + c) * 16 + line / 4][line % 4] = value[c];
+        ${tile}[(k - k0 + c) * GROUPS + line / 4][line % 4] = value[c];
       }
     }`;
   return `
-    {
+    for (var part = 0; part < BLOCKS; part++) {
       let kk = i32(localIndex) % TK;
-      let group = i32(localIndex) / TK;
+      let group = i32(localIndex) / TK + part * 16;
       let k = k0 + kk;
       var value = vec4<f32>(0.0);
       if (k < ${inner}) {
@@ -75,12 +84,12 @@ function innerFastestLoad(source: string, inner: string, side: TileSide, vectori
           }
         }
       }
-      ${tile}[kk * 16 + group] = value;
+      ${tile}[kk * GROUPS + group] = value;
     }`;
 }
 
 /**
- * Loads inner indices k0..k0+15 of columns j0..j0+63 of the right operand, stored [inner, columns] (consecutive
+ * Loads inner indices k0..k0+15 of the tile's columns of the right operand, stored [inner, columns] (consecutive
  * invocations read consecutive columns) or transposed.
  */
 function rightLoad(source: string, inner: string, transposed: boolean, vectorized: boolean): string {
@@ -88,20 +97,20 @@ function rightLoad(source: string, inner: string, transposed: boolean, vectorize
   if (vectorized)
     // Invocation t reads four consecutive columns of inner index t / 16: one vec4 of bTile.
     return `
-    {
+    for (var part = 0; part < BLOCKS; part++) {
       let kk = i32(localIndex) / 16;
-      let group = i32(localIndex) % 16;
+      let group = i32(localIndex) % 16 + part * 16;
       let k = k0 + kk;
       let j = j0 + group * 4;
       var value = vec4<f32>(0.0);
       if (k < ${inner} && j < uniforms.columnCount) {
         value = ${source}[(k * uniforms.columnCount + j) / 4];
       }
-      bTile[kk * 16 + group] = value;
+      bTile[kk * GROUPS + group] = value;
     }`;
   return `
-    {
-      let group = i32(localIndex) % 16;
+    for (var part = 0; part < BLOCKS; part++) {
+      let group = i32(localIndex) % 16 + part * 16;
       let kk = i32(localIndex) / 16;
       let k = k0 + kk;
       var value = vec4<f32>(0.0);
@@ -113,11 +122,14 @@ function rightLoad(source: string, inner: string, transposed: boolean, vectorize
           }
         }
       }
-      bTile[kk * 16 + group] = value;
+      bTile[kk * GROUPS + group] = value;
     }`;
 }
 
-/** The tile's share of left·right′ over `inner`, 16 inner indices at a time, added into the accumulators `into`. */
+/**
+ * The tile's share of left·right′ over `inner`, 16 inner indices at a time, added into the accumulators `into`:
+ * into[(p · BLOCKS + q) · 4 + c] holds row ty·4 + 64·p + c, columns tx·4 + 64·q .. + 3.
+ */
 function product(
   left: string,
   right: string,
@@ -131,12 +143,21 @@ function product(
     ${rightLoad(right, inner, transposed, vectorized)}
     workgroupBarrier();
     for (var kk = 0; kk < TK; kk++) {
-      let a = aTile[kk * 16 + ty];
-      let b = bTile[kk * 16 + tx];
-      ${into}[0] += a.x * b;
-      ${into}[1] += a.y * b;
-      ${into}[2] += a.z * b;
-      ${into}[3] += a.w * b;
+      var a : array<vec4<f32>, BLOCKS>;
+      var b : array<vec4<f32>, BLOCKS>;
+      for (var p = 0; p < BLOCKS; p++) {
+        a[p] = aTile[kk * GROUPS + ty + p * 16];
+        b[p] = bTile[kk * GROUPS + tx + p * 16];
+      }
+      for (var p = 0; p < BLOCKS; p++) {
+        for (var q = 0; q < BLOCKS; q++) {
+          let block = (p * BLOCKS + q) * 4;
+          ${into}[block] += a[p].x * b[q];
+          ${into}[block + 1] += a[p].y * b[q];
+          ${into}[block + 2] += a[p].z * b[q];
+          ${into}[block + 3] += a[p].w * b[q];
+        }
+      }
     }
     workgroupBarrier();
   }`;
@@ -149,27 +170,35 @@ function product(
 export function lowRankProductCode(shape: LowRankProductShape): string {
   const bias = shape.bias ? ' + bias[j]' : '';
   const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
+  const blocks = shape.blocks;
   return `
 const TK = 16;
-var<workgroup> aTile : array<vec4<f32>, 256>;
-var<workgroup> bTile : array<vec4<f32>, 256>;
+const BLOCKS = ${blocks};
+const GROUPS = ${16 * blocks};
+var<workgroup> aTile : array<vec4<f32>, ${256 * blocks}>;
+var<workgroup> bTile : array<vec4<f32>, ${256 * blocks}>;
 
 fn main() {
   let tx = i32(localIndex) % 16;
   let ty = i32(localIndex) / 16;
-  let i0 = i32(workgroupId.y) * ${PRODUCT_TILE};
-  let j0 = i32(workgroupId.x) * ${PRODUCT_TILE};
-  var base : array<vec4<f32>, 4>;
-  var low : array<vec4<f32>, 4>;
+  let i0 = i32(workgroupId.y) * ${productTile(blocks)};
+  let j0 = i32(workgroupId.x) * ${productTile(blocks)};
+  var base : array<vec4<f32>, ${4 * blocks * blocks}>;
+  var low : array<vec4<f32>, ${4 * blocks * blocks}>;
   ${product('x', 'w', 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'base')}
   ${product('d', 'e', 'uniforms.rank', shape.transposeE, shape.vectorized, 'low')}
-  for (var c = 0; c < 4; c++) {
-    let i = i0 + ty * 4 + c;
-    if (i < uniforms.rowCount) {
-      for (var q = 0; q < 4; q++) {
-        let j = j0 + tx * 4 + q;
-        if (j < uniforms.columnCount) {
-          result[i * uniforms.columnCount + j] = base[c][q]${bias} + uniforms.scale * low[c][q]${mask};
+  for (var p = 0; p < BLOCKS; p++) {
+    for (var c = 0; c < 4; c++) {
+      let i = i0 + p * 64 + ty * 4 + c;
+      if (i < uniforms.rowCount) {
+        for (var q = 0; q < BLOCKS; q++) {
+          let block = (p * BLOCKS + q) * 4 + c;
+          for (var r = 0; r < 4; r++) {
+            let j = j0 + q * 64 + tx * 4 + r;
+            if (j < uniforms.columnCount) {
+              result[i * uniforms.columnCount + j] = base[block][r]${bias} + uniforms.scale * low[block][r]${mask};
+            }
+          }
         }
       }
     }

@@ -4,12 +4,14 @@
  * (x·W + b + s·(x·A)·B) and for its input gradient (dy·Wᵀ + mask ⊙ (dDown·Aᵀ)); elsewhere that op composes tfjs ops.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { UserError } from '../../../errors.js';
 import {
   LOW_RANK_UNIFORMS,
-  PRODUCT_TILE,
   PRODUCT_WORKGROUP,
   lowRankProductCode,
+  productTile,
   type LowRankProductShape,
+  type ProductBlocks,
 } from './low-rank-product-wgsl.js';
 import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
 
@@ -32,6 +34,18 @@ export interface LowRankProductInputs {
   readonly mask?: TensorInfo;
 }
 
+/**
+ * The output tile, MCEVAL_WEBGPU_PRODUCT_TILE: 64 (the default; 4 × 4 outputs per invocation) or 128 (8 × 8: half the
+ * workgroup loads per multiply-add, twice the registers) — which is faster depends on the GPU (bench/gpu measures
+ * both). Read as the engine starts too, so that a bad value stops a run first.
+ */
+export function productBlocks(): ProductBlocks {
+  const setting = process.env['MCEVAL_WEBGPU_PRODUCT_TILE'];
+  if (setting === undefined || setting === '' || setting === '64') return 1;
+  if (setting === '128') return 2;
+  throw new UserError(`MCEVAL_WEBGPU_PRODUCT_TILE=${setting} is not a tile mceval has: use 64 or 128, or unset it.`);
+}
+
 const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, w, d, e, bias, mask } = inputs as unknown as LowRankProductInputs;
   const { transposeW, transposeE, scale } = attrs as unknown as LowRankProductAttrs;
@@ -39,12 +53,14 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const rank = d.shape[1]!;
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
+  const blocks = productBlocks();
   const shape: LowRankProductShape = {
     vectorized,
     transposeW,
     transposeE,
     bias: bias !== undefined,
     mask: mask !== undefined,
+    blocks,
   };
   const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
   const extras = [...(bias ? ['bias'] : []), ...(mask ? ['mask'] : [])].map(
@@ -53,11 +69,11 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
-      key: `McevalLowRankProduct_${[vectorized, transposeW, transposeE, shape.bias, shape.mask].map(Number).join('')}`,
+      key: `McevalLowRankProduct_${[vectorized, transposeW, transposeE, shape.bias, shape.mask].map(Number).join('')}_${blocks}`,
       inputs: [...operands, ...extras],
       uniforms: LOW_RANK_UNIFORMS,
       workgroupSize: PRODUCT_WORKGROUP,
-      dispatch: [Math.ceil(columns / PRODUCT_TILE), Math.ceil(rows / PRODUCT_TILE)],
+      dispatch: [Math.ceil(columns / productTile(blocks)), Math.ceil(rows / productTile(blocks))],
       outputSize: rows * columns,
       code: lowRankProductCode(shape),
     },
