@@ -62,6 +62,8 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     mask: mask !== undefined,
     blocks,
   };
+  // One compiled shader per combination (tfjs caches pipelines by key).
+  const variant = [vectorized, transposeW, transposeE, shape.bias, shape.mask, blocks === 2].map(Number).join('');
   const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
   const extras = [...(bias ? ['bias'] : []), ...(mask ? ['mask'] : [])].map(
     (name) => ({ name, components: 1 }) as const,
@@ -69,7 +71,7 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
-      key: `McevalLowRankProduct_${[vectorized, transposeW, transposeE, shape.bias, shape.mask].map(Number).join('')}_${blocks}`,
+      key: `McevalLowRankProduct_${variant}`,
       inputs: [...operands, ...extras],
       uniforms: LOW_RANK_UNIFORMS,
       workgroupSize: PRODUCT_WORKGROUP,
