@@ -13,7 +13,15 @@ export function resolveDataDir(flag: string | undefined): string | undefined {
 }
 
 /** A task's data file is not where it was expected (the message says where, and how to get it). */
-export class MissingDataFile extends UserError {}
+export class MissingDataFile extends UserError {
+  constructor(
+    message: string,
+    /** The file, relative to the data directory. */
+    readonly relative: string,
+  ) {
+    super(message);
+  }
+}
 
 /** The path of one of a task's data files, or a one-line error saying where it was expected and how to get it. */
 export function requireDataFile(task: string, dataDir: string | undefined, relative: string): string {
@@ -26,6 +34,7 @@ export function requireDataFile(task: string, dataDir: string | undefined, relat
   if (!existsSync(path)) {
     throw new MissingDataFile(
       `Task ${task}: data file not found at ${path}. Run \`mceval data pull ${task}\` or point --data (MCEVAL_DATA) at a directory with ${relative}.`,
+      relative,
     );
   }
   return path;

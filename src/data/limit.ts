@@ -11,6 +11,8 @@ export interface DataLimits {
   readonly trainLimit?: number;
   /** --train-file: replaces the training split of generation and multiple-choice tasks. */
   readonly trainFile?: string;
+  /** No preset of the sweep trains (the baseline): the training split is neither read nor needed, and empty. */
+  readonly withoutTraining?: boolean;
 }
 
 function firstRows<T>(rows: readonly T[], limit: number | undefined): readonly T[] {
@@ -18,7 +20,8 @@ function firstRows<T>(rows: readonly T[], limit: number | undefined): readonly T
 }
 
 export function limitClassificationSplits(splits: ClassificationSplits, limits: DataLimits): ClassificationSplits {
-  return { train: firstRows(splits.train, limits.trainLimit), dev: firstRows(splits.dev, limits.evalLimit) };
+  const train = limits.withoutTraining === true ? [] : firstRows(splits.train, limits.trainLimit);
+  return { train, dev: firstRows(splits.dev, limits.evalLimit) };
 }
 
 /** Splits of the kinds fine-tuned on prompt → target pairs and evaluated on docs of their own. */
@@ -31,6 +34,7 @@ export function limitPromptTargetSplits<Doc>(
   splits: PromptTargetSplits<Doc>,
   limits: DataLimits,
 ): PromptTargetSplits<Doc> {
+  if (limits.withoutTraining === true) return { train: [], eval: firstRows(splits.eval, limits.evalLimit) };
   const train = limits.trainFile === undefined ? splits.train : readTrainingPairs(limits.trainFile);
   return { train: firstRows(train, limits.trainLimit), eval: firstRows(splits.eval, limits.evalLimit) };
 }

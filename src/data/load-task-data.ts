@@ -33,6 +33,8 @@ export async function loadTaskData<Splits>(
   if (hub === undefined || dataDir === undefined || canonical.every((file) => existsSync(join(dataDir, file)))) {
     return task.load(dataDir);
   }
+  // The file the needed splits missed, when only some splits are needed: the one to name if no export stands in.
+  let missingNeeded: string | undefined;
   if (use !== undefined) {
     const splits = task.load(dataDir);
     try {
@@ -40,6 +42,7 @@ export async function loadTaskData<Splits>(
       return splits;
     } catch (error) {
       if (!(error instanceof MissingDataFile)) throw error;
+      missingNeeded = error.relative;
     }
   }
   const exports = Object.entries(hub.splits).map(([key, split]) => ({
@@ -49,7 +52,7 @@ export async function loadTaskData<Splits>(
   }));
   const missing = exports.find((entry) => entry.files === undefined);
   if (missing !== undefined) {
-    const file = canonical.find((name) => !existsSync(join(dataDir, name)))!;
+    const file = missingNeeded ?? canonical.find((name) => !existsSync(join(dataDir, name)))!;
     throw new UserError(
       `Task ${task.name}: data file not found at ${join(dataDir, file)}, nor a Hugging Face export at ` +
         `${join(dataDir, hubExportPath(missing.split))}(.parquet|.jsonl|/). Run \`mceval data pull ${task.name}\` or ` +

@@ -77,13 +77,17 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
   validateModelSpec(modelSpec);
 
   const dataDir = resolveDataDir(flags.data);
+  // A sweep that only evaluates (the baseline) needs no training split: a test split alone is enough, as in lm-eval.
+  const withoutTraining = presets.every((preset) => preset.method.evaluatesOnly === true);
   const loaded: LoadedTask[] = [];
-  for (const task of tasks) loaded.push(await loadTask(task, dataDir));
-  const limits: DataLimits = {
-    evalLimit: flags.limit,
-    trainLimit: flags['train-limit'],
-    trainFile: flags['train-mixture'] === undefined ? flags['train-file'] : mixtureFile(loaded, out, flags),
-  };
+  for (const task of tasks) loaded.push(await loadTask(task, dataDir, { evaluationOnly: withoutTraining }));
+  const limits: DataLimits = withoutTraining
+    ? { evalLimit: flags.limit, withoutTraining }
+    : {
+        evalLimit: flags.limit,
+        trainLimit: flags['train-limit'],
+        trainFile: flags['train-mixture'] === undefined ? flags['train-file'] : mixtureFile(loaded, out, flags),
+      };
   return {
     sweep: {
       tasks: loaded.map((task) => limitTask(task, limits)),

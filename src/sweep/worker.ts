@@ -30,8 +30,10 @@ port.on('message', async (message: ToWorker) => {
   const { job } = message;
   try {
     const task = getTask(job.taskName);
-    if (!loadedTasks.has(task.name))
-      loadedTasks.set(task.name, limitTask(await loadTask(task, setup.dataDir), setup.limits));
+    if (!loadedTasks.has(task.name)) {
+      const evaluationOnly = setup.limits.withoutTraining === true;
+      loadedTasks.set(task.name, limitTask(await loadTask(task, setup.dataDir, { evaluationOnly }), setup.limits));
+    }
     const entry = {
       task: loadedTasks.get(task.name)!,
       preset: loadPreset(job.presetSource),
