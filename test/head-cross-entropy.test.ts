@@ -13,19 +13,11 @@ import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
 import { scoreTokenSpans } from '../src/generation/score.js';
 import { causalLmLoss, targetMask } from '../src/train/loss.js';
-import { maxAbsDifference, onEachBackend } from './helpers.js';
+import { maxAbsDifference, onEachBackend, withEnv } from './helpers.js';
 
 /** Runs `body` with MCEVAL_HEAD_CHUNK_ELEMENTS set to `elements` (unset when undefined), then restores it. */
-async function withChunkElements<T>(elements: number | undefined, body: () => T | Promise<T>): Promise<T> {
-  const saved = process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'];
-  if (elements === undefined) delete process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'];
-  else process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'] = String(elements);
-  try {
-    return await body();
-  } finally {
-    if (saved === undefined) delete process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'];
-    else process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'] = saved;
-  }
+function withChunkElements<T>(elements: number | undefined, body: () => T | Promise<T>): Promise<T> {
+  return withEnv('MCEVAL_HEAD_CHUNK_ELEMENTS', elements === undefined ? undefined : String(elements), body);
 }
 
 test('headChunkRows: 2^24 logits per chunk by default, MCEVAL_HEAD_CHUNK_ELEMENTS otherwise, one row at least', async () => {

@@ -13,6 +13,7 @@ import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
 import { lowRankLinear } from '../../src/engine/ops/low-rank-linear.js';
 import { assertAgree } from './agreement.js';
+import { withEnv } from '../helpers.js';
 import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 
 interface Case {
@@ -75,14 +76,9 @@ for (const tile of ['64', '128'])
     const name = `${c.tokens}×${c.inFeatures}→${c.outFeatures}, r ${c.rank}${c.bias ? ', bias' : ''}${c.mask ? ', dropout' : ''}${c.perturbation ? ', perturbation' : ''}`;
     test(`webgpu low-rank product (tile ${tile}) agrees with wasm: ${name}`, async () => {
       const reference = await run('wasm', c);
-      process.env['MCEVAL_WEBGPU_PRODUCT_TILE'] = tile;
-      try {
-        const candidate = await run('webgpu', c);
-        ['output', 'dx', 'dA', 'dB', 'dP']
-          .slice(0, reference.length)
-          .forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
-      } finally {
-        delete process.env['MCEVAL_WEBGPU_PRODUCT_TILE'];
-      }
+      const candidate = await withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, () => run('webgpu', c));
+      ['output', 'dx', 'dA', 'dB', 'dP']
+        .slice(0, reference.length)
+        .forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
     });
   }

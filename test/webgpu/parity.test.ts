@@ -28,6 +28,7 @@ import { scoreContinuations } from '../../src/generation/score.js';
 import { EVAL_CONTEXT } from '../../src/models/forward-context.js';
 import { padBatch } from '../../src/models/tokenizers/padding.js';
 import { causalLmLoss, targetMask } from '../../src/train/loss.js';
+import { withEnv } from '../helpers.js';
 
 interface Outcome {
   readonly losses: number[];
@@ -199,7 +200,6 @@ for (const { chunked, trainableHead } of [
         model.embedTokens.trainable = true;
         parameters.push(model.embedTokens);
       }
-      if (chunked) process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'] = String(3 * model.config.vocabSize);
       const rows = ['Q: 2+2? A: 4', 'Q: say hi. A: hello there'].map((text) => ({
         ids: tokenizer.encode(text),
         targetStart: 9,
@@ -208,10 +208,11 @@ for (const { chunked, trainableHead } of [
         rows.map((row) => row.ids),
         model.config.padTokenId,
       );
+      // Chunks of 3 rows where asked for; unset, one chunk.
+      const chunkElements = chunked ? String(3 * model.config.vocabSize) : undefined;
       try {
-        const { value, grads } = tf.variableGrads(
-          () => causalLmLoss(model, batch, EVAL_CONTEXT, targetMask(batch, rows)),
-          parameters,
+        const { value, grads } = await withEnv('MCEVAL_HEAD_CHUNK_ELEMENTS', chunkElements, () =>
+          tf.variableGrads(() => causalLmLoss(model, batch, EVAL_CONTEXT, targetMask(batch, rows)), parameters),
         );
         const loss = (await value.data())[0]!;
         const gradients = await Promise.all(parameters.map(async (p) => Array.from(await grads[p.name]!.data())));
@@ -219,7 +220,6 @@ for (const { chunked, trainableHead } of [
         Object.values(grads).forEach((g) => g.dispose());
         return { loss, gradients: gradients.flat() };
       } finally {
-        delete process.env['MCEVAL_HEAD_CHUNK_ELEMENTS'];
         adapter.dispose();
         model.dispose();
       }

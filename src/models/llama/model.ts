@@ -227,9 +227,10 @@ export class LlamaModel {
   ): Tensor1D {
     const hidden = this.hiddenAt(batch, rows, context);
     const head = this.plainHead();
-    if (head === undefined || rows.length <= headChunkRows(this.config.vocabSize))
+    const chunkRows = headChunkRows(this.config.vocabSize);
+    if (head === undefined || rows.length <= chunkRows)
       return rowCrossEntropy(this.headLogits(hidden, context) as Tensor2D, targets);
-    return chunkedHeadCrossEntropy(hidden, head, targets, headChunkRows(this.config.vocabSize));
+    return chunkedHeadCrossEntropy(hidden, head, targets, chunkRows);
   }
 
   /**
