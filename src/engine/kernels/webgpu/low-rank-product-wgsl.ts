@@ -5,8 +5,9 @@
  * each invocation B × B blocks of 4 × 4 (rows ty·4 + 64·p, columns tx·4 + 64·q), with the operands passing through
  * workgroup memory 16 inner indices at a time (rows of x or d as vec4s of four rows, columns of W′ or E′ as vec4s of
  * four columns); the inner loop is then 4·B² vec4 multiply-adds per 2·B workgroup loads — B = 2 halves the loads per
- * multiply-add of B = 1, for twice the accumulator registers. The low-rank part runs as extra inner steps into its own
- * accumulators, so that the mask and the scale apply to it alone.
+ * multiply-add of B = 1, for twice the accumulator registers. The low-rank part runs first, into the same accumulators,
+ * which are then scaled and masked (the mask and the scale apply to it alone) before the base product's inner steps
+ * add onto them.
  */
 /** Fields after tfjs's own uniforms, in this order. */
 export const LOW_RANK_UNIFORMS = 'rowCount : i32, columnCount : i32, innerCount : i32, rank : i32, scale : f32,';
@@ -171,6 +172,23 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
   const bias = shape.bias ? ' + bias[j]' : '';
   const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
   const blocks = shape.blocks;
+  // Visits the invocation's outputs inside the matrix: row i, column j, accumulator acc[block][r].
+  const eachOutput = (body: string) => `for (var p = 0; p < BLOCKS; p++) {
+    for (var c = 0; c < 4; c++) {
+      let i = i0 + p * 64 + ty * 4 + c;
+      if (i < uniforms.rowCount) {
+        for (var q = 0; q < BLOCKS; q++) {
+          let block = (p * BLOCKS + q) * 4 + c;
+          for (var r = 0; r < 4; r++) {
+            let j = j0 + q * 64 + tx * 4 + r;
+            if (j < uniforms.columnCount) {
+              ${body}
+            }
+          }
+        }
+      }
+    }
+  }`;
   return `
 const TK = 16;
 const BLOCKS = ${blocks};
@@ -183,26 +201,13 @@ fn main() {
   let ty = i32(localIndex) / 16;
   let i0 = i32(workgroupId.y) * ${productTile(blocks)};
   let j0 = i32(workgroupId.x) * ${productTile(blocks)};
-  var base : array<vec4<f32>, ${4 * blocks * blocks}>;
-  var low : array<vec4<f32>, ${4 * blocks * blocks}>;
-  ${product('x', 'w', 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'base')}
-  ${product('d', 'e', 'uniforms.rank', shape.transposeE, shape.vectorized, 'low')}
-  for (var p = 0; p < BLOCKS; p++) {
-    for (var c = 0; c < 4; c++) {
-      let i = i0 + p * 64 + ty * 4 + c;
-      if (i < uniforms.rowCount) {
-        for (var q = 0; q < BLOCKS; q++) {
-          let block = (p * BLOCKS + q) * 4 + c;
-          for (var r = 0; r < 4; r++) {
-            let j = j0 + q * 64 + tx * 4 + r;
-            if (j < uniforms.columnCount) {
-              result[i * uniforms.columnCount + j] = base[block][r]${bias} + uniforms.scale * low[block][r]${mask};
-            }
-          }
-        }
-      }
-    }
-  }
+  // One set of accumulators for both products (registers are what limits a tile on a GPU): the low-rank part first,
+  // scaled and masked in place, then the base product added onto it.
+  var acc : array<vec4<f32>, ${4 * blocks * blocks}>;
+  ${product('d', 'e', 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
+  ${eachOutput(`acc[block][r] = uniforms.scale * acc[block][r]${mask};`)}
+  ${product('x', 'w', 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
+  ${eachOutput(`result[i * uniforms.columnCount + j] = acc[block][r]${bias};`)}
 }
 `;
 }
