@@ -1,6 +1,6 @@
 /**
  * patchShaderSource (engine/kernels/webgpu/shader.ts), which carries out what mceval's WGSL kernels ask of tfjs's
- * assembled shader source by marker lines: writable inputs and enabled extensions. Pure string work, so it runs in
+ * assembled shader source by marker lines: writable inputs and WGSL directives. Pure string work, so it runs in
  * the default suite; the kernels that rely on it run in `npm run test:webgpu`.
  */
 import { test } from 'node:test';
@@ -31,9 +31,12 @@ test('an input named like the prefix of another is not touched', () => {
   assert.match(patched, /var<storage, read> mask/);
 });
 
-test('extensions are enabled before anything else', () => {
-  const patched = patchShaderSource(`${ASSEMBLED}// mceval-writable: m p\n// mceval-enable: subgroups\n`);
-  assert.ok(patched.startsWith('enable subgroups;\n'));
+test('directives come first, in their order, each closed by a semicolon', () => {
+  const patched = patchShaderSource(
+    `${ASSEMBLED}// mceval-writable: m p\n// mceval-directive: enable subgroups\n` +
+      '  // mceval-directive: diagnostic(off, subgroup_uniformity)\nfn main() {}\n',
+  );
+  assert.ok(patched.startsWith('enable subgroups;\ndiagnostic(off, subgroup_uniformity);\nstruct Uniforms'));
   assert.match(patched, /var<storage, read_write> p:/);
 });
 

@@ -15,11 +15,15 @@
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
  *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default): a step is hundreds of dispatches, so how often the queue is
  *    submitted may matter on a real GPU, and is one setting to change if it does;
- *  - the LoRA step and the fused product with 64 × 64 and with 128 × 128 output tiles (MCEVAL_WEBGPU_PRODUCT_TILE).
+ *  - the LoRA step and the fused product with 64 × 64 and with 128 × 128 output tiles (MCEVAL_WEBGPU_PRODUCT_TILE);
+ *  - causal attention alone, forward and backward, at head sizes 64 and 128 (4 × 1024 tokens, 2048 wide, 4 query heads
+ *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
+ *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
+ *    value) — the lanes' subgroup shuffles checked on the GPU itself; then the LoRA step with one lane and by head size.
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
- *          [--submit-batches 15,60,240]
+ *          [--submit-batches 15,60,240] [--attention 4x1024x2048]
  */
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { setupWebGpu } from '../../src/engine/webgpu.js';
@@ -34,6 +38,8 @@ import { argument } from '../options.js';
 import { causalLmStep } from '../causal-lm-step.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
+import { AttentionMask, fusedAttention } from '../../src/models/layers/causal-attention.js';
 import '@tensorflow/tfjs-backend-cpu';
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -134,17 +140,25 @@ async function timePerCall(product: () => Tensor, repeats: number): Promise<numb
   return (performance.now() - started) / 1000 / repeats;
 }
 
-/** Runs `body` with mceval's fused product on output tiles of `tile` (MCEVAL_WEBGPU_PRODUCT_TILE), then restores it. */
-async function withProductTile<T>(tile: '64' | '128', body: () => Promise<T>): Promise<T> {
-  const saved = process.env['MCEVAL_WEBGPU_PRODUCT_TILE'];
-  process.env['MCEVAL_WEBGPU_PRODUCT_TILE'] = tile;
+/**
+ * Runs `body` with an engine setting (MCEVAL_WEBGPU_PRODUCT_TILE, MCEVAL_WEBGPU_ATTENTION_LANES) set, or unset for
+ * `undefined`, then restores it. test/helpers.ts's withEnv does the same; importing it would pull the test fixtures
+ * into the kit's bundle.
+ */
+async function withSetting<T>(name: string, value: string | undefined, body: () => Promise<T>): Promise<T> {
+  const saved = process.env[name];
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
   try {
     return await body();
   } finally {
-    if (saved === undefined) delete process.env['MCEVAL_WEBGPU_PRODUCT_TILE'];
-    else process.env['MCEVAL_WEBGPU_PRODUCT_TILE'] = saved;
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
   }
 }
+
+const withProductTile = <T>(tile: '64' | '128', body: () => Promise<T>) =>
+  withSetting('MCEVAL_WEBGPU_PRODUCT_TILE', tile, body);
 
 /** TFLOP/s of 2 · rows · inner · columns for tfjs's matMul and for mceval's fused product (x·W + (x·A)·B, rank 8). */
 async function productRates(shapes: readonly (readonly [number, number, number])[], repeats: number) {
@@ -173,6 +187,63 @@ async function productRates(shapes: readonly (readonly [number, number, number])
       mcevalTflops: flops / mceval / 1e12,
       mcevalTile128Tflops: flops / mceval128 / 1e12,
     });
+  }
+  return results;
+}
+
+/**
+ * Causal attention's forward and backward at each head size and lane count: ms per call (both passes, over `repeats`
+ * calls after two warm-up ones) and the largest difference from one lane's output and q, k, v gradients.
+ */
+async function attentionLanes(batch: number, length: number, width: number, repeats: number) {
+  registerWebGpuKernels(true);
+  const floor = subgroupFloor(adapter);
+  const results = [];
+  for (const headDim of [64, 128]) {
+    const heads = { query: width / headDim, keyValue: width / headDim / 4 };
+    const [q, k, v] = [heads.query, heads.keyValue, heads.keyValue].map((count, i) =>
+      tf.randomNormal([batch, length, count * headDim], 0, 1, 'float32', i + 1),
+    ) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    const mask = new AttentionMask(new Int32Array(batch * length).fill(1), batch, length, length);
+    const passes = () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.valueAndGrads((...inputs: Tensor[]) =>
+          tf.sum(
+            fusedAttention(inputs[0] as tf.Tensor3D, inputs[1] as tf.Tensor3D, inputs[2] as tf.Tensor3D, mask, heads),
+          ),
+        )([q, k, v]);
+        value.dispose();
+        return [fusedAttention(q, k, v, mask, heads), ...grads];
+      });
+    let reference: Float32Array[] | undefined;
+    for (const lanes of [1, 2, 4, 8].filter((count) => count <= floor)) {
+      const measured = await withSetting('MCEVAL_WEBGPU_ATTENTION_LANES', String(lanes), async () => {
+        const outputs = passes();
+        const values = (await Promise.all(outputs.map((t) => t.data()))) as Float32Array[];
+        tf.dispose(outputs);
+        const seconds = await timePerCall(() => {
+          const all = passes();
+          tf.dispose(all.slice(1));
+          return all[0]!;
+        }, repeats);
+        return { values, seconds };
+      });
+      reference ??= measured.values;
+      const difference = Math.max(
+        ...measured.values.map((array, i) => {
+          const expected = reference![i]!;
+          let worst = 0;
+          let largest = 0;
+          array.forEach((value, j) => {
+            worst = Math.max(worst, Math.abs(value - expected[j]!));
+            largest = Math.max(largest, Math.abs(expected[j]!));
+          });
+          return worst / largest;
+        }),
+      );
+      results.push({ headDim, lanes, msPerCall: measured.seconds * 1000, maxRelativeDifference: difference });
+    }
+    tf.dispose([q, k, v]);
   }
   return results;
 }
@@ -212,6 +283,18 @@ for (const tile of ['64', '128'] as const) {
   );
   productTiles.push(finished('product tile', { tile: Number(tile), msPerStep, tokensPerSecond }));
 }
+const [attentionBatch, attentionLength, attentionWidth] = argument('attention', '4x1024x2048').split('x').map(Number);
+const attention = finished(
+  'attention lanes',
+  await attentionLanes(attentionBatch!, attentionLength!, attentionWidth!, Number(argument('product-repeats', '20'))),
+);
+const attentionSteps = [];
+for (const lanes of ['1', undefined]) {
+  const { msPerStep, tokensPerSecond } = await withSetting('MCEVAL_WEBGPU_ATTENTION_LANES', lanes, () =>
+    speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
+  );
+  attentionSteps.push(finished('attention lanes step', { lanes: lanes ?? 'by head size', msPerStep, tokensPerSecond }));
+}
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
@@ -235,6 +318,8 @@ console.log(
       products,
       submitBatches,
       productTiles,
+      attention,
+      attentionSteps,
     },
     null,
     2,

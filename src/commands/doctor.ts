@@ -6,6 +6,7 @@ import { matmulSelfCheck, type MatmulCheck } from '../engine/selfcheck.js';
 import { kernelBuild, type KernelBuild } from '../engine/kernels/wasm-kernels.js';
 import { webGpuAdapterReport, type WebGpuAdapterReport } from '../engine/webgpu.js';
 import { LOW_RANK_PRODUCT } from '../engine/kernels/webgpu/low-rank-product.js';
+import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/kernels/webgpu/attention-lanes.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
@@ -24,6 +25,8 @@ export interface DoctorResult {
   readonly webgpu?: WebGpuAdapterReport;
   /** On webgpu: mceval's WGSL kernels, or tfjs's own ops (MCEVAL_WEBGPU_KERNELS=0). */
   readonly webgpuKernels?: 'mceval' | 'tfjs';
+  /** On webgpu with mceval's kernels: invocations per attention row at head sizes 32, 64 and 128. */
+  readonly webgpuAttentionLanes?: Readonly<Record<string, number>>;
   readonly ok: boolean;
 }
 
@@ -59,9 +62,7 @@ export default class Doctor extends BaseCommand {
       ...(choice.id === 'wasm' || choice.id === 'cpu' ? { kernels: kernelBuild() } : {}),
       sandbox: { ...isolation, defaultMode },
       ...(webGpuAdapterReport() === undefined ? {} : { webgpu: webGpuAdapterReport()! }),
-      ...(choice.id === 'webgpu'
-        ? { webgpuKernels: tf.getKernel(LOW_RANK_PRODUCT, 'webgpu') === undefined ? 'tfjs' : 'mceval' }
-        : {}),
+      ...(choice.id === 'webgpu' ? webGpuKernelReport() : {}),
       ok: matmul.relativeError < MAX_RELATIVE_ERROR,
     };
     this.log(`Node ${result.node} on ${result.platform}`);
@@ -98,7 +99,10 @@ export default class Doctor extends BaseCommand {
       this.log(
         result.webgpuKernels === 'mceval'
           ? "Kernels: mceval's WGSL attention, low-rank product, RMSNorm, RoPE, AdamW, MonteCLoRA regulariser, Unpack " +
-              "(MCEVAL_WEBGPU_KERNELS=0 for tfjs's own ops)"
+              `(MCEVAL_WEBGPU_KERNELS=0 for tfjs's own ops); attention lanes per row by head size: ` +
+              `${Object.entries(result.webgpuAttentionLanes ?? {})
+                .map(([size, lanes]) => `${lanes} at ${size}`)
+                .join(', ')}`
           : "Kernels: tfjs's own ops (MCEVAL_WEBGPU_KERNELS=0)",
       );
     }
@@ -106,4 +110,13 @@ export default class Doctor extends BaseCommand {
     if (!result.ok) process.exitCode = 1;
     return result;
   }
+}
+
+/** Which kernels run on webgpu and, for mceval's, how many invocations share an attention row at common head sizes. */
+function webGpuKernelReport(): Pick<DoctorResult, 'webgpuKernels' | 'webgpuAttentionLanes'> {
+  if (tf.getKernel(LOW_RANK_PRODUCT, 'webgpu') === undefined) return { webgpuKernels: 'tfjs' };
+  const floor = subgroupFloor(webGpuAdapterReport());
+  const setting = attentionLaneSetting();
+  const lanes = Object.fromEntries([32, 64, 128].map((size) => [size, attentionLanes(size / 4, floor, setting)]));
+  return { webgpuKernels: 'mceval', webgpuAttentionLanes: lanes };
 }

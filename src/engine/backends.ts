@@ -8,7 +8,8 @@ import { availableParallelism } from 'node:os';
 import { tf } from './tf.js';
 import { UserError, firstLine } from '../errors.js';
 import { registerCustomKernels } from './kernels/register.js';
-import { setupWebGpu } from './webgpu.js';
+import { setupWebGpu, webGpuAdapterReport } from './webgpu.js';
+import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
 import { productBlocks } from './kernels/webgpu/low-rank-product.js';
 
@@ -169,9 +170,11 @@ export async function initEngine(
   // Engine settings read later, mid-run, are checked now: a bad one stops the run before its store exists.
   headChunkElements();
   productBlocks();
+  attentionLaneSetting();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);
   const choice = await selectBackend(request, options);
+  if (choice.tfName === 'webgpu') checkAttentionLanes(webGpuAdapterReport());
   registerCustomKernels(choice.tfName);
   await tf.ready();
   active = choice;

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { webGpuAdapterReport } from '../../src/engine/webgpu.js';
+import { attentionLanes, subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
 
 test('the adapter report lists every feature, agrees with its named ones, and gives the subgroup sizes', async () => {
   await initEngine('webgpu');
@@ -17,4 +18,12 @@ test('the adapter report lists every feature, agrees with its named ones, and gi
     const sizes = report.subgroupSizes!;
     assert.ok(sizes.min >= 1 && sizes.min <= sizes.max, JSON.stringify(sizes));
   }
+});
+
+test('with subgroups, attention at head size 64 runs its lane-shared shaders by default', async () => {
+  await initEngine('webgpu');
+  const floor = subgroupFloor(webGpuAdapterReport());
+  // The attention tests' "by head size" cases then exercise the subgroup shuffles (lavapipe's subgroups hold 8).
+  if (webGpuAdapterReport()!.features.subgroups) assert.equal(attentionLanes(16, floor, 'auto'), 2);
+  else assert.equal(attentionLanes(16, floor, 'auto'), 1);
 });

@@ -1,8 +1,10 @@
 /**
  * The WGSL attention kernels (engine/kernels/webgpu) against the WebAssembly ones from the same inputs: outputs and
  * q, k, v gradients of grouped-query causal attention with past keys, left padding and a batch row with no real key
- * (every query then attends uniformly), at head sizes 8 and 64 (64 spans several key tiles). Agreement within 2e-5 of
- * the largest value: float32 sums taken in another order. Also: the webgpu kernels leave no tensor behind.
+ * (every query then attends uniformly), at head sizes 8, 16, 64 and 128 (64 and 128 span several key tiles), with
+ * the lanes per row chosen by head size (the adapter has subgroups: lavapipe's hold 8) and with 1, 2, 4 and 8 lanes
+ * set by MCEVAL_WEBGPU_ATTENTION_LANES. Agreement within 2e-5 of the largest value: float32 sums taken in another
+ * order. Also: the webgpu kernels leave no tensor behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +13,7 @@ import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor3D } from '../../src/engine/tf.js';
 import { assertAgree } from './agreement.js';
 import { AttentionMask, fusedAttention } from '../../src/models/layers/causal-attention.js';
+import { withEnv } from '../helpers.js';
 
 interface Case {
   readonly batch: number;
@@ -21,12 +24,28 @@ interface Case {
   readonly headDim: number;
   /** Padding keys at the start of each batch row (keys for a row with none real). */
   readonly padding: readonly number[];
+  /** MCEVAL_WEBGPU_ATTENTION_LANES for the webgpu run; by head size when absent. */
+  readonly lanes?: string;
 }
 
 const CASES: Case[] = [
   { batch: 3, queries: 5, keys: 9, heads: 4, kvHeads: 2, headDim: 8, padding: [0, 3, 9] },
   { batch: 2, queries: 70, keys: 70, heads: 2, kvHeads: 1, headDim: 64, padding: [0, 11] },
   { batch: 1, queries: 1, keys: 6, heads: 2, kvHeads: 2, headDim: 16, padding: [2] },
+  { batch: 2, queries: 40, keys: 45, heads: 4, kvHeads: 2, headDim: 128, padding: [0, 7] },
+  // Lanes set: every count the adapter allows at head size 64; 8 at 128; more than a small head has (lowered to fit).
+  ...['1', '2', '4', '8'].map((lanes) => ({
+    batch: 2,
+    queries: 70,
+    keys: 75,
+    heads: 2,
+    kvHeads: 1,
+    headDim: 64,
+    padding: [0, 11],
+    lanes,
+  })),
+  { batch: 2, queries: 40, keys: 45, heads: 4, kvHeads: 2, headDim: 128, padding: [0, 7], lanes: '8' },
+  { batch: 3, queries: 5, keys: 9, heads: 4, kvHeads: 2, headDim: 8, padding: [0, 3, 9], lanes: '8' },
 ];
 
 async function run(backend: 'wasm' | 'webgpu', c: Case) {
@@ -58,9 +77,10 @@ async function run(backend: 'wasm' | 'webgpu', c: Case) {
 }
 
 for (const c of CASES) {
-  test(`webgpu attention kernels agree with wasm: B ${c.batch}, T ${c.queries}, S ${c.keys}, H ${c.heads}/${c.kvHeads}, dh ${c.headDim}`, async () => {
+  const lanes = c.lanes === undefined ? 'lanes by head size' : `${c.lanes} lanes`;
+  test(`webgpu attention kernels agree with wasm: B ${c.batch}, T ${c.queries}, S ${c.keys}, H ${c.heads}/${c.kvHeads}, dh ${c.headDim}, ${lanes}`, async () => {
     const reference = await run('wasm', c);
-    const candidate = await run('webgpu', c);
+    const candidate = await withEnv('MCEVAL_WEBGPU_ATTENTION_LANES', c.lanes, () => run('webgpu', c));
     ['output', 'dq', 'dk', 'dv'].forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 2e-5));
   });
 }

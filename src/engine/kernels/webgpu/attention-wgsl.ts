@@ -10,8 +10,15 @@
  * workgroup memory a tile at a time, the row's scores are never stored, and the softmax is kept online (a running
  * maximum and sum) in the forward pass and recomputed from the saved log-sum-exp in the backward one, whose rows'
  * statistics (lse and D = Σ dy·out) are gathered once by a small shader first. dh is a multiple of 4: vectors are
- * vec4, and each shader is compiled per head size (DH4 = dh / 4) and tile. A second output (the forward's lse, dv) is
- * a writable input (shader.ts).
+ * vec4, and each shader is compiled per head size (DH4 = dh / 4), tile and lanes. A second output (the forward's lse,
+ * dv) is a writable input (shader.ts).
+ *
+ * Lanes: a row (or key) may be shared by LANES neighbouring invocations of one subgroup, each holding a slice of
+ * DH4 / LANES vectors of its query, accumulators and (for a key) key, value and gradients; a score or dot product is
+ * the sum of the lanes' partial sums, exchanged by subgroupShuffleXor (WGSL's subgroups). One lane holds a whole row's
+ * arrays: 2·dh floats in the forward pass, 3·dh for dq and 4·dh for dk and dv — past a GPU invocation's registers
+ * (255 on NVIDIA) from dh = 64 on, where they spill to memory; with lanes, each holds 1/LANES of that. The butterfly
+ * gives every lane of a row the same sum bit for bit, so the lanes take the same branches.
  */
 import { ELEMENT_INDEX } from './shader.js';
 
@@ -19,15 +26,42 @@ import { ELEMENT_INDEX } from './shader.js';
 export const ATTENTION_UNIFORMS =
   'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, entries : i32, scale : f32,';
 
-/** Invocations per workgroup. */
+/** Invocations per workgroup with one lane per row (the row statistics' shader always). */
 export const ATTENTION_WORKGROUP = 64;
 
+/** Invocations per workgroup for `lanes` lanes per row: 64 rows (or keys) per workgroup, up to 256 invocations. */
+export const attentionWorkgroup = (lanes: number): number => Math.min(ATTENTION_WORKGROUP * lanes, 256);
+
+/** The WGSL directives a shader with `lanes` lanes per row needs. */
+export const laneDirectives = (lanes: number): string[] =>
+  // A row's lanes branch alike (see above), but WGSL's uniformity analysis sees the workgroup's rows differ.
+  lanes === 1 ? [] : ['enable subgroups', 'diagnostic(off, subgroup_uniformity)'];
+
+/** `laneSum(value)`: the sum of the value over the row's lanes, the same in each (a butterfly of shuffles). */
+function laneSumCode(lanes: number): string {
+  const steps = [];
+  for (let width = 1; width < lanes; width *= 2) steps.push(`  total += subgroupShuffleXor(total, ${width}u);`);
+  return `
+fn laneSum(value : f32) -> f32 {
+  var total = value;
+${steps.join('\n')}
+  return total;
+}
+`;
+}
+
 /** Where rows and keys lie in the tensors, shared by every shader. */
-function indexingCode(dh4: number): string {
+function indexingCode(dh4: number, lanes: number): string {
+  if (dh4 % lanes !== 0) throw new Error(`${lanes} lanes cannot share a head of ${4 * dh4}`);
+  const workgroup = attentionWorkgroup(lanes);
   return `
 const DH4 = ${dh4};
-const WG = ${ATTENTION_WORKGROUP};
-
+const LANES = ${lanes};
+// Vectors of a row each lane holds, and rows (or keys) per workgroup.
+const SLICE = ${dh4 / lanes};
+const WG = ${workgroup};
+const ROWS = ${workgroup / lanes};
+${laneSumCode(lanes)}
 // Offset, in vec4s, of row r of entry n in a [B, T, H·dh] tensor.
 fn rowOffset(n : i32, r : i32) -> i32 {
   let b = n / uniforms.kvHeads;
@@ -58,8 +92,8 @@ fn writeVector(o : i32, value : vec4<f32>) {
 }
 
 /** Indexing, and the key mask of the shaders that range over keys. */
-function commonCode(dh4: number): string {
-  return `${indexingCode(dh4)}
+function commonCode(dh4: number, lanes: number): string {
+  return `${indexingCode(dh4, lanes)}
 var<workgroup> firstRealKey : atomic<i32>;
 
 fn isRealKey(b : i32, j : i32) -> bool {
@@ -132,13 +166,14 @@ interface RowShaderParts {
 }
 
 /**
- * A shader with one invocation per query row (forward, dq): the row it owns (clamped; `live` says whether it exists),
- * its last key, whether it attends uniformly (`evenly`), the keys it ranges over (`limit`) and its offset in vec4s
- * (`at`); then the workgroup's keys and values pass through workgroup memory a tile at a time, up to the workgroup's
- * bound, and each key the row attends to gets its score `s` (0 for a uniform row; masked keys are skipped).
+ * A shader with LANES invocations per query row (forward, dq): the row they own (clamped; `live` says whether it
+ * exists), its last key, whether it attends uniformly (`evenly`), the keys it ranges over (`limit`) and the offset in
+ * vec4s of the lane's slice of it (`at`); then the workgroup's keys and values pass through workgroup memory a tile at
+ * a time, up to the workgroup's bound, and each key the row attends to gets its score `s` (0 for a uniform row; masked
+ * keys are skipped). A lane's slice of a key's vectors is keyTile and valueTile[jj·DH4 + slice + d].
  */
-function rowShader(dh4: number, tile: number, parts: RowShaderParts): string {
-  return `${commonCode(dh4)}
+function rowShader(dh4: number, tile: number, lanes: number, parts: RowShaderParts): string {
+  return `${commonCode(dh4, lanes)}
 const TILE = ${tile};
 ${WORKGROUP_BOUND}
 var<workgroup> keyTile : array<vec4<f32>, ${tile * dh4}>;
@@ -147,7 +182,9 @@ var<workgroup> valueTile : array<vec4<f32>, ${tile * dh4}>;
 fn main() {
   let n = i32(workgroupId.y);
   let b = n / uniforms.kvHeads;
-  let r = i32(workgroupId.x) * WG + i32(localIndex);
+  let lane = i32(localIndex) % LANES;
+  let slice = lane * SLICE;
+  let r = i32(workgroupId.x) * ROWS + i32(localIndex) / LANES;
   let live = r < uniforms.rows;
   let row = min(r, uniforms.rows - 1);
   let last = lastKey(row);
@@ -155,8 +192,8 @@ fn main() {
   let evenly = first > last;
   let limit = select(last, uniforms.keys - 1, evenly);
   let end = workgroupBound(select(-1, limit, live));
-  let at = rowOffset(n, row);
-  var query : array<vec4<f32>, DH4>;
+  let at = rowOffset(n, row) + slice;
+  var query : array<vec4<f32>, SLICE>;
   ${parts.prologue}
   for (var start = 0; start <= end; start += TILE) {
     ${tilePairLoad('keyTile', 'valueTile', 'k', 'v', 'uniforms.keys', 'keyOffset')}
@@ -170,10 +207,10 @@ fn main() {
             continue;
           }
           var sum = 0.0;
-          for (var d = 0; d < DH4; d++) {
-            sum += dot(query[d], keyTile[jj * DH4 + d]);
+          for (var d = 0; d < SLICE; d++) {
+            sum += dot(query[d], keyTile[jj * DH4 + slice + d]);
           }
-          s = sum * uniforms.scale;
+          s = laneSum(sum) * uniforms.scale;
         }
         ${parts.perKey}
       }
@@ -187,36 +224,38 @@ fn main() {
 `;
 }
 
-/** Forward: `result` is out (B·T·H·dh). Dispatch: ⌈R / WG⌉ × N. Inputs: q, k, v (vec4), keyMask, lse (written). */
-export function attentionForwardCode(dh4: number, tile: number): string {
-  return rowShader(dh4, tile, {
+/** Forward: `result` is out (B·T·H·dh). Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v (vec4), keyMask, lse (written). */
+export function attentionForwardCode(dh4: number, tile: number, lanes: number): string {
+  return rowShader(dh4, tile, lanes, {
     prologue: `
-  for (var d = 0; d < DH4; d++) {
+  for (var d = 0; d < SLICE; d++) {
     query[d] = q[at + d];
   }
-  var acc : array<vec4<f32>, DH4>;
+  var acc : array<vec4<f32>, SLICE>;
   var most = -3.0e38;
   var total = 0.0;`,
     perKey: `
         if (s > most) {
           let shrink = exp(most - s);
           total *= shrink;
-          for (var d = 0; d < DH4; d++) {
+          for (var d = 0; d < SLICE; d++) {
             acc[d] *= shrink;
           }
           most = s;
         }
         let p = exp(s - most);
         total += p;
-        for (var d = 0; d < DH4; d++) {
-          acc[d] += p * valueTile[jj * DH4 + d];
+        for (var d = 0; d < SLICE; d++) {
+          acc[d] += p * valueTile[jj * DH4 + slice + d];
         }`,
     epilogue: `
     let inverse = 1.0 / total;
-    for (var d = 0; d < DH4; d++) {
+    for (var d = 0; d < SLICE; d++) {
       writeVector(4 * (at + d), acc[d] * inverse);
     }
-    lse[n * uniforms.rows + row] = most + log(total);`,
+    if (lane == 0) {
+      lse[n * uniforms.rows + row] = most + log(total);
+    }`,
   });
 }
 
@@ -225,7 +264,7 @@ export function attentionForwardCode(dh4: number, tile: number): string {
  * (two axes beyond the limit). Inputs: attended (the forward output), dy (vec4), lse.
  */
 export function attentionRowStatsCode(dh4: number): string {
-  return `${indexingCode(dh4)}
+  return `${indexingCode(dh4, 1)}
 fn main() {
   let i = ${ELEMENT_INDEX(ATTENTION_WORKGROUP)};
   if (i < uniforms.rows * uniforms.entries) {
@@ -243,45 +282,45 @@ fn main() {
 
 /**
  * Backward for the queries: `result` is dq (B·T·H·dh). Per row, over its keys p = e^{s − lse},
- * dq += p·(dy·v − D)·k, times the scale. Dispatch: ⌈R / WG⌉ × N. Inputs: q, k, v, dy (vec4), keyMask, stats.
+ * dq += p·(dy·v − D)·k, times the scale. Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v, dy (vec4), keyMask, stats.
  */
-export function attentionQueryGradientCode(dh4: number, tile: number): string {
-  return rowShader(dh4, tile, {
+export function attentionQueryGradientCode(dh4: number, tile: number, lanes: number): string {
+  return rowShader(dh4, tile, lanes, {
     prologue: `
-  var gradient : array<vec4<f32>, DH4>;
-  for (var d = 0; d < DH4; d++) {
+  var gradient : array<vec4<f32>, SLICE>;
+  for (var d = 0; d < SLICE; d++) {
     query[d] = q[at + d];
     gradient[d] = dy[at + d];
   }
   let logSum = stats[2 * (n * uniforms.rows + row)];
   let delta = stats[2 * (n * uniforms.rows + row) + 1];
-  var acc : array<vec4<f32>, DH4>;`,
+  var acc : array<vec4<f32>, SLICE>;`,
     perKey: `
         let p = exp(s - logSum);
         var dp = 0.0;
-        for (var d = 0; d < DH4; d++) {
-          dp += dot(gradient[d], valueTile[jj * DH4 + d]);
+        for (var d = 0; d < SLICE; d++) {
+          dp += dot(gradient[d], valueTile[jj * DH4 + slice + d]);
         }
-        let ds = p * (dp - delta);
-        for (var d = 0; d < DH4; d++) {
-          acc[d] += ds * keyTile[jj * DH4 + d];
+        let ds = p * (laneSum(dp) - delta);
+        for (var d = 0; d < SLICE; d++) {
+          acc[d] += ds * keyTile[jj * DH4 + slice + d];
         }`,
     epilogue: `
-    for (var d = 0; d < DH4; d++) {
+    for (var d = 0; d < SLICE; d++) {
       writeVector(4 * (at + d), acc[d] * uniforms.scale);
     }`,
   });
 }
 
 /**
- * Backward for the keys and values: `result` is dk (B·S·Hkv·dh), dv goes to `dValue`. One invocation per key; the
+ * Backward for the keys and values: `result` is dk (B·S·Hkv·dh), dv goes to `dValue`. LANES invocations per key; the
  * entry's rows pass through workgroup memory a tile at a time with their D, lse, last key and whether they attend
  * uniformly; a tile of rows that all end before the workgroup's first key is skipped (half the tiles, causally).
- * dv += p·dy, dk += p·(dy·v − D)·q (times the scale). Dispatch: ⌈S / WG⌉ × N.
+ * dv += p·dy, dk += p·(dy·v − D)·q (times the scale). Dispatch: ⌈S / ROWS⌉ × N.
  * Inputs: q, k, v, dy (vec4), keyMask, stats, dValue (vec4, written).
  */
-export function attentionKeyGradientCode(dh4: number, tile: number): string {
-  return `${commonCode(dh4)}
+export function attentionKeyGradientCode(dh4: number, tile: number, lanes: number): string {
+  return `${commonCode(dh4, lanes)}
 const TILE = ${tile};
 var<workgroup> queryTile : array<vec4<f32>, ${tile * dh4}>;
 var<workgroup> gradientTile : array<vec4<f32>, ${tile * dh4}>;
@@ -295,22 +334,24 @@ var<workgroup> tileNeeded : i32;
 fn main() {
   let n = i32(workgroupId.y);
   let b = n / uniforms.kvHeads;
-  let firstKey = i32(workgroupId.x) * WG;
-  let j = firstKey + i32(localIndex);
+  let lane = i32(localIndex) % LANES;
+  let slice = lane * SLICE;
+  let firstKey = i32(workgroupId.x) * ROWS;
+  let j = firstKey + i32(localIndex) / LANES;
   let live = j < uniforms.keys;
   let key = min(j, uniforms.keys - 1);
   let first = findFirstRealKey(b);
   let keyIsReal = isRealKey(b, key);
 
-  let at = keyOffset(n, key);
-  var keyRow : array<vec4<f32>, DH4>;
-  var valueRow : array<vec4<f32>, DH4>;
-  for (var d = 0; d < DH4; d++) {
+  let at = keyOffset(n, key) + slice;
+  var keyRow : array<vec4<f32>, SLICE>;
+  var valueRow : array<vec4<f32>, SLICE>;
+  for (var d = 0; d < SLICE; d++) {
     keyRow[d] = k[at + d];
     valueRow[d] = v[at + d];
   }
-  var dk : array<vec4<f32>, DH4>;
-  var dv : array<vec4<f32>, DH4>;
+  var dk : array<vec4<f32>, SLICE>;
+  var dv : array<vec4<f32>, SLICE>;
   for (var start = 0; start < uniforms.rows; start += TILE) {
     if (localIndex == 0u) {
       atomicStore(&tileReaches, 0);
@@ -355,27 +396,27 @@ fn main() {
             continue;
           }
           var sum = 0.0;
-          for (var d = 0; d < DH4; d++) {
-            sum += dot(queryTile[ii * DH4 + d], keyRow[d]);
+          for (var d = 0; d < SLICE; d++) {
+            sum += dot(queryTile[ii * DH4 + slice + d], keyRow[d]);
           }
-          s = sum * uniforms.scale;
+          s = laneSum(sum) * uniforms.scale;
         }
         let p = exp(s - rowLogSum[ii]);
         var dp = 0.0;
-        for (var d = 0; d < DH4; d++) {
-          dp += dot(gradientTile[ii * DH4 + d], valueRow[d]);
+        for (var d = 0; d < SLICE; d++) {
+          dp += dot(gradientTile[ii * DH4 + slice + d], valueRow[d]);
         }
-        let ds = p * (dp - rowDelta[ii]);
-        for (var d = 0; d < DH4; d++) {
-          dv[d] += p * gradientTile[ii * DH4 + d];
-          dk[d] += ds * queryTile[ii * DH4 + d];
+        let ds = p * (laneSum(dp) - rowDelta[ii]);
+        for (var d = 0; d < SLICE; d++) {
+          dv[d] += p * gradientTile[ii * DH4 + slice + d];
+          dk[d] += ds * queryTile[ii * DH4 + slice + d];
         }
       }
     }
     workgroupBarrier();
   }
   if (live) {
-    for (var d = 0; d < DH4; d++) {
+    for (var d = 0; d < SLICE; d++) {
       writeVector(4 * (at + d), dk[d] * uniforms.scale);
       dValue[at + d] = dv[d];
     }

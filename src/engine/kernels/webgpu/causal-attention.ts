@@ -11,11 +11,15 @@ import { CAUSAL_ATTENTION, CAUSAL_ATTENTION_GRAD, type CausalAttentionAttrs } fr
 import {
   ATTENTION_UNIFORMS,
   ATTENTION_WORKGROUP,
+  attentionWorkgroup,
   attentionForwardCode,
   attentionKeyGradientCode,
   attentionQueryGradientCode,
   attentionRowStatsCode,
+  laneDirectives,
 } from './attention-wgsl.js';
+import { attentionLaneSetting, attentionLanes, subgroupFloor } from './attention-lanes.js';
+import { webGpuAdapterReport } from '../../webgpu.js';
 import {
   elementwiseDispatch,
   runShader,
@@ -33,12 +37,15 @@ interface Geometry {
   readonly entries: number;
   readonly rows: number;
   readonly dh4: number;
+  /** Invocations per row or key (attention-lanes.ts). */
+  readonly lanes: number;
 }
 
 function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Geometry {
   const [batch, queries, width] = q.shape as [number, number, number];
   const headDim = width / attrs.heads;
   if (headDim % 4 !== 0) throw new Error(`webgpu attention needs a head size divisible by 4, not ${headDim}`);
+  const dh4 = headDim / 4;
   return {
     batch,
     queries,
@@ -46,7 +53,8 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Ge
     kvHeads: attrs.kvHeads,
     entries: batch * attrs.kvHeads,
     rows: (attrs.heads / attrs.kvHeads) * queries,
-    dh4: headDim / 4,
+    dh4,
+    lanes: attentionLanes(dh4, subgroupFloor(webGpuAdapterReport()), attentionLaneSetting()),
   };
 }
 
@@ -57,9 +65,12 @@ function uniforms(g: Geometry, scale: number): ShaderUniform[] {
 
 /** Keys (or rows) per workgroup tile: two tiles of dh floats each, within the device's workgroup storage. */
 function tile(backend: WebGpuBackendLike, g: Geometry): number {
-  // The fixed part: the per-row arrays and limits (64 words at most) and the shared scalars.
-  return tileFitting(backend, 2 * g.dh4 * 16 + 16, 4 * ATTENTION_WORKGROUP + 64, 64);
+  // The fixed part: the per-row arrays and limits (a word per invocation at most) and the shared scalars.
+  return tileFitting(backend, 2 * g.dh4 * 16 + 16, 4 * attentionWorkgroup(g.lanes) + 64, 64);
 }
+
+/** What a row or key shader's pipeline depends on, for its key. */
+const variant = (g: Geometry, t: number) => `${g.dh4}_${t}_${g.lanes}`;
 
 const vector = (name: string, writable = false) => ({ name, components: 4 as const, writable });
 const scalar = (name: string, writable = false) => ({ name, components: 1 as const, writable });
@@ -93,13 +104,14 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
     runShader(
       gpu,
       {
-        key: `McevalAttentionForward_${g.dh4}_${t}`,
+        key: `McevalAttentionForward_${variant(g, t)}`,
         inputs: [vector('q'), vector('k'), vector('v'), scalar('keyMask'), scalar('lse', true)],
+        directives: laneDirectives(g.lanes),
         uniforms: ATTENTION_UNIFORMS,
-        workgroupSize: ATTENTION_WORKGROUP,
-        dispatch: [Math.ceil(g.rows / ATTENTION_WORKGROUP), g.entries],
+        workgroupSize: attentionWorkgroup(g.lanes),
+        dispatch: [Math.ceil(g.rows / (attentionWorkgroup(g.lanes) / g.lanes)), g.entries],
         outputSize: size(q),
-        code: attentionForwardCode(g.dh4, t),
+        code: attentionForwardCode(g.dh4, t, g.lanes),
       },
       [q, k, v, mask, lse],
       uniforms(g, attributes.scale),
@@ -136,7 +148,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
         runShader(
           gpu,
           {
-            key: `${name}_${g.dh4}_${t}`,
+            key: `${name}_${variant(g, t)}`,
             inputs: [
               vector('q'),
               vector('k'),
@@ -146,17 +158,24 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
               scalar('stats'),
               ...(written.length > 0 ? [vector('dValue', true)] : []),
             ],
+            directives: laneDirectives(g.lanes),
             uniforms: ATTENTION_UNIFORMS,
-            workgroupSize: ATTENTION_WORKGROUP,
-            dispatch: [Math.ceil(perEntry / ATTENTION_WORKGROUP), g.entries],
+            workgroupSize: attentionWorkgroup(g.lanes),
+            dispatch: [Math.ceil(perEntry / (attentionWorkgroup(g.lanes) / g.lanes)), g.entries],
             outputSize,
             code,
           },
           [q, k, v, dy, mask, stats, ...written],
           uniforms(g, attributes.scale),
         );
-      const dq = run('McevalAttentionQueryGradient', attentionQueryGradientCode(g.dh4, t), g.rows, size(q), []);
-      const dk = run('McevalAttentionKeyGradient', attentionKeyGradientCode(g.dh4, t), g.keys, size(k), [dv]);
+      const dq = run(
+        'McevalAttentionQueryGradient',
+        attentionQueryGradientCode(g.dh4, t, g.lanes),
+        g.rows,
+        size(q),
+        [],
+      );
+      const dk = run('McevalAttentionKeyGradient', attentionKeyGradientCode(g.dh4, t, g.lanes), g.keys, size(k), [dv]);
       return [shaped(dq, [...q.shape]), shaped(dk, [...k.shape]), dv];
     });
   } finally {

@@ -10,7 +10,7 @@
  * Two things tfjs's shader assembly cannot express are asked for by marker lines that `patchShaderSource` (installed
  * on the device's createShaderModule by engine/webgpu.ts) acts on: inputs the shader writes in place (`writable`:
  * their declarations become read-write — more outputs than tfjs's one, into buffers the kernel allocated or owns) and
- * WGSL extensions to enable (`enable`, e.g. subgroups; a directive must open the source).
+ * WGSL directives (`enable subgroups`, `diagnostic(…)`), which must open the source.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
@@ -43,8 +43,8 @@ export interface Shader {
   /** Identifies the compiled pipeline: everything the WGSL text depends on (tfjs adds input ranks and types). */
   readonly key: string;
   readonly inputs: readonly ShaderInput[];
-  /** WGSL extensions the code uses (`enable` directives). */
-  readonly extensions?: readonly string[];
+  /** WGSL directives the code needs, without their semicolons: `enable subgroups`. */
+  readonly directives?: readonly string[];
   /** WGSL struct fields after tfjs's own, e.g. `rows : i32, scale : f32,`; values in this order in `run`. */
   readonly uniforms: string;
   readonly workgroupSize: number;
@@ -129,13 +129,13 @@ export function forgetHostCopy(backend: WebGpuBackendLike, info: TensorInfo): vo
 }
 
 const WRITABLE = '// mceval-writable:';
-const ENABLE = '// mceval-enable:';
+const DIRECTIVE = '// mceval-directive:';
 
 function markers(shader: Shader): string {
   const writable = shader.inputs.filter((input) => input.writable).map((input) => input.name);
   return [
     ...(writable.length > 0 ? [`${WRITABLE} ${writable.join(' ')}`] : []),
-    ...(shader.extensions?.length ? [`${ENABLE} ${shader.extensions.join(' ')}`] : []),
+    ...(shader.directives ?? []).map((directive) => `${DIRECTIVE} ${directive}`),
   ].join('\n');
 }
 
@@ -148,8 +148,8 @@ const markerNames = (code: string, marker: string) =>
 
 /**
  * A WGSL source as tfjs assembled it, with the marker lines' requests carried out: `// mceval-writable: a b` makes the
- * storage declarations of a and b read-write, `// mceval-enable: subgroups` puts `enable subgroups;` first. Sources
- * without markers (tfjs's own shaders) are returned unchanged.
+ * storage declarations of a and b read-write, `// mceval-directive: enable subgroups` puts `enable subgroups;` first.
+ * Sources without markers (tfjs's own shaders) are returned unchanged.
  */
 export function patchShaderSource(code: string): string {
   if (!code.includes('// mceval-')) return code;
@@ -159,7 +159,11 @@ export function patchShaderSource(code: string): string {
     if (!declaration.test(patched)) throw new Error(`shader marks ${name} writable but declares no such input`);
     patched = patched.replace(declaration, 'var<storage, read_write>$1');
   }
-  const directives = markerNames(code, ENABLE).map((extension) => `enable ${extension};`);
+  const directives = code
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith(DIRECTIVE))
+    .map((line) => `${line.slice(DIRECTIVE.length).trim()};`);
   return directives.length === 0 ? patched : `${directives.join('\n')}\n${patched}`;
 }
 
