@@ -8,6 +8,9 @@
  *    layer) on builtin:medium (~99M parameters) and on stories260K, timed over `--steps` steps after two warm-up
  *    steps, each step awaiting its loss;
  *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows;
+ *  - where did a step's time go: each compute dispatch of one LoRA and one MonteCLoRA step on the `--model` timed
+ *    on the GPU (timestamp queries, one compute pass per dispatch), summed by kernel — the GPU's own milliseconds
+ *    against the step's wall time says whether a step waits on the GPU or on the host that records its dispatches;
  *  - each step with mceval's WGSL kernels (fused attention, fused low-rank product: `kernels: "mceval"`) and with
  *    tfjs's own composite ops (`kernels: "tfjs"`), with the number of compute dispatches one step records;
  *  - the products a step is made of, alone: TFLOP/s of tfjs's matMul and of mceval's fused low-rank product (rank 8
@@ -119,6 +122,65 @@ async function speed(
     msPerStep: (seconds * 1000) / steps,
     tokensPerSecond: (batch * length * steps) / seconds,
     tensorBytes: memory.numBytesInGPU ?? memory.numBytes,
+  };
+}
+
+interface ProgramLike {
+  readonly shaderKey?: string;
+}
+
+/** A kernel's name in the profile: mceval's shaders by their key's first part, tfjs's by class and operation. */
+function kernelLabel(program: ProgramLike): string {
+  const parts = (program.shaderKey ?? '').split('_');
+  // The bundle renames classes (MatMulPackedProgram2): the suffix goes.
+  const name = program.constructor.name === 'Object' ? parts[0]! : program.constructor.name.replace(/Program\d*$/, '');
+  // tfjs's elementwise programs share a class; their key's second part says which operation (BinaryOpType, …).
+  return /^\d+$/.test(parts[1] ?? '') && /^(binary|unary)$/.test(parts[0]!) ? `${name} ${parts[1]}` : name;
+}
+
+/**
+ * One step with every dispatch timed on the GPU (tfjs-webgpu's timestamp queries, which it takes for each dispatch
+ * while `activeTimers` is set — its own tf.time does so for a synchronous function only), summed by kernel.
+ */
+async function profile(model: LlamaModel, batch: number, length: number, method: 'lora' | 'monteclora') {
+  registerWebGpuKernels(true);
+  const run = stepper(model, batch, length, 11, method);
+  await run.step();
+  const backend = tf.backend() as unknown as {
+    activeTimers?: { name: string; query: Promise<number> }[] | null;
+    recordAndSubmit: (program: ProgramLike, ...rest: unknown[]) => unknown;
+  };
+  const timers: { name: string; query: Promise<number> }[] = [];
+  const saved = backend.activeTimers;
+  const record = backend.recordAndSubmit;
+  backend.activeTimers = timers;
+  backend.recordAndSubmit = (program: ProgramLike, ...rest: unknown[]) => {
+    const before = timers.length;
+    const result = record.call(backend, program, ...rest);
+    if (timers.length > before) timers[timers.length - 1]!.name = kernelLabel(program);
+    return result;
+  };
+  try {
+    await run.step();
+  } finally {
+    backend.activeTimers = saved;
+    backend.recordAndSubmit = record;
+    run.dispose();
+  }
+  const times = await Promise.all(timers.map((timer) => timer.query));
+  const byKernel = new Map<string, { kernel: string; dispatches: number; ms: number }>();
+  timers.forEach(({ name }, i) => {
+    const entry = byKernel.get(name) ?? { kernel: name, dispatches: 0, ms: 0 };
+    entry.dispatches += 1;
+    entry.ms += times[i]!;
+    byKernel.set(name, entry);
+  });
+  const kernels = [...byKernel.values()].sort((a, b) => b.ms - a.ms);
+  return {
+    method,
+    dispatches: timers.length,
+    gpuMs: times.reduce((sum, ms) => sum + ms, 0),
+    kernels: kernels.slice(0, 25),
   };
 }
 
@@ -268,6 +330,11 @@ const medium = loadModel(modelSpec).model;
 for (const method of ['lora', 'monteclora'] as const)
   for (const kernels of ['mceval', 'tfjs'] as const)
     results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, method, kernels)));
+const profiles = [];
+for (const method of ['lora', 'monteclora'] as const)
+  profiles.push(
+    finished('profile', { model: modelSpec, batch, length, ...(await profile(medium, batch, length, method)) }),
+  );
 const submitDefault = tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
 const submitBatches = [];
 for (const dispatchesPerSubmit of argument('submit-batches', '15,60,240').split(',').map(Number)) {
@@ -315,6 +382,7 @@ console.log(
       adapter,
       correctness: check,
       steps: results,
+      profiles,
       products,
       submitBatches,
       productTiles,

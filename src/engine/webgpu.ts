@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { tf } from './tf.js';
 import { UserError } from '../errors.js';
 import { patchShaderSource } from './kernels/webgpu/shader.js';
+import { recordDeviceError, throwIfDeviceFailed } from './webgpu-device-errors.js';
 
 export interface WebGpuAdapterReport {
   readonly vendor: string;
@@ -146,7 +147,17 @@ async function openDevice(): Promise<OpenedDevice> {
   const requiredFeatures = ['timestamp-query', 'subgroups', 'shader-f16'].filter((name) => adapter.features.has(name));
   const device = (await adapter.requestDevice({ requiredLimits, requiredFeatures })) as {
     createShaderModule(descriptor: { code: string }): unknown;
+    addEventListener(
+      type: 'uncapturederror',
+      listener: (event: { error: Error; preventDefault(): void }) => void,
+    ): void;
   };
+  // A command the device refuses does nothing and raises this event; the backend's reads then throw it as one line
+  // (see below), so Dawn's own printing of it (several lines on stderr) is turned off.
+  device.addEventListener('uncapturederror', (event) => {
+    event.preventDefault();
+    recordDeviceError({ kind: event.error.constructor.name, message: event.error.message });
+  });
   // mceval's shaders ask, by marker lines, for what tfjs's shader assembly cannot write (kernels/webgpu/shader.ts).
   const createShaderModule = device.createShaderModule.bind(device);
   device.createShaderModule = (descriptor) =>
@@ -176,11 +187,18 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
     WebGPUBackend: new (
       device: unknown,
       adapterInfo?: unknown,
-    ) => tf.KernelBackend & { readSync(dataId: object): unknown };
+    ) => tf.KernelBackend & { readSync(dataId: object): unknown; read(dataId: object): Promise<tf.BackendValues> };
   };
   // WebGPU has no synchronous read-back, and tfjs's browser workaround (OffscreenCanvas) does not exist in Node: a
   // synchronous read fails with a line that says what works instead.
   class NodeWebGpuBackend extends WebGPUBackend {
+    // Values read after the device refused a command may be zeros where numbers were due: the read fails instead.
+    override async read(dataId: object): Promise<tf.BackendValues> {
+      const values = await super.read(dataId);
+      throwIfDeviceFailed();
+      return values;
+    }
+
     override readSync(dataId: object): tf.BackendValues {
       // Values read asynchronously before are kept on the host: those can be returned.
       const stored = (

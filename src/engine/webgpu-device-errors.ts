@@ -1,0 +1,57 @@
+/**
+ * Errors the WebGPU device reports. Dawn rejects a command it cannot carry out — a tensor larger than the adapter
+ * binds at once (maxStorageBufferBindingSize), a buffer the GPU has no memory for — by an `uncapturederror` event, not
+ * by throwing: the command does nothing and what reads its output afterwards reads zeros, so a run would go on with
+ * wrong numbers. engine/webgpu.ts keeps the first such error and the backend's reads throw it as one line that says
+ * what to change.
+ */
+import { UserError } from '../errors.js';
+
+export interface DeviceError {
+  /** The error's class: GPUValidationError, GPUOutOfMemoryError or GPUInternalError. */
+  readonly kind: string;
+  readonly message: string;
+}
+
+let pending: DeviceError | undefined;
+
+/** Keeps the first error since the last check (the ones after it usually follow from it). */
+export function recordDeviceError(error: DeviceError): void {
+  pending ??= error;
+}
+
+/** Throws, once, the error the device reported since the last check. */
+export function throwIfDeviceFailed(): void {
+  const error = pending;
+  if (error === undefined) return;
+  pending = undefined;
+  throw new UserError(explainDeviceError(error));
+}
+
+const BINDING = /Binding size \((\d+)\).*larger than the maximum storage buffer binding size \((\d+)\)/;
+
+const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+
+/** One line: what the device refused and what to change. */
+export function explainDeviceError(error: DeviceError): string {
+  const firstLine = error.message.split('\n')[0]!.trim();
+  const binding = BINDING.exec(error.message);
+  if (binding !== null) {
+    return (
+      `WebGPU refused a tensor of ${mib(Number(binding[1]))}: this adapter binds at most ` +
+      `${mib(Number(binding[2]))} at once (maxStorageBufferBindingSize), so the step's results would be wrong and ` +
+      'the run stops. Use fewer tokens per step (a smaller batch size, with --grad-accum to keep the effective ' +
+      'batch, or shorter sequences), a model whose weights are each under that size, or --backend wasm.'
+    );
+  }
+  if (error.kind === 'GPUOutOfMemoryError') {
+    return (
+      `WebGPU ran out of GPU memory (${firstLine}), so the run stops: use a smaller batch size (with --grad-accum ` +
+      'to keep the effective batch) or shorter sequences, or --backend wasm.'
+    );
+  }
+  return (
+    `WebGPU reported an error (${error.kind}: ${firstLine}), so results computed since would be wrong and the run ` +
+    'stops. Run it on --backend wasm, and please report it.'
+  );
+}
