@@ -1,7 +1,7 @@
 /**
  * A command the WebGPU device refuses (here a tensor larger than the adapter binds at once: lavapipe's limit is
  * 128 MiB) does nothing and only raises an event; reading its result must fail with one line rather than return the
- * zeros left in its place — before, `tf.sum` of 40M × 3 read 0. The error is reported once: the engine goes on
+ * zeros left in its place (before, the sum of a 160 MB tensor read 0). The error is reported once: the engine goes on
  * working for what fits.
  */
 import { test } from 'node:test';
