@@ -32,6 +32,13 @@ test('out of memory and any other error: the first line of the device’s messag
   );
 });
 
+test('a lost device: its reason and what to do', () => {
+  assert.match(
+    explainDeviceError({ kind: 'GPUDeviceLost', message: 'unknown: Device lost during onSubmittedWorkDone' }),
+    /^The WebGPU device was lost \(unknown: Device lost during onSubmittedWorkDone\): the GPU was reset .*wasm\.$/,
+  );
+});
+
 test('the first error is kept and thrown once', () => {
   throwIfDeviceFailed();
   recordDeviceError({ kind: 'GPUOutOfMemoryError', message: 'first' });

@@ -2,13 +2,13 @@
  * Errors the WebGPU device reports. Dawn rejects a command it cannot carry out — a tensor larger than the adapter
  * binds at once (maxStorageBufferBindingSize), a buffer the GPU has no memory for — by an `uncapturederror` event, not
  * by throwing: the command does nothing and what reads its output afterwards reads zeros, so a run would go on with
- * wrong numbers. engine/webgpu.ts keeps the first such error and the backend's reads throw it as one line that says
- * what to change.
+ * wrong numbers. A lost device fails every read with an AbortError without a message. engine/webgpu.ts keeps the
+ * first such error and the backend's reads throw it as one line that says what to change.
  */
 import { UserError } from '../errors.js';
 
 export interface DeviceError {
-  /** The error's class: GPUValidationError, GPUOutOfMemoryError or GPUInternalError. */
+  /** The error's class (GPUValidationError, GPUOutOfMemoryError, GPUInternalError), or GPUDeviceLost. */
   readonly kind: string;
   readonly message: string;
 }
@@ -42,6 +42,13 @@ export function explainDeviceError(error: DeviceError): string {
       `${mib(Number(binding[2]))} at once (maxStorageBufferBindingSize), so the step's results would be wrong and ` +
       'the run stops. Use fewer tokens per step (a smaller batch size, with --grad-accum to keep the effective ' +
       'batch, or shorter sequences), a model whose weights are each under that size, or --backend wasm.'
+    );
+  }
+  if (error.kind === 'GPUDeviceLost') {
+    return (
+      `The WebGPU device was lost (${firstLine}): the GPU was reset or its driver stopped it, often after a step ` +
+      'that ran too long or used too much memory, and the run stops. Run it again with a smaller batch size (with ' +
+      '--grad-accum to keep the effective batch), or on --backend wasm.'
     );
   }
   if (error.kind === 'GPUOutOfMemoryError') {

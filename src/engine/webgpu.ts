@@ -147,6 +147,7 @@ async function openDevice(): Promise<OpenedDevice> {
   const requiredFeatures = ['timestamp-query', 'subgroups', 'shader-f16'].filter((name) => adapter.features.has(name));
   const device = (await adapter.requestDevice({ requiredLimits, requiredFeatures })) as {
     createShaderModule(descriptor: { code: string }): unknown;
+    readonly lost: Promise<{ reason: string; message: string }>;
     addEventListener(
       type: 'uncapturederror',
       listener: (event: { error: Error; preventDefault(): void }) => void,
@@ -157,6 +158,12 @@ async function openDevice(): Promise<OpenedDevice> {
   device.addEventListener('uncapturederror', (event) => {
     event.preventDefault();
     recordDeviceError({ kind: event.error.constructor.name, message: event.error.message });
+  });
+  // A lost device (the GPU reset, the driver stopped it) fails every read with an empty AbortError: say why instead,
+  // and open a new device the next time a backend is made.
+  void device.lost.then(({ reason, message }) => {
+    opened = undefined;
+    recordDeviceError({ kind: 'GPUDeviceLost', message: `${reason}: ${message}` });
   });
   // mceval's shaders ask, by marker lines, for what tfjs's shader assembly cannot write (kernels/webgpu/shader.ts).
   const createShaderModule = device.createShaderModule.bind(device);
@@ -194,7 +201,13 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
   class NodeWebGpuBackend extends WebGPUBackend {
     // Values read after the device refused a command may be zeros where numbers were due: the read fails instead.
     override async read(dataId: object): Promise<tf.BackendValues> {
-      const values = await super.read(dataId);
+      let values: tf.BackendValues;
+      try {
+        values = await super.read(dataId);
+      } catch (error) {
+        throwIfDeviceFailed();
+        throw error;
+      }
       throwIfDeviceFailed();
       return values;
     }

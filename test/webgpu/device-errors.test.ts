@@ -2,7 +2,8 @@
  * A command the WebGPU device refuses (here a tensor larger than the adapter binds at once: lavapipe's limit is
  * 128 MiB) does nothing and only raises an event; reading its result must fail with one line rather than return the
  * zeros left in its place (before, the sum of a 160 MB tensor read 0). The error is reported once: the engine goes on
- * working for what fits.
+ * working for what fits. A lost device (destroyed here) fails the next read with one line too, where tfjs's read
+ * rejected with an AbortError without a message.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,4 +39,21 @@ test('a tensor larger than the adapter binds fails its read with one line, and t
   assert.equal((await small.data())[0], 3000);
   small.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+// Last in this file (its own process): the device cannot be used after it.
+test('a lost device fails the next read with one line saying so, not an empty AbortError', async () => {
+  await initEngine('webgpu');
+  const kept = tf.fill([1000], 2);
+  const sum = tf.sum(kept);
+  assert.equal((await sum.data())[0], 2000);
+  (tf.backend() as unknown as { device: { destroy(): void } }).device.destroy();
+  const tripled = tf.mul(kept, 3);
+  await assert.rejects(
+    tripled.data(),
+    (error: Error) =>
+      error.name === 'UserError' &&
+      error.message.startsWith('The WebGPU device was lost (destroyed: device was destroyed): the GPU was reset') &&
+      !error.message.includes('\n'),
+  );
 });
