@@ -8,6 +8,7 @@ import { batchMatMul } from '../src/engine/ops/batch-matmul.js';
 import { lowRankLinear } from '../src/engine/ops/low-rank-linear.js';
 import { transposedProduct } from '../src/engine/ops/transposed-product.js';
 import { dropoutMask } from '../src/engine/ops/dropout.js';
+import { keepMaskReference, keepThreshold, maskKey } from '../src/engine/dropout-bits.js';
 import { scatterAddRows } from '../src/engine/kernels/unsorted-segment-sum.js';
 import { referenceMatmul, relativeFrobeniusError } from '../src/engine/selfcheck.js';
 import { maxAbsDifference, onEachBackend } from './helpers.js';
@@ -183,7 +184,7 @@ onEachBackend(() => {
     });
   });
 
-  test('dropout masks are the seeded draws on every backend, written whole into reused memory', () => {
+  test('dropout masks are the hashed masks keyed by one seeded draw each, written whole into reused memory', () => {
     const expectedRng = new Rng(5);
     const maskRng = new Rng(5);
     const before = tf.memory().numTensors;
@@ -194,7 +195,8 @@ onEachBackend(() => {
     ]) {
       const size = shape[0]! * shape[1]!;
       // Every element is written: the second [7, 300] mask reuses the first one's heap memory on wasm.
-      const expected = Float32Array.from({ length: size }, () => (expectedRng.uniform() < 0.9 ? 1 / 0.9 : 0));
+      const key = maskKey(expectedRng.nextUint32());
+      const expected = keepMaskReference(key, keepThreshold(0.9), 1 / 0.9, size);
       const mask = dropoutMask(shape, 0.1, maskRng)!;
       assert.deepEqual(mask.dataSync(), expected);
       assert.deepEqual(mask.shape, shape);

@@ -35,16 +35,6 @@ test('permutation is a permutation', () => {
   );
 });
 
-test('keepMask draws exactly what uniform() would, and leaves the generator where uniform() would', () => {
-  const fast = new Rng(11);
-  const slow = new Rng(11);
-  const mask = fast.keepMask(10_001, 0.95, 1 / 0.95);
-  const expected = Float32Array.from({ length: 10_001 }, () => (slow.uniform() < 0.95 ? 1 / 0.95 : 0));
-  assert.deepEqual(mask, expected);
-  assert.ok(mask.some((value) => value === 0) && mask.some((value) => value > 1));
-  assert.equal(fast.uniform(), slow.uniform());
-});
-
 test('normalArray gives exactly the normal() calls it stands for, spare value and chunk boundaries included', () => {
   const fast = new Rng(12);
   const slow = new Rng(12);

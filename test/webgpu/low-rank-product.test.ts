@@ -14,6 +14,7 @@ import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
 import { lowRankLinear } from '../../src/engine/ops/low-rank-linear.js';
 import { assertAgree } from './agreement.js';
 import { withEnv } from '../helpers.js';
+import { keepMaskReference, keepThreshold, maskKey } from '../../src/engine/dropout-bits.js';
 import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 
 interface Case {
@@ -51,7 +52,10 @@ async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<number[][]> {
   const b = matrix(c.rank, c.outFeatures);
   const p = matrix(c.inFeatures, c.rank);
   const mask = c.mask
-    ? tf.tensor3d(rng.keepMask(x.size, 0.8, 1 / 0.8), x.shape as [number, number, number])
+    ? tf.tensor3d(
+        keepMaskReference(maskKey(rng.nextUint32()), keepThreshold(0.8), 1 / 0.8, x.size),
+        x.shape as [number, number, number],
+      )
     : undefined;
   const dy = tf.tensor3d(rng.normalArray(2 * c.tokens * c.outFeatures), [2, c.tokens, c.outFeatures]);
   const inputs = [x, a, b, ...(c.perturbation ? [p] : [])];

@@ -1,6 +1,6 @@
 /**
- * Running the WebAssembly bulk draws of mceval's generator (assembly/random.ts, assembly/normal.ts). `state` is the
- * generator's four u32 words, advanced in place past the draws.
+ * Running the WebAssembly bulk draws of mceval's generator (assembly/normal.ts, assembly/ziggurat.ts; `state` is the
+ * generator's four u32 words, advanced in place past the draws) and its dropout masks (assembly/random.ts).
  */
 import { place, write, type KernelExports } from './wasm-kernels.js';
 
@@ -18,16 +18,15 @@ function withState(
   return { exports, outAt };
 }
 
-/** An inverted-dropout mask into `out`: `value` where the draw is below ⌈keep·2³²⌉, else 0. */
-export function keepMaskInto(state: Uint32Array, keep: number, value: number, out: Float32Array): void {
-  const threshold = Math.ceil(keep * 4294967296);
-  const { exports, outAt } = withState(state, [out.length], (e, at, stateAt) => {
-    // keep < 1, so the threshold is at most 2³² − 1 unless keep is within 2⁻³² of 1: then every draw is kept.
-    if (threshold > 4294967295) e.draws(at, out.length, stateAt);
-    else e.keepMask(at, out.length, stateAt, threshold | 0, value);
-  });
-  if (threshold > 4294967295) out.fill(value);
-  else out.set(new Float32Array(exports.memory.buffer, outAt, out.length));
+/**
+ * An inverted-dropout mask into `out` by the hash of engine/dropout-bits.ts: `value` where element i's bits under `key`
+ * are below `threshold` (< 2³²), else 0.
+ */
+export function hashedKeepMaskInto(key: number, threshold: number, value: number, out: Float32Array): void {
+  const { exports, offsets } = place([out.length]);
+  const at = offsets[0]!;
+  exports.hashedKeepMask(at, out.length, key | 0, threshold | 0, value);
+  out.set(new Float32Array(exports.memory.buffer, at, out.length));
 }
 
 /**

@@ -13,6 +13,7 @@ import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
 import { webGpuUnpackKernel } from './webgpu/unpack.js';
 import { webGpuRmsNormKernels } from './webgpu/rms-norm.js';
 import { webGpuRopeKernel } from './webgpu/rope.js';
+import { webGpuDropoutMaskKernel } from './webgpu/dropout-mask.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -45,6 +46,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     ...webGpuRegularizerKernels(),
     ...webGpuRmsNormKernels(),
     webGpuRopeKernel(),
+    webGpuDropoutMaskKernel(),
     webGpuUnpackKernel(() => tfjsWebGpuKernels.get('Unpack')?.kernelFunc),
   ];
   for (const config of webGpuKernels) {

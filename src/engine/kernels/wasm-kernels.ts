@@ -22,8 +22,7 @@ export interface KernelExports {
   forward(...args: number[]): void;
   backward(...args: number[]): void;
   transposedProduct(...args: number[]): void;
-  draws(...args: number[]): void;
-  keepMask(...args: number[]): void;
+  hashedKeepMask(...args: number[]): void;
   normals(...args: number[]): number;
   zigguratNormals(...args: number[]): void;
   libmLog(x: number): number;

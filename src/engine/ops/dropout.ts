@@ -1,15 +1,30 @@
-/** Inverted dropout whose mask comes from mceval's seeded generator, so it is identical on every backend. */
+/**
+ * Inverted dropout whose mask is keyed by one draw of mceval's seeded generator and made by a counter-based hash
+ * (engine/dropout-bits.ts): on webgpu by a kernel on the device, elsewhere by a WebAssembly loop on the host — the same
+ * mask on every backend.
+ */
 import { tf, type Tensor } from '../tf.js';
 import type { Rng } from '../rng.js';
 import { filledTensor } from '../kernels/backend-output.js';
+import { keepThreshold, maskKey } from '../dropout-bits.js';
+import { hashedKeepMaskInto } from '../kernels/random-wasm.js';
+import { hasKernel } from '../kernels/has-kernel.js';
+import { DROPOUT_MASK, type DropoutMaskAttrs } from '../kernels/webgpu/dropout-mask.js';
 
 /** The mask (1/keep where kept, 0 where dropped) for a tensor of this shape, or undefined when nothing is dropped. */
 export function dropoutMask(shape: number[], rate: number, rng: Rng | undefined): Tensor | undefined {
   if (rate <= 0) return undefined;
   if (rng === undefined) throw new Error('dropout in training mode needs a seeded generator');
   const keep = 1 - rate;
-  const size = shape.reduce((a, b) => a * b, 1);
-  return filledTensor(shape, (values) => rng.keepMask(size, keep, 1 / keep, values));
+  const key = maskKey(rng.nextUint32());
+  const threshold = keepThreshold(keep);
+  // keep within 2⁻³² of 1: every element is kept.
+  if (threshold > 4294967295) return tf.fill(shape, 1 / keep);
+  if (hasKernel(DROPOUT_MASK)) {
+    const attrs: DropoutMaskAttrs = { shape, key, threshold, value: 1 / keep };
+    return tf.engine().runKernel(DROPOUT_MASK, {}, attrs as never) as Tensor;
+  }
+  return filledTensor(shape, (values) => hashedKeepMaskInto(key, threshold, 1 / keep, values));
 }
 
 export function dropout(x: Tensor, rate: number, rng: Rng | undefined): Tensor {

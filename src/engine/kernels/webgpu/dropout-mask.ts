@@ -1,0 +1,69 @@
+/**
+ * `McevalDropoutMask` on webgpu: an inverted-dropout mask made on the device by the counter-based hash of
+ * engine/dropout-bits.ts — element i is `value` when triple32(triple32(i) ^ key) < threshold, else 0 — the same mask
+ * the host makes for cpu and wasm, bit for bit, with nothing uploaded (a host-made mask is as large as the layer's
+ * input, for every adapted layer and step). No inputs; attributes give the shape, the key, the threshold and value.
+ */
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+
+export const DROPOUT_MASK = 'McevalDropoutMask';
+
+export interface DropoutMaskAttrs {
+  readonly shape: number[];
+  /** u32. */
+  readonly key: number;
+  /** u32, below 2³². */
+  readonly threshold: number;
+  readonly value: number;
+}
+
+const WORKGROUP = 256;
+
+const CODE = `
+fn triple32(value : u32) -> u32 {
+  var x = value ^ (value >> 17u);
+  x *= 0xed5ad4bbu;
+  x ^= x >> 11u;
+  x *= 0xac4c1b51u;
+  x ^= x >> 15u;
+  x *= 0x31848babu;
+  return x ^ (x >> 14u);
+}
+
+fn main() {
+  let i = ${ELEMENT_INDEX(WORKGROUP)};
+  if (i < uniforms.count) {
+    // The key and threshold are u32 passed as i32 bit patterns.
+    let bits = triple32(triple32(u32(i)) ^ bitcast<u32>(uniforms.key));
+    result[i] = select(0.0, uniforms.value, bits < bitcast<u32>(uniforms.threshold));
+  }
+}
+`;
+
+const dropoutMask: KernelFunc = ({ backend, attrs }) => {
+  const { shape, key, threshold, value } = attrs as unknown as DropoutMaskAttrs;
+  const count = shape.reduce((a, b) => a * b, 1);
+  const output = runShader(
+    backend as unknown as WebGpuBackendLike,
+    {
+      key: 'McevalDropoutMask',
+      inputs: [],
+      uniforms: 'count : i32, key : i32, threshold : i32, value : f32,',
+      workgroupSize: WORKGROUP,
+      dispatch: elementwiseDispatch(count, WORKGROUP),
+      outputSize: count,
+      code: CODE,
+    },
+    [],
+    [
+      ...[count, key | 0, threshold | 0].map((data) => ({ type: 'int32' as const, data: [data] })),
+      { type: 'float32', data: [value] },
+    ],
+  );
+  return shaped(output, [...shape]);
+};
+
+export function webGpuDropoutMaskKernel(): KernelConfig {
+  return { kernelName: DROPOUT_MASK, backendName: 'webgpu', kernelFunc: dropoutMask };
+}
