@@ -12,6 +12,7 @@ import { tf } from './tf.js';
 import { UserError } from '../errors.js';
 import { patchShaderSource } from './kernels/webgpu/shader.js';
 import { recordDeviceError, throwIfDeviceFailed } from './webgpu-device-errors.js';
+import { uploadThroughQueue, type UploadingBackend } from './webgpu-upload.js';
 
 export interface WebGpuAdapterReport {
   readonly vendor: string;
@@ -194,11 +195,20 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
     WebGPUBackend: new (
       device: unknown,
       adapterInfo?: unknown,
-    ) => tf.KernelBackend & { readSync(dataId: object): unknown; read(dataId: object): Promise<tf.BackendValues> };
+    ) => tf.KernelBackend & {
+      readSync(dataId: object): unknown;
+      read(dataId: object): Promise<tf.BackendValues>;
+      uploadToGPU(dataId: object): void;
+    };
   };
   // WebGPU has no synchronous read-back, and tfjs's browser workaround (OffscreenCanvas) does not exist in Node: a
   // synchronous read fails with a line that says what works instead.
   class NodeWebGpuBackend extends WebGPUBackend {
+    // Host values go through the queue rather than a new staging buffer each (webgpu-upload.ts).
+    override uploadToGPU(dataId: object): void {
+      if (!uploadThroughQueue(this as unknown as UploadingBackend, dataId)) super.uploadToGPU(dataId);
+    }
+
     // Values read after the device refused a command may be zeros where numbers were due: the read fails instead.
     override async read(dataId: object): Promise<tf.BackendValues> {
       let values: tf.BackendValues;
