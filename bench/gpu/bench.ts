@@ -7,7 +7,8 @@
  *  - speed: milliseconds and tokens per second of one LoRA step (forward, backward, AdamW; r = 8 on every linear
  *    layer) on builtin:medium (~99M parameters) and on stories260K, timed over `--steps` steps after two warm-up
  *    steps, each step awaiting its loss;
- *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows;
+ *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows, and
+ *    for a LoRA step with the presets' dropout (0.05: a mask per adapted layer, made on the device);
  *  - where did a step's time go: each compute dispatch of one LoRA and one MonteCLoRA step on the `--model` timed
  *    on the GPU (timestamp queries, one compute pass per dispatch), summed by kernel — the GPU's own milliseconds
  *    against the step's wall time says whether a step waits on the GPU or on the host that records its dispatches;
@@ -48,6 +49,10 @@ import '@tensorflow/tfjs-backend-cpu';
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 const MONTECLORA = parseMonteCloraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
 const LORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
+// The adapter presets' dropout: a mask per adapted layer and step.
+const LORA_DROPOUT = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS }, 'bench');
+
+type Method = 'lora' | 'lora-dropout' | 'monteclora';
 
 /** Counts the compute dispatches the webgpu backend records from now on (tfjs runs each through recordAndSubmit). */
 function dispatches(): () => number {
@@ -65,11 +70,11 @@ function dispatches(): () => number {
 }
 
 /** The benchmark's LoRA or MonteCLoRA step (r 8 on every linear layer). */
-function stepper(model: LlamaModel, batch: number, length: number, seed: number, method: 'lora' | 'monteclora') {
+function stepper(model: LlamaModel, batch: number, length: number, seed: number, method: Method) {
   const settings = { batch, length, seed };
-  return method === 'lora'
-    ? causalLmStep(model, loraMethod, LORA, settings)
-    : causalLmStep(model, monteCloraMethod, MONTECLORA, settings);
+  return method === 'monteclora'
+    ? causalLmStep(model, monteCloraMethod, MONTECLORA, settings)
+    : causalLmStep(model, loraMethod, method === 'lora' ? LORA : LORA_DROPOUT, settings);
 }
 
 async function correctness(): Promise<{ losses: { webgpu: number[]; cpu: number[] }; maxRelativeDifference: number }> {
@@ -94,7 +99,7 @@ async function speed(
   batch: number,
   length: number,
   steps: number,
-  method: 'lora' | 'monteclora',
+  method: Method,
   kernels: 'mceval' | 'tfjs',
 ) {
   registerWebGpuKernels(kernels === 'mceval');
@@ -330,6 +335,7 @@ const medium = loadModel(modelSpec).model;
 for (const method of ['lora', 'monteclora'] as const)
   for (const kernels of ['mceval', 'tfjs'] as const)
     results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, method, kernels)));
+results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, 'lora-dropout', 'mceval')));
 const profiles = [];
 for (const method of ['lora', 'monteclora'] as const)
   profiles.push(

@@ -62,7 +62,9 @@ test('once the pool holds buffers of their sizes, uploads create none', async ()
     return create(descriptor);
   };
   const round = async () => {
-    const outputs = [3, 1000, 4096].map((size) => tf.tidy(() => tf.mul(tf.fill([size], 0.5).add(tf.ones([size])), 3)));
+    const outputs = [3, 1000, 4096].map((size) =>
+      tf.tidy(() => tf.mul(tf.add(tf.fill([size], 0.5), tf.ones([size])), 3)),
+    );
     const scalars = [2, 3, 4].map((value) => tf.tidy(() => tf.mul(tf.scalar(value), tf.tensor1d([1, 2]))));
     await Promise.all([...outputs, ...scalars].map((t) => t.data()));
     tf.dispose([...outputs, ...scalars]);
