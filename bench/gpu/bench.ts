@@ -263,6 +263,8 @@ async function productRates(shapes: readonly (readonly [number, number, number])
  * calls after two warm-up ones) and the largest difference from one lane's output and q, k, v gradients.
  */
 async function attentionLanes(batch: number, length: number, width: number, repeats: number) {
+  // Four query heads per KV head at head size 128.
+  if (width % 512 !== 0) throw new Error(`--attention: the width ${width} is not a multiple of 512`);
   registerWebGpuKernels(true);
   const floor = subgroupFloor(adapter);
   const results = [];
