@@ -18,7 +18,10 @@
  * the sum of the lanes' partial sums, exchanged by subgroupShuffleXor (WGSL's subgroups). One lane holds a whole row's
  * arrays: 2·dh floats in the forward pass, 3·dh for dq and 4·dh for dk and dv — past a GPU invocation's registers
  * (255 on NVIDIA) from dh = 64 on, where they spill to memory; with lanes, each holds 1/LANES of that. The butterfly
- * gives every lane of a row the same sum bit for bit, so the lanes take the same branches.
+ * gives every lane of a row the same sum bit for bit. The sums run in uniform control flow — every invocation of a
+ * workgroup takes every key (or row) of a tile up to the workgroup's bound, and leaves out afterwards what its row
+ * does not attend to — which is where WGSL defines subgroup operations; a row's lanes never depend on how a GPU
+ * regroups invocations that branch apart.
  */
 import { ELEMENT_INDEX } from './shader.js';
 
@@ -32,10 +35,11 @@ export const ATTENTION_WORKGROUP = 64;
 /** Invocations per workgroup for `lanes` lanes per row: 64 rows (or keys) per workgroup, up to 256 invocations. */
 export const attentionWorkgroup = (lanes: number): number => Math.min(ATTENTION_WORKGROUP * lanes, 256);
 
-/** The WGSL directives a shader with `lanes` lanes per row needs. */
-export const laneDirectives = (lanes: number): string[] =>
-  // A row's lanes branch alike (see above), but WGSL's uniformity analysis sees the workgroup's rows differ.
-  lanes === 1 ? [] : ['enable subgroups', 'diagnostic(off, subgroup_uniformity)'];
+/**
+ * The WGSL directives a shader with `lanes` lanes per row needs. No diagnostic is turned off: Tint's uniformity
+ * analysis accepts the shuffles only in subgroup-uniform control flow, so it checks the shaders' structure.
+ */
+export const laneDirectives = (lanes: number): string[] => (lanes === 1 ? [] : ['enable subgroups']);
 
 /** `laneSum(value)`: the sum of the value over the row's lanes, the same in each (a butterfly of shuffles). */
 function laneSumCode(lanes: number): string {
@@ -159,6 +163,11 @@ function tilePairLoad(first: string, second: string, from: string, fromSecond: s
 interface RowShaderParts {
   /** Before the key loop: the row's own values (`query` must be set). */
   readonly prologue: string;
+  /**
+   * For every key of the workgroup's tile, attended or not, in uniform control flow: the sums over the lanes other
+   * than the score (`laneSum` may be called here only).
+   */
+  readonly everyKey?: string;
   /** For each key the row attends to, after its score `s`; the key's vectors are keyTile and valueTile[jj·DH4 + d]. */
   readonly perKey: string;
   /** After the loop, for a live row. */
@@ -198,20 +207,19 @@ fn main() {
   for (var start = 0; start <= end; start += TILE) {
     ${tilePairLoad('keyTile', 'valueTile', 'k', 'v', 'uniforms.keys', 'keyOffset')}
     workgroupBarrier();
-    if (live) {
-      let count = min(TILE, limit - start + 1);
-      for (var jj = 0; jj < count; jj++) {
-        var s = 0.0;
-        if (!evenly) {
-          if (!isRealKey(b, start + jj)) {
-            continue;
-          }
-          var sum = 0.0;
-          for (var d = 0; d < SLICE; d++) {
-            sum += dot(query[d], keyTile[jj * DH4 + slice + d]);
-          }
-          s = laneSum(sum) * uniforms.scale;
-        }
+    // Every invocation scores every key of the tile up to the workgroup's bound, in uniform control flow (the lanes'
+    // shuffles are defined there only); what the row does not attend to is then left out.
+    let count = min(TILE, end - start + 1);
+    for (var jj = 0; jj < count; jj++) {
+      var sum = 0.0;
+      for (var d = 0; d < SLICE; d++) {
+        sum += dot(query[d], keyTile[jj * DH4 + slice + d]);
+      }
+      let score = laneSum(sum) * uniforms.scale;
+      ${parts.everyKey ?? ''}
+      let j = start + jj;
+      if (live && j <= limit && (evenly || isRealKey(b, j))) {
+        let s = select(score, 0.0, evenly);
         ${parts.perKey}
       }
     }
@@ -295,13 +303,15 @@ export function attentionQueryGradientCode(dh4: number, tile: number, lanes: num
   let logSum = stats[2 * (n * uniforms.rows + row)];
   let delta = stats[2 * (n * uniforms.rows + row) + 1];
   var acc : array<vec4<f32>, SLICE>;`,
+    everyKey: `
+      var dpSum = 0.0;
+      for (var d = 0; d < SLICE; d++) {
+        dpSum += dot(gradient[d], valueTile[jj * DH4 + slice + d]);
+      }
+      let dp = laneSum(dpSum);`,
     perKey: `
         let p = exp(s - logSum);
-        var dp = 0.0;
-        for (var d = 0; d < SLICE; d++) {
-          dp += dot(gradient[d], valueTile[jj * DH4 + slice + d]);
-        }
-        let ds = p * (laneSum(dp) - delta);
+        let ds = p * (dp - delta);
         for (var d = 0; d < SLICE; d++) {
           acc[d] += ds * keyTile[jj * DH4 + slice + d];
         }`,
@@ -387,26 +397,22 @@ fn main() {
     }
     ${tilePairLoad('queryTile', 'gradientTile', 'q', 'dy', 'uniforms.rows', 'rowOffset')}
     workgroupBarrier();
-    if (live) {
-      let count = min(TILE, uniforms.rows - start);
-      for (var ii = 0; ii < count; ii++) {
-        var s = 0.0;
-        if (rowUniform[ii] == 0) {
-          if (!keyIsReal || key > rowLast[ii]) {
-            continue;
-          }
-          var sum = 0.0;
-          for (var d = 0; d < SLICE; d++) {
-            sum += dot(queryTile[ii * DH4 + slice + d], keyRow[d]);
-          }
-          s = laneSum(sum) * uniforms.scale;
-        }
-        let p = exp(s - rowLogSum[ii]);
-        var dp = 0.0;
-        for (var d = 0; d < SLICE; d++) {
-          dp += dot(gradientTile[ii * DH4 + slice + d], valueRow[d]);
-        }
-        let ds = p * (laneSum(dp) - rowDelta[ii]);
+    // Every invocation takes every row of the tile, in uniform control flow (the lanes' shuffles are defined there
+    // only); rows that do not attend to this key are then left out.
+    let count = min(TILE, uniforms.rows - start);
+    for (var ii = 0; ii < count; ii++) {
+      var sum = 0.0;
+      var dpSum = 0.0;
+      for (var d = 0; d < SLICE; d++) {
+        sum += dot(queryTile[ii * DH4 + slice + d], keyRow[d]);
+        dpSum += dot(gradientTile[ii * DH4 + slice + d], valueRow[d]);
+      }
+      let score = laneSum(sum) * uniforms.scale;
+      let dp = laneSum(dpSum);
+      let evenly = rowUniform[ii] == 1;
+      if (live && (evenly || (keyIsReal && key <= rowLast[ii]))) {
+        let p = exp(select(score, 0.0, evenly) - rowLogSum[ii]);
+        let ds = p * (dp - rowDelta[ii]);
         for (var d = 0; d < SLICE; d++) {
           dv[d] += p * gradientTile[ii * DH4 + slice + d];
           dk[d] += ds * queryTile[ii * DH4 + slice + d];
