@@ -14,6 +14,7 @@ import { webGpuUnpackKernel } from './webgpu/unpack.js';
 import { webGpuRmsNormKernels } from './webgpu/rms-norm.js';
 import { webGpuRopeKernel } from './webgpu/rope.js';
 import { webGpuDropoutMaskKernel } from './webgpu/dropout-mask.js';
+import { webGpuSwiGluKernels } from './webgpu/swiglu.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -47,6 +48,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     ...webGpuRmsNormKernels(),
     webGpuRopeKernel(),
     webGpuDropoutMaskKernel(),
+    ...webGpuSwiGluKernels(),
     webGpuUnpackKernel(() => tfjsWebGpuKernels.get('Unpack')?.kernelFunc),
   ];
   for (const config of webGpuKernels) {

@@ -1,0 +1,92 @@
+/**
+ * SwiGLU's gating on webgpu as two elementwise kernels: `McevalSwiGlu` (gate, up → silu(gate)·up) and
+ * `McevalSwiGluGrad` (gate, up, dy → dGate = dy·up·silu′(gate) as its output and dUp = dy·silu(gate) into a second,
+ * writable buffer), with silu(g) = g·σ(g) and silu′(g) = σ(g)·(1 + g·(1 − σ(g))). models/layers/swiglu.ts uses them
+ * where registered; in tfjs ops the forward is three dispatches and the gradient nine, each reading and writing
+ * [tokens, intermediate] tensors, for every layer.
+ */
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+
+export const SWIGLU = 'McevalSwiGlu';
+export const SWIGLU_GRAD = 'McevalSwiGluGrad';
+
+const WORKGROUP = 256;
+
+// σ as tfjs-webgpu's Sigmoid computes it.
+const SIGMOID = `
+fn sigmoid(g : f32) -> f32 {
+  return 1.0 / (1.0 + exp(-1.0 * g));
+}
+`;
+
+const FORWARD = `${SIGMOID}
+fn main() {
+  let i = ${ELEMENT_INDEX(WORKGROUP)};
+  if (i < uniforms.count) {
+    let g = gate[i];
+    result[i] = g * sigmoid(g) * up[i];
+  }
+}
+`;
+
+const BACKWARD = `${SIGMOID}
+fn main() {
+  let i = ${ELEMENT_INDEX(WORKGROUP)};
+  if (i < uniforms.count) {
+    let g = gate[i];
+    let s = sigmoid(g);
+    result[i] = dy[i] * up[i] * (s * (1.0 + g * (1.0 - s)));
+    dUp[i] = dy[i] * (g * s);
+  }
+}
+`;
+
+const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
+
+function elementwise(
+  gpu: WebGpuBackendLike,
+  key: string,
+  names: readonly { readonly name: string; readonly writable?: boolean }[],
+  code: string,
+  tensors: TensorInfo[],
+): TensorInfo {
+  const count = size(tensors[0]!);
+  const output = runShader(
+    gpu,
+    {
+      key,
+      inputs: names.map((input) => ({ ...input, components: 1 as const })),
+      uniforms: 'count : i32,',
+      workgroupSize: WORKGROUP,
+      dispatch: elementwiseDispatch(count, WORKGROUP),
+      outputSize: count,
+      code,
+    },
+    tensors,
+    [{ type: 'int32', data: [count] }],
+  );
+  return shaped(output, [...tensors[0]!.shape]);
+}
+
+const forward: KernelFunc = ({ inputs, backend }) => {
+  const { gate, up } = inputs as Record<'gate' | 'up', TensorInfo>;
+  const names = [{ name: 'gate' }, { name: 'up' }];
+  return elementwise(backend as unknown as WebGpuBackendLike, SWIGLU, names, FORWARD, [gate, up]);
+};
+
+const backward: KernelFunc = ({ inputs, backend }) => {
+  const { gate, up, dy } = inputs as Record<'gate' | 'up' | 'dy', TensorInfo>;
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const dUp = gpu.makeTensorInfo([...up.shape], 'float32');
+  const names = [{ name: 'gate' }, { name: 'up' }, { name: 'dy' }, { name: 'dUp', writable: true }];
+  const dGate = elementwise(gpu, SWIGLU_GRAD, names, BACKWARD, [gate, up, dy, dUp]);
+  return [dGate, dUp];
+};
+
+export function webGpuSwiGluKernels(): KernelConfig[] {
+  return [
+    { kernelName: SWIGLU, backendName: 'webgpu', kernelFunc: forward },
+    { kernelName: SWIGLU_GRAD, backendName: 'webgpu', kernelFunc: backward },
+  ];
+}
