@@ -99,7 +99,7 @@ export default class Doctor extends BaseCommand {
       this.log(
         result.webgpuKernels === 'mceval'
           ? "Kernels: mceval's WGSL attention, low-rank product, RMSNorm, RoPE, AdamW, MonteCLoRA regulariser, Unpack, " +
-              'dropout masks ' +
+              'SwiGLU, dropout masks ' +
               `(MCEVAL_WEBGPU_KERNELS=0 for tfjs's own ops); attention lanes per row by head size: ` +
               `${Object.entries(result.webgpuAttentionLanes ?? {})
                 .map(([size, lanes]) => `${lanes} at ${size}`)
