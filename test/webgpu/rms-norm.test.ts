@@ -20,10 +20,11 @@ async function run(backend: 'wasm' | 'webgpu', hidden: number, trainable: boolea
   const x = tf.tensor3d(rng.normalArray(3 * 5 * hidden, 0, 4), [3, 5, hidden]);
   const weight = tf.tidy(() => tf.variable(tf.tensor1d(rng.normalArray(hidden, 1, 0.3)), trainable));
   const dy = tf.tensor3d(rng.normalArray(3 * 5 * hidden), [3, 5, hidden]);
-  // valueAndGrads hands back the tensors it was given: wi is the weight variable itself.
-  const { value, grads } = tf.valueAndGrads((xi: Tensor, wi: Tensor) =>
-    tf.sum(tf.mul(rmsNorm(xi, wi as Variable, 1e-5), dy)),
-  )([x, weight]);
+  // valueAndGrads hands back the tensors it was given: wi is the weight variable itself. A frozen weight is no input
+  // of the op (it has no gradient), as in training, where only trainable variables are asked for.
+  const { value, grads } = tf.valueAndGrads((...inputs: Tensor[]) =>
+    tf.sum(tf.mul(rmsNorm(inputs[0]!, (inputs[1] ?? weight) as Variable, 1e-5), dy)),
+  )(trainable ? [x, weight] : [x]);
   const out = tf.tidy(() => rmsNorm(x, weight, 1e-5));
   const arrays = await Promise.all([out, ...grads].map(async (t) => Array.from(await t.data())));
   tf.dispose([x, weight, dy, value, out, ...grads]);

@@ -25,7 +25,13 @@ export function rmsNorm(x: Tensor, weight: Variable, eps: number): Tensor {
   // Where the backend has mceval's RMSNorm kernels (webgpu), the forward and the input gradient are one dispatch each.
   const kernel = hasKernel(RMS_NORM);
   const attrs = { eps } as unknown as NamedAttrMap;
-  const norm = tf.customGrad(((input: Tensor, w: Tensor, save: GradSaveFunc) => {
+  // A frozen weight (every adapter method) is no input of the op: it needs no gradient, where as an input tfjs would
+  // have zeros made for it (a dispatch per norm on webgpu).
+  const trainable = weight.trainable;
+  // Inputs: x and, when trainable, the weight; customGrad passes the save function last.
+  const norm = tf.customGrad(((...args: unknown[]) => {
+    const save = args.pop() as GradSaveFunc;
+    const [input, w = weight] = args as [Tensor, Tensor?];
     const [value, reciprocalRms] = kernel
       ? (tf.engine().runKernel(RMS_NORM, { x: input, w }, attrs) as [Tensor, Tensor])
       : composedForward(input, w, eps);
@@ -35,17 +41,15 @@ export function rmsNorm(x: Tensor, weight: Variable, eps: number): Tensor {
       gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
         const [xs, r, ws] = saved as [Tensor, Tensor, Tensor];
         // x̂ = x·r, made only where the composed gradient or a trainable weight's gradient reads it.
-        const normalized = kernel && !weight.trainable ? undefined : tf.mul(xs, r);
+        const normalized = kernel && !trainable ? undefined : tf.mul(xs, r);
         const dx = kernel
           ? (tf.engine().runKernel(RMS_NORM_GRAD, { x: xs, rms: r, w: ws, dy }, attrs) as Tensor)
           : composedInputGradient(normalized!, r, ws, dy);
-        // A frozen weight (every adapter method) needs no gradient: zeros stand in, skipping a reduction per norm.
-        const dw = weight.trainable ? sumToLastAxis(tf.mul(dy, normalized!)) : tf.zerosLike(ws);
-        return [dx, dw];
+        return trainable ? [dx, sumToLastAxis(tf.mul(dy, normalized!))] : [dx];
       }),
     };
-  }) as unknown as CustomGradientFunc) as unknown as (a: Tensor, b: Tensor) => Tensor;
-  return norm(x, weight);
+  }) as unknown as CustomGradientFunc) as unknown as (...inputs: Tensor[]) => Tensor;
+  return trainable ? norm(x, weight) : norm(x);
 }
 
 /** x·r·w and r = 1/√(mean(x²) + eps) per row, in tfjs ops. */
