@@ -75,9 +75,15 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
           Tensor2D,
           Tensor?,
         ];
-        // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out].
-        const dDown = tf.mul(productTransposedRight(dy, bs), scaling) as Tensor2D;
-        const dB = tf.mul(transposedProduct(downs, dy), scaling);
+        // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] on the host
+        // backends (less work); on webgpu it multiplies dy once (one dispatch, where each is a fixed cost).
+        const scaledDy = fused ? (tf.mul(dy, scaling) as Tensor2D) : undefined;
+        const dDown =
+          scaledDy === undefined
+            ? (tf.mul(productTransposedRight(dy, bs), scaling) as Tensor2D)
+            : productTransposedRight(scaledDy, bs);
+        const dB =
+          scaledDy === undefined ? tf.mul(transposedProduct(downs, dy), scaling) : transposedProduct(downs, scaledDy);
         const droppedAgain = masks === undefined ? xs : (tf.mul(xs, masks) as Tensor2D);
         const dA = transposedProduct(droppedAgain, dDown);
         const dx = fused
