@@ -39,3 +39,11 @@ test('webgpu SwiGLU agrees with wasm: output and the gradients of gate and up', 
   const candidate = await run('webgpu');
   ['output', 'dGate', 'dUp'].forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
 });
+
+test('webgpu SwiGLU refuses operands of different shapes (it reads them element for element)', async () => {
+  await initEngine('webgpu');
+  const gate = tf.ones([2, 3]);
+  const up = tf.ones([3]);
+  assert.throws(() => tf.engine().runKernel(SWIGLU, { gate, up }), /McevalSwiGlu: operands \[2, 3\], \[3\] differ/);
+  tf.dispose([gate, up]);
+});

@@ -44,6 +44,14 @@ fn main() {
 
 const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
 
+/** The shaders read every operand element for element: operands broadcast any other way would be read out of place. */
+function checkSameShapes(kernel: string, tensors: readonly TensorInfo[]): void {
+  const shape = tensors[0]!.shape.join(',');
+  if (tensors.some((t) => t.shape.join(',') !== shape)) {
+    throw new Error(`${kernel}: operands [${tensors.map((t) => t.shape.join(', ')).join('], [')}] differ in shape`);
+  }
+}
+
 function elementwise(
   gpu: WebGpuBackendLike,
   key: string,
@@ -51,6 +59,7 @@ function elementwise(
   code: string,
   tensors: TensorInfo[],
 ): TensorInfo {
+  checkSameShapes(key, tensors);
   const count = size(tensors[0]!);
   const output = runShader(
     gpu,
