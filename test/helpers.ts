@@ -22,18 +22,7 @@ export function onEachBackend(define: () => void): void {
   }
 }
 
-/** Runs `body` with the environment variable `name` set to `value` (unset when undefined), then restores it. */
-export async function withEnv<T>(name: string, value: string | undefined, body: () => T | Promise<T>): Promise<T> {
-  const saved = process.env[name];
-  if (value === undefined) delete process.env[name];
-  else process.env[name] = value;
-  try {
-    return await body();
-  } finally {
-    if (saved === undefined) delete process.env[name];
-    else process.env[name] = saved;
-  }
-}
+export { withEnv } from './with-env.js';
 
 /** Runs `body` and asserts it left no tensor behind. */
 export async function withoutLeaks<T>(

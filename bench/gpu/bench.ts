@@ -39,6 +39,7 @@ import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { argument } from '../options.js';
+import { withEnv } from '../../test/with-env.js';
 import { causalLmStep } from '../causal-lm-step.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
@@ -207,25 +208,8 @@ async function timePerCall(product: () => Tensor, repeats: number): Promise<numb
   return (performance.now() - started) / 1000 / repeats;
 }
 
-/**
- * Runs `body` with an engine setting (MCEVAL_WEBGPU_PRODUCT_TILE, MCEVAL_WEBGPU_ATTENTION_LANES) set, or unset for
- * `undefined`, then restores it. test/helpers.ts's withEnv does the same; importing it would pull the test fixtures
- * into the kit's bundle.
- */
-async function withSetting<T>(name: string, value: string | undefined, body: () => Promise<T>): Promise<T> {
-  const saved = process.env[name];
-  if (value === undefined) delete process.env[name];
-  else process.env[name] = value;
-  try {
-    return await body();
-  } finally {
-    if (saved === undefined) delete process.env[name];
-    else process.env[name] = saved;
-  }
-}
-
 const withProductTile = <T>(tile: '64' | '128', body: () => Promise<T>) =>
-  withSetting('MCEVAL_WEBGPU_PRODUCT_TILE', tile, body);
+  withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, body);
 
 /** TFLOP/s of 2 · rows · inner · columns for tfjs's matMul and for mceval's fused product (x·W + (x·A)·B, rank 8). */
 async function productRates(shapes: readonly (readonly [number, number, number])[], repeats: number) {
@@ -286,7 +270,7 @@ async function attentionLanes(batch: number, length: number, width: number, repe
       });
     let reference: Float32Array[] | undefined;
     for (const lanes of [1, 2, 4, 8].filter((count) => count <= floor)) {
-      const measured = await withSetting('MCEVAL_WEBGPU_ATTENTION_LANES', String(lanes), async () => {
+      const measured = await withEnv('MCEVAL_WEBGPU_ATTENTION_LANES', String(lanes), async () => {
         const outputs = passes();
         const values = (await Promise.all(outputs.map((t) => t.data()))) as Float32Array[];
         tf.dispose(outputs);
@@ -365,7 +349,7 @@ const attention = finished(
 );
 const attentionSteps = [];
 for (const lanes of ['1', undefined]) {
-  const { msPerStep, tokensPerSecond } = await withSetting('MCEVAL_WEBGPU_ATTENTION_LANES', lanes, () =>
+  const { msPerStep, tokensPerSecond } = await withEnv('MCEVAL_WEBGPU_ATTENTION_LANES', lanes, () =>
     speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
   );
   attentionSteps.push(finished('attention lanes step', { lanes: lanes ?? 'by head size', msPerStep, tokensPerSecond }));

@@ -210,16 +210,13 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
     }
 
     // Values read after the device refused a command may be zeros where numbers were due: the read fails instead.
+    // (A read that failed on its own, as on a lost device, is explained by the device's error where there is one.)
     override async read(dataId: object): Promise<tf.BackendValues> {
-      let values: tf.BackendValues;
       try {
-        values = await super.read(dataId);
-      } catch (error) {
+        return await super.read(dataId);
+      } finally {
         throwIfDeviceFailed();
-        throw error;
       }
-      throwIfDeviceFailed();
-      return values;
     }
 
     override readSync(dataId: object): tf.BackendValues {
