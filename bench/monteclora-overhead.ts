@@ -2,7 +2,7 @@
  * bench/monteclora-overhead: the cost of MonteCLoRA over LoRA for the same model, rank and targets — step-time ratio
  * and peak-memory ratio (peak tfjs tensor bytes during a training step) — on builtin:tiny, builtin:small (hidden 256,
  * 4 layers) and stories260K (when ../shared is present), bs 16 at each length, from interleaved steps. MonteCLoRA's
- * peak includes the noise it keeps drawn ahead on the host. The time ratio is of mean step times over whole cycles of
+ * peak includes the noise it keeps on the host. The time ratio is of mean step times over whole cycles of
  * MonteCLoRA's noise buffer (one step in `bufferSize` draws the next batch of noise, which a median would leave out),
  * the median over `repeats` fresh pairs of models; the ratio of median step times is reported beside it. Prints JSON.
  * The paper reports 1.23–1.78× time and 1.06–1.25× memory.
@@ -21,8 +21,9 @@ import type { MonteCloraConfig } from '../src/peft/monteclora/config.js';
 import { argument, middleTime } from './options.js';
 
 /**
- * Bytes of noise MonteCLoRA keeps drawn ahead on the host (bufferSize draws of M·N·d_in·r + M·r + M·N floats per
- * layer): not tensor memory, so added to its peak by hand.
+ * Bytes of noise MonteCLoRA keeps on the host: bufferSize draws ahead of M·r + M·N floats per layer (the Gaussian part
+ * is a key), and the current draw's M·N·d_in·r Gaussian values, computed when the host sampler reads them. Not tensor
+ * memory, so added to its peak by hand.
  */
 function noiseBufferBytes(model: BenchStep['model'], config: MonteCloraConfig): number {
   const { bufferSize, outerSamples: M, components: N, r } = config;
@@ -31,7 +32,7 @@ function noiseBufferBytes(model: BenchStep['model'], config: MonteCloraConfig): 
     .map((linear) => linear.adapter)
     .filter((adapter): adapter is MonteCloraLayer => adapter instanceof MonteCloraLayer);
   return layers.reduce((total, layer) => {
-    return total + 4 * bufferSize * (M * N * layer.loraA.shape[0]! * r + M * r + M * N);
+    return total + 4 * (bufferSize * (M * r + M * N) + M * N * layer.loraA.shape[0]! * r);
   }, 0);
 }
 

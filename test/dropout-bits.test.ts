@@ -7,7 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { keepBits, keepMaskReference, keepThreshold, maskKey, triple32 } from '../src/engine/dropout-bits.js';
+import { keepMaskReference, keepThreshold } from '../src/engine/dropout-bits.js';
+import { counterBits, drawKey, triple32 } from '../src/engine/counter-hash.js';
 import { hashedKeepMaskInto } from '../src/engine/kernels/random-wasm.js';
 
 // [input, triple32(input)] from the C reference.
@@ -27,8 +28,8 @@ test('triple32 gives the published C function’s values', () => {
 });
 
 test('an element’s bits are triple32(triple32(i) ^ key), the key the hash of the draw with the golden ratio', () => {
-  assert.equal(maskKey(0x9e3779b9), triple32(0));
-  assert.equal(keepBits(maskKey(5), 1000), triple32((400571038 ^ maskKey(5)) >>> 0));
+  assert.equal(drawKey(0x9e3779b9), triple32(0));
+  assert.equal(counterBits(drawKey(5), 1000), triple32((400571038 ^ drawKey(5)) >>> 0));
 });
 
 test('the threshold is ⌈keep·2³²⌉, 2³² when every element is kept', () => {
@@ -44,7 +45,7 @@ test('the WebAssembly mask is the JavaScript reference, bit for bit, at every si
       [0xdeadbeef, 0.5],
       [0, 0.1],
     ] as const) {
-      const key = maskKey(draw);
+      const key = drawKey(draw);
       const out = new Float32Array(size).fill(-1);
       hashedKeepMaskInto(key, keepThreshold(keep), 1 / keep, out);
       assert.deepEqual(out, keepMaskReference(key, keepThreshold(keep), 1 / keep, size), `size ${size}, key ${key}`);
@@ -57,8 +58,8 @@ test('the kept fraction is the asked one, and masks under two keys are as alike 
   for (const keep of [0.95, 0.5, 0.1]) {
     const first = new Float32Array(size);
     const second = new Float32Array(size);
-    hashedKeepMaskInto(maskKey(1), keepThreshold(keep), 1, first);
-    hashedKeepMaskInto(maskKey(2), keepThreshold(keep), 1, second);
+    hashedKeepMaskInto(drawKey(1), keepThreshold(keep), 1, first);
+    hashedKeepMaskInto(drawKey(2), keepThreshold(keep), 1, second);
     const kept = first.reduce((n, value) => n + value, 0);
     const sigma = Math.sqrt(size * keep * (1 - keep));
     assert.ok(Math.abs(kept - size * keep) < 5 * sigma, `keep ${keep}: ${kept} of ${size}`);

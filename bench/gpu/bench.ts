@@ -13,7 +13,8 @@
  *    on the GPU (timestamp queries, one compute pass per dispatch), summed by kernel — the GPU's own milliseconds
  *    against the step's wall time says whether a step waits on the GPU or on the host that records its dispatches;
  *  - each step with mceval's WGSL kernels (fused attention, fused low-rank product: `kernels: "mceval"`) and with
- *    tfjs's own composite ops (`kernels: "tfjs"`), with the number of compute dispatches one step records;
+ *    tfjs's own composite ops (`kernels: "tfjs"`), with the number of compute dispatches one step records and the
+ *    bytes the host writes to the GPU in one step (host-made tensors and tfjs's uniforms);
  *  - the products a step is made of, alone: TFLOP/s of tfjs's matMul and of mceval's fused low-rank product (rank 8
  *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens;
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
@@ -70,6 +71,25 @@ function dispatches(): () => number {
   };
 }
 
+/**
+ * Counts the bytes the host writes to GPU buffers from now on: host-made tensors (webgpu-upload.ts) and tfjs's
+ * uniforms both go through queue.writeBuffer.
+ */
+function hostWrites(): () => number {
+  const queue = (tf.backend() as unknown as { queue: { writeBuffer: (...args: unknown[]) => unknown } }).queue;
+  const write = queue.writeBuffer;
+  let bytes = 0;
+  queue.writeBuffer = (...args: unknown[]) => {
+    const [, , data, , size] = args as [unknown, number, ArrayBufferLike | ArrayBufferView, number?, number?];
+    bytes += size ?? data.byteLength;
+    return write.apply(queue, args);
+  };
+  return () => {
+    queue.writeBuffer = write;
+    return bytes;
+  };
+}
+
 /** The benchmark's LoRA or MonteCLoRA step (r 8 on every linear layer). */
 function stepper(model: LlamaModel, batch: number, length: number, seed: number, method: Method) {
   const settings = { batch, length, seed };
@@ -108,8 +128,10 @@ async function speed(
   const run = stepper(model, batch, length, 11, method);
   await run.step();
   const dispatched = dispatches();
+  const written = hostWrites();
   await run.step();
   const dispatchesPerStep = dispatched();
+  const hostBytesPerStep = written();
   const started = performance.now();
   for (let i = 0; i < steps; i++) await run.step();
   const seconds = (performance.now() - started) / 1000;
@@ -120,6 +142,7 @@ async function speed(
     method,
     kernels,
     dispatchesPerStep,
+    hostBytesPerStep,
     model: name,
     parameters,
     batch,

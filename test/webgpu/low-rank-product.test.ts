@@ -14,7 +14,8 @@ import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
 import { lowRankLinear } from '../../src/engine/ops/low-rank-linear.js';
 import { assertAgree } from './agreement.js';
 import { withEnv } from '../helpers.js';
-import { keepMaskReference, keepThreshold, maskKey } from '../../src/engine/dropout-bits.js';
+import { keepMaskReference, keepThreshold } from '../../src/engine/dropout-bits.js';
+import { drawKey } from '../../src/engine/counter-hash.js';
 import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 
 interface Case {
@@ -53,7 +54,7 @@ async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<number[][]> {
   const p = matrix(c.inFeatures, c.rank);
   const mask = c.mask
     ? tf.tensor3d(
-        keepMaskReference(maskKey(rng.nextUint32()), keepThreshold(0.8), 1 / 0.8, x.size),
+        keepMaskReference(drawKey(rng.nextUint32()), keepThreshold(0.8), 1 / 0.8, x.size),
         x.shape as [number, number, number],
       )
     : undefined;

@@ -1,6 +1,7 @@
 /**
  * Running the WebAssembly bulk draws of mceval's generator (assembly/normal.ts, assembly/ziggurat.ts; `state` is the
- * generator's four u32 words, advanced in place past the draws) and its dropout masks (assembly/random.ts).
+ * generator's four u32 words, advanced in place past the draws), and its dropout masks and hashed normals
+ * (assembly/random.ts).
  */
 import { place, write, type KernelExports } from './wasm-kernels.js';
 
@@ -26,6 +27,14 @@ export function hashedKeepMaskInto(key: number, threshold: number, value: number
   const { exports, offsets } = place([out.length]);
   const at = offsets[0]!;
   exports.hashedKeepMask(at, out.length, key | 0, threshold | 0, value);
+  out.set(new Float32Array(exports.memory.buffer, at, out.length));
+}
+
+/** Elements offset … offset + out.length − 1 of the standard-normal draw keyed `key` (engine/hashed-normals.ts). */
+export function hashedNormalsInto(key: number, offset: number, out: Float32Array): void {
+  const { exports, offsets } = place([out.length]);
+  const at = offsets[0]!;
+  exports.hashedNormals(at, out.length, key | 0, offset | 0);
   out.set(new Float32Array(exports.memory.buffer, at, out.length));
 }
 

@@ -14,6 +14,7 @@ import { webGpuUnpackKernel } from './webgpu/unpack.js';
 import { webGpuRmsNormKernels } from './webgpu/rms-norm.js';
 import { webGpuRopeKernel } from './webgpu/rope.js';
 import { webGpuDropoutMaskKernel } from './webgpu/dropout-mask.js';
+import { webGpuHashedNormalsKernel } from './webgpu/hashed-normals.js';
 import { webGpuSwiGluKernels } from './webgpu/swiglu.js';
 
 /**
@@ -48,6 +49,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     ...webGpuRmsNormKernels(),
     webGpuRopeKernel(),
     webGpuDropoutMaskKernel(),
+    webGpuHashedNormalsKernel(),
     ...webGpuSwiGluKernels(),
     webGpuUnpackKernel(() => tfjsWebGpuKernels.get('Unpack')?.kernelFunc),
   ];

@@ -23,6 +23,7 @@ export interface KernelExports {
   backward(...args: number[]): void;
   transposedProduct(...args: number[]): void;
   hashedKeepMask(...args: number[]): void;
+  hashedNormals(...args: number[]): void;
   normals(...args: number[]): number;
   zigguratNormals(...args: number[]): void;
   libmLog(x: number): number;

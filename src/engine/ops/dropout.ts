@@ -6,7 +6,8 @@
 import { tf, type Tensor } from '../tf.js';
 import type { Rng } from '../rng.js';
 import { filledTensor } from '../kernels/backend-output.js';
-import { keepThreshold, maskKey } from '../dropout-bits.js';
+import { keepThreshold } from '../dropout-bits.js';
+import { drawKey } from '../counter-hash.js';
 import { hashedKeepMaskInto } from '../kernels/random-wasm.js';
 import { hasKernel } from '../kernels/has-kernel.js';
 import { DROPOUT_MASK, type DropoutMaskAttrs } from '../kernels/webgpu/dropout-mask.js';
@@ -16,7 +17,7 @@ export function dropoutMask(shape: number[], rate: number, rng: Rng | undefined)
   if (rate <= 0) return undefined;
   if (rng === undefined) throw new Error('dropout in training mode needs a seeded generator');
   const keep = 1 - rate;
-  const key = maskKey(rng.nextUint32());
+  const key = drawKey(rng.nextUint32());
   const threshold = keepThreshold(keep);
   // keep within 2⁻³² of 1: every element is kept.
   if (threshold > 4294967295) return tf.fill(shape, 1 / keep);

@@ -19,6 +19,7 @@ import { dirichletWeights } from './dirichlet-sampler.js';
 import { hostGroupDraw } from './host-sampler.js';
 import { readsSynchronously } from '../../engine/host-reads.js';
 import { sumAll } from '../../engine/ops/sum-all.js';
+import { hashedNormals } from '../../engine/ops/hashed-normals.js';
 
 /** One layer's part of a draw. */
 export interface LayerDraw {
@@ -142,7 +143,9 @@ export class GroupSampler {
       return memberDraws(group, perturbationOf, perturbedA);
     }
     const [mixingOf, scaleOf] = [mixing, columnScale].map(slices) as [Slices, Slices];
-    const perturbations = noise.map((draw, l) => this.meanPerturbation(draw, mixingOf(l), scaleOf(l)));
+    const perturbations = noise.map((draw, l) =>
+      this.meanPerturbation(draw, this.members[l]!.loraA.size, mixingOf(l), scaleOf(l)),
+    );
     return memberDraws(group, (l) => perturbations[l]!);
   }
 
@@ -150,11 +153,10 @@ export class GroupSampler {
    * With M outer samples, one layer's perturbation: per m, Σ_n w_mn Z_g[m, n] as one [1, N]·[N, d_in·r] product, its
    * columns scaled by ε√Σ_m — never N copies of A — and the M terms averaged.
    */
-  private meanPerturbation(noise: LayerNoise, mixing: Tensor, columnScale: Tensor): Tensor {
+  private meanPerturbation(noise: LayerNoise, size: number, mixing: Tensor, columnScale: Tensor): Tensor {
     const { r, components: N, outerSamples: M } = this.config;
-    const size = noise.gaussian.length / (M * N);
     const terms = Array.from({ length: M }, (_, m) => {
-      const z = tf.tensor2d(noise.gaussian.subarray(m * N * size, (m + 1) * N * size), [N, size]);
+      const z = tf.reshape(gaussians([noise], N * size, m * N * size), [N, size]);
       const rowWeights = tf.slice(mixing, [m, 0], [1, N]);
       const rowScale = tf.slice(columnScale, [m, 0], [1, r]);
       return tf.mul(tf.reshape(tf.matMul(rowWeights, z), [size / r, r]), rowScale);
@@ -176,17 +178,22 @@ export class GroupSampler {
     const { r, components: N } = this.config;
     const L = this.members.length;
     const bySize = new Map<number, number[]>();
-    noise.forEach((draw, l) => {
-      const size = draw.gaussian.length / N;
+    this.members.forEach((member, l) => {
+      const size = member.loraA.size;
       bySize.set(size, [...(bySize.get(size) ?? []), l]);
     });
     const perturbedA: Tensor[] = [];
     const perturbationOf: (() => Tensor)[] = [];
     for (const [size, members] of bySize) {
-      const z = new Float32Array(members.length * N * size);
-      members.forEach((l, i) => z.set(noise[l]!.gaussian, i * N * size));
+      const z = tf.reshape(
+        gaussians(
+          members.map((l) => noise[l]!),
+          N * size,
+        ),
+        [members.length, N, size],
+      );
       const pick = (t: Tensor) => (members.length === L ? t : tf.gather(t, tf.tensor1d(members, 'int32')));
-      const mixed = batchMatMul(pick(mixing) as Tensor3D, tf.tensor3d(z, [members.length, N, size]));
+      const mixed = batchMatMul(pick(mixing) as Tensor3D, z as Tensor3D);
       const scaled = tf.mul(tf.reshape(mixed, [members.length, size / r, r]), pick(columnScale));
       const a = tf.stack(members.map((l) => this.members[l]!.loraA));
       const sums = tf.add(a, scaled);
@@ -219,6 +226,24 @@ export class GroupSampler {
 }
 
 type Slices = (l: number) => Tensor;
+
+/**
+ * [noise.length, count]: values offset … offset + count − 1 of each layer's Z_g, drawn where the backend keeps its
+ * tensors from their keys (on webgpu by the device: nothing of the layers' size made or uploaded by the host), or
+ * uploaded where the noise came without one.
+ */
+function gaussians(noise: readonly LayerNoise[], count: number, offset = 0): Tensor {
+  if (noise.every((draw) => draw.gaussianKey !== undefined)) {
+    return hashedNormals(
+      noise.map((draw) => draw.gaussianKey!),
+      count,
+      offset,
+    );
+  }
+  const z = new Float32Array(noise.length * count);
+  noise.forEach((draw, l) => z.set(draw.gaussian.subarray(offset, offset + count), l * count));
+  return tf.tensor2d(z, [noise.length, count]);
+}
 
 /**
  * Each member's part of a group draw: its slices of the stacked Σ and w (cut when read), its perturbation (from

@@ -1,19 +1,24 @@
 /**
- * The parameter-free noise of one MonteCLoRA forward pass (docs/monteclora.md §2), drawn from the seeded Rng (its
- * normals by the ziggurat method: a training step draws N·d_in·r of them per layer, which Box–Muller made a
- * noticeable share of a small model's step):
- *  - gaussian: Z_g, M × N × d_in × r standard normals;
+ * The parameter-free noise of one MonteCLoRA forward pass (docs/monteclora.md §2), drawn from the seeded Rng:
+ *  - gaussian: Z_g, M × N × d_in × r standard normals from counter-based bits (engine/hashed-normals.ts), keyed by one
+ *    draw: a training step needs N·d_in·r of them per layer (millions for a GPU-sized model), which the device then
+ *    draws where they are used; on the host they are computed from the key when first read;
  *  - chiSquare: M × r, the r diagonal entries of a Wishart(df = r, I_r) draw per outer sample, which are i.i.d. χ²_r
  *    (the spec's shortcut with the same distribution as Bartlett's LLᵀ diagonal), each a sum of r squared normals;
  *  - mixture: M × N values for the mixture weights: standard normals z_d (logistic-normal) or uniforms (the
  *    quantiles of exact Dirichlet draws).
  * M is the number of outer samples (1 unless the two-level estimator is asked for).
+ * chiSquare's and mixture's normals come by the ziggurat method (a few dozen per layer).
  * NoiseBuffer draws `size` of these in one batch ahead and serves them in order; each is used once.
  */
 import type { Rng } from '../../engine/rng.js';
+import { drawKey } from '../../engine/counter-hash.js';
+import { hashedNormalsInto } from '../../engine/kernels/random-wasm.js';
 
 export interface LayerNoise {
   readonly gaussian: Float32Array;
+  /** The key of gaussian's counter-based draw, where it was drawn so (noise made by tests may give values alone). */
+  readonly gaussianKey?: number;
   readonly chiSquare: Float32Array;
   readonly mixture: Float32Array;
 }
@@ -40,8 +45,17 @@ export interface NoiseShape {
 
 export function drawLayerNoise(rng: Rng, shape: NoiseShape): LayerNoise {
   const { components, inFeatures, rank, outerSamples } = shape;
+  const gaussianKey = drawKey(rng.nextUint32());
+  let gaussian: Float32Array | undefined;
   return {
-    gaussian: rng.zigguratNormals(outerSamples * components * inFeatures * rank),
+    gaussianKey,
+    get gaussian() {
+      if (gaussian === undefined) {
+        gaussian = new Float32Array(outerSamples * components * inFeatures * rank);
+        hashedNormalsInto(gaussianKey, 0, gaussian);
+      }
+      return gaussian;
+    },
     chiSquare: chiSquareDraws(rng, outerSamples * rank, rank),
     mixture:
       shape.mixture === 'normal'

@@ -1,10 +1,11 @@
 /**
  * `McevalDropoutMask` on webgpu: an inverted-dropout mask made on the device by the counter-based hash of
- * engine/dropout-bits.ts — element i is `value` when triple32(triple32(i) ^ key) < threshold, else 0 — the same mask
+ * engine/counter-hash.ts — element i is `value` when triple32(triple32(i) ^ key) < threshold, else 0 — the same mask
  * the host makes for cpu and wasm, bit for bit, with nothing uploaded (a host-made mask is as large as the layer's
  * input, for every adapted layer and step). No inputs; attributes give the shape, the key, the threshold and value.
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import { TRIPLE32_WGSL } from './counter-hash-wgsl.js';
 import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
 
 export const DROPOUT_MASK = 'McevalDropoutMask';
@@ -21,16 +22,7 @@ export interface DropoutMaskAttrs {
 const WORKGROUP = 256;
 
 const CODE = `
-fn triple32(value : u32) -> u32 {
-  var x = value ^ (value >> 17u);
-  x *= 0xed5ad4bbu;
-  x ^= x >> 11u;
-  x *= 0xac4c1b51u;
-  x ^= x >> 15u;
-  x *= 0x31848babu;
-  return x ^ (x >> 14u);
-}
-
+${TRIPLE32_WGSL}
 fn main() {
   let i = ${ELEMENT_INDEX(WORKGROUP)};
   if (i < uniforms.count) {

@@ -1,0 +1,50 @@
+/**
+ * Normals drawn on the device (engine/kernels/webgpu/hashed-normals.ts) are the host's: the same keys give the same
+ * values on webgpu and wasm, over several keys per call, at an offset into the draw and over more elements than one
+ * dispatch axis holds; no tensor is left behind. A GPU may fuse a multiply and an add and round its square root
+ * otherwise, so the check is 4 units in the last place (lavapipe's count of identical values is printed).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/backends.js';
+import { tf } from '../../src/engine/tf.js';
+import { hashedNormals } from '../../src/engine/ops/hashed-normals.js';
+import { HASHED_NORMALS } from '../../src/engine/kernels/webgpu/hashed-normals.js';
+
+const CALLS = [
+  { keys: [1], count: 5, offset: 0 },
+  { keys: [0xdeadbeef, 7, 0x80000000], count: 24_576, offset: 3 },
+  // 65,535 workgroups of 256 hold 16,776,960 elements: this one takes a second axis.
+  { keys: [11, 12], count: 8_500_000, offset: 0 },
+];
+
+async function draws(backend: 'wasm' | 'webgpu'): Promise<Float32Array[]> {
+  await initEngine(backend);
+  if (backend === 'webgpu') assert.ok(tf.getKernel(HASHED_NORMALS, 'webgpu'), 'the webgpu kernel is registered');
+  const before = tf.memory().numTensors;
+  const out = [];
+  for (const { keys, count, offset } of CALLS) {
+    const z = hashedNormals(keys, count, offset);
+    assert.deepEqual(z.shape, [keys.length, count]);
+    out.push((await z.data()) as Float32Array);
+    z.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before);
+  return out;
+}
+
+test('webgpu draws the host’s normals from the same keys', async () => {
+  const reference = await draws('wasm');
+  const candidate = await draws('webgpu');
+  reference.forEach((expected, i) => {
+    const actual = candidate[i]!;
+    assert.equal(actual.length, expected.length);
+    let identical = 0;
+    expected.forEach((value, j) => {
+      const tolerance = 4 * 2 ** -23 * Math.max(Math.abs(value), 2 ** -10);
+      if (value === actual[j]) identical += 1;
+      else assert.ok(Math.abs(actual[j]! - value) <= tolerance, `call ${i}, element ${j}: ${actual[j]} vs ${value}`);
+    });
+    console.log(`call ${i}: ${identical} of ${expected.length} identical`);
+  });
+});
