@@ -168,6 +168,15 @@ export function hashedNormals(out: usize, count: i32, key: u32, offset: u32): vo
   const step = i32x4.splat(4);
   let indices = i32x4.add(i32x4.splat(offset), i32x4(0, 1, 2, 3));
   let i = 0;
+  // Two independent vectors per pass: their long dependency chains overlap.
+  for (; i + 8 <= count; i += 8) {
+    const next = i32x4.add(indices, step);
+    const first = normals4(triple32x4(v128.xor(triple32x4(indices), keys)));
+    const second = normals4(triple32x4(v128.xor(triple32x4(next), keys)));
+    v128.store(out + ((<usize>i) << 2), first);
+    v128.store(out + ((<usize>i) << 2), second, 16);
+    indices = i32x4.add(next, step);
+  }
   for (; i + 4 <= count; i += 4) {
     v128.store(out + ((<usize>i) << 2), normals4(triple32x4(v128.xor(triple32x4(indices), keys))));
     indices = i32x4.add(indices, step);

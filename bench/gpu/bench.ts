@@ -13,8 +13,9 @@
  *    on the GPU (timestamp queries, one compute pass per dispatch), summed by kernel — the GPU's own milliseconds
  *    against the step's wall time says whether a step waits on the GPU or on the host that records its dispatches;
  *  - each step with mceval's WGSL kernels (fused attention, fused low-rank product: `kernels: "mceval"`) and with
- *    tfjs's own composite ops (`kernels: "tfjs"`), with the number of compute dispatches one step records and the
- *    bytes the host writes to the GPU in one step (host-made tensors and tfjs's uniforms);
+ *    tfjs's own composite ops (`kernels: "tfjs"`), with the number of compute dispatches one step records, the
+ *    bytes the host writes to the GPU in one step (host-made tensors and tfjs's uniforms) and the host's time to
+ *    record and submit a step (`recordingMsPerStep`: where it nears `msPerStep`, the step waits on the host);
  *  - the products a step is made of, alone: TFLOP/s of tfjs's matMul and of mceval's fused low-rank product (rank 8
  *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens;
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
@@ -133,7 +134,14 @@ async function speed(
   const dispatchesPerStep = dispatched();
   const hostBytesPerStep = written();
   const started = performance.now();
-  for (let i = 0; i < steps; i++) await run.step();
+  let recording = 0;
+  for (let i = 0; i < steps; i++) {
+    // A step records and submits its dispatches synchronously, then awaits its loss: the first part is host time.
+    const stepStarted = performance.now();
+    const loss = run.step();
+    recording += performance.now() - stepStarted;
+    await loss;
+  }
   const seconds = (performance.now() - started) / 1000;
   run.dispose();
   const memory = tf.memory() as { numBytes: number; numBytesInGPU?: number };
@@ -149,6 +157,7 @@ async function speed(
     length,
     steps,
     msPerStep: (seconds * 1000) / steps,
+    recordingMsPerStep: recording / steps,
     tokensPerSecond: (batch * length * steps) / seconds,
     tensorBytes: memory.numBytesInGPU ?? memory.numBytes,
   };
