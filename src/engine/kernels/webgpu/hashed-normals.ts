@@ -3,7 +3,8 @@
  * engine/hashed-normals.ts — row l of the [keys.length, count] output is elements offset … offset + count − 1 of the
  * draw keyed keys[l] — the values the host draws for cpu and wasm (within a few units in the last place: a GPU may
  * fuse a multiply and an add). MonteCLoRA's Gaussian noise, N·d_in·r values per layer and step, is so never drawn on
- * the host nor uploaded. No inputs; the keys (u32, a few per call) are an attribute uploaded with the call.
+ * the host nor uploaded. The op takes no tensors: the keys (u32, a few per call) are an attribute, uploaded with the
+ * call as the shader's one input.
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { ERFINV_CONSTANTS, LOG_CONSTANTS } from '../../hashed-normals.js';
