@@ -9,6 +9,8 @@
  *    steps, each step awaiting its loss;
  *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows, and
  *    for a LoRA step with the presets' dropout (0.05: a mask per adapted layer, made on the device);
+ *  - what a dispatch costs the host, call by call (host-calls.ts): Dawn's createBindGroup, a uniforms write, setting a
+ *    pipeline and bind group and dispatching, and tfjs's whole path for one small op;
  *  - where did a step's time go: each compute dispatch of one LoRA and one MonteCLoRA step on the `--model` timed
  *    on the GPU (timestamp queries, one compute pass per dispatch), summed by kernel — the GPU's own milliseconds
  *    against the step's wall time says whether a step waits on the GPU or on the host that records its dispatches;
@@ -42,6 +44,7 @@ import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { argument } from '../options.js';
 import { withEnv } from '../../test/with-env.js';
+import { hostCalls } from './host-calls.js';
 import { causalLmStep } from '../causal-lm-step.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
@@ -343,6 +346,7 @@ const adapter = finished('adapter', await setupWebGpu({ allowFallback: true }));
 registerWebGpuKernels(true);
 const check = finished('correctness', await correctness());
 if (!(await tf.setBackend('webgpu'))) throw new Error('cannot switch to webgpu');
+const calls = finished('host calls', await hostCalls());
 tf.env().set('PROD', true);
 const steps = Number(argument('steps', '10'));
 const modelSpec = argument('model', 'builtin:medium');
@@ -405,6 +409,7 @@ console.log(
       node: process.version,
       adapter,
       correctness: check,
+      hostCalls: calls,
       steps: results,
       profiles,
       products,
