@@ -40,14 +40,16 @@ function triple32x4(v: v128): v128 {
   return v128.xor(x, i32x4.shr_u(x, 14));
 }
 
-function triple32(value: u32): u32 {
-  let x = value ^ (value >> 17);
-  x *= 0xed5ad4bb;
-  x ^= x >> 11;
-  x *= 0xac4c1b51;
-  x ^= x >> 15;
-  x *= 0x31848bab;
-  return x ^ (x >> 14);
+/** The counter-based bits of four elements: triple32(triple32(i) ^ key) for each index i. */
+function bits4(indices: v128, keys: v128): v128 {
+  return triple32x4(v128.xor(triple32x4(indices), keys));
+}
+
+/** Stores the first `count` (< 4) lanes of `v` at `at`: the tail of an array whose length is not a multiple of 4. */
+function storeLanes(at: usize, v: v128, count: i32): void {
+  if (count > 0) store<f32>(at, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(at, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(at, f32x4.extract_lane(v, 2), 8);
 }
 
 /**
@@ -61,13 +63,11 @@ export function hashedKeepMask(out: usize, count: i32, key: u32, threshold: u32,
   const step = i32x4.splat(4);
   let indices = i32x4(0, 1, 2, 3);
   let i = 0;
-  for (; i + 4 <= count; i += 4) {
-    const bits = triple32x4(v128.xor(triple32x4(indices), keys));
-    v128.store(out + ((<usize>i) << 2), v128.and(i32x4.lt_u(bits, limit), kept));
+  for (; i < count; i += 4) {
+    const mask = v128.and(i32x4.lt_u(bits4(indices, keys), limit), kept);
+    if (i + 4 <= count) v128.store(out + ((<usize>i) << 2), mask);
+    else storeLanes(out + ((<usize>i) << 2), mask, count - i);
     indices = i32x4.add(indices, step);
-  }
-  for (; i < count; i++) {
-    store<f32>(out + ((<usize>i) << 2), triple32(triple32(<u32>i) ^ key) < threshold ? value : 0);
   }
 }
 
@@ -171,21 +171,16 @@ export function hashedNormals(out: usize, count: i32, key: u32, offset: u32): vo
   // Two independent vectors per pass: their long dependency chains overlap.
   for (; i + 8 <= count; i += 8) {
     const next = i32x4.add(indices, step);
-    const first = normals4(triple32x4(v128.xor(triple32x4(indices), keys)));
-    const second = normals4(triple32x4(v128.xor(triple32x4(next), keys)));
+    const first = normals4(bits4(indices, keys));
+    const second = normals4(bits4(next, keys));
     v128.store(out + ((<usize>i) << 2), first);
     v128.store(out + ((<usize>i) << 2), second, 16);
     indices = i32x4.add(next, step);
   }
-  for (; i + 4 <= count; i += 4) {
-    v128.store(out + ((<usize>i) << 2), normals4(triple32x4(v128.xor(triple32x4(indices), keys))));
+  for (; i < count; i += 4) {
+    const values = normals4(bits4(indices, keys));
+    if (i + 4 <= count) v128.store(out + ((<usize>i) << 2), values);
+    else storeLanes(out + ((<usize>i) << 2), values, count - i);
     indices = i32x4.add(indices, step);
-  }
-  if (i < count) {
-    const last = normals4(triple32x4(v128.xor(triple32x4(indices), keys)));
-    const at = out + ((<usize>i) << 2);
-    store<f32>(at, f32x4.extract_lane(last, 0));
-    if (i + 1 < count) store<f32>(at, f32x4.extract_lane(last, 1), 4);
-    if (i + 2 < count) store<f32>(at, f32x4.extract_lane(last, 2), 8);
   }
 }

@@ -60,39 +60,37 @@ const LORA_DROPOUT = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetMod
 
 type Method = 'lora' | 'lora-dropout' | 'monteclora';
 
-/** Counts the compute dispatches the webgpu backend records from now on (tfjs runs each through recordAndSubmit). */
-function dispatches(): () => number {
-  const backend = tf.backend() as unknown as { recordAndSubmit: (...args: unknown[]) => unknown };
-  const record = backend.recordAndSubmit;
-  let count = 0;
-  backend.recordAndSubmit = (...args: unknown[]) => {
-    count += 1;
-    return record.apply(backend, args);
+type AnyMethod = (...args: unknown[]) => unknown;
+
+/**
+ * Wraps `target[name]` so that each call adds `weigh(args)` to a tally, until the returned function is called: it
+ * restores the method and returns the tally.
+ */
+function tally(target: Record<string, AnyMethod>, name: string, weigh: (args: unknown[]) => number): () => number {
+  const method = target[name]!;
+  let total = 0;
+  target[name] = (...args: unknown[]) => {
+    total += weigh(args);
+    return method.apply(target, args);
   };
   return () => {
-    backend.recordAndSubmit = record;
-    return count;
+    target[name] = method;
+    return total;
   };
 }
 
+/** Counts the compute dispatches the webgpu backend records from now on (tfjs runs each through recordAndSubmit). */
+const dispatches = () => tally(tf.backend() as unknown as Record<string, AnyMethod>, 'recordAndSubmit', () => 1);
+
 /**
  * Counts the bytes the host writes to GPU buffers from now on: host-made tensors (webgpu-upload.ts) and tfjs's
- * uniforms both go through queue.writeBuffer.
+ * uniforms both go through queue.writeBuffer (buffer, offset, data, dataOffset?, size?).
  */
-function hostWrites(): () => number {
-  const queue = (tf.backend() as unknown as { queue: { writeBuffer: (...args: unknown[]) => unknown } }).queue;
-  const write = queue.writeBuffer;
-  let bytes = 0;
-  queue.writeBuffer = (...args: unknown[]) => {
+const hostWrites = () =>
+  tally((tf.backend() as unknown as { queue: Record<string, AnyMethod> }).queue, 'writeBuffer', (args) => {
     const [, , data, , size] = args as [unknown, number, ArrayBufferLike | ArrayBufferView, number?, number?];
-    bytes += size ?? data.byteLength;
-    return write.apply(queue, args);
-  };
-  return () => {
-    queue.writeBuffer = write;
-    return bytes;
-  };
-}
+    return size ?? data.byteLength;
+  });
 
 /** The benchmark's LoRA or MonteCLoRA step (r 8 on every linear layer). */
 function stepper(model: LlamaModel, batch: number, length: number, seed: number, method: Method) {

@@ -2,8 +2,8 @@
  * The one seeded random number generator of mceval. Every random draw (initialisation, shuffling, dropout, noise)
  * comes from an Rng derived from the run's seed, and is generated on the host (here, and in bulk by the WebAssembly
  * loops of assembly/normal.ts and ziggurat.ts) rather than by a backend's kernel, so the same seed gives the same
- * numbers on every backend. Dropout masks take one draw each, the key of a counter-based hash that every backend
- * computes alike (engine/dropout-bits.ts).
+ * numbers on every backend. Dropout masks and MonteCLoRA's Gaussian noise take one draw each, the key of a
+ * counter-based hash that every backend computes alike (engine/counter-hash.ts).
  *
  * Generator: xoshiro128** (Blackman & Vigna), seeded through splitmix32. Streams for independent purposes are
  * derived with `fork(label)`, so adding a draw in one place does not shift the numbers drawn in another.

@@ -5,11 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
-import { tf } from '../../src/engine/tf.js';
 import { dropoutMask } from '../../src/engine/ops/dropout.js';
 import { DROPOUT_MASK } from '../../src/engine/kernels/webgpu/dropout-mask.js';
+import { valuesOn } from './values-on.js';
 
 const SHAPES = [
   [3, 5],
@@ -18,25 +17,18 @@ const SHAPES = [
   [17, 1024, 1000],
 ];
 
-async function masks(backend: 'wasm' | 'webgpu'): Promise<Float32Array[]> {
-  await initEngine(backend);
-  if (backend === 'webgpu') assert.ok(tf.getKernel(DROPOUT_MASK, 'webgpu'), 'the webgpu kernel is registered');
-  const before = tf.memory().numTensors;
+function* masks() {
   const rng = new Rng(21);
-  const out = [];
   for (const [i, shape] of SHAPES.entries()) {
     const mask = dropoutMask(shape, [0.05, 0.5, 0.1][i]!, rng)!;
     assert.deepEqual(mask.shape, shape);
-    out.push((await mask.data()) as Float32Array);
-    mask.dispose();
+    yield mask;
   }
-  assert.equal(tf.memory().numTensors, before);
-  return out;
 }
 
 test('webgpu makes the same dropout masks as the host, from the same seed', async () => {
-  const reference = await masks('wasm');
-  const candidate = await masks('webgpu');
+  const reference = await valuesOn('wasm', DROPOUT_MASK, masks);
+  const candidate = await valuesOn('webgpu', DROPOUT_MASK, masks);
   reference.forEach((expected, i) => {
     const actual = candidate[i]!;
     assert.equal(actual.length, expected.length);

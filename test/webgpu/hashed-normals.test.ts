@@ -7,10 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from '../../src/engine/backends.js';
-import { tf } from '../../src/engine/tf.js';
 import { hashedNormals } from '../../src/engine/ops/hashed-normals.js';
 import { HASHED_NORMALS } from '../../src/engine/kernels/webgpu/hashed-normals.js';
+import { valuesOn } from './values-on.js';
 
 const CALLS = [
   { keys: [1], count: 5, offset: 0 },
@@ -19,24 +18,17 @@ const CALLS = [
   { keys: [11, 12], count: 8_500_000, offset: 0 },
 ];
 
-async function draws(backend: 'wasm' | 'webgpu'): Promise<Float32Array[]> {
-  await initEngine(backend);
-  if (backend === 'webgpu') assert.ok(tf.getKernel(HASHED_NORMALS, 'webgpu'), 'the webgpu kernel is registered');
-  const before = tf.memory().numTensors;
-  const out = [];
+function* draws() {
   for (const { keys, count, offset } of CALLS) {
     const z = hashedNormals(keys, count, offset);
     assert.deepEqual(z.shape, [keys.length, count]);
-    out.push((await z.data()) as Float32Array);
-    z.dispose();
+    yield z;
   }
-  assert.equal(tf.memory().numTensors, before);
-  return out;
 }
 
 test('webgpu draws the host’s normals from the same keys', async () => {
-  const reference = await draws('wasm');
-  const candidate = await draws('webgpu');
+  const reference = await valuesOn('wasm', HASHED_NORMALS, draws);
+  const candidate = await valuesOn('webgpu', HASHED_NORMALS, draws);
   reference.forEach((expected, i) => {
     const actual = candidate[i]!;
     assert.equal(actual.length, expected.length);

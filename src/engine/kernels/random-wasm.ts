@@ -24,17 +24,19 @@ function withState(
  * are below `threshold` (< 2³²), else 0.
  */
 export function hashedKeepMaskInto(key: number, threshold: number, value: number, out: Float32Array): void {
-  const { exports, offsets } = place([out.length]);
-  const at = offsets[0]!;
-  exports.hashedKeepMask(at, out.length, key | 0, threshold | 0, value);
-  out.set(new Float32Array(exports.memory.buffer, at, out.length));
+  filledInto(out, (e, at) => e.hashedKeepMask(at, out.length, key | 0, threshold | 0, value));
 }
 
 /** Elements offset … offset + out.length − 1 of the standard-normal draw keyed `key` (engine/hashed-normals.ts). */
 export function hashedNormalsInto(key: number, offset: number, out: Float32Array): void {
+  filledInto(out, (e, at) => e.hashedNormals(at, out.length, key | 0, offset | 0));
+}
+
+/** Runs a kernel that writes out.length values at the offset it is given, then copies them into `out`. */
+function filledInto(out: Float32Array, fill: (exports: KernelExports, at: number) => void): void {
   const { exports, offsets } = place([out.length]);
   const at = offsets[0]!;
-  exports.hashedNormals(at, out.length, key | 0, offset | 0);
+  fill(exports, at);
   out.set(new Float32Array(exports.memory.buffer, at, out.length));
 }
 
