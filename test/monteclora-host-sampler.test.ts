@@ -6,11 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, type Tensor, type Tensor2D, type Variable } from '../src/engine/tf.js';
+import { tf, type Tensor, type Tensor2D } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from '../src/peft/monteclora/config.js';
 import { meanRegularizer, MonteCloraLayer } from '../src/peft/monteclora/layer.js';
 import { GroupSampler } from '../src/peft/monteclora/group-sampler.js';
+import { StackedPriors } from '../src/peft/monteclora/priors.js';
 import { drawLayerNoise } from '../src/peft/monteclora/noise.js';
 import { maxAbsDifference, onEachBackend } from './helpers.js';
 
@@ -18,7 +19,11 @@ import { maxAbsDifference, onEachBackend } from './helpers.js';
 const WIDTHS = [6, 10, 6];
 const OUT = 5;
 
-function layersOf(cfg: MonteCloraConfig, onHost: boolean): MonteCloraLayer[] {
+/**
+ * The layers, each with its own priors, or with `shared` their priors stacked into one set (as an adapter holds them):
+ * the sampler then reads the parameters as they are rather than cutting and joining rows.
+ */
+function layersOf(cfg: MonteCloraConfig, onHost: boolean, shared: boolean): MonteCloraLayer[] {
   const layers = WIDTHS.map((width, l) => {
     const noise = drawLayerNoise(new Rng(40 + l), {
       components: cfg.components,
@@ -31,23 +36,35 @@ function layersOf(cfg: MonteCloraConfig, onHost: boolean): MonteCloraLayer[] {
     // Priors away from their initial values, so that both clamps and every term are exercised as in training.
     const rng = new Rng(60 + l);
     tf.tidy(() => {
-      layer.stdPrior.assign(tf.tensor1d(rng.normalArray(cfg.r, 0, 0.4)));
-      layer.expertWeightsPrior.assign(tf.tensor1d(rng.normalArray(cfg.components, 0, 0.8)));
+      layer.priors.s.assign(tf.tensor2d(rng.normalArray(cfg.r, 0, 0.4), [1, cfg.r]));
+      layer.priors.p.assign(tf.tensor2d(rng.normalArray(cfg.components, 0, 0.8), [1, cfg.components]));
     });
     return layer;
   });
   const sampler = new GroupSampler(layers, cfg, { onHost });
-  layers.forEach((layer) => (layer.sampler = sampler));
+  const priors = shared ? StackedPriors.concat(layers.map((layer) => layer.priors)) : undefined;
+  layers.forEach((layer, l) => {
+    layer.sampler = sampler;
+    if (priors !== undefined) layer.sharePriors(priors, l);
+  });
   return layers;
 }
 
 const downProjection = (layer: MonteCloraLayer) =>
   (layer as unknown as { downProjection(c: object): Tensor2D }).downProjection({ training: true });
 
-/** Everything a training step reads from the sample, and the gradients of a loss through all of it. */
-function run(cfg: MonteCloraConfig, onHost: boolean) {
-  const layers = layersOf(cfg, onHost);
-  const variables = layers.flatMap((layer) => [layer.loraA, layer.stdPrior, layer.expertWeightsPrior]);
+/**
+ * Everything a training step reads from the sample, and the gradients of a loss through all of it: each layer's A's,
+ * then every layer's s and p (rows in layer order).
+ */
+function run(cfg: MonteCloraConfig, onHost: boolean, shared = false) {
+  const layers = layersOf(cfg, onHost, shared);
+  const priors = [...new Set(layers.map((layer) => layer.priors))];
+  const variables = [
+    ...layers.map((layer) => layer.loraA),
+    ...priors.map((set) => set.s),
+    ...priors.map((set) => set.p),
+  ];
   const upstream = layers.map((layer, l) =>
     tf.tensor(new Rng(80 + l).normalArray(layer.loraA.size), layer.loraA.shape),
   );
@@ -72,13 +89,17 @@ function run(cfg: MonteCloraConfig, onHost: boolean) {
       covariance,
       weights,
       loss: value.dataSync()[0]!,
-      grads: variables.map((v: Variable) => Array.from(grads[v.name]!.dataSync())),
+      grads: [
+        ...layers.map((layer) => Array.from(grads[layer.loraA.name]!.dataSync())),
+        ...(['s', 'p'] as const).map((name) => priors.flatMap((set) => Array.from(grads[set[name].name]!.dataSync()))),
+      ],
     };
   });
   const log = Array.from(logged!.dataSync());
   logged!.dispose();
   upstream.forEach((t) => t.dispose());
   layers.forEach((layer) => layer.variables().forEach((v) => v.dispose()));
+  if (shared) priors[0]!.dispose();
   return { ...out, log, means };
 }
 
@@ -120,4 +141,22 @@ onEachBackend(() => {
       host.perturbed.forEach((values, l) => assert.ok(maxAbsDifference(values, host.means[l]!) > 1e-3));
       assert.ok(host.grads.every((values) => values.some((v) => v !== 0)));
     });
+
+  test("priors held as one parameter (an adapter's layers) give what each layer's own give, on both samplers", () => {
+    const cfg = parseMonteCloraConfig(
+      { r: 4, alpha: 8, dropout: 0, components: 3, sampleScaler: 0.3, klWeight: 0.1, randomDirichletPrior: true },
+      'test',
+    );
+    for (const onHost of [true, false]) {
+      const before = tf.memory().numTensors;
+      const own = run(cfg, onHost);
+      const shared = run(cfg, onHost, true);
+      assert.equal(tf.memory().numTensors, before, 'tensors left behind');
+      // The same operations on the same values: equal, not just close.
+      assert.deepEqual(shared.perturbed, own.perturbed);
+      assert.deepEqual([shared.covariance, shared.weights, shared.loss], [own.covariance, own.weights, own.loss]);
+      assert.deepEqual(shared.log, own.log);
+      assert.deepEqual(shared.grads, own.grads);
+    }
+  });
 });

@@ -184,7 +184,7 @@ test('sparse mixture: only the most heavily weighted component perturbs A, with 
 test('random Dirichlet prior: per-layer α⁰ in (1, e), used by the Dirichlet KL', () => {
   const cfg = config({ randomDirichletPrior: true });
   const layers = [1, 2].map((seed) => new MonteCloraLayer(6, 5, cfg, new Rng(seed)));
-  const priors = layers.map((l) => values(l.dirichletPriorConcentration!));
+  const priors = layers.map((l) => values(l.priors.dirichletPrior!));
   priors.flat().forEach((value) => assert.ok(value > 1 && value < Math.E));
   assert.ok(maxAbsDifference(priors[0]!, priors[1]!) > 0);
   const [layer] = layers as [MonteCloraLayer];
@@ -195,10 +195,9 @@ test('random Dirichlet prior: per-layer α⁰ in (1, e), used by the Dirichlet K
     return meanRegularizer([layer], cfg)!.dataSync()[0]! - meanRegularizer([layer], uniform)!.dataSync()[0]!;
   });
   const expected = tf.tidy(() => {
-    const alpha = concentration(layer.expertWeightsPrior);
+    const alpha = concentration(layer.priors.p);
     return (
-      1e-5 *
-      (dirichletKl(alpha, layer.dirichletPriorConcentration!).dataSync()[0]! - dirichletKl(alpha, 1).dataSync()[0]!)
+      1e-5 * (dirichletKl(alpha, layer.priors.dirichletPrior!).dataSync()[0]! - dirichletKl(alpha, 1).dataSync()[0]!)
     );
   });
   assert.ok(Math.abs(difference - expected) < 1e-9, `${difference} vs ${expected}`);
@@ -262,6 +261,54 @@ test('post-hoc mode: the mean trains alone first, then s and p train with the me
   model.dispose();
 });
 
+test("an adapter holds its layers' s, p and α⁰ as one parameter each, by input width, each row what its layer drew", () => {
+  const { model } = tinyTask();
+  const targetModules = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  const cfg = config({ randomDirichletPrior: true, targetModules });
+  const adapter = monteCloraMethod.apply(model, cfg, new Rng(7));
+  const adapted = model.linears().filter((l) => l.adapter instanceof MonteCloraLayer);
+  const priors = (adapted[0]!.adapter as MonteCloraLayer).priors;
+  const L = adapted.length;
+  assert.equal(L, 14);
+  assert.deepEqual(
+    priors.variables().map((v) => [v.shape, v.trainable]),
+    [
+      [[L, cfg.r], true],
+      [[L, cfg.components], true],
+      [[L, cfg.components], false],
+    ],
+  );
+  assert.deepEqual(adapter.groups.find((g) => g.name === 'monteclora-priors')!.variables, [priors.s, priors.p]);
+  // Rows by input width, in model order within a width (builtin:tiny: down_proj is the wider).
+  const rows = adapted.map((linear) => (linear.adapter as MonteCloraLayer).priorRow);
+  const narrow = adapted.filter((linear) => !linear.name.endsWith('down_proj'));
+  assert.deepEqual(
+    rows,
+    adapted.map((linear) =>
+      narrow.includes(linear)
+        ? narrow.indexOf(linear)
+        : narrow.length + adapted.filter((x) => !narrow.includes(x)).indexOf(linear),
+    ),
+  );
+  adapted.forEach((linear) => {
+    const layer = linear.adapter as MonteCloraLayer;
+    const l = layer.priorRow;
+    assert.ok(layer.priors === priors);
+    // The layer the adapter made, made again on its own from the same generator.
+    const alone = new MonteCloraLayer(linear.inFeatures, linear.outFeatures, cfg, new Rng(7).fork(linear.name));
+    (['s', 'p', 'dirichletPrior'] as const).forEach((name) => {
+      const width = priors[name]!.shape[1]!;
+      assert.deepEqual(values(priors[name]!).slice(l * width, (l + 1) * width), values(alone.priors[name]!));
+    });
+    alone.variables().forEach((v) => v.dispose());
+  });
+  const before = tf.memory().numTensors;
+  adapter.dispose();
+  // The adapter's own tensors go with it: A and B of each layer, and the three prior parameters.
+  assert.equal(before - tf.memory().numTensors, 2 * L + 3);
+  model.dispose();
+});
+
 test('save → load keeps A, B, s, p (and a random prior) exactly; PEFT-style LoRA loading reads the mean', () => {
   const { model, batch } = tinyTask();
   const cfg = config({ targetModules: ['q_proj', 'v_proj'], randomDirichletPrior: true });
@@ -275,7 +322,9 @@ test('save → load keeps A, B, s, p (and a random prior) exactly; PEFT-style Lo
   layers().forEach((l) =>
     l.loraB.assign(tf.tensor2d(rng.normalArray(l.loraB.size), l.loraB.shape as [number, number])),
   );
-  const tensors = () => layers().flatMap((l) => l.variables().map((v) => values(v)));
+  // A and B per layer, then s, p and α⁰ (one parameter each, a row per layer).
+  const tensors = () =>
+    [...layers().flatMap((l) => l.variables()), ...layers()[0]!.priors.variables()].map((v) => values(v));
   const saved = tensors();
   const logits = tf.tidy(() => values(model.classify(batch, EVAL_CONTEXT)));
   const dir = mkdtempSync(join(tmpdir(), 'mceval-monteclora-'));

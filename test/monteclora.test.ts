@@ -159,8 +159,8 @@ test('the perturbation has the covariance its construction implies: Var = ε²·
     chiSquare: c,
     mixture,
   }));
-  layer.stdPrior.assign(tf.zeros([4]));
-  const w = values(mixtureWeights(layer.expertWeightsPrior, tf.tensor1d(mixture)));
+  layer.priors.s.assign(tf.zeros([1, 4]));
+  const w = values(mixtureWeights(layer.priors.p, tf.tensor2d(mixture, [1, 4])));
   const sumW2 = w.reduce((a, b) => a + b * b, 0);
   const a0 = values(layer.loraA);
   const sums = new Float64Array(4);
@@ -203,7 +203,7 @@ onEachBackend(() => {
   ] as [string, Partial<MonteCloraConfig>][])
     test(`with fixed noise, autodiff gradients of A, B, s and p agree with central differences (${label})`, () => {
       const { layer, loss } = fixture({ klWeight: 0.1, ...variant });
-      const variables = [layer.loraA, layer.loraB, layer.stdPrior, layer.expertWeightsPrior];
+      const variables = [layer.loraA, layer.loraB, layer.priors.s, layer.priors.p];
       const { grads } = tf.variableGrads(loss, variables);
       const h = 1e-2;
       for (const variable of variables) {
@@ -234,8 +234,8 @@ onEachBackend(() => {
       const norm = (v: tf.Variable) => (grads[v.name] === undefined ? 0 : tf.norm(grads[v.name]!).dataSync()[0]!);
       return {
         a: norm(layer.loraA),
-        s: norm(layer.stdPrior),
-        p: norm(layer.expertWeightsPrior),
+        s: norm(layer.priors.s),
+        p: norm(layer.priors.p),
         trainable: trainable.length,
         layer,
       };
@@ -246,7 +246,7 @@ onEachBackend(() => {
     assert.equal(detached.a, 0);
     const frozen = norms({ freezePriors: true });
     assert.equal(frozen.trainable, 2);
-    assert.ok(!frozen.layer.stdPrior.trainable && !frozen.layer.expertWeightsPrior.trainable);
+    assert.ok(!frozen.layer.priors.s.trainable && !frozen.layer.priors.p.trainable);
   });
 
   test('detachPerturbedA makes A random-walk by the sampled perturbation', () => {

@@ -37,16 +37,19 @@ export function savesAdapters(preset: AdapterPreset): boolean {
   return SAVERS[preset.method.name] !== undefined;
 }
 
-/** `trained`: the run's trained variables, read back first (asynchronously, so WebGPU can save too). */
+/**
+ * `saved`: every variable the files hold (types.ts's savedVariables: the run's trained ones and the adapter's untrained
+ * ones), read back first — asynchronously, so WebGPU, which cannot read synchronously, can save too.
+ */
 export async function saveTrainedAdapter(
   model: LlamaModel,
   preset: AdapterPreset,
-  trained: readonly Variable[],
+  saved: readonly Variable[],
   dir: string,
 ): Promise<void> {
   const save = SAVERS[preset.method.name];
   if (save === undefined) return;
-  await Promise.all(trained.map((variable) => variable.data()));
+  await Promise.all(saved.map((variable) => variable.data()));
   mkdirSync(dir, { recursive: true });
   save(model, preset.adapterConfig, dir);
   const head = model.score;

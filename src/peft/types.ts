@@ -53,6 +53,8 @@ export interface AppliedAdapter extends TrainingHooks {
   readonly groups: readonly ParameterGroup[];
   /** Flat hyperparameters, one CSV column each. */
   readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
+  /** Variables its saved files hold that no group trains (MonteCLoRA's frozen priors, its random prior α⁰). */
+  readonly untrained?: readonly Variable[];
   /** Removes the adapter from the model and frees its tensors. */
   dispose(): void;
 }
@@ -66,6 +68,11 @@ export interface AdapterMethod<Config> {
   apply(model: LlamaModel, config: Config, rng: Rng, tokenizer?: TextTokenizer): AppliedAdapter;
   /** True for the baseline that trains nothing (`--adapter none`): one run per task, evaluated as loaded. */
   readonly evaluatesOnly?: boolean;
+}
+
+/** Every variable an adapter's saved files hold: its groups' (and `extra` groups', a task head's) and its untrained ones. */
+export function savedVariables(adapter: AppliedAdapter, extra: readonly ParameterGroup[] = []): Variable[] {
+  return [...[...adapter.groups, ...extra].flatMap((group) => group.variables), ...(adapter.untrained ?? [])];
 }
 
 export function countParameters(groups: readonly ParameterGroup[]): number {

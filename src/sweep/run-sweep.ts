@@ -7,7 +7,7 @@ import { Rng } from '../engine/rng.js';
 import { explainEngineError } from '../engine/engine-errors.js';
 import { fineTune, type StepProgress, type TrainResult } from '../train/fine-tune.js';
 import { loadModel } from '../models/load.js';
-import { countParameters, type ParameterGroup } from '../peft/types.js';
+import { countParameters, savedVariables, type ParameterGroup } from '../peft/types.js';
 import type { AdapterPreset } from '../peft/preset.js';
 import type { DecodingSettings, LoadedTask, TaskKind } from '../tasks/types.js';
 import { RUNNERS } from '../runners/index.js';
@@ -186,12 +186,7 @@ async function trainAndEvaluate<K extends TaskKind>(
     const scores = await runner.evaluate(model, tokenizer, task, data, { decoding: options.decoding });
     const samples = options.logSamples === true ? runner.sampleRecords(task, data, scores) : undefined;
     if (adapterDir !== undefined) {
-      await saveTrainedAdapter(
-        model,
-        preset,
-        groups.flatMap((group) => group.variables),
-        adapterDir,
-      );
+      await saveTrainedAdapter(model, preset, savedVariables(adapter, ownGroups), adapterDir);
     }
     return {
       task: task.name,

@@ -16,6 +16,7 @@ import { webGpuRopeKernel } from './webgpu/rope.js';
 import { webGpuDropoutMaskKernel } from './webgpu/dropout-mask.js';
 import { webGpuHashedNormalsKernel } from './webgpu/hashed-normals.js';
 import { webGpuSwiGluKernels } from './webgpu/swiglu.js';
+import { webGpuDrawScaleKernels } from './webgpu/draw-scales.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -46,6 +47,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     webGpuLowRankProductKernel(),
     webGpuAdamwUpdateKernel(),
     ...webGpuRegularizerKernels(),
+    ...webGpuDrawScaleKernels(),
     ...webGpuRmsNormKernels(),
     webGpuRopeKernel(),
     webGpuDropoutMaskKernel(),

@@ -14,12 +14,14 @@ import { tf, type Tensor, type Tensor3D, type Variable } from '../../engine/tf.j
 import { batchMatMul } from '../../engine/ops/batch-matmul.js';
 import type { MonteCloraConfig } from './config.js';
 import type { LayerNoise } from './noise.js';
-import { concentration, mixtureWeights } from './mixture-weights.js';
+import { concentration } from './mixture-weights.js';
+import { groupMixtureWeights, sampleCovariance } from './draw-scales.js';
 import { dirichletWeights } from './dirichlet-sampler.js';
 import { hostGroupDraw } from './host-sampler.js';
 import { readsSynchronously } from '../../engine/host-reads.js';
 import { sumAll } from '../../engine/ops/sum-all.js';
 import { hashedNormals } from '../../engine/ops/hashed-normals.js';
+import { priorRows, type PriorRow } from './priors.js';
 
 /** One layer's part of a draw. */
 export interface LayerDraw {
@@ -46,10 +48,11 @@ export interface GroupDraw {
   readonly covariance: Tensor;
   /** [L, M, N]. */
   readonly weights: Tensor;
-  /** The members' s, stacked [L, r] (by the host draw only when read, in the reader's scope). */
-  readonly s: Tensor;
-  /** The members' p, stacked [L, N], when the draw stacked them (logistic-normal weights on the device). */
-  readonly p?: Tensor;
+  /**
+   * Every member's P and A, stacked by their size (the device draw with one outer sample), so that the noise-to-A
+   * diagnostic squares a few tensors rather than cutting and joining one per member.
+   */
+  readonly stacked?: { readonly perturbations: readonly Tensor[]; readonly means: readonly Tensor[] };
   /** The host draw's regulariser terms [KL_G/M, KL_W, KL_D, C/M] for `config`, and Σ P² and Σ A² over the members. */
   readonly host?: {
     readonly terms: Tensor;
@@ -59,15 +62,12 @@ export interface GroupDraw {
   };
 }
 
-export interface SamplerMember {
+/** A layer as the sampler reads it: its A, its row of the priors (s, p, α⁰) and its noise. */
+export interface SamplerMember extends PriorRow {
   readonly loraA: Variable;
-  readonly stdPrior: Variable;
-  readonly expertWeightsPrior: Variable;
   readonly nextNoise: () => LayerNoise;
   /** The Dirichlet concentration's values for this step, read beforehand (exact-Dirichlet sampling only). */
   readonly hostConcentration?: Float32Array;
-  /** α⁰ per component (the random-prior ablation). */
-  readonly dirichletPriorConcentration?: Variable;
 }
 
 export interface GroupSamplerOptions {
@@ -107,15 +107,22 @@ export class GroupSampler {
   }
 
   private hostDraw(noise: readonly LayerNoise[]): LayerDraw[] {
-    const draw = hostGroupDraw(this.members, noise, this.config);
     const members = this.members;
+    const priors = {
+      s: priorRows(members, 's'),
+      p: priorRows(members, 'p'),
+      ...(this.config.randomDirichletPrior ? { dirichletPrior: priorRows(members, 'dirichletPrior') } : {}),
+    };
+    const draw = hostGroupDraw(
+      priors,
+      members.map((member) => member.loraA),
+      noise,
+      this.config,
+    );
     const group: GroupDraw = {
       members: members.length,
       covariance: draw.covariance,
       weights: draw.weights,
-      get s() {
-        return tf.stack(members.map((member) => member.stdPrior));
-      },
       host: {
         terms: draw.terms,
         config: this.config,
@@ -131,17 +138,18 @@ export class GroupSampler {
     const L = this.members.length;
     const chiSquare = new Float32Array(L * M * r);
     noise.forEach((draw, l) => chiSquare.set(draw.chiSquare, l * M * r));
-    const stackedS = tf.stack(this.members.map((member) => member.stdPrior));
-    const s = tf.reshape(stackedS, [L, 1, r]);
-    const covariance = tf.maximum(tf.mul(tf.exp(tf.mul(s, 2)), tf.tensor3d(chiSquare, [L, M, r])), 1e-3);
-    const { weights, p } = this.drawWeights(noise);
+    const { covariance, columnScale } = sampleCovariance(
+      priorRows(this.members, 's'),
+      tf.tensor3d(chiSquare, [L, M, r]),
+      doubleScale ? sampleScaler * sampleScaler : sampleScaler,
+    );
+    const weights = this.drawWeights(noise);
     const mixing = this.config.sparseMixture ? tf.cast(tf.oneHot(tf.argMax(weights, -1), N), 'float32') : weights;
-    const columnScale = tf.mul(tf.sqrt(covariance), doubleScale ? sampleScaler * sampleScaler : sampleScaler);
-    const group: GroupDraw = { members: L, covariance, weights, s: stackedS, ...(p === undefined ? {} : { p }) };
     if (M === 1) {
-      const { perturbationOf, perturbedA } = this.perturbations(noise, mixing, columnScale);
-      return memberDraws(group, perturbationOf, perturbedA);
+      const { perturbationOf, perturbedA, stacked } = this.perturbations(noise, mixing, columnScale);
+      return memberDraws({ members: L, covariance, weights, stacked }, perturbationOf, perturbedA);
     }
+    const group: GroupDraw = { members: L, covariance, weights };
     const [mixingOf, scaleOf] = [mixing, columnScale].map(slices) as [Slices, Slices];
     const perturbations = noise.map((draw, l) =>
       this.meanPerturbation(draw, this.members[l]!.loraA.size, mixingOf(l), scaleOf(l)),
@@ -174,7 +182,7 @@ export class GroupSampler {
     noise: readonly LayerNoise[],
     mixing: Tensor,
     columnScale: Tensor,
-  ): { perturbationOf: Slices; perturbedA: Tensor[] } {
+  ): { perturbationOf: Slices; perturbedA: Tensor[]; stacked: NonNullable<GroupDraw['stacked']> } {
     const { r, components: N } = this.config;
     const L = this.members.length;
     const bySize = new Map<number, number[]>();
@@ -184,6 +192,7 @@ export class GroupSampler {
     });
     const perturbedA: Tensor[] = [];
     const perturbationOf: (() => Tensor)[] = [];
+    const stacked = { perturbations: [] as Tensor[], means: [] as Tensor[] };
     for (const [size, members] of bySize) {
       const z = tf.reshape(
         gaussians(
@@ -192,40 +201,51 @@ export class GroupSampler {
         ),
         [members.length, N, size],
       );
-      const pick = (t: Tensor) => (members.length === L ? t : tf.gather(t, tf.tensor1d(members, 'int32')));
+      const pick = (t: Tensor) => rowsOf(t, members, L);
       const mixed = batchMatMul(pick(mixing) as Tensor3D, z as Tensor3D);
       const scaled = tf.mul(tf.reshape(mixed, [members.length, size / r, r]), pick(columnScale));
       const a = tf.stack(members.map((l) => this.members[l]!.loraA));
       const sums = tf.add(a, scaled);
+      stacked.perturbations.push(scaled);
+      stacked.means.push(a);
       const [sumOf, scaledOf] = [sums, scaled].map(slices) as [Slices, Slices];
       members.forEach((l, i) => {
         perturbedA[l] = sumOf(i);
         perturbationOf[l] = () => scaledOf(i);
       });
     }
-    return { perturbationOf: (l) => perturbationOf[l]!(), perturbedA };
+    return { perturbationOf: (l) => perturbationOf[l]!(), perturbedA, stacked };
   }
 
-  /** [L, M, N] mixture weights, logistic-normal on the stacked p (also returned) at once, or exact Dirichlet per layer. */
-  private drawWeights(noise: readonly LayerNoise[]): { weights: Tensor; p?: Tensor } {
+  /** [L, M, N] mixture weights, logistic-normal on the stacked p at once, or exact Dirichlet per layer. */
+  private drawWeights(noise: readonly LayerNoise[]): Tensor {
     const { components: N, outerSamples: M } = this.config;
     const L = this.members.length;
+    const p = priorRows(this.members, 'p');
     if (this.config.mixtureWeights === 'dirichlet') {
-      const weights = tf.stack(
-        this.members.map((member, l) =>
-          dirichletWeights(concentration(member.expertWeightsPrior), noise[l]!.mixture, member.hostConcentration),
-        ),
+      const alphaOf = slices(concentration(p));
+      return tf.stack(
+        this.members.map((member, l) => dirichletWeights(alphaOf(l), noise[l]!.mixture, member.hostConcentration)),
       );
-      return { weights };
     }
     const z = new Float32Array(L * M * N);
     noise.forEach((draw, l) => z.set(draw.mixture, l * M * N));
-    const p = tf.stack(this.members.map((member) => member.expertWeightsPrior));
-    return { weights: mixtureWeights(tf.reshape(p, [L, 1, N]), tf.tensor3d(z, [L, M, N])), p };
+    return groupMixtureWeights(p, tf.tensor3d(z, [L, M, N]));
   }
 }
 
 type Slices = (l: number) => Tensor;
+
+/**
+ * Rows `members` (ascending) of a stacked [L, …] tensor: all of it, a slice where they are consecutive (an adapter
+ * orders its layers so: one dispatch, and one for its gradient), else a gather (whose gradient takes several).
+ */
+function rowsOf(t: Tensor, members: readonly number[], L: number): Tensor {
+  if (members.length === L) return t;
+  const first = members[0]!;
+  if (members.every((l, i) => l === first + i)) return tf.slice(t, first, members.length);
+  return tf.gather(t, tf.tensor1d([...members], 'int32'));
+}
 
 /**
  * [noise.length, count]: values offset … offset + count − 1 of each layer's Z_g, drawn where the backend keeps its

@@ -261,14 +261,14 @@ export function layerSampleGradients(
   return { s: Float32Array.from(ds), p: dp };
 }
 
-/** A sampling member as the op reads it. */
-export interface HostSamplerMember {
-  /** A [d_in, r]: the op returns A + P, so that the layer's product takes one operand and no add. */
-  readonly loraA: Tensor;
-  readonly stdPrior: Tensor;
-  readonly expertWeightsPrior: Tensor;
-  /** α⁰ per component, for the random-prior ablation. */
-  readonly dirichletPriorConcentration?: Tensor;
+/** The sampling members' priors as the op reads them, a row per member. */
+export interface HostSamplerPriors {
+  /** [L, r]. */
+  readonly s: Tensor;
+  /** [L, N]. */
+  readonly p: Tensor;
+  /** α⁰ [L, N], for the random-prior ablation. */
+  readonly dirichletPrior?: Tensor;
 }
 
 /** What one host draw returns: tensors on the current backend, taped as one op. */
@@ -290,46 +290,45 @@ export interface HostDraw {
 /** A float32 copy of a tensor's values (a view of the wasm heap is only valid until the next allocation). */
 const hostCopy = (t: Tensor) => Float32Array.from(inputValues<Float32Array>(tf.backend(), t));
 
+/**
+ * One draw for every member: `priors` their rows of s and p, `means` their A [d_in, r] (the op returns A + P, so that a
+ * layer's product takes one operand and no add).
+ */
 export function hostGroupDraw(
-  members: readonly HostSamplerMember[],
+  priors: HostSamplerPriors,
+  means: readonly Tensor[],
   noise: readonly LayerNoise[],
   config: MonteCloraConfig,
 ): HostDraw {
   const shape = sampleShape(config);
   const { rank: r, components: N, outerSamples: M } = shape;
-  const L = members.length;
+  const L = means.length;
   const termsShape = regularizerShape(config);
-  const prior = config.randomDirichletPrior
-    ? Float32Array.from(members.flatMap((member) => Array.from(hostCopy(member.dirichletPriorConcentration!))))
-    : config.dirichletPrior;
+  const prior = config.randomDirichletPrior ? hostCopy(priors.dirichletPrior!) : config.dirichletPrior;
   let samples: LayerSample[] = [];
   let regularizerInput: RegularizerValues | undefined;
   let squaredNorm = 0;
   let aSquaredNorm = 0;
-  const inputs = [
-    ...members.map((member) => member.stdPrior),
-    ...members.map((member) => member.expertWeightsPrior),
-    ...members.map((member) => member.loraA),
-  ];
-  const outputs = runMultiOutputOp(inputs, {
+  const outputs = runMultiOutputOp([priors.s, priors.p, ...means], {
     forward(values) {
-      const s = values.slice(0, L).map(hostCopy);
-      const p = values.slice(L, 2 * L).map(hostCopy);
-      const a = values.slice(2 * L).map(hostCopy);
-      samples = noise.map((draw, l) => sampleLayer(s[l]!, p[l]!, draw, shape));
+      const [s, p] = values.slice(0, 2).map(hostCopy) as [Float32Array, Float32Array];
+      const a = values.slice(2).map(hostCopy);
+      samples = noise.map((draw, l) =>
+        sampleLayer(s.subarray(l * r, (l + 1) * r), p.subarray(l * N, (l + 1) * N), draw, shape),
+      );
       const covariance = concatenated(samples.map((sample) => sample.covariance));
       const weights = concatenated(samples.map((sample) => sample.weights));
       regularizerInput = {
         covariance,
         weights,
-        s: concatenated(s),
+        s,
         alpha: concatenated(samples.map((sample) => Float32Array.from(sample.alpha))),
         prior,
       };
       squaredNorm = 0;
       aSquaredNorm = 0;
       const perturbedA = samples.map((sample, l) =>
-        filledTensor(values[2 * L + l]!.shape, (out) => {
+        filledTensor(values[2 + l]!.shape, (out) => {
           squaredNorm += writePerturbation(sample, noise[l]!, shape, out);
           const mean = a[l]!;
           for (let i = 0; i < out.length; i++) {
@@ -374,16 +373,15 @@ export function hostGroupDraw(
       );
       // A's gradient is A + P's.
       return [
-        ...grads.map((g) => tf.tensor1d(g.s)),
-        ...grads.map((g) => tf.tensor1d(g.p)),
+        tf.tensor2d(concatenated(grads.map((g) => g.s)), [L, r]),
+        tf.tensor2d(concatenated(grads.map((g) => g.p)), [L, N]),
         ...dys.slice(0, L).map((dy) => tf.clone(dy)),
       ];
     },
   });
   return {
     perturbedA: outputs.slice(0, L),
-    perturbation: (l) =>
-      filledTensor(members[l]!.loraA.shape, (out) => writePerturbation(samples[l]!, noise[l]!, shape, out)),
+    perturbation: (l) => filledTensor(means[l]!.shape, (out) => writePerturbation(samples[l]!, noise[l]!, shape, out)),
     covariance: outputs[L]!,
     weights: outputs[L + 1]!,
     terms: outputs[L + 2]!,

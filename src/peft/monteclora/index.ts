@@ -4,6 +4,7 @@ import { injectAdapterLayers } from '../inject.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
 import { meanRegularizer, MonteCloraLayer, REGULARIZER_LOG_KEYS } from './layer.js';
 import { GroupSampler } from './group-sampler.js';
+import { StackedPriors } from './priors.js';
 import { concentration } from './mixture-weights.js';
 import { tf, type Tensor } from '../../engine/tf.js';
 import { loraGroups, loraHyperparameters } from '../lora/index.js';
@@ -14,20 +15,28 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
     'MonteCLoRA: LoRA whose A is a Monte Carlo mixture of Gaussians with a Wishart covariance and Dirichlet weights, regularised by KL and cooperative losses',
   parseConfig: parseMonteCloraConfig,
   apply(model, config, rng): AppliedAdapter {
-    const { layers, remove } = injectAdapterLayers(
+    const injected = injectAdapterLayers(
       model.linears(),
       config.targetModules,
       (target) => new MonteCloraLayer(target.inFeatures, target.outFeatures, config, rng.fork(target.name)),
     );
-    // One sampler for all layers: the sampling maths runs once per forward on stacked tensors.
+    // Ordered by input width (stably), so that the device draw's per-width parts are consecutive rows of its stacked
+    // tensors: slices, not gathers. Each layer draws from its own generator, so the order changes no draw.
+    const layers = [...injected.layers].sort((a, b) => a.loraA.shape[0]! - b.loraA.shape[0]!);
+    const remove = injected.remove;
+    // One sampler for all layers: the sampling maths runs once per forward on stacked tensors — the priors among
+    // them, held as one parameter each with a row per layer.
+    const priors = StackedPriors.concat(layers.map((layer) => layer.priors));
     const sampler = new GroupSampler(layers, config);
-    layers.forEach((layer) => (layer.sampler = sampler));
+    layers.forEach((layer, row) => {
+      layer.sharePriors(priors, row);
+      layer.sampler = sampler;
+    });
     let terms: Tensor | undefined;
     const releaseTerms = () => {
       terms?.dispose();
       terms = undefined;
     };
-    const priors = layers.flatMap((layer) => [layer.stdPrior, layer.expertWeightsPrior]);
     // Post-hoc mode: the mean (A, B) trains alone for the first epochs, then s and p train with the mean frozen.
     const phases = config.posthocMeanEpochs;
     const meanPhase = phases === 0 ? undefined : (epoch: number) => epoch < phases;
@@ -35,21 +44,30 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
     return {
       method: 'monteclora',
       groups: [
-        ...loraGroups(layers, config).map((group) => ({ ...group, trainsInEpoch: meanPhase })),
+        ...loraGroups(injected.layers, config).map((group) => ({ ...group, trainsInEpoch: meanPhase })),
         ...(config.freezePriors
           ? []
-          : [{ name: 'monteclora-priors', variables: priors, learningRateMultiplier: 1, trainsInEpoch: priorPhase }]),
+          : [
+              {
+                name: 'monteclora-priors',
+                variables: [priors.s, priors.p],
+                learningRateMultiplier: 1,
+                trainsInEpoch: priorPhase,
+              },
+            ]),
       ],
+      untrained: priors.variables().filter((variable) => !variable.trainable),
       beginEpoch: (epoch) => layers.forEach((layer) => (layer.sampling = priorPhase?.(epoch) ?? true)),
       // The exact-Dirichlet sampler computes Gamma quantiles on the host from α = e^p: read once per step, before its
       // forward passes, asynchronously (WebGPU cannot read synchronously). The values are the device's own e^p.
       ...(config.mixtureWeights === 'dirichlet'
         ? {
             prepareStep: async () => {
-              const alphas = layers.map((layer) => tf.tidy(() => concentration(layer.expertWeightsPrior)));
-              const values = await Promise.all(alphas.map((alpha) => alpha.data() as Promise<Float32Array>));
-              alphas.forEach((alpha) => alpha.dispose());
-              layers.forEach((layer, i) => (layer.hostConcentration = values[i]));
+              const alpha = tf.tidy(() => concentration(priors.p));
+              const values = (await alpha.data()) as Float32Array;
+              alpha.dispose();
+              const N = config.components;
+              layers.forEach((layer, i) => (layer.hostConcentration = values.subarray(i * N, (i + 1) * N)));
             },
             settleStep: async () => layers.forEach((layer) => (layer.hostConcentration = undefined)),
           }
@@ -88,6 +106,7 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
       dispose: () => {
         releaseTerms();
         remove();
+        priors.dispose();
       },
     };
   },

@@ -9,7 +9,7 @@
  */
 import { tf, type Scalar, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
 import { squaredNorm as deviceSquaredNorm } from '../../engine/ops/squared-norm.js';
-import { newVariable } from '../../engine/variables.js';
+import { priorRows, StackedPriors } from './priors.js';
 import type { Rng } from '../../engine/rng.js';
 import type { ForwardContext } from '../../models/forward-context.js';
 import { LoraLayer } from '../lora/layer.js';
@@ -34,12 +34,14 @@ export const REGULARIZER_LOG_KEYS = [
 ] as const;
 
 export class MonteCloraLayer extends LoraLayer {
-  /** s ∈ ℝ^r: the Wishart scale is diag(e^{2s}). */
-  readonly stdPrior: Variable;
-  /** p ∈ ℝ^N: the Dirichlet concentration is e^p. */
-  readonly expertWeightsPrior: Variable;
-  /** α⁰ of this layer's Dirichlet prior when it is drawn at random (the ablation); undefined for α⁰·1. */
-  readonly dirichletPriorConcentration: Variable | undefined;
+  /**
+   * This layer's s ∈ ℝ^r (the Wishart scale is diag(e^{2s})), p ∈ ℝ^N (the Dirichlet concentration is e^p) and, for
+   * the random-prior ablation, α⁰: row `priorRow` of `priors`, which an adapter's layers share (priors.ts).
+   */
+  priors: StackedPriors;
+  priorRow = 0;
+  /** Whether `priors` are this layer's own (made by its constructor) rather than shared by an adapter. */
+  private ownsPriors = true;
   /** Whether a training forward samples; off in the first phase of post-hoc mode (plain LoRA then). */
   sampling = true;
   /** This layer's next noise draw, from its own seeded buffer (or the fixed draw a test passes in). */
@@ -62,12 +64,10 @@ export class MonteCloraLayer extends LoraLayer {
     const priors = rng.fork('priors');
     const initialS = priors.uniformArray(config.r);
     const initialP = priors.uniformArray(config.components);
-    this.stdPrior = newVariable(() => tf.tensor1d(initialS), !config.freezePriors);
-    this.expertWeightsPrior = newVariable(() => tf.tensor1d(initialP), !config.freezePriors);
-    if (config.randomDirichletPrior) {
-      const exponents = rng.fork('dirichlet-prior').uniformArray(config.components);
-      this.dirichletPriorConcentration = newVariable(() => tf.exp(tf.tensor1d(exponents)), false);
-    }
+    const dirichletExponents = config.randomDirichletPrior
+      ? rng.fork('dirichlet-prior').uniformArray(config.components)
+      : undefined;
+    this.priors = StackedPriors.ofLayer(initialS, initialP, dirichletExponents, !config.freezePriors);
     const buffer = new NoiseBuffer(rng.fork('noise'), config.bufferSize, {
       components: config.components,
       inFeatures,
@@ -108,9 +108,17 @@ export class MonteCloraLayer extends LoraLayer {
     return this.sample;
   }
 
+  /** Makes this layer's priors row `row` of `shared`, releasing the ones it held. */
+  sharePriors(shared: StackedPriors, row: number): void {
+    if (this.ownsPriors) this.priors.dispose();
+    this.ownsPriors = false;
+    this.priors = shared;
+    this.priorRow = row;
+  }
+
+  /** A, B and, while they are its own, this layer's priors (shared ones are their owner's to free). */
   override variables(): Variable[] {
-    const prior = this.dirichletPriorConcentration === undefined ? [] : [this.dirichletPriorConcentration];
-    return [...super.variables(), this.stdPrior, this.expertWeightsPrior, ...prior];
+    return [...super.variables(), ...(this.ownsPriors ? this.priors.variables() : [])];
   }
 }
 
@@ -139,7 +147,7 @@ export function meanRegularizer(
     const terms = fused?.terms ?? regularizerTerms(sampled, group, whole, config, onHost);
     const β = config.klWeight;
     const total = tf.sum(tf.mul(terms, tf.tensor1d([β, β, β, config.cooperativeLoss ? 1 : 0])));
-    if (record !== undefined) record(tf.keep(regularizerLog(terms, sampled, onHost, fused)));
+    if (record !== undefined) record(tf.keep(regularizerLog(terms, sampled, onHost, whole ? group : undefined)));
     return tf.div(total, sampled.length) as Scalar;
   });
 }
@@ -157,12 +165,9 @@ function regularizerTerms(
     ? flatten(group.covariance)
     : tf.concat(sampled.map((layer) => layer.lastSample!.covariance));
   const weights = whole ? flatten(group.weights) : tf.concat(sampled.map((layer) => layer.lastSample!.weights));
-  const s = whole ? group.s : tf.stack(sampled.map((layer) => layer.stdPrior));
-  const p = whole && group.p !== undefined ? group.p : tf.stack(sampled.map((layer) => layer.expertWeightsPrior));
-  const alpha = concentration(p);
-  const prior = config.randomDirichletPrior
-    ? tf.stack(sampled.map((layer) => layer.dirichletPriorConcentration!))
-    : config.dirichletPrior;
+  const s = priorRows(sampled, 's');
+  const alpha = concentration(priorRows(sampled, 'p'));
+  const prior = config.randomDirichletPrior ? priorRows(sampled, 'dirichletPrior') : config.dirichletPrior;
   const terms = onHost
     ? hostRegularizerTerms
     : hasRegularizerKernel()
@@ -183,15 +188,16 @@ const deviceRegularizerTerms: RegularizerTermsOp = (covariance, weights, s, alph
 
 /**
  * The values of REGULARIZER_LOG_KEYS: the terms per layer, then ‖Σ perturbations‖ / ‖Σ A‖ over the layers (from the
- * squared norms the host draw computed, when it did).
+ * squared norms the host draw computed, or the device draw's stacked tensors, when `group` is the layers' whole draw).
  */
 function regularizerLog(
   terms: Tensor,
   sampled: readonly MonteCloraLayer[],
   onHost: boolean,
-  norms?: { readonly perturbationSquaredNorm: number; readonly aSquaredNorm: number },
+  group: GroupDraw | undefined,
 ): Tensor {
   const means = tf.div(terms, sampled.length);
+  const norms = group?.host;
   if (onHost) {
     // Read on the host: a diagnostic, kept off the tape (on the tape it was ~100 kernels a step).
     const squaredNorm = (tensors: Tensor[]) =>
@@ -200,9 +206,8 @@ function regularizerLog(
     const mean = norms?.aSquaredNorm ?? squaredNorm(sampled.map((layer) => layer.loraA));
     return tf.tensor1d([...means.dataSync(), Math.sqrt(noise / mean)]);
   }
-  const perturbations = sampled.map((layer) => layer.lastSample!.perturbation);
-  const ratio = tf.sqrt(
-    tf.div(deviceSquaredNorm(perturbations), deviceSquaredNorm(sampled.map((layer) => layer.loraA))),
-  );
+  const perturbations = group?.stacked?.perturbations ?? sampled.map((layer) => layer.lastSample!.perturbation);
+  const loraA = group?.stacked?.means ?? sampled.map((layer) => layer.loraA);
+  const ratio = tf.sqrt(tf.div(deviceSquaredNorm(perturbations), deviceSquaredNorm(loraA)));
   return tf.concat([means, tf.reshape(ratio, [1])]);
 }

@@ -13,7 +13,7 @@ import { UserError } from '../../errors.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { AppliedAdapter } from '../types.js';
 import { assignTransposed, fillAdapterFromFolder, PEFT_PREFIX, requireTensor } from '../peft-files.js';
-import { tensorEntry, type TensorRecord } from '../../models/safetensors.js';
+import type { TensorRecord } from '../../models/safetensors.js';
 import { loraLayers, readPeftLoraConfig, saveLoraAdapter } from '../lora/peft-format.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
 import { MonteCloraLayer } from './layer.js';
@@ -22,11 +22,13 @@ import { monteCloraMethod } from './index.js';
 export const MONTECLORA_CONFIG_FILE = 'monteclora_config.json';
 const SAMPLER = 'lora_monteclora_sampler';
 
+/** The layer's priors under their PEFT names, with the parameter each is a row of. */
 function samplerTensors(layer: MonteCloraLayer): Record<string, Variable> {
+  const { s, p, dirichletPrior } = layer.priors;
   return {
-    std_prior: layer.stdPrior,
-    expert_weights_prior: layer.expertWeightsPrior,
-    ...(layer.dirichletPriorConcentration === undefined ? {} : { dirichlet_prior: layer.dirichletPriorConcentration }),
+    std_prior: s,
+    expert_weights_prior: p,
+    ...(dirichletPrior === undefined ? {} : { dirichlet_prior: dirichletPrior }),
   };
 }
 
@@ -40,7 +42,12 @@ export function saveMonteCloraAdapter(model: LlamaModel, config: MonteCloraConfi
   const extra: TensorRecord = {};
   for (const { name, layer } of monteCloraLayers(model)) {
     for (const [key, variable] of Object.entries(samplerTensors(layer))) {
-      extra[`${PEFT_PREFIX}${name}.${SAMPLER}.${key}`] = tensorEntry(variable);
+      const width = variable.shape[1]!;
+      const values = variable.dataSync() as Float32Array;
+      extra[`${PEFT_PREFIX}${name}.${SAMPLER}.${key}`] = {
+        shape: [width],
+        values: values.slice(layer.priorRow * width, (layer.priorRow + 1) * width),
+      };
     }
   }
   saveLoraAdapter(model, config, dir, {}, extra, { [MONTECLORA_CONFIG_FILE]: config });
@@ -58,6 +65,8 @@ export function loadMonteCloraAdapter(
   const config = parseMonteCloraConfig(JSON.parse(readFileSync(path, 'utf8')), path);
   const adapter = monteCloraMethod.apply(model, config, new Rng(0));
   fillAdapterFromFolder(dir, adapter, (file) => {
+    // Each prior parameter's rows, filled layer by layer and assigned once.
+    const rows = new Map<Variable, Float32Array>();
     for (const { name, layer } of monteCloraLayers(model)) {
       const neededBy = `target module ${name}`;
       assignTransposed(file, `${PEFT_PREFIX}${name}.lora_A.weight`, layer.loraA, neededBy);
@@ -65,14 +74,17 @@ export function loadMonteCloraAdapter(
       for (const [key, variable] of Object.entries(samplerTensors(layer))) {
         const fullKey = `${PEFT_PREFIX}${name}.${SAMPLER}.${key}`;
         const { values } = requireTensor(file, fullKey, `the MonteCLoRA layer ${name}`);
-        if (values.length !== variable.size) {
+        const width = variable.shape[1]!;
+        if (values.length !== width) {
           throw new UserError(
-            `${file.path}: tensor "${fullKey}" has ${values.length} values, the layer needs ${variable.size}.`,
+            `${file.path}: tensor "${fullKey}" has ${values.length} values, the layer needs ${width}.`,
           );
         }
-        variable.assign(tf.tensor1d(values));
+        if (!rows.has(variable)) rows.set(variable, new Float32Array(variable.size));
+        rows.get(variable)!.set(values, layer.priorRow * width);
       }
     }
+    rows.forEach((values, variable) => variable.assign(tf.tensor(values, variable.shape)));
   });
   return { adapter, config };
 }
