@@ -6,8 +6,9 @@
  * tenth of one AdamW step), dev NLL within 1e-4 — the tolerance of float32 kernels that sum in another order. Greedy
  * generation gives the same tokens and continuation scoring the same log-likelihoods (1e-4); the causal-LM loss of a
  * target-masked batch through the tied head (whole, in chunks of rows, and with the embedding trained) and its
- * gradients agree to 1e-5 and 1e-4. MonteCLoRA's exact-Dirichlet ablation reads its concentrations back before each
- * step. A synchronous read fails with one line.
+ * gradients agree to 1e-5 and 1e-4. MonteCLoRA runs as the paper states it, with exact Dirichlet weights (its
+ * concentrations read back before each step) and with two outer samples, ε² and a random Dirichlet prior. A
+ * synchronous read fails with one line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,7 +41,14 @@ interface Outcome {
 
 const TEXTS = ['good film', 'bad film', 'great plot', 'awful plot', 'fine acting', 'poor acting', 'nice', 'dull'];
 
-type Method = 'lora' | 'dora' | 'monteclora' | 'monteclora-dirichlet' | 'adalora';
+type Method = 'lora' | 'dora' | 'monteclora' | 'monteclora-dirichlet' | 'monteclora-variants' | 'adalora';
+
+/** The MonteCLoRA configurations beside the paper's: exact Dirichlet weights; two outer samples with ε², a random prior. */
+const MONTECLORA_VARIANTS: Partial<Record<Method, object>> = {
+  monteclora: {},
+  'monteclora-dirichlet': { mixtureWeights: 'dirichlet' },
+  'monteclora-variants': { outerSamples: 2, doubleScale: true, randomDirichletPrior: true },
+};
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
@@ -51,18 +59,10 @@ async function fineTuneOn(backend: 'wasm' | 'webgpu', method: Method): Promise<O
   model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
   // Every linear layer, as the presets do: dozens of gradients in one step (more than a kernel may bind at once).
   const adapter =
-    method === 'monteclora' || method === 'monteclora-dirichlet'
+    MONTECLORA_VARIANTS[method] !== undefined
       ? monteCloraMethod.apply(
           model,
-          parseMonteCloraConfig(
-            {
-              r: 4,
-              alpha: 8,
-              targetModules: TARGETS,
-              ...(method === 'monteclora-dirichlet' ? { mixtureWeights: 'dirichlet' } : {}),
-            },
-            'parity',
-          ),
+          parseMonteCloraConfig({ r: 4, alpha: 8, targetModules: TARGETS, ...MONTECLORA_VARIANTS[method] }, 'parity'),
           new Rng(4),
         )
       : method === 'adalora'
@@ -120,7 +120,14 @@ function assertClose(actual: readonly number[], expected: readonly number[], rel
   });
 }
 
-for (const method of ['lora', 'dora', 'monteclora', 'monteclora-dirichlet', 'adalora'] as const) {
+for (const method of [
+  'lora',
+  'dora',
+  'monteclora',
+  'monteclora-dirichlet',
+  'monteclora-variants',
+  'adalora',
+] as const) {
   test(`${method}: fine-tuning steps and scoring on webgpu agree with wasm from the same seed`, async () => {
     const reference = await fineTuneOn('wasm', method);
     const candidate = await fineTuneOn('webgpu', method);
