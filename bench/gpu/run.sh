@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the GPU benchmark from the kit (bench/gpu/pack.sh) on a machine with a GPU: mceval's WebGPU backend through
 # Dawn over the NVIDIA Vulkan driver, then — where PyTorch is installed — the same LoRA step in PyTorch on the same
-# card. JSON files go to $OUT (or ./gpu-bench-out): webgpu.json, torch.json, gpu.txt.
+# card, and the targets from both (targets.ts: LoRA against PyTorch, MonteCLoRA over LoRA, the host's share of each
+# step). JSON files go to $OUT (or ./gpu-bench-out): webgpu.json, torch.json, targets.json, gpu.txt.
 #   bash .gpu-kit/run.sh [STEPS]
 set -uo pipefail
 KIT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,4 +23,10 @@ if python3 -c 'import torch' 2>/dev/null; then
   timeout 240 python3 "$KIT/torch_step.py" --steps "$STEPS" "${STORIES[@]}" >"$OUT/torch.json" 2>"$OUT/torch.err"
   echo "torch: exit $?"
 fi
+# A run cut off by its time limit leaves its finished steps in webgpu.err only.
+MEASURED="$OUT/webgpu.json"
+[[ -s "$MEASURED" ]] || MEASURED="$OUT/webgpu.err"
+( cd "$KIT/app" && /tmp/mceval-kit/node targets.mjs "$MEASURED" "$OUT/torch.json" ) >"$OUT/targets.json"
+echo "targets: exit $?"
 tail -c 3000 "$OUT/webgpu.json"; tail -c 1500 "$OUT/torch.json" 2>/dev/null; tail -5 "$OUT/webgpu.err"
+cat "$OUT/targets.json"
