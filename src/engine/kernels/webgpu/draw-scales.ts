@@ -169,100 +169,79 @@ fn main() {
 
 const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
 
-/** One elementwise dispatch of `code` over `count` outputs, binding `names` in this order. */
-function run(
-  backend: unknown,
-  key: string,
-  code: string,
-  named: Record<string, TensorInfo>,
-  names: readonly string[],
-  count: number,
-  shape: { rows: number; samples: number; width: number; scale?: number },
-): TensorInfo {
-  return runShader(
-    backend as WebGpuBackendLike,
-    {
-      key,
-      inputs: names.map((name) => ({ name, components: 1 })),
-      uniforms: UNIFORMS,
-      workgroupSize: WORKGROUP,
-      dispatch: elementwiseDispatch(count, WORKGROUP),
-      outputSize: count,
-      code,
-    },
-    names.map((name) => named[name]!),
-    [
-      ...[shape.rows, shape.samples, shape.width, count].map((value) => ({ type: 'int32' as const, data: [value] })),
-      { type: 'float32', data: [shape.scale ?? 0] },
-      { type: 'float32', data: [1 - 2 / shape.width] },
-    ],
-  );
-}
-
 /** L, M and the last axis of a [L, M, width] tensor. */
 const dimensions = (t: TensorInfo) => ({ rows: t.shape[0]!, samples: t.shape[1]!, width: t.shape[2]! });
 
-const covariance: KernelFunc = ({ inputs, backend, attrs }) => {
-  const named = inputs as Record<string, TensorInfo>;
-  const { scale, columnScale } = attrs as unknown as SampleCovarianceAttrs;
-  const chiSquare = named['chiSquare']!;
-  const output = run(
-    backend,
-    `McevalSampleCovariance_${Number(columnScale)}`,
-    covarianceCode(columnScale),
-    named,
-    ['s', 'chiSquare'],
-    size(chiSquare),
-    { ...dimensions(chiSquare), scale },
-  );
-  return shaped(output, [...chiSquare.shape]);
-};
+/**
+ * One of the kernels: one elementwise dispatch of `code` binding `names` in this order, over an output shaped like
+ * input `like`, with L, M and the width of input `sampled`.
+ */
+function kernel(spec: {
+  readonly names: readonly string[];
+  readonly like: string;
+  readonly sampled: string;
+  readonly key: (attrs: Partial<SampleCovarianceAttrs>) => string;
+  readonly code: (attrs: Partial<SampleCovarianceAttrs>) => string;
+}): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const named = inputs as Record<string, TensorInfo>;
+    const given = attrs as unknown as Partial<SampleCovarianceAttrs>;
+    const like = named[spec.like]!;
+    const count = size(like);
+    const { rows, samples, width } = dimensions(named[spec.sampled]!);
+    const output = runShader(
+      backend as unknown as WebGpuBackendLike,
+      {
+        key: spec.key(given),
+        inputs: spec.names.map((name) => ({ name, components: 1 })),
+        uniforms: UNIFORMS,
+        workgroupSize: WORKGROUP,
+        dispatch: elementwiseDispatch(count, WORKGROUP),
+        outputSize: count,
+        code: spec.code(given),
+      },
+      spec.names.map((name) => named[name]!),
+      [
+        ...[rows, samples, width, count].map((value) => ({ type: 'int32' as const, data: [value] })),
+        { type: 'float32', data: [given.scale ?? 0] },
+        { type: 'float32', data: [1 - 2 / width] },
+      ],
+    );
+    return shaped(output, [...like.shape]);
+  };
+}
 
-const covarianceGrad: KernelFunc = ({ inputs, backend, attrs }) => {
-  const named = inputs as Record<string, TensorInfo>;
-  const { scale } = attrs as unknown as SampleCovarianceAttrs;
-  const s = named['s']!;
-  const output = run(
-    backend,
-    'McevalSampleCovarianceGrad',
-    COVARIANCE_GRAD,
-    named,
-    ['s', 'chiSquare', 'dCovariance', 'dColumnScale'],
-    size(s),
-    { ...dimensions(named['chiSquare']!), scale },
-  );
-  return shaped(output, [...s.shape]);
-};
+const covariance = kernel({
+  names: ['s', 'chiSquare'],
+  like: 'chiSquare',
+  sampled: 'chiSquare',
+  key: ({ columnScale }) => `McevalSampleCovariance_${Number(columnScale)}`,
+  code: ({ columnScale }) => covarianceCode(columnScale === true),
+});
 
-const mixture: KernelFunc = ({ inputs, backend }) => {
-  const named = inputs as Record<string, TensorInfo>;
-  const noise = named['noise']!;
-  const output = run(
-    backend,
-    'McevalMixtureWeights',
-    MIXTURE_FORWARD,
-    named,
-    ['p', 'noise'],
-    size(noise),
-    dimensions(noise),
-  );
-  return shaped(output, [...noise.shape]);
-};
+const covarianceGrad = kernel({
+  names: ['s', 'chiSquare', 'dCovariance', 'dColumnScale'],
+  like: 's',
+  sampled: 'chiSquare',
+  key: () => 'McevalSampleCovarianceGrad',
+  code: () => COVARIANCE_GRAD,
+});
 
-const mixtureGrad: KernelFunc = ({ inputs, backend }) => {
-  const named = inputs as Record<string, TensorInfo>;
-  const p = named['p']!;
-  const output = run(
-    backend,
-    'McevalMixtureWeightsGrad',
-    MIXTURE_GRAD,
-    named,
-    ['p', 'noise', 'weights', 'upstream'],
-    size(p),
-    dimensions(named['noise']!),
-  );
-  return shaped(output, [...p.shape]);
-};
+const mixture = kernel({
+  names: ['p', 'noise'],
+  like: 'noise',
+  sampled: 'noise',
+  key: () => 'McevalMixtureWeights',
+  code: () => MIXTURE_FORWARD,
+});
+
+const mixtureGrad = kernel({
+  names: ['p', 'noise', 'weights', 'upstream'],
+  like: 'p',
+  sampled: 'noise',
+  key: () => 'McevalMixtureWeightsGrad',
+  code: () => MIXTURE_GRAD,
+});
 
 export function webGpuDrawScaleKernels(): KernelConfig[] {
   return [
