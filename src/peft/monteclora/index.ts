@@ -23,7 +23,6 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
     // Ordered by input width (stably), so that the device draw's per-width parts are consecutive rows of its stacked
     // tensors: slices, not gathers. Each layer draws from its own generator, so the order changes no draw.
     const layers = [...injected.layers].sort((a, b) => a.loraA.shape[0]! - b.loraA.shape[0]!);
-    const remove = injected.remove;
     // One sampler for all layers: the sampling maths runs once per forward on stacked tensors — the priors among
     // them, held as one parameter each with a row per layer.
     const priors = StackedPriors.concat(layers.map((layer) => layer.priors));
@@ -105,7 +104,7 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
       },
       dispose: () => {
         releaseTerms();
-        remove();
+        injected.remove();
         priors.dispose();
       },
     };

@@ -40,10 +40,13 @@ function monteCloraLayers(model: LlamaModel): { name: string; layer: MonteCloraL
 
 export function saveMonteCloraAdapter(model: LlamaModel, config: MonteCloraConfig, dir: string): void {
   const extra: TensorRecord = {};
+  // Each prior parameter read once, its rows cut out per layer.
+  const read = new Map<Variable, Float32Array>();
   for (const { name, layer } of monteCloraLayers(model)) {
     for (const [key, variable] of Object.entries(samplerTensors(layer))) {
       const width = variable.shape[1]!;
-      const values = variable.dataSync() as Float32Array;
+      if (!read.has(variable)) read.set(variable, variable.dataSync() as Float32Array);
+      const values = read.get(variable)!;
       extra[`${PEFT_PREFIX}${name}.${SAMPLER}.${key}`] = {
         shape: [width],
         values: values.slice(layer.priorRow * width, (layer.priorRow + 1) * width),

@@ -24,6 +24,7 @@ import {
   elementwiseDispatch,
   runShader,
   shaped,
+  sizeOf,
   tileFitting,
   type ShaderUniform,
   type WebGpuBackendLike,
@@ -91,8 +92,6 @@ function withKeyMask<T>(
   }
 }
 
-const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
-
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { q, k, v } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo };
   const gpu = backend as unknown as WebGpuBackendLike;
@@ -110,7 +109,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
         uniforms: ATTENTION_UNIFORMS,
         workgroupSize: attentionWorkgroup(g.lanes),
         dispatch: [Math.ceil(g.rows / (attentionWorkgroup(g.lanes) / g.lanes)), g.entries],
-        outputSize: size(q),
+        outputSize: sizeOf(q),
         code: attentionForwardCode(g.dh4, t, g.lanes),
       },
       [q, k, v, mask, lse],
@@ -172,10 +171,12 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
         'McevalAttentionQueryGradient',
         attentionQueryGradientCode(g.dh4, t, g.lanes),
         g.rows,
-        size(q),
+        sizeOf(q),
         [],
       );
-      const dk = run('McevalAttentionKeyGradient', attentionKeyGradientCode(g.dh4, t, g.lanes), g.keys, size(k), [dv]);
+      const dk = run('McevalAttentionKeyGradient', attentionKeyGradientCode(g.dh4, t, g.lanes), g.keys, sizeOf(k), [
+        dv,
+      ]);
       return [shaped(dq, [...q.shape]), shaped(dk, [...k.shape]), dv];
     });
   } finally {

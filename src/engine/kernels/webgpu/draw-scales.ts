@@ -10,7 +10,7 @@
  * one elementwise dispatch. Gradients follow the ops' own chain rule (the clamps pass where the ops' maximum does).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, sizeOf, type WebGpuBackendLike } from './shader.js';
 
 export const SAMPLE_COVARIANCE = 'McevalSampleCovariance';
 export const SAMPLE_COVARIANCE_GRAD = 'McevalSampleCovarianceGrad';
@@ -167,8 +167,6 @@ fn main() {
 }
 `;
 
-const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
-
 /** L, M and the last axis of a [L, M, width] tensor. */
 const dimensions = (t: TensorInfo) => ({ rows: t.shape[0]!, samples: t.shape[1]!, width: t.shape[2]! });
 
@@ -187,7 +185,7 @@ function kernel(spec: {
     const named = inputs as Record<string, TensorInfo>;
     const given = attrs as unknown as Partial<SampleCovarianceAttrs>;
     const like = named[spec.like]!;
-    const count = size(like);
+    const count = sizeOf(like);
     const { rows, samples, width } = dimensions(named[spec.sampled]!);
     const output = runShader(
       backend as unknown as WebGpuBackendLike,

@@ -12,6 +12,7 @@ import {
   elementwiseDispatch,
   runShader,
   shaped,
+  sizeOf,
   workgroupSumCode,
   type ShaderUniform,
   type WebGpuBackendLike,
@@ -161,12 +162,10 @@ fn main() {
 `;
 }
 
-const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
-
 function uniforms(inputs: Record<string, TensorInfo>, attrs: RegularizerTermsAttrs): ShaderUniform[] {
   const { covariance, weights, s, alpha } = inputs as Record<'covariance' | 'weights' | 's' | 'alpha', TensorInfo>;
   const rows = alpha.shape[0]!;
-  const ints = [size(covariance), size(weights), size(s), rows, attrs.components, s.shape[1]!];
+  const ints = [sizeOf(covariance), sizeOf(weights), sizeOf(s), rows, attrs.components, s.shape[1]!];
   return [
     ...ints.map((value) => ({ type: 'int32' as const, data: [value] })),
     { type: 'float32', data: [attrs.outerSamples] },
@@ -203,7 +202,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const hasPrior = named['prior'] !== undefined;
   const shared = uniforms(named, attrs as unknown as RegularizerTermsAttrs);
   return NAMES.map((which) => {
-    const count = size(named[which]!);
+    const count = sizeOf(named[which]!);
     // A shader binds only what it reads (its layout is derived from the code).
     const names = [which, 'upstream', ...(which === 'alpha' && hasPrior ? ['prior'] : [])];
     const output = runShader(

@@ -167,6 +167,9 @@ export function patchShaderSource(code: string): string {
   return directives.length === 0 ? patched : `${directives.join('\n')}\n${patched}`;
 }
 
+/** The number of values of a tensor. */
+export const sizeOf = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
+
 /** The flat output's values as a tensor of `shape` (same data, no copy). */
 export function shaped(info: TensorInfo, shape: number[]): TensorInfo {
   return { dataId: info.dataId, shape, dtype: info.dtype };
