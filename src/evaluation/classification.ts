@@ -1,8 +1,8 @@
 /** Scores any classification task: batched eval-mode forward passes, then the metrics on float64 log-probabilities. */
 import { tf } from '../engine/tf.js';
 import { EVAL_CONTEXT } from '../models/forward-context.js';
-import type { LlamaModel } from '../models/llama/model.js';
-import { padBatch } from '../models/tokenizers/padding.js';
+import type { Model } from '../models/model.js';
+import { padInputs } from '../models/tokenizers/padding.js';
 import type { EncodedExample } from '../train/fine-tune.js';
 import { logSoftmax } from '../metrics/log-softmax.js';
 import { accuracy } from '../metrics/accuracy.js';
@@ -21,17 +21,14 @@ export interface ClassificationScores {
 
 /** Reads the logits asynchronously, so it runs on backends without synchronous reads (WebGPU in Node) too. */
 export async function classLogProbabilities(
-  model: LlamaModel,
+  model: Model,
   examples: readonly EncodedExample[],
   batchSize = 32,
 ): Promise<number[][]> {
   const rows: number[][] = [];
   for (let start = 0; start < examples.length; start += batchSize) {
     const chunk = examples.slice(start, start + batchSize);
-    const batch = padBatch(
-      chunk.map((example) => example.ids),
-      model.config.padTokenId,
-    );
+    const batch = padInputs(chunk, model.config.padTokenId);
     const logits = tf.tidy(() => model.classify(batch, EVAL_CONTEXT));
     const values = await logits.data();
     const numLabels = logits.shape[1];
@@ -42,7 +39,7 @@ export async function classLogProbabilities(
 }
 
 export async function evaluateClassification(
-  model: LlamaModel,
+  model: Model,
   examples: readonly EncodedExample[],
   extraMetrics: readonly ('f1' | 'mcc')[] = [],
 ): Promise<ClassificationScores> {

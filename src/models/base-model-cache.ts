@@ -4,12 +4,15 @@
  * model from clones of them — the same starting point for every grid point, without reading or initialising again.
  */
 import { tf, type Tensor } from '../engine/tf.js';
-import type { LlamaConfig } from './llama/config.js';
 import type { WeightInit } from './llama/model.js';
+import type { Model } from './model.js';
 import type { TextTokenizer } from './tokenizers/tokenizer.js';
 
+/** Builds the model again (its architecture and config) from an init of its weights. */
+export type ModelBuilder = (init: WeightInit) => Model;
+
 interface CachedModel {
-  readonly config: LlamaConfig;
+  readonly build: ModelBuilder;
   readonly weights: Map<string, Tensor>;
   readonly tokenizer: TextTokenizer;
 }
@@ -18,11 +21,11 @@ export class BaseModelCache {
   private readonly models = new Map<string, CachedModel>();
   private readonly pending = new Map<string, Map<string, Tensor>>();
 
-  /** The init that rebuilds a cached model, or undefined when `spec` was not loaded yet. */
-  cached(spec: string): { config: LlamaConfig; init: WeightInit; tokenizer: TextTokenizer } | undefined {
+  /** A fresh model from the recorded weights, or undefined when `spec` was not loaded yet. */
+  cached(spec: string): { model: Model; tokenizer: TextTokenizer } | undefined {
     const entry = this.models.get(spec);
     if (entry === undefined) return undefined;
-    return { config: entry.config, tokenizer: entry.tokenizer, init: (name) => tf.clone(entry.weights.get(name)!) };
+    return { model: entry.build((name) => tf.clone(entry.weights.get(name)!)), tokenizer: entry.tokenizer };
   }
 
   /** Wraps a model's first init so that every weight it makes is remembered. */
@@ -37,11 +40,11 @@ export class BaseModelCache {
   }
 
   /** Completes a recording once the model is built. */
-  remember(spec: string, config: LlamaConfig, tokenizer: TextTokenizer): void {
+  remember(spec: string, build: ModelBuilder, tokenizer: TextTokenizer): void {
     const weights = this.pending.get(spec);
     if (weights === undefined) return;
     this.pending.delete(spec);
-    this.models.set(spec, { config, weights, tokenizer });
+    this.models.set(spec, { build, weights, tokenizer });
   }
 
   dispose(): void {

@@ -1,6 +1,7 @@
 /**
  * Resolves a `--model` argument — `builtin:NAME`, a Hugging Face model folder, or a hub id (downloaded into the
- * cache first) — to a model and its tokenizer.
+ * cache first) — to a model and its tokenizer: a Llama decoder, or (for `mceval run`'s classification tasks) a
+ * BERT/RoBERTa encoder.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,17 +11,28 @@ import { BUILTIN_MODELS } from './builtin.js';
 import { LlamaModel, type WeightInit } from './llama/model.js';
 import type { BaseModelCache } from './base-model-cache.js';
 import { randomWeightInit } from './init.js';
-import { loadLlamaFolder, readConfigJson } from './hf/load-folder.js';
+import {
+  encoderNotDecoder,
+  isEncoderType,
+  loadEncoderFolder,
+  loadLlamaFolder,
+  readConfigJson,
+} from './hf/load-folder.js';
 import { ByteLevelTokenizer } from './tokenizers/byte-level.js';
 import { HfTokenizer } from './tokenizers/hf-tokenizer.js';
 import { downloadFromHub, isHubId, type HubOptions } from './hub/download.js';
 import type { TextTokenizer } from './tokenizers/tokenizer.js';
+import { requireDecoder, type Model } from './model.js';
+import { EncoderModel } from './encoder/model.js';
 
-export interface LoadedModel {
+export interface LoadedModel<M extends Model = LlamaModel> {
   readonly id: string;
-  readonly model: LlamaModel;
+  readonly model: M;
   readonly tokenizer: TextTokenizer;
 }
+
+/** A decoder, or an encoder (classification only): read from the folder's config.json without loading weights. */
+export type ModelArchitecture = 'decoder' | 'encoder';
 
 const BUILTIN_PREFIX = 'builtin:';
 
@@ -59,21 +71,48 @@ export async function resolveModelSpec(spec: string, hub: HubOptions = {}): Prom
   return downloadFromHub(spec, hub);
 }
 
-/** With a cache, the weights are read (or initialised) once and every later load starts from the same ones. */
+/** Which family a (validated, resolved) model spec belongs to. */
+export function modelArchitecture(spec: string): ModelArchitecture {
+  if (spec.startsWith(BUILTIN_PREFIX)) return 'decoder';
+  return isEncoderType(readConfigJson(spec)['model_type']) ? 'encoder' : 'decoder';
+}
+
+/** A decoder: what generation, scoring and causal-LM training need. An encoder's folder is refused in one line. */
 export function loadModel(spec: string, cache?: BaseModelCache): LoadedModel {
   validateModelSpec(spec);
+  if (modelArchitecture(spec) === 'encoder') throw encoderNotDecoder(spec, String(readConfigJson(spec)['model_type']));
+  const loaded = loadAnyModel(spec, cache);
+  return { ...loaded, model: requireDecoder(loaded.model, 'Loading a decoder') };
+}
+
+/**
+ * A decoder or an encoder (the latter without a classification head: the task adds one). With a cache, the weights
+ * are read (or initialised) once and every later load starts from the same ones.
+ */
+export function loadAnyModel(spec: string, cache?: BaseModelCache): LoadedModel<Model> {
+  validateModelSpec(spec);
   const cached = cache?.cached(spec);
-  if (cached !== undefined)
-    return { id: spec, model: new LlamaModel(cached.config, cached.init), tokenizer: cached.tokenizer };
+  if (cached !== undefined) return { id: spec, ...cached };
   const record = (init: WeightInit) => cache?.recording(spec, init) ?? init;
-  const loaded = ((): LoadedModel => {
+  const loaded = ((): LoadedModel<Model> => {
     if (spec.startsWith(BUILTIN_PREFIX)) {
       const builtin = BUILTIN_MODELS[spec.slice(BUILTIN_PREFIX.length)]!;
       const init = randomWeightInit(new Rng(builtin.weightSeed), builtin.config.initializerRange);
       return { id: spec, model: new LlamaModel(builtin.config, record(init)), tokenizer: new ByteLevelTokenizer() };
     }
-    return { id: spec, model: loadLlamaFolder(spec, record), tokenizer: HfTokenizer.fromFolder(spec) };
+    const model =
+      modelArchitecture(spec) === 'encoder'
+        ? loadEncoderFolder(spec, { withCheckpointHead: false, wrapInit: record })
+        : loadLlamaFolder(spec, record);
+    return { id: spec, model, tokenizer: HfTokenizer.fromFolder(spec) };
   })();
-  cache?.remember(spec, loaded.model.config, loaded.tokenizer);
+  const { model } = loaded;
+  cache?.remember(
+    spec,
+    model instanceof EncoderModel
+      ? (init) => new EncoderModel(model.config, init)
+      : (init) => new LlamaModel(model.config, init),
+    loaded.tokenizer,
+  );
   return loaded;
 }

@@ -1,7 +1,7 @@
 /** The one interface every PEFT method implements, so the trainer and the sweep never branch on the method. */
 import type { Scalar, Tensor, Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
-import type { LlamaModel } from '../models/llama/model.js';
+import type { Model } from '../models/model.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 
 /** Variables the optimiser trains together, with a learning-rate multiplier (LoRA+ trains B faster than A). */
@@ -65,9 +65,11 @@ export interface AdapterMethod<Config> {
   /** Validates the `adapter` section of a preset; `source` names the file in error messages. */
   parseConfig(raw: unknown, source: string): Config;
   /** `tokenizer` is the model's, for methods initialised from text (prompt tuning's text init). */
-  apply(model: LlamaModel, config: Config, rng: Rng, tokenizer?: TextTokenizer): AppliedAdapter;
+  apply(model: Model, config: Config, rng: Rng, tokenizer?: TextTokenizer): AppliedAdapter;
   /** True for the baseline that trains nothing (`--adapter none`): one run per task, evaluated as loaded. */
   readonly evaluatesOnly?: boolean;
+  /** True for methods built on a decoder's inputs (prompt tuning's virtual tokens): refused on encoders. */
+  readonly decodersOnly?: boolean;
 }
 
 /** Every variable an adapter's saved files hold: its groups' (and `extra` groups', a task head's) and its untrained ones. */

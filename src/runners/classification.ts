@@ -1,10 +1,16 @@
-/** Classification tasks: a head on the model's last token, trained with the adapter; accuracy, NLL, F1/MCC on dev. */
+/**
+ * Classification tasks: a head on a decoder's last token or an encoder's first, trained with the adapter; accuracy,
+ * NLL, F1/MCC on dev.
+ */
 import { limitClassificationSplits } from '../data/limit.js';
 import type { ClassificationExample } from '../data/examples.js';
 import { evaluateClassification } from '../evaluation/classification.js';
 import { randomWeightInit } from '../models/init.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
+import { HfTokenizer } from '../models/tokenizers/hf-tokenizer.js';
 import { longestFirst } from '../models/tokenizers/longest-first.js';
+import { EncoderModel } from '../models/encoder/model.js';
+import type { Model } from '../models/model.js';
 import type { EncodedExample } from '../train/fine-tune.js';
 import type { TaskRunner } from './types.js';
 
@@ -33,11 +39,33 @@ export function encodeClassificationExample(
   return [...first.slice(0, bos + keepFirst), ...second.slice(0, keepSecond)];
 }
 
-function encodeExamples(
+/**
+ * An encoder reads a pair as its tokenizer's pair template ([CLS] a [SEP] b [SEP], <s> a </s></s> b </s>) with
+ * token type ids, cut longest_first to the task's length or the model's, whichever is shorter — as transformers'
+ * GLUE scripts tokenize.
+ */
+function encodeForEncoder(
+  model: EncoderModel,
   tokenizer: TextTokenizer,
   examples: readonly ClassificationExample[],
   maxLength: number,
 ): EncodedExample[] {
+  if (!(tokenizer instanceof HfTokenizer))
+    throw new Error('An encoder needs its own tokenizer.json (a Hugging Face tokenizer) to encode pairs');
+  const length = Math.min(maxLength, model.maxSequenceLength);
+  return examples.map((example) => ({
+    ...tokenizer.encodeTruncated(example.text, example.textPair, length),
+    label: example.label,
+  }));
+}
+
+function encodeExamples(
+  model: Model,
+  tokenizer: TextTokenizer,
+  examples: readonly ClassificationExample[],
+  maxLength: number,
+): EncodedExample[] {
+  if (model instanceof EncoderModel) return encodeForEncoder(model, tokenizer, examples, maxLength);
   return examples.map((example) => ({
     ids: encodeClassificationExample(tokenizer, example, maxLength),
     label: example.label,
@@ -52,11 +80,11 @@ export const classificationRunner: TaskRunner<'classification'> = {
   prepareModel(model, task, rng) {
     model.addClassificationHead(task.labels.length, randomWeightInit(rng.fork('head'), model.config.initializerRange));
     // The head trains with every method, as PEFT's modules_to_save does for sequence classification.
-    return [{ name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }];
+    return [{ name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 }];
   },
-  encodeTraining: (tokenizer, task, data) => encodeExamples(tokenizer, data.train, task.maxLength),
+  encodeTraining: (tokenizer, task, data, model) => encodeExamples(model, tokenizer, data.train, task.maxLength),
   evaluate: async (model, tokenizer, task, data) =>
-    evaluateClassification(model, encodeExamples(tokenizer, data.dev, task.maxLength), task.extraMetrics),
+    evaluateClassification(model, encodeExamples(model, tokenizer, data.dev, task.maxLength), task.extraMetrics),
   metrics: (scores) => ({
     accuracy: scores.accuracy,
     nll: scores.nll,

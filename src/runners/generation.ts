@@ -2,11 +2,12 @@
 import { evaluateGeneration } from '../evaluation/generation.js';
 import { promptTargetTraining } from './prompt-targets.js';
 import type { TaskRunner } from './types.js';
+import { requireDecoder } from '../models/model.js';
 
 export const generationRunner: TaskRunner<'generation'> = {
   ...promptTargetTraining,
   evaluate: (model, tokenizer, task, data, settings) =>
-    evaluateGeneration(model, tokenizer, task, data.eval, settings.decoding),
+    evaluateGeneration(requireDecoder(model, `Task ${task.name}`), tokenizer, task, data.eval, settings.decoding),
   metrics: (scores) => ({ accuracy: scores.accuracy, nll: scores.nll, metrics: scores.metrics }),
   sampleRecords: (_task, data, scores) =>
     data.eval.map((doc, i) => ({

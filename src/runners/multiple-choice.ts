@@ -2,10 +2,12 @@
 import { evaluateMultipleChoice } from '../evaluation/multiple-choice.js';
 import { promptTargetTraining } from './prompt-targets.js';
 import type { TaskRunner } from './types.js';
+import { requireDecoder } from '../models/model.js';
 
 export const multipleChoiceRunner: TaskRunner<'multiple-choice'> = {
   ...promptTargetTraining,
-  evaluate: async (model, tokenizer, _task, data) => evaluateMultipleChoice(model, tokenizer, data.eval),
+  evaluate: async (model, tokenizer, task, data) =>
+    evaluateMultipleChoice(requireDecoder(model, `Task ${task.name}`), tokenizer, data.eval),
   metrics: (scores) => ({ accuracy: scores.accuracy, nll: scores.nll, metrics: scores.metrics }),
   sampleRecords: (_task, data, scores) =>
     data.eval.map((doc, i) => ({

@@ -9,7 +9,7 @@ import type { PromptTarget } from '../data/examples.js';
 import type { ClassificationScores } from '../evaluation/classification.js';
 import type { GenerationEvaluation } from '../evaluation/generation.js';
 import type { MultipleChoiceEvaluation } from '../evaluation/multiple-choice.js';
-import type { LlamaModel } from '../models/llama/model.js';
+import type { Model } from '../models/model.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import type { ParameterGroup } from '../peft/types.js';
 import type { DataOf, DecodingSettings, TaskKind, TaskOf } from '../tasks/types.js';
@@ -45,10 +45,11 @@ export interface TaskRunner<K extends TaskKind> {
   /** The prompt → target pairs the kind fine-tunes on (pooled by --train-mixture); undefined if it has none. */
   promptTargets(data: DataOf<K>): readonly PromptTarget[] | undefined;
   /** Adds what trains beside the adapter (the classification head), before the adapter is injected; its groups. */
-  prepareModel(model: LlamaModel, task: TaskOf<K>, rng: Rng): readonly ParameterGroup[];
-  encodeTraining(tokenizer: TextTokenizer, task: TaskOf<K>, data: DataOf<K>): EncodedExample[];
+  prepareModel(model: Model, task: TaskOf<K>, rng: Rng): readonly ParameterGroup[];
+  /** `model`: how it reads its inputs (an encoder's sentence pairs) and how long they may be. */
+  encodeTraining(tokenizer: TextTokenizer, task: TaskOf<K>, data: DataOf<K>, model: Model): EncodedExample[];
   evaluate(
-    model: LlamaModel,
+    model: Model,
     tokenizer: TextTokenizer,
     task: TaskOf<K>,
     data: DataOf<K>,

@@ -11,7 +11,7 @@ import { resolveDataDir } from '../data/data-dir.js';
 import type { DataLimits } from '../data/limit.js';
 import { loadTask } from '../runners/index.js';
 import { trainingMixture, writeTrainingMixture } from '../data/train-mixture.js';
-import { resolveModelSpec, validateModelSpec } from '../models/load.js';
+import { modelArchitecture, resolveModelSpec, validateModelSpec } from '../models/load.js';
 import { loadPreset, type AdapterPreset } from '../peft/preset.js';
 import { ensureWritableDirectory } from '../report/output-dir.js';
 import { limitTask, promptTargetsOf } from '../runners/index.js';
@@ -75,6 +75,7 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
   // A hub id downloads only after everything cheap to check has passed.
   const modelSpec = await resolveModelSpec(flags.model);
   validateModelSpec(modelSpec);
+  if (modelArchitecture(modelSpec) === 'encoder') checkEncoderSweep(modelSpec, tasks, presets);
 
   const dataDir = resolveDataDir(flags.data);
   // A sweep that only evaluates (the baseline) needs no training split: a test split alone is enough, as in lm-eval.
@@ -153,6 +154,24 @@ function checkTrainingReplacement(flags: RunFlags, tasks: readonly Task[]): void
   if (replacing !== undefined && classification !== undefined) {
     throw new UserError(
       `${replacing} replaces the fine-tuning pairs of generation and multiple-choice tasks; ${classification.name} is a classification task.`,
+    );
+  }
+}
+
+/** An encoder classifies: no generation or multiple-choice task, no method that needs a decoder's inputs. */
+function checkEncoderSweep(modelSpec: string, tasks: readonly Task[], presets: readonly AdapterPreset[]): void {
+  const other = tasks.find((task) => task.kind !== 'classification');
+  if (other !== undefined) {
+    throw new UserError(
+      `${modelSpec} is an encoder, which mceval runs on classification tasks only; ${other.name} is a ${other.kind} ` +
+        'task: give it a llama model, or pick classification tasks (`mceval tasks`).',
+    );
+  }
+  const decoderOnly = presets.find((preset) => preset.method.decodersOnly === true);
+  if (decoderOnly !== undefined) {
+    throw new UserError(
+      `${modelSpec} is an encoder; the ${decoderOnly.name} adapter (${decoderOnly.method.name}) runs on llama models ` +
+        'only: pick another adapter.',
     );
   }
 }

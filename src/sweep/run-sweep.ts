@@ -6,7 +6,7 @@
 import { Rng } from '../engine/rng.js';
 import { explainEngineError } from '../engine/engine-errors.js';
 import { fineTune, type StepProgress, type TrainResult } from '../train/fine-tune.js';
-import { loadModel } from '../models/load.js';
+import { loadAnyModel } from '../models/load.js';
 import { countParameters, savedVariables, type ParameterGroup } from '../peft/types.js';
 import type { AdapterPreset } from '../peft/preset.js';
 import type { DecodingSettings, LoadedTask, TaskKind } from '../tasks/types.js';
@@ -16,6 +16,7 @@ import type { RunResult } from '../report/results.js';
 import { gridPoints, type Grid, type GridPoint } from './grid.js';
 import { BaseModelCache } from '../models/base-model-cache.js';
 import { saveTrainedAdapter } from '../peft/save-trained.js';
+import { adapterConfigFor } from '../peft/target-aliases.js';
 
 export interface SweepPlanEntry {
   readonly task: LoadedTask;
@@ -148,11 +149,13 @@ async function trainAndEvaluate<K extends TaskKind>(
   const { task, data } = loaded;
   const runner = RUNNERS[loaded.kind];
   const rng = new Rng(options.seed);
-  const { model, tokenizer } = loadModel(options.modelSpec, options.baseModels);
+  const { model, tokenizer } = loadAnyModel(options.modelSpec, options.baseModels);
+  // The preset's targets as this model names them (an encoder's query/value for a decoder's q_proj/v_proj).
+  const adapterConfig = adapterConfigFor(model, preset.adapterConfig);
   const { adapter, ownGroups } = (() => {
     try {
       const ownGroups = runner.prepareModel(model, task, rng);
-      return { ownGroups, adapter: preset.method.apply(model, preset.adapterConfig, rng.fork('adapter'), tokenizer) };
+      return { ownGroups, adapter: preset.method.apply(model, adapterConfig, rng.fork('adapter'), tokenizer) };
     } catch (error) {
       model.dispose();
       throw error;
@@ -161,7 +164,7 @@ async function trainAndEvaluate<K extends TaskKind>(
   try {
     const groups: ParameterGroup[] = [...adapter.groups, ...ownGroups];
     const started = performance.now();
-    const examples = runner.encodeTraining(tokenizer, task, data);
+    const examples = runner.encodeTraining(tokenizer, task, data, model);
     const training =
       preset.method.evaluatesOnly === true
         ? untrained()
@@ -186,7 +189,7 @@ async function trainAndEvaluate<K extends TaskKind>(
     const scores = await runner.evaluate(model, tokenizer, task, data, { decoding: options.decoding });
     const samples = options.logSamples === true ? runner.sampleRecords(task, data, scores) : undefined;
     if (adapterDir !== undefined) {
-      await saveTrainedAdapter(model, preset, savedVariables(adapter, ownGroups), adapterDir);
+      await saveTrainedAdapter(model, preset, savedVariables(adapter, ownGroups), adapterDir, adapterConfig);
     }
     return {
       task: task.name,

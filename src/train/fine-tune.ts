@@ -6,9 +6,9 @@
  */
 import { tf, type Scalar, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
-import type { LlamaModel } from '../models/llama/model.js';
+import { requireDecoder, type Model } from '../models/model.js';
 import type { ParameterGroup, TrainingHooks } from '../peft/types.js';
-import { padBatch } from '../models/tokenizers/padding.js';
+import { padInputs } from '../models/tokenizers/padding.js';
 import { AdamW } from './adamw.js';
 import { clipByGlobalNorm } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
@@ -17,6 +17,8 @@ import { causalLmLoss, classificationLoss, countedTargets, targetMask } from './
 
 export interface EncodedExample {
   readonly ids: readonly number[];
+  /** An encoder's sentence pair: each token's segment (0 for the first text, 1 for the second under BERT). */
+  readonly tokenTypeIds?: readonly number[];
   /** The class (classification objective). */
   readonly label: number;
   /** Causal-LM objective: the index in `ids` where the target begins (the prompt before it is not learned). */
@@ -27,7 +29,8 @@ export interface EncodedExample {
 export type TrainingObjective = 'classification' | 'causal-lm';
 
 export interface TrainOptions {
-  readonly model: LlamaModel;
+  /** A decoder, or an encoder for the classification objective. */
+  readonly model: Model;
   readonly groups: readonly ParameterGroup[];
   readonly examples: readonly EncodedExample[];
   readonly learningRate: number;
@@ -166,7 +169,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
 }
 
 interface StepInputs {
-  readonly model: LlamaModel;
+  readonly model: Model;
   readonly optimizer: AdamW;
   readonly trained: ReadonlySet<Variable>;
   readonly rows: readonly EncodedExample[];
@@ -196,10 +199,7 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
   const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
   // Each micro-batch padded once; its share of the batch's loss terms (examples, or counted target tokens).
   const split = splitRows(step.rows, step.microBatches).map((rows) => {
-    const batch = padBatch(
-      rows.map((row) => row.ids),
-      model.config.padTokenId,
-    );
+    const batch = padInputs(rows, model.config.padTokenId);
     const targets = step.objective === 'classification' ? undefined : targetMask(batch, rows);
     const terms =
       targets === undefined
@@ -225,7 +225,7 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
         const loss =
           step.objective === 'classification'
             ? classificationLoss(model.classify(batch, context), labels)
-            : causalLmLoss(model, batch, context, targets);
+            : causalLmLoss(requireDecoder(model, 'Causal-LM training'), batch, context, targets);
         task = tf.keep(share === 1 ? loss : tf.mul(loss, share));
         const extra = step.hooks.regularizer?.();
         const total = extra === undefined ? loss : tf.add(loss, extra);

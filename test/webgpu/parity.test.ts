@@ -1,14 +1,14 @@
 /**
  * WebGPU against wasm from the same seeds (npm run test:webgpu, on the software adapter scripts/setup-webgpu-software.sh
  * unpacks, or on a real GPU): a LoRA, a DoRA, a MonteCLoRA and an AdaLoRA (pruning 4 → 2) fine-tuning run on every
- * linear layer (four AdamW steps with clipping and two micro-batches each, classification head) and the scoring of the
- * trained model agree — losses and gradient norms within 2e-4 relative, trained adapter values within 1e-3 absolute (a
- * tenth of one AdamW step), dev NLL within 1e-4 — the tolerance of float32 kernels that sum in another order. Greedy
- * generation gives the same tokens and continuation scoring the same log-likelihoods (1e-4); the causal-LM loss of a
- * target-masked batch through the tied head (whole, in chunks of rows, and with the embedding trained) and its
- * gradients agree to 1e-5 and 1e-4. MonteCLoRA runs as the paper states it, with exact Dirichlet weights (its
- * concentrations read back before each step) and with two outer samples, ε² and a random Dirichlet prior. A
- * synchronous read fails with one line.
+ * linear layer (four AdamW steps with clipping and two micro-batches each, classification head), and a LoRA and a
+ * MonteCLoRA run on a tiny BERT classifying sentence pairs; the runs and the scoring of the trained model agree —
+ * losses and gradient norms within 2e-4 relative, trained adapter values within 1e-3 absolute (a tenth of one AdamW
+ * step), dev NLL within 1e-4 — the tolerance of float32 kernels that sum in another order. Greedy generation gives the
+ * same tokens and continuation scoring the same log-likelihoods (1e-4); the causal-LM loss of a target-masked batch
+ * through the tied head (whole, in chunks of rows, and with the embedding trained) and its gradients agree to 1e-5 and
+ * 1e-4. MonteCLoRA runs as the paper states it, with exact Dirichlet weights (its concentrations read back before each
+ * step) and with two outer samples, ε² and a random Dirichlet prior. A synchronous read fails with one line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +21,9 @@ import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { adaLoraMethod } from '../../src/peft/adalora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
-import { fineTune } from '../../src/train/fine-tune.js';
+import { fineTune, type EncodedExample } from '../../src/train/fine-tune.js';
+import type { Model } from '../../src/models/model.js';
+import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { evaluateClassification } from '../../src/evaluation/classification.js';
 import { randomWeightInit } from '../../src/models/init.js';
 import { generate } from '../../src/generation/generate.js';
@@ -30,6 +32,7 @@ import { EVAL_CONTEXT } from '../../src/models/forward-context.js';
 import { padBatch } from '../../src/models/tokenizers/padding.js';
 import { causalLmLoss, targetMask } from '../../src/train/loss.js';
 import { withEnv } from '../helpers.js';
+import { encoderPairExamples, tinyEncoder } from '../tiny-encoder.js';
 
 interface Outcome {
   readonly losses: number[];
@@ -41,46 +44,63 @@ interface Outcome {
 
 const TEXTS = ['good film', 'bad film', 'great plot', 'awful plot', 'fine acting', 'poor acting', 'nice', 'dull'];
 
-type Method = 'lora' | 'dora' | 'monteclora' | 'monteclora-dirichlet' | 'monteclora-variants' | 'adalora';
+type Method =
+  | 'lora'
+  | 'dora'
+  | 'monteclora'
+  | 'monteclora-dirichlet'
+  | 'monteclora-variants'
+  | 'adalora'
+  | 'lora-bert'
+  | 'monteclora-bert';
 
 /** The MonteCLoRA configurations beside the paper's: exact Dirichlet weights; two outer samples with ε², a random prior. */
 const MONTECLORA_VARIANTS: Partial<Record<Method, object>> = {
   monteclora: {},
+  'monteclora-bert': {},
   'monteclora-dirichlet': { mixtureWeights: 'dirichlet' },
   'monteclora-variants': { outerSamples: 2, doubleScale: true, randomDirichletPrior: true },
 };
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
+/** A decoder (builtin:tiny, its tokenizer's texts) or a tiny BERT (sentence pairs with token types), with a head. */
+function modelAndExamples(method: Method): { model: Model; examples: EncodedExample[] } {
+  if (method.endsWith('-bert')) return { model: tinyEncoder('bert', { seed: 2 }), examples: encoderPairExamples(8) };
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
+  return { model, examples: TEXTS.map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 })) };
+}
+
 async function fineTuneOn(backend: 'wasm' | 'webgpu', method: Method): Promise<Outcome> {
   await initEngine(backend);
   const before = tf.memory().numTensors;
-  const { model, tokenizer } = loadModel('builtin:tiny');
-  model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
-  // Every linear layer, as the presets do: dozens of gradients in one step (more than a kernel may bind at once).
+  const { model, examples } = modelAndExamples(method);
+  // Every linear layer, as the presets do: dozens of gradients in one step (more than a kernel may bind at once). An
+  // encoder reads the decoder's module names as its own.
+  const targets = adapterConfigFor(model, { targetModules: TARGETS }).targetModules;
   const adapter =
     MONTECLORA_VARIANTS[method] !== undefined
       ? monteCloraMethod.apply(
           model,
-          parseMonteCloraConfig({ r: 4, alpha: 8, targetModules: TARGETS, ...MONTECLORA_VARIANTS[method] }, 'parity'),
+          parseMonteCloraConfig({ r: 4, alpha: 8, targetModules: targets, ...MONTECLORA_VARIANTS[method] }, 'parity'),
           new Rng(4),
         )
       : method === 'adalora'
         ? adaLoraMethod.apply(
             model,
-            adaLoraMethod.parseConfig({ initR: 4, targetR: 2, alpha: 8, dropout: 0, targetModules: TARGETS }, 'parity'),
+            adaLoraMethod.parseConfig({ initR: 4, targetR: 2, alpha: 8, dropout: 0, targetModules: targets }, 'parity'),
             new Rng(4),
           )
         : loraMethod.apply(
             model,
-            parseLoraConfig({ r: 4, alpha: 8, useDora: method === 'dora', targetModules: TARGETS }, 'parity'),
+            parseLoraConfig({ r: 4, alpha: 8, useDora: method === 'dora', targetModules: targets }, 'parity'),
             new Rng(4),
           );
-  const examples = TEXTS.map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 }));
   try {
     const result = await fineTune({
       model,
-      groups: [...adapter.groups, { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 }],
+      groups: [...adapter.groups, { name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 }],
       examples,
       learningRate: 0.01,
       batchSize: 4,
@@ -127,6 +147,8 @@ for (const method of [
   'monteclora-dirichlet',
   'monteclora-variants',
   'adalora',
+  'lora-bert',
+  'monteclora-bert',
 ] as const) {
   test(`${method}: fine-tuning steps and scoring on webgpu agree with wasm from the same seed`, async () => {
     const reference = await fineTuneOn('wasm', method);

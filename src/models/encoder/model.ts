@@ -1,8 +1,8 @@
 /**
  * BERT and RoBERTa encoders (post-LN transformer, absolute position and token-type embeddings, exact GELU) with
- * their sequence-classification heads: BERT's pooler (dense + tanh on [CLS]) + classifier, RoBERTa's
- * classifier.dense + tanh + classifier.out_proj on <s>. RoBERTa counts positions from padding_idx + 1.
- * Linear layers are the same adapter-ready `Linear` the decoder uses.
+ * their sequence-classification heads: BERT's pooler (dense + tanh on [CLS], part of the pretrained body) +
+ * classifier, RoBERTa's classifier.dense + tanh + classifier.out_proj on <s>. RoBERTa counts positions from
+ * padding_idx + 1. Linear layers are the same adapter-ready `Linear` the decoder uses.
  */
 import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
@@ -11,9 +11,10 @@ import { Linear } from '../layers/linear.js';
 import { gelu, layerNorm } from '../layers/layer-norm.js';
 import { MASKED } from '../layers/attention-bias.js';
 import type { ForwardContext } from '../forward-context.js';
-import type { PaddedBatch } from '../tokenizers/padding.js';
+import type { PaddedBatch, TypedBatch } from '../tokenizers/padding.js';
 import type { WeightInit, ParameterRole } from '../llama/model.js';
 import type { EncoderConfig } from './config.js';
+import { linearParameters, namedParameter, type NamedParameter } from '../named-parameters.js';
 
 interface Norm {
   readonly weight: Variable;
@@ -32,8 +33,12 @@ interface EncoderLayer {
 }
 
 /** A batch for an encoder: padded ids and, for sentence pairs, token type ids ([batch, length]). */
-export interface EncoderBatch extends PaddedBatch {
-  readonly tokenTypeIds?: Int32Array;
+export type EncoderBatch = TypedBatch;
+
+/** The sequence-classification head: RoBERTa's dense + out_proj, BERT's classifier alone (its pooler is pretrained). */
+interface ClassificationHead {
+  readonly dense?: Linear;
+  readonly out: Linear;
 }
 
 export class EncoderModel {
@@ -42,14 +47,14 @@ export class EncoderModel {
   readonly tokenTypeEmbeddings: Variable;
   readonly embeddingNorm: Norm;
   readonly layers: readonly EncoderLayer[];
-  /** BERT: pooler.dense; RoBERTa: classifier.dense. Both followed by tanh. */
-  readonly headDense: Linear;
-  /** BERT: classifier; RoBERTa: classifier.out_proj. */
-  readonly headOut: Linear;
+  /** BERT's pooler.dense (followed by tanh): pretrained with the body, frozen unless an adapter targets it. */
+  readonly pooler: Linear | undefined;
+  /** Added for a classification task (`addClassificationHead`); trained with every method. */
+  head: ClassificationHead | undefined;
 
+  /** The body; the classification head comes from `addClassificationHead`. */
   constructor(
     readonly config: EncoderConfig,
-    numLabels: number,
     private readonly init: WeightInit,
   ) {
     const p = config.modelType;
@@ -79,13 +84,51 @@ export class EncoderModel {
         outputNorm: this.norm(`${prefix}.output.LayerNorm`, d),
       };
     });
-    if (p === 'bert') {
-      this.headDense = this.linear('bert.pooler.dense', d, d);
-      this.headOut = this.linear('classifier', d, numLabels);
-    } else {
-      this.headDense = this.linear('classifier.dense', d, d);
-      this.headOut = this.linear('classifier.out_proj', d, numLabels);
-    }
+    this.pooler = p === 'bert' ? this.linear('bert.pooler.dense', d, d) : undefined;
+  }
+
+  /**
+   * Adds a trainable classification head of `numLabels` outputs under transformers' names, replacing any earlier one:
+   * drawn by a run from its own seed, or read from a fine-tuned classifier's checkpoint while it is open.
+   */
+  addClassificationHead(numLabels: number, init: WeightInit): void {
+    this.headVariables().forEach((variable) => variable.dispose());
+    const d = this.config.hiddenSize;
+    const linear = (name: string, outFeatures: number) => this.linear(name, d, outFeatures, init, true);
+    this.head =
+      this.config.modelType === 'bert'
+        ? { out: linear('classifier', numLabels) }
+        : { dense: linear('classifier.dense', d), out: linear('classifier.out_proj', numLabels) };
+  }
+
+  /** The classification head's parameters (none before `addClassificationHead`). */
+  headVariables(): Variable[] {
+    return this.head === undefined ? [] : headLinears(this.head).flatMap((linear) => linear.variables());
+  }
+
+  /** The longest input its position embeddings cover: RoBERTa's positions start after padding_idx. */
+  get maxSequenceLength(): number {
+    const { maxPositionEmbeddings, padTokenId, modelType } = this.config;
+    return modelType === 'bert' ? maxPositionEmbeddings : maxPositionEmbeddings - padTokenId - 1;
+  }
+
+  /**
+   * What the decoder's module names (the adapter presets' targets) are called here, so one preset adapts both:
+   * attention's q/k/v/o projections, the feed-forward input (a decoder's gate and up projections are one
+   * intermediate.dense here) and output. The feed-forward output is named in full per layer, because its suffix
+   * (output.dense) also ends attention's output.
+   */
+  targetAliases(): ReadonlyMap<string, readonly string[]> {
+    const ffnOutput = this.layers.map((layer) => layer.output.name);
+    return new Map<string, readonly string[]>([
+      ['q_proj', ['query']],
+      ['k_proj', ['key']],
+      ['v_proj', ['value']],
+      ['o_proj', ['attention.output.dense']],
+      ['gate_proj', ['intermediate.dense']],
+      ['up_proj', ['intermediate.dense']],
+      ['down_proj', ffnOutput],
+    ]);
   }
 
   /** Position ids: 0, 1, … for BERT; padding_idx + 1, + 2, … over real tokens (padding_idx on padding) for RoBERTa. */
@@ -137,23 +180,57 @@ export class EncoderModel {
 
   /** Classification logits [batch, labels] from the first token ([CLS] / <s>). Call inside tf.tidy. */
   classify(batch: EncoderBatch, context: ForwardContext): Tensor2D {
+    const head = this.head;
+    if (head === undefined) throw new Error('classify() needs a classification head: call addClassificationHead first');
+    if (batch.length > this.maxSequenceLength)
+      throw new Error(`An encoder batch of ${batch.length} tokens exceeds the model's ${this.maxSequenceLength}.`);
     const hidden = this.hiddenStates(batch, context);
     const first = tf.reshape(tf.slice(hidden, [0, 0, 0], [-1, 1, -1]), [batch.batchSize, this.config.hiddenSize]);
-    return this.headOut.forward(tf.tanh(this.headDense.forward(first, context)), context) as Tensor2D;
+    // BERT pools [CLS] with its pretrained pooler, RoBERTa <s> with its head's dense layer; both then tanh.
+    const dense = this.pooler ?? head.dense!;
+    return head.out.forward(tf.tanh(dense.forward(first, context)), context) as Tensor2D;
   }
 
+  /** Every linear layer of the body, by name: where adapters are injected (the classification head is not one). */
   linears(): Linear[] {
     const layers = this.layers.flatMap((l) => [l.query, l.key, l.value, l.attentionOutput, l.intermediate, l.output]);
-    return [...layers, this.headDense, this.headOut];
+    return this.pooler === undefined ? layers : [...layers, this.pooler];
   }
 
+  /** Every parameter of the model (body, head), frozen or not. */
   variables(): Variable[] {
-    const norms = [this.embeddingNorm, ...this.layers.flatMap((l) => [l.attentionNorm, l.outputNorm])].flatMap((n) => [
-      n.weight,
-      n.bias,
-    ]);
-    const embeddings = [this.wordEmbeddings, this.positionEmbeddings, this.tokenTypeEmbeddings];
-    return [...embeddings, ...norms, ...this.linears().flatMap((l) => l.variables())];
+    return this.namedParameters().map((parameter) => parameter.variable);
+  }
+
+  /** Every parameter under its transformers name, linear weights flagged (stored [in, out] here, [out, in] there). */
+  namedParameters(): NamedParameter[] {
+    const p = this.config.modelType;
+    const norm = (prefix: string, n: Norm) => [
+      namedParameter(`${prefix}.weight`, n.weight),
+      namedParameter(`${prefix}.bias`, n.bias),
+    ];
+    return [
+      namedParameter(`${p}.embeddings.word_embeddings.weight`, this.wordEmbeddings),
+      namedParameter(`${p}.embeddings.position_embeddings.weight`, this.positionEmbeddings),
+      namedParameter(`${p}.embeddings.token_type_embeddings.weight`, this.tokenTypeEmbeddings),
+      ...norm(`${p}.embeddings.LayerNorm`, this.embeddingNorm),
+      ...this.layers.flatMap((l, i) => {
+        const prefix = `${p}.encoder.layer.${i}`;
+        return [
+          ...[l.query, l.key, l.value, l.attentionOutput].flatMap(linearParameters),
+          ...norm(`${prefix}.attention.output.LayerNorm`, l.attentionNorm),
+          ...[l.intermediate, l.output].flatMap(linearParameters),
+          ...norm(`${prefix}.output.LayerNorm`, l.outputNorm),
+        ];
+      }),
+      ...(this.pooler === undefined ? [] : linearParameters(this.pooler)),
+      ...this.headParameters(),
+    ];
+  }
+
+  /** The classification head's parameters under their transformers names. */
+  headParameters(): NamedParameter[] {
+    return this.head === undefined ? [] : headLinears(this.head).flatMap(linearParameters);
   }
 
   dispose(): void {
@@ -186,13 +263,17 @@ export class EncoderModel {
     };
   }
 
-  private linear(name: string, inFeatures: number, outFeatures: number): Linear {
+  private linear(name: string, inFeatures: number, outFeatures: number, init = this.init, trainable = false): Linear {
     return new Linear(
       name,
-      this.parameter(`${name}.weight`, [inFeatures, outFeatures], 'linear'),
-      this.parameter(`${name}.bias`, [outFeatures], 'bias'),
+      newVariable(() => init(`${name}.weight`, [inFeatures, outFeatures], 'linear'), trainable),
+      newVariable(() => init(`${name}.bias`, [outFeatures], 'bias'), trainable),
     );
   }
+}
+
+function headLinears(head: ClassificationHead): Linear[] {
+  return head.dense === undefined ? [head.out] : [head.dense, head.out];
 }
 
 /** [batch, 1, 1, length]: 0 for real keys, a large negative number for padding (bidirectional attention). */

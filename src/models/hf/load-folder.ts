@@ -42,9 +42,11 @@ export function checkpointWeightInit(checkpoint: Checkpoint): WeightInit {
 export function loadLlamaFolder(dir: string, wrapInit: (init: WeightInit) => WeightInit = (init) => init): LlamaModel {
   const raw = readConfigJson(dir);
   const modelType = raw['model_type'];
+  if (isEncoderType(modelType)) throw encoderNotDecoder(dir, modelType);
   if (modelType !== 'llama') {
     throw new UserError(
-      `${join(dir, 'config.json')}: model_type "${String(modelType)}" is not supported; mceval loads llama models.`,
+      `${join(dir, 'config.json')}: model_type "${String(modelType)}" is not supported; mceval loads llama, bert ` +
+        'and roberta models.',
     );
   }
   const parsed = parseLlamaConfig(raw, join(dir, 'config.json'));
@@ -56,17 +58,43 @@ export function loadLlamaFolder(dir: string, wrapInit: (init: WeightInit) => Wei
   }
 }
 
-/** A BERT or RoBERTa sequence classifier from a Hugging Face folder; the label count comes from its classifier. */
-export function loadEncoderFolder(dir: string): EncoderModel {
-  const source = join(dir, 'config.json');
-  const config = parseEncoderConfig(readConfigJson(dir), source);
+/** What generation and scoring say when handed an encoder's folder. */
+export function encoderNotDecoder(dir: string, modelType: string): UserError {
+  return new UserError(
+    `${dir} is a ${modelType} encoder: mceval fine-tunes encoders on classification tasks (\`mceval run\`); ` +
+      'generation and scoring need a llama model.',
+  );
+}
+
+/** Whether a config.json's model_type is one of the encoders mceval loads. */
+export function isEncoderType(modelType: unknown): modelType is 'bert' | 'roberta' {
+  return modelType === 'bert' || modelType === 'roberta';
+}
+
+/**
+ * A BERT or RoBERTa encoder from a Hugging Face folder (a base checkpoint such as roberta-base, or a fine-tuned
+ * classifier). With `withCheckpointHead`, its sequence-classification head comes from the checkpoint too, the label
+ * count from its classifier; otherwise the caller adds a head for its task.
+ */
+export function loadEncoderFolder(
+  dir: string,
+  { withCheckpointHead = true, wrapInit = (init: WeightInit) => init } = {},
+): EncoderModel {
+  const config = parseEncoderConfig(readConfigJson(dir), join(dir, 'config.json'));
   const checkpoint = Checkpoint.open(dir);
   try {
-    const head = config.modelType === 'bert' ? 'classifier.weight' : 'classifier.out_proj.weight';
-    if (!checkpoint.has(head))
-      throw new UserError(`${dir}: no "${head}": mceval loads encoders with their sequence-classification head.`);
-    const numLabels = checkpoint.shapeOf(head)[0]!;
-    return new EncoderModel(config, numLabels, checkpointWeightInit(checkpoint));
+    const init = checkpointWeightInit(checkpoint);
+    const model = new EncoderModel(config, wrapInit(init));
+    if (!withCheckpointHead) return model;
+    try {
+      const head = config.modelType === 'bert' ? 'classifier.weight' : 'classifier.out_proj.weight';
+      if (!checkpoint.has(head)) throw new UserError(`${dir}: no "${head}": not a sequence classifier's checkpoint.`);
+      model.addClassificationHead(checkpoint.shapeOf(head)[0]!, init);
+      return model;
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
   } finally {
     checkpoint.close();
   }

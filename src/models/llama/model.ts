@@ -19,6 +19,7 @@ import { swiGlu } from '../layers/swiglu.js';
 import { applyRope, ropeInverseFrequencies, ropeTables, type RopeTables } from '../layers/rope.js';
 import { AttentionMask, causalAttention } from '../layers/causal-attention.js';
 import { lastTokenIndices, positionIds, type PaddedBatch } from '../tokenizers/padding.js';
+import { linearParameters, namedParameter, type NamedParameter } from '../named-parameters.js';
 import type { ForwardContext } from '../forward-context.js';
 import { headDim, validateLlamaConfig, type LlamaConfig } from './config.js';
 
@@ -116,6 +117,11 @@ export class LlamaModel {
     const weight = newVariable(() => init('score.weight', [this.config.hiddenSize, numLabels], 'linear'), true);
     this.score = new Linear('score', weight);
     return this.score;
+  }
+
+  /** The classification head's parameters (none before `addClassificationHead`). */
+  headVariables(): Variable[] {
+    return this.score?.variables() ?? [];
   }
 
   /** Every linear layer of the decoder, by name: where adapters are injected. */
@@ -277,22 +283,22 @@ export class LlamaModel {
    * The base model's parameters under their Hugging Face names, linear weights flagged (stored [in, out] here,
    * [out, in] in a checkpoint). The classification head is not included (it belongs to the task).
    */
-  namedParameters(): { name: string; variable: Variable; isLinearWeight: boolean }[] {
-    const plain = (name: string, variable: Variable) => ({ name, variable, isLinearWeight: false });
-    const linear = (l: Linear) => [
-      { name: `${l.name}.weight`, variable: l.weight, isLinearWeight: true },
-      ...(l.bias === undefined ? [] : [plain(`${l.name}.bias`, l.bias)]),
-    ];
+  namedParameters(): NamedParameter[] {
     return [
-      plain('model.embed_tokens.weight', this.embedTokens),
+      namedParameter('model.embed_tokens.weight', this.embedTokens),
       ...this.layers.flatMap((layer, i) => [
-        plain(`model.layers.${i}.input_layernorm.weight`, layer.inputNorm),
-        plain(`model.layers.${i}.post_attention_layernorm.weight`, layer.postAttentionNorm),
-        ...layerLinears(layer).flatMap(linear),
+        namedParameter(`model.layers.${i}.input_layernorm.weight`, layer.inputNorm),
+        namedParameter(`model.layers.${i}.post_attention_layernorm.weight`, layer.postAttentionNorm),
+        ...layerLinears(layer).flatMap(linearParameters),
       ]),
-      plain('model.norm.weight', this.finalNorm),
-      ...(this.lmHead === undefined ? [] : linear(this.lmHead)),
+      namedParameter('model.norm.weight', this.finalNorm),
+      ...(this.lmHead === undefined ? [] : linearParameters(this.lmHead)),
     ];
+  }
+
+  /** The classification head's parameters under transformers' name (`score.weight`, no bias). */
+  headParameters(): NamedParameter[] {
+    return this.score === undefined ? [] : linearParameters(this.score);
   }
 
   dispose(): void {

@@ -9,6 +9,34 @@ export interface PaddedBatch {
   readonly mask: Int32Array;
 }
 
+/** A batch for a sequence classifier: sentence pairs fed to an encoder add token type ids ([batch, length]). */
+export interface TypedBatch extends PaddedBatch {
+  readonly tokenTypeIds?: Int32Array;
+}
+
+/** One encoded input: token ids and, for an encoder's sentence pair, each token's segment. */
+export interface ClassifierInput {
+  readonly ids: readonly number[];
+  readonly tokenTypeIds?: readonly number[];
+}
+
+/**
+ * Training and classification inputs padded on the right (where neither a decoder's last-token head nor an
+ * encoder's absolute positions move), token types padded with 0 when the rows have them.
+ */
+export function padInputs(rows: readonly ClassifierInput[], padId: number): TypedBatch {
+  const batch = padBatch(
+    rows.map((row) => row.ids),
+    padId,
+  );
+  if (!rows.some((row) => row.tokenTypeIds !== undefined)) return batch;
+  const types = padBatch(
+    rows.map((row) => row.tokenTypeIds ?? new Array<number>(row.ids.length).fill(0)),
+    0,
+  );
+  return { ...batch, tokenTypeIds: types.ids };
+}
+
 export function padBatch(
   sequences: readonly (readonly number[])[],
   padId: number,

@@ -9,12 +9,12 @@ import { injectAdapterLayers } from '../inject.js';
 import { parseAdaLoraConfig, peftAdaLoraFields, type AdaLoraConfig } from './config.js';
 import { AdaLoraLayer } from './layer.js';
 import { RankAllocator } from './rank-allocator.js';
-import type { LlamaModel } from '../../models/llama/model.js';
+import type { Model } from '../../models/model.js';
 import type { Rng } from '../../engine/rng.js';
 
 /** Injects AdaLoRA layers; `ranks` gives a stored rank per targeted layer (a pruned adapter being loaded). */
 export function injectAdaLora(
-  model: LlamaModel,
+  model: Model,
   config: AdaLoraConfig,
   rng: Rng,
   ranks?: (moduleName: string) => number,

@@ -7,7 +7,7 @@
 import { tf } from '../../engine/tf.js';
 import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
-import type { LlamaModel } from '../../models/llama/model.js';
+import type { Model } from '../../models/model.js';
 import type { Linear } from '../../models/layers/linear.js';
 import type { AppliedAdapter } from '../types.js';
 import {
@@ -49,7 +49,7 @@ function keptSlice(entry: Entry, kept: readonly boolean[] | undefined, axis: 0 |
 }
 
 export function saveAdaLoraAdapter(
-  model: LlamaModel,
+  model: Model,
   config: AdaLoraConfig,
   dir: string,
   totalSteps: number | null = null,
@@ -110,7 +110,7 @@ export function readPeftAdaLoraConfig(dir: string): { config: AdaLoraConfig; ran
 }
 
 /** Injects a PEFT AdaLoRA adapter saved in `dir`, each layer at the rank its rank pattern kept. */
-export function loadAdaLoraAdapter(model: LlamaModel, dir: string): { adapter: AppliedAdapter; config: AdaLoraConfig } {
+export function loadAdaLoraAdapter(model: Model, dir: string): { adapter: AppliedAdapter; config: AdaLoraConfig } {
   const { config, rankPattern } = readPeftAdaLoraConfig(dir);
   const rankOf = (name: string) => {
     const kept = rankPattern[`${name}.lora_E`];

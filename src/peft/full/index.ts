@@ -13,7 +13,7 @@ export const fullFineTuningMethod: AdapterMethod<FullFineTuningConfig> = {
   },
   apply(model): AppliedAdapter {
     // The classification head, if any, is trained by the caller in its own group.
-    const head = new Set(model.score?.variables() ?? []);
+    const head = new Set(model.headVariables());
     const variables = model.variables().filter((variable) => !head.has(variable));
     variables.forEach((variable) => (variable.trainable = true));
     return {

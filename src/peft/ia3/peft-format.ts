@@ -15,7 +15,7 @@ import {
 } from '../peft-files.js';
 import { type TensorRecord } from '../../models/safetensors.js';
 import type { Linear } from '../../models/layers/linear.js';
-import type { LlamaModel } from '../../models/llama/model.js';
+import type { Model } from '../../models/model.js';
 import type { AppliedAdapter } from '../types.js';
 import { ia3Method } from './index.js';
 import { Ia3Layer } from './layer.js';
@@ -26,7 +26,7 @@ function ia3Layers(model: { linears(): Linear[] }): { linear: Linear; layer: Ia3
 }
 
 /** Writes the vectors as PEFT stores them: [1, in] for feed-forward layers, [out, 1] for the others. */
-export function saveIa3Adapter(model: LlamaModel, config: Ia3Config, dir: string): void {
+export function saveIa3Adapter(model: Model, config: Ia3Config, dir: string): void {
   const state: TensorRecord = {};
   for (const { linear, layer } of ia3Layers(model)) {
     const values = Float32Array.from(layer.scale.dataSync());
@@ -51,7 +51,7 @@ export function saveIa3Adapter(model: LlamaModel, config: Ia3Config, dir: string
   );
 }
 
-export function loadIa3Adapter(model: LlamaModel, dir: string): { adapter: AppliedAdapter; config: Ia3Config } {
+export function loadIa3Adapter(model: Model, dir: string): { adapter: AppliedAdapter; config: Ia3Config } {
   const { raw, path } = readAdapterConfig(dir);
   if (raw['peft_type'] !== 'IA3') throw new UserError(`${path}: peft_type ${String(raw['peft_type'])} is not IA3.`);
   const list = (value: unknown) =>

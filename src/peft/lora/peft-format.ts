@@ -18,7 +18,7 @@ import {
 } from '../peft-files.js';
 import { tensorEntry, transposedEntry, type TensorRecord } from '../../models/safetensors.js';
 import type { Linear } from '../../models/layers/linear.js';
-import type { LlamaModel } from '../../models/llama/model.js';
+import type { Model } from '../../models/model.js';
 import type { AppliedAdapter } from '../types.js';
 import { loraMethod } from './index.js';
 import { LoraLayer } from './layer.js';
@@ -64,7 +64,7 @@ export function peftLoraConfig(config: LoraConfig, extra: Record<string, unknown
 
 /** Writes adapter_config.json and adapter_model.safetensors into `dir`, each whole or not at all. */
 export function saveLoraAdapter(
-  model: LlamaModel,
+  model: Model,
   config: LoraConfig,
   dir: string,
   extra: Record<string, unknown> = {},
@@ -95,7 +95,7 @@ export function readPeftLoraConfig(dir: string): LoraConfig {
 }
 
 /** Injects a PEFT LoRA (or rsLoRA, DoRA) adapter saved in `dir` into the model, with its saved tensors. */
-export function loadLoraAdapter(model: LlamaModel, dir: string): { adapter: AppliedAdapter; config: LoraConfig } {
+export function loadLoraAdapter(model: Model, dir: string): { adapter: AppliedAdapter; config: LoraConfig } {
   const config = readPeftLoraConfig(dir);
   const adapter = loraMethod.apply(model, config, new Rng(0));
   fillAdapterFromFolder(dir, adapter, (file) => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { tf, type Variable } from '../../engine/tf.js';
 import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
-import type { LlamaModel } from '../../models/llama/model.js';
+import type { Model } from '../../models/model.js';
 import type { AppliedAdapter } from '../types.js';
 import { assignTransposed, fillAdapterFromFolder, PEFT_PREFIX, requireTensor } from '../peft-files.js';
 import type { TensorRecord } from '../../models/safetensors.js';
@@ -32,13 +32,13 @@ function samplerTensors(layer: MonteCloraLayer): Record<string, Variable> {
   };
 }
 
-function monteCloraLayers(model: LlamaModel): { name: string; layer: MonteCloraLayer }[] {
+function monteCloraLayers(model: Model): { name: string; layer: MonteCloraLayer }[] {
   return loraLayers(model)
     .filter(({ layer }) => layer instanceof MonteCloraLayer)
     .map(({ linear, layer }) => ({ name: linear.name, layer: layer as MonteCloraLayer }));
 }
 
-export function saveMonteCloraAdapter(model: LlamaModel, config: MonteCloraConfig, dir: string): void {
+export function saveMonteCloraAdapter(model: Model, config: MonteCloraConfig, dir: string): void {
   const extra: TensorRecord = {};
   // Each prior parameter read once, its rows cut out per layer.
   const read = new Map<Variable, Float32Array>();
@@ -57,7 +57,7 @@ export function saveMonteCloraAdapter(model: LlamaModel, config: MonteCloraConfi
 }
 
 export function loadMonteCloraAdapter(
-  model: LlamaModel,
+  model: Model,
   dir: string,
 ): { adapter: AppliedAdapter; config: MonteCloraConfig } {
   const path = join(dir, MONTECLORA_CONFIG_FILE);

@@ -7,6 +7,7 @@ import { tf } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
 import { readNumber, readString } from '../../config-validation.js';
 import { UserError } from '../../errors.js';
+import { requireDecoder } from '../../models/model.js';
 import type { AdapterMethod, AppliedAdapter } from '../types.js';
 import { adapterSection } from '../lora/config.js';
 import type { TextTokenizer } from '../../models/tokenizers/tokenizer.js';
@@ -41,7 +42,9 @@ export const promptTuningMethod: AdapterMethod<PromptTuningConfig> = {
   name: 'prompt-tuning',
   description: 'Prompt tuning: trainable virtual-token embeddings prepended to every input; the model stays frozen',
   parseConfig: parsePromptTuningConfig,
-  apply(model, config, rng, tokenizer): AppliedAdapter {
+  decodersOnly: true,
+  apply(anyModel, config, rng, tokenizer): AppliedAdapter {
+    const model = requireDecoder(anyModel, 'Prompt tuning');
     if (model.promptEmbeddings !== undefined) throw new Error('The model already has a soft prompt.');
     const { numVirtualTokens: count } = config;
     const hidden = model.config.hiddenSize;

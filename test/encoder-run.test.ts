@@ -1,0 +1,369 @@
+/**
+ * BERT and RoBERTa through `mceval run`: fine-tuned on a sentence-pair task with the decoder presets (their targets
+ * read as the encoder's modules), saved in PEFT's and transformers' layouts and scored again from the files alone;
+ * refused in one line where a task or method needs a decoder; trained with gradients that match finite differences and
+ * with micro-batches that give the whole batch's step. Every encoder here is made by test/tiny-encoder.ts.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tf, type Scalar, type Variable } from '../src/engine/tf.js';
+import { Rng } from '../src/engine/rng.js';
+import { loadAnyModel } from '../src/models/load.js';
+import { loadEncoderFolder } from '../src/models/hf/load-folder.js';
+import { EncoderModel } from '../src/models/encoder/model.js';
+import { BaseModelCache } from '../src/models/base-model-cache.js';
+import { SafetensorsFile } from '../src/models/safetensors.js';
+import { padInputs } from '../src/models/tokenizers/padding.js';
+import { EVAL_CONTEXT } from '../src/models/forward-context.js';
+import { loadLoraAdapter } from '../src/peft/lora/peft-format.js';
+import { loraMethod } from '../src/peft/lora/index.js';
+import { parseLoraConfig } from '../src/peft/lora/config.js';
+import { ia3Method } from '../src/peft/ia3/index.js';
+import { adapterConfigFor } from '../src/peft/target-aliases.js';
+import { loadPreset } from '../src/peft/preset.js';
+import { getTask } from '../src/tasks/registry.js';
+import { loadTask, RUNNERS } from '../src/runners/index.js';
+import { fineTune } from '../src/train/fine-tune.js';
+import { classificationLoss } from '../src/train/loss.js';
+import { loadModel } from '../src/models/load.js';
+import { mceval, useTestBackend } from './helpers.js';
+import { encoderPairExamples, tinyEncoder, writePairData, writeTinyEncoderFolder } from './tiny-encoder.js';
+
+const root = mkdtempSync(join(tmpdir(), 'mceval-encoder-'));
+const data = join(root, 'data');
+const folders = { bert: join(root, 'bert'), roberta: join(root, 'roberta') };
+
+before(async () => {
+  await useTestBackend();
+  writePairData(data);
+  writeTinyEncoderFolder(folders.bert, 'bert', 11);
+  writeTinyEncoderFolder(folders.roberta, 'roberta', 12);
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function runArgs(model: string, adapter: string, out: string): string[] {
+  return [
+    'run',
+    '--task',
+    'rte',
+    '--adapter',
+    adapter,
+    '--model',
+    model,
+    '--data',
+    data,
+    '--grid',
+    'lr=0.01',
+    '--grid',
+    'bs=8',
+    '--epochs',
+    '2',
+    '--out',
+    out,
+    '--quiet',
+  ];
+}
+
+/** The one run's folder under `out`, and its metrics. */
+function onlyRun(out: string): { dir: string; metrics: { accuracy: number; nll: number } } {
+  const [folder] = readdirSync(join(out, 'runs'));
+  const dir = join(out, 'runs', folder!);
+  return { dir, metrics: JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) };
+}
+
+/** Copies transformers-layout head tensors (task_head.safetensors) into the model's head. */
+function assignHead(model: EncoderModel, path: string): void {
+  const file = SafetensorsFile.open(path);
+  try {
+    tf.tidy(() => {
+      for (const { name, variable, isLinearWeight } of model.headParameters()) {
+        const { shape, values } = file.read(name);
+        const stored = tf.tensor(values, [...shape]);
+        variable.assign(isLinearWeight ? tf.transpose(stored) : stored);
+      }
+    });
+  } finally {
+    file.close();
+  }
+}
+
+async function scoreRte(model: EncoderModel, dir: string) {
+  const loaded = await loadTask(getTask('rte'), data);
+  if (loaded.kind !== 'classification') throw new Error('rte is a classification task');
+  const { tokenizer } = loadAnyModel(dir);
+  return RUNNERS.classification.metrics(
+    await RUNNERS.classification.evaluate(model, tokenizer, loaded.task, loaded.data, {}),
+  );
+}
+
+for (const family of ['bert', 'roberta'] as const) {
+  test(`${family}: LoRA fine-tunes on sentence pairs; PEFT's files under the encoder's module names score what the run scored`, async () => {
+    const out = join(root, `lora-${family}`);
+    const result = mceval(runArgs(folders[family], 'lora', out));
+    assert.equal(result.code, 0, result.stderr);
+    const { dir, metrics } = onlyRun(out);
+    const adapterDir = join(dir, 'adapter');
+    const config = JSON.parse(readFileSync(join(adapterDir, 'adapter_config.json'), 'utf8'));
+    // The preset's q_proj … down_proj, as this encoder names them (its feed-forward output named per layer).
+    assert.deepEqual(config.target_modules, [
+      'query',
+      'key',
+      'value',
+      'attention.output.dense',
+      'intermediate.dense',
+      `${family}.encoder.layer.0.output.dense`,
+      `${family}.encoder.layer.1.output.dense`,
+    ]);
+    const file = SafetensorsFile.open(join(adapterDir, 'adapter_model.safetensors'));
+    const names = [...file.tensors.keys()];
+    file.close();
+    assert.equal(names.length, 2 * 6 * 2, names.join(' '));
+    const module =
+      /(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|\d\.output\.dense)/;
+    for (const name of names) {
+      assert.match(name, new RegExp(`^base_model\\.model\\.${family}\\.encoder\\.layer\\.\\d\\.`));
+      assert.match(name, module);
+      assert.match(name, /\.lora_[AB]\.weight$/);
+    }
+    const head = SafetensorsFile.open(join(adapterDir, 'task_head.safetensors'));
+    const headNames = [...head.tensors.keys()].sort();
+    head.close();
+    assert.deepEqual(
+      headNames,
+      family === 'bert'
+        ? ['classifier.bias', 'classifier.weight']
+        : [
+            'classifier.dense.bias',
+            'classifier.dense.weight',
+            'classifier.out_proj.bias',
+            'classifier.out_proj.weight',
+          ],
+    );
+
+    // The base checkpoint, the saved head and the saved adapter alone give the run's scores.
+    const model = loadEncoderFolder(folders[family], { withCheckpointHead: false });
+    model.addClassificationHead(2, (_name, shape) => tf.zeros(shape));
+    assignHead(model, join(adapterDir, 'task_head.safetensors'));
+    const { adapter } = loadLoraAdapter(model, adapterDir);
+    try {
+      const scores = await scoreRte(model, folders[family]);
+      assert.equal(scores.accuracy, metrics.accuracy);
+      assert.ok(Math.abs(scores.nll - metrics.nll) < 1e-6, `${scores.nll} vs ${metrics.nll}`);
+    } finally {
+      adapter.dispose();
+      model.dispose();
+    }
+  });
+}
+
+test('full fine-tuning of an encoder saves a transformers classifier folder that scores what the run scored', async () => {
+  const out = join(root, 'full');
+  const result = mceval([...runArgs(folders.roberta, 'full', out), '--save-adapters', 'all']);
+  assert.equal(result.code, 0, result.stderr);
+  const { dir, metrics } = onlyRun(out);
+  const saved = join(dir, 'adapter');
+  assert.deepEqual(readdirSync(saved).sort(), ['config.json', 'model.safetensors']);
+  const config = JSON.parse(readFileSync(join(saved, 'config.json'), 'utf8'));
+  assert.deepEqual(config.architectures, ['RobertaForSequenceClassification']);
+  assert.equal(Object.keys(config.id2label).length, 2);
+  const model = loadEncoderFolder(saved);
+  try {
+    const scores = await scoreRte(model, folders.roberta);
+    assert.equal(scores.accuracy, metrics.accuracy);
+    assert.ok(Math.abs(scores.nll - metrics.nll) < 1e-6, `${scores.nll} vs ${metrics.nll}`);
+  } finally {
+    model.dispose();
+  }
+});
+
+test('an encoder is refused in one line, before any run, for a generation task, prompt tuning, and generate', () => {
+  for (const [args, expected] of [
+    [
+      ['run', '--task', 'gsm8k', '--adapter', 'lora', '--model', folders.bert],
+      /is an encoder.*gsm8k is a generation task/,
+    ],
+    [
+      ['run', '--task', 'rte', '--adapter', 'prompt-tuning', '--model', folders.bert],
+      /prompt-tuning.*llama models only/,
+    ],
+    [
+      ['generate', '--model', folders.roberta, '--prompt', 'hi'],
+      /is a roberta encoder: .*generation and scoring need a llama/,
+    ],
+  ] as const) {
+    const out = join(root, 'refused');
+    const result = mceval([...args, ...(args[0] === 'run' ? ['--data', data, '--out', out] : [])]);
+    assert.notEqual(result.code, 0);
+    const lines = result.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0]!, expected);
+    assert.ok(!existsSync(join(out, 'mceval.sqlite')), 'a refused run left a store behind');
+  }
+  assert.throws(() => loadModel(folders.bert), /is a bert encoder/);
+});
+
+test("the decoder presets' targets read as an encoder's modules; IA3's feed-forward scaling lands on the FFN output only", () => {
+  const model = tinyEncoder('bert');
+  try {
+    const lora = loadPreset('lora').adapterConfig as { targetModules: string[] };
+    assert.deepEqual(adapterConfigFor(model, lora).targetModules, [
+      'query',
+      'key',
+      'value',
+      'attention.output.dense',
+      'intermediate.dense',
+      'bert.encoder.layer.0.output.dense',
+      'bert.encoder.layer.1.output.dense',
+    ]);
+    // A preset already in the encoder's names is unchanged.
+    const own = { targetModules: ['query', 'value'] };
+    assert.deepEqual(adapterConfigFor(model, own).targetModules, ['query', 'value']);
+    const ia3Config = adapterConfigFor(model, loadPreset('ia3').adapterConfig) as never;
+    const adapter = ia3Method.apply(model, ia3Config, new Rng(0));
+    try {
+      const adapted = model.linears().filter((linear) => linear.adapter !== undefined);
+      assert.deepEqual(
+        adapted.map((linear) => linear.name.replace(/^bert\.encoder\.layer\.\d\./, '')),
+        [
+          'attention.self.key',
+          'attention.self.value',
+          'output.dense',
+          'attention.self.key',
+          'attention.self.value',
+          'output.dense',
+        ],
+      );
+      // Feed-forward layers scale their input (width 32), the others their output (16).
+      assert.deepEqual(
+        adapter.groups[0]!.variables.map((v) => v.shape[0]),
+        [16, 16, 32, 16, 16, 32],
+      );
+    } finally {
+      adapter.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+test('a decoder preset on a llama model is read unchanged', async () => {
+  const { model } = loadModel('builtin:tiny');
+  try {
+    const config = loadPreset('lora').adapterConfig;
+    assert.equal(adapterConfigFor(model, config), config);
+  } finally {
+    model.dispose();
+  }
+});
+
+test("an encoder's classification gradients (LoRA B, head, through GELU, LayerNorm and token types) match central differences", () => {
+  const model = tinyEncoder('bert', { seed: 5, std: 0.3 });
+  const adapter = loraMethod.apply(
+    model,
+    parseLoraConfig({ r: 2, alpha: 4, dropout: 0, targetModules: ['value', 'intermediate.dense'] }, 'test'),
+    new Rng(6),
+  );
+  try {
+    // B starts at zero (PEFT's init): every adapter weight is redrawn so that A's gradient is not zero either.
+    tf.tidy(() =>
+      adapter.groups
+        .flatMap((g) => g.variables)
+        .forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 9 + i))),
+    );
+    const rows = encoderPairExamples(3);
+    const batch = padInputs(rows, model.config.padTokenId);
+    const labels = rows.map((row) => row.label);
+    const loss = () => classificationLoss(model.classify(batch, EVAL_CONTEXT), labels) as Scalar;
+    const checked: Variable[] = [...adapter.groups.flatMap((g) => g.variables), ...model.headVariables()];
+    const before = tf.memory().numTensors;
+    const { grads } = tf.tidy(() => {
+      const result = tf.variableGrads(loss, checked);
+      return { grads: Object.fromEntries(Object.entries(result.grads).map(([k, g]) => [k, tf.keep(g)])) };
+    });
+    for (const variable of checked) {
+      const analytic = grads[variable.name]!.dataSync();
+      const values = variable.dataSync().slice();
+      // Three entries per variable, float64 central differences of the float32 loss.
+      for (const index of [0, Math.floor(values.length / 2), values.length - 1]) {
+        const at = (delta: number) => {
+          const shifted = values.slice();
+          shifted[index] = values[index]! + delta;
+          tf.tidy(() => variable.assign(tf.tensor(shifted, variable.shape)));
+          return tf.tidy(() => loss().dataSync()[0]!);
+        };
+        const h = 1e-2;
+        const numeric = (at(h) - at(-h)) / (2 * h);
+        tf.tidy(() => variable.assign(tf.tensor(values, variable.shape)));
+        assert.ok(
+          Math.abs(numeric - analytic[index]!) <= 2e-3 + 2e-2 * Math.abs(numeric),
+          `${variable.name}[${index}]: analytic ${analytic[index]}, numeric ${numeric}`,
+        );
+      }
+    }
+    Object.values(grads).forEach((g) => g.dispose());
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    adapter.dispose();
+    model.dispose();
+  }
+});
+
+test('an encoder trains the same with two micro-batches as with the whole batch, and releases every tensor', async () => {
+  const run = async (gradientAccumulation: number) => {
+    const model = tinyEncoder('bert', { seed: 8 });
+    const adapter = loraMethod.apply(
+      model,
+      parseLoraConfig({ r: 2, alpha: 4, dropout: 0, targetModules: ['query', 'value'] }, 'test'),
+      new Rng(6),
+    );
+    const before = tf.memory().numTensors;
+    try {
+      const result = await fineTune({
+        model,
+        groups: [...adapter.groups, { name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 }],
+        examples: encoderPairExamples(8),
+        learningRate: 0.01,
+        batchSize: 4,
+        epochs: 2,
+        weightDecay: 0.01,
+        warmupRatio: 0,
+        maxGradNorm: 1,
+        rng: new Rng(5),
+        hooks: adapter,
+        gradientAccumulation,
+      });
+      assert.equal(tf.memory().numTensors, before, 'a tensor outlived the training');
+      const weights = adapter.groups.flatMap((g) => g.variables).flatMap((v) => Array.from(v.dataSync()));
+      return { losses: result.log.map((entry) => entry.loss), weights };
+    } finally {
+      adapter.dispose();
+      model.dispose();
+    }
+  };
+  const whole = await run(1);
+  const split = await run(2);
+  assert.equal(whole.losses.length, 4);
+  whole.losses.forEach((loss, i) => assert.ok(Math.abs(loss - split.losses[i]!) < 1e-5, `step ${i}`));
+  whole.weights.forEach((w, i) => assert.ok(Math.abs(w - split.weights[i]!) < 1e-4, `weight ${i}`));
+});
+
+test("a sweep's base-model cache rebuilds an encoder with the weights it first read", () => {
+  const cache = new BaseModelCache();
+  const before = tf.memory().numTensors;
+  const first = loadAnyModel(folders.roberta, cache).model;
+  const second = loadAnyModel(folders.roberta, cache).model;
+  try {
+    assert.ok(second instanceof EncoderModel);
+    const a = first.variables().map((v) => Array.from(v.dataSync()));
+    const b = second.variables().map((v) => Array.from(v.dataSync()));
+    assert.deepEqual(b, a);
+  } finally {
+    first.dispose();
+    second.dispose();
+    cache.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
