@@ -6,7 +6,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, type Scalar, type Variable } from '../src/engine/tf.js';
@@ -15,7 +24,8 @@ import { loadAnyModel } from '../src/models/load.js';
 import { loadEncoderFolder } from '../src/models/hf/load-folder.js';
 import { EncoderModel } from '../src/models/encoder/model.js';
 import { BaseModelCache } from '../src/models/base-model-cache.js';
-import { SafetensorsFile } from '../src/models/safetensors.js';
+import { encodeSafetensors, SafetensorsFile } from '../src/models/safetensors.js';
+import { randomWeightInit } from '../src/models/init.js';
 import { padInputs } from '../src/models/tokenizers/padding.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { loadLoraAdapter } from '../src/peft/lora/peft-format.js';
@@ -366,4 +376,52 @@ test("a sweep's base-model cache rebuilds an encoder with the weights it first r
     cache.dispose();
   }
   assert.equal(tf.memory().numTensors, before);
+});
+
+/** The tiny BERT's checkpoint rewritten by `rename` (a name, or undefined to leave the tensor out) into a new folder. */
+function respelled(name: string, rename: (tensor: string) => string | undefined): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(join(folders.bert, 'config.json'), join(dir, 'config.json'));
+  const file = SafetensorsFile.open(join(folders.bert, 'model.safetensors'));
+  const tensors: Record<string, { shape: readonly number[]; values: Float32Array }> = {};
+  for (const tensor of file.tensors.keys()) {
+    const renamed = rename(tensor);
+    if (renamed !== undefined) tensors[renamed] = file.read(tensor);
+  }
+  file.close();
+  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors));
+  return dir;
+}
+
+test('encoder checkpoints load in each spelling transformers reads: bare BertModel names, LayerNorm gamma/beta, no pooler', () => {
+  const rows = encoderPairExamples(4);
+  const logitsOf = (dir: string) => {
+    const model = loadEncoderFolder(dir, { withCheckpointHead: false });
+    try {
+      model.addClassificationHead(2, randomWeightInit(new Rng(3), 0.2));
+      return tf.tidy(() => Array.from(model.classify(padInputs(rows, 0), EVAL_CONTEXT).dataSync()));
+    } finally {
+      model.dispose();
+    }
+  };
+  const original = logitsOf(folders.bert);
+  const bare = respelled('bare', (tensor) => tensor.replace(/^bert\./, ''));
+  const legacy = respelled('legacy', (tensor) =>
+    tensor.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'),
+  );
+  assert.deepEqual(logitsOf(bare), original);
+  assert.deepEqual(logitsOf(legacy), original);
+  const noPooler = respelled('no-pooler', (tensor) => (tensor.startsWith('bert.pooler.') ? undefined : tensor));
+  const drawn = logitsOf(noPooler);
+  assert.notDeepEqual(drawn, original);
+  assert.deepEqual(logitsOf(noPooler), drawn, 'a missing pooler is drawn from a fixed seed');
+  // Any other missing tensor is one line naming it.
+  const noQuery = respelled('no-query', (tensor) =>
+    tensor.includes('layer.1.attention.self.query.weight') ? undefined : tensor,
+  );
+  assert.throws(
+    () => loadEncoderFolder(noQuery, { withCheckpointHead: false }),
+    /no tensor "bert\.encoder\.layer\.1\.attention\.self\.query\.weight"/,
+  );
 });

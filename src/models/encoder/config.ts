@@ -22,6 +22,11 @@ export function parseEncoderConfig(raw: Record<string, unknown>, source: string)
   const activation = raw['hidden_act'] ?? 'gelu';
   if (activation !== 'gelu')
     throw new UserError(`${source}: hidden_act "${String(activation)}" is not supported; BERT and RoBERTa use gelu.`);
+  const positions = raw['position_embedding_type'] ?? 'absolute';
+  if (positions !== 'absolute')
+    throw new UserError(
+      `${source}: position_embedding_type "${String(positions)}" is not supported; mceval reads absolute positions.`,
+    );
   const number = (key: string, fallback?: number): number => {
     const value = raw[key] ?? fallback;
     if (typeof value !== 'number') throw new UserError(`${source}: "${key}" is missing or not a number.`);

@@ -10,7 +10,9 @@ import { LlamaModel, type WeightInit } from '../llama/model.js';
 import { parseLlamaConfig } from './llama-config.js';
 import { Checkpoint } from './checkpoint.js';
 import { EncoderModel } from '../encoder/model.js';
-import { parseEncoderConfig } from '../encoder/config.js';
+import { parseEncoderConfig, type EncoderConfig } from '../encoder/config.js';
+import { randomWeightInit } from '../init.js';
+import { Rng } from '../../engine/rng.js';
 
 export function readConfigJson(dir: string): Record<string, unknown> {
   const path = join(dir, 'config.json');
@@ -58,6 +60,35 @@ export function loadLlamaFolder(dir: string, wrapInit: (init: WeightInit) => Wei
   }
 }
 
+/**
+ * Encoder checkpoints spell their tensors three ways: a task model's ("roberta.encoder…", bert-base-uncased's
+ * BertForPreTraining), a bare BertModel/RobertaModel saved alone (no "bert."/"roberta." prefix), and TF-era BERT's
+ * LayerNorm.gamma/beta for weight/bias. Each name the model asks for is read in whichever spelling the checkpoint
+ * has. BERT's pooler, absent from checkpoints saved without one, is drawn as transformers draws a missing weight
+ * (normal(0, initializer_range), bias 0), from a fixed seed.
+ */
+function encoderWeightInit(checkpoint: Checkpoint, config: EncoderConfig): WeightInit {
+  const read = checkpointWeightInit(checkpoint);
+  const prefix = `${config.modelType}.`;
+  const bare =
+    !checkpoint.has(`${prefix}embeddings.word_embeddings.weight`) &&
+    checkpoint.has('embeddings.word_embeddings.weight');
+  const spelled = (name: string): string => {
+    const stored = bare && name.startsWith(prefix) ? name.slice(prefix.length) : name;
+    if (checkpoint.has(stored)) return stored;
+    const legacy = stored
+      .replace(/LayerNorm\.weight$/, 'LayerNorm.gamma')
+      .replace(/LayerNorm\.bias$/, 'LayerNorm.beta');
+    return checkpoint.has(legacy) ? legacy : stored;
+  };
+  const missingPooler = randomWeightInit(new Rng(0), config.initializerRange);
+  return (name, shape, role) => {
+    const stored = spelled(name);
+    if (name.startsWith(`${prefix}pooler.`) && !checkpoint.has(stored)) return missingPooler(name, shape, role);
+    return read(stored, shape, role);
+  };
+}
+
 /** What generation and scoring say when handed an encoder's folder. */
 export function encoderNotDecoder(dir: string, modelType: string): UserError {
   return new UserError(
@@ -83,7 +114,7 @@ export function loadEncoderFolder(
   const config = parseEncoderConfig(readConfigJson(dir), join(dir, 'config.json'));
   const checkpoint = Checkpoint.open(dir);
   try {
-    const init = checkpointWeightInit(checkpoint);
+    const init = encoderWeightInit(checkpoint, config);
     const model = new EncoderModel(config, wrapInit(init));
     if (!withCheckpointHead) return model;
     try {
