@@ -127,9 +127,19 @@ for (const family of ['bert', 'roberta'] as const) {
       `${family}.encoder.layer.0.output.dense`,
       `${family}.encoder.layer.1.output.dense`,
     ]);
+    // As PEFT saves a sequence classifier: the head is a module to save, its tensors beside LoRA's.
+    assert.equal(config.task_type, 'SEQ_CLS');
+    assert.deepEqual(config.modules_to_save, ['classifier']);
     const file = SafetensorsFile.open(join(adapterDir, 'adapter_model.safetensors'));
-    const names = [...file.tensors.keys()];
+    const allNames = [...file.tensors.keys()];
+    const isHead = (name: string) => name.startsWith('base_model.model.classifier.');
+    const headInAdapter = Object.fromEntries(
+      allNames
+        .filter(isHead)
+        .map((name) => [name.slice('base_model.model.'.length), Array.from(file.read(name).values)]),
+    );
     file.close();
+    const names = allNames.filter((name) => !isHead(name));
     assert.equal(names.length, 2 * 6 * 2, names.join(' '));
     const module =
       /(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|\d\.output\.dense)/;
@@ -140,6 +150,8 @@ for (const family of ['bert', 'roberta'] as const) {
     }
     const head = SafetensorsFile.open(join(adapterDir, 'task_head.safetensors'));
     const headNames = [...head.tensors.keys()].sort();
+    assert.deepEqual(Object.keys(headInAdapter).sort(), headNames);
+    for (const name of headNames) assert.deepEqual(headInAdapter[name], Array.from(head.read(name).values), name);
     head.close();
     assert.deepEqual(
       headNames,

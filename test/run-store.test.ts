@@ -204,11 +204,18 @@ test("saved adapters: PEFT's files and tensor names, loadable by loadLoraAdapter
     const names = [...file.tensors.keys()];
     file.close();
     assert.ok(names.includes('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'), names[0]);
+    // LoRA's matrices, and the head as PEFT's sequence classifier saves its modules_to_save.
     assert.ok(
-      names.every((name) =>
-        /^base_model\.model\.model\.layers\.\d+\.(self_attn|mlp)\.\w+\.lora_[AB]\.weight$/.test(name),
+      names.every(
+        (name) =>
+          /^base_model\.model\.model\.layers\.\d+\.(self_attn|mlp)\.\w+\.lora_[AB]\.weight$/.test(name) ||
+          name === 'base_model.model.score.weight',
       ),
     );
+    assert.ok(names.includes('base_model.model.score.weight'));
+    const adapterConfig = JSON.parse(readFileSync(join(adapterDir, 'adapter_config.json'), 'utf8'));
+    assert.equal(adapterConfig.task_type, 'SEQ_CLS');
+    assert.deepEqual(adapterConfig.modules_to_save, ['score']);
     const metrics = JSON.parse(readFileSync(join(out, 'runs', folder!, 'metrics.json'), 'utf8'));
 
     // Rebuild the run's model from the files alone and evaluate it: the same accuracy and NLL.

@@ -1,19 +1,21 @@
 /**
  * Saves a sweep run's trained adapter: each method in PEFT's layout (adapter_config.json + adapter_model.safetensors,
  * as its `save…Adapter` writes it), full fine-tuning as a whole Hugging Face model folder. A classification task's
- * head, trained beside the adapter, goes to task_head.safetensors under transformers' names and layout (a decoder's
- * `score.weight` [labels, hidden]; RoBERTa's `classifier.dense.*` and `classifier.out_proj.*`, BERT's
- * `classifier.*`); an encoder's full fine-tuning keeps it in its folder, as transformers saves a classifier. The
- * baseline (`--adapter none`) has nothing to save.
+ * head, trained beside the adapter, is saved as PEFT saves a sequence classifier's `modules_to_save` (task_type
+ * SEQ_CLS, the head's tensors in adapter_model.safetensors), and again alone in task_head.safetensors under
+ * transformers' names and layout (a decoder's `score.weight` [labels, hidden]; RoBERTa's `classifier.dense.*` and
+ * `classifier.out_proj.*`, BERT's `classifier.*`) for loading without PEFT. An encoder's full fine-tuning keeps the
+ * head in its folder, as transformers saves a classifier. The baseline (`--adapter none`) has nothing to save.
  */
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { Variable } from '../engine/tf.js';
 import { requireDecoder, type Model } from '../models/model.js';
 import { EncoderModel } from '../models/encoder/model.js';
 import { saveEncoderFolder, saveLlamaFolder, stateDict } from '../models/hf/save-folder.js';
-import { encodeSafetensors } from '../models/safetensors.js';
+import { encodeSafetensors, SafetensorsFile, type TensorRecord } from '../models/safetensors.js';
+import { PEFT_PREFIX } from './peft-files.js';
 import type { AdapterPreset } from './preset.js';
 import { saveLoraAdapter } from './lora/peft-format.js';
 import { saveMonteCloraAdapter } from './monteclora/peft-format.js';
@@ -43,8 +45,9 @@ export function savesAdapters(preset: AdapterPreset): boolean {
 }
 
 /**
- * `adapterConfig`: the preset's, its targets as the model names them (`adapterConfigFor`). `saved`: every variable the files hold (types.ts's savedVariables: the run's trained ones and the adapter's untrained
- * ones), read back first — asynchronously, so WebGPU, which cannot read synchronously, can save too.
+ * `adapterConfig`: the preset's, its targets as the model names them (`adapterConfigFor`). `saved`: every variable
+ * the files hold (types.ts's savedVariables: the run's trained ones and the adapter's untrained ones), read back
+ * first — asynchronously, so WebGPU, which cannot read synchronously, can save too.
  */
 export async function saveTrainedAdapter(
   model: Model,
@@ -59,8 +62,37 @@ export async function saveTrainedAdapter(
   mkdirSync(dir, { recursive: true });
   save(model, adapterConfig, dir);
   const head = model.headParameters();
-  const inFolder = preset.method.name === 'full' && model instanceof EncoderModel;
-  if (head.length > 0 && !inFolder) {
-    writeFileAtomic(join(dir, 'task_head.safetensors'), encodeSafetensors(stateDict(head)));
+  if (head.length === 0 || (preset.method.name === 'full' && model instanceof EncoderModel)) return;
+  if (preset.method.name !== 'full') addHeadToPeftAdapter(dir, model, preset.method.name === 'prompt-tuning');
+  writeFileAtomic(join(dir, 'task_head.safetensors'), encodeSafetensors(stateDict(head)));
+}
+
+/**
+ * The head as PEFT's PeftModelForSequenceClassification saves it: `modules_to_save` names the head module
+ * (transformers' `classifier`, or a decoder's `score`), its tensors join the adapter's under the wrapped model's
+ * path with the wrapper's infix dropped — `base_model.model.classifier.dense.weight` for a tuner (LoRA, IA3, …),
+ * `base_model.classifier.dense.weight` for prompt learning, whose PeftModel wraps the model once.
+ */
+function addHeadToPeftAdapter(dir: string, model: Model, promptLearning: boolean): void {
+  const weightsPath = join(dir, 'adapter_model.safetensors');
+  const configPath = join(dir, 'adapter_config.json');
+  const file = SafetensorsFile.open(weightsPath);
+  const state: TensorRecord = {};
+  try {
+    for (const name of file.tensors.keys()) {
+      const { shape, values } = file.read(name);
+      state[name] = { shape: [...shape], values };
+    }
+  } finally {
+    file.close();
   }
+  const prefix = promptLearning ? 'base_model.' : PEFT_PREFIX;
+  for (const [name, entry] of Object.entries(stateDict(model.headParameters()))) state[`${prefix}${name}`] = entry;
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  const module = model instanceof EncoderModel ? 'classifier' : 'score';
+  writeFileAtomic(weightsPath, encodeSafetensors(state));
+  writeFileAtomic(
+    configPath,
+    `${JSON.stringify({ ...config, task_type: 'SEQ_CLS', modules_to_save: [module] }, null, 2)}\n`,
+  );
 }
