@@ -8,9 +8,10 @@ import { AdamW } from '../src/train/adamw.js';
 import { classificationLoss } from '../src/train/loss.js';
 import type { AdapterMethod } from '../src/peft/types.js';
 import type { LlamaModel } from '../src/models/llama/model.js';
+import type { Model } from '../src/models/model.js';
 
-export interface BenchStep {
-  readonly model: LlamaModel;
+export interface BenchStep<M extends Model = LlamaModel> {
+  readonly model: M;
   /** Tokens per row of the benchmark batch. */
   readonly length: number;
   readonly batchSize: number;
@@ -35,14 +36,24 @@ export function benchTrainingStep(
   modelSpec: string,
   method: AdapterMethod<unknown>,
   adapterConfig: unknown,
-  { batchSize = 16, length = 64 }: BenchBatch = {},
+  batch: BenchBatch = {},
 ): BenchStep {
   const { model } = loadModel(modelSpec);
   model.addClassificationHead(2, randomWeightInit(new Rng(4), model.config.initializerRange));
+  return benchClassifierStep(model, method, adapterConfig, batch);
+}
+
+/** The step on a model that already has its classification head (a decoder's, or an encoder's). */
+export function benchClassifierStep<M extends Model>(
+  model: M,
+  method: AdapterMethod<unknown>,
+  adapterConfig: unknown,
+  { batchSize = 16, length = 64 }: BenchBatch = {},
+): BenchStep<M> {
   const adapter = method.apply(model, adapterConfig, new Rng(1));
   const optimizer = new AdamW([
     ...adapter.groups,
-    { name: 'head', variables: model.score!.variables(), learningRateMultiplier: 1 },
+    { name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 },
   ]);
   const batch = randomBatch(model.config.vocabSize, batchSize, length);
   const labels = Array.from({ length: batchSize }, (_, i) => i % 2);

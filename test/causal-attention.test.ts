@@ -8,7 +8,7 @@ import { tf, type Tensor, type Tensor3D } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
 import {
   AttentionMask,
-  causalAttention,
+  selfAttention,
   compositeAttention,
   fusedAttention,
 } from '../src/models/layers/causal-attention.js';
@@ -45,8 +45,11 @@ interface Case {
   readonly queries: number;
   /** Past keys before the queries (a KV cache or a soft prompt). */
   readonly past: number;
-  /** Leading padded keys per batch row. */
+  /** Padded keys per batch row: leading, or trailing (an encoder's right padding). */
   readonly padding: readonly number[];
+  readonly trailing?: boolean;
+  /** False: every query sees every real key (an encoder). */
+  readonly causal?: boolean;
 }
 
 const CASES: Case[] = [
@@ -90,16 +93,40 @@ const CASES: Case[] = [
     past: 11,
     padding: [0, 4],
   },
+  {
+    name: 'bidirectional (an encoder), right padding',
+    batch: 3,
+    heads: 2,
+    kvHeads: 2,
+    headDim: 8,
+    queries: 11,
+    past: 0,
+    padding: [0, 3, 7],
+    trailing: true,
+    causal: false,
+  },
+  {
+    name: 'bidirectional, left padding, grouped heads, head size 12',
+    batch: 2,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 12,
+    queries: 6,
+    past: 0,
+    padding: [2, 0],
+    causal: false,
+  },
 ];
 
 onEachBackend(() => {
   for (const c of CASES) {
     test(`attention kernels equal the composite path and its autodiff gradient: ${c.name}`, () => {
       const keys = c.past + c.queries;
-      const keyMask = new Int32Array(c.batch * keys).map((_, i) =>
-        i % keys < c.padding[Math.floor(i / keys)]! ? 0 : 1,
-      );
-      const mask = new AttentionMask(keyMask, c.batch, c.queries, keys);
+      const keyMask = new Int32Array(c.batch * keys).map((_, i) => {
+        const pad = c.padding[Math.floor(i / keys)]!;
+        return (c.trailing === true ? i % keys >= keys - pad : i % keys < pad) ? 0 : 1;
+      });
+      const mask = new AttentionMask(keyMask, c.batch, c.queries, keys, c.causal ?? true);
       const heads = { query: c.heads, keyValue: c.kvHeads };
       const q = random([c.batch, c.queries, c.heads * c.headDim], 2) as Tensor3D;
       const k = random([c.batch, keys, c.kvHeads * c.headDim], 2) as Tensor3D;
@@ -115,8 +142,15 @@ onEachBackend(() => {
       );
       fused!.forEach((tensor, i) => assert.ok(relative(tensor, composite![i]!) < 2e-5, `output/gradient ${i}`));
       // The same path is chosen for real use on this backend.
-      const chosen = causalAttention(q, k, v, mask, heads);
+      const chosen = selfAttention(q, k, v, mask, heads);
       assert.equal(maxAbsDifference(chosen.dataSync(), fused![0]!.dataSync()), 0);
+      if (c.causal === false) {
+        // Bidirectional means it: the first query reads later keys, so its output is not the causal one.
+        const causalMask = new AttentionMask(keyMask, c.batch, c.queries, keys, true);
+        const causal = tf.tidy(() => fusedAttention(q, k, v, causalMask, heads));
+        assert.ok(maxAbsDifference(causal.dataSync(), chosen.dataSync()) > 1e-2);
+        causal.dispose();
+      }
       [...fused!, ...composite!, chosen].forEach((t) => t.dispose());
       mask.additiveBias().dispose();
       assert.equal(tf.memory().numTensors, before);

@@ -3,8 +3,8 @@
  * q, k, v gradients of grouped-query causal attention with past keys, left padding and a batch row with no real key
  * (every query then attends uniformly), at head sizes 8, 16, 64 and 128 (64 and 128 span several key tiles), with
  * the lanes per row chosen by head size (the adapter has subgroups: lavapipe's hold 8) and with 1, 2, 4 and 8 lanes
- * set by MCEVAL_WEBGPU_ATTENTION_LANES. Agreement within 2e-5 of the largest value: float32 sums taken in another
- * order. Also: the webgpu kernels leave no tensor behind.
+ * set by MCEVAL_WEBGPU_ATTENTION_LANES; and an encoder's bidirectional attention with right padding. Agreement within
+ * 2e-5 of the largest value: float32 sums taken in another order. Also: the webgpu kernels leave no tensor behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +26,8 @@ interface Case {
   readonly padding: readonly number[];
   /** MCEVAL_WEBGPU_ATTENTION_LANES for the webgpu run; by head size when absent. */
   readonly lanes?: string;
+  /** Bidirectional (an encoder), its padding at the end of each row. */
+  readonly encoder?: boolean;
 }
 
 const CASES: Case[] = [
@@ -46,6 +48,9 @@ const CASES: Case[] = [
   })),
   { batch: 2, queries: 40, keys: 45, heads: 4, kvHeads: 2, headDim: 128, padding: [0, 7], lanes: '8' },
   { batch: 3, queries: 5, keys: 9, heads: 4, kvHeads: 2, headDim: 8, padding: [0, 3, 9], lanes: '8' },
+  // Encoders: every query sees every real key, padding trailing; key tiles of head size 64 span 70 keys.
+  { batch: 3, queries: 12, keys: 12, heads: 2, kvHeads: 2, headDim: 8, padding: [0, 4, 9], encoder: true },
+  { batch: 2, queries: 70, keys: 70, heads: 2, kvHeads: 2, headDim: 64, padding: [0, 23], encoder: true },
 ];
 
 async function run(backend: 'wasm' | 'webgpu', c: Case) {
@@ -62,8 +67,12 @@ async function run(backend: 'wasm' | 'webgpu', c: Case) {
   const v = tf.tensor3d(rng.normalArray(kvShape[0] * kvShape[1] * kvShape[2]), kvShape);
   const dy = tf.tensor3d(rng.normalArray(q.size), q.shape);
   const keyMask = new Int32Array(c.batch * c.keys);
-  c.padding.forEach((pad, b) => keyMask.fill(1, b * c.keys + pad, (b + 1) * c.keys));
-  const mask = new AttentionMask(keyMask, c.batch, c.queries, c.keys);
+  c.padding.forEach((pad, b) =>
+    c.encoder === true
+      ? keyMask.fill(1, b * c.keys, (b + 1) * c.keys - pad)
+      : keyMask.fill(1, b * c.keys + pad, (b + 1) * c.keys),
+  );
+  const mask = new AttentionMask(keyMask, c.batch, c.queries, c.keys, c.encoder !== true);
   const heads = { query: c.heads, keyValue: c.kvHeads };
   const { value, grads } = tf.valueAndGrads((...inputs: Tensor[]) => {
     const [qi, ki, vi] = inputs as Tensor3D[];
@@ -78,7 +87,8 @@ async function run(backend: 'wasm' | 'webgpu', c: Case) {
 
 for (const c of CASES) {
   const lanes = c.lanes === undefined ? 'lanes by head size' : `${c.lanes} lanes`;
-  test(`webgpu attention kernels agree with wasm: B ${c.batch}, T ${c.queries}, S ${c.keys}, H ${c.heads}/${c.kvHeads}, dh ${c.headDim}, ${lanes}`, async () => {
+  const kind = c.encoder === true ? 'bidirectional' : 'causal';
+  test(`webgpu attention kernels agree with wasm (${kind}): B ${c.batch}, T ${c.queries}, S ${c.keys}, H ${c.heads}/${c.kvHeads}, dh ${c.headDim}, ${lanes}`, async () => {
     const reference = await run('wasm', c);
     const candidate = await withEnv('MCEVAL_WEBGPU_ATTENTION_LANES', c.lanes, () => run('webgpu', c));
     ['output', 'dq', 'dk', 'dv'].forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 2e-5));

@@ -22,11 +22,13 @@ export interface AttentionGeometry {
   /** Key-value heads per batch row. */
   readonly kvHeads: number;
   readonly scale: number;
+  /** The last key a row's first query sees (causal-attention.ts's attentionReach). */
+  readonly reach: number;
 }
 
 function common(g: AttentionGeometry): number[] {
-  // A row's keys start at offset = keys − queries: the queries are the last positions of the sequence.
-  return [g.entries, g.rows, g.keys, g.headDim, g.queries, g.keys - g.queries, g.kvHeads, g.scale];
+  // Query i of a row sees keys up to offset + i: keys − queries causally, every key (keys − 1) for an encoder.
+  return [g.entries, g.rows, g.keys, g.headDim, g.queries, g.reach, g.kvHeads, g.scale];
 }
 
 /**

@@ -12,7 +12,8 @@ export const CAUSAL_ATTENTION = 'McevalCausalAttention';
 export const CAUSAL_ATTENTION_GRAD = 'McevalCausalAttentionGrad';
 
 /**
- * Kernel attributes: the key mask [batch, keys] (1 = real token), query and key-value heads, and the score scale.
+ * Kernel attributes: the key mask [batch, keys] (1 = real token), query and key-value heads, the score scale, and
+ * whether a query sees only the keys up to its own position (a decoder) or every real key (an encoder).
  * Inputs: q [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (the projections' own layout).
  */
 export interface CausalAttentionAttrs {
@@ -20,10 +21,19 @@ export interface CausalAttentionAttrs {
   readonly heads: number;
   readonly kvHeads: number;
   readonly scale: number;
+  readonly causal: boolean;
+}
+
+/**
+ * The key position of a row's first query: the last key it sees is this plus the query's index. Causally the queries
+ * are the last positions of the sequence (keys − queries); without causality every query reaches the last key.
+ */
+export function attentionReach(keys: number, queries: number, causal: boolean): number {
+  return causal ? keys - queries : keys - 1;
 }
 
 function geometry(q: TensorInfo, k: TensorInfo, attrs: NamedAttrMap): AttentionGeometry {
-  const { heads, kvHeads, scale } = attrs as unknown as CausalAttentionAttrs;
+  const { heads, kvHeads, scale, causal } = attrs as unknown as CausalAttentionAttrs;
   const [batch, queries, width] = q.shape as [number, number, number];
   const entries = batch * kvHeads;
   return {
@@ -34,6 +44,7 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: NamedAttrMap): AttentionG
     queries,
     kvHeads,
     scale,
+    reach: attentionReach(k.shape[1]!, queries, causal),
   };
 }
 

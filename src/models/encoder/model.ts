@@ -6,10 +6,9 @@
  */
 import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
-import { batchMatMul } from '../../engine/ops/batch-matmul.js';
 import { Linear } from '../layers/linear.js';
 import { gelu, layerNorm } from '../layers/layer-norm.js';
-import { MASKED } from '../layers/attention-bias.js';
+import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
 import type { ForwardContext } from '../forward-context.js';
 import type { PaddedBatch, TypedBatch } from '../tokenizers/padding.js';
 import type { WeightInit, ParameterRole } from '../llama/model.js';
@@ -163,9 +162,9 @@ export class EncoderModel {
       gather(this.tokenTypeEmbeddings, types),
     );
     let x = layerNorm(embedded, this.embeddingNorm.weight, this.embeddingNorm.bias, eps);
-    const bias = keyPaddingBias(batch);
+    const mask = new AttentionMask(batch.mask, B, T, T, false);
     for (const layer of this.layers) {
-      const attended = layer.attentionOutput.forward(this.attention(x, layer, bias, context), context);
+      const attended = layer.attentionOutput.forward(this.attention(x, layer, mask, context), context);
       x = layerNorm(tf.add(x, attended), layer.attentionNorm.weight, layer.attentionNorm.bias, eps);
       const inner = gelu(layer.intermediate.forward(x, context));
       x = layerNorm(
@@ -237,19 +236,14 @@ export class EncoderModel {
     this.variables().forEach((variable) => variable.dispose());
   }
 
-  private attention(x: Tensor, layer: EncoderLayer, bias: Tensor, context: ForwardContext): Tensor {
-    const H = this.config.numAttentionHeads;
-    const dh = this.config.hiddenSize / H;
-    const [B, T] = x.shape as [number, number, number];
-    const heads = (y: Tensor) =>
-      tf.reshape(tf.transpose(tf.reshape(y, [B, T, H, dh]), [0, 2, 1, 3]), [B * H, T, dh]) as Tensor3D;
-    const q = heads(layer.query.forward(x, context));
-    const k = heads(layer.key.forward(x, context));
-    const v = heads(layer.value.forward(x, context));
-    const scores = tf.reshape(batchMatMul(q, tf.transpose(k, [0, 2, 1]) as Tensor3D), [B, H, T, T]);
-    const probabilities = tf.softmax(tf.add(tf.mul(scores, 1 / Math.sqrt(dh)), bias));
-    const mixed = batchMatMul(tf.reshape(probabilities, [B * H, T, T]) as Tensor3D, v);
-    return tf.reshape(tf.transpose(tf.reshape(mixed, [B, H, T, dh]), [0, 2, 1, 3]), [B, T, H * dh]);
+  /** Bidirectional attention over the real keys, through the same kernels as the decoder's (no head transposes). */
+  private attention(x: Tensor, layer: EncoderLayer, mask: AttentionMask, context: ForwardContext): Tensor {
+    const heads = this.config.numAttentionHeads;
+    const project = (linear: Linear) => linear.forward(x, context) as Tensor3D;
+    return selfAttention(project(layer.query), project(layer.key), project(layer.value), mask, {
+      query: heads,
+      keyValue: heads,
+    });
   }
 
   private parameter(name: string, shape: number[], role: ParameterRole): Variable {
@@ -274,10 +268,4 @@ export class EncoderModel {
 
 function headLinears(head: ClassificationHead): Linear[] {
   return head.dense === undefined ? [head.out] : [head.dense, head.out];
-}
-
-/** [batch, 1, 1, length]: 0 for real keys, a large negative number for padding (bidirectional attention). */
-function keyPaddingBias(batch: PaddedBatch): Tensor {
-  const bias = Float32Array.from(batch.mask, (real) => (real === 1 ? 0 : MASKED));
-  return tf.tensor(bias, [batch.batchSize, 1, 1, batch.length]);
 }

@@ -1,6 +1,6 @@
 /**
- * The additive attention bias of a decoder: 0 where query i may attend to key j (j ≤ i and j is a real token), a
- * large negative number elsewhere. A constant with no gradient, built in JavaScript.
+ * The additive attention bias: 0 where query i may attend to key j (a real token, and j ≤ i in a decoder), a large
+ * negative number elsewhere. A constant with no gradient, built in JavaScript.
  */
 import { tf, type Tensor } from '../../engine/tf.js';
 
@@ -9,10 +9,17 @@ export const MASKED = -1e9;
 
 /**
  * [batch, 1, queries, keys]: the queries are the last `queries` of `keys` positions, so query i sits at key position
- * keys − queries + i and may attend to keys up to it that `keyMask` ([batch, keys]) marks real.
+ * keys − queries + i and may attend to keys up to it that `keyMask` ([batch, keys]) marks real — or, not `causal`
+ * (an encoder), to every real key.
  */
-export function attentionBias(keyMask: Int32Array, batchSize: number, queries: number, keys: number): Tensor {
-  const offset = keys - queries;
+export function attentionBias(
+  keyMask: Int32Array,
+  batchSize: number,
+  queries: number,
+  keys: number,
+  causal = true,
+): Tensor {
+  const offset = causal ? keys - queries : keys - 1;
   const bias = new Float32Array(batchSize * queries * keys);
   for (let b = 0; b < batchSize; b++) {
     for (let i = 0; i < queries; i++) {

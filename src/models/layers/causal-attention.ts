@@ -1,6 +1,7 @@
 /**
- * Causal grouped-query self-attention, softmax(q·kᵀ/√headDim + mask)·v, in the projections' own layout: q
- * [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (past keys first), output like q.
+ * Grouped-query self-attention, softmax(q·kᵀ/√headDim + mask)·v, in the projections' own layout: q
+ * [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (past keys first), output like q. Causal
+ * for a decoder; bidirectional, padding keys masked, for an encoder (`AttentionMask`'s `causal`).
  *
  * On cpu and wasm it runs mceval's WebAssembly attention kernels (engine/kernels/causal-attention.ts), on webgpu its
  * WGSL ones (engine/kernels/webgpu/): no head transposes, scores never stored, probabilities recomputed in the backward
@@ -27,17 +28,19 @@ export class AttentionMask {
   /**
    * @param keyMask [batch, keys]: 1 for a real key, 0 for padding.
    * @param queries new query positions per row: the last `queries` of the `keys` positions.
+   * @param causal whether a query sees only the keys up to its position (a decoder) or every real key (an encoder).
    */
   constructor(
     readonly keyMask: Int32Array,
     readonly batchSize: number,
     readonly queries: number,
     readonly keys: number,
+    readonly causal = true,
   ) {}
 
   /** The additive bias [batch, 1, queries, keys] of the composite path, built once per forward pass. */
   additiveBias(): Tensor {
-    this.bias ??= attentionBias(this.keyMask, this.batchSize, this.queries, this.keys);
+    this.bias ??= attentionBias(this.keyMask, this.batchSize, this.queries, this.keys, this.causal);
     return this.bias;
   }
 }
@@ -55,6 +58,7 @@ export function fusedAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: Atte
     heads: heads.query,
     kvHeads: heads.keyValue,
     scale: 1 / Math.sqrt(headDim),
+    causal: mask.causal,
   };
   const attrs = attributes as unknown as NamedAttrMap;
   const attend = tf.customGrad(((qi: Tensor3D, ki: Tensor3D, vi: Tensor3D, save: GradSaveFunc) => {
@@ -99,7 +103,7 @@ export function compositeAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: 
 }
 
 /** Attention output [batch, queries, heads·headDim]. */
-export function causalAttention(
+export function selfAttention(
   q: Tensor3D,
   k: Tensor3D,
   v: Tensor3D,

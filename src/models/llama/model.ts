@@ -17,7 +17,7 @@ import { Linear } from '../layers/linear.js';
 import { rmsNorm } from '../layers/rms-norm.js';
 import { swiGlu } from '../layers/swiglu.js';
 import { applyRope, ropeInverseFrequencies, ropeTables, type RopeTables } from '../layers/rope.js';
-import { AttentionMask, causalAttention } from '../layers/causal-attention.js';
+import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
 import { lastTokenIndices, positionIds, type PaddedBatch } from '../tokenizers/padding.js';
 import { linearParameters, namedParameter, type NamedParameter } from '../named-parameters.js';
 import type { ForwardContext } from '../forward-context.js';
@@ -327,7 +327,7 @@ export class LlamaModel {
     const newValues = layer.v.forward(x, context) as Tensor3D;
     const keys = past === undefined ? newKeys : (tf.concat([past.keys, newKeys], 1) as Tensor3D);
     const values = past === undefined ? newValues : (tf.concat([past.values, newValues], 1) as Tensor3D);
-    const mixed = causalAttention(q, keys, values, mask, { query: H, keyValue: Hkv });
+    const mixed = selfAttention(q, keys, values, mask, { query: H, keyValue: Hkv });
     return { output: layer.o.forward(mixed, context), keys, values };
   }
 

@@ -27,7 +27,7 @@ import { ELEMENT_INDEX } from './shader.js';
 
 /** Fields after tfjs's own uniforms, set by the kernels in this order. */
 export const ATTENTION_UNIFORMS =
-  'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, entries : i32, scale : f32,';
+  'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, entries : i32, reach : i32, scale : f32,';
 
 /** Invocations per workgroup with one lane per row (the row statistics' shader always). */
 export const ATTENTION_WORKGROUP = 64;
@@ -80,9 +80,9 @@ fn keyOffset(n : i32, j : i32) -> i32 {
   return ((b * uniforms.keys + j) * uniforms.kvHeads + n % uniforms.kvHeads) * DH4;
 }
 
-// The last key row r may attend to by position.
+// The last key row r may attend to by position (reach: keys − queries causally, keys − 1 for an encoder).
 fn lastKey(r : i32) -> i32 {
-  return min(uniforms.keys - 1, uniforms.keys - uniforms.queries + r % uniforms.queries);
+  return min(uniforms.keys - 1, uniforms.reach + r % uniforms.queries);
 }
 
 // Four consecutive floats of the output from offset o.

@@ -7,7 +7,12 @@
  * the backward pass gathers each row's lse and D = Σ dy·out once, for both of its shaders.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { CAUSAL_ATTENTION, CAUSAL_ATTENTION_GRAD, type CausalAttentionAttrs } from '../causal-attention.js';
+import {
+  attentionReach,
+  CAUSAL_ATTENTION,
+  CAUSAL_ATTENTION_GRAD,
+  type CausalAttentionAttrs,
+} from '../causal-attention.js';
 import {
   ATTENTION_UNIFORMS,
   ATTENTION_WORKGROUP,
@@ -59,8 +64,10 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Ge
   };
 }
 
-function uniforms(g: Geometry, scale: number): ShaderUniform[] {
-  const ints = [g.rows, g.queries, g.keys, g.kvHeads, g.rows / g.queries, g.entries];
+function uniforms(g: Geometry, attrs: CausalAttentionAttrs): ShaderUniform[] {
+  const reach = attentionReach(g.keys, g.queries, attrs.causal);
+  const ints = [g.rows, g.queries, g.keys, g.kvHeads, g.rows / g.queries, g.entries, reach];
+  const scale = attrs.scale;
   return [...ints.map((value) => ({ type: 'int32' as const, data: [value] })), { type: 'float32', data: [scale] }];
 }
 
@@ -113,7 +120,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
         code: attentionForwardCode(g.dh4, t, g.lanes),
       },
       [q, k, v, mask, lse],
-      uniforms(g, attributes.scale),
+      uniforms(g, attributes),
     ),
   );
   return [shaped(out, [...q.shape]), lse];
@@ -138,7 +145,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
       code: attentionRowStatsCode(g.dh4),
     },
     [out, dy, lse],
-    uniforms(g, attributes.scale),
+    uniforms(g, attributes),
   );
   const dv = gpu.makeTensorInfo([...v.shape], 'float32');
   try {
@@ -165,7 +172,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
             code,
           },
           [q, k, v, dy, mask, stats, ...written],
-          uniforms(g, attributes.scale),
+          uniforms(g, attributes),
         );
       const dq = run(
         'McevalAttentionQueryGradient',
