@@ -15,7 +15,7 @@ import { hasKernel } from '../src/engine/kernels/has-kernel.js';
 import { CAUSAL_ATTENTION } from '../src/engine/kernels/causal-attention.js';
 import { loadPreset } from '../src/peft/preset.js';
 import { adapterConfigFor } from '../src/peft/target-aliases.js';
-import { argument, middleTime } from './options.js';
+import { argument, middleTime, timedRuns } from './options.js';
 import { benchClassifierStep } from './training-step.js';
 
 const hidden = Number(argument('hidden', '256'));
@@ -53,13 +53,7 @@ const bench = benchClassifierStep(model, preset.method, adapterConfigFor(model, 
   batchSize,
   length,
 });
-bench.step();
-const times: number[] = [];
-for (let i = 0; i < steps; i++) {
-  const started = performance.now();
-  bench.step();
-  times.push(performance.now() - started);
-}
+const times = timedRuns(() => bench.step(), steps);
 bench.dispose();
 const msPerStep = middleTime(times);
 console.log(

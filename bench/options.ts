@@ -10,3 +10,13 @@ export function argument(name: string, fallback: string): string {
 export function middleTime(times: readonly number[]): number {
   return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
+
+/** `run` once to warm up, then `count` more times: each timed call's milliseconds. */
+export function timedRuns(run: () => void, count: number): number[] {
+  run();
+  return Array.from({ length: count }, () => {
+    const started = performance.now();
+    run();
+    return performance.now() - started;
+  });
+}

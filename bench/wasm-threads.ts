@@ -11,7 +11,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { argument, middleTime } from './options.js';
+import { argument, middleTime, timedRuns } from './options.js';
 
 const threads = Number(argument('threads', '2'));
 
@@ -53,13 +53,7 @@ const { benchTrainingStep } = await import('./training-step.js');
 const matmulGflops = (await matmulSelfCheck(1024, 5)).gflops;
 const preset = loadPreset('lora');
 const bench = benchTrainingStep('builtin:small', preset.method, preset.adapterConfig, { length: 128 });
-bench.step();
-const times: number[] = [];
-for (let i = 0; i < 5; i++) {
-  const started = performance.now();
-  bench.step();
-  times.push(performance.now() - started);
-}
+const times = timedRuns(() => bench.step(), 5);
 bench.dispose();
 const msPerStep = middleTime(times);
 console.log(

@@ -36,10 +36,9 @@ import { adapterConfigFor } from '../src/peft/target-aliases.js';
 import { loadPreset } from '../src/peft/preset.js';
 import { getTask } from '../src/tasks/registry.js';
 import { loadTask, RUNNERS } from '../src/runners/index.js';
-import { fineTune } from '../src/train/fine-tune.js';
 import { classificationLoss } from '../src/train/loss.js';
 import { loadModel } from '../src/models/load.js';
-import { mceval, useTestBackend } from './helpers.js';
+import { fineTuneAdapterAndHead, mceval, useTestBackend } from './helpers.js';
 import { encoderPairExamples, tinyEncoder, writePairData, writeTinyEncoderFolder } from './tiny-encoder.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mceval-encoder-'));
@@ -343,20 +342,7 @@ test('an encoder trains the same with two micro-batches as with the whole batch,
     );
     const before = tf.memory().numTensors;
     try {
-      const result = await fineTune({
-        model,
-        groups: [...adapter.groups, { name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 }],
-        examples: encoderPairExamples(8),
-        learningRate: 0.01,
-        batchSize: 4,
-        epochs: 2,
-        weightDecay: 0.01,
-        warmupRatio: 0,
-        maxGradNorm: 1,
-        rng: new Rng(5),
-        hooks: adapter,
-        gradientAccumulation,
-      });
+      const result = await fineTuneAdapterAndHead(model, adapter, encoderPairExamples(8), gradientAccumulation);
       assert.equal(tf.memory().numTensors, before, 'a tensor outlived the training');
       const weights = adapter.groups.flatMap((g) => g.variables).flatMap((v) => Array.from(v.dataSync()));
       return { losses: result.log.map((entry) => entry.loss), weights };

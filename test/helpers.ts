@@ -4,7 +4,10 @@ import { packagePath } from '../src/paths.js';
 import { initEngine } from '../src/engine/backends.js';
 import { tf } from '../src/engine/tf.js';
 import { AdamW } from '../src/train/adamw.js';
-import type { Rng } from '../src/engine/rng.js';
+import { Rng } from '../src/engine/rng.js';
+import type { Model } from '../src/models/model.js';
+import type { AppliedAdapter } from '../src/peft/types.js';
+import { fineTune, type EncodedExample, type TrainResult } from '../src/train/fine-tune.js';
 
 /** Tests compute on wasm, the backend users get here; MCEVAL_TEST_BACKEND=cpu runs them on the other. */
 export async function useTestBackend(): Promise<string> {
@@ -91,4 +94,31 @@ export async function adamwSteps(
     gradients.forEach((g) => g?.dispose());
     await afterStep(step);
   }
+}
+
+/**
+ * Four AdamW steps (two epochs of batch 4 over eight examples: lr 0.01, decay 0.01, no warm-up, clipping at 1, Rng(5))
+ * of an adapter and the model's classification head: the short fine-tuning run that tests compare across backends and
+ * micro-batch counts.
+ */
+export function fineTuneAdapterAndHead(
+  model: Model,
+  adapter: AppliedAdapter,
+  examples: readonly EncodedExample[],
+  gradientAccumulation: number,
+): Promise<TrainResult> {
+  return fineTune({
+    model,
+    groups: [...adapter.groups, { name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 }],
+    examples,
+    learningRate: 0.01,
+    batchSize: 4,
+    epochs: 2,
+    weightDecay: 0.01,
+    warmupRatio: 0,
+    maxGradNorm: 1,
+    rng: new Rng(5),
+    hooks: adapter,
+    gradientAccumulation,
+  });
 }

@@ -21,7 +21,7 @@ import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { adaLoraMethod } from '../../src/peft/adalora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
-import { fineTune, type EncodedExample } from '../../src/train/fine-tune.js';
+import type { EncodedExample } from '../../src/train/fine-tune.js';
 import type { Model } from '../../src/models/model.js';
 import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { evaluateClassification } from '../../src/evaluation/classification.js';
@@ -31,7 +31,7 @@ import { scoreContinuations } from '../../src/generation/score.js';
 import { EVAL_CONTEXT } from '../../src/models/forward-context.js';
 import { padBatch } from '../../src/models/tokenizers/padding.js';
 import { causalLmLoss, targetMask } from '../../src/train/loss.js';
-import { withEnv } from '../helpers.js';
+import { fineTuneAdapterAndHead, withEnv } from '../helpers.js';
 import { encoderPairExamples, tinyEncoder } from '../tiny-encoder.js';
 
 interface Outcome {
@@ -98,20 +98,7 @@ async function fineTuneOn(backend: 'wasm' | 'webgpu', method: Method): Promise<O
             new Rng(4),
           );
   try {
-    const result = await fineTune({
-      model,
-      groups: [...adapter.groups, { name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 }],
-      examples,
-      learningRate: 0.01,
-      batchSize: 4,
-      epochs: 2,
-      weightDecay: 0.01,
-      warmupRatio: 0,
-      maxGradNorm: 1,
-      rng: new Rng(5),
-      hooks: adapter,
-      gradientAccumulation: 2,
-    });
+    const result = await fineTuneAdapterAndHead(model, adapter, examples, 2);
     const scores = await evaluateClassification(model, examples);
     const variables: Variable[] = adapter.groups.flatMap((group) => [...group.variables]);
     const values = await Promise.all(variables.map((variable) => variable.data()));
