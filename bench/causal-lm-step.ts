@@ -3,7 +3,8 @@
  * fine-tuning adds them), backward, AdamW — awaiting its loss: the step the GPU benchmarks time and measure. Nothing in
  * it reads a tensor synchronously, so it runs on webgpu. The adapter is drawn from Rng(seed), the tokens and any
  * dropout from Rng(seed + 1). Every token is a target unless `answer` restricts the targets to each row's last
- * `answer` tokens (a prompt masked out, as instruction fine-tuning does); `loss` replaces mceval's causal-LM loss.
+ * `answer` tokens (a prompt masked out, as instruction fine-tuning does); `loss` replaces mceval's causal-LM loss (an
+ * encoder's classification loss: `classificationStepLoss`).
  */
 import { tf, type Scalar } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
@@ -12,7 +13,8 @@ import type { LlamaModel } from '../src/models/llama/model.js';
 import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
 import type { AdapterMethod } from '../src/peft/types.js';
 import { AdamW } from '../src/train/adamw.js';
-import { causalLmLoss } from '../src/train/loss.js';
+import { causalLmLoss, classificationLoss } from '../src/train/loss.js';
+import { requireDecoder, type Model } from '../src/models/model.js';
 
 export interface CausalLmStep {
   /** One optimiser step; resolves to its loss. */
@@ -21,19 +23,30 @@ export interface CausalLmStep {
   dispose(): void;
 }
 
-export interface CausalLmStepSettings {
+export interface CausalLmStepSettings<M extends Model = LlamaModel> {
   readonly batch: number;
   readonly length: number;
   readonly seed: number;
   readonly answer?: number;
-  readonly loss?: (model: LlamaModel, batch: PaddedBatch, context: ForwardContext, targets?: Int32Array) => Scalar;
+  readonly loss?: (model: M, batch: PaddedBatch, context: ForwardContext, targets?: Int32Array) => Scalar;
 }
 
-export function causalLmStep<Config>(
-  model: LlamaModel,
+/** The decoder's causal-LM loss, the default step loss. */
+function decoderLoss(model: Model, batch: PaddedBatch, context: ForwardContext, targets?: Int32Array): Scalar {
+  return causalLmLoss(requireDecoder(model, 'The causal-LM step'), batch, context, targets);
+}
+
+/** A classification step's loss on a model with a head: labels alternate 0, 1 over the batch rows. */
+export function classificationStepLoss(model: Model, batch: PaddedBatch, context: ForwardContext): Scalar {
+  const labels = Array.from({ length: batch.batchSize }, (_, i) => i % 2);
+  return classificationLoss(model.classify(batch, context), labels);
+}
+
+export function causalLmStep<Config, M extends Model = LlamaModel>(
+  model: M,
   method: AdapterMethod<Config>,
   config: Config,
-  { batch, length, seed, answer, loss: lossOf = causalLmLoss }: CausalLmStepSettings,
+  { batch, length, seed, answer, loss: lossOf = decoderLoss }: CausalLmStepSettings<M>,
 ): CausalLmStep {
   const adapter = method.apply(model, config, new Rng(seed));
   const optimizer = new AdamW(adapter.groups, { weightDecay: 0 });

@@ -423,3 +423,30 @@ test('encoder checkpoints load in each spelling transformers reads: bare BertMod
     /no tensor "bert\.encoder\.layer\.1\.attention\.self\.query\.weight"/,
   );
 });
+
+test("a BERT reads a pair's second text as token type 1, and every token sees the tokens after it", async () => {
+  const { model, tokenizer } = loadAnyModel(folders.bert);
+  const loaded = await loadTask(getTask('rte'), data);
+  if (loaded.kind !== 'classification' || !(model instanceof EncoderModel)) throw new Error('a BERT on rte');
+  try {
+    const [example] = RUNNERS.classification.encodeTraining(tokenizer, loaded.task, loaded.data, model);
+    const { ids, tokenTypeIds } = example!;
+    // [CLS] sentence [SEP] hypothesis [SEP]: type 0 up to the first [SEP], type 1 after it.
+    const firstSep = ids.indexOf(3);
+    assert.equal(ids[0], 2);
+    assert.deepEqual(
+      tokenTypeIds,
+      ids.map((_, t) => (t <= firstSep ? 0 : 1)),
+    );
+    const batch = padInputs([example!], 0);
+    const { tokenTypeIds: _types, ...untyped } = batch;
+    const first = (input: typeof batch) =>
+      tf.tidy(() => Array.from(tf.slice(model.hiddenStates(input, EVAL_CONTEXT), [0, 0, 0], [1, 1, -1]).dataSync()));
+    assert.notDeepEqual(first(batch), first(untyped), 'token types change nothing');
+    // Bidirectional: changing the last token moves the first token's state (a causal model's would not move).
+    const changed = { ...batch, ids: batch.ids.map((id, t) => (t === batch.length - 2 ? 40 : id)) };
+    assert.notDeepEqual(first(changed), first(batch));
+  } finally {
+    model.dispose();
+  }
+});

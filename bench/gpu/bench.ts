@@ -3,7 +3,8 @@
  * builds). Prints one JSON document:
  *  - the adapter Dawn found (features, limits);
  *  - correctness: three LoRA fine-tuning steps (causal LM, AdamW) from the same seed on webgpu and on cpu — the
- *    largest relative difference of the losses;
+ *    largest relative difference of the losses — and the same for a 2-layer RoBERTa classifier (`correctness.encoder`:
+ *    bidirectional attention);
  *  - speed: milliseconds and tokens per second of one LoRA step (forward, backward, AdamW; r = 8 on every linear
  *    layer) on builtin:medium (~99M parameters) and on stories260K, timed over `--steps` steps after two warm-up
  *    steps, each step awaiting its loss;
@@ -27,17 +28,26 @@
  *  - causal attention alone, forward and backward, at head sizes 64 and 128 (4 × 1024 tokens, 2048 wide, 4 query heads
  *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
  *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
- *    value) — the lanes' subgroup shuffles checked on the GPU itself; then the LoRA step with one lane and by head size.
+ *    value) — the lanes' subgroup shuffles checked on the GPU itself; then the LoRA step with one lane and by head size;
+ *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
+ *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
+ *    paper's GLUE setting.
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
- *          [--submit-batches 15,60,240] [--attention 4x1024x2048]
+ *          [--submit-batches 15,60,240] [--attention 4x1024x2048] [--encoder 32x128]
+ *          [--encoder-layers 12] [--encoder-hidden 768]
  */
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { setupWebGpu } from '../../src/engine/webgpu.js';
 import { loadModel } from '../../src/models/load.js';
 import { loadLlamaFolder } from '../../src/models/hf/load-folder.js';
 import type { LlamaModel } from '../../src/models/llama/model.js';
+import type { Model } from '../../src/models/model.js';
+import { EncoderModel } from '../../src/models/encoder/model.js';
+import { randomWeightInit } from '../../src/models/init.js';
+import { Rng } from '../../src/engine/rng.js';
+import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
@@ -45,7 +55,7 @@ import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { argument } from '../options.js';
 import { withEnv } from '../../test/with-env.js';
 import { hostCalls } from './host-calls.js';
-import { causalLmStep } from '../causal-lm-step.js';
+import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
@@ -92,20 +102,29 @@ const hostWrites = () =>
     return size ?? data.byteLength;
   });
 
-/** The benchmark's LoRA or MonteCLoRA step (r 8 on every linear layer). */
-function stepper(model: LlamaModel, batch: number, length: number, seed: number, method: Method) {
-  const settings = { batch, length, seed };
+/**
+ * The benchmark's LoRA or MonteCLoRA step (r 8 on every linear layer): a decoder's causal-LM step, an encoder's
+ * classification step (the presets' targets read as its modules).
+ */
+function stepper(model: Model, batch: number, length: number, seed: number, method: Method) {
+  const settings = { batch, length, seed, ...(model instanceof EncoderModel ? { loss: classificationStepLoss } : {}) };
   return method === 'monteclora'
-    ? causalLmStep(model, monteCloraMethod, MONTECLORA, settings)
-    : causalLmStep(model, loraMethod, method === 'lora' ? LORA : LORA_DROPOUT, settings);
+    ? causalLmStep(model, monteCloraMethod, adapterConfigFor(model, MONTECLORA), settings)
+    : causalLmStep(model, loraMethod, adapterConfigFor(model, method === 'lora' ? LORA : LORA_DROPOUT), settings);
 }
 
-async function correctness(): Promise<{ losses: { webgpu: number[]; cpu: number[] }; maxRelativeDifference: number }> {
+interface Agreement {
+  readonly losses: { webgpu: number[]; cpu: number[] };
+  readonly maxRelativeDifference: number;
+}
+
+/** Three LoRA steps of the model `make` builds, on cpu then on webgpu from the same seed. */
+async function agreement(make: () => Model, batch: number, length: number): Promise<Agreement> {
   const losses: Record<string, number[]> = {};
   for (const backend of ['cpu', 'webgpu']) {
     if (!(await tf.setBackend(backend)) || tf.getBackend() !== backend) throw new Error(`cannot switch to ${backend}`);
-    const { model } = loadModel('builtin:small');
-    const run = stepper(model, 4, 64, 7, 'lora');
+    const model = make();
+    const run = stepper(model, batch, length, 7, 'lora');
     losses[backend] = [await run.step(), await run.step(), await run.step()];
     run.dispose();
     model.dispose();
@@ -116,9 +135,42 @@ async function correctness(): Promise<{ losses: { webgpu: number[]; cpu: number[
   return { losses: { webgpu: losses['webgpu']!, cpu: losses['cpu']! }, maxRelativeDifference: difference };
 }
 
+/** builtin:small's causal-LM step, and an encoder's classification step (bidirectional attention, padding none). */
+async function correctness(): Promise<Agreement & { encoder: Agreement }> {
+  const decoder = await agreement(() => loadModel('builtin:small').model, 4, 64);
+  const encoder = await agreement(() => randomEncoder(2, 256), 4, 64);
+  return { ...decoder, encoder };
+}
+
+/**
+ * A RoBERTa of `layers` layers (roberta-base's: 12) and `hidden` width (768, 12 heads of 64, feed-forward 4× wide,
+ * its vocabulary of 50,265), random weights from a fixed seed, with a 2-way classification head.
+ */
+function randomEncoder(layers: number, hidden: number): EncoderModel {
+  const init = randomWeightInit(new Rng(5), 0.02);
+  const model = new EncoderModel(
+    {
+      modelType: 'roberta',
+      vocabSize: 50265,
+      hiddenSize: hidden,
+      intermediateSize: 4 * hidden,
+      numHiddenLayers: layers,
+      numAttentionHeads: hidden / 64,
+      maxPositionEmbeddings: 514,
+      typeVocabSize: 1,
+      layerNormEps: 1e-5,
+      padTokenId: 1,
+      initializerRange: 0.02,
+    },
+    init,
+  );
+  model.addClassificationHead(2, init);
+  return model;
+}
+
 async function speed(
   name: string,
-  model: LlamaModel,
+  model: Model,
   batch: number,
   length: number,
   steps: number,
@@ -405,6 +457,19 @@ const shapes = argument('products', '2048x2048x2048,2048x768x768,2048x768x2560,2
   .split(',')
   .map((shape) => shape.split('x').map(Number) as [number, number, number]);
 const products = finished('products', await productRates(shapes, Number(argument('product-repeats', '20'))));
+// The MonteCLoRA paper's GLUE setting: a RoBERTa-base-shaped classifier. Last, being newest: should the kit's time
+// run out here, every earlier section has already been printed.
+const [encoderBatch, encoderLength] = argument('encoder', '32x128').split('x').map(Number);
+const encoderLayers = Number(argument('encoder-layers', '12'));
+const encoderHidden = Number(argument('encoder-hidden', '768'));
+if (encoderBatch! > 0) {
+  const encoder = randomEncoder(encoderLayers, encoderHidden);
+  const name = `roberta-base shape (${encoderLayers} layers, hidden ${encoderHidden}, random)`;
+  for (const method of ['lora', 'monteclora'] as const)
+    for (const kernels of ['mceval', 'tfjs'] as const)
+      results.push(finished('step', await speed(name, encoder, encoderBatch!, encoderLength!, steps, method, kernels)));
+  encoder.dispose();
+}
 console.log(
   JSON.stringify(
     {
