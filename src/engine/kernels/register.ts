@@ -12,6 +12,8 @@ import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
 import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
 import { webGpuUnpackKernel } from './webgpu/unpack.js';
 import { webGpuRmsNormKernels } from './webgpu/rms-norm.js';
+import { webGpuLayerNormKernels } from './webgpu/layer-norm.js';
+import { webGpuGeluKernels } from './webgpu/gelu.js';
 import { webGpuRopeKernel } from './webgpu/rope.js';
 import { webGpuDropoutMaskKernel } from './webgpu/dropout-mask.js';
 import { webGpuHashedNormalsKernel } from './webgpu/hashed-normals.js';
@@ -49,6 +51,8 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     ...webGpuRegularizerKernels(),
     ...webGpuDrawScaleKernels(),
     ...webGpuRmsNormKernels(),
+    ...webGpuLayerNormKernels(),
+    ...webGpuGeluKernels(),
     webGpuRopeKernel(),
     webGpuDropoutMaskKernel(),
     webGpuHashedNormalsKernel(),

@@ -1,12 +1,62 @@
+/**
+ * An encoder's LayerNorm and exact GELU. On webgpu each is one mceval kernel forward and one backward
+ * (engine/kernels/webgpu/layer-norm.ts, gelu.ts), with the gradients written out; elsewhere they are tfjs ops and
+ * autodiff, as transformers computes them.
+ */
+import type { GradSaveFunc, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Variable } from '../../engine/tf.js';
+import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
+import { hasKernel } from '../../engine/kernels/has-kernel.js';
+import { LAYER_NORM, LAYER_NORM_GRAD } from '../../engine/kernels/webgpu/layer-norm.js';
+import { GELU, GELU_GRAD } from '../../engine/kernels/webgpu/gelu.js';
+import { sumToLastAxis } from './rms-norm.js';
 
 /** LayerNorm over the last axis: (x − mean) / √(var + eps) · weight + bias (biased variance, as torch). */
 export function layerNorm(x: Tensor, weight: Variable, bias: Variable, eps: number): Tensor {
+  if (hasKernel(LAYER_NORM)) return kernelLayerNorm(x, weight, bias, eps);
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), weight), bias);
 }
 
+/**
+ * The kernels' LayerNorm. Frozen parameters (every adapter method) are no inputs of the op, so no gradient is made
+ * for them; trainable ones (full fine-tuning) get Σ dy·x̂ and Σ dy over the rows.
+ */
+function kernelLayerNorm(x: Tensor, weight: Variable, bias: Variable, eps: number): Tensor {
+  const attrs = { eps } as unknown as NamedAttrMap;
+  const trainable = weight.trainable || bias.trainable;
+  const norm = tf.customGrad(((...args: unknown[]) => {
+    const save = args.pop() as GradSaveFunc;
+    const [input, w = weight, b = bias] = args as [Tensor, Tensor?, Tensor?];
+    const [value, stats] = tf.engine().runKernel(LAYER_NORM, { x: input, w, b }, attrs) as [Tensor, Tensor];
+    save([input, stats, w]);
+    return {
+      value,
+      gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
+        const [xs, st, ws] = saved as [Tensor, Tensor, Tensor];
+        const dx = tf.engine().runKernel(LAYER_NORM_GRAD, { x: xs, stats: st, w: ws, dy }, attrs) as Tensor;
+        if (!trainable) return [dx];
+        const [mean, r] = tf.split(st, 2, -1) as [Tensor, Tensor];
+        const normalized = tf.mul(tf.sub(xs, mean), r);
+        return [dx, sumToLastAxis(tf.mul(dy, normalized)), sumToLastAxis(dy)];
+      }),
+    };
+  }) as unknown as CustomGradientFunc) as unknown as (...inputs: Tensor[]) => Tensor;
+  return trainable ? norm(x, weight, bias) : norm(x);
+}
+
 /** Exact GELU, x·Φ(x) = ½x(1 + erf(x/√2)): transformers' "gelu" activation. */
 export function gelu(x: Tensor): Tensor {
+  if (hasKernel(GELU)) return kernelGelu(x);
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
+
+const kernelGelu = tf.customGrad(((input: Tensor, save: GradSaveFunc) => {
+  save([input]);
+  return {
+    value: tf.engine().runKernel(GELU, { x: input }) as Tensor,
+    gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => [
+      tf.engine().runKernel(GELU_GRAD, { x: saved[0]!, dy }) as Tensor,
+    ]),
+  };
+}) as unknown as CustomGradientFunc) as unknown as (x: Tensor) => Tensor;

@@ -16,7 +16,7 @@ import { hasKernel } from '../../engine/kernels/has-kernel.js';
  * Sums a gradient over every axis but the last (the gradient of a weight broadcast along the last axis) as a product
  * with a row of ones: on tfjs-wasm a column sum runs ~10× slower than the same work as a 2D matMul.
  */
-function sumToLastAxis(t: Tensor): Tensor {
+export function sumToLastAxis(t: Tensor): Tensor {
   const flat = tf.reshape(t, [-1, t.shape[t.shape.length - 1]!]) as Tensor2D;
   return tf.reshape(tf.matMul(tf.ones([1, flat.shape[0]]), flat), [flat.shape[1]]);
 }

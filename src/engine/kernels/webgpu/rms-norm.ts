@@ -6,7 +6,8 @@
  * a tree; r is the forward's second output (a writable input, shader.ts).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { elementwiseDispatch, runShader, shaped, workgroupSumCode, type WebGpuBackendLike } from './shader.js';
+import type { WebGpuBackendLike } from './shader.js';
+import { ROW_CODE, ROW_WORKGROUP, rowShader } from './row-shader.js';
 
 export const RMS_NORM = 'McevalRmsNorm';
 export const RMS_NORM_GRAD = 'McevalRmsNormGrad';
@@ -15,28 +16,19 @@ export interface RmsNormAttrs {
   readonly eps: number;
 }
 
-const WORKGROUP = 64;
-
-/** The row this workgroup owns (one workgroup per row, over two dispatch axes beyond the limit) and a workgroup sum. */
-const ROW_CODE = `${workgroupSumCode('f32', WORKGROUP)}
-fn rowIndex() -> i32 {
-  return i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
-}
-`;
-
 const FORWARD = `${ROW_CODE}
 fn main() {
   let row = rowIndex();
   let live = row < uniforms.rows;
   let base = min(row, uniforms.rows - 1) * uniforms.hidden;
   var squares = 0.0;
-  for (var i = i32(localIndex); i < uniforms.hidden; i += ${WORKGROUP}) {
+  for (var i = i32(localIndex); i < uniforms.hidden; i += ${ROW_WORKGROUP}) {
     let value = x[base + i];
     squares += value * value;
   }
   let r = inverseSqrt(workgroupSum(squares) / f32(uniforms.hidden) + uniforms.eps);
   if (live) {
-    for (var i = i32(localIndex); i < uniforms.hidden; i += ${WORKGROUP}) {
+    for (var i = i32(localIndex); i < uniforms.hidden; i += ${ROW_WORKGROUP}) {
       result[base + i] = x[base + i] * r * w[i];
     }
     if (localIndex == 0u) {
@@ -54,52 +46,18 @@ fn main() {
   let base = clamped * uniforms.hidden;
   let r = rms[clamped];
   var projection = 0.0;
-  for (var i = i32(localIndex); i < uniforms.hidden; i += ${WORKGROUP}) {
+  for (var i = i32(localIndex); i < uniforms.hidden; i += ${ROW_WORKGROUP}) {
     projection += dy[base + i] * w[i] * (x[base + i] * r);
   }
   let mean = workgroupSum(projection) / f32(uniforms.hidden);
   if (live) {
-    for (var i = i32(localIndex); i < uniforms.hidden; i += ${WORKGROUP}) {
+    for (var i = i32(localIndex); i < uniforms.hidden; i += ${ROW_WORKGROUP}) {
       let normalized = x[base + i] * r;
       result[base + i] = (dy[base + i] * w[i] - normalized * mean) * r;
     }
   }
 }
 `;
-
-const rowsOf = (x: TensorInfo) => x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-
-/** One workgroup per row of x over `code`, writing an output shaped like x. */
-function rowShader(
-  gpu: WebGpuBackendLike,
-  key: string,
-  names: readonly { readonly name: string; readonly writable?: true }[],
-  code: string,
-  tensors: TensorInfo[],
-  eps: number,
-): TensorInfo {
-  const x = tensors[0]!;
-  const rows = rowsOf(x);
-  const output = runShader(
-    gpu,
-    {
-      key,
-      inputs: names.map((input) => ({ ...input, components: 1 as const })),
-      uniforms: 'rows : i32, hidden : i32, eps : f32,',
-      workgroupSize: WORKGROUP,
-      dispatch: elementwiseDispatch(rows, 1),
-      outputSize: rows * x.shape.at(-1)!,
-      code,
-    },
-    tensors,
-    [
-      { type: 'int32' as const, data: [rows] },
-      { type: 'int32' as const, data: [x.shape.at(-1)!] },
-      { type: 'float32' as const, data: [eps] },
-    ],
-  );
-  return shaped(output, [...x.shape]);
-}
 
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, w } = inputs as { x: TensorInfo; w: TensorInfo };

@@ -6,12 +6,11 @@
  * [tokens, intermediate] tensors, for every layer.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { ELEMENT_INDEX, type WebGpuBackendLike } from './shader.js';
+import { ELEMENTWISE_WORKGROUP as WORKGROUP, elementwiseShader } from './elementwise.js';
 
 export const SWIGLU = 'McevalSwiGlu';
 export const SWIGLU_GRAD = 'McevalSwiGluGrad';
-
-const WORKGROUP = 256;
 
 // σ as tfjs-webgpu's Sigmoid computes it.
 const SIGMOID = `
@@ -42,46 +41,10 @@ fn main() {
 }
 `;
 
-const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
-
-/** The shaders read every operand element for element: operands broadcast any other way would be read out of place. */
-function checkSameShapes(kernel: string, tensors: readonly TensorInfo[]): void {
-  const shape = tensors[0]!.shape.join(',');
-  if (tensors.some((t) => t.shape.join(',') !== shape)) {
-    throw new Error(`${kernel}: operands [${tensors.map((t) => t.shape.join(', ')).join('], [')}] differ in shape`);
-  }
-}
-
-function elementwise(
-  gpu: WebGpuBackendLike,
-  key: string,
-  names: readonly { readonly name: string; readonly writable?: boolean }[],
-  code: string,
-  tensors: TensorInfo[],
-): TensorInfo {
-  checkSameShapes(key, tensors);
-  const count = size(tensors[0]!);
-  const output = runShader(
-    gpu,
-    {
-      key,
-      inputs: names.map((input) => ({ ...input, components: 1 as const })),
-      uniforms: 'count : i32,',
-      workgroupSize: WORKGROUP,
-      dispatch: elementwiseDispatch(count, WORKGROUP),
-      outputSize: count,
-      code,
-    },
-    tensors,
-    [{ type: 'int32', data: [count] }],
-  );
-  return shaped(output, [...tensors[0]!.shape]);
-}
-
 const forward: KernelFunc = ({ inputs, backend }) => {
   const { gate, up } = inputs as Record<'gate' | 'up', TensorInfo>;
   const names = [{ name: 'gate' }, { name: 'up' }];
-  return elementwise(backend as unknown as WebGpuBackendLike, SWIGLU, names, FORWARD, [gate, up]);
+  return elementwiseShader(backend as unknown as WebGpuBackendLike, SWIGLU, names, FORWARD, [gate, up]);
 };
 
 const backward: KernelFunc = ({ inputs, backend }) => {
@@ -89,7 +52,7 @@ const backward: KernelFunc = ({ inputs, backend }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const dUp = gpu.makeTensorInfo([...up.shape], 'float32');
   const names = [{ name: 'gate' }, { name: 'up' }, { name: 'dy' }, { name: 'dUp', writable: true }];
-  const dGate = elementwise(gpu, SWIGLU_GRAD, names, BACKWARD, [gate, up, dy, dUp]);
+  const dGate = elementwiseShader(gpu, SWIGLU_GRAD, names, BACKWARD, [gate, up, dy, dUp]);
   return [dGate, dUp];
 };
 

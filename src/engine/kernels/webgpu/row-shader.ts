@@ -1,0 +1,50 @@
+/**
+ * Shaders that give each row of a [rows, hidden] tensor (its leading axes flattened) one workgroup — the norms:
+ * invocations walk strided slices of the row and combine them with `workgroupSum` (a tree), and the output is shaped
+ * like the first input. Uniforms: rows, hidden, eps.
+ */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { elementwiseDispatch, runShader, shaped, workgroupSumCode, type WebGpuBackendLike } from './shader.js';
+
+export const ROW_WORKGROUP = 64;
+
+/** The row this workgroup owns (one workgroup per row, over two dispatch axes beyond the limit) and a workgroup sum. */
+export const ROW_CODE = `${workgroupSumCode('f32', ROW_WORKGROUP)}
+fn rowIndex() -> i32 {
+  return i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
+}
+`;
+
+export const rowsOf = (x: TensorInfo) => x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+
+/** One workgroup per row of the first tensor over `code`, writing an output shaped like it. */
+export function rowShader(
+  gpu: WebGpuBackendLike,
+  key: string,
+  names: readonly { readonly name: string; readonly writable?: true }[],
+  code: string,
+  tensors: TensorInfo[],
+  eps: number,
+): TensorInfo {
+  const x = tensors[0]!;
+  const rows = rowsOf(x);
+  const output = runShader(
+    gpu,
+    {
+      key,
+      inputs: names.map((input) => ({ ...input, components: 1 as const })),
+      uniforms: 'rows : i32, hidden : i32, eps : f32,',
+      workgroupSize: ROW_WORKGROUP,
+      dispatch: elementwiseDispatch(rows, 1),
+      outputSize: rows * x.shape.at(-1)!,
+      code,
+    },
+    tensors,
+    [
+      { type: 'int32' as const, data: [rows] },
+      { type: 'int32' as const, data: [x.shape.at(-1)!] },
+      { type: 'float32' as const, data: [eps] },
+    ],
+  );
+  return shaped(output, [...x.shape]);
+}
