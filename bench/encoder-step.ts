@@ -8,15 +8,13 @@
  *     [--steps 5] [--adapter lora|monteclora] [--backend wasm|cpu]
  */
 import { initEngine } from '../src/engine/backends.js';
-import { Rng } from '../src/engine/rng.js';
-import { EncoderModel } from '../src/models/encoder/model.js';
-import { randomWeightInit } from '../src/models/init.js';
 import { hasKernel } from '../src/engine/kernels/has-kernel.js';
 import { CAUSAL_ATTENTION } from '../src/engine/kernels/causal-attention.js';
 import { loadPreset } from '../src/peft/preset.js';
 import { adapterConfigFor } from '../src/peft/target-aliases.js';
 import { argument, middleTime, timedRuns } from './options.js';
 import { benchClassifierStep } from './training-step.js';
+import { randomEncoder } from './random-encoder.js';
 
 const hidden = Number(argument('hidden', '256'));
 const layers = Number(argument('layers', '4'));
@@ -30,24 +28,7 @@ const backendName = argument('backend', 'wasm');
 if (backendName !== 'wasm' && backendName !== 'cpu') throw new Error('--backend is wasm or cpu');
 const backend = await initEngine(backendName);
 
-const init = randomWeightInit(new Rng(1), 0.02);
-const model = new EncoderModel(
-  {
-    modelType: 'roberta',
-    vocabSize: 1000,
-    hiddenSize: hidden,
-    intermediateSize: 4 * hidden,
-    numHiddenLayers: layers,
-    numAttentionHeads: heads,
-    maxPositionEmbeddings: length + 2,
-    typeVocabSize: 1,
-    layerNormEps: 1e-5,
-    padTokenId: 1,
-    initializerRange: 0.02,
-  },
-  init,
-);
-model.addClassificationHead(2, init);
+const model = randomEncoder({ layers, hidden, heads, vocabSize: 1000, maxLength: length });
 const preset = loadPreset(adapterName);
 const bench = benchClassifierStep(model, preset.method, adapterConfigFor(model, preset.adapterConfig), {
   batchSize,

@@ -45,8 +45,6 @@ import { loadLlamaFolder } from '../../src/models/hf/load-folder.js';
 import type { LlamaModel } from '../../src/models/llama/model.js';
 import type { Model } from '../../src/models/model.js';
 import { EncoderModel } from '../../src/models/encoder/model.js';
-import { randomWeightInit } from '../../src/models/init.js';
-import { Rng } from '../../src/engine/rng.js';
 import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
@@ -56,6 +54,7 @@ import { argument } from '../options.js';
 import { withEnv } from '../../test/with-env.js';
 import { hostCalls } from './host-calls.js';
 import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
+import { randomEncoder } from '../random-encoder.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
@@ -135,37 +134,15 @@ async function agreement(make: () => Model, batch: number, length: number): Prom
   return { losses: { webgpu: losses['webgpu']!, cpu: losses['cpu']! }, maxRelativeDifference: difference };
 }
 
+/** roberta-base's shape at `layers` layers and `hidden` width (heads of 64), its vocabulary of 50,265. */
+const robertaShaped = (layers: number, hidden: number) =>
+  randomEncoder({ layers, hidden, heads: hidden / 64, vocabSize: 50265, maxLength: 512 });
+
 /** builtin:small's causal-LM step, and an encoder's classification step (bidirectional attention, padding none). */
 async function correctness(): Promise<Agreement & { encoder: Agreement }> {
   const decoder = await agreement(() => loadModel('builtin:small').model, 4, 64);
-  const encoder = await agreement(() => randomEncoder(2, 256), 4, 64);
+  const encoder = await agreement(() => robertaShaped(2, 256), 4, 64);
   return { ...decoder, encoder };
-}
-
-/**
- * A RoBERTa of `layers` layers (roberta-base's: 12) and `hidden` width (768, 12 heads of 64, feed-forward 4× wide,
- * its vocabulary of 50,265), random weights from a fixed seed, with a 2-way classification head.
- */
-function randomEncoder(layers: number, hidden: number): EncoderModel {
-  const init = randomWeightInit(new Rng(5), 0.02);
-  const model = new EncoderModel(
-    {
-      modelType: 'roberta',
-      vocabSize: 50265,
-      hiddenSize: hidden,
-      intermediateSize: 4 * hidden,
-      numHiddenLayers: layers,
-      numAttentionHeads: hidden / 64,
-      maxPositionEmbeddings: 514,
-      typeVocabSize: 1,
-      layerNormEps: 1e-5,
-      padTokenId: 1,
-      initializerRange: 0.02,
-    },
-    init,
-  );
-  model.addClassificationHead(2, init);
-  return model;
 }
 
 async function speed(
@@ -463,7 +440,7 @@ const [encoderBatch, encoderLength] = argument('encoder', '32x128').split('x').m
 const encoderLayers = Number(argument('encoder-layers', '12'));
 const encoderHidden = Number(argument('encoder-hidden', '768'));
 if (encoderBatch! > 0) {
-  const encoder = randomEncoder(encoderLayers, encoderHidden);
+  const encoder = robertaShaped(encoderLayers, encoderHidden);
   const name = `roberta-base shape (${encoderLayers} layers, hidden ${encoderHidden}, random)`;
   for (const method of ['lora', 'monteclora'] as const)
     for (const kernels of ['mceval', 'tfjs'] as const)

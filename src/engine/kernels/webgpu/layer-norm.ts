@@ -8,14 +8,10 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGpuBackendLike } from './shader.js';
-import { ROW_CODE, ROW_WORKGROUP, rowShader } from './row-shader.js';
+import { ROW_CODE, ROW_WORKGROUP, rowShader, type NormAttrs } from './row-shader.js';
 
 export const LAYER_NORM = 'McevalLayerNorm';
 export const LAYER_NORM_GRAD = 'McevalLayerNormGrad';
-
-export interface LayerNormAttrs {
-  readonly eps: number;
-}
 
 const FORWARD = `${ROW_CODE}
 fn main() {
@@ -78,14 +74,14 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const stats = gpu.makeTensorInfo([...x.shape.slice(0, -1), 2], 'float32');
   const names = [{ name: 'x' }, { name: 'w' }, { name: 'b' }, { name: 'stats', writable: true as const }];
-  const eps = (attrs as unknown as LayerNormAttrs).eps;
+  const eps = (attrs as unknown as NormAttrs).eps;
   return [rowShader(gpu, LAYER_NORM, names, FORWARD, [x, w, b, stats], eps), stats];
 };
 
 const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, stats, w, dy } = inputs as Record<'x' | 'stats' | 'w' | 'dy', TensorInfo>;
   const names = ['x', 'stats', 'w', 'dy'].map((name) => ({ name }));
-  const eps = (attrs as unknown as LayerNormAttrs).eps;
+  const eps = (attrs as unknown as NormAttrs).eps;
   const gpu = backend as unknown as WebGpuBackendLike;
   return rowShader(gpu, LAYER_NORM_GRAD, names, BACKWARD, [x, stats, w, dy], eps);
 };

@@ -7,14 +7,10 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGpuBackendLike } from './shader.js';
-import { ROW_CODE, ROW_WORKGROUP, rowShader } from './row-shader.js';
+import { ROW_CODE, ROW_WORKGROUP, rowShader, type NormAttrs } from './row-shader.js';
 
 export const RMS_NORM = 'McevalRmsNorm';
 export const RMS_NORM_GRAD = 'McevalRmsNormGrad';
-
-export interface RmsNormAttrs {
-  readonly eps: number;
-}
 
 const FORWARD = `${ROW_CODE}
 fn main() {
@@ -64,14 +60,14 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const rms = gpu.makeTensorInfo([...x.shape.slice(0, -1), 1], 'float32');
   const names = [{ name: 'x' }, { name: 'w' }, { name: 'rms', writable: true as const }];
-  const y = rowShader(gpu, 'McevalRmsNorm', names, FORWARD, [x, w, rms], (attrs as unknown as RmsNormAttrs).eps);
+  const y = rowShader(gpu, 'McevalRmsNorm', names, FORWARD, [x, w, rms], (attrs as unknown as NormAttrs).eps);
   return [y, rms];
 };
 
 const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, rms, w, dy } = inputs as Record<'x' | 'rms' | 'w' | 'dy', TensorInfo>;
   const names = ['x', 'rms', 'w', 'dy'].map((name) => ({ name }));
-  const eps = (attrs as unknown as RmsNormAttrs).eps;
+  const eps = (attrs as unknown as NormAttrs).eps;
   return rowShader(backend as unknown as WebGpuBackendLike, 'McevalRmsNormGrad', names, BACKWARD, [x, rms, w, dy], eps);
 };
 

@@ -8,6 +8,11 @@ import { elementwiseDispatch, runShader, shaped, workgroupSumCode, type WebGpuBa
 
 export const ROW_WORKGROUP = 64;
 
+/** The norms' one attribute. */
+export interface NormAttrs {
+  readonly eps: number;
+}
+
 /** The row this workgroup owns (one workgroup per row, over two dispatch axes beyond the limit) and a workgroup sum. */
 export const ROW_CODE = `${workgroupSumCode('f32', ROW_WORKGROUP)}
 fn rowIndex() -> i32 {

@@ -1,0 +1,36 @@
+/** A RoBERTa-style classifier with random weights (a fixed seed) and a 2-way head, for the encoder benchmarks. */
+import { Rng } from '../src/engine/rng.js';
+import { EncoderModel } from '../src/models/encoder/model.js';
+import { randomWeightInit } from '../src/models/init.js';
+
+export interface RandomEncoderShape {
+  readonly layers: number;
+  readonly hidden: number;
+  /** Heads of hidden / heads each; the feed-forward is 4 × hidden wide. */
+  readonly heads: number;
+  readonly vocabSize: number;
+  /** The longest input (RoBERTa's positions start after padding_idx). */
+  readonly maxLength: number;
+}
+
+export function randomEncoder({ layers, hidden, heads, vocabSize, maxLength }: RandomEncoderShape): EncoderModel {
+  const init = randomWeightInit(new Rng(5), 0.02);
+  const model = new EncoderModel(
+    {
+      modelType: 'roberta',
+      vocabSize,
+      hiddenSize: hidden,
+      intermediateSize: 4 * hidden,
+      numHiddenLayers: layers,
+      numAttentionHeads: heads,
+      maxPositionEmbeddings: maxLength + 2,
+      typeVocabSize: 1,
+      layerNormEps: 1e-5,
+      padTokenId: 1,
+      initializerRange: 0.02,
+    },
+    init,
+  );
+  model.addClassificationHead(2, init);
+  return model;
+}
