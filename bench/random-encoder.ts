@@ -28,6 +28,8 @@ export function randomEncoder({ layers, hidden, heads, vocabSize, maxLength }: R
       layerNormEps: 1e-5,
       padTokenId: 1,
       initializerRange: 0.02,
+      hiddenDropout: 0.1,
+      classifierDropout: 0.1,
     },
     init,
   );

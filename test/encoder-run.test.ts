@@ -334,7 +334,7 @@ test("an encoder's classification gradients (LoRA B, head, through GELU, LayerNo
 
 test('an encoder trains the same with two micro-batches as with the whole batch, and releases every tensor', async () => {
   const run = async (gradientAccumulation: number) => {
-    const model = tinyEncoder('bert', { seed: 8 });
+    const model = tinyEncoder('bert', { seed: 8, dropout: 0 });
     const adapter = loraMethod.apply(
       model,
       parseLoraConfig({ r: 2, alpha: 4, dropout: 0, targetModules: ['query', 'value'] }, 'test'),
@@ -449,4 +449,22 @@ test("a BERT reads a pair's second text as token type 1, and every token sees th
   } finally {
     model.dispose();
   }
+});
+
+test("an encoder drops out in training as transformers' modules do (hidden and classifier), seeded; not in evaluation", () => {
+  const rows = encoderPairExamples(4);
+  const batch = padInputs(rows, 0);
+  const logits = (dropout: number, training: boolean) => {
+    const model = tinyEncoder('bert', { seed: 4, dropout });
+    try {
+      const context = training ? { training, rng: new Rng(3) } : EVAL_CONTEXT;
+      return tf.tidy(() => Array.from(model.classify(batch, context).dataSync()));
+    } finally {
+      model.dispose();
+    }
+  };
+  const evaluated = logits(0.1, false);
+  assert.deepEqual(logits(0.1, true), logits(0.1, true), 'the same seed drops the same units');
+  assert.notDeepEqual(logits(0.1, true), evaluated);
+  assert.deepEqual(logits(0, true), evaluated, 'with no dropout, training computes what evaluation does');
 });

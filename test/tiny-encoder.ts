@@ -42,13 +42,19 @@ export function tinyEncoderConfig(family: Family): EncoderConfig {
     layerNormEps: 1e-12,
     padTokenId,
     initializerRange: 0.02,
+    hiddenDropout: 0.1,
+    classifierDropout: 0.1,
   };
 }
 
-/** A random encoder (body and a `labels`-way head), weights drawn with standard deviation `std` from `seed`. */
-export function tinyEncoder(family: Family, { seed = 1, std = 0.2, labels = 2 } = {}): EncoderModel {
+/**
+ * A random encoder (body and a `labels`-way head), weights drawn with standard deviation `std` from `seed`, its
+ * hidden and classifier dropout `dropout` (transformers' 0.1 by default).
+ */
+export function tinyEncoder(family: Family, { seed = 1, std = 0.2, labels = 2, dropout = 0.1 } = {}): EncoderModel {
   const init = randomWeightInit(new Rng(seed), std);
-  const model = new EncoderModel(tinyEncoderConfig(family), init);
+  const config = { ...tinyEncoderConfig(family), hiddenDropout: dropout, classifierDropout: dropout };
+  const model = new EncoderModel(config, init);
   model.addClassificationHead(labels, init);
   return model;
 }

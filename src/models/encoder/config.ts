@@ -13,6 +13,10 @@ export interface EncoderConfig {
   readonly layerNormEps: number;
   readonly padTokenId: number;
   readonly initializerRange: number;
+  /** Dropout in training on the embeddings and on each attention and feed-forward output (hidden_dropout_prob). */
+  readonly hiddenDropout: number;
+  /** Dropout in training inside the classification head (classifier_dropout, else hidden_dropout_prob). */
+  readonly classifierDropout: number;
 }
 
 export function parseEncoderConfig(raw: Record<string, unknown>, source: string): EncoderConfig {
@@ -44,5 +48,8 @@ export function parseEncoderConfig(raw: Record<string, unknown>, source: string)
     layerNormEps: number('layer_norm_eps', 1e-12),
     padTokenId: number('pad_token_id', modelType === 'roberta' ? 1 : 0),
     initializerRange: number('initializer_range', 0.02),
+    hiddenDropout: number('hidden_dropout_prob', 0.1),
+    classifierDropout:
+      raw['classifier_dropout'] == null ? number('hidden_dropout_prob', 0.1) : number('classifier_dropout'),
   };
 }

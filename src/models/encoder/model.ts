@@ -6,6 +6,7 @@
  */
 import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
+import { dropout } from '../../engine/ops/dropout.js';
 import { Linear } from '../layers/linear.js';
 import { gelu, layerNorm } from '../layers/layer-norm.js';
 import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
@@ -161,14 +162,15 @@ export class EncoderModel {
       tf.add(gather(this.wordEmbeddings, batch.ids), gather(this.positionEmbeddings, this.positionIds(batch))),
       gather(this.tokenTypeEmbeddings, types),
     );
-    let x = layerNorm(embedded, this.embeddingNorm.weight, this.embeddingNorm.bias, eps);
+    const drop = (t: Tensor) => this.dropout(t, this.config.hiddenDropout, context);
+    let x = drop(layerNorm(embedded, this.embeddingNorm.weight, this.embeddingNorm.bias, eps));
     const mask = new AttentionMask(batch.mask, B, T, T, false);
     for (const layer of this.layers) {
-      const attended = layer.attentionOutput.forward(this.attention(x, layer, mask, context), context);
+      const attended = drop(layer.attentionOutput.forward(this.attention(x, layer, mask, context), context));
       x = layerNorm(tf.add(x, attended), layer.attentionNorm.weight, layer.attentionNorm.bias, eps);
       const inner = gelu(layer.intermediate.forward(x, context));
       x = layerNorm(
-        tf.add(x, layer.output.forward(inner, context)),
+        tf.add(x, drop(layer.output.forward(inner, context))),
         layer.outputNorm.weight,
         layer.outputNorm.bias,
         eps,
@@ -185,9 +187,14 @@ export class EncoderModel {
       throw new Error(`An encoder batch of ${batch.length} tokens exceeds the model's ${this.maxSequenceLength}.`);
     const hidden = this.hiddenStates(batch, context);
     const first = tf.reshape(tf.slice(hidden, [0, 0, 0], [-1, 1, -1]), [batch.batchSize, this.config.hiddenSize]);
-    // BERT pools [CLS] with its pretrained pooler, RoBERTa <s> with its head's dense layer; both then tanh.
-    const dense = this.pooler ?? head.dense!;
-    return head.out.forward(tf.tanh(dense.forward(first, context)), context) as Tensor2D;
+    const drop = (t: Tensor) => this.dropout(t, this.config.classifierDropout, context);
+    // BERT pools [CLS] with its pretrained pooler, then drops; RoBERTa drops <s>, then its head's dense layer, then
+    // drops again (transformers' BertForSequenceClassification, RobertaClassificationHead).
+    const pooled =
+      this.pooler === undefined
+        ? tf.tanh(head.dense!.forward(drop(first), context))
+        : tf.tanh(this.pooler.forward(first, context));
+    return head.out.forward(drop(pooled), context) as Tensor2D;
   }
 
   /** Every linear layer of the body, by name: where adapters are injected (the classification head is not one). */
@@ -234,6 +241,14 @@ export class EncoderModel {
 
   dispose(): void {
     this.variables().forEach((variable) => variable.dispose());
+  }
+
+  /**
+   * Dropout in training, as transformers' modules apply it (attention probabilities excepted: the attention kernels
+   * never form them).
+   */
+  private dropout(x: Tensor, rate: number, context: ForwardContext): Tensor {
+    return context.training ? dropout(x, rate, context.rng) : x;
   }
 
   /** Bidirectional attention over the real keys, through the same kernels as the decoder's (no head transposes). */

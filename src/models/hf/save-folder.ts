@@ -62,6 +62,8 @@ export function encoderConfigJson(config: EncoderConfig, numLabels: number): Rec
     max_position_embeddings: config.maxPositionEmbeddings,
     type_vocab_size: config.typeVocabSize,
     layer_norm_eps: config.layerNormEps,
+    hidden_dropout_prob: config.hiddenDropout,
+    classifier_dropout: config.classifierDropout,
     initializer_range: config.initializerRange,
     pad_token_id: config.padTokenId,
     id2label: Object.fromEntries(labels.map((label, i) => [String(i), label])),
