@@ -1,8 +1,9 @@
 /**
- * tfjs kernels for causal self-attention on cpu and wasm: `McevalCausalAttention` (q, k, v → output and each row's
- * log-sum-exp) and `McevalCausalAttentionGrad` (→ dq, dk, dv), both running the WebAssembly SIMD kernels of
- * assembly/attention.ts. They never hold more than four rows of scores, where the composite path (matMul, softmax,
- * matMul) keeps [batch, heads, queries, keys] alive for the backward pass: memory linear in the sequence length.
+ * tfjs kernels for self-attention on cpu and wasm — causal (a decoder), or bidirectional with `causal: false` (an
+ * encoder; the names stay the causal ones): `McevalCausalAttention` (q, k, v → output and each row's log-sum-exp) and
+ * `McevalCausalAttentionGrad` (→ dq, dk, dv), both running the WebAssembly SIMD kernels of assembly/attention.ts. They
+ * never hold more than four rows of scores, where the composite path (matMul, softmax, matMul) keeps [batch, heads,
+ * queries, keys] alive for the backward pass: memory linear in the sequence length.
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { attentionBackward, attentionForward, type AttentionGeometry } from './attention-wasm.js';

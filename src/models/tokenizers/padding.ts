@@ -9,13 +9,13 @@ export interface PaddedBatch {
   readonly mask: Int32Array;
 }
 
-/** A batch for a sequence classifier: sentence pairs fed to an encoder add token type ids ([batch, length]). */
+/** A padded batch with, for an encoder's sentence pairs, token type ids ([batch, length]). */
 export interface TypedBatch extends PaddedBatch {
   readonly tokenTypeIds?: Int32Array;
 }
 
 /** One encoded input: token ids and, for an encoder's sentence pair, each token's segment. */
-export interface ClassifierInput {
+export interface EncodedInput {
   readonly ids: readonly number[];
   readonly tokenTypeIds?: readonly number[];
 }
@@ -24,7 +24,7 @@ export interface ClassifierInput {
  * Training and classification inputs padded on the right (where neither a decoder's last-token head nor an
  * encoder's absolute positions move), token types padded with 0 when the rows have them.
  */
-export function padInputs(rows: readonly ClassifierInput[], padId: number): TypedBatch {
+export function padInputs(rows: readonly EncodedInput[], padId: number): TypedBatch {
   const batch = padBatch(
     rows.map((row) => row.ids),
     padId,

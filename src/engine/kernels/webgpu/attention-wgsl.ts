@@ -1,10 +1,10 @@
 /**
- * WGSL for causal grouped-query attention, forward and backward, in the projections' own layout (no head transposes)
- * and with the semantics of the WebAssembly kernels (assembly/attention.ts): q, out [B, T, H·dh]; k, v
- * [B, S, Hkv·dh]; keyMask int32 [B, S]; lse [N, R] for N = B·Hkv entries of R = G·T rows, row r = g·T + t being
- * query position t of batch row b in head kvh·G + g (n = b·Hkv + kvh). Query t may attend to key j when
- * j ≤ S − T + t and keyMask[b, j] is 1; a row with no such key attends to all S keys uniformly (scores 0), as an
- * additive −1e9 bias does in float32.
+ * WGSL for grouped-query attention (causal, or bidirectional for an encoder: the `reach` uniform), forward and
+ * backward, in the projections' own layout (no head transposes) and with the semantics of the WebAssembly kernels
+ * (assembly/attention.ts): q, out [B, T, H·dh]; k, v [B, S, Hkv·dh]; keyMask int32 [B, S]; lse [N, R] for N = B·Hkv
+ * entries of R = G·T rows, row r = g·T + t being query position t of batch row b in head kvh·G + g (n = b·Hkv + kvh).
+ * Query t may attend to key j when j ≤ reach + t (reach = S − T causally, S − 1 bidirectionally) and keyMask[b, j] is
+ * 1; a row with no such key attends to all S keys uniformly (scores 0), as an additive −1e9 bias does in float32.
  *
  * FlashAttention's schedule, one invocation per row (forward, dq) or per key (dk, dv): keys (or rows) pass through
  * workgroup memory a tile at a time, the row's scores are never stored, and the softmax is kept online (a running
