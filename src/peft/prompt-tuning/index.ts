@@ -40,7 +40,8 @@ export function initTokenIds(tokenizer: TextTokenizer, text: string, count: numb
 
 export const promptTuningMethod: AdapterMethod<PromptTuningConfig> = {
   name: 'prompt-tuning',
-  description: 'Prompt tuning: trainable virtual-token embeddings prepended to every input; the model stays frozen',
+  description:
+    'Prompt tuning: trainable virtual-token embeddings prepended to every input; the model stays frozen (decoders only)',
   parseConfig: parsePromptTuningConfig,
   decodersOnly: true,
   apply(anyModel, config, rng, tokenizer): AppliedAdapter {
