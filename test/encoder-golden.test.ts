@@ -2,6 +2,8 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { tf } from '../src/engine/tf.js';
 import { loadEncoderFolder } from '../src/models/hf/load-folder.js';
 import { HfTokenizer } from '../src/models/tokenizers/hf-tokenizer.js';
@@ -57,6 +59,34 @@ for (const name of ['bert-tiny', 'roberta-tiny']) {
       assert.equal(tokenizer.decode(golden.single[0]!.input_ids), golden.decode_first);
     },
   );
+
+  if (name === 'bert-tiny')
+    test(
+      `${name}: the tokenizer made from its vocab.txt alone (no tokenizer.json) gives the recorded encodings`,
+      { skip: fixture.skip },
+      () => {
+        const golden = readJson<TokenizerGolden>(join(fixture.path, 'expected_tokenizer.json'));
+        // vocab.txt as BERT checkpoints ship it: the WordPiece vocabulary in id order, one token a line.
+        const vocab = readJson<{ model: { vocab: Record<string, number> } }>(join(fixture.path, 'tokenizer.json')).model
+          .vocab;
+        const lines = Object.entries(vocab)
+          .sort((a, b) => a[1] - b[1])
+          .map(([token]) => token);
+        const dir = mkdtempSync(join(tmpdir(), 'mceval-vocab-'));
+        try {
+          writeFileSync(join(dir, 'vocab.txt'), `${lines.join('\n')}\n`);
+          copyFileSync(join(fixture.path, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
+          const tokenizer = HfTokenizer.fromFolder(dir);
+          for (const single of golden.single)
+            assert.deepEqual(tokenizer.encode(single.text), single.input_ids, single.text);
+          for (const pair of golden.pairs)
+            assert.deepEqual(tokenizer.encodePair(pair.a, pair.b).ids, pair.input_ids, pair.a);
+          assert.equal(tokenizer.decode(golden.single[0]!.input_ids), golden.decode_first);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    );
 
   test(
     `${name}: sequence-classification logits of truncated sentence pairs match to 1e-4`,

@@ -38,6 +38,7 @@ import { getTask } from '../src/tasks/registry.js';
 import { loadTask, RUNNERS } from '../src/runners/index.js';
 import { classificationLoss } from '../src/train/loss.js';
 import { loadModel } from '../src/models/load.js';
+import { HfTokenizer } from '../src/models/tokenizers/hf-tokenizer.js';
 import { fineTuneAdapterAndHead, mceval, useTestBackend } from './helpers.js';
 import { encoderPairExamples, tinyEncoder, writePairData, writeTinyEncoderFolder } from './tiny-encoder.js';
 
@@ -467,4 +468,25 @@ test("an encoder drops out in training as transformers' modules do (hidden and c
   assert.deepEqual(logits(0.1, true), logits(0.1, true), 'the same seed drops the same units');
   assert.notDeepEqual(logits(0.1, true), evaluated);
   assert.deepEqual(logits(0, true), evaluated, 'with no dropout, training computes what evaluation does');
+});
+
+test('a BERT folder with vocab.txt and no tokenizer.json tokenizes as its fast tokenizer does, and runs', () => {
+  const dir = join(root, 'vocab-only');
+  mkdirSync(dir, { recursive: true });
+  for (const file of ['config.json', 'model.safetensors', 'tokenizer_config.json'])
+    copyFileSync(join(folders.bert, file), join(dir, file));
+  const fast = JSON.parse(readFileSync(join(folders.bert, 'tokenizer.json'), 'utf8')) as {
+    model: { vocab: Record<string, number> };
+  };
+  const vocab = Object.entries(fast.model.vocab).sort((a, b) => a[1] - b[1]);
+  writeFileSync(join(dir, 'vocab.txt'), `${vocab.map(([token]) => token).join('\n')}\n`);
+  const [fromVocab, fromJson] = [dir, folders.bert].map((folder) => HfTokenizer.fromFolder(folder));
+  for (const [text, pair] of [
+    ['The red cat sat.', 'A dog ran far!'],
+    ["It's 42 o'clock, Über-cool", undefined],
+  ] as const) {
+    assert.deepEqual(fromVocab!.encodeTruncated(text, pair, 40), fromJson!.encodeTruncated(text, pair, 40), text);
+  }
+  const result = mceval(runArgs(dir, 'lora', join(root, 'vocab-run')));
+  assert.equal(result.code, 0, result.stderr);
 });

@@ -54,7 +54,7 @@ export function validateModelSpec(spec: string): void {
   }
   if (isDirectory(spec)) {
     readConfigJson(spec);
-    if (!existsSync(join(spec, 'tokenizer.json'))) {
+    if (!existsSync(join(spec, 'tokenizer.json')) && !existsSync(join(spec, 'vocab.txt'))) {
       throw new UserError(`${spec} has no tokenizer.json: put the model's fast-tokenizer file next to config.json.`);
     }
     return;

@@ -43,6 +43,8 @@ export function isWantedFile(file: string): boolean {
       'model.safetensors.index.json',
       'tokenizer.json',
       'tokenizer_config.json',
+      // A BERT checkpoint's WordPiece vocabulary, for those without tokenizer.json.
+      'vocab.txt',
       'special_tokens_map.json',
       'chat_template.jinja',
     ].includes(file)

@@ -11,6 +11,7 @@ import { UserError } from '../../errors.js';
 import type { TextTokenizer } from './tokenizer.js';
 import { padBatch, type PaddedBatch } from './padding.js';
 import { longestFirst } from './longest-first.js';
+import { bertTokenizerJson, readVocab } from './wordpiece-vocab.js';
 
 export interface ChatMessage {
   readonly role: string;
@@ -59,9 +60,12 @@ export class HfTokenizer implements TextTokenizer {
     this.cleanUpSpaces = config['clean_up_tokenization_spaces'] === true;
   }
 
+  /** tokenizer.json, or for a BERT checkpoint without one, the tokenizer its vocab.txt makes (wordpiece-vocab.ts). */
   static fromFolder(dir: string): HfTokenizer {
     const path = join(dir, 'tokenizer.json');
-    if (!existsSync(path)) throw new UserError(`${dir} has no tokenizer.json: mceval needs the fast-tokenizer file.`);
+    const vocabPath = join(dir, 'vocab.txt');
+    if (!existsSync(path) && !existsSync(vocabPath))
+      throw new UserError(`${dir} has no tokenizer.json: mceval needs the fast-tokenizer file (or a BERT vocab.txt).`);
     const configPath = join(dir, 'tokenizer_config.json');
     const config = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as TokenizerConfig) : {};
     const templatePath = join(dir, 'chat_template.jinja');
@@ -71,7 +75,10 @@ export class HfTokenizer implements TextTokenizer {
         : existsSync(templatePath)
           ? readFileSync(templatePath, 'utf8')
           : undefined;
-    return new HfTokenizer(JSON.parse(readFileSync(path, 'utf8')) as object, config, template);
+    const json = existsSync(path)
+      ? (JSON.parse(readFileSync(path, 'utf8')) as object)
+      : bertTokenizerJson(readVocab(readFileSync(vocabPath, 'utf8')), config, vocabPath);
+    return new HfTokenizer(json, config, template);
   }
 
   /** Ids of a text; special tokens (BOS, CLS/SEP, …) as the tokenizer's post-processor adds them, unless `addBos` is false. */
