@@ -11,6 +11,7 @@ import type { EncoderConfig } from '../src/models/encoder/config.js';
 import { randomWeightInit } from '../src/models/init.js';
 import { saveEncoderFolder } from '../src/models/hf/save-folder.js';
 import type { EncodedExample } from '../src/train/fine-tune.js';
+import { specialAddedToken } from '../src/models/tokenizers/wordpiece-vocab.js';
 
 type Family = 'bert' | 'roberta';
 
@@ -73,15 +74,7 @@ function tokenizerJson(family: Family): object {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: SPECIALS[family].order.map((content) => ({
-      id: vocab.indexOf(content),
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: SPECIALS[family].order.map((content) => specialAddedToken(content, vocab.indexOf(content))),
     normalizer: {
       type: 'BertNormalizer',
       clean_text: true,

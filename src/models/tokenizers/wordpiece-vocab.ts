@@ -17,6 +17,11 @@ function special(config: Config, key: string, fallback: string): string {
   return fallback;
 }
 
+/** tokenizer.json's entry for a special token, matched before normalisation. */
+export function specialAddedToken(content: string, id: number): object {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+}
+
 /** The vocabulary, one token per line in id order (a trailing empty line is no token). */
 export function readVocab(text: string): string[] {
   const lines = text.split(/\r?\n/);
@@ -43,16 +48,9 @@ export function bertTokenizerJson(vocab: readonly string[], config: Config, sour
     truncation: null,
     padding: null,
     added_tokens: specials
-      .map((content) => ({
-        id: ids.get(content)!,
-        content,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: true,
-      }))
-      .sort((a, b) => a.id - b.id),
+      .map((content) => ids.get(content)!)
+      .sort((a, b) => a - b)
+      .map((id) => specialAddedToken(vocab[id]!, id)),
     normalizer: {
       type: 'BertNormalizer',
       clean_text: true,
