@@ -9,7 +9,7 @@ import type { Model } from '../models/model.js';
 const TARGET_KEYS = ['targetModules', 'feedforwardModules'] as const;
 
 /** The targets as the model names them, each once, in the preset's order. */
-export function aliasTargets(targets: readonly string[], aliases: ReadonlyMap<string, readonly string[]>): string[] {
+function aliasTargets(targets: readonly string[], aliases: ReadonlyMap<string, readonly string[]>): string[] {
   return [...new Set(targets.flatMap((target) => aliases.get(target) ?? [target]))];
 }
 

@@ -32,9 +32,6 @@ interface EncoderLayer {
   readonly outputNorm: Norm;
 }
 
-/** A batch for an encoder: padded ids and, for sentence pairs, token type ids ([batch, length]). */
-export type EncoderBatch = TypedBatch;
-
 /** The sequence-classification head: RoBERTa's dense + out_proj, BERT's classifier alone (its pooler is pretrained). */
 interface ClassificationHead {
   readonly dense?: Linear;
@@ -147,7 +144,7 @@ export class EncoderModel {
   }
 
   /** Last-layer hidden states [batch, length, hidden]. Call inside tf.tidy. */
-  hiddenStates(batch: EncoderBatch, context: ForwardContext): Tensor {
+  hiddenStates(batch: TypedBatch, context: ForwardContext): Tensor {
     const { batchSize: B, length: T } = batch;
     const { hiddenSize: d, layerNormEps: eps } = this.config;
     const gather = (table: Variable, ids: Int32Array) =>
@@ -180,7 +177,7 @@ export class EncoderModel {
   }
 
   /** Classification logits [batch, labels] from the first token ([CLS] / <s>). Call inside tf.tidy. */
-  classify(batch: EncoderBatch, context: ForwardContext): Tensor2D {
+  classify(batch: TypedBatch, context: ForwardContext): Tensor2D {
     const head = this.head;
     if (head === undefined) throw new Error('classify() needs a classification head: call addClassificationHead first');
     if (batch.length > this.maxSequenceLength)
