@@ -11,6 +11,12 @@
  * at a time, so memory is linear in the sequence length; the backward pass recomputes each row's probabilities from
  * the saved log-sum-exp, FlashAttention's way.
  *
+ * Dropout of the probabilities (an encoder's attention_probs_dropout_prob), FlashAttention's way too: with dropScale
+ * 1/keep > 0, a probability is kept (times 1/keep) where element ((b·H + h)·T + t)·S + j of a [B, H, T, S] mask by the
+ * counter-based hash (hash.ts, keyed dropKey, kept below dropThreshold) says so — the mask the composite path
+ * multiplies its probabilities by, made here a row at a time where it is used; the log-sum-exp is the undropped one.
+ * Backward, with M the row's mask: dV += (P⊙M)ᵀ·dO and dS = P ⊙ (M ⊙ dO·Vᵀ − Δ), Δ = dO·O as without dropout.
+ *
  * Speed: each entry's keys and values are first transposed to [dh, S8] (S8 = S rounded up to 8, padded with zeros),
  * so that every inner loop runs over keys four or eight at a time with no horizontal sums: scores are
  * Σ_d q[d]·kᵀ[d, j..j+7], the output Σ_j p[j]·vᵀ[d, j..j+3] per d, and the key/value gradients accumulate transposed,
@@ -18,6 +24,7 @@
  * src/engine/kernels/wasm-kernels.ts, which loads that build when the engine accepts it).
  */
 import { madd, sum4 } from './simd';
+import { keepMask4, keepMaskFrom } from './hash';
 
 /** 1.5·2²³: adding it rounds a float of magnitude < 2²² to an integer, held in the low bits of the sum. */
 const SHIFTER: f32 = 12582912.0;
@@ -91,6 +98,32 @@ function queryRow(n: i32, r: i32, R: i32, T: i32, dh: i32, kvHeads: i32): usize 
 function keyBase(n: i32, S: i32, dh: i32, kvHeads: i32): usize {
   const b = n / kvHeads;
   return ((<usize>b * <usize>S * <usize>kvHeads + <usize>(n % kvHeads)) * <usize>dh) << 2;
+}
+
+/** Index of row r's first key (entry n) in the [B, H, T, S] dropout mask, wrapping at 2³² as u32 arithmetic does. */
+function dropIndex(n: i32, r: i32, R: i32, T: i32, S: i32, kvHeads: i32): u32 {
+  const groups = R / T;
+  const head = (n % kvHeads) * groups + r / T;
+  return <u32>(((n / kvHeads) * kvHeads * groups + head) * T + (r % T)) * <u32>S;
+}
+
+/** scores[j] ×= the dropout mask of keys j < count8 (a multiple of 4), whose first index is `first`. */
+function dropScores(scores: usize, first: u32, count8: i32, key: u32, threshold: u32, value: f32): void {
+  const step = i32x4.splat(4);
+  let indices = i32x4.add(i32x4.splat(first), i32x4(0, 1, 2, 3));
+  for (let j = 0; j < count8; j += 4) {
+    const at = scores + ((<usize>j) << 2);
+    v128.store(at, f32x4.mul(v128.load(at), keepMask4(indices, key, threshold, value)));
+    indices = i32x4.add(indices, step);
+  }
+}
+
+/** row[j] ×= factors[j] for j < count8 (a multiple of 4). */
+function multiplyRow(row: usize, factors: usize, count8: i32): void {
+  for (let j = 0; j < count8; j += 4) {
+    const at = row + ((<usize>j) << 2);
+    v128.store(at, f32x4.mul(v128.load(at), v128.load(factors + ((<usize>j) << 2))));
+  }
 }
 
 /** maskAdd[j] = 0 for a real key j < S, −∞ for padding and for j ≥ S. Returns the first real key (S if none). */
@@ -434,12 +467,16 @@ function rowDelta(dORow: usize, outRow: usize, dh: i32): f32 {
   return sum4(delta4);
 }
 
-/** One row's dS = P ⊙ (dO·Vᵀ − Δ) · scale into aux, over count8 keys (P in `probabilities`). */
+/**
+ * One row's dS = P ⊙ (M ⊙ dO·Vᵀ − Δ) · scale into aux, over count8 keys (P in `probabilities`, the dropout mask M in
+ * `drops`: ones without dropout).
+ */
 function rowDs(
   dORow: usize,
   outRow: usize,
   vT: usize,
   probabilities: usize,
+  drops: usize,
   aux: usize,
   count8: i32,
   S8: i32,
@@ -459,8 +496,10 @@ function rowDs(
     }
     const jj = (<usize>j) << 2;
     const p = probabilities + jj;
-    v128.store(aux + jj, f32x4.mul(f32x4.mul(v128.load(p), f32x4.sub(a, delta)), scale4));
-    v128.store(aux + jj, f32x4.mul(f32x4.mul(v128.load(p, 16), f32x4.sub(b, delta)), scale4), 16);
+    const m = drops + jj;
+    v128.store(aux + jj, f32x4.mul(f32x4.mul(v128.load(p), f32x4.sub(f32x4.mul(a, v128.load(m)), delta)), scale4));
+    const high = f32x4.sub(f32x4.mul(b, v128.load(m, 16)), delta);
+    v128.store(aux + jj, f32x4.mul(f32x4.mul(v128.load(p, 16), high), scale4), 16);
   }
 }
 
@@ -476,6 +515,7 @@ function blockDs(
   o3: usize,
   vT: usize,
   probabilities: usize,
+  drops: usize,
   aux: usize,
   products: usize,
   count8: i32,
@@ -496,10 +536,13 @@ function blockDs(
     for (let i: usize = 0; i < 4; i++) {
       const delta = v128.load32_splat(deltas + (i << 2));
       const p = probabilities + i * rowBytes + jj;
+      const m = drops + i * rowBytes + jj;
       const at = aux + i * rowBytes + jj;
       const dp = products + (i << 5);
-      v128.store(at, f32x4.mul(f32x4.mul(v128.load(p), f32x4.sub(v128.load(dp), delta)), scale4));
-      v128.store(at, f32x4.mul(f32x4.mul(v128.load(p, 16), f32x4.sub(v128.load(dp, 16), delta)), scale4), 16);
+      const low = f32x4.sub(f32x4.mul(v128.load(dp), v128.load(m)), delta);
+      const high = f32x4.sub(f32x4.mul(v128.load(dp, 16), v128.load(m, 16)), delta);
+      v128.store(at, f32x4.mul(f32x4.mul(v128.load(p), low), scale4));
+      v128.store(at, f32x4.mul(f32x4.mul(v128.load(p, 16), high), scale4), 16);
     }
   }
 }
@@ -563,8 +606,12 @@ export function forward(
   offset: i32,
   kvHeads: i32,
   scale: f32,
+  dropKey: u32,
+  dropThreshold: u32,
+  dropScale: f32,
 ): void {
   const S8 = roundUp8(S);
+  const dropping = dropScale != 0;
   for (let n = 0; n < N; n++) {
     const firstReal = loadEntry(n, k, v, mask, kT, vT, maskAdd, S, S8, dh, kvHeads);
     let r = 0;
@@ -580,6 +627,8 @@ export function forward(
           const rowScoresAt = scores + ((<usize>i * <usize>S8) << 2);
           const m = rowMax(rowScoresAt, count8);
           const total = exponentiate(rowScoresAt, count8, m);
+          if (dropping)
+            dropScores(rowScoresAt, dropIndex(n, r + i, R, T, S, kvHeads), count8, dropKey, dropThreshold, dropScale);
           store<f32>(slot + 32 + ((<usize>i) << 2), 1 / total);
           const row = <usize>n * <usize>R + <usize>(r + i);
           store<f32>(lse + (row << 2), m + <f32>Math.log(<f64>total));
@@ -594,6 +643,8 @@ export function forward(
       const count = rowScores(q + at, kT, maskAdd, scores, last, S, S8, dh, scale, slot);
       const m = load<f32>(slot);
       const total = exponentiate(scores, count, m);
+      if (dropping)
+        dropScores(scores, dropIndex(n, r, R, T, S, kvHeads), roundUp8(count), dropKey, dropThreshold, dropScale);
       weightedRows(scores, vT, out + at, count, S8, dh, 1 / total);
       store<f32>(lse + (row << 2), m + <f32>Math.log(<f64>total));
       r += 1;
@@ -603,7 +654,8 @@ export function forward(
 
 /**
  * Gradients of `forward`: dq [B, T, H·dh], dk, dv [B, S, Hkv·dh], all written (no need to zero them).
- * Scratch (caller-placed): kT, vT, dkT, dvT [dh, S8]; maskAdd [S8]; scores, aux [4, S8]; slot (80 floats, as for `forward`).
+ * Scratch (caller-placed): kT, vT, dkT, dvT [dh, S8]; maskAdd [S8]; scores, aux, drops [4, S8]; slot (80 floats, as
+ * for `forward`).
  */
 export function backward(
   q: usize,
@@ -623,6 +675,7 @@ export function backward(
   maskAdd: usize,
   scores: usize,
   aux: usize,
+  drops: usize,
   slot: usize,
   N: i32,
   R: i32,
@@ -632,10 +685,17 @@ export function backward(
   offset: i32,
   kvHeads: i32,
   scale: f32,
+  dropKey: u32,
+  dropThreshold: u32,
+  dropScale: f32,
 ): void {
   const S8 = roundUp8(S);
   const keyStride = kvHeads * dh;
   const transposedBytes = (<usize>dh * <usize>S8) << 2;
+  const rowBytes = (<usize>S8) << 2;
+  const dropping = dropScale != 0;
+  // Without dropout the mask is ones throughout.
+  if (!dropping) for (let j = 0; j < 4 * S8; j++) store<f32>(drops + ((<usize>j) << 2), 1);
   for (let n = 0; n < N; n++) {
     const entry = keyBase(n, S, dh, kvHeads);
     const firstReal = loadEntry(n, k, v, mask, kT, vT, maskAdd, S, S8, dh, kvHeads);
@@ -654,6 +714,10 @@ export function backward(
           const row = <usize>n * <usize>R + <usize>(r + i);
           exponentiate(scores + ((<usize>i * <usize>S8) << 2), ks, load<f32>(lse + (row << 2)));
           store<f32>(slot + 48 + ((<usize>i) << 2), 1);
+          if (dropping) {
+            const first = dropIndex(n, r + i, R, T, S, kvHeads);
+            keepMaskFrom(drops + <usize>i * rowBytes, first, ks, dropKey, dropThreshold, dropScale);
+          }
         }
         blockDs(
           dOut + b0,
@@ -666,6 +730,7 @@ export function backward(
           out + b3,
           vT,
           scores,
+          drops,
           aux,
           slot + 128,
           ks,
@@ -675,6 +740,9 @@ export function backward(
         );
         blockWeightedRows(aux, kT, dq + b0, dq + b1, dq + b2, dq + b3, ks, S8, dh, slot + 48);
         blockRankOneUpdate(q + b0, q + b1, q + b2, q + b3, aux, dkT, ks, S8, dh);
+        // dV takes the dropped probabilities.
+        if (dropping)
+          for (let i = 0; i < 4; i++) multiplyRow(scores + <usize>i * rowBytes, drops + <usize>i * rowBytes, ks);
         blockRankOneUpdate(dOut + b0, dOut + b1, dOut + b2, dOut + b3, scores, dvT, ks, S8, dh);
         r += 4;
         continue;
@@ -686,9 +754,12 @@ export function backward(
       const last = min(S - 1, offset + (r % T));
       const count = rowScores(qRow, kT, maskAdd, scores, last, S, S8, dh, scale, slot);
       exponentiate(scores, count, load<f32>(lse + (row << 2)));
-      rowDs(dORow, out + at, vT, scores, aux, roundUp8(count), S8, dh, scale);
+      const count8 = roundUp8(count);
+      if (dropping) keepMaskFrom(drops, dropIndex(n, r, R, T, S, kvHeads), count8, dropKey, dropThreshold, dropScale);
+      rowDs(dORow, out + at, vT, scores, drops, aux, count8, S8, dh, scale);
       weightedRows(aux, kT, dq + at, count, S8, dh, 1);
       rankOneUpdate(qRow, aux, dkT, count, S8, dh);
+      if (dropping) multiplyRow(scores, drops, count8);
       rankOneUpdate(dORow, scores, dvT, count, S8, dh);
       r += 1;
     }

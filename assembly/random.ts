@@ -7,6 +7,8 @@
  * (src/engine/hashed-normals.ts, whose float32 reference these equal bit for bit), MonteCLoRA's Gaussian noise.
  */
 
+import { bits4, keepMask4, keepMaskFrom } from './hash';
+
 /** The next `count` draws, as u32, into `out`. */
 export function draws(out: usize, count: i32, state: usize): void {
   let s0 = load<u32>(state);
@@ -29,22 +31,6 @@ export function draws(out: usize, count: i32, state: usize): void {
   store<u32>(state, s3, 12);
 }
 
-/** triple32 (src/engine/counter-hash.ts) on four lanes. */
-function triple32x4(v: v128): v128 {
-  let x = v128.xor(v, i32x4.shr_u(v, 17));
-  x = i32x4.mul(x, i32x4.splat(0xed5ad4bb));
-  x = v128.xor(x, i32x4.shr_u(x, 11));
-  x = i32x4.mul(x, i32x4.splat(0xac4c1b51));
-  x = v128.xor(x, i32x4.shr_u(x, 15));
-  x = i32x4.mul(x, i32x4.splat(0x31848bab));
-  return v128.xor(x, i32x4.shr_u(x, 14));
-}
-
-/** The counter-based bits of four elements: triple32(triple32(i) ^ key) for each index i. */
-function bits4(indices: v128, keys: v128): v128 {
-  return triple32x4(v128.xor(triple32x4(indices), keys));
-}
-
 /** Stores the first `count` (< 4) lanes of `v` at `at`: the tail of an array whose length is not a multiple of 4. */
 function storeLanes(at: usize, v: v128, count: i32): void {
   if (count > 0) store<f32>(at, f32x4.extract_lane(v, 0));
@@ -57,17 +43,14 @@ function storeLanes(at: usize, v: v128, count: i32): void {
  * the counter-based hash of src/engine/counter-hash.ts, with threshold = ⌈keep·2³²⌉ < 2³².
  */
 export function hashedKeepMask(out: usize, count: i32, key: u32, threshold: u32, value: f32): void {
-  const keys = i32x4.splat(key);
-  const limit = i32x4.splat(threshold);
-  const kept = f32x4.splat(value);
-  const step = i32x4.splat(4);
-  let indices = i32x4(0, 1, 2, 3);
-  let i = 0;
-  for (; i < count; i += 4) {
-    const mask = v128.and(i32x4.lt_u(bits4(indices, keys), limit), kept);
-    if (i + 4 <= count) v128.store(out + ((<usize>i) << 2), mask);
-    else storeLanes(out + ((<usize>i) << 2), mask, count - i);
-    indices = i32x4.add(indices, step);
+  const whole = count & ~3;
+  keepMaskFrom(out, 0, whole, key, threshold, value);
+  if (whole < count) {
+    storeLanes(
+      out + ((<usize>whole) << 2),
+      keepMask4(i32x4.add(i32x4.splat(whole), i32x4(0, 1, 2, 3)), key, threshold, value),
+      count - whole,
+    );
   }
 }
 

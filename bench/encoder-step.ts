@@ -5,7 +5,7 @@
  * warm-up), tokens per second, and the attention path the step took.
  *
  *   node dist/bench/encoder-step.js [--hidden 256] [--layers 4] [--heads 4] [--length 128] [--batch 8]
- *     [--steps 5] [--adapter lora|monteclora] [--backend wasm|cpu]
+ *     [--steps 5] [--adapter lora|monteclora] [--backend wasm|cpu] [--attention-dropout 0.1]
  */
 import { initEngine } from '../src/engine/backends.js';
 import { hasKernel } from '../src/engine/kernels/has-kernel.js';
@@ -24,11 +24,12 @@ const batchSize = Number(argument('batch', '8'));
 const steps = Number(argument('steps', '5'));
 const adapterName = argument('adapter', 'lora');
 const backendName = argument('backend', 'wasm');
+const attentionDropout = Number(argument('attention-dropout', '0.1'));
 // The step reads its loss synchronously (training-step.ts), which WebGPU cannot: the GPU kit measures that backend.
 if (backendName !== 'wasm' && backendName !== 'cpu') throw new Error('--backend is wasm or cpu');
 const backend = await initEngine(backendName);
 
-const model = randomEncoder({ layers, hidden, heads, vocabSize: 1000, maxLength: length });
+const model = randomEncoder({ layers, hidden, heads, vocabSize: 1000, maxLength: length, attentionDropout });
 const preset = loadPreset(adapterName);
 const bench = benchClassifierStep(model, preset.method, adapterConfigFor(model, preset.adapterConfig), {
   batchSize,
@@ -42,7 +43,7 @@ console.log(
     {
       backend: backend.tfName,
       adapter: adapterName,
-      model: { hidden, layers, heads, intermediate: 4 * hidden },
+      model: { hidden, layers, heads, intermediate: 4 * hidden, attentionDropout },
       batchSize,
       length,
       attention: hasKernel(CAUSAL_ATTENTION) && (hidden / heads) % 4 === 0 ? 'kernel' : 'composite',

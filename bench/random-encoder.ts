@@ -11,9 +11,12 @@ export interface RandomEncoderShape {
   readonly vocabSize: number;
   /** The longest input (RoBERTa's positions start after padding_idx). */
   readonly maxLength: number;
+  /** attention_probs_dropout_prob; transformers' 0.1 when absent. */
+  readonly attentionDropout?: number;
 }
 
-export function randomEncoder({ layers, hidden, heads, vocabSize, maxLength }: RandomEncoderShape): EncoderModel {
+export function randomEncoder(shape: RandomEncoderShape): EncoderModel {
+  const { layers, hidden, heads, vocabSize, maxLength, attentionDropout = 0.1 } = shape;
   const init = randomWeightInit(new Rng(5), 0.02);
   const model = new EncoderModel(
     {
@@ -29,6 +32,7 @@ export function randomEncoder({ layers, hidden, heads, vocabSize, maxLength }: R
       padTokenId: 1,
       initializerRange: 0.02,
       hiddenDropout: 0.1,
+      attentionDropout,
       classifierDropout: 0.1,
     },
     init,

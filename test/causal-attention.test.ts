@@ -1,5 +1,6 @@
 /**
- * The WebAssembly attention kernels against the composite path (tfjs matMul, softmax, additive bias, autodiff), and
+ * The WebAssembly attention kernels against the composite path (tfjs matMul, softmax, additive bias, autodiff), with
+ * and without dropout of the probabilities (the composite path multiplies them by the hashed [B, H, T, S] mask), and
  * the layers whose gradients are written out (RMSNorm, RoPE, SwiGLU) against autodiff of their plain ops.
  */
 import { test } from 'node:test';
@@ -17,6 +18,8 @@ import { swiGlu } from '../src/models/layers/swiglu.js';
 import { applyRope, ropeTables } from '../src/models/layers/rope.js';
 import { frozenLinear } from '../src/engine/ops/linear.js';
 import { maxAbsDifference, onEachBackend } from './helpers.js';
+import { drawKey } from '../src/engine/counter-hash.js';
+import { keepThreshold, type HashedDropout } from '../src/engine/dropout-bits.js';
 
 const rng = new Rng(2024);
 const random = (shape: number[], scale = 1) =>
@@ -118,9 +121,13 @@ const CASES: Case[] = [
   },
 ];
 
+/** A drawn dropout of the probabilities, one in four dropped (engine/ops/dropout.ts's draw, fixed here). */
+const DROPOUT: HashedDropout = { key: drawKey(77), threshold: keepThreshold(0.75), scale: 1 / 0.75 };
+
 onEachBackend(() => {
-  for (const c of CASES) {
-    test(`attention kernels equal the composite path and its autodiff gradient: ${c.name}`, () => {
+  for (const [c, dropout] of CASES.flatMap((c) => [[c, undefined] as const, [c, DROPOUT] as const])) {
+    const dropped = dropout === undefined ? '' : ', probabilities dropped';
+    test(`attention kernels equal the composite path and its autodiff gradient: ${c.name}${dropped}`, () => {
       const keys = c.past + c.queries;
       const keyMask = new Int32Array(c.batch * keys).map((_, i) => {
         const pad = c.padding[Math.floor(i / keys)]!;
@@ -136,15 +143,21 @@ onEachBackend(() => {
       const [fused, composite] = [fusedAttention, compositeAttention].map((attend) =>
         tf.tidy(() => {
           const loss = (a: Tensor, b: Tensor, d: Tensor) =>
-            tf.sum(tf.mul(attend(a as Tensor3D, b as Tensor3D, d as Tensor3D, mask, heads), upstream));
-          return [attend(q, k, v, mask, heads), ...tf.grads(loss)([q, k, v])];
+            tf.sum(tf.mul(attend(a as Tensor3D, b as Tensor3D, d as Tensor3D, mask, heads, dropout), upstream));
+          return [attend(q, k, v, mask, heads, dropout), ...tf.grads(loss)([q, k, v])];
         }),
       );
       fused!.forEach((tensor, i) => assert.ok(relative(tensor, composite![i]!) < 2e-5, `output/gradient ${i}`));
       // The same path is chosen for real use on this backend.
-      const chosen = selfAttention(q, k, v, mask, heads);
+      const chosen = selfAttention(q, k, v, mask, heads, dropout);
       assert.equal(maxAbsDifference(chosen.dataSync(), fused![0]!.dataSync()), 0);
-      if (c.causal === false) {
+      if (dropout !== undefined) {
+        // The mask is applied: the output is not the undropped one.
+        const kept = tf.tidy(() => fusedAttention(q, k, v, mask, heads));
+        assert.ok(maxAbsDifference(kept.dataSync(), chosen.dataSync()) > 1e-2);
+        kept.dispose();
+      }
+      if (c.causal === false && dropout === undefined) {
         // Bidirectional means it: the first query reads later keys, so its output is not the causal one.
         const causalMask = new AttentionMask(keyMask, c.batch, c.queries, keys, true);
         const causal = tf.tidy(() => fusedAttention(q, k, v, causalMask, heads));

@@ -14,6 +14,9 @@ import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { padBatch } from '../src/models/tokenizers/padding.js';
 import { loadModel } from '../src/models/load.js';
 import { useTestBackend } from './helpers.js';
+import { LlamaModel } from '../src/models/llama/model.js';
+import { llamaConfigJson } from '../src/models/hf/save-folder.js';
+import { randomWeightInit } from '../src/models/init.js';
 
 before(useTestBackend);
 
@@ -195,4 +198,25 @@ test('builtin models still build and run without any checkpoint', () => {
   const shape = tf.tidy(() => model.lmLogits(padBatch([tokenizer.encode('hi')], 0), EVAL_CONTEXT).shape);
   assert.deepEqual(shape, [1, 3, 259]);
   model.dispose();
+});
+
+test("a decoder's attention_dropout is read (0 when absent) and written back, and drops probabilities in training only", () => {
+  const base = { vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2 };
+  assert.equal(parseLlamaConfig(base, 'c.json').attentionDropout, 0);
+  const config = parseLlamaConfig({ ...base, attention_dropout: 0.3 }, 'c.json');
+  assert.equal(config.attentionDropout, 0.3);
+  assert.equal(llamaConfigJson(config)['attention_dropout'], 0.3);
+  const logits = (attentionDropout: number, training: boolean) => {
+    const model = new LlamaModel({ ...config, attentionDropout }, randomWeightInit(new Rng(6), 0.3));
+    try {
+      const context = training ? { training, rng: new Rng(2) } : EVAL_CONTEXT;
+      return tf.tidy(() => Array.from(model.lmLogits(padBatch([[1, 2, 3, 4, 5]], 0), context).dataSync()));
+    } finally {
+      model.dispose();
+    }
+  };
+  const evaluated = logits(0.3, false);
+  assert.deepEqual(logits(0, true), evaluated);
+  assert.deepEqual(logits(0.3, true), logits(0.3, true), 'the same seed drops the same probabilities');
+  assert.notDeepEqual(logits(0.3, true), evaluated);
 });

@@ -40,7 +40,15 @@ import { classificationLoss } from '../src/train/loss.js';
 import { loadModel } from '../src/models/load.js';
 import { HfTokenizer } from '../src/models/tokenizers/hf-tokenizer.js';
 import { fineTuneAdapterAndHead, mceval, useTestBackend } from './helpers.js';
-import { encoderPairExamples, tinyEncoder, writePairData, writeTinyEncoderFolder } from './tiny-encoder.js';
+import {
+  encoderPairExamples,
+  tinyEncoder,
+  tinyEncoderConfig,
+  writePairData,
+  writeTinyEncoderFolder,
+} from './tiny-encoder.js';
+import { encoderConfigJson } from '../src/models/hf/save-folder.js';
+import { parseEncoderConfig } from '../src/models/encoder/config.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mceval-encoder-'));
 const data = join(root, 'data');
@@ -452,11 +460,11 @@ test("a BERT reads a pair's second text as token type 1, and every token sees th
   }
 });
 
-test("an encoder drops out in training as transformers' modules do (hidden and classifier), seeded; not in evaluation", () => {
+test("an encoder drops out in training as transformers' modules do (hidden, attention probabilities, classifier), seeded; not in evaluation", () => {
   const rows = encoderPairExamples(4);
   const batch = padInputs(rows, 0);
-  const logits = (dropout: number, training: boolean) => {
-    const model = tinyEncoder('bert', { seed: 4, dropout });
+  const logits = (dropout: number, training: boolean, attentionDropout = dropout) => {
+    const model = tinyEncoder('bert', { seed: 4, dropout, attentionDropout });
     try {
       const context = training ? { training, rng: new Rng(3) } : EVAL_CONTEXT;
       return tf.tidy(() => Array.from(model.classify(batch, context).dataSync()));
@@ -468,6 +476,18 @@ test("an encoder drops out in training as transformers' modules do (hidden and c
   assert.deepEqual(logits(0.1, true), logits(0.1, true), 'the same seed drops the same units');
   assert.notDeepEqual(logits(0.1, true), evaluated);
   assert.deepEqual(logits(0, true), evaluated, 'with no dropout, training computes what evaluation does');
+  // attention_probs_dropout_prob alone: the probabilities are dropped in training (seeded), not in evaluation.
+  assert.deepEqual(logits(0, false, 0.3), evaluated);
+  assert.deepEqual(logits(0, true, 0.3), logits(0, true, 0.3));
+  assert.notDeepEqual(logits(0, true, 0.3), evaluated, 'attention-probability dropout changes nothing in training');
+});
+
+test('attention_probs_dropout_prob is read (0.1 when absent, as transformers) and written back', () => {
+  const json = encoderConfigJson({ ...tinyEncoderConfig('roberta'), attentionDropout: 0.25 }, 2);
+  assert.equal(json['attention_probs_dropout_prob'], 0.25);
+  assert.equal(parseEncoderConfig(json, 'config.json').attentionDropout, 0.25);
+  const { attention_probs_dropout_prob: _dropped, ...without } = json;
+  assert.equal(parseEncoderConfig(without, 'config.json').attentionDropout, 0.1);
 });
 
 test('a BERT folder with vocab.txt and no tokenizer.json tokenizes as its fast tokenizer does, and runs', () => {

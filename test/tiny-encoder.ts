@@ -44,17 +44,28 @@ export function tinyEncoderConfig(family: Family): EncoderConfig {
     padTokenId,
     initializerRange: 0.02,
     hiddenDropout: 0.1,
+    attentionDropout: 0.1,
     classifierDropout: 0.1,
   };
 }
 
 /**
  * A random encoder (body and a `labels`-way head), weights drawn with standard deviation `std` from `seed`, its
- * hidden and classifier dropout `dropout` (transformers' 0.1 by default).
+ * hidden and classifier dropout `dropout` (transformers' 0.1 by default), its attention-probability dropout
+ * `attentionDropout` (`dropout` by default).
  */
-export function tinyEncoder(family: Family, { seed = 1, std = 0.2, labels = 2, dropout = 0.1 } = {}): EncoderModel {
+export function tinyEncoder(
+  family: Family,
+  {
+    seed = 1,
+    std = 0.2,
+    labels = 2,
+    dropout = 0.1,
+    attentionDropout = dropout,
+  }: { seed?: number; std?: number; labels?: number; dropout?: number; attentionDropout?: number } = {},
+): EncoderModel {
   const init = randomWeightInit(new Rng(seed), std);
-  const config = { ...tinyEncoderConfig(family), hiddenDropout: dropout, classifierDropout: dropout };
+  const config = { ...tinyEncoderConfig(family), hiddenDropout: dropout, attentionDropout, classifierDropout: dropout };
   const model = new EncoderModel(config, init);
   model.addClassificationHead(labels, init);
   return model;

@@ -4,6 +4,13 @@
  */
 import { counterBits } from './counter-hash.js';
 
+/** One drawn mask: element i is kept, as `scale` = 1/keep, where counterBits(key, i) < threshold (both u32). */
+export interface HashedDropout {
+  readonly key: number;
+  readonly threshold: number;
+  readonly scale: number;
+}
+
 /** ⌈keep·2³²⌉: an element is kept when its bits are below it (2³² when every element is kept). */
 export function keepThreshold(keep: number): number {
   return Math.min(Math.ceil(keep * 4294967296), 4294967296);

@@ -3,7 +3,8 @@
  * q, k, v gradients of grouped-query causal attention with past keys, left padding and a batch row with no real key
  * (every query then attends uniformly), at head sizes 8, 16, 64 and 128 (64 and 128 span several key tiles), with
  * the lanes per row chosen by head size (the adapter has subgroups: lavapipe's hold 8) and with 1, 2, 4 and 8 lanes
- * set by MCEVAL_WEBGPU_ATTENTION_LANES; and an encoder's bidirectional attention with right padding. Agreement within
+ * set by MCEVAL_WEBGPU_ATTENTION_LANES; an encoder's bidirectional attention with right padding; and both with the
+ * probabilities dropped by the same hashed mask (1, 8 and the adapter's lanes). Agreement within
  * 2e-5 of the largest value: float32 sums taken in another order. Also: the webgpu kernels leave no tensor behind.
  */
 import { test } from 'node:test';
@@ -14,6 +15,8 @@ import { tf, type Tensor, type Tensor3D } from '../../src/engine/tf.js';
 import { assertAgree } from './agreement.js';
 import { AttentionMask, fusedAttention } from '../../src/models/layers/causal-attention.js';
 import { withEnv } from '../helpers.js';
+import { drawKey } from '../../src/engine/counter-hash.js';
+import { keepThreshold, type HashedDropout } from '../../src/engine/dropout-bits.js';
 
 interface Case {
   readonly batch: number;
@@ -28,7 +31,11 @@ interface Case {
   readonly lanes?: string;
   /** Bidirectional (an encoder), its padding at the end of each row. */
   readonly encoder?: boolean;
+  /** Probabilities dropped (one in four) by the same hashed mask on both backends. */
+  readonly dropout?: boolean;
 }
+
+const DROPOUT: HashedDropout = { key: drawKey(5), threshold: keepThreshold(0.75), scale: 1 / 0.75 };
 
 const CASES: Case[] = [
   { batch: 3, queries: 5, keys: 9, heads: 4, kvHeads: 2, headDim: 8, padding: [0, 3, 9] },
@@ -51,6 +58,32 @@ const CASES: Case[] = [
   // Encoders: every query sees every real key, padding trailing; key tiles of head size 64 span 70 keys.
   { batch: 3, queries: 12, keys: 12, heads: 2, kvHeads: 2, headDim: 8, padding: [0, 4, 9], encoder: true },
   { batch: 2, queries: 70, keys: 70, heads: 2, kvHeads: 2, headDim: 64, padding: [0, 23], encoder: true },
+  // Dropout of the probabilities: grouped causal heads with a row of no real key; encoders over several key tiles,
+  // with one lane and eight lanes per row.
+  { batch: 3, queries: 5, keys: 9, heads: 4, kvHeads: 2, headDim: 8, padding: [0, 3, 9], dropout: true },
+  {
+    batch: 2,
+    queries: 70,
+    keys: 70,
+    heads: 2,
+    kvHeads: 2,
+    headDim: 64,
+    padding: [0, 23],
+    encoder: true,
+    dropout: true,
+  },
+  ...['1', '8'].map((lanes) => ({
+    batch: 2,
+    queries: 40,
+    keys: 40,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 32,
+    padding: [5, 0],
+    encoder: true,
+    dropout: true,
+    lanes,
+  })),
 ];
 
 async function run(backend: 'wasm' | 'webgpu', c: Case) {
@@ -74,11 +107,12 @@ async function run(backend: 'wasm' | 'webgpu', c: Case) {
   );
   const mask = new AttentionMask(keyMask, c.batch, c.queries, c.keys, c.encoder !== true);
   const heads = { query: c.heads, keyValue: c.kvHeads };
+  const dropout = c.dropout === true ? DROPOUT : undefined;
   const { value, grads } = tf.valueAndGrads((...inputs: Tensor[]) => {
     const [qi, ki, vi] = inputs as Tensor3D[];
-    return tf.sum(tf.mul(fusedAttention(qi!, ki!, vi!, mask, heads), dy));
+    return tf.sum(tf.mul(fusedAttention(qi!, ki!, vi!, mask, heads, dropout), dy));
   })([q, k, v]);
-  const out = tf.tidy(() => fusedAttention(q, k, v, mask, heads));
+  const out = tf.tidy(() => fusedAttention(q, k, v, mask, heads, dropout));
   const arrays = await Promise.all([out, ...grads].map((t) => t.data()));
   tf.dispose([q, k, v, dy, value, out, ...grads]);
   assert.equal(tf.memory().numTensors, before, `${backend}: a tensor outlived the attention call`);
@@ -87,7 +121,7 @@ async function run(backend: 'wasm' | 'webgpu', c: Case) {
 
 for (const c of CASES) {
   const lanes = c.lanes === undefined ? 'lanes by head size' : `${c.lanes} lanes`;
-  const kind = c.encoder === true ? 'bidirectional' : 'causal';
+  const kind = `${c.encoder === true ? 'bidirectional' : 'causal'}${c.dropout === true ? ', dropout' : ''}`;
   test(`webgpu attention kernels agree with wasm (${kind}): B ${c.batch}, T ${c.queries}, S ${c.keys}, H ${c.heads}/${c.kvHeads}, dh ${c.headDim}, ${lanes}`, async () => {
     const reference = await run('wasm', c);
     const candidate = await withEnv('MCEVAL_WEBGPU_ATTENTION_LANES', c.lanes, () => run('webgpu', c));

@@ -4,6 +4,7 @@
  * tensors. The copies are linear in the sequence length while the work is quadratic.
  */
 import { place, view, write } from './wasm-kernels.js';
+import type { HashedDropout } from '../dropout-bits.js';
 
 /**
  * The geometry of one attention call; see assembly/attention.ts for the layout (q and the output [batch, queries,
@@ -24,11 +25,14 @@ export interface AttentionGeometry {
   readonly scale: number;
   /** The last key a row's first query sees (causal-attention.ts's attentionReach). */
   readonly reach: number;
+  /** Dropout of the probabilities, by the mask of a [batch, heads, queries, keys] tensor; undefined: none. */
+  readonly dropout: HashedDropout | undefined;
 }
 
 function common(g: AttentionGeometry): number[] {
   // Query i of a row sees keys up to offset + i: keys − queries causally, every key (keys − 1) for an encoder.
-  return [g.entries, g.rows, g.keys, g.headDim, g.queries, g.reach, g.kvHeads, g.scale];
+  const drop = g.dropout === undefined ? [0, 0, 0] : [g.dropout.key | 0, g.dropout.threshold | 0, g.dropout.scale];
+  return [g.entries, g.rows, g.keys, g.headDim, g.queries, g.reach, g.kvHeads, g.scale, ...drop];
 }
 
 /**
@@ -88,7 +92,8 @@ export function attentionBackward(
   const { matrix, row, block, slot } = scratch(g);
   const inputs = [q, k, v, keyMask, out, lse, dOut];
   const gradients = [q.length, k.length, v.length];
-  const scratchLengths = [matrix, matrix, matrix, matrix, row, block, block, slot];
+  // kT, vT, dkT, dvT; the additive mask; scores, dS and the dropout mask of a block of rows; the slot.
+  const scratchLengths = [matrix, matrix, matrix, matrix, row, block, block, block, slot];
   const { exports, offsets } = place([...inputs.map((x) => x.length), ...gradients, ...scratchLengths]);
   inputs.forEach((values, i) => write(exports, offsets[i]!, values));
   const [dqAt, dkAt, dvAt] = offsets.slice(inputs.length) as [number, number, number];

@@ -8,13 +8,16 @@
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { attentionBackward, attentionForward, type AttentionGeometry } from './attention-wasm.js';
 import { copiedFloatOutput, inputValues } from './backend-output.js';
+import type { HashedDropout } from '../dropout-bits.js';
 
 export const CAUSAL_ATTENTION = 'McevalCausalAttention';
 export const CAUSAL_ATTENTION_GRAD = 'McevalCausalAttentionGrad';
 
 /**
- * Kernel attributes: the key mask [batch, keys] (1 = real token), query and key-value heads, the score scale, and
- * whether a query sees only the keys up to its own position (a decoder) or every real key (an encoder).
+ * Kernel attributes: the key mask [batch, keys] (1 = real token), query and key-value heads, the score scale,
+ * whether a query sees only the keys up to its own position (a decoder) or every real key (an encoder), and the
+ * dropout of the probabilities in training: the mask of a [batch, heads, queries, keys] tensor drawn by
+ * engine/ops/dropout.ts, the one the composite path multiplies its probabilities by.
  * Inputs: q [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (the projections' own layout).
  */
 export interface CausalAttentionAttrs {
@@ -23,6 +26,7 @@ export interface CausalAttentionAttrs {
   readonly kvHeads: number;
   readonly scale: number;
   readonly causal: boolean;
+  readonly dropout?: HashedDropout;
 }
 
 /**
@@ -34,7 +38,7 @@ export function attentionReach(keys: number, queries: number, causal: boolean): 
 }
 
 function geometry(q: TensorInfo, k: TensorInfo, attrs: NamedAttrMap): AttentionGeometry {
-  const { heads, kvHeads, scale, causal } = attrs as unknown as CausalAttentionAttrs;
+  const { heads, kvHeads, scale, causal, dropout } = attrs as unknown as CausalAttentionAttrs;
   const [batch, queries, width] = q.shape as [number, number, number];
   const entries = batch * kvHeads;
   return {
@@ -46,6 +50,7 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: NamedAttrMap): AttentionG
     kvHeads,
     scale,
     reach: attentionReach(k.shape[1]!, queries, causal),
+    dropout,
   };
 }
 

@@ -6,26 +6,39 @@
 import { tf, type Tensor } from '../tf.js';
 import type { Rng } from '../rng.js';
 import { filledTensor } from '../kernels/backend-output.js';
-import { keepThreshold } from '../dropout-bits.js';
+import { keepThreshold, type HashedDropout } from '../dropout-bits.js';
 import { drawKey } from '../counter-hash.js';
 import { hashedKeepMaskInto } from '../kernels/random-wasm.js';
 import { hasKernel } from '../kernels/has-kernel.js';
 import { DROPOUT_MASK, type DropoutMaskAttrs } from '../kernels/webgpu/dropout-mask.js';
 
-/** The mask (1/keep where kept, 0 where dropped) for a tensor of this shape, or undefined when nothing is dropped. */
-export function dropoutMask(shape: number[], rate: number, rng: Rng | undefined): Tensor | undefined {
+/**
+ * Draws one mask's key from the generator (one draw whenever rate > 0): undefined when nothing is dropped — rate 0,
+ * or keep within 2⁻³² of 1, where every element is kept and 1/keep is 1 in float32.
+ */
+export function drawDropout(rate: number, rng: Rng | undefined): HashedDropout | undefined {
   if (rate <= 0) return undefined;
   if (rng === undefined) throw new Error('dropout in training mode needs a seeded generator');
   const keep = 1 - rate;
   const key = drawKey(rng.nextUint32());
   const threshold = keepThreshold(keep);
-  // keep within 2⁻³² of 1: every element is kept.
-  if (threshold > 4294967295) return tf.fill(shape, 1 / keep);
+  return threshold > 4294967295 ? undefined : { key, threshold, scale: 1 / keep };
+}
+
+/** The mask of a drawn dropout for a tensor of this shape: 1/keep where kept, 0 where dropped. */
+export function keepMask(shape: number[], drawn: HashedDropout): Tensor {
+  const { key, threshold, scale } = drawn;
   if (hasKernel(DROPOUT_MASK)) {
-    const attrs: DropoutMaskAttrs = { shape, key, threshold, value: 1 / keep };
+    const attrs: DropoutMaskAttrs = { shape, key, threshold, value: scale };
     return tf.engine().runKernel(DROPOUT_MASK, {}, attrs as never) as Tensor;
   }
-  return filledTensor(shape, (values) => hashedKeepMaskInto(key, threshold, 1 / keep, values));
+  return filledTensor(shape, (values) => hashedKeepMaskInto(key, threshold, scale, values));
+}
+
+/** The mask (1/keep where kept, 0 where dropped) for a tensor of this shape, or undefined when nothing is dropped. */
+export function dropoutMask(shape: number[], rate: number, rng: Rng | undefined): Tensor | undefined {
+  const drawn = drawDropout(rate, rng);
+  return drawn === undefined ? undefined : keepMask(shape, drawn);
 }
 
 export function dropout(x: Tensor, rate: number, rng: Rng | undefined): Tensor {

@@ -15,6 +15,8 @@ export interface EncoderConfig {
   readonly initializerRange: number;
   /** Dropout in training on the embeddings and on each attention and feed-forward output (hidden_dropout_prob). */
   readonly hiddenDropout: number;
+  /** Dropout in training of the attention probabilities (attention_probs_dropout_prob). */
+  readonly attentionDropout: number;
   /** Dropout in training inside the classification head (classifier_dropout, else hidden_dropout_prob). */
   readonly classifierDropout: number;
 }
@@ -49,6 +51,7 @@ export function parseEncoderConfig(raw: Record<string, unknown>, source: string)
     padTokenId: number('pad_token_id', modelType === 'roberta' ? 1 : 0),
     initializerRange: number('initializer_range', 0.02),
     hiddenDropout: number('hidden_dropout_prob', 0.1),
+    attentionDropout: number('attention_probs_dropout_prob', 0.1),
     classifierDropout:
       raw['classifier_dropout'] == null ? number('hidden_dropout_prob', 0.1) : number('classifier_dropout'),
   };

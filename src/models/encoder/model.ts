@@ -6,7 +6,7 @@
  */
 import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
-import { dropout } from '../../engine/ops/dropout.js';
+import { drawDropout, dropout } from '../../engine/ops/dropout.js';
 import { Linear } from '../layers/linear.js';
 import { gelu, layerNorm } from '../layers/layer-norm.js';
 import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
@@ -240,10 +240,7 @@ export class EncoderModel {
     this.variables().forEach((variable) => variable.dispose());
   }
 
-  /**
-   * Dropout in training, as transformers' modules apply it (attention probabilities excepted: the attention kernels
-   * never form them).
-   */
+  /** Dropout in training, as transformers' modules apply it (the attention probabilities' in `attention`). */
   private dropout(x: Tensor, rate: number, context: ForwardContext): Tensor {
     return context.training ? dropout(x, rate, context.rng) : x;
   }
@@ -252,10 +249,11 @@ export class EncoderModel {
   private attention(x: Tensor, layer: EncoderLayer, mask: AttentionMask, context: ForwardContext): Tensor {
     const heads = this.config.numAttentionHeads;
     const project = (linear: Linear) => linear.forward(x, context) as Tensor3D;
-    return selfAttention(project(layer.query), project(layer.key), project(layer.value), mask, {
-      query: heads,
-      keyValue: heads,
-    });
+    const q = project(layer.query);
+    const k = project(layer.key);
+    const v = project(layer.value);
+    const dropped = context.training ? drawDropout(this.config.attentionDropout, context.rng) : undefined;
+    return selfAttention(q, k, v, mask, { query: heads, keyValue: heads }, dropped);
   }
 
   private parameter(name: string, shape: number[], role: ParameterRole): Variable {

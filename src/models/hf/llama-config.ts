@@ -67,5 +67,6 @@ export function parseLlamaConfig(raw: RawConfig, source: string): LlamaConfig {
     initializerRange: optionalNumber(raw, 'initializer_range', 0.02),
     // Llama checkpoints often have no pad token; 0 is only used to fill padded positions, which the mask hides.
     padTokenId: optionalNumber(raw, 'pad_token_id', 0),
+    attentionDropout: optionalNumber(raw, 'attention_dropout', 0),
   };
 }

@@ -42,6 +42,7 @@ export function llamaConfigJson(config: LlamaConfig): Record<string, unknown> {
     attention_bias: config.attentionBias,
     mlp_bias: config.mlpBias,
     initializer_range: config.initializerRange,
+    attention_dropout: config.attentionDropout ?? 0,
     pad_token_id: config.padTokenId,
     torch_dtype: 'float32',
   };
@@ -63,6 +64,7 @@ export function encoderConfigJson(config: EncoderConfig, numLabels: number): Rec
     type_vocab_size: config.typeVocabSize,
     layer_norm_eps: config.layerNormEps,
     hidden_dropout_prob: config.hiddenDropout,
+    attention_probs_dropout_prob: config.attentionDropout,
     classifier_dropout: config.classifierDropout,
     initializer_range: config.initializerRange,
     pad_token_id: config.padTokenId,

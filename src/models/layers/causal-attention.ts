@@ -8,6 +8,11 @@
  * pass, so memory grows linearly with the sequence length. Where no kernel is registered (MCEVAL_WEBGPU_KERNELS=0, or a
  * head size that is not a multiple of 4) it composes transposes, batched matMuls, softmax and an additive bias, which
  * holds [batch, heads, queries, keys].
+ *
+ * In training, the probabilities may be dropped (an encoder's attention_probs_dropout_prob, a decoder's
+ * attention_dropout): the mask is that of a [batch, heads, queries, keys] tensor drawn by engine/ops/dropout.ts, which
+ * the composite path multiplies its probabilities by and the kernels make where they use it — the same on each path
+ * and backend.
  */
 import type { GradSaveFunc, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor3D } from '../../engine/tf.js';
@@ -20,6 +25,8 @@ import {
 } from '../../engine/kernels/causal-attention.js';
 import { attentionBias } from './attention-bias.js';
 import { hasKernel } from '../../engine/kernels/has-kernel.js';
+import { keepMask } from '../../engine/ops/dropout.js';
+import type { HashedDropout } from '../../engine/dropout-bits.js';
 
 /** Which keys each batch row may attend to, shared by every layer of one forward pass. */
 export class AttentionMask {
@@ -51,7 +58,14 @@ export interface AttentionHeads {
 }
 
 /** The kernels' path (WebAssembly or WGSL), with the gradient from their backward kernel. */
-export function fusedAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: AttentionMask, heads: AttentionHeads) {
+export function fusedAttention(
+  q: Tensor3D,
+  k: Tensor3D,
+  v: Tensor3D,
+  mask: AttentionMask,
+  heads: AttentionHeads,
+  dropout?: HashedDropout,
+) {
   const headDim = q.shape[2] / heads.query;
   const attributes: CausalAttentionAttrs = {
     keyMask: mask.keyMask,
@@ -59,6 +73,7 @@ export function fusedAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: Atte
     kvHeads: heads.keyValue,
     scale: 1 / Math.sqrt(headDim),
     causal: mask.causal,
+    ...(dropout === undefined ? {} : { dropout }),
   };
   const attrs = attributes as unknown as NamedAttrMap;
   const attend = tf.customGrad(((qi: Tensor3D, ki: Tensor3D, vi: Tensor3D, save: GradSaveFunc) => {
@@ -80,7 +95,14 @@ export function fusedAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: Atte
  * Composed of tfjs ops, autodiff for the gradient. The query heads sharing a KV head are stacked along the query axis,
  * [B·Hkv, groups·T, dh], so each KV head is used once per product.
  */
-export function compositeAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: AttentionMask, heads: AttentionHeads) {
+export function compositeAttention(
+  q: Tensor3D,
+  k: Tensor3D,
+  v: Tensor3D,
+  mask: AttentionMask,
+  heads: AttentionHeads,
+  dropout?: HashedDropout,
+) {
   const { batchSize: B, queries: T } = mask;
   const { query: H, keyValue: Hkv } = heads;
   const dh = q.shape[2] / H;
@@ -94,7 +116,8 @@ export function compositeAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: 
     T,
     S,
   ]);
-  const probabilities = tf.softmax(tf.add(tf.mul(scores, 1 / Math.sqrt(dh)), mask.additiveBias()));
+  const softmax = tf.softmax(tf.add(tf.mul(scores, 1 / Math.sqrt(dh)), mask.additiveBias()));
+  const probabilities = dropout === undefined ? softmax : tf.mul(softmax, keepMask([B, H, T, S], dropout));
   const mixed = batchMatMul(
     tf.reshape(probabilities, [B * Hkv, (H / Hkv) * T, S]) as Tensor3D,
     headsFirst(v, Hkv, S) as Tensor3D,
@@ -102,16 +125,17 @@ export function compositeAttention(q: Tensor3D, k: Tensor3D, v: Tensor3D, mask: 
   return tf.reshape(tf.transpose(tf.reshape(mixed, [B, H, T, dh]), [0, 2, 1, 3]), [B, T, H * dh]) as Tensor3D;
 }
 
-/** Attention output [batch, queries, heads·headDim]. */
+/** Attention output [batch, queries, heads·headDim]; `dropout` drops probabilities (training only). */
 export function selfAttention(
   q: Tensor3D,
   k: Tensor3D,
   v: Tensor3D,
   mask: AttentionMask,
   heads: AttentionHeads,
+  dropout?: HashedDropout,
 ): Tensor3D {
   const headDim = q.shape[2] / heads.query;
   // The kernels step through the head dimension four floats at a time.
   const kernel = headDim % 4 === 0 && hasKernel(CAUSAL_ATTENTION);
-  return (kernel ? fusedAttention : compositeAttention)(q, k, v, mask, heads);
+  return (kernel ? fusedAttention : compositeAttention)(q, k, v, mask, heads, dropout);
 }

@@ -21,6 +21,8 @@ export interface LlamaConfig {
   /** Standard deviation of the normal initialisation (transformers' initializer_range). */
   readonly initializerRange: number;
   readonly padTokenId: number;
+  /** Dropout in training of the attention probabilities (transformers' attention_dropout); none when absent. */
+  readonly attentionDropout?: number;
 }
 
 export interface Llama3RopeScaling {

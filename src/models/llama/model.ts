@@ -7,6 +7,7 @@ import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Vari
 import { newVariable } from '../../engine/variables.js';
 import { linearTransposedWeight } from '../../engine/ops/linear.js';
 import { rowCrossEntropy } from '../../engine/ops/cross-entropy.js';
+import { drawDropout } from '../../engine/ops/dropout.js';
 import {
   chunkedHeadCrossEntropy,
   headChunkRows,
@@ -327,7 +328,8 @@ export class LlamaModel {
     const newValues = layer.v.forward(x, context) as Tensor3D;
     const keys = past === undefined ? newKeys : (tf.concat([past.keys, newKeys], 1) as Tensor3D);
     const values = past === undefined ? newValues : (tf.concat([past.values, newValues], 1) as Tensor3D);
-    const mixed = selfAttention(q, keys, values, mask, { query: H, keyValue: Hkv });
+    const dropped = context.training ? drawDropout(this.config.attentionDropout ?? 0, context.rng) : undefined;
+    const mixed = selfAttention(q, keys, values, mask, { query: H, keyValue: Hkv }, dropped);
     return { output: layer.o.forward(mixed, context), keys, values };
   }
 

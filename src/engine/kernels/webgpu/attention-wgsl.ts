@@ -22,12 +22,19 @@
  * workgroup takes every key (or row) of a tile up to the workgroup's bound, and leaves out afterwards what its row
  * does not attend to — which is where WGSL defines subgroup operations; a row's lanes never depend on how a GPU
  * regroups invocations that branch apart.
+ *
+ * Dropout of the probabilities (training an encoder), as the WebAssembly kernels drop them: shaders compiled with
+ * dropout weigh a key's value by p·M (M = 1/keep or 0, element ((b·H + h)·T + t)·S + j of the [B, H, T, S] mask
+ * by the counter-based hash, keyed and thresholded by uniforms) and take dS = p·(M·dp − D); the running sum and the
+ * log-sum-exp stay those of the undropped probabilities, and D = Σ dy·out holds as it is.
  */
 import { ELEMENT_INDEX } from './shader.js';
+import { TRIPLE32_WGSL } from './counter-hash-wgsl.js';
 
 /** Fields after tfjs's own uniforms, set by the kernels in this order. */
 export const ATTENTION_UNIFORMS =
-  'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, entries : i32, reach : i32, scale : f32,';
+  'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, entries : i32, reach : i32, scale : f32, ' +
+  'dropKey : i32, dropThreshold : i32, dropScale : f32,';
 
 /** Invocations per workgroup with one lane per row (the row statistics' shader always). */
 export const ATTENTION_WORKGROUP = 64;
@@ -95,9 +102,32 @@ fn writeVector(o : i32, value : vec4<f32>) {
 `;
 }
 
-/** Indexing, and the key mask of the shaders that range over keys. */
-function commonCode(dh4: number, lanes: number): string {
+/**
+ * \`keptFactor(n, r, j)\`: row r's (entry n) factor for key j under dropout — 1/keep where the mask keeps it, else 0;
+ * 1 in a shader compiled without dropout. The key and threshold are u32 passed as i32 bit patterns; the index wraps at
+ * 2³² as the other backends' does.
+ */
+function dropoutCode(dropout: boolean): string {
+  if (!dropout) return `fn keptFactor(n : i32, r : i32, j : i32) -> f32 {\n  return 1.0;\n}\n`;
+  return `${TRIPLE32_WGSL}
+fn keptFactor(n : i32, r : i32, j : i32) -> f32 {
+  let kvHeads = u32(uniforms.kvHeads);
+  let groups = u32(uniforms.groups);
+  let queries = u32(uniforms.queries);
+  let entry = u32(n);
+  let row = u32(r);
+  let head = (entry / kvHeads) * kvHeads * groups + (entry % kvHeads) * groups + row / queries;
+  let index = (head * queries + row % queries) * u32(uniforms.keys) + u32(j);
+  let bits = triple32(triple32(index) ^ bitcast<u32>(uniforms.dropKey));
+  return select(0.0, uniforms.dropScale, bits < bitcast<u32>(uniforms.dropThreshold));
+}
+`;
+}
+
+/** Indexing, the key mask of the shaders that range over keys, and their dropout factor. */
+function commonCode(dh4: number, lanes: number, dropout: boolean): string {
   return `${indexingCode(dh4, lanes)}
+${dropoutCode(dropout)}
 var<workgroup> firstRealKey : atomic<i32>;
 
 fn isRealKey(b : i32, j : i32) -> bool {
@@ -181,8 +211,8 @@ interface RowShaderParts {
  * a time, up to the workgroup's bound, and each key the row attends to gets its score `s` (0 for a uniform row; masked
  * keys are skipped). A lane's slice of a key's vectors is keyTile and valueTile[jj·DH4 + slice + d].
  */
-function rowShader(dh4: number, tile: number, lanes: number, parts: RowShaderParts): string {
-  return `${commonCode(dh4, lanes)}
+function rowShader(dh4: number, tile: number, lanes: number, dropout: boolean, parts: RowShaderParts): string {
+  return `${commonCode(dh4, lanes, dropout)}
 const TILE = ${tile};
 ${WORKGROUP_BOUND}
 var<workgroup> keyTile : array<vec4<f32>, ${tile * dh4}>;
@@ -233,8 +263,8 @@ fn main() {
 }
 
 /** Forward: `result` is out (B·T·H·dh). Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v (vec4), keyMask, lse (written). */
-export function attentionForwardCode(dh4: number, tile: number, lanes: number): string {
-  return rowShader(dh4, tile, lanes, {
+export function attentionForwardCode(dh4: number, tile: number, lanes: number, dropout: boolean): string {
+  return rowShader(dh4, tile, lanes, dropout, {
     prologue: `
   for (var d = 0; d < SLICE; d++) {
     query[d] = q[at + d];
@@ -253,8 +283,9 @@ export function attentionForwardCode(dh4: number, tile: number, lanes: number): 
         }
         let p = exp(s - most);
         total += p;
+        let kept = p * keptFactor(n, row, j);
         for (var d = 0; d < SLICE; d++) {
-          acc[d] += p * valueTile[jj * DH4 + slice + d];
+          acc[d] += kept * valueTile[jj * DH4 + slice + d];
         }`,
     epilogue: `
     let inverse = 1.0 / total;
@@ -290,10 +321,10 @@ fn main() {
 
 /**
  * Backward for the queries: `result` is dq (B·T·H·dh). Per row, over its keys p = e^{s − lse},
- * dq += p·(dy·v − D)·k, times the scale. Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v, dy (vec4), keyMask, stats.
+ * dq += p·(M·dy·v − D)·k, times the scale. Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v, dy (vec4), keyMask, stats.
  */
-export function attentionQueryGradientCode(dh4: number, tile: number, lanes: number): string {
-  return rowShader(dh4, tile, lanes, {
+export function attentionQueryGradientCode(dh4: number, tile: number, lanes: number, dropout: boolean): string {
+  return rowShader(dh4, tile, lanes, dropout, {
     prologue: `
   var gradient : array<vec4<f32>, SLICE>;
   for (var d = 0; d < SLICE; d++) {
@@ -311,7 +342,7 @@ export function attentionQueryGradientCode(dh4: number, tile: number, lanes: num
       let dp = laneSum(dpSum);`,
     perKey: `
         let p = exp(s - logSum);
-        let ds = p * (dp - delta);
+        let ds = p * (dp * keptFactor(n, row, j) - delta);
         for (var d = 0; d < SLICE; d++) {
           acc[d] += ds * keyTile[jj * DH4 + slice + d];
         }`,
@@ -326,11 +357,11 @@ export function attentionQueryGradientCode(dh4: number, tile: number, lanes: num
  * Backward for the keys and values: `result` is dk (B·S·Hkv·dh), dv goes to `dValue`. LANES invocations per key; the
  * entry's rows pass through workgroup memory a tile at a time with their D, lse, last key and whether they attend
  * uniformly; a tile of rows that all end before the workgroup's first key is skipped (half the tiles, causally).
- * dv += p·dy, dk += p·(dy·v − D)·q (times the scale). Dispatch: ⌈S / ROWS⌉ × N.
+ * dv += p·M·dy, dk += p·(M·dy·v − D)·q (times the scale). Dispatch: ⌈S / ROWS⌉ × N.
  * Inputs: q, k, v, dy (vec4), keyMask, stats, dValue (vec4, written).
  */
-export function attentionKeyGradientCode(dh4: number, tile: number, lanes: number): string {
-  return `${commonCode(dh4, lanes)}
+export function attentionKeyGradientCode(dh4: number, tile: number, lanes: number, dropout: boolean): string {
+  return `${commonCode(dh4, lanes, dropout)}
 const TILE = ${tile};
 var<workgroup> queryTile : array<vec4<f32>, ${tile * dh4}>;
 var<workgroup> gradientTile : array<vec4<f32>, ${tile * dh4}>;
@@ -412,9 +443,11 @@ fn main() {
       let evenly = rowUniform[ii] == 1;
       if (live && (evenly || (keyIsReal && key <= rowLast[ii]))) {
         let p = exp(select(score, 0.0, evenly) - rowLogSum[ii]);
-        let ds = p * (dp - rowDelta[ii]);
+        let m = keptFactor(n, start + ii, key);
+        let ds = p * (dp * m - rowDelta[ii]);
+        let kept = p * m;
         for (var d = 0; d < SLICE; d++) {
-          dv[d] += p * gradientTile[ii * DH4 + slice + d];
+          dv[d] += kept * gradientTile[ii * DH4 + slice + d];
           dk[d] += ds * queryTile[ii * DH4 + slice + d];
         }
       }

@@ -45,6 +45,8 @@ interface Geometry {
   readonly dh4: number;
   /** Invocations per row or key (attention-lanes.ts). */
   readonly lanes: number;
+  /** Whether the probabilities are dropped (shaders are compiled with or without it). */
+  readonly dropout: boolean;
 }
 
 function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Geometry {
@@ -61,14 +63,23 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Ge
     rows: (attrs.heads / attrs.kvHeads) * queries,
     dh4,
     lanes: attentionLanes(dh4, subgroupFloor(webGpuAdapterReport()), attentionLaneSetting()),
+    dropout: attrs.dropout !== undefined,
   };
 }
 
 function uniforms(g: Geometry, attrs: CausalAttentionAttrs): ShaderUniform[] {
   const reach = attentionReach(g.keys, g.queries, attrs.causal);
   const ints = [g.rows, g.queries, g.keys, g.kvHeads, g.rows / g.queries, g.entries, reach];
-  const scale = attrs.scale;
-  return [...ints.map((value) => ({ type: 'int32' as const, data: [value] })), { type: 'float32', data: [scale] }];
+  const drop = attrs.dropout;
+  const int = (value: number): ShaderUniform => ({ type: 'int32', data: [value] });
+  const float = (value: number): ShaderUniform => ({ type: 'float32', data: [value] });
+  return [
+    ...ints.map(int),
+    float(attrs.scale),
+    ...(drop === undefined
+      ? [int(0), int(0), float(0)]
+      : [int(drop.key | 0), int(drop.threshold | 0), float(drop.scale)]),
+  ];
 }
 
 /** Keys (or rows) per workgroup tile: two tiles of dh floats each, within the device's workgroup storage. */
@@ -78,7 +89,7 @@ function tile(backend: WebGpuBackendLike, g: Geometry): number {
 }
 
 /** What a row or key shader's pipeline depends on, for its key. */
-const variant = (g: Geometry, t: number) => `${g.dh4}_${t}_${g.lanes}`;
+const variant = (g: Geometry, t: number) => `${g.dh4}_${t}_${g.lanes}${g.dropout ? '_dropout' : ''}`;
 
 const vector = (name: string, writable = false) => ({ name, components: 4 as const, writable });
 const scalar = (name: string, writable = false) => ({ name, components: 1 as const, writable });
@@ -117,7 +128,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
         workgroupSize: attentionWorkgroup(g.lanes),
         dispatch: [Math.ceil(g.rows / (attentionWorkgroup(g.lanes) / g.lanes)), g.entries],
         outputSize: sizeOf(q),
-        code: attentionForwardCode(g.dh4, t, g.lanes),
+        code: attentionForwardCode(g.dh4, t, g.lanes, g.dropout),
       },
       [q, k, v, mask, lse],
       uniforms(g, attributes),
@@ -176,14 +187,18 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
         );
       const dq = run(
         'McevalAttentionQueryGradient',
-        attentionQueryGradientCode(g.dh4, t, g.lanes),
+        attentionQueryGradientCode(g.dh4, t, g.lanes, g.dropout),
         g.rows,
         sizeOf(q),
         [],
       );
-      const dk = run('McevalAttentionKeyGradient', attentionKeyGradientCode(g.dh4, t, g.lanes), g.keys, sizeOf(k), [
-        dv,
-      ]);
+      const dk = run(
+        'McevalAttentionKeyGradient',
+        attentionKeyGradientCode(g.dh4, t, g.lanes, g.dropout),
+        g.keys,
+        sizeOf(k),
+        [dv],
+      );
       return [shaped(dq, [...q.shape]), shaped(dk, [...k.shape]), dv];
     });
   } finally {
