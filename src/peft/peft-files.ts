@@ -46,22 +46,35 @@ export function fillAdapterFromFolder(
 }
 
 /**
+ * A classification head saved with the adapter, as PEFT's PeftModelForSequenceClassification saves its
+ * `modules_to_save`: the module's name (transformers' `classifier`, a decoder's `score`) and its tensors under their
+ * keys in adapter_model.safetensors.
+ */
+export interface AdapterHead {
+  readonly module: string;
+  readonly state: TensorRecord;
+}
+
+/**
  * Writes an adapter folder as PEFT saves one: adapter_model.safetensors and adapter_config.json (plus any
- * `extraFiles`, e.g. MonteCLoRA's own settings), each file whole or not at all.
+ * `extraFiles`, e.g. MonteCLoRA's own settings), each file whole or not at all. With a `head`, the adapter is a
+ * sequence classifier's: task_type SEQ_CLS, the head in modules_to_save and its tensors beside the adapter's.
  */
 export function writeAdapterFolder(
   dir: string,
   config: Record<string, unknown>,
   state: TensorRecord,
   extraFiles: Record<string, unknown> = {},
+  head?: AdapterHead,
 ): void {
   if (Object.keys(state).length === 0) throw new UserError('The model has no adapter tensors to save.');
   mkdirSync(dir, { recursive: true });
-  writeFileAtomic(join(dir, 'adapter_model.safetensors'), encodeSafetensors(state));
+  const headed = head === undefined ? {} : { task_type: 'SEQ_CLS', modules_to_save: [head.module] };
+  writeFileAtomic(join(dir, 'adapter_model.safetensors'), encodeSafetensors({ ...state, ...head?.state }));
   for (const [name, content] of Object.entries(extraFiles)) {
     writeFileAtomic(join(dir, name), `${JSON.stringify(content, null, 2)}\n`);
   }
-  writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify({ ...config, ...headed }, null, 2)}\n`);
 }
 
 /** Reads PEFT's [a, b] tensor `key` into a [b, a] variable, or names the key and both shapes when they differ. */

@@ -8,14 +8,14 @@
  * head in its folder, as transformers saves a classifier. The baseline (`--adapter none`) has nothing to save.
  */
 import { join } from 'node:path';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { Variable } from '../engine/tf.js';
 import { requireDecoder, type Model } from '../models/model.js';
 import { EncoderModel } from '../models/encoder/model.js';
 import { saveEncoderFolder, saveLlamaFolder, stateDict } from '../models/hf/save-folder.js';
-import { encodeSafetensors, SafetensorsFile, type TensorRecord } from '../models/safetensors.js';
-import { PEFT_PREFIX } from './peft-files.js';
+import { encodeSafetensors, type TensorRecord } from '../models/safetensors.js';
+import { PEFT_PREFIX, type AdapterHead } from './peft-files.js';
 import type { AdapterPreset } from './preset.js';
 import { saveLoraAdapter } from './lora/peft-format.js';
 import { saveMonteCloraAdapter } from './monteclora/peft-format.js';
@@ -28,13 +28,15 @@ import type { Ia3Config } from './ia3/config.js';
 import type { PromptTuningConfig } from './prompt-tuning/index.js';
 import type { AdaLoraConfig } from './adalora/config.js';
 
-const SAVERS: Readonly<Record<string, (model: Model, config: unknown, dir: string) => void>> = {
-  lora: (model, config, dir) => saveLoraAdapter(model, config as LoraConfig, dir),
-  monteclora: (model, config, dir) => saveMonteCloraAdapter(model, config as MonteCloraConfig, dir),
-  ia3: (model, config, dir) => saveIa3Adapter(model, config as Ia3Config, dir),
-  'prompt-tuning': (model, config, dir) =>
-    savePromptTuningAdapter(requireDecoder(model, 'Prompt tuning'), config as PromptTuningConfig, dir),
-  adalora: (model, config, dir) => saveAdaLoraAdapter(model, config as AdaLoraConfig, dir),
+type Saver = (model: Model, config: unknown, dir: string, head: AdapterHead | undefined) => void;
+
+const SAVERS: Readonly<Record<string, Saver>> = {
+  lora: (model, config, dir, head) => saveLoraAdapter(model, config as LoraConfig, dir, head),
+  monteclora: (model, config, dir, head) => saveMonteCloraAdapter(model, config as MonteCloraConfig, dir, head),
+  ia3: (model, config, dir, head) => saveIa3Adapter(model, config as Ia3Config, dir, head),
+  'prompt-tuning': (model, config, dir, head) =>
+    savePromptTuningAdapter(requireDecoder(model, 'Prompt tuning'), config as PromptTuningConfig, dir, head),
+  adalora: (model, config, dir, head) => saveAdaLoraAdapter(model, config as AdaLoraConfig, dir, null, head),
   full: (model, _config, dir) =>
     model instanceof EncoderModel ? saveEncoderFolder(model, dir) : saveLlamaFolder(model, dir),
 };
@@ -56,14 +58,16 @@ export async function saveTrainedAdapter(
   dir: string,
   adapterConfig: unknown = preset.adapterConfig,
 ): Promise<void> {
-  const save = SAVERS[preset.method.name];
+  const method = preset.method.name;
+  const save = SAVERS[method];
   if (save === undefined) return;
   await Promise.all(saved.map((variable) => variable.data()));
   mkdirSync(dir, { recursive: true });
-  save(model, adapterConfig, dir);
   const head = model.headParameters();
-  if (head.length === 0 || (preset.method.name === 'full' && model instanceof EncoderModel)) return;
-  if (preset.method.name !== 'full') addHeadToPeftAdapter(dir, model, preset.method.name === 'prompt-tuning');
+  // Full fine-tuning saves no adapter: its head goes into the model folder or task_head.safetensors.
+  const withAdapter = head.length > 0 && method !== 'full';
+  save(model, adapterConfig, dir, withAdapter ? peftHead(model, method === 'prompt-tuning') : undefined);
+  if (head.length === 0 || (method === 'full' && model instanceof EncoderModel)) return;
   writeFileAtomic(join(dir, 'task_head.safetensors'), encodeSafetensors(stateDict(head)));
 }
 
@@ -73,26 +77,9 @@ export async function saveTrainedAdapter(
  * path with the wrapper's infix dropped — `base_model.model.classifier.dense.weight` for a tuner (LoRA, IA3, …),
  * `base_model.classifier.dense.weight` for prompt learning, whose PeftModel wraps the model once.
  */
-function addHeadToPeftAdapter(dir: string, model: Model, promptLearning: boolean): void {
-  const weightsPath = join(dir, 'adapter_model.safetensors');
-  const configPath = join(dir, 'adapter_config.json');
-  const file = SafetensorsFile.open(weightsPath);
-  const state: TensorRecord = {};
-  try {
-    for (const name of file.tensors.keys()) {
-      const { shape, values } = file.read(name);
-      state[name] = { shape: [...shape], values };
-    }
-  } finally {
-    file.close();
-  }
+function peftHead(model: Model, promptLearning: boolean): AdapterHead {
   const prefix = promptLearning ? 'base_model.' : PEFT_PREFIX;
+  const state: TensorRecord = {};
   for (const [name, entry] of Object.entries(stateDict(model.headParameters()))) state[`${prefix}${name}`] = entry;
-  const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-  const module = model instanceof EncoderModel ? 'classifier' : 'score';
-  writeFileAtomic(weightsPath, encodeSafetensors(state));
-  writeFileAtomic(
-    configPath,
-    `${JSON.stringify({ ...config, task_type: 'SEQ_CLS', modules_to_save: [module] }, null, 2)}\n`,
-  );
+  return { module: model instanceof EncoderModel ? 'classifier' : 'score', state };
 }

@@ -18,6 +18,7 @@ import {
   readAdapterConfig,
   requireTensor,
   writeAdapterFolder,
+  type AdapterHead,
 } from '../peft-files.js';
 import { tensorEntry, transposedEntry, type TensorRecord } from '../../models/safetensors.js';
 import { AdaLoraLayer } from './layer.js';
@@ -53,6 +54,7 @@ export function saveAdaLoraAdapter(
   config: AdaLoraConfig,
   dir: string,
   totalSteps: number | null = null,
+  head?: AdapterHead,
 ): void {
   const state: TensorRecord = {};
   const rankPattern: Record<string, boolean[]> = {};
@@ -83,6 +85,8 @@ export function saveAdaLoraAdapter(
       modules_to_save: null,
     },
     state,
+    {},
+    head,
   );
 }
 

@@ -12,6 +12,7 @@ import {
   readAdapterConfig,
   requireTensor,
   writeAdapterFolder,
+  type AdapterHead,
 } from '../peft-files.js';
 import { type TensorRecord } from '../../models/safetensors.js';
 import type { Linear } from '../../models/layers/linear.js';
@@ -26,7 +27,7 @@ function ia3Layers(model: { linears(): Linear[] }): { linear: Linear; layer: Ia3
 }
 
 /** Writes the vectors as PEFT stores them: [1, in] for feed-forward layers, [out, 1] for the others. */
-export function saveIa3Adapter(model: Model, config: Ia3Config, dir: string): void {
+export function saveIa3Adapter(model: Model, config: Ia3Config, dir: string, head?: AdapterHead): void {
   const state: TensorRecord = {};
   for (const { linear, layer } of ia3Layers(model)) {
     const values = Float32Array.from(layer.scale.dataSync());
@@ -48,6 +49,8 @@ export function saveIa3Adapter(model: Model, config: Ia3Config, dir: string): vo
       modules_to_save: null,
     },
     state,
+    {},
+    head,
   );
 }
 

@@ -15,6 +15,7 @@ import {
   readAdapterConfig,
   requireTensor,
   writeAdapterFolder,
+  type AdapterHead,
 } from '../peft-files.js';
 import { tensorEntry, transposedEntry, type TensorRecord } from '../../models/safetensors.js';
 import type { Linear } from '../../models/layers/linear.js';
@@ -62,18 +63,28 @@ export function peftLoraConfig(config: LoraConfig, extra: Record<string, unknown
   };
 }
 
-/** Writes adapter_config.json and adapter_model.safetensors into `dir`, each whole or not at all. */
+/** What a LoRA variant saves beyond LoRA's own: config fields, tensors, files (MonteCLoRA's). */
+export interface LoraExtras {
+  readonly config?: Record<string, unknown>;
+  readonly state?: TensorRecord;
+  readonly files?: Record<string, unknown>;
+}
+
+/**
+ * Writes adapter_config.json and adapter_model.safetensors into `dir`, each whole or not at all; a classification
+ * head trained beside the adapter goes in as PEFT saves modules_to_save.
+ */
 export function saveLoraAdapter(
   model: Model,
   config: LoraConfig,
   dir: string,
-  extra: Record<string, unknown> = {},
-  extraState: TensorRecord = {},
-  extraFiles: Record<string, unknown> = {},
+  head?: AdapterHead,
+  extras: LoraExtras = {},
 ): void {
   const state = loraStateDict(model);
   if (Object.keys(state).length === 0) throw new UserError('The model has no LoRA layers to save.');
-  writeAdapterFolder(dir, peftLoraConfig(config, extra), { ...state, ...extraState }, extraFiles);
+  const files = extras.files ?? {};
+  writeAdapterFolder(dir, peftLoraConfig(config, extras.config), { ...state, ...extras.state }, files, head);
 }
 
 /** Reads PEFT's adapter_config.json as a LoraConfig (LoRA only; DoRA and other variants are refused by name). */

@@ -12,7 +12,13 @@ import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
 import type { Model } from '../../models/model.js';
 import type { AppliedAdapter } from '../types.js';
-import { assignTransposed, fillAdapterFromFolder, PEFT_PREFIX, requireTensor } from '../peft-files.js';
+import {
+  assignTransposed,
+  fillAdapterFromFolder,
+  PEFT_PREFIX,
+  requireTensor,
+  type AdapterHead,
+} from '../peft-files.js';
 import type { TensorRecord } from '../../models/safetensors.js';
 import { loraLayers, readPeftLoraConfig, saveLoraAdapter } from '../lora/peft-format.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from './config.js';
@@ -38,7 +44,7 @@ function monteCloraLayers(model: Model): { name: string; layer: MonteCloraLayer 
     .map(({ linear, layer }) => ({ name: linear.name, layer: layer as MonteCloraLayer }));
 }
 
-export function saveMonteCloraAdapter(model: Model, config: MonteCloraConfig, dir: string): void {
+export function saveMonteCloraAdapter(model: Model, config: MonteCloraConfig, dir: string, head?: AdapterHead): void {
   const extra: TensorRecord = {};
   // Each prior parameter read once, its rows cut out per layer.
   const read = new Map<Variable, Float32Array>();
@@ -53,7 +59,7 @@ export function saveMonteCloraAdapter(model: Model, config: MonteCloraConfig, di
       };
     }
   }
-  saveLoraAdapter(model, config, dir, {}, extra, { [MONTECLORA_CONFIG_FILE]: config });
+  saveLoraAdapter(model, config, dir, head, { state: extra, files: { [MONTECLORA_CONFIG_FILE]: config } });
 }
 
 export function loadMonteCloraAdapter(

@@ -7,11 +7,22 @@ import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
 import type { LlamaModel } from '../../models/llama/model.js';
 import type { AppliedAdapter } from '../types.js';
-import { fillAdapterFromFolder, readAdapterConfig, requireTensor, writeAdapterFolder } from '../peft-files.js';
+import {
+  fillAdapterFromFolder,
+  readAdapterConfig,
+  requireTensor,
+  writeAdapterFolder,
+  type AdapterHead,
+} from '../peft-files.js';
 import { tensorEntry } from '../../models/safetensors.js';
 import { promptTuningMethod, type PromptTuningConfig } from './index.js';
 
-export function savePromptTuningAdapter(model: LlamaModel, config: PromptTuningConfig, dir: string): void {
+export function savePromptTuningAdapter(
+  model: LlamaModel,
+  config: PromptTuningConfig,
+  dir: string,
+  head?: AdapterHead,
+): void {
   const prompt = model.promptEmbeddings;
   if (prompt === undefined) throw new UserError('The model has no soft prompt to save.');
   writeAdapterFolder(
@@ -30,6 +41,8 @@ export function savePromptTuningAdapter(model: LlamaModel, config: PromptTuningC
       inference_mode: true,
     },
     { prompt_embeddings: tensorEntry(prompt) },
+    {},
+    head,
   );
 }
 
