@@ -11,7 +11,7 @@ import { Rng } from '../src/engine/rng.js';
 import type { ForwardContext } from '../src/models/forward-context.js';
 import type { LlamaModel } from '../src/models/llama/model.js';
 import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
-import type { AdapterMethod } from '../src/peft/types.js';
+import { classificationHeadGroup, type AdapterMethod } from '../src/peft/types.js';
 import { AdamW } from '../src/train/adamw.js';
 import { causalLmLoss, classificationLoss } from '../src/train/loss.js';
 import { requireDecoder, type Model } from '../src/models/model.js';
@@ -49,7 +49,10 @@ export function causalLmStep<Config, M extends Model = LlamaModel>(
   { batch, length, seed, answer, loss: lossOf = decoderLoss }: CausalLmStepSettings<M>,
 ): CausalLmStep {
   const adapter = method.apply(model, config, new Rng(seed));
-  const optimizer = new AdamW(adapter.groups, { weightDecay: 0 });
+  // A classifier's head (an encoder's step) trains beside the adapter, as in a run and in peft's SEQ_CLS.
+  const groups =
+    model.headVariables().length === 0 ? adapter.groups : [...adapter.groups, classificationHeadGroup(model)];
+  const optimizer = new AdamW(groups, { weightDecay: 0 });
   const rng = new Rng(seed + 1);
   const ids = Int32Array.from({ length: batch * length }, () => 1 + rng.integer(model.config.vocabSize - 1));
   const mask = new Int32Array(batch * length).fill(1);

@@ -6,7 +6,7 @@ import { randomWeightInit } from '../src/models/init.js';
 import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
 import { AdamW } from '../src/train/adamw.js';
 import { classificationLoss } from '../src/train/loss.js';
-import type { AdapterMethod } from '../src/peft/types.js';
+import { classificationHeadGroup, type AdapterMethod } from '../src/peft/types.js';
 import type { LlamaModel } from '../src/models/llama/model.js';
 import type { Model } from '../src/models/model.js';
 
@@ -51,10 +51,7 @@ export function benchClassifierStep<M extends Model>(
   { batchSize = 16, length = 64 }: BenchBatch = {},
 ): BenchStep<M> {
   const adapter = method.apply(model, adapterConfig, new Rng(1));
-  const optimizer = new AdamW([
-    ...adapter.groups,
-    { name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 },
-  ]);
+  const optimizer = new AdamW([...adapter.groups, classificationHeadGroup(model)]);
   const batch = randomBatch(model.config.vocabSize, batchSize, length);
   const labels = Array.from({ length: batchSize }, (_, i) => i % 2);
   const rng = new Rng(2);

@@ -29,6 +29,10 @@ import { randomWeightInit } from '../src/models/init.js';
 import { padInputs } from '../src/models/tokenizers/padding.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { loadLoraAdapter } from '../src/peft/lora/peft-format.js';
+import { loadPromptTuningAdapter } from '../src/peft/prompt-tuning/peft-format.js';
+import { promptTuningMethod } from '../src/peft/prompt-tuning/index.js';
+import type { TextTokenizer } from '../src/models/tokenizers/tokenizer.js';
+import type { AppliedAdapter } from '../src/peft/types.js';
 import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
 import { ia3Method } from '../src/peft/ia3/index.js';
@@ -39,7 +43,7 @@ import { loadTask, RUNNERS } from '../src/runners/index.js';
 import { classificationLoss } from '../src/train/loss.js';
 import { loadModel } from '../src/models/load.js';
 import { HfTokenizer } from '../src/models/tokenizers/hf-tokenizer.js';
-import { fineTuneAdapterAndHead, mceval, useTestBackend } from './helpers.js';
+import { fineTuneAdapterAndHead, maxAbsDifference, mceval, useTestBackend } from './helpers.js';
 import {
   encoderPairExamples,
   tinyEncoder,
@@ -117,6 +121,33 @@ async function scoreRte(model: EncoderModel, dir: string) {
   );
 }
 
+/** The classification head's tensors under transformers' names. */
+const headNames = (family: 'bert' | 'roberta') =>
+  family === 'bert'
+    ? ['classifier.bias', 'classifier.weight']
+    : ['classifier.dense.bias', 'classifier.dense.weight', 'classifier.out_proj.bias', 'classifier.out_proj.weight'];
+
+/** The base checkpoint, the run's saved head and its saved adapter alone give the run's scores. */
+async function assertFilesScoreTheRun(
+  family: 'bert' | 'roberta',
+  adapterDir: string,
+  metrics: { accuracy: number; nll: number },
+  loadAdapter: (model: EncoderModel, dir: string) => { adapter: AppliedAdapter },
+): Promise<void> {
+  const model = loadEncoderFolder(folders[family], { withCheckpointHead: false });
+  model.addClassificationHead(2, (_name, shape) => tf.zeros(shape));
+  assignHead(model, join(adapterDir, 'task_head.safetensors'));
+  const { adapter } = loadAdapter(model, adapterDir);
+  try {
+    const scores = await scoreRte(model, folders[family]);
+    assert.equal(scores.accuracy, metrics.accuracy);
+    assert.ok(Math.abs(scores.nll - metrics.nll) < 1e-6, `${scores.nll} vs ${metrics.nll}`);
+  } finally {
+    adapter.dispose();
+    model.dispose();
+  }
+}
+
 for (const family of ['bert', 'roberta'] as const) {
   test(`${family}: LoRA fine-tunes on sentence pairs; PEFT's files under the encoder's module names score what the run scored`, async () => {
     const out = join(root, `lora-${family}`);
@@ -157,35 +188,63 @@ for (const family of ['bert', 'roberta'] as const) {
       assert.match(name, /\.lora_[AB]\.weight$/);
     }
     const head = SafetensorsFile.open(join(adapterDir, 'task_head.safetensors'));
-    const headNames = [...head.tensors.keys()].sort();
-    assert.deepEqual(Object.keys(headInAdapter).sort(), headNames);
-    for (const name of headNames) assert.deepEqual(headInAdapter[name], Array.from(head.read(name).values), name);
+    const savedHead = [...head.tensors.keys()].sort();
+    assert.deepEqual(Object.keys(headInAdapter).sort(), savedHead);
+    for (const name of savedHead) assert.deepEqual(headInAdapter[name], Array.from(head.read(name).values), name);
     head.close();
-    assert.deepEqual(
-      headNames,
-      family === 'bert'
-        ? ['classifier.bias', 'classifier.weight']
-        : [
-            'classifier.dense.bias',
-            'classifier.dense.weight',
-            'classifier.out_proj.bias',
-            'classifier.out_proj.weight',
-          ],
-    );
+    assert.deepEqual(savedHead, headNames(family));
+    await assertFilesScoreTheRun(family, adapterDir, metrics, loadLoraAdapter);
+  });
+}
 
-    // The base checkpoint, the saved head and the saved adapter alone give the run's scores.
-    const model = loadEncoderFolder(folders[family], { withCheckpointHead: false });
-    model.addClassificationHead(2, (_name, shape) => tf.zeros(shape));
-    assignHead(model, join(adapterDir, 'task_head.safetensors'));
-    const { adapter } = loadLoraAdapter(model, adapterDir);
+for (const family of ['bert', 'roberta'] as const) {
+  test(`${family}: prompt tuning saves PEFT's SEQ_CLS prompt adapter, which with the base checkpoint scores what the run scored`, async () => {
+    const out = join(root, `prompt-${family}`);
+    const result = mceval(runArgs(folders[family], 'prompt-tuning', out));
+    assert.equal(result.code, 0, result.stderr);
+    const { dir, metrics } = onlyRun(out);
+    const adapterDir = join(dir, 'adapter');
+    const config = JSON.parse(readFileSync(join(adapterDir, 'adapter_config.json'), 'utf8'));
+    assert.equal(config.peft_type, 'PROMPT_TUNING');
+    assert.equal(config.task_type, 'SEQ_CLS');
+    assert.deepEqual(config.modules_to_save, ['classifier']);
+    assert.equal(config.token_dim, 16);
+    const file = SafetensorsFile.open(join(adapterDir, 'adapter_model.safetensors'));
+    const names = [...file.tensors.keys()].sort();
+    file.close();
+    // Prompt learning wraps the model once: the head's keys carry base_model. only.
+    assert.deepEqual(names, [...headNames(family).map((name) => `base_model.${name}`), 'prompt_embeddings']);
+    await assertFilesScoreTheRun(family, adapterDir, metrics, loadPromptTuningAdapter);
+  });
+
+  test(`${family}: a soft prompt reads as the same embeddings given as leading tokens would (positions, token type 0, attended), and the head reads its first virtual token`, () => {
+    const before = tf.memory().numTensors;
+    const model = tinyEncoder(family, { seed: 9, dropout: 0 });
+    const lead = [30, 41, 52];
+    const rows = encoderPairExamples(3);
+    const pad = model.config.padTokenId;
+    const logits = (batch: ReturnType<typeof padInputs>) =>
+      tf.tidy(() => Array.from(model.classify(batch, EVAL_CONTEXT).dataSync()));
+    // The text init copies the embedding rows of the text's ids: these three.
+    const tokenizer = { encode: () => lead } as unknown as TextTokenizer;
+    const config = { numVirtualTokens: 3, init: 'text' as const, initText: 'lead' };
+    const positions = model.maxSequenceLength;
+    const adapter = promptTuningMethod.apply(model, config, new Rng(1), tokenizer);
     try {
-      const scores = await scoreRte(model, folders[family]);
-      assert.equal(scores.accuracy, metrics.accuracy);
-      assert.ok(Math.abs(scores.nll - metrics.nll) < 1e-6, `${scores.nll} vs ${metrics.nll}`);
-    } finally {
+      assert.equal(model.maxSequenceLength, positions - 3, 'the prompt takes positions from the input');
+      const prompted = logits(padInputs(rows, pad));
       adapter.dispose();
+      const leading = rows.map((row) => ({
+        ids: [...lead, ...row.ids],
+        tokenTypeIds: [0, 0, 0, ...row.tokenTypeIds!],
+        label: row.label,
+      }));
+      const plain = logits(padInputs(leading, pad));
+      assert.ok(maxAbsDifference(prompted, plain) < 1e-5, `${prompted} vs ${plain}`);
+    } finally {
       model.dispose();
     }
+    assert.equal(tf.memory().numTensors, before, 'tensors left behind');
   });
 }
 
@@ -209,15 +268,11 @@ test('full fine-tuning of an encoder saves a transformers classifier folder that
   }
 });
 
-test('an encoder is refused in one line, before any run, for a generation task, prompt tuning, and generate', () => {
+test('an encoder is refused in one line, before any run, for a generation task and for generate', () => {
   for (const [args, expected] of [
     [
       ['run', '--task', 'gsm8k', '--adapter', 'lora', '--model', folders.bert],
       /is an encoder.*gsm8k is a generation task/,
-    ],
-    [
-      ['run', '--task', 'rte', '--adapter', 'prompt-tuning', '--model', folders.bert],
-      /prompt-tuning.*llama models only/,
     ],
     [
       ['generate', '--model', folders.roberta, '--prompt', 'hi'],

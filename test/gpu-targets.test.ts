@@ -73,3 +73,18 @@ test('steps are read from a whole webgpu.json or from the section lines of a cut
   ].join('\n');
   assert.deepEqual(readSteps(lines), STEPS.slice(0, 3));
 });
+
+test("the encoder's LoRA step pairs with torch_step.py's RoBERTa step under bench.ts's name for it", () => {
+  const name = 'roberta-base shape (12 layers, hidden 768, random)';
+  const steps = [
+    step({ model: name, batch: 32, length: 128, msPerStep: 40 }),
+    step({ model: name, batch: 32, length: 128, method: 'monteclora', msPerStep: 42 }),
+  ];
+  const torch: TorchStep[] = [{ model: name, dropout: 0, batch: 32, length: 128, msPerStep: 20 }];
+  const { loraOverPyTorch, monteCloraOverLora } = gpuTargets(steps, torch);
+  assert.deepEqual(
+    loraOverPyTorch.map(({ model, ratio, within3x, within1x }) => ({ model, ratio, within3x, within1x })),
+    [{ model: name, ratio: 2, within3x: true, within1x: false }],
+  );
+  assert.equal(monteCloraOverLora[0]!.ratio, 42 / 40);
+});

@@ -6,7 +6,7 @@ import { tf } from '../src/engine/tf.js';
 import { AdamW } from '../src/train/adamw.js';
 import { Rng } from '../src/engine/rng.js';
 import type { Model } from '../src/models/model.js';
-import type { AppliedAdapter } from '../src/peft/types.js';
+import { classificationHeadGroup, type AppliedAdapter } from '../src/peft/types.js';
 import { fineTune, type EncodedExample, type TrainResult } from '../src/train/fine-tune.js';
 
 /** Tests compute on wasm, the backend users get here; MCEVAL_TEST_BACKEND=cpu runs them on the other. */
@@ -109,7 +109,7 @@ export function fineTuneAdapterAndHead(
 ): Promise<TrainResult> {
   return fineTune({
     model,
-    groups: [...adapter.groups, { name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 }],
+    groups: [...adapter.groups, classificationHeadGroup(model)],
     examples,
     learningRate: 0.01,
     batchSize: 4,

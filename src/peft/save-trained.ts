@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { Variable } from '../engine/tf.js';
-import { requireDecoder, type Model } from '../models/model.js';
+import type { Model } from '../models/model.js';
 import { EncoderModel } from '../models/encoder/model.js';
 import { saveEncoderFolder, saveLlamaFolder, stateDict } from '../models/hf/save-folder.js';
 import { encodeSafetensors, type TensorRecord } from '../models/safetensors.js';
@@ -35,7 +35,7 @@ const SAVERS: Readonly<Record<string, Saver>> = {
   monteclora: (model, config, dir, head) => saveMonteCloraAdapter(model, config as MonteCloraConfig, dir, head),
   ia3: (model, config, dir, head) => saveIa3Adapter(model, config as Ia3Config, dir, head),
   'prompt-tuning': (model, config, dir, head) =>
-    savePromptTuningAdapter(requireDecoder(model, 'Prompt tuning'), config as PromptTuningConfig, dir, head),
+    savePromptTuningAdapter(model, config as PromptTuningConfig, dir, head),
   adalora: (model, config, dir, head) => saveAdaLoraAdapter(model, config as AdaLoraConfig, dir, null, head),
   full: (model, _config, dir) =>
     model instanceof EncoderModel ? saveEncoderFolder(model, dir) : saveLlamaFolder(model, dir),

@@ -68,8 +68,14 @@ export interface AdapterMethod<Config> {
   apply(model: Model, config: Config, rng: Rng, tokenizer?: TextTokenizer): AppliedAdapter;
   /** True for the baseline that trains nothing (`--adapter none`): one run per task, evaluated as loaded. */
   readonly evaluatesOnly?: boolean;
-  /** True for methods built on a decoder's inputs (prompt tuning's virtual tokens): refused on encoders. */
-  readonly decodersOnly?: boolean;
+}
+
+/**
+ * A classifier's head as a trained group: it trains beside every method's adapter, as PEFT's modules_to_save does for
+ * sequence classification.
+ */
+export function classificationHeadGroup(model: Model): ParameterGroup {
+  return { name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 };
 }
 
 /** Every variable an adapter's saved files hold: its groups' (and `extra` groups', a task head's) and its untrained ones. */

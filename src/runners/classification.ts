@@ -13,6 +13,7 @@ import { EncoderModel } from '../models/encoder/model.js';
 import type { Model } from '../models/model.js';
 import type { EncodedExample } from '../train/fine-tune.js';
 import type { TaskRunner } from './types.js';
+import { classificationHeadGroup } from '../peft/types.js';
 
 /**
  * A decoder reads a pair as one text, its two parts on separate lines. Past `maxLength` tokens a pair is cut as
@@ -79,8 +80,7 @@ export const classificationRunner: TaskRunner<'classification'> = {
   promptTargets: () => undefined,
   prepareModel(model, task, rng) {
     model.addClassificationHead(task.labels.length, randomWeightInit(rng.fork('head'), model.config.initializerRange));
-    // The head trains with every method, as PEFT's modules_to_save does for sequence classification.
-    return [{ name: 'head', variables: model.headVariables(), learningRateMultiplier: 1 }];
+    return [classificationHeadGroup(model)];
   },
   encodeTraining: (tokenizer, task, data, model) => encodeExamples(model, tokenizer, data.train, task.maxLength),
   evaluate: async (model, tokenizer, task, data) =>

@@ -75,7 +75,7 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
   // A hub id downloads only after everything cheap to check has passed.
   const modelSpec = await resolveModelSpec(flags.model);
   validateModelSpec(modelSpec);
-  if (modelArchitecture(modelSpec) === 'encoder') checkEncoderSweep(modelSpec, tasks, presets);
+  if (modelArchitecture(modelSpec) === 'encoder') checkEncoderSweep(modelSpec, tasks);
 
   const dataDir = resolveDataDir(flags.data);
   // A sweep that only evaluates (the baseline) needs no training split: a test split alone is enough, as in lm-eval.
@@ -158,20 +158,13 @@ function checkTrainingReplacement(flags: RunFlags, tasks: readonly Task[]): void
   }
 }
 
-/** An encoder classifies: no generation or multiple-choice task, no method that needs a decoder's inputs. */
-function checkEncoderSweep(modelSpec: string, tasks: readonly Task[], presets: readonly AdapterPreset[]): void {
+/** An encoder classifies: no generation or multiple-choice task. */
+function checkEncoderSweep(modelSpec: string, tasks: readonly Task[]): void {
   const other = tasks.find((task) => task.kind !== 'classification');
   if (other !== undefined) {
     throw new UserError(
       `${modelSpec} is an encoder, which mceval runs on classification tasks only; ${other.name} is a ${other.kind} ` +
         'task: give it a llama model, or pick classification tasks (`mceval tasks`).',
-    );
-  }
-  const decoderOnly = presets.find((preset) => preset.method.decodersOnly === true);
-  if (decoderOnly !== undefined) {
-    throw new UserError(
-      `${modelSpec} is an encoder; the ${decoderOnly.name} adapter (${decoderOnly.method.name}) runs on llama models ` +
-        'only: pick another adapter.',
     );
   }
 }

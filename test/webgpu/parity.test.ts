@@ -1,8 +1,8 @@
 /**
  * WebGPU against wasm from the same seeds (npm run test:webgpu, on the software adapter scripts/setup-webgpu-software.sh
  * unpacks, or on a real GPU): a LoRA, a DoRA, a MonteCLoRA and an AdaLoRA (pruning 4 → 2) fine-tuning run on every
- * linear layer (four AdamW steps with clipping and two micro-batches each, classification head), and a LoRA and a
- * MonteCLoRA run on a tiny BERT classifying sentence pairs; the runs and the scoring of the trained model agree —
+ * linear layer (four AdamW steps with clipping and two micro-batches each, classification head), a LoRA and a
+ * MonteCLoRA run on a tiny BERT classifying sentence pairs, and prompt tuning on a tiny RoBERTa; the runs and the scoring of the trained model agree —
  * losses and gradient norms within 2e-4 relative, trained adapter values within 1e-3 absolute (a tenth of one AdamW
  * step), dev NLL within 1e-4 — the tolerance of float32 kernels that sum in another order. Greedy generation gives the
  * same tokens and continuation scoring the same log-likelihoods (1e-4); the causal-LM loss of a target-masked batch
@@ -20,6 +20,7 @@ import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { adaLoraMethod } from '../../src/peft/adalora/index.js';
+import { promptTuningMethod } from '../../src/peft/prompt-tuning/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import type { EncodedExample } from '../../src/train/fine-tune.js';
 import type { Model } from '../../src/models/model.js';
@@ -52,7 +53,8 @@ type Method =
   | 'monteclora-variants'
   | 'adalora'
   | 'lora-bert'
-  | 'monteclora-bert';
+  | 'monteclora-bert'
+  | 'prompt-tuning-roberta';
 
 /** The MonteCLoRA configurations beside the paper's: exact Dirichlet weights; two outer samples with ε², a random prior. */
 const MONTECLORA_VARIANTS: Partial<Record<Method, object>> = {
@@ -64,9 +66,14 @@ const MONTECLORA_VARIANTS: Partial<Record<Method, object>> = {
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
-/** A decoder (builtin:tiny, its tokenizer's texts) or a tiny BERT (sentence pairs with token types), with a head. */
+/**
+ * A decoder (builtin:tiny, its tokenizer's texts) or a tiny BERT or RoBERTa (sentence pairs with token types), with a
+ * head.
+ */
 function modelAndExamples(method: Method): { model: Model; examples: EncodedExample[] } {
   if (method.endsWith('-bert')) return { model: tinyEncoder('bert', { seed: 2 }), examples: encoderPairExamples(8) };
+  if (method.endsWith('-roberta'))
+    return { model: tinyEncoder('roberta', { seed: 2 }), examples: encoderPairExamples(8) };
   const { model, tokenizer } = loadModel('builtin:tiny');
   model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
   return { model, examples: TEXTS.map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 })) };
@@ -86,17 +93,22 @@ async function fineTuneOn(backend: 'wasm' | 'webgpu', method: Method): Promise<O
           parseMonteCloraConfig({ r: 4, alpha: 8, targetModules: targets, ...MONTECLORA_VARIANTS[method] }, 'parity'),
           new Rng(4),
         )
-      : method === 'adalora'
-        ? adaLoraMethod.apply(
-            model,
-            adaLoraMethod.parseConfig({ initR: 4, targetR: 2, alpha: 8, dropout: 0, targetModules: targets }, 'parity'),
-            new Rng(4),
-          )
-        : loraMethod.apply(
-            model,
-            parseLoraConfig({ r: 4, alpha: 8, useDora: method === 'dora', targetModules: targets }, 'parity'),
-            new Rng(4),
-          );
+      : method === 'prompt-tuning-roberta'
+        ? promptTuningMethod.apply(model, { numVirtualTokens: 4, init: 'random' }, new Rng(4))
+        : method === 'adalora'
+          ? adaLoraMethod.apply(
+              model,
+              adaLoraMethod.parseConfig(
+                { initR: 4, targetR: 2, alpha: 8, dropout: 0, targetModules: targets },
+                'parity',
+              ),
+              new Rng(4),
+            )
+          : loraMethod.apply(
+              model,
+              parseLoraConfig({ r: 4, alpha: 8, useDora: method === 'dora', targetModules: targets }, 'parity'),
+              new Rng(4),
+            );
   try {
     const result = await fineTuneAdapterAndHead(model, adapter, examples, 2);
     const scores = await evaluateClassification(model, examples);
@@ -136,6 +148,7 @@ for (const method of [
   'adalora',
   'lora-bert',
   'monteclora-bert',
+  'prompt-tuning-roberta',
 ] as const) {
   test(`${method}: fine-tuning steps and scoring on webgpu agree with wasm from the same seed`, async () => {
     const reference = await fineTuneOn('wasm', method);

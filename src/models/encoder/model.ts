@@ -48,6 +48,12 @@ export class EncoderModel {
   readonly pooler: Linear | undefined;
   /** Added for a classification task (`addClassificationHead`); trained with every method. */
   head: ClassificationHead | undefined;
+  /**
+   * Soft prompt [virtual tokens, hidden] set by prompt tuning, prepended to every row's word embeddings as PEFT's
+   * sequence classifier prepends it: attention mask 1, token type 0, positions counted over the whole sequence (as
+   * transformers counts them for inputs_embeds) — so the head reads the first virtual token's state.
+   */
+  promptEmbeddings: Variable | undefined;
 
   /** The body; the classification head comes from `addClassificationHead`. */
   constructor(
@@ -103,10 +109,18 @@ export class EncoderModel {
     return this.head === undefined ? [] : headLinears(this.head).flatMap((linear) => linear.variables());
   }
 
-  /** The longest input its position embeddings cover: RoBERTa's positions start after padding_idx. */
+  /**
+   * The longest input its position embeddings cover: RoBERTa's positions start after padding_idx, and a soft prompt
+   * takes its own.
+   */
   get maxSequenceLength(): number {
     const { maxPositionEmbeddings, padTokenId, modelType } = this.config;
-    return modelType === 'bert' ? maxPositionEmbeddings : maxPositionEmbeddings - padTokenId - 1;
+    const positions = modelType === 'bert' ? maxPositionEmbeddings : maxPositionEmbeddings - padTokenId - 1;
+    return positions - this.promptLength();
+  }
+
+  private promptLength(): number {
+    return this.promptEmbeddings?.shape[0] ?? 0;
   }
 
   /**
@@ -143,25 +157,55 @@ export class EncoderModel {
     return positions;
   }
 
-  /** Last-layer hidden states [batch, length, hidden]. Call inside tf.tidy. */
-  hiddenStates(batch: TypedBatch, context: ForwardContext): Tensor {
+  /**
+   * The batch as the layers see it, a soft prompt prepended: word embeddings, position and token-type ids, key mask.
+   * Positions with a prompt run over the whole sequence — 0, 1, … (BERT), padding_idx + 1, + 2, … (RoBERTa) — as
+   * transformers numbers inputs_embeds; the batch is right-padded, so real tokens keep the positions they would have.
+   */
+  private embeddingInputs(batch: TypedBatch, types: Int32Array) {
     const { batchSize: B, length: T } = batch;
+    const d = this.config.hiddenSize;
+    const words = tf.reshape(tf.gather(this.wordEmbeddings, tf.tensor1d(batch.ids, 'int32')), [B, T, d]);
+    const prompt = this.promptEmbeddings;
+    if (prompt === undefined) return { words, length: T, positions: this.positionIds(batch), types, mask: batch.mask };
+    const P = prompt.shape[0]!;
+    const length = P + T;
+    const first = this.config.modelType === 'bert' ? 0 : this.config.padTokenId + 1;
+    const prepend = (values: Int32Array, fill: number) =>
+      Int32Array.from({ length: B * length }, (_, i) => {
+        const t = i % length;
+        return t < P ? fill : values[Math.floor(i / length) * T + t - P]!;
+      });
+    return {
+      words: tf.concat([tf.tile(tf.reshape(prompt, [1, P, d]), [B, 1, 1]), words], 1),
+      length,
+      positions: Int32Array.from({ length: B * length }, (_, i) => first + (i % length)),
+      types: prepend(types, 0),
+      mask: prepend(batch.mask, 1),
+    };
+  }
+
+  /** Last-layer hidden states [batch, length (a soft prompt's included), hidden]. Call inside tf.tidy. */
+  hiddenStates(batch: TypedBatch, context: ForwardContext): Tensor {
+    const { batchSize: B } = batch;
     const { hiddenSize: d, layerNormEps: eps } = this.config;
-    const gather = (table: Variable, ids: Int32Array) =>
-      tf.reshape(tf.gather(table, tf.tensor1d(ids, 'int32')), [B, T, d]);
     // A single-type vocabulary (RoBERTa) has no segment embeddings to choose: every token is type 0, as
     // transformers' RoBERTa tokenizers return no token_type_ids at all.
     const types =
       batch.tokenTypeIds !== undefined && this.config.typeVocabSize > 1
         ? batch.tokenTypeIds
         : new Int32Array(batch.ids.length);
+    const inputs = this.embeddingInputs(batch, types);
+    const L = inputs.length;
+    const gather = (table: Variable, ids: Int32Array) =>
+      tf.reshape(tf.gather(table, tf.tensor1d(ids, 'int32')), [B, L, d]);
     const embedded = tf.add(
-      tf.add(gather(this.wordEmbeddings, batch.ids), gather(this.positionEmbeddings, this.positionIds(batch))),
-      gather(this.tokenTypeEmbeddings, types),
+      tf.add(inputs.words, gather(this.positionEmbeddings, inputs.positions)),
+      gather(this.tokenTypeEmbeddings, inputs.types),
     );
     const drop = (t: Tensor) => this.dropout(t, this.config.hiddenDropout, context);
     let x = drop(layerNorm(embedded, this.embeddingNorm.weight, this.embeddingNorm.bias, eps));
-    const mask = new AttentionMask(batch.mask, B, T, T, false);
+    const mask = new AttentionMask(inputs.mask, B, L, L, false);
     for (const layer of this.layers) {
       const attended = drop(layer.attentionOutput.forward(this.attention(x, layer, mask, context), context));
       x = layerNorm(tf.add(x, attended), layer.attentionNorm.weight, layer.attentionNorm.bias, eps);
@@ -176,7 +220,10 @@ export class EncoderModel {
     return x;
   }
 
-  /** Classification logits [batch, labels] from the first token ([CLS] / <s>). Call inside tf.tidy. */
+  /**
+   * Classification logits [batch, labels] from the first token ([CLS] / <s>, or a soft prompt's first virtual token).
+   * Call inside tf.tidy.
+   */
   classify(batch: TypedBatch, context: ForwardContext): Tensor2D {
     const head = this.head;
     if (head === undefined) throw new Error('classify() needs a classification head: call addClassificationHead first');

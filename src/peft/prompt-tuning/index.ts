@@ -1,13 +1,14 @@
 /**
  * Prompt tuning (Lester et al. 2021): a trainable soft prompt of virtual-token embeddings prepended to every input,
- * the model itself frozen. Initialised N(0, 1), as PEFT's (torch.nn.Embedding) default, or, as PEFT's TEXT init,
- * from the embeddings of an initialisation text's tokens (special tokens included), cut or repeated to length.
+ * the model itself frozen — a decoder's, or an encoder's as PEFT's sequence classifier prepends it (its head then
+ * reads the first virtual token). Initialised N(0, 1), as PEFT's (torch.nn.Embedding) default, or, as PEFT's TEXT
+ * init, from the embeddings of an initialisation text's tokens (special tokens included), cut or repeated to length.
  */
 import { tf } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
 import { readNumber, readString } from '../../config-validation.js';
 import { UserError } from '../../errors.js';
-import { requireDecoder } from '../../models/model.js';
+import { EncoderModel } from '../../models/encoder/model.js';
 import type { AdapterMethod, AppliedAdapter } from '../types.js';
 import { adapterSection } from '../lora/config.js';
 import type { TextTokenizer } from '../../models/tokenizers/tokenizer.js';
@@ -40,12 +41,9 @@ export function initTokenIds(tokenizer: TextTokenizer, text: string, count: numb
 
 export const promptTuningMethod: AdapterMethod<PromptTuningConfig> = {
   name: 'prompt-tuning',
-  description:
-    'Prompt tuning: trainable virtual-token embeddings prepended to every input; the model stays frozen (decoders only)',
+  description: 'Prompt tuning: trainable virtual-token embeddings prepended to every input; the model stays frozen',
   parseConfig: parsePromptTuningConfig,
-  decodersOnly: true,
-  apply(anyModel, config, rng, tokenizer): AppliedAdapter {
-    const model = requireDecoder(anyModel, 'Prompt tuning');
+  apply(model, config, rng, tokenizer): AppliedAdapter {
     if (model.promptEmbeddings !== undefined) throw new Error('The model already has a soft prompt.');
     const { numVirtualTokens: count } = config;
     const hidden = model.config.hiddenSize;
@@ -54,7 +52,8 @@ export const promptTuningMethod: AdapterMethod<PromptTuningConfig> = {
       if (tokenizer === undefined)
         throw new UserError('Prompt tuning with "init": "text" needs the model\'s tokenizer.');
       const ids = initTokenIds(tokenizer, config.initText!, count);
-      prompt = newVariable(() => tf.gather(model.embedTokens, tf.tensor1d(ids, 'int32')), true);
+      const table = model instanceof EncoderModel ? model.wordEmbeddings : model.embedTokens;
+      prompt = newVariable(() => tf.gather(table, tf.tensor1d(ids, 'int32')), true);
     } else {
       const initial = rng.fork('prompt').normalArray(count * hidden);
       prompt = newVariable(() => tf.tensor2d(initial, [count, hidden]), true);

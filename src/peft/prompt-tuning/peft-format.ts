@@ -5,7 +5,7 @@
 import { tf } from '../../engine/tf.js';
 import { Rng } from '../../engine/rng.js';
 import { UserError } from '../../errors.js';
-import type { LlamaModel } from '../../models/llama/model.js';
+import type { Model } from '../../models/model.js';
 import type { AppliedAdapter } from '../types.js';
 import {
   fillAdapterFromFolder,
@@ -18,7 +18,7 @@ import { tensorEntry } from '../../models/safetensors.js';
 import { promptTuningMethod, type PromptTuningConfig } from './index.js';
 
 export function savePromptTuningAdapter(
-  model: LlamaModel,
+  model: Model,
   config: PromptTuningConfig,
   dir: string,
   head?: AdapterHead,
@@ -47,7 +47,7 @@ export function savePromptTuningAdapter(
 }
 
 export function loadPromptTuningAdapter(
-  model: LlamaModel,
+  model: Model,
   dir: string,
 ): { adapter: AppliedAdapter; config: PromptTuningConfig } {
   const { raw, path } = readAdapterConfig(dir);
