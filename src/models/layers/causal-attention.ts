@@ -57,15 +57,21 @@ export interface AttentionHeads {
   readonly keyValue: number;
 }
 
-/** The kernels' path (WebAssembly or WGSL), with the gradient from their backward kernel. */
-export function fusedAttention(
+/**
+ * An attention path: output [batch, queries, heads·headDim] from q, k, v in the projections' layout; `dropout` drops
+ * probabilities (training only).
+ */
+export type AttentionPath = (
   q: Tensor3D,
   k: Tensor3D,
   v: Tensor3D,
   mask: AttentionMask,
   heads: AttentionHeads,
   dropout?: HashedDropout,
-) {
+) => Tensor3D;
+
+/** The kernels' path (WebAssembly or WGSL), with the gradient from their backward kernel. */
+export const fusedAttention: AttentionPath = (q, k, v, mask, heads, dropout) => {
   const headDim = q.shape[2] / heads.query;
   const attributes: CausalAttentionAttrs = {
     keyMask: mask.keyMask,
@@ -89,20 +95,13 @@ export function fusedAttention(
     };
   }) as unknown as CustomGradientFunc) as unknown as (a: Tensor3D, b: Tensor3D, c: Tensor3D) => Tensor3D;
   return attend(q, k, v);
-}
+};
 
 /**
  * Composed of tfjs ops, autodiff for the gradient. The query heads sharing a KV head are stacked along the query axis,
  * [B·Hkv, groups·T, dh], so each KV head is used once per product.
  */
-export function compositeAttention(
-  q: Tensor3D,
-  k: Tensor3D,
-  v: Tensor3D,
-  mask: AttentionMask,
-  heads: AttentionHeads,
-  dropout?: HashedDropout,
-) {
+export const compositeAttention: AttentionPath = (q, k, v, mask, heads, dropout) => {
   const { batchSize: B, queries: T } = mask;
   const { query: H, keyValue: Hkv } = heads;
   const dh = q.shape[2] / H;
@@ -123,19 +122,12 @@ export function compositeAttention(
     headsFirst(v, Hkv, S) as Tensor3D,
   );
   return tf.reshape(tf.transpose(tf.reshape(mixed, [B, H, T, dh]), [0, 2, 1, 3]), [B, T, H * dh]) as Tensor3D;
-}
+};
 
-/** Attention output [batch, queries, heads·headDim]; `dropout` drops probabilities (training only). */
-export function selfAttention(
-  q: Tensor3D,
-  k: Tensor3D,
-  v: Tensor3D,
-  mask: AttentionMask,
-  heads: AttentionHeads,
-  dropout?: HashedDropout,
-): Tensor3D {
+/** Attention by the kernels where they are registered for this head size, else composed of tfjs ops. */
+export const selfAttention: AttentionPath = (q, k, v, mask, heads, dropout) => {
   const headDim = q.shape[2] / heads.query;
   // The kernels step through the head dimension four floats at a time.
   const kernel = headDim % 4 === 0 && hasKernel(CAUSAL_ATTENTION);
   return (kernel ? fusedAttention : compositeAttention)(q, k, v, mask, heads, dropout);
-}
+};
