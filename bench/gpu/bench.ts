@@ -25,6 +25,9 @@
  *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default): a step is hundreds of dispatches, so how often the queue is
  *    submitted may matter on a real GPU, and is one setting to change if it does;
  *  - the LoRA step and the fused product with 64 × 64 and with 128 × 128 output tiles (MCEVAL_WEBGPU_PRODUCT_TILE);
+ *  - the rank-r weight gradients alone (`--rank-products` tokens × m × n, pᵀ·q: builtin:medium's widths at the step's
+ *    tokens by default) under each of tfjs-webgpu's matMul programs (rank-products.ts), and the LoRA step with tfjs's
+ *    threshold for too few workgroups at each of `--matmul-thresholds` (8, tfjs's own on a non-Intel GPU; 64; 512);
  *  - causal attention alone, forward and backward, at head sizes 64 and 128 (4 × 1024 tokens, 2048 wide, 4 query heads
  *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
  *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
@@ -35,7 +38,8 @@
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
- *          [--submit-batches 15,60,240] [--attention 4x1024x2048] [--encoder 32x128]
+ *          [--submit-batches 15,60,240] [--rank-products 2048x768x8,…] [--matmul-thresholds 8,64,512]
+ *          [--attention 4x1024x2048] [--encoder 32x128]
  *          [--encoder-layers 12] [--encoder-hidden 768]
  */
 import { tf, type Tensor } from '../../src/engine/tf.js';
@@ -53,6 +57,8 @@ import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { argument } from '../options.js';
 import { withEnv } from '../../test/with-env.js';
 import { hostCalls } from './host-calls.js';
+import { rankProductTimes } from './rank-products.js';
+import { relativeDifference, timePerCall, withFlag } from './time-per-call.js';
 import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
 import { randomEncoder } from '../random-encoder.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
@@ -252,24 +258,6 @@ async function profile(model: LlamaModel, batch: number, length: number, method:
   };
 }
 
-/** Seconds per call of `product`, over `repeats` calls queued back to back after two warm-up calls. */
-async function timePerCall(product: () => Tensor, repeats: number): Promise<number> {
-  for (let i = 0; i < 2; i++) {
-    const warm = product();
-    await warm.data();
-    warm.dispose();
-  }
-  const started = performance.now();
-  let last: Tensor | undefined;
-  for (let i = 0; i < repeats; i++) {
-    last?.dispose();
-    last = product();
-  }
-  await last!.data();
-  last!.dispose();
-  return (performance.now() - started) / 1000 / repeats;
-}
-
 const withProductTile = <T>(tile: '64' | '128', body: () => Promise<T>) =>
   withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, body);
 
@@ -344,18 +332,7 @@ async function attentionLanes(batch: number, length: number, width: number, repe
         return { values, seconds };
       });
       reference ??= measured.values;
-      const difference = Math.max(
-        ...measured.values.map((array, i) => {
-          const expected = reference![i]!;
-          let worst = 0;
-          let largest = 0;
-          array.forEach((value, j) => {
-            worst = Math.max(worst, Math.abs(value - expected[j]!));
-            largest = Math.max(largest, Math.abs(expected[j]!));
-          });
-          return worst / largest;
-        }),
-      );
+      const difference = Math.max(...measured.values.map((array, i) => relativeDifference(array, reference![i]!)));
       results.push({ headDim, lanes, msPerCall: measured.seconds * 1000, maxRelativeDifference: difference });
     }
     tf.dispose([q, k, v]);
@@ -394,20 +371,42 @@ for (const method of ['lora', 'monteclora'] as const)
   profiles.push(
     finished('profile', { model: modelSpec, batch, length, ...(await profile(medium, batch, length, method)) }),
   );
-const submitDefault = tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
 const submitBatches = [];
 for (const dispatchesPerSubmit of argument('submit-batches', '15,60,240').split(',').map(Number)) {
-  tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', dispatchesPerSubmit);
-  const { msPerStep, tokensPerSecond } = await speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval');
+  const { msPerStep, tokensPerSecond } = await withFlag('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', dispatchesPerSubmit, () =>
+    speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
+  );
   submitBatches.push(finished('submit batch', { dispatchesPerSubmit, msPerStep, tokensPerSecond }));
 }
-tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', submitDefault);
 const productTiles = [];
 for (const tile of ['64', '128'] as const) {
   const { msPerStep, tokensPerSecond } = await withProductTile(tile, () =>
     speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
   );
   productTiles.push(finished('product tile', { tile: Number(tile), msPerStep, tokensPerSecond }));
+}
+// The rank-r weight gradients alone under each of tfjs's matMul programs, then the LoRA step with tfjs's threshold of
+// "too few 32 × 32 tiles" (8 on a non-Intel GPU) raised, so that those products take its split-K or small-tile programs.
+const rankProducts = finished(
+  'rank products',
+  await rankProductTimes(
+    argument(
+      'rank-products',
+      `${batch * length}x768x8,${batch * length}x8x768,${batch * length}x2560x8,${batch * length}x8x2560`,
+    )
+      .split(',')
+      .map((shape) => shape.split('x').map(Number) as [number, number, number]),
+    Number(argument('product-repeats', '20')),
+  ),
+);
+const matmulThresholds = [];
+for (const threshold of argument('matmul-thresholds', '8,64,512').split(',').map(Number)) {
+  const { msPerStep, tokensPerSecond } = await withFlag(
+    'WEBGPU_THRESHOLD_TO_INCREASE_WORKGROUPS_FOR_MATMUL',
+    threshold,
+    () => speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
+  );
+  matmulThresholds.push(finished('matmul threshold', { threshold, msPerStep, tokensPerSecond }));
 }
 const [attentionBatch, attentionLength, attentionWidth] = argument('attention', '4x1024x2048').split('x').map(Number);
 const attention = finished(
@@ -459,6 +458,8 @@ console.log(
       products,
       submitBatches,
       productTiles,
+      rankProducts,
+      matmulThresholds,
       attention,
       attentionSteps,
     },
