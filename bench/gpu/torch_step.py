@@ -39,6 +39,8 @@ def bench(name, model, batch, length, dropout=0.0, encoder=False):
                       task_type="SEQ_CLS") if encoder else LoraConfig(r=8, lora_alpha=16, lora_dropout=dropout,
                                                                      target_modules=DECODER_TARGETS)
     model = get_peft_model(model, lora).to(device)
+    # Each step's own peak, not the largest of the steps timed before it.
+    torch.cuda.reset_peak_memory_stats()
     # Training mode, so that dropout draws masks (from_pretrained returns a model in eval mode).
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3, weight_decay=0.0)
