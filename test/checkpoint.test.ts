@@ -12,7 +12,8 @@ import { llama3Frequencies, ropeInverseFrequencies } from '../src/models/layers/
 import { Rng } from '../src/engine/rng.js';
 import { EVAL_CONTEXT } from '../src/models/forward-context.js';
 import { padBatch } from '../src/models/tokenizers/padding.js';
-import { loadModel } from '../src/models/load.js';
+import { loadModel, validateModelSpec } from '../src/models/load.js';
+import { HfTokenizer } from '../src/models/tokenizers/hf-tokenizer.js';
 import { useTestBackend } from './helpers.js';
 import { LlamaModel } from '../src/models/llama/model.js';
 import { llamaConfigJson } from '../src/models/hf/save-folder.js';
@@ -219,4 +220,18 @@ test("a decoder's attention_dropout is read (0 when absent) and written back, an
   assert.deepEqual(logits(0, true), evaluated);
   assert.deepEqual(logits(0.3, true), logits(0.3, true), 'the same seed drops the same probabilities');
   assert.notDeepEqual(logits(0.3, true), evaluated);
+});
+
+test('a model folder with neither tokenizer.json nor vocab.txt is refused in one line naming both, by the spec check and the loader', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mceval-no-tokenizer-'));
+  try {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'bert' }));
+    const expected = /has no tokenizer\.json: put the model's fast-tokenizer file \(or a BERT vocab\.txt\) next to/;
+    assert.throws(() => validateModelSpec(dir), expected);
+    assert.throws(() => HfTokenizer.fromFolder(dir), expected);
+    writeFileSync(join(dir, 'vocab.txt'), '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\n');
+    assert.doesNotThrow(() => validateModelSpec(dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

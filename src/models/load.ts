@@ -4,7 +4,6 @@
  * BERT/RoBERTa encoder.
  */
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { Rng } from '../engine/rng.js';
 import { BUILTIN_MODELS } from './builtin.js';
@@ -54,9 +53,8 @@ export function validateModelSpec(spec: string): void {
   }
   if (isDirectory(spec)) {
     readConfigJson(spec);
-    if (!existsSync(join(spec, 'tokenizer.json')) && !existsSync(join(spec, 'vocab.txt'))) {
-      throw new UserError(`${spec} has no tokenizer.json: put the model's fast-tokenizer file next to config.json.`);
-    }
+    const missing = HfTokenizer.missingIn(spec);
+    if (missing !== undefined) throw new UserError(missing);
     return;
   }
   throw new UserError(

@@ -60,12 +60,18 @@ export class HfTokenizer implements TextTokenizer {
     this.cleanUpSpaces = config['clean_up_tokenization_spaces'] === true;
   }
 
+  /** The one-line error for a model folder without a tokenizer, or undefined when it has one. */
+  static missingIn(dir: string): string | undefined {
+    if (existsSync(join(dir, 'tokenizer.json')) || existsSync(join(dir, 'vocab.txt'))) return undefined;
+    return `${dir} has no tokenizer.json: put the model's fast-tokenizer file (or a BERT vocab.txt) next to config.json.`;
+  }
+
   /** tokenizer.json, or for a BERT checkpoint without one, the tokenizer its vocab.txt makes (wordpiece-vocab.ts). */
   static fromFolder(dir: string): HfTokenizer {
     const path = join(dir, 'tokenizer.json');
     const vocabPath = join(dir, 'vocab.txt');
-    if (!existsSync(path) && !existsSync(vocabPath))
-      throw new UserError(`${dir} has no tokenizer.json: mceval needs the fast-tokenizer file (or a BERT vocab.txt).`);
+    const missing = HfTokenizer.missingIn(dir);
+    if (missing !== undefined) throw new UserError(missing);
     const configPath = join(dir, 'tokenizer_config.json');
     const config = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as TokenizerConfig) : {};
     const templatePath = join(dir, 'chat_template.jinja');
