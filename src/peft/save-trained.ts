@@ -63,12 +63,14 @@ export async function saveTrainedAdapter(
   if (save === undefined) return;
   await Promise.all(saved.map((variable) => variable.data()));
   mkdirSync(dir, { recursive: true });
-  const head = model.headParameters();
-  // Full fine-tuning saves no adapter: its head goes into the model folder or task_head.safetensors.
-  const withAdapter = head.length > 0 && method !== 'full';
-  save(model, adapterConfig, dir, withAdapter ? peftHead(model, method === 'prompt-tuning') : undefined);
-  if (head.length === 0 || (method === 'full' && model instanceof EncoderModel)) return;
-  writeFileAtomic(join(dir, 'task_head.safetensors'), encodeSafetensors(stateDict(head)));
+  const parameters = model.headParameters();
+  // An encoder's full fine-tuning keeps its head in the classifier folder it saves; any other head is read once, for
+  // the adapter file (full fine-tuning has none) and for task_head.safetensors.
+  const inFolder = method === 'full' && model instanceof EncoderModel;
+  const head = parameters.length === 0 || inFolder ? undefined : stateDict(parameters);
+  const withAdapter = head !== undefined && method !== 'full';
+  save(model, adapterConfig, dir, withAdapter ? peftHead(model, head, method === 'prompt-tuning') : undefined);
+  if (head !== undefined) writeFileAtomic(join(dir, 'task_head.safetensors'), encodeSafetensors(head));
 }
 
 /**
@@ -77,9 +79,9 @@ export async function saveTrainedAdapter(
  * path with the wrapper's infix dropped — `base_model.model.classifier.dense.weight` for a tuner (LoRA, IA3, …),
  * `base_model.classifier.dense.weight` for prompt learning, whose PeftModel wraps the model once.
  */
-function peftHead(model: Model, promptLearning: boolean): AdapterHead {
+function peftHead(model: Model, head: TensorRecord, promptLearning: boolean): AdapterHead {
   const prefix = promptLearning ? 'base_model.' : PEFT_PREFIX;
   const state: TensorRecord = {};
-  for (const [name, entry] of Object.entries(stateDict(model.headParameters()))) state[`${prefix}${name}`] = entry;
+  for (const [name, entry] of Object.entries(head)) state[`${prefix}${name}`] = entry;
   return { module: model instanceof EncoderModel ? 'classifier' : 'score', state };
 }
