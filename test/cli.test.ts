@@ -90,6 +90,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_PRODUCT_TILE=96 is not a tile mceval has: use 64 or 128, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_WEIGHT_GRADIENTS: 'splitk' },
+      /^Error: MCEVAL_WEBGPU_WEIGHT_GRADIENTS=splitk is not a choice mceval has: use split or tfjs, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_ATTENTION_LANES: '3' },
       /^Error: MCEVAL_WEBGPU_ATTENTION_LANES=3 is not a lane count mceval has: use 1, 2, 4, 8, 16, 32 or unset it\.\n$/,
     ],

@@ -25,9 +25,12 @@
  *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default): a step is hundreds of dispatches, so how often the queue is
  *    submitted may matter on a real GPU, and is one setting to change if it does;
  *  - the LoRA step and the fused product with 64 × 64 and with 128 × 128 output tiles (MCEVAL_WEBGPU_PRODUCT_TILE);
- *  - the rank-r weight gradients alone (`--rank-products` tokens × m × n, pᵀ·q: builtin:medium's widths at the step's
- *    tokens by default) under each of tfjs-webgpu's matMul programs (rank-products.ts), and the LoRA step with tfjs's
- *    threshold for too few workgroups at each of `--matmul-thresholds` (8, tfjs's own on a non-Intel GPU; 64; 512);
+ *  - a LoRA layer's two weight gradients alone, with and without a dropout mask (`--weight-gradients` in × r × out,
+ *    builtin:medium's layers at the step's tokens by default; weight-gradients.ts): by tfjs-webgpu's matMul under each
+ *    of its programs, and by mceval's kernel, which splits the tokens over workgroups and adds the parts in a fixed
+ *    order; then the LoRA step (with and without dropout) each way (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), and the LoRA step
+ *    with tfjs's threshold for too few workgroups at each of `--matmul-thresholds` (8, tfjs's own on a non-Intel GPU;
+ *    64; 512), which decides the programs of the rank-r products tfjs still runs (x·A, dy·Bᵀ);
  *  - causal attention alone, forward and backward, at head sizes 64 and 128 (4 × 1024 tokens, 2048 wide, 4 query heads
  *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
  *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
@@ -38,7 +41,7 @@
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
- *          [--submit-batches 15,60,240] [--rank-products 2048x768x8,…] [--matmul-thresholds 8,64,512]
+ *          [--submit-batches 15,60,240] [--weight-gradients 768x8x768,…] [--matmul-thresholds 8,64,512]
  *          [--attention 4x1024x2048] [--encoder 32x128]
  *          [--encoder-layers 12] [--encoder-hidden 768]
  */
@@ -57,7 +60,7 @@ import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { argument } from '../options.js';
 import { withEnv } from '../../test/with-env.js';
 import { hostCalls } from './host-calls.js';
-import { rankProductTimes } from './rank-products.js';
+import { weightGradientTimes } from './weight-gradients.js';
 import { relativeDifference, timePerCall, withFlag } from './time-per-call.js';
 import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
 import { randomEncoder } from '../random-encoder.js';
@@ -385,20 +388,31 @@ for (const tile of ['64', '128'] as const) {
   );
   productTiles.push(finished('product tile', { tile: Number(tile), msPerStep, tokensPerSecond }));
 }
-// The rank-r weight gradients alone under each of tfjs's matMul programs, then the LoRA step with tfjs's threshold of
-// "too few 32 × 32 tiles" (8 on a non-Intel GPU) raised, so that those products take its split-K or small-tile programs.
-const rankProducts = finished(
-  'rank products',
-  await rankProductTimes(
-    argument(
-      'rank-products',
-      `${batch * length}x768x8,${batch * length}x8x768,${batch * length}x2560x8,${batch * length}x8x2560`,
-    )
+// The weight gradients alone, by each of tfjs's matMul programs and by mceval's split kernel, then the LoRA step
+// each way; then with tfjs's threshold of "too few 32 × 32 tiles" (8 on a non-Intel GPU) raised, so that the rank-r
+// products tfjs runs take its split-K or small-tile programs.
+const weightGradients = finished(
+  'weight gradients',
+  await weightGradientTimes(
+    argument('weight-gradients', '768x8x768,768x8x2560,2560x8x768')
       .split(',')
       .map((shape) => shape.split('x').map(Number) as [number, number, number]),
+    batch * length,
     Number(argument('product-repeats', '20')),
   ),
 );
+const weightGradientSteps = [];
+for (const method of ['lora', 'lora-dropout'] as const)
+  for (const setting of ['split', 'tfjs']) {
+    const { msPerStep, tokensPerSecond, dispatchesPerStep } = await withEnv(
+      'MCEVAL_WEBGPU_WEIGHT_GRADIENTS',
+      setting,
+      () => speed(modelSpec, medium, batch, length, steps, method, 'mceval'),
+    );
+    weightGradientSteps.push(
+      finished('weight gradients step', { method, setting, msPerStep, tokensPerSecond, dispatchesPerStep }),
+    );
+  }
 const matmulThresholds = [];
 for (const threshold of argument('matmul-thresholds', '8,64,512').split(',').map(Number)) {
   const { msPerStep, tokensPerSecond } = await withFlag(
@@ -458,7 +472,8 @@ console.log(
       products,
       submitBatches,
       productTiles,
-      rankProducts,
+      weightGradients,
+      weightGradientSteps,
       matmulThresholds,
       attention,
       attentionSteps,

@@ -12,6 +12,7 @@ import { setupWebGpu, webGpuAdapterReport } from './webgpu.js';
 import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
 import { productBlocks } from './kernels/webgpu/low-rank-product.js';
+import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -170,6 +171,7 @@ export async function initEngine(
   // Engine settings read later, mid-run, are checked now: a bad one stops the run before its store exists.
   headChunkElements();
   productBlocks();
+  splitWeightGradients();
   attentionLaneSetting();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);

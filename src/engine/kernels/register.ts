@@ -8,6 +8,7 @@ import { transposedProductKernel } from './transposed-product.js';
 import { adamwUpdateKernel } from './adamw-update.js';
 import { webGpuAttentionKernels } from './webgpu/causal-attention.js';
 import { webGpuLowRankProductKernel } from './webgpu/low-rank-product.js';
+import { webGpuWeightGradientsKernel } from './webgpu/weight-gradients.js';
 import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
 import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
 import { webGpuUnpackKernel } from './webgpu/unpack.js';
@@ -47,6 +48,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
   webGpuKernels ??= [
     ...webGpuAttentionKernels(),
     webGpuLowRankProductKernel(),
+    webGpuWeightGradientsKernel(),
     webGpuAdamwUpdateKernel(),
     ...webGpuRegularizerKernels(),
     ...webGpuDrawScaleKernels(),

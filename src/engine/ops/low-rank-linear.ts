@@ -7,14 +7,14 @@
  * the [tokens, r] product (m ⊙ x)·A — instead of every intermediate (base output, dropped-out input, B-product, scaled
  * update, sum), which tfjs otherwise holds until the end of the step. Forward values are the same ops in the same order
  * as composing frozenLinear, dropout and linear, so outputs are bit-identical; the gradients are the same products
- * (product.ts's transposed products; A's and B's by `transposedProduct`), summed in another order. Where the backend
- * has the McevalLowRankProduct kernel (webgpu), the output x·W + b + s·down·B and the input gradient
+ * (product.ts's transposed products; A's and B's by `lowRankWeightGradients`), summed in another order. Where the
+ * backend has the McevalLowRankProduct kernel (webgpu), the output x·W + b + s·down·B and the input gradient
  * dy·Wᵀ + m ⊙ (dDown·(A + P)ᵀ) are each one shader, which writes neither product on its own.
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { productTransposedRight, tidyGradient, type CustomGradientFunc } from './product.js';
-import { transposedProduct } from './transposed-product.js';
+import { lowRankWeightGradients } from './low-rank-weight-gradients.js';
 import {
   LOW_RANK_PRODUCT,
   type LowRankProductAttrs,
@@ -82,10 +82,14 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
           scaledDy === undefined
             ? (tf.mul(productTransposedRight(dy, bs), scaling) as Tensor2D)
             : productTransposedRight(scaledDy, bs);
-        const dB =
-          scaledDy === undefined ? tf.mul(transposedProduct(downs, dy), scaling) : transposedProduct(downs, scaledDy);
-        const droppedAgain = masks === undefined ? xs : (tf.mul(xs, masks) as Tensor2D);
-        const dA = transposedProduct(droppedAgain, dDown);
+        const [dA, dBOfDy] = lowRankWeightGradients({
+          x: xs,
+          ...(masks === undefined ? {} : { mask: masks }),
+          dDown,
+          down: downs,
+          dy: scaledDy ?? dy,
+        });
+        const dB = scaledDy === undefined ? tf.mul(dBOfDy, scaling) : dBOfDy;
         const dx = fused
           ? lowRankProduct(
               { x: dy, w: ws, d: dDown, e: factors, bias: undefined, mask: masks },
