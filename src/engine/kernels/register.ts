@@ -20,6 +20,7 @@ import { webGpuDropoutMaskKernel } from './webgpu/dropout-mask.js';
 import { webGpuHashedNormalsKernel } from './webgpu/hashed-normals.js';
 import { webGpuSwiGluKernels } from './webgpu/swiglu.js';
 import { webGpuDrawScaleKernels } from './webgpu/draw-scales.js';
+import { webGpuPerturbedFactorsKernels } from './webgpu/perturbed-factors.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -52,6 +53,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     webGpuAdamwUpdateKernel(),
     ...webGpuRegularizerKernels(),
     ...webGpuDrawScaleKernels(),
+    ...webGpuPerturbedFactorsKernels(),
     ...webGpuRmsNormKernels(),
     ...webGpuLayerNormKernels(),
     ...webGpuGeluKernels(),

@@ -22,6 +22,7 @@ import { readsSynchronously } from '../../engine/host-reads.js';
 import { sumAll } from '../../engine/ops/sum-all.js';
 import { hashedNormals } from '../../engine/ops/hashed-normals.js';
 import { priorRows, type PriorRow } from './priors.js';
+import { factorPerturbations, perturbedFactorKernels, perturbedFactors, type WidthDraw } from './perturbed-factors.js';
 
 /** One layer's part of a draw. */
 export interface LayerDraw {
@@ -173,17 +174,17 @@ export class GroupSampler {
   }
 
   /**
-   * Each layer's ε·Σ_n w_n E_n [d_in, r] (one outer sample) and A plus it: Σ_n w_n Z_g[n] as one [1, N]·[N, d_in·r]
-   * product per layer, batched over the layers that share d_in, its columns scaled by ε√Σ, added to those layers'
-   * stacked A — a handful of kernels per forward instead of a dozen per layer (and one add per size, not per layer).
-   * The perturbations alone are cut from their stack when read.
+   * Each layer's ε·Σ_n w_n E_n [d_in, r] (one outer sample) and A plus it, for the layers that share d_in at once, on
+   * their stacked A: by the backend's kernels (one dispatch, the noise drawn where it is used; perturbed-factors.ts)
+   * where it has them and the layers are consecutive rows, else by tfjs ops — a handful of kernels per forward instead
+   * of a dozen per layer. The perturbations alone are cut from their stack when read.
    */
   private perturbations(
     noise: readonly LayerNoise[],
     mixing: Tensor,
     columnScale: Tensor,
   ): { perturbationOf: Slices; perturbedA: Tensor[]; stacked: NonNullable<GroupDraw['stacked']> } {
-    const { r, components: N } = this.config;
+    const { r } = this.config;
     const L = this.members.length;
     const bySize = new Map<number, number[]>();
     this.members.forEach((member, l) => {
@@ -194,18 +195,18 @@ export class GroupSampler {
     const perturbationOf: (() => Tensor)[] = [];
     const stacked = { perturbations: [] as Tensor[], means: [] as Tensor[] };
     for (const [size, members] of bySize) {
-      const z = tf.reshape(
-        gaussians(
-          members.map((l) => noise[l]!),
-          N * size,
-        ),
-        [members.length, N, size],
-      );
-      const pick = (t: Tensor) => rowsOf(t, members, L);
-      const mixed = batchMatMul(pick(mixing) as Tensor3D, z as Tensor3D);
-      const scaled = tf.mul(tf.reshape(mixed, [members.length, size / r, r]), pick(columnScale));
       const a = tf.stack(members.map((l) => this.members[l]!.loraA));
-      const sums = tf.add(a, scaled);
+      const keys = members.map((l) => noise[l]!.gaussianKey);
+      const first = members[0]!;
+      const { sums, scaled } =
+        perturbedFactorKernels(r) && members.every((l, i) => l === first + i) && keys.every((key) => key !== undefined)
+          ? widthKernels(a, { mixing, columnScale, keys: keys as number[], first, rows: size / r })
+          : this.widthOps(
+              a,
+              members.map((l) => noise[l]!),
+              rowsOf(mixing, members, L),
+              rowsOf(columnScale, members, L),
+            );
       stacked.perturbations.push(scaled);
       stacked.means.push(a);
       const [sumOf, scaledOf] = [sums, scaled].map(slices) as [Slices, Slices];
@@ -215,6 +216,24 @@ export class GroupSampler {
       });
     }
     return { perturbationOf: (l) => perturbationOf[l]!(), perturbedA, stacked };
+  }
+
+  /**
+   * One width's stacked A plus its perturbations, and the perturbations, in tfjs ops: Σ_n w_n Z_g[n] as one
+   * [1, N]·[N, d_in·r] product per member, batched over the members, its columns scaled by ε√Σ.
+   */
+  private widthOps(
+    a: Tensor,
+    noise: readonly LayerNoise[],
+    mixing: Tensor,
+    columnScale: Tensor,
+  ): { sums: Tensor; scaled: Tensor } {
+    const { r, components: N } = this.config;
+    const [members, rows] = a.shape as [number, number, number];
+    const z = tf.reshape(gaussians(noise, N * rows * r), [members, N, rows * r]);
+    const mixed = batchMatMul(mixing as Tensor3D, z as Tensor3D);
+    const scaled = tf.mul(tf.reshape(mixed, [members, rows, r]), columnScale);
+    return { sums: tf.add(a, scaled), scaled };
   }
 
   /** [L, M, N] mixture weights, logistic-normal on the stacked p at once, or exact Dirichlet per layer. */
@@ -235,6 +254,11 @@ export class GroupSampler {
 }
 
 type Slices = (l: number) => Tensor;
+
+/** One width's stacked A plus its perturbations, and the perturbations, by the backend's kernels. */
+function widthKernels(a: Tensor, draw: WidthDraw): { sums: Tensor; scaled: Tensor } {
+  return { sums: perturbedFactors(a, draw), scaled: factorPerturbations(draw) };
+}
 
 /**
  * Rows `members` (ascending) of a stacked [L, …] tensor: all of it, a slice where they are consecutive (an adapter

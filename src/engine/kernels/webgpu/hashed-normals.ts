@@ -38,7 +38,11 @@ function polynomialFunction(name: string, coefficients: readonly number[]): stri
   return `fn ${name}(w : f32) -> f32 {\n  var p = ${exact(coefficients[0]!)};\n${steps.join('\n')}\n  return p;\n}`;
 }
 
-const CODE = `
+/**
+ * WGSL for `hashedNormal(bits)`, the normal quantile of 32 hashed bits (engine/hashed-normals.ts), with `triple32`: element
+ * i of the draw keyed k is hashedNormal(triple32(triple32(i) ^ k)).
+ */
+export const HASHED_NORMAL_WGSL = `
 ${TRIPLE32_WGSL}
 ${polynomialFunction('logPolynomial', LOG_CONSTANTS.poly)}
 ${polynomialFunction('erfinvCentral', ERFINV_CONSTANTS.central)}
@@ -74,6 +78,10 @@ fn hashedNormal(bits : u32) -> f32 {
   let z = p * (1.0 - t) * ${exact(ERFINV_CONSTANTS.sqrt2)};
   return bitcast<f32>(bitcast<u32>(z) ^ (bits & 0x80000000u));
 }
+`;
+
+const CODE = `
+${HASHED_NORMAL_WGSL}
 
 fn main() {
   let i = ${ELEMENT_INDEX(WORKGROUP)};
