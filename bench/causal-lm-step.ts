@@ -1,10 +1,10 @@
 /**
  * One causal-LM fine-tuning step of an adapter on seeded random tokens — forward, the adapter's own loss terms (as
- * fine-tuning adds them), backward, AdamW — awaiting its loss: the step the GPU benchmarks time and measure. Nothing in
- * it reads a tensor synchronously, so it runs on webgpu. The adapter is drawn from Rng(seed), the tokens and any
- * dropout from Rng(seed + 1). Every token is a target unless `answer` restricts the targets to each row's last
- * `answer` tokens (a prompt masked out, as instruction fine-tuning does); `loss` replaces mceval's causal-LM loss (an
- * encoder's classification loss: `classificationStepLoss`).
+ * fine-tuning adds them), backward, clipping at global norm 1, AdamW — awaiting its loss: the step the GPU benchmarks
+ * time and measure. Nothing in it reads a tensor synchronously, so it runs on webgpu. The adapter is drawn from
+ * Rng(seed), the tokens and any dropout from Rng(seed + 1). Every token is a target unless `answer` restricts the
+ * targets to each row's last `answer` tokens (a prompt masked out, as instruction fine-tuning does); `loss` replaces
+ * mceval's causal-LM loss (an encoder's classification loss: `classificationStepLoss`).
  */
 import { tf, type Scalar } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
@@ -13,6 +13,7 @@ import type { LlamaModel } from '../src/models/llama/model.js';
 import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
 import { classificationHeadGroup, type AdapterMethod } from '../src/peft/types.js';
 import { AdamW } from '../src/train/adamw.js';
+import { globalNormClipping } from '../src/train/clip.js';
 import { causalLmLoss, classificationLoss } from '../src/train/loss.js';
 import { requireDecoder, type Model } from '../src/models/model.js';
 
@@ -69,10 +70,9 @@ export function causalLmStep<Config, M extends Model = LlamaModel>(
           const extra = adapter.regularizer?.();
           return extra === undefined ? task : (tf.add(task, extra) as Scalar);
         }, optimizer.parameters);
-        optimizer.apply(
-          optimizer.parameters.map((p) => grads[p.name] ?? tf.zerosLike(p)),
-          1e-3,
-        );
+        const gradients = optimizer.parameters.map((p) => grads[p.name] ?? tf.zerosLike(p));
+        // Clipped at a global norm of 1, as every adapter preset and transformers' Trainer clip.
+        optimizer.apply(gradients, 1e-3, globalNormClipping(gradients, 1).coefficient);
         return value;
       });
       const [value] = await loss.data();

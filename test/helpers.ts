@@ -78,7 +78,8 @@ export function adamwFixture(shapes: readonly number[][], initial: readonly Floa
 
 /**
  * Four AdamW steps of both sides of `adamwFixture` with the same random gradients (the second parameter has none at
- * the third step), `afterStep` run after each.
+ * the third step; the second and fourth steps scale them by a clipping coefficient of 0.37), `afterStep` run after
+ * each.
  */
 export async function adamwSteps(
   sides: readonly { optimizer: AdamW }[],
@@ -90,8 +91,10 @@ export async function adamwSteps(
     const gradients = shapes.map((shape, i) =>
       step === 2 && i === 1 ? undefined : tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape),
     );
-    sides.forEach(({ optimizer }) => optimizer.apply(gradients, 0.003));
+    const scale = step % 2 === 1 ? tf.scalar(0.37) : undefined;
+    sides.forEach(({ optimizer }) => optimizer.apply(gradients, 0.003, scale));
     gradients.forEach((g) => g?.dispose());
+    scale?.dispose();
     await afterStep(step);
   }
 }

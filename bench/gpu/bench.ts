@@ -5,9 +5,9 @@
  *  - correctness: three LoRA fine-tuning steps (causal LM, AdamW) from the same seed on webgpu and on cpu — the
  *    largest relative difference of the losses — and the same for a 2-layer RoBERTa classifier (`correctness.encoder`:
  *    bidirectional attention);
- *  - speed: milliseconds and tokens per second of one LoRA step (forward, backward, AdamW; r = 8 on every linear
- *    layer) on builtin:medium (~99M parameters) and on stories260K, timed over `--steps` steps after two warm-up
- *    steps, each step awaiting its loss;
+ *  - speed: milliseconds and tokens per second of one LoRA step (forward, backward, clipping at global norm 1, AdamW;
+ *    r = 8 on every linear layer) on builtin:medium (~99M parameters) and on stories260K, timed over `--steps` steps
+ *    after two warm-up steps, each step awaiting its loss;
  *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows, and
  *    for a LoRA step with the presets' dropout (0.05: a mask per adapted layer, made on the device);
  *  - what a dispatch costs the host, call by call (host-calls.ts): Dawn's createBindGroup, a uniforms write, setting a

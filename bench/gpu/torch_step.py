@@ -1,12 +1,13 @@
-"""The LoRA step bench/gpu/bench.ts times, in PyTorch on the same card: a Llama of the same shape (builtin:medium:
-12 layers, hidden 768, 12 heads, MLP 2560, vocabulary 259, tied embeddings; and stories260K from its folder), LoRA
-r = 8, alpha 16, no dropout on every linear layer (peft; on builtin:medium's shape also with the presets' dropout 0.05),
-AdamW lr 1e-3, causal-LM loss on random tokens, float32 with TF32 off, each step ending with loss.item(). And the
-encoder step bench.ts times last: a RoBERTa-base-shaped RobertaForSequenceClassification (random weights, vocabulary
-50,265, heads of 64, transformers' dropout 0.1 on hidden states and attention probabilities), LoRA r = 8 on each
-layer's query, key, value and output projections and feed-forward (bench.ts's targets read as the encoder's modules),
-its 2-way head trained beside it (peft SEQ_CLS, modules_to_save), cross-entropy on alternating labels; the same batch
-and length (--encoder 32x128, --encoder-layers, --encoder-hidden as bench.ts's; 0x0 leaves it out). Prints JSON.
+"""The LoRA step bench/gpu/bench.ts times, in PyTorch on the same card: a Llama of the same shape (builtin:medium: 12
+layers, hidden 768, 12 heads, MLP 2560, vocabulary 259, tied embeddings; and stories260K from its folder), LoRA r = 8,
+alpha 16, no dropout on every linear layer (peft; on builtin:medium's shape also with the presets' dropout 0.05), AdamW
+lr 1e-3 after clipping at global norm 1, causal-LM loss on random tokens, float32 with TF32 off, each step ending with
+loss.item(). And the encoder step bench.ts times last: a RoBERTa-base-shaped RobertaForSequenceClassification (random
+weights, vocabulary 50,265, heads of 64, transformers' dropout 0.1 on hidden states and attention probabilities), LoRA r
+= 8 on each layer's query, key, value and output projections and feed-forward (bench.ts's targets read as the encoder's
+modules), its 2-way head trained beside it (peft SEQ_CLS, modules_to_save), cross-entropy on alternating labels; the
+same batch and length (--encoder 32x128, --encoder-layers, --encoder-hidden as bench.ts's; 0x0 leaves it out). Prints
+JSON.
 """
 import argparse
 import json
@@ -43,7 +44,8 @@ def bench(name, model, batch, length, dropout=0.0, encoder=False):
     torch.cuda.reset_peak_memory_stats()
     # Training mode, so that dropout draws masks (from_pretrained returns a model in eval mode).
     model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3, weight_decay=0.0)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=1e-3, weight_decay=0.0)
     generator = torch.Generator().manual_seed(11)
     # Token ids past RoBERTa's specials (0-3), whose padding id would move the position ids.
     ids = torch.randint(4 if encoder else 1, model.config.vocab_size, (batch, length), generator=generator).to(device)
@@ -52,6 +54,8 @@ def bench(name, model, batch, length, dropout=0.0, encoder=False):
     def step():
         loss = model(input_ids=ids, labels=labels).loss
         loss.backward()
+        # Clipped at a global norm of 1, as transformers' Trainer and mceval's presets clip.
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return loss.item()

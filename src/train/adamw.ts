@@ -65,8 +65,10 @@ export class AdamW {
   }
 
   /**
-   * One update with `gradients[i]` the gradient of `parameters[i]`; a parameter whose gradient is undefined is left
-   * as it is (no decay, no moment update), as torch does for a parameter without a gradient.
+   * One update with `gradients[i]` the gradient of `parameters[i]`, times `gradientScale` when given (a one-value tensor:
+   * gradient clipping's coefficient, which the one-kernel update applies as it reads each gradient); a parameter whose
+   * gradient is undefined is left as it is (no decay, no moment update), as torch does for a parameter without a
+   * gradient.
    *
    * On cpu, wasm and webgpu one kernel updates the parameters (engine/kernels/adamw-update.ts, and webgpu/ for its
    * shaders), a few hundred thousand values per launch. Elsewhere (tfjs-node) the update is fourteen tfjs ops, and tiny
@@ -76,14 +78,14 @@ export class AdamW {
    * costs more than the launches it saves (measured on tfjs-wasm: stories260K's 70 LoRA matrices 3.1 ms alone, 11.5 ms
    * concatenated).
    */
-  apply(gradients: readonly (Tensor | undefined)[], learningRate: number): void {
+  apply(gradients: readonly (Tensor | undefined)[], learningRate: number, gradientScale?: Tensor): void {
     const groups = new Map<string, { slots: Slot[]; gradients: Tensor[] }>();
     const updates: { slots: Slot[]; gradients: Tensor[] }[] = [];
     const kernel = this.fusedKernel && hasKernel(ADAMW_UPDATE);
     const launch: { slot: Slot; gradient: Tensor }[] = [];
     let launchSize = 0;
     const flush = () => {
-      if (launch.length > 0) this.updateByKernel(launch.splice(0), learningRate);
+      if (launch.length > 0) this.updateByKernel(launch.splice(0), learningRate, gradientScale);
       launchSize = 0;
     };
     this.slots.forEach((slot, i) => {
@@ -108,7 +110,11 @@ export class AdamW {
     });
     flush();
     tf.tidy(() =>
-      [...updates, ...groups.values()].forEach((group) => this.update(group.slots, group.gradients, learningRate)),
+      [...updates, ...groups.values()].forEach((group) => {
+        const scaled =
+          gradientScale === undefined ? group.gradients : group.gradients.map((g) => tf.mul(g, gradientScale));
+        this.update(group.slots, scaled, learningRate);
+      }),
     );
   }
 
@@ -124,7 +130,11 @@ export class AdamW {
     };
   }
 
-  private updateByKernel(updates: readonly { slot: Slot; gradient: Tensor }[], learningRate: number): void {
+  private updateByKernel(
+    updates: readonly { slot: Slot; gradient: Tensor }[],
+    learningRate: number,
+    gradientScale: Tensor | undefined,
+  ): void {
     const { inputs, attrs } = adamwUpdateInvocation(
       updates.map(({ slot, gradient }) => ({
         p: slot.parameter,
@@ -133,6 +143,7 @@ export class AdamW {
         v: slot.v,
         coefficients: this.coefficients(slot, learningRate),
       })),
+      gradientScale,
     );
     const outputs = tf
       .engine()

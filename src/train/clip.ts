@@ -1,11 +1,17 @@
-/** Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_: scale by min(1, max / (‖g‖ + 1e-6)). */
+/**
+ * Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_: scale by min(1, max / (‖g‖ + 1e-6)). The
+ * scaling itself is left to the optimizer (AdamW.apply's gradientScale), whose one-kernel update multiplies each
+ * gradient as it reads it: on WebGPU a multiplication per parameter is a dispatch per parameter.
+ */
 import { tf, type Tensor } from '../engine/tf.js';
 import { squaredNorm } from '../engine/ops/squared-norm.js';
 
-/** Returns the clipped gradients (new tensors) and the pre-clipping global norm as a scalar tensor. */
-export function clipByGlobalNorm(gradients: readonly Tensor[], maxNorm: number): { clipped: Tensor[]; norm: Tensor } {
+/** The pre-clipping global norm and, when `maxNorm` > 0, the coefficient to multiply every gradient by (one value). */
+export function globalNormClipping(
+  gradients: readonly Tensor[],
+  maxNorm: number,
+): { norm: Tensor; coefficient?: Tensor } {
   const norm = tf.sqrt(squaredNorm(gradients));
-  if (maxNorm <= 0) return { clipped: [...gradients], norm };
-  const coefficient = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
-  return { clipped: gradients.map((g) => tf.mul(g, coefficient)), norm };
+  if (maxNorm <= 0) return { norm };
+  return { norm, coefficient: tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) };
 }

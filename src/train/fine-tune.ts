@@ -10,7 +10,7 @@ import { requireDecoder, type Model } from '../models/model.js';
 import type { ParameterGroup, TrainingHooks } from '../peft/types.js';
 import { padInputs } from '../models/tokenizers/padding.js';
 import { AdamW } from './adamw.js';
-import { clipByGlobalNorm } from './clip.js';
+import { globalNormClipping } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
 import { batchesPerEpoch, epochBatches } from './batches.js';
 import { causalLmLoss, classificationLoss, countedTargets, targetMask } from './loss.js';
@@ -148,7 +148,9 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
           hooks,
           objective: options.objective ?? 'classification',
           microBatches: Math.max(1, Math.min(options.gradientAccumulation ?? 1, rows.length)),
-          afterUpdate: (gradients) => hooks.afterStep?.({ step: step + 1, totalSteps, gradients }),
+          ...(hooks.afterStep === undefined
+            ? {}
+            : { afterUpdate: (gradients) => hooks.afterStep!({ step: step + 1, totalSteps, gradients }) }),
         });
         await hooks.settleStep?.();
         step += 1;
@@ -179,7 +181,8 @@ interface StepInputs {
   readonly hooks: TrainingHooks;
   readonly objective: TrainingObjective;
   readonly microBatches: number;
-  readonly afterUpdate: (gradients: ReadonlyMap<Variable, Tensor>) => void;
+  /** The method's afterStep hook, with the step's clipped gradients. */
+  readonly afterUpdate?: (gradients: ReadonlyMap<Variable, Tensor>) => void;
 }
 
 /** Contiguous micro-batches of nearly equal size, in order. */
@@ -251,14 +254,21 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
   });
   let norm: Tensor | undefined;
   tf.tidy(() => {
-    const clip = clipByGlobalNorm(summed!, step.maxGradNorm);
+    const clip = globalNormClipping(summed!, step.maxGradNorm);
     norm = tf.keep(clip.norm);
-    const byParameter = new Map(parameters.map((parameter, i) => [parameter, clip.clipped[i]!]));
+    const byParameter = new Map(parameters.map((parameter, i) => [parameter, summed![i]!]));
     optimizer.apply(
       optimizer.parameters.map((parameter) => byParameter.get(parameter)),
       step.learningRate,
+      clip.coefficient,
     );
-    step.afterUpdate(byParameter);
+    // The clipped gradients are formed only for a method that reads them (AdaLoRA's importance scores).
+    const coefficient = clip.coefficient;
+    step.afterUpdate?.(
+      coefficient === undefined
+        ? byParameter
+        : new Map([...byParameter].map(([parameter, gradient]) => [parameter, tf.mul(gradient, coefficient)])),
+    );
   });
   summed!.forEach((g) => g.dispose());
   const total = totalLoss!;

@@ -1,11 +1,11 @@
 /**
- * `McevalAdamW` on webgpu (the contract of engine/kernels/adamw-update.ts: inputs p0, g0, m0, v0, p1, …; six
- * coefficients per parameter; outputs the new p of each; m and v updated in place) as one elementwise shader for as
- * many parameters as the device lets it bind (three at 16 storage buffers, one at the minimum 8) where tfjs's ops take
- * fourteen dispatches per parameter: m ← β₁m + (1 − β₁)g and v ← β₂v + (1 − β₂)g² written back into
- * the moments' own buffers (writable inputs, shader.ts), and p′ = p·(1 − lr·λ) − (m / (√v / √(1 − β₂ᵗ) + ε))·lr /
- * (1 − β₁ᵗ) into a new one. The same float32 operations in the same order as the tfjs ops, though a GPU may fuse a
- * multiply and an add.
+ * `McevalAdamW` on webgpu (the contract of engine/kernels/adamw-update.ts: inputs p0, g0, m0, v0, p1, … and the
+ * gradients' optional `scale`; six coefficients per parameter; outputs the new p of each; m and v updated in place) as
+ * one elementwise shader for as many parameters as the device lets it bind (three at 16 storage buffers, one at the
+ * minimum 8) where tfjs's ops take fourteen dispatches per parameter: m ← β₁m + (1 − β₁)g and v ← β₂v + (1 − β₂)g²
+ * written back into the moments' own buffers (writable inputs, shader.ts), and p′ = p·(1 − lr·λ) − (m / (√v / √(1 −
+ * β₂ᵗ) + ε))·lr / (1 − β₁ᵗ) into a new one. The same float32 operations in the same order as the tfjs ops, though a GPU
+ * may fuse a multiply and an add.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ADAMW_UPDATE, COEFFICIENT_KEYS } from '../adamw-update.js';
@@ -49,11 +49,11 @@ function inputsOf(k: number) {
   ];
 }
 
-function updateOf(k: number): string {
+function updateOf(k: number, scaled: boolean): string {
   const u = (name: string) => `uniforms.${name}_${k}`;
   return `
   if (i < ${u('count')}) {
-    let gradient = g${k}[i];
+    let gradient = g${k}[i]${scaled ? ' * scale[0]' : ''};
     let moment = m${k}[i] * ${u('beta1')} + gradient * ${u('oneMinusBeta1')};
     let second = v${k}[i] * ${u('beta2')} + (gradient * gradient) * ${u('oneMinusBeta2')};
     m${k}[i] = moment;
@@ -63,9 +63,9 @@ function updateOf(k: number): string {
   }`;
 }
 
-/** Parameters one dispatch updates: as many as the device lets a shader bind storage buffers for. */
-function parametersPerDispatch(backend: WebGpuBackendLike): number {
-  const buffers = Number(backend.device.limits['maxStorageBuffersPerShaderStage'] ?? 8);
+/** Parameters one dispatch updates: as many as the device lets a shader bind storage buffers for, beside the scale. */
+function parametersPerDispatch(backend: WebGpuBackendLike, scaled: boolean): number {
+  const buffers = Number(backend.device.limits['maxStorageBuffersPerShaderStage'] ?? 8) - (scaled ? 1 : 0);
   return Math.max(1, Math.floor(buffers / BUFFERS_PER_PARAMETER));
 }
 
@@ -78,27 +78,33 @@ interface Parameter {
   readonly uniforms: ShaderUniform[];
 }
 
-/** Updates `parameters` in one dispatch; returns their new values. */
-function updateTogether(gpu: WebGpuBackendLike, parameters: readonly Parameter[]): TensorInfo[] {
+/** Updates `parameters` in one dispatch, their gradients multiplied by `scale` if given; returns their new values. */
+function updateTogether(gpu: WebGpuBackendLike, parameters: readonly Parameter[], scale?: TensorInfo): TensorInfo[] {
   const largest = Math.max(...parameters.map((parameter) => parameter.size));
   const next = parameters.slice(1).map((parameter) => gpu.makeTensorInfo([parameter.size], 'float32'));
   const count = parameters.length;
   const first = runShader(
     gpu,
     {
-      key: `McevalAdamW_${count}`,
-      inputs: parameters.flatMap((_, k) => inputsOf(k)),
+      key: `McevalAdamW_${count}_${Number(scale !== undefined)}`,
+      inputs: [
+        ...(scale === undefined ? [] : [{ name: 'scale', components: 1 as const }]),
+        ...parameters.flatMap((_, k) => inputsOf(k)),
+      ],
       uniforms: parameters.map((_, k) => uniformsOf(k)).join(' '),
       workgroupSize: WORKGROUP,
       dispatch: elementwiseDispatch(largest, WORKGROUP),
       outputSize: parameters[0]!.size,
       code: `
 fn main() {
-  let i = ${ELEMENT_INDEX(WORKGROUP)};${parameters.map((_, k) => updateOf(k)).join('')}
+  let i = ${ELEMENT_INDEX(WORKGROUP)};${parameters.map((_, k) => updateOf(k, scale !== undefined)).join('')}
 }
 `,
     },
-    parameters.flatMap(({ p, g, m, v }, k) => [p, g, m, v, ...(k === 0 ? [] : [next[k - 1]!])]),
+    [
+      ...(scale === undefined ? [] : [scale]),
+      ...parameters.flatMap(({ p, g, m, v }, k) => [p, g, m, v, ...(k === 0 ? [] : [next[k - 1]!])]),
+    ],
     parameters.flatMap((parameter) => parameter.uniforms),
   );
   // A host copy left by an earlier read of the moments would now be stale.
@@ -126,10 +132,11 @@ const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
     ];
     return { p: p!, g: g!, m: m!, v: v!, size, uniforms };
   });
-  const perDispatch = parametersPerDispatch(gpu);
+  const scale = inputs['scale'];
+  const perDispatch = parametersPerDispatch(gpu, scale !== undefined);
   const outputs: TensorInfo[] = [];
   for (let at = 0; at < parameters.length; at += perDispatch) {
-    outputs.push(...updateTogether(gpu, parameters.slice(at, at + perDispatch)));
+    outputs.push(...updateTogether(gpu, parameters.slice(at, at + perDispatch), scale));
   }
   return outputs;
 };
