@@ -30,7 +30,7 @@
  *    of its programs, and by mceval's kernel, which splits the tokens over workgroups and adds the parts in a fixed
  *    order; then the LoRA step (with and without dropout) each way (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), and the LoRA step
  *    with tfjs's threshold for too few workgroups at each of `--matmul-thresholds` (8, tfjs's own on a non-Intel GPU;
- *    64; 512), which decides the programs of the rank-r products tfjs still runs (x·A, dy·Bᵀ);
+ *    64; 512), which decides the programs of the small products tfjs still runs (the LM head's at few targets);
  *  - causal attention alone, forward and backward, at head sizes 64 and 128 (4 × 1024 tokens, 2048 wide, 4 query heads
  *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
  *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
@@ -389,8 +389,8 @@ for (const tile of ['64', '128'] as const) {
   productTiles.push(finished('product tile', { tile: Number(tile), msPerStep, tokensPerSecond }));
 }
 // The weight gradients alone, by each of tfjs's matMul programs and by mceval's split kernel, then the LoRA step
-// each way; then with tfjs's threshold of "too few 32 × 32 tiles" (8 on a non-Intel GPU) raised, so that the rank-r
-// products tfjs runs take its split-K or small-tile programs.
+// each way; then with tfjs's threshold of "too few 32 × 32 tiles" (8 on a non-Intel GPU) raised, so that the small
+// products tfjs still runs take its split-K or small-tile programs.
 const weightGradients = finished(
   'weight gradients',
   await weightGradientTimes(

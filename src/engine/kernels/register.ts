@@ -9,6 +9,7 @@ import { adamwUpdateKernel } from './adamw-update.js';
 import { webGpuAttentionKernels } from './webgpu/causal-attention.js';
 import { webGpuLowRankProductKernel } from './webgpu/low-rank-product.js';
 import { webGpuWeightGradientsKernel } from './webgpu/weight-gradients.js';
+import { webGpuNarrowProductKernel } from './webgpu/narrow-product.js';
 import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
 import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
 import { webGpuUnpackKernel } from './webgpu/unpack.js';
@@ -50,6 +51,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     ...webGpuAttentionKernels(),
     webGpuLowRankProductKernel(),
     webGpuWeightGradientsKernel(),
+    webGpuNarrowProductKernel(),
     webGpuAdamwUpdateKernel(),
     ...webGpuRegularizerKernels(),
     ...webGpuDrawScaleKernels(),

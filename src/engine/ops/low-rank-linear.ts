@@ -9,11 +9,13 @@
  * as composing frozenLinear, dropout and linear, so outputs are bit-identical; the gradients are the same products
  * (product.ts's transposed products; A's and B's by `lowRankWeightGradients`), summed in another order. Where the
  * backend has the McevalLowRankProduct kernel (webgpu), the output x·W + b + s·down·B and the input gradient
- * dy·Wᵀ + m ⊙ (dDown·(A + P)ᵀ) are each one shader, which writes neither product on its own.
+ * dy·Wᵀ + m ⊙ (dDown·(A + P)ᵀ) are each one shader, which writes neither product on its own, and the narrow products
+ * (m ⊙ x)·(A + P) and s·dy·Bᵀ are narrowProduct's, with the mask and the scaling applied inside.
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { productTransposedRight, tidyGradient, type CustomGradientFunc } from './product.js';
+import { narrowProduct } from './narrow-product.js';
 import { lowRankWeightGradients } from './low-rank-weight-gradients.js';
 import {
   LOW_RANK_PRODUCT,
@@ -54,8 +56,7 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
     const [input, a, b, perturbation] = args as [Tensor2D, Tensor2D, Tensor2D, Tensor2D?];
     const factor = perturbation === undefined ? a : (tf.add(a, perturbation) as Tensor2D);
     const product = fused ? undefined : tf.matMul(input, weight);
-    const dropped = mask === undefined ? input : tf.mul(input, mask);
-    const down = tf.matMul(dropped, factor);
+    const down = narrowProduct(input, factor, mask === undefined ? {} : { mask });
     save([input, factor, b, down, weight, ...(mask === undefined ? [] : [mask])]);
     const value =
       product === undefined
@@ -75,21 +76,17 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
           Tensor2D,
           Tensor?,
         ];
-        // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] on the host
-        // backends (less work); on webgpu it multiplies dy once (one dispatch, where each is a fixed cost).
-        const scaledDy = fused ? (tf.mul(dy, scaling) as Tensor2D) : undefined;
-        const dDown =
-          scaledDy === undefined
-            ? (tf.mul(productTransposedRight(dy, bs), scaling) as Tensor2D)
-            : productTransposedRight(scaledDy, bs);
-        const [dA, dBOfDy] = lowRankWeightGradients({
+        // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] (less work; on
+        // webgpu inside their kernels).
+        const dDown = narrowProduct(dy, bs, { transposeW: true, scale: scaling });
+        const [dA, dB] = lowRankWeightGradients({
           x: xs,
           ...(masks === undefined ? {} : { mask: masks }),
           dDown,
           down: downs,
-          dy: scaledDy ?? dy,
+          dy,
+          dyScale: scaling,
         });
-        const dB = scaledDy === undefined ? tf.mul(dBOfDy, scaling) : dBOfDy;
         const dx = fused
           ? lowRankProduct(
               { x: dy, w: ws, d: dDown, e: factors, bias: undefined, mask: masks },

@@ -65,9 +65,9 @@ export const WEIGHT_GRADIENT_UNIFORMS = ['0', '1']
   workgroups${s} : i32, offset${s} : i32,`,
   )
   .join('\n')
-  .concat('\ntokens : i32,');
+  .concat('\ntokens : i32, dyScale : f32,');
 
-/** The uniform values for two plans, in WEIGHT_GRADIENT_UNIFORMS' order. */
+/** The integer uniform values for two plans, in WEIGHT_GRADIENT_UNIFORMS' order (dyScale, a float, follows them). */
 export function weightGradientUniformValues(plans: readonly [ProductPlan, ProductPlan], tokens: number): number[] {
   const offsets = [0, plans[0].splits * plans[0].m * plans[0].n];
   return [
@@ -179,8 +179,8 @@ fn main() {
 }
 
 /**
- * The second pass: output e of dA (the result) or of dB (the writable input `second`) is the sum of its partials in
- * chunk order. Input: the partials, then `second`.
+ * The second pass: output e of dA (the result) or of dB (the writable input `second`, times dyScale) is the sum of
+ * its partials in chunk order. Input: the partials, then `second`.
  */
 export function chunkSumCode(elementIndex: string): string {
   return `
@@ -200,7 +200,7 @@ fn main() {
     for (var s = 0; s < uniforms.splits1; s++) {
       sum += partials[uniforms.offset1 + s * size1 + f];
     }
-    second[f] = sum;
+    second[f] = sum * uniforms.dyScale;
   }
 }
 `;

@@ -1,6 +1,6 @@
 /**
  * The tfjs kernel `McevalLowRankWeightGradients`, on webgpu only: a low-rank layer's dA = (m ⊙ x)ᵀ·dDown and
- * dB = downᵀ·dy in two dispatches, split over the tokens and added in a fixed order (weight-gradients-wgsl.ts).
+ * dB = s·downᵀ·dy in two dispatches, split over the tokens and added in a fixed order (weight-gradients-wgsl.ts).
  * engine/ops/low-rank-weight-gradients.ts uses it where it is registered and MCEVAL_WEBGPU_WEIGHT_GRADIENTS allows.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
@@ -28,6 +28,11 @@ export interface WeightGradientInputs {
   readonly dy: TensorInfo;
 }
 
+/** dB's scale (the update's scaling, applied as the chunks are added). */
+export interface WeightGradientAttrs {
+  readonly dyScale: number;
+}
+
 const SETTING = 'MCEVAL_WEBGPU_WEIGHT_GRADIENTS';
 
 /**
@@ -42,17 +47,18 @@ export function splitWeightGradients(): boolean {
   throw new UserError(`${SETTING}=${setting} is not a choice mceval has: use split or tfjs, or unset it.`);
 }
 
-const weightGradients: KernelFunc = ({ inputs, backend }) => {
+const weightGradients: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, mask, dDown, down, dy } = inputs as unknown as WeightGradientInputs;
+  const { dyScale } = attrs as unknown as WeightGradientAttrs;
   const gpu = backend as unknown as WebGpuBackendLike;
   const [tokens, inFeatures] = x.shape as [number, number];
   const rank = dDown.shape[1]!;
   const outFeatures = dy.shape[1]!;
   const plans = [productPlan(inFeatures, rank, tokens), productPlan(rank, outFeatures, tokens)] as const;
-  const uniforms = weightGradientUniformValues(plans, tokens).map((value) => ({
-    type: 'int32' as const,
-    data: [value],
-  }));
+  const uniforms = [
+    ...weightGradientUniformValues(plans, tokens).map((value) => ({ type: 'int32' as const, data: [value] })),
+    { type: 'float32' as const, data: [dyScale] },
+  ];
   const vectorized = [inFeatures, rank, outFeatures].every((size) => size % 4 === 0);
   const names = ['x', ...(mask ? ['mask'] : []), 'dDown', 'down', 'dy'];
   const workgroups = plans[0].workgroups + plans[1].workgroups;

@@ -1,0 +1,135 @@
+/**
+ * The tfjs kernel `McevalNarrowProduct`, on webgpu only: y = scale · (mask ⊙ x)·W′ for x [rows, inner] and an output
+ * as narrow as a low-rank update's rank (W′ = W [inner, n], or Wᵀ for W stored [n, inner]). A LoRA layer's x·A (with
+ * its dropout mask applied as x is read, so m ⊙ x is never written) and s·dy·Bᵀ (the scaling applied to the product
+ * rather than to dy): each was tfjs's matMul after an elementwise dispatch. tfjs's tiles are 32 wide, so an [rows, 8]
+ * output wasted three quarters of them; here a workgroup takes 16 rows, 16 invocations to a row, each invocation every
+ * 16th inner index (four at a time where the inner size is a multiple of 4) into n accumulators, and the 16 are added
+ * by a tree in workgroup memory, the same order every time. engine/ops/low-rank-linear.ts uses it where it is
+ * registered.
+ */
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+
+export const NARROW_PRODUCT = 'McevalNarrowProduct';
+
+/** Outputs per row the kernel takes: its accumulators are registers, n of them per invocation. */
+export const NARROW_PRODUCT_MAX_COLUMNS = 64;
+
+export interface NarrowProductAttrs {
+  /** W is stored [n, inner]. */
+  readonly transposeW: boolean;
+  readonly scale: number;
+}
+
+const LANES = 16;
+const ROWS = 16;
+const WORKGROUP = LANES * ROWS;
+
+/** WGSL: W′'s row k, columns 4j … 4j + 3 (zero beyond n). */
+function weightRow(transposeW: boolean): string {
+  const at = transposeW ? '(j * 4 + c) * uniforms.inner + k' : 'k * uniforms.columns + j * 4 + c';
+  return `
+fn weightRow(k : i32, j : i32) -> vec4<f32> {
+  var value = vec4<f32>(0.0);
+  for (var c = 0; c < 4; c++) {
+    if (j * 4 + c < uniforms.columns) {
+      value[c] = w[${at}];
+    }
+  }
+  return value;
+}`;
+}
+
+function code(groups: number, transposeW: boolean, mask: boolean, vectorized: boolean): string {
+  const masked = (value: string, at: string) => (mask ? `${value} * mask[${at}]` : value);
+  // Vectorized: invocation `lane` reads inner indices 4·lane … 4·lane + 3, then every 4·LANES-th on.
+  const accumulate = vectorized
+    ? `for (var k = lane * 4; k < uniforms.inner; k += ${4 * LANES}) {
+      let at = (row * uniforms.inner + k) / 4;
+      let xs = ${masked('x[at]', 'at')};
+      for (var j = 0; j < GROUPS; j++) {
+        acc[j] += xs.x * weightRow(k, j) + xs.y * weightRow(k + 1, j) + xs.z * weightRow(k + 2, j)
+          + xs.w * weightRow(k + 3, j);
+      }
+    }`
+    : `for (var k = lane; k < uniforms.inner; k += ${LANES}) {
+      let at = row * uniforms.inner + k;
+      let xk = ${masked('x[at]', 'at')};
+      for (var j = 0; j < GROUPS; j++) {
+        acc[j] += xk * weightRow(k, j);
+      }
+    }`;
+  return `
+const GROUPS = ${groups};
+var<workgroup> parts : array<vec4<f32>, ${WORKGROUP}>;
+${weightRow(transposeW)}
+
+fn main() {
+  let t = i32(localIndex);
+  let lane = t % ${LANES};
+  let row = i32(workgroupId.y * numWorkgroups.x + workgroupId.x) * ${ROWS} + t / ${LANES};
+  var acc : array<vec4<f32>, GROUPS>;
+  if (row < uniforms.rows) {
+    ${accumulate}
+  }
+  // Each group of four outputs: the row's 16 partial sums added by a tree (uniform control flow: barriers).
+  for (var j = 0; j < GROUPS; j++) {
+    parts[t] = acc[j];
+    workgroupBarrier();
+    for (var width = ${LANES / 2}; width > 0; width /= 2) {
+      if (lane < width) {
+        parts[t] += parts[t + width];
+      }
+      workgroupBarrier();
+    }
+    if (lane == 0 && row < uniforms.rows) {
+      let sum = parts[t] * uniforms.scale;
+      for (var c = 0; c < 4; c++) {
+        if (j * 4 + c < uniforms.columns) {
+          result[row * uniforms.columns + j * 4 + c] = sum[c];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+}
+`;
+}
+
+const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, w, mask } = inputs as { x: TensorInfo; w: TensorInfo; mask?: TensorInfo };
+  const { transposeW, scale } = attrs as unknown as NarrowProductAttrs;
+  const [rows, inner] = x.shape as [number, number];
+  const columns = transposeW ? w.shape[0]! : w.shape[1]!;
+  if (columns > NARROW_PRODUCT_MAX_COLUMNS) throw new Error(`McevalNarrowProduct: ${columns} columns is too wide`);
+  const groups = Math.ceil(columns / 4);
+  const vectorized = inner % 4 === 0;
+  const output = runShader(
+    backend as unknown as WebGpuBackendLike,
+    {
+      key: `McevalNarrowProduct_${groups}_${[transposeW, mask !== undefined, vectorized].map(Number).join('')}`,
+      inputs: [
+        { name: 'x', components: vectorized ? 4 : 1 },
+        { name: 'w', components: 1 },
+        ...(mask ? [{ name: 'mask', components: vectorized ? (4 as const) : (1 as const) }] : []),
+      ],
+      uniforms: 'rows : i32, inner : i32, columns : i32, scale : f32,',
+      workgroupSize: WORKGROUP,
+      // A workgroup per ROWS rows, LANES invocations to a row.
+      dispatch: elementwiseDispatch(rows * LANES, WORKGROUP),
+      outputSize: rows * columns,
+      code: code(groups, transposeW, mask !== undefined, vectorized),
+    },
+    [x, w, ...(mask ? [mask] : [])],
+    [
+      ...[rows, inner, columns].map((value) => ({ type: 'int32' as const, data: [value] })),
+      { type: 'float32', data: [scale] },
+    ],
+  );
+  return shaped(output, [rows, columns]);
+};
+
+export function webGpuNarrowProductKernel(): KernelConfig {
+  return { kernelName: NARROW_PRODUCT, backendName: 'webgpu', kernelFunc: narrowProduct };
+}
