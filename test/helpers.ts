@@ -8,6 +8,9 @@ import { Rng } from '../src/engine/rng.js';
 import type { Model } from '../src/models/model.js';
 import { classificationHeadGroup, type AppliedAdapter } from '../src/peft/types.js';
 import { fineTune, type EncodedExample, type TrainResult } from '../src/train/fine-tune.js';
+import type { MonteCloraConfig } from '../src/peft/monteclora/config.js';
+import { MonteCloraLayer } from '../src/peft/monteclora/layer.js';
+import { drawLayerNoise } from '../src/peft/monteclora/noise.js';
 
 /** Tests compute on wasm, the backend users get here; MCEVAL_TEST_BACKEND=cpu runs them on the other. */
 export async function useTestBackend(): Promise<string> {
@@ -124,4 +127,19 @@ export function fineTuneAdapterAndHead(
     hooks: adapter,
     gradientAccumulation,
   });
+}
+
+/**
+ * MonteCLoRA layer `l` of a test, in → out: its weights from Rng(10 + l), its noise drawn once from Rng(40 + l), so
+ * that every sampling forward draws the same values (two runs, or two backends, sample alike).
+ */
+export function fixedNoiseLayer(cfg: MonteCloraConfig, inFeatures: number, outFeatures: number, l: number) {
+  const noise = drawLayerNoise(new Rng(40 + l), {
+    components: cfg.components,
+    inFeatures,
+    rank: cfg.r,
+    outerSamples: cfg.outerSamples,
+    mixture: 'normal',
+  });
+  return new MonteCloraLayer(inFeatures, outFeatures, cfg, new Rng(10 + l), () => noise);
 }

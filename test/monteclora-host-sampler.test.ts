@@ -12,8 +12,7 @@ import { parseMonteCloraConfig, type MonteCloraConfig } from '../src/peft/montec
 import { meanRegularizer, MonteCloraLayer } from '../src/peft/monteclora/layer.js';
 import { GroupSampler } from '../src/peft/monteclora/group-sampler.js';
 import { StackedPriors } from '../src/peft/monteclora/priors.js';
-import { drawLayerNoise } from '../src/peft/monteclora/noise.js';
-import { maxAbsDifference, onEachBackend } from './helpers.js';
+import { fixedNoiseLayer, maxAbsDifference, onEachBackend } from './helpers.js';
 
 /** Layers of two input widths (the device path batches layers of equal width together). */
 const WIDTHS = [6, 10, 6];
@@ -25,14 +24,7 @@ const OUT = 5;
  */
 function layersOf(cfg: MonteCloraConfig, onHost: boolean, shared: boolean): MonteCloraLayer[] {
   const layers = WIDTHS.map((width, l) => {
-    const noise = drawLayerNoise(new Rng(40 + l), {
-      components: cfg.components,
-      inFeatures: width,
-      rank: cfg.r,
-      outerSamples: cfg.outerSamples,
-      mixture: 'normal',
-    });
-    const layer = new MonteCloraLayer(width, OUT, cfg, new Rng(10 + l), () => noise);
+    const layer = fixedNoiseLayer(cfg, width, OUT, l);
     // Priors away from their initial values, so that both clamps and every term are exercised as in training.
     const rng = new Rng(60 + l);
     tf.tidy(() => {

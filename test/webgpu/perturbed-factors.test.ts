@@ -14,11 +14,11 @@ import { tf, type Scalar, type Tensor, type Tensor2D } from '../../src/engine/tf
 import { hasKernel } from '../../src/engine/kernels/has-kernel.js';
 import { PERTURBED_FACTORS } from '../../src/engine/kernels/webgpu/perturbed-factors.js';
 import { parseMonteCloraConfig, type MonteCloraConfig } from '../../src/peft/monteclora/config.js';
-import { meanRegularizer, MonteCloraLayer } from '../../src/peft/monteclora/layer.js';
+import { meanRegularizer, type MonteCloraLayer } from '../../src/peft/monteclora/layer.js';
 import { GroupSampler } from '../../src/peft/monteclora/group-sampler.js';
 import { StackedPriors } from '../../src/peft/monteclora/priors.js';
-import { drawLayerNoise } from '../../src/peft/monteclora/noise.js';
 import { assertAgree } from './agreement.js';
+import { fixedNoiseLayer } from '../helpers.js';
 
 const OUT = 7;
 
@@ -30,16 +30,7 @@ async function evaluate(backend: 'wasm' | 'webgpu', cfg: MonteCloraConfig, width
   await initEngine(backend);
   assert.equal(hasKernel(PERTURBED_FACTORS), backend === 'webgpu');
   const before = tf.memory().numTensors;
-  const layers = widths.map((width, l) => {
-    const noise = drawLayerNoise(new Rng(40 + l), {
-      components: cfg.components,
-      inFeatures: width,
-      rank: cfg.r,
-      outerSamples: cfg.outerSamples,
-      mixture: 'normal',
-    });
-    return new MonteCloraLayer(width, OUT, cfg, new Rng(10 + l), () => noise);
-  });
+  const layers = widths.map((width, l) => fixedNoiseLayer(cfg, width, OUT, l));
   const priors = StackedPriors.concat(layers.map((layer) => layer.priors));
   tf.tidy(() => {
     const rng = new Rng(60);
