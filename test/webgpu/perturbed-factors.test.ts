@@ -2,9 +2,9 @@
  * MonteCLoRA's perturbed factors by the webgpu kernels (peft/monteclora/perturbed-factors.ts: A + ε√Σ ⊙ Σ_n w_n Z_n per
  * input width, the noise drawn in the kernel, and the gradients in w and ε√Σ) against the group sampler's tfjs ops on
  * wasm (its device draw, onHost: false), through the layers' down projections, their gradients in A, s and p, and the
- * logged noise-to-A ratio (the perturbations alone). Layers of two widths, each width's layers consecutive as an adapter
- * orders them, with a rank that does not divide the gradient kernel's workgroup and N = 3. The noise agrees within a
- * few units in the last place, so values agree within 1e-5 of their largest, gradients 2e-5.
+ * logged noise-to-A ratio (the perturbations alone). Layers of two widths, each width's layers consecutive as an
+ * adapter orders them, with a rank that does not divide the gradient kernel's workgroup and N = 3. The noise agrees
+ * within a few units in the last place, so values agree within 1e-5 of their largest, gradients 2e-5.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

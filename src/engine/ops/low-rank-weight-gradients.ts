@@ -1,9 +1,9 @@
 /**
  * A low-rank layer's weight gradients, dA = (m ⊙ x)ᵀ·dDown [in, r] and dB = s·downᵀ·dy [r, out], for x [tokens, in], an
  * inverted-dropout mask shaped like x (or none), dDown and down [tokens, r], dy [tokens, out]. On webgpu one kernel
- * computes both, split over the tokens (kernels/webgpu/weight-gradients.ts), unless MCEVAL_WEBGPU_WEIGHT_GRADIENTS=tfjs;
- * elsewhere each is a `transposedProduct`, after the mask's multiplication. No gradient: it is used inside gradient
- * functions.
+ * computes both, split over the tokens (kernels/webgpu/weight-gradients.ts), unless
+ * MCEVAL_WEBGPU_WEIGHT_GRADIENTS=tfjs; elsewhere each is a `transposedProduct`, after the mask's multiplication. No
+ * gradient: it is used inside gradient functions.
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { transposedProduct } from './transposed-product.js';

@@ -39,8 +39,8 @@ function polynomialFunction(name: string, coefficients: readonly number[]): stri
 }
 
 /**
- * WGSL for `hashedNormal(bits)`, the normal quantile of 32 hashed bits (engine/hashed-normals.ts), with `triple32`: element
- * i of the draw keyed k is hashedNormal(triple32(triple32(i) ^ k)).
+ * WGSL for `hashedNormal(bits)`, the normal quantile of 32 hashed bits (engine/hashed-normals.ts), with `triple32`:
+ * element i of the draw keyed k is hashedNormal(triple32(triple32(i) ^ k)).
  */
 export const HASHED_NORMAL_WGSL = `
 ${TRIPLE32_WGSL}
