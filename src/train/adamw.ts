@@ -68,13 +68,15 @@ export class AdamW {
    * One update with `gradients[i]` the gradient of `parameters[i]`, times `gradientScale` when given (a one-value
    * tensor: gradient clipping's coefficient, which the one-kernel update applies as it reads each gradient); a
    * parameter whose gradient is undefined is left as it is (no decay, no moment update), as torch does for a parameter
-   * without a gradient. On cpu, wasm and webgpu one kernel updates the parameters (engine/kernels/adamw-update.ts, and
-   * webgpu/ for its shaders), a few hundred thousand values per launch. Elsewhere (tfjs-node) the update is fourteen
-   * tfjs ops, and tiny parameters (MonteCLoRA's priors, norms, a classification head) that share a learning rate and
-   * step count are updated together, on their concatenation: the update is elementwise, so every value is the same as
-   * updating each alone, but ~20 kernel launches replace ~14 per parameter. Larger ones are updated alone: splitting
-   * the result back costs more than the launches it saves (measured on tfjs-wasm: stories260K's 70 LoRA matrices 3.1 ms
-   * alone, 11.5 ms concatenated).
+   * without a gradient.
+   *
+   * On cpu, wasm and webgpu one kernel updates the parameters (engine/kernels/adamw-update.ts, and webgpu/ for its
+   * shaders), a few hundred thousand values per launch. Elsewhere (tfjs-node) the update is fourteen tfjs ops, and tiny
+   * parameters (MonteCLoRA's priors, norms, a classification head) that share a learning rate and step count are
+   * updated together, on their concatenation: the update is elementwise, so every value is the same as updating each
+   * alone, but ~20 kernel launches replace ~14 per parameter. Larger ones are updated alone: splitting the result back
+   * costs more than the launches it saves (measured on tfjs-wasm: stories260K's 70 LoRA matrices 3.1 ms alone, 11.5 ms
+   * concatenated).
    */
   apply(gradients: readonly (Tensor | undefined)[], learningRate: number, gradientScale?: Tensor): void {
     const groups = new Map<string, { slots: Slot[]; gradients: Tensor[] }>();
