@@ -1,14 +1,15 @@
 /**
  * RoPE by the webgpu kernel (engine/kernels/webgpu/rope.ts, through models/layers/rope.ts) against the same layer on
  * wasm (tfjs ops, the rotation as a matrix product): output and input gradient for [batch, length, heads, headDim]
- * at positions that do not start at 0 (a cache's continuation), head sizes 8 and 64. Within 1e-5 of the largest value.
+ * at positions that do not start at 0 (a cache's continuation), head sizes 8 and 64; and a layer's queries and keys
+ * rotated together (applyRopePair: one dispatch each way on webgpu). Within 1e-5 of the largest value.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor } from '../../src/engine/tf.js';
-import { applyRope, ropeInverseFrequencies, ropeTables } from '../../src/models/layers/rope.js';
+import { applyRope, applyRopePair, ropeInverseFrequencies, ropeTables } from '../../src/models/layers/rope.js';
 import { ROPE } from '../../src/engine/kernels/webgpu/rope.js';
 import { assertAgree } from './agreement.js';
 
@@ -35,5 +36,36 @@ for (const headDim of [8, 64]) {
     const reference = await run('wasm', headDim);
     const candidate = await run('webgpu', headDim);
     ['output', 'dx'].forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
+  });
+}
+
+/** A layer's queries and keys (four query heads, two key heads) rotated together, and their gradients. */
+async function runPair(backend: 'wasm' | 'webgpu', headDim: number): Promise<number[][]> {
+  await initEngine(backend);
+  const before = tf.memory().numTensors;
+  const [batch, length] = [2, 5];
+  const rng = new Rng(17);
+  const positions = Int32Array.from({ length: batch * length }, (_, i) => 3 * (i >= length ? 1 : 0) + (i % length));
+  const tables = ropeTables(positions, batch, length, ropeInverseFrequencies(headDim, 10000));
+  const [q, k, dq, dk] = [4, 2, 4, 2].map((heads) =>
+    tf.tensor4d(rng.normalArray(batch * length * heads * headDim), [batch, length, heads, headDim]),
+  ) as [Tensor, Tensor, Tensor, Tensor];
+  const loss = (qi: Tensor, ki: Tensor) => {
+    const [rq, rk] = applyRopePair(qi, ki, tables);
+    return tf.add(tf.sum(tf.mul(rq, dq)), tf.sum(tf.mul(rk, dk)));
+  };
+  const { value, grads } = tf.valueAndGrads(loss)([q, k]);
+  const out = tf.tidy(() => applyRopePair(q, k, tables));
+  const arrays = await Promise.all([...out, ...grads].map(async (t) => Array.from(await t.data())));
+  tf.dispose([q, k, dq, dk, value, ...out, ...grads, tables.cos, tables.sin, tables.rotation]);
+  assert.equal(tf.memory().numTensors, before);
+  return arrays;
+}
+
+for (const headDim of [8, 64]) {
+  test(`webgpu RoPE of queries and keys in one dispatch agrees with wasm: head size ${headDim}`, async () => {
+    const reference = await runPair('wasm', headDim);
+    const candidate = await runPair('webgpu', headDim);
+    ['q', 'k', 'dq', 'dk'].forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
   });
 }

@@ -5,6 +5,7 @@
  */
 import type { GradSaveFunc, NamedAttrMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../../engine/tf.js';
+import { runMultiOutputOp } from '../../engine/ops/multi-output.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { frozenLinear } from '../../engine/ops/linear.js';
 import { ROPE } from '../../engine/kernels/webgpu/rope.js';
@@ -109,4 +110,23 @@ export function applyRope(x: Tensor, tables: RopeTables): Tensor {
     };
   }) as unknown as CustomGradientFunc) as unknown as (a: Tensor) => Tensor;
   return rotate(x);
+}
+
+/**
+ * applyRope of a layer's queries and keys ([batch, length, heads, headDim] each, their own head counts). On webgpu one
+ * dispatch rotates both and one their gradients; elsewhere each is applyRope's.
+ */
+export function applyRopePair(q: Tensor, k: Tensor, tables: RopeTables): [Tensor, Tensor] {
+  if (!hasKernel(ROPE)) return [applyRope(q, tables), applyRope(k, tables)];
+  const both = (a: Tensor, b: Tensor, cos: Tensor, sin: Tensor, backward: boolean) =>
+    tf.engine().runKernel(ROPE, { x: a, x2: b, cos, sin }, { backward } as unknown as NamedAttrMap) as Tensor[];
+  return runMultiOutputOp([q, k], {
+    forward([qIn, kIn], save) {
+      save([tables.cos, tables.sin]);
+      return both(qIn!, kIn!, tables.cos, tables.sin, false);
+    },
+    backward([dq, dk], [cos, sin]) {
+      return both(dq!, dk!, cos!, sin!, true);
+    },
+  }) as [Tensor, Tensor];
 }

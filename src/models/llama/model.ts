@@ -17,7 +17,7 @@ import {
 import { Linear } from '../layers/linear.js';
 import { rmsNorm } from '../layers/rms-norm.js';
 import { swiGlu } from '../layers/swiglu.js';
-import { applyRope, ropeInverseFrequencies, ropeTables, type RopeTables } from '../layers/rope.js';
+import { applyRopePair, ropeInverseFrequencies, ropeTables, type RopeTables } from '../layers/rope.js';
 import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
 import { lastTokenIndices, positionIds, type PaddedBatch } from '../tokenizers/padding.js';
 import { linearParameters, namedParameter, type NamedParameter } from '../named-parameters.js';
@@ -321,10 +321,14 @@ export class LlamaModel {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv } = this.config;
     const dh = headDim(this.config);
     const [B, T] = x.shape as [number, number, number];
-    const rotated = (y: Tensor, n: number) =>
-      tf.reshape(applyRope(tf.reshape(y, [B, T, n, dh]), rope), [B, T, n * dh]) as Tensor3D;
-    const q = rotated(layer.q.forward(x, context), H);
-    const newKeys = rotated(layer.k.forward(x, context), Hkv);
+    const heads = (y: Tensor, n: number) => tf.reshape(y, [B, T, n, dh]);
+    const [rotatedQ, rotatedK] = applyRopePair(
+      heads(layer.q.forward(x, context), H),
+      heads(layer.k.forward(x, context), Hkv),
+      rope,
+    );
+    const q = tf.reshape(rotatedQ, [B, T, H * dh]) as Tensor3D;
+    const newKeys = tf.reshape(rotatedK, [B, T, Hkv * dh]) as Tensor3D;
     const newValues = layer.v.forward(x, context) as Tensor3D;
     const keys = past === undefined ? newKeys : (tf.concat([past.keys, newKeys], 1) as Tensor3D);
     const values = past === undefined ? newValues : (tf.concat([past.values, newValues], 1) as Tensor3D);
