@@ -31,6 +31,7 @@ import {
   shaped,
   sizeOf,
   tileFitting,
+  withHostInt32,
   type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
@@ -101,13 +102,7 @@ function withKeyMask<T>(
   g: Geometry,
   run: (mask: TensorInfo) => T,
 ) {
-  const mask = backend.makeTensorInfo([g.batch, g.keys], 'int32', attrs.keyMask);
-  try {
-    return run(mask);
-  } finally {
-    // tfjs keeps a buffer still used by recorded commands until they are submitted.
-    backend.disposeData(mask.dataId);
-  }
+  return withHostInt32(backend, [g.batch, g.keys], attrs.keyMask, run);
 }
 
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {

@@ -6,10 +6,17 @@
  * the host nor uploaded. The op takes no tensors: the keys (u32, a few per call) are an attribute, uploaded with the
  * call as the shader's one input.
  */
-import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ERFINV_CONSTANTS, LOG_CONSTANTS } from '../../hashed-normals.js';
 import { TRIPLE32_WGSL } from './counter-hash-wgsl.js';
-import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import {
+  ELEMENT_INDEX,
+  elementwiseDispatch,
+  runShader,
+  shaped,
+  withHostInt32,
+  type WebGpuBackendLike,
+} from './shader.js';
 
 export const HASHED_NORMALS = 'McevalHashedNormals';
 
@@ -39,8 +46,8 @@ function polynomialFunction(name: string, coefficients: readonly number[]): stri
 }
 
 /**
- * WGSL for `hashedNormal(bits)`, the normal quantile of 32 hashed bits (engine/hashed-normals.ts), with `triple32`:
- * element i of the draw keyed k is hashedNormal(triple32(triple32(i) ^ k)).
+ * WGSL for `hashedNormal(bits)`, the normal quantile of 32 hashed bits (engine/hashed-normals.ts), with `triple32`, and
+ * `hashedNormalAt(k, i)`: element i of the draw keyed k, hashedNormal(triple32(triple32(i) ^ k)).
  */
 export const HASHED_NORMAL_WGSL = `
 ${TRIPLE32_WGSL}
@@ -78,6 +85,11 @@ fn hashedNormal(bits : u32) -> f32 {
   let z = p * (1.0 - t) * ${exact(ERFINV_CONSTANTS.sqrt2)};
   return bitcast<f32>(bitcast<u32>(z) ^ (bits & 0x80000000u));
 }
+
+// Element index of the draw keyed key.
+fn hashedNormalAt(key : u32, index : u32) -> f32 {
+  return hashedNormal(triple32(triple32(index) ^ key));
+}
 `;
 
 const CODE = `
@@ -88,7 +100,7 @@ fn main() {
   if (i < uniforms.size) {
     let row = i / uniforms.count;
     let index = u32(i - row * uniforms.count) + bitcast<u32>(uniforms.offset);
-    result[i] = hashedNormal(triple32(triple32(index) ^ bitcast<u32>(i32(keys[row]))));
+    result[i] = hashedNormalAt(bitcast<u32>(i32(keys[row])), index);
   }
 }
 `;
@@ -97,32 +109,36 @@ const hashedNormals: KernelFunc = ({ backend, attrs }) => {
   const { keys, count, offset } = attrs as unknown as HashedNormalsAttrs;
   const gpu = backend as unknown as WebGpuBackendLike;
   const size = keys.length * count;
-  const keyTensor = gpu.makeTensorInfo(
-    [keys.length],
-    'int32',
-    Int32Array.from(keys, (key) => key | 0),
+  return withHostKeys(gpu, keys, (keyTensor) =>
+    shaped(
+      runShader(
+        gpu,
+        {
+          key: 'McevalHashedNormals',
+          inputs: [{ name: 'keys', components: 1 }],
+          uniforms: 'size : i32, count : i32, offset : i32,',
+          workgroupSize: WORKGROUP,
+          dispatch: elementwiseDispatch(size, WORKGROUP),
+          outputSize: size,
+          code: CODE,
+        },
+        [keyTensor],
+        [size, count, offset | 0].map((data) => ({ type: 'int32' as const, data: [data] })),
+      ),
+      [keys.length, count],
+    ),
   );
-  try {
-    const output = runShader(
-      gpu,
-      {
-        key: 'McevalHashedNormals',
-        inputs: [{ name: 'keys', components: 1 }],
-        uniforms: 'size : i32, count : i32, offset : i32,',
-        workgroupSize: WORKGROUP,
-        dispatch: elementwiseDispatch(size, WORKGROUP),
-        outputSize: size,
-        code: CODE,
-      },
-      [keyTensor],
-      [size, count, offset | 0].map((data) => ({ type: 'int32' as const, data: [data] })),
-    );
-    return shaped(output, [keys.length, count]);
-  } finally {
-    // tfjs keeps a buffer still used by recorded commands until they are submitted.
-    gpu.disposeData(keyTensor.dataId);
-  }
 };
+
+/** u32 noise keys (one per row of a draw) as an int32 tensor of the call (shader.ts's withHostInt32). */
+export function withHostKeys<T>(backend: WebGpuBackendLike, keys: readonly number[], body: (keys: TensorInfo) => T): T {
+  return withHostInt32(
+    backend,
+    [keys.length],
+    Int32Array.from(keys, (key) => key | 0),
+    body,
+  );
+}
 
 export function webGpuHashedNormalsKernel(): KernelConfig {
   return { kernelName: HASHED_NORMALS, backendName: 'webgpu', kernelFunc: hashedNormals };

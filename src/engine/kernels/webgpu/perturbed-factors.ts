@@ -11,7 +11,7 @@
  *    d_in·r terms in a fixed order, drawing the noise again.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { HASHED_NORMAL_WGSL } from './hashed-normals.js';
+import { HASHED_NORMAL_WGSL, withHostKeys } from './hashed-normals.js';
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
@@ -44,7 +44,7 @@ const UNIFORMS = 'size : i32, count : i32, components : i32, rank : i32, first :
 /** Z_n's value at element k of member l's factor: element n·size + k of the draw keyed keys[l]. */
 const NOISE = `
 fn noise(key : u32, n : i32, k : i32) -> f32 {
-  return hashedNormal(triple32(triple32(u32(n * uniforms.size + k)) ^ key));
+  return hashedNormalAt(key, u32(n * uniforms.size + k));
 }`;
 
 const forwardCode = (withMeans: boolean) => `
@@ -122,20 +122,6 @@ fn main() {
 }
 `;
 
-/** The keys as an int32 tensor of the call (released once the call's commands are recorded). */
-function withKeys<T>(gpu: WebGpuBackendLike, keys: readonly number[], body: (keys: TensorInfo) => T): T {
-  const keyTensor = gpu.makeTensorInfo(
-    [keys.length],
-    'int32',
-    Int32Array.from(keys, (key) => key | 0),
-  );
-  try {
-    return body(keyTensor);
-  } finally {
-    gpu.disposeData(keyTensor.dataId);
-  }
-}
-
 /** The uniforms of both kernels for `members` members of rows × r, N components. */
 function uniforms(attrs: PerturbedFactorsAttrs, rank: number, components: number) {
   const size = attrs.rows * rank;
@@ -150,7 +136,7 @@ const perturbedFactors: KernelFunc = ({ inputs, backend, attrs }) => {
   const rank = columnScale.shape[columnScale.shape.length - 1]!;
   const components = weights.shape[weights.shape.length - 1]!;
   const count = settings.keys.length * settings.rows * rank;
-  const output = withKeys(gpu, settings.keys, (keys) =>
+  const output = withHostKeys(gpu, settings.keys, (keys) =>
     runShader(
       gpu,
       {
@@ -177,7 +163,7 @@ const perturbedFactorsGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const components = weights.shape[weights.shape.length - 1]!;
   const layers = weights.shape[0]!;
   const dColumnScale = gpu.makeTensorInfo([layers * rank], 'float32');
-  const dWeights = withKeys(gpu, settings.keys, (keys) =>
+  const dWeights = withHostKeys(gpu, settings.keys, (keys) =>
     runShader(
       gpu,
       {

@@ -167,6 +167,24 @@ export function patchShaderSource(code: string): string {
   return directives.length === 0 ? patched : `${directives.join('\n')}\n${patched}`;
 }
 
+/**
+ * `body` with host values (a mask, noise keys) made a tensor of the call, released when it returns: tfjs keeps a
+ * buffer that recorded commands still use until they are submitted.
+ */
+export function withHostInt32<T>(
+  backend: WebGpuBackendLike,
+  shape: number[],
+  values: Int32Array,
+  body: (tensor: TensorInfo) => T,
+): T {
+  const tensor = backend.makeTensorInfo(shape, 'int32', values);
+  try {
+    return body(tensor);
+  } finally {
+    backend.disposeData(tensor.dataId);
+  }
+}
+
 /** The number of values of a tensor. */
 export const sizeOf = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
 
