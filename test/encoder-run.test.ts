@@ -127,6 +127,20 @@ const headNames = (family: 'bert' | 'roberta') =>
     ? ['classifier.bias', 'classifier.weight']
     : ['classifier.dense.bias', 'classifier.dense.weight', 'classifier.out_proj.bias', 'classifier.out_proj.weight'];
 
+/**
+ * The CLI run of `adapter` on `family`'s checkpoint into root/`name` (it must succeed): its metrics, its saved adapter
+ * folder and that folder's adapter_config.json.
+ */
+function runWithAdapter(family: 'bert' | 'roberta', adapter: string, name: string) {
+  const out = join(root, name);
+  const result = mceval(runArgs(folders[family], adapter, out));
+  assert.equal(result.code, 0, result.stderr);
+  const { dir, metrics } = onlyRun(out);
+  const adapterDir = join(dir, 'adapter');
+  const config = JSON.parse(readFileSync(join(adapterDir, 'adapter_config.json'), 'utf8'));
+  return { metrics, adapterDir, config };
+}
+
 /** The base checkpoint, the run's saved head and its saved adapter alone give the run's scores. */
 async function assertFilesScoreTheRun(
   family: 'bert' | 'roberta',
@@ -150,12 +164,7 @@ async function assertFilesScoreTheRun(
 
 for (const family of ['bert', 'roberta'] as const) {
   test(`${family}: LoRA fine-tunes on sentence pairs; PEFT's files under the encoder's module names score what the run scored`, async () => {
-    const out = join(root, `lora-${family}`);
-    const result = mceval(runArgs(folders[family], 'lora', out));
-    assert.equal(result.code, 0, result.stderr);
-    const { dir, metrics } = onlyRun(out);
-    const adapterDir = join(dir, 'adapter');
-    const config = JSON.parse(readFileSync(join(adapterDir, 'adapter_config.json'), 'utf8'));
+    const { metrics, adapterDir, config } = runWithAdapter(family, 'lora', `lora-${family}`);
     // The preset's q_proj … down_proj, as this encoder names them (its feed-forward output named per layer).
     assert.deepEqual(config.target_modules, [
       'query',
@@ -199,12 +208,7 @@ for (const family of ['bert', 'roberta'] as const) {
 
 for (const family of ['bert', 'roberta'] as const) {
   test(`${family}: prompt tuning saves PEFT's SEQ_CLS prompt adapter, which with the base checkpoint scores what the run scored`, async () => {
-    const out = join(root, `prompt-${family}`);
-    const result = mceval(runArgs(folders[family], 'prompt-tuning', out));
-    assert.equal(result.code, 0, result.stderr);
-    const { dir, metrics } = onlyRun(out);
-    const adapterDir = join(dir, 'adapter');
-    const config = JSON.parse(readFileSync(join(adapterDir, 'adapter_config.json'), 'utf8'));
+    const { metrics, adapterDir, config } = runWithAdapter(family, 'prompt-tuning', `prompt-${family}`);
     assert.equal(config.peft_type, 'PROMPT_TUNING');
     assert.equal(config.task_type, 'SEQ_CLS');
     assert.deepEqual(config.modules_to_save, ['classifier']);

@@ -36,32 +36,24 @@ function code(backward: boolean, pair: boolean): string {
       rotated = ${above(x)};
     }
     ${out}[e] = ${x}[e] * cos[t] + rotated;`;
-  const first = `fn rotateFirst(e : i32) {${rotate('x', 'uniforms.heads', 'result')}
-}`;
-  if (!pair)
-    return `
-${first}
-
-fn main() {
-  let e = ${ELEMENT_INDEX(WORKGROUP)};
-  if (e < uniforms.count) {
-    rotateFirst(e);
-  }
-}
-`;
-  return `
-${first}
-
+  const second = pair
+    ? `
 fn rotateSecond(e : i32) {${rotate('x2', 'uniforms.heads2', 'rotated2')}
+}`
+    : '';
+  const secondCall = pair
+    ? ` else if (e < uniforms.count + uniforms.count2) {\n    rotateSecond(e - uniforms.count);\n  }`
+    : '';
+  return `
+fn rotateFirst(e : i32) {${rotate('x', 'uniforms.heads', 'result')}
 }
+${second}
 
 fn main() {
   let e = ${ELEMENT_INDEX(WORKGROUP)};
   if (e < uniforms.count) {
     rotateFirst(e);
-  } else if (e < uniforms.count + uniforms.count2) {
-    rotateSecond(e - uniforms.count);
-  }
+  }${secondCall}
 }
 `;
 }

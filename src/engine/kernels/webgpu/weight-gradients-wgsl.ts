@@ -1,5 +1,5 @@
 /**
- * WGSL for a low-rank layer's two weight gradients, dA = (m ⊙ x)ᵀ·dDown [in, r] and dB = downᵀ·dy [r, out]: products
+ * WGSL for a low-rank layer's two weight gradients, dA = (m ⊙ x)ᵀ·dDown [in, r] and dB = s·downᵀ·dy [r, out]: products
  * over the step's tokens whose outputs are narrow, so a tiling over the output alone leaves a GPU a few workgroups,
  * each walking every token (tfjs-webgpu's 32 × 32 tiles: 24 workgroups for a [768, 8] gradient). Here the tokens are
  * split too. The first pass gives each workgroup an output tile and a chunk of tokens, and writes that chunk's partial
