@@ -20,7 +20,8 @@
  *    bytes the host writes to the GPU in one step (host-made tensors and tfjs's uniforms) and the host's time to
  *    record and submit a step (`recordingMsPerStep`: where it nears `msPerStep`, the step waits on the host);
  *  - the products a step is made of, alone: TFLOP/s of tfjs's matMul and of mceval's fused low-rank product (rank 8
- *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens;
+ *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens —
+ *    and of a LoRA layer's whole output, with x·A by a dispatch of its own before the product or formed inside it;
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
  *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default): a step is hundreds of dispatches, so how often the queue is
  *    submitted may matter on a real GPU, and is one setting to change if it does;
@@ -31,6 +32,8 @@
  *    order; then the LoRA step (with and without dropout) each way (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), and the LoRA step
  *    with tfjs's threshold for too few workgroups at each of `--matmul-thresholds` (8, tfjs's own on a non-Intel GPU;
  *    64; 512), which decides the programs of the small products tfjs still runs (the LM head's at few targets);
+ *  - the LoRA (with and without dropout) and MonteCLoRA steps with the narrow products formed inside the layer's
+ *    product and by dispatches of their own (MCEVAL_WEBGPU_INLINE_NARROW always and never);
  *  - causal attention alone, forward and backward, at head sizes 64 and 128 (4 × 1024 tokens, 2048 wide, 4 query heads
  *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
  *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
@@ -65,7 +68,8 @@ import { relativeDifference, timePerCall, withFlag } from './time-per-call.js';
 import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
 import { randomEncoder } from '../random-encoder.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
-import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import { LOW_RANK_PRODUCT, LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import { NARROW_PRODUCT } from '../../src/engine/kernels/webgpu/narrow-product.js';
 import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
 import { AttentionMask, fusedAttention } from '../../src/models/layers/causal-attention.js';
 import '@tensorflow/tfjs-backend-cpu';
@@ -269,11 +273,12 @@ async function productRates(shapes: readonly (readonly [number, number, number])
   registerWebGpuKernels(true);
   const results = [];
   for (const [rows, inner, columns] of shapes) {
-    const [x, w, d, e] = [
+    const [x, w, d, e, a] = [
       [rows, inner],
       [inner, columns],
       [rows, 8],
       [8, columns],
+      [inner, 8],
     ].map((shape) => tf.randomNormal(shape, 0, 0.1, 'float32', 1));
     const flops = 2 * rows * inner * columns;
     const tfjs = await timePerCall(() => tf.matMul(x!, w!), repeats);
@@ -282,7 +287,24 @@ async function productRates(shapes: readonly (readonly [number, number, number])
       tf.engine().runKernel(LOW_RANK_PRODUCT, { x: x!, w: w!, d: d!, e: e! }, attrs as never) as Tensor;
     const mceval = await withProductTile('64', () => timePerCall(fused, repeats));
     const mceval128 = await withProductTile('128', () => timePerCall(fused, repeats));
-    [x, w, d, e].forEach((t) => t!.dispose());
+    // A LoRA layer's output both ways: x·A by a dispatch of its own then the fused product, or both in one.
+    const separate = () =>
+      tf.tidy(() => {
+        const down = tf.engine().runKernel(NARROW_PRODUCT, { x: x!, w: a! }, { transposeW: false, scale: 1 } as never);
+        return tf.engine().runKernel(LOW_RANK_PRODUCT, { x: x!, w: w!, d: down as Tensor, e: e! }, attrs as never);
+      }) as Tensor;
+    const inlineAttrs = { ...attrs, transposeN: false, narrowScale: 1 };
+    const inline = () => {
+      const outputs = tf
+        .engine()
+        .runKernel(LOW_RANK_PRODUCT_INLINE, { x: x!, w: w!, n: a!, e: e! }, inlineAttrs as never);
+      const [y, down] = outputs as unknown as [Tensor, Tensor];
+      down.dispose();
+      return y;
+    };
+    const withNarrow = await withProductTile('64', () => timePerCall(separate, repeats));
+    const inlined = await withProductTile('64', () => timePerCall(inline, repeats));
+    [x, w, d, e, a].forEach((t) => t!.dispose());
     results.push({
       rows,
       inner,
@@ -290,6 +312,8 @@ async function productRates(shapes: readonly (readonly [number, number, number])
       tfjsTflops: flops / tfjs / 1e12,
       mcevalTflops: flops / mceval / 1e12,
       mcevalTile128Tflops: flops / mceval128 / 1e12,
+      narrowThenProductTflops: flops / withNarrow / 1e12,
+      inlineNarrowTflops: flops / inlined / 1e12,
     });
   }
   return results;
@@ -413,6 +437,20 @@ for (const method of ['lora', 'lora-dropout'] as const)
       finished('weight gradients step', { method, setting, msPerStep, tokensPerSecond, dispatchesPerStep }),
     );
   }
+// The narrow products x·A and s·dy·Bᵀ formed inside the layer's product, or by dispatches of their own: the setting's
+// `auto` picks by the product's size, which this (and `products`' two inline columns) is to settle on a GPU.
+const inlineSteps = [];
+for (const method of ['lora', 'lora-dropout', 'monteclora'] as const)
+  for (const setting of ['always', 'never']) {
+    const { msPerStep, tokensPerSecond, dispatchesPerStep } = await withEnv(
+      'MCEVAL_WEBGPU_INLINE_NARROW',
+      setting,
+      () => speed(modelSpec, medium, batch, length, steps, method, 'mceval'),
+    );
+    inlineSteps.push(
+      finished('inline narrow step', { method, setting, msPerStep, tokensPerSecond, dispatchesPerStep }),
+    );
+  }
 const matmulThresholds = [];
 for (const threshold of argument('matmul-thresholds', '8,64,512').split(',').map(Number)) {
   const { msPerStep, tokensPerSecond } = await withFlag(
@@ -474,6 +512,7 @@ console.log(
       productTiles,
       weightGradients,
       weightGradientSteps,
+      inlineSteps,
       matmulThresholds,
       attention,
       attentionSteps,

@@ -5,7 +5,11 @@ import { initEngine, resolveBackendRequest, type BackendProbe } from '../engine/
 import { matmulSelfCheck, type MatmulCheck } from '../engine/selfcheck.js';
 import { kernelBuild, type KernelBuild } from '../engine/kernels/wasm-kernels.js';
 import { webGpuAdapterReport, type WebGpuAdapterReport } from '../engine/webgpu.js';
-import { LOW_RANK_PRODUCT } from '../engine/kernels/webgpu/low-rank-product.js';
+import {
+  LOW_RANK_PRODUCT,
+  inlineMostMultiplyAdds,
+  inlineNarrowSetting,
+} from '../engine/kernels/webgpu/low-rank-product.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/kernels/webgpu/attention-lanes.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
@@ -27,6 +31,11 @@ export interface DoctorResult {
   readonly webgpuKernels?: 'mceval' | 'tfjs';
   /** On webgpu with mceval's kernels: invocations per attention row at head sizes 32, 64 and 128. */
   readonly webgpuAttentionLanes?: Readonly<Record<string, number>>;
+  /**
+   * On webgpu with mceval's kernels: the base product's multiply-adds up to which a low-rank layer forms its narrow
+   * products inside it (MCEVAL_WEBGPU_INLINE_NARROW), null for any size.
+   */
+  readonly webgpuInlineNarrowUpTo?: number | null;
   readonly ok: boolean;
 }
 
@@ -103,7 +112,7 @@ export default class Doctor extends BaseCommand {
               `(MCEVAL_WEBGPU_KERNELS=0 for tfjs's own ops); attention lanes per row by head size: ` +
               `${Object.entries(result.webgpuAttentionLanes ?? {})
                 .map(([size, lanes]) => `${lanes} at ${size}`)
-                .join(', ')}`
+                .join(', ')}; ${describeInline(result.webgpuInlineNarrowUpTo, adapter?.isFallbackAdapter === true)}`
           : "Kernels: tfjs's own ops (MCEVAL_WEBGPU_KERNELS=0)",
       );
     }
@@ -114,10 +123,21 @@ export default class Doctor extends BaseCommand {
 }
 
 /** Which kernels run on webgpu and, for mceval's, how many invocations share an attention row at common head sizes. */
-function webGpuKernelReport(): Pick<DoctorResult, 'webgpuKernels' | 'webgpuAttentionLanes'> {
+function webGpuKernelReport(): Pick<DoctorResult, 'webgpuKernels' | 'webgpuAttentionLanes' | 'webgpuInlineNarrowUpTo'> {
   if (tf.getKernel(LOW_RANK_PRODUCT, 'webgpu') === undefined) return { webgpuKernels: 'tfjs' };
   const floor = subgroupFloor(webGpuAdapterReport());
   const setting = attentionLaneSetting();
   const lanes = Object.fromEntries([32, 64, 128].map((size) => [size, attentionLanes(size / 4, floor, setting)]));
-  return { webgpuKernels: 'mceval', webgpuAttentionLanes: lanes };
+  const upTo = inlineMostMultiplyAdds(webGpuAdapterReport());
+  return {
+    webgpuKernels: 'mceval',
+    webgpuAttentionLanes: lanes,
+    webgpuInlineNarrowUpTo: Number.isFinite(upTo) ? upTo : null,
+  };
+}
+
+function describeInline(upTo: number | null | undefined, fallback: boolean): string {
+  const never = fallback && inlineNarrowSetting() === 'auto' ? 'not on a fallback adapter' : 'never';
+  const where = upTo === null ? 'always' : !upTo ? never : `up to ${upTo} multiply-adds`;
+  return `a low-rank layer's narrow products inside its product: ${where} (MCEVAL_WEBGPU_INLINE_NARROW)`;
 }

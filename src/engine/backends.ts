@@ -11,7 +11,7 @@ import { registerCustomKernels } from './kernels/register.js';
 import { setupWebGpu, webGpuAdapterReport } from './webgpu.js';
 import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
-import { productBlocks } from './kernels/webgpu/low-rank-product.js';
+import { inlineNarrowSetting, productBlocks } from './kernels/webgpu/low-rank-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -172,6 +172,7 @@ export async function initEngine(
   headChunkElements();
   productBlocks();
   splitWeightGradients();
+  inlineNarrowSetting();
   attentionLaneSetting();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { webGpuAdapterReport } from '../../src/engine/webgpu.js';
 import { attentionLanes, subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
+import { mceval } from '../helpers.js';
 
 test('the adapter report lists every feature, agrees with its named ones, and gives the subgroup sizes', async () => {
   await initEngine('webgpu');
@@ -26,4 +27,18 @@ test('with subgroups, attention at head size 64 runs its lane-shared shaders by 
   // The attention tests' "by head size" cases then exercise the subgroup shuffles (lavapipe's subgroups hold 8).
   if (webGpuAdapterReport()!.features.subgroups) assert.equal(attentionLanes(16, floor, 'auto'), 2);
   else assert.equal(attentionLanes(16, floor, 'auto'), 1);
+});
+
+test('doctor says where a low-rank layer forms its narrow products: never by default on a fallback adapter', () => {
+  const doctor = (env: Record<string, string>) => {
+    const { code, stdout } = mceval(['doctor', '--json', '--size', '32', '--backend', 'webgpu'], env);
+    assert.equal(code, 0);
+    return JSON.parse(stdout) as { webgpu: { isFallbackAdapter: boolean }; webgpuInlineNarrowUpTo: number | null };
+  };
+  const report = doctor({ MCEVAL_WEBGPU_ALLOW_FALLBACK: '1' });
+  assert.equal(report.webgpuInlineNarrowUpTo, report.webgpu.isFallbackAdapter ? 0 : 2 ** 31);
+  assert.equal(
+    doctor({ MCEVAL_WEBGPU_ALLOW_FALLBACK: '1', MCEVAL_WEBGPU_INLINE_NARROW: 'always' }).webgpuInlineNarrowUpTo,
+    null,
+  );
 });

@@ -4,7 +4,10 @@
  * for x, A, B and P, with and without bias, dropout mask and perturbation, at sizes that are not multiples of the
  * kernel's output tile (64 × 64, and 128 × 128 by MCEVAL_WEBGPU_PRODUCT_TILE) or its 16-wide inner step (and ones that
  * span several tiles), with scalar and vec4 loads.
- * Agreement within 1e-5 of the largest value: float32 sums taken in another order. Leaves no tensor behind.
+ * Each vectorized case runs twice on webgpu: with the narrow products (m ⊙ x)·A and s·dy·Bᵀ formed inside the
+ * product (MCEVAL_WEBGPU_INLINE_NARROW=always; the case checks that the inline kernel ran) and by dispatches of their
+ * own (`never`, the default on this fallback adapter). Agreement within 1e-5 of the largest value: float32 sums taken in another
+ * order. Leaves no tensor behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +19,12 @@ import { assertAgree } from './agreement.js';
 import { withEnv } from '../helpers.js';
 import { keepMaskReference, keepThreshold } from '../../src/engine/dropout-bits.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
-import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import {
+  LOW_RANK_PRODUCT,
+  LOW_RANK_PRODUCT_INLINE,
+  inlinesNarrowProduct,
+} from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import type { WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 
 interface Case {
   readonly tokens: number;
@@ -37,9 +45,20 @@ const CASES: Case[] = [
   // Several 128 × 128 tiles with ragged edges, vectorized and not.
   { tokens: 150, inFeatures: 68, outFeatures: 260, rank: 8, bias: true, mask: false, perturbation: false },
   { tokens: 97, inFeatures: 33, outFeatures: 131, rank: 3, bias: false, mask: true, perturbation: false },
+  // The inline narrow product at its widest rank (16) and its narrowest (4), several tiles down and one across.
+  { tokens: 140, inFeatures: 48, outFeatures: 72, rank: 16, bias: false, mask: true, perturbation: false },
+  { tokens: 33, inFeatures: 20, outFeatures: 8, rank: 4, bias: true, mask: false, perturbation: true },
 ];
 
-async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<number[][]> {
+const vectorized = (c: Case) => [c.inFeatures, c.outFeatures, c.rank].every((size) => size % 4 === 0);
+
+interface Outcome {
+  readonly arrays: number[][];
+  /** The kernels the forward and backward pass ran. */
+  readonly kernels: string[];
+}
+
+async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<Outcome> {
   await initEngine(backend);
   if (backend === 'webgpu') assert.ok(tf.getKernel(LOW_RANK_PRODUCT, 'webgpu'), 'the webgpu kernel is registered');
   const before = tf.memory().numTensors;
@@ -68,22 +87,64 @@ async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<number[][]> {
       ...(mask === undefined ? {} : { mask }),
       ...(c.perturbation ? { perturbation: args[3] as Tensor2D } : {}),
     });
-  const { value, grads } = tf.valueAndGrads((...args: Tensor[]) => tf.sum(tf.mul(forward(...args), dy)))(inputs);
+  let step: { value: Tensor; grads: Tensor[] } | undefined;
+  const profile = await tf.profile(() => {
+    step = tf.valueAndGrads((...args: Tensor[]) => tf.sum(tf.mul(forward(...args), dy)))(inputs);
+  });
+  const { value, grads } = step!;
   const out = tf.tidy(() => forward(...inputs));
   const arrays = await Promise.all([out, ...grads].map((t) => t.data()));
   tf.dispose([x, weight, a, b, p, dy, value, out, ...grads, ...(bias ? [bias] : []), ...(mask ? [mask] : [])]);
   assert.equal(tf.memory().numTensors, before, `${backend}: a tensor outlived the op`);
-  return arrays.map((array) => Array.from(array as Float32Array));
+  return {
+    arrays: arrays.map((array) => Array.from(array as Float32Array)),
+    kernels: profile.kernels.map((kernel) => kernel.name),
+  };
 }
 
 for (const tile of ['64', '128'])
-  for (const c of CASES) {
-    const name = `${c.tokens}×${c.inFeatures}→${c.outFeatures}, r ${c.rank}${c.bias ? ', bias' : ''}${c.mask ? ', dropout' : ''}${c.perturbation ? ', perturbation' : ''}`;
-    test(`webgpu low-rank product (tile ${tile}) agrees with wasm: ${name}`, async () => {
-      const reference = await run('wasm', c);
-      const candidate = await withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, () => run('webgpu', c));
-      ['output', 'dx', 'dA', 'dB', 'dP']
-        .slice(0, reference.length)
-        .forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
-    });
-  }
+  for (const c of CASES)
+    for (const inline of vectorized(c) ? ['always', 'never'] : ['always']) {
+      const options = [c.bias && 'bias', c.mask && 'dropout', c.perturbation && 'perturbation', `inline ${inline}`];
+      const name = `${c.tokens}×${c.inFeatures}→${c.outFeatures}, r ${c.rank}, ${options.filter(Boolean).join(', ')}`;
+      test(`webgpu low-rank product (tile ${tile}) agrees with wasm: ${name}`, async () => {
+        const reference = await run('wasm', c);
+        const candidate = await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', inline, () =>
+          withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, () => run('webgpu', c)),
+        );
+        // Forward and backward each: inline where the shapes allow and the setting asks.
+        const inlined = candidate.kernels.filter((kernel) => kernel === LOW_RANK_PRODUCT_INLINE).length;
+        assert.equal(inlined, vectorized(c) && inline === 'always' ? 2 : 0);
+        ['output', 'dx', 'dA', 'dB', 'dP']
+          .slice(0, reference.arrays.length)
+          .forEach((label, i) => assertAgree(label, candidate.arrays[i]!, reference.arrays[i]!, 1e-5));
+      });
+    }
+
+test('the narrow product is formed inline for the shapes, memory, sizes and adapters that allow it', async () => {
+  const device = (bytes: number) => ({ device: { limits: { maxComputeWorkgroupStorageSize: bytes } } });
+  const gpu = device(32768) as unknown as WebGpuBackendLike;
+  const hardware = { isFallbackAdapter: false };
+  const shape = { rows: 256, inner: 768, columns: 768, rank: 8, inputMask: true };
+  assert.equal(inlinesNarrowProduct(gpu, shape, hardware), true);
+  // Not a multiple of 4, wider than 16.
+  assert.equal(inlinesNarrowProduct(gpu, { ...shape, rank: 6 }, hardware), false);
+  assert.equal(inlinesNarrowProduct(gpu, { ...shape, inner: 770 }, hardware), false);
+  assert.equal(inlinesNarrowProduct(gpu, { ...shape, rank: 20 }, hardware), false);
+  // 64 × 64 tiles at r 16 with an input mask take 13 KiB of workgroup memory: the WebGPU minimum of 16 KiB holds them.
+  const small = (bytes: number) => device(bytes) as unknown as WebGpuBackendLike;
+  assert.equal(inlinesNarrowProduct(small(16384), { ...shape, rank: 16 }, hardware), true);
+  assert.equal(inlinesNarrowProduct(small(12288), { ...shape, rank: 16 }, hardware), false);
+  // `auto` up to 2³¹ multiply-adds on a hardware adapter, never on a fallback one; `always` and `never` regardless.
+  const large = { ...shape, rows: 2048, inner: 2048, columns: 2048 };
+  assert.equal(inlinesNarrowProduct(gpu, { ...large, rows: 512 }, hardware), true);
+  assert.equal(inlinesNarrowProduct(gpu, large, hardware), false);
+  assert.equal(inlinesNarrowProduct(gpu, shape, { isFallbackAdapter: true }), false);
+  await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'always', () => {
+    assert.equal(inlinesNarrowProduct(gpu, large, hardware), true);
+    assert.equal(inlinesNarrowProduct(gpu, shape, { isFallbackAdapter: true }), true);
+  });
+  await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'never', () =>
+    assert.equal(inlinesNarrowProduct(gpu, shape, hardware), false),
+  );
+});

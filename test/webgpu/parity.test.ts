@@ -34,6 +34,7 @@ import { padBatch } from '../../src/models/tokenizers/padding.js';
 import { causalLmLoss, targetMask } from '../../src/train/loss.js';
 import { fineTuneAdapterAndHead, withEnv } from '../helpers.js';
 import { encoderPairExamples, tinyEncoder } from '../tiny-encoder.js';
+import { LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 
 interface Outcome {
   readonly losses: number[];
@@ -47,6 +48,8 @@ const TEXTS = ['good film', 'bad film', 'great plot', 'awful plot', 'fine acting
 
 type Method =
   | 'lora'
+  | 'lora-inline'
+  | 'monteclora-inline'
   | 'dora'
   | 'monteclora'
   | 'monteclora-dirichlet'
@@ -59,6 +62,7 @@ type Method =
 /** The MonteCLoRA configurations beside the paper's: exact Dirichlet weights; two outer samples with ε², a random prior. */
 const MONTECLORA_VARIANTS: Partial<Record<Method, object>> = {
   monteclora: {},
+  'monteclora-inline': { dropout: 0.1 },
   'monteclora-bert': {},
   'monteclora-dirichlet': { mixtureWeights: 'dirichlet' },
   'monteclora-variants': { outerSamples: 2, doubleScale: true, randomDirichletPrior: true },
@@ -106,7 +110,16 @@ async function fineTuneOn(backend: 'wasm' | 'webgpu', method: Method): Promise<O
             )
           : loraMethod.apply(
               model,
-              parseLoraConfig({ r: 4, alpha: 8, useDora: method === 'dora', targetModules: targets }, 'parity'),
+              parseLoraConfig(
+                {
+                  r: 4,
+                  alpha: 8,
+                  useDora: method === 'dora',
+                  ...(method === 'lora-inline' ? { dropout: 0.1 } : {}),
+                  targetModules: targets,
+                },
+                'parity',
+              ),
               new Rng(4),
             );
   try {
@@ -139,8 +152,30 @@ function assertClose(actual: readonly number[], expected: readonly number[], rel
   });
 }
 
+/** Runs `body` on webgpu with the narrow products formed inside the layers' products; asserts that they were. */
+async function withInlineNarrow<T>(body: () => Promise<T>): Promise<T> {
+  const engine = tf.engine();
+  const runKernel = engine.runKernel.bind(engine);
+  let inlined = 0;
+  engine.runKernel = ((
+    name: string,
+    ...rest: Parameters<typeof runKernel> extends [string, ...infer R] ? R : never
+  ) => {
+    if (name === LOW_RANK_PRODUCT_INLINE) inlined++;
+    return runKernel(name, ...rest);
+  }) as typeof engine.runKernel;
+  try {
+    return await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'always', body);
+  } finally {
+    engine.runKernel = runKernel;
+    assert.ok(inlined > 0, 'no layer formed its narrow products inline');
+  }
+}
+
 for (const method of [
   'lora',
+  'lora-inline',
+  'monteclora-inline',
   'dora',
   'monteclora',
   'monteclora-dirichlet',
@@ -152,7 +187,10 @@ for (const method of [
 ] as const) {
   test(`${method}: fine-tuning steps and scoring on webgpu agree with wasm from the same seed`, async () => {
     const reference = await fineTuneOn('wasm', method);
-    const candidate = await fineTuneOn('webgpu', method);
+    // -inline: with the presets' kind of dropout, and x·A and s·dy·Bᵀ formed inside the layer's product.
+    const candidate = method.endsWith('-inline')
+      ? await withInlineNarrow(() => fineTuneOn('webgpu', method))
+      : await fineTuneOn('webgpu', method);
     assertClose(candidate.losses, reference.losses, 2e-4, 'loss');
     assertClose(candidate.gradNorms, reference.gradNorms, 2e-4, 'gradient norm');
     // AdamW divides by √v: a weight whose gradient is ~0 moves by up to lr (0.01) per step on either backend from

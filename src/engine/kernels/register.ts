@@ -7,7 +7,7 @@ import { sharedIdentityKernel } from './shared-identity.js';
 import { transposedProductKernel } from './transposed-product.js';
 import { adamwUpdateKernel } from './adamw-update.js';
 import { webGpuAttentionKernels } from './webgpu/causal-attention.js';
-import { webGpuLowRankProductKernel } from './webgpu/low-rank-product.js';
+import { webGpuLowRankProductKernels } from './webgpu/low-rank-product.js';
 import { webGpuWeightGradientsKernel } from './webgpu/weight-gradients.js';
 import { webGpuNarrowProductKernel } from './webgpu/narrow-product.js';
 import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
@@ -49,7 +49,7 @@ let webGpuKernels: KernelConfig[] | undefined;
 export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNELS'] !== '0'): void {
   webGpuKernels ??= [
     ...webGpuAttentionKernels(),
-    webGpuLowRankProductKernel(),
+    ...webGpuLowRankProductKernels(),
     webGpuWeightGradientsKernel(),
     webGpuNarrowProductKernel(),
     webGpuAdamwUpdateKernel(),

@@ -10,7 +10,10 @@
  * (product.ts's transposed products; A's and B's by `lowRankWeightGradients`), summed in another order. Where the
  * backend has the McevalLowRankProduct kernel (webgpu), the output x·W + b + s·down·B and the input gradient
  * dy·Wᵀ + m ⊙ (dDown·(A + P)ᵀ) are each one shader, which writes neither product on its own, and the narrow products
- * (m ⊙ x)·(A + P) and s·dy·Bᵀ are narrowProduct's, with the mask and the scaling applied inside.
+ * down = (m ⊙ x)·(A + P) and dDown = s·dy·Bᵀ are narrowProduct's, with the mask and the scaling applied inside — or,
+ * where inlinesNarrowProduct says so (small products on a hardware GPU, whose steps wait on the host's recording of
+ * dispatches), each formed inside the product that needs it (McevalLowRankProductInline): two dispatches a layer
+ * fewer.
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
@@ -19,9 +22,14 @@ import { narrowProduct } from './narrow-product.js';
 import { lowRankWeightGradients } from './low-rank-weight-gradients.js';
 import {
   LOW_RANK_PRODUCT,
+  LOW_RANK_PRODUCT_INLINE,
+  inlinesNarrowProduct,
+  type InlineProductAttrs,
+  type InlineProductInputs,
   type LowRankProductAttrs,
   type LowRankProductInputs,
 } from '../kernels/webgpu/low-rank-product.js';
+import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
 import { hasKernel } from '../kernels/has-kernel.js';
 
 export interface LowRankUpdate {
@@ -42,6 +50,28 @@ function lowRankProduct(inputs: Record<keyof LowRankProductInputs, Tensor | unde
   return tf.engine().runKernel(LOW_RANK_PRODUCT, given as never, attrs as never) as Tensor2D;
 }
 
+/**
+ * [y, t]: x·W′ + bias + scale · mask ⊙ (t·E′) and t = narrowScale · (inputMask ⊙ x)·N′ in one dispatch, by the
+ * backend's McevalLowRankProductInline kernel (webgpu).
+ */
+function inlineLowRankProduct(
+  inputs: Record<keyof InlineProductInputs, Tensor | undefined>,
+  attrs: InlineProductAttrs,
+): [Tensor2D, Tensor2D] {
+  const given = Object.fromEntries(Object.entries(inputs).filter(([, tensor]) => tensor !== undefined));
+  return tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, given as never, attrs as never) as unknown as [
+    Tensor2D,
+    Tensor2D,
+  ];
+}
+
+/** Whether the product of x [rows, inner] into `columns` forms its narrow product in the same dispatch. */
+function inlines(rows: number, inner: number, columns: number, rank: number, inputMask: boolean): boolean {
+  if (!hasKernel(LOW_RANK_PRODUCT_INLINE)) return false;
+  const backend = tf.backend() as unknown as WebGpuBackendLike;
+  return inlinesNarrowProduct(backend, { rows, inner, columns, rank, inputMask });
+}
+
 export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefined, update: LowRankUpdate): Tensor {
   const inFeatures = x.shape[x.shape.length - 1]!;
   const flat = (t: Tensor) => tf.reshape(t, [-1, inFeatures]) as Tensor2D;
@@ -50,21 +80,52 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
   // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).
   const fused = hasKernel(LOW_RANK_PRODUCT);
   const flatBias = fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined;
+  // [x·W + b + s·down·B, down] with down = (m ⊙ x)·A′ by a dispatch of its own: one fused product, or tfjs ops.
+  const separateProducts = (input: Tensor2D, factor: Tensor2D, b: Tensor2D): [Tensor2D, Tensor2D] => {
+    const down = narrowProduct(input, factor, mask === undefined ? {} : { mask });
+    if (fused) {
+      const value = lowRankProduct(
+        { x: input, w: weight, d: down, e: b, bias: flatBias, mask: undefined },
+        { transposeW: false, transposeE: false, scale: scaling },
+      );
+      return [value, down];
+    }
+    const product = tf.matMul(input, weight);
+    const base = bias === undefined ? product : tf.add(product, bias);
+    return [tf.add(base, tf.mul(tf.matMul(down, b), scaling)) as Tensor2D, down];
+  };
+  // [dy·Wᵀ + m ⊙ (dDown·A′ᵀ), dDown] with dDown = s·dy·Bᵀ by a dispatch of its own: one fused product, or tfjs ops.
+  const separateGradients = (
+    dy: Tensor2D,
+    ws: Tensor2D,
+    bs: Tensor2D,
+    factors: Tensor2D,
+    masks: Tensor | undefined,
+  ): [Tensor2D, Tensor2D] => {
+    const dDown = narrowProduct(dy, bs, { transposeW: true, scale: scaling });
+    if (fused) {
+      const dx = lowRankProduct(
+        { x: dy, w: ws, d: dDown, e: factors, bias: undefined, mask: masks },
+        { transposeW: true, transposeE: true, scale: 1 },
+      );
+      return [dx, dDown];
+    }
+    const low = productTransposedRight(dDown, factors);
+    return [tf.add(productTransposedRight(dy, ws), masks === undefined ? low : tf.mul(low, masks)) as Tensor2D, dDown];
+  };
   // Inputs: x, A, B and, when given, A's perturbation; customGrad passes them first and the save function last.
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args.pop() as GradSaveFunc;
     const [input, a, b, perturbation] = args as [Tensor2D, Tensor2D, Tensor2D, Tensor2D?];
     const factor = perturbation === undefined ? a : (tf.add(a, perturbation) as Tensor2D);
-    const product = fused ? undefined : tf.matMul(input, weight);
-    const down = narrowProduct(input, factor, mask === undefined ? {} : { mask });
+    const [rows, rank, outFeatures] = [input.shape[0], a.shape[1], weight.shape[1]];
+    const [value, down] = inlines(rows, inFeatures, outFeatures, rank, mask !== undefined)
+      ? inlineLowRankProduct(
+          { x: input, w: weight, n: factor, e: b, bias: flatBias, inputMask: mask, mask: undefined },
+          { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: scaling },
+        )
+      : separateProducts(input, factor, b);
     save([input, factor, b, down, weight, ...(mask === undefined ? [] : [mask])]);
-    const value =
-      product === undefined
-        ? lowRankProduct(
-            { x: input, w: weight, d: down, e: b, bias: flatBias, mask: undefined },
-            { transposeW: false, transposeE: false, scale: scaling },
-          )
-        : tf.add(bias === undefined ? product : tf.add(product, bias), tf.mul(tf.matMul(down, b), scaling));
     return {
       value,
       gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => {
@@ -78,7 +139,12 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
         ];
         // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] (less work; on
         // webgpu inside their kernels).
-        const dDown = narrowProduct(dy, bs, { transposeW: true, scale: scaling });
+        const [dx, dDown] = inlines(rows, outFeatures, inFeatures, rank, false)
+          ? inlineLowRankProduct(
+              { x: dy, w: ws, n: bs, e: factors, bias: undefined, inputMask: undefined, mask: masks },
+              { transposeW: true, transposeN: true, transposeE: true, narrowScale: scaling, scale: 1 },
+            )
+          : separateGradients(dy, ws, bs, factors, masks);
         const [dA, dB] = lowRankWeightGradients({
           x: xs,
           ...(masks === undefined ? {} : { mask: masks }),
@@ -87,17 +153,6 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
           dy,
           dyScale: scaling,
         });
-        const dx = fused
-          ? lowRankProduct(
-              { x: dy, w: ws, d: dDown, e: factors, bias: undefined, mask: masks },
-              { transposeW: true, transposeE: true, scale: 1 },
-            )
-          : tf.add(
-              productTransposedRight(dy, ws),
-              masks === undefined
-                ? productTransposedRight(dDown, factors)
-                : tf.mul(productTransposedRight(dDown, factors), masks),
-            );
         // A perturbation added to A receives A's gradient (its own tensor: tfjs accumulates each input's separately).
         return perturbation === undefined ? [dx, dA, dB] : [dx, dA, dB, tf.clone(dA)];
       }),

@@ -138,10 +138,11 @@ function product(
   transposed: boolean,
   vectorized: boolean,
   into: string,
+  alongside: Alongside = { loads: '', step: '' },
 ): string {
   return `for (var k0 = 0; k0 < ${inner}; k0 += TK) {
     ${innerFastestLoad(left, inner, LEFT, vectorized)}
-    ${rightLoad(right, inner, transposed, vectorized)}
+    ${rightLoad(right, inner, transposed, vectorized)}${alongside.loads}
     workgroupBarrier();
     for (var kk = 0; kk < TK; kk++) {
       var a : array<vec4<f32>, BLOCKS>;
@@ -158,22 +159,20 @@ function product(
           ${into}[block + 2] += a[p].z * b[q];
           ${into}[block + 3] += a[p].w * b[q];
         }
-      }
+      }${alongside.step}
     }
     workgroupBarrier();
   }`;
 }
 
-/**
- * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias (when `shape.bias`) and mask (when
- * `shape.mask`), scalar arrays.
- */
-export function lowRankProductCode(shape: LowRankProductShape): string {
-  const bias = shape.bias ? ' + bias[j]' : '';
-  const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
-  const blocks = shape.blocks;
-  // Visits the invocation's outputs inside the matrix: row i, column j, accumulator acc[block][r].
-  const eachOutput = (body: string) => `for (var p = 0; p < BLOCKS; p++) {
+/** WGSL run beside a product's inner steps: more loads into workgroup memory, and work for each inner index kk. */
+interface Alongside {
+  readonly loads: string;
+  readonly step: string;
+}
+
+/** Visits an invocation's outputs inside the matrix: row i, column j, accumulator acc[block][r]. */
+const eachOutput = (body: string) => `for (var p = 0; p < BLOCKS; p++) {
     for (var c = 0; c < 4; c++) {
       let i = i0 + p * 64 + ty * 4 + c;
       if (i < uniforms.rowCount) {
@@ -189,25 +188,148 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
       }
     }
   }`;
-  return `
+
+/** The constants, workgroup tiles and first lines of main() that every variant shares; `declarations` go before. */
+const opening = (blocks: ProductBlocks, declarations = '') => `
 const TK = 16;
 const BLOCKS = ${blocks};
 const GROUPS = ${16 * blocks};
 var<workgroup> aTile : array<vec4<f32>, ${256 * blocks}>;
-var<workgroup> bTile : array<vec4<f32>, ${256 * blocks}>;
+var<workgroup> bTile : array<vec4<f32>, ${256 * blocks}>;${declarations}
 
 fn main() {
   let tx = i32(localIndex) % 16;
   let ty = i32(localIndex) / 16;
   let i0 = i32(workgroupId.y) * ${productTile(blocks)};
   let j0 = i32(workgroupId.x) * ${productTile(blocks)};
-  // One set of accumulators for both products (registers are what limits a tile on a GPU): the low-rank part first,
-  // scaled and masked in place, then the base product added onto it.
-  var acc : array<vec4<f32>, ${4 * blocks * blocks}>;
+  // One set of accumulators for both products (registers are what limits a tile on a GPU).
+  var acc : array<vec4<f32>, ${4 * blocks * blocks}>;`;
+
+/**
+ * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias (when `shape.bias`) and mask (when
+ * `shape.mask`), scalar arrays.
+ */
+export function lowRankProductCode(shape: LowRankProductShape): string {
+  const bias = shape.bias ? ' + bias[j]' : '';
+  const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
+  // The low-rank part first, scaled and masked in place, then the base product added onto it.
+  return `${opening(shape.blocks)}
   ${product('d', 'e', 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
   ${eachOutput(`acc[block][r] = uniforms.scale * acc[block][r]${mask};`)}
   ${product('x', 'w', 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
   ${eachOutput(`result[i * uniforms.columnCount + j] = acc[block][r]${bias};`)}
+}
+`;
+}
+
+/** The narrow product the inline variant forms beside the base product. */
+export interface InlineNarrowShape {
+  /** Its width, compiled in: a multiple of 4, at most INLINE_MOST_RANK. */
+  readonly rank: number;
+  /** N is stored [rank, inner] (so the narrow product uses Nᵀ). */
+  readonly transposeN: boolean;
+  /** A mask shaped like x multiplies x in the narrow product alone (dropout on a LoRA layer's input). */
+  readonly inputMask: boolean;
+}
+
+/**
+ * The widest narrow product the inline variant forms: its [tile rows, rank] result is kept in aTile's workgroup memory
+ * once the base product is done, and E′'s [rank, tile columns] in bTile's.
+ */
+export const INLINE_MOST_RANK = 16;
+
+/** Uniform fields of the inline variant: LOW_RANK_UNIFORMS' and the narrow product's scale. */
+export const INLINE_UNIFORMS = `${LOW_RANK_UNIFORMS} narrowScale : f32,`;
+
+/** Workgroup memory the inline variant takes, in bytes: the two tiles, N′'s inner step and the input mask's. */
+export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowShape): number {
+  return 4 * (2 * 1024 * blocks + 16 * shape.rank + (shape.inputMask ? 16 * 64 * blocks : 0));
+}
+
+/**
+ * y = x·W′ + bias + scale · mask ⊙ (t·E′) with t = narrowScale · (inputMask ⊙ x)·N′ formed in the same pass and
+ * written to the second output `down` — a LoRA layer's output (N′ = A, E′ = B: t is x·A) or its input gradient (x = dy,
+ * W′ = Wᵀ, N′ = Bᵀ, E′ = Aᵀ: t is dDown = s·dy·Bᵀ). Without it, t takes a dispatch of its own before the product
+ * (narrow-product.ts); here each workgroup forms t for its tile's rows from the x tile it already holds, as the base
+ * product's inner steps run — the tiles of one row of tiles each form the same t, rank / tile width more multiply-adds
+ * than the base product's (an eighth at r = 8 and 64 × 64 tiles) — and the first column of tiles writes it. The
+ * low-rank part is added last, from workgroup memory. Vectorized shapes only (inner, columns and rank multiples of 4).
+ * Inputs: x, w, n, e (vec4 arrays), `down` (written), then bias, inputMask (a vec4 array) and mask where the shape
+ * has them.
+ */
+export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape): string {
+  const bias = shape.bias ? ' + bias[j]' : '';
+  const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
+  const blocks = shape.blocks;
+  const tileRows = productTile(blocks);
+  const narrowAt = narrow.transposeN ? 'c * uniforms.innerCount + k' : 'k * RANK + c';
+  // Loads N′'s rows k0..k0+15, and the input mask's columns k0..k0+15 of the tile's rows as x's are loaded.
+  const loads = `
+    for (var e = i32(localIndex); e < TK * RANK; e += ${PRODUCT_WORKGROUP}) {
+      let k = k0 + e / RANK;
+      let c = e % RANK;
+      var value = 0.0;
+      if (k < uniforms.innerCount) {
+        let at = ${narrowAt};
+        value = n[at / 4][at % 4];
+      }
+      nTile[e] = value;
+    }${
+      narrow.inputMask
+        ? `
+    for (var part = 0; part < BLOCKS; part++) {
+      let line = i32(localIndex) / 4 + part * 64;
+      let k = k0 + (i32(localIndex) % 4) * 4;
+      var value = vec4<f32>(0.0);
+      if (k < uniforms.innerCount && i0 + line < uniforms.rowCount) {
+        value = inputMask[((i0 + line) * uniforms.innerCount + k) / 4];
+      }
+      for (var c = 0; c < 4; c++) {
+        maskTile[(k - k0 + c) * TILE_ROWS + line] = value[c];
+      }
+    }`
+        : ''
+    }`;
+  const inputMaskFactor = narrow.inputMask ? ' * maskTile[kk * TILE_ROWS + narrowRow]' : '';
+  // Invocation t forms t's row t % TILE_ROWS, columns SHARE·(t / TILE_ROWS) onward.
+  const step = `
+      let xk = aTile[kk * GROUPS + narrowRow / 4][narrowRow % 4]${inputMaskFactor};
+      for (var c = 0; c < SHARE; c++) {
+        narrow[c] += xk * nTile[kk * RANK + narrowColumn + c];
+      }`;
+  const declarations = `
+const RANK = ${narrow.rank};
+const TILE_ROWS = ${tileRows};
+const SHARE = ${(narrow.rank * tileRows) / PRODUCT_WORKGROUP};
+var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
+    narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
+  }`;
+  return `${opening(blocks, declarations)}
+  let narrowRow = i32(localIndex) % TILE_ROWS;
+  let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;
+  var narrow : array<f32, SHARE>;
+  ${product('x', 'w', 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads, step })}
+  // t's values: into aTile (free now) as [TILE_ROWS, RANK], and from the first column of tiles into down.
+  for (var c = 0; c < SHARE; c++) {
+    let value = uniforms.narrowScale * narrow[c];
+    let at = narrowRow * RANK + narrowColumn + c;
+    aTile[at / 4][at % 4] = value;
+    if (workgroupId.x == 0u && i0 + narrowRow < uniforms.rowCount) {
+      down[(i0 + narrowRow) * RANK + narrowColumn + c] = value;
+    }
+  }
+  // E′'s RANK rows (its inner indices) into bTile.
+  let k0 = 0;
+  ${rightLoad('e', 'uniforms.rank', shape.transposeE, true)}
+  workgroupBarrier();
+  ${eachOutput(`var low = 0.0;
+              let line = i - i0;
+              let column = j - j0;
+              for (var h = 0; h < RANK; h++) {
+                let at = line * RANK + h;
+                low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
+              }
+              result[i * uniforms.columnCount + j] = acc[block][r] + uniforms.scale * low${mask}${bias};`)}
 }
 `;
 }

@@ -6,16 +6,24 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { UserError } from '../../../errors.js';
 import {
+  INLINE_MOST_RANK,
+  INLINE_UNIFORMS,
   LOW_RANK_UNIFORMS,
   PRODUCT_WORKGROUP,
+  inlineLowRankProductCode,
+  inlineWorkgroupBytes,
   lowRankProductCode,
   productTile,
+  type InlineNarrowShape,
   type LowRankProductShape,
   type ProductBlocks,
 } from './low-rank-product-wgsl.js';
 import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { webGpuAdapterReport, type WebGpuAdapterReport } from '../../webgpu.js';
 
 export const LOW_RANK_PRODUCT = 'McevalLowRankProduct';
+/** The same product with its narrow factor formed in the same pass: outputs y and t (inlineLowRankProductCode). */
+export const LOW_RANK_PRODUCT_INLINE = 'McevalLowRankProductInline';
 
 /** Attributes: W′ = Wᵀ when `transposeW` (W stored [columns, inner]), E′ likewise, and the low-rank scale. */
 export interface LowRankProductAttrs {
@@ -44,6 +52,72 @@ export function productBlocks(): ProductBlocks {
   if (setting === undefined || setting === '' || setting === '64') return 1;
   if (setting === '128') return 2;
   throw new UserError(`MCEVAL_WEBGPU_PRODUCT_TILE=${setting} is not a tile mceval has: use 64 or 128, or unset it.`);
+}
+
+/** Attributes of the inline variant: N′ = Nᵀ when `transposeN` (N stored [rank, inner]), and t's scale. */
+export interface InlineProductAttrs extends LowRankProductAttrs {
+  readonly transposeN: boolean;
+  readonly narrowScale: number;
+}
+
+/** Inputs of the inline variant: n [inner, rank] (or [rank, inner]) in place of d; inputMask shaped like x. */
+export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd'> {
+  readonly n: TensorInfo;
+  readonly inputMask?: TensorInfo;
+}
+
+const INLINE_SETTING = 'MCEVAL_WEBGPU_INLINE_NARROW';
+
+/**
+ * Multiply-adds of the base product up to which `auto` forms the narrow product inline on a hardware adapter. Inline
+ * saves a dispatch — the host's time to record one, tens of microseconds — and costs rank / tile width more
+ * multiply-adds; at 14.6 TFLOP/s (tfjs-webgpu's matMul on an H200, ../shared/docs/gpu.md) an eighth of a 2³¹
+ * multiply-add product takes ~37 µs, about what the dispatch costs. Above it a step is the GPU's work, below it the
+ * host's.
+ */
+const INLINE_MOST_MULTIPLY_ADDS = 2 ** 31;
+
+/**
+ * MCEVAL_WEBGPU_INLINE_NARROW: `auto` (the default), `always` or `never` — the kit times the step each way. Read as the
+ * engine starts too, so that a bad value stops a run first.
+ */
+export function inlineNarrowSetting(): 'auto' | 'always' | 'never' {
+  const setting = process.env[INLINE_SETTING];
+  if (setting === undefined || setting === '') return 'auto';
+  if (setting === 'auto' || setting === 'always' || setting === 'never') return setting;
+  throw new UserError(
+    `${INLINE_SETTING}=${setting} is not a choice mceval has: use auto, always or never, or unset it.`,
+  );
+}
+
+/**
+ * The base product's multiply-adds up to which a narrow product is formed inline, by the setting: `auto` gives
+ * INLINE_MOST_MULTIPLY_ADDS on a hardware adapter and none on a fallback one (lavapipe: a CPU, whose steps are its
+ * compute, not its dispatches — inline measured 5–15% slower there per layer, docs/gpu.md).
+ */
+export function inlineMostMultiplyAdds(adapter: Pick<WebGpuAdapterReport, 'isFallbackAdapter'> | undefined): number {
+  const setting = inlineNarrowSetting();
+  if (setting === 'always') return Infinity;
+  if (setting === 'never' || adapter?.isFallbackAdapter !== false) return 0;
+  return INLINE_MOST_MULTIPLY_ADDS;
+}
+
+/**
+ * Whether a low-rank product of x [rows, inner] into `columns` forms its rank-wide narrow product inline on this
+ * device (LOW_RANK_PRODUCT_INLINE), rather than by a dispatch of its own: the shapes it takes, the workgroup memory
+ * it needs, then its size against inlineMostMultiplyAdds.
+ */
+export function inlinesNarrowProduct(
+  backend: WebGpuBackendLike,
+  shape: { rows: number; inner: number; columns: number; rank: number; inputMask: boolean },
+  adapter: Pick<WebGpuAdapterReport, 'isFallbackAdapter'> | undefined = webGpuAdapterReport(),
+): boolean {
+  const { rows, inner, columns, rank, inputMask } = shape;
+  if ([inner, columns, rank].some((size) => size % 4 !== 0) || rank > INLINE_MOST_RANK) return false;
+  const narrow: InlineNarrowShape = { rank, transposeN: false, inputMask };
+  const limit = Number(backend.device.limits['maxComputeWorkgroupStorageSize'] ?? 16384);
+  if (inlineWorkgroupBytes(productBlocks(), narrow) > limit) return false;
+  return rows * inner * columns <= inlineMostMultiplyAdds(adapter);
 }
 
 const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -88,6 +162,53 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   return shaped(output, [rows, columns]);
 };
 
-export function webGpuLowRankProductKernel(): KernelConfig {
-  return { kernelName: LOW_RANK_PRODUCT, backendName: 'webgpu', kernelFunc: lowRankProduct };
+const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, w, n, e, bias, inputMask, mask } = inputs as unknown as InlineProductInputs;
+  const { transposeW, transposeN, transposeE, scale, narrowScale } = attrs as unknown as InlineProductAttrs;
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const [rows, inner] = x.shape as [number, number];
+  const rank = transposeN ? n.shape[0]! : n.shape[1]!;
+  const columns = transposeW ? w.shape[0]! : w.shape[1]!;
+  const blocks = productBlocks();
+  const shape: LowRankProductShape = {
+    vectorized: true,
+    transposeW,
+    transposeE,
+    bias: bias !== undefined,
+    mask: mask !== undefined,
+    blocks,
+  };
+  const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputMask !== undefined };
+  const flags = [transposeW, transposeN, transposeE, shape.bias, narrow.inputMask, shape.mask, blocks === 2];
+  const down = gpu.makeTensorInfo([rows * rank], 'float32');
+  const extras = [...(bias ? ['bias'] : []), ...(inputMask ? ['inputMask'] : []), ...(mask ? ['mask'] : [])];
+  const output = runShader(
+    gpu,
+    {
+      key: `McevalLowRankProductInline_${rank}_${flags.map(Number).join('')}`,
+      inputs: [
+        ...['x', 'w', 'n', 'e'].map((name) => ({ name, components: 4 }) as const),
+        { name: 'down', components: 1, writable: true },
+        ...extras.map((name) => ({ name, components: name === 'inputMask' ? 4 : 1 }) as const),
+      ],
+      uniforms: INLINE_UNIFORMS,
+      workgroupSize: PRODUCT_WORKGROUP,
+      dispatch: [Math.ceil(columns / productTile(blocks)), Math.ceil(rows / productTile(blocks))],
+      outputSize: rows * columns,
+      code: inlineLowRankProductCode(shape, narrow),
+    },
+    [x, w, n, e, down, ...(bias ? [bias] : []), ...(inputMask ? [inputMask] : []), ...(mask ? [mask] : [])],
+    [
+      ...[rows, columns, inner, rank].map((value) => ({ type: 'int32' as const, data: [value] })),
+      ...[scale, narrowScale].map((value) => ({ type: 'float32' as const, data: [value] })),
+    ],
+  );
+  return [shaped(output, [rows, columns]), shaped(down, [rows, rank])];
+};
+
+export function webGpuLowRankProductKernels(): KernelConfig[] {
+  return [
+    { kernelName: LOW_RANK_PRODUCT, backendName: 'webgpu', kernelFunc: lowRankProduct },
+    { kernelName: LOW_RANK_PRODUCT_INLINE, backendName: 'webgpu', kernelFunc: inlineLowRankProduct },
+  ];
 }
