@@ -1,13 +1,13 @@
 /**
  * The WGSL low-rank product (engine/kernels/webgpu/low-rank-product.ts) through engine/ops/low-rank-linear.ts against
- * the same op on wasm (tfjs ops) from the same inputs: the output of x·W + b + s·((m ⊙ x)·(A + P))·B and the gradients
- * for x, A, B and P, with and without bias, dropout mask and perturbation, at sizes that are not multiples of the
- * kernel's output tile (64 × 64, and 128 × 128 by MCEVAL_WEBGPU_PRODUCT_TILE) or its 16-wide inner step (and ones that
- * span several tiles), with scalar and vec4 loads.
+ * the same op on wasm (tfjs ops) from the same inputs: the output of x·W + b + s·((m ⊙ x)·(A + P))·B (+ a residual)
+ * and the gradients for x, A, B, P and the residual, with and without bias, dropout mask, perturbation and residual,
+ * at sizes that are not multiples of the kernel's output tile (64 × 64, and 128 × 128 by MCEVAL_WEBGPU_PRODUCT_TILE)
+ * or its 16-wide inner step (and ones that span several tiles), with scalar and vec4 loads.
  * Each vectorized case runs twice on webgpu: with the narrow products (m ⊙ x)·A and s·dy·Bᵀ formed inside the
  * product (MCEVAL_WEBGPU_INLINE_NARROW=always; the case checks that the inline kernel ran) and by dispatches of their
- * own (`never`, the default on this fallback adapter). Agreement within 1e-5 of the largest value: float32 sums taken in another
- * order. Leaves no tensor behind.
+ * own (`never`, the default on this fallback adapter). Agreement within 1e-5 of the largest value: float32 sums taken
+ * in another order. Leaves no tensor behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,20 +34,31 @@ interface Case {
   readonly bias: boolean;
   readonly mask: boolean;
   readonly perturbation: boolean;
+  /** A residual stream [2, tokens, out] added to the output (a decoder's o_proj and down_proj). */
+  readonly residual?: boolean;
 }
 
 const CASES: Case[] = [
-  { tokens: 7, inFeatures: 37, outFeatures: 45, rank: 5, bias: true, mask: true, perturbation: true },
+  { tokens: 7, inFeatures: 37, outFeatures: 45, rank: 5, bias: true, mask: true, perturbation: true, residual: true },
   { tokens: 130, inFeatures: 96, outFeatures: 200, rank: 8, bias: false, mask: false, perturbation: false },
   { tokens: 65, inFeatures: 17, outFeatures: 64, rank: 20, bias: false, mask: true, perturbation: false },
   // Multiples of 4: the vectorized shader (vec4 loads), here with every option.
-  { tokens: 70, inFeatures: 64, outFeatures: 132, rank: 12, bias: true, mask: true, perturbation: true },
+  {
+    tokens: 70,
+    inFeatures: 64,
+    outFeatures: 132,
+    rank: 12,
+    bias: true,
+    mask: true,
+    perturbation: true,
+    residual: true,
+  },
   // Several 128 × 128 tiles with ragged edges, vectorized and not.
   { tokens: 150, inFeatures: 68, outFeatures: 260, rank: 8, bias: true, mask: false, perturbation: false },
   { tokens: 97, inFeatures: 33, outFeatures: 131, rank: 3, bias: false, mask: true, perturbation: false },
   // The inline narrow product at its widest rank (16) and its narrowest (4), several tiles down and one across.
   { tokens: 140, inFeatures: 48, outFeatures: 72, rank: 16, bias: false, mask: true, perturbation: false },
-  { tokens: 33, inFeatures: 20, outFeatures: 8, rank: 4, bias: true, mask: false, perturbation: true },
+  { tokens: 33, inFeatures: 20, outFeatures: 8, rank: 4, bias: true, mask: false, perturbation: true, residual: true },
 ];
 
 const vectorized = (c: Case) => [c.inFeatures, c.outFeatures, c.rank].every((size) => size % 4 === 0);
@@ -78,15 +89,22 @@ async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<Outcome> {
       )
     : undefined;
   const dy = tf.tensor3d(rng.normalArray(2 * c.tokens * c.outFeatures), [2, c.tokens, c.outFeatures]);
-  const inputs = [x, a, b, ...(c.perturbation ? [p] : [])];
+  const residual = tf.tensor3d(rng.normalArray(2 * c.tokens * c.outFeatures), [2, c.tokens, c.outFeatures]);
+  const inputs = [x, a, b, ...(c.perturbation ? [p] : []), ...(c.residual ? [residual] : [])];
   const forward = (...args: Tensor[]) =>
-    lowRankLinear(args[0]!, weight, bias, {
-      a: args[1] as Tensor2D,
-      b: args[2] as Tensor2D,
-      scaling: 1.75,
-      ...(mask === undefined ? {} : { mask }),
-      ...(c.perturbation ? { perturbation: args[3] as Tensor2D } : {}),
-    });
+    lowRankLinear(
+      args[0]!,
+      weight,
+      bias,
+      {
+        a: args[1] as Tensor2D,
+        b: args[2] as Tensor2D,
+        scaling: 1.75,
+        ...(mask === undefined ? {} : { mask }),
+        ...(c.perturbation ? { perturbation: args[3] as Tensor2D } : {}),
+      },
+      c.residual ? args[args.length - 1] : undefined,
+    );
   let step: { value: Tensor; grads: Tensor[] } | undefined;
   const profile = await tf.profile(() => {
     step = tf.valueAndGrads((...args: Tensor[]) => tf.sum(tf.mul(forward(...args), dy)))(inputs);
@@ -94,7 +112,20 @@ async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<Outcome> {
   const { value, grads } = step!;
   const out = tf.tidy(() => forward(...inputs));
   const arrays = await Promise.all([out, ...grads].map((t) => t.data()));
-  tf.dispose([x, weight, a, b, p, dy, value, out, ...grads, ...(bias ? [bias] : []), ...(mask ? [mask] : [])]);
+  tf.dispose([
+    x,
+    weight,
+    a,
+    b,
+    p,
+    dy,
+    residual,
+    value,
+    out,
+    ...grads,
+    ...(bias ? [bias] : []),
+    ...(mask ? [mask] : []),
+  ]);
   assert.equal(tf.memory().numTensors, before, `${backend}: a tensor outlived the op`);
   return {
     arrays: arrays.map((array) => Array.from(array as Float32Array)),
@@ -115,7 +146,7 @@ for (const tile of ['64', '128'])
         // Forward and backward each: inline where the shapes allow and the setting asks.
         const inlined = candidate.kernels.filter((kernel) => kernel === LOW_RANK_PRODUCT_INLINE).length;
         assert.equal(inlined, vectorized(c) && inline === 'always' ? 2 : 0);
-        ['output', 'dx', 'dA', 'dB', 'dP']
+        ['output', 'dx', 'dA', 'dB', ...(c.perturbation ? ['dP'] : []), ...(c.residual ? ['dResidual'] : [])]
           .slice(0, reference.arrays.length)
           .forEach((label, i) => assertAgree(label, candidate.arrays[i]!, reference.arrays[i]!, 1e-5));
       });

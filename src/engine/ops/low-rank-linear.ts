@@ -44,20 +44,20 @@ export interface LowRankUpdate {
   readonly perturbation?: Tensor2D;
 }
 
-/** x·W′ + bias + scale · mask ⊙ (d·E′) by the backend's McevalLowRankProduct kernel (webgpu). */
-function lowRankProduct(inputs: Record<keyof LowRankProductInputs, Tensor | undefined>, attrs: LowRankProductAttrs) {
+/** Kernel inputs, those left undefined not passed. */
+type Given<T> = { readonly [K in keyof T]?: Tensor | undefined };
+
+/** x·W′ + bias + scale · mask ⊙ (d·E′) + addend by the backend's McevalLowRankProduct kernel (webgpu). */
+function lowRankProduct(inputs: Given<LowRankProductInputs>, attrs: LowRankProductAttrs) {
   const given = Object.fromEntries(Object.entries(inputs).filter(([, tensor]) => tensor !== undefined));
   return tf.engine().runKernel(LOW_RANK_PRODUCT, given as never, attrs as never) as Tensor2D;
 }
 
 /**
- * [y, t]: x·W′ + bias + scale · mask ⊙ (t·E′) and t = narrowScale · (inputMask ⊙ x)·N′ in one dispatch, by the
- * backend's McevalLowRankProductInline kernel (webgpu).
+ * [y, t]: x·W′ + bias + scale · mask ⊙ (t·E′) + addend and t = narrowScale · (inputMask ⊙ x)·N′ in one dispatch, by
+ * the backend's McevalLowRankProductInline kernel (webgpu).
  */
-function inlineLowRankProduct(
-  inputs: Record<keyof InlineProductInputs, Tensor | undefined>,
-  attrs: InlineProductAttrs,
-): [Tensor2D, Tensor2D] {
+function inlineLowRankProduct(inputs: Given<InlineProductInputs>, attrs: InlineProductAttrs): [Tensor2D, Tensor2D] {
   const given = Object.fromEntries(Object.entries(inputs).filter(([, tensor]) => tensor !== undefined));
   return tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, given as never, attrs as never) as unknown as [
     Tensor2D,
@@ -72,7 +72,17 @@ function inlines(rows: number, inner: number, columns: number, rank: number, inp
   return inlinesNarrowProduct(backend, { rows, inner, columns, rank, inputMask });
 }
 
-export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefined, update: LowRankUpdate): Tensor {
+/**
+ * The layer's output for x [..., in]; with `residual` [..., out] given, residual + the output (a decoder's residual
+ * stream, added inside the product on webgpu).
+ */
+export function lowRankLinear(
+  x: Tensor,
+  weight: Tensor2D,
+  bias: Tensor | undefined,
+  update: LowRankUpdate,
+  residual?: Tensor,
+): Tensor {
   const inFeatures = x.shape[x.shape.length - 1]!;
   const flat = (t: Tensor) => tf.reshape(t, [-1, inFeatures]) as Tensor2D;
   const mask = update.mask === undefined ? undefined : flat(update.mask);
@@ -80,19 +90,26 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
   // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).
   const fused = hasKernel(LOW_RANK_PRODUCT);
   const flatBias = fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined;
-  // [x·W + b + s·down·B, down] with down = (m ⊙ x)·A′ by a dispatch of its own: one fused product, or tfjs ops.
-  const separateProducts = (input: Tensor2D, factor: Tensor2D, b: Tensor2D): [Tensor2D, Tensor2D] => {
+  // [x·W + b + s·down·B (+ addend), down] with down = (m ⊙ x)·A′ by a dispatch of its own: one fused product, or
+  // tfjs ops (the addend added last, as the model's tf.add(residual, output) did).
+  const separateProducts = (
+    input: Tensor2D,
+    factor: Tensor2D,
+    b: Tensor2D,
+    addend?: Tensor2D,
+  ): [Tensor2D, Tensor2D] => {
     const down = narrowProduct(input, factor, mask === undefined ? {} : { mask });
     if (fused) {
       const value = lowRankProduct(
-        { x: input, w: weight, d: down, e: b, bias: flatBias, mask: undefined },
+        { x: input, w: weight, d: down, e: b, bias: flatBias, addend },
         { transposeW: false, transposeE: false, scale: scaling },
       );
       return [value, down];
     }
     const product = tf.matMul(input, weight);
     const base = bias === undefined ? product : tf.add(product, bias);
-    return [tf.add(base, tf.mul(tf.matMul(down, b), scaling)) as Tensor2D, down];
+    const value = tf.add(base, tf.mul(tf.matMul(down, b), scaling)) as Tensor2D;
+    return [addend === undefined ? value : (tf.add(addend, value) as Tensor2D), down];
   };
   // [dy·Wᵀ + m ⊙ (dDown·A′ᵀ), dDown] with dDown = s·dy·Bᵀ by a dispatch of its own: one fused product, or tfjs ops.
   const separateGradients = (
@@ -105,7 +122,7 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
     const dDown = narrowProduct(dy, bs, { transposeW: true, scale: scaling });
     if (fused) {
       const dx = lowRankProduct(
-        { x: dy, w: ws, d: dDown, e: factors, bias: undefined, mask: masks },
+        { x: dy, w: ws, d: dDown, e: factors, mask: masks },
         { transposeW: true, transposeE: true, scale: 1 },
       );
       return [dx, dDown];
@@ -113,18 +130,21 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
     const low = productTransposedRight(dDown, factors);
     return [tf.add(productTransposedRight(dy, ws), masks === undefined ? low : tf.mul(low, masks)) as Tensor2D, dDown];
   };
-  // Inputs: x, A, B and, when given, A's perturbation; customGrad passes them first and the save function last.
+  // Inputs: x, A, B and, when given, A's perturbation and the residual; customGrad passes them first and the save
+  // function last.
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args.pop() as GradSaveFunc;
-    const [input, a, b, perturbation] = args as [Tensor2D, Tensor2D, Tensor2D, Tensor2D?];
+    const [input, a, b, ...rest] = args as Tensor2D[] as [Tensor2D, Tensor2D, Tensor2D, ...Tensor2D[]];
+    const perturbation = update.perturbation === undefined ? undefined : rest.shift();
+    const addend = residual === undefined ? undefined : rest.shift();
     const factor = perturbation === undefined ? a : (tf.add(a, perturbation) as Tensor2D);
     const [rows, rank, outFeatures] = [input.shape[0], a.shape[1], weight.shape[1]];
     const [value, down] = inlines(rows, inFeatures, outFeatures, rank, mask !== undefined)
       ? inlineLowRankProduct(
-          { x: input, w: weight, n: factor, e: b, bias: flatBias, inputMask: mask, mask: undefined },
+          { x: input, w: weight, n: factor, e: b, bias: flatBias, inputMask: mask, addend },
           { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: scaling },
         )
-      : separateProducts(input, factor, b);
+      : separateProducts(input, factor, b, addend);
     save([input, factor, b, down, weight, ...(mask === undefined ? [] : [mask])]);
     return {
       value,
@@ -141,7 +161,7 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
         // webgpu inside their kernels).
         const [dx, dDown] = inlines(rows, outFeatures, inFeatures, rank, false)
           ? inlineLowRankProduct(
-              { x: dy, w: ws, n: bs, e: factors, bias: undefined, inputMask: undefined, mask: masks },
+              { x: dy, w: ws, n: bs, e: factors, mask: masks },
               { transposeW: true, transposeN: true, transposeE: true, narrowScale: scaling, scale: 1 },
             )
           : separateGradients(dy, ws, bs, factors, masks);
@@ -153,12 +173,22 @@ export function lowRankLinear(x: Tensor, weight: Tensor2D, bias: Tensor | undefi
           dy,
           dyScale: scaling,
         });
-        // A perturbation added to A receives A's gradient (its own tensor: tfjs accumulates each input's separately).
-        return perturbation === undefined ? [dx, dA, dB] : [dx, dA, dB, tf.clone(dA)];
+        // A perturbation added to A receives A's gradient, and the residual the output's: each its own tensor, since
+        // tfjs accumulates each input's separately (a clone shares the buffer).
+        return [
+          dx,
+          dA,
+          dB,
+          ...(perturbation === undefined ? [] : [tf.clone(dA)]),
+          ...(addend === undefined ? [] : [tf.clone(dy)]),
+        ];
       }),
     };
   }) as unknown as CustomGradientFunc) as unknown as (...inputs: Tensor2D[]) => Tensor2D;
-  const perturbation = update.perturbation === undefined ? [] : [update.perturbation];
-  const y = op(flat(x), update.a, update.b, ...perturbation);
+  const optional = [
+    update.perturbation,
+    residual === undefined ? undefined : tf.reshape(residual, [-1, weight.shape[1]]),
+  ];
+  const y = op(flat(x), update.a, update.b, ...optional.filter((t): t is Tensor2D => t !== undefined));
   return tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]]);
 }

@@ -12,10 +12,10 @@ export interface LinearAdapter {
   forward(x: Tensor, baseOutput: Tensor, context: ForwardContext): Tensor;
   /**
    * The whole adapted layer at once, base product included, for an adapter that computes it more cheaply itself
-   * (one op that keeps fewer activations for the backward pass). Undefined, or returning undefined, means the generic
-   * path: forward(input, base.baseForward(input)).
+   * (one op that keeps fewer activations for the backward pass); with `residual` given, residual + that output.
+   * Undefined, or returning undefined, means the generic path: forward(input, base.baseForward(input)).
    */
-  adaptedForward?(x: Tensor, base: Linear, context: ForwardContext): Tensor | undefined;
+  adaptedForward?(x: Tensor, base: Linear, context: ForwardContext, residual?: Tensor): Tensor | undefined;
 }
 
 export class Linear {
@@ -44,12 +44,17 @@ export class Linear {
     return this.bias === undefined ? y : tf.add(y, this.bias);
   }
 
-  forward(x: Tensor, context: ForwardContext): Tensor {
-    if (this.adapter === undefined) return this.baseForward(x);
+  /**
+   * The layer's output; with `residual` given (a decoder's residual stream), residual + the output, which an adapter's
+   * adaptedForward may add inside its own op (on webgpu, inside the product: no dispatch of its own).
+   */
+  forward(x: Tensor, context: ForwardContext, residual?: Tensor): Tensor {
+    const plus = (output: Tensor) => (residual === undefined ? output : tf.add(residual, output));
+    if (this.adapter === undefined) return plus(this.baseForward(x));
     const input = this.adapter.transformInput?.(x, context) ?? x;
     return (
-      this.adapter.adaptedForward?.(input, this, context) ??
-      this.adapter.forward(input, this.baseForward(input), context)
+      this.adapter.adaptedForward?.(input, this, context, residual) ??
+      plus(this.adapter.forward(input, this.baseForward(input), context))
     );
   }
 

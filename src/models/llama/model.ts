@@ -174,14 +174,15 @@ export class LlamaModel {
       const normed = rmsNorm(x, layer.inputNorm, this.config.rmsNormEps);
       const past =
         options.past === undefined ? undefined : { keys: options.past.keys[i]!, values: options.past.values[i]! };
-      const attended = this.attention(normed, layer, rope, mask, context, past);
+      // Each block's output is added to the residual stream x by its last projection (inside the product on webgpu).
+      const attended = this.attention(normed, layer, rope, mask, context, x, past);
       keys.push(attended.keys);
       values.push(attended.values);
-      x = tf.add(x, attended.output);
+      x = attended.output;
       const h = rmsNorm(x, layer.postAttentionNorm, this.config.rmsNormEps);
       const gate = layer.gate.forward(h, context);
       const activated = swiGlu(gate, layer.up.forward(h, context));
-      x = tf.add(x, layer.down.forward(activated, context));
+      x = layer.down.forward(activated, context, x);
     });
     const normed = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
     // The soft prompt's own positions are dropped unless asked for: callers index the real tokens.
@@ -307,8 +308,8 @@ export class LlamaModel {
   }
 
   /**
-   * Self-attention of one layer, in the projections' layout ([batch, length, heads·headDim], no head transposes). Keys
-   * and values come back (after RoPE, past ones included) for the KV cache.
+   * Self-attention of one layer, in the projections' layout ([batch, length, heads·headDim], no head transposes),
+   * its output added to `residual`. Keys and values come back (after RoPE, past ones included) for the KV cache.
    */
   private attention(
     x: Tensor,
@@ -316,6 +317,7 @@ export class LlamaModel {
     rope: RopeTables,
     mask: AttentionMask,
     context: ForwardContext,
+    residual: Tensor,
     past?: { keys: Tensor3D; values: Tensor3D },
   ): { output: Tensor; keys: Tensor3D; values: Tensor3D } {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv } = this.config;
@@ -334,7 +336,7 @@ export class LlamaModel {
     const values = past === undefined ? newValues : (tf.concat([past.values, newValues], 1) as Tensor3D);
     const dropped = context.training ? drawDropout(this.config.attentionDropout ?? 0, context.rng) : undefined;
     const mixed = selfAttention(q, keys, values, mask, { query: H, keyValue: Hkv }, dropped);
-    return { output: layer.o.forward(mixed, context), keys, values };
+    return { output: layer.o.forward(mixed, context, residual), keys, values };
   }
 
   private parameter(name: string, shape: number[], role: ParameterRole): Variable {

@@ -61,21 +61,22 @@ export class LoraLayer implements LinearAdapter {
   }
 
   /**
-   * x·W₀ (+ b) + (α/r)·B·A·dropout(x) as one op (engine/ops/low-rank-linear.ts): the same values as `forward`, with
-   * fewer activations kept for the backward pass. Only over a frozen base; subclasses that change the update's form
-   * (DoRA) decline it.
+   * x·W₀ (+ b) + (α/r)·B·A·dropout(x) (+ residual) as one op (engine/ops/low-rank-linear.ts): the same values as
+   * `forward`, with fewer activations kept for the backward pass. Only over a frozen base; subclasses that change the
+   * update's form (DoRA) decline it.
    */
-  adaptedForward(x: Tensor, base: Linear, context: ForwardContext): Tensor | undefined {
+  adaptedForward(x: Tensor, base: Linear, context: ForwardContext, residual?: Tensor): Tensor | undefined {
     if (base.weight.trainable || base.bias?.trainable) return undefined;
     const mask = context.training ? dropoutMask(x.shape, this.config.dropout, context.rng) : undefined;
     const { a, perturbation } = this.downFactors(context);
-    return lowRankLinear(x, base.weight as unknown as Tensor2D, base.bias, {
+    const update = {
       a,
       b: this.loraB as unknown as Tensor2D,
       scaling: this.scaling,
       ...(mask === undefined ? {} : { mask }),
       ...(perturbation === undefined ? {} : { perturbation }),
-    });
+    };
+    return lowRankLinear(x, base.weight as unknown as Tensor2D, base.bias, update, residual);
   }
 
   variables(): Variable[] {

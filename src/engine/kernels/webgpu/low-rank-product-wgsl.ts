@@ -1,5 +1,5 @@
 /**
- * WGSL for y = x·W′ + bias + scale · mask ⊙ (d·E′), W′ = W or Wᵀ, E′ = E or Eᵀ: a frozen base product and a low-rank
+ * WGSL for y = x·W′ + bias + scale · mask ⊙ (d·E′) (+ addend), W′ = W or Wᵀ, E′ = E or Eᵀ: a frozen base product and a low-rank
  * one (LoRA's (x·A)·B, or the gradient dy·Wᵀ + dDown·Aᵀ) in one pass over the output, without writing either product
  * on its own. A register-tiled matrix product: a workgroup of 16 × 16 invocations computes a 64·B × 64·B output tile,
  * each invocation B × B blocks of 4 × 4 (rows ty·4 + 64·p, columns tx·4 + 64·q), with the operands passing through
@@ -31,6 +31,8 @@ export interface LowRankProductShape {
   readonly transposeE: boolean;
   readonly bias: boolean;
   readonly mask: boolean;
+  /** An addend shaped like the output, added last (a residual stream). */
+  readonly addend: boolean;
   readonly blocks: ProductBlocks;
 }
 
@@ -206,11 +208,15 @@ fn main() {
   var acc : array<vec4<f32>, ${4 * blocks * blocks}>;`;
 
 /**
- * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias (when `shape.bias`) and mask (when
- * `shape.mask`), scalar arrays.
+ * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias, mask and addend where the shape has them,
+ * scalar arrays.
  */
+/** The terms after the products: bias and addend, where the shape has them. */
+const lastTerms = (shape: LowRankProductShape) =>
+  `${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * uniforms.columnCount + j]' : ''}`;
+
 export function lowRankProductCode(shape: LowRankProductShape): string {
-  const bias = shape.bias ? ' + bias[j]' : '';
+  const bias = lastTerms(shape);
   const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
   // The low-rank part first, scaled and masked in place, then the base product added onto it.
   return `${opening(shape.blocks)}
@@ -254,11 +260,11 @@ export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowS
  * product's inner steps run — the tiles of one row of tiles each form the same t, rank / tile width more multiply-adds
  * than the base product's (an eighth at r = 8 and 64 × 64 tiles) — and the first column of tiles writes it. The
  * low-rank part is added last, from workgroup memory. Vectorized shapes only (inner, columns and rank multiples of 4).
- * Inputs: x, w, n, e (vec4 arrays), `down` (written), then bias, inputMask (a vec4 array) and mask where the shape
- * has them.
+ * Inputs: x, w, n, e (vec4 arrays), `down` (written), then bias, inputMask (a vec4 array), mask and addend where
+ * the shape has them.
  */
 export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape): string {
-  const bias = shape.bias ? ' + bias[j]' : '';
+  const bias = lastTerms(shape);
   const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);

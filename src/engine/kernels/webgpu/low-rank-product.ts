@@ -1,5 +1,5 @@
 /**
- * The tfjs kernel `McevalLowRankProduct`, on webgpu only: x·W′ + bias + scale · mask ⊙ (d·E′) in one shader
+ * The tfjs kernel `McevalLowRankProduct`, on webgpu only: x·W′ + bias + scale · mask ⊙ (d·E′) (+ addend) in one shader
  * (low-rank-product-wgsl.ts). engine/ops/low-rank-linear.ts uses it where it is registered, for a LoRA layer's output
  * (x·W + b + s·(x·A)·B) and for its input gradient (dy·Wᵀ + mask ⊙ (dDown·Aᵀ)); elsewhere that op composes tfjs ops.
  */
@@ -32,7 +32,10 @@ export interface LowRankProductAttrs {
   readonly scale: number;
 }
 
-/** Inputs: x [rows, inner], w, d [rows, rank], e; optional bias [columns] and mask [rows, columns]. */
+/**
+ * Inputs: x [rows, inner], w, d [rows, rank], e; optional bias [columns], mask [rows, columns] and addend [rows,
+ * columns] (added last: a residual stream).
+ */
 export interface LowRankProductInputs {
   readonly x: TensorInfo;
   readonly w: TensorInfo;
@@ -40,6 +43,7 @@ export interface LowRankProductInputs {
   readonly e: TensorInfo;
   readonly bias?: TensorInfo;
   readonly mask?: TensorInfo;
+  readonly addend?: TensorInfo;
 }
 
 /**
@@ -120,8 +124,26 @@ export function inlinesNarrowProduct(
   return rows * inner * columns <= inlineMostMultiplyAdds(adapter);
 }
 
+/** The optional inputs a call has, in the order the shader declares them: bias, inputMask, mask, addend. */
+function optionalInputs(given: Partial<Record<'bias' | 'inputMask' | 'mask' | 'addend', TensorInfo>>) {
+  const present = (['bias', 'inputMask', 'mask', 'addend'] as const).filter((name) => given[name] !== undefined);
+  return {
+    // The input mask is read as x is, four inner indices at a time.
+    declarations: present.map((name) => ({ name, components: name === 'inputMask' ? 4 : 1 }) as const),
+    tensors: present.map((name) => given[name]!),
+  };
+}
+
+/** The product's dispatch (a workgroup per output tile) and its uniform values before the variant's own. */
+function tiling(rows: number, columns: number, inner: number, rank: number, blocks: ProductBlocks) {
+  return {
+    dispatch: [Math.ceil(columns / productTile(blocks)), Math.ceil(rows / productTile(blocks))] as const,
+    sizes: [rows, columns, inner, rank].map((value) => ({ type: 'int32' as const, data: [value] })),
+  };
+}
+
 const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w, d, e, bias, mask } = inputs as unknown as LowRankProductInputs;
+  const { x, w, d, e, bias, mask, addend } = inputs as unknown as LowRankProductInputs;
   const { transposeW, transposeE, scale } = attrs as unknown as LowRankProductAttrs;
   const [rows, inner] = x.shape as [number, number];
   const rank = d.shape[1]!;
@@ -134,36 +156,33 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     transposeE,
     bias: bias !== undefined,
     mask: mask !== undefined,
+    addend: addend !== undefined,
     blocks,
   };
   // One compiled shader per combination (tfjs caches pipelines by key).
-  const variant = [vectorized, transposeW, transposeE, shape.bias, shape.mask, blocks === 2].map(Number).join('');
+  const flags = [vectorized, transposeW, transposeE, shape.bias, shape.mask, shape.addend, blocks === 2];
   const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
-  const extras = [...(bias ? ['bias'] : []), ...(mask ? ['mask'] : [])].map(
-    (name) => ({ name, components: 1 }) as const,
-  );
+  const optional = optionalInputs({ bias, mask, addend });
+  const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
-      key: `McevalLowRankProduct_${variant}`,
-      inputs: [...operands, ...extras],
+      key: `McevalLowRankProduct_${flags.map(Number).join('')}`,
+      inputs: [...operands, ...optional.declarations],
       uniforms: LOW_RANK_UNIFORMS,
       workgroupSize: PRODUCT_WORKGROUP,
-      dispatch: [Math.ceil(columns / productTile(blocks)), Math.ceil(rows / productTile(blocks))],
+      dispatch,
       outputSize: rows * columns,
       code: lowRankProductCode(shape),
     },
-    [x, w, d, e, ...(bias ? [bias] : []), ...(mask ? [mask] : [])],
-    [
-      ...[rows, columns, inner, rank].map((value) => ({ type: 'int32' as const, data: [value] })),
-      { type: 'float32', data: [scale] },
-    ],
+    [x, w, d, e, ...optional.tensors],
+    [...sizes, { type: 'float32', data: [scale] }],
   );
   return shaped(output, [rows, columns]);
 };
 
 const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w, n, e, bias, inputMask, mask } = inputs as unknown as InlineProductInputs;
+  const { x, w, n, e, bias, inputMask, mask, addend } = inputs as unknown as InlineProductInputs;
   const { transposeW, transposeN, transposeE, scale, narrowScale } = attrs as unknown as InlineProductAttrs;
   const gpu = backend as unknown as WebGpuBackendLike;
   const [rows, inner] = x.shape as [number, number];
@@ -176,32 +195,31 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     transposeE,
     bias: bias !== undefined,
     mask: mask !== undefined,
+    addend: addend !== undefined,
     blocks,
   };
   const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputMask !== undefined };
-  const flags = [transposeW, transposeN, transposeE, shape.bias, narrow.inputMask, shape.mask, blocks === 2];
+  const flags = [transposeW, transposeN, transposeE, shape.bias, narrow.inputMask, shape.mask, shape.addend];
   const down = gpu.makeTensorInfo([rows * rank], 'float32');
-  const extras = [...(bias ? ['bias'] : []), ...(inputMask ? ['inputMask'] : []), ...(mask ? ['mask'] : [])];
+  const optional = optionalInputs({ bias, inputMask, mask, addend });
+  const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
   const output = runShader(
     gpu,
     {
-      key: `McevalLowRankProductInline_${rank}_${flags.map(Number).join('')}`,
+      key: `McevalLowRankProductInline_${rank}_${[...flags, blocks === 2].map(Number).join('')}`,
       inputs: [
         ...['x', 'w', 'n', 'e'].map((name) => ({ name, components: 4 }) as const),
         { name: 'down', components: 1, writable: true },
-        ...extras.map((name) => ({ name, components: name === 'inputMask' ? 4 : 1 }) as const),
+        ...optional.declarations,
       ],
       uniforms: INLINE_UNIFORMS,
       workgroupSize: PRODUCT_WORKGROUP,
-      dispatch: [Math.ceil(columns / productTile(blocks)), Math.ceil(rows / productTile(blocks))],
+      dispatch,
       outputSize: rows * columns,
       code: inlineLowRankProductCode(shape, narrow),
     },
-    [x, w, n, e, down, ...(bias ? [bias] : []), ...(inputMask ? [inputMask] : []), ...(mask ? [mask] : [])],
-    [
-      ...[rows, columns, inner, rank].map((value) => ({ type: 'int32' as const, data: [value] })),
-      ...[scale, narrowScale].map((value) => ({ type: 'float32' as const, data: [value] })),
-    ],
+    [x, w, n, e, down, ...optional.tensors],
+    [...sizes, ...[scale, narrowScale].map((value) => ({ type: 'float32' as const, data: [value] }))],
   );
   return [shaped(output, [rows, columns]), shaped(down, [rows, rank])];
 };
