@@ -5,7 +5,7 @@ import { Rng } from '../src/engine/rng.js';
 import { linear, frozenLinear, linearTransposedWeight } from '../src/engine/ops/linear.js';
 import { rowCrossEntropy } from '../src/engine/ops/cross-entropy.js';
 import { batchMatMul } from '../src/engine/ops/batch-matmul.js';
-import { lowRankLinear } from '../src/engine/ops/low-rank-linear.js';
+import { lowRankLinear, lowRankLinears } from '../src/engine/ops/low-rank-linear.js';
 import { transposedProduct } from '../src/engine/ops/transposed-product.js';
 import { dropoutMask } from '../src/engine/ops/dropout.js';
 import { keepMaskReference, keepThreshold } from '../src/engine/dropout-bits.js';
@@ -113,7 +113,7 @@ onEachBackend(() => {
     assert.equal(tf.memory().numTensors, before);
   });
 
-  test("lowRankLinear: the composed layer's values bit for bit, and its gradients", () => {
+  test("lowRankLinear: the composed layer's values bit for bit, and its gradients; with a residual added", () => {
     const x = random([2, 3, 6]);
     const w = random([6, 5]) as Tensor2D;
     const bias = random([5]);
@@ -131,15 +131,73 @@ onEachBackend(() => {
       );
     const fused = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor) =>
       lowRankLinear(input, w, bias, { a: down as Tensor2D, b: up as Tensor2D, scaling: 0.75, mask });
+    const residual = random([2, 3, 5]);
+    const composedPlus = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor, stream: tf.Tensor) =>
+      tf.add(stream, composed(input, down, up));
+    const fusedPlus = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor, stream: tf.Tensor) =>
+      lowRankLinear(input, w, bias, { a: down as Tensor2D, b: up as Tensor2D, scaling: 0.75, mask }, stream);
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       assert.equal(maxAbsDifference(fused(x, a, b).dataSync(), composed(x, a, b).dataSync()), 0);
-      const weigh = (f: typeof fused) => (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) =>
-        tf.sum(tf.mul(f(p, q, r), upstream));
-      const expected = tf.grads(weigh(composed))([x, a, b]);
-      tf.grads(weigh(fused))([x, a, b]).forEach((g, i) =>
-        assert.ok(maxAbsDifference(g.dataSync(), expected[i]!.dataSync()) < 1e-5, `gradient ${i}`),
+      assert.equal(
+        maxAbsDifference(fusedPlus(x, a, b, residual).dataSync(), composedPlus(x, a, b, residual).dataSync()),
+        0,
       );
+      type Layer = (...inputs: tf.Tensor[]) => tf.Tensor;
+      const weigh =
+        (f: Layer) =>
+        (...inputs: tf.Tensor[]) =>
+          tf.sum(tf.mul(f(...inputs), upstream));
+      const gradientsAgree = (candidate: Layer, reference: Layer, inputs: tf.Tensor[]) => {
+        const expected = tf.grads(weigh(reference))(inputs);
+        tf.grads(weigh(candidate))(inputs).forEach((g, i) =>
+          assert.ok(maxAbsDifference(g.dataSync(), expected[i]!.dataSync()) < 1e-5, `gradient ${i}`),
+        );
+      };
+      gradientsAgree(fused as Layer, composed as Layer, [x, a, b]);
+      gradientsAgree(fusedPlus as Layer, composedPlus as Layer, [x, a, b, residual]);
+    });
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  test('lowRankLinears: layers reading one x give, bit for bit, the values and gradients of separate layers', () => {
+    // Three layers as a decoder's q, k, v (one with a mask, one with a perturbation and a bias), and a residual added
+    // to one: x's gradient is their sum, in the order tfjs's tape adds separate layers' (last layer first).
+    const x = random([2, 3, 6]);
+    const mask = tf.tensor(
+      Float32Array.from({ length: 36 }, (_, i) => (i % 5 === 2 ? 0 : 1 / 0.8)),
+      [2, 3, 6],
+    );
+    const weights = [random([6, 5]), random([6, 4]), random([6, 5])] as Tensor2D[];
+    const bias = random([4]);
+    const residual = random([2, 3, 5]);
+    const upstreams = [random([2, 3, 5]), random([2, 3, 4]), random([2, 3, 5])];
+    // Inputs: x, then A, B per layer, the second's perturbation, the residual.
+    const inputs = [x, random([6, 2]), random([2, 5]), random([6, 2]), random([2, 4]), random([6, 2]), random([2, 5])];
+    inputs.push(random([6, 2]), residual);
+    const layers = (t: tf.Tensor[]) => [
+      { weight: weights[0]!, update: { a: t[1] as Tensor2D, b: t[2] as Tensor2D, scaling: 0.5, mask } },
+      {
+        weight: weights[1]!,
+        bias,
+        update: { a: t[3] as Tensor2D, b: t[4] as Tensor2D, scaling: 2, perturbation: t[7] as Tensor2D },
+      },
+      { weight: weights[2]!, update: { a: t[5] as Tensor2D, b: t[6] as Tensor2D, scaling: 1 }, residual: t[8] },
+    ];
+    const weigh = (outputs: tf.Tensor[]) => tf.addN(outputs.map((output, l) => tf.sum(tf.mul(output, upstreams[l]!))));
+    const grouped = (...t: tf.Tensor[]) => weigh(lowRankLinears(t[0]!, layers(t)));
+    const separate = (...t: tf.Tensor[]) =>
+      weigh(layers(t).map((layer) => lowRankLinear(t[0]!, layer.weight, layer.bias, layer.update, layer.residual)));
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const expected = tf.grads(separate)(inputs);
+      tf.grads(grouped)(inputs).forEach((g, i) =>
+        assert.equal(maxAbsDifference(g.dataSync(), expected[i]!.dataSync()), 0, `gradient ${i}`),
+      );
+      lowRankLinears(x, layers(inputs)).forEach((output, l) => {
+        const { weight, bias: b, update, residual: r } = layers(inputs)[l]!;
+        assert.equal(maxAbsDifference(output.dataSync(), lowRankLinear(x, weight, b, update, r).dataSync()), 0);
+      });
     });
     assert.equal(tf.memory().numTensors, before);
   });

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
-import { lowRankLinear } from '../../src/engine/ops/low-rank-linear.js';
+import { lowRankLinear, lowRankLinears } from '../../src/engine/ops/low-rank-linear.js';
 import { assertAgree } from './agreement.js';
 import { withEnv } from '../helpers.js';
 import { keepMaskReference, keepThreshold } from '../../src/engine/dropout-bits.js';
@@ -179,3 +179,47 @@ test('the narrow product is formed inline for the shapes, memory, sizes and adap
     assert.equal(inlinesNarrowProduct(gpu, shape, hardware), false),
   );
 });
+
+/** Three layers reading one x (a decoder's q, k, v: a mask on the first, a residual on the last) as one op. */
+async function runGroup(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
+  await initEngine(backend);
+  const before = tf.memory().numTensors;
+  const rng = new Rng(8);
+  const matrix = (rows: number, columns: number) => tf.tensor2d(rng.normalArray(rows * columns), [rows, columns]);
+  const [tokens, inFeatures, rank] = [70, 64, 8];
+  const widths = [96, 32, 96];
+  const x = matrix(tokens, inFeatures);
+  const mask = tf.tensor2d(keepMaskReference(drawKey(9), keepThreshold(0.8), 1 / 0.8, x.size), [tokens, inFeatures]);
+  const weights = widths.map((width) => matrix(inFeatures, width));
+  const factors = widths.flatMap((width) => [matrix(inFeatures, rank), matrix(rank, width)]);
+  const residual = matrix(tokens, widths[2]!);
+  const upstreams = widths.map((width) => matrix(tokens, width));
+  const layers = (t: Tensor[]) =>
+    widths.map((_, l) => ({
+      weight: weights[l]!,
+      update: {
+        a: t[1 + 2 * l] as Tensor2D,
+        b: t[2 + 2 * l] as Tensor2D,
+        scaling: 1 + l,
+        ...(l === 0 ? { mask } : {}),
+      },
+      ...(l === 2 ? { residual } : {}),
+    }));
+  const inputs = [x, ...factors];
+  const loss = (...t: Tensor[]) =>
+    tf.addN(lowRankLinears(t[0]!, layers(t)).map((output, l) => tf.sum(tf.mul(output, upstreams[l]!))));
+  const { value, grads } = tf.valueAndGrads(loss)(inputs);
+  const outputs = tf.tidy(() => lowRankLinears(x, layers(inputs)));
+  const arrays = await Promise.all([...outputs, ...grads].map((t) => t.data()));
+  tf.dispose([...inputs, mask, residual, value, ...weights, ...upstreams, ...outputs, ...grads]);
+  assert.equal(tf.memory().numTensors, before, `${backend}: a tensor outlived the op`);
+  return arrays.map((array) => Array.from(array as Float32Array));
+}
+
+for (const inline of ['always', 'never'])
+  test(`webgpu: layers reading one x as one op (x's gradient summed inside the products) agree with wasm, inline ${inline}`, async () => {
+    const reference = await runGroup('wasm');
+    const candidate = await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', inline, () => runGroup('webgpu'));
+    const labels = ['q', 'k', 'v + residual', 'dx', 'dA q', 'dB q', 'dA k', 'dB k', 'dA v', 'dB v'];
+    labels.forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
+  });

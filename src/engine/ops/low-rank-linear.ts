@@ -1,9 +1,9 @@
 /**
  * A frozen linear layer with a low-rank update, as one op: y = x·W (+ b) + s·((m ⊙ x)·(A + P))·B, with m an
- * inverted-dropout mask (or none), P a perturbation of A (or none) and s the update's scaling. Gradients flow to x, A,
- * B and P.
+ * inverted-dropout mask (or none), P a perturbation of A (or none) and s the update's scaling, plus a residual where
+ * given; or several such layers that read the same x, as one op. Gradients flow to x, A, B, P and the residual.
  *
- * Written out as one custom gradient so that a training step keeps only what the backward pass needs — x, the mask and
+ * Written out with its own gradient so that a training step keeps only what the backward pass needs — x, the mask and
  * the [tokens, r] product (m ⊙ x)·A — instead of every intermediate (base output, dropped-out input, B-product, scaled
  * update, sum), which tfjs otherwise holds until the end of the step. Forward values are the same ops in the same order
  * as composing frozenLinear, dropout and linear, so outputs are bit-identical; the gradients are the same products
@@ -15,9 +15,9 @@
  * dispatches), each formed inside the product that needs it (McevalLowRankProductInline): two dispatches a layer
  * fewer.
  */
-import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
-import { productTransposedRight, tidyGradient, type CustomGradientFunc } from './product.js';
+import { productTransposedRight } from './product.js';
+import { runMultiOutputOp } from './multi-output.js';
 import { narrowProduct } from './narrow-product.js';
 import { lowRankWeightGradients } from './low-rank-weight-gradients.js';
 import {
@@ -72,6 +72,16 @@ function inlines(rows: number, inner: number, columns: number, rank: number, inp
   return inlinesNarrowProduct(backend, { rows, inner, columns, rank, inputMask });
 }
 
+/** One low-rank layer of a group reading the same x. */
+export interface LowRankLayer {
+  /** [in, out], frozen. */
+  readonly weight: Tensor2D;
+  readonly bias?: Tensor | undefined;
+  readonly update: LowRankUpdate;
+  /** [..., out], added to this layer's output (a decoder's residual stream, inside the product on webgpu). */
+  readonly residual?: Tensor | undefined;
+}
+
 /**
  * The layer's output for x [..., in]; with `residual` [..., out] given, residual + the output (a decoder's residual
  * stream, added inside the product on webgpu).
@@ -83,112 +93,139 @@ export function lowRankLinear(
   update: LowRankUpdate,
   residual?: Tensor,
 ): Tensor {
+  return lowRankLinears(x, [{ weight, bias, update, residual }])[0]!;
+}
+
+/**
+ * The outputs of low-rank layers that read the same x (a decoder layer's q, k and v, or its gate and up), as one op.
+ * x's gradient is their input gradients' sum. tfjs would add them one by one, each addition a dispatch. On webgpu each
+ * layer's input-gradient product adds the one before as it writes its own (the fused product's addend). On the host
+ * they are added in the order tfjs's tape adds them, last layer first, so the sums are the same bits as separate ops
+ * gave.
+ */
+export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] {
   const inFeatures = x.shape[x.shape.length - 1]!;
-  const flat = (t: Tensor) => tf.reshape(t, [-1, inFeatures]) as Tensor2D;
-  const mask = update.mask === undefined ? undefined : flat(update.mask);
-  const { scaling } = update;
+  const flat = (t: Tensor, width: number) => tf.reshape(t, [-1, width]) as Tensor2D;
   // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).
   const fused = hasKernel(LOW_RANK_PRODUCT);
-  const flatBias = fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined;
+  const parts = layers.map(({ weight, bias, update, residual }) => ({
+    weight,
+    bias,
+    flatBias: fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined,
+    mask: update.mask === undefined ? undefined : flat(update.mask, inFeatures),
+    scaling: update.scaling,
+    // The op's inputs for this layer: A, B, and when given A's perturbation and the residual.
+    inputs: [
+      update.a,
+      update.b,
+      ...(update.perturbation === undefined ? [] : [update.perturbation]),
+      ...(residual === undefined ? [] : [flat(residual, weight.shape[1])]),
+    ],
+    perturbed: update.perturbation !== undefined,
+    added: residual !== undefined,
+  }));
+  type Part = (typeof parts)[number];
   // [x·W + b + s·down·B (+ addend), down] with down = (m ⊙ x)·A′ by a dispatch of its own: one fused product, or
   // tfjs ops (the addend added last, as the model's tf.add(residual, output) did).
-  const separateProducts = (
-    input: Tensor2D,
-    factor: Tensor2D,
-    b: Tensor2D,
-    addend?: Tensor2D,
-  ): [Tensor2D, Tensor2D] => {
+  const separateProducts = (part: Part, input: Tensor2D, factor: Tensor2D, b: Tensor2D, addend?: Tensor2D) => {
+    const { mask, weight, bias, flatBias, scaling } = part;
     const down = narrowProduct(input, factor, mask === undefined ? {} : { mask });
     if (fused) {
       const value = lowRankProduct(
         { x: input, w: weight, d: down, e: b, bias: flatBias, addend },
         { transposeW: false, transposeE: false, scale: scaling },
       );
-      return [value, down];
+      return [value, down] as const;
     }
     const product = tf.matMul(input, weight);
     const base = bias === undefined ? product : tf.add(product, bias);
     const value = tf.add(base, tf.mul(tf.matMul(down, b), scaling)) as Tensor2D;
-    return [addend === undefined ? value : (tf.add(addend, value) as Tensor2D), down];
+    return [addend === undefined ? value : (tf.add(addend, value) as Tensor2D), down] as const;
   };
-  // [dy·Wᵀ + m ⊙ (dDown·A′ᵀ), dDown] with dDown = s·dy·Bᵀ by a dispatch of its own: one fused product, or tfjs ops.
+  // [dy·Wᵀ + m ⊙ (dDown·A′ᵀ) (+ addend), dDown] with dDown = s·dy·Bᵀ by a dispatch of its own: one fused product
+  // (the addend inside it), or tfjs ops (the addend added last).
   const separateGradients = (
+    scaling: number,
     dy: Tensor2D,
-    ws: Tensor2D,
-    bs: Tensor2D,
-    factors: Tensor2D,
-    masks: Tensor | undefined,
-  ): [Tensor2D, Tensor2D] => {
-    const dDown = narrowProduct(dy, bs, { transposeW: true, scale: scaling });
+    { weight, b, factor, mask }: { weight: Tensor2D; b: Tensor2D; factor: Tensor2D; mask: Tensor2D | undefined },
+    addend?: Tensor2D,
+  ) => {
+    const dDown = narrowProduct(dy, b, { transposeW: true, scale: scaling });
     if (fused) {
       const dx = lowRankProduct(
-        { x: dy, w: ws, d: dDown, e: factors, mask: masks },
+        { x: dy, w: weight, d: dDown, e: factor, mask, addend },
         { transposeW: true, transposeE: true, scale: 1 },
       );
-      return [dx, dDown];
+      return [dx, dDown] as const;
     }
-    const low = productTransposedRight(dDown, factors);
-    return [tf.add(productTransposedRight(dy, ws), masks === undefined ? low : tf.mul(low, masks)) as Tensor2D, dDown];
+    const low = productTransposedRight(dDown, factor);
+    const dx = tf.add(productTransposedRight(dy, weight), mask === undefined ? low : tf.mul(low, mask)) as Tensor2D;
+    return [addend === undefined ? dx : (tf.add(addend, dx) as Tensor2D), dDown] as const;
   };
-  // Inputs: x, A, B and, when given, A's perturbation and the residual; customGrad passes them first and the save
-  // function last.
-  const op = tf.customGrad(((...args: unknown[]) => {
-    const save = args.pop() as GradSaveFunc;
-    const [input, a, b, ...rest] = args as Tensor2D[] as [Tensor2D, Tensor2D, Tensor2D, ...Tensor2D[]];
-    const perturbation = update.perturbation === undefined ? undefined : rest.shift();
-    const addend = residual === undefined ? undefined : rest.shift();
-    const factor = perturbation === undefined ? a : (tf.add(a, perturbation) as Tensor2D);
-    const [rows, rank, outFeatures] = [input.shape[0], a.shape[1], weight.shape[1]];
-    const [value, down] = inlines(rows, inFeatures, outFeatures, rank, mask !== undefined)
-      ? inlineLowRankProduct(
-          { x: input, w: weight, n: factor, e: b, bias: flatBias, inputMask: mask, addend },
-          { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: scaling },
-        )
-      : separateProducts(input, factor, b, addend);
-    save([input, factor, b, down, weight, ...(mask === undefined ? [] : [mask])]);
-    return {
-      value,
-      gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => {
-        const [xs, factors, bs, downs, ws, masks] = saved as [
-          Tensor2D,
-          Tensor2D,
-          Tensor2D,
-          Tensor2D,
-          Tensor2D,
-          Tensor?,
-        ];
+  const input = flat(x, inFeatures);
+  const rows = input.shape[0];
+  // Per layer, what its backward pass reads: A′ (A plus its perturbation), B, down, W and the mask (saved, so that they
+  // outlive any scope the forward pass ran in), from this offset in the saved list.
+  const savedAt = parts.map(
+    (_, l) => 1 + parts.slice(0, l).reduce((n, part) => n + 4 + Number(part.mask !== undefined), 0),
+  );
+  const outputs = runMultiOutputOp([input, ...parts.flatMap((part) => part.inputs)], {
+    forward: ([xs, ...rest], save) => {
+      const values: Tensor[] = [];
+      const saved: Tensor[] = [xs!];
+      let at = 0;
+      for (const part of parts) {
+        const [a, b, ...optional] = rest.slice(at, (at += part.inputs.length)) as Tensor2D[];
+        const perturbation = part.perturbed ? optional.shift() : undefined;
+        const addend = part.added ? optional.shift() : undefined;
+        const factor = perturbation === undefined ? a! : (tf.add(a!, perturbation) as Tensor2D);
+        const [rank, outFeatures] = [a!.shape[1], part.weight.shape[1]];
+        const [value, down] = inlines(rows, inFeatures, outFeatures, rank, part.mask !== undefined)
+          ? inlineLowRankProduct(
+              { x: xs, w: part.weight, n: factor, e: b, bias: part.flatBias, inputMask: part.mask, addend },
+              { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: part.scaling },
+            )
+          : separateProducts(part, xs as Tensor2D, factor, b!, addend);
+        values.push(value);
+        saved.push(factor, b!, down, part.weight, ...(part.mask === undefined ? [] : [part.mask]));
+      }
+      save(saved);
+      return values;
+    },
+    backward: (dys, saved) => {
+      const xs = saved[0] as Tensor2D;
+      const grads: Tensor[][] = [];
+      let dx: Tensor2D | undefined;
+      // Last layer first: each input gradient adds the ones after it (the order tfjs's tape would add them in).
+      for (let l = parts.length - 1; l >= 0; l--) {
+        const part = parts[l]!;
+        const dy = dys[l] as Tensor2D;
+        const [factor, b, down, weight, mask] = saved.slice(savedAt[l], savedAt[l]! + 5) as Tensor2D[];
+        const masked = part.mask === undefined ? undefined : mask;
+        const [rank, outFeatures] = [factor!.shape[1], weight!.shape[1]];
         // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] (less work; on
         // webgpu inside their kernels).
-        const [dx, dDown] = inlines(rows, outFeatures, inFeatures, rank, false)
+        const [layerDx, dDown] = inlines(rows, outFeatures, inFeatures, rank, false)
           ? inlineLowRankProduct(
-              { x: dy, w: ws, n: bs, e: factors, mask: masks },
-              { transposeW: true, transposeN: true, transposeE: true, narrowScale: scaling, scale: 1 },
+              { x: dy, w: weight, n: b, e: factor, mask: masked, addend: dx },
+              { transposeW: true, transposeN: true, transposeE: true, narrowScale: part.scaling, scale: 1 },
             )
-          : separateGradients(dy, ws, bs, factors, masks);
+          : separateGradients(part.scaling, dy, { weight: weight!, b: b!, factor: factor!, mask: masked }, dx);
+        dx = layerDx;
         const [dA, dB] = lowRankWeightGradients({
           x: xs,
-          ...(masks === undefined ? {} : { mask: masks }),
+          ...(masked === undefined ? {} : { mask: masked }),
           dDown,
-          down: downs,
+          down: down!,
           dy,
-          dyScale: scaling,
+          dyScale: part.scaling,
         });
         // A perturbation added to A receives A's gradient, and the residual the output's: each its own tensor, since
         // tfjs accumulates each input's separately (a clone shares the buffer).
-        return [
-          dx,
-          dA,
-          dB,
-          ...(perturbation === undefined ? [] : [tf.clone(dA)]),
-          ...(addend === undefined ? [] : [tf.clone(dy)]),
-        ];
-      }),
-    };
-  }) as unknown as CustomGradientFunc) as unknown as (...inputs: Tensor2D[]) => Tensor2D;
-  const optional = [
-    update.perturbation,
-    residual === undefined ? undefined : tf.reshape(residual, [-1, weight.shape[1]]),
-  ];
-  const y = op(flat(x), update.a, update.b, ...optional.filter((t): t is Tensor2D => t !== undefined));
-  return tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]]);
+        grads[l] = [dA, dB, ...(part.perturbed ? [tf.clone(dA)] : []), ...(part.added ? [tf.clone(dy)] : [])];
+      }
+      return [dx!, ...grads.flat()];
+    },
+  });
+  return outputs.map((y) => tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]!]));
 }

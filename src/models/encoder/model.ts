@@ -295,10 +295,7 @@ export class EncoderModel {
   /** Bidirectional attention over the real keys, through the same kernels as the decoder's (no head transposes). */
   private attention(x: Tensor, layer: EncoderLayer, mask: AttentionMask, context: ForwardContext): Tensor {
     const heads = this.config.numAttentionHeads;
-    const project = (linear: Linear) => linear.forward(x, context) as Tensor3D;
-    const q = project(layer.query);
-    const k = project(layer.key);
-    const v = project(layer.value);
+    const [q, k, v] = Linear.forwardShared([layer.query, layer.key, layer.value], x, context) as Tensor3D[];
     const dropped = context.training ? drawDropout(this.config.attentionDropout, context.rng) : undefined;
     return selfAttention(q, k, v, mask, { query: heads, keyValue: heads }, dropped);
   }

@@ -4,6 +4,12 @@
  */
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
 import { frozenLinear, linear } from '../../engine/ops/linear.js';
+import {
+  lowRankLinear,
+  lowRankLinears,
+  type LowRankLayer,
+  type LowRankUpdate,
+} from '../../engine/ops/low-rank-linear.js';
 import type { ForwardContext } from '../forward-context.js';
 
 export interface LinearAdapter {
@@ -11,11 +17,13 @@ export interface LinearAdapter {
   transformInput?(x: Tensor, context: ForwardContext): Tensor;
   forward(x: Tensor, baseOutput: Tensor, context: ForwardContext): Tensor;
   /**
-   * The whole adapted layer at once, base product included, for an adapter that computes it more cheaply itself
-   * (one op that keeps fewer activations for the backward pass); with `residual` given, residual + that output.
-   * Undefined, or returning undefined, means the generic path: forward(input, base.baseForward(input)).
+   * For an update of the form s·((m ⊙ x)·(A + P))·B over a frozen base (the LoRA family): this forward pass's A, B,
+   * scaling, dropout mask and perturbation (its random draws made now), so that the layer runs as one op that keeps
+   * fewer activations for the backward pass (engine/ops/low-rank-linear.ts), with the other layers reading the same
+   * input where they can. Undefined, or returning undefined before drawing anything, means the generic path:
+   * forward(input, base.baseForward(input)).
    */
-  adaptedForward?(x: Tensor, base: Linear, context: ForwardContext, residual?: Tensor): Tensor | undefined;
+  lowRankUpdate?(x: Tensor, base: Linear, context: ForwardContext): LowRankUpdate | undefined;
 }
 
 export class Linear {
@@ -45,17 +53,54 @@ export class Linear {
   }
 
   /**
-   * The layer's output; with `residual` given (a decoder's residual stream), residual + the output, which an adapter's
-   * adaptedForward may add inside its own op (on webgpu, inside the product: no dispatch of its own).
+   * The layer's output; with `residual` given (a decoder's residual stream), residual + the output — for a low-rank
+   * update added inside its op (on webgpu, inside the product: no dispatch of its own).
    */
   forward(x: Tensor, context: ForwardContext, residual?: Tensor): Tensor {
-    const plus = (output: Tensor) => (residual === undefined ? output : tf.add(residual, output));
-    if (this.adapter === undefined) return plus(this.baseForward(x));
+    const update = this.lowRankUpdate(x, context);
+    if (update !== undefined) return lowRankLinear(x, this.frozenWeight, this.bias, update, residual);
+    const output = this.genericForward(x, context);
+    return residual === undefined ? output : tf.add(residual, output);
+  }
+
+  /**
+   * The outputs of `layers`, which all read x, as each one's forward gives them (their random draws in the same
+   * order). Those with low-rank updates run as one op, whose gradient in x is their sum without additions of its own
+   * (engine/ops/low-rank-linear.ts): a decoder's q, k and v, or its gate and up.
+   */
+  static forwardShared(layers: readonly Linear[], x: Tensor, context: ForwardContext): Tensor[] {
+    const outputs: (Tensor | undefined)[] = [];
+    const members: { index: number; layer: LowRankLayer }[] = [];
+    layers.forEach((layer, index) => {
+      const update = layer.lowRankUpdate(x, context);
+      if (update === undefined) outputs[index] = layer.genericForward(x, context);
+      else members.push({ index, layer: { weight: layer.frozenWeight, bias: layer.bias, update } });
+    });
+    const shared =
+      members.length === 0
+        ? []
+        : lowRankLinears(
+            x,
+            members.map(({ layer }) => layer),
+          );
+    members.forEach(({ index }, k) => (outputs[index] = shared[k]));
+    return outputs as Tensor[];
+  }
+
+  /** The adapter's low-rank update for this pass, where it has one and takes the input as it is. */
+  private lowRankUpdate(x: Tensor, context: ForwardContext): LowRankUpdate | undefined {
+    if (this.adapter === undefined || this.adapter.transformInput !== undefined) return undefined;
+    return this.adapter.lowRankUpdate?.(x, this, context);
+  }
+
+  private genericForward(x: Tensor, context: ForwardContext): Tensor {
+    if (this.adapter === undefined) return this.baseForward(x);
     const input = this.adapter.transformInput?.(x, context) ?? x;
-    return (
-      this.adapter.adaptedForward?.(input, this, context, residual) ??
-      plus(this.adapter.forward(input, this.baseForward(input), context))
-    );
+    return this.adapter.forward(input, this.baseForward(input), context);
+  }
+
+  private get frozenWeight(): Tensor2D {
+    return this.weight as unknown as Tensor2D;
   }
 
   variables(): Variable[] {

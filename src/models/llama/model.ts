@@ -180,8 +180,8 @@ export class LlamaModel {
       values.push(attended.values);
       x = attended.output;
       const h = rmsNorm(x, layer.postAttentionNorm, this.config.rmsNormEps);
-      const gate = layer.gate.forward(h, context);
-      const activated = swiGlu(gate, layer.up.forward(h, context));
+      const [gate, up] = Linear.forwardShared([layer.gate, layer.up], h, context);
+      const activated = swiGlu(gate!, up!);
       x = layer.down.forward(activated, context, x);
     });
     const normed = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
@@ -324,14 +324,11 @@ export class LlamaModel {
     const dh = headDim(this.config);
     const [B, T] = x.shape as [number, number, number];
     const heads = (y: Tensor, n: number) => tf.reshape(y, [B, T, n, dh]);
-    const [rotatedQ, rotatedK] = applyRopePair(
-      heads(layer.q.forward(x, context), H),
-      heads(layer.k.forward(x, context), Hkv),
-      rope,
-    );
+    const [projectedQ, projectedK, projectedV] = Linear.forwardShared([layer.q, layer.k, layer.v], x, context);
+    const [rotatedQ, rotatedK] = applyRopePair(heads(projectedQ!, H), heads(projectedK!, Hkv), rope);
     const q = tf.reshape(rotatedQ, [B, T, H * dh]) as Tensor3D;
     const newKeys = tf.reshape(rotatedK, [B, T, Hkv * dh]) as Tensor3D;
-    const newValues = layer.v.forward(x, context) as Tensor3D;
+    const newValues = projectedV as Tensor3D;
     const keys = past === undefined ? newKeys : (tf.concat([past.keys, newKeys], 1) as Tensor3D);
     const values = past === undefined ? newValues : (tf.concat([past.values, newValues], 1) as Tensor3D);
     const dropped = context.training ? drawDropout(this.config.attentionDropout ?? 0, context.rng) : undefined;

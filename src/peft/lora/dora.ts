@@ -52,7 +52,7 @@ export class DoraLayer extends LoraLayer {
   }
 
   /** DoRA rescales the base output too: the plain low-rank op does not apply. */
-  override adaptedForward(): undefined {
+  override lowRankUpdate(): undefined {
     return undefined;
   }
 

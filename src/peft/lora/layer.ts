@@ -7,7 +7,7 @@ import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.j
 import { linear } from '../../engine/ops/linear.js';
 import { newVariable } from '../../engine/variables.js';
 import { dropout, dropoutMask } from '../../engine/ops/dropout.js';
-import { lowRankLinear } from '../../engine/ops/low-rank-linear.js';
+import type { LowRankUpdate } from '../../engine/ops/low-rank-linear.js';
 import type { Rng } from '../../engine/rng.js';
 import type { ForwardContext } from '../../models/forward-context.js';
 import type { Linear, LinearAdapter } from '../../models/layers/linear.js';
@@ -61,22 +61,21 @@ export class LoraLayer implements LinearAdapter {
   }
 
   /**
-   * x·W₀ (+ b) + (α/r)·B·A·dropout(x) (+ residual) as one op (engine/ops/low-rank-linear.ts): the same values as
-   * `forward`, with fewer activations kept for the backward pass. Only over a frozen base; subclasses that change the
-   * update's form (DoRA) decline it.
+   * This pass's update for the fused op (engine/ops/low-rank-linear.ts): the same values as `forward`, with fewer
+   * activations kept for the backward pass. Only over a frozen base; subclasses that change the update's form (DoRA)
+   * decline it.
    */
-  adaptedForward(x: Tensor, base: Linear, context: ForwardContext, residual?: Tensor): Tensor | undefined {
+  lowRankUpdate(x: Tensor, base: Linear, context: ForwardContext): LowRankUpdate | undefined {
     if (base.weight.trainable || base.bias?.trainable) return undefined;
     const mask = context.training ? dropoutMask(x.shape, this.config.dropout, context.rng) : undefined;
     const { a, perturbation } = this.downFactors(context);
-    const update = {
+    return {
       a,
       b: this.loraB as unknown as Tensor2D,
       scaling: this.scaling,
       ...(mask === undefined ? {} : { mask }),
       ...(perturbation === undefined ? {} : { perturbation }),
     };
-    return lowRankLinear(x, base.weight as unknown as Tensor2D, base.bias, update, residual);
   }
 
   variables(): Variable[] {
