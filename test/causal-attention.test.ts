@@ -13,7 +13,7 @@ import {
   compositeAttention,
   fusedAttention,
 } from '../src/models/layers/causal-attention.js';
-import { rmsNorm } from '../src/models/layers/rms-norm.js';
+import { rmsNorm, rmsNormPassing } from '../src/models/layers/rms-norm.js';
 import { swiGlu } from '../src/models/layers/swiglu.js';
 import { applyRope, ropeTables } from '../src/models/layers/rope.js';
 import { frozenLinear } from '../src/engine/ops/linear.js';
@@ -184,6 +184,20 @@ onEachBackend(() => {
     ];
     norms[0]!.forEach((g, i) => assert.ok(relative(g, norms[1]![i]!) < 1e-5, `rmsNorm gradient ${i}`));
     assert.equal(maxAbsDifference(rmsNorm(x, weight, 1e-5).dataSync(), plainNorm(x, weight).dataSync()), 0);
+
+    // The residual stream passed through the norm: its gradient the same bits as a stream read twice (the norm and
+    // the residual addition), trainable weight included.
+    const further = random([2, 5, 3, 8]);
+    const passing = tf.grads((a: Tensor, b: Tensor) => {
+      const [normed, passed] = rmsNormPassing(a, b as tf.Variable, 1e-5);
+      return tf.add(tf.sum(tf.mul(normed, upstream)), tf.sum(tf.mul(passed, further)));
+    })([x, weight]);
+    const readTwice = tf.grads((a: Tensor, b: Tensor) =>
+      tf.add(tf.sum(tf.mul(rmsNorm(a, b as tf.Variable, 1e-5), upstream)), tf.sum(tf.mul(a, further))),
+    )([x, weight]);
+    passing.forEach((g, i) =>
+      assert.equal(maxAbsDifference(g.dataSync(), readTwice[i]!.dataSync()), 0, `passing ${i}`),
+    );
 
     const positions = new Int32Array(10).map((_, i) => (i % 5) + 3);
     const frequencies = Float64Array.from({ length: 4 }, (_, i) => 1 / 10000 ** ((2 * i) / 8));

@@ -15,7 +15,7 @@ import {
   type HeadWeight,
 } from '../../engine/ops/head-cross-entropy.js';
 import { Linear } from '../layers/linear.js';
-import { rmsNorm } from '../layers/rms-norm.js';
+import { rmsNorm, rmsNormPassing } from '../layers/rms-norm.js';
 import { swiGlu } from '../layers/swiglu.js';
 import { applyRopePair, ropeInverseFrequencies, ropeTables, type RopeTables } from '../layers/rope.js';
 import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
@@ -171,18 +171,19 @@ export class LlamaModel {
     const keys: Tensor3D[] = [];
     const values: Tensor3D[] = [];
     this.layers.forEach((layer, i) => {
-      const normed = rmsNorm(x, layer.inputNorm, this.config.rmsNormEps);
+      // The stream x passes through each norm (rmsNormPassing), so that its gradient needs no addition of its own.
+      const [normed, stream] = rmsNormPassing(x, layer.inputNorm, this.config.rmsNormEps);
       const past =
         options.past === undefined ? undefined : { keys: options.past.keys[i]!, values: options.past.values[i]! };
       // Each block's output is added to the residual stream x by its last projection (inside the product on webgpu).
-      const attended = this.attention(normed, layer, rope, mask, context, x, past);
+      const attended = this.attention(normed, layer, rope, mask, context, stream, past);
       keys.push(attended.keys);
       values.push(attended.values);
       x = attended.output;
-      const h = rmsNorm(x, layer.postAttentionNorm, this.config.rmsNormEps);
+      const [h, attendedStream] = rmsNormPassing(x, layer.postAttentionNorm, this.config.rmsNormEps);
       const [gate, up] = Linear.forwardShared([layer.gate, layer.up], h, context);
       const activated = swiGlu(gate!, up!);
-      x = layer.down.forward(activated, context, x);
+      x = layer.down.forward(activated, context, attendedStream);
     });
     const normed = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
     // The soft prompt's own positions are dropped unless asked for: callers index the real tokens.

@@ -1,7 +1,7 @@
 /**
  * RMSNorm on webgpu as two kernels: `McevalRmsNorm` (x [rows, hidden] flattened, weight [hidden] → y = x·r·w and
  * r = 1/√(mean(x²) + eps) per row) and `McevalRmsNormGrad` (x, r, w, dy → dx = r·(g − x̂·mean(g·x̂)) with g = dy·w,
- * x̂ = x·r). models/layers/rms-norm.ts uses them where registered; in tfjs ops the forward is six dispatches and the
+ * x̂ = x·r, plus an optional addend). models/layers/rms-norm.ts uses them where registered; in tfjs ops the forward is six dispatches and the
  * input gradient seven, for every norm of every layer. One workgroup per row: its invocations sum strided slices, then
  * a tree; r is the forward's second output (a writable input, shader.ts).
  */
@@ -34,7 +34,8 @@ fn main() {
 }
 `;
 
-const BACKWARD = `${ROW_CODE}
+/** The input gradient; with `addend`, an addend shaped like x added to it (a residual stream's other gradient). */
+const backwardCode = (addend: boolean) => `${ROW_CODE}
 fn main() {
   let row = rowIndex();
   let live = row < uniforms.rows;
@@ -49,7 +50,7 @@ fn main() {
   if (live) {
     for (var i = i32(localIndex); i < uniforms.hidden; i += ${ROW_WORKGROUP}) {
       let normalized = x[base + i] * r;
-      result[base + i] = (dy[base + i] * w[i] - normalized * mean) * r;
+      result[base + i] = ${addend ? 'addend[base + i] + ' : ''}(dy[base + i] * w[i] - normalized * mean) * r;
     }
   }
 }
@@ -65,10 +66,12 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 const backward: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, rms, w, dy } = inputs as Record<'x' | 'rms' | 'w' | 'dy', TensorInfo>;
-  const names = ['x', 'rms', 'w', 'dy'].map((name) => ({ name }));
+  const { x, rms, w, dy, addend } = inputs as Record<'x' | 'rms' | 'w' | 'dy', TensorInfo> & { addend?: TensorInfo };
+  const given = addend === undefined ? [x, rms, w, dy] : [x, rms, w, dy, addend];
+  const names = ['x', 'rms', 'w', 'dy', 'addend'].slice(0, given.length).map((name) => ({ name }));
   const eps = (attrs as unknown as NormAttrs).eps;
-  return rowShader(backend as unknown as WebGpuBackendLike, 'McevalRmsNormGrad', names, BACKWARD, [x, rms, w, dy], eps);
+  const key = `McevalRmsNormGrad${addend === undefined ? '' : 'Plus'}`;
+  return rowShader(backend as unknown as WebGpuBackendLike, key, names, backwardCode(addend !== undefined), given, eps);
 };
 
 export function webGpuRmsNormKernels(): KernelConfig[] {
