@@ -112,7 +112,7 @@ export default class Doctor extends BaseCommand {
               `(MCEVAL_WEBGPU_KERNELS=0 for tfjs's own ops); attention lanes per row by head size: ` +
               `${Object.entries(result.webgpuAttentionLanes ?? {})
                 .map(([size, lanes]) => `${lanes} at ${size}`)
-                .join(', ')}; ${describeInline(result.webgpuInlineNarrowUpTo, adapter?.isFallbackAdapter === true)}`
+                .join(', ')}; ${describeInline(result.webgpuInlineNarrowUpTo)}`
           : "Kernels: tfjs's own ops (MCEVAL_WEBGPU_KERNELS=0)",
       );
     }
@@ -128,7 +128,7 @@ function webGpuKernelReport(): Pick<DoctorResult, 'webgpuKernels' | 'webgpuAtten
   const floor = subgroupFloor(webGpuAdapterReport());
   const setting = attentionLaneSetting();
   const lanes = Object.fromEntries([32, 64, 128].map((size) => [size, attentionLanes(size / 4, floor, setting)]));
-  const upTo = inlineMostMultiplyAdds(webGpuAdapterReport());
+  const upTo = inlineMostMultiplyAdds();
   return {
     webgpuKernels: 'mceval',
     webgpuAttentionLanes: lanes,
@@ -136,8 +136,7 @@ function webGpuKernelReport(): Pick<DoctorResult, 'webgpuKernels' | 'webgpuAtten
   };
 }
 
-function describeInline(upTo: number | null | undefined, fallback: boolean): string {
-  const never = fallback && inlineNarrowSetting() === 'auto' ? 'not on a fallback adapter' : 'never';
-  const where = upTo === null ? 'always' : !upTo ? never : `up to ${upTo} multiply-adds`;
+function describeInline(upTo: number | null | undefined): string {
+  const where = upTo === null ? 'always' : !upTo ? 'never' : `up to ${upTo} multiply-adds`;
   return `a low-rank layer's narrow products inside its product: ${where} (MCEVAL_WEBGPU_INLINE_NARROW)`;
 }

@@ -6,8 +6,8 @@
  * or its 16-wide inner step (and ones that span several tiles), with scalar and vec4 loads.
  * Each vectorized case runs twice on webgpu: with the narrow products (m ⊙ x)·A and s·dy·Bᵀ formed inside the
  * product (MCEVAL_WEBGPU_INLINE_NARROW=always; the case checks that the inline kernel ran) and by dispatches of their
- * own (`never`, the default on this fallback adapter). Agreement within 1e-5 of the largest value: float32 sums taken
- * in another order. Leaves no tensor behind.
+ * own (`never`). Agreement within 1e-5 of the largest value: float32 sums taken in another order. Leaves no tensor
+ * behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -152,32 +152,25 @@ for (const tile of ['64', '128'])
       });
     }
 
-test('the narrow product is formed inline for the shapes, memory, sizes and adapters that allow it', async () => {
+test('the narrow product is formed inline for the shapes, memory and sizes that allow it', async () => {
   const device = (bytes: number) => ({ device: { limits: { maxComputeWorkgroupStorageSize: bytes } } });
   const gpu = device(32768) as unknown as WebGpuBackendLike;
-  const hardware = { isFallbackAdapter: false };
   const shape = { rows: 256, inner: 768, columns: 768, rank: 8, inputMask: true };
-  assert.equal(inlinesNarrowProduct(gpu, shape, hardware), true);
+  assert.equal(inlinesNarrowProduct(gpu, shape), true);
   // Not a multiple of 4, wider than 16.
-  assert.equal(inlinesNarrowProduct(gpu, { ...shape, rank: 6 }, hardware), false);
-  assert.equal(inlinesNarrowProduct(gpu, { ...shape, inner: 770 }, hardware), false);
-  assert.equal(inlinesNarrowProduct(gpu, { ...shape, rank: 20 }, hardware), false);
+  assert.equal(inlinesNarrowProduct(gpu, { ...shape, rank: 6 }), false);
+  assert.equal(inlinesNarrowProduct(gpu, { ...shape, inner: 770 }), false);
+  assert.equal(inlinesNarrowProduct(gpu, { ...shape, rank: 20 }), false);
   // 64 × 64 tiles at r 16 with an input mask take 13 KiB of workgroup memory: the WebGPU minimum of 16 KiB holds them.
   const small = (bytes: number) => device(bytes) as unknown as WebGpuBackendLike;
-  assert.equal(inlinesNarrowProduct(small(16384), { ...shape, rank: 16 }, hardware), true);
-  assert.equal(inlinesNarrowProduct(small(12288), { ...shape, rank: 16 }, hardware), false);
-  // `auto` up to 2³¹ multiply-adds on a hardware adapter, never on a fallback one; `always` and `never` regardless.
+  assert.equal(inlinesNarrowProduct(small(16384), { ...shape, rank: 16 }), true);
+  assert.equal(inlinesNarrowProduct(small(12288), { ...shape, rank: 16 }), false);
+  // `auto` up to 2³¹ multiply-adds; `always` and `never` regardless.
   const large = { ...shape, rows: 2048, inner: 2048, columns: 2048 };
-  assert.equal(inlinesNarrowProduct(gpu, { ...large, rows: 512 }, hardware), true);
-  assert.equal(inlinesNarrowProduct(gpu, large, hardware), false);
-  assert.equal(inlinesNarrowProduct(gpu, shape, { isFallbackAdapter: true }), false);
-  await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'always', () => {
-    assert.equal(inlinesNarrowProduct(gpu, large, hardware), true);
-    assert.equal(inlinesNarrowProduct(gpu, shape, { isFallbackAdapter: true }), true);
-  });
-  await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'never', () =>
-    assert.equal(inlinesNarrowProduct(gpu, shape, hardware), false),
-  );
+  assert.equal(inlinesNarrowProduct(gpu, { ...large, rows: 512 }), true);
+  assert.equal(inlinesNarrowProduct(gpu, large), false);
+  await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'always', () => assert.equal(inlinesNarrowProduct(gpu, large), true));
+  await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'never', () => assert.equal(inlinesNarrowProduct(gpu, shape), false));
 });
 
 /** Three layers reading one x (a decoder's q, k, v: a mask on the first, a residual on the last) as one op. */

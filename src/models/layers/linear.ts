@@ -58,7 +58,7 @@ export class Linear {
    */
   forward(x: Tensor, context: ForwardContext, residual?: Tensor): Tensor {
     const update = this.lowRankUpdate(x, context);
-    if (update !== undefined) return lowRankLinear(x, this.frozenWeight, this.bias, update, residual);
+    if (update !== undefined) return lowRankLinear(x, this.weightMatrix, this.bias, update, residual);
     const output = this.genericForward(x, context);
     return residual === undefined ? output : tf.add(residual, output);
   }
@@ -74,7 +74,7 @@ export class Linear {
     layers.forEach((layer, index) => {
       const update = layer.lowRankUpdate(x, context);
       if (update === undefined) outputs[index] = layer.genericForward(x, context);
-      else members.push({ index, layer: { weight: layer.frozenWeight, bias: layer.bias, update } });
+      else members.push({ index, layer: { weight: layer.weightMatrix, bias: layer.bias, update } });
     });
     const shared =
       members.length === 0
@@ -99,7 +99,8 @@ export class Linear {
     return this.adapter.forward(input, this.baseForward(input), context);
   }
 
-  private get frozenWeight(): Tensor2D {
+  /** W [in, out], as the low-rank op takes it. */
+  private get weightMatrix(): Tensor2D {
     return this.weight as unknown as Tensor2D;
   }
 

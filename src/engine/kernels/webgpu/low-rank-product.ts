@@ -19,7 +19,6 @@ import {
   type ProductBlocks,
 } from './low-rank-product-wgsl.js';
 import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
-import { webGpuAdapterReport, type WebGpuAdapterReport } from '../../webgpu.js';
 
 export const LOW_RANK_PRODUCT = 'McevalLowRankProduct';
 /** The same product with its narrow factor formed in the same pass: outputs y and t (inlineLowRankProductCode). */
@@ -73,11 +72,11 @@ export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd'> {
 const INLINE_SETTING = 'MCEVAL_WEBGPU_INLINE_NARROW';
 
 /**
- * Multiply-adds of the base product up to which `auto` forms the narrow product inline on a hardware adapter. Inline
- * saves a dispatch — the host's time to record one, tens of microseconds — and costs rank / tile width more
- * multiply-adds; at 14.6 TFLOP/s (tfjs-webgpu's matMul on an H200, ../shared/docs/gpu.md) an eighth of a 2³¹
- * multiply-add product takes ~37 µs, about what the dispatch costs. Above it a step is the GPU's work, below it the
- * host's.
+ * Multiply-adds of the base product up to which `auto` forms the narrow product inline. Inline saves a dispatch — the
+ * host's time to record one, tens of microseconds — and costs rank / tile width more multiply-adds; at 14.6 TFLOP/s
+ * (tfjs-webgpu's matMul on an H200, ../shared/docs/gpu.md) an eighth of a 2³¹ multiply-add product takes ~37 µs, about
+ * what the dispatch costs. Above it a step is the GPU's work, below it the host's. (On lavapipe, a CPU, a product
+ * alone is 5–15% slower inline, but whole steps are not: docs/gpu.md.)
  */
 const INLINE_MOST_MULTIPLY_ADDS = 2 ** 31;
 
@@ -94,16 +93,10 @@ export function inlineNarrowSetting(): 'auto' | 'always' | 'never' {
   );
 }
 
-/**
- * The base product's multiply-adds up to which a narrow product is formed inline, by the setting: `auto` gives
- * INLINE_MOST_MULTIPLY_ADDS on a hardware adapter and none on a fallback one (lavapipe: a CPU, whose steps are its
- * compute, not its dispatches — inline measured 5–15% slower there per layer, docs/gpu.md).
- */
-export function inlineMostMultiplyAdds(adapter: Pick<WebGpuAdapterReport, 'isFallbackAdapter'> | undefined): number {
+/** The base product's multiply-adds up to which a narrow product is formed inline, by the setting. */
+export function inlineMostMultiplyAdds(): number {
   const setting = inlineNarrowSetting();
-  if (setting === 'always') return Infinity;
-  if (setting === 'never' || adapter?.isFallbackAdapter !== false) return 0;
-  return INLINE_MOST_MULTIPLY_ADDS;
+  return setting === 'always' ? Infinity : setting === 'never' ? 0 : INLINE_MOST_MULTIPLY_ADDS;
 }
 
 /**
@@ -114,14 +107,13 @@ export function inlineMostMultiplyAdds(adapter: Pick<WebGpuAdapterReport, 'isFal
 export function inlinesNarrowProduct(
   backend: WebGpuBackendLike,
   shape: { rows: number; inner: number; columns: number; rank: number; inputMask: boolean },
-  adapter: Pick<WebGpuAdapterReport, 'isFallbackAdapter'> | undefined = webGpuAdapterReport(),
 ): boolean {
   const { rows, inner, columns, rank, inputMask } = shape;
   if ([inner, columns, rank].some((size) => size % 4 !== 0) || rank > INLINE_MOST_RANK) return false;
   const narrow: InlineNarrowShape = { rank, transposeN: false, inputMask };
   const limit = Number(backend.device.limits['maxComputeWorkgroupStorageSize'] ?? 16384);
   if (inlineWorkgroupBytes(productBlocks(), narrow) > limit) return false;
-  return rows * inner * columns <= inlineMostMultiplyAdds(adapter);
+  return rows * inner * columns <= inlineMostMultiplyAdds();
 }
 
 /** The optional inputs a call has, in the order the shader declares them: bias, inputMask, mask, addend. */
