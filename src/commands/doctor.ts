@@ -5,11 +5,7 @@ import { initEngine, resolveBackendRequest, type BackendProbe } from '../engine/
 import { matmulSelfCheck, type MatmulCheck } from '../engine/selfcheck.js';
 import { kernelBuild, type KernelBuild } from '../engine/kernels/wasm-kernels.js';
 import { webGpuAdapterReport, type WebGpuAdapterReport } from '../engine/webgpu.js';
-import {
-  LOW_RANK_PRODUCT,
-  inlineMostMultiplyAdds,
-  inlineNarrowSetting,
-} from '../engine/kernels/webgpu/low-rank-product.js';
+import { LOW_RANK_PRODUCT, inlineMostMultiplyAdds } from '../engine/kernels/webgpu/low-rank-product.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/kernels/webgpu/attention-lanes.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
