@@ -425,32 +425,32 @@ const weightGradients = finished(
     Number(argument('product-repeats', '20')),
   ),
 );
-const weightGradientSteps = [];
-for (const method of ['lora', 'lora-dropout'] as const)
-  for (const setting of ['split', 'tfjs']) {
-    const { msPerStep, tokensPerSecond, dispatchesPerStep } = await withEnv(
-      'MCEVAL_WEBGPU_WEIGHT_GRADIENTS',
-      setting,
-      () => speed(modelSpec, medium, batch, length, steps, method, 'mceval'),
-    );
-    weightGradientSteps.push(
-      finished('weight gradients step', { method, setting, msPerStep, tokensPerSecond, dispatchesPerStep }),
-    );
-  }
+/** The step of each method under each value of an engine setting (`label` names the section's lines). */
+async function stepsBySetting(label: string, name: string, settings: readonly string[], methods: readonly Method[]) {
+  const results = [];
+  for (const method of methods)
+    for (const setting of settings) {
+      const { msPerStep, tokensPerSecond, dispatchesPerStep } = await withEnv(name, setting, () =>
+        speed(modelSpec, medium, batch, length, steps, method, 'mceval'),
+      );
+      results.push(finished(label, { method, setting, msPerStep, tokensPerSecond, dispatchesPerStep }));
+    }
+  return results;
+}
+const weightGradientSteps = await stepsBySetting(
+  'weight gradients step',
+  'MCEVAL_WEBGPU_WEIGHT_GRADIENTS',
+  ['split', 'tfjs'],
+  ['lora', 'lora-dropout'],
+);
 // The narrow products x·A and s·dy·Bᵀ formed inside the layer's product, or by dispatches of their own: the setting's
 // `auto` picks by the product's size, which this (and `products`' two inline columns) is to settle on a GPU.
-const inlineSteps = [];
-for (const method of ['lora', 'lora-dropout', 'monteclora'] as const)
-  for (const setting of ['always', 'never']) {
-    const { msPerStep, tokensPerSecond, dispatchesPerStep } = await withEnv(
-      'MCEVAL_WEBGPU_INLINE_NARROW',
-      setting,
-      () => speed(modelSpec, medium, batch, length, steps, method, 'mceval'),
-    );
-    inlineSteps.push(
-      finished('inline narrow step', { method, setting, msPerStep, tokensPerSecond, dispatchesPerStep }),
-    );
-  }
+const inlineSteps = await stepsBySetting(
+  'inline narrow step',
+  'MCEVAL_WEBGPU_INLINE_NARROW',
+  ['always', 'never'],
+  ['lora', 'lora-dropout', 'monteclora'],
+);
 const matmulThresholds = [];
 for (const threshold of argument('matmul-thresholds', '8,64,512').split(',').map(Number)) {
   const { msPerStep, tokensPerSecond } = await withFlag(

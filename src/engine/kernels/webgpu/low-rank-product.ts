@@ -134,6 +134,17 @@ function tiling(rows: number, columns: number, inner: number, rank: number, bloc
   };
 }
 
+/** The shape a call compiles for: its loads, transposes, the optional inputs it has and the tile. */
+function shapeOf(
+  vectorized: boolean,
+  { transposeW, transposeE }: Pick<LowRankProductAttrs, 'transposeW' | 'transposeE'>,
+  { bias, mask, addend }: Partial<Record<'bias' | 'mask' | 'addend', TensorInfo>>,
+  blocks: ProductBlocks,
+): LowRankProductShape {
+  const given = (input?: TensorInfo) => input !== undefined;
+  return { vectorized, transposeW, transposeE, bias: given(bias), mask: given(mask), addend: given(addend), blocks };
+}
+
 const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, w, d, e, bias, mask, addend } = inputs as unknown as LowRankProductInputs;
   const { transposeW, transposeE, scale } = attrs as unknown as LowRankProductAttrs;
@@ -142,15 +153,7 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
   const blocks = productBlocks();
-  const shape: LowRankProductShape = {
-    vectorized,
-    transposeW,
-    transposeE,
-    bias: bias !== undefined,
-    mask: mask !== undefined,
-    addend: addend !== undefined,
-    blocks,
-  };
+  const shape = shapeOf(vectorized, { transposeW, transposeE }, { bias, mask, addend }, blocks);
   // One compiled shader per combination (tfjs caches pipelines by key).
   const flags = [vectorized, transposeW, transposeE, shape.bias, shape.mask, shape.addend, blocks === 2];
   const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
@@ -181,15 +184,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const rank = transposeN ? n.shape[0]! : n.shape[1]!;
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const blocks = productBlocks();
-  const shape: LowRankProductShape = {
-    vectorized: true,
-    transposeW,
-    transposeE,
-    bias: bias !== undefined,
-    mask: mask !== undefined,
-    addend: addend !== undefined,
-    blocks,
-  };
+  const shape = shapeOf(true, { transposeW, transposeE }, { bias, mask, addend }, blocks);
   const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputMask !== undefined };
   const flags = [transposeW, transposeN, transposeE, shape.bias, narrow.inputMask, shape.mask, shape.addend];
   const down = gpu.makeTensorInfo([rows * rank], 'float32');
