@@ -1,13 +1,14 @@
 /**
- * WGSL for y = x·W′ + bias + scale · mask ⊙ (d·E′) (+ addend), W′ = W or Wᵀ, E′ = E or Eᵀ: a frozen base product and a low-rank
- * one (LoRA's (x·A)·B, or the gradient dy·Wᵀ + dDown·Aᵀ) in one pass over the output, without writing either product
- * on its own. A register-tiled matrix product: a workgroup of 16 × 16 invocations computes a 64·B × 64·B output tile,
- * each invocation B × B blocks of 4 × 4 (rows ty·4 + 64·p, columns tx·4 + 64·q), with the operands passing through
- * workgroup memory 16 inner indices at a time (rows of x or d as vec4s of four rows, columns of W′ or E′ as vec4s of
- * four columns); the inner loop is then 4·B² vec4 multiply-adds per 2·B workgroup loads — B = 2 halves the loads per
- * multiply-add of B = 1, for twice the accumulator registers. The low-rank part runs first, into the same accumulators,
- * which are then scaled and masked (the mask and the scale apply to it alone) before the base product's inner steps
- * add onto them.
+ * WGSL for y = x·W′ + bias + scale · mask ⊙ (d·E′) (+ addend), W′ = W or Wᵀ, E′ = E or Eᵀ: a frozen base product and a
+ * low-rank one (LoRA's (x·A)·B, or the gradient dy·Wᵀ + dDown·Aᵀ) in one pass over the output, without writing either
+ * product on its own. A register-tiled matrix product: a workgroup of 16 × 16 invocations computes a 64·B × 64·B output
+ * tile, each invocation B × B blocks of 4 × 4 (rows ty·4 + 64·p, columns tx·4 + 64·q), with the operands passing
+ * through workgroup memory 16 inner indices at a time (rows of x or d as vec4s of four rows, columns of W′ or E′ as
+ * vec4s of four columns); the inner loop is then 4·B² vec4 multiply-adds per 2·B workgroup loads — B = 2 halves the
+ * loads per multiply-add of B = 1, for twice the accumulator registers. In lowRankProductCode the low-rank part runs
+ * first, into the same accumulators, which are then scaled and masked (the mask and the scale apply to it alone) before
+ * the base product's inner steps add onto them; inlineLowRankProductCode forms d itself and adds the low-rank part
+ * last.
  */
 /** Fields after tfjs's own uniforms, in this order. */
 export const LOW_RANK_UNIFORMS = 'rowCount : i32, columnCount : i32, innerCount : i32, rank : i32, scale : f32,';
@@ -207,23 +208,23 @@ fn main() {
   // One set of accumulators for both products (registers are what limits a tile on a GPU).
   var acc : array<vec4<f32>, ${4 * blocks * blocks}>;`;
 
-/**
- * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias, mask and addend where the shape has them,
- * scalar arrays.
- */
 /** The terms after the products: bias and addend, where the shape has them. */
 const lastTerms = (shape: LowRankProductShape) =>
   `${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * uniforms.columnCount + j]' : ''}`;
 
+/**
+ * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias, mask and addend where the shape has them,
+ * scalar arrays.
+ */
 export function lowRankProductCode(shape: LowRankProductShape): string {
-  const bias = lastTerms(shape);
+  const terms = lastTerms(shape);
   const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
   // The low-rank part first, scaled and masked in place, then the base product added onto it.
   return `${opening(shape.blocks)}
   ${product('d', 'e', 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
   ${eachOutput(`acc[block][r] = uniforms.scale * acc[block][r]${mask};`)}
   ${product('x', 'w', 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
-  ${eachOutput(`result[i * uniforms.columnCount + j] = acc[block][r]${bias};`)}
+  ${eachOutput(`result[i * uniforms.columnCount + j] = acc[block][r]${terms};`)}
 }
 `;
 }
@@ -264,7 +265,7 @@ export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowS
  * the shape has them.
  */
 export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape): string {
-  const bias = lastTerms(shape);
+  const terms = lastTerms(shape);
   const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
@@ -335,7 +336,7 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              result[i * uniforms.columnCount + j] = acc[block][r] + uniforms.scale * low${mask}${bias};`)}
+              result[i * uniforms.columnCount + j] = acc[block][r] + uniforms.scale * low${mask}${terms};`)}
 }
 `;
 }

@@ -1,9 +1,9 @@
 /**
  * RMSNorm on webgpu as two kernels: `McevalRmsNorm` (x [rows, hidden] flattened, weight [hidden] → y = x·r·w and
  * r = 1/√(mean(x²) + eps) per row) and `McevalRmsNormGrad` (x, r, w, dy → dx = r·(g − x̂·mean(g·x̂)) with g = dy·w,
- * x̂ = x·r, plus an optional addend). models/layers/rms-norm.ts uses them where registered; in tfjs ops the forward is six dispatches and the
- * input gradient seven, for every norm of every layer. One workgroup per row: its invocations sum strided slices, then
- * a tree; r is the forward's second output (a writable input, shader.ts).
+ * x̂ = x·r, plus an optional addend). models/layers/rms-norm.ts uses them where registered; in tfjs ops the forward
+ * is six dispatches and the input gradient seven, for every norm of every layer. One workgroup per row: its
+ * invocations sum strided slices, then a tree; r is the forward's second output (a writable input, shader.ts).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGpuBackendLike } from './shader.js';
