@@ -12,6 +12,7 @@ import { webGpuWeightGradientsKernel } from './webgpu/weight-gradients.js';
 import { webGpuNarrowProductKernel } from './webgpu/narrow-product.js';
 import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
 import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
+import { webGpuRegularizerLogKernel } from './webgpu/regularizer-log.js';
 import { webGpuUnpackKernel } from './webgpu/unpack.js';
 import { webGpuRmsNormKernels } from './webgpu/rms-norm.js';
 import { webGpuLayerNormKernels } from './webgpu/layer-norm.js';
@@ -54,6 +55,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     webGpuNarrowProductKernel(),
     webGpuAdamwUpdateKernel(),
     ...webGpuRegularizerKernels(),
+    webGpuRegularizerLogKernel(),
     ...webGpuDrawScaleKernels(),
     ...webGpuPerturbedFactorsKernels(),
     ...webGpuRmsNormKernels(),

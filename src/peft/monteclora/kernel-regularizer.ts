@@ -1,17 +1,23 @@
 /**
- * The regulariser terms by the backend's `McevalRegularizerTerms` kernels (engine/kernels/webgpu/regularizer-terms.ts:
- * webgpu, where tensors cannot be read back synchronously for host-regularizer.ts's op): one dispatch forward and four
- * backward where kl.ts's ops take ~500.
+ * The regulariser by the backend's `McevalRegularizerTerms` kernels (engine/kernels/webgpu/regularizer-terms.ts:
+ * webgpu, where tensors cannot be read back synchronously for host-regularizer.ts's op): the terms and their weighted
+ * mean over the layers from the stacked covariance, weights, s and p, in one dispatch forward and four backward where
+ * kl.ts's ops take ~500.
  */
-import type { GradSaveFunc, NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
-import { tf, type Tensor } from '../../engine/tf.js';
-import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
+import type { NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
+import { tf, type Scalar, type Tensor } from '../../engine/tf.js';
+import { runMultiOutputOp } from '../../engine/ops/multi-output.js';
 import {
   REGULARIZER_TERMS,
   REGULARIZER_TERMS_GRAD,
   type RegularizerTermsAttrs,
 } from '../../engine/kernels/webgpu/regularizer-terms.js';
-import type { RegularizerTermsOp } from './host-regularizer.js';
+import {
+  REGULARIZER_LOG,
+  regularizerLogKernel,
+  type RegularizerLogAttrs,
+} from '../../engine/kernels/webgpu/regularizer-log.js';
+import type { RegularizerShape } from './host-regularizer.js';
 import { hasKernel } from '../../engine/kernels/has-kernel.js';
 
 /** Whether the current backend has the kernels. */
@@ -19,35 +25,65 @@ export function hasRegularizerKernel(): boolean {
   return hasKernel(REGULARIZER_TERMS);
 }
 
-export const kernelRegularizerTerms: RegularizerTermsOp = (covariance, weights, s, alpha, prior, shape) => {
+/**
+ * [KL_G/M, KL_W, KL_D, C/M] summed over the L layers, and the regulariser (Σ_k termWeights_k · term_k) / L, from
+ * covariance [L·M, r], weights [L·M, N], s [L, r] and p [L, N] (the concentration α = max(e^p, 1e-6) is formed in the
+ * kernel), differentiable in those four. A prior tensor (the random-prior ablation) is a constant, not an input of
+ * the op: it has no gradient to form.
+ */
+export function kernelRegularizer(
+  inputs: { covariance: Tensor; weights: Tensor; s: Tensor; p: Tensor },
+  prior: number | Tensor,
+  shape: RegularizerShape,
+  termWeights: RegularizerTermsAttrs['termWeights'],
+): { terms: Tensor; total: Scalar } {
   const attributes: RegularizerTermsAttrs = {
     components: shape.components,
     outerSamples: shape.outerSamples,
     referenceSign: shape.referenceSign,
     symmetricPrior: typeof prior === 'number' ? prior : 0,
+    termWeights,
   };
   const attrs = attributes as unknown as NamedAttrMap;
-  const run = (name: string, inputs: Record<string, Tensor>) =>
-    tf.engine().runKernel(name, inputs as NamedTensorMap, attrs) as Tensor | Tensor[];
-  // A prior tensor (the random-prior ablation) is a constant input: its gradient is zero.
-  const op = tf.customGrad(((...args: unknown[]) => {
-    const save = args.pop() as GradSaveFunc;
-    const [c, w, sv, a, p] = args as [Tensor, Tensor, Tensor, Tensor, Tensor?];
-    save([c, w, sv, a, ...(p === undefined ? [] : [p])]);
-    const named = (t: Tensor[]) => ({
-      covariance: t[0]!,
-      weights: t[1]!,
-      s: t[2]!,
-      alpha: t[3]!,
-      ...(t[4] === undefined ? {} : { prior: t[4] }),
-    });
-    return {
-      value: run(REGULARIZER_TERMS, named([c, w, sv, a, ...(p === undefined ? [] : [p])])) as Tensor,
-      gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
-        const gradients = run(REGULARIZER_TERMS_GRAD, { ...named(saved), upstream: dy }) as Tensor[];
-        return saved[4] === undefined ? gradients : [...gradients, tf.zerosLike(saved[4])];
-      }),
-    };
-  }) as unknown as CustomGradientFunc) as unknown as (...inputs: Tensor[]) => Tensor;
-  return typeof prior === 'number' ? op(covariance, weights, s, alpha) : op(covariance, weights, s, alpha, prior);
-};
+  const named = ([covariance, weights, s, p]: readonly Tensor[]) => ({
+    covariance: covariance!,
+    weights: weights!,
+    s: s!,
+    p: p!,
+    ...(typeof prior === 'number' ? {} : { prior }),
+  });
+  const run = (name: string, kernelInputs: Record<string, Tensor>) =>
+    tf.engine().runKernel(name, kernelInputs as NamedTensorMap, attrs) as Tensor[];
+  const { covariance, weights, s, p } = inputs;
+  const [terms, total] = runMultiOutputOp([covariance, weights, s, p], {
+    forward(values, save) {
+      save([...values]);
+      return run(REGULARIZER_TERMS, named(values));
+    },
+    backward([upstream, upstreamTotal], saved) {
+      return run(REGULARIZER_TERMS_GRAD, { ...named(saved), upstream: upstream!, upstreamTotal: upstreamTotal! });
+    },
+  });
+  return { terms: terms!, total: tf.reshape(total!, []) };
+}
+
+/**
+ * The values of layer.ts's REGULARIZER_LOG_KEYS by the `McevalRegularizerLog` kernel: `terms` / `layers`, then
+ * ‖P‖ / ‖A‖ over the draw's stacks (each width's perturbations and means); undefined where the backend has no such
+ * kernel or one shader cannot bind every stack. Not differentiable: a diagnostic.
+ */
+export function kernelRegularizerLog(
+  terms: Tensor,
+  layers: number,
+  perturbations: readonly Tensor[],
+  means: readonly Tensor[],
+): Tensor | undefined {
+  if (!regularizerLogKernel(means.length)) return undefined;
+  const attrs: RegularizerLogAttrs = { layers };
+  const inputs = Object.fromEntries([
+    ['terms', terms],
+    ...perturbations.map((t, k) => [`perturbation${k}`, t]),
+    ...means.map((t, k) => [`mean${k}`, t]),
+  ]) as NamedTensorMap;
+  return tf.engine().runKernel(REGULARIZER_LOG, inputs, attrs as unknown as NamedAttrMap) as Tensor;
+}

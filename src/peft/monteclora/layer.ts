@@ -21,7 +21,7 @@ import { GroupSampler, type GroupDraw, type LayerDraw } from './group-sampler.js
 import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
 import { hostRegularizerTerms, regularizerShape, type RegularizerTermsOp } from './host-regularizer.js';
 import { readsSynchronously } from '../../engine/host-reads.js';
-import { hasRegularizerKernel, kernelRegularizerTerms } from './kernel-regularizer.js';
+import { hasRegularizerKernel, kernelRegularizer, kernelRegularizerLog } from './kernel-regularizer.js';
 
 /** The per-layer means of the regulariser's terms and the noise-to-A ratio, in this order, as logged per step. */
 export const REGULARIZER_LOG_KEYS = [
@@ -125,8 +125,9 @@ export class MonteCloraLayer extends LoraLayer {
 /**
  * (1/L) Σ_ℓ R_ℓ with R_ℓ = β(KL_G + KL_W + KL_D) + C, over the layers that sampled in this forward, computed on their
  * stacked tensors at once: the terms the host draw computed with the sample (host-sampler.ts), else on the host as one
- * op where tensors read synchronously (host-regularizer.ts), else as kl.ts's tfjs ops. Undefined when no layer sampled
- * (eval mode). `record` receives the values of REGULARIZER_LOG_KEYS as one tensor, kept past the tape.
+ * op where tensors read synchronously (host-regularizer.ts), else by the backend's kernels (kernel-regularizer.ts,
+ * which also form the weighted mean), else as kl.ts's tfjs ops. Undefined when no layer sampled (eval mode). `record`
+ * receives the values of REGULARIZER_LOG_KEYS as one tensor, kept past the tape.
  */
 export function meanRegularizer(
   layers: readonly MonteCloraLayer[],
@@ -144,36 +145,46 @@ export function meanRegularizer(
     // The host draw computed the terms with the draw, for the sampler's config (a caller may ask for another).
     const fused = whole && group.host?.config === config ? group.host : undefined;
     const onHost = fused !== undefined || readsSynchronously();
-    const terms = fused?.terms ?? regularizerTerms(sampled, group, whole, config, onHost);
     const β = config.klWeight;
-    const total = tf.sum(tf.mul(terms, tf.tensor1d([β, β, β, config.cooperativeLoss ? 1 : 0])));
+    const termWeights = [β, β, β, config.cooperativeLoss ? 1 : 0] as const;
+    const { terms, total } =
+      fused !== undefined
+        ? weightedMean(fused.terms, termWeights, sampled.length)
+        : regularizer(sampled, group, whole, config, onHost, termWeights);
     if (record !== undefined) record(tf.keep(regularizerLog(terms, sampled, onHost, whole ? group : undefined)));
-    return tf.div(total, sampled.length) as Scalar;
+    return total;
   });
 }
 
-/** [KL_G/M, KL_W, KL_D, C/M] summed over the sampled layers, from their stacked tensors. */
-function regularizerTerms(
+type TermWeights = readonly [number, number, number, number];
+
+/** The terms and (Σ_k weight_k · term_k) / layers. */
+function weightedMean(terms: Tensor, termWeights: TermWeights, layers: number): { terms: Tensor; total: Scalar } {
+  return { terms, total: tf.div(tf.sum(tf.mul(terms, tf.tensor1d([...termWeights]))), layers) as Scalar };
+}
+
+/** [KL_G/M, KL_W, KL_D, C/M] summed over the sampled layers, from their stacked tensors, and their weighted mean. */
+function regularizer(
   sampled: readonly MonteCloraLayer[],
   group: GroupDraw,
   whole: boolean,
   config: MonteCloraConfig,
   onHost: boolean,
-): Tensor {
+  termWeights: TermWeights,
+): { terms: Tensor; total: Scalar } {
   const flatten = (t: Tensor) => tf.reshape(t, [-1, t.shape[t.rank - 1]!]);
   const covariance = whole
     ? flatten(group.covariance)
     : tf.concat(sampled.map((layer) => layer.lastSample!.covariance));
   const weights = whole ? flatten(group.weights) : tf.concat(sampled.map((layer) => layer.lastSample!.weights));
   const s = priorRows(sampled, 's');
-  const alpha = concentration(priorRows(sampled, 'p'));
+  const p = priorRows(sampled, 'p');
   const prior = config.randomDirichletPrior ? priorRows(sampled, 'dirichletPrior') : config.dirichletPrior;
-  const terms = onHost
-    ? hostRegularizerTerms
-    : hasRegularizerKernel()
-      ? kernelRegularizerTerms
-      : deviceRegularizerTerms;
-  return terms(covariance, weights, s, alpha, prior, regularizerShape(config));
+  const shape = regularizerShape(config);
+  if (!onHost && hasRegularizerKernel())
+    return kernelRegularizer({ covariance, weights, s, p }, prior, shape, termWeights);
+  const terms = onHost ? hostRegularizerTerms : deviceRegularizerTerms;
+  return weightedMean(terms(covariance, weights, s, concentration(p), prior, shape), termWeights, sampled.length);
 }
 
 /** kl.ts's terms as tfjs ops, [KL_G/M, KL_W, KL_D, C/M], for backends that cannot read synchronously. */
@@ -196,6 +207,13 @@ function regularizerLog(
   onHost: boolean,
   group: GroupDraw | undefined,
 ): Tensor {
+  const stacked = group?.stacked;
+  // One dispatch where the backend has the kernel and the draw has its stacks (one outer sample).
+  const logged =
+    onHost || stacked === undefined
+      ? undefined
+      : kernelRegularizerLog(terms, sampled.length, stacked.perturbations, stacked.means);
+  if (logged !== undefined) return logged;
   const means = tf.div(terms, sampled.length);
   const norms = group?.host;
   if (onHost) {
@@ -206,8 +224,8 @@ function regularizerLog(
     const mean = norms?.aSquaredNorm ?? squaredNorm(sampled.map((layer) => layer.loraA));
     return tf.tensor1d([...means.dataSync(), Math.sqrt(noise / mean)]);
   }
-  const perturbations = group?.stacked?.perturbations ?? sampled.map((layer) => layer.lastSample!.perturbation);
-  const loraA = group?.stacked?.means ?? sampled.map((layer) => layer.loraA);
+  const perturbations = stacked?.perturbations ?? sampled.map((layer) => layer.lastSample!.perturbation);
+  const loraA = stacked?.means ?? sampled.map((layer) => layer.loraA);
   const ratio = tf.sqrt(tf.div(deviceSquaredNorm(perturbations), deviceSquaredNorm(loraA)));
   return tf.concat([means, tf.reshape(ratio, [1])]);
 }
