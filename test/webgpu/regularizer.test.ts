@@ -3,10 +3,10 @@
  * mean over the layers, from p through α = max(e^p, 1e-6)) against the float64 host op (host-regularizer.ts, itself
  * tested against kl.ts's ops) on wasm, composed with tfjs's concentration and weighted mean, from the same values: the
  * four terms, the mean, and the gradients of a loss that reads both (a weighted sum of the terms plus a multiple of the
- * mean) in the covariance, weights, s and p — with a covariance below the 1e-6 clamp, concentrations from below the
- * 1e-6 clamp (and 2e-6) to 20, the paper's and the published code's Dirichlet sign, and a random prior tensor. Then the logged
- * values (McevalRegularizerLog: terms per layer and ‖P‖ / ‖A‖ over two stacks) against the same sums on the host.
- * float32 against float64: within 2e-5 of each output's largest value.
+ * mean) in the covariance, weights, s and p — with a covariance below the 1e-6 clamp, concentrations from just above
+ * α's 1e-6 clamp (2e-6) and far below it (e^-20) to 20, the paper's and the published code's Dirichlet sign, and a
+ * random prior tensor; float32 against float64, within 2e-5 of each output's largest value. Then the logged values
+ * (McevalRegularizerLog: terms per layer and ‖P‖ / ‖A‖ over two stacks) against the same sums on the host, within 1e-6.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

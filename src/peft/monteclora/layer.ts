@@ -92,7 +92,8 @@ export class MonteCloraLayer extends LoraLayer {
         ? { a, perturbation: draw.perturbation as Tensor2D }
         : { a: draw.perturbedA as Tensor2D };
     }
-    // Deviation 2 (docs/monteclora.md §5): the sample becomes the new A (a random walk) and the forward uses it as a constant.
+    // Deviation 2 (docs/monteclora.md §5): the sample becomes the new A (a random walk) and the forward uses it as a
+    // constant.
     const constant = stopGradient(draw.perturbedA ?? tf.add(a, draw.perturbation)) as Tensor2D;
     this.loraA.assign(constant);
     return { a: constant };
