@@ -47,10 +47,15 @@ export interface LowRankUpdate {
 /** Kernel inputs, those left undefined not passed. */
 type Given<T> = { readonly [K in keyof T]?: Tensor | undefined };
 
+/** Runs the kernel on the inputs that are given (the optional ones left undefined are not passed). */
+function runOnGiven(kernelName: string, inputs: Given<object>, attrs: object) {
+  const given = Object.fromEntries(Object.entries(inputs).filter(([, tensor]) => tensor !== undefined));
+  return tf.engine().runKernel(kernelName, given as never, attrs as never);
+}
+
 /** x·W′ + bias + scale · mask ⊙ (d·E′) + addend by the backend's McevalLowRankProduct kernel (webgpu). */
 function lowRankProduct(inputs: Given<LowRankProductInputs>, attrs: LowRankProductAttrs) {
-  const given = Object.fromEntries(Object.entries(inputs).filter(([, tensor]) => tensor !== undefined));
-  return tf.engine().runKernel(LOW_RANK_PRODUCT, given as never, attrs as never) as Tensor2D;
+  return runOnGiven(LOW_RANK_PRODUCT, inputs, attrs) as Tensor2D;
 }
 
 /**
@@ -58,11 +63,7 @@ function lowRankProduct(inputs: Given<LowRankProductInputs>, attrs: LowRankProdu
  * the backend's McevalLowRankProductInline kernel (webgpu).
  */
 function inlineLowRankProduct(inputs: Given<InlineProductInputs>, attrs: InlineProductAttrs): [Tensor2D, Tensor2D] {
-  const given = Object.fromEntries(Object.entries(inputs).filter(([, tensor]) => tensor !== undefined));
-  return tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, given as never, attrs as never) as unknown as [
-    Tensor2D,
-    Tensor2D,
-  ];
+  return runOnGiven(LOW_RANK_PRODUCT_INLINE, inputs, attrs) as unknown as [Tensor2D, Tensor2D];
 }
 
 /** Whether the product of x [rows, inner] into `columns` forms its narrow product in the same dispatch. */

@@ -14,6 +14,7 @@ import {
   elementwiseDispatch,
   forgetHostCopy,
   runShader,
+  storageBuffersPerShader,
   type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
@@ -65,7 +66,7 @@ function updateOf(k: number, scaled: boolean): string {
 
 /** Parameters one dispatch updates: as many as the device lets a shader bind storage buffers for, beside the scale. */
 function parametersPerDispatch(backend: WebGpuBackendLike, scaled: boolean): number {
-  const buffers = Number(backend.device.limits['maxStorageBuffersPerShaderStage'] ?? 8) - (scaled ? 1 : 0);
+  const buffers = storageBuffersPerShader(backend) - (scaled ? 1 : 0);
   return Math.max(1, Math.floor(buffers / BUFFERS_PER_PARAMETER));
 }
 

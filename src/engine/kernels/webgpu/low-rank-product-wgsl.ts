@@ -208,6 +208,9 @@ fn main() {
   // One set of accumulators for both products (registers are what limits a tile on a GPU).
   var acc : array<vec4<f32>, ${4 * blocks * blocks}>;`;
 
+/** The low-rank part's factor per output, where the shape has a mask. */
+const outputMask = (shape: LowRankProductShape) => (shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '');
+
 /** The terms after the products: bias and addend, where the shape has them. */
 const lastTerms = (shape: LowRankProductShape) =>
   `${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * uniforms.columnCount + j]' : ''}`;
@@ -218,7 +221,7 @@ const lastTerms = (shape: LowRankProductShape) =>
  */
 export function lowRankProductCode(shape: LowRankProductShape): string {
   const terms = lastTerms(shape);
-  const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
+  const mask = outputMask(shape);
   // The low-rank part first, scaled and masked in place, then the base product added onto it.
   return `${opening(shape.blocks)}
   ${product('d', 'e', 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
@@ -266,7 +269,7 @@ export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowS
  */
 export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape): string {
   const terms = lastTerms(shape);
-  const mask = shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '';
+  const mask = outputMask(shape);
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
   const narrowAt = narrow.transposeN ? 'c * uniforms.innerCount + k' : 'k * RANK + c';

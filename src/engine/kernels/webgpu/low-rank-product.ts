@@ -18,7 +18,7 @@ import {
   type LowRankProductShape,
   type ProductBlocks,
 } from './low-rank-product-wgsl.js';
-import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { runShader, shaped, workgroupStorageBytes, type WebGpuBackendLike } from './shader.js';
 
 export const LOW_RANK_PRODUCT = 'McevalLowRankProduct';
 /** The same product with its narrow factor formed in the same pass: outputs y and t (inlineLowRankProductCode). */
@@ -111,8 +111,7 @@ export function inlinesNarrowProduct(
   const { rows, inner, columns, rank, inputMask } = shape;
   if ([inner, columns, rank].some((size) => size % 4 !== 0) || rank > INLINE_MOST_RANK) return false;
   const narrow: InlineNarrowShape = { rank, transposeN: false, inputMask };
-  const limit = Number(backend.device.limits['maxComputeWorkgroupStorageSize'] ?? 16384);
-  if (inlineWorkgroupBytes(productBlocks(), narrow) > limit) return false;
+  if (inlineWorkgroupBytes(productBlocks(), narrow) > workgroupStorageBytes(backend)) return false;
   return rows * inner * columns <= inlineMostMultiplyAdds();
 }
 

@@ -8,7 +8,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../../tf.js';
 import { hasKernel } from '../has-kernel.js';
-import { runShader, sizeOf, workgroupSumCode, type WebGpuBackendLike } from './shader.js';
+import { runShader, sizeOf, storageBuffersPerShader, workgroupSumCode, type WebGpuBackendLike } from './shader.js';
 
 export const REGULARIZER_LOG = 'McevalRegularizerLog';
 
@@ -22,8 +22,7 @@ const WORKGROUP = 256;
 /** Whether the backend has the kernel and one shader may bind the terms, `stacks` P and A stacks, and the result. */
 export function regularizerLogKernel(stacks: number): boolean {
   if (!hasKernel(REGULARIZER_LOG)) return false;
-  const limits = (tf.backend() as unknown as WebGpuBackendLike).device.limits;
-  return 2 * stacks + 2 <= Number(limits['maxStorageBuffersPerShaderStage'] ?? 8);
+  return 2 * stacks + 2 <= storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
 }
 
 function code(stacks: number): string {

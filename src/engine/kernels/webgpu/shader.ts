@@ -193,12 +193,22 @@ export function shaped(info: TensorInfo, shape: number[]): TensorInfo {
   return { dataId: info.dataId, shape, dtype: info.dtype };
 }
 
+/** Bytes of workgroup memory a shader may use on the device (WebGPU's minimum where the device does not say). */
+export function workgroupStorageBytes(backend: WebGpuBackendLike): number {
+  return Number(backend.device.limits['maxComputeWorkgroupStorageSize'] ?? 16384);
+}
+
+/** Storage buffers one shader may bind on the device, its output included (WebGPU's minimum where it does not say). */
+export function storageBuffersPerShader(backend: WebGpuBackendLike): number {
+  return Number(backend.device.limits['maxStorageBuffersPerShaderStage'] ?? 8);
+}
+
 /**
  * The largest power of two ≤ `most` such that `bytesPer` bytes per unit plus `fixed` bytes fit the device's
  * workgroup storage.
  */
 export function tileFitting(backend: WebGpuBackendLike, bytesPer: number, fixed: number, most: number): number {
-  const limit = Number(backend.device.limits['maxComputeWorkgroupStorageSize'] ?? 16384);
+  const limit = workgroupStorageBytes(backend);
   let tile = most;
   while (tile > 1 && tile * bytesPer + fixed > limit) tile /= 2;
   return tile;

@@ -6,7 +6,14 @@
  * buffers and five where it binds the minimum, 8.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import {
+  ELEMENT_INDEX,
+  elementwiseDispatch,
+  runShader,
+  shaped,
+  storageBuffersPerShader,
+  type WebGpuBackendLike,
+} from './shader.js';
 
 const WORKGROUP = 256;
 
@@ -26,7 +33,7 @@ fn main() {
 
 /** Storage buffers a shader may bind, less the input. */
 function outputsPerDispatch(backend: WebGpuBackendLike): number {
-  return Math.max(1, Number(backend.device.limits['maxStorageBuffersPerShaderStage'] ?? 8) - 1);
+  return Math.max(1, storageBuffersPerShader(backend) - 1);
 }
 
 const unpack: KernelFunc = ({ inputs, backend, attrs }) => {
