@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { packagePath } from '../src/paths.js';
 import { initEngine } from '../src/engine/backends.js';
 import { tf } from '../src/engine/tf.js';
+import { newVariable } from '../src/engine/variables.js';
 import { AdamW } from '../src/train/adamw.js';
 import { Rng } from '../src/engine/rng.js';
 import type { Model } from '../src/models/model.js';
@@ -66,17 +67,24 @@ export function mceval(args: readonly string[], env: Record<string, string> = {}
 
 /**
  * Variables with the given shapes and initial values, each in its own group (learning-rate multiplier 1 + i, so that
- * every parameter has its own coefficients), and an AdamW over them (weight decay 0.1), by its one-kernel update or by
- * tfjs ops: the two sides of the AdamW kernel tests.
+ * every parameter has its own coefficients), and an AdamW over them (weight decay 0.1), by its one-kernel update (its
+ * moment banks at most `momentBankElements` long, if given) or by tfjs ops: the two sides of the AdamW kernel tests.
  */
-export function adamwFixture(shapes: readonly number[][], initial: readonly Float32Array[], fusedKernel: boolean) {
-  const variables = initial.map((values, i) => tf.variable(tf.tensor(values, shapes[i]), true));
+export function adamwFixture(
+  shapes: readonly number[][],
+  initial: readonly Float32Array[],
+  fusedKernel: boolean,
+  momentBankElements?: number,
+) {
+  // Each variable alone holds its buffer, as a model's do (webgpu may then update it in place).
+  const variables = initial.map((values, i) => newVariable(() => tf.tensor(values, shapes[i]), true));
   const groups = variables.map((variable, i) => ({
     name: `p${i}`,
     variables: [variable],
     learningRateMultiplier: 1 + i,
   }));
-  return { variables, optimizer: new AdamW(groups, { weightDecay: 0.1, fusedKernel }) };
+  const bank = momentBankElements === undefined ? {} : { momentBankElements };
+  return { variables, optimizer: new AdamW(groups, { weightDecay: 0.1, fusedKernel, ...bank }) };
 }
 
 /**

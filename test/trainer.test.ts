@@ -181,14 +181,25 @@ onEachBackend(() => {
     [...together, ...alone].forEach((t) => t.dispose());
   });
 
-  test('the one-kernel AdamW update gives the tfjs ops’ values bit for bit', async () => {
+  test('the one-kernel AdamW update gives the tfjs ops’ values bit for bit, its moments in one bank or several', async () => {
+    for (const bank of [undefined, 1000]) {
+      await oneKernelAgainstOps(bank);
+    }
+  });
+
+  /**
+   * Four steps of the kernel and of the ops from the same values. With banks of 1,000 values the moments take three:
+   * the first two parameters (517 values) share one, the last two are larger and have one each.
+   */
+  async function oneKernelAgainstOps(momentBankElements: number | undefined): Promise<void> {
     const rng = new Rng(8);
-    // The last is larger than one launch's share (2¹⁸ values), so the parameters take two launches.
     const shapes = [[64, 8], [5], [8, 172], [600, 500]];
     const initial = shapes.map((shape) => rng.normalArray(shape.reduce((a, b) => a * b, 1)));
     // Registered on both host backends, so this compares the kernel with the ops.
     assert.ok(tf.getKernel(ADAMW_UPDATE, tf.getBackend()) !== undefined);
-    const fused = adamwFixture(shapes, initial, true);
+    const fused = adamwFixture(shapes, initial, true, momentBankElements);
+    const banks = new Set((fused.optimizer as unknown as { slots: { m: unknown }[] }).slots.map((slot) => slot.m));
+    assert.equal(banks.size, momentBankElements === undefined ? 1 : 3);
     const composed = adamwFixture(shapes, initial, false);
     const before = tf.memory().numTensors;
     await adamwSteps([fused, composed], shapes, rng);
@@ -201,7 +212,7 @@ onEachBackend(() => {
       optimizer.dispose();
       variables.forEach((v) => v.dispose());
     });
-  });
+  }
 
   test('epoch batches cover every example once, shuffled by the seed', () => {
     const batches = epochBatches(10, 4, new Rng(3));

@@ -8,31 +8,75 @@ import { newVariable } from '../engine/variables.js';
 import { ADAMW_UPDATE, adamwUpdateInvocation, type AdamWCoefficients } from '../engine/kernels/adamw-update.js';
 import type { ParameterGroup } from '../peft/types.js';
 import { hasKernel } from '../engine/kernels/has-kernel.js';
+import { storageBindingBytes, type WebGpuBackendLike } from '../engine/kernels/webgpu/shader.js';
 
 export interface AdamWOptions {
   readonly beta1?: number;
   readonly beta2?: number;
   readonly epsilon?: number;
   readonly weightDecay?: number;
-  /** Use the one-kernel update where the backend has it (cpu, wasm); default true. Same values either way. */
+  /** Use the one-kernel update where the backend has it (cpu, wasm, webgpu); default true. Same values either way. */
   readonly fusedKernel?: boolean;
+  /**
+   * The most values one bank of the one-kernel update's moments holds; by default what one GPU shader may bind as a
+   * buffer (2²⁷ on cpu and wasm). A parameter larger than this has a bank of its own.
+   */
+  readonly momentBankElements?: number;
 }
 
-/** Parameters with fewer elements than this are updated on a concatenation with their peers. */
+/** Parameters with fewer elements than this are updated on a concatenation with their peers (tfjs ops). */
 const FUSE_BELOW = 256;
 /**
- * Elements updated per launch of the one-kernel update: it holds the new values of a launch's parameters in
- * JavaScript arrays until all are computed, so a full fine-tune's large matrices go one by one.
+ * The most values one moment bank holds on cpu and wasm (1 GiB for m and v together); a GPU's is what one shader may
+ * bind as a buffer.
  */
-const KERNEL_ELEMENTS = 1 << 18;
+const HOST_BANK_ELEMENTS = 1 << 27;
 
 interface Slot {
   readonly parameter: Variable;
   readonly multiplier: number;
+  /**
+   * Its moments: for the one-kernel update a bank's, shared with the parameters before and after it, from `offset`
+   * on; for the tfjs ops its own (offset 0).
+   */
   readonly m: Variable;
   readonly v: Variable;
+  readonly offset: number;
   /** Updates this parameter has had: torch counts per parameter, and skips one that has no gradient. */
   steps: number;
+}
+
+/** The most values one moment bank may hold on the current backend. */
+function bankElements(): number {
+  if (tf.getBackend() !== 'webgpu') return HOST_BANK_ELEMENTS;
+  return Math.floor(storageBindingBytes(tf.backend() as unknown as WebGpuBackendLike) / 4);
+}
+
+/**
+ * Slots for the one-kernel update: the parameters in order, their moments in banks (flat, zeros) each filled up to
+ * `limit` values before the next begins (a parameter larger than the limit gets a bank of its own).
+ */
+function bankedSlots(parameters: readonly { parameter: Variable; multiplier: number }[], limit: number): Slot[] {
+  const banks: { size: number }[] = [];
+  const placed = parameters.map(({ parameter }) => {
+    const bank = banks[banks.length - 1];
+    if (bank === undefined || (bank.size > 0 && bank.size + parameter.size > limit)) banks.push({ size: 0 });
+    const last = banks[banks.length - 1]!;
+    const offset = last.size;
+    last.size += parameter.size;
+    return { bank: banks.length - 1, offset };
+  });
+  const moments = banks.map(({ size }) => ({
+    m: newVariable(() => tf.zeros([size]), false),
+    v: newVariable(() => tf.zeros([size]), false),
+  }));
+  return parameters.map(({ parameter, multiplier }, i) => ({
+    parameter,
+    multiplier,
+    ...moments[placed[i]!.bank]!,
+    offset: placed[i]!.offset,
+    steps: 0,
+  }));
 }
 
 export class AdamW {
@@ -41,23 +85,28 @@ export class AdamW {
   private readonly beta2: number;
   private readonly epsilon: number;
   private readonly weightDecay: number;
-  private readonly fusedKernel: boolean;
+  /** Whether the one-kernel update runs (fixed at construction: it decides how the moments are held). */
+  private readonly kernel: boolean;
 
   constructor(groups: readonly ParameterGroup[], options: AdamWOptions = {}) {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
-    this.fusedKernel = options.fusedKernel ?? true;
-    this.slots = groups.flatMap((group) =>
-      group.variables.map((parameter) => ({
-        parameter,
-        multiplier: group.learningRateMultiplier,
-        m: newVariable(() => tf.zerosLike(parameter), false),
-        v: newVariable(() => tf.zerosLike(parameter), false),
-        steps: 0,
-      })),
+    this.kernel = (options.fusedKernel ?? true) && hasKernel(ADAMW_UPDATE);
+    const parameters = groups.flatMap((group) =>
+      group.variables.map((parameter) => ({ parameter, multiplier: group.learningRateMultiplier })),
     );
+    this.slots = this.kernel
+      ? bankedSlots(parameters, options.momentBankElements ?? bankElements())
+      : parameters.map(({ parameter, multiplier }) => ({
+          parameter,
+          multiplier,
+          m: newVariable(() => tf.zerosLike(parameter), false),
+          v: newVariable(() => tf.zerosLike(parameter), false),
+          offset: 0,
+          steps: 0,
+        }));
   }
 
   get parameters(): Variable[] {
@@ -71,7 +120,7 @@ export class AdamW {
    * without a gradient.
    *
    * On cpu, wasm and webgpu one kernel updates the parameters (engine/kernels/adamw-update.ts, and webgpu/ for its
-   * shaders), a few hundred thousand values per launch. Elsewhere (tfjs-node) the update is fourteen tfjs ops, and tiny
+   * shaders), one launch per moment bank. Elsewhere (tfjs-node) the update is fourteen tfjs ops, and tiny
    * parameters (MonteCLoRA's priors, norms, a classification head) that share a learning rate and step count are
    * updated together, on their concatenation: the update is elementwise, so every value is the same as updating each
    * alone, but ~20 kernel launches replace ~14 per parameter. Larger ones are updated alone: splitting the result back
@@ -81,21 +130,17 @@ export class AdamW {
   apply(gradients: readonly (Tensor | undefined)[], learningRate: number, gradientScale?: Tensor): void {
     const groups = new Map<string, { slots: Slot[]; gradients: Tensor[] }>();
     const updates: { slots: Slot[]; gradients: Tensor[] }[] = [];
-    const kernel = this.fusedKernel && hasKernel(ADAMW_UPDATE);
     const launch: { slot: Slot; gradient: Tensor }[] = [];
-    let launchSize = 0;
     const flush = () => {
       if (launch.length > 0) this.updateByKernel(launch.splice(0), learningRate, gradientScale);
-      launchSize = 0;
     };
     this.slots.forEach((slot, i) => {
       const gradient = gradients[i];
       if (gradient === undefined) return;
       slot.steps += 1;
-      if (kernel) {
-        if (launchSize > 0 && launchSize + slot.parameter.size > KERNEL_ELEMENTS) flush();
+      if (this.kernel) {
+        if (launch.length > 0 && launch[0]!.slot.m !== slot.m) flush();
         launch.push({ slot, gradient });
-        launchSize += slot.parameter.size;
         return;
       }
       if (slot.parameter.size >= FUSE_BELOW) {
@@ -135,21 +180,25 @@ export class AdamW {
     learningRate: number,
     gradientScale: Tensor | undefined,
   ): void {
+    const { m, v } = updates[0]!.slot;
     const { inputs, attrs } = adamwUpdateInvocation(
       updates.map(({ slot, gradient }) => ({
         p: slot.parameter,
         g: gradient,
-        m: slot.m,
-        v: slot.v,
+        offset: slot.offset,
         coefficients: this.coefficients(slot, learningRate),
       })),
+      { m, v },
       gradientScale,
     );
     const outputs = tf
       .engine()
       .runKernel(ADAMW_UPDATE, inputs as NamedTensorMap, attrs as unknown as NamedAttrMap) as Tensor[];
-    // The kernel rewrote m and v in place; assign takes over each new parameter's buffer and disposes the old one.
-    updates.forEach(({ slot }, i) => slot.parameter.assign(outputs[i]!));
+    // The kernel rewrote the banks in place. A new parameter buffer is taken over by assign, which disposes the old
+    // one; a parameter rewritten in place (webgpu) came back as itself.
+    updates.forEach(({ slot }, i) => {
+      if (outputs[i]!.dataId !== slot.parameter.dataId) slot.parameter.assign(outputs[i]!);
+    });
     outputs.forEach((t) => t.dispose());
   }
 
@@ -182,9 +231,6 @@ export class AdamW {
   }
 
   dispose(): void {
-    this.slots.forEach((slot) => {
-      slot.m.dispose();
-      slot.v.dispose();
-    });
+    new Set(this.slots.flatMap((slot) => [slot.m, slot.v])).forEach((moment) => moment.dispose());
   }
 }

@@ -1,9 +1,11 @@
 /**
  * `McevalAdamW` on webgpu (engine/kernels/webgpu/adamw-update.ts) against the same AdamW as tfjs ops on webgpu: four
  * steps over parameters of several shapes (one without a gradient at one step), with weight decay and a learning-rate
- * multiplier. The moments are updated in place, so they are also read back between steps: a read leaves a host copy
- * that tfjs would serve again, and the kernel must drop it. Agreement within 1e-6 relative (a GPU may fuse a multiply
- * and an add that the ops round separately).
+ * multiplier. The moments (flat banks) and the parameters (written in place where nothing else holds them) are updated
+ * in place, so both are read back between steps: a read leaves a host copy that tfjs would serve again, and the kernel
+ * must drop it. A parameter whose buffer another tensor shares, or whose gradient is the parameter itself, must get a
+ * new buffer instead. Agreement within 1e-6 relative (a GPU may fuse a multiply and an add that the ops round
+ * separately).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,14 +15,53 @@ import { tf, type Tensor, type Variable } from '../../src/engine/tf.js';
 import { AdamW } from '../../src/train/adamw.js';
 import { adamwFixture, adamwSteps } from '../helpers.js';
 import { ADAMW_UPDATE } from '../../src/engine/kernels/adamw-update.js';
+import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 
-/** The optimizer's moments, private state read here only to check they are read back fresh. */
-function moments(optimizer: AdamW): Variable[] {
-  const slots = (optimizer as unknown as { slots: { m: Variable; v: Variable }[] }).slots;
-  return slots.flatMap((slot) => [slot.m, slot.v]);
+/** Each parameter's m and v, read from the optimizer's private state (its own or its bank's share). */
+async function moments(optimizer: AdamW): Promise<Float32Array[]> {
+  const slots = (optimizer as unknown as { slots: { parameter: Variable; m: Variable; v: Variable; offset: number }[] })
+    .slots;
+  const read = async (bank: Variable, offset: number, size: number) => (await bank.data()).slice(offset, offset + size);
+  const pairs = await Promise.all(
+    slots.map(async (slot) =>
+      Promise.all([slot.m, slot.v].map((bank) => read(bank as Variable, slot.offset, slot.parameter.size))),
+    ),
+  );
+  return pairs.flat() as Float32Array[];
 }
 
-test('the webgpu AdamW kernel agrees with the tfjs ops, moments read back fresh after in-place updates', async () => {
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  const worst = Math.max(
+    ...Array.from(actual, (value, j) => Math.abs(value - expected[j]!) / Math.max(Math.abs(expected[j]!), 1e-3)),
+  );
+  assert.ok(worst <= 1e-6, `${label}: relative difference ${worst}`);
+}
+
+async function assertAllClose(actual: readonly Tensor[], expected: readonly Tensor[], label: string): Promise<void> {
+  for (const [i, tensor] of actual.entries()) {
+    assertClose(await tensor.data(), await expected[i]!.data(), `${label} ${i}`);
+  }
+}
+
+/** Compute dispatches of the AdamW shader while `body` runs. */
+function adamwDispatches(body: () => void): number {
+  const backend = tf.backend() as unknown as { recordAndSubmit: (program: { shaderKey?: string }) => unknown };
+  const record = backend.recordAndSubmit;
+  let count = 0;
+  backend.recordAndSubmit = (program, ...rest: unknown[]) => {
+    if (program.shaderKey?.startsWith('McevalAdamW')) count++;
+    return (record as (...args: unknown[]) => unknown).call(backend, program, ...rest);
+  };
+  try {
+    body();
+  } finally {
+    backend.recordAndSubmit = record;
+  }
+  return count;
+}
+
+test('the webgpu AdamW kernel agrees with the tfjs ops, parameters and moments read back fresh', async () => {
   await initEngine('webgpu');
   assert.ok(tf.getKernel(ADAMW_UPDATE, 'webgpu'), 'the webgpu kernel is registered');
   const rng = new Rng(8);
@@ -28,21 +69,71 @@ test('the webgpu AdamW kernel agrees with the tfjs ops, moments read back fresh 
   const initial = shapes.map((shape) => rng.normalArray(shape.reduce((a, b) => a * b, 1)));
   const fused = adamwFixture(shapes, initial, true);
   const composed = adamwFixture(shapes, initial, false);
+  const buffers = fused.variables.map((v) => v.dataId);
   const before = tf.memory().numTensors;
-  const close = async (actual: Tensor[], expected: Tensor[], label: string) => {
-    for (const [i, tensor] of actual.entries()) {
-      const [a, e] = await Promise.all([tensor.data(), expected[i]!.data()]);
-      const worst = Math.max(...Array.from(a, (value, j) => Math.abs(value - e[j]!) / Math.max(Math.abs(e[j]!), 1e-3)));
-      assert.ok(worst <= 1e-6, `${label} ${i}: relative difference ${worst}`);
-    }
-  };
   await adamwSteps([fused, composed], shapes, rng, async (step) => {
-    await close(moments(fused.optimizer), moments(composed.optimizer), `step ${step} moment`);
-    await close(fused.variables, composed.variables, `step ${step} parameter`);
+    const [a, e] = await Promise.all([moments(fused.optimizer), moments(composed.optimizer)]);
+    a.forEach((values, i) => assertClose(values, e[i]!, `step ${step} moment ${i}`));
+    await assertAllClose(fused.variables, composed.variables, `step ${step} parameter`);
   });
   assert.equal(tf.memory().numTensors, before);
+  // Nothing else held the parameters: each was rewritten in its own buffer.
+  fused.variables.forEach((v, i) => assert.equal(v.dataId, buffers[i], `parameter ${i} updated in place`));
   const moved = await fused.variables[3]!.data();
   assert.notDeepEqual(Array.from(moved.slice(0, 4)), Array.from(initial[3]!.slice(0, 4)));
+  [fused, composed].forEach(({ optimizer, variables }) => {
+    optimizer.dispose();
+    variables.forEach((v) => v.dispose());
+  });
+});
+
+test('the webgpu AdamW kernel binds two buffers per parameter updated in place', async () => {
+  await initEngine('webgpu');
+  const bindable = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+  // The banks, the clipping scale and two per parameter.
+  const perDispatch = Math.floor((bindable - 3) / 2);
+  const rng = new Rng(4);
+  const shapes = Array.from({ length: perDispatch + 1 }, (_, i) => [16 + i, 8]);
+  const initial = shapes.map((shape) => rng.normalArray(shape[0]! * shape[1]!));
+  const { optimizer, variables } = adamwFixture(shapes, initial, true);
+  const gradients = shapes.map((shape) => tf.tensor(rng.normalArray(shape[0]! * shape[1]!), shape));
+  const scale = tf.scalar(0.5);
+  const dispatches = adamwDispatches(() => optimizer.apply(gradients, 0.01, scale));
+  assert.equal(dispatches, 2, `${shapes.length} parameters at ${bindable} storage buffers`);
+  assert.equal(
+    adamwDispatches(() => optimizer.apply(gradients.slice(0, perDispatch), 0.01, scale)),
+    1,
+  );
+  [...gradients, scale, ...variables].forEach((t) => t.dispose());
+  optimizer.dispose();
+});
+
+test('a parameter whose buffer is shared, or that is its own gradient, gets a new buffer on webgpu', async () => {
+  await initEngine('webgpu');
+  const rng = new Rng(12);
+  const shapes = [[32, 8], [8, 24], [40]];
+  const initial = shapes.map((shape) => rng.normalArray(shape.reduce((a, b) => a * b, 1)));
+  const fused = adamwFixture(shapes, initial, true);
+  const composed = adamwFixture(shapes, initial, false);
+  // A reshape shares its input's buffer: it must keep the values it had.
+  const alias = tf.reshape(fused.variables[0]!, [-1]);
+  const buffers = fused.variables.map((v) => v.dataId);
+  for (let step = 0; step < 2; step++) {
+    const drawn = [0, 2].map((i) => rng.normalArray(initial[i]!.length));
+    // Parameter 1's gradient is the parameter itself, bound twice in one dispatch if written in place.
+    [fused, composed].forEach(({ optimizer, variables }) =>
+      tf.tidy(() => {
+        const gradients = [tf.tensor(drawn[0]!, shapes[0]), variables[1]!, tf.tensor(drawn[1]!, shapes[2])];
+        optimizer.apply(gradients, 0.02);
+      }),
+    );
+    await assertAllClose(fused.variables, composed.variables, `step ${step} parameter`);
+  }
+  assert.deepEqual(await alias.data(), Float32Array.from(initial[0]!), 'the reshape kept its values');
+  assert.notEqual(fused.variables[0]!.dataId, buffers[0], 'shared: a new buffer');
+  assert.notEqual(fused.variables[1]!.dataId, buffers[1], 'its own gradient: a new buffer');
+  assert.equal(fused.variables[2]!.dataId, buffers[2], 'alone: in place');
+  alias.dispose();
   [fused, composed].forEach(({ optimizer, variables }) => {
     optimizer.dispose();
     variables.forEach((v) => v.dispose());

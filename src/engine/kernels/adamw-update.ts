@@ -1,17 +1,19 @@
 /**
- * AdamW updates of several parameters as a single kernel, `McevalAdamW` (cpu and wasm): inputs p0, g0, m0, v0, p1, …
- * and, optionally, `scale`, which multiplies every gradient; attribute `coefficients`, six numbers per parameter
- * (AdamWCoefficients in order); outputs the new p of each. The moments m and v are rewritten in place: they are the
- * optimizer's own state, read by nothing else, and new buffers cost two tensors and two assignments per parameter. The
- * parameter gets a new buffer, as tfjs's assign expects: tfjs-wasm caches a packed copy of each matrix-product operand
- * by buffer, so rewriting a weight in place would leave products using its old values. The same float32 operations in
- * the same order as the fourteen tfjs ops it replaces (src/train/adamw.ts), so values are bit-identical: each step is
+ * AdamW updates of several parameters as a single kernel, `McevalAdamW` (cpu, wasm and webgpu): inputs p0, g0, p1, g1,
+ * …, the moment banks `m` and `v` (flat: every parameter's moments at its offset, the optimizer's own state) and,
+ * optionally, `scale`, which multiplies every gradient; attributes `coefficients`, six numbers per parameter
+ * (AdamWCoefficients in order), and `offsets`, one per parameter; outputs the new p of each. The banks are rewritten
+ * in place: read by nothing else, and one buffer for all moments lets a GPU shader bind two per parameter (p, g) rather
+ * than five. On cpu and wasm the new p gets a new buffer, as tfjs's assign expects: tfjs-wasm caches a packed copy of
+ * each matrix-product operand by buffer, so rewriting a weight in place would leave products using its old values.
+ * webgpu may return p itself, rewritten in place (webgpu/adamw-update.ts says when). The same float32 operations in the
+ * same order as the fourteen tfjs ops it replaces (src/train/adamw.ts), so values are bit-identical: each step is
  * computed in float64 and rounded to float32, which for +, −, ×, ÷ and √ of float32 operands gives the correctly
- * rounded float32 result. A training step updates ~70 LoRA matrices (and MonteCLoRA's ~70 priors); one launch for them
- * all replaces ~14 launches per parameter, tens of microseconds each on wasm.
+ * rounded float32 result. A training step updates ~70 LoRA matrices (and MonteCLoRA's priors); one launch for them all
+ * replaces ~14 launches per parameter, tens of microseconds each on wasm.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { floatOutput, inputValues } from './backend-output.js';
+import { filledOutput, inputValues } from './backend-output.js';
 
 export const ADAMW_UPDATE = 'McevalAdamW';
 
@@ -30,15 +32,19 @@ export interface AdamWCoefficients {
 
 const f = Math.fround;
 
-/** The updated parameter; m and v are updated in place. The gradient is g·`scale` (a clipping coefficient). */
-export function adamwUpdateValues(
+/**
+ * Writes the updated parameter into `next`; m and v (this parameter's moments) are updated in place. The gradient is
+ * g·`scale` (a clipping coefficient).
+ */
+export function adamwUpdateInto(
+  next: Float32Array,
   p: Float32Array,
   g: Float32Array,
   m: Float32Array,
   v: Float32Array,
   c: AdamWCoefficients,
   scale = 1,
-): Float32Array {
+): void {
   // Each scalar as the float32 scalar tensor tfjs makes of it.
   const beta1 = f(c.beta1);
   const beta2 = f(c.beta2);
@@ -49,7 +55,6 @@ export function adamwUpdateValues(
   const decay = f(c.decay);
   const stepSize = f(c.stepSize);
   const gradientScale = f(scale);
-  const next = new Float32Array(p.length);
   for (let i = 0; i < p.length; i++) {
     // tf.mul(g, scale) as the tfjs ops' caller would form it (× 1 leaves g as it is).
     const gi = f(g[i]! * gradientScale);
@@ -60,46 +65,67 @@ export function adamwUpdateValues(
     v[i] = vi;
     next[i] = f(f(p[i]! * decay) - f(f(mi / denominator) * stepSize));
   }
-  return next;
 }
 
 export const COEFFICIENT_KEYS = ['beta1', 'beta2', 'correction2', 'epsilon', 'decay', 'stepSize'] as const;
 
-/**
- * The kernel's inputs and attributes for updating each parameter with its gradient, moments and coefficients; with
- * `gradientScale` (a one-value tensor: gradient clipping's coefficient, made on the device) every gradient is
- * multiplied by it first, which spares a multiplication per parameter.
- */
-export function adamwUpdateInvocation(
-  parameters: readonly {
-    p: TensorInfo;
-    g: TensorInfo;
-    m: TensorInfo;
-    v: TensorInfo;
-    coefficients: AdamWCoefficients;
-  }[],
-  gradientScale?: TensorInfo,
-): { inputs: Record<string, TensorInfo>; attrs: { coefficients: number[] } } {
-  const inputs: Record<string, TensorInfo> = gradientScale === undefined ? {} : { scale: gradientScale };
-  parameters.forEach(({ p, g, m, v }, i) =>
-    Object.assign(inputs, { [`p${i}`]: p, [`g${i}`]: g, [`m${i}`]: m, [`v${i}`]: v }),
-  );
-  const coefficients = parameters.flatMap(({ coefficients: c }) => COEFFICIENT_KEYS.map((key) => c[key]));
-  return { inputs, attrs: { coefficients } };
+/** A parameter's share of one update: its coefficients and where its moments start in the banks. */
+export interface AdamWParameter {
+  readonly coefficients: AdamWCoefficients;
+  readonly offset: number;
 }
 
+/** The kernel's attributes: six coefficients per parameter, and its moments' offset in the banks. */
+export interface AdamWAttrs {
+  readonly coefficients: number[];
+  readonly offsets: number[];
+}
+
+/**
+ * The kernel's inputs and attributes for updating each parameter with its gradient, coefficients and offset in the
+ * moment banks m and v; with `gradientScale` (a one-value tensor: gradient clipping's coefficient, made on the device)
+ * every gradient is multiplied by it first, which spares a multiplication per parameter.
+ */
+export function adamwUpdateInvocation(
+  parameters: readonly (AdamWParameter & { p: TensorInfo; g: TensorInfo })[],
+  moments: { m: TensorInfo; v: TensorInfo },
+  gradientScale?: TensorInfo,
+): { inputs: Record<string, TensorInfo>; attrs: AdamWAttrs } {
+  const inputs: Record<string, TensorInfo> = {
+    ...moments,
+    ...(gradientScale === undefined ? {} : { scale: gradientScale }),
+  };
+  parameters.forEach(({ p, g }, i) => Object.assign(inputs, { [`p${i}`]: p, [`g${i}`]: g }));
+  const coefficients = parameters.flatMap(({ coefficients: c }) => COEFFICIENT_KEYS.map((key) => c[key]));
+  return { inputs, attrs: { coefficients, offsets: parameters.map(({ offset }) => offset) } };
+}
+
+/** Each parameter's coefficients and offset, from the kernel's attributes. */
+export function adamwParameters(attrs: unknown): AdamWParameter[] {
+  const { coefficients: flat, offsets } = attrs as AdamWAttrs;
+  return offsets.map((offset, i) => {
+    const values = flat.slice(i * COEFFICIENT_KEYS.length, (i + 1) * COEFFICIENT_KEYS.length);
+    const coefficients = Object.fromEntries(COEFFICIENT_KEYS.map((key, k) => [key, values[k]!]));
+    return { coefficients: coefficients as unknown as AdamWCoefficients, offset };
+  });
+}
+
+/**
+ * Each output is made before the parameter is read and written into: making one can grow the wasm heap and detach
+ * views taken earlier, so every view is taken afresh; and no parameter's new values wait in a JavaScript array.
+ */
 const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const values = (t: TensorInfo) => inputValues<Float32Array>(backend, t);
-  const flat = (attrs as unknown as { coefficients: number[] }).coefficients;
-  const count = flat.length / COEFFICIENT_KEYS.length;
   const scale = inputs['scale'] === undefined ? 1 : values(inputs['scale'])[0]!;
-  const updates = Array.from({ length: count }, (_, i) => {
-    const c = Object.fromEntries(COEFFICIENT_KEYS.map((key, k) => [key, flat[i * COEFFICIENT_KEYS.length + k]!]));
-    const [p, g, m, v] = ['p', 'g', 'm', 'v'].map((name) => values(inputs[`${name}${i}`]!));
-    return adamwUpdateValues(p!, g!, m!, v!, c as unknown as AdamWCoefficients, scale);
+  return adamwParameters(attrs).map(({ coefficients, offset }, i) => {
+    const [p, g] = [inputs[`p${i}`]!, inputs[`g${i}`]!];
+    return filledOutput(backend, [...p.shape], (next) => {
+      const [m, v] = [values(inputs['m']!), values(inputs['v']!)].map((bank) =>
+        bank.subarray(offset, offset + next.length),
+      );
+      adamwUpdateInto(next, values(p), values(g), m!, v!, coefficients, scale);
+    });
   });
-  // Outputs are made after every input was read: making one can grow the wasm heap and detach the views.
-  return updates.map((next, i) => floatOutput(backend, inputs[`p${i}`]!.shape, next));
 };
 
 export function adamwUpdateKernel(backendName: string): KernelConfig {

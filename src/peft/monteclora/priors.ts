@@ -4,7 +4,8 @@
  * layer: [L, r], [L, N], [L, N]. One parameter rather than one per layer because the group sampler reads every layer's
  * at once: read as they are, they need no stacking in the forward pass and no unstacking of their gradients, and the
  * optimiser updates two tensors instead of 2L — on WebGPU, whose AdamW kernel binds a few parameters per dispatch, 81
- * dispatches fewer per step on builtin:medium's 84 layers. The values are those of per-layer parameters.
+ * dispatches fewer per step on builtin:medium's 84 layers, measured when it bound three. The values are those of
+ * per-layer parameters.
  */
 import { tf, type Tensor, type Variable } from '../../engine/tf.js';
 

@@ -1,32 +1,43 @@
 /**
- * `McevalAdamW` on webgpu (the contract of engine/kernels/adamw-update.ts: inputs p0, g0, m0, v0, p1, … and the
- * gradients' optional `scale`; six coefficients per parameter; outputs the new p of each; m and v updated in place) as
- * one elementwise shader for as many parameters as the device lets it bind (three at 16 storage buffers, one at the
- * minimum 8) where tfjs's ops take fourteen dispatches per parameter: m ← β₁m + (1 − β₁)g and v ← β₂v + (1 − β₂)g²
- * written back into the moments' own buffers (writable inputs, shader.ts), and p′ = p·(1 − lr·λ) − (m / (√v / √(1 −
- * β₂ᵗ) + ε))·lr / (1 − β₁ᵗ) into a new one. The same float32 operations in the same order as the tfjs ops, though a GPU
- * may fuse a multiply and an add.
+ * `McevalAdamW` on webgpu (the contract of engine/kernels/adamw-update.ts: inputs p0, g0, p1, g1, …, the moment banks m
+ * and v and the gradients' optional `scale`; six coefficients and a bank offset per parameter; outputs the new p of
+ * each) as one elementwise shader for as many parameters as the device lets it bind, where tfjs's ops take fourteen
+ * dispatches per parameter: m ← β₁m + (1 − β₁)g and v ← β₂v + (1 − β₂)g² written back into the banks at the
+ * parameter's offset (the m bank is the shader's output, v a writable input), and p′ = p·(1 − lr·λ) − (m / (√v / √(1 −
+ * β₂ᵗ) + ε))·lr / (1 − β₁ᵗ). The same float32 operations in the same order as the tfjs ops, though a GPU may fuse a
+ * multiply and an add.
+ *
+ * p′ is written over p, and p returned as the output, where that is safe: no other tensor holds p's buffer (tfjs
+ * counts references: a reshape of the parameter, or a tensor it was assigned from and that is still held, would change
+ * with it) and no other input of the dispatch is p's buffer (WebGPU refuses a buffer bound writable and read-only at
+ * once). A parameter then binds two buffers (p, g), so six go in one dispatch at 16 storage buffers, beside the banks
+ * and the scale; at WebGPU's minimum of 8, two. Elsewhere p′ gets a new buffer, a third binding.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { ADAMW_UPDATE, COEFFICIENT_KEYS } from '../adamw-update.js';
+import { ADAMW_UPDATE, adamwParameters } from '../adamw-update.js';
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
   forgetHostCopy,
   runShader,
+  sizeOf,
   storageBuffersPerShader,
+  type ShaderInput,
   type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
 
 const WORKGROUP = 256;
 
-/** Buffers one parameter binds: p, g, m, v and its new value. */
-const BUFFERS_PER_PARAMETER = 5;
+interface ReferenceCounting {
+  refCount(dataId: object): number;
+  incRef(dataId: object): void;
+}
 
 // 1 − β is computed in float64 and rounded, as the tfjs ops' scalar is (1 − 0.999 in float32 is 1.3e-5 off).
 const FIELDS = [
   'count : i32',
+  'offset : i32',
   'beta1 : f32',
   'oneMinusBeta1 : f32',
   'beta2 : f32',
@@ -37,109 +48,141 @@ const FIELDS = [
   'stepSize : f32',
 ];
 
-/** Parameter k's uniform fields (suffix _k), inputs (p, g, m, v and, after the first, its new value) and update. */
-const uniformsOf = (k: number) => FIELDS.map((field) => field.replace(' :', `_${k} :`)).join(', ') + ',';
-
-function inputsOf(k: number) {
-  return [
-    { name: `p${k}`, components: 1 as const },
-    { name: `g${k}`, components: 1 as const },
-    { name: `m${k}`, components: 1 as const, writable: true },
-    { name: `v${k}`, components: 1 as const, writable: true },
-    ...(k === 0 ? [] : [{ name: `next${k}`, components: 1 as const, writable: true }]),
-  ];
-}
-
-function updateOf(k: number, scaled: boolean): string {
-  const u = (name: string) => `uniforms.${name}_${k}`;
-  return `
-  if (i < ${u('count')}) {
-    let gradient = g${k}[i]${scaled ? ' * scale[0]' : ''};
-    let moment = m${k}[i] * ${u('beta1')} + gradient * ${u('oneMinusBeta1')};
-    let second = v${k}[i] * ${u('beta2')} + (gradient * gradient) * ${u('oneMinusBeta2')};
-    m${k}[i] = moment;
-    v${k}[i] = second;
-    let denominator = sqrt(second) / ${u('correction2')} + ${u('epsilon')};
-    ${k === 0 ? 'result' : `next${k}`}[i] = p${k}[i] * ${u('decay')} - (moment / denominator) * ${u('stepSize')};
-  }`;
-}
-
-/** Parameters one dispatch updates: as many as the device lets a shader bind storage buffers for, beside the scale. */
-function parametersPerDispatch(backend: WebGpuBackendLike, scaled: boolean): number {
-  const buffers = storageBuffersPerShader(backend) - (scaled ? 1 : 0);
-  return Math.max(1, Math.floor(buffers / BUFFERS_PER_PARAMETER));
-}
-
 interface Parameter {
   readonly p: TensorInfo;
   readonly g: TensorInfo;
-  readonly m: TensorInfo;
-  readonly v: TensorInfo;
   readonly size: number;
+  /** p′ is written over p (else into a new buffer). */
+  readonly inPlace: boolean;
   readonly uniforms: ShaderUniform[];
 }
 
+/** Parameter k's uniform fields (suffix _k). */
+const uniformsOf = (k: number) => FIELDS.map((field) => field.replace(' :', `_${k} :`)).join(', ') + ',';
+
+/** Parameter k's bindings: p (writable when updated in place), g and, when not, its new value. */
+function inputsOf(k: number, inPlace: boolean): ShaderInput[] {
+  return [
+    { name: `p${k}`, components: 1, ...(inPlace ? { writable: true } : {}) },
+    { name: `g${k}`, components: 1 },
+    ...(inPlace ? [] : [{ name: `next${k}`, components: 1 as const, writable: true }]),
+  ];
+}
+
+function updateOf(k: number, inPlace: boolean, scaled: boolean): string {
+  const u = (name: string) => `uniforms.${name}_${k}`;
+  return `
+  if (i < ${u('count')}) {
+    let at = ${u('offset')} + i;
+    let gradient = g${k}[i]${scaled ? ' * scale[0]' : ''};
+    let moment = result[at] * ${u('beta1')} + gradient * ${u('oneMinusBeta1')};
+    let second = v[at] * ${u('beta2')} + (gradient * gradient) * ${u('oneMinusBeta2')};
+    result[at] = moment;
+    v[at] = second;
+    let denominator = sqrt(second) / ${u('correction2')} + ${u('epsilon')};
+    ${inPlace ? `p${k}` : `next${k}`}[i] = p${k}[i] * ${u('decay')} - (moment / denominator) * ${u('stepSize')};
+  }`;
+}
+
+/**
+ * Whether p′ may be written over p: the parameter alone holds its buffer, and no other input of the call is that buffer
+ * (a gradient that is the parameter's own tensor, or a parameter listed twice).
+ */
+function writableInPlace(gpu: WebGpuBackendLike, p: TensorInfo, inputs: readonly TensorInfo[]): boolean {
+  const shared = inputs.filter((input) => input.dataId === p.dataId).length > 1;
+  return !shared && (gpu as unknown as ReferenceCounting).refCount(p.dataId) === 1;
+}
+
+/** The parameters in dispatch order, each dispatch binding no more storage buffers than the device allows. */
+function dispatches(gpu: WebGpuBackendLike, parameters: readonly Parameter[], scaled: boolean): Parameter[][] {
+  // The m bank (the output) and the v bank, then the scale.
+  const available = storageBuffersPerShader(gpu) - 2 - (scaled ? 1 : 0);
+  const groups: Parameter[][] = [];
+  let current: Parameter[] = [];
+  let used = 0;
+  for (const parameter of parameters) {
+    const needs = parameter.inPlace ? 2 : 3;
+    if (current.length > 0 && used + needs > available) {
+      groups.push(current);
+      current = [];
+      used = 0;
+    }
+    current.push(parameter);
+    used += needs;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
 /** Updates `parameters` in one dispatch, their gradients multiplied by `scale` if given; returns their new values. */
-function updateTogether(gpu: WebGpuBackendLike, parameters: readonly Parameter[], scale?: TensorInfo): TensorInfo[] {
+function updateTogether(
+  gpu: WebGpuBackendLike,
+  parameters: readonly Parameter[],
+  banks: { m: TensorInfo; v: TensorInfo },
+  scale?: TensorInfo,
+): TensorInfo[] {
   const largest = Math.max(...parameters.map((parameter) => parameter.size));
-  const next = parameters.slice(1).map((parameter) => gpu.makeTensorInfo([parameter.size], 'float32'));
-  const count = parameters.length;
-  const first = runShader(
+  const next = parameters.map((parameter) =>
+    parameter.inPlace ? undefined : gpu.makeTensorInfo([parameter.size], 'float32'),
+  );
+  const layout = parameters.map((parameter) => (parameter.inPlace ? 'i' : 'n')).join('');
+  runShader(
     gpu,
     {
-      key: `McevalAdamW_${count}_${Number(scale !== undefined)}`,
+      key: `McevalAdamW_${layout}_${Number(scale !== undefined)}`,
       inputs: [
+        { name: 'v', components: 1, writable: true },
         ...(scale === undefined ? [] : [{ name: 'scale', components: 1 as const }]),
-        ...parameters.flatMap((_, k) => inputsOf(k)),
+        ...parameters.flatMap((parameter, k) => inputsOf(k, parameter.inPlace)),
       ],
       uniforms: parameters.map((_, k) => uniformsOf(k)).join(' '),
       workgroupSize: WORKGROUP,
       dispatch: elementwiseDispatch(largest, WORKGROUP),
-      outputSize: parameters[0]!.size,
+      outputSize: sizeOf(banks.m),
       code: `
 fn main() {
-  let i = ${ELEMENT_INDEX(WORKGROUP)};${parameters.map((_, k) => updateOf(k, scale !== undefined)).join('')}
+  let i = ${ELEMENT_INDEX(WORKGROUP)};${parameters.map((parameter, k) => updateOf(k, parameter.inPlace, scale !== undefined)).join('')}
 }
 `,
     },
     [
+      banks.v,
       ...(scale === undefined ? [] : [scale]),
-      ...parameters.flatMap(({ p, g, m, v }, k) => [p, g, m, v, ...(k === 0 ? [] : [next[k - 1]!])]),
+      ...parameters.flatMap(({ p, g }, k) => [p, g, ...(next[k] === undefined ? [] : [next[k]])]),
     ],
     parameters.flatMap((parameter) => parameter.uniforms),
+    banks.m,
   );
-  // A host copy left by an earlier read of the moments would now be stale.
-  parameters.forEach(({ m, v }) => [m, v].forEach((moment) => forgetHostCopy(gpu, moment)));
-  return [first, ...next].map((info, k) => ({
-    dataId: info.dataId,
-    shape: [...parameters[k]!.p.shape],
-    dtype: 'float32',
-  }));
+  // A host copy left by an earlier read of what was rewritten would now be stale.
+  [banks.m, banks.v].forEach((bank) => forgetHostCopy(gpu, bank));
+  return parameters.map((parameter, k) => {
+    if (!parameter.inPlace) return { dataId: next[k]!.dataId, shape: [...parameter.p.shape], dtype: 'float32' };
+    forgetHostCopy(gpu, parameter.p);
+    // The output is the parameter's own buffer, one more reference to it (as tfjs's Reshape returns its input's).
+    (gpu as unknown as ReferenceCounting).incRef(parameter.p.dataId);
+    return { dataId: parameter.p.dataId, shape: [...parameter.p.shape], dtype: 'float32' };
+  });
 }
 
 const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
-  const flat = (attrs as unknown as { coefficients: number[] }).coefficients;
-  const parameters = Array.from({ length: flat.length / COEFFICIENT_KEYS.length }, (_, i): Parameter => {
-    const [p, g, m, v] = ['p', 'g', 'm', 'v'].map((name) => inputs[`${name}${i}`]!) as TensorInfo[];
-    const size = p!.shape.reduce((a, b) => a * b, 1);
-    const [beta1, beta2, ...rest] = flat.slice(i * COEFFICIENT_KEYS.length, (i + 1) * COEFFICIENT_KEYS.length);
+  const all = Object.values(inputs) as TensorInfo[];
+  const parameters = adamwParameters(attrs).map(({ coefficients: c, offset }, i): Parameter => {
+    const [p, g] = [inputs[`p${i}`]!, inputs[`g${i}`]!];
+    const size = sizeOf(p);
     const uniforms: ShaderUniform[] = [
       { type: 'int32', data: [size] },
-      ...[beta1!, 1 - beta1!, beta2!, 1 - beta2!, ...rest].map((value) => ({
+      { type: 'int32', data: [offset] },
+      ...[c.beta1, 1 - c.beta1, c.beta2, 1 - c.beta2, c.correction2, c.epsilon, c.decay, c.stepSize].map((value) => ({
         type: 'float32' as const,
         data: [value],
       })),
     ];
-    return { p: p!, g: g!, m: m!, v: v!, size, uniforms };
+    return { p, g, size, inPlace: writableInPlace(gpu, p, all), uniforms };
   });
   const scale = inputs['scale'];
-  const perDispatch = parametersPerDispatch(gpu, scale !== undefined);
-  const outputs: TensorInfo[] = [];
-  for (let at = 0; at < parameters.length; at += perDispatch) {
-    outputs.push(...updateTogether(gpu, parameters.slice(at, at + perDispatch), scale));
-  }
-  return outputs;
+  const banks = { m: inputs['m']!, v: inputs['v']! };
+  return dispatches(gpu, parameters, scale !== undefined).flatMap((group) => updateTogether(gpu, group, banks, scale));
 };
 
 export function webGpuAdamwUpdateKernel(): KernelConfig {

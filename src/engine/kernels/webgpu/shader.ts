@@ -193,6 +193,11 @@ export function shaped(info: TensorInfo, shape: number[]): TensorInfo {
   return { dataId: info.dataId, shape, dtype: info.dtype };
 }
 
+/** Bytes one storage buffer binding may span on the device (WebGPU's minimum where the device does not say). */
+export function storageBindingBytes(backend: WebGpuBackendLike): number {
+  return Number(backend.device.limits['maxStorageBufferBindingSize'] ?? 134217728);
+}
+
 /** Bytes of workgroup memory a shader may use on the device (WebGPU's minimum where the device does not say). */
 export function workgroupStorageBytes(backend: WebGpuBackendLike): number {
   return Number(backend.device.limits['maxComputeWorkgroupStorageSize'] ?? 16384);
