@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
+import { dispatchesOf } from './dispatches.js';
 import { tf, type Tensor, type Variable } from '../../src/engine/tf.js';
 import { AdamW } from '../../src/train/adamw.js';
 import { adamwFixture, adamwSteps } from '../helpers.js';
@@ -42,23 +43,6 @@ async function assertAllClose(actual: readonly Tensor[], expected: readonly Tens
   for (const [i, tensor] of actual.entries()) {
     assertClose(await tensor.data(), await expected[i]!.data(), `${label} ${i}`);
   }
-}
-
-/** Compute dispatches of the AdamW shader while `body` runs. */
-function adamwDispatches(body: () => void): number {
-  const backend = tf.backend() as unknown as { recordAndSubmit: (program: { shaderKey?: string }) => unknown };
-  const record = backend.recordAndSubmit;
-  let count = 0;
-  backend.recordAndSubmit = (program, ...rest: unknown[]) => {
-    if (program.shaderKey?.startsWith('McevalAdamW')) count++;
-    return (record as (...args: unknown[]) => unknown).call(backend, program, ...rest);
-  };
-  try {
-    body();
-  } finally {
-    backend.recordAndSubmit = record;
-  }
-  return count;
 }
 
 test('the webgpu AdamW kernel agrees with the tfjs ops, parameters and moments read back fresh', async () => {
@@ -98,10 +82,10 @@ test('the webgpu AdamW kernel binds two buffers per parameter updated in place',
   const { optimizer, variables } = adamwFixture(shapes, initial, true);
   const gradients = shapes.map((shape) => tf.tensor(rng.normalArray(shape[0]! * shape[1]!), shape));
   const scale = tf.scalar(0.5);
-  const dispatches = adamwDispatches(() => optimizer.apply(gradients, 0.01, scale));
+  const dispatches = dispatchesOf('McevalAdamW', () => optimizer.apply(gradients, 0.01, scale));
   assert.equal(dispatches, 2, `${shapes.length} parameters at ${bindable} storage buffers`);
   assert.equal(
-    adamwDispatches(() => optimizer.apply(gradients.slice(0, perDispatch), 0.01, scale)),
+    dispatchesOf('McevalAdamW', () => optimizer.apply(gradients.slice(0, perDispatch), 0.01, scale)),
     1,
   );
   [...gradients, scale, ...variables].forEach((t) => t.dispose());

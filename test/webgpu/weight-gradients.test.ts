@@ -4,17 +4,26 @@
  * dB = s·downᵀ·dy, with and without a mask, with scalar and vec4 loads, at token counts of one chunk and of many (the
  * last one short), and at widths off the kernel's tiles. Agreement within 1e-5 of the largest value (float32 sums in
  * another order); on webgpu the same call twice gives the same bits (the chunks are added in a fixed order), and the
- * partial sums' buffer is released.
+ * partial sums' buffer is released. Layers that read one x (a decoder layer's q, k and v) likewise, all at once: each
+ * with its own rank, width, mask or none and scale, in two dispatches where one shader binds them all, and in runs of
+ * two dispatches each where it cannot. Where each product's workgroups and outputs start is beyond these checks: with
+ * every start at 0 the same values come out, from fewer and busier workgroups.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
+import { dispatchesOf } from './dispatches.js';
 import { tf, type Tensor2D } from '../../src/engine/tf.js';
-import { lowRankWeightGradients } from '../../src/engine/ops/low-rank-weight-gradients.js';
+import {
+  layersWeightGradients,
+  lowRankWeightGradients,
+  type LayerGradientOperands,
+} from '../../src/engine/ops/low-rank-weight-gradients.js';
 import { productPlan } from '../../src/engine/kernels/webgpu/weight-gradients-wgsl.js';
 import { LOW_RANK_WEIGHT_GRADIENTS } from '../../src/engine/kernels/webgpu/weight-gradients.js';
 import { assertAgree } from './agreement.js';
+import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 import { valuesOn } from './values-on.js';
 
 interface Case {
@@ -75,6 +84,78 @@ for (const c of CASES) {
     assert.deepEqual(againA, firstA, 'dA is the same bits the second time');
     assert.deepEqual(againB, firstB, 'dB is the same bits the second time');
     assert.equal(gpuBytes(), bytesBefore, 'the partial sums are released');
+  });
+}
+
+/** One layer of several reading x [tokens, 64]: its rank, output width, whether it has a mask, and its scale. */
+interface SharedLayer {
+  readonly rank: number;
+  readonly outFeatures: number;
+  readonly mask: boolean;
+  readonly dyScale: number;
+}
+
+/** q, k and v of a small decoder layer, and a fourth layer with a mask (more than 16 storage buffers in one shader). */
+const SHARED: SharedLayer[] = [
+  { rank: 8, outFeatures: 64, mask: true, dyScale: 2 },
+  { rank: 8, outFeatures: 32, mask: false, dyScale: 0.5 },
+  { rank: 4, outFeatures: 132, mask: true, dyScale: 1.5 },
+  { rank: 8, outFeatures: 48, mask: true, dyScale: 1 },
+];
+
+/** [dA, dB] of each of `layers` (reading one x of `inFeatures`) from one layersWeightGradients call, as it yields. */
+function* sharedGradients(layers: readonly SharedLayer[], tokens: number, inFeatures: number) {
+  const rng = new Rng(17);
+  const matrix = (rows: number, columns: number) =>
+    tf.tensor2d(rng.normalArray(rows * columns), [rows, columns]) as Tensor2D;
+  const x = matrix(tokens, inFeatures);
+  const operands: LayerGradientOperands[] = layers.map((layer) => ({
+    dDown: matrix(tokens, layer.rank),
+    down: matrix(tokens, layer.rank),
+    dy: matrix(tokens, layer.outFeatures),
+    dyScale: layer.dyScale,
+    ...(layer.mask
+      ? {
+          mask: tf.tensor2d(
+            rng.normalArray(tokens * inFeatures).map((z) => (z > -1 ? 1 / 0.8 : 0)),
+            [tokens, inFeatures],
+          ),
+        }
+      : {}),
+  }));
+  yield* tf.tidy(() => layersWeightGradients(x, operands).flat());
+  tf.dispose([x, ...operands.flatMap(({ mask, dDown, down, dy }) => [dDown, down, dy, ...(mask ? [mask] : [])])]);
+}
+
+for (const [count, tokens, inFeatures] of [
+  [3, 200, 64],
+  [4, 45, 62],
+] as const) {
+  const layers = SHARED.slice(0, count);
+  test(`webgpu weight gradients of ${count} layers on one x (${tokens} × ${inFeatures}) agree with wasm`, async () => {
+    const expected = await valuesOn('wasm', LOW_RANK_WEIGHT_GRADIENTS, () =>
+      sharedGradients(layers, tokens, inFeatures),
+    );
+    const actual = await valuesOn('webgpu', LOW_RANK_WEIGHT_GRADIENTS, () =>
+      sharedGradients(layers, tokens, inFeatures),
+    );
+    assert.equal(actual.length, 2 * count);
+    actual.forEach((values, i) =>
+      assertAgree(`layer ${i >> 1} ${i % 2 === 0 ? 'dA' : 'dB'}`, Array.from(values), Array.from(expected[i]!), 1e-5),
+    );
+    // Two dispatches for every run of layers one shader binds: x and the partials, then per layer 3 or 4 operands.
+    const bindable = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+    const runs = layers.reduce(
+      ({ count: n, used }, layer) => {
+        const needs = 3 + Number(layer.mask);
+        return used + needs <= bindable ? { count: n, used: used + needs } : { count: n + 1, used: 2 + needs };
+      },
+      { count: 1, used: 2 },
+    ).count;
+    const dispatches = dispatchesOf('McevalWeightGradient', () => {
+      for (const t of sharedGradients(layers, tokens, inFeatures)) t.dispose();
+    });
+    assert.equal(dispatches, 2 * runs, `${count} layers at ${bindable} storage buffers`);
   });
 }
 

@@ -7,19 +7,19 @@
  * the [tokens, r] product (m ⊙ x)·A — instead of every intermediate (base output, dropped-out input, B-product, scaled
  * update, sum), which tfjs otherwise holds until the end of the step. Forward values are the same ops in the same order
  * as composing frozenLinear, dropout and linear, so outputs are bit-identical; the gradients are the same products
- * (product.ts's transposed products; A's and B's by `lowRankWeightGradients`), summed in another order. Where the
- * backend has the McevalLowRankProduct kernel (webgpu), the output x·W + b + s·down·B and the input gradient
- * dy·Wᵀ + m ⊙ (dDown·(A + P)ᵀ) are each one shader, which writes neither product on its own, and the narrow products
- * down = (m ⊙ x)·(A + P) and dDown = s·dy·Bᵀ are narrowProduct's, with the mask and the scaling applied inside — or,
- * where inlinesNarrowProduct says so (small products on a hardware GPU, whose steps wait on the host's recording of
- * dispatches), each formed inside the product that needs it (McevalLowRankProductInline): two dispatches a layer
+ * (product.ts's transposed products; A's and B's by `layersWeightGradients`, every layer's at once), summed in another
+ * order. Where the backend has the McevalLowRankProduct kernel (webgpu), the output x·W + b + s·down·B and the input
+ * gradient dy·Wᵀ + m ⊙ (dDown·(A + P)ᵀ) are each one shader, which writes neither product on its own, and the narrow
+ * products down = (m ⊙ x)·(A + P) and dDown = s·dy·Bᵀ are narrowProduct's, with the mask and the scaling applied inside
+ * — or, where inlinesNarrowProduct says so (small products on a hardware GPU, whose steps wait on the host's recording
+ * of dispatches), each formed inside the product that needs it (McevalLowRankProductInline): two dispatches a layer
  * fewer.
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { productTransposedRight } from './product.js';
 import { runMultiOutputOp } from './multi-output.js';
 import { narrowProduct } from './narrow-product.js';
-import { lowRankWeightGradients } from './low-rank-weight-gradients.js';
+import { layersWeightGradients, type LayerGradientOperands } from './low-rank-weight-gradients.js';
 import {
   LOW_RANK_PRODUCT,
   LOW_RANK_PRODUCT_INLINE,
@@ -196,6 +196,7 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
     backward: (dys, saved) => {
       const xs = saved[0] as Tensor2D;
       const grads: Tensor[][] = [];
+      const operands: LayerGradientOperands[] = [];
       let dx: Tensor2D | undefined;
       // Last layer first: each input gradient adds the ones after it (the order tfjs's tape would add them in).
       for (let l = parts.length - 1; l >= 0; l--) {
@@ -213,18 +214,15 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
             )
           : separateGradients(part.scaling, dy, { weight: weight!, b: b!, factor: factor!, mask: masked }, dx);
         dx = layerDx;
-        const [dA, dB] = lowRankWeightGradients({
-          x: xs,
-          ...(masked === undefined ? {} : { mask: masked }),
-          dDown,
-          down: down!,
-          dy,
-          dyScale: part.scaling,
-        });
+        operands[l] = { mask: masked, dDown, down: down!, dy, dyScale: part.scaling };
+      }
+      // Every layer's weight gradients at once: on webgpu two dispatches for as many layers as one shader binds.
+      layersWeightGradients(xs, operands).forEach(([dA, dB], l) => {
+        const part = parts[l]!;
         // A perturbation added to A receives A's gradient, and the residual the output's: each its own tensor, since
         // tfjs accumulates each input's separately (a clone shares the buffer).
-        grads[l] = [dA, dB, ...(part.perturbed ? [tf.clone(dA)] : []), ...(part.added ? [tf.clone(dy)] : [])];
-      }
+        grads[l] = [dA, dB, ...(part.perturbed ? [tf.clone(dA)] : []), ...(part.added ? [tf.clone(dys[l]!)] : [])];
+      });
       return [dx!, ...grads.flat()];
     },
   });

@@ -1,7 +1,8 @@
 /**
- * A low-rank layer's weight gradients, dA = (m ⊙ x)ᵀ·dDown [in, r] and dB = s·downᵀ·dy [r, out], for x [tokens, in], an
- * inverted-dropout mask shaped like x (or none), dDown and down [tokens, r], dy [tokens, out]. On webgpu one kernel
- * computes both, split over the tokens (kernels/webgpu/weight-gradients.ts), unless
+ * Low-rank layers' weight gradients, per layer dA = (m ⊙ x)ᵀ·dDown [in, r] and dB = s·downᵀ·dy [r, out], for x
+ * [tokens, in] (shared by the layers that read one input), an inverted-dropout mask shaped like x (or none), dDown and
+ * down [tokens, r], dy [tokens, out]. On webgpu one kernel computes them all, split over the tokens, two dispatches
+ * for as many layers as a shader can bind (kernels/webgpu/weight-gradients.ts), unless
  * MCEVAL_WEBGPU_WEIGHT_GRADIENTS=tfjs; elsewhere each is a `transposedProduct`, after the mask's multiplication. No
  * gradient: it is used inside gradient functions.
  */
@@ -14,9 +15,9 @@ import {
   type WeightGradientAttrs,
 } from '../kernels/webgpu/weight-gradients.js';
 
-export interface WeightGradientOperands {
-  readonly x: Tensor2D;
-  readonly mask?: Tensor;
+/** One layer's share: what it multiplied x by and the gradients that reached it. */
+export interface LayerGradientOperands {
+  readonly mask?: Tensor | undefined;
   readonly dDown: Tensor2D;
   readonly down: Tensor2D;
   readonly dy: Tensor2D;
@@ -24,18 +25,33 @@ export interface WeightGradientOperands {
   readonly dyScale?: number;
 }
 
-/** [dA, dB]. */
-export function lowRankWeightGradients(operands: WeightGradientOperands): [Tensor2D, Tensor2D] {
-  const { x, mask, dDown, down, dy, dyScale = 1 } = operands;
+export interface WeightGradientOperands extends LayerGradientOperands {
+  readonly x: Tensor2D;
+}
+
+/** [dA, dB] of each layer that read x. */
+export function layersWeightGradients(x: Tensor2D, layers: readonly LayerGradientOperands[]): [Tensor2D, Tensor2D][] {
   if (hasKernel(LOW_RANK_WEIGHT_GRADIENTS) && splitWeightGradients()) {
-    const inputs = { x, dDown, down, dy, ...(mask === undefined ? {} : { mask }) };
-    const attrs: WeightGradientAttrs = { dyScale };
-    return tf.engine().runKernel(LOW_RANK_WEIGHT_GRADIENTS, inputs as never, attrs as never) as unknown as [
-      Tensor2D,
-      Tensor2D,
-    ];
+    const inputs: Record<string, Tensor> = { x };
+    layers.forEach(({ mask, dDown, down, dy }, k) =>
+      Object.assign(
+        inputs,
+        { [`dDown${k}`]: dDown, [`down${k}`]: down, [`dy${k}`]: dy },
+        mask ? { [`mask${k}`]: mask } : {},
+      ),
+    );
+    const attrs: WeightGradientAttrs = { dyScales: layers.map(({ dyScale = 1 }) => dyScale) };
+    const outputs = tf.engine().runKernel(LOW_RANK_WEIGHT_GRADIENTS, inputs as never, attrs as never) as Tensor2D[];
+    return layers.map((_, k) => [outputs[2 * k]!, outputs[2 * k + 1]!]);
   }
-  const dropped = mask === undefined ? x : (tf.mul(x, mask) as Tensor2D);
-  const dB = transposedProduct(down, dy);
-  return [transposedProduct(dropped, dDown), dyScale === 1 ? dB : (tf.mul(dB, dyScale) as Tensor2D)];
+  return layers.map(({ mask, dDown, down, dy, dyScale = 1 }) => {
+    const dropped = mask === undefined ? x : (tf.mul(x, mask) as Tensor2D);
+    const dB = transposedProduct(down, dy);
+    return [transposedProduct(dropped, dDown), dyScale === 1 ? dB : (tf.mul(dB, dyScale) as Tensor2D)];
+  });
+}
+
+/** [dA, dB] of one layer. */
+export function lowRankWeightGradients(operands: WeightGradientOperands): [Tensor2D, Tensor2D] {
+  return layersWeightGradients(operands.x, [operands])[0]!;
 }

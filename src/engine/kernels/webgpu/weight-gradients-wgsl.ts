@@ -1,12 +1,13 @@
 /**
- * WGSL for a low-rank layer's two weight gradients, dA = (m ⊙ x)ᵀ·dDown [in, r] and dB = s·downᵀ·dy [r, out]: products
- * over the step's tokens whose outputs are narrow, so a tiling over the output alone leaves a GPU a few workgroups,
- * each walking every token (tfjs-webgpu's 32 × 32 tiles: 24 workgroups for a [768, 8] gradient). Here the tokens are
- * split too. The first pass gives each workgroup an output tile and a chunk of tokens, and writes that chunk's partial
- * sums. The second adds each output's partials in chunk order, so the result does not depend on which workgroup
- * finished first. tfjs's own split-K adds atomically, in whatever order the GPU runs its workgroups. Both
- * products share each pass: two dispatches for both gradients, where tfjs's products take one each and the dropout
- * mask's multiplication a third.
+ * WGSL for the weight gradients of low-rank layers that read one input x: per layer, dA = (m ⊙ x)ᵀ·dDown [in, r] and
+ * dB = s·downᵀ·dy [r, out], products over the step's tokens whose outputs are narrow, so a tiling over the output alone
+ * leaves a GPU a few workgroups, each walking every token (tfjs-webgpu's 32 × 32 tiles: 24 workgroups for a [768, 8]
+ * gradient). Here the tokens are split too. The first pass gives each workgroup an output tile and a chunk of tokens,
+ * and writes that chunk's partial sums. The second adds each output's partials in chunk order, so the result does not
+ * depend on which workgroup finished first. tfjs's own split-K adds atomically, in whatever order the GPU runs its
+ * workgroups. Every product of the layers shares each pass (product 2k is layer k's dA, 2k + 1 its dB): two dispatches
+ * for a decoder layer's q, k and v together, where tfjs's products take one each and the dropout mask's multiplication
+ * another.
  *
  * A workgroup of 64 invocations covers a tile of blocksM × blocksN blocks of 4 × 4 outputs. Each invocation reads a
  * vec4 of p's row and one of q's per token and does 16 multiply-adds, without workgroup memory or barriers. The
@@ -58,34 +59,42 @@ export function productPlan(m: number, n: number, tokens: number): ProductPlan {
   return { m, n, blocksM, tilesM, tilesN, splits, chunk, workgroups: tiles * splits };
 }
 
-/** The uniforms of both passes (after tfjs's own), product 0 then product 1, each with its partials' offset. */
-export const WEIGHT_GRADIENT_UNIFORMS = ['0', '1']
-  .map(
-    (s) => `m${s} : i32, n${s} : i32, blocksM${s} : i32, tilesM${s} : i32, splits${s} : i32, chunk${s} : i32,
-  workgroups${s} : i32, offset${s} : i32,`,
-  )
-  .join('\n')
-  .concat('\ntokens : i32, dyScale : f32,');
+/** Per product s, the uniform fields of both passes: its plan, where its partials, workgroups and outputs start. */
+const PRODUCT_FIELDS = ['m', 'n', 'blocksM', 'tilesM', 'splits', 'chunk', 'workgroups', 'offset', 'start', 'outStart'];
 
-/** The integer uniform values for two plans, in WEIGHT_GRADIENT_UNIFORMS' order (dyScale, a float, follows them). */
-export function weightGradientUniformValues(plans: readonly [ProductPlan, ProductPlan], tokens: number): number[] {
-  const offsets = [0, plans[0].splits * plans[0].m * plans[0].n];
-  return [
-    ...plans.flatMap((plan, s) => [
-      plan.m,
-      plan.n,
-      plan.blocksM,
-      plan.tilesM,
-      plan.splits,
-      plan.chunk,
-      plan.workgroups,
-      offsets[s]!,
-    ]),
-    tokens,
-  ];
+/** The uniforms of both passes (after tfjs's own) for `products` products: each one's fields, then the tokens. */
+export function weightGradientUniforms(products: number): string {
+  const fields = Array.from({ length: products }, (_, s) =>
+    [...PRODUCT_FIELDS.map((field) => `${field}${s} : i32,`), `scale${s} : f32,`].join(' '),
+  );
+  return [...fields, 'tokens : i32,'].join('\n');
 }
 
-/** The partial sums both products write: the first pass's output size. */
+/**
+ * The uniform values for `plans` (product 2k layer k's dA, 2k + 1 its dB) in weightGradientUniforms' order: dA is
+ * multiplied by 1 (exactly itself), dB by its layer's `dyScales[k]`.
+ */
+export function weightGradientUniformValues(
+  plans: readonly ProductPlan[],
+  dyScales: readonly number[],
+  tokens: number,
+): { type: 'int32' | 'float32'; data: number[] }[] {
+  let offset = 0;
+  let start = 0;
+  let outStart = 0;
+  const values = plans.flatMap((plan, s) => {
+    const integers = [plan.m, plan.n, plan.blocksM, plan.tilesM, plan.splits, plan.chunk, plan.workgroups];
+    const fields = [...integers, offset, start, outStart].map((value) => ({ type: 'int32' as const, data: [value] }));
+    offset += plan.splits * plan.m * plan.n;
+    start += plan.workgroups;
+    outStart += plan.m * plan.n;
+    const scale = s % 2 === 0 ? 1 : dyScales[(s - 1) / 2]!;
+    return [...fields, { type: 'float32' as const, data: [scale] }];
+  });
+  return [...values, { type: 'int32', data: [tokens] }];
+}
+
+/** The partial sums the products write: the first pass's output size. */
 export const partialCount = (plans: readonly ProductPlan[]) =>
   plans.reduce((sum, plan) => sum + plan.splits * plan.m * plan.n, 0);
 
@@ -116,7 +125,7 @@ fn rowOf${source}(k : i32, at : i32, width : i32) -> vec4<f32> {
 }
 
 /** The first pass's share of product `s`: workgroup g's tile and chunk, written to its place among the partials. */
-function productPart(s: '0' | '1', operands: Operands, vectorized: boolean): string {
+function productPart(s: number, operands: Operands, vectorized: boolean): string {
   const u = (field: string) => `uniforms.${field}${s}`;
   const pRow = rowLoad(operands.p, 'i', 'm', vectorized);
   const maskRow = operands.mask === undefined ? '' : ` * ${rowLoad(operands.mask, 'i', 'm', vectorized)}`;
@@ -156,52 +165,57 @@ fn part${s}(g : i32) {
 }
 
 /**
- * The first pass. Inputs: x, the mask (when `mask`), dDown, down, dy — vec4 arrays when `vectorized` (in, r and out
- * multiples of 4). Workgroups 0 … workgroups0 − 1 take dA, the next workgroups1 take dB.
+ * The first pass for layers whose masks `masked` says are given. Inputs: x, then per layer k its mask (where given),
+ * dDown_k, down_k and dy_k — vec4 arrays when `vectorized` (in, every r and out multiples of 4). Product s takes
+ * workgroups start_s … start_s + workgroups_s − 1.
  */
-export function partialSumsCode(vectorized: boolean, mask: boolean): string {
-  const first: Operands = { p: 'x', q: 'dDown', ...(mask ? { mask: 'mask' } : {}) };
-  const second: Operands = { p: 'down', q: 'dy' };
-  const readers = vectorized ? [] : ['x', 'dDown', 'down', 'dy', ...(mask ? ['mask'] : [])].map(scalarRowReader);
+export function partialSumsCode(vectorized: boolean, masked: readonly boolean[]): string {
+  const products = masked.flatMap((mask, k): Operands[] => [
+    { p: 'x', q: `dDown${k}`, ...(mask ? { mask: `mask${k}` } : {}) },
+    { p: `down${k}`, q: `dy${k}` },
+  ]);
+  const sources = [...new Set(products.flatMap(({ p, q, mask }) => [p, q, ...(mask === undefined ? [] : [mask])]))];
+  const readers = vectorized ? [] : sources.map(scalarRowReader);
+  const dispatch = products.map(
+    (_, s) => `
+  if (g >= uniforms.start${s} && g < uniforms.start${s} + uniforms.workgroups${s}) {
+    part${s}(g - uniforms.start${s});
+  }`,
+  );
   return `${readers.join('\n')}
-${productPart('0', first, vectorized)}
-${productPart('1', second, vectorized)}
+${products.map((operands, s) => productPart(s, operands, vectorized)).join('\n')}
 
 fn main() {
-  let g = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
-  if (g < uniforms.workgroups0) {
-    part0(g);
-  } else if (g < uniforms.workgroups0 + uniforms.workgroups1) {
-    part1(g - uniforms.workgroups0);
-  }
+  let g = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);${dispatch.join('')}
 }
 `;
 }
 
+/** The name the second pass writes product s's gradient to: the shader's output for the first, else `out${s}`. */
+export const sumTarget = (s: number) => (s === 0 ? 'result' : `out${s}`);
+
 /**
- * The second pass: output e of dA (the result) or of dB (the writable input `second`, times dyScale) is the sum of
- * its partials in chunk order. Input: the partials, then `second`.
+ * The second pass for `products` products: output element e of product s (at outStart_s … in the concatenation of
+ * the products' outputs) is the sum of its partials in chunk order, times scale_s. Input: the partials, then each
+ * product's output after the first (writable).
  */
-export function chunkSumCode(elementIndex: string): string {
+export function chunkSumCode(elementIndex: string, products: number): string {
+  const sums = Array.from(
+    { length: products },
+    (_, s) => `
+  if (e >= uniforms.outStart${s} && e < uniforms.outStart${s} + uniforms.m${s} * uniforms.n${s}) {
+    let f = e - uniforms.outStart${s};
+    let size = uniforms.m${s} * uniforms.n${s};
+    var sum = 0.0;
+    for (var c = 0; c < uniforms.splits${s}; c++) {
+      sum += partials[uniforms.offset${s} + c * size + f];
+    }
+    ${sumTarget(s)}[f] = sum * uniforms.scale${s};
+  }`,
+  );
   return `
 fn main() {
-  let e = ${elementIndex};
-  let size0 = uniforms.m0 * uniforms.n0;
-  let size1 = uniforms.m1 * uniforms.n1;
-  if (e < size0) {
-    var sum = 0.0;
-    for (var s = 0; s < uniforms.splits0; s++) {
-      sum += partials[s * size0 + e];
-    }
-    result[e] = sum;
-  } else if (e < size0 + size1) {
-    let f = e - size0;
-    var sum = 0.0;
-    for (var s = 0; s < uniforms.splits1; s++) {
-      sum += partials[uniforms.offset1 + s * size1 + f];
-    }
-    second[f] = sum * uniforms.dyScale;
-  }
+  let e = ${elementIndex};${sums.join('')}
 }
 `;
 }

@@ -1,6 +1,7 @@
 /**
- * The tfjs kernel `McevalLowRankWeightGradients`, on webgpu only: a low-rank layer's dA = (m ⊙ x)ᵀ·dDown and
- * dB = s·downᵀ·dy in two dispatches, split over the tokens and added in a fixed order (weight-gradients-wgsl.ts).
+ * The tfjs kernel `McevalLowRankWeightGradients`, on webgpu only: the weight gradients of low-rank layers that read one
+ * input x — per layer k, dA_k = (m_k ⊙ x)ᵀ·dDown_k and dB_k = s_k·down_kᵀ·dy_k — in two dispatches for as many layers
+ * as one shader can bind, split over the tokens and added in a fixed order (weight-gradients-wgsl.ts).
  * engine/ops/low-rank-weight-gradients.ts uses it where it is registered and MCEVAL_WEBGPU_WEIGHT_GRADIENTS allows.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
@@ -8,29 +9,35 @@ import { UserError } from '../../../errors.js';
 import {
   SPLIT_WORKGROUP,
   SUM_WORKGROUP,
-  WEIGHT_GRADIENT_UNIFORMS,
   chunkSumCode,
   partialCount,
   partialSumsCode,
   productPlan,
+  sumTarget,
   weightGradientUniformValues,
+  weightGradientUniforms,
+  type ProductPlan,
 } from './weight-gradients-wgsl.js';
-import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import {
+  ELEMENT_INDEX,
+  elementwiseDispatch,
+  runShader,
+  shaped,
+  storageBuffersPerShader,
+  type WebGpuBackendLike,
+} from './shader.js';
 
 export const LOW_RANK_WEIGHT_GRADIENTS = 'McevalLowRankWeightGradients';
 
-/** Inputs: x [tokens, in], dDown [tokens, r], down [tokens, r], dy [tokens, out]; mask shaped like x, optional. */
-export interface WeightGradientInputs {
-  readonly x: TensorInfo;
-  readonly mask?: TensorInfo;
-  readonly dDown: TensorInfo;
-  readonly down: TensorInfo;
-  readonly dy: TensorInfo;
-}
+/**
+ * Inputs: x [tokens, in]; per layer k (0, 1, …), dDown`k` and down`k` [tokens, r_k], dy`k` [tokens, out_k] and
+ * optionally mask`k`, shaped like x.
+ */
+export type WeightGradientInputs = Record<string, TensorInfo>;
 
-/** dB's scale (the update's scaling, applied as the chunks are added). */
+/** Each layer's dB scale (its update's scaling), which also says how many layers there are. */
 export interface WeightGradientAttrs {
-  readonly dyScale: number;
+  readonly dyScales: number[];
 }
 
 const SETTING = 'MCEVAL_WEBGPU_WEIGHT_GRADIENTS';
@@ -47,56 +54,105 @@ export function splitWeightGradients(): boolean {
   throw new UserError(`${SETTING}=${setting} is not a choice mceval has: use split or tfjs, or unset it.`);
 }
 
-const weightGradients: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, mask, dDown, down, dy } = inputs as unknown as WeightGradientInputs;
-  const { dyScale } = attrs as unknown as WeightGradientAttrs;
-  const gpu = backend as unknown as WebGpuBackendLike;
+interface Layer {
+  readonly mask?: TensorInfo;
+  readonly dDown: TensorInfo;
+  readonly down: TensorInfo;
+  readonly dy: TensorInfo;
+  readonly dyScale: number;
+}
+
+/** Storage buffers the first pass binds for `layers`: x, each layer's operands and mask, and the partials. */
+const partialBindings = (layers: readonly Layer[]) =>
+  2 + layers.reduce((sum, layer) => sum + 3 + Number(layer.mask !== undefined), 0);
+
+/** The layers in runs that one shader of each pass can bind (the second binds the partials and two per layer). */
+function bindable(gpu: WebGpuBackendLike, layers: readonly Layer[]): Layer[][] {
+  const limit = storageBuffersPerShader(gpu);
+  const runs: Layer[][] = [];
+  for (const layer of layers) {
+    const run = runs[runs.length - 1];
+    const fits = (more: Layer[]) => partialBindings(more) <= limit && 1 + 2 * more.length <= limit;
+    if (run !== undefined && fits([...run, layer])) run.push(layer);
+    else runs.push([layer]);
+  }
+  return runs;
+}
+
+/** [dA_0, dB_0, dA_1, …] of `layers`, in two dispatches. */
+function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readonly Layer[]): TensorInfo[] {
   const [tokens, inFeatures] = x.shape as [number, number];
-  const rank = dDown.shape[1]!;
-  const outFeatures = dy.shape[1]!;
-  const plans = [productPlan(inFeatures, rank, tokens), productPlan(rank, outFeatures, tokens)] as const;
-  const uniforms = [
-    ...weightGradientUniformValues(plans, tokens).map((value) => ({ type: 'int32' as const, data: [value] })),
-    { type: 'float32' as const, data: [dyScale] },
-  ];
-  const vectorized = [inFeatures, rank, outFeatures].every((size) => size % 4 === 0);
-  const names = ['x', ...(mask ? ['mask'] : []), 'dDown', 'down', 'dy'];
-  const workgroups = plans[0].workgroups + plans[1].workgroups;
+  const plans: ProductPlan[] = layers.flatMap(({ down, dy }) => {
+    const rank = down.shape[1]!;
+    return [productPlan(inFeatures, rank, tokens), productPlan(rank, dy.shape[1]!, tokens)];
+  });
+  const uniforms = weightGradientUniformValues(
+    plans,
+    layers.map((layer) => layer.dyScale),
+    tokens,
+  );
+  const fields = weightGradientUniforms(plans.length);
+  const widths = [inFeatures, ...layers.flatMap(({ down, dy }) => [down.shape[1]!, dy.shape[1]!])];
+  const vectorized = widths.every((size) => size % 4 === 0);
+  const masked = layers.map((layer) => layer.mask !== undefined);
+  const operands = layers.flatMap(({ mask, dDown, down, dy }, k) => [
+    ...(mask === undefined ? [] : [{ name: `mask${k}`, tensor: mask }]),
+    { name: `dDown${k}`, tensor: dDown },
+    { name: `down${k}`, tensor: down },
+    { name: `dy${k}`, tensor: dy },
+  ]);
+  const workgroups = plans.reduce((sum, plan) => sum + plan.workgroups, 0);
   const partials = runShader(
     gpu,
     {
-      key: `McevalWeightGradientPartials_${Number(vectorized)}${Number(mask !== undefined)}`,
-      inputs: names.map((name) => ({ name, components: vectorized ? 4 : 1 })),
-      uniforms: WEIGHT_GRADIENT_UNIFORMS,
+      key: `McevalWeightGradientPartials_${Number(vectorized)}_${masked.map(Number).join('')}`,
+      inputs: ['x', ...operands.map(({ name }) => name)].map((name) => ({ name, components: vectorized ? 4 : 1 })),
+      uniforms: fields,
       workgroupSize: SPLIT_WORKGROUP,
       dispatch: elementwiseDispatch(workgroups * SPLIT_WORKGROUP, SPLIT_WORKGROUP),
       outputSize: partialCount(plans),
-      code: partialSumsCode(vectorized, mask !== undefined),
+      code: partialSumsCode(vectorized, masked),
     },
-    [x, ...(mask ? [mask] : []), dDown, down, dy],
+    [x, ...operands.map(({ tensor }) => tensor)],
     uniforms,
   );
-  const dB = gpu.makeTensorInfo([rank * outFeatures], 'float32');
-  const outputs = inFeatures * rank + rank * outFeatures;
-  const dA = runShader(
+  const sizes = plans.map((plan) => plan.m * plan.n);
+  const rest = sizes.slice(1).map((size) => gpu.makeTensorInfo([size], 'float32'));
+  const first = runShader(
     gpu,
     {
-      key: 'McevalWeightGradientSums',
+      key: `McevalWeightGradientSums_${plans.length}`,
       inputs: [
         { name: 'partials', components: 1 },
-        { name: 'second', components: 1, writable: true },
+        ...rest.map((_, i) => ({ name: sumTarget(i + 1), components: 1 as const, writable: true })),
       ],
-      uniforms: WEIGHT_GRADIENT_UNIFORMS,
+      uniforms: fields,
       workgroupSize: SUM_WORKGROUP,
-      dispatch: elementwiseDispatch(outputs, SUM_WORKGROUP),
-      outputSize: inFeatures * rank,
-      code: chunkSumCode(ELEMENT_INDEX(SUM_WORKGROUP)),
+      dispatch: elementwiseDispatch(
+        sizes.reduce((a, b) => a + b, 0),
+        SUM_WORKGROUP,
+      ),
+      outputSize: sizes[0]!,
+      code: chunkSumCode(ELEMENT_INDEX(SUM_WORKGROUP), plans.length),
     },
-    [partials, dB],
+    [partials, ...rest],
     uniforms,
   );
   gpu.disposeData(partials.dataId);
-  return [shaped(dA, [inFeatures, rank]), shaped(dB, [rank, outFeatures])];
+  return [first, ...rest].map((info, s) => shaped(info, [plans[s]!.m, plans[s]!.n]));
+}
+
+const weightGradients: KernelFunc = ({ inputs, backend, attrs }) => {
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const { dyScales } = attrs as unknown as WeightGradientAttrs;
+  const layers: Layer[] = dyScales.map((dyScale, k) => ({
+    ...(inputs[`mask${k}`] === undefined ? {} : { mask: inputs[`mask${k}`] }),
+    dDown: inputs[`dDown${k}`]!,
+    down: inputs[`down${k}`]!,
+    dy: inputs[`dy${k}`]!,
+    dyScale,
+  }));
+  return bindable(gpu, layers).flatMap((run) => gradientsTogether(gpu, inputs['x']!, run));
 };
 
 export function webGpuWeightGradientsKernel(): KernelConfig {
