@@ -4,7 +4,8 @@
  * wasm (its device draw, onHost: false), through the layers' down projections, their gradients in A, s and p, and the
  * logged noise-to-A ratio (the perturbations alone). Layers of two widths, each width's layers consecutive as an
  * adapter orders them, with a rank that does not divide the gradient kernel's workgroup and N = 3. The noise agrees
- * within a few units in the last place, so values agree within 1e-5 of their largest, gradients 2e-5.
+ * within a few units in the last place, so values agree within 1e-5 of their largest, gradients 2e-5. Every width
+ * goes in one dispatch each way: the factors, the perturbations alone and the gradient, three in all.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { meanRegularizer, type MonteCloraLayer } from '../../src/peft/monteclora
 import { GroupSampler } from '../../src/peft/monteclora/group-sampler.js';
 import { StackedPriors } from '../../src/peft/monteclora/priors.js';
 import { assertAgree } from './agreement.js';
+import { dispatchesOf } from './dispatches.js';
 import { fixedNoiseLayer } from '../helpers.js';
 
 const OUT = 7;
@@ -50,13 +52,23 @@ async function evaluate(backend: 'wasm' | 'webgpu', cfg: MonteCloraConfig, width
   let logged: Tensor | undefined;
   let products: Tensor[] = [];
   const variables = [...layers.map((layer) => layer.loraA), priors.s, priors.p];
-  const { value, grads } = tf.variableGrads(() => {
-    // Each layer's A + P, as its low-rank product reads it.
-    products = layers.map((layer) => tf.keep(downProjection(layer)));
-    const task = tf.addN(products.map((t, l) => tf.sum(tf.mul(tf.reshape(t, [1, -1]), upstream[l]!))));
-    const regularizer = meanRegularizer(layers, cfg, (values) => (logged = values))!;
-    return tf.add(task, tf.mul(regularizer, 10)) as Scalar;
-  }, variables);
+  const step = () =>
+    tf.variableGrads(() => {
+      // Each layer's A + P, as its low-rank product reads it.
+      products = layers.map((layer) => tf.keep(downProjection(layer)));
+      const task = tf.addN(products.map((t, l) => tf.sum(tf.mul(tf.reshape(t, [1, -1]), upstream[l]!))));
+      const regularizer = meanRegularizer(layers, cfg, (values) => (logged = values))!;
+      return tf.add(task, tf.mul(regularizer, 10)) as Scalar;
+    }, variables);
+  let result: ReturnType<typeof step> | undefined;
+  if (backend === 'webgpu') {
+    // Every width in one dispatch: the factors, the perturbations alone (for the log) and the gradient.
+    const dispatches = dispatchesOf('McevalPerturbedFactors', () => (result = step()));
+    assert.equal(dispatches, 3, `${new Set(widths).size} widths`);
+  } else {
+    result = step();
+  }
+  const { value, grads } = result!;
   const outputs = [...products, logged!, ...variables.map((v) => grads[v.name]!)];
   const values = await Promise.all(outputs.map(async (t) => Array.from((await t.data()) as Float32Array)));
   tf.dispose([...outputs, value, ...upstream]);

@@ -22,7 +22,7 @@ import { readsSynchronously } from '../../engine/host-reads.js';
 import { sumAll } from '../../engine/ops/sum-all.js';
 import { hashedNormals } from '../../engine/ops/hashed-normals.js';
 import { priorRows, type PriorRow } from './priors.js';
-import { factorPerturbations, perturbedFactorKernels, perturbedFactors, type WidthDraw } from './perturbed-factors.js';
+import { factorPerturbations, perturbedFactorKernels, perturbedFactors, type WidthsDraw } from './perturbed-factors.js';
 
 /** One layer's part of a draw. */
 export interface LayerDraw {
@@ -175,9 +175,10 @@ export class GroupSampler {
 
   /**
    * Each layer's ε·Σ_n w_n E_n [d_in, r] (one outer sample) and A plus it, for the layers that share d_in at once, on
-   * their stacked A: by the backend's kernels (one dispatch, the noise drawn where it is used; perturbed-factors.ts)
-   * where it has them and the layers are consecutive rows, else by tfjs ops — a handful of kernels per forward instead
-   * of a dozen per layer. The perturbations alone are cut from their stack when read.
+   * their stacked A: by the backend's kernels (one dispatch for every width, the noise drawn where it is used;
+   * perturbed-factors.ts) where it has them and each width's layers are consecutive rows, else by tfjs ops — a
+   * handful of kernels per forward instead of a dozen per layer. The perturbations alone are cut from their stack when
+   * read.
    */
   private perturbations(
     noise: readonly LayerNoise[],
@@ -191,30 +192,44 @@ export class GroupSampler {
       const size = member.loraA.size;
       bySize.set(size, [...(bySize.get(size) ?? []), l]);
     });
-    const perturbedA: Tensor[] = [];
-    const perturbationOf: (() => Tensor)[] = [];
-    const stacked = { perturbations: [] as Tensor[], means: [] as Tensor[] };
-    for (const [size, members] of bySize) {
-      const a = tf.stack(members.map((l) => this.members[l]!.loraA));
-      const keys = members.map((l) => noise[l]!.gaussianKey);
-      const first = members[0]!;
-      const { sums, scaled } =
-        perturbedFactorKernels(r) && members.every((l, i) => l === first + i) && keys.every((key) => key !== undefined)
-          ? widthKernels(a, { mixing, columnScale, keys: keys as number[], first, rows: size / r })
-          : this.widthOps(
-              a,
+    const widths = [...bySize.values()];
+    const stacks = widths.map((members) => tf.stack(members.map((l) => this.members[l]!.loraA)));
+    const keys = widths.map((members) => members.map((l) => noise[l]!.gaussianKey));
+    const consecutive = (members: readonly number[]) => members.every((l, i) => l === members[0]! + i);
+    const kernels =
+      perturbedFactorKernels(r, widths.length) &&
+      widths.every(consecutive) &&
+      keys.every((width) => width.every((key) => key !== undefined));
+    const draw: WidthsDraw = {
+      mixing,
+      columnScale,
+      keys: keys.flat() as number[],
+      firsts: widths.map((members) => members[0]!),
+      members: widths.map((members) => members.length),
+      rows: stacks.map((a) => a.shape[1]!),
+    };
+    const [sums, scaled] = kernels
+      ? [perturbedFactors(stacks, draw), factorPerturbations(draw)]
+      : transposed(
+          widths.map((members, w) =>
+            this.widthOps(
+              stacks[w]!,
               members.map((l) => noise[l]!),
               rowsOf(mixing, members, L),
               rowsOf(columnScale, members, L),
-            );
-      stacked.perturbations.push(scaled);
-      stacked.means.push(a);
-      const [sumOf, scaledOf] = [sums, scaled].map(slices) as [Slices, Slices];
+            ),
+          ),
+        );
+    const perturbedA: Tensor[] = [];
+    const perturbationOf: (() => Tensor)[] = [];
+    widths.forEach((members, w) => {
+      const [sumOf, scaledOf] = [sums[w]!, scaled[w]!].map(slices) as [Slices, Slices];
       members.forEach((l, i) => {
         perturbedA[l] = sumOf(i);
         perturbationOf[l] = () => scaledOf(i);
       });
-    }
+    });
+    const stacked = { perturbations: scaled, means: stacks };
     return { perturbationOf: (l) => perturbationOf[l]!(), perturbedA, stacked };
   }
 
@@ -255,9 +270,9 @@ export class GroupSampler {
 
 type Slices = (l: number) => Tensor;
 
-/** One width's stacked A plus its perturbations, and the perturbations, by the backend's kernels. */
-function widthKernels(a: Tensor, draw: WidthDraw): { sums: Tensor; scaled: Tensor } {
-  return { sums: perturbedFactors(a, draw), scaled: factorPerturbations(draw) };
+/** Each width's A plus its perturbations and the perturbations, from each width's pair. */
+function transposed(pairs: readonly { sums: Tensor; scaled: Tensor }[]): [Tensor[], Tensor[]] {
+  return [pairs.map((pair) => pair.sums), pairs.map((pair) => pair.scaled)];
 }
 
 /**

@@ -1,14 +1,16 @@
 /**
- * MonteCLoRA's perturbed factors for the layers of one input width, on webgpu: A + ε√Σ ⊙ Σ_n w_n Z_n with the noise
- * Z drawn where it is used, by the hash of `McevalHashedNormals` (so neither Z [members, N, d_in·r] nor the mixture
- * Σ_n w_n Z_n is ever written), and its gradients in w and ε√Σ. peft/monteclora/perturbed-factors.ts defines the op in
- * tfjs ops and uses these kernels where they are registered:
- *  - `McevalPerturbedFactors`: the stacked A [members, d_in, r] (left out: the perturbation alone, for the noise-to-A
- *    diagnostic), the mixture weights w [L, 1, N] and the columns' scale ε√Σ [L, 1, r] of every layer, the members'
- *    noise keys and the row of the first member → [members, d_in, r];
- *  - `McevalPerturbedFactorsGrad`: the upstream gradient [members, d_in, r], w and ε√Σ → ∂w [L, 1, N], and ∂(ε√Σ)
- *    [L, 1, r] as a second output, zero in the rows of other widths. One workgroup per layer row sums its member's
- *    d_in·r terms in a fixed order, drawing the noise again.
+ * MonteCLoRA's perturbed factors for the layers of every input width of a group, on webgpu: A + ε√Σ ⊙ Σ_n w_n Z_n with
+ * the noise Z drawn where it is used, by the hash of `McevalHashedNormals` (so neither Z [members, N, d_in·r] nor the
+ * mixture Σ_n w_n Z_n is ever written), and its gradients in w and ε√Σ. One call takes every width: each width's
+ * stacked A is an input and its factors an output, where a call per width read w and ε√Σ once each and tfjs added
+ * their gradients. peft/monteclora/perturbed-factors.ts defines the op in tfjs ops and uses these kernels where they
+ * are registered:
+ *  - `McevalPerturbedFactors`: each width's stacked A `a0`, `a1`, … [members, d_in, r] (left out: the perturbations
+ *    alone, for the noise-to-A diagnostic), the mixture weights w [L, 1, N] and the columns' scale ε√Σ [L, 1, r] of
+ *    every layer, the members' noise keys and each width's first row → one [members, d_in, r] per width;
+ *  - `McevalPerturbedFactorsGrad`: each width's upstream gradient `dSums0`, … [members, d_in, r], w and ε√Σ → ∂w
+ *    [L, 1, N], and ∂(ε√Σ) [L, 1, r] as a second output, zero in the rows of no width. One workgroup per layer row
+ *    sums its member's d_in·r terms in a fixed order, drawing the noise again.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { HASHED_NORMAL_WGSL, withHostKeys } from './hashed-normals.js';
@@ -28,80 +30,130 @@ export const PERTURBED_FACTORS_GRAD = 'McevalPerturbedFactorsGrad';
 export const PERTURBED_FACTORS_MAX_RANK = 256;
 
 export interface PerturbedFactorsAttrs {
-  /** u32 noise keys, one per member (the members' rows of w and ε√Σ are first, first + 1, …). */
+  /** u32 noise keys, one per member, width after width. */
   readonly keys: readonly number[];
-  readonly first: number;
-  /** d_in: each member's factor is [rows, r]. */
-  readonly rows: number;
+  /** Per width: its members' first row of w and ε√Σ (the others follow it), their count and their d_in. */
+  readonly firsts: readonly number[];
+  readonly members: readonly number[];
+  readonly rows: readonly number[];
 }
+
+/** Storage buffers the forward kernel binds for `widths` widths: the keys, w, ε√Σ, and an A and a result each. */
+export const perturbedFactorBindings = (widths: number) => 3 + 2 * widths;
 
 const FORWARD_WORKGROUP = 256;
 const GRAD_WORKGROUP = 256;
 
-// size: rows·r per member; count: members·size; components: N; rank: r.
-const UNIFORMS = 'size : i32, count : i32, components : i32, rank : i32, first : i32, rows : i32,';
+/**
+ * Per width w: size (rows·r per member), count (members·size), first (its first row), members, rows, keyStart (its
+ * first key) and start (its first value among all widths' factors); then N and r.
+ */
+const WIDTH_FIELDS = ['size', 'count', 'first', 'members', 'rows', 'keyStart', 'start'];
 
-/** Z_n's value at element k of member l's factor: element n·size + k of the draw keyed keys[l]. */
+const uniformFields = (widths: number) =>
+  Array.from({ length: widths }, (_, w) => WIDTH_FIELDS.map((field) => `${field}${w} : i32,`).join(' '))
+    .concat('components : i32, rank : i32,')
+    .join('\n');
+
+/** Z_n's value at element k of a member's factor of `size` values: element n·size + k of the draw keyed `key`. */
 const NOISE = `
-fn noise(key : u32, n : i32, k : i32) -> f32 {
-  return hashedNormalAt(key, u32(n * uniforms.size + k));
+fn noise(key : u32, n : i32, k : i32, size : i32) -> f32 {
+  return hashedNormalAt(key, u32(n * size + k));
 }`;
 
-const forwardCode = (withMeans: boolean) => `
+/** The forward's part for width w: value e of its factors, into `result` (width 0) or `out<w>`. */
+function widthFactor(w: number, withMeans: boolean): string {
+  const u = (field: string) => `uniforms.${field}${w}`;
+  return `
+fn factor${w}(e : i32) {
+  let l = e / ${u('size')};
+  let k = e - l * ${u('size')};
+  let row = ${u('first')} + l;
+  let key = bitcast<u32>(keys[${u('keyStart')} + l]);
+  var mixed = 0.0;
+  for (var n = 0; n < uniforms.components; n++) {
+    mixed += f32(weights[row * uniforms.components + n]) * noise(key, n, k, ${u('size')});
+  }
+  ${w === 0 ? 'result' : `out${w}`}[e] = ${withMeans ? `a${w}[e] + ` : ''}mixed * columnScale[row * uniforms.rank + k % uniforms.rank];
+}`;
+}
+
+const forwardCode = (widths: number, withMeans: boolean) => `
 ${HASHED_NORMAL_WGSL}
 ${NOISE}
+${Array.from({ length: widths }, (_, w) => widthFactor(w, withMeans)).join('\n')}
 
 fn main() {
-  let e = ${ELEMENT_INDEX(FORWARD_WORKGROUP)};
-  if (e < uniforms.count) {
-    let l = e / uniforms.size;
-    let k = e - l * uniforms.size;
-    let row = uniforms.first + l;
-    let key = bitcast<u32>(keys[l]);
-    var mixed = 0.0;
-    for (var n = 0; n < uniforms.components; n++) {
-      mixed += f32(weights[row * uniforms.components + n]) * noise(key, n, k);
-    }
-    result[e] = ${withMeans ? 'a[e] + ' : ''}mixed * columnScale[row * uniforms.rank + k % uniforms.rank];
-  }
+  let e = ${ELEMENT_INDEX(FORWARD_WORKGROUP)};${Array.from(
+    { length: widths },
+    (_, w) => `
+  if (e >= uniforms.start${w} && e < uniforms.start${w} + uniforms.count${w}) {
+    factor${w}(e - uniforms.start${w});
+  }`,
+  ).join('')}
 }
 `;
 
 /**
- * Workgroup `row` of the gradient: invocation t takes column t % r and every (GRAD_WORKGROUP / r)-th row from t / r of
- * the member's factor (none outside the members), then the workgroup adds up the parts. The weights are read through
- * f32(): a sparse mixture's one-hot weights are stored as int32 (tfjs-webgpu's cast to float32 shares the buffer).
+ * Workgroup `row` of the gradient: its width found among the widths' rows; invocation t takes column t % r and every
+ * (GRAD_WORKGROUP / r)-th row from t / r of the member's factor (none outside the widths), then the workgroup adds up
+ * the parts. The weights are read through f32(): a sparse mixture's one-hot weights are stored as int32 (tfjs-webgpu's
+ * cast to float32 shares the buffer).
  */
-const gradCode = (components: number) => `
+const gradCode = (widths: number, components: number) => `
 ${HASHED_NORMAL_WGSL}
 ${NOISE}
 ${workgroupSumCode('f32', GRAD_WORKGROUP)}
 var<workgroup> columnParts : array<f32, ${GRAD_WORKGROUP}>;
 
+fn upstream(width : i32, at : i32) -> f32 {${Array.from(
+  { length: widths },
+  (_, w) => `
+  if (width == ${w}) {
+    return dSums${w}[at];
+  }`,
+).join('')}
+  return 0.0;
+}
+
 fn main() {
   let row = i32(workgroupId.x);
   let t = i32(localIndex);
   let r = uniforms.rank;
-  let l = row - uniforms.first;
   let lanes = ${GRAD_WORKGROUP} / r;
   let c = t % r;
   let scale = columnScale[row * r + c];
+  var width = -1;
+  var l = 0;
+  var size = 0;
+  var rows = 0;
+  var keyAt = 0;${Array.from(
+    { length: widths },
+    (_, w) => `
+  if (row >= uniforms.first${w} && row < uniforms.first${w} + uniforms.members${w}) {
+    width = ${w};
+    l = row - uniforms.first${w};
+    size = uniforms.size${w};
+    rows = uniforms.rows${w};
+    keyAt = uniforms.keyStart${w} + l;
+  }`,
+  ).join('')}
   var dScale = 0.0;
   var dMixture : array<f32, ${components}>;
-  // A row of another width sums nothing: its gradients are zero. (No early return: the sums below hold barriers, and
-  // the workgroup id is not known to be uniform.)
-  if (l >= 0 && l * uniforms.size < uniforms.count && t < lanes * r) {
-    let key = bitcast<u32>(keys[l]);
-    for (var i = t / r; i < uniforms.rows; i += lanes) {
+  // A row of no width sums nothing: its gradients are zero. (No early return: the sums below hold barriers, and the
+  // workgroup id is not known to be uniform.)
+  if (width >= 0 && t < lanes * r) {
+    let key = bitcast<u32>(keys[keyAt]);
+    for (var i = t / r; i < rows; i += lanes) {
       let k = i * r + c;
-      let upstream = dSums[l * uniforms.size + k];
+      let up = upstream(width, l * size + k);
       var mixed = 0.0;
       for (var n = 0; n < ${components}; n++) {
-        let z = noise(key, n, k);
+        let z = noise(key, n, k, size);
         mixed += f32(weights[row * ${components} + n]) * z;
-        dMixture[n] += upstream * z;
+        dMixture[n] += up * z;
       }
-      dScale += upstream * mixed;
+      dScale += up * mixed;
     }
   }
   columnParts[t] = dScale;
@@ -122,42 +174,72 @@ fn main() {
 }
 `;
 
-/** The uniforms of both kernels for `members` members of rows × r, N components. */
+/** The uniforms of both kernels for the widths of `attrs`, rank r and N components. */
 function uniforms(attrs: PerturbedFactorsAttrs, rank: number, components: number) {
-  const size = attrs.rows * rank;
-  const values = [size, attrs.keys.length * size, components, rank, attrs.first, attrs.rows];
-  return values.map((value) => ({ type: 'int32' as const, data: [value] }));
+  let keyStart = 0;
+  let start = 0;
+  const values = attrs.firsts.flatMap((first, w) => {
+    const [members, rows] = [attrs.members[w]!, attrs.rows[w]!];
+    const size = rows * rank;
+    const fields = [size, members * size, first, members, rows, keyStart, start];
+    keyStart += members;
+    start += members * size;
+    return fields;
+  });
+  return [...values, components, rank].map((value) => ({ type: 'int32' as const, data: [value] }));
 }
 
+/** Width w's factors' shape. */
+const factorShape = (attrs: PerturbedFactorsAttrs, w: number, rank: number) => [
+  attrs.members[w]!,
+  attrs.rows[w]!,
+  rank,
+];
+
 const perturbedFactors: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { a, weights, columnScale } = inputs as { a?: TensorInfo; weights: TensorInfo; columnScale: TensorInfo };
   const settings = attrs as unknown as PerturbedFactorsAttrs;
+  const { weights, columnScale } = inputs as { weights: TensorInfo; columnScale: TensorInfo };
+  const widths = settings.firsts.length;
+  const means = Array.from({ length: widths }, (_, w) => inputs[`a${w}`]).filter((a) => a !== undefined);
+  const withMeans = means.length > 0;
   const gpu = backend as unknown as WebGpuBackendLike;
   const rank = columnScale.shape[columnScale.shape.length - 1]!;
   const components = weights.shape[weights.shape.length - 1]!;
-  const count = settings.keys.length * settings.rows * rank;
-  const output = withHostKeys(gpu, settings.keys, (keys) =>
+  const sizes = settings.members.map((members, w) => members * settings.rows[w]! * rank);
+  const rest = sizes.slice(1).map((size) => gpu.makeTensorInfo([size], 'float32'));
+  const first = withHostKeys(gpu, settings.keys, (keys) =>
     runShader(
       gpu,
       {
-        key: `McevalPerturbedFactors_${Number(a !== undefined)}`,
-        inputs: ['keys', ...(a ? ['a'] : []), 'weights', 'columnScale'].map((name) => ({ name, components: 1 })),
-        uniforms: UNIFORMS,
+        key: `McevalPerturbedFactors_${widths}_${Number(withMeans)}`,
+        inputs: [
+          ...['keys', ...means.map((_, w) => `a${w}`), 'weights', 'columnScale'].map((name) => ({
+            name,
+            components: 1 as const,
+          })),
+          ...rest.map((_, w) => ({ name: `out${w + 1}`, components: 1 as const, writable: true })),
+        ],
+        uniforms: uniformFields(widths),
         workgroupSize: FORWARD_WORKGROUP,
-        dispatch: elementwiseDispatch(count, FORWARD_WORKGROUP),
-        outputSize: count,
-        code: forwardCode(a !== undefined),
+        dispatch: elementwiseDispatch(
+          sizes.reduce((a, b) => a + b, 0),
+          FORWARD_WORKGROUP,
+        ),
+        outputSize: sizes[0]!,
+        code: forwardCode(widths, withMeans),
       },
-      [keys, ...(a ? [a] : []), weights, columnScale],
+      [keys, ...means, weights, columnScale, ...rest],
       uniforms(settings, rank, components),
     ),
   );
-  return shaped(output, [settings.keys.length, settings.rows, rank]);
+  return [first, ...rest].map((info, w) => shaped(info, factorShape(settings, w, rank)));
 };
 
 const perturbedFactorsGrad: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dSums, weights, columnScale } = inputs as { dSums: TensorInfo; weights: TensorInfo; columnScale: TensorInfo };
   const settings = attrs as unknown as PerturbedFactorsAttrs;
+  const { weights, columnScale } = inputs as { weights: TensorInfo; columnScale: TensorInfo };
+  const widths = settings.firsts.length;
+  const upstream = Array.from({ length: widths }, (_, w) => inputs[`dSums${w}`]!);
   const gpu = backend as unknown as WebGpuBackendLike;
   const rank = columnScale.shape[columnScale.shape.length - 1]!;
   const components = weights.shape[weights.shape.length - 1]!;
@@ -167,18 +249,21 @@ const perturbedFactorsGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     runShader(
       gpu,
       {
-        key: `McevalPerturbedFactorsGrad_${components}`,
+        key: `McevalPerturbedFactorsGrad_${widths}_${components}`,
         inputs: [
-          ...['keys', 'dSums', 'weights', 'columnScale'].map((name) => ({ name, components: 1 as const })),
+          ...['keys', ...upstream.map((_, w) => `dSums${w}`), 'weights', 'columnScale'].map((name) => ({
+            name,
+            components: 1 as const,
+          })),
           { name: 'dColumnScale', components: 1, writable: true },
         ],
-        uniforms: UNIFORMS,
+        uniforms: uniformFields(widths),
         workgroupSize: GRAD_WORKGROUP,
         dispatch: [layers, 1],
         outputSize: layers * components,
-        code: gradCode(components),
+        code: gradCode(widths, components),
       },
-      [keys, dSums, weights, columnScale, dColumnScale],
+      [keys, ...upstream, weights, columnScale, dColumnScale],
       uniforms(settings, rank, components),
     ),
   );
