@@ -181,7 +181,7 @@ onEachBackend(() => {
     [...together, ...alone].forEach((t) => t.dispose());
   });
 
-  test('the one-kernel AdamW update gives the tfjs ops’ values bit for bit, its moments in one bank or several', async () => {
+  test('the one-kernel AdamW update gives the tfjs ops’ values bit for bit, in one moment bank or three', async () => {
     for (const bank of [undefined, 1000]) {
       await oneKernelAgainstOps(bank);
     }

@@ -73,7 +73,7 @@ export function perturbedFactors(stacks: readonly Tensor[], draw: WidthsDraw): T
   });
 }
 
-/** Each width's [members, d_in, r]: the perturbations alone, without a gradient (the noise-to-A diagnostic reads them). */
+/** Each width's [members, d_in, r]: the perturbations alone, no gradient (the noise-to-A diagnostic reads them). */
 export function factorPerturbations(draw: WidthsDraw): Tensor[] {
   return run(PERTURBED_FACTORS, { weights: draw.mixing, columnScale: draw.columnScale }, attrsOf(draw));
 }

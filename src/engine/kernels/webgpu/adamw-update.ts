@@ -126,6 +126,7 @@ function updateTogether(
     parameter.inPlace ? undefined : gpu.makeTensorInfo([parameter.size], 'float32'),
   );
   const layout = parameters.map((parameter) => (parameter.inPlace ? 'i' : 'n')).join('');
+  const updates = parameters.map((parameter, k) => updateOf(k, parameter.inPlace, scale !== undefined)).join('');
   runShader(
     gpu,
     {
@@ -141,7 +142,7 @@ function updateTogether(
       outputSize: sizeOf(banks.m),
       code: `
 fn main() {
-  let i = ${ELEMENT_INDEX(WORKGROUP)};${parameters.map((parameter, k) => updateOf(k, parameter.inPlace, scale !== undefined)).join('')}
+  let i = ${ELEMENT_INDEX(WORKGROUP)};${updates}
 }
 `,
     },

@@ -38,8 +38,11 @@ export interface PerturbedFactorsAttrs {
   readonly rows: readonly number[];
 }
 
-/** Storage buffers the forward kernel binds for `widths` widths: the keys, w, ε√Σ, and an A and a result each. */
-export const perturbedFactorBindings = (widths: number) => 3 + 2 * widths;
+/**
+ * Storage buffers the kernels bind for `widths` widths: the forward the keys, w, ε√Σ, and an A and a result each; the
+ * gradient the keys, w, ε√Σ, an upstream gradient each and its two results.
+ */
+export const perturbedFactorBindings = (widths: number) => Math.max(3 + 2 * widths, 5 + widths);
 
 const FORWARD_WORKGROUP = 256;
 const GRAD_WORKGROUP = 256;
@@ -64,6 +67,8 @@ fn noise(key : u32, n : i32, k : i32, size : i32) -> f32 {
 /** The forward's part for width w: value e of its factors, into `result` (width 0) or `out<w>`. */
 function widthFactor(w: number, withMeans: boolean): string {
   const u = (field: string) => `uniforms.${field}${w}`;
+  const target = w === 0 ? 'result' : `out${w}`;
+  const mean = withMeans ? `a${w}[e] + ` : '';
   return `
 fn factor${w}(e : i32) {
   let l = e / ${u('size')};
@@ -74,7 +79,7 @@ fn factor${w}(e : i32) {
   for (var n = 0; n < uniforms.components; n++) {
     mixed += f32(weights[row * uniforms.components + n]) * noise(key, n, k, ${u('size')});
   }
-  ${w === 0 ? 'result' : `out${w}`}[e] = ${withMeans ? `a${w}[e] + ` : ''}mixed * columnScale[row * uniforms.rank + k % uniforms.rank];
+  ${target}[e] = ${mean}mixed * columnScale[row * uniforms.rank + k % uniforms.rank];
 }`;
 }
 
