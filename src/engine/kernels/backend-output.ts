@@ -1,4 +1,7 @@
-/** Making a kernel's output from JavaScript values on the cpu and wasm backends, whose APIs for it differ. */
+/**
+ * Making a kernel's output from JavaScript values on the cpu and wasm backends, whose APIs for it differ; and an
+ * output that is an input's own buffer, on any backend.
+ */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { tf, type Tensor } from '../tf.js';
 
@@ -53,4 +56,17 @@ export function copiedFloatOutput(backend: unknown, shape: number[], values: Flo
 /** filledOutput as a tensor of the current backend, outside any kernel. */
 export function filledTensor(shape: number[], fill: (values: Float32Array) => void): Tensor {
   return tf.engine().makeTensorFromTensorInfo(filledOutput(tf.backend(), shape, fill));
+}
+
+interface ReferenceCounted {
+  incRef(dataId: object): void;
+}
+
+/**
+ * `input`'s own buffer as a kernel output (shaped `shape`), counted as one more reference to it, as tfjs's Reshape
+ * returns its input's: disposing the output leaves the input's data alone.
+ */
+export function sharedOutput(backend: unknown, input: TensorInfo, shape: readonly number[] = input.shape): TensorInfo {
+  (backend as ReferenceCounted).incRef(input.dataId);
+  return { dataId: input.dataId, shape: [...shape], dtype: input.dtype };
 }

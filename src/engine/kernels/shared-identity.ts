@@ -8,18 +8,14 @@
  * Reshape already shares buffers the same way (reference counted).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-
-interface ReferenceCounted {
-  incRef(dataId: object): void;
-}
+import { sharedOutput } from './backend-output.js';
 
 export function sharedIdentityKernel(backendName: string, copying: KernelFunc | undefined): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const { x } = args.inputs as { x: TensorInfo };
     // String tensors live outside the wasm heap: the backend's own kernel handles them.
     if (x.dtype === 'string' && copying !== undefined) return copying(args);
-    (args.backend as ReferenceCounted).incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    return sharedOutput(args.backend, x);
   };
   return { kernelName: 'Identity', backendName, kernelFunc };
 }

@@ -15,6 +15,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ADAMW_UPDATE, adamwParameters } from '../adamw-update.js';
+import { sharedOutput } from '../backend-output.js';
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
@@ -31,7 +32,6 @@ const WORKGROUP = 256;
 
 interface ReferenceCounting {
   refCount(dataId: object): number;
-  incRef(dataId: object): void;
 }
 
 // 1 − β is computed in float64 and rounded, as the tfjs ops' scalar is (1 − 0.999 in float32 is 1.3e-5 off).
@@ -86,11 +86,11 @@ function updateOf(k: number, inPlace: boolean, scaled: boolean): string {
 
 /**
  * Whether p′ may be written over p: the parameter alone holds its buffer, and no other input of the call is that buffer
- * (a gradient that is the parameter's own tensor, or a parameter listed twice).
+ * (a gradient that is the parameter's own tensor, or a parameter listed twice). `bound` counts the call's inputs by
+ * buffer.
  */
-function writableInPlace(gpu: WebGpuBackendLike, p: TensorInfo, inputs: readonly TensorInfo[]): boolean {
-  const shared = inputs.filter((input) => input.dataId === p.dataId).length > 1;
-  return !shared && (gpu as unknown as ReferenceCounting).refCount(p.dataId) === 1;
+function writableInPlace(gpu: WebGpuBackendLike, p: TensorInfo, bound: ReadonlyMap<object, number>): boolean {
+  return bound.get(p.dataId) === 1 && (gpu as unknown as ReferenceCounting).refCount(p.dataId) === 1;
 }
 
 /** The parameters in dispatch order, each dispatch binding no more storage buffers than the device allows. */
@@ -159,15 +159,15 @@ fn main() {
   return parameters.map((parameter, k) => {
     if (!parameter.inPlace) return { dataId: next[k]!.dataId, shape: [...parameter.p.shape], dtype: 'float32' };
     forgetHostCopy(gpu, parameter.p);
-    // The output is the parameter's own buffer, one more reference to it (as tfjs's Reshape returns its input's).
-    (gpu as unknown as ReferenceCounting).incRef(parameter.p.dataId);
-    return { dataId: parameter.p.dataId, shape: [...parameter.p.shape], dtype: 'float32' };
+    return sharedOutput(gpu, parameter.p);
   });
 }
 
 const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
-  const all = Object.values(inputs) as TensorInfo[];
+  const bound = new Map<object, number>();
+  for (const input of Object.values(inputs) as TensorInfo[])
+    bound.set(input.dataId, (bound.get(input.dataId) ?? 0) + 1);
   const parameters = adamwParameters(attrs).map(({ coefficients: c, offset }, i): Parameter => {
     const [p, g] = [inputs[`p${i}`]!, inputs[`g${i}`]!];
     const size = sizeOf(p);
@@ -179,7 +179,7 @@ const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
         data: [value],
       })),
     ];
-    return { p, g, size, inPlace: writableInPlace(gpu, p, all), uniforms };
+    return { p, g, size, inPlace: writableInPlace(gpu, p, bound), uniforms };
   });
   const scale = inputs['scale'];
   const banks = { m: inputs['m']!, v: inputs['v']! };
