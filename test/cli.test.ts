@@ -101,6 +101,14 @@ test('a bad engine setting in the environment stops a run with one line before i
       { MCEVAL_WEBGPU_ATTENTION_LANES: '3' },
       /^Error: MCEVAL_WEBGPU_ATTENTION_LANES=3 is not a lane count mceval has: use 1, 2, 4, 8, 16, 32 or unset it\.\n$/,
     ],
+    [
+      { MCEVAL_WEBGPU_SUBMIT_BATCH: '1.5' },
+      /^Error: MCEVAL_WEBGPU_SUBMIT_BATCH=1\.5 is not a count of dispatches per submit: use a whole number from 1, or unset it\.\n$/,
+    ],
+    [
+      { MCEVAL_WEBGPU_MATMUL_THRESHOLD: '0' },
+      /^Error: MCEVAL_WEBGPU_MATMUL_THRESHOLD=0 is not a count of output tiles: use a whole number from 1, or unset it\.\n$/,
+    ],
   ];
   for (const [env, expected] of cases) {
     const out = tempDir();

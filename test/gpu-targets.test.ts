@@ -1,11 +1,19 @@
 /**
  * bench/gpu/targets.ts, which turns the kit's measurements into the GPU trainer's targets: which PyTorch step a webgpu
  * step is held against (same model, dropout, batch and length), the ratios and their verdicts, and reading the steps
- * from a whole webgpu.json or from the section lines of a run cut off by its time limit.
+ * from a whole webgpu.json or from the section lines of a run cut off by its time limit; and, from the kit's sweeps,
+ * which value of each engine setting was fastest and whether that beats mceval's default by more than noise.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gpuTargets, readSteps, type TorchStep, type WebGpuStep } from '../bench/gpu/targets.js';
+import {
+  gpuTargets,
+  readSections,
+  readSteps,
+  settingChoices,
+  type TorchStep,
+  type WebGpuStep,
+} from '../bench/gpu/targets.js';
 
 const step = (overrides: Partial<WebGpuStep>): WebGpuStep => ({
   model: 'builtin:medium',
@@ -87,4 +95,126 @@ test("the encoder's LoRA step pairs with torch_step.py's RoBERTa step under benc
     [{ model: name, ratio: 2, within3x: true, within1x: false }],
   );
   assert.equal(monteCloraOverLora[0]!.ratio, 42 / 40);
+});
+
+/** The sweeps' sections as bench.ts writes them (field names and labels), on STEPS's model. */
+const SWEPT = {
+  submitBatches: [
+    { dispatchesPerSubmit: 15, msPerStep: 100 },
+    { dispatchesPerSubmit: 60, msPerStep: 90 },
+    { dispatchesPerSubmit: 240, msPerStep: 99 },
+  ],
+  productTiles: [
+    { tile: 64, msPerStep: 100 },
+    { tile: 128, msPerStep: 98 },
+  ],
+  weightGradientSteps: [
+    { method: 'lora', setting: 'split', msPerStep: 30 },
+    { method: 'lora', setting: 'tfjs', msPerStep: 40 },
+    { method: 'lora-dropout', setting: 'split', msPerStep: 45 },
+    { method: 'lora-dropout', setting: 'tfjs', msPerStep: 50 },
+  ],
+  inlineSteps: [
+    { method: 'lora', setting: 'always', msPerStep: 28 },
+    { method: 'lora', setting: 'never', msPerStep: 33 },
+    { method: 'lora-dropout', setting: 'always', msPerStep: 44 },
+    { method: 'lora-dropout', setting: 'never', msPerStep: 47 },
+    { method: 'monteclora', setting: 'always', msPerStep: 31 },
+    { method: 'monteclora', setting: 'never', msPerStep: 35 },
+  ],
+  matmulThresholds: [
+    { threshold: 8, msPerStep: 30.1 },
+    { threshold: 64, msPerStep: 29.9 },
+    { threshold: 512, msPerStep: 31 },
+  ],
+  attentionSteps: [
+    { lanes: '1', msPerStep: 33 },
+    { lanes: 'by head size', msPerStep: 30 },
+  ],
+};
+
+const LABELS: Record<keyof typeof SWEPT, string> = {
+  submitBatches: 'submit batch',
+  productTiles: 'product tile',
+  weightGradientSteps: 'weight gradients step',
+  inlineSteps: 'inline narrow step',
+  matmulThresholds: 'matmul threshold',
+  attentionSteps: 'attention lanes step',
+};
+
+test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
+  const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
+  const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
+  assert.equal(choices.length, 6);
+  assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
+    variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
+    current: '15',
+    measured: { '15': 100, '60': 90, '240': 99 },
+    fastest: '60',
+    saving: 1 - 90 / 100,
+    set: 'MCEVAL_WEBGPU_SUBMIT_BATCH=60',
+  });
+  // 2% faster: within noise, the default stays.
+  assert.equal(by['MCEVAL_WEBGPU_PRODUCT_TILE']!.fastest, '128');
+  assert.equal(by['MCEVAL_WEBGPU_PRODUCT_TILE']!.set, null);
+  // Summed over the methods timed: split 75 ms against tfjs's 90.
+  assert.deepEqual(by['MCEVAL_WEBGPU_WEIGHT_GRADIENTS']!.measured, { split: 75, tfjs: 90 });
+  assert.equal(by['MCEVAL_WEBGPU_WEIGHT_GRADIENTS']!.set, null);
+  // auto is not swept: its time is the same three methods' steps with mceval's kernels (30 + 45 + 32.4).
+  const inline = by['MCEVAL_WEBGPU_INLINE_NARROW']!;
+  assert.ok(Math.abs(inline.measured['auto']! - 107.4) < 1e-9);
+  assert.equal(inline.fastest, 'always');
+  assert.ok(Math.abs(inline.saving - (1 - 103 / 107.4)) < 1e-12);
+  assert.equal(inline.set, 'MCEVAL_WEBGPU_INLINE_NARROW=always');
+  // tfjs's threshold by GPU: the LoRA step's 30 ms, against 29.9 at 64.
+  const threshold = by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!;
+  assert.equal(threshold.measured['by GPU'], 30);
+  assert.equal(threshold.fastest, '64');
+  assert.equal(threshold.set, null);
+  assert.equal(by['MCEVAL_WEBGPU_ATTENTION_LANES']!.fastest, 'by head size');
+  assert.equal(by['MCEVAL_WEBGPU_ATTENTION_LANES']!.set, null);
+});
+
+test("a cut-off run's section lines give the same choices; a sweep not reached, or without its default's steps, none", () => {
+  const lines = [
+    ...STEPS.map((value) => JSON.stringify({ finished: 'step', value })),
+    ...Object.entries(SWEPT).flatMap(([field, entries]) =>
+      entries.map((value) => JSON.stringify({ finished: LABELS[field as keyof typeof SWEPT], value })),
+    ),
+  ];
+  const whole = settingChoices(readSections(JSON.stringify({ steps: STEPS, ...SWEPT })));
+  assert.deepEqual(settingChoices(readSections(lines.join('\n'))), whole);
+  // Only the submit batches were reached.
+  const early = lines.filter((line) => line.includes('"step"') || line.includes('"submit batch"'));
+  assert.deepEqual(
+    settingChoices(readSections(early.join('\n'))).map((choice) => choice.variable),
+    ['MCEVAL_WEBGPU_SUBMIT_BATCH'],
+  );
+  // Without the MonteCLoRA step, auto's time is unknown: no inline choice.
+  const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
+  const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
+  assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
+  assert.equal(variables.length, 5);
+});
+
+test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as −1), its own time is the default's", () => {
+  const swept = {
+    ...SWEPT,
+    inlineSteps: [
+      ...SWEPT.inlineSteps,
+      { method: 'lora', setting: 'auto', msPerStep: 29 },
+      { method: 'lora-dropout', setting: 'auto', msPerStep: 45 },
+      { method: 'monteclora', setting: 'auto', msPerStep: 32 },
+    ],
+    matmulThresholds: [...SWEPT.matmulThresholds, { threshold: -1, msPerStep: 31 }],
+  };
+  const by = Object.fromEntries(
+    settingChoices(readSections(JSON.stringify({ steps: STEPS, ...swept }))).map((choice) => [choice.variable, choice]),
+  );
+  // Not the main steps' 107.4: the sweep's own 106.
+  assert.equal(by['MCEVAL_WEBGPU_INLINE_NARROW']!.measured['auto'], 106);
+  assert.equal(by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!.measured['by GPU'], 31);
+  assert.equal(by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!.fastest, '64');
+  // 29.9 against 31: 3.5% faster, beyond noise.
+  assert.equal(by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!.set, 'MCEVAL_WEBGPU_MATMUL_THRESHOLD=64');
 });

@@ -23,17 +23,19 @@
  *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens —
  *    and of a LoRA layer's whole output, with x·A by a dispatch of its own before the product or formed inside it;
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
- *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default): a step is hundreds of dispatches, so how often the queue is
- *    submitted may matter on a real GPU, and is one setting to change if it does;
+ *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default; MCEVAL_WEBGPU_SUBMIT_BATCH sets it for mceval): a step is
+ *    hundreds of dispatches, so how often the queue is submitted may matter on a real GPU, and is one setting to
+ *    change if it does;
  *  - the LoRA step and the fused product with 64 × 64 and with 128 × 128 output tiles (MCEVAL_WEBGPU_PRODUCT_TILE);
  *  - a LoRA layer's two weight gradients alone, with and without a dropout mask (`--weight-gradients` in × r × out,
  *    builtin:medium's layers at the step's tokens by default; weight-gradients.ts): by tfjs-webgpu's matMul under each
  *    of its programs, and by mceval's kernel, which splits the tokens over workgroups and adds the parts in a fixed
  *    order; then the LoRA step (with and without dropout) each way (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), and the LoRA step
- *    with tfjs's threshold for too few workgroups at each of `--matmul-thresholds` (8, tfjs's own on a non-Intel GPU;
- *    64; 512), which decides the programs of the small products tfjs still runs (the LM head's at few targets);
+ *    with tfjs's threshold for too few workgroups at each of `--matmul-thresholds` (−1: tfjs's own by GPU, 8 on a
+ *    non-Intel one; 8; 64; 512; MCEVAL_WEBGPU_MATMUL_THRESHOLD), which decides the programs of the small products
+ *    tfjs still runs (the LM head's at few targets);
  *  - the LoRA (with and without dropout) and MonteCLoRA steps with the narrow products formed inside the layer's
- *    product and by dispatches of their own (MCEVAL_WEBGPU_INLINE_NARROW always and never);
+ *    product and by dispatches of their own, and by size (MCEVAL_WEBGPU_INLINE_NARROW always, never and auto);
  *  - causal attention alone, forward and backward, at head sizes 64 and 128 (4 × 1024 tokens, 2048 wide, 4 query heads
  *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
  *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
@@ -44,7 +46,7 @@
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
- *          [--submit-batches 15,60,240] [--weight-gradients 768x8x768,…] [--matmul-thresholds 8,64,512]
+ *          [--submit-batches 15,60,240] [--weight-gradients 768x8x768,…] [--matmul-thresholds -1,8,64,512]
  *          [--attention 4x1024x2048] [--encoder 32x128]
  *          [--encoder-layers 12] [--encoder-hidden 768]
  */
@@ -444,15 +446,16 @@ const weightGradientSteps = await stepsBySetting(
   ['lora', 'lora-dropout'],
 );
 // The narrow products x·A and s·dy·Bᵀ formed inside the layer's product, or by dispatches of their own: the setting's
-// `auto` picks by the product's size, which this (and `products`' two inline columns) is to settle on a GPU.
+// `auto` picks by the product's size, which this (and `products`' two inline columns) is to settle on a GPU. auto is
+// timed here too, beside the other two, rather than compared with steps timed minutes before.
 const inlineSteps = await stepsBySetting(
   'inline narrow step',
   'MCEVAL_WEBGPU_INLINE_NARROW',
-  ['always', 'never'],
+  ['auto', 'always', 'never'],
   ['lora', 'lora-dropout', 'monteclora'],
 );
 const matmulThresholds = [];
-for (const threshold of argument('matmul-thresholds', '8,64,512').split(',').map(Number)) {
+for (const threshold of argument('matmul-thresholds', '-1,8,64,512').split(',').map(Number)) {
   const { msPerStep, tokensPerSecond } = await withFlag(
     'WEBGPU_THRESHOLD_TO_INCREASE_WORKGROUPS_FOR_MATMUL',
     threshold,

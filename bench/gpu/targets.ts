@@ -3,7 +3,9 @@
  * torch.json): a LoRA step's time against PyTorch's on the same card for the same model, batch and sequence (within
  * 3×, then within 1×), MonteCLoRA's step time over LoRA's (at most 1.10×), and how much of each step the host spent
  * recording its dispatches (near 1: the step waits on the host, and fewer dispatches are what makes it faster).
- * run.sh prints it as targets.json after the two runs.
+ * run.sh prints it as targets.json after the two runs, with `settings`: for each engine setting the kit swept, the
+ * step time under each value, the fastest, and whether it beats mceval's default by more than run-to-run noise (the
+ * variable to set, and the default a later change to mceval should take).
  *
  * Usage: node targets.mjs webgpu.json|webgpu.err [torch.json] — a run cut off by its time limit leaves no webgpu.json,
  * but its finished steps as lines of webgpu.err.
@@ -52,6 +54,108 @@ export interface GpuTargets {
   }[];
   /** recordingMsPerStep / msPerStep for every step timed with mceval's kernels. */
   readonly hostShare: { model: string; method: string; share: number }[];
+}
+
+/** One engine setting the kit swept on its model's steps. */
+export interface SettingChoice {
+  readonly variable: string;
+  /** mceval's default. */
+  readonly current: string;
+  /** Each value's step time in milliseconds, summed over the methods timed under it. */
+  readonly measured: Readonly<Record<string, number>>;
+  readonly fastest: string;
+  /** 1 − fastest / current: the share of a step the fastest value saves. */
+  readonly saving: number;
+  /** `VARIABLE=value` where the saving is beyond noise, else null: the default stays. */
+  readonly set: string | null;
+}
+
+/** A saving below this share of a step is within what two timings of one setting differ by. */
+export const NOISE = 0.03;
+
+/**
+ * The sweeps of bench.ts: its section label, the field of webgpu.json that holds it, the setting's variable, mceval's
+ * default and the value each entry was timed under.
+ */
+const SWEEPS = [
+  {
+    label: 'submit batch',
+    field: 'submitBatches',
+    variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
+    current: '15',
+    value: (entry: Entry) => String(entry['dispatchesPerSubmit']),
+  },
+  {
+    label: 'product tile',
+    field: 'productTiles',
+    variable: 'MCEVAL_WEBGPU_PRODUCT_TILE',
+    current: '64',
+    value: (entry: Entry) => String(entry['tile']),
+  },
+  {
+    label: 'weight gradients step',
+    field: 'weightGradientSteps',
+    variable: 'MCEVAL_WEBGPU_WEIGHT_GRADIENTS',
+    current: 'split',
+    value: (entry: Entry) => String(entry['setting']),
+  },
+  {
+    label: 'inline narrow step',
+    field: 'inlineSteps',
+    variable: 'MCEVAL_WEBGPU_INLINE_NARROW',
+    current: 'auto',
+    value: (entry: Entry) => String(entry['setting']),
+  },
+  {
+    label: 'matmul threshold',
+    field: 'matmulThresholds',
+    variable: 'MCEVAL_WEBGPU_MATMUL_THRESHOLD',
+    current: 'by GPU',
+    // bench.ts times tfjs's own (by GPU) as −1, its flag's value for unset.
+    value: (entry: Entry) => (entry['threshold'] === -1 ? 'by GPU' : String(entry['threshold'])),
+  },
+  {
+    label: 'attention lanes step',
+    field: 'attentionSteps',
+    variable: 'MCEVAL_WEBGPU_ATTENTION_LANES',
+    current: 'by head size',
+    value: (entry: Entry) => String(entry['lanes']),
+  },
+] as const;
+
+/** An entry of a section: its fields as bench.ts wrote them. */
+type Entry = Readonly<Record<string, unknown>> & { readonly msPerStep: number; readonly method?: string };
+
+/**
+ * Each setting the kit swept, from bench.ts's sections (`readSections`). A sweep times the LoRA step (or each of a few
+ * methods) on its model under each value; where the default is not among the values (a kit from before auto and
+ * tfjs's threshold by GPU were swept), its time is that of the same methods' steps with mceval's kernels on the sweep's
+ * model, the first model timed.
+ */
+export function settingChoices(sections: Readonly<Record<string, readonly unknown[]>>): SettingChoice[] {
+  const steps = (sections['step'] ?? []) as WebGpuStep[];
+  const model = steps[0]?.model;
+  const defaultStep = (method: string) =>
+    steps.find((step) => step.model === model && step.kernels === 'mceval' && step.method === method)?.msPerStep;
+  return SWEEPS.flatMap((sweep) => {
+    const entries = (sections[sweep.label] ?? []) as Entry[];
+    if (entries.length === 0) return [];
+    const measured: Record<string, number> = {};
+    for (const entry of entries) {
+      const value = sweep.value(entry);
+      measured[value] = (measured[value] ?? 0) + entry.msPerStep;
+    }
+    if (measured[sweep.current] === undefined) {
+      const methods = [...new Set(entries.map((entry) => entry.method ?? 'lora'))];
+      const times = methods.map(defaultStep);
+      if (times.some((time) => time === undefined)) return [];
+      measured[sweep.current] = (times as number[]).reduce((sum, time) => sum + time, 0);
+    }
+    const fastest = Object.keys(measured).reduce((best, value) => (measured[value]! < measured[best]! ? value : best));
+    const saving = 1 - measured[fastest]! / measured[sweep.current]!;
+    const set = fastest !== sweep.current && saving > NOISE ? `${sweep.variable}=${fastest}` : null;
+    return [{ variable: sweep.variable, current: sweep.current, measured, fastest, saving, set }];
+  });
 }
 
 const DROPOUT: Record<WebGpuStep['method'], number> = { lora: 0, 'lora-dropout': 0.05, monteclora: 0 };
@@ -103,16 +207,35 @@ export function gpuTargets(steps: readonly WebGpuStep[], torch: readonly TorchSt
   return { loraOverPyTorch, monteCloraOverLora, hostShare };
 }
 
+/**
+ * bench.ts's entries by section label (`step`, and the sweeps'), from its whole output (webgpu.json) or from the
+ * section lines it writes to stderr as it goes (webgpu.err, all a run cut off by its time limit leaves).
+ */
+export function readSections(text: string): Record<string, unknown[]> {
+  let whole: Record<string, unknown> | undefined;
+  try {
+    whole = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    whole = undefined;
+  }
+  // A section line alone is whole JSON too.
+  if (whole !== undefined && !('finished' in whole)) {
+    const sections: Record<string, unknown[]> = { step: (whole['steps'] ?? []) as unknown[] };
+    for (const sweep of SWEEPS) sections[sweep.label] = (whole[sweep.field] ?? []) as unknown[];
+    return sections;
+  }
+  const sections: Record<string, unknown[]> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{"finished":')) continue;
+    const { finished, value } = JSON.parse(line) as { finished: string; value: unknown };
+    (sections[finished] ??= []).push(value);
+  }
+  return sections;
+}
+
 /** The timed steps of bench.ts's whole output, or of the section lines it writes to stderr as it goes. */
 export function readSteps(text: string): WebGpuStep[] {
-  try {
-    return (JSON.parse(text) as { steps: WebGpuStep[] }).steps;
-  } catch {
-    return text
-      .split('\n')
-      .filter((line) => line.startsWith('{"finished":"step"'))
-      .map((line) => (JSON.parse(line) as { value: WebGpuStep }).value);
-  }
+  return (readSections(text)['step'] ?? []) as WebGpuStep[];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsWith('targets.mjs')) {
@@ -125,5 +248,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsW
     torchFile !== undefined && existsSync(torchFile)
       ? (JSON.parse(readFileSync(torchFile, 'utf8')) as { lora: TorchStep[] }).lora
       : [];
-  console.log(JSON.stringify(gpuTargets(readSteps(readFileSync(webgpuFile, 'utf8')), torch), null, 2));
+  const sections = readSections(readFileSync(webgpuFile, 'utf8'));
+  const targets = gpuTargets((sections['step'] ?? []) as WebGpuStep[], torch);
+  console.log(JSON.stringify({ ...targets, settings: settingChoices(sections) }, null, 2));
 }

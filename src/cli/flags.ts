@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 /** --backend for every command that computes; MCEVAL_BACKEND is read when the flag is absent. */
 export const backendFlag = Flags.string({
   description:
-    'Tensor backend: auto tries tensorflow (tfjs-node-gpu, tfjs-node), then wasm, then cpu. Default: $MCEVAL_BACKEND or auto.',
+    'Tensor backend: auto tries tensorflow (tfjs-node-gpu, tfjs-node), then webgpu (a hardware adapter only), then wasm, then cpu. Default: $MCEVAL_BACKEND or auto.',
   options: [...BACKEND_REQUESTS],
 });
 

@@ -5,7 +5,10 @@ import { initEngine, resolveBackendRequest, type BackendProbe } from '../engine/
 import { matmulSelfCheck, type MatmulCheck } from '../engine/selfcheck.js';
 import { kernelBuild, type KernelBuild } from '../engine/kernels/wasm-kernels.js';
 import { webGpuAdapterReport, type WebGpuAdapterReport } from '../engine/webgpu.js';
-import { LOW_RANK_PRODUCT, inlineMostMultiplyAdds } from '../engine/kernels/webgpu/low-rank-product.js';
+import { LOW_RANK_PRODUCT, inlineMostMultiplyAdds, productBlocks } from '../engine/kernels/webgpu/low-rank-product.js';
+import { productTile } from '../engine/kernels/webgpu/low-rank-product-wgsl.js';
+import { splitWeightGradients } from '../engine/kernels/webgpu/weight-gradients.js';
+import { tfjsFlagValues } from '../engine/kernels/webgpu/tfjs-flags.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/kernels/webgpu/attention-lanes.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
@@ -32,6 +35,17 @@ export interface DoctorResult {
    * products inside it (MCEVAL_WEBGPU_INLINE_NARROW), null for any size.
    */
   readonly webgpuInlineNarrowUpTo?: number | null;
+  /**
+   * On webgpu with mceval's kernels: the settings bench/gpu times — the product's output tile
+   * (MCEVAL_WEBGPU_PRODUCT_TILE), the weight gradients' kernel (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), dispatches per submit
+   * (MCEVAL_WEBGPU_SUBMIT_BATCH) and tfjs's matMul threshold of too few workgroups (MCEVAL_WEBGPU_MATMUL_THRESHOLD).
+   */
+  readonly webgpuSettings?: {
+    readonly productTile: number;
+    readonly weightGradients: 'split' | 'tfjs';
+    readonly submitBatch: number;
+    readonly matmulThreshold: number | 'by GPU';
+  };
   readonly ok: boolean;
 }
 
@@ -112,6 +126,15 @@ export default class Doctor extends BaseCommand {
           : "Kernels: tfjs's own ops (MCEVAL_WEBGPU_KERNELS=0)",
       );
     }
+    const settings = result.webgpuSettings;
+    if (settings !== undefined) {
+      this.log(
+        `WebGPU settings: product tile ${settings.productTile} (MCEVAL_WEBGPU_PRODUCT_TILE), weight gradients ` +
+          `${settings.weightGradients} (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), a submit every ${settings.submitBatch} ` +
+          `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
+          `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD)`,
+      );
+    }
     this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);
     if (!result.ok) process.exitCode = 1;
     return result;
@@ -119,7 +142,10 @@ export default class Doctor extends BaseCommand {
 }
 
 /** Which kernels run on webgpu and, for mceval's, how many invocations share an attention row at common head sizes. */
-function webGpuKernelReport(): Pick<DoctorResult, 'webgpuKernels' | 'webgpuAttentionLanes' | 'webgpuInlineNarrowUpTo'> {
+function webGpuKernelReport(): Pick<
+  DoctorResult,
+  'webgpuKernels' | 'webgpuAttentionLanes' | 'webgpuInlineNarrowUpTo' | 'webgpuSettings'
+> {
   if (tf.getKernel(LOW_RANK_PRODUCT, 'webgpu') === undefined) return { webgpuKernels: 'tfjs' };
   const floor = subgroupFloor(webGpuAdapterReport());
   const setting = attentionLaneSetting();
@@ -129,6 +155,11 @@ function webGpuKernelReport(): Pick<DoctorResult, 'webgpuKernels' | 'webgpuAtten
     webgpuKernels: 'mceval',
     webgpuAttentionLanes: lanes,
     webgpuInlineNarrowUpTo: Number.isFinite(upTo) ? upTo : null,
+    webgpuSettings: {
+      productTile: productTile(productBlocks()),
+      weightGradients: splitWeightGradients() ? 'split' : 'tfjs',
+      ...tfjsFlagValues(),
+    },
   };
 }
 

@@ -13,6 +13,7 @@ import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/atte
 import { headChunkElements } from './ops/head-cross-entropy.js';
 import { inlineNarrowSetting, productBlocks } from './kernels/webgpu/low-rank-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
+import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -174,10 +175,14 @@ export async function initEngine(
   splitWeightGradients();
   inlineNarrowSetting();
   attentionLaneSetting();
+  checkTfjsFlagSettings();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);
   const choice = await selectBackend(request, options);
-  if (choice.tfName === 'webgpu') checkAttentionLanes(webGpuAdapterReport());
+  if (choice.tfName === 'webgpu') {
+    checkAttentionLanes(webGpuAdapterReport());
+    applyTfjsFlagSettings();
+  }
   registerCustomKernels(choice.tfName);
   await tf.ready();
   active = choice;

@@ -42,3 +42,30 @@ test('doctor says up to which size a low-rank layer forms its narrow products in
   assert.equal(doctor({ MCEVAL_WEBGPU_INLINE_NARROW: 'always' }), null);
   assert.equal(doctor({ MCEVAL_WEBGPU_INLINE_NARROW: 'never' }), 0);
 });
+
+test("doctor gives the settings bench/gpu times, tfjs's flags among them set from mceval's variables", () => {
+  const settings = (env: Record<string, string>) => {
+    const { code, stdout } = mceval(['doctor', '--json', '--size', '32', '--backend', 'webgpu'], {
+      MCEVAL_WEBGPU_ALLOW_FALLBACK: '1',
+      ...env,
+    });
+    assert.equal(code, 0);
+    return (JSON.parse(stdout) as { webgpuSettings: unknown }).webgpuSettings;
+  };
+  // tfjs's own: a submit every 15 dispatches, the matMul threshold by GPU.
+  assert.deepEqual(settings({}), {
+    productTile: 64,
+    weightGradients: 'split',
+    submitBatch: 15,
+    matmulThreshold: 'by GPU',
+  });
+  assert.deepEqual(
+    settings({
+      MCEVAL_WEBGPU_PRODUCT_TILE: '128',
+      MCEVAL_WEBGPU_WEIGHT_GRADIENTS: 'tfjs',
+      MCEVAL_WEBGPU_SUBMIT_BATCH: '60',
+      MCEVAL_WEBGPU_MATMUL_THRESHOLD: '64',
+    }),
+    { productTile: 128, weightGradients: 'tfjs', submitBatch: 60, matmulThreshold: 64 },
+  );
+});

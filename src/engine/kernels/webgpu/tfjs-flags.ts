@@ -1,0 +1,68 @@
+/**
+ * Two of tfjs-webgpu's own settings that bench/gpu times on a GPU, as mceval settings: tfjs reads its flags from a
+ * browser page's URL, which Node has not, so without these a user could not apply what the kit measured.
+ *  - MCEVAL_WEBGPU_SUBMIT_BATCH: dispatches recorded before the queue is submitted (tfjs's
+ *    WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 unless set). A step is hundreds of dispatches.
+ *  - MCEVAL_WEBGPU_MATMUL_THRESHOLD: the count of 32 × 32 output tiles at or under which tfjs's matMul takes its
+ *    programs for too few workgroups (WEBGPU_THRESHOLD_TO_INCREASE_WORKGROUPS_FOR_MATMUL; unset, tfjs's own by GPU:
+ *    8 on most, more on newer Intel ones). Only the products tfjs still runs read it (an LM head at few targets).
+ * Both are read as the engine starts, so that a bad value stops a run before its store exists, and set on tfjs's
+ * environment once the webgpu backend, which registers the flags, is chosen.
+ */
+import { tf } from '../../tf.js';
+import { UserError } from '../../../errors.js';
+
+interface TfjsFlagSetting {
+  readonly variable: string;
+  readonly flag: string;
+  /** What the count counts, for the error line. */
+  readonly counts: string;
+}
+
+export const SUBMIT_BATCH: TfjsFlagSetting = {
+  variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
+  flag: 'WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE',
+  counts: 'dispatches per submit',
+};
+
+export const MATMUL_THRESHOLD: TfjsFlagSetting = {
+  variable: 'MCEVAL_WEBGPU_MATMUL_THRESHOLD',
+  flag: 'WEBGPU_THRESHOLD_TO_INCREASE_WORKGROUPS_FOR_MATMUL',
+  counts: 'output tiles',
+};
+
+/** The setting's value, checked: a whole number from 1, or undefined (tfjs's own) where it is unset. */
+export function tfjsFlagSetting(setting: TfjsFlagSetting, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env[setting.variable];
+  if (text === undefined || text === '') return undefined;
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new UserError(
+      `${setting.variable}=${text} is not a count of ${setting.counts}: use a whole number from 1, or unset it.`,
+    );
+  }
+  return value;
+}
+
+/** Checks both settings (the engine's start, before a backend is chosen). */
+export function checkTfjsFlagSettings(env: NodeJS.ProcessEnv = process.env): void {
+  tfjsFlagSetting(SUBMIT_BATCH, env);
+  tfjsFlagSetting(MATMUL_THRESHOLD, env);
+}
+
+/** Sets tfjs's flags from the settings that are set; the webgpu backend must have been imported (it registers them). */
+export function applyTfjsFlagSettings(env: NodeJS.ProcessEnv = process.env): void {
+  for (const setting of [SUBMIT_BATCH, MATMUL_THRESHOLD]) {
+    const value = tfjsFlagSetting(setting, env);
+    if (value !== undefined) tf.env().set(setting.flag, value);
+  }
+}
+
+/** The values in effect on webgpu, for doctor: each setting's, else tfjs's (the threshold's −1 means by GPU). */
+export function tfjsFlagValues(): { submitBatch: number; matmulThreshold: number | 'by GPU' } {
+  const threshold = tf.env().getNumber(MATMUL_THRESHOLD.flag);
+  return {
+    submitBatch: tf.env().getNumber(SUBMIT_BATCH.flag),
+    matmulThreshold: threshold > 0 ? threshold : 'by GPU',
+  };
+}
