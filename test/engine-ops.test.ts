@@ -12,6 +12,7 @@ import { keepMaskReference, keepThreshold } from '../src/engine/dropout-bits.js'
 import { drawKey } from '../src/engine/counter-hash.js';
 import { scatterAddRows } from '../src/engine/kernels/unsorted-segment-sum.js';
 import { referenceMatmul, relativeFrobeniusError } from '../src/engine/selfcheck.js';
+import { addEach } from '../src/engine/ops/add-each.js';
 import { maxAbsDifference, onEachBackend } from './helpers.js';
 
 const rng = new Rng(99);
@@ -276,6 +277,17 @@ onEachBackend(() => {
     )([a, b]);
     assert.ok(maxAbsDifference(reference[0]!.dataSync(), custom[0]!.dataSync()) < 1e-5);
     assert.ok(maxAbsDifference(reference[1]!.dataSync(), custom[1]!.dataSync()) < 1e-5);
+  });
+
+  test("addEach: each sum plus its term, tfjs's Add's values; mismatched lists or shapes refused", () => {
+    const sums = [random([3, 4]), random([5])];
+    const terms = [random([3, 4]), random([5])];
+    const expected = sums.map((sum, k) => tf.add(sum, terms[k]!).dataSync());
+    const results = addEach(sums, terms);
+    results.forEach((result, k) => assert.deepEqual(result.dataSync(), expected[k]));
+    assert.deepEqual(addEach([], []), []);
+    assert.throws(() => addEach(sums, terms.slice(1)), /2 sums for 1 terms/);
+    assert.throws(() => addEach([sums[0]!], [random([4, 3])]), /sum 0 is shaped \[3,4\], its term \[4,3\]/);
   });
 
   test('the backend matmul agrees with the float64 reference to 1e-5 relative error', () => {

@@ -73,58 +73,37 @@ export interface SettingChoice {
 /** A saving below this share of a step is within what two timings of one setting differ by. */
 export const NOISE = 0.03;
 
+/** An entry of a section: its fields as bench.ts wrote them. */
+type Entry = Readonly<Record<string, unknown>> & { readonly msPerStep: number; readonly method?: string };
+
+/** A sweep whose entries give their value in `key`, some values renamed by `names`. */
+function sweep(
+  label: string,
+  field: string,
+  variable: string,
+  current: string,
+  key: string,
+  names: Readonly<Record<string, string>> = {},
+) {
+  const value = (entry: Entry) => names[String(entry[key])] ?? String(entry[key]);
+  return { label, field, variable, current, value };
+}
+
 /**
  * The sweeps of bench.ts: its section label, the field of webgpu.json that holds it, the setting's variable, mceval's
  * default and the value each entry was timed under.
  */
 const SWEEPS = [
-  {
-    label: 'submit batch',
-    field: 'submitBatches',
-    variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
-    current: '15',
-    value: (entry: Entry) => String(entry['dispatchesPerSubmit']),
-  },
-  {
-    label: 'product tile',
-    field: 'productTiles',
-    variable: 'MCEVAL_WEBGPU_PRODUCT_TILE',
-    current: '64',
-    value: (entry: Entry) => String(entry['tile']),
-  },
-  {
-    label: 'weight gradients step',
-    field: 'weightGradientSteps',
-    variable: 'MCEVAL_WEBGPU_WEIGHT_GRADIENTS',
-    current: 'split',
-    value: (entry: Entry) => String(entry['setting']),
-  },
-  {
-    label: 'inline narrow step',
-    field: 'inlineSteps',
-    variable: 'MCEVAL_WEBGPU_INLINE_NARROW',
-    current: 'auto',
-    value: (entry: Entry) => String(entry['setting']),
-  },
-  {
-    label: 'matmul threshold',
-    field: 'matmulThresholds',
-    variable: 'MCEVAL_WEBGPU_MATMUL_THRESHOLD',
-    current: 'by GPU',
-    // bench.ts times tfjs's own (by GPU) as −1, its flag's value for unset.
-    value: (entry: Entry) => (entry['threshold'] === -1 ? 'by GPU' : String(entry['threshold'])),
-  },
-  {
-    label: 'attention lanes step',
-    field: 'attentionSteps',
-    variable: 'MCEVAL_WEBGPU_ATTENTION_LANES',
-    current: 'by head size',
-    value: (entry: Entry) => String(entry['lanes']),
-  },
-] as const;
-
-/** An entry of a section: its fields as bench.ts wrote them. */
-type Entry = Readonly<Record<string, unknown>> & { readonly msPerStep: number; readonly method?: string };
+  sweep('submit batch', 'submitBatches', 'MCEVAL_WEBGPU_SUBMIT_BATCH', '15', 'dispatchesPerSubmit'),
+  sweep('product tile', 'productTiles', 'MCEVAL_WEBGPU_PRODUCT_TILE', '64', 'tile'),
+  sweep('weight gradients step', 'weightGradientSteps', 'MCEVAL_WEBGPU_WEIGHT_GRADIENTS', 'split', 'setting'),
+  sweep('inline narrow step', 'inlineSteps', 'MCEVAL_WEBGPU_INLINE_NARROW', 'auto', 'setting'),
+  // bench.ts times tfjs's own (by GPU) as −1, its flag's value for unset.
+  sweep('matmul threshold', 'matmulThresholds', 'MCEVAL_WEBGPU_MATMUL_THRESHOLD', 'by GPU', 'threshold', {
+    '-1': 'by GPU',
+  }),
+  sweep('attention lanes step', 'attentionSteps', 'MCEVAL_WEBGPU_ATTENTION_LANES', 'by head size', 'lanes'),
+];
 
 /**
  * Each setting the kit swept, from bench.ts's sections (`readSections`). A sweep times the LoRA step (or each of a few

@@ -4,6 +4,7 @@
  * warm-up, global-norm clipping, seeded shuffling and dropout. Stops early, and says so, when the loss diverges.
  * Every tensor a step creates is released before the next.
  */
+import { addEach } from '../engine/ops/add-each.js';
 import { tf, type Scalar, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
 import { requireDecoder, type Model } from '../models/model.js';
@@ -238,7 +239,8 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
       const gradients = parameters.map(
         (parameter) => (grads[parameter.name] as Tensor | undefined) ?? tf.zerosLike(parameter),
       );
-      const accumulated = summed === undefined ? gradients : gradients.map((g, i) => tf.add(summed![i]!, g));
+      // The running sums are given up to addEach, which on webgpu writes the new sums over them.
+      const accumulated = summed === undefined ? gradients : addEach(summed, gradients);
       // The micro-batch's kept loss is folded into the running sum and released.
       const taskSum = taskLoss === undefined ? task! : tf.add(taskLoss, task!);
       if (taskSum !== task) task!.dispose();

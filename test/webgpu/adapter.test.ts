@@ -29,29 +29,25 @@ test('with subgroups, attention at head size 64 runs its lane-shared shaders by 
   else assert.equal(attentionLanes(16, floor, 'auto'), 1);
 });
 
+/** `mceval doctor --json` on webgpu (a software adapter allowed) with `env` added. */
+function doctorOnWebGpu(env: Record<string, string>): Record<string, unknown> {
+  const { code, stdout } = mceval(['doctor', '--json', '--size', '32', '--backend', 'webgpu'], {
+    MCEVAL_WEBGPU_ALLOW_FALLBACK: '1',
+    ...env,
+  });
+  assert.equal(code, 0);
+  return JSON.parse(stdout) as Record<string, unknown>;
+}
+
 test('doctor says up to which size a low-rank layer forms its narrow products inside its product', () => {
-  const doctor = (env: Record<string, string>) => {
-    const { code, stdout } = mceval(['doctor', '--json', '--size', '32', '--backend', 'webgpu'], {
-      MCEVAL_WEBGPU_ALLOW_FALLBACK: '1',
-      ...env,
-    });
-    assert.equal(code, 0);
-    return (JSON.parse(stdout) as { webgpuInlineNarrowUpTo: number | null }).webgpuInlineNarrowUpTo;
-  };
-  assert.equal(doctor({}), 2 ** 31);
-  assert.equal(doctor({ MCEVAL_WEBGPU_INLINE_NARROW: 'always' }), null);
-  assert.equal(doctor({ MCEVAL_WEBGPU_INLINE_NARROW: 'never' }), 0);
+  const upTo = (env: Record<string, string>) => doctorOnWebGpu(env)['webgpuInlineNarrowUpTo'];
+  assert.equal(upTo({}), 2 ** 31);
+  assert.equal(upTo({ MCEVAL_WEBGPU_INLINE_NARROW: 'always' }), null);
+  assert.equal(upTo({ MCEVAL_WEBGPU_INLINE_NARROW: 'never' }), 0);
 });
 
 test("doctor gives the settings bench/gpu times, tfjs's flags among them set from mceval's variables", () => {
-  const settings = (env: Record<string, string>) => {
-    const { code, stdout } = mceval(['doctor', '--json', '--size', '32', '--backend', 'webgpu'], {
-      MCEVAL_WEBGPU_ALLOW_FALLBACK: '1',
-      ...env,
-    });
-    assert.equal(code, 0);
-    return (JSON.parse(stdout) as { webgpuSettings: unknown }).webgpuSettings;
-  };
+  const settings = (env: Record<string, string>) => doctorOnWebGpu(env)['webgpuSettings'];
   // tfjs's own: a submit every 15 dispatches, the matMul threshold by GPU.
   assert.deepEqual(settings({}), {
     productTile: 64,

@@ -1,4 +1,7 @@
-/** Counting the compute dispatches a WebGPU kernel records, for the tests that pin how many a call takes. */
+/**
+ * Counting the compute dispatches a WebGPU kernel records, and the calls of a kernel, for the tests that pin how many a
+ * call takes or that a kernel ran.
+ */
 import { tf } from '../../src/engine/tf.js';
 
 interface Recording {
@@ -20,4 +23,27 @@ export function dispatchesOf(keyPrefix: string, body: () => void): number {
     backend.recordAndSubmit = record;
   }
   return count;
+}
+
+/** `body`'s value and how many times it ran the kernel `kernelName` (through tfjs's engine: op calls, not dispatches). */
+export async function withKernelCalls<T>(
+  kernelName: string,
+  body: () => Promise<T>,
+): Promise<{ value: T; calls: number }> {
+  const engine = tf.engine();
+  const runKernel = engine.runKernel.bind(engine);
+  let calls = 0;
+  engine.runKernel = ((
+    name: string,
+    ...rest: Parameters<typeof runKernel> extends [string, ...infer R] ? R : never
+  ) => {
+    if (name === kernelName) calls++;
+    return runKernel(name, ...rest);
+  }) as typeof engine.runKernel;
+  try {
+    const value = await body();
+    return { value, calls };
+  } finally {
+    engine.runKernel = runKernel;
+  }
 }

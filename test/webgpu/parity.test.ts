@@ -35,6 +35,7 @@ import { causalLmLoss, targetMask } from '../../src/train/loss.js';
 import { fineTuneAdapterAndHead, withEnv } from '../helpers.js';
 import { encoderPairExamples, tinyEncoder } from '../tiny-encoder.js';
 import { LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import { withKernelCalls } from './dispatches.js';
 
 interface Outcome {
   readonly losses: number[];
@@ -154,22 +155,11 @@ function assertClose(actual: readonly number[], expected: readonly number[], rel
 
 /** Runs `body` on webgpu with the narrow products formed inside the layers' products; asserts that they were. */
 async function withInlineNarrow<T>(body: () => Promise<T>): Promise<T> {
-  const engine = tf.engine();
-  const runKernel = engine.runKernel.bind(engine);
-  let inlined = 0;
-  engine.runKernel = ((
-    name: string,
-    ...rest: Parameters<typeof runKernel> extends [string, ...infer R] ? R : never
-  ) => {
-    if (name === LOW_RANK_PRODUCT_INLINE) inlined++;
-    return runKernel(name, ...rest);
-  }) as typeof engine.runKernel;
-  try {
-    return await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'always', body);
-  } finally {
-    engine.runKernel = runKernel;
-    assert.ok(inlined > 0, 'no layer formed its narrow products inline');
-  }
+  const { value, calls } = await withKernelCalls(LOW_RANK_PRODUCT_INLINE, () =>
+    withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'always', body),
+  );
+  assert.ok(calls > 0, 'no layer formed its narrow products inline');
+  return value;
 }
 
 for (const method of [

@@ -11,6 +11,7 @@ import { webGpuLowRankProductKernels } from './webgpu/low-rank-product.js';
 import { webGpuWeightGradientsKernel } from './webgpu/weight-gradients.js';
 import { webGpuNarrowProductKernel } from './webgpu/narrow-product.js';
 import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
+import { webGpuAccumulateKernel } from './webgpu/accumulate.js';
 import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
 import { webGpuRegularizerLogKernel } from './webgpu/regularizer-log.js';
 import { webGpuUnpackKernel } from './webgpu/unpack.js';
@@ -54,6 +55,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     webGpuWeightGradientsKernel(),
     webGpuNarrowProductKernel(),
     webGpuAdamwUpdateKernel(),
+    webGpuAccumulateKernel(),
     ...webGpuRegularizerKernels(),
     webGpuRegularizerLogKernel(),
     ...webGpuDrawScaleKernels(),

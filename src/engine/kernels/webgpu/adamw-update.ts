@@ -16,6 +16,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ADAMW_UPDATE, adamwParameters } from '../adamw-update.js';
 import { sharedOutput } from '../backend-output.js';
+import { bindingRuns, inputsByBuffer, writableInPlace } from './in-place.js';
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
@@ -29,10 +30,6 @@ import {
 } from './shader.js';
 
 const WORKGROUP = 256;
-
-interface ReferenceCounting {
-  refCount(dataId: object): number;
-}
 
 // 1 − β is computed in float64 and rounded, as the tfjs ops' scalar is (1 − 0.999 in float32 is 1.3e-5 off).
 const FIELDS = [
@@ -84,34 +81,11 @@ function updateOf(k: number, inPlace: boolean, scaled: boolean): string {
   }`;
 }
 
-/**
- * Whether p′ may be written over p: the parameter alone holds its buffer, and no other input of the call is that buffer
- * (a gradient that is the parameter's own tensor, or a parameter listed twice). `bound` counts the call's inputs by
- * buffer.
- */
-function writableInPlace(gpu: WebGpuBackendLike, p: TensorInfo, bound: ReadonlyMap<object, number>): boolean {
-  return bound.get(p.dataId) === 1 && (gpu as unknown as ReferenceCounting).refCount(p.dataId) === 1;
-}
-
 /** The parameters in dispatch order, each dispatch binding no more storage buffers than the device allows. */
 function dispatches(gpu: WebGpuBackendLike, parameters: readonly Parameter[], scaled: boolean): Parameter[][] {
   // The m bank (the output) and the v bank, then the scale.
   const available = storageBuffersPerShader(gpu) - 2 - (scaled ? 1 : 0);
-  const groups: Parameter[][] = [];
-  let current: Parameter[] = [];
-  let used = 0;
-  for (const parameter of parameters) {
-    const needs = parameter.inPlace ? 2 : 3;
-    if (current.length > 0 && used + needs > available) {
-      groups.push(current);
-      current = [];
-      used = 0;
-    }
-    current.push(parameter);
-    used += needs;
-  }
-  if (current.length > 0) groups.push(current);
-  return groups;
+  return bindingRuns(parameters, (parameter) => (parameter.inPlace ? 2 : 3), available);
 }
 
 /** Updates `parameters` in one dispatch, their gradients multiplied by `scale` if given; returns their new values. */
@@ -165,9 +139,7 @@ fn main() {
 
 const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
-  const bound = new Map<object, number>();
-  for (const input of Object.values(inputs) as TensorInfo[])
-    bound.set(input.dataId, (bound.get(input.dataId) ?? 0) + 1);
+  const bound = inputsByBuffer(Object.values(inputs) as TensorInfo[]);
   const parameters = adamwParameters(attrs).map(({ coefficients: c, offset }, i): Parameter => {
     const [p, g] = [inputs[`p${i}`]!, inputs[`g${i}`]!];
     const size = sizeOf(p);
