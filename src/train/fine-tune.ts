@@ -5,6 +5,7 @@
  * Every tensor a step creates is released before the next.
  */
 import { addEach } from '../engine/ops/add-each.js';
+import { watchPeakTensorBytes } from '../engine/peak-bytes.js';
 import { tf, type Scalar, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
 import { requireDecoder, type Model } from '../models/model.js';
@@ -87,7 +88,10 @@ export interface TrainResult {
   readonly diverged: boolean;
   /** The step at which the run was stopped as diverged. */
   readonly divergedAtStep?: number;
-  /** The most bytes the backend held in tensors after any step (tf.memory().numBytes). */
+  /**
+   * The most bytes the backend's tensors held at once during training (peak-bytes.ts): weights, optimiser state and a
+   * step's activations at their largest.
+   */
   readonly peakTensorBytes?: number;
 }
 
@@ -124,7 +128,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   const log: StepLogEntry[] = [];
   const watch = new DivergenceWatch(options.divergence);
   let step = 0;
-  let peakTensorBytes = tf.memory().numBytes;
+  const memory = watchPeakTensorBytes();
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       hooks.beginEpoch?.(epoch);
@@ -155,11 +159,10 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
         });
         await hooks.settleStep?.();
         step += 1;
-        peakTensorBytes = Math.max(peakTensorBytes, tf.memory().numBytes);
         log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...((await hooks.diagnostics?.()) ?? {}) });
         options.onStep?.({ epoch, step, totalSteps, loss });
         if (watch.diverged(loss, gradNorm))
-          return { steps: step, epochLosses, log, diverged: true, divergedAtStep: step, peakTensorBytes };
+          return { steps: step, epochLosses, log, diverged: true, divergedAtStep: step, peakTensorBytes: memory.peak };
         lossSum += loss * rows.length;
         lossCount += rows.length;
       }
@@ -167,8 +170,9 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
     }
   } finally {
     optimizer.dispose();
+    memory.stop();
   }
-  return { steps: step, epochLosses, log, diverged: false, peakTensorBytes };
+  return { steps: step, epochLosses, log, diverged: false, peakTensorBytes: memory.peak };
 }
 
 interface StepInputs {
