@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { tf } from './tf.js';
 import { UserError, firstLine } from '../errors.js';
 import { registerCustomKernels } from './kernels/register.js';
-import { setupWebGpu, webGpuAdapterReport } from './webgpu.js';
+import { setupWebGpu, webGpuAdapterReport, webGpuLimitsSetting } from './webgpu.js';
 import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
 import { inlineNarrowSetting, productBlocks } from './kernels/webgpu/low-rank-product.js';
@@ -176,6 +176,7 @@ export async function initEngine(
   inlineNarrowSetting();
   attentionLaneSetting();
   checkTfjsFlagSettings();
+  webGpuLimitsSetting();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);
   const choice = await selectBackend(request, options);

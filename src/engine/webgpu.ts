@@ -27,6 +27,7 @@ export interface WebGpuAdapterReport {
     readonly subgroupMatrix: boolean;
     readonly timestampQuery: boolean;
   };
+  /** The device's limits (the adapter's maximum, or WebGPU's defaults under MCEVAL_WEBGPU_LIMITS=default). */
   readonly limits: Readonly<Record<string, number>>;
   /** Every feature the adapter offers, by its WebGPU name. */
   readonly featureNames: readonly string[];
@@ -64,6 +65,21 @@ const REQUESTED_LIMITS = [
 
 let report: WebGpuAdapterReport | undefined;
 
+/**
+ * MCEVAL_WEBGPU_LIMITS: `adapter` (unset: the limits above, at the adapter's own maximum) or `default` (none asked
+ * for: WebGPU's defaults, as a browser page gets them — 8 storage buffers per shader, 16 KiB of workgroup memory, 256
+ * invocations per workgroup — so that mceval's kernels can be checked, on any adapter, as on the least capable one).
+ * Read as the engine starts too, so that a bad value stops a run first.
+ */
+export function webGpuLimitsSetting(): 'adapter' | 'default' {
+  const setting = process.env['MCEVAL_WEBGPU_LIMITS'];
+  if (setting === undefined || setting === '' || setting === 'adapter') return 'adapter';
+  if (setting === 'default') return 'default';
+  throw new UserError(
+    `MCEVAL_WEBGPU_LIMITS=${setting} is not a choice mceval has: use adapter or default, or unset it.`,
+  );
+}
+
 /** Where the Vulkan loader is looked for (LD_LIBRARY_PATH first), as the dynamic linker would. */
 function vulkanLoader(): string | undefined {
   const dirs = [
@@ -83,7 +99,8 @@ export function webGpuAdapterReport(): WebGpuAdapterReport | undefined {
   return report;
 }
 
-function describe(adapter: GpuAdapterLike): WebGpuAdapterReport {
+/** The adapter, with `limits` those of the device opened on it. */
+function describe(adapter: GpuAdapterLike, limits: Record<string, number>): WebGpuAdapterReport {
   const info = adapter.info;
   const text = (key: string) => (typeof info[key] === 'string' ? (info[key] as string) : '');
   const fallback = adapter.isFallbackAdapter === true || info['isFallbackAdapter'] === true;
@@ -99,7 +116,7 @@ function describe(adapter: GpuAdapterLike): WebGpuAdapterReport {
       subgroupMatrix: adapter.features.has('chromium-experimental-subgroup-matrix'),
       timestampQuery: adapter.features.has('timestamp-query'),
     },
-    limits: Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, Number(adapter.limits[name])])),
+    limits,
     featureNames: [...adapter.features].sort(),
     ...(typeof info['subgroupMinSize'] === 'number' && typeof info['subgroupMaxSize'] === 'number'
       ? { subgroupSizes: { min: info['subgroupMinSize'], max: info['subgroupMaxSize'] } }
@@ -139,14 +156,18 @@ async function openDevice(): Promise<OpenedDevice> {
   if (adapter === null) {
     throw new Error('Dawn found no WebGPU adapter (no Vulkan driver, or libvulkan.so.1 missing)');
   }
-  const requiredLimits = Object.fromEntries(
-    REQUESTED_LIMITS.filter((name) => Number.isFinite(adapter.limits[name])).map((name) => [
-      name,
-      adapter.limits[name]!,
-    ]),
-  );
+  const requiredLimits =
+    webGpuLimitsSetting() === 'default'
+      ? {}
+      : Object.fromEntries(
+          REQUESTED_LIMITS.filter((name) => Number.isFinite(adapter.limits[name])).map((name) => [
+            name,
+            adapter.limits[name]!,
+          ]),
+        );
   const requiredFeatures = ['timestamp-query', 'subgroups', 'shader-f16'].filter((name) => adapter.features.has(name));
   const device = (await adapter.requestDevice({ requiredLimits, requiredFeatures })) as {
+    readonly limits: Readonly<Record<string, number>>;
     createShaderModule(descriptor: { code: string }): unknown;
     readonly lost: Promise<{ reason: string; message: string }>;
     addEventListener(
@@ -170,7 +191,9 @@ async function openDevice(): Promise<OpenedDevice> {
   const createShaderModule = device.createShaderModule.bind(device);
   device.createShaderModule = (descriptor) =>
     createShaderModule({ ...descriptor, code: patchShaderSource(descriptor.code) });
-  return { report: describe(adapter), adapterInfo: adapter.info, device };
+  // The limits the kernels get are the device's: the adapter's own, or WebGPU's defaults (MCEVAL_WEBGPU_LIMITS).
+  const limits = Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, Number(device.limits[name])]));
+  return { report: describe(adapter, limits), adapterInfo: adapter.info, device };
 }
 
 /**

@@ -65,3 +65,13 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     { productTile: 128, weightGradients: 'tfjs', submitBatch: 60, matmulThreshold: 64 },
   );
 });
+
+test("MCEVAL_WEBGPU_LIMITS=default opens the device with WebGPU's default limits, and doctor reports the device's", () => {
+  const limits = (setting: string) =>
+    (doctorOnWebGpu({ MCEVAL_WEBGPU_LIMITS: setting })['webgpu'] as { limits: Record<string, number> }).limits;
+  const [adapter, defaults] = [limits('adapter'), limits('default')];
+  assert.equal(defaults['maxStorageBuffersPerShaderStage'], 8);
+  assert.equal(defaults['maxComputeWorkgroupStorageSize'], 16384);
+  assert.equal(defaults['maxComputeInvocationsPerWorkgroup'], 256);
+  for (const [name, value] of Object.entries(defaults)) assert.ok(adapter[name]! >= value, name);
+});

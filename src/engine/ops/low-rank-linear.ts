@@ -24,6 +24,7 @@ import {
   LOW_RANK_PRODUCT,
   LOW_RANK_PRODUCT_INLINE,
   inlinesNarrowProduct,
+  type InlineCandidate,
   type InlineProductAttrs,
   type InlineProductInputs,
   type LowRankProductAttrs,
@@ -66,12 +67,17 @@ function inlineLowRankProduct(inputs: Given<InlineProductInputs>, attrs: InlineP
   return runOnGiven(LOW_RANK_PRODUCT_INLINE, inputs, attrs) as unknown as [Tensor2D, Tensor2D];
 }
 
-/** Whether the product of x [rows, inner] into `columns` forms its narrow product in the same dispatch. */
-function inlines(rows: number, inner: number, columns: number, rank: number, inputMask: boolean): boolean {
+/**
+ * Whether the product of x [rows, inner] into `columns` forms its narrow product in the same dispatch, given the
+ * optional inputs it binds (`inputMask`, and `others` of bias, output mask and addend).
+ */
+function inlines(shape: InlineCandidate): boolean {
   if (!hasKernel(LOW_RANK_PRODUCT_INLINE)) return false;
-  const backend = tf.backend() as unknown as WebGpuBackendLike;
-  return inlinesNarrowProduct(backend, { rows, inner, columns, rank, inputMask });
+  return inlinesNarrowProduct(tf.backend() as unknown as WebGpuBackendLike, shape);
 }
+
+/** How many of these optional inputs a call has. */
+const given = (...inputs: readonly unknown[]) => inputs.filter((input) => input !== undefined).length;
 
 /** One low-rank layer of a group reading the same x. */
 export interface LowRankLayer {
@@ -181,7 +187,14 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
         const addend = part.added ? optional.shift() : undefined;
         const factor = perturbation === undefined ? a! : (tf.add(a!, perturbation) as Tensor2D);
         const [rank, outFeatures] = [a!.shape[1], part.weight.shape[1]];
-        const [value, down] = inlines(rows, inFeatures, outFeatures, rank, part.mask !== undefined)
+        const [value, down] = inlines({
+          rows,
+          inner: inFeatures,
+          columns: outFeatures,
+          rank,
+          inputMask: part.mask !== undefined,
+          others: given(part.flatBias, addend),
+        })
           ? inlineLowRankProduct(
               { x: xs, w: part.weight, n: factor, e: b, bias: part.flatBias, inputMask: part.mask, addend },
               { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: part.scaling },
@@ -207,7 +220,14 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
         const [rank, outFeatures] = [factor!.shape[1], weight!.shape[1]];
         // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] (less work; on
         // webgpu inside their kernels).
-        const [layerDx, dDown] = inlines(rows, outFeatures, inFeatures, rank, false)
+        const [layerDx, dDown] = inlines({
+          rows,
+          inner: outFeatures,
+          columns: inFeatures,
+          rank,
+          inputMask: false,
+          others: given(masked, dx),
+        })
           ? inlineLowRankProduct(
               { x: dy, w: weight, n: b, e: factor, mask: masked, addend: dx },
               { transposeW: true, transposeN: true, transposeE: true, narrowScale: part.scaling, scale: 1 },

@@ -18,7 +18,7 @@ import {
   type LowRankProductShape,
   type ProductBlocks,
 } from './low-rank-product-wgsl.js';
-import { runShader, shaped, workgroupStorageBytes, type WebGpuBackendLike } from './shader.js';
+import { runShader, shaped, storageBuffersPerShader, workgroupStorageBytes, type WebGpuBackendLike } from './shader.js';
 
 export const LOW_RANK_PRODUCT = 'McevalLowRankProduct';
 /** The same product with its narrow factor formed in the same pass: outputs y and t (inlineLowRankProductCode). */
@@ -99,19 +99,33 @@ export function inlineMostMultiplyAdds(): number {
   return setting === 'always' ? Infinity : setting === 'never' ? 0 : INLINE_MOST_MULTIPLY_ADDS;
 }
 
+/** A low-rank product that might form its narrow product inline: its sizes and the optional inputs it binds. */
+export interface InlineCandidate {
+  readonly rows: number;
+  readonly inner: number;
+  readonly columns: number;
+  readonly rank: number;
+  readonly inputMask: boolean;
+  /** How many of bias, output mask and addend it has. */
+  readonly others: number;
+}
+
+/** Storage buffers the inline variant always binds: x, w, n, e, down and the output. */
+const INLINE_BINDINGS = 6;
+
 /**
  * Whether a low-rank product of x [rows, inner] into `columns` forms its rank-wide narrow product inline on this
  * device (LOW_RANK_PRODUCT_INLINE), rather than by a dispatch of its own: the shapes it takes, the workgroup memory
- * it needs, then its size against inlineMostMultiplyAdds.
+ * and storage buffers it needs (with the input mask and `others` of bias, output mask and addend, as the call has
+ * them: at WebGPU's minimum of 8 buffers a layer's forward pass with bias, dropout and a residual binds one too many),
+ * then its size against inlineMostMultiplyAdds.
  */
-export function inlinesNarrowProduct(
-  backend: WebGpuBackendLike,
-  shape: { rows: number; inner: number; columns: number; rank: number; inputMask: boolean },
-): boolean {
-  const { rows, inner, columns, rank, inputMask } = shape;
+export function inlinesNarrowProduct(backend: WebGpuBackendLike, shape: InlineCandidate): boolean {
+  const { rows, inner, columns, rank, inputMask, others } = shape;
   if ([inner, columns, rank].some((size) => size % 4 !== 0) || rank > INLINE_MOST_RANK) return false;
   const narrow: InlineNarrowShape = { rank, transposeN: false, inputMask };
   if (inlineWorkgroupBytes(productBlocks(), narrow) > workgroupStorageBytes(backend)) return false;
+  if (INLINE_BINDINGS + Number(inputMask) + others > storageBuffersPerShader(backend)) return false;
   return rows * inner * columns <= inlineMostMultiplyAdds();
 }
 
