@@ -69,7 +69,7 @@ let report: WebGpuAdapterReport | undefined;
  * MCEVAL_WEBGPU_LIMITS: `adapter` (unset: the limits above, at the adapter's own maximum) or `default` (none asked
  * for: WebGPU's defaults, as a browser page gets them — 8 storage buffers per shader, 16 KiB of workgroup memory, 256
  * invocations per workgroup — so that mceval's kernels can be checked, on any adapter, as on the least capable one).
- * Read as the engine starts too, so that a bad value stops a run first.
+ * Read when the device is opened (once per process), and as the engine starts, so that a bad value stops a run first.
  */
 export function webGpuLimitsSetting(): 'adapter' | 'default' {
   const setting = process.env['MCEVAL_WEBGPU_LIMITS'];
