@@ -1,9 +1,9 @@
 /**
  * Gradient accumulation's running sums on webgpu: addEach's McevalAccumulate (engine/kernels/webgpu/accumulate.ts)
  * against tfjs's Add per pair — the same float32 additions, so the same bits — for more pairs than one dispatch binds,
- * with the sums written over their old buffers where nothing else holds them and into new ones where something does
- * (a reshape still held, a sum given twice, a sum that is also a term); and fine-tuning with 2 micro-batches on webgpu
- * against the whole batch at once.
+ * with the sums written over their old buffers where nothing else holds them (read back before, or never uploaded)
+ * and into new ones where something does (a reshape still held, a sum given twice, a sum that is also a term); and
+ * fine-tuning with 2 micro-batches on webgpu against the whole batch at once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,6 +86,26 @@ test('a sum something else holds, given twice, or also a term gets a new buffer 
   assert.deepEqual(await twice.data(), twiceBefore);
   assert.deepEqual(await both.data(), bothBefore);
   [view, held, twice, both, free, ...terms, ...results].forEach((t) => t.dispose());
+  assert.equal(tf.memory().numTensors, start);
+});
+
+test('sums never uploaded (host values only, first or not) are written in place with the right values', async () => {
+  await initEngine('webgpu');
+  const start = tf.memory().numTensors;
+  for (const size of [3, 500]) {
+    const values = (scale: number) => Array.from({ length: size }, (_, i) => scale * i + 1);
+    const sums = [tf.tensor(values(1)), tf.tensor(values(2))];
+    const terms = [tf.tensor(values(3)), tf.tensor(values(4))];
+    const results = addEach(sums, terms);
+    assert.deepEqual(
+      results.map((result, k) => result.dataId === sums[k]!.dataId),
+      [true, true],
+    );
+    // (i + 1) + (3i + 1) and (2i + 1) + (4i + 1).
+    const expected = [4, 6].map((scale) => Array.from({ length: size }, (_, i) => scale * i + 2));
+    for (const [k, result] of results.entries()) assert.deepEqual(Array.from(await result.data()), expected[k]);
+    [...sums, ...terms, ...results].forEach((t) => t.dispose());
+  }
   assert.equal(tf.memory().numTensors, start);
 });
 
