@@ -7,6 +7,7 @@
  *     [--method lora|monteclora] [--batch 4] [--length 16] [--micro-batches 1,2,4]
  */
 import { argument } from '../options.js';
+import { dispatches } from './tally.js';
 import { initEngine } from '../../src/engine/backends.js';
 import { tf } from '../../src/engine/tf.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -20,10 +21,6 @@ import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { fineTune } from '../../src/train/fine-tune.js';
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
-
-interface Recording {
-  recordAndSubmit(program: unknown, ...rest: unknown[]): unknown;
-}
 
 /** Dispatches of each of a fine-tuning run's steps, and its peak tensor bytes. */
 async function measure(spec: string, method: string, batch: number, length: number, microBatches: number) {
@@ -46,13 +43,7 @@ async function measure(spec: string, method: string, batch: number, length: numb
     label: 0,
     targetStart: Math.floor(length / 4),
   }));
-  const backend = tf.backend() as unknown as Recording;
-  const record = backend.recordAndSubmit.bind(backend);
-  let dispatched = 0;
-  backend.recordAndSubmit = (program, ...rest) => {
-    dispatched++;
-    return record(program, ...rest);
-  };
+  let stop = dispatches();
   const perStep: number[] = [];
   try {
     const result = await fineTune({
@@ -70,13 +61,13 @@ async function measure(spec: string, method: string, batch: number, length: numb
       hooks: adapter,
       gradientAccumulation: microBatches,
       onStep: () => {
-        perStep.push(dispatched);
-        dispatched = 0;
+        perStep.push(stop());
+        stop = dispatches();
       },
     });
     return { dispatchesPerStep: perStep, peakTensorBytes: result.peakTensorBytes };
   } finally {
-    backend.recordAndSubmit = record;
+    stop();
     adapter.dispose();
     model.dispose();
   }

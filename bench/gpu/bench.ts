@@ -67,6 +67,7 @@ import { withEnv } from '../../test/with-env.js';
 import { hostCalls } from './host-calls.js';
 import { weightGradientTimes } from './weight-gradients.js';
 import { relativeDifference, timePerCall, withFlag } from './time-per-call.js';
+import { dispatches, tally, type AnyMethod } from './tally.js';
 import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
 import { randomEncoder } from '../random-encoder.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
@@ -83,28 +84,6 @@ const LORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGE
 const LORA_DROPOUT = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS }, 'bench');
 
 type Method = 'lora' | 'lora-dropout' | 'monteclora';
-
-type AnyMethod = (...args: unknown[]) => unknown;
-
-/**
- * Wraps `target[name]` so that each call adds `weigh(args)` to a tally, until the returned function is called: it
- * restores the method and returns the tally.
- */
-function tally(target: Record<string, AnyMethod>, name: string, weigh: (args: unknown[]) => number): () => number {
-  const method = target[name]!;
-  let total = 0;
-  target[name] = (...args: unknown[]) => {
-    total += weigh(args);
-    return method.apply(target, args);
-  };
-  return () => {
-    target[name] = method;
-    return total;
-  };
-}
-
-/** Counts the compute dispatches the webgpu backend records from now on (tfjs runs each through recordAndSubmit). */
-const dispatches = () => tally(tf.backend() as unknown as Record<string, AnyMethod>, 'recordAndSubmit', () => 1);
 
 /**
  * Counts the bytes the host writes to GPU buffers from now on: host-made tensors (webgpu-upload.ts) and tfjs's

@@ -1,0 +1,28 @@
+/** Counting what a backend does while a benchmark runs: calls of one of its methods, weighed, until stopped. */
+import { tf } from '../../src/engine/tf.js';
+
+export type AnyMethod = (...args: unknown[]) => unknown;
+
+/**
+ * Wraps `target[name]` so that each call adds `weigh(args)` to a tally, until the returned function is called: it
+ * restores the method and returns the tally.
+ */
+export function tally(
+  target: Record<string, AnyMethod>,
+  name: string,
+  weigh: (args: unknown[]) => number,
+): () => number {
+  const method = target[name]!;
+  let total = 0;
+  target[name] = (...args: unknown[]) => {
+    total += weigh(args);
+    return method.apply(target, args);
+  };
+  return () => {
+    target[name] = method;
+    return total;
+  };
+}
+
+/** Counts the compute dispatches the webgpu backend records from now on (tfjs runs each through recordAndSubmit). */
+export const dispatches = () => tally(tf.backend() as unknown as Record<string, AnyMethod>, 'recordAndSubmit', () => 1);
