@@ -145,14 +145,20 @@ interface OpenedDevice {
 let opened: Promise<OpenedDevice> | undefined;
 
 async function openDevice(): Promise<OpenedDevice> {
-  // Without the loader Dawn can only print warnings; say so without loading it.
-  if (vulkanLoader() === undefined) throw new Error('no Vulkan loader (libvulkan.so.1) on this machine');
+  const flags = (process.env['MCEVAL_DAWN_FLAGS'] ?? '').split(',').filter((flag) => flag !== '');
+  // Dawn's OpenGL ES backend (MCEVAL_DAWN_FLAGS=backend=opengles) needs EGL, not Vulkan, and offers only WebGPU's
+  // compatibility feature level.
+  const openGl = flags.includes('backend=opengles');
+  // Without the loader Dawn's Vulkan backend can only print warnings; say so without loading it.
+  if (!openGl && vulkanLoader() === undefined) throw new Error('no Vulkan loader (libvulkan.so.1) on this machine');
   const dawn = (await import('webgpu')) as unknown as DawnModule;
   Object.assign(globalThis, dawn.globals);
-  const flags = (process.env['MCEVAL_DAWN_FLAGS'] ?? '').split(',').filter((flag) => flag !== '');
   const gpu = dawn.create(['enable-dawn-features=allow_unsafe_apis', ...flags]);
   Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  const adapter = await gpu.requestAdapter({
+    powerPreference: 'high-performance',
+    ...(openGl ? { featureLevel: 'compatibility' } : {}),
+  });
   if (adapter === null) {
     throw new Error('Dawn found no WebGPU adapter (no Vulkan driver, or libvulkan.so.1 missing)');
   }

@@ -96,7 +96,10 @@ export const ELEMENT_INDEX = (workgroupSize: number) =>
 /**
  * WGSL for `workgroupSum(value)`: the sum of every invocation's value (`type` f32 or vec4<f32>) over a workgroup of
  * `size` invocations (a power of two), by a tree in workgroup memory, returned to every invocation. Call it from
- * uniform control flow.
+ * uniform control flow. It may be called again straight after (LayerNorm's mean, then its variance): the barrier that
+ * opens it keeps an invocation from writing the next value over partial[0] while another still reads the last sum —
+ * workgroupUniformLoad's own barrier comes before its read, not after. Without it, Dawn's OpenGL ES backend on Mesa
+ * gave LayerNorm outputs off by up to 1.2; lavapipe's Vulkan happened to order the invocations safely.
  */
 export function workgroupSumCode(type: string, size: number): string {
   return `
@@ -104,6 +107,7 @@ var<workgroup> partial : array<${type}, ${size}>;
 
 fn workgroupSum(value : ${type}) -> ${type} {
   let t = i32(localIndex);
+  workgroupBarrier();
   partial[t] = value;
   workgroupBarrier();
   for (var width = ${size / 2}; width > 0; width /= 2) {
