@@ -6,6 +6,7 @@
  * SwiftShader) is refused unless asked for — `--backend webgpu` or MCEVAL_WEBGPU_ALLOW_FALLBACK=1 — since `auto` must
  * never pick a backend slower than wasm. What was found is kept for `mceval doctor`.
  */
+import { environmentChoice } from './environment-choice.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from './tf.js';
@@ -72,12 +73,7 @@ let report: WebGpuAdapterReport | undefined;
  * Read when the device is opened (once per process), and as the engine starts, so that a bad value stops a run first.
  */
 export function webGpuLimitsSetting(): 'adapter' | 'default' {
-  const setting = process.env['MCEVAL_WEBGPU_LIMITS'];
-  if (setting === undefined || setting === '' || setting === 'adapter') return 'adapter';
-  if (setting === 'default') return 'default';
-  throw new UserError(
-    `MCEVAL_WEBGPU_LIMITS=${setting} is not a choice mceval has: use adapter or default, or unset it.`,
-  );
+  return environmentChoice('MCEVAL_WEBGPU_LIMITS', ['adapter', 'default']);
 }
 
 /** Where the Vulkan loader is looked for (LD_LIBRARY_PATH first), as the dynamic linker would. */

@@ -5,6 +5,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { UserError } from '../../../errors.js';
+import { environmentChoice } from '../../environment-choice.js';
 import {
   INLINE_MOST_RANK,
   INLINE_UNIFORMS,
@@ -85,12 +86,7 @@ const INLINE_MOST_MULTIPLY_ADDS = 2 ** 31;
  * engine starts too, so that a bad value stops a run first.
  */
 export function inlineNarrowSetting(): 'auto' | 'always' | 'never' {
-  const setting = process.env[INLINE_SETTING];
-  if (setting === undefined || setting === '') return 'auto';
-  if (setting === 'auto' || setting === 'always' || setting === 'never') return setting;
-  throw new UserError(
-    `${INLINE_SETTING}=${setting} is not a choice mceval has: use auto, always or never, or unset it.`,
-  );
+  return environmentChoice(INLINE_SETTING, ['auto', 'always', 'never']);
 }
 
 /** The base product's multiply-adds up to which a narrow product is formed inline, by the setting. */

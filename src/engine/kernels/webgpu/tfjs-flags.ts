@@ -31,6 +31,8 @@ export const MATMUL_THRESHOLD: TfjsFlagSetting = {
   counts: 'output tiles',
 };
 
+const SETTINGS = [SUBMIT_BATCH, MATMUL_THRESHOLD];
+
 /** The setting's value, checked: a whole number from 1, or undefined (tfjs's own) where it is unset. */
 export function tfjsFlagSetting(setting: TfjsFlagSetting, env: NodeJS.ProcessEnv = process.env): number | undefined {
   const text = env[setting.variable];
@@ -46,13 +48,12 @@ export function tfjsFlagSetting(setting: TfjsFlagSetting, env: NodeJS.ProcessEnv
 
 /** Checks both settings (the engine's start, before a backend is chosen). */
 export function checkTfjsFlagSettings(env: NodeJS.ProcessEnv = process.env): void {
-  tfjsFlagSetting(SUBMIT_BATCH, env);
-  tfjsFlagSetting(MATMUL_THRESHOLD, env);
+  for (const setting of SETTINGS) tfjsFlagSetting(setting, env);
 }
 
 /** Sets tfjs's flags from the settings that are set; the webgpu backend must have been imported (it registers them). */
 export function applyTfjsFlagSettings(env: NodeJS.ProcessEnv = process.env): void {
-  for (const setting of [SUBMIT_BATCH, MATMUL_THRESHOLD]) {
+  for (const setting of SETTINGS) {
     const value = tfjsFlagSetting(setting, env);
     if (value !== undefined) tf.env().set(setting.flag, value);
   }

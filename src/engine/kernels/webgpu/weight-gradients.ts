@@ -5,7 +5,7 @@
  * engine/ops/low-rank-weight-gradients.ts uses it where it is registered and MCEVAL_WEBGPU_WEIGHT_GRADIENTS allows.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { UserError } from '../../../errors.js';
+import { environmentChoice } from '../../environment-choice.js';
 import {
   SPLIT_WORKGROUP,
   SUM_WORKGROUP,
@@ -48,10 +48,7 @@ const SETTING = 'MCEVAL_WEBGPU_WEIGHT_GRADIENTS';
  * so that a bad value stops a run first.
  */
 export function splitWeightGradients(): boolean {
-  const setting = process.env[SETTING];
-  if (setting === undefined || setting === '' || setting === 'split') return true;
-  if (setting === 'tfjs') return false;
-  throw new UserError(`${SETTING}=${setting} is not a choice mceval has: use split or tfjs, or unset it.`);
+  return environmentChoice(SETTING, ['split', 'tfjs']) === 'split';
 }
 
 interface Layer {
