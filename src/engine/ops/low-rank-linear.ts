@@ -13,7 +13,8 @@
  * products down = (m ⊙ x)·(A + P) and dDown = s·dy·Bᵀ are narrowProduct's, with the mask and the scaling applied inside
  * — or, where inlinesNarrowProduct says so (small products on a hardware GPU, whose steps wait on the host's recording
  * of dispatches), each formed inside the product that needs it (McevalLowRankProductInline): two dispatches a layer
- * fewer.
+ * fewer. Layers that read the same x and are all formed so run their outputs as one dispatch, and their input gradient
+ * as one, where the device binds them (McevalLowRankProductGroup, McevalLowRankGradientGroup).
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { productTransposedRight } from './product.js';
@@ -23,7 +24,13 @@ import { layersWeightGradients, type LayerGradientOperands } from './low-rank-we
 import {
   LOW_RANK_PRODUCT,
   LOW_RANK_PRODUCT_INLINE,
+  LOW_RANK_PRODUCT_GROUP,
+  LOW_RANK_GRADIENT_GROUP,
+  groupsInlineGradients,
+  groupsInlineProducts,
+  type GradientGroupAttrs,
   inlinesNarrowProduct,
+  type GroupProductAttrs,
   type InlineCandidate,
   type InlineProductAttrs,
   type InlineProductInputs,
@@ -74,6 +81,92 @@ function inlineLowRankProduct(inputs: Given<InlineProductInputs>, attrs: InlineP
 function inlines(shape: InlineCandidate): boolean {
   if (!hasKernel(LOW_RANK_PRODUCT_INLINE)) return false;
   return inlinesNarrowProduct(tf.backend() as unknown as WebGpuBackendLike, shape);
+}
+
+/** What a group member's forward product reads besides x: A′ (A plus its perturbation), B and its addend. */
+interface MemberOperands {
+  readonly factor: Tensor2D;
+  readonly b: Tensor2D;
+  readonly addend: Tensor2D | undefined;
+}
+
+/** The part of a layer that decides whether it can join a group's dispatch. */
+interface GroupMember {
+  readonly weight: Tensor2D;
+  readonly flatBias: Tensor | undefined;
+  readonly mask: Tensor2D | undefined;
+  readonly scaling: number;
+}
+
+/**
+ * Each layer's [output, down] when the backend runs the layers' inline products as one dispatch
+ * (McevalLowRankProductGroup: a decoder's q, k and v, or its gate and up, on webgpu), else undefined: no member may
+ * have a bias or an addend, their ranks must agree and their input masks be all or none, and the device must bind them
+ * (groupsInlineProducts).
+ */
+function groupedProducts(
+  x: Tensor2D,
+  members: readonly GroupMember[],
+  operands: readonly MemberOperands[],
+): [Tensor2D, Tensor2D][] | undefined {
+  if (members.length < 2 || !hasKernel(LOW_RANK_PRODUCT_GROUP)) return undefined;
+  const rank = operands[0]!.factor.shape[1];
+  const masked = members[0]!.mask !== undefined;
+  const uniform =
+    members.every((m) => m.flatBias === undefined && (m.mask !== undefined) === masked) &&
+    operands.every((o) => o.addend === undefined && o.factor.shape[1] === rank);
+  const candidate = { rows: x.shape[0], inner: x.shape[1], rank, inputMask: masked };
+  const columns = members.map((m) => m.weight.shape[1]);
+  if (!uniform || !groupsInlineProducts(tf.backend() as unknown as WebGpuBackendLike, { ...candidate, columns }))
+    return undefined;
+  const inputs: Record<string, Tensor> = { x };
+  members.forEach((m, l) =>
+    Object.assign(
+      inputs,
+      { [`w${l}`]: m.weight, [`n${l}`]: operands[l]!.factor, [`e${l}`]: operands[l]!.b },
+      m.mask === undefined ? {} : { [`inputMask${l}`]: m.mask },
+    ),
+  );
+  const attrs: GroupProductAttrs = { scales: members.map((m) => m.scaling) };
+  const outputs = tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor2D[];
+  return members.map((_, l) => [outputs[l]!, outputs[members.length + l]!]);
+}
+
+/** What a group member's backward pass reads: dy, and what its forward pass saved. */
+interface GradientMember {
+  readonly dy: Tensor2D;
+  readonly weight: Tensor2D;
+  readonly b: Tensor2D;
+  readonly factor: Tensor2D;
+  readonly mask: Tensor2D | undefined;
+  readonly part: { readonly scaling: number };
+}
+
+/**
+ * x's gradient and each layer's dDown = s·dy·Bᵀ when the backend runs the layers' inline input gradients as one
+ * dispatch (McevalLowRankGradientGroup), else undefined: their ranks must agree, their masks be all or none, and the
+ * device must bind them (groupsInlineGradients).
+ */
+function groupedGradients(members: readonly GradientMember[]): { dx: Tensor2D; dDowns: Tensor2D[] } | undefined {
+  if (members.length < 2 || !hasKernel(LOW_RANK_GRADIENT_GROUP)) return undefined;
+  const [rows, columns] = [members[0]!.dy.shape[0], members[0]!.weight.shape[0]];
+  const rank = members[0]!.factor.shape[1];
+  const masked = members[0]!.mask !== undefined;
+  if (members.some((m) => m.factor.shape[1] !== rank || (m.mask !== undefined) !== masked)) return undefined;
+  const inners = members.map((m) => m.weight.shape[1]);
+  const candidate = { rows, inners, columns, rank, masked };
+  if (!groupsInlineGradients(tf.backend() as unknown as WebGpuBackendLike, candidate)) return undefined;
+  const inputs: Record<string, Tensor> = {};
+  members.forEach((m, l) =>
+    Object.assign(
+      inputs,
+      { [`dy${l}`]: m.dy, [`w${l}`]: m.weight, [`n${l}`]: m.b, [`e${l}`]: m.factor },
+      m.mask === undefined ? {} : { [`mask${l}`]: m.mask },
+    ),
+  );
+  const attrs: GradientGroupAttrs = { narrowScales: members.map((m) => m.part.scaling) };
+  const [dx, ...dDowns] = tf.engine().runKernel(LOW_RANK_GRADIENT_GROUP, inputs as never, attrs as never) as Tensor2D[];
+  return { dx: dx!, dDowns };
 }
 
 /** How many of these optional inputs a call has. */
@@ -178,64 +271,80 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
   );
   const outputs = runMultiOutputOp([input, ...parts.flatMap((part) => part.inputs)], {
     forward: ([xs, ...rest], save) => {
-      const values: Tensor[] = [];
-      const saved: Tensor[] = [xs!];
       let at = 0;
-      for (const part of parts) {
+      const operands = parts.map((part) => {
         const [a, b, ...optional] = rest.slice(at, (at += part.inputs.length)) as Tensor2D[];
         const perturbation = part.perturbed ? optional.shift() : undefined;
         const addend = part.added ? optional.shift() : undefined;
         const factor = perturbation === undefined ? a! : (tf.add(a!, perturbation) as Tensor2D);
-        const [rank, outFeatures] = [a!.shape[1], part.weight.shape[1]];
-        const [value, down] = inlines({
-          rows,
-          inner: inFeatures,
-          columns: outFeatures,
-          rank,
-          inputMask: part.mask !== undefined,
-          others: given(part.flatBias, addend),
-        })
-          ? inlineLowRankProduct(
-              { x: xs, w: part.weight, n: factor, e: b, bias: part.flatBias, inputMask: part.mask, addend },
-              { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: part.scaling },
-            )
-          : separateProducts(part, xs as Tensor2D, factor, b!, addend);
+        return { factor, b: b!, addend };
+      });
+      const grouped = groupedProducts(xs as Tensor2D, parts, operands);
+      const values: Tensor[] = [];
+      const saved: Tensor[] = [xs!];
+      parts.forEach((part, l) => {
+        const { factor, b, addend } = operands[l]!;
+        const [rank, outFeatures] = [factor.shape[1], part.weight.shape[1]];
+        const [value, down] =
+          grouped?.[l] ??
+          (inlines({
+            rows,
+            inner: inFeatures,
+            columns: outFeatures,
+            rank,
+            inputMask: part.mask !== undefined,
+            others: given(part.flatBias, addend),
+          })
+            ? inlineLowRankProduct(
+                { x: xs, w: part.weight, n: factor, e: b, bias: part.flatBias, inputMask: part.mask, addend },
+                { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: part.scaling },
+              )
+            : separateProducts(part, xs as Tensor2D, factor, b, addend));
         values.push(value);
-        saved.push(factor, b!, down, part.weight, ...(part.mask === undefined ? [] : [part.mask]));
-      }
+        saved.push(factor, b, down, part.weight, ...(part.mask === undefined ? [] : [part.mask]));
+      });
       save(saved);
       return values;
     },
     backward: (dys, saved) => {
       const xs = saved[0] as Tensor2D;
       const grads: Tensor[][] = [];
-      const operands: LayerGradientOperands[] = [];
-      let dx: Tensor2D | undefined;
-      // Last layer first: each input gradient adds the ones after it (the order tfjs's tape would add them in).
-      for (let l = parts.length - 1; l >= 0; l--) {
-        const part = parts[l]!;
-        const dy = dys[l] as Tensor2D;
+      const members = parts.map((part, l) => {
         const [factor, b, down, weight, mask] = saved.slice(savedAt[l], savedAt[l]! + 5) as Tensor2D[];
         const masked = part.mask === undefined ? undefined : mask;
-        const [rank, outFeatures] = [factor!.shape[1], weight!.shape[1]];
+        return { factor: factor!, b: b!, down: down!, weight: weight!, mask: masked, dy: dys[l] as Tensor2D, part };
+      });
+      // One dispatch for all where the backend can; else last layer first, each input gradient adding the ones after
+      // it (the order tfjs's tape would add them in).
+      const grouped = groupedGradients(members);
+      let dx = grouped?.dx;
+      const dDowns: Tensor2D[] = grouped?.dDowns ?? [];
+      for (let l = parts.length - 1; l >= 0 && grouped === undefined; l--) {
+        const { factor, b, weight, mask, dy, part } = members[l]!;
+        const [rank, outFeatures] = [factor.shape[1], weight.shape[1]];
         // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] (less work; on
         // webgpu inside their kernels).
-        const [layerDx, dDown] = inlines({
+        [dx, dDowns[l]] = inlines({
           rows,
           inner: outFeatures,
           columns: inFeatures,
           rank,
           inputMask: false,
-          others: given(masked, dx),
+          others: given(mask, dx),
         })
           ? inlineLowRankProduct(
-              { x: dy, w: weight, n: b, e: factor, mask: masked, addend: dx },
+              { x: dy, w: weight, n: b, e: factor, mask, addend: dx },
               { transposeW: true, transposeN: true, transposeE: true, narrowScale: part.scaling, scale: 1 },
             )
-          : separateGradients(part.scaling, dy, { weight: weight!, b: b!, factor: factor!, mask: masked }, dx);
-        dx = layerDx;
-        operands[l] = { mask: masked, dDown, down: down!, dy, dyScale: part.scaling };
+          : separateGradients(part.scaling, dy, { weight, b, factor, mask }, dx);
       }
+      const operands = members.map(({ mask, down, dy, part }, l): LayerGradientOperands => ({
+        mask,
+        dDown: dDowns[l]!,
+        down,
+        dy,
+        dyScale: part.scaling,
+      }));
       // Every layer's weight gradients at once: on webgpu two dispatches for as many layers as one shader binds.
       layersWeightGradients(xs, operands).forEach(([dA, dB], l) => {
         const part = parts[l]!;

@@ -41,11 +41,20 @@ export interface LowRankProductShape {
 interface TileSide {
   readonly tile: 'aTile' | 'bTile';
   readonly origin: 'i0' | 'j0';
-  readonly count: 'uniforms.rowCount' | 'uniforms.columnCount';
+  readonly count: 'uniforms.rowCount' | 'columnCount';
 }
 
 const LEFT: TileSide = { tile: 'aTile', origin: 'i0', count: 'uniforms.rowCount' };
-const RIGHT: TileSide = { tile: 'bTile', origin: 'j0', count: 'uniforms.columnCount' };
+const RIGHT: TileSide = { tile: 'bTile', origin: 'j0', count: 'columnCount' };
+
+/** An operand's element (a vec4 where it is bound as vec4s) at a WGSL index expression. */
+type Read = (at: string) => string;
+
+/** Reads of the input bound as `name`. */
+const reads =
+  (name: string): Read =>
+  (at) =>
+    `${name}[${at}]`;
 
 /*
  * Workgroup tiles hold, for each of the TK inner indices, GROUPS = 16 · BLOCKS vec4s: group g is rows (or columns)
@@ -57,7 +66,7 @@ const RIGHT: TileSide = { tile: 'bTile', origin: 'j0', count: 'uniforms.columnCo
  * fastest — the left operand [rows, inner], or a right one stored transposed [columns, inner] — into `side.tile`.
  * Consecutive invocations read consecutive inner indices.
  */
-function innerFastestLoad(source: string, inner: string, side: TileSide, vectorized: boolean): string {
+function innerFastestLoad(source: Read, inner: string, side: TileSide, vectorized: boolean): string {
   const { tile, origin, count } = side;
   // Vectorized: invocation t reads four consecutive inner values of line t / 4 and spreads them over the tile.
   if (vectorized)
@@ -68,7 +77,7 @@ function innerFastestLoad(source: string, inner: string, side: TileSide, vectori
       let at = ${origin} + line;
       var value = vec4<f32>(0.0);
       if (k < ${inner} && at < ${count}) {
-        value = ${source}[(at * ${inner} + k) / 4];
+        value = ${source(`(at * ${inner} + k) / 4`)};
       }
       for (var c = 0; c < 4; c++) {
         ${tile}[(k - k0 + c) * GROUPS + line / 4][line % 4] = value[c];
@@ -84,7 +93,7 @@ function innerFastestLoad(source: string, inner: string, side: TileSide, vectori
         for (var c = 0; c < 4; c++) {
           let at = ${origin} + group * 4 + c;
           if (at < ${count}) {
-            value[c] = ${source}[at * ${inner} + k];
+            value[c] = ${source(`at * ${inner} + k`)};
           }
         }
       }
@@ -96,7 +105,7 @@ function innerFastestLoad(source: string, inner: string, side: TileSide, vectori
  * Loads inner indices k0..k0+15 of the tile's columns of the right operand, stored [inner, columns] (consecutive
  * invocations read consecutive columns) or transposed.
  */
-function rightLoad(source: string, inner: string, transposed: boolean, vectorized: boolean): string {
+function rightLoad(source: Read, inner: string, transposed: boolean, vectorized: boolean): string {
   if (transposed) return innerFastestLoad(source, inner, RIGHT, vectorized);
   if (vectorized)
     // Invocation t reads four consecutive columns of inner index t / 16: one vec4 of bTile.
@@ -107,8 +116,8 @@ function rightLoad(source: string, inner: string, transposed: boolean, vectorize
       let k = k0 + kk;
       let j = j0 + group * 4;
       var value = vec4<f32>(0.0);
-      if (k < ${inner} && j < uniforms.columnCount) {
-        value = ${source}[(k * uniforms.columnCount + j) / 4];
+      if (k < ${inner} && j < columnCount) {
+        value = ${source('(k * columnCount + j) / 4')};
       }
       bTile[kk * GROUPS + group] = value;
     }`;
@@ -121,8 +130,8 @@ function rightLoad(source: string, inner: string, transposed: boolean, vectorize
       if (k < ${inner}) {
         for (var c = 0; c < 4; c++) {
           let j = j0 + group * 4 + c;
-          if (j < uniforms.columnCount) {
-            value[c] = ${source}[k * uniforms.columnCount + j];
+          if (j < columnCount) {
+            value[c] = ${source('k * columnCount + j')};
           }
         }
       }
@@ -135,8 +144,8 @@ function rightLoad(source: string, inner: string, transposed: boolean, vectorize
  * into[(p · BLOCKS + q) · 4 + c] holds row ty·4 + 64·p + c, columns tx·4 + 64·q .. + 3.
  */
 function product(
-  left: string,
-  right: string,
+  left: Read,
+  right: Read,
   inner: string,
   transposed: boolean,
   vectorized: boolean,
@@ -183,7 +192,7 @@ const eachOutput = (body: string) => `for (var p = 0; p < BLOCKS; p++) {
           let block = (p * BLOCKS + q) * 4 + c;
           for (var r = 0; r < 4; r++) {
             let j = j0 + q * 64 + tx * 4 + r;
-            if (j < uniforms.columnCount) {
+            if (j < columnCount) {
               ${body}
             }
           }
@@ -192,8 +201,17 @@ const eachOutput = (body: string) => `for (var p = 0; p < BLOCKS; p++) {
     }
   }`;
 
+/**
+ * Where a workgroup's output tile lies: its first column `j0`, and the `columnCount` and low-rank `scale` of the
+ * product it belongs to — one product's, or (groupPlacement) one of a group's.
+ */
+const SINGLE_PLACEMENT = (tile: number) => `
+  let j0 = i32(workgroupId.x) * ${tile};
+  let columnCount = uniforms.columnCount;
+  let scale = uniforms.scale;`;
+
 /** The constants, workgroup tiles and first lines of main() that every variant shares; `declarations` go before. */
-const opening = (blocks: ProductBlocks, declarations = '') => `
+const opening = (blocks: ProductBlocks, declarations = '', placement = SINGLE_PLACEMENT(productTile(blocks))) => `
 const TK = 16;
 const BLOCKS = ${blocks};
 const GROUPS = ${16 * blocks};
@@ -203,17 +221,16 @@ var<workgroup> bTile : array<vec4<f32>, ${256 * blocks}>;${declarations}
 fn main() {
   let tx = i32(localIndex) % 16;
   let ty = i32(localIndex) / 16;
-  let i0 = i32(workgroupId.y) * ${productTile(blocks)};
-  let j0 = i32(workgroupId.x) * ${productTile(blocks)};
+  let i0 = i32(workgroupId.y) * ${productTile(blocks)};${placement}
   // One set of accumulators for both products (registers are what limits a tile on a GPU).
   var acc : array<vec4<f32>, ${4 * blocks * blocks}>;`;
 
 /** The low-rank part's factor per output, where the shape has a mask. */
-const outputMask = (shape: LowRankProductShape) => (shape.mask ? ' * mask[i * uniforms.columnCount + j]' : '');
+const outputMask = (shape: LowRankProductShape) => (shape.mask ? ' * mask[i * columnCount + j]' : '');
 
 /** The terms after the products: bias and addend, where the shape has them. */
 const lastTerms = (shape: LowRankProductShape) =>
-  `${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * uniforms.columnCount + j]' : ''}`;
+  `${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * columnCount + j]' : ''}`;
 
 /**
  * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias, mask and addend where the shape has them,
@@ -224,10 +241,10 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
   const mask = outputMask(shape);
   // The low-rank part first, scaled and masked in place, then the base product added onto it.
   return `${opening(shape.blocks)}
-  ${product('d', 'e', 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
-  ${eachOutput(`acc[block][r] = uniforms.scale * acc[block][r]${mask};`)}
-  ${product('x', 'w', 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
-  ${eachOutput(`result[i * uniforms.columnCount + j] = acc[block][r]${terms};`)}
+  ${product(reads('d'), reads('e'), 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
+  ${eachOutput(`acc[block][r] = scale * acc[block][r]${mask};`)}
+  ${product(reads('x'), reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
+  ${eachOutput(`result[i * columnCount + j] = acc[block][r]${terms};`)}
 }
 `;
 }
@@ -257,6 +274,101 @@ export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowS
 }
 
 /**
+ * The narrow product's share of an inner step: invocation t forms t's row t % TILE_ROWS, columns SHARE·(t / TILE_ROWS)
+ * onward, from the x tile in aTile (times the input mask's, where there is one) and N′'s rows in nTile.
+ */
+const narrowStep = (inputMask: boolean) => `
+      let xk = aTile[kk * GROUPS + narrowRow / 4][narrowRow % 4]${inputMask ? ' * maskTile[kk * TILE_ROWS + narrowRow]' : ''};
+      for (var c = 0; c < SHARE; c++) {
+        narrow[c] += xk * nTile[kk * RANK + narrowColumn + c];
+      }`;
+
+/** How the inline variant reaches a product's operands and outputs: one product's bindings, or a group's. */
+interface InlineOperands {
+  readonly w: Read;
+  readonly n: Read;
+  readonly e: Read;
+  readonly inputMask: Read;
+  readonly storeDown: (at: string, value: string) => string;
+  readonly storeResult: (at: string, value: string) => string;
+  /** Module-scope WGSL the accessors need. */
+  readonly declarations: string;
+  /** Where the workgroup's tile lies (the opening's placement). */
+  readonly placement: string;
+}
+
+const singleOperands = (tile: number): InlineOperands => ({
+  w: reads('w'),
+  n: reads('n'),
+  e: reads('e'),
+  inputMask: reads('inputMask'),
+  storeDown: (at, value) => `down[${at}] = ${value};`,
+  storeResult: (at, value) => `result[${at}] = ${value};`,
+  declarations: '',
+  placement: SINGLE_PLACEMENT(tile),
+});
+
+/** The name a group's member `layer` binds an operand by: the first member's plain (`w`), the others' numbered. */
+export const memberName = (name: string, layer: number): string => (layer === 0 ? name : `${name}${layer}`);
+
+/** Uniform fields of the group variant, after INLINE_UNIFORMS: each member's but the first's. */
+export function groupUniforms(members: number): string {
+  const fields = [];
+  for (let l = 1; l < members; l++) fields.push(`columnCount${l} : i32, firstTile${l} : i32, scale${l} : f32,`);
+  return fields.join(' ');
+}
+
+/**
+ * A group's operands: the members' output tiles side by side along x (member l's from uniform firstTile_l on), each
+ * workgroup's member chosen once from its workgroup index, and every read or write of a member's binding a switch on
+ * it (WGSL cannot index bindings; the switch is the same for the whole workgroup, so it costs no divergence, and no
+ * barrier depends on it).
+ */
+function groupOperands(tile: number, members: number, inputMask: boolean): InlineOperands {
+  const cases = (body: (layer: number) => string) => {
+    const lines = [];
+    for (let l = 1; l < members; l++) lines.push(`    case ${l}: { ${body(l)} }`);
+    return `  switch layer {\n${lines.join('\n')}\n    default: { ${body(0)} }\n  }`;
+  };
+  const reader = (name: string, type: string) =>
+    `fn ${name}At(at : i32) -> ${type} {\n${cases((l) => `return ${memberName(name, l)}[at];`)}\n}`;
+  const writer = (name: string, binding: string) =>
+    `fn ${name}(at : i32, value : f32) {\n${cases((l) => `${memberName(binding, l)}[at] = value;`)}\n}`;
+  const choices = [];
+  for (let l = 1; l < members; l++)
+    choices.push(`
+  if (i32(workgroupId.x) >= uniforms.firstTile${l}) {
+    layer = ${l};
+    firstTile = uniforms.firstTile${l};
+    columnCount = uniforms.columnCount${l};
+    scale = uniforms.scale${l};
+  }`);
+  const call =
+    (name: string): Read =>
+    (at) =>
+      `${name}At(${at})`;
+  return {
+    w: call('w'),
+    n: call('n'),
+    e: call('e'),
+    inputMask: call('inputMask'),
+    storeDown: (at, value) => `storeDown(${at}, ${value});`,
+    storeResult: (at, value) => `storeResult(${at}, ${value});`,
+    declarations: `
+var<private> layer : i32;
+${[...['w', 'n', 'e'], ...(inputMask ? ['inputMask'] : [])].map((name) => reader(name, 'vec4<f32>')).join('\n')}
+${writer('storeDown', 'down')}
+${writer('storeResult', 'result')}`,
+    placement: `
+  layer = 0;
+  var firstTile = 0;
+  var columnCount = uniforms.columnCount;
+  var scale = uniforms.scale;${choices.join('')}
+  let j0 = (i32(workgroupId.x) - firstTile) * ${tile};`,
+  };
+}
+
+/**
  * y = x·W′ + bias + scale · mask ⊙ (t·E′) with t = narrowScale · (inputMask ⊙ x)·N′ formed in the same pass and
  * written to the second output `down` — a LoRA layer's output (N′ = A, E′ = B: t is x·A) or its input gradient (x = dy,
  * W′ = Wᵀ, N′ = Bᵀ, E′ = Aᵀ: t is dDown = s·dy·Bᵀ). Without it, t takes a dispatch of its own before the product
@@ -266,12 +378,18 @@ export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowS
  * low-rank part is added last, from workgroup memory. Vectorized shapes only (inner, columns and rank multiples of 4).
  * Inputs: x, w, n, e (vec4 arrays), `down` (written), then bias, inputMask (a vec4 array), mask and addend where
  * the shape has them.
+ *
+ * With `members` > 1, the products of a group of layers that read the same x (a decoder's q, k and v), each with its
+ * own W, N, E, width and scale, in one dispatch (groupOperands): the first member's output is `result` and its
+ * operands are bound as above; member l's are w_l, n_l, e_l, down_l, result_l (written) and inputMask_l. Each output
+ * is the same sums in the same order as the member's own dispatch gives. No bias, output mask or addend.
  */
-export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape): string {
+export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape, members = 1): string {
   const terms = lastTerms(shape);
   const mask = outputMask(shape);
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
+  const operands = members === 1 ? singleOperands(tileRows) : groupOperands(tileRows, members, narrow.inputMask);
   const narrowAt = narrow.transposeN ? 'c * uniforms.innerCount + k' : 'k * RANK + c';
   // Loads N′'s rows k0..k0+15, and the input mask's columns k0..k0+15 of the tile's rows as x's are loaded.
   const loads = `
@@ -281,7 +399,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
       var value = 0.0;
       if (k < uniforms.innerCount) {
         let at = ${narrowAt};
-        value = n[at / 4][at % 4];
+        value = ${operands.n('at / 4')}[at % 4];
       }
       nTile[e] = value;
     }${
@@ -292,7 +410,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
       let k = k0 + (i32(localIndex) % 4) * 4;
       var value = vec4<f32>(0.0);
       if (k < uniforms.innerCount && i0 + line < uniforms.rowCount) {
-        value = inputMask[((i0 + line) * uniforms.innerCount + k) / 4];
+        value = ${operands.inputMask('((i0 + line) * uniforms.innerCount + k) / 4')};
       }
       for (var c = 0; c < 4; c++) {
         maskTile[(k - k0 + c) * TILE_ROWS + line] = value[c];
@@ -300,37 +418,30 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
     }`
         : ''
     }`;
-  const inputMaskFactor = narrow.inputMask ? ' * maskTile[kk * TILE_ROWS + narrowRow]' : '';
-  // Invocation t forms t's row t % TILE_ROWS, columns SHARE·(t / TILE_ROWS) onward.
-  const step = `
-      let xk = aTile[kk * GROUPS + narrowRow / 4][narrowRow % 4]${inputMaskFactor};
-      for (var c = 0; c < SHARE; c++) {
-        narrow[c] += xk * nTile[kk * RANK + narrowColumn + c];
-      }`;
   const declarations = `
 const RANK = ${narrow.rank};
 const TILE_ROWS = ${tileRows};
 const SHARE = ${(narrow.rank * tileRows) / PRODUCT_WORKGROUP};
 var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
     narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
-  }`;
-  return `${opening(blocks, declarations)}
+  }${operands.declarations}`;
+  return `${opening(blocks, declarations, operands.placement)}
   let narrowRow = i32(localIndex) % TILE_ROWS;
   let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;
   var narrow : array<f32, SHARE>;
-  ${product('x', 'w', 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads, step })}
+  ${product(reads('x'), operands.w, 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads, step: narrowStep(narrow.inputMask) })}
   // t's values: into aTile (free now) as [TILE_ROWS, RANK], and from the first column of tiles into down.
   for (var c = 0; c < SHARE; c++) {
     let value = uniforms.narrowScale * narrow[c];
     let at = narrowRow * RANK + narrowColumn + c;
     aTile[at / 4][at % 4] = value;
-    if (workgroupId.x == 0u && i0 + narrowRow < uniforms.rowCount) {
-      down[(i0 + narrowRow) * RANK + narrowColumn + c] = value;
+    if (j0 == 0 && i0 + narrowRow < uniforms.rowCount) {
+      ${operands.storeDown('(i0 + narrowRow) * RANK + narrowColumn + c', 'value')}
     }
   }
   // E′'s RANK rows (its inner indices) into bTile.
   let k0 = 0;
-  ${rightLoad('e', 'uniforms.rank', shape.transposeE, true)}
+  ${rightLoad(operands.e, 'uniforms.rank', shape.transposeE, true)}
   workgroupBarrier();
   ${eachOutput(`var low = 0.0;
               let line = i - i0;
@@ -339,7 +450,98 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              result[i * uniforms.columnCount + j] = acc[block][r] + uniforms.scale * low${mask}${terms};`)}
+              ${operands.storeResult('i * columnCount + j', `acc[block][r] + scale * low${mask}${terms}`)}`)}
+}
+`;
+}
+
+/** Uniform fields of the gradient group, after INLINE_UNIFORMS: each member's but the first's inner size and t's scale. */
+export function gradientGroupUniforms(members: number): string {
+  const fields = [];
+  for (let l = 1; l < members; l++) fields.push(`innerCount${l} : i32, narrowScale${l} : f32,`);
+  return fields.join(' ');
+}
+
+/** Workgroup memory the gradient group takes, in bytes: the inline variant's and every member's t for the tile. */
+export function gradientGroupWorkgroupBytes(blocks: ProductBlocks, rank: number, members: number): number {
+  return (
+    inlineWorkgroupBytes(blocks, { rank, transposeN: true, inputMask: false }) +
+    4 * members * productTile(blocks) * rank
+  );
+}
+
+/**
+ * The input gradient of a group of layers that read the same x, in one dispatch: dx = Σ_l dy_l·W_lᵀ + mask_l ⊙
+ * (t_l·A′_lᵀ) with t_l = narrowScale_l · dy_l·B_lᵀ formed in the same pass and written to down_l — what the members'
+ * inline products (inlineLowRankProductCode, x = dy_l) give chained through their addends, without writing the partial
+ * sums. The members' inner sizes differ (each its own width), so their products run one after the other into the same
+ * accumulators, each member's t kept in workgroup memory (tTile) until the low-rank parts are added last, member by
+ * member with its own A′ in bTile. The sums run in another order than the chain's. Member l binds x_l (dy_l), w_l, n_l
+ * (B_l), e_l (A′_l), down_l (written) and mask_l (its dropout mask, shaped like dx) where the shape has masks; the
+ * first member's names are plain.
+ */
+export function inlineGradientGroupCode(shape: LowRankProductShape, rank: number, members: number): string {
+  const blocks = shape.blocks;
+  const tileRows = productTile(blocks);
+  const name = memberName;
+  const inner = (l: number) => (l === 0 ? 'uniforms.innerCount' : `uniforms.innerCount${l}`);
+  const narrowScale = (l: number) => (l === 0 ? 'uniforms.narrowScale' : `uniforms.narrowScale${l}`);
+  const products = [];
+  const lowRankParts = [];
+  for (let l = 0; l < members; l++) {
+    // N′ = B_lᵀ: B_l is stored [rank, inner_l].
+    const loads = `
+    for (var e = i32(localIndex); e < TK * RANK; e += ${PRODUCT_WORKGROUP}) {
+      let k = k0 + e / RANK;
+      let c = e % RANK;
+      var value = 0.0;
+      if (k < ${inner(l)}) {
+        let at = c * ${inner(l)} + k;
+        value = ${name('n', l)}[at / 4][at % 4];
+      }
+      nTile[e] = value;
+    }`;
+    products.push(`
+  for (var c = 0; c < SHARE; c++) {
+    narrow[c] = 0.0;
+  }
+  ${product(reads(name('x', l)), reads(name('w', l)), inner(l), shape.transposeW, true, 'acc', { loads, step: narrowStep(false) })}
+  for (var c = 0; c < SHARE; c++) {
+    let value = ${narrowScale(l)} * narrow[c];
+    let at = narrowRow * RANK + narrowColumn + c;
+    tTile[${l * tileRows * rank} + at] = value;
+    if (j0 == 0 && i0 + narrowRow < uniforms.rowCount) {
+      ${name('down', l)}[(i0 + narrowRow) * RANK + narrowColumn + c] = value;
+    }
+  }`);
+    const mask = shape.mask ? ` * ${name('mask', l)}[i * columnCount + j]` : '';
+    lowRankParts.push(`
+  {
+    // A′_l's RANK rows (its inner indices) into bTile, once every invocation is done with the tiles before.
+    workgroupBarrier();
+    let k0 = 0;
+    ${rightLoad(reads(name('e', l)), 'uniforms.rank', shape.transposeE, true)}
+    workgroupBarrier();
+    ${eachOutput(`var low = 0.0;
+              let line = i - i0;
+              let column = j - j0;
+              for (var h = 0; h < RANK; h++) {
+                low += tTile[${l * tileRows * rank} + line * RANK + h] * bTile[h * GROUPS + column / 4][column % 4];
+              }
+              acc[block][r] += low${mask};`)}
+  }`);
+  }
+  const declarations = `
+const RANK = ${rank};
+const TILE_ROWS = ${tileRows};
+const SHARE = ${(rank * tileRows) / PRODUCT_WORKGROUP};
+var<workgroup> nTile : array<f32, ${16 * rank}>;
+var<workgroup> tTile : array<f32, ${members * tileRows * rank}>;`;
+  return `${opening(blocks, declarations)}
+  let narrowRow = i32(localIndex) % TILE_ROWS;
+  let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;
+  var narrow : array<f32, SHARE>;${products.join('')}${lowRankParts.join('')}
+  ${eachOutput('result[i * columnCount + j] = acc[block][r];')}
 }
 `;
 }

@@ -10,6 +10,11 @@ import {
   INLINE_MOST_RANK,
   INLINE_UNIFORMS,
   LOW_RANK_UNIFORMS,
+  gradientGroupUniforms,
+  gradientGroupWorkgroupBytes,
+  groupUniforms,
+  inlineGradientGroupCode,
+  memberName,
   PRODUCT_WORKGROUP,
   inlineLowRankProductCode,
   inlineWorkgroupBytes,
@@ -19,11 +24,28 @@ import {
   type LowRankProductShape,
   type ProductBlocks,
 } from './low-rank-product-wgsl.js';
-import { runShader, shaped, storageBuffersPerShader, workgroupStorageBytes, type WebGpuBackendLike } from './shader.js';
+import {
+  runShader,
+  shaped,
+  storageBuffersPerShader,
+  workgroupStorageBytes,
+  type ShaderUniform,
+  type WebGpuBackendLike,
+} from './shader.js';
 
 export const LOW_RANK_PRODUCT = 'McevalLowRankProduct';
 /** The same product with its narrow factor formed in the same pass: outputs y and t (inlineLowRankProductCode). */
 export const LOW_RANK_PRODUCT_INLINE = 'McevalLowRankProductInline';
+/**
+ * The inline product of several layers that read the same x, in one dispatch: outputs each member's y, then each
+ * member's t (inlineLowRankProductCode with members).
+ */
+export const LOW_RANK_PRODUCT_GROUP = 'McevalLowRankProductGroup';
+/**
+ * The input gradient of such a group in one dispatch: outputs dx, then each member's t = s·dy·Bᵀ
+ * (inlineGradientGroupCode).
+ */
+export const LOW_RANK_GRADIENT_GROUP = 'McevalLowRankGradientGroup';
 
 /** Attributes: W′ = Wᵀ when `transposeW` (W stored [columns, inner]), E′ likewise, and the low-rank scale. */
 export interface LowRankProductAttrs {
@@ -125,6 +147,59 @@ export function inlinesNarrowProduct(backend: WebGpuBackendLike, shape: InlineCa
   return rows * inner * columns <= inlineMostMultiplyAdds();
 }
 
+/**
+ * Whether a group of `members` (two or more) fits the device's storage buffers: the buffer the members share (x, or
+ * dx), then five per member, six where each has a mask.
+ */
+const groupBinds = (backend: WebGpuBackendLike, members: number, masked: boolean) =>
+  members >= 2 && 1 + members * (5 + Number(masked)) <= storageBuffersPerShader(backend);
+
+/** A group of inline products that read the same x [rows, inner]: each member's width, their rank and input masks. */
+export interface GroupCandidate {
+  readonly rows: number;
+  readonly inner: number;
+  readonly columns: readonly number[];
+  readonly rank: number;
+  /** Whether every member has an input mask (all or none). */
+  readonly inputMask: boolean;
+}
+
+/**
+ * Whether the members' inline products (no bias, output mask or addend) run as one dispatch on this device: each
+ * would be formed inline on its own, and the group's storage buffers fit — x, then per member W, N, E, t, the output
+ * and the input mask. Three layers without masks bind 16 (a decoder's q, k and v at Dawn's 16); with masks, two.
+ */
+export function groupsInlineProducts(backend: WebGpuBackendLike, group: GroupCandidate): boolean {
+  const { rows, inner, columns, rank, inputMask } = group;
+  if (!groupBinds(backend, columns.length, inputMask)) return false;
+  return columns.every((width) =>
+    inlinesNarrowProduct(backend, { rows, inner, columns: width, rank, inputMask, others: 0 }),
+  );
+}
+
+/** The input gradient of a group: dy_l [rows, inners_l] per member into dx [rows, columns]; masks all or none. */
+export interface GradientGroupCandidate {
+  readonly rows: number;
+  readonly inners: readonly number[];
+  readonly columns: number;
+  readonly rank: number;
+  readonly masked: boolean;
+}
+
+/**
+ * Whether the members' input gradients run as one dispatch on this device: each member's would be formed inline on
+ * its own, the group's storage buffers fit (dx, then per member dy, W, B, A′, t and the mask: 16 for three without
+ * masks) and so does its workgroup memory, which holds every member's t for the tile.
+ */
+export function groupsInlineGradients(backend: WebGpuBackendLike, group: GradientGroupCandidate): boolean {
+  const { rows, inners, columns, rank, masked } = group;
+  if (!groupBinds(backend, inners.length, masked)) return false;
+  if (gradientGroupWorkgroupBytes(productBlocks(), rank, inners.length) > workgroupStorageBytes(backend)) return false;
+  return inners.every((inner) =>
+    inlinesNarrowProduct(backend, { rows, inner, columns, rank, inputMask: false, others: Number(masked) }),
+  );
+}
+
 /** The optional inputs a call has, in the order the shader declares them: bias, inputMask, mask, addend. */
 function optionalInputs(given: Partial<Record<'bias' | 'inputMask' | 'mask' | 'addend', TensorInfo>>) {
   const present = (['bias', 'inputMask', 'mask', 'addend'] as const).filter((name) => given[name] !== undefined);
@@ -135,11 +210,15 @@ function optionalInputs(given: Partial<Record<'bias' | 'inputMask' | 'mask' | 'a
   };
 }
 
+/** Uniform values. */
+const int = (value: number): ShaderUniform => ({ type: 'int32', data: [value] });
+const float = (value: number): ShaderUniform => ({ type: 'float32', data: [value] });
+
 /** The product's dispatch (a workgroup per output tile) and its uniform values before the variant's own. */
 function tiling(rows: number, columns: number, inner: number, rank: number, blocks: ProductBlocks) {
   return {
     dispatch: [Math.ceil(columns / productTile(blocks)), Math.ceil(rows / productTile(blocks))] as const,
-    sizes: [rows, columns, inner, rank].map((value) => ({ type: 'int32' as const, data: [value] })),
+    sizes: [rows, columns, inner, rank].map(int),
   };
 }
 
@@ -180,7 +259,7 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       code: lowRankProductCode(shape),
     },
     [x, w, d, e, ...optional.tensors],
-    [...sizes, { type: 'float32', data: [scale] }],
+    [...sizes, float(scale)],
   );
   return shaped(output, [rows, columns]);
 };
@@ -215,14 +294,148 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       code: inlineLowRankProductCode(shape, narrow),
     },
     [x, w, n, e, down, ...optional.tensors],
-    [...sizes, ...[scale, narrowScale].map((value) => ({ type: 'float32' as const, data: [value] }))],
+    [...sizes, float(scale), float(narrowScale)],
   );
   return [shaped(output, [rows, columns]), shaped(down, [rows, rank])];
+};
+
+/** Attributes of the group variant: each member's low-rank scale (its t is unscaled: x·A). */
+export interface GroupProductAttrs {
+  readonly scales: readonly number[];
+}
+
+/**
+ * Inputs x [rows, inner] and, for member l, w_l [inner, columns_l], n_l [inner, rank], e_l [rank, columns_l] and, for
+ * every member or none, inputMask_l shaped like x.
+ */
+const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
+  const named = inputs as unknown as Record<string, TensorInfo>;
+  const { scales } = attrs as unknown as GroupProductAttrs;
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const x = named['x']!;
+  const [rows, inner] = x.shape as [number, number];
+  const members = scales.map((_, l) => ({
+    w: named[`w${l}`]!,
+    n: named[`n${l}`]!,
+    e: named[`e${l}`]!,
+    inputMask: named[`inputMask${l}`],
+  }));
+  const rank = members[0]!.n.shape[1]!;
+  const inputMask = members[0]!.inputMask !== undefined;
+  if (members.some((m) => m.n.shape[1] !== rank || m.w.shape[0] !== inner || (m.inputMask !== undefined) !== inputMask))
+    throw new Error(`${LOW_RANK_PRODUCT_GROUP}: members differ in rank, input width or input masks`);
+  const blocks = productBlocks();
+  const tile = productTile(blocks);
+  const columns = members.map((m) => m.w.shape[1]!);
+  const firstTiles = columns.map((_, l) => columns.slice(0, l).reduce((n, width) => n + Math.ceil(width / tile), 0));
+  const downs = members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
+  const results = columns.slice(1).map((width) => gpu.makeTensorInfo([rows * width], 'float32'));
+  const vec4 = (name: string) => ({ name, components: 4 }) as const;
+  const declarations = members.flatMap((_, l) => [
+    ...['w', 'n', 'e'].map((name) => vec4(memberName(name, l))),
+    { name: memberName('down', l), components: 1, writable: true } as const,
+    ...(l === 0 ? [] : [{ name: memberName('result', l), components: 1, writable: true } as const]),
+    ...(inputMask ? [vec4(memberName('inputMask', l))] : []),
+  ]);
+  const tensors = members.flatMap((m, l) => [
+    m.w,
+    m.n,
+    m.e,
+    downs[l]!,
+    ...(l === 0 ? [] : [results[l - 1]!]),
+    ...(inputMask ? [m.inputMask!] : []),
+  ]);
+  const output = runShader(
+    gpu,
+    {
+      key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${Number(inputMask)}${Number(blocks === 2)}`,
+      inputs: [vec4('x'), ...declarations],
+      uniforms: `${INLINE_UNIFORMS} ${groupUniforms(members.length)}`,
+      workgroupSize: PRODUCT_WORKGROUP,
+      dispatch: [firstTiles.at(-1)! + Math.ceil(columns.at(-1)! / tile), Math.ceil(rows / tile)],
+      outputSize: rows * columns[0]!,
+      code: inlineLowRankProductCode(
+        shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks),
+        { rank, transposeN: false, inputMask },
+        members.length,
+      ),
+    },
+    [x, ...tensors],
+    [
+      ...[rows, columns[0]!, inner, rank].map(int),
+      float(scales[0]!),
+      float(1),
+      ...columns.slice(1).flatMap((width, l) => [int(width), int(firstTiles[l + 1]!), float(scales[l + 1]!)]),
+    ],
+  );
+  const outputs = [output, ...results].map((info, l) => shaped(info, [rows, columns[l]!]));
+  return [...outputs, ...downs.map((down) => shaped(down, [rows, rank]))];
+};
+
+/** Attributes of the gradient group: each member's t scale (its update's scaling). */
+export interface GradientGroupAttrs {
+  readonly narrowScales: readonly number[];
+}
+
+/**
+ * Inputs, for member l: dy_l [rows, inner_l], w_l [columns, inner_l] (W as stored, [in, out]), n_l [rank, inner_l]
+ * (B), e_l [columns, rank] (A′) and, for every member or none, mask_l [rows, columns].
+ */
+const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
+  const named = inputs as unknown as Record<string, TensorInfo>;
+  const { narrowScales } = attrs as unknown as GradientGroupAttrs;
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const members = narrowScales.map((_, l) => ({
+    dy: named[`dy${l}`]!,
+    w: named[`w${l}`]!,
+    n: named[`n${l}`]!,
+    e: named[`e${l}`]!,
+    mask: named[`mask${l}`],
+  }));
+  const rows = members[0]!.dy.shape[0]!;
+  const [columns, rank] = members[0]!.e.shape as [number, number];
+  const masked = members[0]!.mask !== undefined;
+  if (members.some((m) => m.e.shape[1] !== rank || m.w.shape[0] !== columns || (m.mask !== undefined) !== masked))
+    throw new Error(`${LOW_RANK_GRADIENT_GROUP}: members differ in rank, output width or masks`);
+  const blocks = productBlocks();
+  const downs = members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
+  const vec4 = (name: string) => ({ name, components: 4 }) as const;
+  const declarations = members.flatMap((_, l) => [
+    ...['x', 'w', 'n', 'e'].map((name) => vec4(memberName(name, l))),
+    { name: memberName('down', l), components: 1, writable: true } as const,
+    ...(masked ? [{ name: memberName('mask', l), components: 1 } as const] : []),
+  ]);
+  const tensors = members.flatMap((m, l) => [m.dy, m.w, m.n, m.e, downs[l]!, ...(masked ? [m.mask!] : [])]);
+  const inners = members.map((m) => m.dy.shape[1]!);
+  const { dispatch, sizes } = tiling(rows, columns, inners[0]!, rank, blocks);
+  const shape = shapeOf(true, { transposeW: true, transposeE: true }, masked ? { mask: members[0]!.mask } : {}, blocks);
+  const output = runShader(
+    gpu,
+    {
+      key: `${LOW_RANK_GRADIENT_GROUP}_${members.length}_${rank}_${Number(masked)}${Number(blocks === 2)}`,
+      inputs: declarations,
+      uniforms: `${INLINE_UNIFORMS} ${gradientGroupUniforms(members.length)}`,
+      workgroupSize: PRODUCT_WORKGROUP,
+      dispatch,
+      outputSize: rows * columns,
+      code: inlineGradientGroupCode(shape, rank, members.length),
+    },
+    tensors,
+    [
+      ...sizes,
+      float(1),
+      float(narrowScales[0]!),
+      ...inners.slice(1).flatMap((inner, l) => [int(inner), float(narrowScales[l + 1]!)]),
+    ],
+  );
+  return [shaped(output, [rows, columns]), ...downs.map((down) => shaped(down, [rows, rank]))];
 };
 
 export function webGpuLowRankProductKernels(): KernelConfig[] {
   return [
     { kernelName: LOW_RANK_PRODUCT, backendName: 'webgpu', kernelFunc: lowRankProduct },
     { kernelName: LOW_RANK_PRODUCT_INLINE, backendName: 'webgpu', kernelFunc: inlineLowRankProduct },
+    { kernelName: LOW_RANK_PRODUCT_GROUP, backendName: 'webgpu', kernelFunc: groupedInlineProduct },
+    { kernelName: LOW_RANK_GRADIENT_GROUP, backendName: 'webgpu', kernelFunc: gradientGroup },
   ];
 }
