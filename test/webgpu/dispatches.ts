@@ -30,14 +30,23 @@ export async function withKernelCalls<T>(
   kernelName: string,
   body: () => Promise<T>,
 ): Promise<{ value: T; calls: number }> {
+  const { value, calls } = await withKernelCallCounts([kernelName], body);
+  return { value, calls: calls[kernelName]! };
+}
+
+/** `body`'s value and how many times it ran each of the kernels `kernelNames`. */
+export async function withKernelCallCounts<T>(
+  kernelNames: readonly string[],
+  body: () => Promise<T>,
+): Promise<{ value: T; calls: Record<string, number> }> {
   const engine = tf.engine();
   const runKernel = engine.runKernel.bind(engine);
-  let calls = 0;
+  const calls = Object.fromEntries(kernelNames.map((name) => [name, 0]));
   engine.runKernel = ((
     name: string,
     ...rest: Parameters<typeof runKernel> extends [string, ...infer R] ? R : never
   ) => {
-    if (name === kernelName) calls++;
+    if (name in calls) calls[name]!++;
     return runKernel(name, ...rest);
   }) as typeof engine.runKernel;
   try {

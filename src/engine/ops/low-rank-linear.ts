@@ -13,8 +13,8 @@
  * products down = (m ⊙ x)·(A + P) and dDown = s·dy·Bᵀ are narrowProduct's, with the mask and the scaling applied inside
  * — or, where inlinesNarrowProduct says so (small products on a hardware GPU, whose steps wait on the host's recording
  * of dispatches), each formed inside the product that needs it (McevalLowRankProductInline): two dispatches a layer
- * fewer. Layers that read the same x and are all formed so run their outputs as one dispatch, and their input gradient
- * as one, where the device binds them (McevalLowRankProductGroup, McevalLowRankGradientGroup).
+ * fewer. Of layers that read the same x and are formed so, the leading ones the device can bind together run their
+ * outputs as one dispatch and their input gradient as another (McevalLowRankProductGroup, McevalLowRankGradientGroup).
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { productTransposedRight } from './product.js';
@@ -99,37 +99,56 @@ interface GroupMember {
 }
 
 /**
- * Each layer's [output, down] when the backend runs the layers' inline products as one dispatch
+ * The most leading layers, two or more, that `fits` says can go together (0 if not two): a group's dispatch takes as
+ * many as the device binds (with dropout masks, two of a decoder's q, k and v at 16 storage buffers), the rest keep
+ * their own.
+ */
+function leadingGroup(count: number, fits: (members: number) => boolean): number {
+  for (let members = count; members >= 2; members--) if (fits(members)) return members;
+  return 0;
+}
+
+/**
+ * The leading layers' [output, down] when the backend runs their inline products as one dispatch
  * (McevalLowRankProductGroup: a decoder's q, k and v, or its gate and up, on webgpu), else undefined: no member may
  * have a bias or an addend, their ranks must agree and their input masks be all or none, and the device must bind them
- * (groupsInlineProducts).
+ * (groupsInlineProducts). Layers after the group are not in the list.
  */
 function groupedProducts(
   x: Tensor2D,
   members: readonly GroupMember[],
   operands: readonly MemberOperands[],
 ): [Tensor2D, Tensor2D][] | undefined {
-  if (members.length < 2 || !hasKernel(LOW_RANK_PRODUCT_GROUP)) return undefined;
+  if (!hasKernel(LOW_RANK_PRODUCT_GROUP)) return undefined;
   const rank = operands[0]!.factor.shape[1];
   const masked = members[0]!.mask !== undefined;
-  const uniform =
-    members.every((m) => m.flatBias === undefined && (m.mask !== undefined) === masked) &&
-    operands.every((o) => o.addend === undefined && o.factor.shape[1] === rank);
+  const joins = (m: GroupMember, l: number) =>
+    m.flatBias === undefined &&
+    (m.mask !== undefined) === masked &&
+    operands[l]!.addend === undefined &&
+    operands[l]!.factor.shape[1] === rank;
   const candidate = { rows: x.shape[0], inner: x.shape[1], rank, inputMask: masked };
-  const columns = members.map((m) => m.weight.shape[1]);
-  if (!uniform || !groupsInlineProducts(tf.backend() as unknown as WebGpuBackendLike, { ...candidate, columns }))
-    return undefined;
+  const count = leadingGroup(members.length, (n) => {
+    const group = members.slice(0, n);
+    const columns = group.map((m) => m.weight.shape[1]);
+    return (
+      group.every(joins) &&
+      groupsInlineProducts(tf.backend() as unknown as WebGpuBackendLike, { ...candidate, columns })
+    );
+  });
+  if (count === 0) return undefined;
+  const group = members.slice(0, count);
   const inputs: Record<string, Tensor> = { x };
-  members.forEach((m, l) =>
+  group.forEach((m, l) =>
     Object.assign(
       inputs,
       { [`w${l}`]: m.weight, [`n${l}`]: operands[l]!.factor, [`e${l}`]: operands[l]!.b },
       m.mask === undefined ? {} : { [`inputMask${l}`]: m.mask },
     ),
   );
-  const attrs: GroupProductAttrs = { scales: members.map((m) => m.scaling) };
+  const attrs: GroupProductAttrs = { scales: group.map((m) => m.scaling) };
   const outputs = tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor2D[];
-  return members.map((_, l) => [outputs[l]!, outputs[members.length + l]!]);
+  return group.map((_, l) => [outputs[l]!, outputs[count + l]!]);
 }
 
 /** What a group member's backward pass reads: dy, and what its forward pass saved. */
@@ -143,28 +162,32 @@ interface GradientMember {
 }
 
 /**
- * x's gradient and each layer's dDown = s·dy·Bᵀ when the backend runs the layers' inline input gradients as one
- * dispatch (McevalLowRankGradientGroup), else undefined: their ranks must agree, their masks be all or none, and the
- * device must bind them (groupsInlineGradients).
+ * The leading layers' share of x's gradient and their dDown = s·dy·Bᵀ when the backend runs their inline input
+ * gradients as one dispatch (McevalLowRankGradientGroup), else undefined: their ranks must agree, their masks be all or
+ * none, and the device must bind them (groupsInlineGradients). dDowns has the group's layers only.
  */
 function groupedGradients(members: readonly GradientMember[]): { dx: Tensor2D; dDowns: Tensor2D[] } | undefined {
-  if (members.length < 2 || !hasKernel(LOW_RANK_GRADIENT_GROUP)) return undefined;
+  if (!hasKernel(LOW_RANK_GRADIENT_GROUP)) return undefined;
   const [rows, columns] = [members[0]!.dy.shape[0], members[0]!.weight.shape[0]];
   const rank = members[0]!.factor.shape[1];
   const masked = members[0]!.mask !== undefined;
-  if (members.some((m) => m.factor.shape[1] !== rank || (m.mask !== undefined) !== masked)) return undefined;
-  const inners = members.map((m) => m.weight.shape[1]);
-  const candidate = { rows, inners, columns, rank, masked };
-  if (!groupsInlineGradients(tf.backend() as unknown as WebGpuBackendLike, candidate)) return undefined;
+  const joins = (m: GradientMember) => m.factor.shape[1] === rank && (m.mask !== undefined) === masked;
+  const count = leadingGroup(members.length, (n) => {
+    const group = members.slice(0, n);
+    const candidate = { rows, inners: group.map((m) => m.weight.shape[1]), columns, rank, masked };
+    return group.every(joins) && groupsInlineGradients(tf.backend() as unknown as WebGpuBackendLike, candidate);
+  });
+  if (count === 0) return undefined;
+  const group = members.slice(0, count);
   const inputs: Record<string, Tensor> = {};
-  members.forEach((m, l) =>
+  group.forEach((m, l) =>
     Object.assign(
       inputs,
       { [`dy${l}`]: m.dy, [`w${l}`]: m.weight, [`n${l}`]: m.b, [`e${l}`]: m.factor },
       m.mask === undefined ? {} : { [`mask${l}`]: m.mask },
     ),
   );
-  const attrs: GradientGroupAttrs = { narrowScales: members.map((m) => m.part.scaling) };
+  const attrs: GradientGroupAttrs = { narrowScales: group.map((m) => m.part.scaling) };
   const [dx, ...dDowns] = tf.engine().runKernel(LOW_RANK_GRADIENT_GROUP, inputs as never, attrs as never) as Tensor2D[];
   return { dx: dx!, dDowns };
 }
@@ -314,12 +337,13 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
         const masked = part.mask === undefined ? undefined : mask;
         return { factor: factor!, b: b!, down: down!, weight: weight!, mask: masked, dy: dys[l] as Tensor2D, part };
       });
-      // One dispatch for all where the backend can; else last layer first, each input gradient adding the ones after
-      // it (the order tfjs's tape would add them in).
+      // The leading layers in one dispatch where the backend can; the others last first, each input gradient adding
+      // the ones before it in this loop (the order tfjs's tape would add them in) and the group's.
       const grouped = groupedGradients(members);
       let dx = grouped?.dx;
-      const dDowns: Tensor2D[] = grouped?.dDowns ?? [];
-      for (let l = parts.length - 1; l >= 0 && grouped === undefined; l--) {
+      const dDowns: Tensor2D[] = [...(grouped?.dDowns ?? [])];
+      const firstChained = dDowns.length;
+      for (let l = parts.length - 1; l >= firstChained; l--) {
         const { factor, b, weight, mask, dy, part } = members[l]!;
         const [rank, outFeatures] = [factor.shape[1], weight.shape[1]];
         // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] (less work; on
