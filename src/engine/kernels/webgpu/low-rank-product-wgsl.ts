@@ -8,7 +8,8 @@
  * loads per multiply-add of B = 1, for twice the accumulator registers. In lowRankProductCode the low-rank part runs
  * first, into the same accumulators, which are then scaled and masked (the mask and the scale apply to it alone) before
  * the base product's inner steps add onto them; inlineLowRankProductCode forms d itself and adds the low-rank part
- * last.
+ * last, for one layer or (with members) for a group of layers that read the same x; inlineGradientGroupCode forms
+ * such a group's input gradient.
  */
 /** Fields after tfjs's own uniforms, in this order. */
 export const LOW_RANK_UNIFORMS = 'rowCount : i32, columnCount : i32, innerCount : i32, rank : i32, scale : f32,';
@@ -203,7 +204,7 @@ const eachOutput = (body: string) => `for (var p = 0; p < BLOCKS; p++) {
 
 /**
  * Where a workgroup's output tile lies: its first column `j0`, and the `columnCount` and low-rank `scale` of the
- * product it belongs to — one product's, or (groupPlacement) one of a group's.
+ * product it belongs to — one product's, or (groupOperands' placement) one of a group's.
  */
 const SINGLE_PLACEMENT = (tile: number) => `
   let j0 = i32(workgroupId.x) * ${tile};

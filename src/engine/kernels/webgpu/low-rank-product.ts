@@ -2,6 +2,8 @@
  * The tfjs kernel `McevalLowRankProduct`, on webgpu only: x·W′ + bias + scale · mask ⊙ (d·E′) (+ addend) in one shader
  * (low-rank-product-wgsl.ts). engine/ops/low-rank-linear.ts uses it where it is registered, for a LoRA layer's output
  * (x·W + b + s·(x·A)·B) and for its input gradient (dy·Wᵀ + mask ⊙ (dDown·Aᵀ)); elsewhere that op composes tfjs ops.
+ * Beside it: the inline variant (x·A formed in the same pass), and that variant for a group of layers that read one x,
+ * their outputs in one dispatch and their input gradient in another.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { UserError } from '../../../errors.js';
