@@ -16,6 +16,7 @@ import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
 import { lowRankLinear, lowRankLinears } from '../../src/engine/ops/low-rank-linear.js';
 import { assertAgree } from './agreement.js';
+import { deviceWithLimits } from './device-limits.js';
 import { withEnv } from '../helpers.js';
 import { keepMaskReference, keepThreshold } from '../../src/engine/dropout-bits.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
@@ -172,14 +173,11 @@ for (const tile of ['64', '128'])
     }
 
 test('the narrow product is formed inline for the shapes, memory and sizes that allow it', async () => {
-  const device = (bytes: number, buffers = 16) => ({
-    device: { limits: { maxComputeWorkgroupStorageSize: bytes, maxStorageBuffersPerShaderStage: buffers } },
-  });
-  const gpu = device(32768) as unknown as WebGpuBackendLike;
+  const gpu = deviceWithLimits(16, 32768);
   const shape = { rows: 256, inner: 768, columns: 768, rank: 8, inputMask: true, others: 0 };
   assert.equal(inlinesNarrowProduct(gpu, shape), true);
   // x, w, n, e, down, the output, the input mask and `others`: at WebGPU's minimum of 8 storage buffers, one other.
-  const eight = device(32768, 8) as unknown as WebGpuBackendLike;
+  const eight = deviceWithLimits(8, 32768);
   assert.equal(inlinesNarrowProduct(eight, { ...shape, others: 1 }), true);
   assert.equal(inlinesNarrowProduct(eight, { ...shape, others: 2 }), false);
   assert.equal(inlinesNarrowProduct(eight, { ...shape, inputMask: false, others: 2 }), true);
@@ -189,7 +187,7 @@ test('the narrow product is formed inline for the shapes, memory and sizes that 
   assert.equal(inlinesNarrowProduct(gpu, { ...shape, inner: 770 }), false);
   assert.equal(inlinesNarrowProduct(gpu, { ...shape, rank: 20 }), false);
   // 64 × 64 tiles at r 16 with an input mask take 13 KiB of workgroup memory: the WebGPU minimum of 16 KiB holds them.
-  const small = (bytes: number) => device(bytes) as unknown as WebGpuBackendLike;
+  const small = (bytes: number) => deviceWithLimits(16, bytes);
   assert.equal(inlinesNarrowProduct(small(16384), { ...shape, rank: 16 }), true);
   assert.equal(inlinesNarrowProduct(small(12288), { ...shape, rank: 16 }), false);
   // `auto` up to 2³¹ multiply-adds; `always` and `never` regardless.

@@ -25,7 +25,9 @@ import {
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 import { keepMaskReference, keepThreshold } from '../../src/engine/dropout-bits.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
+import { numberedInputs } from '../../src/engine/ops/numbered-inputs.js';
 import { assertAgree } from './agreement.js';
+import { deviceWithLimits } from './device-limits.js';
 import { dispatchesOf, withKernelCallCounts } from './dispatches.js';
 import { withEnv } from '../helpers.js';
 
@@ -85,14 +87,7 @@ async function memberAndGroupValues(
     };
     return run(LOW_RANK_PRODUCT_INLINE, { x, w, n, e, ...(inputMask ? { inputMask } : {}) }, attrs);
   });
-  const inputs: Record<string, Tensor> = { x };
-  members.forEach(({ w, n, e, inputMask }, l) =>
-    Object.assign(
-      inputs,
-      { [`w${l}`]: w, [`n${l}`]: n, [`e${l}`]: e },
-      inputMask ? { [`inputMask${l}`]: inputMask } : {},
-    ),
-  );
+  const inputs = { x, ...numberedInputs(members.map(({ w, n, e, inputMask }) => ({ w, n, e, inputMask }))) };
   const attrs: GroupProductAttrs = { scales: members.map((m) => m.scale) };
   let grouped: Tensor[] = [];
   const dispatches = dispatchesOf(LOW_RANK_PRODUCT_GROUP, () => {
@@ -187,14 +182,7 @@ async function chainAndGroupGradients(group: GradientGroup) {
     made.push(next!, down!);
     [dx, chainDowns[l]] = [next, down];
   }
-  const inputs: Record<string, Tensor> = {};
-  members.forEach(({ dy, w, n, e, mask }, l) =>
-    Object.assign(
-      inputs,
-      { [`dy${l}`]: dy, [`w${l}`]: w, [`n${l}`]: n, [`e${l}`]: e },
-      mask ? { [`mask${l}`]: mask } : {},
-    ),
-  );
+  const inputs = numberedInputs(members.map(({ dy, w, n, e, mask }) => ({ dy, w, n, e, mask })));
   let grouped: Tensor[] = [];
   const dispatches = dispatchesOf(LOW_RANK_GRADIENT_GROUP, () => {
     grouped = run(LOW_RANK_GRADIENT_GROUP, inputs, { narrowScales: members.map((m) => m.scale) } as GradientGroupAttrs);
@@ -229,10 +217,7 @@ for (const tile of ['64', '128'])
     });
 
 test('a group is one dispatch where the device binds it and each member would be formed inline', async () => {
-  const fake = (buffers: number) =>
-    ({
-      device: { limits: { maxComputeWorkgroupStorageSize: 32768, maxStorageBuffersPerShaderStage: buffers } },
-    }) as unknown as WebGpuBackendLike;
+  const fake = (buffers: number) => deviceWithLimits(buffers, 32768);
   const qkv = { rows: 256, inner: 768, columns: [768, 256, 256], rank: 8, inputMask: false };
   assert.equal(groupsInlineProducts(fake(16), qkv), true);
   // With input masks, three members bind 19 buffers; two bind 13.
@@ -249,10 +234,7 @@ test('a group is one dispatch where the device binds it and each member would be
 });
 
 test("a group's input gradient is one dispatch where the device binds it and holds every member's t", async () => {
-  const fake = (buffers: number, bytes = 32768) =>
-    ({
-      device: { limits: { maxComputeWorkgroupStorageSize: bytes, maxStorageBuffersPerShaderStage: buffers } },
-    }) as unknown as WebGpuBackendLike;
+  const fake = (buffers: number, bytes = 32768) => deviceWithLimits(buffers, bytes);
   const qkv = { rows: 256, inners: [768, 256, 256], columns: 768, rank: 8, masked: false };
   assert.equal(groupsInlineGradients(fake(16), qkv), true);
   assert.equal(groupsInlineGradients(fake(16), { ...qkv, masked: true }), false);

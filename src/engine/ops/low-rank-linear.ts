@@ -19,6 +19,7 @@
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { productTransposedRight } from './product.js';
 import { runMultiOutputOp } from './multi-output.js';
+import { numberedInputs } from './numbered-inputs.js';
 import { narrowProduct } from './narrow-product.js';
 import { layersWeightGradients, type LayerGradientOperands } from './low-rank-weight-gradients.js';
 import {
@@ -138,14 +139,12 @@ function groupedProducts(
   });
   if (count === 0) return undefined;
   const group = members.slice(0, count);
-  const inputs: Record<string, Tensor> = { x };
-  group.forEach((m, l) =>
-    Object.assign(
-      inputs,
-      { [`w${l}`]: m.weight, [`n${l}`]: operands[l]!.factor, [`e${l}`]: operands[l]!.b },
-      m.mask === undefined ? {} : { [`inputMask${l}`]: m.mask },
+  const inputs = {
+    x,
+    ...numberedInputs(
+      group.map((m, l) => ({ w: m.weight, n: operands[l]!.factor, e: operands[l]!.b, inputMask: m.mask })),
     ),
-  );
+  };
   const attrs: GroupProductAttrs = { scales: group.map((m) => m.scaling) };
   const outputs = tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor2D[];
   return group.map((_, l) => [outputs[l]!, outputs[count + l]!]);
@@ -179,14 +178,7 @@ function groupedGradients(members: readonly GradientMember[]): { dx: Tensor2D; d
   });
   if (count === 0) return undefined;
   const group = members.slice(0, count);
-  const inputs: Record<string, Tensor> = {};
-  group.forEach((m, l) =>
-    Object.assign(
-      inputs,
-      { [`dy${l}`]: m.dy, [`w${l}`]: m.weight, [`n${l}`]: m.b, [`e${l}`]: m.factor },
-      m.mask === undefined ? {} : { [`mask${l}`]: m.mask },
-    ),
-  );
+  const inputs = numberedInputs(group.map((m) => ({ dy: m.dy, w: m.weight, n: m.b, e: m.factor, mask: m.mask })));
   const attrs: GradientGroupAttrs = { narrowScales: group.map((m) => m.part.scaling) };
   const [dx, ...dDowns] = tf.engine().runKernel(LOW_RANK_GRADIENT_GROUP, inputs as never, attrs as never) as Tensor2D[];
   return { dx: dx!, dDowns };

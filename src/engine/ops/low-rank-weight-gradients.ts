@@ -8,6 +8,7 @@
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { transposedProduct } from './transposed-product.js';
+import { numberedInputs } from './numbered-inputs.js';
 import { hasKernel } from '../kernels/has-kernel.js';
 import {
   LOW_RANK_WEIGHT_GRADIENTS,
@@ -32,14 +33,7 @@ export interface WeightGradientOperands extends LayerGradientOperands {
 /** [dA, dB] of each layer that read x. */
 export function layersWeightGradients(x: Tensor2D, layers: readonly LayerGradientOperands[]): [Tensor2D, Tensor2D][] {
   if (hasKernel(LOW_RANK_WEIGHT_GRADIENTS) && splitWeightGradients()) {
-    const inputs: Record<string, Tensor> = { x };
-    layers.forEach(({ mask, dDown, down, dy }, k) =>
-      Object.assign(
-        inputs,
-        { [`dDown${k}`]: dDown, [`down${k}`]: down, [`dy${k}`]: dy },
-        mask ? { [`mask${k}`]: mask } : {},
-      ),
-    );
+    const inputs = { x, ...numberedInputs(layers.map(({ mask, dDown, down, dy }) => ({ dDown, down, dy, mask }))) };
     const attrs: WeightGradientAttrs = { dyScales: layers.map(({ dyScale = 1 }) => dyScale) };
     const outputs = tf.engine().runKernel(LOW_RANK_WEIGHT_GRADIENTS, inputs as never, attrs as never) as Tensor2D[];
     return layers.map((_, k) => [outputs[2 * k]!, outputs[2 * k + 1]!]);

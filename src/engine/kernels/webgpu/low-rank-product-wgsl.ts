@@ -284,6 +284,22 @@ const narrowStep = (inputMask: boolean) => `
         narrow[c] += xk * nTile[kk * RANK + narrowColumn + c];
       }`;
 
+/**
+ * Loads N′'s rows k0..k0+15 (of `inner`) into nTile, [16, RANK]: N stored [inner, rank], or [rank, inner] when
+ * `transposed`, bound as vec4s.
+ */
+const narrowFactorLoad = (n: Read, inner: string, transposed: boolean) => `
+    for (var e = i32(localIndex); e < TK * RANK; e += ${PRODUCT_WORKGROUP}) {
+      let k = k0 + e / RANK;
+      let c = e % RANK;
+      var value = 0.0;
+      if (k < ${inner}) {
+        let at = ${transposed ? `c * ${inner} + k` : 'k * RANK + c'};
+        value = ${n('at / 4')}[at % 4];
+      }
+      nTile[e] = value;
+    }`;
+
 /** How the inline variant reaches a product's operands and outputs: one product's bindings, or a group's. */
 interface InlineOperands {
   readonly w: Read;
@@ -391,21 +407,10 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
   const operands = members === 1 ? singleOperands(tileRows) : groupOperands(tileRows, members, narrow.inputMask);
-  const narrowAt = narrow.transposeN ? 'c * uniforms.innerCount + k' : 'k * RANK + c';
   // Loads N′'s rows k0..k0+15, and the input mask's columns k0..k0+15 of the tile's rows as x's are loaded.
-  const loads = `
-    for (var e = i32(localIndex); e < TK * RANK; e += ${PRODUCT_WORKGROUP}) {
-      let k = k0 + e / RANK;
-      let c = e % RANK;
-      var value = 0.0;
-      if (k < uniforms.innerCount) {
-        let at = ${narrowAt};
-        value = ${operands.n('at / 4')}[at % 4];
-      }
-      nTile[e] = value;
-    }${
-      narrow.inputMask
-        ? `
+  const loads = `${narrowFactorLoad(operands.n, 'uniforms.innerCount', narrow.transposeN)}${
+    narrow.inputMask
+      ? `
     for (var part = 0; part < BLOCKS; part++) {
       let line = i32(localIndex) / 4 + part * 64;
       let k = k0 + (i32(localIndex) % 4) * 4;
@@ -417,8 +422,8 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
         maskTile[(k - k0 + c) * TILE_ROWS + line] = value[c];
       }
     }`
-        : ''
-    }`;
+      : ''
+  }`;
   const declarations = `
 const RANK = ${narrow.rank};
 const TILE_ROWS = ${tileRows};
@@ -491,17 +496,7 @@ export function inlineGradientGroupCode(shape: LowRankProductShape, rank: number
   const lowRankParts = [];
   for (let l = 0; l < members; l++) {
     // N′ = B_lᵀ: B_l is stored [rank, inner_l].
-    const loads = `
-    for (var e = i32(localIndex); e < TK * RANK; e += ${PRODUCT_WORKGROUP}) {
-      let k = k0 + e / RANK;
-      let c = e % RANK;
-      var value = 0.0;
-      if (k < ${inner(l)}) {
-        let at = c * ${inner(l)} + k;
-        value = ${name('n', l)}[at / 4][at % 4];
-      }
-      nTile[e] = value;
-    }`;
+    const loads = narrowFactorLoad(reads(name('n', l)), inner(l), true);
     products.push(`
   for (var c = 0; c < SHARE; c++) {
     narrow[c] = 0.0;

@@ -31,6 +31,7 @@ import {
   shaped,
   storageBuffersPerShader,
   workgroupStorageBytes,
+  type ShaderInput,
   type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
@@ -301,6 +302,24 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   return [shaped(output, [rows, columns]), shaped(down, [rows, rank])];
 };
 
+/** One binding of a group's shader: its declaration, named for its member, beside the tensor bound to it. */
+interface Binding {
+  readonly input: ShaderInput;
+  readonly tensor: TensorInfo;
+}
+
+/** How a binding is declared: read as vec4s unless said otherwise. */
+type BindingKind = Pick<ShaderInput, 'components' | 'writable'>;
+const SCALARS: BindingKind = { components: 1 };
+/** An output beyond tfjs's one, written by the shader. */
+const WRITTEN: BindingKind = { components: 1, writable: true };
+
+/** Member `l`'s binding `name` of `tensor`. */
+const bound = (name: string, l: number, tensor: TensorInfo, kind: BindingKind = { components: 4 }): Binding => ({
+  input: { name: memberName(name, l), ...kind },
+  tensor,
+});
+
 /** Attributes of the group variant: each member's low-rank scale (its t is unscaled: x·A). */
 export interface GroupProductAttrs {
   readonly scales: readonly number[];
@@ -332,26 +351,22 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const firstTiles = columns.map((_, l) => columns.slice(0, l).reduce((n, width) => n + Math.ceil(width / tile), 0));
   const downs = members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
   const results = columns.slice(1).map((width) => gpu.makeTensorInfo([rows * width], 'float32'));
-  const vec4 = (name: string) => ({ name, components: 4 }) as const;
-  const declarations = members.flatMap((_, l) => [
-    ...['w', 'n', 'e'].map((name) => vec4(memberName(name, l))),
-    { name: memberName('down', l), components: 1, writable: true } as const,
-    ...(l === 0 ? [] : [{ name: memberName('result', l), components: 1, writable: true } as const]),
-    ...(inputMask ? [vec4(memberName('inputMask', l))] : []),
-  ]);
-  const tensors = members.flatMap((m, l) => [
-    m.w,
-    m.n,
-    m.e,
-    downs[l]!,
-    ...(l === 0 ? [] : [results[l - 1]!]),
-    ...(inputMask ? [m.inputMask!] : []),
-  ]);
+  const bindings = [
+    bound('x', 0, x),
+    ...members.flatMap((m, l) => [
+      bound('w', l, m.w),
+      bound('n', l, m.n),
+      bound('e', l, m.e),
+      bound('down', l, downs[l]!, WRITTEN),
+      ...(l === 0 ? [] : [bound('result', l, results[l - 1]!, WRITTEN)]),
+      ...(inputMask ? [bound('inputMask', l, m.inputMask!)] : []),
+    ]),
+  ];
   const output = runShader(
     gpu,
     {
       key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${Number(inputMask)}${Number(blocks === 2)}`,
-      inputs: [vec4('x'), ...declarations],
+      inputs: bindings.map(({ input }) => input),
       uniforms: `${INLINE_UNIFORMS} ${groupUniforms(members.length)}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch: [firstTiles.at(-1)! + Math.ceil(columns.at(-1)! / tile), Math.ceil(rows / tile)],
@@ -362,7 +377,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
         members.length,
       ),
     },
-    [x, ...tensors],
+    bindings.map(({ tensor }) => tensor),
     [
       ...[rows, columns[0]!, inner, rank].map(int),
       float(scales[0]!),
@@ -401,13 +416,15 @@ const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
     throw new Error(`${LOW_RANK_GRADIENT_GROUP}: members differ in rank, output width or masks`);
   const blocks = productBlocks();
   const downs = members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
-  const vec4 = (name: string) => ({ name, components: 4 }) as const;
-  const declarations = members.flatMap((_, l) => [
-    ...['x', 'w', 'n', 'e'].map((name) => vec4(memberName(name, l))),
-    { name: memberName('down', l), components: 1, writable: true } as const,
-    ...(masked ? [{ name: memberName('mask', l), components: 1 } as const] : []),
+  // dy_l is bound as the product's left operand, x_l.
+  const bindings = members.flatMap((m, l) => [
+    bound('x', l, m.dy),
+    bound('w', l, m.w),
+    bound('n', l, m.n),
+    bound('e', l, m.e),
+    bound('down', l, downs[l]!, WRITTEN),
+    ...(masked ? [bound('mask', l, m.mask!, SCALARS)] : []),
   ]);
-  const tensors = members.flatMap((m, l) => [m.dy, m.w, m.n, m.e, downs[l]!, ...(masked ? [m.mask!] : [])]);
   const inners = members.map((m) => m.dy.shape[1]!);
   const { dispatch, sizes } = tiling(rows, columns, inners[0]!, rank, blocks);
   const shape = shapeOf(true, { transposeW: true, transposeE: true }, masked ? { mask: members[0]!.mask } : {}, blocks);
@@ -415,14 +432,14 @@ const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
     gpu,
     {
       key: `${LOW_RANK_GRADIENT_GROUP}_${members.length}_${rank}_${Number(masked)}${Number(blocks === 2)}`,
-      inputs: declarations,
+      inputs: bindings.map(({ input }) => input),
       uniforms: `${INLINE_UNIFORMS} ${gradientGroupUniforms(members.length)}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch,
       outputSize: rows * columns,
       code: inlineGradientGroupCode(shape, rank, members.length),
     },
-    tensors,
+    bindings.map(({ tensor }) => tensor),
     [
       ...sizes,
       float(1),
