@@ -120,10 +120,10 @@ onEachBackend(() => {
     const bias = random([5]);
     const a = random([6, 2]) as Tensor2D;
     const b = random([2, 5]) as Tensor2D;
-    const mask = tf.tensor(
-      Float32Array.from({ length: 36 }, (_, i) => (i % 7 === 3 ? 0 : 1 / 0.9)),
-      [2, 3, 6],
-    );
+    // The op makes the dropout's mask from its key; the composed layer multiplies by the same mask, made by the
+    // reference loop.
+    const dropout = { key: drawKey(7), threshold: keepThreshold(0.9), scale: 1 / 0.9 };
+    const mask = tf.tensor(keepMaskReference(dropout.key, dropout.threshold, dropout.scale, 36), [2, 3, 6]);
     const upstream = random([2, 3, 5]);
     const composed = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor) =>
       tf.add(
@@ -131,12 +131,12 @@ onEachBackend(() => {
         tf.mul(linear(linear(tf.mul(input, mask), down as Tensor2D), up as Tensor2D), 0.75),
       );
     const fused = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor) =>
-      lowRankLinear(input, w, bias, { a: down as Tensor2D, b: up as Tensor2D, scaling: 0.75, mask });
+      lowRankLinear(input, w, bias, { a: down as Tensor2D, b: up as Tensor2D, scaling: 0.75, dropout });
     const residual = random([2, 3, 5]);
     const composedPlus = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor, stream: tf.Tensor) =>
       tf.add(stream, composed(input, down, up));
     const fusedPlus = (input: tf.Tensor, down: tf.Tensor, up: tf.Tensor, stream: tf.Tensor) =>
-      lowRankLinear(input, w, bias, { a: down as Tensor2D, b: up as Tensor2D, scaling: 0.75, mask }, stream);
+      lowRankLinear(input, w, bias, { a: down as Tensor2D, b: up as Tensor2D, scaling: 0.75, dropout }, stream);
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       assert.equal(maxAbsDifference(fused(x, a, b).dataSync(), composed(x, a, b).dataSync()), 0);
@@ -162,13 +162,10 @@ onEachBackend(() => {
   });
 
   test('lowRankLinears: layers reading one x give, bit for bit, the values and gradients of separate layers', () => {
-    // Three layers as a decoder's q, k, v (one with a mask, one with a perturbation and a bias), and a residual added
-    // to one: x's gradient is their sum, in the order tfjs's tape adds separate layers' (last layer first).
+    // Three layers as a decoder's q, k, v (one with dropout, one with a perturbation and a bias), and a residual
+    // added to one: x's gradient is their sum, in the order tfjs's tape adds separate layers' (last layer first).
     const x = random([2, 3, 6]);
-    const mask = tf.tensor(
-      Float32Array.from({ length: 36 }, (_, i) => (i % 5 === 2 ? 0 : 1 / 0.8)),
-      [2, 3, 6],
-    );
+    const dropout = { key: drawKey(8), threshold: keepThreshold(0.8), scale: 1 / 0.8 };
     const weights = [random([6, 5]), random([6, 4]), random([6, 5])] as Tensor2D[];
     const bias = random([4]);
     const residual = random([2, 3, 5]);
@@ -177,7 +174,7 @@ onEachBackend(() => {
     const inputs = [x, random([6, 2]), random([2, 5]), random([6, 2]), random([2, 4]), random([6, 2]), random([2, 5])];
     inputs.push(random([6, 2]), residual);
     const layers = (t: tf.Tensor[]) => [
-      { weight: weights[0]!, update: { a: t[1] as Tensor2D, b: t[2] as Tensor2D, scaling: 0.5, mask } },
+      { weight: weights[0]!, update: { a: t[1] as Tensor2D, b: t[2] as Tensor2D, scaling: 0.5, dropout } },
       {
         weight: weights[1]!,
         bias,

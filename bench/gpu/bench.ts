@@ -9,7 +9,7 @@
  *    r = 8 on every linear layer) on builtin:medium (~99M parameters) and on stories260K, timed over `--steps` steps
  *    after two warm-up steps, each step awaiting its loss;
  *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows, and
- *    for a LoRA step with the presets' dropout (0.05: a mask per adapted layer, made on the device);
+ *    for a LoRA step with the presets' dropout (0.05: a mask per adapted layer, made inside the kernels that read it);
  *  - what a dispatch costs the host, call by call (host-calls.ts): Dawn's createBindGroup, a uniforms write, setting a
  *    pipeline and bind group and dispatching, and tfjs's whole path for one small op;
  *  - where did a step's time go: each compute dispatch of one LoRA and one MonteCLoRA step on the `--model` timed

@@ -1,13 +1,13 @@
 /**
  * The WGSL low-rank product (engine/kernels/webgpu/low-rank-product.ts) through engine/ops/low-rank-linear.ts against
- * the same op on wasm (tfjs ops) from the same inputs: the output of x·W + b + s·((m ⊙ x)·(A + P))·B (+ a residual)
- * and the gradients for x, A, B, P and the residual, with and without bias, dropout mask, perturbation and residual,
- * at sizes that are not multiples of the kernel's output tile (64 × 64, and 128 × 128 by MCEVAL_WEBGPU_PRODUCT_TILE)
- * or its 16-wide inner step (and ones that span several tiles), with scalar and vec4 loads.
- * Each vectorized case runs twice on webgpu: with the narrow products (m ⊙ x)·A and s·dy·Bᵀ formed inside the
- * product (MCEVAL_WEBGPU_INLINE_NARROW=always; the case checks that the inline kernel ran) and by dispatches of their
- * own (`never`). Agreement within 1e-5 of the largest value: float32 sums taken in another order. Leaves no tensor
- * behind.
+ * the same op on wasm (tfjs ops) from the same inputs: the output of x·W + b + s·((m ⊙ x)·(A + P))·B (+ a residual) and
+ * the gradients for x, A, B, P and the residual, with and without bias, dropout (its mask made inside the kernels on
+ * webgpu, by the host's loop on wasm), perturbation and residual, at sizes that are not multiples of the kernel's
+ * output tile (64 × 64, and 128 × 128 by MCEVAL_WEBGPU_PRODUCT_TILE) or its 16-wide inner step (and ones that span
+ * several tiles), with scalar and vec4 loads. Each vectorized case runs twice on webgpu: with the narrow products (m ⊙
+ * x)·A and s·dy·Bᵀ formed inside the product (MCEVAL_WEBGPU_INLINE_NARROW=always; the case checks that the inline
+ * kernel ran) and by dispatches of their own (`never`). Agreement within 1e-5 of the largest value: float32 sums taken
+ * in another order. Leaves no tensor behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +18,7 @@ import { lowRankLinear, lowRankLinears } from '../../src/engine/ops/low-rank-lin
 import { assertAgree } from './agreement.js';
 import { deviceWithLimits } from './device-limits.js';
 import { withEnv } from '../helpers.js';
-import { keepMaskReference, keepThreshold } from '../../src/engine/dropout-bits.js';
+import { keepThreshold } from '../../src/engine/dropout-bits.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
 import {
   LOW_RANK_PRODUCT,
@@ -83,11 +83,8 @@ async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<Outcome> {
   const a = matrix(c.inFeatures, c.rank);
   const b = matrix(c.rank, c.outFeatures);
   const p = matrix(c.inFeatures, c.rank);
-  const mask = c.mask
-    ? tf.tensor3d(
-        keepMaskReference(drawKey(rng.nextUint32()), keepThreshold(0.8), 1 / 0.8, x.size),
-        x.shape as [number, number, number],
-      )
+  const dropout = c.mask
+    ? { key: drawKey(rng.nextUint32()), threshold: keepThreshold(0.8), scale: 1 / 0.8 }
     : undefined;
   const dy = tf.tensor3d(rng.normalArray(2 * c.tokens * c.outFeatures), [2, c.tokens, c.outFeatures]);
   const residual = tf.tensor3d(rng.normalArray(2 * c.tokens * c.outFeatures), [2, c.tokens, c.outFeatures]);
@@ -101,7 +98,7 @@ async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<Outcome> {
         a: args[1] as Tensor2D,
         b: args[2] as Tensor2D,
         scaling: 1.75,
-        ...(mask === undefined ? {} : { mask }),
+        ...(dropout === undefined ? {} : { dropout }),
         ...(c.perturbation ? { perturbation: args[3] as Tensor2D } : {}),
       },
       c.residual ? args[args.length - 1] : undefined,
@@ -113,20 +110,7 @@ async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<Outcome> {
   const { value, grads } = step!;
   const out = tf.tidy(() => forward(...inputs));
   const arrays = await Promise.all([out, ...grads].map((t) => t.data()));
-  tf.dispose([
-    x,
-    weight,
-    a,
-    b,
-    p,
-    dy,
-    residual,
-    value,
-    out,
-    ...grads,
-    ...(bias ? [bias] : []),
-    ...(mask ? [mask] : []),
-  ]);
+  tf.dispose([x, weight, a, b, p, dy, residual, value, out, ...grads, ...(bias ? [bias] : [])]);
   assert.equal(tf.memory().numTensors, before, `${backend}: a tensor outlived the op`);
   return {
     arrays: arrays.map((array) => Array.from(array as Float32Array)),
@@ -141,7 +125,7 @@ async function inlinesOnDevice(c: Case, tile: string): Promise<number> {
   const rows = 2 * c.tokens;
   const products = [
     { inner: c.inFeatures, columns: c.outFeatures, inputMask: c.mask, others: Number(c.bias) + Number(!!c.residual) },
-    { inner: c.outFeatures, columns: c.inFeatures, inputMask: false, others: Number(c.mask) },
+    { inner: c.outFeatures, columns: c.inFeatures, inputMask: false, others: 0 },
   ];
   return withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'always', () =>
     withEnv(
@@ -176,10 +160,11 @@ test('the narrow product is formed inline for the shapes, memory and sizes that 
   const gpu = deviceWithLimits(16, 32768);
   const shape = { rows: 256, inner: 768, columns: 768, rank: 8, inputMask: true, others: 0 };
   assert.equal(inlinesNarrowProduct(gpu, shape), true);
-  // x, w, n, e, down, the output, the input mask and `others`: at WebGPU's minimum of 8 storage buffers, one other.
+  // x, w, n, e, down, the output and `others` (the input mask binds none: it is made in the shader): at WebGPU's
+  // minimum of 8 storage buffers, two others.
   const eight = deviceWithLimits(8, 32768);
-  assert.equal(inlinesNarrowProduct(eight, { ...shape, others: 1 }), true);
-  assert.equal(inlinesNarrowProduct(eight, { ...shape, others: 2 }), false);
+  assert.equal(inlinesNarrowProduct(eight, { ...shape, others: 2 }), true);
+  assert.equal(inlinesNarrowProduct(eight, { ...shape, others: 3 }), false);
   assert.equal(inlinesNarrowProduct(eight, { ...shape, inputMask: false, others: 2 }), true);
   assert.equal(inlinesNarrowProduct(gpu, { ...shape, others: 3 }), true);
   // Not a multiple of 4, wider than 16.
@@ -198,7 +183,7 @@ test('the narrow product is formed inline for the shapes, memory and sizes that 
   await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'never', () => assert.equal(inlinesNarrowProduct(gpu, shape), false));
 });
 
-/** Three layers reading one x (a decoder's q, k, v: a mask on the first, a residual on the last) as one op. */
+/** Three layers reading one x (a decoder's q, k, v: dropout on the first, a residual on the last) as one op. */
 async function runGroup(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
   await initEngine(backend);
   const before = tf.memory().numTensors;
@@ -207,7 +192,7 @@ async function runGroup(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
   const [tokens, inFeatures, rank] = [70, 64, 8];
   const widths = [96, 32, 96];
   const x = matrix(tokens, inFeatures);
-  const mask = tf.tensor2d(keepMaskReference(drawKey(9), keepThreshold(0.8), 1 / 0.8, x.size), [tokens, inFeatures]);
+  const dropout = { key: drawKey(9), threshold: keepThreshold(0.8), scale: 1 / 0.8 };
   const weights = widths.map((width) => matrix(inFeatures, width));
   const factors = widths.flatMap((width) => [matrix(inFeatures, rank), matrix(rank, width)]);
   const residual = matrix(tokens, widths[2]!);
@@ -219,7 +204,7 @@ async function runGroup(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
         a: t[1 + 2 * l] as Tensor2D,
         b: t[2 + 2 * l] as Tensor2D,
         scaling: 1 + l,
-        ...(l === 0 ? { mask } : {}),
+        ...(l === 0 ? { dropout } : {}),
       },
       ...(l === 2 ? { residual } : {}),
     }));
@@ -229,7 +214,7 @@ async function runGroup(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
   const { value, grads } = tf.valueAndGrads(loss)(inputs);
   const outputs = tf.tidy(() => lowRankLinears(x, layers(inputs)));
   const arrays = await Promise.all([...outputs, ...grads].map((t) => t.data()));
-  tf.dispose([...inputs, mask, residual, value, ...weights, ...upstreams, ...outputs, ...grads]);
+  tf.dispose([...inputs, residual, value, ...weights, ...upstreams, ...outputs, ...grads]);
   assert.equal(tf.memory().numTensors, before, `${backend}: a tensor outlived the op`);
   return arrays.map((array) => Array.from(array as Float32Array));
 }

@@ -1,9 +1,10 @@
 /**
- * The narrow product kernel (engine/kernels/webgpu/narrow-product.ts) through narrowProduct against the same op on
- * wasm (tfjs ops: the mask's multiplication, the product, the scale's): scale · (m ⊙ x)·W′ with W′ = W or Wᵀ, with
- * and without a mask, inner sizes that are multiples of 4 (vec4 loads) and not, widths of 1 to 64 columns (one to
- * sixteen groups of four accumulators, ragged last groups), row counts off the kernel's 16-row workgroups. Agreement
- * within 1e-5 of the largest value (float32 sums in another order); the same bits on webgpu when run twice.
+ * The narrow product kernel (engine/kernels/webgpu/narrow-product.ts) through narrowProduct against the same op on wasm
+ * (tfjs ops: the mask's multiplication, the product, the scale's): scale · (m ⊙ x)·W′ with W′ = W or Wᵀ, with and
+ * without a dropout mask (made in the kernel on webgpu, by the host's loop on wasm), inner sizes that are multiples of
+ * 4 (vec4 loads) and not, widths of 1 to 64 columns (one to sixteen groups of four accumulators, ragged last groups),
+ * row counts off the kernel's 16-row workgroups. Agreement within 1e-5 of the largest value (float32 sums in another
+ * order); the same bits on webgpu when run twice.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,8 @@ import { narrowProduct } from '../../src/engine/ops/narrow-product.js';
 import { NARROW_PRODUCT } from '../../src/engine/kernels/webgpu/narrow-product.js';
 import { assertAgree } from './agreement.js';
 import { valuesOn } from './values-on.js';
+import { keepThreshold } from '../../src/engine/dropout-bits.js';
+import { drawKey } from '../../src/engine/counter-hash.js';
 
 interface Case {
   readonly rows: number;
@@ -37,11 +40,11 @@ function* products(c: Case, calls: number) {
   const x = tf.tensor2d(rng.normalArray(c.rows * c.inner), [c.rows, c.inner]);
   const shape: [number, number] = c.transposeW ? [c.columns, c.inner] : [c.inner, c.columns];
   const w = tf.tensor2d(rng.normalArray(c.columns * c.inner), shape);
-  const keep = rng.normalArray(c.rows * c.inner).map((z) => (z > -1 ? 1 / 0.8 : 0));
-  const mask = c.mask ? tf.tensor2d(keep, [c.rows, c.inner]) : undefined;
-  const options = { transposeW: c.transposeW, scale: c.scale, ...(mask === undefined ? {} : { mask }) };
+  const hash = { key: drawKey(rng.nextUint32()), threshold: keepThreshold(0.8), scale: 1 / 0.8 };
+  const dropout = c.mask ? { hash } : undefined;
+  const options = { transposeW: c.transposeW, scale: c.scale, dropout };
   for (let call = 0; call < calls; call++) yield narrowProduct(x as Tensor2D, w as Tensor2D, options);
-  tf.dispose([x, w, ...(mask === undefined ? [] : [mask])]);
+  tf.dispose([x, w]);
 }
 
 for (const c of CASES) {

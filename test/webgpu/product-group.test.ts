@@ -3,8 +3,9 @@
  * engine/kernels/webgpu/low-rank-product.ts): each member's output and narrow product equal, bit for bit, what the
  * member's own McevalLowRankProductInline dispatch gives (the same sums in the same order), at widths that are not
  * multiples of the tile, under both tiles; through engine/ops/low-rank-linear.ts, a decoder's q, k and v and its gate
- * and up (with dropout) agree with wasm, forward and backward, within 1e-5 of the largest value, in one dispatch each;
- * and when a group binds too many buffers for the device, or a member would not be formed inline, it is not formed.
+ * and up (with dropout, its masks made inside the kernels) agree with wasm, forward and backward, within 1e-5 of the
+ * largest value, in one dispatch each; a group takes as many leading layers as the device binds; and when a group binds
+ * too many buffers for the device, or a member would not be formed inline, it is not formed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +24,7 @@ import {
   type InlineProductAttrs,
 } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
-import { keepMaskReference, keepThreshold } from '../../src/engine/dropout-bits.js';
+import { keepThreshold, type HashedDropout } from '../../src/engine/dropout-bits.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
 import { numberedInputs } from '../../src/engine/ops/numbered-inputs.js';
 import { assertAgree } from './agreement.js';
@@ -33,8 +34,15 @@ import { withEnv } from '../helpers.js';
 
 const device = () => tf.backend() as unknown as WebGpuBackendLike;
 
-/** Storage buffers a group of `members` binds: x, then per member W, N, E, t, the output and the input mask. */
-const bindings = (members: number, masked: boolean) => 1 + members * (5 + Number(masked));
+/** Storage buffers a group of `members` binds: x, then per member W, N, E, t and the output (masks bind none). */
+const bindings = (members: number) => 1 + members * 5;
+
+/** A dropout keeping 90% of elements, keyed by `draw`. */
+const dropoutKeyed = (draw: number): HashedDropout => ({
+  key: drawKey(draw),
+  threshold: keepThreshold(0.9),
+  scale: 1 / 0.9,
+});
 
 interface Group {
   readonly rows: number;
@@ -47,6 +55,7 @@ interface Group {
 const GROUPS: Group[] = [
   // q, k and v of a grouped-query layer: k and v narrower, none a multiple of 64 or 128 but the first.
   { rows: 70, inner: 64, widths: [128, 36, 36], rank: 8, masked: false },
+  { rows: 70, inner: 64, widths: [128, 36, 36], rank: 8, masked: true },
   // gate and up with dropout, several tiles down and across.
   { rows: 150, inner: 48, widths: [132, 260], rank: 16, masked: true },
   { rows: 9, inner: 20, widths: [4, 8], rank: 4, masked: false },
@@ -66,29 +75,26 @@ async function memberAndGroupValues(
     n: matrix(inner, rank),
     e: matrix(rank, width),
     scale: 0.5 + l,
-    ...(masked
-      ? {
-          inputMask: tf.tensor2d(keepMaskReference(drawKey(20 + l), keepThreshold(0.9), 1 / 0.9, x.size), [
-            rows,
-            inner,
-          ]),
-        }
-      : {}),
+    inputDropout: masked ? dropoutKeyed(20 + l) : undefined,
   }));
   const run = (name: string, inputs: Record<string, Tensor>, attrs: object) =>
     tf.engine().runKernel(name, inputs as never, attrs as never) as Tensor[];
-  const own = members.flatMap(({ w, n, e, inputMask, scale }) => {
+  const own = members.flatMap(({ w, n, e, inputDropout, scale }) => {
     const attrs: InlineProductAttrs = {
       transposeW: false,
       transposeN: false,
       transposeE: false,
       narrowScale: 1,
       scale,
+      inputDropout,
     };
-    return run(LOW_RANK_PRODUCT_INLINE, { x, w, n, e, ...(inputMask ? { inputMask } : {}) }, attrs);
+    return run(LOW_RANK_PRODUCT_INLINE, { x, w, n, e }, attrs);
   });
-  const inputs = { x, ...numberedInputs(members.map(({ w, n, e, inputMask }) => ({ w, n, e, inputMask }))) };
-  const attrs: GroupProductAttrs = { scales: members.map((m) => m.scale) };
+  const inputs = { x, ...numberedInputs(members.map(({ w, n, e }) => ({ w, n, e }))) };
+  const attrs: GroupProductAttrs = {
+    scales: members.map((m) => m.scale),
+    inputDropouts: masked ? members.map((m) => m.inputDropout!) : undefined,
+  };
   let grouped: Tensor[] = [];
   const dispatches = dispatchesOf(LOW_RANK_PRODUCT_GROUP, () => {
     grouped = run(LOW_RANK_PRODUCT_GROUP, inputs, attrs);
@@ -99,12 +105,7 @@ async function memberAndGroupValues(
   const pairs = widths.flatMap((_, l) => [ownValues[2 * l]!, ownValues[2 * l + 1]!]);
   const groupValues = await read(grouped);
   const groupPairs = widths.flatMap((_, l) => [groupValues[l]!, groupValues[widths.length + l]!]);
-  tf.dispose([
-    x,
-    ...members.flatMap((m) => [m.w, m.n, m.e, ...(m.inputMask ? [m.inputMask] : [])]),
-    ...own,
-    ...grouped,
-  ]);
+  tf.dispose([x, ...members.flatMap((m) => [m.w, m.n, m.e]), ...own, ...grouped]);
   assert.equal(tf.memory().numTensors, before, 'a tensor outlived the kernels');
   return { own: pairs, grouped: groupPairs, dispatches };
 }
@@ -113,10 +114,8 @@ for (const tile of ['64', '128'])
   for (const group of GROUPS)
     test(`webgpu product group (tile ${tile}) equals its members' own dispatches: ${group.rows}×${group.inner}→${group.widths.join('+')}, r ${group.rank}${group.masked ? ', dropout' : ''}`, async (t) => {
       await initEngine('webgpu');
-      if (bindings(group.widths.length, group.masked) > storageBuffersPerShader(device())) {
-        t.skip(
-          `the group binds ${bindings(group.widths.length, group.masked)} storage buffers; the device allows fewer`,
-        );
+      if (bindings(group.widths.length) > storageBuffersPerShader(device())) {
+        t.skip(`the group binds ${bindings(group.widths.length)} storage buffers; the device allows fewer`);
         return;
       }
       const { own, grouped, dispatches } = await withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, () =>
@@ -139,6 +138,7 @@ interface GradientGroup {
 
 const GRADIENT_GROUPS: GradientGroup[] = [
   { rows: 70, inners: [128, 36, 36], columns: 68, rank: 8, masked: false },
+  { rows: 70, inners: [128, 36, 36], columns: 68, rank: 8, masked: true },
   { rows: 150, inners: [132, 260], columns: 140, rank: 8, masked: true },
   { rows: 9, inners: [4, 8], columns: 20, rank: 4, masked: false },
 ];
@@ -156,9 +156,7 @@ async function chainAndGroupGradients(group: GradientGroup) {
     n: matrix(rank, inner),
     e: matrix(columns, rank),
     scale: 0.75 * (l + 1),
-    mask: masked
-      ? tf.tensor2d(keepMaskReference(drawKey(40 + l), keepThreshold(0.9), 1 / 0.9, rows * columns), [rows, columns])
-      : undefined,
+    dropout: masked ? dropoutKeyed(40 + l) : undefined,
   }));
   const run = (name: string, inputs: Record<string, Tensor>, attrs: object) =>
     tf.engine().runKernel(name, inputs as never, attrs as never) as Tensor[];
@@ -166,31 +164,32 @@ async function chainAndGroupGradients(group: GradientGroup) {
   let dx: Tensor | undefined;
   const chainDowns: Tensor[] = [];
   for (let l = members.length - 1; l >= 0; l--) {
-    const { dy, w, n, e, mask, scale } = members[l]!;
+    const { dy, w, n, e, dropout, scale } = members[l]!;
     const attrs: InlineProductAttrs = {
       transposeW: true,
       transposeN: true,
       transposeE: true,
       narrowScale: scale,
       scale: 1,
+      dropout,
     };
-    const [next, down] = run(
-      LOW_RANK_PRODUCT_INLINE,
-      { x: dy, w, n, e, ...(mask ? { mask } : {}), ...(dx ? { addend: dx } : {}) },
-      attrs,
-    );
+    const [next, down] = run(LOW_RANK_PRODUCT_INLINE, { x: dy, w, n, e, ...(dx ? { addend: dx } : {}) }, attrs);
     made.push(next!, down!);
     [dx, chainDowns[l]] = [next, down];
   }
-  const inputs = numberedInputs(members.map(({ dy, w, n, e, mask }) => ({ dy, w, n, e, mask })));
+  const inputs = numberedInputs(members.map(({ dy, w, n, e }) => ({ dy, w, n, e })));
+  const attrs: GradientGroupAttrs = {
+    narrowScales: members.map((m) => m.scale),
+    dropouts: masked ? members.map((m) => m.dropout!) : undefined,
+  };
   let grouped: Tensor[] = [];
   const dispatches = dispatchesOf(LOW_RANK_GRADIENT_GROUP, () => {
-    grouped = run(LOW_RANK_GRADIENT_GROUP, inputs, { narrowScales: members.map((m) => m.scale) } as GradientGroupAttrs);
+    grouped = run(LOW_RANK_GRADIENT_GROUP, inputs, attrs);
   });
   const read = (tensors: Tensor[]) => Promise.all(tensors.map(async (t) => Array.from(await t.data())));
   const chain = await read([dx!, ...chainDowns]);
   const values = await read(grouped);
-  const inputsMade = members.flatMap((m) => [m.dy, m.w, m.n, m.e, ...(m.mask ? [m.mask] : [])]);
+  const inputsMade = members.flatMap((m) => [m.dy, m.w, m.n, m.e]);
   tf.dispose([...inputsMade, ...made, ...grouped]);
   assert.equal(tf.memory().numTensors, before, 'a tensor outlived the kernels');
   return { chain, grouped: values, dispatches };
@@ -220,10 +219,10 @@ test('a group is one dispatch where the device binds it and each member would be
   const fake = (buffers: number) => deviceWithLimits(buffers, 32768);
   const qkv = { rows: 256, inner: 768, columns: [768, 256, 256], rank: 8, inputMask: false };
   assert.equal(groupsInlineProducts(fake(16), qkv), true);
-  // With input masks, three members bind 19 buffers; two bind 13.
-  assert.equal(groupsInlineProducts(fake(16), { ...qkv, inputMask: true }), false);
-  assert.equal(groupsInlineProducts(fake(16), { ...qkv, columns: [768, 256], inputMask: true }), true);
+  // Input masks are made in the shader: three members still bind 16 buffers.
+  assert.equal(groupsInlineProducts(fake(16), { ...qkv, inputMask: true }), true);
   assert.equal(groupsInlineProducts(fake(15), qkv), false);
+  assert.equal(groupsInlineProducts(fake(15), { ...qkv, columns: [768, 256], inputMask: true }), true);
   // At WebGPU's default of 8, not even two.
   assert.equal(groupsInlineProducts(fake(8), { ...qkv, columns: [768, 256] }), false);
   // One member alone is not a group; a member too large for `auto`, or not vectorizable, keeps its own dispatch.
@@ -235,11 +234,10 @@ test('a group is one dispatch where the device binds it and each member would be
 
 test("a group's input gradient is one dispatch where the device binds it and holds every member's t", async () => {
   const fake = (buffers: number, bytes = 32768) => deviceWithLimits(buffers, bytes);
-  const qkv = { rows: 256, inners: [768, 256, 256], columns: 768, rank: 8, masked: false };
+  const qkv = { rows: 256, inners: [768, 256, 256], columns: 768, rank: 8 };
   assert.equal(groupsInlineGradients(fake(16), qkv), true);
-  assert.equal(groupsInlineGradients(fake(16), { ...qkv, masked: true }), false);
-  assert.equal(groupsInlineGradients(fake(16), { ...qkv, inners: [768, 256], masked: true }), true);
   assert.equal(groupsInlineGradients(fake(15), qkv), false);
+  assert.equal(groupsInlineGradients(fake(15), { ...qkv, inners: [768, 256] }), true);
   assert.equal(groupsInlineGradients(fake(16), { ...qkv, inners: [768] }), false);
   // 64-row tiles: the inline variant's 8.5 KiB at r 8, and 2 KiB of t per member.
   assert.equal(groupsInlineGradients(fake(16, 14848), qkv), true);
@@ -252,7 +250,10 @@ test("a group's input gradient is one dispatch where the device binds it and hol
   assert.equal(groupsInlineGradients(fake(16), { ...qkv, rows: 4096, inners: [768, 2 ** 20] }), false);
 });
 
-/** A decoder layer's groups through the op: q, k and v (A perturbed on k, as MonteCLoRA's), gate and up with dropout. */
+/**
+ * A decoder layer's groups through the op: q, k and v (A perturbed on k, as MonteCLoRA's), gate and up with dropout,
+ * and four layers with dropout reading one x (one more than a group binds at 16 storage buffers).
+ */
 async function decoderGroups(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
   await initEngine(backend);
   const before = tf.memory().numTensors;
@@ -263,16 +264,12 @@ async function decoderGroups(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
   const groups = [
     { widths: [64, 32, 32], masked: false },
     { widths: [96, 96], masked: true },
-    // q, k and v with dropout: at 16 storage buffers the first two go together, v keeps its own dispatches.
-    { widths: [64, 32, 32], masked: true },
+    // At 16 storage buffers the first three go together, the fourth keeps its own dispatches.
+    { widths: [64, 32, 32, 48], masked: true },
   ].map(({ widths, masked }, g) => ({
     widths,
     weights: widths.map((width) => matrix(hidden, width)),
-    masks: widths.map((_, l) =>
-      masked
-        ? tf.tensor2d(keepMaskReference(drawKey(30 + l), keepThreshold(0.95), 1 / 0.95, x.size), [tokens, hidden])
-        : undefined,
-    ),
+    dropouts: widths.map((_, l) => (masked ? dropoutKeyed(30 + 10 * g + l) : undefined)),
     upstreams: widths.map((width) => matrix(tokens, width)),
     perturbed: g === 0 ? 1 : -1,
   }));
@@ -283,7 +280,7 @@ async function decoderGroups(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
   ]);
   const layersOf = (t: Tensor[]) => {
     let at = 0;
-    return groups.map(({ widths, weights, masks, perturbed }) => {
+    return groups.map(({ widths, weights, dropouts, perturbed }) => {
       const own = t.slice(at, (at += 2 * widths.length + Number(perturbed >= 0)));
       return widths.map((_, l): LowRankLayer => ({
         weight: weights[l]!,
@@ -291,7 +288,7 @@ async function decoderGroups(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
           a: own[2 * l] as Tensor2D,
           b: own[2 * l + 1] as Tensor2D,
           scaling: 2 / (l + 1),
-          ...(masks[l] ? { mask: masks[l] } : {}),
+          ...(dropouts[l] ? { dropout: dropouts[l] } : {}),
           ...(l === perturbed ? { perturbation: own.at(-1) as Tensor2D } : {}),
         },
       }));
@@ -306,7 +303,7 @@ async function decoderGroups(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
   const { value, grads } = tf.valueAndGrads(loss)([x, ...factors]);
   const outputs = tf.tidy(() => layersOf(factors).flatMap((layers) => lowRankLinears(x, layers)));
   const arrays = await Promise.all([...outputs, ...grads].map(async (t) => Array.from(await t.data())));
-  const owned = groups.flatMap((g) => [...g.weights, ...g.upstreams, ...g.masks.filter((m) => m !== undefined)]);
+  const owned = groups.flatMap((g) => [...g.weights, ...g.upstreams]);
   tf.dispose([x, ...factors, ...owned, value, ...outputs, ...grads]);
   assert.equal(tf.memory().numTensors, before, `${backend}: a tensor outlived the op`);
   return arrays;
@@ -314,7 +311,7 @@ async function decoderGroups(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
 
 test("webgpu: a decoder layer's q, k, v and gate, up agree with wasm, in one dispatch each way as the device binds them", async (t) => {
   await initEngine('webgpu');
-  if (bindings(3, false) > storageBuffersPerShader(device())) {
+  if (bindings(3) > storageBuffersPerShader(device())) {
     t.skip('q, k and v bind 16 storage buffers; the device allows fewer');
     return;
   }
@@ -323,18 +320,18 @@ test("webgpu: a decoder layer's q, k, v and gate, up agree with wasm, in one dis
     [LOW_RANK_PRODUCT_GROUP, LOW_RANK_GRADIENT_GROUP, LOW_RANK_PRODUCT_INLINE],
     () => withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'always', () => decoderGroups('webgpu')),
   );
-  // Each group's forward pass in the gradient's tape and again for the outputs, its backward pass once; the masked
-  // v's own products (two forward, one backward) too.
+  // Each group's forward pass in the gradient's tape and again for the outputs, its backward pass once; the fourth
+  // layer's own products (two forward, one backward) too.
   assert.deepEqual(calls, {
     [LOW_RANK_PRODUCT_GROUP]: 6,
     [LOW_RANK_GRADIENT_GROUP]: 3,
     [LOW_RANK_PRODUCT_INLINE]: 3,
   });
-  const labels = ['q', 'k', 'v', 'gate', 'up', 'q masked', 'k masked', 'v masked', 'dx'];
+  const labels = ['q', 'k', 'v', 'gate', 'up', 'q masked', 'k masked', 'v masked', 'fourth masked', 'dx'];
   for (const [g, members] of [
     [0, 3],
     [1, 2],
-    [2, 3],
+    [2, 4],
   ] as const) {
     for (let l = 0; l < members; l++) labels.push(`dA ${g}.${l}`, `dB ${g}.${l}`);
     if (g === 0) labels.push('dP k');

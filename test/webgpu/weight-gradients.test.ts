@@ -1,13 +1,13 @@
 /**
  * The split weight-gradient kernel (engine/kernels/webgpu/weight-gradients.ts) through lowRankWeightGradients against
- * the same op on wasm (the transposed-product kernel after the mask's multiplication): dA = (m ⊙ x)ᵀ·dDown and
- * dB = s·downᵀ·dy, with and without a mask, with scalar and vec4 loads, at token counts of one chunk and of many (the
- * last one short), and at widths off the kernel's tiles. Agreement within 1e-5 of the largest value (float32 sums in
- * another order); on webgpu the same call twice gives the same bits (the chunks are added in a fixed order), and the
- * partial sums' buffer is released. Layers that read one x (a decoder layer's q, k and v) likewise, all at once: each
- * with its own rank, width, mask or none and scale, in two dispatches where one shader binds them all, and in runs of
- * two dispatches each where it cannot. Where each product's workgroups and outputs start is beyond these checks: with
- * every start at 0 the same values come out, from fewer and busier workgroups.
+ * the same op on wasm (the transposed-product kernel after the mask's multiplication): dA = (m ⊙ x)ᵀ·dDown and dB =
+ * s·downᵀ·dy, with and without dropout (its mask made in the kernel on webgpu), with scalar and vec4 loads, at token
+ * counts of one chunk and of many (the last one short), and at widths off the kernel's tiles. Agreement within 1e-5 of
+ * the largest value (float32 sums in another order); on webgpu the same call twice gives the same bits (the chunks are
+ * added in a fixed order), and the partial sums' buffer is released. Layers that read one x (a decoder layer's q, k and
+ * v) likewise, all at once: each with its own rank, width, mask or none and scale, in two dispatches where one shader
+ * binds them all, and in runs of two dispatches each where it cannot. Where each product's workgroups and outputs start
+ * is beyond these checks: with every start at 0 the same values come out, from fewer and busier workgroups.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +23,8 @@ import {
 import { productPlan } from '../../src/engine/kernels/webgpu/weight-gradients-wgsl.js';
 import { LOW_RANK_WEIGHT_GRADIENTS } from '../../src/engine/kernels/webgpu/weight-gradients.js';
 import { assertAgree } from './agreement.js';
+import { keepThreshold } from '../../src/engine/dropout-bits.js';
+import { drawKey } from '../../src/engine/counter-hash.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 import { valuesOn } from './values-on.js';
 
@@ -56,15 +58,13 @@ function* gradients(c: Case, calls: number) {
   const dDown = matrix(c.tokens, c.rank);
   const down = matrix(c.tokens, c.rank);
   const dy = matrix(c.tokens, c.outFeatures);
-  const keep = rng.normalArray(c.tokens * c.inFeatures).map((z) => (z > -1 ? 1 / 0.8 : 0));
-  const mask = c.mask ? tf.tensor2d(keep, [c.tokens, c.inFeatures]) : undefined;
+  const hash = { key: drawKey(rng.nextUint32()), threshold: keepThreshold(0.8), scale: 1 / 0.8 };
+  const dropout = c.mask ? { hash } : undefined;
   for (let call = 0; call < calls; call++) {
-    // In a tidy, as in the gradient function: the composed path's masked x is an intermediate.
-    yield* tf.tidy(() =>
-      lowRankWeightGradients({ x, dDown, down, dy, dyScale: c.dyScale, ...(mask === undefined ? {} : { mask }) }),
-    );
+    // In a tidy, as in the gradient function: the composed path's mask and masked x are intermediates.
+    yield* tf.tidy(() => lowRankWeightGradients({ x, dDown, down, dy, dyScale: c.dyScale, dropout }));
   }
-  tf.dispose([x, dDown, down, dy, ...(mask === undefined ? [] : [mask])]);
+  tf.dispose([x, dDown, down, dy]);
 }
 
 /** Bytes of GPU buffers in use (tfjs-webgpu's count: tensors and kernels' own buffers alike). */
@@ -95,7 +95,7 @@ interface SharedLayer {
   readonly dyScale: number;
 }
 
-/** q, k and v of a small decoder layer, and a fourth layer with a mask (more than 16 storage buffers in one shader). */
+/** q, k and v of a small decoder layer, and a fourth layer (with 8 storage buffers, two runs of two layers). */
 const SHARED: SharedLayer[] = [
   { rank: 8, outFeatures: 64, mask: true, dyScale: 2 },
   { rank: 8, outFeatures: 32, mask: false, dyScale: 0.5 },
@@ -114,17 +114,12 @@ function* sharedGradients(layers: readonly SharedLayer[], tokens: number, inFeat
     down: matrix(tokens, layer.rank),
     dy: matrix(tokens, layer.outFeatures),
     dyScale: layer.dyScale,
-    ...(layer.mask
-      ? {
-          mask: tf.tensor2d(
-            rng.normalArray(tokens * inFeatures).map((z) => (z > -1 ? 1 / 0.8 : 0)),
-            [tokens, inFeatures],
-          ),
-        }
-      : {}),
+    dropout: layer.mask
+      ? { hash: { key: drawKey(rng.nextUint32()), threshold: keepThreshold(0.8), scale: 1 / 0.8 } }
+      : undefined,
   }));
   yield* tf.tidy(() => layersWeightGradients(x, operands).flat());
-  tf.dispose([x, ...operands.flatMap(({ mask, dDown, down, dy }) => [dDown, down, dy, ...(mask ? [mask] : [])])]);
+  tf.dispose([x, ...operands.flatMap(({ dDown, down, dy }) => [dDown, down, dy])]);
 }
 
 for (const [count, tokens, inFeatures] of [
@@ -143,15 +138,11 @@ for (const [count, tokens, inFeatures] of [
     actual.forEach((values, i) =>
       assertAgree(`layer ${i >> 1} ${i % 2 === 0 ? 'dA' : 'dB'}`, Array.from(values), Array.from(expected[i]!), 1e-5),
     );
-    // Two dispatches for every run of layers one shader binds: x and the partials, then per layer 3 or 4 operands.
+    // Two dispatches for every run of layers one shader binds: x and the partials, then per layer 3 operands (masks
+    // bind none).
     const bindable = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
-    const runs = layers.reduce(
-      ({ count: n, used }, layer) => {
-        const needs = 3 + Number(layer.mask);
-        return used + needs <= bindable ? { count: n, used: used + needs } : { count: n + 1, used: 2 + needs };
-      },
-      { count: 1, used: 2 },
-    ).count;
+    const perRun = Math.floor((bindable - 2) / 3);
+    const runs = Math.ceil(layers.length / perRun);
     const dispatches = dispatchesOf('McevalWeightGradient', () => {
       for (const t of sharedGradients(layers, tokens, inFeatures)) t.dispose();
     });

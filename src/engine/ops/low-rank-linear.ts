@@ -3,9 +3,11 @@
  * inverted-dropout mask (or none), P a perturbation of A (or none) and s the update's scaling, plus a residual where
  * given; or several such layers that read the same x, as one op. Gradients flow to x, A, B, P and the residual.
  *
- * Written out with its own gradient so that a training step keeps only what the backward pass needs — x, the mask and
- * the [tokens, r] product (m ⊙ x)·A — instead of every intermediate (base output, dropped-out input, B-product, scaled
- * update, sum), which tfjs otherwise holds until the end of the step. Forward values are the same ops in the same order
+ * Written out with its own gradient so that a training step keeps only what the backward pass needs — x and the
+ * [tokens, r] product (m ⊙ x)·A — instead of every intermediate (base output, dropped-out input, B-product, scaled
+ * update, sum), which tfjs otherwise holds until the end of the step. The mask is a hashed dropout's (dropout-bits.ts):
+ * on webgpu the kernels make it from its hash wherever they read it, so it is never written or kept; elsewhere it is
+ * made once and kept for the backward pass, as x is. Forward values are the same ops in the same order
  * as composing frozenLinear, dropout and linear, so outputs are bit-identical; the gradients are the same products
  * (product.ts's transposed products; A's and B's by `layersWeightGradients`, every layer's at once), summed in another
  * order. Where the backend has the McevalLowRankProduct kernel (webgpu), the output x·W + b + s·down·B and the input
@@ -40,6 +42,9 @@ import {
 } from '../kernels/webgpu/low-rank-product.js';
 import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
 import { hasKernel } from '../kernels/has-kernel.js';
+import type { HashedDropout } from '../dropout-bits.js';
+import { keepMask } from './dropout.js';
+import { dropoutHash, dropoutMaskOf, type InputDropout } from './input-dropout.js';
 
 export interface LowRankUpdate {
   /** [in, r]. */
@@ -47,8 +52,8 @@ export interface LowRankUpdate {
   /** [r, out]. */
   readonly b: Tensor2D;
   readonly scaling: number;
-  /** Inverted-dropout mask shaped like x, or none. */
-  readonly mask?: Tensor;
+  /** The inverted dropout on x (its mask shaped like x), or none. */
+  readonly dropout?: HashedDropout | undefined;
   /** [in, r], added to A inside the op (MonteCLoRA's sample); it receives A's gradient. */
   readonly perturbation?: Tensor2D;
 }
@@ -77,7 +82,8 @@ function inlineLowRankProduct(inputs: Given<InlineProductInputs>, attrs: InlineP
 
 /**
  * Whether the product of x [rows, inner] into `columns` forms its narrow product in the same dispatch, given the
- * optional inputs it binds (`inputMask`, and `others` of bias, output mask and addend).
+ * optional inputs it binds (`inputMask`: a dropout on x, whose mask takes workgroup memory; `others` of bias and
+ * addend).
  */
 function inlines(shape: InlineCandidate): boolean {
   if (!hasKernel(LOW_RANK_PRODUCT_INLINE)) return false;
@@ -95,14 +101,13 @@ interface MemberOperands {
 interface GroupMember {
   readonly weight: Tensor2D;
   readonly flatBias: Tensor | undefined;
-  readonly mask: Tensor2D | undefined;
+  readonly dropout: InputDropout | undefined;
   readonly scaling: number;
 }
 
 /**
  * The most leading layers, two or more, that `fits` says can go together (0 if not two): a group's dispatch takes as
- * many as the device binds (with dropout masks, two of a decoder's q, k and v at 16 storage buffers), the rest keep
- * their own.
+ * many as the device binds, the rest keep their own.
  */
 function leadingGroup(count: number, fits: (members: number) => boolean): number {
   for (let members = count; members >= 2; members--) if (fits(members)) return members;
@@ -122,10 +127,10 @@ function groupedProducts(
 ): [Tensor2D, Tensor2D][] | undefined {
   if (!hasKernel(LOW_RANK_PRODUCT_GROUP)) return undefined;
   const rank = operands[0]!.factor.shape[1];
-  const masked = members[0]!.mask !== undefined;
+  const masked = members[0]!.dropout !== undefined;
   const joins = (m: GroupMember, l: number) =>
     m.flatBias === undefined &&
-    (m.mask !== undefined) === masked &&
+    (m.dropout !== undefined) === masked &&
     operands[l]!.addend === undefined &&
     operands[l]!.factor.shape[1] === rank;
   const candidate = { rows: x.shape[0], inner: x.shape[1], rank, inputMask: masked };
@@ -141,11 +146,12 @@ function groupedProducts(
   const group = members.slice(0, count);
   const inputs = {
     x,
-    ...numberedInputs(
-      group.map((m, l) => ({ w: m.weight, n: operands[l]!.factor, e: operands[l]!.b, inputMask: m.mask })),
-    ),
+    ...numberedInputs(group.map((m, l) => ({ w: m.weight, n: operands[l]!.factor, e: operands[l]!.b }))),
   };
-  const attrs: GroupProductAttrs = { scales: group.map((m) => m.scaling) };
+  const attrs: GroupProductAttrs = {
+    scales: group.map((m) => m.scaling),
+    inputDropouts: masked ? group.map((m) => dropoutHash(m.dropout)!) : undefined,
+  };
   const outputs = tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor2D[];
   return group.map((_, l) => [outputs[l]!, outputs[count + l]!]);
 }
@@ -156,7 +162,7 @@ interface GradientMember {
   readonly weight: Tensor2D;
   readonly b: Tensor2D;
   readonly factor: Tensor2D;
-  readonly mask: Tensor2D | undefined;
+  readonly dropout: InputDropout | undefined;
   readonly part: { readonly scaling: number };
 }
 
@@ -169,17 +175,20 @@ function groupedGradients(members: readonly GradientMember[]): { dx: Tensor2D; d
   if (!hasKernel(LOW_RANK_GRADIENT_GROUP)) return undefined;
   const [rows, columns] = [members[0]!.dy.shape[0], members[0]!.weight.shape[0]];
   const rank = members[0]!.factor.shape[1];
-  const masked = members[0]!.mask !== undefined;
-  const joins = (m: GradientMember) => m.factor.shape[1] === rank && (m.mask !== undefined) === masked;
+  const masked = members[0]!.dropout !== undefined;
+  const joins = (m: GradientMember) => m.factor.shape[1] === rank && (m.dropout !== undefined) === masked;
   const count = leadingGroup(members.length, (n) => {
     const group = members.slice(0, n);
-    const candidate = { rows, inners: group.map((m) => m.weight.shape[1]), columns, rank, masked };
+    const candidate = { rows, inners: group.map((m) => m.weight.shape[1]), columns, rank };
     return group.every(joins) && groupsInlineGradients(tf.backend() as unknown as WebGpuBackendLike, candidate);
   });
   if (count === 0) return undefined;
   const group = members.slice(0, count);
-  const inputs = numberedInputs(group.map((m) => ({ dy: m.dy, w: m.weight, n: m.b, e: m.factor, mask: m.mask })));
-  const attrs: GradientGroupAttrs = { narrowScales: group.map((m) => m.part.scaling) };
+  const inputs = numberedInputs(group.map((m) => ({ dy: m.dy, w: m.weight, n: m.b, e: m.factor })));
+  const attrs: GradientGroupAttrs = {
+    narrowScales: group.map((m) => m.part.scaling),
+    dropouts: masked ? group.map((m) => dropoutHash(m.dropout)!) : undefined,
+  };
   const [dx, ...dDowns] = tf.engine().runKernel(LOW_RANK_GRADIENT_GROUP, inputs as never, attrs as never) as Tensor2D[];
   return { dx: dx!, dDowns };
 }
@@ -223,11 +232,15 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
   const flat = (t: Tensor, width: number) => tf.reshape(t, [-1, width]) as Tensor2D;
   // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).
   const fused = hasKernel(LOW_RANK_PRODUCT);
+  // On webgpu the kernels make a dropout's mask from its hash; elsewhere it is made here, once.
+  const rows = x.size / inFeatures;
+  const inputDropout = (dropout?: HashedDropout): InputDropout | undefined =>
+    dropout === undefined ? undefined : fused ? { hash: dropout } : { mask: keepMask([rows, inFeatures], dropout) };
   const parts = layers.map(({ weight, bias, update, residual }) => ({
     weight,
     bias,
     flatBias: fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined,
-    mask: update.mask === undefined ? undefined : flat(update.mask, inFeatures),
+    dropout: inputDropout(update.dropout),
     scaling: update.scaling,
     // The op's inputs for this layer: A, B, and when given A's perturbation and the residual.
     inputs: [
@@ -243,8 +256,8 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
   // [x·W + b + s·down·B (+ addend), down] with down = (m ⊙ x)·A′ by a dispatch of its own: one fused product, or
   // tfjs ops (the addend added last, as the model's tf.add(residual, output) did).
   const separateProducts = (part: Part, input: Tensor2D, factor: Tensor2D, b: Tensor2D, addend?: Tensor2D) => {
-    const { mask, weight, bias, flatBias, scaling } = part;
-    const down = narrowProduct(input, factor, mask === undefined ? {} : { mask });
+    const { dropout, weight, bias, flatBias, scaling } = part;
+    const down = narrowProduct(input, factor, { dropout });
     if (fused) {
       const value = lowRankProduct(
         { x: input, w: weight, d: down, e: b, bias: flatBias, addend },
@@ -262,27 +275,29 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
   const separateGradients = (
     scaling: number,
     dy: Tensor2D,
-    { weight, b, factor, mask }: { weight: Tensor2D; b: Tensor2D; factor: Tensor2D; mask: Tensor2D | undefined },
+    { weight, b, factor, dropout }: { weight: Tensor2D; b: Tensor2D; factor: Tensor2D; dropout?: InputDropout },
     addend?: Tensor2D,
   ) => {
     const dDown = narrowProduct(dy, b, { transposeW: true, scale: scaling });
     if (fused) {
       const dx = lowRankProduct(
-        { x: dy, w: weight, d: dDown, e: factor, mask, addend },
-        { transposeW: true, transposeE: true, scale: 1 },
+        { x: dy, w: weight, d: dDown, e: factor, addend },
+        { transposeW: true, transposeE: true, scale: 1, dropout: dropoutHash(dropout) },
       );
       return [dx, dDown] as const;
     }
     const low = productTransposedRight(dDown, factor);
-    const dx = tf.add(productTransposedRight(dy, weight), mask === undefined ? low : tf.mul(low, mask)) as Tensor2D;
+    const masked = dropout === undefined ? low : tf.mul(low, dropoutMaskOf(dropout, low.shape));
+    const dx = tf.add(productTransposedRight(dy, weight), masked) as Tensor2D;
     return [addend === undefined ? dx : (tf.add(addend, dx) as Tensor2D), dDown] as const;
   };
   const input = flat(x, inFeatures);
-  const rows = input.shape[0];
-  // Per layer, what its backward pass reads: A′ (A plus its perturbation), B, down, W and the mask (saved, so that they
-  // outlive any scope the forward pass ran in), from this offset in the saved list.
+  // Per layer, what its backward pass reads: A′ (A plus its perturbation), B, down, W and a mask made already (saved,
+  // so that they outlive any scope the forward pass ran in), from this offset in the saved list.
+  const madeMask = (part: Part) =>
+    part.dropout !== undefined && 'mask' in part.dropout ? part.dropout.mask : undefined;
   const savedAt = parts.map(
-    (_, l) => 1 + parts.slice(0, l).reduce((n, part) => n + 4 + Number(part.mask !== undefined), 0),
+    (_, l) => 1 + parts.slice(0, l).reduce((n, part) => n + 4 + Number(madeMask(part) !== undefined), 0),
   );
   const outputs = runMultiOutputOp([input, ...parts.flatMap((part) => part.inputs)], {
     forward: ([xs, ...rest], save) => {
@@ -307,16 +322,24 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
             inner: inFeatures,
             columns: outFeatures,
             rank,
-            inputMask: part.mask !== undefined,
+            inputMask: part.dropout !== undefined,
             others: given(part.flatBias, addend),
           })
             ? inlineLowRankProduct(
-                { x: xs, w: part.weight, n: factor, e: b, bias: part.flatBias, inputMask: part.mask, addend },
-                { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: part.scaling },
+                { x: xs, w: part.weight, n: factor, e: b, bias: part.flatBias, addend },
+                {
+                  transposeW: false,
+                  transposeN: false,
+                  transposeE: false,
+                  narrowScale: 1,
+                  scale: part.scaling,
+                  inputDropout: dropoutHash(part.dropout),
+                },
               )
             : separateProducts(part, xs as Tensor2D, factor, b, addend));
         values.push(value);
-        saved.push(factor, b, down, part.weight, ...(part.mask === undefined ? [] : [part.mask]));
+        const mask = madeMask(part);
+        saved.push(factor, b, down, part.weight, ...(mask === undefined ? [] : [mask]));
       });
       save(saved);
       return values;
@@ -326,8 +349,8 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
       const grads: Tensor[][] = [];
       const members = parts.map((part, l) => {
         const [factor, b, down, weight, mask] = saved.slice(savedAt[l], savedAt[l]! + 5) as Tensor2D[];
-        const masked = part.mask === undefined ? undefined : mask;
-        return { factor: factor!, b: b!, down: down!, weight: weight!, mask: masked, dy: dys[l] as Tensor2D, part };
+        const dropout = madeMask(part) === undefined ? part.dropout : { mask: mask! };
+        return { factor: factor!, b: b!, down: down!, weight: weight!, dropout, dy: dys[l] as Tensor2D, part };
       });
       // The leading layers in one dispatch where the backend can; the others last first, each input gradient adding
       // the ones before it in this loop (the order tfjs's tape would add them in) and the group's.
@@ -336,7 +359,7 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
       const dDowns: Tensor2D[] = [...(grouped?.dDowns ?? [])];
       const firstChained = dDowns.length;
       for (let l = parts.length - 1; l >= firstChained; l--) {
-        const { factor, b, weight, mask, dy, part } = members[l]!;
+        const { factor, b, weight, dropout, dy, part } = members[l]!;
         const [rank, outFeatures] = [factor.shape[1], weight.shape[1]];
         // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] (less work; on
         // webgpu inside their kernels).
@@ -346,16 +369,23 @@ export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tens
           columns: inFeatures,
           rank,
           inputMask: false,
-          others: given(mask, dx),
+          others: given(dx),
         })
           ? inlineLowRankProduct(
-              { x: dy, w: weight, n: b, e: factor, mask, addend: dx },
-              { transposeW: true, transposeN: true, transposeE: true, narrowScale: part.scaling, scale: 1 },
+              { x: dy, w: weight, n: b, e: factor, addend: dx },
+              {
+                transposeW: true,
+                transposeN: true,
+                transposeE: true,
+                narrowScale: part.scaling,
+                scale: 1,
+                dropout: dropoutHash(dropout),
+              },
             )
-          : separateGradients(part.scaling, dy, { weight, b, factor, mask }, dx);
+          : separateGradients(part.scaling, dy, { weight, b, factor, dropout }, dx);
       }
-      const operands = members.map(({ mask, down, dy, part }, l): LayerGradientOperands => ({
-        mask,
+      const operands = members.map(({ dropout, down, dy, part }, l): LayerGradientOperands => ({
+        dropout,
         dDown: dDowns[l]!,
         down,
         dy,

@@ -1,14 +1,15 @@
 /**
  * Low-rank layers' weight gradients, per layer dA = (m ⊙ x)ᵀ·dDown [in, r] and dB = s·downᵀ·dy [r, out], for x
- * [tokens, in] (shared by the layers that read one input), an inverted-dropout mask shaped like x (or none), dDown and
- * down [tokens, r], dy [tokens, out]. On webgpu one kernel computes them all, split over the tokens, two dispatches
- * for as many layers as a shader can bind (kernels/webgpu/weight-gradients.ts), unless
+ * [tokens, in] (shared by the layers that read one input), a hashed dropout's mask m shaped like x (or none), dDown and
+ * down [tokens, r], dy [tokens, out]. On webgpu one kernel computes them all, split over the tokens, the masks made
+ * where x is read, two dispatches for as many layers as a shader can bind (kernels/webgpu/weight-gradients.ts), unless
  * MCEVAL_WEBGPU_WEIGHT_GRADIENTS=tfjs; elsewhere each is a `transposedProduct`, after the mask's multiplication. No
  * gradient: it is used inside gradient functions.
  */
-import { tf, type Tensor, type Tensor2D } from '../tf.js';
+import { tf, type Tensor2D } from '../tf.js';
 import { transposedProduct } from './transposed-product.js';
 import { numberedInputs } from './numbered-inputs.js';
+import { dropoutHash, dropoutMaskOf, kernelTakes, type InputDropout } from './input-dropout.js';
 import { hasKernel } from '../kernels/has-kernel.js';
 import {
   LOW_RANK_WEIGHT_GRADIENTS,
@@ -18,7 +19,8 @@ import {
 
 /** One layer's share: what it multiplied x by and the gradients that reached it. */
 export interface LayerGradientOperands {
-  readonly mask?: Tensor | undefined;
+  /** The dropout on x. */
+  readonly dropout?: InputDropout | undefined;
   readonly dDown: Tensor2D;
   readonly down: Tensor2D;
   readonly dy: Tensor2D;
@@ -32,14 +34,17 @@ export interface WeightGradientOperands extends LayerGradientOperands {
 
 /** [dA, dB] of each layer that read x. */
 export function layersWeightGradients(x: Tensor2D, layers: readonly LayerGradientOperands[]): [Tensor2D, Tensor2D][] {
-  if (hasKernel(LOW_RANK_WEIGHT_GRADIENTS) && splitWeightGradients()) {
-    const inputs = { x, ...numberedInputs(layers.map(({ mask, dDown, down, dy }) => ({ dDown, down, dy, mask }))) };
-    const attrs: WeightGradientAttrs = { dyScales: layers.map(({ dyScale = 1 }) => dyScale) };
+  if (hasKernel(LOW_RANK_WEIGHT_GRADIENTS) && splitWeightGradients() && layers.every((l) => kernelTakes(l.dropout))) {
+    const inputs = { x, ...numberedInputs(layers.map(({ dDown, down, dy }) => ({ dDown, down, dy }))) };
+    const attrs: WeightGradientAttrs = {
+      dyScales: layers.map(({ dyScale = 1 }) => dyScale),
+      dropouts: layers.map(({ dropout }) => dropoutHash(dropout)),
+    };
     const outputs = tf.engine().runKernel(LOW_RANK_WEIGHT_GRADIENTS, inputs as never, attrs as never) as Tensor2D[];
     return layers.map((_, k) => [outputs[2 * k]!, outputs[2 * k + 1]!]);
   }
-  return layers.map(({ mask, dDown, down, dy, dyScale = 1 }) => {
-    const dropped = mask === undefined ? x : (tf.mul(x, mask) as Tensor2D);
+  return layers.map(({ dropout, dDown, down, dy, dyScale = 1 }) => {
+    const dropped = dropout === undefined ? x : (tf.mul(x, dropoutMaskOf(dropout, x.shape)) as Tensor2D);
     const dB = transposedProduct(down, dy);
     return [transposedProduct(dropped, dDown), dyScale === 1 ? dB : (tf.mul(dB, dyScale) as Tensor2D)];
   });

@@ -1,6 +1,6 @@
 /**
  * A kernel's inputs for a list of members (layers of a group, widths of a draw), each member's under its name and
- * index (`w0`, `mask1`, …) — the names mceval's grouped webgpu kernels read them by. Inputs left undefined are not
+ * index (`w0`, `n1`, …) — the names mceval's grouped webgpu kernels read them by. Inputs left undefined are not
  * passed.
  */
 import type { Tensor } from '../tf.js';

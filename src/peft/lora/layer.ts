@@ -6,7 +6,7 @@
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
 import { linear } from '../../engine/ops/linear.js';
 import { newVariable } from '../../engine/variables.js';
-import { dropout, dropoutMask } from '../../engine/ops/dropout.js';
+import { dropout, drawDropout } from '../../engine/ops/dropout.js';
 import type { LowRankUpdate } from '../../engine/ops/low-rank-linear.js';
 import type { Rng } from '../../engine/rng.js';
 import type { ForwardContext } from '../../models/forward-context.js';
@@ -67,13 +67,14 @@ export class LoraLayer implements LinearAdapter {
    */
   lowRankUpdate(x: Tensor, base: Linear, context: ForwardContext): LowRankUpdate | undefined {
     if (base.weight.trainable || base.bias?.trainable) return undefined;
-    const mask = context.training ? dropoutMask(x.shape, this.config.dropout, context.rng) : undefined;
+    // The mask itself is made where the op reads it (inside its kernels on webgpu), from the drawn key.
+    const drawn = context.training ? drawDropout(this.config.dropout, context.rng) : undefined;
     const { a, perturbation } = this.downFactors(context);
     return {
       a,
       b: this.loraB as unknown as Tensor2D,
       scaling: this.scaling,
-      ...(mask === undefined ? {} : { mask }),
+      ...(drawn === undefined ? {} : { dropout: drawn }),
       ...(perturbation === undefined ? {} : { perturbation }),
     };
   }

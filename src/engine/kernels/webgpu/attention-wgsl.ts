@@ -29,12 +29,12 @@
  * log-sum-exp stay those of the undropped probabilities, and D = Σ dy·out holds as it is.
  */
 import { ELEMENT_INDEX } from './shader.js';
-import { TRIPLE32_WGSL } from './counter-hash-wgsl.js';
+import { HASHED_KEEP_WGSL, dropoutArguments, dropoutUniforms } from './hashed-dropout-wgsl.js';
 
 /** Fields after tfjs's own uniforms, set by the kernels in this order. */
 export const ATTENTION_UNIFORMS =
   'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, entries : i32, reach : i32, scale : f32, ' +
-  'dropKey : i32, dropThreshold : i32, dropScale : f32,';
+  dropoutUniforms('drop');
 
 /** Invocations per workgroup with one lane per row (the row statistics' shader always). */
 export const ATTENTION_WORKGROUP = 64;
@@ -109,7 +109,7 @@ fn writeVector(o : i32, value : vec4<f32>) {
  */
 function dropoutCode(dropout: boolean): string {
   if (!dropout) return `fn keptFactor(n : i32, r : i32, j : i32) -> f32 {\n  return 1.0;\n}\n`;
-  return `${TRIPLE32_WGSL}
+  return `${HASHED_KEEP_WGSL}
 fn keptFactor(n : i32, r : i32, j : i32) -> f32 {
   let kvHeads = u32(uniforms.kvHeads);
   let groups = u32(uniforms.groups);
@@ -118,8 +118,7 @@ fn keptFactor(n : i32, r : i32, j : i32) -> f32 {
   let row = u32(r);
   let head = (entry / kvHeads) * kvHeads * groups + (entry % kvHeads) * groups + row / queries;
   let index = (head * queries + row % queries) * u32(uniforms.keys) + u32(j);
-  let bits = triple32(triple32(index) ^ bitcast<u32>(uniforms.dropKey));
-  return select(0.0, uniforms.dropScale, bits < bitcast<u32>(uniforms.dropThreshold));
+  return hashedKeep(index, ${dropoutArguments('drop')});
 }
 `;
 }

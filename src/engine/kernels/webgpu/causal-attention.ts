@@ -23,6 +23,7 @@ import {
   attentionRowStatsCode,
   laneDirectives,
 } from './attention-wgsl.js';
+import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from './attention-lanes.js';
 import { webGpuAdapterReport } from '../../webgpu.js';
 import {
@@ -74,13 +75,7 @@ function uniforms(g: Geometry, attrs: CausalAttentionAttrs): ShaderUniform[] {
   const drop = attrs.dropout;
   const int = (value: number): ShaderUniform => ({ type: 'int32', data: [value] });
   const float = (value: number): ShaderUniform => ({ type: 'float32', data: [value] });
-  return [
-    ...ints.map(int),
-    float(attrs.scale),
-    ...(drop === undefined
-      ? [int(0), int(0), float(0)]
-      : [int(drop.key | 0), int(drop.threshold | 0), float(drop.scale)]),
-  ];
+  return [...ints.map(int), float(attrs.scale), ...dropoutUniformValues(drop ?? { key: 0, threshold: 0, scale: 0 })];
 }
 
 /** Keys (or rows) per workgroup tile: two tiles of dh floats each, within the device's workgroup storage. */

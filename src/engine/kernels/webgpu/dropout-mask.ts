@@ -5,7 +5,7 @@
  * input, for every adapted layer and step). No inputs; attributes give the shape, the key, the threshold and value.
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
-import { TRIPLE32_WGSL } from './counter-hash-wgsl.js';
+import { HASHED_KEEP_WGSL, dropoutAt, dropoutUniformValues, dropoutUniforms } from './hashed-dropout-wgsl.js';
 import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
 
 export const DROPOUT_MASK = 'McevalDropoutMask';
@@ -22,13 +22,11 @@ export interface DropoutMaskAttrs {
 const WORKGROUP = 256;
 
 const CODE = `
-${TRIPLE32_WGSL}
+${HASHED_KEEP_WGSL}
 fn main() {
   let i = ${ELEMENT_INDEX(WORKGROUP)};
   if (i < uniforms.count) {
-    // The key and threshold are u32 passed as i32 bit patterns.
-    let bits = triple32(triple32(u32(i)) ^ bitcast<u32>(uniforms.key));
-    result[i] = select(0.0, uniforms.value, bits < bitcast<u32>(uniforms.threshold));
+    result[i] = ${dropoutAt('mask', 'i')};
   }
 }
 `;
@@ -41,17 +39,14 @@ const dropoutMask: KernelFunc = ({ backend, attrs }) => {
     {
       key: 'McevalDropoutMask',
       inputs: [],
-      uniforms: 'count : i32, key : i32, threshold : i32, value : f32,',
+      uniforms: `count : i32, ${dropoutUniforms('mask')}`,
       workgroupSize: WORKGROUP,
       dispatch: elementwiseDispatch(count, WORKGROUP),
       outputSize: count,
       code: CODE,
     },
     [],
-    [
-      ...[count, key | 0, threshold | 0].map((data) => ({ type: 'int32' as const, data: [data] })),
-      { type: 'float32', data: [value] },
-    ],
+    [{ type: 'int32', data: [count] }, ...dropoutUniformValues({ key, threshold, scale: value })],
   );
   return shaped(output, [...shape]);
 };

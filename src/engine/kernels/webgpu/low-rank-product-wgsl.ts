@@ -9,8 +9,11 @@
  * first, into the same accumulators, which are then scaled and masked (the mask and the scale apply to it alone) before
  * the base product's inner steps add onto them; inlineLowRankProductCode forms d itself and adds the low-rank part
  * last, for one layer or (with members) for a group of layers that read the same x; inlineGradientGroupCode forms
- * such a group's input gradient.
+ * such a group's input gradient. Every mask is a LoRA layer's dropout mask on its input, made from its hash where it is
+ * read (hashed-dropout-wgsl.ts), so no mask is bound.
  */
+import { HASHED_KEEP_WGSL, dropoutAt, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
+
 /** Fields after tfjs's own uniforms, in this order. */
 export const LOW_RANK_UNIFORMS = 'rowCount : i32, columnCount : i32, innerCount : i32, rank : i32, scale : f32,';
 
@@ -32,6 +35,7 @@ export interface LowRankProductShape {
   /** E is stored [columns, rank]. */
   readonly transposeE: boolean;
   readonly bias: boolean;
+  /** The low-rank part is multiplied by a dropout mask shaped like the output (uniforms `dropout…`). */
   readonly mask: boolean;
   /** An addend shaped like the output, added last (a residual stream). */
   readonly addend: boolean;
@@ -211,8 +215,16 @@ const SINGLE_PLACEMENT = (tile: number) => `
   let columnCount = uniforms.columnCount;
   let scale = uniforms.scale;`;
 
-/** The constants, workgroup tiles and first lines of main() that every variant shares; `declarations` go before. */
-const opening = (blocks: ProductBlocks, declarations = '', placement = SINGLE_PLACEMENT(productTile(blocks))) => `
+/**
+ * The constants, workgroup tiles and first lines of main() that every variant shares; `declarations` go before, after
+ * the dropout hash where the shader makes masks.
+ */
+const opening = (
+  blocks: ProductBlocks,
+  masks: boolean,
+  declarations = '',
+  placement = SINGLE_PLACEMENT(productTile(blocks)),
+) => `${masks ? HASHED_KEEP_WGSL : ''}
 const TK = 16;
 const BLOCKS = ${blocks};
 const GROUPS = ${16 * blocks};
@@ -226,22 +238,27 @@ fn main() {
   // One set of accumulators for both products (registers are what limits a tile on a GPU).
   var acc : array<vec4<f32>, ${4 * blocks * blocks}>;`;
 
-/** The low-rank part's factor per output, where the shape has a mask. */
-const outputMask = (shape: LowRankProductShape) => (shape.mask ? ' * mask[i * columnCount + j]' : '');
+/** The low-rank part's factor per output, where the shape has a mask: its element of mask `name`. */
+const outputMask = (shape: LowRankProductShape, name = 'dropout') =>
+  shape.mask ? ` * ${dropoutAt(name, 'i * columnCount + j')}` : '';
+
+/** Uniform fields of the product's masks, after the variant's own: the input mask's, then the output mask's. */
+export const maskUniforms = (inputMask: boolean, mask: boolean): string =>
+  `${inputMask ? dropoutUniforms('inputDropout') : ''} ${mask ? dropoutUniforms('dropout') : ''}`;
 
 /** The terms after the products: bias and addend, where the shape has them. */
 const lastTerms = (shape: LowRankProductShape) =>
   `${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * columnCount + j]' : ''}`;
 
 /**
- * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias, mask and addend where the shape has them,
- * scalar arrays.
+ * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias and addend where the shape has them, scalar
+ * arrays. Uniforms: LOW_RANK_UNIFORMS, then maskUniforms'.
  */
 export function lowRankProductCode(shape: LowRankProductShape): string {
   const terms = lastTerms(shape);
   const mask = outputMask(shape);
   // The low-rank part first, scaled and masked in place, then the base product added onto it.
-  return `${opening(shape.blocks)}
+  return `${opening(shape.blocks, shape.mask)}
   ${product(reads('d'), reads('e'), 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
   ${eachOutput(`acc[block][r] = scale * acc[block][r]${mask};`)}
   ${product(reads('x'), reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
@@ -256,7 +273,10 @@ export interface InlineNarrowShape {
   readonly rank: number;
   /** N is stored [rank, inner] (so the narrow product uses Nᵀ). */
   readonly transposeN: boolean;
-  /** A mask shaped like x multiplies x in the narrow product alone (dropout on a LoRA layer's input). */
+  /**
+   * A dropout mask shaped like x (uniforms `inputDropout…`) multiplies x in the narrow product alone (dropout on a
+   * LoRA layer's input).
+   */
   readonly inputMask: boolean;
 }
 
@@ -269,7 +289,10 @@ export const INLINE_MOST_RANK = 16;
 /** Uniform fields of the inline variant: LOW_RANK_UNIFORMS' and the narrow product's scale. */
 export const INLINE_UNIFORMS = `${LOW_RANK_UNIFORMS} narrowScale : f32,`;
 
-/** Workgroup memory the inline variant takes, in bytes: the two tiles, N′'s inner step and the input mask's. */
+/**
+ * Workgroup memory the inline variant takes, in bytes: the two tiles, N′'s inner step and the input mask's (made once
+ * per workgroup and element, as x's tile is loaded).
+ */
 export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowShape): number {
   return 4 * (2 * 1024 * blocks + 16 * shape.rank + (shape.inputMask ? 16 * 64 * blocks : 0));
 }
@@ -305,6 +328,7 @@ interface InlineOperands {
   readonly w: Read;
   readonly n: Read;
   readonly e: Read;
+  /** The input mask's elements at an element index of x and the three after it, a vec4. */
   readonly inputMask: Read;
   readonly storeDown: (at: string, value: string) => string;
   readonly storeResult: (at: string, value: string) => string;
@@ -318,7 +342,7 @@ const singleOperands = (tile: number): InlineOperands => ({
   w: reads('w'),
   n: reads('n'),
   e: reads('e'),
-  inputMask: reads('inputMask'),
+  inputMask: (at) => dropoutAt4('inputDropout', at),
   storeDown: (at, value) => `down[${at}] = ${value};`,
   storeResult: (at, value) => `result[${at}] = ${value};`,
   declarations: '',
@@ -328,10 +352,14 @@ const singleOperands = (tile: number): InlineOperands => ({
 /** The name a group's member `layer` binds an operand by: the first member's plain (`w`), the others' numbered. */
 export const memberName = (name: string, layer: number): string => (layer === 0 ? name : `${name}${layer}`);
 
-/** Uniform fields of the group variant, after INLINE_UNIFORMS: each member's but the first's. */
-export function groupUniforms(members: number): string {
+/**
+ * Uniform fields of the group variant, after INLINE_UNIFORMS: each member's but the first's, then, with input masks,
+ * every member's mask.
+ */
+export function groupUniforms(members: number, inputMask: boolean): string {
   const fields = [];
   for (let l = 1; l < members; l++) fields.push(`columnCount${l} : i32, firstTile${l} : i32, scale${l} : f32,`);
+  if (inputMask) for (let l = 0; l < members; l++) fields.push(dropoutUniforms(memberName('inputDropout', l)));
   return fields.join(' ');
 }
 
@@ -351,6 +379,13 @@ function groupOperands(tile: number, members: number, inputMask: boolean): Inlin
     `fn ${name}At(at : i32) -> ${type} {\n${cases((l) => `return ${memberName(name, l)}[at];`)}\n}`;
   const writer = (name: string, binding: string) =>
     `fn ${name}(at : i32, value : f32) {\n${cases((l) => `${memberName(binding, l)}[at] = value;`)}\n}`;
+  // The member's input mask is made from its own key, threshold and scale, chosen with the member.
+  const maskChoice = (l: number, declare = '') =>
+    inputMask
+      ? ['Key', 'Threshold', 'Scale']
+          .map((field) => `\n    ${declare}inputDropout${field} = uniforms.${memberName('inputDropout', l)}${field};`)
+          .join('')
+      : '';
   const choices = [];
   for (let l = 1; l < members; l++)
     choices.push(`
@@ -358,7 +393,7 @@ function groupOperands(tile: number, members: number, inputMask: boolean): Inlin
     layer = ${l};
     firstTile = uniforms.firstTile${l};
     columnCount = uniforms.columnCount${l};
-    scale = uniforms.scale${l};
+    scale = uniforms.scale${l};${maskChoice(l)}
   }`);
   const call =
     (name: string): Read =>
@@ -368,19 +403,19 @@ function groupOperands(tile: number, members: number, inputMask: boolean): Inlin
     w: call('w'),
     n: call('n'),
     e: call('e'),
-    inputMask: call('inputMask'),
+    inputMask: (at) => dropoutAt4('inputDropout', at, ''),
     storeDown: (at, value) => `storeDown(${at}, ${value});`,
     storeResult: (at, value) => `storeResult(${at}, ${value});`,
     declarations: `
 var<private> layer : i32;
-${[...['w', 'n', 'e'], ...(inputMask ? ['inputMask'] : [])].map((name) => reader(name, 'vec4<f32>')).join('\n')}
+${['w', 'n', 'e'].map((name) => reader(name, 'vec4<f32>')).join('\n')}
 ${writer('storeDown', 'down')}
 ${writer('storeResult', 'result')}`,
     placement: `
   layer = 0;
   var firstTile = 0;
   var columnCount = uniforms.columnCount;
-  var scale = uniforms.scale;${choices.join('')}
+  var scale = uniforms.scale;${maskChoice(0, 'var ')}${choices.join('')}
   let j0 = (i32(workgroupId.x) - firstTile) * ${tile};`,
   };
 }
@@ -393,13 +428,14 @@ ${writer('storeResult', 'result')}`,
  * product's inner steps run — the tiles of one row of tiles each form the same t, rank / tile width more multiply-adds
  * than the base product's (an eighth at r = 8 and 64 × 64 tiles) — and the first column of tiles writes it. The
  * low-rank part is added last, from workgroup memory. Vectorized shapes only (inner, columns and rank multiples of 4).
- * Inputs: x, w, n, e (vec4 arrays), `down` (written), then bias, inputMask (a vec4 array), mask and addend where
- * the shape has them.
+ * Inputs: x, w, n, e (vec4 arrays), `down` (written), then bias and addend where the shape has them. Uniforms:
+ * INLINE_UNIFORMS, then maskUniforms'.
  *
  * With `members` > 1, the products of a group of layers that read the same x (a decoder's q, k and v), each with its
- * own W, N, E, width and scale, in one dispatch (groupOperands): the first member's output is `result` and its
- * operands are bound as above; member l's are w_l, n_l, e_l, down_l, result_l (written) and inputMask_l. Each output
- * is the same sums in the same order as the member's own dispatch gives. No bias, output mask or addend.
+ * own W, N, E, width, scale and input mask, in one dispatch (groupOperands): the first member's output is `result` and
+ * its operands are bound as above; member l's are w_l, n_l, e_l, down_l and result_l (written). Uniforms:
+ * INLINE_UNIFORMS, then groupUniforms'. Each output is the same sums in the same order as the member's own dispatch
+ * gives. No bias, output mask or addend.
  */
 export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape, members = 1): string {
   const terms = lastTerms(shape);
@@ -416,7 +452,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
       let k = k0 + (i32(localIndex) % 4) * 4;
       var value = vec4<f32>(0.0);
       if (k < uniforms.innerCount && i0 + line < uniforms.rowCount) {
-        value = ${operands.inputMask('((i0 + line) * uniforms.innerCount + k) / 4')};
+        value = ${operands.inputMask('(i0 + line) * uniforms.innerCount + k')};
       }
       for (var c = 0; c < 4; c++) {
         maskTile[(k - k0 + c) * TILE_ROWS + line] = value[c];
@@ -431,7 +467,7 @@ const SHARE = ${(narrow.rank * tileRows) / PRODUCT_WORKGROUP};
 var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
     narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
   }${operands.declarations}`;
-  return `${opening(blocks, declarations, operands.placement)}
+  return `${opening(blocks, shape.mask || narrow.inputMask, declarations, operands.placement)}
   let narrowRow = i32(localIndex) % TILE_ROWS;
   let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;
   var narrow : array<f32, SHARE>;
@@ -461,10 +497,14 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
 `;
 }
 
-/** Uniform fields of the gradient group, after INLINE_UNIFORMS: each member's but the first's inner size and t's scale. */
-export function gradientGroupUniforms(members: number): string {
+/**
+ * Uniform fields of the gradient group, after INLINE_UNIFORMS: each member's but the first's inner size and t's scale,
+ * then, with masks, every member's mask.
+ */
+export function gradientGroupUniforms(members: number, masked: boolean): string {
   const fields = [];
   for (let l = 1; l < members; l++) fields.push(`innerCount${l} : i32, narrowScale${l} : f32,`);
+  if (masked) for (let l = 0; l < members; l++) fields.push(dropoutUniforms(memberName('dropout', l)));
   return fields.join(' ');
 }
 
@@ -483,8 +523,8 @@ export function gradientGroupWorkgroupBytes(blocks: ProductBlocks, rank: number,
  * sums. The members' inner sizes differ (each its own width), so their products run one after the other into the same
  * accumulators, each member's t kept in workgroup memory (tTile) until the low-rank parts are added last, member by
  * member with its own A′ in bTile. The sums run in another order than the chain's. Member l binds x_l (dy_l), w_l, n_l
- * (B_l), e_l (A′_l), down_l (written) and mask_l (its dropout mask, shaped like dx) where the shape has masks; the
- * first member's names are plain.
+ * (B_l), e_l (A′_l) and down_l (written), the first member's names plain; where the shape has masks, mask_l is made
+ * from uniforms dropout_l… (its layer's dropout, shaped like dx).
  */
 export function inlineGradientGroupCode(shape: LowRankProductShape, rank: number, members: number): string {
   const blocks = shape.blocks;
@@ -510,7 +550,7 @@ export function inlineGradientGroupCode(shape: LowRankProductShape, rank: number
       ${name('down', l)}[(i0 + narrowRow) * RANK + narrowColumn + c] = value;
     }
   }`);
-    const mask = shape.mask ? ` * ${name('mask', l)}[i * columnCount + j]` : '';
+    const mask = outputMask(shape, name('dropout', l));
     lowRankParts.push(`
   {
     // A′_l's RANK rows (its inner indices) into bTile, once every invocation is done with the tiles before.
@@ -533,7 +573,7 @@ const TILE_ROWS = ${tileRows};
 const SHARE = ${(rank * tileRows) / PRODUCT_WORKGROUP};
 var<workgroup> nTile : array<f32, ${16 * rank}>;
 var<workgroup> tTile : array<f32, ${members * tileRows * rank}>;`;
-  return `${opening(blocks, declarations)}
+  return `${opening(blocks, shape.mask, declarations)}
   let narrowRow = i32(localIndex) % TILE_ROWS;
   let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;
   var narrow : array<f32, SHARE>;${products.join('')}${lowRankParts.join('')}

@@ -3,10 +3,13 @@
  * (low-rank-product-wgsl.ts). engine/ops/low-rank-linear.ts uses it where it is registered, for a LoRA layer's output
  * (x·W + b + s·(x·A)·B) and for its input gradient (dy·Wᵀ + mask ⊙ (dDown·Aᵀ)); elsewhere that op composes tfjs ops.
  * Beside it: the inline variant (x·A formed in the same pass), and that variant for a group of layers that read one x,
- * their outputs in one dispatch and their input gradient in another.
+ * their outputs in one dispatch and their input gradient in another. A mask is a LoRA layer's dropout, given by its
+ * hash (attributes) and made in the shader where it is read: no mask is bound, written or kept.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { UserError } from '../../../errors.js';
+import type { HashedDropout } from '../../dropout-bits.js';
+import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
 import { environmentChoice } from '../../environment-choice.js';
 import {
   INLINE_MOST_RANK,
@@ -21,6 +24,7 @@ import {
   inlineLowRankProductCode,
   inlineWorkgroupBytes,
   lowRankProductCode,
+  maskUniforms,
   productTile,
   type InlineNarrowShape,
   type LowRankProductShape,
@@ -50,24 +54,24 @@ export const LOW_RANK_PRODUCT_GROUP = 'McevalLowRankProductGroup';
  */
 export const LOW_RANK_GRADIENT_GROUP = 'McevalLowRankGradientGroup';
 
-/** Attributes: W′ = Wᵀ when `transposeW` (W stored [columns, inner]), E′ likewise, and the low-rank scale. */
+/**
+ * Attributes: W′ = Wᵀ when `transposeW` (W stored [columns, inner]), E′ likewise, the low-rank scale, and the dropout
+ * whose mask [rows, columns] multiplies the low-rank part (made in the shader from its hash), if any.
+ */
 export interface LowRankProductAttrs {
   readonly transposeW: boolean;
   readonly transposeE: boolean;
   readonly scale: number;
+  readonly dropout?: HashedDropout | undefined;
 }
 
-/**
- * Inputs: x [rows, inner], w, d [rows, rank], e; optional bias [columns], mask [rows, columns] and addend [rows,
- * columns] (added last: a residual stream).
- */
+/** Inputs: x [rows, inner], w, d [rows, rank], e; optional bias [columns] and addend [rows, columns] (added last). */
 export interface LowRankProductInputs {
   readonly x: TensorInfo;
   readonly w: TensorInfo;
   readonly d: TensorInfo;
   readonly e: TensorInfo;
   readonly bias?: TensorInfo;
-  readonly mask?: TensorInfo;
   readonly addend?: TensorInfo;
 }
 
@@ -83,16 +87,19 @@ export function productBlocks(): ProductBlocks {
   throw new UserError(`MCEVAL_WEBGPU_PRODUCT_TILE=${setting} is not a tile mceval has: use 64 or 128, or unset it.`);
 }
 
-/** Attributes of the inline variant: N′ = Nᵀ when `transposeN` (N stored [rank, inner]), and t's scale. */
+/**
+ * Attributes of the inline variant: N′ = Nᵀ when `transposeN` (N stored [rank, inner]), t's scale, and the dropout
+ * whose mask (shaped like x) multiplies x in t alone, if any.
+ */
 export interface InlineProductAttrs extends LowRankProductAttrs {
   readonly transposeN: boolean;
   readonly narrowScale: number;
+  readonly inputDropout?: HashedDropout | undefined;
 }
 
-/** Inputs of the inline variant: n [inner, rank] (or [rank, inner]) in place of d; inputMask shaped like x. */
+/** Inputs of the inline variant: n [inner, rank] (or [rank, inner]) in place of d. */
 export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd'> {
   readonly n: TensorInfo;
-  readonly inputMask?: TensorInfo;
 }
 
 const INLINE_SETTING = 'MCEVAL_WEBGPU_INLINE_NARROW';
@@ -127,7 +134,7 @@ export interface InlineCandidate {
   readonly columns: number;
   readonly rank: number;
   readonly inputMask: boolean;
-  /** How many of bias, output mask and addend it has. */
+  /** How many of bias and addend it binds. */
   readonly others: number;
 }
 
@@ -137,25 +144,24 @@ const INLINE_BINDINGS = 6;
 /**
  * Whether a low-rank product of x [rows, inner] into `columns` forms its rank-wide narrow product inline on this
  * device (LOW_RANK_PRODUCT_INLINE), rather than by a dispatch of its own: the shapes it takes, the workgroup memory
- * and storage buffers it needs (with the input mask and `others` of bias, output mask and addend, as the call has
- * them: at WebGPU's minimum of 8 buffers a layer's forward pass with bias, dropout and a residual binds one too many),
- * then its size against inlineMostMultiplyAdds.
+ * (the input mask's tile too) and storage buffers it needs (with `others` of bias and addend, as the call has them;
+ * masks bind none), then its size against inlineMostMultiplyAdds.
  */
 export function inlinesNarrowProduct(backend: WebGpuBackendLike, shape: InlineCandidate): boolean {
   const { rows, inner, columns, rank, inputMask, others } = shape;
   if ([inner, columns, rank].some((size) => size % 4 !== 0) || rank > INLINE_MOST_RANK) return false;
   const narrow: InlineNarrowShape = { rank, transposeN: false, inputMask };
   if (inlineWorkgroupBytes(productBlocks(), narrow) > workgroupStorageBytes(backend)) return false;
-  if (INLINE_BINDINGS + Number(inputMask) + others > storageBuffersPerShader(backend)) return false;
+  if (INLINE_BINDINGS + others > storageBuffersPerShader(backend)) return false;
   return rows * inner * columns <= inlineMostMultiplyAdds();
 }
 
 /**
  * Whether a group of `members` (two or more) fits the device's storage buffers: the buffer the members share (x, or
- * dx), then five per member, six where each has a mask.
+ * dx), then five per member (masks bind none).
  */
-const groupBinds = (backend: WebGpuBackendLike, members: number, masked: boolean) =>
-  members >= 2 && 1 + members * (5 + Number(masked)) <= storageBuffersPerShader(backend);
+const groupBinds = (backend: WebGpuBackendLike, members: number) =>
+  members >= 2 && 1 + members * 5 <= storageBuffersPerShader(backend);
 
 /** A group of inline products that read the same x [rows, inner]: each member's width, their rank and input masks. */
 export interface GroupCandidate {
@@ -169,49 +175,51 @@ export interface GroupCandidate {
 
 /**
  * Whether the members' inline products (no bias, output mask or addend) run as one dispatch on this device: each
- * would be formed inline on its own, and the group's storage buffers fit — x, then per member W, N, E, t, the output
- * and the input mask. Three layers without masks bind 16 (a decoder's q, k and v at Dawn's 16); with masks, two.
+ * would be formed inline on its own, and the group's storage buffers fit — x, then per member W, N, E, t and the
+ * output. Three layers bind 16 (a decoder's q, k and v at Dawn's 16), with or without dropout.
  */
 export function groupsInlineProducts(backend: WebGpuBackendLike, group: GroupCandidate): boolean {
   const { rows, inner, columns, rank, inputMask } = group;
-  if (!groupBinds(backend, columns.length, inputMask)) return false;
+  if (!groupBinds(backend, columns.length)) return false;
   return columns.every((width) =>
     inlinesNarrowProduct(backend, { rows, inner, columns: width, rank, inputMask, others: 0 }),
   );
 }
 
-/** The input gradient of a group: dy_l [rows, inners_l] per member into dx [rows, columns]; masks all or none. */
+/** The input gradient of a group: dy_l [rows, inners_l] per member into dx [rows, columns]. */
 export interface GradientGroupCandidate {
   readonly rows: number;
   readonly inners: readonly number[];
   readonly columns: number;
   readonly rank: number;
-  readonly masked: boolean;
 }
 
 /**
  * Whether the members' input gradients run as one dispatch on this device: each member's would be formed inline on
- * its own, the group's storage buffers fit (dx, then per member dy, W, B, A′, t and the mask: 16 for three without
- * masks) and so does its workgroup memory, which holds every member's t for the tile.
+ * its own, the group's storage buffers fit (dx, then per member dy, W, B, A′ and t: 16 for three) and so does its
+ * workgroup memory, which holds every member's t for the tile.
  */
 export function groupsInlineGradients(backend: WebGpuBackendLike, group: GradientGroupCandidate): boolean {
-  const { rows, inners, columns, rank, masked } = group;
-  if (!groupBinds(backend, inners.length, masked)) return false;
+  const { rows, inners, columns, rank } = group;
+  if (!groupBinds(backend, inners.length)) return false;
   if (gradientGroupWorkgroupBytes(productBlocks(), rank, inners.length) > workgroupStorageBytes(backend)) return false;
   return inners.every((inner) =>
-    inlinesNarrowProduct(backend, { rows, inner, columns, rank, inputMask: false, others: Number(masked) }),
+    inlinesNarrowProduct(backend, { rows, inner, columns, rank, inputMask: false, others: 0 }),
   );
 }
 
-/** The optional inputs a call has, in the order the shader declares them: bias, inputMask, mask, addend. */
-function optionalInputs(given: Partial<Record<'bias' | 'inputMask' | 'mask' | 'addend', TensorInfo>>) {
-  const present = (['bias', 'inputMask', 'mask', 'addend'] as const).filter((name) => given[name] !== undefined);
+/** The optional inputs a call has, in the order the shader declares them: bias, addend. */
+function optionalInputs(given: Partial<Record<'bias' | 'addend', TensorInfo>>) {
+  const present = (['bias', 'addend'] as const).filter((name) => given[name] !== undefined);
   return {
-    // The input mask is read as x is, four inner indices at a time.
-    declarations: present.map((name) => ({ name, components: name === 'inputMask' ? 4 : 1 }) as const),
+    declarations: present.map((name) => ({ name, components: 1 }) as const),
     tensors: present.map((name) => given[name]!),
   };
 }
+
+/** The uniform values of the masks a call has, in maskUniforms' order. */
+const maskValues = (...dropouts: (HashedDropout | undefined)[]) =>
+  dropouts.flatMap((dropout) => (dropout === undefined ? [] : dropoutUniformValues(dropout)));
 
 /** Uniform values. */
 const int = (value: number): ShaderUniform => ({ type: 'int32', data: [value] });
@@ -225,61 +233,62 @@ function tiling(rows: number, columns: number, inner: number, rank: number, bloc
   };
 }
 
-/** The shape a call compiles for: its loads, transposes, the optional inputs it has and the tile. */
+/** The shape a call compiles for: its loads, transposes, the optional inputs and output mask it has, and the tile. */
 function shapeOf(
   vectorized: boolean,
-  { transposeW, transposeE }: Pick<LowRankProductAttrs, 'transposeW' | 'transposeE'>,
-  { bias, mask, addend }: Partial<Record<'bias' | 'mask' | 'addend', TensorInfo>>,
+  { transposeW, transposeE, dropout }: Pick<LowRankProductAttrs, 'transposeW' | 'transposeE' | 'dropout'>,
+  { bias, addend }: Partial<Record<'bias' | 'addend', TensorInfo>>,
   blocks: ProductBlocks,
 ): LowRankProductShape {
-  const given = (input?: TensorInfo) => input !== undefined;
-  return { vectorized, transposeW, transposeE, bias: given(bias), mask: given(mask), addend: given(addend), blocks };
+  const given = (input?: unknown) => input !== undefined;
+  return { vectorized, transposeW, transposeE, bias: given(bias), mask: given(dropout), addend: given(addend), blocks };
 }
 
 const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w, d, e, bias, mask, addend } = inputs as unknown as LowRankProductInputs;
-  const { transposeW, transposeE, scale } = attrs as unknown as LowRankProductAttrs;
+  const { x, w, d, e, bias, addend } = inputs as unknown as LowRankProductInputs;
+  const { transposeW, transposeE, scale, dropout } = attrs as unknown as LowRankProductAttrs;
   const [rows, inner] = x.shape as [number, number];
   const rank = d.shape[1]!;
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
   const blocks = productBlocks();
-  const shape = shapeOf(vectorized, { transposeW, transposeE }, { bias, mask, addend }, blocks);
+  const shape = shapeOf(vectorized, { transposeW, transposeE, dropout }, { bias, addend }, blocks);
   // One compiled shader per combination (tfjs caches pipelines by key).
   const flags = [vectorized, transposeW, transposeE, shape.bias, shape.mask, shape.addend, blocks === 2];
   const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
-  const optional = optionalInputs({ bias, mask, addend });
+  const optional = optionalInputs({ bias, addend });
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
       key: `McevalLowRankProduct_${flags.map(Number).join('')}`,
       inputs: [...operands, ...optional.declarations],
-      uniforms: LOW_RANK_UNIFORMS,
+      uniforms: `${LOW_RANK_UNIFORMS} ${maskUniforms(false, shape.mask)}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch,
       outputSize: rows * columns,
       code: lowRankProductCode(shape),
     },
     [x, w, d, e, ...optional.tensors],
-    [...sizes, float(scale)],
+    [...sizes, float(scale), ...maskValues(dropout)],
   );
   return shaped(output, [rows, columns]);
 };
 
 const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w, n, e, bias, inputMask, mask, addend } = inputs as unknown as InlineProductInputs;
-  const { transposeW, transposeN, transposeE, scale, narrowScale } = attrs as unknown as InlineProductAttrs;
+  const { x, w, n, e, bias, addend } = inputs as unknown as InlineProductInputs;
+  const { transposeW, transposeN, transposeE, scale, narrowScale, dropout, inputDropout } =
+    attrs as unknown as InlineProductAttrs;
   const gpu = backend as unknown as WebGpuBackendLike;
   const [rows, inner] = x.shape as [number, number];
   const rank = transposeN ? n.shape[0]! : n.shape[1]!;
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const blocks = productBlocks();
-  const shape = shapeOf(true, { transposeW, transposeE }, { bias, mask, addend }, blocks);
-  const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputMask !== undefined };
+  const shape = shapeOf(true, { transposeW, transposeE, dropout }, { bias, addend }, blocks);
+  const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputDropout !== undefined };
   const flags = [transposeW, transposeN, transposeE, shape.bias, narrow.inputMask, shape.mask, shape.addend];
   const down = gpu.makeTensorInfo([rows * rank], 'float32');
-  const optional = optionalInputs({ bias, inputMask, mask, addend });
+  const optional = optionalInputs({ bias, addend });
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
   const output = runShader(
     gpu,
@@ -290,14 +299,14 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
         { name: 'down', components: 1, writable: true },
         ...optional.declarations,
       ],
-      uniforms: INLINE_UNIFORMS,
+      uniforms: `${INLINE_UNIFORMS} ${maskUniforms(narrow.inputMask, shape.mask)}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch,
       outputSize: rows * columns,
       code: inlineLowRankProductCode(shape, narrow),
     },
     [x, w, n, e, down, ...optional.tensors],
-    [...sizes, float(scale), float(narrowScale)],
+    [...sizes, float(scale), float(narrowScale), ...maskValues(inputDropout, dropout)],
   );
   return [shaped(output, [rows, columns]), shaped(down, [rows, rank])];
 };
@@ -310,7 +319,6 @@ interface Binding {
 
 /** How a binding is declared: read as vec4s unless said otherwise. */
 type BindingKind = Pick<ShaderInput, 'components' | 'writable'>;
-const SCALARS: BindingKind = { components: 1 };
 /** An output beyond tfjs's one, written by the shader. */
 const WRITTEN: BindingKind = { components: 1, writable: true };
 
@@ -320,18 +328,19 @@ const bound = (name: string, l: number, tensor: TensorInfo, kind: BindingKind = 
   tensor,
 });
 
-/** Attributes of the group variant: each member's low-rank scale (its t is unscaled: x·A). */
+/**
+ * Attributes of the group variant: each member's low-rank scale (its t is unscaled: x·A) and, for every member or
+ * none, the dropout whose mask (shaped like x) multiplies x in its t.
+ */
 export interface GroupProductAttrs {
   readonly scales: readonly number[];
+  readonly inputDropouts?: readonly HashedDropout[] | undefined;
 }
 
-/**
- * Inputs x [rows, inner] and, for member l, w_l [inner, columns_l], n_l [inner, rank], e_l [rank, columns_l] and, for
- * every member or none, inputMask_l shaped like x.
- */
+/** Inputs x [rows, inner] and, for member l, w_l [inner, columns_l], n_l [inner, rank] and e_l [rank, columns_l]. */
 const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const named = inputs as unknown as Record<string, TensorInfo>;
-  const { scales } = attrs as unknown as GroupProductAttrs;
+  const { scales, inputDropouts } = attrs as unknown as GroupProductAttrs;
   const gpu = backend as unknown as WebGpuBackendLike;
   const x = named['x']!;
   const [rows, inner] = x.shape as [number, number];
@@ -339,12 +348,12 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     w: named[`w${l}`]!,
     n: named[`n${l}`]!,
     e: named[`e${l}`]!,
-    inputMask: named[`inputMask${l}`],
   }));
   const rank = members[0]!.n.shape[1]!;
-  const inputMask = members[0]!.inputMask !== undefined;
-  if (members.some((m) => m.n.shape[1] !== rank || m.w.shape[0] !== inner || (m.inputMask !== undefined) !== inputMask))
-    throw new Error(`${LOW_RANK_PRODUCT_GROUP}: members differ in rank, input width or input masks`);
+  const inputMask = inputDropouts !== undefined;
+  const partlyMasked = inputDropouts !== undefined && inputDropouts.length !== scales.length;
+  if (partlyMasked || members.some((m) => m.n.shape[1] !== rank || m.w.shape[0] !== inner))
+    throw new Error(`${LOW_RANK_PRODUCT_GROUP}: members differ in rank or input width, or not every member has a mask`);
   const blocks = productBlocks();
   const tile = productTile(blocks);
   const columns = members.map((m) => m.w.shape[1]!);
@@ -359,7 +368,6 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       bound('e', l, m.e),
       bound('down', l, downs[l]!, WRITTEN),
       ...(l === 0 ? [] : [bound('result', l, results[l - 1]!, WRITTEN)]),
-      ...(inputMask ? [bound('inputMask', l, m.inputMask!)] : []),
     ]),
   ];
   const output = runShader(
@@ -367,7 +375,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${Number(inputMask)}${Number(blocks === 2)}`,
       inputs: bindings.map(({ input }) => input),
-      uniforms: `${INLINE_UNIFORMS} ${groupUniforms(members.length)}`,
+      uniforms: `${INLINE_UNIFORMS} ${groupUniforms(members.length, inputMask)}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch: [firstTiles.at(-1)! + Math.ceil(columns.at(-1)! / tile), Math.ceil(rows / tile)],
       outputSize: rows * columns[0]!,
@@ -383,37 +391,44 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       float(scales[0]!),
       float(1),
       ...columns.slice(1).flatMap((width, l) => [int(width), int(firstTiles[l + 1]!), float(scales[l + 1]!)]),
+      ...maskValues(...(inputDropouts ?? [])),
     ],
   );
   const outputs = [output, ...results].map((info, l) => shaped(info, [rows, columns[l]!]));
   return [...outputs, ...downs.map((down) => shaped(down, [rows, rank]))];
 };
 
-/** Attributes of the gradient group: each member's t scale (its update's scaling). */
+/**
+ * Attributes of the gradient group: each member's t scale (its update's scaling) and, for every member or none, the
+ * dropout whose mask [rows, columns] multiplies its low-rank part.
+ */
 export interface GradientGroupAttrs {
   readonly narrowScales: readonly number[];
+  readonly dropouts?: readonly HashedDropout[] | undefined;
 }
 
 /**
  * Inputs, for member l: dy_l [rows, inner_l], w_l [columns, inner_l] (W as stored, [in, out]), n_l [rank, inner_l]
- * (B), e_l [columns, rank] (A′) and, for every member or none, mask_l [rows, columns].
+ * (B) and e_l [columns, rank] (A′).
  */
 const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
   const named = inputs as unknown as Record<string, TensorInfo>;
-  const { narrowScales } = attrs as unknown as GradientGroupAttrs;
+  const { narrowScales, dropouts } = attrs as unknown as GradientGroupAttrs;
   const gpu = backend as unknown as WebGpuBackendLike;
   const members = narrowScales.map((_, l) => ({
     dy: named[`dy${l}`]!,
     w: named[`w${l}`]!,
     n: named[`n${l}`]!,
     e: named[`e${l}`]!,
-    mask: named[`mask${l}`],
   }));
   const rows = members[0]!.dy.shape[0]!;
   const [columns, rank] = members[0]!.e.shape as [number, number];
-  const masked = members[0]!.mask !== undefined;
-  if (members.some((m) => m.e.shape[1] !== rank || m.w.shape[0] !== columns || (m.mask !== undefined) !== masked))
-    throw new Error(`${LOW_RANK_GRADIENT_GROUP}: members differ in rank, output width or masks`);
+  const masked = dropouts !== undefined;
+  const partlyMasked = dropouts !== undefined && dropouts.length !== members.length;
+  if (partlyMasked || members.some((m) => m.e.shape[1] !== rank || m.w.shape[0] !== columns))
+    throw new Error(
+      `${LOW_RANK_GRADIENT_GROUP}: members differ in rank or output width, or not every member has a mask`,
+    );
   const blocks = productBlocks();
   const downs = members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
   // dy_l is bound as the product's left operand, x_l.
@@ -423,17 +438,16 @@ const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
     bound('n', l, m.n),
     bound('e', l, m.e),
     bound('down', l, downs[l]!, WRITTEN),
-    ...(masked ? [bound('mask', l, m.mask!, SCALARS)] : []),
   ]);
   const inners = members.map((m) => m.dy.shape[1]!);
   const { dispatch, sizes } = tiling(rows, columns, inners[0]!, rank, blocks);
-  const shape = shapeOf(true, { transposeW: true, transposeE: true }, masked ? { mask: members[0]!.mask } : {}, blocks);
+  const shape = shapeOf(true, { transposeW: true, transposeE: true, dropout: dropouts?.[0] }, {}, blocks);
   const output = runShader(
     gpu,
     {
       key: `${LOW_RANK_GRADIENT_GROUP}_${members.length}_${rank}_${Number(masked)}${Number(blocks === 2)}`,
       inputs: bindings.map(({ input }) => input),
-      uniforms: `${INLINE_UNIFORMS} ${gradientGroupUniforms(members.length)}`,
+      uniforms: `${INLINE_UNIFORMS} ${gradientGroupUniforms(members.length, masked)}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch,
       outputSize: rows * columns,
@@ -445,6 +459,7 @@ const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
       float(1),
       float(narrowScales[0]!),
       ...inners.slice(1).flatMap((inner, l) => [int(inner), float(narrowScales[l + 1]!)]),
+      ...maskValues(...(dropouts ?? [])),
     ],
   );
   return [shaped(output, [rows, columns]), ...downs.map((down) => shaped(down, [rows, rank]))];

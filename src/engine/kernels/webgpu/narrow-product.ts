@@ -1,14 +1,22 @@
 /**
- * The tfjs kernel `McevalNarrowProduct`, on webgpu only: y = scale · (mask ⊙ x)·W′ for x [rows, inner] and an output
- * as narrow as a low-rank update's rank (W′ = W [inner, n], or Wᵀ for W stored [n, inner]). A LoRA layer's x·A (with
- * its dropout mask applied as x is read, so m ⊙ x is never written) and s·dy·Bᵀ (the scaling applied to the product
- * rather than to dy): each was tfjs's matMul after an elementwise dispatch. tfjs's tiles are 32 wide, so an [rows, 8]
- * output wasted three quarters of them; here a workgroup takes 16 rows, 16 invocations to a row, each invocation every
- * 16th inner index (four at a time where the inner size is a multiple of 4) into n accumulators, and the 16 are added
- * by a tree in workgroup memory, the same order every time. engine/ops/low-rank-linear.ts uses it where it is
- * registered.
+ * The tfjs kernel `McevalNarrowProduct`, on webgpu only: y = scale · (mask ⊙ x)·W′ for x [rows, inner] and an output as
+ * narrow as a low-rank update's rank (W′ = W [inner, n], or Wᵀ for W stored [n, inner]). A LoRA layer's x·A (with its
+ * dropout mask made from its hash as x is read, so neither the mask nor m ⊙ x is written) and s·dy·Bᵀ (the scaling
+ * applied to the product rather than to dy): each was tfjs's matMul after an elementwise dispatch. tfjs's tiles are 32
+ * wide, so an [rows, 8] output wasted three quarters of them; here a workgroup takes 16 rows, 16 invocations to a row,
+ * each invocation every 16th inner index (four at a time where the inner size is a multiple of 4) into n accumulators,
+ * and the 16 are added by a tree in workgroup memory, the same order every time. engine/ops/low-rank-linear.ts uses it
+ * where it is registered.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { HashedDropout } from '../../dropout-bits.js';
+import {
+  HASHED_KEEP_WGSL,
+  dropoutAt,
+  dropoutAt4,
+  dropoutUniformValues,
+  dropoutUniforms,
+} from './hashed-dropout-wgsl.js';
 import { elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
 
 export const NARROW_PRODUCT = 'McevalNarrowProduct';
@@ -20,6 +28,8 @@ export interface NarrowProductAttrs {
   /** W is stored [n, inner]. */
   readonly transposeW: boolean;
   readonly scale: number;
+  /** The dropout mask on x (shaped like it), made where x is read; none when undefined. */
+  readonly dropout?: HashedDropout | undefined;
 }
 
 const LANES = 16;
@@ -42,7 +52,9 @@ fn weightRow(k : i32, j : i32) -> vec4<f32> {
 }
 
 function code(groups: number, transposeW: boolean, mask: boolean, vectorized: boolean): string {
-  const masked = (value: string, at: string) => (mask ? `${value} * mask[${at}]` : value);
+  // Vectorized, `at` counts vec4s: the mask's elements 4·at … 4·at + 3.
+  const masked = (value: string, at: string) =>
+    mask ? `${value} * ${vectorized ? dropoutAt4('dropout', `${at} * 4`) : dropoutAt('dropout', at)}` : value;
   // Vectorized: invocation `lane` reads inner indices 4·lane … 4·lane + 3, then every 4·LANES-th on.
   const accumulate = vectorized
     ? `for (var k = lane * 4; k < uniforms.inner; k += ${4 * LANES}) {
@@ -60,7 +72,7 @@ function code(groups: number, transposeW: boolean, mask: boolean, vectorized: bo
         acc[j] += xk * weightRow(k, j);
       }
     }`;
-  return `
+  return `${mask ? HASHED_KEEP_WGSL : ''}
 const GROUPS = ${groups};
 var<workgroup> parts : array<vec4<f32>, ${WORKGROUP}>;
 ${weightRow(transposeW)}
@@ -98,8 +110,8 @@ fn main() {
 }
 
 const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w, mask } = inputs as { x: TensorInfo; w: TensorInfo; mask?: TensorInfo };
-  const { transposeW, scale } = attrs as unknown as NarrowProductAttrs;
+  const { x, w } = inputs as { x: TensorInfo; w: TensorInfo };
+  const { transposeW, scale, dropout } = attrs as unknown as NarrowProductAttrs;
   const [rows, inner] = x.shape as [number, number];
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   if (columns > NARROW_PRODUCT_MAX_COLUMNS) throw new Error(`McevalNarrowProduct: ${columns} columns is too wide`);
@@ -108,23 +120,23 @@ const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
-      key: `McevalNarrowProduct_${groups}_${[transposeW, mask !== undefined, vectorized].map(Number).join('')}`,
+      key: `McevalNarrowProduct_${groups}_${[transposeW, dropout !== undefined, vectorized].map(Number).join('')}`,
       inputs: [
         { name: 'x', components: vectorized ? 4 : 1 },
         { name: 'w', components: 1 },
-        ...(mask ? [{ name: 'mask', components: vectorized ? (4 as const) : (1 as const) }] : []),
       ],
-      uniforms: 'rows : i32, inner : i32, columns : i32, scale : f32,',
+      uniforms: `rows : i32, inner : i32, columns : i32, scale : f32, ${dropout ? dropoutUniforms('dropout') : ''}`,
       workgroupSize: WORKGROUP,
       // A workgroup per ROWS rows, LANES invocations to a row.
       dispatch: elementwiseDispatch(rows * LANES, WORKGROUP),
       outputSize: rows * columns,
-      code: code(groups, transposeW, mask !== undefined, vectorized),
+      code: code(groups, transposeW, dropout !== undefined, vectorized),
     },
-    [x, w, ...(mask ? [mask] : [])],
+    [x, w],
     [
       ...[rows, inner, columns].map((value) => ({ type: 'int32' as const, data: [value] })),
       { type: 'float32', data: [scale] },
+      ...(dropout ? dropoutUniformValues(dropout) : []),
     ],
   );
   return shaped(output, [rows, columns]);

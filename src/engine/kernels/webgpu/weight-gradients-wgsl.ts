@@ -7,13 +7,16 @@
  * depend on which workgroup finished first. tfjs's own split-K adds atomically, in whatever order the GPU runs its
  * workgroups. Every product of the layers shares each pass (product 2k is layer k's dA, 2k + 1 its dB): two dispatches
  * for a decoder layer's q, k and v together, where tfjs's products take one each and the dropout mask's multiplication
- * another.
+ * another. A layer's dropout mask is made from its hash as x is read (hashed-dropout-wgsl.ts).
  *
  * A workgroup of 64 invocations covers a tile of blocksM × blocksN blocks of 4 × 4 outputs. Each invocation reads a
  * vec4 of p's row and one of q's per token and does 16 multiply-adds, without workgroup memory or barriers. The
  * narrow side gets the fewest blocks that cover it (at most 8), the wide side the rest, and consecutive invocations
  * take consecutive blocks along m.
  */
+import type { HashedDropout } from '../../dropout-bits.js';
+import { HASHED_KEEP_WGSL, dropoutAt4, dropoutUniformValues, dropoutUniforms } from './hashed-dropout-wgsl.js';
+import type { ShaderUniform } from './shader.js';
 
 /** Invocations per workgroup of the first pass. */
 export const SPLIT_WORKGROUP = 64;
@@ -27,6 +30,7 @@ const TARGET_WORKGROUPS = 512;
 /**
  * The fewest tokens a chunk takes. Below this, the partial sums written and read again outweigh the operands read.
  */
+
 const MIN_CHUNK = 32;
 
 /** How one product pᵀ·q (p [tokens, m], q [tokens, n]) is cut into tiles and chunks. */
@@ -62,23 +66,28 @@ export function productPlan(m: number, n: number, tokens: number): ProductPlan {
 /** Per product s, the uniform fields of both passes: its plan, where its partials, workgroups and outputs start. */
 const PRODUCT_FIELDS = ['m', 'n', 'blocksM', 'tilesM', 'splits', 'chunk', 'workgroups', 'offset', 'start', 'outStart'];
 
-/** The uniforms of both passes (after tfjs's own) for `products` products: each one's fields, then the tokens. */
-export function weightGradientUniforms(products: number): string {
+/**
+ * The uniforms of both passes (after tfjs's own) for `products` products: each one's fields, the tokens, then the
+ * dropout mask of each layer k that `masked` says has one (`dropout${k}`).
+ */
+export function weightGradientUniforms(products: number, masked: readonly boolean[]): string {
   const fields = Array.from({ length: products }, (_, s) =>
     [...PRODUCT_FIELDS.map((field) => `${field}${s} : i32,`), `scale${s} : f32,`].join(' '),
   );
-  return [...fields, 'tokens : i32,'].join('\n');
+  const masks = masked.flatMap((mask, k) => (mask ? [dropoutUniforms(`dropout${k}`)] : []));
+  return [...fields, 'tokens : i32,', ...masks].join('\n');
 }
 
 /**
  * The uniform values for `plans` (product 2k layer k's dA, 2k + 1 its dB) in weightGradientUniforms' order: dA is
- * multiplied by 1 (exactly itself), dB by its layer's `dyScales[k]`.
+ * multiplied by 1 (exactly itself), dB by its layer's `dyScales[k]`; then the layers' dropouts, where given.
  */
 export function weightGradientUniformValues(
   plans: readonly ProductPlan[],
   dyScales: readonly number[],
   tokens: number,
-): { type: 'int32' | 'float32'; data: number[] }[] {
+  dropouts: readonly (HashedDropout | undefined)[],
+): ShaderUniform[] {
   let offset = 0;
   let start = 0;
   let outStart = 0;
@@ -91,14 +100,15 @@ export function weightGradientUniformValues(
     const scale = s % 2 === 0 ? 1 : dyScales[(s - 1) / 2]!;
     return [...fields, { type: 'float32' as const, data: [scale] }];
   });
-  return [...values, { type: 'int32', data: [tokens] }];
+  const masks = dropouts.flatMap((dropout) => (dropout === undefined ? [] : dropoutUniformValues(dropout)));
+  return [...values, { type: 'int32', data: [tokens] }, ...masks];
 }
 
 /** The partial sums the products write: the first pass's output size. */
 export const partialCount = (plans: readonly ProductPlan[]) =>
   plans.reduce((sum, plan) => sum + plan.splits * plan.m * plan.n, 0);
 
-/** A product's operands: p [tokens, m], q [tokens, n], and a mask shaped like p (or none). */
+/** A product's operands: p [tokens, m], q [tokens, n], and the name of a dropout mask shaped like p (or none). */
 interface Operands {
   readonly p: string;
   readonly q: string;
@@ -128,7 +138,8 @@ fn rowOf${source}(k : i32, at : i32, width : i32) -> vec4<f32> {
 function productPart(s: number, operands: Operands, vectorized: boolean): string {
   const u = (field: string) => `uniforms.${field}${s}`;
   const pRow = rowLoad(operands.p, 'i', 'm', vectorized);
-  const maskRow = operands.mask === undefined ? '' : ` * ${rowLoad(operands.mask, 'i', 'm', vectorized)}`;
+  // The mask's elements of token k, columns i … i + 3 (those beyond m multiply p's zeros).
+  const maskRow = operands.mask === undefined ? '' : ` * ${dropoutAt4(operands.mask, 'k * m + i')}`;
   return `
 fn part${s}(g : i32) {
   let tile = g / ${u('splits')};
@@ -165,17 +176,20 @@ fn part${s}(g : i32) {
 }
 
 /**
- * The first pass for layers whose masks `masked` says are given. Inputs: x, then per layer k its mask (where given),
- * dDown_k, down_k and dy_k — vec4 arrays when `vectorized` (in, every r and out multiples of 4). Product s takes
- * workgroups start_s … start_s + workgroups_s − 1.
+ * The first pass for layers whose masks `masked` says are given (made from uniforms dropout_k…). Inputs: x, then per
+ * layer k dDown_k, down_k and dy_k — vec4 arrays when `vectorized` (in, every r and out multiples of 4). Product s
+ * takes workgroups start_s … start_s + workgroups_s − 1.
  */
 export function partialSumsCode(vectorized: boolean, masked: readonly boolean[]): string {
   const products = masked.flatMap((mask, k): Operands[] => [
-    { p: 'x', q: `dDown${k}`, ...(mask ? { mask: `mask${k}` } : {}) },
+    { p: 'x', q: `dDown${k}`, ...(mask ? { mask: `dropout${k}` } : {}) },
     { p: `down${k}`, q: `dy${k}` },
   ]);
-  const sources = [...new Set(products.flatMap(({ p, q, mask }) => [p, q, ...(mask === undefined ? [] : [mask])]))];
-  const readers = vectorized ? [] : sources.map(scalarRowReader);
+  const sources = [...new Set(products.flatMap(({ p, q }) => [p, q]))];
+  const readers = [
+    ...(masked.some(Boolean) ? [HASHED_KEEP_WGSL] : []),
+    ...(vectorized ? [] : sources.map(scalarRowReader)),
+  ];
   const dispatch = products.map(
     (_, s) => `
   if (g >= uniforms.start${s} && g < uniforms.start${s} + uniforms.workgroups${s}) {

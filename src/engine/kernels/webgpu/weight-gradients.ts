@@ -1,11 +1,13 @@
 /**
  * The tfjs kernel `McevalLowRankWeightGradients`, on webgpu only: the weight gradients of low-rank layers that read one
- * input x — per layer k, dA_k = (m_k ⊙ x)ᵀ·dDown_k and dB_k = s_k·down_kᵀ·dy_k — in two dispatches for as many layers
- * as one shader can bind, split over the tokens and added in a fixed order (weight-gradients-wgsl.ts).
+ * input x — per layer k, dA_k = (m_k ⊙ x)ᵀ·dDown_k and dB_k = s_k·down_kᵀ·dy_k, m_k its dropout mask made from its
+ * hash — in two dispatches for as many layers as one shader can bind, split over the tokens and added in a fixed order
+ * (weight-gradients-wgsl.ts).
  * engine/ops/low-rank-weight-gradients.ts uses it where it is registered and MCEVAL_WEBGPU_WEIGHT_GRADIENTS allows.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { environmentChoice } from '../../environment-choice.js';
+import type { HashedDropout } from '../../dropout-bits.js';
 import {
   SPLIT_WORKGROUP,
   SUM_WORKGROUP,
@@ -29,15 +31,16 @@ import {
 
 export const LOW_RANK_WEIGHT_GRADIENTS = 'McevalLowRankWeightGradients';
 
-/**
- * Inputs: x [tokens, in]; per layer k (0, 1, …), dDown`k` and down`k` [tokens, r_k], dy`k` [tokens, out_k] and
- * optionally mask`k`, shaped like x.
- */
+/** Inputs: x [tokens, in]; per layer k (0, 1, …), dDown`k` and down`k` [tokens, r_k] and dy`k` [tokens, out_k]. */
 export type WeightGradientInputs = Record<string, TensorInfo>;
 
-/** Each layer's dB scale (its update's scaling), which also says how many layers there are. */
+/**
+ * Each layer's dB scale (its update's scaling), which also says how many layers there are, and its dropout on x (none
+ * where undefined).
+ */
 export interface WeightGradientAttrs {
   readonly dyScales: number[];
+  readonly dropouts?: readonly (HashedDropout | undefined)[] | undefined;
 }
 
 const SETTING = 'MCEVAL_WEBGPU_WEIGHT_GRADIENTS';
@@ -52,16 +55,15 @@ export function splitWeightGradients(): boolean {
 }
 
 interface Layer {
-  readonly mask?: TensorInfo;
+  readonly dropout: HashedDropout | undefined;
   readonly dDown: TensorInfo;
   readonly down: TensorInfo;
   readonly dy: TensorInfo;
   readonly dyScale: number;
 }
 
-/** Storage buffers the first pass binds for `layers`: x, each layer's operands and mask, and the partials. */
-const partialBindings = (layers: readonly Layer[]) =>
-  2 + layers.reduce((sum, layer) => sum + 3 + Number(layer.mask !== undefined), 0);
+/** Storage buffers the first pass binds for `layers`: x, each layer's three operands, and the partials. */
+const partialBindings = (layers: readonly Layer[]) => 2 + 3 * layers.length;
 
 /** The layers in runs that one shader of each pass can bind (the second binds the partials and two per layer). */
 function bindable(gpu: WebGpuBackendLike, layers: readonly Layer[]): Layer[][] {
@@ -87,13 +89,13 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readon
     plans,
     layers.map((layer) => layer.dyScale),
     tokens,
+    layers.map((layer) => layer.dropout),
   );
-  const fields = weightGradientUniforms(plans.length);
+  const masked = layers.map((layer) => layer.dropout !== undefined);
+  const fields = weightGradientUniforms(plans.length, masked);
   const widths = [inFeatures, ...layers.flatMap(({ down, dy }) => [down.shape[1]!, dy.shape[1]!])];
   const vectorized = widths.every((size) => size % 4 === 0);
-  const masked = layers.map((layer) => layer.mask !== undefined);
-  const operands = layers.flatMap(({ mask, dDown, down, dy }, k) => [
-    ...(mask === undefined ? [] : [{ name: `mask${k}`, tensor: mask }]),
+  const operands = layers.flatMap(({ dDown, down, dy }, k) => [
     { name: `dDown${k}`, tensor: dDown },
     { name: `down${k}`, tensor: down },
     { name: `dy${k}`, tensor: dy },
@@ -118,7 +120,7 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readon
   const first = runShader(
     gpu,
     {
-      key: `McevalWeightGradientSums_${plans.length}`,
+      key: `McevalWeightGradientSums_${plans.length}_${masked.map(Number).join('')}`,
       inputs: [
         { name: 'partials', components: 1 },
         ...rest.map((_, i) => ({ name: sumTarget(i + 1), components: 1 as const, writable: true })),
@@ -141,9 +143,9 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readon
 
 const weightGradients: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
-  const { dyScales } = attrs as unknown as WeightGradientAttrs;
+  const { dyScales, dropouts } = attrs as unknown as WeightGradientAttrs;
   const layers: Layer[] = dyScales.map((dyScale, k) => ({
-    ...(inputs[`mask${k}`] === undefined ? {} : { mask: inputs[`mask${k}`] }),
+    dropout: dropouts?.[k],
     dDown: inputs[`dDown${k}`]!,
     down: inputs[`down${k}`]!,
     dy: inputs[`dy${k}`]!,
