@@ -208,24 +208,35 @@ export class GroupSampler {
       members: widths.map((members) => members.length),
       rows: stacks.map((a) => a.shape[1]!),
     };
-    const [sums, scaled] = kernels
-      ? [perturbedFactors(stacks, draw), factorPerturbations(draw)]
-      : transposed(
-          widths.map((members, w) =>
-            this.widthOps(
-              stacks[w]!,
-              members.map((l) => noise[l]!),
-              rowsOf(mixing, members, L),
-              rowsOf(columnScale, members, L),
-            ),
-          ),
-        );
+    // Each width's members' A + P: by the kernels, one tensor per member; by tfjs ops, stacked and cut when read.
+    let sumsOf: Slices[];
+    let scaled: Tensor[];
+    if (kernels) {
+      const sums = perturbedFactors(
+        widths.map((members) => members.map((l) => this.members[l]!.loraA)),
+        stacks,
+        draw,
+      );
+      sumsOf = sums.map((parts) => (i: number) => parts[i]!);
+      scaled = factorPerturbations(draw);
+    } else {
+      const pairs = widths.map((members, w) =>
+        this.widthOps(
+          stacks[w]!,
+          members.map((l) => noise[l]!),
+          rowsOf(mixing, members, L),
+          rowsOf(columnScale, members, L),
+        ),
+      );
+      sumsOf = pairs.map((pair) => slices(pair.sums));
+      scaled = pairs.map((pair) => pair.scaled);
+    }
     const perturbedA: Tensor[] = [];
     const perturbationOf: (() => Tensor)[] = [];
     widths.forEach((members, w) => {
-      const [sumOf, scaledOf] = [sums[w]!, scaled[w]!].map(slices) as [Slices, Slices];
+      const scaledOf = slices(scaled[w]!);
       members.forEach((l, i) => {
-        perturbedA[l] = sumOf(i);
+        perturbedA[l] = sumsOf[w]!(i);
         perturbationOf[l] = () => scaledOf(i);
       });
     });
@@ -269,11 +280,6 @@ export class GroupSampler {
 }
 
 type Slices = (l: number) => Tensor;
-
-/** Each width's A plus its perturbations and the perturbations, from each width's pair. */
-function transposed(pairs: readonly { sums: Tensor; scaled: Tensor }[]): [Tensor[], Tensor[]] {
-  return [pairs.map((pair) => pair.sums), pairs.map((pair) => pair.scaled)];
-}
 
 /**
  * Rows `members` (ascending) of a stacked [L, …] tensor: all of it, a slice where they are consecutive (an adapter

@@ -1,8 +1,8 @@
 /**
  * The device draw's perturbed factors for the layers of every input width of a group (group-sampler.ts, one outer
- * sample): A_l + ε√Σ_l ⊙ Σ_n w_ln Z_ln for each width's stacked A [members, d_in, r], with the mixture weights w
- * [L, 1, N] and columns' scales ε√Σ [L, 1, r] of every layer (a width's members are rows first, first + 1, …) and the
- * noise Z drawn from each member's key. Where the backend has mceval's kernels (webgpu:
+ * sample): A_l + ε√Σ_l ⊙ Σ_n w_ln Z_ln for each layer, read from its width's stacked A [members, d_in, r], with the
+ * mixture weights w [L, 1, N] and columns' scales ε√Σ [L, 1, r] of every layer (a width's members are rows first,
+ * first + 1, …) and the noise Z drawn from each member's key. Where the backend has mceval's kernels (webgpu:
  * engine/kernels/webgpu/perturbed-factors.ts) every width's factors are one dispatch and their gradients in w and ε√Σ
  * another, the noise drawn where it is used. Elsewhere the group sampler composes tfjs ops (which define the op).
  */
@@ -47,30 +47,45 @@ const run = (name: string, inputs: Record<string, Tensor>, attrs: PerturbedFacto
 const numbered = (prefix: string, tensors: readonly Tensor[]) =>
   Object.fromEntries(tensors.map((tensor, w) => [`${prefix}${w}`, tensor]));
 
-/** Each width's [members, d_in, r]: A + the perturbation, differentiable in each stacked A, w and ε√Σ. */
-export function perturbedFactors(stacks: readonly Tensor[], draw: WidthsDraw): Tensor[] {
+/**
+ * Each member's A_l + its perturbation [d_in, r], width by width in member order, differentiable in each A_l, w and
+ * ε√Σ. `stacks` are each width's A, [members, d_in, r], as the kernel reads them: the caller stacks them (and reads
+ * them for the noise-to-A diagnostic), and they are not inputs of the op, so no gradient is formed for them. Each A_l's
+ * gradient is its A′_l's, passed on: the stacked A's would be cut apart again, a few Unpack dispatches a step (six on
+ * builtin:medium's 84 layers). The upstream A′ gradients are stacked once, for w's and ε√Σ's.
+ */
+export function perturbedFactors(
+  members: readonly (readonly Tensor[])[],
+  stacks: readonly Tensor[],
+  draw: WidthsDraw,
+): Tensor[][] {
   const attrs = attrsOf(draw);
-  const widths = stacks.length;
-  return runMultiOutputOp([...stacks, draw.mixing, draw.columnScale], {
+  const flat = members.flat();
+  // Member i of width w is output firsts[w] + i: members are numbered across widths in order.
+  const firsts = members.map((_, w) => members.slice(0, w).reduce((n, width) => n + width.length, 0));
+  const outputs = runMultiOutputOp([...flat, draw.mixing, draw.columnScale], {
     forward: (inputs, save) => {
-      const [mixing, columnScale] = inputs.slice(widths);
+      const [mixing, columnScale] = inputs.slice(flat.length);
       save([mixing!, columnScale!]);
-      return run(
+      const sums = run(
         PERTURBED_FACTORS,
-        { ...numbered('a', inputs.slice(0, widths)), weights: mixing!, columnScale: columnScale! },
+        { ...numbered('a', stacks), weights: mixing!, columnScale: columnScale! },
         attrs,
       );
+      return sums.flatMap((sum) => (sum.shape[0] === 1 ? [tf.reshape(sum, sum.shape.slice(1))] : tf.unstack(sum)));
     },
-    backward: (dSums, [weights, columnScale]) => {
+    backward: (dys, [weights, columnScale]) => {
+      const dSums = members.map((width, w) => tf.stack(dys.slice(firsts[w], firsts[w]! + width.length)));
       const [dWeights, dScale] = run(
         PERTURBED_FACTORS_GRAD,
         { ...numbered('dSums', dSums), weights: weights!, columnScale: columnScale! },
         attrs,
       );
       // Each A's gradient is its upstream one: its own tensor (tfjs accumulates each input's separately).
-      return [...dSums.map((d) => tf.clone(d)), dWeights!, dScale!];
+      return [...dys.map((d) => tf.clone(d)), dWeights!, dScale!];
     },
   });
+  return members.map((width, w) => outputs.slice(firsts[w], firsts[w]! + width.length));
 }
 
 /** Each width's [members, d_in, r]: the perturbations alone, no gradient (the noise-to-A diagnostic reads them). */
