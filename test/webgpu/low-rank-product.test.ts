@@ -4,10 +4,10 @@
  * the gradients for x, A, B, P and the residual, with and without bias, dropout (its mask made inside the kernels on
  * webgpu, by the host's loop on wasm), perturbation and residual, at sizes that are not multiples of the kernel's
  * output tile (64 × 64, and 128 × 128 by MCEVAL_WEBGPU_PRODUCT_TILE) or its 16-wide inner step (and ones that span
- * several tiles), with scalar and vec4 loads. Each vectorized case runs twice on webgpu: with the narrow products (m ⊙
- * x)·A and s·dy·Bᵀ formed inside the product (MCEVAL_WEBGPU_INLINE_NARROW=always; the case checks that the inline
- * kernel ran) and by dispatches of their own (`never`). Agreement within 1e-5 of the largest value: float32 sums taken
- * in another order. Leaves no tensor behind.
+ * several tiles), with scalar and vec4 loads. Each vectorized case runs twice on webgpu: with the narrow products
+ * (m ⊙ x)·A and s·dy·Bᵀ formed inside the product (MCEVAL_WEBGPU_INLINE_NARROW=always; the case checks that the
+ * inline kernel ran) and by dispatches of their own (`never`). Agreement within 1e-5 of the largest value: float32
+ * sums taken in another order. Leaves no tensor behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -133,6 +133,7 @@ export interface InlineCandidate {
   readonly inner: number;
   readonly columns: number;
   readonly rank: number;
+  /** A dropout mask on x, made into a workgroup tile beside x's (it binds no buffer). */
   readonly inputMask: boolean;
   /** How many of bias and addend it binds. */
   readonly others: number;

@@ -30,7 +30,6 @@ const TARGET_WORKGROUPS = 512;
 /**
  * The fewest tokens a chunk takes. Below this, the partial sums written and read again outweigh the operands read.
  */
-
 const MIN_CHUNK = 32;
 
 /** How one product pᵀ·q (p [tokens, m], q [tokens, n]) is cut into tiles and chunks. */
