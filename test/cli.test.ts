@@ -98,6 +98,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_INLINE_NARROW=yes is not a choice mceval has: use auto, always or never, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_GROUPS: 'always' },
+      /^Error: MCEVAL_WEBGPU_GROUPS=always is not a choice mceval has: use auto or never, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_ATTENTION_LANES: '3' },
       /^Error: MCEVAL_WEBGPU_ATTENTION_LANES=3 is not a lane count mceval has: use 1, 2, 4, 8, 16, 32 or unset it\.\n$/,
     ],

@@ -122,6 +122,13 @@ const SWEPT = {
     { method: 'monteclora', setting: 'always', msPerStep: 31 },
     { method: 'monteclora', setting: 'never', msPerStep: 35 },
   ],
+  // auto is timed in the sweep itself.
+  groupSteps: [
+    { method: 'lora-dropout', setting: 'auto', msPerStep: 45 },
+    { method: 'lora-dropout', setting: 'never', msPerStep: 43 },
+    { method: 'monteclora', setting: 'auto', msPerStep: 32 },
+    { method: 'monteclora', setting: 'never', msPerStep: 30 },
+  ],
   matmulThresholds: [
     { threshold: 8, msPerStep: 30.1 },
     { threshold: 64, msPerStep: 29.9 },
@@ -138,6 +145,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   productTiles: 'product tile',
   weightGradientSteps: 'weight gradients step',
   inlineSteps: 'inline narrow step',
+  groupSteps: 'group step',
   matmulThresholds: 'matmul threshold',
   attentionSteps: 'attention lanes step',
 };
@@ -145,7 +153,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
 test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
   const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
   const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
-  assert.equal(choices.length, 6);
+  assert.equal(choices.length, 7);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
     current: '15',
@@ -166,6 +174,9 @@ test("each swept setting's fastest value, set only where it beats the default by
   assert.equal(inline.fastest, 'always');
   assert.ok(Math.abs(inline.saving - (1 - 103 / 107.4)) < 1e-12);
   assert.equal(inline.set, 'MCEVAL_WEBGPU_INLINE_NARROW=always');
+  // Groups: auto 77 ms against never's 73, beyond noise.
+  assert.deepEqual(by['MCEVAL_WEBGPU_GROUPS']!.measured, { auto: 77, never: 73 });
+  assert.equal(by['MCEVAL_WEBGPU_GROUPS']!.set, 'MCEVAL_WEBGPU_GROUPS=never');
   // tfjs's threshold by GPU: the LoRA step's 30 ms, against 29.9 at 64.
   const threshold = by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!;
   assert.equal(threshold.measured['by GPU'], 30);
@@ -194,7 +205,7 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
-  assert.equal(variables.length, 5);
+  assert.equal(variables.length, 6);
 });
 
 test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as −1), its own time is the default's", () => {

@@ -36,6 +36,8 @@
  *    tfjs still runs (the LM head's at few targets);
  *  - the LoRA (with and without dropout) and MonteCLoRA steps with the narrow products formed inside the layer's
  *    product and by dispatches of their own, and by size (MCEVAL_WEBGPU_INLINE_NARROW always, never and auto);
+ *  - the LoRA step with dropout and the MonteCLoRA step with the layers that read one input (q, k, v; gate, up) in one
+ *    dispatch each way, and each in its own (MCEVAL_WEBGPU_GROUPS auto and never);
  *  - causal attention alone, forward and backward, at head sizes 64 and 128 (4 × 1024 tokens, 2048 wide, 4 query heads
  *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
  *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
@@ -433,6 +435,15 @@ const inlineSteps = await stepsBySetting(
   ['auto', 'always', 'never'],
   ['lora', 'lora-dropout', 'monteclora'],
 );
+// The layers that read one x in one dispatch each way, or each its own (MCEVAL_WEBGPU_GROUPS): a group saves
+// dispatches and reads each member's buffers through a switch, which only a GPU can weigh. Two methods only (LoRA as
+// the presets have it, with dropout, and MonteCLoRA), to keep the sections after it within the kit's time.
+const groupSteps = await stepsBySetting(
+  'group step',
+  'MCEVAL_WEBGPU_GROUPS',
+  ['auto', 'never'],
+  ['lora-dropout', 'monteclora'],
+);
 const matmulThresholds = [];
 for (const threshold of argument('matmul-thresholds', '-1,8,64,512').split(',').map(Number)) {
   const { msPerStep, tokensPerSecond } = await withFlag(
@@ -495,6 +506,7 @@ console.log(
       weightGradients,
       weightGradientSteps,
       inlineSteps,
+      groupSteps,
       matmulThresholds,
       attention,
       attentionSteps,

@@ -5,7 +5,12 @@ import { initEngine, resolveBackendRequest, type BackendProbe } from '../engine/
 import { matmulSelfCheck, type MatmulCheck } from '../engine/selfcheck.js';
 import { kernelBuild, type KernelBuild } from '../engine/kernels/wasm-kernels.js';
 import { webGpuAdapterReport, type WebGpuAdapterReport } from '../engine/webgpu.js';
-import { LOW_RANK_PRODUCT, inlineMostMultiplyAdds, productBlocks } from '../engine/kernels/webgpu/low-rank-product.js';
+import {
+  LOW_RANK_PRODUCT,
+  groupSetting,
+  inlineMostMultiplyAdds,
+  productBlocks,
+} from '../engine/kernels/webgpu/low-rank-product.js';
 import { productTile } from '../engine/kernels/webgpu/low-rank-product-wgsl.js';
 import { splitWeightGradients } from '../engine/kernels/webgpu/weight-gradients.js';
 import { tfjsFlagValues } from '../engine/kernels/webgpu/tfjs-flags.js';
@@ -38,11 +43,13 @@ export interface DoctorResult {
   /**
    * On webgpu with mceval's kernels: the settings bench/gpu times — the product's output tile
    * (MCEVAL_WEBGPU_PRODUCT_TILE), the weight gradients' kernel (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), dispatches per submit
-   * (MCEVAL_WEBGPU_SUBMIT_BATCH) and tfjs's matMul threshold of too few workgroups (MCEVAL_WEBGPU_MATMUL_THRESHOLD).
+   * (MCEVAL_WEBGPU_SUBMIT_BATCH), tfjs's matMul threshold of too few workgroups (MCEVAL_WEBGPU_MATMUL_THRESHOLD) and
+   * whether the layers that read one input go in one dispatch (MCEVAL_WEBGPU_GROUPS).
    */
   readonly webgpuSettings?: {
     readonly productTile: number;
     readonly weightGradients: 'split' | 'tfjs';
+    readonly groups: 'auto' | 'never';
     readonly submitBatch: number;
     readonly matmulThreshold: number | 'by GPU';
   };
@@ -132,7 +139,8 @@ export default class Doctor extends BaseCommand {
         `WebGPU settings: product tile ${settings.productTile} (MCEVAL_WEBGPU_PRODUCT_TILE), weight gradients ` +
           `${settings.weightGradients} (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), a submit every ${settings.submitBatch} ` +
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
-          `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD)`,
+          `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
+          `${settings.groups} (MCEVAL_WEBGPU_GROUPS)`,
       );
     }
     this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);
@@ -158,6 +166,7 @@ function webGpuKernelReport(): Pick<
     webgpuSettings: {
       productTile: productTile(productBlocks()),
       weightGradients: splitWeightGradients() ? 'split' : 'tfjs',
+      groups: groupSetting(),
       ...tfjsFlagValues(),
     },
   };

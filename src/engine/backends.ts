@@ -11,7 +11,7 @@ import { registerCustomKernels } from './kernels/register.js';
 import { setupWebGpu, webGpuAdapterReport, webGpuLimitsSetting } from './webgpu.js';
 import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
-import { inlineNarrowSetting, productBlocks } from './kernels/webgpu/low-rank-product.js';
+import { groupSetting, inlineNarrowSetting, productBlocks } from './kernels/webgpu/low-rank-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
 
@@ -174,6 +174,7 @@ export async function initEngine(
   productBlocks();
   splitWeightGradients();
   inlineNarrowSetting();
+  groupSetting();
   attentionLaneSetting();
   checkTfjsFlagSettings();
   webGpuLimitsSetting();

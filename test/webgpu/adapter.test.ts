@@ -52,6 +52,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
   assert.deepEqual(settings({}), {
     productTile: 64,
     weightGradients: 'split',
+    groups: 'auto',
     submitBatch: 15,
     matmulThreshold: 'by GPU',
   });
@@ -61,8 +62,9 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_WEIGHT_GRADIENTS: 'tfjs',
       MCEVAL_WEBGPU_SUBMIT_BATCH: '60',
       MCEVAL_WEBGPU_MATMUL_THRESHOLD: '64',
+      MCEVAL_WEBGPU_GROUPS: 'never',
     }),
-    { productTile: 128, weightGradients: 'tfjs', submitBatch: 60, matmulThreshold: 64 },
+    { productTile: 128, weightGradients: 'tfjs', groups: 'never', submitBatch: 60, matmulThreshold: 64 },
   );
 });
 

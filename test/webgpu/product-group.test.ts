@@ -230,6 +230,8 @@ test('a group is one dispatch where the device binds it and each member would be
   assert.equal(groupsInlineProducts(fake(16), { ...qkv, rows: 2048, columns: [768, 2 ** 20] }), false);
   assert.equal(groupsInlineProducts(fake(16), { ...qkv, columns: [768, 254] }), false);
   await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'never', () => assert.equal(groupsInlineProducts(fake(16), qkv), false));
+  // MCEVAL_WEBGPU_GROUPS=never keeps each layer's own dispatches (the kit times both).
+  await withEnv('MCEVAL_WEBGPU_GROUPS', 'never', () => assert.equal(groupsInlineProducts(fake(16), qkv), false));
 });
 
 test("a group's input gradient is one dispatch where the device binds it and holds every member's t", async () => {
@@ -248,6 +250,7 @@ test("a group's input gradient is one dispatch where the device binds it and hol
     assert.equal(groupsInlineGradients(fake(16, 49152), { ...qkv, rank: 16 }), true);
   });
   assert.equal(groupsInlineGradients(fake(16), { ...qkv, rows: 4096, inners: [768, 2 ** 20] }), false);
+  await withEnv('MCEVAL_WEBGPU_GROUPS', 'never', () => assert.equal(groupsInlineGradients(fake(16), qkv), false));
 });
 
 /**

@@ -157,12 +157,24 @@ export function inlinesNarrowProduct(backend: WebGpuBackendLike, shape: InlineCa
   return rows * inner * columns <= inlineMostMultiplyAdds();
 }
 
+const GROUP_SETTING = 'MCEVAL_WEBGPU_GROUPS';
+
 /**
- * Whether a group of `members` (two or more) fits the device's storage buffers: the buffer the members share (x, or
- * dx), then five per member (masks bind none).
+ * MCEVAL_WEBGPU_GROUPS: `auto` (the default: the layers that read one x go in one dispatch each way where the device
+ * binds them) or `never` (each layer's own dispatches), so that the kit can time both on a GPU, where a group's
+ * per-member switch costs what the dispatches it saves do not show here. Read as the engine starts too, so that a bad
+ * value stops a run first.
+ */
+export function groupSetting(): 'auto' | 'never' {
+  return environmentChoice(GROUP_SETTING, ['auto', 'never']);
+}
+
+/**
+ * Whether a group of `members` (two or more) is allowed (MCEVAL_WEBGPU_GROUPS) and fits the device's storage buffers:
+ * the buffer the members share (x, or dx), then five per member (masks bind none).
  */
 const groupBinds = (backend: WebGpuBackendLike, members: number) =>
-  members >= 2 && 1 + members * 5 <= storageBuffersPerShader(backend);
+  groupSetting() === 'auto' && members >= 2 && 1 + members * 5 <= storageBuffersPerShader(backend);
 
 /** A group of inline products that read the same x [rows, inner]: each member's width, their rank and input masks. */
 export interface GroupCandidate {
@@ -175,8 +187,8 @@ export interface GroupCandidate {
 }
 
 /**
- * Whether the members' inline products (no bias, output mask or addend) run as one dispatch on this device: each
- * would be formed inline on its own, and the group's storage buffers fit — x, then per member W, N, E, t and the
+ * Whether the members' inline products (no bias, output mask or addend) run as one dispatch on this device (and
+ * MCEVAL_WEBGPU_GROUPS allows): each would be formed inline on its own, and the group's storage buffers fit — x, then per member W, N, E, t and the
  * output. Three layers bind 16 (a decoder's q, k and v at Dawn's 16), with or without dropout.
  */
 export function groupsInlineProducts(backend: WebGpuBackendLike, group: GroupCandidate): boolean {
@@ -196,8 +208,8 @@ export interface GradientGroupCandidate {
 }
 
 /**
- * Whether the members' input gradients run as one dispatch on this device: each member's would be formed inline on
- * its own, the group's storage buffers fit (dx, then per member dy, W, B, A′ and t: 16 for three) and so does its
+ * Whether the members' input gradients run as one dispatch on this device (and MCEVAL_WEBGPU_GROUPS allows): each
+ * member's would be formed inline on its own, the group's storage buffers fit (dx, then per member dy, W, B, A′ and t: 16 for three) and so does its
  * workgroup memory, which holds every member's t for the tile.
  */
 export function groupsInlineGradients(backend: WebGpuBackendLike, group: GradientGroupCandidate): boolean {
