@@ -16,6 +16,7 @@ import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
 import { lowRankLinear, lowRankLinears } from '../../src/engine/ops/low-rank-linear.js';
 import { assertAgree } from './agreement.js';
+import { normalMatrices } from './random-matrix.js';
 import { deviceWithLimits } from './device-limits.js';
 import { withEnv } from '../helpers.js';
 import { keepThreshold } from '../../src/engine/dropout-bits.js';
@@ -75,7 +76,7 @@ async function run(backend: 'wasm' | 'webgpu', c: Case): Promise<Outcome> {
   if (backend === 'webgpu') assert.ok(tf.getKernel(LOW_RANK_PRODUCT, 'webgpu'), 'the webgpu kernel is registered');
   const before = tf.memory().numTensors;
   const rng = new Rng(5);
-  const matrix = (rows: number, columns: number) => tf.tensor2d(rng.normalArray(rows * columns), [rows, columns]);
+  const matrix = normalMatrices(rng);
   // x is [2, tokens, in]: the op flattens leading axes.
   const x = tf.tensor3d(rng.normalArray(2 * c.tokens * c.inFeatures), [2, c.tokens, c.inFeatures]);
   const weight = matrix(c.inFeatures, c.outFeatures);
@@ -188,7 +189,7 @@ async function runGroup(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
   await initEngine(backend);
   const before = tf.memory().numTensors;
   const rng = new Rng(8);
-  const matrix = (rows: number, columns: number) => tf.tensor2d(rng.normalArray(rows * columns), [rows, columns]);
+  const matrix = normalMatrices(rng);
   const [tokens, inFeatures, rank] = [70, 64, 8];
   const widths = [96, 32, 96];
   const x = matrix(tokens, inFeatures);

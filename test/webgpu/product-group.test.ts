@@ -28,6 +28,7 @@ import { keepThreshold, type HashedDropout } from '../../src/engine/dropout-bits
 import { drawKey } from '../../src/engine/counter-hash.js';
 import { numberedInputs } from '../../src/engine/ops/numbered-inputs.js';
 import { assertAgree } from './agreement.js';
+import { normalMatrices } from './random-matrix.js';
 import { deviceWithLimits } from './device-limits.js';
 import { dispatchesOf, withKernelCallCounts } from './dispatches.js';
 import { withEnv } from '../helpers.js';
@@ -43,6 +44,19 @@ const dropoutKeyed = (draw: number): HashedDropout => ({
   threshold: keepThreshold(0.9),
   scale: 1 / 0.9,
 });
+
+/** A kernel's outputs. */
+const run = (name: string, inputs: Record<string, Tensor>, attrs: object) =>
+  tf.engine().runKernel(name, inputs as never, attrs as never) as Tensor[];
+
+/** A kernel's outputs and the dispatches it recorded. */
+function runCounted(name: string, inputs: Record<string, Tensor>, attrs: object) {
+  let outputs: Tensor[] = [];
+  const dispatches = dispatchesOf(name, () => (outputs = run(name, inputs, attrs)));
+  return { outputs, dispatches };
+}
+
+const read = (tensors: Tensor[]) => Promise.all(tensors.map(async (t) => Array.from(await t.data())));
 
 interface Group {
   readonly rows: number;
@@ -67,7 +81,7 @@ async function memberAndGroupValues(
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const rng = new Rng(12);
-  const matrix = (rows: number, columns: number) => tf.tensor2d(rng.normalArray(rows * columns), [rows, columns]);
+  const matrix = normalMatrices(rng);
   const { rows, inner, widths, rank, masked } = group;
   const x = matrix(rows, inner);
   const members = widths.map((width, l) => ({
@@ -77,8 +91,6 @@ async function memberAndGroupValues(
     scale: 0.5 + l,
     inputDropout: masked ? dropoutKeyed(20 + l) : undefined,
   }));
-  const run = (name: string, inputs: Record<string, Tensor>, attrs: object) =>
-    tf.engine().runKernel(name, inputs as never, attrs as never) as Tensor[];
   const own = members.flatMap(({ w, n, e, inputDropout, scale }) => {
     const attrs: InlineProductAttrs = {
       transposeW: false,
@@ -95,11 +107,7 @@ async function memberAndGroupValues(
     scales: members.map((m) => m.scale),
     inputDropouts: masked ? members.map((m) => m.inputDropout!) : undefined,
   };
-  let grouped: Tensor[] = [];
-  const dispatches = dispatchesOf(LOW_RANK_PRODUCT_GROUP, () => {
-    grouped = run(LOW_RANK_PRODUCT_GROUP, inputs, attrs);
-  });
-  const read = (tensors: Tensor[]) => Promise.all(tensors.map(async (t) => Array.from(await t.data())));
+  const { outputs: grouped, dispatches } = runCounted(LOW_RANK_PRODUCT_GROUP, inputs, attrs);
   // The member's own outputs come as [y, t] pairs; the group's as every y, then every t.
   const ownValues = await read(own);
   const pairs = widths.flatMap((_, l) => [ownValues[2 * l]!, ownValues[2 * l + 1]!]);
@@ -148,7 +156,7 @@ async function chainAndGroupGradients(group: GradientGroup) {
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const rng = new Rng(13);
-  const matrix = (rows: number, columns: number) => tf.tensor2d(rng.normalArray(rows * columns), [rows, columns]);
+  const matrix = normalMatrices(rng);
   const { rows, inners, columns, rank, masked } = group;
   const members = inners.map((inner, l) => ({
     dy: matrix(rows, inner),
@@ -158,8 +166,6 @@ async function chainAndGroupGradients(group: GradientGroup) {
     scale: 0.75 * (l + 1),
     dropout: masked ? dropoutKeyed(40 + l) : undefined,
   }));
-  const run = (name: string, inputs: Record<string, Tensor>, attrs: object) =>
-    tf.engine().runKernel(name, inputs as never, attrs as never) as Tensor[];
   const made: Tensor[] = [];
   let dx: Tensor | undefined;
   const chainDowns: Tensor[] = [];
@@ -182,11 +188,7 @@ async function chainAndGroupGradients(group: GradientGroup) {
     narrowScales: members.map((m) => m.scale),
     dropouts: masked ? members.map((m) => m.dropout!) : undefined,
   };
-  let grouped: Tensor[] = [];
-  const dispatches = dispatchesOf(LOW_RANK_GRADIENT_GROUP, () => {
-    grouped = run(LOW_RANK_GRADIENT_GROUP, inputs, attrs);
-  });
-  const read = (tensors: Tensor[]) => Promise.all(tensors.map(async (t) => Array.from(await t.data())));
+  const { outputs: grouped, dispatches } = runCounted(LOW_RANK_GRADIENT_GROUP, inputs, attrs);
   const chain = await read([dx!, ...chainDowns]);
   const values = await read(grouped);
   const inputsMade = members.flatMap((m) => [m.dy, m.w, m.n, m.e]);
@@ -261,7 +263,7 @@ async function decoderGroups(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
   await initEngine(backend);
   const before = tf.memory().numTensors;
   const rng = new Rng(14);
-  const matrix = (rows: number, columns: number) => tf.tensor2d(rng.normalArray(rows * columns), [rows, columns]);
+  const matrix = normalMatrices(rng);
   const [tokens, hidden, rank] = [40, 64, 8];
   const x = matrix(tokens, hidden);
   const groups = [

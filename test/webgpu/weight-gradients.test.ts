@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { dispatchesOf } from './dispatches.js';
-import { tf, type Tensor2D } from '../../src/engine/tf.js';
+import { tf } from '../../src/engine/tf.js';
 import {
   layersWeightGradients,
   lowRankWeightGradients,
@@ -23,6 +23,7 @@ import {
 import { productPlan } from '../../src/engine/kernels/webgpu/weight-gradients-wgsl.js';
 import { LOW_RANK_WEIGHT_GRADIENTS } from '../../src/engine/kernels/webgpu/weight-gradients.js';
 import { assertAgree } from './agreement.js';
+import { normalMatrices } from './random-matrix.js';
 import { keepThreshold } from '../../src/engine/dropout-bits.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
@@ -52,8 +53,7 @@ const CASES: Case[] = [
 
 function* gradients(c: Case, calls: number) {
   const rng = new Rng(11);
-  const matrix = (rows: number, columns: number) =>
-    tf.tensor2d(rng.normalArray(rows * columns), [rows, columns]) as Tensor2D;
+  const matrix = normalMatrices(rng);
   const x = matrix(c.tokens, c.inFeatures);
   const dDown = matrix(c.tokens, c.rank);
   const down = matrix(c.tokens, c.rank);
@@ -106,8 +106,7 @@ const SHARED: SharedLayer[] = [
 /** [dA, dB] of each of `layers` (reading one x of `inFeatures`) from one layersWeightGradients call, as it yields. */
 function* sharedGradients(layers: readonly SharedLayer[], tokens: number, inFeatures: number) {
   const rng = new Rng(17);
-  const matrix = (rows: number, columns: number) =>
-    tf.tensor2d(rng.normalArray(rows * columns), [rows, columns]) as Tensor2D;
+  const matrix = normalMatrices(rng);
   const x = matrix(tokens, inFeatures);
   const operands: LayerGradientOperands[] = layers.map((layer) => ({
     dDown: matrix(tokens, layer.rank),

@@ -32,13 +32,17 @@ fn hashedKeep4(index : u32, key : i32, threshold : i32, scale : f32) -> vec4<f32
 export const dropoutUniforms = (name: string): string =>
   `${name}Key : i32, ${name}Threshold : i32, ${name}Scale : f32,`;
 
-/** The values of dropoutUniforms' fields for `dropout`. */
-export function dropoutUniformValues(dropout: HashedDropout): ShaderUniform[] {
-  return [
-    { type: 'int32', data: [dropout.key | 0] },
-    { type: 'int32', data: [dropout.threshold | 0] },
-    { type: 'float32', data: [dropout.scale] },
-  ];
+/** The values of dropoutUniforms' fields for each dropout given, in order (none for an undefined one). */
+export function dropoutUniformValues(...dropouts: readonly (HashedDropout | undefined)[]): ShaderUniform[] {
+  return dropouts.flatMap((dropout): ShaderUniform[] =>
+    dropout === undefined
+      ? []
+      : [
+          { type: 'int32', data: [dropout.key | 0] },
+          { type: 'int32', data: [dropout.threshold | 0] },
+          { type: 'float32', data: [dropout.scale] },
+        ],
+  );
 }
 
 /** The arguments after the index that read mask `name`'s fields from the uniforms (or from variables so named). */

@@ -10,6 +10,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import { UserError } from '../../../errors.js';
 import type { HashedDropout } from '../../dropout-bits.js';
 import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
+import { numberedMembers } from './numbered-members.js';
 import { environmentChoice } from '../../environment-choice.js';
 import {
   INLINE_MOST_RANK,
@@ -230,10 +231,6 @@ function optionalInputs(given: Partial<Record<'bias' | 'addend', TensorInfo>>) {
   };
 }
 
-/** The uniform values of the masks a call has, in maskUniforms' order. */
-const maskValues = (...dropouts: (HashedDropout | undefined)[]) =>
-  dropouts.flatMap((dropout) => (dropout === undefined ? [] : dropoutUniformValues(dropout)));
-
 /** Uniform values. */
 const int = (value: number): ShaderUniform => ({ type: 'int32', data: [value] });
 const float = (value: number): ShaderUniform => ({ type: 'float32', data: [value] });
@@ -283,7 +280,7 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       code: lowRankProductCode(shape),
     },
     [x, w, d, e, ...optional.tensors],
-    [...sizes, float(scale), ...maskValues(dropout)],
+    [...sizes, float(scale), ...dropoutUniformValues(dropout)],
   );
   return shaped(output, [rows, columns]);
 };
@@ -319,7 +316,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       code: inlineLowRankProductCode(shape, narrow),
     },
     [x, w, n, e, down, ...optional.tensors],
-    [...sizes, float(scale), float(narrowScale), ...maskValues(inputDropout, dropout)],
+    [...sizes, float(scale), float(narrowScale), ...dropoutUniformValues(inputDropout, dropout)],
   );
   return [shaped(output, [rows, columns]), shaped(down, [rows, rank])];
 };
@@ -357,11 +354,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const x = named['x']!;
   const [rows, inner] = x.shape as [number, number];
-  const members = scales.map((_, l) => ({
-    w: named[`w${l}`]!,
-    n: named[`n${l}`]!,
-    e: named[`e${l}`]!,
-  }));
+  const members = numberedMembers(named, scales.length, ['w', 'n', 'e']);
   const rank = members[0]!.n.shape[1]!;
   const inputMask = inputDropouts !== undefined;
   const partlyMasked = inputDropouts !== undefined && inputDropouts.length !== scales.length;
@@ -404,7 +397,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       float(scales[0]!),
       float(1),
       ...columns.slice(1).flatMap((width, l) => [int(width), int(firstTiles[l + 1]!), float(scales[l + 1]!)]),
-      ...maskValues(...(inputDropouts ?? [])),
+      ...dropoutUniformValues(...(inputDropouts ?? [])),
     ],
   );
   const outputs = [output, ...results].map((info, l) => shaped(info, [rows, columns[l]!]));
@@ -428,12 +421,7 @@ const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
   const named = inputs as unknown as Record<string, TensorInfo>;
   const { narrowScales, dropouts } = attrs as unknown as GradientGroupAttrs;
   const gpu = backend as unknown as WebGpuBackendLike;
-  const members = narrowScales.map((_, l) => ({
-    dy: named[`dy${l}`]!,
-    w: named[`w${l}`]!,
-    n: named[`n${l}`]!,
-    e: named[`e${l}`]!,
-  }));
+  const members = numberedMembers(named, narrowScales.length, ['dy', 'w', 'n', 'e']);
   const rows = members[0]!.dy.shape[0]!;
   const [columns, rank] = members[0]!.e.shape as [number, number];
   const masked = dropouts !== undefined;
@@ -472,7 +460,7 @@ const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
       float(1),
       float(narrowScales[0]!),
       ...inners.slice(1).flatMap((inner, l) => [int(inner), float(narrowScales[l + 1]!)]),
-      ...maskValues(...(dropouts ?? [])),
+      ...dropoutUniformValues(...(dropouts ?? [])),
     ],
   );
   return [shaped(output, [rows, columns]), ...downs.map((down) => shaped(down, [rows, rank]))];

@@ -14,8 +14,7 @@
  * narrow side gets the fewest blocks that cover it (at most 8), the wide side the rest, and consecutive invocations
  * take consecutive blocks along m.
  */
-import type { HashedDropout } from '../../dropout-bits.js';
-import { HASHED_KEEP_WGSL, dropoutAt4, dropoutUniformValues, dropoutUniforms } from './hashed-dropout-wgsl.js';
+import { HASHED_KEEP_WGSL, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
 import type { ShaderUniform } from './shader.js';
 
 /** Invocations per workgroup of the first pass. */
@@ -65,27 +64,29 @@ export function productPlan(m: number, n: number, tokens: number): ProductPlan {
 /** Per product s, the uniform fields of both passes: its plan, where its partials, workgroups and outputs start. */
 const PRODUCT_FIELDS = ['m', 'n', 'blocksM', 'tilesM', 'splits', 'chunk', 'workgroups', 'offset', 'start', 'outStart'];
 
-/**
- * The uniforms of both passes (after tfjs's own) for `products` products: each one's fields, the tokens, then the
- * dropout mask of each layer k that `masked` says has one (`dropout${k}`).
- */
-export function weightGradientUniforms(products: number, masked: readonly boolean[]): string {
+/** The uniforms of both passes (after tfjs's own) for `products` products: each one's fields, then the tokens. */
+export function weightGradientUniforms(products: number): string {
   const fields = Array.from({ length: products }, (_, s) =>
     [...PRODUCT_FIELDS.map((field) => `${field}${s} : i32,`), `scale${s} : f32,`].join(' '),
   );
-  const masks = masked.flatMap((mask, k) => (mask ? [dropoutUniforms(`dropout${k}`)] : []));
-  return [...fields, 'tokens : i32,', ...masks].join('\n');
+  return [...fields, 'tokens : i32,'].join('\n');
 }
 
 /**
+ * The first pass's uniforms after weightGradientUniforms': the dropout mask of each layer k that `masked` says has one
+ * (`dropout${k}`; values by dropoutUniformValues, in layer order). The second pass reads no mask.
+ */
+export const weightGradientMaskUniforms = (masked: readonly boolean[]): string =>
+  masked.flatMap((mask, k) => (mask ? [dropoutUniforms(`dropout${k}`)] : [])).join('\n');
+
+/**
  * The uniform values for `plans` (product 2k layer k's dA, 2k + 1 its dB) in weightGradientUniforms' order: dA is
- * multiplied by 1 (exactly itself), dB by its layer's `dyScales[k]`; then the layers' dropouts, where given.
+ * multiplied by 1 (exactly itself), dB by its layer's `dyScales[k]`.
  */
 export function weightGradientUniformValues(
   plans: readonly ProductPlan[],
   dyScales: readonly number[],
   tokens: number,
-  dropouts: readonly (HashedDropout | undefined)[],
 ): ShaderUniform[] {
   let offset = 0;
   let start = 0;
@@ -99,8 +100,7 @@ export function weightGradientUniformValues(
     const scale = s % 2 === 0 ? 1 : dyScales[(s - 1) / 2]!;
     return [...fields, { type: 'float32' as const, data: [scale] }];
   });
-  const masks = dropouts.flatMap((dropout) => (dropout === undefined ? [] : dropoutUniformValues(dropout)));
-  return [...values, { type: 'int32', data: [tokens] }, ...masks];
+  return [...values, { type: 'int32', data: [tokens] }];
 }
 
 /** The partial sums the products write: the first pass's output size. */

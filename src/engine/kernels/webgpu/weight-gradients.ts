@@ -8,6 +8,8 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { environmentChoice } from '../../environment-choice.js';
 import type { HashedDropout } from '../../dropout-bits.js';
+import { numberedMembers } from './numbered-members.js';
+import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
 import {
   SPLIT_WORKGROUP,
   SUM_WORKGROUP,
@@ -16,6 +18,7 @@ import {
   partialSumsCode,
   productPlan,
   sumTarget,
+  weightGradientMaskUniforms,
   weightGradientUniformValues,
   weightGradientUniforms,
   type ProductPlan,
@@ -89,10 +92,9 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readon
     plans,
     layers.map((layer) => layer.dyScale),
     tokens,
-    layers.map((layer) => layer.dropout),
   );
   const masked = layers.map((layer) => layer.dropout !== undefined);
-  const fields = weightGradientUniforms(plans.length, masked);
+  const fields = weightGradientUniforms(plans.length);
   const widths = [inFeatures, ...layers.flatMap(({ down, dy }) => [down.shape[1]!, dy.shape[1]!])];
   const vectorized = widths.every((size) => size % 4 === 0);
   const operands = layers.flatMap(({ dDown, down, dy }, k) => [
@@ -106,21 +108,21 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readon
     {
       key: `McevalWeightGradientPartials_${Number(vectorized)}_${masked.map(Number).join('')}`,
       inputs: ['x', ...operands.map(({ name }) => name)].map((name) => ({ name, components: vectorized ? 4 : 1 })),
-      uniforms: fields,
+      uniforms: `${fields}\n${weightGradientMaskUniforms(masked)}`,
       workgroupSize: SPLIT_WORKGROUP,
       dispatch: elementwiseDispatch(workgroups * SPLIT_WORKGROUP, SPLIT_WORKGROUP),
       outputSize: partialCount(plans),
       code: partialSumsCode(vectorized, masked),
     },
     [x, ...operands.map(({ tensor }) => tensor)],
-    uniforms,
+    [...uniforms, ...dropoutUniformValues(...layers.map((layer) => layer.dropout))],
   );
   const sizes = plans.map((plan) => plan.m * plan.n);
   const rest = sizes.slice(1).map((size) => gpu.makeTensorInfo([size], 'float32'));
   const first = runShader(
     gpu,
     {
-      key: `McevalWeightGradientSums_${plans.length}_${masked.map(Number).join('')}`,
+      key: `McevalWeightGradientSums_${plans.length}`,
       inputs: [
         { name: 'partials', components: 1 },
         ...rest.map((_, i) => ({ name: sumTarget(i + 1), components: 1 as const, writable: true })),
@@ -144,12 +146,10 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readon
 const weightGradients: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const { dyScales, dropouts } = attrs as unknown as WeightGradientAttrs;
-  const layers: Layer[] = dyScales.map((dyScale, k) => ({
+  const layers: Layer[] = numberedMembers(inputs, dyScales.length, ['dDown', 'down', 'dy']).map((operands, k) => ({
+    ...operands,
     dropout: dropouts?.[k],
-    dDown: inputs[`dDown${k}`]!,
-    down: inputs[`down${k}`]!,
-    dy: inputs[`dy${k}`]!,
-    dyScale,
+    dyScale: dyScales[k]!,
   }));
   return bindable(gpu, layers).flatMap((run) => gradientsTogether(gpu, inputs['x']!, run));
 };
