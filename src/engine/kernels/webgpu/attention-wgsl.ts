@@ -1,17 +1,19 @@
 /**
  * WGSL for grouped-query attention (causal, or bidirectional for an encoder: the `reach` uniform), forward and
  * backward, in the projections' own layout (no head transposes) and with the semantics of the WebAssembly kernels
- * (assembly/attention.ts): q, out [B, T, H·dh]; k, v [B, S, Hkv·dh]; keyMask int32 [B, S]; lse [N, R] for N = B·Hkv
- * entries of R = G·T rows, row r = g·T + t being query position t of batch row b in head kvh·G + g (n = b·Hkv + kvh).
- * Query t may attend to key j when j ≤ reach + t (reach = S − T causally, S − 1 bidirectionally) and keyMask[b, j] is
- * 1; a row with no such key attends to all S keys uniformly (scores 0), as an additive −1e9 bias does in float32.
+ * (assembly/attention.ts): q, out [B, T, H·dh]; k, v [B, S, Hkv·dh]; keyMask int32 [B, S]; stats [N, R, 2] for
+ * N = B·Hkv entries of R = G·T rows, row r = g·T + t being query position t of batch row b in head kvh·G + g
+ * (n = b·Hkv + kvh). Query t may attend to key j when j ≤ reach + t (reach = S − T causally, S − 1 bidirectionally)
+ * and keyMask[b, j] is 1; a row with no such key attends to all S keys uniformly (scores 0), as an additive −1e9 bias
+ * does in float32.
  *
  * FlashAttention's schedule, one invocation per row (forward, dq) or per key (dk, dv): keys (or rows) pass through
  * workgroup memory a tile at a time, the row's scores are never stored, and the softmax is kept online (a running
- * maximum and sum) in the forward pass and recomputed from the saved log-sum-exp in the backward one, whose rows'
- * statistics (lse and D = Σ dy·out) are gathered once by a small shader first. dh is a multiple of 4: vectors are
- * vec4, and each shader is compiled per head size (DH4 = dh / 4), tile and lanes. A second output (the forward's lse,
- * dv) is a writable input (shader.ts).
+ * maximum and sum) in the forward pass and recomputed from the saved log-sum-exp in the backward one. Each row's
+ * statistics lie side by side in `stats`: the forward writes the lse, and dq's shader D = Σ dy·out beside it for dk's
+ * (where a shader of their own took a dispatch per layer to gather both). dh is a multiple of 4: vectors are vec4,
+ * and each shader is compiled per head size (DH4 = dh / 4), tile and lanes. A second output (the forward's lse, dv)
+ * or a statistic written beside one (D) is a writable input (shader.ts).
  *
  * Lanes: a row (or key) may be shared by LANES neighbouring invocations of one subgroup, each holding a slice of
  * DH4 / LANES vectors of its query, accumulators and (for a key) key, value and gradients; a score or dot product is
@@ -28,7 +30,6 @@
  * by the counter-based hash, keyed and thresholded by uniforms) and take dS = p·(M·dp − D); the running sum and the
  * log-sum-exp stay those of the undropped probabilities, and D = Σ dy·out holds as it is.
  */
-import { ELEMENT_INDEX } from './shader.js';
 import { HASHED_KEEP_WGSL, dropoutArguments, dropoutUniforms } from './hashed-dropout-wgsl.js';
 
 /** Fields after tfjs's own uniforms, set by the kernels in this order. */
@@ -36,7 +37,7 @@ export const ATTENTION_UNIFORMS =
   'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, entries : i32, reach : i32, scale : f32, ' +
   dropoutUniforms('drop');
 
-/** Invocations per workgroup with one lane per row (the row statistics' shader always). */
+/** Invocations per workgroup with one lane per row. */
 export const ATTENTION_WORKGROUP = 64;
 
 /** Invocations per workgroup for `lanes` lanes per row: 64 rows (or keys) per workgroup, up to 256 invocations. */
@@ -261,7 +262,10 @@ fn main() {
 `;
 }
 
-/** Forward: `result` is out (B·T·H·dh). Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v (vec4), keyMask, lse (written). */
+/**
+ * Forward: `result` is out (B·T·H·dh). Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v (vec4), keyMask, lse (the stats,
+ * written: each row's first).
+ */
 export function attentionForwardCode(dh4: number, tile: number, lanes: number, dropout: boolean): string {
   return rowShader(dh4, tile, lanes, dropout, {
     prologue: `
@@ -292,46 +296,31 @@ export function attentionForwardCode(dh4: number, tile: number, lanes: number, d
       writeVector(4 * (at + d), acc[d] * inverse);
     }
     if (lane == 0) {
-      lse[n * uniforms.rows + row] = most + log(total);
+      lse[2 * (n * uniforms.rows + row)] = most + log(total);
     }`,
   });
 }
 
 /**
- * The backward pass's row statistics: `result` [N·R·2] holds each row's lse and D = Σ dy·out. Dispatch: ⌈N·R / WG⌉
- * (two axes beyond the limit). Inputs: attended (the forward output), dy (vec4), lse.
- */
-export function attentionRowStatsCode(dh4: number): string {
-  return `${indexingCode(dh4, 1)}
-fn main() {
-  let i = ${ELEMENT_INDEX(ATTENTION_WORKGROUP)};
-  if (i < uniforms.rows * uniforms.entries) {
-    let at = rowOffset(i / uniforms.rows, i % uniforms.rows);
-    var delta = 0.0;
-    for (var d = 0; d < DH4; d++) {
-      delta += dot(dy[at + d], attended[at + d]);
-    }
-    result[2 * i] = lse[i];
-    result[2 * i + 1] = delta;
-  }
-}
-`;
-}
-
-/**
- * Backward for the queries: `result` is dq (B·T·H·dh). Per row, over its keys p = e^{s − lse},
- * dq += p·(M·dy·v − D)·k, times the scale. Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v, dy (vec4), keyMask, stats.
+ * Backward for the queries: `result` is dq (B·T·H·dh). Per row, D = Σ dy·out, then over its keys p = e^{s − lse},
+ * dq += p·(M·dy·v − D)·k, times the scale; D goes beside the row's lse in `stats`, for the keys' shader after it.
+ * Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v, dy (vec4), keyMask, stats (written), attended (the forward output, vec4).
  */
 export function attentionQueryGradientCode(dh4: number, tile: number, lanes: number, dropout: boolean): string {
   return rowShader(dh4, tile, lanes, dropout, {
     prologue: `
   var gradient : array<vec4<f32>, SLICE>;
+  var deltaSum = 0.0;
   for (var d = 0; d < SLICE; d++) {
     query[d] = q[at + d];
     gradient[d] = dy[at + d];
+    deltaSum += dot(gradient[d], attended[at + d]);
   }
+  let delta = laneSum(deltaSum);
   let logSum = stats[2 * (n * uniforms.rows + row)];
-  let delta = stats[2 * (n * uniforms.rows + row) + 1];
+  if (live && lane == 0) {
+    stats[2 * (n * uniforms.rows + row) + 1] = delta;
+  }
   var acc : array<vec4<f32>, SLICE>;`,
     everyKey: `
       var dpSum = 0.0;

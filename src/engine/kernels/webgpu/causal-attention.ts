@@ -4,7 +4,7 @@
  * per layer and step, the head transposes, two batched products per direction, the softmax and its gradient, and the
  * [batch, heads, queries, keys] scores and probabilities kept for the backward pass: memory stays linear in the
  * sequence length. The forward's log-sum-exp and dv are second outputs, written as writable inputs (shader.ts);
- * the backward pass gathers each row's lse and D = Σ dy·out once, for both of its shaders.
+ * the log-sum-exp is kept with room for each row's D = Σ dy·out beside it, which dq's shader writes for dk's.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import {
@@ -15,24 +15,22 @@ import {
 } from '../causal-attention.js';
 import {
   ATTENTION_UNIFORMS,
-  ATTENTION_WORKGROUP,
   attentionWorkgroup,
   attentionForwardCode,
   attentionKeyGradientCode,
   attentionQueryGradientCode,
-  attentionRowStatsCode,
   laneDirectives,
 } from './attention-wgsl.js';
 import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from './attention-lanes.js';
 import { webGpuAdapterReport } from '../../webgpu.js';
 import {
-  elementwiseDispatch,
   runShader,
   shaped,
   sizeOf,
   tileFitting,
   withHostInt32,
+  type ShaderInput,
   type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
@@ -106,7 +104,8 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const attributes = attrs as unknown as CausalAttentionAttrs;
   const g = geometry(q, k, attributes);
   const t = tile(gpu, g);
-  const lse = gpu.makeTensorInfo([g.entries, g.rows], 'float32');
+  // Each row's lse, and a place for its D in the backward pass.
+  const lse = gpu.makeTensorInfo([g.entries, g.rows, 2], 'float32');
   const out = withKeyMask(gpu, attributes, g, (mask) =>
     runShader(
       gpu,
@@ -133,67 +132,51 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const attributes = attrs as unknown as CausalAttentionAttrs;
   const g = geometry(q, k, attributes);
   const t = tile(gpu, g);
-  const rows = g.entries * g.rows;
-  const stats = runShader(
-    gpu,
-    {
-      key: `McevalAttentionRowStats_${g.dh4}`,
-      inputs: [vector('attended'), vector('dy'), scalar('lse')],
-      uniforms: ATTENTION_UNIFORMS,
-      workgroupSize: ATTENTION_WORKGROUP,
-      dispatch: elementwiseDispatch(rows, ATTENTION_WORKGROUP),
-      outputSize: 2 * rows,
-      code: attentionRowStatsCode(g.dh4),
-    },
-    [out, dy, lse],
-    uniforms(g, attributes),
-  );
   const dv = gpu.makeTensorInfo([...v.shape], 'float32');
-  try {
-    return withKeyMask(gpu, attributes, g, (mask) => {
-      const run = (name: string, code: string, perEntry: number, outputSize: number, written: TensorInfo[]) =>
-        runShader(
-          gpu,
-          {
-            key: `${name}_${variant(g, t)}`,
-            inputs: [
-              vector('q'),
-              vector('k'),
-              vector('v'),
-              vector('dy'),
-              scalar('keyMask'),
-              scalar('stats'),
-              ...(written.length > 0 ? [vector('dValue', true)] : []),
-            ],
-            directives: laneDirectives(g.lanes),
-            uniforms: ATTENTION_UNIFORMS,
-            workgroupSize: attentionWorkgroup(g.lanes),
-            dispatch: [Math.ceil(perEntry / (attentionWorkgroup(g.lanes) / g.lanes)), g.entries],
-            outputSize,
-            code,
-          },
-          [q, k, v, dy, mask, stats, ...written],
-          uniforms(g, attributes),
-        );
-      const dq = run(
-        'McevalAttentionQueryGradient',
-        attentionQueryGradientCode(g.dh4, t, g.lanes, g.dropout),
-        g.rows,
-        sizeOf(q),
-        [],
+  return withKeyMask(gpu, attributes, g, (mask) => {
+    // Both bind the stats and one more tensor: dq's shader writes each row's D into the stats and reads the forward
+    // output; dk's reads D and writes dv.
+    const run = (
+      name: string,
+      code: string,
+      perEntry: number,
+      outputSize: number,
+      bindings: readonly [stats: ShaderInput, other: ShaderInput],
+      other: TensorInfo,
+    ) =>
+      runShader(
+        gpu,
+        {
+          key: `${name}_${variant(g, t)}`,
+          inputs: [vector('q'), vector('k'), vector('v'), vector('dy'), scalar('keyMask'), ...bindings],
+          directives: laneDirectives(g.lanes),
+          uniforms: ATTENTION_UNIFORMS,
+          workgroupSize: attentionWorkgroup(g.lanes),
+          dispatch: [Math.ceil(perEntry / (attentionWorkgroup(g.lanes) / g.lanes)), g.entries],
+          outputSize,
+          code,
+        },
+        [q, k, v, dy, mask, lse, other],
+        uniforms(g, attributes),
       );
-      const dk = run(
-        'McevalAttentionKeyGradient',
-        attentionKeyGradientCode(g.dh4, t, g.lanes, g.dropout),
-        g.keys,
-        sizeOf(k),
-        [dv],
-      );
-      return [shaped(dq, [...q.shape]), shaped(dk, [...k.shape]), dv];
-    });
-  } finally {
-    gpu.disposeData(stats.dataId);
-  }
+    const dq = run(
+      'McevalAttentionQueryGradient',
+      attentionQueryGradientCode(g.dh4, t, g.lanes, g.dropout),
+      g.rows,
+      sizeOf(q),
+      [scalar('stats', true), vector('attended')],
+      out,
+    );
+    const dk = run(
+      'McevalAttentionKeyGradient',
+      attentionKeyGradientCode(g.dh4, t, g.lanes, g.dropout),
+      g.keys,
+      sizeOf(k),
+      [scalar('stats'), vector('dValue', true)],
+      dv,
+    );
+    return [shaped(dq, [...q.shape]), shaped(dk, [...k.shape]), dv];
+  });
 };
 
 export function webGpuAttentionKernels(): KernelConfig[] {
