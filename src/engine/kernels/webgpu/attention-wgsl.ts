@@ -10,8 +10,8 @@
  * FlashAttention's schedule, one invocation per row (forward, dq) or per key (dk, dv): keys (or rows) pass through
  * workgroup memory a tile at a time, the row's scores are never stored, and the softmax is kept online (a running
  * maximum and sum) in the forward pass and recomputed from the saved log-sum-exp in the backward one. Each row's
- * statistics lie side by side in `stats`: the forward writes the lse, and dq's shader D = Σ dy·out beside it for dk's
- * (where a shader of their own took a dispatch per layer to gather both). dh is a multiple of 4: vectors are vec4,
+ * statistics lie side by side in `stats`: the forward writes the lse, and dq's shader writes D = Σ dy·out beside it
+ * for dk's (a shader of their own gathered both before, a dispatch per layer). dh is a multiple of 4: vectors are vec4,
  * and each shader is compiled per head size (DH4 = dh / 4), tile and lanes. A second output (the forward's lse, dv)
  * or a statistic written beside one (D) is a writable input (shader.ts).
  *
