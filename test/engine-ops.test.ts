@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, type Tensor2D, type Tensor3D } from '../src/engine/tf.js';
+import { tf, type Tensor, type Tensor2D, type Tensor3D } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
 import { linear, frozenLinear, linearTransposedWeight } from '../src/engine/ops/linear.js';
 import { rowCrossEntropy } from '../src/engine/ops/cross-entropy.js';
@@ -13,6 +13,7 @@ import { drawKey } from '../src/engine/counter-hash.js';
 import { scatterAddRows } from '../src/engine/kernels/unsorted-segment-sum.js';
 import { referenceMatmul, relativeFrobeniusError } from '../src/engine/selfcheck.js';
 import { addEach } from '../src/engine/ops/add-each.js';
+import { gatherRows } from '../src/engine/ops/gather-rows.js';
 import { maxAbsDifference, onEachBackend } from './helpers.js';
 
 const rng = new Rng(99);
@@ -23,6 +24,29 @@ onEachBackend(() => {
     const out = scatterAddRows([1, 2, 3, 4, 5, 6], [2, 0, 2], 3, 2);
     assert.deepEqual(Array.from(out), [3, 4, 0, 0, 6, 8]);
     assert.deepEqual(Array.from(scatterAddRows([1, 2], [-1, 5], 2, 1)), [0, 0]);
+  });
+
+  test('gatherRows gives tf.gather’s rows and gradient, bit for bit, for distinct and repeated rows', () => {
+    const x = random([6, 5]) as Tensor2D;
+    const before = tf.memory().numTensors;
+    for (const rows of [[4, 0, 5, 2], [3], [1, 4, 1, 0]]) {
+      const dy = random([rows.length, 5]);
+      // The rows and the gradient of Σ rows ⊙ dy.
+      const run = (pick: (input: Tensor2D) => Tensor2D) =>
+        tf.tidy(() => {
+          const gradient = tf.grad((input: Tensor) => tf.sum(tf.mul(pick(input as Tensor2D), dy)))(x);
+          return [pick(x).dataSync(), gradient.dataSync()];
+        });
+      const [values, gradient] = run((input) => gatherRows(input, rows));
+      const [expectedValues, expectedGradient] = run(
+        (input) => tf.gather(input, tf.tensor1d(rows, 'int32')) as Tensor2D,
+      );
+      assert.deepEqual(Array.from(values!), Array.from(expectedValues!));
+      assert.deepEqual(Array.from(gradient!), Array.from(expectedGradient!), `rows ${rows}`);
+      dy.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before);
+    x.dispose();
   });
 
   test('the gradient of gather (an embedding) runs through the registered kernel', () => {

@@ -22,6 +22,7 @@ import { webGpuRopeKernel } from './webgpu/rope.js';
 import { webGpuDropoutMaskKernel } from './webgpu/dropout-mask.js';
 import { webGpuHashedNormalsKernel } from './webgpu/hashed-normals.js';
 import { webGpuSwiGluKernels } from './webgpu/swiglu.js';
+import { webGpuCrossEntropyKernels } from './webgpu/cross-entropy.js';
 import { webGpuDrawScaleKernels } from './webgpu/draw-scales.js';
 import { webGpuPerturbedFactorsKernels } from './webgpu/perturbed-factors.js';
 
@@ -67,6 +68,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     webGpuDropoutMaskKernel(),
     webGpuHashedNormalsKernel(),
     ...webGpuSwiGluKernels(),
+    ...webGpuCrossEntropyKernels(),
     webGpuUnpackKernel(() => tfjsWebGpuKernels.get('Unpack')?.kernelFunc),
   ];
   for (const config of webGpuKernels) {

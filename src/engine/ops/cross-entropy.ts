@@ -3,11 +3,17 @@
  * op with the gradient dy · (softmax(z) − onehot(label)). Composed from tfjs ops instead, the backward pass would
  * also differentiate logsumexp's max — an Equal against it broadcast over every row (~1 s for 510 × 32,000 on wasm),
  * whose contribution sums to zero — and keep the forward's [rows, classes] temporaries until the step ends; here the
- * forward keeps only z, and the backward forms softmax(z) from it.
+ * forward keeps only z, and the backward forms softmax(z) from it. On webgpu each is one of mceval's kernels
+ * (kernels/webgpu/cross-entropy.ts) where tfjs ops take eight dispatches and four.
  */
-import type { GradSaveFunc } from '@tensorflow/tfjs-core';
+import type { GradSaveFunc, NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor1D, type Tensor2D } from '../tf.js';
 import { tidyGradient, type CustomGradientFunc } from './product.js';
+import { hasKernel } from '../kernels/has-kernel.js';
+import { CROSS_ENTROPY, CROSS_ENTROPY_GRAD, type CrossEntropyAttrs } from '../kernels/webgpu/cross-entropy.js';
+
+const kernelAttrs = (labels: readonly number[]) =>
+  ({ labels: Int32Array.from(labels) }) satisfies CrossEntropyAttrs as unknown as NamedAttrMap;
 
 /** z[row, label] for each row of logits [rows, classes]: [rows]. Not differentiable by itself (rowCrossEntropy is). */
 export function pickedLogits(logits: Tensor2D, labels: readonly number[]): Tensor1D {
@@ -18,6 +24,8 @@ export function pickedLogits(logits: Tensor2D, labels: readonly number[]): Tenso
 
 /** logsumexp(z) − z[label] per row, untaped: [rows]. */
 export function crossEntropyValue(logits: Tensor2D, labels: readonly number[]): Tensor1D {
+  if (hasKernel(CROSS_ENTROPY))
+    return tf.engine().runKernel(CROSS_ENTROPY, { logits }, kernelAttrs(labels)) as Tensor1D;
   return tf.tidy(() => tf.sub(tf.logSumExp(logits, 1), pickedLogits(logits, labels)));
 }
 
@@ -26,6 +34,10 @@ export function crossEntropyValue(logits: Tensor2D, labels: readonly number[]): 
  * upstream dy [rows] when given: [rows, classes].
  */
 export function crossEntropyGradient(logits: Tensor2D, labels: readonly number[], dy?: Tensor1D): Tensor2D {
+  if (hasKernel(CROSS_ENTROPY_GRAD)) {
+    const inputs: NamedTensorMap = dy === undefined ? { logits } : { logits, dy };
+    return tf.engine().runKernel(CROSS_ENTROPY_GRAD, inputs, kernelAttrs(labels)) as Tensor2D;
+  }
   return tf.tidy(() => {
     // int32 then cast: tfjs-wasm 4.22's OneHot writes float32 outputs as integer bits (1 reads as 1.4e-45).
     const oneHot = tf.cast(tf.oneHot(tf.tensor1d([...labels], 'int32'), logits.shape[1]), 'float32');

@@ -11,6 +11,7 @@ import { drawKey } from '../counter-hash.js';
 import { hashedKeepMaskInto } from '../kernels/random-wasm.js';
 import { hasKernel } from '../kernels/has-kernel.js';
 import { DROPOUT_MASK, type DropoutMaskAttrs } from '../kernels/webgpu/dropout-mask.js';
+import type { CustomGradientFunc } from './product.js';
 
 /**
  * Draws one mask's key from the generator (one draw whenever rate > 0): undefined when nothing is dropped — rate 0,
@@ -41,7 +42,23 @@ export function dropoutMask(shape: number[], rate: number, rng: Rng | undefined)
   return drawn === undefined ? undefined : keepMask(shape, drawn);
 }
 
+/**
+ * x with dropout (a mask drawn from `rng`). Where the backend has the mask kernel (webgpu), the kernel multiplies x by
+ * the mask as it makes it, and the gradient — dy dropped by the same mask — likewise: two dispatches and no mask
+ * tensor kept for the backward pass, where the mask, the product and the product's gradient took three. The values are
+ * tfjs's Mul by the mask.
+ */
 export function dropout(x: Tensor, rate: number, rng: Rng | undefined): Tensor {
-  const mask = dropoutMask(x.shape, rate, rng);
-  return mask === undefined ? x : tf.mul(x, mask);
+  const drawn = drawDropout(rate, rng);
+  if (drawn === undefined) return x;
+  if (!hasKernel(DROPOUT_MASK)) return tf.mul(x, keepMask(x.shape, drawn));
+  const dropped = (t: Tensor) => {
+    const attrs: DropoutMaskAttrs = { shape: t.shape, key: drawn.key, threshold: drawn.threshold, value: drawn.scale };
+    return tf.engine().runKernel(DROPOUT_MASK, { x: t }, attrs as never) as Tensor;
+  };
+  const op = tf.customGrad(((input: Tensor, save: (tensors: Tensor[]) => void) => {
+    save([]);
+    return { value: dropped(input), gradFunc: (dy: Tensor) => [dropped(dy)] };
+  }) as unknown as CustomGradientFunc) as (input: Tensor) => Tensor;
+  return op(x);
 }

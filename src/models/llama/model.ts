@@ -8,6 +8,7 @@ import { newVariable } from '../../engine/variables.js';
 import { linearTransposedWeight } from '../../engine/ops/linear.js';
 import { rowCrossEntropy } from '../../engine/ops/cross-entropy.js';
 import { drawDropout } from '../../engine/ops/dropout.js';
+import { gatherRows } from '../../engine/ops/gather-rows.js';
 import {
   chunkedHeadCrossEntropy,
   headChunkRows,
@@ -219,8 +220,8 @@ export class LlamaModel {
 
   /** Final-norm hidden states [rows, hidden] at flat positions b · length + t of a padded batch. In tf.tidy. */
   hiddenAt(batch: PaddedBatch, rows: readonly number[], context: ForwardContext): Tensor2D {
-    const hidden = tf.reshape(this.hiddenStates(batch, context), [-1, this.config.hiddenSize]);
-    return tf.gather(hidden, tf.tensor1d([...rows], 'int32')) as Tensor2D;
+    const hidden = tf.reshape(this.hiddenStates(batch, context), [-1, this.config.hiddenSize]) as Tensor2D;
+    return gatherRows(hidden, rows);
   }
 
   /**

@@ -13,12 +13,15 @@ export interface NormAttrs {
   readonly eps: number;
 }
 
-/** The row this workgroup owns (one workgroup per row, over two dispatch axes beyond the limit) and a workgroup sum. */
-export const ROW_CODE = `${workgroupSumCode('f32', ROW_WORKGROUP)}
+/** `rowIndex()`: the row this workgroup owns (one workgroup per row, over two dispatch axes beyond the limit). */
+export const ROW_INDEX_CODE = `
 fn rowIndex() -> i32 {
   return i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
 }
 `;
+
+/** The row this workgroup owns and a workgroup sum. */
+export const ROW_CODE = `${workgroupSumCode('f32', ROW_WORKGROUP)}${ROW_INDEX_CODE}`;
 
 export const rowsOf = (x: TensorInfo) => x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 

@@ -94,32 +94,41 @@ export const ELEMENT_INDEX = (workgroupSize: number) =>
   `i32((workgroupId.y * numWorkgroups.x + workgroupId.x) * ${workgroupSize}u + localIndex)`;
 
 /**
- * WGSL for `workgroupSum(value)`: the sum of every invocation's value (`type` f32 or vec4<f32>) over a workgroup of
- * `size` invocations (a power of two), by a tree in workgroup memory, returned to every invocation. Call it from
- * uniform control flow. It may be called again straight after (LayerNorm's mean, then its variance): the barrier that
- * opens it keeps an invocation from writing the next value over partial[0] while another still reads the last sum —
- * workgroupUniformLoad's own barrier comes before its read, not after. Without it, Dawn's OpenGL ES backend on Mesa
- * gave LayerNorm outputs off by up to 1.2; lavapipe's Vulkan happened to order the invocations safely.
+ * WGSL for `workgroup${name}(value)`: every invocation's value (of `type`) combined by `combine` over a workgroup of
+ * `size` invocations (a power of two), by a tree in workgroup memory, in the same order every time, and returned to
+ * every invocation. Call it from uniform control flow. It may be called again straight after (LayerNorm's mean, then
+ * its variance): the barrier that opens it keeps an invocation from writing the next value over the first partial
+ * while another still reads the last result — workgroupUniformLoad's own barrier comes before its read, not after.
+ * Without it, Dawn's OpenGL ES backend on Mesa gave LayerNorm outputs off by up to 1.2; lavapipe's Vulkan happened to
+ * order the invocations safely.
  */
-export function workgroupSumCode(type: string, size: number): string {
+function workgroupTreeCode(name: string, type: string, size: number, combine: (a: string, b: string) => string) {
   return `
-var<workgroup> partial : array<${type}, ${size}>;
+var<workgroup> partial${name} : array<${type}, ${size}>;
 
-fn workgroupSum(value : ${type}) -> ${type} {
+fn workgroup${name}(value : ${type}) -> ${type} {
   let t = i32(localIndex);
   workgroupBarrier();
-  partial[t] = value;
+  partial${name}[t] = value;
   workgroupBarrier();
   for (var width = ${size / 2}; width > 0; width /= 2) {
     if (t < width) {
-      partial[t] += partial[t + width];
+      partial${name}[t] = ${combine(`partial${name}[t]`, `partial${name}[t + width]`)};
     }
     workgroupBarrier();
   }
-  return workgroupUniformLoad(&partial[0]);
+  return workgroupUniformLoad(&partial${name}[0]);
 }
 `;
 }
+
+/** `workgroupSum(value)` (workgroupTreeCode): the sum, `type` f32 or vec4<f32>. */
+export const workgroupSumCode = (type: string, size: number): string =>
+  workgroupTreeCode('Sum', type, size, (a, b) => `${a} + ${b}`);
+
+/** `workgroupMax(value)` (workgroupTreeCode): the largest f32. */
+export const workgroupMaxCode = (size: number): string =>
+  workgroupTreeCode('Max', 'f32', size, (a, b) => `max(${a}, ${b})`);
 
 /**
  * Forgets the host copy tfjs keeps of a tensor it has read back (it serves later reads from it): for a tensor whose

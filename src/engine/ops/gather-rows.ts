@@ -1,0 +1,32 @@
+/**
+ * Rows of a matrix picked by indices the host knows (the hidden states at a loss's target positions, each sequence's
+ * last token), differentiable in the matrix. Where the rows are distinct, their gradient puts each upstream row back in
+ * its place and zeros elsewhere: one gather from the upstream gradient with a zero row appended. tfjs's own Gather
+ * gradient adds the rows by an unsortedSegmentSum between transposes — six dispatches a step on webgpu where this
+ * takes two — and gives the same values, each sum having one term. Repeated rows keep tfjs's gradient, which adds
+ * their upstream rows.
+ */
+import { tf, type Tensor, type Tensor2D } from '../tf.js';
+import { tidyGradient, type CustomGradientFunc } from './product.js';
+
+/** tf.pad's paddings for one row of zeros after the last. */
+const ZERO_ROW_BELOW: Array<[number, number]> = [
+  [0, 1],
+  [0, 0],
+];
+
+export function gatherRows(x: Tensor2D, rows: readonly number[]): Tensor2D {
+  const indices = () => tf.tensor1d([...rows], 'int32');
+  if (new Set(rows).size !== rows.length) return tf.gather(x, indices()) as Tensor2D;
+  // Row j of the gradient is upstream row k where rows[k] = j, else the appended zero row.
+  const source = new Int32Array(x.shape[0]).fill(rows.length);
+  rows.forEach((row, k) => (source[row] = k));
+  const op = tf.customGrad(((input: Tensor2D, save: (tensors: Tensor[]) => void) => {
+    save([]);
+    return {
+      value: tf.gather(input, indices()),
+      gradFunc: tidyGradient((dy: Tensor) => [tf.gather(tf.pad(dy, ZERO_ROW_BELOW), tf.tensor1d(source, 'int32'))]),
+    };
+  }) as unknown as CustomGradientFunc) as (input: Tensor2D) => Tensor2D;
+  return op(x);
+}
