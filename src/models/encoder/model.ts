@@ -208,14 +208,9 @@ export class EncoderModel {
     const mask = new AttentionMask(inputs.mask, B, L, L, false);
     for (const layer of this.layers) {
       const attended = drop(layer.attentionOutput.forward(this.attention(x, layer, mask, context), context));
-      x = layerNorm(tf.add(x, attended), layer.attentionNorm.weight, layer.attentionNorm.bias, eps);
+      x = layerNorm(x, layer.attentionNorm.weight, layer.attentionNorm.bias, eps, attended);
       const inner = gelu(layer.intermediate.forward(x, context));
-      x = layerNorm(
-        tf.add(x, drop(layer.output.forward(inner, context))),
-        layer.outputNorm.weight,
-        layer.outputNorm.bias,
-        eps,
-      );
+      x = layerNorm(x, layer.outputNorm.weight, layer.outputNorm.bias, eps, drop(layer.output.forward(inner, context)));
     }
     return x;
   }

@@ -3,7 +3,7 @@
  * (engine/kernels/webgpu/layer-norm.ts, gelu.ts), with the gradients written out; elsewhere they are tfjs ops and
  * autodiff, as transformers computes them.
  */
-import type { GradSaveFunc, NamedAttrMap } from '@tensorflow/tfjs-core';
+import type { GradSaveFunc, NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Variable } from '../../engine/tf.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { hasKernel } from '../../engine/kernels/has-kernel.js';
@@ -11,38 +11,50 @@ import { LAYER_NORM, LAYER_NORM_GRAD } from '../../engine/kernels/webgpu/layer-n
 import { GELU, GELU_GRAD } from '../../engine/kernels/webgpu/gelu.js';
 import { sumToLastAxis } from './rms-norm.js';
 
-/** LayerNorm over the last axis: (x − mean) / √(var + eps) · weight + bias (biased variance, as torch). */
-export function layerNorm(x: Tensor, weight: Variable, bias: Variable, eps: number): Tensor {
-  if (hasKernel(LAYER_NORM)) return kernelLayerNorm(x, weight, bias, eps);
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), weight), bias);
+/**
+ * LayerNorm over the last axis: (x − mean) / √(var + eps) · weight + bias (biased variance, as torch), of x + residual
+ * where a residual is given (an encoder layer's residual connection, added inside the kernels on webgpu).
+ */
+export function layerNorm(x: Tensor, weight: Variable, bias: Variable, eps: number, residual?: Tensor): Tensor {
+  if (hasKernel(LAYER_NORM)) return kernelLayerNorm(x, residual, weight, bias, eps);
+  const input = residual === undefined ? x : tf.add(x, residual);
+  const { mean, variance } = tf.moments(input, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(input, mean), tf.sqrt(tf.add(variance, eps))), weight), bias);
 }
 
 /**
  * The kernels' LayerNorm. Frozen parameters (every adapter method) are no inputs of the op, so no gradient is made
- * for them; trainable ones (full fine-tuning) get Σ dy·x̂ and Σ dy over the rows.
+ * for them; trainable ones (full fine-tuning) get Σ dy·x̂ and Σ dy over the rows. x and the residual get the same
+ * gradient, the sum's.
  */
-function kernelLayerNorm(x: Tensor, weight: Variable, bias: Variable, eps: number): Tensor {
+function kernelLayerNorm(x: Tensor, residual: Tensor | undefined, weight: Variable, bias: Variable, eps: number) {
   const attrs = { eps } as unknown as NamedAttrMap;
   const trainable = weight.trainable || bias.trainable;
+  const summands = residual === undefined ? [x] : [x, residual];
+  // The kernels' names for x and the residual.
+  const named = ([first, second]: Tensor[]): NamedTensorMap =>
+    second === undefined ? { x: first! } : { x: first!, residual: second };
   const norm = tf.customGrad(((...args: unknown[]) => {
     const save = args.pop() as GradSaveFunc;
-    const [input, w = weight, b = bias] = args as [Tensor, Tensor?, Tensor?];
-    const [value, stats] = tf.engine().runKernel(LAYER_NORM, { x: input, w, b }, attrs) as [Tensor, Tensor];
-    save([input, stats, w]);
+    const inputs = (args as Tensor[]).slice(0, summands.length);
+    const [w = weight, b = bias] = (args as Tensor[]).slice(summands.length);
+    const [value, stats] = tf.engine().runKernel(LAYER_NORM, { ...named(inputs), w, b }, attrs) as [Tensor, Tensor];
+    save([...inputs, stats, w]);
     return {
       value,
       gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
-        const [xs, st, ws] = saved as [Tensor, Tensor, Tensor];
-        const dx = tf.engine().runKernel(LAYER_NORM_GRAD, { x: xs, stats: st, w: ws, dy }, attrs) as Tensor;
-        if (!trainable) return [dx];
+        const terms = saved.slice(0, summands.length);
+        const [st, ws] = saved.slice(summands.length) as [Tensor, Tensor];
+        const dx = tf.engine().runKernel(LAYER_NORM_GRAD, { ...named(terms), stats: st, w: ws, dy }, attrs) as Tensor;
+        const gradients = terms.map(() => dx);
+        if (!trainable) return gradients;
         const [mean, r] = tf.split(st, 2, -1) as [Tensor, Tensor];
-        const normalized = tf.mul(tf.sub(xs, mean), r);
-        return [dx, sumToLastAxis(tf.mul(dy, normalized)), sumToLastAxis(dy)];
+        const normalized = tf.mul(tf.sub(terms.length === 1 ? terms[0]! : tf.add(terms[0]!, terms[1]!), mean), r);
+        return [...gradients, sumToLastAxis(tf.mul(dy, normalized)), sumToLastAxis(dy)];
       }),
     };
   }) as unknown as CustomGradientFunc) as unknown as (...inputs: Tensor[]) => Tensor;
-  return trainable ? norm(x, weight, bias) : norm(x);
+  return norm(...summands, ...(trainable ? [weight, bias] : []));
 }
 
 /** Exact GELU, x·Φ(x) = ½x(1 + erf(x/√2)): transformers' "gelu" activation. */

@@ -2,6 +2,8 @@
  * LayerNorm on webgpu as two kernels: `McevalLayerNorm` (x [rows, hidden] flattened, weight, bias [hidden] →
  * y = (x − μ)·r·w + b, and per row μ and r = 1/√(mean((x − μ)²) + eps) as a second [rows, 2] output) and
  * `McevalLayerNormGrad` (x, stats, w, dy → dx = r·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·w, x̂ = (x − μ)·r).
+ * Given a `residual` input too, both normalise x + residual, added as it is read (an encoder layer's residual
+ * connection), so the sum is neither a dispatch nor a tensor of its own.
  * models/layers/layer-norm.ts uses them where registered; in tfjs ops the forward is eight dispatches and its
  * autodiff gradient about fifteen, for both norms of every encoder layer. One workgroup per row (row-shader.ts); the
  * variance is summed from x − μ in a second pass, as tfjs's moments computes it.
@@ -13,7 +15,14 @@ import { ROW_CODE, ROW_WORKGROUP, rowShader, type NormAttrs } from './row-shader
 export const LAYER_NORM = 'McevalLayerNorm';
 export const LAYER_NORM_GRAD = 'McevalLayerNormGrad';
 
-const FORWARD = `${ROW_CODE}
+/** Element i of the row from `base`: x's, or x + residual's. */
+const element = (residual: boolean) => `
+fn element(at : i32) -> f32 {
+  return x[at]${residual ? ' + residual[at]' : ''};
+}
+`;
+
+const forwardCode = (residual: boolean) => `${ROW_CODE}${element(residual)}
 fn main() {
   let row = rowIndex();
   let live = row < uniforms.rows;
@@ -21,18 +30,18 @@ fn main() {
   let n = f32(uniforms.hidden);
   var sum = 0.0;
   for (var i = i32(localIndex); i < uniforms.hidden; i += ${ROW_WORKGROUP}) {
-    sum += x[base + i];
+    sum += element(base + i);
   }
   let mean = workgroupSum(sum) / n;
   var squares = 0.0;
   for (var i = i32(localIndex); i < uniforms.hidden; i += ${ROW_WORKGROUP}) {
-    let centred = x[base + i] - mean;
+    let centred = element(base + i) - mean;
     squares += centred * centred;
   }
   let r = inverseSqrt(workgroupSum(squares) / n + uniforms.eps);
   if (live) {
     for (var i = i32(localIndex); i < uniforms.hidden; i += ${ROW_WORKGROUP}) {
-      result[base + i] = (x[base + i] - mean) * r * w[i] + b[i];
+      result[base + i] = (element(base + i) - mean) * r * w[i] + b[i];
     }
     if (localIndex == 0u) {
       stats[2 * row] = mean;
@@ -42,7 +51,7 @@ fn main() {
 }
 `;
 
-const BACKWARD = `${ROW_CODE}
+const backwardCode = (residual: boolean) => `${ROW_CODE}${element(residual)}
 fn main() {
   let row = rowIndex();
   let live = row < uniforms.rows;
@@ -56,34 +65,47 @@ fn main() {
   for (var i = i32(localIndex); i < uniforms.hidden; i += ${ROW_WORKGROUP}) {
     let g = dy[base + i] * w[i];
     gradientSum += g;
-    projection += g * ((x[base + i] - mean) * r);
+    projection += g * ((element(base + i) - mean) * r);
   }
   let meanGradient = workgroupSum(gradientSum) / n;
   let meanProjection = workgroupSum(projection) / n;
   if (live) {
     for (var i = i32(localIndex); i < uniforms.hidden; i += ${ROW_WORKGROUP}) {
-      let normalized = (x[base + i] - mean) * r;
+      let normalized = (element(base + i) - mean) * r;
       result[base + i] = (dy[base + i] * w[i] - meanGradient - normalized * meanProjection) * r;
     }
   }
 }
 `;
 
+/** x, then the residual where there is one, as the shaders name them. */
+const normalised = (x: TensorInfo, residual: TensorInfo | undefined) =>
+  residual === undefined
+    ? { names: [{ name: 'x' }], tensors: [x] }
+    : { names: [{ name: 'x' }, { name: 'residual' }], tensors: [x, residual] };
+
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w, b } = inputs as Record<'x' | 'w' | 'b', TensorInfo>;
+  const { x, residual, w, b } = inputs as Record<'x' | 'w' | 'b', TensorInfo> & { residual?: TensorInfo };
   const gpu = backend as unknown as WebGpuBackendLike;
   const stats = gpu.makeTensorInfo([...x.shape.slice(0, -1), 2], 'float32');
-  const names = [{ name: 'x' }, { name: 'w' }, { name: 'b' }, { name: 'stats', writable: true as const }];
+  const read = normalised(x, residual);
+  const names = [...read.names, { name: 'w' }, { name: 'b' }, { name: 'stats', writable: true as const }];
   const eps = (attrs as unknown as NormAttrs).eps;
-  return [rowShader(gpu, LAYER_NORM, names, FORWARD, [x, w, b, stats], eps), stats];
+  const key = `${LAYER_NORM}${residual === undefined ? '' : 'Residual'}`;
+  const code = forwardCode(residual !== undefined);
+  return [rowShader(gpu, key, names, code, [...read.tensors, w, b, stats], eps), stats];
 };
 
 const backward: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, stats, w, dy } = inputs as Record<'x' | 'stats' | 'w' | 'dy', TensorInfo>;
-  const names = ['x', 'stats', 'w', 'dy'].map((name) => ({ name }));
+  const { x, residual, stats, w, dy } = inputs as Record<'x' | 'stats' | 'w' | 'dy', TensorInfo> & {
+    residual?: TensorInfo;
+  };
+  const read = normalised(x, residual);
+  const names = [...read.names, ...['stats', 'w', 'dy'].map((name) => ({ name }))];
   const eps = (attrs as unknown as NormAttrs).eps;
   const gpu = backend as unknown as WebGpuBackendLike;
-  return rowShader(gpu, LAYER_NORM_GRAD, names, BACKWARD, [x, stats, w, dy], eps);
+  const key = `${LAYER_NORM_GRAD}${residual === undefined ? '' : 'Residual'}`;
+  return rowShader(gpu, key, names, backwardCode(residual !== undefined), [...read.tensors, stats, w, dy], eps);
 };
 
 export function webGpuLayerNormKernels(): KernelConfig[] {
