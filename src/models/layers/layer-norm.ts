@@ -46,7 +46,8 @@ function kernelLayerNorm(x: Tensor, residual: Tensor | undefined, weight: Variab
         const terms = saved.slice(0, summands.length);
         const [st, ws] = saved.slice(summands.length) as [Tensor, Tensor];
         const dx = tf.engine().runKernel(LAYER_NORM_GRAD, { ...named(terms), stats: st, w: ws, dy }, attrs) as Tensor;
-        const gradients = terms.map(() => dx);
+        // Its own tensor for each term (tfjs's Identity shares the buffer): tfjs disposes a gradient it adds to.
+        const gradients = terms.map((_, i) => (i === 0 ? dx : tf.clone(dx)));
         if (!trainable) return gradients;
         const [mean, r] = tf.split(st, 2, -1) as [Tensor, Tensor];
         const normalized = tf.mul(tf.sub(terms.length === 1 ? terms[0]! : tf.add(terms[0]!, terms[1]!), mean), r);

@@ -15,7 +15,7 @@ import { ROW_CODE, ROW_WORKGROUP, rowShader, type NormAttrs } from './row-shader
 export const LAYER_NORM = 'McevalLayerNorm';
 export const LAYER_NORM_GRAD = 'McevalLayerNormGrad';
 
-/** Element i of the row from `base`: x's, or x + residual's. */
+/** WGSL `element(at)`: x's value at `at`, or x + residual's. */
 const element = (residual: boolean) => `
 fn element(at : i32) -> f32 {
   return x[at]${residual ? ' + residual[at]' : ''};
