@@ -26,13 +26,18 @@ export function drawDropout(rate: number, rng: Rng | undefined): HashedDropout |
   return threshold > 4294967295 ? undefined : { key, threshold, scale: 1 / keep };
 }
 
+/**
+ * The mask kernel (webgpu) for a drawn dropout over `shape`: the mask itself, or given x, x times the mask.
+ */
+function maskKernel(drawn: HashedDropout, shape: number[], x?: Tensor): Tensor {
+  const attrs: DropoutMaskAttrs = { shape, key: drawn.key, threshold: drawn.threshold, value: drawn.scale };
+  return tf.engine().runKernel(DROPOUT_MASK, x === undefined ? {} : { x }, attrs as never) as Tensor;
+}
+
 /** The mask of a drawn dropout for a tensor of this shape: 1/keep where kept, 0 where dropped. */
 export function keepMask(shape: number[], drawn: HashedDropout): Tensor {
+  if (hasKernel(DROPOUT_MASK)) return maskKernel(drawn, shape);
   const { key, threshold, scale } = drawn;
-  if (hasKernel(DROPOUT_MASK)) {
-    const attrs: DropoutMaskAttrs = { shape, key, threshold, value: scale };
-    return tf.engine().runKernel(DROPOUT_MASK, {}, attrs as never) as Tensor;
-  }
   return filledTensor(shape, (values) => hashedKeepMaskInto(key, threshold, scale, values));
 }
 
@@ -52,10 +57,7 @@ export function dropout(x: Tensor, rate: number, rng: Rng | undefined): Tensor {
   const drawn = drawDropout(rate, rng);
   if (drawn === undefined) return x;
   if (!hasKernel(DROPOUT_MASK)) return tf.mul(x, keepMask(x.shape, drawn));
-  const dropped = (t: Tensor) => {
-    const attrs: DropoutMaskAttrs = { shape: t.shape, key: drawn.key, threshold: drawn.threshold, value: drawn.scale };
-    return tf.engine().runKernel(DROPOUT_MASK, { x: t }, attrs as never) as Tensor;
-  };
+  const dropped = (t: Tensor) => maskKernel(drawn, t.shape, t);
   const op = tf.customGrad(((input: Tensor, save: (tensors: Tensor[]) => void) => {
     save([]);
     return { value: dropped(input), gradFunc: (dy: Tensor) => [dropped(dy)] };
