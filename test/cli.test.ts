@@ -98,6 +98,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_INLINE_NARROW=yes is not a choice mceval has: use auto, always or never, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_PRODUCTS: 'some' },
+      /^Error: MCEVAL_WEBGPU_PRODUCTS=some is not a choice mceval has: use transposed, all or tfjs, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_GROUPS: 'always' },
       /^Error: MCEVAL_WEBGPU_GROUPS=always is not a choice mceval has: use auto or never, or unset it\.\n$/,
     ],

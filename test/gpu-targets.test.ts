@@ -138,6 +138,12 @@ const SWEPT = {
     { lanes: '1', msPerStep: 33 },
     { lanes: 'by head size', msPerStep: 30 },
   ],
+  // A full fine-tuning step, which no other section times: its default is in the sweep.
+  productSteps: [
+    { method: 'full', setting: 'transposed', msPerStep: 80 },
+    { method: 'full', setting: 'all', msPerStep: 70 },
+    { method: 'full', setting: 'tfjs', msPerStep: 90 },
+  ],
 };
 
 const LABELS: Record<keyof typeof SWEPT, string> = {
@@ -148,12 +154,13 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   groupSteps: 'group step',
   matmulThresholds: 'matmul threshold',
   attentionSteps: 'attention lanes step',
+  productSteps: 'products step',
 };
 
 test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
   const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
   const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
-  assert.equal(choices.length, 7);
+  assert.equal(choices.length, 8);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
     current: '15',
@@ -184,6 +191,14 @@ test("each swept setting's fastest value, set only where it beats the default by
   assert.equal(threshold.set, null);
   assert.equal(by['MCEVAL_WEBGPU_ATTENTION_LANES']!.fastest, 'by head size');
   assert.equal(by['MCEVAL_WEBGPU_ATTENTION_LANES']!.set, null);
+  assert.deepEqual(by['MCEVAL_WEBGPU_PRODUCTS'], {
+    variable: 'MCEVAL_WEBGPU_PRODUCTS',
+    current: 'transposed',
+    measured: { transposed: 80, all: 70, tfjs: 90 },
+    fastest: 'all',
+    saving: 1 - 70 / 80,
+    set: 'MCEVAL_WEBGPU_PRODUCTS=all',
+  });
 });
 
 test("a cut-off run's section lines give the same choices; a sweep not reached, or without its default's steps, none", () => {
@@ -205,7 +220,7 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
-  assert.equal(variables.length, 6);
+  assert.equal(variables.length, 7);
 });
 
 test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as −1), its own time is the default's", () => {

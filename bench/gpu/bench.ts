@@ -21,7 +21,8 @@
  *    record and submit a step (`recordingMsPerStep`: where it nears `msPerStep`, the step waits on the host);
  *  - the products a step is made of, alone: TFLOP/s of tfjs's matMul and of mceval's fused low-rank product (rank 8
  *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens —
- *    and of a LoRA layer's whole output, with x·A by a dispatch of its own before the product or formed inside it;
+ *    of a LoRA layer's whole output, with x·A by a dispatch of its own before the product or formed inside it, and of
+ *    the product alone with W and with Wᵀ read, by tfjs's matMul and by mceval's tiles (both widths);
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
  *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default; MCEVAL_WEBGPU_SUBMIT_BATCH sets it for mceval): a step is
  *    hundreds of dispatches, so how often the queue is submitted may matter on a real GPU, and is one setting to
@@ -42,6 +43,8 @@
  *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
  *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
  *    value) — the lanes' subgroup shuffles checked on the GPU itself; then the LoRA step with one lane and by head size;
+ *  - a full fine-tuning step with the products other than the low-rank layers' on mceval's tiles where tfjs reads a
+ *    transposed operand, on them all, and on none (MCEVAL_WEBGPU_PRODUCTS transposed, all and tfjs);
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting.
@@ -64,6 +67,7 @@ import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
+import { fullFineTuningMethod } from '../../src/peft/full/index.js';
 import { argument } from '../options.js';
 import { withEnv } from '../../test/with-env.js';
 import { hostCalls } from './host-calls.js';
@@ -74,6 +78,7 @@ import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
 import { randomEncoder } from '../random-encoder.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { LOW_RANK_PRODUCT, LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import { MATRIX_PRODUCT } from '../../src/engine/kernels/webgpu/matrix-product.js';
 import { NARROW_PRODUCT } from '../../src/engine/kernels/webgpu/narrow-product.js';
 import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
 import { AttentionMask, fusedAttention } from '../../src/models/layers/causal-attention.js';
@@ -85,7 +90,7 @@ const LORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGE
 // The adapter presets' dropout: a mask per adapted layer and step.
 const LORA_DROPOUT = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS }, 'bench');
 
-type Method = 'lora' | 'lora-dropout' | 'monteclora';
+type Method = 'lora' | 'lora-dropout' | 'monteclora' | 'full';
 
 /**
  * Counts the bytes the host writes to GPU buffers from now on: host-made tensors (webgpu-upload.ts) and tfjs's
@@ -103,6 +108,7 @@ const hostWrites = () =>
  */
 function stepper(model: Model, batch: number, length: number, seed: number, method: Method) {
   const settings = { batch, length, seed, ...(model instanceof EncoderModel ? { loss: classificationStepLoss } : {}) };
+  if (method === 'full') return causalLmStep(model, fullFineTuningMethod, {}, settings);
   return method === 'monteclora'
     ? causalLmStep(model, monteCloraMethod, adapterConfigFor(model, MONTECLORA), settings)
     : causalLmStep(model, loraMethod, adapterConfigFor(model, method === 'lora' ? LORA : LORA_DROPOUT), settings);
@@ -251,7 +257,11 @@ async function profile(model: LlamaModel, batch: number, length: number, method:
 const withProductTile = <T>(tile: '64' | '128', body: () => Promise<T>) =>
   withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, body);
 
-/** TFLOP/s of 2 · rows · inner · columns for tfjs's matMul and for mceval's fused product (x·W + (x·A)·B, rank 8). */
+/**
+ * TFLOP/s of 2 · rows · inner · columns for tfjs's matMul and for mceval's fused product (x·W + (x·A)·B, rank 8), and
+ * for the product alone with W and with Wᵀ read (a frozen layer's input gradient dy·Wᵀ, a tied head's logits) by
+ * tfjs's matMul and by mceval's tiles (MCEVAL_WEBGPU_PRODUCTS), 64 and 128 wide.
+ */
 async function productRates(shapes: readonly (readonly [number, number, number])[], repeats: number) {
   registerWebGpuKernels(true);
   const results = [];
@@ -265,6 +275,14 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     ].map((shape) => tf.randomNormal(shape, 0, 0.1, 'float32', 1));
     const flops = 2 * rows * inner * columns;
     const tfjs = await timePerCall(() => tf.matMul(x!, w!), repeats);
+    const wT = tf.transpose(w!);
+    const tfjsTransposed = await timePerCall(() => tf.matMul(x!, wT, false, true), repeats);
+    const tiled = (transposeW: boolean) => () =>
+      tf.engine().runKernel(MATRIX_PRODUCT, { x: x!, w: transposeW ? wT : w! }, { transposeW } as never) as Tensor;
+    const matrix = await withProductTile('64', () => timePerCall(tiled(false), repeats));
+    const matrixTransposed = await withProductTile('64', () => timePerCall(tiled(true), repeats));
+    const matrix128 = await withProductTile('128', () => timePerCall(tiled(false), repeats));
+    const matrixTransposed128 = await withProductTile('128', () => timePerCall(tiled(true), repeats));
     const attrs = { transposeW: false, transposeE: false, scale: 1 };
     const fused = () =>
       tf.engine().runKernel(LOW_RANK_PRODUCT, { x: x!, w: w!, d: d!, e: e! }, attrs as never) as Tensor;
@@ -287,12 +305,17 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     };
     const withNarrow = await withProductTile('64', () => timePerCall(separate, repeats));
     const inlined = await withProductTile('64', () => timePerCall(inline, repeats));
-    [x, w, d, e, a].forEach((t) => t!.dispose());
+    [x, w, d, e, a, wT].forEach((t) => t!.dispose());
     results.push({
       rows,
       inner,
       columns,
       tfjsTflops: flops / tfjs / 1e12,
+      tfjsTransposedTflops: flops / tfjsTransposed / 1e12,
+      matrixProductTflops: flops / matrix / 1e12,
+      matrixProductTransposedTflops: flops / matrixTransposed / 1e12,
+      matrixProductTile128Tflops: flops / matrix128 / 1e12,
+      matrixProductTransposedTile128Tflops: flops / matrixTransposed128 / 1e12,
       mcevalTflops: flops / mceval / 1e12,
       mcevalTile128Tflops: flops / mceval128 / 1e12,
       narrowThenProductTflops: flops / withNarrow / 1e12,
@@ -465,6 +488,15 @@ for (const lanes of ['1', undefined]) {
   );
   attentionSteps.push(finished('attention lanes step', { lanes: lanes ?? 'by head size', msPerStep, tokensPerSecond }));
 }
+// Which products run on mceval's tiles rather than tfjs's matMul (MCEVAL_WEBGPU_PRODUCTS): a full fine-tuning step
+// has a transposed one per layer (its input gradient dy·Wᵀ) and a plain one (its output x·W). It trains the model's
+// own weights, so it comes after every other step on it.
+const productSteps = await stepsBySetting(
+  'products step',
+  'MCEVAL_WEBGPU_PRODUCTS',
+  ['transposed', 'all', 'tfjs'],
+  ['full'],
+);
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
@@ -510,6 +542,7 @@ console.log(
       matmulThresholds,
       attention,
       attentionSteps,
+      productSteps,
     },
     null,
     2,

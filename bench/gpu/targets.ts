@@ -104,6 +104,7 @@ const SWEEPS = [
     '-1': 'by GPU',
   }),
   sweep('attention lanes step', 'attentionSteps', 'MCEVAL_WEBGPU_ATTENTION_LANES', 'by head size', 'lanes'),
+  sweep('products step', 'productSteps', 'MCEVAL_WEBGPU_PRODUCTS', 'transposed', 'setting'),
 ];
 
 /**

@@ -13,6 +13,7 @@ import {
 } from '../engine/kernels/webgpu/low-rank-product.js';
 import { productTile } from '../engine/kernels/webgpu/low-rank-product-wgsl.js';
 import { splitWeightGradients } from '../engine/kernels/webgpu/weight-gradients.js';
+import { matrixProductSetting } from '../engine/kernels/webgpu/matrix-product.js';
 import { tfjsFlagValues } from '../engine/kernels/webgpu/tfjs-flags.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/kernels/webgpu/attention-lanes.js';
 import { tf } from '../engine/tf.js';
@@ -42,12 +43,14 @@ export interface DoctorResult {
   readonly webgpuInlineNarrowUpTo?: number | null;
   /**
    * On webgpu with mceval's kernels: the settings bench/gpu times — the product's output tile
-   * (MCEVAL_WEBGPU_PRODUCT_TILE), the weight gradients' kernel (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), dispatches per submit
-   * (MCEVAL_WEBGPU_SUBMIT_BATCH), tfjs's matMul threshold of too few workgroups (MCEVAL_WEBGPU_MATMUL_THRESHOLD) and
-   * whether the layers that read one input go in one dispatch (MCEVAL_WEBGPU_GROUPS).
+   * (MCEVAL_WEBGPU_PRODUCT_TILE), which other products run on its tiles (MCEVAL_WEBGPU_PRODUCTS), the weight gradients'
+   * kernel (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), dispatches per submit (MCEVAL_WEBGPU_SUBMIT_BATCH), tfjs's matMul
+   * threshold of too few workgroups (MCEVAL_WEBGPU_MATMUL_THRESHOLD) and whether the layers that read one input go in
+   * one dispatch (MCEVAL_WEBGPU_GROUPS).
    */
   readonly webgpuSettings?: {
     readonly productTile: number;
+    readonly products: 'transposed' | 'all' | 'tfjs';
     readonly weightGradients: 'split' | 'tfjs';
     readonly groups: 'auto' | 'never';
     readonly submitBatch: number;
@@ -136,7 +139,8 @@ export default class Doctor extends BaseCommand {
     const settings = result.webgpuSettings;
     if (settings !== undefined) {
       this.log(
-        `WebGPU settings: product tile ${settings.productTile} (MCEVAL_WEBGPU_PRODUCT_TILE), weight gradients ` +
+        `WebGPU settings: product tile ${settings.productTile} (MCEVAL_WEBGPU_PRODUCT_TILE), other products on its ` +
+          `tiles ${settings.products} (MCEVAL_WEBGPU_PRODUCTS), weight gradients ` +
           `${settings.weightGradients} (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), a submit every ${settings.submitBatch} ` +
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
@@ -165,6 +169,7 @@ function webGpuKernelReport(): Pick<
     webgpuInlineNarrowUpTo: Number.isFinite(upTo) ? upTo : null,
     webgpuSettings: {
       productTile: productTile(productBlocks()),
+      products: matrixProductSetting(),
       weightGradients: splitWeightGradients() ? 'split' : 'tfjs',
       groups: groupSetting(),
       ...tfjsFlagValues(),

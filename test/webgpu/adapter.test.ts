@@ -51,6 +51,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
   // tfjs's own: a submit every 15 dispatches, the matMul threshold by GPU.
   assert.deepEqual(settings({}), {
     productTile: 64,
+    products: 'transposed',
     weightGradients: 'split',
     groups: 'auto',
     submitBatch: 15,
@@ -63,8 +64,16 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_SUBMIT_BATCH: '60',
       MCEVAL_WEBGPU_MATMUL_THRESHOLD: '64',
       MCEVAL_WEBGPU_GROUPS: 'never',
+      MCEVAL_WEBGPU_PRODUCTS: 'all',
     }),
-    { productTile: 128, weightGradients: 'tfjs', groups: 'never', submitBatch: 60, matmulThreshold: 64 },
+    {
+      productTile: 128,
+      products: 'all',
+      weightGradients: 'tfjs',
+      groups: 'never',
+      submitBatch: 60,
+      matmulThreshold: 64,
+    },
   );
 });
 

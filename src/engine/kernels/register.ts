@@ -8,6 +8,7 @@ import { transposedProductKernel } from './transposed-product.js';
 import { adamwUpdateKernel } from './adamw-update.js';
 import { webGpuAttentionKernels } from './webgpu/causal-attention.js';
 import { webGpuLowRankProductKernels } from './webgpu/low-rank-product.js';
+import { webGpuMatrixProductKernel } from './webgpu/matrix-product.js';
 import { webGpuWeightGradientsKernel } from './webgpu/weight-gradients.js';
 import { webGpuNarrowProductKernel } from './webgpu/narrow-product.js';
 import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
@@ -53,6 +54,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
   webGpuKernels ??= [
     ...webGpuAttentionKernels(),
     ...webGpuLowRankProductKernels(),
+    webGpuMatrixProductKernel(),
     webGpuWeightGradientsKernel(),
     webGpuNarrowProductKernel(),
     webGpuAdamwUpdateKernel(),

@@ -10,7 +10,13 @@ import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { UserError } from '../../errors.js';
 import { tf, type Tensor, type Tensor1D, type Tensor2D } from '../tf.js';
 import { crossEntropyGradient, crossEntropyValue } from './cross-entropy.js';
-import { productTransposedLeft, transposedRightOperand, tidyGradient, type CustomGradientFunc } from './product.js';
+import {
+  plainProduct,
+  productTransposedLeft,
+  transposedRightOperand,
+  tidyGradient,
+  type CustomGradientFunc,
+} from './product.js';
 
 /** An LM head that is one weight (no adapter, no bias). */
 export interface HeadWeight {
@@ -46,12 +52,12 @@ export function headChunkRows(vocabSize: number): number {
  * weight. Not differentiable in the weight.
  */
 export function logitsProduct(weight: Tensor2D, vocabFirst: boolean): (hidden: Tensor2D) => Tensor2D {
-  return vocabFirst ? transposedRightOperand(weight) : (hidden) => tf.matMul(hidden, weight);
+  return vocabFirst ? transposedRightOperand(weight) : (hidden) => plainProduct(hidden, weight);
 }
 
 /** The hidden rows' gradient dLogits · W′ᵀ, likewise. */
 function hiddenGradientProduct(weight: Tensor2D, vocabFirst: boolean): (dLogits: Tensor2D) => Tensor2D {
-  return vocabFirst ? (dLogits) => tf.matMul(dLogits, weight) : transposedRightOperand(weight);
+  return vocabFirst ? (dLogits) => plainProduct(dLogits, weight) : transposedRightOperand(weight);
 }
 
 /**

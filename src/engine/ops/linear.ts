@@ -9,6 +9,7 @@ import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import {
   differentiableProduct,
+  plainProduct,
   productTransposedLeft,
   productTransposedRight,
   tidyGradient,
@@ -54,7 +55,7 @@ function frozenWeightProduct(
 
 /** y = x·W for a frozen W (dx = dy·Wᵀ). */
 export function frozenLinear(x: Tensor, w: Tensor2D): Tensor {
-  return frozenWeightProduct(x, w, (input, weight) => tf.matMul(input, weight), productTransposedRight);
+  return frozenWeightProduct(x, w, plainProduct, productTransposedRight);
 }
 
 /**
@@ -63,14 +64,14 @@ export function frozenLinear(x: Tensor, w: Tensor2D): Tensor {
  * and, with a large vocabulary, most of a step. W's gradient dyᵀ·x is formed only when W is trainable.
  */
 export function linearTransposedWeight(x: Tensor, w: Tensor2D, trainable: boolean): Tensor {
-  if (!trainable) return frozenWeightProduct(x, w, productTransposedRight, (dy, weight) => tf.matMul(dy, weight));
+  if (!trainable) return frozenWeightProduct(x, w, productTransposedRight, plainProduct);
   const product = tf.customGrad(((input: Tensor2D, weight: Tensor2D, save: GradSaveFunc) => {
     save([input, weight]);
     return {
       value: productTransposedRight(input, weight),
       gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => {
         const [savedInput, savedWeight] = saved as [Tensor2D, Tensor2D];
-        return [tf.matMul(dy, savedWeight), productTransposedLeft(dy, savedInput)];
+        return [plainProduct(dy, savedWeight), productTransposedLeft(dy, savedInput)];
       }),
     };
   }) as unknown as CustomGradientFunc) as (input: Tensor2D, weight: Tensor2D) => Tensor2D;

@@ -1,17 +1,51 @@
 /**
  * Matrix products for gradients, and a product whose gradient uses them: d(A·B) gives dA = dY·Bᵀ and dB = Aᵀ·dY. On
  * tfjs-wasm a product with a transpose flag runs ~10× slower than an explicit transpose and a plain product
- * (engine-notes.md), and tfjs's own matMul gradient passes flags, so the operand is transposed first; tfjs-webgpu's
- * matmul shaders read a transposed operand at no extra cost, where an explicit transpose is one more dispatch and copy,
- * so there the flag is passed. Operands are 2D, or batched 3D (the last two axes are the matrix).
+ * (engine-notes.md), and tfjs's own matMul gradient passes flags, so the operand is transposed first. tfjs-webgpu's
+ * matmul shaders read a transposed operand in place, where an explicit transpose is one more dispatch and copy, so
+ * there the flag is passed — though a transposed right operand one float at a time, so on webgpu those products run
+ * on mceval's tiles (tiledProduct), which read it as vec4s. Operands are 2D, or batched 3D (the last two axes are the
+ * matrix).
  */
 import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { tf, type Tensor } from '../tf.js';
+import { hasKernel } from '../kernels/has-kernel.js';
+import { MATMUL_THRESHOLD } from '../kernels/webgpu/tfjs-flags.js';
+import {
+  MATRIX_PRODUCT,
+  matrixProductSetting,
+  tfjsTilesProduct,
+  type MatrixProductAttrs,
+} from '../kernels/webgpu/matrix-product.js';
 
 /** The function type tf.customGrad takes (tfjs-core does not export it from its entry point). */
 export type CustomGradientFunc = Parameters<typeof tf.customGrad>[0];
 
 const transposeFlagsAreFree = () => tf.getBackend() === 'webgpu';
+
+/**
+ * a′·b′ (a′ = aᵀ when `transposeA`, b′ = bᵀ when `transposeB`) by mceval's tiles where the backend has them,
+ * MCEVAL_WEBGPU_PRODUCTS takes this kind of product, and tfjs would tile it too (the products it has programs for few
+ * workgroups stay with it); else undefined. Not differentiable: callers are gradient functions and custom ops' forward
+ * passes.
+ */
+function tiledProduct<T extends Tensor>(a: T, b: T, transposeA: boolean, transposeB: boolean): T | undefined {
+  if (a.rank !== 2 || b.rank !== 2 || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  if (!hasKernel(MATRIX_PRODUCT)) return undefined;
+  const setting = matrixProductSetting();
+  if (setting === 'tfjs' || (setting === 'transposed' && !transposeB)) return undefined;
+  const rows = transposeA ? a.shape[1]! : a.shape[0]!;
+  const columns = transposeB ? b.shape[0]! : b.shape[1]!;
+  const threshold = tf.env().getNumber(MATMUL_THRESHOLD.flag);
+  if (!tfjsTilesProduct(tf.backend() as never, threshold, rows, columns)) return undefined;
+  const attrs: MatrixProductAttrs = { transposeX: transposeA, transposeW: transposeB };
+  return tf.engine().runKernel(MATRIX_PRODUCT, { x: a, w: b } as never, attrs as never) as T;
+}
+
+/** a·b: 2D operands by mceval's tiles where MCEVAL_WEBGPU_PRODUCTS=all (tiledProduct), else tfjs's matMul. */
+export function plainProduct<T extends Tensor>(a: T, b: T): T {
+  return tiledProduct(a, b, false, false) ?? (tf.matMul(a, b) as T);
+}
 
 /** The operand with its last two axes swapped. */
 function swapped<T extends Tensor>(operand: T): T {
@@ -20,7 +54,8 @@ function swapped<T extends Tensor>(operand: T): T {
 
 /** a·bᵀ. */
 export function productTransposedRight<T extends Tensor>(a: T, b: T): T {
-  return (transposeFlagsAreFree() ? tf.matMul(a, b, false, true) : tf.matMul(a, swapped(b))) as T;
+  if (!transposeFlagsAreFree()) return tf.matMul(a, swapped(b)) as T;
+  return tiledProduct(a, b, false, true) ?? (tf.matMul(a, b, false, true) as T);
 }
 
 /**
@@ -28,14 +63,15 @@ export function productTransposedRight<T extends Tensor>(a: T, b: T): T {
  * are not free rather than once per product. The transpose belongs to the calling tf.tidy.
  */
 export function transposedRightOperand<T extends Tensor>(b: T): (a: T) => T {
-  if (transposeFlagsAreFree()) return (a) => tf.matMul(a, b, false, true) as T;
+  if (transposeFlagsAreFree()) return (a) => productTransposedRight(a, b);
   const transposed = swapped(b);
   return (a) => tf.matMul(a, transposed) as T;
 }
 
 /** aᵀ·b. */
 export function productTransposedLeft<T extends Tensor>(a: T, b: T): T {
-  return (transposeFlagsAreFree() ? tf.matMul(a, b, true, false) : tf.matMul(swapped(a), b)) as T;
+  if (!transposeFlagsAreFree()) return tf.matMul(swapped(a), b) as T;
+  return tiledProduct(a, b, true, false) ?? (tf.matMul(a, b, true, false) as T);
 }
 
 /** a·b, differentiable in both, its gradients by productTransposedRight and productTransposedLeft. */
@@ -43,7 +79,7 @@ export function differentiableProduct<T extends Tensor>(): (a: T, b: T) => T {
   return tf.customGrad(((a: T, b: T, save: GradSaveFunc) => {
     save([a, b]);
     return {
-      value: tf.matMul(a, b),
+      value: plainProduct(a, b),
       gradFunc: tidyGradient((dy: T, saved: Tensor[]) => {
         const [savedA, savedB] = saved as [T, T];
         return [productTransposedRight(dy, savedB), productTransposedLeft(savedA, dy)];

@@ -8,9 +8,9 @@
  * loads per multiply-add of B = 1, for twice the accumulator registers. In lowRankProductCode the low-rank part runs
  * first, into the same accumulators, which are then scaled and masked (the mask and the scale apply to it alone) before
  * the base product's inner steps add onto them; inlineLowRankProductCode forms d itself and adds the low-rank part
- * last, for one layer or (with members) for a group of layers that read the same x; inlineGradientGroupCode forms
- * such a group's input gradient. Every mask is a LoRA layer's dropout mask on its input, made from its hash where it is
- * read (hashed-dropout-wgsl.ts), so no mask is bound.
+ * last, for one layer or (with members) for a group of layers that read the same x; inlineGradientGroupCode forms such
+ * a group's input gradient; matrixProductCode is the base product alone. Every mask is a LoRA layer's dropout mask on
+ * its input, made from its hash where it is read (hashed-dropout-wgsl.ts), so no mask is bound.
  */
 import { HASHED_KEEP_WGSL, dropoutAt, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
 
@@ -107,24 +107,25 @@ function innerFastestLoad(source: Read, inner: string, side: TileSide, vectorize
 }
 
 /**
- * Loads inner indices k0..k0+15 of the tile's columns of the right operand, stored [inner, columns] (consecutive
- * invocations read consecutive columns) or transposed.
+ * Loads inner indices k0..k0+15 of the tile's rows (or columns) from `side.origin` of an operand stored inner index
+ * slowest — the right operand [inner, columns], or a left one stored transposed [inner, rows] — into `side.tile`.
+ * Consecutive invocations read consecutive rows (or columns).
  */
-function rightLoad(source: Read, inner: string, transposed: boolean, vectorized: boolean): string {
-  if (transposed) return innerFastestLoad(source, inner, RIGHT, vectorized);
+function innerSlowestLoad(source: Read, inner: string, side: TileSide, vectorized: boolean): string {
+  const { tile, origin, count } = side;
   if (vectorized)
-    // Invocation t reads four consecutive columns of inner index t / 16: one vec4 of bTile.
+    // Invocation t reads four consecutive lines of inner index t / 16: one vec4 of the tile.
     return `
     for (var part = 0; part < BLOCKS; part++) {
       let kk = i32(localIndex) / 16;
       let group = i32(localIndex) % 16 + part * 16;
       let k = k0 + kk;
-      let j = j0 + group * 4;
+      let at = ${origin} + group * 4;
       var value = vec4<f32>(0.0);
-      if (k < ${inner} && j < columnCount) {
-        value = ${source('(k * columnCount + j) / 4')};
+      if (k < ${inner} && at < ${count}) {
+        value = ${source(`(k * ${count} + at) / 4`)};
       }
-      bTile[kk * GROUPS + group] = value;
+      ${tile}[kk * GROUPS + group] = value;
     }`;
   return `
     for (var part = 0; part < BLOCKS; part++) {
@@ -134,18 +135,27 @@ function rightLoad(source: Read, inner: string, transposed: boolean, vectorized:
       var value = vec4<f32>(0.0);
       if (k < ${inner}) {
         for (var c = 0; c < 4; c++) {
-          let j = j0 + group * 4 + c;
-          if (j < columnCount) {
-            value[c] = ${source('k * columnCount + j')};
+          let at = ${origin} + group * 4 + c;
+          if (at < ${count}) {
+            value[c] = ${source(`k * ${count} + at`)};
           }
         }
       }
-      bTile[kk * GROUPS + group] = value;
+      ${tile}[kk * GROUPS + group] = value;
     }`;
 }
 
+/** Loads of an operand of `side` for inner indices k0..k0+15, stored inner index fastest unless `innerSlowest`. */
+const sideLoad = (source: Read, inner: string, side: TileSide, innerSlowest: boolean, vectorized: boolean) =>
+  innerSlowest ? innerSlowestLoad(source, inner, side, vectorized) : innerFastestLoad(source, inner, side, vectorized);
+
+/** Loads of the right operand, stored [inner, columns] or transposed. */
+const rightLoad = (source: Read, inner: string, transposed: boolean, vectorized: boolean) =>
+  sideLoad(source, inner, RIGHT, !transposed, vectorized);
+
 /**
- * The tile's share of left·right′ over `inner`, 16 inner indices at a time, added into the accumulators `into`:
+ * The tile's share of left′·right′ over `inner` (left′ = leftᵀ when `leftTransposed`, right′ = rightᵀ when
+ * `transposed`), 16 inner indices at a time, added into the accumulators `into`:
  * into[(p · BLOCKS + q) · 4 + c] holds row ty·4 + 64·p + c, columns tx·4 + 64·q .. + 3.
  */
 function product(
@@ -156,9 +166,10 @@ function product(
   vectorized: boolean,
   into: string,
   alongside: Alongside = { loads: '', step: '' },
+  leftTransposed = false,
 ): string {
   return `for (var k0 = 0; k0 < ${inner}; k0 += TK) {
-    ${innerFastestLoad(left, inner, LEFT, vectorized)}
+    ${sideLoad(left, inner, LEFT, leftTransposed, vectorized)}
     ${rightLoad(right, inner, transposed, vectorized)}${alongside.loads}
     workgroupBarrier();
     for (var kk = 0; kk < TK; kk++) {
@@ -263,6 +274,30 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
   ${eachOutput(`acc[block][r] = scale * acc[block][r]${mask};`)}
   ${product(reads('x'), reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
   ${eachOutput(`result[i * columnCount + j] = acc[block][r]${terms};`)}
+}
+`;
+}
+
+/** The product alone: its loads, the tile, and whether x is stored transposed ([inner, rows]). */
+export interface MatrixProductShape extends Pick<LowRankProductShape, 'vectorized' | 'transposeW' | 'blocks'> {
+  readonly transposeX: boolean;
+}
+
+/** Fields after tfjs's own, in this order: the product's sizes. */
+export const MATRIX_PRODUCT_UNIFORMS = 'rowCount : i32, columnCount : i32, innerCount : i32,';
+
+/**
+ * y = x′·W′ alone (x′ = x or xᵀ), on the same tiles (tfjs-webgpu reads a transposed right operand one float at a time;
+ * these tiles read either operand as vec4s either way). Inputs: x, w (vec4 arrays when `shape.vectorized`). Uniforms:
+ * MATRIX_PRODUCT_UNIFORMS.
+ */
+export function matrixProductCode(shape: MatrixProductShape): string {
+  const placement = `
+  let j0 = i32(workgroupId.x) * ${productTile(shape.blocks)};
+  let columnCount = uniforms.columnCount;`;
+  return `${opening(shape.blocks, false, '', placement)}
+  ${product(reads('x'), reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc', undefined, shape.transposeX)}
+  ${eachOutput('result[i * columnCount + j] = acc[block][r];')}
 }
 `;
 }

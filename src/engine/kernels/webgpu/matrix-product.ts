@@ -1,0 +1,81 @@
+/**
+ * The tfjs kernel `McevalMatrixProduct`, on webgpu only: x′·W′ for 2D float32 operands, x′ = x or xᵀ, W′ = W or Wᵀ,
+ * on the low-rank product's tiles without its low-rank part (matrixProductCode). tfjs-webgpu's matMul reads a transposed right operand
+ * one float at a time (its vec4 program takes plain layouts only), and the products that have one — a frozen layer's
+ * input gradient dy·Wᵀ (IA3, prompt tuning, full fine-tuning, every layer outside the adapter), a tied LM head's logits
+ * x·Eᵀ — are as large as the layers' own. engine/ops/product.ts runs them here (MCEVAL_WEBGPU_PRODUCTS), leaving to
+ * tfjs the products it gives its programs for few workgroups (a decoding step's rows, a classifier's columns).
+ */
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { environmentChoice } from '../../environment-choice.js';
+import { productBlocks } from './low-rank-product.js';
+import { MATRIX_PRODUCT_UNIFORMS, PRODUCT_WORKGROUP, matrixProductCode, productTile } from './low-rank-product-wgsl.js';
+import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
+
+export const MATRIX_PRODUCT = 'McevalMatrixProduct';
+
+/** x′ = xᵀ when `transposeX` (x stored [inner, rows]), W′ = Wᵀ when `transposeW` (W stored [columns, inner]). */
+export interface MatrixProductAttrs {
+  readonly transposeX: boolean;
+  readonly transposeW: boolean;
+}
+
+const SETTING = 'MCEVAL_WEBGPU_PRODUCTS';
+
+/**
+ * MCEVAL_WEBGPU_PRODUCTS: which of the 2D products tfjs would tile run on mceval's tiles — `transposed` (the default:
+ * those with a transposed right operand), `all` (a transposed left operand too, which tfjs reads as vec4s, and plain
+ * ones), or `tfjs` (none). The kit times a full fine-tuning step each way. Read
+ * as the engine starts too, so that a bad value stops a run first.
+ */
+export function matrixProductSetting(): 'transposed' | 'all' | 'tfjs' {
+  return environmentChoice(SETTING, ['transposed', 'all', 'tfjs']);
+}
+
+/** tfjs-webgpu's count of 32 × 32 output tiles at or under which a product has too few workgroups, by GPU. */
+interface TfjsMatMulBackend {
+  readonly thresholdToIncreaseWorkgroups?: number;
+}
+
+/**
+ * Whether tfjs-webgpu would give a [rows, columns] product its tiled program rather than one for few workgroups
+ * (split-K, small tiles, a reduction): its own test, with the threshold its flag (MCEVAL_WEBGPU_MATMUL_THRESHOLD) or
+ * the GPU sets.
+ */
+export function tfjsTilesProduct(backend: TfjsMatMulBackend, flag: number, rows: number, columns: number): boolean {
+  const threshold = flag > 0 ? flag : (backend.thresholdToIncreaseWorkgroups ?? 8);
+  const tiles = Math.ceil(rows / 32) * Math.ceil(columns / 32);
+  return !(tiles <= threshold || (columns <= 8 && tiles <= threshold * 2));
+}
+
+const int = (value: number) => ({ type: 'int32' as const, data: [value] });
+
+const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, w } = inputs as { x: TensorInfo; w: TensorInfo };
+  const { transposeX, transposeW } = attrs as unknown as MatrixProductAttrs;
+  const [rows, inner] = (transposeX ? [x.shape[1], x.shape[0]] : x.shape) as [number, number];
+  const columns = transposeW ? w.shape[0]! : w.shape[1]!;
+  // Each operand is read four values at a time along its stored rows.
+  const vectorized = inner % 4 === 0 && columns % 4 === 0 && (!transposeX || rows % 4 === 0);
+  const blocks = productBlocks();
+  const tile = productTile(blocks);
+  const output = runShader(
+    backend as unknown as WebGpuBackendLike,
+    {
+      key: `McevalMatrixProduct_${[vectorized, transposeX, transposeW, blocks === 2].map(Number).join('')}`,
+      inputs: ['x', 'w'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const),
+      uniforms: MATRIX_PRODUCT_UNIFORMS,
+      workgroupSize: PRODUCT_WORKGROUP,
+      dispatch: [Math.ceil(columns / tile), Math.ceil(rows / tile)],
+      outputSize: rows * columns,
+      code: matrixProductCode({ vectorized, transposeX, transposeW, blocks }),
+    },
+    [x, w],
+    [rows, columns, inner].map(int),
+  );
+  return shaped(output, [rows, columns]);
+};
+
+export function webGpuMatrixProductKernel(): KernelConfig {
+  return { kernelName: MATRIX_PRODUCT, backendName: 'webgpu', kernelFunc: matrixProduct };
+}
