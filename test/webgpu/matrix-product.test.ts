@@ -90,15 +90,16 @@ test('MCEVAL_WEBGPU_PRODUCTS sends a·bᵀ (transposed, the default), every prod
   assert.equal(await kernelCalls('all', few), 0);
 });
 
-test("tfjs's test of too few workgroups: its threshold by flag, else the GPU's, doubled for 8 columns or fewer", () => {
+test("tfjs's test of too few workgroups: its threshold by flag, else the GPU's, doubled for 8 rows or fewer", () => {
   const gpu = { thresholdToIncreaseWorkgroups: 8 };
   assert.equal(tfjsTilesProduct(gpu, -1, 64, 128), false, '2 × 4 tiles');
   assert.equal(tfjsTilesProduct(gpu, -1, 96, 96), true, '3 × 3 tiles');
   assert.equal(tfjsTilesProduct(gpu, 9, 96, 96), false, 'the flag raises it');
   assert.equal(tfjsTilesProduct({ thresholdToIncreaseWorkgroups: 16 }, -1, 96, 96), false, 'a newer Intel GPU');
   assert.equal(tfjsTilesProduct({}, -1, 96, 96), true, 'tfjs-webgpu without the field: 8');
-  assert.equal(tfjsTilesProduct(gpu, -1, 512, 8), false, '16 tiles of 8 columns');
-  assert.equal(tfjsTilesProduct(gpu, -1, 544, 8), true, '17 tiles of 8 columns');
+  assert.equal(tfjsTilesProduct(gpu, -1, 8, 512), false, '16 tiles of 8 rows');
+  assert.equal(tfjsTilesProduct(gpu, -1, 8, 544), true, '17 tiles of 8 rows');
+  assert.equal(tfjsTilesProduct(gpu, -1, 512, 8), true, '16 tiles of 8 columns');
 });
 
 /** Three full fine-tuning steps of builtin:tiny (8 × 32 tokens: products of 256 rows) on a backend: their losses. */

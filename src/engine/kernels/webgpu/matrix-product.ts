@@ -39,13 +39,13 @@ interface TfjsMatMulBackend {
 
 /**
  * Whether tfjs-webgpu would give a [rows, columns] product its tiled program rather than one for few workgroups
- * (split-K, small tiles, a reduction): its own test, with the threshold its flag (MCEVAL_WEBGPU_MATMUL_THRESHOLD) or
- * the GPU sets.
+ * (split-K, small tiles, a reduction): its own test (batchMatMulImpl's), with the threshold its flag
+ * (MCEVAL_WEBGPU_MATMUL_THRESHOLD) or the GPU sets, doubled for 8 rows or fewer.
  */
 export function tfjsTilesProduct(backend: TfjsMatMulBackend, flag: number, rows: number, columns: number): boolean {
   const threshold = flag > 0 ? flag : (backend.thresholdToIncreaseWorkgroups ?? 8);
   const tiles = Math.ceil(rows / 32) * Math.ceil(columns / 32);
-  return !(tiles <= threshold || (columns <= 8 && tiles <= threshold * 2));
+  return !(tiles <= threshold || (rows <= 8 && tiles <= threshold * 2));
 }
 
 const int = (value: number) => ({ type: 'int32' as const, data: [value] });
