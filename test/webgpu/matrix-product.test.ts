@@ -1,11 +1,11 @@
 /**
- * The matrix product kernel (engine/kernels/webgpu/matrix-product.ts) through engine/ops/product.ts: a·bᵀ, a·b and
- * aᵀ·b with MCEVAL_WEBGPU_PRODUCTS=all against the same ops on wasm (within 1e-5 of the largest value, and the same bits
+ * The matrix product kernel (engine/kernels/webgpu/matrix-product.ts) through engine/ops/product.ts: a·bᵀ, a·b and aᵀ·b
+ * with MCEVAL_WEBGPU_PRODUCTS=all against the same ops on wasm (within 1e-5 of the largest value, and the same bits
  * twice), sizes that are multiples of 4 (vec4 loads) and not, rows and columns off the 64- and 128-wide tiles, both
- * tiles; which products the setting sends to the kernel
- * (the products tfjs gives its programs for few workgroups stay with it); a full fine-tuning step, whose input
- * gradients are such products, on webgpu under each setting (the same bits: the tiles add the inner terms in tfjs's
- * order) and on wasm (2e-4 relative, the tolerance of parity.test.ts).
+ * tiles; which products the setting sends to the kernel (the products tfjs gives its programs for few workgroups stay
+ * with it); a frozen layer's output with the residual added inside its product, and its gradients; a full fine-tuning
+ * step, whose input gradients are such products, on webgpu under each setting (the same bits: the tiles add the inner
+ * terms in tfjs's order) and on wasm (2e-4 relative, the tolerance of parity.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
 import { plainProduct, productTransposedLeft, productTransposedRight } from '../../src/engine/ops/product.js';
 import { MATRIX_PRODUCT, tfjsTilesProduct } from '../../src/engine/kernels/webgpu/matrix-product.js';
+import { frozenLinearPlus } from '../../src/engine/ops/linear.js';
 import { loadModel } from '../../src/models/load.js';
 import { fullFineTuningMethod } from '../../src/peft/full/index.js';
 import { causalLmStep } from '../../bench/causal-lm-step.js';
@@ -100,6 +101,52 @@ test("tfjs's test of too few workgroups: its threshold by flag, else the GPU's, 
   assert.equal(tfjsTilesProduct(gpu, -1, 8, 512), false, '16 tiles of 8 rows');
   assert.equal(tfjsTilesProduct(gpu, -1, 8, 544), true, '17 tiles of 8 rows');
   assert.equal(tfjsTilesProduct(gpu, -1, 512, 8), true, '16 tiles of 8 columns');
+});
+
+/** A frozen layer's operands: x, W, the residual and an upstream gradient dy. */
+function residualOperands(): [Tensor2D, Tensor2D, Tensor2D, Tensor2D] {
+  const rng = new Rng(23);
+  const matrix = (rows: number, columns: number) =>
+    tf.tensor2d(rng.normalArray(rows * columns), [rows, columns]) as Tensor2D;
+  // 130 × 96 outputs: 15 tiles of 32 × 32, which tfjs would tile too.
+  return [matrix(130, 64), matrix(64, 96), matrix(130, 96), matrix(130, 96)];
+}
+
+/** residual + x·W for a frozen W, and its gradients in x and the residual for the upstream dy, `calls` times. */
+function* residualProducts(calls: number): Generator<Tensor> {
+  const [x, w, residual, dy] = residualOperands();
+  const loss = (input: Tensor, added: Tensor) => tf.sum(tf.mul(frozenLinearPlus(input, w, added), dy));
+  for (let call = 0; call < calls; call++) {
+    yield tf.tidy(() => frozenLinearPlus(x, w, residual));
+    yield* tf.grads(loss)([x, residual]);
+  }
+  tf.dispose([x, w, residual, dy]);
+}
+
+/** The same three by tfjs's own ops: residual + x·W, dy·Wᵀ and dy. */
+function* residualReferences(): Generator<Tensor> {
+  const [x, w, residual, dy] = residualOperands();
+  yield tf.tidy(() => tf.add(residual, tf.matMul(x, w)));
+  yield tf.matMul(dy, w, false, true);
+  yield dy;
+  tf.dispose([x, w, residual]);
+}
+
+test("a frozen layer's residual is added inside its product, its gradients dy·Wᵀ and dy", async () => {
+  const [expected, dxExpected, dResidualExpected] = await valuesOn('wasm', MATRIX_PRODUCT, residualReferences);
+  const { value: values, calls } = await withKernelCalls(MATRIX_PRODUCT, () =>
+    valuesOn('webgpu', MATRIX_PRODUCT, () => residualProducts(2)),
+  );
+  // Per call: the value, the value again under tf.grads, and dy·Wᵀ.
+  assert.equal(calls, 6);
+  assertAgree('residual + x·W', Array.from(values[0]!), Array.from(expected!), 1e-5);
+  assertAgree('dx', Array.from(values[1]!), Array.from(dxExpected!), 1e-5);
+  assert.deepEqual(values[2], dResidualExpected, "the residual's gradient is dy");
+  assert.deepEqual(values.slice(3), values.slice(0, 3), 'the same bits the second time');
+  const { calls: tfjsCalls } = await withKernelCalls(MATRIX_PRODUCT, () =>
+    withEnv('MCEVAL_WEBGPU_PRODUCTS', 'tfjs', () => valuesOn('webgpu', MATRIX_PRODUCT, () => residualProducts(1))),
+  );
+  assert.equal(tfjsCalls, 0);
 });
 
 /** Three full fine-tuning steps of builtin:tiny (8 × 32 tokens: products of 256 rows) on a backend: their losses. */

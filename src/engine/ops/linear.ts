@@ -10,6 +10,7 @@ import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import {
   differentiableProduct,
   plainProduct,
+  productPlus,
   productTransposedLeft,
   productTransposedRight,
   tidyGradient,
@@ -56,6 +57,25 @@ function frozenWeightProduct(
 /** y = x·W for a frozen W (dx = dy·Wᵀ). */
 export function frozenLinear(x: Tensor, w: Tensor2D): Tensor {
   return frozenWeightProduct(x, w, plainProduct, productTransposedRight);
+}
+
+/**
+ * residual + x·W for a frozen W: a decoder's residual stream, added inside the product where mceval's tiles take it
+ * (productPlus; on webgpu no dispatch of its own). dx = dy·Wᵀ, and the residual's gradient is dy.
+ */
+export function frozenLinearPlus(x: Tensor, w: Tensor2D, residual: Tensor): Tensor {
+  const op = tf.customGrad(((input: Tensor2D, addend: Tensor2D, save: GradSaveFunc) => {
+    save([w]);
+    return {
+      value: productPlus(input, w, addend),
+      // The residual's gradient is its own tensor (a clone shares the buffer): tfjs accumulates each input's apart.
+      gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => [
+        productTransposedRight(dy, saved[0] as Tensor2D),
+        tf.clone(dy),
+      ]),
+    };
+  }) as unknown as CustomGradientFunc) as (input: Tensor2D, addend: Tensor2D) => Tensor2D;
+  return restore(op(flatten(x), tf.reshape(residual, [-1, w.shape[1]]) as Tensor2D), x);
 }
 
 /**

@@ -24,27 +24,41 @@ export type CustomGradientFunc = Parameters<typeof tf.customGrad>[0];
 const transposeFlagsAreFree = () => tf.getBackend() === 'webgpu';
 
 /**
- * a′·b′ (a′ = aᵀ when `transposeA`, b′ = bᵀ when `transposeB`) by mceval's tiles where the backend has them,
- * MCEVAL_WEBGPU_PRODUCTS takes this kind of product, and tfjs would tile it too (the products it has programs for few
+ * a′·b′ (+ addend) (a′ = aᵀ when `transposeA`, b′ = bᵀ when `transposeB`) by mceval's tiles where the backend has
+ * them, MCEVAL_WEBGPU_PRODUCTS takes this kind of product (`transposed` takes a transposed b, and an addend, which the
+ * tiles add as they write: one dispatch fewer), and tfjs would tile it too (the products it has programs for few
  * workgroups stay with it); else undefined. Not differentiable: callers are gradient functions and custom ops' forward
  * passes.
  */
-function tiledProduct<T extends Tensor>(a: T, b: T, transposeA: boolean, transposeB: boolean): T | undefined {
+function tiledProduct<T extends Tensor>(
+  a: T,
+  b: T,
+  transposeA: boolean,
+  transposeB: boolean,
+  addend?: Tensor,
+): T | undefined {
   if (a.rank !== 2 || b.rank !== 2 || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  if (addend !== undefined && addend.dtype !== 'float32') return undefined;
   if (!hasKernel(MATRIX_PRODUCT)) return undefined;
   const setting = matrixProductSetting();
-  if (setting === 'tfjs' || (setting === 'transposed' && !transposeB)) return undefined;
+  if (setting === 'tfjs' || (setting === 'transposed' && !transposeB && addend === undefined)) return undefined;
   const rows = transposeA ? a.shape[1]! : a.shape[0]!;
   const columns = transposeB ? b.shape[0]! : b.shape[1]!;
   const threshold = tf.env().getNumber(MATMUL_THRESHOLD.flag);
   if (!tfjsTilesProduct(tf.backend() as never, threshold, rows, columns)) return undefined;
   const attrs: MatrixProductAttrs = { transposeX: transposeA, transposeW: transposeB };
-  return tf.engine().runKernel(MATRIX_PRODUCT, { x: a, w: b } as never, attrs as never) as T;
+  const inputs = { x: a, w: b, ...(addend === undefined ? {} : { addend }) };
+  return tf.engine().runKernel(MATRIX_PRODUCT, inputs as never, attrs as never) as T;
 }
 
 /** a·b: 2D operands by mceval's tiles where MCEVAL_WEBGPU_PRODUCTS=all (tiledProduct), else tfjs's matMul. */
 export function plainProduct<T extends Tensor>(a: T, b: T): T {
   return tiledProduct(a, b, false, false) ?? (tf.matMul(a, b) as T);
+}
+
+/** addend + a·b for 2D operands: the addend added inside the product where mceval's tiles take it (tiledProduct). */
+export function productPlus<T extends Tensor>(a: T, b: T, addend: T): T {
+  return tiledProduct(a, b, false, false, addend) ?? (tf.add(addend, tf.matMul(a, b)) as T);
 }
 
 /** The operand with its last two axes swapped. */

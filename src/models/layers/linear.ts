@@ -3,7 +3,7 @@
  * frozen base output and returns the adapted output. Injecting an adapter sets `adapter`; the base weights stay.
  */
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
-import { frozenLinear, linear } from '../../engine/ops/linear.js';
+import { frozenLinear, frozenLinearPlus, linear } from '../../engine/ops/linear.js';
 import {
   lowRankLinear,
   lowRankLinears,
@@ -54,11 +54,14 @@ export class Linear {
 
   /**
    * The layer's output; with `residual` given (a decoder's residual stream), residual + the output — for a low-rank
-   * update added inside its op (on webgpu, inside the product: no dispatch of its own).
+   * update, or a plain frozen layer, added inside its op (on webgpu, inside the product: no dispatch of its own).
    */
   forward(x: Tensor, context: ForwardContext, residual?: Tensor): Tensor {
     const update = this.lowRankUpdate(x, context);
     if (update !== undefined) return lowRankLinear(x, this.weightMatrix, this.bias, update, residual);
+    // A plain frozen layer likewise adds the residual inside its product.
+    if (residual !== undefined && this.adapter === undefined && this.bias === undefined && !this.weight.trainable)
+      return frozenLinearPlus(x, this.weightMatrix, residual);
     const output = this.genericForward(x, context);
     return residual === undefined ? output : tf.add(residual, output);
   }

@@ -258,7 +258,7 @@ export const maskUniforms = (inputMask: boolean, mask: boolean): string =>
   `${inputMask ? dropoutUniforms('inputDropout') : ''} ${mask ? dropoutUniforms('dropout') : ''}`;
 
 /** The terms after the products: bias and addend, where the shape has them. */
-const lastTerms = (shape: LowRankProductShape) =>
+const lastTerms = (shape: { readonly bias?: boolean; readonly addend: boolean }) =>
   `${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * columnCount + j]' : ''}`;
 
 /**
@@ -278,8 +278,11 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
 `;
 }
 
-/** The product alone: its loads, the tile, and whether x is stored transposed ([inner, rows]). */
-export interface MatrixProductShape extends Pick<LowRankProductShape, 'vectorized' | 'transposeW' | 'blocks'> {
+/** The product alone: its loads, the tile, whether x is stored transposed ([inner, rows]), and an addend. */
+export interface MatrixProductShape extends Pick<
+  LowRankProductShape,
+  'vectorized' | 'transposeW' | 'addend' | 'blocks'
+> {
   readonly transposeX: boolean;
 }
 
@@ -287,9 +290,9 @@ export interface MatrixProductShape extends Pick<LowRankProductShape, 'vectorize
 export const MATRIX_PRODUCT_UNIFORMS = 'rowCount : i32, columnCount : i32, innerCount : i32,';
 
 /**
- * y = x′·W′ alone (x′ = x or xᵀ), on the same tiles (tfjs-webgpu reads a transposed right operand one float at a time;
- * these tiles read either operand as vec4s either way). Inputs: x, w (vec4 arrays when `shape.vectorized`). Uniforms:
- * MATRIX_PRODUCT_UNIFORMS.
+ * y = x′·W′ (+ addend) alone (x′ = x or xᵀ), on the same tiles (tfjs-webgpu reads a transposed right operand one float
+ * at a time; these tiles read either operand as vec4s either way). Inputs: x, w (vec4 arrays when `shape.vectorized`),
+ * then the addend where the shape has one (scalars). Uniforms: MATRIX_PRODUCT_UNIFORMS.
  */
 export function matrixProductCode(shape: MatrixProductShape): string {
   const placement = `
@@ -297,7 +300,7 @@ export function matrixProductCode(shape: MatrixProductShape): string {
   let columnCount = uniforms.columnCount;`;
   return `${opening(shape.blocks, false, '', placement)}
   ${product(reads('x'), reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc', undefined, shape.transposeX)}
-  ${eachOutput('result[i * columnCount + j] = acc[block][r];')}
+  ${eachOutput(`result[i * columnCount + j] = acc[block][r]${lastTerms(shape)};`)}
 }
 `;
 }

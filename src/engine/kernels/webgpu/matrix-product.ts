@@ -1,10 +1,11 @@
 /**
- * The tfjs kernel `McevalMatrixProduct`, on webgpu only: x′·W′ for 2D float32 operands, x′ = x or xᵀ, W′ = W or Wᵀ,
- * on the low-rank product's tiles without its low-rank part (matrixProductCode). tfjs-webgpu's matMul reads a transposed right operand
- * one float at a time (its vec4 program takes plain layouts only), and the products that have one — a frozen layer's
- * input gradient dy·Wᵀ (IA3, prompt tuning, full fine-tuning, every layer outside the adapter), a tied LM head's logits
- * x·Eᵀ — are as large as the layers' own. engine/ops/product.ts runs them here (MCEVAL_WEBGPU_PRODUCTS), leaving to
- * tfjs the products it gives its programs for few workgroups (a decoding step's rows, a classifier's columns).
+ * The tfjs kernel `McevalMatrixProduct`, on webgpu only: x′·W′ for 2D float32 operands, x′ = x or xᵀ, W′ = W or Wᵀ, on
+ * the low-rank product's tiles without its low-rank part (matrixProductCode). tfjs-webgpu's matMul reads a transposed
+ * right operand one float at a time (its vec4 program takes plain layouts only), and the products that have one — a
+ * frozen layer's input gradient dy·Wᵀ (IA3, prompt tuning, full fine-tuning, every layer outside the adapter), a tied
+ * LM head's logits x·Eᵀ — are as large as the layers' own. engine/ops/product.ts runs them here
+ * (MCEVAL_WEBGPU_PRODUCTS), and a plain frozen layer's output with the residual stream added as it is written, leaving
+ * to tfjs the products it gives its programs for few workgroups (a decoding step's rows, a classifier's columns).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { environmentChoice } from '../../environment-choice.js';
@@ -24,9 +25,9 @@ const SETTING = 'MCEVAL_WEBGPU_PRODUCTS';
 
 /**
  * MCEVAL_WEBGPU_PRODUCTS: which of the 2D products tfjs would tile run on mceval's tiles — `transposed` (the default:
- * those with a transposed right operand), `all` (a transposed left operand too, which tfjs reads as vec4s, and plain
- * ones), or `tfjs` (none). The kit times a full fine-tuning step each way. Read
- * as the engine starts too, so that a bad value stops a run first.
+ * those with a transposed right operand, and those a residual is added to, inside the product), `all` (a transposed
+ * left operand too, which tfjs reads as vec4s, and plain ones), or `tfjs` (none). The kit times a full fine-tuning step
+ * each way. Read as the engine starts too, so that a bad value stops a run first.
  */
 export function matrixProductSetting(): 'transposed' | 'all' | 'tfjs' {
   return environmentChoice(SETTING, ['transposed', 'all', 'tfjs']);
@@ -50,8 +51,15 @@ export function tfjsTilesProduct(backend: TfjsMatMulBackend, flag: number, rows:
 
 const int = (value: number) => ({ type: 'int32' as const, data: [value] });
 
+/** Inputs: x, w, and an addend [rows, columns] added to the product as it is written (a residual stream), if any. */
+export interface MatrixProductInputs {
+  readonly x: TensorInfo;
+  readonly w: TensorInfo;
+  readonly addend?: TensorInfo;
+}
+
 const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w } = inputs as { x: TensorInfo; w: TensorInfo };
+  const { x, w, addend } = inputs as unknown as MatrixProductInputs;
   const { transposeX, transposeW } = attrs as unknown as MatrixProductAttrs;
   const [rows, inner] = (transposeX ? [x.shape[1], x.shape[0]] : x.shape) as [number, number];
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
@@ -59,18 +67,22 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && (!transposeX || rows % 4 === 0);
   const blocks = productBlocks();
   const tile = productTile(blocks);
+  const added = addend !== undefined;
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
-      key: `McevalMatrixProduct_${[vectorized, transposeX, transposeW, blocks === 2].map(Number).join('')}`,
-      inputs: ['x', 'w'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const),
+      key: `McevalMatrixProduct_${[vectorized, transposeX, transposeW, added, blocks === 2].map(Number).join('')}`,
+      inputs: [
+        ...['x', 'w'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const),
+        ...(added ? [{ name: 'addend', components: 1 } as const] : []),
+      ],
       uniforms: MATRIX_PRODUCT_UNIFORMS,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch: [Math.ceil(columns / tile), Math.ceil(rows / tile)],
       outputSize: rows * columns,
-      code: matrixProductCode({ vectorized, transposeX, transposeW, blocks }),
+      code: matrixProductCode({ vectorized, transposeX, transposeW, addend: added, blocks }),
     },
-    [x, w],
+    [x, w, ...(added ? [addend] : [])],
     [rows, columns, inner].map(int),
   );
   return shaped(output, [rows, columns]);
