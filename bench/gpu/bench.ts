@@ -78,7 +78,7 @@ import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
 import { randomEncoder } from '../random-encoder.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { LOW_RANK_PRODUCT, LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
-import { MATRIX_PRODUCT } from '../../src/engine/kernels/webgpu/matrix-product.js';
+import { MATRIX_PRODUCT, type MatrixProductAttrs } from '../../src/engine/kernels/webgpu/matrix-product.js';
 import { NARROW_PRODUCT } from '../../src/engine/kernels/webgpu/narrow-product.js';
 import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
 import { AttentionMask, fusedAttention } from '../../src/models/layers/causal-attention.js';
@@ -277,8 +277,11 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     const tfjs = await timePerCall(() => tf.matMul(x!, w!), repeats);
     const wT = tf.transpose(w!);
     const tfjsTransposed = await timePerCall(() => tf.matMul(x!, wT, false, true), repeats);
-    const tiled = (transposeW: boolean) => () =>
-      tf.engine().runKernel(MATRIX_PRODUCT, { x: x!, w: transposeW ? wT : w! }, { transposeW } as never) as Tensor;
+    const tiled = (transposeW: boolean) => {
+      const tiledAttrs: MatrixProductAttrs = { transposeX: false, transposeW };
+      const inputs = { x: x!, w: transposeW ? wT : w! };
+      return () => tf.engine().runKernel(MATRIX_PRODUCT, inputs, tiledAttrs as never) as Tensor;
+    };
     const matrix = await withProductTile('64', () => timePerCall(tiled(false), repeats));
     const matrixTransposed = await withProductTile('64', () => timePerCall(tiled(true), repeats));
     const matrix128 = await withProductTile('128', () => timePerCall(tiled(false), repeats));
@@ -489,8 +492,8 @@ for (const lanes of ['1', undefined]) {
   attentionSteps.push(finished('attention lanes step', { lanes: lanes ?? 'by head size', msPerStep, tokensPerSecond }));
 }
 // Which products run on mceval's tiles rather than tfjs's matMul (MCEVAL_WEBGPU_PRODUCTS): a full fine-tuning step
-// has a transposed one per layer (its input gradient dy·Wᵀ) and a plain one (its output x·W). It trains the model's
-// own weights, so it comes after every other step on it.
+// has three per layer: its output x·W, its input gradient dy·Wᵀ (transposed right) and its weight gradient xᵀ·dy
+// (transposed left). It trains the model's own weights, so it comes after every other step on it.
 const productSteps = await stepsBySetting(
   'products step',
   'MCEVAL_WEBGPU_PRODUCTS',
