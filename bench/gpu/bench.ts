@@ -45,6 +45,9 @@
  *    value) — the lanes' subgroup shuffles checked on the GPU itself; then the LoRA step with one lane and by head size;
  *  - a full fine-tuning step with the products other than the low-rank layers' on mceval's tiles where tfjs reads a
  *    transposed operand, on them all, and on none (MCEVAL_WEBGPU_PRODUCTS transposed, all and tfjs);
+ *  - greedy decoding with a LoRA adapter on the `--model` (generation.ts; `--generation` batch × prompt × new tokens,
+ *    8 × 32 × 64 by default): tokens per second, milliseconds and dispatches per decoding step, with mceval's kernels
+ *    and with tfjs's ops — what an evaluation's generation (HumanEval, GSM8K) gets from the card;
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting.
@@ -52,7 +55,7 @@
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
  *          [--submit-batches 15,60,240] [--weight-gradients 768x8x768,…] [--matmul-thresholds -1,8,64,512]
- *          [--attention 4x1024x2048] [--encoder 32x128]
+ *          [--attention 4x1024x2048] [--generation 8x32x64] [--encoder 32x128]
  *          [--encoder-layers 12] [--encoder-hidden 768]
  */
 import { tf, type Tensor } from '../../src/engine/tf.js';
@@ -74,6 +77,7 @@ import { hostCalls } from './host-calls.js';
 import { weightGradientTimes } from './weight-gradients.js';
 import { relativeDifference, timePerCall, withFlag } from './time-per-call.js';
 import { dispatches, tally, type AnyMethod } from './tally.js';
+import { generationSpeed } from './generation.js';
 import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
 import { randomEncoder } from '../random-encoder.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
@@ -397,7 +401,7 @@ const modelSpec = argument('model', 'builtin:medium');
 const length = Number(argument('length', '256'));
 const batch = Number(argument('batch', '8'));
 const results = [];
-const medium = loadModel(modelSpec).model;
+const { model: medium, tokenizer } = loadModel(modelSpec);
 for (const method of ['lora', 'monteclora'] as const)
   for (const kernels of ['mceval', 'tfjs'] as const)
     results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, method, kernels)));
@@ -500,6 +504,12 @@ const productSteps = await stepsBySetting(
   ['transposed', 'all', 'tfjs'],
   ['full'],
 );
+const [generationBatch, generationPrompt, generationTokens] = argument('generation', '8x32x64').split('x').map(Number);
+const generation = [];
+for (const kernels of ['mceval', 'tfjs'] as const) {
+  const shape = { batch: generationBatch!, prompt: generationPrompt!, tokens: generationTokens! };
+  generation.push(finished('generation', await generationSpeed(modelSpec, medium, tokenizer, LORA, shape, kernels)));
+}
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
@@ -546,6 +556,7 @@ console.log(
       attention,
       attentionSteps,
       productSteps,
+      generation,
     },
     null,
     2,

@@ -41,7 +41,8 @@ export interface GeneratedRow {
 async function lastPositionLogits(model: LlamaModel, hidden: Tensor): Promise<Float32Array> {
   const logits = tf.tidy(() => {
     const [B, T] = hidden.shape as [number, number, number];
-    const last = tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, -1]), [B, -1]);
+    // A decoding step's hidden states are its last position's already: a reshape, where a slice is a dispatch.
+    const last = tf.reshape(T === 1 ? hidden : tf.slice(hidden, [0, T - 1, 0], [B, 1, -1]), [B, -1]);
     return model.headLogits(last, EVAL_CONTEXT);
   });
   try {

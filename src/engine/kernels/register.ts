@@ -19,7 +19,7 @@ import { webGpuUnpackKernel } from './webgpu/unpack.js';
 import { webGpuRmsNormKernels } from './webgpu/rms-norm.js';
 import { webGpuLayerNormKernels } from './webgpu/layer-norm.js';
 import { webGpuGeluKernels } from './webgpu/gelu.js';
-import { webGpuRopeKernel } from './webgpu/rope.js';
+import { webGpuRopeAppendKernel, webGpuRopeKernel } from './webgpu/rope.js';
 import { webGpuDropoutMaskKernel } from './webgpu/dropout-mask.js';
 import { webGpuHashedNormalsKernel } from './webgpu/hashed-normals.js';
 import { webGpuSwiGluKernels } from './webgpu/swiglu.js';
@@ -67,6 +67,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     ...webGpuLayerNormKernels(),
     ...webGpuGeluKernels(),
     webGpuRopeKernel(),
+    webGpuRopeAppendKernel(),
     webGpuDropoutMaskKernel(),
     webGpuHashedNormalsKernel(),
     ...webGpuSwiGluKernels(),

@@ -10,6 +10,7 @@ import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { UserError } from '../../errors.js';
 import { tf, type Tensor, type Tensor1D, type Tensor2D } from '../tf.js';
 import { crossEntropyGradient, crossEntropyValue } from './cross-entropy.js';
+import { tapeRecording } from './tape-recording.js';
 import {
   plainProduct,
   productTransposedLeft,
@@ -58,15 +59,6 @@ export function logitsProduct(weight: Tensor2D, vocabFirst: boolean): (hidden: T
 /** The hidden rows' gradient dLogits · W′ᵀ, likewise. */
 function hiddenGradientProduct(weight: Tensor2D, vocabFirst: boolean): (dLogits: Tensor2D) => Tensor2D {
   return vocabFirst ? (dLogits) => plainProduct(dLogits, weight) : transposedRightOperand(weight);
-}
-
-/**
- * Whether an op called now is recorded for a backward pass: inside tf.grads / variableGrads and not inside another
- * op's forward function — tfjs-core's own test before it saves tensors for a gradient (its engine state, read only).
- */
-function tapeRecording(): boolean {
-  const state = tf.engine().state;
-  return state.gradientDepth > 0 && state.kernelDepth === 0;
 }
 
 /** [start, size] of each chunk of `rows` rows, `chunkRows` at most. */

@@ -4,13 +4,15 @@
  * padding (positions counted from each row's first real token) is handled by the caller's position ids.
  */
 import type { GradSaveFunc, NamedAttrMap } from '@tensorflow/tfjs-core';
-import { tf, type Tensor, type Tensor2D } from '../../engine/tf.js';
+import { tf, type Tensor, type Tensor2D, type Tensor3D } from '../../engine/tf.js';
 import { runMultiOutputOp } from '../../engine/ops/multi-output.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { frozenLinear } from '../../engine/ops/linear.js';
-import { ROPE } from '../../engine/kernels/webgpu/rope.js';
+import { ROPE, ROPE_APPEND, ropeAppendBindings } from '../../engine/kernels/webgpu/rope.js';
+import { storageBuffersPerShader, type WebGpuBackendLike } from '../../engine/kernels/webgpu/shader.js';
 import type { Llama3RopeScaling } from '../llama/config.js';
 import { hasKernel } from '../../engine/kernels/has-kernel.js';
+import { tapeRecording } from '../../engine/ops/tape-recording.js';
 
 /** 1 / theta^(2i / headDim) for i < headDim / 2, rescaled for Llama 3 when `scaling` is given. */
 export function ropeInverseFrequencies(headDim: number, theta: number, scaling?: Llama3RopeScaling): Float64Array {
@@ -129,4 +131,45 @@ export function applyRopePair(q: Tensor, k: Tensor, tables: RopeTables): [Tensor
       return both(dq!, dk!, cos!, sin!, true);
     },
   }) as [Tensor, Tensor];
+}
+
+/** A layer's KV cache: keys (after RoPE) and values, [batch, positions, heads·headDim] each. */
+export interface KeysAndValues {
+  readonly keys: Tensor3D;
+  readonly values: Tensor3D;
+}
+
+/**
+ * A layer's queries and keys rotated ([batch, length, heads, headDim] each in, `q` out) and its KV cache: `past`
+ * extended by the new keys, rotated, and values ([batch, length, heads·headDim]), or these alone without a past. A
+ * decoding step off the tape, on webgpu, is one dispatch (McevalRopeAppend) where RoPE and the two concatenations took
+ * three, or two where the device binds fewer than ten storage buffers (the queries rotated apart); the same values as
+ * the ops, which it has no gradient for — a step recorded for a backward pass takes the ops.
+ */
+export function rotateIntoCache(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor3D,
+  past: KeysAndValues | undefined,
+  tables: RopeTables,
+): { q: Tensor; cache: KeysAndValues } {
+  if (past === undefined || !hasKernel(ROPE_APPEND) || tapeRecording()) {
+    const [rotatedQ, rotatedK] = applyRopePair(q, k, tables);
+    const keys = tf.reshape(rotatedK, v.shape) as Tensor3D;
+    if (past === undefined) return { q: rotatedQ, cache: { keys, values: v } };
+    const cache = {
+      keys: tf.concat([past.keys, keys], 1) as Tensor3D,
+      values: tf.concat([past.values, v], 1) as Tensor3D,
+    };
+    return { q: rotatedQ, cache };
+  }
+  const withQueries = ropeAppendBindings(true) <= storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+  const inputs = { keys: k, values: v, pastKeys: past.keys, pastValues: past.values, cos: tables.cos, sin: tables.sin };
+  const [keys, values, rotatedQ] = tf
+    .engine()
+    .runKernel(ROPE_APPEND, withQueries ? { ...inputs, queries: q } : inputs) as Tensor[];
+  return {
+    q: rotatedQ ?? applyRope(q, tables),
+    cache: { keys: keys as Tensor3D, values: values as Tensor3D },
+  };
 }

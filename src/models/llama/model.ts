@@ -18,7 +18,13 @@ import {
 import { Linear } from '../layers/linear.js';
 import { rmsNorm, rmsNormPassing } from '../layers/rms-norm.js';
 import { swiGlu } from '../layers/swiglu.js';
-import { applyRopePair, ropeInverseFrequencies, ropeTables, type RopeTables } from '../layers/rope.js';
+import {
+  rotateIntoCache,
+  ropeInverseFrequencies,
+  ropeTables,
+  type KeysAndValues,
+  type RopeTables,
+} from '../layers/rope.js';
 import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
 import { lastTokenIndices, positionIds, type PaddedBatch } from '../tokenizers/padding.js';
 import { linearParameters, namedParameter, type NamedParameter } from '../named-parameters.js';
@@ -320,19 +326,17 @@ export class LlamaModel {
     mask: AttentionMask,
     context: ForwardContext,
     residual: Tensor,
-    past?: { keys: Tensor3D; values: Tensor3D },
+    past?: KeysAndValues,
   ): { output: Tensor; keys: Tensor3D; values: Tensor3D } {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv } = this.config;
     const dh = headDim(this.config);
     const [B, T] = x.shape as [number, number, number];
     const heads = (y: Tensor, n: number) => tf.reshape(y, [B, T, n, dh]);
     const [projectedQ, projectedK, projectedV] = Linear.forwardShared([layer.q, layer.k, layer.v], x, context);
-    const [rotatedQ, rotatedK] = applyRopePair(heads(projectedQ!, H), heads(projectedK!, Hkv), rope);
+    const [queries, newKeys] = [heads(projectedQ!, H), heads(projectedK!, Hkv)];
+    const { q: rotatedQ, cache } = rotateIntoCache(queries, newKeys, projectedV as Tensor3D, past, rope);
+    const { keys, values } = cache;
     const q = tf.reshape(rotatedQ, [B, T, H * dh]) as Tensor3D;
-    const newKeys = tf.reshape(rotatedK, [B, T, Hkv * dh]) as Tensor3D;
-    const newValues = projectedV as Tensor3D;
-    const keys = past === undefined ? newKeys : (tf.concat([past.keys, newKeys], 1) as Tensor3D);
-    const values = past === undefined ? newValues : (tf.concat([past.values, newValues], 1) as Tensor3D);
     const dropped = context.training ? drawDropout(this.config.attentionDropout ?? 0, context.rng) : undefined;
     const mixed = selfAttention(q, keys, values, mask, { query: H, keyValue: Hkv }, dropped);
     return { output: layer.o.forward(mixed, context, residual), keys, values };

@@ -1,0 +1,68 @@
+/**
+ * The kit's decoding section: greedy generation with a LoRA adapter applied, as an evaluation after fine-tuning runs it
+ * (HumanEval's samples, GSM8K's answers) — `batch` prompts of `prompt` seeded random tokens, `tokens` new tokens each
+ * (no EOS, so every row runs to the end), the KV cache on, each step reading its logits back. Reports tokens per
+ * second and, per decoding step (the prompt's step included, averaged), milliseconds and compute dispatches: a step
+ * decodes one token per row, so its dispatches, each recorded by the host, are what a GPU waits on.
+ */
+import { tf } from '../../src/engine/tf.js';
+import { Rng } from '../../src/engine/rng.js';
+import { generate } from '../../src/generation/generate.js';
+import type { LlamaModel } from '../../src/models/llama/model.js';
+import type { TextTokenizer } from '../../src/models/tokenizers/tokenizer.js';
+import { loraMethod } from '../../src/peft/lora/index.js';
+import type { LoraConfig } from '../../src/peft/lora/config.js';
+import { adapterConfigFor } from '../../src/peft/target-aliases.js';
+import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
+import { dispatches } from './tally.js';
+
+export interface GenerationShape {
+  readonly batch: number;
+  readonly prompt: number;
+  readonly tokens: number;
+}
+
+export async function generationSpeed(
+  name: string,
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  lora: LoraConfig,
+  { batch, prompt, tokens }: GenerationShape,
+  kernels: 'mceval' | 'tfjs',
+) {
+  registerWebGpuKernels(kernels === 'mceval');
+  const adapter = loraMethod.apply(model, adapterConfigFor(model, lora), new Rng(5));
+  const rng = new Rng(6);
+  const prompts = Array.from({ length: batch }, () =>
+    Array.from({ length: prompt }, () => 1 + rng.integer(model.config.vocabSize - 1)),
+  );
+  try {
+    // Warm-up: compiles the prompt's and a decoding step's pipelines.
+    await generate(model, tokenizer, prompts, { maxNewTokens: 2, eosTokenIds: [] });
+    let steps = 0;
+    const dispatched = dispatches();
+    const started = performance.now();
+    await generate(model, tokenizer, prompts, {
+      maxNewTokens: tokens,
+      eosTokenIds: [],
+      onStep: (done) => {
+        steps = done;
+      },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const dispatchesPerStep = dispatched() / steps;
+    return {
+      backend: tf.getBackend(),
+      kernels,
+      model: name,
+      batch,
+      prompt,
+      steps,
+      tokensPerSecond: (batch * steps) / seconds,
+      msPerStep: (seconds * 1000) / steps,
+      dispatchesPerStep,
+    };
+  } finally {
+    adapter.dispose();
+  }
+}
