@@ -37,18 +37,23 @@ function tiledProduct<T extends Tensor>(
   transposeB: boolean,
   addend?: Tensor,
 ): T | undefined {
-  if (a.rank !== 2 || b.rank !== 2 || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
-  if (addend !== undefined && addend.dtype !== 'float32') return undefined;
-  if (!hasKernel(MATRIX_PRODUCT)) return undefined;
-  const setting = matrixProductSetting();
-  if (setting === 'tfjs' || (setting === 'transposed' && !transposeB && addend === undefined)) return undefined;
-  const rows = transposeA ? a.shape[1]! : a.shape[0]!;
-  const columns = transposeB ? b.shape[0]! : b.shape[1]!;
-  const threshold = tf.env().getNumber(MATMUL_THRESHOLD.flag);
-  if (!tfjsTilesProduct(tf.backend() as never, threshold, rows, columns)) return undefined;
+  if (!tilesTake(a, b, transposeA, transposeB, addend)) return undefined;
   const attrs: MatrixProductAttrs = { transposeX: transposeA, transposeW: transposeB };
   const inputs = { x: a, w: b, ...(addend === undefined ? {} : { addend }) };
   return tf.engine().runKernel(MATRIX_PRODUCT, inputs as never, attrs as never) as T;
+}
+
+/** Whether tiledProduct runs a′·b′ (+ addend) on mceval's tiles. */
+function tilesTake(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean, addend?: Tensor): boolean {
+  if (a.rank !== 2 || b.rank !== 2 || a.dtype !== 'float32' || b.dtype !== 'float32') return false;
+  if (addend !== undefined && addend.dtype !== 'float32') return false;
+  if (!hasKernel(MATRIX_PRODUCT)) return false;
+  const setting = matrixProductSetting();
+  if (setting === 'tfjs' || (setting === 'transposed' && !transposeB && addend === undefined)) return false;
+  const rows = transposeA ? a.shape[1]! : a.shape[0]!;
+  const columns = transposeB ? b.shape[0]! : b.shape[1]!;
+  const threshold = tf.env().getNumber(MATMUL_THRESHOLD.flag);
+  return tfjsTilesProduct(tf.backend() as never, threshold, rows, columns);
 }
 
 /** a·b: 2D operands by mceval's tiles where MCEVAL_WEBGPU_PRODUCTS=all (tiledProduct), else tfjs's matMul. */
@@ -59,6 +64,18 @@ export function plainProduct<T extends Tensor>(a: T, b: T): T {
 /** addend + a·b for 2D operands: the addend added inside the product where mceval's tiles take it (tiledProduct). */
 export function productPlus<T extends Tensor>(a: T, b: T, addend: T): T {
   return tiledProduct(a, b, false, false, addend) ?? (tf.add(addend, tf.matMul(a, b)) as T);
+}
+
+/**
+ * addend + silu(gate)·up · b for 2D operands, the gating (SwiGLU's) read inside the product as its left operand is
+ * loaded, where mceval's tiles take addend + a·b (productPlus); else undefined, and the caller gates first. The values
+ * are McevalSwiGlu's, so the result is productPlus's of the gated tensor. Not differentiable: for forward passes off
+ * the tape.
+ */
+export function gatedProductPlus<T extends Tensor>(gate: T, up: T, b: T, addend: T): T | undefined {
+  if (!tilesTake(gate, b, false, false, addend)) return undefined;
+  const attrs: MatrixProductAttrs = { transposeX: false, transposeW: false };
+  return tf.engine().runKernel(MATRIX_PRODUCT, { gate, up, w: b, addend } as never, attrs as never) as T;
 }
 
 /** The operand with its last two axes swapped. */

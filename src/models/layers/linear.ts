@@ -11,6 +11,9 @@ import {
   type LowRankUpdate,
 } from '../../engine/ops/low-rank-linear.js';
 import type { ForwardContext } from '../forward-context.js';
+import { gatedFrozenLinearPlus, gatedLowRankLinear } from '../../engine/ops/gated-input.js';
+import { tapeRecording } from '../../engine/ops/tape-recording.js';
+import { swiGlu } from './swiglu.js';
 
 export interface LinearAdapter {
   /** Changes the layer's input before the base product (IA3 on feed-forward layers); absent for most adapters. */
@@ -60,10 +63,36 @@ export class Linear {
     const update = this.lowRankUpdate(x, context);
     if (update !== undefined) return lowRankLinear(x, this.weightMatrix, this.bias, update, residual);
     // A plain frozen layer likewise adds the residual inside its product.
-    if (residual !== undefined && this.adapter === undefined && this.bias === undefined && !this.weight.trainable)
-      return frozenLinearPlus(x, this.weightMatrix, residual);
+    if (residual !== undefined && this.plainFrozen) return frozenLinearPlus(x, this.weightMatrix, residual);
     const output = this.genericForward(x, context);
     return residual === undefined ? output : tf.add(residual, output);
+  }
+
+  /**
+   * forward(silu(gate)·up, context, residual): the layer's output for SwiGLU's gating (a decoder's down_proj). Outside
+   * training and off the tape, a low-rank layer or a plain frozen one reads the gating inside its product where that
+   * product runs on webgpu's kernels (engine/ops/gated-input.ts: a dispatch and a tensor fewer, the same values); else
+   * the gating is formed first.
+   */
+  forwardGated(gate: Tensor, up: Tensor, context: ForwardContext, residual?: Tensor): Tensor {
+    if (!context.training && !tapeRecording()) {
+      // Outside training an update draws nothing (no dropout, no sample), so asking for it again below is the same.
+      const update = this.lowRankUpdate(gate, context);
+      const weight = this.weightMatrix;
+      const read =
+        update !== undefined
+          ? gatedLowRankLinear(gate, up, weight, this.bias, update, residual)
+          : residual !== undefined && this.plainFrozen
+            ? gatedFrozenLinearPlus(gate, up, weight, residual)
+            : undefined;
+      if (read !== undefined) return read;
+    }
+    return this.forward(swiGlu(gate, up), context, residual);
+  }
+
+  /** No adapter, no bias, a frozen weight. */
+  private get plainFrozen(): boolean {
+    return this.adapter === undefined && this.bias === undefined && !this.weight.trainable;
   }
 
   /**

@@ -17,7 +17,6 @@ import {
 } from '../../engine/ops/head-cross-entropy.js';
 import { Linear } from '../layers/linear.js';
 import { rmsNorm, rmsNormPassing } from '../layers/rms-norm.js';
-import { swiGlu } from '../layers/swiglu.js';
 import {
   rotateIntoCache,
   ropeInverseFrequencies,
@@ -189,8 +188,7 @@ export class LlamaModel {
       x = attended.output;
       const [h, attendedStream] = rmsNormPassing(x, layer.postAttentionNorm, this.config.rmsNormEps);
       const [gate, up] = Linear.forwardShared([layer.gate, layer.up], h, context);
-      const activated = swiGlu(gate!, up!);
-      x = layer.down.forward(activated, context, attendedStream);
+      x = layer.down.forwardGated(gate!, up!, context, attendedStream);
     });
     const normed = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
     // The soft prompt's own positions are dropped unless asked for: callers index the real tokens.

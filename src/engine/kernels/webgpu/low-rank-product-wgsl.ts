@@ -13,6 +13,7 @@
  * its input, made from its hash where it is read (hashed-dropout-wgsl.ts), so no mask is bound.
  */
 import { HASHED_KEEP_WGSL, dropoutAt, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
+import { gatedValue, sigmoidCode } from './swiglu.js';
 
 /** Fields after tfjs's own uniforms, in this order. */
 export const LOW_RANK_UNIFORMS = 'rowCount : i32, columnCount : i32, innerCount : i32, rank : i32, scale : f32,';
@@ -40,6 +41,11 @@ export interface LowRankProductShape {
   /** An addend shaped like the output, added last (a residual stream). */
   readonly addend: boolean;
   readonly blocks: ProductBlocks;
+  /**
+   * x is SwiGLU's gating silu(gate)·up, read from the bindings `gate` and `up` as x's tiles are loaded (gatedInput):
+   * the inline variant of one layer and the matrix product only.
+   */
+  readonly gatedInput?: boolean;
 }
 
 /** Which tile an operand fills: its first row (or column) of the output tile, and how many there are. */
@@ -60,6 +66,26 @@ const reads =
   (name: string): Read =>
   (at) =>
     `${name}[${at}]`;
+
+/**
+ * The left operand x: bound as `x`, or with `gatedInput` formed from `gate` and `up` where it is read (McevalSwiGlu's
+ * values, swiglu.ts) — with the WGSL declarations that takes.
+ */
+function leftOperand(shape: Pick<LowRankProductShape, 'gatedInput' | 'vectorized'>): {
+  read: Read;
+  declarations: string;
+} {
+  if (!shape.gatedInput) return { read: reads('x'), declarations: '' };
+  const type = shape.vectorized ? 'vec4<f32>' : 'f32';
+  return {
+    read: (at) => `gatedInput(${at})`,
+    declarations: `${sigmoidCode('gateSigmoid', type)}
+fn gatedInput(at : i32) -> ${type} {
+  let g = gate[at];
+  return ${gatedValue('g', 'up[at]', 'gateSigmoid')};
+}`,
+  };
+}
 
 /*
  * Workgroup tiles hold, for each of the TK inner indices, GROUPS = 16 · BLOCKS vec4s: group g is rows (or columns)
@@ -281,7 +307,7 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
 /** The product alone: its loads, the tile, whether x is stored transposed ([inner, rows]), and an addend. */
 export interface MatrixProductShape extends Pick<
   LowRankProductShape,
-  'vectorized' | 'transposeW' | 'addend' | 'blocks'
+  'vectorized' | 'transposeW' | 'addend' | 'blocks' | 'gatedInput'
 > {
   readonly transposeX: boolean;
 }
@@ -291,15 +317,18 @@ export const MATRIX_PRODUCT_UNIFORMS = 'rowCount : i32, columnCount : i32, inner
 
 /**
  * y = x′·W′ (+ addend) alone (x′ = x or xᵀ), on the same tiles (tfjs-webgpu reads a transposed right operand one float
- * at a time; these tiles read either operand as vec4s either way). Inputs: x, w (vec4 arrays when `shape.vectorized`),
- * then the addend where the shape has one (scalars). Uniforms: MATRIX_PRODUCT_UNIFORMS.
+ * at a time; these tiles read either operand as vec4s either way). Inputs: x (or gate and up, with `gatedInput`; not
+ * transposed then), w (vec4 arrays when `shape.vectorized`), then the addend where the shape has one (scalars).
+ * Uniforms: MATRIX_PRODUCT_UNIFORMS.
  */
 export function matrixProductCode(shape: MatrixProductShape): string {
+  if (shape.gatedInput && shape.transposeX) throw new Error('matrixProductCode: a gated input is not read transposed');
   const placement = `
   let j0 = i32(workgroupId.x) * ${productTile(shape.blocks)};
   let columnCount = uniforms.columnCount;`;
-  return `${opening(shape.blocks, false, '', placement)}
-  ${product(reads('x'), reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc', undefined, shape.transposeX)}
+  const left = leftOperand(shape);
+  return `${opening(shape.blocks, false, left.declarations, placement)}
+  ${product(left.read, reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc', undefined, shape.transposeX)}
   ${eachOutput(`result[i * columnCount + j] = acc[block][r]${lastTerms(shape)};`)}
 }
 `;
@@ -466,8 +495,8 @@ ${writer('storeResult', 'result')}`,
  * product's inner steps run — the tiles of one row of tiles each form the same t, rank / tile width more multiply-adds
  * than the base product's (an eighth at r = 8 and 64 × 64 tiles) — and the first column of tiles writes it. The
  * low-rank part is added last, from workgroup memory. Vectorized shapes only (inner, columns and rank multiples of 4).
- * Inputs: x, w, n, e (vec4 arrays), `down` (written), then bias and addend where the shape has them. Uniforms:
- * INLINE_UNIFORMS, then maskUniforms'.
+ * Inputs: x (or gate and up, with `gatedInput`), w, n, e (vec4 arrays), `down` (written), then bias and addend where
+ * the shape has them. Uniforms: INLINE_UNIFORMS, then maskUniforms'.
  *
  * With `members` > 1, the products of a group of layers that read the same x (a decoder's q, k and v), each with its
  * own W, N, E, width, scale and input mask, in one dispatch (groupOperands): the first member's output is `result` and
@@ -481,6 +510,8 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
   const operands = members === 1 ? singleOperands(tileRows) : groupOperands(tileRows, members, narrow.inputMask);
+  if (shape.gatedInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read a gated input');
+  const left = leftOperand(shape);
   // Loads N′'s rows k0..k0+15, and the input mask's columns k0..k0+15 of the tile's rows as x's are loaded.
   const loads = `${narrowFactorLoad(operands.n, 'uniforms.innerCount', narrow.transposeN)}${
     narrow.inputMask
@@ -504,12 +535,12 @@ const TILE_ROWS = ${tileRows};
 const SHARE = ${(narrow.rank * tileRows) / PRODUCT_WORKGROUP};
 var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
     narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
-  }${operands.declarations}`;
+  }${operands.declarations}${left.declarations}`;
   return `${opening(blocks, shape.mask || narrow.inputMask, declarations, operands.placement)}
   let narrowRow = i32(localIndex) % TILE_ROWS;
   let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;
   var narrow : array<f32, SHARE>;
-  ${product(reads('x'), operands.w, 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads, step: narrowStep(narrow.inputMask) })}
+  ${product(left.read, operands.w, 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads, step: narrowStep(narrow.inputMask) })}
   // t's values: into aTile (free now) as [TILE_ROWS, RANK], and from the first column of tiles into down.
   for (var c = 0; c < SHARE; c++) {
     let value = uniforms.narrowScale * narrow[c];

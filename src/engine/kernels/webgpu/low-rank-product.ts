@@ -98,9 +98,35 @@ export interface InlineProductAttrs extends LowRankProductAttrs {
   readonly inputDropout?: HashedDropout | undefined;
 }
 
-/** Inputs of the inline variant: n [inner, rank] (or [rank, inner]) in place of d. */
-export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd'> {
+/**
+ * Inputs of the inline variant: n [inner, rank] (or [rank, inner]) in place of d; and for one layer's output, in place
+ * of x, SwiGLU's gating of `gate` and `up` (x's shape each) may be given, read as x is loaded (LeftInputs).
+ */
+export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd' | 'x'>, LeftInputs {
   readonly n: TensorInfo;
+}
+
+/** A product's left operand: x, or SwiGLU's gating silu(gate)·up of two tensors shaped as x is, formed as it is read. */
+export interface LeftInputs {
+  readonly x?: TensorInfo;
+  readonly gate?: TensorInfo;
+  readonly up?: TensorInfo;
+}
+
+/**
+ * The left operand's shape (x's, or gate's), whether it is gated, and its bindings (read as `components`-wide
+ * elements) with their tensors.
+ */
+export function leftOperandOf({ x, gate, up }: LeftInputs, components: 1 | 4) {
+  if (x === undefined && (gate === undefined || up === undefined || gate.shape.join() !== up.shape.join()))
+    throw new Error('a product needs x, or gate and up of one shape');
+  const named = x === undefined ? { gate: gate!, up: up! } : { x };
+  return {
+    shape: (x ?? gate!).shape,
+    gated: x === undefined,
+    declarations: Object.keys(named).map((name) => ({ name, components })),
+    tensors: Object.values(named),
+  };
 }
 
 const INLINE_SETTING = 'MCEVAL_WEBGPU_INLINE_NARROW';
@@ -286,17 +312,30 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w, n, e, bias, addend } = inputs as unknown as InlineProductInputs;
+  const { w, n, e, bias, addend, ...leftInputs } = inputs as unknown as InlineProductInputs;
   const { transposeW, transposeN, transposeE, scale, narrowScale, dropout, inputDropout } =
     attrs as unknown as InlineProductAttrs;
   const gpu = backend as unknown as WebGpuBackendLike;
-  const [rows, inner] = x.shape as [number, number];
+  const left = leftOperandOf(leftInputs, 4);
+  const [rows, inner] = left.shape as [number, number];
   const rank = transposeN ? n.shape[0]! : n.shape[1]!;
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const blocks = productBlocks();
-  const shape = shapeOf(true, { transposeW, transposeE, dropout }, { bias, addend }, blocks);
+  const shape = {
+    ...shapeOf(true, { transposeW, transposeE, dropout }, { bias, addend }, blocks),
+    gatedInput: left.gated,
+  };
   const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputDropout !== undefined };
-  const flags = [transposeW, transposeN, transposeE, shape.bias, narrow.inputMask, shape.mask, shape.addend];
+  const flags = [
+    transposeW,
+    transposeN,
+    transposeE,
+    shape.bias,
+    narrow.inputMask,
+    shape.mask,
+    shape.addend,
+    left.gated,
+  ];
   const down = gpu.makeTensorInfo([rows * rank], 'float32');
   const optional = optionalInputs({ bias, addend });
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
@@ -305,7 +344,8 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       key: `McevalLowRankProductInline_${rank}_${[...flags, blocks === 2].map(Number).join('')}`,
       inputs: [
-        ...['x', 'w', 'n', 'e'].map((name) => ({ name, components: 4 }) as const),
+        ...left.declarations,
+        ...['w', 'n', 'e'].map((name) => ({ name, components: 4 }) as const),
         { name: 'down', components: 1, writable: true },
         ...optional.declarations,
       ],
@@ -315,7 +355,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       outputSize: rows * columns,
       code: inlineLowRankProductCode(shape, narrow),
     },
-    [x, w, n, e, down, ...optional.tensors],
+    [...left.tensors, w, n, e, down, ...optional.tensors],
     [...sizes, float(scale), float(narrowScale), ...dropoutUniformValues(inputDropout, dropout)],
   );
   return [shaped(output, [rows, columns]), shaped(down, [rows, rank])];

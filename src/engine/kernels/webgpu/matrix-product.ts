@@ -9,7 +9,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { environmentChoice } from '../../environment-choice.js';
-import { productBlocks } from './low-rank-product.js';
+import { leftOperandOf, productBlocks, type LeftInputs } from './low-rank-product.js';
 import { MATRIX_PRODUCT_UNIFORMS, PRODUCT_WORKGROUP, matrixProductCode, productTile } from './low-rank-product-wgsl.js';
 import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
 
@@ -51,38 +51,44 @@ export function tfjsTilesProduct(backend: TfjsMatMulBackend, flag: number, rows:
 
 const int = (value: number) => ({ type: 'int32' as const, data: [value] });
 
-/** Inputs: x, w, and an addend [rows, columns] added to the product as it is written (a residual stream), if any. */
-export interface MatrixProductInputs {
-  readonly x: TensorInfo;
+/**
+ * Inputs: x (or, not transposed, SwiGLU's gating of `gate` and `up`, formed as it is read: LeftInputs), w, and an
+ * addend [rows, columns] added to the product as it is written (a residual stream), if any.
+ */
+export interface MatrixProductInputs extends LeftInputs {
   readonly w: TensorInfo;
   readonly addend?: TensorInfo;
 }
 
 const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w, addend } = inputs as unknown as MatrixProductInputs;
+  const { w, addend, ...leftInputs } = inputs as unknown as MatrixProductInputs;
   const { transposeX, transposeW } = attrs as unknown as MatrixProductAttrs;
-  const [rows, inner] = (transposeX ? [x.shape[1], x.shape[0]] : x.shape) as [number, number];
+  const stored = leftOperandOf(leftInputs, 1).shape;
+  const [rows, inner] = (transposeX ? [stored[1], stored[0]] : stored) as [number, number];
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   // Each operand is read four values at a time along its stored rows.
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && (!transposeX || rows % 4 === 0);
+  const left = leftOperandOf(leftInputs, vectorized ? 4 : 1);
   const blocks = productBlocks();
   const tile = productTile(blocks);
   const added = addend !== undefined;
+  const flags = [vectorized, transposeX, transposeW, added, blocks === 2, left.gated];
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
-      key: `McevalMatrixProduct_${[vectorized, transposeX, transposeW, added, blocks === 2].map(Number).join('')}`,
+      key: `McevalMatrixProduct_${flags.map(Number).join('')}`,
       inputs: [
-        ...['x', 'w'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const),
+        ...left.declarations,
+        { name: 'w', components: vectorized ? 4 : 1 },
         ...(added ? [{ name: 'addend', components: 1 } as const] : []),
       ],
       uniforms: MATRIX_PRODUCT_UNIFORMS,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch: [Math.ceil(columns / tile), Math.ceil(rows / tile)],
       outputSize: rows * columns,
-      code: matrixProductCode({ vectorized, transposeX, transposeW, addend: added, blocks }),
+      code: matrixProductCode({ vectorized, transposeX, transposeW, addend: added, blocks, gatedInput: left.gated }),
     },
-    [x, w, ...(added ? [addend] : [])],
+    [...left.tensors, w, ...(added ? [addend] : [])],
     [rows, columns, inner].map(int),
   );
   return shaped(output, [rows, columns]);

@@ -12,19 +12,27 @@ import { ELEMENTWISE_WORKGROUP as WORKGROUP, elementwiseShader } from './element
 export const SWIGLU = 'McevalSwiGlu';
 export const SWIGLU_GRAD = 'McevalSwiGluGrad';
 
-// σ as tfjs-webgpu's Sigmoid computes it.
-const SIGMOID = `
-fn sigmoid(g : f32) -> f32 {
+/** WGSL `fn ${name}(g : ${type}) -> ${type}`: σ as tfjs-webgpu's Sigmoid computes it, of an f32 or a vec4<f32>. */
+export const sigmoidCode = (name: string, type: 'f32' | 'vec4<f32>'): string => `
+fn ${name}(g : ${type}) -> ${type} {
   return 1.0 / (1.0 + exp(-1.0 * g));
 }
 `;
+
+/**
+ * silu(g)·u as McevalSwiGlu writes it, σ by the WGSL function `sigmoid`: a product that reads the gating as it loads
+ * its input (low-rank-product-wgsl.ts) uses the same expression, so it reads the values this kernel would write.
+ */
+export const gatedValue = (g: string, u: string, sigmoid = 'sigmoid'): string => `${g} * ${sigmoid}(${g}) * ${u}`;
+
+const SIGMOID = sigmoidCode('sigmoid', 'f32');
 
 const FORWARD = `${SIGMOID}
 fn main() {
   let i = ${ELEMENT_INDEX(WORKGROUP)};
   if (i < uniforms.count) {
     let g = gate[i];
-    result[i] = g * sigmoid(g) * up[i];
+    result[i] = ${gatedValue('g', 'up[i]')};
   }
 }
 `;
