@@ -3,15 +3,16 @@
  * outside training and off the tape, a low-rank layer (McevalLowRankProductInline) and a plain frozen one
  * (McevalMatrixProduct, the residual added inside) give the bits of gating first and then forward, in one dispatch
  * fewer and without McevalSwiGlu where the device binds the gated product's buffers — a decoding step's 2 rows and a
- * prompt's 74, with a bias and without, vec4 loads and scalar ones. On the tape, in training, and for an update with dropout, the gating is formed first. No tensor is left
- * behind.
+ * prompt's 74, with a bias and without, vec4 loads and scalar ones. On the tape, in training, and for an update with
+ * dropout, the gating is formed first. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
-import { Linear, type LinearAdapter } from '../../src/models/layers/linear.js';
+import type { Linear } from '../../src/models/layers/linear.js';
+import { madeLinear } from './made-linear.js';
 import { swiGlu } from '../../src/models/layers/swiglu.js';
 import { EVAL_CONTEXT } from '../../src/models/forward-context.js';
 import { SWIGLU } from '../../src/engine/kernels/webgpu/swiglu.js';
@@ -29,35 +30,15 @@ interface Layer {
   readonly all: Tensor[];
 }
 
-/**
- * A layer reading [2, rows / 2, inner] and writing `outFeatures`, frozen; with `rank`, a LoRA-like adapter (A, B,
- * scaling 2) whose update the low-rank op runs.
- */
-function layer(rows: number, inner: number, outFeatures: number, options: { rank?: number; bias?: boolean }) {
+/** A frozen layer reading [2, rows / 2, inner] and writing `outFeatures`, its inputs and a residual stream. */
+function layer(rows: number, inner: number, outFeatures: number, options: { rank?: number; bias?: boolean }): Layer {
   const rng = new Rng(41 + rows + inner);
-  const matrix = (r: number, c: number) => tf.tensor2d(rng.normalArray(r * c), [r, c]);
-  // A variable shares its initial tensor's data; the tensor itself goes with the tidy scope.
-  const frozen = (make: () => Tensor) => tf.tidy(() => tf.variable(make(), false));
-  const weight = frozen(() => matrix(inner, outFeatures));
-  const bias = options.bias ? frozen(() => tf.tensor1d(rng.normalArray(outFeatures))) : undefined;
-  const linear = new Linear('mlp.down_proj', weight, bias);
-  const factors = options.rank === undefined ? [] : [matrix(inner, options.rank), matrix(options.rank, outFeatures)];
-  if (options.rank !== undefined) {
-    const [a, b] = factors as [Tensor2D, Tensor2D];
-    const adapter: LinearAdapter = {
-      forward: () => {
-        throw new Error('the generic path is not taken by a low-rank update');
-      },
-      lowRankUpdate: () => ({ a, b, scaling: 2 }),
-    };
-    linear.adapter = adapter;
-  }
+  const { linear, tensors } = madeLinear(rng, [inner, outFeatures], options);
   const shape = [2, rows / 2, inner];
   const gate = tf.tensor(rng.normalArray(rows * inner, 0, 4), shape);
   const up = tf.tensor(rng.normalArray(rows * inner), shape);
   const residual = tf.tensor(rng.normalArray(rows * outFeatures), [2, rows / 2, outFeatures]);
-  const all = [weight, ...(bias === undefined ? [] : [bias]), ...factors, gate, up, residual];
-  return { linear, gate, up, residual, all } satisfies Layer;
+  return { linear, gate, up, residual, all: [...tensors, gate, up, residual] };
 }
 
 /** A forward's values, compute dispatches and McevalSwiGlu calls. */

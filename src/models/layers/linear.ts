@@ -3,6 +3,7 @@
  * frozen base output and returns the adapted output. Injecting an adapter sets `adapter`; the base weights stay.
  */
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
+import { normalizedLowRankLinears } from '../../engine/ops/normalized-input.js';
 import { frozenLinear, frozenLinearPlus, linear } from '../../engine/ops/linear.js';
 import {
   lowRankLinear,
@@ -14,6 +15,7 @@ import type { ForwardContext } from '../forward-context.js';
 import { gatedFrozenLinearPlus, gatedLowRankLinear } from '../../engine/ops/gated-input.js';
 import { tapeRecording } from '../../engine/ops/tape-recording.js';
 import { swiGlu } from './swiglu.js';
+import { rmsNormPassing } from './rms-norm.js';
 
 export interface LinearAdapter {
   /** Changes the layer's input before the base product (IA3 on feed-forward layers); absent for most adapters. */
@@ -117,6 +119,36 @@ export class Linear {
           );
     members.forEach(({ index }, k) => (outputs[index] = shared[k]));
     return outputs as Tensor[];
+  }
+
+  /**
+   * The outputs of `layers`, which all read RMSNorm(x) by the weight `norm` (a decoder's input norm before q, k and v,
+   * its post-attention norm before gate and up), and the stream x passed on for the residual addition, as
+   * rmsNormPassing passes it. Outside training and off the tape, where every layer's low-rank update runs on webgpu's
+   * inline products, they normalize x as they load it (engine/ops/normalized-input.ts: a dispatch and a tensor fewer,
+   * the same values) and x is passed on as it is; else the norm is formed first, then forwardShared.
+   */
+  static forwardSharedNormed(
+    layers: readonly Linear[],
+    x: Tensor,
+    norm: Variable,
+    eps: number,
+    context: ForwardContext,
+  ): { outputs: Tensor[]; stream: Tensor } {
+    if (!context.training && !tapeRecording()) {
+      // Outside training an update draws nothing, so asking for it again in forwardShared is the same.
+      const members = layers.map((layer) => {
+        const update = layer.lowRankUpdate(x, context);
+        return update === undefined ? undefined : { weight: layer.weightMatrix, bias: layer.bias, update };
+      });
+      const outputs = members.every((member) => member !== undefined)
+        ? normalizedLowRankLinears(x, { weight: norm, eps }, members)
+        : undefined;
+      // The stream is its own tensor, as rmsNormPassing's is (a clone shares x's buffer: no dispatch).
+      if (outputs !== undefined) return { outputs, stream: tf.clone(x) };
+    }
+    const [normed, stream] = rmsNormPassing(x, norm, eps);
+    return { outputs: Linear.forwardShared(layers, normed, context), stream };
   }
 
   /** The adapter's low-rank update for this pass, where it has one and takes the input as it is. */

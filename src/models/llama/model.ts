@@ -16,7 +16,7 @@ import {
   type HeadWeight,
 } from '../../engine/ops/head-cross-entropy.js';
 import { Linear } from '../layers/linear.js';
-import { rmsNorm, rmsNormPassing } from '../layers/rms-norm.js';
+import { rmsNorm } from '../layers/rms-norm.js';
 import {
   rotateIntoCache,
   ropeInverseFrequencies,
@@ -176,19 +176,21 @@ export class LlamaModel {
     const mask = new AttentionMask(keyMask, B, prepended + T, pastKeys + prepended + T);
     const keys: Tensor3D[] = [];
     const values: Tensor3D[] = [];
+    const eps = this.config.rmsNormEps;
     this.layers.forEach((layer, i) => {
-      // The stream x passes through each norm (rmsNormPassing), so that its gradient needs no addition of its own.
-      const [normed, stream] = rmsNormPassing(x, layer.inputNorm, this.config.rmsNormEps);
+      // The stream x passes through each norm (rmsNormPassing), so that its gradient needs no addition of its own; off
+      // the tape the projections after a norm may form it themselves (Linear.forwardSharedNormed).
+      const projected = Linear.forwardSharedNormed([layer.q, layer.k, layer.v], x, layer.inputNorm, eps, context);
       const past =
         options.past === undefined ? undefined : { keys: options.past.keys[i]!, values: options.past.values[i]! };
       // Each block's output is added to the residual stream x by its last projection (inside the product on webgpu).
-      const attended = this.attention(normed, layer, rope, mask, context, stream, past);
+      const attended = this.attention(projected.outputs, layer, rope, mask, context, projected.stream, past);
       keys.push(attended.keys);
       values.push(attended.values);
       x = attended.output;
-      const [h, attendedStream] = rmsNormPassing(x, layer.postAttentionNorm, this.config.rmsNormEps);
-      const [gate, up] = Linear.forwardShared([layer.gate, layer.up], h, context);
-      x = layer.down.forwardGated(gate!, up!, context, attendedStream);
+      const mlp = Linear.forwardSharedNormed([layer.gate, layer.up], x, layer.postAttentionNorm, eps, context);
+      const [gate, up] = mlp.outputs;
+      x = layer.down.forwardGated(gate!, up!, context, mlp.stream);
     });
     const normed = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
     // The soft prompt's own positions are dropped unless asked for: callers index the real tokens.
@@ -314,11 +316,11 @@ export class LlamaModel {
   }
 
   /**
-   * Self-attention of one layer, in the projections' layout ([batch, length, heads·headDim], no head transposes),
+   * Self-attention of one layer from its q, k and v projections ([batch, length, heads·headDim], no head transposes),
    * its output added to `residual`. Keys and values come back (after RoPE, past ones included) for the KV cache.
    */
   private attention(
-    x: Tensor,
+    [projectedQ, projectedK, projectedV]: readonly Tensor[],
     layer: DecoderLayer,
     rope: RopeTables,
     mask: AttentionMask,
@@ -328,9 +330,8 @@ export class LlamaModel {
   ): { output: Tensor; keys: Tensor3D; values: Tensor3D } {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv } = this.config;
     const dh = headDim(this.config);
-    const [B, T] = x.shape as [number, number, number];
+    const [B, T] = projectedQ!.shape as [number, number, number];
     const heads = (y: Tensor, n: number) => tf.reshape(y, [B, T, n, dh]);
-    const [projectedQ, projectedK, projectedV] = Linear.forwardShared([layer.q, layer.k, layer.v], x, context);
     const [queries, newKeys] = [heads(projectedQ!, H), heads(projectedK!, Hkv)];
     const { q: rotatedQ, cache } = rotateIntoCache(queries, newKeys, projectedV as Tensor3D, past, rope);
     const { keys, values } = cache;

@@ -14,6 +14,7 @@
  */
 import { HASHED_KEEP_WGSL, dropoutAt, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
 import { gatedValue, sigmoidCode } from './swiglu.js';
+import { ROW_WORKGROUP } from './row-shader.js';
 
 /** Fields after tfjs's own uniforms, in this order. */
 export const LOW_RANK_UNIFORMS = 'rowCount : i32, columnCount : i32, innerCount : i32, rank : i32, scale : f32,';
@@ -46,6 +47,12 @@ export interface LowRankProductShape {
    * the inline variant of one layer and the matrix product only.
    */
   readonly gatedInput?: boolean;
+  /**
+   * x is RMS-normalized as its tiles are loaded, by the norm weight `normWeight` (vec4s) and uniform normEps
+   * (normalizedInputCode): the inline variant, of one layer or a group, which then writes no `down` — for forward
+   * passes off the tape, which keep nothing for a backward one.
+   */
+  readonly normalizedInput?: boolean;
 }
 
 /** Which tile an operand fills: its first row (or column) of the output tile, and how many there are. */
@@ -71,10 +78,11 @@ const reads =
  * The left operand x: bound as `x`, or with `gatedInput` formed from `gate` and `up` where it is read (McevalSwiGlu's
  * values, swiglu.ts) — with the WGSL declarations that takes.
  */
-function leftOperand(shape: Pick<LowRankProductShape, 'gatedInput' | 'vectorized'>): {
+function leftOperand(shape: Pick<LowRankProductShape, 'gatedInput' | 'normalizedInput' | 'vectorized'>): {
   read: Read;
   declarations: string;
 } {
+  if (shape.normalizedInput) return { read: (at) => `normalizedInput(${at})`, declarations: NORMALIZED_INPUT_WGSL };
   if (!shape.gatedInput) return { read: reads('x'), declarations: '' };
   const type = shape.vectorized ? 'vec4<f32>' : 'f32';
   return {
@@ -86,6 +94,60 @@ fn gatedInput(at : i32) -> ${type} {
 }`,
   };
 }
+
+/** Rows of x whose reciprocal RMS a workgroup forms at once: McevalRmsNorm's workgroup to each. */
+const NORM_ROWS_AT_ONCE = PRODUCT_WORKGROUP / ROW_WORKGROUP;
+
+/**
+ * x's vec4 at a vec4 index, RMS-normalized: x·r·w as McevalRmsNorm writes it (rms-norm.ts), r its row's reciprocal
+ * RMS from rowRms (normalizationPrologue) and w the norm weight.
+ */
+const NORMALIZED_INPUT_WGSL = `
+var<private> normFirstRow : i32;
+var<workgroup> normPartial : array<f32, ${PRODUCT_WORKGROUP}>;
+var<workgroup> rowRms : array<f32, TILE_ROWS>;
+
+fn normalizedInput(at : i32) -> vec4<f32> {
+  let e = at * 4;
+  let r = rowRms[e / uniforms.innerCount - normFirstRow];
+  return x[at] * r * normWeight[(e % uniforms.innerCount) / 4];
+}`;
+
+/**
+ * The tile's rows' reciprocal RMS into rowRms, each as McevalRmsNorm forms it — ROW_WORKGROUP invocations to a row, each
+ * summing the squares of a strided slice, then a tree — for NORM_ROWS_AT_ONCE rows at a time: the same bits.
+ */
+const normalizationPrologue = `
+  normFirstRow = i0;
+  let normLane = i32(localIndex) % ${ROW_WORKGROUP};
+  let normLine = i32(localIndex) / ${ROW_WORKGROUP};
+  let normRows = min(TILE_ROWS, uniforms.rowCount - i0);
+  // The loop's barriers need a bound uniformity analysis sees as uniform: not i0, read from workgroupId (a private
+  // variable tfjs sets); a decoding step's few rows still take one round.
+  for (var first = 0; first < min(TILE_ROWS, uniforms.rowCount); first += ${NORM_ROWS_AT_ONCE}) {
+    let line = first + normLine;
+    var squares = 0.0;
+    if (line < normRows) {
+      let base = (i0 + line) * uniforms.innerCount;
+      for (var i = normLane; i < uniforms.innerCount; i += ${ROW_WORKGROUP}) {
+        let value = x[(base + i) / 4][(base + i) % 4];
+        squares += value * value;
+      }
+    }
+    workgroupBarrier();
+    normPartial[localIndex] = squares;
+    workgroupBarrier();
+    for (var width = ${ROW_WORKGROUP / 2}; width > 0; width /= 2) {
+      if (normLane < width) {
+        normPartial[localIndex] = normPartial[localIndex] + normPartial[i32(localIndex) + width];
+      }
+      workgroupBarrier();
+    }
+    if (normLane == 0 && line < normRows) {
+      rowRms[line] = inverseSqrt(normPartial[localIndex] / f32(uniforms.innerCount) + uniforms.normEps);
+    }
+  }
+  workgroupBarrier();`;
 
 /*
  * Workgroup tiles hold, for each of the TK inner indices, GROUPS = 16 · BLOCKS vec4s: group g is rows (or columns)
@@ -357,11 +419,12 @@ export const INLINE_MOST_RANK = 16;
 export const INLINE_UNIFORMS = `${LOW_RANK_UNIFORMS} narrowScale : f32,`;
 
 /**
- * Workgroup memory the inline variant takes, in bytes: the two tiles, N′'s inner step and the input mask's (made once
- * per workgroup and element, as x's tile is loaded).
+ * Workgroup memory the inline variant takes, in bytes: the two tiles, N′'s inner step, the input mask's (made once
+ * per workgroup and element, as x's tile is loaded) and, where x is normalized, its rows' sums and reciprocal RMS.
  */
-export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowShape): number {
-  return 4 * (2 * 1024 * blocks + 16 * shape.rank + (shape.inputMask ? 16 * 64 * blocks : 0));
+export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowShape, normalized = false): number {
+  const normalization = normalized ? PRODUCT_WORKGROUP + productTile(blocks) : 0;
+  return 4 * (2 * 1024 * blocks + 16 * shape.rank + (shape.inputMask ? 16 * 64 * blocks : 0) + normalization);
 }
 
 /**
@@ -436,7 +499,7 @@ export function groupUniforms(members: number, inputMask: boolean): string {
  * it (WGSL cannot index bindings; the switch is the same for the whole workgroup, so it costs no divergence, and no
  * barrier depends on it).
  */
-function groupOperands(tile: number, members: number, inputMask: boolean): InlineOperands {
+function groupOperands(tile: number, members: number, inputMask: boolean, writesDown: boolean): InlineOperands {
   const cases = (body: (layer: number) => string) => {
     const lines = [];
     for (let l = 1; l < members; l++) lines.push(`    case ${l}: { ${body(l)} }`);
@@ -476,7 +539,7 @@ function groupOperands(tile: number, members: number, inputMask: boolean): Inlin
     declarations: `
 var<private> layer : i32;
 ${['w', 'n', 'e'].map((name) => reader(name, 'vec4<f32>')).join('\n')}
-${writer('storeDown', 'down')}
+${writesDown ? writer('storeDown', 'down') : ''}
 ${writer('storeResult', 'result')}`,
     placement: `
   layer = 0;
@@ -502,14 +565,17 @@ ${writer('storeResult', 'result')}`,
  * own W, N, E, width, scale and input mask, in one dispatch (groupOperands): the first member's output is `result` and
  * its operands are bound as above; member l's are w_l, n_l, e_l, down_l and result_l (written). Uniforms:
  * INLINE_UNIFORMS, then groupUniforms'. Each output is the same sums in the same order as the member's own dispatch
- * gives. No bias, output mask or addend.
+ * gives. No bias, output mask or addend. With `normalizedInput` (one layer or a group), x is RMS-normalized as it is
+ * read: `normWeight` is bound after the operands, `normEps` is the last uniform, and no `down` is bound or written.
  */
 export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape, members = 1): string {
   const terms = lastTerms(shape);
   const mask = outputMask(shape);
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
-  const operands = members === 1 ? singleOperands(tileRows) : groupOperands(tileRows, members, narrow.inputMask);
+  const writesDown = !shape.normalizedInput;
+  const operands =
+    members === 1 ? singleOperands(tileRows) : groupOperands(tileRows, members, narrow.inputMask, writesDown);
   if (shape.gatedInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read a gated input');
   const left = leftOperand(shape);
   // Loads N′'s rows k0..k0+15, and the input mask's columns k0..k0+15 of the tile's rows as x's are loaded.
@@ -539,15 +605,19 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
   return `${opening(blocks, shape.mask || narrow.inputMask, declarations, operands.placement)}
   let narrowRow = i32(localIndex) % TILE_ROWS;
   let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;
-  var narrow : array<f32, SHARE>;
+  var narrow : array<f32, SHARE>;${shape.normalizedInput ? normalizationPrologue : ''}
   ${product(left.read, operands.w, 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads, step: narrowStep(narrow.inputMask) })}
   // t's values: into aTile (free now) as [TILE_ROWS, RANK], and from the first column of tiles into down.
   for (var c = 0; c < SHARE; c++) {
     let value = uniforms.narrowScale * narrow[c];
     let at = narrowRow * RANK + narrowColumn + c;
-    aTile[at / 4][at % 4] = value;
+    aTile[at / 4][at % 4] = value;${
+      writesDown
+        ? `
     if (j0 == 0 && i0 + narrowRow < uniforms.rowCount) {
       ${operands.storeDown('(i0 + narrowRow) * RANK + narrowColumn + c', 'value')}
+    }`
+        : ''
     }
   }
   // E′'s RANK rows (its inner indices) into bTile.

@@ -92,10 +92,15 @@ export function productBlocks(): ProductBlocks {
  * Attributes of the inline variant: N′ = Nᵀ when `transposeN` (N stored [rank, inner]), t's scale, and the dropout
  * whose mask (shaped like x) multiplies x in t alone, if any.
  */
-export interface InlineProductAttrs extends LowRankProductAttrs {
+export interface InlineProductAttrs extends LowRankProductAttrs, NormalizedInputAttrs {
   readonly transposeN: boolean;
   readonly narrowScale: number;
   readonly inputDropout?: HashedDropout | undefined;
+}
+
+/** RMSNorm's epsilon, where x is normalized as it is read (a `normWeight` input is given). */
+export interface NormalizedInputAttrs {
+  readonly normEps?: number;
 }
 
 /**
@@ -104,6 +109,11 @@ export interface InlineProductAttrs extends LowRankProductAttrs {
  */
 export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd' | 'x'>, LeftInputs {
   readonly n: TensorInfo;
+  /**
+   * RMSNorm's weight [inner]: x is normalized as it is read, with McevalRmsNorm's values (attribute normEps), and no
+   * t is written — for a forward pass off the tape; the only output is then y.
+   */
+  readonly normWeight?: TensorInfo;
 }
 
 /** A product's left operand: x, or SwiGLU's gating silu(gate)·up of two tensors shaped as x is, formed as it is read. */
@@ -164,6 +174,11 @@ export interface InlineCandidate {
   readonly inputMask: boolean;
   /** How many of bias and addend it binds. */
   readonly others: number;
+  /**
+   * x RMS-normalized as it is read (a forward pass off the tape): its rows' sums take workgroup memory, and the norm
+   * weight binds the buffer the unwritten t leaves free.
+   */
+  readonly normalized?: boolean;
 }
 
 /** Storage buffers the inline variant always binds: x, w, n, e, down and the output. */
@@ -176,10 +191,10 @@ const INLINE_BINDINGS = 6;
  * masks bind none), then its size against inlineMostMultiplyAdds.
  */
 export function inlinesNarrowProduct(backend: WebGpuBackendLike, shape: InlineCandidate): boolean {
-  const { rows, inner, columns, rank, inputMask, others } = shape;
+  const { rows, inner, columns, rank, inputMask, others, normalized } = shape;
   if ([inner, columns, rank].some((size) => size % 4 !== 0) || rank > INLINE_MOST_RANK) return false;
   const narrow: InlineNarrowShape = { rank, transposeN: false, inputMask };
-  if (inlineWorkgroupBytes(productBlocks(), narrow) > workgroupStorageBytes(backend)) return false;
+  if (inlineWorkgroupBytes(productBlocks(), narrow, normalized) > workgroupStorageBytes(backend)) return false;
   if (INLINE_BINDINGS + others > storageBuffersPerShader(backend)) return false;
   return rows * inner * columns <= inlineMostMultiplyAdds();
 }
@@ -198,10 +213,13 @@ export function groupSetting(): 'auto' | 'never' {
 
 /**
  * Whether a group of `members` (two or more) is allowed (MCEVAL_WEBGPU_GROUPS) and fits the device's storage buffers:
- * the buffer the members share (x, or dx), then five per member (masks bind none).
+ * the buffer the members share (x, or dx), then five per member (masks bind none) — or, with x normalized as it is
+ * read, x and the norm weight, then four per member (no t is written).
  */
-const groupBinds = (backend: WebGpuBackendLike, members: number) =>
-  groupSetting() === 'auto' && members >= 2 && 1 + members * 5 <= storageBuffersPerShader(backend);
+const groupBinds = (backend: WebGpuBackendLike, members: number, normalized = false) =>
+  groupSetting() === 'auto' &&
+  members >= 2 &&
+  (normalized ? 2 + members * 4 : 1 + members * 5) <= storageBuffersPerShader(backend);
 
 /** A group of inline products that read the same x [rows, inner]: each member's width, their rank and input masks. */
 export interface GroupCandidate {
@@ -211,6 +229,8 @@ export interface GroupCandidate {
   readonly rank: number;
   /** Whether every member has an input mask (all or none). */
   readonly inputMask: boolean;
+  /** x RMS-normalized as it is read (InlineCandidate's `normalized`). */
+  readonly normalized?: boolean;
 }
 
 /**
@@ -219,10 +239,10 @@ export interface GroupCandidate {
  * output. Three layers bind 16 (a decoder's q, k and v at Dawn's 16), with or without dropout.
  */
 export function groupsInlineProducts(backend: WebGpuBackendLike, group: GroupCandidate): boolean {
-  const { rows, inner, columns, rank, inputMask } = group;
-  if (!groupBinds(backend, columns.length)) return false;
+  const { rows, inner, columns, rank, inputMask, normalized } = group;
+  if (!groupBinds(backend, columns.length, normalized)) return false;
   return columns.every((width) =>
-    inlinesNarrowProduct(backend, { rows, inner, columns: width, rank, inputMask, others: 0 }),
+    inlinesNarrowProduct(backend, { rows, inner, columns: width, rank, inputMask, others: 0, normalized }),
   );
 }
 
@@ -312,11 +332,13 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { w, n, e, bias, addend, ...leftInputs } = inputs as unknown as InlineProductInputs;
-  const { transposeW, transposeN, transposeE, scale, narrowScale, dropout, inputDropout } =
+  const { w, n, e, bias, addend, normWeight, ...leftInputs } = inputs as unknown as InlineProductInputs;
+  const { transposeW, transposeN, transposeE, scale, narrowScale, dropout, inputDropout, normEps } =
     attrs as unknown as InlineProductAttrs;
   const gpu = backend as unknown as WebGpuBackendLike;
   const left = leftOperandOf(leftInputs, 4);
+  const normalized = normWeight !== undefined;
+  if (normalized && left.gated) throw new Error(`${LOW_RANK_PRODUCT_INLINE}: x is normalized or gated, not both`);
   const [rows, inner] = left.shape as [number, number];
   const rank = transposeN ? n.shape[0]! : n.shape[1]!;
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
@@ -324,6 +346,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const shape = {
     ...shapeOf(true, { transposeW, transposeE, dropout }, { bias, addend }, blocks),
     gatedInput: left.gated,
+    normalizedInput: normalized,
   };
   const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputDropout !== undefined };
   const flags = [
@@ -335,8 +358,10 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     shape.mask,
     shape.addend,
     left.gated,
+    normalized,
   ];
-  const down = gpu.makeTensorInfo([rows * rank], 'float32');
+  const down = normalized ? undefined : gpu.makeTensorInfo([rows * rank], 'float32');
+  const normalization = normalizationBinding(normWeight, normEps);
   const optional = optionalInputs({ bias, addend });
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
   const output = runShader(
@@ -346,20 +371,40 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       inputs: [
         ...left.declarations,
         ...['w', 'n', 'e'].map((name) => ({ name, components: 4 }) as const),
-        { name: 'down', components: 1, writable: true },
+        ...(down === undefined ? [] : [{ name: 'down', components: 1, writable: true } as const]),
         ...optional.declarations,
+        ...normalization.declarations,
       ],
-      uniforms: `${INLINE_UNIFORMS} ${maskUniforms(narrow.inputMask, shape.mask)}`,
+      uniforms: `${INLINE_UNIFORMS} ${maskUniforms(narrow.inputMask, shape.mask)}${normalization.uniforms}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch,
       outputSize: rows * columns,
       code: inlineLowRankProductCode(shape, narrow),
     },
-    [...left.tensors, w, n, e, down, ...optional.tensors],
-    [...sizes, float(scale), float(narrowScale), ...dropoutUniformValues(inputDropout, dropout)],
+    [...left.tensors, w, n, e, ...(down === undefined ? [] : [down]), ...optional.tensors, ...normalization.tensors],
+    [
+      ...sizes,
+      float(scale),
+      float(narrowScale),
+      ...dropoutUniformValues(inputDropout, dropout),
+      ...normalization.values,
+    ],
   );
-  return [shaped(output, [rows, columns]), shaped(down, [rows, rank])];
+  const y = shaped(output, [rows, columns]);
+  return down === undefined ? [y] : [y, shaped(down, [rows, rank])];
 };
+
+/** The norm weight's binding (after the others) and epsilon's uniform (the last), where x is normalized as read. */
+function normalizationBinding(normWeight: TensorInfo | undefined, normEps: number | undefined) {
+  if (normWeight === undefined) return { declarations: [], tensors: [], uniforms: '', values: [] };
+  if (normEps === undefined) throw new Error('a normalized input needs the attribute normEps');
+  return {
+    declarations: [{ name: 'normWeight', components: 4 } as const],
+    tensors: [normWeight],
+    uniforms: ' normEps : f32,',
+    values: [float(normEps)],
+  };
+}
 
 /** One binding of a group's shader: its declaration, named for its member, beside the tensor bound to it. */
 interface Binding {
@@ -382,7 +427,7 @@ const bound = (name: string, l: number, tensor: TensorInfo, kind: BindingKind = 
  * Attributes of the group variant: each member's low-rank scale (its t is unscaled: x·A) and, for every member or
  * none, the dropout whose mask (shaped like x) multiplies x in its t.
  */
-export interface GroupProductAttrs {
+export interface GroupProductAttrs extends NormalizedInputAttrs {
   readonly scales: readonly number[];
   readonly inputDropouts?: readonly HashedDropout[] | undefined;
 }
@@ -390,7 +435,10 @@ export interface GroupProductAttrs {
 /** Inputs x [rows, inner] and, for member l, w_l [inner, columns_l], n_l [inner, rank] and e_l [rank, columns_l]. */
 const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const named = inputs as unknown as Record<string, TensorInfo>;
-  const { scales, inputDropouts } = attrs as unknown as GroupProductAttrs;
+  const { scales, inputDropouts, normEps } = attrs as unknown as GroupProductAttrs;
+  // With RMSNorm's weight, x is normalized as it is read (a forward pass off the tape), and no t is written.
+  const normalization = normalizationBinding(named['normWeight'], normEps);
+  const normalized = named['normWeight'] !== undefined;
   const gpu = backend as unknown as WebGpuBackendLike;
   const x = named['x']!;
   const [rows, inner] = x.shape as [number, number];
@@ -404,7 +452,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const tile = productTile(blocks);
   const columns = members.map((m) => m.w.shape[1]!);
   const firstTiles = columns.map((_, l) => columns.slice(0, l).reduce((n, width) => n + Math.ceil(width / tile), 0));
-  const downs = members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
+  const downs = normalized ? [] : members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
   const results = columns.slice(1).map((width) => gpu.makeTensorInfo([rows * width], 'float32'));
   const bindings = [
     bound('x', 0, x),
@@ -412,21 +460,22 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       bound('w', l, m.w),
       bound('n', l, m.n),
       bound('e', l, m.e),
-      bound('down', l, downs[l]!, WRITTEN),
+      ...(normalized ? [] : [bound('down', l, downs[l]!, WRITTEN)]),
       ...(l === 0 ? [] : [bound('result', l, results[l - 1]!, WRITTEN)]),
     ]),
+    ...normalization.declarations.map((input, i) => ({ input, tensor: normalization.tensors[i]! })),
   ];
   const output = runShader(
     gpu,
     {
-      key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${Number(inputMask)}${Number(blocks === 2)}`,
+      key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized].map(Number).join('')}`,
       inputs: bindings.map(({ input }) => input),
-      uniforms: `${INLINE_UNIFORMS} ${groupUniforms(members.length, inputMask)}`,
+      uniforms: `${INLINE_UNIFORMS} ${groupUniforms(members.length, inputMask)}${normalization.uniforms}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch: [firstTiles.at(-1)! + Math.ceil(columns.at(-1)! / tile), Math.ceil(rows / tile)],
       outputSize: rows * columns[0]!,
       code: inlineLowRankProductCode(
-        shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks),
+        { ...shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks), normalizedInput: normalized },
         { rank, transposeN: false, inputMask },
         members.length,
       ),
@@ -438,6 +487,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       float(1),
       ...columns.slice(1).flatMap((width, l) => [int(width), int(firstTiles[l + 1]!), float(scales[l + 1]!)]),
       ...dropoutUniformValues(...(inputDropouts ?? [])),
+      ...normalization.values,
     ],
   );
   const outputs = [output, ...results].map((info, l) => shaped(info, [rows, columns[l]!]));

@@ -1,0 +1,87 @@
+/**
+ * The outputs of low-rank layers that read one RMS-normalized input — a decoder's q, k and v after its input norm, its
+ * gate and up after the post-attention norm — where webgpu's inline products normalize x as they load it
+ * (McevalLowRankProductInline, or McevalLowRankProductGroup for several layers): the norm is neither a dispatch nor a
+ * tensor of its own. Each row's reciprocal RMS is formed by McevalRmsNorm's sums, tree and expression, so the outputs
+ * are those of norming first. For forward passes off the tape: no x·A is written and there is no gradient. Undefined
+ * where the layers would not run as one such dispatch — each a low-rank update without dropout, perturbation, bias or
+ * residual; one layer, or a group the device binds — and the caller norms first.
+ */
+import { tf, type Tensor, type Tensor2D } from '../tf.js';
+import { hasKernel } from '../kernels/has-kernel.js';
+import {
+  LOW_RANK_PRODUCT_GROUP,
+  LOW_RANK_PRODUCT_INLINE,
+  groupsInlineProducts,
+  inlinesNarrowProduct,
+  type GroupProductAttrs,
+  type InlineProductAttrs,
+} from '../kernels/webgpu/low-rank-product.js';
+import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
+import type { LowRankLayer } from './low-rank-linear.js';
+import { numberedInputs } from './numbered-inputs.js';
+
+/** RMSNorm's weight [inner] and epsilon. */
+export interface RmsNormSpec {
+  readonly weight: Tensor;
+  readonly eps: number;
+}
+
+export function normalizedLowRankLinears(
+  x: Tensor,
+  norm: RmsNormSpec,
+  layers: readonly LowRankLayer[],
+): Tensor[] | undefined {
+  const plain = ({ bias, residual, update }: LowRankLayer) =>
+    bias === undefined && residual === undefined && update.dropout === undefined && update.perturbation === undefined;
+  const rank = layers[0]?.update.a.shape[1];
+  if (rank === undefined || !layers.every((layer) => plain(layer) && layer.update.a.shape[1] === rank))
+    return undefined;
+  const inner = x.shape[x.shape.length - 1]!;
+  const rows = x.size / inner;
+  const columns = layers.map((layer) => layer.weight.shape[1]);
+  const backend = tf.backend() as unknown as WebGpuBackendLike;
+  const single = layers.length === 1;
+  const runs = single
+    ? hasKernel(LOW_RANK_PRODUCT_INLINE) &&
+      inlinesNarrowProduct(backend, {
+        rows,
+        inner,
+        columns: columns[0]!,
+        rank,
+        inputMask: false,
+        others: 0,
+        normalized: true,
+      })
+    : hasKernel(LOW_RANK_PRODUCT_GROUP) &&
+      groupsInlineProducts(backend, { rows, inner, columns, rank, inputMask: false, normalized: true });
+  if (!runs) return undefined;
+  return tf.tidy(() => {
+    const flat = tf.reshape(x, [rows, inner]);
+    const normWeight = tf.reshape(norm.weight, [inner]);
+    const outputs = single
+      ? runInline(flat as Tensor2D, normWeight, layers[0]!, norm.eps)
+      : runGroup(flat as Tensor2D, normWeight, layers, norm.eps);
+    return outputs.map((y) => tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]!]));
+  });
+}
+
+function runInline(x: Tensor2D, normWeight: Tensor, { weight, update }: LowRankLayer, eps: number): Tensor[] {
+  const inputs = { x, w: weight, n: update.a, e: update.b, normWeight };
+  const attrs: InlineProductAttrs = {
+    transposeW: false,
+    transposeN: false,
+    transposeE: false,
+    narrowScale: 1,
+    scale: update.scaling,
+    normEps: eps,
+  };
+  return tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, inputs as never, attrs as never) as Tensor[];
+}
+
+function runGroup(x: Tensor2D, normWeight: Tensor, layers: readonly LowRankLayer[], eps: number): Tensor[] {
+  const members = layers.map(({ weight, update }) => ({ w: weight, n: update.a, e: update.b }));
+  const inputs = { x, normWeight, ...numberedInputs(members) };
+  const attrs: GroupProductAttrs = { scales: layers.map(({ update }) => update.scaling), normEps: eps };
+  return tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor[];
+}

@@ -1,0 +1,157 @@
+/**
+ * RMSNorm formed inside the projections that read it on webgpu (Linear.forwardSharedNormed,
+ * engine/ops/normalized-input.ts): outside training and off the tape, low-rank layers reading one normalized x — three
+ * as a decoder's q, k and v, two as its gate and up, one alone — give the bits of McevalRmsNorm followed by
+ * forwardShared, in one dispatch without McevalRmsNorm where the device binds the group, and pass x on as the stream:
+ * a decoding step's 2 rows and a prompt's 150 (three tiles of rows, the last ragged), widths of 64 and 96 (a row's
+ * lanes partly idle), and 128-wide tiles. On the tape, in training, and with a plain frozen layer among them, the norm
+ * is formed first. What a normalizing group binds and holds, against a device's limits. No tensor is left behind.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/backends.js';
+import { Rng } from '../../src/engine/rng.js';
+import { tf, type Tensor, type Variable } from '../../src/engine/tf.js';
+import { Linear } from '../../src/models/layers/linear.js';
+import { rmsNormPassing } from '../../src/models/layers/rms-norm.js';
+import { EVAL_CONTEXT, type ForwardContext } from '../../src/models/forward-context.js';
+import { RMS_NORM } from '../../src/engine/kernels/webgpu/rms-norm.js';
+import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
+import { dispatchesOf, withKernelCalls } from './dispatches.js';
+import { madeLinear } from './made-linear.js';
+import { withEnv } from '../helpers.js';
+import { deviceWithLimits } from './device-limits.js';
+import { groupsInlineProducts, inlinesNarrowProduct } from '../../src/engine/kernels/webgpu/low-rank-product.js';
+
+const EPS = 1e-5;
+
+interface Projections {
+  readonly layers: Linear[];
+  readonly x: Tensor;
+  readonly norm: Variable;
+  readonly all: Tensor[];
+}
+
+/** Layers of these widths reading x [2, rows / 2, inner], low-rank (rank 8) unless listed in `plain`. */
+function projections(rows: number, inner: number, widths: readonly number[], plain: readonly number[] = []) {
+  const rng = new Rng(53 + rows + inner + widths.length);
+  const made = widths.map((width, l) => madeLinear(rng, [inner, width], plain.includes(l) ? {} : { rank: 8 }));
+  const x = tf.tensor(rng.normalArray(rows * inner, 0, 3), [2, rows / 2, inner]);
+  const norm = tf.tidy(() => tf.variable(tf.tensor1d(rng.normalArray(inner, 1, 0.2)), false));
+  const layers = made.map(({ linear }) => linear);
+  return { layers, x, norm, all: [...made.flatMap(({ tensors }) => tensors), x, norm] } satisfies Projections;
+}
+
+/** `body` on projections made on webgpu, their tensors freed after; no tensor is left behind. */
+async function withProjections(made: () => Projections, body: (p: Projections) => Promise<void>): Promise<void> {
+  await initEngine('webgpu');
+  const before = tf.memory().numTensors;
+  const p = made();
+  await body(p);
+  tf.dispose(p.all);
+  assert.equal(tf.memory().numTensors, before);
+}
+
+/** The layers' outputs and stream, read, with the compute dispatches and McevalRmsNorm calls they took. */
+async function measured(body: () => { outputs: Tensor[]; stream: Tensor }) {
+  let result: Tensor[] = [];
+  let dispatches = 0;
+  const { calls } = await withKernelCalls(RMS_NORM, async () => {
+    dispatches = dispatchesOf(
+      '',
+      () =>
+        (result = tf.tidy(() => {
+          const { outputs, stream } = body();
+          return [...outputs, stream];
+        })),
+    );
+  });
+  const values = await Promise.all(result.map(async (t) => Array.from(await t.data())));
+  tf.dispose(result);
+  return { values, calls, dispatches };
+}
+
+const formedFirst = ({ layers, x, norm }: Projections, context: ForwardContext) => {
+  const [normed, stream] = rmsNormPassing(x, norm, EPS);
+  return { outputs: Linear.forwardShared(layers, normed, context), stream };
+};
+
+const CASES = [
+  { label: 'q, k and v of a decoding step', rows: 2, inner: 64, widths: [64, 32, 32] },
+  { label: 'gate and up of a prompt', rows: 150, inner: 96, widths: [192, 192] },
+  { label: 'one layer', rows: 74, inner: 64, widths: [48] },
+  { label: 'q, k and v of a prompt, 128-wide tiles', rows: 150, inner: 64, widths: [64, 32, 32], tile: '128' },
+];
+
+for (const { label, rows, inner, widths, tile } of CASES) {
+  test(`forwardSharedNormed forms the norm inside the products of ${label}: the same bits`, () =>
+    withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, () =>
+      withProjections(
+        () => projections(rows, inner, widths),
+        async (p) => {
+          const inside = await measured(() => Linear.forwardSharedNormed(p.layers, p.x, p.norm, EPS, EVAL_CONTEXT));
+          const first = await measured(() => formedFirst(p, EVAL_CONTEXT));
+          // Buffers the normalizing dispatch binds: x and the norm weight, then W, A, B and the output per layer
+          // (the same count alone: x, W, A, B, the norm weight, the output). Its workgroup memory fits lavapipe's 32 KiB
+          // at either tile; at WebGPU's default 16 KiB, 128-wide tiles fail on buffers first here.
+          const needed = widths.length === 1 ? 6 : 2 + 4 * widths.length;
+          const inside1 = needed <= storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+          assert.equal(inside.calls, inside1 ? 0 : 1, 'McevalRmsNorm runs only where the products do not bind');
+          if (inside1) assert.equal(inside.dispatches, 1, 'the norm and the products are one dispatch');
+          assert.equal(first.calls, 1);
+          assert.deepEqual(inside.values, first.values);
+        },
+      ),
+    ));
+}
+
+test('on the tape, in training and with a plain layer among them, the norm is formed first', () =>
+  withProjections(
+    () => projections(2, 64, [64, 32, 32]),
+    async (p) => {
+      const gradients = async (body: (x: Tensor) => { outputs: Tensor[]; stream: Tensor }) => {
+        const sum = (x: Tensor) => {
+          const { outputs, stream } = body(x);
+          return tf.addN([...outputs, stream].map((t) => tf.sum(tf.mul(t, t))));
+        };
+        const { value, calls } = await withKernelCalls(RMS_NORM, async () => tf.valueAndGrads(sum)([p.x]));
+        const arrays = await Promise.all([value.value, ...value.grads].map(async (t) => Array.from(await t.data())));
+        tf.dispose([value.value, ...value.grads]);
+        return { arrays, calls };
+      };
+      const inside = await gradients((x) => Linear.forwardSharedNormed(p.layers, x, p.norm, EPS, EVAL_CONTEXT));
+      const first = await gradients((x) => formedFirst({ ...p, x }, EVAL_CONTEXT));
+      assert.equal(inside.calls, 1, 'McevalRmsNorm runs on the tape');
+      assert.deepEqual(inside.arrays, first.arrays);
+      const training = await measured(() =>
+        Linear.forwardSharedNormed(p.layers, p.x, p.norm, EPS, { training: true, rng: new Rng(2) }),
+      );
+      assert.equal(training.calls, 1, 'McevalRmsNorm runs in training');
+    },
+  ));
+
+test('a plain frozen layer among the projections has the norm formed first', () =>
+  withProjections(
+    () => projections(2, 64, [64, 32, 32], [1]),
+    async (p) => {
+      const inside = await measured(() => Linear.forwardSharedNormed(p.layers, p.x, p.norm, EPS, EVAL_CONTEXT));
+      const first = await measured(() => formedFirst(p, EVAL_CONTEXT));
+      assert.equal(inside.calls, 1);
+      assert.deepEqual(inside.values, first.values);
+    },
+  ));
+
+test("a normalizing group binds x, the norm weight and four buffers a member, and holds its rows' sums", async () => {
+  const fake = (buffers: number, bytes = 32768) => deviceWithLimits(buffers, bytes);
+  const qkv = { rows: 2, inner: 768, columns: [768, 256, 256], rank: 8, inputMask: false, normalized: true };
+  assert.equal(groupsInlineProducts(fake(14), qkv), true);
+  assert.equal(groupsInlineProducts(fake(13), qkv), false);
+  assert.equal(groupsInlineProducts(fake(10), { ...qkv, columns: [768, 256] }), true);
+  assert.equal(groupsInlineProducts(fake(9), { ...qkv, columns: [768, 256] }), false);
+  // 64-row tiles at r 8: the inline variant's 8.5 KiB, and 1.25 KiB of sums and reciprocal RMS.
+  assert.equal(groupsInlineProducts(fake(16, 9984), qkv), true);
+  assert.equal(groupsInlineProducts(fake(16, 9980), qkv), false);
+  const alone = { rows: 2, inner: 768, columns: 768, rank: 8, inputMask: false, others: 0, normalized: true };
+  assert.equal(inlinesNarrowProduct(fake(6), alone), true);
+  assert.equal(inlinesNarrowProduct(fake(5), alone), false);
+});
