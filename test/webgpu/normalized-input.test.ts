@@ -2,9 +2,10 @@
  * RMSNorm formed inside the projections that read it on webgpu (Linear.forwardSharedNormed,
  * engine/ops/normalized-input.ts): outside training and off the tape, low-rank layers reading one normalized x — three
  * as a decoder's q, k and v, two as its gate and up, one alone — give the bits of McevalRmsNorm followed by
- * forwardShared, in one dispatch without McevalRmsNorm where the device binds the group, and pass x on as the stream:
- * a decoding step's 2 rows and a prompt's 150 (three tiles of rows, the last ragged), widths of 64 and 96 (a row's
- * lanes partly idle), and 128-wide tiles. On the tape, in training, and with a plain frozen layer among them, the norm
+ * forwardShared, in one dispatch without McevalRmsNorm where the device binds the group and the rows fit one tile, and
+ * pass x on as the stream: a decoding step's 2 rows, 40 and 64, and 100 at 128-wide tiles, widths of 64 and 96 (a
+ * row's lanes partly idle); 150 rows have the norm formed first. The kernels themselves over 150 rows (three tiles of
+ * rows, the last ragged) give McevalRmsNorm's bits. On the tape, in training, and with a plain frozen layer among them, the norm
  * is formed first. What a normalizing group binds and holds, against a device's limits. No tensor is left behind.
  */
 import { test } from 'node:test';
@@ -21,9 +22,21 @@ import { dispatchesOf, withKernelCalls } from './dispatches.js';
 import { madeLinear } from './made-linear.js';
 import { withEnv } from '../helpers.js';
 import { deviceWithLimits } from './device-limits.js';
-import { groupsInlineProducts, inlinesNarrowProduct } from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import {
+  LOW_RANK_PRODUCT_GROUP,
+  LOW_RANK_PRODUCT_INLINE,
+  groupsInlineProducts,
+  inlinesNarrowProduct,
+} from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import { numberedInputs } from '../../src/engine/ops/numbered-inputs.js';
 
 const EPS = 1e-5;
+
+/**
+ * Storage buffers a normalizing dispatch binds: x and the norm weight, then W, A, B and the output per layer of a group
+ * (the same count alone: x, W, A, B, the norm weight, the output).
+ */
+const normalizingBuffers = (layers: number) => (layers === 1 ? 6 : 2 + 4 * layers);
 
 interface Projections {
   readonly layers: Linear[];
@@ -78,9 +91,10 @@ const formedFirst = ({ layers, x, norm }: Projections, context: ForwardContext) 
 
 const CASES = [
   { label: 'q, k and v of a decoding step', rows: 2, inner: 64, widths: [64, 32, 32] },
-  { label: 'gate and up of a prompt', rows: 150, inner: 96, widths: [192, 192] },
-  { label: 'one layer', rows: 74, inner: 64, widths: [48] },
-  { label: 'q, k and v of a prompt, 128-wide tiles', rows: 150, inner: 64, widths: [64, 32, 32], tile: '128' },
+  { label: 'gate and up of a 64-row prompt', rows: 64, inner: 96, widths: [192, 192] },
+  { label: 'one layer', rows: 40, inner: 64, widths: [48] },
+  { label: 'q, k and v of 100 rows, 128-wide tiles', rows: 100, inner: 64, widths: [64, 32, 32], tile: '128' },
+  { label: 'q, k and v of a 150-row prompt, formed first', rows: 150, inner: 64, widths: [64, 32, 32] },
 ];
 
 for (const { label, rows, inner, widths, tile } of CASES) {
@@ -91,15 +105,74 @@ for (const { label, rows, inner, widths, tile } of CASES) {
         async (p) => {
           const inside = await measured(() => Linear.forwardSharedNormed(p.layers, p.x, p.norm, EPS, EVAL_CONTEXT));
           const first = await measured(() => formedFirst(p, EVAL_CONTEXT));
-          // Buffers the normalizing dispatch binds: x and the norm weight, then W, A, B and the output per layer
-          // (the same count alone: x, W, A, B, the norm weight, the output). Its workgroup memory fits lavapipe's 32 KiB
-          // at either tile; at WebGPU's default 16 KiB, 128-wide tiles fail on buffers first here.
-          const needed = widths.length === 1 ? 6 : 2 + 4 * widths.length;
-          const inside1 = needed <= storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
-          assert.equal(inside.calls, inside1 ? 0 : 1, 'McevalRmsNorm runs only where the products do not bind');
+          // Rows within one tile, and the buffers bound. Its workgroup memory fits lavapipe's 32 KiB at either tile; at
+          // WebGPU's default 16 KiB, 128-wide tiles fail on buffers first here.
+          const needed = normalizingBuffers(widths.length);
+          const binds = needed <= storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+          const inside1 = binds && rows <= Number(tile ?? 64);
+          assert.equal(inside.calls, inside1 ? 0 : 1, 'McevalRmsNorm runs only where the products do not take it');
           if (inside1) assert.equal(inside.dispatches, 1, 'the norm and the products are one dispatch');
           assert.equal(first.calls, 1);
           assert.deepEqual(inside.values, first.values);
+        },
+      ),
+    ));
+}
+
+/**
+ * The kernels themselves over several tiles of rows (the op leaves those to the norm): their outputs with a norm weight
+ * against McevalRmsNorm and the same kernel without, bit for bit.
+ */
+for (const { widths, tile } of [
+  { widths: [64, 32, 32], tile: undefined },
+  { widths: [48], tile: undefined },
+  { widths: [64, 32, 32], tile: '128' },
+]) {
+  test(`a normalizing ${widths.length === 1 ? 'inline product' : 'group'} over 150 rows${tile ? ', 128-wide tiles' : ''} gives McevalRmsNorm's bits`, (t) =>
+    withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, () =>
+      withProjections(
+        () => projections(150, 96, widths),
+        async ({ layers, x, norm }) => {
+          // As the op's own check: a device that binds fewer buffers (WebGPU's default 8) refuses the dispatch.
+          const needed = normalizingBuffers(widths.length);
+          if (needed > storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike)) {
+            t.skip(`the device binds fewer than ${needed} storage buffers`);
+            return;
+          }
+          const operands = layers.map((layer) => {
+            const update = layer.adapter!.lowRankUpdate!(x, layer, EVAL_CONTEXT)!;
+            return { w: layer.weight, n: update.a, e: update.b };
+          });
+          const run = (input: Tensor, normWeight?: Tensor) => {
+            const normalization = normWeight === undefined ? {} : { normWeight };
+            const flat = tf.reshape(input, [150, 96]);
+            if (operands.length === 1) {
+              const attrs = { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: 2 };
+              const inputs = { x: flat, ...operands[0]!, ...normalization };
+              const outputs = tf.engine().runKernel(
+                LOW_RANK_PRODUCT_INLINE,
+                inputs as never,
+                {
+                  ...attrs,
+                  ...(normWeight === undefined ? {} : { normEps: EPS }),
+                } as never,
+              ) as Tensor[];
+              return outputs.slice(0, 1);
+            }
+            const inputs = { x: flat, ...numberedInputs(operands), ...normalization };
+            const attrs = { scales: operands.map(() => 2), ...(normWeight === undefined ? {} : { normEps: EPS }) };
+            const outputs = tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor[];
+            return outputs.slice(0, operands.length);
+          };
+          const [inside, first] = [
+            tf.tidy(() => run(x, norm)),
+            tf.tidy(() =>
+              run((tf.engine().runKernel(RMS_NORM, { x, w: norm }, { eps: EPS } as never) as Tensor[])[0]!),
+            ),
+          ];
+          const read = (tensors: Tensor[]) => Promise.all(tensors.map(async (t) => Array.from(await t.data())));
+          assert.deepEqual(await read(inside), await read(first));
+          tf.dispose([...inside, ...first]);
         },
       ),
     ));

@@ -5,7 +5,9 @@
  * tensor of its own. Each row's reciprocal RMS is formed by McevalRmsNorm's sums, tree and expression, so the outputs
  * are those of norming first. For forward passes off the tape: no x·A is written and there is no gradient. Undefined
  * where the layers would not run as one such dispatch — each a low-rank update without dropout, perturbation, bias or
- * residual; one layer, or a group the device binds — and the caller norms first.
+ * residual; one layer, or a group the device binds — or x has more rows than one tile (a decoding step has one per
+ * sequence): each column of tiles forms its rows' norms again, an extra pass over x that a prompt's or a scoring
+ * batch's rows would pay on the GPU for the one dispatch saved. The caller then norms first.
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { hasKernel } from '../kernels/has-kernel.js';
@@ -14,10 +16,12 @@ import {
   LOW_RANK_PRODUCT_INLINE,
   groupsInlineProducts,
   inlinesNarrowProduct,
+  productBlocks,
   type GroupProductAttrs,
   type InlineProductAttrs,
 } from '../kernels/webgpu/low-rank-product.js';
 import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
+import { productTile } from '../kernels/webgpu/low-rank-product-wgsl.js';
 import type { LowRankLayer } from './low-rank-linear.js';
 import { numberedInputs } from './numbered-inputs.js';
 
@@ -40,6 +44,7 @@ export function normalizedLowRankLinears(
   const inner = x.shape[x.shape.length - 1]!;
   const rows = x.size / inner;
   const columns = layers.map((layer) => layer.weight.shape[1]);
+  if (rows > productTile(productBlocks())) return undefined;
   const backend = tf.backend() as unknown as WebGpuBackendLike;
   const single = layers.length === 1;
   const runs = single
