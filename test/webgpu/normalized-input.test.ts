@@ -3,10 +3,10 @@
  * engine/ops/normalized-input.ts): outside training and off the tape, low-rank layers reading one normalized x — three
  * as a decoder's q, k and v, two as its gate and up, one alone — give the bits of McevalRmsNorm followed by
  * forwardShared, in one dispatch without McevalRmsNorm where the device binds the group and the rows fit one tile, and
- * pass x on as the stream: a decoding step's 2 rows, 40 and 64, and 100 at 128-wide tiles, widths of 64 and 96 (a
- * row's lanes partly idle); 150 rows have the norm formed first. The kernels themselves over 150 rows (three tiles of
- * rows, the last ragged) give McevalRmsNorm's bits. On the tape, in training, and with a plain frozen layer among them, the norm
- * is formed first. What a normalizing group binds and holds, against a device's limits. No tensor is left behind.
+ * pass x on as the stream: a decoding step's 2 rows, 40 and 64, and 100 at 128-wide tiles, widths of 64 and 96 (a row's
+ * lanes partly idle); 150 rows have the norm formed first. The kernels themselves over 150 rows (three tiles of rows,
+ * the last ragged) give McevalRmsNorm's bits. On the tape, in training, and with a plain frozen layer among them, the
+ * norm is formed first. What a normalizing group binds and holds, against a device's limits. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,9 +1,9 @@
 /**
  * A decoding step's RoPE and KV cache by McevalRopeAppend (engine/kernels/webgpu/rope.ts, through rotateIntoCache in
  * models/layers/rope.ts) against the ops it replaces on the same backend — applyRopePair and two concatenations — bit
- * for bit: four query heads and two key heads, three past positions, one and two new ones, head sizes 8 and 64, with the
- * queries in the dispatch and apart. A step recorded for a backward pass takes the ops, and its gradients agree with
- * wasm's (1e-5 of the largest value).
+ * for bit: four query heads and two key heads, three past positions, one and two new ones, head sizes 8 and 64, with
+ * the queries in the dispatch and apart. A step recorded for a backward pass takes the ops, and its gradients agree
+ * with wasm's (1e-5 of the largest value).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

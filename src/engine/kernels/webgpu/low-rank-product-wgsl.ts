@@ -10,7 +10,8 @@
  * the base product's inner steps add onto them; inlineLowRankProductCode forms d itself and adds the low-rank part
  * last, for one layer or (with members) for a group of layers that read the same x; inlineGradientGroupCode forms such
  * a group's input gradient; matrixProductCode is the base product alone. Every mask is a LoRA layer's dropout mask on
- * its input, made from its hash where it is read (hashed-dropout-wgsl.ts), so no mask is bound.
+ * its input, made from its hash where it is read (hashed-dropout-wgsl.ts), so no mask is bound. Off the tape, x may be
+ * formed where it is read: SwiGLU's gating of two inputs, or an RMSNorm of x (leftOperand).
  */
 import { HASHED_KEEP_WGSL, dropoutAt, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
 import { gatedValue, sigmoidCode } from './swiglu.js';
@@ -48,9 +49,9 @@ export interface LowRankProductShape {
    */
   readonly gatedInput?: boolean;
   /**
-   * x is RMS-normalized as its tiles are loaded, by the norm weight `normWeight` (vec4s) and uniform normEps
-   * (normalizedInputCode): the inline variant, of one layer or a group, which then writes no `down` — for forward
-   * passes off the tape, which keep nothing for a backward one.
+   * x is RMS-normalized as its tiles are loaded, by the norm weight `normWeight` (vec4s) and uniform normEps, each
+   * row's reciprocal RMS formed first (normalizationPrologue): the inline variant, of one layer or a group, which then
+   * writes no `down` — for forward passes off the tape, which keep nothing for a backward one.
    */
   readonly normalizedInput?: boolean;
 }
@@ -75,8 +76,9 @@ const reads =
     `${name}[${at}]`;
 
 /**
- * The left operand x: bound as `x`, or with `gatedInput` formed from `gate` and `up` where it is read (McevalSwiGlu's
- * values, swiglu.ts) — with the WGSL declarations that takes.
+ * The left operand x: bound as `x` and read as it is, or normalized as it is read (`normalizedInput`), or with
+ * `gatedInput` formed from `gate` and `up` where it is read (McevalSwiGlu's values, swiglu.ts) — with the WGSL
+ * declarations that takes.
  */
 function leftOperand(shape: Pick<LowRankProductShape, 'gatedInput' | 'normalizedInput' | 'vectorized'>): {
   read: Read;
@@ -114,8 +116,8 @@ fn normalizedInput(at : i32) -> vec4<f32> {
 }`;
 
 /**
- * The tile's rows' reciprocal RMS into rowRms, each as McevalRmsNorm forms it — ROW_WORKGROUP invocations to a row, each
- * summing the squares of a strided slice, then a tree — for NORM_ROWS_AT_ONCE rows at a time: the same bits.
+ * The tile's rows' reciprocal RMS into rowRms, each as McevalRmsNorm forms it — ROW_WORKGROUP invocations to a row,
+ * each summing the squares of a strided slice, then a tree — for NORM_ROWS_AT_ONCE rows at a time: the same bits.
  */
 const normalizationPrologue = `
   normFirstRow = i0;

@@ -4,7 +4,8 @@
  * (x·W + b + s·(x·A)·B) and for its input gradient (dy·Wᵀ + mask ⊙ (dDown·Aᵀ)); elsewhere that op composes tfjs ops.
  * Beside it: the inline variant (x·A formed in the same pass), and that variant for a group of layers that read one x,
  * their outputs in one dispatch and their input gradient in another. A mask is a LoRA layer's dropout, given by its
- * hash (attributes) and made in the shader where it is read: no mask is bound, written or kept.
+ * hash (attributes) and made in the shader where it is read: no mask is bound, written or kept. For forward passes off
+ * the tape the inline variant may form x where it reads it: SwiGLU's gating of `gate` and `up`, or x RMS-normalized.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { UserError } from '../../../errors.js';
@@ -116,7 +117,7 @@ export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd' | 'x
   readonly normWeight?: TensorInfo;
 }
 
-/** A product's left operand: x, or SwiGLU's gating silu(gate)·up of two tensors shaped as x is, formed as it is read. */
+/** A product's left operand: x, or SwiGLU's gating silu(gate)·up of two tensors shaped like x, formed as it is read. */
 export interface LeftInputs {
   readonly x?: TensorInfo;
   readonly gate?: TensorInfo;

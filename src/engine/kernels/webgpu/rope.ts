@@ -46,7 +46,9 @@ fn ${name}(e : i32) -> f32 {
  */
 function code(backward: boolean, pair: boolean): string {
   const secondCall = pair
-    ? ` else if (e < uniforms.count + uniforms.count2) {\n    rotated2[e - uniforms.count] = rotatedSecond(e - uniforms.count);\n  }`
+    ? ` else if (e < uniforms.count + uniforms.count2) {
+    rotated2[e - uniforms.count] = rotatedSecond(e - uniforms.count);
+  }`
     : '';
   return `${rotationCode('rotatedFirst', 'x', 'uniforms.heads', backward)}
 ${pair ? rotationCode('rotatedSecond', 'x2', 'uniforms.heads2', backward) : ''}
