@@ -11,9 +11,7 @@ import { inlinesNarrowProduct, LOW_RANK_PRODUCT_INLINE } from '../kernels/webgpu
 import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
 import type { LowRankUpdate } from './low-rank-linear.js';
 import { gatedProductPlus } from './product.js';
-
-const flat = (t: Tensor) => tf.reshape(t, [-1, t.shape[t.shape.length - 1]!]) as Tensor2D;
-const restore = (y: Tensor, like: Tensor) => tf.reshape(y, [...like.shape.slice(0, -1), y.shape[1]!]);
+import { flatten, restore } from './linear.js';
 
 /**
  * residual + silu(gate)·up·W + b + s·(silu(gate)·up·A)·B for a low-rank layer without dropout or perturbation (an
@@ -43,16 +41,16 @@ export function gatedLowRankLinear(
   if (!inlinesNarrowProduct(tf.backend() as unknown as WebGpuBackendLike, candidate)) return undefined;
   return tf.tidy(() => {
     const inputs = {
-      gate: flat(gate),
-      up: flat(up),
+      gate: flatten(gate),
+      up: flatten(up),
       w: weight,
       n: update.a,
       e: update.b,
       ...(bias === undefined ? {} : { bias: tf.reshape(bias, [-1]) }),
-      ...(residual === undefined ? {} : { addend: flat(residual) }),
+      ...(residual === undefined ? {} : { addend: flatten(residual) }),
     };
     const attrs = { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: update.scaling };
-    const [output] = tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, inputs as never, attrs as never) as Tensor[];
+    const [output] = tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, inputs as never, attrs as never) as Tensor2D[];
     return restore(output!, gate);
   });
 }
@@ -65,7 +63,7 @@ export function gatedFrozenLinearPlus(
   residual: Tensor,
 ): Tensor | undefined {
   return tf.tidy(() => {
-    const output = gatedProductPlus(flat(gate), flat(up), weight, flat(residual));
+    const output = gatedProductPlus(flatten(gate), flatten(up), weight, flatten(residual));
     return output === undefined ? undefined : restore(output, gate);
   });
 }

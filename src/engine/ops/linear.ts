@@ -17,12 +17,14 @@ import {
   type CustomGradientFunc,
 } from './product.js';
 
-function flatten(x: Tensor): Tensor2D {
+/** x [..., in] as the 2D [rows, in] the products take. */
+export function flatten(x: Tensor): Tensor2D {
   const inFeatures = x.shape[x.shape.length - 1]!;
   return tf.reshape(x, [-1, inFeatures]) as Tensor2D;
 }
 
-function restore(y: Tensor2D, like: Tensor): Tensor {
+/** A 2D product's rows [rows, out] in the leading shape of the input `like` it was flattened from. */
+export function restore(y: Tensor2D, like: Tensor): Tensor {
   return tf.reshape(y, [...like.shape.slice(0, -1), y.shape[1]]);
 }
 

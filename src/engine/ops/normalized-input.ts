@@ -24,6 +24,7 @@ import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
 import { productTile } from '../kernels/webgpu/low-rank-product-wgsl.js';
 import type { LowRankLayer } from './low-rank-linear.js';
 import { numberedInputs } from './numbered-inputs.js';
+import { flatten, restore } from './linear.js';
 
 /** RMSNorm's weight [inner] and epsilon. */
 export interface RmsNormSpec {
@@ -62,16 +63,15 @@ export function normalizedLowRankLinears(
       groupsInlineProducts(backend, { rows, inner, columns, rank, inputMask: false, normalized: true });
   if (!runs) return undefined;
   return tf.tidy(() => {
-    const flat = tf.reshape(x, [rows, inner]);
     const normWeight = tf.reshape(norm.weight, [inner]);
     const outputs = single
-      ? runInline(flat as Tensor2D, normWeight, layers[0]!, norm.eps)
-      : runGroup(flat as Tensor2D, normWeight, layers, norm.eps);
-    return outputs.map((y) => tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]!]));
+      ? runInline(flatten(x), normWeight, layers[0]!, norm.eps)
+      : runGroup(flatten(x), normWeight, layers, norm.eps);
+    return outputs.map((y) => restore(y, x));
   });
 }
 
-function runInline(x: Tensor2D, normWeight: Tensor, { weight, update }: LowRankLayer, eps: number): Tensor[] {
+function runInline(x: Tensor2D, normWeight: Tensor, { weight, update }: LowRankLayer, eps: number): Tensor2D[] {
   const inputs = { x, w: weight, n: update.a, e: update.b, normWeight };
   const attrs: InlineProductAttrs = {
     transposeW: false,
@@ -81,12 +81,12 @@ function runInline(x: Tensor2D, normWeight: Tensor, { weight, update }: LowRankL
     scale: update.scaling,
     normEps: eps,
   };
-  return tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, inputs as never, attrs as never) as Tensor[];
+  return tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, inputs as never, attrs as never) as Tensor2D[];
 }
 
-function runGroup(x: Tensor2D, normWeight: Tensor, layers: readonly LowRankLayer[], eps: number): Tensor[] {
+function runGroup(x: Tensor2D, normWeight: Tensor, layers: readonly LowRankLayer[], eps: number): Tensor2D[] {
   const members = layers.map(({ weight, update }) => ({ w: weight, n: update.a, e: update.b }));
   const inputs = { x, normWeight, ...numberedInputs(members) };
   const attrs: GroupProductAttrs = { scales: layers.map(({ update }) => update.scaling), normEps: eps };
-  return tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor[];
+  return tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor2D[];
 }

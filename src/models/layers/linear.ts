@@ -17,6 +17,12 @@ import { tapeRecording } from '../../engine/ops/tape-recording.js';
 import { swiGlu } from './swiglu.js';
 import { rmsNormPassing } from './rms-norm.js';
 
+/**
+ * Whether a forward pass may form a layer's input inside its products (SwiGLU's gating, an RMSNorm): outside training,
+ * where an update draws nothing, and off the tape, since those reads have no gradient.
+ */
+const readsInsideProducts = (context: ForwardContext) => !context.training && !tapeRecording();
+
 export interface LinearAdapter {
   /** Changes the layer's input before the base product (IA3 on feed-forward layers); absent for most adapters. */
   transformInput?(x: Tensor, context: ForwardContext): Tensor;
@@ -77,7 +83,7 @@ export class Linear {
    * the gating is formed first.
    */
   forwardGated(gate: Tensor, up: Tensor, context: ForwardContext, residual?: Tensor): Tensor {
-    if (!context.training && !tapeRecording()) {
+    if (readsInsideProducts(context)) {
       // Outside training an update draws nothing (no dropout, no sample), so asking for it again below is the same.
       const update = this.lowRankUpdate(gate, context);
       const weight = this.weightMatrix;
@@ -135,7 +141,7 @@ export class Linear {
     eps: number,
     context: ForwardContext,
   ): { outputs: Tensor[]; stream: Tensor } {
-    if (!context.training && !tapeRecording()) {
+    if (readsInsideProducts(context)) {
       // Outside training an update draws nothing, so asking for it again in forwardShared is the same.
       const members = layers.map((layer) => {
         const update = layer.lowRankUpdate(x, context);
