@@ -32,12 +32,15 @@ const STEPS = [
   step({ kernels: 'tfjs', msPerStep: 300, dispatchesPerStep: 4000 }),
   step({ method: 'monteclora', msPerStep: 32.4, dispatchesPerStep: 1013 }),
   step({ method: 'lora-dropout', msPerStep: 45 }),
+  step({ method: 'dora', msPerStep: 90, dispatchesPerStep: 2300 }),
   step({ model: 'stories260K', batch: 32, msPerStep: 5 }),
   step({ model: 'stories260K', batch: 32, method: 'monteclora', msPerStep: 6, dispatchesPerStep: 1100 }),
 ];
 
 const TORCH: TorchStep[] = [
   { model: 'builtin:medium (same shape)', dropout: 0, batch: 8, length: 256, msPerStep: 12 },
+  // DoRA's, listed before LoRA's of the same dropout: a LoRA step is not held against it.
+  { model: 'builtin:medium (same shape)', dropout: 0.05, dora: true, batch: 8, length: 256, msPerStep: 30 },
   { model: 'builtin:medium (same shape)', dropout: 0.05, batch: 8, length: 256, msPerStep: 50 },
   // Another sequence length: not the same step.
   { model: 'stories260K', dropout: 0, batch: 32, length: 128, msPerStep: 1 },
@@ -54,6 +57,15 @@ test('each LoRA step is held against the PyTorch step of the same model, dropout
   );
 });
 
+test("DoRA's step is held against PyTorch's DoRA step, and over LoRA's with the same dropout", () => {
+  const { doraOverPyTorch, doraOverLora } = gpuTargets(STEPS, TORCH);
+  assert.deepEqual(
+    doraOverPyTorch.map(({ model, dropout, ratio, within3x, within1x }) => [model, dropout, ratio, within3x, within1x]),
+    [['builtin:medium', 0.05, 3, true, false]],
+  );
+  assert.deepEqual(doraOverLora, [{ model: 'builtin:medium', ratio: 2, dispatchRatio: 2.5 }]);
+});
+
 test("MonteCLoRA's step over LoRA's per model, with mceval's kernels, against 1.10×", () => {
   const { monteCloraOverLora } = gpuTargets(STEPS);
   assert.equal(monteCloraOverLora.length, 2);
@@ -67,7 +79,7 @@ test("MonteCLoRA's step over LoRA's per model, with mceval's kernels, against 1.
 
 test("the host's share of each step timed with mceval's kernels", () => {
   const { hostShare } = gpuTargets(STEPS);
-  assert.equal(hostShare.length, 5);
+  assert.equal(hostShare.length, 6);
   assert.deepEqual(hostShare[0], { model: 'builtin:medium', method: 'lora', share: 0.4 });
 });
 

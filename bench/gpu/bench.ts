@@ -8,8 +8,9 @@
  *  - speed: milliseconds and tokens per second of one LoRA step (forward, backward, clipping at global norm 1, AdamW;
  *    r = 8 on every linear layer) on builtin:medium (~99M parameters) and on stories260K, timed over `--steps` steps
  *    after two warm-up steps, each step awaiting its loss;
- *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows, and
- *    for a LoRA step with the presets' dropout (0.05: a mask per adapted layer, made inside the kernels that read it);
+ *  - the same for a MonteCLoRA step (its KL and cooperative losses included), so the overhead over LoRA shows, for
+ *    a LoRA step with the presets' dropout (0.05: a mask per adapted layer, made inside the kernels that read it) and
+ *    for a DoRA step as its preset has it (dropout 0.05: two low-rank ops per layer, peft/lora/dora.ts);
  *  - what a dispatch costs the host, call by call (host-calls.ts): Dawn's createBindGroup, a uniforms write, setting a
  *    pipeline and bind group and dispatching, and tfjs's whole path for one small op;
  *  - where did a step's time go: each compute dispatch of one LoRA and one MonteCLoRA step on the `--model` timed
@@ -93,8 +94,12 @@ const MONTECLORA = parseMonteCloraConfig({ r: 8, alpha: 16, dropout: 0, targetMo
 const LORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
 // The adapter presets' dropout: a mask per adapted layer and step.
 const LORA_DROPOUT = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS }, 'bench');
+// DoRA as its preset has it (dropout 0.05).
+const DORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS, useDora: true }, 'bench');
 
-type Method = 'lora' | 'lora-dropout' | 'monteclora' | 'full';
+type Method = 'lora' | 'lora-dropout' | 'dora' | 'monteclora' | 'full';
+
+const LORA_CONFIGS = { lora: LORA, 'lora-dropout': LORA_DROPOUT, dora: DORA } as const;
 
 /**
  * Counts the bytes the host writes to GPU buffers from now on: host-made tensors (webgpu-upload.ts) and tfjs's
@@ -107,7 +112,7 @@ const hostWrites = () =>
   });
 
 /**
- * The benchmark's LoRA or MonteCLoRA step (r 8 on every linear layer): a decoder's causal-LM step, an encoder's
+ * The benchmark's LoRA, DoRA or MonteCLoRA step (r 8 on every linear layer): a decoder's causal-LM step, an encoder's
  * classification step (the presets' targets read as its modules).
  */
 function stepper(model: Model, batch: number, length: number, seed: number, method: Method) {
@@ -115,7 +120,7 @@ function stepper(model: Model, batch: number, length: number, seed: number, meth
   if (method === 'full') return causalLmStep(model, fullFineTuningMethod, {}, settings);
   return method === 'monteclora'
     ? causalLmStep(model, monteCloraMethod, adapterConfigFor(model, MONTECLORA), settings)
-    : causalLmStep(model, loraMethod, adapterConfigFor(model, method === 'lora' ? LORA : LORA_DROPOUT), settings);
+    : causalLmStep(model, loraMethod, adapterConfigFor(model, LORA_CONFIGS[method]), settings);
 }
 
 interface Agreement {
@@ -406,6 +411,7 @@ for (const method of ['lora', 'monteclora'] as const)
   for (const kernels of ['mceval', 'tfjs'] as const)
     results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, method, kernels)));
 results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, 'lora-dropout', 'mceval')));
+results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, 'dora', 'mceval')));
 const profiles = [];
 for (const method of ['lora', 'monteclora'] as const)
   profiles.push(

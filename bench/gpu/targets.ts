@@ -1,11 +1,11 @@
 /**
  * The GPU trainer's targets, from what the kit measured (bench.ts's webgpu.json and, where PyTorch ran, torch_step.py's
  * torch.json): a LoRA step's time against PyTorch's on the same card for the same model, batch and sequence (within
- * 3×, then within 1×), MonteCLoRA's step time over LoRA's (at most 1.10×), and how much of each step the host spent
- * recording its dispatches (near 1: the step waits on the host, and fewer dispatches are what makes it faster).
- * run.sh prints it as targets.json after the two runs, with `settings`: for each engine setting the kit swept, the
- * step time under each value, the fastest, and whether it beats mceval's default by more than run-to-run noise (the
- * variable to set, and the default a later change to mceval should take).
+ * 3×, then within 1×), DoRA's likewise and over LoRA's, MonteCLoRA's step time over LoRA's (at most 1.10×), and how
+ * much of each step the host spent recording its dispatches (near 1: the step waits on the host, and fewer dispatches
+ * are what makes it faster). run.sh prints it as targets.json after the two runs, with `settings`: for each engine
+ * setting the kit swept, the step time under each value, the fastest, and whether it beats mceval's default by more
+ * than run-to-run noise (the variable to set, and the default a later change to mceval should take).
  *
  * Usage: node targets.mjs webgpu.json|webgpu.err [torch.json] — a run cut off by its time limit leaves no webgpu.json,
  * but its finished steps as lines of webgpu.err.
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 /** One timed step of bench.ts (the fields read here). */
 export interface WebGpuStep {
   readonly model: string;
-  readonly method: 'lora' | 'lora-dropout' | 'monteclora';
+  readonly method: 'lora' | 'lora-dropout' | 'dora' | 'monteclora';
   readonly kernels: 'mceval' | 'tfjs';
   readonly batch: number;
   readonly length: number;
@@ -29,22 +29,31 @@ export interface WebGpuStep {
 export interface TorchStep {
   readonly model: string;
   readonly dropout: number;
+  /** PEFT's use_dora (absent in a kit's output from before DoRA was timed: false). */
+  readonly dora?: boolean;
   readonly batch: number;
   readonly length: number;
   readonly msPerStep: number;
 }
 
+/** A step of mceval's (its kernels) over PyTorch's on the same model, batch, length and dropout. */
+export interface OverPyTorch {
+  readonly model: string;
+  readonly dropout: number;
+  readonly webgpuMs: number;
+  readonly torchMs: number;
+  readonly ratio: number;
+  readonly within3x: boolean;
+  readonly within1x: boolean;
+}
+
 export interface GpuTargets {
   /** mceval's LoRA step (its kernels) over PyTorch's, where both timed the same model, batch and length. */
-  readonly loraOverPyTorch: {
-    model: string;
-    dropout: number;
-    webgpuMs: number;
-    torchMs: number;
-    ratio: number;
-    within3x: boolean;
-    within1x: boolean;
-  }[];
+  readonly loraOverPyTorch: OverPyTorch[];
+  /** The same for DoRA's step (its preset's dropout 0.05). */
+  readonly doraOverPyTorch: OverPyTorch[];
+  /** DoRA's step over LoRA's with the same dropout (0.05), both with mceval's kernels, and their dispatches'. */
+  readonly doraOverLora: { model: string; ratio: number; dispatchRatio: number }[];
   /** MonteCLoRA's step over LoRA's, both with mceval's kernels, and the same for their dispatches. */
   readonly monteCloraOverLora: {
     model: string;
@@ -139,39 +148,57 @@ export function settingChoices(sections: Readonly<Record<string, readonly unknow
   });
 }
 
-const DROPOUT: Record<WebGpuStep['method'], number> = { lora: 0, 'lora-dropout': 0.05, monteclora: 0 };
+const DROPOUT: Record<WebGpuStep['method'], number> = { lora: 0, 'lora-dropout': 0.05, dora: 0.05, monteclora: 0 };
+
+/** Each of these steps over PyTorch's step of the same model, batch, length, dropout and method (DoRA or not). */
+function overPyTorch(steps: readonly WebGpuStep[], torch: readonly TorchStep[]): OverPyTorch[] {
+  return steps.flatMap((step) => {
+    const dropout = DROPOUT[step.method];
+    // torch_step.py names builtin:medium's shape "builtin:medium (same shape)".
+    const reference = torch.find(
+      (entry) =>
+        (entry.model === step.model || entry.model.startsWith(`${step.model} `)) &&
+        entry.dropout === dropout &&
+        (entry.dora ?? false) === (step.method === 'dora') &&
+        entry.batch === step.batch &&
+        entry.length === step.length,
+    );
+    if (reference === undefined) return [];
+    const ratio = step.msPerStep / reference.msPerStep;
+    return [
+      {
+        model: step.model,
+        dropout,
+        webgpuMs: step.msPerStep,
+        torchMs: reference.msPerStep,
+        ratio,
+        within3x: ratio <= 3,
+        within1x: ratio <= 1,
+      },
+    ];
+  });
+}
 
 export function gpuTargets(steps: readonly WebGpuStep[], torch: readonly TorchStep[] = []): GpuTargets {
   const ours = steps.filter((step) => step.kernels === 'mceval');
   const find = (model: string, method: WebGpuStep['method']) =>
     ours.find((step) => step.model === model && step.method === method);
   const models = [...new Set(ours.map((step) => step.model))];
-  const loraOverPyTorch = ours
-    .filter((step) => step.method !== 'monteclora')
-    .flatMap((step) => {
-      const dropout = DROPOUT[step.method];
-      // torch_step.py names builtin:medium's shape "builtin:medium (same shape)".
-      const reference = torch.find(
-        (entry) =>
-          (entry.model === step.model || entry.model.startsWith(`${step.model} `)) &&
-          entry.dropout === dropout &&
-          entry.batch === step.batch &&
-          entry.length === step.length,
-      );
-      if (reference === undefined) return [];
-      const ratio = step.msPerStep / reference.msPerStep;
-      return [
-        {
-          model: step.model,
-          dropout,
-          webgpuMs: step.msPerStep,
-          torchMs: reference.msPerStep,
-          ratio,
-          within3x: ratio <= 3,
-          within1x: ratio <= 1,
-        },
-      ];
-    });
+  const loraOverPyTorch = overPyTorch(
+    ours.filter((step) => step.method === 'lora' || step.method === 'lora-dropout'),
+    torch,
+  );
+  const doraOverPyTorch = overPyTorch(
+    ours.filter((step) => step.method === 'dora'),
+    torch,
+  );
+  const doraOverLora = models.flatMap((model) => {
+    const [lora, dora] = [find(model, 'lora-dropout'), find(model, 'dora')];
+    if (lora === undefined || dora === undefined) return [];
+    return [
+      { model, ratio: dora.msPerStep / lora.msPerStep, dispatchRatio: dora.dispatchesPerStep / lora.dispatchesPerStep },
+    ];
+  });
   const monteCloraOverLora = models.flatMap((model) => {
     const [lora, monteclora] = [find(model, 'lora'), find(model, 'monteclora')];
     if (lora === undefined || monteclora === undefined) return [];
@@ -185,7 +212,7 @@ export function gpuTargets(steps: readonly WebGpuStep[], torch: readonly TorchSt
     method: step.method,
     share: step.recordingMsPerStep / step.msPerStep,
   }));
-  return { loraOverPyTorch, monteCloraOverLora, hostShare };
+  return { loraOverPyTorch, doraOverPyTorch, doraOverLora, monteCloraOverLora, hostShare };
 }
 
 /**

@@ -1,6 +1,7 @@
 """The LoRA step bench/gpu/bench.ts times, in PyTorch on the same card: a Llama of the same shape (builtin:medium: 12
 layers, hidden 768, 12 heads, MLP 2560, vocabulary 259, tied embeddings; and stories260K from its folder), LoRA r = 8,
-alpha 16, no dropout on every linear layer (peft; on builtin:medium's shape also with the presets' dropout 0.05), AdamW
+alpha 16, no dropout on every linear layer (peft; on builtin:medium's shape also with the presets' dropout 0.05, and
+DoRA as its preset has it: use_dora, dropout 0.05), AdamW
 lr 1e-3 after clipping at global norm 1, causal-LM loss on random tokens, float32 with TF32 off, each step ending with
 loss.item(). And the encoder step bench.ts times last: a RoBERTa-base-shaped RobertaForSequenceClassification (random
 weights, vocabulary 50,265, heads of 64, transformers' dropout 0.1 on hidden states and attention probabilities), LoRA r
@@ -35,10 +36,10 @@ ENCODER_TARGETS = (r".*encoder\.layer\.\d+\."
                    r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)")
 
 
-def bench(name, model, batch, length, dropout=0.0, encoder=False):
+def bench(name, model, batch, length, dropout=0.0, encoder=False, dora=False):
     lora = LoraConfig(r=8, lora_alpha=16, lora_dropout=dropout, target_modules=ENCODER_TARGETS,
                       task_type="SEQ_CLS") if encoder else LoraConfig(r=8, lora_alpha=16, lora_dropout=dropout,
-                                                                     target_modules=DECODER_TARGETS)
+                                                                     target_modules=DECODER_TARGETS, use_dora=dora)
     model = get_peft_model(model, lora).to(device)
     # Each step's own peak, not the largest of the steps timed before it.
     torch.cuda.reset_peak_memory_stats()
@@ -67,8 +68,8 @@ def bench(name, model, batch, length, dropout=0.0, encoder=False):
     for _ in range(args.steps):
         step()
     seconds = time.perf_counter() - started
-    return {"model": name, "dropout": dropout, "parameters": sum(p.numel() for p in model.parameters()), "batch": batch,
-            "length": length, "steps": args.steps, "msPerStep": seconds * 1000 / args.steps,
+    return {"model": name, "dropout": dropout, "dora": dora, "parameters": sum(p.numel() for p in model.parameters()),
+            "batch": batch, "length": length, "steps": args.steps, "msPerStep": seconds * 1000 / args.steps,
             "tokensPerSecond": batch * length * args.steps / seconds,
             "peakBytes": torch.cuda.max_memory_allocated()}
 
@@ -80,6 +81,8 @@ torch.manual_seed(3)
 results = [bench("builtin:medium (same shape)", LlamaForCausalLM(config).float(), 8, 256)]
 torch.manual_seed(3)
 results.append(bench("builtin:medium (same shape)", LlamaForCausalLM(config).float(), 8, 256, dropout=0.05))
+torch.manual_seed(3)
+results.append(bench("builtin:medium (same shape)", LlamaForCausalLM(config).float(), 8, 256, dropout=0.05, dora=True))
 if args.stories:
     stories = LlamaForCausalLM.from_pretrained(args.stories, torch_dtype=torch.float32)
     results.append(bench("stories260K", stories, 32, 256))

@@ -5,7 +5,8 @@
  */
 import { tf, type Tensor } from '../engine/tf.js';
 import { Rng } from '../engine/rng.js';
-import { EVAL_CONTEXT } from '../models/forward-context.js';
+import { EVAL_CONTEXT, type ForwardContext } from '../models/forward-context.js';
+import { ForwardConstants } from '../models/forward-constants.js';
 import type { KvCache, LlamaModel } from '../models/llama/model.js';
 import { padBatch, positionIds, type PaddedBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
@@ -63,6 +64,8 @@ interface RowState {
 /** Where decoding stands: the left-padded prompt, each row's key mask and positions so far, and the KV cache. */
 interface DecodingState {
   readonly prompt: PaddedBatch;
+  /** The decoding passes' context: their weights' derived tensors made once for the call. */
+  readonly context: ForwardContext;
   readonly rows: RowState[];
   keyMask: number[];
   positions: number[];
@@ -84,6 +87,7 @@ export async function generate(
   const prompt = padBatch(prompts, model.config.padTokenId, { side: 'left' });
   const state: DecodingState = {
     prompt,
+    context: { ...EVAL_CONTEXT, constants: new ForwardConstants() },
     rows: prompts.map(() => ({ ids: [], logprobs: [], text: '', done: false, reason: 'max-new-tokens' })),
     keyMask: Array.from(prompt.mask),
     positions: Array.from(positionIds(prompt)),
@@ -121,6 +125,7 @@ export async function generate(
     }
   } finally {
     disposeCache(state.cache);
+    state.context.constants?.dispose();
   }
   return state.rows.map((row, i) => ({
     ids: row.ids,
@@ -152,7 +157,7 @@ async function wholeSequenceLogits(model: LlamaModel, state: DecodingState, keep
     keyMask: Int32Array.from(state.keyMask),
   };
   const result = tf.tidy(() => {
-    const out = model.decode(input, EVAL_CONTEXT, { returnCache: keepCache });
+    const out = model.decode(input, state.context, { returnCache: keepCache });
     return { hidden: out.hidden, keys: [...(out.cache?.keys ?? [])], values: [...(out.cache?.values ?? [])] };
   });
   if (keepCache) state.cache = { keys: result.keys, values: result.values, length };
@@ -175,7 +180,7 @@ async function cachedStepLogits(model: LlamaModel, state: DecodingState): Promis
   };
   const previous = state.cache!;
   const result = tf.tidy(() => {
-    const out = model.decode(input, EVAL_CONTEXT, { past: previous, returnCache: true });
+    const out = model.decode(input, state.context, { past: previous, returnCache: true });
     return { hidden: out.hidden, keys: [...out.cache!.keys], values: [...out.cache!.values] };
   });
   disposeCache(previous);

@@ -1,9 +1,12 @@
 import type { Rng } from '../engine/rng.js';
+import type { ForwardConstants } from './forward-constants.js';
 
 /** How a forward pass runs: training mode turns on dropout and adapter noise, whose draws come from `rng`. */
 export interface ForwardContext {
   readonly training: boolean;
   readonly rng?: Rng;
+  /** Where the passes of one call share their weights' derived tensors (generation's); none elsewhere. */
+  readonly constants?: ForwardConstants;
 }
 
 export const EVAL_CONTEXT: ForwardContext = { training: false };

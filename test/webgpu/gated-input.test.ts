@@ -3,8 +3,8 @@
  * outside training and off the tape, a low-rank layer (McevalLowRankProductInline) and a plain frozen one
  * (McevalMatrixProduct, the residual added inside) give the bits of gating first and then forward, in one dispatch
  * fewer and without McevalSwiGlu where the device binds the gated product's buffers — a decoding step's 2 rows and a
- * prompt's 74, with a bias and without, vec4 loads and scalar ones. On the tape, in training, and for an update with
- * dropout, the gating is formed first. No tensor is left behind.
+ * prompt's 74, with a bias and without, scaled per output column as DoRA's are, vec4 loads and scalar ones. On the
+ * tape, in training, and for an update with dropout, the gating is formed first. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +22,12 @@ import { keepThreshold } from '../../src/engine/dropout-bits.js';
 import { dispatchesOf, withKernelCalls } from './dispatches.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 
+interface LayerOptions {
+  readonly rank?: number;
+  readonly bias?: boolean;
+  readonly scaled?: boolean;
+}
+
 interface Layer {
   readonly linear: Linear;
   readonly gate: Tensor;
@@ -31,7 +37,7 @@ interface Layer {
 }
 
 /** A frozen layer reading [2, rows / 2, inner] and writing `outFeatures`, its inputs and a residual stream. */
-function layer(rows: number, inner: number, outFeatures: number, options: { rank?: number; bias?: boolean }): Layer {
+function layer(rows: number, inner: number, outFeatures: number, options: LayerOptions): Layer {
   const rng = new Rng(41 + rows + inner);
   const { linear, tensors } = madeLinear(rng, [inner, outFeatures], options);
   const shape = [2, rows / 2, inner];
@@ -56,7 +62,7 @@ async function measured(body: () => Tensor) {
 /** `body` on a layer made on webgpu, its tensors freed after; no tensor is left behind. */
 async function withLayer(
   [rows, inner, out]: readonly [number, number, number],
-  options: { rank?: number; bias?: boolean },
+  options: LayerOptions,
   body: (made: Layer) => Promise<void>,
 ): Promise<void> {
   await initEngine('webgpu');
@@ -70,24 +76,30 @@ async function withLayer(
 const CASES = [
   { label: 'a LoRA layer, a decoding step', rows: 2, inner: 64, out: 48, rank: 8 },
   { label: 'a LoRA layer with a bias, a prompt', rows: 74, inner: 96, out: 132, rank: 4, bias: true },
+  { label: 'a DoRA-scaled layer, a decoding step', rows: 2, inner: 64, out: 48, rank: 8, scaled: true },
+  { label: 'a DoRA-scaled layer with a bias', rows: 2, inner: 64, out: 48, rank: 8, bias: true, scaled: true },
   { label: 'a plain frozen layer, vec4 loads', rows: 64, inner: 64, out: 512 },
   { label: 'a plain frozen layer, scalar loads', rows: 64, inner: 30, out: 510 },
 ];
 
-for (const { label, rows, inner, out, rank, bias } of CASES) {
+for (const { label, rows, inner, out, rank, bias, scaled } of CASES) {
+  const options = { ...(rank === undefined ? {} : { rank }), bias: bias ?? false, scaled: scaled ?? false };
   test(`forwardGated reads the gating inside the product of ${label}: the same bits, a dispatch fewer`, () =>
-    withLayer([rows, inner, out], { ...(rank === undefined ? {} : { rank }), bias: bias ?? false }, async (made) => {
+    withLayer([rows, inner, out], options, async (made) => {
       const { linear, gate, up, residual } = made;
       const gated = await measured(() => linear.forwardGated(gate, up, EVAL_CONTEXT, residual));
       const formed = await measured(() => linear.forward(swiGlu(gate, up), EVAL_CONTEXT, residual));
       // Storage buffers of the gated product: gate, up, W, the output, the residual, and a low-rank layer's A, B, x·A
       // and bias. Where the device binds fewer (WebGPU's default 8 against 9 with a bias), the gating is formed first.
-      const needed = rank === undefined ? 5 : 8 + Number(bias ?? false);
+      // A column-scaled product binds neither bias nor residual: the scaling adds the residual, or the bias and the
+      // residual follow it.
+      const needed = rank === undefined ? 5 : scaled ? 7 : 8 + Number(bias ?? false);
       const read = needed <= storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+      const after = scaled ? (bias ? 3 : 1) : 0;
       assert.equal(gated.calls, read ? 0 : 1, 'McevalSwiGlu is called only where the gated product does not bind');
       assert.equal(formed.calls, 1);
-      assert.equal(gated.dispatches, read ? 1 : 2, 'the gated layer is one dispatch');
-      assert.equal(formed.dispatches, 2);
+      assert.equal(gated.dispatches, (read ? 1 : 2) + after, 'the gated layer is one dispatch');
+      assert.equal(formed.dispatches, 2 + after);
       assert.deepEqual(gated.values, formed.values);
     }));
 }

@@ -3,10 +3,11 @@
  * engine/ops/normalized-input.ts): outside training and off the tape, low-rank layers reading one normalized x — three
  * as a decoder's q, k and v, two as its gate and up, one alone — give the bits of McevalRmsNorm followed by
  * forwardShared, in one dispatch without McevalRmsNorm where the device binds the group and the rows fit one tile, and
- * pass x on as the stream: a decoding step's 2 rows, 40 and 64, and 100 at 128-wide tiles, widths of 64 and 96 (a row's
- * lanes partly idle); 150 rows have the norm formed first. The kernels themselves over 150 rows (three tiles of rows,
- * the last ragged) give McevalRmsNorm's bits. On the tape, in training, and with a plain frozen layer among them, the
- * norm is formed first. What a normalizing group binds and holds, against a device's limits. No tensor is left behind.
+ * pass x on as the stream: a decoding step's 2 rows (also scaled per column, as DoRA's are), 40 and 64, and 100 at
+ * 128-wide tiles, widths of 64 and 96 (a row's lanes partly idle); 150 rows have the norm formed first. The kernels
+ * themselves over 150 rows (three tiles of rows, the last ragged) give McevalRmsNorm's bits. On the tape, in training,
+ * and with a plain frozen layer among them, the norm is formed first. What a normalizing group binds and holds, against
+ * a device's limits. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,10 +46,19 @@ interface Projections {
   readonly all: Tensor[];
 }
 
-/** Layers of these widths reading x [2, rows / 2, inner], low-rank (rank 8) unless listed in `plain`. */
-function projections(rows: number, inner: number, widths: readonly number[], plain: readonly number[] = []) {
+/**
+ * Layers of these widths reading x [2, rows / 2, inner], low-rank (rank 8) unless listed in `plain`, each scaled per
+ * output column (as DoRA's) where `scaled`.
+ */
+function projections(
+  rows: number,
+  inner: number,
+  widths: readonly number[],
+  plain: readonly number[] = [],
+  scaled = false,
+) {
   const rng = new Rng(53 + rows + inner + widths.length);
-  const made = widths.map((width, l) => madeLinear(rng, [inner, width], plain.includes(l) ? {} : { rank: 8 }));
+  const made = widths.map((width, l) => madeLinear(rng, [inner, width], plain.includes(l) ? {} : { rank: 8, scaled }));
   const x = tf.tensor(rng.normalArray(rows * inner, 0, 3), [2, rows / 2, inner]);
   const norm = tf.tidy(() => tf.variable(tf.tensor1d(rng.normalArray(inner, 1, 0.2)), false));
   const layers = made.map(({ linear }) => linear);
@@ -95,13 +105,14 @@ const CASES = [
   { label: 'one layer', rows: 40, inner: 64, widths: [48] },
   { label: 'q, k and v of 100 rows, 128-wide tiles', rows: 100, inner: 64, widths: [64, 32, 32], tile: '128' },
   { label: 'q, k and v of a 150-row prompt, formed first', rows: 150, inner: 64, widths: [64, 32, 32] },
+  { label: 'DoRA-scaled q, k and v of a decoding step', rows: 2, inner: 64, widths: [64, 32, 32], scaled: true },
 ];
 
-for (const { label, rows, inner, widths, tile } of CASES) {
+for (const { label, rows, inner, widths, tile, scaled } of CASES) {
   test(`forwardSharedNormed forms the norm inside the products of ${label}: the same bits`, () =>
     withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, () =>
       withProjections(
-        () => projections(rows, inner, widths),
+        () => projections(rows, inner, widths, [], scaled),
         async (p) => {
           const inside = await measured(() => Linear.forwardSharedNormed(p.layers, p.x, p.norm, EPS, EVAL_CONTEXT));
           const first = await measured(() => formedFirst(p, EVAL_CONTEXT));
@@ -111,7 +122,9 @@ for (const { label, rows, inner, widths, tile } of CASES) {
           const binds = needed <= storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
           const inside1 = binds && rows <= Number(tile ?? 64);
           assert.equal(inside.calls, inside1 ? 0 : 1, 'McevalRmsNorm runs only where the products do not take it');
-          if (inside1) assert.equal(inside.dispatches, 1, 'the norm and the products are one dispatch');
+          // Then each scaled layer's scaling, a dispatch of its own.
+          const scalings = scaled ? widths.length : 0;
+          if (inside1) assert.equal(inside.dispatches, 1 + scalings, 'the norm and the products are one dispatch');
           assert.equal(first.calls, 1);
           assert.deepEqual(inside.values, first.values);
         },

@@ -1,14 +1,15 @@
 /**
- * WebGPU against wasm from the same seeds (npm run test:webgpu, on the software adapter scripts/setup-webgpu-software.sh
- * unpacks, or on a real GPU): a LoRA, a DoRA, a MonteCLoRA and an AdaLoRA (pruning 4 → 2) fine-tuning run on every
- * linear layer (four AdamW steps with clipping and two micro-batches each, classification head), a LoRA and a
- * MonteCLoRA run on a tiny BERT classifying sentence pairs, and prompt tuning on a tiny RoBERTa; the runs and the scoring of the trained model agree —
- * losses and gradient norms within 2e-4 relative, trained adapter values within 1e-3 absolute (a tenth of one AdamW
- * step), dev NLL within 1e-4 — the tolerance of float32 kernels that sum in another order. Greedy generation gives the
- * same tokens and continuation scoring the same log-likelihoods (1e-4); the causal-LM loss of a target-masked batch
- * through the tied head (whole, in chunks of rows, and with the embedding trained) and its gradients agree to 1e-5 and
- * 1e-4. MonteCLoRA runs as the paper states it, with exact Dirichlet weights (its concentrations read back before each
- * step) and with two outer samples, ε² and a random Dirichlet prior. A synchronous read fails with one line.
+ * WebGPU against wasm from the same seeds (npm run test:webgpu, on the software adapter
+ * scripts/setup-webgpu-software.sh unpacks, or on a real GPU): a LoRA, a DoRA (with dropout and without), a MonteCLoRA
+ * and an AdaLoRA (pruning 4 → 2) fine-tuning run on every linear layer (four AdamW steps with clipping and two
+ * micro-batches each, classification head), a LoRA and a MonteCLoRA run on a tiny BERT classifying sentence pairs, and
+ * prompt tuning on a tiny RoBERTa; the runs and the scoring of the trained model agree — losses and gradient norms
+ * within 2e-4 relative, trained adapter values within 1e-3 absolute (a tenth of one AdamW step), dev NLL within 1e-4 —
+ * the tolerance of float32 kernels that sum in another order. Greedy generation gives the same tokens and continuation
+ * scoring the same log-likelihoods (1e-4); the causal-LM loss of a target-masked batch through the tied head (whole, in
+ * chunks of rows, and with the embedding trained) and its gradients agree to 1e-5 and 1e-4. MonteCLoRA runs as the
+ * paper states it, with exact Dirichlet weights (its concentrations read back before each step) and with two outer
+ * samples, ε² and a random Dirichlet prior. A synchronous read fails with one line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,6 +53,7 @@ type Method =
   | 'lora-inline'
   | 'monteclora-inline'
   | 'dora'
+  | 'dora-dropout'
   | 'monteclora'
   | 'monteclora-dirichlet'
   | 'monteclora-variants'
@@ -115,8 +117,8 @@ async function fineTuneOn(backend: 'wasm' | 'webgpu', method: Method): Promise<O
                 {
                   r: 4,
                   alpha: 8,
-                  useDora: method === 'dora',
-                  ...(method === 'lora-inline' ? { dropout: 0.1 } : {}),
+                  useDora: method.startsWith('dora'),
+                  ...(method === 'lora-inline' || method === 'dora-dropout' ? { dropout: 0.1 } : {}),
                   targetModules: targets,
                 },
                 'parity',
@@ -167,6 +169,7 @@ for (const method of [
   'lora-inline',
   'monteclora-inline',
   'dora',
+  'dora-dropout',
   'monteclora',
   'monteclora-dirichlet',
   'monteclora-variants',
@@ -204,34 +207,46 @@ test('a synchronous read on webgpu fails with one line that names the fix', asyn
   }
 });
 
-test('greedy generation and continuation scoring on webgpu agree with wasm', async () => {
-  const outcome = async (backend: 'wasm' | 'webgpu') => {
-    await initEngine(backend);
-    const { model, tokenizer } = loadModel('builtin:small');
-    try {
-      const rows = await generate(
-        model,
-        tokenizer,
-        ['once upon', 'the cat'].map((text) => tokenizer.encode(text)),
-        {
-          maxNewTokens: 8,
-          eosTokenIds: [],
-        },
-      );
-      const scores = await scoreContinuations(model, tokenizer, [
-        { context: 'The sky is', continuation: ' blue' },
-        { context: 'The sky is', continuation: ' green' },
-      ]);
-      return { ids: rows.map((row) => row.ids), logprobs: scores.map((score) => score.logprob) };
-    } finally {
-      model.dispose();
-    }
-  };
-  const reference = await outcome('wasm');
-  const candidate = await outcome('webgpu');
-  assert.deepEqual(candidate.ids, reference.ids);
-  assertClose(candidate.logprobs, reference.logprobs, 1e-4, 'continuation log-likelihood');
-});
+// The base model, and with a DoRA adapter on every linear layer (its B drawn: DoRA starts it at zero), which decodes
+// through the column-scaled products.
+for (const dora of [false, true]) {
+  test(`greedy generation and continuation scoring on webgpu agree with wasm${dora ? ', DoRA applied' : ''}`, async () => {
+    const outcome = async (backend: 'wasm' | 'webgpu') => {
+      await initEngine(backend);
+      const { model, tokenizer } = loadModel('builtin:small');
+      const config = parseLoraConfig({ r: 4, alpha: 8, useDora: true, targetModules: TARGETS }, 'p');
+      const adapter = dora ? loraMethod.apply(model, config, new Rng(4)) : undefined;
+      const rng = new Rng(5);
+      adapter?.groups
+        .filter((group) => group.name === 'lora_B')
+        .flatMap((group) => group.variables)
+        .forEach((v) => tf.tidy(() => v.assign(tf.mul(tf.tensor(rng.normalArray(v.size), v.shape), 0.1))));
+      try {
+        const rows = await generate(
+          model,
+          tokenizer,
+          ['once upon', 'the cat'].map((text) => tokenizer.encode(text)),
+          {
+            maxNewTokens: 8,
+            eosTokenIds: [],
+          },
+        );
+        const scores = await scoreContinuations(model, tokenizer, [
+          { context: 'The sky is', continuation: ' blue' },
+          { context: 'The sky is', continuation: ' green' },
+        ]);
+        return { ids: rows.map((row) => row.ids), logprobs: scores.map((score) => score.logprob) };
+      } finally {
+        adapter?.dispose();
+        model.dispose();
+      }
+    };
+    const reference = await outcome('wasm');
+    const candidate = await outcome('webgpu');
+    assert.deepEqual(candidate.ids, reference.ids);
+    assertClose(candidate.logprobs, reference.logprobs, 1e-4, 'continuation log-likelihood');
+  });
+}
 
 // The head whole, in chunks of 3 rows (MCEVAL_HEAD_CHUNK_ELEMENTS), and in chunks with the embedding trained too.
 for (const { chunked, trainableHead } of [

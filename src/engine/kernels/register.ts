@@ -26,6 +26,8 @@ import { webGpuSwiGluKernels } from './webgpu/swiglu.js';
 import { webGpuCrossEntropyKernels } from './webgpu/cross-entropy.js';
 import { webGpuDrawScaleKernels } from './webgpu/draw-scales.js';
 import { webGpuPerturbedFactorsKernels } from './webgpu/perturbed-factors.js';
+import { webGpuAdaptedColumnNormsKernel } from './webgpu/adapted-column-norms.js';
+import { webGpuMagnitudeScaleKernels } from './webgpu/magnitude-scale.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -63,6 +65,8 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     webGpuRegularizerLogKernel(),
     ...webGpuDrawScaleKernels(),
     ...webGpuPerturbedFactorsKernels(),
+    webGpuAdaptedColumnNormsKernel(),
+    ...webGpuMagnitudeScaleKernels(),
     ...webGpuRmsNormKernels(),
     ...webGpuLayerNormKernels(),
     ...webGpuGeluKernels(),

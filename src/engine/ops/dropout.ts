@@ -55,7 +55,11 @@ export function dropoutMask(shape: number[], rate: number, rng: Rng | undefined)
  */
 export function dropout(x: Tensor, rate: number, rng: Rng | undefined): Tensor {
   const drawn = drawDropout(rate, rng);
-  if (drawn === undefined) return x;
+  return drawn === undefined ? x : droppedBy(x, drawn);
+}
+
+/** x with a dropout drawn already (the mask drawDropout keyed): the same values and gradient as `dropout`'s. */
+export function droppedBy(x: Tensor, drawn: HashedDropout): Tensor {
   if (!hasKernel(DROPOUT_MASK)) return tf.mul(x, keepMask(x.shape, drawn));
   const dropped = (t: Tensor) => maskKernel(drawn, t.shape, t);
   const op = tf.customGrad(((input: Tensor, save: (tensors: Tensor[]) => void) => {

@@ -12,6 +12,7 @@ import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
 import type { LowRankUpdate } from './low-rank-linear.js';
 import { gatedProductPlus } from './product.js';
 import { flatten, restore } from './linear.js';
+import { withColumnScales } from './column-scales.js';
 
 /**
  * residual + silu(gate)·up·W + b + s·(silu(gate)·up·A)·B for a low-rank layer without dropout or perturbation (an
@@ -25,6 +26,26 @@ export function gatedLowRankLinear(
   bias: Tensor | undefined,
   update: LowRankUpdate,
   residual?: Tensor,
+): Tensor | undefined {
+  return withColumnScales([{ bias, residual, update }], ([layer]) => {
+    const output = unscaledGatedLowRankLinear(gate, up, weight, layer!);
+    return output === undefined ? undefined : [output];
+  })?.[0];
+}
+
+/** What gatedLowRankLinear reads besides its input and weight. */
+interface GatedLayer {
+  readonly bias?: Tensor | undefined;
+  readonly residual?: Tensor | undefined;
+  readonly update: LowRankUpdate;
+}
+
+/** gatedLowRankLinear for an update without a column scale. */
+function unscaledGatedLowRankLinear(
+  gate: Tensor,
+  up: Tensor,
+  weight: Tensor2D,
+  { bias, residual, update }: GatedLayer,
 ): Tensor | undefined {
   if (!hasKernel(LOW_RANK_PRODUCT_INLINE) || update.dropout !== undefined || update.perturbation !== undefined)
     return undefined;

@@ -45,6 +45,8 @@ import { hasKernel } from '../kernels/has-kernel.js';
 import type { HashedDropout } from '../dropout-bits.js';
 import { keepMask } from './dropout.js';
 import { dropoutHash, dropoutMaskOf, type InputDropout } from './input-dropout.js';
+import { withColumnScales } from './column-scales.js';
+import type { MagnitudeScale } from './magnitude-scale.js';
 
 export interface LowRankUpdate {
   /** [in, r]. */
@@ -56,6 +58,11 @@ export interface LowRankUpdate {
   readonly dropout?: HashedDropout | undefined;
   /** [in, r], added to A inside the op (MonteCLoRA's sample); it receives A's gradient. */
   readonly perturbation?: Tensor2D;
+  /**
+   * Multiplies the product x·W + s·down·B per output column before the bias and residual are added (DoRA's
+   * m / ‖W + s·A·B‖, outside dropout), after the op (column-scales.ts); m receives its gradient.
+   */
+  readonly columnScale?: MagnitudeScale;
 }
 
 /** Kernel inputs, those left undefined not passed. */
@@ -228,6 +235,11 @@ export function lowRankLinear(
  * gave.
  */
 export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] {
+  return withColumnScales(layers, (plain) => unscaledLowRankLinears(x, plain))!;
+}
+
+/** lowRankLinears for layers without a column scale. */
+function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] {
   const inFeatures = x.shape[x.shape.length - 1]!;
   const flat = (t: Tensor, width: number) => tf.reshape(t, [-1, width]) as Tensor2D;
   // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).

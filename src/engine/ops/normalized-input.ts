@@ -25,6 +25,7 @@ import { productTile } from '../kernels/webgpu/low-rank-product-wgsl.js';
 import type { LowRankLayer } from './low-rank-linear.js';
 import { numberedInputs } from './numbered-inputs.js';
 import { flatten, restore } from './linear.js';
+import { withColumnScales } from './column-scales.js';
 
 /** RMSNorm's weight [inner] and epsilon. */
 export interface RmsNormSpec {
@@ -33,6 +34,15 @@ export interface RmsNormSpec {
 }
 
 export function normalizedLowRankLinears(
+  x: Tensor,
+  norm: RmsNormSpec,
+  layers: readonly LowRankLayer[],
+): Tensor[] | undefined {
+  return withColumnScales(layers, (plain) => unscaledNormalizedLowRankLinears(x, norm, plain));
+}
+
+/** normalizedLowRankLinears for layers without a column scale. */
+function unscaledNormalizedLowRankLinears(
   x: Tensor,
   norm: RmsNormSpec,
   layers: readonly LowRankLayer[],

@@ -1,13 +1,21 @@
 /**
  * DoRA (Liu et al. 2024) as PEFT implements it: the adapted weight W' = W₀ + s·ΔW is split into a learned magnitude
  * m (one per output, initialised to ‖W₀‖ per output) and its direction, y = m ⊙ (W' x) / ‖W'‖. The norm is detached,
- * as in the paper's §4.3 and PEFT. With b the bias: y = W₀x + b + (m/‖W'‖ − 1) ⊙ W₀x + (m/‖W'‖) ⊙ s·ΔW x.
+ * as in the paper's §4.3 and PEFT. With b the bias and c = m / ‖W'‖: y = W₀x + b + (c − 1) ⊙ W₀x + c ⊙ s·ΔW x, where
+ * under dropout (training) PEFT forms the last two terms from the dropped-out input x_d.
+ *
+ * Over a frozen base the layer runs on the fused low-rank op (engine/ops/low-rank-linear.ts) — as LoRA does, so on
+ * webgpu with its kernels: outside dropout y = c ⊙ (W₀x + s·ΔW x) + b, the op with a column scale; under dropout
+ * y = u + (c − 1) ⊙ v with u = W₀x + b + s·ΔW x_d and v = W₀x_d + s·ΔW x_d, two such ops. Either is PEFT's sum
+ * regrouped (the same terms; float32 rounds them in another order).
  */
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
-import { frozenLinear } from '../../engine/ops/linear.js';
-import { stopGradient } from '../../engine/ops/stop-gradient.js';
-import { dropout } from '../../engine/ops/dropout.js';
+import { linear } from '../../engine/ops/linear.js';
+import { lowRankLinear, type LowRankUpdate } from '../../engine/ops/low-rank-linear.js';
+import { adaptedColumnNorms } from '../../engine/ops/adapted-column-norms.js';
+import { magnitudeScaled, type MagnitudeScale } from '../../engine/ops/magnitude-scale.js';
+import { dropout, droppedBy, drawDropout } from '../../engine/ops/dropout.js';
 import type { Rng } from '../../engine/rng.js';
 import type { ForwardContext } from '../../models/forward-context.js';
 import type { Linear } from '../../models/layers/linear.js';
@@ -28,17 +36,42 @@ export class DoraLayer extends LoraLayer {
     this.magnitude = newVariable(() => tf.norm(base.weight, 'euclidean', 0), true);
   }
 
-  /** ‖W₀ + s·AᵀBᵀ‖ per output, detached. */
-  private weightNorm(): Tensor {
-    const adapted = tf.add(
-      this.base.weight,
-      tf.mul(tf.matMul(this.loraA as unknown as Tensor2D, this.loraB as unknown as Tensor2D), this.scaling),
-    );
-    return stopGradient(tf.norm(adapted, 'euclidean', 0));
+  /**
+   * c = m / ‖W₀ + s·A·B‖ per output, the norm detached (formed inside the op that scales by c): once per call where
+   * the context shares its weights' derived tensors (a generation's steps), else each pass.
+   */
+  private columnScale(context: ForwardContext): MagnitudeScale {
+    const [weight, a, b] = [this.base.weight, this.loraA, this.loraB] as unknown as Tensor2D[];
+    const norms = () => adaptedColumnNorms(weight!, a!, b!, this.scaling);
+    return { magnitude: this.magnitude, norms: () => context.constants?.get(this, norms) ?? norms() };
   }
 
+  /** Outside dropout: the low-rank op with c as its column scale. Under dropout ownForward forms the layer. */
+  override lowRankUpdate(x: Tensor, base: Linear, context: ForwardContext): LowRankUpdate | undefined {
+    if (context.training && this.config.dropout > 0) return undefined;
+    const update = super.lowRankUpdate(x, base, context);
+    return update === undefined ? undefined : { ...update, columnScale: this.columnScale(context) };
+  }
+
+  /** The layer under dropout as u + (c − 1) ⊙ v (the file's header), over a frozen base; else undefined. */
+  ownForward(x: Tensor, base: Linear, context: ForwardContext): Tensor | undefined {
+    if (base.weight.trainable || base.bias?.trainable) return undefined;
+    const weight = base.weight as unknown as Tensor2D;
+    const update = {
+      a: this.loraA as unknown as Tensor2D,
+      b: this.loraB as unknown as Tensor2D,
+      scaling: this.scaling,
+    };
+    const scale = this.columnScale(context);
+    const drawn = context.training ? drawDropout(this.config.dropout, context.rng) : undefined;
+    if (drawn === undefined) return lowRankLinear(x, weight, base.bias, { ...update, columnScale: scale });
+    const u = lowRankLinear(x, weight, base.bias, { ...update, dropout: drawn });
+    const v = lowRankLinear(droppedBy(x, drawn), weight, undefined, update);
+    return magnitudeScaled(v, scale, 1, u);
+  }
+
+  /** Over a trainable base (whose gradient the fused op does not take): u + (c − 1) ⊙ v from tfjs's products. */
   override forward(x: Tensor, baseOutput: Tensor, context: ForwardContext): Tensor {
-    const scale = tf.div(this.magnitude, this.weightNorm());
     const dropped = context.training ? dropout(x, this.config.dropout, context.rng) : x;
     // PEFT recomputes W₀x on the dropped-out input when dropout is active; otherwise it reuses the base output.
     const baseProduct =
@@ -46,14 +79,9 @@ export class DoraLayer extends LoraLayer {
         ? this.base.bias === undefined
           ? baseOutput
           : tf.sub(baseOutput, this.base.bias)
-        : frozenLinear(dropped, this.base.weight as unknown as Tensor2D);
+        : linear(dropped, this.base.weight as unknown as Tensor2D);
     const lora = tf.mul(this.lowRankProduct(dropped, context), this.scaling);
-    return tf.add(baseOutput, tf.add(tf.mul(tf.sub(scale, 1), baseProduct), tf.mul(scale, lora)));
-  }
-
-  /** DoRA rescales the base output too: the plain low-rank op does not apply. */
-  override lowRankUpdate(): undefined {
-    return undefined;
+    return magnitudeScaled(tf.add(baseProduct, lora), this.columnScale(context), 1, tf.add(baseOutput, lora));
   }
 
   override variables(): Variable[] {

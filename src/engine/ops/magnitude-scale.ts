@@ -1,0 +1,63 @@
+/**
+ * A product z scaled per output column by m / n — a learned magnitude m over a norm n that takes no gradient (DoRA's
+ * c = m / ‖W + s·A·B‖) — less an offset, with an addend: y = addend + z ⊙ (m / n − offset). The norm is formed inside
+ * the op, where no gradient is recorded (tfjs would otherwise keep, and differentiate, what it was formed from).
+ * Gradients: z's dy ⊙ (m / n − offset), m's the column sums of dy ⊙ z over n, the addend's dy. On webgpu each way is
+ * one dispatch (McevalMagnitudeScale, McevalMagnitudeScaleGrad); elsewhere tfjs's ops, in the order PEFT's sum takes.
+ */
+import { tf, type Tensor } from '../tf.js';
+import { hasKernel } from '../kernels/has-kernel.js';
+import { MAGNITUDE_SCALE, MAGNITUDE_SCALE_GRAD, type MagnitudeScaleAttrs } from '../kernels/webgpu/magnitude-scale.js';
+import type { CustomGradientFunc } from './product.js';
+
+/** A scale per output column: m over a norm formed when the op runs. */
+export interface MagnitudeScale {
+  /** [out], trainable. */
+  readonly magnitude: Tensor;
+  /** [out], called inside the op: its value takes no gradient. */
+  readonly norms: () => Tensor;
+}
+
+/** m / n − offset, by tfjs's ops. */
+const factorOf = (magnitude: Tensor, norms: Tensor, offset: number) => {
+  const scale = tf.div(magnitude, norms);
+  return offset === 0 ? scale : tf.sub(scale, offset);
+};
+
+export function magnitudeScaled(z: Tensor, scale: MagnitudeScale, offset: number, addend?: Tensor): Tensor {
+  const attrs: MagnitudeScaleAttrs = { offset };
+  const kernels = hasKernel(MAGNITUDE_SCALE);
+  const op = tf.customGrad(((...args: unknown[]) => {
+    const [input, magnitude, ...rest] = args as Tensor[];
+    const save = args.at(-1) as (tensors: Tensor[]) => void;
+    const plus = addend === undefined ? undefined : rest[0]!;
+    const norms = scale.norms();
+    save([input!, magnitude!, norms]);
+    const value = kernels
+      ? (tf
+          .engine()
+          .runKernel(
+            MAGNITUDE_SCALE,
+            { z: input!, m: magnitude!, n: norms, ...(plus === undefined ? {} : { addend: plus }) } as never,
+            attrs as never,
+          ) as Tensor)
+      : tf.tidy(() => {
+          const scaled = tf.mul(input!, factorOf(magnitude!, norms, offset));
+          return plus === undefined ? scaled : tf.add(plus, scaled);
+        });
+    const gradFunc = (dy: Tensor, [x, m, n]: Tensor[]) => {
+      const [dz, dm] = kernels
+        ? (tf
+            .engine()
+            .runKernel(MAGNITUDE_SCALE_GRAD, { dy, z: x!, m: m!, n: n! } as never, attrs as never) as Tensor[])
+        : [
+            tf.mul(dy, factorOf(m!, n!, offset)),
+            tf.div(tf.reshape(tf.sum(tf.mul(dy, x!), [...Array(dy.rank - 1).keys()]), m!.shape), n!),
+          ];
+      // The addend's gradient is its own tensor: tfjs accumulates each input's separately (a clone shares the buffer).
+      return plus === undefined ? [dz!, dm!] : [dz!, dm!, tf.clone(dy)];
+    };
+    return { value, gradFunc };
+  }) as unknown as CustomGradientFunc) as (...inputs: Tensor[]) => Tensor;
+  return addend === undefined ? op(z, scale.magnitude) : op(z, scale.magnitude, addend);
+}

@@ -1,0 +1,26 @@
+/**
+ * Tensors that stay the same across the forward passes of one call whose weights do not change (a generation's
+ * decoding steps): each made at its first use, kept through the passes' tidy scopes, and freed with the cache. DoRA's
+ * weight norms are such: formed once per generation rather than once per decoding step, each of which would read
+ * every weight matrix again.
+ */
+import { tf, type Tensor } from '../engine/tf.js';
+
+export class ForwardConstants {
+  private readonly made = new Map<object, Tensor>();
+
+  /** The tensor `owner` made for this call, made now by `make` if it has none yet. */
+  get(owner: object, make: () => Tensor): Tensor {
+    let tensor = this.made.get(owner);
+    if (tensor === undefined) {
+      tensor = tf.keep(make());
+      this.made.set(owner, tensor);
+    }
+    return tensor;
+  }
+
+  dispose(): void {
+    this.made.forEach((tensor) => tensor.dispose());
+    this.made.clear();
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * DoRA's webgpu kernels against the same ops on wasm (tfjs's): the adapted weight's column norms ‖W + s·A·B‖
+ * (McevalAdaptedColumnNorms) and the magnitude scaling y = addend + z ⊙ (m / n − offset) with its gradients for z, m
+ * and the addend (McevalMagnitudeScale, McevalMagnitudeScaleGrad), on widths that are not a multiple of a workgroup's
+ * columns and over rows that are not a multiple of its lanes; within 1e-5 of the largest value. A DoRA layer's
+ * training step on webgpu runs each of them once, under dropout and without; a generation forms each layer's norm once
+ * (models/forward-constants.ts), not once per decoding step.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/engine/rng.js';
+import { tf, type Tensor } from '../../src/engine/tf.js';
+import { initEngine } from '../../src/engine/backends.js';
+import { adaptedColumnNorms } from '../../src/engine/ops/adapted-column-norms.js';
+import { magnitudeScaled } from '../../src/engine/ops/magnitude-scale.js';
+import { ADAPTED_COLUMN_NORMS } from '../../src/engine/kernels/webgpu/adapted-column-norms.js';
+import { MAGNITUDE_SCALE, MAGNITUDE_SCALE_GRAD } from '../../src/engine/kernels/webgpu/magnitude-scale.js';
+import { Linear } from '../../src/models/layers/linear.js';
+import { DoraLayer } from '../../src/peft/lora/dora.js';
+import { parseLoraConfig } from '../../src/peft/lora/config.js';
+import { assertAgree } from './agreement.js';
+import { valuesOn } from './values-on.js';
+import { normalMatrices } from './random-matrix.js';
+import { withKernelCallCounts } from './dispatches.js';
+import { loadModel } from '../../src/models/load.js';
+import { loraMethod } from '../../src/peft/lora/index.js';
+import { generate } from '../../src/generation/generate.js';
+
+const NORM_SHAPES = [
+  [70, 45, 3],
+  [300, 100, 8],
+] as const;
+
+function* norms(): Iterable<Tensor> {
+  const normal = normalMatrices(new Rng(31));
+  for (const [rows, columns, rank] of NORM_SHAPES) {
+    const [w, a, b] = [normal(rows, columns), normal(rows, rank), normal(rank, columns)];
+    yield tf.tidy(() => adaptedColumnNorms(w, a, b, 0.75));
+    tf.dispose([w, a, b]);
+  }
+}
+
+test('webgpu adapted column norms agree with wasm', async () => {
+  const reference = await valuesOn('wasm', ADAPTED_COLUMN_NORMS, norms);
+  const candidate = await valuesOn('webgpu', ADAPTED_COLUMN_NORMS, norms);
+  NORM_SHAPES.forEach((shape, i) =>
+    assertAgree(`norms ${shape.join('×')}`, Array.from(candidate[i]!), Array.from(reference[i]!), 1e-5),
+  );
+});
+
+const SCALE_CASES = [
+  { offset: 0, addend: false },
+  { offset: 1, addend: true },
+] as const;
+
+/** Per case: the output, then the gradients of z, m and (where given) the addend. */
+function* scaled(): Iterable<Tensor> {
+  const rng = new Rng(32);
+  const normal = (shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+  for (const { offset, addend } of SCALE_CASES) {
+    const shape = [3, 13, 45];
+    const [z, dy, plus] = [normal(shape), normal(shape), normal(shape)];
+    const [magnitude, norm] = [normal([45]), tf.tidy(() => tf.add(tf.abs(normal([45])), 0.5))];
+    const scale = { magnitude, norms: () => tf.clone(norm) };
+    const f = (zs: Tensor, m: Tensor, extra?: Tensor) =>
+      tf.sum(tf.mul(magnitudeScaled(zs, { ...scale, magnitude: m }, offset, extra), dy));
+    const { value, grads } = tf.valueAndGrads(f)(addend ? [z, magnitude, plus] : [z, magnitude]);
+    yield tf.tidy(() => magnitudeScaled(z, scale, offset, addend ? plus : undefined));
+    yield* grads;
+    tf.dispose([value, z, dy, plus, magnitude, norm]);
+  }
+}
+
+test('webgpu magnitude scaling agrees with wasm: the output and the gradients of z, m and the addend', async () => {
+  const reference = await valuesOn('wasm', MAGNITUDE_SCALE, scaled);
+  const candidate = await valuesOn('webgpu', MAGNITUDE_SCALE, scaled);
+  const labels = ['y', 'dz', 'dm', 'y + addend', 'dz', 'dm', 'dAddend'];
+  assert.equal(candidate.length, labels.length);
+  labels.forEach((label, i) =>
+    assertAgree(`${label} (${i})`, Array.from(candidate[i]!), Array.from(reference[i]!), 1e-5),
+  );
+});
+
+for (const dropout of [0, 0.2]) {
+  test(`a DoRA layer's step on webgpu (dropout ${dropout}) runs the norm, scaling and gradient kernels once`, async () => {
+    await initEngine('webgpu');
+    const before = tf.memory().numTensors;
+    const rng = new Rng(33);
+    const initial = normalMatrices(rng)(40, 24);
+    const weight = tf.variable(initial, false);
+    initial.dispose();
+    const linear = new Linear('test.proj', weight);
+    const layer = new DoraLayer(linear, parseLoraConfig({ r: 4, alpha: 8, dropout, targetModules: ['x'] }, 't'), rng);
+    linear.adapter = layer;
+    const x = tf.tidy(() => normalMatrices(rng)(6, 40));
+    const { calls } = await withKernelCallCounts(
+      [ADAPTED_COLUMN_NORMS, MAGNITUDE_SCALE, MAGNITUDE_SCALE_GRAD],
+      async () => {
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(linear.forward(x, { training: true, rng: new Rng(5) })),
+          [layer.loraA, layer.loraB, layer.magnitude],
+        );
+        await value.data();
+        tf.dispose([value, ...Object.values(grads)]);
+      },
+    );
+    assert.deepEqual(calls, { [ADAPTED_COLUMN_NORMS]: 1, [MAGNITUDE_SCALE]: 1, [MAGNITUDE_SCALE_GRAD]: 1 });
+    [x, weight, ...layer.variables()].forEach((t) => t.dispose());
+    assert.equal(tf.memory().numTensors, before);
+  });
+}
+
+test("a generation with a DoRA adapter forms each layer's weight norm once, not once per decoding step", async () => {
+  await initEngine('webgpu');
+  const before = tf.memory().numTensors;
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  const config = parseLoraConfig({ r: 4, alpha: 8, useDora: true, targetModules: ['q_proj', 'v_proj'] }, 't');
+  const adapter = loraMethod.apply(model, config, new Rng(4));
+  const layers = model.layers.length * 2;
+  const { calls } = await withKernelCallCounts([ADAPTED_COLUMN_NORMS], () =>
+    generate(model, tokenizer, [tokenizer.encode('once upon')], { maxNewTokens: 4, eosTokenIds: [] }),
+  );
+  assert.equal(calls[ADAPTED_COLUMN_NORMS], layers);
+  adapter.dispose();
+  model.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
