@@ -48,7 +48,8 @@
  *    transposed operand, on them all, and on none (MCEVAL_WEBGPU_PRODUCTS transposed, all and tfjs);
  *  - greedy decoding with a LoRA adapter on the `--model` (generation.ts; `--generation` batch × prompt × new tokens,
  *    8 × 32 × 64 by default): tokens per second, milliseconds and dispatches per decoding step, with mceval's kernels
- *    and with tfjs's ops — what an evaluation's generation (HumanEval, GSM8K) gets from the card;
+ *    and with tfjs's ops — what an evaluation's generation (HumanEval, GSM8K) gets from the card — and with a DoRA
+ *    adapter (mceval's kernels);
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting.
@@ -512,10 +513,15 @@ const productSteps = await stepsBySetting(
 );
 const [generationBatch, generationPrompt, generationTokens] = argument('generation', '8x32x64').split('x').map(Number);
 const generation = [];
-for (const kernels of ['mceval', 'tfjs'] as const) {
-  const shape = { batch: generationBatch!, prompt: generationPrompt!, tokens: generationTokens! };
-  generation.push(finished('generation', await generationSpeed(modelSpec, medium, tokenizer, LORA, shape, kernels)));
-}
+const generationShape = { batch: generationBatch!, prompt: generationPrompt!, tokens: generationTokens! };
+for (const kernels of ['mceval', 'tfjs'] as const)
+  generation.push(
+    finished('generation', await generationSpeed(modelSpec, medium, tokenizer, LORA, generationShape, kernels)),
+  );
+// DoRA's decoding: each layer's product scaled per column, its weight norm formed once per generation.
+generation.push(
+  finished('generation', await generationSpeed(modelSpec, medium, tokenizer, DORA, generationShape, 'mceval')),
+);
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {

@@ -1,9 +1,9 @@
 /**
- * The kit's decoding section: greedy generation with a LoRA adapter applied, as an evaluation after fine-tuning runs it
- * (HumanEval's samples, GSM8K's answers) — `batch` prompts of `prompt` seeded random tokens, `tokens` new tokens each
- * (no EOS, so every row runs to the end), the KV cache on, each step reading its logits back. Reports tokens per
- * second and, per decoding step (the prompt's step included, averaged), milliseconds and compute dispatches: a step
- * decodes one token per row, so its dispatches, each recorded by the host, are what a GPU waits on.
+ * The kit's decoding section: greedy generation with a LoRA (or DoRA) adapter applied, as an evaluation after
+ * fine-tuning runs it (HumanEval's samples, GSM8K's answers) — `batch` prompts of `prompt` seeded random tokens,
+ * `tokens` new tokens each (no EOS, so every row runs to the end), the KV cache on, each step reading its logits back.
+ * Reports tokens per second and, per decoding step (the prompt's step included, averaged), milliseconds and compute
+ * dispatches: a step decodes one token per row, so its dispatches, each recorded by the host, are what a GPU waits on.
  */
 import { tf } from '../../src/engine/tf.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -53,6 +53,7 @@ export async function generationSpeed(
     const dispatchesPerStep = dispatched() / steps;
     return {
       backend: tf.getBackend(),
+      method: lora.useDora ? 'dora' : 'lora',
       kernels,
       model: name,
       batch,

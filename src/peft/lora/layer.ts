@@ -62,8 +62,8 @@ export class LoraLayer implements LinearAdapter {
 
   /**
    * This pass's update for the fused op (engine/ops/low-rank-linear.ts): the same values as `forward`, with fewer
-   * activations kept for the backward pass. Only over a frozen base; subclasses that change the update's form (DoRA)
-   * decline it.
+   * activations kept for the backward pass. Only over a frozen base; DoRA adds its column scale, and declines it under
+   * dropout (its own forward then).
    */
   lowRankUpdate(x: Tensor, base: Linear, context: ForwardContext): LowRankUpdate | undefined {
     if (base.weight.trainable || base.bias?.trainable) return undefined;
