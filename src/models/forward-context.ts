@@ -5,7 +5,10 @@ import type { ForwardConstants } from './forward-constants.js';
 export interface ForwardContext {
   readonly training: boolean;
   readonly rng?: Rng;
-  /** Where the passes of one call share their weights' derived tensors (generation's); none elsewhere. */
+  /**
+   * Where the passes of one call share what their weights derive (a generation's steps, a training step's
+   * micro-batches); none elsewhere.
+   */
   readonly constants?: ForwardConstants;
 }
 

@@ -6,6 +6,7 @@
  */
 import { addEach } from '../engine/ops/add-each.js';
 import { watchPeakTensorBytes } from '../engine/peak-bytes.js';
+import { ForwardConstants } from '../models/forward-constants.js';
 import { tf, type Scalar, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
 import { requireDecoder, type Model } from '../models/model.js';
@@ -223,41 +224,47 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
   let taskLoss: Tensor | undefined;
   let totalLoss: Tensor | undefined;
   let summed: Tensor[] | undefined;
-  chunks.forEach(({ rows, batch, targets, terms }) => {
-    const share = chunks.length === 1 ? 1 : terms / allTerms;
-    const labels = rows.map((row) => row.label);
-    const next = tf.tidy(() => {
-      let task: Tensor | undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        const context = { training: true, rng: step.rng };
-        const loss =
-          step.objective === 'classification'
-            ? classificationLoss(model.classify(batch, context), labels)
-            : causalLmLoss(requireDecoder(model, 'Causal-LM training'), batch, context, targets);
-        task = tf.keep(share === 1 ? loss : tf.mul(loss, share));
-        const extra = step.hooks.regularizer?.();
-        const total = extra === undefined ? loss : tf.add(loss, extra);
-        return (share === 1 ? total : tf.mul(total, share)) as Scalar;
-      }, parameters);
-      // A parameter the loss does not reach (e.g. A under MonteCLoRA's detachPerturbedA) gets a zero gradient.
-      const gradients = parameters.map(
-        (parameter) => (grads[parameter.name] as Tensor | undefined) ?? tf.zerosLike(parameter),
-      );
-      // The running sums are given up to addEach, which on webgpu writes the new sums over them.
-      const accumulated = summed === undefined ? gradients : addEach(summed, gradients);
-      // The micro-batch's kept loss is folded into the running sum and released.
-      const taskSum = taskLoss === undefined ? task! : tf.add(taskLoss, task!);
-      if (taskSum !== task) task!.dispose();
-      const totalSum = totalLoss === undefined ? value : tf.add(totalLoss, value);
-      return { gradients: accumulated.map((g) => tf.keep(g)), task: tf.keep(taskSum), total: tf.keep(totalSum) };
+  // The weights change only after the last micro-batch: what they derive (DoRA's norms) is made once a step.
+  const constants = new ForwardConstants();
+  try {
+    chunks.forEach(({ rows, batch, targets, terms }) => {
+      const share = chunks.length === 1 ? 1 : terms / allTerms;
+      const labels = rows.map((row) => row.label);
+      const next = tf.tidy(() => {
+        let task: Tensor | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const context = { training: true, rng: step.rng, constants };
+          const loss =
+            step.objective === 'classification'
+              ? classificationLoss(model.classify(batch, context), labels)
+              : causalLmLoss(requireDecoder(model, 'Causal-LM training'), batch, context, targets);
+          task = tf.keep(share === 1 ? loss : tf.mul(loss, share));
+          const extra = step.hooks.regularizer?.();
+          const total = extra === undefined ? loss : tf.add(loss, extra);
+          return (share === 1 ? total : tf.mul(total, share)) as Scalar;
+        }, parameters);
+        // A parameter the loss does not reach (e.g. A under MonteCLoRA's detachPerturbedA) gets a zero gradient.
+        const gradients = parameters.map(
+          (parameter) => (grads[parameter.name] as Tensor | undefined) ?? tf.zerosLike(parameter),
+        );
+        // The running sums are given up to addEach, which on webgpu writes the new sums over them.
+        const accumulated = summed === undefined ? gradients : addEach(summed, gradients);
+        // The micro-batch's kept loss is folded into the running sum and released.
+        const taskSum = taskLoss === undefined ? task! : tf.add(taskLoss, task!);
+        if (taskSum !== task) task!.dispose();
+        const totalSum = totalLoss === undefined ? value : tf.add(totalLoss, value);
+        return { gradients: accumulated.map((g) => tf.keep(g)), task: tf.keep(taskSum), total: tf.keep(totalSum) };
+      });
+      summed?.forEach((g) => g.dispose());
+      taskLoss?.dispose();
+      totalLoss?.dispose();
+      summed = next.gradients;
+      taskLoss = next.task;
+      totalLoss = next.total;
     });
-    summed?.forEach((g) => g.dispose());
-    taskLoss?.dispose();
-    totalLoss?.dispose();
-    summed = next.gradients;
-    taskLoss = next.task;
-    totalLoss = next.total;
-  });
+  } finally {
+    constants.dispose();
+  }
   let norm: Tensor | undefined;
   tf.tidy(() => {
     const clip = globalNormClipping(summed!, step.maxGradNorm);

@@ -4,7 +4,7 @@
  * and the addend (McevalMagnitudeScale, McevalMagnitudeScaleGrad), on widths that are not a multiple of a workgroup's
  * columns and over rows that are not a multiple of its lanes; within 1e-5 of the largest value. A DoRA layer's
  * training step on webgpu runs each of them once, under dropout and without; a generation forms each layer's norm once
- * (models/forward-constants.ts), not once per decoding step.
+ * (models/forward-constants.ts), not once per decoding step, and a training step once, not once per micro-batch.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +25,7 @@ import { withKernelCallCounts } from './dispatches.js';
 import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { generate } from '../../src/generation/generate.js';
+import { fineTuneAdapterAndHead } from '../helpers.js';
 
 const NORM_SHAPES = [
   [70, 45, 3],
@@ -121,6 +122,24 @@ test("a generation with a DoRA adapter forms each layer's weight norm once, not 
     generate(model, tokenizer, [tokenizer.encode('once upon')], { maxNewTokens: 4, eosTokenIds: [] }),
   );
   assert.equal(calls[ADAPTED_COLUMN_NORMS], layers);
+  adapter.dispose();
+  model.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test("a DoRA training step forms each layer's weight norm once, however many micro-batches it has", async () => {
+  await initEngine('webgpu');
+  const before = tf.memory().numTensors;
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  model.addClassificationHead(2);
+  const config = parseLoraConfig({ r: 4, alpha: 8, useDora: true, targetModules: ['q_proj', 'v_proj'] }, 't');
+  const adapter = loraMethod.apply(model, config, new Rng(4));
+  const examples = ['good', 'bad', 'fine', 'poor'].map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 }));
+  // Two epochs of one batch of 4, in 2 micro-batches: two steps.
+  const { calls } = await withKernelCallCounts([ADAPTED_COLUMN_NORMS], () =>
+    fineTuneAdapterAndHead(model, adapter, examples, 2),
+  );
+  assert.equal(calls[ADAPTED_COLUMN_NORMS], 2 * model.layers.length * 2);
   adapter.dispose();
   model.dispose();
   assert.equal(tf.memory().numTensors, before);
