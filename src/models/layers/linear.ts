@@ -1,6 +1,7 @@
 /**
  * A linear layer of a model, with a seam for parameter-efficient adapters: an adapter sees the layer's input and the
- * frozen base output and returns the adapted output. Injecting an adapter sets `adapter`; the base weights stay.
+ * frozen base output and returns the adapted output — or gives a low-rank update that the layer runs as one op, or
+ * forms the whole output itself (LinearAdapter). Injecting an adapter sets `adapter`; the base weights stay.
  */
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
 import { normalizedLowRankLinears } from '../../engine/ops/normalized-input.js';

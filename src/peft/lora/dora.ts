@@ -38,7 +38,7 @@ export class DoraLayer extends LoraLayer {
 
   /**
    * c = m / ‖W₀ + s·A·B‖ per output, the norm detached (formed inside the op that scales by c): once per call where
-   * the context shares its weights' derived tensors (a generation's steps), else each pass.
+   * the context shares what the weights derive (a generation's steps, a training step's micro-batches), else each pass.
    */
   private columnScale(context: ForwardContext): MagnitudeScale {
     const [weight, a, b] = [this.base.weight, this.loraA, this.loraB] as unknown as Tensor2D[];
