@@ -1,6 +1,6 @@
 /** Scores any classification task: batched eval-mode forward passes, then the metrics on float64 log-probabilities. */
 import { tf } from '../engine/tf.js';
-import { EVAL_CONTEXT } from '../models/forward-context.js';
+import { withEvaluationContext } from '../models/forward-context.js';
 import type { Model } from '../models/model.js';
 import { padInputs } from '../models/tokenizers/padding.js';
 import type { EncodedExample } from '../train/fine-tune.js';
@@ -25,17 +25,19 @@ export async function classLogProbabilities(
   examples: readonly EncodedExample[],
   batchSize = 32,
 ): Promise<number[][]> {
-  const rows: number[][] = [];
-  for (let start = 0; start < examples.length; start += batchSize) {
-    const chunk = examples.slice(start, start + batchSize);
-    const batch = padInputs(chunk, model.config.padTokenId);
-    const logits = tf.tidy(() => model.classify(batch, EVAL_CONTEXT));
-    const values = await logits.data();
-    const numLabels = logits.shape[1];
-    logits.dispose();
-    for (let i = 0; i < chunk.length; i++) rows.push(logSoftmax(values.subarray(i * numLabels, (i + 1) * numLabels)));
-  }
-  return rows;
+  return withEvaluationContext(async (context) => {
+    const rows: number[][] = [];
+    for (let start = 0; start < examples.length; start += batchSize) {
+      const chunk = examples.slice(start, start + batchSize);
+      const batch = padInputs(chunk, model.config.padTokenId);
+      const logits = tf.tidy(() => model.classify(batch, context));
+      const values = await logits.data();
+      const numLabels = logits.shape[1];
+      logits.dispose();
+      for (let i = 0; i < chunk.length; i++) rows.push(logSoftmax(values.subarray(i * numLabels, (i + 1) * numLabels)));
+    }
+    return rows;
+  });
 }
 
 export async function evaluateClassification(

@@ -4,7 +4,7 @@
  * prompts (teacher-forced) — the intrinsic robustness the table reports for generation tasks too.
  */
 import { tf } from '../engine/tf.js';
-import { EVAL_CONTEXT } from '../models/forward-context.js';
+import { withEvaluationContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { padBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
@@ -32,33 +32,35 @@ export async function referenceNll(
   tokenizer: TextTokenizer,
   docs: readonly GenerationDoc[],
 ): Promise<number> {
-  let total = 0;
-  let count = 0;
-  for (let start = 0; start < docs.length; start += BATCH) {
-    const rows = docs.slice(start, start + BATCH).map((doc) => {
-      const row = promptContinuationIds(tokenizer, doc.prompt, doc.reference, {
-        chat: doc.chat,
-        chatHistory: doc.chatHistory,
-        maxLength: Number.POSITIVE_INFINITY, // the window below bounds the length, cutting the prompt, not the reference
+  return withEvaluationContext(async (context) => {
+    let total = 0;
+    let count = 0;
+    for (let start = 0; start < docs.length; start += BATCH) {
+      const rows = docs.slice(start, start + BATCH).map((doc) => {
+        const row = promptContinuationIds(tokenizer, doc.prompt, doc.reference, {
+          chat: doc.chat,
+          chatHistory: doc.chatHistory,
+          maxLength: Number.POSITIVE_INFINITY, // the window below bounds the length, cutting the prompt, not the reference
+        });
+        const fitted = fitScoredToWindow(row.ids, row.targetStart, model.config.maxPositionEmbeddings);
+        return { ids: fitted.ids, targetStart: fitted.from };
       });
-      const fitted = fitScoredToWindow(row.ids, row.targetStart, model.config.maxPositionEmbeddings);
-      return { ids: fitted.ids, targetStart: fitted.from };
-    });
-    const batch = padBatch(
-      rows.map((row) => row.ids),
-      model.config.padTokenId,
-    );
-    const targets = targetMask(batch, rows);
-    // The loss counts a target at position t ≥ 1 only (position 0 has nothing before it).
-    const counted = targets.filter((value, i) => value === 1 && i % batch.length !== 0).length;
-    if (counted === 0) continue;
-    const loss = tf.tidy(() => causalLmLoss(model, batch, EVAL_CONTEXT, targets));
-    const mean = (await loss.data())[0]!;
-    loss.dispose();
-    total += mean * counted;
-    count += counted;
-  }
-  return count === 0 ? Number.NaN : total / count;
+      const batch = padBatch(
+        rows.map((row) => row.ids),
+        model.config.padTokenId,
+      );
+      const targets = targetMask(batch, rows);
+      // The loss counts a target at position t ≥ 1 only (position 0 has nothing before it).
+      const counted = targets.filter((value, i) => value === 1 && i % batch.length !== 0).length;
+      if (counted === 0) continue;
+      const loss = tf.tidy(() => causalLmLoss(model, batch, context, targets));
+      const mean = (await loss.data())[0]!;
+      loss.dispose();
+      total += mean * counted;
+      count += counted;
+    }
+    return count === 0 ? Number.NaN : total / count;
+  });
 }
 
 /**

@@ -5,8 +5,7 @@
  */
 import { tf, type Tensor } from '../engine/tf.js';
 import { Rng } from '../engine/rng.js';
-import { EVAL_CONTEXT, type ForwardContext } from '../models/forward-context.js';
-import { ForwardConstants } from '../models/forward-constants.js';
+import { EVAL_CONTEXT, withEvaluationContext, type ForwardContext } from '../models/forward-context.js';
 import type { KvCache, LlamaModel } from '../models/llama/model.js';
 import { padBatch, positionIds, type PaddedBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
@@ -64,7 +63,7 @@ interface RowState {
 /** Where decoding stands: the left-padded prompt, each row's key mask and positions so far, and the KV cache. */
 interface DecodingState {
   readonly prompt: PaddedBatch;
-  /** The decoding passes' context: their weights' derived tensors made once for the call. */
+  /** The decoding passes' context: what their weights derive made once for the call. */
   readonly context: ForwardContext;
   readonly rows: RowState[];
   keyMask: number[];
@@ -73,6 +72,17 @@ interface DecodingState {
 }
 
 export async function generate(
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  prompts: readonly (readonly number[])[],
+  options: GenerationOptions,
+): Promise<GeneratedRow[]> {
+  return withEvaluationContext((context) => generateIn(context, model, tokenizer, prompts, options));
+}
+
+/** generate, its decoding passes run in `context`. */
+async function generateIn(
+  context: ForwardContext,
   model: LlamaModel,
   tokenizer: TextTokenizer,
   prompts: readonly (readonly number[])[],
@@ -87,7 +97,7 @@ export async function generate(
   const prompt = padBatch(prompts, model.config.padTokenId, { side: 'left' });
   const state: DecodingState = {
     prompt,
-    context: { ...EVAL_CONTEXT, constants: new ForwardConstants() },
+    context,
     rows: prompts.map(() => ({ ids: [], logprobs: [], text: '', done: false, reason: 'max-new-tokens' })),
     keyMask: Array.from(prompt.mask),
     positions: Array.from(positionIds(prompt)),
@@ -125,7 +135,6 @@ export async function generate(
     }
   } finally {
     disposeCache(state.cache);
-    state.context.constants?.dispose();
   }
   return state.rows.map((row, i) => ({
     ids: row.ids,

@@ -4,7 +4,7 @@
  * and token and character counts for length normalisation. Batched with right padding.
  */
 import { tf } from '../engine/tf.js';
-import { EVAL_CONTEXT } from '../models/forward-context.js';
+import { withEvaluationContext, type ForwardContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { padBatch, type PaddedBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
@@ -33,37 +33,39 @@ export async function scoreTokenSpans(
   sequences: readonly { readonly ids: readonly number[]; readonly from: number }[],
   batchSize = 16,
 ): Promise<{ tokenLogprobs: number[]; isGreedy: boolean }[]> {
-  const results: { tokenLogprobs: number[]; isGreedy: boolean }[] = [];
-  const window = model.config.maxPositionEmbeddings;
-  for (let start = 0; start < sequences.length; start += batchSize) {
-    const chunk = sequences
-      .slice(start, start + batchSize)
-      .map((sequence) => fitScoredToWindow(sequence.ids, sequence.from, window));
-    const batch = padBatch(
-      chunk.map((sequence) => sequence.ids),
-      model.config.padTokenId,
-    );
-    // Token t is predicted by the logits at position t − 1: those positions are scored, on the device.
-    const scored = chunk.map((sequence) => Math.max(1, sequence.from));
-    const rows = chunk.flatMap((sequence, b) =>
-      sequence.ids.slice(scored[b]!).map((_, i) => b * batch.length + scored[b]! + i - 1),
-    );
-    const tokens = chunk.flatMap((sequence, b) => sequence.ids.slice(scored[b]!));
-    const { logprobs, greedy } =
-      rows.length === 0
-        ? { logprobs: new Float32Array(0), greedy: new Uint8Array(0) }
-        : await scoreRows(model, batch, rows, tokens);
-    let row = 0;
-    for (const [b, sequence] of chunk.entries()) {
-      const count = Math.max(0, sequence.ids.length - scored[b]!);
-      results.push({
-        tokenLogprobs: Array.from(logprobs.subarray(row, row + count)),
-        isGreedy: greedy.subarray(row, row + count).every((flag) => flag === 1),
-      });
-      row += count;
+  return withEvaluationContext(async (context) => {
+    const results: { tokenLogprobs: number[]; isGreedy: boolean }[] = [];
+    const window = model.config.maxPositionEmbeddings;
+    for (let start = 0; start < sequences.length; start += batchSize) {
+      const chunk = sequences
+        .slice(start, start + batchSize)
+        .map((sequence) => fitScoredToWindow(sequence.ids, sequence.from, window));
+      const batch = padBatch(
+        chunk.map((sequence) => sequence.ids),
+        model.config.padTokenId,
+      );
+      // Token t is predicted by the logits at position t − 1: those positions are scored, on the device.
+      const scored = chunk.map((sequence) => Math.max(1, sequence.from));
+      const rows = chunk.flatMap((sequence, b) =>
+        sequence.ids.slice(scored[b]!).map((_, i) => b * batch.length + scored[b]! + i - 1),
+      );
+      const tokens = chunk.flatMap((sequence, b) => sequence.ids.slice(scored[b]!));
+      const { logprobs, greedy } =
+        rows.length === 0
+          ? { logprobs: new Float32Array(0), greedy: new Uint8Array(0) }
+          : await scoreRows(model, batch, rows, tokens, context);
+      let row = 0;
+      for (const [b, sequence] of chunk.entries()) {
+        const count = Math.max(0, sequence.ids.length - scored[b]!);
+        results.push({
+          tokenLogprobs: Array.from(logprobs.subarray(row, row + count)),
+          isGreedy: greedy.subarray(row, row + count).every((flag) => flag === 1),
+        });
+        row += count;
+      }
     }
-  }
-  return results;
+    return results;
+  });
 }
 
 /**
@@ -76,11 +78,12 @@ async function scoreRows(
   batch: PaddedBatch,
   rows: readonly number[],
   tokens: readonly number[],
+  context: ForwardContext,
 ): Promise<{ logprobs: Float32Array; greedy: Uint8Array }> {
   const [logprobs, greedy] = tf.tidy(() => {
-    const hidden = model.hiddenAt(batch, rows, EVAL_CONTEXT);
+    const hidden = model.hiddenAt(batch, rows, context);
     // The head over chunks of rows, so that [rows, vocab] logits never exist at once (headChunkRows).
-    const head = model.chunkedHeadReader(EVAL_CONTEXT);
+    const head = model.chunkedHeadReader(context);
     const chunks = rowChunks(rows.length, headChunkRows(model.config.vocabSize)).map(([start, size]) =>
       tf.tidy(() => {
         const logits = head(tf.slice(hidden, [start, 0], [size, -1]));

@@ -1,8 +1,8 @@
 /**
  * Tensors that stay the same across the forward passes of one call whose weights do not change (a generation's
- * decoding steps, a training step's micro-batches): each made at its first use, kept through the passes' tidy scopes,
- * and freed with the cache. DoRA's weight norms are such: formed once per generation or step rather than once per
- * pass, each of which would read every weight matrix again. Only what takes no gradient belongs here.
+ * decoding steps, an evaluation's batches, a training step's micro-batches): each made at its first use, kept through
+ * the passes' tidy scopes, and freed with the cache. DoRA's weight norms are such: formed once per call rather than
+ * once per pass, each of which would read every weight matrix again. Only what takes no gradient belongs here.
  */
 import { tf, type Tensor } from '../engine/tf.js';
 

@@ -4,7 +4,8 @@
  * and the addend (McevalMagnitudeScale, McevalMagnitudeScaleGrad), on widths that are not a multiple of a workgroup's
  * columns and over rows that are not a multiple of its lanes; within 1e-5 of the largest value. A DoRA layer's
  * training step on webgpu runs each of them once, under dropout and without; a generation forms each layer's norm once
- * (models/forward-constants.ts), not once per decoding step, and a training step once, not once per micro-batch.
+ * (models/forward-constants.ts), not once per decoding step, a training step once, not once per micro-batch, and an
+ * evaluation's or a scoring's call once, not once per batch.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,11 @@ import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { generate } from '../../src/generation/generate.js';
 import { fineTuneAdapterAndHead } from '../helpers.js';
+import { classLogProbabilities } from '../../src/evaluation/classification.js';
+import { scoreTokenSpans } from '../../src/generation/score.js';
+import type { LlamaModel } from '../../src/models/llama/model.js';
+import type { TextTokenizer } from '../../src/models/tokenizers/tokenizer.js';
+import type { AppliedAdapter } from '../../src/peft/types.js';
 
 const NORM_SHAPES = [
   [70, 45, 3],
@@ -111,36 +117,54 @@ for (const dropout of [0, 0.2]) {
   });
 }
 
-test("a generation with a DoRA adapter forms each layer's weight norm once, not once per decoding step", async () => {
-  await initEngine('webgpu');
-  const before = tf.memory().numTensors;
-  const { model, tokenizer } = loadModel('builtin:tiny');
-  const config = parseLoraConfig({ r: 4, alpha: 8, useDora: true, targetModules: ['q_proj', 'v_proj'] }, 't');
-  const adapter = loraMethod.apply(model, config, new Rng(4));
-  const layers = model.layers.length * 2;
-  const { calls } = await withKernelCallCounts([ADAPTED_COLUMN_NORMS], () =>
-    generate(model, tokenizer, [tokenizer.encode('once upon')], { maxNewTokens: 4, eosTokenIds: [] }),
-  );
-  assert.equal(calls[ADAPTED_COLUMN_NORMS], layers);
-  adapter.dispose();
-  model.dispose();
-  assert.equal(tf.memory().numTensors, before);
-});
-
-test("a DoRA training step forms each layer's weight norm once, however many micro-batches it has", async () => {
+/**
+ * How many weight norms `body` formed on builtin:tiny (a classification head added) with DoRA on q and v, and the number
+ * of DoRA layers; no tensor is left behind.
+ */
+async function normsFormed(
+  body: (model: LlamaModel, tokenizer: TextTokenizer, adapter: AppliedAdapter) => Promise<unknown>,
+): Promise<{ norms: number; layers: number }> {
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const { model, tokenizer } = loadModel('builtin:tiny');
   model.addClassificationHead(2);
   const config = parseLoraConfig({ r: 4, alpha: 8, useDora: true, targetModules: ['q_proj', 'v_proj'] }, 't');
   const adapter = loraMethod.apply(model, config, new Rng(4));
-  const examples = ['good', 'bad', 'fine', 'poor'].map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 }));
-  // Two epochs of one batch of 4, in 2 micro-batches: two steps.
-  const { calls } = await withKernelCallCounts([ADAPTED_COLUMN_NORMS], () =>
-    fineTuneAdapterAndHead(model, adapter, examples, 2),
-  );
-  assert.equal(calls[ADAPTED_COLUMN_NORMS], 2 * model.layers.length * 2);
+  const { calls } = await withKernelCallCounts([ADAPTED_COLUMN_NORMS], () => body(model, tokenizer, adapter));
   adapter.dispose();
   model.dispose();
   assert.equal(tf.memory().numTensors, before);
+  return { norms: calls[ADAPTED_COLUMN_NORMS]!, layers: model.layers.length * 2 };
+}
+
+const examplesOf = (tokenizer: TextTokenizer) =>
+  ['good', 'bad', 'fine', 'poor', 'nice'].map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 }));
+
+test("a generation with a DoRA adapter forms each layer's weight norm once, not once per decoding step", async () => {
+  const { norms, layers } = await normsFormed((model, tokenizer) =>
+    generate(model, tokenizer, [tokenizer.encode('once upon')], { maxNewTokens: 4, eosTokenIds: [] }),
+  );
+  assert.equal(norms, layers);
+});
+
+test("a DoRA training step forms each layer's weight norm once, however many micro-batches it has", async () => {
+  // Two epochs of one batch of 4, in 2 micro-batches: two steps.
+  const { norms, layers } = await normsFormed((model, tokenizer, adapter) =>
+    fineTuneAdapterAndHead(model, adapter, examplesOf(tokenizer).slice(0, 4), 2),
+  );
+  assert.equal(norms, 2 * layers);
+});
+
+test("classification evaluation and continuation scoring with DoRA form each layer's norm once per call", async () => {
+  // Batches of 2: three forward passes a call.
+  const { norms, layers } = await normsFormed(async (model, tokenizer) => {
+    const examples = examplesOf(tokenizer);
+    await classLogProbabilities(model, examples, 2);
+    await scoreTokenSpans(
+      model,
+      examples.map(({ ids }) => ({ ids, from: 1 })),
+      2,
+    );
+  });
+  assert.equal(norms, 2 * layers);
 });
