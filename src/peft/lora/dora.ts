@@ -15,7 +15,7 @@ import { linear } from '../../engine/ops/linear.js';
 import { lowRankLinear, type LowRankUpdate } from '../../engine/ops/low-rank-linear.js';
 import { adaptedColumnNorms } from '../../engine/ops/adapted-column-norms.js';
 import { magnitudeScaled, type MagnitudeScale } from '../../engine/ops/magnitude-scale.js';
-import { dropout, droppedBy, drawDropout } from '../../engine/ops/dropout.js';
+import { dropout, droppedBy } from '../../engine/ops/dropout.js';
 import type { Rng } from '../../engine/rng.js';
 import type { ForwardContext } from '../../models/forward-context.js';
 import type { Linear } from '../../models/layers/linear.js';
@@ -55,18 +55,15 @@ export class DoraLayer extends LoraLayer {
 
   /** The layer under dropout as u + (c − 1) ⊙ v (the file's header), over a frozen base; else undefined. */
   ownForward(x: Tensor, base: Linear, context: ForwardContext): Tensor | undefined {
-    if (base.weight.trainable || base.bias?.trainable) return undefined;
+    // LoRA's update for this pass, its dropout drawn: u's. Undefined over a trainable base.
+    const update = super.lowRankUpdate(x, base, context);
+    if (update === undefined) return undefined;
     const weight = base.weight as unknown as Tensor2D;
-    const update = {
-      a: this.loraA as unknown as Tensor2D,
-      b: this.loraB as unknown as Tensor2D,
-      scaling: this.scaling,
-    };
     const scale = this.columnScale(context);
-    const drawn = context.training ? drawDropout(this.config.dropout, context.rng) : undefined;
-    if (drawn === undefined) return lowRankLinear(x, weight, base.bias, { ...update, columnScale: scale });
-    const u = lowRankLinear(x, weight, base.bias, { ...update, dropout: drawn });
-    const v = lowRankLinear(droppedBy(x, drawn), weight, undefined, update);
+    const { dropout: drawn, ...undropped } = update;
+    if (drawn === undefined) return lowRankLinear(x, weight, base.bias, { ...undropped, columnScale: scale });
+    const u = lowRankLinear(x, weight, base.bias, update);
+    const v = lowRankLinear(droppedBy(x, drawn), weight, undefined, undropped);
     return magnitudeScaled(v, scale, 1, u);
   }
 
