@@ -106,6 +106,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_GROUPS=always is not a choice mceval has: use auto or never, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_FEW_ROWS: 'all' },
+      /^Error: MCEVAL_WEBGPU_FEW_ROWS=all is not a number of rows: use 0 \(never\), a row count, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_ATTENTION_LANES: '3' },
       /^Error: MCEVAL_WEBGPU_ATTENTION_LANES=3 is not a lane count mceval has: use 1, 2, 4, 8, 16, 32 or unset it\.\n$/,
     ],

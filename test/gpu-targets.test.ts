@@ -156,6 +156,11 @@ const SWEPT = {
     { method: 'full', setting: 'all', msPerStep: 70 },
     { method: 'full', setting: 'tfjs', msPerStep: 90 },
   ],
+  // Decoding steps: the few-rows shader against 64-row tiles.
+  fewRowsGeneration: [
+    { setting: '16', msPerStep: 4 },
+    { setting: '0', msPerStep: 9 },
+  ],
 };
 
 const LABELS: Record<keyof typeof SWEPT, string> = {
@@ -167,12 +172,13 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   matmulThresholds: 'matmul threshold',
   attentionSteps: 'attention lanes step',
   productSteps: 'products step',
+  fewRowsGeneration: 'few rows generation',
 };
 
 test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
   const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
   const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
-  assert.equal(choices.length, 8);
+  assert.equal(choices.length, 9);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
     current: '15',
@@ -211,6 +217,9 @@ test("each swept setting's fastest value, set only where it beats the default by
     saving: 1 - 70 / 80,
     set: 'MCEVAL_WEBGPU_PRODUCTS=all',
   });
+  // Decoding: the default (the few-rows shader up to 16 rows) is the fastest, and stays.
+  assert.deepEqual(by['MCEVAL_WEBGPU_FEW_ROWS']!.measured, { '16': 4, '0': 9 });
+  assert.equal(by['MCEVAL_WEBGPU_FEW_ROWS']!.set, null);
 });
 
 test("a cut-off run's section lines give the same choices; a sweep not reached, or without its default's steps, none", () => {
@@ -232,7 +241,7 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
-  assert.equal(variables.length, 7);
+  assert.equal(variables.length, 8);
 });
 
 test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as −1), its own time is the default's", () => {

@@ -48,8 +48,9 @@
  *    transposed operand, on them all, and on none (MCEVAL_WEBGPU_PRODUCTS transposed, all and tfjs);
  *  - greedy decoding with a LoRA adapter on the `--model` (generation.ts; `--generation` batch × prompt × new tokens,
  *    8 × 32 × 64 by default): tokens per second, milliseconds and dispatches per decoding step, with mceval's kernels
- *    and with tfjs's ops — what an evaluation's generation (HumanEval, GSM8K) gets from the card — and with a DoRA
- *    adapter (mceval's kernels);
+ *    and with tfjs's ops — what an evaluation's generation (HumanEval, GSM8K) gets from the card — with a DoRA
+ *    adapter and with none (the base model's; mceval's kernels); then LoRA's with a step's products of few rows on the few-rows shader and on 64-row
+ *    tiles (MCEVAL_WEBGPU_FEW_ROWS 16 and 0);
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting.
@@ -522,6 +523,18 @@ for (const kernels of ['mceval', 'tfjs'] as const)
 generation.push(
   finished('generation', await generationSpeed(modelSpec, medium, tokenizer, DORA, generationShape, 'mceval')),
 );
+// The base model's decoding, no adapter (its plain layers' products, norms read inside where rows are few).
+generation.push(
+  finished('generation', await generationSpeed(modelSpec, medium, tokenizer, undefined, generationShape, 'mceval')),
+);
+// A decoding step's products on the few-rows shader, or on 64-row tiles as before it (MCEVAL_WEBGPU_FEW_ROWS).
+const fewRowsGeneration = [];
+for (const setting of ['16', '0']) {
+  const { msPerStep, tokensPerSecond, dispatchesPerStep } = await withEnv('MCEVAL_WEBGPU_FEW_ROWS', setting, () =>
+    generationSpeed(modelSpec, medium, tokenizer, LORA, generationShape, 'mceval'),
+  );
+  fewRowsGeneration.push(finished('few rows generation', { setting, msPerStep, tokensPerSecond, dispatchesPerStep }));
+}
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
@@ -569,6 +582,7 @@ console.log(
       attentionSteps,
       productSteps,
       generation,
+      fewRowsGeneration,
     },
     null,
     2,

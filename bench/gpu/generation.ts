@@ -1,6 +1,6 @@
 /**
  * The kit's decoding section: greedy generation with a LoRA (or DoRA) adapter applied, as an evaluation after
- * fine-tuning runs it (HumanEval's samples, GSM8K's answers) — `batch` prompts of `prompt` seeded random tokens,
+ * fine-tuning runs it, or with none (the base model's) (HumanEval's samples, GSM8K's answers) — `batch` prompts of `prompt` seeded random tokens,
  * `tokens` new tokens each (no EOS, so every row runs to the end), the KV cache on, each step reading its logits back.
  * Reports tokens per second and, per decoding step (the prompt's step included, averaged), milliseconds and compute
  * dispatches: a step decodes one token per row, so its dispatches, each recorded by the host, are what a GPU waits on.
@@ -26,12 +26,13 @@ export async function generationSpeed(
   name: string,
   model: LlamaModel,
   tokenizer: TextTokenizer,
-  lora: LoraConfig,
+  lora: LoraConfig | undefined,
   { batch, prompt, tokens }: GenerationShape,
   kernels: 'mceval' | 'tfjs',
 ) {
   registerWebGpuKernels(kernels === 'mceval');
-  const adapter = loraMethod.apply(model, adapterConfigFor(model, lora), new Rng(5));
+  // Without an adapter, the base model's decoding (an evaluation of the model itself).
+  const adapter = lora === undefined ? undefined : loraMethod.apply(model, adapterConfigFor(model, lora), new Rng(5));
   const rng = new Rng(6);
   const prompts = Array.from({ length: batch }, () =>
     Array.from({ length: prompt }, () => 1 + rng.integer(model.config.vocabSize - 1)),
@@ -53,7 +54,7 @@ export async function generationSpeed(
     const dispatchesPerStep = dispatched() / steps;
     return {
       backend: tf.getBackend(),
-      method: lora.useDora ? 'dora' : 'lora',
+      method: lora === undefined ? 'base' : lora.useDora ? 'dora' : 'lora',
       kernels,
       model: name,
       batch,
@@ -64,6 +65,6 @@ export async function generationSpeed(
       dispatchesPerStep,
     };
   } finally {
-    adapter.dispose();
+    adapter?.dispose();
   }
 }

@@ -114,6 +114,8 @@ const SWEEPS = [
   }),
   sweep('attention lanes step', 'attentionSteps', 'MCEVAL_WEBGPU_ATTENTION_LANES', 'by head size', 'lanes'),
   sweep('products step', 'productSteps', 'MCEVAL_WEBGPU_PRODUCTS', 'transposed', 'setting'),
+  // Milliseconds per decoding step, not per training step: the setting decides only products of few rows.
+  sweep('few rows generation', 'fewRowsGeneration', 'MCEVAL_WEBGPU_FEW_ROWS', '16', 'setting'),
 ];
 
 /**

@@ -16,6 +16,7 @@ import { splitWeightGradients } from '../engine/kernels/webgpu/weight-gradients.
 import { matrixProductSetting } from '../engine/kernels/webgpu/matrix-product.js';
 import { tfjsFlagValues } from '../engine/kernels/webgpu/tfjs-flags.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/kernels/webgpu/attention-lanes.js';
+import { fewRowsMost } from '../engine/kernels/webgpu/few-rows.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
@@ -45,8 +46,9 @@ export interface DoctorResult {
    * On webgpu with mceval's kernels: the settings bench/gpu times — the product's output tile
    * (MCEVAL_WEBGPU_PRODUCT_TILE), which other products run on its tiles (MCEVAL_WEBGPU_PRODUCTS), the weight gradients'
    * kernel (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), dispatches per submit (MCEVAL_WEBGPU_SUBMIT_BATCH), tfjs's matMul
-   * threshold of too few workgroups (MCEVAL_WEBGPU_MATMUL_THRESHOLD) and whether the layers that read one input go in
-   * one dispatch (MCEVAL_WEBGPU_GROUPS).
+   * threshold of too few workgroups (MCEVAL_WEBGPU_MATMUL_THRESHOLD), whether the layers that read one input go in
+   * one dispatch (MCEVAL_WEBGPU_GROUPS) and the most rows a product may have to run on the few-rows shader
+   * (MCEVAL_WEBGPU_FEW_ROWS).
    */
   readonly webgpuSettings?: {
     readonly productTile: number;
@@ -55,6 +57,7 @@ export interface DoctorResult {
     readonly groups: 'auto' | 'never';
     readonly submitBatch: number;
     readonly matmulThreshold: number | 'by GPU';
+    readonly fewRows: number;
   };
   readonly ok: boolean;
 }
@@ -144,7 +147,8 @@ export default class Doctor extends BaseCommand {
           `${settings.weightGradients} (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), a submit every ${settings.submitBatch} ` +
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
-          `${settings.groups} (MCEVAL_WEBGPU_GROUPS)`,
+          `${settings.groups} (MCEVAL_WEBGPU_GROUPS), products of up to ${settings.fewRows} rows on the few-rows ` +
+          `shader (MCEVAL_WEBGPU_FEW_ROWS)`,
       );
     }
     this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);
@@ -172,6 +176,7 @@ function webGpuKernelReport(): Pick<
       products: matrixProductSetting(),
       weightGradients: splitWeightGradients() ? 'split' : 'tfjs',
       groups: groupSetting(),
+      fewRows: fewRowsMost(),
       ...tfjsFlagValues(),
     },
   };

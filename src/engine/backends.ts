@@ -12,6 +12,7 @@ import { setupWebGpu, webGpuAdapterReport, webGpuLimitsSetting } from './webgpu.
 import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
 import { groupSetting, inlineNarrowSetting, productBlocks } from './kernels/webgpu/low-rank-product.js';
+import { fewRowsMost } from './kernels/webgpu/few-rows.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
@@ -176,6 +177,7 @@ export async function initEngine(
   splitWeightGradients();
   inlineNarrowSetting();
   groupSetting();
+  fewRowsMost();
   matrixProductSetting();
   attentionLaneSetting();
   checkTfjsFlagSettings();

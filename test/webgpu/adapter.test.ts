@@ -56,6 +56,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     groups: 'auto',
     submitBatch: 15,
     matmulThreshold: 'by GPU',
+    fewRows: 16,
   });
   assert.deepEqual(
     settings({
@@ -65,6 +66,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_MATMUL_THRESHOLD: '64',
       MCEVAL_WEBGPU_GROUPS: 'never',
       MCEVAL_WEBGPU_PRODUCTS: 'all',
+      MCEVAL_WEBGPU_FEW_ROWS: '4',
     }),
     {
       productTile: 128,
@@ -73,6 +75,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       groups: 'never',
       submitBatch: 60,
       matmulThreshold: 64,
+      fewRows: 4,
     },
   );
 });

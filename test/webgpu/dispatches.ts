@@ -8,13 +8,17 @@ interface Recording {
   recordAndSubmit(program: { shaderKey?: string }, ...rest: unknown[]): unknown;
 }
 
-/** Compute dispatches of shaders whose key starts with `keyPrefix` while `body` runs (on the webgpu backend). */
-export function dispatchesOf(keyPrefix: string, body: () => void): number {
+/**
+ * Compute dispatches of shaders whose key starts with `key` (or, `where` = 'contains', has it anywhere) while `body`
+ * runs (on the webgpu backend).
+ */
+export function dispatchesOf(key: string, body: () => void, where: 'starts' | 'contains' = 'starts'): number {
   const backend = tf.backend() as unknown as Recording;
   const record = backend.recordAndSubmit;
   let count = 0;
   backend.recordAndSubmit = (program, ...rest) => {
-    if (program.shaderKey?.startsWith(keyPrefix)) count++;
+    const shaderKey = program.shaderKey ?? '';
+    if (where === 'starts' ? shaderKey.startsWith(key) : shaderKey.includes(key)) count++;
     return record.call(backend, program, ...rest);
   };
   try {

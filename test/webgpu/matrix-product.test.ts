@@ -74,7 +74,8 @@ for (const c of CASES) {
 test('MCEVAL_WEBGPU_PRODUCTS sends a·bᵀ (transposed, the default), every product (all) or none (tfjs) to the kernel', async () => {
   await initEngine('webgpu');
   const big = { rows: 128, inner: 64, columns: 96, tile: '64' } as const;
-  // 8 rows × 64 columns: two 32 × 32 tiles, which tfjs gives its program for few workgroups.
+  // 8 rows × 64 columns: two 32 × 32 tiles, which tfjs gives its program for few workgroups — but a·bᵀ and a·w have
+  // few rows (the few-rows shader's, under any setting but tfjs); pᵀ·w's 64 rows stay with tfjs.
   const few = { rows: 8, inner: 64, columns: 64, tile: '64' } as const;
   const kernelCalls = async (setting: string | undefined, c: Case) =>
     (
@@ -88,7 +89,10 @@ test('MCEVAL_WEBGPU_PRODUCTS sends a·bᵀ (transposed, the default), every prod
   assert.equal(await kernelCalls('transposed', big), 1);
   assert.equal(await kernelCalls('all', big), 3);
   assert.equal(await kernelCalls('tfjs', big), 0);
-  assert.equal(await kernelCalls('all', few), 0);
+  assert.equal(await kernelCalls('all', few), 2);
+  assert.equal(await kernelCalls('transposed', few), 2);
+  assert.equal(await kernelCalls('tfjs', few), 0);
+  assert.equal(await withEnv('MCEVAL_WEBGPU_FEW_ROWS', '0', () => kernelCalls('all', few)), 0);
 });
 
 test("tfjs's test of too few workgroups: its threshold by flag, else the GPU's, doubled for 8 rows or fewer", () => {

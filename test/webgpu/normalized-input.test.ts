@@ -30,6 +30,7 @@ import {
   inlinesNarrowProduct,
 } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 import { numberedInputs } from '../../src/engine/ops/numbered-inputs.js';
+import { normalizedProductsShape } from '../../src/engine/kernels/webgpu/normalized-products.js';
 
 const EPS = 1e-5;
 
@@ -226,6 +227,50 @@ test('a plain frozen layer among the projections has the norm formed first', () 
       assert.deepEqual(inside.values, first.values);
     },
   ));
+
+for (const { label, rows, widths, fewRows, inside1 } of [
+  { label: "the base model's q, k and v of a decoding step", rows: 2, widths: [64, 32, 32], inside1: true },
+  { label: 'its gate and up of 12 rows (two workgroups of rows)', rows: 12, widths: [96, 96], inside1: true },
+  { label: 'q, k and v of a 40-row prompt', rows: 40, widths: [64, 32, 32], inside1: false },
+  {
+    label: 'q, k and v of 2 rows with the few-rows shader off',
+    rows: 2,
+    widths: [64, 32],
+    fewRows: '0',
+    inside1: false,
+  },
+])
+  test(`plain layers: ${label} read the norm inside their products where few rows allow, the same bits`, () =>
+    withEnv('MCEVAL_WEBGPU_FEW_ROWS', fewRows, () =>
+      withProjections(
+        () =>
+          projections(
+            rows,
+            64,
+            widths,
+            widths.map((_, l) => l),
+          ),
+        async (p) => {
+          const inside = await measured(() => Linear.forwardSharedNormed(p.layers, p.x, p.norm, EPS, EVAL_CONTEXT));
+          const first = await measured(() => formedFirst(p, EVAL_CONTEXT));
+          assert.equal(inside.calls, inside1 ? 0 : 1, 'McevalRmsNorm runs only where the products do not take it');
+          if (inside1) assert.equal(inside.dispatches, 1, 'the norm and the products are one dispatch');
+          assert.deepEqual(inside.values, first.values);
+        },
+      ),
+    ));
+
+test('normalized plain products bind x, the norm weight and two buffers a layer, and need vec4 widths', () => {
+  const shape = (buffers: number, columns: number[], inner = 768, bytes = 32768) =>
+    normalizedProductsShape(deviceWithLimits(buffers, bytes), 2, inner, columns);
+  assert.notEqual(shape(8, [768, 256, 256]), undefined);
+  assert.equal(shape(7, [768, 256, 256]), undefined);
+  assert.equal(shape(16, [768, 258]), undefined);
+  assert.equal(shape(16, [768], 766), undefined);
+  // Its partial sums, its rows' outputs and the norm's sums: 5,256 bytes at 2 rows.
+  assert.notEqual(shape(16, [768], 768, 5256), undefined);
+  assert.equal(shape(16, [768], 768, 5252), undefined);
+});
 
 test("a normalizing group binds x, the norm weight and four buffers a member, and holds its rows' sums", async () => {
   const fake = (buffers: number, bytes = 32768) => deviceWithLimits(buffers, bytes);

@@ -9,6 +9,7 @@ import { adamwUpdateKernel } from './adamw-update.js';
 import { webGpuAttentionKernels } from './webgpu/causal-attention.js';
 import { webGpuLowRankProductKernels } from './webgpu/low-rank-product.js';
 import { webGpuMatrixProductKernel } from './webgpu/matrix-product.js';
+import { webGpuNormalizedProductsKernel } from './webgpu/normalized-products.js';
 import { webGpuWeightGradientsKernel } from './webgpu/weight-gradients.js';
 import { webGpuNarrowProductKernel } from './webgpu/narrow-product.js';
 import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
@@ -57,6 +58,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     ...webGpuAttentionKernels(),
     ...webGpuLowRankProductKernels(),
     webGpuMatrixProductKernel(),
+    webGpuNormalizedProductsKernel(),
     webGpuWeightGradientsKernel(),
     webGpuNarrowProductKernel(),
     webGpuAdamwUpdateKernel(),

@@ -24,6 +24,11 @@ import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
 import { productTile } from '../kernels/webgpu/low-rank-product-wgsl.js';
 import type { LowRankLayer } from './low-rank-linear.js';
 import { numberedInputs } from './numbered-inputs.js';
+import {
+  NORMALIZED_PRODUCTS,
+  normalizedProductsShape,
+  type NormalizedProductsAttrs,
+} from '../kernels/webgpu/normalized-products.js';
 import { flatten, restore } from './linear.js';
 import { withColumnScales } from './column-scales.js';
 
@@ -77,6 +82,34 @@ function unscaledNormalizedLowRankLinears(
     const outputs = single
       ? runInline(flatten(x), normWeight, layers[0]!, norm.eps)
       : runGroup(flatten(x), normWeight, layers, norm.eps);
+    return outputs.map((y) => restore(y, x));
+  });
+}
+
+/**
+ * RMSNorm(x)·W_l for plain layers (no adapter, no bias) that read one normalized x, in one dispatch where the few-rows
+ * shader takes x's rows (a decoding step's) and the device binds the layers (McevalNormalizedProducts); else undefined,
+ * and the caller norms first. The same values as norming first: the norm's sums, and the products' (few-rows.ts).
+ */
+export function normalizedPlainLinears(
+  x: Tensor,
+  norm: RmsNormSpec,
+  weights: readonly Tensor2D[],
+): Tensor[] | undefined {
+  if (weights.length === 0 || !hasKernel(NORMALIZED_PRODUCTS)) return undefined;
+  const inner = x.shape[x.shape.length - 1]!;
+  const rows = x.size / inner;
+  const columns = weights.map((w) => w.shape[1]);
+  const backend = tf.backend() as unknown as WebGpuBackendLike;
+  if (normalizedProductsShape(backend, rows, inner, columns) === undefined) return undefined;
+  return tf.tidy(() => {
+    const inputs = {
+      x: flatten(x),
+      normWeight: tf.reshape(norm.weight, [inner]),
+      ...numberedInputs(weights.map((w) => ({ w }))),
+    };
+    const attrs: NormalizedProductsAttrs = { normEps: norm.eps, members: weights.length };
+    const outputs = tf.engine().runKernel(NORMALIZED_PRODUCTS, inputs as never, attrs as never) as Tensor2D[];
     return outputs.map((y) => restore(y, x));
   });
 }

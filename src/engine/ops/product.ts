@@ -13,6 +13,7 @@ import { hasKernel } from '../kernels/has-kernel.js';
 import { MATMUL_THRESHOLD } from '../kernels/webgpu/tfjs-flags.js';
 import {
   MATRIX_PRODUCT,
+  matrixProductOnFewRows,
   matrixProductSetting,
   tfjsTilesProduct,
   type MatrixProductAttrs,
@@ -27,8 +28,8 @@ const transposeFlagsAreFree = () => tf.getBackend() === 'webgpu';
  * a′·b′ (+ addend) (a′ = aᵀ when `transposeA`, b′ = bᵀ when `transposeB`) by mceval's tiles where the backend has
  * them, MCEVAL_WEBGPU_PRODUCTS takes this kind of product (`transposed` takes a transposed b, and an addend, which the
  * tiles add as they write: one dispatch fewer), and tfjs would tile it too (the products it has programs for few
- * workgroups stay with it); else undefined. Not differentiable: callers are gradient functions and custom ops' forward
- * passes.
+ * workgroups stay with it) — or, whatever the setting but `tfjs`, it has few rows (the kernel runs it on its few-rows
+ * shader); else undefined. Not differentiable: callers are gradient functions and custom ops' forward passes.
  */
 function tiledProduct<T extends Tensor>(
   a: T,
@@ -49,9 +50,12 @@ function tilesTake(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolea
   if (addend !== undefined && addend.dtype !== 'float32') return false;
   if (!hasKernel(MATRIX_PRODUCT)) return false;
   const setting = matrixProductSetting();
-  if (setting === 'tfjs' || (setting === 'transposed' && !transposeB && addend === undefined)) return false;
+  if (setting === 'tfjs') return false;
   const rows = transposeA ? a.shape[1]! : a.shape[0]!;
   const columns = transposeB ? b.shape[0]! : b.shape[1]!;
+  // A decoding step's products: tfjs's programs for few workgroups add no residual and gate nothing.
+  if (matrixProductOnFewRows(rows, transposeB ? b.shape[1]! : b.shape[0]!, columns, transposeA)) return true;
+  if (setting === 'transposed' && !transposeB && addend === undefined) return false;
   const threshold = tf.env().getNumber(MATMUL_THRESHOLD.flag);
   return tfjsTilesProduct(tf.backend() as never, threshold, rows, columns);
 }

@@ -4,7 +4,7 @@
  * forms the whole output itself (LinearAdapter). Injecting an adapter sets `adapter`; the base weights stay.
  */
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
-import { normalizedLowRankLinears } from '../../engine/ops/normalized-input.js';
+import { normalizedLowRankLinears, normalizedPlainLinears } from '../../engine/ops/normalized-input.js';
 import { frozenLinear, frozenLinearPlus, linear } from '../../engine/ops/linear.js';
 import {
   lowRankLinear,
@@ -104,9 +104,14 @@ export class Linear {
     return this.forward(swiGlu(gate, up), context, residual);
   }
 
+  /** No adapter, no bias: x·W. */
+  private get plain(): boolean {
+    return this.adapter === undefined && this.bias === undefined;
+  }
+
   /** No adapter, no bias, a frozen weight. */
   private get plainFrozen(): boolean {
-    return this.adapter === undefined && this.bias === undefined && !this.weight.trainable;
+    return this.plain && !this.weight.trainable;
   }
 
   /**
@@ -137,8 +142,9 @@ export class Linear {
    * The outputs of `layers`, which all read RMSNorm(x) by the weight `norm` (a decoder's input norm before q, k and v,
    * its post-attention norm before gate and up), and the stream x passed on for the residual addition, as
    * rmsNormPassing passes it. Outside training and off the tape, where every layer's low-rank update runs on webgpu's
-   * inline products, they normalize x as they load it (engine/ops/normalized-input.ts: a dispatch and a tensor fewer,
-   * the same values) and x is passed on as it is; else the norm is formed first, then forwardShared.
+   * inline products — or every layer is plain and a decoding step's few rows run on its few-rows shader — they
+   * normalize x as they load it (engine/ops/normalized-input.ts: a dispatch and a tensor fewer, the same values) and x
+   * is passed on as it is; else the norm is formed first, then forwardShared.
    */
   static forwardSharedNormed(
     layers: readonly Linear[],
@@ -153,9 +159,16 @@ export class Linear {
         const update = layer.lowRankUpdate(x, context);
         return update === undefined ? undefined : { weight: layer.weightMatrix, bias: layer.bias, update };
       });
+      const spec = { weight: norm, eps };
       const outputs = members.every((member) => member !== undefined)
-        ? normalizedLowRankLinears(x, { weight: norm, eps }, members)
-        : undefined;
+        ? normalizedLowRankLinears(x, spec, members)
+        : layers.every((layer) => layer.plain)
+          ? normalizedPlainLinears(
+              x,
+              spec,
+              layers.map((layer) => layer.weightMatrix),
+            )
+          : undefined;
       // The stream is its own tensor, as rmsNormPassing's is (a clone shares x's buffer: no dispatch).
       if (outputs !== undefined) return { outputs, stream: tf.clone(x) };
     }

@@ -67,10 +67,10 @@ const LEFT: TileSide = { tile: 'aTile', origin: 'i0', count: 'uniforms.rowCount'
 const RIGHT: TileSide = { tile: 'bTile', origin: 'j0', count: 'columnCount' };
 
 /** An operand's element (a vec4 where it is bound as vec4s) at a WGSL index expression. */
-type Read = (at: string) => string;
+export type Read = (at: string) => string;
 
 /** Reads of the input bound as `name`. */
-const reads =
+export const reads =
   (name: string): Read =>
   (at) =>
     `${name}[${at}]`;
@@ -80,7 +80,7 @@ const reads =
  * `gatedInput` formed from `gate` and `up` where it is read (McevalSwiGlu's values, swiglu.ts) — with the WGSL
  * declarations that takes.
  */
-function leftOperand(shape: Pick<LowRankProductShape, 'gatedInput' | 'normalizedInput' | 'vectorized'>): {
+export function leftOperand(shape: Pick<LowRankProductShape, 'gatedInput' | 'normalizedInput' | 'vectorized'>): {
   read: Read;
   declarations: string;
 } {
@@ -119,7 +119,7 @@ fn normalizedInput(at : i32) -> vec4<f32> {
  * The tile's rows' reciprocal RMS into rowRms, each as McevalRmsNorm forms it — ROW_WORKGROUP invocations to a row,
  * each summing the squares of a strided slice, then a tree — for NORM_ROWS_AT_ONCE rows at a time: the same bits.
  */
-const normalizationPrologue = `
+export const normalizationPrologue = `
   normFirstRow = i0;
   let normLane = i32(localIndex) % ${ROW_WORKGROUP};
   let normLine = i32(localIndex) / ${ROW_WORKGROUP};
@@ -311,7 +311,7 @@ const eachOutput = (body: string) => `for (var p = 0; p < BLOCKS; p++) {
  * Where a workgroup's output tile lies: its first column `j0`, and the `columnCount` and low-rank `scale` of the
  * product it belongs to — one product's, or (groupOperands' placement) one of a group's.
  */
-const SINGLE_PLACEMENT = (tile: number) => `
+export const SINGLE_PLACEMENT = (tile: number) => `
   let j0 = i32(workgroupId.x) * ${tile};
   let columnCount = uniforms.columnCount;
   let scale = uniforms.scale;`;
@@ -348,7 +348,7 @@ export const maskUniforms = (inputMask: boolean, mask: boolean): string =>
   `${inputMask ? dropoutUniforms('inputDropout') : ''} ${mask ? dropoutUniforms('dropout') : ''}`;
 
 /** The terms after the products: bias and addend, where the shape has them. */
-const lastTerms = (shape: { readonly bias?: boolean; readonly addend: boolean }) =>
+export const lastTerms = (shape: { readonly bias?: boolean; readonly addend: boolean }) =>
   `${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * columnCount + j]' : ''}`;
 
 /**
@@ -456,7 +456,7 @@ const narrowFactorLoad = (n: Read, inner: string, transposed: boolean) => `
     }`;
 
 /** How the inline variant reaches a product's operands and outputs: one product's bindings, or a group's. */
-interface InlineOperands {
+export interface InlineOperands {
   readonly w: Read;
   readonly n: Read;
   readonly e: Read;
@@ -470,7 +470,7 @@ interface InlineOperands {
   readonly placement: string;
 }
 
-const singleOperands = (tile: number): InlineOperands => ({
+export const singleOperands = (tile: number): InlineOperands => ({
   w: reads('w'),
   n: reads('n'),
   e: reads('e'),
@@ -499,9 +499,15 @@ export function groupUniforms(members: number, inputMask: boolean): string {
  * A group's operands: the members' output tiles side by side along x (member l's from uniform firstTile_l on), each
  * workgroup's member chosen once from its workgroup index, and every read or write of a member's binding a switch on
  * it (WGSL cannot index bindings; the switch is the same for the whole workgroup, so it costs no divergence, and no
- * barrier depends on it).
+ * barrier depends on it). `read`: the operands the members bind (plain products bind W alone).
  */
-function groupOperands(tile: number, members: number, inputMask: boolean, writesDown: boolean): InlineOperands {
+export function groupOperands(
+  tile: number,
+  members: number,
+  inputMask: boolean,
+  writesDown: boolean,
+  read: readonly ('w' | 'n' | 'e')[] = ['w', 'n', 'e'],
+): InlineOperands {
   const cases = (body: (layer: number) => string) => {
     const lines = [];
     for (let l = 1; l < members; l++) lines.push(`    case ${l}: { ${body(l)} }`);
@@ -540,7 +546,7 @@ function groupOperands(tile: number, members: number, inputMask: boolean, writes
     storeResult: (at, value) => `storeResult(${at}, ${value});`,
     declarations: `
 var<private> layer : i32;
-${['w', 'n', 'e'].map((name) => reader(name, 'vec4<f32>')).join('\n')}
+${read.map((name) => reader(name, 'vec4<f32>')).join('\n')}
 ${writesDown ? writer('storeDown', 'down') : ''}
 ${writer('storeResult', 'result')}`,
     placement: `

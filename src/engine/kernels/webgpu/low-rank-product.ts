@@ -13,6 +13,8 @@ import type { HashedDropout } from '../../dropout-bits.js';
 import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
 import { numberedMembers } from './numbered-members.js';
 import { environmentChoice } from '../../environment-choice.js';
+import { fewRowsColumnTiles, fewRowsDispatch, fewRowsShape } from './few-rows.js';
+import { FEW_ROWS_TILE, fewRowsProductCode } from './few-rows-product-wgsl.js';
 import {
   INLINE_MOST_RANK,
   INLINE_UNIFORMS,
@@ -365,10 +367,25 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const normalization = normalizationBinding(normWeight, normEps);
   const optional = optionalInputs({ bias, addend });
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
+  const few = fewRowsShape(gpu, {
+    rows,
+    unsupported: transposeW || transposeN || transposeE || narrow.inputMask || shape.mask,
+    bias: shape.bias,
+    addend: shape.addend,
+    gatedInput: left.gated,
+    normalizedInput: normalized,
+    narrow: { rank, writesDown: !normalized },
+    members: 1,
+  });
   const output = runShader(
     gpu,
     {
-      key: `McevalLowRankProductInline_${rank}_${[...flags, blocks === 2].map(Number).join('')}`,
+      ...(few === undefined
+        ? { key: `McevalLowRankProductInline_${rank}_${[...flags, blocks === 2].map(Number).join('')}`, dispatch }
+        : {
+            key: `McevalLowRankProductInlineFewRows_${rank}_${few.rowsAtOnce}_${flags.map(Number).join('')}`,
+            dispatch: fewRowsDispatch(fewRowsColumnTiles(columns), rows, few),
+          }),
       inputs: [
         ...left.declarations,
         ...['w', 'n', 'e'].map((name) => ({ name, components: 4 }) as const),
@@ -378,9 +395,8 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       ],
       uniforms: `${INLINE_UNIFORMS} ${maskUniforms(narrow.inputMask, shape.mask)}${normalization.uniforms}`,
       workgroupSize: PRODUCT_WORKGROUP,
-      dispatch,
       outputSize: rows * columns,
-      code: inlineLowRankProductCode(shape, narrow),
+      code: few === undefined ? inlineLowRankProductCode(shape, narrow) : fewRowsProductCode(few),
     },
     [...left.tensors, w, n, e, ...(down === undefined ? [] : [down]), ...optional.tensors, ...normalization.tensors],
     [
@@ -450,9 +466,19 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   if (partlyMasked || members.some((m) => m.n.shape[1] !== rank || m.w.shape[0] !== inner))
     throw new Error(`${LOW_RANK_PRODUCT_GROUP}: members differ in rank or input width, or not every member has a mask`);
   const blocks = productBlocks();
-  const tile = productTile(blocks);
+  const few = fewRowsShape(gpu, {
+    rows,
+    unsupported: inputMask,
+    bias: false,
+    addend: false,
+    normalizedInput: normalized,
+    narrow: { rank, writesDown: !normalized },
+    members: members.length,
+  });
+  const tile = few === undefined ? productTile(blocks) : FEW_ROWS_TILE;
   const columns = members.map((m) => m.w.shape[1]!);
   const firstTiles = columns.map((_, l) => columns.slice(0, l).reduce((n, width) => n + Math.ceil(width / tile), 0));
+  const columnTiles = firstTiles.at(-1)! + Math.ceil(columns.at(-1)! / tile);
   const downs = normalized ? [] : members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
   const results = columns.slice(1).map((width) => gpu.makeTensorInfo([rows * width], 'float32'));
   const bindings = [
@@ -469,17 +495,25 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const output = runShader(
     gpu,
     {
-      key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized].map(Number).join('')}`,
+      ...(few === undefined
+        ? {
+            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized].map(Number).join('')}`,
+            dispatch: [columnTiles, Math.ceil(rows / tile)] as const,
+            code: inlineLowRankProductCode(
+              { ...shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks), normalizedInput: normalized },
+              { rank, transposeN: false, inputMask },
+              members.length,
+            ),
+          }
+        : {
+            key: `${LOW_RANK_PRODUCT_GROUP}FewRows_${members.length}_${rank}_${few.rowsAtOnce}_${Number(normalized)}`,
+            dispatch: fewRowsDispatch(columnTiles, rows, few),
+            code: fewRowsProductCode(few),
+          }),
       inputs: bindings.map(({ input }) => input),
       uniforms: `${INLINE_UNIFORMS} ${groupUniforms(members.length, inputMask)}${normalization.uniforms}`,
       workgroupSize: PRODUCT_WORKGROUP,
-      dispatch: [firstTiles.at(-1)! + Math.ceil(columns.at(-1)! / tile), Math.ceil(rows / tile)],
       outputSize: rows * columns[0]!,
-      code: inlineLowRankProductCode(
-        { ...shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks), normalizedInput: normalized },
-        { rank, transposeN: false, inputMask },
-        members.length,
-      ),
     },
     bindings.map(({ tensor }) => tensor),
     [

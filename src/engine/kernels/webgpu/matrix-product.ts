@@ -5,13 +5,16 @@
  * frozen layer's input gradient dy·Wᵀ (IA3, prompt tuning, full fine-tuning, every layer outside the adapter), a tied
  * LM head's logits x·Eᵀ — are as large as the layers' own. engine/ops/product.ts runs them here
  * (MCEVAL_WEBGPU_PRODUCTS), and a plain frozen layer's output with the residual stream added as it is written, leaving
- * to tfjs the products it gives its programs for few workgroups (a decoding step's rows, a classifier's columns).
+ * to tfjs the products it gives its programs for few workgroups (a classifier's columns) — but for those of few rows
+ * (a decoding step's), which run on the few-rows shader (few-rows.ts).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { environmentChoice } from '../../environment-choice.js';
 import { leftOperandOf, productBlocks, type LeftInputs } from './low-rank-product.js';
 import { MATRIX_PRODUCT_UNIFORMS, PRODUCT_WORKGROUP, matrixProductCode, productTile } from './low-rank-product-wgsl.js';
 import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { fewRowsColumnTiles, fewRowsDispatch, fewRowsMost, fewRowsShape } from './few-rows.js';
+import { fewRowsProductCode } from './few-rows-product-wgsl.js';
 
 export const MATRIX_PRODUCT = 'McevalMatrixProduct';
 
@@ -52,6 +55,14 @@ export function tfjsTilesProduct(backend: TfjsMatMulBackend, flag: number, rows:
 const int = (value: number) => ({ type: 'int32' as const, data: [value] });
 
 /**
+ * Whether a product of these sizes runs on the few-rows shader (few-rows.ts): few rows, x not transposed, and sizes
+ * read as vec4s.
+ */
+export function matrixProductOnFewRows(rows: number, inner: number, columns: number, transposeX: boolean): boolean {
+  return !transposeX && inner % 4 === 0 && columns % 4 === 0 && rows <= fewRowsMost();
+}
+
+/**
  * Inputs: x (or, not transposed, SwiGLU's gating of `gate` and `up`, formed as it is read: LeftInputs), w, and an
  * addend [rows, columns] added to the product as it is written (a residual stream), if any.
  */
@@ -73,10 +84,37 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const tile = productTile(blocks);
   const added = addend !== undefined;
   const flags = [vectorized, transposeX, transposeW, added, blocks === 2, left.gated];
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const few = fewRowsShape(gpu, {
+    rows,
+    unsupported: !matrixProductOnFewRows(rows, inner, columns, transposeX),
+    bias: false,
+    addend: added,
+    gatedInput: left.gated,
+    members: 1,
+    transposeW,
+  });
   const output = runShader(
-    backend as unknown as WebGpuBackendLike,
+    gpu,
     {
-      key: `McevalMatrixProduct_${flags.map(Number).join('')}`,
+      ...(few === undefined
+        ? {
+            key: `McevalMatrixProduct_${flags.map(Number).join('')}`,
+            dispatch: [Math.ceil(columns / tile), Math.ceil(rows / tile)] as const,
+            code: matrixProductCode({
+              vectorized,
+              transposeX,
+              transposeW,
+              addend: added,
+              blocks,
+              gatedInput: left.gated,
+            }),
+          }
+        : {
+            key: `McevalMatrixProductFewRows_${few.rowsAtOnce}_${[added, left.gated, transposeW].map(Number).join('')}`,
+            dispatch: fewRowsDispatch(fewRowsColumnTiles(columns), rows, few),
+            code: fewRowsProductCode(few),
+          }),
       inputs: [
         ...left.declarations,
         { name: 'w', components: vectorized ? 4 : 1 },
@@ -84,9 +122,7 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       ],
       uniforms: MATRIX_PRODUCT_UNIFORMS,
       workgroupSize: PRODUCT_WORKGROUP,
-      dispatch: [Math.ceil(columns / tile), Math.ceil(rows / tile)],
       outputSize: rows * columns,
-      code: matrixProductCode({ vectorized, transposeX, transposeW, addend: added, blocks, gatedInput: left.gated }),
     },
     [...left.tensors, w, ...(added ? [addend] : [])],
     [rows, columns, inner].map(int),
