@@ -3,15 +3,15 @@
  * outside training and off the tape, a low-rank layer (McevalLowRankProductInline) and a plain frozen one
  * (McevalMatrixProduct, the residual added inside) give the bits of gating first and then forward, in one dispatch
  * fewer and without McevalSwiGlu where the device binds the gated product's buffers — a decoding step's 2 rows and a
- * prompt's 74, with a bias and without, scaled per output column as DoRA's are, vec4 loads and scalar ones. On the
- * tape, in training, and for an update with dropout, the gating is formed first. No tensor is left behind.
+ * prompt's 74, with a bias and without, scaled per output column as DoRA's are, vec4 loads and scalar ones; a plain
+ * trainable one (full fine-tuning's) off the tape as a frozen one. On the tape, in training, and for an update with
+ * dropout, the gating is formed first. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
-import type { Linear } from '../../src/models/layers/linear.js';
 import { madeLinear } from './made-linear.js';
 import { swiGlu } from '../../src/models/layers/swiglu.js';
 import { EVAL_CONTEXT } from '../../src/models/forward-context.js';
@@ -20,6 +20,8 @@ import { gatedLowRankLinear } from '../../src/engine/ops/gated-input.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
 import { keepThreshold } from '../../src/engine/dropout-bits.js';
 import { dispatchesOf, withKernelCalls } from './dispatches.js';
+import { assertAgree } from './agreement.js';
+import { Linear } from '../../src/models/layers/linear.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 
 interface LayerOptions {
@@ -124,6 +126,38 @@ test('on the tape and in training the gating is formed first, and the gradients 
     });
     assert.equal(training.calls, 1, 'McevalSwiGlu runs in training');
   }));
+
+test("a trainable plain layer (full fine-tuning's) reads the gating and residual inside off the tape, not on it", async () => {
+  await initEngine('webgpu');
+  const before = tf.memory().numTensors;
+  const rng = new Rng(47);
+  const weight = tf.tidy(() => tf.variable(tf.tensor2d(rng.normalArray(64 * 48), [64, 48]), true));
+  const linear = new Linear('layer', weight);
+  const [gate, up] = [0, 1].map(() => tf.tensor(rng.normalArray(2 * 64, 0, 3), [2, 1, 64]));
+  const residual = tf.tensor(rng.normalArray(2 * 48), [2, 1, 48]);
+  const gated = await measured(() => linear.forwardGated(gate!, up!, EVAL_CONTEXT, residual));
+  const plus = await measured(() => linear.forward(swiGlu(gate!, up!), EVAL_CONTEXT, residual));
+  const composed = await measured(() => tf.add(residual, linear.baseForward(swiGlu(gate!, up!))));
+  assert.equal(gated.calls, 0, 'the gating is read inside');
+  assert.equal(gated.dispatches, 1, 'gating, product and residual in one dispatch');
+  assert.equal(plus.dispatches, 2, 'the gating, then the product with the residual added inside');
+  assert.equal(composed.dispatches, 3);
+  assert.deepEqual(gated.values, plus.values);
+  assertAgree('against tfjs', gated.values, composed.values, 1e-6);
+  // On the tape W takes its gradient: the generic path.
+  const { value, grads } = tf.variableGrads(
+    () => tf.sum(linear.forwardGated(gate!, up!, EVAL_CONTEXT, residual)),
+    [weight],
+  );
+  const dw = Array.from(await grads[weight.name]!.data());
+  tf.dispose([value, grads[weight.name]!]);
+  assert.ok(
+    dw.some((g) => g !== 0),
+    "W's gradient flows on the tape",
+  );
+  tf.dispose([weight, gate!, up!, residual]);
+  assert.equal(tf.memory().numTensors, before);
+});
 
 test('an update with dropout is not read gated', () =>
   withLayer([2, 64, 48], { rank: 8 }, async ({ gate, up, residual, all }) => {

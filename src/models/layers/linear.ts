@@ -71,20 +71,22 @@ export class Linear {
 
   /**
    * The layer's output; with `residual` given (a decoder's residual stream), residual + the output — for a low-rank
-   * update, or a plain frozen layer, added inside its op (on webgpu, inside the product: no dispatch of its own).
+   * update, or a plain layer whose W takes no gradient here, added inside its op (on webgpu, inside the product: no
+   * dispatch of its own).
    */
   forward(x: Tensor, context: ForwardContext, residual?: Tensor): Tensor {
     const update = this.lowRankUpdate(x, context);
     if (update !== undefined) return lowRankLinear(x, this.weightMatrix, this.bias, update, residual);
-    // A plain frozen layer likewise adds the residual inside its product.
-    if (residual !== undefined && this.plainFrozen) return frozenLinearPlus(x, this.weightMatrix, residual);
+    // A plain layer likewise adds the residual inside its product, where W takes no gradient from it.
+    if (residual !== undefined && this.plainWithoutGradient(context))
+      return frozenLinearPlus(x, this.weightMatrix, residual);
     const output = this.genericForward(x, context);
     return residual === undefined ? output : tf.add(residual, output);
   }
 
   /**
    * forward(silu(gate)·up, context, residual): the layer's output for SwiGLU's gating (a decoder's down_proj). Outside
-   * training and off the tape, a low-rank layer or a plain frozen one reads the gating inside its product where that
+   * training and off the tape, a low-rank layer or a plain one reads the gating inside its product where that
    * product runs on webgpu's kernels (engine/ops/gated-input.ts: a dispatch and a tensor fewer, the same values); else
    * the gating is formed first.
    */
@@ -96,7 +98,7 @@ export class Linear {
       const read =
         update !== undefined
           ? gatedLowRankLinear(gate, up, weight, this.bias, update, residual)
-          : residual !== undefined && this.plainFrozen
+          : residual !== undefined && this.plain
             ? gatedFrozenLinearPlus(gate, up, weight, residual)
             : undefined;
       if (read !== undefined) return read;
@@ -109,9 +111,12 @@ export class Linear {
     return this.adapter === undefined && this.bias === undefined;
   }
 
-  /** No adapter, no bias, a frozen weight. */
-  private get plainFrozen(): boolean {
-    return this.plain && !this.weight.trainable;
+  /**
+   * No adapter, no bias, and W takes no gradient from this pass: frozen, or no tape records it (full fine-tuning's
+   * layers when its model is evaluated, which then run as the frozen layers do).
+   */
+  private plainWithoutGradient(context: ForwardContext): boolean {
+    return this.plain && (!this.weight.trainable || readsInsideProducts(context));
   }
 
   /**
