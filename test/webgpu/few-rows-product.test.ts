@@ -28,7 +28,10 @@ import { withEnv } from '../helpers.js';
 
 type Backend = 'wasm' | 'webgpu';
 
-/** Layers of these widths reading x [rows, inner]: W, A, B (rank `rank`), a bias for the first where asked. */
+/**
+ * Layers of these widths reading x [rows, inner] (also as gate and up, and with a norm weight): W, A, B (rank `rank`),
+ * and with `extras` a bias and a residual each.
+ */
 interface Made {
   readonly x: Tensor2D;
   readonly gate: Tensor2D;
@@ -57,8 +60,8 @@ function made(rows: number, inner: number, widths: readonly number[], rank: numb
 }
 
 /**
- * The values `body` gives on `backend` (each tensor read), and the dispatches of shaders whose key has `few` in it:
- * the few-rows shaders. No tensor is left behind.
+ * The values `body` gives on `backend` (each tensor read), and the dispatches of the few-rows shaders (keys with
+ * `FewRows` in them; none on wasm). No tensor is left behind.
  */
 async function run(backend: Backend, make: () => Made, body: (m: Made) => Tensor[]) {
   await initEngine(backend);

@@ -11,8 +11,8 @@ const SETTING = 'MCEVAL_WEBGPU_FEW_ROWS';
 
 /**
  * Rows up to which a product runs on the few-rows shader. A 64-row tile computes 64 rows whatever the rows are; the
- * few-rows shader reads W once per FEW_ROWS_AT_ONCE rows where a tile reads it once per 64 (tiles of rows share it
- * through the cache, though), so past a few such rows the tile wins.
+ * few-rows shader reads W once per FEW_ROWS_AT_ONCE rows where a tile reads it once per 64, so past a few such rows the
+ * tile wins: on lavapipe a 768-wide LoRA layer took 27 ms against the tile's 51 at 16 rows, 43 against 45 at 32.
  */
 const DEFAULT_MOST_ROWS = 16;
 
