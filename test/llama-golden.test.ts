@@ -14,6 +14,7 @@ import { scoreContinuations, scoreTokenSpans } from '../src/generation/score.js'
 import { causalLmLoss } from '../src/train/loss.js';
 import { assertRealPositionLogits, goldenBatch, readJson, sharedPath } from './shared-fixtures.js';
 import { useTestBackend } from './helpers.js';
+import { STORY_AFTER_PROMPT, STORY_FROM_BOS } from './stories-golden.js';
 
 before(useTestBackend);
 
@@ -127,14 +128,6 @@ test(
 );
 
 const stories = sharedPath('models', 'stories260K', 'hf');
-const STORY_FROM_BOS = [
-  403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419,
-  292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352,
-];
-const STORY_AFTER_PROMPT = [
-  432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265,
-  282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426,
-];
 
 test('stories260K: "Once upon a time" encodes to the recorded ids', { skip: stories.skip }, () => {
   assert.deepEqual(HfTokenizer.fromFolder(stories.path).encode('Once upon a time'), [1, 403, 407, 261, 378]);
