@@ -13,20 +13,45 @@ interface Recording {
  * runs (on the webgpu backend).
  */
 export function dispatchesOf(key: string, body: () => void, where: 'starts' | 'contains' = 'starts'): number {
+  const counter = countDispatches((shaderKey) =>
+    where === 'starts' ? shaderKey.startsWith(key) : shaderKey.includes(key),
+  );
+  try {
+    body();
+  } finally {
+    counter.stop();
+  }
+  return counter.count();
+}
+
+/** `body`'s value and the dispatches, while it runs and settles, of shaders whose key has any of `parts` in it. */
+export async function dispatchesWhile<T>(
+  parts: readonly string[],
+  body: () => Promise<T>,
+): Promise<{ value: T; count: number }> {
+  const counter = countDispatches((shaderKey) => parts.some((part) => shaderKey.includes(part)));
+  try {
+    return { value: await body(), count: counter.count() };
+  } finally {
+    counter.stop();
+  }
+}
+
+/** Counts the dispatches of shaders whose key `matches`, from now until `stop`. */
+function countDispatches(matches: (shaderKey: string) => boolean): { count(): number; stop(): void } {
   const backend = tf.backend() as unknown as Recording;
   const record = backend.recordAndSubmit;
   let count = 0;
   backend.recordAndSubmit = (program, ...rest) => {
-    const shaderKey = program.shaderKey ?? '';
-    if (where === 'starts' ? shaderKey.startsWith(key) : shaderKey.includes(key)) count++;
+    if (matches(program.shaderKey ?? '')) count++;
     return record.call(backend, program, ...rest);
   };
-  try {
-    body();
-  } finally {
-    backend.recordAndSubmit = record;
-  }
-  return count;
+  return {
+    count: () => count,
+    stop: () => {
+      backend.recordAndSubmit = record;
+    },
+  };
 }
 
 /** `body`'s value and how many times it ran the kernel `kernelName` (through tfjs's engine: op calls, not dispatches). */

@@ -14,24 +14,9 @@ import { generate } from '../../src/generation/generate.js';
 import { sharedPath } from '../shared-fixtures.js';
 import { STORY_AFTER_PROMPT, STORY_FROM_BOS } from '../stories-golden.js';
 import { withEnv } from '../helpers.js';
+import { dispatchesWhile } from './dispatches.js';
 
 const stories = sharedPath('models', 'stories260K', 'hf');
-
-/** Dispatches of shaders whose key contains one of `parts`, counted as `body` runs (asynchronously). */
-async function counting<T>(parts: readonly string[], body: () => Promise<T>): Promise<{ value: T; count: number }> {
-  const backend = tf.backend() as unknown as { recordAndSubmit(program: { shaderKey?: string }): unknown };
-  const record = backend.recordAndSubmit;
-  let count = 0;
-  backend.recordAndSubmit = (program, ...rest: unknown[]) => {
-    if (parts.some((part) => program.shaderKey?.includes(part))) count++;
-    return (record as (...args: unknown[]) => unknown).call(backend, program, ...rest);
-  };
-  try {
-    return { value: await body(), count };
-  } finally {
-    backend.recordAndSubmit = record;
-  }
-}
 
 for (const fewRows of [undefined, '0'])
   test(
@@ -43,7 +28,7 @@ for (const fewRows of [undefined, '0'])
         const model = loadLlamaFolder(stories.path);
         const tokenizer = HfTokenizer.fromFolder(stories.path);
         const before = tf.memory().numTensors;
-        const { value, count } = await counting(['FewRows', 'NormalizedProducts'], () =>
+        const { value, count } = await dispatchesWhile(['FewRows', 'NormalizedProducts'], () =>
           generate(model, tokenizer, [[1], tokenizer.encode('Once upon a time')], { maxNewTokens: 40 }),
         );
         assert.equal(tf.memory().numTensors, before);

@@ -25,6 +25,8 @@ import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from './attention-lanes.js';
 import { webGpuAdapterReport } from '../../webgpu.js';
 import {
+  floatUniform,
+  intUniform,
   runShader,
   shaped,
   sizeOf,
@@ -71,9 +73,11 @@ function uniforms(g: Geometry, attrs: CausalAttentionAttrs): ShaderUniform[] {
   const reach = attentionReach(g.keys, g.queries, attrs.causal);
   const ints = [g.rows, g.queries, g.keys, g.kvHeads, g.rows / g.queries, g.entries, reach];
   const drop = attrs.dropout;
-  const int = (value: number): ShaderUniform => ({ type: 'int32', data: [value] });
-  const float = (value: number): ShaderUniform => ({ type: 'float32', data: [value] });
-  return [...ints.map(int), float(attrs.scale), ...dropoutUniformValues(drop ?? { key: 0, threshold: 0, scale: 0 })];
+  return [
+    ...ints.map(intUniform),
+    floatUniform(attrs.scale),
+    ...dropoutUniformValues(drop ?? { key: 0, threshold: 0, scale: 0 }),
+  ];
 }
 
 /** Keys (or rows) per workgroup tile: two tiles of dh floats each, within the device's workgroup storage. */

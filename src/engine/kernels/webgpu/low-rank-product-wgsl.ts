@@ -496,6 +496,23 @@ export function groupUniforms(members: number, inputMask: boolean): string {
 }
 
 /**
+ * Where a group's members lie along the workgroups' x, for `tile`-wide column tiles side by side (groupOperands): each
+ * member's first workgroup (its uniform firstTile_l) and the workgroups of all of them.
+ */
+export function membersSideBySide(
+  columns: readonly number[],
+  tile: number,
+): { firstTiles: number[]; columnTiles: number } {
+  const firstTiles: number[] = [];
+  let columnTiles = 0;
+  for (const width of columns) {
+    firstTiles.push(columnTiles);
+    columnTiles += Math.ceil(width / tile);
+  }
+  return { firstTiles, columnTiles };
+}
+
+/**
  * A group's operands: the members' output tiles side by side along x (member l's from uniform firstTile_l on), each
  * workgroup's member chosen once from its workgroup index, and every read or write of a member's binding a switch on
  * it (WGSL cannot index bindings; the switch is the same for the whole workgroup, so it costs no divergence, and no

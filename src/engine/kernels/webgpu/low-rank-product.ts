@@ -24,6 +24,7 @@ import {
   groupUniforms,
   inlineGradientGroupCode,
   memberName,
+  membersSideBySide,
   PRODUCT_WORKGROUP,
   inlineLowRankProductCode,
   inlineWorkgroupBytes,
@@ -35,12 +36,13 @@ import {
   type ProductBlocks,
 } from './low-rank-product-wgsl.js';
 import {
+  floatUniform as float,
+  intUniform as int,
   runShader,
   shaped,
   storageBuffersPerShader,
   workgroupStorageBytes,
   type ShaderInput,
-  type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
 
@@ -280,10 +282,6 @@ function optionalInputs(given: Partial<Record<'bias' | 'addend', TensorInfo>>) {
   };
 }
 
-/** Uniform values. */
-const int = (value: number): ShaderUniform => ({ type: 'int32', data: [value] });
-const float = (value: number): ShaderUniform => ({ type: 'float32', data: [value] });
-
 /** The product's dispatch (a workgroup per output tile) and its uniform values before the variant's own. */
 function tiling(rows: number, columns: number, inner: number, rank: number, blocks: ProductBlocks) {
   return {
@@ -477,8 +475,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   });
   const tile = few === undefined ? productTile(blocks) : FEW_ROWS_TILE;
   const columns = members.map((m) => m.w.shape[1]!);
-  const firstTiles = columns.map((_, l) => columns.slice(0, l).reduce((n, width) => n + Math.ceil(width / tile), 0));
-  const columnTiles = firstTiles.at(-1)! + Math.ceil(columns.at(-1)! / tile);
+  const { firstTiles, columnTiles } = membersSideBySide(columns, tile);
   const downs = normalized ? [] : members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
   const results = columns.slice(1).map((width) => gpu.makeTensorInfo([rows * width], 'float32'));
   const bindings = [

@@ -12,7 +12,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import { environmentChoice } from '../../environment-choice.js';
 import { leftOperandOf, productBlocks, type LeftInputs } from './low-rank-product.js';
 import { MATRIX_PRODUCT_UNIFORMS, PRODUCT_WORKGROUP, matrixProductCode, productTile } from './low-rank-product-wgsl.js';
-import { runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { intUniform, runShader, shaped, type WebGpuBackendLike } from './shader.js';
 import { fewRowsColumnTiles, fewRowsDispatch, fewRowsMost, fewRowsShape } from './few-rows.js';
 import { fewRowsProductCode } from './few-rows-product-wgsl.js';
 
@@ -51,8 +51,6 @@ export function tfjsTilesProduct(backend: TfjsMatMulBackend, flag: number, rows:
   const tiles = Math.ceil(rows / 32) * Math.ceil(columns / 32);
   return !(tiles <= threshold || (rows <= 8 && tiles <= threshold * 2));
 }
-
-const int = (value: number) => ({ type: 'int32' as const, data: [value] });
 
 /**
  * Whether a product of these sizes runs on the few-rows shader (few-rows.ts): few rows, x not transposed, and sizes
@@ -125,7 +123,7 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       outputSize: rows * columns,
     },
     [...left.tensors, w, ...(added ? [addend] : [])],
-    [rows, columns, inner].map(int),
+    [rows, columns, inner].map(intUniform),
   );
   return shaped(output, [rows, columns]);
 };

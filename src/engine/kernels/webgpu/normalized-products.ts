@@ -6,10 +6,24 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { numberedMembers } from './numbered-members.js';
-import { fewRowsColumnTiles, fewRowsDispatch, fewRowsShape } from './few-rows.js';
-import { fewRowsProductCode, type FewRowsShape } from './few-rows-product-wgsl.js';
-import { INLINE_UNIFORMS, PRODUCT_WORKGROUP, groupUniforms, memberName } from './low-rank-product-wgsl.js';
-import { runShader, shaped, storageBuffersPerShader, type ShaderInput, type WebGpuBackendLike } from './shader.js';
+import { fewRowsDispatch, fewRowsShape } from './few-rows.js';
+import { FEW_ROWS_TILE, fewRowsProductCode, type FewRowsShape } from './few-rows-product-wgsl.js';
+import {
+  INLINE_UNIFORMS,
+  PRODUCT_WORKGROUP,
+  groupUniforms,
+  memberName,
+  membersSideBySide,
+} from './low-rank-product-wgsl.js';
+import {
+  floatUniform,
+  intUniform,
+  runShader,
+  shaped,
+  storageBuffersPerShader,
+  type ShaderInput,
+  type WebGpuBackendLike,
+} from './shader.js';
 
 export const NORMALIZED_PRODUCTS = 'McevalNormalizedProducts';
 
@@ -39,9 +53,6 @@ export function normalizedProductsShape(
   });
 }
 
-const int = (value: number) => ({ type: 'int32' as const, data: [value] });
-const float = (value: number) => ({ type: 'float32' as const, data: [value] });
-
 /** Inputs x [rows, inner], normWeight [inner] and w0, w1, … [inner, columns_l]. */
 const normalizedProducts: KernelFunc = ({ inputs, backend, attrs }) => {
   const named = inputs as unknown as Record<string, TensorInfo>;
@@ -53,7 +64,7 @@ const normalizedProducts: KernelFunc = ({ inputs, backend, attrs }) => {
   const columns = weights.map((w) => w.shape[1]!);
   const shape = normalizedProductsShape(gpu, rows, inner, columns);
   if (shape === undefined) throw new Error(`${NORMALIZED_PRODUCTS}: not for ${rows} rows of ${columns.join(', ')}`);
-  const firstTiles = columns.map((_, l) => columns.slice(0, l).reduce((n, width) => n + fewRowsColumnTiles(width), 0));
+  const { firstTiles, columnTiles } = membersSideBySide(columns, FEW_ROWS_TILE);
   const results = columns.slice(1).map((width) => gpu.makeTensorInfo([rows * width], 'float32'));
   const declarations: ShaderInput[] = [{ name: 'x', components: 4 }];
   const tensors: TensorInfo[] = [x];
@@ -75,17 +86,17 @@ const normalizedProducts: KernelFunc = ({ inputs, backend, attrs }) => {
       // The inline group's uniforms (group placement), their low-rank fields unused.
       uniforms: `${INLINE_UNIFORMS} ${groupUniforms(count, false)} normEps : f32,`,
       workgroupSize: PRODUCT_WORKGROUP,
-      dispatch: fewRowsDispatch(firstTiles.at(-1)! + fewRowsColumnTiles(columns.at(-1)!), rows, shape),
+      dispatch: fewRowsDispatch(columnTiles, rows, shape),
       outputSize: rows * columns[0]!,
       code: fewRowsProductCode(shape),
     },
     tensors,
     [
-      ...[rows, columns[0]!, inner, 0].map(int),
-      float(0),
-      float(0),
-      ...columns.slice(1).flatMap((width, l) => [int(width), int(firstTiles[l + 1]!), float(0)]),
-      float(normEps),
+      ...[rows, columns[0]!, inner, 0].map(intUniform),
+      floatUniform(0),
+      floatUniform(0),
+      ...columns.slice(1).flatMap((width, l) => [intUniform(width), intUniform(firstTiles[l + 1]!), floatUniform(0)]),
+      floatUniform(normEps),
     ],
   );
   return [output, ...results].map((info, l) => shaped(info, [rows, columns[l]!]));

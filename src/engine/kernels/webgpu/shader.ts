@@ -19,6 +19,10 @@ export interface ShaderUniform {
   readonly data: number[];
 }
 
+/** A uniform field's value: an i32, or an f32. */
+export const intUniform = (value: number): ShaderUniform => ({ type: 'int32', data: [value] });
+export const floatUniform = (value: number): ShaderUniform => ({ type: 'float32', data: [value] });
+
 export interface WebGpuBackendLike {
   readonly device: { readonly limits: Record<string, number> };
   makeTensorInfo(shape: number[], dtype: 'float32' | 'int32', values?: Float32Array | Int32Array): TensorInfo;
