@@ -122,6 +122,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_SUBMIT_BATCH=1\.5 is not a count of dispatches per submit: use a whole number from 1, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_WAIT: 'often' },
+      /^Error: MCEVAL_WEBGPU_WAIT=often is not a way to wait: use spin, sleep, a number of milliseconds to spin before sleeping, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_MATMUL_THRESHOLD: '0' },
       /^Error: MCEVAL_WEBGPU_MATMUL_THRESHOLD=0 is not a count of output tiles: use a whole number from 1, or unset it\.\n$/,
     ],

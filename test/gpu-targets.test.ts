@@ -161,6 +161,17 @@ const SWEPT = {
     { setting: '16', msPerStep: 4 },
     { setting: '0', msPerStep: 9 },
   ],
+  // How the host waits, for training steps and for decoding steps: a timer's late wake-up shows in decoding.
+  waitSteps: [
+    { setting: 'spin', msPerStep: 30 },
+    { setting: 'sleep', msPerStep: 26 },
+    { setting: '2', msPerStep: 27 },
+  ],
+  waitGeneration: [
+    { setting: 'spin', msPerStep: 4 },
+    { setting: 'sleep', msPerStep: 5 },
+    { setting: '2', msPerStep: 4.05 },
+  ],
 };
 
 const LABELS: Record<keyof typeof SWEPT, string> = {
@@ -173,12 +184,14 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   attentionSteps: 'attention lanes step',
   productSteps: 'products step',
   fewRowsGeneration: 'few rows generation',
+  waitSteps: 'wait step',
+  waitGeneration: 'wait generation',
 };
 
 test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
   const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
   const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
-  assert.equal(choices.length, 9);
+  assert.equal(choices.length, 11);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
     current: '15',
@@ -220,6 +233,22 @@ test("each swept setting's fastest value, set only where it beats the default by
   // Decoding: the default (the few-rows shader up to 16 rows) is the fastest, and stays.
   assert.deepEqual(by['MCEVAL_WEBGPU_FEW_ROWS']!.measured, { '16': 4, '0': 9 });
   assert.equal(by['MCEVAL_WEBGPU_FEW_ROWS']!.set, null);
+  assert.equal(by['MCEVAL_WEBGPU_FEW_ROWS']!.steps, 'decoding');
+  // The wait: one choice from training steps (sleep saves 13%), one from decoding steps (spin stays: 2 ms is within
+  // noise of it).
+  const waits = choices.filter((choice) => choice.variable === 'MCEVAL_WEBGPU_WAIT');
+  assert.deepEqual(
+    waits.map(({ steps, fastest, set }) => ({ steps, fastest, set })),
+    [
+      { steps: undefined, fastest: 'sleep', set: 'MCEVAL_WEBGPU_WAIT=sleep' },
+      { steps: 'decoding', fastest: 'spin', set: null },
+    ],
+  );
+  // Only the decoding sweeps say whose steps they timed.
+  assert.deepEqual(
+    choices.filter((choice) => choice.steps !== undefined).map((choice) => choice.variable),
+    ['MCEVAL_WEBGPU_FEW_ROWS', 'MCEVAL_WEBGPU_WAIT'],
+  );
 });
 
 test("a cut-off run's section lines give the same choices; a sweep not reached, or without its default's steps, none", () => {
@@ -241,7 +270,7 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
-  assert.equal(variables.length, 8);
+  assert.equal(variables.length, 10);
 });
 
 test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as −1), its own time is the default's", () => {

@@ -49,8 +49,11 @@
  *  - greedy decoding with a LoRA adapter on the `--model` (generation.ts; `--generation` batch × prompt × new tokens,
  *    8 × 32 × 64 by default): tokens per second, milliseconds and dispatches per decoding step, with mceval's kernels
  *    and with tfjs's ops — what an evaluation's generation (HumanEval, GSM8K) gets from the card — with a DoRA
- *    adapter and with none (the base model's; mceval's kernels); then LoRA's with a step's products of few rows on the few-rows shader and on 64-row
- *    tiles (MCEVAL_WEBGPU_FEW_ROWS 16 and 0);
+ *    adapter and with none (the base model's; mceval's kernels); then LoRA's with a step's products of few rows on the
+ *    few-rows shader and on 64-row tiles (MCEVAL_WEBGPU_FEW_ROWS 16 and 0);
+ *  - the LoRA step and LoRA's decoding with the host waiting on the GPU each way (MCEVAL_WEBGPU_WAIT spin, sleep and
+ *    2: Dawn's poll on every turn of the event loop, by timer, or spinning the first 2 ms of a wait), with how many
+ *    polls went each way;
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting.
@@ -78,6 +81,7 @@ import { argument } from '../options.js';
 import { withEnv } from '../../test/with-env.js';
 import { hostCalls } from './host-calls.js';
 import { weightGradientTimes } from './weight-gradients.js';
+import { dawnPolls } from '../../src/engine/dawn-wait.js';
 import { relativeDifference, timePerCall, withFlag } from './time-per-call.js';
 import { dispatches, tally, type AnyMethod } from './tally.js';
 import { generationSpeed } from './generation.js';
@@ -535,6 +539,31 @@ for (const setting of ['16', '0']) {
   );
   fewRowsGeneration.push(finished('few rows generation', { setting, msPerStep, tokensPerSecond, dispatchesPerStep }));
 }
+// How the host waits on the GPU (MCEVAL_WEBGPU_WAIT, dawn-wait.ts): Dawn's poll on every turn of the event loop, by
+// a 1 ms timer, or spinning for the first 2 ms of each wait — a training step waits once at its end, a decoding step
+// once per token, which is where a timer's late wake-up would show.
+const waitSteps = [];
+const waitGeneration = [];
+for (const setting of ['spin', 'sleep', '2']) {
+  const polled = dawnPolls();
+  const step = await withEnv('MCEVAL_WEBGPU_WAIT', setting, () =>
+    speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
+  );
+  const decoding = await withEnv('MCEVAL_WEBGPU_WAIT', setting, () =>
+    generationSpeed(modelSpec, medium, tokenizer, LORA, generationShape, 'mceval'),
+  );
+  const { spun, slept } = dawnPolls();
+  const polls = { spun: spun - polled.spun, slept: slept - polled.slept };
+  waitSteps.push(finished('wait step', { setting, msPerStep: step.msPerStep, tokensPerSecond: step.tokensPerSecond }));
+  waitGeneration.push(
+    finished('wait generation', {
+      setting,
+      msPerStep: decoding.msPerStep,
+      tokensPerSecond: decoding.tokensPerSecond,
+      polls,
+    }),
+  );
+}
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
@@ -583,6 +612,8 @@ console.log(
       productSteps,
       generation,
       fewRowsGeneration,
+      waitSteps,
+      waitGeneration,
     },
     null,
     2,

@@ -77,6 +77,8 @@ export interface SettingChoice {
   readonly saving: number;
   /** `VARIABLE=value` where the saving is beyond noise, else null: the default stays. */
   readonly set: string | null;
+  /** Present where the times are decoding steps', not training steps'. */
+  readonly steps?: 'decoding';
 }
 
 /** A saving below this share of a step is within what two timings of one setting differ by. */
@@ -85,17 +87,20 @@ export const NOISE = 0.03;
 /** An entry of a section: its fields as bench.ts wrote them. */
 type Entry = Readonly<Record<string, unknown>> & { readonly msPerStep: number; readonly method?: string };
 
-/** A sweep whose entries give their value in `key`, some values renamed by `names`. */
+/**
+ * A sweep whose entries give their value in `key`, some values renamed by `names`; `decoding` where its times are
+ * decoding steps' (a setting swept both ways then has a choice for each).
+ */
 function sweep(
   label: string,
   field: string,
   variable: string,
   current: string,
   key: string,
-  names: Readonly<Record<string, string>> = {},
+  { names = {}, decoding = false }: { names?: Readonly<Record<string, string>>; decoding?: boolean } = {},
 ) {
   const value = (entry: Entry) => names[String(entry[key])] ?? String(entry[key]);
-  return { label, field, variable, current, value };
+  return { label, field, variable, current, value, decoding };
 }
 
 /**
@@ -110,12 +115,15 @@ const SWEEPS = [
   sweep('group step', 'groupSteps', 'MCEVAL_WEBGPU_GROUPS', 'auto', 'setting'),
   // bench.ts times tfjs's own (by GPU) as −1, its flag's value for unset.
   sweep('matmul threshold', 'matmulThresholds', 'MCEVAL_WEBGPU_MATMUL_THRESHOLD', 'by GPU', 'threshold', {
-    '-1': 'by GPU',
+    names: { '-1': 'by GPU' },
   }),
   sweep('attention lanes step', 'attentionSteps', 'MCEVAL_WEBGPU_ATTENTION_LANES', 'by head size', 'lanes'),
   sweep('products step', 'productSteps', 'MCEVAL_WEBGPU_PRODUCTS', 'transposed', 'setting'),
   // Milliseconds per decoding step, not per training step: the setting decides only products of few rows.
-  sweep('few rows generation', 'fewRowsGeneration', 'MCEVAL_WEBGPU_FEW_ROWS', '16', 'setting'),
+  sweep('few rows generation', 'fewRowsGeneration', 'MCEVAL_WEBGPU_FEW_ROWS', '16', 'setting', { decoding: true }),
+  // On a GPU `auto` is Dawn's spin. Training steps and decoding steps apart: a decoding step waits once per token.
+  sweep('wait step', 'waitSteps', 'MCEVAL_WEBGPU_WAIT', 'spin', 'setting'),
+  sweep('wait generation', 'waitGeneration', 'MCEVAL_WEBGPU_WAIT', 'spin', 'setting', { decoding: true }),
 ];
 
 /**
@@ -146,7 +154,8 @@ export function settingChoices(sections: Readonly<Record<string, readonly unknow
     const fastest = Object.keys(measured).reduce((best, value) => (measured[value]! < measured[best]! ? value : best));
     const saving = 1 - measured[fastest]! / measured[sweep.current]!;
     const set = fastest !== sweep.current && saving > NOISE ? `${sweep.variable}=${fastest}` : null;
-    return [{ variable: sweep.variable, current: sweep.current, measured, fastest, saving, set }];
+    const steps = sweep.decoding ? { steps: 'decoding' as const } : {};
+    return [{ variable: sweep.variable, current: sweep.current, measured, fastest, saving, set, ...steps }];
   });
 }
 

@@ -17,6 +17,7 @@ import { matrixProductSetting } from '../engine/kernels/webgpu/matrix-product.js
 import { tfjsFlagValues } from '../engine/kernels/webgpu/tfjs-flags.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/kernels/webgpu/attention-lanes.js';
 import { fewRowsMost } from '../engine/kernels/webgpu/few-rows.js';
+import { describeWait } from '../engine/dawn-wait.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
@@ -58,6 +59,8 @@ export interface DoctorResult {
     readonly submitBatch: number;
     readonly matmulThreshold: number | 'by GPU';
     readonly fewRows: number;
+    /** How the host waits on the GPU: `spin`, `sleep` or `spin N ms, then sleep` (MCEVAL_WEBGPU_WAIT). */
+    readonly wait: string;
   };
   readonly ok: boolean;
 }
@@ -148,7 +151,7 @@ export default class Doctor extends BaseCommand {
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), products of up to ${settings.fewRows} rows on the few-rows ` +
-          `shader (MCEVAL_WEBGPU_FEW_ROWS)`,
+          `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT)`,
       );
     }
     this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);
@@ -177,6 +180,7 @@ function webGpuKernelReport(): Pick<
       weightGradients: splitWeightGradients() ? 'split' : 'tfjs',
       groups: groupSetting(),
       fewRows: fewRowsMost(),
+      wait: describeWait(webGpuAdapterReport()?.isFallbackAdapter ?? false),
       ...tfjsFlagValues(),
     },
   };

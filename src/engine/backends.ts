@@ -13,6 +13,7 @@ import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/atte
 import { headChunkElements } from './ops/head-cross-entropy.js';
 import { groupSetting, inlineNarrowSetting, productBlocks } from './kernels/webgpu/low-rank-product.js';
 import { fewRowsMost } from './kernels/webgpu/few-rows.js';
+import { waitSetting } from './dawn-wait.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
@@ -182,6 +183,7 @@ export async function initEngine(
   attentionLaneSetting();
   checkTfjsFlagSettings();
   webGpuLimitsSetting();
+  waitSetting();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);
   const choice = await selectBackend(request, options);

@@ -14,6 +14,7 @@ import { UserError } from '../errors.js';
 import { patchShaderSource } from './kernels/webgpu/shader.js';
 import { recordDeviceError, throwIfDeviceFailed } from './webgpu-device-errors.js';
 import { uploadThroughQueue, type UploadingBackend } from './webgpu-upload.js';
+import { dawnAdapterKind, installDawnWait } from './dawn-wait.js';
 
 export interface WebGpuAdapterReport {
   readonly vendor: string;
@@ -147,6 +148,8 @@ async function openDevice(): Promise<OpenedDevice> {
   const openGl = flags.includes('backend=opengles');
   // Without the loader Dawn's Vulkan backend can only print warnings; say so without loading it.
   if (!openGl && vulkanLoader() === undefined) throw new Error('no Vulkan loader (libvulkan.so.1) on this machine');
+  // Dawn polls its device through setImmediate while a promise of its is pending: mceval decides how (dawn-wait.ts).
+  installDawnWait();
   const dawn = (await import('webgpu')) as unknown as DawnModule;
   Object.assign(globalThis, dawn.globals);
   const gpu = dawn.create(['enable-dawn-features=allow_unsafe_apis', ...flags]);
@@ -195,7 +198,9 @@ async function openDevice(): Promise<OpenedDevice> {
     createShaderModule({ ...descriptor, code: patchShaderSource(descriptor.code) });
   // The limits the kernels get are the device's: the adapter's own, or WebGPU's defaults (MCEVAL_WEBGPU_LIMITS).
   const limits = Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, Number(device.limits[name])]));
-  return { report: describe(adapter, limits), adapterInfo: adapter.info, device };
+  const described = describe(adapter, limits);
+  dawnAdapterKind(described.isFallbackAdapter);
+  return { report: described, adapterInfo: adapter.info, device };
 }
 
 /**

@@ -57,6 +57,8 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     submitBatch: 15,
     matmulThreshold: 'by GPU',
     fewRows: 16,
+    // A software adapter: mceval's poll sleeps where Dawn's would spin on a core the driver needs.
+    wait: 'sleep',
   });
   assert.deepEqual(
     settings({
@@ -67,6 +69,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_GROUPS: 'never',
       MCEVAL_WEBGPU_PRODUCTS: 'all',
       MCEVAL_WEBGPU_FEW_ROWS: '4',
+      MCEVAL_WEBGPU_WAIT: '2',
     }),
     {
       productTile: 128,
@@ -76,6 +79,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       submitBatch: 60,
       matmulThreshold: 64,
       fewRows: 4,
+      wait: 'spin 2 ms, then sleep',
     },
   );
 });
