@@ -54,6 +54,8 @@
  *  - the LoRA step and LoRA's decoding with the host waiting on the GPU each way (MCEVAL_WEBGPU_WAIT spin, sleep and
  *    2: Dawn's poll on every turn of the event loop, by timer, or spinning the first 2 ms of a wait), with how many
  *    polls went each way;
+ *  - the LoRA and MonteCLoRA steps each awaiting its loss before the next is recorded, and each recorded while the one
+ *    before it runs (`pipelinedMsPerStep`): what reading losses a step late would gain;
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting.
@@ -208,6 +210,32 @@ async function speed(
     tokensPerSecond: (batch * length * steps) / seconds,
     tensorBytes: memory.numBytesInGPU ?? memory.numBytes,
   };
+}
+
+/**
+ * Steps timed two ways in one run: each awaiting its loss before the next is recorded (as `speed` and fineTune do), and
+ * each recorded while the one before it is still running (its loss awaited after), so the host records one step while
+ * the GPU runs the other: how much a training loop that reads its losses one step late would gain.
+ */
+async function pipelinedSpeed(model: Model, batch: number, length: number, steps: number, method: Method) {
+  registerWebGpuKernels(true);
+  const run = stepper(model, batch, length, 11, method);
+  await run.step();
+  await run.step();
+  let started = performance.now();
+  for (let i = 0; i < steps; i++) await run.step();
+  const msPerStep = (performance.now() - started) / steps;
+  started = performance.now();
+  let running: Promise<number> | undefined;
+  for (let i = 0; i < steps; i++) {
+    const next = run.step();
+    if (running !== undefined) await running;
+    running = next;
+  }
+  await running;
+  const pipelinedMsPerStep = (performance.now() - started) / steps;
+  run.dispose();
+  return { method, batch, length, steps, msPerStep, pipelinedMsPerStep };
 }
 
 interface ProgramLike {
@@ -564,6 +592,11 @@ for (const setting of ['spin', 'sleep', '2']) {
     }),
   );
 }
+const pipelinedSteps = [];
+for (const method of ['lora', 'monteclora'] as const)
+  pipelinedSteps.push(
+    finished('pipelined step', { model: modelSpec, ...(await pipelinedSpeed(medium, batch, length, steps, method)) }),
+  );
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
@@ -614,6 +647,7 @@ console.log(
       fewRowsGeneration,
       waitSteps,
       waitGeneration,
+      pipelinedSteps,
     },
     null,
     2,
