@@ -5,7 +5,7 @@
  * allocating as it goes (an Immediate per turn: ~20 MB of garbage per builtin:small step on lavapipe, collected by
  * pauses inside the next step's recording). On a GPU that core is otherwise idle and the spin sees the work finish at
  * once. On a software adapter (lavapipe, llvmpipe) the shaders run on the CPU's cores, and the spin takes one of them
- * from the driver: a builtin:small LoRA step at 4 × 64 tokens on 2 cores took 1,920 ms with it and 1,160 without.
+ * from the driver: a builtin:small LoRA step at 4 × 64 tokens on 2 cores took 1,613–1,849 ms with it, 809–933 without.
  *
  * So mceval passes Dawn's polls on through a timer (1 ms, Node's shortest) where MCEVAL_WEBGPU_WAIT says to sleep,
  * after spinning for its first milliseconds where it gives a number. Only Dawn's callback is diverted: a native
