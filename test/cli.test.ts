@@ -126,6 +126,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_WAIT=often is not a way to wait: use spin, sleep, a number of milliseconds to spin before sleeping, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_OVERLAP: 'yes' },
+      /^Error: MCEVAL_WEBGPU_OVERLAP=yes is not a choice mceval has: use on or off, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_MATMUL_THRESHOLD: '0' },
       /^Error: MCEVAL_WEBGPU_MATMUL_THRESHOLD=0 is not a count of output tiles: use a whole number from 1, or unset it\.\n$/,
     ],

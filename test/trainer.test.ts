@@ -11,6 +11,7 @@ import { AdamW } from '../src/train/adamw.js';
 import { ADAMW_UPDATE } from '../src/engine/kernels/adamw-update.js';
 import { epochBatches } from '../src/train/batches.js';
 import { adamwFixture, adamwSteps, onEachBackend } from './helpers.js';
+import { assertHeldUpdates } from './adamw-hold.js';
 
 /** A separable toy set: label 1 iff the text contains "yes". */
 function toyExamples(encode: (text: string) => number[]): EncodedExample[] {
@@ -23,6 +24,9 @@ function toyExamples(encode: (text: string) => number[]): EncodedExample[] {
 }
 
 onEachBackend(() => {
+  test("AdamW's hold: the same bits where the step before's numbers are finite, nothing changed where one is not", () =>
+    assertHeldUpdates());
+
   test('training lowers the loss and leaves no tensor behind', async () => {
     const { model, tokenizer } = loadModel('builtin:tiny');
     const rng = new Rng(5);

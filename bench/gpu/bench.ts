@@ -55,7 +55,7 @@
  *    2: Dawn's poll on every turn of the event loop, by timer, or spinning the first 2 ms of a wait), with how many
  *    polls went each way;
  *  - the LoRA and MonteCLoRA steps each awaiting its loss before the next is recorded, and each recorded while the one
- *    before it runs (`pipelinedMsPerStep`): what reading losses a step late would gain;
+ *    before it runs (`pipelinedMsPerStep`), as fineTune overlaps them on webgpu (MCEVAL_WEBGPU_OVERLAP);
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting.
@@ -215,7 +215,7 @@ async function speed(
 /**
  * Steps timed two ways in one run: each awaiting its loss before the next is recorded (as `speed` and fineTune do), and
  * each recorded while the one before it is still running (its loss awaited after), so the host records one step while
- * the GPU runs the other: how much a training loop that reads its losses one step late would gain.
+ * the GPU runs the other, as fineTune does on webgpu (MCEVAL_WEBGPU_OVERLAP): what overlapping them gains on this GPU.
  */
 async function pipelinedSpeed(model: Model, batch: number, length: number, steps: number, method: Method) {
   registerWebGpuKernels(true);

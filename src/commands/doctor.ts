@@ -18,6 +18,7 @@ import { tfjsFlagValues } from '../engine/kernels/webgpu/tfjs-flags.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/kernels/webgpu/attention-lanes.js';
 import { fewRowsMost } from '../engine/kernels/webgpu/few-rows.js';
 import { describeWait } from '../engine/dawn-wait.js';
+import { overlapSetting } from '../engine/overlap-setting.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
@@ -61,6 +62,8 @@ export interface DoctorResult {
     readonly fewRows: number;
     /** How the host waits on the GPU: `spin`, `sleep` or `spin N ms, then sleep` (MCEVAL_WEBGPU_WAIT). */
     readonly wait: string;
+    /** Whether fine-tuning records a step while the one before it is read (MCEVAL_WEBGPU_OVERLAP). */
+    readonly overlap: 'on' | 'off';
   };
   readonly ok: boolean;
 }
@@ -151,7 +154,8 @@ export default class Doctor extends BaseCommand {
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), products of up to ${settings.fewRows} rows on the few-rows ` +
-          `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT)`,
+          `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps recorded while the one before is read: ` +
+          `${settings.overlap} (MCEVAL_WEBGPU_OVERLAP)`,
       );
     }
     this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);
@@ -181,6 +185,7 @@ function webGpuKernelReport(): Pick<
       groups: groupSetting(),
       fewRows: fewRowsMost(),
       wait: describeWait(webGpuAdapterReport()?.isFallbackAdapter ?? false),
+      overlap: overlapSetting(),
       ...tfjsFlagValues(),
     },
   };

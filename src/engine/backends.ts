@@ -14,6 +14,7 @@ import { headChunkElements } from './ops/head-cross-entropy.js';
 import { groupSetting, inlineNarrowSetting, productBlocks } from './kernels/webgpu/low-rank-product.js';
 import { fewRowsMost } from './kernels/webgpu/few-rows.js';
 import { waitSetting } from './dawn-wait.js';
+import { overlapSetting } from './overlap-setting.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
@@ -184,6 +185,7 @@ export async function initEngine(
   checkTfjsFlagSettings();
   webGpuLimitsSetting();
   waitSetting();
+  overlapSetting();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);
   const choice = await selectBackend(request, options);

@@ -109,6 +109,11 @@ export class AdamW {
         }));
   }
 
+  /** Whether `apply` takes a `hold` (the one-kernel update). */
+  get holdsUpdates(): boolean {
+    return this.kernel;
+  }
+
   get parameters(): Variable[] {
     return this.slots.map((slot) => slot.parameter);
   }
@@ -117,7 +122,9 @@ export class AdamW {
    * One update with `gradients[i]` the gradient of `parameters[i]`, times `gradientScale` when given (a one-value
    * tensor: gradient clipping's coefficient, which the one-kernel update applies as it reads each gradient); a
    * parameter whose gradient is undefined is left as it is (no decay, no moment update), as torch does for a parameter
-   * without a gradient.
+   * without a gradient. With `hold` (the step before's total loss, task loss and gradient norm, on the device; the
+   * one-kernel update only) nothing changes where one of those is not finite: that step diverged, and the run keeps
+   * its weights (fine-tune.ts records a step before reading the one before it).
    *
    * On cpu, wasm and webgpu one kernel updates the parameters (engine/kernels/adamw-update.ts, and webgpu/ for its
    * shaders), one launch per moment bank. Elsewhere (tfjs-node) the update is fourteen tfjs ops, and tiny
@@ -127,12 +134,14 @@ export class AdamW {
    * costs more than the launches it saves (measured on tfjs-wasm: stories260K's 70 LoRA matrices 3.1 ms alone, 11.5 ms
    * concatenated).
    */
-  apply(gradients: readonly (Tensor | undefined)[], learningRate: number, gradientScale?: Tensor): void {
+  apply(gradients: readonly (Tensor | undefined)[], learningRate: number, gradientScale?: Tensor, hold?: Tensor): void {
+    // Held updates exist only in the one-kernel update (a loop that reads a step late runs only with it).
+    if (hold !== undefined && !this.kernel) throw new Error('AdamW: a held update needs the one-kernel update');
     const groups = new Map<string, { slots: Slot[]; gradients: Tensor[] }>();
     const updates: { slots: Slot[]; gradients: Tensor[] }[] = [];
     const launch: { slot: Slot; gradient: Tensor }[] = [];
     const flush = () => {
-      if (launch.length > 0) this.updateByKernel(launch.splice(0), learningRate, gradientScale);
+      if (launch.length > 0) this.updateByKernel(launch.splice(0), learningRate, gradientScale, hold);
     };
     this.slots.forEach((slot, i) => {
       const gradient = gradients[i];
@@ -179,6 +188,7 @@ export class AdamW {
     updates: readonly { slot: Slot; gradient: Tensor }[],
     learningRate: number,
     gradientScale: Tensor | undefined,
+    hold: Tensor | undefined,
   ): void {
     const { m, v } = updates[0]!.slot;
     const { inputs, attrs } = adamwUpdateInvocation(
@@ -190,6 +200,7 @@ export class AdamW {
       })),
       { m, v },
       gradientScale,
+      hold,
     );
     const outputs = tf
       .engine()

@@ -2,7 +2,8 @@
  * Fine-tunes a model's adapter (and classification head) on labelled token sequences — or, with the causal-LM
  * objective, on prompt + target sequences, learning the target tokens only: AdamW, linear schedule with
  * warm-up, global-norm clipping, seeded shuffling and dropout. Stops early, and says so, when the loss diverges.
- * Every tensor a step creates is released before the next.
+ * Every tensor a step creates is released before the next, but for its loss and norm where they are read while the
+ * next is recorded (webgpu).
  */
 import { addEach } from '../engine/ops/add-each.js';
 import { watchPeakTensorBytes } from '../engine/peak-bytes.js';
@@ -17,6 +18,7 @@ import { globalNormClipping } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
 import { batchesPerEpoch, epochBatches } from './batches.js';
 import { causalLmLoss, classificationLoss, countedTargets, targetMask } from './loss.js';
+import { overlapSetting } from '../engine/overlap-setting.js';
 
 export interface EncodedExample {
   readonly ids: readonly number[];
@@ -94,6 +96,8 @@ export interface TrainResult {
    * step's activations at their largest.
    */
   readonly peakTensorBytes?: number;
+  /** Steps recorded while the step before was still being read (webgpu; fineTune says when). */
+  readonly overlapped?: number;
 }
 
 /** Counts the consecutive steps whose loss exceeds a multiple of the first step's. */
@@ -111,11 +115,50 @@ class DivergenceWatch {
     this.above = loss > this.rule.factor * this.first ? this.above + 1 : 0;
     return this.above >= this.rule.patience;
   }
+
+  /** Whether the next step's loss could stop the run by the rule (a finite one that stays too high too long). */
+  mayStopByRule(): boolean {
+    return this.rule !== undefined && this.above + 1 >= this.rule.patience;
+  }
+}
+
+/**
+ * Whether this run records each step before reading the one before it: on webgpu (reads are asynchronous, and the host
+ * records while the GPU runs), with the one-kernel AdamW (whose `hold` keeps a diverged step's weights), and for
+ * adapters whose hooks read nothing between steps (AdaLoRA's pruning and the exact-Dirichlet sampler do).
+ */
+function overlaps(optimizer: AdamW, hooks: TrainingHooks): boolean {
+  return (
+    tf.getBackend() === 'webgpu' &&
+    overlapSetting() === 'on' &&
+    optimizer.holdsUpdates &&
+    hooks.prepareStep === undefined &&
+    hooks.settleStep === undefined &&
+    hooks.afterStep === undefined
+  );
+}
+
+/** A step recorded and not yet read: where it stands, its numbers on the device, and their reads begun. */
+interface RecordedStep {
+  readonly epoch: number;
+  readonly step: number;
+  readonly lr: number;
+  readonly rows: number;
+  /** [total loss, task loss, gradient norm]: read, and the next step's AdamW `hold`. */
+  readonly numbers: Tensor;
+  readonly values: Promise<{ loss: number; gradNorm: number }>;
+  readonly diagnostics: Record<string, number> | Promise<Record<string, number>> | undefined;
 }
 
 /**
  * Asynchronous only in how it reads each step's loss and gradient norm back (awaiting them), so that backends without
  * synchronous reads (WebGPU in Node) can train; the numbers are the same.
+ *
+ * On webgpu a step is recorded before the one before it is read (`overlaps`): the host records while the GPU runs,
+ * where each otherwise waited on the other. The order of the device's work is the same, so are the numbers. A run
+ * stops at the same step with the same weights: a step's non-finite loss or norm makes the next step's AdamW keep every
+ * weight and moment as they were (its `hold`), and where the next loss could stop the run by the divergence rule the
+ * step is read before the next is recorded. Each epoch ends with its last step read.
  */
 export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   const { model, examples, batchSize, epochs } = options;
@@ -128,8 +171,43 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   const epochLosses: number[] = [];
   const log: StepLogEntry[] = [];
   const watch = new DivergenceWatch(options.divergence);
+  const overlapping = overlaps(optimizer, hooks);
   let step = 0;
+  let overlapped = 0;
+  let lossSum = 0;
+  let lossCount = 0;
   const memory = watchPeakTensorBytes();
+  /** Reads a recorded step into the log; its step number where it stopped the run as diverged. */
+  const read = async (recorded: RecordedStep): Promise<number | undefined> => {
+    try {
+      const { loss, gradNorm } = await recorded.values;
+      log.push({
+        epoch: recorded.epoch,
+        step: recorded.step,
+        lr: recorded.lr,
+        loss,
+        grad_norm: gradNorm,
+        ...((await recorded.diagnostics) ?? {}),
+      });
+      options.onStep?.({ epoch: recorded.epoch, step: recorded.step, totalSteps, loss });
+      if (watch.diverged(loss, gradNorm)) return recorded.step;
+      lossSum += loss * recorded.rows;
+      lossCount += recorded.rows;
+      return undefined;
+    } finally {
+      recorded.numbers.dispose();
+    }
+  };
+  let pending: RecordedStep | undefined;
+  const stopped = (at: number): TrainResult => ({
+    steps: at,
+    epochLosses,
+    log,
+    diverged: true,
+    divergedAtStep: at,
+    peakTensorBytes: memory.peak,
+    overlapped,
+  });
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       hooks.beginEpoch?.(epoch);
@@ -137,13 +215,20 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
       const trained = new Set(
         options.groups.filter((group) => group.trainsInEpoch?.(epoch) ?? true).flatMap((group) => group.variables),
       );
-      let lossSum = 0;
-      let lossCount = 0;
+      lossSum = 0;
+      lossCount = 0;
       for (const indices of epochBatches(examples.length, batchSize, shuffleRng)) {
         const rows = indices.map((i) => examples[i]!);
         const lr = options.learningRate * linearScheduleMultiplier(step, totalSteps, warmup);
+        // The step before is read first where its loss could stop the run by the rule: the next update's hold
+        // covers only a non-finite one.
+        if (pending !== undefined && watch.mayStopByRule()) {
+          const at = await read(pending);
+          pending = undefined;
+          if (at !== undefined) return stopped(at);
+        }
         await hooks.prepareStep?.();
-        const { loss, gradNorm } = await trainStep({
+        const numbers = recordStep({
           model,
           optimizer,
           trained,
@@ -154,18 +239,49 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
           hooks,
           objective: options.objective ?? 'classification',
           microBatches: Math.max(1, Math.min(options.gradientAccumulation ?? 1, rows.length)),
+          ...(pending === undefined ? {} : { hold: pending.numbers }),
           ...(hooks.afterStep === undefined
             ? {}
             : { afterUpdate: (gradients) => hooks.afterStep!({ step: step + 1, totalSteps, gradients }) }),
         });
         await hooks.settleStep?.();
         step += 1;
-        log.push({ epoch, step, lr, loss, grad_norm: gradNorm, ...((await hooks.diagnostics?.()) ?? {}) });
-        options.onStep?.({ epoch, step, totalSteps, loss });
-        if (watch.diverged(loss, gradNorm))
-          return { steps: step, epochLosses, log, diverged: true, divergedAtStep: step, peakTensorBytes: memory.peak };
-        lossSum += loss * rows.length;
-        lossCount += rows.length;
+        // The diagnostics' reads begin now, before the next step is recorded.
+        const recorded: RecordedStep = {
+          epoch,
+          step,
+          lr,
+          rows: rows.length,
+          numbers,
+          values: readNumbers(numbers),
+          diagnostics: hooks.diagnostics?.(),
+        };
+        // Where the read of the step before fails, this one is left unread: its own failure must not go unhandled
+        // (awaiting the promise still throws).
+        void recorded.values.catch(() => undefined);
+        if (recorded.diagnostics instanceof Promise) void recorded.diagnostics.catch(() => undefined);
+        if (pending !== undefined) {
+          overlapped += 1;
+          const at = await read(pending);
+          if (at !== undefined) {
+            // This step was held (its AdamW kept the weights): read, so that nothing is left in flight.
+            await recorded.values;
+            await recorded.diagnostics;
+            recorded.numbers.dispose();
+            return stopped(at);
+          }
+        }
+        pending = recorded;
+        if (!overlapping) {
+          pending = undefined;
+          const at = await read(recorded);
+          if (at !== undefined) return stopped(at);
+        }
+      }
+      if (pending !== undefined) {
+        const at = await read(pending);
+        pending = undefined;
+        if (at !== undefined) return stopped(at);
       }
       epochLosses.push(lossSum / lossCount);
     }
@@ -173,7 +289,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
     optimizer.dispose();
     memory.stop();
   }
-  return { steps: step, epochLosses, log, diverged: false, peakTensorBytes: memory.peak };
+  return { steps: step, epochLosses, log, diverged: false, peakTensorBytes: memory.peak, overlapped };
 }
 
 interface StepInputs {
@@ -187,6 +303,8 @@ interface StepInputs {
   readonly hooks: TrainingHooks;
   readonly objective: TrainingObjective;
   readonly microBatches: number;
+  /** The step before's numbers, not yet read: AdamW keeps every weight if one of them is not finite. */
+  readonly hold?: Tensor;
   /** The method's afterStep hook, with the step's clipped gradients. */
   readonly afterUpdate?: (gradients: ReadonlyMap<Variable, Tensor>) => void;
 }
@@ -200,10 +318,11 @@ function splitRows<T>(rows: readonly T[], parts: number): T[][] {
 }
 
 /**
- * One optimiser step; returns the task loss (the regulariser, if any, is trained on but not reported here). With
- * micro-batches, each one's loss is scaled by its share of the batch's loss terms and the gradients are summed.
+ * Records one optimiser step; returns its [total loss, task loss, gradient norm] on the device (the regulariser, if
+ * any, is trained on but not reported as the loss). With micro-batches, each one's loss is scaled by its share of the
+ * batch's loss terms and the gradients are summed.
  */
-async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: number }> {
+function recordStep(step: StepInputs): Tensor {
   const { model, optimizer } = step;
   const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
   // Each micro-batch padded once; its share of the batch's loss terms (examples, or counted target tokens).
@@ -274,6 +393,7 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
       optimizer.parameters.map((parameter) => byParameter.get(parameter)),
       step.learningRate,
       clip.coefficient,
+      step.hold,
     );
     // The clipped gradients are formed only for a method that reads them (AdaLoRA's importance scores).
     const coefficient = clip.coefficient;
@@ -284,13 +404,15 @@ async function trainStep(step: StepInputs): Promise<{ loss: number; gradNorm: nu
     );
   });
   summed!.forEach((g) => g.dispose());
-  const total = totalLoss!;
-  const [totalValue, taskValue, gradNorm] = (await Promise.all([total.data(), taskLoss!.data(), norm!.data()])).map(
-    (values) => values[0]!,
-  );
-  total.dispose();
-  taskLoss!.dispose();
-  norm!.dispose();
+  // One tensor, one read.
+  const numbers = tf.tidy(() => tf.concat([totalLoss!, taskLoss!, norm!].map((t) => tf.reshape(t, [1]))));
+  [totalLoss!, taskLoss!, norm!].forEach((t) => t.dispose());
+  return numbers;
+}
+
+/** A step's loss and gradient norm from its numbers (recordStep's); the tensor stays the caller's. */
+async function readNumbers(numbers: Tensor): Promise<{ loss: number; gradNorm: number }> {
+  const [totalValue, taskValue, gradNorm] = (await numbers.data()) as Float32Array;
   // A diverged regulariser must stop training too, so a non-finite total is reported as such.
-  return { loss: Number.isFinite(totalValue) ? taskValue : totalValue, gradNorm };
+  return { loss: Number.isFinite(totalValue!) ? taskValue! : totalValue!, gradNorm: gradNorm! };
 }

@@ -15,6 +15,7 @@ import { dispatchesOf } from './dispatches.js';
 import { tf, type Tensor, type Variable } from '../../src/engine/tf.js';
 import { AdamW } from '../../src/train/adamw.js';
 import { adamwFixture, adamwSteps } from '../helpers.js';
+import { assertHeldUpdates } from '../adamw-hold.js';
 import { ADAMW_UPDATE } from '../../src/engine/kernels/adamw-update.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 
@@ -122,4 +123,9 @@ test('a parameter whose buffer is shared, or that is its own gradient, gets a ne
     optimizer.dispose();
     variables.forEach((v) => v.dispose());
   });
+});
+
+test("the webgpu AdamW kernel's hold: the same bits where the step before's numbers are finite, none changed where one is not", async () => {
+  await initEngine('webgpu');
+  await assertHeldUpdates();
 });

@@ -59,6 +59,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     fewRows: 16,
     // A software adapter: mceval's poll sleeps where Dawn's would spin on a core the driver needs.
     wait: 'sleep',
+    overlap: 'on',
   });
   assert.deepEqual(
     settings({
@@ -70,6 +71,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_PRODUCTS: 'all',
       MCEVAL_WEBGPU_FEW_ROWS: '4',
       MCEVAL_WEBGPU_WAIT: '2',
+      MCEVAL_WEBGPU_OVERLAP: 'off',
     }),
     {
       productTile: 128,
@@ -80,6 +82,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       matmulThreshold: 64,
       fewRows: 4,
       wait: 'spin 2 ms, then sleep',
+      overlap: 'off',
     },
   );
 });

@@ -1,7 +1,9 @@
 /**
  * AdamW updates of several parameters as a single kernel, `McevalAdamW` (cpu, wasm and webgpu): inputs p0, g0, p1, g1,
  * …, the moment banks `m` and `v` (flat: every parameter's moments at its offset, the optimizer's own state) and,
- * optionally, `scale`, which multiplies every gradient; attributes `coefficients`, six numbers per parameter
+ * optionally, `scale`, which multiplies every gradient, and `hold`, the step before's HOLD_VALUES numbers (a loop that
+ * records a step before reading the one before it: where any of them is not finite, that step diverged, and every
+ * parameter and moment is kept as it is, new p its old values); attributes `coefficients`, six numbers per parameter
  * (AdamWCoefficients in order), and `offsets`, one per parameter; outputs the new p of each. The banks are rewritten
  * in place: read by nothing else, and one buffer for all moments lets a GPU shader bind two per parameter (p, g) rather
  * than five. On cpu and wasm the new p gets a new buffer, as tfjs's assign expects: tfjs-wasm caches a packed copy of
@@ -16,6 +18,9 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import { filledOutput, inputValues } from './backend-output.js';
 
 export const ADAMW_UPDATE = 'McevalAdamW';
+
+/** The values of `hold`: the step before's total loss, task loss and gradient norm. */
+export const HOLD_VALUES = 3;
 
 /** The update's scalars, as the tfjs ops take them (each becomes a float32 scalar), in the kernel's order. */
 export interface AdamWCoefficients {
@@ -90,10 +95,12 @@ export function adamwUpdateInvocation(
   parameters: readonly (AdamWParameter & { p: TensorInfo; g: TensorInfo })[],
   moments: { m: TensorInfo; v: TensorInfo },
   gradientScale?: TensorInfo,
+  hold?: TensorInfo,
 ): { inputs: Record<string, TensorInfo>; attrs: AdamWAttrs } {
   const inputs: Record<string, TensorInfo> = {
     ...moments,
     ...(gradientScale === undefined ? {} : { scale: gradientScale }),
+    ...(hold === undefined ? {} : { hold }),
   };
   parameters.forEach(({ p, g }, i) => Object.assign(inputs, { [`p${i}`]: p, [`g${i}`]: g }));
   const coefficients = parameters.flatMap(({ coefficients: c }) => COEFFICIENT_KEYS.map((key) => c[key]));
@@ -117,9 +124,11 @@ export function adamwParameters(attrs: unknown): AdamWParameter[] {
 const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const values = (t: TensorInfo) => inputValues<Float32Array>(backend, t);
   const scale = inputs['scale'] === undefined ? 1 : values(inputs['scale'])[0]!;
+  const held = inputs['hold'] !== undefined && !values(inputs['hold']).every(Number.isFinite);
   return adamwParameters(attrs).map(({ coefficients, offset }, i) => {
     const [p, g] = [inputs[`p${i}`]!, inputs[`g${i}`]!];
     return filledOutput(backend, [...p.shape], (next) => {
+      if (held) return next.set(values(p));
       const [m, v] = [values(inputs['m']!), values(inputs['v']!)].map((bank) =>
         bank.subarray(offset, offset + next.length),
       );

@@ -95,10 +95,18 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
       },
       // Per-layer means of the last step's KL terms and cooperative loss, and the noise-to-A norm ratio.
       // Read asynchronously, so that backends without synchronous reads (WebGPU) can train too.
+      // Its own reference is held while the read is in flight: on webgpu the next step may be recorded meanwhile, and
+      // its regulariser releases these terms (a tensor disposed while it is read fails the read).
       diagnostics: async () => {
         if (terms === undefined) return {};
         const recorded = terms;
-        const values = await recorded.data();
+        const held = tf.clone(recorded);
+        let values: Float32Array;
+        try {
+          values = (await held.data()) as Float32Array;
+        } finally {
+          held.dispose();
+        }
         if (terms === recorded) releaseTerms();
         return Object.fromEntries(REGULARIZER_LOG_KEYS.map((key, i) => [key, values[i]!]));
       },

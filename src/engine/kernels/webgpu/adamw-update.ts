@@ -14,7 +14,7 @@
  * and the scale; at WebGPU's minimum of 8, two. Elsewhere p′ gets a new buffer, a third binding.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { ADAMW_UPDATE, adamwParameters } from '../adamw-update.js';
+import { ADAMW_UPDATE, HOLD_VALUES, adamwParameters } from '../adamw-update.js';
 import { sharedOutput } from '../backend-output.js';
 import { bindingRuns, inputsByBuffer, writableInPlace } from './in-place.js';
 import {
@@ -66,10 +66,10 @@ function inputsOf(k: number, inPlace: boolean): ShaderInput[] {
   ];
 }
 
-function updateOf(k: number, inPlace: boolean, scaled: boolean): string {
+function updateOf(k: number, inPlace: boolean, scaled: boolean, held: boolean): string {
   const u = (name: string) => `uniforms.${name}_${k}`;
-  return `
-  if (i < ${u('count')}) {
+  const target = inPlace ? `p${k}` : `next${k}`;
+  const update = `
     let at = ${u('offset')} + i;
     let gradient = g${k}[i]${scaled ? ' * scale[0]' : ''};
     let moment = result[at] * ${u('beta1')} + gradient * ${u('oneMinusBeta1')};
@@ -77,37 +77,60 @@ function updateOf(k: number, inPlace: boolean, scaled: boolean): string {
     result[at] = moment;
     v[at] = second;
     let denominator = sqrt(second) / ${u('correction2')} + ${u('epsilon')};
-    ${inPlace ? `p${k}` : `next${k}`}[i] = p${k}[i] * ${u('decay')} - (moment / denominator) * ${u('stepSize')};
-  }`;
+    ${target}[i] = p${k}[i] * ${u('decay')} - (moment / denominator) * ${u('stepSize')};`;
+  if (!held) return `\n  if (i < ${u('count')}) {${update}\n  }`;
+  // The step before diverged: nothing is written but the old p into a new buffer (kept is the same for every
+  // invocation).
+  return `
+  if (i < ${u('count')} && !kept) {${update}
+  }${inPlace ? '' : `\n  if (i < ${u('count')} && kept) {\n    ${target}[i] = p${k}[i];\n  }`}`;
 }
 
+/** Whether the step before, whose numbers `hold` holds, diverged: one of them not finite (NaN or ±∞). */
+const KEPT = `
+  var kept = false;
+  for (var h = 0; h < ${HOLD_VALUES}; h++) {
+    kept = kept || (bitcast<u32>(hold[h]) & 0x7f800000u) == 0x7f800000u;
+  }`;
+
 /** The parameters in dispatch order, each dispatch binding no more storage buffers than the device allows. */
-function dispatches(gpu: WebGpuBackendLike, parameters: readonly Parameter[], scaled: boolean): Parameter[][] {
-  // The m bank (the output) and the v bank, then the scale.
-  const available = storageBuffersPerShader(gpu) - 2 - (scaled ? 1 : 0);
+function dispatches(
+  gpu: WebGpuBackendLike,
+  parameters: readonly Parameter[],
+  scaled: boolean,
+  held: boolean,
+): Parameter[][] {
+  // The m bank (the output) and the v bank, then the scale and the step before's numbers.
+  const available = storageBuffersPerShader(gpu) - 2 - (scaled ? 1 : 0) - (held ? 1 : 0);
   return bindingRuns(parameters, (parameter) => (parameter.inPlace ? 2 : 3), available);
 }
 
-/** Updates `parameters` in one dispatch, their gradients multiplied by `scale` if given; returns their new values. */
+/**
+ * Updates `parameters` in one dispatch, their gradients multiplied by `scale` if given, none of them where `hold` says
+ * the step before diverged; returns their new values.
+ */
 function updateTogether(
   gpu: WebGpuBackendLike,
   parameters: readonly Parameter[],
   banks: { m: TensorInfo; v: TensorInfo },
   scale?: TensorInfo,
+  hold?: TensorInfo,
 ): TensorInfo[] {
   const largest = Math.max(...parameters.map((parameter) => parameter.size));
   const next = parameters.map((parameter) =>
     parameter.inPlace ? undefined : gpu.makeTensorInfo([parameter.size], 'float32'),
   );
   const layout = parameters.map((parameter) => (parameter.inPlace ? 'i' : 'n')).join('');
-  const updates = parameters.map((parameter, k) => updateOf(k, parameter.inPlace, scale !== undefined)).join('');
+  const held = hold !== undefined;
+  const updates = parameters.map((parameter, k) => updateOf(k, parameter.inPlace, scale !== undefined, held)).join('');
   runShader(
     gpu,
     {
-      key: `McevalAdamW_${layout}_${Number(scale !== undefined)}`,
+      key: `McevalAdamW_${layout}_${Number(scale !== undefined)}${held ? '_held' : ''}`,
       inputs: [
         { name: 'v', components: 1, writable: true },
         ...(scale === undefined ? [] : [{ name: 'scale', components: 1 as const }]),
+        ...(hold === undefined ? [] : [{ name: 'hold', components: 1 as const }]),
         ...parameters.flatMap((parameter, k) => inputsOf(k, parameter.inPlace)),
       ],
       uniforms: parameters.map((_, k) => uniformsOf(k)).join(' '),
@@ -116,13 +139,14 @@ function updateTogether(
       outputSize: sizeOf(banks.m),
       code: `
 fn main() {
-  let i = ${ELEMENT_INDEX(WORKGROUP)};${updates}
+  let i = ${ELEMENT_INDEX(WORKGROUP)};${held ? KEPT : ''}${updates}
 }
 `,
     },
     [
       banks.v,
       ...(scale === undefined ? [] : [scale]),
+      ...(hold === undefined ? [] : [hold]),
       ...parameters.flatMap(({ p, g }, k) => [p, g, ...(next[k] === undefined ? [] : [next[k]])]),
     ],
     parameters.flatMap((parameter) => parameter.uniforms),
@@ -153,9 +177,11 @@ const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
     ];
     return { p, g, size, inPlace: writableInPlace(gpu, p, bound), uniforms };
   });
-  const scale = inputs['scale'];
+  const [scale, hold] = [inputs['scale'], inputs['hold']];
   const banks = { m: inputs['m']!, v: inputs['v']! };
-  return dispatches(gpu, parameters, scale !== undefined).flatMap((group) => updateTogether(gpu, group, banks, scale));
+  return dispatches(gpu, parameters, scale !== undefined, hold !== undefined).flatMap((group) =>
+    updateTogether(gpu, group, banks, scale, hold),
+  );
 };
 
 export function webGpuAdamwUpdateKernel(): KernelConfig {
