@@ -11,6 +11,7 @@ import {
   readSections,
   readSteps,
   settingChoices,
+  type PipelinedStep,
   type TorchStep,
   type WebGpuStep,
 } from '../bench/gpu/targets.js';
@@ -75,6 +76,30 @@ test("MonteCLoRA's step over LoRA's per model, with mceval's kernels, against 1.
   assert.ok(Math.abs(medium.dispatchRatio - 1013 / 920) < 1e-12);
   assert.equal(stories.ratio, 1.2);
   assert.equal(stories.within110, false);
+});
+
+const PIPELINED: PipelinedStep[] = [
+  { model: 'builtin:medium', method: 'lora', batch: 8, length: 256, msPerStep: 30, pipelinedMsPerStep: 24 },
+  { model: 'builtin:medium', method: 'monteclora', batch: 8, length: 256, msPerStep: 32.4, pipelinedMsPerStep: 27 },
+  { model: 'stories260K', method: 'lora', batch: 32, length: 256, msPerStep: 5, pipelinedMsPerStep: 3 },
+];
+
+test('with steps overlapped as fineTune trains: LoRA over PyTorch, MonteCLoRA over LoRA; none without the section', () => {
+  const { overlapped } = gpuTargets(STEPS, TORCH, PIPELINED);
+  // 24 ms against PyTorch's 12 (the awaited step's 30: 2.5×); stories260K has no PyTorch step of its length.
+  assert.deepEqual(
+    overlapped.loraOverPyTorch.map(({ model, dropout, ratio, within3x }) => [model, dropout, ratio, within3x]),
+    [['builtin:medium', 0, 2, true]],
+  );
+  assert.deepEqual(overlapped.monteCloraOverLora, [{ model: 'builtin:medium', ratio: 27 / 24, within110: false }]);
+  assert.deepEqual(gpuTargets(STEPS, TORCH).overlapped, { loraOverPyTorch: [], monteCloraOverLora: [] });
+  // From a whole webgpu.json and from a cut-off run's section lines alike.
+  const whole = readSections(JSON.stringify({ steps: STEPS, pipelinedSteps: PIPELINED }));
+  const lines = readSections(
+    PIPELINED.map((value) => JSON.stringify({ finished: 'pipelined step', value })).join('\n'),
+  );
+  assert.deepEqual(whole['pipelined step'], PIPELINED);
+  assert.deepEqual(lines['pipelined step'], PIPELINED);
 });
 
 test("the host's share of each step timed with mceval's kernels", () => {

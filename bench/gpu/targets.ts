@@ -25,6 +25,17 @@ export interface WebGpuStep {
   readonly dispatchesPerStep: number;
 }
 
+/** A step of bench.ts timed awaiting each loss first and with each recorded while the one before it runs. */
+export interface PipelinedStep {
+  readonly model: string;
+  readonly method: 'lora' | 'monteclora';
+  readonly batch: number;
+  readonly length: number;
+  readonly msPerStep: number;
+  /** As fineTune trains on webgpu (MCEVAL_WEBGPU_OVERLAP). */
+  readonly pipelinedMsPerStep: number;
+}
+
 /** One timed step of torch_step.py. */
 export interface TorchStep {
   readonly model: string;
@@ -63,6 +74,14 @@ export interface GpuTargets {
   }[];
   /** recordingMsPerStep / msPerStep for every step timed with mceval's kernels. */
   readonly hostShare: { model: string; method: string; share: number }[];
+  /**
+   * The same two targets with each step recorded while the one before it runs, as fineTune trains (`pipelinedSteps`:
+   * absent in a kit's output from before them, or where the run was cut off first).
+   */
+  readonly overlapped: {
+    readonly loraOverPyTorch: OverPyTorch[];
+    readonly monteCloraOverLora: { model: string; ratio: number; within110: boolean }[];
+  };
 }
 
 /** One engine setting the kit swept on its model's steps. */
@@ -190,7 +209,34 @@ function overPyTorch(steps: readonly WebGpuStep[], torch: readonly TorchStep[]):
   });
 }
 
-export function gpuTargets(steps: readonly WebGpuStep[], torch: readonly TorchStep[] = []): GpuTargets {
+/** LoRA's overlapped steps over PyTorch's, and MonteCLoRA's over LoRA's, per model. */
+function overlappedTargets(pipelined: readonly PipelinedStep[], torch: readonly TorchStep[]): GpuTargets['overlapped'] {
+  const asSteps = pipelined.map((entry): WebGpuStep => ({
+    ...entry,
+    kernels: 'mceval',
+    msPerStep: entry.pipelinedMsPerStep,
+    recordingMsPerStep: 0,
+    dispatchesPerStep: 0,
+  }));
+  const loraOverPyTorch = overPyTorch(
+    asSteps.filter((step) => step.method === 'lora'),
+    torch,
+  );
+  const monteCloraOverLora = [...new Set(asSteps.map((step) => step.model))].flatMap((model) => {
+    const of = (method: WebGpuStep['method']) => asSteps.find((step) => step.model === model && step.method === method);
+    const [lora, monteclora] = [of('lora'), of('monteclora')];
+    if (lora === undefined || monteclora === undefined) return [];
+    const ratio = monteclora.msPerStep / lora.msPerStep;
+    return [{ model, ratio, within110: ratio <= 1.1 }];
+  });
+  return { loraOverPyTorch, monteCloraOverLora };
+}
+
+export function gpuTargets(
+  steps: readonly WebGpuStep[],
+  torch: readonly TorchStep[] = [],
+  pipelined: readonly PipelinedStep[] = [],
+): GpuTargets {
   const ours = steps.filter((step) => step.kernels === 'mceval');
   const find = (model: string, method: WebGpuStep['method']) =>
     ours.find((step) => step.model === model && step.method === method);
@@ -223,7 +269,8 @@ export function gpuTargets(steps: readonly WebGpuStep[], torch: readonly TorchSt
     method: step.method,
     share: step.recordingMsPerStep / step.msPerStep,
   }));
-  return { loraOverPyTorch, doraOverPyTorch, doraOverLora, monteCloraOverLora, hostShare };
+  const overlapped = overlappedTargets(pipelined, torch);
+  return { loraOverPyTorch, doraOverPyTorch, doraOverLora, monteCloraOverLora, hostShare, overlapped };
 }
 
 /**
@@ -239,7 +286,10 @@ export function readSections(text: string): Record<string, unknown[]> {
   }
   // A section line alone is whole JSON too.
   if (whole !== undefined && !('finished' in whole)) {
-    const sections: Record<string, unknown[]> = { step: (whole['steps'] ?? []) as unknown[] };
+    const sections: Record<string, unknown[]> = {
+      step: (whole['steps'] ?? []) as unknown[],
+      'pipelined step': (whole['pipelinedSteps'] ?? []) as unknown[],
+    };
     for (const sweep of SWEEPS) sections[sweep.label] = (whole[sweep.field] ?? []) as unknown[];
     return sections;
   }
@@ -268,6 +318,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsW
       ? (JSON.parse(readFileSync(torchFile, 'utf8')) as { lora: TorchStep[] }).lora
       : [];
   const sections = readSections(readFileSync(webgpuFile, 'utf8'));
-  const targets = gpuTargets((sections['step'] ?? []) as WebGpuStep[], torch);
+  const targets = gpuTargets(
+    (sections['step'] ?? []) as WebGpuStep[],
+    torch,
+    (sections['pipelined step'] ?? []) as PipelinedStep[],
+  );
   console.log(JSON.stringify({ ...targets, settings: settingChoices(sections) }, null, 2));
 }
