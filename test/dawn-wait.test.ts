@@ -19,7 +19,7 @@ import {
 import { withEnv } from './with-env.js';
 import { UserError } from '../src/errors.js';
 
-test("MCEVAL_WEBGPU_WAIT: auto (unset), spin, sleep or milliseconds of spin; anything else is one line's error", async () => {
+test("MCEVAL_WEBGPU_WAIT: auto (unset), spin, sleep or milliseconds of spin; else one line's error", async () => {
   const read = (value: string | undefined) => withEnv('MCEVAL_WEBGPU_WAIT', value, waitSetting);
   assert.equal(await read(undefined), undefined);
   assert.equal(await read(''), undefined);
@@ -75,7 +75,7 @@ test("no function JavaScript or Node makes counts as an addon's callback", () =>
   for (const candidate of candidates) assert.equal(isAddonCallback(candidate), false, String(candidate));
 });
 
-test("with the wait installed, every caller but Dawn's gets Node's setImmediate: arguments, promisify, clear", async () => {
+test("with the wait installed, other callers get Node's setImmediate: arguments, promisify, clear", async () => {
   installDawnWait();
   installDawnWait();
   const args = await new Promise<unknown[]>((done) => setImmediate((...given: unknown[]) => done(given), 1, 'two'));

@@ -84,7 +84,7 @@ const PIPELINED: PipelinedStep[] = [
   { model: 'stories260K', method: 'lora', batch: 32, length: 256, msPerStep: 5, pipelinedMsPerStep: 3 },
 ];
 
-test('with steps overlapped as fineTune trains: LoRA over PyTorch, MonteCLoRA over LoRA; none without the section', () => {
+test('steps overlapped as fineTune trains: LoRA over PyTorch, MonteCLoRA over LoRA; none without them', () => {
   const { overlapped } = gpuTargets(STEPS, TORCH, PIPELINED);
   // 24 ms against PyTorch's 12 (the awaited step's 30: 2.5×); stories260K has no PyTorch step of its length.
   assert.deepEqual(

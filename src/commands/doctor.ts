@@ -154,8 +154,8 @@ export default class Doctor extends BaseCommand {
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), products of up to ${settings.fewRows} rows on the few-rows ` +
-          `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps recorded while the one before is read: ` +
-          `${settings.overlap} (MCEVAL_WEBGPU_OVERLAP)`,
+          `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
+          `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP)`,
       );
     }
     this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);

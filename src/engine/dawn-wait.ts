@@ -56,7 +56,7 @@ export function isAddonCallback(callback: unknown): boolean {
 
 type Callback = (...args: unknown[]) => unknown;
 
-/** What the diverting setImmediate is made of: Node's two schedulers, the test for Dawn's poll, a clock, the setting. */
+/** What the diverting setImmediate is made of: Node's schedulers, the test for Dawn's poll, a clock, the setting. */
 export interface WaitParts {
   readonly immediate: (callback: Callback, ...args: unknown[]) => unknown;
   /** Runs `callback` after `ms` milliseconds. */

@@ -135,7 +135,7 @@ export class AdamW {
    * concatenated).
    */
   apply(gradients: readonly (Tensor | undefined)[], learningRate: number, gradientScale?: Tensor, hold?: Tensor): void {
-    // Held updates exist only in the one-kernel update (a loop that reads a step late runs only with it).
+    // Only the one-kernel update holds (fineTune overlaps steps only where it runs).
     if (hold !== undefined && !this.kernel) throw new Error('AdamW: a held update needs the one-kernel update');
     const groups = new Map<string, { slots: Slot[]; gradients: Tensor[] }>();
     const updates: { slots: Slot[]; gradients: Tensor[] }[] = [];

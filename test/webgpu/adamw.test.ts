@@ -125,7 +125,7 @@ test('a parameter whose buffer is shared, or that is its own gradient, gets a ne
   });
 });
 
-test("the webgpu AdamW kernel's hold: the same bits where the step before's numbers are finite, none changed where one is not", async () => {
+test("the webgpu AdamW kernel's hold: the same bits after finite numbers, nothing changed after a non-finite one", async () => {
   await initEngine('webgpu');
   await assertHeldUpdates();
 });

@@ -112,7 +112,7 @@ test('LoRA and MonteCLoRA train the same bits with steps overlapped as without; 
   }
 });
 
-test('a run whose loss goes non-finite stops at the same step with the same weights: the step after it is held', async () => {
+test('a run whose loss goes non-finite stops at the same step, same weights: the step after it is held', async () => {
   const { on } = await assertSameEitherWay('lora', { learningRate: 0.01, infiniteAt: 2 });
   assert.equal(on.divergedAtStep, 2);
   assert.equal(on.log.at(-1)!.loss, Infinity);

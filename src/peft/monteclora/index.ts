@@ -93,10 +93,10 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
         releaseTerms();
         return meanRegularizer(layers, config, (recorded) => (terms = recorded));
       },
-      // Per-layer means of the last step's KL terms and cooperative loss, and the noise-to-A norm ratio.
-      // Read asynchronously, so that backends without synchronous reads (WebGPU) can train too.
-      // Its own reference is held while the read is in flight: on webgpu the next step may be recorded meanwhile, and
-      // its regulariser releases these terms (a tensor disposed while it is read fails the read).
+      // Per-layer means of the last step's KL terms and cooperative loss, and the noise-to-A norm ratio. Read
+      // asynchronously, so that backends without synchronous reads (WebGPU) can train too, through a reference of its
+      // own: on webgpu the next step is recorded meanwhile, and its regulariser releases these terms (tfjs-webgpu fails
+      // the read of a tensor disposed while it is read).
       diagnostics: async () => {
         if (terms === undefined) return {};
         const recorded = terms;
