@@ -8,15 +8,12 @@ import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import { tf, type Variable } from '../src/engine/tf.js';
 import type { AdamW } from '../src/train/adamw.js';
-import { adamwFixture } from './helpers.js';
+import { adamwFixture, adamwMoments } from './helpers.js';
 
-/** Every parameter's values, then each bank's. */
+/** Every parameter's values, then each one's m and v. */
 async function state(optimizer: AdamW, variables: readonly Variable[]): Promise<number[][]> {
-  const banks = new Set(
-    (optimizer as unknown as { slots: { m: Variable; v: Variable }[] }).slots.flatMap((slot) => [slot.m, slot.v]),
-  );
-  const tensors = [...variables, ...banks];
-  return (await Promise.all(tensors.map((t) => t.data()))).map((values) => Array.from(values));
+  const values = [...(await Promise.all(variables.map((v) => v.data()))), ...(await adamwMoments(optimizer))];
+  return values.map((array) => Array.from(array));
 }
 
 export async function assertHeldUpdates(): Promise<void> {

@@ -2,7 +2,7 @@ import { before, describe } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { packagePath } from '../src/paths.js';
 import { initEngine } from '../src/engine/backends.js';
-import { tf } from '../src/engine/tf.js';
+import { tf, type Variable } from '../src/engine/tf.js';
 import { newVariable } from '../src/engine/variables.js';
 import { AdamW } from '../src/train/adamw.js';
 import { Rng } from '../src/engine/rng.js';
@@ -85,6 +85,19 @@ export function adamwFixture(
   }));
   const bank = momentBankElements === undefined ? {} : { momentBankElements };
   return { variables, optimizer: new AdamW(groups, { weightDecay: 0.1, fusedKernel, ...bank }) };
+}
+
+/** Each parameter's m and v, read from the optimizer's private state (its own or its bank's share). */
+export async function adamwMoments(optimizer: AdamW): Promise<Float32Array[]> {
+  const slots = (optimizer as unknown as { slots: { parameter: Variable; m: Variable; v: Variable; offset: number }[] })
+    .slots;
+  const read = async (bank: Variable, offset: number, size: number) => (await bank.data()).slice(offset, offset + size);
+  const pairs = await Promise.all(
+    slots.map(async (slot) =>
+      Promise.all([slot.m, slot.v].map((bank) => read(bank as Variable, slot.offset, slot.parameter.size))),
+    ),
+  );
+  return pairs.flat() as Float32Array[];
 }
 
 /**

@@ -213,7 +213,7 @@ async function speed(
 }
 
 /**
- * Steps timed two ways in one run: each awaiting its loss before the next is recorded (as `speed` and fineTune do), and
+ * Steps timed two ways in one run: each awaiting its loss before the next is recorded (as `speed` does), and
  * each recorded while the one before it is still running (its loss awaited after), so the host records one step while
  * the GPU runs the other, as fineTune does on webgpu (MCEVAL_WEBGPU_OVERLAP): what overlapping them gains on this GPU.
  */

@@ -209,7 +209,20 @@ function overPyTorch(steps: readonly WebGpuStep[], torch: readonly TorchStep[]):
   });
 }
 
-/** LoRA's overlapped steps over PyTorch's, and MonteCLoRA's over LoRA's, per model. */
+/** Per model, MonteCLoRA's step over LoRA's (both in `steps`), and the same for their dispatches. */
+function monteCloraRatios(steps: readonly WebGpuStep[]) {
+  return [...new Set(steps.map((step) => step.model))].flatMap((model) => {
+    const of = (method: WebGpuStep['method']) => steps.find((step) => step.model === model && step.method === method);
+    const [lora, monteclora] = [of('lora'), of('monteclora')];
+    if (lora === undefined || monteclora === undefined) return [];
+    const ratio = monteclora.msPerStep / lora.msPerStep;
+    return [
+      { model, ratio, within110: ratio <= 1.1, dispatchRatio: monteclora.dispatchesPerStep / lora.dispatchesPerStep },
+    ];
+  });
+}
+
+/** LoRA's overlapped steps over PyTorch's, and MonteCLoRA's over LoRA's, per model (no dispatches counted). */
 function overlappedTargets(pipelined: readonly PipelinedStep[], torch: readonly TorchStep[]): GpuTargets['overlapped'] {
   const asSteps = pipelined.map((entry): WebGpuStep => ({
     ...entry,
@@ -218,18 +231,13 @@ function overlappedTargets(pipelined: readonly PipelinedStep[], torch: readonly 
     recordingMsPerStep: 0,
     dispatchesPerStep: 0,
   }));
-  const loraOverPyTorch = overPyTorch(
-    asSteps.filter((step) => step.method === 'lora'),
-    torch,
-  );
-  const monteCloraOverLora = [...new Set(asSteps.map((step) => step.model))].flatMap((model) => {
-    const of = (method: WebGpuStep['method']) => asSteps.find((step) => step.model === model && step.method === method);
-    const [lora, monteclora] = [of('lora'), of('monteclora')];
-    if (lora === undefined || monteclora === undefined) return [];
-    const ratio = monteclora.msPerStep / lora.msPerStep;
-    return [{ model, ratio, within110: ratio <= 1.1 }];
-  });
-  return { loraOverPyTorch, monteCloraOverLora };
+  return {
+    loraOverPyTorch: overPyTorch(
+      asSteps.filter((step) => step.method === 'lora'),
+      torch,
+    ),
+    monteCloraOverLora: monteCloraRatios(asSteps).map(({ model, ratio, within110 }) => ({ model, ratio, within110 })),
+  };
 }
 
 export function gpuTargets(
@@ -256,14 +264,7 @@ export function gpuTargets(
       { model, ratio: dora.msPerStep / lora.msPerStep, dispatchRatio: dora.dispatchesPerStep / lora.dispatchesPerStep },
     ];
   });
-  const monteCloraOverLora = models.flatMap((model) => {
-    const [lora, monteclora] = [find(model, 'lora'), find(model, 'monteclora')];
-    if (lora === undefined || monteclora === undefined) return [];
-    const ratio = monteclora.msPerStep / lora.msPerStep;
-    return [
-      { model, ratio, within110: ratio <= 1.1, dispatchRatio: monteclora.dispatchesPerStep / lora.dispatchesPerStep },
-    ];
-  });
+  const monteCloraOverLora = monteCloraRatios(ours);
   const hostShare = ours.map((step) => ({
     model: step.model,
     method: step.method,

@@ -199,6 +199,12 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
     }
   };
   let pending: RecordedStep | undefined;
+  /** Reads the step in flight, if any, and leaves none; as `read`. */
+  const readPending = async (): Promise<number | undefined> => {
+    const recorded = pending;
+    pending = undefined;
+    return recorded === undefined ? undefined : read(recorded);
+  };
   const stopped = (at: number): TrainResult => ({
     steps: at,
     epochLosses,
@@ -222,9 +228,8 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
         const lr = options.learningRate * linearScheduleMultiplier(step, totalSteps, warmup);
         // The step before is read first where its loss could stop the run by the rule: the next update's hold
         // covers only a non-finite one.
-        if (pending !== undefined && watch.mayStopByRule()) {
-          const at = await read(pending);
-          pending = undefined;
+        if (watch.mayStopByRule()) {
+          const at = await readPending();
           if (at !== undefined) return stopped(at);
         }
         await hooks.prepareStep?.();
@@ -260,29 +265,23 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
         // (awaiting the promise still throws).
         void recorded.values.catch(() => undefined);
         if (recorded.diagnostics instanceof Promise) void recorded.diagnostics.catch(() => undefined);
-        if (pending !== undefined) {
-          overlapped += 1;
-          const at = await read(pending);
-          if (at !== undefined) {
-            // This step was held (its AdamW kept the weights): read, so that nothing is left in flight.
-            await recorded.values;
-            await recorded.diagnostics;
-            recorded.numbers.dispose();
-            return stopped(at);
-          }
+        if (pending !== undefined) overlapped += 1;
+        const before = await readPending();
+        if (before !== undefined) {
+          // This step was held (its AdamW kept the weights): read, so that nothing is left in flight.
+          await recorded.values;
+          await recorded.diagnostics;
+          recorded.numbers.dispose();
+          return stopped(before);
         }
-        pending = recorded;
-        if (!overlapping) {
-          pending = undefined;
+        if (overlapping) pending = recorded;
+        else {
           const at = await read(recorded);
           if (at !== undefined) return stopped(at);
         }
       }
-      if (pending !== undefined) {
-        const at = await read(pending);
-        pending = undefined;
-        if (at !== undefined) return stopped(at);
-      }
+      const at = await readPending();
+      if (at !== undefined) return stopped(at);
       epochLosses.push(lossSum / lossCount);
     }
   } finally {

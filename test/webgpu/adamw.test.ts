@@ -12,25 +12,11 @@ import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { dispatchesOf } from './dispatches.js';
-import { tf, type Tensor, type Variable } from '../../src/engine/tf.js';
-import { AdamW } from '../../src/train/adamw.js';
-import { adamwFixture, adamwSteps } from '../helpers.js';
+import { tf, type Tensor } from '../../src/engine/tf.js';
+import { adamwFixture, adamwMoments, adamwSteps } from '../helpers.js';
 import { assertHeldUpdates } from '../adamw-hold.js';
 import { ADAMW_UPDATE } from '../../src/engine/kernels/adamw-update.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
-
-/** Each parameter's m and v, read from the optimizer's private state (its own or its bank's share). */
-async function moments(optimizer: AdamW): Promise<Float32Array[]> {
-  const slots = (optimizer as unknown as { slots: { parameter: Variable; m: Variable; v: Variable; offset: number }[] })
-    .slots;
-  const read = async (bank: Variable, offset: number, size: number) => (await bank.data()).slice(offset, offset + size);
-  const pairs = await Promise.all(
-    slots.map(async (slot) =>
-      Promise.all([slot.m, slot.v].map((bank) => read(bank as Variable, slot.offset, slot.parameter.size))),
-    ),
-  );
-  return pairs.flat() as Float32Array[];
-}
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
   assert.equal(actual.length, expected.length, `${label}: length`);
@@ -57,7 +43,7 @@ test('the webgpu AdamW kernel agrees with the tfjs ops, parameters and moments r
   const buffers = fused.variables.map((v) => v.dataId);
   const before = tf.memory().numTensors;
   await adamwSteps([fused, composed], shapes, rng, async (step) => {
-    const [a, e] = await Promise.all([moments(fused.optimizer), moments(composed.optimizer)]);
+    const [a, e] = await Promise.all([adamwMoments(fused.optimizer), adamwMoments(composed.optimizer)]);
     a.forEach((values, i) => assertClose(values, e[i]!, `step ${step} moment ${i}`));
     await assertAllClose(fused.variables, composed.variables, `step ${step} parameter`);
   });
