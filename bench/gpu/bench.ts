@@ -47,10 +47,11 @@
  *  - a full fine-tuning step with the products other than the low-rank layers' on mceval's tiles where tfjs reads a
  *    transposed operand, on them all, and on none (MCEVAL_WEBGPU_PRODUCTS transposed, all and tfjs);
  *  - greedy decoding with a LoRA adapter on the `--model` (generation.ts; `--generation` batch × prompt × new tokens,
- *    8 × 32 × 64 by default): tokens per second, milliseconds and dispatches per decoding step, with mceval's kernels
- *    and with tfjs's ops — what an evaluation's generation (HumanEval, GSM8K) gets from the card — with a DoRA
- *    adapter and with none (the base model's; mceval's kernels); then LoRA's with a step's products of few rows on the
- *    few-rows shader and on 64-row tiles (MCEVAL_WEBGPU_FEW_ROWS 16 and 0);
+ *    8 × 32 × 64 by default): tokens per second, milliseconds and dispatches per decoding step, and the bytes the
+ *    buffer pool grew by over the generation (its KV cache, made once), with mceval's kernels and with tfjs's ops —
+ *    what an evaluation's generation (HumanEval, GSM8K) gets from the card — with a DoRA adapter and with none (the
+ *    base model's; mceval's kernels); then LoRA's with a step's products of few rows on the few-rows shader and on
+ *    64-row tiles (MCEVAL_WEBGPU_FEW_ROWS 16 and 0);
  *  - the LoRA step and LoRA's decoding with the host waiting on the GPU each way (MCEVAL_WEBGPU_WAIT spin, sleep and
  *    2: Dawn's poll on every turn of the event loop, by timer, or spinning the first 2 ms of a wait), with how many
  *    polls went each way;

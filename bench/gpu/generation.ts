@@ -1,9 +1,11 @@
 /**
  * The kit's decoding section: greedy generation with a LoRA (or DoRA) adapter applied, as an evaluation after
- * fine-tuning runs it, or with none (the base model's) (HumanEval's samples, GSM8K's answers) — `batch` prompts of `prompt` seeded random tokens,
- * `tokens` new tokens each (no EOS, so every row runs to the end), the KV cache on, each step reading its logits back.
- * Reports tokens per second and, per decoding step (the prompt's step included, averaged), milliseconds and compute
- * dispatches: a step decodes one token per row, so its dispatches, each recorded by the host, are what a GPU waits on.
+ * fine-tuning runs it (HumanEval's samples, GSM8K's answers), or with none (the base model's) — `batch` prompts of
+ * `prompt` seeded random tokens, `tokens` new tokens each (no EOS, so every row runs to the end), the KV cache on, each
+ * step reading its logits back. Reports tokens per second and, per decoding step (the prompt's step included,
+ * averaged), milliseconds and compute dispatches: a step decodes one token per row, so its dispatches, each recorded by
+ * the host, are what a GPU waits on. And how much tfjs-webgpu's buffer pool grew over the generation: its KV cache,
+ * made once with room for every step (rope-append.ts), where a cache copied at each step left one per length.
  */
 import { tf } from '../../src/engine/tf.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -14,7 +16,7 @@ import { loraMethod } from '../../src/peft/lora/index.js';
 import type { LoraConfig } from '../../src/peft/lora/config.js';
 import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
-import { dispatches } from './tally.js';
+import { dispatches, poolBytes } from './tally.js';
 
 export interface GenerationShape {
   readonly batch: number;
@@ -41,6 +43,7 @@ export async function generationSpeed(
     // Warm-up: compiles the prompt's and a decoding step's pipelines.
     await generate(model, tokenizer, prompts, { maxNewTokens: 2, eosTokenIds: [] });
     let steps = 0;
+    const pooled = poolBytes();
     const dispatched = dispatches();
     const started = performance.now();
     await generate(model, tokenizer, prompts, {
@@ -63,6 +66,7 @@ export async function generationSpeed(
       tokensPerSecond: (batch * steps) / seconds,
       msPerStep: (seconds * 1000) / steps,
       dispatchesPerStep,
+      poolGrowthBytes: poolBytes() - pooled,
     };
   } finally {
     adapter?.dispose();

@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { argument } from '../options.js';
 import { initEngine } from '../../src/engine/backends.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
-import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { causalLmStep } from '../causal-lm-step.js';
+import { poolBytes } from './tally.js';
 
 const KERNELS = ['mceval', 'tfjs'] as const;
 
@@ -36,8 +36,7 @@ async function measure(kernels: (typeof KERNELS)[number], model: string, batch: 
     seed: 1,
   });
   const value = await run.step();
-  const pool = (tf.backend() as unknown as { bufferManager: { numBytesAllocated: number } }).bufferManager;
-  const result: Measurement = { kernels, length, gpuBytes: pool.numBytesAllocated, loss: value };
+  const result: Measurement = { kernels, length, gpuBytes: poolBytes(), loss: value };
   console.log(JSON.stringify(result));
 }
 

@@ -26,3 +26,9 @@ export function tally(
 
 /** Counts the compute dispatches the webgpu backend records from now on (tfjs runs each through recordAndSubmit). */
 export const dispatches = () => tally(tf.backend() as unknown as Record<string, AnyMethod>, 'recordAndSubmit', () => 1);
+
+/** The bytes tfjs-webgpu's buffer pool holds, in use or kept free for reuse (0 on another backend). */
+export function poolBytes(): number {
+  const pool = (tf.backend() as unknown as { bufferManager?: { numBytesAllocated: number } }).bufferManager;
+  return pool?.numBytesAllocated ?? 0;
+}

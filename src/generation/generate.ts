@@ -69,6 +69,8 @@ interface DecodingState {
   keyMask: number[];
   positions: number[];
   cache?: KvCache;
+  /** Positions the cache is made to hold: the prompt's and those of every new token a step runs. */
+  readonly cacheCapacity: number;
 }
 
 export async function generate(
@@ -101,6 +103,8 @@ async function generateIn(
     rows: prompts.map(() => ({ ids: [], logprobs: [], text: '', done: false, reason: 'max-new-tokens' })),
     keyMask: Array.from(prompt.mask),
     positions: Array.from(positionIds(prompt)),
+    // The last new token is chosen, never run.
+    cacheCapacity: prompt.length + Math.max(options.maxNewTokens - 1, 0),
   };
   // Decoded once: every step's stop-sequence check needs the text the new tokens add to it.
   const promptTexts = prompts.map((ids) => tokenizer.decode(ids));
@@ -166,7 +170,7 @@ async function wholeSequenceLogits(model: LlamaModel, state: DecodingState, keep
     keyMask: Int32Array.from(state.keyMask),
   };
   const result = tf.tidy(() => {
-    const out = model.decode(input, state.context, { returnCache: keepCache });
+    const out = model.decode(input, state.context, { returnCache: keepCache, cacheCapacity: state.cacheCapacity });
     return { hidden: out.hidden, keys: [...(out.cache?.keys ?? [])], values: [...(out.cache?.values ?? [])] };
   });
   if (keepCache) state.cache = { keys: result.keys, values: result.values, length };
@@ -177,7 +181,7 @@ async function wholeSequenceLogits(model: LlamaModel, state: DecodingState, keep
   }
 }
 
-/** Runs each row's newest token against the KV cache, which it replaces with the extended one. */
+/** Runs each row's newest token against the KV cache, which it replaces with the extended one (on webgpu, itself). */
 async function cachedStepLogits(model: LlamaModel, state: DecodingState): Promise<Float32Array> {
   const B = state.rows.length;
   const input = {
@@ -189,7 +193,11 @@ async function cachedStepLogits(model: LlamaModel, state: DecodingState): Promis
   };
   const previous = state.cache!;
   const result = tf.tidy(() => {
-    const out = model.decode(input, state.context, { past: previous, returnCache: true });
+    const out = model.decode(input, state.context, {
+      past: previous,
+      returnCache: true,
+      cacheCapacity: state.cacheCapacity,
+    });
     return { hidden: out.hidden, keys: [...out.cache!.keys], values: [...out.cache!.values] };
   });
   disposeCache(previous);

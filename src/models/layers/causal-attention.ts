@@ -1,7 +1,8 @@
 /**
  * Grouped-query self-attention, softmax(q·kᵀ/√headDim + mask)·v, in the projections' own layout: q
- * [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (past keys first), output like q. Causal
- * for a decoder; bidirectional, padding keys masked, for an encoder (`AttentionMask`'s `causal`).
+ * [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (past keys first; on webgpu a KV cache may
+ * have room for later steps after the mask's keys), output like q. Causal for a decoder; bidirectional, padding keys
+ * masked, for an encoder (`AttentionMask`'s `causal`).
  *
  * On cpu and wasm it runs mceval's WebAssembly attention kernels (engine/kernels/causal-attention.ts), on webgpu its
  * WGSL ones (engine/kernels/webgpu/): no head transposes, scores never stored, probabilities recomputed in the backward
@@ -129,5 +130,9 @@ export const selfAttention: AttentionPath = (q, k, v, mask, heads, dropout) => {
   const headDim = q.shape[2] / heads.query;
   // The kernels step through the head dimension four floats at a time.
   const kernel = headDim % 4 === 0 && hasKernel(CAUSAL_ATTENTION);
-  return (kernel ? fusedAttention : compositeAttention)(q, k, v, mask, heads, dropout);
+  if (kernel) return fusedAttention(q, k, v, mask, heads, dropout);
+  // A KV cache's room for later steps (webgpu's) is cut off for the ops.
+  const held = (t: Tensor3D) =>
+    t.shape[1] === mask.keys ? t : (tf.slice(t, [0, 0, 0], [-1, mask.keys, -1]) as Tensor3D);
+  return compositeAttention(q, held(k), held(v), mask, heads, dropout);
 };

@@ -8,8 +8,8 @@ import { tf, type Tensor, type Tensor2D, type Tensor3D } from '../../engine/tf.j
 import { runMultiOutputOp } from '../../engine/ops/multi-output.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { frozenLinear } from '../../engine/ops/linear.js';
-import { ROPE, ROPE_APPEND, ropeAppendBindings } from '../../engine/kernels/webgpu/rope.js';
-import { storageBuffersPerShader, type WebGpuBackendLike } from '../../engine/kernels/webgpu/shader.js';
+import { ROPE } from '../../engine/kernels/webgpu/rope.js';
+import { ROPE_APPEND, type RopeAppendAttrs } from '../../engine/kernels/webgpu/rope-append.js';
 import type { Llama3RopeScaling } from '../llama/config.js';
 import { hasKernel } from '../../engine/kernels/has-kernel.js';
 import { tapeRecording } from '../../engine/ops/tape-recording.js';
@@ -133,43 +133,64 @@ export function applyRopePair(q: Tensor, k: Tensor, tables: RopeTables): [Tensor
   }) as [Tensor, Tensor];
 }
 
-/** A layer's KV cache: keys (after RoPE) and values, [batch, positions, heads·headDim] each. */
+/**
+ * A layer's KV cache: keys (after RoPE) and values, [batch, positions, heads·headDim] each. On webgpu a cache has room
+ * for the positions of later steps, its positions from `length` on holding nothing yet.
+ */
 export interface KeysAndValues {
   readonly keys: Tensor3D;
   readonly values: Tensor3D;
 }
 
+/** A layer's cache and how many of its first positions hold keys. */
+export interface HeldKeysAndValues extends KeysAndValues {
+  readonly length: number;
+}
+
 /**
  * A layer's queries and keys rotated ([batch, length, heads, headDim] each in, `q` out) and its KV cache: `past`
- * extended by the new keys, rotated, and values ([batch, length, heads·headDim]), or these alone without a past. A
- * decoding step off the tape, on webgpu, is one dispatch (McevalRopeAppend) where RoPE and the two concatenations took
- * three, or two where the device binds fewer than ten storage buffers (the queries rotated apart); the same values as
- * the ops, which it has no gradient for — a step recorded for a backward pass takes the ops.
+ * extended by the new keys, rotated, and values ([batch, length, heads·headDim]), or these alone without a past.
+ *
+ * Decoding off the tape on webgpu (McevalRopeAppend, engine/kernels/webgpu/rope-append.ts) makes the cache with room
+ * for `capacity` positions and writes each later step's keys and values into it, where they fit and nothing else holds
+ * the past's buffers: one dispatch (two where the device binds fewer buffers than the queries take) where RoPE and the
+ * two concatenations took three, and the same values as the ops. The caller gives up the past it passes. Elsewhere —
+ * cpu and wasm, or a step recorded for a backward pass — the ops, and a cache with no room beyond its keys.
  */
 export function rotateIntoCache(
   q: Tensor,
   k: Tensor,
   v: Tensor3D,
-  past: KeysAndValues | undefined,
+  past: HeldKeysAndValues | undefined,
   tables: RopeTables,
+  capacity = 0,
 ): { q: Tensor; cache: KeysAndValues } {
-  if (past === undefined || !hasKernel(ROPE_APPEND) || tapeRecording()) {
+  const length = k.shape[1]!;
+  const held = past?.length ?? 0;
+  if (!hasKernel(ROPE_APPEND) || tapeRecording() || (past === undefined && capacity === 0)) {
     const [rotatedQ, rotatedK] = applyRopePair(q, k, tables);
     const keys = tf.reshape(rotatedK, v.shape) as Tensor3D;
     if (past === undefined) return { q: rotatedQ, cache: { keys, values: v } };
+    const heldOf = (t: Tensor3D) => (t.shape[1] === held ? t : (tf.slice(t, [0, 0, 0], [-1, held, -1]) as Tensor3D));
     const cache = {
-      keys: tf.concat([past.keys, keys], 1) as Tensor3D,
-      values: tf.concat([past.values, v], 1) as Tensor3D,
+      keys: tf.concat([heldOf(past.keys), keys], 1) as Tensor3D,
+      values: tf.concat([heldOf(past.values), v], 1) as Tensor3D,
     };
     return { q: rotatedQ, cache };
   }
-  const withQueries = ropeAppendBindings(true) <= storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
-  const inputs = { keys: k, values: v, pastKeys: past.keys, pastValues: past.values, cos: tables.cos, sin: tables.sin };
+  // A past with room for these positions keeps its capacity, so that they are written into it.
+  const room = past !== undefined && past.keys.shape[1] >= held + length ? past.keys.shape[1] : 0;
+  const attrs: RopeAppendAttrs = { past: held, capacity: Math.max(capacity, held + length, room) };
+  const inputs = {
+    keys: k,
+    values: v,
+    cos: tables.cos,
+    sin: tables.sin,
+    queries: q,
+    ...(past === undefined ? {} : { pastKeys: past.keys, pastValues: past.values }),
+  };
   const [keys, values, rotatedQ] = tf
     .engine()
-    .runKernel(ROPE_APPEND, withQueries ? { ...inputs, queries: q } : inputs) as Tensor[];
-  return {
-    q: rotatedQ ?? applyRope(q, tables),
-    cache: { keys: keys as Tensor3D, values: values as Tensor3D },
-  };
+    .runKernel(ROPE_APPEND, inputs, attrs as unknown as NamedAttrMap) as Tensor[];
+  return { q: rotatedQ!, cache: { keys: keys as Tensor3D, values: values as Tensor3D } };
 }

@@ -21,7 +21,7 @@ import {
   rotateIntoCache,
   ropeInverseFrequencies,
   ropeTables,
-  type KeysAndValues,
+  type HeldKeysAndValues,
   type RopeTables,
 } from '../layers/rope.js';
 import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
@@ -49,7 +49,10 @@ export interface DecoderInput {
   readonly keyMask: Int32Array;
 }
 
-/** Keys (after RoPE) and values of the positions processed so far, per layer: [batch, length, kvHeads·headDim]. */
+/**
+ * Keys (after RoPE) and values of the positions processed so far, per layer: [batch, positions, kvHeads·headDim], whose
+ * first `length` positions (a soft prompt's after them) hold keys; on webgpu the rest is room for later steps.
+ */
 export interface KvCache {
   readonly keys: readonly Tensor3D[];
   readonly values: readonly Tensor3D[];
@@ -140,12 +143,14 @@ export class LlamaModel {
   /**
    * Runs the decoder over new tokens, attending to `past` keys and values when given (generation with a KV cache).
    * Returns the final-norm hidden states [batch, length, hidden] and, with `returnCache`, the cache extended by these
-   * tokens. Call inside tf.tidy (the returned cache survives it when returned from the tidy).
+   * tokens, with room on webgpu for `cacheCapacity` positions in all (a generation's prompt and new tokens), which
+   * later steps write into: the past passed is given up. Call inside tf.tidy (the returned cache survives it when
+   * returned from the tidy).
    */
   decode(
     input: DecoderInput,
     context: ForwardContext,
-    options: { past?: KvCache; returnCache?: boolean; keepPrompt?: boolean } = {},
+    options: { past?: KvCache; returnCache?: boolean; cacheCapacity?: number; keepPrompt?: boolean } = {},
   ): { hidden: Tensor; cache?: KvCache } {
     const { batchSize: B, length: T } = input;
     const pastLength = options.past?.length ?? 0;
@@ -182,9 +187,12 @@ export class LlamaModel {
       // the tape the projections after a norm may form it themselves (Linear.forwardSharedNormed).
       const projected = Linear.forwardSharedNormed([layer.q, layer.k, layer.v], x, layer.inputNorm, eps, context);
       const past =
-        options.past === undefined ? undefined : { keys: options.past.keys[i]!, values: options.past.values[i]! };
+        options.past === undefined
+          ? undefined
+          : { keys: options.past.keys[i]!, values: options.past.values[i]!, length: pastKeys };
+      const capacity = options.returnCache && options.cacheCapacity !== undefined ? P + options.cacheCapacity : 0;
       // Each block's output is added to the residual stream x by its last projection (inside the product on webgpu).
-      const attended = this.attention(projected.outputs, layer, rope, mask, context, projected.stream, past);
+      const attended = this.attention(projected.outputs, layer, rope, mask, context, projected.stream, past, capacity);
       keys.push(attended.keys);
       values.push(attended.values);
       x = attended.output;
@@ -317,7 +325,8 @@ export class LlamaModel {
 
   /**
    * Self-attention of one layer from its q, k and v projections ([batch, length, heads·headDim], no head transposes),
-   * its output added to `residual`. Keys and values come back (after RoPE, past ones included) for the KV cache.
+   * its output added to `residual`. Keys and values come back (after RoPE, past ones included; on webgpu with room
+   * for `capacity` positions) for the KV cache.
    */
   private attention(
     [projectedQ, projectedK, projectedV]: readonly Tensor[],
@@ -326,14 +335,15 @@ export class LlamaModel {
     mask: AttentionMask,
     context: ForwardContext,
     residual: Tensor,
-    past?: KeysAndValues,
+    past?: HeldKeysAndValues,
+    capacity = 0,
   ): { output: Tensor; keys: Tensor3D; values: Tensor3D } {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv } = this.config;
     const dh = headDim(this.config);
     const [B, T] = projectedQ!.shape as [number, number, number];
     const heads = (y: Tensor, n: number) => tf.reshape(y, [B, T, n, dh]);
     const [queries, newKeys] = [heads(projectedQ!, H), heads(projectedK!, Hkv)];
-    const { q: rotatedQ, cache } = rotateIntoCache(queries, newKeys, projectedV as Tensor3D, past, rope);
+    const { q: rotatedQ, cache } = rotateIntoCache(queries, newKeys, projectedV as Tensor3D, past, rope, capacity);
     const { keys, values } = cache;
     const q = tf.reshape(rotatedQ, [B, T, H * dh]) as Tensor3D;
     const dropped = context.training ? drawDropout(this.config.attentionDropout ?? 0, context.rng) : undefined;

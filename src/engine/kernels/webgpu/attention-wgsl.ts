@@ -1,7 +1,8 @@
 /**
  * WGSL for grouped-query attention (causal, or bidirectional for an encoder: the `reach` uniform), forward and
  * backward, in the projections' own layout (no head transposes) and with the semantics of the WebAssembly kernels
- * (assembly/attention.ts): q, out [B, T, H·dh]; k, v [B, S, Hkv·dh]; keyMask int32 [B, S]; stats [N, R, 2] for
+ * (assembly/attention.ts): q, out [B, T, H·dh]; k, v [B, S′, Hkv·dh] of which the first S positions are attended to
+ * (S′ = keyStride > S in a KV cache with room for later steps); keyMask int32 [B, S′]; stats [N, R, 2] for
  * N = B·Hkv entries of R = G·T rows, row r = g·T + t being query position t of batch row b in head kvh·G + g
  * (n = b·Hkv + kvh). Query t may attend to key j when j ≤ reach + t (reach = S − T causally, S − 1 bidirectionally)
  * and keyMask[b, j] is 1; a row with no such key attends to all S keys uniformly (scores 0), as an additive −1e9 bias
@@ -34,7 +35,8 @@ import { HASHED_KEEP_WGSL, dropoutArguments, dropoutUniforms } from './hashed-dr
 
 /** Fields after tfjs's own uniforms, set by the kernels in this order. */
 export const ATTENTION_UNIFORMS =
-  'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, entries : i32, reach : i32, scale : f32, ' +
+  'rows : i32, queries : i32, keys : i32, kvHeads : i32, groups : i32, entries : i32, reach : i32, keyStride : i32, ' +
+  'scale : f32, ' +
   dropoutUniforms('drop');
 
 /** Invocations per workgroup with one lane per row. */
@@ -82,10 +84,10 @@ fn rowOffset(n : i32, r : i32) -> i32 {
   return ((b * uniforms.queries + t) * uniforms.kvHeads * uniforms.groups + head) * DH4;
 }
 
-// Offset, in vec4s, of key j of entry n in a [B, S, Hkv·dh] tensor.
+// Offset, in vec4s, of key j of entry n in a [B, keyStride, Hkv·dh] tensor (keyStride ≥ S: a KV cache's room).
 fn keyOffset(n : i32, j : i32) -> i32 {
   let b = n / uniforms.kvHeads;
-  return ((b * uniforms.keys + j) * uniforms.kvHeads + n % uniforms.kvHeads) * DH4;
+  return ((b * uniforms.keyStride + j) * uniforms.kvHeads + n % uniforms.kvHeads) * DH4;
 }
 
 // The last key row r may attend to by position (reach: keys − queries causally, keys − 1 for an encoder).
@@ -131,7 +133,7 @@ ${dropoutCode(dropout)}
 var<workgroup> firstRealKey : atomic<i32>;
 
 fn isRealKey(b : i32, j : i32) -> bool {
-  return keyMask[b * uniforms.keys + j] == 1;
+  return keyMask[b * uniforms.keyStride + j] == 1;
 }
 
 // The first key of batch row b whose mask is 1 (S if none), found by the whole workgroup.

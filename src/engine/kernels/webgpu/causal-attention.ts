@@ -40,7 +40,10 @@ import {
 interface Geometry {
   readonly batch: number;
   readonly queries: number;
+  /** The keys attended to: the key mask's per batch row. */
   readonly keys: number;
+  /** Positions per batch row in k and v: more than `keys` in a KV cache with room for later steps. */
+  readonly keyStride: number;
   readonly kvHeads: number;
   readonly entries: number;
   readonly rows: number;
@@ -56,10 +59,15 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Ge
   const headDim = width / attrs.heads;
   if (headDim % 4 !== 0) throw new Error(`webgpu attention needs a head size divisible by 4, not ${headDim}`);
   const dh4 = headDim / 4;
+  const keys = attrs.keyMask.length / batch;
+  if (!Number.isInteger(keys) || keys > k.shape[1]!) {
+    throw new Error(`webgpu attention: a key mask of ${attrs.keyMask.length} does not fit k [${k.shape}]`);
+  }
   return {
     batch,
     queries,
-    keys: k.shape[1]!,
+    keys,
+    keyStride: k.shape[1]!,
     kvHeads: attrs.kvHeads,
     entries: batch * attrs.kvHeads,
     rows: (attrs.heads / attrs.kvHeads) * queries,
@@ -71,7 +79,7 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Ge
 
 function uniforms(g: Geometry, attrs: CausalAttentionAttrs): ShaderUniform[] {
   const reach = attentionReach(g.keys, g.queries, attrs.causal);
-  const ints = [g.rows, g.queries, g.keys, g.kvHeads, g.rows / g.queries, g.entries, reach];
+  const ints = [g.rows, g.queries, g.keys, g.kvHeads, g.rows / g.queries, g.entries, reach, g.keyStride];
   const drop = attrs.dropout;
   return [
     ...ints.map(intUniform),
@@ -92,14 +100,26 @@ const variant = (g: Geometry, t: number) => `${g.dh4}_${t}_${g.lanes}${g.dropout
 const vector = (name: string, writable = false) => ({ name, components: 4 as const, writable });
 const scalar = (name: string, writable = false) => ({ name, components: 1 as const, writable });
 
-/** Runs a shader with the key mask uploaded for the call (it is an attribute: a few int32 per batch row). */
+/**
+ * Runs a shader with the key mask uploaded for the call (it is an attribute: a few int32 per batch row), laid out as k
+ * is: a KV cache's room padded with zeros, so that the upload's size stays the same from one decoding step to the next
+ * (tfjs's pool reuses a buffer for the same size only).
+ */
 function withKeyMask<T>(
   backend: WebGpuBackendLike,
   attrs: CausalAttentionAttrs,
   g: Geometry,
   run: (mask: TensorInfo) => T,
 ) {
-  return withHostInt32(backend, [g.batch, g.keys], attrs.keyMask, run);
+  return withHostInt32(backend, [g.batch, g.keyStride], paddedKeyMask(attrs.keyMask, g), run);
+}
+
+/** The key mask [batch, keys] as [batch, keyStride], zeros after each row's keys. */
+export function paddedKeyMask(mask: Int32Array, g: Pick<Geometry, 'batch' | 'keys' | 'keyStride'>): Int32Array {
+  if (g.keys === g.keyStride) return mask;
+  const padded = new Int32Array(g.batch * g.keyStride);
+  for (let b = 0; b < g.batch; b++) padded.set(mask.subarray(b * g.keys, (b + 1) * g.keys), b * g.keyStride);
+  return padded;
 }
 
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -135,6 +155,8 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const attributes = attrs as unknown as CausalAttentionAttrs;
   const g = geometry(q, k, attributes);
+  // Training attends to every position of k: a gradient for a KV cache's room would be left unwritten.
+  if (g.keys !== g.keyStride) throw new Error(`webgpu attention's gradient needs a key mask for each of k's keys`);
   const t = tile(gpu, g);
   const dv = gpu.makeTensorInfo([...v.shape], 'float32');
   return withKeyMask(gpu, attributes, g, (mask) => {

@@ -1,0 +1,74 @@
+/**
+ * Generation on webgpu with its KV cache made once, with room for the whole generation, and written into at each step
+ * (engine/kernels/webgpu/rope-append.ts): under a soft prompt, whose positions the cache holds first, the cached tokens
+ * are those of recomputing the whole sequence and those of wasm (prompts of three lengths, left-padded). And tfjs's
+ * buffer pool grows by a cache once per generation, not by one per step: a cache copied at each step left a freed buffer
+ * of every length in the pool.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/backends.js';
+import { Rng } from '../../src/engine/rng.js';
+import { tf } from '../../src/engine/tf.js';
+import { loadModel } from '../../src/models/load.js';
+import { generate } from '../../src/generation/generate.js';
+import { parsePromptTuningConfig, promptTuningMethod } from '../../src/peft/prompt-tuning/index.js';
+import { headDim } from '../../src/models/llama/config.js';
+
+const PROMPTS = ['once upon', 'a', 'the cat sat on'];
+
+async function softPromptRows(backend: 'wasm' | 'webgpu', useCache: boolean): Promise<number[][]> {
+  await initEngine(backend);
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  const config = parsePromptTuningConfig({ numVirtualTokens: 5, init: 'random' }, 'test');
+  const adapter = promptTuningMethod.apply(model, config, new Rng(3));
+  try {
+    const rows = await generate(
+      model,
+      tokenizer,
+      PROMPTS.map((text) => tokenizer.encode(text)),
+      { maxNewTokens: 10, useCache, eosTokenIds: [] },
+    );
+    return rows.map((row) => row.ids);
+  } finally {
+    adapter.dispose();
+    model.dispose();
+  }
+}
+
+test('under a soft prompt the cached tokens are the recomputed ones and wasm ones', async () => {
+  const cached = await softPromptRows('webgpu', true);
+  assert.deepEqual(cached, await softPromptRows('webgpu', false));
+  assert.deepEqual(cached, await softPromptRows('wasm', true));
+});
+
+for (const virtualTokens of [0, 5]) {
+  test(`a generation grows tfjs's buffer pool by its KV cache once, not once per step (${virtualTokens} virtual tokens)`, async () => {
+    await initEngine('webgpu');
+    const pool = (tf.backend() as unknown as { bufferManager: { numBytesAllocated: number } }).bufferManager;
+    const { model, tokenizer } = loadModel('builtin:tiny');
+    const softPrompt = () => parsePromptTuningConfig({ numVirtualTokens: virtualTokens, init: 'random' }, 'test');
+    const adapter = virtualTokens > 0 ? promptTuningMethod.apply(model, softPrompt(), new Rng(3)) : undefined;
+    const prompts = ['once upon', 'the cat'].map((text) => tokenizer.encode(text));
+    const run = (maxNewTokens: number) => generate(model, tokenizer, prompts, { maxNewTokens, eosTokenIds: [] });
+    try {
+      // Every shape but the cache's has its buffers in the pool after a first generation.
+      await run(4);
+      const before = pool.numBytesAllocated;
+      const tokens = 48;
+      await run(tokens);
+      const grown = pool.numBytesAllocated - before;
+      const { numHiddenLayers, numKeyValueHeads } = model.config;
+      const positions = virtualTokens + Math.max(...prompts.map((p) => p.length)) + tokens - 1;
+      // Keys and values of every layer, float32, with room for every position.
+      const cacheBytes =
+        numHiddenLayers * 2 * prompts.length * positions * numKeyValueHeads * headDim(model.config) * 4;
+      // The cache, the key mask's upload at the cache's length, and a reading's staging: under two caches, where a
+      // cache per step came to tens.
+      assert.ok(grown <= 2 * cacheBytes, `the pool grew by ${grown} bytes against a cache of ${cacheBytes}`);
+    } finally {
+      adapter?.dispose();
+      model.dispose();
+    }
+  });
+}
