@@ -19,6 +19,7 @@ import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/k
 import { fewRowsMost } from '../engine/kernels/webgpu/few-rows.js';
 import { describeWait } from '../engine/dawn-wait.js';
 import { overlapSetting } from '../engine/overlap-setting.js';
+import { describePool, poolWindowSetting } from '../engine/webgpu-pool.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
@@ -64,6 +65,8 @@ export interface DoctorResult {
     readonly wait: string;
     /** Whether fine-tuning records a step while the one before it is read (MCEVAL_WEBGPU_OVERLAP). */
     readonly overlap: 'on' | 'off';
+    /** What the buffer pool gives back (MCEVAL_WEBGPU_POOL). */
+    readonly pool: string;
   };
   readonly ok: boolean;
 }
@@ -155,7 +158,8 @@ export default class Doctor extends BaseCommand {
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), products of up to ${settings.fewRows} rows on the few-rows ` +
           `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
-          `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP)`,
+          `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP), buffer pool: ` +
+          `${settings.pool} (MCEVAL_WEBGPU_POOL)`,
       );
     }
     this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);
@@ -186,6 +190,7 @@ function webGpuKernelReport(): Pick<
       fewRows: fewRowsMost(),
       wait: describeWait(webGpuAdapterReport()?.isFallbackAdapter ?? false),
       overlap: overlapSetting(),
+      pool: describePool(poolWindowSetting()),
       ...tfjsFlagValues(),
     },
   };

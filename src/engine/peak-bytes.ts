@@ -66,3 +66,12 @@ export function watchPeakTensorBytes(): PeakTensorBytes {
     },
   };
 }
+
+/**
+ * Starts a watch of the GPU memory tfjs-webgpu's buffer pool holds — the tensors' buffers, and the freed ones it keeps
+ * for reuse (webgpu-pool.ts) — on the webgpu backend; undefined on the others, whose tensors are their memory.
+ */
+export function watchPeakGpuBytes(): PeakTensorBytes | undefined {
+  const backend = tf.backend() as { watchPoolBytes?: () => PeakTensorBytes };
+  return backend.watchPoolBytes?.();
+}

@@ -14,6 +14,7 @@ import { UserError } from '../errors.js';
 import { patchShaderSource } from './kernels/webgpu/shader.js';
 import { recordDeviceError, throwIfDeviceFailed } from './webgpu-device-errors.js';
 import { uploadThroughQueue, type UploadingBackend } from './webgpu-upload.js';
+import { boundPool, poolWindowSetting, type BoundedPool, type BufferPool, type PoolBytesWatch } from './webgpu-pool.js';
 import { dawnAdapterKind, installDawnWait } from './dawn-wait.js';
 
 export interface WebGpuAdapterReport {
@@ -203,6 +204,11 @@ async function openDevice(): Promise<OpenedDevice> {
   return { report: described, adapterInfo: adapter.info, device };
 }
 
+/** The backend's pool, bounded as MCEVAL_WEBGPU_POOL says. */
+function boundedPool(backend: object): BoundedPool {
+  return boundPool((backend as { bufferManager: BufferPool }).bufferManager, poolWindowSetting);
+}
+
 /**
  * Makes the `webgpu` tfjs backend available over the best adapter Dawn finds. Throws, saying why, when there is no
  * adapter or only a fallback one that was not asked for.
@@ -234,6 +240,14 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
   // WebGPU has no synchronous read-back, and tfjs's browser workaround (OffscreenCanvas) does not exist in Node: a
   // synchronous read fails with a line that says what works instead.
   class NodeWebGpuBackend extends WebGPUBackend {
+    // The buffer pool gives back sizes a run stopped using, checked at each read (webgpu-pool.ts).
+    private readonly pool = boundedPool(this);
+
+    /** Starts a watch of the GPU memory the pool holds (peak-bytes.ts's watchPeakGpuBytes). */
+    watchPoolBytes(): PoolBytesWatch {
+      return this.pool.watch();
+    }
+
     // Host values go through the queue rather than a new staging buffer each (webgpu-upload.ts).
     override uploadToGPU(dataId: object): void {
       if (!uploadThroughQueue(this as unknown as UploadingBackend, dataId)) super.uploadToGPU(dataId);
@@ -245,6 +259,7 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
       try {
         return await super.read(dataId);
       } finally {
+        this.pool.settle();
         throwIfDeviceFailed();
       }
     }

@@ -40,8 +40,10 @@ export interface RunResult {
   /** A generation task's metrics by name (both GSM8K filters, pass@k), one CSV column each. */
   readonly metrics?: Readonly<Record<string, number>>;
   readonly train_seconds: number;
-  /** The most bytes the backend held in tensors during training (GPU memory on webgpu). */
+  /** The most bytes the backend held in tensors during training. */
   readonly peak_tensor_bytes?: number;
+  /** On webgpu, the most GPU memory tfjs's buffer pool held during training: the tensors and the freed buffers kept. */
+  readonly peak_gpu_bytes?: number;
   /** The per-step training log (written to logs/*.jsonl, not to results.csv). */
   readonly log: readonly StepLogEntry[];
   /** With --log-samples: one record per evaluated example (written to samples/*.jsonl). */

@@ -219,6 +219,7 @@ async function trainAndEvaluate<K extends TaskKind>(
       ...runner.metrics(scores),
       train_seconds: Math.round(trainSeconds * 100) / 100,
       ...(training.peakTensorBytes === undefined ? {} : { peak_tensor_bytes: training.peakTensorBytes }),
+      ...(training.peakGpuBytes === undefined ? {} : { peak_gpu_bytes: training.peakGpuBytes }),
       log: training.log,
       ...(samples === undefined ? {} : { samples }),
     };

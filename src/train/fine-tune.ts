@@ -6,7 +6,7 @@
  * next is recorded (webgpu).
  */
 import { addEach } from '../engine/ops/add-each.js';
-import { watchPeakTensorBytes } from '../engine/peak-bytes.js';
+import { watchPeakGpuBytes, watchPeakTensorBytes } from '../engine/peak-bytes.js';
 import { ForwardConstants } from '../models/forward-constants.js';
 import { tf, type Scalar, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
@@ -96,6 +96,8 @@ export interface TrainResult {
    * step's activations at their largest.
    */
   readonly peakTensorBytes?: number;
+  /** On webgpu, the most GPU memory tfjs's buffer pool held during training (peak-bytes.ts's watchPeakGpuBytes). */
+  readonly peakGpuBytes?: number;
   /** Steps recorded while the step before was still being read (webgpu; fineTune says when). */
   readonly overlapped?: number;
 }
@@ -177,6 +179,11 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   let lossSum = 0;
   let lossCount = 0;
   const memory = watchPeakTensorBytes();
+  const gpuMemory = watchPeakGpuBytes();
+  const peaks = () => ({
+    peakTensorBytes: memory.peak,
+    ...(gpuMemory === undefined ? {} : { peakGpuBytes: gpuMemory.peak }),
+  });
   /** Reads a recorded step into the log; its step number where it stopped the run as diverged. */
   const read = async (recorded: RecordedStep): Promise<number | undefined> => {
     try {
@@ -211,7 +218,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
     log,
     diverged: true,
     divergedAtStep: at,
-    peakTensorBytes: memory.peak,
+    ...peaks(),
     overlapped,
   });
   try {
@@ -287,8 +294,9 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   } finally {
     optimizer.dispose();
     memory.stop();
+    gpuMemory?.stop();
   }
-  return { steps: step, epochLosses, log, diverged: false, peakTensorBytes: memory.peak, overlapped };
+  return { steps: step, epochLosses, log, diverged: false, ...peaks(), overlapped };
 }
 
 interface StepInputs {

@@ -60,6 +60,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     // A software adapter: mceval's poll sleeps where Dawn's would spin on a core the driver needs.
     wait: 'sleep',
     overlap: 'on',
+    pool: 'sizes unused over 4 reads given back',
   });
   assert.deepEqual(
     settings({
@@ -72,6 +73,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_FEW_ROWS: '4',
       MCEVAL_WEBGPU_WAIT: '2',
       MCEVAL_WEBGPU_OVERLAP: 'off',
+      MCEVAL_WEBGPU_POOL: 'keep',
     }),
     {
       productTile: 128,
@@ -83,6 +85,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       fewRows: 4,
       wait: 'spin 2 ms, then sleep',
       overlap: 'off',
+      pool: "tfjs's, kept whole",
     },
   );
 });
