@@ -57,6 +57,9 @@
  *    polls went each way;
  *  - the LoRA and MonteCLoRA steps each awaiting its loss before the next is recorded, and each recorded while the one
  *    before it runs (`pipelinedMsPerStep`), as fineTune overlaps them on webgpu (MCEVAL_WEBGPU_OVERLAP);
+ *  - LoRA steps at a sequence length that changes from step to step (as batches padded to their longest sequence
+ *    do), with the buffer pool giving back what they stop using (MCEVAL_WEBGPU_POOL's default) and kept whole: the
+ *    pool's most bytes and milliseconds per step each way;
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting.
@@ -85,6 +88,7 @@ import { withEnv } from '../../test/with-env.js';
 import { hostCalls } from './host-calls.js';
 import { weightGradientTimes } from './weight-gradients.js';
 import { dawnPolls } from '../../src/engine/dawn-wait.js';
+import { watchPeakGpuBytes } from '../../src/engine/peak-bytes.js';
 import { relativeDifference, timePerCall, withFlag } from './time-per-call.js';
 import { dispatches, tally, type AnyMethod } from './tally.js';
 import { generationSpeed } from './generation.js';
@@ -237,6 +241,29 @@ async function pipelinedSpeed(model: Model, batch: number, length: number, steps
   const pipelinedMsPerStep = (performance.now() - started) / steps;
   run.dispose();
   return { method, batch, length, steps, msPerStep, pipelinedMsPerStep };
+}
+
+/**
+ * LoRA steps, two at each of six sequence lengths from `length` down to 3/8 of it, with the buffer pool as
+ * MCEVAL_WEBGPU_POOL `setting` keeps it (the default first: the pool then starts as earlier sections left it): the
+ * pool's most bytes over them, and milliseconds per step — the cost, where sizes change, of making buffers again.
+ */
+async function varyingLengthSpeed(model: Model, batch: number, length: number, setting: string | undefined) {
+  registerWebGpuKernels(true);
+  const lengths = [1, 0.75, 0.5, 0.875, 0.625, 0.375].map((share) => Math.max(8, Math.round(length * share)));
+  return withEnv('MCEVAL_WEBGPU_POOL', setting, async () => {
+    const watch = watchPeakGpuBytes()!;
+    const started = performance.now();
+    for (const stepLength of lengths) {
+      const run = stepper(model, batch, stepLength, 11, 'lora');
+      await run.step();
+      await run.step();
+      run.dispose();
+    }
+    const msPerStep = (performance.now() - started) / (2 * lengths.length);
+    watch.stop();
+    return { pool: setting ?? 'default', batch, lengths, msPerStep, peakGpuBytes: watch.peak };
+  });
 }
 
 interface ProgramLike {
@@ -598,6 +625,9 @@ for (const method of ['lora', 'monteclora'] as const)
   pipelinedSteps.push(
     finished('pipelined step', { model: modelSpec, ...(await pipelinedSpeed(medium, batch, length, steps, method)) }),
   );
+const poolSteps = [];
+for (const setting of [undefined, 'keep'])
+  poolSteps.push(finished('pool steps', await varyingLengthSpeed(medium, batch, length, setting)));
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
@@ -649,6 +679,7 @@ console.log(
       waitSteps,
       waitGeneration,
       pipelinedSteps,
+      poolSteps,
     },
     null,
     2,
