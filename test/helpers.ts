@@ -12,6 +12,9 @@ import { fineTune, type EncodedExample, type TrainResult } from '../src/train/fi
 import type { MonteCloraConfig } from '../src/peft/monteclora/config.js';
 import { MonteCloraLayer } from '../src/peft/monteclora/layer.js';
 import { drawLayerNoise } from '../src/peft/monteclora/noise.js';
+import { loadModel } from '../src/models/load.js';
+import { loraMethod } from '../src/peft/lora/index.js';
+import type { LoraConfig } from '../src/peft/lora/config.js';
 
 /** Tests compute on wasm, the backend users get here; MCEVAL_TEST_BACKEND=cpu runs them on the other. */
 export async function useTestBackend(): Promise<string> {
@@ -148,6 +151,45 @@ export function fineTuneAdapterAndHead(
     hooks: adapter,
     gradientAccumulation,
   });
+}
+
+/**
+ * One epoch of LoRA (`config`) on builtin:tiny with a two-class head over eight made-up examples of growing length (lr
+ * 0.01, no decay or warm-up, clipping at 1, Rng(2)): the run whose memory peaks the tests compare. `between`: the
+ * bytes tfjs's tensors held just before training.
+ */
+export async function tinyClassifierRun(
+  config: LoraConfig,
+  batchSize: number,
+  gradientAccumulation = 1,
+): Promise<{ result: TrainResult; between: number }> {
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  model.addClassificationHead(2);
+  const adapter = loraMethod.apply(model, config, new Rng(1));
+  const examples = Array.from({ length: 8 }, (_, i) => ({
+    ids: tokenizer.encode(`an example of ${'some length '.repeat(4 + i)}`),
+    label: i % 2,
+  }));
+  try {
+    const between = tf.memory().numBytes;
+    const result = await fineTune({
+      model,
+      groups: adapter.groups,
+      examples,
+      learningRate: 0.01,
+      batchSize,
+      epochs: 1,
+      weightDecay: 0,
+      warmupRatio: 0,
+      maxGradNorm: 1,
+      rng: new Rng(2),
+      gradientAccumulation,
+    });
+    return { result, between };
+  } finally {
+    adapter.dispose();
+    model.dispose();
+  }
 }
 
 /**

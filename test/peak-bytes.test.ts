@@ -8,11 +8,10 @@ import assert from 'node:assert/strict';
 import { tf } from '../src/engine/tf.js';
 import { initEngine } from '../src/engine/backends.js';
 import { watchPeakTensorBytes } from '../src/engine/peak-bytes.js';
-import { Rng } from '../src/engine/rng.js';
-import { loadModel } from '../src/models/load.js';
-import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
-import { fineTune } from '../src/train/fine-tune.js';
+import { tinyClassifierRun } from './helpers.js';
+
+const CONFIG = parseLoraConfig({ r: 4, alpha: 8, dropout: 0 }, 't');
 
 test('a watch notes the most bytes held at once, overlapping watches each from their start', async () => {
   await initEngine('cpu');
@@ -43,33 +42,8 @@ test('a watch notes the most bytes held at once, overlapping watches each from t
 test("fine-tuning's peak tensor bytes grow with the batch and shrink with micro-batches: activations are counted", async () => {
   await initEngine('cpu');
   const peakAt = async (batchSize: number, gradientAccumulation = 1) => {
-    const { model, tokenizer } = loadModel('builtin:tiny');
-    model.addClassificationHead(2);
-    const adapter = loraMethod.apply(model, parseLoraConfig({ r: 4, alpha: 8, dropout: 0 }, 't'), new Rng(1));
-    const examples = Array.from({ length: 8 }, (_, i) => ({
-      ids: tokenizer.encode(`an example of ${'some length '.repeat(4 + i)}`),
-      label: i % 2,
-    }));
-    try {
-      const between = tf.memory().numBytes;
-      const result = await fineTune({
-        model,
-        groups: adapter.groups,
-        examples,
-        learningRate: 0.01,
-        batchSize,
-        epochs: 1,
-        weightDecay: 0,
-        warmupRatio: 0,
-        maxGradNorm: 1,
-        rng: new Rng(2),
-        gradientAccumulation,
-      });
-      return { peak: result.peakTensorBytes!, between };
-    } finally {
-      adapter.dispose();
-      model.dispose();
-    }
+    const { result, between } = await tinyClassifierRun(CONFIG, batchSize, gradientAccumulation);
+    return { peak: result.peakTensorBytes!, between };
   };
   const [two, eight] = [await peakAt(2), await peakAt(8)];
   assert.equal(two.between, eight.between);

@@ -14,9 +14,7 @@ import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { causalLmStep } from '../../bench/causal-lm-step.js';
-import { withEnv } from '../helpers.js';
-import { Rng } from '../../src/engine/rng.js';
-import { fineTune } from '../../src/train/fine-tune.js';
+import { tinyClassifierRun, withEnv } from '../helpers.js';
 
 interface PoolLike {
   readonly numBytesAllocated: number;
@@ -90,31 +88,8 @@ test('steps of one shape, three reads each, make no buffer once the first have r
 
 /** A classification fine-tuning run's peak tensor and pool bytes. */
 async function peaksAt(batchSize: number): Promise<{ tensors: number; gpu: number | undefined }> {
-  const { model, tokenizer } = loadModel('builtin:tiny');
-  model.addClassificationHead(2);
-  const adapter = loraMethod.apply(model, CONFIG, new Rng(1));
-  const examples = Array.from({ length: 8 }, (_, i) => ({
-    ids: tokenizer.encode(`an example of ${'some length '.repeat(4 + i)}`),
-    label: i % 2,
-  }));
-  try {
-    const result = await fineTune({
-      model,
-      groups: adapter.groups,
-      examples,
-      learningRate: 0.01,
-      batchSize,
-      epochs: 1,
-      weightDecay: 0,
-      warmupRatio: 0,
-      maxGradNorm: 1,
-      rng: new Rng(2),
-    });
-    return { tensors: result.peakTensorBytes!, gpu: result.peakGpuBytes };
-  } finally {
-    adapter.dispose();
-    model.dispose();
-  }
+  const { result } = await tinyClassifierRun(CONFIG, batchSize);
+  return { tensors: result.peakTensorBytes!, gpu: result.peakGpuBytes };
 }
 
 test("fine-tuning reports the pool's GPU memory at its most on webgpu, none on wasm", async () => {

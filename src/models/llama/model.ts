@@ -51,7 +51,7 @@ export interface DecoderInput {
 
 /**
  * Keys (after RoPE) and values of the positions processed so far, per layer: [batch, positions, kvHeads·headDim], whose
- * first `length` positions (a soft prompt's after them) hold keys; on webgpu the rest is room for later steps.
+ * first positions — a soft prompt's, then `length` more — hold keys; on webgpu the rest is room for later steps.
  */
 export interface KvCache {
   readonly keys: readonly Tensor3D[];
@@ -181,6 +181,8 @@ export class LlamaModel {
     const mask = new AttentionMask(keyMask, B, prepended + T, pastKeys + prepended + T);
     const keys: Tensor3D[] = [];
     const values: Tensor3D[] = [];
+    // The soft prompt's positions are the cache's first.
+    const capacity = options.returnCache && options.cacheCapacity !== undefined ? P + options.cacheCapacity : 0;
     const eps = this.config.rmsNormEps;
     this.layers.forEach((layer, i) => {
       // The stream x passes through each norm (rmsNormPassing), so that its gradient needs no addition of its own; off
@@ -190,7 +192,6 @@ export class LlamaModel {
         options.past === undefined
           ? undefined
           : { keys: options.past.keys[i]!, values: options.past.values[i]!, length: pastKeys };
-      const capacity = options.returnCache && options.cacheCapacity !== undefined ? P + options.cacheCapacity : 0;
       // Each block's output is added to the residual stream x by its last projection (inside the product on webgpu).
       const attended = this.attention(projected.outputs, layer, rope, mask, context, projected.stream, past, capacity);
       keys.push(attended.keys);

@@ -115,7 +115,7 @@ function withKeyMask<T>(
 }
 
 /** The key mask [batch, keys] as [batch, keyStride], zeros after each row's keys. */
-export function paddedKeyMask(mask: Int32Array, g: Pick<Geometry, 'batch' | 'keys' | 'keyStride'>): Int32Array {
+function paddedKeyMask(mask: Int32Array, g: Pick<Geometry, 'batch' | 'keys' | 'keyStride'>): Int32Array {
   if (g.keys === g.keyStride) return mask;
   const padded = new Int32Array(g.batch * g.keyStride);
   for (let b = 0; b < g.batch; b++) padded.set(mask.subarray(b * g.keys, (b + 1) * g.keys), b * g.keyStride);
