@@ -2,7 +2,7 @@
 import { tf } from '../engine/tf.js';
 import { withEvaluationContext } from '../models/forward-context.js';
 import type { Model } from '../models/model.js';
-import { padInputs } from '../models/tokenizers/padding.js';
+import { longestFirst, padInputs } from '../models/tokenizers/padding.js';
 import type { EncodedExample } from '../train/fine-tune.js';
 import { logSoftmax } from '../metrics/log-softmax.js';
 import { accuracy } from '../metrics/accuracy.js';
@@ -27,14 +27,19 @@ export async function classLogProbabilities(
 ): Promise<number[][]> {
   return withEvaluationContext(async (context) => {
     const rows: number[][] = [];
-    for (let start = 0; start < examples.length; start += batchSize) {
-      const chunk = examples.slice(start, start + batchSize);
-      const batch = padInputs(chunk, model.config.padTokenId);
+    // Batched longest first, so that a batch's examples are about as long as each other; rows in their order.
+    const order = longestFirst(examples.map((example) => example.ids.length));
+    for (let start = 0; start < order.length; start += batchSize) {
+      const indices = order.slice(start, start + batchSize);
+      const batch = padInputs(
+        indices.map((index) => examples[index]!),
+        model.config.padTokenId,
+      );
       const logits = tf.tidy(() => model.classify(batch, context));
       const values = await logits.data();
       const numLabels = logits.shape[1];
       logits.dispose();
-      for (let i = 0; i < chunk.length; i++) rows.push(logSoftmax(values.subarray(i * numLabels, (i + 1) * numLabels)));
+      indices.forEach((index, i) => (rows[index] = logSoftmax(values.subarray(i * numLabels, (i + 1) * numLabels))));
     }
     return rows;
   });

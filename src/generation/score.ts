@@ -6,7 +6,7 @@
 import { tf } from '../engine/tf.js';
 import { withEvaluationContext, type ForwardContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
-import { padBatch, type PaddedBatch } from '../models/tokenizers/padding.js';
+import { longestFirst, padBatch, type PaddedBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { pickedLogits } from '../engine/ops/cross-entropy.js';
 import { headChunkRows, rowChunks } from '../engine/ops/head-cross-entropy.js';
@@ -36,10 +36,12 @@ export async function scoreTokenSpans(
   return withEvaluationContext(async (context) => {
     const results: { tokenLogprobs: number[]; isGreedy: boolean }[] = [];
     const window = model.config.maxPositionEmbeddings;
-    for (let start = 0; start < sequences.length; start += batchSize) {
-      const chunk = sequences
-        .slice(start, start + batchSize)
-        .map((sequence) => fitScoredToWindow(sequence.ids, sequence.from, window));
+    const fitted = sequences.map((sequence) => fitScoredToWindow(sequence.ids, sequence.from, window));
+    // Batched longest first, so that a batch's sequences are about as long as each other; results in their order.
+    const order = longestFirst(fitted.map((sequence) => sequence.ids.length));
+    for (let start = 0; start < order.length; start += batchSize) {
+      const indices = order.slice(start, start + batchSize);
+      const chunk = indices.map((index) => fitted[index]!);
       const batch = padBatch(
         chunk.map((sequence) => sequence.ids),
         model.config.padTokenId,
@@ -57,10 +59,10 @@ export async function scoreTokenSpans(
       let row = 0;
       for (const [b, sequence] of chunk.entries()) {
         const count = Math.max(0, sequence.ids.length - scored[b]!);
-        results.push({
+        results[indices[b]!] = {
           tokenLogprobs: Array.from(logprobs.subarray(row, row + count)),
           isGreedy: greedy.subarray(row, row + count).every((flag) => flag === 1),
-        });
+        };
         row += count;
       }
     }

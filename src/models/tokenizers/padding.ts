@@ -37,6 +37,15 @@ export function padInputs(rows: readonly EncodedInput[], padId: number): TypedBa
   return { ...batch, tokenTypeIds: types.ids };
 }
 
+/**
+ * The order to batch sequences of these lengths in: longest first, ties in their given order (lm-eval's order for its
+ * requests). Neighbours then have about the same length, so a batch pads little, and the longest batch runs first: a
+ * batch too large for memory fails at once, not at the end.
+ */
+export function longestFirst(lengths: readonly number[]): number[] {
+  return lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
+}
+
 export function padBatch(
   sequences: readonly (readonly number[])[],
   padId: number,
