@@ -12,16 +12,16 @@
  * safe: the pool holds only buffers no unrecorded or unsubmitted command uses (tfjs releases a buffer a recorded command
  * holds only after submitting it), and WebGPU frees a buffer's memory once the work submitted with it is done.
  *
- * MCEVAL_WEBGPU_POOL: a number of reads (4 when unset), or `keep` for tfjs's pool as it is; read at each read.
+ * MCEVAL_WEBGPU_POOL: a number of periods (4 when unset), or `keep` for tfjs's pool as it is; read at each read.
  */
 import { UserError } from '../errors.js';
 
 export const POOL_SETTING = 'MCEVAL_WEBGPU_POOL';
 
-/** Reads a size's use is remembered over when unset: a fine-tuning step makes one to three. */
+/** Periods (reads after work) a size's use is remembered over when unset: a fine-tuning step makes one to three. */
 export const DEFAULT_POOL_WINDOW = 4;
 
-/** The window in reads, or undefined for `keep`; a bad value stops the run with one line. */
+/** The window in periods, or undefined for `keep`; a bad value stops the run with one line. */
 export function poolWindowSetting(): number | undefined {
   const setting = process.env[POOL_SETTING];
   if (setting === undefined || setting === '') return DEFAULT_POOL_WINDOW;

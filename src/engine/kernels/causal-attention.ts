@@ -38,9 +38,8 @@ export function attentionReach(keys: number, queries: number, causal: boolean): 
 }
 
 function geometry(q: TensorInfo, k: TensorInfo, attrs: NamedAttrMap): AttentionGeometry {
-  const { heads, kvHeads, scale, causal, dropout } = attrs as unknown as CausalAttentionAttrs;
+  const { keyMask, heads, kvHeads, scale, causal, dropout } = attrs as unknown as CausalAttentionAttrs;
   const [batch, queries, width] = q.shape as [number, number, number];
-  const { keyMask } = attrs as unknown as CausalAttentionAttrs;
   // A KV cache with room beyond its keys is webgpu's (models/layers/rope.ts); these kernels read k's every position.
   if (keyMask.length !== batch * k.shape[1]!) {
     throw new Error(`attention: a key mask of ${keyMask.length} does not cover k [${k.shape}] position for position`);

@@ -26,6 +26,7 @@ import {
 } from '../../engine/kernels/causal-attention.js';
 import { attentionBias } from './attention-bias.js';
 import { hasKernel } from '../../engine/kernels/has-kernel.js';
+import { heldPositions } from './rope.js';
 import { keepMask } from '../../engine/ops/dropout.js';
 import type { HashedDropout } from '../../engine/dropout-bits.js';
 
@@ -132,7 +133,5 @@ export const selfAttention: AttentionPath = (q, k, v, mask, heads, dropout) => {
   const kernel = headDim % 4 === 0 && hasKernel(CAUSAL_ATTENTION);
   if (kernel) return fusedAttention(q, k, v, mask, heads, dropout);
   // A KV cache's room for later steps (webgpu's) is cut off for the ops.
-  const held = (t: Tensor3D) =>
-    t.shape[1] === mask.keys ? t : (tf.slice(t, [0, 0, 0], [-1, mask.keys, -1]) as Tensor3D);
-  return compositeAttention(q, held(k), held(v), mask, heads, dropout);
+  return compositeAttention(q, heldPositions(k, mask.keys), heldPositions(v, mask.keys), mask, heads, dropout);
 };

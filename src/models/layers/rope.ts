@@ -147,6 +147,11 @@ export interface HeldKeysAndValues extends KeysAndValues {
   readonly length: number;
 }
 
+/** A cache tensor's first `positions` positions: itself where it has no room beyond them, else a slice. */
+export function heldPositions(t: Tensor3D, positions: number): Tensor3D {
+  return t.shape[1] === positions ? t : (tf.slice(t, [0, 0, 0], [-1, positions, -1]) as Tensor3D);
+}
+
 /**
  * A layer's queries and keys rotated ([batch, length, heads, headDim] each in, `q` out) and its KV cache: `past`
  * extended by the new keys, rotated, and values ([batch, length, heads·headDim]), or these alone without a past.
@@ -171,10 +176,9 @@ export function rotateIntoCache(
     const [rotatedQ, rotatedK] = applyRopePair(q, k, tables);
     const keys = tf.reshape(rotatedK, v.shape) as Tensor3D;
     if (past === undefined) return { q: rotatedQ, cache: { keys, values: v } };
-    const heldOf = (t: Tensor3D) => (t.shape[1] === held ? t : (tf.slice(t, [0, 0, 0], [-1, held, -1]) as Tensor3D));
     const cache = {
-      keys: tf.concat([heldOf(past.keys), keys], 1) as Tensor3D,
-      values: tf.concat([heldOf(past.values), v], 1) as Tensor3D,
+      keys: tf.concat([heldPositions(past.keys, held), keys], 1) as Tensor3D,
+      values: tf.concat([heldPositions(past.values, held), v], 1) as Tensor3D,
     };
     return { q: rotatedQ, cache };
   }

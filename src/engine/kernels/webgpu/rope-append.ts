@@ -106,8 +106,11 @@ interface AppendInputs {
   readonly queries?: TensorInfo;
 }
 
-/** Throws, naming the input, where a shape does not fit beside the keys [batch, length, heads, headDim]. */
-function checkShapes(inputs: AppendInputs, attrs: RopeAppendAttrs): void {
+/**
+ * The keys' geometry ([batch, length, heads, headDim], width = heads·headDim); throws, naming the input, where a shape
+ * does not fit beside the keys.
+ */
+function checkedGeometry(inputs: AppendInputs, attrs: RopeAppendAttrs) {
   const { keys, values, cos, pastKeys, pastValues, queries } = inputs;
   const [batch, length, heads, headDim] = keys.shape as [number, number, number, number];
   const width = heads * headDim;
@@ -136,16 +139,15 @@ function checkShapes(inputs: AppendInputs, attrs: RopeAppendAttrs): void {
       throw new Error(`McevalRopeAppend: queries [${queries.shape}] differ in head size`);
     }
   }
+  return { batch, length, heads, headDim, width };
 }
 
 const ropeAppend: KernelFunc = ({ inputs, backend, attrs }) => {
   const given = inputs as unknown as AppendInputs;
   const { keys, values, cos, sin, pastKeys, pastValues, queries } = given;
   const { past, capacity } = attrs as unknown as RopeAppendAttrs;
-  checkShapes(given, { past, capacity });
+  const { batch, length, heads, headDim, width } = checkedGeometry(given, { past, capacity });
   const gpu = backend as unknown as WebGpuBackendLike;
-  const [batch, length, heads, headDim] = keys.shape as [number, number, number, number];
-  const width = heads * headDim;
   const bound = inputsByBuffer(Object.values(inputs) as TensorInfo[]);
   const inPlace =
     pastKeys !== undefined &&
