@@ -146,6 +146,31 @@ test('several samples per problem: seeded sampling, pass@k for every k the count
   model.dispose();
 });
 
+test("generation batches longest first and answers in doc order; a doc's samples do not depend on the other docs", async () => {
+  const { loadModel } = await import('../src/models/load.js');
+  const { generateResponses } = await import('../src/evaluation/generation.js');
+  const { initEngine } = await import('../src/engine/backends.js');
+  await initEngine('wasm');
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  const { eval: docs } = demoCode.load(undefined);
+  const five = docs.slice(0, 5); // prompts of 52, 43, 54, 78 and 52 characters: run as 78, 54, 52, 52, 43
+  try {
+    const together = await generateResponses(model, tokenizer, demoCode, five);
+    const alone = [];
+    for (const doc of five) alone.push((await generateResponses(model, tokenizer, demoCode, [doc]))[0]!);
+    assert.deepEqual(together, alone);
+    assert.ok(new Set(together.map((set) => set[0])).size > 1, 'the greedy answers of five prompts were all the same');
+    // The first three docs' samples, from a run of three and a run of five (--limit 3 and --limit 5).
+    const decoding = { samples: 2, temperature: 0.9, topP: 0.95, seed: 5 };
+    const ofFive = await generateResponses(model, tokenizer, demoCode, five, decoding);
+    const ofThree = await generateResponses(model, tokenizer, demoCode, five.slice(0, 3), decoding);
+    assert.deepEqual(ofThree, ofFive.slice(0, 3));
+    assert.notDeepEqual(ofFive[0], ofFive[1]);
+  } finally {
+    model.dispose();
+  }
+});
+
 test('--train-file: instruction JSONL in its common layouts replaces the training pairs; bad rows stop the run', async () => {
   const { readTrainingPairs } = await import('../src/data/train-file.js');
   const { writeFileSync } = await import('node:fs');

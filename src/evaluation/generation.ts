@@ -6,7 +6,7 @@
 import { tf } from '../engine/tf.js';
 import { withEvaluationContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
-import { padBatch } from '../models/tokenizers/padding.js';
+import { longestFirst, padBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { causalLmLoss, targetMask } from '../train/loss.js';
 import { generate } from '../generation/generate.js';
@@ -26,30 +26,35 @@ export interface GenerationEvaluation {
 
 const BATCH = 16;
 
-/** Mean −log p per reference token given its prompt (cut on the left to the model's window), over all references. */
+/**
+ * Mean −log p per reference token given its prompt (cut on the left to the model's window), over all references, in
+ * batches taken longest first.
+ */
 export async function referenceNll(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   docs: readonly GenerationDoc[],
 ): Promise<number> {
   return withEvaluationContext(async (context) => {
+    const rows = docs.map((doc) => {
+      const row = promptContinuationIds(tokenizer, doc.prompt, doc.reference, {
+        chat: doc.chat,
+        chatHistory: doc.chatHistory,
+        maxLength: Number.POSITIVE_INFINITY, // the window below bounds the length, cutting the prompt, not the reference
+      });
+      const fitted = fitScoredToWindow(row.ids, row.targetStart, model.config.maxPositionEmbeddings);
+      return { ids: fitted.ids, targetStart: fitted.from };
+    });
+    const order = longestFirst(rows.map((row) => row.ids.length));
     let total = 0;
     let count = 0;
-    for (let start = 0; start < docs.length; start += BATCH) {
-      const rows = docs.slice(start, start + BATCH).map((doc) => {
-        const row = promptContinuationIds(tokenizer, doc.prompt, doc.reference, {
-          chat: doc.chat,
-          chatHistory: doc.chatHistory,
-          maxLength: Number.POSITIVE_INFINITY, // the window below bounds the length, cutting the prompt, not the reference
-        });
-        const fitted = fitScoredToWindow(row.ids, row.targetStart, model.config.maxPositionEmbeddings);
-        return { ids: fitted.ids, targetStart: fitted.from };
-      });
+    for (let start = 0; start < order.length; start += BATCH) {
+      const chunk = order.slice(start, start + BATCH).map((index) => rows[index]!);
       const batch = padBatch(
-        rows.map((row) => row.ids),
+        chunk.map((row) => row.ids),
         model.config.padTokenId,
       );
-      const targets = targetMask(batch, rows);
+      const targets = targetMask(batch, chunk);
       // The loss counts a target at position t ≥ 1 only (position 0 has nothing before it).
       const counted = targets.filter((value, i) => value === 1 && i % batch.length !== 0).length;
       if (counted === 0) continue;
@@ -64,8 +69,9 @@ export async function referenceNll(
 }
 
 /**
- * `decoding.samples` responses per doc (greedy when the temperature is 0), in batches of prompts; sampled draws come
- * from `decoding.seed`, one stream per batch, so results do not depend on how other batches went.
+ * `decoding.samples` responses per doc (greedy when the temperature is 0), in batches of prompts taken longest first
+ * (lm-eval's order: a batch pads its prompts little). Sample k of doc i draws from stream i · samples + k of
+ * `decoding.seed`, so a doc's samples do not depend on which docs share its batch or how many docs are evaluated.
  */
 export async function generateResponses(
   model: LlamaModel,
@@ -78,10 +84,11 @@ export async function generateResponses(
   const window = model.config.maxPositionEmbeddings;
   const requests = docs.flatMap((doc, i) => {
     const ids = fitPromptToWindow(promptIds(tokenizer, doc.prompt, doc), window, task.maxNewTokens);
-    return Array.from({ length: decoding.samples }, () => ({ doc: i, ids }));
+    return Array.from({ length: decoding.samples }, (_, k) => ({ doc: i, sample: k, ids }));
   });
-  for (let start = 0; start < requests.length; start += BATCH) {
-    const chunk = requests.slice(start, start + BATCH);
+  const order = longestFirst(requests.map((request) => request.ids.length));
+  for (let start = 0; start < order.length; start += BATCH) {
+    const chunk = order.slice(start, start + BATCH).map((index) => requests[index]!);
     const rows = await generate(
       model,
       tokenizer,
@@ -90,10 +97,14 @@ export async function generateResponses(
         maxNewTokens: task.maxNewTokens,
         stopSequences: task.stopSequences,
         sampling: { temperature: decoding.temperature, topK: 0, topP: decoding.topP },
-        seed: decoding.seed + start,
+        seed: decoding.seed,
+        streams: chunk.map((request) => request.doc * decoding.samples + request.sample),
       },
     );
-    rows.forEach((row, i) => perDoc[chunk[i]!.doc]!.push(row.text));
+    rows.forEach((row, i) => {
+      const request = chunk[i]!;
+      perDoc[request.doc]![request.sample] = row.text;
+    });
   }
   return perDoc;
 }

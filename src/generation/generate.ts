@@ -17,6 +17,11 @@ export interface GenerationOptions {
   readonly maxNewTokens: number;
   readonly sampling?: SamplingOptions;
   readonly seed?: number;
+  /**
+   * Each row's sampling stream under `seed` (default: its row number). A row draws from its own stream alone, so its
+   * samples do not depend on which other prompts share its batch, or on how far they have got.
+   */
+  readonly streams?: readonly number[];
   readonly stopSequences?: readonly string[];
   /** Token ids that end a row (default: the tokenizer's EOS). */
   readonly eosTokenIds?: readonly number[];
@@ -91,7 +96,10 @@ async function generateIn(
   options: GenerationOptions,
 ): Promise<GeneratedRow[]> {
   const sampling = options.sampling ?? GREEDY;
-  const rng = new Rng(options.seed ?? 0);
+  if (options.streams !== undefined && options.streams.length !== prompts.length)
+    throw new Error(`generate: ${options.streams.length} sampling streams for ${prompts.length} prompts`);
+  const seeded = new Rng(options.seed ?? 0);
+  const rngs = prompts.map((_, b) => seeded.fork(`stream ${options.streams?.[b] ?? b}`));
   const eos = new Set(options.eosTokenIds ?? [tokenizer.eosId]);
   const stops = options.stopSequences ?? [];
   const useCache = options.useCache ?? true;
@@ -119,7 +127,7 @@ async function generateIn(
         // A finished row keeps stepping with the batch (its outputs are ignored) so shapes stay rectangular.
         if (row.done) return;
         const rowLogits = logits.subarray(b * vocab, (b + 1) * vocab);
-        const token = chooseToken(rowLogits, sampling, rng);
+        const token = chooseToken(rowLogits, sampling, rngs[b]!);
         if (eos.has(token)) {
           row.done = true;
           row.reason = 'eos';
