@@ -171,6 +171,32 @@ test("generation batches longest first and answers in doc order; a doc's samples
   }
 });
 
+test('prompts repeated in a batch share one prompt pass: each row as it would be generated alone', async () => {
+  const { loadModel } = await import('../src/models/load.js');
+  const { generate } = await import('../src/generation/generate.js');
+  const { initEngine } = await import('../src/engine/backends.js');
+  const { tf } = await import('../src/engine/tf.js');
+  await initEngine('wasm');
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  const [p, q] = [tokenizer.encode('def add(a, b):\n'), tokenizer.encode('# sort a list\ndef sort_list(xs):\n')];
+  const options = { maxNewTokens: 24, sampling: { temperature: 0.9, topK: 0, topP: 1 }, seed: 7, eosTokenIds: [] };
+  try {
+    const tensors = tf.memory().numTensors;
+    const batch = await generate(model, tokenizer, [p, q, p, p], { ...options, streams: [0, 1, 2, 3] });
+    assert.equal(tf.memory().numTensors, tensors);
+    const alone = [];
+    for (const [b, prompt] of [p, q, p, p].entries())
+      alone.push((await generate(model, tokenizer, [prompt], { ...options, streams: [b] }))[0]!.ids);
+    assert.deepEqual(
+      batch.map((row) => row.ids),
+      alone,
+    );
+    assert.equal(new Set([0, 2, 3].map((b) => batch[b]!.ids.join())).size, 3, 'the samples of one prompt were alike');
+  } finally {
+    model.dispose();
+  }
+});
+
 test('--train-file: instruction JSONL in its common layouts replaces the training pairs; bad rows stop the run', async () => {
   const { readTrainingPairs } = await import('../src/data/train-file.js');
   const { writeFileSync } = await import('node:fs');

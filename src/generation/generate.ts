@@ -3,7 +3,7 @@
  * token; each step appends one token per row, reusing the KV cache (or, with `useCache: false`, re-running the whole
  * sequence, kept for benchmarks and as a reference). Stops per row at EOS, a stop sequence, or maxNewTokens.
  */
-import { tf, type Tensor } from '../engine/tf.js';
+import { tf, type Tensor, type Tensor3D } from '../engine/tf.js';
 import { Rng } from '../engine/rng.js';
 import { EVAL_CONTEXT, withEvaluationContext, type ForwardContext } from '../models/forward-context.js';
 import type { KvCache, LlamaModel } from '../models/llama/model.js';
@@ -119,9 +119,10 @@ async function generateIn(
 
   try {
     for (let step = 0; step < options.maxNewTokens && state.rows.some((row) => !row.done); step++) {
-      const logits =
-        step === 0 || !useCache
-          ? await wholeSequenceLogits(model, state, useCache)
+      const logits = !useCache
+        ? await wholeSequenceLogits(model, state, false)
+        : step === 0
+          ? await promptLogits(model, state, prompts)
           : await cachedStepLogits(model, state);
       state.rows.forEach((row, b) => {
         // A finished row keeps stepping with the batch (its outputs are ignored) so shapes stay rectangular.
@@ -187,6 +188,49 @@ async function wholeSequenceLogits(model: LlamaModel, state: DecodingState, keep
   } finally {
     result.hidden.dispose();
   }
+}
+
+/**
+ * The prompt's pass, with its KV cache kept, run once per distinct prompt: rows with the same prompt (a doc's several
+ * samples) are given its logits and a copy of its cache, where the pass would have computed them again.
+ */
+async function promptLogits(
+  model: LlamaModel,
+  state: DecodingState,
+  prompts: readonly (readonly number[])[],
+): Promise<Float32Array> {
+  const firstOf = new Map<string, number>();
+  const source = prompts.map((ids, b) => {
+    const key = ids.join(',');
+    if (!firstOf.has(key)) firstOf.set(key, firstOf.size);
+    return firstOf.get(key)!;
+  });
+  if (firstOf.size === prompts.length) return wholeSequenceLogits(model, state, true);
+  const firsts = [...firstOf.values()].map((distinct) => source.indexOf(distinct));
+  const { prompt } = state;
+  const rowsOf = <T extends Int32Array | number[]>(table: T): T =>
+    (table instanceof Int32Array
+      ? Int32Array.from(firsts.flatMap((b) => Array.from(table.subarray(b * prompt.length, (b + 1) * prompt.length))))
+      : firsts.flatMap((b) => table.slice(b * prompt.length, (b + 1) * prompt.length))) as T;
+  const distinct: DecodingState = {
+    ...state,
+    prompt: { batchSize: firsts.length, length: prompt.length, ids: rowsOf(prompt.ids), mask: rowsOf(prompt.mask) },
+    rows: firsts.map((b) => state.rows[b]!),
+    keyMask: rowsOf(state.keyMask),
+    positions: rowsOf(state.positions),
+  };
+  const logits = await wholeSequenceLogits(model, distinct, true);
+  const cache = distinct.cache!;
+  state.cache = tf.tidy(() => {
+    const index = tf.tensor1d(source, 'int32');
+    const copies = (tensors: readonly Tensor3D[]) => tensors.map((t) => tf.gather(t, index) as Tensor3D);
+    return { keys: copies(cache.keys), values: copies(cache.values), length: cache.length };
+  });
+  disposeCache(cache);
+  const vocab = logits.length / firsts.length;
+  const rows = new Float32Array(prompts.length * vocab);
+  source.forEach((d, b) => rows.set(logits.subarray(d * vocab, (d + 1) * vocab), b * vocab));
+  return rows;
 }
 
 /** Runs each row's newest token against the KV cache, which it replaces with the extended one (on webgpu, itself). */

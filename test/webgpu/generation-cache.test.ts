@@ -1,9 +1,9 @@
 /**
  * Generation on webgpu with its KV cache made once, with room for the whole generation, and written into at each step
  * (engine/kernels/webgpu/rope-append.ts): under a soft prompt, whose positions the cache holds first, the cached tokens
- * are those of recomputing the whole sequence and those of wasm (prompts of three lengths, left-padded). And tfjs's
- * buffer pool grows by a cache once per generation, not by one per step: a cache copied at each step left a freed buffer
- * of every length in the pool.
+ * are those of recomputing the whole sequence and those of wasm (prompts of three lengths, left-padded, two of them
+ * twice). And tfjs's buffer pool grows by a cache once per generation, not by one per step: a cache copied at each step
+ * left a freed buffer of every length in the pool.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +15,8 @@ import { generate } from '../../src/generation/generate.js';
 import { parsePromptTuningConfig, promptTuningMethod } from '../../src/peft/prompt-tuning/index.js';
 import { headDim } from '../../src/models/llama/config.js';
 
-const PROMPTS = ['once upon', 'a', 'the cat sat on'];
+// Two repeated: their rows share one prompt pass, the cache (with its room) copied to each.
+const PROMPTS = ['once upon', 'a', 'the cat sat on', 'a', 'once upon'];
 
 async function softPromptRows(backend: 'wasm' | 'webgpu', useCache: boolean): Promise<number[][]> {
   await initEngine(backend);
