@@ -200,7 +200,7 @@ async function promptLogits(
   prompts: readonly (readonly number[])[],
 ): Promise<Float32Array> {
   const firstOf = new Map<string, number>();
-  const source = prompts.map((ids, b) => {
+  const source = prompts.map((ids) => {
     const key = ids.join(',');
     if (!firstOf.has(key)) firstOf.set(key, firstOf.size);
     return firstOf.get(key)!;
