@@ -199,34 +199,42 @@ async function promptLogits(
   state: DecodingState,
   prompts: readonly (readonly number[])[],
 ): Promise<Float32Array> {
-  const firstOf = new Map<string, number>();
-  const source = prompts.map((ids) => {
+  // source[b]: the distinct prompt row b has; firsts[d]: the first row with distinct prompt d.
+  const distinctOf = new Map<string, number>();
+  const firsts: number[] = [];
+  const source = prompts.map((ids, b) => {
     const key = ids.join(',');
-    if (!firstOf.has(key)) firstOf.set(key, firstOf.size);
-    return firstOf.get(key)!;
+    if (!distinctOf.has(key)) distinctOf.set(key, firsts.push(b) - 1);
+    return distinctOf.get(key)!;
   });
-  if (firstOf.size === prompts.length) return wholeSequenceLogits(model, state, true);
-  const firsts = [...firstOf.values()].map((distinct) => source.indexOf(distinct));
+  if (firsts.length === prompts.length) return wholeSequenceLogits(model, state, true);
   const { prompt } = state;
-  const rowsOf = <T extends Int32Array | number[]>(table: T): T =>
-    (table instanceof Int32Array
-      ? Int32Array.from(firsts.flatMap((b) => Array.from(table.subarray(b * prompt.length, (b + 1) * prompt.length))))
-      : firsts.flatMap((b) => table.slice(b * prompt.length, (b + 1) * prompt.length))) as T;
+  const pick = (table: ArrayLike<number>) =>
+    firsts.flatMap((b) => Array.from({ length: prompt.length }, (_, t) => table[b * prompt.length + t]!));
   const distinct: DecodingState = {
     ...state,
-    prompt: { batchSize: firsts.length, length: prompt.length, ids: rowsOf(prompt.ids), mask: rowsOf(prompt.mask) },
+    prompt: {
+      batchSize: firsts.length,
+      length: prompt.length,
+      ids: Int32Array.from(pick(prompt.ids)),
+      mask: Int32Array.from(pick(prompt.mask)),
+    },
     rows: firsts.map((b) => state.rows[b]!),
-    keyMask: rowsOf(state.keyMask),
-    positions: rowsOf(state.positions),
+    keyMask: pick(state.keyMask),
+    positions: pick(state.positions),
   };
-  const logits = await wholeSequenceLogits(model, distinct, true);
-  const cache = distinct.cache!;
-  state.cache = tf.tidy(() => {
-    const index = tf.tensor1d(source, 'int32');
-    const copies = (tensors: readonly Tensor3D[]) => tensors.map((t) => tf.gather(t, index) as Tensor3D);
-    return { keys: copies(cache.keys), values: copies(cache.values), length: cache.length };
-  });
-  disposeCache(cache);
+  let logits: Float32Array;
+  try {
+    logits = await wholeSequenceLogits(model, distinct, true);
+    const cache = distinct.cache!;
+    state.cache = tf.tidy(() => {
+      const index = tf.tensor1d(source, 'int32');
+      const copies = (tensors: readonly Tensor3D[]) => tensors.map((t) => tf.gather(t, index) as Tensor3D);
+      return { keys: copies(cache.keys), values: copies(cache.values), length: cache.length };
+    });
+  } finally {
+    disposeCache(distinct.cache);
+  }
   const vocab = logits.length / firsts.length;
   const rows = new Float32Array(prompts.length * vocab);
   source.forEach((d, b) => rows.set(logits.subarray(d * vocab, (d + 1) * vocab), b * vocab));
