@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { longestFirst } from '../src/models/tokenizers/padding.js';
+import { longestFirst, longestFirstBatches } from '../src/models/tokenizers/padding.js';
 import { initEngine } from '../src/engine/backends.js';
 import { loadModel } from '../src/models/load.js';
 import { scoreTokenSpans } from '../src/generation/score.js';
@@ -18,6 +18,22 @@ test('longestFirst: longest first, ties in their given order', () => {
   assert.deepEqual(longestFirst([3, 9, 1, 9, 4]), [1, 3, 4, 0, 2]);
   assert.deepEqual(longestFirst([]), []);
   assert.deepEqual(longestFirst([2, 2, 2]), [0, 1, 2]);
+});
+
+test('longestFirstBatches: batches of at most the size, longest first, each item with its index', () => {
+  const items = [3, 9, 1, 9, 4].map((length, n) => ({ ids: new Array<number>(length).fill(n) }));
+  const batches = longestFirstBatches(items, 2);
+  assert.deepEqual(
+    batches.map((batch) => batch.indices),
+    [[1, 3], [4, 0], [2]],
+  );
+  for (const batch of batches)
+    assert.deepEqual(
+      batch.items,
+      batch.indices.map((index) => items[index]),
+    );
+  assert.deepEqual(longestFirstBatches([], 4), []);
+  assert.equal(longestFirstBatches(items, 8).length, 1);
 });
 
 const LENGTHS = [5, 12, 30, 7, 30, 2, 19];

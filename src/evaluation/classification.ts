@@ -2,7 +2,7 @@
 import { tf } from '../engine/tf.js';
 import { withEvaluationContext } from '../models/forward-context.js';
 import type { Model } from '../models/model.js';
-import { longestFirst, padInputs } from '../models/tokenizers/padding.js';
+import { longestFirstBatches, padInputs } from '../models/tokenizers/padding.js';
 import type { EncodedExample } from '../train/fine-tune.js';
 import { logSoftmax } from '../metrics/log-softmax.js';
 import { accuracy } from '../metrics/accuracy.js';
@@ -28,13 +28,8 @@ export async function classLogProbabilities(
   return withEvaluationContext(async (context) => {
     const rows: number[][] = [];
     // Batched longest first, so that a batch's examples are about as long as each other; rows in their order.
-    const order = longestFirst(examples.map((example) => example.ids.length));
-    for (let start = 0; start < order.length; start += batchSize) {
-      const indices = order.slice(start, start + batchSize);
-      const batch = padInputs(
-        indices.map((index) => examples[index]!),
-        model.config.padTokenId,
-      );
+    for (const { indices, items } of longestFirstBatches(examples, batchSize)) {
+      const batch = padInputs(items, model.config.padTokenId);
       const logits = tf.tidy(() => model.classify(batch, context));
       const values = await logits.data();
       const numLabels = logits.shape[1];

@@ -6,7 +6,7 @@
 import { tf } from '../engine/tf.js';
 import { withEvaluationContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
-import { longestFirst, padBatch } from '../models/tokenizers/padding.js';
+import { longestFirstBatches, padBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { causalLmLoss, targetMask } from '../train/loss.js';
 import { generate } from '../generation/generate.js';
@@ -45,11 +45,9 @@ export async function referenceNll(
       const fitted = fitScoredToWindow(row.ids, row.targetStart, model.config.maxPositionEmbeddings);
       return { ids: fitted.ids, targetStart: fitted.from };
     });
-    const order = longestFirst(rows.map((row) => row.ids.length));
     let total = 0;
     let count = 0;
-    for (let start = 0; start < order.length; start += BATCH) {
-      const chunk = order.slice(start, start + BATCH).map((index) => rows[index]!);
+    for (const { items: chunk } of longestFirstBatches(rows, BATCH)) {
       const batch = padBatch(
         chunk.map((row) => row.ids),
         model.config.padTokenId,
@@ -86,9 +84,7 @@ export async function generateResponses(
     const ids = fitPromptToWindow(promptIds(tokenizer, doc.prompt, doc), window, task.maxNewTokens);
     return Array.from({ length: decoding.samples }, (_, k) => ({ doc: i, sample: k, ids }));
   });
-  const order = longestFirst(requests.map((request) => request.ids.length));
-  for (let start = 0; start < order.length; start += BATCH) {
-    const chunk = order.slice(start, start + BATCH).map((index) => requests[index]!);
+  for (const { items: chunk } of longestFirstBatches(requests, BATCH)) {
     const rows = await generate(
       model,
       tokenizer,

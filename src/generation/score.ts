@@ -6,7 +6,7 @@
 import { tf } from '../engine/tf.js';
 import { withEvaluationContext, type ForwardContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
-import { longestFirst, padBatch, type PaddedBatch } from '../models/tokenizers/padding.js';
+import { longestFirstBatches, padBatch, type PaddedBatch } from '../models/tokenizers/padding.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { pickedLogits } from '../engine/ops/cross-entropy.js';
 import { headChunkRows, rowChunks } from '../engine/ops/head-cross-entropy.js';
@@ -38,10 +38,7 @@ export async function scoreTokenSpans(
     const window = model.config.maxPositionEmbeddings;
     const fitted = sequences.map((sequence) => fitScoredToWindow(sequence.ids, sequence.from, window));
     // Batched longest first, so that a batch's sequences are about as long as each other; results in their order.
-    const order = longestFirst(fitted.map((sequence) => sequence.ids.length));
-    for (let start = 0; start < order.length; start += batchSize) {
-      const indices = order.slice(start, start + batchSize);
-      const chunk = indices.map((index) => fitted[index]!);
+    for (const { indices, items: chunk } of longestFirstBatches(fitted, batchSize)) {
       const batch = padBatch(
         chunk.map((sequence) => sequence.ids),
         model.config.padTokenId,

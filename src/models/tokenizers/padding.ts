@@ -46,6 +46,29 @@ export function longestFirst(lengths: readonly number[]): number[] {
   return lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
 }
 
+/** One batch of `longestFirstBatches`: its items, and each item's index in the list they came from. */
+export interface IndexedBatch<T> {
+  readonly indices: readonly number[];
+  readonly items: readonly T[];
+}
+
+/**
+ * `items` cut into batches of at most `size`, taken in `longestFirst` order of their token counts. The indices let a
+ * caller put each batch's results back in the items' order.
+ */
+export function longestFirstBatches<T extends { readonly ids: readonly unknown[] }>(
+  items: readonly T[],
+  size: number,
+): IndexedBatch<T>[] {
+  const order = longestFirst(items.map((item) => item.ids.length));
+  const batches: IndexedBatch<T>[] = [];
+  for (let start = 0; start < order.length; start += size) {
+    const indices = order.slice(start, start + size);
+    batches.push({ indices, items: indices.map((index) => items[index]!) });
+  }
+  return batches;
+}
+
 export function padBatch(
   sequences: readonly (readonly number[])[],
   padId: number,
