@@ -197,6 +197,61 @@ test('prompts repeated in a batch share one prompt pass: each row as it would be
   }
 });
 
+test('stopped rows leave the batch once half of it has stopped; each row decodes as in the full batch', async () => {
+  const { loadModel } = await import('../src/models/load.js');
+  const { generate } = await import('../src/generation/generate.js');
+  const { initEngine } = await import('../src/engine/backends.js');
+  const { tf } = await import('../src/engine/tf.js');
+  await initEngine('wasm');
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  const texts = ['def add(a, b):\n', '# sort a list\ndef sort_list(xs):\n', 'x = 1\n', 'class A:\n', 'import os\n'];
+  const prompts = texts.map((text) => tokenizer.encode(text));
+  const options = { maxNewTokens: 24, sampling: { temperature: 0.9, topK: 0, topP: 1 }, seed: 7 };
+  try {
+    const full = await generate(model, tokenizer, prompts, { ...options, eosTokenIds: [] });
+    // Two of the sampled tokens made EOS: each row stops where the first of them comes in it, or runs to the end.
+    const eosTokenIds = [full[0]!.ids[3]!, full[1]!.ids[10]!];
+    const expected = full.map((row) => {
+      const end = row.ids.findIndex((id) => eosTokenIds.includes(id));
+      return end < 0 ? row.ids : row.ids.slice(0, end);
+    });
+    assert.ok(new Set(expected.map((ids) => ids.length)).size >= 3, 'the rows did not stop at three different steps');
+    // A row of n tokens chose its EOS at step n; once at most half the batch is still decoding, the rest leave it.
+    const steps = Math.min(options.maxNewTokens, Math.max(...expected.map((ids) => ids.length + 1)));
+    const batchSizes: number[] = [];
+    for (let step = 0, batch = prompts.length; step < steps; step++) {
+      batchSizes.push(batch);
+      const decoding = expected.filter((ids) => ids.length > step).length;
+      if (decoding <= batch / 2) batch = decoding;
+    }
+    assert.ok(new Set(batchSizes).size >= 3, 'the batch did not drop its stopped rows twice');
+    const decode = model.decode.bind(model);
+    const seen: number[] = [];
+    model.decode = ((input, ...rest) => {
+      seen.push(input.batchSize);
+      return decode(input, ...rest);
+    }) as typeof model.decode;
+    for (const useCache of [true, false]) {
+      seen.length = 0;
+      const tensors = tf.memory().numTensors;
+      const rows = await generate(model, tokenizer, prompts, { ...options, eosTokenIds, useCache });
+      assert.equal(tf.memory().numTensors, tensors);
+      assert.deepEqual(
+        rows.map((row) => row.ids),
+        expected,
+        `useCache ${useCache}`,
+      );
+      assert.deepEqual(
+        rows.map((row) => row.stopReason),
+        expected.map((ids) => (ids.length < options.maxNewTokens ? 'eos' : 'max-new-tokens')),
+      );
+      assert.deepEqual(seen, batchSizes, `the batch sizes step by step, useCache ${useCache}`);
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
 test('--train-file: instruction JSONL in its common layouts replaces the training pairs; bad rows stop the run', async () => {
   const { readTrainingPairs } = await import('../src/data/train-file.js');
   const { writeFileSync } = await import('node:fs');

@@ -1,7 +1,8 @@
 /**
  * Batched text generation with a decoder: prompts are left-padded with positions counted from each row's first real
  * token; each step appends one token per row, reusing the KV cache (or, with `useCache: false`, re-running the whole
- * sequence, kept for benchmarks and as a reference). Stops per row at EOS, a stop sequence, or maxNewTokens.
+ * sequence, kept for benchmarks and as a reference). Stops per row at EOS, a stop sequence, or maxNewTokens; a row that
+ * stops leaves the batch (its KV cache rows with it), so later steps run only the rows still decoding.
  */
 import { tf, type Tensor, type Tensor3D } from '../engine/tf.js';
 import { Rng } from '../engine/rng.js';
@@ -65,12 +66,19 @@ interface RowState {
   reason: StopReason;
 }
 
-/** Where decoding stands: the left-padded prompt, each row's key mask and positions so far, and the KV cache. */
+/**
+ * Where decoding stands: every row's output so far, and for the batch (the rows still decoding) their left-padded
+ * prompts, key masks and positions, and the KV cache.
+ */
 interface DecodingState {
-  readonly prompt: PaddedBatch;
+  /** The batch rows' prompts, left-padded. */
+  prompt: PaddedBatch;
   /** The decoding passes' context: what their weights derive made once for the call. */
   readonly context: ForwardContext;
+  /** Every row, in the prompts' order. */
   readonly rows: RowState[];
+  /** The batch: batch row i is rows[batchRows[i]]. */
+  batchRows: number[];
   keyMask: number[];
   positions: number[];
   cache?: KvCache;
@@ -109,6 +117,7 @@ async function generateIn(
     prompt,
     context,
     rows: prompts.map(() => ({ ids: [], logprobs: [], text: '', done: false, reason: 'max-new-tokens' })),
+    batchRows: prompts.map((_, b) => b),
     keyMask: Array.from(prompt.mask),
     positions: Array.from(positionIds(prompt)),
     // The last new token is chosen, never run.
@@ -118,16 +127,17 @@ async function generateIn(
   const promptTexts = prompts.map((ids) => tokenizer.decode(ids));
 
   try {
-    for (let step = 0; step < options.maxNewTokens && state.rows.some((row) => !row.done); step++) {
+    for (let step = 0; step < options.maxNewTokens && state.batchRows.length > 0; step++) {
       const logits = !useCache
         ? await wholeSequenceLogits(model, state, false)
         : step === 0
           ? await promptLogits(model, state, prompts)
           : await cachedStepLogits(model, state);
-      state.rows.forEach((row, b) => {
-        // A finished row keeps stepping with the batch (its outputs are ignored) so shapes stay rectangular.
+      state.batchRows.forEach((b, i) => {
+        const row = state.rows[b]!;
+        // A stopped row stays in the batch (its outputs ignored) until half the batch has stopped.
         if (row.done) return;
-        const rowLogits = logits.subarray(b * vocab, (b + 1) * vocab);
+        const rowLogits = logits.subarray(i * vocab, (i + 1) * vocab);
         const token = chooseToken(rowLogits, sampling, rngs[b]!);
         if (eos.has(token)) {
           row.done = true;
@@ -144,6 +154,7 @@ async function generateIn(
         }
       });
       extendByOneToken(state);
+      dropFinishedRows(state);
       options.onStep?.(step + 1);
     }
   } finally {
@@ -163,13 +174,14 @@ function disposeCache(cache: KvCache | undefined): void {
 
 /** Runs the whole (left-padded) sequence so far; keeps its KV cache when decoding continues from it. */
 async function wholeSequenceLogits(model: LlamaModel, state: DecodingState, keepCache: boolean): Promise<Float32Array> {
-  const { prompt, rows } = state;
-  const B = rows.length;
+  const { prompt } = state;
+  const B = state.batchRows.length;
   const length = state.keyMask.length / B;
   const ids = new Int32Array(B * length);
-  rows.forEach((row, b) => {
+  state.batchRows.forEach((row, b) => {
     ids.set(prompt.ids.subarray(b * prompt.length, (b + 1) * prompt.length), b * length);
-    ids.set(generatedTail(row.ids, length - prompt.length, model.config.padTokenId), b * length + prompt.length);
+    const generated = generatedTail(state.rows[row]!.ids, length - prompt.length, model.config.padTokenId);
+    ids.set(generated, b * length + prompt.length);
   });
   const input = {
     batchSize: B,
@@ -208,30 +220,11 @@ async function promptLogits(
     return distinctOf.get(key)!;
   });
   if (firsts.length === prompts.length) return wholeSequenceLogits(model, state, true);
-  const { prompt } = state;
-  const pick = (table: ArrayLike<number>) =>
-    firsts.flatMap((b) => Array.from({ length: prompt.length }, (_, t) => table[b * prompt.length + t]!));
-  const distinct: DecodingState = {
-    ...state,
-    prompt: {
-      batchSize: firsts.length,
-      length: prompt.length,
-      ids: Int32Array.from(pick(prompt.ids)),
-      mask: Int32Array.from(pick(prompt.mask)),
-    },
-    rows: firsts.map((b) => state.rows[b]!),
-    keyMask: pick(state.keyMask),
-    positions: pick(state.positions),
-  };
+  const distinct: DecodingState = { ...state, ...batchTables(state, firsts), batchRows: firsts };
   let logits: Float32Array;
   try {
     logits = await wholeSequenceLogits(model, distinct, true);
-    const cache = distinct.cache!;
-    state.cache = tf.tidy(() => {
-      const index = tf.tensor1d(source, 'int32');
-      const copies = (tensors: readonly Tensor3D[]) => tensors.map((t) => tf.gather(t, index) as Tensor3D);
-      return { keys: copies(cache.keys), values: copies(cache.values), length: cache.length };
-    });
+    state.cache = cacheRows(distinct.cache!, source);
   } finally {
     disposeCache(distinct.cache);
   }
@@ -241,13 +234,65 @@ async function promptLogits(
   return rows;
 }
 
+/**
+ * The prompt, key mask and position tables of the given batch rows (as the batch holds them now), in that order: a
+ * batch of those rows alone.
+ */
+function batchTables(
+  state: DecodingState,
+  batchIndices: readonly number[],
+): Pick<DecodingState, 'prompt' | 'keyMask' | 'positions'> {
+  const pick = (table: ArrayLike<number>, width: number) =>
+    batchIndices.flatMap((b) => Array.from({ length: width }, (_, t) => table[b * width + t]!));
+  const { prompt } = state;
+  const length = state.keyMask.length / state.batchRows.length;
+  return {
+    prompt: {
+      batchSize: batchIndices.length,
+      length: prompt.length,
+      ids: Int32Array.from(pick(prompt.ids, prompt.length)),
+      mask: Int32Array.from(pick(prompt.mask, prompt.length)),
+    },
+    keyMask: pick(state.keyMask, length),
+    positions: pick(state.positions, length),
+  };
+}
+
+/**
+ * A KV cache of the given batch rows of `cache`, in that order (a row may repeat). `tf.gather` along the batch keeps
+ * each tensor's positions, so on webgpu the copy keeps the cache's room and later steps write into it in place.
+ */
+function cacheRows(cache: KvCache, batchIndices: readonly number[]): KvCache {
+  return tf.tidy(() => {
+    const index = tf.tensor1d(Int32Array.from(batchIndices), 'int32');
+    const copies = (tensors: readonly Tensor3D[]) => tensors.map((t) => tf.gather(t, index) as Tensor3D);
+    return { keys: copies(cache.keys), values: copies(cache.values), length: cache.length };
+  });
+}
+
+/**
+ * Takes the rows that have stopped out of the batch, and their KV cache rows: a step's work then follows the rows
+ * still decoding, not the longest one. Each row's tokens are what they would be in the full batch (rows never see
+ * each other); the copy costs about what one step's attention reads.
+ */
+function dropFinishedRows(state: DecodingState): void {
+  const kept = state.batchRows.flatMap((row, b) => (state.rows[row]!.done ? [] : [b]));
+  if (kept.length > state.batchRows.length / 2) return;
+  Object.assign(state, batchTables(state, kept));
+  state.batchRows = kept.map((b) => state.batchRows[b]!);
+  const cache = state.cache;
+  if (cache === undefined) return;
+  state.cache = kept.length === 0 ? undefined : cacheRows(cache, kept);
+  disposeCache(cache);
+}
+
 /** Runs each row's newest token against the KV cache, which it replaces with the extended one (on webgpu, itself). */
 async function cachedStepLogits(model: LlamaModel, state: DecodingState): Promise<Float32Array> {
-  const B = state.rows.length;
+  const B = state.batchRows.length;
   const input = {
     batchSize: B,
     length: 1,
-    ids: Int32Array.from(state.rows.map((row) => row.ids[row.ids.length - 1] ?? model.config.padTokenId)),
+    ids: Int32Array.from(state.batchRows.map((row) => state.rows[row]!.ids.at(-1) ?? model.config.padTokenId)),
     positions: Int32Array.from(positionsOfLast(state.positions, B)),
     keyMask: Int32Array.from(state.keyMask),
   };
@@ -269,9 +314,9 @@ async function cachedStepLogits(model: LlamaModel, state: DecodingState): Promis
   }
 }
 
-/** Extends each row's key mask and positions by the token just chosen (padding for finished rows). */
+/** Extends each batch row's key mask and positions by the token just chosen. */
 function extendByOneToken(state: DecodingState): void {
-  const B = state.rows.length;
+  const B = state.batchRows.length;
   const length = state.keyMask.length / B;
   const nextMask: number[] = [];
   const nextPositions: number[] = [];
@@ -284,7 +329,7 @@ function extendByOneToken(state: DecodingState): void {
   state.positions = nextPositions;
 }
 
-/** A row's generated ids padded at the end to `length` (rows that stopped early hold padding afterwards). */
+/** A row's generated ids padded at the end to `length`. */
 function generatedTail(generated: readonly number[], length: number, padId: number): Int32Array {
   const tail = new Int32Array(length).fill(padId);
   tail.set(generated.slice(0, length));

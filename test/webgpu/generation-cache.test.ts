@@ -2,8 +2,8 @@
  * Generation on webgpu with its KV cache made once, with room for the whole generation, and written into at each step
  * (engine/kernels/webgpu/rope-append.ts): under a soft prompt, whose positions the cache holds first, the cached tokens
  * are those of recomputing the whole sequence and those of wasm (prompts of three lengths, left-padded, two of them
- * twice). And tfjs's buffer pool grows by a cache once per generation, not by one per step: a cache copied at each step
- * left a freed buffer of every length in the pool.
+ * twice; then with rows that stop early and leave the batch). And tfjs's buffer pool grows by a cache once per
+ * generation, not by one per step: a cache copied at each step left a freed buffer of every length in the pool.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +18,11 @@ import { headDim } from '../../src/models/llama/config.js';
 // Two repeated: their rows share one prompt pass, the cache (with its room) copied to each.
 const PROMPTS = ['once upon', 'a', 'the cat sat on', 'a', 'once upon'];
 
-async function softPromptRows(backend: 'wasm' | 'webgpu', useCache: boolean): Promise<number[][]> {
+async function softPromptRows(
+  backend: 'wasm' | 'webgpu',
+  useCache: boolean,
+  eosTokenIds: readonly number[] = [],
+): Promise<number[][]> {
   await initEngine(backend);
   const { model, tokenizer } = loadModel('builtin:tiny');
   const config = parsePromptTuningConfig({ numVirtualTokens: 5, init: 'random' }, 'test');
@@ -28,7 +32,7 @@ async function softPromptRows(backend: 'wasm' | 'webgpu', useCache: boolean): Pr
       model,
       tokenizer,
       PROMPTS.map((text) => tokenizer.encode(text)),
-      { maxNewTokens: 10, useCache, eosTokenIds: [] },
+      { maxNewTokens: 10, useCache, eosTokenIds },
     );
     return rows.map((row) => row.ids);
   } finally {
@@ -41,6 +45,17 @@ test('under a soft prompt the cached tokens are the recomputed ones and wasm one
   const cached = await softPromptRows('webgpu', true);
   assert.deepEqual(cached, await softPromptRows('webgpu', false));
   assert.deepEqual(cached, await softPromptRows('wasm', true));
+});
+
+test('rows that stop leave the batch: the tokens of the rows left are those of wasm and of recomputing', async () => {
+  // The first row's first greedy token made EOS: rows stop at different steps, and once at most half the batch is
+  // still decoding the rest leave it, their cache rows gathered (with its room) into a smaller cache.
+  const eos = [(await softPromptRows('wasm', true))[0]![0]!];
+  const wasm = await softPromptRows('wasm', true, eos);
+  const stopped = wasm.filter((ids) => ids.length < 10).length;
+  assert.ok(stopped > PROMPTS.length / 2 && stopped < PROMPTS.length, `${stopped} of ${PROMPTS.length} rows stopped`);
+  assert.deepEqual(await softPromptRows('webgpu', true, eos), wasm);
+  assert.deepEqual(await softPromptRows('webgpu', false, eos), wasm);
 });
 
 for (const virtualTokens of [0, 5]) {
