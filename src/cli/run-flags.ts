@@ -74,6 +74,11 @@ export const runFlags = {
       "Micro-batches per optimiser step: each grid batch size stays the effective batch, trained in N passes whose gradients add up to the whole batch's (the same loss, less memory). Default: the preset's gradientAccumulation, else 1.",
     min: 1,
   }),
+  'eval-batch-size': Flags.integer({
+    description:
+      "Sequences evaluated together (lm-eval's --batch_size): prompts generated, continuations scored, examples classified. Default: 16 (classification 32). A larger batch keeps a GPU busier and takes more memory; scores move only in float32's last places.",
+    min: 1,
+  }),
   epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),
   out: Flags.string({
     description:

@@ -44,8 +44,9 @@ export async function evaluateClassification(
   model: Model,
   examples: readonly EncodedExample[],
   extraMetrics: readonly ('f1' | 'mcc')[] = [],
+  batchSize?: number,
 ): Promise<ClassificationScores> {
-  const logProbabilities = await classLogProbabilities(model, examples);
+  const logProbabilities = await classLogProbabilities(model, examples, batchSize);
   const labels = examples.map((example) => example.label);
   // The predicted class is the first of the most probable ones (numpy's argmax), as accuracy counts it.
   const predictions = logProbabilities.map((row) => row.indexOf(Math.max(...row)));

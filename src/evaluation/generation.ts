@@ -24,6 +24,7 @@ export interface GenerationEvaluation {
   readonly samples: readonly Readonly<Record<string, unknown>>[];
 }
 
+/** Prompts generated together, and references scored together, unless the caller says otherwise. */
 const BATCH = 16;
 
 /**
@@ -34,6 +35,7 @@ export async function referenceNll(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   docs: readonly GenerationDoc[],
+  batchSize = BATCH,
 ): Promise<number> {
   return withEvaluationContext(async (context) => {
     const rows = docs.map((doc) => {
@@ -47,7 +49,7 @@ export async function referenceNll(
     });
     let total = 0;
     let count = 0;
-    for (const { items: chunk } of longestFirstBatches(rows, BATCH)) {
+    for (const { items: chunk } of longestFirstBatches(rows, batchSize)) {
       const batch = padBatch(
         chunk.map((row) => row.ids),
         model.config.padTokenId,
@@ -77,6 +79,7 @@ export async function generateResponses(
   task: GenerationTask,
   docs: readonly GenerationDoc[],
   decoding: DecodingSettings = GREEDY_DECODING,
+  batchSize = BATCH,
 ): Promise<string[][]> {
   const perDoc = docs.map(() => [] as string[]);
   const window = model.config.maxPositionEmbeddings;
@@ -84,7 +87,7 @@ export async function generateResponses(
     const ids = fitPromptToWindow(promptIds(tokenizer, doc.prompt, doc), window, task.maxNewTokens);
     return Array.from({ length: decoding.samples }, (_, k) => ({ doc: i, sample: k, ids }));
   });
-  for (const { items: chunk } of longestFirstBatches(requests, BATCH)) {
+  for (const { items: chunk } of longestFirstBatches(requests, batchSize)) {
     const rows = await generate(
       model,
       tokenizer,
@@ -113,8 +116,9 @@ export async function evaluateGeneration(
   task: GenerationTask,
   docs: readonly GenerationDoc[],
   decoding: DecodingSettings = GREEDY_DECODING,
+  batchSize = BATCH,
 ): Promise<GenerationEvaluation> {
-  const sampled = await generateResponses(model, tokenizer, task, docs, decoding);
+  const sampled = await generateResponses(model, tokenizer, task, docs, decoding, batchSize);
   const responses = sampled.map((set) => set[0]!);
   const scores =
     decoding.samples > 1 && task.scoreSamples !== undefined
@@ -122,7 +126,7 @@ export async function evaluateGeneration(
       : await task.score(docs, responses);
   return {
     accuracy: scores.primary,
-    nll: await referenceNll(model, tokenizer, docs),
+    nll: await referenceNll(model, tokenizer, docs, batchSize),
     metrics: scores.metrics,
     responses,
     samples: scores.samples,

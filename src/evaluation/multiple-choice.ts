@@ -25,6 +25,7 @@ export async function evaluateMultipleChoice(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   docs: readonly MultipleChoiceDoc[],
+  batchSize?: number,
 ): Promise<MultipleChoiceEvaluation> {
   const requests = docs.flatMap((doc) =>
     doc.choices.map((choice) =>
@@ -33,7 +34,7 @@ export async function evaluateMultipleChoice(
         : { context: choice, continuation: ` ${doc.continuation}` },
     ),
   );
-  const scores = await scoreContinuations(model, tokenizer, requests);
+  const scores = await scoreContinuations(model, tokenizer, requests, batchSize);
   let offset = 0;
   let acc = 0;
   let accNorm = 0;

@@ -110,6 +110,7 @@ export async function scoreContinuations(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   requests: readonly { readonly context: string; readonly continuation: string }[],
+  batchSize?: number,
 ): Promise<ContinuationScore[]> {
   const sequences = requests.map(({ context, continuation }) => {
     const trimmed = context.trimEnd();
@@ -117,7 +118,7 @@ export async function scoreContinuations(
     const contextIds = tokenizer.encode(trimmed);
     return { ids: tokenizer.encode(trimmed + moved), from: contextIds.length };
   });
-  return (await scoreTokenSpans(model, sequences)).map((scored, i) => ({
+  return (await scoreTokenSpans(model, sequences, batchSize)).map((scored, i) => ({
     logprob: scored.tokenLogprobs.reduce((a, b) => a + b, 0),
     tokenLogprobs: scored.tokenLogprobs,
     isGreedy: scored.isGreedy,

@@ -83,8 +83,13 @@ export const classificationRunner: TaskRunner<'classification'> = {
     return [classificationHeadGroup(model)];
   },
   encodeTraining: (tokenizer, task, data, model) => encodeExamples(model, tokenizer, data.train, task.maxLength),
-  evaluate: async (model, tokenizer, task, data) =>
-    evaluateClassification(model, encodeExamples(model, tokenizer, data.dev, task.maxLength), task.extraMetrics),
+  evaluate: async (model, tokenizer, task, data, settings) =>
+    evaluateClassification(
+      model,
+      encodeExamples(model, tokenizer, data.dev, task.maxLength),
+      task.extraMetrics,
+      settings.batchSize,
+    ),
   metrics: (scores) => ({
     accuracy: scores.accuracy,
     nll: scores.nll,

@@ -7,7 +7,14 @@ import { requireDecoder } from '../models/model.js';
 export const generationRunner: TaskRunner<'generation'> = {
   ...promptTargetTraining,
   evaluate: (model, tokenizer, task, data, settings) =>
-    evaluateGeneration(requireDecoder(model, `Task ${task.name}`), tokenizer, task, data.eval, settings.decoding),
+    evaluateGeneration(
+      requireDecoder(model, `Task ${task.name}`),
+      tokenizer,
+      task,
+      data.eval,
+      settings.decoding,
+      settings.batchSize,
+    ),
   metrics: (scores) => ({ accuracy: scores.accuracy, nll: scores.nll, metrics: scores.metrics }),
   sampleRecords: (_task, data, scores) =>
     data.eval.map((doc, i) => ({

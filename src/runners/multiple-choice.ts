@@ -6,8 +6,8 @@ import { requireDecoder } from '../models/model.js';
 
 export const multipleChoiceRunner: TaskRunner<'multiple-choice'> = {
   ...promptTargetTraining,
-  evaluate: async (model, tokenizer, task, data) =>
-    evaluateMultipleChoice(requireDecoder(model, `Task ${task.name}`), tokenizer, data.eval),
+  evaluate: async (model, tokenizer, task, data, settings) =>
+    evaluateMultipleChoice(requireDecoder(model, `Task ${task.name}`), tokenizer, data.eval, settings.batchSize),
   metrics: (scores) => ({ accuracy: scores.accuracy, nll: scores.nll, metrics: scores.metrics }),
   sampleRecords: (_task, data, scores) =>
     data.eval.map((doc, i) => ({

@@ -34,6 +34,8 @@ export interface RunMetrics {
 export interface EvaluationSettings {
   /** Generation tasks: greedy when absent. */
   readonly decoding?: DecodingSettings;
+  /** --eval-batch-size: sequences per batch (the evaluation's default when absent). */
+  readonly batchSize?: number | undefined;
 }
 
 export interface TaskRunner<K extends TaskKind> {

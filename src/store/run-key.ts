@@ -1,7 +1,7 @@
 /**
  * A run's key: the sha256 of everything that determines its numbers — the task and the hash of the data it uses,
  * the model and its hash, the preset (name, method, adapter config, training settings), the grid point, seed,
- * epochs, limits, decoding, backend and mceval version. Equal keys mean the same run, so a rerun skips it; a
+ * epochs, limits, decoding, the evaluation's batch size where given, backend and mceval version. Equal keys mean the same run, so a rerun skips it; a
  * sweep's id is the hash of its keys.
  */
 import type { DataLimits } from '../data/limit.js';
@@ -18,6 +18,8 @@ export interface RunKeyContext {
   readonly gradientAccumulation: number | undefined;
   readonly limits: DataLimits;
   readonly decoding: DecodingSettings | undefined;
+  /** --eval-batch-size, where given. */
+  readonly evalBatchSize?: number | undefined;
   readonly backend: string;
   readonly mcevalVersion: string;
 }
@@ -43,6 +45,8 @@ export function runKey(entry: SweepPlanEntry, context: RunKeyContext): string {
       // The --train-file's content is in the data hash; its path does not change a number.
       limits: { limit: context.limits.evalLimit ?? null, train_limit: context.limits.trainLimit ?? null },
       decoding: context.decoding ?? null,
+      // Like grad_accum, float-level only; absent at the default, so that runs keep the keys they had.
+      ...(context.evalBatchSize === undefined ? {} : { eval_batch_size: context.evalBatchSize }),
       backend: context.backend,
       mceval: context.mcevalVersion,
     }),

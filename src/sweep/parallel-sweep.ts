@@ -29,6 +29,7 @@ export async function runSweepInWorkers(
     limits: options.limits ?? {},
     logSamples: options.logSamples === true,
     decoding: options.decoding,
+    evalBatchSize: options.evalBatchSize,
   };
   let next = 0;
   let failure: Error | undefined;

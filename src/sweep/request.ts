@@ -40,6 +40,7 @@ export interface RunFlags {
   readonly quiet?: boolean;
   readonly seed: number;
   readonly 'grad-accum'?: number;
+  readonly 'eval-batch-size'?: number;
   readonly epochs?: number;
   readonly out: string;
   readonly backend?: string;
@@ -98,6 +99,7 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
       epochs: flags.epochs,
       seed: flags.seed,
       ...(flags['grad-accum'] === undefined ? {} : { gradientAccumulation: flags['grad-accum'] }),
+      ...(flags['eval-batch-size'] === undefined ? {} : { evalBatchSize: flags['eval-batch-size'] }),
       dataDir,
       limits,
       logSamples: flags['log-samples'],

@@ -45,6 +45,8 @@ export interface SweepOptions {
   readonly logSamples?: boolean;
   /** --samples, --temperature, --top-p for generation tasks (greedy when absent). */
   readonly decoding?: DecodingSettings;
+  /** --eval-batch-size: sequences per evaluation batch (each task kind's default when absent). */
+  readonly evalBatchSize?: number;
 }
 
 /** One grid point to run: its place in the whole plan, and where to save its trained adapter (if anywhere). */
@@ -134,7 +136,7 @@ export async function runPlanEntry(
 /** What every run of a sweep shares, and the base models already read. */
 export type RunSettings = Pick<
   SweepOptions,
-  'modelSpec' | 'seed' | 'backend' | 'logSamples' | 'decoding' | 'gradientAccumulation'
+  'modelSpec' | 'seed' | 'backend' | 'logSamples' | 'decoding' | 'gradientAccumulation' | 'evalBatchSize'
 > & {
   readonly baseModels?: BaseModelCache;
 };
@@ -186,7 +188,10 @@ async function trainAndEvaluate<K extends TaskKind>(
             onStep,
           });
     const trainSeconds = (performance.now() - started) / 1000;
-    const scores = await runner.evaluate(model, tokenizer, task, data, { decoding: options.decoding });
+    const scores = await runner.evaluate(model, tokenizer, task, data, {
+      decoding: options.decoding,
+      batchSize: options.evalBatchSize,
+    });
     const samples = options.logSamples === true ? runner.sampleRecords(task, data, scores) : undefined;
     if (adapterDir !== undefined) {
       await saveTrainedAdapter(model, preset, savedVariables(adapter, ownGroups), adapterDir, adapterConfig);

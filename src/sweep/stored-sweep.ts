@@ -86,6 +86,7 @@ export async function prepareStoredSweep(options: SweepOptions, settings: StoreS
     gradientAccumulation: options.gradientAccumulation,
     limits: options.limits ?? {},
     decoding: options.decoding,
+    evalBatchSize: options.evalBatchSize,
     backend: options.backend,
     mcevalVersion: version,
   };
@@ -222,6 +223,7 @@ function runConfig(key: string, job: SweepJob, options: SweepOptions, shard: Sha
     backend: options.backend,
     limits: options.limits ?? {},
     decoding: options.decoding ?? null,
+    ...(options.evalBatchSize === undefined ? {} : { eval_batch_size: options.evalBatchSize }),
   };
 }
 

@@ -27,6 +27,7 @@ export interface WorkerSetup {
   readonly limits: DataLimits;
   readonly logSamples: boolean;
   readonly decoding: DecodingSettings | undefined;
+  readonly evalBatchSize: number | undefined;
 }
 
 export type ToWorker = { readonly kind: 'job'; readonly job: WorkerJob } | { readonly kind: 'stop' };

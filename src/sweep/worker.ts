@@ -49,6 +49,7 @@ port.on('message', async (message: ToWorker) => {
         backend: setup.backendId,
         logSamples: setup.logSamples,
         decoding: setup.decoding,
+        ...(setup.evalBatchSize === undefined ? {} : { evalBatchSize: setup.evalBatchSize }),
         baseModels,
       },
       (progress) => post({ kind: 'step', index: job.index, progress }),

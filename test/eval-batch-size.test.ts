@@ -1,0 +1,119 @@
+/**
+ * --eval-batch-size reaches every kind of evaluation: each runner, given a batch size, runs batches of at most that
+ * many sequences, and scores as with its default batch (the same answers; NLL and log-probabilities within float32's
+ * summing order, 1e-5). `mceval run` writes the size into each run's config.json and key, and refuses 0 in one line.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initEngine } from '../src/engine/backends.js';
+import { Rng } from '../src/engine/rng.js';
+import { loadModel } from '../src/models/load.js';
+import { RUNNERS } from '../src/runners/index.js';
+import { demoCode } from '../src/tasks/demo/code.js';
+import { demoSentiment } from '../src/tasks/demo/sentiment.js';
+import { getTask } from '../src/tasks/registry.js';
+import type { MultipleChoiceTask } from '../src/tasks/types.js';
+import { packagePath } from '../src/paths.js';
+
+/** Records the batch size of each call of `model[method]`, read from its first argument by `size`. */
+function spyBatches<T extends object>(model: T, method: keyof T, size: (input: never) => number): number[] {
+  const seen: number[] = [];
+  const original = (model[method] as (...args: unknown[]) => unknown).bind(model);
+  (model as Record<keyof T, unknown>)[method] = (input: never, ...rest: unknown[]) => {
+    seen.push(size(input));
+    return original(input, ...rest);
+  };
+  return seen;
+}
+
+test('generation, multiple-choice and classification runners evaluate in batches of the given size', async () => {
+  await initEngine('wasm');
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  try {
+    const decodes = spyBatches(model, 'decode', (input: { batchSize: number }) => input.batchSize);
+    const scored = spyBatches(model, 'hiddenAt', (batch: { batchSize: number }) => batch.batchSize);
+
+    const code = { ...demoCode.load(undefined), eval: demoCode.load(undefined).eval.slice(0, 5) };
+    const byDefault = await RUNNERS.generation.evaluate(model, tokenizer, demoCode, code, {});
+    assert.ok(Math.max(...decodes) === 5, 'the default batch did not hold all five prompts');
+    assert.deepEqual(scored, [5], "the references' NLL");
+    decodes.length = 0;
+    scored.length = 0;
+    const inTwos = await RUNNERS.generation.evaluate(model, tokenizer, demoCode, code, { batchSize: 2 });
+    assert.ok(decodes.length > 0 && decodes.every((size) => size <= 2), `generation batches: ${decodes}`);
+    assert.deepEqual(scored, [2, 2, 1], "the references' NLL");
+    assert.deepEqual(inTwos.responses, byDefault.responses);
+    assert.ok(Math.abs(inTwos.nll - byDefault.nll) < 1e-5, `${inTwos.nll} against ${byDefault.nll}`);
+
+    const arc = getTask('arc-easy-mc') as MultipleChoiceTask;
+    const docs = [
+      { id: 'a', context: 'Question: What do plants need?\nAnswer:', choices: ['light', 'sand', 'noise'], gold: 0 },
+      { id: 'b', context: 'Question: Ice is\nAnswer:', choices: ['cold water', 'hot', 'a gas', 'loud'], gold: 0 },
+    ];
+    const choices = { train: [], eval: docs };
+    scored.length = 0;
+    const allAtOnce = await RUNNERS['multiple-choice'].evaluate(model, tokenizer, arc, choices, {});
+    assert.deepEqual(scored, [7]);
+    scored.length = 0;
+    const inThrees = await RUNNERS['multiple-choice'].evaluate(model, tokenizer, arc, choices, { batchSize: 3 });
+    assert.deepEqual(scored, [3, 3, 1]);
+    assert.equal(inThrees.accuracy, allAtOnce.accuracy);
+    assert.ok(Math.abs(inThrees.nll - allAtOnce.nll) < 1e-5, `${inThrees.nll} against ${allAtOnce.nll}`);
+  } finally {
+    model.dispose();
+  }
+
+  const { model: classifier, tokenizer: classifierTokenizer } = loadModel('builtin:tiny');
+  try {
+    const runner = RUNNERS.classification;
+    runner.prepareModel(classifier, demoSentiment, new Rng(1));
+    const classified = spyBatches(classifier, 'classify', (batch: { batchSize: number }) => batch.batchSize);
+    const data = { train: [], dev: demoSentiment.load(undefined).dev.slice(0, 40) };
+    const byDefault = await runner.evaluate(classifier, classifierTokenizer, demoSentiment, data, {});
+    assert.deepEqual(classified, [32, 8]);
+    classified.length = 0;
+    const inSevens = await runner.evaluate(classifier, classifierTokenizer, demoSentiment, data, { batchSize: 7 });
+    assert.deepEqual(classified, [7, 7, 7, 7, 7, 5]);
+    assert.equal(inSevens.accuracy, byDefault.accuracy);
+    assert.ok(Math.abs(inSevens.nll - byDefault.nll) < 1e-5, `${inSevens.nll} against ${byDefault.nll}`);
+  } finally {
+    classifier.dispose();
+  }
+});
+
+const bin = packagePath('bin', 'run.js');
+
+test("mceval run --eval-batch-size: in each run's config.json and key; 0 is refused in one line", () => {
+  const out = mkdtempSync(join(tmpdir(), 'mceval-eval-batch-'));
+  try {
+    const base = ['--task', 'demo-sentiment', '--adapter', 'none', '--limit', '12', '--quiet'];
+    const run = spawnSync(process.execPath, [bin, 'run', ...base, '--eval-batch-size', '5', '--out', out], {
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const runs = readdirSync(join(out, 'runs'));
+    assert.equal(runs.length, 1);
+    const config = JSON.parse(readFileSync(join(out, 'runs', runs[0]!, 'config.json'), 'utf8')) as {
+      eval_batch_size?: number;
+    };
+    assert.equal(config.eval_batch_size, 5);
+    // The size is part of the run's key: the default batch is another run, added beside it.
+    const resumed = spawnSync(process.execPath, [bin, 'run', ...base, '--resume', '--out', out], { encoding: 'utf8' });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(readdirSync(join(out, 'runs')).length, 2);
+
+    const refused = spawnSync(process.execPath, [bin, 'run', ...base, '--eval-batch-size', '0', '--out', out], {
+      encoding: 'utf8',
+    });
+    assert.notEqual(refused.status, 0);
+    const lines = refused.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, refused.stderr);
+    assert.match(lines[0]!, /eval-batch-size/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
