@@ -595,6 +595,21 @@ for (const setting of ['16', '0']) {
   );
   fewRowsGeneration.push(finished('few rows generation', { setting, msPerStep, tokensPerSecond, dispatchesPerStep }));
 }
+// Decoding at several batch sizes (`--eval-batch-size`): where a step waits on its dispatches, not on arithmetic, its
+// time hardly grows with its rows and tokens per second rise with the batch.
+const generationBatches = [];
+for (const rows of [8, 16, 32, 64]) {
+  const shape = { ...generationShape, batch: rows };
+  const { msPerStep, tokensPerSecond, dispatchesPerStep } = await generationSpeed(
+    modelSpec,
+    medium,
+    tokenizer,
+    LORA,
+    shape,
+    'mceval',
+  );
+  generationBatches.push(finished('generation batch', { batch: rows, msPerStep, tokensPerSecond, dispatchesPerStep }));
+}
 // How the host waits on the GPU (MCEVAL_WEBGPU_WAIT, dawn-wait.ts): Dawn's poll on every turn of the event loop, by
 // a 1 ms timer, or spinning for the first 2 ms of each wait — a training step waits once at its end, a decoding step
 // once per token, which is where a timer's late wake-up would show.
@@ -676,6 +691,7 @@ console.log(
       productSteps,
       generation,
       fewRowsGeneration,
+      generationBatches,
       waitSteps,
       waitGeneration,
       pipelinedSteps,

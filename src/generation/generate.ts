@@ -1,8 +1,8 @@
 /**
  * Batched text generation with a decoder: prompts are left-padded with positions counted from each row's first real
  * token; each step appends one token per row, reusing the KV cache (or, with `useCache: false`, re-running the whole
- * sequence, kept for benchmarks and as a reference). Stops per row at EOS, a stop sequence, or maxNewTokens; a row that
- * stops leaves the batch (its KV cache rows with it), so later steps run only the rows still decoding.
+ * sequence, kept for benchmarks and as a reference). Stops per row at EOS, a stop sequence, or maxNewTokens; once half
+ * the batch has stopped, the stopped rows leave it (their KV cache rows with them), so later steps run fewer rows.
  */
 import { tf, type Tensor, type Tensor3D } from '../engine/tf.js';
 import { Rng } from '../engine/rng.js';
@@ -271,9 +271,10 @@ function cacheRows(cache: KvCache, batchIndices: readonly number[]): KvCache {
 }
 
 /**
- * Takes the rows that have stopped out of the batch, and their KV cache rows: a step's work then follows the rows
- * still decoding, not the longest one. Each row's tokens are what they would be in the full batch (rows never see
- * each other); the copy costs about what one step's attention reads.
+ * Once at most half the batch is still decoding, takes the stopped rows out of it, and their KV cache rows: a step's
+ * work then follows the rows still decoding, not the longest one. Each row's tokens are what they would be in the full
+ * batch (rows never see each other). Each drop copies every layer's cache, which at every stop cost more than it saved
+ * (on wasm); halving bounds the copies to log₂ of the batch.
  */
 function dropFinishedRows(state: DecodingState): void {
   const kept = state.batchRows.flatMap((row, b) => (state.rows[row]!.done ? [] : [b]));
