@@ -171,13 +171,18 @@ test("generation batches longest first and answers in doc order; a doc's samples
   }
 });
 
-test('prompts repeated in a batch share one prompt pass: each row as it would be generated alone', async () => {
+/** builtin:tiny on wasm, with `generate` and tf: the tests of generation's batches call them directly. */
+async function tinyDecoder() {
   const { loadModel } = await import('../src/models/load.js');
   const { generate } = await import('../src/generation/generate.js');
   const { initEngine } = await import('../src/engine/backends.js');
   const { tf } = await import('../src/engine/tf.js');
   await initEngine('wasm');
-  const { model, tokenizer } = loadModel('builtin:tiny');
+  return { ...loadModel('builtin:tiny'), generate, tf };
+}
+
+test('prompts repeated in a batch share one prompt pass: each row as it would be generated alone', async () => {
+  const { model, tokenizer, generate, tf } = await tinyDecoder();
   const [p, q] = [tokenizer.encode('def add(a, b):\n'), tokenizer.encode('# sort a list\ndef sort_list(xs):\n')];
   const options = { maxNewTokens: 24, sampling: { temperature: 0.9, topK: 0, topP: 1 }, seed: 7, eosTokenIds: [] };
   try {
@@ -198,12 +203,7 @@ test('prompts repeated in a batch share one prompt pass: each row as it would be
 });
 
 test('stopped rows leave the batch once half of it has stopped; each row decodes as in the full batch', async () => {
-  const { loadModel } = await import('../src/models/load.js');
-  const { generate } = await import('../src/generation/generate.js');
-  const { initEngine } = await import('../src/engine/backends.js');
-  const { tf } = await import('../src/engine/tf.js');
-  await initEngine('wasm');
-  const { model, tokenizer } = loadModel('builtin:tiny');
+  const { model, tokenizer, generate, tf } = await tinyDecoder();
   const texts = ['def add(a, b):\n', '# sort a list\ndef sort_list(xs):\n', 'x = 1\n', 'class A:\n', 'import os\n'];
   const prompts = texts.map((text) => tokenizer.encode(text));
   const options = { maxNewTokens: 24, sampling: { temperature: 0.9, topK: 0, topP: 1 }, seed: 7 };

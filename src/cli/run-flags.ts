@@ -76,7 +76,7 @@ export const runFlags = {
   }),
   'eval-batch-size': Flags.integer({
     description:
-      "Sequences evaluated together (lm-eval's --batch_size): prompts generated, continuations scored, examples classified. Default: 16 (classification 32). A larger batch keeps a GPU busier and takes more memory; scores move only in float32's last places.",
+      "Sequences evaluated together (lm-eval's --batch_size): prompts generated, continuations scored, examples classified. Default: 16 (classification 32). A larger batch takes more memory; where steps wait on dispatches (a GPU) it runs in about a small one's time, where arithmetic counts (a CPU) it can be slower. Scores move only in float32's last places.",
     min: 1,
   }),
   epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),

@@ -1,8 +1,8 @@
 /**
- * A run's key: the sha256 of everything that determines its numbers — the task and the hash of the data it uses,
- * the model and its hash, the preset (name, method, adapter config, training settings), the grid point, seed,
- * epochs, limits, decoding, the evaluation's batch size where given, backend and mceval version. Equal keys mean the same run, so a rerun skips it; a
- * sweep's id is the hash of its keys.
+ * A run's key: the sha256 of everything that determines its numbers — the task and the hash of the data it uses, the
+ * model and its hash, the preset (name, method, adapter config, training settings), the grid point, seed, epochs,
+ * limits, decoding, the evaluation's batch size where given, backend and mceval version. Equal keys mean the same run,
+ * so a rerun skips it; a sweep's id is the hash of its keys.
  */
 import type { DataLimits } from '../data/limit.js';
 import type { DecodingSettings } from '../tasks/types.js';
