@@ -2,7 +2,8 @@
  * bench/gpu/targets.ts, which turns the kit's measurements into the GPU trainer's targets: which PyTorch step a webgpu
  * step is held against (same model, dropout, batch and length), the ratios and their verdicts, and reading the steps
  * from a whole webgpu.json or from the section lines of a run cut off by its time limit; and, from the kit's sweeps,
- * which value of each engine setting was fastest and whether that beats mceval's default by more than noise.
+ * which value of each engine setting was fastest and whether that beats mceval's default by more than noise; and
+ * which evaluation batch decoded fastest.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import {
   readSections,
   readSteps,
   settingChoices,
+  evaluationBatchChoice,
   type PipelinedStep,
   type TorchStep,
   type WebGpuStep,
@@ -318,4 +320,34 @@ test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as
   assert.equal(by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!.fastest, '64');
   // 29.9 against 31: 3.5% faster, beyond noise.
   assert.equal(by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!.set, 'MCEVAL_WEBGPU_MATMUL_THRESHOLD=64');
+});
+
+test("the evaluation batch: decoding's tokens per second by batch, the default changed only beyond noise", () => {
+  const batches = (rates: readonly number[]) =>
+    [8, 16, 32, 64].map((batch, i) => ({ batch, msPerStep: 5, tokensPerSecond: rates[i]!, dispatchesPerStep: 30 }));
+  const choice = evaluationBatchChoice(
+    readSections(JSON.stringify({ steps: STEPS, generationBatches: batches([1000, 1900, 3500, 6000]) })),
+  );
+  assert.deepEqual(choice, {
+    current: 16,
+    tokensPerSecond: { '8': 1000, '16': 1900, '32': 3500, '64': 6000 },
+    fastest: 64,
+    saving: 1 - 1900 / 6000,
+    set: '--eval-batch-size 64',
+  });
+  // The same from a cut-off run's section lines.
+  const lines = batches([1000, 1900, 3500, 6000]).map((value) =>
+    JSON.stringify({ finished: 'generation batch', value }),
+  );
+  assert.deepEqual(evaluationBatchChoice(readSections(lines.join('\n'))), choice);
+  // 32 is 2% faster than 16: within noise, the default stays.
+  const close = evaluationBatchChoice(
+    readSections(JSON.stringify({ generationBatches: batches([900, 1000, 1020, 700]) })),
+  );
+  assert.equal(close!.fastest, 32);
+  assert.equal(close!.set, null);
+  // Not reached, or the default not timed: no choice.
+  assert.equal(evaluationBatchChoice(readSections(JSON.stringify({ steps: STEPS }))), null);
+  const withoutDefault = batches([1000, 1900, 3500, 6000]).filter((entry) => entry.batch !== 16);
+  assert.equal(evaluationBatchChoice(readSections(JSON.stringify({ generationBatches: withoutDefault }))), null);
 });

@@ -5,7 +5,8 @@
  * much of each step the host spent recording its dispatches (near 1: the step waits on the host, and fewer dispatches
  * are what makes it faster). run.sh prints it as targets.json after the two runs, with `settings`: for each engine
  * setting the kit swept, the step time under each value, the fastest, and whether it beats mceval's default by more
- * than run-to-run noise (the variable to set, and the default a later change to mceval should take).
+ * than run-to-run noise (the variable to set, and the default a later change to mceval should take); and
+ * `evaluationBatch`: decoding's tokens per second at each batch timed, and the `--eval-batch-size` that gave the most.
  *
  * Usage: node targets.mjs webgpu.json|webgpu.err [torch.json] — a run cut off by its time limit leaves no webgpu.json,
  * but its finished steps as lines of webgpu.err.
@@ -178,6 +179,47 @@ export function settingChoices(sections: Readonly<Record<string, readonly unknow
   });
 }
 
+/** bench.ts's section of LoRA's decoding at several batch sizes (`generationBatches`). */
+const GENERATION_BATCH = 'generation batch';
+
+/** The evaluation batch mceval takes for generation unless told (`--eval-batch-size`). */
+const DEFAULT_EVALUATION_BATCH = 16;
+
+/** Decoding at each batch size the kit timed, and the batch size that decoded the most tokens per second. */
+export interface EvaluationBatchChoice {
+  /** mceval's default. */
+  readonly current: number;
+  /** Tokens per second by batch size. */
+  readonly tokensPerSecond: Readonly<Record<string, number>>;
+  readonly fastest: number;
+  /** 1 − the default's tokens per second over the fastest's: the share of a token's time the fastest saves. */
+  readonly saving: number;
+  /** `--eval-batch-size N` where the saving is beyond noise, else null: the default stays. */
+  readonly set: string | null;
+}
+
+/**
+ * The evaluation batch from bench.ts's `generationBatches`, or null where the kit did not reach them or did not time
+ * the default.
+ */
+export function evaluationBatchChoice(
+  sections: Readonly<Record<string, readonly unknown[]>>,
+): EvaluationBatchChoice | null {
+  const entries = (sections[GENERATION_BATCH] ?? []) as { batch: number; tokensPerSecond: number }[];
+  const rates = Object.fromEntries(entries.map((entry) => [String(entry.batch), entry.tokensPerSecond]));
+  const current = rates[String(DEFAULT_EVALUATION_BATCH)];
+  if (current === undefined) return null;
+  const fastest = entries.reduce((best, entry) => (entry.tokensPerSecond > best.tokensPerSecond ? entry : best)).batch;
+  const saving = 1 - current / rates[String(fastest)]!;
+  return {
+    current: DEFAULT_EVALUATION_BATCH,
+    tokensPerSecond: rates,
+    fastest,
+    saving,
+    set: fastest !== DEFAULT_EVALUATION_BATCH && saving > NOISE ? `--eval-batch-size ${fastest}` : null,
+  };
+}
+
 const DROPOUT: Record<WebGpuStep['method'], number> = { lora: 0, 'lora-dropout': 0.05, dora: 0.05, monteclora: 0 };
 
 /** Each of these steps over PyTorch's step of the same model, batch, length, dropout and method (DoRA or not). */
@@ -292,6 +334,7 @@ export function readSections(text: string): Record<string, unknown[]> {
       'pipelined step': (whole['pipelinedSteps'] ?? []) as unknown[],
     };
     for (const sweep of SWEEPS) sections[sweep.label] = (whole[sweep.field] ?? []) as unknown[];
+    sections[GENERATION_BATCH] = (whole['generationBatches'] ?? []) as unknown[];
     return sections;
   }
   const sections: Record<string, unknown[]> = {};
@@ -324,5 +367,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsW
     torch,
     (sections['pipelined step'] ?? []) as PipelinedStep[],
   );
-  console.log(JSON.stringify({ ...targets, settings: settingChoices(sections) }, null, 2));
+  console.log(
+    JSON.stringify(
+      { ...targets, settings: settingChoices(sections), evaluationBatch: evaluationBatchChoice(sections) },
+      null,
+      2,
+    ),
+  );
 }
