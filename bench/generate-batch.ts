@@ -67,7 +67,8 @@ console.log(
       steps,
       decodingRowsRun: rowsRun - rows,
       decodingRowsOfAFullBatch: (steps - 1) * rows,
-      lengths: generated.map((row) => row.ids.length),
+      // One line, where an array would take a line per row.
+      lengths: generated.map((row) => row.ids.length).join(' '),
       tokensHash: createHash('sha256')
         .update(JSON.stringify(generated.map((row) => row.ids)))
         .digest('hex')
