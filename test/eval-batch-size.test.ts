@@ -18,24 +18,14 @@ import { demoSentiment } from '../src/tasks/demo/sentiment.js';
 import { getTask } from '../src/tasks/registry.js';
 import type { MultipleChoiceTask } from '../src/tasks/types.js';
 import { packagePath } from '../src/paths.js';
-
-/** Records the batch size of each call of `model[method]`, read from its first argument by `size`. */
-function spyBatches<T extends object>(model: T, method: keyof T, size: (input: never) => number): number[] {
-  const seen: number[] = [];
-  const original = (model[method] as (...args: unknown[]) => unknown).bind(model);
-  (model as Record<keyof T, unknown>)[method] = (input: never, ...rest: unknown[]) => {
-    seen.push(size(input));
-    return original(input, ...rest);
-  };
-  return seen;
-}
+import { spyBatches } from './spy-batches.js';
 
 test('generation, multiple-choice and classification runners evaluate in batches of the given size', async () => {
   await initEngine('wasm');
   const { model, tokenizer } = loadModel('builtin:tiny');
   try {
-    const decodes = spyBatches(model, 'decode', (input: { batchSize: number }) => input.batchSize);
-    const scored = spyBatches(model, 'hiddenAt', (batch: { batchSize: number }) => batch.batchSize);
+    const decodes = spyBatches(model, 'decode');
+    const scored = spyBatches(model, 'hiddenAt');
 
     const code = { ...demoCode.load(undefined), eval: demoCode.load(undefined).eval.slice(0, 5) };
     const byDefault = await RUNNERS.generation.evaluate(model, tokenizer, demoCode, code, {});
@@ -71,7 +61,7 @@ test('generation, multiple-choice and classification runners evaluate in batches
   try {
     const runner = RUNNERS.classification;
     runner.prepareModel(classifier, demoSentiment, new Rng(1));
-    const classified = spyBatches(classifier, 'classify', (batch: { batchSize: number }) => batch.batchSize);
+    const classified = spyBatches(classifier, 'classify');
     const data = { train: [], dev: demoSentiment.load(undefined).dev.slice(0, 40) };
     const byDefault = await runner.evaluate(classifier, classifierTokenizer, demoSentiment, data, {});
     assert.deepEqual(classified, [32, 8]);

@@ -14,6 +14,7 @@ import { jsonLines } from '../src/data/jsonl-format.js';
 import { demoArith } from '../src/tasks/demo/arith.js';
 import { demoCode } from '../src/tasks/demo/code.js';
 import { resolveTasks } from '../src/tasks/registry.js';
+import { spyBatches } from './spy-batches.js';
 
 test('demo-arith: the committed files are the generator output; references score 1 under both filters', async () => {
   const { train, test: testSplit } = generateDemoArith();
@@ -225,12 +226,7 @@ test('stopped rows leave the batch once half of it has stopped; each row decodes
       if (decoding <= batch / 2) batch = decoding;
     }
     assert.ok(new Set(batchSizes).size >= 3, 'the batch did not drop its stopped rows twice');
-    const decode = model.decode.bind(model);
-    const seen: number[] = [];
-    model.decode = ((input, ...rest) => {
-      seen.push(input.batchSize);
-      return decode(input, ...rest);
-    }) as typeof model.decode;
+    const seen = spyBatches(model, 'decode');
     for (const useCache of [true, false]) {
       seen.length = 0;
       const tensors = tf.memory().numTensors;

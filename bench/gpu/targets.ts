@@ -13,6 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_EVAL_BATCH } from '../../src/generation/batch-size.js';
 
 /** One timed step of bench.ts (the fields read here). */
 export interface WebGpuStep {
@@ -182,9 +183,6 @@ export function settingChoices(sections: Readonly<Record<string, readonly unknow
 /** bench.ts's section of LoRA's decoding at several batch sizes (`generationBatches`). */
 const GENERATION_BATCH = 'generation batch';
 
-/** The evaluation batch mceval takes for generation unless told (`--eval-batch-size`). */
-const DEFAULT_EVALUATION_BATCH = 16;
-
 /** Decoding at each batch size the kit timed, and the batch size that decoded the most tokens per second. */
 export interface EvaluationBatchChoice {
   /** mceval's default. */
@@ -207,16 +205,16 @@ export function evaluationBatchChoice(
 ): EvaluationBatchChoice | null {
   const entries = (sections[GENERATION_BATCH] ?? []) as { batch: number; tokensPerSecond: number }[];
   const rates = Object.fromEntries(entries.map((entry) => [String(entry.batch), entry.tokensPerSecond]));
-  const current = rates[String(DEFAULT_EVALUATION_BATCH)];
+  const current = rates[String(DEFAULT_EVAL_BATCH)];
   if (current === undefined) return null;
   const fastest = entries.reduce((best, entry) => (entry.tokensPerSecond > best.tokensPerSecond ? entry : best)).batch;
   const saving = 1 - current / rates[String(fastest)]!;
   return {
-    current: DEFAULT_EVALUATION_BATCH,
+    current: DEFAULT_EVAL_BATCH,
     tokensPerSecond: rates,
     fastest,
     saving,
-    set: fastest !== DEFAULT_EVALUATION_BATCH && saving > NOISE ? `--eval-batch-size ${fastest}` : null,
+    set: saving > NOISE ? `--eval-batch-size ${fastest}` : null,
   };
 }
 

@@ -7,6 +7,7 @@ import { tf } from '../engine/tf.js';
 import { withEvaluationContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { longestFirstBatches, padBatch } from '../models/tokenizers/padding.js';
+import { DEFAULT_EVAL_BATCH } from '../generation/batch-size.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { causalLmLoss, targetMask } from '../train/loss.js';
 import { generate } from '../generation/generate.js';
@@ -24,9 +25,6 @@ export interface GenerationEvaluation {
   readonly samples: readonly Readonly<Record<string, unknown>>[];
 }
 
-/** Prompts generated together, and references scored together, unless the caller says otherwise. */
-const BATCH = 16;
-
 /**
  * Mean −log p per reference token given its prompt (cut on the left to the model's window), over all references, in
  * batches taken longest first.
@@ -35,7 +33,7 @@ export async function referenceNll(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   docs: readonly GenerationDoc[],
-  batchSize = BATCH,
+  batchSize = DEFAULT_EVAL_BATCH,
 ): Promise<number> {
   return withEvaluationContext(async (context) => {
     const rows = docs.map((doc) => {
@@ -79,7 +77,7 @@ export async function generateResponses(
   task: GenerationTask,
   docs: readonly GenerationDoc[],
   decoding: DecodingSettings = GREEDY_DECODING,
-  batchSize = BATCH,
+  batchSize = DEFAULT_EVAL_BATCH,
 ): Promise<string[][]> {
   const perDoc = docs.map(() => [] as string[]);
   const window = model.config.maxPositionEmbeddings;
@@ -116,7 +114,7 @@ export async function evaluateGeneration(
   task: GenerationTask,
   docs: readonly GenerationDoc[],
   decoding: DecodingSettings = GREEDY_DECODING,
-  batchSize = BATCH,
+  batchSize = DEFAULT_EVAL_BATCH,
 ): Promise<GenerationEvaluation> {
   const sampled = await generateResponses(model, tokenizer, task, docs, decoding, batchSize);
   const responses = sampled.map((set) => set[0]!);

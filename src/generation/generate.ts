@@ -176,7 +176,7 @@ function disposeCache(cache: KvCache | undefined): void {
 async function wholeSequenceLogits(model: LlamaModel, state: DecodingState, keepCache: boolean): Promise<Float32Array> {
   const { prompt } = state;
   const B = state.batchRows.length;
-  const length = state.keyMask.length / B;
+  const length = sequenceLength(state);
   const ids = new Int32Array(B * length);
   state.batchRows.forEach((row, b) => {
     ids.set(prompt.ids.subarray(b * prompt.length, (b + 1) * prompt.length), b * length);
@@ -245,7 +245,7 @@ function batchTables(
   const pick = (table: ArrayLike<number>, width: number) =>
     batchIndices.flatMap((b) => Array.from({ length: width }, (_, t) => table[b * width + t]!));
   const { prompt } = state;
-  const length = state.keyMask.length / state.batchRows.length;
+  const length = sequenceLength(state);
   return {
     prompt: {
       batchSize: batchIndices.length,
@@ -318,7 +318,7 @@ async function cachedStepLogits(model: LlamaModel, state: DecodingState): Promis
 /** Extends each batch row's key mask and positions by the token just chosen. */
 function extendByOneToken(state: DecodingState): void {
   const B = state.batchRows.length;
-  const length = state.keyMask.length / B;
+  const length = sequenceLength(state);
   const nextMask: number[] = [];
   const nextPositions: number[] = [];
   for (let b = 0; b < B; b++) {
@@ -330,7 +330,12 @@ function extendByOneToken(state: DecodingState): void {
   state.positions = nextPositions;
 }
 
-/** A row's generated ids padded at the end to `length`. */
+/** Positions each batch row holds so far (the prompt's and the tokens run): the key mask's width. */
+function sequenceLength(state: DecodingState): number {
+  return state.keyMask.length / state.batchRows.length;
+}
+
+/** A row's generated ids padded at the end to `length` (a stopped row still in the batch holds padding afterwards). */
 function generatedTail(generated: readonly number[], length: number, padId: number): Int32Array {
   const tail = new Int32Array(length).fill(padId);
   tail.set(generated.slice(0, length));

@@ -7,6 +7,7 @@ import { tf } from '../engine/tf.js';
 import { withEvaluationContext, type ForwardContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { longestFirstBatches, padBatch, type PaddedBatch } from '../models/tokenizers/padding.js';
+import { DEFAULT_EVAL_BATCH } from './batch-size.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { pickedLogits } from '../engine/ops/cross-entropy.js';
 import { headChunkRows, rowChunks } from '../engine/ops/head-cross-entropy.js';
@@ -31,7 +32,7 @@ export interface ContinuationScore {
 export async function scoreTokenSpans(
   model: LlamaModel,
   sequences: readonly { readonly ids: readonly number[]; readonly from: number }[],
-  batchSize = 16,
+  batchSize = DEFAULT_EVAL_BATCH,
 ): Promise<{ tokenLogprobs: number[]; isGreedy: boolean }[]> {
   return withEvaluationContext(async (context) => {
     const results: { tokenLogprobs: number[]; isGreedy: boolean }[] = [];
