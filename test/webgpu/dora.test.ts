@@ -22,7 +22,7 @@ import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { assertAgree } from './agreement.js';
 import { valuesOn } from './values-on.js';
 import { normalMatrices } from './random-matrix.js';
-import { withKernelCallCounts } from './dispatches.js';
+import { dispatchesWhile, withKernelCallCounts } from './dispatches.js';
 import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { generate } from '../../src/generation/generate.js';
@@ -118,46 +118,53 @@ for (const dropout of [0, 0.2]) {
 }
 
 /**
- * How many weight norms `body` formed on builtin:tiny (a classification head added) with DoRA on q and v, and the number
- * of DoRA layers; no tensor is left behind.
+ * How many weight norms `body` formed on builtin:tiny (a classification head added) with DoRA on q and v, how many
+ * magnitude scalings it ran as ops of their own, and the number of DoRA layers; no tensor is left behind.
  */
 async function normsFormed(
   body: (model: LlamaModel, tokenizer: TextTokenizer, adapter: AppliedAdapter) => Promise<unknown>,
-): Promise<{ norms: number; layers: number }> {
+): Promise<{ norms: number; scalings: number; layers: number }> {
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const { model, tokenizer } = loadModel('builtin:tiny');
   model.addClassificationHead(2);
   const config = parseLoraConfig({ r: 4, alpha: 8, useDora: true, targetModules: ['q_proj', 'v_proj'] }, 't');
   const adapter = loraMethod.apply(model, config, new Rng(4));
-  const { calls } = await withKernelCallCounts([ADAPTED_COLUMN_NORMS], () => body(model, tokenizer, adapter));
+  const { calls } = await withKernelCallCounts([ADAPTED_COLUMN_NORMS, MAGNITUDE_SCALE], () =>
+    body(model, tokenizer, adapter),
+  );
   adapter.dispose();
   model.dispose();
   assert.equal(tf.memory().numTensors, before);
-  return { norms: calls[ADAPTED_COLUMN_NORMS]!, layers: model.layers.length * 2 };
+  return { norms: calls[ADAPTED_COLUMN_NORMS]!, scalings: calls[MAGNITUDE_SCALE]!, layers: model.layers.length * 2 };
 }
 
 const examplesOf = (tokenizer: TextTokenizer) =>
   ['good', 'bad', 'fine', 'poor', 'nice'].map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 }));
 
+// Off the tape, each layer's products scale its columns as they write them (engine/ops/column-scales.ts): no scaling
+// runs as an op of its own. A training step's do, on the tape, where m takes their gradient.
 test("a generation with a DoRA adapter forms each layer's weight norm once, not once per decoding step", async () => {
-  const { norms, layers } = await normsFormed((model, tokenizer) =>
+  const { norms, scalings, layers } = await normsFormed((model, tokenizer) =>
     generate(model, tokenizer, [tokenizer.encode('once upon')], { maxNewTokens: 4, eosTokenIds: [] }),
   );
   assert.equal(norms, layers);
+  assert.equal(scalings, 0);
 });
 
 test("a DoRA training step forms each layer's weight norm once, however many micro-batches it has", async () => {
   // Two epochs of one batch of 4, in 2 micro-batches: two steps.
-  const { norms, layers } = await normsFormed((model, tokenizer, adapter) =>
+  const { norms, scalings, layers } = await normsFormed((model, tokenizer, adapter) =>
     fineTuneAdapterAndHead(model, adapter, examplesOf(tokenizer).slice(0, 4), 2),
   );
   assert.equal(norms, 2 * layers);
+  // Each layer's, in each of the two steps' two micro-batches.
+  assert.equal(scalings, 4 * layers);
 });
 
 test("classification evaluation and continuation scoring with DoRA form each layer's norm once per call", async () => {
   // Batches of 2: three forward passes a call.
-  const { norms, layers } = await normsFormed(async (model, tokenizer) => {
+  const { norms, scalings, layers } = await normsFormed(async (model, tokenizer) => {
     const examples = examplesOf(tokenizer);
     await classLogProbabilities(model, examples, 2);
     await scoreTokenSpans(
@@ -167,4 +174,31 @@ test("classification evaluation and continuation scoring with DoRA form each lay
     );
   });
   assert.equal(norms, 2 * layers);
+  assert.equal(scalings, 0);
+});
+
+test('a decoding step with DoRA on every linear layer takes as many dispatches as with LoRA', async () => {
+  await initEngine('webgpu');
+  const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  // The dispatches of 4 more decoding steps: what a generation makes once (DoRA's norms and factors) drops out.
+  const perStep = async (useDora: boolean) => {
+    const { model, tokenizer } = loadModel('builtin:tiny');
+    const config = parseLoraConfig({ r: 4, alpha: 8, useDora, targetModules: targets }, 't');
+    const adapter = loraMethod.apply(model, config, new Rng(4));
+    const dispatches = async (maxNewTokens: number) =>
+      (
+        await dispatchesWhile([''], () =>
+          generate(model, tokenizer, [tokenizer.encode('once upon')], { maxNewTokens, eosTokenIds: [] }),
+        )
+      ).count;
+    try {
+      return ((await dispatches(6)) - (await dispatches(2))) / 4;
+    } finally {
+      adapter.dispose();
+      model.dispose();
+    }
+  };
+  const [lora, dora] = [await perStep(false), await perStep(true)];
+  assert.ok(lora > 0);
+  assert.equal(dora, lora);
 });

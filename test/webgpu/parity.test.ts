@@ -207,10 +207,16 @@ test('a synchronous read on webgpu fails with one line that names the fix', asyn
   }
 });
 
-// The base model, and with a DoRA adapter on every linear layer (its B drawn: DoRA starts it at zero), which decodes
-// through the column-scaled products.
-for (const dora of [false, true]) {
-  test(`greedy generation and continuation scoring on webgpu agree with wasm${dora ? ', DoRA applied' : ''}`, async () => {
+// The base model, and with a DoRA adapter on every linear layer (its B drawn: DoRA starts it at zero), whose products
+// off the tape scale their columns as they write them: the inline and few-rows ones, or, with no narrow product
+// formed inline, the fused product after its own.
+for (const { dora, inline } of [
+  { dora: false, inline: undefined },
+  { dora: true, inline: undefined },
+  { dora: true, inline: 'never' },
+]) {
+  const how = dora ? `, DoRA applied${inline === undefined ? '' : `, MCEVAL_WEBGPU_INLINE_NARROW=${inline}`}` : '';
+  test(`greedy generation and continuation scoring on webgpu agree with wasm${how}`, async () => {
     const outcome = async (backend: 'wasm' | 'webgpu') => {
       await initEngine(backend);
       const { model, tokenizer } = loadModel('builtin:small');
@@ -242,7 +248,7 @@ for (const dora of [false, true]) {
       }
     };
     const reference = await outcome('wasm');
-    const candidate = await outcome('webgpu');
+    const candidate = await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', inline, () => outcome('webgpu'));
     assert.deepEqual(candidate.ids, reference.ids);
     assertClose(candidate.logprobs, reference.logprobs, 1e-4, 'continuation log-likelihood');
   });

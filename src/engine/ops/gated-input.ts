@@ -7,7 +7,11 @@
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { hasKernel } from '../kernels/has-kernel.js';
-import { inlinesNarrowProduct, LOW_RANK_PRODUCT_INLINE } from '../kernels/webgpu/low-rank-product.js';
+import {
+  inlinesNarrowProduct,
+  LOW_RANK_PRODUCT_INLINE,
+  type InlineProductAttrs,
+} from '../kernels/webgpu/low-rank-product.js';
 import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
 import type { LowRankUpdate } from './low-rank-linear.js';
 import { gatedProductPlus } from './product.js';
@@ -70,7 +74,14 @@ function unscaledGatedLowRankLinear(
       ...(bias === undefined ? {} : { bias: tf.reshape(bias, [-1]) }),
       ...(residual === undefined ? {} : { addend: flatten(residual) }),
     };
-    const attrs = { transposeW: false, transposeN: false, transposeE: false, narrowScale: 1, scale: update.scaling };
+    const attrs: InlineProductAttrs = {
+      transposeW: false,
+      transposeN: false,
+      transposeE: false,
+      narrowScale: 1,
+      scale: update.scaling,
+      columnFactors: update.columnFactors,
+    };
     const [output] = tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, inputs as never, attrs as never) as Tensor2D[];
     return restore(output!, gate);
   });

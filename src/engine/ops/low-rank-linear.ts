@@ -45,24 +45,18 @@ import { hasKernel } from '../kernels/has-kernel.js';
 import type { HashedDropout } from '../dropout-bits.js';
 import { keepMask } from './dropout.js';
 import { dropoutHash, dropoutMaskOf, type InputDropout } from './input-dropout.js';
-import { withColumnScales } from './column-scales.js';
-import type { MagnitudeScale } from './magnitude-scale.js';
+import { withColumnScales, type ColumnScaledUpdate } from './column-scales.js';
 
-export interface LowRankUpdate {
+export interface LowRankUpdate extends ColumnScaledUpdate {
   /** [in, r]. */
   readonly a: Tensor2D;
-  /** [r, out]. */
+  /** [r, out]; [r + 1, out] with `columnFactors`. */
   readonly b: Tensor2D;
   readonly scaling: number;
   /** The inverted dropout on x (its mask shaped like x), or none. */
   readonly dropout?: HashedDropout | undefined;
   /** [in, r], added to A inside the op (MonteCLoRA's sample); it receives A's gradient. */
   readonly perturbation?: Tensor2D;
-  /**
-   * Multiplies the product x·W + s·down·B per output column before the bias and residual are added (DoRA's
-   * m / ‖W + s·A·B‖, outside dropout), after the op (column-scales.ts); m receives its gradient.
-   */
-  readonly columnScale?: MagnitudeScale;
 }
 
 /** Kernel inputs, those left undefined not passed. */
@@ -110,6 +104,8 @@ interface GroupMember {
   readonly flatBias: Tensor | undefined;
   readonly dropout: InputDropout | undefined;
   readonly scaling: number;
+  /** B holds the columns' factors as one more row (ColumnScaledUpdate's `columnFactors`). */
+  readonly columnFactors: boolean;
 }
 
 /**
@@ -135,9 +131,11 @@ function groupedProducts(
   if (!hasKernel(LOW_RANK_PRODUCT_GROUP)) return undefined;
   const rank = operands[0]!.factor.shape[1];
   const masked = members[0]!.dropout !== undefined;
+  const factors = members[0]!.columnFactors;
   const joins = (m: GroupMember, l: number) =>
     m.flatBias === undefined &&
     (m.dropout !== undefined) === masked &&
+    m.columnFactors === factors &&
     operands[l]!.addend === undefined &&
     operands[l]!.factor.shape[1] === rank;
   const candidate = { rows: x.shape[0], inner: x.shape[1], rank, inputMask: masked };
@@ -158,6 +156,7 @@ function groupedProducts(
   const attrs: GroupProductAttrs = {
     scales: group.map((m) => m.scaling),
     inputDropouts: masked ? group.map((m) => dropoutHash(m.dropout)!) : undefined,
+    columnFactors: factors,
   };
   const outputs = tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor2D[];
   return group.map((_, l) => [outputs[l]!, outputs[count + l]!]);
@@ -254,6 +253,7 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
     flatBias: fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined,
     dropout: inputDropout(update.dropout),
     scaling: update.scaling,
+    columnFactors: update.columnFactors === true,
     // The op's inputs for this layer: A, B, and when given A's perturbation and the residual.
     inputs: [
       update.a,
@@ -268,15 +268,17 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
   // [x·W + b + s·down·B (+ addend), down] with down = (m ⊙ x)·A′ by a dispatch of its own: one fused product, or
   // tfjs ops (the addend added last, as the model's tf.add(residual, output) did).
   const separateProducts = (part: Part, input: Tensor2D, factor: Tensor2D, b: Tensor2D, addend?: Tensor2D) => {
-    const { dropout, weight, bias, flatBias, scaling } = part;
+    const { dropout, weight, bias, flatBias, scaling, columnFactors } = part;
     const down = narrowProduct(input, factor, { dropout });
     if (fused) {
       const value = lowRankProduct(
         { x: input, w: weight, d: down, e: b, bias: flatBias, addend },
-        { transposeW: false, transposeE: false, scale: scaling },
+        { transposeW: false, transposeE: false, scale: scaling, columnFactors },
       );
       return [value, down] as const;
     }
+    // withColumnScales gives factored Bs only where the backend has the kernels.
+    if (columnFactors) throw new Error('lowRankLinears: column factors need the fused kernels');
     const product = tf.matMul(input, weight);
     const base = bias === undefined ? product : tf.add(product, bias);
     const value = tf.add(base, tf.mul(tf.matMul(down, b), scaling)) as Tensor2D;
@@ -346,6 +348,7 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
                   narrowScale: 1,
                   scale: part.scaling,
                   inputDropout: dropoutHash(part.dropout),
+                  columnFactors: part.columnFactors,
                 },
               )
             : separateProducts(part, xs as Tensor2D, factor, b, addend));
@@ -357,6 +360,8 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
       return values;
     },
     backward: (dys, saved) => {
+      // withColumnScales gives factored Bs only off the tape.
+      if (parts.some((part) => part.columnFactors)) throw new Error('lowRankLinears: column factors have no gradient');
       const xs = saved[0] as Tensor2D;
       const grads: Tensor[][] = [];
       const members = parts.map((part, l) => {

@@ -55,8 +55,10 @@ function unscaledNormalizedLowRankLinears(
   const plain = ({ bias, residual, update }: LowRankLayer) =>
     bias === undefined && residual === undefined && update.dropout === undefined && update.perturbation === undefined;
   const rank = layers[0]?.update.a.shape[1];
-  if (rank === undefined || !layers.every((layer) => plain(layer) && layer.update.a.shape[1] === rank))
-    return undefined;
+  // One dispatch's layers all hold their columns' factors in B, or none does.
+  const factors = layers[0]?.update.columnFactors;
+  const alike = (layer: LowRankLayer) => layer.update.a.shape[1] === rank && layer.update.columnFactors === factors;
+  if (rank === undefined || !layers.every((layer) => plain(layer) && alike(layer))) return undefined;
   const inner = x.shape[x.shape.length - 1]!;
   const rows = x.size / inner;
   const columns = layers.map((layer) => layer.weight.shape[1]);
@@ -123,6 +125,7 @@ function runInline(x: Tensor2D, normWeight: Tensor, { weight, update }: LowRankL
     narrowScale: 1,
     scale: update.scaling,
     normEps: eps,
+    columnFactors: update.columnFactors,
   };
   return tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, inputs as never, attrs as never) as Tensor2D[];
 }
@@ -130,6 +133,10 @@ function runInline(x: Tensor2D, normWeight: Tensor, { weight, update }: LowRankL
 function runGroup(x: Tensor2D, normWeight: Tensor, layers: readonly LowRankLayer[], eps: number): Tensor2D[] {
   const members = layers.map(({ weight, update }) => ({ w: weight, n: update.a, e: update.b }));
   const inputs = { x, normWeight, ...numberedInputs(members) };
-  const attrs: GroupProductAttrs = { scales: layers.map(({ update }) => update.scaling), normEps: eps };
+  const attrs: GroupProductAttrs = {
+    scales: layers.map(({ update }) => update.scaling),
+    normEps: eps,
+    columnFactors: layers[0]!.update.columnFactors,
+  };
   return tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor2D[];
 }

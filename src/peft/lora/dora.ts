@@ -46,11 +46,25 @@ export class DoraLayer extends LoraLayer {
     return { magnitude: this.magnitude, norms: () => context.constants?.get(this, norms) ?? norms() };
   }
 
+  /**
+   * B with c as one more row, made once per call where the context shares what the weights derive: off the tape, the
+   * products on webgpu scale their columns by it as they write them (column-scales.ts). Undefined elsewhere: made
+   * each pass, it would cost the dispatch it saves.
+   */
+  private factoredB(context: ForwardContext): (() => Tensor2D) | undefined {
+    const constants = context.constants;
+    if (constants === undefined) return undefined;
+    const scale = this.columnScale(context);
+    const make = () => tf.concat([this.loraB, tf.reshape(tf.div(this.magnitude, scale.norms()), [1, -1])]);
+    return () => constants.get(this.magnitude, make) as Tensor2D;
+  }
+
   /** Outside dropout: the low-rank op with c as its column scale. Under dropout ownForward forms the layer. */
   override lowRankUpdate(x: Tensor, base: Linear, context: ForwardContext): LowRankUpdate | undefined {
     if (context.training && this.config.dropout > 0) return undefined;
     const update = super.lowRankUpdate(x, base, context);
-    return update === undefined ? undefined : { ...update, columnScale: this.columnScale(context) };
+    if (update === undefined) return undefined;
+    return { ...update, columnScale: this.columnScale(context), factoredB: this.factoredB(context) };
   }
 
   /** The layer under dropout as u + (c − 1) ⊙ v (the file's header), over a frozen base; else undefined. */

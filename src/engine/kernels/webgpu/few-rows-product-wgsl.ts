@@ -56,6 +56,8 @@ export interface FewRowsShape {
    * invocations, so that they read neighbouring vec4s of its columns.
    */
   readonly transposeW?: boolean;
+  /** E holds one more row than the rank, the columns' factors (LowRankProductShape's `columnFactors`). */
+  readonly columnFactors?: boolean;
 }
 
 /** Workgroup memory the shader takes, in bytes: partial sums, rows' outputs, t's partial sums and rows, the norm's. */
@@ -91,6 +93,8 @@ function operandsOf(shape: FewRowsShape): InlineOperands {
 export function fewRowsProductCode(shape: FewRowsShape): string {
   if (shape.members > 1 && (shape.gatedInput || shape.bias || shape.addend || shape.transposeW))
     throw new Error('fewRowsProductCode: a group has no gated input, bias, addend or transposed W');
+  if (shape.columnFactors && shape.narrow === undefined)
+    throw new Error('fewRowsProductCode: column factors are E’s last row, and a matrix product has no E');
   const operands = operandsOf(shape);
   const left = leftOperand({ ...shape, vectorized: true });
   const rank = shape.narrow?.rank ?? 0;
@@ -245,7 +249,7 @@ ${innerLoops}
     let j = j0 + o % ${FEW_ROWS_TILE};
     if (i < uniforms.rowCount && j < columnCount) {
       var value = rowOutputs[r * COLUMN_GROUPS + (j - j0) / 4][j % 4];${lowRank}
-      ${operands.storeResult('i * columnCount + j', `value${lastTerms(shape)}`)}
+      ${operands.storeResult('i * columnCount + j', lastTerms(shape, 'value', { e: operands.e, rank: 'RANK', vectorized: true }))}
     }
   }
 }

@@ -54,6 +54,11 @@ export interface LowRankProductShape {
    * writes no `down` — for forward passes off the tape, which keep nothing for a backward one.
    */
   readonly normalizedInput?: boolean;
+  /**
+   * E′ holds one more row than the rank, each output column's factor, that multiplies the products' sum before the
+   * bias and addend are added (DoRA's c = m / ‖W + s·A·B‖ off the tape): the forward products only (E′ not transposed).
+   */
+  readonly columnFactors?: boolean;
 }
 
 /** Which tile an operand fills: its first row (or column) of the output tile, and how many there are. */
@@ -347,23 +352,53 @@ const outputMask = (shape: LowRankProductShape, name = 'dropout') =>
 export const maskUniforms = (inputMask: boolean, mask: boolean): string =>
   `${inputMask ? dropoutUniforms('inputDropout') : ''} ${mask ? dropoutUniforms('dropout') : ''}`;
 
-/** The terms after the products: bias and addend, where the shape has them. */
-export const lastTerms = (shape: { readonly bias?: boolean; readonly addend: boolean }) =>
-  `${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * columnCount + j]' : ''}`;
+/** What a product adds or applies after its products: column factors, bias and addend, where the shape has them. */
+export interface LastTerms {
+  readonly bias?: boolean | undefined;
+  readonly addend: boolean;
+  readonly columnFactors?: boolean | undefined;
+}
+
+/** Where a product's column factors lie: E′'s row `rank`, read by `e` (as vec4s where `vectorized`). */
+export interface FactorRow {
+  readonly e: Read;
+  readonly rank: string;
+  readonly vectorized: boolean;
+}
+
+/**
+ * The value a product writes at output (i, j) from its products' sum `value`: times column j's factor where the shape
+ * has column factors (at `factors`), then plus the bias and addend where it has them.
+ */
+export function lastTerms(shape: LastTerms, value: string, factors?: FactorRow): string {
+  let scaled = value;
+  if (shape.columnFactors) {
+    if (factors === undefined) throw new Error('lastTerms: column factors without the row that holds them');
+    const at = `${factors.rank} * columnCount + j`;
+    scaled = `(${value}) * ${factors.vectorized ? `${factors.e(`(${at}) / 4`)}[j % 4]` : factors.e(at)}`;
+  }
+  return `${scaled}${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * columnCount + j]' : ''}`;
+}
 
 /**
  * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias and addend where the shape has them, scalar
  * arrays. Uniforms: LOW_RANK_UNIFORMS, then maskUniforms'.
  */
 export function lowRankProductCode(shape: LowRankProductShape): string {
-  const terms = lastTerms(shape);
+  if (shape.columnFactors && shape.transposeE)
+    throw new Error('lowRankProductCode: column factors need E untransposed');
+  const written = lastTerms(shape, 'acc[block][r]', {
+    e: reads('e'),
+    rank: 'uniforms.rank',
+    vectorized: shape.vectorized,
+  });
   const mask = outputMask(shape);
   // The low-rank part first, scaled and masked in place, then the base product added onto it.
   return `${opening(shape.blocks, shape.mask)}
   ${product(reads('d'), reads('e'), 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
   ${eachOutput(`acc[block][r] = scale * acc[block][r]${mask};`)}
   ${product(reads('x'), reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
-  ${eachOutput(`result[i * columnCount + j] = acc[block][r]${terms};`)}
+  ${eachOutput(`result[i * columnCount + j] = ${written};`)}
 }
 `;
 }
@@ -393,7 +428,7 @@ export function matrixProductCode(shape: MatrixProductShape): string {
   const left = leftOperand(shape);
   return `${opening(shape.blocks, false, left.declarations, placement)}
   ${product(left.read, reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc', undefined, shape.transposeX)}
-  ${eachOutput(`result[i * columnCount + j] = acc[block][r]${lastTerms(shape)};`)}
+  ${eachOutput(`result[i * columnCount + j] = ${lastTerms(shape, 'acc[block][r]')};`)}
 }
 `;
 }
@@ -594,7 +629,8 @@ ${writer('storeResult', 'result')}`,
  * read: `normWeight` is bound after the operands, `normEps` is the last uniform, and no `down` is bound or written.
  */
 export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape, members = 1): string {
-  const terms = lastTerms(shape);
+  if (shape.columnFactors && shape.transposeE)
+    throw new Error('inlineLowRankProductCode: column factors need E untransposed');
   const mask = outputMask(shape);
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
@@ -656,7 +692,7 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              ${operands.storeResult('i * columnCount + j', `acc[block][r] + scale * low${mask}${terms}`)}`)}
+              ${operands.storeResult('i * columnCount + j', lastTerms(shape, `acc[block][r] + scale * low${mask}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}
 }
 `;
 }

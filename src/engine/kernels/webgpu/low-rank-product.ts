@@ -64,14 +64,33 @@ export const LOW_RANK_GRADIENT_GROUP = 'McevalLowRankGradientGroup';
  * Attributes: W′ = Wᵀ when `transposeW` (W stored [columns, inner]), E′ likewise, the low-rank scale, and the dropout
  * whose mask [rows, columns] multiplies the low-rank part (made in the shader from its hash), if any.
  */
-export interface LowRankProductAttrs {
+export interface LowRankProductAttrs extends ColumnFactorsAttrs {
   readonly transposeW: boolean;
   readonly transposeE: boolean;
   readonly scale: number;
   readonly dropout?: HashedDropout | undefined;
 }
 
-/** Inputs: x [rows, inner], w, d [rows, rank], e; optional bias [columns] and addend [rows, columns] (added last). */
+/**
+ * E (untransposed) holds one more row than the rank: each output column's factor, which multiplies the products' sum
+ * before the bias and addend are added — DoRA's c = m / ‖W + s·A·B‖ in a forward pass off the tape, made once per
+ * call, so that scaling the columns is not a dispatch of its own.
+ */
+export interface ColumnFactorsAttrs {
+  readonly columnFactors?: boolean | undefined;
+}
+
+/** Checks that E (untransposed where it has factors) has `rank` rows, and one more where it holds column factors. */
+function checkFactorRow(kernel: string, e: TensorInfo, rank: number, transposeE: boolean, factors: boolean): void {
+  const rows = transposeE ? e.shape[1]! : e.shape[0]!;
+  if ((factors && transposeE) || rows !== rank + Number(factors))
+    throw new Error(`${kernel}: E has ${rows} rows for rank ${rank}${factors ? ' and its column factors' : ''}`);
+}
+
+/**
+ * Inputs: x [rows, inner], w, d [rows, rank], e (a row more with `columnFactors`); optional bias [columns] and addend
+ * [rows, columns] (added last).
+ */
 export interface LowRankProductInputs {
   readonly x: TensorInfo;
   readonly w: TensorInfo;
@@ -303,15 +322,20 @@ function shapeOf(
 
 const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, w, d, e, bias, addend } = inputs as unknown as LowRankProductInputs;
-  const { transposeW, transposeE, scale, dropout } = attrs as unknown as LowRankProductAttrs;
+  const { transposeW, transposeE, scale, dropout, columnFactors } = attrs as unknown as LowRankProductAttrs;
   const [rows, inner] = x.shape as [number, number];
   const rank = d.shape[1]!;
+  const factors = columnFactors === true;
+  checkFactorRow(LOW_RANK_PRODUCT, e, rank, transposeE, factors);
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
   const blocks = productBlocks();
-  const shape = shapeOf(vectorized, { transposeW, transposeE, dropout }, { bias, addend }, blocks);
+  const shape = {
+    ...shapeOf(vectorized, { transposeW, transposeE, dropout }, { bias, addend }, blocks),
+    columnFactors,
+  };
   // One compiled shader per combination (tfjs caches pipelines by key).
-  const flags = [vectorized, transposeW, transposeE, shape.bias, shape.mask, shape.addend, blocks === 2];
+  const flags = [vectorized, transposeW, transposeE, shape.bias, shape.mask, shape.addend, blocks === 2, factors];
   const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
   const optional = optionalInputs({ bias, addend });
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
@@ -334,7 +358,7 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
 
 const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const { w, n, e, bias, addend, normWeight, ...leftInputs } = inputs as unknown as InlineProductInputs;
-  const { transposeW, transposeN, transposeE, scale, narrowScale, dropout, inputDropout, normEps } =
+  const { transposeW, transposeN, transposeE, scale, narrowScale, dropout, inputDropout, normEps, columnFactors } =
     attrs as unknown as InlineProductAttrs;
   const gpu = backend as unknown as WebGpuBackendLike;
   const left = leftOperandOf(leftInputs, 4);
@@ -342,12 +366,15 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   if (normalized && left.gated) throw new Error(`${LOW_RANK_PRODUCT_INLINE}: x is normalized or gated, not both`);
   const [rows, inner] = left.shape as [number, number];
   const rank = transposeN ? n.shape[0]! : n.shape[1]!;
+  const factors = columnFactors === true;
+  checkFactorRow(LOW_RANK_PRODUCT_INLINE, e, rank, transposeE, factors);
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const blocks = productBlocks();
   const shape = {
     ...shapeOf(true, { transposeW, transposeE, dropout }, { bias, addend }, blocks),
     gatedInput: left.gated,
     normalizedInput: normalized,
+    columnFactors: factors,
   };
   const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputDropout !== undefined };
   const flags = [
@@ -360,6 +387,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     shape.addend,
     left.gated,
     normalized,
+    factors,
   ];
   const down = normalized ? undefined : gpu.makeTensorInfo([rows * rank], 'float32');
   const normalization = normalizationBinding(normWeight, normEps);
@@ -374,6 +402,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     normalizedInput: normalized,
     narrow: { rank, writesDown: !normalized },
     members: 1,
+    columnFactors: factors,
   });
   const output = runShader(
     gpu,
@@ -442,15 +471,19 @@ const bound = (name: string, l: number, tensor: TensorInfo, kind: BindingKind = 
  * Attributes of the group variant: each member's low-rank scale (its t is unscaled: x·A) and, for every member or
  * none, the dropout whose mask (shaped like x) multiplies x in its t.
  */
-export interface GroupProductAttrs extends NormalizedInputAttrs {
+export interface GroupProductAttrs extends NormalizedInputAttrs, ColumnFactorsAttrs {
   readonly scales: readonly number[];
   readonly inputDropouts?: readonly HashedDropout[] | undefined;
 }
 
-/** Inputs x [rows, inner] and, for member l, w_l [inner, columns_l], n_l [inner, rank] and e_l [rank, columns_l]. */
+/**
+ * Inputs x [rows, inner] and, for member l, w_l [inner, columns_l], n_l [inner, rank] and e_l [rank, columns_l] (a row
+ * more with `columnFactors`, every member's).
+ */
 const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const named = inputs as unknown as Record<string, TensorInfo>;
-  const { scales, inputDropouts, normEps } = attrs as unknown as GroupProductAttrs;
+  const { scales, inputDropouts, normEps, columnFactors } = attrs as unknown as GroupProductAttrs;
+  const factors = columnFactors === true;
   // With RMSNorm's weight, x is normalized as it is read (a forward pass off the tape), and no t is written.
   const normalization = normalizationBinding(named['normWeight'], normEps);
   const normalized = named['normWeight'] !== undefined;
@@ -463,6 +496,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const partlyMasked = inputDropouts !== undefined && inputDropouts.length !== scales.length;
   if (partlyMasked || members.some((m) => m.n.shape[1] !== rank || m.w.shape[0] !== inner))
     throw new Error(`${LOW_RANK_PRODUCT_GROUP}: members differ in rank or input width, or not every member has a mask`);
+  members.forEach((m) => checkFactorRow(LOW_RANK_PRODUCT_GROUP, m.e, rank, false, factors));
   const blocks = productBlocks();
   const few = fewRowsShape(gpu, {
     rows,
@@ -472,6 +506,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     normalizedInput: normalized,
     narrow: { rank, writesDown: !normalized },
     members: members.length,
+    columnFactors: factors,
   });
   const tile = few === undefined ? productTile(blocks) : FEW_ROWS_TILE;
   const columns = members.map((m) => m.w.shape[1]!);
@@ -494,16 +529,20 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       ...(few === undefined
         ? {
-            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized].map(Number).join('')}`,
+            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized, factors].map(Number).join('')}`,
             dispatch: [columnTiles, Math.ceil(rows / tile)] as const,
             code: inlineLowRankProductCode(
-              { ...shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks), normalizedInput: normalized },
+              {
+                ...shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks),
+                normalizedInput: normalized,
+                columnFactors: factors,
+              },
               { rank, transposeN: false, inputMask },
               members.length,
             ),
           }
         : {
-            key: `${LOW_RANK_PRODUCT_GROUP}FewRows_${members.length}_${rank}_${few.rowsAtOnce}_${Number(normalized)}`,
+            key: `${LOW_RANK_PRODUCT_GROUP}FewRows_${members.length}_${rank}_${few.rowsAtOnce}_${[normalized, factors].map(Number).join('')}`,
             dispatch: fewRowsDispatch(columnTiles, rows, few),
             code: fewRowsProductCode(few),
           }),
