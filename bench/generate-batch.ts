@@ -2,7 +2,7 @@
  * bench/generate-batch: one batch of sampled generations whose rows stop at different steps, as a code or math task's
  * do. Prompts are seeded random tokens; `--eos N` token ids end a row (about N / vocabulary of the draws), so rows run
  * from a few tokens to the whole `--tokens`. Prints JSON: the prompt pass's and the decoding steps' milliseconds, the
- * steps, the batch rows the steps ran (rows that stop leave the batch once half of it has stopped) against the rows
+ * most tensor bytes the prompt pass held at once above the weights', the steps, the batch rows the steps ran (rows that stop leave the batch once half of it has stopped) against the rows
  * × steps of a batch that kept them, each row's length, and a hash of the tokens (equal from one version to another
  * when only the speed changed).
  *
@@ -14,6 +14,8 @@ import { initEngine, type BackendRequest } from '../src/engine/backends.js';
 import { Rng } from '../src/engine/rng.js';
 import { loadModel } from '../src/models/load.js';
 import { generate } from '../src/generation/generate.js';
+import { tf } from '../src/engine/tf.js';
+import { watchPeakTensorBytes } from '../src/engine/peak-bytes.js';
 import { argument } from './options.js';
 
 const modelName = argument('model', 'builtin:small');
@@ -40,6 +42,8 @@ model.decode = ((input, ...rest) => {
   rowsRun += input.batchSize;
   return decode(input, ...rest);
 }) as typeof model.decode;
+const weightBytes = tf.memory().numBytes;
+const promptPeak = watchPeakTensorBytes();
 const started = performance.now();
 let promptMs = 0;
 let steps = 0;
@@ -50,7 +54,10 @@ const generated = await generate(model, tokenizer, prompts, {
   seed,
   onStep: (step) => {
     steps = step;
-    if (step === 1) promptMs = performance.now() - started;
+    if (step === 1) {
+      promptMs = performance.now() - started;
+      promptPeak.stop();
+    }
   },
 });
 const totalMs = performance.now() - started;
@@ -64,6 +71,7 @@ console.log(
       maxNewTokens: tokens,
       promptMs: Math.round(promptMs),
       decodeMs: Math.round(totalMs - promptMs),
+      promptTensorPeakBytes: promptPeak.peak - weightBytes,
       steps,
       decodingRowsRun: rowsRun - rows,
       decodingRowsOfAFullBatch: (steps - 1) * rows,

@@ -69,7 +69,8 @@ export async function referenceNll(
 /**
  * `decoding.samples` responses per doc (greedy when the temperature is 0), in batches of prompts taken longest first
  * (lm-eval's order: a batch pads its prompts little). Sample k of doc i draws from stream i · samples + k of
- * `decoding.seed`, so a doc's samples do not depend on which docs share its batch or how many docs are evaluated.
+ * `decoding.seed`, so a doc's samples do not depend on which docs share its batch or how many docs are evaluated. The
+ * batches share one evaluation context: what the weights derive (DoRA's norms) is made once, not once per batch.
  */
 export async function generateResponses(
   model: LlamaModel,
@@ -85,24 +86,27 @@ export async function generateResponses(
     const ids = fitPromptToWindow(promptIds(tokenizer, doc.prompt, doc), window, task.maxNewTokens);
     return Array.from({ length: decoding.samples }, (_, k) => ({ doc: i, sample: k, ids }));
   });
-  for (const { items: chunk } of longestFirstBatches(requests, batchSize)) {
-    const rows = await generate(
-      model,
-      tokenizer,
-      chunk.map((request) => request.ids),
-      {
-        maxNewTokens: task.maxNewTokens,
-        stopSequences: task.stopSequences,
-        sampling: { temperature: decoding.temperature, topK: 0, topP: decoding.topP },
-        seed: decoding.seed,
-        streams: chunk.map((request) => request.doc * decoding.samples + request.sample),
-      },
-    );
-    rows.forEach((row, i) => {
-      const request = chunk[i]!;
-      perDoc[request.doc]![request.sample] = row.text;
-    });
-  }
+  await withEvaluationContext(async (context) => {
+    for (const { items: chunk } of longestFirstBatches(requests, batchSize)) {
+      const rows = await generate(
+        model,
+        tokenizer,
+        chunk.map((request) => request.ids),
+        {
+          maxNewTokens: task.maxNewTokens,
+          stopSequences: task.stopSequences,
+          sampling: { temperature: decoding.temperature, topK: 0, topP: decoding.topP },
+          seed: decoding.seed,
+          streams: chunk.map((request) => request.doc * decoding.samples + request.sample),
+          context,
+        },
+      );
+      rows.forEach((row, i) => {
+        const request = chunk[i]!;
+        perDoc[request.doc]![request.sample] = row.text;
+      });
+    }
+  });
   return perDoc;
 }
 

@@ -29,6 +29,12 @@ export interface GenerationOptions {
   readonly useCache?: boolean;
   /** Called after each decoding step with the number of steps done (benchmarks time it). */
   readonly onStep?: (steps: number) => void;
+  /**
+   * The evaluation context (withEvaluationContext's) of several calls over unchanging weights — an evaluation's batches
+   * of prompts — so that what the weights derive (DoRA's norms) is made once for all of them; by default the call
+   * makes its own.
+   */
+  readonly context?: ForwardContext;
 }
 
 export type StopReason = 'eos' | 'stop-sequence' | 'max-new-tokens';
@@ -92,6 +98,7 @@ export async function generate(
   prompts: readonly (readonly number[])[],
   options: GenerationOptions,
 ): Promise<GeneratedRow[]> {
+  if (options.context !== undefined) return generateIn(options.context, model, tokenizer, prompts, options);
   return withEvaluationContext((context) => generateIn(context, model, tokenizer, prompts, options));
 }
 

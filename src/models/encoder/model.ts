@@ -11,6 +11,7 @@ import { Linear } from '../layers/linear.js';
 import { gelu, layerNorm } from '../layers/layer-norm.js';
 import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
 import type { ForwardContext } from '../forward-context.js';
+import { runLayers, scopesEachLayer, type LayerRun } from '../layer-scopes.js';
 import type { PaddedBatch, TypedBatch } from '../tokenizers/padding.js';
 import type { WeightInit, ParameterRole } from '../llama/model.js';
 import type { EncoderConfig } from './config.js';
@@ -204,15 +205,22 @@ export class EncoderModel {
       gather(this.tokenTypeEmbeddings, inputs.types),
     );
     const drop = (t: Tensor) => this.dropout(t, this.config.hiddenDropout, context);
-    let x = drop(layerNorm(embedded, this.embeddingNorm.weight, this.embeddingNorm.bias, eps));
-    const mask = new AttentionMask(inputs.mask, B, L, L, false);
-    for (const layer of this.layers) {
-      const attended = drop(layer.attentionOutput.forward(this.attention(x, layer, mask, context), context));
-      x = layerNorm(x, layer.attentionNorm.weight, layer.attentionNorm.bias, eps, attended);
-      const inner = gelu(layer.intermediate.forward(x, context));
-      x = layerNorm(x, layer.outputNorm.weight, layer.outputNorm.bias, eps, drop(layer.output.forward(inner, context)));
+    const x = drop(layerNorm(embedded, this.embeddingNorm.weight, this.embeddingNorm.bias, eps));
+    // Each layer in a scope of its own in an evaluation pass off the tape (layer-scopes.ts); its mask's bias, made in
+    // the first layer's, is then the mask's to free.
+    const mask = new AttentionMask(inputs.mask, B, L, L, false, scopesEachLayer(context));
+    const runLayer = (layer: EncoderLayer, _: number, stream: Tensor): LayerRun => {
+      const attended = drop(layer.attentionOutput.forward(this.attention(stream, layer, mask, context), context));
+      const mixed = layerNorm(stream, layer.attentionNorm.weight, layer.attentionNorm.bias, eps, attended);
+      const inner = gelu(layer.intermediate.forward(mixed, context));
+      const output = drop(layer.output.forward(inner, context));
+      return { output: layerNorm(mixed, layer.outputNorm.weight, layer.outputNorm.bias, eps, output) };
+    };
+    try {
+      return runLayers(this.layers, x, context, runLayer).output;
+    } finally {
+      mask.dispose();
     }
-    return x;
   }
 
   /**

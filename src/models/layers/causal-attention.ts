@@ -38,6 +38,8 @@ export class AttentionMask {
    * @param keyMask [batch, keys]: 1 for a real key, 0 for padding.
    * @param queries new query positions per row: the last `queries` of the `keys` positions.
    * @param causal whether a query sees only the keys up to its position (a decoder) or every real key (an encoder).
+   * @param ownsBias whether the bias is kept outside the scope it is built in, and freed by `dispose`: for a pass that
+   *   runs each layer in a scope of its own (off the tape), where the first layer's scope would free it.
    */
   constructor(
     readonly keyMask: Int32Array,
@@ -45,12 +47,22 @@ export class AttentionMask {
     readonly queries: number,
     readonly keys: number,
     readonly causal = true,
+    private readonly ownsBias = false,
   ) {}
 
   /** The additive bias [batch, 1, queries, keys] of the composite path, built once per forward pass. */
   additiveBias(): Tensor {
-    this.bias ??= attentionBias(this.keyMask, this.batchSize, this.queries, this.keys, this.causal);
+    if (this.bias === undefined) {
+      const bias = attentionBias(this.keyMask, this.batchSize, this.queries, this.keys, this.causal);
+      this.bias = this.ownsBias ? tf.keep(bias) : bias;
+    }
     return this.bias;
+  }
+
+  /** Frees the bias where the mask owns it (otherwise the scope it was built in does). */
+  dispose(): void {
+    if (this.ownsBias) this.bias?.dispose();
+    this.bias = undefined;
   }
 }
 

@@ -28,6 +28,7 @@ import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
 import { lastTokenIndices, positionIds, type PaddedBatch } from '../tokenizers/padding.js';
 import { linearParameters, namedParameter, type NamedParameter } from '../named-parameters.js';
 import type { ForwardContext } from '../forward-context.js';
+import { runLayers, scopesEachLayer, type LayerRun } from '../layer-scopes.js';
 import { headDim, validateLlamaConfig, type LlamaConfig } from './config.js';
 
 /** What a parameter is, which says how to initialise it and how a checkpoint stores it. */
@@ -178,33 +179,41 @@ export class LlamaModel {
       });
     }
     const rope = ropeTables(positions, B, prepended + T, this.inverseFrequencies);
-    const mask = new AttentionMask(keyMask, B, prepended + T, pastKeys + prepended + T);
-    const keys: Tensor3D[] = [];
-    const values: Tensor3D[] = [];
+    // Each layer in a scope of its own in an evaluation pass off the tape (layer-scopes.ts); its mask's bias, made in
+    // the first layer's, is then the mask's to free.
+    const mask = new AttentionMask(keyMask, B, prepended + T, pastKeys + prepended + T, true, scopesEachLayer(context));
     // The soft prompt's positions are the cache's first.
     const capacity = options.returnCache && options.cacheCapacity !== undefined ? P + options.cacheCapacity : 0;
     const eps = this.config.rmsNormEps;
-    this.layers.forEach((layer, i) => {
-      // The stream x passes through each norm (rmsNormPassing), so that its gradient needs no addition of its own; off
+    const runLayer = (layer: DecoderLayer, i: number, stream: Tensor): LayerRun => {
+      // The stream passes through each norm (rmsNormPassing), so that its gradient needs no addition of its own; off
       // the tape the projections after a norm may form it themselves (Linear.forwardSharedNormed).
-      const projected = Linear.forwardSharedNormed([layer.q, layer.k, layer.v], x, layer.inputNorm, eps, context);
+      const projected = Linear.forwardSharedNormed([layer.q, layer.k, layer.v], stream, layer.inputNorm, eps, context);
       const past =
         options.past === undefined
           ? undefined
           : { keys: options.past.keys[i]!, values: options.past.values[i]!, length: pastKeys };
-      // Each block's output is added to the residual stream x by its last projection (inside the product on webgpu).
+      // Each block's output is added to the residual stream by its last projection (inside the product on webgpu).
       const attended = this.attention(projected.outputs, layer, rope, mask, context, projected.stream, past, capacity);
-      keys.push(attended.keys);
-      values.push(attended.values);
-      x = attended.output;
-      const mlp = Linear.forwardSharedNormed([layer.gate, layer.up], x, layer.postAttentionNorm, eps, context);
+      const normed = [layer.gate, layer.up];
+      const mlp = Linear.forwardSharedNormed(normed, attended.output, layer.postAttentionNorm, eps, context);
       const [gate, up] = mlp.outputs;
-      x = layer.down.forwardGated(gate!, up!, context, mlp.stream);
-    });
+      const output = layer.down.forwardGated(gate!, up!, context, mlp.stream);
+      // The keys and values leave the layer's scope only for the cache returned.
+      return options.returnCache ? { output, kept: [attended.keys, attended.values] } : { output };
+    };
+    let kept: Tensor[][];
+    try {
+      ({ output: x, kept } = runLayers(this.layers, x, context, runLayer));
+    } finally {
+      mask.dispose();
+    }
     const normed = rmsNorm(x, this.finalNorm, this.config.rmsNormEps);
     // The soft prompt's own positions are dropped unless asked for: callers index the real tokens.
     const hidden = prepended === 0 || options.keepPrompt ? normed : tf.slice(normed, [0, prepended, 0], [-1, T, -1]);
-    return options.returnCache ? { hidden, cache: { keys, values, length: pastLength + T } } : { hidden };
+    if (!options.returnCache) return { hidden };
+    const [keys, values] = [0, 1].map((at) => kept.map((layerKept) => layerKept[at] as Tensor3D));
+    return { hidden, cache: { keys: keys!, values: values!, length: pastLength + T } };
   }
 
   /** Final-norm hidden states [batch, length, hidden] of a padded batch. Call inside tf.tidy. */
