@@ -7,13 +7,9 @@
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { hasKernel } from '../kernels/has-kernel.js';
-import {
-  inlinesNarrowProduct,
-  LOW_RANK_PRODUCT_INLINE,
-  type InlineProductAttrs,
-} from '../kernels/webgpu/low-rank-product.js';
+import { inlinesNarrowProduct, LOW_RANK_PRODUCT_INLINE } from '../kernels/webgpu/low-rank-product.js';
 import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
-import type { LowRankUpdate } from './low-rank-linear.js';
+import { outputInlineAttrs, type LowRankUpdate } from './low-rank-linear.js';
 import { gatedProductPlus } from './product.js';
 import { flatten, restore } from './linear.js';
 import { withColumnScales } from './column-scales.js';
@@ -74,14 +70,7 @@ function unscaledGatedLowRankLinear(
       ...(bias === undefined ? {} : { bias: tf.reshape(bias, [-1]) }),
       ...(residual === undefined ? {} : { addend: flatten(residual) }),
     };
-    const attrs: InlineProductAttrs = {
-      transposeW: false,
-      transposeN: false,
-      transposeE: false,
-      narrowScale: 1,
-      scale: update.scaling,
-      columnFactors: update.columnFactors,
-    };
+    const attrs = outputInlineAttrs(update);
     const [output] = tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, inputs as never, attrs as never) as Tensor2D[];
     return restore(output!, gate);
   });

@@ -59,6 +59,21 @@ export interface LowRankUpdate extends ColumnScaledUpdate {
   readonly perturbation?: Tensor2D;
 }
 
+/**
+ * The inline kernel's attributes for a layer's output (nothing transposed, t = x·A unscaled): its update's scaling and
+ * column factors.
+ */
+export function outputInlineAttrs(update: Pick<LowRankUpdate, 'scaling' | 'columnFactors'>): InlineProductAttrs {
+  return {
+    transposeW: false,
+    transposeN: false,
+    transposeE: false,
+    narrowScale: 1,
+    scale: update.scaling,
+    columnFactors: update.columnFactors,
+  };
+}
+
 /** Kernel inputs, those left undefined not passed. */
 type Given<T> = { readonly [K in keyof T]?: Tensor | undefined };
 
@@ -341,15 +356,7 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
           })
             ? inlineLowRankProduct(
                 { x: xs, w: part.weight, n: factor, e: b, bias: part.flatBias, addend },
-                {
-                  transposeW: false,
-                  transposeN: false,
-                  transposeE: false,
-                  narrowScale: 1,
-                  scale: part.scaling,
-                  inputDropout: dropoutHash(part.dropout),
-                  columnFactors: part.columnFactors,
-                },
+                { ...outputInlineAttrs(part), inputDropout: dropoutHash(part.dropout) },
               )
             : separateProducts(part, xs as Tensor2D, factor, b, addend));
         values.push(value);

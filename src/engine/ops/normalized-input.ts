@@ -22,7 +22,7 @@ import {
 } from '../kernels/webgpu/low-rank-product.js';
 import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
 import { productTile } from '../kernels/webgpu/low-rank-product-wgsl.js';
-import type { LowRankLayer } from './low-rank-linear.js';
+import { outputInlineAttrs, type LowRankLayer } from './low-rank-linear.js';
 import { numberedInputs } from './numbered-inputs.js';
 import {
   NORMALIZED_PRODUCTS,
@@ -118,15 +118,7 @@ export function normalizedPlainLinears(
 
 function runInline(x: Tensor2D, normWeight: Tensor, { weight, update }: LowRankLayer, eps: number): Tensor2D[] {
   const inputs = { x, w: weight, n: update.a, e: update.b, normWeight };
-  const attrs: InlineProductAttrs = {
-    transposeW: false,
-    transposeN: false,
-    transposeE: false,
-    narrowScale: 1,
-    scale: update.scaling,
-    normEps: eps,
-    columnFactors: update.columnFactors,
-  };
+  const attrs: InlineProductAttrs = { ...outputInlineAttrs(update), normEps: eps };
   return tf.engine().runKernel(LOW_RANK_PRODUCT_INLINE, inputs as never, attrs as never) as Tensor2D[];
 }
 
