@@ -17,9 +17,13 @@ import { sumToLastAxis } from './rms-norm.js';
  */
 export function layerNorm(x: Tensor, weight: Variable, bias: Variable, eps: number, residual?: Tensor): Tensor {
   if (hasKernel(LAYER_NORM)) return kernelLayerNorm(x, residual, weight, bias, eps);
-  const input = residual === undefined ? x : tf.add(x, residual);
-  const { mean, variance } = tf.moments(input, -1, true);
-  return tf.add(tf.mul(tf.div(tf.sub(input, mean), tf.sqrt(tf.add(variance, eps))), weight), bias);
+  // In a scope of its own, so that its temporaries are freed as it returns (a recorded op keeps what its gradient
+  // needs).
+  return tf.tidy(() => {
+    const input = residual === undefined ? x : tf.add(x, residual);
+    const { mean, variance } = tf.moments(input, -1, true);
+    return tf.add(tf.mul(tf.div(tf.sub(input, mean), tf.sqrt(tf.add(variance, eps))), weight), bias);
+  });
 }
 
 /**
@@ -61,7 +65,8 @@ function kernelLayerNorm(x: Tensor, residual: Tensor | undefined, weight: Variab
 /** Exact GELU, x·Φ(x) = ½x(1 + erf(x/√2)): transformers' "gelu" activation. */
 export function gelu(x: Tensor): Tensor {
   if (hasKernel(GELU)) return kernelGelu(x);
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+  // Its temporaries, each as large as x, freed as it returns (layerNorm's scope).
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
 }
 
 const kernelGelu = tf.customGrad(((input: Tensor, save: GradSaveFunc) => {
