@@ -33,7 +33,7 @@ export function runLayers<L>(
   layers.forEach((layer, i) => {
     const { output, kept: layerKept } = scoped ? tf.tidy(() => ({ ...run(layer, i, stream) })) : run(layer, i, stream);
     // The stream a layer before made (a scope's output) is this pass's alone, and used up.
-    if (scoped && i > 0) stream.dispose();
+    if (scoped && i > 0 && output !== stream) stream.dispose();
     kept.push(layerKept ?? []);
     stream = output;
   });

@@ -51,10 +51,9 @@ export class DoraLayer extends LoraLayer {
    * products on webgpu scale their columns by it as they write them (column-scales.ts). Undefined elsewhere: made
    * each pass, it would cost the dispatch it saves.
    */
-  private factoredB(context: ForwardContext): (() => Tensor2D) | undefined {
+  private factoredB(context: ForwardContext, scale: MagnitudeScale): (() => Tensor2D) | undefined {
     const constants = context.constants;
     if (constants === undefined) return undefined;
-    const scale = this.columnScale(context);
     const make = () => tf.concat([this.loraB, tf.reshape(tf.div(this.magnitude, scale.norms()), [1, -1])]);
     return () => constants.get(this.magnitude, make) as Tensor2D;
   }
@@ -64,7 +63,8 @@ export class DoraLayer extends LoraLayer {
     if (context.training && this.config.dropout > 0) return undefined;
     const update = super.lowRankUpdate(x, base, context);
     if (update === undefined) return undefined;
-    return { ...update, columnScale: this.columnScale(context), factoredB: this.factoredB(context) };
+    const scale = this.columnScale(context);
+    return { ...update, columnScale: scale, factoredB: this.factoredB(context, scale) };
   }
 
   /** The layer under dropout as u + (c − 1) ⊙ v (the file's header), over a frozen base; else undefined. */
