@@ -1,6 +1,7 @@
 /**
- * A generation task's batches of prompts share one evaluation context (evaluation/generation.ts): what the unchanging
- * weights derive — DoRA's norms — is made once per layer for the whole task, not once per batch.
+ * A generation task's batches of prompts share one evaluation context (evaluation/generation.ts), and its references'
+ * NLL shares it too: what the unchanging weights derive — DoRA's norms — is made once per layer for the whole task,
+ * not once per batch or once for the responses and again for the NLL.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { ForwardConstants } from '../src/models/forward-constants.js';
 import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
 import { demoCode } from '../src/tasks/demo/code.js';
-import { GREEDY_DECODING, generateResponses } from '../src/evaluation/generation.js';
+import { GREEDY_DECODING, evaluateGeneration, generateResponses } from '../src/evaluation/generation.js';
 import { useTestBackend } from './helpers.js';
 
 test("a generation task's batches share one evaluation context: DoRA's norms are made once per layer", async () => {
@@ -35,6 +36,14 @@ test("a generation task's batches share one evaluation context: DoRA's norms are
     const docs = demoCode.load(undefined).eval.slice(0, 5);
     const responses = await generateResponses(model, tokenizer, task, docs, GREEDY_DECODING, 2);
     assert.equal(responses.length, 5);
+    assert.equal(made, model.layers.length * 2);
+    made = 0;
+    const evaluation = await evaluateGeneration(model, tokenizer, task, docs, GREEDY_DECODING, 2);
+    assert.deepEqual(
+      evaluation.responses,
+      responses.map((set) => set[0]),
+    );
+    assert.ok(Number.isFinite(evaluation.nll));
     assert.equal(made, model.layers.length * 2);
   } finally {
     ForwardConstants.prototype.get = get;

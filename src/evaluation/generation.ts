@@ -4,7 +4,7 @@
  * prompts (teacher-forced) — the intrinsic robustness the table reports for generation tasks too.
  */
 import { tf } from '../engine/tf.js';
-import { withEvaluationContext } from '../models/forward-context.js';
+import { withEvaluationContext, type ForwardContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { longestFirstBatches, padBatch } from '../models/tokenizers/padding.js';
 import { DEFAULT_EVAL_BATCH } from '../generation/batch-size.js';
@@ -27,13 +27,14 @@ export interface GenerationEvaluation {
 
 /**
  * Mean −log p per reference token given its prompt (cut on the left to the model's window), over all references, in
- * batches taken longest first.
+ * batches taken longest first; in `shared`'s evaluation context where given (withEvaluationContext).
  */
 export async function referenceNll(
   model: LlamaModel,
   tokenizer: TextTokenizer,
   docs: readonly GenerationDoc[],
   batchSize = DEFAULT_EVAL_BATCH,
+  shared?: ForwardContext,
 ): Promise<number> {
   return withEvaluationContext(async (context) => {
     const rows = docs.map((doc) => {
@@ -63,14 +64,15 @@ export async function referenceNll(
       count += counted;
     }
     return count === 0 ? Number.NaN : total / count;
-  });
+  }, shared);
 }
 
 /**
  * `decoding.samples` responses per doc (greedy when the temperature is 0), in batches of prompts taken longest first
  * (lm-eval's order: a batch pads its prompts little). Sample k of doc i draws from stream i · samples + k of
  * `decoding.seed`, so a doc's samples do not depend on which docs share its batch or how many docs are evaluated. The
- * batches share one evaluation context: what the weights derive (DoRA's norms) is made once, not once per batch.
+ * batches share one evaluation context (`shared`'s where given): what the weights derive (DoRA's norms) is made once,
+ * not once per batch.
  */
 export async function generateResponses(
   model: LlamaModel,
@@ -79,6 +81,7 @@ export async function generateResponses(
   docs: readonly GenerationDoc[],
   decoding: DecodingSettings = GREEDY_DECODING,
   batchSize = DEFAULT_EVAL_BATCH,
+  shared?: ForwardContext,
 ): Promise<string[][]> {
   const perDoc = docs.map(() => [] as string[]);
   const window = model.config.maxPositionEmbeddings;
@@ -106,7 +109,7 @@ export async function generateResponses(
         perDoc[request.doc]![request.sample] = row.text;
       });
     }
-  });
+  }, shared);
   return perDoc;
 }
 
@@ -120,17 +123,15 @@ export async function evaluateGeneration(
   decoding: DecodingSettings = GREEDY_DECODING,
   batchSize = DEFAULT_EVAL_BATCH,
 ): Promise<GenerationEvaluation> {
-  const sampled = await generateResponses(model, tokenizer, task, docs, decoding, batchSize);
+  // The responses and the references' NLL in one evaluation context: DoRA's norms made once for both.
+  const { sampled, nll } = await withEvaluationContext(async (context) => ({
+    sampled: await generateResponses(model, tokenizer, task, docs, decoding, batchSize, context),
+    nll: await referenceNll(model, tokenizer, docs, batchSize, context),
+  }));
   const responses = sampled.map((set) => set[0]!);
   const scores =
     decoding.samples > 1 && task.scoreSamples !== undefined
       ? await task.scoreSamples(docs, sampled)
       : await task.score(docs, responses);
-  return {
-    accuracy: scores.primary,
-    nll: await referenceNll(model, tokenizer, docs, batchSize),
-    metrics: scores.metrics,
-    responses,
-    samples: scores.samples,
-  };
+  return { accuracy: scores.primary, nll, metrics: scores.metrics, responses, samples: scores.samples };
 }

@@ -98,8 +98,7 @@ export async function generate(
   prompts: readonly (readonly number[])[],
   options: GenerationOptions,
 ): Promise<GeneratedRow[]> {
-  if (options.context !== undefined) return generateIn(options.context, model, tokenizer, prompts, options);
-  return withEvaluationContext((context) => generateIn(context, model, tokenizer, prompts, options));
+  return withEvaluationContext((context) => generateIn(context, model, tokenizer, prompts, options), options.context);
 }
 
 /** generate, its decoding passes run in `context`. */

@@ -16,9 +16,14 @@ export const EVAL_CONTEXT: ForwardContext = { training: false };
 
 /**
  * `body` given an evaluation context whose forward passes share what the unchanging weights derive (DoRA's norms),
- * freed when it settles: for calls of several passes (a generation's steps, an evaluation's batches).
+ * freed when it settles: for calls of several passes (a generation's steps, an evaluation's batches). Given `shared`
+ * (the context of an enclosing call over the same weights), `body` runs in that one, which its maker frees.
  */
-export async function withEvaluationContext<T>(body: (context: ForwardContext) => Promise<T>): Promise<T> {
+export async function withEvaluationContext<T>(
+  body: (context: ForwardContext) => Promise<T>,
+  shared?: ForwardContext,
+): Promise<T> {
+  if (shared !== undefined) return body(shared);
   const constants = new ForwardConstants();
   try {
     return await body({ ...EVAL_CONTEXT, constants });
