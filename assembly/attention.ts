@@ -547,9 +547,13 @@ function blockDs(
   }
 }
 
-/** Transposes entry n's keys and values into kT, vT and builds its additive mask; returns its first real key. */
+/**
+ * Transposes entry n's keys and values from key `skip` on (S − skip of them, their columns S8 apart) into kT, vT and
+ * builds their additive mask; returns the first real key among them.
+ */
 function loadEntry(
   n: i32,
+  skip: i32,
   k: usize,
   v: usize,
   mask: usize,
@@ -561,10 +565,24 @@ function loadEntry(
   dh: i32,
   kvHeads: i32,
 ): i32 {
-  const entry = keyBase(n, S, dh, kvHeads);
-  transposeIn(k + entry, kvHeads * dh, kT, S, S8, dh);
-  transposeIn(v + entry, kvHeads * dh, vT, S, S8, dh);
-  return additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S) << 2), maskAdd, S, S8);
+  const entry = keyBase(n, S, dh, kvHeads) + ((<usize>skip * <usize>kvHeads * <usize>dh) << 2);
+  const kept = S - skip;
+  transposeIn(k + entry, kvHeads * dh, kT, kept, S8, dh);
+  transposeIn(v + entry, kvHeads * dh, vT, kept, S8, dh);
+  return additiveMask(mask + ((<usize>(n / kvHeads) * <usize>S + <usize>skip) << 2), maskAdd, kept, S8);
+}
+
+/**
+ * Keys of entry n's batch row that forward may leave out: those before its first real key, in whole blocks of 8, where
+ * every query row of the entry may attend a real key (its last key, offset + i, is at or past the first real one) —
+ * a decoding step's left padding. Their probabilities are exactly 0 and they add exact zeros to every sum, by the same
+ * lanes (blocks of 8 keep each key's lane), so the results are those of all keys bit for bit.
+ */
+function skippedKeys(n: i32, mask: usize, S: i32, offset: i32, kvHeads: i32): i32 {
+  const row = mask + ((<usize>(n / kvHeads) * <usize>S) << 2);
+  let first = 0;
+  while (first < S && load<i32>(row + ((<usize>first) << 2)) != 1) first++;
+  return first < S && first <= offset ? first & ~7 : 0;
 }
 
 /**
@@ -610,14 +628,18 @@ export function forward(
   dropThreshold: u32,
   dropScale: f32,
 ): void {
-  const S8 = roundUp8(S);
   const dropping = dropScale != 0;
   for (let n = 0; n < N; n++) {
-    const firstReal = loadEntry(n, k, v, mask, kT, vT, maskAdd, S, S8, dh, kvHeads);
+    // The entry's keys from `skip` on: S and offset count from there (dropout's mask indices do not, so it skips none).
+    const skip = dropping ? 0 : skippedKeys(n, mask, S, offset, kvHeads);
+    const Sn = S - skip;
+    const S8 = roundUp8(Sn);
+    const shiftedOffset = offset - skip;
+    const firstReal = loadEntry(n, skip, k, v, mask, kT, vT, maskAdd, S, S8, dh, kvHeads);
     let r = 0;
     while (r < R) {
-      if (blockable(r, R, T, offset, S, firstReal)) {
-        const count8 = startBlock(n, r, R, T, offset, S, dh, kvHeads, slot);
+      if (blockable(r, R, T, shiftedOffset, Sn, firstReal)) {
+        const count8 = startBlock(n, r, R, T, shiftedOffset, Sn, dh, kvHeads, slot);
         const a0 = blockRow(slot, 0);
         const a1 = blockRow(slot, 1);
         const a2 = blockRow(slot, 2);
@@ -639,8 +661,8 @@ export function forward(
       }
       const row = <usize>n * <usize>R + <usize>r;
       const at = queryRow(n, r, R, T, dh, kvHeads);
-      const last = min(S - 1, offset + (r % T));
-      const count = rowScores(q + at, kT, maskAdd, scores, last, S, S8, dh, scale, slot);
+      const last = min(Sn - 1, shiftedOffset + (r % T));
+      const count = rowScores(q + at, kT, maskAdd, scores, last, Sn, S8, dh, scale, slot);
       const m = load<f32>(slot);
       const total = exponentiate(scores, count, m);
       if (dropping)
@@ -698,7 +720,7 @@ export function backward(
   if (!dropping) for (let j = 0; j < 4 * S8; j++) store<f32>(drops + ((<usize>j) << 2), 1);
   for (let n = 0; n < N; n++) {
     const entry = keyBase(n, S, dh, kvHeads);
-    const firstReal = loadEntry(n, k, v, mask, kT, vT, maskAdd, S, S8, dh, kvHeads);
+    const firstReal = loadEntry(n, 0, k, v, mask, kT, vT, maskAdd, S, S8, dh, kvHeads);
     memory.fill(dkT, 0, transposedBytes);
     memory.fill(dvT, 0, transposedBytes);
     let r = 0;

@@ -77,6 +77,20 @@ test('tasks, adapters and doctor print only JSON with --json', () => {
 test('MCEVAL_BACKEND chooses the backend', () => {
   const report = JSON.parse(mceval(['doctor', '--json', '--size', '32'], { MCEVAL_BACKEND: 'cpu' }).stdout);
   assert.equal(report.chosen, 'cpu');
+  // Unset, a generation's waiting prompts join its batch under way.
+  assert.equal(report.generationJoin, 'under-way');
+});
+
+test('doctor says when waiting prompts join a generation batch, as MCEVAL_GENERATION_JOIN sets it', () => {
+  const doctor = mceval(['doctor', '--size', '32'], { MCEVAL_BACKEND: 'cpu', MCEVAL_GENERATION_JOIN: 'emptied' });
+  assert.equal(doctor.code, 0);
+  assert.match(
+    doctor.stdout,
+    /\nGeneration: waiting prompts join a batch once it has emptied \(MCEVAL_GENERATION_JOIN\)\n/,
+  );
+  const bad = mceval(['doctor', '--size', '32'], { MCEVAL_GENERATION_JOIN: 'sometimes' });
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /MCEVAL_GENERATION_JOIN=sometimes is not a choice mceval has: use under-way or emptied/);
 });
 
 test('a bad engine setting in the environment stops a run with one line before its store is made', () => {

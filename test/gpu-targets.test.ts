@@ -199,6 +199,11 @@ const SWEPT = {
     { setting: 'sleep', msPerStep: 5 },
     { setting: '2', msPerStep: 4.05 },
   ],
+  // A whole sampled generation's milliseconds (its field `ms`), not a step's.
+  generationJoins: [
+    { join: 'under-way', ms: 900, msPerStep: 5 },
+    { join: 'emptied', ms: 1200, msPerStep: 4 },
+  ],
 };
 
 const LABELS: Record<keyof typeof SWEPT, string> = {
@@ -213,12 +218,13 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   fewRowsGeneration: 'few rows generation',
   waitSteps: 'wait step',
   waitGeneration: 'wait generation',
+  generationJoins: 'generation join',
 };
 
 test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
   const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
   const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
-  assert.equal(choices.length, 11);
+  assert.equal(choices.length, 12);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
     current: '15',
@@ -271,10 +277,21 @@ test("each swept setting's fastest value, set only where it beats the default by
       { steps: 'decoding', fastest: 'spin', set: null },
     ],
   );
-  // Only the decoding sweeps say whose steps they timed.
+  // Joining a generation's batch: whole generations' milliseconds (under way 900, emptied 1,200), not their steps'
+  // (which favour emptied): under way is the default, and stays.
+  assert.deepEqual(by['MCEVAL_GENERATION_JOIN'], {
+    variable: 'MCEVAL_GENERATION_JOIN',
+    current: 'under-way',
+    measured: { 'under-way': 900, emptied: 1200 },
+    fastest: 'under-way',
+    saving: 0,
+    set: null,
+    steps: 'generation',
+  });
+  // Only the decoding and generation sweeps say whose times they are.
   assert.deepEqual(
     choices.filter((choice) => choice.steps !== undefined).map((choice) => choice.variable),
-    ['MCEVAL_WEBGPU_FEW_ROWS', 'MCEVAL_WEBGPU_WAIT'],
+    ['MCEVAL_WEBGPU_FEW_ROWS', 'MCEVAL_WEBGPU_WAIT', 'MCEVAL_GENERATION_JOIN'],
   );
 });
 
@@ -297,7 +314,7 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
-  assert.equal(variables.length, 10);
+  assert.equal(variables.length, 11);
 });
 
 test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as −1), its own time is the default's", () => {

@@ -91,7 +91,7 @@ import { dawnPolls } from '../../src/engine/dawn-wait.js';
 import { watchPeakGpuBytes } from '../../src/engine/peak-bytes.js';
 import { relativeDifference, timePerCall, withFlag } from './time-per-call.js';
 import { dispatches, tally, type AnyMethod } from './tally.js';
-import { generationSpeed } from './generation.js';
+import { generationSpeed, joinSpeed } from './generation.js';
 import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
 import { randomEncoder } from '../random-encoder.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
@@ -610,6 +610,15 @@ for (const rows of [8, 16, 32, 64]) {
   );
   generationBatches.push(finished('generation batch', { batch: rows, msPerStep, tokensPerSecond, dispatchesPerStep }));
 }
+// Prompts waiting for a generation's batch joining it under way (continuous batching) or once it has emptied
+// (MCEVAL_GENERATION_JOIN), rows stopping at different steps as HumanEval's samples do: fewer steps against more rows
+// a step and the joinings' prompt passes and cache copies.
+const [joinRows, joinBatch] = argument('join', '64x16').split('x').map(Number);
+const generationJoins = [];
+for (const join of ['under-way', 'emptied'] as const) {
+  const shape = { rows: joinRows!, batch: joinBatch!, prompt: generationPrompt!, tokens: generationTokens! };
+  generationJoins.push(finished('generation join', await joinSpeed(medium, tokenizer, LORA, shape, join)));
+}
 // How the host waits on the GPU (MCEVAL_WEBGPU_WAIT, dawn-wait.ts): Dawn's poll on every turn of the event loop, by
 // a 1 ms timer, or spinning for the first 2 ms of each wait — a training step waits once at its end, a decoding step
 // once per token, which is where a timer's late wake-up would show.
@@ -692,6 +701,7 @@ console.log(
       generation,
       fewRowsGeneration,
       generationBatches,
+      generationJoins,
       waitSteps,
       waitGeneration,
       pipelinedSteps,

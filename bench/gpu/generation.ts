@@ -17,6 +17,7 @@ import type { LoraConfig } from '../../src/peft/lora/config.js';
 import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { dispatches, poolBytes } from './tally.js';
+import type { GenerationJoin } from '../../src/engine/generation-join.js';
 
 export interface GenerationShape {
   readonly batch: number;
@@ -70,5 +71,76 @@ export async function generationSpeed(
     };
   } finally {
     adapter?.dispose();
+  }
+}
+
+/** The shape of a sampled generation whose rows stop at different steps: `rows` prompts, `batch` decoded at once. */
+export interface StoppingShape extends GenerationShape {
+  readonly rows: number;
+}
+
+/**
+ * The kit's joining section: a sampled generation with a LoRA adapter applied whose rows stop at different steps, as
+ * HumanEval's samples do — `rows` prompts of `prompt` seeded random tokens from the vocabulary's upper half, at most
+ * `tokens` new tokens, temperature 1, its lowest ids ending a row (about one row in three stops by a third of the
+ * way) — `batch` rows decoded at once, waiting prompts joining the batch under way or once it has emptied
+ * (MCEVAL_GENERATION_JOIN). The same tokens either way (each row draws from its own stream): the generation's
+ * milliseconds, its steps and the rows they ran, its dispatches.
+ */
+export async function joinSpeed(
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  lora: LoraConfig,
+  { rows, batch, prompt, tokens }: StoppingShape,
+  join: GenerationJoin,
+) {
+  registerWebGpuKernels(true);
+  const adapter = loraMethod.apply(model, adapterConfigFor(model, lora), new Rng(5));
+  const rng = new Rng(7);
+  const vocab = model.config.vocabSize;
+  const half = Math.floor(vocab / 2);
+  const prompts = Array.from({ length: rows }, () =>
+    Array.from({ length: prompt }, () => half + rng.integer(vocab - half)),
+  );
+  // Each step ends a row with about 3 / tokens of chance.
+  const eosTokenIds = Array.from({ length: Math.max(1, Math.round((3 * vocab) / tokens)) }, (_, i) => 1 + i);
+  const options = { eosTokenIds, sampling: { temperature: 1, topK: 0, topP: 1 }, seed: 8, batchSize: batch, join };
+  let rowsRun = 0;
+  const decode = model.decode.bind(model);
+  try {
+    // Warm-up: compiles the prompt passes', the joining's and the steps' pipelines.
+    await generate(model, tokenizer, prompts.slice(0, 2 * batch), { ...options, maxNewTokens: Math.ceil(tokens / 4) });
+    model.decode = ((input, ...rest) => {
+      if (input.length === 1) rowsRun += input.batchSize;
+      return decode(input, ...rest);
+    }) as typeof model.decode;
+    let steps = 0;
+    const dispatched = dispatches();
+    const started = performance.now();
+    const generated = await generate(model, tokenizer, prompts, {
+      ...options,
+      maxNewTokens: tokens,
+      onStep: (done) => {
+        steps = done;
+      },
+    });
+    const ms = performance.now() - started;
+    const newTokens = generated.reduce((sum, row) => sum + row.ids.length, 0);
+    return {
+      join,
+      rows,
+      batch,
+      prompt,
+      maxNewTokens: tokens,
+      newTokens,
+      ms,
+      steps,
+      stepRowsRun: rowsRun,
+      dispatches: dispatched(),
+      tokensPerSecond: newTokens / (ms / 1000),
+    };
+  } finally {
+    model.decode = decode;
+    adapter.dispose();
   }
 }

@@ -98,19 +98,23 @@ export interface SettingChoice {
   readonly saving: number;
   /** `VARIABLE=value` where the saving is beyond noise, else null: the default stays. */
   readonly set: string | null;
-  /** Present where the times are decoding steps', not training steps'. */
-  readonly steps?: 'decoding';
+  /**
+   * Present where the times are not training steps': decoding steps', or a whole sampled generation's (the same tokens
+   * under each value).
+   */
+  readonly steps?: 'decoding' | 'generation';
 }
 
 /** A saving below this share of a step is within what two timings of one setting differ by. */
 export const NOISE = 0.03;
 
 /** An entry of a section: its fields as bench.ts wrote them. */
-type Entry = Readonly<Record<string, unknown>> & { readonly msPerStep: number; readonly method?: string };
+type Entry = Readonly<Record<string, unknown>> & { readonly method?: string };
 
 /**
- * A sweep whose entries give their value in `key`, some values renamed by `names`; `decoding` where its times are
- * decoding steps' (a setting swept both ways then has a choice for each).
+ * A sweep whose entries give their value in `key`, some values renamed by `names`, and their time in `time`
+ * (milliseconds); `steps` where its times are not training steps' (a setting swept both ways then has a choice for
+ * each).
  */
 function sweep(
   label: string,
@@ -118,10 +122,15 @@ function sweep(
   variable: string,
   current: string,
   key: string,
-  { names = {}, decoding = false }: { names?: Readonly<Record<string, string>>; decoding?: boolean } = {},
+  {
+    names = {},
+    steps,
+    time = 'msPerStep',
+  }: { names?: Readonly<Record<string, string>>; steps?: SettingChoice['steps']; time?: string } = {},
 ) {
   const value = (entry: Entry) => names[String(entry[key])] ?? String(entry[key]);
-  return { label, field, variable, current, value, decoding };
+  const ms = (entry: Entry) => Number(entry[time]);
+  return { label, field, variable, current, value, ms, steps };
 }
 
 /**
@@ -141,10 +150,15 @@ const SWEEPS = [
   sweep('attention lanes step', 'attentionSteps', 'MCEVAL_WEBGPU_ATTENTION_LANES', 'by head size', 'lanes'),
   sweep('products step', 'productSteps', 'MCEVAL_WEBGPU_PRODUCTS', 'transposed', 'setting'),
   // Milliseconds per decoding step, not per training step: the setting decides only products of few rows.
-  sweep('few rows generation', 'fewRowsGeneration', 'MCEVAL_WEBGPU_FEW_ROWS', '16', 'setting', { decoding: true }),
+  sweep('few rows generation', 'fewRowsGeneration', 'MCEVAL_WEBGPU_FEW_ROWS', '16', 'setting', { steps: 'decoding' }),
   // On a GPU `auto` is Dawn's spin. Training steps and decoding steps apart: a decoding step waits once per token.
   sweep('wait step', 'waitSteps', 'MCEVAL_WEBGPU_WAIT', 'spin', 'setting'),
-  sweep('wait generation', 'waitGeneration', 'MCEVAL_WEBGPU_WAIT', 'spin', 'setting', { decoding: true }),
+  sweep('wait generation', 'waitGeneration', 'MCEVAL_WEBGPU_WAIT', 'spin', 'setting', { steps: 'decoding' }),
+  // A whole sampled generation's milliseconds.
+  sweep('generation join', 'generationJoins', 'MCEVAL_GENERATION_JOIN', 'under-way', 'join', {
+    steps: 'generation',
+    time: 'ms',
+  }),
 ];
 
 /**
@@ -164,7 +178,7 @@ export function settingChoices(sections: Readonly<Record<string, readonly unknow
     const measured: Record<string, number> = {};
     for (const entry of entries) {
       const value = sweep.value(entry);
-      measured[value] = (measured[value] ?? 0) + entry.msPerStep;
+      measured[value] = (measured[value] ?? 0) + sweep.ms(entry);
     }
     if (measured[sweep.current] === undefined) {
       const methods = [...new Set(entries.map((entry) => entry.method ?? 'lora'))];
@@ -175,7 +189,7 @@ export function settingChoices(sections: Readonly<Record<string, readonly unknow
     const fastest = Object.keys(measured).reduce((best, value) => (measured[value]! < measured[best]! ? value : best));
     const saving = 1 - measured[fastest]! / measured[sweep.current]!;
     const set = fastest !== sweep.current && saving > NOISE ? `${sweep.variable}=${fastest}` : null;
-    const steps = sweep.decoding ? { steps: 'decoding' as const } : {};
+    const steps = sweep.steps === undefined ? {} : { steps: sweep.steps };
     return [{ variable: sweep.variable, current: sweep.current, measured, fastest, saving, set, ...steps }];
   });
 }

@@ -19,6 +19,7 @@ import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/k
 import { fewRowsMost } from '../engine/kernels/webgpu/few-rows.js';
 import { describeWait } from '../engine/dawn-wait.js';
 import { overlapSetting } from '../engine/overlap-setting.js';
+import { generationJoin, type GenerationJoin } from '../engine/generation-join.js';
 import { describePool, poolWindowSetting } from '../engine/webgpu-pool.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
@@ -68,6 +69,11 @@ export interface DoctorResult {
     /** What the buffer pool gives back (MCEVAL_WEBGPU_POOL). */
     readonly pool: string;
   };
+  /**
+   * When prompts waiting for a generation's batch join it: under way (continuous batching) or once it has emptied
+   * (MCEVAL_GENERATION_JOIN).
+   */
+  readonly generationJoin: GenerationJoin;
   readonly ok: boolean;
 }
 
@@ -104,6 +110,7 @@ export default class Doctor extends BaseCommand {
       sandbox: { ...isolation, defaultMode },
       ...(webGpuAdapterReport() === undefined ? {} : { webgpu: webGpuAdapterReport()! }),
       ...(choice.id === 'webgpu' ? webGpuKernelReport() : {}),
+      generationJoin: generationJoin(),
       ok: matmul.relativeError < MAX_RELATIVE_ERROR,
     };
     this.log(`Node ${result.node} on ${result.platform}`);
@@ -162,6 +169,10 @@ export default class Doctor extends BaseCommand {
           `${settings.pool} (MCEVAL_WEBGPU_POOL)`,
       );
     }
+    this.log(
+      `Generation: waiting prompts join a batch ${result.generationJoin === 'under-way' ? 'under way' : 'once it has emptied'} ` +
+        '(MCEVAL_GENERATION_JOIN)',
+    );
     this.log(`Sandbox: ${describeIsolation(isolation, defaultMode)}; python ${isolation.python ?? 'not found'}`);
     if (!result.ok) process.exitCode = 1;
     return result;

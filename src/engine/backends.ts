@@ -15,6 +15,7 @@ import { groupSetting, inlineNarrowSetting, productBlocks } from './kernels/webg
 import { fewRowsMost } from './kernels/webgpu/few-rows.js';
 import { waitSetting } from './dawn-wait.js';
 import { overlapSetting } from './overlap-setting.js';
+import { generationJoin } from './generation-join.js';
 import { poolWindowSetting } from './webgpu-pool.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
@@ -188,6 +189,7 @@ export async function initEngine(
   waitSetting();
   overlapSetting();
   poolWindowSetting();
+  generationJoin();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);
   const choice = await selectBackend(request, options);

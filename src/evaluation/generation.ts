@@ -6,7 +6,7 @@
 import { tf } from '../engine/tf.js';
 import { withEvaluationContext, type ForwardContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
-import { longestFirstBatches, padBatch } from '../models/tokenizers/padding.js';
+import { longestFirst, longestFirstBatches, padBatch } from '../models/tokenizers/padding.js';
 import { DEFAULT_EVAL_BATCH } from '../generation/batch-size.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { causalLmLoss, targetMask } from '../train/loss.js';
@@ -68,11 +68,12 @@ export async function referenceNll(
 }
 
 /**
- * `decoding.samples` responses per doc (greedy when the temperature is 0), in batches of prompts taken longest first
- * (lm-eval's order: a batch pads its prompts little). Sample k of doc i draws from stream i · samples + k of
- * `decoding.seed`, so a doc's samples do not depend on which docs share its batch or how many docs are evaluated. The
- * batches share one evaluation context (`shared`'s where given): what the weights derive (DoRA's norms) is made once,
- * not once per batch.
+ * `decoding.samples` responses per doc (greedy when the temperature is 0), `batchSize` rows decoded at once, the
+ * prompts taken longest first (lm-eval's order: rows decoded together pad their prompts little) and joining the batch
+ * as its rows stop (generate's `batchSize` and MCEVAL_GENERATION_JOIN: continuous batching by default). Sample k of doc i draws from stream i · samples + k
+ * of `decoding.seed`, so a doc's samples do not depend on which docs share its batch or how many docs are evaluated.
+ * The generation runs in `shared`'s evaluation context where given: what the weights derive (DoRA's norms) is made
+ * once.
  */
 export async function generateResponses(
   model: LlamaModel,
@@ -85,31 +86,29 @@ export async function generateResponses(
 ): Promise<string[][]> {
   const perDoc = docs.map(() => [] as string[]);
   const window = model.config.maxPositionEmbeddings;
-  const requests = docs.flatMap((doc, i) => {
+  const unordered = docs.flatMap((doc, i) => {
     const ids = fitPromptToWindow(promptIds(tokenizer, doc.prompt, doc), window, task.maxNewTokens);
     return Array.from({ length: decoding.samples }, (_, k) => ({ doc: i, sample: k, ids }));
   });
-  await withEvaluationContext(async (context) => {
-    for (const { items: chunk } of longestFirstBatches(requests, batchSize)) {
-      const rows = await generate(
-        model,
-        tokenizer,
-        chunk.map((request) => request.ids),
-        {
-          maxNewTokens: task.maxNewTokens,
-          stopSequences: task.stopSequences,
-          sampling: { temperature: decoding.temperature, topK: 0, topP: decoding.topP },
-          seed: decoding.seed,
-          streams: chunk.map((request) => request.doc * decoding.samples + request.sample),
-          context,
-        },
-      );
-      rows.forEach((row, i) => {
-        const request = chunk[i]!;
-        perDoc[request.doc]![request.sample] = row.text;
-      });
-    }
-  }, shared);
+  const requests = longestFirst(unordered.map((request) => request.ids.length)).map((i) => unordered[i]!);
+  const rows = await generate(
+    model,
+    tokenizer,
+    requests.map((request) => request.ids),
+    {
+      maxNewTokens: task.maxNewTokens,
+      stopSequences: task.stopSequences,
+      sampling: { temperature: decoding.temperature, topK: 0, topP: decoding.topP },
+      seed: decoding.seed,
+      streams: requests.map((request) => request.doc * decoding.samples + request.sample),
+      batchSize,
+      context: shared,
+    },
+  );
+  rows.forEach((row, i) => {
+    const request = requests[i]!;
+    perDoc[request.doc]![request.sample] = row.text;
+  });
   return perDoc;
 }
 

@@ -3,17 +3,21 @@
  * (engine/kernels/webgpu/rope-append.ts): under a soft prompt, whose positions the cache holds first, the cached tokens
  * are those of recomputing the whole sequence and those of wasm (prompts of three lengths, left-padded, two of them
  * twice; then with rows that stop early and leave the batch). And tfjs's buffer pool grows by a cache once per
- * generation, not by one per step: a cache copied at each step left a freed buffer of every length in the pool.
+ * generation, not by one per step: a cache copied at each step left a freed buffer of every length in the pool. Rows
+ * that join a batch under way (continuous batching) get the tokens of wasm (test/continuous-batching-case.ts's sampled
+ * case), their joined cache made with room that every later step writes into.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
-import { tf } from '../../src/engine/tf.js';
+import { tf, type Tensor } from '../../src/engine/tf.js';
+import type { LlamaModel } from '../../src/models/llama/model.js';
 import { loadModel } from '../../src/models/load.js';
 import { generate } from '../../src/generation/generate.js';
 import { parsePromptTuningConfig, promptTuningMethod } from '../../src/peft/prompt-tuning/index.js';
 import { headDim } from '../../src/models/llama/config.js';
+import { SAMPLED, TEXTS, decodingPasses, joinedUnderWay } from '../continuous-batching-case.js';
 
 // Two repeated: their rows share one prompt pass, the cache (with its room) copied to each.
 const PROMPTS = ['once upon', 'a', 'the cat sat on', 'a', 'once upon'];
@@ -88,3 +92,48 @@ for (const virtualTokens of [0, 5]) {
     }
   });
 }
+
+/** Runs `body`, counting the decoding steps whose cache came back in a buffer other than the one they were given. */
+async function cacheCopies<T>(model: LlamaModel, body: () => Promise<T>): Promise<{ value: T; copies: number }> {
+  let copies = 0;
+  const decode = model.decode.bind(model);
+  model.decode = ((input, context, options = {}) => {
+    const out = decode(input, context, options);
+    const id = (t: Tensor | undefined) => (t as unknown as { dataId: object } | undefined)?.dataId;
+    if (options.past !== undefined && id(out.cache?.keys[0]) !== id(options.past.keys[0])) copies++;
+    return out;
+  }) as typeof model.decode;
+  try {
+    return { value: await body(), copies };
+  } finally {
+    model.decode = decode;
+  }
+}
+
+test('rows that join a batch under way get the tokens of wasm, their joined cache made with room that every step writes into', async () => {
+  const run = async (backend: 'wasm' | 'webgpu') => {
+    await initEngine(backend);
+    const { model, tokenizer } = loadModel('builtin:tiny');
+    try {
+      const prompts = TEXTS.map((text) => tokenizer.encode(text));
+      const generation = () => generate(model, tokenizer, prompts, { ...SAMPLED, join: 'under-way', batchSize: 4 });
+      const { value, copies } = await cacheCopies(model, () => decodingPasses(model, generation));
+      return { ...value, copies };
+    } finally {
+      model.dispose();
+    }
+  };
+  const wasm = await run('wasm');
+  const webgpu = await run('webgpu');
+  assert.ok(joinedUnderWay(wasm.passes), wasm.passes.join(' '));
+  assert.ok(joinedUnderWay(webgpu.passes), webgpu.passes.join(' '));
+  assert.deepEqual(
+    webgpu.value.map((row) => row.ids),
+    wasm.value.map((row) => row.ids),
+  );
+  webgpu.value.forEach((row, i) =>
+    row.logprobs.forEach((value, j) => assert.ok(Math.abs(value - wasm.value[i]!.logprobs[j]!) < 1e-4, `${i}, ${j}`)),
+  );
+  // A joined cache is made with room for the rows' remaining tokens: every step writes into its cache.
+  assert.equal(webgpu.copies, 0, `${webgpu.copies} steps copied the cache`);
+});

@@ -147,6 +147,14 @@ export interface HeldKeysAndValues extends KeysAndValues {
   readonly length: number;
 }
 
+/**
+ * Whether a KV cache made now has room for later steps' positions, which they write into (McevalRopeAppend: webgpu, off
+ * the tape); elsewhere a cache holds its keys alone and each step makes it anew.
+ */
+export function cachesKeepRoom(): boolean {
+  return hasKernel(ROPE_APPEND) && !tapeRecording();
+}
+
 /** A cache tensor's first `positions` positions: itself where it has no room beyond them, else a slice. */
 export function heldPositions(t: Tensor3D, positions: number): Tensor3D {
   return t.shape[1] === positions ? t : (tf.slice(t, [0, 0, 0], [-1, positions, -1]) as Tensor3D);
@@ -172,7 +180,7 @@ export function rotateIntoCache(
 ): { q: Tensor; cache: KeysAndValues } {
   const length = k.shape[1]!;
   const held = past?.length ?? 0;
-  if (!hasKernel(ROPE_APPEND) || tapeRecording() || (past === undefined && capacity === 0)) {
+  if (!cachesKeepRoom() || (past === undefined && capacity === 0)) {
     const [rotatedQ, rotatedK] = applyRopePair(q, k, tables);
     const keys = tf.reshape(rotatedK, v.shape) as Tensor3D;
     if (past === undefined) return { q: rotatedQ, cache: { keys, values: v } };
