@@ -32,7 +32,7 @@ test("a generation task's batches share one evaluation context: DoRA's norms are
   };
   try {
     const task = { ...demoCode, maxNewTokens: 4 };
-    // Five prompts in batches of 2: three generations.
+    // Five prompts, two rows decoded at a time: three prompt passes or more, in one context.
     const docs = demoCode.load(undefined).eval.slice(0, 5);
     const responses = await generateResponses(model, tokenizer, task, docs, GREEDY_DECODING, 2);
     assert.equal(responses.length, 5);

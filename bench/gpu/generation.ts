@@ -85,7 +85,7 @@ export interface StoppingShape extends GenerationShape {
  * `tokens` new tokens, temperature 1, its lowest ids ending a row (about one row in three stops by a third of the
  * way) — `batch` rows decoded at once, waiting prompts joining the batch under way or once it has emptied
  * (MCEVAL_GENERATION_JOIN). The same tokens either way (each row draws from its own stream): the generation's
- * milliseconds, its steps and the rows they ran, its dispatches.
+ * milliseconds (after the same generation untimed), its steps and the rows they ran, its dispatches.
  */
 export async function joinSpeed(
   model: LlamaModel,
@@ -108,8 +108,9 @@ export async function joinSpeed(
   let rowsRun = 0;
   const decode = model.decode.bind(model);
   try {
-    // Warm-up: compiles the prompt passes', the joining's and the steps' pipelines.
-    await generate(model, tokenizer, prompts.slice(0, 2 * batch), { ...options, maxNewTokens: Math.ceil(tokens / 4) });
+    // Warm-up: the same generation, untimed, compiles every pipeline the timed one runs (a shader may be made for each
+    // shape, and joining makes shapes that batches in turn do not).
+    await generate(model, tokenizer, prompts, { ...options, maxNewTokens: tokens });
     model.decode = ((input, ...rest) => {
       if (input.length === 1) rowsRun += input.batchSize;
       return decode(input, ...rest);

