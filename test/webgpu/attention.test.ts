@@ -1,7 +1,7 @@
 /**
  * The WGSL attention kernels (engine/kernels/webgpu) against the WebAssembly ones from the same inputs: outputs and
- * q, k, v gradients of grouped-query causal attention with past keys, left padding and a batch row with no real key
- * (every query then attends uniformly), at head sizes 8, 16, 64 and 128 (64 and 128 span several key tiles), with
+ * q, k, v gradients of grouped-query causal attention with past keys, left padding (past whole key tiles too, which
+ * the forward and dq shaders leave out) and a batch row with no real key (every query then attends uniformly), at head sizes 8, 16, 64 and 128 (64 and 128 span several key tiles), with
  * the lanes per row chosen by head size (the adapter has subgroups: lavapipe's hold 8) and with 1, 2, 4 and 8 lanes
  * set by MCEVAL_WEBGPU_ATTENTION_LANES; an encoder's bidirectional attention with right padding; and both with the
  * probabilities dropped by the same hashed mask (1, 8 and the adapter's lanes). Agreement within
@@ -57,6 +57,11 @@ const CASES: Case[] = [
   })),
   { batch: 2, queries: 40, keys: 45, heads: 4, kvHeads: 2, headDim: 128, padding: [0, 7], lanes: '8' },
   { batch: 3, queries: 5, keys: 9, heads: 4, kvHeads: 2, headDim: 8, padding: [0, 3, 9], lanes: '8' },
+  // Left padding past whole key tiles (a decoding step, new tokens on a cache): the tiles before a workgroup's first
+  // real key are left out; with 8 lanes too.
+  { batch: 3, queries: 1, keys: 150, heads: 4, kvHeads: 2, headDim: 64, padding: [0, 100, 140] },
+  { batch: 3, queries: 1, keys: 150, heads: 4, kvHeads: 2, headDim: 64, padding: [0, 100, 140], lanes: '8' },
+  { batch: 2, queries: 3, keys: 140, heads: 2, kvHeads: 1, headDim: 16, padding: [90, 3] },
   // Encoders: every query sees every real key, padding trailing; key tiles of head size 64 span 70 keys.
   { batch: 3, queries: 12, keys: 12, heads: 2, kvHeads: 2, headDim: 8, padding: [0, 4, 9], encoder: true },
   { batch: 2, queries: 70, keys: 70, heads: 2, kvHeads: 2, headDim: 64, padding: [0, 23], encoder: true },

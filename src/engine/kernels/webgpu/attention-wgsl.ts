@@ -154,24 +154,32 @@ fn findFirstRealKey(b : i32) -> i32 {
 `;
 }
 
-/** Rows of the workgroup reach keys up to the largest of their limits: found once, uniformly. */
-const WORKGROUP_BOUND = `
-var<workgroup> limits : array<i32, WG>;
-var<workgroup> workgroupLimit : i32;
+/**
+ * WGSL `fn NAME(value : i32) -> i32`: the least or greatest (`pick`) of the workgroup's invocations' values, read by
+ * every invocation uniformly (a loop bound the lanes' shuffles may run under).
+ */
+function workgroupReduction(name: string, pick: 'min' | 'max'): string {
+  return `
+var<workgroup> ${name}Values : array<i32, WG>;
+var<workgroup> ${name}Result : i32;
 
-fn workgroupBound(limit : i32) -> i32 {
-  limits[localIndex] = limit;
+fn ${name}(value : i32) -> i32 {
+  ${name}Values[localIndex] = value;
   workgroupBarrier();
   if (localIndex == 0u) {
-    var most = -1;
-    for (var i = 0; i < WG; i++) {
-      most = max(most, limits[i]);
+    var picked = ${name}Values[0];
+    for (var i = 1; i < WG; i++) {
+      picked = ${pick}(picked, ${name}Values[i]);
     }
-    workgroupLimit = most;
+    ${name}Result = picked;
   }
-  return workgroupUniformLoad(&workgroupLimit);
+  return workgroupUniformLoad(&${name}Result);
 }
 `;
+}
+
+/** Rows of the workgroup reach keys up to the largest of their limits, and from the smallest of their first keys. */
+const WORKGROUP_BOUND = workgroupReduction('workgroupBound', 'max') + workgroupReduction('workgroupBegin', 'min');
 
 /**
  * Loads TILE consecutive vectors of dh from `start` of two tensors (keys and values, or query rows and their output
@@ -233,10 +241,14 @@ fn main() {
   let evenly = first > last;
   let limit = select(last, uniforms.keys - 1, evenly);
   let end = workgroupBound(select(-1, limit, live));
+  // A row attends to no key before its batch row's first real one (a uniform row to every key): the tiles before the
+  // workgroup's first such key are left out, a decoding step's left padding. The keys scored are the same, in the same
+  // order, so the results are too.
+  let begin = workgroupBegin(select(select(first, 0, evenly), uniforms.keys, !live));
   let at = rowOffset(n, row) + slice;
   var query : array<vec4<f32>, SLICE>;
   ${parts.prologue}
-  for (var start = 0; start <= end; start += TILE) {
+  for (var start = begin; start <= end; start += TILE) {
     ${tilePairLoad('keyTile', 'valueTile', 'k', 'v', 'uniforms.keys', 'keyOffset')}
     workgroupBarrier();
     // Every invocation scores every key of the tile up to the workgroup's bound, in uniform control flow (the lanes'
