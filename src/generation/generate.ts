@@ -168,7 +168,7 @@ async function generateIn(
     context,
     prompts,
     rows: prompts.map(() => ({ ids: [], logprobs: [], text: '', chosen: 0, done: false, reason: 'max-new-tokens' })),
-    waiting: options.maxNewTokens > 0 ? prompts.map((_, i) => i) : [],
+    waiting: prompts.map((_, i) => i),
     batchSize,
     // A soft prompt's positions count the padding before a row's tokens, which joining a batch would change.
     joinUnderWay:
@@ -254,10 +254,9 @@ function nextWaiting(decoding: Decoding, free: number, underWay: boolean): numbe
   const { waiting, prompts } = decoding;
   let take = Math.min(free, waiting.length);
   if (underWay && take < waiting.length) {
-    const equal = (a: readonly number[], b: readonly number[]) =>
-      a.length === b.length && a.every((id, t) => id === b[t]);
+    const key = (at: number) => promptKey(prompts[waiting[at]!]!);
     let end = take;
-    while (end > 0 && equal(prompts[waiting[end - 1]!]!, prompts[waiting[end]!]!)) end--;
+    while (end > 0 && key(end - 1) === key(end)) end--;
     if (end > 0) take = end;
   }
   return waiting.splice(0, take);
@@ -388,7 +387,7 @@ async function promptLogits(
   const distinctOf = new Map<string, number>();
   const firsts: number[] = [];
   const source = prompts.map((ids, b) => {
-    const key = ids.join(',');
+    const key = promptKey(ids);
     if (!distinctOf.has(key)) distinctOf.set(key, firsts.push(b) - 1);
     return distinctOf.get(key)!;
   });
@@ -409,6 +408,11 @@ async function promptLogits(
   const rows = new Float32Array(prompts.length * vocab);
   source.forEach((d, b) => rows.set(logits.subarray(d * vocab, (d + 1) * vocab), b * vocab));
   return rows;
+}
+
+/** A prompt's ids as a key: equal prompts, equal keys. */
+function promptKey(ids: readonly number[]): string {
+  return ids.join(',');
 }
 
 /**
@@ -444,18 +448,22 @@ function batchTables(
  */
 function cacheRows(cache: KvCache, batchIndices: readonly number[]): KvCache {
   return tf.tidy(() => {
-    const index = Int32Array.from(batchIndices);
-    const copies = (tensors: readonly Tensor3D[]) =>
-      tensors.map((t) => {
-        const [, positions, size] = t.shape;
-        return tf.reshape(takeRows(tf.reshape(t, [t.shape[0], -1]), index), [
-          index.length,
-          positions,
-          size,
-        ]) as Tensor3D;
-      });
+    const positions = cache.keys[0]!.shape[1];
+    const index = Int32Array.from(
+      batchIndices.flatMap((b) => Array.from({ length: positions }, (_, p) => b * positions + p)),
+    );
+    const copies = (tensors: readonly Tensor3D[]) => tensors.map((t) => cachePositions(t, index, batchIndices.length));
     return { keys: copies(cache.keys), values: copies(cache.values), length: cache.length };
   });
+}
+
+/**
+ * Positions of a cache tensor ([batch, positions, width]) by their flat index (batch row · positions + position), as
+ * `rows` rows of as many positions each.
+ */
+function cachePositions(t: Tensor3D, index: Int32Array, rows: number): Tensor3D {
+  const width = t.shape[2];
+  return tf.reshape(takeRows(tf.reshape(t, [-1, width]), index), [rows, index.length / rows, width]) as Tensor3D;
 }
 
 /**
@@ -495,8 +503,8 @@ function joinedBatch(decoding: Decoding, running: BatchRows, joining: BatchRows)
   const capacity = width - 1 + decoding.maxNewTokens - fewestChosen;
   const columns = cachesKeepRoom() ? capacity : width - 1;
   const cache = tf.tidy(() => {
-    // Each joined position's row in its part's cache flattened to [rows · positions, width]. Padding (masked: any
-    // finite key and value will do) and room take the part's first held position.
+    // Each joined position's flat index in its part's cache (cachePositions). Padding (masked: any finite key and
+    // value will do) and room take the part's first held position.
     const sources = parts.map(({ state, rows, cut, width: partWidth }) => {
       const stride = state.cache!.keys[0]!.shape[1]!;
       const pad = width - partWidth;
@@ -509,14 +517,11 @@ function joinedBatch(decoding: Decoding, running: BatchRows, joining: BatchRows)
       });
       return { cache: state.cache!, index, rows: rows.length };
     });
-    const joined = (take: (cache: KvCache) => readonly Tensor3D[], i: number) => {
-      const pieces = sources.map((source) => {
-        const tensor = take(source.cache)[i]!;
-        const size = tensor.shape[2];
-        return tf.reshape(takeRows(tf.reshape(tensor, [-1, size]), source.index), [source.rows, columns, size]);
-      });
-      return tf.concat(pieces, 0) as Tensor3D;
-    };
+    const joined = (take: (cache: KvCache) => readonly Tensor3D[], i: number) =>
+      tf.concat(
+        sources.map((source) => cachePositions(take(source.cache)[i]!, source.index, source.rows)),
+        0,
+      ) as Tensor3D;
     const layers = running[0].cache!.keys.map((_, i) => i);
     return {
       keys: layers.map((i) => joined((cache) => cache.keys, i)),
