@@ -9,6 +9,7 @@
 import { tf, type Scalar } from '../src/engine/tf.js';
 import { Rng } from '../src/engine/rng.js';
 import type { ForwardContext } from '../src/models/forward-context.js';
+import { ForwardConstants } from '../src/models/forward-constants.js';
 import type { LlamaModel } from '../src/models/llama/model.js';
 import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
 import { classificationHeadGroup, type AdapterMethod } from '../src/peft/types.js';
@@ -64,9 +65,11 @@ export function causalLmStep<Config, M extends Model = LlamaModel>(
       : Int32Array.from({ length: batch * length }, (_, i) => +(i % length >= length - answer));
   return {
     async step(): Promise<number> {
+      // What a step's passes share, as fineTune's steps do (DoRA's weight norms, formed once a step).
+      const constants = new ForwardConstants();
       const loss = tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => {
-          const task = lossOf(model, input, { training: true, rng }, targets);
+          const task = lossOf(model, input, { training: true, rng, constants }, targets);
           const extra = adapter.regularizer?.();
           return extra === undefined ? task : (tf.add(task, extra) as Scalar);
         }, optimizer.parameters);
@@ -75,6 +78,7 @@ export function causalLmStep<Config, M extends Model = LlamaModel>(
         optimizer.apply(gradients, 1e-3, globalNormClipping(gradients, 1).coefficient);
         return value;
       });
+      constants.dispose();
       const [value] = await loss.data();
       loss.dispose();
       return value!;

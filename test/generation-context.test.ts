@@ -21,13 +21,20 @@ test("a generation task's batches share one evaluation context: DoRA's norms are
   const { model, tokenizer } = loadModel('builtin:tiny');
   const config = parseLoraConfig({ r: 4, alpha: 8, useDora: true, targetModules: ['q_proj', 'v_proj'] }, 't');
   const adapter = loraMethod.apply(model, config, new Rng(4));
-  // Counts the constants made: each owner's first get.
-  const get = ForwardConstants.prototype.get;
+  // Counts the constants made: each owner's first get, and each of those made together (DoRA's norms).
+  const { get, getMany } = ForwardConstants.prototype;
   let made = 0;
   ForwardConstants.prototype.get = function (owner, make) {
     return get.call(this, owner, () => {
       made++;
       return make();
+    });
+  };
+  ForwardConstants.prototype.getMany = function (owners, make) {
+    return getMany.call(this, owners, () => {
+      const tensors = make();
+      made += tensors.length;
+      return tensors;
     });
   };
   try {
@@ -46,7 +53,7 @@ test("a generation task's batches share one evaluation context: DoRA's norms are
     assert.ok(Number.isFinite(evaluation.nll));
     assert.equal(made, model.layers.length * 2);
   } finally {
-    ForwardConstants.prototype.get = get;
+    Object.assign(ForwardConstants.prototype, { get, getMany });
     adapter.dispose();
     model.dispose();
   }

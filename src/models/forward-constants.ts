@@ -19,6 +19,21 @@ export class ForwardConstants {
     return tensor;
   }
 
+  /**
+   * The tensors `owners` made for this call, made now all together by `make` (one per owner, in order) if any owner
+   * has none yet — where one dispatch forms several (DoRA's weight norms); one made for an owner that had one is freed.
+   */
+  getMany(owners: readonly object[], make: () => Tensor[]): Tensor[] {
+    if (owners.some((owner) => !this.made.has(owner))) {
+      const tensors = make();
+      owners.forEach((owner, i) => {
+        if (this.made.has(owner)) tensors[i]!.dispose();
+        else this.made.set(owner, tf.keep(tensors[i]!));
+      });
+    }
+    return owners.map((owner) => this.made.get(owner)!);
+  }
+
   dispose(): void {
     this.made.forEach((tensor) => tensor.dispose());
     this.made.clear();

@@ -12,9 +12,10 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { initEngine } from '../../src/engine/backends.js';
-import { adaptedColumnNorms } from '../../src/engine/ops/adapted-column-norms.js';
+import { adaptedColumnNorms, adaptedColumnNormsOf } from '../../src/engine/ops/adapted-column-norms.js';
 import { magnitudeScaled } from '../../src/engine/ops/magnitude-scale.js';
-import { ADAPTED_COLUMN_NORMS } from '../../src/engine/kernels/webgpu/adapted-column-norms.js';
+import { ADAPTED_COLUMN_NORMS, normsPerDispatch } from '../../src/engine/kernels/webgpu/adapted-column-norms.js';
+import type { WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 import { MAGNITUDE_SCALE, MAGNITUDE_SCALE_GRAD } from '../../src/engine/kernels/webgpu/magnitude-scale.js';
 import { Linear } from '../../src/models/layers/linear.js';
 import { DoraLayer } from '../../src/peft/lora/dora.js';
@@ -22,11 +23,13 @@ import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { assertAgree } from './agreement.js';
 import { valuesOn } from './values-on.js';
 import { normalMatrices } from './random-matrix.js';
-import { dispatchesWhile, withKernelCallCounts } from './dispatches.js';
+import { dispatchesWhile, withKernelCallCounts, withKernelCalls } from './dispatches.js';
 import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
+import { adapterConfigFor } from '../../src/peft/target-aliases.js';
+import { causalLmStep } from '../../bench/causal-lm-step.js';
 import { generate } from '../../src/generation/generate.js';
-import { fineTuneAdapterAndHead } from '../helpers.js';
+import { fineTuneAdapterAndHead, withEnv } from '../helpers.js';
 import { classLogProbabilities } from '../../src/evaluation/classification.js';
 import { scoreTokenSpans } from '../../src/generation/score.js';
 import type { LlamaModel } from '../../src/models/llama/model.js';
@@ -38,6 +41,18 @@ const NORM_SHAPES = [
   [300, 100, 8],
 ] as const;
 
+/** Layers whose norms are formed together: more than a dispatch binds, of several shapes, a rank apart between. */
+const GROUPED_SHAPES = [
+  [70, 45, 4],
+  [300, 100, 4],
+  [45, 70, 4],
+  [64, 128, 4],
+  [33, 7, 4],
+  [100, 300, 4],
+  [40, 24, 2],
+  [24, 40, 4],
+] as const;
+
 function* norms(): Iterable<Tensor> {
   const normal = normalMatrices(new Rng(31));
   for (const [rows, columns, rank] of NORM_SHAPES) {
@@ -45,14 +60,27 @@ function* norms(): Iterable<Tensor> {
     yield tf.tidy(() => adaptedColumnNorms(w, a, b, 0.75));
     tf.dispose([w, a, b]);
   }
+  const layers = GROUPED_SHAPES.map(([rows, columns, rank], l) => ({
+    weight: normal(rows, columns),
+    a: normal(rows, rank),
+    b: normal(rank, columns),
+    scale: 0.5 + l,
+  }));
+  yield* adaptedColumnNormsOf(layers);
+  tf.dispose(layers.flatMap(({ weight, a, b }) => [weight, a, b]));
 }
 
-test('webgpu adapted column norms agree with wasm', async () => {
+test("webgpu adapted column norms agree with wasm: one layer's, and several layers' in dispatches of as many as bind", async () => {
   const reference = await valuesOn('wasm', ADAPTED_COLUMN_NORMS, norms);
-  const candidate = await valuesOn('webgpu', ADAPTED_COLUMN_NORMS, norms);
-  NORM_SHAPES.forEach((shape, i) =>
+  const { value: candidate, calls } = await withKernelCalls(ADAPTED_COLUMN_NORMS, () =>
+    valuesOn('webgpu', ADAPTED_COLUMN_NORMS, norms),
+  );
+  [...NORM_SHAPES, ...GROUPED_SHAPES].forEach((shape, i) =>
     assertAgree(`norms ${shape.join('×')}`, Array.from(candidate[i]!), Array.from(reference[i]!), 1e-5),
   );
+  // One each, then the grouped layers by rank: 6 of rank 4, 1 of rank 2, 1 of rank 4.
+  const most = normsPerDispatch(tf.backend() as unknown as WebGpuBackendLike);
+  assert.equal(calls, NORM_SHAPES.length + Math.ceil(6 / most) + 2);
 });
 
 const SCALE_CASES = [
@@ -118,12 +146,13 @@ for (const dropout of [0, 0.2]) {
 }
 
 /**
- * How many weight norms `body` formed on builtin:tiny (a classification head added) with DoRA on q and v, how many
- * magnitude scalings it ran as ops of their own, and the number of DoRA layers; no tensor is left behind.
+ * How many times `body` formed weight norms on builtin:tiny (a classification head added) with DoRA on q and v, how
+ * many magnitude scalings it ran as ops of their own, the number of DoRA layers, and the dispatches that form every
+ * layer's norm once (as many layers each as the device binds); no tensor is left behind.
  */
 async function normsFormed(
   body: (model: LlamaModel, tokenizer: TextTokenizer, adapter: AppliedAdapter) => Promise<unknown>,
-): Promise<{ norms: number; scalings: number; layers: number }> {
+): Promise<{ norms: number; scalings: number; layers: number; everyLayer: number }> {
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const { model, tokenizer } = loadModel('builtin:tiny');
@@ -136,7 +165,9 @@ async function normsFormed(
   adapter.dispose();
   model.dispose();
   assert.equal(tf.memory().numTensors, before);
-  return { norms: calls[ADAPTED_COLUMN_NORMS]!, scalings: calls[MAGNITUDE_SCALE]!, layers: model.layers.length * 2 };
+  const layers = model.layers.length * 2;
+  const everyLayer = Math.ceil(layers / normsPerDispatch(tf.backend() as unknown as WebGpuBackendLike));
+  return { norms: calls[ADAPTED_COLUMN_NORMS]!, scalings: calls[MAGNITUDE_SCALE]!, layers, everyLayer };
 }
 
 const examplesOf = (tokenizer: TextTokenizer) =>
@@ -145,26 +176,26 @@ const examplesOf = (tokenizer: TextTokenizer) =>
 // Off the tape, each layer's products scale its columns as they write them (engine/ops/column-scales.ts): no scaling
 // runs as an op of its own. A training step's do, on the tape, where m takes their gradient.
 test("a generation with a DoRA adapter forms each layer's weight norm once, not once per decoding step", async () => {
-  const { norms, scalings, layers } = await normsFormed((model, tokenizer) =>
+  const { norms, scalings, everyLayer } = await normsFormed((model, tokenizer) =>
     generate(model, tokenizer, [tokenizer.encode('once upon')], { maxNewTokens: 4, eosTokenIds: [] }),
   );
-  assert.equal(norms, layers);
+  assert.equal(norms, everyLayer);
   assert.equal(scalings, 0);
 });
 
 test("a DoRA training step forms each layer's weight norm once, however many micro-batches it has", async () => {
   // Two epochs of one batch of 4, in 2 micro-batches: two steps.
-  const { norms, scalings, layers } = await normsFormed((model, tokenizer, adapter) =>
+  const { norms, scalings, layers, everyLayer } = await normsFormed((model, tokenizer, adapter) =>
     fineTuneAdapterAndHead(model, adapter, examplesOf(tokenizer).slice(0, 4), 2),
   );
-  assert.equal(norms, 2 * layers);
+  assert.equal(norms, 2 * everyLayer);
   // Each layer's, in each of the two steps' two micro-batches.
   assert.equal(scalings, 4 * layers);
 });
 
 test("classification evaluation and continuation scoring with DoRA form each layer's norm once per call", async () => {
   // Batches of 2: three forward passes a call.
-  const { norms, scalings, layers } = await normsFormed(async (model, tokenizer) => {
+  const { norms, scalings, everyLayer } = await normsFormed(async (model, tokenizer) => {
     const examples = examplesOf(tokenizer);
     await classLogProbabilities(model, examples, 2);
     await scoreTokenSpans(
@@ -173,7 +204,7 @@ test("classification evaluation and continuation scoring with DoRA form each lay
       2,
     );
   });
-  assert.equal(norms, 2 * layers);
+  assert.equal(norms, 2 * everyLayer);
   assert.equal(scalings, 0);
 });
 
@@ -201,4 +232,28 @@ test('a decoding step with DoRA on every linear layer takes as many dispatches a
   const [lora, dora] = [await perStep(false), await perStep(true)];
   assert.ok(lora > 0);
   assert.equal(dora, lora);
+});
+
+test("a DoRA step under dropout takes two dispatches a layer more than without: its rest's products", async () => {
+  await initEngine('webgpu');
+  const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  // A second step's dispatches (the first makes what later ones reuse). Each layer's own: a group's dispatch (q, k
+  // and v's without dropout) takes none of a split layer's.
+  const stepDispatches = (dropout: number) =>
+    withEnv('MCEVAL_WEBGPU_GROUPS', 'never', async () => {
+      const { model } = loadModel('builtin:tiny');
+      const lora = parseLoraConfig({ r: 4, alpha: 8, dropout, useDora: true, targetModules: targets }, 't');
+      const run = causalLmStep(model, loraMethod, adapterConfigFor(model, lora), { batch: 2, length: 16, seed: 3 });
+      try {
+        await run.step();
+        return (await dispatchesWhile([''], () => run.step())).count;
+      } finally {
+        run.dispose();
+        model.dispose();
+      }
+    });
+  const layers = loadModel('builtin:tiny').model.layers.length * targets.length;
+  const [without, under] = [await stepDispatches(0), await stepDispatches(0.1)];
+  // Each layer's rest x_r·W + b, forward and backward; the rest is the unsplit step's (the masks are made where read).
+  assert.equal(under - without, 2 * layers);
 });

@@ -27,6 +27,7 @@ import { webGpuHashedNormalsKernel } from './webgpu/hashed-normals.js';
 import { webGpuSwiGluKernels } from './webgpu/swiglu.js';
 import { webGpuCrossEntropyKernels } from './webgpu/cross-entropy.js';
 import { webGpuDrawScaleKernels } from './webgpu/draw-scales.js';
+import { webGpuFusedDrawKernels } from './webgpu/fused-draw.js';
 import { webGpuPerturbedFactorsKernels } from './webgpu/perturbed-factors.js';
 import { webGpuAdaptedColumnNormsKernel } from './webgpu/adapted-column-norms.js';
 import { webGpuMagnitudeScaleKernels } from './webgpu/magnitude-scale.js';
@@ -67,6 +68,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     ...webGpuRegularizerKernels(),
     webGpuRegularizerLogKernel(),
     ...webGpuDrawScaleKernels(),
+    ...webGpuFusedDrawKernels(),
     ...webGpuPerturbedFactorsKernels(),
     webGpuAdaptedColumnNormsKernel(),
     ...webGpuMagnitudeScaleKernels(),

@@ -31,6 +31,11 @@ export interface ColumnScaledUpdate {
   readonly factoredB?: (() => Tensor2D) | undefined;
   /** `b` is such a factored B (one more row than the rank): the op's products apply the factors (ColumnFactorsAttrs). */
   readonly columnFactors?: boolean | undefined;
+  /**
+   * The layer is split at its dropout (low-rank-linear.ts's splitsAtDropout: DoRA under dropout), the scale
+   * multiplying its dropped part alone: lowRankLinears applies it, not withColumnScales.
+   */
+  readonly splitAtDropout?: boolean | undefined;
 }
 
 /**
@@ -42,6 +47,8 @@ export function withColumnScales<L extends ColumnScaledLayer>(
   layers: readonly L[],
   run: (layers: readonly L[]) => Tensor[] | undefined,
 ): Tensor[] | undefined {
+  if (layers.some((layer) => layer.update.splitAtDropout === true))
+    throw new Error('withColumnScales: a layer split at its dropout is scaled by lowRankLinears');
   const scaled = layers.filter((layer) => layer.update.columnScale !== undefined);
   if (scaled.length === 0) return run(layers);
   if (!tapeRecording() && hasKernel(LOW_RANK_PRODUCT) && scaled.every((layer) => layer.update.factoredB !== undefined))

@@ -17,6 +17,7 @@
  * of dispatches), each formed inside the product that needs it (McevalLowRankProductInline): two dispatches a layer
  * fewer. Of layers that read the same x and are formed so, the leading ones the device can bind together run their
  * outputs as one dispatch and their input gradient as another (McevalLowRankProductGroup, McevalLowRankGradientGroup).
+ * A layer may be split at its dropout (DoRA's under dropout: splitsAtDropout below).
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { productTransposedRight } from './product.js';
@@ -46,6 +47,8 @@ import type { HashedDropout } from '../dropout-bits.js';
 import { keepMask } from './dropout.js';
 import { dropoutHash, dropoutMaskOf, type InputDropout } from './input-dropout.js';
 import { withColumnScales, type ColumnScaledUpdate } from './column-scales.js';
+import { magnitudeScaled } from './magnitude-scale.js';
+import { restGradient, restProduct } from './dropout-rest.js';
 
 export interface LowRankUpdate extends ColumnScaledUpdate {
   /** [in, r]. */
@@ -58,6 +61,17 @@ export interface LowRankUpdate extends ColumnScaledUpdate {
   /** [in, r], added to A inside the op (MonteCLoRA's sample); it receives A's gradient. */
   readonly perturbation?: Tensor2D;
 }
+
+/**
+ * A layer split at its dropout (an update with a dropout whose base product reads the dropped-out input x_d = m ⊙ x:
+ * DoRA's under dropout). The op forms its dropped part x_d·W + s·(x_d·A′)·B and its rest x_r·W + b (+ residual) with
+ * x_r = (1 − m) ⊙ x (dropout-rest.ts); the layer's output is rest + c ⊙ dropped, c its column scale (ColumnScaledUpdate's
+ * `splitAtDropout`). x's gradient takes (1 − m) ⊙ (d rest·Wᵀ) + m ⊙ (d dropped·Wᵀ + dDown·A′ᵀ): on webgpu the dropped
+ * part's inline product reads x through the mask and its input gradient masks its whole sum, and the rest is one
+ * McevalMatrixProduct each way — two dispatches each way where forming x·W and x_d·W apart took two low-rank ops, x_d's
+ * mask and the additions of their gradients. A's and B's gradients are a LoRA layer's, with every layer's of the op.
+ */
+const splitsAtDropout = (update: LowRankUpdate) => update.splitAtDropout === true;
 
 /**
  * The inline kernel's attributes for a layer's output (nothing transposed, t = x·A unscaled): its update's scaling and
@@ -115,6 +129,8 @@ interface MemberOperands {
 
 /** The part of a layer that decides whether it can join a group's dispatch. */
 interface GroupMember {
+  /** Split at its dropout: it runs its own dispatches. */
+  readonly split: boolean;
   readonly weight: Tensor2D;
   readonly flatBias: Tensor | undefined;
   readonly dropout: InputDropout | undefined;
@@ -148,6 +164,7 @@ function groupedProducts(
   const masked = members[0]!.dropout !== undefined;
   const factors = members[0]!.columnFactors;
   const joins = (m: GroupMember, l: number) =>
+    !m.split &&
     m.flatBias === undefined &&
     (m.dropout !== undefined) === masked &&
     m.columnFactors === factors &&
@@ -184,7 +201,7 @@ interface GradientMember {
   readonly b: Tensor2D;
   readonly factor: Tensor2D;
   readonly dropout: InputDropout | undefined;
-  readonly part: { readonly scaling: number };
+  readonly part: { readonly scaling: number; readonly split: boolean };
 }
 
 /**
@@ -197,7 +214,8 @@ function groupedGradients(members: readonly GradientMember[]): { dx: Tensor2D; d
   const [rows, columns] = [members[0]!.dy.shape[0], members[0]!.weight.shape[0]];
   const rank = members[0]!.factor.shape[1];
   const masked = members[0]!.dropout !== undefined;
-  const joins = (m: GradientMember) => m.factor.shape[1] === rank && (m.dropout !== undefined) === masked;
+  const joins = (m: GradientMember) =>
+    !m.part.split && m.factor.shape[1] === rank && (m.dropout !== undefined) === masked;
   const count = leadingGroup(members.length, (n) => {
     const group = members.slice(0, n);
     const candidate = { rows, inners: group.map((m) => m.weight.shape[1]), columns, rank };
@@ -249,11 +267,36 @@ export function lowRankLinear(
  * gave.
  */
 export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] {
+  if (layers.some((layer) => splitsAtDropout(layer.update))) return splitLowRankLinears(x, layers);
   return withColumnScales(layers, (plain) => unscaledLowRankLinears(x, plain))!;
 }
 
-/** lowRankLinears for layers without a column scale. */
+/**
+ * lowRankLinears where layers are split at their dropout (splitsAtDropout): a split layer's output is rest + c ⊙
+ * dropped (magnitudeScaled; rest + dropped without a column scale). The others must have no column scale.
+ */
+function splitLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] {
+  if (layers.some(({ update }) => !splitsAtDropout(update) && update.columnScale !== undefined))
+    throw new Error('lowRankLinears: a column-scaled layer beside layers split at their dropout');
+  const unscaled = layers.map((layer) => ({ ...layer, update: { ...layer.update, columnScale: undefined } }));
+  const outputs = unscaledLowRankLinears(x, unscaled);
+  let rests = layers.length;
+  return layers.map(({ update }, l) => {
+    if (!splitsAtDropout(update)) return outputs[l]!;
+    const [dropped, rest] = [outputs[l]!, outputs[rests++]!];
+    return update.columnScale === undefined
+      ? tf.add(rest, dropped)
+      : magnitudeScaled(dropped, update.columnScale, 0, rest);
+  });
+}
+
+/**
+ * lowRankLinears for layers without a column scale: their outputs, then the rests of those split at their dropout, in
+ * order.
+ */
 function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] {
+  if (layers.some(({ update }) => splitsAtDropout(update) && update.dropout === undefined))
+    throw new Error('lowRankLinears: a layer split at its dropout has none');
   const inFeatures = x.shape[x.shape.length - 1]!;
   const flat = (t: Tensor, width: number) => tf.reshape(t, [-1, width]) as Tensor2D;
   // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).
@@ -262,7 +305,11 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
   const rows = x.size / inFeatures;
   const inputDropout = (dropout?: HashedDropout): InputDropout | undefined =>
     dropout === undefined ? undefined : fused ? { hash: dropout } : { mask: keepMask([rows, inFeatures], dropout) };
+  // The op's output of a split layer's rest: after every layer's own, in the layers' order.
+  let rests = layers.length;
   const parts = layers.map(({ weight, bias, update, residual }) => ({
+    split: splitsAtDropout(update),
+    restAt: splitsAtDropout(update) ? rests++ : -1,
     weight,
     bias,
     flatBias: fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined,
@@ -301,24 +348,60 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
   };
   // [dy·Wᵀ + m ⊙ (dDown·A′ᵀ) (+ addend), dDown] with dDown = s·dy·Bᵀ by a dispatch of its own: one fused product
   // (the addend inside it), or tfjs ops (the addend added last).
+  // With `maskedSum` (a split layer's dropped part) the mask multiplies dy·Wᵀ too.
   const separateGradients = (
     scaling: number,
     dy: Tensor2D,
     { weight, b, factor, dropout }: { weight: Tensor2D; b: Tensor2D; factor: Tensor2D; dropout?: InputDropout },
     addend?: Tensor2D,
+    maskedSum = false,
   ) => {
     const dDown = narrowProduct(dy, b, { transposeW: true, scale: scaling });
     if (fused) {
       const dx = lowRankProduct(
         { x: dy, w: weight, d: dDown, e: factor, addend },
-        { transposeW: true, transposeE: true, scale: 1, dropout: dropoutHash(dropout) },
+        { transposeW: true, transposeE: true, scale: 1, dropout: dropoutHash(dropout), maskedSum },
       );
       return [dx, dDown] as const;
     }
     const low = productTransposedRight(dDown, factor);
-    const masked = dropout === undefined ? low : tf.mul(low, dropoutMaskOf(dropout, low.shape));
-    const dx = tf.add(productTransposedRight(dy, weight), masked) as Tensor2D;
+    const mask = dropout === undefined ? undefined : dropoutMaskOf(dropout, low.shape);
+    const product = productTransposedRight(dy, weight);
+    const dx = (
+      mask === undefined
+        ? tf.add(product, low)
+        : maskedSum
+          ? tf.mul(tf.add(product, low), mask)
+          : tf.add(product, tf.mul(low, mask))
+    ) as Tensor2D;
     return [addend === undefined ? dx : (tf.add(addend, dx) as Tensor2D), dDown] as const;
+  };
+  // A split layer's dropped part, [x_d·W + s·down·B, down] with down = x_d·A′: on webgpu x read through the mask by the
+  // inline product (or the fused one after the narrow product), else x_d formed first.
+  const droppedProducts = (part: Part, input: Tensor2D, factor: Tensor2D, b: Tensor2D) => {
+    const { weight, scaling, dropout } = part;
+    const hash = dropoutHash(dropout);
+    if (hash === undefined) {
+      const dropped = tf.mul(input, dropoutMaskOf(dropout!, input.shape)) as Tensor2D;
+      return separateProducts(
+        { ...part, dropout: undefined, bias: undefined, flatBias: undefined },
+        dropped,
+        factor,
+        b,
+      );
+    }
+    const shape = { rows, inner: inFeatures, columns: weight.shape[1], rank: factor.shape[1], inputMask: false };
+    if (inlines({ ...shape, others: 0 }))
+      return inlineLowRankProduct(
+        { x: input, w: weight, n: factor, e: b },
+        { ...outputInlineAttrs(part), droppedInput: hash },
+      );
+    const down = narrowProduct(input, factor, { dropout });
+    const value = lowRankProduct(
+      { x: input, w: weight, d: down, e: b },
+      { transposeW: false, transposeE: false, scale: scaling, droppedInput: hash },
+    );
+    return [value, down] as const;
   };
   const input = flat(x, inFeatures);
   // Per layer, what its backward pass reads: A′ (A plus its perturbation), B, down, W and a mask made already (saved,
@@ -340,10 +423,18 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
       });
       const grouped = groupedProducts(xs as Tensor2D, parts, operands);
       const values: Tensor[] = [];
+      const rests: Tensor[] = [];
       const saved: Tensor[] = [xs!];
       parts.forEach((part, l) => {
         const { factor, b, addend } = operands[l]!;
         const [rank, outFeatures] = [factor.shape[1], part.weight.shape[1]];
+        if (part.split) {
+          const [value, down] = droppedProducts(part, xs as Tensor2D, factor, b);
+          values.push(value);
+          rests.push(restProduct(xs as Tensor2D, part.weight, part.dropout!, part.flatBias ?? part.bias, addend));
+          saved.push(factor, b, down, part.weight, ...(madeMask(part) === undefined ? [] : [madeMask(part)!]));
+          return;
+        }
         const [value, down] =
           grouped?.[l] ??
           (inlines({
@@ -364,7 +455,7 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         saved.push(factor, b, down, part.weight, ...(mask === undefined ? [] : [mask]));
       });
       save(saved);
-      return values;
+      return [...values, ...rests];
     },
     backward: (dys, saved) => {
       // withColumnScales gives factored Bs only off the tape.
@@ -385,6 +476,8 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
       for (let l = parts.length - 1; l >= firstChained; l--) {
         const { factor, b, weight, dropout, dy, part } = members[l]!;
         const [rank, outFeatures] = [factor.shape[1], weight.shape[1]];
+        // A split layer's rest, (1 − m) ⊙ (d rest·Wᵀ), then its dropped part's, the mask on the whole sum.
+        if (part.split) dx = restGradient(dys[part.restAt] as Tensor2D, weight, dropout!, dx);
         // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] (less work; on
         // webgpu inside their kernels).
         [dx, dDowns[l]] = inlines({
@@ -404,9 +497,10 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
                 narrowScale: part.scaling,
                 scale: 1,
                 dropout: dropoutHash(dropout),
+                maskedSum: part.split,
               },
             )
-          : separateGradients(part.scaling, dy, { weight, b, factor, dropout }, dx);
+          : separateGradients(part.scaling, dy, { weight, b, factor, dropout }, dx, part.split);
       }
       const operands = members.map(({ dropout, down, dy, part }, l): LayerGradientOperands => ({
         dropout,
@@ -420,7 +514,14 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         const part = parts[l]!;
         // A perturbation added to A receives A's gradient, and the residual the output's: each its own tensor, since
         // tfjs accumulates each input's separately (a clone shares the buffer).
-        grads[l] = [dA, dB, ...(part.perturbed ? [tf.clone(dA)] : []), ...(part.added ? [tf.clone(dys[l]!)] : [])];
+        // A split layer's residual is in its rest.
+        const residualGradient = dys[part.split ? part.restAt : l]!;
+        grads[l] = [
+          dA,
+          dB,
+          ...(part.perturbed ? [tf.clone(dA)] : []),
+          ...(part.added ? [tf.clone(residualGradient)] : []),
+        ];
       });
       return [dx!, ...grads.flat()];
     },

@@ -36,11 +36,6 @@ export interface LinearAdapter {
    * forward(input, base.baseForward(input)).
    */
   lowRankUpdate?(x: Tensor, base: Linear, context: ForwardContext): LowRankUpdate | undefined;
-  /**
-   * The layer's whole output, base product included, where the adapter forms it itself when lowRankUpdate declines
-   * (DoRA under dropout, whose update reads the base product of the dropped-out input); undefined for forward.
-   */
-  ownForward?(x: Tensor, base: Linear, context: ForwardContext): Tensor | undefined;
 }
 
 export class Linear {
@@ -190,9 +185,7 @@ export class Linear {
   private genericForward(x: Tensor, context: ForwardContext): Tensor {
     if (this.adapter === undefined) return this.baseForward(x);
     const input = this.adapter.transformInput?.(x, context) ?? x;
-    return (
-      this.adapter.ownForward?.(input, this, context) ?? this.adapter.forward(input, this.baseForward(input), context)
-    );
+    return this.adapter.forward(input, this.baseForward(input), context);
   }
 
   /** W [in, out], as the low-rank op takes it. */

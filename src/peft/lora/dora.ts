@@ -6,16 +6,17 @@
  *
  * Over a frozen base the layer runs on the fused low-rank op (engine/ops/low-rank-linear.ts) — as LoRA does, so on
  * webgpu with its kernels: outside dropout y = c ⊙ (W₀x + s·ΔW x) + b, the op with a column scale; under dropout
- * y = u + (c − 1) ⊙ v with u = W₀x + b + s·ΔW x_d and v = W₀x_d + s·ΔW x_d, two such ops. Either is PEFT's sum
- * regrouped (the same terms; float32 rounds them in another order).
+ * y = W₀x_r + b + c ⊙ v with v = W₀x_d + s·ΔW x_d and x_r = (1 − m) ⊙ x = x − x_d, the op split at its dropout
+ * (W₀x = W₀x_r + W₀x_d: two base products, as PEFT's W₀x and W₀x_d; low-rank-linear.ts's splitsAtDropout). Either is
+ * PEFT's sum regrouped (the same terms; float32 rounds them in another order).
  */
 import { tf, type Tensor, type Tensor2D, type Variable } from '../../engine/tf.js';
 import { newVariable } from '../../engine/variables.js';
 import { linear } from '../../engine/ops/linear.js';
-import { lowRankLinear, type LowRankUpdate } from '../../engine/ops/low-rank-linear.js';
-import { adaptedColumnNorms } from '../../engine/ops/adapted-column-norms.js';
+import { type LowRankUpdate } from '../../engine/ops/low-rank-linear.js';
+import { adaptedColumnNormsOf, type AdaptedWeight } from '../../engine/ops/adapted-column-norms.js';
 import { magnitudeScaled, type MagnitudeScale } from '../../engine/ops/magnitude-scale.js';
-import { dropout, droppedBy } from '../../engine/ops/dropout.js';
+import { dropout } from '../../engine/ops/dropout.js';
 import type { Rng } from '../../engine/rng.js';
 import type { ForwardContext } from '../../models/forward-context.js';
 import type { Linear } from '../../models/layers/linear.js';
@@ -37,13 +38,33 @@ export class DoraLayer extends LoraLayer {
   }
 
   /**
+   * The DoRA layers whose weight norms are formed together, this one among them: its adapter's (loraMethod sets it),
+   * else itself alone.
+   */
+  normGroup: readonly DoraLayer[] = [this];
+
+  /** W₀, A, B and s, whose ‖W₀ + s·A·B‖ per output is the norm. */
+  private get adaptedWeight(): AdaptedWeight {
+    const [weight, a, b] = [this.base.weight, this.loraA, this.loraB] as unknown as Tensor2D[];
+    return { weight: weight!, a: a!, b: b!, scale: this.scaling };
+  }
+
+  /**
    * c = m / ‖W₀ + s·A·B‖ per output, the norm detached (formed inside the op that scales by c): once per call where
-   * the context shares what the weights derive (a generation's steps, a training step's micro-batches), else each pass.
+   * the context shares what the weights derive (a generation's steps, a training step's micro-batches), with every
+   * layer's of the group (on webgpu several layers a dispatch), else each pass.
    */
   private columnScale(context: ForwardContext): MagnitudeScale {
-    const [weight, a, b] = [this.base.weight, this.loraA, this.loraB] as unknown as Tensor2D[];
-    const norms = () => adaptedColumnNorms(weight!, a!, b!, this.scaling);
-    return { magnitude: this.magnitude, norms: () => context.constants?.get(this, norms) ?? norms() };
+    const constants = context.constants;
+    const group = this.normGroup;
+    const norms =
+      constants === undefined
+        ? () => adaptedColumnNormsOf([this.adaptedWeight])[0]!
+        : () =>
+            constants.getMany(group, () => adaptedColumnNormsOf(group.map((layer) => layer.adaptedWeight)))[
+              group.indexOf(this)
+            ]!;
+    return { magnitude: this.magnitude, norms };
   }
 
   /**
@@ -58,27 +79,16 @@ export class DoraLayer extends LoraLayer {
     return () => constants.get(this.magnitude, make) as Tensor2D;
   }
 
-  /** Outside dropout: the low-rank op with c as its column scale. Under dropout ownForward forms the layer. */
+  /**
+   * The low-rank op with c as its column scale; under dropout split at it, c scaling the dropped part (the file's
+   * header). Undefined over a trainable base.
+   */
   override lowRankUpdate(x: Tensor, base: Linear, context: ForwardContext): LowRankUpdate | undefined {
-    if (context.training && this.config.dropout > 0) return undefined;
     const update = super.lowRankUpdate(x, base, context);
     if (update === undefined) return undefined;
     const scale = this.columnScale(context);
+    if (update.dropout !== undefined) return { ...update, columnScale: scale, splitAtDropout: true };
     return { ...update, columnScale: scale, factoredB: this.factoredB(context, scale) };
-  }
-
-  /** The layer under dropout as u + (c − 1) ⊙ v (the file's header), over a frozen base; else undefined. */
-  ownForward(x: Tensor, base: Linear, context: ForwardContext): Tensor | undefined {
-    // LoRA's update for this pass, its dropout drawn: u's. Undefined over a trainable base.
-    const update = super.lowRankUpdate(x, base, context);
-    if (update === undefined) return undefined;
-    const weight = base.weight as unknown as Tensor2D;
-    const scale = this.columnScale(context);
-    const { dropout: drawn, ...undropped } = update;
-    if (drawn === undefined) return lowRankLinear(x, weight, base.bias, { ...undropped, columnScale: scale });
-    const u = lowRankLinear(x, weight, base.bias, update);
-    const v = lowRankLinear(droppedBy(x, drawn), weight, undefined, undropped);
-    return magnitudeScaled(v, scale, 1, u);
   }
 
   /** Over a trainable base (whose gradient the fused op does not take): u + (c − 1) ⊙ v from tfjs's products. */

@@ -15,6 +15,9 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
         ? new DoraLayer(target, config, rng.fork(target.name))
         : new LoraLayer(target.inFeatures, target.outFeatures, config, rng.fork(target.name)),
     );
+    // DoRA's weight norms are formed for all its layers at once (several a dispatch on webgpu).
+    const doraLayers = layers.filter((layer): layer is DoraLayer => layer instanceof DoraLayer);
+    doraLayers.forEach((layer) => (layer.normGroup = doraLayers));
     return {
       method: 'lora',
       groups: loraGroups(layers, config),

@@ -18,6 +18,8 @@ import {
 } from '../../engine/kernels/webgpu/draw-scales.js';
 import { mixtureWeights } from './mixture-weights.js';
 
+const runAll = (name: string, inputs: Record<string, Tensor>, attrs: object = {}) =>
+  tf.engine().runKernel(name, inputs as NamedTensorMap, attrs as NamedAttrMap) as Tensor[];
 const run = (name: string, inputs: Record<string, Tensor>, attrs: object = {}) =>
   tf.engine().runKernel(name, inputs as NamedTensorMap, attrs as NamedAttrMap) as Tensor;
 
@@ -36,15 +38,16 @@ export function sampleCovariance(
     const covariance = tf.maximum(tf.mul(scaleSquared, chiSquare), 1e-3);
     return { covariance, columnScale: tf.mul(tf.sqrt(covariance), scale) };
   }
-  const attrs = (columnScale: boolean): SampleCovarianceAttrs => ({ scale, columnScale });
+  const attrs: SampleCovarianceAttrs = { scale };
   const [covariance, columnScale] = runMultiOutputOp([s], {
     forward([sIn], save) {
       save([sIn!, chiSquare]);
-      return [false, true].map((which) => run(SAMPLE_COVARIANCE, { s: sIn!, chiSquare }, attrs(which)));
+      // Σ and ε√Σ in one dispatch.
+      return runAll(SAMPLE_COVARIANCE, { s: sIn!, chiSquare }, attrs);
     },
     backward([dCovariance, dColumnScale], [sIn, chi]) {
       const inputs = { s: sIn!, chiSquare: chi!, dCovariance: dCovariance!, dColumnScale: dColumnScale! };
-      return [run(SAMPLE_COVARIANCE_GRAD, inputs, attrs(false))];
+      return [run(SAMPLE_COVARIANCE_GRAD, inputs, attrs)];
     },
   }) as [Tensor, Tensor];
   return { covariance, columnScale };

@@ -8,9 +8,10 @@
  *
  * Where tensors read synchronously and the weights are logistic-normal, the whole draw — and the regulariser's terms
  * with it — is one op computed on the host (host-sampler.ts); elsewhere (WebGPU, exact Dirichlet weights, or when
- * asked) it is the tfjs ops below, which define it.
+ * asked) it is the tfjs ops below, which define it — on WebGPU with logistic-normal weights, where the device binds
+ * their buffers, the draw's scales with the regulariser's terms as one op (fused-draw.ts).
  */
-import { tf, type Tensor, type Tensor3D, type Variable } from '../../engine/tf.js';
+import { tf, type Scalar, type Tensor, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { batchMatMul } from '../../engine/ops/batch-matmul.js';
 import type { MonteCloraConfig } from './config.js';
 import type { LayerNoise } from './noise.js';
@@ -23,6 +24,8 @@ import { sumAll } from '../../engine/ops/sum-all.js';
 import { hashedNormals } from '../../engine/ops/hashed-normals.js';
 import { priorRows, type PriorRow } from './priors.js';
 import { factorPerturbations, perturbedFactorKernels, perturbedFactors, type WidthsDraw } from './perturbed-factors.js';
+import { fusedDraw, hasFusedDraw } from './fused-draw.js';
+import { regularizerShape, regularizerTermWeights } from './host-regularizer.js';
 
 /** One layer's part of a draw. */
 export interface LayerDraw {
@@ -60,6 +63,12 @@ export interface GroupDraw {
     readonly config: MonteCloraConfig;
     readonly perturbationSquaredNorm: number;
     readonly aSquaredNorm: number;
+  };
+  /** The device draw's regulariser, formed with it for `config` where the backend fuses the two (fused-draw.ts). */
+  readonly device?: {
+    readonly terms: Tensor;
+    readonly total: Scalar;
+    readonly config: MonteCloraConfig;
   };
 }
 
@@ -139,18 +148,19 @@ export class GroupSampler {
     const L = this.members.length;
     const chiSquare = new Float32Array(L * M * r);
     noise.forEach((draw, l) => chiSquare.set(draw.chiSquare, l * M * r));
-    const { covariance, columnScale } = sampleCovariance(
-      priorRows(this.members, 's'),
+    const scale = doubleScale ? sampleScaler * sampleScaler : sampleScaler;
+    const { covariance, columnScale, weights, device } = this.drawScales(
       tf.tensor3d(chiSquare, [L, M, r]),
-      doubleScale ? sampleScaler * sampleScaler : sampleScaler,
+      noise,
+      scale,
     );
-    const weights = this.drawWeights(noise);
     const mixing = this.config.sparseMixture ? tf.cast(tf.oneHot(tf.argMax(weights, -1), N), 'float32') : weights;
+    const drawn = { members: L, covariance, weights, ...(device === undefined ? {} : { device }) };
     if (M === 1) {
       const { perturbationOf, perturbedA, stacked } = this.perturbations(noise, mixing, columnScale);
-      return memberDraws({ members: L, covariance, weights, stacked }, perturbationOf, perturbedA);
+      return memberDraws({ ...drawn, stacked }, perturbationOf, perturbedA);
     }
-    const group: GroupDraw = { members: L, covariance, weights };
+    const group: GroupDraw = drawn;
     const [mixingOf, scaleOf] = [mixing, columnScale].map(slices) as [Slices, Slices];
     const perturbations = noise.map((draw, l) =>
       this.meanPerturbation(draw, this.members[l]!.loraA.size, mixingOf(l), scaleOf(l)),
@@ -212,13 +222,13 @@ export class GroupSampler {
     let sumsOf: Slices[];
     let scaled: Tensor[];
     if (kernels) {
-      const sums = perturbedFactors(
+      const { sums, perturbations } = perturbedFactors(
         widths.map((members) => members.map((l) => this.members[l]!.loraA)),
         stacks,
         draw,
       );
       sumsOf = sums.map((parts) => (i: number) => parts[i]!);
-      scaled = factorPerturbations(draw);
+      scaled = perturbations ?? factorPerturbations(draw);
     } else {
       const pairs = widths.map((members, w) =>
         this.widthOps(
@@ -262,20 +272,37 @@ export class GroupSampler {
     return { sums: tf.add(a, scaled), scaled };
   }
 
-  /** [L, M, N] mixture weights, logistic-normal on the stacked p at once, or exact Dirichlet per layer. */
-  private drawWeights(noise: readonly LayerNoise[]): Tensor {
+  /**
+   * Σ and ε√Σ [L, M, r] from the stacked s and the χ² draws, and the [L, M, N] mixture weights: logistic-normal on the
+   * stacked p at once — with the regulariser on them, in one op where the backend fuses the two (fused-draw.ts) — or
+   * exact Dirichlet per layer.
+   */
+  private drawScales(
+    chiSquare: Tensor,
+    noise: readonly LayerNoise[],
+    scale: number,
+  ): { covariance: Tensor; columnScale: Tensor; weights: Tensor; device?: NonNullable<GroupDraw['device']> } {
     const { components: N, outerSamples: M } = this.config;
     const L = this.members.length;
-    const p = priorRows(this.members, 'p');
+    const [s, p] = [priorRows(this.members, 's'), priorRows(this.members, 'p')];
     if (this.config.mixtureWeights === 'dirichlet') {
       const alphaOf = slices(concentration(p));
-      return tf.stack(
+      const weights = tf.stack(
         this.members.map((member, l) => dirichletWeights(alphaOf(l), noise[l]!.mixture, member.hostConcentration)),
       );
+      return { ...sampleCovariance(s, chiSquare, scale), weights };
     }
     const z = new Float32Array(L * M * N);
     noise.forEach((draw, l) => z.set(draw.mixture, l * M * N));
-    return groupMixtureWeights(p, tf.tensor3d(z, [L, M, N]));
+    const normals = tf.tensor3d(z, [L, M, N]);
+    if (!hasFusedDraw()) return { ...sampleCovariance(s, chiSquare, scale), weights: groupMixtureWeights(p, normals) };
+    const config = this.config;
+    const prior = config.randomDirichletPrior ? priorRows(this.members, 'dirichletPrior') : config.dirichletPrior;
+    const { referenceSign } = regularizerShape(config);
+    const termWeights = regularizerTermWeights(config);
+    const drawn = fusedDraw(s, p, { chiSquare, noise: normals }, prior, { scale, referenceSign, termWeights });
+    const { terms, total, ...scales } = drawn;
+    return { ...scales, device: { terms, total, config } };
   }
 }
 

@@ -41,6 +41,12 @@ export function regularizerShape(config: MonteCloraConfig): RegularizerShape {
   };
 }
 
+/** Each term's weight in the regulariser, (Σ_k weight_k · term_k) / L: β for the three KLs, 1 for C where it is on. */
+export function regularizerTermWeights(config: MonteCloraConfig): readonly [number, number, number, number] {
+  const β = config.klWeight;
+  return [β, β, β, config.cooperativeLoss ? 1 : 0];
+}
+
 /** The terms in the order they are returned: KL_G and C are averaged over the M outer samples, as in layer.ts. */
 export type RegularizerTerms = [klGaussian: number, klWishart: number, klDirichlet: number, cooperative: number];
 

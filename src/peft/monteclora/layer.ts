@@ -19,7 +19,12 @@ import { NoiseBuffer, type LayerNoise } from './noise.js';
 import { concentration } from './mixture-weights.js';
 import { GroupSampler, type GroupDraw, type LayerDraw } from './group-sampler.js';
 import { cooperativeLoss, dirichletKl, gaussianKl, wishartKl } from './kl.js';
-import { hostRegularizerTerms, regularizerShape, type RegularizerTermsOp } from './host-regularizer.js';
+import {
+  hostRegularizerTerms,
+  regularizerShape,
+  regularizerTermWeights,
+  type RegularizerTermsOp,
+} from './host-regularizer.js';
 import { readsSynchronously } from '../../engine/host-reads.js';
 import { hasRegularizerKernel, kernelRegularizer, kernelRegularizerLog } from './kernel-regularizer.js';
 
@@ -143,15 +148,17 @@ export function meanRegularizer(
     const whole =
       group.members === sampled.length &&
       sampled.every((layer, i) => layer.lastSample!.group === group && layer.lastSample!.index === i);
-    // The host draw computed the terms with the draw, for the sampler's config (a caller may ask for another).
+    // The host draw computed the terms with the draw, for the sampler's config (a caller may ask for another), and so
+    // did the device draw where the backend fuses the two (fused-draw.ts).
     const fused = whole && group.host?.config === config ? group.host : undefined;
+    const device = whole && group.device?.config === config ? group.device : undefined;
     const onHost = fused !== undefined || readsSynchronously();
-    const β = config.klWeight;
-    const termWeights = [β, β, β, config.cooperativeLoss ? 1 : 0] as const;
+    const termWeights = regularizerTermWeights(config);
     const { terms, total } =
-      fused !== undefined
+      device ??
+      (fused !== undefined
         ? weightedMean(fused.terms, termWeights, sampled.length)
-        : regularizer(sampled, group, whole, config, onHost, termWeights);
+        : regularizer(sampled, group, whole, config, onHost, termWeights));
     if (record !== undefined) record(tf.keep(regularizerLog(terms, sampled, onHost, whole ? group : undefined)));
     return total;
   });

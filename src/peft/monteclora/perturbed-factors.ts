@@ -14,6 +14,7 @@ import {
   PERTURBED_FACTORS,
   PERTURBED_FACTORS_GRAD,
   PERTURBED_FACTORS_MAX_RANK,
+  perturbationsAlongsideBindings,
   perturbedFactorBindings,
   type PerturbedFactorsAttrs,
 } from '../../engine/kernels/webgpu/perturbed-factors.js';
@@ -49,17 +50,22 @@ const numbered = (prefix: string, tensors: readonly Tensor[]) =>
 
 /**
  * Each member's A_l + its perturbation [d_in, r], width by width in member order, differentiable in each A_l, w and
- * ε√Σ. `stacks` are each width's A, [members, d_in, r], as the kernel reads them: the caller stacks them (and reads
- * them for the noise-to-A diagnostic), and they are not inputs of the op, so no gradient is formed for them. Each A_l's
- * gradient is its A′_l's, passed on: the stacked A's would be cut apart again, a few Unpack dispatches a step (six on
- * builtin:medium's 84 layers). The upstream A′ gradients are stacked once, for w's and ε√Σ's.
+ * ε√Σ; and each width's perturbations alone [members, d_in, r] (factorPerturbations' values, for the noise-to-A
+ * diagnostic: no gradient), written by the same dispatch where the device binds them, else undefined. `stacks` are each
+ * width's A, [members, d_in, r], as the kernel reads them: the caller stacks them (and reads them for the diagnostic),
+ * and they are not inputs of the op, so no gradient is formed for them. Each A_l's gradient is its A′_l's, passed on:
+ * the stacked A's would be cut apart again, a few Unpack dispatches a step (six on builtin:medium's 84 layers). The
+ * upstream A′ gradients are stacked once, for w's and ε√Σ's.
  */
 export function perturbedFactors(
   members: readonly (readonly Tensor[])[],
   stacks: readonly Tensor[],
   draw: WidthsDraw,
-): Tensor[][] {
-  const attrs = attrsOf(draw);
+): { sums: Tensor[][]; perturbations: Tensor[] | undefined } {
+  const alongside =
+    perturbationsAlongsideBindings(stacks.length) <=
+    storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+  const attrs = { ...attrsOf(draw), withPerturbations: alongside };
   const flat = members.flat();
   // Member i of width w is output firsts[w] + i: members are numbered across widths in order.
   const firsts = members.map((_, w) => members.slice(0, w).reduce((n, width) => n + width.length, 0));
@@ -67,14 +73,21 @@ export function perturbedFactors(
     forward: (inputs, save) => {
       const [mixing, columnScale] = inputs.slice(flat.length);
       save([mixing!, columnScale!]);
-      const sums = run(
+      const written = run(
         PERTURBED_FACTORS,
         { ...numbered('a', stacks), weights: mixing!, columnScale: columnScale! },
         attrs,
       );
-      return sums.flatMap((sum) => (sum.shape[0] === 1 ? [tf.reshape(sum, sum.shape.slice(1))] : tf.unstack(sum)));
+      const sums = written.slice(0, stacks.length);
+      const unstacked = sums.flatMap((sum) =>
+        sum.shape[0] === 1 ? [tf.reshape(sum, sum.shape.slice(1))] : tf.unstack(sum),
+      );
+      // The perturbations, where written, after the factors: outputs the loss does not read.
+      return [...unstacked, ...written.slice(stacks.length)];
     },
-    backward: (dys, [weights, columnScale]) => {
+    backward: (allDys, [weights, columnScale]) => {
+      // The perturbations' upstream (zeros: the diagnostic is off the loss) is left out.
+      const dys = allDys.slice(0, flat.length);
       const dSums = members.map((width, w) => tf.stack(dys.slice(firsts[w], firsts[w]! + width.length)));
       const [dWeights, dScale] = run(
         PERTURBED_FACTORS_GRAD,
@@ -85,7 +98,8 @@ export function perturbedFactors(
       return [...dys.map((d) => tf.clone(d)), dWeights!, dScale!];
     },
   });
-  return members.map((width, w) => outputs.slice(firsts[w], firsts[w]! + width.length));
+  const sums = members.map((width, w) => outputs.slice(firsts[w], firsts[w]! + width.length));
+  return { sums, perturbations: alongside ? outputs.slice(flat.length) : undefined };
 }
 
 /** Each width's [members, d_in, r]: the perturbations alone, no gradient (the noise-to-A diagnostic reads them). */

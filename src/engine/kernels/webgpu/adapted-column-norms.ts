@@ -1,66 +1,135 @@
 /**
  * `McevalAdaptedColumnNorms` on webgpu: the norm of each column of a low-rank-adapted weight, ‖W + s·A·B‖ per output
- * (DoRA's weight norm), in one dispatch that never forms the [in, out] matrix. As tfjs ops it was a product, a scaling,
- * a sum and the norm's own three or four dispatches per layer and step, through an [in, out] tensor. Each invocation
- * walks a strided slice of one column's rows (column-lanes.ts), forming each element as the ops did ((A·B)·s + W: the
- * rank summed in order), and a workgroup adds its slices in a fixed order. Not differentiable (DoRA detaches the norm).
+ * (DoRA's weight norm), in one dispatch that never forms the [in, out] matrix — for one layer, or for several (a
+ * DoRA adapter's layers, members side by side along the workgroups, as many as the device binds: four buffers each).
+ * As tfjs ops it was a product, a scaling, a sum and the norm's own three or four dispatches per layer and step,
+ * through an [in, out] tensor. Each invocation walks a strided slice of one column's rows (column-lanes.ts), forming
+ * each element as the ops did ((A·B)·s + W: the rank summed in order), and a workgroup adds its slices in a fixed order.
+ * Not differentiable (DoRA detaches the norm).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { runShader, type WebGpuBackendLike } from './shader.js';
-import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, LANES, columnWorkgroups } from './column-lanes.js';
+import { runShader, shaped, storageBuffersPerShader, type WebGpuBackendLike } from './shader.js';
+import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, COLUMNS, LANES } from './column-lanes.js';
+import { numberedMembers } from './numbered-members.js';
+import { memberName, membersSideBySide } from './low-rank-product-wgsl.js';
 
 export const ADAPTED_COLUMN_NORMS = 'McevalAdaptedColumnNorms';
 
-/** Attributes: s, the update's scaling. */
+/** Attributes: each member's s, its update's scaling (member l's inputs are w<l>, a<l> and b<l>). */
 export interface AdaptedColumnNormsAttrs {
-  readonly scale: number;
+  readonly scales: readonly number[];
 }
 
-const CODE = `${COLUMN_LANES_CODE}
+/** Storage buffers per member: W, A, B and its norms. */
+const MEMBER_BINDINGS = 4;
+
+/** The most layers one dispatch takes on this device. */
+export const normsPerDispatch = (backend: WebGpuBackendLike): number =>
+  Math.max(1, Math.floor(storageBuffersPerShader(backend) / MEMBER_BINDINGS));
+
+/** WGSL reading member `member`'s binding `name` (a switch: WGSL cannot index bindings; uniform per workgroup). */
+function memberAccess(members: number): string {
+  const cases = (body: (l: number) => string) => {
+    const lines = Array.from({ length: members - 1 }, (_, k) => `    case ${k + 1}: { ${body(k + 1)} }`);
+    return `  switch member {\n${lines.join('\n')}\n    default: { ${body(0)} }\n  }`;
+  };
+  const reader = (name: string) =>
+    `fn ${name}At(at : i32) -> f32 {\n${cases((l) => `return ${memberName(name, l)}[at];`)}\n}`;
+  const results = (l: number) => (l === 0 ? 'result' : `result${l}`);
+  return `
+var<private> member : i32;
+${['w', 'a', 'b'].map(reader).join('\n')}
+fn store(at : i32, value : f32) {
+${cases((l) => `${results(l)}[at] = value;`)}
+}`;
+}
+
+/** Fields after tfjs's: the first member's sizes and scaling, then each other member's and its first workgroup. */
+function uniformFields(members: number): string {
+  const fields = ['rows : i32, columns : i32, rank : i32, scale : f32,'];
+  for (let l = 1; l < members; l++)
+    fields.push(`rows${l} : i32, columns${l} : i32, scale${l} : f32, firstTile${l} : i32,`);
+  return fields.join(' ');
+}
+
+const code = (members: number) => `${COLUMN_LANES_CODE}${memberAccess(members)}
 fn main() {
-  let at = columnLane();
+  member = 0;
+  var firstTile = 0;
+  var rows = uniforms.rows;
+  var columns = uniforms.columns;
+  var scale = uniforms.scale;${Array.from(
+    { length: members - 1 },
+    (_, k) => `
+  if (i32(workgroupId.x) >= uniforms.firstTile${k + 1}) {
+    member = ${k + 1};
+    firstTile = uniforms.firstTile${k + 1};
+    rows = uniforms.rows${k + 1};
+    columns = uniforms.columns${k + 1};
+    scale = uniforms.scale${k + 1};
+  }`,
+  ).join('')}
+  let column = i32(localIndex) % ${COLUMNS};
+  let lane = i32(localIndex) / ${COLUMNS};
+  let j = (i32(workgroupId.x) - firstTile) * ${COLUMNS} + column;
   var squares = 0.0;
-  if (at.j < uniforms.columns) {
-    for (var i = at.lane; i < uniforms.rows; i += ${LANES}) {
+  if (j < columns) {
+    for (var i = lane; i < rows; i += ${LANES}) {
       var low = 0.0;
       for (var k = 0; k < uniforms.rank; k++) {
-        low += a[i * uniforms.rank + k] * b[k * uniforms.columns + at.j];
+        low += aAt(i * uniforms.rank + k) * bAt(k * columns + j);
       }
-      let value = low * uniforms.scale + w[i * uniforms.columns + at.j];
+      let value = low * scale + wAt(i * columns + j);
       squares += value * value;
     }
   }
-  let total = columnSum(squares, at.column);
-  if (at.lane == 0 && at.j < uniforms.columns) {
-    result[at.j] = sqrt(total);
+  let total = columnSum(squares, column);
+  if (lane == 0 && j < columns) {
+    store(j, sqrt(total));
   }
 }
 `;
 
-/** Inputs: w [in, out], a [in, r], b [r, out]; output [out]. */
+/** Inputs, per member l: w<l> [in, out], a<l> [in, r], b<l> [r, out], one rank for all; outputs each member's [out]. */
 const adaptedColumnNorms: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { w, a, b } = inputs as { w: TensorInfo; a: TensorInfo; b: TensorInfo };
-  const [rows, columns] = w.shape as [number, number];
-  const rank = a.shape[1]!;
-  return runShader(
-    backend as unknown as WebGpuBackendLike,
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const { scales } = attrs as unknown as AdaptedColumnNormsAttrs;
+  const members = numberedMembers(inputs as Record<string, TensorInfo>, scales.length, ['w', 'a', 'b']);
+  if (members.length > normsPerDispatch(gpu)) throw new Error(`${ADAPTED_COLUMN_NORMS}: more layers than binds`);
+  const rank = members[0]!.a.shape[1]!;
+  const columns = members.map((m) => m.w.shape[1]!);
+  const { firstTiles, columnTiles } = membersSideBySide(columns, COLUMNS);
+  const results = columns.slice(1).map((width) => gpu.makeTensorInfo([width], 'float32'));
+  const int = (value: number) => ({ type: 'int32' as const, data: [value] });
+  const float = (value: number) => ({ type: 'float32' as const, data: [value] });
+  const first = runShader(
+    gpu,
     {
-      key: 'McevalAdaptedColumnNorms',
-      inputs: ['w', 'a', 'b'].map((name) => ({ name, components: 1 as const })),
-      uniforms: 'rows : i32, columns : i32, rank : i32, scale : f32,',
+      key: `${ADAPTED_COLUMN_NORMS}_${members.length}`,
+      inputs: [
+        ...members.flatMap((_, l) =>
+          ['w', 'a', 'b'].map((name) => ({ name: memberName(name, l), components: 1 as const })),
+        ),
+        ...results.map((_, k) => ({ name: `result${k + 1}`, components: 1 as const, writable: true })),
+      ],
+      uniforms: uniformFields(members.length),
       workgroupSize: COLUMN_WORKGROUP,
-      dispatch: columnWorkgroups(columns),
-      outputSize: columns,
-      code: CODE,
+      dispatch: [columnTiles, 1],
+      outputSize: columns[0]!,
+      code: code(members.length),
     },
-    [w, a, b],
+    [...members.flatMap((m) => [m.w, m.a, m.b]), ...results],
     [
-      { type: 'int32', data: [rows] },
-      { type: 'int32', data: [columns] },
-      { type: 'int32', data: [rank] },
-      { type: 'float32', data: [(attrs as unknown as AdaptedColumnNormsAttrs).scale] },
+      int(members[0]!.w.shape[0]!),
+      int(columns[0]!),
+      int(rank),
+      float(scales[0]!),
+      ...members
+        .slice(1)
+        .flatMap((m, k) => [int(m.w.shape[0]!), int(columns[k + 1]!), float(scales[k + 1]!), int(firstTiles[k + 1]!)]),
     ],
   );
+  return [first, ...results].map((info, l) => shaped(info, [columns[l]!]));
 };
 
 export function webGpuAdaptedColumnNormsKernel(): KernelConfig {

@@ -10,8 +10,10 @@
  * the base product's inner steps add onto them; inlineLowRankProductCode forms d itself and adds the low-rank part
  * last, for one layer or (with members) for a group of layers that read the same x; inlineGradientGroupCode forms such
  * a group's input gradient; matrixProductCode is the base product alone. Every mask is a LoRA layer's dropout mask on
- * its input, made from its hash where it is read (hashed-dropout-wgsl.ts), so no mask is bound. Off the tape, x may be
- * formed where it is read: SwiGLU's gating of two inputs, or an RMSNorm of x (leftOperand).
+ * its input, made from its hash where it is read (hashed-dropout-wgsl.ts), so no mask is bound. For a layer split at
+ * its dropout (DoRA's), x may be read through its mask m or through 1 − m, and a mask may multiply a product's whole
+ * sum (`inputMasked`, `maskedSum`, `outputMasked`). Off the tape, x may be formed where it is read: SwiGLU's gating of
+ * two inputs, or an RMSNorm of x (leftOperand).
  */
 import { HASHED_KEEP_WGSL, dropoutAt, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
 import { gatedValue, sigmoidCode } from './swiglu.js';
@@ -59,7 +61,21 @@ export interface LowRankProductShape {
    * bias and addend are added (DoRA's c = m / ‖W + s·A·B‖ off the tape): the forward products only (E′ not transposed).
    */
   readonly columnFactors?: boolean;
+  /**
+   * x is read times its dropout mask m (`kept`: the dropped-out input) or times 1 − m (`rest`: what the dropout takes
+   * away), m made where it is read from uniforms `inputDropout…` — both products then read it so. Not with a gated or
+   * normalized x.
+   */
+  readonly inputMasked?: MaskUse;
+  /** The mask multiplies the products' whole sum, not the low-rank part alone (the input gradient of a dropped x). */
+  readonly maskedSum?: boolean;
 }
+
+/** How a product uses a dropout mask m: as it is (`kept`), or as 1 − m (`rest`, what the dropout takes away). */
+export type MaskUse = 'kept' | 'rest';
+
+/** WGSL: `mask`, an expression of a dropout mask's element (or elements), used as `use` says. */
+export const maskUsed = (mask: string, use: MaskUse): string => (use === 'kept' ? mask : `(1.0 - ${mask})`);
 
 /** Which tile an operand fills: its first row (or column) of the output tile, and how many there are. */
 interface TileSide {
@@ -85,10 +101,16 @@ export const reads =
  * `gatedInput` formed from `gate` and `up` where it is read (McevalSwiGlu's values, swiglu.ts) — with the WGSL
  * declarations that takes.
  */
-export function leftOperand(shape: Pick<LowRankProductShape, 'gatedInput' | 'normalizedInput' | 'vectorized'>): {
+export function leftOperand(
+  shape: Pick<LowRankProductShape, 'gatedInput' | 'normalizedInput' | 'vectorized' | 'inputMasked'>,
+): {
   read: Read;
   declarations: string;
 } {
+  if (shape.inputMasked !== undefined) {
+    if (shape.normalizedInput || shape.gatedInput) throw new Error('leftOperand: a masked x is read as it is stored');
+    return maskedLeftOperand(shape.inputMasked, shape.vectorized);
+  }
   if (shape.normalizedInput) return { read: (at) => `normalizedInput(${at})`, declarations: NORMALIZED_INPUT_WGSL };
   if (!shape.gatedInput) return { read: reads('x'), declarations: '' };
   const type = shape.vectorized ? 'vec4<f32>' : 'f32';
@@ -98,6 +120,23 @@ export function leftOperand(shape: Pick<LowRankProductShape, 'gatedInput' | 'nor
 fn gatedInput(at : i32) -> ${type} {
   let g = gate[at];
   return ${gatedValue('g', 'up[at]', 'gateSigmoid')};
+}`,
+  };
+}
+
+/**
+ * x read times its input mask's element (or 1 − it), made from its element index: four at a time where x is read as
+ * vec4s (at a vec4 index: its first element's is four times it).
+ */
+function maskedLeftOperand(use: MaskUse, vectorized: boolean): { read: Read; declarations: string } {
+  const [type, mask] = vectorized
+    ? ['vec4<f32>', dropoutAt4('inputDropout', 'at * 4')]
+    : ['f32', dropoutAt('inputDropout', 'at')];
+  return {
+    read: (at) => `maskedInput(${at})`,
+    declarations: `
+fn maskedInput(at : i32) -> ${type} {
+  return x[at] * ${maskUsed(mask, use)};
 }`,
   };
 }
@@ -345,8 +384,17 @@ fn main() {
   var acc : array<vec4<f32>, ${4 * blocks * blocks}>;`;
 
 /** The low-rank part's factor per output, where the shape has a mask: its element of mask `name`. */
-const outputMask = (shape: LowRankProductShape, name = 'dropout') =>
-  shape.mask ? ` * ${dropoutAt(name, 'i * columnCount + j')}` : '';
+const outputMask = (shape: Pick<LowRankProductShape, 'mask'>, name = 'dropout', use: MaskUse = 'kept') =>
+  shape.mask ? ` * ${maskUsed(dropoutAt(name, 'i * columnCount + j'), use)}` : '';
+
+/** The output mask's factors on the low-rank part and on the whole sum: one of them is empty. */
+const outputMasks = (shape: LowRankProductShape) => {
+  const mask = outputMask(shape);
+  return shape.maskedSum ? { lowRank: '', sum: mask } : { lowRank: mask, sum: '' };
+};
+
+/** Whether the shader makes masks from hashes: an output mask, or x read masked. */
+export const makesMasks = (shape: LowRankProductShape) => shape.mask || shape.inputMasked !== undefined;
 
 /** Uniform fields of the product's masks, after the variant's own: the input mask's, then the output mask's. */
 export const maskUniforms = (inputMask: boolean, mask: boolean): string =>
@@ -382,33 +430,40 @@ export function lastTerms(shape: LastTerms, value: string, factors?: FactorRow):
 
 /**
  * Inputs: x, w, d, e (vec4 arrays when `shape.vectorized`), then bias and addend where the shape has them, scalar
- * arrays. Uniforms: LOW_RANK_UNIFORMS, then maskUniforms'.
+ * arrays. Uniforms: LOW_RANK_UNIFORMS, then maskUniforms' (the input mask's where x is read masked).
  */
 export function lowRankProductCode(shape: LowRankProductShape): string {
   if (shape.columnFactors && shape.transposeE)
     throw new Error('lowRankProductCode: column factors need E untransposed');
-  const written = lastTerms(shape, 'acc[block][r]', {
+  const masks = outputMasks(shape);
+  const written = lastTerms(shape, `acc[block][r]${masks.sum}`, {
     e: reads('e'),
     rank: 'uniforms.rank',
     vectorized: shape.vectorized,
   });
-  const mask = outputMask(shape);
+  const left = leftOperand(shape);
   // The low-rank part first, scaled and masked in place, then the base product added onto it.
-  return `${opening(shape.blocks, shape.mask)}
+  return `${opening(shape.blocks, makesMasks(shape), left.declarations)}
   ${product(reads('d'), reads('e'), 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
-  ${eachOutput(`acc[block][r] = scale * acc[block][r]${mask};`)}
-  ${product(reads('x'), reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
+  ${eachOutput(`acc[block][r] = scale * acc[block][r]${masks.lowRank};`)}
+  ${product(left.read, reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
   ${eachOutput(`result[i * columnCount + j] = ${written};`)}
 }
 `;
 }
 
-/** The product alone: its loads, the tile, whether x is stored transposed ([inner, rows]), and an addend. */
+/**
+ * The product alone: its loads, the tile, whether x is stored transposed ([inner, rows]), a bias and an addend, and a
+ * dropout mask on x as it is read (LowRankProductShape's `inputMasked`) or on the product (`outputMasked`, uniforms
+ * `dropout…`), used as each says.
+ */
 export interface MatrixProductShape extends Pick<
   LowRankProductShape,
-  'vectorized' | 'transposeW' | 'addend' | 'blocks' | 'gatedInput'
+  'vectorized' | 'transposeW' | 'addend' | 'blocks' | 'gatedInput' | 'inputMasked'
 > {
   readonly transposeX: boolean;
+  readonly bias?: boolean;
+  readonly outputMasked?: MaskUse | undefined;
 }
 
 /** Fields after tfjs's own, in this order: the product's sizes. */
@@ -421,14 +476,18 @@ export const MATRIX_PRODUCT_UNIFORMS = 'rowCount : i32, columnCount : i32, inner
  * Uniforms: MATRIX_PRODUCT_UNIFORMS.
  */
 export function matrixProductCode(shape: MatrixProductShape): string {
-  if (shape.gatedInput && shape.transposeX) throw new Error('matrixProductCode: a gated input is not read transposed');
+  if ((shape.gatedInput || shape.inputMasked !== undefined) && shape.transposeX)
+    throw new Error('matrixProductCode: a gated or masked input is not read transposed');
   const placement = `
   let j0 = i32(workgroupId.x) * ${productTile(shape.blocks)};
   let columnCount = uniforms.columnCount;`;
   const left = leftOperand(shape);
-  return `${opening(shape.blocks, false, left.declarations, placement)}
+  const masked = shape.outputMasked !== undefined;
+  const mask = outputMask({ mask: masked }, 'dropout', shape.outputMasked);
+  const masks = masked || shape.inputMasked !== undefined;
+  return `${opening(shape.blocks, masks, left.declarations, placement)}
   ${product(left.read, reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc', undefined, shape.transposeX)}
-  ${eachOutput(`result[i * columnCount + j] = ${lastTerms(shape, 'acc[block][r]')};`)}
+  ${eachOutput(`result[i * columnCount + j] = ${lastTerms(shape, `acc[block][r]${mask}`)};`)}
 }
 `;
 }
@@ -631,7 +690,9 @@ ${writer('storeResult', 'result')}`,
 export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape, members = 1): string {
   if (shape.columnFactors && shape.transposeE)
     throw new Error('inlineLowRankProductCode: column factors need E untransposed');
-  const mask = outputMask(shape);
+  if (shape.inputMasked !== undefined && (narrow.inputMask || members > 1))
+    throw new Error('inlineLowRankProductCode: a masked x is read by one layer, masked once');
+  const masks = outputMasks(shape);
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
   const writesDown = !shape.normalizedInput;
@@ -663,7 +724,7 @@ const SHARE = ${(narrow.rank * tileRows) / PRODUCT_WORKGROUP};
 var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
     narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
   }${operands.declarations}${left.declarations}`;
-  return `${opening(blocks, shape.mask || narrow.inputMask, declarations, operands.placement)}
+  return `${opening(blocks, makesMasks(shape) || narrow.inputMask, declarations, operands.placement)}
   let narrowRow = i32(localIndex) % TILE_ROWS;
   let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;
   var narrow : array<f32, SHARE>;${shape.normalizedInput ? normalizationPrologue : ''}
@@ -692,7 +753,7 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              ${operands.storeResult('i * columnCount + j', lastTerms(shape, `acc[block][r] + scale * low${mask}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}
+              ${operands.storeResult('i * columnCount + j', lastTerms(shape, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}
 }
 `;
 }

@@ -4,8 +4,10 @@
  * (x·W + b + s·(x·A)·B) and for its input gradient (dy·Wᵀ + mask ⊙ (dDown·Aᵀ)); elsewhere that op composes tfjs ops.
  * Beside it: the inline variant (x·A formed in the same pass), and that variant for a group of layers that read one x,
  * their outputs in one dispatch and their input gradient in another. A mask is a LoRA layer's dropout, given by its
- * hash (attributes) and made in the shader where it is read: no mask is bound, written or kept. For forward passes off
- * the tape the inline variant may form x where it reads it: SwiGLU's gating of `gate` and `up`, or x RMS-normalized.
+ * hash (attributes) and made in the shader where it is read: no mask is bound, written or kept — on x's reads in both
+ * products (`droppedInput`) and on an input gradient's whole sum (`maskedSum`) too, for a layer split at its dropout
+ * (low-rank-linear.ts). For forward passes off the tape the inline variant may form x where it reads it: SwiGLU's
+ * gating of `gate` and `up`, or x RMS-normalized.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { UserError } from '../../../errors.js';
@@ -29,6 +31,7 @@ import {
   inlineLowRankProductCode,
   inlineWorkgroupBytes,
   lowRankProductCode,
+  makesMasks,
   maskUniforms,
   productTile,
   type InlineNarrowShape,
@@ -69,6 +72,13 @@ export interface LowRankProductAttrs extends ColumnFactorsAttrs {
   readonly transposeE: boolean;
   readonly scale: number;
   readonly dropout?: HashedDropout | undefined;
+  /** `dropout`'s mask multiplies the whole sum, the base product's too (the input gradient of a dropped-out x). */
+  readonly maskedSum?: boolean | undefined;
+  /**
+   * x is read dropped out by this dropout's mask (shaped like x), in the base product too — and, in the inline
+   * variant, in t (which then takes no `inputDropout`).
+   */
+  readonly droppedInput?: HashedDropout | undefined;
 }
 
 /**
@@ -309,20 +319,39 @@ function tiling(rows: number, columns: number, inner: number, rank: number, bloc
   };
 }
 
-/** The shape a call compiles for: its loads, transposes, the optional inputs and output mask it has, and the tile. */
+/**
+ * The shape a call compiles for: its loads, transposes, the optional inputs and masks it has (an output mask on the
+ * low-rank part or the whole sum, x read dropped out), and the tile.
+ */
 function shapeOf(
   vectorized: boolean,
-  { transposeW, transposeE, dropout }: Pick<LowRankProductAttrs, 'transposeW' | 'transposeE' | 'dropout'>,
+  attrs: Pick<LowRankProductAttrs, 'transposeW' | 'transposeE' | 'dropout' | 'maskedSum' | 'droppedInput'>,
   { bias, addend }: Partial<Record<'bias' | 'addend', TensorInfo>>,
   blocks: ProductBlocks,
 ): LowRankProductShape {
+  const { transposeW, transposeE, dropout, maskedSum, droppedInput } = attrs;
   const given = (input?: unknown) => input !== undefined;
-  return { vectorized, transposeW, transposeE, bias: given(bias), mask: given(dropout), addend: given(addend), blocks };
+  if (maskedSum === true && dropout === undefined) throw new Error('a product whose sum is masked needs the mask');
+  return {
+    vectorized,
+    transposeW,
+    transposeE,
+    bias: given(bias),
+    mask: given(dropout),
+    addend: given(addend),
+    blocks,
+    ...(maskedSum === true ? { maskedSum } : {}),
+    ...(droppedInput === undefined ? {} : { inputMasked: 'kept' as const }),
+  };
 }
+
+/** Flags of the masks a shape has beyond `mask`, for its shader's key: the whole sum masked, x read masked. */
+const maskFlags = (shape: LowRankProductShape) => [shape.maskedSum === true, shape.inputMasked !== undefined];
 
 const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, w, d, e, bias, addend } = inputs as unknown as LowRankProductInputs;
-  const { transposeW, transposeE, scale, dropout, columnFactors } = attrs as unknown as LowRankProductAttrs;
+  const { scale, dropout, droppedInput, columnFactors, ...sides } = attrs as unknown as LowRankProductAttrs;
+  const { transposeW, transposeE } = sides;
   const [rows, inner] = x.shape as [number, number];
   const rank = d.shape[1]!;
   const factors = columnFactors === true;
@@ -331,11 +360,21 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
   const blocks = productBlocks();
   const shape = {
-    ...shapeOf(vectorized, { transposeW, transposeE, dropout }, { bias, addend }, blocks),
+    ...shapeOf(vectorized, { ...sides, dropout, droppedInput }, { bias, addend }, blocks),
     columnFactors,
   };
   // One compiled shader per combination (tfjs caches pipelines by key).
-  const flags = [vectorized, transposeW, transposeE, shape.bias, shape.mask, shape.addend, blocks === 2, factors];
+  const flags = [
+    vectorized,
+    transposeW,
+    transposeE,
+    shape.bias,
+    shape.mask,
+    shape.addend,
+    blocks === 2,
+    factors,
+    ...maskFlags(shape),
+  ];
   const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
   const optional = optionalInputs({ bias, addend });
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
@@ -344,22 +383,25 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       key: `McevalLowRankProduct_${flags.map(Number).join('')}`,
       inputs: [...operands, ...optional.declarations],
-      uniforms: `${LOW_RANK_UNIFORMS} ${maskUniforms(false, shape.mask)}`,
+      uniforms: `${LOW_RANK_UNIFORMS} ${maskUniforms(droppedInput !== undefined, shape.mask)}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch,
       outputSize: rows * columns,
       code: lowRankProductCode(shape),
     },
     [x, w, d, e, ...optional.tensors],
-    [...sizes, float(scale), ...dropoutUniformValues(dropout)],
+    [...sizes, float(scale), ...dropoutUniformValues(droppedInput, dropout)],
   );
   return shaped(output, [rows, columns]);
 };
 
 const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const { w, n, e, bias, addend, normWeight, ...leftInputs } = inputs as unknown as InlineProductInputs;
-  const { transposeW, transposeN, transposeE, scale, narrowScale, dropout, inputDropout, normEps, columnFactors } =
+  const { transposeN, scale, narrowScale, inputDropout, normEps, columnFactors, ...masking } =
     attrs as unknown as InlineProductAttrs;
+  const { transposeW, transposeE, dropout, droppedInput } = masking;
+  if (droppedInput !== undefined && inputDropout !== undefined)
+    throw new Error(`${LOW_RANK_PRODUCT_INLINE}: x is read dropped out once, by droppedInput or by inputDropout`);
   const gpu = backend as unknown as WebGpuBackendLike;
   const left = leftOperandOf(leftInputs, 4);
   const normalized = normWeight !== undefined;
@@ -371,7 +413,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const blocks = productBlocks();
   const shape = {
-    ...shapeOf(true, { transposeW, transposeE, dropout }, { bias, addend }, blocks),
+    ...shapeOf(true, masking, { bias, addend }, blocks),
     gatedInput: left.gated,
     normalizedInput: normalized,
     columnFactors: factors,
@@ -388,6 +430,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     left.gated,
     normalized,
     factors,
+    ...maskFlags(shape),
   ];
   const down = normalized ? undefined : gpu.makeTensorInfo([rows * rank], 'float32');
   const normalization = normalizationBinding(normWeight, normEps);
@@ -395,7 +438,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
   const few = fewRowsShape(gpu, {
     rows,
-    unsupported: transposeW || transposeN || transposeE || narrow.inputMask || shape.mask,
+    unsupported: transposeW || transposeN || transposeE || narrow.inputMask || makesMasks(shape),
     bias: shape.bias,
     addend: shape.addend,
     gatedInput: left.gated,
@@ -420,7 +463,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
         ...optional.declarations,
         ...normalization.declarations,
       ],
-      uniforms: `${INLINE_UNIFORMS} ${maskUniforms(narrow.inputMask, shape.mask)}${normalization.uniforms}`,
+      uniforms: `${INLINE_UNIFORMS} ${maskUniforms(narrow.inputMask || droppedInput !== undefined, shape.mask)}${normalization.uniforms}`,
       workgroupSize: PRODUCT_WORKGROUP,
       outputSize: rows * columns,
       code: few === undefined ? inlineLowRankProductCode(shape, narrow) : fewRowsProductCode(few),
@@ -430,7 +473,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       ...sizes,
       float(scale),
       float(narrowScale),
-      ...dropoutUniformValues(inputDropout, dropout),
+      ...dropoutUniformValues(inputDropout ?? droppedInput, dropout),
       ...normalization.values,
     ],
   );

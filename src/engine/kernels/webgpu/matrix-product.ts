@@ -6,22 +6,43 @@
  * LM head's logits x·Eᵀ — are as large as the layers' own. engine/ops/product.ts runs them here
  * (MCEVAL_WEBGPU_PRODUCTS), and a plain frozen layer's output with the residual stream added as it is written, leaving
  * to tfjs the products it gives its programs for few workgroups (a classifier's columns) — but for those of few rows
- * (a decoding step's), which run on the few-rows shader (few-rows.ts).
+ * (a decoding step's), which run on the few-rows shader (few-rows.ts). The rest of a layer split at its dropout
+ * (ops/dropout-rest.ts) runs here too: x read through 1 − its mask, or the product times 1 − it, with a bias.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { environmentChoice } from '../../environment-choice.js';
 import { leftOperandOf, productBlocks, type LeftInputs } from './low-rank-product.js';
-import { MATRIX_PRODUCT_UNIFORMS, PRODUCT_WORKGROUP, matrixProductCode, productTile } from './low-rank-product-wgsl.js';
+import {
+  MATRIX_PRODUCT_UNIFORMS,
+  PRODUCT_WORKGROUP,
+  maskUniforms,
+  matrixProductCode,
+  productTile,
+  type MaskUse,
+} from './low-rank-product-wgsl.js';
 import { intUniform, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
+import type { HashedDropout } from '../../dropout-bits.js';
 import { fewRowsColumnTiles, fewRowsDispatch, fewRowsMost, fewRowsShape } from './few-rows.js';
 import { fewRowsProductCode } from './few-rows-product-wgsl.js';
 
 export const MATRIX_PRODUCT = 'McevalMatrixProduct';
 
-/** x′ = xᵀ when `transposeX` (x stored [inner, rows]), W′ = Wᵀ when `transposeW` (W stored [columns, inner]). */
+/**
+ * x′ = xᵀ when `transposeX` (x stored [inner, rows]), W′ = Wᵀ when `transposeW` (W stored [columns, inner]); a dropout
+ * mask on x as it is read (x not transposed) or on the product before the bias and addend, made from its hash.
+ */
 export interface MatrixProductAttrs {
   readonly transposeX: boolean;
   readonly transposeW: boolean;
+  readonly inputMask?: MaskedBy | undefined;
+  readonly outputMask?: MaskedBy | undefined;
+}
+
+/** A dropout's mask m as a product uses it: m, or 1 − m (low-rank-product-wgsl.ts's MaskUse). */
+export interface MaskedBy {
+  readonly dropout: HashedDropout;
+  readonly use: MaskUse;
 }
 
 const SETTING = 'MCEVAL_WEBGPU_PRODUCTS';
@@ -61,17 +82,18 @@ export function matrixProductOnFewRows(rows: number, inner: number, columns: num
 }
 
 /**
- * Inputs: x (or, not transposed, SwiGLU's gating of `gate` and `up`, formed as it is read: LeftInputs), w, and an
- * addend [rows, columns] added to the product as it is written (a residual stream), if any.
+ * Inputs: x (or, not transposed, SwiGLU's gating of `gate` and `up`, formed as it is read: LeftInputs), w, and a bias
+ * [columns] and an addend [rows, columns] added to the product as it is written (a residual stream), if any.
  */
 export interface MatrixProductInputs extends LeftInputs {
   readonly w: TensorInfo;
+  readonly bias?: TensorInfo;
   readonly addend?: TensorInfo;
 }
 
 const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { w, addend, ...leftInputs } = inputs as unknown as MatrixProductInputs;
-  const { transposeX, transposeW } = attrs as unknown as MatrixProductAttrs;
+  const { w, bias, addend, ...leftInputs } = inputs as unknown as MatrixProductInputs;
+  const { transposeX, transposeW, inputMask, outputMask } = attrs as unknown as MatrixProductAttrs;
   const stored = leftOperandOf(leftInputs, 1).shape;
   const [rows, inner] = (transposeX ? [stored[1], stored[0]] : stored) as [number, number];
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
@@ -81,11 +103,14 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const blocks = productBlocks();
   const tile = productTile(blocks);
   const added = addend !== undefined;
-  const flags = [vectorized, transposeX, transposeW, added, blocks === 2, left.gated];
+  const biased = bias !== undefined;
+  const masks = [inputMask?.use ?? '', outputMask?.use ?? ''];
+  const flags = [vectorized, transposeX, transposeW, added, blocks === 2, left.gated, biased];
   const gpu = backend as unknown as WebGpuBackendLike;
   const few = fewRowsShape(gpu, {
     rows,
-    unsupported: !matrixProductOnFewRows(rows, inner, columns, transposeX),
+    unsupported:
+      !matrixProductOnFewRows(rows, inner, columns, transposeX) || biased || [inputMask, outputMask].some(Boolean),
     bias: false,
     addend: added,
     gatedInput: left.gated,
@@ -97,15 +122,18 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       ...(few === undefined
         ? {
-            key: `McevalMatrixProduct_${flags.map(Number).join('')}`,
+            key: `McevalMatrixProduct_${flags.map(Number).join('')}_${masks.join('_')}`,
             dispatch: [Math.ceil(columns / tile), Math.ceil(rows / tile)] as const,
             code: matrixProductCode({
               vectorized,
               transposeX,
               transposeW,
               addend: added,
+              bias: biased,
               blocks,
               gatedInput: left.gated,
+              inputMasked: inputMask?.use,
+              outputMasked: outputMask?.use,
             }),
           }
         : {
@@ -116,14 +144,15 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       inputs: [
         ...left.declarations,
         { name: 'w', components: vectorized ? 4 : 1 },
+        ...(biased ? [{ name: 'bias', components: 1 } as const] : []),
         ...(added ? [{ name: 'addend', components: 1 } as const] : []),
       ],
-      uniforms: MATRIX_PRODUCT_UNIFORMS,
+      uniforms: `${MATRIX_PRODUCT_UNIFORMS} ${maskUniforms(inputMask !== undefined, outputMask !== undefined)}`,
       workgroupSize: PRODUCT_WORKGROUP,
       outputSize: rows * columns,
     },
-    [...left.tensors, w, ...(added ? [addend] : [])],
-    [rows, columns, inner].map(intUniform),
+    [...left.tensors, w, ...(biased ? [bias] : []), ...(added ? [addend] : [])],
+    [...[rows, columns, inner].map(intUniform), ...dropoutUniformValues(inputMask?.dropout, outputMask?.dropout)],
   );
   return shaped(output, [rows, columns]);
 };

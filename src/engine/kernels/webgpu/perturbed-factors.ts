@@ -7,7 +7,8 @@
  * are registered:
  *  - `McevalPerturbedFactors`: each width's stacked A `a0`, `a1`, … [members, d_in, r] (left out: the perturbations
  *    alone, for the noise-to-A diagnostic), the mixture weights w [L, 1, N] and the columns' scale ε√Σ [L, 1, r] of
- *    every layer, the members' noise keys and each width's first row → one [members, d_in, r] per width;
+ *    every layer, the members' noise keys and each width's first row → one [members, d_in, r] per width (and, with
+ *    `withPerturbations`, the perturbations alone too, one more per width);
  *  - `McevalPerturbedFactorsGrad`: each width's upstream gradient `dSums0`, … [members, d_in, r], w and ε√Σ → ∂w
  *    [L, 1, N], and ∂(ε√Σ) [L, 1, r] as a second output, zero in the rows of no width. One workgroup per layer row
  *    sums its member's d_in·r terms in a fixed order, drawing the noise again.
@@ -36,6 +37,8 @@ export interface PerturbedFactorsAttrs {
   readonly firsts: readonly number[];
   readonly members: readonly number[];
   readonly rows: readonly number[];
+  /** With the A's: write each width's perturbations as well, after the factors (perturbationsFit). */
+  readonly withPerturbations?: boolean;
 }
 
 /**
@@ -43,6 +46,9 @@ export interface PerturbedFactorsAttrs {
  * gradient the keys, w, ε√Σ, an upstream gradient each and its two results.
  */
 export const perturbedFactorBindings = (widths: number) => Math.max(3 + 2 * widths, 5 + widths);
+
+/** Storage buffers the forward binds writing the perturbations beside the factors: one more per width. */
+export const perturbationsAlongsideBindings = (widths: number) => 3 + 3 * widths;
 
 const FORWARD_WORKGROUP = 256;
 const GRAD_WORKGROUP = 256;
@@ -64,11 +70,18 @@ fn noise(key : u32, n : i32, k : i32, size : i32) -> f32 {
   return hashedNormalAt(key, u32(n * size + k));
 }`;
 
-/** The forward's part for width w: value e of its factors, into `result` (width 0) or `out<w>`. */
-function widthFactor(w: number, withMeans: boolean): string {
+/**
+ * The forward's part for width w: value e of its factors, into `result` (width 0) or `out<w>`, and with
+ * `perturbations` the perturbation alone into `perturbation<w>`.
+ */
+function widthFactor(w: number, withMeans: boolean, perturbations: boolean): string {
   const u = (field: string) => `uniforms.${field}${w}`;
   const target = w === 0 ? 'result' : `out${w}`;
   const mean = withMeans ? `a${w}[e] + ` : '';
+  const alone = perturbations
+    ? `
+  perturbation${w}[e] = mixed * scale;`
+    : '';
   return `
 fn factor${w}(e : i32) {
   let l = e / ${u('size')};
@@ -79,14 +92,15 @@ fn factor${w}(e : i32) {
   for (var n = 0; n < uniforms.components; n++) {
     mixed += f32(weights[row * uniforms.components + n]) * noise(key, n, k, ${u('size')});
   }
-  ${target}[e] = ${mean}mixed * columnScale[row * uniforms.rank + k % uniforms.rank];
+  let scale = columnScale[row * uniforms.rank + k % uniforms.rank];${alone}
+  ${target}[e] = ${mean}mixed * scale;
 }`;
 }
 
-const forwardCode = (widths: number, withMeans: boolean) => `
+const forwardCode = (widths: number, withMeans: boolean, perturbations: boolean) => `
 ${HASHED_NORMAL_WGSL}
 ${NOISE}
-${Array.from({ length: widths }, (_, w) => widthFactor(w, withMeans)).join('\n')}
+${Array.from({ length: widths }, (_, w) => widthFactor(w, withMeans, perturbations)).join('\n')}
 
 fn main() {
   let e = ${ELEMENT_INDEX(FORWARD_WORKGROUP)};${Array.from(
@@ -212,17 +226,21 @@ const perturbedFactors: KernelFunc = ({ inputs, backend, attrs }) => {
   const components = weights.shape[weights.shape.length - 1]!;
   const sizes = settings.members.map((members, w) => members * settings.rows[w]! * rank);
   const rest = sizes.slice(1).map((size) => gpu.makeTensorInfo([size], 'float32'));
+  const alone = withMeans && settings.withPerturbations === true;
+  const perturbations = alone ? sizes.map((size) => gpu.makeTensorInfo([size], 'float32')) : [];
+  const written = (name: string) => ({ name, components: 1 as const, writable: true });
   const first = withHostKeys(gpu, settings.keys, (keys) =>
     runShader(
       gpu,
       {
-        key: `McevalPerturbedFactors_${widths}_${Number(withMeans)}`,
+        key: `McevalPerturbedFactors_${widths}_${Number(withMeans)}${Number(alone)}`,
         inputs: [
           ...['keys', ...means.map((_, w) => `a${w}`), 'weights', 'columnScale'].map((name) => ({
             name,
             components: 1 as const,
           })),
-          ...rest.map((_, w) => ({ name: `out${w + 1}`, components: 1 as const, writable: true })),
+          ...rest.map((_, w) => written(`out${w + 1}`)),
+          ...perturbations.map((_, w) => written(`perturbation${w}`)),
         ],
         uniforms: uniformFields(widths),
         workgroupSize: FORWARD_WORKGROUP,
@@ -231,13 +249,14 @@ const perturbedFactors: KernelFunc = ({ inputs, backend, attrs }) => {
           FORWARD_WORKGROUP,
         ),
         outputSize: sizes[0]!,
-        code: forwardCode(widths, withMeans),
+        code: forwardCode(widths, withMeans, alone),
       },
-      [keys, ...means, weights, columnScale, ...rest],
+      [keys, ...means, weights, columnScale, ...rest, ...perturbations],
       uniforms(settings, rank, components),
     ),
   );
-  return [first, ...rest].map((info, w) => shaped(info, factorShape(settings, w, rank)));
+  const shapedByWidth = (infos: TensorInfo[]) => infos.map((info, w) => shaped(info, factorShape(settings, w, rank)));
+  return [...shapedByWidth([first, ...rest]), ...shapedByWidth(perturbations)];
 };
 
 const perturbedFactorsGrad: KernelFunc = ({ inputs, backend, attrs }) => {
