@@ -82,7 +82,8 @@ export function perturbedFactors(
       const unstacked = sums.flatMap((sum) =>
         sum.shape[0] === 1 ? [tf.reshape(sum, sum.shape.slice(1))] : tf.unstack(sum),
       );
-      // The perturbations, where written, after the factors: outputs the loss does not read.
+      // The perturbations, where written, after the factors: outputs the loss does not read. tfjs gives each a zero
+      // upstream gradient made on the host, which the backward pass leaves unread, so it never reaches the device.
       return [...unstacked, ...written.slice(stacks.length)];
     },
     backward: (allDys, [weights, columnScale]) => {

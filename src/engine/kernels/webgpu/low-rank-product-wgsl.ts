@@ -442,7 +442,8 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
     vectorized: shape.vectorized,
   });
   const left = leftOperand(shape);
-  // The low-rank part first, scaled and masked in place, then the base product added onto it.
+  // The low-rank part first, scaled and masked in place (or, with `maskedSum`, the sum masked as written), then the base
+  // product added onto it.
   return `${opening(shape.blocks, makesMasks(shape), left.declarations)}
   ${product(reads('d'), reads('e'), 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
   ${eachOutput(`acc[block][r] = scale * acc[block][r]${masks.lowRank};`)}

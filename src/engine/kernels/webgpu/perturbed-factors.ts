@@ -37,7 +37,7 @@ export interface PerturbedFactorsAttrs {
   readonly firsts: readonly number[];
   readonly members: readonly number[];
   readonly rows: readonly number[];
-  /** With the A's: write each width's perturbations as well, after the factors (perturbationsFit). */
+  /** With the A's: write each width's perturbations as well, after the factors (perturbationsAlongsideBindings). */
   readonly withPerturbations?: boolean;
 }
 
