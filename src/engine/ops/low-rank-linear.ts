@@ -162,15 +162,18 @@ function groupedProducts(
   if (!hasKernel(LOW_RANK_PRODUCT_GROUP)) return undefined;
   const rank = operands[0]!.factor.shape[1];
   const masked = members[0]!.dropout !== undefined;
+  // Layers split at their dropout read x through their masks in both products: all or none of a group.
+  const split = members[0]!.split;
   const factors = members[0]!.columnFactors;
+  // A split layer's bias and residual are its rest's, not its dropped part's.
   const joins = (m: GroupMember, l: number) =>
-    !m.split &&
-    m.flatBias === undefined &&
+    m.split === split &&
+    (split || (m.flatBias === undefined && operands[l]!.addend === undefined)) &&
     (m.dropout !== undefined) === masked &&
     m.columnFactors === factors &&
-    operands[l]!.addend === undefined &&
     operands[l]!.factor.shape[1] === rank;
-  const candidate = { rows: x.shape[0], inner: x.shape[1], rank, inputMask: masked };
+  // A split layer's mask takes no workgroup tile: it is made as x is loaded.
+  const candidate = { rows: x.shape[0], inner: x.shape[1], rank, inputMask: masked && !split };
   const count = leadingGroup(members.length, (n) => {
     const group = members.slice(0, n);
     const columns = group.map((m) => m.weight.shape[1]);
@@ -189,6 +192,7 @@ function groupedProducts(
     scales: group.map((m) => m.scaling),
     inputDropouts: masked ? group.map((m) => dropoutHash(m.dropout)!) : undefined,
     columnFactors: factors,
+    droppedInputs: split,
   };
   const outputs = tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, inputs as never, attrs as never) as Tensor2D[];
   return group.map((_, l) => [outputs[l]!, outputs[count + l]!]);
@@ -429,7 +433,7 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         const { factor, b, addend } = operands[l]!;
         const [rank, outFeatures] = [factor.shape[1], part.weight.shape[1]];
         if (part.split) {
-          const [value, down] = droppedProducts(part, xs as Tensor2D, factor, b);
+          const [value, down] = grouped?.[l] ?? droppedProducts(part, xs as Tensor2D, factor, b);
           values.push(value);
           rests.push(restProduct(xs as Tensor2D, part.weight, part.dropout!, part.flatBias ?? part.bias, addend));
           saved.push(factor, b, down, part.weight, ...(madeMask(part) === undefined ? [] : [madeMask(part)!]));

@@ -103,13 +103,14 @@ export const reads =
  */
 export function leftOperand(
   shape: Pick<LowRankProductShape, 'gatedInput' | 'normalizedInput' | 'vectorized' | 'inputMasked'>,
+  masksFrom = 'uniforms.',
 ): {
   read: Read;
   declarations: string;
 } {
   if (shape.inputMasked !== undefined) {
     if (shape.normalizedInput || shape.gatedInput) throw new Error('leftOperand: a masked x is read as it is stored');
-    return maskedLeftOperand(shape.inputMasked, shape.vectorized);
+    return maskedLeftOperand(shape.inputMasked, shape.vectorized, masksFrom);
   }
   if (shape.normalizedInput) return { read: (at) => `normalizedInput(${at})`, declarations: NORMALIZED_INPUT_WGSL };
   if (!shape.gatedInput) return { read: reads('x'), declarations: '' };
@@ -126,19 +127,13 @@ fn gatedInput(at : i32) -> ${type} {
 
 /**
  * x read times its input mask's element (or 1 − it), made from its element index: four at a time where x is read as
- * vec4s (at a vec4 index: its first element's is four times it).
+ * vec4s (at a vec4 index: its first element's is four times it). An expression read where x is loaded, in main(): the
+ * mask's fields come from `masksFrom` (the uniforms, or a group member's, chosen into main's variables).
  */
-function maskedLeftOperand(use: MaskUse, vectorized: boolean): { read: Read; declarations: string } {
-  const [type, mask] = vectorized
-    ? ['vec4<f32>', dropoutAt4('inputDropout', 'at * 4')]
-    : ['f32', dropoutAt('inputDropout', 'at')];
-  return {
-    read: (at) => `maskedInput(${at})`,
-    declarations: `
-fn maskedInput(at : i32) -> ${type} {
-  return x[at] * ${maskUsed(mask, use)};
-}`,
-  };
+function maskedLeftOperand(use: MaskUse, vectorized: boolean, masksFrom: string): { read: Read; declarations: string } {
+  const mask = (at: string) =>
+    vectorized ? dropoutAt4('inputDropout', `(${at}) * 4`, masksFrom) : dropoutAt('inputDropout', at, masksFrom);
+  return { read: (at) => `(x[${at}] * ${maskUsed(mask(at), use)})`, declarations: '' };
 }
 
 /** Rows of x whose reciprocal RMS a workgroup forms at once: McevalRmsNorm's workgroup to each. */
@@ -691,16 +686,17 @@ ${writer('storeResult', 'result')}`,
 export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape, members = 1): string {
   if (shape.columnFactors && shape.transposeE)
     throw new Error('inlineLowRankProductCode: column factors need E untransposed');
-  if (shape.inputMasked !== undefined && (narrow.inputMask || members > 1))
-    throw new Error('inlineLowRankProductCode: a masked x is read by one layer, masked once');
+  if (shape.inputMasked !== undefined && narrow.inputMask)
+    throw new Error('inlineLowRankProductCode: x is masked once, as it is read or in t');
   const masks = outputMasks(shape);
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
   const writesDown = !shape.normalizedInput;
-  const operands =
-    members === 1 ? singleOperands(tileRows) : groupOperands(tileRows, members, narrow.inputMask, writesDown);
+  // A group's members each read x through their own mask, its fields chosen with the member.
+  const memberMasks = narrow.inputMask || shape.inputMasked !== undefined;
+  const operands = members === 1 ? singleOperands(tileRows) : groupOperands(tileRows, members, memberMasks, writesDown);
   if (shape.gatedInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read a gated input');
-  const left = leftOperand(shape);
+  const left = leftOperand(shape, members === 1 ? 'uniforms.' : '');
   // Loads N′'s rows k0..k0+15, and the input mask's columns k0..k0+15 of the tile's rows as x's are loaded.
   const loads = `${narrowFactorLoad(operands.n, 'uniforms.innerCount', narrow.transposeN)}${
     narrow.inputMask

@@ -517,6 +517,8 @@ const bound = (name: string, l: number, tensor: TensorInfo, kind: BindingKind = 
 export interface GroupProductAttrs extends NormalizedInputAttrs, ColumnFactorsAttrs {
   readonly scales: readonly number[];
   readonly inputDropouts?: readonly HashedDropout[] | undefined;
+  /** The input masks apply to x as it is read, in both products (LowRankProductAttrs' `droppedInput`), not to t alone. */
+  readonly droppedInputs?: boolean | undefined;
 }
 
 /**
@@ -525,7 +527,7 @@ export interface GroupProductAttrs extends NormalizedInputAttrs, ColumnFactorsAt
  */
 const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const named = inputs as unknown as Record<string, TensorInfo>;
-  const { scales, inputDropouts, normEps, columnFactors } = attrs as unknown as GroupProductAttrs;
+  const { scales, inputDropouts, normEps, columnFactors, droppedInputs } = attrs as unknown as GroupProductAttrs;
   const factors = columnFactors === true;
   // With RMSNorm's weight, x is normalized as it is read (a forward pass off the tape), and no t is written.
   const normalization = normalizationBinding(named['normWeight'], normEps);
@@ -536,6 +538,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const members = numberedMembers(named, scales.length, ['w', 'n', 'e']);
   const rank = members[0]!.n.shape[1]!;
   const inputMask = inputDropouts !== undefined;
+  const dropped = inputMask && droppedInputs === true;
   const partlyMasked = inputDropouts !== undefined && inputDropouts.length !== scales.length;
   if (partlyMasked || members.some((m) => m.n.shape[1] !== rank || m.w.shape[0] !== inner))
     throw new Error(`${LOW_RANK_PRODUCT_GROUP}: members differ in rank or input width, or not every member has a mask`);
@@ -572,15 +575,16 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       ...(few === undefined
         ? {
-            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized, factors].map(Number).join('')}`,
+            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized, factors, dropped].map(Number).join('')}`,
             dispatch: [columnTiles, Math.ceil(rows / tile)] as const,
             code: inlineLowRankProductCode(
               {
                 ...shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks),
                 normalizedInput: normalized,
                 columnFactors: factors,
+                ...(dropped ? { inputMasked: 'kept' as const } : {}),
               },
-              { rank, transposeN: false, inputMask },
+              { rank, transposeN: false, inputMask: inputMask && !dropped },
               members.length,
             ),
           }
