@@ -11,21 +11,22 @@ import { hasKernel } from '../kernels/has-kernel.js';
 import { MATRIX_PRODUCT, type MatrixProductAttrs } from '../kernels/webgpu/matrix-product.js';
 import { productTransposedRight } from './product.js';
 import { dropoutMaskOf, type InputDropout } from './input-dropout.js';
+import { runOnGiven, type Given } from './run-on-given.js';
 
-/** The kernel's run where the dropout is a hash it makes the mask from; undefined elsewhere. */
-function onKernel(dropout: InputDropout, run: (attrs: (use: 'input' | 'output') => MatrixProductAttrs) => Tensor2D) {
+/**
+ * McevalMatrixProduct with 1 − m on x's reads (`input`: x·W′ for W [in, out]) or on its product (`output`: dy·Wᵀ), where
+ * the backend has it and the dropout is a hash it makes the mask from; undefined elsewhere.
+ */
+function onKernel(dropout: InputDropout, on: 'input' | 'output', inputs: Given<object>): Tensor2D | undefined {
   if (!hasKernel(MATRIX_PRODUCT) || !('hash' in dropout)) return undefined;
   const rest = { dropout: dropout.hash, use: 'rest' } as const;
-  return run((use) => ({
+  const attrs: MatrixProductAttrs = {
     transposeX: false,
-    transposeW: use === 'output',
-    ...(use === 'input' ? { inputMask: rest } : { outputMask: rest }),
-  }));
+    transposeW: on === 'output',
+    ...(on === 'input' ? { inputMask: rest } : { outputMask: rest }),
+  };
+  return runOnGiven(MATRIX_PRODUCT, inputs, attrs) as Tensor2D;
 }
-
-/** Inputs given, those left undefined not passed. */
-const given = (inputs: Record<string, Tensor | undefined>) =>
-  Object.fromEntries(Object.entries(inputs).filter(([, tensor]) => tensor !== undefined));
 
 /** 1 − m for x [rows, inner]. */
 const restMask = (dropout: InputDropout, shape: number[]) => tf.sub(1, dropoutMaskOf(dropout, shape));
@@ -38,10 +39,8 @@ export function restProduct(
   bias?: Tensor,
   addend?: Tensor2D,
 ): Tensor2D {
-  const kernel = onKernel(dropout, (attrs) =>
-    tf.engine().runKernel(MATRIX_PRODUCT, given({ x, w: weight, bias, addend }) as never, attrs('input') as never),
-  );
-  if (kernel !== undefined) return kernel as Tensor2D;
+  const kernel = onKernel(dropout, 'input', { x, w: weight, bias, addend });
+  if (kernel !== undefined) return kernel;
   return tf.tidy(() => {
     const product = tf.matMul(tf.mul(x, restMask(dropout, x.shape)), weight);
     const biased = bias === undefined ? product : tf.add(product, bias);
@@ -51,10 +50,8 @@ export function restProduct(
 
 /** (1 − m) ⊙ (dy·Wᵀ) + addend for dy [rows, out], W [in, out] and an addend [rows, in], where given. */
 export function restGradient(dy: Tensor2D, weight: Tensor2D, dropout: InputDropout, addend?: Tensor2D): Tensor2D {
-  const kernel = onKernel(dropout, (attrs) =>
-    tf.engine().runKernel(MATRIX_PRODUCT, given({ x: dy, w: weight, addend }) as never, attrs('output') as never),
-  );
-  if (kernel !== undefined) return kernel as Tensor2D;
+  const kernel = onKernel(dropout, 'output', { x: dy, w: weight, addend });
+  if (kernel !== undefined) return kernel;
   return tf.tidy(() => {
     const rest = tf.mul(productTransposedRight(dy, weight), restMask(dropout, [dy.shape[0], weight.shape[0]]));
     return (addend === undefined ? rest : tf.add(addend, rest)) as Tensor2D;

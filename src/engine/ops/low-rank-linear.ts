@@ -49,6 +49,7 @@ import { dropoutHash, dropoutMaskOf, type InputDropout } from './input-dropout.j
 import { withColumnScales, type ColumnScaledUpdate } from './column-scales.js';
 import { magnitudeScaled } from './magnitude-scale.js';
 import { restGradient, restProduct } from './dropout-rest.js';
+import { runOnGiven, type Given } from './run-on-given.js';
 
 export interface LowRankUpdate extends ColumnScaledUpdate {
   /** [in, r]. */
@@ -86,15 +87,6 @@ export function outputInlineAttrs(update: Pick<LowRankUpdate, 'scaling' | 'colum
     scale: update.scaling,
     columnFactors: update.columnFactors,
   };
-}
-
-/** Kernel inputs, those left undefined not passed. */
-type Given<T> = { readonly [K in keyof T]?: Tensor | undefined };
-
-/** Runs the kernel on the inputs that are given (the optional ones left undefined are not passed). */
-function runOnGiven(kernelName: string, inputs: Given<object>, attrs: object) {
-  const given = Object.fromEntries(Object.entries(inputs).filter(([, tensor]) => tensor !== undefined));
-  return tf.engine().runKernel(kernelName, given as never, attrs as never);
 }
 
 /** x·W′ + bias + scale · mask ⊙ (d·E′) + addend by the backend's McevalLowRankProduct kernel (webgpu). */

@@ -11,7 +11,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import { runShader, shaped, storageBuffersPerShader, type WebGpuBackendLike } from './shader.js';
 import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, COLUMNS, LANES } from './column-lanes.js';
 import { numberedMembers } from './numbered-members.js';
-import { memberName, membersSideBySide } from './low-rank-product-wgsl.js';
+import { memberName, memberSwitch, membersSideBySide } from './low-rank-product-wgsl.js';
 
 export const ADAPTED_COLUMN_NORMS = 'McevalAdaptedColumnNorms';
 
@@ -27,21 +27,13 @@ const MEMBER_BINDINGS = 4;
 export const normsPerDispatch = (backend: WebGpuBackendLike): number =>
   Math.max(1, Math.floor(storageBuffersPerShader(backend) / MEMBER_BINDINGS));
 
-/** WGSL reading member `member`'s binding `name` (a switch: WGSL cannot index bindings; uniform per workgroup). */
+/** WGSL reading the workgroup's member's W, A and B and writing its norms (memberSwitch). */
 function memberAccess(members: number): string {
-  const cases = (body: (l: number) => string) => {
-    const lines = Array.from({ length: members - 1 }, (_, k) => `    case ${k + 1}: { ${body(k + 1)} }`);
-    return `  switch member {\n${lines.join('\n')}\n    default: { ${body(0)} }\n  }`;
-  };
-  const reader = (name: string) =>
-    `fn ${name}At(at : i32) -> f32 {\n${cases((l) => `return ${memberName(name, l)}[at];`)}\n}`;
-  const results = (l: number) => (l === 0 ? 'result' : `result${l}`);
+  const { declaration, reader, writer } = memberSwitch(members);
   return `
-var<private> member : i32;
-${['w', 'a', 'b'].map(reader).join('\n')}
-fn store(at : i32, value : f32) {
-${cases((l) => `${results(l)}[at] = value;`)}
-}`;
+${declaration}
+${['w', 'a', 'b'].map((name) => reader(name, 'f32')).join('\n')}
+${writer('store', 'result')}`;
 }
 
 /** Fields after tfjs's: the first member's sizes and scaling, then each other member's and its first workgroup. */
@@ -54,7 +46,7 @@ function uniformFields(members: number): string {
 
 const code = (members: number) => `${COLUMN_LANES_CODE}${memberAccess(members)}
 fn main() {
-  member = 0;
+  layer = 0;
   var firstTile = 0;
   var rows = uniforms.rows;
   var columns = uniforms.columns;
@@ -62,30 +54,28 @@ fn main() {
     { length: members - 1 },
     (_, k) => `
   if (i32(workgroupId.x) >= uniforms.firstTile${k + 1}) {
-    member = ${k + 1};
+    layer = ${k + 1};
     firstTile = uniforms.firstTile${k + 1};
     rows = uniforms.rows${k + 1};
     columns = uniforms.columns${k + 1};
     scale = uniforms.scale${k + 1};
   }`,
   ).join('')}
-  let column = i32(localIndex) % ${COLUMNS};
-  let lane = i32(localIndex) / ${COLUMNS};
-  let j = (i32(workgroupId.x) - firstTile) * ${COLUMNS} + column;
+  let at = columnLane(firstTile);
   var squares = 0.0;
-  if (j < columns) {
-    for (var i = lane; i < rows; i += ${LANES}) {
+  if (at.j < columns) {
+    for (var i = at.lane; i < rows; i += ${LANES}) {
       var low = 0.0;
       for (var k = 0; k < uniforms.rank; k++) {
-        low += aAt(i * uniforms.rank + k) * bAt(k * columns + j);
+        low += aAt(i * uniforms.rank + k) * bAt(k * columns + at.j);
       }
-      let value = low * scale + wAt(i * columns + j);
+      let value = low * scale + wAt(i * columns + at.j);
       squares += value * value;
     }
   }
-  let total = columnSum(squares, column);
-  if (lane == 0 && j < columns) {
-    store(j, sqrt(total));
+  let total = columnSum(squares, at.column);
+  if (at.lane == 0 && at.j < columns) {
+    store(at.j, sqrt(total));
   }
 }
 `;
@@ -110,7 +100,7 @@ const adaptedColumnNorms: KernelFunc = ({ inputs, backend, attrs }) => {
         ...members.flatMap((_, l) =>
           ['w', 'a', 'b'].map((name) => ({ name: memberName(name, l), components: 1 as const })),
         ),
-        ...results.map((_, k) => ({ name: `result${k + 1}`, components: 1 as const, writable: true })),
+        ...results.map((_, k) => ({ name: memberName('result', k + 1), components: 1 as const, writable: true })),
       ],
       uniforms: uniformFields(members.length),
       workgroupSize: COLUMN_WORKGROUP,

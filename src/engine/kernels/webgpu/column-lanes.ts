@@ -16,7 +16,8 @@ export const columnWorkgroups = (columns: number): [number, number] => [Math.cei
 
 /**
  * WGSL: `column` (within the workgroup), `lane` and `j` (the matrix's column; past the last where it is ragged) of this
- * invocation, from `columnLane()`; and `columnSum(value, column)`, every lane's value of that column summed in lane
+ * invocation, from `columnLane(firstTile)` (the matrix's first workgroup: 0, or a group member's, whose matrices lie
+ * side by side along the workgroups); and `columnSum(value, column)`, every lane's value of that column summed in lane
  * order (one workgroup barrier: call it from uniform control flow).
  */
 export const COLUMN_LANES_CODE = `
@@ -28,9 +29,9 @@ struct ColumnLane {
   j : i32,
 }
 
-fn columnLane() -> ColumnLane {
+fn columnLane(firstTile : i32) -> ColumnLane {
   let column = i32(localIndex) % ${COLUMNS};
-  return ColumnLane(column, i32(localIndex) / ${COLUMNS}, i32(workgroupId.x) * ${COLUMNS} + column);
+  return ColumnLane(column, i32(localIndex) / ${COLUMNS}, (i32(workgroupId.x) - firstTile) * ${COLUMNS} + column);
 }
 
 fn columnSum(value : f32, column : i32) -> f32 {

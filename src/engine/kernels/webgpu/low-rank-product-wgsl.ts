@@ -603,10 +603,34 @@ export function membersSideBySide(
 }
 
 /**
+ * WGSL accessors of a group's member bindings, by the private `layer` (the member, chosen once per workgroup): WGSL
+ * cannot index bindings, so each read or write is a switch on it — the same for the whole workgroup, so it costs no
+ * divergence, and no barrier depends on it. `reader(name, type)` declares `<name>At(at)`, reading member l's `name`
+ * (memberName); `writer(fn, binding)` declares `fn(at, value)`, writing its `binding`.
+ */
+export function memberSwitch(members: number): {
+  declaration: string;
+  reader: (name: string, type: string) => string;
+  writer: (fn: string, binding: string) => string;
+} {
+  const cases = (body: (layer: number) => string) => {
+    const lines = [];
+    for (let l = 1; l < members; l++) lines.push(`    case ${l}: { ${body(l)} }`);
+    return `  switch layer {\n${lines.join('\n')}\n    default: { ${body(0)} }\n  }`;
+  };
+  return {
+    declaration: 'var<private> layer : i32;',
+    reader: (name, type) =>
+      `fn ${name}At(at : i32) -> ${type} {\n${cases((l) => `return ${memberName(name, l)}[at];`)}\n}`,
+    writer: (fn, binding) =>
+      `fn ${fn}(at : i32, value : f32) {\n${cases((l) => `${memberName(binding, l)}[at] = value;`)}\n}`,
+  };
+}
+
+/**
  * A group's operands: the members' output tiles side by side along x (member l's from uniform firstTile_l on), each
  * workgroup's member chosen once from its workgroup index, and every read or write of a member's binding a switch on
- * it (WGSL cannot index bindings; the switch is the same for the whole workgroup, so it costs no divergence, and no
- * barrier depends on it). `read`: the operands the members bind (plain products bind W alone).
+ * it (memberSwitch). `read`: the operands the members bind (plain products bind W alone).
  */
 export function groupOperands(
   tile: number,
@@ -615,15 +639,7 @@ export function groupOperands(
   writesDown: boolean,
   read: readonly ('w' | 'n' | 'e')[] = ['w', 'n', 'e'],
 ): InlineOperands {
-  const cases = (body: (layer: number) => string) => {
-    const lines = [];
-    for (let l = 1; l < members; l++) lines.push(`    case ${l}: { ${body(l)} }`);
-    return `  switch layer {\n${lines.join('\n')}\n    default: { ${body(0)} }\n  }`;
-  };
-  const reader = (name: string, type: string) =>
-    `fn ${name}At(at : i32) -> ${type} {\n${cases((l) => `return ${memberName(name, l)}[at];`)}\n}`;
-  const writer = (name: string, binding: string) =>
-    `fn ${name}(at : i32, value : f32) {\n${cases((l) => `${memberName(binding, l)}[at] = value;`)}\n}`;
+  const { declaration, reader, writer } = memberSwitch(members);
   // The member's input mask is made from its own key, threshold and scale, chosen with the member.
   const maskChoice = (l: number, declare = '') =>
     inputMask
@@ -652,7 +668,7 @@ export function groupOperands(
     storeDown: (at, value) => `storeDown(${at}, ${value});`,
     storeResult: (at, value) => `storeResult(${at}, ${value});`,
     declarations: `
-var<private> layer : i32;
+${declaration}
 ${read.map((name) => reader(name, 'vec4<f32>')).join('\n')}
 ${writesDown ? writer('storeDown', 'down') : ''}
 ${writer('storeResult', 'result')}`,

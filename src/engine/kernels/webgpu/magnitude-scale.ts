@@ -31,7 +31,7 @@ fn main() {
 
 const GRADIENT_CODE = `${COLUMN_LANES_CODE}
 fn main() {
-  let at = columnLane();
+  let at = columnLane(0);
   var sum = 0.0;
   if (at.j < uniforms.columns) {
     let factor = m[at.j] / n[at.j] - uniforms.offset;
