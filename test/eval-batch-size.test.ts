@@ -1,7 +1,9 @@
 /**
  * --eval-batch-size reaches every kind of evaluation: each runner, given a batch size, runs batches of at most that
  * many sequences, and scores as with its default batch (the same answers; NLL and log-probabilities within float32's
- * summing order, 1e-5). `mceval run` writes the size into each run's config.json and key, and refuses 0 in one line.
+ * summing order, 1e-5). `mceval run` writes the size into each run's config.json and key and the size it evaluated at
+ * into its row (auto's: the kind's default off webgpu), refuses 0 and x in one line, and passes the size to --jobs'
+ * workers.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -77,7 +79,15 @@ test('generation, multiple-choice and classification runners evaluate in batches
 
 const bin = packagePath('bin', 'run.js');
 
-test("mceval run --eval-batch-size: in each run's config.json and key; 0 is refused in one line", () => {
+/** A column of a CSV without quoted commas, as strings. */
+function csvColumn(csv: string, name: string): string[] {
+  const [header, ...rows] = csv.trim().split('\n');
+  const at = header!.split(',').indexOf(name);
+  assert.ok(at >= 0, `no column ${name}`);
+  return rows.map((row) => row.split(',')[at]!);
+}
+
+test("mceval run --eval-batch-size: in each run's config.json, key and row; 0 and x are refused in one line", () => {
   const out = mkdtempSync(join(tmpdir(), 'mceval-eval-batch-'));
   try {
     const base = ['--task', 'demo-sentiment', '--adapter', 'none', '--limit', '12', '--quiet'];
@@ -95,14 +105,51 @@ test("mceval run --eval-batch-size: in each run's config.json and key; 0 is refu
     const resumed = spawnSync(process.execPath, [bin, 'run', ...base, '--resume', '--out', out], { encoding: 'utf8' });
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.equal(readdirSync(join(out, 'runs')).length, 2);
+    // auto is a run of its own too; off webgpu it evaluates at the kind's default (classification: 32).
+    const auto = spawnSync(
+      process.execPath,
+      [bin, 'run', ...base, '--eval-batch-size', 'auto', '--resume', '--out', out],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(auto.status, 0, auto.stderr);
+    assert.equal(readdirSync(join(out, 'runs')).length, 3);
+    // Each run's row says the size it evaluated at: given, the default, and auto's.
+    assert.deepEqual(csvColumn(readFileSync(join(out, 'results.csv'), 'utf8'), 'eval_batch_size').sort(), [
+      '32',
+      '32',
+      '5',
+    ]);
 
-    const refused = spawnSync(process.execPath, [bin, 'run', ...base, '--eval-batch-size', '0', '--out', out], {
-      encoding: 'utf8',
-    });
-    assert.notEqual(refused.status, 0);
-    const lines = refused.stderr.trim().split('\n');
-    assert.equal(lines.length, 1, refused.stderr);
-    assert.match(lines[0]!, /eval-batch-size/);
+    for (const bad of ['0', 'x']) {
+      const refused = spawnSync(process.execPath, [bin, 'run', ...base, '--eval-batch-size', bad, '--out', out], {
+        encoding: 'utf8',
+      });
+      assert.notEqual(refused.status, 0);
+      const lines = refused.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, refused.stderr);
+      assert.match(lines[0]!, /--eval-batch-size must be a whole number from 1 or auto/);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('mceval run --jobs 2 --eval-batch-size 5: each worker evaluates at the size given', () => {
+  const out = mkdtempSync(join(tmpdir(), 'mceval-eval-batch-jobs-'));
+  try {
+    const args = ['run', '--task', 'demo-sentiment', '--adapter', 'lora', '--grid', 'lr=0.001,0.002', '--grid', 'bs=8'];
+    const limits = ['--epochs', '1', '--train-limit', '16', '--limit', '12', '--quiet'];
+    const run = spawnSync(
+      process.execPath,
+      [bin, ...args, ...limits, '--jobs', '2', '--eval-batch-size', '5', '--out', out],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(csvColumn(readFileSync(join(out, 'results.csv'), 'utf8'), 'eval_batch_size'), ['5', '5']);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -5,7 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { explainDeviceError, recordDeviceError, throwIfDeviceFailed } from '../src/engine/webgpu-device-errors.js';
+import { UserError } from '../src/errors.js';
+import {
+  DeviceRefusal,
+  explainDeviceError,
+  recordDeviceError,
+  throwIfDeviceFailed,
+} from '../src/engine/webgpu-device-errors.js';
 
 const DAWN_BINDING =
   'Binding size (160000000) of [Buffer (unlabeled)] is larger than the maximum storage buffer binding size ' +
@@ -17,6 +23,7 @@ test('a tensor over the binding limit: both sizes and what to change, on one lin
   const line = explainDeviceError({ kind: 'GPUValidationError', message: DAWN_BINDING });
   assert.match(line, /^WebGPU refused a tensor of 153 MiB: this adapter binds at most 128 MiB at once/);
   assert.match(line, /--grad-accum/);
+  assert.match(line, /a smaller --eval-batch-size, or auto/);
   assert.match(line, /--backend wasm\.$/);
   assert.ok(!line.includes('\n'));
 });
@@ -45,4 +52,26 @@ test('the first error is kept and thrown once', () => {
   recordDeviceError({ kind: 'GPUValidationError', message: 'second' });
   assert.throws(throwIfDeviceFailed, { name: 'UserError', message: /\(first\)/ });
   throwIfDeviceFailed();
+});
+
+test('refused for its size (binding, memory) is a DeviceRefusal, which auto halves on; other errors are not', () => {
+  const thrown = (kind: string, message: string) => {
+    recordDeviceError({ kind, message });
+    try {
+      throwIfDeviceFailed();
+    } catch (error) {
+      return error;
+    }
+    assert.fail('nothing thrown');
+  };
+  assert.ok(thrown('GPUValidationError', DAWN_BINDING) instanceof DeviceRefusal);
+  assert.ok(thrown('GPUOutOfMemoryError', 'Out of memory') instanceof DeviceRefusal);
+  for (const [kind, message] of [
+    ['GPUValidationError', 'Invalid thing.'],
+    ['GPUDeviceLost', 'destroyed: Device was destroyed.'],
+    ['GPUInternalError', 'internal'],
+  ]) {
+    const error = thrown(kind!, message!);
+    assert.ok(error instanceof UserError && !(error instanceof DeviceRefusal), `${kind}: ${String(error)}`);
+  }
 });

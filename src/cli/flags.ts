@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BACKEND_REQUESTS } from '../engine/backends.js';
 import { UserError } from '../errors.js';
+import { parseEvalBatchSetting, type EvalBatchSetting } from '../runners/eval-batch.js';
 
 /** --backend for every command that computes; MCEVAL_BACKEND is read when the flag is absent. */
 export const backendFlag = Flags.string({
@@ -21,6 +22,9 @@ export const workersFlag = Flags.integer({
   description: 'Programs executed in parallel (default: the number of cores).',
   min: 1,
 });
+
+/** --eval-batch-size: a whole number from 1, or auto (runners/eval-batch.ts); anything else is one line. */
+export const evalBatchFlag = Flags.custom<EvalBatchSetting>({ parse: async (input) => parseEvalBatchSetting(input) });
 
 /** A real-valued flag within [min, max]; anything else is one line naming the flag and the range. */
 export function numberFlag(name: string, min: number, max: number) {

@@ -1,6 +1,6 @@
 /** The flags of `mceval run`; `src/sweep/request.ts` validates what they say together. */
 import { Flags } from '@oclif/core';
-import { backendFlag, numberFlag } from './flags.js';
+import { backendFlag, evalBatchFlag, numberFlag } from './flags.js';
 
 export const runFlags = {
   task: Flags.string({
@@ -74,10 +74,9 @@ export const runFlags = {
       "Micro-batches per optimiser step: each grid batch size stays the effective batch, trained in N passes whose gradients add up to the whole batch's (the same loss, less memory). Default: the preset's gradientAccumulation, else 1.",
     min: 1,
   }),
-  'eval-batch-size': Flags.integer({
+  'eval-batch-size': evalBatchFlag({
     description:
-      "Sequences evaluated together (lm-eval's --batch_size): prompts generated, continuations scored, examples classified. Default: 16 (classification 32). A larger batch takes more memory; where steps wait on dispatches (a GPU) it runs in about a small one's time, where arithmetic counts (a CPU) it can be slower. Scores move only in float32's last places.",
-    min: 1,
+      "Sequences evaluated together (lm-eval's --batch_size): prompts generated, continuations scored, examples classified. Default: 16 (classification 32). auto: on webgpu the largest from 64 down, halved while the GPU refuses a batch for its size, as lm-eval's auto; elsewhere the default. A larger batch takes more memory; where steps wait on dispatches (a GPU) it runs in about a small one's time, where arithmetic counts (a CPU) it can be slower. Scores move only in float32's last places.",
   }),
   epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),
   out: Flags.string({

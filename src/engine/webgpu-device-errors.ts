@@ -3,7 +3,8 @@
  * binds at once (maxStorageBufferBindingSize), a buffer the GPU has no memory for — by an `uncapturederror` event, not
  * by throwing: the command does nothing and what reads its output afterwards reads zeros, so a run would go on with
  * wrong numbers. A lost device fails every read with an AbortError without a message. engine/webgpu.ts keeps the
- * first such error and the backend's reads throw it as one line that says what to change.
+ * first such error and the backend's reads throw it as one line that says what to change: a DeviceRefusal where the
+ * device refused the work for its size (a smaller batch may fit: `--eval-batch-size auto` halves on it).
  */
 import { UserError } from '../errors.js';
 
@@ -20,15 +21,25 @@ export function recordDeviceError(error: DeviceError): void {
   pending ??= error;
 }
 
+const BINDING = /Binding size \((\d+)\).*larger than the maximum storage buffer binding size \((\d+)\)/;
+
+/**
+ * The device refused work for its size: a tensor over the binding limit, or a buffer the GPU had no memory for. The
+ * device itself is intact (a command it refused did nothing), so the same work in smaller pieces can run after it.
+ */
+export class DeviceRefusal extends UserError {}
+
+/** Whether the error is one the device raises for a command too large for it (see DeviceRefusal). */
+const refusedForSize = (error: DeviceError) => BINDING.test(error.message) || error.kind === 'GPUOutOfMemoryError';
+
 /** Throws, once, the error the device reported since the last check. */
 export function throwIfDeviceFailed(): void {
   const error = pending;
   if (error === undefined) return;
   pending = undefined;
-  throw new UserError(explainDeviceError(error));
+  const line = explainDeviceError(error);
+  throw refusedForSize(error) ? new DeviceRefusal(line) : new UserError(line);
 }
-
-const BINDING = /Binding size \((\d+)\).*larger than the maximum storage buffer binding size \((\d+)\)/;
 
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 
@@ -41,7 +52,8 @@ export function explainDeviceError(error: DeviceError): string {
       `WebGPU refused a tensor of ${mib(Number(binding[1]))}: this adapter binds at most ` +
       `${mib(Number(binding[2]))} at once (maxStorageBufferBindingSize), so the step's results would be wrong and ` +
       'the run stops. Use fewer tokens per step (a smaller batch size, with --grad-accum to keep the effective ' +
-      'batch, or shorter sequences), a model whose weights are each under that size, or --backend wasm.'
+      'batch, or shorter sequences; in evaluation a smaller --eval-batch-size, or auto), a model whose weights are ' +
+      'each under that size, or --backend wasm.'
     );
   }
   if (error.kind === 'GPUDeviceLost') {
@@ -54,7 +66,8 @@ export function explainDeviceError(error: DeviceError): string {
   if (error.kind === 'GPUOutOfMemoryError') {
     return (
       `WebGPU ran out of GPU memory (${firstLine}), so the run stops: use a smaller batch size (with --grad-accum ` +
-      'to keep the effective batch) or shorter sequences, or --backend wasm.'
+      'to keep the effective batch) or shorter sequences (in evaluation a smaller --eval-batch-size, or auto), or ' +
+      '--backend wasm.'
     );
   }
   return (

@@ -1,5 +1,6 @@
 /** Scores any classification task: batched eval-mode forward passes, then the metrics on float64 log-probabilities. */
 import { tf } from '../engine/tf.js';
+import { readAndDispose } from '../engine/host-reads.js';
 import { withEvaluationContext } from '../models/forward-context.js';
 import type { Model } from '../models/model.js';
 import { longestFirstBatches, padInputs } from '../models/tokenizers/padding.js';
@@ -19,11 +20,14 @@ export interface ClassificationScores {
   readonly logProbabilities: readonly (readonly number[])[];
 }
 
+/** Examples classified together where the caller does not say. */
+export const CLASSIFICATION_EVAL_BATCH = 32;
+
 /** Reads the logits asynchronously, so it runs on backends without synchronous reads (WebGPU in Node) too. */
 export async function classLogProbabilities(
   model: Model,
   examples: readonly EncodedExample[],
-  batchSize = 32,
+  batchSize = CLASSIFICATION_EVAL_BATCH,
 ): Promise<number[][]> {
   return withEvaluationContext(async (context) => {
     const rows: number[][] = [];
@@ -31,9 +35,8 @@ export async function classLogProbabilities(
     for (const { indices, items } of longestFirstBatches(examples, batchSize)) {
       const batch = padInputs(items, model.config.padTokenId);
       const logits = tf.tidy(() => model.classify(batch, context));
-      const values = await logits.data();
       const numLabels = logits.shape[1];
-      logits.dispose();
+      const values = (await readAndDispose(logits)) as Float32Array;
       indices.forEach((index, i) => (rows[index] = logSoftmax(values.subarray(i * numLabels, (i + 1) * numLabels))));
     }
     return rows;

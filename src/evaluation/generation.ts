@@ -4,6 +4,7 @@
  * prompts (teacher-forced) — the intrinsic robustness the table reports for generation tasks too.
  */
 import { tf } from '../engine/tf.js';
+import { readAndDispose } from '../engine/host-reads.js';
 import { withEvaluationContext, type ForwardContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import { longestFirst, longestFirstBatches, padBatch } from '../models/tokenizers/padding.js';
@@ -58,8 +59,7 @@ export async function referenceNll(
       const counted = targets.filter((value, i) => value === 1 && i % batch.length !== 0).length;
       if (counted === 0) continue;
       const loss = tf.tidy(() => causalLmLoss(model, batch, context, targets));
-      const mean = (await loss.data())[0]!;
-      loss.dispose();
+      const mean = (await readAndDispose(loss))[0]!;
       total += mean * counted;
       count += counted;
     }

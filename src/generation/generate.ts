@@ -7,6 +7,7 @@
  * rows leave it (continuous batching): their prompt pass runs on its own and their cache joins the batch's.
  */
 import { tf, type Tensor, type Tensor3D } from '../engine/tf.js';
+import { readAndDispose } from '../engine/host-reads.js';
 import { Rng } from '../engine/rng.js';
 import { EVAL_CONTEXT, withEvaluationContext, type ForwardContext } from '../models/forward-context.js';
 import type { KvCache, LlamaModel } from '../models/llama/model.js';
@@ -73,11 +74,7 @@ async function lastPositionLogits(model: LlamaModel, hidden: Tensor): Promise<Fl
     const last = tf.reshape(T === 1 ? hidden : tf.slice(hidden, [0, T - 1, 0], [B, 1, -1]), [B, -1]);
     return model.headLogits(last, EVAL_CONTEXT);
   });
-  try {
-    return (await logits.data()) as Float32Array;
-  } finally {
-    logits.dispose();
-  }
+  return (await readAndDispose(logits)) as Float32Array;
 }
 
 interface RowState {

@@ -20,6 +20,8 @@ export interface RunResult {
   readonly max_grad_norm: number;
   /** Micro-batches per optimiser step (--grad-accum). */
   readonly grad_accum: number;
+  /** Sequences evaluated together: --eval-batch-size, the size auto found, or the task kind's default. */
+  readonly eval_batch_size?: number;
   /** The method's own hyperparameters (lora_r, lora_alpha, …). */
   readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
   readonly trainable_params: number;

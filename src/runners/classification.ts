@@ -4,7 +4,7 @@
  */
 import { limitClassificationSplits } from '../data/limit.js';
 import type { ClassificationExample } from '../data/examples.js';
-import { evaluateClassification } from '../evaluation/classification.js';
+import { CLASSIFICATION_EVAL_BATCH, evaluateClassification } from '../evaluation/classification.js';
 import { randomWeightInit } from '../models/init.js';
 import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { HfTokenizer } from '../models/tokenizers/hf-tokenizer.js';
@@ -76,6 +76,7 @@ function encodeExamples(
 export const classificationRunner: TaskRunner<'classification'> = {
   objective: 'classification',
   limit: limitClassificationSplits,
+  evalBatchSize: CLASSIFICATION_EVAL_BATCH,
   evaluationSize: (data) => data.dev.length,
   promptTargets: () => undefined,
   prepareModel(model, task, rng) {

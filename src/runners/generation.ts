@@ -1,11 +1,13 @@
 /** Generation tasks: causal-LM fine-tuning on prompt → target, then generation scored by the task, and reference NLL. */
 import { evaluateGeneration } from '../evaluation/generation.js';
+import { DEFAULT_EVAL_BATCH } from '../generation/batch-size.js';
 import { promptTargetTraining } from './prompt-targets.js';
 import type { TaskRunner } from './types.js';
 import { requireDecoder } from '../models/model.js';
 
 export const generationRunner: TaskRunner<'generation'> = {
   ...promptTargetTraining,
+  evalBatchSize: DEFAULT_EVAL_BATCH,
   evaluate: (model, tokenizer, task, data, settings) =>
     evaluateGeneration(
       requireDecoder(model, `Task ${task.name}`),

@@ -34,7 +34,7 @@ export interface RunMetrics {
 export interface EvaluationSettings {
   /** Generation tasks: greedy when absent. */
   readonly decoding?: DecodingSettings;
-  /** --eval-batch-size: sequences per batch (the evaluation's default when absent). */
+  /** Sequences per batch (the evaluation's default when absent). */
   readonly batchSize?: number | undefined;
 }
 
@@ -42,6 +42,8 @@ export interface TaskRunner<K extends TaskKind> {
   readonly objective: TrainingObjective;
   /** --limit, --train-limit and --train-file applied to the kind's splits. */
   limit(data: DataOf<K>, limits: DataLimits): DataOf<K>;
+  /** Sequences evaluated together where --eval-batch-size does not say (and auto's size off webgpu). */
+  readonly evalBatchSize: number;
   /** How many examples the kind evaluates on. */
   evaluationSize(data: DataOf<K>): number;
   /** The prompt → target pairs the kind fine-tunes on (pooled by --train-mixture); undefined if it has none. */

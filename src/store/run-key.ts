@@ -6,6 +6,7 @@
  */
 import type { DataLimits } from '../data/limit.js';
 import type { DecodingSettings } from '../tasks/types.js';
+import type { EvalBatchSetting } from '../runners/eval-batch.js';
 import type { SweepPlanEntry } from '../sweep/run-sweep.js';
 import { sha256, stableJson } from './stable-json.js';
 
@@ -18,8 +19,8 @@ export interface RunKeyContext {
   readonly gradientAccumulation: number | undefined;
   readonly limits: DataLimits;
   readonly decoding: DecodingSettings | undefined;
-  /** --eval-batch-size, where given. */
-  readonly evalBatchSize?: number | undefined;
+  /** --eval-batch-size, where given (a number, or auto: the size auto finds is the device's, not the run's). */
+  readonly evalBatchSize?: EvalBatchSetting | undefined;
   readonly backend: string;
   readonly mcevalVersion: string;
 }

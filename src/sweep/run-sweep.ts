@@ -11,6 +11,8 @@ import { countParameters, savedVariables, type ParameterGroup } from '../peft/ty
 import type { AdapterPreset } from '../peft/preset.js';
 import type { DecodingSettings, LoadedTask, TaskKind } from '../tasks/types.js';
 import { RUNNERS } from '../runners/index.js';
+import { evaluateAtBatchSize, type EvalBatchSetting } from '../runners/eval-batch.js';
+import { tf } from '../engine/tf.js';
 import type { DataLimits } from '../data/limit.js';
 import type { RunResult } from '../report/results.js';
 import { gridPoints, type Grid, type GridPoint } from './grid.js';
@@ -45,8 +47,8 @@ export interface SweepOptions {
   readonly logSamples?: boolean;
   /** --samples, --temperature, --top-p for generation tasks (greedy when absent). */
   readonly decoding?: DecodingSettings;
-  /** --eval-batch-size: sequences per evaluation batch (each task kind's default when absent). */
-  readonly evalBatchSize?: number;
+  /** --eval-batch-size: sequences per evaluation batch, or auto (each task kind's default when absent). */
+  readonly evalBatchSize?: EvalBatchSetting;
 }
 
 /** One grid point to run: its place in the whole plan, and where to save its trained adapter (if anywhere). */
@@ -188,10 +190,11 @@ async function trainAndEvaluate<K extends TaskKind>(
             onStep,
           });
     const trainSeconds = (performance.now() - started) / 1000;
-    const scores = await runner.evaluate(model, tokenizer, task, data, {
-      decoding: options.decoding,
-      batchSize: options.evalBatchSize,
-    });
+    const { scores, batchSize: evalBatchSize } = await evaluateAtBatchSize(
+      options.evalBatchSize,
+      { task: task.name, backend: tf.getBackend(), kindDefault: runner.evalBatchSize },
+      (batchSize) => runner.evaluate(model, tokenizer, task, data, { decoding: options.decoding, batchSize }),
+    );
     const samples = options.logSamples === true ? runner.sampleRecords(task, data, scores) : undefined;
     if (adapterDir !== undefined) {
       await saveTrainedAdapter(model, preset, savedVariables(adapter, ownGroups), adapterDir, adapterConfig);
@@ -213,6 +216,7 @@ async function trainAndEvaluate<K extends TaskKind>(
       warmup_ratio: preset.training.warmupRatio,
       max_grad_norm: preset.training.maxGradNorm,
       grad_accum: options.gradientAccumulation ?? preset.training.gradientAccumulation,
+      eval_batch_size: evalBatchSize,
       hyperparameters: adapter.hyperparameters,
       trainable_params: countParameters(groups),
       steps: training.steps,

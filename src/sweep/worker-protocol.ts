@@ -5,6 +5,7 @@ import type { RunResult } from '../report/results.js';
 import type { GridPoint } from './grid.js';
 import type { DataLimits } from '../data/limit.js';
 import type { DecodingSettings } from '../tasks/types.js';
+import type { EvalBatchSetting } from '../runners/eval-batch.js';
 
 /** What a worker needs to rebuild a plan entry: names and paths, not objects. */
 export interface WorkerJob {
@@ -27,7 +28,7 @@ export interface WorkerSetup {
   readonly limits: DataLimits;
   readonly logSamples: boolean;
   readonly decoding: DecodingSettings | undefined;
-  readonly evalBatchSize: number | undefined;
+  readonly evalBatchSize: EvalBatchSetting | undefined;
 }
 
 export type ToWorker = { readonly kind: 'job'; readonly job: WorkerJob } | { readonly kind: 'stop' };

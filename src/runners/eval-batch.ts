@@ -1,0 +1,74 @@
+/**
+ * `--eval-batch-size`: a number of sequences evaluated together, or `auto` (lm-eval's `--batch_size auto`). On webgpu,
+ * auto starts at AUTO_EVAL_BATCH_START and halves each time the device refuses a batch for its size — a tensor over the
+ * binding limit or out of GPU memory (DeviceRefusal) — the evaluation starting over at the smaller size, as lm-eval
+ * halves on CUDA's out-of-memory. Every kind of evaluation takes its longest sequences first, so a batch too large is
+ * refused at once. The size found is kept for the process's later runs of the same task, which start from it. On
+ * wasm and cpu memory is not what limits a batch and a larger batch is slower (docs/running.md), so auto is the kind's
+ * default there.
+ */
+import { DeviceRefusal } from '../engine/webgpu-device-errors.js';
+import { UserError } from '../errors.js';
+
+export type EvalBatchSetting = number | 'auto';
+
+/** Where auto starts on webgpu: lm-eval's --max_batch_size default. */
+export const AUTO_EVAL_BATCH_START = 64;
+
+/** `--eval-batch-size`'s value: a whole number from 1, or auto; anything else is one line naming the flag. */
+export function parseEvalBatchSetting(input: string): EvalBatchSetting {
+  const text = input.trim();
+  if (text === 'auto') return 'auto';
+  if (/^[1-9]\d*$/.test(text)) return Number(text);
+  throw new UserError(
+    `--eval-batch-size must be a whole number from 1 or auto (the largest the GPU holds), not "${input}".`,
+  );
+}
+
+/** The size auto last settled on for each task, in this process. */
+const settled = new Map<string, number>();
+
+/** What an evaluation gave and the batch size it ran at. */
+export interface BatchedEvaluation<S> {
+  readonly scores: S;
+  readonly batchSize: number;
+}
+
+export interface EvalBatchContext {
+  /** The task evaluated: auto's size found for it is where its next run starts. */
+  readonly task: string;
+  /** The backend in use (tf.getBackend()). */
+  readonly backend: string;
+  /** The kind's own batch size: used where the setting is absent, and by auto off webgpu. */
+  readonly kindDefault: number;
+}
+
+/** Runs `evaluate` at the size `setting` asks for; see the module comment for auto. */
+export async function evaluateAtBatchSize<S>(
+  setting: EvalBatchSetting | undefined,
+  context: EvalBatchContext,
+  evaluate: (batchSize: number) => Promise<S>,
+): Promise<BatchedEvaluation<S>> {
+  if (setting !== 'auto') {
+    const batchSize = setting ?? context.kindDefault;
+    return { scores: await evaluate(batchSize), batchSize };
+  }
+  if (context.backend !== 'webgpu')
+    return { scores: await evaluate(context.kindDefault), batchSize: context.kindDefault };
+  let batchSize = settled.get(context.task) ?? AUTO_EVAL_BATCH_START;
+  for (;;) {
+    try {
+      const scores = await evaluate(batchSize);
+      settled.set(context.task, batchSize);
+      return { scores, batchSize };
+    } catch (error) {
+      if (!(error instanceof DeviceRefusal) || batchSize === 1) throw error;
+      batchSize = Math.floor(batchSize / 2);
+    }
+  }
+}
+
+/** Forgets the sizes auto found (tests). */
+export function forgetSettledBatchSizes(): void {
+  settled.clear();
+}
