@@ -2,7 +2,7 @@
  * `--eval-batch-size auto` (runners/eval-batch.ts), without a device: evaluations that stand in for one refuse every
  * batch over a size with the DeviceRefusal the WebGPU backend throws. Auto starts at 64 and halves on each refusal
  * only, a task's later run starts where the last settled, and off webgpu auto is the kind's default. The device path
- * runs in `npm run test:webgpu` (test/webgpu/eval-batch.test.ts).
+ * runs in `npm run test:webgpu` (test/webgpu/refusal-retry.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BACKEND_REQUESTS } from '../engine/backends.js';
 import { UserError } from '../errors.js';
 import { parseEvalBatchSetting, type EvalBatchSetting } from '../runners/eval-batch.js';
+import { parseAccumulationSetting, type AccumulationSetting } from '../train/auto-accumulation.js';
 
 /** --backend for every command that computes; MCEVAL_BACKEND is read when the flag is absent. */
 export const backendFlag = Flags.string({
@@ -25,6 +26,11 @@ export const workersFlag = Flags.integer({
 
 /** --eval-batch-size: a whole number from 1, or auto (runners/eval-batch.ts); anything else is one line. */
 export const evalBatchFlag = Flags.custom<EvalBatchSetting>({ parse: async (input) => parseEvalBatchSetting(input) });
+
+/** --grad-accum: a whole number from 1, or auto (train/auto-accumulation.ts); anything else is one line. */
+export const accumulationFlag = Flags.custom<AccumulationSetting>({
+  parse: async (input) => parseAccumulationSetting(input),
+});
 
 /** A real-valued flag within [min, max]; anything else is one line naming the flag and the range. */
 export function numberFlag(name: string, min: number, max: number) {

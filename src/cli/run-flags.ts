@@ -1,6 +1,6 @@
 /** The flags of `mceval run`; `src/sweep/request.ts` validates what they say together. */
 import { Flags } from '@oclif/core';
-import { backendFlag, evalBatchFlag, numberFlag } from './flags.js';
+import { accumulationFlag, backendFlag, evalBatchFlag, numberFlag } from './flags.js';
 
 export const runFlags = {
   task: Flags.string({
@@ -69,10 +69,9 @@ export const runFlags = {
     default: false,
   }),
   seed: Flags.integer({ description: 'Seed of every random draw in training.', default: 42 }),
-  'grad-accum': Flags.integer({
+  'grad-accum': accumulationFlag({
     description:
-      "Micro-batches per optimiser step: each grid batch size stays the effective batch, trained in N passes whose gradients add up to the whole batch's (the same loss, less memory). Default: the preset's gradientAccumulation, else 1.",
-    min: 1,
+      "Micro-batches per optimiser step: each grid batch size stays the effective batch, trained in N passes whose gradients add up to the whole batch's (the same loss, less memory). auto: on webgpu 1, doubled (the run trained again from its start) while the GPU refuses a step for its size; elsewhere 1. Default: the preset's gradientAccumulation, else 1.",
   }),
   'eval-batch-size': evalBatchFlag({
     description:

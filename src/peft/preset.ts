@@ -9,6 +9,8 @@ import { packagePath } from '../paths.js';
 import { expectObject, readNumber, readNumberArray, readString, rejectUnknownKeys } from '../config-validation.js';
 import { ADAPTER_METHODS } from './registry.js';
 import type { AdapterMethod } from './types.js';
+import type { AccumulationSetting } from '../train/auto-accumulation.js';
+import type { JsonObject } from '../config-validation.js';
 
 export interface TrainingDefaults {
   readonly epochs: number;
@@ -19,8 +21,8 @@ export interface TrainingDefaults {
   readonly divergenceFactor: number;
   /** … for this many consecutive steps. */
   readonly divergencePatience: number;
-  /** Micro-batches per optimiser step (the batch size stays the effective batch); 1 = none. */
-  readonly gradientAccumulation: number;
+  /** Micro-batches per optimiser step (the batch size stays the effective batch); 1 = none; auto as --grad-accum. */
+  readonly gradientAccumulation: AccumulationSetting;
 }
 
 export interface AdapterPreset {
@@ -112,13 +114,16 @@ export function parsePreset(raw: unknown, source: string): AdapterPreset {
         min: 1,
         integer: true,
       }),
-      gradientAccumulation: readNumber(training, 'gradientAccumulation', trainingWhere, {
-        default: 1,
-        min: 1,
-        integer: true,
-      }),
+      gradientAccumulation: readAccumulation(training, trainingWhere),
     },
     grid: { lr: readNumberArray(grid, 'lr', gridWhere), bs: readNumberArray(grid, 'bs', gridWhere) },
     source,
   };
+}
+
+/** training.gradientAccumulation: a whole number from 1 (1 where absent), or "auto" as --grad-accum auto. */
+function readAccumulation(training: JsonObject, where: string): AccumulationSetting {
+  const value = training['gradientAccumulation'] ?? 1;
+  if (value === 'auto' || (typeof value === 'number' && Number.isInteger(value) && value >= 1)) return value;
+  throw new UserError(`"gradientAccumulation" in ${where} must be a whole number from 1 or "auto".`);
 }

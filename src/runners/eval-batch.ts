@@ -7,7 +7,7 @@
  * wasm and cpu memory is not what limits a batch and a larger batch is slower (docs/running.md), so auto is the kind's
  * default there.
  */
-import { DeviceRefusal } from '../engine/webgpu-device-errors.js';
+import { firstNotRefused } from '../engine/refusal-retry.js';
 import { UserError } from '../errors.js';
 
 export type EvalBatchSetting = number | 'auto';
@@ -55,17 +55,13 @@ export async function evaluateAtBatchSize<S>(
   }
   if (context.backend !== 'webgpu')
     return { scores: await evaluate(context.kindDefault), batchSize: context.kindDefault };
-  let batchSize = settled.get(context.task) ?? AUTO_EVAL_BATCH_START;
-  for (;;) {
-    try {
-      const scores = await evaluate(batchSize);
-      settled.set(context.task, batchSize);
-      return { scores, batchSize };
-    } catch (error) {
-      if (!(error instanceof DeviceRefusal) || batchSize === 1) throw error;
-      batchSize = Math.floor(batchSize / 2);
-    }
+  const halvings: number[] = [];
+  for (let size = settled.get(context.task) ?? AUTO_EVAL_BATCH_START; size >= 1; size = Math.floor(size / 2)) {
+    halvings.push(size);
   }
+  const { result: scores, setting: batchSize } = await firstNotRefused(halvings, evaluate);
+  settled.set(context.task, batchSize);
+  return { scores, batchSize };
 }
 
 /** Forgets the sizes auto found (tests). */

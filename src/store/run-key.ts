@@ -7,6 +7,7 @@
 import type { DataLimits } from '../data/limit.js';
 import type { DecodingSettings } from '../tasks/types.js';
 import type { EvalBatchSetting } from '../runners/eval-batch.js';
+import type { AccumulationSetting } from '../train/auto-accumulation.js';
 import type { SweepPlanEntry } from '../sweep/run-sweep.js';
 import { sha256, stableJson } from './stable-json.js';
 
@@ -16,7 +17,8 @@ export interface RunKeyContext {
   /** The hash of each task's splits as used, by task name. */
   readonly dataSha256: ReadonlyMap<string, string>;
   readonly seed: number;
-  readonly gradientAccumulation: number | undefined;
+  /** --grad-accum, where given (auto: the count auto finds is the device's, not the run's). */
+  readonly gradientAccumulation: AccumulationSetting | undefined;
   readonly limits: DataLimits;
   readonly decoding: DecodingSettings | undefined;
   /** --eval-batch-size, where given (a number, or auto: the size auto finds is the device's, not the run's). */

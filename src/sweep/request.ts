@@ -18,6 +18,7 @@ import { limitTask, promptTargetsOf } from '../runners/index.js';
 import { resolveTasks } from '../tasks/registry.js';
 import type { LoadedTask, Task } from '../tasks/types.js';
 import type { EvalBatchSetting } from '../runners/eval-batch.js';
+import type { AccumulationSetting } from '../train/auto-accumulation.js';
 import { parseGridFlags, type Grid } from './grid.js';
 import type { SweepOptions } from './run-sweep.js';
 import { parseShard } from './shard.js';
@@ -40,7 +41,7 @@ export interface RunFlags {
   readonly 'log-samples': boolean;
   readonly quiet?: boolean;
   readonly seed: number;
-  readonly 'grad-accum'?: number;
+  readonly 'grad-accum'?: AccumulationSetting;
   readonly 'eval-batch-size'?: EvalBatchSetting;
   readonly epochs?: number;
   readonly out: string;

@@ -5,9 +5,12 @@
  */
 import { Rng } from '../engine/rng.js';
 import { explainEngineError } from '../engine/engine-errors.js';
-import { fineTune, type StepProgress, type TrainResult } from '../train/fine-tune.js';
+import { fineTune, type EncodedExample, type StepProgress, type TrainResult } from '../train/fine-tune.js';
+import { trainWithAccumulation, type AccumulationSetting } from '../train/auto-accumulation.js';
+import type { Model } from '../models/model.js';
+import type { TextTokenizer } from '../models/tokenizers/tokenizer.js';
 import { loadAnyModel } from '../models/load.js';
-import { countParameters, savedVariables, type ParameterGroup } from '../peft/types.js';
+import { countParameters, savedVariables, type AppliedAdapter, type ParameterGroup } from '../peft/types.js';
 import type { AdapterPreset } from '../peft/preset.js';
 import type { DecodingSettings, LoadedTask, TaskKind } from '../tasks/types.js';
 import { RUNNERS } from '../runners/index.js';
@@ -36,8 +39,8 @@ export interface SweepOptions {
   readonly grid: (preset: AdapterPreset) => Grid;
   readonly epochs?: number;
   readonly seed: number;
-  /** --grad-accum: overrides each preset's gradientAccumulation. */
-  readonly gradientAccumulation?: number;
+  /** --grad-accum: overrides each preset's gradientAccumulation; auto finds it (train/auto-accumulation.ts). */
+  readonly gradientAccumulation?: AccumulationSetting;
   readonly backend: string;
   /** --data (or $MCEVAL_DATA): where worker threads read the tasks' files again. */
   readonly dataDir?: string;
@@ -152,44 +155,15 @@ async function trainAndEvaluate<K extends TaskKind>(
 ): Promise<RunResult> {
   const { task, data } = loaded;
   const runner = RUNNERS[loaded.kind];
-  const rng = new Rng(options.seed);
-  const { model, tokenizer } = loadAnyModel(options.modelSpec, options.baseModels);
-  // The preset's targets as this model names them (an encoder's query/value for a decoder's q_proj/v_proj).
-  const adapterConfig = adapterConfigFor(model, preset.adapterConfig);
-  const { adapter, ownGroups } = (() => {
-    try {
-      const ownGroups = runner.prepareModel(model, task, rng);
-      return { ownGroups, adapter: preset.method.apply(model, adapterConfig, rng.fork('adapter'), tokenizer) };
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-  })();
+  // --grad-accum auto trains the run again from its start where the device refuses a step (auto-accumulation.ts).
+  const { result: trained, accumulation } = await trainWithAccumulation(
+    options.gradientAccumulation ?? preset.training.gradientAccumulation,
+    { task: task.name, batchSize: point.bs, backend: tf.getBackend() },
+    (accumulation) => trainFromStart(loaded, { preset, point, epochs }, options, accumulation, onStep),
+  );
+  const { model, tokenizer, adapter, ownGroups, adapterConfig, examples, training, trainSeconds } = trained;
   try {
     const groups: ParameterGroup[] = [...adapter.groups, ...ownGroups];
-    const started = performance.now();
-    const examples = runner.encodeTraining(tokenizer, task, data, model);
-    const training =
-      preset.method.evaluatesOnly === true
-        ? untrained()
-        : await fineTune({
-            model,
-            groups,
-            examples,
-            objective: runner.objective,
-            learningRate: point.lr,
-            batchSize: point.bs,
-            epochs,
-            weightDecay: preset.training.weightDecay,
-            warmupRatio: preset.training.warmupRatio,
-            maxGradNorm: preset.training.maxGradNorm,
-            divergence: { factor: preset.training.divergenceFactor, patience: preset.training.divergencePatience },
-            gradientAccumulation: options.gradientAccumulation ?? preset.training.gradientAccumulation,
-            rng: rng.fork('train'),
-            hooks: adapter,
-            onStep,
-          });
-    const trainSeconds = (performance.now() - started) / 1000;
     const { scores, batchSize: evalBatchSize } = await evaluateAtBatchSize(
       options.evalBatchSize,
       { task: task.name, backend: tf.getBackend(), kindDefault: runner.evalBatchSize },
@@ -215,7 +189,7 @@ async function trainAndEvaluate<K extends TaskKind>(
       weight_decay: preset.training.weightDecay,
       warmup_ratio: preset.training.warmupRatio,
       max_grad_norm: preset.training.maxGradNorm,
-      grad_accum: options.gradientAccumulation ?? preset.training.gradientAccumulation,
+      grad_accum: accumulation,
       eval_batch_size: evalBatchSize,
       hyperparameters: adapter.hyperparameters,
       trainable_params: countParameters(groups),
@@ -236,6 +210,77 @@ async function trainAndEvaluate<K extends TaskKind>(
     adapter.dispose();
     model.dispose();
   }
+}
+
+/** A run's model and adapter, trained: what evaluation and the row take. */
+interface TrainedRun {
+  readonly model: Model;
+  readonly tokenizer: TextTokenizer;
+  readonly adapter: AppliedAdapter;
+  readonly ownGroups: readonly ParameterGroup[];
+  readonly adapterConfig: AdapterPreset['adapterConfig'];
+  readonly examples: readonly EncodedExample[];
+  readonly training: TrainResult;
+  /** Encoding and fine-tuning, in the attempt that trained (auto's refused ones left out). */
+  readonly trainSeconds: number;
+}
+
+/**
+ * The run from its start — the base weights, the adapter from the seed, fine-tuning in `accumulation` micro-batches a
+ * step — freeing what it made if training fails.
+ */
+function trainFromStart<K extends TaskKind>(
+  { task, data, kind }: LoadedTask<K>,
+  { preset, point, epochs }: Omit<SweepPlanEntry, 'task'>,
+  options: RunSettings,
+  accumulation: number,
+  onStep: (progress: StepProgress) => void,
+): Promise<TrainedRun> {
+  const runner = RUNNERS[kind];
+  const rng = new Rng(options.seed);
+  const { model, tokenizer } = loadAnyModel(options.modelSpec, options.baseModels);
+  // The preset's targets as this model names them (an encoder's query/value for a decoder's q_proj/v_proj).
+  const adapterConfig = adapterConfigFor(model, preset.adapterConfig);
+  const { adapter, ownGroups } = (() => {
+    try {
+      const ownGroups = runner.prepareModel(model, task, rng);
+      return { ownGroups, adapter: preset.method.apply(model, adapterConfig, rng.fork('adapter'), tokenizer) };
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  })();
+  const train = async (): Promise<TrainedRun> => {
+    const started = performance.now();
+    const examples = runner.encodeTraining(tokenizer, task, data, model);
+    const training =
+      preset.method.evaluatesOnly === true
+        ? untrained()
+        : await fineTune({
+            model,
+            groups: [...adapter.groups, ...ownGroups],
+            examples,
+            objective: runner.objective,
+            learningRate: point.lr,
+            batchSize: point.bs,
+            epochs,
+            weightDecay: preset.training.weightDecay,
+            warmupRatio: preset.training.warmupRatio,
+            maxGradNorm: preset.training.maxGradNorm,
+            divergence: { factor: preset.training.divergenceFactor, patience: preset.training.divergencePatience },
+            gradientAccumulation: accumulation,
+            rng: rng.fork('train'),
+            hooks: adapter,
+            onStep,
+          });
+    const trainSeconds = (performance.now() - started) / 1000;
+    return { model, tokenizer, adapter, ownGroups, adapterConfig, examples, training, trainSeconds };
+  };
+  return train().catch((error: unknown) => {
+    adapter.dispose();
+    model.dispose();
+    throw error;
+  });
 }
 
 /** The training result of a preset that only evaluates (`--adapter none`): no step taken. */

@@ -223,6 +223,8 @@ function runConfig(key: string, job: SweepJob, options: SweepOptions, shard: Sha
     backend: options.backend,
     limits: options.limits ?? {},
     decoding: options.decoding ?? null,
+    // The flags that override the preset or the kind, where given (auto: the count or size found is in the row).
+    ...(options.gradientAccumulation === undefined ? {} : { grad_accum: options.gradientAccumulation }),
     ...(options.evalBatchSize === undefined ? {} : { eval_batch_size: options.evalBatchSize }),
   };
 }

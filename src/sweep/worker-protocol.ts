@@ -6,6 +6,7 @@ import type { GridPoint } from './grid.js';
 import type { DataLimits } from '../data/limit.js';
 import type { DecodingSettings } from '../tasks/types.js';
 import type { EvalBatchSetting } from '../runners/eval-batch.js';
+import type { AccumulationSetting } from '../train/auto-accumulation.js';
 
 /** What a worker needs to rebuild a plan entry: names and paths, not objects. */
 export interface WorkerJob {
@@ -23,7 +24,7 @@ export interface WorkerSetup {
   readonly backendId: string;
   readonly modelSpec: string;
   readonly seed: number;
-  readonly gradientAccumulation: number | undefined;
+  readonly gradientAccumulation: AccumulationSetting | undefined;
   readonly dataDir: string | undefined;
   readonly limits: DataLimits;
   readonly logSamples: boolean;

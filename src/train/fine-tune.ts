@@ -273,7 +273,13 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
         void recorded.values.catch(() => undefined);
         if (recorded.diagnostics instanceof Promise) void recorded.diagnostics.catch(() => undefined);
         if (pending !== undefined) overlapped += 1;
-        const before = await readPending();
+        const before = await readPending().catch(async (error: unknown) => {
+          // The read of the step before failed (the device refused a command): this one is freed before the error
+          // goes on (--grad-accum auto then retries the run in smaller micro-batches).
+          await Promise.allSettled([recorded.values, recorded.diagnostics]);
+          recorded.numbers.dispose();
+          throw error;
+        });
         if (before !== undefined) {
           // This step was held (its AdamW kept the weights): read, so that nothing is left in flight.
           await recorded.values;
@@ -292,6 +298,8 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
       epochLosses.push(lossSum / lossCount);
     }
   } finally {
+    // A step left in flight by an error: freed unread.
+    pending?.numbers.dispose();
     optimizer.dispose();
     memory.stop();
     gpuMemory?.stop();
