@@ -13,12 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeviceRefusal } from '../src/engine/webgpu-device-errors.js';
 import { UserError } from '../src/errors.js';
+import { runFlags } from '../src/cli/run-flags.js';
 import { packagePath } from '../src/paths.js';
 import { loadPreset } from '../src/peft/preset.js';
 import {
   accumulationsFrom,
   forgetSettledAccumulations,
-  parseAccumulationSetting,
   trainWithAccumulation,
 } from '../src/train/auto-accumulation.js';
 
@@ -87,12 +87,13 @@ test('auto gives up refused at one row per micro-batch; other errors and counts 
   forgetSettledAccumulations();
 });
 
-test('--grad-accum reads a whole number from 1 or auto; anything else is one line naming the flag', () => {
-  assert.equal(parseAccumulationSetting('auto'), 'auto');
-  assert.equal(parseAccumulationSetting('4'), 4);
+test('--grad-accum reads a whole number from 1 or auto; anything else is one line naming the flag', async () => {
+  const parse = (input: string) => runFlags['grad-accum'].parse(input, {} as never, {} as never);
+  assert.equal(await parse('auto'), 'auto');
+  assert.equal(await parse('4'), 4);
   for (const bad of ['0', '-2', '1.5', 'AUTO', '', 'x']) {
-    assert.throws(
-      () => parseAccumulationSetting(bad),
+    await assert.rejects(
+      parse(bad),
       (error: Error) =>
         error instanceof UserError &&
         error.message ===

@@ -8,12 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeviceRefusal } from '../src/engine/webgpu-device-errors.js';
 import { UserError } from '../src/errors.js';
-import {
-  evaluateAtBatchSize,
-  forgetSettledBatchSizes,
-  parseEvalBatchSetting,
-  type EvalBatchSetting,
-} from '../src/runners/eval-batch.js';
+import { runFlags } from '../src/cli/run-flags.js';
+import { evaluateAtBatchSize, forgetSettledBatchSizes, type EvalBatchSetting } from '../src/runners/eval-batch.js';
 
 /** An evaluation that refuses batches over `fits`, recording each size it is asked for. */
 function refusingOver(fits: number, tried: number[]) {
@@ -77,12 +73,13 @@ test('a size given, none given, and auto off webgpu: that size, the kind default
   }
 });
 
-test('--eval-batch-size reads a whole number from 1 or auto; anything else is one line naming the flag', () => {
-  assert.equal(parseEvalBatchSetting('auto'), 'auto');
-  assert.equal(parseEvalBatchSetting(' 24 '), 24);
+test('--eval-batch-size reads a whole number from 1 or auto; anything else is one line naming the flag', async () => {
+  const parse = (input: string) => runFlags['eval-batch-size'].parse(input, {} as never, {} as never);
+  assert.equal(await parse('auto'), 'auto');
+  assert.equal(await parse(' 24 '), 24);
   for (const bad of ['0', '-4', '2.5', '1e3', 'Auto', 'auto:4', '', 'x']) {
-    assert.throws(
-      () => parseEvalBatchSetting(bad),
+    await assert.rejects(
+      parse(bad),
       (error: Error) =>
         error instanceof UserError &&
         error.message ===

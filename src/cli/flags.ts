@@ -1,8 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BACKEND_REQUESTS } from '../engine/backends.js';
 import { UserError } from '../errors.js';
-import { parseEvalBatchSetting, type EvalBatchSetting } from '../runners/eval-batch.js';
-import { parseAccumulationSetting, type AccumulationSetting } from '../train/auto-accumulation.js';
 
 /** --backend for every command that computes; MCEVAL_BACKEND is read when the flag is absent. */
 export const backendFlag = Flags.string({
@@ -24,13 +22,17 @@ export const workersFlag = Flags.integer({
   min: 1,
 });
 
-/** --eval-batch-size: a whole number from 1, or auto (runners/eval-batch.ts); anything else is one line. */
-export const evalBatchFlag = Flags.custom<EvalBatchSetting>({ parse: async (input) => parseEvalBatchSetting(input) });
+/** A whole number from 1, or auto; anything else is one line naming the flag and what auto asks for. */
+export function parseWholeOrAuto(input: string, name: string, auto: string): number | 'auto' {
+  const text = input.trim();
+  if (text === 'auto') return 'auto';
+  if (/^[1-9]\d*$/.test(text)) return Number(text);
+  throw new UserError(`${name} must be a whole number from 1 or auto (${auto}), not "${input}".`);
+}
 
-/** --grad-accum: a whole number from 1, or auto (train/auto-accumulation.ts); anything else is one line. */
-export const accumulationFlag = Flags.custom<AccumulationSetting>({
-  parse: async (input) => parseAccumulationSetting(input),
-});
+/** A flag of a whole number from 1 or auto (--eval-batch-size: runners/eval-batch.ts; --grad-accum: auto-accumulation.ts). */
+export const wholeOrAutoFlag = (name: string, auto: string) =>
+  Flags.custom<number | 'auto'>({ parse: async (input) => parseWholeOrAuto(input, name, auto) });
 
 /** A real-valued flag within [min, max]; anything else is one line naming the flag and the range. */
 export function numberFlag(name: string, min: number, max: number) {

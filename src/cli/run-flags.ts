@@ -1,6 +1,6 @@
 /** The flags of `mceval run`; `src/sweep/request.ts` validates what they say together. */
 import { Flags } from '@oclif/core';
-import { accumulationFlag, backendFlag, evalBatchFlag, numberFlag } from './flags.js';
+import { backendFlag, numberFlag, wholeOrAutoFlag } from './flags.js';
 
 export const runFlags = {
   task: Flags.string({
@@ -69,11 +69,17 @@ export const runFlags = {
     default: false,
   }),
   seed: Flags.integer({ description: 'Seed of every random draw in training.', default: 42 }),
-  'grad-accum': accumulationFlag({
+  'grad-accum': wholeOrAutoFlag(
+    '--grad-accum',
+    'as few micro-batches as the GPU holds',
+  )({
     description:
       "Micro-batches per optimiser step: each grid batch size stays the effective batch, trained in N passes whose gradients add up to the whole batch's (the same loss, less memory). auto: on webgpu 1, doubled (the run trained again from its start) while the GPU refuses a step for its size; elsewhere 1. Default: the preset's gradientAccumulation, else 1.",
   }),
-  'eval-batch-size': evalBatchFlag({
+  'eval-batch-size': wholeOrAutoFlag(
+    '--eval-batch-size',
+    'the largest the GPU holds',
+  )({
     description:
       "Sequences evaluated together (lm-eval's --batch_size): prompts generated, continuations scored, examples classified. Default: 16 (classification 32). auto: on webgpu the largest from 64 down, halved while the GPU refuses a batch for its size, as lm-eval's auto; elsewhere the default. A larger batch takes more memory; where steps wait on dispatches (a GPU) it runs in about a small one's time, where arithmetic counts (a CPU) it can be slower. Scores move only in float32's last places.",
   }),

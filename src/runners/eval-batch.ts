@@ -8,22 +8,11 @@
  * default there.
  */
 import { firstNotRefused } from '../engine/refusal-retry.js';
-import { UserError } from '../errors.js';
 
 export type EvalBatchSetting = number | 'auto';
 
 /** Where auto starts on webgpu: lm-eval's --max_batch_size default. */
 export const AUTO_EVAL_BATCH_START = 64;
-
-/** `--eval-batch-size`'s value: a whole number from 1, or auto; anything else is one line naming the flag. */
-export function parseEvalBatchSetting(input: string): EvalBatchSetting {
-  const text = input.trim();
-  if (text === 'auto') return 'auto';
-  if (/^[1-9]\d*$/.test(text)) return Number(text);
-  throw new UserError(
-    `--eval-batch-size must be a whole number from 1 or auto (the largest the GPU holds), not "${input}".`,
-  );
-}
 
 /** The size auto last settled on for each task, in this process. */
 const settled = new Map<string, number>();

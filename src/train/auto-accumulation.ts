@@ -8,19 +8,8 @@
  * runs of the same task and batch size, which start from it. On wasm and cpu auto is 1: memory is the host's.
  */
 import { firstNotRefused } from '../engine/refusal-retry.js';
-import { UserError } from '../errors.js';
 
 export type AccumulationSetting = number | 'auto';
-
-/** `--grad-accum`'s value: a whole number from 1, or auto; anything else is one line naming the flag. */
-export function parseAccumulationSetting(input: string): AccumulationSetting {
-  const text = input.trim();
-  if (text === 'auto') return 'auto';
-  if (/^[1-9]\d*$/.test(text)) return Number(text);
-  throw new UserError(
-    `--grad-accum must be a whole number from 1 or auto (as few micro-batches as the GPU holds), not "${input}".`,
-  );
-}
 
 /** The count auto last settled on per task and batch size, in this process. */
 const settled = new Map<string, number>();
