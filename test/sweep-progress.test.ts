@@ -1,14 +1,18 @@
-/** Progress where stderr is no terminal: a heartbeat at most every 30 s, a line per finished run; none when quiet. */
+/**
+ * Progress where stderr is no terminal: a heartbeat at most every 30 s, a line per finished run (with what auto settled
+ * on); none when quiet.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SweepProgress } from '../src/report/sweep-progress.js';
 import type { SweepEvent, SweepPlanEntry } from '../src/sweep/run-sweep.js';
 import type { RunResult } from '../src/report/results.js';
 
-// Only the fields progress reads: the task's name and training-set size, the preset's name, the point, the epochs.
+// Only the fields progress reads: the task's name and training-set size, the preset's name and accumulation, the point,
+// the epochs.
 const entry = {
   task: { kind: 'classification', task: { name: 'demo' }, data: { train: new Array(64).fill(0), dev: [] } },
-  preset: { name: 'lora' },
+  preset: { name: 'lora', training: { gradientAccumulation: 1 } },
   point: { lr: 0.001, bs: 16 },
   epochs: 1,
 } as unknown as SweepPlanEntry;
@@ -67,4 +71,23 @@ test('quiet (no stream): no heartbeat at all', () => {
   clock = 120_000;
   progress.onEvent(stepEvent(0, 2));
   assert.deepEqual(lines, []);
+});
+
+test('a run line says what auto settled on, where auto was asked for by a flag or the preset', () => {
+  const result = { task: 'demo', adapter: 'lora', lr: 0.001, batch_size: 16, accuracy: 0.5, nll: 0.7, diverged: false };
+  const lineFor = (settings: object, preset: object = entry.preset) => {
+    const lines: string[] = [];
+    const progress = new SweepProgress(plan, pipe, (line) => lines.push(line), { settings });
+    const planned = { ...entry, preset } as SweepPlanEntry;
+    const ran = { ...result, train_seconds: 9, grad_accum: 4, eval_batch_size: 32 } as unknown as RunResult;
+    progress.onEvent({ kind: 'run-end', index: 0, total: 2, job: { planIndex: 0, entry: planned }, result: ran });
+    return lines[0]!.replace(/^.*9s/, '');
+  };
+  assert.equal(lineFor({}), '');
+  assert.equal(lineFor({ gradientAccumulation: 4, evalBatchSize: 32 }), '');
+  assert.equal(lineFor({ gradientAccumulation: 'auto', evalBatchSize: 'auto' }), '; auto: grad-accum 4, eval batch 32');
+  assert.equal(lineFor({ evalBatchSize: 'auto' }), '; auto: eval batch 32');
+  assert.equal(lineFor({}, { name: 'lora', training: { gradientAccumulation: 'auto' } }), '; auto: grad-accum 4');
+  // The flag overrides the preset.
+  assert.equal(lineFor({ gradientAccumulation: 2 }, { name: 'lora', training: { gradientAccumulation: 'auto' } }), '');
 });

@@ -59,6 +59,7 @@ export default class Run extends BaseCommand {
       jobs.map((job) => job.entry),
       quiet ? null : process.stderr,
       (line) => this.logToStderr(line),
+      { settings: options },
     );
     const started = performance.now();
     if (!quiet) {

@@ -4,7 +4,8 @@
  * printed at most every `heartbeatSeconds` instead of the bar. Steps are counted per run, so runs finishing out of
  * order on worker threads add up correctly.
  */
-import type { SweepEvent, SweepPlanEntry } from '../sweep/run-sweep.js';
+import type { SweepEvent, SweepOptions, SweepPlanEntry } from '../sweep/run-sweep.js';
+import type { RunResult } from './results.js';
 import { ProgressBar, etaSeconds, formatBar, trainingLabel, type ProgressState } from './progress.js';
 
 export interface HeartbeatOptions {
@@ -12,6 +13,8 @@ export interface HeartbeatOptions {
   readonly heartbeatSeconds?: number;
   /** Milliseconds since the epoch (tests pass a fake clock). */
   readonly now?: () => number;
+  /** --grad-accum and --eval-batch-size: a run line says what auto settled on, as lm-eval prints its batch size. */
+  readonly settings?: Pick<SweepOptions, 'gradientAccumulation' | 'evalBatchSize'>;
 }
 
 export class SweepProgress {
@@ -23,6 +26,7 @@ export class SweepProgress {
   private readonly now: () => number;
   private readonly started: number;
   private lastBeat: number;
+  private readonly settings: HeartbeatOptions['settings'];
 
   /** `note` prints a line; `stream` is where the bar draws (null: quiet — no bar, no heartbeat, no per-run lines). */
   constructor(
@@ -36,6 +40,7 @@ export class SweepProgress {
     this.now = options.now ?? Date.now;
     this.started = this.now();
     this.lastBeat = this.started;
+    this.settings = options.settings;
     this.stepsOf = plan.map((entry) => entry.epochs * Math.ceil(entry.task.data.train.length / entry.point.bs));
     this.stepsDone = plan.map(() => 0);
     this.totalSteps = this.stepsOf.reduce((a, b) => a + b, 0);
@@ -65,10 +70,20 @@ export class SweepProgress {
       if (this.stream === null) return;
       this.note(
         `run ${event.index + 1}/${event.total} ${r.task}/${r.adapter} lr=${r.lr} bs=${r.batch_size}: ` +
-          `accuracy ${r.accuracy.toFixed(4)}, NLL ${r.nll.toFixed(4)}${r.diverged ? ' (diverged)' : ''}, ${r.train_seconds}s`,
+          `accuracy ${r.accuracy.toFixed(4)}, NLL ${r.nll.toFixed(4)}${r.diverged ? ' (diverged)' : ''}, ${r.train_seconds}s` +
+          this.autoSettled(event.job.entry, r),
       );
     }
   };
+
+  /** `; auto: grad-accum N, eval batch M` for the settings auto chose in this run (empty where none). */
+  private autoSettled(entry: SweepPlanEntry, result: RunResult): string {
+    const chosen = [];
+    const accumulation = this.settings?.gradientAccumulation ?? entry.preset.training.gradientAccumulation;
+    if (accumulation === 'auto') chosen.push(`grad-accum ${result.grad_accum}`);
+    if (this.settings?.evalBatchSize === 'auto') chosen.push(`eval batch ${result.eval_batch_size}`);
+    return chosen.length === 0 ? '' : `; auto: ${chosen.join(', ')}`;
+  }
 
   private heartbeat(state: ProgressState, overall: number): void {
     const now = this.now();
