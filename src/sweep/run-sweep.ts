@@ -229,7 +229,7 @@ interface TrainedRun {
  * The run from its start — the base weights, the adapter from the seed, fine-tuning in `accumulation` micro-batches a
  * step — freeing what it made if training fails.
  */
-function trainFromStart<K extends TaskKind>(
+async function trainFromStart<K extends TaskKind>(
   { task, data, kind }: LoadedTask<K>,
   { preset, point, epochs }: Omit<SweepPlanEntry, 'task'>,
   options: RunSettings,
@@ -250,7 +250,7 @@ function trainFromStart<K extends TaskKind>(
       throw error;
     }
   })();
-  const train = async (): Promise<TrainedRun> => {
+  try {
     const started = performance.now();
     const examples = runner.encodeTraining(tokenizer, task, data, model);
     const training =
@@ -275,12 +275,11 @@ function trainFromStart<K extends TaskKind>(
           });
     const trainSeconds = (performance.now() - started) / 1000;
     return { model, tokenizer, adapter, ownGroups, adapterConfig, examples, training, trainSeconds };
-  };
-  return train().catch((error: unknown) => {
+  } catch (error) {
     adapter.dispose();
     model.dispose();
     throw error;
-  });
+  }
 }
 
 /** The training result of a preset that only evaluates (`--adapter none`): no step taken. */

@@ -11,6 +11,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import {
   elementwiseDispatch,
   runShader,
+  scalarInputs,
   shaped,
   withHostInt32,
   workgroupMaxCode,
@@ -96,7 +97,7 @@ function run(
       gpu,
       {
         key: `${name}_${workgroup}`,
-        inputs: names.map((name) => ({ name, components: 1 as const })),
+        inputs: scalarInputs(names),
         uniforms: 'rows : i32, classes : i32,',
         workgroupSize: workgroup,
         dispatch: elementwiseDispatch(rows, 1),

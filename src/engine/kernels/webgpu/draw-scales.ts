@@ -11,7 +11,15 @@
  * The WGSL is monteclora-wgsl.ts's, which fused-draw.ts shares.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, sizeOf, type WebGpuBackendLike } from './shader.js';
+import {
+  ELEMENT_INDEX,
+  elementwiseDispatch,
+  runShader,
+  scalarInputs,
+  shaped,
+  sizeOf,
+  type WebGpuBackendLike,
+} from './shader.js';
 import {
   COVARIANCE_WGSL,
   DRAW_UNIFORMS,
@@ -106,10 +114,7 @@ function kernel(spec: {
       gpu,
       {
         key: spec.key,
-        inputs: [
-          ...spec.names.map((name) => ({ name, components: 1 as const })),
-          ...(spec.written ?? []).map((name) => ({ name, components: 1 as const, writable: true })),
-        ],
+        inputs: [...scalarInputs(spec.names), ...scalarInputs(spec.written ?? [], true)],
         uniforms: DRAW_UNIFORMS,
         workgroupSize: WORKGROUP,
         dispatch: elementwiseDispatch(count, WORKGROUP),

@@ -17,6 +17,7 @@ import {
   ELEMENT_INDEX,
   elementwiseDispatch,
   runShader,
+  scalarInputs,
   shaped,
   sizeOf,
   storageBuffersPerShader,
@@ -106,9 +107,6 @@ function uniformsOf(named: Record<string, TensorInfo>, attrs: FusedDrawAttrs, co
   });
 }
 
-const declared = (names: readonly string[], writable = false) =>
-  names.map((name) => ({ name, components: 1 as const, ...(writable ? { writable } : {}) }));
-
 /** Outputs Σ, ε√Σ, w, the terms [4] and the regulariser [1]. */
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
@@ -126,7 +124,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
     gpu,
     {
       key: `${FUSED_DRAW}_${Number(hasPrior)}`,
-      inputs: [...declared(names), ...declared(Object.keys(written), true)],
+      inputs: [...scalarInputs(names), ...scalarInputs(Object.keys(written), true)],
       uniforms: DRAW_UNIFORMS,
       workgroupSize: WORKGROUP,
       dispatch: [1, 1],
@@ -167,7 +165,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     gpu,
     {
       key: `${FUSED_DRAW_GRAD}_${Number(hasPrior)}`,
-      inputs: [...declared(names), ...declared(['dp'], true)],
+      inputs: [...scalarInputs(names), ...scalarInputs(['dp'], true)],
       uniforms: DRAW_UNIFORMS,
       workgroupSize: WORKGROUP,
       dispatch: elementwiseDispatch(count, WORKGROUP),

@@ -15,6 +15,7 @@ import {
   ELEMENT_INDEX,
   elementwiseDispatch,
   runShader,
+  scalarInputs,
   shaped,
   sizeOf,
   storageBuffersPerShader,
@@ -79,10 +80,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
     gpu,
     {
       key: `McevalRegularizerTerms_${Number(hasPrior)}`,
-      inputs: [
-        ...names.map((name) => ({ name, components: 1 as const })),
-        { name: 'total', components: 1, writable: true },
-      ],
+      inputs: [...scalarInputs(names), ...scalarInputs(['total'], true)],
       uniforms: DRAW_UNIFORMS,
       workgroupSize: WORKGROUP,
       dispatch: [1, 1],
@@ -159,8 +157,11 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
       {
         key: `McevalRegularizerTermsGrad_${parts.join('_')}_${Number(hasPrior)}`,
         inputs: [
-          ...names.map((name) => ({ name, components: 1 as const })),
-          ...parts.slice(1).map((part) => ({ name: `d${part}`, components: 1 as const, writable: true })),
+          ...scalarInputs(names),
+          ...scalarInputs(
+            parts.slice(1).map((part) => `d${part}`),
+            true,
+          ),
         ],
         uniforms: DRAW_UNIFORMS,
         workgroupSize: WORKGROUP,

@@ -43,6 +43,10 @@ export interface ShaderInput {
   readonly writable?: boolean;
 }
 
+/** Inputs bound as arrays of scalars, by name; `writable`: the shader writes them in place. */
+export const scalarInputs = (names: readonly string[], writable = false): ShaderInput[] =>
+  names.map((name) => (writable ? { name, components: 1, writable } : { name, components: 1 }));
+
 export interface Shader {
   /** Identifies the compiled pipeline: everything the WGSL text depends on (tfjs adds input ranks and types). */
   readonly key: string;
