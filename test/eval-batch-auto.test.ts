@@ -1,7 +1,8 @@
 /**
  * `--eval-batch-size auto` (runners/eval-batch.ts), without a device: evaluations that stand in for one refuse every
- * batch over a size with the DeviceRefusal the WebGPU backend throws. Auto starts at 64 and halves on each refusal
- * only, a task's later run starts where the last settled, and off webgpu auto is the kind's default. The device path
+ * batch over a size with the DeviceRefusal the WebGPU backend throws. Auto starts at 64 (or --max-eval-batch-size) and
+ * halves on each refusal only, a task's later run starts where the last settled, and off webgpu auto is the kind's
+ * default. The device path
  * runs in `npm run test:webgpu` (test/webgpu/refusal-retry.test.ts).
  */
 import { test } from 'node:test';
@@ -35,6 +36,25 @@ test('auto on webgpu starts at 64, halves on each refusal, and the next run of t
   tried.length = 0;
   await evaluateAtBatchSize('auto', { ...onWebGpu, task: 'rte' }, refusingOver(100, tried));
   assert.deepEqual(tried, [64]);
+  forgetSettledBatchSizes();
+});
+
+test('auto from another size (--max-eval-batch-size) starts there, but not above where the task settled', async () => {
+  forgetSettledBatchSizes();
+  const tried: number[] = [];
+  assert.equal((await evaluateAtBatchSize({ auto: 256 }, onWebGpu, refusingOver(100, tried))).batchSize, 64);
+  assert.deepEqual(tried, [256, 128, 64]);
+  // A later run from a smaller size starts at that size, and one from a larger size where the task settled.
+  tried.length = 0;
+  await evaluateAtBatchSize({ auto: 24 }, onWebGpu, refusingOver(100, tried));
+  assert.deepEqual(tried, [24]);
+  tried.length = 0;
+  await evaluateAtBatchSize({ auto: 512 }, onWebGpu, refusingOver(100, tried));
+  assert.deepEqual(tried, [24]);
+  // Off webgpu it is the kind's default, as plain auto.
+  tried.length = 0;
+  await evaluateAtBatchSize({ auto: 256 }, { ...onWebGpu, backend: 'wasm' }, refusingOver(100, tried));
+  assert.deepEqual(tried, [32]);
   forgetSettledBatchSizes();
 });
 

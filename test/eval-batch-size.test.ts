@@ -122,6 +122,36 @@ test("mceval run --eval-batch-size: in each run's config.json, key and row; 0 an
       '5',
     ]);
 
+    // Auto from 128 is a run of its own, which config.json says; plain auto from 64 is auto's run, already there.
+    const from = (most: string) =>
+      spawnSync(
+        process.execPath,
+        [bin, 'run', ...base, '--eval-batch-size', 'auto', '--max-eval-batch-size', most, '--resume', '--out', out],
+        { encoding: 'utf8' },
+      );
+    assert.equal(from('64').status, 0);
+    assert.equal(readdirSync(join(out, 'runs')).length, 3);
+    assert.equal(from('128').status, 0);
+    const added = readdirSync(join(out, 'runs')).filter((name) => !runs.includes(name));
+    assert.equal(added.length, 3);
+    const configs = added.map((name) => readFileSync(join(out, 'runs', name, 'config.json'), 'utf8'));
+    assert.equal(configs.filter((text) => /"eval_batch_size": \{\s*"auto": 128\s*\}/.test(text)).length, 1);
+    // Without auto it is refused in one line, which says what to do.
+    for (const setting of [[], ['--eval-batch-size', '16']]) {
+      const refused = spawnSync(
+        process.execPath,
+        [bin, 'run', ...base, ...setting, '--max-eval-batch-size', '128', '--out', out],
+        { encoding: 'utf8' },
+      );
+      assert.notEqual(refused.status, 0);
+      const lines = refused.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, refused.stderr);
+      assert.match(
+        lines[0]!,
+        /--max-eval-batch-size sets where --eval-batch-size auto starts: add --eval-batch-size auto/,
+      );
+    }
+
     for (const bad of ['0', 'x']) {
       const refused = spawnSync(process.execPath, [bin, 'run', ...base, '--eval-batch-size', bad, '--out', out], {
         encoding: 'utf8',

@@ -222,3 +222,20 @@ test('MCEVAL_WEBGPU_POOL: a number of reads, keep, or one line', async () => {
   assert.equal(describePool(undefined), "tfjs's, kept whole");
   assert.equal(describePool(3), 'sizes unused over 3 reads given back');
 });
+
+test('release destroys every free buffer, under a window or keep, and none in use', () => {
+  for (const window of [2, undefined]) {
+    const pool = new FakePool();
+    const bounded = boundPool(pool, () => window);
+    const inUse = pool.acquireBuffer(16, STORAGE);
+    step(pool, 64, 3);
+    step(pool, 16, 2);
+    bounded.settle();
+    assert.equal(pool.free(64), 3);
+    bounded.release();
+    assert.equal(pool.free(64) + pool.free(16), 0);
+    assert.equal(inUse.destroyed, false);
+    assert.equal(pool.numFreeBuffers, 0);
+    assert.equal(pool.numBytesAllocated, 16);
+  }
+});

@@ -83,6 +83,11 @@ export const runFlags = {
     description:
       "Sequences evaluated together (lm-eval's --batch_size): prompts generated, continuations scored, examples classified. Default: 16 (classification 32). auto: on webgpu the largest from 64 down, halved while the GPU refuses a batch for its size, as lm-eval's auto; elsewhere the default. A larger batch takes more memory; where steps wait on dispatches (a GPU) it runs in about a small one's time, where arithmetic counts (a CPU) it can be slower. Scores move only in float32's last places.",
   }),
+  'max-eval-batch-size': Flags.integer({
+    description:
+      "Where --eval-batch-size auto starts on webgpu (lm-eval's --max_batch_size): a GPU with room for more than 64 sequences evaluates them together. Default: 64.",
+    min: 1,
+  }),
   epochs: Flags.integer({ description: "Training epochs per run. Default: the preset's.", min: 1 }),
   out: Flags.string({
     description:

@@ -117,6 +117,12 @@ export interface BoundedPool {
   settle(): void;
   /** Starts a watch of the pool's bytes; watches may overlap. */
   watch(): PoolBytesWatch;
+  /**
+   * Destroys every free buffer, under any setting: after the device refused work for its size, so that what the
+   * refused work freed does not hold the GPU's memory through a smaller retry (and its peak), as accelerate empties
+   * CUDA's cache before it retries.
+   */
+  release(): void;
 }
 
 /**
@@ -159,6 +165,9 @@ export function boundPool(pool: BufferPool, window: () => number | undefined): B
       peaks.window = reads ?? DEFAULT_POOL_WINDOW;
       peaks.close(held);
       if (reads !== undefined) trimPool(pool, (key) => peaks.most(key));
+    },
+    release() {
+      trimPool(pool, () => 0);
     },
   };
 }

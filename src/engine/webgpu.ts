@@ -248,6 +248,11 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
       return this.pool.watch();
     }
 
+    /** Gives the GPU back the pool's free buffers (refusal-retry.ts, before a smaller retry). */
+    releaseFreeBuffers(): void {
+      this.pool.release();
+    }
+
     // Host values go through the queue rather than a new staging buffer each (webgpu-upload.ts).
     override uploadToGPU(dataId: object): void {
       if (!uploadThroughQueue(this as unknown as UploadingBackend, dataId)) super.uploadToGPU(dataId);

@@ -7,6 +7,7 @@
 import type { SweepEvent, SweepOptions, SweepPlanEntry } from '../sweep/run-sweep.js';
 import type { RunResult } from './results.js';
 import { ProgressBar, etaSeconds, formatBar, trainingLabel, type ProgressState } from './progress.js';
+import { isAutoEvalBatch } from '../runners/eval-batch.js';
 
 export interface HeartbeatOptions {
   /** Seconds between heartbeat lines when the bar cannot draw (default 30). */
@@ -81,7 +82,7 @@ export class SweepProgress {
     const chosen = [];
     const accumulation = this.settings?.gradientAccumulation ?? entry.preset.training.gradientAccumulation;
     if (accumulation === 'auto') chosen.push(`grad-accum ${result.grad_accum}`);
-    if (this.settings?.evalBatchSize === 'auto') chosen.push(`eval batch ${result.eval_batch_size}`);
+    if (isAutoEvalBatch(this.settings?.evalBatchSize)) chosen.push(`eval batch ${result.eval_batch_size}`);
     return chosen.length === 0 ? '' : `; auto: ${chosen.join(', ')}`;
   }
 

@@ -1,6 +1,6 @@
 /**
  * `--eval-batch-size`: a number of sequences evaluated together, or `auto` (lm-eval's `--batch_size auto`). On webgpu,
- * auto starts at AUTO_EVAL_BATCH_START and halves each time the device refuses a batch for its size — a tensor over the
+ * auto starts at AUTO_EVAL_BATCH_START (or at `--max-eval-batch-size`, lm-eval's `--max_batch_size`) and halves each time the device refuses a batch for its size — a tensor over the
  * binding limit or out of GPU memory (DeviceRefusal) — the evaluation starting over at the smaller size, as lm-eval
  * halves on CUDA's out-of-memory. Every kind of evaluation takes its longest sequences first, so a batch too large is
  * refused at once. The size found is kept for the process's later runs of the same task, which start from it. On
@@ -9,10 +9,23 @@
  */
 import { firstNotRefused } from '../engine/refusal-retry.js';
 
-export type EvalBatchSetting = number | 'auto';
+/** A size; auto from AUTO_EVAL_BATCH_START; or auto from another size (`--max-eval-batch-size`). */
+export type EvalBatchSetting = number | 'auto' | AutoEvalBatch;
 
-/** Where auto starts on webgpu: lm-eval's --max_batch_size default. */
+/** Auto from `auto` sequences down. */
+export interface AutoEvalBatch {
+  readonly auto: number;
+}
+
+/** Where auto starts on webgpu unless told: lm-eval's --max_batch_size default. */
 export const AUTO_EVAL_BATCH_START = 64;
+
+/** Auto from `most` down: plain auto at the default start (so that its runs keep their keys). */
+export const autoFrom = (most: number): EvalBatchSetting => (most === AUTO_EVAL_BATCH_START ? 'auto' : { auto: most });
+
+/** Whether a setting is auto, from any size. */
+export const isAutoEvalBatch = (setting: EvalBatchSetting | undefined): setting is 'auto' | AutoEvalBatch =>
+  setting === 'auto' || typeof setting === 'object';
 
 /** The size auto last settled on for each task, in this process. */
 const settled = new Map<string, number>();
@@ -38,14 +51,15 @@ export async function evaluateAtBatchSize<S>(
   context: EvalBatchContext,
   evaluate: (batchSize: number) => Promise<S>,
 ): Promise<BatchedEvaluation<S>> {
-  if (setting !== 'auto') {
+  if (!isAutoEvalBatch(setting)) {
     const batchSize = setting ?? context.kindDefault;
     return { scores: await evaluate(batchSize), batchSize };
   }
   if (context.backend !== 'webgpu')
     return { scores: await evaluate(context.kindDefault), batchSize: context.kindDefault };
+  const most = setting === 'auto' ? AUTO_EVAL_BATCH_START : setting.auto;
   const halvings: number[] = [];
-  for (let size = settled.get(context.task) ?? AUTO_EVAL_BATCH_START; size >= 1; size = Math.floor(size / 2)) {
+  for (let size = Math.min(settled.get(context.task) ?? most, most); size >= 1; size = Math.floor(size / 2)) {
     halvings.push(size);
   }
   const { result: scores, setting: batchSize } = await firstNotRefused(halvings, evaluate);

@@ -17,7 +17,7 @@ import { ensureWritableDirectory } from '../report/output-dir.js';
 import { limitTask, promptTargetsOf } from '../runners/index.js';
 import { resolveTasks } from '../tasks/registry.js';
 import type { LoadedTask, Task } from '../tasks/types.js';
-import type { EvalBatchSetting } from '../runners/eval-batch.js';
+import { autoFrom, type EvalBatchSetting } from '../runners/eval-batch.js';
 import type { AccumulationSetting } from '../train/auto-accumulation.js';
 import { parseGridFlags, type Grid } from './grid.js';
 import type { SweepOptions } from './run-sweep.js';
@@ -42,7 +42,8 @@ export interface RunFlags {
   readonly quiet?: boolean;
   readonly seed: number;
   readonly 'grad-accum'?: AccumulationSetting;
-  readonly 'eval-batch-size'?: EvalBatchSetting;
+  readonly 'eval-batch-size'?: number | 'auto';
+  readonly 'max-eval-batch-size'?: number;
   readonly epochs?: number;
   readonly out: string;
   readonly backend?: string;
@@ -73,6 +74,7 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
   const out = resolve(flags.out);
   ensureWritableDirectory(out);
   checkDecoding(flags);
+  const evalBatch = evalBatchOption(flags);
   checkTrainingReplacement(flags, tasks);
   const backend = resolveBackendRequest(flags.backend);
   // A hub id downloads only after everything cheap to check has passed.
@@ -101,7 +103,7 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
       epochs: flags.epochs,
       seed: flags.seed,
       ...(flags['grad-accum'] === undefined ? {} : { gradientAccumulation: flags['grad-accum'] }),
-      ...(flags['eval-batch-size'] === undefined ? {} : { evalBatchSize: flags['eval-batch-size'] }),
+      ...evalBatch,
       dataDir,
       limits,
       logSamples: flags['log-samples'],
@@ -136,6 +138,20 @@ function presetsOf(flags: Pick<RunFlags, 'adapter'>): AdapterPreset[] {
 /** A preset's grid under --grid; the baseline trains nothing, so its one point is not multiplied. */
 function gridOf(preset: AdapterPreset, gridFlags: readonly string[]): Grid {
   return preset.method.evaluatesOnly === true ? preset.grid : parseGridFlags(gridFlags, preset.grid);
+}
+
+/** --eval-batch-size, with where auto starts (--max-eval-batch-size, which only auto reads). */
+function evalBatchOption(flags: RunFlags): { evalBatchSize?: EvalBatchSetting } {
+  const [setting, most] = [flags['eval-batch-size'], flags['max-eval-batch-size']];
+  if (most !== undefined && setting !== 'auto') {
+    throw new UserError(
+      `--max-eval-batch-size sets where --eval-batch-size auto starts: add --eval-batch-size auto, or drop it${
+        setting === undefined ? '' : ` (--eval-batch-size ${setting} is the size itself)`
+      }.`,
+    );
+  }
+  if (setting === undefined) return {};
+  return { evalBatchSize: setting === 'auto' && most !== undefined ? autoFrom(most) : setting };
 }
 
 function checkDecoding(flags: RunFlags): void {
