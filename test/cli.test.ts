@@ -258,6 +258,19 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
       assert.equal(stdout, '');
     }
     assert.ok(!existsSync(join(out, 'results.csv')));
+    // Refused after --out was made (its data, its model, its backend): the folders made for it go again.
+    const refusedLate: [string[], RegExp][] = [
+      [['--task', 'rte', '--data', join(out, 'no-data')], /^Error: Task rte: data file not found at /],
+      [['--task', 'demo-sentiment', '--model', out], /config\.json/],
+      [['--task', 'demo-sentiment', '--backend', 'tensorflow'], /^Error: No usable backend for --backend tensorflow/],
+    ];
+    for (const [args, expected] of refusedLate) {
+      const { code, stderr } = mceval(['run', ...args, '--adapter', 'lora', '--out', join(out, 'new', 'sub')]);
+      assert.notEqual(code, 0, args.join(' '));
+      assert.match(stderr, expected);
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.ok(!existsSync(join(out, 'new')), `--out left behind by ${args.join(' ')}`);
+    }
     const blocker = join(out, 'a-file');
     writeFileSync(blocker, '');
     const unwritable = mceval(['run', '--task', 'demo-sentiment', '--adapter', 'lora', '--out', join(blocker, 'sub')]);

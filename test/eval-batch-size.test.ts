@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initEngine } from '../src/engine/backends.js';
@@ -140,7 +140,7 @@ test("mceval run --eval-batch-size: in each run's config.json, key and row; 0 an
     for (const setting of [[], ['--eval-batch-size', '16']]) {
       const refused = spawnSync(
         process.execPath,
-        [bin, 'run', ...base, ...setting, '--max-eval-batch-size', '128', '--out', out],
+        [bin, 'run', ...base, ...setting, '--max-eval-batch-size', '128', '--out', join(out, 'refused')],
         { encoding: 'utf8' },
       );
       assert.notEqual(refused.status, 0);
@@ -150,6 +150,7 @@ test("mceval run --eval-batch-size: in each run's config.json, key and row; 0 an
         lines[0]!,
         /--max-eval-batch-size sets where --eval-batch-size auto starts: add --eval-batch-size auto/,
       );
+      assert.equal(existsSync(join(out, 'refused')), false, 'a refused run left its --out behind');
     }
 
     for (const bad of ['0', 'x']) {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inShard, parseShard } from '../src/sweep/shard.js';
@@ -117,10 +117,13 @@ test('plan --emit shell, run, merge: the results of a single-process run; mismat
     // One shard of two: refused unless --partial.
     const alone = mceval(['merge', join(dir, 'half'), join(dir, 'merged', 'shards', '1')]);
     assert.match(alone.stderr, /^Error: Not the whole sweep: shard 0\/2 not given\. .*--partial\.\n$/);
+    // A refused merge leaves no --out it made (nor a store in it).
+    for (const refused of ['mixed', 'half']) assert.ok(!existsSync(join(dir, refused)), `${refused} left behind`);
     const partial = mceval(['merge', join(dir, 'half'), join(dir, 'merged', 'shards', '1'), '--partial']);
     assert.equal(partial.code, 0, partial.stderr);
     assert.match(partial.stdout, /holds 1 of the plan's 3/);
     assert.match(mceval(['merge', join(dir, 'x'), dir]).stderr, /has no run store \(mceval\.sqlite\)/);
+    assert.ok(!existsSync(join(dir, 'x')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

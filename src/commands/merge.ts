@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { UserError } from '../errors.js';
-import { ensureWritableDirectory } from '../report/output-dir.js';
+import { ensureWritableDirectory, undoneOnFailure } from '../report/output-dir.js';
 import { mergeStores, type MergeOutcome } from '../store/merge-stores.js';
 
 export default class Merge extends BaseCommand {
@@ -29,8 +29,8 @@ export default class Merge extends BaseCommand {
       throw new UserError('Name the shard folders to merge: mceval merge OUT SHARD_DIR… (e.g. OUT/shards/*).');
     }
     const out = resolve(args.out);
-    ensureWritableDirectory(out);
-    const outcome = mergeStores(out, shards, { partial: flags.partial });
+    const made = ensureWritableDirectory(out);
+    const outcome = await undoneOnFailure(made, async () => mergeStores(out, shards, { partial: flags.partial }));
     this.log(
       `Merged ${outcome.merged} new run${outcome.merged === 1 ? '' : 's'} from ${shards.length} shard` +
         `${shards.length === 1 ? '' : 's'}; ${out} holds ${outcome.total} of the plan's ${outcome.planSize}. ` +

@@ -4,6 +4,7 @@ import { initEngine, type BackendRequest } from '../engine/backends.js';
 import { runSweep } from '../sweep/run-sweep.js';
 import { runSweepInWorkers } from '../sweep/parallel-sweep.js';
 import { resolveSweepRequest, sweepJobs } from '../sweep/request.js';
+import { undoneOnFailure } from '../report/output-dir.js';
 import { prepareStoredSweep } from '../sweep/stored-sweep.js';
 import { type RunResult, type SummaryRow } from '../report/results.js';
 import { renderSummaryTable } from '../report/table.js';
@@ -42,7 +43,7 @@ export default class Run extends BaseCommand {
     const { flags } = await this.parse(Run);
     // Everything the user typed is checked, and the data loaded, before the engine makes its first tensor.
     const request = await resolveSweepRequest(flags);
-    const choice = await initEngine(request.backend);
+    const choice = await undoneOnFailure(request.madeFolders, () => initEngine(request.backend));
     const options = { ...request.sweep, backend: choice.id };
     const threads = sweepJobs(request.jobs, choice, Number.POSITIVE_INFINITY);
     const sweep = await prepareStoredSweep(options, {

@@ -13,7 +13,7 @@ import { loadTask } from '../runners/index.js';
 import { trainingMixture, writeTrainingMixture } from '../data/train-mixture.js';
 import { modelArchitecture, resolveModelSpec, validateModelSpec } from '../models/load.js';
 import { loadPreset, type AdapterPreset } from '../peft/preset.js';
-import { ensureWritableDirectory } from '../report/output-dir.js';
+import { ensureWritableDirectory, undoneOnFailure } from '../report/output-dir.js';
 import { limitTask, promptTargetsOf } from '../runners/index.js';
 import { resolveTasks } from '../tasks/registry.js';
 import type { LoadedTask, Task } from '../tasks/types.js';
@@ -21,7 +21,7 @@ import { autoFrom, type EvalBatchSetting } from '../runners/eval-batch.js';
 import type { AccumulationSetting } from '../train/auto-accumulation.js';
 import { parseGridFlags, type Grid } from './grid.js';
 import type { SweepOptions } from './run-sweep.js';
-import { parseShard } from './shard.js';
+import { parseShard, type Shard } from './shard.js';
 import type { SaveAdapters, StoreSettings } from './stored-sweep.js';
 
 /** The flags of `mceval run`, as oclif parses them. */
@@ -60,6 +60,8 @@ export interface SweepRequest {
   readonly backend: BackendRequest;
   /** --out, resolved and proven writable. */
   readonly out: string;
+  /** The folders made for --out (undoneOnFailure, for what the command does before its store is made). */
+  readonly madeFolders: readonly string[];
   /** --jobs, when given. */
   readonly jobs?: number;
   readonly store: Omit<StoreSettings, 'out' | 'threads' | 'command'>;
@@ -71,10 +73,28 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
   const gridFlags = flags.grid ?? [];
   presets.forEach((preset) => gridOf(preset, gridFlags));
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  const out = resolve(flags.out);
-  ensureWritableDirectory(out);
   checkDecoding(flags);
   const evalBatch = evalBatchOption(flags);
+  const out = resolve(flags.out);
+  const made = ensureWritableDirectory(out);
+  const request = await undoneOnFailure(made, () =>
+    requestWithOut(flags, { tasks, presets, gridFlags, shard, evalBatch, out }),
+  );
+  return { ...request, madeFolders: made };
+}
+
+/** What resolveSweepRequest checked before making --out. */
+interface CheckedFlags {
+  readonly tasks: readonly Task[];
+  readonly presets: readonly AdapterPreset[];
+  readonly gridFlags: readonly string[];
+  readonly shard: Shard | undefined;
+  readonly evalBatch: { evalBatchSize?: EvalBatchSetting };
+  readonly out: string;
+}
+
+async function requestWithOut(flags: RunFlags, checked: CheckedFlags): Promise<Omit<SweepRequest, 'madeFolders'>> {
+  const { tasks, presets, gridFlags, shard, evalBatch, out } = checked;
   checkTrainingReplacement(flags, tasks);
   const backend = resolveBackendRequest(flags.backend);
   // A hub id downloads only after everything cheap to check has passed.
