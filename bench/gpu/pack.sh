@@ -2,7 +2,8 @@
 # Builds the GPU kit in .gpu-kit/ (git-ignored; carried to a GPU machine that has no Node.js and no network): this
 # machine's node, stripped and xz-compressed; Dawn (dawn.node from npm webgpu, stripped) with its tiny loader module;
 # the Vulkan loader libvulkan.so.1 from Debian (as scripts/setup-webgpu-software.sh unpacks it); an esbuild bundle of
-# bench/gpu/bench.ts with the attention kernels' .wasm and of bench/gpu/targets.ts; the PyTorch reference step;
+# bench/gpu/bench.ts with the attention kernels' .wasm, of bench/gpu/out-of-memory.ts and of bench/gpu/targets.ts; the
+# PyTorch reference step;
 # stories260K when ../shared has it; and run.sh. Prints its size.
 #   npm run build && bash bench/gpu/pack.sh
 set -euo pipefail
@@ -20,6 +21,9 @@ bash "$ROOT/scripts/setup-webgpu-software.sh"
 cp -L "$ROOT"/.webgpu-sw/root/usr/lib/x86_64-linux-gnu/libvulkan.so.1 "$KIT/lib/"
 "$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/bench.js" --bundle --platform=node --format=esm \
   --external:webgpu --ignore-annotations --outfile="$KIT/app/bench.mjs" --log-level=warning \
+  --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"
+"$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/out-of-memory.js" --bundle --platform=node --format=esm \
+  --external:webgpu --ignore-annotations --outfile="$KIT/app/out-of-memory.mjs" --log-level=warning \
   --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"
 "$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/targets.js" --bundle --platform=node --format=esm \
   --outfile="$KIT/app/targets.mjs" --log-level=warning

@@ -2,8 +2,9 @@
 # Runs the GPU benchmark from the kit (bench/gpu/pack.sh) on a machine with a GPU: where PyTorch is installed, a LoRA
 # step in PyTorch, then the same steps with mceval's WebGPU backend through Dawn over the NVIDIA Vulkan driver on the
 # same card, and the targets from both (targets.ts: LoRA against PyTorch, MonteCLoRA over LoRA, the host's share of
-# each step, and the fastest value of each engine setting the bench swept). JSON files go to $OUT (or
-# ./gpu-bench-out): webgpu.json, torch.json, targets.json, gpu.txt.
+# each step, and the fastest value of each engine setting the bench swept), after a probe of running out of GPU memory
+# (out-of-memory.ts). JSON files go to $OUT (or ./gpu-bench-out): webgpu.json, torch.json, targets.json,
+# out-of-memory.json, gpu.txt.
 #   bash .gpu-kit/run.sh [STEPS]
 # The whole run stays within MCEVAL_KIT_SECONDS (560 by default: a lent machine's command may run 600 s). PyTorch's
 # steps go first, being short, so that the targets have both sides; mceval's bench gets the time left, and a bench cut
@@ -26,6 +27,10 @@ if python3 -c 'import torch' 2>/dev/null; then
   timeout 150 python3 "$KIT/torch_step.py" --steps "$STEPS" "${STORIES[@]}" >"$OUT/torch.json" 2>"$OUT/torch.err"
   echo "torch: exit $? after ${SECONDS} s"
 fi
+# Whether running out of GPU memory is a refusal the autos retry, the device computing again after it (seconds).
+( cd "$KIT/app" && timeout 90 /tmp/mceval-kit/node out-of-memory.mjs ) >"$OUT/out-of-memory.json" \
+  2>"$OUT/out-of-memory.err"
+echo "out of memory: exit $? after ${SECONDS} s"
 # What is left, less 20 s for the targets and the printout.
 LEFT=$((TOTAL - SECONDS - 20))
 ( cd "$KIT/app" && timeout "$LEFT" /tmp/mceval-kit/node bench.mjs --steps "$STEPS" "${STORIES[@]}" ) \
@@ -37,4 +42,5 @@ MEASURED="$OUT/webgpu.json"
 ( cd "$KIT/app" && /tmp/mceval-kit/node targets.mjs "$MEASURED" "$OUT/torch.json" ) >"$OUT/targets.json"
 echo "targets: exit $?"
 tail -c 3000 "$OUT/webgpu.json"; tail -c 1500 "$OUT/torch.json" 2>/dev/null; tail -5 "$OUT/webgpu.err"
+cat "$OUT/out-of-memory.json"
 cat "$OUT/targets.json"
