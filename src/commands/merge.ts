@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { UserError } from '../errors.js';
-import { ensureWritableDirectory, undoneOnFailure } from '../report/output-dir.js';
+import { ensureWritableDirectory } from '../report/output-dir.js';
+import { undoneOnFailure } from '../made-folders.js';
 import { mergeStores, type MergeOutcome } from '../store/merge-stores.js';
 
 export default class Merge extends BaseCommand {

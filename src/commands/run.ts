@@ -4,7 +4,7 @@ import { initEngine, type BackendRequest } from '../engine/backends.js';
 import { runSweep } from '../sweep/run-sweep.js';
 import { runSweepInWorkers } from '../sweep/parallel-sweep.js';
 import { resolveSweepRequest, sweepJobs } from '../sweep/request.js';
-import { undoneOnFailure } from '../report/output-dir.js';
+import { undoneOnFailure } from '../made-folders.js';
 import { prepareStoredSweep } from '../sweep/stored-sweep.js';
 import { type RunResult, type SummaryRow } from '../report/results.js';
 import { renderSummaryTable } from '../report/table.js';

@@ -5,7 +5,8 @@
  * exports (GLUE, SuperGLUE, ARC, the commonsense sets): their splits from the hub's parquet conversion, under
  * hub/<repo>/<config>/<split>/. MCEVAL_DATA_ENDPOINT replaces https://raw.githubusercontent.com, HF_ENDPOINT the hub.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { makeFolders, removeEmptyFolders } from '../made-folders.js';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { downloadFile } from '../models/hub/download.js';
@@ -57,10 +58,12 @@ async function pullPlainFile(file: string, dataDir: string): Promise<boolean> {
   const known = KNOWN_FILES[file]!;
   const endpoint = process.env['MCEVAL_DATA_ENDPOINT'];
   const url = endpoint === undefined ? known.url! : known.url!.replace(GITHUB_RAW, endpoint.replace(/\/$/, ''));
-  mkdirSync(dirname(target), { recursive: true });
+  const made = makeFolders(dirname(target));
   try {
     await downloadFile(url, target, {}, known.sha256);
   } catch (error) {
+    // No empty folder is left behind; a partial file a rerun resumes is kept, with its folders.
+    removeEmptyFolders(made);
     if (error instanceof UserError) throw error;
     throw new UserError(
       `Could not download ${url} (${(error as Error).message}): check the network, or copy the file to ${target}.`,
