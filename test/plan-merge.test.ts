@@ -47,6 +47,27 @@ test('--shard i/n: every plan position in exactly one shard; bad values are one 
   for (const bad of ['4/4', '1/0', 'a/b', '1', '-1/2']) assert.throws(() => parseShard(bad), /--shard must be i\/n/);
 });
 
+test('plan refuses what run would refuse from its flags alone, in one line, before queueing anything or making OUT', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mceval-plan-refused-'));
+  try {
+    const cases: [string[], RegExp][] = [
+      [['--task', 'demo-arith', '--samples', '3'], /^Error: --samples 3 with greedy decoding/],
+      [['--task', 'demo-arith', '--max-eval-batch-size', '128'], /^Error: --max-eval-batch-size sets where/],
+      [['--task', 'rte', '--train-file', 'pairs.jsonl'], /^Error: --train-file replaces the fine-tuning pairs/],
+    ];
+    for (const [args, expected] of cases) {
+      const { code, stdout, stderr } = mceval(['plan', ...args, '--adapter', 'lora', '--shards', '2', '--out', dir]);
+      assert.notEqual(code, 0, args.join(' '));
+      assert.equal(stdout, '', 'a script was printed');
+      assert.match(stderr, expected);
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.ok(!existsSync(join(dir, 'shards')));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the Slurm script: one array task per shard, resources as asked, arguments quoted', () => {
   const script = slurmScript({
     mceval: ['/usr/bin/node', '/opt/mceval/bin/run.js'],

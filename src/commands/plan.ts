@@ -5,7 +5,7 @@ import { runFlags } from '../cli/run-flags.js';
 import { runArguments } from '../cli/run-arguments.js';
 import { packagePath } from '../paths.js';
 import { ensureWritableDirectory } from '../report/output-dir.js';
-import { countPlannedRuns } from '../sweep/request.js';
+import { checkRunFlags, countPlannedRuns } from '../sweep/request.js';
 import { shellScript, slurmScript, type ScriptSettings } from '../sweep/emit-script.js';
 
 export default class Plan extends BaseCommand {
@@ -35,6 +35,7 @@ export default class Plan extends BaseCommand {
   async run(): Promise<{ script: string; runs: number; shards: number }> {
     const { flags } = await this.parse(Plan);
     const runs = countPlannedRuns(flags);
+    checkRunFlags(flags);
     const out = resolve(flags.out);
     ensureWritableDirectory(resolve(out, 'shards'));
     const cpus = flags['cpus-per-task'];

@@ -1,9 +1,10 @@
 /**
  * `--eval-batch-size`: a number of sequences evaluated together, or `auto` (lm-eval's `--batch_size auto`). On webgpu,
- * auto starts at AUTO_EVAL_BATCH_START (or at `--max-eval-batch-size`, lm-eval's `--max_batch_size`) and halves each time the device refuses a batch for its size — a tensor over the
- * binding limit or out of GPU memory (DeviceRefusal) — the evaluation starting over at the smaller size, as lm-eval
- * halves on CUDA's out-of-memory. Every kind of evaluation takes its longest sequences first, so a batch too large is
- * refused at once. The size found is kept for the process's later runs of the same task, which start from it. On
+ * auto starts at AUTO_EVAL_BATCH_START (or at `--max-eval-batch-size`, lm-eval's `--max_batch_size`) and halves each
+ * time the device refuses a batch for its size — a tensor over the binding limit or out of GPU memory (DeviceRefusal)
+ * — the evaluation starting over at the smaller size, as lm-eval halves on CUDA's out-of-memory. Every kind of
+ * evaluation takes its longest sequences first, so a batch too large is refused at once. The size found is kept for
+ * the process's later runs of the same task, which start from it (or from their own start, where that is smaller). On
  * wasm and cpu memory is not what limits a batch and a larger batch is slower (docs/running.md), so auto is the kind's
  * default there.
  */

@@ -74,8 +74,7 @@ export async function resolveSweepRequest(flags: RunFlags): Promise<SweepRequest
   const gridFlags = flags.grid ?? [];
   presets.forEach((preset) => gridOf(preset, gridFlags));
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  checkDecoding(flags);
-  const evalBatch = evalBatchOption(flags);
+  const evalBatch = checkRunFlags(flags);
   const out = resolve(flags.out);
   const made = ensureWritableDirectory(out);
   const request = await undoneOnFailure(made, () =>
@@ -96,7 +95,6 @@ interface CheckedFlags {
 
 async function requestWithOut(flags: RunFlags, checked: CheckedFlags): Promise<Omit<SweepRequest, 'madeFolders'>> {
   const { tasks, presets, gridFlags, shard, evalBatch, out } = checked;
-  checkTrainingReplacement(flags, tasks);
   const backend = resolveBackendRequest(flags.backend);
   // A hub id downloads only after everything cheap to check has passed.
   const modelSpec = await resolveModelSpec(flags.model);
@@ -159,6 +157,16 @@ function presetsOf(flags: Pick<RunFlags, 'adapter'>): AdapterPreset[] {
 /** A preset's grid under --grid; the baseline trains nothing, so its one point is not multiplied. */
 function gridOf(preset: AdapterPreset, gridFlags: readonly string[]): Grid {
   return preset.method.evaluatesOnly === true ? preset.grid : parseGridFlags(gridFlags, preset.grid);
+}
+
+/**
+ * The checks of the flags that read nothing else (but the task names): `mceval plan` makes them too, so that no array
+ * task is queued only to fail on them. The evaluation batch setting they give.
+ */
+export function checkRunFlags(flags: RunFlags): { evalBatchSize?: EvalBatchSetting } {
+  checkDecoding(flags);
+  checkTrainingReplacement(flags, resolveTasks(flags.task));
+  return evalBatchOption(flags);
 }
 
 /** --eval-batch-size, with where auto starts (--max-eval-batch-size, which only auto reads). */
