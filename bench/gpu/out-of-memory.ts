@@ -16,6 +16,7 @@
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { setupWebGpu } from '../../src/engine/webgpu.js';
 import { DeviceRefusal } from '../../src/engine/webgpu-device-errors.js';
+import { releaseFreedMemory } from '../../src/engine/refusal-retry.js';
 import { Rng } from '../../src/engine/rng.js';
 import { argument } from '../options.js';
 import { relativeDifference } from './time-per-call.js';
@@ -79,7 +80,7 @@ while (held.length * chunkMiB < mostGiB * 1024) {
 }
 const heldGiB = ((held.length - (stop === undefined ? 0 : 1)) * chunkMiB) / 1024;
 tf.dispose(held);
-(tf.engine().backend as { releaseFreeBuffers?: () => void }).releaseFreeBuffers?.();
+releaseFreedMemory();
 // After the refusal: a product, and one chunk more (smaller than the refused one where that was the binding limit).
 const after: Record<string, unknown> = {};
 try {

@@ -9,9 +9,10 @@ import { DeviceRefusal } from './webgpu-device-errors.js';
 
 /**
  * Gives the GPU back what the refused work freed, where the backend keeps freed buffers (webgpu's pool): the retry,
- * which needs less, then starts from the memory the work before it left, and its peak is its own.
+ * which needs less, then starts from the memory the work before it left, and its peak is its own. Also the GPU kit's
+ * out-of-memory probe's, after its refusal.
  */
-function releaseFreedMemory(): void {
+export function releaseFreedMemory(): void {
   const engine = tf.engine();
   // No backend started (refusals without a device, in tests): nothing is pooled.
   if (!engine.backendName) return;
