@@ -122,6 +122,14 @@ test('the request comes from the flag, else MCEVAL_BACKEND, else auto; unknown n
   assert.equal(resolveBackendRequest(undefined, {}), 'auto');
   assert.throws(
     () => resolveBackendRequest(undefined, { MCEVAL_BACKEND: 'gpu' }),
-    /Unknown backend "gpu" in MCEVAL_BACKEND/,
+    /Unknown backend "gpu" in MCEVAL_BACKEND: .* A GPU is used through --backend webgpu/,
+  );
+  // PyTorch's device names are told where a GPU is; other names only what the backends are.
+  for (const name of ['cuda', 'CUDA:1', 'mps', 'rocm']) {
+    assert.throws(() => resolveBackendRequest(name, {}), /--backend webgpu/, name);
+  }
+  assert.throws(
+    () => resolveBackendRequest('tpu', {}),
+    (error: Error) => !error.message.includes('GPU') && /use one of auto/.test(error.message),
   );
 });

@@ -6,6 +6,7 @@
 import { Command, Flags } from '@oclif/core';
 import { UserError, firstLine } from '../errors.js';
 import { errorLines } from './error-lines.js';
+import { nonexistentFlagLines } from './foreign-flags.js';
 
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true;
@@ -15,14 +16,16 @@ export abstract class BaseCommand extends Command {
     help: Flags.help({ char: 'h', description: 'Show this help.', helpGroup: 'GLOBAL' }),
   };
 
-  protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+  protected override async catch(
+    error: Error & { exitCode?: number; oclif?: { exit?: number }; flags?: unknown },
+  ): Promise<unknown> {
     const verbose = process.argv.includes('--verbose') || Boolean(process.env['DEBUG']);
     const exitCode = error instanceof UserError ? error.exitCode : (error.oclif?.exit ?? 1);
     // oclif's own exits (help, version) carry code 0 and need no message.
     if (exitCode === 0) throw error;
     // oclif's parse errors (a flag parser's own UserError included) keep every problem, one line each.
     const fromParser = error.oclif !== undefined || error.message.startsWith('Parsing --');
-    const lines = fromParser ? errorLines(error.message) : [firstLine(error)];
+    const lines = fromParser ? (this.nonexistentFlagLines(error) ?? errorLines(error.message)) : [firstLine(error)];
     const message = lines.join('; ');
     if (this.jsonEnabled()) {
       this.logJson({ error: { message, code: exitCode } });
@@ -32,5 +35,13 @@ export abstract class BaseCommand extends Command {
       );
     }
     return this.exit(exitCode);
+  }
+
+  /** oclif's error for flags the command does not have, with what to use instead (foreign-flags.ts). */
+  private nonexistentFlagLines(error: Error & { flags?: unknown }): string[] | undefined {
+    const flags = error.flags;
+    if (!error.message.startsWith('Nonexistent flag') || !Array.isArray(flags)) return undefined;
+    const known = new Set(Object.keys({ ...this.ctor.baseFlags, ...this.ctor.flags }));
+    return nonexistentFlagLines(flags as string[], known);
   }
 }

@@ -3,7 +3,16 @@
  * error occurred:", "Parsing --flag"), one line per problem, and a "See more help" footer — so the header and footer
  * are dropped, each problem keeps the flag it is about, and nothing the user needs is cut.
  */
+import { gpuBackendHint } from '../engine/backends.js';
+
 const NOISE = /^(The following errors? occurred:|See more help with --help)$/;
+
+/** oclif's line for a --backend outside its options, with where a GPU is for a name such as cuda. */
+function withBackendHint(line: string): string {
+  const backend = /^Expected --backend=(.*) to be one of: /.exec(line);
+  const hint = backend === null ? '' : gpuBackendHint(backend[1]!);
+  return hint === '' ? line : `${line}.${hint}`;
+}
 
 export function errorLines(message: string): string[] {
   const lines = message
@@ -17,6 +26,8 @@ export function errorLines(message: string): string[] {
     const reasons = lines.slice(1).map((line) => (line.includes(flag) ? line : `${flag}: ${line}`));
     return reasons.length > 0 ? reasons : [lines[0]!];
   }
-  const problems = lines.map((line) => line.replace(/^Missing required flag ([\w-]+)$/, 'Missing required flag --$1'));
+  const problems = lines.map((line) =>
+    withBackendHint(line.replace(/^Missing required flag ([\w-]+)$/, 'Missing required flag --$1')),
+  );
   return problems.length > 0 ? problems : ['unknown error'];
 }

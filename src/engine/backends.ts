@@ -24,6 +24,16 @@ import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/t
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
 
+/**
+ * What to say after an unknown backend that names a GPU the way PyTorch (or lm-eval's --device) does — cuda, cuda:0,
+ * gpu, rocm, mps, vulkan, metal — where mceval reaches a GPU only through WebGPU; '' for any other name.
+ */
+export function gpuBackendHint(value: string): string {
+  return /^(cuda|gpu|rocm|hip|mps|metal|vulkan|dawn)(:\d+)?$/i.test(value.trim())
+    ? ' A GPU is used through --backend webgpu (Dawn over Vulkan; mceval doctor shows the adapter it finds).'
+    : '';
+}
+
 export interface BackendCandidate {
   /** What mceval calls it (doctor, --json). */
   readonly id: 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -83,7 +93,9 @@ export function resolveBackendRequest(flag: string | undefined, env: NodeJS.Proc
   const value = flag ?? env['MCEVAL_BACKEND'] ?? 'auto';
   if ((BACKEND_REQUESTS as readonly string[]).includes(value)) return value as BackendRequest;
   const source = flag === undefined ? 'MCEVAL_BACKEND' : '--backend';
-  throw new UserError(`Unknown backend "${value}" in ${source}: use one of ${BACKEND_REQUESTS.join(', ')}.`);
+  throw new UserError(
+    `Unknown backend "${value}" in ${source}: use one of ${BACKEND_REQUESTS.join(', ')}.${gpuBackendHint(value)}`,
+  );
 }
 
 export function candidatesFor(request: BackendRequest): readonly BackendCandidate[] {

@@ -1,0 +1,65 @@
+/**
+ * What to use instead of a flag mceval does not have, where it is one users bring from the tools mceval stands beside
+ * — lm-evaluation-harness (`--tasks`, `--device cuda:0`, `--batch_size`), human-eval (`--n_workers`) and transformers'
+ * Trainer (`--learning_rate`) — or mceval's own flag spelled with underscores. oclif only says that a flag does not
+ * exist; each hint names the flag to use, and only where the command has it.
+ */
+
+/** A foreign flag's counterpart: the command's flag it needs, and what to say (from `--`). */
+interface Counterpart {
+  readonly needs: string;
+  readonly use: string;
+}
+
+/** By name, lower case, dashes for underscores. */
+const COUNTERPARTS: Readonly<Record<string, Counterpart>> = {
+  tasks: { needs: 'task', use: '--task (comma-separated or repeated)' },
+  device: {
+    needs: 'backend',
+    use: '--backend webgpu for a GPU (Dawn over Vulkan; mceval doctor shows the adapter it finds)',
+  },
+  'batch-size': {
+    needs: 'eval-batch-size',
+    use: '--eval-batch-size for evaluation (N or auto), --grid bs=16,32 for training',
+  },
+  'max-batch-size': { needs: 'max-eval-batch-size', use: '--max-eval-batch-size with --eval-batch-size auto' },
+  'output-path': { needs: 'out', use: '--out (the run store)' },
+  'output-dir': { needs: 'out', use: '--out (the run store)' },
+  'model-args': { needs: 'model', use: '--model (a folder, a hub id or builtin:NAME)' },
+  'num-fewshot': { needs: 'task', use: 'a task with its shots in its name: --task gsm8k-5shot, gsm8k-<n>shot' },
+  'apply-chat-template': { needs: 'task', use: "a chat task: --task gsm8k-chat (the model's template)" },
+  'gen-kwargs': { needs: 'temperature', use: '--temperature and --top-p' },
+  'learning-rate': { needs: 'grid', use: '--grid lr=1e-4,5e-4 (a grid of learning rates)' },
+  lr: { needs: 'grid', use: '--grid lr=1e-4,5e-4 (a grid of learning rates)' },
+  'per-device-train-batch-size': { needs: 'grid', use: '--grid bs=16,32 (a grid of batch sizes)' },
+  'gradient-accumulation-steps': { needs: 'grad-accum', use: '--grad-accum (N or auto)' },
+  'num-train-epochs': { needs: 'epochs', use: '--epochs' },
+  'n-workers': { needs: 'workers', use: '--workers' },
+  'problem-file': { needs: 'problems', use: '--problems' },
+};
+
+/** `--Log_Samples=x` → `log-samples`. */
+function normalized(flag: string): string {
+  return flag.replace(/^-+/, '').split('=')[0]!.toLowerCase().replace(/_/g, '-');
+}
+
+/** `--name=value` → `--name`: the flag as typed, without its value. */
+const typed = (flag: string) => flag.split('=')[0]!;
+
+/** What to use instead of `flag`, on a command whose flags are `known`; undefined where there is nothing to say. */
+export function counterpartOf(flag: string, known: ReadonlySet<string>): string | undefined {
+  const name = normalized(flag);
+  if (known.has(name) && name !== typed(flag).replace(/^-+/, '')) return `--${name}`;
+  const counterpart = COUNTERPARTS[name];
+  return counterpart !== undefined && known.has(counterpart.needs) ? counterpart.use : undefined;
+}
+
+/**
+ * One line per flag that does not exist, with what to use instead where there is something to say; undefined where
+ * there is nothing to say for any of them (oclif's own line then stands).
+ */
+export function nonexistentFlagLines(flags: readonly string[], known: ReadonlySet<string>): string[] | undefined {
+  const uses = flags.map((flag) => counterpartOf(flag, known));
+  if (uses.every((use) => use === undefined)) return undefined;
+  return flags.map((flag, i) => `Nonexistent flag: ${typed(flag)}${uses[i] === undefined ? '' : `: use ${uses[i]}`}`);
+}
