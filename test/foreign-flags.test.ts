@@ -20,6 +20,9 @@ test("a foreign flag's counterpart, where the command has it; mceval's own flag 
   assert.equal(counterpartOf('--device', new Set(['task', 'predictions'])), undefined);
   assert.equal(counterpartOf('--n_workers', RUN_FLAGS), undefined);
   assert.equal(counterpartOf('--n_workers', new Set(['workers', 'problems'])), '--workers');
+  // The first counterpart the command has: run's --out, report's --output.
+  assert.equal(counterpartOf('--output_path', RUN_FLAGS), '--out (the run store)');
+  assert.equal(counterpartOf('--output_path', new Set(['format', 'output'])), '--output');
 });
 
 test('one line per nonexistent flag once any has a counterpart; else none (oclif line stands)', () => {

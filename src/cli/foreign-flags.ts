@@ -5,37 +5,49 @@
  * exist; each hint names the flag to use, and only where the command has it.
  */
 
-/** A foreign flag's counterpart: the command's flag it needs, and what to say (from `--`). */
+/** What to use instead of a foreign flag (from `--`), where the command has the flag `needs`. */
 interface Counterpart {
   readonly needs: string;
   readonly use: string;
 }
 
-/** By name, lower case, dashes for underscores. */
-const COUNTERPARTS: Readonly<Record<string, Counterpart>> = {
-  tasks: { needs: 'task', use: '--task (comma-separated or repeated)' },
-  device: {
-    needs: 'backend',
-    use: '--backend webgpu for a GPU (Dawn over Vulkan; mceval doctor shows the adapter it finds)',
-  },
-  'batch-size': {
-    needs: 'eval-batch-size',
-    use: '--eval-batch-size for evaluation (N or auto), --grid bs=16,32 for training',
-  },
-  'max-batch-size': { needs: 'max-eval-batch-size', use: '--max-eval-batch-size with --eval-batch-size auto' },
-  'output-path': { needs: 'out', use: '--out (the run store)' },
-  'output-dir': { needs: 'out', use: '--out (the run store)' },
-  'model-args': { needs: 'model', use: '--model (a folder, a hub id or builtin:NAME)' },
-  'num-fewshot': { needs: 'task', use: 'a task with its shots in its name: --task gsm8k-5shot, gsm8k-<n>shot' },
-  'apply-chat-template': { needs: 'task', use: "a chat task: --task gsm8k-chat (the model's template)" },
-  'gen-kwargs': { needs: 'temperature', use: '--temperature and --top-p' },
-  'learning-rate': { needs: 'grid', use: '--grid lr=1e-4,5e-4 (a grid of learning rates)' },
-  lr: { needs: 'grid', use: '--grid lr=1e-4,5e-4 (a grid of learning rates)' },
-  'per-device-train-batch-size': { needs: 'grid', use: '--grid bs=16,32 (a grid of batch sizes)' },
-  'gradient-accumulation-steps': { needs: 'grad-accum', use: '--grad-accum (N or auto)' },
-  'num-train-epochs': { needs: 'epochs', use: '--epochs' },
-  'n-workers': { needs: 'workers', use: '--workers' },
-  'problem-file': { needs: 'problems', use: '--problems' },
+const GRID_LR: Counterpart = { needs: 'grid', use: '--grid lr=1e-4,5e-4 (a grid of learning rates)' };
+const OUT: readonly Counterpart[] = [
+  { needs: 'out', use: '--out (the run store)' },
+  { needs: 'output', use: '--output' },
+];
+
+/** By name, lower case, dashes for underscores: the counterparts in order of preference (the first the command has). */
+const COUNTERPARTS: Readonly<Record<string, readonly Counterpart[]>> = {
+  tasks: [{ needs: 'task', use: '--task (comma-separated or repeated)' }],
+  device: [
+    {
+      needs: 'backend',
+      use: '--backend webgpu for a GPU (Dawn over Vulkan; mceval doctor shows the adapter it finds)',
+    },
+  ],
+  'batch-size': [
+    { needs: 'eval-batch-size', use: '--eval-batch-size for evaluation (N or auto), --grid bs=16,32 for training' },
+  ],
+  'max-batch-size': [{ needs: 'max-eval-batch-size', use: '--max-eval-batch-size with --eval-batch-size auto' }],
+  'output-path': OUT,
+  'output-dir': OUT,
+  'model-args': [{ needs: 'model', use: '--model (a folder, a hub id or builtin:NAME)' }],
+  'num-fewshot': [{ needs: 'task', use: 'a task with its shots in its name: --task gsm8k-5shot, gsm8k-<n>shot' }],
+  'apply-chat-template': [
+    { needs: 'task', use: "a chat task: --task gsm8k-chat (the model's template)" },
+    { needs: 'chat', use: '--chat' },
+  ],
+  'gen-kwargs': [{ needs: 'temperature', use: '--temperature and --top-p' }],
+  'max-gen-toks': [{ needs: 'max-new-tokens', use: '--max-new-tokens' }],
+  'do-sample': [{ needs: 'temperature', use: '--temperature (above 0 samples)' }],
+  'learning-rate': [GRID_LR],
+  lr: [GRID_LR],
+  'per-device-train-batch-size': [{ needs: 'grid', use: '--grid bs=16,32 (a grid of batch sizes)' }],
+  'gradient-accumulation-steps': [{ needs: 'grad-accum', use: '--grad-accum (N or auto)' }],
+  'num-train-epochs': [{ needs: 'epochs', use: '--epochs' }],
+  'n-workers': [{ needs: 'workers', use: '--workers' }],
+  'problem-file': [{ needs: 'problems', use: '--problems' }],
 };
 
 /** `--Log_Samples=x` → `log-samples`. */
@@ -50,8 +62,7 @@ const typed = (flag: string) => flag.split('=')[0]!;
 export function counterpartOf(flag: string, known: ReadonlySet<string>): string | undefined {
   const name = normalized(flag);
   if (known.has(name) && name !== typed(flag).replace(/^-+/, '')) return `--${name}`;
-  const counterpart = COUNTERPARTS[name];
-  return counterpart !== undefined && known.has(counterpart.needs) ? counterpart.use : undefined;
+  return COUNTERPARTS[name]?.find((counterpart) => known.has(counterpart.needs))?.use;
 }
 
 /**
