@@ -234,7 +234,7 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lorax'],
-        /^Error: Unknown adapter "lorax": use one of adalora, dora, full, ia3, lora, loraplus, monteclora, monteclora-reference, none, prompt-tuning, or a path to a preset \.json file\.\n$/,
+        /^Error: Unknown adapter "lorax" \(did you mean lora\?\): use one of adalora, dora, full, ia3, lora, loraplus, monteclora, monteclora-reference, none, prompt-tuning, or a path to a preset \.json file\.\n$/,
       ],
       [
         ['--task', 'demo-sentiment', '--adapter', 'lora', '--grid', 'lr:1e-3'],

@@ -2,8 +2,10 @@
  * What to use instead of a flag mceval does not have, where it is one users bring from the tools mceval stands beside
  * — lm-evaluation-harness (`--tasks`, `--device cuda:0`, `--batch_size`), human-eval (`--n_workers`) and transformers'
  * Trainer (`--learning_rate`) — or mceval's own flag spelled with underscores. oclif only says that a flag does not
- * exist; each hint names the flag to use, and only where the command has it.
+ * exist; each hint names the flag to use, and only where the command has it. A flag like none of them gets the
+ * command's flags nearest it.
  */
+import { alternatives, nearestNames } from '../nearest-name.js';
 
 /** What to use instead of a foreign flag (from `--`), where the command has the flag `needs`. */
 interface Counterpart {
@@ -58,11 +60,17 @@ function normalized(flag: string): string {
 /** `--name=value` → `--name`: the flag as typed, without its value. */
 const typed = (flag: string) => flag.split('=')[0]!;
 
-/** What to use instead of `flag`, on a command whose flags are `known`; undefined where there is nothing to say. */
+/**
+ * What to use instead of `flag`, on a command whose flags are `known`: its own flag respelled, a foreign flag's
+ * counterpart, else the command's flags nearest it (a typo: `--adpter`); undefined where there is nothing to say.
+ */
 export function counterpartOf(flag: string, known: ReadonlySet<string>): string | undefined {
   const name = normalized(flag);
   if (known.has(name) && name !== typed(flag).replace(/^-+/, '')) return `--${name}`;
-  return COUNTERPARTS[name]?.find((counterpart) => known.has(counterpart.needs))?.use;
+  const counterpart = COUNTERPARTS[name]?.find((candidate) => known.has(candidate.needs))?.use;
+  if (counterpart !== undefined) return counterpart;
+  const near = nearestNames(name, [...known]).map((nearName) => `--${nearName}`);
+  return near.length === 0 ? undefined : alternatives(near);
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { UserError } from '../errors.js';
+import { didYouMean } from '../nearest-name.js';
 import { Rng } from '../engine/rng.js';
 import { BUILTIN_MODELS } from './builtin.js';
 import { LlamaModel, type WeightInit } from './llama/model.js';
@@ -47,7 +48,10 @@ function isDirectory(path: string): boolean {
 export function validateModelSpec(spec: string): void {
   if (spec.startsWith(BUILTIN_PREFIX)) {
     if (BUILTIN_MODELS[spec.slice(BUILTIN_PREFIX.length)] === undefined) {
-      throw new UserError(`Unknown builtin model "${spec}": use one of ${builtinModelNames().join(', ')}.`);
+      // Compared without the prefix they share, which would make any two names near.
+      const name = spec.slice(BUILTIN_PREFIX.length);
+      const near = didYouMean(name, Object.keys(BUILTIN_MODELS), (model) => `${BUILTIN_PREFIX}${model}`);
+      throw new UserError(`Unknown builtin model "${spec}"${near}: use one of ${builtinModelNames().join(', ')}.`);
     }
     return;
   }

@@ -11,6 +11,7 @@ import { ADAPTER_METHODS } from './registry.js';
 import type { AdapterMethod } from './types.js';
 import type { AccumulationSetting } from '../train/auto-accumulation.js';
 import type { JsonObject } from '../config-validation.js';
+import { didYouMean } from '../nearest-name.js';
 
 export interface TrainingDefaults {
   readonly epochs: number;
@@ -53,7 +54,7 @@ export function resolvePresetPath(nameOrPath: string): string {
   const path = packagePath('adapters', `${nameOrPath}.json`);
   if (!existsSync(path)) {
     throw new UserError(
-      `Unknown adapter "${nameOrPath}": use one of ${presetNames().join(', ')}, or a path to a preset .json file.`,
+      `Unknown adapter "${nameOrPath}"${didYouMean(nameOrPath, presetNames())}: use one of ${presetNames().join(', ')}, or a path to a preset .json file.`,
     );
   }
   return path;

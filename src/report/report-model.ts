@@ -12,6 +12,7 @@ import { wilcoxon, type WilcoxonMethod } from '../metrics/wilcoxon.js';
 import { median } from '../metrics/quantile.js';
 import type { StoredResult } from '../store/run-store.js';
 import type { ReportRun } from './sources.js';
+import { didYouMean } from '../nearest-name.js';
 
 export interface CellStats {
   readonly task: string;
@@ -161,7 +162,9 @@ function compare(
 export function buildReport(runs: readonly ReportRun[], options: ReportOptions): Report {
   const metrics = availableMetrics(runs);
   if (!metrics.includes(options.metric)) {
-    throw new UserError(`No run has the metric "${options.metric}": use one of ${metrics.join(', ')}.`);
+    throw new UserError(
+      `No run has the metric "${options.metric}"${didYouMean(options.metric, metrics)}: use one of ${metrics.join(', ')}.`,
+    );
   }
   const tasks = unique(runs.map((run) => run.result.task));
   const adapters = unique(runs.map((run) => run.result.adapter));

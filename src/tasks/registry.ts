@@ -34,6 +34,7 @@ import {
   winogrande,
 } from './commonsense/generation.js';
 import type { Task } from './types.js';
+import { didYouMean } from '../nearest-name.js';
 
 export const TASKS: Readonly<Record<string, Task>> = Object.fromEntries(
   [
@@ -91,7 +92,7 @@ export function getTask(name: string): Task {
   const shots = Number(match?.[1] ?? Number.NaN);
   if (Number.isInteger(shots) && shots >= 1 && shots <= 32) return gsm8kNShot(shots, match?.[2] !== undefined);
   throw new UserError(
-    `Unknown task "${name}": use one of ${Object.keys(TASKS).join(', ')} (gsm8k-<n>shot takes n from 1 to 32), or a group (${Object.keys(TASK_GROUPS).join(', ')}).`,
+    `Unknown task "${name}"${didYouMean(name, [...Object.keys(TASKS), ...Object.keys(TASK_GROUPS)])}: use one of ${Object.keys(TASKS).join(', ')} (gsm8k-<n>shot takes n from 1 to 32), or a group (${Object.keys(TASK_GROUPS).join(', ')}).`,
   );
 }
 
