@@ -124,6 +124,10 @@ test('the request comes from the flag, else MCEVAL_BACKEND, else auto; unknown n
     () => resolveBackendRequest(undefined, { MCEVAL_BACKEND: 'gpu' }),
     /Unknown backend "gpu" in MCEVAL_BACKEND: .* A GPU is used through --backend webgpu/,
   );
+  assert.throws(
+    () => resolveBackendRequest('wams', {}),
+    /Unknown backend "wams" in --backend \(did you mean wasm\?\): use one of/,
+  );
   // PyTorch's device names are told where a GPU is; other names only what the backends are.
   for (const name of ['cuda', 'CUDA:1', 'mps', 'rocm']) {
     assert.throws(() => resolveBackendRequest(name, {}), /--backend webgpu/, name);

@@ -199,7 +199,12 @@ test('compare: identical sweeps exit 0; a worse candidate exits 1 naming task, a
     [['compare', baseline, join(dir, 'nope')], /^Error: .*nope does not exist/],
     [['compare', baseline, broken], /^Error: .*broken\.json has no "runs" list of mceval runs/],
     [['compare', baseline, sweep], /^Error: No run of the candidate matches one of the baseline/],
-    [['compare', baseline, worse, '--threshold', 'bleu=+1'], /^Error: Unknown quantity "bleu"/],
+    [['compare', baseline, worse, '--threshold', 'bleu=+1'], /^Error: Unknown quantity "bleu": use one of/],
+    [
+      ['compare', baseline, worse, '--threshold', 'acuracy=-0.01'],
+      /^Error: Unknown quantity "acuracy" \(did you mean accuracy\?\): use one of/,
+    ],
+    [['report', sweep, '--metric', 'nl'], /^Error: No run has the metric "nl" \(did you mean nll\?\)/],
   ];
   for (const [args, expected] of unusable) {
     const result = mceval(args);

@@ -6,6 +6,7 @@ import { availableMetrics } from '../report/report-model.js';
 import { readAllRuns } from '../report/sources.js';
 import { fixed, pValue } from '../report/formats/rows.js';
 import { markdownGrid, terminalGrid } from '../report/formats/text.js';
+import { didYouMean } from '../nearest-name.js';
 
 const signed = (value: number) => (value > 0 ? `+${fixed(value)}` : fixed(value));
 
@@ -61,7 +62,10 @@ export default class Compare extends BaseCommand {
     const candidate = readAllRuns([args.candidate]);
     const known = new Set(['spread', 'nll', ...availableMetrics(candidate)]);
     for (const name of [flags.metric, ...thresholds.map((t) => t.quantity)]) {
-      if (!known.has(name)) throw new UserError(`Unknown quantity "${name}": use one of ${[...known].join(', ')}.`);
+      if (!known.has(name))
+        throw new UserError(
+          `Unknown quantity "${name}"${didYouMean(name, [...known])}: use one of ${[...known].join(', ')}.`,
+        );
     }
     const comparison = compareSweeps(baseline, candidate, { metric: flags.metric, thresholds });
     if (!this.jsonEnabled()) {

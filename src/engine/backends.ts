@@ -20,6 +20,7 @@ import { poolWindowSetting } from './webgpu-pool.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
+import { didYouMean } from '../nearest-name.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -93,8 +94,11 @@ export function resolveBackendRequest(flag: string | undefined, env: NodeJS.Proc
   const value = flag ?? env['MCEVAL_BACKEND'] ?? 'auto';
   if ((BACKEND_REQUESTS as readonly string[]).includes(value)) return value as BackendRequest;
   const source = flag === undefined ? 'MCEVAL_BACKEND' : '--backend';
+  // A GPU's name says where GPUs are, not which backend is spelled alike (gpu is one letter from cpu).
+  const gpu = gpuBackendHint(value);
+  const near = gpu === '' ? didYouMean(value, BACKEND_REQUESTS) : '';
   throw new UserError(
-    `Unknown backend "${value}" in ${source}: use one of ${BACKEND_REQUESTS.join(', ')}.${gpuBackendHint(value)}`,
+    `Unknown backend "${value}" in ${source}${near}: use one of ${BACKEND_REQUESTS.join(', ')}.${gpu}`,
   );
 }
 

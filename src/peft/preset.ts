@@ -78,7 +78,7 @@ export function parsePreset(raw: unknown, source: string): AdapterPreset {
   const method = ADAPTER_METHODS[methodName];
   if (method === undefined) {
     throw new UserError(
-      `Unknown method "${methodName}" in ${source}: use one of ${Object.keys(ADAPTER_METHODS).join(', ')}.`,
+      `Unknown method "${methodName}" in ${source}${didYouMean(methodName, Object.keys(ADAPTER_METHODS))}: use one of ${Object.keys(ADAPTER_METHODS).join(', ')}.`,
     );
   }
   const trainingWhere = `the "training" section of ${source}`;

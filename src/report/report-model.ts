@@ -170,7 +170,7 @@ export function buildReport(runs: readonly ReportRun[], options: ReportOptions):
   const adapters = unique(runs.map((run) => run.result.adapter));
   if (options.reference !== undefined && !adapters.includes(options.reference)) {
     throw new UserError(
-      `--reference ${options.reference} is not an adapter of these runs: use one of ${adapters.join(', ')}.`,
+      `--reference ${options.reference} is not an adapter of these runs${didYouMean(options.reference, adapters)}: use one of ${adapters.join(', ')}.`,
     );
   }
   const higherIsBetter = options.metric !== 'nll';
