@@ -1,9 +1,9 @@
 /**
  * The known names a mistyped one most likely meant, for the "did you mean" of a refusal (an unknown task, adapter,
- * model, metric or flag): those the typed name begins (`mnli` → mnli-matched, mnli-mismatched), else the nearest by
- * the fewest single-character edits — insertions, deletions, substitutions and swaps of neighbours (Damerau's optimal
- * string alignment) — case ignored, no farther than a third of the typed name's length (at least one edit), so that a
- * name unlike any gets no suggestion.
+ * model, metric or flag): the same name in other letters' case, else those the typed name begins (`mnli` →
+ * mnli-matched, mnli-mismatched), else the nearest by the fewest single-character edits — insertions, deletions,
+ * substitutions and swaps of neighbours (Damerau's optimal string alignment) — case ignored, no farther than a third of
+ * the typed name's length (at least one edit), so that a name unlike any gets no suggestion.
  */
 
 /** Names a prefix may stand for: more than this, and it says too little to suggest any. */
@@ -28,14 +28,15 @@ export function editDistance(a: string, b: string): number {
 /** The names `typed` most likely meant, in the order of `names` (empty where none is near). */
 export function nearestNames(typed: string, names: readonly string[]): string[] {
   const lower = typed.toLowerCase();
-  if (lower.length >= 3) {
-    const begun = names.filter((name) => name.toLowerCase().startsWith(lower) && name.toLowerCase() !== lower);
+  const distances = names.map((name) => editDistance(lower, name.toLowerCase()));
+  // The same name in other letters' case (RTE), else the names it begins, else the nearest.
+  const least = Math.min(...distances);
+  if (least > 0 && lower.length >= 3) {
+    const begun = names.filter((name) => name.toLowerCase().startsWith(lower));
     if (begun.length > 0 && begun.length <= MOST_BY_PREFIX) return begun;
   }
   const most = Math.max(1, Math.floor(lower.length / 3));
-  const distances = names.map((name) => editDistance(lower, name.toLowerCase()));
-  const least = Math.min(...distances);
-  return least === 0 || least > most ? [] : names.filter((_, i) => distances[i] === least).slice(0, MOST_BY_PREFIX);
+  return least > most ? [] : names.filter((_, i) => distances[i] === least).slice(0, MOST_BY_PREFIX);
 }
 
 /**

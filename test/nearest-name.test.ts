@@ -22,10 +22,13 @@ test('nearestNames: the names a prefix begins, else the nearest within a third o
   // A prefix names its tasks, not the name one substitution away (qnli).
   assert.deepEqual(nearestNames('mnli', TASKS), ['mnli-matched', 'mnli-mismatched']);
   assert.deepEqual(nearestNames('arc', TASKS), ['arc-easy', 'arc-challenge']);
-  // Too far (2 edits in 4 letters), nothing alike, and the name itself: no suggestion.
+  // Too far (2 edits in 4 letters) and nothing alike: no suggestion.
   assert.deepEqual(nearestNames('mxyc', ['mrpc']), []);
   assert.deepEqual(nearestNames('xyz', TASKS), []);
-  assert.deepEqual(nearestNames('rte', TASKS), []);
+  assert.deepEqual(nearestNames('rte', TASKS), ['rte']);
+  // The same name in capitals is the name meant, not the ones it begins.
+  assert.deepEqual(nearestNames('RTE', TASKS), ['rte']);
+  assert.deepEqual(nearestNames('MNLI-Matched', TASKS), ['mnli-matched']);
   // Ties are all named, in the given order.
   assert.deepEqual(nearestNames('dorb', ['dora', 'dorc', 'lora']), ['dora', 'dorc']);
 });
