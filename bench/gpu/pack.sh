@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the GPU kit in .gpu-kit/ (git-ignored; carried to a GPU machine that has no Node.js and no network): this
 # machine's node, stripped and xz-compressed; Dawn (dawn.node from npm webgpu, stripped) with its tiny loader module;
-# the Vulkan loader libvulkan.so.1 from Debian (as scripts/setup-webgpu-software.sh unpacks it); an esbuild bundle of
+# the Vulkan loader libvulkan.so.1 from Debian (as scripts/setup-webgpu-software.sh unpacks it) and Debian's GL
+# dispatch packages (libglvnd0, libglx0, libegl1, libgl1) for the NVIDIA driver; an esbuild bundle of
 # bench/gpu/bench.ts with the attention kernels' .wasm, of bench/gpu/out-of-memory.ts and of bench/gpu/targets.ts; the
 # PyTorch reference step;
 # stories260K when ../shared has it; and run.sh. Prints its size.
@@ -19,6 +20,11 @@ strip --strip-unneeded -o "$KIT/app/node_modules/webgpu/dist/linux-x64/dawn.node
   "$ROOT/node_modules/webgpu/dist/linux-x64/dawn.node"
 bash "$ROOT/scripts/setup-webgpu-software.sh"
 cp -L "$ROOT"/.webgpu-sw/root/usr/lib/x86_64-linux-gnu/libvulkan.so.1 "$KIT/lib/"
+# The NVIDIA Vulkan driver (libGLX_nvidia.so.0) gives the loader no vkCreateInstance without the GL vendor-neutral
+# dispatch libraries (libglvnd), which a lent H200 lacked: Debian's packages go in the kit, for run.sh to unpack there.
+mkdir -p "$KIT/gl"
+(cd "$KIT/gl" && apt-get download -q libglvnd0 libglx0 libegl1 libgl1 >/dev/null 2>&1) ||
+  echo "pack: could not download the GL libraries (libglvnd0 libglx0 libegl1 libgl1) from Debian" >&2
 "$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/bench.js" --bundle --platform=node --format=esm \
   --external:webgpu --ignore-annotations --outfile="$KIT/app/bench.mjs" --log-level=warning \
   --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"

@@ -17,6 +17,12 @@ TOTAL="${MCEVAL_KIT_SECONDS:-560}"
 mkdir -p "$OUT" /tmp/mceval-kit
 xz -dc "$KIT/bin/node.xz" >/tmp/mceval-kit/node && chmod +x /tmp/mceval-kit/node
 export LD_LIBRARY_PATH="$KIT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The NVIDIA Vulkan driver needs libglvnd's dispatch libraries; where the machine lacks them, the kit's Debian
+# packages are unpacked into / (as root) and the linker's cache refreshed, as on the H200 of 2026-12-04.
+if ! ldconfig -p 2>/dev/null | grep -q 'libGLdispatch\.so\.0'; then
+  for deb in "$KIT"/gl/*.deb; do [[ -f "$deb" ]] && dpkg -x "$deb" /; done
+  ldconfig 2>/dev/null || true
+fi
 for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json; do
   if [[ -f "$icd" ]]; then export VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd"; break; fi
 done
