@@ -61,12 +61,12 @@ function normalized(flag: string): string {
 const typed = (flag: string) => flag.split('=')[0]!;
 
 /**
- * What to use instead of `flag`, on a command whose flags are `known`: its own flag respelled, a foreign flag's
- * counterpart, else the command's flags nearest it (a typo: `--adpter`); undefined where there is nothing to say.
+ * What to use instead of `flag`, on a command whose flags are `known`: a foreign flag's counterpart, else the
+ * command's flags nearest it — its own flag where only underscores or capitals differ (`--log_samples`: nearest at no
+ * edits), a typo's (`--adpter`); undefined where there is nothing to say.
  */
 export function counterpartOf(flag: string, known: ReadonlySet<string>): string | undefined {
   const name = normalized(flag);
-  if (known.has(name) && name !== typed(flag).replace(/^-+/, '')) return `--${name}`;
   const counterpart = COUNTERPARTS[name]?.find((candidate) => known.has(candidate.needs))?.use;
   if (counterpart !== undefined) return counterpart;
   const near = nearestNames(name, [...known]).map((nearName) => `--${nearName}`);

@@ -4,10 +4,7 @@
  * before its store exists.
  */
 import { UserError } from '../errors.js';
-
-/** "a or b", "a, b or c". */
-const alternatives = (choices: readonly string[]) =>
-  choices.length === 1 ? choices[0]! : `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)!}`;
+import { alternatives } from '../nearest-name.js';
 
 export function environmentChoice<T extends string>(variable: string, choices: readonly [T, ...T[]]): T {
   const setting = process.env[variable];
