@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { patchShaderSource } from '../src/engine/kernels/webgpu/shader.js';
+import { patchShaderSource, perCount, runShader } from '../src/engine/kernels/webgpu/shader.js';
 
 const ASSEMBLED = `struct Uniforms { NAN : f32, count : i32, };
       @group(0) @binding(0) var<storage, read_write> result: array<f32>;
@@ -42,4 +42,46 @@ test('directives come first, in their order, each closed by a semicolon', () => 
 
 test('marking an input the shader does not declare is an error that names it', () => {
   assert.throws(() => patchShaderSource(`${ASSEMBLED}// mceval-writable: v\n`), /marks v writable/);
+});
+
+test('a kernel’s WGSL is built only when tfjs compiles its pipeline, not at each dispatch', () => {
+  let built = 0;
+  const programs: { getUserCode(): string; shaderKey: string }[] = [];
+  const backend = {
+    device: { limits: {} },
+    makeTensorInfo: () => ({ dataId: {}, shape: [4], dtype: 'float32' as const }),
+    // tfjs's runWebGPUProgram compiles (calls getUserCode) only for a key it has not seen: here, never.
+    runWebGPUProgram(program: object) {
+      programs.push(program as (typeof programs)[number]);
+      return { dataId: {}, shape: [4], dtype: 'float32' as const };
+    },
+    disposeData: () => true,
+  };
+  const shader = {
+    key: 'Lazy',
+    inputs: [{ name: 'x', components: 1 as const, writable: true }],
+    uniforms: '',
+    workgroupSize: 64,
+    dispatch: [1, 1] as const,
+    outputSize: 4,
+    code: () => {
+      built++;
+      return 'fn main() {}';
+    },
+  };
+  for (let i = 0; i < 3; i++) runShader(backend, shader, [], []);
+  assert.equal(built, 0);
+  const source = programs[0]!.getUserCode();
+  assert.equal(built, 1);
+  assert.match(source, /\/\/ mceval-writable: x\nfn main\(\) \{\}/);
+});
+
+test('perCount builds a count’s text once and keeps each count’s apart', () => {
+  const counts: number[] = [];
+  const fields = perCount((n) => {
+    counts.push(n);
+    return `f${n}`;
+  });
+  assert.deepEqual([fields(2), fields(3), fields(2), fields(3)], ['f2', 'f3', 'f2', 'f3']);
+  assert.deepEqual(counts, [2, 3]);
 });

@@ -80,7 +80,7 @@ function accumulateTogether(gpu: WebGpuBackendLike, pairs: readonly Pair[]): Ten
       workgroupSize: WORKGROUP,
       dispatch: elementwiseDispatch(Math.max(...pairs.map((pair) => pair.size)), WORKGROUP),
       outputSize: first.size,
-      code: `
+      code: () => `
 fn main() {
   let i = ${ELEMENT_INDEX(WORKGROUP)};${parts.map((part) => part.line).join('')}
 }

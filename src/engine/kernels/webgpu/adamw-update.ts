@@ -21,6 +21,7 @@ import {
   ELEMENT_INDEX,
   elementwiseDispatch,
   forgetHostCopy,
+  perCount,
   runShader,
   sizeOf,
   storageBuffersPerShader,
@@ -56,6 +57,9 @@ interface Parameter {
 
 /** Parameter k's uniform fields (suffix _k). */
 const uniformsOf = (k: number) => FIELDS.map((field) => field.replace(' :', `_${k} :`)).join(', ') + ',';
+
+/** The uniform fields of `count` parameters. */
+const uniformsOfCount = perCount((count) => Array.from({ length: count }, (_, k) => uniformsOf(k)).join(' '));
 
 /** Parameter k's bindings: p (writable when updated in place), g and, when not, its new value. */
 function inputsOf(k: number, inPlace: boolean): ShaderInput[] {
@@ -122,7 +126,6 @@ function updateTogether(
   );
   const layout = parameters.map((parameter) => (parameter.inPlace ? 'i' : 'n')).join('');
   const held = hold !== undefined;
-  const updates = parameters.map((parameter, k) => updateOf(k, parameter.inPlace, scale !== undefined, held)).join('');
   runShader(
     gpu,
     {
@@ -133,13 +136,15 @@ function updateTogether(
         ...(hold === undefined ? [] : [{ name: 'hold', components: 1 as const }]),
         ...parameters.flatMap((parameter, k) => inputsOf(k, parameter.inPlace)),
       ],
-      uniforms: parameters.map((_, k) => uniformsOf(k)).join(' '),
+      uniforms: uniformsOfCount(parameters.length),
       workgroupSize: WORKGROUP,
       dispatch: elementwiseDispatch(largest, WORKGROUP),
       outputSize: sizeOf(banks.m),
-      code: `
+      code: () => `
 fn main() {
-  let i = ${ELEMENT_INDEX(WORKGROUP)};${held ? KEPT : ''}${updates}
+  let i = ${ELEMENT_INDEX(WORKGROUP)};${held ? KEPT : ''}${parameters
+    .map((parameter, k) => updateOf(k, parameter.inPlace, scale !== undefined, held))
+    .join('')}
 }
 `,
     },

@@ -8,7 +8,7 @@
  * Not differentiable (DoRA detaches the norm).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { runShader, shaped, storageBuffersPerShader, type WebGpuBackendLike } from './shader.js';
+import { perCount, runShader, shaped, storageBuffersPerShader, type WebGpuBackendLike } from './shader.js';
 import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, COLUMNS, LANES } from './column-lanes.js';
 import { numberedMembers } from './numbered-members.js';
 import { memberName, memberSwitch, membersSideBySide } from './low-rank-product-wgsl.js';
@@ -37,12 +37,12 @@ ${writer('store', 'result')}`;
 }
 
 /** Fields after tfjs's: the first member's sizes and scaling, then each other member's and its first workgroup. */
-function uniformFields(members: number): string {
+const uniformFields = perCount((members) => {
   const fields = ['rows : i32, columns : i32, rank : i32, scale : f32,'];
   for (let l = 1; l < members; l++)
     fields.push(`rows${l} : i32, columns${l} : i32, scale${l} : f32, firstTile${l} : i32,`);
   return fields.join(' ');
-}
+});
 
 const code = (members: number) => `${COLUMN_LANES_CODE}${memberAccess(members)}
 fn main() {
@@ -106,7 +106,7 @@ const adaptedColumnNorms: KernelFunc = ({ inputs, backend, attrs }) => {
       workgroupSize: COLUMN_WORKGROUP,
       dispatch: [columnTiles, 1],
       outputSize: columns[0]!,
-      code: code(members.length),
+      code: () => code(members.length),
     },
     [...members.flatMap((m) => [m.w, m.a, m.b]), ...results],
     [

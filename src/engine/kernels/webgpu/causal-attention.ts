@@ -141,7 +141,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
         workgroupSize: attentionWorkgroup(g.lanes),
         dispatch: [Math.ceil(g.rows / (attentionWorkgroup(g.lanes) / g.lanes)), g.entries],
         outputSize: sizeOf(q),
-        code: attentionForwardCode(g.dh4, t, g.lanes, g.dropout),
+        code: () => attentionForwardCode(g.dh4, t, g.lanes, g.dropout),
       },
       [q, k, v, mask, lse],
       uniforms(g, attributes),
@@ -164,7 +164,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     // output; dk's reads D and writes dv.
     const run = (
       name: string,
-      code: string,
+      code: () => string,
       perEntry: number,
       outputSize: number,
       bindings: readonly [stats: ShaderInput, other: ShaderInput],
@@ -187,7 +187,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
       );
     const dq = run(
       'McevalAttentionQueryGradient',
-      attentionQueryGradientCode(g.dh4, t, g.lanes, g.dropout),
+      () => attentionQueryGradientCode(g.dh4, t, g.lanes, g.dropout),
       g.rows,
       sizeOf(q),
       [scalar('stats', true), vector('attended')],
@@ -195,7 +195,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     );
     const dk = run(
       'McevalAttentionKeyGradient',
-      attentionKeyGradientCode(g.dh4, t, g.lanes, g.dropout),
+      () => attentionKeyGradientCode(g.dh4, t, g.lanes, g.dropout),
       g.keys,
       sizeOf(k),
       [scalar('stats'), vector('dValue', true)],

@@ -102,7 +102,7 @@ function run(
         workgroupSize: workgroup,
         dispatch: elementwiseDispatch(rows, 1),
         outputSize: grad ? rows * classes : rows,
-        code: grad ? backwardCode(workgroup, dy !== undefined) : forwardCode(workgroup),
+        code: () => (grad ? backwardCode(workgroup, dy !== undefined) : forwardCode(workgroup)),
       },
       [logits, labelTensor, ...(dy === undefined ? [] : [dy])],
       [

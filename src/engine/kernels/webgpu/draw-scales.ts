@@ -119,7 +119,7 @@ function kernel(spec: {
         workgroupSize: WORKGROUP,
         dispatch: elementwiseDispatch(count, WORKGROUP),
         outputSize: count,
-        code: spec.code,
+        code: () => spec.code,
       },
       [...spec.names.map((name) => named[name]!), ...written],
       drawUniformValues({

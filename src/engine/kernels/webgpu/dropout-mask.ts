@@ -47,7 +47,7 @@ const dropoutMask: KernelFunc = ({ inputs, backend, attrs }) => {
       workgroupSize: WORKGROUP,
       dispatch: elementwiseDispatch(count, WORKGROUP),
       outputSize: count,
-      code: code(x !== undefined),
+      code: () => code(x !== undefined),
     },
     x === undefined ? [] : [x],
     [{ type: 'int32', data: [count] }, ...dropoutUniformValues({ key, threshold, scale: value })],

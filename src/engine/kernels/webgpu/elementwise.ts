@@ -19,7 +19,7 @@ export function elementwiseShader(
   gpu: WebGpuBackendLike,
   key: string,
   names: readonly { readonly name: string; readonly writable?: boolean }[],
-  code: string,
+  code: () => string,
   tensors: TensorInfo[],
 ): TensorInfo {
   checkSameShapes(key, tensors);

@@ -46,13 +46,13 @@ fn main() {
 
 const forward: KernelFunc = ({ inputs, backend }) => {
   const { x } = inputs as { x: TensorInfo };
-  return elementwiseShader(backend as unknown as WebGpuBackendLike, GELU, [{ name: 'x' }], FORWARD, [x]);
+  return elementwiseShader(backend as unknown as WebGpuBackendLike, GELU, [{ name: 'x' }], () => FORWARD, [x]);
 };
 
 const backward: KernelFunc = ({ inputs, backend }) => {
   const { x, dy } = inputs as Record<'x' | 'dy', TensorInfo>;
   const names = [{ name: 'x' }, { name: 'dy' }];
-  return elementwiseShader(backend as unknown as WebGpuBackendLike, GELU_GRAD, names, BACKWARD, [x, dy]);
+  return elementwiseShader(backend as unknown as WebGpuBackendLike, GELU_GRAD, names, () => BACKWARD, [x, dy]);
 };
 
 export function webGpuGeluKernels(): KernelConfig[] {

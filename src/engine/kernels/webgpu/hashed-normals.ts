@@ -120,7 +120,7 @@ const hashedNormals: KernelFunc = ({ backend, attrs }) => {
           workgroupSize: WORKGROUP,
           dispatch: elementwiseDispatch(size, WORKGROUP),
           outputSize: size,
-          code: CODE,
+          code: () => CODE,
         },
         [keyTensor],
         [size, count, offset | 0].map((data) => ({ type: 'int32' as const, data: [data] })),

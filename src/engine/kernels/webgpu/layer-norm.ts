@@ -92,7 +92,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const names = [...read.names, { name: 'w' }, { name: 'b' }, { name: 'stats', writable: true as const }];
   const eps = (attrs as unknown as NormAttrs).eps;
   const key = `${LAYER_NORM}${residual === undefined ? '' : 'Residual'}`;
-  const code = forwardCode(residual !== undefined);
+  const code = () => forwardCode(residual !== undefined);
   return [rowShader(gpu, key, names, code, [...read.tensors, w, b, stats], eps), stats];
 };
 
@@ -105,7 +105,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const eps = (attrs as unknown as NormAttrs).eps;
   const gpu = backend as unknown as WebGpuBackendLike;
   const key = `${LAYER_NORM_GRAD}${residual === undefined ? '' : 'Residual'}`;
-  return rowShader(gpu, key, names, backwardCode(residual !== undefined), [...read.tensors, stats, w, dy], eps);
+  return rowShader(gpu, key, names, () => backwardCode(residual !== undefined), [...read.tensors, stats, w, dy], eps);
 };
 
 export function webGpuLayerNormKernels(): KernelConfig[] {

@@ -387,7 +387,7 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch,
       outputSize: rows * columns,
-      code: lowRankProductCode(shape),
+      code: () => lowRankProductCode(shape),
     },
     [x, w, d, e, ...optional.tensors],
     [...sizes, float(scale), ...dropoutUniformValues(droppedInput, dropout)],
@@ -466,7 +466,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       uniforms: `${INLINE_UNIFORMS} ${maskUniforms(narrow.inputMask || droppedInput !== undefined, shape.mask)}${normalization.uniforms}`,
       workgroupSize: PRODUCT_WORKGROUP,
       outputSize: rows * columns,
-      code: few === undefined ? inlineLowRankProductCode(shape, narrow) : fewRowsProductCode(few),
+      code: () => (few === undefined ? inlineLowRankProductCode(shape, narrow) : fewRowsProductCode(few)),
     },
     [...left.tensors, w, n, e, ...(down === undefined ? [] : [down]), ...optional.tensors, ...normalization.tensors],
     [
@@ -577,21 +577,22 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
         ? {
             key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized, factors, dropped].map(Number).join('')}`,
             dispatch: [columnTiles, Math.ceil(rows / tile)] as const,
-            code: inlineLowRankProductCode(
-              {
-                ...shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks),
-                normalizedInput: normalized,
-                columnFactors: factors,
-                ...(dropped ? { inputMasked: 'kept' as const } : {}),
-              },
-              { rank, transposeN: false, inputMask: inputMask && !dropped },
-              members.length,
-            ),
+            code: () =>
+              inlineLowRankProductCode(
+                {
+                  ...shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks),
+                  normalizedInput: normalized,
+                  columnFactors: factors,
+                  ...(dropped ? { inputMasked: 'kept' as const } : {}),
+                },
+                { rank, transposeN: false, inputMask: inputMask && !dropped },
+                members.length,
+              ),
           }
         : {
             key: `${LOW_RANK_PRODUCT_GROUP}FewRows_${members.length}_${rank}_${few.rowsAtOnce}_${[normalized, factors].map(Number).join('')}`,
             dispatch: fewRowsDispatch(columnTiles, rows, few),
-            code: fewRowsProductCode(few),
+            code: () => fewRowsProductCode(few),
           }),
       inputs: bindings.map(({ input }) => input),
       uniforms: `${INLINE_UNIFORMS} ${groupUniforms(members.length, inputMask)}${normalization.uniforms}`,
@@ -660,7 +661,7 @@ const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch,
       outputSize: rows * columns,
-      code: inlineGradientGroupCode(shape, rank, members.length),
+      code: () => inlineGradientGroupCode(shape, rank, members.length),
     },
     bindings.map(({ tensor }) => tensor),
     [

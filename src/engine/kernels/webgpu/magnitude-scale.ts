@@ -65,7 +65,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
       workgroupSize: ELEMENTWISE_WORKGROUP,
       dispatch: elementwiseDispatch(count, ELEMENTWISE_WORKGROUP),
       outputSize: count,
-      code: forwardCode(addend !== undefined),
+      code: () => forwardCode(addend !== undefined),
     },
     given,
     [
@@ -94,7 +94,7 @@ const gradient: KernelFunc = ({ inputs, backend, attrs }) => {
       workgroupSize: COLUMN_WORKGROUP,
       dispatch: columnWorkgroups(columns),
       outputSize: rows * columns,
-      code: GRADIENT_CODE,
+      code: () => GRADIENT_CODE,
     },
     [dy, z, m, n, dm],
     [

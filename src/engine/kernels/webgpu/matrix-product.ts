@@ -124,22 +124,23 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
         ? {
             key: `McevalMatrixProduct_${flags.map(Number).join('')}_${masks.join('_')}`,
             dispatch: [Math.ceil(columns / tile), Math.ceil(rows / tile)] as const,
-            code: matrixProductCode({
-              vectorized,
-              transposeX,
-              transposeW,
-              addend: added,
-              bias: biased,
-              blocks,
-              gatedInput: left.gated,
-              inputMasked: inputMask?.use,
-              outputMasked: outputMask?.use,
-            }),
+            code: () =>
+              matrixProductCode({
+                vectorized,
+                transposeX,
+                transposeW,
+                addend: added,
+                bias: biased,
+                blocks,
+                gatedInput: left.gated,
+                inputMasked: inputMask?.use,
+                outputMasked: outputMask?.use,
+              }),
           }
         : {
             key: `McevalMatrixProductFewRows_${few.rowsAtOnce}_${[added, left.gated, transposeW].map(Number).join('')}`,
             dispatch: fewRowsDispatch(fewRowsColumnTiles(columns), rows, few),
-            code: fewRowsProductCode(few),
+            code: () => fewRowsProductCode(few),
           }),
       inputs: [
         ...left.declarations,

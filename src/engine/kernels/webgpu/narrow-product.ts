@@ -130,7 +130,7 @@ const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       // A workgroup per ROWS rows, LANES invocations to a row.
       dispatch: elementwiseDispatch(rows * LANES, WORKGROUP),
       outputSize: rows * columns,
-      code: code(groups, transposeW, dropout !== undefined, vectorized),
+      code: () => code(groups, transposeW, dropout !== undefined, vectorized),
     },
     [x, w],
     [

@@ -88,7 +88,7 @@ const normalizedProducts: KernelFunc = ({ inputs, backend, attrs }) => {
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch: fewRowsDispatch(columnTiles, rows, shape),
       outputSize: rows * columns[0]!,
-      code: fewRowsProductCode(shape),
+      code: () => fewRowsProductCode(shape),
     },
     tensors,
     [

@@ -18,6 +18,7 @@ import { HASHED_NORMAL_WGSL, withHostKeys } from './hashed-normals.js';
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
+  perCount,
   runShader,
   shaped,
   workgroupSumCode,
@@ -59,10 +60,11 @@ const GRAD_WORKGROUP = 256;
  */
 const WIDTH_FIELDS = ['size', 'count', 'first', 'members', 'rows', 'keyStart', 'start'];
 
-const uniformFields = (widths: number) =>
+const uniformFields = perCount((widths) =>
   Array.from({ length: widths }, (_, w) => WIDTH_FIELDS.map((field) => `${field}${w} : i32,`).join(' '))
     .concat('components : i32, rank : i32,')
-    .join('\n');
+    .join('\n'),
+);
 
 /** Z_n's value at element k of a member's factor of `size` values: element n·size + k of the draw keyed `key`. */
 const NOISE = `
@@ -249,7 +251,7 @@ const perturbedFactors: KernelFunc = ({ inputs, backend, attrs }) => {
           FORWARD_WORKGROUP,
         ),
         outputSize: sizes[0]!,
-        code: forwardCode(widths, withMeans, alone),
+        code: () => forwardCode(widths, withMeans, alone),
       },
       [keys, ...means, weights, columnScale, ...rest, ...perturbations],
       uniforms(settings, rank, components),
@@ -285,7 +287,7 @@ const perturbedFactorsGrad: KernelFunc = ({ inputs, backend, attrs }) => {
         workgroupSize: GRAD_WORKGROUP,
         dispatch: [layers, 1],
         outputSize: layers * components,
-        code: gradCode(widths, components),
+        code: () => gradCode(widths, components),
       },
       [keys, ...upstream, weights, columnScale, dColumnScale],
       uniforms(settings, rank, components),

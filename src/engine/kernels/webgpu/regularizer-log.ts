@@ -68,7 +68,7 @@ const regularizerLog: KernelFunc = ({ inputs, backend, attrs }) => {
       workgroupSize: WORKGROUP,
       dispatch: [1, 1],
       outputSize: 5,
-      code: code(stacks),
+      code: () => code(stacks),
     },
     names.map((name) => named[name]!),
     [

@@ -61,7 +61,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const rms = gpu.makeTensorInfo([...x.shape.slice(0, -1), 1], 'float32');
   const names = [{ name: 'x' }, { name: 'w' }, { name: 'rms', writable: true as const }];
-  const y = rowShader(gpu, 'McevalRmsNorm', names, FORWARD, [x, w, rms], (attrs as unknown as NormAttrs).eps);
+  const y = rowShader(gpu, 'McevalRmsNorm', names, () => FORWARD, [x, w, rms], (attrs as unknown as NormAttrs).eps);
   return [y, rms];
 };
 
@@ -71,7 +71,14 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const names = ['x', 'rms', 'w', 'dy', 'addend'].slice(0, given.length).map((name) => ({ name }));
   const eps = (attrs as unknown as NormAttrs).eps;
   const key = `McevalRmsNormGrad${addend === undefined ? '' : 'Plus'}`;
-  return rowShader(backend as unknown as WebGpuBackendLike, key, names, backwardCode(addend !== undefined), given, eps);
+  return rowShader(
+    backend as unknown as WebGpuBackendLike,
+    key,
+    names,
+    () => backwardCode(addend !== undefined),
+    given,
+    eps,
+  );
 };
 
 export function webGpuRmsNormKernels(): KernelConfig[] {

@@ -184,7 +184,7 @@ const ropeAppend: KernelFunc = ({ inputs, backend, attrs }) => {
       workgroupSize: WORKGROUP,
       dispatch: elementwiseDispatch(2 * count + queryCount, WORKGROUP),
       outputSize: cacheSize,
-      code: appendCode(withQueries, copiesPast),
+      code: () => appendCode(withQueries, copiesPast),
     },
     [
       keys,

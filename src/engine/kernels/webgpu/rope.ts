@@ -101,7 +101,7 @@ export const ropeOnWebGpu: KernelFunc = ({ inputs, backend, attrs }) => {
       workgroupSize: WORKGROUP,
       dispatch: elementwiseDispatch(count + count2, WORKGROUP),
       outputSize: count,
-      code: code(backward, x2 !== undefined),
+      code: () => code(backward, x2 !== undefined),
     },
     [x, cos, sin, ...(x2 === undefined ? [] : [x2, rotated2!])],
     [count, heads, headDim, count2, x2 === undefined ? 0 : x2.shape.at(-2)!].map((value) => ({

@@ -30,7 +30,7 @@ export function rowShader(
   gpu: WebGpuBackendLike,
   key: string,
   names: readonly { readonly name: string; readonly writable?: true }[],
-  code: string,
+  code: () => string,
   tensors: TensorInfo[],
   eps: number,
 ): TensorInfo {

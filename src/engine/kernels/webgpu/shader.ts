@@ -59,8 +59,25 @@ export interface Shader {
   /** Workgroups along x and y. */
   readonly dispatch: readonly [number, number];
   readonly outputSize: number;
-  /** The WGSL after tfjs's declarations: workgroup variables, helpers and `fn main()`. */
-  readonly code: string;
+  /**
+   * The WGSL after tfjs's declarations: workgroup variables, helpers and `fn main()`. A function: tfjs asks for it
+   * only when it compiles the pipeline of a new key, where building the text at every dispatch cost the host more than
+   * some kernels' own dispatch did.
+   */
+  readonly code: () => string;
+}
+
+/**
+ * `build`, kept per count: for the uniform declarations a kernel varies by how many members it binds, which are
+ * needed at every dispatch (tfjs puts them on the program) and built once.
+ */
+export function perCount(build: (count: number) => string): (count: number) => string {
+  const built = new Map<number, string>();
+  return (count) => {
+    let text = built.get(count);
+    if (text === undefined) built.set(count, (text = build(count)));
+    return text;
+  };
 }
 
 /** Runs `shader`; with `output` given, it writes into that tensor's buffer (in place) instead of a new one. */
@@ -81,7 +98,7 @@ export function runShader(
     variableComponents: shader.inputs.map((input) => input.components),
     uniforms: shader.uniforms,
     workgroupSize: [shader.workgroupSize, 1, 1],
-    getUserCode: () => `${markers(shader)}\n${shader.code}`,
+    getUserCode: () => `${markers(shader)}\n${shader.code()}`,
   };
   return backend.runWebGPUProgram(program, [...inputs], 'float32', [...uniforms], output);
 }

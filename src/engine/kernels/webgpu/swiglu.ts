@@ -52,7 +52,7 @@ fn main() {
 const forward: KernelFunc = ({ inputs, backend }) => {
   const { gate, up } = inputs as Record<'gate' | 'up', TensorInfo>;
   const names = [{ name: 'gate' }, { name: 'up' }];
-  return elementwiseShader(backend as unknown as WebGpuBackendLike, SWIGLU, names, FORWARD, [gate, up]);
+  return elementwiseShader(backend as unknown as WebGpuBackendLike, SWIGLU, names, () => FORWARD, [gate, up]);
 };
 
 const backward: KernelFunc = ({ inputs, backend }) => {
@@ -60,7 +60,7 @@ const backward: KernelFunc = ({ inputs, backend }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const dUp = gpu.makeTensorInfo([...up.shape], 'float32');
   const names = [{ name: 'gate' }, { name: 'up' }, { name: 'dy' }, { name: 'dUp', writable: true }];
-  const dGate = elementwiseShader(gpu, SWIGLU_GRAD, names, BACKWARD, [gate, up, dy, dUp]);
+  const dGate = elementwiseShader(gpu, SWIGLU_GRAD, names, () => BACKWARD, [gate, up, dy, dUp]);
   return [dGate, dUp];
 };
 

@@ -62,7 +62,7 @@ const unpack: KernelFunc = ({ inputs, backend, attrs }) => {
         workgroupSize: WORKGROUP,
         dispatch: elementwiseDispatch(partSize, WORKGROUP),
         outputSize: partSize,
-        code: code(outputs),
+        code: () => code(outputs),
       },
       [value, ...written],
       [partSize, inner, count, first].map((n) => ({ type: 'int32' as const, data: [n] })),

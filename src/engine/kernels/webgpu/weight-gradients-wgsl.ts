@@ -15,7 +15,7 @@
  * take consecutive blocks along m.
  */
 import { HASHED_KEEP_WGSL, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
-import type { ShaderUniform } from './shader.js';
+import { perCount, type ShaderUniform } from './shader.js';
 
 /** Invocations per workgroup of the first pass. */
 export const SPLIT_WORKGROUP = 64;
@@ -65,12 +65,12 @@ export function productPlan(m: number, n: number, tokens: number): ProductPlan {
 const PRODUCT_FIELDS = ['m', 'n', 'blocksM', 'tilesM', 'splits', 'chunk', 'workgroups', 'offset', 'start', 'outStart'];
 
 /** The uniforms of both passes (after tfjs's own) for `products` products: each one's fields, then the tokens. */
-export function weightGradientUniforms(products: number): string {
+export const weightGradientUniforms = perCount((products) => {
   const fields = Array.from({ length: products }, (_, s) =>
     [...PRODUCT_FIELDS.map((field) => `${field}${s} : i32,`), `scale${s} : f32,`].join(' '),
   );
   return [...fields, 'tokens : i32,'].join('\n');
-}
+});
 
 /**
  * The first pass's uniforms after weightGradientUniforms': the dropout mask of each layer k that `masked` says has one
