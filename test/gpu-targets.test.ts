@@ -13,6 +13,7 @@ import {
   readSteps,
   settingChoices,
   evaluationBatchChoice,
+  type PairedStep,
   type PipelinedStep,
   type TorchStep,
   type WebGpuStep,
@@ -78,6 +79,32 @@ test("MonteCLoRA's step over LoRA's per model, with mceval's kernels, against 1.
   assert.ok(Math.abs(medium.dispatchRatio - 1013 / 920) < 1e-12);
   assert.equal(stories.ratio, 1.2);
   assert.equal(stories.within110, false);
+});
+
+const paired = (model: string, round: number, lora: number, monteclora: number): PairedStep[] => [
+  { model, round, method: 'lora', msPerStep: lora, dispatchesPerStep: 100 },
+  { model, round, method: 'monteclora', msPerStep: monteclora, dispatchesPerStep: 110 },
+];
+
+test('MonteCLoRA over LoRA timed in turn: the middle of the rounds’ ratios, not the one apart timing', () => {
+  // builtin:medium's apart timings say 1.08; its rounds say 1.25, 1.02 and 1.05: the middle, 1.05, is the ratio.
+  const rounds = [...paired('builtin:medium', 0, 40, 50), ...paired('builtin:medium', 1, 50, 51)];
+  const RoBERTa = 'roberta-base shape (12 layers, hidden 768, random)';
+  const runs = [...rounds, ...paired('builtin:medium', 2, 40, 42), ...paired(RoBERTa, 0, 100, 104)];
+  const { monteCloraOverLora } = gpuTargets(STEPS, [], [], runs);
+  const medium = monteCloraOverLora.find((entry) => entry.model === 'builtin:medium')!;
+  assert.deepEqual(medium.rounds, [1.25, 51 / 50, 42 / 40]);
+  assert.equal(medium.ratio, 42 / 40);
+  assert.ok(medium.within110);
+  // Its dispatches are still the apart timings' (1013 / 920), the same steps.
+  assert.ok(Math.abs(medium.dispatchRatio - 1013 / 920) < 1e-12);
+  // A model timed only in turn gets its ratio from the rounds; one timed only apart keeps that timing's.
+  const roberta = monteCloraOverLora.find((entry) => entry.model === RoBERTa)!;
+  assert.deepEqual([roberta.ratio, roberta.rounds, roberta.dispatchRatio], [1.04, [1.04], 1.1]);
+  const stories = monteCloraOverLora.find((entry) => entry.model === 'stories260K')!;
+  assert.deepEqual([stories.ratio, stories.rounds], [1.2, undefined]);
+  // Read from a whole webgpu.json as from a cut-off run's section lines.
+  assert.deepEqual(readSections(JSON.stringify({ steps: STEPS, pairedSteps: runs }))['paired step'], runs);
 });
 
 const PIPELINED: PipelinedStep[] = [

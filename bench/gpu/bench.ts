@@ -62,13 +62,15 @@
  *    pool's most bytes and milliseconds per step each way;
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
- *    paper's GLUE setting.
+ *    paper's GLUE setting;
+ *  - for each of those three models, LoRA's and MonteCLoRA's steps (mceval's kernels) timed in turn `--rounds` times
+ *    (3): their ratio within each round, with nothing run between the two (`pairedSteps`).
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
  *          [--submit-batches 15,60,240] [--weight-gradients 768x8x768,…] [--matmul-thresholds -1,8,64,512]
  *          [--attention 4x1024x2048] [--generation 8x32x64] [--encoder 32x128]
- *          [--encoder-layers 12] [--encoder-hidden 768]
+ *          [--encoder-layers 12] [--encoder-hidden 768] [--rounds 3]
  */
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { setupWebGpu } from '../../src/engine/webgpu.js';
@@ -215,6 +217,34 @@ async function speed(
     tokensPerSecond: (batch * length * steps) / seconds,
     tensorBytes: memory.numBytesInGPU ?? memory.numBytes,
   };
+}
+
+/**
+ * LoRA's and MonteCLoRA's steps (mceval's kernels) timed in turn, `rounds` times, for their ratio within each round.
+ * The single timings above run each method's steps with tfjs's kernels between them: on the H200 (2026-12-04) the
+ * RoBERTa shape's MonteCLoRA step came out 1.53× LoRA's that way while builtin:medium's pair, timed four ways in the
+ * same run, gave 0.99–1.08×; a ratio taken within rounds says which of those is the method's own.
+ */
+async function pairedSpeeds(name: string, model: Model, batch: number, length: number, steps: number, rounds: number) {
+  const entries = [];
+  for (let round = 0; round < rounds; round++)
+    for (const method of ['lora', 'monteclora'] as const) {
+      const step = await speed(name, model, batch, length, steps, method, 'mceval');
+      const { msPerStep, recordingMsPerStep, dispatchesPerStep } = step;
+      entries.push(
+        finished('paired step', {
+          model: name,
+          round,
+          method,
+          batch,
+          length,
+          msPerStep,
+          recordingMsPerStep,
+          dispatchesPerStep,
+        }),
+      );
+    }
+  return entries;
 }
 
 /**
@@ -474,6 +504,8 @@ for (const method of ['lora', 'monteclora'] as const)
     results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, method, kernels)));
 results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, 'lora-dropout', 'mceval')));
 results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, 'dora', 'mceval')));
+const rounds = Number(argument('rounds', '3'));
+const pairedSteps = await pairedSpeeds(modelSpec, medium, batch, length, steps, rounds);
 const profiles = [];
 for (const method of ['lora', 'monteclora'] as const)
   profiles.push(
@@ -659,6 +691,7 @@ if (stories !== '') {
   for (const method of ['lora', 'monteclora'] as const)
     for (const kernels of ['mceval', 'tfjs'] as const)
       results.push(finished('step', await speed('stories260K', model, 32, length, steps, method, kernels)));
+  pairedSteps.push(...(await pairedSpeeds('stories260K', model, 32, length, steps, rounds)));
   model.dispose();
 }
 const shapes = argument('products', '2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768')
@@ -676,6 +709,7 @@ if (encoderBatch! > 0) {
   for (const method of ['lora', 'monteclora'] as const)
     for (const kernels of ['mceval', 'tfjs'] as const)
       results.push(finished('step', await speed(name, encoder, encoderBatch!, encoderLength!, steps, method, kernels)));
+  pairedSteps.push(...(await pairedSpeeds(name, encoder, encoderBatch!, encoderLength!, steps, rounds)));
   encoder.dispose();
 }
 console.log(
@@ -706,6 +740,7 @@ console.log(
       waitGeneration,
       pipelinedSteps,
       poolSteps,
+      pairedSteps,
     },
     null,
     2,

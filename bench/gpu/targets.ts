@@ -14,6 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_EVAL_BATCH } from '../../src/generation/batch-size.js';
+import { middleTime } from '../options.js';
 
 /** One timed step of bench.ts (the fields read here). */
 export interface WebGpuStep {
@@ -36,6 +37,15 @@ export interface PipelinedStep {
   readonly msPerStep: number;
   /** As fineTune trains on webgpu (MCEVAL_WEBGPU_OVERLAP). */
   readonly pipelinedMsPerStep: number;
+}
+
+/** One of bench.ts's `pairedSteps`: LoRA's and MonteCLoRA's steps timed in turn, round after round. */
+export interface PairedStep {
+  readonly model: string;
+  readonly round: number;
+  readonly method: 'lora' | 'monteclora';
+  readonly msPerStep: number;
+  readonly dispatchesPerStep: number;
 }
 
 /** One timed step of torch_step.py. */
@@ -67,12 +77,17 @@ export interface GpuTargets {
   readonly doraOverPyTorch: OverPyTorch[];
   /** DoRA's step over LoRA's with the same dropout (0.05), both with mceval's kernels, and their dispatches'. */
   readonly doraOverLora: { model: string; ratio: number; dispatchRatio: number }[];
-  /** MonteCLoRA's step over LoRA's, both with mceval's kernels, and the same for their dispatches. */
+  /**
+   * MonteCLoRA's step over LoRA's, both with mceval's kernels, and the same for their dispatches. Where the kit timed
+   * them in turn (`pairedSteps`), `ratio` is the middle of the rounds' ratios and `rounds` holds each; else the one
+   * timing of each.
+   */
   readonly monteCloraOverLora: {
     model: string;
     ratio: number;
     within110: boolean;
     dispatchRatio: number;
+    rounds?: number[];
   }[];
   /** recordingMsPerStep / msPerStep for every step timed with mceval's kernels. */
   readonly hostShare: { model: string; method: string; share: number }[];
@@ -264,15 +279,30 @@ function overPyTorch(steps: readonly WebGpuStep[], torch: readonly TorchStep[]):
 }
 
 /** Per model, MonteCLoRA's step over LoRA's (both in `steps`), and the same for their dispatches. */
-function monteCloraRatios(steps: readonly WebGpuStep[]) {
-  return [...new Set(steps.map((step) => step.model))].flatMap((model) => {
-    const of = (method: WebGpuStep['method']) => steps.find((step) => step.model === model && step.method === method);
+/** Each round's MonteCLoRA step over its LoRA step, for `model`, in round order (rounds missing either left out). */
+function roundRatios(paired: readonly PairedStep[], model: string): number[] {
+  const ofModel = paired.filter((step) => step.model === model);
+  return [...new Set(ofModel.map((step) => step.round))]
+    .sort((a, b) => a - b)
+    .flatMap((round) => {
+      const of = (method: PairedStep['method']) =>
+        ofModel.find((step) => step.round === round && step.method === method);
+      const [lora, monteclora] = [of('lora'), of('monteclora')];
+      return lora === undefined || monteclora === undefined ? [] : [monteclora.msPerStep / lora.msPerStep];
+    });
+}
+
+function monteCloraRatios(steps: readonly WebGpuStep[], paired: readonly PairedStep[] = []) {
+  return [...new Set([...steps, ...paired].map((step) => step.model))].flatMap((model) => {
+    const of = (method: WebGpuStep['method']) =>
+      steps.find((step) => step.model === model && step.method === method) ??
+      paired.find((step) => step.model === model && step.method === method);
     const [lora, monteclora] = [of('lora'), of('monteclora')];
     if (lora === undefined || monteclora === undefined) return [];
-    const ratio = monteclora.msPerStep / lora.msPerStep;
-    return [
-      { model, ratio, within110: ratio <= 1.1, dispatchRatio: monteclora.dispatchesPerStep / lora.dispatchesPerStep },
-    ];
+    const rounds = roundRatios(paired, model);
+    const ratio = rounds.length > 0 ? middleTime(rounds) : monteclora.msPerStep / lora.msPerStep;
+    const dispatchRatio = monteclora.dispatchesPerStep / lora.dispatchesPerStep;
+    return [{ model, ratio, within110: ratio <= 1.1, dispatchRatio, ...(rounds.length > 0 ? { rounds } : {}) }];
   });
 }
 
@@ -298,6 +328,7 @@ export function gpuTargets(
   steps: readonly WebGpuStep[],
   torch: readonly TorchStep[] = [],
   pipelined: readonly PipelinedStep[] = [],
+  paired: readonly PairedStep[] = [],
 ): GpuTargets {
   const ours = steps.filter((step) => step.kernels === 'mceval');
   const find = (model: string, method: WebGpuStep['method']) =>
@@ -318,7 +349,7 @@ export function gpuTargets(
       { model, ratio: dora.msPerStep / lora.msPerStep, dispatchRatio: dora.dispatchesPerStep / lora.dispatchesPerStep },
     ];
   });
-  const monteCloraOverLora = monteCloraRatios(ours);
+  const monteCloraOverLora = monteCloraRatios(ours, paired);
   const hostShare = ours.map((step) => ({
     model: step.model,
     method: step.method,
@@ -344,6 +375,7 @@ export function readSections(text: string): Record<string, unknown[]> {
     const sections: Record<string, unknown[]> = {
       step: (whole['steps'] ?? []) as unknown[],
       'pipelined step': (whole['pipelinedSteps'] ?? []) as unknown[],
+      'paired step': (whole['pairedSteps'] ?? []) as unknown[],
     };
     for (const sweep of SWEEPS) sections[sweep.label] = (whole[sweep.field] ?? []) as unknown[];
     sections[GENERATION_BATCH] = (whole['generationBatches'] ?? []) as unknown[];
@@ -378,6 +410,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsW
     (sections['step'] ?? []) as WebGpuStep[],
     torch,
     (sections['pipelined step'] ?? []) as PipelinedStep[],
+    (sections['paired step'] ?? []) as PairedStep[],
   );
   console.log(
     JSON.stringify(
