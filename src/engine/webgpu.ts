@@ -16,6 +16,7 @@ import { recordDeviceError, throwIfDeviceFailed } from './webgpu-device-errors.j
 import { uploadThroughQueue, type UploadingBackend } from './webgpu-upload.js';
 import { boundPool, poolWindowSetting, type BoundedPool, type BufferPool, type PoolBytesWatch } from './webgpu-pool.js';
 import { dawnAdapterKind, installDawnWait } from './dawn-wait.js';
+import { keepLayouts, type PipelineMaker } from './kept-layouts.js';
 
 export interface WebGpuAdapterReport {
   readonly vendor: string;
@@ -197,6 +198,9 @@ async function openDevice(): Promise<OpenedDevice> {
   const createShaderModule = device.createShaderModule.bind(device);
   device.createShaderModule = (descriptor) =>
     createShaderModule({ ...descriptor, code: patchShaderSource(descriptor.code) });
+  // tfjs asks a pipeline for its bind group layout at every dispatch, a call into Dawn each time: each pipeline keeps
+  // the layouts it gave (kept-layouts.ts).
+  keepLayouts(device as unknown as PipelineMaker);
   // The limits the kernels get are the device's: the adapter's own, or WebGPU's defaults (MCEVAL_WEBGPU_LIMITS).
   const limits = Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, Number(device.limits[name])]));
   const described = describe(adapter, limits);
