@@ -38,7 +38,7 @@ export interface WebGpuAdapterReport {
   /** The adapter's subgroup (warp) sizes, where it says. */
   readonly subgroupSizes?: { readonly min: number; readonly max: number };
   /** The matrix shapes and types subgroup-matrix offers (tensor cores), where Dawn reports them. */
-  readonly subgroupMatrixConfigs?: readonly unknown[];
+  readonly subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
 }
 
 interface GpuAdapterLike {
@@ -98,6 +98,30 @@ export function webGpuAdapterReport(): WebGpuAdapterReport | undefined {
   return report;
 }
 
+/** One subgroup-matrix shape and its types, as the adapter offers it (tensor cores, where the GPU has them). */
+export interface SubgroupMatrixConfig {
+  readonly componentType: string;
+  readonly resultComponentType: string;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+}
+
+/**
+ * A GPUSubgroupMatrixConfig's fields, read one by one: Dawn's are getters on its prototype, which spreading the object
+ * leaves out (the H200's four came back as `{}`).
+ */
+export function subgroupMatrixConfig(config: unknown): SubgroupMatrixConfig {
+  const read = config as Record<keyof SubgroupMatrixConfig, unknown>;
+  return {
+    componentType: String(read.componentType),
+    resultComponentType: String(read.resultComponentType),
+    M: Number(read.M),
+    N: Number(read.N),
+    K: Number(read.K),
+  };
+}
+
 /** The adapter, with `limits` those of the device opened on it. */
 function describe(adapter: GpuAdapterLike, limits: Record<string, number>): WebGpuAdapterReport {
   const info = adapter.info;
@@ -121,11 +145,7 @@ function describe(adapter: GpuAdapterLike, limits: Record<string, number>): WebG
       ? { subgroupSizes: { min: info['subgroupMinSize'], max: info['subgroupMaxSize'] } }
       : {}),
     ...(Array.isArray(info['subgroupMatrixConfigs'])
-      ? {
-          subgroupMatrixConfigs: (info['subgroupMatrixConfigs'] as unknown[]).map((config) => ({
-            ...(config as object),
-          })),
-        }
+      ? { subgroupMatrixConfigs: (info['subgroupMatrixConfigs'] as unknown[]).map(subgroupMatrixConfig) }
       : {}),
   };
 }
