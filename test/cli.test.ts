@@ -248,6 +248,14 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
         ['--task', 'demo-sentiment', '--adapter', 'lora', '--backend', 'gpu'],
         /^Error: Expected --backend=gpu to be one of: auto, tensorflow, webgpu, wasm, cpu/,
       ],
+      [
+        ['--task', 'demo-sentiment', '--adapter', 'lora', '--backend', 'wsm'],
+        /^Error: Expected --backend=wsm \(did you mean wasm\?\) to be one of: auto, tensorflow, webgpu, wasm, cpu\n$/,
+      ],
+      [
+        ['--task', 'demo-sentiment', '--adapter', 'lora', '--save-adapters', 'bets'],
+        /^Error: Expected --save-adapters=bets \(did you mean best\?\) to be one of: none, best, all\n$/,
+      ],
     ];
     for (const [args, expected] of cases) {
       const { code, stdout, stderr } = mceval(['run', ...args, '--out', out]);
