@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { patchShaderSource, perCount, runShader } from '../src/engine/kernels/webgpu/shader.js';
+import { patchShaderSource, runShader } from '../src/engine/kernels/webgpu/shader.js';
 
 const ASSEMBLED = `struct Uniforms { NAN : f32, count : i32, };
       @group(0) @binding(0) var<storage, read_write> result: array<f32>;
@@ -74,14 +74,4 @@ test('a kernel’s WGSL is built only when tfjs compiles its pipeline, not at ea
   const source = programs[0]!.getUserCode();
   assert.equal(built, 1);
   assert.match(source, /\/\/ mceval-writable: x\nfn main\(\) \{\}/);
-});
-
-test('perCount builds a count’s text once and keeps each count’s apart', () => {
-  const counts: number[] = [];
-  const fields = perCount((n) => {
-    counts.push(n);
-    return `f${n}`;
-  });
-  assert.deepEqual([fields(2), fields(3), fields(2), fields(3)], ['f2', 'f3', 'f2', 'f3']);
-  assert.deepEqual(counts, [2, 3]);
 });

@@ -5,6 +5,8 @@
  * first for that index. Pipelines made either way (tfjs compiles asynchronously under WEBGPU_ENGINE_COMPILE_ONLY) keep
  * theirs.
  */
+import { keptPerNumber } from './kept-per-number.js';
+
 export interface LayoutGiver {
   getBindGroupLayout(index: number): unknown;
 }
@@ -15,14 +17,8 @@ export interface PipelineMaker {
 }
 
 /** Makes `pipeline` answer each index with the layout it gave first for it. */
-export function keepPipelineLayouts<P extends LayoutGiver>(pipeline: P): P {
-  const given = new Map<number, unknown>();
-  const ask = pipeline.getBindGroupLayout.bind(pipeline);
-  pipeline.getBindGroupLayout = (index: number) => {
-    let layout = given.get(index);
-    if (layout === undefined) given.set(index, (layout = ask(index)));
-    return layout;
-  };
+function keepPipelineLayouts<P extends LayoutGiver>(pipeline: P): P {
+  pipeline.getBindGroupLayout = keptPerNumber(pipeline.getBindGroupLayout.bind(pipeline));
   return pipeline;
 }
 

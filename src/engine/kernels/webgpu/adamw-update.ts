@@ -21,7 +21,6 @@ import {
   ELEMENT_INDEX,
   elementwiseDispatch,
   forgetHostCopy,
-  perCount,
   runShader,
   sizeOf,
   storageBuffersPerShader,
@@ -29,6 +28,7 @@ import {
   type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
+import { keptPerNumber } from '../../kept-per-number.js';
 
 const WORKGROUP = 256;
 
@@ -59,7 +59,7 @@ interface Parameter {
 const uniformsOf = (k: number) => FIELDS.map((field) => field.replace(' :', `_${k} :`)).join(', ') + ',';
 
 /** The uniform fields of `count` parameters. */
-const uniformsOfCount = perCount((count) => Array.from({ length: count }, (_, k) => uniformsOf(k)).join(' '));
+const uniformsOfCount = keptPerNumber((count) => Array.from({ length: count }, (_, k) => uniformsOf(k)).join(' '));
 
 /** Parameter k's bindings: p (writable when updated in place), g and, when not, its new value. */
 function inputsOf(k: number, inPlace: boolean): ShaderInput[] {

@@ -8,7 +8,8 @@
  * Not differentiable (DoRA detaches the norm).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { perCount, runShader, shaped, storageBuffersPerShader, type WebGpuBackendLike } from './shader.js';
+import { runShader, shaped, storageBuffersPerShader, type WebGpuBackendLike } from './shader.js';
+import { keptPerNumber } from '../../kept-per-number.js';
 import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, COLUMNS, LANES } from './column-lanes.js';
 import { numberedMembers } from './numbered-members.js';
 import { memberName, memberSwitch, membersSideBySide } from './low-rank-product-wgsl.js';
@@ -37,7 +38,7 @@ ${writer('store', 'result')}`;
 }
 
 /** Fields after tfjs's: the first member's sizes and scaling, then each other member's and its first workgroup. */
-const uniformFields = perCount((members) => {
+const uniformFields = keptPerNumber((members) => {
   const fields = ['rows : i32, columns : i32, rank : i32, scale : f32,'];
   for (let l = 1; l < members; l++)
     fields.push(`rows${l} : i32, columns${l} : i32, scale${l} : f32, firstTile${l} : i32,`);

@@ -18,12 +18,12 @@ import { HASHED_NORMAL_WGSL, withHostKeys } from './hashed-normals.js';
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
-  perCount,
   runShader,
   shaped,
   workgroupSumCode,
   type WebGpuBackendLike,
 } from './shader.js';
+import { keptPerNumber } from '../../kept-per-number.js';
 
 export const PERTURBED_FACTORS = 'McevalPerturbedFactors';
 export const PERTURBED_FACTORS_GRAD = 'McevalPerturbedFactorsGrad';
@@ -60,7 +60,7 @@ const GRAD_WORKGROUP = 256;
  */
 const WIDTH_FIELDS = ['size', 'count', 'first', 'members', 'rows', 'keyStart', 'start'];
 
-const uniformFields = perCount((widths) =>
+const uniformFields = keptPerNumber((widths) =>
   Array.from({ length: widths }, (_, w) => WIDTH_FIELDS.map((field) => `${field}${w} : i32,`).join(' '))
     .concat('components : i32, rank : i32,')
     .join('\n'),

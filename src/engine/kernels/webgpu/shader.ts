@@ -67,19 +67,6 @@ export interface Shader {
   readonly code: () => string;
 }
 
-/**
- * `build`, kept per count: for the uniform declarations a kernel varies by how many members it binds, which are
- * needed at every dispatch (tfjs puts them on the program) and built once.
- */
-export function perCount(build: (count: number) => string): (count: number) => string {
-  const built = new Map<number, string>();
-  return (count) => {
-    let text = built.get(count);
-    if (text === undefined) built.set(count, (text = build(count)));
-    return text;
-  };
-}
-
 /** Runs `shader`; with `output` given, it writes into that tensor's buffer (in place) instead of a new one. */
 export function runShader(
   backend: WebGpuBackendLike,

@@ -15,7 +15,8 @@
  * take consecutive blocks along m.
  */
 import { HASHED_KEEP_WGSL, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
-import { perCount, type ShaderUniform } from './shader.js';
+import type { ShaderUniform } from './shader.js';
+import { keptPerNumber } from '../../kept-per-number.js';
 
 /** Invocations per workgroup of the first pass. */
 export const SPLIT_WORKGROUP = 64;
@@ -65,7 +66,7 @@ export function productPlan(m: number, n: number, tokens: number): ProductPlan {
 const PRODUCT_FIELDS = ['m', 'n', 'blocksM', 'tilesM', 'splits', 'chunk', 'workgroups', 'offset', 'start', 'outStart'];
 
 /** The uniforms of both passes (after tfjs's own) for `products` products: each one's fields, then the tokens. */
-export const weightGradientUniforms = perCount((products) => {
+export const weightGradientUniforms = keptPerNumber((products) => {
   const fields = Array.from({ length: products }, (_, s) =>
     [...PRODUCT_FIELDS.map((field) => `${field}${s} : i32,`), `scale${s} : f32,`].join(' '),
   );
