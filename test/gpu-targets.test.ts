@@ -195,6 +195,13 @@ const SWEPT = {
     { method: 'monteclora', setting: 'auto', msPerStep: 32 },
     { method: 'monteclora', setting: 'never', msPerStep: 30 },
   ],
+  // Kept bind groups against tfjs's, one made at every dispatch.
+  bindGroupSteps: [
+    { method: 'lora', setting: 'kept', msPerStep: 26 },
+    { method: 'lora', setting: 'new', msPerStep: 30 },
+    { method: 'monteclora', setting: 'kept', msPerStep: 29 },
+    { method: 'monteclora', setting: 'new', msPerStep: 33 },
+  ],
   matmulThresholds: [
     { threshold: 8, msPerStep: 30.1 },
     { threshold: 64, msPerStep: 29.9 },
@@ -239,6 +246,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   weightGradientSteps: 'weight gradients step',
   inlineSteps: 'inline narrow step',
   groupSteps: 'group step',
+  bindGroupSteps: 'bind groups step',
   matmulThresholds: 'matmul threshold',
   attentionSteps: 'attention lanes step',
   productSteps: 'products step',
@@ -251,7 +259,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
 test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
   const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
   const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
-  assert.equal(choices.length, 12);
+  assert.equal(choices.length, 13);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
     current: '15',
@@ -275,6 +283,10 @@ test("each swept setting's fastest value, set only where it beats the default by
   // Groups: auto 77 ms against never's 73, beyond noise.
   assert.deepEqual(by['MCEVAL_WEBGPU_GROUPS']!.measured, { auto: 77, never: 73 });
   assert.equal(by['MCEVAL_WEBGPU_GROUPS']!.set, 'MCEVAL_WEBGPU_GROUPS=never');
+  // Kept bind groups, the default, are the fastest: 55 ms against 63, and stay.
+  assert.deepEqual(by['MCEVAL_WEBGPU_BIND_GROUPS']!.measured, { kept: 55, new: 63 });
+  assert.equal(by['MCEVAL_WEBGPU_BIND_GROUPS']!.fastest, 'kept');
+  assert.equal(by['MCEVAL_WEBGPU_BIND_GROUPS']!.set, null);
   // tfjs's threshold by GPU: the LoRA step's 30 ms, against 29.9 at 64.
   const threshold = by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!;
   assert.equal(threshold.measured['by GPU'], 30);
@@ -341,7 +353,7 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
-  assert.equal(variables.length, 11);
+  assert.equal(variables.length, 12);
 });
 
 test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as −1), its own time is the default's", () => {

@@ -21,6 +21,7 @@ import { describeWait } from '../engine/dawn-wait.js';
 import { overlapSetting } from '../engine/overlap-setting.js';
 import { generationJoin, type GenerationJoin } from '../engine/generation-join.js';
 import { describePool, poolWindowSetting } from '../engine/webgpu-pool.js';
+import { bindGroupsSetting } from '../engine/kept-bind-groups.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
@@ -68,6 +69,8 @@ export interface DoctorResult {
     readonly overlap: 'on' | 'off';
     /** What the buffer pool gives back (MCEVAL_WEBGPU_POOL). */
     readonly pool: string;
+    /** Whether a bind group is kept by what it binds or made at every dispatch (MCEVAL_WEBGPU_BIND_GROUPS). */
+    readonly bindGroups: 'kept' | 'new';
   };
   /**
    * When prompts waiting for a generation's batch join it: under way (continuous batching) or once it has emptied
@@ -166,7 +169,7 @@ export default class Doctor extends BaseCommand {
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), products of up to ${settings.fewRows} rows on the few-rows ` +
           `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
           `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP), buffer pool: ` +
-          `${settings.pool} (MCEVAL_WEBGPU_POOL)`,
+          `${settings.pool} (MCEVAL_WEBGPU_POOL), bind groups ${settings.bindGroups} (MCEVAL_WEBGPU_BIND_GROUPS)`,
       );
     }
     this.log(
@@ -202,6 +205,7 @@ function webGpuKernelReport(): Pick<
       wait: describeWait(webGpuAdapterReport()?.isFallbackAdapter ?? false),
       overlap: overlapSetting(),
       pool: describePool(poolWindowSetting()),
+      bindGroups: bindGroupsSetting(),
       ...tfjsFlagValues(),
     },
   };

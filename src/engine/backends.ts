@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { tf } from './tf.js';
 import { UserError, firstLine } from '../errors.js';
 import { registerCustomKernels } from './kernels/register.js';
+import { applyBindGroupsSetting } from './kept-bind-groups.js';
 import { setupWebGpu, webGpuAdapterReport, webGpuLimitsSetting } from './webgpu.js';
 import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
@@ -205,6 +206,7 @@ export async function initEngine(
   waitSetting();
   overlapSetting();
   poolWindowSetting();
+  applyBindGroupsSetting();
   generationJoin();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);

@@ -17,6 +17,13 @@ import { uploadThroughQueue, type UploadingBackend } from './webgpu-upload.js';
 import { boundPool, poolWindowSetting, type BoundedPool, type BufferPool, type PoolBytesWatch } from './webgpu-pool.js';
 import { dawnAdapterKind, installDawnWait } from './dawn-wait.js';
 import { keepLayouts, type PipelineMaker } from './kept-layouts.js';
+import {
+  applyBindGroupsSetting,
+  keepBindGroups,
+  orderFreeBuffers,
+  type BindGroupMaker,
+  type OrderedPool,
+} from './kept-bind-groups.js';
 
 export interface WebGpuAdapterReport {
   readonly vendor: string;
@@ -221,6 +228,8 @@ async function openDevice(): Promise<OpenedDevice> {
   // tfjs asks a pipeline for its bind group layout at every dispatch, a call into Dawn each time: each pipeline keeps
   // the layouts it gave (kept-layouts.ts).
   keepLayouts(device as unknown as PipelineMaker);
+  // …and makes a bind group at every dispatch, the same ones step after step (kept-bind-groups.ts; by its setting).
+  keepBindGroups(device as unknown as BindGroupMaker);
   // The limits the kernels get are the device's: the adapter's own, or WebGPU's defaults (MCEVAL_WEBGPU_LIMITS).
   const limits = Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, Number(device.limits[name])]));
   const described = describe(adapter, limits);
@@ -267,6 +276,12 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
     // The buffer pool gives back sizes a run stopped using, checked at each read (webgpu-pool.ts).
     private readonly pool = boundedPool(this);
 
+    constructor(...args: ConstructorParameters<typeof WebGPUBackend>) {
+      super(...args);
+      // While bind groups are kept, a step gets the buffers of the step before (kept-bind-groups.ts).
+      orderFreeBuffers((this as unknown as { bufferManager: OrderedPool }).bufferManager);
+    }
+
     /** Starts a watch of the GPU memory the pool holds (peak-bytes.ts's watchPeakGpuBytes). */
     watchPoolBytes(): PoolBytesWatch {
       return this.pool.watch();
@@ -289,6 +304,7 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
         return await super.read(dataId);
       } finally {
         this.pool.settle();
+        applyBindGroupsSetting();
         throwIfDeviceFailed();
       }
     }
