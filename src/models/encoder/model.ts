@@ -8,7 +8,8 @@ import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '..
 import { newVariable } from '../../engine/variables.js';
 import { drawDropout, dropout } from '../../engine/ops/dropout.js';
 import { Linear } from '../layers/linear.js';
-import { gelu, layerNorm } from '../layers/layer-norm.js';
+import { gelu, layerNorm, layerNormPassing, type LayerNormOptions } from '../layers/layer-norm.js';
+import { tapeRecording } from '../../engine/ops/tape-recording.js';
 import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
 import type { ForwardContext } from '../forward-context.js';
 import { runLayers, scopesEachLayer, type LayerRun } from '../layer-scopes.js';
@@ -209,12 +210,30 @@ export class EncoderModel {
     // Each layer in a scope of its own in an evaluation pass off the tape (layer-scopes.ts); its mask's bias, made in
     // the first layer's, is then the mask's to free.
     const mask = new AttentionMask(inputs.mask, B, L, L, false, scopesEachLayer(context));
-    const runLayer = (layer: EncoderLayer, _: number, stream: Tensor): LayerRun => {
-      const attended = drop(layer.attentionOutput.forward(this.attention(stream, layer, mask, context), context));
-      const mixed = layerNorm(stream, layer.attentionNorm.weight, layer.attentionNorm.bias, eps, attended);
+    // A sublayer's output is dropped (its hidden dropout, drawn after it as `drop` draws) as the norm adds it.
+    const added = (residual: Tensor): LayerNormOptions => ({
+      residual,
+      residualDropout: context.training ? drawDropout(this.config.hiddenDropout, context.rng) : undefined,
+    });
+    // On the tape, a norm's output read by a sublayer and by the next residual connection is passed to the latter as
+    // a tensor of its own, so that the norm's gradient kernel adds the two readers' gradients (layer-norm.ts).
+    const passing = tapeRecording();
+    const normed = (passes: boolean, input: Tensor, norm: Norm, options: LayerNormOptions) =>
+      passes
+        ? layerNormPassing(input, norm.weight, norm.bias, eps, options)
+        : ([layerNorm(input, norm.weight, norm.bias, eps, options), undefined] as const);
+    // The stream the layer before passed on for this layer's residual connection.
+    let passedOn: Tensor | undefined;
+    const runLayer = (layer: EncoderLayer, index: number, stream: Tensor): LayerRun => {
+      const residualStream = passedOn ?? stream;
+      const attended = layer.attentionOutput.forward(this.attention(stream, layer, mask, context), context);
+      const [mixed, mixedPassed] = normed(passing, residualStream, layer.attentionNorm, added(attended));
       const inner = gelu(layer.intermediate.forward(mixed, context));
-      const output = drop(layer.output.forward(inner, context));
-      return { output: layerNorm(mixed, layer.outputNorm.weight, layer.outputNorm.bias, eps, output) };
+      const output = layer.output.forward(inner, context);
+      const last = index === this.layers.length - 1;
+      const [value, passed] = normed(passing && !last, mixedPassed ?? mixed, layer.outputNorm, added(output));
+      passedOn = passed;
+      return { output: value };
     };
     try {
       return runLayers(this.layers, x, context, runLayer).output;

@@ -7,20 +7,82 @@ import type { GradSaveFunc, NamedAttrMap, NamedTensorMap } from '@tensorflow/tfj
 import { tf, type Tensor, type Variable } from '../../engine/tf.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { hasKernel } from '../../engine/kernels/has-kernel.js';
-import { LAYER_NORM, LAYER_NORM_GRAD } from '../../engine/kernels/webgpu/layer-norm.js';
+import { LAYER_NORM, LAYER_NORM_GRAD, type LayerNormAttrs } from '../../engine/kernels/webgpu/layer-norm.js';
+import { runMultiOutputOp } from '../../engine/ops/multi-output.js';
+import { droppedBy } from '../../engine/ops/dropout.js';
+import type { HashedDropout } from '../../engine/dropout-bits.js';
 import { GELU, GELU_GRAD } from '../../engine/kernels/webgpu/gelu.js';
 import { sumToLastAxis } from './rms-norm.js';
 
+/** What is added to x before the norm, and how the output is read. */
+export interface LayerNormOptions {
+  /** Added to x (an encoder layer's residual connection: its sublayer's output). */
+  readonly residual?: Tensor;
+  /** The residual's dropout (the sublayer's hidden dropout), applied as it is added. */
+  readonly residualDropout?: HashedDropout;
+}
+
 /**
  * LayerNorm over the last axis: (x − mean) / √(var + eps) · weight + bias (biased variance, as torch), of x + residual
- * where a residual is given (an encoder layer's residual connection, added inside the kernels on webgpu).
+ * where a residual is given (an encoder layer's residual connection, added inside the kernels on webgpu), the residual
+ * dropped first where a dropout is given (inside the kernels too).
  */
-export function layerNorm(x: Tensor, weight: Variable, bias: Variable, eps: number, residual?: Tensor): Tensor {
-  if (hasKernel(LAYER_NORM)) return kernelLayerNorm(x, residual, weight, bias, eps);
-  // In a scope of its own, so that its temporaries are freed as it returns (a recorded op keeps what its gradient
-  // needs).
+export function layerNorm(
+  x: Tensor,
+  weight: Variable,
+  bias: Variable,
+  eps: number,
+  options: LayerNormOptions = {},
+): Tensor {
+  return normOp(x, weight, bias, eps, options, false)[0]!;
+}
+
+/**
+ * layerNorm, and its output again as a tensor of its own for a second reader (the next residual connection): on
+ * webgpu the gradient kernel adds the two readers' upstream gradients as it reads them, where tfjs would add them by
+ * a dispatch of its own.
+ */
+export function layerNormPassing(
+  x: Tensor,
+  weight: Variable,
+  bias: Variable,
+  eps: number,
+  options: LayerNormOptions = {},
+): [Tensor, Tensor] {
+  const [value, passed] = normOp(x, weight, bias, eps, options, true);
+  return [value!, passed!];
+}
+
+function normOp(
+  x: Tensor,
+  weight: Variable,
+  bias: Variable,
+  eps: number,
+  { residual, residualDropout }: LayerNormOptions,
+  passing: boolean,
+): Tensor[] {
+  if (residualDropout !== undefined && residual === undefined)
+    throw new Error('layerNorm: a residual dropout without a residual');
+  if (!hasKernel(LAYER_NORM)) {
+    const value = composedLayerNorm(x, weight, bias, eps, residual, residualDropout);
+    return passing ? [value, tf.clone(value)] : [value];
+  }
+  return kernelLayerNorm(x, weight, bias, eps, residual, residualDropout, passing);
+}
+
+/** In tfjs ops and autodiff, in a scope of its own, so that its temporaries are freed as it returns. */
+function composedLayerNorm(
+  x: Tensor,
+  weight: Variable,
+  bias: Variable,
+  eps: number,
+  residual: Tensor | undefined,
+  residualDropout: HashedDropout | undefined,
+): Tensor {
   return tf.tidy(() => {
-    const input = residual === undefined ? x : tf.add(x, residual);
+    const added =
+      residual === undefined || residualDropout === undefined ? residual : droppedBy(residual, residualDropout);
+    const input = added === undefined ? x : tf.add(x, added);
     const { mean, variance } = tf.moments(input, -1, true);
     return tf.add(tf.mul(tf.div(tf.sub(input, mean), tf.sqrt(tf.add(variance, eps))), weight), bias);
   });
@@ -29,37 +91,51 @@ export function layerNorm(x: Tensor, weight: Variable, bias: Variable, eps: numb
 /**
  * The kernels' LayerNorm. Frozen parameters (every adapter method) are no inputs of the op, so no gradient is made
  * for them; trainable ones (full fine-tuning) get Σ dy·x̂ and Σ dy over the rows. x and the residual get the same
- * gradient, the sum's.
+ * gradient, the sum's (the residual's times its mask where it is dropped).
  */
-function kernelLayerNorm(x: Tensor, residual: Tensor | undefined, weight: Variable, bias: Variable, eps: number) {
-  const attrs = { eps } as unknown as NamedAttrMap;
+function kernelLayerNorm(
+  x: Tensor,
+  weight: Variable,
+  bias: Variable,
+  eps: number,
+  residual: Tensor | undefined,
+  residualDropout: HashedDropout | undefined,
+  passing: boolean,
+): Tensor[] {
+  const attrs: LayerNormAttrs = residualDropout === undefined ? { eps } : { eps, residualDropout };
   const trainable = weight.trainable || bias.trainable;
   const summands = residual === undefined ? [x] : [x, residual];
   // The kernels' names for x and the residual.
-  const named = ([first, second]: Tensor[]): NamedTensorMap =>
+  const named = ([first, second]: readonly Tensor[]): NamedTensorMap =>
     second === undefined ? { x: first! } : { x: first!, residual: second };
-  const norm = tf.customGrad(((...args: unknown[]) => {
-    const save = args.pop() as GradSaveFunc;
-    const inputs = (args as Tensor[]).slice(0, summands.length);
-    const [w = weight, b = bias] = (args as Tensor[]).slice(summands.length);
-    const [value, stats] = tf.engine().runKernel(LAYER_NORM, { ...named(inputs), w, b }, attrs) as [Tensor, Tensor];
-    save([...inputs, stats, w]);
-    return {
-      value,
-      gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
-        const terms = saved.slice(0, summands.length);
-        const [st, ws] = saved.slice(summands.length) as [Tensor, Tensor];
-        const dx = tf.engine().runKernel(LAYER_NORM_GRAD, { ...named(terms), stats: st, w: ws, dy }, attrs) as Tensor;
-        // Its own tensor for each term (tfjs's Identity shares the buffer): tfjs disposes a gradient it adds to.
-        const gradients = terms.map((_, i) => (i === 0 ? dx : tf.clone(dx)));
-        if (!trainable) return gradients;
-        const [mean, r] = tf.split(st, 2, -1) as [Tensor, Tensor];
-        const normalized = tf.mul(tf.sub(terms.length === 1 ? terms[0]! : tf.add(terms[0]!, terms[1]!), mean), r);
-        return [...gradients, sumToLastAxis(tf.mul(dy, normalized)), sumToLastAxis(dy)];
-      }),
-    };
-  }) as unknown as CustomGradientFunc) as unknown as (...inputs: Tensor[]) => Tensor;
-  return norm(...summands, ...(trainable ? [weight, bias] : []));
+  const run = (name: string, inputs: NamedTensorMap) =>
+    tf.engine().runKernel(name, inputs, attrs as unknown as NamedAttrMap) as Tensor | Tensor[];
+  return runMultiOutputOp([...summands, ...(trainable ? [weight, bias] : [])], {
+    forward: (inputs, save) => {
+      const terms = inputs.slice(0, summands.length);
+      const [w = weight, b = bias] = inputs.slice(summands.length);
+      const [value, stats] = run(LAYER_NORM, { ...named(terms), w, b }) as [Tensor, Tensor];
+      save([...terms, stats, w]);
+      // A clone shares the value's buffer: no dispatch.
+      return passing ? [value, tf.clone(value)] : [value];
+    },
+    backward: ([dy, dyPlus], saved) => {
+      const terms = saved.slice(0, summands.length);
+      const [stats, w] = saved.slice(summands.length) as [Tensor, Tensor];
+      const plus: NamedTensorMap = passing ? { dyPlus: dyPlus! } : {};
+      const written = run(LAYER_NORM_GRAD, { ...named(terms), stats, w, dy: dy!, ...plus });
+      const [dx, dResidual] = Array.isArray(written) ? written : [written];
+      // Its own tensor for each term (tfjs's Identity shares the buffer): tfjs disposes a gradient it adds to.
+      const gradients = terms.length === 1 ? [dx!] : [dx!, dResidual ?? tf.clone(dx!)];
+      if (!trainable) return gradients;
+      const upstream = passing ? tf.add(dy!, dyPlus!) : dy!;
+      const [mean, r] = tf.split(stats, 2, -1) as [Tensor, Tensor];
+      const added =
+        terms[1] === undefined || residualDropout === undefined ? terms[1] : droppedBy(terms[1], residualDropout);
+      const normalized = tf.mul(tf.sub(added === undefined ? terms[0]! : tf.add(terms[0]!, added), mean), r);
+      return [...gradients, sumToLastAxis(tf.mul(upstream, normalized)), sumToLastAxis(upstream)];
+    },
+  });
 }
 
 /** Exact GELU, x·Φ(x) = ½x(1 + erf(x/√2)): transformers' "gelu" activation. */

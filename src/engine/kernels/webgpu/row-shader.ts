@@ -4,7 +4,14 @@
  * like the first input. Uniforms: rows, hidden, eps.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { elementwiseDispatch, runShader, shaped, workgroupSumCode, type WebGpuBackendLike } from './shader.js';
+import {
+  elementwiseDispatch,
+  runShader,
+  shaped,
+  workgroupSumCode,
+  type ShaderUniform,
+  type WebGpuBackendLike,
+} from './shader.js';
 
 export const ROW_WORKGROUP = 64;
 
@@ -25,6 +32,12 @@ export const ROW_CODE = `${workgroupSumCode('f32', ROW_WORKGROUP)}${ROW_INDEX_CO
 
 export const rowsOf = (x: TensorInfo) => x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 
+/** Uniform fields after rows, hidden and eps, and their values. */
+export interface MoreUniforms {
+  readonly fields: string;
+  readonly values: readonly ShaderUniform[];
+}
+
 /** One workgroup per row of the first tensor over `code`, writing an output shaped like it. */
 export function rowShader(
   gpu: WebGpuBackendLike,
@@ -33,6 +46,7 @@ export function rowShader(
   code: () => string,
   tensors: TensorInfo[],
   eps: number,
+  more: MoreUniforms = { fields: '', values: [] },
 ): TensorInfo {
   const x = tensors[0]!;
   const rows = rowsOf(x);
@@ -41,7 +55,7 @@ export function rowShader(
     {
       key,
       inputs: names.map((input) => ({ ...input, components: 1 as const })),
-      uniforms: 'rows : i32, hidden : i32, eps : f32,',
+      uniforms: `rows : i32, hidden : i32, eps : f32, ${more.fields}`,
       workgroupSize: ROW_WORKGROUP,
       dispatch: elementwiseDispatch(rows, 1),
       outputSize: rows * x.shape.at(-1)!,
@@ -52,6 +66,7 @@ export function rowShader(
       { type: 'int32' as const, data: [rows] },
       { type: 'int32' as const, data: [x.shape.at(-1)!] },
       { type: 'float32' as const, data: [eps] },
+      ...more.values,
     ],
   );
   return shaped(output, [...x.shape]);
