@@ -6,14 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  boundPool,
-  describePool,
-  PeakWindow,
-  poolWindowSetting,
-  trimPool,
-  type BufferPool,
-} from '../src/engine/webgpu-pool.js';
+import { boundPool, describePool, PeakWindow, poolWindowSetting, trimPool } from '../src/engine/webgpu-pool.js';
 import { withEnv } from './helpers.js';
 import { FakePool, STAGING, STORAGE } from './fake-buffer-pool.js';
 

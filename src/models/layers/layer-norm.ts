@@ -34,7 +34,7 @@ export function layerNorm(
   eps: number,
   options: LayerNormOptions = {},
 ): Tensor {
-  return normOp(x, weight, bias, eps, options, false)[0]!;
+  return normOp({ x, weight, bias, eps, ...options }, false)[0]!;
 }
 
 /**
@@ -49,40 +49,38 @@ export function layerNormPassing(
   eps: number,
   options: LayerNormOptions = {},
 ): [Tensor, Tensor] {
-  const [value, passed] = normOp(x, weight, bias, eps, options, true);
+  const [value, passed] = normOp({ x, weight, bias, eps, ...options }, true);
   return [value!, passed!];
 }
 
-function normOp(
-  x: Tensor,
-  weight: Variable,
-  bias: Variable,
-  eps: number,
-  { residual, residualDropout }: LayerNormOptions,
-  passing: boolean,
-): Tensor[] {
-  if (residualDropout !== undefined && residual === undefined)
+/** One norm's operands. */
+interface NormCall extends LayerNormOptions {
+  readonly x: Tensor;
+  readonly weight: Variable;
+  readonly bias: Variable;
+  readonly eps: number;
+}
+
+function normOp(call: NormCall, passing: boolean): Tensor[] {
+  if (call.residualDropout !== undefined && call.residual === undefined)
     throw new Error('layerNorm: a residual dropout without a residual');
   if (!hasKernel(LAYER_NORM)) {
-    const value = composedLayerNorm(x, weight, bias, eps, residual, residualDropout);
+    const value = composedLayerNorm(call);
     return passing ? [value, tf.clone(value)] : [value];
   }
-  return kernelLayerNorm(x, weight, bias, eps, residual, residualDropout, passing);
+  return kernelLayerNorm(call, passing);
+}
+
+/** x + the residual, dropped where it has a dropout (or x alone), in tfjs ops. */
+function normInput(x: Tensor, residual: Tensor | undefined, residualDropout: HashedDropout | undefined): Tensor {
+  if (residual === undefined) return x;
+  return tf.add(x, residualDropout === undefined ? residual : droppedBy(residual, residualDropout));
 }
 
 /** In tfjs ops and autodiff, in a scope of its own, so that its temporaries are freed as it returns. */
-function composedLayerNorm(
-  x: Tensor,
-  weight: Variable,
-  bias: Variable,
-  eps: number,
-  residual: Tensor | undefined,
-  residualDropout: HashedDropout | undefined,
-): Tensor {
+function composedLayerNorm({ x, weight, bias, eps, residual, residualDropout }: NormCall): Tensor {
   return tf.tidy(() => {
-    const added =
-      residual === undefined || residualDropout === undefined ? residual : droppedBy(residual, residualDropout);
-    const input = added === undefined ? x : tf.add(x, added);
+    const input = normInput(x, residual, residualDropout);
     const { mean, variance } = tf.moments(input, -1, true);
     return tf.add(tf.mul(tf.div(tf.sub(input, mean), tf.sqrt(tf.add(variance, eps))), weight), bias);
   });
@@ -93,15 +91,7 @@ function composedLayerNorm(
  * for them; trainable ones (full fine-tuning) get Σ dy·x̂ and Σ dy over the rows. x and the residual get the same
  * gradient, the sum's (the residual's times its mask where it is dropped).
  */
-function kernelLayerNorm(
-  x: Tensor,
-  weight: Variable,
-  bias: Variable,
-  eps: number,
-  residual: Tensor | undefined,
-  residualDropout: HashedDropout | undefined,
-  passing: boolean,
-): Tensor[] {
+function kernelLayerNorm({ x, weight, bias, eps, residual, residualDropout }: NormCall, passing: boolean): Tensor[] {
   const attrs: LayerNormAttrs = residualDropout === undefined ? { eps } : { eps, residualDropout };
   const trainable = weight.trainable || bias.trainable;
   const summands = residual === undefined ? [x] : [x, residual];
@@ -130,9 +120,7 @@ function kernelLayerNorm(
       if (!trainable) return gradients;
       const upstream = passing ? tf.add(dy!, dyPlus!) : dy!;
       const [mean, r] = tf.split(stats, 2, -1) as [Tensor, Tensor];
-      const added =
-        terms[1] === undefined || residualDropout === undefined ? terms[1] : droppedBy(terms[1], residualDropout);
-      const normalized = tf.mul(tf.sub(added === undefined ? terms[0]! : tf.add(terms[0]!, added), mean), r);
+      const normalized = tf.mul(tf.sub(normInput(terms[0]!, terms[1], residualDropout), mean), r);
       return [...gradients, sumToLastAxis(tf.mul(upstream, normalized)), sumToLastAxis(upstream)];
     },
   });
