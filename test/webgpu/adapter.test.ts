@@ -61,6 +61,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     wait: 'sleep',
     overlap: 'on',
     pool: 'sizes unused over 4 reads given back',
+    bindGroups: 'kept',
   });
   assert.deepEqual(
     settings({
@@ -74,6 +75,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_WAIT: '2',
       MCEVAL_WEBGPU_OVERLAP: 'off',
       MCEVAL_WEBGPU_POOL: 'keep',
+      MCEVAL_WEBGPU_BIND_GROUPS: 'new',
     }),
     {
       productTile: 128,
@@ -86,6 +88,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       wait: 'spin 2 ms, then sleep',
       overlap: 'off',
       pool: "tfjs's, kept whole",
+      bindGroups: 'new',
     },
   );
 });
