@@ -40,8 +40,8 @@
  *    product and by dispatches of their own, and by size (MCEVAL_WEBGPU_INLINE_NARROW always, never and auto);
  *  - the LoRA step with dropout and the MonteCLoRA step with the layers that read one input (q, k, v; gate, up) in one
  *    dispatch each way, and each in its own (MCEVAL_WEBGPU_GROUPS auto and never);
- *  - the LoRA and MonteCLoRA steps with bind groups kept by what they bind and made at every dispatch
- *    (MCEVAL_WEBGPU_BIND_GROUPS kept and new);
+ *  - the LoRA and MonteCLoRA steps with bind groups kept by what they bind (and repeated uniform writes left out) and
+ *    made (and written) at every dispatch (MCEVAL_WEBGPU_BIND_GROUPS kept and new);
  *  - causal attention alone, forward and backward, at head sizes 64 and 128 (4 × 1024 tokens, 2048 wide, 4 query heads
  *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
  *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
@@ -579,7 +579,8 @@ const groupSteps = await stepsBySetting(
   ['lora-dropout', 'monteclora'],
 );
 // A bind group kept by what it binds, over a pool handing buffers out in a fixed order, or made at every dispatch as
-// tfjs does (MCEVAL_WEBGPU_BIND_GROUPS): 25 µs of host time a dispatch on the H200's host, whose steps wait on it.
+// tfjs does, the uniform writes with them (MCEVAL_WEBGPU_BIND_GROUPS): 28 µs of host time a dispatch on the H200's
+// host, whose steps wait on it.
 const bindGroupSteps = await stepsBySetting(
   'bind groups step',
   'MCEVAL_WEBGPU_BIND_GROUPS',

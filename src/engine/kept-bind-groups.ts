@@ -13,8 +13,8 @@
  *   object in all but name. At most `most` are kept; past that the kept ones are dropped and made again as asked for
  *   (a run whose shapes change every batch makes new buffers, never the same group twice).
  *
- * MCEVAL_WEBGPU_BIND_GROUPS: `kept` (unset) or `new` (tfjs's, one made at every dispatch, the pool's order as tfjs
- * leaves it); read as the engine starts and at each read, as the pool's setting is, so that a benchmark can time both.
+ * MCEVAL_WEBGPU_BIND_GROUPS: `kept` (unset; the uniform writes are kept with them: kept-uniforms.ts) or `new`
+ * (tfjs's, one made at every dispatch, the pool's order as tfjs leaves it); read as the engine starts and at each read, as the pool's setting is, so that a benchmark can time both.
  */
 import { environmentChoice } from './environment-choice.js';
 
@@ -30,6 +30,9 @@ let keeping = true;
 export function applyBindGroupsSetting(): void {
   keeping = bindGroupsSetting() === 'kept';
 }
+
+/** Whether bind groups are kept now (kept-uniforms.ts keeps uniform writes with them). */
+export const keepingBindGroups = (): boolean => keeping;
 
 /** How many bind groups are kept at most before all are dropped. */
 export const KEPT_BIND_GROUPS = 8192;

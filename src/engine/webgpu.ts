@@ -17,6 +17,7 @@ import { uploadThroughQueue, type UploadingBackend } from './webgpu-upload.js';
 import { boundPool, poolWindowSetting, type BoundedPool, type BufferPool, type PoolBytesWatch } from './webgpu-pool.js';
 import { dawnAdapterKind, installDawnWait } from './dawn-wait.js';
 import { keepLayouts, type PipelineMaker } from './kept-layouts.js';
+import { skipRepeatedUniformWrites, type WritingQueue } from './kept-uniforms.js';
 import {
   applyBindGroupsSetting,
   keepBindGroups,
@@ -280,6 +281,8 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
       super(...args);
       // While bind groups are kept, a step gets the buffers of the step before (kept-bind-groups.ts).
       orderFreeBuffers((this as unknown as { bufferManager: OrderedPool }).bufferManager);
+      // …and writes the same uniforms into the same buffers: those writes are left out (kept-uniforms.ts).
+      skipRepeatedUniformWrites((this as unknown as { queue: WritingQueue }).queue);
     }
 
     /** Starts a watch of the GPU memory the pool holds (peak-bytes.ts's watchPeakGpuBytes). */
