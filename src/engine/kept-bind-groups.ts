@@ -14,7 +14,8 @@
  *   (a run whose shapes change every batch makes new buffers, never the same group twice).
  *
  * MCEVAL_WEBGPU_BIND_GROUPS: `kept` (unset; the uniform writes are kept with them: kept-uniforms.ts) or `new`
- * (tfjs's, one made at every dispatch, the pool's order as tfjs leaves it); read as the engine starts and at each read, as the pool's setting is, so that a benchmark can time both.
+ * (tfjs's, one made at every dispatch, the pool's order as tfjs leaves it); read as the engine starts and at each
+ * read, as the pool's setting is, so that a benchmark can time both.
  */
 import { environmentChoice } from './environment-choice.js';
 

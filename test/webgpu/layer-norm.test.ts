@@ -2,9 +2,10 @@
  * An encoder's LayerNorm and GELU by the webgpu kernels (engine/kernels/webgpu/layer-norm.ts and gelu.ts, through
  * models/layers/layer-norm.ts) against the same layers on wasm (tfjs ops and autodiff): outputs, input gradients and,
  * for trainable norm parameters (full fine-tuning), the weight and bias gradients — rows of 48 and of 37 features (not
- * a multiple of the workgroup), values off-centre and far from unit scale, alone and with a residual added, the residual
- * dropped as it is added, and the output read twice (passed on); GELU over −9…9, where erf saturates. Within 1e-5 of
- * the largest value. Nothing is left behind. A dropped residual and a passed output cost no dispatch of their own.
+ * a multiple of the workgroup), values off-centre and far from unit scale, alone and with a residual added, the
+ * residual dropped as it is added, and the output read twice (passed on); GELU over −9…9, where erf saturates. Within
+ * 1e-5 of the largest value. Nothing is left behind. A dropped residual and a passed output cost no dispatch of their
+ * own.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
