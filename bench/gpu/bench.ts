@@ -80,13 +80,6 @@ import { loadModel } from '../../src/models/load.js';
 import { loadLlamaFolder } from '../../src/models/hf/load-folder.js';
 import type { LlamaModel } from '../../src/models/llama/model.js';
 import type { Model } from '../../src/models/model.js';
-import { EncoderModel } from '../../src/models/encoder/model.js';
-import { adapterConfigFor } from '../../src/peft/target-aliases.js';
-import { loraMethod } from '../../src/peft/lora/index.js';
-import { parseLoraConfig } from '../../src/peft/lora/config.js';
-import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
-import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
-import { fullFineTuningMethod } from '../../src/peft/full/index.js';
 import { argument } from '../options.js';
 import { withEnv } from '../../test/with-env.js';
 import { hostCalls } from './host-calls.js';
@@ -96,7 +89,7 @@ import { watchPeakGpuBytes } from '../../src/engine/peak-bytes.js';
 import { relativeDifference, timePerCall, withFlag } from './time-per-call.js';
 import { dispatches, tally, type AnyMethod } from './tally.js';
 import { generationSpeed, joinSpeed } from './generation.js';
-import { causalLmStep, classificationStepLoss } from '../causal-lm-step.js';
+import { DORA, LORA, stepper, type Method } from './step-methods.js';
 import { randomEncoder } from '../random-encoder.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { LOW_RANK_PRODUCT, LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
@@ -105,18 +98,6 @@ import { NARROW_PRODUCT } from '../../src/engine/kernels/webgpu/narrow-product.j
 import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
 import { AttentionMask, fusedAttention } from '../../src/models/layers/causal-attention.js';
 import '@tensorflow/tfjs-backend-cpu';
-
-const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
-const MONTECLORA = parseMonteCloraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
-const LORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
-// The adapter presets' dropout: a mask per adapted layer and step.
-const LORA_DROPOUT = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS }, 'bench');
-// DoRA as its preset has it (dropout 0.05).
-const DORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS, useDora: true }, 'bench');
-
-type Method = 'lora' | 'lora-dropout' | 'dora' | 'monteclora' | 'full';
-
-const LORA_CONFIGS = { lora: LORA, 'lora-dropout': LORA_DROPOUT, dora: DORA } as const;
 
 /**
  * Counts the bytes the host writes to GPU buffers from now on: host-made tensors (webgpu-upload.ts) and tfjs's
@@ -127,18 +108,6 @@ const hostWrites = () =>
     const [, , data, , size] = args as [unknown, number, ArrayBufferLike | ArrayBufferView, number?, number?];
     return size ?? data.byteLength;
   });
-
-/**
- * The benchmark's LoRA, DoRA or MonteCLoRA step (r 8 on every linear layer): a decoder's causal-LM step, an encoder's
- * classification step (the presets' targets read as its modules).
- */
-function stepper(model: Model, batch: number, length: number, seed: number, method: Method) {
-  const settings = { batch, length, seed, ...(model instanceof EncoderModel ? { loss: classificationStepLoss } : {}) };
-  if (method === 'full') return causalLmStep(model, fullFineTuningMethod, {}, settings);
-  return method === 'monteclora'
-    ? causalLmStep(model, monteCloraMethod, adapterConfigFor(model, MONTECLORA), settings)
-    : causalLmStep(model, loraMethod, adapterConfigFor(model, LORA_CONFIGS[method]), settings);
-}
 
 interface Agreement {
   readonly losses: { webgpu: number[]; cpu: number[] };

@@ -1,0 +1,85 @@
+/**
+ * bench/gpu/host-recording: the host's own time recording a training step on webgpu, under each value of an engine
+ * setting — by default MCEVAL_WEBGPU_BIND_GROUPS kept and new — the values alternating round by round in one process.
+ * The clock is the main thread's CPU time (Linux's /proc/self/task/<pid>/schedstat), which leaves out the driver's
+ * threads: on a software adapter those share the machine's cores and make a step's wall time say little about the
+ * host's work. Each round trains a fresh adapter from the same seed: three steps to warm up, then `--steps` timed
+ * ones; it reports the middle step's milliseconds, the dispatches a step and the last loss (the same bits under every
+ * value, where a setting changes only how the host records). Prints JSON. Elsewhere than Linux the clock is wall time.
+ *
+ * Usage: bash scripts/with-software-webgpu.sh node dist/bench/gpu/host-recording.js [--model builtin:small]
+ *   [--method lora|lora-dropout|dora|monteclora] [--batch 1] [--length 8] [--steps 40] [--rounds 4]
+ *   [--setting MCEVAL_WEBGPU_BIND_GROUPS=kept,new]
+ */
+import { readFileSync } from 'node:fs';
+import { initEngine } from '../../src/engine/backends.js';
+import { loadModel } from '../../src/models/load.js';
+import { withEnv } from '../../test/with-env.js';
+import { argument, middleTime } from '../options.js';
+import { dispatches } from './tally.js';
+import { stepper, type Method } from './step-methods.js';
+
+const schedstat = `/proc/self/task/${process.pid}/schedstat`;
+
+/** Milliseconds of the main thread's CPU time so far (its first schedstat field, in ns), or of wall time. */
+const clock = (() => {
+  try {
+    readFileSync(schedstat, 'utf8');
+    return { name: 'main-thread CPU', now: () => Number(readFileSync(schedstat, 'utf8').split(' ')[0]) / 1e6 };
+  } catch {
+    return { name: 'wall', now: () => performance.now() };
+  }
+})();
+
+const modelSpec = argument('model', 'builtin:small');
+const method = argument('method', 'lora') as Method;
+const [batch, length, steps, rounds] = ['batch', 'length', 'steps', 'rounds'].map((name, i) =>
+  Number(argument(name, ['1', '8', '40', '4'][i]!)),
+);
+const [variable, values] = argument('setting', 'MCEVAL_WEBGPU_BIND_GROUPS=kept,new').split('=') as [string, string];
+
+await initEngine('webgpu');
+const { model } = loadModel(modelSpec);
+
+/** One round under the setting's `value`: the middle step's host milliseconds, dispatches a step, the last loss. */
+async function round(value: string) {
+  return withEnv(variable, value, async () => {
+    const run = stepper(model, batch!, length!, 3, method);
+    try {
+      for (let warm = 0; warm < 3; warm++) await run.step();
+      const counted = dispatches();
+      const times: number[] = [];
+      let loss = NaN;
+      for (let step = 0; step < steps!; step++) {
+        const started = clock.now();
+        const finished = run.step();
+        // Recording ends when step() returns its promise: what follows is the GPU's work and the read.
+        times.push(clock.now() - started);
+        loss = await finished;
+      }
+      const perStep = counted() / steps!;
+      return { value, hostMs: middleTime(times), dispatchesPerStep: perStep, loss };
+    } finally {
+      run.dispose();
+    }
+  });
+}
+
+const measured: ({ round: number } & Awaited<ReturnType<typeof round>>)[] = [];
+for (let r = 0; r < rounds!; r++)
+  for (const value of values.split(',')) measured.push({ round: r, ...(await round(value)) });
+const byValue = Object.fromEntries(
+  values.split(',').map((value) => {
+    const own = measured.filter((entry) => entry.value === value);
+    return [value, { hostMs: own.map((entry) => entry.hostMs), losses: [...new Set(own.map((entry) => entry.loss))] }];
+  }),
+);
+console.log(
+  JSON.stringify(
+    { model: modelSpec, method, batch, length, steps, clock: clock.name, variable, byValue, rounds: measured },
+    null,
+    2,
+  ),
+);
+model.dispose();
+process.exit(0);
