@@ -40,8 +40,6 @@
  *    product and by dispatches of their own, and by size (MCEVAL_WEBGPU_INLINE_NARROW always, never and auto);
  *  - the LoRA step with dropout and the MonteCLoRA step with the layers that read one input (q, k, v; gate, up) in one
  *    dispatch each way, and each in its own (MCEVAL_WEBGPU_GROUPS auto and never);
- *  - the LoRA and MonteCLoRA steps with bind groups kept by what they bind (and repeated uniform writes left out) and
- *    made (and written) at every dispatch (MCEVAL_WEBGPU_BIND_GROUPS kept and new);
  *  - causal attention alone, forward and backward, at head sizes 64 and 128 (4 × 1024 tokens, 2048 wide, 4 query heads
  *    per KV head) with 1, 2, 4 and 8 lanes per row (MCEVAL_WEBGPU_ATTENTION_LANES, as far as the adapter's subgroups
  *    go): milliseconds, and the largest difference of output and gradients from one lane's (relative to the largest
@@ -62,6 +60,8 @@
  *  - LoRA steps at a sequence length that changes from step to step (as batches padded to their longest sequence
  *    do), with the buffer pool giving back what they stop using (MCEVAL_WEBGPU_POOL's default) and kept whole: the
  *    pool's most bytes and milliseconds per step each way;
+ *  - the LoRA and MonteCLoRA steps with bind groups kept by what they bind (and repeated uniform writes left out) and
+ *    made (and written) at every dispatch (MCEVAL_WEBGPU_BIND_GROUPS kept and new);
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting;
@@ -547,15 +547,6 @@ const groupSteps = await stepsBySetting(
   ['auto', 'never'],
   ['lora-dropout', 'monteclora'],
 );
-// A bind group kept by what it binds, over a pool handing buffers out in a fixed order, or made at every dispatch as
-// tfjs does, the uniform writes with them (MCEVAL_WEBGPU_BIND_GROUPS): 28 µs of host time a dispatch on the H200's
-// host, whose steps wait on it.
-const bindGroupSteps = await stepsBySetting(
-  'bind groups step',
-  'MCEVAL_WEBGPU_BIND_GROUPS',
-  ['kept', 'new'],
-  ['lora', 'monteclora'],
-);
 const matmulThresholds = [];
 for (const threshold of argument('matmul-thresholds', '-1,8,64,512').split(',').map(Number)) {
   const { msPerStep, tokensPerSecond } = await withFlag(
@@ -666,6 +657,15 @@ for (const method of ['lora', 'monteclora'] as const)
 const poolSteps = [];
 for (const setting of [undefined, 'keep'])
   poolSteps.push(finished('pool steps', await varyingLengthSpeed(medium, batch, length, setting)));
+// A bind group kept by what it binds, over a pool handing buffers out in a fixed order, or made at every dispatch as
+// tfjs does, the uniform writes with them (MCEVAL_WEBGPU_BIND_GROUPS): 28 µs of host time a dispatch on the H200's
+// host, whose steps wait on it.
+const bindGroupSteps = await stepsBySetting(
+  'bind groups step',
+  'MCEVAL_WEBGPU_BIND_GROUPS',
+  ['kept', 'new'],
+  ['lora', 'monteclora'],
+);
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
