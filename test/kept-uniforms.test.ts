@@ -41,10 +41,14 @@ test('a uniform write of the bytes the buffer last got is left out; any other go
   // The same bytes from a part of a larger buffer, as tfjs might pass them.
   queue.writeBuffer(a, 0, ints(9, 1, 2, 3, 5), 4, 16);
   assert.equal(written.length, 5);
-  // A write from an offset leaves a's bytes unknown: the next whole write goes through.
+  // A write from an offset leaves a's bytes unknown: the next whole write goes through, whatever its bytes (the same
+  // as the offset write's too: they went elsewhere in the buffer).
   queue.writeBuffer(a, 8, ints(6));
   queue.writeBuffer(a, 0, ints(1, 2, 3, 5));
   assert.equal(written.length, 7);
+  queue.writeBuffer(a, 8, ints(6));
+  queue.writeBuffer(a, 0, ints(6));
+  assert.equal(written.length, 9);
   // The bytes kept are a copy: the caller's buffer changed and written again is written.
   const reused = ints(4, 4);
   queue.writeBuffer(b, 0, reused);

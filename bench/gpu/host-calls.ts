@@ -3,9 +3,9 @@
  * createBindGroup (four buffers, as an elementwise op binds) and a bind group mceval kept given again, Dawn's
  * queue.writeBuffer of one dispatch's uniforms and a repeated one mceval leaves out, setPipeline + setBindGroup +
  * dispatchWorkgroups, and tfjs's whole path for one small op (tf.add of two 64-value tensors: its bookkeeping, shader
- * key, uniforms, bind group and recording). Microseconds per call, each the middle of
- * five rounds of `calls` calls, every round's commands submitted and finished before the next. Against a step's
- * `recordingMsPerStep / dispatchesPerStep`, this says which of these a GPU step's host time is made of.
+ * key, uniforms, bind group and recording). Microseconds per call, each the middle of five rounds of `calls` calls,
+ * every round's commands submitted and finished before the next. Against a step's `recordingMsPerStep /
+ * dispatchesPerStep`, this says which of these a GPU step's host time is made of.
  */
 import { tf } from '../../src/engine/tf.js';
 import { middleTime } from '../options.js';

@@ -18,6 +18,7 @@
  * read, as the pool's setting is, so that a benchmark can time both.
  */
 import { environmentChoice } from './environment-choice.js';
+import { poolKeyOf } from './webgpu-pool.js';
 
 export const BIND_GROUPS_SETTING = 'MCEVAL_WEBGPU_BIND_GROUPS';
 
@@ -117,7 +118,7 @@ export function orderFreeBuffers(pool: OrderedPool): void {
   pool.releaseBuffer = (buffer, reuse) => {
     release(buffer, reuse);
     if (!keeping) return;
-    const free = pool.freeBuffers.get(`${buffer.size}_${buffer.usage}`);
+    const free = pool.freeBuffers.get(poolKeyOf(buffer));
     if (free === undefined || free.at(-1) !== buffer) return;
     const number = numberOf(buffer);
     let at = free.length - 1;

@@ -82,8 +82,8 @@ export interface BufferPool {
   numBytesAllocated: number;
 }
 
-/** tfjs-webgpu's key of a buffer in its pool. */
-const keyOf = (buffer: PoolBuffer) => `${buffer.size}_${buffer.usage}`;
+/** tfjs-webgpu's key of a buffer in its pool (kept-bind-groups.ts orders each key's free list). */
+export const poolKeyOf = (buffer: Pick<PoolBuffer, 'size' | 'usage'>) => `${buffer.size}_${buffer.usage}`;
 
 /**
  * Destroys the free buffers of each key beyond `most(key)` less those in use. The keys stay in the pool's map, empty:
@@ -138,7 +138,7 @@ export function boundPool(pool: BufferPool, window: () => number | undefined): B
   const acquire = pool.acquireBuffer.bind(pool);
   pool.acquireBuffer = (...args) => {
     const buffer = acquire(...args);
-    const key = keyOf(buffer);
+    const key = poolKeyOf(buffer);
     peaks.note(key, pool.usedBuffers.get(key)?.length ?? 0);
     if ((buffer.usage & MAP_READ) === 0) worked = true;
     // The pool's bytes grow only here, when a buffer is made.

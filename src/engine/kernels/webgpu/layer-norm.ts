@@ -115,6 +115,13 @@ const normalised = (x: TensorInfo, residual: TensorInfo | undefined) =>
     ? { names: [{ name: 'x' }], tensors: [x] }
     : { names: [{ name: 'x' }, { name: 'residual' }], tensors: [x, residual] };
 
+/** How `kernel` reads x, the residual and its dropout; a dropout without a residual is refused. */
+function readingOf(kernel: string, residual: TensorInfo | undefined, dropout: HashedDropout | undefined): Reading {
+  if (dropout !== undefined && residual === undefined)
+    throw new Error(`${kernel}: a residual dropout without a residual`);
+  return { residual: residual !== undefined, dropped: dropout !== undefined };
+}
+
 /** The reading's part of a pipeline's key. */
 const keyOf = (name: string, { residual, dropped, plus }: Reading) =>
   `${name}${residual ? 'Residual' : ''}${dropped ? 'Dropped' : ''}${plus ? 'Plus' : ''}`;
@@ -129,8 +136,7 @@ const dropoutFields = (dropout: HashedDropout | undefined): MoreUniforms =>
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, residual, w, b } = inputs as Record<'x' | 'w' | 'b', TensorInfo> & { residual?: TensorInfo };
   const { eps, residualDropout } = attrs as unknown as LayerNormAttrs;
-  const reading = { residual: residual !== undefined, dropped: residualDropout !== undefined };
-  if (reading.dropped && !reading.residual) throw new Error(`${LAYER_NORM}: a residual dropout without a residual`);
+  const reading = readingOf(LAYER_NORM, residual, residualDropout);
   const gpu = backend as unknown as WebGpuBackendLike;
   const stats = gpu.makeTensorInfo([...x.shape.slice(0, -1), 2], 'float32');
   const read = normalised(x, residual);
@@ -150,35 +156,25 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     dyPlus?: TensorInfo;
   };
   const { eps, residualDropout } = attrs as unknown as LayerNormAttrs;
-  const reading = {
-    residual: residual !== undefined,
-    dropped: residualDropout !== undefined,
-    plus: dyPlus !== undefined,
-  };
-  if (reading.dropped && !reading.residual)
-    throw new Error(`${LAYER_NORM_GRAD}: a residual dropout without a residual`);
+  const reading = { ...readingOf(LAYER_NORM_GRAD, residual, residualDropout), plus: dyPlus !== undefined };
   const gpu = backend as unknown as WebGpuBackendLike;
   const dropped = reading.dropped ? gpu.makeTensorInfo([...x.shape], 'float32') : undefined;
   const read = normalised(x, residual);
-  const names = [
-    ...read.names,
-    ...['stats', 'w', 'dy', ...(dyPlus === undefined ? [] : ['dyPlus'])].map((name) => ({ name })),
-    ...(dropped === undefined ? [] : [{ name: 'droppedGradient', writable: true as const }]),
-  ];
-  const tensors = [
-    ...read.tensors,
-    stats,
-    w,
-    dy,
-    ...(dyPlus === undefined ? [] : [dyPlus]),
-    ...(dropped === undefined ? [] : [dropped]),
+  // Each binding by name, the optional ones where given: dyPlus read, the residual's gradient written.
+  const bound = [
+    ...read.names.map((input, i) => ({ ...input, tensor: read.tensors[i]! })),
+    { name: 'stats', tensor: stats },
+    { name: 'w', tensor: w },
+    { name: 'dy', tensor: dy },
+    ...(dyPlus === undefined ? [] : [{ name: 'dyPlus', tensor: dyPlus }]),
+    ...(dropped === undefined ? [] : [{ name: 'droppedGradient', writable: true as const, tensor: dropped }]),
   ];
   const dx = rowShader(
     gpu,
     keyOf(LAYER_NORM_GRAD, reading),
-    names,
+    bound.map(({ tensor: _, ...input }) => input),
     () => backwardCode(reading),
-    tensors,
+    bound.map(({ tensor }) => tensor),
     eps,
     dropoutFields(residualDropout),
   );
