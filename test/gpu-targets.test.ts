@@ -202,6 +202,13 @@ const SWEPT = {
     { method: 'monteclora', setting: 'kept', msPerStep: 29 },
     { method: 'monteclora', setting: 'new', msPerStep: 33 },
   ],
+  // Joins by buffer copies against shaders: 1 ms in 60, within noise.
+  joinSteps: [
+    { method: 'lora', setting: 'copies', msPerStep: 30 },
+    { method: 'lora', setting: 'shaders', msPerStep: 29.5 },
+    { method: 'monteclora', setting: 'copies', msPerStep: 30 },
+    { method: 'monteclora', setting: 'shaders', msPerStep: 29.5 },
+  ],
   matmulThresholds: [
     { threshold: 8, msPerStep: 30.1 },
     { threshold: 64, msPerStep: 29.9 },
@@ -247,6 +254,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   inlineSteps: 'inline narrow step',
   groupSteps: 'group step',
   bindGroupSteps: 'bind groups step',
+  joinSteps: 'joins step',
   matmulThresholds: 'matmul threshold',
   attentionSteps: 'attention lanes step',
   productSteps: 'products step',
@@ -259,7 +267,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
 test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
   const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
   const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
-  assert.equal(choices.length, 13);
+  assert.equal(choices.length, 14);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
     current: '15',
@@ -287,6 +295,10 @@ test("each swept setting's fastest value, set only where it beats the default by
   assert.deepEqual(by['MCEVAL_WEBGPU_BIND_GROUPS']!.measured, { kept: 55, new: 63 });
   assert.equal(by['MCEVAL_WEBGPU_BIND_GROUPS']!.fastest, 'kept');
   assert.equal(by['MCEVAL_WEBGPU_BIND_GROUPS']!.set, null);
+  // Shaders 59 ms against the copies' 60: faster, within noise, so the default stays.
+  assert.deepEqual(by['MCEVAL_WEBGPU_JOINS']!.measured, { copies: 60, shaders: 59 });
+  assert.equal(by['MCEVAL_WEBGPU_JOINS']!.fastest, 'shaders');
+  assert.equal(by['MCEVAL_WEBGPU_JOINS']!.set, null);
   // tfjs's threshold by GPU: the LoRA step's 30 ms, against 29.9 at 64.
   const threshold = by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!;
   assert.equal(threshold.measured['by GPU'], 30);
@@ -353,7 +365,7 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
-  assert.equal(variables.length, 12);
+  assert.equal(variables.length, 13);
 });
 
 test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as −1), its own time is the default's", () => {

@@ -62,6 +62,8 @@
  *    pool's most bytes and milliseconds per step each way;
  *  - the LoRA and MonteCLoRA steps with bind groups kept by what they bind (and repeated uniform writes left out) and
  *    made (and written) at every dispatch (MCEVAL_WEBGPU_BIND_GROUPS kept and new);
+ *  - the LoRA and MonteCLoRA steps with joins and cuts of whole blocks by buffer copies and by shaders
+ *    (MCEVAL_WEBGPU_JOINS copies and shaders);
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting;
@@ -666,6 +668,14 @@ const bindGroupSteps = await stepsBySetting(
   ['kept', 'new'],
   ['lora', 'monteclora'],
 );
+// Joins and cuts of whole blocks (stacks along the first axis, a gradient norm's concatenation) as buffer copies or as
+// shaders (MCEVAL_WEBGPU_JOINS): a MonteCLoRA step stacks its factors and their gradients, 11–28 dispatches by shaders.
+const joinSteps = await stepsBySetting(
+  'joins step',
+  'MCEVAL_WEBGPU_JOINS',
+  ['copies', 'shaders'],
+  ['lora', 'monteclora'],
+);
 medium.dispose();
 const stories = argument('stories', '');
 if (stories !== '') {
@@ -711,6 +721,7 @@ console.log(
       inlineSteps,
       groupSteps,
       bindGroupSteps,
+      joinSteps,
       matmulThresholds,
       attention,
       attentionSteps,

@@ -159,6 +159,7 @@ const SWEEPS = [
   sweep('inline narrow step', 'inlineSteps', 'MCEVAL_WEBGPU_INLINE_NARROW', 'auto', 'setting'),
   sweep('group step', 'groupSteps', 'MCEVAL_WEBGPU_GROUPS', 'auto', 'setting'),
   sweep('bind groups step', 'bindGroupSteps', 'MCEVAL_WEBGPU_BIND_GROUPS', 'kept', 'setting'),
+  sweep('joins step', 'joinSteps', 'MCEVAL_WEBGPU_JOINS', 'copies', 'setting'),
   // bench.ts times tfjs's own (by GPU) as −1, its flag's value for unset.
   sweep('matmul threshold', 'matmulThresholds', 'MCEVAL_WEBGPU_MATMUL_THRESHOLD', 'by GPU', 'threshold', {
     names: { '-1': 'by GPU' },

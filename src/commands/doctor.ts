@@ -22,6 +22,7 @@ import { overlapSetting } from '../engine/overlap-setting.js';
 import { generationJoin, type GenerationJoin } from '../engine/generation-join.js';
 import { describePool, poolWindowSetting } from '../engine/webgpu-pool.js';
 import { bindGroupsSetting } from '../engine/kept-bind-groups.js';
+import { joinsSetting } from '../engine/kernels/webgpu/buffer-copies.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
@@ -71,6 +72,8 @@ export interface DoctorResult {
     readonly pool: string;
     /** Whether a bind group is kept by what it binds or made at every dispatch (MCEVAL_WEBGPU_BIND_GROUPS). */
     readonly bindGroups: 'kept' | 'new';
+    /** Whether joins and cuts of whole blocks are buffer copies or shaders (MCEVAL_WEBGPU_JOINS). */
+    readonly joins: 'copies' | 'shaders';
   };
   /**
    * When prompts waiting for a generation's batch join it: under way (continuous batching) or once it has emptied
@@ -169,7 +172,8 @@ export default class Doctor extends BaseCommand {
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), products of up to ${settings.fewRows} rows on the few-rows ` +
           `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
           `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP), buffer pool: ` +
-          `${settings.pool} (MCEVAL_WEBGPU_POOL), bind groups ${settings.bindGroups} (MCEVAL_WEBGPU_BIND_GROUPS)`,
+          `${settings.pool} (MCEVAL_WEBGPU_POOL), bind groups ${settings.bindGroups} (MCEVAL_WEBGPU_BIND_GROUPS), joins ` +
+          `of whole blocks by ${settings.joins} (MCEVAL_WEBGPU_JOINS)`,
       );
     }
     this.log(
@@ -206,6 +210,7 @@ function webGpuKernelReport(): Pick<
       overlap: overlapSetting(),
       pool: describePool(poolWindowSetting()),
       bindGroups: bindGroupsSetting(),
+      joins: joinsSetting(),
       ...tfjsFlagValues(),
     },
   };

@@ -9,6 +9,7 @@ import { tf } from './tf.js';
 import { UserError, firstLine } from '../errors.js';
 import { registerCustomKernels } from './kernels/register.js';
 import { applyBindGroupsSetting } from './kept-bind-groups.js';
+import { joinsSetting } from './kernels/webgpu/buffer-copies.js';
 import { setupWebGpu, webGpuAdapterReport, webGpuLimitsSetting } from './webgpu.js';
 import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
@@ -207,6 +208,7 @@ export async function initEngine(
   overlapSetting();
   poolWindowSetting();
   applyBindGroupsSetting();
+  joinsSetting();
   generationJoin();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);

@@ -62,6 +62,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     overlap: 'on',
     pool: 'sizes unused over 4 reads given back',
     bindGroups: 'kept',
+    joins: 'copies',
   });
   assert.deepEqual(
     settings({
@@ -76,6 +77,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_OVERLAP: 'off',
       MCEVAL_WEBGPU_POOL: 'keep',
       MCEVAL_WEBGPU_BIND_GROUPS: 'new',
+      MCEVAL_WEBGPU_JOINS: 'shaders',
     }),
     {
       productTile: 128,
@@ -89,6 +91,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       overlap: 'off',
       pool: "tfjs's, kept whole",
       bindGroups: 'new',
+      joins: 'shaders',
     },
   );
 });

@@ -1,8 +1,9 @@
 /**
  * The webgpu Unpack kernel (engine/kernels/webgpu/unpack.ts), several outputs per dispatch, against tfjs's unstack on
  * wasm: along each axis of a 3-D tensor, with more parts than one dispatch writes (37 rows), an int32 tensor (tfjs's
- * own kernel), and the gradient of tf.stack (an unstack) — exact, since it only copies. Switching the WGSL kernels off
- * restores tfjs's own Unpack.
+ * own kernel), and the gradient of tf.stack (an unstack) — exact, since it only copies; along the first axis by buffer
+ * copies (the default) and by the shader (MCEVAL_WEBGPU_JOINS=shaders). Switching the WGSL kernels off restores tfjs's
+ * own Unpack.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
+import { withEnv } from '../helpers.js';
 
 async function unstacked(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
   await initEngine(backend);
@@ -33,8 +35,8 @@ async function unstacked(backend: 'wasm' | 'webgpu'): Promise<number[][]> {
 
 test('webgpu Unpack gives tfjs’s parts exactly, along every axis, and falls back for int32', async () => {
   const reference = await unstacked('wasm');
-  const candidate = await unstacked('webgpu');
-  assert.deepEqual(candidate, reference);
+  assert.deepEqual(await unstacked('webgpu'), reference);
+  assert.deepEqual(await withEnv('MCEVAL_WEBGPU_JOINS', 'shaders', () => unstacked('webgpu')), reference);
 });
 
 test('switching the WGSL kernels off restores tfjs’s own Unpack, and on again mceval’s', async () => {

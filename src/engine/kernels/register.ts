@@ -17,6 +17,7 @@ import { webGpuAccumulateKernel } from './webgpu/accumulate.js';
 import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
 import { webGpuRegularizerLogKernel } from './webgpu/regularizer-log.js';
 import { webGpuUnpackKernel } from './webgpu/unpack.js';
+import { webGpuJoinKernels } from './webgpu/joins.js';
 import { webGpuRmsNormKernels } from './webgpu/rms-norm.js';
 import { webGpuLayerNormKernels } from './webgpu/layer-norm.js';
 import { webGpuGeluKernels } from './webgpu/gelu.js';
@@ -48,7 +49,7 @@ function register(config: KernelConfig): void {
   tf.registerKernel(config);
 }
 
-/** tfjs-webgpu's own kernels that mceval's replace (Unpack), kept to fall back on and to restore. */
+/** tfjs-webgpu's own kernels that mceval's replace (Unpack, Concat, Pack), kept to fall back on and to restore. */
 const tfjsWebGpuKernels = new Map<string, KernelConfig | undefined>();
 
 /** Created once, so that registering again finds the same kernel functions. */
@@ -82,6 +83,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     ...webGpuSwiGluKernels(),
     ...webGpuCrossEntropyKernels(),
     webGpuUnpackKernel(() => tfjsWebGpuKernels.get('Unpack')?.kernelFunc),
+    ...webGpuJoinKernels((kernelName) => tfjsWebGpuKernels.get(kernelName)?.kernelFunc),
   ];
   for (const config of webGpuKernels) {
     if (!tfjsWebGpuKernels.has(config.kernelName)) {

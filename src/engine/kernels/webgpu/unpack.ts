@@ -3,7 +3,8 @@
  * MonteCLoRA step unstacks its group's draws and, through tf.stack's gradient, its per-layer priors' gradients: a
  * hundred slices a step on a small model. Here one shader writes as many outputs as the device lets a shader bind
  * (the result and writable inputs, shader.ts), so 35 rows take three dispatches where the adapter binds 16 storage
- * buffers and five where it binds the minimum, 8.
+ * buffers and five where it binds the minimum, 8. Where each part is a contiguous block of the input (every axis before
+ * the cut one has size 1) the parts are buffer copies instead (buffer-copies.ts): none of these dispatches.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import {
@@ -14,6 +15,7 @@ import {
   storageBuffersPerShader,
   type WebGpuBackendLike,
 } from './shader.js';
+import { cutByCopies } from './buffer-copies.js';
 
 const WORKGROUP = 256;
 
@@ -41,6 +43,8 @@ const unpack: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const rank = value.shape.length;
   const axis = ((attrs as unknown as { axis: number }).axis + rank) % rank;
+  const copied = cutByCopies(gpu, value, axis);
+  if (copied !== undefined) return copied;
   const count = value.shape[axis]!;
   const inner = value.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const partShape = value.shape.filter((_, d) => d !== axis);
