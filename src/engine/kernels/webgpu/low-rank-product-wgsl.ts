@@ -693,8 +693,11 @@ ${writer('storeResult', 'result')}`,
  * the shape has them. Uniforms: INLINE_UNIFORMS, then maskUniforms'.
  *
  * With `members` > 1, the products of a group of layers that read the same x (a decoder's q, k and v), each with its
- * own W, N, E, width, scale and input mask, in one dispatch (groupOperands): the first member's output is `result` and
- * its operands are bound as above; member l's are w_l, n_l, e_l, down_l and result_l (written). Uniforms:
+ * own W, N, E, width, scale and input mask, in one dispatch, their output tiles side by side along x (membersSideBySide):
+ * the first member's output is `result` and its operands are bound as above; member l's are w_l, n_l, e_l, down_l and
+ * result_l (written). Each member's work is written out with its own bindings, in a branch a workgroup takes once: on
+ * the H200 the group read its members' operands through a switch at every load instead (memberSwitch, as the few-rows
+ * shader still does) and ran at 2.2 TFLOP/s, where one layer's inline product ran at 14.8. Uniforms:
  * INLINE_UNIFORMS, then groupUniforms'. Each output is the same sums in the same order as the member's own dispatch
  * gives. No bias, output mask or addend. With `normalizedInput` (one layer or a group), x is RMS-normalized as it is
  * read: `normWeight` is bound after the operands, `normEps` is the last uniform, and no `down` is bound or written.
@@ -704,19 +707,17 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
     throw new Error('inlineLowRankProductCode: column factors need E untransposed');
   if (shape.inputMasked !== undefined && narrow.inputMask)
     throw new Error('inlineLowRankProductCode: x is masked once, as it is read or in t');
+  if (shape.gatedInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read a gated input');
   const masks = outputMasks(shape);
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
   const writesDown = !shape.normalizedInput;
-  // A group's members each read x through their own mask, its fields chosen with the member.
-  const memberMasks = narrow.inputMask || shape.inputMasked !== undefined;
-  const operands = members === 1 ? singleOperands(tileRows) : groupOperands(tileRows, members, memberMasks, writesDown);
-  if (shape.gatedInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read a gated input');
   const left = leftOperand(shape, members === 1 ? 'uniforms.' : '');
   // Loads N′'s rows k0..k0+15, and the input mask's columns k0..k0+15 of the tile's rows as x's are loaded.
-  const loads = `${narrowFactorLoad(operands.n, 'uniforms.innerCount', narrow.transposeN)}${
-    narrow.inputMask
-      ? `
+  const loads = (operands: InlineOperands) =>
+    `${narrowFactorLoad(operands.n, 'uniforms.innerCount', narrow.transposeN)}${
+      narrow.inputMask
+        ? `
     for (var part = 0; part < BLOCKS; part++) {
       let line = i32(localIndex) / 4 + part * 64;
       let k = k0 + (i32(localIndex) % 4) * 4;
@@ -728,20 +729,12 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
         maskTile[(k - k0 + c) * TILE_ROWS + line] = value[c];
       }
     }`
-      : ''
-  }`;
-  const declarations = `
-const RANK = ${narrow.rank};
-const TILE_ROWS = ${tileRows};
-const SHARE = ${(narrow.rank * tileRows) / PRODUCT_WORKGROUP};
-var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
-    narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
-  }${operands.declarations}${left.declarations}`;
-  return `${opening(blocks, makesMasks(shape) || narrow.inputMask, declarations, operands.placement)}
-  let narrowRow = i32(localIndex) % TILE_ROWS;
-  let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;
-  var narrow : array<f32, SHARE>;${shape.normalizedInput ? normalizationPrologue : ''}
-  ${product(left.read, operands.w, 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads, step: narrowStep(narrow.inputMask) })}
+        : ''
+    }`;
+  // One product's work after its tile is placed: the base and narrow products, t, then the low-rank part.
+  const body = (operands: InlineOperands) => `
+  var narrow : array<f32, SHARE>;
+  ${product(left.read, operands.w, 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads: loads(operands), step: narrowStep(narrow.inputMask) })}
   // t's values: into aTile (free now) as [TILE_ROWS, RANK], and from the first column of tiles into down.
   for (var c = 0; c < SHARE; c++) {
     let value = uniforms.narrowScale * narrow[c];
@@ -766,10 +759,76 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              ${operands.storeResult('i * columnCount + j', lastTerms(shape, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}
+              ${operands.storeResult('i * columnCount + j', lastTerms(shape, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}`;
+  const declarations = `
+const RANK = ${narrow.rank};
+const TILE_ROWS = ${tileRows};
+const SHARE = ${(narrow.rank * tileRows) / PRODUCT_WORKGROUP};
+var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
+    narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
+  }${members === 1 ? '' : '\nvar<workgroup> groupMember : i32;'}${left.declarations}`;
+  const shared = `
+  let narrowRow = i32(localIndex) % TILE_ROWS;
+  let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;${shape.normalizedInput ? normalizationPrologue : ''}`;
+  if (members === 1)
+    return `${opening(blocks, makesMasks(shape) || narrow.inputMask, declarations)}${shared}${body(singleOperands(tileRows))}
+}
+`;
+  // A group: each member's work written out with its own bindings, the branch taken once per workgroup (memberBranches).
+  const memberMasks = narrow.inputMask || shape.inputMasked !== undefined;
+  return `${opening(blocks, makesMasks(shape) || narrow.inputMask, declarations, memberChoice(members))}${shared}
+  ${memberBranches(members, (l) => `${memberPlacement(l, tileRows, memberMasks)}${body(memberOperands(l))}`)}
 }
 `;
 }
+
+/**
+ * The group variant's placement: the workgroup's member, by its first tile, made uniform through workgroup memory —
+ * tfjs's `workgroupId` is a private variable, which WGSL's uniformity analysis takes for non-uniform, and the members'
+ * branches hold barriers.
+ */
+const memberChoice = (members: number) => {
+  const steps = [];
+  for (let l = 1; l < members; l++)
+    steps.push(`\n    if (i32(workgroupId.x) >= uniforms.firstTile${l}) { member = ${l}; }`);
+  return `
+  if (localIndex == 0u) {
+    var member = 0;${steps.join('')}
+    groupMember = member;
+  }
+  let member = workgroupUniformLoad(&groupMember);`;
+};
+
+/** `if (member == 0) { … } else if …`: one branch per member, member l's WGSL `branch(l)`. */
+const memberBranches = (members: number, branch: (l: number) => string) =>
+  Array.from({ length: members }, (_, l) => `if (member == ${l}) {${branch(l)}\n  }`).join(' else ');
+
+/** Member l's tile placement: its first tile, width and scale, and its input mask's fields where it has one. */
+function memberPlacement(l: number, tile: number, inputMask: boolean): string {
+  const field = (name: string) => (l === 0 ? `uniforms.${name}` : `uniforms.${name}${l}`);
+  const mask = inputMask
+    ? ['Key', 'Threshold', 'Scale']
+        .map((part) => `\n  let inputDropout${part} = uniforms.${memberName('inputDropout', l)}${part};`)
+        .join('')
+    : '';
+  return `
+  let firstTile = ${l === 0 ? '0' : field('firstTile')};
+  let columnCount = ${field('columnCount')};
+  let scale = ${field('scale')};${mask}
+  let j0 = (i32(workgroupId.x) - firstTile) * ${tile};`;
+}
+
+/** Member l's bindings, read and written directly (memberName): its branch of a group. */
+const memberOperands = (l: number): InlineOperands => ({
+  w: reads(memberName('w', l)),
+  n: reads(memberName('n', l)),
+  e: reads(memberName('e', l)),
+  inputMask: (at) => dropoutAt4('inputDropout', at, ''),
+  storeDown: (at, value) => `${memberName('down', l)}[${at}] = ${value};`,
+  storeResult: (at, value) => `${memberName('result', l)}[${at}] = ${value};`,
+  declarations: '',
+  placement: '',
+});
 
 /**
  * Uniform fields of the gradient group, after INLINE_UNIFORMS: each member's but the first's inner size and t's scale,
