@@ -693,14 +693,15 @@ ${writer('storeResult', 'result')}`,
  * the shape has them. Uniforms: INLINE_UNIFORMS, then maskUniforms'.
  *
  * With `members` > 1, the products of a group of layers that read the same x (a decoder's q, k and v), each with its
- * own W, N, E, width, scale and input mask, in one dispatch, their output tiles side by side along x (membersSideBySide):
- * the first member's output is `result` and its operands are bound as above; member l's are w_l, n_l, e_l, down_l and
- * result_l (written). Each member's work is written out with its own bindings, in a branch a workgroup takes once: on
- * the H200 the group read its members' operands through a switch at every load instead (memberSwitch, as the few-rows
- * shader still does) and ran at 2.2 TFLOP/s, where one layer's inline product ran at 14.8. Uniforms:
- * INLINE_UNIFORMS, then groupUniforms'. Each output is the same sums in the same order as the member's own dispatch
- * gives. No bias, output mask or addend. With `normalizedInput` (one layer or a group), x is RMS-normalized as it is
- * read: `normWeight` is bound after the operands, `normEps` is the last uniform, and no `down` is bound or written.
+ * own W, N, E, width, scale and input mask, in one dispatch, their output tiles side by side along x
+ * (membersSideBySide): the first member's output is `result` and its operands are bound as above; member l's are w_l,
+ * n_l, e_l, down_l and result_l (written). Each member's work is written out with its own bindings, in a branch a
+ * workgroup takes once: on the H200 the group read its members' operands through a switch at every load instead
+ * (memberSwitch, which the few-rows shader's stores still use) and ran at 2.2 TFLOP/s, where one layer's inline product
+ * ran at 14.8. Uniforms: INLINE_UNIFORMS, then groupUniforms'. Each output is the same sums in the same order as the
+ * member's own dispatch gives. No bias, output mask or addend. With `normalizedInput` (one layer or a group), x is
+ * RMS-normalized as it is read: `normWeight` is bound after the operands, `normEps` is the last uniform, and no `down`
+ * is bound or written.
  */
 export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: InlineNarrowShape, members = 1): string {
   if (shape.columnFactors && shape.transposeE)
@@ -770,13 +771,14 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
   const shared = `
   let narrowRow = i32(localIndex) % TILE_ROWS;
   let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;${shape.normalizedInput ? normalizationPrologue : ''}`;
+  const makes = makesMasks(shape) || narrow.inputMask;
   if (members === 1)
-    return `${opening(blocks, makesMasks(shape) || narrow.inputMask, declarations)}${shared}${body(singleOperands(tileRows))}
+    return `${opening(blocks, makes, declarations)}${shared}${body(singleOperands(tileRows))}
 }
 `;
-  // A group: each member's work written out with its own bindings, the branch taken once per workgroup (memberBranches).
+  // A group: each member's work written out with its own bindings, its branch taken once per workgroup.
   const memberMasks = narrow.inputMask || shape.inputMasked !== undefined;
-  return `${opening(blocks, makesMasks(shape) || narrow.inputMask, declarations, memberChoice(members))}${shared}
+  return `${opening(blocks, makes, declarations, memberChoice(members))}${shared}
   ${memberBranches(members, (l) => `${memberPlacement(l, tileRows, memberMasks)}${body(memberOperands(l))}`)}
 }
 `;
