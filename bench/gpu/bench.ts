@@ -22,8 +22,9 @@
  *    record and submit a step (`recordingMsPerStep`: where it nears `msPerStep`, the step waits on the host);
  *  - the products a step is made of, alone: TFLOP/s of tfjs's matMul and of mceval's fused low-rank product (rank 8
  *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens —
- *    of a LoRA layer's whole output, with x·A by a dispatch of its own before the product or formed inside it, and of
- *    the product alone with W and with Wᵀ read, by tfjs's matMul and by mceval's tiles (both widths);
+ *    of a LoRA layer's whole output, with x·A by a dispatch of its own before the product or formed inside it, of
+ *    three such layers reading one x in one group dispatch (`groupOfThreeTflops`), and of the product alone with W
+ *    and with Wᵀ read, by tfjs's matMul and by mceval's tiles (both widths);
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
  *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default; MCEVAL_WEBGPU_SUBMIT_BATCH sets it for mceval): a step is
  *    hundreds of dispatches, so how often the queue is submitted may matter on a real GPU, and is one setting to
@@ -94,7 +95,13 @@ import { generationSpeed, joinSpeed } from './generation.js';
 import { DORA, LORA, stepper, type Method } from './step-methods.js';
 import { randomEncoder } from '../random-encoder.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
-import { LOW_RANK_PRODUCT, LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import {
+  LOW_RANK_PRODUCT,
+  LOW_RANK_PRODUCT_GROUP,
+  LOW_RANK_PRODUCT_INLINE,
+} from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
+import { numberedInputs } from '../../src/engine/ops/numbered-inputs.js';
 import { MATRIX_PRODUCT, type MatrixProductAttrs } from '../../src/engine/kernels/webgpu/matrix-product.js';
 import { NARROW_PRODUCT } from '../../src/engine/kernels/webgpu/narrow-product.js';
 import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
@@ -382,6 +389,17 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     };
     const withNarrow = await withProductTile('64', () => timePerCall(separate, repeats));
     const inlined = await withProductTile('64', () => timePerCall(inline, repeats));
+    // Three such layers reading one x in one dispatch, as a decoder's q, k and v are (the same operands each): 16
+    // storage buffers, where the device binds them.
+    const groupInputs = { x: x!, ...numberedInputs([0, 1, 2].map(() => ({ w: w!, n: a!, e: e! }))) };
+    const group = () => {
+      const outputs = tf.engine().runKernel(LOW_RANK_PRODUCT_GROUP, groupInputs, { scales: [1, 1, 1] } as never);
+      const [y, ...rest] = outputs as unknown as Tensor[];
+      tf.dispose(rest);
+      return y!;
+    };
+    const binds = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike) >= 16;
+    const grouped = binds ? await withProductTile('64', () => timePerCall(group, repeats)) : undefined;
     [x, w, d, e, a, wT].forEach((t) => t!.dispose());
     results.push({
       rows,
@@ -397,6 +415,7 @@ async function productRates(shapes: readonly (readonly [number, number, number])
       mcevalTile128Tflops: flops / mceval128 / 1e12,
       narrowThenProductTflops: flops / withNarrow / 1e12,
       inlineNarrowTflops: flops / inlined / 1e12,
+      groupOfThreeTflops: grouped === undefined ? null : (3 * flops) / grouped / 1e12,
     });
   }
   return results;
