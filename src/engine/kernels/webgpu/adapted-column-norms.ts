@@ -28,14 +28,33 @@ const MEMBER_BINDINGS = 4;
 export const normsPerDispatch = (backend: WebGpuBackendLike): number =>
   Math.max(1, Math.floor(storageBuffersPerShader(backend) / MEMBER_BINDINGS));
 
-/** WGSL reading the workgroup's member's W, A and B and writing its norms (memberSwitch). */
-function memberAccess(members: number): string {
-  const { declaration, reader, writer } = memberSwitch(members);
+/**
+ * Member l's share of its column's squares: its lane's rows of (A·B)·s + W, read from its own bindings. The member's
+ * loop is written out once per member and chosen once per workgroup: read through a switch at every load (memberSwitch),
+ * as the forward product group was, that group ran at a seventh of its peers' rate on an H200.
+ */
+const memberSquares = (l: number) => {
+  const field = (name: string) => (l === 0 ? `uniforms.${name}` : `uniforms.${name}${l}`);
+  const [w, a, b] = ['w', 'a', 'b'].map((name) => memberName(name, l));
   return `
-${declaration}
-${['w', 'a', 'b'].map((name) => reader(name, 'f32')).join('\n')}
-${writer('store', 'result')}`;
-}
+fn squares${l}(at : ColumnLane) -> f32 {
+  let rows = ${field('rows')};
+  let columns = ${field('columns')};
+  let scale = ${field('scale')};
+  var squares = 0.0;
+  if (at.j < columns) {
+    for (var i = at.lane; i < rows; i += ${LANES}) {
+      var low = 0.0;
+      for (var k = 0; k < uniforms.rank; k++) {
+        low += ${a}[i * uniforms.rank + k] * ${b}[k * columns + at.j];
+      }
+      let value = low * scale + ${w}[i * columns + at.j];
+      squares += value * value;
+    }
+  }
+  return squares;
+}`;
+};
 
 /** Fields after tfjs's: the first member's sizes and scaling, then each other member's and its first workgroup. */
 const uniformFields = keptPerNumber((members) => {
@@ -45,41 +64,40 @@ const uniformFields = keptPerNumber((members) => {
   return fields.join(' ');
 });
 
-const code = (members: number) => `${COLUMN_LANES_CODE}${memberAccess(members)}
-fn main() {
-  layer = 0;
-  var firstTile = 0;
-  var rows = uniforms.rows;
-  var columns = uniforms.columns;
-  var scale = uniforms.scale;${Array.from(
+/** The workgroup's member l, its first workgroup, width and squares, then the column's sum, stored by member l. */
+const code = (members: number) => {
+  const { declaration, writer } = memberSwitch(members);
+  const choices = Array.from(
     { length: members - 1 },
     (_, k) => `
   if (i32(workgroupId.x) >= uniforms.firstTile${k + 1}) {
     layer = ${k + 1};
     firstTile = uniforms.firstTile${k + 1};
-    rows = uniforms.rows${k + 1};
     columns = uniforms.columns${k + 1};
-    scale = uniforms.scale${k + 1};
   }`,
-  ).join('')}
+  ).join('');
+  const squares = Array.from(
+    { length: members },
+    (_, l) => `if (layer == ${l}) {\n    squares = squares${l}(at);\n  }`,
+  );
+  return `${COLUMN_LANES_CODE}
+${declaration}
+${writer('store', 'result')}
+${Array.from({ length: members }, (_, l) => memberSquares(l)).join('\n')}
+fn main() {
+  layer = 0;
+  var firstTile = 0;
+  var columns = uniforms.columns;${choices}
   let at = columnLane(firstTile);
   var squares = 0.0;
-  if (at.j < columns) {
-    for (var i = at.lane; i < rows; i += ${LANES}) {
-      var low = 0.0;
-      for (var k = 0; k < uniforms.rank; k++) {
-        low += aAt(i * uniforms.rank + k) * bAt(k * columns + at.j);
-      }
-      let value = low * scale + wAt(i * columns + at.j);
-      squares += value * value;
-    }
-  }
+  ${squares.join(' else ')}
   let total = columnSum(squares, at.column);
   if (at.lane == 0 && at.j < columns) {
     store(at.j, sqrt(total));
   }
 }
 `;
+};
 
 /** Inputs, per member l: w<l> [in, out], a<l> [in, r], b<l> [r, out], one rank for all; outputs each member's [out]. */
 const adaptedColumnNorms: KernelFunc = ({ inputs, backend, attrs }) => {
