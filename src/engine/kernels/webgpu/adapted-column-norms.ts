@@ -29,9 +29,9 @@ export const normsPerDispatch = (backend: WebGpuBackendLike): number =>
   Math.max(1, Math.floor(storageBuffersPerShader(backend) / MEMBER_BINDINGS));
 
 /**
- * Member l's share of its column's squares: its lane's rows of (A·B)·s + W, read from its own bindings. The member's
- * loop is written out once per member and chosen once per workgroup: read through a switch at every load (memberSwitch),
- * as the forward product group was, that group ran at a seventh of its peers' rate on an H200.
+ * Member l's share of its column's squares: its lane's rows of (A·B)·s + W, read from its own bindings. The loop is
+ * written out once per member and chosen once per workgroup, where every load went through a switch (memberSwitch):
+ * the pattern that left the forward product group at a seventh of its peers' rate on an H200.
  */
 const memberSquares = (l: number) => {
   const field = (name: string) => (l === 0 ? `uniforms.${name}` : `uniforms.${name}${l}`);
