@@ -34,7 +34,7 @@ export const normsPerDispatch = (backend: WebGpuBackendLike): number =>
  * the pattern that left the forward product group at a seventh of its peers' rate on an H200.
  */
 const memberSquares = (l: number) => {
-  const field = (name: string) => (l === 0 ? `uniforms.${name}` : `uniforms.${name}${l}`);
+  const field = (name: string) => `uniforms.${memberName(name, l)}`;
   const [w, a, b] = ['w', 'a', 'b'].map((name) => memberName(name, l));
   return `
 fn squares${l}(at : ColumnLane) -> f32 {

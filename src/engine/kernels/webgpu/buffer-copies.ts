@@ -12,6 +12,7 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { environmentChoice } from '../../environment-choice.js';
+import { tf } from '../../tf.js';
 import type { WebGpuBackendLike } from './shader.js';
 
 const JOINS_SETTING = 'MCEVAL_WEBGPU_JOINS';
@@ -47,7 +48,7 @@ declare const GPUBufferUsage: { COPY_SRC: number; COPY_DST: number };
 const COPIED_TYPES = new Set(['float32', 'int32']);
 const BYTES_PER_VALUE = 4;
 
-const valuesOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const valuesOf = (shape: readonly number[]) => tf.util.sizeFromShape([...shape]);
 
 /** One block: `bytes` bytes of `from` at `fromByte` into `to` at `toByte`. */
 interface Block {
@@ -73,9 +74,15 @@ function bufferOf(gpu: CopyingBackend, info: TensorInfo, usage: number): Copyabl
  */
 function recordCopies(backend: WebGpuBackendLike, blocks: readonly Block[]): boolean {
   const gpu = backend as unknown as CopyingBackend;
+  // A join's result and a cut's input recur in every block: each tensor's buffer is looked up once.
+  const found = new Map<object, CopyableBuffer | undefined>();
+  const buffer = (info: TensorInfo, usage: number) => {
+    if (!found.has(info.dataId)) found.set(info.dataId, bufferOf(gpu, info, usage));
+    return found.get(info.dataId);
+  };
   const buffers = blocks.map((block) => ({
-    from: bufferOf(gpu, block.from, GPUBufferUsage.COPY_SRC),
-    to: bufferOf(gpu, block.to, GPUBufferUsage.COPY_DST),
+    from: buffer(block.from, GPUBufferUsage.COPY_SRC),
+    to: buffer(block.to, GPUBufferUsage.COPY_DST),
   }));
   if (buffers.some(({ from, to }) => from === undefined || to === undefined)) return false;
   gpu.ensureCommandEncoderReady();

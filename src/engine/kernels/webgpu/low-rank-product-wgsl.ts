@@ -575,6 +575,15 @@ export const singleOperands = (tile: number): InlineOperands => ({
 export const memberName = (name: string, layer: number): string => (layer === 0 ? name : `${name}${layer}`);
 
 /**
+ * WGSL giving the input mask's fields read by `dropoutAt4('inputDropout', …, '')` member `layer`'s values: its own key,
+ * threshold and scale, each assigned (`declare` '') or declared (`var `, `let `).
+ */
+const memberMaskFields = (layer: number, declare: string): string =>
+  ['Key', 'Threshold', 'Scale']
+    .map((field) => `\n  ${declare}inputDropout${field} = uniforms.${memberName('inputDropout', layer)}${field};`)
+    .join('');
+
+/**
  * Uniform fields of the group variant, after INLINE_UNIFORMS: each member's but the first's, then, with input masks,
  * every member's mask.
  */
@@ -640,13 +649,7 @@ export function groupOperands(
   read: readonly ('w' | 'n' | 'e')[] = ['w', 'n', 'e'],
 ): InlineOperands {
   const { declaration, reader, writer } = memberSwitch(members);
-  // The member's input mask is made from its own key, threshold and scale, chosen with the member.
-  const maskChoice = (l: number, declare = '') =>
-    inputMask
-      ? ['Key', 'Threshold', 'Scale']
-          .map((field) => `\n    ${declare}inputDropout${field} = uniforms.${memberName('inputDropout', l)}${field};`)
-          .join('')
-      : '';
+  const maskChoice = (l: number, declare = '') => (inputMask ? memberMaskFields(l, declare) : '');
   const choices = [];
   for (let l = 1; l < members; l++)
     choices.push(`
@@ -807,12 +810,8 @@ const memberBranches = (members: number, branch: (l: number) => string) =>
 
 /** Member l's tile placement: its first tile, width and scale, and its input mask's fields where it has one. */
 function memberPlacement(l: number, tile: number, inputMask: boolean): string {
-  const field = (name: string) => (l === 0 ? `uniforms.${name}` : `uniforms.${name}${l}`);
-  const mask = inputMask
-    ? ['Key', 'Threshold', 'Scale']
-        .map((part) => `\n  let inputDropout${part} = uniforms.${memberName('inputDropout', l)}${part};`)
-        .join('')
-    : '';
+  const field = (name: string) => `uniforms.${memberName(name, l)}`;
+  const mask = inputMask ? memberMaskFields(l, 'let ') : '';
   return `
   let firstTile = ${l === 0 ? '0' : field('firstTile')};
   let columnCount = ${field('columnCount')};
