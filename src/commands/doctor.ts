@@ -23,6 +23,7 @@ import { generationJoin, type GenerationJoin } from '../engine/generation-join.j
 import { describePool, poolWindowSetting } from '../engine/webgpu-pool.js';
 import { bindGroupsSetting } from '../engine/kept-bind-groups.js';
 import { joinsSetting } from '../engine/kernels/webgpu/buffer-copies.js';
+import { savedTensorsSetting } from '../engine/saved-tensors.js';
 import { tf } from '../engine/tf.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
@@ -74,6 +75,8 @@ export interface DoctorResult {
     readonly bindGroups: 'kept' | 'new';
     /** Whether joins and cuts of whole blocks are buffer copies or shaders (MCEVAL_WEBGPU_JOINS). */
     readonly joins: 'copies' | 'shaders';
+    /** Whether tensors kept for a backward pass share their data or are tfjs's clones (MCEVAL_SAVED_TENSORS). */
+    readonly savedTensors: 'shared' | 'cloned';
   };
   /**
    * When prompts waiting for a generation's batch join it: under way (continuous batching) or once it has emptied
@@ -173,7 +176,8 @@ export default class Doctor extends BaseCommand {
           `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
           `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP), buffer pool: ` +
           `${settings.pool} (MCEVAL_WEBGPU_POOL), bind groups ${settings.bindGroups} (MCEVAL_WEBGPU_BIND_GROUPS), joins ` +
-          `of whole blocks by ${settings.joins} (MCEVAL_WEBGPU_JOINS)`,
+          `of whole blocks by ${settings.joins} (MCEVAL_WEBGPU_JOINS), tensors saved for the backward pass ` +
+          `${settings.savedTensors} (MCEVAL_SAVED_TENSORS)`,
       );
     }
     this.log(
@@ -211,6 +215,7 @@ function webGpuKernelReport(): Pick<
       pool: describePool(poolWindowSetting()),
       bindGroups: bindGroupsSetting(),
       joins: joinsSetting(),
+      savedTensors: savedTensorsSetting(),
       ...tfjsFlagValues(),
     },
   };

@@ -9,6 +9,7 @@ import { tf } from './tf.js';
 import { UserError, firstLine } from '../errors.js';
 import { registerCustomKernels } from './kernels/register.js';
 import { applyBindGroupsSetting } from './kept-bind-groups.js';
+import { applySavedTensorsSetting, shareSavedTensors } from './saved-tensors.js';
 import { joinsSetting } from './kernels/webgpu/buffer-copies.js';
 import { setupWebGpu, webGpuAdapterReport, webGpuLimitsSetting } from './webgpu.js';
 import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
@@ -208,6 +209,7 @@ export async function initEngine(
   overlapSetting();
   poolWindowSetting();
   applyBindGroupsSetting();
+  applySavedTensorsSetting();
   joinsSetting();
   generationJoin();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
@@ -218,6 +220,7 @@ export async function initEngine(
     applyTfjsFlagSettings();
   }
   registerCustomKernels(choice.tfName);
+  shareSavedTensors();
   await tf.ready();
   active = choice;
   return choice;

@@ -18,6 +18,7 @@ import { boundPool, poolWindowSetting, type BoundedPool, type BufferPool, type P
 import { dawnAdapterKind, installDawnWait } from './dawn-wait.js';
 import { keepLayouts, type PipelineMaker } from './kept-layouts.js';
 import { skipRepeatedUniformWrites, type WritingQueue } from './kept-uniforms.js';
+import { applySavedTensorsSetting } from './saved-tensors.js';
 import {
   applyBindGroupsSetting,
   keepBindGroups,
@@ -308,6 +309,7 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
       } finally {
         this.pool.settle();
         applyBindGroupsSetting();
+        applySavedTensorsSetting();
         throwIfDeviceFailed();
       }
     }

@@ -63,6 +63,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     pool: 'sizes unused over 4 reads given back',
     bindGroups: 'kept',
     joins: 'copies',
+    savedTensors: 'shared',
   });
   assert.deepEqual(
     settings({
@@ -78,6 +79,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_POOL: 'keep',
       MCEVAL_WEBGPU_BIND_GROUPS: 'new',
       MCEVAL_WEBGPU_JOINS: 'shaders',
+      MCEVAL_SAVED_TENSORS: 'cloned',
     }),
     {
       productTile: 128,
@@ -92,6 +94,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       pool: "tfjs's, kept whole",
       bindGroups: 'new',
       joins: 'shaders',
+      savedTensors: 'cloned',
     },
   );
 });

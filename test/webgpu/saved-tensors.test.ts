@@ -1,0 +1,38 @@
+/**
+ * Tensors saved for a backward pass on webgpu (engine/saved-tensors.ts): LoRA (with the presets' dropout) and
+ * MonteCLoRA training steps have the same losses, bit for bit, with saved tensors shared as with tfjs's clones, make
+ * none of those clones' Identity calls, and leave no tensor behind.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/backends.js';
+import { tf } from '../../src/engine/tf.js';
+import { loadModel } from '../../src/models/load.js';
+import { stepper, type Method } from '../../bench/gpu/step-methods.js';
+import { withEnv } from '../helpers.js';
+import { kernelCalls } from '../kernel-calls.js';
+
+async function steps(method: Method): Promise<{ losses: number[]; identities: number }> {
+  await initEngine('webgpu');
+  const before = tf.memory().numTensors;
+  const { model } = loadModel('builtin:tiny');
+  const run = stepper(model, 2, 16, 3, method);
+  try {
+    const first = await run.step();
+    const { value, calls } = await kernelCalls('Identity', async () => [await run.step(), await run.step()]);
+    return { losses: [first, ...value], identities: calls / 2 };
+  } finally {
+    run.dispose();
+    model.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  }
+}
+
+for (const method of ['lora-dropout', 'monteclora'] as const)
+  test(`a ${method} step's losses are the same bits with saved tensors shared, without their clones`, async () => {
+    const shared = await steps(method);
+    const cloned = await withEnv('MCEVAL_SAVED_TENSORS', 'cloned', () => steps(method));
+    assert.deepEqual(shared.losses, cloned.losses);
+    // builtin:tiny's step saves over a hundred tensors; the Identity calls left are the ops' own tf.clone.
+    assert.ok(cloned.identities - shared.identities >= 100, `${cloned.identities} → ${shared.identities}`);
+  });
