@@ -35,8 +35,11 @@ import { withEnv } from '../helpers.js';
 
 const device = () => tf.backend() as unknown as WebGpuBackendLike;
 
-/** Storage buffers a group of `members` binds: x, then per member W, N, E, t and the output (masks bind none). */
-const bindings = (members: number) => 1 + members * 5;
+/**
+ * Storage buffers a group of `members` binds: x, then per member W, N, E, t and the output (masks bind none); with
+ * biases, x, per member W, N, E and the output, then the joined t's and biases.
+ */
+const bindings = (members: number, biased = false) => (biased ? 3 + members * 4 : 1 + members * 5);
 
 /** A dropout keeping 90% of elements, keyed by `draw`. */
 const dropoutKeyed = (draw: number): HashedDropout => ({
@@ -64,6 +67,8 @@ interface Group {
   readonly widths: readonly number[];
   readonly rank: number;
   readonly masked: boolean;
+  /** Every member has a bias (joined in the group's dispatch). */
+  readonly biased?: boolean;
 }
 
 const GROUPS: Group[] = [
@@ -73,6 +78,11 @@ const GROUPS: Group[] = [
   // gate and up with dropout, several tiles down and across.
   { rows: 150, inner: 48, widths: [132, 260], rank: 16, masked: true },
   { rows: 9, inner: 20, widths: [4, 8], rank: 4, masked: false },
+  // An encoder's query, key and value with their biases (and the grouped-query widths), with and without dropout.
+  { rows: 70, inner: 64, widths: [64, 64, 64], rank: 8, masked: false, biased: true },
+  { rows: 70, inner: 64, widths: [128, 36, 36], rank: 8, masked: true, biased: true },
+  // (Over the few-rows shader's 16 rows: a member's own product of fewer rows runs there, in another order.)
+  { rows: 20, inner: 20, widths: [4, 8], rank: 4, masked: false, biased: true },
 ];
 
 async function memberAndGroupValues(
@@ -82,16 +92,17 @@ async function memberAndGroupValues(
   const before = tf.memory().numTensors;
   const rng = new Rng(12);
   const matrix = normalMatrices(rng);
-  const { rows, inner, widths, rank, masked } = group;
+  const { rows, inner, widths, rank, masked, biased } = group;
   const x = matrix(rows, inner);
   const members = widths.map((width, l) => ({
     w: matrix(inner, width),
     n: matrix(inner, rank),
     e: matrix(rank, width),
+    bias: biased ? tf.tidy(() => tf.reshape(matrix(1, width), [width])) : undefined,
     scale: 0.5 + l,
     inputDropout: masked ? dropoutKeyed(20 + l) : undefined,
   }));
-  const own = members.flatMap(({ w, n, e, inputDropout, scale }) => {
+  const own = members.flatMap(({ w, n, e, bias, inputDropout, scale }) => {
     const attrs: InlineProductAttrs = {
       transposeW: false,
       transposeN: false,
@@ -100,9 +111,9 @@ async function memberAndGroupValues(
       scale,
       inputDropout,
     };
-    return run(LOW_RANK_PRODUCT_INLINE, { x, w, n, e }, attrs);
+    return run(LOW_RANK_PRODUCT_INLINE, { x, w, n, e, ...(bias ? { bias } : {}) }, attrs);
   });
-  const inputs = { x, ...numberedInputs(members.map(({ w, n, e }) => ({ w, n, e }))) };
+  const inputs = { x, ...numberedInputs(members.map(({ w, n, e, bias }) => ({ w, n, e, bias }))) };
   const attrs: GroupProductAttrs = {
     scales: members.map((m) => m.scale),
     inputDropouts: masked ? members.map((m) => m.inputDropout!) : undefined,
@@ -113,17 +124,18 @@ async function memberAndGroupValues(
   const pairs = widths.flatMap((_, l) => [ownValues[2 * l]!, ownValues[2 * l + 1]!]);
   const groupValues = await read(grouped);
   const groupPairs = widths.flatMap((_, l) => [groupValues[l]!, groupValues[widths.length + l]!]);
-  tf.dispose([x, ...members.flatMap((m) => [m.w, m.n, m.e]), ...own, ...grouped]);
+  tf.dispose([x, ...members.flatMap((m) => [m.w, m.n, m.e, ...(m.bias ? [m.bias] : [])]), ...own, ...grouped]);
   assert.equal(tf.memory().numTensors, before, 'a tensor outlived the kernels');
   return { own: pairs, grouped: groupPairs, dispatches };
 }
 
 for (const tile of ['64', '128'])
   for (const group of GROUPS)
-    test(`webgpu product group (tile ${tile}) equals its members' own dispatches: ${group.rows}×${group.inner}→${group.widths.join('+')}, r ${group.rank}${group.masked ? ', dropout' : ''}`, async (t) => {
+    test(`webgpu product group (tile ${tile}) equals its members' own dispatches: ${group.rows}×${group.inner}→${group.widths.join('+')}, r ${group.rank}${group.masked ? ', dropout' : ''}${group.biased ? ', biases' : ''}`, async (t) => {
       await initEngine('webgpu');
-      if (bindings(group.widths.length) > storageBuffersPerShader(device())) {
-        t.skip(`the group binds ${bindings(group.widths.length)} storage buffers; the device allows fewer`);
+      const needs = bindings(group.widths.length, group.biased);
+      if (needs > storageBuffersPerShader(device())) {
+        t.skip(`the group binds ${needs} storage buffers; the device allows fewer`);
         return;
       }
       const { own, grouped, dispatches } = await withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, () =>
@@ -234,6 +246,15 @@ test('a group is one dispatch where the device binds it and each member would be
   await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'never', () => assert.equal(groupsInlineProducts(fake(16), qkv), false));
   // MCEVAL_WEBGPU_GROUPS=never keeps each layer's own dispatches (the kit times both).
   await withEnv('MCEVAL_WEBGPU_GROUPS', 'never', () => assert.equal(groupsInlineProducts(fake(16), qkv), false));
+  // With biases: x, four per member, the joined t's and biases — 15 for three; rows past the few-rows shader's, their
+  // biases and t's joined and cut by copies.
+  const biased = { ...qkv, biased: true };
+  assert.equal(groupsInlineProducts(fake(15), biased), true);
+  assert.equal(groupsInlineProducts(fake(14), biased), false);
+  assert.equal(groupsInlineProducts(fake(16), { ...biased, columns: [768, 256, 256, 256] }), false);
+  assert.equal(groupsInlineProducts(fake(16), { ...biased, rows: 16 }), false);
+  assert.equal(groupsInlineProducts(fake(16), { ...biased, normalized: true }), false);
+  await withEnv('MCEVAL_WEBGPU_JOINS', 'shaders', () => assert.equal(groupsInlineProducts(fake(16), biased), false));
 });
 
 test("a group's input gradient is one dispatch where the device binds it and holds every member's t", async () => {
@@ -344,3 +365,58 @@ test("webgpu: a decoder layer's q, k, v and gate, up agree with wasm, in one dis
   assert.equal(candidate.length, reference.length);
   reference.forEach((values, i) => assertAgree(labels[i] ?? `gradient ${i}`, candidate[i]!, values, 1e-5));
 });
+
+/** An encoder layer's query, key and value with biases through the op (with dropout: `masked`), outputs and grads. */
+async function encoderGroup(backend: 'wasm' | 'webgpu', masked: boolean): Promise<number[][]> {
+  await initEngine(backend);
+  const before = tf.memory().numTensors;
+  const matrix = normalMatrices(new Rng(15));
+  const [tokens, hidden, rank] = [40, 64, 8];
+  const x = matrix(tokens, hidden);
+  const weights = [0, 1, 2].map(() => matrix(hidden, hidden));
+  const biases = [0, 1, 2].map(() => tf.tidy(() => tf.reshape(matrix(1, hidden), [hidden])));
+  const upstreams = [0, 1, 2].map(() => matrix(tokens, hidden));
+  const factors = [0, 1, 2].flatMap(() => [matrix(hidden, rank), matrix(rank, hidden)]);
+  const layersOf = (t: Tensor[]) =>
+    weights.map((weight, l): LowRankLayer => ({
+      weight,
+      bias: biases[l],
+      update: {
+        a: t[2 * l] as Tensor2D,
+        b: t[2 * l + 1] as Tensor2D,
+        scaling: 2 / (l + 1),
+        ...(masked ? { dropout: dropoutKeyed(60 + l) } : {}),
+      },
+    }));
+  const loss = (...t: Tensor[]) =>
+    tf.addN(lowRankLinears(t[0]!, layersOf(t.slice(1))).map((y, l) => tf.sum(tf.mul(y, upstreams[l]!))));
+  const { value, grads } = tf.valueAndGrads(loss)([x, ...factors]);
+  const outputs = tf.tidy(() => lowRankLinears(x, layersOf(factors)));
+  const arrays = await Promise.all([...outputs, ...grads].map(async (t) => Array.from(await t.data())));
+  tf.dispose([x, ...weights, ...biases, ...upstreams, ...factors, value, ...outputs, ...grads]);
+  assert.equal(tf.memory().numTensors, before, `${backend}: a tensor outlived the op`);
+  return arrays;
+}
+
+for (const masked of [false, true])
+  test(`webgpu: an encoder layer's query, key and value with biases${masked ? ' and dropout' : ''} agree with wasm, in one dispatch each way`, async (t) => {
+    await initEngine('webgpu');
+    if (bindings(3, true) > storageBuffersPerShader(device())) {
+      t.skip('query, key and value with biases bind 15 storage buffers; the device allows fewer');
+      return;
+    }
+    const reference = await encoderGroup('wasm', masked);
+    const { value: candidate, calls } = await withKernelCallCounts(
+      [LOW_RANK_PRODUCT_GROUP, LOW_RANK_GRADIENT_GROUP, LOW_RANK_PRODUCT_INLINE],
+      () => withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'always', () => encoderGroup('webgpu', masked)),
+    );
+    // The forward pass in the gradient's tape and again for the outputs; the backward pass once.
+    assert.deepEqual(calls, {
+      [LOW_RANK_PRODUCT_GROUP]: 2,
+      [LOW_RANK_GRADIENT_GROUP]: 1,
+      [LOW_RANK_PRODUCT_INLINE]: 0,
+    });
+    const labels = ['query', 'key', 'value', 'dx', 'dA q', 'dB q', 'dA k', 'dB k', 'dA v', 'dB v'];
+    assert.equal(candidate.length, reference.length);
+    reference.forEach((values, i) => assertAgree(labels[i]!, candidate[i]!, values, 1e-5));
+  });

@@ -142,9 +142,10 @@ function leadingGroup(count: number, fits: (members: number) => boolean): number
 
 /**
  * The leading layers' [output, down] when the backend runs their inline products as one dispatch
- * (McevalLowRankProductGroup: a decoder's q, k and v, or its gate and up, on webgpu), else undefined: no member may
- * have a bias or an addend, their ranks must agree and their input masks be all or none, and the device must bind them
- * (groupsInlineProducts). Layers after the group are not in the list.
+ * (McevalLowRankProductGroup: a decoder's q, k and v, or its gate and up, an encoder's query, key and value, on
+ * webgpu), else undefined: no member may have an addend, their biases, input masks and column factors must be all or
+ * none and their ranks agree, and the device must bind them (groupsInlineProducts). Layers after the group are not in
+ * the list.
  */
 function groupedProducts(
   x: Tensor2D,
@@ -158,14 +159,17 @@ function groupedProducts(
   const split = members[0]!.split;
   const factors = members[0]!.columnFactors;
   // A split layer's bias and residual are its rest's, not its dropped part's.
+  // Biases go into the group's dispatch (joined) beside neither column factors nor a normalized x.
+  const biased = !split && members[0]!.flatBias !== undefined;
+  if (biased && factors) return undefined;
   const joins = (m: GroupMember, l: number) =>
     m.split === split &&
-    (split || (m.flatBias === undefined && operands[l]!.addend === undefined)) &&
+    (split || ((m.flatBias !== undefined) === biased && operands[l]!.addend === undefined)) &&
     (m.dropout !== undefined) === masked &&
     m.columnFactors === factors &&
     operands[l]!.factor.shape[1] === rank;
   // A split layer's mask takes no workgroup tile: it is made as x is loaded.
-  const candidate = { rows: x.shape[0], inner: x.shape[1], rank, inputMask: masked && !split };
+  const candidate = { rows: x.shape[0], inner: x.shape[1], rank, inputMask: masked && !split, biased };
   const count = leadingGroup(members.length, (n) => {
     const group = members.slice(0, n);
     const columns = group.map((m) => m.weight.shape[1]);
@@ -178,7 +182,14 @@ function groupedProducts(
   const group = members.slice(0, count);
   const inputs = {
     x,
-    ...numberedInputs(group.map((m, l) => ({ w: m.weight, n: operands[l]!.factor, e: operands[l]!.b }))),
+    ...numberedInputs(
+      group.map((m, l) => ({
+        w: m.weight,
+        n: operands[l]!.factor,
+        e: operands[l]!.b,
+        bias: biased ? m.flatBias : undefined,
+      })),
+    ),
   };
   const attrs: GroupProductAttrs = {
     scales: group.map((m) => m.scaling),

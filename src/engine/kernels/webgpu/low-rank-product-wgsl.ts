@@ -398,6 +398,8 @@ export const maskUniforms = (inputMask: boolean, mask: boolean): string =>
 /** What a product adds or applies after its products: column factors, bias and addend, where the shape has them. */
 export interface LastTerms {
   readonly bias?: boolean | undefined;
+  /** The bias is a group's members' biases joined: this member's starts at the WGSL value `biasStart`. */
+  readonly joinedBias?: boolean | undefined;
   readonly addend: boolean;
   readonly columnFactors?: boolean | undefined;
 }
@@ -420,7 +422,8 @@ export function lastTerms(shape: LastTerms, value: string, factors?: FactorRow):
     const at = `${factors.rank} * columnCount + j`;
     scaled = `(${value}) * ${factors.vectorized ? `${factors.e(`(${at}) / 4`)}[j % 4]` : factors.e(at)}`;
   }
-  return `${scaled}${shape.bias ? ' + bias[j]' : ''}${shape.addend ? ' + addend[i * columnCount + j]' : ''}`;
+  const bias = shape.joinedBias ? ' + bias[biasStart + j]' : ' + bias[j]';
+  return `${scaled}${shape.bias ? bias : ''}${shape.addend ? ' + addend[i * columnCount + j]' : ''}`;
 }
 
 /**
@@ -587,10 +590,11 @@ const memberMaskFields = (layer: number, declare: string): string =>
  * Uniform fields of the group variant, after INLINE_UNIFORMS: each member's but the first's, then, with input masks,
  * every member's mask.
  */
-export function groupUniforms(members: number, inputMask: boolean): string {
+export function groupUniforms(members: number, inputMask: boolean, biased = false): string {
   const fields = [];
   for (let l = 1; l < members; l++) fields.push(`columnCount${l} : i32, firstTile${l} : i32, scale${l} : f32,`);
   if (inputMask) for (let l = 0; l < members; l++) fields.push(dropoutUniforms(memberName('inputDropout', l)));
+  if (biased) for (let l = 1; l < members; l++) fields.push(`biasStart${l} : i32,`);
   return fields.join(' ');
 }
 
@@ -702,7 +706,10 @@ ${writer('storeResult', 'result')}`,
  * workgroup takes once: on the H200 the group read its members' operands through a switch at every load instead
  * (memberSwitch, which the few-rows shader's stores still use) and ran at 2.2 TFLOP/s, where one layer's inline product
  * ran at 14.8. Uniforms: INLINE_UNIFORMS, then groupUniforms'. Each output is the same sums in the same order as the
- * member's own dispatch gives. No bias, output mask or addend. With `normalizedInput` (one layer or a group), x is
+ * member's own dispatch gives. No output mask or addend. With `bias`, the members' biases are joined in one binding
+ * `bias` (member l's from uniform biasStart_l on) and their t's written into one `down` (member l's from l · rows ·
+ * rank on), bound after the members' operands: a group of three with biases then binds 15 buffers where it would bind
+ * 19 (an encoder's query, key and value; not normalized). With `normalizedInput` (one layer or a group), x is
  * RMS-normalized as it is read: `normWeight` is bound after the operands, `normEps` is the last uniform, and no `down`
  * is bound or written.
  */
@@ -716,6 +723,9 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
   const writesDown = !shape.normalizedInput;
+  // A group's biases are joined in one binding (memberPlacement's biasStart), and so are its members' t's.
+  const joined = members > 1 && shape.bias;
+  const terms = { ...shape, joinedBias: joined };
   const left = leftOperand(shape, members === 1 ? 'uniforms.' : '');
   // Loads N′'s rows k0..k0+15, and the input mask's columns k0..k0+15 of the tile's rows as x's are loaded.
   const loads = (operands: InlineOperands) =>
@@ -763,7 +773,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              ${operands.storeResult('i * columnCount + j', lastTerms(shape, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}`;
+              ${operands.storeResult('i * columnCount + j', lastTerms(terms, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}`;
   const declarations = `
 const RANK = ${narrow.rank};
 const TILE_ROWS = ${tileRows};
@@ -782,7 +792,7 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
   // A group: each member's work written out with its own bindings, its branch taken once per workgroup.
   const memberMasks = narrow.inputMask || shape.inputMasked !== undefined;
   return `${opening(blocks, makes, declarations, memberChoice(members))}${shared}
-  ${memberBranches(members, (l) => `${memberPlacement(l, tileRows, memberMasks)}${body(memberOperands(l))}`)}
+  ${memberBranches(members, (l) => `${memberPlacement(l, tileRows, memberMasks, joined)}${body(memberOperands(l, joined))}`)}
 }
 `;
 }
@@ -808,24 +818,34 @@ const memberChoice = (members: number) => {
 const memberBranches = (members: number, branch: (l: number) => string) =>
   Array.from({ length: members }, (_, l) => `if (member == ${l}) {${branch(l)}\n  }`).join(' else ');
 
-/** Member l's tile placement: its first tile, width and scale, and its input mask's fields where it has one. */
-function memberPlacement(l: number, tile: number, inputMask: boolean): string {
+/**
+ * Member l's tile placement: its first tile, width and scale, its input mask's fields where it has one, and where its
+ * bias starts in the joined biases (`joined`).
+ */
+function memberPlacement(l: number, tile: number, inputMask: boolean, joined: boolean): string {
   const field = (name: string) => `uniforms.${memberName(name, l)}`;
   const mask = inputMask ? memberMaskFields(l, 'let ') : '';
+  const bias = joined ? `\n  let biasStart = ${l === 0 ? '0' : field('biasStart')};` : '';
   return `
   let firstTile = ${l === 0 ? '0' : field('firstTile')};
   let columnCount = ${field('columnCount')};
-  let scale = ${field('scale')};${mask}
+  let scale = ${field('scale')};${mask}${bias}
   let j0 = (i32(workgroupId.x) - firstTile) * ${tile};`;
 }
 
-/** Member l's bindings, read and written directly (memberName): its branch of a group. */
-const memberOperands = (l: number): InlineOperands => ({
+/**
+ * Member l's bindings, read and written directly (memberName): its branch of a group. With `joined` t's, its t is
+ * written into the one `down` from l · rows · rank on.
+ */
+const memberOperands = (l: number, joined: boolean): InlineOperands => ({
   w: reads(memberName('w', l)),
   n: reads(memberName('n', l)),
   e: reads(memberName('e', l)),
   inputMask: (at) => dropoutAt4('inputDropout', at, ''),
-  storeDown: (at, value) => `${memberName('down', l)}[${at}] = ${value};`,
+  storeDown: (at, value) =>
+    joined
+      ? `down[${l} * uniforms.rowCount * RANK + ${at}] = ${value};`
+      : `${memberName('down', l)}[${at}] = ${value};`,
   storeResult: (at, value) => `${memberName('result', l)}[${at}] = ${value};`,
   declarations: '',
   placement: '',

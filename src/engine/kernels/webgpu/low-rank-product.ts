@@ -15,7 +15,8 @@ import type { HashedDropout } from '../../dropout-bits.js';
 import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
 import { numberedMembers } from './numbered-members.js';
 import { environmentChoice } from '../../environment-choice.js';
-import { fewRowsColumnTiles, fewRowsDispatch, fewRowsShape } from './few-rows.js';
+import { fewRowsColumnTiles, fewRowsDispatch, fewRowsMost, fewRowsShape } from './few-rows.js';
+import { cutByCopies, joinedByCopies, joinsSetting } from './buffer-copies.js';
 import { FEW_ROWS_TILE, fewRowsProductCode } from './few-rows-product-wgsl.js';
 import {
   INLINE_MOST_RANK,
@@ -248,12 +249,13 @@ export function groupSetting(): 'auto' | 'never' {
 /**
  * Whether a group of `members` (two or more) is allowed (MCEVAL_WEBGPU_GROUPS) and fits the device's storage buffers:
  * the buffer the members share (x, or dx), then five per member (masks bind none) — or, with x normalized as it is
- * read, x and the norm weight, then four per member (no t is written).
+ * read, x and the norm weight, then four per member (no t is written); with biases, x, four per member (W, N, E and
+ * the output), the joined t's and the joined biases.
  */
-const groupBinds = (backend: WebGpuBackendLike, members: number, normalized = false) =>
+const groupBinds = (backend: WebGpuBackendLike, members: number, normalized = false, biased = false) =>
   groupSetting() === 'auto' &&
   members >= 2 &&
-  (normalized ? 2 + members * 4 : 1 + members * 5) <= storageBuffersPerShader(backend);
+  (normalized ? 2 + members * 4 : biased ? 3 + members * 4 : 1 + members * 5) <= storageBuffersPerShader(backend);
 
 /** A group of inline products that read the same x [rows, inner]: each member's width, their rank and input masks. */
 export interface GroupCandidate {
@@ -265,16 +267,22 @@ export interface GroupCandidate {
   readonly inputMask: boolean;
   /** x RMS-normalized as it is read (InlineCandidate's `normalized`). */
   readonly normalized?: boolean;
+  /** Every member has a bias (an encoder's query, key and value). */
+  readonly biased?: boolean;
 }
 
 /**
- * Whether the members' inline products (no bias, output mask or addend) run as one dispatch on this device (and
- * MCEVAL_WEBGPU_GROUPS allows): each would be formed inline on its own, and the group's storage buffers fit — x, then per member W, N, E, t and the
- * output. Three layers bind 16 (a decoder's q, k and v at Dawn's 16), with or without dropout.
+ * Whether the members' inline products (no output mask or addend; biases every member's or none) run as one dispatch
+ * on this device (and MCEVAL_WEBGPU_GROUPS allows): each would be formed inline on its own, and the group's storage
+ * buffers fit — x, then per member W, N, E, t and the output. Three layers bind 16 (a decoder's q, k and v at Dawn's
+ * 16), with or without dropout; with biases 15 (groupBinds), for products of more rows than the few-rows shader takes,
+ * while joins are buffer copies.
  */
 export function groupsInlineProducts(backend: WebGpuBackendLike, group: GroupCandidate): boolean {
-  const { rows, inner, columns, rank, inputMask, normalized } = group;
-  if (!groupBinds(backend, columns.length, normalized)) return false;
+  const { rows, inner, columns, rank, inputMask, normalized, biased = false } = group;
+  if (!groupBinds(backend, columns.length, normalized, biased)) return false;
+  // Biases and t's are joined and cut by buffer copies; the few-rows shader takes each biased layer on its own.
+  if (biased && (normalized === true || joinsSetting() !== 'copies' || rows <= fewRowsMost())) return false;
   return columns.every((width) =>
     inlinesNarrowProduct(backend, { rows, inner, columns: width, rank, inputMask, others: 0, normalized }),
   );
@@ -536,17 +544,23 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const x = named['x']!;
   const [rows, inner] = x.shape as [number, number];
   const members = numberedMembers(named, scales.length, ['w', 'n', 'e']);
+  const biases = members.map((_, l) => named[`bias${l}`]);
+  const biased = biases[0] !== undefined;
   const rank = members[0]!.n.shape[1]!;
   const inputMask = inputDropouts !== undefined;
   const dropped = inputMask && droppedInputs === true;
   const partlyMasked = inputDropouts !== undefined && inputDropouts.length !== scales.length;
   if (partlyMasked || members.some((m) => m.n.shape[1] !== rank || m.w.shape[0] !== inner))
     throw new Error(`${LOW_RANK_PRODUCT_GROUP}: members differ in rank or input width, or not every member has a mask`);
+  if (biases.some((bias) => (bias !== undefined) !== biased) || (biased && (normalized || factors)))
+    throw new Error(
+      `${LOW_RANK_PRODUCT_GROUP}: biases are every member's or none, and not with x normalized or factors`,
+    );
   members.forEach((m) => checkFactorRow(LOW_RANK_PRODUCT_GROUP, m.e, rank, false, factors));
   const blocks = productBlocks();
   const few = fewRowsShape(gpu, {
     rows,
-    unsupported: inputMask,
+    unsupported: inputMask || biased,
     bias: false,
     addend: false,
     normalizedInput: normalized,
@@ -557,7 +571,10 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const tile = few === undefined ? productTile(blocks) : FEW_ROWS_TILE;
   const columns = members.map((m) => m.w.shape[1]!);
   const { firstTiles, columnTiles } = membersSideBySide(columns, tile);
-  const downs = normalized ? [] : members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
+  // With biases, the members' biases are joined (buffer copies) and their t's written into one tensor, cut after.
+  const joined = biased ? joinedBiases(gpu, biases as TensorInfo[]) : undefined;
+  const joinedDowns = biased ? gpu.makeTensorInfo([members.length * rows * rank], 'float32') : undefined;
+  const downs = normalized || biased ? [] : members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
   const results = columns.slice(1).map((width) => gpu.makeTensorInfo([rows * width], 'float32'));
   const bindings = [
     bound('x', 0, x),
@@ -565,9 +582,10 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       bound('w', l, m.w),
       bound('n', l, m.n),
       bound('e', l, m.e),
-      ...(normalized ? [] : [bound('down', l, downs[l]!, WRITTEN)]),
+      ...(normalized || biased ? [] : [bound('down', l, downs[l]!, WRITTEN)]),
       ...(l === 0 ? [] : [bound('result', l, results[l - 1]!, WRITTEN)]),
     ]),
+    ...(biased ? [bound('down', 0, joinedDowns!, WRITTEN), bound('bias', 0, joined!.bias, { components: 1 })] : []),
     ...normalization.declarations.map((input, i) => ({ input, tensor: normalization.tensors[i]! })),
   ];
   const output = runShader(
@@ -575,12 +593,12 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       ...(few === undefined
         ? {
-            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized, factors, dropped].map(Number).join('')}`,
+            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized, factors, dropped, biased].map(Number).join('')}`,
             dispatch: [columnTiles, Math.ceil(rows / tile)] as const,
             code: () =>
               inlineLowRankProductCode(
                 {
-                  ...shapeOf(true, { transposeW: false, transposeE: false }, {}, blocks),
+                  ...shapeOf(true, { transposeW: false, transposeE: false }, { bias: joined?.bias }, blocks),
                   normalizedInput: normalized,
                   columnFactors: factors,
                   ...(dropped ? { inputMasked: 'kept' as const } : {}),
@@ -595,7 +613,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
             code: () => fewRowsProductCode(few),
           }),
       inputs: bindings.map(({ input }) => input),
-      uniforms: `${INLINE_UNIFORMS} ${groupUniforms(members.length, inputMask)}${normalization.uniforms}`,
+      uniforms: `${INLINE_UNIFORMS} ${groupUniforms(members.length, inputMask, biased)}${normalization.uniforms}`,
       workgroupSize: PRODUCT_WORKGROUP,
       outputSize: rows * columns[0]!,
     },
@@ -606,12 +624,37 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       float(1),
       ...columns.slice(1).flatMap((width, l) => [int(width), int(firstTiles[l + 1]!), float(scales[l + 1]!)]),
       ...dropoutUniformValues(...(inputDropouts ?? [])),
+      ...(joined?.starts.slice(1).map(int) ?? []),
       ...normalization.values,
     ],
   );
   const outputs = [output, ...results].map((info, l) => shaped(info, [rows, columns[l]!]));
-  return [...outputs, ...downs.map((down) => shaped(down, [rows, rank]))];
+  if (joined !== undefined) gpu.disposeData(joined.bias.dataId);
+  const written = joinedDowns === undefined ? downs : cutDowns(gpu, joinedDowns, members.length, rows, rank);
+  return [...outputs, ...written.map((down) => shaped(down, [rows, rank]))];
 };
+
+/** The members' biases as one tensor by buffer copies, and where each member's starts. */
+function joinedBiases(gpu: WebGpuBackendLike, biases: readonly TensorInfo[]): { bias: TensorInfo; starts: number[] } {
+  const starts: number[] = [];
+  let size = 0;
+  for (const bias of biases) {
+    starts.push(size);
+    size += bias.shape[0]!;
+  }
+  const bias = joinedByCopies(gpu, biases, 0, [size], true);
+  if (bias === undefined)
+    throw new Error(`${LOW_RANK_PRODUCT_GROUP}: the members' biases could not be joined by copies`);
+  return { bias, starts };
+}
+
+/** The members' t's, written one after another into `joined`, cut apart by buffer copies ([rows · rank] each). */
+function cutDowns(gpu: WebGpuBackendLike, joined: TensorInfo, members: number, rows: number, rank: number) {
+  const parts = cutByCopies(gpu, shaped(joined, [members, rows * rank]), 0);
+  if (parts === undefined) throw new Error(`${LOW_RANK_PRODUCT_GROUP}: the members' t's could not be cut by copies`);
+  gpu.disposeData(joined.dataId);
+  return parts;
+}
 
 /**
  * Attributes of the gradient group: each member's t scale (its update's scaling) and, for every member or none, the
