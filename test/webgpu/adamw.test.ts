@@ -5,7 +5,7 @@
  * in place, so both are read back between steps: a read leaves a host copy that tfjs would serve again, and the kernel
  * must drop it. A parameter whose buffer another tensor shares, or whose gradient is the parameter itself, must get a
  * new buffer instead. Agreement within 1e-6 relative (a GPU may fuse a multiply and an add that the ops round
- * separately).
+ * separately). Both with small parameters' gradients joined into one binding (buffer copies) and without.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,16 +13,16 @@ import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { dispatchesOf } from './dispatches.js';
 import { tf, type Tensor } from '../../src/engine/tf.js';
-import { adamwFixture, adamwMoments, adamwSteps } from '../helpers.js';
+import { adamwFixture, adamwMoments, adamwSteps, withEnv } from '../helpers.js';
 import { assertHeldUpdates } from '../adamw-hold.js';
 import { ADAMW_UPDATE } from '../../src/engine/kernels/adamw-update.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
   assert.equal(actual.length, expected.length, `${label}: length`);
-  const worst = Math.max(
-    ...Array.from(actual, (value, j) => Math.abs(value - expected[j]!) / Math.max(Math.abs(expected[j]!), 1e-3)),
-  );
+  let worst = 0;
+  for (let j = 0; j < actual.length; j++)
+    worst = Math.max(worst, Math.abs(actual[j]! - expected[j]!) / Math.max(Math.abs(expected[j]!), 1e-3));
   assert.ok(worst <= 1e-6, `${label}: relative difference ${worst}`);
 }
 
@@ -32,11 +32,19 @@ async function assertAllClose(actual: readonly Tensor[], expected: readonly Tens
   }
 }
 
-test('the webgpu AdamW kernel agrees with the tfjs ops, parameters and moments read back fresh', async () => {
+for (const joins of ['copies', 'shaders'])
+  test(`the webgpu AdamW kernel agrees with the tfjs ops, parameters and moments read back fresh (joins by ${joins})`, () =>
+    withEnv('MCEVAL_WEBGPU_JOINS', joins, agreesWithOps));
+
+/**
+ * Four steps of the kernel and of the ops; the last parameter is over JOINED_BELOW values, so it reads its own
+ * gradient beside the others' joined ones.
+ */
+async function agreesWithOps() {
   await initEngine('webgpu');
   assert.ok(tf.getKernel(ADAMW_UPDATE, 'webgpu'), 'the webgpu kernel is registered');
   const rng = new Rng(8);
-  const shapes = [[64, 8], [5], [8, 172], [300, 50]];
+  const shapes = [[64, 8], [5], [8, 172], [300, 50], [520, 512]];
   const initial = shapes.map((shape) => rng.normalArray(shape.reduce((a, b) => a * b, 1)));
   const fused = adamwFixture(shapes, initial, true);
   const composed = adamwFixture(shapes, initial, false);
@@ -56,13 +64,17 @@ test('the webgpu AdamW kernel agrees with the tfjs ops, parameters and moments r
     optimizer.dispose();
     variables.forEach((v) => v.dispose());
   });
-});
+}
 
-test('the webgpu AdamW kernel binds two buffers per parameter updated in place', async () => {
+for (const joins of ['copies', 'shaders'])
+  test(`the webgpu AdamW kernel binds ${joins === 'copies' ? 'one buffer per small parameter updated in place, their gradients joined' : 'two buffers per parameter updated in place'}`, () =>
+    withEnv('MCEVAL_WEBGPU_JOINS', joins, () => bindsPerParameter(joins === 'copies')));
+
+async function bindsPerParameter(joined: boolean) {
   await initEngine('webgpu');
   const bindable = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
-  // The banks, the clipping scale and two per parameter.
-  const perDispatch = Math.floor((bindable - 3) / 2);
+  // The banks, the clipping scale and the joined gradients, then one per parameter; or two per parameter.
+  const perDispatch = joined ? bindable - 4 : Math.floor((bindable - 3) / 2);
   const rng = new Rng(4);
   const shapes = Array.from({ length: perDispatch + 1 }, (_, i) => [16 + i, 8]);
   const initial = shapes.map((shape) => rng.normalArray(shape[0]! * shape[1]!));
@@ -77,7 +89,7 @@ test('the webgpu AdamW kernel binds two buffers per parameter updated in place',
   );
   [...gradients, scale, ...variables].forEach((t) => t.dispose());
   optimizer.dispose();
-});
+}
 
 test('a parameter whose buffer is shared, or that is its own gradient, gets a new buffer on webgpu', async () => {
   await initEngine('webgpu');
