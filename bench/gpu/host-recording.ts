@@ -7,12 +7,19 @@
  * ones; it reports the middle step's milliseconds, the dispatches a step and the last loss (the same bits under every
  * value, where a setting changes only how the host records). Prints JSON. Elsewhere than Linux the clock is wall time.
  *
+ * With `--pairs N` (two values), one adapter trains instead, and its steps alternate between the values in N pairs
+ * (the order swapped every pair), the setting applied before each step: it reports each value's middle milliseconds
+ * and the middle of the pairs' differences (first value's minus second's), which the driver threads' noise, moving
+ * a round's whole middle here by a third, disturbs far less. Settings read at reads (the bind groups', the saved
+ * tensors') and those read at each call can be paired; the losses differ step by step and are not reported.
+ *
  * Usage: bash scripts/with-software-webgpu.sh node dist/bench/gpu/host-recording.js [--model builtin:small]
- *   [--method lora|lora-dropout|dora|monteclora] [--batch 1] [--length 8] [--steps 40] [--rounds 4]
+ *   [--method lora|lora-dropout|dora|monteclora] [--batch 1] [--length 8] [--steps 40] [--rounds 4] [--pairs N]
  *   [--setting MCEVAL_WEBGPU_BIND_GROUPS=kept,new]
  */
 import { readFileSync } from 'node:fs';
 import { initEngine } from '../../src/engine/backends.js';
+import { applyReadTimeSettings } from '../../src/engine/read-settings.js';
 import { loadModel } from '../../src/models/load.js';
 import { withEnv } from '../../test/with-env.js';
 import { argument, middleTime } from '../options.js';
@@ -65,21 +72,58 @@ async function round(value: string) {
   });
 }
 
-const measured: ({ round: number } & Awaited<ReturnType<typeof round>>)[] = [];
-for (let r = 0; r < rounds!; r++)
-  for (const value of values.split(',')) measured.push({ round: r, ...(await round(value)) });
-const byValue = Object.fromEntries(
-  values.split(',').map((value) => {
-    const own = measured.filter((entry) => entry.value === value);
-    return [value, { hostMs: own.map((entry) => entry.hostMs), losses: [...new Set(own.map((entry) => entry.loss))] }];
-  }),
-);
+/** `pairs` pairs of steps of one adapter, alternating between the setting's two values (module comment). */
+async function paired(pairs: number) {
+  const [first, second] = values.split(',') as [string, string];
+  if (second === undefined || values.split(',').length !== 2) throw new Error('--pairs needs two values to pair');
+  const run = stepper(model, batch!, length!, 3, method);
+  try {
+    for (let warm = 0; warm < 3; warm++) await run.step();
+    const times: Record<string, number[]> = { [first]: [], [second]: [] };
+    const differences: number[] = [];
+    for (let pair = 0; pair < pairs; pair++) {
+      const taken: Record<string, number> = {};
+      for (const value of pair % 2 === 0 ? [first, second] : [second, first])
+        taken[value] = await withEnv(variable, value, async () => {
+          applyReadTimeSettings();
+          const started = clock.now();
+          const finished = run.step();
+          const ms = clock.now() - started;
+          await finished;
+          return ms;
+        });
+      times[first]!.push(taken[first]!);
+      times[second]!.push(taken[second]!);
+      differences.push(taken[first]! - taken[second]!);
+    }
+    return {
+      hostMs: { [first]: middleTime(times[first]!), [second]: middleTime(times[second]!) },
+      middleDifferenceMs: middleTime(differences),
+    };
+  } finally {
+    run.dispose();
+  }
+}
+
+/** The rounds (module comment): each value's rounds' middle milliseconds and losses, and every round. */
+async function byRounds() {
+  const measured: ({ round: number } & Awaited<ReturnType<typeof round>>)[] = [];
+  for (let r = 0; r < rounds!; r++)
+    for (const value of values.split(',')) measured.push({ round: r, ...(await round(value)) });
+  const byValue = Object.fromEntries(
+    values.split(',').map((value) => {
+      const own = measured.filter((entry) => entry.value === value);
+      const losses = [...new Set(own.map((entry) => entry.loss))];
+      return [value, { hostMs: own.map((entry) => entry.hostMs), losses }];
+    }),
+  );
+  return { steps, byValue, rounds: measured };
+}
+
+const pairs = Number(argument('pairs', '0'));
+const measured = pairs > 0 ? { pairs, ...(await paired(pairs)) } : await byRounds();
 console.log(
-  JSON.stringify(
-    { model: modelSpec, method, batch, length, steps, clock: clock.name, variable, byValue, rounds: measured },
-    null,
-    2,
-  ),
+  JSON.stringify({ model: modelSpec, method, batch, length, clock: clock.name, variable, ...measured }, null, 2),
 );
 model.dispose();
 process.exit(0);

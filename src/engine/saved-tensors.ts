@@ -2,12 +2,12 @@
  * Tensors kept for a backward pass, made without a kernel call. tfjs keeps every tensor a gradient needs (a kernel's
  * saved inputs and outputs, a custom gradient's `save`) as a clone made by the Identity kernel and recorded on the
  * tape: tfjs's whole path for an op — scope, kernel lookup, tape node, which the backward pass then walks past — for a
- * tensor that, on cpu and webgpu, only shares its input's data (their Identity adds a reference and returns the same
- * data). A LoRA step on stories260K made 352 such clones, a MonteCLoRA step 432: on webgpu, where the host's recording
- * is what a step waits on, about 1 ms of a 16 ms step here. On those two backends a saved tensor is now made as their
- * Identity makes it, without the call and its tape node; the node only matters to a gradient of a gradient, which
- * mceval never takes. wasm's Identity copies the data, so there tfjs's clone stays: a saved tensor that shared it could
- * see a later write into that data.
+ * tensor that only shares its input's data (Identity adds a reference and returns the same data on cpu and webgpu, and
+ * on wasm by mceval's own kernel: kernels/shared-identity.ts). A LoRA step on stories260K made 352 such clones, a
+ * MonteCLoRA step 432: on webgpu, where the host's recording is what a step waits on, about 1 ms of a 16 ms step here.
+ * On those backends a saved tensor is now made as their Identity makes it, without the call and its tape node; the
+ * node only matters to a gradient of a gradient, which mceval never takes. Elsewhere (tfjs-node) and for strings,
+ * tfjs's clone stays.
  *
  * MCEVAL_SAVED_TENSORS: `shared` (unset) or `cloned` (tfjs's, everywhere); read as the engine starts and at each read
  * on webgpu, as the bind groups' setting is, so that a benchmark can time both in one process.
@@ -15,11 +15,12 @@
 import type { DataId, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf, type Tensor } from './tf.js';
 import { environmentChoice } from './environment-choice.js';
+import { sharedOutput } from './kernels/backend-output.js';
 
 export const SAVED_TENSORS_SETTING = 'MCEVAL_SAVED_TENSORS';
 
 /** Backends whose Identity kernel shares its input's data (adds a reference) rather than copying it. */
-const SHARING_IDENTITY = new Set(['cpu', 'webgpu']);
+const SHARING_IDENTITY = new Set(['cpu', 'webgpu', 'wasm']);
 
 export function savedTensorsSetting(): 'shared' | 'cloned' {
   return environmentChoice(SAVED_TENSORS_SETTING, ['shared', 'cloned']);
@@ -30,10 +31,6 @@ let sharing = true;
 /** Reads the setting for the tensors saved from now on. */
 export function applySavedTensorsSetting(): void {
   sharing = savedTensorsSetting() === 'shared';
-}
-
-interface DataBackend {
-  incRef(dataId: DataId): void;
 }
 
 /** The parts of tfjs-core's engine a saved tensor is made with (its own clone, its state and tensor factory). */
@@ -57,8 +54,8 @@ export function shareSavedTensors(): void {
   // tfjs-core calls clone only to keep a tensor for a gradient (saveTensorsForBackwardMode, a custom gradient's save).
   engine.clone = (x: Tensor): Tensor => {
     const holder = engine.state.tensorInfo.get(x.dataId)?.backend;
-    if (!sharing || !SHARING_IDENTITY.has(engine.backendName) || holder !== engine.backend) return cloned(x);
-    (holder as DataBackend).incRef(x.dataId);
-    return engine.makeTensorFromTensorInfo({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, holder);
+    const shares = SHARING_IDENTITY.has(engine.backendName) && x.dtype !== 'string';
+    if (!sharing || !shares || holder !== engine.backend) return cloned(x);
+    return engine.makeTensorFromTensorInfo(sharedOutput(holder, x), holder);
   };
 }

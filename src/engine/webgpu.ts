@@ -18,14 +18,8 @@ import { boundPool, poolWindowSetting, type BoundedPool, type BufferPool, type P
 import { dawnAdapterKind, installDawnWait } from './dawn-wait.js';
 import { keepLayouts, type PipelineMaker } from './kept-layouts.js';
 import { skipRepeatedUniformWrites, type WritingQueue } from './kept-uniforms.js';
-import { applySavedTensorsSetting } from './saved-tensors.js';
-import {
-  applyBindGroupsSetting,
-  keepBindGroups,
-  orderFreeBuffers,
-  type BindGroupMaker,
-  type OrderedPool,
-} from './kept-bind-groups.js';
+import { applyReadTimeSettings } from './read-settings.js';
+import { keepBindGroups, orderFreeBuffers, type BindGroupMaker, type OrderedPool } from './kept-bind-groups.js';
 
 export interface WebGpuAdapterReport {
   readonly vendor: string;
@@ -308,8 +302,7 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
         return await super.read(dataId);
       } finally {
         this.pool.settle();
-        applyBindGroupsSetting();
-        applySavedTensorsSetting();
+        applyReadTimeSettings();
         throwIfDeviceFailed();
       }
     }

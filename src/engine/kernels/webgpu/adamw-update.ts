@@ -183,9 +183,12 @@ function updateTogether(
   const next = parameters.map((parameter) =>
     parameter.inPlace ? undefined : gpu.makeTensorInfo([parameter.size], 'float32'),
   );
-  // In place or new, each parameter's own gradient or the joined ones' (capitals).
+  // Per parameter: in place (i) or new (n), in capitals where its gradient is read from the joined ones.
   const layout = parameters
-    .map(({ inPlace, joined }) => (inPlace ? 'i' : 'n')[joined ? 'toUpperCase' : 'toLowerCase']())
+    .map(({ inPlace, joined }) => {
+      const letter = inPlace ? 'i' : 'n';
+      return joined ? letter.toUpperCase() : letter;
+    })
     .join('');
   let gradientAt = 0;
   const uniforms = parameters.flatMap((parameter) => {
