@@ -94,7 +94,7 @@ test('a cut into whole blocks is one copy per part, from consecutive offsets', (
   assert.deepEqual(fake.events.slice(0, 2), ['encoder', 'end pass']);
 });
 
-test('joins and cuts that are not of whole blocks, or that copies cannot take, record nothing', async () => {
+test('joins and cuts that are not of whole blocks, or that copies cannot take, record nothing (host values when asked)', async () => {
   const cases: [string, (fake: ReturnType<typeof fakeBackend>) => unknown, Parameters<typeof fakeBackend>[0]?][] = [
     ['rows before the axis', (f) => joinedByCopies(f.gpu, [f.tensor([2, 3]), f.tensor([2, 1])], 1, [2, 4])],
     ['a cut with rows before the axis', (f) => cutByCopies(f.gpu, f.tensor([2, 3]), 1)],
@@ -108,6 +108,10 @@ test('joins and cuts that are not of whole blocks, or that copies cannot take, r
     assert.equal(call(fake), undefined, name);
     assert.deepEqual(fake.events, [], name);
   }
+  // Asked to copy small host values as well (a group's biases), they are uploaded and copied.
+  const host = fakeBackend({ onHost: true });
+  assert.ok(joinedByCopies(host.gpu, [host.tensor([2]), host.tensor([2])], 0, [4], { hostValuesToo: true }));
+  assert.equal(host.events.filter((event) => event === 'copy').length, 2);
   const shaders = fakeBackend();
   const joined = await withEnv('MCEVAL_WEBGPU_JOINS', 'shaders', () =>
     joinedByCopies(shaders.gpu, [shaders.tensor([2]), shaders.tensor([2])], 0, [4]),

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { initEngine } from '../src/engine/backends.js';
 import { tf, type Scalar, type Tensor, type Variable } from '../src/engine/tf.js';
 import { withEnv } from './helpers.js';
-import { kernelCalls } from './kernel-calls.js';
+import { withKernelCalls } from './webgpu/dispatches.js';
 
 /**
  * Gradients of a loss whose ops save tensors three ways — a kernel's inputs (Multiply), its output (Exp), and a custom
@@ -29,7 +29,7 @@ async function gradients(backend: 'cpu' | 'wasm') {
       gradFunc: (dy: Tensor, [saved]: Tensor[]) => tf.mul(dy, tf.mul(3, tf.square(saved!))),
     };
   }) as never) as (t: Tensor) => Tensor;
-  const { value: grads, calls } = await kernelCalls('Identity', () =>
+  const { value: grads, calls } = await withKernelCalls('Identity', async () =>
     tf.variableGrads(() => tf.sum(cube(tf.exp(tf.mul(tf.matMul(x, w), 0.5)))) as Scalar, [x, w]),
   );
   const read = {

@@ -74,8 +74,9 @@ async function round(value: string) {
 
 /** `pairs` pairs of steps of one adapter, alternating between the setting's two values (module comment). */
 async function paired(pairs: number) {
-  const [first, second] = values.split(',') as [string, string];
-  if (second === undefined || values.split(',').length !== 2) throw new Error('--pairs needs two values to pair');
+  const pair = values.split(',');
+  if (pair.length !== 2) throw new Error('--pairs needs two values to pair');
+  const [first, second] = pair as [string, string];
   const run = stepper(model, batch!, length!, 3, method);
   try {
     for (let warm = 0; warm < 3; warm++) await run.step();

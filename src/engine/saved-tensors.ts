@@ -44,9 +44,11 @@ interface EngineInternals {
 
 const installed = new WeakSet<object>();
 
-/** Makes the engine keep saved tensors as the module comment says (once per engine; each call reads the setting). */
+/**
+ * Makes the engine keep saved tensors as the module comment says (once per engine), as the setting applied last asks
+ * (applySavedTensorsSetting, through engine/read-settings.ts).
+ */
 export function shareSavedTensors(): void {
-  applySavedTensorsSetting();
   const engine = tf.engine() as unknown as EngineInternals;
   if (installed.has(engine)) return;
   installed.add(engine);

@@ -10,7 +10,7 @@ import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
 import { stepper, type Method } from '../../bench/gpu/step-methods.js';
 import { withEnv } from '../helpers.js';
-import { kernelCalls } from '../kernel-calls.js';
+import { withKernelCalls } from './dispatches.js';
 
 async function steps(method: Method): Promise<{ losses: number[]; identities: number }> {
   await initEngine('webgpu');
@@ -19,7 +19,7 @@ async function steps(method: Method): Promise<{ losses: number[]; identities: nu
   const run = stepper(model, 2, 16, 3, method);
   try {
     const first = await run.step();
-    const { value, calls } = await kernelCalls('Identity', async () => [await run.step(), await run.step()]);
+    const { value, calls } = await withKernelCalls('Identity', async () => [await run.step(), await run.step()]);
     return { losses: [first, ...value], identities: calls / 2 };
   } finally {
     run.dispose();

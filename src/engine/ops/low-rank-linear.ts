@@ -158,10 +158,10 @@ function groupedProducts(
   // Layers split at their dropout read x through their masks in both products: all or none of a group.
   const split = members[0]!.split;
   const factors = members[0]!.columnFactors;
-  // A split layer's bias and residual are its rest's, not its dropped part's.
-  // Biases go into the group's dispatch (joined) beside neither column factors nor a normalized x.
+  // Biases go into the group's dispatch (joined), but not beside column factors.
   const biased = !split && members[0]!.flatBias !== undefined;
   if (biased && factors) return undefined;
+  // A split layer's bias and residual are its rest's, not its dropped part's.
   const joins = (m: GroupMember, l: number) =>
     m.split === split &&
     (split || ((m.flatBias !== undefined) === biased && operands[l]!.addend === undefined)) &&

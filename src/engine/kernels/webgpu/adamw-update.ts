@@ -152,7 +152,7 @@ function updateRun(
           joined.map(({ g, size }) => shaped(g, [size])),
           0,
           [total],
-          true,
+          { hostValuesToo: true },
         );
   if (gradients === undefined) {
     const own = run.map((parameter) => ({ ...parameter, joined: false }));
@@ -246,6 +246,7 @@ fn main() {
 const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const bound = inputsByBuffer(Object.values(inputs) as TensorInfo[]);
+  const joining = joinsSetting() === 'copies';
   const parameters = adamwParameters(attrs).map(({ coefficients: c, offset }, i): Parameter => {
     const [p, g] = [inputs[`p${i}`]!, inputs[`g${i}`]!];
     const size = sizeOf(p);
@@ -257,7 +258,7 @@ const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
         data: [value],
       })),
     ];
-    const joined = size < JOINED_BELOW && g.dtype === 'float32' && joinsSetting() === 'copies';
+    const joined = joining && size < JOINED_BELOW && g.dtype === 'float32';
     return { p, g, size, inPlace: writableInPlace(gpu, p, bound), joined, uniforms };
   });
   const [scale, hold] = [inputs['scale'], inputs['hold']];

@@ -99,23 +99,23 @@ function recordCopies(backend: WebGpuBackendLike, blocks: readonly Block[]): boo
 /**
  * `inputs` joined along `axis` (already non-negative) into one tensor of `outShape` by copies, where they can be: two
  * or more non-empty inputs of one copied type, each a contiguous block of the result (every axis of the result
- * before `axis` has size 1), not all of them small values on the host (which tfjs joins there; `uploaded` copies
- * those too, once uploaded). Undefined otherwise, or under MCEVAL_WEBGPU_JOINS=shaders: the caller's kernel joins
- * them.
+ * before `axis` has size 1), not all of them small values on the host (which tfjs joins there; `hostValuesToo`
+ * uploads and copies those as well). Undefined otherwise, or under MCEVAL_WEBGPU_JOINS=shaders: the caller's kernel
+ * joins them.
  */
 export function joinedByCopies(
   backend: WebGpuBackendLike,
   inputs: readonly TensorInfo[],
   axis: number,
   outShape: readonly number[],
-  uploaded = false,
+  { hostValuesToo = false } = {},
 ): TensorInfo | undefined {
   const dtype = inputs[0]?.dtype;
   if (joinsSetting() !== 'copies' || dtype === undefined || !COPIED_TYPES.has(dtype)) return undefined;
   if (inputs.some((input) => input.dtype !== dtype) || valuesOf(outShape.slice(0, axis)) !== 1) return undefined;
   const filled = inputs.filter((input) => valuesOf(input.shape) > 0);
   // tfjs joins small tensors whose values are all on the host there, with no upload.
-  if (filled.length < 2 || (!uploaded && (backend as unknown as HandingOff).shouldExecuteOnCPU(filled)))
+  if (filled.length < 2 || (!hostValuesToo && (backend as unknown as HandingOff).shouldExecuteOnCPU(filled)))
     return undefined;
   const out = backend.makeTensorInfo([...outShape], dtype as 'float32' | 'int32');
   let toByte = 0;

@@ -642,7 +642,7 @@ function joinedBiases(gpu: WebGpuBackendLike, biases: readonly TensorInfo[]): { 
     starts.push(size);
     size += bias.shape[0]!;
   }
-  const bias = joinedByCopies(gpu, biases, 0, [size], true);
+  const bias = joinedByCopies(gpu, biases, 0, [size], { hostValuesToo: true });
   if (bias === undefined)
     throw new Error(`${LOW_RANK_PRODUCT_GROUP}: the members' biases could not be joined by copies`);
   return { bias, starts };
