@@ -1,7 +1,8 @@
 /**
  * Tensors saved for a backward pass on webgpu (engine/saved-tensors.ts): LoRA (with the presets' dropout) and
  * MonteCLoRA training steps have the same losses, bit for bit, with saved tensors shared as with tfjs's clones, make
- * none of those clones' Identity calls, and leave no tensor behind.
+ * none of those clones' Identity calls, and leave no tensor behind. Upstream gradients passed on to an input (a
+ * residual's, MonteCLoRA's A from A′) are no Identity calls either (engine/ops/multi-output.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { stepper, type Method } from '../../bench/gpu/step-methods.js';
 import { withEnv } from '../helpers.js';
 import { withKernelCalls } from './dispatches.js';
 
-async function steps(method: Method): Promise<{ losses: number[]; identities: number }> {
+async function steps(method: Method): Promise<{ losses: number[]; identities: number; layers: number }> {
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const { model } = loadModel('builtin:tiny');
@@ -20,7 +21,7 @@ async function steps(method: Method): Promise<{ losses: number[]; identities: nu
   try {
     const first = await run.step();
     const { value, calls } = await withKernelCalls('Identity', async () => [await run.step(), await run.step()]);
-    return { losses: [first, ...value], identities: calls / 2 };
+    return { losses: [first, ...value], identities: calls / 2, layers: model.config.numHiddenLayers };
   } finally {
     run.dispose();
     model.dispose();
@@ -35,4 +36,11 @@ for (const method of ['lora-dropout', 'monteclora'] as const)
     assert.deepEqual(shared.losses, cloned.losses);
     // builtin:tiny's step saves over a hundred tensors; the Identity calls left are the ops' own tf.clone.
     assert.ok(cloned.identities - shared.identities >= 100, `${cloned.identities} → ${shared.identities}`);
+  });
+
+for (const method of ['lora-dropout', 'monteclora'] as const)
+  test(`a ${method} step's only Identity calls are its RMS norms' passed residual streams`, async () => {
+    const { identities, layers } = await steps(method);
+    // Each layer's two norms pass their input on as a second output (rms-norm.ts); every gradient is passed on.
+    assert.equal(identities, 2 * layers);
   });

@@ -70,11 +70,8 @@ export function frozenLinearPlus(x: Tensor, w: Tensor2D, residual: Tensor): Tens
     save([w]);
     return {
       value: productPlus(input, w, addend),
-      // The residual's gradient is its own tensor (a clone shares the buffer): tfjs accumulates each input's apart.
-      gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => [
-        productTransposedRight(dy, saved[0] as Tensor2D),
-        tf.clone(dy),
-      ]),
+      // The residual's gradient is the output's, passed on (ops/multi-output.ts says why no clone).
+      gradFunc: tidyGradient((dy: Tensor2D, saved: Tensor[]) => [productTransposedRight(dy, saved[0] as Tensor2D), dy]),
     };
   }) as unknown as CustomGradientFunc) as (input: Tensor2D, addend: Tensor2D) => Tensor2D;
   return restore(op(flatten(x), tf.reshape(residual, [-1, w.shape[1]]) as Tensor2D), x);

@@ -519,15 +519,14 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
       // Every layer's weight gradients at once: on webgpu two dispatches for as many layers as one shader binds.
       layersWeightGradients(xs, operands).forEach(([dA, dB], l) => {
         const part = parts[l]!;
-        // A perturbation added to A receives A's gradient, and the residual the output's: each its own tensor, since
-        // tfjs accumulates each input's separately (a clone shares the buffer).
-        // A split layer's residual is in its rest.
+        // A perturbation added to A receives A's gradient, as a clone (one tensor for two inputs; multi-output.ts),
+        // and the residual the output's, passed on. A split layer's residual is in its rest.
         const residualGradient = dys[part.split ? part.restAt : l]!;
         grads[l] = [
           dA,
           dB,
           ...(part.perturbed ? [tf.clone(dA)] : []),
-          ...(part.added ? [tf.clone(residualGradient)] : []),
+          ...(part.added ? [residualGradient] : []),
         ];
       });
       return [dx!, ...grads.flat()];

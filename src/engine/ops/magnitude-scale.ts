@@ -54,8 +54,8 @@ export function magnitudeScaled(z: Tensor, scale: MagnitudeScale, offset: number
             tf.mul(dy, factorOf(m!, n!, offset)),
             tf.div(tf.reshape(tf.sum(tf.mul(dy, x!), [...Array(dy.rank - 1).keys()]), m!.shape), n!),
           ];
-      // The addend's gradient is its own tensor: tfjs accumulates each input's separately (a clone shares the buffer).
-      return plus === undefined ? [dz!, dm!] : [dz!, dm!, tf.clone(dy)];
+      // The addend's gradient is the output's, passed on (ops/multi-output.ts says why no clone).
+      return plus === undefined ? [dz!, dm!] : [dz!, dm!, dy];
     };
     return { value, gradFunc };
   }) as unknown as CustomGradientFunc) as (...inputs: Tensor[]) => Tensor;

@@ -21,7 +21,13 @@ interface EngineWithKernelFunc {
 export interface MultiOutputOp {
   /** The outputs, made from the inputs (read them on the host if need be); `save` keeps tensors for the backward. */
   forward(inputs: readonly Tensor[], save: GradSaveFunc): Tensor[];
-  /** One gradient per input, shaped like it, from the upstream gradient of every output (in output order). */
+  /**
+   * One gradient per input, shaped like it, from the upstream gradient of every output (in output order). An upstream
+   * gradient may be returned as it is for one input (a residual's, a sum's term's): tfjs's tape reads an output's
+   * gradient only for its op's backward and disposes an input's when it adds another to it, so the tensor passed on
+   * has one holder left. Returned for two inputs, one of them must be a clone (an Identity call): the sum formed for
+   * either would dispose the other's.
+   */
   backward(dys: readonly Tensor[], saved: readonly Tensor[]): Tensor[];
 }
 

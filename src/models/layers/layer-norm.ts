@@ -115,7 +115,7 @@ function kernelLayerNorm({ x, weight, bias, eps, residual, residualDropout }: No
       const plus: NamedTensorMap = passing ? { dyPlus: dyPlus! } : {};
       const written = run(LAYER_NORM_GRAD, { ...named(terms), stats, w, dy: dy!, ...plus });
       const [dx, dResidual] = Array.isArray(written) ? written : [written];
-      // Its own tensor for each term (tfjs's Identity shares the buffer): tfjs disposes a gradient it adds to.
+      // A tensor for each term: one of them a clone (engine/ops/multi-output.ts).
       const gradients = terms.length === 1 ? [dx!] : [dx!, dResidual ?? tf.clone(dx!)];
       if (!trainable) return gradients;
       const upstream = passing ? tf.add(dy!, dyPlus!) : dy!;

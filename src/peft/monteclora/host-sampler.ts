@@ -371,11 +371,11 @@ export function hostGroupDraw(
           shape,
         ),
       );
-      // A's gradient is A + P's.
+      // A's gradient is A + P's, passed on (engine/ops/multi-output.ts says why no clone).
       return [
         tf.tensor2d(concatenated(grads.map((g) => g.s)), [L, r]),
         tf.tensor2d(concatenated(grads.map((g) => g.p)), [L, N]),
-        ...dys.slice(0, L).map((dy) => tf.clone(dy)),
+        ...dys.slice(0, L),
       ];
     },
   });

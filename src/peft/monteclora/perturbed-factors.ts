@@ -95,8 +95,8 @@ export function perturbedFactors(
         { ...numbered('dSums', dSums), weights: weights!, columnScale: columnScale! },
         attrs,
       );
-      // Each A's gradient is its upstream one: its own tensor (tfjs accumulates each input's separately).
-      return [...dys.map((d) => tf.clone(d)), dWeights!, dScale!];
+      // Each A's gradient is its A′'s upstream one, passed on (ops/multi-output.ts says why no clone).
+      return [...dys, dWeights!, dScale!];
     },
   });
   const sums = members.map((width, w) => outputs.slice(firsts[w], firsts[w]! + width.length));
