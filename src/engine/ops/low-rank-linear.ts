@@ -305,7 +305,11 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
   if (layers.some(({ update }) => splitsAtDropout(update) && update.dropout === undefined))
     throw new Error('lowRankLinears: a layer split at its dropout has none');
   const inFeatures = x.shape[x.shape.length - 1]!;
-  const flat = (t: Tensor, width: number) => tf.reshape(t, [-1, width]) as Tensor2D;
+  // The op takes x and the residuals in their shapes and gives its outputs in theirs, flattened and restored inside
+  // it: reshapes there are not recorded on the tape (which costs a taped reshape each way, and its gradient's, a call).
+  const flat = (t: Tensor, width: number) =>
+    (t.rank === 2 && t.shape[1] === width ? t : tf.reshape(t, [-1, width])) as Tensor2D;
+  const leading = x.shape.slice(0, -1);
   // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).
   const fused = hasKernel(LOW_RANK_PRODUCT);
   // On webgpu the kernels make a dropout's mask from its hash; elsewhere it is made here, once.
@@ -328,10 +332,11 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
       update.a,
       update.b,
       ...(update.perturbation === undefined ? [] : [update.perturbation]),
-      ...(residual === undefined ? [] : [flat(residual, weight.shape[1])]),
+      ...(residual === undefined ? [] : [residual]),
     ],
     perturbed: update.perturbation !== undefined,
     added: residual !== undefined,
+    residualShape: residual?.shape,
   }));
   type Part = (typeof parts)[number];
   // [x·W + b + s·down·B (+ addend), down] with down = (m ⊙ x)·A′ by a dispatch of its own: one fused product, or
@@ -410,7 +415,6 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
     );
     return [value, down] as const;
   };
-  const input = flat(x, inFeatures);
   // Per layer, what its backward pass reads: A′ (A plus its perturbation), B, down, W and a mask made already (saved,
   // so that they outlive any scope the forward pass ran in), from this offset in the saved list.
   const madeMask = (part: Part) =>
@@ -418,15 +422,16 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
   const savedAt = parts.map(
     (_, l) => 1 + parts.slice(0, l).reduce((n, part) => n + 4 + Number(madeMask(part) !== undefined), 0),
   );
-  const outputs = runMultiOutputOp([input, ...parts.flatMap((part) => part.inputs)], {
-    forward: ([xs, ...rest], save) => {
+  return runMultiOutputOp([x, ...parts.flatMap((part) => part.inputs)], {
+    forward: ([input, ...rest], save) => {
+      const xs = flat(input!, inFeatures);
       let at = 0;
       const operands = parts.map((part) => {
         const [a, b, ...optional] = rest.slice(at, (at += part.inputs.length)) as Tensor2D[];
         const perturbation = part.perturbed ? optional.shift() : undefined;
-        const addend = part.added ? optional.shift() : undefined;
+        const residual = part.added ? optional.shift() : undefined;
         const factor = perturbation === undefined ? a! : (tf.add(a!, perturbation) as Tensor2D);
-        return { factor, b: b!, addend };
+        return { factor, b: b!, addend: residual === undefined ? undefined : flat(residual, part.weight.shape[1]) };
       });
       const grouped = groupedProducts(xs as Tensor2D, parts, operands);
       const values: Tensor[] = [];
@@ -462,9 +467,10 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         saved.push(factor, b, down, part.weight, ...(mask === undefined ? [] : [mask]));
       });
       save(saved);
-      return [...values, ...rests];
+      return [...values, ...rests].map((y) => tf.reshape(y, [...leading, y.shape[1]!]));
     },
-    backward: (dys, saved) => {
+    backward: (shapedDys, saved) => {
+      const dys = shapedDys.map((dy) => flat(dy, dy.shape[dy.rank - 1]!));
       // withColumnScales gives factored Bs only off the tape.
       if (parts.some((part) => part.columnFactors)) throw new Error('lowRankLinears: column factors have no gradient');
       const xs = saved[0] as Tensor2D;
@@ -521,7 +527,11 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         const part = parts[l]!;
         // A perturbation added to A receives A's gradient, as a clone (one tensor for two inputs; multi-output.ts),
         // and the residual the output's, passed on. A split layer's residual is in its rest.
-        const residualGradient = dys[part.split ? part.restAt : l]!;
+        const upstream = shapedDys[part.split ? part.restAt : l]!;
+        const residualGradient =
+          part.residualShape === undefined || tf.util.arraysEqual(upstream.shape, part.residualShape)
+            ? upstream
+            : tf.reshape(upstream, part.residualShape);
         grads[l] = [
           dA,
           dB,
@@ -529,8 +539,7 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
           ...(part.added ? [residualGradient] : []),
         ];
       });
-      return [dx!, ...grads.flat()];
+      return [tf.reshape(dx!, x.shape), ...grads.flat()];
     },
   });
-  return outputs.map((y) => tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]!]));
 }
