@@ -13,8 +13,13 @@
  * a round's whole middle here by a third, disturbs far less. Settings read at reads (the bind groups', the saved
  * tensors') and those read at each call can be paired; the losses differ step by step and are not reported.
  *
+ * With `--pairs N` and two methods (`--method lora,monteclora`), two copies of the model train one adapter each, their
+ * steps alternating in N pairs (the order swapped every pair): each method's middle milliseconds and dispatches a
+ * step, and the middle of the pairs' ratios (second method's over the first's) — a ratio of methods that rounds in
+ * separate processes, a third apart here from the driver threads' noise, cannot give.
+ *
  * Usage: bash scripts/with-software-webgpu.sh node dist/bench/gpu/host-recording.js [--model builtin:small]
- *   [--method lora|lora-dropout|dora|monteclora] [--batch 1] [--length 8] [--steps 40] [--rounds 4] [--pairs N]
+ *   [--method lora|lora-dropout|dora|monteclora|A,B] [--batch 1] [--length 8] [--steps 40] [--rounds 4] [--pairs N]
  *   [--setting MCEVAL_WEBGPU_BIND_GROUPS=kept,new]
  */
 import { readFileSync } from 'node:fs';
@@ -39,7 +44,8 @@ const clock = (() => {
 })();
 
 const modelSpec = argument('model', 'builtin:small');
-const method = argument('method', 'lora') as Method;
+const methods = argument('method', 'lora').split(',') as Method[];
+const method = methods[0]!;
 const [batch, length, steps, rounds] = ['batch', 'length', 'steps', 'rounds'].map((name, i) =>
   Number(argument(name, ['1', '8', '40', '4'][i]!)),
 );
@@ -106,6 +112,47 @@ async function paired(pairs: number) {
   }
 }
 
+/** `pairs` pairs of steps, one of each method on its own copy of the model, alternating (module comment). */
+async function methodPairs(pairs: number) {
+  const [first, second] = methods as [Method, Method];
+  const copy = loadModel(modelSpec).model;
+  const runs = {
+    [first]: stepper(model, batch!, length!, 3, first),
+    [second]: stepper(copy, batch!, length!, 3, second),
+  };
+  try {
+    const counts: Record<string, number> = {};
+    for (const [name, run] of Object.entries(runs)) {
+      for (let warm = 0; warm < 3; warm++) await run.step();
+      const counted = dispatches();
+      await run.step();
+      counts[name] = counted();
+    }
+    const times: Record<string, number[]> = { [first]: [], [second]: [] };
+    const ratios: number[] = [];
+    for (let pair = 0; pair < pairs; pair++) {
+      const taken: Record<string, number> = {};
+      for (const name of pair % 2 === 0 ? [first, second] : [second, first]) {
+        const started = clock.now();
+        const finished = runs[name]!.step();
+        taken[name] = clock.now() - started;
+        await finished;
+      }
+      times[first]!.push(taken[first]!);
+      times[second]!.push(taken[second]!);
+      ratios.push(taken[second]! / taken[first]!);
+    }
+    return {
+      hostMs: { [first]: middleTime(times[first]!), [second]: middleTime(times[second]!) },
+      dispatchesPerStep: counts,
+      middleRatio: middleTime(ratios),
+    };
+  } finally {
+    Object.values(runs).forEach((run) => run.dispose());
+    copy.dispose();
+  }
+}
+
 /** The rounds (module comment): each value's rounds' middle milliseconds and losses, and every round. */
 async function byRounds() {
   const measured: ({ round: number } & Awaited<ReturnType<typeof round>>)[] = [];
@@ -122,9 +169,16 @@ async function byRounds() {
 }
 
 const pairs = Number(argument('pairs', '0'));
-const measured = pairs > 0 ? { pairs, ...(await paired(pairs)) } : await byRounds();
+if (methods.length > 2 || (methods.length === 2 && pairs === 0))
+  throw new Error('--method takes two methods only with --pairs N, which pairs their steps');
+const measured =
+  pairs === 0 ? await byRounds() : { pairs, ...(await (methods.length === 2 ? methodPairs(pairs) : paired(pairs))) };
 console.log(
-  JSON.stringify({ model: modelSpec, method, batch, length, clock: clock.name, variable, ...measured }, null, 2),
+  JSON.stringify(
+    { model: modelSpec, method: methods.join(','), batch, length, clock: clock.name, variable, ...measured },
+    null,
+    2,
+  ),
 );
 model.dispose();
 process.exit(0);

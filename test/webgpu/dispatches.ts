@@ -3,6 +3,7 @@
  * call takes or that a kernel ran.
  */
 import { tf } from '../../src/engine/tf.js';
+import { tapeRecording } from '../../src/engine/ops/tape-recording.js';
 
 interface Recording {
   recordAndSubmit(program: { shaderKey?: string }, ...rest: unknown[]): unknown;
@@ -54,19 +55,27 @@ function countDispatches(matches: (shaderKey: string) => boolean): { count(): nu
   };
 }
 
-/** `body`'s value and how many times it ran the kernel `kernelName` (through tfjs's engine: op calls, not dispatches). */
+/**
+ * `body`'s value and how many times it ran the kernel `kernelName` (through tfjs's engine: op calls, not dispatches);
+ * `tapedOnly` as withKernelCallCounts'.
+ */
 export async function withKernelCalls<T>(
   kernelName: string,
   body: () => Promise<T>,
+  options: { tapedOnly?: boolean } = {},
 ): Promise<{ value: T; calls: number }> {
-  const { value, calls } = await withKernelCallCounts([kernelName], body);
+  const { value, calls } = await withKernelCallCounts([kernelName], body, options);
   return { value, calls: calls[kernelName]! };
 }
 
-/** `body`'s value and how many times it ran each of the kernels `kernelNames`. */
+/**
+ * `body`'s value and how many times it ran each of the kernels `kernelNames`; with `tapedOnly`, the calls recorded on
+ * a gradient tape only (engine/ops/tape-recording.ts), each of which tfjs's backward pass answers with calls of its own.
+ */
 export async function withKernelCallCounts<T>(
   kernelNames: readonly string[],
   body: () => Promise<T>,
+  { tapedOnly = false }: { tapedOnly?: boolean } = {},
 ): Promise<{ value: T; calls: Record<string, number> }> {
   const engine = tf.engine();
   const runKernel = engine.runKernel.bind(engine);
@@ -75,7 +84,7 @@ export async function withKernelCallCounts<T>(
     name: string,
     ...rest: Parameters<typeof runKernel> extends [string, ...infer R] ? R : never
   ) => {
-    if (name in calls) calls[name]!++;
+    if (name in calls && (!tapedOnly || tapeRecording())) calls[name]!++;
     return runKernel(name, ...rest);
   }) as typeof engine.runKernel;
   try {

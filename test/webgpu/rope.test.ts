@@ -2,7 +2,8 @@
  * RoPE by the webgpu kernel (engine/kernels/webgpu/rope.ts, through models/layers/rope.ts) against the same layer on
  * wasm (tfjs ops, the rotation as a matrix product): output and input gradient for [batch, length, heads, headDim]
  * at positions that do not start at 0 (a cache's continuation), head sizes 8 and 64; and a layer's queries and keys
- * rotated together (applyRopePair: one dispatch each way on webgpu). Within 1e-5 of the largest value.
+ * rotated together (applyRopePair: one dispatch each way on webgpu), by heads or as [batch, length, heads·headDim]
+ * (the heads cut inside the op, no reshape on the tape). Within 1e-5 of the largest value.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { tf, type Tensor } from '../../src/engine/tf.js';
 import { applyRope, applyRopePair, ropeInverseFrequencies, ropeTables } from '../../src/models/layers/rope.js';
 import { ROPE } from '../../src/engine/kernels/webgpu/rope.js';
 import { assertAgree } from './agreement.js';
+import { withKernelCalls } from './dispatches.js';
 
 async function run(backend: 'wasm' | 'webgpu', headDim: number): Promise<number[][]> {
   await initEngine(backend);
@@ -40,7 +42,7 @@ for (const headDim of [8, 64]) {
 }
 
 /** A layer's queries and keys (four query heads, two key heads) rotated together, and their gradients. */
-async function runPair(backend: 'wasm' | 'webgpu', headDim: number): Promise<number[][]> {
+async function runPair(backend: 'wasm' | 'webgpu', headDim: number, byHeads = true): Promise<number[][]> {
   await initEngine(backend);
   const before = tf.memory().numTensors;
   const [batch, length] = [2, 5];
@@ -48,7 +50,10 @@ async function runPair(backend: 'wasm' | 'webgpu', headDim: number): Promise<num
   const positions = Int32Array.from({ length: batch * length }, (_, i) => 3 * (i >= length ? 1 : 0) + (i % length));
   const tables = ropeTables(positions, batch, length, ropeInverseFrequencies(headDim, 10000));
   const [q, k, dq, dk] = [4, 2, 4, 2].map((heads) =>
-    tf.tensor4d(rng.normalArray(batch * length * heads * headDim), [batch, length, heads, headDim]),
+    tf.tensor(
+      rng.normalArray(batch * length * heads * headDim),
+      byHeads ? [batch, length, heads, headDim] : [batch, length, heads * headDim],
+    ),
   ) as [Tensor, Tensor, Tensor, Tensor];
   const loss = (qi: Tensor, ki: Tensor) => {
     const [rq, rk] = applyRopePair(qi, ki, tables);
@@ -56,6 +61,7 @@ async function runPair(backend: 'wasm' | 'webgpu', headDim: number): Promise<num
   };
   const { value, grads } = tf.valueAndGrads(loss)([q, k]);
   const out = tf.tidy(() => applyRopePair(q, k, tables));
+  [...out, ...grads].forEach((t, i) => assert.deepEqual(t.shape, [q, k][i % 2]!.shape));
   const arrays = await Promise.all([...out, ...grads].map(async (t) => Array.from(await t.data())));
   tf.dispose([q, k, dq, dk, value, ...out, ...grads, tables.cos, tables.sin, tables.rotation]);
   assert.equal(tf.memory().numTensors, before);
@@ -69,3 +75,12 @@ for (const headDim of [8, 64]) {
     ['q', 'k', 'dq', 'dk'].forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 1e-5));
   });
 }
+
+test('webgpu RoPE of queries and keys given as [batch, length, heads·headDim]: the same bits, no reshape taped', async () => {
+  const byHeads = await runPair('webgpu', 8);
+  const { value: flat, calls } = await withKernelCalls('Reshape', () => runPair('webgpu', 8, false), {
+    tapedOnly: true,
+  });
+  ['q', 'k', 'dq', 'dk'].forEach((label, i) => assert.deepEqual(flat[i], byHeads[i], label));
+  assert.equal(calls, 0);
+});

@@ -114,14 +114,32 @@ export function applyRope(x: Tensor, tables: RopeTables): Tensor {
   return rotate(x);
 }
 
+/** x as [batch, length, heads, headDim]: itself where it is so already, else [batch, length, heads·headDim] cut. */
+function byHeads(x: Tensor, headDim: number): Tensor {
+  return x.rank === 4 ? x : tf.reshape(x, [...x.shape.slice(0, -1), x.shape.at(-1)! / headDim, headDim]);
+}
+
+/** y in `like`'s shape (the same values by heads or not). */
+const shapedLike = (y: Tensor, like: Tensor) => (y.rank === like.rank ? y : tf.reshape(y, like.shape));
+
 /**
- * applyRope of a layer's queries and keys ([batch, length, heads, headDim] each, their own head counts). On webgpu one
- * dispatch rotates both and one their gradients; elsewhere each is applyRope's.
+ * applyRope of a layer's queries and keys (their own head counts), each given and returned as [batch, length, heads,
+ * headDim] or [batch, length, heads·headDim]. On webgpu one dispatch rotates both and one their gradients, the heads
+ * cut inside the op, where reshapes are not recorded on the tape (a decoder layer's attention took four taped
+ * reshapes); elsewhere each is applyRope's.
  */
 export function applyRopePair(q: Tensor, k: Tensor, tables: RopeTables): [Tensor, Tensor] {
-  if (!hasKernel(ROPE)) return [applyRope(q, tables), applyRope(k, tables)];
-  const both = (a: Tensor, b: Tensor, cos: Tensor, sin: Tensor, backward: boolean) =>
-    tf.engine().runKernel(ROPE, { x: a, x2: b, cos, sin }, { backward } as unknown as NamedAttrMap) as Tensor[];
+  const headDim = tables.cos.shape.at(-1)!;
+  if (!hasKernel(ROPE))
+    return [
+      shapedLike(applyRope(byHeads(q, headDim), tables), q),
+      shapedLike(applyRope(byHeads(k, headDim), tables), k),
+    ];
+  const both = (a: Tensor, b: Tensor, cos: Tensor, sin: Tensor, backward: boolean) => {
+    const inputs = { x: byHeads(a, headDim), x2: byHeads(b, headDim), cos, sin };
+    const [ra, rb] = tf.engine().runKernel(ROPE, inputs, { backward } as unknown as NamedAttrMap) as Tensor[];
+    return [shapedLike(ra!, a), shapedLike(rb!, b)];
+  };
   return runMultiOutputOp([q, k], {
     forward([qIn, kIn], save) {
       save([tables.cos, tables.sin]);
@@ -161,8 +179,9 @@ export function heldPositions(t: Tensor3D, positions: number): Tensor3D {
 }
 
 /**
- * A layer's queries and keys rotated ([batch, length, heads, headDim] each in, `q` out) and its KV cache: `past`
- * extended by the new keys, rotated, and values ([batch, length, heads·headDim]), or these alone without a past.
+ * A layer's queries and keys rotated (each [batch, length, heads, headDim] or [batch, length, heads·headDim] in, `q`
+ * out in its shape) and its KV cache: `past` extended by the new keys, rotated, and values ([batch, length,
+ * heads·headDim]), or these alone without a past.
  *
  * Decoding off the tape on webgpu (McevalRopeAppend, engine/kernels/webgpu/rope-append.ts) makes the cache with room
  * for `capacity` positions and writes each later step's keys and values into it, where they fit and nothing else holds
@@ -179,10 +198,11 @@ export function rotateIntoCache(
   capacity = 0,
 ): { q: Tensor; cache: KeysAndValues } {
   const length = k.shape[1]!;
+  const headDim = tables.cos.shape.at(-1)!;
   const held = past?.length ?? 0;
   if (!cachesKeepRoom() || (past === undefined && capacity === 0)) {
     const [rotatedQ, rotatedK] = applyRopePair(q, k, tables);
-    const keys = tf.reshape(rotatedK, v.shape) as Tensor3D;
+    const keys = shapedLike(rotatedK, v) as Tensor3D;
     if (past === undefined) return { q: rotatedQ, cache: { keys, values: v } };
     const cache = {
       keys: tf.concat([heldPositions(past.keys, held), keys], 1) as Tensor3D,
@@ -194,15 +214,15 @@ export function rotateIntoCache(
   const room = past !== undefined && past.keys.shape[1] >= held + length ? past.keys.shape[1] : 0;
   const attrs: RopeAppendAttrs = { past: held, capacity: Math.max(capacity, held + length, room) };
   const inputs = {
-    keys: k,
+    keys: byHeads(k, headDim),
     values: v,
     cos: tables.cos,
     sin: tables.sin,
-    queries: q,
+    queries: byHeads(q, headDim),
     ...(past === undefined ? {} : { pastKeys: past.keys, pastValues: past.values }),
   };
   const [keys, values, rotatedQ] = tf
     .engine()
     .runKernel(ROPE_APPEND, inputs, attrs as unknown as NamedAttrMap) as Tensor[];
-  return { q: rotatedQ!, cache: { keys: keys as Tensor3D, values: values as Tensor3D } };
+  return { q: shapedLike(rotatedQ!, q), cache: { keys: keys as Tensor3D, values: values as Tensor3D } };
 }

@@ -349,15 +349,11 @@ export class LlamaModel {
     capacity = 0,
   ): { output: Tensor; keys: Tensor3D; values: Tensor3D } {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv } = this.config;
-    const dh = headDim(this.config);
-    const [B, T] = projectedQ!.shape as [number, number, number];
-    const heads = (y: Tensor, n: number) => tf.reshape(y, [B, T, n, dh]);
-    const [queries, newKeys] = [heads(projectedQ!, H), heads(projectedK!, Hkv)];
-    const { q: rotatedQ, cache } = rotateIntoCache(queries, newKeys, projectedV as Tensor3D, past, rope, capacity);
+    // RoPE cuts the heads inside its op (no reshape on the tape); q comes back as [batch, length, heads·headDim].
+    const { q, cache } = rotateIntoCache(projectedQ!, projectedK!, projectedV as Tensor3D, past, rope, capacity);
     const { keys, values } = cache;
-    const q = tf.reshape(rotatedQ, [B, T, H * dh]) as Tensor3D;
     const dropped = context.training ? drawDropout(this.config.attentionDropout ?? 0, context.rng) : undefined;
-    const mixed = selfAttention(q, keys, values, mask, { query: H, keyValue: Hkv }, dropped);
+    const mixed = selfAttention(q as Tensor3D, keys, values, mask, { query: H, keyValue: Hkv }, dropped);
     return { output: layer.o.forward(mixed, context, residual), keys, values };
   }
 
