@@ -166,8 +166,8 @@ test("the encoder's LoRA step pairs with torch_step.py's RoBERTa step under benc
 /** The sweeps' sections as bench.ts writes them (field names and labels), on STEPS's model. */
 const SWEPT = {
   submitBatches: [
-    { dispatchesPerSubmit: 15, msPerStep: 100 },
-    { dispatchesPerSubmit: 60, msPerStep: 90 },
+    { dispatchesPerSubmit: 15, msPerStep: 90 },
+    { dispatchesPerSubmit: 60, msPerStep: 100 },
     { dispatchesPerSubmit: 240, msPerStep: 99 },
   ],
   productTiles: [
@@ -270,11 +270,11 @@ test("each swept setting's fastest value, set only where it beats the default by
   assert.equal(choices.length, 14);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
-    current: '15',
-    measured: { '15': 100, '60': 90, '240': 99 },
-    fastest: '60',
+    current: '60',
+    measured: { '15': 90, '60': 100, '240': 99 },
+    fastest: '15',
     saving: 1 - 90 / 100,
-    set: 'MCEVAL_WEBGPU_SUBMIT_BATCH=60',
+    set: 'MCEVAL_WEBGPU_SUBMIT_BATCH=15',
   });
   // 2% faster: within noise, the default stays.
   assert.equal(by['MCEVAL_WEBGPU_PRODUCT_TILE']!.fastest, '128');

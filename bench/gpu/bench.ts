@@ -26,7 +26,7 @@
  *    three such layers reading one x in one group dispatch (`groupOfThreeTflops`), and of the product alone with W
  *    and with Wᵀ read, by tfjs's matMul and by mceval's tiles (both widths);
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
- *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 by default; MCEVAL_WEBGPU_SUBMIT_BATCH sets it for mceval): a step is
+ *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, tfjs's 15 and mceval's 60 among them; MCEVAL_WEBGPU_SUBMIT_BATCH): a step is
  *    hundreds of dispatches, so how often the queue is submitted may matter on a real GPU, and is one setting to
  *    change if it does;
  *  - the LoRA step and the fused product with 64 × 64 and with 128 × 128 output tiles (MCEVAL_WEBGPU_PRODUCT_TILE);

@@ -153,7 +153,7 @@ function sweep(
  * default and the value each entry was timed under.
  */
 const SWEEPS = [
-  sweep('submit batch', 'submitBatches', 'MCEVAL_WEBGPU_SUBMIT_BATCH', '15', 'dispatchesPerSubmit'),
+  sweep('submit batch', 'submitBatches', 'MCEVAL_WEBGPU_SUBMIT_BATCH', '60', 'dispatchesPerSubmit'),
   sweep('product tile', 'productTiles', 'MCEVAL_WEBGPU_PRODUCT_TILE', '64', 'tile'),
   sweep('weight gradients step', 'weightGradientSteps', 'MCEVAL_WEBGPU_WEIGHT_GRADIENTS', 'split', 'setting'),
   sweep('inline narrow step', 'inlineSteps', 'MCEVAL_WEBGPU_INLINE_NARROW', 'auto', 'setting'),

@@ -48,13 +48,13 @@ test('doctor says up to which size a low-rank layer forms its narrow products in
 
 test("doctor gives the settings bench/gpu times, tfjs's flags among them set from mceval's variables", () => {
   const settings = (env: Record<string, string>) => doctorOnWebGpu(env)['webgpuSettings'];
-  // tfjs's own: a submit every 15 dispatches, the matMul threshold by GPU.
+  // mceval's submit every 60 dispatches (tfjs's is 15), tfjs's matMul threshold by GPU.
   assert.deepEqual(settings({}), {
     productTile: 64,
     products: 'transposed',
     weightGradients: 'split',
     groups: 'auto',
-    submitBatch: 15,
+    submitBatch: 60,
     matmulThreshold: 'by GPU',
     fewRows: 16,
     // A software adapter: mceval's poll sleeps where Dawn's would spin on a core the driver needs.
@@ -69,7 +69,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     settings({
       MCEVAL_WEBGPU_PRODUCT_TILE: '128',
       MCEVAL_WEBGPU_WEIGHT_GRADIENTS: 'tfjs',
-      MCEVAL_WEBGPU_SUBMIT_BATCH: '60',
+      MCEVAL_WEBGPU_SUBMIT_BATCH: '15',
       MCEVAL_WEBGPU_MATMUL_THRESHOLD: '64',
       MCEVAL_WEBGPU_GROUPS: 'never',
       MCEVAL_WEBGPU_PRODUCTS: 'all',
@@ -86,7 +86,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       products: 'all',
       weightGradients: 'tfjs',
       groups: 'never',
-      submitBatch: 60,
+      submitBatch: 15,
       matmulThreshold: 64,
       fewRows: 4,
       wait: 'spin 2 ms, then sleep',

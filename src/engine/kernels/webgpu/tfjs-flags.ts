@@ -2,7 +2,10 @@
  * Two of tfjs-webgpu's own settings that bench/gpu times on a GPU, as mceval settings: tfjs reads its flags from a
  * browser page's URL, which Node has not, so without these a user could not apply what the kit measured.
  *  - MCEVAL_WEBGPU_SUBMIT_BATCH: dispatches recorded before the queue is submitted (tfjs's
- *    WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 unless set). A step is hundreds of dispatches.
+ *    WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE), 60 unless set where tfjs's own is 15. A step is hundreds of dispatches, and
+ *    each submit costs the host its command buffer's finish and submit: on the H200 a LoRA step took 108.2 ms at 60
+ *    against 126.7 at 15 and 133.5 at 240 (one run each; a later submit leaves the GPU idle longer), and here on
+ *    lavapipe 60 records a stories260K step in 0.9–1.5 ms less of the main thread's time than 15 (docs/gpu.md).
  *  - MCEVAL_WEBGPU_MATMUL_THRESHOLD: the count of 32 × 32 output tiles at or under which tfjs's matMul takes its
  *    programs for too few workgroups (WEBGPU_THRESHOLD_TO_INCREASE_WORKGROUPS_FOR_MATMUL; unset, tfjs's own by GPU:
  *    8 on most, more on newer Intel ones). Only the products tfjs still runs read it (an LM head at few targets).
@@ -17,12 +20,15 @@ interface TfjsFlagSetting {
   readonly flag: string;
   /** What the count counts, for the error line. */
   readonly counts: string;
+  /** mceval's value where the variable is unset; absent: tfjs's own. */
+  readonly unset?: number;
 }
 
 export const SUBMIT_BATCH: TfjsFlagSetting = {
   variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
   flag: 'WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE',
   counts: 'dispatches per submit',
+  unset: 60,
 };
 
 export const MATMUL_THRESHOLD: TfjsFlagSetting = {
@@ -51,10 +57,13 @@ export function checkTfjsFlagSettings(env: NodeJS.ProcessEnv = process.env): voi
   for (const setting of SETTINGS) tfjsFlagSetting(setting, env);
 }
 
-/** Sets tfjs's flags from the settings that are set; the webgpu backend must have been imported (it registers them). */
+/**
+ * Sets tfjs's flags from the settings, or mceval's value for one unset; the webgpu backend must have been imported (it
+ * registers them).
+ */
 export function applyTfjsFlagSettings(env: NodeJS.ProcessEnv = process.env): void {
   for (const setting of SETTINGS) {
-    const value = tfjsFlagSetting(setting, env);
+    const value = tfjsFlagSetting(setting, env) ?? setting.unset;
     if (value !== undefined) tf.env().set(setting.flag, value);
   }
 }
