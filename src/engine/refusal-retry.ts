@@ -19,12 +19,27 @@ export function releaseFreedMemory(): void {
   (engine.backend as { releaseFreeBuffers?: () => void }).releaseFreeBuffers?.();
 }
 
+/**
+ * Submits the commands recorded so far, where the backend records them (webgpu), so that work whose results outlive a
+ * refused attempt — the base weights a sweep keeps (models/base-model-cache.ts), the state an attempt starts from — is
+ * not in the refused command buffer: the device drops a refused buffer whole, with every command recorded beside the
+ * one it refused. (A submit every 60 dispatches put a model's load-time transposes in the same buffer as the first
+ * step's refused product: the retry trained from weights never written.)
+ */
+export function commitRecordedWork(): void {
+  const engine = tf.engine();
+  if (!engine.backendName) return;
+  (engine.backend as { submitRecorded?: () => void }).submitRecorded?.();
+}
+
 /** `attempt` at each of `settings` in turn, until one is not refused; its result and that setting. */
 export async function firstNotRefused<R>(
   settings: readonly number[],
   attempt: (setting: number) => Promise<R>,
 ): Promise<{ result: R; setting: number }> {
   for (const [i, setting] of settings.entries()) {
+    // What the attempt starts from is on the device before anything it records can be refused.
+    commitRecordedWork();
     try {
       return { result: await attempt(setting), setting };
     } catch (error) {

@@ -290,6 +290,20 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
       this.pool.release();
     }
 
+    /** Submits the commands recorded so far (refusal-retry.ts's commitRecordedWork). */
+    submitRecorded(): void {
+      const recording = this as unknown as {
+        commandEncoder: unknown;
+        ensureCommandEncoderReady(): void;
+        endComputePassEncoder(): void;
+        submitQueue(): void;
+      };
+      if (recording.commandEncoder == null) return;
+      recording.ensureCommandEncoderReady();
+      recording.endComputePassEncoder();
+      recording.submitQueue();
+    }
+
     // Host values go through the queue rather than a new staging buffer each (webgpu-upload.ts).
     override uploadToGPU(dataId: object): void {
       if (!uploadThroughQueue(this as unknown as UploadingBackend, dataId)) super.uploadToGPU(dataId);

@@ -4,6 +4,7 @@
  * model from clones of them — the same starting point for every grid point, without reading or initialising again.
  */
 import { tf, type Tensor } from '../engine/tf.js';
+import { commitRecordedWork } from '../engine/refusal-retry.js';
 import type { WeightInit } from './llama/model.js';
 import type { Model } from './model.js';
 import type { TextTokenizer } from './tokenizers/tokenizer.js';
@@ -39,10 +40,15 @@ export class BaseModelCache {
     };
   }
 
-  /** Completes a recording once the model is built. */
+  /**
+   * Completes a recording once the model is built. The weights' making (a load's transposes, on webgpu) is submitted
+   * now: a later command the device refuses would drop it with its own command buffer, and every run after would
+   * build from weights never written.
+   */
   remember(spec: string, build: ModelBuilder, tokenizer: TextTokenizer): void {
     const weights = this.pending.get(spec);
     if (weights === undefined) return;
+    commitRecordedWork();
     this.pending.delete(spec);
     this.models.set(spec, { build, weights, tokenizer });
   }
