@@ -4,13 +4,16 @@
  * gradient as it reads it: on WebGPU a multiplication per parameter is a dispatch per parameter.
  */
 import { tf, type Tensor } from '../engine/tf.js';
-import { squaredNorm } from '../engine/ops/squared-norm.js';
+import { normOnDevice, squaredNorm } from '../engine/ops/squared-norm.js';
 
 /** The pre-clipping global norm and, when `maxNorm` > 0, the coefficient to multiply every gradient by (one value). */
 export function globalNormClipping(
   gradients: readonly Tensor[],
   maxNorm: number,
 ): { norm: Tensor; coefficient?: Tensor } {
+  // On webgpu one kernel gives both (squared-norm.ts).
+  const onDevice = normOnDevice(gradients, maxNorm);
+  if (onDevice !== undefined) return onDevice;
   const norm = tf.sqrt(squaredNorm(gradients));
   if (maxNorm <= 0) return { norm };
   return { norm, coefficient: tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) };

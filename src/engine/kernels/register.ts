@@ -16,6 +16,7 @@ import { webGpuAdamwUpdateKernel } from './webgpu/adamw-update.js';
 import { webGpuAccumulateKernel } from './webgpu/accumulate.js';
 import { webGpuRegularizerKernels } from './webgpu/regularizer-terms.js';
 import { webGpuRegularizerLogKernel } from './webgpu/regularizer-log.js';
+import { webGpuSquaredSumKernel } from './webgpu/squared-sum.js';
 import { webGpuUnpackKernel } from './webgpu/unpack.js';
 import { webGpuJoinKernels } from './webgpu/joins.js';
 import { webGpuRmsNormKernels } from './webgpu/rms-norm.js';
@@ -68,6 +69,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     webGpuAccumulateKernel(),
     ...webGpuRegularizerKernels(),
     webGpuRegularizerLogKernel(),
+    webGpuSquaredSumKernel(),
     ...webGpuDrawScaleKernels(),
     ...webGpuFusedDrawKernels(),
     ...webGpuPerturbedFactorsKernels(),

@@ -1,23 +1,30 @@
 /**
- * Σ_t Σ x² over a list of tensors (a global gradient norm, a diagnostic's norms). On the host backends, per tensor in
- * list order (the sums recorded results were made with). On WebGPU, where every op is a dispatch, the tensors are
- * flattened and concatenated in groups of up to 2²² values, so that a hundred LoRA gradients cost a few concatenations,
- * one square and one sum per group instead of three dispatches each; the copy stays bounded for large parameters.
+ * Σ_t Σ x² over a list of tensors (a global gradient norm, a diagnostic's norms), and the global norm with
+ * clip_grad_norm_'s coefficient. On the host backends, per tensor in list order (the sums recorded results were made
+ * with), the norm and coefficient composed by the caller. On WebGPU, where every op is a dispatch, the tensors are
+ * flattened and joined in groups of up to 2²² values (by buffer copies: ops/joins), and mceval's kernel sums each
+ * group's squares in one dispatch, the last of them finishing the sum, norm or coefficient
+ * (kernels/webgpu/squared-sum.ts): a hundred LoRA gradients cost one join and one dispatch; the copy stays bounded for
+ * large parameters.
  */
+import type { NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
 import { tf, type Scalar, type Tensor } from '../tf.js';
 import { readsSynchronously } from '../host-reads.js';
+import { hasKernel } from '../kernels/has-kernel.js';
+import { SQUARED_SUM, type SquaredSumAttrs } from '../kernels/webgpu/squared-sum.js';
 import { sumAll } from './sum-all.js';
 
 const GROUP_VALUES = 1 << 22;
 
-const squaredSum = (t: Tensor) => tf.sum(tf.square(t));
+/** Whether the list's sums are taken on the device by mceval's kernel (webgpu) rather than per tensor in order. */
+const onDevice = (tensors: readonly Tensor[]) => tensors.length > 0 && !readsSynchronously() && hasKernel(SQUARED_SUM);
 
-export function squaredNorm(tensors: readonly Tensor[]): Scalar {
-  if (readsSynchronously()) return sumAll(tensors.map(squaredSum)) as Scalar;
+/** The tensors flattened and joined in list order, in groups of at most `groupValues` values (or one larger tensor). */
+function joinedGroups(tensors: readonly Tensor[], groupValues: number): Tensor[] {
   const groups: Tensor[][] = [];
   let size = Infinity;
   for (const tensor of tensors) {
-    if (size + tensor.size > GROUP_VALUES) {
+    if (size + tensor.size > groupValues) {
       groups.push([]);
       size = 0;
     }
@@ -25,7 +32,36 @@ export function squaredNorm(tensors: readonly Tensor[]): Scalar {
     size += tensor.size;
   }
   const flat = (t: Tensor) => tf.reshape(t, [-1]);
-  return sumAll(
-    groups.map((group) => squaredSum(group.length === 1 ? group[0]! : tf.concat(group.map(flat)))),
-  ) as Scalar;
+  return groups.map((group) => (group.length === 1 ? flat(group[0]!) : tf.concat(group.map(flat))));
+}
+
+/** The kernel's outputs for the joined tensors (squared-sum.ts). */
+function onDeviceSums(tensors: readonly Tensor[], attrs: SquaredSumAttrs, groupValues: number): Tensor[] {
+  return tf.tidy(() => {
+    const groups = joinedGroups(tensors, groupValues);
+    const inputs = Object.fromEntries(groups.map((group, g) => [`x${g}`, group])) as NamedTensorMap;
+    const outputs = tf.engine().runKernel(SQUARED_SUM, inputs, attrs as unknown as NamedAttrMap);
+    return Array.isArray(outputs) ? (outputs as Tensor[]) : [outputs as Tensor];
+  });
+}
+
+/** Σ_t Σ x²; `groupValues` bounds the joined groups on the device (a test sets it low). */
+export function squaredNorm(tensors: readonly Tensor[], groupValues = GROUP_VALUES): Scalar {
+  if (onDevice(tensors)) return onDeviceSums(tensors, { finish: 'sum' }, groupValues)[0] as Scalar;
+  return sumAll(tensors.map((t) => tf.sum(tf.square(t)))) as Scalar;
+}
+
+/**
+ * On the device (see the module comment), the global norm of the tensors and, for `maxNorm` > 0, the coefficient
+ * min(1, maxNorm / (norm + 1e-6)); undefined elsewhere, where the caller composes them from squaredNorm.
+ */
+export function normOnDevice(
+  tensors: readonly Tensor[],
+  maxNorm: number,
+  groupValues = GROUP_VALUES,
+): { norm: Tensor; coefficient?: Tensor } | undefined {
+  if (!onDevice(tensors)) return undefined;
+  if (maxNorm <= 0) return { norm: onDeviceSums(tensors, { finish: 'norm' }, groupValues)[0]! };
+  const [norm, coefficient] = onDeviceSums(tensors, { finish: 'clip', maxNorm }, groupValues);
+  return { norm: norm!, coefficient: coefficient! };
 }
