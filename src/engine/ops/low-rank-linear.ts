@@ -532,12 +532,7 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
           part.residualShape === undefined || tf.util.arraysEqual(upstream.shape, part.residualShape)
             ? upstream
             : tf.reshape(upstream, part.residualShape);
-        grads[l] = [
-          dA,
-          dB,
-          ...(part.perturbed ? [tf.clone(dA)] : []),
-          ...(part.added ? [residualGradient] : []),
-        ];
+        grads[l] = [dA, dB, ...(part.perturbed ? [tf.clone(dA)] : []), ...(part.added ? [residualGradient] : [])];
       });
       return [tf.reshape(dx!, x.shape), ...grads.flat()];
     },
