@@ -306,9 +306,11 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
     throw new Error('lowRankLinears: a layer split at its dropout has none');
   const inFeatures = x.shape[x.shape.length - 1]!;
   // The op takes x and the residuals in their shapes and gives its outputs in theirs, flattened and restored inside
-  // it: reshapes there are not recorded on the tape (which costs a taped reshape each way, and its gradient's, a call).
+  // it: reshapes there are not recorded on the tape, where each was a kernel call, a tape node and a gradient's reshape.
   const flat = (t: Tensor, width: number) =>
     (t.rank === 2 && t.shape[1] === width ? t : tf.reshape(t, [-1, width])) as Tensor2D;
+  const restored = (t: Tensor, shape: readonly number[]) =>
+    tf.util.arraysEqual(t.shape, [...shape]) ? t : tf.reshape(t, [...shape]);
   const leading = x.shape.slice(0, -1);
   // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).
   const fused = hasKernel(LOW_RANK_PRODUCT);
@@ -336,6 +338,7 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
     ],
     perturbed: update.perturbation !== undefined,
     added: residual !== undefined,
+    /** The residual's shape, which its gradient takes (the output's, as the model adds them). */
     residualShape: residual?.shape,
   }));
   type Part = (typeof parts)[number];
@@ -467,7 +470,7 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         saved.push(factor, b, down, part.weight, ...(mask === undefined ? [] : [mask]));
       });
       save(saved);
-      return [...values, ...rests].map((y) => tf.reshape(y, [...leading, y.shape[1]!]));
+      return [...values, ...rests].map((y) => restored(y, [...leading, y.shape[1]!]));
     },
     backward: (shapedDys, saved) => {
       const dys = shapedDys.map((dy) => flat(dy, dy.shape[dy.rank - 1]!));
@@ -528,13 +531,10 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         // A perturbation added to A receives A's gradient, as a clone (one tensor for two inputs; multi-output.ts),
         // and the residual the output's, passed on. A split layer's residual is in its rest.
         const upstream = shapedDys[part.split ? part.restAt : l]!;
-        const residualGradient =
-          part.residualShape === undefined || tf.util.arraysEqual(upstream.shape, part.residualShape)
-            ? upstream
-            : tf.reshape(upstream, part.residualShape);
-        grads[l] = [dA, dB, ...(part.perturbed ? [tf.clone(dA)] : []), ...(part.added ? [residualGradient] : [])];
+        const residual = part.residualShape === undefined ? [] : [restored(upstream, part.residualShape)];
+        grads[l] = [dA, dB, ...(part.perturbed ? [tf.clone(dA)] : []), ...residual];
       });
-      return [tf.reshape(dx!, x.shape), ...grads.flat()];
+      return [restored(dx!, x.shape), ...grads.flat()];
     },
   });
 }
