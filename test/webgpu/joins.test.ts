@@ -99,7 +99,13 @@ test('MCEVAL_WEBGPU_JOINS names its choices on a bad value', async () => {
   );
 });
 
-async function monteCloraSteps(): Promise<{ losses: number[]; dispatches: number; joins: number; adamw: number }> {
+async function monteCloraSteps(): Promise<{
+  losses: number[];
+  dispatches: number;
+  joins: number;
+  adamw: number;
+  sums: number;
+}> {
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const { model } = loadModel('builtin:tiny');
@@ -108,18 +114,23 @@ async function monteCloraSteps(): Promise<{ losses: number[]; dispatches: number
   try {
     const losses = [await run.step()];
     // The joins' shaders: tfjs's Concat (its Pack runs it) and mceval's Unpack. AdamW's, apart: under `shaders` its
-    // gradients are not joined, so it takes more dispatches.
-    const adamw = await dispatchesWhile(['McevalAdamW'], () =>
-      dispatchesWhile(['concat', 'McevalUnpack'], () =>
-        dispatchesWhile([''], async () => [await run.step(), await run.step()]),
+    // gradients are not joined, so it takes more dispatches; and the weight gradients' second pass, which at these 32
+    // tokens (one chunk) only copies their results apart under `shaders`, where copies cut them otherwise.
+    const sums = await dispatchesWhile(['McevalWeightGradientSums'], () =>
+      dispatchesWhile(['McevalAdamW'], () =>
+        dispatchesWhile(['concat', 'McevalUnpack'], () =>
+          dispatchesWhile([''], async () => [await run.step(), await run.step()]),
+        ),
       ),
     );
+    const adamw = sums.value;
     const joins = adamw.value;
     return {
       losses: [...losses, ...joins.value.value],
       dispatches: joins.value.count / 2,
       joins: joins.count / 2,
       adamw: adamw.count / 2,
+      sums: sums.count / 2,
     };
   } finally {
     run.dispose();
@@ -135,5 +146,7 @@ test('a MonteCLoRA step has the same loss bits with its joins copied, and none o
   assert.equal(copies.joins, 0);
   assert.ok(shaders.joins >= 4, `${shaders.joins} joins' dispatches`);
   assert.ok(copies.adamw < shaders.adamw, `AdamW: ${copies.adamw} dispatches, ${shaders.adamw} by shaders`);
-  assert.equal(copies.dispatches - copies.adamw, shaders.dispatches - shaders.joins - shaders.adamw);
+  assert.equal(copies.sums, 0);
+  assert.ok(shaders.sums > 0);
+  assert.equal(copies.dispatches - copies.adamw, shaders.dispatches - shaders.joins - shaders.adamw - shaders.sums);
 });

@@ -6,7 +6,8 @@
  * the largest value (float32 sums in another order); on webgpu the same call twice gives the same bits (the chunks are
  * added in a fixed order), and the partial sums' buffer is released. Layers that read one x (a decoder layer's q, k and
  * v) likewise, all at once: each with its own rank, width, mask or none and scale, in two dispatches where one shader
- * binds them all, and in runs of two dispatches each where it cannot. Where each product's workgroups and outputs start
+ * binds them all, and in runs of two dispatches each where it cannot — one each where every product is one chunk, the
+ * same bits as the second pass gives (under joins by shaders). Where each product's workgroups and outputs start
  * is beyond these checks: with every start at 0 the same values come out, from fewer and busier workgroups.
  */
 import { test } from 'node:test';
@@ -28,6 +29,7 @@ import { keepThreshold } from '../../src/engine/dropout-bits.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 import { valuesOn } from './values-on.js';
+import { withEnv } from '../helpers.js';
 
 interface Case {
   readonly tokens: number;
@@ -124,6 +126,8 @@ function* sharedGradients(layers: readonly SharedLayer[], tokens: number, inFeat
 for (const [count, tokens, inFeatures] of [
   [3, 200, 64],
   [4, 45, 62],
+  // Every product one chunk: the first pass's results are the gradients (no second pass).
+  [3, 24, 64],
 ] as const) {
   const layers = SHARED.slice(0, count);
   test(`webgpu weight gradients of ${count} layers on one x (${tokens} × ${inFeatures}) agree with wasm`, async () => {
@@ -137,15 +141,26 @@ for (const [count, tokens, inFeatures] of [
     actual.forEach((values, i) =>
       assertAgree(`layer ${i >> 1} ${i % 2 === 0 ? 'dA' : 'dB'}`, Array.from(values), Array.from(expected[i]!), 1e-5),
     );
-    // Two dispatches for every run of layers one shader binds: x and the partials, then per layer 3 operands (masks
-    // bind none).
+    // Two dispatches for every run of layers one shader binds (x and the partials, then per layer 3 operands; masks
+    // bind none), one where every product is one chunk.
     const bindable = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
     const perRun = Math.floor((bindable - 2) / 3);
     const runs = Math.ceil(layers.length / perRun);
+    const whole = layers.every(
+      (layer) =>
+        productPlan(inFeatures, layer.rank, tokens).splits === 1 &&
+        productPlan(layer.rank, layer.outFeatures, tokens).splits === 1,
+    );
+    assert.equal(whole, tokens <= 32);
     const dispatches = dispatchesOf('McevalWeightGradient', () => {
       for (const t of sharedGradients(layers, tokens, inFeatures)) t.dispose();
     });
-    assert.equal(dispatches, 2 * runs, `${count} layers at ${bindable} storage buffers`);
+    assert.equal(dispatches, (whole ? 1 : 2) * runs, `${count} layers at ${bindable} storage buffers`);
+    // Without the copies the second pass only copies them: the same bits.
+    const bySecondPass = await withEnv('MCEVAL_WEBGPU_JOINS', 'shaders', () =>
+      valuesOn('webgpu', LOW_RANK_WEIGHT_GRADIENTS, () => sharedGradients(layers, tokens, inFeatures)),
+    );
+    bySecondPass.forEach((values, i) => assert.deepEqual(values, actual[i], `gradient ${i} without copies`));
   });
 }
 

@@ -136,15 +136,34 @@ export function joinedByCopies(
  * one value a part). Undefined otherwise, or under MCEVAL_WEBGPU_JOINS=shaders.
  */
 export function cutByCopies(backend: WebGpuBackendLike, value: TensorInfo, axis: number): TensorInfo[] | undefined {
-  if (joinsSetting() !== 'copies' || !COPIED_TYPES.has(value.dtype)) return undefined;
   const partShape = value.shape.filter((_, d) => d !== axis);
-  const partValues = valuesOf(partShape);
-  if (valuesOf(value.shape.slice(0, axis)) !== 1 || partValues === 0) return undefined;
-  const parts = Array.from({ length: value.shape[axis]! }, () =>
-    backend.makeTensorInfo(partShape, value.dtype as 'float32' | 'int32'),
+  if (valuesOf(value.shape.slice(0, axis)) !== 1) return undefined;
+  return partsByCopies(
+    backend,
+    value,
+    Array.from({ length: value.shape[axis]! }, () => partShape),
   );
-  const bytes = partValues * BYTES_PER_VALUE;
-  const blocks = parts.map((to, k) => ({ from: value, fromByte: k * bytes, to, toByte: 0, bytes }));
+}
+
+/**
+ * `value`'s first values cut, in order, into tensors of `shapes` by copies, where they can be: a copied type, and at
+ * least one value a part. Undefined otherwise, or under MCEVAL_WEBGPU_JOINS=shaders.
+ */
+export function partsByCopies(
+  backend: WebGpuBackendLike,
+  value: TensorInfo,
+  shapes: readonly (readonly number[])[],
+): TensorInfo[] | undefined {
+  if (joinsSetting() !== 'copies' || !COPIED_TYPES.has(value.dtype)) return undefined;
+  if (shapes.some((shape) => valuesOf(shape) === 0)) return undefined;
+  const parts = shapes.map((shape) => backend.makeTensorInfo([...shape], value.dtype as 'float32' | 'int32'));
+  let fromByte = 0;
+  const blocks = parts.map((to, k) => {
+    const bytes = valuesOf(shapes[k]!) * BYTES_PER_VALUE;
+    const block = { from: value, fromByte, to, toByte: 0, bytes };
+    fromByte += bytes;
+    return block;
+  });
   if (recordCopies(backend, blocks)) return parts;
   parts.forEach((part) => backend.disposeData(part.dataId));
   return undefined;

@@ -134,8 +134,11 @@ fn rowOf${source}(k : i32, at : i32, width : i32) -> vec4<f32> {
 }`;
 }
 
-/** The first pass's share of product `s`: workgroup g's tile and chunk, written to its place among the partials. */
-function productPart(s: number, operands: Operands, vectorized: boolean): string {
+/**
+ * The first pass's share of product `s`: workgroup g's tile and chunk, written to its place among the partials; with
+ * `whole` (every product one chunk) times scale_s, the partials being the gradients themselves.
+ */
+function productPart(s: number, operands: Operands, vectorized: boolean, whole: boolean): string {
   const u = (field: string) => `uniforms.${field}${s}`;
   const pRow = rowLoad(operands.p, 'i', 'm', vectorized);
   // The mask's elements of token k, columns i … i + 3 (those beyond m multiply p's zeros).
@@ -167,7 +170,7 @@ fn part${s}(g : i32) {
     if (i + c < m) {
       for (var d = 0; d < 4; d++) {
         if (j + d < n) {
-          result[base + (i + c) * n + j + d] = acc[c][d];
+          result[base + (i + c) * n + j + d] = acc[c][d]${whole ? ` * ${u('scale')}` : ''};
         }
       }
     }
@@ -178,9 +181,11 @@ fn part${s}(g : i32) {
 /**
  * The first pass for layers whose masks `masked` says are given (made from uniforms dropout_k…). Inputs: x, then per
  * layer k dDown_k, down_k and dy_k — vec4 arrays when `vectorized` (in, every r and out multiples of 4). Product s
- * takes workgroups start_s … start_s + workgroups_s − 1.
+ * takes workgroups start_s … start_s + workgroups_s − 1. With `whole` (every product's tokens one chunk: a step of
+ * few tokens) each product's partials are its gradient, scaled here; the second pass is then left out (the caller cuts
+ * them apart by copies), the same bits as its sum of one chunk times the scale.
  */
-export function partialSumsCode(vectorized: boolean, masked: readonly boolean[]): string {
+export function partialSumsCode(vectorized: boolean, masked: readonly boolean[], whole = false): string {
   const products = masked.flatMap((mask, k): Operands[] => [
     { p: 'x', q: `dDown${k}`, ...(mask ? { mask: `dropout${k}` } : {}) },
     { p: `down${k}`, q: `dy${k}` },
@@ -197,7 +202,7 @@ export function partialSumsCode(vectorized: boolean, masked: readonly boolean[])
   }`,
   );
   return `${readers.join('\n')}
-${products.map((operands, s) => productPart(s, operands, vectorized)).join('\n')}
+${products.map((operands, s) => productPart(s, operands, vectorized, whole)).join('\n')}
 
 fn main() {
   let g = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);${dispatch.join('')}

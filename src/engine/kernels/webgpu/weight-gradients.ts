@@ -2,13 +2,15 @@
  * The tfjs kernel `McevalLowRankWeightGradients`, on webgpu only: the weight gradients of low-rank layers that read one
  * input x — per layer k, dA_k = (m_k ⊙ x)ᵀ·dDown_k and dB_k = s_k·down_kᵀ·dy_k, m_k its dropout mask made from its
  * hash — in two dispatches for as many layers as one shader can bind, split over the tokens and added in a fixed order
- * (weight-gradients-wgsl.ts).
+ * (weight-gradients-wgsl.ts); in one where every product's tokens are one chunk (≤ 32 tokens a step, or outputs wide
+ * enough to fill a GPU), its results cut apart by buffer copies (stories260K's 1 × 8 step: 20 dispatches fewer).
  * engine/ops/low-rank-weight-gradients.ts uses it where it is registered and MCEVAL_WEBGPU_WEIGHT_GRADIENTS allows.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { environmentChoice } from '../../environment-choice.js';
 import type { HashedDropout } from '../../dropout-bits.js';
 import { numberedMembers } from './numbered-members.js';
+import { partsByCopies } from './buffer-copies.js';
 import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
 import {
   SPLIT_WORKGROUP,
@@ -81,13 +83,17 @@ function bindable(gpu: WebGpuBackendLike, layers: readonly Layer[]): Layer[][] {
   return runs;
 }
 
-/** [dA_0, dB_0, dA_1, …] of `layers`, in two dispatches. */
+/**
+ * [dA_0, dB_0, dA_1, …] of `layers`, in two dispatches; in one where every product's tokens are one chunk (a step of
+ * few tokens), its partials then cut apart by buffer copies.
+ */
 function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readonly Layer[]): TensorInfo[] {
   const [tokens, inFeatures] = x.shape as [number, number];
   const plans: ProductPlan[] = layers.flatMap(({ down, dy }) => {
     const rank = down.shape[1]!;
     return [productPlan(inFeatures, rank, tokens), productPlan(rank, dy.shape[1]!, tokens)];
   });
+  const whole = plans.every((plan) => plan.splits === 1);
   const uniforms = weightGradientUniformValues(
     plans,
     layers.map((layer) => layer.dyScale),
@@ -106,17 +112,23 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readon
   const partials = runShader(
     gpu,
     {
-      key: `McevalWeightGradientPartials_${Number(vectorized)}_${masked.map(Number).join('')}`,
+      key: `McevalWeightGradientPartials_${Number(vectorized)}_${Number(whole)}_${masked.map(Number).join('')}`,
       inputs: ['x', ...operands.map(({ name }) => name)].map((name) => ({ name, components: vectorized ? 4 : 1 })),
       uniforms: `${fields}\n${weightGradientMaskUniforms(masked)}`,
       workgroupSize: SPLIT_WORKGROUP,
       dispatch: elementwiseDispatch(workgroups * SPLIT_WORKGROUP, SPLIT_WORKGROUP),
       outputSize: partialCount(plans),
-      code: () => partialSumsCode(vectorized, masked),
+      code: () => partialSumsCode(vectorized, masked, whole),
     },
     [x, ...operands.map(({ tensor }) => tensor)],
     [...uniforms, ...dropoutUniformValues(...layers.map((layer) => layer.dropout))],
   );
+  const shapes = plans.map((plan) => [plan.m, plan.n]);
+  const parts = whole ? partsByCopies(gpu, partials, shapes) : undefined;
+  if (parts !== undefined) {
+    gpu.disposeData(partials.dataId);
+    return parts;
+  }
   const sizes = plans.map((plan) => plan.m * plan.n);
   const rest = sizes.slice(1).map((size) => gpu.makeTensorInfo([size], 'float32'));
   const first = runShader(
@@ -137,7 +149,14 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readon
       code: () => chunkSumCode(ELEMENT_INDEX(SUM_WORKGROUP), plans.length),
     },
     [partials, ...rest],
-    uniforms,
+    // Whole products were scaled in the first pass: here they are only copied (copies refused, or joins by shaders).
+    whole
+      ? weightGradientUniformValues(
+          plans,
+          layers.map(() => 1),
+          tokens,
+        )
+      : uniforms,
   );
   gpu.disposeData(partials.dataId);
   return [first, ...rest].map((info, s) => shaped(info, [plans[s]!.m, plans[s]!.n]));
