@@ -21,6 +21,7 @@
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { productTransposedRight } from './product.js';
+import { flatten, restore } from './linear.js';
 import { runMultiOutputOp } from './multi-output.js';
 import { numberedInputs } from './numbered-inputs.js';
 import { narrowProduct } from './narrow-product.js';
@@ -306,12 +307,8 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
     throw new Error('lowRankLinears: a layer split at its dropout has none');
   const inFeatures = x.shape[x.shape.length - 1]!;
   // The op takes x and the residuals in their shapes and gives its outputs in theirs, flattened and restored inside
-  // it: reshapes there are not recorded on the tape, where each was a kernel call, a tape node and a gradient's reshape.
-  const flat = (t: Tensor, width: number) =>
-    (t.rank === 2 && t.shape[1] === width ? t : tf.reshape(t, [-1, width])) as Tensor2D;
-  const restored = (t: Tensor, shape: readonly number[]) =>
-    tf.util.arraysEqual(t.shape, [...shape]) ? t : tf.reshape(t, [...shape]);
-  const leading = x.shape.slice(0, -1);
+  // it (ops/linear.ts's flatten and restore): reshapes there are not recorded on the tape, where each was a kernel
+  // call, a tape node and a gradient's reshape.
   // Where the backend has the fused kernel, the base and low-rank products are summed in one pass (forward and dx).
   const fused = hasKernel(LOW_RANK_PRODUCT);
   // On webgpu the kernels make a dropout's mask from its hash; elsewhere it is made here, once.
@@ -338,8 +335,8 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
     ],
     perturbed: update.perturbation !== undefined,
     added: residual !== undefined,
-    /** The residual's shape, which its gradient takes (the output's, as the model adds them). */
-    residualShape: residual?.shape,
+    /** Added to the output; its gradient is the output's, in its shape. */
+    residual,
   }));
   type Part = (typeof parts)[number];
   // [x·W + b + s·down·B (+ addend), down] with down = (m ⊙ x)·A′ by a dispatch of its own: one fused product, or
@@ -427,14 +424,14 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
   );
   return runMultiOutputOp([x, ...parts.flatMap((part) => part.inputs)], {
     forward: ([input, ...rest], save) => {
-      const xs = flat(input!, inFeatures);
+      const xs = flatten(input!);
       let at = 0;
       const operands = parts.map((part) => {
         const [a, b, ...optional] = rest.slice(at, (at += part.inputs.length)) as Tensor2D[];
         const perturbation = part.perturbed ? optional.shift() : undefined;
         const residual = part.added ? optional.shift() : undefined;
         const factor = perturbation === undefined ? a! : (tf.add(a!, perturbation) as Tensor2D);
-        return { factor, b: b!, addend: residual === undefined ? undefined : flat(residual, part.weight.shape[1]) };
+        return { factor, b: b!, addend: residual === undefined ? undefined : flatten(residual) };
       });
       const grouped = groupedProducts(xs as Tensor2D, parts, operands);
       const values: Tensor[] = [];
@@ -470,10 +467,10 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         saved.push(factor, b, down, part.weight, ...(mask === undefined ? [] : [mask]));
       });
       save(saved);
-      return [...values, ...rests].map((y) => restored(y, [...leading, y.shape[1]!]));
+      return [...values, ...rests].map((y) => restore(y as Tensor2D, input!));
     },
     backward: (shapedDys, saved) => {
-      const dys = shapedDys.map((dy) => flat(dy, dy.shape[dy.rank - 1]!));
+      const dys = shapedDys.map(flatten);
       // withColumnScales gives factored Bs only off the tape.
       if (parts.some((part) => part.columnFactors)) throw new Error('lowRankLinears: column factors have no gradient');
       const xs = saved[0] as Tensor2D;
@@ -531,10 +528,10 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         // A perturbation added to A receives A's gradient, as a clone (one tensor for two inputs; multi-output.ts),
         // and the residual the output's, passed on. A split layer's residual is in its rest.
         const upstream = shapedDys[part.split ? part.restAt : l]!;
-        const residual = part.residualShape === undefined ? [] : [restored(upstream, part.residualShape)];
+        const residual = part.residual === undefined ? [] : [restore(flatten(upstream), part.residual)];
         grads[l] = [dA, dB, ...(part.perturbed ? [tf.clone(dA)] : []), ...residual];
       });
-      return [restored(dx!, x.shape), ...grads.flat()];
+      return [restore(dx!, x), ...grads.flat()];
     },
   });
 }
