@@ -29,7 +29,9 @@
  *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, tfjs's 15 and mceval's 60 among them; MCEVAL_WEBGPU_SUBMIT_BATCH): a step is
  *    hundreds of dispatches, so how often the queue is submitted may matter on a real GPU, and is one setting to
  *    change if it does;
- *  - the LoRA step and the fused product with 64 × 64 and with 128 × 128 output tiles (MCEVAL_WEBGPU_PRODUCT_TILE);
+ *  - the LoRA step and the fused product with 64 × 64 and with 128 × 128 output tiles (MCEVAL_WEBGPU_PRODUCT_TILE),
+ *    and with the tiles' loops written out and not (MCEVAL_WEBGPU_PRODUCT_CODE unrolled and loops; the products at
+ *    both tiles);
  *  - a LoRA layer's two weight gradients alone, with and without a dropout mask (`--weight-gradients` in × r × out,
  *    builtin:medium's layers at the step's tokens by default; weight-gradients.ts): by tfjs-webgpu's matMul under each
  *    of its programs, and by mceval's kernel, which splits the tokens over workgroups and adds the parts in a fixed
@@ -337,6 +339,8 @@ async function profile(model: LlamaModel, batch: number, length: number, method:
 
 const withProductTile = <T>(tile: '64' | '128', body: () => Promise<T>) =>
   withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, body);
+const withProductCode = <T>(code: 'loops' | 'unrolled', body: () => Promise<T>) =>
+  withEnv('MCEVAL_WEBGPU_PRODUCT_CODE', code, body);
 
 /**
  * TFLOP/s of 2 · rows · inner · columns for tfjs's matMul and for mceval's fused product (x·W + (x·A)·B, rank 8), and
@@ -367,11 +371,17 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     const matrixTransposed = await withProductTile('64', () => timePerCall(tiled(true), repeats));
     const matrix128 = await withProductTile('128', () => timePerCall(tiled(false), repeats));
     const matrixTransposed128 = await withProductTile('128', () => timePerCall(tiled(true), repeats));
+    // The same tiles with their loops written out (MCEVAL_WEBGPU_PRODUCT_CODE=unrolled).
+    const unrolled = <T>(body: () => Promise<T>) => withProductCode('unrolled', body);
+    const matrixUnrolled = await unrolled(() => withProductTile('64', () => timePerCall(tiled(false), repeats)));
+    const matrixUnrolled128 = await unrolled(() => withProductTile('128', () => timePerCall(tiled(false), repeats)));
     const attrs = { transposeW: false, transposeE: false, scale: 1 };
     const fused = () =>
       tf.engine().runKernel(LOW_RANK_PRODUCT, { x: x!, w: w!, d: d!, e: e! }, attrs as never) as Tensor;
     const mceval = await withProductTile('64', () => timePerCall(fused, repeats));
     const mceval128 = await withProductTile('128', () => timePerCall(fused, repeats));
+    const mcevalUnrolled = await unrolled(() => withProductTile('64', () => timePerCall(fused, repeats)));
+    const mcevalUnrolled128 = await unrolled(() => withProductTile('128', () => timePerCall(fused, repeats)));
     // A LoRA layer's output both ways: x·A by a dispatch of its own then the fused product, or both in one.
     const separate = () =>
       tf.tidy(() => {
@@ -413,6 +423,10 @@ async function productRates(shapes: readonly (readonly [number, number, number])
       matrixProductTransposedTile128Tflops: flops / matrixTransposed128 / 1e12,
       mcevalTflops: flops / mceval / 1e12,
       mcevalTile128Tflops: flops / mceval128 / 1e12,
+      matrixProductUnrolledTflops: flops / matrixUnrolled / 1e12,
+      matrixProductUnrolledTile128Tflops: flops / matrixUnrolled128 / 1e12,
+      mcevalUnrolledTflops: flops / mcevalUnrolled / 1e12,
+      mcevalUnrolledTile128Tflops: flops / mcevalUnrolled128 / 1e12,
       narrowThenProductTflops: flops / withNarrow / 1e12,
       inlineNarrowTflops: flops / inlined / 1e12,
       groupOfThreeTflops: grouped === undefined ? null : (3 * flops) / grouped / 1e12,
@@ -518,6 +532,13 @@ for (const tile of ['64', '128'] as const) {
     speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
   );
   productTiles.push(finished('product tile', { tile: Number(tile), msPerStep, tokensPerSecond }));
+}
+const productCodeSteps = [];
+for (const setting of ['loops', 'unrolled'] as const) {
+  const { msPerStep, tokensPerSecond } = await withProductCode(setting, () =>
+    speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
+  );
+  productCodeSteps.push(finished('product code step', { setting, msPerStep, tokensPerSecond }));
 }
 // The weight gradients alone, by each of tfjs's matMul programs and by mceval's split kernel, then the LoRA step
 // each way; then with tfjs's threshold of "too few 32 × 32 tiles" (8 on a non-Intel GPU) raised, so that the small
@@ -735,6 +756,7 @@ console.log(
       products,
       submitBatches,
       productTiles,
+      productCodeSteps,
       weightGradients,
       weightGradientSteps,
       inlineSteps,

@@ -10,6 +10,7 @@ import {
   groupSetting,
   inlineMostMultiplyAdds,
   productBlocks,
+  productUnrolled,
 } from '../engine/kernels/webgpu/low-rank-product.js';
 import { productTile } from '../engine/kernels/webgpu/low-rank-product-wgsl.js';
 import { splitWeightGradients } from '../engine/kernels/webgpu/weight-gradients.js';
@@ -59,6 +60,8 @@ export interface DoctorResult {
    */
   readonly webgpuSettings?: {
     readonly productTile: number;
+    /** Whether the tiles' WGSL runs its loops or has them written out (MCEVAL_WEBGPU_PRODUCT_CODE). */
+    readonly productCode: 'loops' | 'unrolled';
     readonly products: 'transposed' | 'all' | 'tfjs';
     readonly weightGradients: 'split' | 'tfjs';
     readonly groups: 'auto' | 'never';
@@ -167,7 +170,8 @@ export default class Doctor extends BaseCommand {
     const settings = result.webgpuSettings;
     if (settings !== undefined) {
       this.log(
-        `WebGPU settings: product tile ${settings.productTile} (MCEVAL_WEBGPU_PRODUCT_TILE), other products on its ` +
+        `WebGPU settings: product tile ${settings.productTile} (MCEVAL_WEBGPU_PRODUCT_TILE), its code ` +
+          `${settings.productCode} (MCEVAL_WEBGPU_PRODUCT_CODE), other products on its ` +
           `tiles ${settings.products} (MCEVAL_WEBGPU_PRODUCTS), weight gradients ` +
           `${settings.weightGradients} (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), a submit every ${settings.submitBatch} ` +
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
@@ -206,6 +210,7 @@ function webGpuKernelReport(): Pick<
     webgpuInlineNarrowUpTo: Number.isFinite(upTo) ? upTo : null,
     webgpuSettings: {
       productTile: productTile(productBlocks()),
+      productCode: productUnrolled() ? 'unrolled' : 'loops',
       products: matrixProductSetting(),
       weightGradients: splitWeightGradients() ? 'split' : 'tfjs',
       groups: groupSetting(),

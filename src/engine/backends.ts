@@ -14,7 +14,12 @@ import { joinsSetting } from './kernels/webgpu/buffer-copies.js';
 import { setupWebGpu, webGpuAdapterReport, webGpuLimitsSetting } from './webgpu.js';
 import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
-import { groupSetting, inlineNarrowSetting, productBlocks } from './kernels/webgpu/low-rank-product.js';
+import {
+  groupSetting,
+  inlineNarrowSetting,
+  productBlocks,
+  productUnrolled,
+} from './kernels/webgpu/low-rank-product.js';
 import { fewRowsMost } from './kernels/webgpu/few-rows.js';
 import { waitSetting } from './dawn-wait.js';
 import { overlapSetting } from './overlap-setting.js';
@@ -197,6 +202,7 @@ export async function initEngine(
   // Engine settings read later, mid-run, are checked now: a bad one stops the run before its store exists.
   headChunkElements();
   productBlocks();
+  productUnrolled();
   splitWeightGradients();
   inlineNarrowSetting();
   groupSetting();

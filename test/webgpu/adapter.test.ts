@@ -51,6 +51,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
   // mceval's submit every 60 dispatches (tfjs's is 15), tfjs's matMul threshold by GPU.
   assert.deepEqual(settings({}), {
     productTile: 64,
+    productCode: 'loops',
     products: 'transposed',
     weightGradients: 'split',
     groups: 'auto',
@@ -68,6 +69,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
   assert.deepEqual(
     settings({
       MCEVAL_WEBGPU_PRODUCT_TILE: '128',
+      MCEVAL_WEBGPU_PRODUCT_CODE: 'unrolled',
       MCEVAL_WEBGPU_WEIGHT_GRADIENTS: 'tfjs',
       MCEVAL_WEBGPU_SUBMIT_BATCH: '15',
       MCEVAL_WEBGPU_MATMUL_THRESHOLD: '64',
@@ -83,6 +85,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     }),
     {
       productTile: 128,
+      productCode: 'unrolled',
       products: 'all',
       weightGradients: 'tfjs',
       groups: 'never',

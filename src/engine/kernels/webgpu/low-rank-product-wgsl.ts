@@ -46,6 +46,12 @@ export interface LowRankProductShape {
   readonly addend: boolean;
   readonly blocks: ProductBlocks;
   /**
+   * The inner step's multiply-adds and the narrow product's written out one by one, every accumulator named by a
+   * constant index (MCEVAL_WEBGPU_PRODUCT_CODE=unrolled), where loops over the blocks index them otherwise: the same
+   * operations in the same order, so the same bits.
+   */
+  readonly unrolled?: boolean | undefined;
+  /**
    * x is SwiGLU's gating silu(gate)·up, read from the bindings `gate` and `up` as x's tiles are loaded (gatedInput):
    * the inline variant of one layer and the matrix product only.
    */
@@ -288,6 +294,7 @@ const rightLoad = (source: Read, inner: string, transposed: boolean, vectorized:
  * into[(p · BLOCKS + q) · 4 + c] holds row ty·4 + 64·p + c, columns tx·4 + 64·q .. + 3.
  */
 function product(
+  tiling: ProductTiling,
   left: Read,
   right: Read,
   inner: string,
@@ -301,7 +308,24 @@ function product(
     ${sideLoad(left, inner, LEFT, leftTransposed, vectorized)}
     ${rightLoad(right, inner, transposed, vectorized)}${alongside.loads}
     workgroupBarrier();
-    for (var kk = 0; kk < TK; kk++) {
+    for (var kk = 0; kk < TK; kk++) {${innerStep(tiling, into)}${alongside.step}
+    }
+    workgroupBarrier();
+  }`;
+}
+
+/** The tile and how its loops are written (LowRankProductShape's `blocks` and `unrolled`). */
+export type ProductTiling = Pick<LowRankProductShape, 'blocks' | 'unrolled'>;
+
+const COMPONENTS = ['x', 'y', 'z', 'w'];
+
+/**
+ * One inner index kk of the tile's product: the invocation's vec4s of x′ and W′ from workgroup memory, then its
+ * 4·B² vec4 multiply-adds into `into`, in the order p, q, component either way.
+ */
+function innerStep({ blocks, unrolled }: ProductTiling, into: string): string {
+  if (unrolled !== true)
+    return `
       var a : array<vec4<f32>, BLOCKS>;
       var b : array<vec4<f32>, BLOCKS>;
       for (var p = 0; p < BLOCKS; p++) {
@@ -316,10 +340,27 @@ function product(
           ${into}[block + 2] += a[p].z * b[q];
           ${into}[block + 3] += a[p].w * b[q];
         }
-      }${alongside.step}
-    }
-    workgroupBarrier();
-  }`;
+      }`;
+  const lines = [];
+  for (let p = 0; p < blocks; p++) lines.push(`let a${p} = aTile[kk * GROUPS + ty + ${p * 16}];`);
+  for (let q = 0; q < blocks; q++) lines.push(`let b${q} = bTile[kk * GROUPS + tx + ${q * 16}];`);
+  for (let p = 0; p < blocks; p++)
+    for (let q = 0; q < blocks; q++)
+      COMPONENTS.forEach((component, c) =>
+        lines.push(`${into}[${(p * blocks + q) * 4 + c}] += a${p}.${component} * b${q};`),
+      );
+  return lines.map((line) => `\n      ${line}`).join('');
+}
+
+/**
+ * `body` for each `name` = 0, 1, …, count − 1 (`count` a WGSL constant's name and its value): a loop, or unrolled, a
+ * block per value in which `name` is a constant.
+ */
+function repeated(name: string, count: readonly [string, number], unrolled: boolean | undefined, body: string): string {
+  if (unrolled !== true) return `for (var ${name} = 0; ${name} < ${count[0]}; ${name}++) {${body}\n      }`;
+  return Array.from({ length: count[1] }, (_, value) => `{\n        const ${name} = ${value};${body}\n      }`).join(
+    '\n      ',
+  );
 }
 
 /** WGSL run beside a product's inner steps: more loads into workgroup memory, and work for each inner index kk. */
@@ -328,7 +369,10 @@ interface Alongside {
   readonly step: string;
 }
 
-/** Visits an invocation's outputs inside the matrix: row i, column j, accumulator acc[block][r]. */
+/**
+ * Visits an invocation's outputs inside the matrix: row i, column j, accumulator acc[block][r]. Loops either way: the
+ * visits run once a tile, and written out they made shaders lavapipe's compiler took minutes over.
+ */
 const eachOutput = (body: string) => `for (var p = 0; p < BLOCKS; p++) {
     for (var c = 0; c < 4; c++) {
       let i = i0 + p * 64 + ty * 4 + c;
@@ -443,9 +487,9 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
   // The low-rank part first, scaled and masked in place (or, with `maskedSum`, the sum masked as written), then the base
   // product added onto it.
   return `${opening(shape.blocks, makesMasks(shape), left.declarations)}
-  ${product(reads('d'), reads('e'), 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
+  ${product(shape, reads('d'), reads('e'), 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
   ${eachOutput(`acc[block][r] = scale * acc[block][r]${masks.lowRank};`)}
-  ${product(left.read, reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
+  ${product(shape, left.read, reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
   ${eachOutput(`result[i * columnCount + j] = ${written};`)}
 }
 `;
@@ -458,7 +502,7 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
  */
 export interface MatrixProductShape extends Pick<
   LowRankProductShape,
-  'vectorized' | 'transposeW' | 'addend' | 'blocks' | 'gatedInput' | 'inputMasked'
+  'vectorized' | 'transposeW' | 'addend' | 'blocks' | 'unrolled' | 'gatedInput' | 'inputMasked'
 > {
   readonly transposeX: boolean;
   readonly bias?: boolean;
@@ -485,7 +529,7 @@ export function matrixProductCode(shape: MatrixProductShape): string {
   const mask = outputMask({ mask: masked }, 'dropout', shape.outputMasked);
   const masks = masked || shape.inputMasked !== undefined;
   return `${opening(shape.blocks, masks, left.declarations, placement)}
-  ${product(left.read, reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc', undefined, shape.transposeX)}
+  ${product(shape, left.read, reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc', undefined, shape.transposeX)}
   ${eachOutput(`result[i * columnCount + j] = ${lastTerms(shape, `acc[block][r]${mask}`)};`)}
 }
 `;
@@ -526,11 +570,9 @@ export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowS
  * The narrow product's share of an inner step: invocation t forms t's row t % TILE_ROWS, columns SHARE·(t / TILE_ROWS)
  * onward, from the x tile in aTile (times the input mask's, where there is one) and N′'s rows in nTile.
  */
-const narrowStep = (inputMask: boolean) => `
+const narrowStep = (inputMask: boolean, tiling: ProductTiling, share: number) => `
       let xk = aTile[kk * GROUPS + narrowRow / 4][narrowRow % 4]${inputMask ? ' * maskTile[kk * TILE_ROWS + narrowRow]' : ''};
-      for (var c = 0; c < SHARE; c++) {
-        narrow[c] += xk * nTile[kk * RANK + narrowColumn + c];
-      }`;
+      ${repeated('c', ['SHARE', share], tiling.unrolled, '\n        narrow[c] += xk * nTile[kk * RANK + narrowColumn + c];')}`;
 
 /**
  * Loads N′'s rows k0..k0+15 (of `inner`) into nTile, [16, RANK]: N stored [inner, rank], or [rank, inner] when
@@ -723,6 +765,8 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
   const writesDown = !shape.normalizedInput;
+  // The narrow product's values each invocation forms.
+  const share = (narrow.rank * tileRows) / PRODUCT_WORKGROUP;
   // A group's biases are joined in one binding (memberPlacement's biasStart), and so are its members' t's.
   const joined = members > 1 && shape.bias;
   const terms = { ...shape, joinedBias: joined };
@@ -748,9 +792,13 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   // One product's work after its tile is placed: the base and narrow products, t, then the low-rank part.
   const body = (operands: InlineOperands) => `
   var narrow : array<f32, SHARE>;
-  ${product(left.read, operands.w, 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads: loads(operands), step: narrowStep(narrow.inputMask) })}
+  ${product(shape, left.read, operands.w, 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads: loads(operands), step: narrowStep(narrow.inputMask, shape, share) })}
   // t's values: into aTile (free now) as [TILE_ROWS, RANK], and from the first column of tiles into down.
-  for (var c = 0; c < SHARE; c++) {
+  ${repeated(
+    'c',
+    ['SHARE', share],
+    shape.unrolled,
+    `
     let value = uniforms.narrowScale * narrow[c];
     let at = narrowRow * RANK + narrowColumn + c;
     aTile[at / 4][at % 4] = value;${
@@ -760,8 +808,8 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
       ${operands.storeDown('(i0 + narrowRow) * RANK + narrowColumn + c', 'value')}
     }`
         : ''
-    }
-  }
+    }`,
+  )}
   // E′'s RANK rows (its inner indices) into bTile.
   let k0 = 0;
   ${rightLoad(operands.e, 'uniforms.rank', shape.transposeE, true)}
@@ -777,7 +825,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   const declarations = `
 const RANK = ${narrow.rank};
 const TILE_ROWS = ${tileRows};
-const SHARE = ${(narrow.rank * tileRows) / PRODUCT_WORKGROUP};
+const SHARE = ${share};
 var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
     narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
   }${members === 1 ? '' : '\nvar<workgroup> groupMember : i32;'}${left.declarations}`;
@@ -886,24 +934,27 @@ export function inlineGradientGroupCode(shape: LowRankProductShape, rank: number
   const name = memberName;
   const inner = (l: number) => (l === 0 ? 'uniforms.innerCount' : `uniforms.innerCount${l}`);
   const narrowScale = (l: number) => (l === 0 ? 'uniforms.narrowScale' : `uniforms.narrowScale${l}`);
+  const share = (rank * tileRows) / PRODUCT_WORKGROUP;
   const products = [];
   const lowRankParts = [];
   for (let l = 0; l < members; l++) {
     // N′ = B_lᵀ: B_l is stored [rank, inner_l].
     const loads = narrowFactorLoad(reads(name('n', l)), inner(l), true);
     products.push(`
-  for (var c = 0; c < SHARE; c++) {
-    narrow[c] = 0.0;
-  }
-  ${product(reads(name('x', l)), reads(name('w', l)), inner(l), shape.transposeW, true, 'acc', { loads, step: narrowStep(false) })}
-  for (var c = 0; c < SHARE; c++) {
+  ${repeated('c', ['SHARE', share], shape.unrolled, '\n    narrow[c] = 0.0;')}
+  ${product(shape, reads(name('x', l)), reads(name('w', l)), inner(l), shape.transposeW, true, 'acc', { loads, step: narrowStep(false, shape, share) })}
+  ${repeated(
+    'c',
+    ['SHARE', share],
+    shape.unrolled,
+    `
     let value = ${narrowScale(l)} * narrow[c];
     let at = narrowRow * RANK + narrowColumn + c;
     tTile[${l * tileRows * rank} + at] = value;
     if (j0 == 0 && i0 + narrowRow < uniforms.rowCount) {
       ${name('down', l)}[(i0 + narrowRow) * RANK + narrowColumn + c] = value;
-    }
-  }`);
+    }`,
+  )}`);
     const mask = outputMask(shape, name('dropout', l));
     lowRankParts.push(`
   {
@@ -924,7 +975,7 @@ export function inlineGradientGroupCode(shape: LowRankProductShape, rank: number
   const declarations = `
 const RANK = ${rank};
 const TILE_ROWS = ${tileRows};
-const SHARE = ${(rank * tileRows) / PRODUCT_WORKGROUP};
+const SHARE = ${share};
 var<workgroup> nTile : array<f32, ${16 * rank}>;
 var<workgroup> tTile : array<f32, ${members * tileRows * rank}>;`;
   return `${opening(blocks, shape.mask, declarations)}

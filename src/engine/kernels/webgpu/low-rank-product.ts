@@ -123,6 +123,19 @@ export function productBlocks(): ProductBlocks {
   throw new UserError(`MCEVAL_WEBGPU_PRODUCT_TILE=${setting} is not a tile mceval has: use 64 or 128, or unset it.`);
 }
 
+const PRODUCT_CODE_SETTING = 'MCEVAL_WEBGPU_PRODUCT_CODE';
+
+/**
+ * MCEVAL_WEBGPU_PRODUCT_CODE: how the product tiles' WGSL is written — `loops` (the default: loops over each
+ * invocation's blocks index its accumulators) or `unrolled` (every multiply-add written out with constant indices, as
+ * tuned WebGPU matrix products are, so that no driver has to unroll a loop to keep the accumulators in registers). The
+ * same operations in the same order either way, so the same bits; which is faster is the GPU's compiler's to say
+ * (bench/gpu times both). Read at each call, and as the engine starts, so that a bad value stops a run first.
+ */
+export function productUnrolled(): boolean {
+  return environmentChoice(PRODUCT_CODE_SETTING, ['loops', 'unrolled']) === 'unrolled';
+}
+
 /**
  * Attributes of the inline variant: N′ = Nᵀ when `transposeN` (N stored [rank, inner]), t's scale, and the dropout
  * whose mask (shaped like x) multiplies x in t alone, if any.
@@ -336,6 +349,7 @@ function shapeOf(
   attrs: Pick<LowRankProductAttrs, 'transposeW' | 'transposeE' | 'dropout' | 'maskedSum' | 'droppedInput'>,
   { bias, addend }: Partial<Record<'bias' | 'addend', TensorInfo>>,
   blocks: ProductBlocks,
+  unrolled: boolean,
 ): LowRankProductShape {
   const { transposeW, transposeE, dropout, maskedSum, droppedInput } = attrs;
   const given = (input?: unknown) => input !== undefined;
@@ -348,6 +362,7 @@ function shapeOf(
     mask: given(dropout),
     addend: given(addend),
     blocks,
+    unrolled,
     ...(maskedSum === true ? { maskedSum } : {}),
     ...(droppedInput === undefined ? {} : { inputMasked: 'kept' as const }),
   };
@@ -367,8 +382,9 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
   const blocks = productBlocks();
+  const unrolled = productUnrolled();
   const shape = {
-    ...shapeOf(vectorized, { ...sides, dropout, droppedInput }, { bias, addend }, blocks),
+    ...shapeOf(vectorized, { ...sides, dropout, droppedInput }, { bias, addend }, blocks, unrolled),
     columnFactors,
   };
   // One compiled shader per combination (tfjs caches pipelines by key).
@@ -382,6 +398,7 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     blocks === 2,
     factors,
     ...maskFlags(shape),
+    unrolled,
   ];
   const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
   const optional = optionalInputs({ bias, addend });
@@ -420,8 +437,9 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   checkFactorRow(LOW_RANK_PRODUCT_INLINE, e, rank, transposeE, factors);
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const blocks = productBlocks();
+  const unrolled = productUnrolled();
   const shape = {
-    ...shapeOf(true, masking, { bias, addend }, blocks),
+    ...shapeOf(true, masking, { bias, addend }, blocks, unrolled),
     gatedInput: left.gated,
     normalizedInput: normalized,
     columnFactors: factors,
@@ -459,7 +477,10 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     gpu,
     {
       ...(few === undefined
-        ? { key: `McevalLowRankProductInline_${rank}_${[...flags, blocks === 2].map(Number).join('')}`, dispatch }
+        ? {
+            key: `McevalLowRankProductInline_${rank}_${[...flags, blocks === 2, unrolled].map(Number).join('')}`,
+            dispatch,
+          }
         : {
             key: `McevalLowRankProductInlineFewRows_${rank}_${few.rowsAtOnce}_${flags.map(Number).join('')}`,
             dispatch: fewRowsDispatch(fewRowsColumnTiles(columns), rows, few),
@@ -558,6 +579,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     );
   members.forEach((m) => checkFactorRow(LOW_RANK_PRODUCT_GROUP, m.e, rank, false, factors));
   const blocks = productBlocks();
+  const unrolled = productUnrolled();
   const few = fewRowsShape(gpu, {
     rows,
     unsupported: inputMask || biased,
@@ -593,12 +615,12 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       ...(few === undefined
         ? {
-            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized, factors, dropped, biased].map(Number).join('')}`,
+            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized, factors, dropped, biased, unrolled].map(Number).join('')}`,
             dispatch: [columnTiles, Math.ceil(rows / tile)] as const,
             code: () =>
               inlineLowRankProductCode(
                 {
-                  ...shapeOf(true, { transposeW: false, transposeE: false }, { bias: joined?.bias }, blocks),
+                  ...shapeOf(true, { transposeW: false, transposeE: false }, { bias: joined?.bias }, blocks, unrolled),
                   normalizedInput: normalized,
                   columnFactors: factors,
                   ...(dropped ? { inputMasked: 'kept' as const } : {}),
@@ -694,11 +716,12 @@ const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
   ]);
   const inners = members.map((m) => m.dy.shape[1]!);
   const { dispatch, sizes } = tiling(rows, columns, inners[0]!, rank, blocks);
-  const shape = shapeOf(true, { transposeW: true, transposeE: true, dropout: dropouts?.[0] }, {}, blocks);
+  const unrolled = productUnrolled();
+  const shape = shapeOf(true, { transposeW: true, transposeE: true, dropout: dropouts?.[0] }, {}, blocks, unrolled);
   const output = runShader(
     gpu,
     {
-      key: `${LOW_RANK_GRADIENT_GROUP}_${members.length}_${rank}_${Number(masked)}${Number(blocks === 2)}`,
+      key: `${LOW_RANK_GRADIENT_GROUP}_${members.length}_${rank}_${Number(masked)}${Number(blocks === 2)}${Number(unrolled)}`,
       inputs: bindings.map(({ input }) => input),
       uniforms: `${INLINE_UNIFORMS} ${gradientGroupUniforms(members.length, masked)}`,
       workgroupSize: PRODUCT_WORKGROUP,

@@ -11,7 +11,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { environmentChoice } from '../../environment-choice.js';
-import { leftOperandOf, productBlocks, type LeftInputs } from './low-rank-product.js';
+import { leftOperandOf, productBlocks, productUnrolled, type LeftInputs } from './low-rank-product.js';
 import {
   MATRIX_PRODUCT_UNIFORMS,
   PRODUCT_WORKGROUP,
@@ -101,11 +101,12 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && (!transposeX || rows % 4 === 0);
   const left = leftOperandOf(leftInputs, vectorized ? 4 : 1);
   const blocks = productBlocks();
+  const unrolled = productUnrolled();
   const tile = productTile(blocks);
   const added = addend !== undefined;
   const biased = bias !== undefined;
   const masks = [inputMask?.use ?? '', outputMask?.use ?? ''];
-  const flags = [vectorized, transposeX, transposeW, added, blocks === 2, left.gated, biased];
+  const flags = [vectorized, transposeX, transposeW, added, blocks === 2, left.gated, biased, unrolled];
   const gpu = backend as unknown as WebGpuBackendLike;
   const few = fewRowsShape(gpu, {
     rows,
@@ -132,6 +133,7 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
                 addend: added,
                 bias: biased,
                 blocks,
+                unrolled,
                 gatedInput: left.gated,
                 inputMasked: inputMask?.use,
                 outputMasked: outputMask?.use,
