@@ -24,7 +24,8 @@
  *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens —
  *    of a LoRA layer's whole output, with x·A by a dispatch of its own before the product or formed inside it, of
  *    three such layers reading one x in one group dispatch (`groupOfThreeTflops`), and of the product alone with W
- *    and with Wᵀ read, by tfjs's matMul and by mceval's tiles (both widths);
+ *    and with Wᵀ read, by tfjs's matMul and by mceval's tiles (both widths); mceval's each way its tiles' WGSL is
+ *    written (MCEVAL_WEBGPU_PRODUCT_CODE loops and unrolled: `…Unrolled…Tflops`);
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
  *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, tfjs's 15 and mceval's 60 among them; MCEVAL_WEBGPU_SUBMIT_BATCH): a step is
  *    hundreds of dispatches, so how often the queue is submitted may matter on a real GPU, and is one setting to
@@ -399,6 +400,7 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     };
     const withNarrow = await withProductTile('64', () => timePerCall(separate, repeats));
     const inlined = await withProductTile('64', () => timePerCall(inline, repeats));
+    const inlinedUnrolled = await unrolled(() => withProductTile('64', () => timePerCall(inline, repeats)));
     // Three such layers reading one x in one dispatch, as a decoder's q, k and v are (the same operands each): 16
     // storage buffers, where the device binds them.
     const groupInputs = { x: x!, ...numberedInputs([0, 1, 2].map(() => ({ w: w!, n: a!, e: e! }))) };
@@ -410,6 +412,9 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     };
     const binds = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike) >= 16;
     const grouped = binds ? await withProductTile('64', () => timePerCall(group, repeats)) : undefined;
+    const groupedUnrolled = binds
+      ? await unrolled(() => withProductTile('64', () => timePerCall(group, repeats)))
+      : undefined;
     [x, w, d, e, a, wT].forEach((t) => t!.dispose());
     results.push({
       rows,
@@ -430,6 +435,8 @@ async function productRates(shapes: readonly (readonly [number, number, number])
       narrowThenProductTflops: flops / withNarrow / 1e12,
       inlineNarrowTflops: flops / inlined / 1e12,
       groupOfThreeTflops: grouped === undefined ? null : (3 * flops) / grouped / 1e12,
+      inlineNarrowUnrolledTflops: flops / inlinedUnrolled / 1e12,
+      groupOfThreeUnrolledTflops: groupedUnrolled === undefined ? null : (3 * flops) / groupedUnrolled / 1e12,
     });
   }
   return results;
