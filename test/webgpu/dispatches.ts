@@ -5,8 +5,40 @@
 import { tf } from '../../src/engine/tf.js';
 import { tapeRecording } from '../../src/engine/ops/tape-recording.js';
 
+/** A program tfjs-webgpu records: its pipeline's key and, for the WGSL, its code. */
+export interface DispatchedProgram {
+  readonly shaderKey?: string;
+  getUserCode?(): string;
+}
+
 interface Recording {
-  recordAndSubmit(program: { shaderKey?: string }, ...rest: unknown[]): unknown;
+  recordAndSubmit(program: DispatchedProgram, ...rest: unknown[]): unknown;
+}
+
+/** Calls `visit` with each program the webgpu backend records from now until the returned stop is called. */
+function watchDispatches(visit: (program: DispatchedProgram) => void): () => void {
+  const backend = tf.backend() as unknown as Recording;
+  const record = backend.recordAndSubmit;
+  backend.recordAndSubmit = (program, ...rest) => {
+    visit(program);
+    return record.call(backend, program, ...rest);
+  };
+  return () => {
+    backend.recordAndSubmit = record;
+  };
+}
+
+/** `body`'s value, `visit` called with each program recorded while it runs and settles (on the webgpu backend). */
+export async function withDispatchedPrograms<T>(
+  visit: (program: DispatchedProgram) => void,
+  body: () => Promise<T>,
+): Promise<T> {
+  const stop = watchDispatches(visit);
+  try {
+    return await body();
+  } finally {
+    stop();
+  }
 }
 
 /**
@@ -40,19 +72,11 @@ export async function dispatchesWhile<T>(
 
 /** Counts the dispatches of shaders whose key `matches`, from now until `stop`. */
 function countDispatches(matches: (shaderKey: string) => boolean): { count(): number; stop(): void } {
-  const backend = tf.backend() as unknown as Recording;
-  const record = backend.recordAndSubmit;
   let count = 0;
-  backend.recordAndSubmit = (program, ...rest) => {
+  const stop = watchDispatches((program) => {
     if (matches(program.shaderKey ?? '')) count++;
-    return record.call(backend, program, ...rest);
-  };
-  return {
-    count: () => count,
-    stop: () => {
-      backend.recordAndSubmit = record;
-    },
-  };
+  });
+  return { count: () => count, stop };
 }
 
 /**

@@ -17,14 +17,10 @@ import { lowRankLinear } from '../../src/engine/ops/low-rank-linear.js';
 import { stepper, type Method } from '../../bench/gpu/step-methods.js';
 import { withEnv } from '../helpers.js';
 import { normalMatrices } from './random-matrix.js';
+import { withDispatchedPrograms } from './dispatches.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 import { keepThreshold } from '../../src/engine/dropout-bits.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
-
-interface Program {
-  readonly shaderKey?: string;
-  getUserCode?(): string;
-}
 
 /** What ran on the tiles while a body ran: the kernels (shader keys before their first `_`), and those written out. */
 interface Tiled {
@@ -34,22 +30,15 @@ interface Tiled {
 
 /** `body`'s value and the tiled kernels it dispatched, with those whose inner step was written out. */
 async function withTiledKernels<T>(body: () => Promise<T>): Promise<{ value: T } & Tiled> {
-  const backend = tf.backend() as unknown as { recordAndSubmit(program: Program, ...rest: unknown[]): unknown };
-  const record = backend.recordAndSubmit;
   const tiled: Tiled = { kernels: new Set(), unrolled: new Set() };
-  backend.recordAndSubmit = (program, ...rest) => {
+  const value = await withDispatchedPrograms((program) => {
     const code = program.getUserCode?.() ?? '';
     const kernel = (program.shaderKey ?? '').split('_')[0]!;
     // The tiles' inner loop, in either code; written out, it names its accumulators by constants.
     if (code.includes('for (var kk = 0; kk < TK; kk++)')) tiled.kernels.add(kernel);
     if (code.includes('acc[0] += a0.x * b0;')) tiled.unrolled.add(kernel);
-    return record.call(backend, program, ...rest);
-  };
-  try {
-    return { value: await body(), ...tiled };
-  } finally {
-    backend.recordAndSubmit = record;
-  }
+  }, body);
+  return { value, ...tiled };
 }
 
 /** Under `unrolled`, every tiled kernel that ran under `loops` ran written out (and under `loops`, none did). */
