@@ -179,6 +179,11 @@ const SWEPT = {
     { setting: 'loops', msPerStep: 100 },
     { setting: 'unrolled', msPerStep: 80 },
   ],
+  // The operands read ahead: slower here.
+  productPrefetchSteps: [
+    { setting: 'off', msPerStep: 100 },
+    { setting: 'on', msPerStep: 104 },
+  ],
   weightGradientSteps: [
     { method: 'lora', setting: 'split', msPerStep: 30 },
     { method: 'lora', setting: 'tfjs', msPerStep: 40 },
@@ -256,6 +261,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   submitBatches: 'submit batch',
   productTiles: 'product tile',
   productCodeSteps: 'product code step',
+  productPrefetchSteps: 'product prefetch step',
   weightGradientSteps: 'weight gradients step',
   inlineSteps: 'inline narrow step',
   groupSteps: 'group step',
@@ -273,7 +279,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
 test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
   const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
   const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
-  assert.equal(choices.length, 15);
+  assert.equal(choices.length, 16);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
     current: '60',
@@ -286,6 +292,10 @@ test("each swept setting's fastest value, set only where it beats the default by
   assert.equal(by['MCEVAL_WEBGPU_PRODUCT_TILE']!.fastest, '128');
   assert.equal(by['MCEVAL_WEBGPU_PRODUCT_TILE']!.set, null);
   assert.equal(by['MCEVAL_WEBGPU_PRODUCT_CODE']!.set, 'MCEVAL_WEBGPU_PRODUCT_CODE=unrolled');
+  // Prefetching 4% slower: the default (off) is the fastest and stays.
+  assert.deepEqual(by['MCEVAL_WEBGPU_PRODUCT_PREFETCH']!.measured, { off: 100, on: 104 });
+  assert.equal(by['MCEVAL_WEBGPU_PRODUCT_PREFETCH']!.fastest, 'off');
+  assert.equal(by['MCEVAL_WEBGPU_PRODUCT_PREFETCH']!.set, null);
   // Summed over the methods timed: split 75 ms against tfjs's 90.
   assert.deepEqual(by['MCEVAL_WEBGPU_WEIGHT_GRADIENTS']!.measured, { split: 75, tfjs: 90 });
   assert.equal(by['MCEVAL_WEBGPU_WEIGHT_GRADIENTS']!.set, null);
@@ -372,7 +382,7 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
-  assert.equal(variables.length, 14);
+  assert.equal(variables.length, 15);
 });
 
 test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as −1), its own time is the default's", () => {

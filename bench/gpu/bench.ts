@@ -25,14 +25,15 @@
  *    of a LoRA layer's whole output, with x·A by a dispatch of its own before the product or formed inside it, of
  *    three such layers reading one x in one group dispatch (`groupOfThreeTflops`), and of the product alone with W
  *    and with Wᵀ read, by tfjs's matMul and by mceval's tiles (both widths); mceval's each way its tiles' WGSL is
- *    written (MCEVAL_WEBGPU_PRODUCT_CODE loops and unrolled: `…Unrolled…Tflops`);
+ *    written (MCEVAL_WEBGPU_PRODUCT_CODE loops and unrolled: `…Unrolled…Tflops`) and with their operands' next inner
+ *    indices read ahead (MCEVAL_WEBGPU_PRODUCT_PREFETCH=on: `…Prefetched…Tflops`);
  *  - the LoRA step on the `--model` again with tfjs-webgpu submitting its recorded dispatches every N of them
  *    (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, tfjs's 15 and mceval's 60 among them; MCEVAL_WEBGPU_SUBMIT_BATCH): a step is
  *    hundreds of dispatches, so how often the queue is submitted may matter on a real GPU, and is one setting to
  *    change if it does;
  *  - the LoRA step and the fused product with 64 × 64 and with 128 × 128 output tiles (MCEVAL_WEBGPU_PRODUCT_TILE),
- *    and with the tiles' loops written out and not (MCEVAL_WEBGPU_PRODUCT_CODE unrolled and loops; the products at
- *    both tiles);
+ *    with the tiles' loops written out and not (MCEVAL_WEBGPU_PRODUCT_CODE unrolled and loops), and with their
+ *    operands read ahead and not (MCEVAL_WEBGPU_PRODUCT_PREFETCH on and off; the products at both tiles);
  *  - a LoRA layer's two weight gradients alone, with and without a dropout mask (`--weight-gradients` in × r × out,
  *    builtin:medium's layers at the step's tokens by default; weight-gradients.ts): by tfjs-webgpu's matMul under each
  *    of its programs, and by mceval's kernel, which splits the tokens over workgroups and adds the parts in a fixed
@@ -342,6 +343,8 @@ const withProductTile = <T>(tile: '64' | '128', body: () => Promise<T>) =>
   withEnv('MCEVAL_WEBGPU_PRODUCT_TILE', tile, body);
 const withProductCode = <T>(code: 'loops' | 'unrolled', body: () => Promise<T>) =>
   withEnv('MCEVAL_WEBGPU_PRODUCT_CODE', code, body);
+const withProductPrefetch = <T>(prefetch: 'off' | 'on', body: () => Promise<T>) =>
+  withEnv('MCEVAL_WEBGPU_PRODUCT_PREFETCH', prefetch, body);
 
 /**
  * TFLOP/s of 2 · rows · inner · columns for tfjs's matMul and for mceval's fused product (x·W + (x·A)·B, rank 8), and
@@ -376,6 +379,18 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     const unrolled = <T>(body: () => Promise<T>) => withProductCode('unrolled', body);
     const matrixUnrolled = await unrolled(() => withProductTile('64', () => timePerCall(tiled(false), repeats)));
     const matrixUnrolled128 = await unrolled(() => withProductTile('128', () => timePerCall(tiled(false), repeats)));
+    // And with their operands' next inner indices read ahead (MCEVAL_WEBGPU_PRODUCT_PREFETCH=on), each code.
+    const prefetched = <T>(body: () => Promise<T>) => withProductPrefetch('on', body);
+    const matrixPrefetched = await prefetched(() => withProductTile('64', () => timePerCall(tiled(false), repeats)));
+    const matrixPrefetched128 = await prefetched(() =>
+      withProductTile('128', () => timePerCall(tiled(false), repeats)),
+    );
+    const matrixUnrolledPrefetched = await unrolled(() =>
+      prefetched(() => withProductTile('64', () => timePerCall(tiled(false), repeats))),
+    );
+    const matrixUnrolledPrefetched128 = await unrolled(() =>
+      prefetched(() => withProductTile('128', () => timePerCall(tiled(false), repeats))),
+    );
     const attrs = { transposeW: false, transposeE: false, scale: 1 };
     const fused = () =>
       tf.engine().runKernel(LOW_RANK_PRODUCT, { x: x!, w: w!, d: d!, e: e! }, attrs as never) as Tensor;
@@ -383,6 +398,8 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     const mceval128 = await withProductTile('128', () => timePerCall(fused, repeats));
     const mcevalUnrolled = await unrolled(() => withProductTile('64', () => timePerCall(fused, repeats)));
     const mcevalUnrolled128 = await unrolled(() => withProductTile('128', () => timePerCall(fused, repeats)));
+    const mcevalPrefetched = await prefetched(() => withProductTile('64', () => timePerCall(fused, repeats)));
+    const mcevalPrefetched128 = await prefetched(() => withProductTile('128', () => timePerCall(fused, repeats)));
     // A LoRA layer's output both ways: x·A by a dispatch of its own then the fused product, or both in one.
     const separate = () =>
       tf.tidy(() => {
@@ -401,6 +418,7 @@ async function productRates(shapes: readonly (readonly [number, number, number])
     const withNarrow = await withProductTile('64', () => timePerCall(separate, repeats));
     const inlined = await withProductTile('64', () => timePerCall(inline, repeats));
     const inlinedUnrolled = await unrolled(() => withProductTile('64', () => timePerCall(inline, repeats)));
+    const inlinedPrefetched = await prefetched(() => withProductTile('64', () => timePerCall(inline, repeats)));
     // Three such layers reading one x in one dispatch, as a decoder's q, k and v are (the same operands each): 16
     // storage buffers, where the device binds them.
     const groupInputs = { x: x!, ...numberedInputs([0, 1, 2].map(() => ({ w: w!, n: a!, e: e! }))) };
@@ -432,11 +450,18 @@ async function productRates(shapes: readonly (readonly [number, number, number])
       matrixProductUnrolledTile128Tflops: flops / matrixUnrolled128 / 1e12,
       mcevalUnrolledTflops: flops / mcevalUnrolled / 1e12,
       mcevalUnrolledTile128Tflops: flops / mcevalUnrolled128 / 1e12,
+      matrixProductPrefetchedTflops: flops / matrixPrefetched / 1e12,
+      matrixProductPrefetchedTile128Tflops: flops / matrixPrefetched128 / 1e12,
+      matrixProductUnrolledPrefetchedTflops: flops / matrixUnrolledPrefetched / 1e12,
+      matrixProductUnrolledPrefetchedTile128Tflops: flops / matrixUnrolledPrefetched128 / 1e12,
+      mcevalPrefetchedTflops: flops / mcevalPrefetched / 1e12,
+      mcevalPrefetchedTile128Tflops: flops / mcevalPrefetched128 / 1e12,
       narrowThenProductTflops: flops / withNarrow / 1e12,
       inlineNarrowTflops: flops / inlined / 1e12,
       groupOfThreeTflops: grouped === undefined ? null : (3 * flops) / grouped / 1e12,
       inlineNarrowUnrolledTflops: flops / inlinedUnrolled / 1e12,
       groupOfThreeUnrolledTflops: groupedUnrolled === undefined ? null : (3 * flops) / groupedUnrolled / 1e12,
+      inlineNarrowPrefetchedTflops: flops / inlinedPrefetched / 1e12,
     });
   }
   return results;
@@ -546,6 +571,13 @@ for (const setting of ['loops', 'unrolled'] as const) {
     speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
   );
   productCodeSteps.push(finished('product code step', { setting, msPerStep, tokensPerSecond }));
+}
+const productPrefetchSteps = [];
+for (const setting of ['off', 'on'] as const) {
+  const { msPerStep, tokensPerSecond } = await withProductPrefetch(setting, () =>
+    speed(modelSpec, medium, batch, length, steps, 'lora', 'mceval'),
+  );
+  productPrefetchSteps.push(finished('product prefetch step', { setting, msPerStep, tokensPerSecond }));
 }
 // The weight gradients alone, by each of tfjs's matMul programs and by mceval's split kernel, then the LoRA step
 // each way; then with tfjs's threshold of "too few 32 × 32 tiles" (8 on a non-Intel GPU) raised, so that the small
@@ -764,6 +796,7 @@ console.log(
       submitBatches,
       productTiles,
       productCodeSteps,
+      productPrefetchSteps,
       weightGradients,
       weightGradientSteps,
       inlineSteps,

@@ -156,6 +156,7 @@ const SWEEPS = [
   sweep('submit batch', 'submitBatches', 'MCEVAL_WEBGPU_SUBMIT_BATCH', '60', 'dispatchesPerSubmit'),
   sweep('product tile', 'productTiles', 'MCEVAL_WEBGPU_PRODUCT_TILE', '64', 'tile'),
   sweep('product code step', 'productCodeSteps', 'MCEVAL_WEBGPU_PRODUCT_CODE', 'loops', 'setting'),
+  sweep('product prefetch step', 'productPrefetchSteps', 'MCEVAL_WEBGPU_PRODUCT_PREFETCH', 'off', 'setting'),
   sweep('weight gradients step', 'weightGradientSteps', 'MCEVAL_WEBGPU_WEIGHT_GRADIENTS', 'split', 'setting'),
   sweep('inline narrow step', 'inlineSteps', 'MCEVAL_WEBGPU_INLINE_NARROW', 'auto', 'setting'),
   sweep('group step', 'groupSteps', 'MCEVAL_WEBGPU_GROUPS', 'auto', 'setting'),

@@ -9,8 +9,7 @@ import {
   LOW_RANK_PRODUCT,
   groupSetting,
   inlineMostMultiplyAdds,
-  productBlocks,
-  productUnrolled,
+  productTiling,
 } from '../engine/kernels/webgpu/low-rank-product.js';
 import { productTile } from '../engine/kernels/webgpu/low-rank-product-wgsl.js';
 import { splitWeightGradients } from '../engine/kernels/webgpu/weight-gradients.js';
@@ -62,6 +61,8 @@ export interface DoctorResult {
     readonly productTile: number;
     /** Whether the tiles' WGSL runs its loops or has them written out (MCEVAL_WEBGPU_PRODUCT_CODE). */
     readonly productCode: 'loops' | 'unrolled';
+    /** Whether the tiles read their operands' next inner indices ahead (MCEVAL_WEBGPU_PRODUCT_PREFETCH). */
+    readonly productPrefetch: 'off' | 'on';
     readonly products: 'transposed' | 'all' | 'tfjs';
     readonly weightGradients: 'split' | 'tfjs';
     readonly groups: 'auto' | 'never';
@@ -171,7 +172,8 @@ export default class Doctor extends BaseCommand {
     if (settings !== undefined) {
       this.log(
         `WebGPU settings: product tile ${settings.productTile} (MCEVAL_WEBGPU_PRODUCT_TILE), its code ` +
-          `${settings.productCode} (MCEVAL_WEBGPU_PRODUCT_CODE), other products on its ` +
+          `${settings.productCode} (MCEVAL_WEBGPU_PRODUCT_CODE), prefetch ${settings.productPrefetch} ` +
+          `(MCEVAL_WEBGPU_PRODUCT_PREFETCH), other products on its ` +
           `tiles ${settings.products} (MCEVAL_WEBGPU_PRODUCTS), weight gradients ` +
           `${settings.weightGradients} (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), a submit every ${settings.submitBatch} ` +
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
@@ -194,6 +196,16 @@ export default class Doctor extends BaseCommand {
   }
 }
 
+/** The product tiles' settings, as doctor reports them. */
+function productSettings() {
+  const { blocks, unrolled, prefetch } = productTiling();
+  return {
+    productTile: productTile(blocks),
+    productCode: unrolled ? ('unrolled' as const) : ('loops' as const),
+    productPrefetch: prefetch ? ('on' as const) : ('off' as const),
+  };
+}
+
 /** Which kernels run on webgpu and, for mceval's, how many invocations share an attention row at common head sizes. */
 function webGpuKernelReport(): Pick<
   DoctorResult,
@@ -209,8 +221,7 @@ function webGpuKernelReport(): Pick<
     webgpuAttentionLanes: lanes,
     webgpuInlineNarrowUpTo: Number.isFinite(upTo) ? upTo : null,
     webgpuSettings: {
-      productTile: productTile(productBlocks()),
-      productCode: productUnrolled() ? 'unrolled' : 'loops',
+      ...productSettings(),
       products: matrixProductSetting(),
       weightGradients: splitWeightGradients() ? 'split' : 'tfjs',
       groups: groupSetting(),

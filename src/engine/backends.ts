@@ -14,12 +14,7 @@ import { joinsSetting } from './kernels/webgpu/buffer-copies.js';
 import { setupWebGpu, webGpuAdapterReport, webGpuLimitsSetting } from './webgpu.js';
 import { attentionLaneSetting, checkAttentionLanes } from './kernels/webgpu/attention-lanes.js';
 import { headChunkElements } from './ops/head-cross-entropy.js';
-import {
-  groupSetting,
-  inlineNarrowSetting,
-  productBlocks,
-  productUnrolled,
-} from './kernels/webgpu/low-rank-product.js';
+import { groupSetting, inlineNarrowSetting, productTiling } from './kernels/webgpu/low-rank-product.js';
 import { fewRowsMost } from './kernels/webgpu/few-rows.js';
 import { waitSetting } from './dawn-wait.js';
 import { overlapSetting } from './overlap-setting.js';
@@ -201,8 +196,7 @@ export async function initEngine(
 ): Promise<BackendChoice> {
   // Engine settings read later, mid-run, are checked now: a bad one stops the run before its store exists.
   headChunkElements();
-  productBlocks();
-  productUnrolled();
+  productTiling();
   splitWeightGradients();
   inlineNarrowSetting();
   groupSetting();

@@ -52,6 +52,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
   assert.deepEqual(settings({}), {
     productTile: 64,
     productCode: 'loops',
+    productPrefetch: 'off',
     products: 'transposed',
     weightGradients: 'split',
     groups: 'auto',
@@ -70,6 +71,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     settings({
       MCEVAL_WEBGPU_PRODUCT_TILE: '128',
       MCEVAL_WEBGPU_PRODUCT_CODE: 'unrolled',
+      MCEVAL_WEBGPU_PRODUCT_PREFETCH: 'on',
       MCEVAL_WEBGPU_WEIGHT_GRADIENTS: 'tfjs',
       MCEVAL_WEBGPU_SUBMIT_BATCH: '15',
       MCEVAL_WEBGPU_MATMUL_THRESHOLD: '64',
@@ -86,6 +88,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     {
       productTile: 128,
       productCode: 'unrolled',
+      productPrefetch: 'on',
       products: 'all',
       weightGradients: 'tfjs',
       groups: 'never',

@@ -52,6 +52,11 @@ export interface LowRankProductShape {
    */
   readonly unrolled?: boolean | undefined;
   /**
+   * Each operand's next inner indices read into registers while the current ones' multiply-adds run
+   * (MCEVAL_WEBGPU_PRODUCT_PREFETCH=on; prefetchedProduct): the same operations in the same order, so the same bits.
+   */
+  readonly prefetch?: boolean | undefined;
+  /**
    * x is SwiGLU's gating silu(gate)·up, read from the bindings `gate` and `up` as x's tiles are loaded (gatedInput):
    * the inline variant of one layer and the matrix product only.
    */
@@ -202,32 +207,49 @@ export const normalizationPrologue = `
  */
 
 /**
- * Loads inner indices k0..k0+15 of the tile's rows (or columns) from `side.origin` of an operand stored inner index
- * fastest — the left operand [rows, inner], or a right one stored transposed [columns, inner] — into `side.tile`.
- * Consecutive invocations read consecutive inner indices.
+ * One invocation's share of loading an operand's 16 inner indices into a workgroup tile, in three parts run for each
+ * block (`part`): where its value goes (`place`: WGSL `let`s from localIndex and part), reading the value for the
+ * indices from WGSL expression `k0` on (`fetch`: into `var value`, zeros outside the operand), and writing a value into
+ * the tile (`store`). A load runs the three together (directLoad); a prefetched product (prefetchedProduct) runs the
+ * next indices' fetch before the current ones' inner steps and their store after.
  */
-function innerFastestLoad(source: Read, inner: string, side: TileSide, vectorized: boolean): string {
+interface TileLoad {
+  readonly place: string;
+  readonly fetch: (k0: string) => string;
+  readonly store: (value: string) => string;
+}
+
+/**
+ * Loads of the tile's rows (or columns) from `side.origin` of an operand stored inner index fastest — the left operand
+ * [rows, inner], or a right one stored transposed [columns, inner] — into `side.tile`. Consecutive invocations read
+ * consecutive inner indices.
+ */
+function innerFastestLoad(source: Read, inner: string, side: TileSide, vectorized: boolean): TileLoad {
   const { tile, origin, count } = side;
   // Vectorized: invocation t reads four consecutive inner values of line t / 4 and spreads them over the tile.
   if (vectorized)
-    return `
-    for (var part = 0; part < BLOCKS; part++) {
+    return {
+      place: `
       let line = i32(localIndex) / 4 + part * 64;
-      let k = k0 + (i32(localIndex) % 4) * 4;
+      let offset = (i32(localIndex) % 4) * 4;`,
+      fetch: (k0) => `
       let at = ${origin} + line;
+      let k = ${k0} + offset;
       var value = vec4<f32>(0.0);
       if (k < ${inner} && at < ${count}) {
         value = ${source(`(at * ${inner} + k) / 4`)};
-      }
+      }`,
+      store: (value) => `
       for (var c = 0; c < 4; c++) {
-        ${tile}[(k - k0 + c) * GROUPS + line / 4][line % 4] = value[c];
-      }
-    }`;
-  return `
-    for (var part = 0; part < BLOCKS; part++) {
-      let kk = i32(localIndex) % TK;
-      let group = i32(localIndex) / TK + part * 16;
-      let k = k0 + kk;
+        ${tile}[(offset + c) * GROUPS + line / 4][line % 4] = ${value}[c];
+      }`,
+    };
+  return {
+    place: `
+      let offset = i32(localIndex) % TK;
+      let group = i32(localIndex) / TK + part * 16;`,
+    fetch: (k0) => `
+      let k = ${k0} + offset;
       var value = vec4<f32>(0.0);
       if (k < ${inner}) {
         for (var c = 0; c < 4; c++) {
@@ -236,37 +258,41 @@ function innerFastestLoad(source: Read, inner: string, side: TileSide, vectorize
             value[c] = ${source(`at * ${inner} + k`)};
           }
         }
-      }
-      ${tile}[kk * GROUPS + group] = value;
-    }`;
+      }`,
+    store: (value) => `
+      ${tile}[offset * GROUPS + group] = ${value};`,
+  };
 }
 
 /**
- * Loads inner indices k0..k0+15 of the tile's rows (or columns) from `side.origin` of an operand stored inner index
- * slowest — the right operand [inner, columns], or a left one stored transposed [inner, rows] — into `side.tile`.
- * Consecutive invocations read consecutive rows (or columns).
+ * Loads of the tile's rows (or columns) from `side.origin` of an operand stored inner index slowest — the right operand
+ * [inner, columns], or a left one stored transposed [inner, rows] — into `side.tile`. Consecutive invocations read
+ * consecutive rows (or columns).
  */
-function innerSlowestLoad(source: Read, inner: string, side: TileSide, vectorized: boolean): string {
+function innerSlowestLoad(source: Read, inner: string, side: TileSide, vectorized: boolean): TileLoad {
   const { tile, origin, count } = side;
+  const place = `
+      let offset = i32(localIndex) / 16;
+      let group = i32(localIndex) % 16 + part * 16;`;
+  const store = (value: string) => `
+      ${tile}[offset * GROUPS + group] = ${value};`;
   if (vectorized)
     // Invocation t reads four consecutive lines of inner index t / 16: one vec4 of the tile.
-    return `
-    for (var part = 0; part < BLOCKS; part++) {
-      let kk = i32(localIndex) / 16;
-      let group = i32(localIndex) % 16 + part * 16;
-      let k = k0 + kk;
+    return {
+      place,
+      fetch: (k0) => `
+      let k = ${k0} + offset;
       let at = ${origin} + group * 4;
       var value = vec4<f32>(0.0);
       if (k < ${inner} && at < ${count}) {
         value = ${source(`(k * ${count} + at) / 4`)};
-      }
-      ${tile}[kk * GROUPS + group] = value;
-    }`;
-  return `
-    for (var part = 0; part < BLOCKS; part++) {
-      let group = i32(localIndex) % 16 + part * 16;
-      let kk = i32(localIndex) / 16;
-      let k = k0 + kk;
+      }`,
+      store,
+    };
+  return {
+    place,
+    fetch: (k0) => `
+      let k = ${k0} + offset;
       var value = vec4<f32>(0.0);
       if (k < ${inner}) {
         for (var c = 0; c < 4; c++) {
@@ -275,18 +301,23 @@ function innerSlowestLoad(source: Read, inner: string, side: TileSide, vectorize
             value[c] = ${source(`k * ${count} + at`)};
           }
         }
-      }
-      ${tile}[kk * GROUPS + group] = value;
-    }`;
+      }`,
+    store,
+  };
 }
 
-/** Loads of an operand of `side` for inner indices k0..k0+15, stored inner index fastest unless `innerSlowest`. */
+/** Loads of an operand of `side`, stored inner index fastest unless `innerSlowest`. */
 const sideLoad = (source: Read, inner: string, side: TileSide, innerSlowest: boolean, vectorized: boolean) =>
   innerSlowest ? innerSlowestLoad(source, inner, side, vectorized) : innerFastestLoad(source, inner, side, vectorized);
 
 /** Loads of the right operand, stored [inner, columns] or transposed. */
 const rightLoad = (source: Read, inner: string, transposed: boolean, vectorized: boolean) =>
   sideLoad(source, inner, RIGHT, !transposed, vectorized);
+
+/** A load's inner indices k0..k0+15 read and written into its tile, block after block. */
+const directLoad = ({ place, fetch, store }: TileLoad) => `
+    for (var part = 0; part < BLOCKS; part++) {${place}${fetch('k0')}${store('value')}
+    }`;
 
 /**
  * The tile's share of left′·right′ over `inner` (left′ = leftᵀ when `leftTransposed`, right′ = rightᵀ when
@@ -304,18 +335,53 @@ function product(
   alongside: Alongside = { loads: '', step: '' },
   leftTransposed = false,
 ): string {
-  return `for (var k0 = 0; k0 < ${inner}; k0 += TK) {
-    ${sideLoad(left, inner, LEFT, leftTransposed, vectorized)}
-    ${rightLoad(right, inner, transposed, vectorized)}${alongside.loads}
+  const loads = [
+    sideLoad(left, inner, LEFT, leftTransposed, vectorized),
+    rightLoad(right, inner, transposed, vectorized),
+  ];
+  const steps = `for (var kk = 0; kk < TK; kk++) {${innerStep(tiling, into)}${alongside.step}
+    }`;
+  if (tiling.prefetch === true) return prefetchedProduct(tiling, loads, inner, steps, alongside.loads);
+  return `for (var k0 = 0; k0 < ${inner}; k0 += TK) {${loads.map(directLoad).join('')}${alongside.loads}
     workgroupBarrier();
-    for (var kk = 0; kk < TK; kk++) {${innerStep(tiling, into)}${alongside.step}
-    }
+    ${steps}
     workgroupBarrier();
   }`;
 }
 
-/** The tile and how its loops are written (LowRankProductShape's `blocks` and `unrolled`). */
-export type ProductTiling = Pick<LowRankProductShape, 'blocks' | 'unrolled'>;
+/**
+ * `product` with each operand's next 16 inner indices read from memory into registers (`next0`, `next1`: a vec4 per
+ * block) before the current ones' inner steps run, and written into the tiles after them — the reads' latency hidden
+ * behind the multiply-adds rather than waited for at the barrier (MCEVAL_WEBGPU_PRODUCT_PREFETCH=on). The alongside
+ * loads are not prefetched. The same values reach the tiles in the same order: the same bits.
+ */
+function prefetchedProduct(
+  tiling: ProductTiling,
+  loads: readonly TileLoad[],
+  inner: string,
+  steps: string,
+  alongsideLoads: string,
+): string {
+  const each = (body: string) => repeated('part', ['BLOCKS', tiling.blocks], tiling.unrolled, body);
+  const fetched = (k0: string) =>
+    loads.map(({ place, fetch }, l) => each(`${place}${fetch(k0)}\n      next${l}[part] = value;`)).join('\n    ');
+  const stored = loads.map(({ place, store }, l) => each(`${place}${store(`next${l}[part]`)}`)).join('\n    ');
+  return `{
+    var next0 : array<vec4<f32>, BLOCKS>;
+    var next1 : array<vec4<f32>, BLOCKS>;
+    ${fetched('0')}
+    for (var k0 = 0; k0 < ${inner}; k0 += TK) {
+    ${stored}${alongsideLoads}
+    workgroupBarrier();
+    ${fetched('k0 + TK')}
+    ${steps}
+    workgroupBarrier();
+    }
+  }`;
+}
+
+/** The tile and how its loops are written (LowRankProductShape's `blocks`, `unrolled` and `prefetch`). */
+export type ProductTiling = Pick<LowRankProductShape, 'blocks' | 'unrolled' | 'prefetch'>;
 
 const COMPONENTS = ['x', 'y', 'z', 'w'];
 
@@ -502,7 +568,7 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
  */
 export interface MatrixProductShape extends Pick<
   LowRankProductShape,
-  'vectorized' | 'transposeW' | 'addend' | 'blocks' | 'unrolled' | 'gatedInput' | 'inputMasked'
+  'vectorized' | 'transposeW' | 'addend' | 'blocks' | 'unrolled' | 'prefetch' | 'gatedInput' | 'inputMasked'
 > {
   readonly transposeX: boolean;
   readonly bias?: boolean;
@@ -812,7 +878,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   )}
   // E′'s RANK rows (its inner indices) into bTile.
   let k0 = 0;
-  ${rightLoad(operands.e, 'uniforms.rank', shape.transposeE, true)}
+  ${directLoad(rightLoad(operands.e, 'uniforms.rank', shape.transposeE, true))}
   workgroupBarrier();
   ${eachOutput(`var low = 0.0;
               let line = i - i0;
@@ -961,7 +1027,7 @@ export function inlineGradientGroupCode(shape: LowRankProductShape, rank: number
     // A′_l's RANK rows (its inner indices) into bTile, once every invocation is done with the tiles before.
     workgroupBarrier();
     let k0 = 0;
-    ${rightLoad(reads(name('e', l)), 'uniforms.rank', shape.transposeE, true)}
+    ${directLoad(rightLoad(reads(name('e', l)), 'uniforms.rank', shape.transposeE, true))}
     workgroupBarrier();
     ${eachOutput(`var low = 0.0;
               let line = i - i0;

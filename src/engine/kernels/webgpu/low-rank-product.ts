@@ -38,6 +38,7 @@ import {
   type InlineNarrowShape,
   type LowRankProductShape,
   type ProductBlocks,
+  type ProductTiling,
 } from './low-rank-product-wgsl.js';
 import {
   floatUniform as float,
@@ -135,6 +136,25 @@ const PRODUCT_CODE_SETTING = 'MCEVAL_WEBGPU_PRODUCT_CODE';
 export function productUnrolled(): boolean {
   return environmentChoice(PRODUCT_CODE_SETTING, ['loops', 'unrolled']) === 'unrolled';
 }
+
+/**
+ * MCEVAL_WEBGPU_PRODUCT_PREFETCH: `off` (the default) or `on` — the tiles read each operand's next 16 inner indices
+ * into registers before the current ones' multiply-adds, so that a GPU waits for memory less at each barrier, for 2
+ * vec4 registers an invocation per block. The same operations in the same order, so the same bits; whether it is
+ * faster is the GPU's to say (bench/gpu times both). Read at each call, and as the engine starts.
+ */
+export function productPrefetch(): boolean {
+  return environmentChoice('MCEVAL_WEBGPU_PRODUCT_PREFETCH', ['off', 'on']) === 'on';
+}
+
+/** The tiles every tiled kernel compiles for now: MCEVAL_WEBGPU_PRODUCT_TILE, _CODE and _PREFETCH. */
+export function productTiling(): Required<ProductTiling> {
+  return { blocks: productBlocks(), unrolled: productUnrolled(), prefetch: productPrefetch() };
+}
+
+/** A tiling's part of a shader's key (one pipeline each): 128-wide tiles, written out, prefetched, as digits. */
+export const tilingKey = ({ blocks, unrolled, prefetch }: Required<ProductTiling>): string =>
+  [blocks === 2, unrolled, prefetch].map(Number).join('');
 
 /**
  * Attributes of the inline variant: N′ = Nᵀ when `transposeN` (N stored [rank, inner]), t's scale, and the dropout
@@ -348,8 +368,7 @@ function shapeOf(
   vectorized: boolean,
   attrs: Pick<LowRankProductAttrs, 'transposeW' | 'transposeE' | 'dropout' | 'maskedSum' | 'droppedInput'>,
   { bias, addend }: Partial<Record<'bias' | 'addend', TensorInfo>>,
-  blocks: ProductBlocks,
-  unrolled: boolean,
+  tiling: Required<ProductTiling>,
 ): LowRankProductShape {
   const { transposeW, transposeE, dropout, maskedSum, droppedInput } = attrs;
   const given = (input?: unknown) => input !== undefined;
@@ -361,8 +380,7 @@ function shapeOf(
     bias: given(bias),
     mask: given(dropout),
     addend: given(addend),
-    blocks,
-    unrolled,
+    ...tiling,
     ...(maskedSum === true ? { maskedSum } : {}),
     ...(droppedInput === undefined ? {} : { inputMasked: 'kept' as const }),
   };
@@ -381,10 +399,9 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   checkFactorRow(LOW_RANK_PRODUCT, e, rank, transposeE, factors);
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
-  const blocks = productBlocks();
-  const unrolled = productUnrolled();
+  const tiles = productTiling();
   const shape = {
-    ...shapeOf(vectorized, { ...sides, dropout, droppedInput }, { bias, addend }, blocks, unrolled),
+    ...shapeOf(vectorized, { ...sides, dropout, droppedInput }, { bias, addend }, tiles),
     columnFactors,
   };
   // One compiled shader per combination (tfjs caches pipelines by key).
@@ -395,18 +412,16 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     shape.bias,
     shape.mask,
     shape.addend,
-    blocks === 2,
     factors,
     ...maskFlags(shape),
-    unrolled,
   ];
   const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
   const optional = optionalInputs({ bias, addend });
-  const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
+  const { dispatch, sizes } = tiling(rows, columns, inner, rank, tiles.blocks);
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
-      key: `McevalLowRankProduct_${flags.map(Number).join('')}`,
+      key: `McevalLowRankProduct_${flags.map(Number).join('')}_${tilingKey(tiles)}`,
       inputs: [...operands, ...optional.declarations],
       uniforms: `${LOW_RANK_UNIFORMS} ${maskUniforms(droppedInput !== undefined, shape.mask)}`,
       workgroupSize: PRODUCT_WORKGROUP,
@@ -436,10 +451,9 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const factors = columnFactors === true;
   checkFactorRow(LOW_RANK_PRODUCT_INLINE, e, rank, transposeE, factors);
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
-  const blocks = productBlocks();
-  const unrolled = productUnrolled();
+  const tiles = productTiling();
   const shape = {
-    ...shapeOf(true, masking, { bias, addend }, blocks, unrolled),
+    ...shapeOf(true, masking, { bias, addend }, tiles),
     gatedInput: left.gated,
     normalizedInput: normalized,
     columnFactors: factors,
@@ -461,7 +475,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const down = normalized ? undefined : gpu.makeTensorInfo([rows * rank], 'float32');
   const normalization = normalizationBinding(normWeight, normEps);
   const optional = optionalInputs({ bias, addend });
-  const { dispatch, sizes } = tiling(rows, columns, inner, rank, blocks);
+  const { dispatch, sizes } = tiling(rows, columns, inner, rank, tiles.blocks);
   const few = fewRowsShape(gpu, {
     rows,
     unsupported: transposeW || transposeN || transposeE || narrow.inputMask || makesMasks(shape),
@@ -478,7 +492,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       ...(few === undefined
         ? {
-            key: `McevalLowRankProductInline_${rank}_${[...flags, blocks === 2, unrolled].map(Number).join('')}`,
+            key: `McevalLowRankProductInline_${rank}_${flags.map(Number).join('')}_${tilingKey(tiles)}`,
             dispatch,
           }
         : {
@@ -578,8 +592,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       `${LOW_RANK_PRODUCT_GROUP}: biases are every member's or none, and not with x normalized or factors`,
     );
   members.forEach((m) => checkFactorRow(LOW_RANK_PRODUCT_GROUP, m.e, rank, false, factors));
-  const blocks = productBlocks();
-  const unrolled = productUnrolled();
+  const tiles = productTiling();
   const few = fewRowsShape(gpu, {
     rows,
     unsupported: inputMask || biased,
@@ -590,7 +603,7 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     members: members.length,
     columnFactors: factors,
   });
-  const tile = few === undefined ? productTile(blocks) : FEW_ROWS_TILE;
+  const tile = few === undefined ? productTile(tiles.blocks) : FEW_ROWS_TILE;
   const columns = members.map((m) => m.w.shape[1]!);
   const { firstTiles, columnTiles } = membersSideBySide(columns, tile);
   // With biases, the members' biases are joined (buffer copies) and their t's written into one tensor, cut after.
@@ -615,12 +628,12 @@ const groupedInlineProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       ...(few === undefined
         ? {
-            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, blocks === 2, normalized, factors, dropped, biased, unrolled].map(Number).join('')}`,
+            key: `${LOW_RANK_PRODUCT_GROUP}_${members.length}_${rank}_${[inputMask, normalized, factors, dropped, biased].map(Number).join('')}_${tilingKey(tiles)}`,
             dispatch: [columnTiles, Math.ceil(rows / tile)] as const,
             code: () =>
               inlineLowRankProductCode(
                 {
-                  ...shapeOf(true, { transposeW: false, transposeE: false }, { bias: joined?.bias }, blocks, unrolled),
+                  ...shapeOf(true, { transposeW: false, transposeE: false }, { bias: joined?.bias }, tiles),
                   normalizedInput: normalized,
                   columnFactors: factors,
                   ...(dropped ? { inputMasked: 'kept' as const } : {}),
@@ -704,7 +717,7 @@ const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
     throw new Error(
       `${LOW_RANK_GRADIENT_GROUP}: members differ in rank or output width, or not every member has a mask`,
     );
-  const blocks = productBlocks();
+  const tiles = productTiling();
   const downs = members.map(() => gpu.makeTensorInfo([rows * rank], 'float32'));
   // dy_l is bound as the product's left operand, x_l.
   const bindings = members.flatMap((m, l) => [
@@ -715,13 +728,12 @@ const gradientGroup: KernelFunc = ({ inputs, backend, attrs }) => {
     bound('down', l, downs[l]!, WRITTEN),
   ]);
   const inners = members.map((m) => m.dy.shape[1]!);
-  const { dispatch, sizes } = tiling(rows, columns, inners[0]!, rank, blocks);
-  const unrolled = productUnrolled();
-  const shape = shapeOf(true, { transposeW: true, transposeE: true, dropout: dropouts?.[0] }, {}, blocks, unrolled);
+  const { dispatch, sizes } = tiling(rows, columns, inners[0]!, rank, tiles.blocks);
+  const shape = shapeOf(true, { transposeW: true, transposeE: true, dropout: dropouts?.[0] }, {}, tiles);
   const output = runShader(
     gpu,
     {
-      key: `${LOW_RANK_GRADIENT_GROUP}_${members.length}_${rank}_${Number(masked)}${Number(blocks === 2)}${Number(unrolled)}`,
+      key: `${LOW_RANK_GRADIENT_GROUP}_${members.length}_${rank}_${Number(masked)}_${tilingKey(tiles)}`,
       inputs: bindings.map(({ input }) => input),
       uniforms: `${INLINE_UNIFORMS} ${gradientGroupUniforms(members.length, masked)}`,
       workgroupSize: PRODUCT_WORKGROUP,

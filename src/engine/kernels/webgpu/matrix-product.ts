@@ -11,7 +11,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { environmentChoice } from '../../environment-choice.js';
-import { leftOperandOf, productBlocks, productUnrolled, type LeftInputs } from './low-rank-product.js';
+import { leftOperandOf, productTiling, tilingKey, type LeftInputs } from './low-rank-product.js';
 import {
   MATRIX_PRODUCT_UNIFORMS,
   PRODUCT_WORKGROUP,
@@ -100,13 +100,12 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   // Each operand is read four values at a time along its stored rows.
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && (!transposeX || rows % 4 === 0);
   const left = leftOperandOf(leftInputs, vectorized ? 4 : 1);
-  const blocks = productBlocks();
-  const unrolled = productUnrolled();
-  const tile = productTile(blocks);
+  const tiles = productTiling();
+  const tile = productTile(tiles.blocks);
   const added = addend !== undefined;
   const biased = bias !== undefined;
   const masks = [inputMask?.use ?? '', outputMask?.use ?? ''];
-  const flags = [vectorized, transposeX, transposeW, added, blocks === 2, left.gated, biased, unrolled];
+  const flags = [vectorized, transposeX, transposeW, added, left.gated, biased];
   const gpu = backend as unknown as WebGpuBackendLike;
   const few = fewRowsShape(gpu, {
     rows,
@@ -123,7 +122,7 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     {
       ...(few === undefined
         ? {
-            key: `McevalMatrixProduct_${flags.map(Number).join('')}_${masks.join('_')}`,
+            key: `McevalMatrixProduct_${flags.map(Number).join('')}_${masks.join('_')}_${tilingKey(tiles)}`,
             dispatch: [Math.ceil(columns / tile), Math.ceil(rows / tile)] as const,
             code: () =>
               matrixProductCode({
@@ -132,8 +131,7 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
                 transposeW,
                 addend: added,
                 bias: biased,
-                blocks,
-                unrolled,
+                ...tiles,
                 gatedInput: left.gated,
                 inputMasked: inputMask?.use,
                 outputMasked: outputMask?.use,
