@@ -13,6 +13,7 @@ import {
   ELEMENT_INDEX,
   elementwiseDispatch,
   forgetHostCopy,
+  intUniform,
   runShader,
   shaped,
   sizeOf,
@@ -87,7 +88,7 @@ fn main() {
 `,
     },
     pairs.flatMap(({ s, t }, k) => [...(k === 0 && first.inPlace ? [] : [s]), t, ...(next[k] ? [next[k]] : [])]),
-    pairs.map((pair) => ({ type: 'int32' as const, data: [pair.size] })),
+    pairs.map((pair) => intUniform(pair.size)),
     first.inPlace ? shaped(first.s, [first.size]) : undefined,
   );
   return pairs.map((pair, k) => {

@@ -26,7 +26,9 @@ import { joinedByCopies, joinsSetting } from './buffer-copies.js';
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
+  floatUniform,
   forgetHostCopy,
+  intUniform,
   runShader,
   shaped,
   sizeOf,
@@ -194,7 +196,7 @@ function updateTogether(
   const uniforms = parameters.flatMap((parameter) => {
     const at = parameter.joined ? gradientAt : 0;
     if (parameter.joined) gradientAt += parameter.size;
-    return [...parameter.uniforms, { type: 'int32' as const, data: [at] }];
+    return [...parameter.uniforms, intUniform(at)];
   });
   const held = hold !== undefined;
   runShader(
@@ -251,12 +253,9 @@ const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
     const [p, g] = [inputs[`p${i}`]!, inputs[`g${i}`]!];
     const size = sizeOf(p);
     const uniforms: ShaderUniform[] = [
-      { type: 'int32', data: [size] },
-      { type: 'int32', data: [offset] },
-      ...[c.beta1, 1 - c.beta1, c.beta2, 1 - c.beta2, c.correction2, c.epsilon, c.decay, c.stepSize].map((value) => ({
-        type: 'float32' as const,
-        data: [value],
-      })),
+      intUniform(size),
+      intUniform(offset),
+      ...[c.beta1, 1 - c.beta1, c.beta2, 1 - c.beta2, c.correction2, c.epsilon, c.decay, c.stepSize].map(floatUniform),
     ];
     const joined = joining && size < JOINED_BELOW && g.dtype === 'float32';
     return { p, g, size, inPlace: writableInPlace(gpu, p, bound), joined, uniforms };

@@ -8,7 +8,14 @@
  * Not differentiable (DoRA detaches the norm).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { runShader, shaped, storageBuffersPerShader, type WebGpuBackendLike } from './shader.js';
+import {
+  floatUniform as float,
+  intUniform as int,
+  runShader,
+  shaped,
+  storageBuffersPerShader,
+  type WebGpuBackendLike,
+} from './shader.js';
 import { keptPerNumber } from '../../kept-per-number.js';
 import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, COLUMNS, LANES } from './column-lanes.js';
 import { numberedMembers } from './numbered-members.js';
@@ -109,8 +116,6 @@ const adaptedColumnNorms: KernelFunc = ({ inputs, backend, attrs }) => {
   const columns = members.map((m) => m.w.shape[1]!);
   const { firstTiles, columnTiles } = membersSideBySide(columns, COLUMNS);
   const results = columns.slice(1).map((width) => gpu.makeTensorInfo([width], 'float32'));
-  const int = (value: number) => ({ type: 'int32' as const, data: [value] });
-  const float = (value: number) => ({ type: 'float32' as const, data: [value] });
   const first = runShader(
     gpu,
     {

@@ -10,6 +10,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import {
   elementwiseDispatch,
+  intUniform,
   runShader,
   scalarInputs,
   shaped,
@@ -105,10 +106,7 @@ function run(
         code: () => (grad ? backwardCode(workgroup, dy !== undefined) : forwardCode(workgroup)),
       },
       [logits, labelTensor, ...(dy === undefined ? [] : [dy])],
-      [
-        { type: 'int32', data: [rows] },
-        { type: 'int32', data: [classes] },
-      ],
+      [intUniform(rows), intUniform(classes)],
     ),
   );
 }

@@ -8,7 +8,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { HASHED_KEEP_WGSL, dropoutAt, dropoutUniformValues, dropoutUniforms } from './hashed-dropout-wgsl.js';
-import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { ELEMENT_INDEX, elementwiseDispatch, intUniform, runShader, shaped, type WebGpuBackendLike } from './shader.js';
 
 export const DROPOUT_MASK = 'McevalDropoutMask';
 
@@ -50,7 +50,7 @@ const dropoutMask: KernelFunc = ({ inputs, backend, attrs }) => {
       code: () => code(x !== undefined),
     },
     x === undefined ? [] : [x],
-    [{ type: 'int32', data: [count] }, ...dropoutUniformValues({ key, threshold, scale: value })],
+    [intUniform(count), ...dropoutUniformValues({ key, threshold, scale: value })],
   );
   return shaped(output, [...shape]);
 };

@@ -1,6 +1,6 @@
 /** Shaders that compute one output element per invocation from operands of one shape (SwiGLU, GELU). */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { elementwiseDispatch, intUniform, runShader, shaped, type WebGpuBackendLike } from './shader.js';
 
 export const ELEMENTWISE_WORKGROUP = 256;
 
@@ -36,7 +36,7 @@ export function elementwiseShader(
       code,
     },
     tensors,
-    [{ type: 'int32', data: [count] }],
+    [intUniform(count)],
   );
   return shaped(output, [...tensors[0]!.shape]);
 }

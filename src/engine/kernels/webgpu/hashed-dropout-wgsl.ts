@@ -7,6 +7,7 @@
 import type { HashedDropout } from '../../dropout-bits.js';
 import { TRIPLE32_WGSL } from './counter-hash-wgsl.js';
 import type { ShaderUniform } from './shader.js';
+import { floatUniform, intUniform } from './shader.js';
 
 /**
  * `hashedKeep(index, key, threshold, scale)`, and `hashedKeep4` for elements index … index + 3. The key and threshold
@@ -37,11 +38,7 @@ export function dropoutUniformValues(...dropouts: readonly (HashedDropout | unde
   return dropouts.flatMap((dropout): ShaderUniform[] =>
     dropout === undefined
       ? []
-      : [
-          { type: 'int32', data: [dropout.key | 0] },
-          { type: 'int32', data: [dropout.threshold | 0] },
-          { type: 'float32', data: [dropout.scale] },
-        ],
+      : [intUniform(dropout.key | 0), intUniform(dropout.threshold | 0), floatUniform(dropout.scale)],
   );
 }
 

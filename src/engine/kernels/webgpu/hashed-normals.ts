@@ -12,6 +12,7 @@ import { TRIPLE32_WGSL } from './counter-hash-wgsl.js';
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
+  intUniform,
   runShader,
   shaped,
   withHostInt32,
@@ -123,7 +124,7 @@ const hashedNormals: KernelFunc = ({ backend, attrs }) => {
           code: () => CODE,
         },
         [keyTensor],
-        [size, count, offset | 0].map((data) => ({ type: 'int32' as const, data: [data] })),
+        [size, count, offset | 0].map(intUniform),
       ),
       [keys.length, count],
     ),

@@ -7,7 +7,16 @@
  * slice of one column's rows (column-lanes.ts), writing dz as they go; a workgroup adds its slices in a fixed order.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, sizeOf, type WebGpuBackendLike } from './shader.js';
+import {
+  ELEMENT_INDEX,
+  elementwiseDispatch,
+  floatUniform,
+  intUniform,
+  runShader,
+  shaped,
+  sizeOf,
+  type WebGpuBackendLike,
+} from './shader.js';
 import { ELEMENTWISE_WORKGROUP } from './elementwise.js';
 import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, LANES, columnWorkgroups } from './column-lanes.js';
 
@@ -68,11 +77,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
       code: () => forwardCode(addend !== undefined),
     },
     given,
-    [
-      { type: 'int32', data: [count] },
-      { type: 'int32', data: [columnsOf(z)] },
-      { type: 'float32', data: [offsetOf(attrs)] },
-    ],
+    [intUniform(count), intUniform(columnsOf(z)), floatUniform(offsetOf(attrs))],
   );
   return shaped(output, [...z.shape]);
 };
@@ -97,11 +102,7 @@ const gradient: KernelFunc = ({ inputs, backend, attrs }) => {
       code: () => GRADIENT_CODE,
     },
     [dy, z, m, n, dm],
-    [
-      { type: 'int32', data: [rows] },
-      { type: 'int32', data: [columns] },
-      { type: 'float32', data: [offsetOf(attrs)] },
-    ],
+    [intUniform(rows), intUniform(columns), floatUniform(offsetOf(attrs))],
   );
   return [shaped(dz, [...z.shape]), dm];
 };

@@ -6,6 +6,7 @@
  * ablation, prior [L, N].
  */
 import type { ShaderUniform } from './shader.js';
+import { floatUniform, intUniform } from './shader.js';
 
 /** The uniforms: L, M, r, N, the dispatch's element count, the parts' sizes, ε, 1 − 2/N and the regulariser's. */
 export const DRAW_UNIFORMS =
@@ -32,13 +33,13 @@ export function drawUniformValues(u: DrawUniforms): ShaderUniform[] {
   const [r, n] = [u.rank ?? 0, u.components ?? 0];
   const ints = [u.rows, u.samples, r, n, u.count ?? 0, u.rows * u.samples * r, u.rows * u.samples * n, u.rows * r];
   return [
-    ...ints.map((value) => ({ type: 'int32' as const, data: [value] })),
-    { type: 'float32', data: [u.scale ?? 0] },
+    ...ints.map(intUniform),
+    floatUniform(u.scale ?? 0),
     // 1 − 2/N as the host rounds it (mixture-weights.ts).
-    { type: 'float32', data: [n === 0 ? 0 : 1 - 2 / n] },
-    { type: 'float32', data: [u.samples] },
-    { type: 'float32', data: [u.symmetricPrior ?? 0] },
-    { type: 'int32', data: [u.referenceSign === true ? 1 : 0] },
+    floatUniform(n === 0 ? 0 : 1 - 2 / n),
+    floatUniform(u.samples),
+    floatUniform(u.symmetricPrior ?? 0),
+    intUniform(u.referenceSign === true ? 1 : 0),
     { type: 'float32', data: [...(u.termWeights ?? [0, 0, 0, 0])] },
   ];
 }

@@ -17,7 +17,7 @@ import {
   dropoutUniformValues,
   dropoutUniforms,
 } from './hashed-dropout-wgsl.js';
-import { elementwiseDispatch, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { elementwiseDispatch, floatUniform, intUniform, runShader, shaped, type WebGpuBackendLike } from './shader.js';
 
 export const NARROW_PRODUCT = 'McevalNarrowProduct';
 
@@ -133,11 +133,7 @@ const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       code: () => code(groups, transposeW, dropout !== undefined, vectorized),
     },
     [x, w],
-    [
-      ...[rows, inner, columns].map((value) => ({ type: 'int32' as const, data: [value] })),
-      { type: 'float32', data: [scale] },
-      ...(dropout ? dropoutUniformValues(dropout) : []),
-    ],
+    [...[rows, inner, columns].map(intUniform), floatUniform(scale), ...(dropout ? dropoutUniformValues(dropout) : [])],
   );
   return shaped(output, [rows, columns]);
 };

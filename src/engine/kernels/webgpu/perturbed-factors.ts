@@ -18,6 +18,7 @@ import { HASHED_NORMAL_WGSL, withHostKeys } from './hashed-normals.js';
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
+  intUniform,
   runShader,
   shaped,
   workgroupSumCode,
@@ -207,7 +208,7 @@ function uniforms(attrs: PerturbedFactorsAttrs, rank: number, components: number
     start += members * size;
     return fields;
   });
-  return [...values, components, rank].map((value) => ({ type: 'int32' as const, data: [value] }));
+  return [...values, components, rank].map(intUniform);
 }
 
 /** Width w's factors' shape. */

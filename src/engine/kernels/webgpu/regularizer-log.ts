@@ -8,7 +8,14 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../../tf.js';
 import { hasKernel } from '../has-kernel.js';
-import { runShader, sizeOf, storageBuffersPerShader, workgroupSumCode, type WebGpuBackendLike } from './shader.js';
+import {
+  intUniform,
+  runShader,
+  sizeOf,
+  storageBuffersPerShader,
+  workgroupSumCode,
+  type WebGpuBackendLike,
+} from './shader.js';
 
 export const REGULARIZER_LOG = 'McevalRegularizerLog';
 
@@ -72,8 +79,8 @@ const regularizerLog: KernelFunc = ({ inputs, backend, attrs }) => {
     },
     names.map((name) => named[name]!),
     [
-      { type: 'int32', data: [(attrs as unknown as RegularizerLogAttrs).layers] },
-      ...Array.from({ length: stacks }, (_, k) => ({ type: 'int32' as const, data: [sizeOf(named[`mean${k}`]!)] })),
+      intUniform((attrs as unknown as RegularizerLogAttrs).layers),
+      ...Array.from({ length: stacks }, (_, k) => intUniform(sizeOf(named[`mean${k}`]!))),
     ],
   );
 };

@@ -21,6 +21,7 @@ import {
   ELEMENT_INDEX,
   elementwiseDispatch,
   forgetHostCopy,
+  intUniform,
   runShader,
   shaped,
   sizeOf,
@@ -208,7 +209,7 @@ const ropeAppend: KernelFunc = ({ inputs, backend, attrs }) => {
       first,
       span,
       pastKeys?.shape[1] ?? 0,
-    ].map((value) => ({ type: 'int32' as const, data: [value] })),
+    ].map(intUniform),
     inPlace ? shaped(pastKeys, [cacheSize]) : undefined,
   );
   const cacheShape = [batch, capacity, width];

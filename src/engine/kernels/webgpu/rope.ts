@@ -7,7 +7,15 @@
  * `x2` (a layer's keys beside its queries), both are rotated in the same dispatch, and the kernel has two outputs.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { ELEMENT_INDEX, elementwiseDispatch, runShader, shaped, sizeOf, type WebGpuBackendLike } from './shader.js';
+import {
+  ELEMENT_INDEX,
+  elementwiseDispatch,
+  intUniform,
+  runShader,
+  shaped,
+  sizeOf,
+  type WebGpuBackendLike,
+} from './shader.js';
 
 export const ROPE = 'McevalRope';
 
@@ -104,10 +112,7 @@ export const ropeOnWebGpu: KernelFunc = ({ inputs, backend, attrs }) => {
       code: () => code(backward, x2 !== undefined),
     },
     [x, cos, sin, ...(x2 === undefined ? [] : [x2, rotated2!])],
-    [count, heads, headDim, count2, x2 === undefined ? 0 : x2.shape.at(-2)!].map((value) => ({
-      type: 'int32' as const,
-      data: [value],
-    })),
+    [count, heads, headDim, count2, x2 === undefined ? 0 : x2.shape.at(-2)!].map(intUniform),
   );
   const first = shaped(output, [...x.shape]);
   return x2 === undefined ? first : [first, shaped(rotated2!, [...x2.shape])];

@@ -6,6 +6,8 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import {
   elementwiseDispatch,
+  floatUniform,
+  intUniform,
   runShader,
   shaped,
   workgroupSumCode,
@@ -62,12 +64,7 @@ export function rowShader(
       code,
     },
     tensors,
-    [
-      { type: 'int32' as const, data: [rows] },
-      { type: 'int32' as const, data: [x.shape.at(-1)!] },
-      { type: 'float32' as const, data: [eps] },
-      ...more.values,
-    ],
+    [intUniform(rows), intUniform(x.shape.at(-1)!), floatUniform(eps), ...more.values],
   );
   return shaped(output, [...x.shape]);
 }

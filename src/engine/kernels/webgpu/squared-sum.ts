@@ -8,7 +8,15 @@
  * reductions do.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { runShader, shaped, sizeOf, workgroupSumCode, type WebGpuBackendLike } from './shader.js';
+import {
+  floatUniform,
+  intUniform,
+  runShader,
+  shaped,
+  sizeOf,
+  workgroupSumCode,
+  type WebGpuBackendLike,
+} from './shader.js';
 
 export const SQUARED_SUM = 'McevalSquaredSum';
 
@@ -95,11 +103,7 @@ const squaredSum: KernelFunc = ({ inputs, backend, attrs }) => {
         code: () => code(vectorized, last ? finish : undefined, reads),
       },
       [x, ...(reads ? [slots!] : []), ...(last && coefficient !== undefined ? [coefficient] : [])],
-      [
-        { type: 'int32', data: [sizeOf(x) / (vectorized ? 4 : 1)] },
-        { type: 'int32', data: [slot] },
-        { type: 'float32', data: [maxNorm] },
-      ],
+      [intUniform(sizeOf(x) / (vectorized ? 4 : 1)), intUniform(slot), floatUniform(maxNorm)],
       last ? undefined : slots,
     );
   };

@@ -10,6 +10,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
+  intUniform,
   runShader,
   shaped,
   storageBuffersPerShader,
@@ -69,7 +70,7 @@ const unpack: KernelFunc = ({ inputs, backend, attrs }) => {
         code: () => code(outputs),
       },
       [value, ...written],
-      [partSize, inner, count, first].map((n) => ({ type: 'int32' as const, data: [n] })),
+      [partSize, inner, count, first].map(intUniform),
     );
     parts.push(result, ...written);
   }

@@ -17,6 +17,7 @@
 import { HASHED_KEEP_WGSL, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
 import type { ShaderUniform } from './shader.js';
 import { keptPerNumber } from '../../kept-per-number.js';
+import { floatUniform, intUniform } from './shader.js';
 
 /** Invocations per workgroup of the first pass. */
 export const SPLIT_WORKGROUP = 64;
@@ -94,14 +95,14 @@ export function weightGradientUniformValues(
   let outStart = 0;
   const values = plans.flatMap((plan, s) => {
     const integers = [plan.m, plan.n, plan.blocksM, plan.tilesM, plan.splits, plan.chunk, plan.workgroups];
-    const fields = [...integers, offset, start, outStart].map((value) => ({ type: 'int32' as const, data: [value] }));
+    const fields = [...integers, offset, start, outStart].map(intUniform);
     offset += plan.splits * plan.m * plan.n;
     start += plan.workgroups;
     outStart += plan.m * plan.n;
     const scale = s % 2 === 0 ? 1 : dyScales[(s - 1) / 2]!;
-    return [...fields, { type: 'float32' as const, data: [scale] }];
+    return [...fields, floatUniform(scale)];
   });
-  return [...values, { type: 'int32', data: [tokens] }];
+  return [...values, intUniform(tokens)];
 }
 
 /** The partial sums the products write: the first pass's output size. */
