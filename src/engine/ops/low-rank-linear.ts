@@ -528,7 +528,8 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         // A perturbation added to A receives A's gradient, as a clone (one tensor for two inputs; multi-output.ts),
         // and the residual the output's, passed on. A split layer's residual is in its rest.
         const upstream = shapedDys[part.split ? part.restAt : l]!;
-        const residual = part.residual === undefined ? [] : [restore(flatten(upstream), part.residual)];
+        // A tensor of its own, not upstream: tfjs disposes a gradient it has added into another.
+        const residual = part.residual === undefined ? [] : [tf.reshape(upstream, part.residual.shape)];
         grads[l] = [dA, dB, ...(part.perturbed ? [tf.clone(dA)] : []), ...residual];
       });
       return [restore(dx!, x), ...grads.flat()];
