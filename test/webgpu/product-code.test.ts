@@ -1,12 +1,13 @@
 /**
- * The product tiles' other ways of writing their WGSL against the default (loops, no prefetch; low-rank-product-wgsl.ts):
- * the inner step written out (MCEVAL_WEBGPU_PRODUCT_CODE=unrolled), the operands' next inner indices read ahead
- * into registers (MCEVAL_WEBGPU_PRODUCT_PREFETCH=on), and both. Each is the same operations in the same order, so
- * training steps that run every tiled kernel (the low-rank product, inline and apart, a group's outputs and input
- * gradient, the matrix product of DoRA's split layers) give the same losses bit for bit; a single layer at sizes that
- * are no multiple of 4 (scalar loads) gives the same output and gradients at both tiles (64 × 64 and 128 × 128, whose
- * two blocks a side the steps' 64-wide tiles leave out: its compiling takes lavapipe a minute a step). Each case checks
- * that every kernel that ran on the tiles by default ran written the other way, and none did by default.
+ * The product tiles' other ways of writing their WGSL against the default (loops, no prefetch;
+ * low-rank-product-wgsl.ts): the inner step written out (MCEVAL_WEBGPU_PRODUCT_CODE=unrolled), the operands' next inner
+ * indices read ahead into registers (MCEVAL_WEBGPU_PRODUCT_PREFETCH=on), and both. Each is the same operations in the
+ * same order, so training steps that run every tiled kernel (the low-rank product, inline and apart, a group's outputs
+ * and input gradient, the matrix product of DoRA's split layers), and an evaluation after them that reads x normalized
+ * or gated as it loads it, give the same losses bit for bit; a single layer at sizes that are no multiple of 4 (scalar
+ * loads) gives the same output and gradients at both tiles (64 × 64 and 128 × 128, whose two blocks a side the steps'
+ * 64-wide tiles leave out: its compiling takes lavapipe a minute a step). Each case checks that every shader that ran
+ * on the tiles by default ran written the other way, and none did by default.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +23,9 @@ import { withDispatchedPrograms } from './dispatches.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 import { keepThreshold } from '../../src/engine/dropout-bits.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
+import { requireDecoder, type Model } from '../../src/models/model.js';
+import { causalLmLoss } from '../../src/train/loss.js';
+import { EVAL_CONTEXT } from '../../src/models/forward-context.js';
 
 /** A way of writing the tiles: its settings, and a line of WGSL only a tile written that way has. */
 interface Code {
@@ -54,47 +58,79 @@ const withSettings = <T>(settings: Readonly<Record<string, string>>, body: () =>
   )();
 
 /**
- * What ran on the tiles while a body ran: the kernels (shader keys before their first `_`), and those whose WGSL had
- * every mark of a way of writing them (`marked`) or any (`anyMark`).
+ * What ran on the tiles while a body ran: the shaders (their keys without the tiling's digits, low-rank-product.ts's
+ * tilingKey), those whose WGSL had every mark of a way of writing them (`marked`) or any (`anyMark`), and the ways
+ * their x was formed as it was read (`reads`: RMS-normalized, SwiGLU's gating).
  */
 interface Tiled {
-  readonly kernels: Set<string>;
+  readonly shaders: Set<string>;
   readonly marked: Set<string>;
   readonly anyMark: Set<string>;
+  readonly reads: Set<string>;
 }
 
-/** `body`'s value under `code` and the tiled kernels it dispatched. */
+/** `body`'s value under `code` and the tiled shaders it dispatched. */
 async function withTiledKernels<T>(code: Code, body: () => Promise<T>): Promise<{ value: T } & Tiled> {
-  const tiled: Tiled = { kernels: new Set(), marked: new Set(), anyMark: new Set() };
+  const tiled: Tiled = { shaders: new Set(), marked: new Set(), anyMark: new Set(), reads: new Set() };
   const value = await withSettings(code.settings, () =>
     withDispatchedPrograms((program) => {
       const wgsl = program.getUserCode?.() ?? '';
-      const kernel = (program.shaderKey ?? '').split('_')[0]!;
       // The tiles' inner loop, however the rest is written.
-      if (wgsl.includes('for (var kk = 0; kk < TK; kk++)')) tiled.kernels.add(kernel);
-      if (code.marks.every((mark) => wgsl.includes(mark))) tiled.marked.add(kernel);
-      if ([UNROLLED, PREFETCHED].some((mark) => wgsl.includes(mark))) tiled.anyMark.add(kernel);
+      if (!wgsl.includes('for (var kk = 0; kk < TK; kk++)')) return;
+      // The tiling's digits end mceval's part of the key, before tfjs's (workgroup size, dtypes, …).
+      const shader = (program.shaderKey ?? '').replace(/_[01]{3}(_\d+,)/, '$1');
+      tiled.shaders.add(shader);
+      if (code.marks.every((mark) => wgsl.includes(mark))) tiled.marked.add(shader);
+      if ([UNROLLED, PREFETCHED].some((mark) => wgsl.includes(mark))) tiled.anyMark.add(shader);
+      for (const read of ['normalizedInput', 'gatedInput']) if (wgsl.includes(`fn ${read}(`)) tiled.reads.add(read);
     }, body),
   );
   return { value, ...tiled };
 }
 
-/** Every tiled kernel that ran by default ran written as `other` is (and by default, none was written otherwise). */
-function assertWrittenSo(loops: Tiled, other: Tiled, expected: readonly string[]): void {
+/**
+ * Every tiled shader that ran by default ran written as `other` is (and by default, none was written otherwise), the
+ * `expected` kernels (keys before their first `_`) and ways of reading x among them.
+ */
+function assertWrittenSo(loops: Tiled, other: Tiled, expected: readonly string[], reads: readonly string[] = []): void {
   assert.deepEqual([...loops.anyMark], []);
-  assert.deepEqual([...other.marked].sort(), [...loops.kernels].sort());
-  assert.deepEqual([...other.kernels].sort(), [...loops.kernels].sort());
-  for (const kernel of expected) assert.ok(loops.kernels.has(kernel), `${kernel} ran`);
+  assert.deepEqual([...other.marked].sort(), [...loops.shaders].sort());
+  assert.deepEqual([...other.shaders].sort(), [...loops.shaders].sort());
+  const kernels = new Set([...loops.shaders].map((shader) => shader.split('_')[0]));
+  for (const kernel of expected) assert.ok(kernels.has(kernel), `${kernel} ran`);
+  for (const read of reads) assert.ok(loops.reads.has(read), `x read by ${read}`);
 }
 
-/** Three steps' losses of `method` on builtin:tiny (80 tokens: the tiles, not the few-rows shader) under `code`. */
+/**
+ * The adapted model's next-token loss on 48 tokens outside training: off the tape, its layers read x RMS-normalized or
+ * gated as they load it, on the tiles (48 rows: more than the few-rows shader takes, one tile of rows).
+ */
+async function evaluationLoss(model: Model): Promise<number> {
+  const rng = new Rng(11);
+  const ids = Int32Array.from({ length: 48 }, () => 1 + rng.integer(model.config.vocabSize - 1));
+  const batch = { batchSize: 1, length: 48, ids, mask: new Int32Array(48).fill(1) };
+  const loss = tf.tidy(() => causalLmLoss(requireDecoder(model, 'The product code test'), batch, EVAL_CONTEXT));
+  const [value] = await loss.data();
+  loss.dispose();
+  return value!;
+}
+
+/**
+ * Three steps' losses of `method` on builtin:tiny (80 tokens: the tiles, not the few-rows shader) under `code`, then
+ * the adapted model's evaluation loss.
+ */
 async function losses(method: Method, code: Code): Promise<{ value: number[] } & Tiled> {
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const { model } = loadModel('builtin:tiny');
   const run = stepper(model, 2, 40, 3, method);
   try {
-    return await withTiledKernels(code, async () => [await run.step(), await run.step(), await run.step()]);
+    return await withTiledKernels(code, async () => [
+      await run.step(),
+      await run.step(),
+      await run.step(),
+      await evaluationLoss(model),
+    ]);
   } finally {
     run.dispose();
     model.dispose();
@@ -104,7 +140,8 @@ async function losses(method: Method, code: Code): Promise<{ value: number[] } &
 
 // The products' kernels each step runs on its tiles: the inline products (narrow products inside) and, where the
 // device binds three layers in one shader, a group's outputs and input gradient (lora-dropout); the low-rank product
-// beside its own narrow products and DoRA's split layers' matrix products (dora).
+// beside its own narrow products and DoRA's split layers' matrix products (dora). Evaluating, the inline products read
+// the gating, and where a group binds, a normalized x (lora-dropout).
 const STEP_CASES = [
   { method: 'lora-dropout', inline: 'always', kernels: ['McevalLowRankProductInline'], groups: true },
   { method: 'dora', inline: 'never', kernels: ['McevalLowRankProduct', 'McevalMatrixProduct'], groups: false },
@@ -117,10 +154,11 @@ for (const { method, inline, kernels, groups } of STEP_CASES)
     // A group of three binds x, four buffers a member and two more outputs (at WebGPU's default limits, 8: none).
     const binds = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike) >= 15;
     const grouped = groups && binds ? ['McevalLowRankProductGroup', 'McevalLowRankGradientGroup'] : [];
+    const reads = groups ? ['gatedInput', ...(binds ? ['normalizedInput'] : [])] : [];
     for (const code of CODES) {
       const other = await settled(code);
       assert.deepEqual(other.value, loops.value, code.name);
-      assertWrittenSo(loops, other, [...kernels, ...grouped]);
+      assertWrittenSo(loops, other, [...kernels, ...grouped], reads);
     }
   });
 
