@@ -6,8 +6,7 @@
  */
 import type { HashedDropout } from '../../dropout-bits.js';
 import { TRIPLE32_WGSL } from './counter-hash-wgsl.js';
-import type { ShaderUniform } from './shader.js';
-import { floatUniform, intUniform } from './shader.js';
+import { floatUniform, intUniform, type ShaderUniform } from './shader.js';
 
 /**
  * `hashedKeep(index, key, threshold, scale)`, and `hashedKeep4` for elements index … index + 3. The key and threshold

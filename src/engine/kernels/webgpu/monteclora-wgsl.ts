@@ -5,8 +5,7 @@
  * chiSquare [L, M, r], p [L, N], noise [L, M, N], covariance [L·M, r], weights [L·M, N] and, for the random-prior
  * ablation, prior [L, N].
  */
-import type { ShaderUniform } from './shader.js';
-import { floatUniform, intUniform } from './shader.js';
+import { floatUniform, intUniform, type ShaderUniform } from './shader.js';
 
 /** The uniforms: L, M, r, N, the dispatch's element count, the parts' sizes, ε, 1 − 2/N and the regulariser's. */
 export const DRAW_UNIFORMS =

@@ -15,9 +15,8 @@
  * take consecutive blocks along m.
  */
 import { HASHED_KEEP_WGSL, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
-import type { ShaderUniform } from './shader.js';
+import { floatUniform, intUniform, type ShaderUniform } from './shader.js';
 import { keptPerNumber } from '../../kept-per-number.js';
-import { floatUniform, intUniform } from './shader.js';
 
 /** Invocations per workgroup of the first pass. */
 export const SPLIT_WORKGROUP = 64;
