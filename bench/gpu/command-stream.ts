@@ -1,0 +1,264 @@
+/**
+ * What the webgpu backend hands Dawn while a step is recorded, command by command: each compute dispatch (its pipeline,
+ * bind group and workgroup counts), each buffer-to-buffer copy, each queue write (its buffer, offset and bytes — as
+ * asked of the queue: kept-uniforms.ts may then leave out a repeated uniform write), each submit, and the buffers and
+ * bind groups Dawn was asked to make. Dawn's objects are named by the order they were first seen, so that two steps'
+ * streams compare by identity.
+ *
+ * Replaying a recorded step instead of recording it again (docs/gpu.md, "Where the host's time goes") needs two steps
+ * of one shape to issue the same commands over the same objects, and the values that change from one step to the next
+ * to be known: `compareStreams` says whether they do, and which writes carry new bytes, by the kernel they precede.
+ */
+
+/** The parts of tfjs-webgpu's backend and Dawn's device that a capture wraps. */
+interface CapturedBackend {
+  readonly device: {
+    createCommandEncoder(...args: unknown[]): CommandEncoder;
+    createBuffer(...args: unknown[]): unknown;
+    createBindGroup(...args: unknown[]): unknown;
+  };
+  readonly queue: {
+    writeBuffer(
+      buffer: { readonly usage: number },
+      offset: number,
+      data: ArrayBuffer | ArrayBufferView,
+      ...rest: number[]
+    ): void;
+    submit(buffers: readonly unknown[]): void;
+  };
+  recordAndSubmit(program: { readonly pipeline?: unknown; readonly shaderKey: string }, ...rest: unknown[]): unknown;
+}
+
+interface CommandEncoder {
+  beginComputePass(...args: unknown[]): ComputePass;
+  copyBufferToBuffer(source: object, sourceOffset: number, target: object, targetOffset: number, size: number): void;
+}
+
+interface ComputePass {
+  setPipeline(pipeline: object): void;
+  setBindGroup(index: number, group: object): void;
+  dispatchWorkgroups(x: number, y?: number, z?: number): void;
+}
+
+/** GPUBufferUsage.UNIFORM. */
+const UNIFORM = 0x0040;
+
+export type StreamEvent =
+  | { readonly kind: 'dispatch'; readonly pipeline: number; readonly group: number; readonly workgroups: string }
+  | { readonly kind: 'copy'; readonly from: number; readonly to: number; readonly span: string }
+  | {
+      readonly kind: 'write';
+      readonly buffer: number;
+      readonly offset: number;
+      readonly uniform: boolean;
+      /** The bytes, hex. */
+      readonly bytes: string;
+    }
+  | { readonly kind: 'submit'; readonly buffers: number }
+  | { readonly kind: 'create'; readonly object: 'buffer' | 'bind group' };
+
+export interface CommandCapture {
+  /** Starts a new stream: what the backend hands Dawn from now until `take`. */
+  begin(): void;
+  /** The stream since `begin`. */
+  take(): StreamEvent[];
+  /** The shader key of pipeline `id` (tfjs's program key), where the backend dispatched it. */
+  shaderKey(id: number): string | undefined;
+  /** Restores every wrapped method. */
+  stop(): void;
+}
+
+const hex = (data: ArrayBuffer | ArrayBufferView, offset = 0, size?: number) => {
+  const bytes =
+    data instanceof ArrayBuffer
+      ? new Uint8Array(data, offset, size ?? data.byteLength - offset)
+      : new Uint8Array(data.buffer, data.byteOffset + offset, size ?? data.byteLength - offset);
+  return Buffer.from(bytes).toString('hex');
+};
+
+/** Wraps `target[name]` with `wrapper(original)`; returns the undoing. */
+function wrap<T extends object, K extends keyof T>(target: T, name: K, wrapper: (original: T[K]) => T[K]): () => void {
+  const original = target[name];
+  target[name] = wrapper((original as (...args: unknown[]) => unknown).bind(target) as T[K]);
+  return () => {
+    target[name] = original;
+  };
+}
+
+/** Starts capturing what `backend` (tf.backend() on webgpu) hands Dawn; events are kept only between begin and take. */
+export function captureCommands(backend: unknown): CommandCapture {
+  const gpu = backend as CapturedBackend;
+  const ids = new WeakMap<object, number>();
+  let named = 0;
+  const name = (object: object) => {
+    let id = ids.get(object);
+    if (id === undefined) ids.set(object, (id = ++named));
+    return id;
+  };
+  const keys = new Map<number, string>();
+  let events: StreamEvent[] | undefined;
+  const push = (event: StreamEvent) => events?.push(event);
+  /** `object`, noted as made where it is new to the capture. */
+  const made = <T>(kind: 'buffer' | 'bind group', object: T): T => {
+    if (!ids.has(object as object)) push({ kind: 'create', object: kind });
+    name(object as object);
+    return object;
+  };
+  const passes = (pass: ComputePass): ComputePass => {
+    let pipeline: object | undefined;
+    let group: object | undefined;
+    wrap(pass, 'setPipeline', (set) => (chosen) => {
+      pipeline = chosen;
+      set(chosen);
+    });
+    wrap(pass, 'setBindGroup', (set) => (index, chosen) => {
+      group = chosen;
+      set(index, chosen);
+    });
+    wrap(pass, 'dispatchWorkgroups', (dispatch) => (x, y = 1, z = 1) => {
+      push({ kind: 'dispatch', pipeline: name(pipeline!), group: name(group!), workgroups: `${x}×${y}×${z}` });
+      dispatch(x, y, z);
+    });
+    return pass;
+  };
+  const undo = [
+    wrap(gpu.device, 'createCommandEncoder', (create) => (...args) => {
+      const encoder = create(...args);
+      wrap(
+        encoder,
+        'beginComputePass',
+        (begin) =>
+          (...passArgs) =>
+            passes(begin(...passArgs)),
+      );
+      wrap(encoder, 'copyBufferToBuffer', (copy) => (from, fromByte, to, toByte, size) => {
+        push({ kind: 'copy', from: name(from), to: name(to), span: `${fromByte}→${toByte}:${size}` });
+        copy(from, fromByte, to, toByte, size);
+      });
+      return encoder;
+    }),
+    // mceval's device gives a bind group it made before for the same buffers (kept-bind-groups.ts): only one not
+    // seen before is new.
+    ...(
+      [
+        ['createBuffer', 'buffer'],
+        ['createBindGroup', 'bind group'],
+      ] as const
+    ).map(([method, kind]) =>
+      wrap(
+        gpu.device,
+        method,
+        (create) =>
+          (...args) =>
+            made(kind, create(...args)),
+      ),
+    ),
+    wrap(gpu.queue, 'writeBuffer', (write) => (buffer, offset, data, ...rest) => {
+      const [dataOffset, size] = rest;
+      push({
+        kind: 'write',
+        buffer: name(buffer),
+        offset,
+        uniform: (buffer.usage & UNIFORM) !== 0,
+        bytes: hex(data, dataOffset, size),
+      });
+      write(buffer, offset, data, ...rest);
+    }),
+    wrap(gpu.queue, 'submit', (submit) => (buffers) => {
+      push({ kind: 'submit', buffers: buffers.length });
+      submit(buffers);
+    }),
+    wrap(gpu, 'recordAndSubmit', (record) => (program, ...rest) => {
+      const result = record(program, ...rest);
+      if (program.pipeline !== undefined && typeof program.pipeline === 'object')
+        keys.set(name(program.pipeline as object), program.shaderKey);
+      return result;
+    }),
+  ];
+  return {
+    begin: () => {
+      events = [];
+    },
+    take: () => {
+      const taken = events ?? [];
+      events = undefined;
+      return taken;
+    },
+    shaderKey: (id) => keys.get(id),
+    stop: () => undo.reverse().forEach((restore) => restore()),
+  };
+}
+
+/** A write whose bytes differ between two streams that are otherwise the same. */
+export interface VaryingWrite {
+  /** Its place in the stream. */
+  readonly at: number;
+  readonly uniform: boolean;
+  readonly bytes: number;
+  /** The pipeline of the dispatch after it: the kernel that reads it (undefined where none follows). */
+  readonly before?: number;
+}
+
+export interface StreamComparison {
+  /** The same commands over the same objects, in the same order, writes' bytes aside. */
+  readonly sameCommands: boolean;
+  /** The first place where they differ, and what each stream has there. */
+  readonly firstDifference?: { readonly at: number; readonly first?: StreamEvent; readonly second?: StreamEvent };
+  /** Where the commands are the same: the writes whose bytes differ. */
+  readonly varyingWrites: readonly VaryingWrite[];
+}
+
+/** The event with its bytes left out: what must be the same for a replay. */
+const command = (event: StreamEvent) =>
+  JSON.stringify(event.kind === 'write' ? { ...event, bytes: event.bytes.length } : event);
+
+/** Compares two steps' streams (captureCommands'). */
+export function compareStreams(first: readonly StreamEvent[], second: readonly StreamEvent[]): StreamComparison {
+  const length = Math.max(first.length, second.length);
+  for (let at = 0; at < length; at++) {
+    const [a, b] = [first[at], second[at]];
+    if (a === undefined || b === undefined || command(a) !== command(b))
+      return { sameCommands: false, firstDifference: { at, first: a, second: b }, varyingWrites: [] };
+  }
+  const varyingWrites: VaryingWrite[] = [];
+  first.forEach((event, at) => {
+    const other = second[at]!;
+    if (event.kind !== 'write' || other.kind !== 'write' || event.bytes === other.bytes) return;
+    const next = first.slice(at).find((later) => later.kind === 'dispatch');
+    varyingWrites.push({
+      at,
+      uniform: event.uniform,
+      bytes: event.bytes.length / 2,
+      ...(next?.kind === 'dispatch' ? { before: next.pipeline } : {}),
+    });
+  });
+  return { sameCommands: true, varyingWrites };
+}
+
+/** A kernel's name: its shader key up to the first `_` (the key's settings and shapes follow). */
+const kernelName = (key: string | undefined) => key?.split('_')[0] ?? '(none)';
+
+/** Two consecutive steps' streams in numbers: what a replay of the second would issue, and what it must write anew. */
+export function streamSummary(capture: CommandCapture, first: readonly StreamEvent[], second: readonly StreamEvent[]) {
+  const count = (kind: StreamEvent['kind']) => second.filter((event) => event.kind === kind).length;
+  const comparison = compareStreams(first, second);
+  // Varying writes by the kernel that reads them: how many a step, and their bytes.
+  const varying: Record<string, { writes: number; bytes: number; uniform: boolean }> = {};
+  for (const write of comparison.varyingWrites) {
+    const kernel = kernelName(write.before === undefined ? undefined : capture.shaderKey(write.before));
+    const entry = (varying[kernel] ??= { writes: 0, bytes: 0, uniform: write.uniform });
+    entry.writes += 1;
+    entry.bytes += write.bytes;
+  }
+  return {
+    dispatches: count('dispatch'),
+    copies: count('copy'),
+    writes: count('write'),
+    submits: count('submit'),
+    created: count('create'),
+    sameCommands: comparison.sameCommands,
+    ...(comparison.firstDifference === undefined ? {} : { firstDifference: comparison.firstDifference }),
+    varyingWrites: comparison.varyingWrites.length,
+    varyingByKernel: varying,
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Two training steps of one shape, captured as the commands the webgpu backend hands Dawn
+ * (bench/gpu/command-stream.ts): once the pool has settled, a step issues the same dispatches (pipelines, bind groups,
+ * workgroup counts), copies and queue writes into the same buffers as the step before, makes no buffer or bind group,
+ * and writes new bytes only for the values a step changes — AdamW's step count (its uniforms) for LoRA without dropout
+ * and full fine-tuning, the dropout keys (uniforms of the kernels that mask) with dropout, MonteCLoRA's noise drawn on
+ * the host (storage buffers). What a replay of a recorded step would have to write anew (docs/gpu.md). The capture can
+ * tell steps apart: under MCEVAL_WEBGPU_BIND_GROUPS=new (tfjs's pool order, a bind group made per dispatch) they
+ * differ.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/backends.js';
+import { tf } from '../../src/engine/tf.js';
+import { loadModel } from '../../src/models/load.js';
+import { captureCommands, compareStreams, type StreamEvent } from '../../bench/gpu/command-stream.js';
+import { stepper, type Method } from '../../bench/gpu/step-methods.js';
+import { withEnv } from '../helpers.js';
+
+/** Steps before the two captured: the pool gives back what a method before this one left within four reads. */
+const WARM_STEPS = 6;
+
+/** The two captured steps of `method` on a builtin:tiny of its own, and the capture (stopped; its keys still read). */
+async function twoSteps(method: Method) {
+  await initEngine('webgpu');
+  const { model } = loadModel('builtin:tiny');
+  const run = stepper(model, 2, 16, 3, method);
+  const capture = captureCommands(tf.backend());
+  try {
+    for (let step = 0; step < WARM_STEPS; step++) await run.step();
+    const streams: StreamEvent[][] = [];
+    for (let step = 0; step < 2; step++) {
+      capture.begin();
+      await run.step();
+      streams.push(capture.take());
+    }
+    return { capture, first: streams[0]!, second: streams[1]! };
+  } finally {
+    capture.stop();
+    run.dispose();
+    model.dispose();
+  }
+}
+
+const kernel = (key: string | undefined) => key?.split('_')[0];
+
+/** Which kernels read the writes whose bytes changed, and whether each was a uniform write. */
+async function varying(method: Method) {
+  const { capture, first, second } = await twoSteps(method);
+  const comparison = compareStreams(first, second);
+  assert.equal(comparison.sameCommands, true, JSON.stringify(comparison.firstDifference));
+  assert.equal(second.filter((event) => event.kind === 'create').length, 0, 'buffers or bind groups made anew');
+  assert.ok(second.filter((event) => event.kind === 'dispatch').length > 30);
+  return comparison.varyingWrites.map((write) => ({
+    kernel: kernel(write.before === undefined ? undefined : capture.shaderKey(write.before)),
+    uniform: write.uniform,
+  }));
+}
+
+for (const method of ['lora', 'full'] as const) {
+  test(`${method}: a step repeats the one before but for AdamW's step count`, async () => {
+    const writes = await varying(method);
+    assert.ok(writes.length > 0);
+    assert.deepEqual(new Set(writes.map((write) => `${write.kernel} ${write.uniform}`)), new Set(['McevalAdamW true']));
+  });
+}
+
+test("lora with dropout: a step repeats the one before but for AdamW's step count and the dropout keys", async () => {
+  const writes = await varying('lora-dropout');
+  const kernels = new Set(writes.map((write) => write.kernel));
+  assert.ok(writes.every((write) => write.uniform));
+  assert.ok(kernels.has('McevalAdamW'));
+  // The keys go to the products that mask x as they read it and to the weight gradients that mask it again.
+  assert.ok(writes.filter((write) => write.kernel !== 'McevalAdamW').length >= 8, JSON.stringify(writes));
+  assert.ok(kernels.has('McevalWeightGradientPartials'), [...kernels].join());
+});
+
+test("monteclora: a step repeats the one before but for AdamW's step count and the host-drawn noise", async () => {
+  const writes = await varying('monteclora');
+  const noise = writes.filter((write) => !write.uniform).map((write) => write.kernel);
+  assert.deepEqual(
+    writes.filter((write) => write.uniform).map((write) => write.kernel),
+    writes.filter((write) => write.kernel === 'McevalAdamW').map((write) => write.kernel),
+  );
+  assert.ok(noise.length >= 2 && noise.includes('McevalPerturbedFactors'), noise.join());
+});
+
+test('with bind groups made at every dispatch (tfjs’s way), two steps are told apart', async () => {
+  const { first, second } = await withEnv('MCEVAL_WEBGPU_BIND_GROUPS', 'new', () => twoSteps('lora'));
+  const comparison = compareStreams(first, second);
+  assert.equal(comparison.sameCommands, false);
+  const made = second.filter((event) => event.kind === 'create' && event.object === 'bind group').length;
+  assert.equal(made, second.filter((event) => event.kind === 'dispatch').length);
+});
