@@ -25,6 +25,7 @@ function adapter(subgroups: boolean, sizes?: { min: number; max: number }): WebG
     isFallbackAdapter: false,
     features: { subgroups, shaderF16: false, subgroupMatrix: false, timestampQuery: false },
     limits: {},
+    robustness: 'on',
     featureNames: [],
     ...(sizes === undefined ? {} : { subgroupSizes: sizes }),
   };

@@ -132,6 +132,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_LIMITS=minimum is not a choice mceval has: use adapter or default, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_ROBUSTNESS: 'none' },
+      /^Error: MCEVAL_WEBGPU_ROBUSTNESS=none is not a choice mceval has: use on or off, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_SUBMIT_BATCH: '1.5' },
       /^Error: MCEVAL_WEBGPU_SUBMIT_BATCH=1\.5 is not a count of dispatches per submit: use a whole number from 1, or unset it\.\n$/,
     ],

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  addSeparateRuns,
   gpuTargets,
   readSections,
   readSteps,
@@ -383,6 +384,34 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
   assert.equal(variables.length, 15);
+});
+
+test('the robustness runs (a process each) add their sweep; a value whose losses differ is never set', () => {
+  const run = (setting: string, ms: number, losses: number[]) =>
+    JSON.stringify({
+      robustness: setting,
+      products: { size: 2048, matrixProductTflops: 10 },
+      robustnessSteps: ['lora', 'monteclora'].map((method) => ({ method, setting, msPerStep: ms, losses })),
+    });
+  const robustness = (off: string, ...more: string[]) => {
+    const sections = readSections(JSON.stringify({ steps: STEPS, ...SWEPT }));
+    addSeparateRuns(sections, [run('on', 100, [2.5, 2.25]), off, ...more]);
+    return settingChoices(sections).find((choice) => choice.variable === 'MCEVAL_WEBGPU_ROBUSTNESS');
+  };
+  assert.deepEqual(robustness(run('off', 80, [2.5, 2.25])), {
+    variable: 'MCEVAL_WEBGPU_ROBUSTNESS',
+    current: 'on',
+    measured: { on: 200, off: 160 },
+    fastest: 'off',
+    saving: 1 - 160 / 200,
+    set: 'MCEVAL_WEBGPU_ROBUSTNESS=off',
+  });
+  // Faster but with other losses (a kernel read out of bounds): not set.
+  const differing = robustness(run('off', 80, [2.5, 2.5]));
+  assert.equal(differing!.set, null);
+  assert.equal(differing!.lossesDiffer, true);
+  // A run cut off (no output) adds nothing: one value alone is still a choice of the default.
+  assert.deepEqual(robustness('', 'not json')!.measured, { on: 200 });
 });
 
 test("where the sweep timed the default itself (auto; tfjs's threshold by GPU as −1), its own time is the default's", () => {

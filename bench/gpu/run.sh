@@ -3,8 +3,9 @@
 # step in PyTorch, then the same steps with mceval's WebGPU backend through Dawn over the NVIDIA Vulkan driver on the
 # same card, and the targets from both (targets.ts: LoRA against PyTorch, MonteCLoRA over LoRA, the host's share of
 # each step, and the fastest value of each engine setting the bench swept), after a probe of running out of GPU memory
-# (out-of-memory.ts). JSON files go to $OUT (or ./gpu-bench-out): webgpu.json, torch.json, targets.json,
-# out-of-memory.json, gpu.txt.
+# (out-of-memory.ts) and the cost of Dawn's index clamps (robustness.ts, a process with them and one without). JSON
+# files go to $OUT (or ./gpu-bench-out): webgpu.json, torch.json, targets.json, out-of-memory.json,
+# robustness-on.json, robustness-off.json, gpu.txt.
 #   bash .gpu-kit/run.sh [STEPS]
 # The whole run stays within MCEVAL_KIT_SECONDS (560 by default: a lent machine's command may run 600 s). PyTorch's
 # steps go first, being short, so that the targets have both sides; mceval's bench gets the time left, and a bench cut
@@ -37,6 +38,12 @@ fi
 ( cd "$KIT/app" && timeout 90 /tmp/mceval-kit/node out-of-memory.mjs ) >"$OUT/out-of-memory.json" \
   2>"$OUT/out-of-memory.err"
 echo "out of memory: exit $? after ${SECONDS} s"
+# Dawn's index clamps on and off: a device setting, so a process each (at most 60 s each).
+for ROBUSTNESS in on off; do
+  ( cd "$KIT/app" && MCEVAL_WEBGPU_ROBUSTNESS=$ROBUSTNESS timeout 60 /tmp/mceval-kit/node robustness.mjs --steps "$STEPS" ) \
+    >"$OUT/robustness-$ROBUSTNESS.json" 2>"$OUT/robustness-$ROBUSTNESS.err"
+  echo "robustness $ROBUSTNESS: exit $? after ${SECONDS} s"
+done
 # What is left, less 20 s for the targets and the printout.
 LEFT=$((TOTAL - SECONDS - 20))
 ( cd "$KIT/app" && timeout "$LEFT" /tmp/mceval-kit/node bench.mjs --steps "$STEPS" "${STORIES[@]}" ) \
@@ -45,7 +52,8 @@ echo "webgpu: exit $? after ${SECONDS} s (limit ${LEFT} s)"
 # A run cut off by its time limit leaves its finished steps in webgpu.err only.
 MEASURED="$OUT/webgpu.json"
 [[ -s "$MEASURED" ]] || MEASURED="$OUT/webgpu.err"
-( cd "$KIT/app" && /tmp/mceval-kit/node targets.mjs "$MEASURED" "$OUT/torch.json" ) >"$OUT/targets.json"
+( cd "$KIT/app" && /tmp/mceval-kit/node targets.mjs "$MEASURED" "$OUT/torch.json" "$OUT/robustness-on.json" \
+  "$OUT/robustness-off.json" ) >"$OUT/targets.json"
 echo "targets: exit $?"
 tail -c 3000 "$OUT/webgpu.json"; tail -c 1500 "$OUT/torch.json" 2>/dev/null; tail -5 "$OUT/webgpu.err"
 cat "$OUT/out-of-memory.json"

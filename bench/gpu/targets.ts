@@ -8,8 +8,9 @@
  * than run-to-run noise (the variable to set, and the default a later change to mceval should take); and
  * `evaluationBatch`: decoding's tokens per second at each batch timed, and the `--eval-batch-size` that gave the most.
  *
- * Usage: node targets.mjs webgpu.json|webgpu.err [torch.json] — a run cut off by its time limit leaves no webgpu.json,
- * but its finished steps as lines of webgpu.err.
+ * Usage: node targets.mjs webgpu.json|webgpu.err [torch.json] [robustness-on.json robustness-off.json] — a run cut
+ * off by its time limit leaves no webgpu.json, but its finished steps as lines of webgpu.err; the robustness runs
+ * (robustness.ts, a process each) add the device setting's sweep.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -118,6 +119,8 @@ export interface SettingChoice {
    * under each value).
    */
   readonly steps?: 'decoding' | 'generation';
+  /** Present (true) where a value's losses differed from the default's: it is then not set, however fast. */
+  readonly lossesDiffer?: true;
 }
 
 /** A saving below this share of a step is within what two timings of one setting differ by. */
@@ -162,6 +165,8 @@ const SWEEPS = [
   sweep('group step', 'groupSteps', 'MCEVAL_WEBGPU_GROUPS', 'auto', 'setting'),
   sweep('bind groups step', 'bindGroupSteps', 'MCEVAL_WEBGPU_BIND_GROUPS', 'kept', 'setting'),
   sweep('joins step', 'joinSteps', 'MCEVAL_WEBGPU_JOINS', 'copies', 'setting'),
+  // A device setting: robustness.ts's two runs, one process each (their `robustnessSteps`, read beside webgpu.json).
+  sweep('robustness step', 'robustnessSteps', 'MCEVAL_WEBGPU_ROBUSTNESS', 'on', 'setting'),
   // bench.ts times tfjs's own (by GPU) as −1, its flag's value for unset.
   sweep('matmul threshold', 'matmulThresholds', 'MCEVAL_WEBGPU_MATMUL_THRESHOLD', 'by GPU', 'threshold', {
     names: { '-1': 'by GPU' },
@@ -207,9 +212,23 @@ export function settingChoices(sections: Readonly<Record<string, readonly unknow
     }
     const fastest = Object.keys(measured).reduce((best, value) => (measured[value]! < measured[best]! ? value : best));
     const saving = 1 - measured[fastest]! / measured[sweep.current]!;
-    const set = fastest !== sweep.current && saving > NOISE ? `${sweep.variable}=${fastest}` : null;
+    // Where the entries carry their losses (a setting that must not change them), a value whose losses differ from
+    // the default's is not one to set, however fast.
+    const differ = lossesDiffer(entries, sweep.value, sweep.current);
+    const set = fastest !== sweep.current && saving > NOISE && !differ ? `${sweep.variable}=${fastest}` : null;
     const steps = sweep.steps === undefined ? {} : { steps: sweep.steps };
-    return [{ variable: sweep.variable, current: sweep.current, measured, fastest, saving, set, ...steps }];
+    const losses = differ ? { lossesDiffer: true as const } : {};
+    return [{ variable: sweep.variable, current: sweep.current, measured, fastest, saving, set, ...steps, ...losses }];
+  });
+}
+
+/** Whether any entry's `losses` differ from those of the same method's entry under the default `current`. */
+function lossesDiffer(entries: readonly Entry[], value: (entry: Entry) => string, current: string): boolean {
+  const lossesOf = (entry: Entry) => (Array.isArray(entry['losses']) ? JSON.stringify(entry['losses']) : undefined);
+  const byDefault = new Map(entries.filter((entry) => value(entry) === current).map((e) => [e.method, lossesOf(e)]));
+  return entries.some((entry) => {
+    const losses = lossesOf(entry);
+    return losses !== undefined && byDefault.has(entry.method) && byDefault.get(entry.method) !== losses;
   });
 }
 
@@ -399,10 +418,27 @@ export function readSteps(text: string): WebGpuStep[] {
   return (readSections(text)['step'] ?? []) as WebGpuStep[];
 }
 
+/**
+ * Adds the sweeps of the kit's runs in processes of their own (robustness.ts's: a device setting), from their whole
+ * outputs, to `sections`; a run that printed nothing (cut off, failed) adds nothing.
+ */
+export function addSeparateRuns(sections: Record<string, unknown[]>, texts: readonly string[]): void {
+  for (const text of texts) {
+    let whole: Record<string, unknown>;
+    try {
+      whole = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    for (const sweep of SWEEPS)
+      if (Array.isArray(whole[sweep.field])) (sections[sweep.label] ??= []).push(...(whole[sweep.field] as unknown[]));
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsWith('targets.mjs')) {
-  const [webgpuFile, torchFile] = process.argv.slice(2);
+  const [webgpuFile, torchFile, ...separateFiles] = process.argv.slice(2);
   if (webgpuFile === undefined || !existsSync(webgpuFile)) {
-    console.error('usage: node targets.mjs webgpu.json|webgpu.err [torch.json]');
+    console.error('usage: node targets.mjs webgpu.json|webgpu.err [torch.json] [robustness-on.json …]');
     process.exit(2);
   }
   const torch =
@@ -410,6 +446,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsW
       ? (JSON.parse(readFileSync(torchFile, 'utf8')) as { lora: TorchStep[] }).lora
       : [];
   const sections = readSections(readFileSync(webgpuFile, 'utf8'));
+  addSeparateRuns(
+    sections,
+    separateFiles.filter((file) => existsSync(file)).map((file) => readFileSync(file, 'utf8')),
+  );
   const targets = gpuTargets(
     (sections['step'] ?? []) as WebGpuStep[],
     torch,

@@ -144,7 +144,8 @@ export default class Doctor extends BaseCommand {
           `${adapter.isFallbackAdapter ? ', software fallback' : ''}); ${features}${sizes}; max buffer ` +
           `${adapter.limits['maxBufferSize']}, max storage binding ${adapter.limits['maxStorageBufferBindingSize']}, ` +
           `workgroup storage ${adapter.limits['maxComputeWorkgroupStorageSize']}, storage buffers per shader ` +
-          `${adapter.limits['maxStorageBuffersPerShaderStage']}`,
+          `${adapter.limits['maxStorageBuffersPerShaderStage']}; shaders' array indices clamped: ` +
+          `${adapter.robustness === 'on' ? 'yes' : 'no'} (MCEVAL_WEBGPU_ROBUSTNESS=${adapter.robustness})`,
       );
     }
     this.log(`Chosen: ${choice.id} (${choice.threads} thread${choice.threads === 1 ? '' : 's'})`);

@@ -17,6 +17,7 @@ import { headChunkElements } from './ops/head-cross-entropy.js';
 import { groupSetting, inlineNarrowSetting, productTiling } from './kernels/webgpu/low-rank-product.js';
 import { fewRowsMost } from './kernels/webgpu/few-rows.js';
 import { waitSetting } from './dawn-wait.js';
+import { robustnessSetting } from './dawn-flags.js';
 import { overlapSetting } from './overlap-setting.js';
 import { generationJoin } from './generation-join.js';
 import { poolWindowSetting } from './webgpu-pool.js';
@@ -205,6 +206,7 @@ export async function initEngine(
   attentionLaneSetting();
   checkTfjsFlagSettings();
   webGpuLimitsSetting();
+  robustnessSetting();
   waitSetting();
   overlapSetting();
   poolWindowSetting();

@@ -7,6 +7,7 @@
  * never pick a backend slower than wasm. What was found is kept for `mceval doctor`.
  */
 import { environmentChoice } from './environment-choice.js';
+import { dawnFlags, robustnessSetting } from './dawn-flags.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from './tf.js';
@@ -36,6 +37,8 @@ export interface WebGpuAdapterReport {
   };
   /** The device's limits (the adapter's maximum, or WebGPU's defaults under MCEVAL_WEBGPU_LIMITS=default). */
   readonly limits: Readonly<Record<string, number>>;
+  /** Whether the device's shaders clamp array indices (MCEVAL_WEBGPU_ROBUSTNESS, as it was when it was opened). */
+  readonly robustness: 'on' | 'off';
   /** Every feature the adapter offers, by its WebGPU name. */
   readonly featureNames: readonly string[];
   /** The adapter's subgroup (warp) sizes, where it says. */
@@ -126,7 +129,11 @@ export function subgroupMatrixConfig(config: unknown): SubgroupMatrixConfig {
 }
 
 /** The adapter, with `limits` those of the device opened on it. */
-function describe(adapter: GpuAdapterLike, limits: Record<string, number>): WebGpuAdapterReport {
+function describe(
+  adapter: GpuAdapterLike,
+  limits: Record<string, number>,
+  robustness: 'on' | 'off',
+): WebGpuAdapterReport {
   const info = adapter.info;
   const text = (key: string) => (typeof info[key] === 'string' ? (info[key] as string) : '');
   const fallback = adapter.isFallbackAdapter === true || info['isFallbackAdapter'] === true;
@@ -143,6 +150,7 @@ function describe(adapter: GpuAdapterLike, limits: Record<string, number>): WebG
       timestampQuery: adapter.features.has('timestamp-query'),
     },
     limits,
+    robustness,
     featureNames: [...adapter.features].sort(),
     ...(typeof info['subgroupMinSize'] === 'number' && typeof info['subgroupMaxSize'] === 'number'
       ? { subgroupSizes: { min: info['subgroupMinSize'], max: info['subgroupMaxSize'] } }
@@ -167,7 +175,8 @@ interface OpenedDevice {
 let opened: Promise<OpenedDevice> | undefined;
 
 async function openDevice(): Promise<OpenedDevice> {
-  const flags = (process.env['MCEVAL_DAWN_FLAGS'] ?? '').split(',').filter((flag) => flag !== '');
+  const robustness = robustnessSetting();
+  const flags = dawnFlags(process.env['MCEVAL_DAWN_FLAGS'] ?? '', robustness);
   // Dawn's OpenGL ES backend (MCEVAL_DAWN_FLAGS=backend=opengles) needs EGL, not Vulkan, and offers only WebGPU's
   // compatibility feature level.
   const openGl = flags.includes('backend=opengles');
@@ -177,7 +186,7 @@ async function openDevice(): Promise<OpenedDevice> {
   installDawnWait();
   const dawn = (await import('webgpu')) as unknown as DawnModule;
   Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create(['enable-dawn-features=allow_unsafe_apis', ...flags]);
+  const gpu = dawn.create(flags);
   Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   const adapter = await gpu.requestAdapter({
     powerPreference: 'high-performance',
@@ -228,7 +237,7 @@ async function openDevice(): Promise<OpenedDevice> {
   keepBindGroups(device as unknown as BindGroupMaker);
   // The limits the kernels get are the device's: the adapter's own, or WebGPU's defaults (MCEVAL_WEBGPU_LIMITS).
   const limits = Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, Number(device.limits[name])]));
-  const described = describe(adapter, limits);
+  const described = describe(adapter, limits, robustness);
   dawnAdapterKind(described.isFallbackAdapter);
   return { report: described, adapterInfo: adapter.info, device };
 }
