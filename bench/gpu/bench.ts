@@ -74,6 +74,9 @@
  *    paper's GLUE setting;
  *  - for each of those three models, LoRA's and MonteCLoRA's steps (mceval's kernels) timed in turn `--rounds` times
  *    (3): their ratio within each round, with nothing run between the two (`pairedSteps`).
+ * What the targets are taken from runs first — each model's steps with mceval's kernels, then the paired rounds — then
+ * the profiles and the products alone, the settings' sweeps, and last the steps with tfjs's own ops; each section's
+ * line on stderr carries the seconds since the bench began, so a run cut off by the kit's time limit says where.
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
@@ -516,8 +519,12 @@ async function attentionLanes(batch: number, length: number, width: number, repe
 }
 
 /** Each section also goes to stderr as it finishes, so a run cut off by its time limit still leaves what it measured. */
+const benchStarted = performance.now();
+
+/** Prints a section's value as it finishes, with the seconds since the bench began (what each section costs). */
 function finished<T>(section: string, value: T): T {
-  console.error(JSON.stringify({ finished: section, value }));
+  const seconds = Math.round((performance.now() - benchStarted) / 100) / 10;
+  console.error(JSON.stringify({ finished: section, seconds, value }));
   return value;
 }
 
@@ -537,20 +544,57 @@ const length = Number(argument('length', '256'));
 const batch = Number(argument('batch', '8'));
 const results = [];
 const { model: medium, tokenizer } = loadModel(modelSpec);
-// mceval's kernels' LoRA and MonteCLoRA steps one after the other, then tfjs's: a step timed after tfjs's kernels'
-// (1.2 GB a step written from the host on the RoBERTa shape) may pay for what that left.
-for (const kernels of ['mceval', 'tfjs'] as const)
-  for (const method of ['lora', 'monteclora'] as const)
-    results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, method, kernels)));
-results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, 'lora-dropout', 'mceval')));
-results.push(finished('step', await speed(modelSpec, medium, batch, length, steps, 'dora', 'mceval')));
+const stories = argument('stories', '');
+const storiesModel = stories === '' ? undefined : loadLlamaFolder(stories);
+// The MonteCLoRA paper's GLUE setting: a RoBERTa-base-shaped classifier.
+const [encoderBatch, encoderLength] = argument('encoder', '32x128').split('x').map(Number);
+const encoderLayers = Number(argument('encoder-layers', '12'));
+const encoderHidden = Number(argument('encoder-hidden', '768'));
+const encoderName = `roberta-base shape (${encoderLayers} layers, hidden ${encoderHidden}, random)`;
+const encoder = encoderBatch! > 0 ? robertaShaped(encoderLayers, encoderHidden) : undefined;
+/** A model the targets are taken on, with its step's batch and length and the methods timed on it. */
+interface TargetModel {
+  readonly name: string;
+  readonly model: Model;
+  readonly batch: number;
+  readonly length: number;
+  readonly methods: readonly Method[];
+}
+const targetModels: TargetModel[] = [
+  { name: modelSpec, model: medium, batch, length, methods: ['lora', 'monteclora', 'lora-dropout', 'dora'] },
+];
+if (storiesModel !== undefined)
+  targetModels.push({ name: 'stories260K', model: storiesModel, batch: 32, length, methods: ['lora', 'monteclora'] });
+if (encoder !== undefined)
+  targetModels.push({
+    name: encoderName,
+    model: encoder,
+    batch: encoderBatch!,
+    length: encoderLength!,
+    methods: ['lora', 'monteclora'],
+  });
+// What the targets are taken from comes first, so that a run cut off by the kit's time limit still has it: each
+// model's steps with mceval's kernels, then LoRA's and MonteCLoRA's in turn, round after round. tfjs's own ops come
+// last (seconds a step on the RoBERTa shape; a step timed after them may pay for what they left).
+for (const target of targetModels)
+  for (const method of target.methods)
+    results.push(
+      finished('step', await speed(target.name, target.model, target.batch, target.length, steps, method, 'mceval')),
+    );
 const rounds = Number(argument('rounds', '3'));
-const pairedSteps = await pairedSpeeds(modelSpec, medium, batch, length, steps, rounds);
+const pairedSteps = [];
+for (const target of targetModels)
+  pairedSteps.push(...(await pairedSpeeds(target.name, target.model, target.batch, target.length, steps, rounds)));
 const profiles = [];
 for (const method of ['lora', 'monteclora'] as const)
   profiles.push(
     finished('profile', { model: modelSpec, batch, length, ...(await profile(medium, batch, length, method)) }),
   );
+// The products alone: the tiles' rate, what a GPU-bound step is made of.
+const shapes = argument('products', '2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768')
+  .split(',')
+  .map((shape) => shape.split('x').map(Number) as [number, number, number]);
+const products = finished('products', await productRates(shapes, Number(argument('product-repeats', '20'))));
 const submitBatches = [];
 for (const dispatchesPerSubmit of argument('submit-batches', '15,60,240').split(',').map(Number)) {
   const { msPerStep, tokensPerSecond } = await withFlag('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', dispatchesPerSubmit, () =>
@@ -651,7 +695,8 @@ for (const lanes of ['1', undefined]) {
 }
 // Which products run on mceval's tiles rather than tfjs's matMul (MCEVAL_WEBGPU_PRODUCTS): a full fine-tuning step
 // has three per layer: its output x·W, its input gradient dy·Wᵀ (transposed right) and its weight gradient xᵀ·dy
-// (transposed left). It trains the model's own weights, so it comes after every other step on it.
+// (transposed left). It trains the model's own weights: the steps on it after this one (tfjs's, last) time the same
+// work on other values.
 const productSteps = await stepsBySetting(
   'products step',
   'MCEVAL_WEBGPU_PRODUCTS',
@@ -755,34 +800,13 @@ const joinSteps = await stepsBySetting(
   ['copies', 'shaders'],
   ['lora', 'monteclora'],
 );
-medium.dispose();
-const stories = argument('stories', '');
-if (stories !== '') {
-  const model = loadLlamaFolder(stories);
-  for (const kernels of ['mceval', 'tfjs'] as const)
-    for (const method of ['lora', 'monteclora'] as const)
-      results.push(finished('step', await speed('stories260K', model, 32, length, steps, method, kernels)));
-  pairedSteps.push(...(await pairedSpeeds('stories260K', model, 32, length, steps, rounds)));
-  model.dispose();
-}
-const shapes = argument('products', '2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768')
-  .split(',')
-  .map((shape) => shape.split('x').map(Number) as [number, number, number]);
-const products = finished('products', await productRates(shapes, Number(argument('product-repeats', '20'))));
-// The MonteCLoRA paper's GLUE setting: a RoBERTa-base-shaped classifier. Last, being newest: should the kit's time
-// run out here, every earlier section has already been printed.
-const [encoderBatch, encoderLength] = argument('encoder', '32x128').split('x').map(Number);
-const encoderLayers = Number(argument('encoder-layers', '12'));
-const encoderHidden = Number(argument('encoder-hidden', '768'));
-if (encoderBatch! > 0) {
-  const encoder = robertaShaped(encoderLayers, encoderHidden);
-  const name = `roberta-base shape (${encoderLayers} layers, hidden ${encoderHidden}, random)`;
-  for (const kernels of ['mceval', 'tfjs'] as const)
-    for (const method of ['lora', 'monteclora'] as const)
-      results.push(finished('step', await speed(name, encoder, encoderBatch!, encoderLength!, steps, method, kernels)));
-  pairedSteps.push(...(await pairedSpeeds(name, encoder, encoderBatch!, encoderLength!, steps, rounds)));
-  encoder.dispose();
-}
+// Last: the same steps with tfjs's own ops, what mceval's kernels are measured against.
+for (const target of targetModels)
+  for (const method of ['lora', 'monteclora'] as const)
+    results.push(
+      finished('step', await speed(target.name, target.model, target.batch, target.length, steps, method, 'tfjs')),
+    );
+for (const target of targetModels) target.model.dispose();
 console.log(
   JSON.stringify(
     {

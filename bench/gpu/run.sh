@@ -40,8 +40,8 @@ fi
 echo "out of memory: exit $? after ${SECONDS} s"
 # Dawn's index clamps on and off: a device setting, so a process each (at most 60 s each).
 for ROBUSTNESS in on off; do
-  ( cd "$KIT/app" && MCEVAL_WEBGPU_ROBUSTNESS=$ROBUSTNESS timeout 60 /tmp/mceval-kit/node robustness.mjs --steps "$STEPS" ) \
-    >"$OUT/robustness-$ROBUSTNESS.json" 2>"$OUT/robustness-$ROBUSTNESS.err"
+  ( cd "$KIT/app" && MCEVAL_WEBGPU_ROBUSTNESS=$ROBUSTNESS timeout 60 /tmp/mceval-kit/node robustness.mjs \
+    --steps "$STEPS" ) >"$OUT/robustness-$ROBUSTNESS.json" 2>"$OUT/robustness-$ROBUSTNESS.err"
   echo "robustness $ROBUSTNESS: exit $? after ${SECONDS} s"
 done
 # What is left, less 20 s for the targets and the printout.
