@@ -6,7 +6,8 @@
  * and full fine-tuning, the dropout keys (uniforms of the kernels that mask) with dropout, MonteCLoRA's noise drawn on
  * the host (storage buffers). What a replay of a recorded step would have to write anew (docs/gpu.md). The capture can
  * tell steps apart: under MCEVAL_WEBGPU_BIND_GROUPS=new (tfjs's pool order, a bind group made per dispatch) they
- * differ.
+ * differ. fineTune's own steps (each recorded while the one before is read, and held on its numbers) repeat too on a
+ * data set of one length, writing anew the batch's token ids and labels and AdamW's step.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,12 @@ import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
 import { captureCommands, compareStreams, type StreamEvent } from '../../bench/gpu/command-stream.js';
 import { stepper, type Method } from '../../bench/gpu/step-methods.js';
+import { Rng } from '../../src/engine/rng.js';
+import { randomWeightInit } from '../../src/models/init.js';
+import { loraMethod } from '../../src/peft/lora/index.js';
+import { parseLoraConfig } from '../../src/peft/lora/config.js';
+import { classificationHeadGroup } from '../../src/peft/types.js';
+import { fineTune } from '../../src/train/fine-tune.js';
 import { withEnv } from '../helpers.js';
 
 /** Steps before the two captured: the pool gives back what a method before this one left within four reads. */
@@ -91,4 +98,63 @@ test('with bind groups made at every dispatch (tfjs’s way), two steps are told
   assert.equal(comparison.sameCommands, false);
   const made = second.filter((event) => event.kind === 'create' && event.object === 'bind group').length;
   assert.equal(made, second.filter((event) => event.kind === 'dispatch').length);
+});
+
+test("fineTune's steps of one shape, each recorded while the one before is read, repeat the step before", async () => {
+  await initEngine('webgpu');
+  const { model } = loadModel('builtin:tiny');
+  model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
+  const config = parseLoraConfig({ r: 4, alpha: 8, targetModules: ['q_proj', 'v_proj', 'down_proj'] }, 'stream');
+  const adapter = loraMethod.apply(model, config, new Rng(4));
+  const rng = new Rng(9);
+  // Every example 8 tokens long: each batch pads to the same shape.
+  const examples = Array.from({ length: 28 }, (_, i) => ({
+    ids: Array.from({ length: 8 }, () => 1 + rng.integer(200)),
+    label: i % 2,
+  }));
+  const capture = captureCommands(tf.backend());
+  const streams: StreamEvent[][] = [];
+  try {
+    await fineTune({
+      model,
+      groups: [...adapter.groups, classificationHeadGroup(model)],
+      examples,
+      batchSize: 2,
+      epochs: 1,
+      learningRate: 1e-3,
+      weightDecay: 0.01,
+      warmupRatio: 0.1,
+      maxGradNorm: 1,
+      rng: new Rng(5),
+      hooks: {
+        ...adapter,
+        prepareStep: async () => capture.begin(),
+        settleStep: async () => {
+          streams.push(capture.take());
+        },
+      },
+    });
+  } finally {
+    capture.stop();
+    adapter.dispose();
+    model.dispose();
+  }
+  // The last five of fourteen: the pool has settled (after this file's other runs, within its four-read window: here
+  // the eighth step was the last to make a bind group).
+  assert.equal(streams.length, 14);
+  for (let step = 9; step < streams.length; step++) {
+    const comparison = compareStreams(streams[step - 1]!, streams[step]!);
+    assert.equal(comparison.sameCommands, true, `step ${step + 1}: ${JSON.stringify(comparison.firstDifference)}`);
+    // The batch's token ids (the embedding's gather) and, where they change, its labels (the loss and its gradient)
+    // are written to storage buffers; AdamW's step to its uniforms.
+    const kernels = new Set(
+      comparison.varyingWrites.map((write) => `${kernel(capture.shaderKey(write.before ?? -1))} ${write.uniform}`),
+    );
+    assert.ok(kernels.has('gather false') && kernels.has('McevalAdamW true'), [...kernels].join());
+    for (const name of kernels)
+      assert.ok(
+        /^(gather|McevalCrossEntropy|McevalCrossEntropyGradUpstream) false$|^McevalAdamW true$/.test(name),
+        name,
+      );
+  }
 });
