@@ -12,6 +12,7 @@ import { tf, type Tensor } from '../../src/engine/tf.js';
 import { initEngine } from '../../src/engine/backends.js';
 import { webGpuAdapterReport } from '../../src/engine/webgpu.js';
 import { loadModel } from '../../src/models/load.js';
+import type { Model } from '../../src/models/model.js';
 import { MATRIX_PRODUCT } from '../../src/engine/kernels/webgpu/matrix-product.js';
 import { LOW_RANK_PRODUCT } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 import { withEnv } from '../../test/with-env.js';
@@ -58,9 +59,11 @@ async function productRates() {
   return rates;
 }
 
-/** `method`'s step on the model: milliseconds per step and every loss, from the same seed under either setting. */
-async function step(method: Method) {
-  const { model } = loadModel(modelSpec);
+/**
+ * `method`'s step on `model` (an adapter of its own, the base weights untouched): milliseconds per step and every
+ * loss, from the same seed under either setting.
+ */
+async function step(model: Model, method: Method) {
   const run = stepper(model, batch!, length!, 11, method);
   try {
     const losses = [await run.step(), await run.step()];
@@ -70,11 +73,12 @@ async function step(method: Method) {
     return { model: modelSpec, method, setting, batch, length, steps, msPerStep, losses };
   } finally {
     run.dispose();
-    model.dispose();
   }
 }
 
 const products = await productRates();
-const robustnessSteps = [await step('lora'), await step('monteclora')];
+const { model } = loadModel(modelSpec);
+const robustnessSteps = [await step(model, 'lora'), await step(model, 'monteclora')];
+model.dispose();
 console.log(JSON.stringify({ robustness: setting, products, robustnessSteps }, null, 2));
 process.exit(0);
