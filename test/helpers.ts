@@ -7,7 +7,7 @@ import { newVariable } from '../src/engine/variables.js';
 import { AdamW } from '../src/train/adamw.js';
 import { Rng } from '../src/engine/rng.js';
 import type { Model } from '../src/models/model.js';
-import { classificationHeadGroup, type AppliedAdapter } from '../src/peft/types.js';
+import { classificationHeadGroup, type AppliedAdapter, type TrainingHooks } from '../src/peft/types.js';
 import { fineTune, type EncodedExample, type TrainResult } from '../src/train/fine-tune.js';
 import type { MonteCloraConfig } from '../src/peft/monteclora/config.js';
 import { MonteCloraLayer } from '../src/peft/monteclora/layer.js';
@@ -127,15 +127,16 @@ export async function adamwSteps(
 }
 
 /**
- * Four AdamW steps (two epochs of batch 4 over eight examples: lr 0.01, decay 0.01, no warm-up, clipping at 1, Rng(5))
+ * Two epochs of batch 4 (four AdamW steps over eight examples: lr 0.01, decay 0.01, no warm-up, clipping at 1, Rng(5))
  * of an adapter and the model's classification head: the short fine-tuning run that tests compare across backends and
- * micro-batch counts.
+ * micro-batch counts. `hooks`: the adapter's, or a test's around them.
  */
 export function fineTuneAdapterAndHead(
   model: Model,
   adapter: AppliedAdapter,
   examples: readonly EncodedExample[],
   gradientAccumulation: number,
+  hooks: TrainingHooks = adapter,
 ): Promise<TrainResult> {
   return fineTune({
     model,
@@ -148,7 +149,7 @@ export function fineTuneAdapterAndHead(
     warmupRatio: 0,
     maxGradNorm: 1,
     rng: new Rng(5),
-    hooks: adapter,
+    hooks,
     gradientAccumulation,
   });
 }

@@ -20,9 +20,7 @@ import { Rng } from '../../src/engine/rng.js';
 import { randomWeightInit } from '../../src/models/init.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
-import { classificationHeadGroup } from '../../src/peft/types.js';
-import { fineTune } from '../../src/train/fine-tune.js';
-import { withEnv } from '../helpers.js';
+import { fineTuneAdapterAndHead, withEnv } from '../helpers.js';
 
 /** Steps before the two captured: the pool gives back what a method before this one left within four reads. */
 const WARM_STEPS = 6;
@@ -115,23 +113,11 @@ test("fineTune's steps of one shape, each recorded while the one before is read,
   const capture = captureCommands(tf.backend());
   const streams: StreamEvent[][] = [];
   try {
-    await fineTune({
-      model,
-      groups: [...adapter.groups, classificationHeadGroup(model)],
-      examples,
-      batchSize: 2,
-      epochs: 1,
-      learningRate: 1e-3,
-      weightDecay: 0.01,
-      warmupRatio: 0.1,
-      maxGradNorm: 1,
-      rng: new Rng(5),
-      hooks: {
-        ...adapter,
-        prepareStep: async () => capture.begin(),
-        settleStep: async () => {
-          streams.push(capture.take());
-        },
+    await fineTuneAdapterAndHead(model, adapter, examples, 1, {
+      ...adapter,
+      prepareStep: async () => capture.begin(),
+      settleStep: async () => {
+        streams.push(capture.take());
       },
     });
   } finally {
@@ -140,7 +126,7 @@ test("fineTune's steps of one shape, each recorded while the one before is read,
     model.dispose();
   }
   // The last five of fourteen: the pool has settled (after this file's other runs, within its four-read window: here
-  // the eighth step was the last to make a bind group).
+  // the seventh step was the last to make a bind group).
   assert.equal(streams.length, 14);
   for (let step = 9; step < streams.length; step++) {
     const comparison = compareStreams(streams[step - 1]!, streams[step]!);
