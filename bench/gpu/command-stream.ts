@@ -9,6 +9,7 @@
  * of one shape to issue the same commands over the same objects, and the values that change from one step to the next
  * to be known: `compareStreams` says whether they do, and which writes carry new bytes, by the kernel they precede.
  */
+import { wrapMethod } from './tally.js';
 
 /** The parts of tfjs-webgpu's backend and Dawn's device that a capture wraps. */
 interface CapturedBackend {
@@ -76,15 +77,6 @@ const hex = (data: ArrayBuffer | ArrayBufferView, offset = 0, size?: number) => 
   return Buffer.from(bytes).toString('hex');
 };
 
-/** Wraps `target[name]` with `wrapper(original)`; returns the undoing. */
-function wrap<T extends object, K extends keyof T>(target: T, name: K, wrapper: (original: T[K]) => T[K]): () => void {
-  const original = target[name];
-  target[name] = wrapper((original as (...args: unknown[]) => unknown).bind(target) as T[K]);
-  return () => {
-    target[name] = original;
-  };
-}
-
 /** Starts capturing what `backend` (tf.backend() on webgpu) hands Dawn; events are kept only between begin and take. */
 export function captureCommands(backend: unknown): CommandCapture {
   const gpu = backend as CapturedBackend;
@@ -107,31 +99,31 @@ export function captureCommands(backend: unknown): CommandCapture {
   const passes = (pass: ComputePass): ComputePass => {
     let pipeline: object | undefined;
     let group: object | undefined;
-    wrap(pass, 'setPipeline', (set) => (chosen) => {
+    wrapMethod(pass, 'setPipeline', (set) => (chosen) => {
       pipeline = chosen;
       set(chosen);
     });
-    wrap(pass, 'setBindGroup', (set) => (index, chosen) => {
+    wrapMethod(pass, 'setBindGroup', (set) => (index, chosen) => {
       group = chosen;
       set(index, chosen);
     });
-    wrap(pass, 'dispatchWorkgroups', (dispatch) => (x, y = 1, z = 1) => {
+    wrapMethod(pass, 'dispatchWorkgroups', (dispatch) => (x, y = 1, z = 1) => {
       push({ kind: 'dispatch', pipeline: name(pipeline!), group: name(group!), workgroups: `${x}×${y}×${z}` });
       dispatch(x, y, z);
     });
     return pass;
   };
   const undo = [
-    wrap(gpu.device, 'createCommandEncoder', (create) => (...args) => {
+    wrapMethod(gpu.device, 'createCommandEncoder', (create) => (...args) => {
       const encoder = create(...args);
-      wrap(
+      wrapMethod(
         encoder,
         'beginComputePass',
         (begin) =>
           (...passArgs) =>
             passes(begin(...passArgs)),
       );
-      wrap(encoder, 'copyBufferToBuffer', (copy) => (from, fromByte, to, toByte, size) => {
+      wrapMethod(encoder, 'copyBufferToBuffer', (copy) => (from, fromByte, to, toByte, size) => {
         push({ kind: 'copy', from: name(from), to: name(to), span: `${fromByte}→${toByte}:${size}` });
         copy(from, fromByte, to, toByte, size);
       });
@@ -145,7 +137,7 @@ export function captureCommands(backend: unknown): CommandCapture {
         ['createBindGroup', 'bind group'],
       ] as const
     ).map(([method, kind]) =>
-      wrap(
+      wrapMethod(
         gpu.device,
         method,
         (create) =>
@@ -153,7 +145,7 @@ export function captureCommands(backend: unknown): CommandCapture {
             made(kind, create(...args)),
       ),
     ),
-    wrap(gpu.queue, 'writeBuffer', (write) => (buffer, offset, data, ...rest) => {
+    wrapMethod(gpu.queue, 'writeBuffer', (write) => (buffer, offset, data, ...rest) => {
       const [dataOffset, size] = rest;
       push({
         kind: 'write',
@@ -164,11 +156,11 @@ export function captureCommands(backend: unknown): CommandCapture {
       });
       write(buffer, offset, data, ...rest);
     }),
-    wrap(gpu.queue, 'submit', (submit) => (buffers) => {
+    wrapMethod(gpu.queue, 'submit', (submit) => (buffers) => {
       push({ kind: 'submit', buffers: buffers.length });
       submit(buffers);
     }),
-    wrap(gpu, 'recordAndSubmit', (record) => (program, ...rest) => {
+    wrapMethod(gpu, 'recordAndSubmit', (record) => (program, ...rest) => {
       const result = record(program, ...rest);
       if (program.pipeline !== undefined && typeof program.pipeline === 'object')
         keys.set(name(program.pipeline as object), program.shaderKey);

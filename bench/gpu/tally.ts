@@ -3,6 +3,19 @@ import { tf } from '../../src/engine/tf.js';
 
 export type AnyMethod = (...args: unknown[]) => unknown;
 
+/** Replaces `target[name]` by `wrapper(original)`, the original bound to `target`; returns the undoing. */
+export function wrapMethod<T extends object, K extends keyof T>(
+  target: T,
+  name: K,
+  wrapper: (original: T[K]) => T[K],
+): () => void {
+  const original = target[name];
+  target[name] = wrapper((original as AnyMethod).bind(target) as T[K]);
+  return () => {
+    target[name] = original;
+  };
+}
+
 /**
  * Wraps `target[name]` so that each call adds `weigh(args)` to a tally, until the returned function is called: it
  * restores the method and returns the tally.
@@ -12,14 +25,13 @@ export function tally(
   name: string,
   weigh: (args: unknown[]) => number,
 ): () => number {
-  const method = target[name]!;
   let total = 0;
-  target[name] = (...args: unknown[]) => {
+  const restore = wrapMethod(target, name, (method) => (...args: unknown[]) => {
     total += weigh(args);
-    return method.apply(target, args);
-  };
+    return method(...args);
+  });
   return () => {
-    target[name] = method;
+    restore();
     return total;
   };
 }
