@@ -38,9 +38,9 @@ fi
 ( cd "$KIT/app" && timeout 90 /tmp/mceval-kit/node out-of-memory.mjs ) >"$OUT/out-of-memory.json" \
   2>"$OUT/out-of-memory.err"
 echo "out of memory: exit $? after ${SECONDS} s"
-# Dawn's index clamps on and off: a device setting, so a process each (at most 60 s each).
+# Dawn's index clamps on and off: a device setting, so a process each (at most 75 s each).
 for ROBUSTNESS in on off; do
-  ( cd "$KIT/app" && MCEVAL_WEBGPU_ROBUSTNESS=$ROBUSTNESS timeout 60 /tmp/mceval-kit/node robustness.mjs \
+  ( cd "$KIT/app" && MCEVAL_WEBGPU_ROBUSTNESS=$ROBUSTNESS timeout 75 /tmp/mceval-kit/node robustness.mjs \
     --steps "$STEPS" ) >"$OUT/robustness-$ROBUSTNESS.json" 2>"$OUT/robustness-$ROBUSTNESS.err"
   echo "robustness $ROBUSTNESS: exit $? after ${SECONDS} s"
 done
