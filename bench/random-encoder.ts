@@ -40,3 +40,7 @@ export function randomEncoder(shape: RandomEncoderShape): EncoderModel {
   model.addClassificationHead(2, init);
   return model;
 }
+
+/** roberta-base's shape at `layers` layers and `hidden` width (heads of 64), its vocabulary of 50,265. */
+export const robertaShaped = (layers: number, hidden: number) =>
+  randomEncoder({ layers, hidden, heads: hidden / 64, vocabSize: 50265, maxLength: 512 });

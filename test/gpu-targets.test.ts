@@ -16,6 +16,7 @@ import {
   evaluationBatchChoice,
   type PairedStep,
   type PipelinedStep,
+  type ReplayedStep,
   type TorchStep,
   type WebGpuStep,
 } from '../bench/gpu/targets.js';
@@ -130,6 +131,39 @@ test('steps overlapped as fineTune trains: LoRA over PyTorch, MonteCLoRA over Lo
   );
   assert.deepEqual(whole['pipelined step'], PIPELINED);
   assert.deepEqual(lines['pipelined step'], PIPELINED);
+});
+
+test('replayed steps (replay.ts, its own process): the targets where a later step issued the same commands', () => {
+  const replayed = (overrides: Partial<ReplayedStep>): ReplayedStep => ({
+    model: 'builtin:medium',
+    method: 'lora',
+    batch: 8,
+    length: 256,
+    msPerStep: 30,
+    replayedMsPerStep: 9,
+    sameCommands: true,
+    ...overrides,
+  });
+  const sections = readSections(JSON.stringify({ steps: STEPS }));
+  addSeparateRuns(sections, [
+    'not json',
+    JSON.stringify({
+      replayedSteps: [
+        replayed({}),
+        replayed({ method: 'monteclora', replayedMsPerStep: 9.9 }),
+        // A later step issued other commands: the replay did not stand for it (PyTorch timed this shape).
+        replayed({ model: 'stories260K', batch: 32, length: 128, sameCommands: false }),
+      ],
+    }),
+  ]);
+  const targets = gpuTargets(STEPS, TORCH, [], [], sections['replayed step'] as ReplayedStep[]);
+  // 9 ms against PyTorch's 12.
+  assert.deepEqual(
+    targets.replayed.loraOverPyTorch.map(({ model, ratio, within1x }) => [model, ratio, within1x]),
+    [['builtin:medium', 0.75, true]],
+  );
+  assert.deepEqual(targets.replayed.monteCloraOverLora, [{ model: 'builtin:medium', ratio: 9.9 / 9, within110: true }]);
+  assert.deepEqual(gpuTargets(STEPS, TORCH).replayed, { loraOverPyTorch: [], monteCloraOverLora: [] });
 });
 
 test("the host's share of each step timed with mceval's kernels", () => {

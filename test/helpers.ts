@@ -129,7 +129,7 @@ export async function adamwSteps(
 /**
  * Two epochs of batch 4 (four AdamW steps over eight examples: lr 0.01, decay 0.01, no warm-up, clipping at 1, Rng(5))
  * of an adapter and the model's classification head: the short fine-tuning run that tests compare across backends and
- * micro-batch counts. `hooks`: the adapter's, or a test's around them.
+ * micro-batch counts. `hooks`: the adapter's, or a test's around them; `epochs`: a longer or shorter run.
  */
 export function fineTuneAdapterAndHead(
   model: Model,
@@ -137,6 +137,7 @@ export function fineTuneAdapterAndHead(
   examples: readonly EncodedExample[],
   gradientAccumulation: number,
   hooks: TrainingHooks = adapter,
+  epochs = 2,
 ): Promise<TrainResult> {
   return fineTune({
     model,
@@ -144,7 +145,7 @@ export function fineTuneAdapterAndHead(
     examples,
     learningRate: 0.01,
     batchSize: 4,
-    epochs: 2,
+    epochs,
     weightDecay: 0.01,
     warmupRatio: 0,
     maxGradNorm: 1,

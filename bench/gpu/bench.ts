@@ -100,7 +100,7 @@ import { relativeDifference, timePerCall, withFlag } from './time-per-call.js';
 import { dispatches, tally, type AnyMethod } from './tally.js';
 import { generationSpeed, joinSpeed } from './generation.js';
 import { DORA, LORA, stepper, type Method } from './step-methods.js';
-import { randomEncoder } from '../random-encoder.js';
+import { robertaShaped } from '../random-encoder.js';
 import { productRates, withProductCode, withProductPrefetch, withProductTile } from './product-rates.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
@@ -138,10 +138,6 @@ async function agreement(make: () => Model, batch: number, length: number): Prom
   );
   return { losses: { webgpu: losses['webgpu']!, cpu: losses['cpu']! }, maxRelativeDifference: difference };
 }
-
-/** roberta-base's shape at `layers` layers and `hidden` width (heads of 64), its vocabulary of 50,265. */
-const robertaShaped = (layers: number, hidden: number) =>
-  randomEncoder({ layers, hidden, heads: hidden / 64, vocabSize: 50265, maxLength: 512 });
 
 /** builtin:small's causal-LM step, and an encoder's classification step (bidirectional attention, padding none). */
 async function correctness(): Promise<Agreement & { encoder: Agreement }> {

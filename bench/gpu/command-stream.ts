@@ -58,24 +58,61 @@ export type StreamEvent =
   | { readonly kind: 'submit'; readonly buffers: number }
   | { readonly kind: 'create'; readonly object: 'buffer' | 'bind group' };
 
+/**
+ * A captured command with Dawn's own objects and a copy of each write's bytes: what step-replay.ts issues again. Buffer
+ * and bind group creation is left out (a replay makes nothing).
+ */
+export type LiveCommand =
+  | {
+      readonly kind: 'dispatch';
+      readonly pipeline: object;
+      readonly groups: readonly (readonly [number, object])[];
+      readonly workgroups: readonly [number, number, number];
+    }
+  | {
+      readonly kind: 'copy';
+      readonly from: object;
+      readonly fromByte: number;
+      readonly to: LiveBuffer;
+      readonly toByte: number;
+      readonly size: number;
+    }
+  | { readonly kind: 'write'; readonly buffer: LiveBuffer; readonly offset: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'submit' };
+
+/** A Dawn buffer as a replay uses it: written, read back where it is a read's staging buffer. */
+export interface LiveBuffer {
+  readonly usage: number;
+  readonly size: number;
+  mapAsync(mode: number, offset?: number, size?: number): Promise<void>;
+  getMappedRange(offset?: number, size?: number): ArrayBuffer;
+  unmap(): void;
+}
+
 export interface CommandCapture {
   /** Starts a new stream: what the backend hands Dawn from now until `take`. */
   begin(): void;
   /** The stream since `begin`. */
   take(): StreamEvent[];
+  /** The stream since `begin`, with its commands as Dawn's objects (the same commands in the same order). */
+  takeWithCommands(): { readonly events: StreamEvent[]; readonly commands: LiveCommand[] };
   /** The shader key of pipeline `id` (tfjs's program key), where the backend dispatched it. */
   shaderKey(id: number): string | undefined;
   /** Restores every wrapped method. */
   stop(): void;
 }
 
-const hex = (data: ArrayBuffer | ArrayBufferView, offset = 0, size?: number) => {
-  const bytes =
-    data instanceof ArrayBuffer
-      ? new Uint8Array(data, offset, size ?? data.byteLength - offset)
-      : new Uint8Array(data.buffer, data.byteOffset + offset, size ?? data.byteLength - offset);
-  return Buffer.from(bytes).toString('hex');
-};
+/** A write's bytes as the queue takes them: its offset and size count bytes, or a typed array's elements. */
+function written(data: ArrayBuffer | ArrayBufferView, offset = 0, size?: number): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data, offset, size ?? data.byteLength - offset);
+  const element = 'BYTES_PER_ELEMENT' in data ? (data.BYTES_PER_ELEMENT as number) : 1;
+  const start = offset * element;
+  return new Uint8Array(
+    data.buffer,
+    data.byteOffset + start,
+    size === undefined ? data.byteLength - start : size * element,
+  );
+}
 
 /** Starts capturing what `backend` (tf.backend() on webgpu) hands Dawn; events are kept only between begin and take. */
 export function captureCommands(backend: unknown): CommandCapture {
@@ -89,7 +126,12 @@ export function captureCommands(backend: unknown): CommandCapture {
   };
   const keys = new Map<number, string>();
   let events: StreamEvent[] | undefined;
-  const push = (event: StreamEvent) => events?.push(event);
+  let commands: LiveCommand[] = [];
+  const push = (event: StreamEvent, live?: LiveCommand) => {
+    if (events === undefined) return;
+    events.push(event);
+    if (live !== undefined) commands.push(live);
+  };
   /** `object`, noted as made where it is new to the capture. */
   const made = <T>(kind: 'buffer' | 'bind group', object: T): T => {
     if (!ids.has(object as object)) push({ kind: 'create', object: kind });
@@ -99,16 +141,22 @@ export function captureCommands(backend: unknown): CommandCapture {
   const passes = (pass: ComputePass): ComputePass => {
     let pipeline: object | undefined;
     let group: object | undefined;
+    // Every group set in the pass so far, by index: a dispatch uses what is set when it is made.
+    const groups = new Map<number, object>();
     wrapMethod(pass, 'setPipeline', (set) => (chosen) => {
       pipeline = chosen;
       set(chosen);
     });
     wrapMethod(pass, 'setBindGroup', (set) => (index, chosen) => {
       group = chosen;
+      groups.set(index, chosen);
       set(index, chosen);
     });
     wrapMethod(pass, 'dispatchWorkgroups', (dispatch) => (x, y = 1, z = 1) => {
-      push({ kind: 'dispatch', pipeline: name(pipeline!), group: name(group!), workgroups: `${x}×${y}×${z}` });
+      push(
+        { kind: 'dispatch', pipeline: name(pipeline!), group: name(group!), workgroups: `${x}×${y}×${z}` },
+        { kind: 'dispatch', pipeline: pipeline!, groups: [...groups], workgroups: [x, y, z] },
+      );
       dispatch(x, y, z);
     });
     return pass;
@@ -124,7 +172,10 @@ export function captureCommands(backend: unknown): CommandCapture {
             passes(begin(...passArgs)),
       );
       wrapMethod(encoder, 'copyBufferToBuffer', (copy) => (from, fromByte, to, toByte, size) => {
-        push({ kind: 'copy', from: name(from), to: name(to), span: `${fromByte}→${toByte}:${size}` });
+        push(
+          { kind: 'copy', from: name(from), to: name(to), span: `${fromByte}→${toByte}:${size}` },
+          { kind: 'copy', from, fromByte, to: to as LiveBuffer, toByte, size },
+        );
         copy(from, fromByte, to, toByte, size);
       });
       return encoder;
@@ -147,17 +198,21 @@ export function captureCommands(backend: unknown): CommandCapture {
     ),
     wrapMethod(gpu.queue, 'writeBuffer', (write) => (buffer, offset, data, ...rest) => {
       const [dataOffset, size] = rest;
-      push({
-        kind: 'write',
-        buffer: name(buffer),
-        offset,
-        uniform: (buffer.usage & UNIFORM) !== 0,
-        bytes: hex(data, dataOffset, size),
-      });
+      const bytes = written(data, dataOffset, size);
+      push(
+        {
+          kind: 'write',
+          buffer: name(buffer),
+          offset,
+          uniform: (buffer.usage & UNIFORM) !== 0,
+          bytes: Buffer.from(bytes).toString('hex'),
+        },
+        { kind: 'write', buffer: buffer as LiveBuffer, offset, bytes: bytes.slice() },
+      );
       write(buffer, offset, data, ...rest);
     }),
     wrapMethod(gpu.queue, 'submit', (submit) => (buffers) => {
-      push({ kind: 'submit', buffers: buffers.length });
+      push({ kind: 'submit', buffers: buffers.length }, { kind: 'submit' });
       submit(buffers);
     }),
     wrapMethod(gpu, 'recordAndSubmit', (record) => (program, ...rest) => {
@@ -167,18 +222,47 @@ export function captureCommands(backend: unknown): CommandCapture {
       return result;
     }),
   ];
+  const takeWithCommands = () => {
+    const taken = { events: events ?? [], commands };
+    events = undefined;
+    commands = [];
+    return taken;
+  };
   return {
     begin: () => {
       events = [];
+      commands = [];
     },
-    take: () => {
-      const taken = events ?? [];
-      events = undefined;
-      return taken;
-    },
+    take: () => takeWithCommands().events,
+    takeWithCommands,
     shaderKey: (id) => keys.get(id),
     stop: () => undo.reverse().forEach((restore) => restore()),
   };
+}
+
+/**
+ * `events` with Dawn's objects named anew by their first place in this stream: two runs' steps (each with its own
+ * buffers) compare by what each step does with its objects.
+ */
+export function namedInStream(events: readonly StreamEvent[]): StreamEvent[] {
+  const names = new Map<string, number>();
+  const rename = (space: string, id: number) => {
+    const key = `${space} ${id}`;
+    if (!names.has(key)) names.set(key, names.size + 1);
+    return names.get(key)!;
+  };
+  return events.map((event) => {
+    switch (event.kind) {
+      case 'dispatch':
+        return { ...event, pipeline: rename('pipeline', event.pipeline), group: rename('group', event.group) };
+      case 'copy':
+        return { ...event, from: rename('buffer', event.from), to: rename('buffer', event.to) };
+      case 'write':
+        return { ...event, buffer: rename('buffer', event.buffer) };
+      default:
+        return event;
+    }
+  });
 }
 
 /** A write whose bytes differ between two streams that are otherwise the same. */

@@ -3,8 +3,9 @@
 # machine's node, stripped and xz-compressed; Dawn (dawn.node from npm webgpu, stripped) with its tiny loader module;
 # the Vulkan loader libvulkan.so.1 from Debian (as scripts/setup-webgpu-software.sh unpacks it) and Debian's GL
 # dispatch packages (libglvnd0, libglx0, libegl1, libgl1) for the NVIDIA driver; an esbuild bundle of
-# bench/gpu/bench.ts with the attention kernels' .wasm, of bench/gpu/out-of-memory.ts, bench/gpu/robustness.ts and
-# bench/gpu/targets.ts; the PyTorch reference step; stories260K when ../shared has it; and run.sh. Prints its size.
+# bench/gpu/bench.ts with the attention kernels' .wasm, of bench/gpu/out-of-memory.ts, bench/gpu/robustness.ts,
+# bench/gpu/replay.ts and bench/gpu/targets.ts; the PyTorch reference step; stories260K when ../shared has it; and
+# run.sh. Prints its size.
 #   npm run build && bash bench/gpu/pack.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -30,9 +31,11 @@ mkdir -p "$KIT/gl"
 "$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/out-of-memory.js" --bundle --platform=node --format=esm \
   --external:webgpu --ignore-annotations --outfile="$KIT/app/out-of-memory.mjs" --log-level=warning \
   --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"
-"$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/robustness.js" --bundle --platform=node --format=esm \
-  --external:webgpu --ignore-annotations --outfile="$KIT/app/robustness.mjs" --log-level=warning \
-  --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"
+for APP in robustness replay; do
+  "$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/$APP.js" --bundle --platform=node --format=esm \
+    --external:webgpu --ignore-annotations --outfile="$KIT/app/$APP.mjs" --log-level=warning \
+    --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"
+done
 "$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/targets.js" --bundle --platform=node --format=esm \
   --outfile="$KIT/app/targets.mjs" --log-level=warning
 # The WebAssembly kernels the cpu reference runs, found next to the bundle (import.meta.url).

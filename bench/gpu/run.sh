@@ -3,9 +3,9 @@
 # step in PyTorch, then the same steps with mceval's WebGPU backend through Dawn over the NVIDIA Vulkan driver on the
 # same card, and the targets from both (targets.ts: LoRA against PyTorch, MonteCLoRA over LoRA, the host's share of
 # each step, and the fastest value of each engine setting the bench swept), after a probe of running out of GPU memory
-# (out-of-memory.ts) and the cost of Dawn's index clamps (robustness.ts, a process with them and one without). JSON
-# files go to $OUT (or ./gpu-bench-out): webgpu.json, torch.json, targets.json, out-of-memory.json,
-# robustness-on.json, robustness-off.json, gpu.txt.
+# (out-of-memory.ts), the cost of Dawn's index clamps (robustness.ts, a process with them and one without) and the
+# steps replayed rather than recorded (replay.ts). JSON files go to $OUT (or ./gpu-bench-out): webgpu.json,
+# torch.json, targets.json, out-of-memory.json, robustness-on.json, robustness-off.json, replay.json, gpu.txt.
 #   bash .gpu-kit/run.sh [STEPS]
 # The whole run stays within MCEVAL_KIT_SECONDS (560 by default: a lent machine's command may run 600 s). PyTorch's
 # steps go first, being short, so that the targets have both sides; mceval's bench gets the time left, and a bench cut
@@ -45,6 +45,9 @@ for ROBUSTNESS in on off; do
   echo "robustness $ROBUSTNESS: exit $? after ${SECONDS} s"
 done
 # What is left, less 20 s for the targets and the printout.
+( cd "$KIT/app" && timeout 75 /tmp/mceval-kit/node replay.mjs --steps "$STEPS" "${STORIES[@]}" ) \
+  >"$OUT/replay.json" 2>"$OUT/replay.err"
+echo "replay: exit $? after ${SECONDS} s"
 LEFT=$((TOTAL - SECONDS - 20))
 ( cd "$KIT/app" && timeout "$LEFT" /tmp/mceval-kit/node bench.mjs --steps "$STEPS" "${STORIES[@]}" ) \
   >"$OUT/webgpu.json" 2>"$OUT/webgpu.err"
@@ -53,7 +56,7 @@ echo "webgpu: exit $? after ${SECONDS} s (limit ${LEFT} s)"
 MEASURED="$OUT/webgpu.json"
 [[ -s "$MEASURED" ]] || MEASURED="$OUT/webgpu.err"
 ( cd "$KIT/app" && /tmp/mceval-kit/node targets.mjs "$MEASURED" "$OUT/torch.json" "$OUT/robustness-on.json" \
-  "$OUT/robustness-off.json" ) >"$OUT/targets.json"
+  "$OUT/robustness-off.json" "$OUT/replay.json" ) >"$OUT/targets.json"
 echo "targets: exit $?"
 tail -c 3000 "$OUT/webgpu.json"; tail -c 1500 "$OUT/torch.json" 2>/dev/null; tail -5 "$OUT/webgpu.err"
 cat "$OUT/out-of-memory.json"

@@ -8,9 +8,9 @@
  * than run-to-run noise (the variable to set, and the default a later change to mceval should take); and
  * `evaluationBatch`: decoding's tokens per second at each batch timed, and the `--eval-batch-size` that gave the most.
  *
- * Usage: node targets.mjs webgpu.json|webgpu.err [torch.json] [robustness-on.json robustness-off.json] — a run cut
- * off by its time limit leaves no webgpu.json, but its finished steps as lines of webgpu.err; the robustness runs
- * (robustness.ts, a process each) add the device setting's sweep.
+ * Usage: node targets.mjs webgpu.json|webgpu.err [torch.json] [robustness-on.json robustness-off.json replay.json] —
+ * a run cut off by its time limit leaves no webgpu.json, but its finished steps as lines of webgpu.err; the robustness
+ * runs (robustness.ts, a process each) add the device setting's sweep, replay.ts's run the replayed steps' targets.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,18 @@ export interface PairedStep {
   readonly method: 'lora' | 'monteclora';
   readonly msPerStep: number;
   readonly dispatchesPerStep: number;
+}
+
+/** A step of replay.ts: recorded by tfjs, and its capture replayed (the same commands and bytes), in turn. */
+export interface ReplayedStep {
+  readonly model: string;
+  readonly method: 'lora' | 'monteclora';
+  readonly batch: number;
+  readonly length: number;
+  readonly msPerStep: number;
+  readonly replayedMsPerStep: number;
+  /** Whether a step recorded after the replays issued the captured commands: the replay stood for the step. */
+  readonly sameCommands: boolean;
 }
 
 /** One timed step of torch_step.py. */
@@ -96,10 +108,18 @@ export interface GpuTargets {
    * The same two targets with each step recorded while the one before it runs, as fineTune trains (`pipelinedSteps`:
    * absent in a kit's output from before them, or where the run was cut off first).
    */
-  readonly overlapped: {
-    readonly loraOverPyTorch: OverPyTorch[];
-    readonly monteCloraOverLora: { model: string; ratio: number; within110: boolean }[];
-  };
+  readonly overlapped: TimingTargets;
+  /**
+   * The same two targets for a step replayed instead of recorded (replay.ts's `replayedSteps`, where a later step
+   * issued the captured commands): what the GPU takes once the host no longer records each step.
+   */
+  readonly replayed: TimingTargets;
+}
+
+/** LoRA over PyTorch and MonteCLoRA over LoRA for one way of running the steps. */
+export interface TimingTargets {
+  readonly loraOverPyTorch: OverPyTorch[];
+  readonly monteCloraOverLora: { model: string; ratio: number; within110: boolean }[];
 }
 
 /** One engine setting the kit swept on its model's steps. */
@@ -330,11 +350,19 @@ function monteCloraRatios(steps: readonly WebGpuStep[], paired: readonly PairedS
 }
 
 /** LoRA's overlapped steps over PyTorch's, and MonteCLoRA's over LoRA's, per model (no dispatches counted). */
-function overlappedTargets(pipelined: readonly PipelinedStep[], torch: readonly TorchStep[]): GpuTargets['overlapped'] {
-  const asSteps = pipelined.map((entry): WebGpuStep => ({
-    ...entry,
+/** The two targets from steps timed another way: each entry's model, method and shape with `ms` as its time. */
+function timingTargets<T extends Omit<PipelinedStep, 'pipelinedMsPerStep'>>(
+  entries: readonly T[],
+  ms: (entry: T) => number,
+  torch: readonly TorchStep[],
+): TimingTargets {
+  const asSteps = entries.map((entry): WebGpuStep => ({
+    model: entry.model,
+    method: entry.method,
+    batch: entry.batch,
+    length: entry.length,
     kernels: 'mceval',
-    msPerStep: entry.pipelinedMsPerStep,
+    msPerStep: ms(entry),
     recordingMsPerStep: 0,
     dispatchesPerStep: 0,
   }));
@@ -352,6 +380,7 @@ export function gpuTargets(
   torch: readonly TorchStep[] = [],
   pipelined: readonly PipelinedStep[] = [],
   paired: readonly PairedStep[] = [],
+  replayedSteps: readonly ReplayedStep[] = [],
 ): GpuTargets {
   const ours = steps.filter((step) => step.kernels === 'mceval');
   const find = (model: string, method: WebGpuStep['method']) =>
@@ -378,8 +407,13 @@ export function gpuTargets(
     method: step.method,
     share: step.recordingMsPerStep / step.msPerStep,
   }));
-  const overlapped = overlappedTargets(pipelined, torch);
-  return { loraOverPyTorch, doraOverPyTorch, doraOverLora, monteCloraOverLora, hostShare, overlapped };
+  const overlapped = timingTargets(pipelined, (entry) => entry.pipelinedMsPerStep, torch);
+  const replayed = timingTargets(
+    replayedSteps.filter((entry) => entry.sameCommands),
+    (entry) => entry.replayedMsPerStep,
+    torch,
+  );
+  return { loraOverPyTorch, doraOverPyTorch, doraOverLora, monteCloraOverLora, hostShare, overlapped, replayed };
 }
 
 /**
@@ -419,8 +453,8 @@ export function readSteps(text: string): WebGpuStep[] {
 }
 
 /**
- * Adds the sweeps of the kit's runs in processes of their own (robustness.ts's: a device setting), from their whole
- * outputs, to `sections`; a run that printed nothing (cut off, failed) adds nothing.
+ * Adds what the kit's runs in processes of their own measured, from their whole outputs, to `sections`: their sweeps
+ * (robustness.ts's: a device setting) and replay.ts's steps; a run that printed nothing (cut off, failed) adds nothing.
  */
 export function addSeparateRuns(sections: Record<string, unknown[]>, texts: readonly string[]): void {
   for (const text of texts) {
@@ -432,8 +466,13 @@ export function addSeparateRuns(sections: Record<string, unknown[]>, texts: read
     }
     for (const sweep of SWEEPS)
       if (Array.isArray(whole[sweep.field])) (sections[sweep.label] ??= []).push(...(whole[sweep.field] as unknown[]));
+    if (Array.isArray(whole['replayedSteps']))
+      (sections[REPLAYED] ??= []).push(...(whole['replayedSteps'] as unknown[]));
   }
 }
+
+/** The section of replay.ts's steps (its own run: replay.json). */
+export const REPLAYED = 'replayed step';
 
 if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsWith('targets.mjs')) {
   const [webgpuFile, torchFile, ...separateFiles] = process.argv.slice(2);
@@ -455,6 +494,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsW
     torch,
     (sections['pipelined step'] ?? []) as PipelinedStep[],
     (sections['paired step'] ?? []) as PairedStep[],
+    (sections[REPLAYED] ?? []) as ReplayedStep[],
   );
   console.log(
     JSON.stringify(

@@ -2,14 +2,15 @@
  * WebGPU against wasm from the same seeds (npm run test:webgpu, on the software adapter
  * scripts/setup-webgpu-software.sh unpacks, or on a real GPU): a LoRA, a DoRA (with dropout and without), a MonteCLoRA
  * and an AdaLoRA (pruning 4 → 2) fine-tuning run on every linear layer (four AdamW steps with clipping and two
- * micro-batches each, classification head), a LoRA and a MonteCLoRA run on a tiny BERT classifying sentence pairs, and
- * prompt tuning on a tiny RoBERTa; the runs and the scoring of the trained model agree — losses and gradient norms
- * within 2e-4 relative, trained adapter values within 1e-3 absolute (a tenth of one AdamW step), dev NLL within 1e-4 —
- * the tolerance of float32 kernels that sum in another order. Greedy generation gives the same tokens and continuation
- * scoring the same log-likelihoods (1e-4); the causal-LM loss of a target-masked batch through the tied head (whole, in
- * chunks of rows, and with the embedding trained) and its gradients agree to 1e-5 and 1e-4. MonteCLoRA runs as the
- * paper states it, with exact Dirichlet weights (its concentrations read back before each step) and with two outer
- * samples, ε² and a random Dirichlet prior. A synchronous read fails with one line.
+ * micro-batches each, classification head), IA3, LoRA+, full fine-tuning and prompt tuning as their presets ship, a
+ * LoRA and a MonteCLoRA run on a tiny BERT classifying sentence pairs, and prompt tuning on a tiny RoBERTa; the runs
+ * and the scoring of the trained model agree — losses and gradient norms within 2e-4 relative, trained adapter values
+ * within 1e-3 absolute (a tenth of one AdamW step), dev NLL within 1e-4 — the tolerance of float32 kernels that sum in
+ * another order. Greedy generation gives the same tokens and continuation scoring the same log-likelihoods (1e-4); the
+ * causal-LM loss of a target-masked batch through the tied head (whole, in chunks of rows, and with the embedding
+ * trained) and its gradients agree to 1e-5 and 1e-4. MonteCLoRA runs as the paper states it, with exact Dirichlet
+ * weights (its concentrations read back before each step) and with two outer samples, ε² and a random Dirichlet prior.
+ * A synchronous read fails with one line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,6 +38,9 @@ import { fineTuneAdapterAndHead, withEnv } from '../helpers.js';
 import { encoderPairExamples, tinyEncoder } from '../tiny-encoder.js';
 import { LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 import { withKernelCalls } from './dispatches.js';
+import { loadPreset } from '../../src/peft/preset.js';
+import type { AppliedAdapter } from '../../src/peft/types.js';
+import type { TextTokenizer } from '../../src/models/tokenizers/tokenizer.js';
 
 interface Outcome {
   readonly losses: number[];
@@ -60,7 +64,11 @@ type Method =
   | 'adalora'
   | 'lora-bert'
   | 'monteclora-bert'
-  | 'prompt-tuning-roberta';
+  | 'prompt-tuning-roberta'
+  | 'preset:ia3'
+  | 'preset:loraplus'
+  | 'preset:full'
+  | 'preset:prompt-tuning';
 
 /** The MonteCLoRA configurations beside the paper's: exact Dirichlet weights; two outer samples with ε², a random prior. */
 const MONTECLORA_VARIANTS: Partial<Record<Method, object>> = {
@@ -77,54 +85,59 @@ const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj',
  * A decoder (builtin:tiny, its tokenizer's texts) or a tiny BERT or RoBERTa (sentence pairs with token types), with a
  * head.
  */
-function modelAndExamples(method: Method): { model: Model; examples: EncodedExample[] } {
+function modelAndExamples(method: Method): { model: Model; examples: EncodedExample[]; tokenizer?: TextTokenizer } {
   if (method.endsWith('-bert')) return { model: tinyEncoder('bert', { seed: 2 }), examples: encoderPairExamples(8) };
   if (method.endsWith('-roberta'))
     return { model: tinyEncoder('roberta', { seed: 2 }), examples: encoderPairExamples(8) };
   const { model, tokenizer } = loadModel('builtin:tiny');
   model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
-  return { model, examples: TEXTS.map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 })) };
+  return { model, tokenizer, examples: TEXTS.map((text, i) => ({ ids: tokenizer.encode(text), label: i % 2 })) };
+}
+
+/** The adapter of `method` on `model`: a preset as shipped, or the configuration the method's name gives. */
+function applyAdapter(method: Method, model: Model, tokenizer: TextTokenizer | undefined): AppliedAdapter {
+  if (method.startsWith('preset:')) {
+    const preset = loadPreset(method.slice('preset:'.length));
+    return preset.method.apply(model, preset.adapterConfig, new Rng(4), tokenizer);
+  }
+  // Every linear layer, as the presets do: dozens of gradients in one step (more than a kernel may bind at once). An
+  // encoder reads the decoder's module names as its own.
+  const targets = adapterConfigFor(model, { targetModules: TARGETS }).targetModules;
+  if (MONTECLORA_VARIANTS[method] !== undefined)
+    return monteCloraMethod.apply(
+      model,
+      parseMonteCloraConfig({ r: 4, alpha: 8, targetModules: targets, ...MONTECLORA_VARIANTS[method] }, 'parity'),
+      new Rng(4),
+    );
+  if (method === 'prompt-tuning-roberta')
+    return promptTuningMethod.apply(model, { numVirtualTokens: 4, init: 'random' }, new Rng(4));
+  if (method === 'adalora')
+    return adaLoraMethod.apply(
+      model,
+      adaLoraMethod.parseConfig({ initR: 4, targetR: 2, alpha: 8, dropout: 0, targetModules: targets }, 'parity'),
+      new Rng(4),
+    );
+  return loraMethod.apply(
+    model,
+    parseLoraConfig(
+      {
+        r: 4,
+        alpha: 8,
+        useDora: method.startsWith('dora'),
+        ...(method === 'lora-inline' || method === 'dora-dropout' ? { dropout: 0.1 } : {}),
+        targetModules: targets,
+      },
+      'parity',
+    ),
+    new Rng(4),
+  );
 }
 
 async function fineTuneOn(backend: 'wasm' | 'webgpu', method: Method): Promise<Outcome> {
   await initEngine(backend);
   const before = tf.memory().numTensors;
-  const { model, examples } = modelAndExamples(method);
-  // Every linear layer, as the presets do: dozens of gradients in one step (more than a kernel may bind at once). An
-  // encoder reads the decoder's module names as its own.
-  const targets = adapterConfigFor(model, { targetModules: TARGETS }).targetModules;
-  const adapter =
-    MONTECLORA_VARIANTS[method] !== undefined
-      ? monteCloraMethod.apply(
-          model,
-          parseMonteCloraConfig({ r: 4, alpha: 8, targetModules: targets, ...MONTECLORA_VARIANTS[method] }, 'parity'),
-          new Rng(4),
-        )
-      : method === 'prompt-tuning-roberta'
-        ? promptTuningMethod.apply(model, { numVirtualTokens: 4, init: 'random' }, new Rng(4))
-        : method === 'adalora'
-          ? adaLoraMethod.apply(
-              model,
-              adaLoraMethod.parseConfig(
-                { initR: 4, targetR: 2, alpha: 8, dropout: 0, targetModules: targets },
-                'parity',
-              ),
-              new Rng(4),
-            )
-          : loraMethod.apply(
-              model,
-              parseLoraConfig(
-                {
-                  r: 4,
-                  alpha: 8,
-                  useDora: method.startsWith('dora'),
-                  ...(method === 'lora-inline' || method === 'dora-dropout' ? { dropout: 0.1 } : {}),
-                  targetModules: targets,
-                },
-                'parity',
-              ),
-              new Rng(4),
-            );
+  const { model, examples, tokenizer } = modelAndExamples(method);
+  const adapter = applyAdapter(method, model, tokenizer);
   try {
     const result = await fineTuneAdapterAndHead(model, adapter, examples, 2);
     const scores = await evaluateClassification(model, examples);
@@ -177,6 +190,12 @@ for (const method of [
   'lora-bert',
   'monteclora-bert',
   'prompt-tuning-roberta',
+  // The other presets as shipped, on builtin:tiny: IA3, LoRA+ (B at 16× A's learning rate, dropout 0.05), full
+  // fine-tuning (every weight, the head in its own group) and prompt tuning (8 virtual tokens).
+  'preset:ia3',
+  'preset:loraplus',
+  'preset:full',
+  'preset:prompt-tuning',
 ] as const) {
   test(`${method}: fine-tuning steps and scoring on webgpu agree with wasm from the same seed`, async () => {
     const reference = await fineTuneOn('wasm', method);

@@ -7,7 +7,8 @@
  * the host (storage buffers). What a replay of a recorded step would have to write anew (docs/gpu.md). The capture can
  * tell steps apart: under MCEVAL_WEBGPU_BIND_GROUPS=new (tfjs's pool order, a bind group made per dispatch) they
  * differ. fineTune's own steps (each recorded while the one before is read, and held on its numbers) repeat too on a
- * data set of one length, writing anew the batch's token ids and labels and AdamW's step.
+ * data set of one length, each the step two before it (the held numbers take turns in two buffers), writing anew the
+ * batch's token ids and labels and AdamW's step.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,7 +99,7 @@ test('with bind groups made at every dispatch (tfjs’s way), two steps are told
   assert.equal(made, second.filter((event) => event.kind === 'dispatch').length);
 });
 
-test("fineTune's steps of one shape, each recorded while the one before is read, repeat the step before", async () => {
+test("fineTune's overlapped steps repeat the step two before: the held numbers take turns in two buffers", async () => {
   await initEngine('webgpu');
   const { model } = loadModel('builtin:tiny');
   model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
@@ -106,30 +107,41 @@ test("fineTune's steps of one shape, each recorded while the one before is read,
   const adapter = loraMethod.apply(model, config, new Rng(4));
   const rng = new Rng(9);
   // Every example 8 tokens long: each batch pads to the same shape.
-  const examples = Array.from({ length: 28 }, (_, i) => ({
+  const examples = Array.from({ length: 96 }, (_, i) => ({
     ids: Array.from({ length: 8 }, () => 1 + rng.integer(200)),
     label: i % 2,
   }));
   const capture = captureCommands(tf.backend());
   const streams: StreamEvent[][] = [];
+  let overlapped: number | undefined;
   try {
-    await fineTuneAdapterAndHead(model, adapter, examples, 1, {
+    capture.begin();
+    // Diagnostics are asked for as each step has been recorded, and, unlike a hook before or after a step, leave the
+    // steps overlapped: a stream from one step's to the next's is that step's read begun and the next step recorded.
+    const hooks = {
       ...adapter,
-      prepareStep: async () => capture.begin(),
-      settleStep: async () => {
+      diagnostics: () => {
         streams.push(capture.take());
+        capture.begin();
+        return {};
       },
-    });
+    };
+    // One epoch of 24 steps: each but the first recorded while the one before is read.
+    const result = await fineTuneAdapterAndHead(model, adapter, examples, 1, hooks, 1);
+    overlapped = result.overlapped;
   } finally {
     capture.stop();
     adapter.dispose();
     model.dispose();
   }
-  // The last five of fourteen: the pool has settled (after this file's other runs, within its four-read window: here
-  // the seventh step was the last to make a bind group).
-  assert.equal(streams.length, 14);
-  for (let step = 9; step < streams.length; step++) {
-    const comparison = compareStreams(streams[step - 1]!, streams[step]!);
+  assert.equal(overlapped, 23);
+  // Each step reads the step before's numbers (AdamW's hold) while its own are written to another buffer, so that the
+  // two take turns: a step issues the commands of the step two before it, not those of the step before. The last four
+  // of 24: the pool has settled (after this file's other runs, within its four-read window).
+  assert.equal(streams.length, 24);
+  for (let step = 20; step < streams.length; step++) {
+    assert.equal(compareStreams(streams[step - 1]!, streams[step]!).sameCommands, false, `step ${step + 1}`);
+    const comparison = compareStreams(streams[step - 2]!, streams[step]!);
     assert.equal(comparison.sameCommands, true, `step ${step + 1}: ${JSON.stringify(comparison.firstDifference)}`);
     // The batch's token ids (the embedding's gather) and, where they change, its labels (the loss and its gradient)
     // are written to storage buffers; AdamW's step to its uniforms.

@@ -1,0 +1,128 @@
+/**
+ * bench/gpu/replay: what a training step would take if it were replayed rather than recorded again (step-replay.ts):
+ * the floor the host's recording hides. For each target model and method, after `--warm` steps one step is
+ * captured with Dawn's objects; then `--steps` rounds, each a step recorded by tfjs as the benchmarks time it and a
+ * replay of the captured step with its own bytes — the same work (AdamW's step count, any dropout keys and
+ * MonteCLoRA's noise as the captured step had them: a timing, not training; test/webgpu/step-replay.test.ts holds a
+ * replay given the next step's writes to that step's numbers). Per target, middles of the rounds: milliseconds per
+ * step each way (each up to its loss read), the host's time to record the step (tfjs) and to issue the replay's
+ * commands, and `sameCommands`, whether a step recorded after the replays still issues the captured commands (so that
+ * the replay stood for the step). JSON; targets.ts reads it (`replayed step`).
+ *
+ * Usage: node replay.mjs [--model builtin:medium] [--batch 8] [--length 256] [--stories DIR] [--encoder 32x128]
+ *          [--encoder-layers 12] [--encoder-hidden 768] [--steps 10] [--warm 6]
+ */
+import { initEngine } from '../../src/engine/backends.js';
+import { tf } from '../../src/engine/tf.js';
+import { loadModel } from '../../src/models/load.js';
+import { loadLlamaFolder } from '../../src/models/hf/load-folder.js';
+import type { Model } from '../../src/models/model.js';
+import { argument } from '../options.js';
+import { robertaShaped } from '../random-encoder.js';
+import { captureCommands, compareStreams, namedInStream } from './command-stream.js';
+import { issueStep } from './step-replay.js';
+import { stepper, type Method } from './step-methods.js';
+
+const modelSpec = argument('model', 'builtin:medium');
+const [batch, length, steps, warm] = ['batch', 'length', 'steps', 'warm'].map((name, i) =>
+  Number(argument(name, ['8', '256', '10', '6'][i]!)),
+);
+const stories = argument('stories', '');
+const [encoderBatch, encoderLength] = argument('encoder', '32x128').split('x').map(Number);
+const encoderLayers = Number(argument('encoder-layers', '12'));
+const encoderHidden = Number(argument('encoder-hidden', '768'));
+
+await initEngine('webgpu');
+const backend = tf.backend();
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** `method`'s step on `model` recorded and replayed in turn (an adapter of its own; the base weights untouched). */
+async function replayed(name: string, model: Model, stepBatch: number, stepLength: number, method: Method) {
+  const run = stepper(model, stepBatch, stepLength, 11, method);
+  try {
+    for (let i = 0; i < warm!; i++) await run.step();
+    let capture = captureCommands(backend);
+    capture.begin();
+    await run.step();
+    const { events, commands } = capture.takeWithCommands();
+    // Timed without the capture's wrappers.
+    capture.stop();
+    const recordedMs: number[] = [];
+    const replayedMs: number[] = [];
+    const issueMs: number[] = [];
+    const recordingMs: number[] = [];
+    let loss: number | undefined;
+    for (let round = 0; round < steps!; round++) {
+      const started = performance.now();
+      // A step records and submits its dispatches synchronously, then awaits its loss: the first part is host time.
+      const step = run.step();
+      recordingMs.push(performance.now() - started);
+      await step;
+      const between = performance.now();
+      const wait = issueStep(backend, commands);
+      const issued = performance.now();
+      loss = (await wait())?.[0];
+      const ended = performance.now();
+      recordedMs.push(between - started);
+      issueMs.push(issued - between);
+      replayedMs.push(ended - between);
+    }
+    capture = captureCommands(backend);
+    capture.begin();
+    await run.step();
+    const after = capture.take();
+    capture.stop();
+    const comparison = compareStreams(namedInStream(events), namedInStream(after));
+    return {
+      model: name,
+      method,
+      batch: stepBatch,
+      length: stepLength,
+      steps,
+      dispatches: events.filter((event) => event.kind === 'dispatch').length,
+      writes: events.filter((event) => event.kind === 'write').length,
+      msPerStep: median(recordedMs),
+      recordingMsPerStep: median(recordingMs),
+      replayedMsPerStep: median(replayedMs),
+      replayIssueMs: median(issueMs),
+      sameCommands: comparison.sameCommands,
+      lastReplayedLoss: loss,
+    };
+  } finally {
+    run.dispose();
+  }
+}
+
+const results = [];
+const targets: { name: string; load: () => Model; batch: number; length: number }[] = [
+  { name: modelSpec, load: () => loadModel(modelSpec).model, batch: batch!, length: length! },
+];
+if (stories !== '')
+  targets.push({ name: 'stories260K', load: () => loadLlamaFolder(stories), batch: 32, length: length! });
+if (encoderBatch! > 0)
+  targets.push({
+    name: `roberta-base shape (${encoderLayers} layers, hidden ${encoderHidden}, random)`,
+    load: () => robertaShaped(encoderLayers, encoderHidden),
+    batch: encoderBatch!,
+    length: encoderLength!,
+  });
+for (const target of targets) {
+  const model = target.load();
+  try {
+    for (const method of ['lora', 'monteclora'] as const) {
+      const result = await replayed(target.name, model, target.batch, target.length, method);
+      // Each as it ends: a run cut off by its limit keeps what it finished.
+      console.error(JSON.stringify(result));
+      results.push(result);
+    }
+  } finally {
+    model.dispose();
+  }
+}
+console.log(JSON.stringify({ replayedSteps: results }, null, 2));
+process.exit(0);
