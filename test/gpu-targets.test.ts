@@ -7,6 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   addSeparateRuns,
   gpuTargets,
@@ -14,6 +17,7 @@ import {
   readSteps,
   settingChoices,
   evaluationBatchChoice,
+  torchSteps,
   type PairedStep,
   type PipelinedStep,
   type ReplayedStep,
@@ -151,19 +155,29 @@ test('replayed steps (replay.ts, its own process): the targets where a later ste
       replayedSteps: [
         replayed({}),
         replayed({ method: 'monteclora', replayedMsPerStep: 9.9 }),
+        replayed({ method: 'lora-dropout', replayedMsPerStep: 10 }),
         // A later step issued other commands: the replay did not stand for it (PyTorch timed this shape).
         replayed({ model: 'stories260K', batch: 32, length: 128, sameCommands: false }),
       ],
     }),
   ]);
   const targets = gpuTargets(STEPS, TORCH, [], [], sections['replayed step'] as ReplayedStep[]);
-  // 9 ms against PyTorch's 12.
+  // 9 ms against PyTorch's 12; with dropout, 10 against its 50.
   assert.deepEqual(
-    targets.replayed.loraOverPyTorch.map(({ model, ratio, within1x }) => [model, ratio, within1x]),
-    [['builtin:medium', 0.75, true]],
+    targets.replayed.loraOverPyTorch.map(({ model, dropout, ratio, within1x }) => [model, dropout, ratio, within1x]),
+    [
+      ['builtin:medium', 0, 0.75, true],
+      ['builtin:medium', 0.05, 0.2, true],
+    ],
   );
   assert.deepEqual(targets.replayed.monteCloraOverLora, [{ model: 'builtin:medium', ratio: 9.9 / 9, within110: true }]);
   assert.deepEqual(gpuTargets(STEPS, TORCH).replayed, { loraOverPyTorch: [], monteCloraOverLora: [] });
+  // A replay run cut off by its limit: the steps it finished, from its section lines on stderr.
+  const cut = readSections(JSON.stringify({ steps: STEPS }));
+  addSeparateRuns(cut, [
+    ['Warning: a line Dawn writes', JSON.stringify({ finished: 'replayed step', value: replayed({}) })].join('\n'),
+  ]);
+  assert.deepEqual(cut['replayed step'], [replayed({})]);
 });
 
 test("the host's share of each step timed with mceval's kernels", () => {
@@ -498,4 +512,19 @@ test("the evaluation batch: decoding's tokens per second by batch, the default c
   assert.equal(evaluationBatchChoice(readSections(JSON.stringify({ steps: STEPS }))), null);
   const withoutDefault = batches([1000, 1900, 3500, 6000]).filter((entry) => entry.batch !== 16);
   assert.equal(evaluationBatchChoice(readSections(JSON.stringify({ generationBatches: withoutDefault }))), null);
+});
+
+test('torch.json cut off or missing gives no PyTorch steps, and the other targets are still stated', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'targets-'));
+  try {
+    const whole = join(dir, 'whole.json');
+    writeFileSync(whole, JSON.stringify({ lora: TORCH }));
+    const cut = join(dir, 'cut.json');
+    writeFileSync(cut, JSON.stringify({ lora: TORCH }).slice(0, 40));
+    assert.deepEqual(torchSteps(whole), TORCH);
+    assert.deepEqual(torchSteps(cut), []);
+    assert.deepEqual(torchSteps(join(dir, 'absent.json')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

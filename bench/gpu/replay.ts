@@ -1,13 +1,14 @@
 /**
  * bench/gpu/replay: what a training step would take if it were replayed rather than recorded again (step-replay.ts):
- * the floor the host's recording hides. For each target model and method, after `--warm` steps one step is
- * captured with Dawn's objects; then `--steps` rounds, each a step recorded by tfjs as the benchmarks time it and a
- * replay of the captured step with its own bytes — the same work (AdamW's step count, any dropout keys and
- * MonteCLoRA's noise as the captured step had them: a timing, not training; test/webgpu/step-replay.test.ts holds a
- * replay given the next step's writes to that step's numbers). Per target, middles of the rounds: milliseconds per
- * step each way (each up to its loss read), the host's time to record the step (tfjs) and to issue the replay's
- * commands, and `sameCommands`, whether a step recorded after the replays still issues the captured commands (so that
- * the replay stood for the step). JSON; targets.ts reads it (`replayed step`).
+ * the floor the host's recording hides. For each target model and method (LoRA and MonteCLoRA; on `--model` also LoRA
+ * with the presets' dropout, as PyTorch times it there), after `--warm` steps one step is captured with Dawn's objects;
+ * then `--steps` rounds, each a step recorded by tfjs as the benchmarks time it and a replay of the captured step with
+ * its own bytes — the same work (AdamW's step count, any dropout keys and MonteCLoRA's noise as the captured step had
+ * them: a timing, not training; test/webgpu/step-replay.test.ts holds a replay given the next step's writes to that
+ * step's numbers). Per target, middles of the rounds: milliseconds per step each way (each up to its loss read), the
+ * host's time to record the step (tfjs) and to issue the replay's commands, and `sameCommands`, whether a step recorded
+ * after the replays still issues the captured commands (so that the replay stood for the step). JSON; targets.ts reads
+ * it (`replayed step`).
  *
  * Usage: node replay.mjs [--model builtin:medium] [--batch 8] [--length 256] [--stories DIR] [--encoder 32x128]
  *          [--encoder-layers 12] [--encoder-hidden 768] [--steps 10] [--warm 6]
@@ -99,25 +100,40 @@ async function replayed(name: string, model: Model, stepBatch: number, stepLengt
 }
 
 const results = [];
-const targets: { name: string; load: () => Model; batch: number; length: number }[] = [
-  { name: modelSpec, load: () => loadModel(modelSpec).model, batch: batch!, length: length! },
+const PAIR: readonly Method[] = ['lora', 'monteclora'];
+// LoRA with the presets' dropout on the model PyTorch times it on too (torch_step.py: builtin:medium's shape).
+const targets: { name: string; load: () => Model; batch: number; length: number; methods: readonly Method[] }[] = [
+  {
+    name: modelSpec,
+    load: () => loadModel(modelSpec).model,
+    batch: batch!,
+    length: length!,
+    methods: [...PAIR, 'lora-dropout'],
+  },
 ];
 if (stories !== '')
-  targets.push({ name: 'stories260K', load: () => loadLlamaFolder(stories), batch: 32, length: length! });
+  targets.push({
+    name: 'stories260K',
+    load: () => loadLlamaFolder(stories),
+    batch: 32,
+    length: length!,
+    methods: PAIR,
+  });
 if (encoderBatch! > 0)
   targets.push({
     name: `roberta-base shape (${encoderLayers} layers, hidden ${encoderHidden}, random)`,
     load: () => robertaShaped(encoderLayers, encoderHidden),
     batch: encoderBatch!,
     length: encoderLength!,
+    methods: PAIR,
   });
 for (const target of targets) {
   const model = target.load();
   try {
-    for (const method of ['lora', 'monteclora'] as const) {
+    for (const method of target.methods) {
       const result = await replayed(target.name, model, target.batch, target.length, method);
-      // Each as it ends: a run cut off by its limit keeps what it finished.
-      console.error(JSON.stringify(result));
+      // Each as it ends, as bench.ts's sections: a run cut off by its limit keeps what it finished (targets.ts).
+      console.error(JSON.stringify({ finished: 'replayed step', value: result }));
       results.push(result);
     }
   } finally {

@@ -3,13 +3,13 @@
 # step in PyTorch, then the same steps with mceval's WebGPU backend through Dawn over the NVIDIA Vulkan driver on the
 # same card, and the targets from both (targets.ts: LoRA against PyTorch, MonteCLoRA over LoRA, the host's share of
 # each step, and the fastest value of each engine setting the bench swept), after a probe of running out of GPU memory
-# (out-of-memory.ts), the cost of Dawn's index clamps (robustness.ts, a process with them and one without) and the
-# steps replayed rather than recorded (replay.ts). JSON files go to $OUT (or ./gpu-bench-out): webgpu.json,
-# torch.json, targets.json, out-of-memory.json, robustness-on.json, robustness-off.json, replay.json, gpu.txt.
+# (out-of-memory.ts), the steps replayed rather than recorded (replay.ts) and the cost of Dawn's index clamps
+# (robustness.ts, a process with them and one without). JSON files go to $OUT (or ./gpu-bench-out): webgpu.json,
+# torch.json, targets.json, out-of-memory.json, replay.json, robustness-on.json, robustness-off.json, gpu.txt.
 #   bash .gpu-kit/run.sh [STEPS]
 # The whole run stays within MCEVAL_KIT_SECONDS (560 by default: a lent machine's command may run 600 s). PyTorch's
-# steps go first, being short, so that the targets have both sides; mceval's bench gets the time left, and a bench cut
-# off by it keeps its finished sections in webgpu.err.
+# steps go first, being short, so that the targets have both sides; mceval's bench gets the time left (the runs before
+# it leave it 180 s at least), and a bench cut off by it keeps its finished sections in webgpu.err.
 set -uo pipefail
 KIT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${OUT:-$PWD/gpu-bench-out}"
@@ -38,25 +38,41 @@ fi
 ( cd "$KIT/app" && timeout 90 /tmp/mceval-kit/node out-of-memory.mjs ) >"$OUT/out-of-memory.json" \
   2>"$OUT/out-of-memory.err"
 echo "out of memory: exit $? after ${SECONDS} s"
-# Dawn's index clamps on and off: a device setting, so a process each (at most 75 s each).
+# The runs in processes of their own take at most 75 s each, and only what leaves the bench BENCH_SECONDS (180) and
+# 20 s for the targets and the printout: the bench's first sections are the targets' steps. A run given under 20 s is
+# left out (its file stays empty, and targets.ts reads nothing from it).
+BENCH_SECONDS=180
+limit() {
+  local left=$((TOTAL - SECONDS - 20 - BENCH_SECONDS))
+  echo $((left < 75 ? left : 75))
+}
+# Each target's steps recorded and replayed in turn: what the GPU alone takes.
+if (($(limit) >= 20)); then
+  ( cd "$KIT/app" && timeout "$(limit)" /tmp/mceval-kit/node replay.mjs --steps "$STEPS" "${STORIES[@]}" ) \
+    >"$OUT/replay.json" 2>"$OUT/replay.err"
+  echo "replay: exit $? after ${SECONDS} s"
+else echo "replay: left out after ${SECONDS} s"; fi
+# Dawn's index clamps on and off: a device setting, so a process each.
 for ROBUSTNESS in on off; do
-  ( cd "$KIT/app" && MCEVAL_WEBGPU_ROBUSTNESS=$ROBUSTNESS timeout 75 /tmp/mceval-kit/node robustness.mjs \
-    --steps "$STEPS" ) >"$OUT/robustness-$ROBUSTNESS.json" 2>"$OUT/robustness-$ROBUSTNESS.err"
-  echo "robustness $ROBUSTNESS: exit $? after ${SECONDS} s"
+  if (($(limit) >= 20)); then
+    ( cd "$KIT/app" && MCEVAL_WEBGPU_ROBUSTNESS=$ROBUSTNESS timeout "$(limit)" /tmp/mceval-kit/node robustness.mjs \
+      --steps "$STEPS" ) >"$OUT/robustness-$ROBUSTNESS.json" 2>"$OUT/robustness-$ROBUSTNESS.err"
+    echo "robustness $ROBUSTNESS: exit $? after ${SECONDS} s"
+  else echo "robustness $ROBUSTNESS: left out after ${SECONDS} s"; fi
 done
-# What is left, less 20 s for the targets and the printout.
-( cd "$KIT/app" && timeout 75 /tmp/mceval-kit/node replay.mjs --steps "$STEPS" "${STORIES[@]}" ) \
-  >"$OUT/replay.json" 2>"$OUT/replay.err"
-echo "replay: exit $? after ${SECONDS} s"
+# What is left, less 20 s for the targets and the printout (at least 10 s).
 LEFT=$((TOTAL - SECONDS - 20))
+((LEFT < 10)) && LEFT=10
 ( cd "$KIT/app" && timeout "$LEFT" /tmp/mceval-kit/node bench.mjs --steps "$STEPS" "${STORIES[@]}" ) \
   >"$OUT/webgpu.json" 2>"$OUT/webgpu.err"
 echo "webgpu: exit $? after ${SECONDS} s (limit ${LEFT} s)"
-# A run cut off by its time limit leaves its finished steps in webgpu.err only.
+# A run cut off by its time limit leaves its finished steps in webgpu.err (replay.err) only.
 MEASURED="$OUT/webgpu.json"
 [[ -s "$MEASURED" ]] || MEASURED="$OUT/webgpu.err"
+REPLAYED="$OUT/replay.json"
+[[ -s "$REPLAYED" ]] || REPLAYED="$OUT/replay.err"
 ( cd "$KIT/app" && /tmp/mceval-kit/node targets.mjs "$MEASURED" "$OUT/torch.json" "$OUT/robustness-on.json" \
-  "$OUT/robustness-off.json" "$OUT/replay.json" ) >"$OUT/targets.json"
+  "$OUT/robustness-off.json" "$REPLAYED" ) >"$OUT/targets.json"
 echo "targets: exit $?"
 tail -c 3000 "$OUT/webgpu.json"; tail -c 1500 "$OUT/torch.json" 2>/dev/null; tail -5 "$OUT/webgpu.err"
 cat "$OUT/out-of-memory.json"

@@ -52,7 +52,7 @@ export interface PairedStep {
 /** A step of replay.ts: recorded by tfjs, and its capture replayed (the same commands and bytes), in turn. */
 export interface ReplayedStep {
   readonly model: string;
-  readonly method: 'lora' | 'monteclora';
+  readonly method: 'lora' | 'lora-dropout' | 'monteclora';
   readonly batch: number;
   readonly length: number;
   readonly msPerStep: number;
@@ -351,7 +351,7 @@ function monteCloraRatios(steps: readonly WebGpuStep[], paired: readonly PairedS
 
 /** LoRA's overlapped steps over PyTorch's, and MonteCLoRA's over LoRA's, per model (no dispatches counted). */
 /** The two targets from steps timed another way: each entry's model, method and shape with `ms` as its time. */
-function timingTargets<T extends Omit<PipelinedStep, 'pipelinedMsPerStep'>>(
+function timingTargets<T extends Pick<WebGpuStep, 'model' | 'method' | 'batch' | 'length'>>(
   entries: readonly T[],
   ms: (entry: T) => number,
   torch: readonly TorchStep[],
@@ -368,7 +368,7 @@ function timingTargets<T extends Omit<PipelinedStep, 'pipelinedMsPerStep'>>(
   }));
   return {
     loraOverPyTorch: overPyTorch(
-      asSteps.filter((step) => step.method === 'lora'),
+      asSteps.filter((step) => step.method === 'lora' || step.method === 'lora-dropout'),
       torch,
     ),
     monteCloraOverLora: monteCloraRatios(asSteps).map(({ model, ratio, within110 }) => ({ model, ratio, within110 })),
@@ -438,6 +438,11 @@ export function readSections(text: string): Record<string, unknown[]> {
     sections[GENERATION_BATCH] = (whole['generationBatches'] ?? []) as unknown[];
     return sections;
   }
+  return sectionLines(text);
+}
+
+/** The entries of the section lines (`{"finished": label, "value": …}`) a run wrote to stderr as it went, by label. */
+function sectionLines(text: string): Record<string, unknown[]> {
   const sections: Record<string, unknown[]> = {};
   for (const line of text.split('\n')) {
     if (!line.startsWith('{"finished":')) continue;
@@ -453,8 +458,9 @@ export function readSteps(text: string): WebGpuStep[] {
 }
 
 /**
- * Adds what the kit's runs in processes of their own measured, from their whole outputs, to `sections`: their sweeps
- * (robustness.ts's: a device setting) and replay.ts's steps; a run that printed nothing (cut off, failed) adds nothing.
+ * Adds what the kit's runs in processes of their own measured to `sections`: their sweeps (robustness.ts's: a device
+ * setting) and replay.ts's steps, from their whole outputs, or from the section lines a run writes to stderr as it goes
+ * (replay.err: all a run cut off by its limit leaves); a run that printed neither (cut off, failed) adds nothing.
  */
 export function addSeparateRuns(sections: Record<string, unknown[]>, texts: readonly string[]): void {
   for (const text of texts) {
@@ -462,6 +468,7 @@ export function addSeparateRuns(sections: Record<string, unknown[]>, texts: read
     try {
       whole = JSON.parse(text) as Record<string, unknown>;
     } catch {
+      for (const [label, values] of Object.entries(sectionLines(text))) (sections[label] ??= []).push(...values);
       continue;
     }
     for (const sweep of SWEEPS)
@@ -474,16 +481,26 @@ export function addSeparateRuns(sections: Record<string, unknown[]>, texts: read
 /** The section of replay.ts's steps (its own run: replay.json). */
 export const REPLAYED = 'replayed step';
 
+/**
+ * torch_step.py's steps from its file; none where it is missing or not whole JSON (PyTorch absent there, or its run cut
+ * off by its time limit): the targets against PyTorch are then empty, the others still stated.
+ */
+export function torchSteps(file: string): TorchStep[] {
+  if (!existsSync(file)) return [];
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { lora?: TorchStep[] }).lora ?? [];
+  } catch {
+    return [];
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsWith('targets.mjs')) {
   const [webgpuFile, torchFile, ...separateFiles] = process.argv.slice(2);
   if (webgpuFile === undefined || !existsSync(webgpuFile)) {
     console.error('usage: node targets.mjs webgpu.json|webgpu.err [torch.json] [robustness-on.json …]');
     process.exit(2);
   }
-  const torch =
-    torchFile !== undefined && existsSync(torchFile)
-      ? (JSON.parse(readFileSync(torchFile, 'utf8')) as { lora: TorchStep[] }).lora
-      : [];
+  const torch = torchFile === undefined ? [] : torchSteps(torchFile);
   const sections = readSections(readFileSync(webgpuFile, 'utf8'));
   addSeparateRuns(
     sections,
