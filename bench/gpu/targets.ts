@@ -8,9 +8,10 @@
  * than run-to-run noise (the variable to set, and the default a later change to mceval should take); and
  * `evaluationBatch`: decoding's tokens per second at each batch timed, and the `--eval-batch-size` that gave the most.
  *
- * Usage: node targets.mjs webgpu.json|webgpu.err [torch.json] [robustness-on.json robustness-off.json replay.json] —
- * a run cut off by its time limit leaves no webgpu.json, but its finished steps as lines of webgpu.err; the robustness
- * runs (robustness.ts, a process each) add the device setting's sweep, replay.ts's run the replayed steps' targets.
+ * Usage: node targets.mjs webgpu.json|webgpu.err [torch.json] [robustness-on.json robustness-off.json
+ * replay.json|replay.err] — a run cut off by its time limit leaves no webgpu.json (replay.json), but its finished steps
+ * as lines of webgpu.err (replay.err); the robustness runs (robustness.ts, a process each) add the device setting's
+ * sweep, replay.ts's run the replayed steps' targets.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -349,8 +350,10 @@ function monteCloraRatios(steps: readonly WebGpuStep[], paired: readonly PairedS
   });
 }
 
-/** LoRA's overlapped steps over PyTorch's, and MonteCLoRA's over LoRA's, per model (no dispatches counted). */
-/** The two targets from steps timed another way: each entry's model, method and shape with `ms` as its time. */
+/**
+ * LoRA's steps over PyTorch's, and MonteCLoRA's over LoRA's, per model, from steps timed another way (overlapped,
+ * replayed): each entry's model, method and shape with `ms` as its time (no dispatches counted).
+ */
 function timingTargets<T extends Pick<WebGpuStep, 'model' | 'method' | 'batch' | 'length'>>(
   entries: readonly T[],
   ms: (entry: T) => number,
