@@ -87,7 +87,6 @@
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { setupWebGpu } from '../../src/engine/webgpu.js';
 import { loadModel } from '../../src/models/load.js';
-import { loadLlamaFolder } from '../../src/models/hf/load-folder.js';
 import type { LlamaModel } from '../../src/models/llama/model.js';
 import type { Model } from '../../src/models/model.js';
 import { argument } from '../options.js';
@@ -101,6 +100,7 @@ import { dispatches, tally, type AnyMethod } from './tally.js';
 import { generationSpeed, joinSpeed } from './generation.js';
 import { DORA, LORA, stepper, type Method } from './step-methods.js';
 import { robertaShaped } from '../random-encoder.js';
+import { otherTargetModels } from './target-models.js';
 import { productRates, withProductCode, withProductPrefetch, withProductTile } from './product-rates.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
@@ -404,14 +404,6 @@ const length = Number(argument('length', '256'));
 const batch = Number(argument('batch', '8'));
 const results = [];
 const { model: medium, tokenizer } = loadModel(modelSpec);
-const stories = argument('stories', '');
-const storiesModel = stories === '' ? undefined : loadLlamaFolder(stories);
-// The MonteCLoRA paper's GLUE setting: a RoBERTa-base-shaped classifier.
-const [encoderBatch, encoderLength] = argument('encoder', '32x128').split('x').map(Number);
-const encoderLayers = Number(argument('encoder-layers', '12'));
-const encoderHidden = Number(argument('encoder-hidden', '768'));
-const encoderName = `roberta-base shape (${encoderLayers} layers, hidden ${encoderHidden}, random)`;
-const encoder = encoderBatch! > 0 ? robertaShaped(encoderLayers, encoderHidden) : undefined;
 /** A model the targets are taken on, with its step's batch and length and the methods timed on it. */
 interface TargetModel {
   readonly name: string;
@@ -422,17 +414,12 @@ interface TargetModel {
 }
 const targetModels: TargetModel[] = [
   { name: modelSpec, model: medium, batch, length, methods: ['lora', 'monteclora', 'lora-dropout', 'dora'] },
+  ...otherTargetModels(length).map(({ load, ...spec }) => ({
+    ...spec,
+    model: load(),
+    methods: ['lora', 'monteclora'] as const,
+  })),
 ];
-if (storiesModel !== undefined)
-  targetModels.push({ name: 'stories260K', model: storiesModel, batch: 32, length, methods: ['lora', 'monteclora'] });
-if (encoder !== undefined)
-  targetModels.push({
-    name: encoderName,
-    model: encoder,
-    batch: encoderBatch!,
-    length: encoderLength!,
-    methods: ['lora', 'monteclora'],
-  });
 // What the targets are taken from comes first, so that a run cut off by the kit's time limit still has it: each
 // model's steps with mceval's kernels, then LoRA's and MonteCLoRA's in turn, round after round. tfjs's own ops come
 // last (seconds a step on the RoBERTa shape; a step timed after them may pay for what they left).

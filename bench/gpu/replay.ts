@@ -16,10 +16,9 @@
 import { initEngine } from '../../src/engine/backends.js';
 import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
-import { loadLlamaFolder } from '../../src/models/hf/load-folder.js';
 import type { Model } from '../../src/models/model.js';
-import { argument } from '../options.js';
-import { robertaShaped } from '../random-encoder.js';
+import { argument, middleTime } from '../options.js';
+import { otherTargetModels } from './target-models.js';
 import { captureCommands, compareStreams, namedInStream } from './command-stream.js';
 import { issueStep } from './step-replay.js';
 import { stepper, type Method } from './step-methods.js';
@@ -28,19 +27,9 @@ const modelSpec = argument('model', 'builtin:medium');
 const [batch, length, steps, warm] = ['batch', 'length', 'steps', 'warm'].map((name, i) =>
   Number(argument(name, ['8', '256', '10', '6'][i]!)),
 );
-const stories = argument('stories', '');
-const [encoderBatch, encoderLength] = argument('encoder', '32x128').split('x').map(Number);
-const encoderLayers = Number(argument('encoder-layers', '12'));
-const encoderHidden = Number(argument('encoder-hidden', '768'));
 
 await initEngine('webgpu');
 const backend = tf.backend();
-
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 /** `method`'s step on `model` recorded and replayed in turn (an adapter of its own; the base weights untouched). */
 async function replayed(name: string, model: Model, stepBatch: number, stepLength: number, method: Method) {
@@ -87,10 +76,10 @@ async function replayed(name: string, model: Model, stepBatch: number, stepLengt
       steps,
       dispatches: events.filter((event) => event.kind === 'dispatch').length,
       writes: events.filter((event) => event.kind === 'write').length,
-      msPerStep: median(recordedMs),
-      recordingMsPerStep: median(recordingMs),
-      replayedMsPerStep: median(replayedMs),
-      replayIssueMs: median(issueMs),
+      msPerStep: middleTime(recordedMs),
+      recordingMsPerStep: middleTime(recordingMs),
+      replayedMsPerStep: middleTime(replayedMs),
+      replayIssueMs: middleTime(issueMs),
       sameCommands: comparison.sameCommands,
       lastReplayedLoss: loss,
     };
@@ -101,32 +90,17 @@ async function replayed(name: string, model: Model, stepBatch: number, stepLengt
 
 const results = [];
 const PAIR: readonly Method[] = ['lora', 'monteclora'];
-// LoRA with the presets' dropout on the model PyTorch times it on too (torch_step.py: builtin:medium's shape).
-const targets: { name: string; load: () => Model; batch: number; length: number; methods: readonly Method[] }[] = [
+const targets = [
+  // LoRA with the presets' dropout on the model PyTorch times it on too (torch_step.py: builtin:medium's shape).
   {
     name: modelSpec,
     load: () => loadModel(modelSpec).model,
     batch: batch!,
     length: length!,
-    methods: [...PAIR, 'lora-dropout'],
+    methods: [...PAIR, 'lora-dropout' as const],
   },
+  ...otherTargetModels(length!).map((spec) => ({ ...spec, methods: PAIR })),
 ];
-if (stories !== '')
-  targets.push({
-    name: 'stories260K',
-    load: () => loadLlamaFolder(stories),
-    batch: 32,
-    length: length!,
-    methods: PAIR,
-  });
-if (encoderBatch! > 0)
-  targets.push({
-    name: `roberta-base shape (${encoderLayers} layers, hidden ${encoderHidden}, random)`,
-    load: () => robertaShaped(encoderLayers, encoderHidden),
-    batch: encoderBatch!,
-    length: encoderLength!,
-    methods: PAIR,
-  });
 for (const target of targets) {
   const model = target.load();
   try {

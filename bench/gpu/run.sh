@@ -47,15 +47,17 @@ limit() {
   echo $((left < 75 ? left : 75))
 }
 # Each target's steps recorded and replayed in turn: what the GPU alone takes.
-if (($(limit) >= 20)); then
-  ( cd "$KIT/app" && timeout "$(limit)" /tmp/mceval-kit/node replay.mjs --steps "$STEPS" "${STORIES[@]}" ) \
+LIMIT=$(limit)
+if ((LIMIT >= 20)); then
+  ( cd "$KIT/app" && timeout "$LIMIT" /tmp/mceval-kit/node replay.mjs --steps "$STEPS" "${STORIES[@]}" ) \
     >"$OUT/replay.json" 2>"$OUT/replay.err"
   echo "replay: exit $? after ${SECONDS} s"
 else echo "replay: left out after ${SECONDS} s"; fi
 # Dawn's index clamps on and off: a device setting, so a process each.
 for ROBUSTNESS in on off; do
-  if (($(limit) >= 20)); then
-    ( cd "$KIT/app" && MCEVAL_WEBGPU_ROBUSTNESS=$ROBUSTNESS timeout "$(limit)" /tmp/mceval-kit/node robustness.mjs \
+  LIMIT=$(limit)
+  if ((LIMIT >= 20)); then
+    ( cd "$KIT/app" && MCEVAL_WEBGPU_ROBUSTNESS=$ROBUSTNESS timeout "$LIMIT" /tmp/mceval-kit/node robustness.mjs \
       --steps "$STEPS" ) >"$OUT/robustness-$ROBUSTNESS.json" 2>"$OUT/robustness-$ROBUSTNESS.err"
     echo "robustness $ROBUSTNESS: exit $? after ${SECONDS} s"
   else echo "robustness $ROBUSTNESS: left out after ${SECONDS} s"; fi
