@@ -7,19 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from '../../src/engine/backends.js';
 import { tf, type Variable } from '../../src/engine/tf.js';
-import { loadModel } from '../../src/models/load.js';
-import { captureCommands, compareStreams, namedInStream, type StreamEvent } from '../../bench/gpu/command-stream.js';
+import { compareStreams, namedInStream, type StreamEvent } from '../../bench/gpu/command-stream.js';
 import { replayStep } from '../../bench/gpu/step-replay.js';
-import { stepper, type Method } from '../../bench/gpu/step-methods.js';
-
-/** Steps before the recorded one: the pool gives back what a run before this one left within four reads. */
-const WARM_STEPS = 6;
-
-/** The variables made since `before` (a snapshot of the engine's), in the order they were made. */
-const madeSince = (before: ReadonlySet<Variable>) =>
-  Object.values(tf.engine().registeredVariables).filter((variable) => !before.has(variable));
+import { inCapturedRun } from './captured-run.js';
 
 const valuesOf = async (variables: readonly Variable[]) =>
   Promise.all(variables.map(async (variable) => Array.from((await variable.data()) as Float32Array)));
@@ -28,44 +19,16 @@ const valuesOf = async (variables: readonly Variable[]) =>
 const writtenBytes = (events: readonly StreamEvent[]) =>
   events.flatMap((event) => (event.kind === 'write' ? [Uint8Array.from(Buffer.from(event.bytes, 'hex'))] : []));
 
-/** A run of `method` on a builtin:tiny of its own from one seed: `body` is given its step and the capture. */
-async function inRun<T>(
-  method: Method,
-  body: (
-    step: () => Promise<number>,
-    capture: ReturnType<typeof captureCommands>,
-    variables: () => Variable[],
-  ) => Promise<T>,
-): Promise<T> {
-  await initEngine('webgpu');
-  const before = new Set(Object.values(tf.engine().registeredVariables));
-  const { model } = loadModel('builtin:tiny');
-  const run = stepper(model, 2, 16, 3, method);
-  const capture = captureCommands(tf.backend());
-  try {
-    for (let step = 0; step < WARM_STEPS; step++) await run.step();
-    return await body(
-      () => run.step(),
-      capture,
-      () => madeSince(before),
-    );
-  } finally {
-    capture.stop();
-    run.dispose();
-    model.dispose();
-  }
-}
-
 for (const method of ['lora', 'lora-dropout', 'monteclora'] as const) {
   test(`${method}: step 7 replayed with step 8's writes is step 8`, async () => {
     // The first run: steps 7 and 8 recorded as usual; step 8's stream, loss and weights.
-    const recorded = await inRun(method, async (step, capture, variables) => {
+    const recorded = await inCapturedRun(method, async (step, capture, variables) => {
       await step();
       capture.begin();
       const loss = await step();
       return { events: capture.take(), loss, values: await valuesOf(variables()) };
     });
-    const replayed = await inRun(method, async (step, capture, variables) => {
+    const replayed = await inCapturedRun(method, async (step, capture, variables) => {
       capture.begin();
       await step();
       const { events, commands } = capture.takeWithCommands();
@@ -93,7 +56,7 @@ for (const method of ['lora', 'lora-dropout', 'monteclora'] as const) {
 }
 
 test('a replay refuses writes that do not fit the step, and a backend with commands unsubmitted', async () => {
-  await inRun('lora', async (step, capture) => {
+  await inCapturedRun('lora', async (step, capture) => {
     capture.begin();
     await step();
     const { commands } = capture.takeWithCommands();

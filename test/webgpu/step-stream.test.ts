@@ -16,36 +16,25 @@ import { initEngine } from '../../src/engine/backends.js';
 import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
 import { captureCommands, compareStreams, type StreamEvent } from '../../bench/gpu/command-stream.js';
-import { stepper, type Method } from '../../bench/gpu/step-methods.js';
+import type { Method } from '../../bench/gpu/step-methods.js';
 import { Rng } from '../../src/engine/rng.js';
 import { randomWeightInit } from '../../src/models/init.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { fineTuneAdapterAndHead, withEnv } from '../helpers.js';
-
-/** Steps before the two captured: the pool gives back what a method before this one left within four reads. */
-const WARM_STEPS = 6;
+import { inCapturedRun } from './captured-run.js';
 
 /** The two captured steps of `method` on a builtin:tiny of its own, and the capture (stopped; its keys still read). */
 async function twoSteps(method: Method) {
-  await initEngine('webgpu');
-  const { model } = loadModel('builtin:tiny');
-  const run = stepper(model, 2, 16, 3, method);
-  const capture = captureCommands(tf.backend());
-  try {
-    for (let step = 0; step < WARM_STEPS; step++) await run.step();
+  return inCapturedRun(method, async (step, capture) => {
     const streams: StreamEvent[][] = [];
-    for (let step = 0; step < 2; step++) {
+    for (let taken = 0; taken < 2; taken++) {
       capture.begin();
-      await run.step();
+      await step();
       streams.push(capture.take());
     }
     return { capture, first: streams[0]!, second: streams[1]! };
-  } finally {
-    capture.stop();
-    run.dispose();
-    model.dispose();
-  }
+  });
 }
 
 const kernel = (key: string | undefined) => key?.split('_')[0];
