@@ -180,10 +180,13 @@ test('replayed steps (replay.ts, its own process): the targets where a later ste
   assert.deepEqual(cut['replayed step'], [replayed({})]);
 });
 
-test("the host's share of each step timed with mceval's kernels", () => {
+test("the host's share of each step timed with mceval's kernels, and how busy its recording was", () => {
   const { hostShare } = gpuTargets(STEPS);
   assert.equal(hostShare.length, 6);
   assert.deepEqual(hostShare[0], { model: 'builtin:medium', method: 'lora', share: 0.4 });
+  // A kit that measured the recording's CPU time: 9 of its 12 ms busy.
+  const [measured] = gpuTargets([step({ recordingCpuMsPerStep: 9 })]).hostShare;
+  assert.deepEqual(measured, { model: 'builtin:medium', method: 'lora', share: 0.4, busy: 0.75 });
 });
 
 test('steps are read from a whole webgpu.json or from the section lines of a cut-off run', () => {

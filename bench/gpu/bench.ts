@@ -19,7 +19,8 @@
  *  - each step with mceval's WGSL kernels (fused attention, fused low-rank product: `kernels: "mceval"`) and with
  *    tfjs's own composite ops (`kernels: "tfjs"`), with the number of compute dispatches one step records, the
  *    bytes the host writes to the GPU in one step (host-made tensors and tfjs's uniforms) and the host's time to
- *    record and submit a step (`recordingMsPerStep`: where it nears `msPerStep`, the step waits on the host);
+ *    record and submit a step (`recordingMsPerStep`: where it nears `msPerStep`, the step waits on the host), and
+ *    the main thread's CPU time of that (`recordingCpuMsPerStep`, Linux: where it falls short, the recording waited);
  *  - the products a step is made of, alone: TFLOP/s of tfjs's matMul and of mceval's fused low-rank product (rank 8
  *    included, not counted) at rows × inner × columns shapes — 2048³ and builtin:medium's layers for 2,048 tokens —
  *    of a LoRA layer's whole output, with x·A by a dispatch of its own before the product or formed inside it, of
@@ -73,16 +74,20 @@
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting;
  *  - for each of those three models, LoRA's and MonteCLoRA's steps (mceval's kernels) timed in turn `--rounds` times
- *    (3): their ratio within each round, with nothing run between the two (`pairedSteps`).
+ *    (3): their ratio within each round, with nothing run between the two (`pairedSteps`);
+ *  - for each of them, the host's CPU profile of LoRA's and MonteCLoRA's step recordings (`--profile-steps` 5 each,
+ *    host-profile.ts): the functions that take the most of a step, by their own samples and by all under them, and
+ *    those whose time MonteCLoRA's step changes most, each way (`hostProfiles`).
  * What the targets are taken from runs first — each model's steps with mceval's kernels, then the paired rounds — then
- * the profiles and the products alone, the settings' sweeps, and last the steps with tfjs's own ops; each section's
- * line on stderr carries the seconds since the bench began, so a run cut off by the kit's time limit says where.
+ * the profiles (the host's, then the GPU's) and the products alone, the settings' sweeps, and last the steps with
+ * tfjs's own ops; each section's line on stderr carries the seconds since the bench began, so a run cut off by the
+ * kit's time limit says where.
  *
  * Usage: node bench.js [--stories DIR] [--steps N] [--model builtin:medium] [--batch 8] [--length 256]
  *          [--products 2048x2048x2048,2048x768x768,2048x768x2560,2048x2560x768] [--product-repeats 20]
  *          [--submit-batches 15,60,240] [--weight-gradients 768x8x768,…] [--matmul-thresholds -1,8,64,512]
  *          [--attention 4x1024x2048] [--generation 8x32x64] [--encoder 32x128]
- *          [--encoder-layers 12] [--encoder-hidden 768] [--rounds 3]
+ *          [--encoder-layers 12] [--encoder-hidden 768] [--rounds 3] [--profile-steps 5]
  */
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { setupWebGpu } from '../../src/engine/webgpu.js';
@@ -101,6 +106,8 @@ import { generationSpeed, joinSpeed } from './generation.js';
 import { DORA, LORA, stepper, type Method } from './step-methods.js';
 import { robertaShaped } from '../random-encoder.js';
 import { otherTargetModels } from './target-models.js';
+import { functionTimes, largestDifferences, profileRecordings, topFunctions } from './host-profile.js';
+import { threadCpuMs } from './thread-clock.js';
 import { productRates, withProductCode, withProductPrefetch, withProductTile } from './product-rates.js';
 import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
@@ -166,10 +173,13 @@ async function speed(
   const hostBytesPerStep = written();
   const started = performance.now();
   let recording = 0;
+  let recordingCpu = 0;
   for (let i = 0; i < steps; i++) {
     // A step records and submits its dispatches synchronously, then awaits its loss: the first part is host time.
     const stepStarted = performance.now();
+    const cpuStarted = threadCpuMs?.() ?? 0;
     const loss = run.step();
+    recordingCpu += (threadCpuMs?.() ?? 0) - cpuStarted;
     recording += performance.now() - stepStarted;
     await loss;
   }
@@ -189,6 +199,8 @@ async function speed(
     steps,
     msPerStep: (seconds * 1000) / steps,
     recordingMsPerStep: recording / steps,
+    // The main thread's CPU time of that: where it falls short of the wall time, the recording waited.
+    ...(threadCpuMs === undefined ? {} : { recordingCpuMsPerStep: recordingCpu / steps }),
     tokensPerSecond: (batch * length * steps) / seconds,
     tensorBytes: memory.numBytesInGPU ?? memory.numBytes,
   };
@@ -206,6 +218,7 @@ async function pairedSpeeds(name: string, model: Model, batch: number, length: n
     for (const method of ['lora', 'monteclora'] as const) {
       const step = await speed(name, model, batch, length, steps, method, 'mceval');
       const { msPerStep, recordingMsPerStep, dispatchesPerStep } = step;
+      const cpu = step.recordingCpuMsPerStep === undefined ? {} : { recordingCpuMsPerStep: step.recordingCpuMsPerStep };
       entries.push(
         finished('paired step', {
           model: name,
@@ -215,11 +228,57 @@ async function pairedSpeeds(name: string, model: Model, batch: number, length: n
           length,
           msPerStep,
           recordingMsPerStep,
+          ...cpu,
           dispatchesPerStep,
         }),
       );
     }
   return entries;
+}
+
+/**
+ * The host's CPU profile of LoRA's and MonteCLoRA's step recordings on a target model (host-profile.ts), `steps` each
+ * after two unprofiled: each method's sampled ms a step and the functions that take the most of it (self and
+ * inclusive), and the functions whose time MonteCLoRA's step changes most, each way.
+ */
+async function hostProfile(target: TargetModel, steps: number) {
+  registerWebGpuKernels(true);
+  const sums: Partial<Record<'lora' | 'monteclora', ReturnType<typeof functionTimes>>> = {};
+  for (const method of ['lora', 'monteclora'] as const) {
+    const run = stepper(target.model, target.batch, target.length, 11, method);
+    try {
+      await run.step();
+      await run.step();
+      sums[method] = functionTimes(await profileRecordings(() => run.step(), steps));
+    } finally {
+      run.dispose();
+    }
+  }
+  const [lora, monteclora] = [sums.lora!, sums.monteclora!];
+  const byMethod = (sum: typeof lora) => ({
+    sampledMsPerStep: sum.msPerStep,
+    self: topFunctions(sum.self, 25),
+    inclusive: topFunctions(sum.inclusive, 40),
+  });
+  const changes = (first: ReadonlyMap<string, number>, second: ReadonlyMap<string, number>) =>
+    largestDifferences(first, second, 25).map((entry) => ({
+      function: entry.function,
+      lora: entry.first,
+      monteclora: entry.second,
+      difference: entry.difference,
+    }));
+  return {
+    model: target.name,
+    batch: target.batch,
+    length: target.length,
+    steps,
+    lora: byMethod(lora),
+    monteclora: byMethod(monteclora),
+    monteCloraChanges: {
+      self: changes(lora.self, monteclora.self),
+      inclusive: changes(lora.inclusive, monteclora.inclusive),
+    },
+  };
 }
 
 /**
@@ -432,6 +491,10 @@ const rounds = Number(argument('rounds', '3'));
 const pairedSteps = [];
 for (const target of targetModels)
   pairedSteps.push(...(await pairedSpeeds(target.name, target.model, target.batch, target.length, steps, rounds)));
+// Where the host's time recording those steps goes, function by function, on this machine's CPU.
+const profileSteps = Number(argument('profile-steps', '5'));
+const hostProfiles = [];
+for (const target of targetModels) hostProfiles.push(finished('host profile', await hostProfile(target, profileSteps)));
 const profiles = [];
 for (const method of ['lora', 'monteclora'] as const)
   profiles.push(
@@ -687,6 +750,7 @@ console.log(
       pipelinedSteps,
       poolSteps,
       pairedSteps,
+      hostProfiles,
     },
     null,
     2,

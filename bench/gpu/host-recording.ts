@@ -22,7 +22,6 @@
  *   [--method lora|lora-dropout|dora|monteclora|A,B] [--batch 1] [--length 8] [--steps 40] [--rounds 4] [--pairs N]
  *   [--setting MCEVAL_WEBGPU_BIND_GROUPS=kept,new]
  */
-import { readFileSync } from 'node:fs';
 import { initEngine } from '../../src/engine/backends.js';
 import { applyReadTimeSettings } from '../../src/engine/read-settings.js';
 import { loadModel } from '../../src/models/load.js';
@@ -30,18 +29,13 @@ import { withEnv } from '../../test/with-env.js';
 import { argument, middleTime } from '../options.js';
 import { dispatches } from './tally.js';
 import { stepper, type Method } from './step-methods.js';
+import { threadCpuMs } from './thread-clock.js';
 
-const schedstat = `/proc/self/task/${process.pid}/schedstat`;
-
-/** Milliseconds of the main thread's CPU time so far (its first schedstat field, in ns), or of wall time. */
-const clock = (() => {
-  try {
-    readFileSync(schedstat, 'utf8');
-    return { name: 'main-thread CPU', now: () => Number(readFileSync(schedstat, 'utf8').split(' ')[0]) / 1e6 };
-  } catch {
-    return { name: 'wall', now: () => performance.now() };
-  }
-})();
+/** The main thread's CPU milliseconds (thread-clock.ts), or wall time where the system does not say. */
+const clock =
+  threadCpuMs === undefined
+    ? { name: 'wall', now: () => performance.now() }
+    : { name: 'main-thread CPU', now: threadCpuMs };
 
 const modelSpec = argument('model', 'builtin:small');
 const methods = argument('method', 'lora').split(',') as Method[];

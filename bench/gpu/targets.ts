@@ -27,6 +27,8 @@ export interface WebGpuStep {
   readonly length: number;
   readonly msPerStep: number;
   readonly recordingMsPerStep: number;
+  /** The main thread's CPU time of the recording (Linux; absent from kits before it). */
+  readonly recordingCpuMsPerStep?: number;
   readonly dispatchesPerStep: number;
 }
 
@@ -103,8 +105,11 @@ export interface GpuTargets {
     dispatchRatio: number;
     rounds?: number[];
   }[];
-  /** recordingMsPerStep / msPerStep for every step timed with mceval's kernels. */
-  readonly hostShare: { model: string; method: string; share: number }[];
+  /**
+   * recordingMsPerStep / msPerStep for every step timed with mceval's kernels, and where the kit measured the
+   * recording's CPU time, recordingCpuMsPerStep / recordingMsPerStep (`busy`: under 1, the recording waited).
+   */
+  readonly hostShare: { model: string; method: string; share: number; busy?: number }[];
   /**
    * The same two targets with each step recorded while the one before it runs, as fineTune trains (`pipelinedSteps`:
    * absent in a kit's output from before them, or where the run was cut off first).
@@ -409,6 +414,7 @@ export function gpuTargets(
     model: step.model,
     method: step.method,
     share: step.recordingMsPerStep / step.msPerStep,
+    ...(step.recordingCpuMsPerStep === undefined ? {} : { busy: step.recordingCpuMsPerStep / step.recordingMsPerStep }),
   }));
   const overlapped = timingTargets(pipelined, (entry) => entry.pipelinedMsPerStep, torch);
   const replayed = timingTargets(
