@@ -154,8 +154,8 @@ test('replayed steps (replay.ts, its own process): the targets where a later ste
     JSON.stringify({
       replayedSteps: [
         replayed({}),
-        replayed({ method: 'monteclora', replayedMsPerStep: 9.9 }),
-        replayed({ method: 'lora-dropout', replayedMsPerStep: 10 }),
+        replayed({ method: 'monteclora', replayedMsPerStep: 9.9, backToBackReplayedMsPerStep: 7.7 }),
+        replayed({ method: 'lora-dropout', replayedMsPerStep: 10, backToBackReplayedMsPerStep: 8 }),
         // A later step issued other commands: the replay did not stand for it (PyTorch timed this shape).
         replayed({ model: 'stories260K', batch: 32, length: 128, sameCommands: false }),
       ],
@@ -172,6 +172,13 @@ test('replayed steps (replay.ts, its own process): the targets where a later ste
   );
   assert.deepEqual(targets.replayed.monteCloraOverLora, [{ model: 'builtin:medium', ratio: 9.9 / 9, within110: true }]);
   assert.deepEqual(gpuTargets(STEPS, TORCH).replayed, { loraOverPyTorch: [], monteCloraOverLora: [] });
+  // Back to back, where measured: LoRA with dropout 8 ms against PyTorch's 50; LoRA without was not measured that way,
+  // so MonteCLoRA has no LoRA to be held against.
+  assert.deepEqual(
+    targets.replayedBackToBack.loraOverPyTorch.map(({ model, dropout, ratio }) => [model, dropout, ratio]),
+    [['builtin:medium', 0.05, 0.16]],
+  );
+  assert.deepEqual(targets.replayedBackToBack.monteCloraOverLora, []);
   // A replay run cut off by its limit: the steps it finished, from its section lines on stderr.
   const cut = readSections(JSON.stringify({ steps: STEPS }));
   addSeparateRuns(cut, [

@@ -6,9 +6,11 @@
  * its own bytes — the same work (AdamW's step count, any dropout keys and MonteCLoRA's noise as the captured step had
  * them: a timing, not training; test/webgpu/step-replay.test.ts holds a replay given the next step's writes to that
  * step's numbers). Per target, middles of the rounds: milliseconds per step each way (each up to its loss read), the
- * host's time to record the step (tfjs) and to issue the replay's commands, and `sameCommands`, whether a step recorded
- * after the replays still issues the captured commands (so that the replay stood for the step). JSON; targets.ts reads
- * it (`replayed step`).
+ * host's time to record the step (tfjs) and to issue the replay's commands; then `--steps` replays issued back to back,
+ * only the last one's loss read (`backToBackReplayedMsPerStep`: the host issues a replay while the GPU runs the ones
+ * before, so a step takes the longer of the two — the floor of a trainer that replayed its steps); and
+ * `sameCommands`, whether a step recorded after the replays still issues the captured commands (so that the replay
+ * stood for the step). JSON; targets.ts reads it (`replayed step`).
  *
  * Usage: node replay.mjs [--model builtin:medium] [--batch 8] [--length 256] [--stories DIR] [--encoder 32x128]
  *          [--encoder-layers 12] [--encoder-hidden 768] [--steps 10] [--warm 6]
@@ -62,6 +64,13 @@ async function replayed(name: string, model: Model, stepBatch: number, stepLengt
       issueMs.push(issued - between);
       replayedMs.push(ended - between);
     }
+    // The replays back to back, only the last one read: the GPU runs each as the host issues the next, as a trainer
+    // that replayed its steps would (the staging buffer is mapped once, after the last copy into it).
+    const backToBackStarted = performance.now();
+    let last: (() => Promise<Float32Array | undefined>) | undefined;
+    for (let i = 0; i < steps!; i++) last = issueStep(backend, commands);
+    const backToBackLoss = (await last?.())?.[0];
+    const backToBackMs = (performance.now() - backToBackStarted) / steps!;
     capture = captureCommands(backend);
     capture.begin();
     await run.step();
@@ -80,8 +89,10 @@ async function replayed(name: string, model: Model, stepBatch: number, stepLengt
       recordingMsPerStep: middleTime(recordingMs),
       replayedMsPerStep: middleTime(replayedMs),
       replayIssueMs: middleTime(issueMs),
+      backToBackReplayedMsPerStep: backToBackMs,
       sameCommands: comparison.sameCommands,
       lastReplayedLoss: loss,
+      backToBackLoss,
     };
   } finally {
     run.dispose();

@@ -60,6 +60,8 @@ export interface ReplayedStep {
   readonly length: number;
   readonly msPerStep: number;
   readonly replayedMsPerStep: number;
+  /** Replays issued back to back, the last one read (absent from kits before them). */
+  readonly backToBackReplayedMsPerStep?: number;
   /** Whether a step recorded after the replays issued the captured commands: the replay stood for the step. */
   readonly sameCommands: boolean;
 }
@@ -120,6 +122,11 @@ export interface GpuTargets {
    * issued the captured commands): what the GPU takes once the host no longer records each step.
    */
   readonly replayed: TimingTargets;
+  /**
+   * And for replays issued back to back (`backToBackReplayedMsPerStep`, where measured): the host issuing one while
+   * the GPU runs those before — the floor of a trainer that replayed its steps.
+   */
+  readonly replayedBackToBack: TimingTargets;
 }
 
 /** LoRA over PyTorch and MonteCLoRA over LoRA for one way of running the steps. */
@@ -422,7 +429,21 @@ export function gpuTargets(
     (entry) => entry.replayedMsPerStep,
     torch,
   );
-  return { loraOverPyTorch, doraOverPyTorch, doraOverLora, monteCloraOverLora, hostShare, overlapped, replayed };
+  const replayedBackToBack = timingTargets(
+    replayedSteps.filter((entry) => entry.sameCommands && entry.backToBackReplayedMsPerStep !== undefined),
+    (entry) => entry.backToBackReplayedMsPerStep!,
+    torch,
+  );
+  return {
+    loraOverPyTorch,
+    doraOverPyTorch,
+    doraOverLora,
+    monteCloraOverLora,
+    hostShare,
+    overlapped,
+    replayed,
+    replayedBackToBack,
+  };
 }
 
 /**
