@@ -17,6 +17,7 @@ import {
   readSteps,
   settingChoices,
   evaluationBatchChoice,
+  hostProfileSummary,
   torchSteps,
   type PairedStep,
   type PipelinedStep,
@@ -537,4 +538,45 @@ test('torch.json cut off or missing gives no PyTorch steps, and the other target
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("each model's host profile in brief: where MonteCLoRA's extra recording time goes, most first", () => {
+  const change = (name: string, difference: number) => ({
+    function: name,
+    lora: 1,
+    monteclora: 1 + difference,
+    difference,
+  });
+  const profile = {
+    model: 'stories260K',
+    batch: 32,
+    length: 256,
+    steps: 5,
+    lora: { sampledMsPerStep: 38, self: [], inclusive: [] },
+    monteclora: { sampledMsPerStep: 44, self: [], inclusive: [] },
+    monteCloraChanges: {
+      // Sorted by size, as bench.ts writes them: a function LoRA spends more in comes among them.
+      self: [change('drawAll x.js:1', 2.5), change('adamw y.js:2', -1.5), change('stack z.js:3', 0.5)],
+      inclusive: [change('step w.js:4', 6)],
+    },
+  };
+  const expected = [
+    {
+      model: 'stories260K',
+      loraMs: 38,
+      monteCloraMs: 44,
+      monteCloraMore: [
+        { function: 'drawAll x.js:1', ms: 2.5 },
+        { function: 'stack z.js:3', ms: 0.5 },
+      ],
+    },
+  ];
+  assert.deepEqual(
+    hostProfileSummary(readSections(JSON.stringify({ steps: STEPS, hostProfiles: [profile] }))),
+    expected,
+  );
+  // From a cut-off run's section line; none where the kit did not reach them.
+  const line = JSON.stringify({ finished: 'host profile', value: profile });
+  assert.deepEqual(hostProfileSummary(readSections(line)), expected);
+  assert.deepEqual(hostProfileSummary(readSections(JSON.stringify({ steps: STEPS }))), []);
 });

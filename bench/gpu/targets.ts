@@ -6,7 +6,8 @@
  * are what makes it faster). run.sh prints it as targets.json after the two runs, with `settings`: for each engine
  * setting the kit swept, the step time under each value, the fastest, and whether it beats mceval's default by more
  * than run-to-run noise (the variable to set, and the default a later change to mceval should take); and
- * `evaluationBatch`: decoding's tokens per second at each batch timed, and the `--eval-batch-size` that gave the most.
+ * `evaluationBatch`: decoding's tokens per second at each batch timed, and the `--eval-batch-size` that gave the most;
+ * and `hostProfiles`: each target model's host profile in brief (where MonteCLoRA's extra recording time goes).
  *
  * Usage: node targets.mjs webgpu.json|webgpu.err [torch.json] [robustness-on.json robustness-off.json
  * replay.json|replay.err] — a run cut off by its time limit leaves no webgpu.json (replay.json), but its finished steps
@@ -303,6 +304,43 @@ export function evaluationBatchChoice(
   };
 }
 
+/** bench.ts's section of the host's profiles (`hostProfiles`), the parts read here. */
+const HOST_PROFILE = 'host profile';
+
+interface HostProfileEntry {
+  readonly model: string;
+  readonly lora: { readonly sampledMsPerStep: number };
+  readonly monteclora: { readonly sampledMsPerStep: number };
+  readonly monteCloraChanges: { readonly self: readonly { function: string; difference: number }[] };
+}
+
+/** A target model's host profile in brief. */
+export interface HostProfileSummary {
+  readonly model: string;
+  /** Sampled ms of a step's recording, each method. */
+  readonly loraMs: number;
+  readonly monteCloraMs: number;
+  /** The functions MonteCLoRA's recording spends most more of its own time in, most first (ms a step). */
+  readonly monteCloraMore: { function: string; ms: number }[];
+}
+
+/**
+ * Each target model's host profile from bench.ts's `hostProfiles`: both methods' sampled ms a step, and the (up to)
+ * eight functions whose own time MonteCLoRA's step adds most to — where its extra recording time goes on that CPU.
+ */
+export function hostProfileSummary(sections: Readonly<Record<string, readonly unknown[]>>): HostProfileSummary[] {
+  return ((sections[HOST_PROFILE] ?? []) as HostProfileEntry[]).map((entry) => ({
+    model: entry.model,
+    loraMs: entry.lora.sampledMsPerStep,
+    monteCloraMs: entry.monteclora.sampledMsPerStep,
+    monteCloraMore: entry.monteCloraChanges.self
+      .filter((change) => change.difference > 0)
+      .sort((a, b) => b.difference - a.difference)
+      .slice(0, 8)
+      .map((change) => ({ function: change.function, ms: change.difference })),
+  }));
+}
+
 const DROPOUT: Record<WebGpuStep['method'], number> = { lora: 0, 'lora-dropout': 0.05, dora: 0.05, monteclora: 0 };
 
 /** Each of these steps over PyTorch's step of the same model, batch, length, dropout and method (DoRA or not). */
@@ -466,6 +504,7 @@ export function readSections(text: string): Record<string, unknown[]> {
     };
     for (const sweep of SWEEPS) sections[sweep.label] = (whole[sweep.field] ?? []) as unknown[];
     sections[GENERATION_BATCH] = (whole['generationBatches'] ?? []) as unknown[];
+    sections[HOST_PROFILE] = (whole['hostProfiles'] ?? []) as unknown[];
     return sections;
   }
   return sectionLines(text);
@@ -545,7 +584,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url) || process.argv[1]?.endsW
   );
   console.log(
     JSON.stringify(
-      { ...targets, settings: settingChoices(sections), evaluationBatch: evaluationBatchChoice(sections) },
+      {
+        ...targets,
+        settings: settingChoices(sections),
+        evaluationBatch: evaluationBatchChoice(sections),
+        hostProfiles: hostProfileSummary(sections),
+      },
       null,
       2,
     ),
