@@ -579,4 +579,7 @@ test("each model's host profile in brief: where MonteCLoRA's extra recording tim
   const line = JSON.stringify({ finished: 'host profile', value: profile });
   assert.deepEqual(hostProfileSummary(readSections(line)), expected);
   assert.deepEqual(hostProfileSummary(readSections(JSON.stringify({ steps: STEPS }))), []);
+  // A profile without the changes' fields gives none.
+  const bare = { ...profile, monteCloraChanges: undefined };
+  assert.deepEqual(hostProfileSummary(readSections(JSON.stringify({ hostProfiles: [bare] })))[0]!.monteCloraMore, []);
 });

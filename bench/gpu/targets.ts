@@ -311,7 +311,7 @@ interface HostProfileEntry {
   readonly model: string;
   readonly lora: { readonly sampledMsPerStep: number };
   readonly monteclora: { readonly sampledMsPerStep: number };
-  readonly monteCloraChanges: { readonly self: readonly { function: string; difference: number }[] };
+  readonly monteCloraChanges?: { readonly self?: readonly { function: string; difference: number }[] };
 }
 
 /** A target model's host profile in brief. */
@@ -333,7 +333,8 @@ export function hostProfileSummary(sections: Readonly<Record<string, readonly un
     model: entry.model,
     loraMs: entry.lora.sampledMsPerStep,
     monteCloraMs: entry.monteclora.sampledMsPerStep,
-    monteCloraMore: entry.monteCloraChanges.self
+    // A profile of another shape (a kit from before these fields) adds none rather than stopping the targets.
+    monteCloraMore: (entry.monteCloraChanges?.self ?? [])
       .filter((change) => change.difference > 0)
       .sort((a, b) => b.difference - a.difference)
       .slice(0, 8)
