@@ -56,23 +56,25 @@ export function functionTimes(profiles: readonly CpuProfile[]): {
   const self = new Map<string, number>();
   let sampled = 0;
   for (const profile of profiles) {
-    const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+    const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+    // Each node's name, made once: every sample under a node passes through it.
+    const keys = new Map(profile.nodes.map((node) => [node.id, functionKey(node.callFrame)]));
     const parents = new Map<number, number>();
     for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
     let at = profile.startTime;
     const times = profile.timeDeltas.map((delta) => (at += delta));
     profile.samples.forEach((id, i) => {
       const micros = (i + 1 < times.length ? times[i + 1]! : profile.endTime) - times[i]!;
-      const stack: CpuProfile['nodes'][number]['callFrame'][] = [];
-      for (let node: number | undefined = id; node !== undefined; node = parents.get(node))
-        stack.push(nodes.get(node)!.callFrame);
-      if (stack.some((frame) => frame.url.startsWith('node:inspector'))) return;
-      if (NOT_FUNCTIONS.has(stack[0]!.functionName)) return;
+      const stack: number[] = [];
+      for (let node: number | undefined = id; node !== undefined; node = parents.get(node)) stack.push(node);
+      if (stack.some((node) => frames.get(node)!.url.startsWith('node:inspector'))) return;
+      if (NOT_FUNCTIONS.has(frames.get(id)!.functionName)) return;
       sampled += micros;
-      const top = functionKey(stack[0]!);
+      const top = keys.get(id)!;
       self.set(top, (self.get(top) ?? 0) + micros);
       // A function on the stack twice (recursion) counts once.
-      for (const key of new Set(stack.filter((frame) => !NOT_FUNCTIONS.has(frame.functionName)).map(functionKey)))
+      const functions = stack.filter((node) => !NOT_FUNCTIONS.has(frames.get(node)!.functionName));
+      for (const key of new Set(functions.map((node) => keys.get(node)!)))
         inclusive.set(key, (inclusive.get(key) ?? 0) + micros);
     });
   }
