@@ -148,6 +148,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_OVERLAP=yes is not a choice mceval has: use on or off, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_REPLAY: 'yes' },
+      /^Error: MCEVAL_WEBGPU_REPLAY=yes is not a choice mceval has: use off or on, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_POOL: '0' },
       /^Error: MCEVAL_WEBGPU_POOL=0 is not a pool mceval keeps: use a number of reads \(a whole number from 1\) over which a buffer size unused is given back, keep, or unset it\.\n$/,
     ],

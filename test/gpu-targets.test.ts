@@ -138,17 +138,19 @@ test('steps overlapped as fineTune trains: LoRA over PyTorch, MonteCLoRA over Lo
   assert.deepEqual(lines['pipelined step'], PIPELINED);
 });
 
+/** A step of replay.ts: builtin:medium's LoRA, 30 ms recorded and 9 replayed, unless overridden. */
+const replayed = (overrides: Partial<ReplayedStep>): ReplayedStep => ({
+  model: 'builtin:medium',
+  method: 'lora',
+  batch: 8,
+  length: 256,
+  msPerStep: 30,
+  replayedMsPerStep: 9,
+  sameCommands: true,
+  ...overrides,
+});
+
 test('replayed steps (replay.ts, its own process): the targets where a later step issued the same commands', () => {
-  const replayed = (overrides: Partial<ReplayedStep>): ReplayedStep => ({
-    model: 'builtin:medium',
-    method: 'lora',
-    batch: 8,
-    length: 256,
-    msPerStep: 30,
-    replayedMsPerStep: 9,
-    sameCommands: true,
-    ...overrides,
-  });
   const sections = readSections(JSON.stringify({ steps: STEPS }));
   addSeparateRuns(sections, [
     'not json',
@@ -180,12 +182,54 @@ test('replayed steps (replay.ts, its own process): the targets where a later ste
     [['builtin:medium', 0.05, 0.16]],
   );
   assert.deepEqual(targets.replayedBackToBack.monteCloraOverLora, []);
+  assert.deepEqual(targets.trainer, { loraOverPyTorch: [], monteCloraOverLora: [] });
   // A replay run cut off by its limit: the steps it finished, from its section lines on stderr.
   const cut = readSections(JSON.stringify({ steps: STEPS }));
   addSeparateRuns(cut, [
     ['Warning: a line Dawn writes', JSON.stringify({ finished: 'replayed step', value: replayed({}) })].join('\n'),
   ]);
   assert.deepEqual(cut['replayed step'], [replayed({})]);
+});
+
+test("fineTune's own LoRA steps, recorded and replayed: over PyTorch where the replayed losses were the same", () => {
+  const trainerStep = (overrides: Partial<ReplayedStep>): ReplayedStep =>
+    replayed({
+      trainerMsPerStep: 24,
+      trainerReplayedMsPerStep: 11,
+      trainerReplayed: 10,
+      trainerSameLosses: true,
+      ...overrides,
+    });
+  const targets = gpuTargets(
+    STEPS,
+    TORCH,
+    [],
+    [],
+    [
+      trainerStep({}),
+      // Replayed losses not the same as recorded: no replayed target for it.
+      trainerStep({
+        method: 'lora-dropout',
+        trainerMsPerStep: 60,
+        trainerReplayedMsPerStep: 40,
+        trainerSameLosses: false,
+      }),
+      // Nothing replayed (the captures never gave a plan): none either.
+      trainerStep({ model: 'stories260K', batch: 32, length: 128, trainerReplayed: 0 }),
+      // MonteCLoRA's entries carry no trainer times.
+      { ...trainerStep({ method: 'monteclora' }), trainerMsPerStep: undefined, trainerReplayedMsPerStep: undefined },
+    ],
+  );
+  // 24 and 11 ms against PyTorch's 12; with dropout, 60 against its 50; stories260K 24 against its 1.
+  const ratios = (timing: { loraOverPyTorch: { model: string; dropout: number; ratio: number }[] }) =>
+    timing.loraOverPyTorch.map(({ model, dropout, ratio }) => [model, dropout, ratio]);
+  assert.deepEqual(ratios(targets.trainer), [
+    ['builtin:medium', 0, 2],
+    ['builtin:medium', 0.05, 1.2],
+    ['stories260K', 0, 24],
+  ]);
+  assert.deepEqual(ratios(targets.trainerReplayed), [['builtin:medium', 0, 11 / 12]]);
+  assert.deepEqual(targets.trainerReplayed.monteCloraOverLora, []);
 });
 
 test("the host's share of each step timed with mceval's kernels, and how busy its recording was", () => {

@@ -1,16 +1,20 @@
 /**
- * bench/gpu/replay: what a training step would take if it were replayed rather than recorded again (step-replay.ts):
- * the floor the host's recording hides. For each target model and method (LoRA and MonteCLoRA; on `--model` also LoRA
- * with the presets' dropout, as PyTorch times it there), after `--warm` steps one step is captured with Dawn's objects;
- * then `--steps` rounds, each a step recorded by tfjs as the benchmarks time it and a replay of the captured step with
- * its own bytes — the same work (AdamW's step count, any dropout keys and MonteCLoRA's noise as the captured step had
- * them: a timing, not training; test/webgpu/step-replay.test.ts holds a replay given the next step's writes to that
- * step's numbers). Per target, middles of the rounds: milliseconds per step each way (each up to its loss read), the
- * host's time to record the step (tfjs) and to issue the replay's commands; then `--steps` replays issued back to back,
- * only the last one's loss read (`backToBackReplayedMsPerStep`: the host issues a replay while the GPU runs the ones
- * before, so a step takes the longer of the two — the floor of a trainer that replayed its steps); and
- * `sameCommands`, whether a step recorded after the replays still issues the captured commands (so that the replay
- * stood for the step). JSON; targets.ts reads it (`replayed step`).
+ * bench/gpu/replay: what a training step would take if it were replayed rather than recorded again
+ * (src/engine/replay/issue-step.ts): the floor the host's recording hides. For each target model and method (LoRA and
+ * MonteCLoRA; on `--model` also LoRA with the presets' dropout, as PyTorch times it there), after `--warm` steps one
+ * step is captured with Dawn's objects; then `--steps` rounds, each a step recorded by tfjs as the benchmarks time it
+ * and a replay of the captured step with its own bytes — the same work (AdamW's step count, any dropout keys and
+ * MonteCLoRA's noise as the captured step had them: a timing, not training; test/webgpu/step-replay.test.ts holds a
+ * replay given the next step's writes to that step's numbers). Per target, middles of the rounds: milliseconds per
+ * step each way (each up to its loss read), the host's time to record the step (tfjs) and to issue the replay's
+ * commands; then `--steps` replays issued back to back, only the last one's loss read (`backToBackReplayedMsPerStep`:
+ * the host issues a replay while the GPU runs the ones before, so a step takes the longer of the two — the floor of a
+ * trainer that replayed its steps); and `sameCommands`, whether a step recorded after the replays still issues the
+ * captured commands (so that the replay stood for the step). For LoRA (with and without dropout), also fineTune's own
+ * steps (trainer-steps.ts) with every step recorded (`trainerMsPerStep`) and with steps replayed as
+ * MCEVAL_WEBGPU_REPLAY=on trains (`trainerReplayedMsPerStep`, `trainerReplayed` of them, `trainerSameLosses`), and the
+ * main thread's CPU time a step each way (`trainerCpuMsPerStep`, `trainerReplayedCpuMsPerStep`). JSON; targets.ts
+ * reads it (`replayed step`).
  *
  * Usage: node replay.mjs [--model builtin:medium] [--batch 8] [--length 256] [--stories DIR] [--encoder 32x128]
  *          [--encoder-layers 12] [--encoder-hidden 768] [--steps 10] [--warm 6]
@@ -21,9 +25,11 @@ import { loadModel } from '../../src/models/load.js';
 import type { Model } from '../../src/models/model.js';
 import { argument, middleTime } from '../options.js';
 import { otherTargetModels } from './target-models.js';
-import { captureCommands, compareStreams, namedInStream } from './command-stream.js';
-import { issueStep } from './step-replay.js';
+import { captureCommands, compareStreams, namedInStream } from '../../src/engine/replay/command-capture.js';
+import { issueStep } from '../../src/engine/replay/issue-step.js';
 import { stepper, type Method } from './step-methods.js';
+import { trainerSteps } from './trainer-steps.js';
+import { holdPoolBuffers } from '../../src/engine/webgpu-pool.js';
 
 const modelSpec = argument('model', 'builtin:medium');
 const [batch, length, steps, warm] = ['batch', 'length', 'steps', 'warm'].map((name, i) =>
@@ -36,9 +42,13 @@ const backend = tf.backend();
 /** `method`'s step on `model` recorded and replayed in turn (an adapter of its own; the base weights untouched). */
 async function replayed(name: string, model: Model, stepBatch: number, stepLength: number, method: Method) {
   const run = stepper(model, stepBatch, stepLength, 11, method);
+  // The captured step's buffers kept from the pool's trimming, from its capture on, while its replays may follow (a
+  // read, its own too, may otherwise give back one the replay then uses).
+  let releasePool: (() => void) | undefined;
   try {
     for (let i = 0; i < warm!; i++) await run.step();
     let capture = captureCommands(backend);
+    releasePool = holdPoolBuffers();
     capture.begin();
     await run.step();
     const { events, commands } = capture.takeWithCommands();
@@ -95,8 +105,27 @@ async function replayed(name: string, model: Model, stepBatch: number, stepLengt
       backToBackLoss,
     };
   } finally {
+    releasePool?.();
     run.dispose();
   }
+}
+
+/**
+ * fineTune's LoRA steps on `model` with every step recorded and with steps replayed (trainer-steps.ts), and whether
+ * the two runs' losses are the same.
+ */
+async function trainerTimes(model: Model, stepBatch: number, stepLength: number, method: 'lora' | 'lora-dropout') {
+  const recorded = await trainerSteps(model, stepBatch, stepLength, method, steps!, 'off');
+  const replayedRun = await trainerSteps(model, stepBatch, stepLength, method, steps!, 'on');
+  return {
+    trainerMsPerStep: recorded.msPerStep,
+    trainerReplayedMsPerStep: replayedRun.msPerStep,
+    ...(recorded.cpuMsPerStep === undefined || replayedRun.cpuMsPerStep === undefined
+      ? {}
+      : { trainerCpuMsPerStep: recorded.cpuMsPerStep, trainerReplayedCpuMsPerStep: replayedRun.cpuMsPerStep }),
+    trainerReplayed: replayedRun.replayed,
+    trainerSameLosses: recorded.losses.every((loss, i) => Object.is(loss, replayedRun.losses[i])),
+  };
 }
 
 const results = [];
@@ -116,7 +145,11 @@ for (const target of targets) {
   const model = target.load();
   try {
     for (const method of target.methods) {
-      const result = await replayed(target.name, model, target.batch, target.length, method);
+      const step = await replayed(target.name, model, target.batch, target.length, method);
+      const result =
+        method === 'lora' || method === 'lora-dropout'
+          ? { ...step, ...(await trainerTimes(model, target.batch, target.length, method)) }
+          : step;
       // Each as it ends, as bench.ts's sections: a run cut off by its limit keeps what it finished (targets.ts).
       console.error(JSON.stringify({ finished: 'replayed step', value: result }));
       results.push(result);

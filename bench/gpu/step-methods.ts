@@ -17,7 +17,7 @@ const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj',
 const MONTECLORA = parseMonteCloraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
 export const LORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
 // The adapter presets' dropout: a mask per adapted layer and step.
-const LORA_DROPOUT = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS }, 'bench');
+export const LORA_DROPOUT = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS }, 'bench');
 // DoRA as its preset has it (dropout 0.05).
 export const DORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS, useDora: true }, 'bench');
 

@@ -1,20 +1,8 @@
 /** Counting what a backend does while a benchmark runs: calls of one of its methods, weighed, until stopped. */
 import { tf } from '../../src/engine/tf.js';
+import { wrapMethod, type AnyMethod } from '../../src/engine/replay/wrap-method.js';
 
-export type AnyMethod = (...args: unknown[]) => unknown;
-
-/** Replaces `target[name]` by `wrapper(original)`, the original bound to `target`; returns the undoing. */
-export function wrapMethod<T extends object, K extends keyof T>(
-  target: T,
-  name: K,
-  wrapper: (original: T[K]) => T[K],
-): () => void {
-  const original = target[name];
-  target[name] = wrapper((original as AnyMethod).bind(target) as T[K]);
-  return () => {
-    target[name] = original;
-  };
-}
+export { wrapMethod, type AnyMethod };
 
 /**
  * Wraps `target[name]` so that each call adds `weigh(args)` to a tally, until the returned function is called: it

@@ -65,6 +65,12 @@ export interface ReplayedStep {
   readonly backToBackReplayedMsPerStep?: number;
   /** Whether a step recorded after the replays issued the captured commands: the replay stood for the step. */
   readonly sameCommands: boolean;
+  /** LoRA's only (absent from kits before them): fineTune's steps, every one recorded (trainer-steps.ts). */
+  readonly trainerMsPerStep?: number;
+  /** …and with steps replayed (MCEVAL_WEBGPU_REPLAY=on): how many were, and whether the losses were the same. */
+  readonly trainerReplayedMsPerStep?: number;
+  readonly trainerReplayed?: number;
+  readonly trainerSameLosses?: boolean;
 }
 
 /** One timed step of torch_step.py. */
@@ -128,6 +134,13 @@ export interface GpuTargets {
    * the GPU runs those before — the floor of a trainer that replayed its steps.
    */
   readonly replayedBackToBack: TimingTargets;
+  /**
+   * LoRA over PyTorch for fineTune's own steps (replay.ts's trainer fields): with every step recorded (`trainer`), and
+   * with steps replayed as MCEVAL_WEBGPU_REPLAY=on trains (`trainerReplayed`, where steps were replayed and the losses
+   * were the same as recorded). MonteCLoRA, whose steps fineTune records, has none.
+   */
+  readonly trainer: TimingTargets;
+  readonly trainerReplayed: TimingTargets;
 }
 
 /** LoRA over PyTorch and MonteCLoRA over LoRA for one way of running the steps. */
@@ -473,6 +486,19 @@ export function gpuTargets(
     (entry) => entry.backToBackReplayedMsPerStep!,
     torch,
   );
+  const trainer = timingTargets(
+    replayedSteps.filter((entry) => entry.trainerMsPerStep !== undefined),
+    (entry) => entry.trainerMsPerStep!,
+    torch,
+  );
+  const trainerReplayed = timingTargets(
+    replayedSteps.filter(
+      (entry) =>
+        entry.trainerReplayedMsPerStep !== undefined && entry.trainerSameLosses === true && entry.trainerReplayed! > 0,
+    ),
+    (entry) => entry.trainerReplayedMsPerStep!,
+    torch,
+  );
   return {
     loraOverPyTorch,
     doraOverPyTorch,
@@ -482,6 +508,8 @@ export function gpuTargets(
     overlapped,
     replayed,
     replayedBackToBack,
+    trainer,
+    trainerReplayed,
   };
 }
 

@@ -19,6 +19,7 @@ import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/k
 import { fewRowsMost } from '../engine/kernels/webgpu/few-rows.js';
 import { describeWait } from '../engine/dawn-wait.js';
 import { overlapSetting } from '../engine/overlap-setting.js';
+import { replaySetting } from '../engine/replay-setting.js';
 import { generationJoin, type GenerationJoin } from '../engine/generation-join.js';
 import { describePool, poolWindowSetting } from '../engine/webgpu-pool.js';
 import { bindGroupsSetting } from '../engine/kept-bind-groups.js';
@@ -73,6 +74,8 @@ export interface DoctorResult {
     readonly wait: string;
     /** Whether fine-tuning records a step while the one before it is read (MCEVAL_WEBGPU_OVERLAP). */
     readonly overlap: 'on' | 'off';
+    /** Whether fine-tuning replays steps it has recorded and checked (MCEVAL_WEBGPU_REPLAY). */
+    readonly replay: 'off' | 'on';
     /** What the buffer pool gives back (MCEVAL_WEBGPU_POOL). */
     readonly pool: string;
     /** Whether a bind group is kept by what it binds or made at every dispatch (MCEVAL_WEBGPU_BIND_GROUPS). */
@@ -181,7 +184,8 @@ export default class Doctor extends BaseCommand {
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), products of up to ${settings.fewRows} rows on the few-rows ` +
           `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
-          `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP), buffer pool: ` +
+          `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP), steps replayed once ` +
+          `recorded and checked: ${settings.replay} (MCEVAL_WEBGPU_REPLAY), buffer pool: ` +
           `${settings.pool} (MCEVAL_WEBGPU_POOL), bind groups ${settings.bindGroups} (MCEVAL_WEBGPU_BIND_GROUPS), joins ` +
           `of whole blocks by ${settings.joins} (MCEVAL_WEBGPU_JOINS), tensors saved for the backward pass ` +
           `${settings.savedTensors} (MCEVAL_SAVED_TENSORS)`,
@@ -229,6 +233,7 @@ function webGpuKernelReport(): Pick<
       fewRows: fewRowsMost(),
       wait: describeWait(webGpuAdapterReport()?.isFallbackAdapter ?? false),
       overlap: overlapSetting(),
+      replay: replaySetting(),
       pool: describePool(poolWindowSetting()),
       bindGroups: bindGroupsSetting(),
       joins: joinsSetting(),

@@ -19,6 +19,7 @@ import { fewRowsMost } from './kernels/webgpu/few-rows.js';
 import { waitSetting } from './dawn-wait.js';
 import { robustnessSetting } from './dawn-flags.js';
 import { overlapSetting } from './overlap-setting.js';
+import { replaySetting } from './replay-setting.js';
 import { generationJoin } from './generation-join.js';
 import { poolWindowSetting } from './webgpu-pool.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
@@ -209,6 +210,7 @@ export async function initEngine(
   robustnessSetting();
   waitSetting();
   overlapSetting();
+  replaySetting();
   poolWindowSetting();
   applyReadTimeSettings();
   joinsSetting();

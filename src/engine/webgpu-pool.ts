@@ -104,6 +104,22 @@ export function trimPool(pool: BufferPool, most: (key: string) => number): void 
 /** GPUBufferUsage.MAP_READ: a read's staging buffer. */
 const MAP_READ = 0x0001;
 
+/** Holds on the pool's buffers now (`holdPoolBuffers`). */
+let holds = 0;
+
+/**
+ * Keeps every buffer the pool has from being destroyed until the returned function is called: while a replay of a
+ * recorded step may follow (replay/step-replayer.ts), whose commands use the buffers that step used, free or not.
+ */
+export function holdPoolBuffers(): () => void {
+  holds += 1;
+  let released = false;
+  return () => {
+    if (!released) holds -= 1;
+    released = true;
+  };
+}
+
 /** The most bytes the pool held (in use and free: what tfjs has of the GPU's memory) while a watch ran. */
 export interface PoolBytesWatch {
   /** The most since the watch began (the bytes held then, at least). */
@@ -164,7 +180,7 @@ export function boundPool(pool: BufferPool, window: () => number | undefined): B
       const held = [...pool.usedBuffers].map(([key, buffers]) => [key, buffers.length] as const);
       peaks.window = reads ?? DEFAULT_POOL_WINDOW;
       peaks.close(held);
-      if (reads !== undefined) trimPool(pool, (key) => peaks.most(key));
+      if (reads !== undefined && holds === 0) trimPool(pool, (key) => peaks.most(key));
     },
     release() {
       trimPool(pool, () => 0);

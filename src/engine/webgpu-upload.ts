@@ -8,6 +8,7 @@
  * its own uniform buffers, written the same way, rely on).
  */
 import { tf } from './tf.js';
+import { noteUpload } from './replay/step-values.js';
 
 interface TensorData {
   values: tf.BackendValues | null;
@@ -46,6 +47,8 @@ export function uploadThroughQueue(backend: UploadingBackend, dataId: object): b
     size,
     GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
   );
+  // A step captured for replay notes the write where these values are its inputs or made from them (step-values.ts).
+  noteUpload(data.values, data.dtype);
   backend.queue.writeBuffer(buffer, 0, values.buffer as ArrayBuffer, values.byteOffset, size);
   // As tfjs does: once on the GPU, the values are not kept on the host.
   data.values = null;

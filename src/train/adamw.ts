@@ -8,6 +8,7 @@ import { newVariable } from '../engine/variables.js';
 import { ADAMW_UPDATE, adamwUpdateInvocation, type AdamWCoefficients } from '../engine/kernels/adamw-update.js';
 import type { ParameterGroup } from '../peft/types.js';
 import { hasKernel } from '../engine/kernels/has-kernel.js';
+import { drawnValue } from '../engine/replay/step-values.js';
 import { storageBindingBytes, type WebGpuBackendLike } from '../engine/kernels/webgpu/shader.js';
 
 export interface AdamWOptions {
@@ -87,6 +88,9 @@ export class AdamW {
   private readonly weightDecay: number;
   /** Whether the one-kernel update runs (fixed at construction: it decides how the moments are held). */
   private readonly kernel: boolean;
+  /** The slots the last update stepped, and its learning rate: what a replayed step repeats (`repeatStep`). */
+  private stepped: Slot[] = [];
+  private learningRate = 0;
 
   constructor(groups: readonly ParameterGroup[], options: AdamWOptions = {}) {
     this.beta1 = options.beta1 ?? 0.9;
@@ -141,12 +145,15 @@ export class AdamW {
     const updates: { slots: Slot[]; gradients: Tensor[] }[] = [];
     const launch: { slot: Slot; gradient: Tensor }[] = [];
     const flush = () => {
-      if (launch.length > 0) this.updateByKernel(launch.splice(0), learningRate, gradientScale, hold);
+      if (launch.length > 0) this.updateByKernel(launch.splice(0), gradientScale, hold);
     };
+    this.learningRate = learningRate;
+    this.stepped = [];
     this.slots.forEach((slot, i) => {
       const gradient = gradients[i];
       if (gradient === undefined) return;
       slot.steps += 1;
+      this.stepped.push(slot);
       if (this.kernel) {
         if (launch.length > 0 && launch[0]!.slot.m !== slot.m) flush();
         launch.push({ slot, gradient });
@@ -184,9 +191,17 @@ export class AdamW {
     };
   }
 
+  /**
+   * The optimizer's side of a step replayed rather than recorded (fine-tune.ts): the parameters the last update stepped
+   * count one more step, at `learningRate`. The replay makes their coefficients as the update made its own.
+   */
+  repeatStep(learningRate: number): void {
+    this.learningRate = learningRate;
+    this.stepped.forEach((slot) => (slot.steps += 1));
+  }
+
   private updateByKernel(
     updates: readonly { slot: Slot; gradient: Tensor }[],
-    learningRate: number,
     gradientScale: Tensor | undefined,
     hold: Tensor | undefined,
   ): void {
@@ -196,7 +211,11 @@ export class AdamW {
         p: slot.parameter,
         g: gradient,
         offset: slot.offset,
-        coefficients: this.coefficients(slot, learningRate),
+        // Those that change between steps, drawn again by a replayed step (engine/replay/step-values.ts).
+        coefficients: drawnValue(
+          () => this.coefficients(slot, this.learningRate),
+          (c) => new Uint8Array(Float32Array.of(c.correction2, c.decay, c.stepSize).buffer),
+        ),
       })),
       { m, v },
       gradientScale,

@@ -12,13 +12,15 @@ import { tf, type Scalar, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
 import { requireDecoder, type Model } from '../models/model.js';
 import type { ParameterGroup, TrainingHooks } from '../peft/types.js';
-import { padInputs } from '../models/tokenizers/padding.js';
+import { padInputs, type PaddedBatch } from '../models/tokenizers/padding.js';
 import { AdamW } from './adamw.js';
 import { globalNormClipping } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
 import { batchesPerEpoch, epochBatches } from './batches.js';
 import { causalLmLoss, classificationLoss, countedTargets, targetMask } from './loss.js';
 import { overlapSetting } from '../engine/overlap-setting.js';
+import { replaySetting } from '../engine/replay-setting.js';
+import { StepReplayer } from '../engine/replay/step-replayer.js';
 
 export interface EncodedExample {
   readonly ids: readonly number[];
@@ -100,6 +102,8 @@ export interface TrainResult {
   readonly peakGpuBytes?: number;
   /** Steps recorded while the step before was still being read (webgpu; fineTune says when). */
   readonly overlapped?: number;
+  /** Steps replayed rather than recorded (webgpu, MCEVAL_WEBGPU_REPLAY=on; fineTune says when). */
+  readonly replayed?: number;
 }
 
 /** Counts the consecutive steps whose loss exceeds a multiple of the first step's. */
@@ -140,14 +144,25 @@ function overlaps(optimizer: AdamW, hooks: TrainingHooks): boolean {
   );
 }
 
-/** A step recorded and not yet read: where it stands, its numbers on the device, and their reads begun. */
+/**
+ * Whether this run replays steps it has recorded and checked (engine/replay/step-replayer.ts) where asked: an
+ * overlapping run (a replayed step holds on the one before as the recorded did) whose adapter reads nothing of a step
+ * on the host (MonteCLoRA's diagnostics read its regulariser's terms, which a replay does not make as tensors).
+ */
+function replays(overlapping: boolean, hooks: TrainingHooks): boolean {
+  return overlapping && replaySetting() === 'on' && hooks.diagnostics === undefined;
+}
+
+/**
+ * A step recorded (or replayed) and not yet read: where it stands, its numbers on the device, and their reads begun.
+ */
 interface RecordedStep {
   readonly epoch: number;
   readonly step: number;
   readonly lr: number;
   readonly rows: number;
-  /** [total loss, task loss, gradient norm]: read, and the next step's AdamW `hold`. */
-  readonly numbers: Tensor;
+  /** [total loss, task loss, gradient norm]: read, and the next step's AdamW `hold`; none where replayed. */
+  readonly numbers?: Tensor;
   readonly values: Promise<{ loss: number; gradNorm: number }>;
   readonly diagnostics: Record<string, number> | Promise<Record<string, number>> | undefined;
 }
@@ -174,6 +189,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   const log: StepLogEntry[] = [];
   const watch = new DivergenceWatch(options.divergence);
   const overlapping = overlaps(optimizer, hooks);
+  const replayer = replays(overlapping, hooks) ? new StepReplayer(tf.backend()) : undefined;
   let step = 0;
   let overlapped = 0;
   let lossSum = 0;
@@ -202,7 +218,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
       lossCount += recorded.rows;
       return undefined;
     } finally {
-      recorded.numbers.dispose();
+      recorded.numbers?.dispose();
     }
   };
   let pending: RecordedStep | undefined;
@@ -212,6 +228,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
     pending = undefined;
     return recorded === undefined ? undefined : read(recorded);
   };
+  const replayedCount = () => (replayer === undefined ? {} : { replayed: replayer.replayed });
   const stopped = (at: number): TrainResult => ({
     steps: at,
     epochLosses,
@@ -220,6 +237,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
     divergedAtStep: at,
     ...peaks(),
     overlapped,
+    ...replayedCount(),
   });
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -240,34 +258,47 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
           if (at !== undefined) return stopped(at);
         }
         await hooks.prepareStep?.();
-        const numbers = recordStep({
+        const prepared = prepareStep(
           model,
-          optimizer,
-          trained,
           rows,
-          learningRate: lr,
-          maxGradNorm: options.maxGradNorm,
-          rng: dropoutRng,
-          hooks,
-          objective: options.objective ?? 'classification',
-          microBatches: Math.max(1, Math.min(options.gradientAccumulation ?? 1, rows.length)),
-          ...(pending === undefined ? {} : { hold: pending.numbers }),
-          ...(hooks.afterStep === undefined
-            ? {}
-            : { afterUpdate: (gradients) => hooks.afterStep!({ step: step + 1, totalSteps, gradients }) }),
-        });
-        await hooks.settleStep?.();
+          options.objective ?? 'classification',
+          Math.max(1, Math.min(options.gradientAccumulation ?? 1, rows.length)),
+        );
+        const place = { epoch, step: step + 1, lr, rows: rows.length };
+        let recorded: RecordedStep;
+        // A step replayed holds on the one before as a recorded one does: only one overlapped is replayed.
+        if (pending !== undefined && replayer?.replays(prepared.key) === true) {
+          optimizer.repeatStep(lr);
+          recorded = { ...place, values: replayer.replay(prepared.inputs).then(lossAndNorm), diagnostics: undefined };
+        } else {
+          const record = () => {
+            const numbers = recordStep({
+              model,
+              optimizer,
+              trained,
+              prepared,
+              learningRate: lr,
+              maxGradNorm: options.maxGradNorm,
+              rng: dropoutRng,
+              hooks,
+              ...(pending === undefined ? {} : { hold: pending.numbers }),
+              ...(hooks.afterStep === undefined
+                ? {}
+                : { afterUpdate: (gradients) => hooks.afterStep!({ step: step + 1, totalSteps, gradients }) }),
+            });
+            // The read begins with the step: a replay of it reads its numbers the same way.
+            return { numbers, values: readNumbers(numbers) };
+          };
+          // A step recorded without one before it to hold on is not one a replay could stand for.
+          const { numbers, values } =
+            replayer === undefined
+              ? record()
+              : replayer.record(prepared.key, prepared.inputs, pending !== undefined, record);
+          await hooks.settleStep?.();
+          // The diagnostics' reads begin now, before the next step is recorded.
+          recorded = { ...place, numbers, values, diagnostics: hooks.diagnostics?.() };
+        }
         step += 1;
-        // The diagnostics' reads begin now, before the next step is recorded.
-        const recorded: RecordedStep = {
-          epoch,
-          step,
-          lr,
-          rows: rows.length,
-          numbers,
-          values: readNumbers(numbers),
-          diagnostics: hooks.diagnostics?.(),
-        };
         // Where the read of the step before fails, this one is left unread: its own failure must not go unhandled
         // (awaiting the promise still throws).
         void recorded.values.catch(() => undefined);
@@ -277,14 +308,14 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
           // The read of the step before failed (the device refused a command): this one is freed before the error
           // goes on (--grad-accum auto then retries the run in smaller micro-batches).
           await Promise.allSettled([recorded.values, recorded.diagnostics]);
-          recorded.numbers.dispose();
+          recorded.numbers?.dispose();
           throw error;
         });
         if (before !== undefined) {
           // This step was held (its AdamW kept the weights): read, so that nothing is left in flight.
           await recorded.values;
           await recorded.diagnostics;
-          recorded.numbers.dispose();
+          recorded.numbers?.dispose();
           return stopped(before);
         }
         if (overlapping) pending = recorded;
@@ -299,25 +330,24 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
     }
   } finally {
     // A step left in flight by an error: freed unread.
-    pending?.numbers.dispose();
+    pending?.numbers?.dispose();
+    replayer?.dispose();
     optimizer.dispose();
     memory.stop();
     gpuMemory?.stop();
   }
-  return { steps: step, epochLosses, log, diverged: false, ...peaks(), overlapped };
+  return { steps: step, epochLosses, log, diverged: false, ...peaks(), overlapped, ...replayedCount() };
 }
 
 interface StepInputs {
   readonly model: Model;
   readonly optimizer: AdamW;
   readonly trained: ReadonlySet<Variable>;
-  readonly rows: readonly EncodedExample[];
+  readonly prepared: PreparedStep;
   readonly learningRate: number;
   readonly maxGradNorm: number;
   readonly rng: Rng;
   readonly hooks: TrainingHooks;
-  readonly objective: TrainingObjective;
-  readonly microBatches: number;
   /** The step before's numbers, not yet read: AdamW keeps every weight if one of them is not finite. */
   readonly hold?: Tensor;
   /** The method's afterStep hook, with the step's clipped gradients. */
@@ -337,23 +367,60 @@ function splitRows<T>(rows: readonly T[], parts: number): T[][] {
  * any, is trained on but not reported as the loss). With micro-batches, each one's loss is scaled by its share of the
  * batch's loss terms and the gradients are summed.
  */
-function recordStep(step: StepInputs): Tensor {
-  const { model, optimizer } = step;
-  const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
-  // Each micro-batch padded once; its share of the batch's loss terms (examples, or counted target tokens).
-  const split = splitRows(step.rows, step.microBatches).map((rows) => {
-    const batch = padInputs(rows, model.config.padTokenId);
-    const targets = step.objective === 'classification' ? undefined : targetMask(batch, rows);
+/** A step's micro-batches as the host makes them, before anything is recorded. */
+interface PreparedStep {
+  readonly objective: TrainingObjective;
+  readonly chunks: readonly {
+    readonly batch: PaddedBatch;
+    readonly labels: readonly number[];
+    readonly targets: Int32Array | undefined;
+    /** The micro-batch's loss terms: examples, or counted target tokens. */
+    readonly terms: number;
+  }[];
+  /** What decides the step's commands: the micro-batches' sizes, lengths and loss terms. */
+  readonly key: string;
+  /** The host arrays the step's values are made from, in one order (engine/replay/step-values.ts). */
+  readonly inputs: readonly object[];
+}
+
+/** Each micro-batch padded once, with its labels, target mask and share of the batch's loss terms. */
+function prepareStep(
+  model: Model,
+  rows: readonly EncodedExample[],
+  objective: TrainingObjective,
+  microBatches: number,
+): PreparedStep {
+  const split = splitRows(rows, microBatches).map((part) => {
+    const batch = padInputs(part, model.config.padTokenId);
+    const targets = objective === 'classification' ? undefined : targetMask(batch, part);
     const terms =
       targets === undefined
-        ? rows.length
+        ? part.length
         : countedTargets(batch.batchSize, batch.length, batch.ids, batch.mask, targets).rows.length;
-    return { rows, batch, targets, terms };
+    return { batch, labels: part.map((row) => row.label), targets, terms };
   });
   // A micro-batch without a loss term (every row's target cut off) adds nothing, and its mean would be 0/0.
   const chunks = split.filter((chunk) => chunk.terms > 0);
   if (chunks.length === 0)
     throw new Error('A training batch has no target token to learn: every row lost its target to the length limit.');
+  const key = chunks
+    .map(({ batch, terms }) => `${batch.batchSize}x${batch.length}:${terms}${batch.tokenTypeIds ? 't' : ''}`)
+    .join(' ');
+  const inputs = chunks.flatMap(({ batch, labels, targets }) => [
+    batch,
+    batch.ids,
+    batch.mask,
+    ...(batch.tokenTypeIds === undefined ? [] : [batch.tokenTypeIds]),
+    labels,
+    ...(targets === undefined ? [] : [targets]),
+  ]);
+  return { objective, chunks, key: `${objective} ${key}`, inputs };
+}
+
+function recordStep(step: StepInputs): Tensor {
+  const { model, optimizer } = step;
+  const { chunks, objective } = step.prepared;
+  const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
   const allTerms = chunks.reduce((sum, chunk) => sum + chunk.terms, 0);
   let taskLoss: Tensor | undefined;
   let totalLoss: Tensor | undefined;
@@ -361,15 +428,14 @@ function recordStep(step: StepInputs): Tensor {
   // The weights change only after the last micro-batch: what they derive (DoRA's norms) is made once a step.
   const constants = new ForwardConstants();
   try {
-    chunks.forEach(({ rows, batch, targets, terms }) => {
+    chunks.forEach(({ batch, labels, targets, terms }) => {
       const share = chunks.length === 1 ? 1 : terms / allTerms;
-      const labels = rows.map((row) => row.label);
       const next = tf.tidy(() => {
         let task: Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const context = { training: true, rng: step.rng, constants };
           const loss =
-            step.objective === 'classification'
+            objective === 'classification'
               ? classificationLoss(model.classify(batch, context), labels)
               : causalLmLoss(requireDecoder(model, 'Causal-LM training'), batch, context, targets);
           task = tf.keep(share === 1 ? loss : tf.mul(loss, share));
@@ -427,7 +493,11 @@ function recordStep(step: StepInputs): Tensor {
 
 /** A step's loss and gradient norm from its numbers (recordStep's); the tensor stays the caller's. */
 async function readNumbers(numbers: Tensor): Promise<{ loss: number; gradNorm: number }> {
-  const [totalValue, taskValue, gradNorm] = (await numbers.data()) as Float32Array;
+  return lossAndNorm((await numbers.data()) as Float32Array);
+}
+
+/** The loss and gradient norm from a step's numbers' values [total loss, task loss, gradient norm]. */
+function lossAndNorm([totalValue, taskValue, gradNorm]: Float32Array): { loss: number; gradNorm: number } {
   // A diverged regulariser must stop training too, so a non-finite total is reported as such.
   return { loss: Number.isFinite(totalValue!) ? taskValue! : totalValue!, gradNorm: gradNorm! };
 }

@@ -3,6 +3,7 @@ import { rowCrossEntropy } from '../engine/ops/cross-entropy.js';
 import type { ForwardContext } from '../models/forward-context.js';
 import type { LlamaModel } from '../models/llama/model.js';
 import type { PaddedBatch } from '../models/tokenizers/padding.js';
+import { derived } from '../engine/replay/step-values.js';
 
 /** Mean cross-entropy of logits [rows, classes] against one integer label per row (a class, or the next token). */
 export function classificationLoss(logits: Tensor2D, labels: readonly number[]): Scalar {
@@ -57,6 +58,10 @@ export function causalLmLoss(
   context: ForwardContext,
   targetMask?: Int32Array,
 ): Scalar {
-  const { rows, targets } = countedTargets(batch.batchSize, batch.length, batch.ids, batch.mask, targetMask);
+  // Made from the batch the way a replayed step makes its own (engine/replay/step-values.ts).
+  const counted = derived([batch, targetMask], (padded, mask) =>
+    countedTargets(padded.batchSize, padded.length, padded.ids, padded.mask, mask),
+  );
+  const [rows, targets] = [derived([counted], (c) => c.rows), derived([counted], (c) => c.targets)];
   return tf.mean(model.nextTokenCrossEntropy(batch, rows, targets, context)) as Scalar;
 }

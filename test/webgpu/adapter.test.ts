@@ -62,6 +62,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     // A software adapter: mceval's poll sleeps where Dawn's would spin on a core the driver needs.
     wait: 'sleep',
     overlap: 'on',
+    replay: 'off',
     pool: 'sizes unused over 4 reads given back',
     bindGroups: 'kept',
     joins: 'copies',
@@ -80,6 +81,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_FEW_ROWS: '4',
       MCEVAL_WEBGPU_WAIT: '2',
       MCEVAL_WEBGPU_OVERLAP: 'off',
+      MCEVAL_WEBGPU_REPLAY: 'on',
       MCEVAL_WEBGPU_POOL: 'keep',
       MCEVAL_WEBGPU_BIND_GROUPS: 'new',
       MCEVAL_WEBGPU_JOINS: 'shaders',
@@ -97,6 +99,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       fewRows: 4,
       wait: 'spin 2 ms, then sleep',
       overlap: 'off',
+      replay: 'on',
       pool: "tfjs's, kept whole",
       bindGroups: 'new',
       joins: 'shaders',

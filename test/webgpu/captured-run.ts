@@ -1,12 +1,12 @@
 /**
  * A training step of builtin:tiny (2 × 16 tokens, r 8 on every linear layer: bench/gpu/step-methods.ts) on webgpu with
- * what it hands Dawn captured (bench/gpu/command-stream.ts), after six steps: the pool gives back what a run before
- * this one left within four reads. The step-stream and step-replay tests run their steps in it.
+ * what it hands Dawn captured (src/engine/replay/command-capture.ts), after six steps: the pool gives back what a run
+ * before this one left within four reads. The step-stream and step-replay tests run their steps in it.
  */
 import { initEngine } from '../../src/engine/backends.js';
 import { tf, type Variable } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
-import { captureCommands, type CommandCapture } from '../../bench/gpu/command-stream.js';
+import { captureCommands, type CommandCapture } from '../../src/engine/replay/command-capture.js';
 import { stepper, type Method } from '../../bench/gpu/step-methods.js';
 
 const WARM_STEPS = 6;

@@ -20,15 +20,10 @@ import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { classificationHeadGroup } from '../../src/peft/types.js';
 import { fineTune, type TrainOptions, type TrainResult } from '../../src/train/fine-tune.js';
 import { withEnv } from '../with-env.js';
+import { assertSameTraining, trainedRun, type TrainedRun } from './trained-run.js';
 
 const TEXTS = ['good film', 'bad film', 'great plot', 'awful plot', 'fine acting', 'poor acting', 'nice', 'dull'];
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
-
-interface Run {
-  readonly result: TrainResult;
-  /** Every trained value (adapter and head), in order. */
-  readonly weights: number[];
-}
 
 type Options = Pick<TrainOptions, 'learningRate' | 'divergence'> & {
   /** The step whose total loss is made infinite (by a regulariser of +∞, which takes no gradient). */
@@ -40,7 +35,7 @@ type Options = Pick<TrainOptions, 'learningRate' | 'divergence'> & {
  * `infiniteAt`, that step's loss is +∞ while its gradients and update stay finite, so the weights after it are
  * numbers, and any later update would change them.
  */
-async function train(method: 'lora' | 'monteclora', setting: 'on' | 'off', options: Options): Promise<Run> {
+async function train(method: 'lora' | 'monteclora', setting: 'on' | 'off', options: Options): Promise<TrainedRun> {
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const { model, tokenizer } = loadModel('builtin:tiny');
@@ -57,8 +52,8 @@ async function train(method: 'lora' | 'monteclora', setting: 'on' | 'off', optio
     infiniteAt === undefined
       ? adapter
       : { ...adapter, regularizer: () => (++steps === infiniteAt ? tf.scalar(Infinity) : undefined) };
-  try {
-    const result = await withEnv('MCEVAL_WEBGPU_OVERLAP', setting, () =>
+  return trainedRun(before, model, adapter, groups, () =>
+    withEnv('MCEVAL_WEBGPU_OVERLAP', setting, () =>
       fineTune({
         model,
         groups,
@@ -72,14 +67,8 @@ async function train(method: 'lora' | 'monteclora', setting: 'on' | 'off', optio
         hooks,
         ...trainOptions,
       }),
-    );
-    const values = await Promise.all(groups.flatMap((group) => group.variables).map((variable) => variable.data()));
-    return { result, weights: values.flatMap((array) => Array.from(array)) };
-  } finally {
-    adapter.dispose();
-    model.dispose();
-    assert.equal(tf.memory().numTensors, before, 'a tensor outlived the run');
-  }
+    ),
+  );
 }
 
 /** The same run with the setting on and off: the same log, steps, stop and bits; how many steps overlapped. */
@@ -89,14 +78,9 @@ async function assertSameEitherWay(
 ): Promise<{ on: TrainResult; off: TrainResult }> {
   const on = await train(method, 'on', options);
   const off = await train(method, 'off', options);
-  assert.deepEqual(on.result.log, off.result.log);
-  assert.equal(on.result.steps, off.result.steps);
-  assert.equal(on.result.diverged, off.result.diverged);
-  assert.equal(on.result.divergedAtStep, off.result.divergedAtStep);
-  assert.deepEqual(on.result.epochLosses, off.result.epochLosses);
-  assert.equal(off.result.overlapped, 0);
   // Bit for bit: the device ran the same work in the same order.
-  assert.deepEqual(on.weights, off.weights);
+  assertSameTraining(on, off);
+  assert.equal(off.result.overlapped, 0);
   return { on: on.result, off: off.result };
 }
 

@@ -1,15 +1,15 @@
 /**
- * A recorded training step issued again without tfjs (bench/gpu/step-replay.ts) is the next step, bit for bit, where
- * it is given that step's writes: two runs of builtin:tiny from one seed, the first recording steps 7 and 8 as usual,
- * the second recording step 7 and then replaying it with the first run's step-8 writes (AdamW's step, the dropout
- * keys, MonteCLoRA's noise) — the same loss and the same weights as the first run's step 8, and, captured, the same
- * commands and bytes. This holds the replay the kit times to the step it stands for.
+ * A recorded training step issued again without tfjs (src/engine/replay/issue-step.ts) is the next step, bit for bit,
+ * where it is given that step's writes: two runs of builtin:tiny from one seed, the first recording steps 7 and 8 as
+ * usual, the second recording step 7 and then replaying it with the first run's step-8 writes (AdamW's step, the
+ * dropout keys, MonteCLoRA's noise) — the same loss and the same weights as the first run's step 8, and, captured, the
+ * same commands and bytes. This holds the replay the kit times to the step it stands for.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, type Variable } from '../../src/engine/tf.js';
-import { compareStreams, namedInStream, type StreamEvent } from '../../bench/gpu/command-stream.js';
-import { replayStep } from '../../bench/gpu/step-replay.js';
+import { compareStreams, namedInStream, type StreamEvent } from '../../src/engine/replay/command-capture.js';
+import { replayStep } from '../../src/engine/replay/issue-step.js';
 import { inCapturedRun } from './captured-run.js';
 
 const valuesOf = async (variables: readonly Variable[]) =>

@@ -1,21 +1,21 @@
 /**
  * Two training steps of one shape, captured as the commands the webgpu backend hands Dawn
- * (bench/gpu/command-stream.ts): once the pool has settled, a step issues the same dispatches (pipelines, bind groups,
- * workgroup counts), copies and queue writes into the same buffers as the step before, makes no buffer or bind group,
- * and writes new bytes only for the values a step changes — AdamW's step count (its uniforms) for LoRA without dropout
- * and full fine-tuning, the dropout keys (uniforms of the kernels that mask) with dropout, MonteCLoRA's noise drawn on
- * the host (storage buffers). What a replay of a recorded step would have to write anew (docs/gpu.md). The capture can
- * tell steps apart: under MCEVAL_WEBGPU_BIND_GROUPS=new (tfjs's pool order, a bind group made per dispatch) they
- * differ. fineTune's own steps (each recorded while the one before is read, and held on its numbers) repeat too on a
- * data set of one length, each the step two before it (the held numbers take turns in two buffers), writing anew the
- * batch's token ids and labels and AdamW's step.
+ * (src/engine/replay/command-capture.ts): once the pool has settled, a step issues the same dispatches (pipelines,
+ * bind groups, workgroup counts), copies and queue writes into the same buffers as the step before, makes no buffer or
+ * bind group, and writes new bytes only for the values a step changes — AdamW's step count (its uniforms) for LoRA
+ * without dropout and full fine-tuning, the dropout keys (uniforms of the kernels that mask) with dropout,
+ * MonteCLoRA's noise drawn on the host (storage buffers). What a replay of a recorded step would have to write anew
+ * (docs/gpu.md). The capture can tell steps apart: under MCEVAL_WEBGPU_BIND_GROUPS=new (tfjs's pool order, a bind
+ * group made per dispatch) they differ. fineTune's own steps (each recorded while the one before is read, and held on
+ * its numbers) repeat too on a data set of one length, each the step two before it (the held numbers take turns in two
+ * buffers), writing anew the batch's token ids and labels and AdamW's step.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
-import { captureCommands, compareStreams, type StreamEvent } from '../../bench/gpu/command-stream.js';
+import { captureCommands, compareStreams, type StreamEvent } from '../../src/engine/replay/command-capture.js';
 import type { Method } from '../../bench/gpu/step-methods.js';
 import { Rng } from '../../src/engine/rng.js';
 import { randomWeightInit } from '../../src/models/init.js';

@@ -11,9 +11,13 @@ import { tf, type Tensor, type Tensor1D, type Tensor2D } from '../tf.js';
 import { tidyGradient, type CustomGradientFunc } from './product.js';
 import { hasKernel } from '../kernels/has-kernel.js';
 import { CROSS_ENTROPY, CROSS_ENTROPY_GRAD, type CrossEntropyAttrs } from '../kernels/webgpu/cross-entropy.js';
+import { derived } from '../replay/step-values.js';
 
+// The labels made from the caller's (a replayed step makes its own the same way: replay/step-values.ts).
 const kernelAttrs = (labels: readonly number[]) =>
-  ({ labels: Int32Array.from(labels) }) satisfies CrossEntropyAttrs as unknown as NamedAttrMap;
+  ({
+    labels: derived([labels], (values) => Int32Array.from(values)),
+  }) satisfies CrossEntropyAttrs as unknown as NamedAttrMap;
 
 /** z[row, label] for each row of logits [rows, classes]: [rows]. Not differentiable by itself (rowCrossEntropy is). */
 export function pickedLogits(logits: Tensor2D, labels: readonly number[]): Tensor1D {

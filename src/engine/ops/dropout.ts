@@ -8,6 +8,7 @@ import type { Rng } from '../rng.js';
 import { filledTensor } from '../kernels/backend-output.js';
 import { keepThreshold, type HashedDropout } from '../dropout-bits.js';
 import { drawKey } from '../counter-hash.js';
+import { drawnValue } from '../replay/step-values.js';
 import { hashedKeepMaskInto } from '../kernels/random-wasm.js';
 import { hasKernel } from '../kernels/has-kernel.js';
 import { DROPOUT_MASK, type DropoutMaskAttrs } from '../kernels/webgpu/dropout-mask.js';
@@ -21,7 +22,11 @@ export function drawDropout(rate: number, rng: Rng | undefined): HashedDropout |
   if (rate <= 0) return undefined;
   if (rng === undefined) throw new Error('dropout in training mode needs a seeded generator');
   const keep = 1 - rate;
-  const key = drawKey(rng.nextUint32());
+  // A replayed step draws its key again (replay/step-values.ts).
+  const key = drawnValue(
+    () => drawKey(rng.nextUint32()),
+    (drawn) => new Uint8Array(Uint32Array.of(drawn).buffer),
+  );
   const threshold = keepThreshold(keep);
   return threshold > 4294967295 ? undefined : { key, threshold, scale: 1 / keep };
 }

@@ -8,6 +8,7 @@
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { tidyGradient, type CustomGradientFunc } from './product.js';
+import { derived } from '../replay/step-values.js';
 
 /** tf.pad's paddings for one row of zeros after the last. */
 const ZERO_ROW_BELOW: Array<[number, number]> = [
@@ -16,11 +17,20 @@ const ZERO_ROW_BELOW: Array<[number, number]> = [
 ];
 
 export function gatherRows(x: Tensor2D, rows: readonly number[]): Tensor2D {
-  const indices = () => tf.tensor1d([...rows], 'int32');
+  // Both index arrays made from `rows` (a replayed step makes its own the same way: replay/step-values.ts).
+  const indices = () =>
+    tf.tensor1d(
+      derived([rows], (values) => Int32Array.from(values)),
+      'int32',
+    );
   if (new Set(rows).size !== rows.length) return tf.gather(x, indices()) as Tensor2D;
   // Row j of the gradient is upstream row k where rows[k] = j, else the appended zero row.
-  const source = new Int32Array(x.shape[0]).fill(rows.length);
-  rows.forEach((row, k) => (source[row] = k));
+  const size = x.shape[0];
+  const source = derived([rows], (values) => {
+    const upstream = new Int32Array(size).fill(values.length);
+    values.forEach((row, k) => (upstream[row] = k));
+    return upstream;
+  });
   const op = tf.customGrad(((input: Tensor2D, save: (tensors: Tensor[]) => void) => {
     save([]);
     return {

@@ -17,6 +17,7 @@ import type { PaddedBatch, TypedBatch } from '../tokenizers/padding.js';
 import type { WeightInit, ParameterRole } from '../llama/model.js';
 import type { EncoderConfig } from './config.js';
 import { linearParameters, namedParameter, type NamedParameter } from '../named-parameters.js';
+import { derived } from '../../engine/replay/step-values.js';
 
 interface Norm {
   readonly weight: Variable;
@@ -169,15 +170,19 @@ export class EncoderModel {
     const d = this.config.hiddenSize;
     const words = tf.reshape(tf.gather(this.wordEmbeddings, tf.tensor1d(batch.ids, 'int32')), [B, T, d]);
     const prompt = this.promptEmbeddings;
-    if (prompt === undefined) return { words, length: T, positions: this.positionIds(batch), types, mask: batch.mask };
+    // Positions made from the batch the way a replayed step makes its own (engine/replay/step-values.ts).
+    const positions = derived([batch], (padded) => this.positionIds(padded));
+    if (prompt === undefined) return { words, length: T, positions, types, mask: batch.mask };
     const P = prompt.shape[0]!;
     const length = P + T;
     const first = this.config.modelType === 'bert' ? 0 : this.config.padTokenId + 1;
     const prepend = (values: Int32Array, fill: number) =>
-      Int32Array.from({ length: B * length }, (_, i) => {
-        const t = i % length;
-        return t < P ? fill : values[Math.floor(i / length) * T + t - P]!;
-      });
+      derived([values], (given) =>
+        Int32Array.from({ length: B * length }, (_, i) => {
+          const t = i % length;
+          return t < P ? fill : given[Math.floor(i / length) * T + t - P]!;
+        }),
+      );
     return {
       words: tf.concat([tf.tile(tf.reshape(prompt, [1, P, d]), [B, 1, 1]), words], 1),
       length,

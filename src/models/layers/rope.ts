@@ -10,6 +10,7 @@ import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.
 import { frozenLinear } from '../../engine/ops/linear.js';
 import { ROPE } from '../../engine/kernels/webgpu/rope.js';
 import { ROPE_APPEND, type RopeAppendAttrs } from '../../engine/kernels/webgpu/rope-append.js';
+import { derived } from '../../engine/replay/step-values.js';
 import type { Llama3RopeScaling } from '../llama/config.js';
 import { hasKernel } from '../../engine/kernels/has-kernel.js';
 import { tapeRecording } from '../../engine/ops/tape-recording.js';
@@ -54,6 +55,19 @@ export function ropeTables(
   length: number,
   inverseFrequencies: Float64Array,
 ): RopeTables {
+  const headDim = 2 * inverseFrequencies.length;
+  // Made from the positions the way a replayed step makes its own (engine/replay/step-values.ts).
+  const tables = derived([positions], (at) => angleTables(at, inverseFrequencies));
+  const [cos, sin] = [derived([tables], (t) => t.cos), derived([tables], (t) => t.sin)];
+  const shape = [batchSize, length, 1, headDim];
+  return { cos: tf.tensor(cos, shape), sin: tf.tensor(sin, shape), rotation: rotateHalfMatrix(headDim) };
+}
+
+/** cos and sin of each position's angles, each frequency's twice (the halves rotate together). */
+function angleTables(
+  positions: Int32Array,
+  inverseFrequencies: Float64Array,
+): { cos: Float32Array; sin: Float32Array } {
   const half = inverseFrequencies.length;
   const headDim = 2 * half;
   const cos = new Float32Array(positions.length * headDim);
@@ -69,8 +83,7 @@ export function ropeTables(
       sin[i * headDim + f + half] = s;
     }
   }
-  const shape = [batchSize, length, 1, headDim];
-  return { cos: tf.tensor(cos, shape), sin: tf.tensor(sin, shape), rotation: rotateHalfMatrix(headDim) };
+  return { cos, sin };
 }
 
 /**

@@ -30,6 +30,7 @@ import { linearParameters, namedParameter, type NamedParameter } from '../named-
 import type { ForwardContext } from '../forward-context.js';
 import { runLayers, scopesEachLayer, type LayerRun } from '../layer-scopes.js';
 import { headDim, validateLlamaConfig, type LlamaConfig } from './config.js';
+import { derived } from '../../engine/replay/step-values.js';
 
 /** What a parameter is, which says how to initialise it and how a checkpoint stores it. */
 export type ParameterRole = 'linear' | 'embedding' | 'norm' | 'bias';
@@ -223,7 +224,8 @@ export class LlamaModel {
         batchSize: batch.batchSize,
         length: batch.length,
         ids: batch.ids,
-        positions: positionIds(batch),
+        // Made from the batch the way a replayed step makes its own (engine/replay/step-values.ts).
+        positions: derived([batch], positionIds),
         keyMask: batch.mask,
       },
       context,
@@ -295,7 +297,7 @@ export class LlamaModel {
   classify(batch: PaddedBatch, context: ForwardContext): Tensor2D {
     if (this.score === undefined)
       throw new Error('classify() needs a classification head: call addClassificationHead first');
-    const rows = lastTokenIndices(batch).map((t, b) => b * batch.length + t);
+    const rows = derived([batch], (padded) => lastTokenIndices(padded).map((t, b) => b * padded.length + t));
     return this.score.forward(this.hiddenAt(batch, rows, context), context) as Tensor2D;
   }
 

@@ -36,6 +36,7 @@ import {
   type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
+import { derived } from '../../replay/step-values.js';
 
 interface Geometry {
   readonly batch: number;
@@ -111,7 +112,9 @@ function withKeyMask<T>(
   g: Geometry,
   run: (mask: TensorInfo) => T,
 ) {
-  return withHostInt32(backend, [g.batch, g.keyStride], paddedKeyMask(attrs.keyMask, g), run);
+  // Made from the mask the way a replayed step makes its own (engine/replay/step-values.ts).
+  const mask = derived([attrs.keyMask], (keyMask) => paddedKeyMask(keyMask, g));
+  return withHostInt32(backend, [g.batch, g.keyStride], mask, run);
 }
 
 /** The key mask [batch, keys] as [batch, keyStride], zeros after each row's keys. */

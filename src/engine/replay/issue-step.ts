@@ -1,15 +1,16 @@
 /**
  * A recorded step issued to Dawn again without tfjs: its queue writes, then each dispatch (pipeline, bind groups,
- * workgroups), copy and submit as captured (command-stream.ts's `takeWithCommands`), in the same order, over the same
+ * workgroups), copy and submit as captured (command-capture.ts's `takeWithCommands`), in the same order, over the same
  * buffers — what a step costs the host when nothing is recorded anew, as a CUDA graph replays PyTorch's launches. The
  * step's values that change from one step to the next (AdamW's step count, dropout keys, MonteCLoRA's noise, a batch)
  * are in its writes: a replay writes the recorded bytes, or bytes it is given for each write. The buffers must still
  * hold what the recorded step left in them: nothing else may have run between (the pool may have handed them on).
  *
- * This is the kit's measurement of a replay (bench/gpu/replay.ts) and what test/webgpu/step-replay.test.ts holds to
- * the recorded step's numbers; fineTune does not replay (docs/gpu.md, "Where the host's time goes").
+ * fineTune's replays issue their steps through it (step-replayer.ts, MCEVAL_WEBGPU_REPLAY=on); so does the kit's
+ * measurement of a replay (bench/gpu/replay.ts), and test/webgpu/step-replay.test.ts holds it to the recorded step's
+ * numbers.
  */
-import type { LiveBuffer, LiveCommand } from './command-stream.js';
+import type { LiveBuffer, LiveCommand } from './command-capture.js';
 
 interface ComputePass {
   setPipeline(pipeline: object): void;

@@ -1,11 +1,11 @@
 /**
- * compareStreams (bench/gpu/command-stream.ts): two steps' streams are the same commands where every event but the
- * writes' bytes is equal, place by place; a write whose bytes differ is named with the pipeline of the next dispatch.
- * The webgpu half (test/webgpu/step-stream.test.ts) captures real steps.
+ * compareStreams (src/engine/replay/command-capture.ts): two steps' streams are the same commands where every event
+ * but the writes' bytes is equal, place by place; a write whose bytes differ is named with the pipeline of the next
+ * dispatch. The webgpu half (test/webgpu/step-stream.test.ts) captures real steps.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareStreams, type StreamEvent } from '../bench/gpu/command-stream.js';
+import { compareStreams, type StreamEvent } from '../src/engine/replay/command-capture.js';
 
 const write = (buffer: number, bytes: string, uniform = true): StreamEvent => ({
   kind: 'write',

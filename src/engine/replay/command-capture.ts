@@ -9,7 +9,8 @@
  * of one shape to issue the same commands over the same objects, and the values that change from one step to the next
  * to be known: `compareStreams` says whether they do, and which writes carry new bytes, by the kernel they precede.
  */
-import { wrapMethod } from './tally.js';
+import { wrapMethod } from './wrap-method.js';
+import { takeUploadTag } from './step-values.js';
 
 /** The parts of tfjs-webgpu's backend and Dawn's device that a capture wraps. */
 interface CapturedBackend {
@@ -59,7 +60,7 @@ export type StreamEvent =
   | { readonly kind: 'create'; readonly object: 'buffer' | 'bind group' };
 
 /**
- * A captured command with Dawn's own objects and a copy of each write's bytes: what step-replay.ts issues again. Buffer
+ * A captured command with Dawn's own objects and a copy of each write's bytes: what issue-step.ts issues again. Buffer
  * and bind group creation is left out (a replay makes nothing).
  */
 export type LiveCommand =
@@ -77,7 +78,14 @@ export type LiveCommand =
       readonly toByte: number;
       readonly size: number;
     }
-  | { readonly kind: 'write'; readonly buffer: LiveBuffer; readonly offset: number; readonly bytes: Uint8Array }
+  | {
+      readonly kind: 'write';
+      readonly buffer: LiveBuffer;
+      readonly offset: number;
+      readonly bytes: Uint8Array;
+      /** Where the write uploads a value of the step's inputs: its place among the step's values (step-values.ts). */
+      readonly value?: number;
+    }
   | { readonly kind: 'submit' };
 
 /** A Dawn buffer as a replay uses it: written, read back where it is a read's staging buffer. */
@@ -87,6 +95,7 @@ export interface LiveBuffer {
   mapAsync(mode: number, offset?: number, size?: number): Promise<void>;
   getMappedRange(offset?: number, size?: number): ArrayBuffer;
   unmap(): void;
+  destroy(): void;
 }
 
 export interface CommandCapture {
@@ -114,8 +123,12 @@ function written(data: ArrayBuffer | ArrayBufferView, offset = 0, size?: number)
   );
 }
 
-/** Starts capturing what `backend` (tf.backend() on webgpu) hands Dawn; events are kept only between begin and take. */
-export function captureCommands(backend: unknown): CommandCapture {
+/**
+ * Starts capturing what `backend` (tf.backend() on webgpu) hands Dawn; events are kept only between begin and take.
+ * With `events: false` only the commands are kept (a trainer's replay needs no names, nor each write's bytes in hex).
+ */
+export function captureCommands(backend: unknown, options: { readonly events?: boolean } = {}): CommandCapture {
+  const keepEvents = options.events ?? true;
   const gpu = backend as CapturedBackend;
   const ids = new WeakMap<object, number>();
   let named = 0;
@@ -127,9 +140,9 @@ export function captureCommands(backend: unknown): CommandCapture {
   const keys = new Map<number, string>();
   let events: StreamEvent[] | undefined;
   let commands: LiveCommand[] = [];
-  const push = (event: StreamEvent, live?: LiveCommand) => {
+  const push = (event: StreamEvent | (() => StreamEvent), live?: LiveCommand) => {
     if (events === undefined) return;
-    events.push(event);
+    if (keepEvents) events.push(typeof event === 'function' ? event() : event);
     if (live !== undefined) commands.push(live);
   };
   /** `object`, noted as made where it is new to the capture. */
@@ -199,15 +212,22 @@ export function captureCommands(backend: unknown): CommandCapture {
     wrapMethod(gpu.queue, 'writeBuffer', (write) => (buffer, offset, data, ...rest) => {
       const [dataOffset, size] = rest;
       const bytes = written(data, dataOffset, size);
+      const value = takeUploadTag();
       push(
-        {
+        () => ({
           kind: 'write',
           buffer: name(buffer),
           offset,
           uniform: (buffer.usage & UNIFORM) !== 0,
           bytes: Buffer.from(bytes).toString('hex'),
+        }),
+        {
+          kind: 'write',
+          buffer: buffer as LiveBuffer,
+          offset,
+          bytes: bytes.slice(),
+          ...(value === undefined ? {} : { value }),
         },
-        { kind: 'write', buffer: buffer as LiveBuffer, offset, bytes: bytes.slice() },
       );
       write(buffer, offset, data, ...rest);
     }),

@@ -1,0 +1,98 @@
+/**
+ * fineTune's own steps, timed: LoRA (r 8 on every linear layer, without dropout or with the presets' 0.05) on a
+ * target model over batches of `length` random tokens (every token a target: causal-LM on a decoder, a label per row on
+ * an encoder), one epoch of `WARM + steps` steps, with every step recorded (MCEVAL_WEBGPU_REPLAY=off) or replayed
+ * once recorded and checked (`on`). A step's time is the time between two steps' reads (fineTune's onStep), the
+ * middle of the last `steps` (where replayed, the replays'), and the main thread's CPU time over the same (what the
+ * host spends on a step). What a user's run gets on the card, where the kit's other steps time one step alone.
+ */
+import { Rng } from '../../src/engine/rng.js';
+import { tf } from '../../src/engine/tf.js';
+import type { Model } from '../../src/models/model.js';
+import { EncoderModel } from '../../src/models/encoder/model.js';
+import { adapterConfigFor } from '../../src/peft/target-aliases.js';
+import { loraMethod } from '../../src/peft/lora/index.js';
+import { classificationHeadGroup } from '../../src/peft/types.js';
+import { fineTune } from '../../src/train/fine-tune.js';
+import { middleTime } from '../options.js';
+import { LORA, LORA_DROPOUT } from './step-methods.js';
+import { threadCpuMs } from './thread-clock.js';
+
+/** Steps before the timed ones: the first (held on nothing), six captured and checked, one more. */
+const WARM = 8;
+
+export interface TrainerSteps {
+  readonly msPerStep: number;
+  /** The main thread's CPU time between two reads, the middle of the same steps (Linux; else undefined). */
+  readonly cpuMsPerStep: number | undefined;
+  /** The steps' task losses, in order. */
+  readonly losses: number[];
+  readonly replayed: number;
+}
+
+/** One epoch of `method` on `model` (its adapter applied and removed here) with replays `setting`. */
+export async function trainerSteps(
+  model: Model,
+  batch: number,
+  length: number,
+  method: 'lora' | 'lora-dropout',
+  steps: number,
+  setting: 'on' | 'off',
+): Promise<TrainerSteps> {
+  const rng = new Rng(13);
+  const encoder = model instanceof EncoderModel;
+  const examples = Array.from({ length: batch * (WARM + steps) }, (_, i) => ({
+    ids: Array.from({ length }, () => 1 + rng.integer(model.config.vocabSize - 1)),
+    label: i % 2,
+  }));
+  const adapter = loraMethod.apply(
+    model,
+    adapterConfigFor(model, method === 'lora' ? LORA : LORA_DROPOUT),
+    new Rng(11),
+  );
+  // An encoder's head trains too: it is put back afterwards, so that each run starts from the same weights.
+  const head = model.headVariables().map((variable) => ({ variable, initial: tf.clone(variable) }));
+  const read: number[] = [];
+  const cpu: (number | undefined)[] = [];
+  const before = process.env['MCEVAL_WEBGPU_REPLAY'];
+  process.env['MCEVAL_WEBGPU_REPLAY'] = setting;
+  try {
+    const result = await fineTune({
+      model,
+      groups: encoder ? [...adapter.groups, classificationHeadGroup(model)] : adapter.groups,
+      examples,
+      learningRate: 1e-4,
+      batchSize: batch,
+      epochs: 1,
+      weightDecay: 0,
+      warmupRatio: 0,
+      maxGradNorm: 1,
+      rng: new Rng(12),
+      hooks: adapter,
+      objective: encoder ? 'classification' : 'causal-lm',
+      onStep: () => {
+        read.push(performance.now());
+        cpu.push(threadCpuMs?.());
+      },
+    });
+    const intervals = (times: readonly number[]) =>
+      times
+        .slice(1)
+        .map((at, i) => at - times[i]!)
+        .slice(-steps);
+    return {
+      msPerStep: middleTime(intervals(read)),
+      cpuMsPerStep: cpu.every((at) => at !== undefined) ? middleTime(intervals(cpu as number[])) : undefined,
+      losses: result.log.map((entry) => entry.loss),
+      replayed: result.replayed ?? 0,
+    };
+  } finally {
+    if (before === undefined) delete process.env['MCEVAL_WEBGPU_REPLAY'];
+    else process.env['MCEVAL_WEBGPU_REPLAY'] = before;
+    adapter.dispose();
+    head.forEach(({ variable, initial }) => {
+      variable.assign(initial);
+      initial.dispose();
+    });
+  }
+}

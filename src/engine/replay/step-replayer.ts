@@ -1,0 +1,173 @@
+/**
+ * Training steps replayed rather than recorded (MCEVAL_WEBGPU_REPLAY=on): on webgpu a step of one shape, once the
+ * buffer pool has settled, issues the same commands over the same buffers as the step two before it (fineTune's held
+ * numbers take turns in two buffers), writing anew only its values — the batch's arrays, the dropout keys, AdamW's
+ * coefficients (step-values.ts). Recording such a step costs the host most of it (docs/gpu.md, "Where the host's time
+ * goes"); issuing the captured commands again with the new values costs a small part, as CUDA graphs replay PyTorch's
+ * launches.
+ *
+ * Each recorded step is captured (its commands over Dawn's objects and its values). Once six consecutive steps of one
+ * shape are, each turn's plan is learnt from its first two (write-plan.ts) and must make its third's writes byte for
+ * byte; then the steps of that shape are replayed, the turns in order, until a step of another shape (or one recorded
+ * for another reason) ends the replays, and the captures begin again. A run whose steps never settle stops being
+ * captured after `GIVE_UP_AFTER` steps without a plan.
+ */
+import { captureCommands, type CommandCapture, type LiveBuffer, type LiveCommand } from './command-capture.js';
+import { issueStep } from './issue-step.js';
+import { beginValues, takeValues } from './step-values.js';
+import { checkPlan, planWrites, plannedWrites, type CapturedStep, type WritePlan } from './write-plan.js';
+import { holdPoolBuffers } from '../webgpu-pool.js';
+
+/** GPUBufferUsage.MAP_READ and COPY_DST: a read's staging buffer. */
+const MAP_READ = 0x0001;
+const COPY_DST = 0x0008;
+
+/** One turn's plan and the commands a replay of it issues. */
+interface Turn {
+  readonly plan: WritePlan;
+  readonly commands: readonly LiveCommand[];
+}
+
+/** Consecutive captured steps of one shape a pair of plans is learnt and checked on. */
+const CAPTURED = 6;
+/** Captured steps without a plan after which a run is no longer captured. */
+const GIVE_UP_AFTER = 24;
+
+export class StepReplayer {
+  private readonly capture: CommandCapture;
+  /** Consecutive captured steps of `key`, the latest last (at most CAPTURED). */
+  private captured: CapturedStep[] = [];
+  private key: string | undefined;
+  /** The two turns' plans, the next step's first, once learnt and checked, and the commands each replay issues. */
+  private plans: Turn[] | undefined;
+  /** The turns' own staging buffers for their reads (`ownRead`), made once. */
+  private readonly staging: LiveBuffer[] = [];
+  /**
+   * From the first captured step until the run stops being captured: the pool destroys none of its buffers. A plan's
+   * commands use the buffers its steps used, free or not, and the pool may trim one after any read — also between a
+   * step captured and its plan.
+   */
+  private releasePool: (() => void) | undefined;
+  private withoutPlan = 0;
+  private stopped = false;
+  /** Why the latest captures gave no plan (a test's and a reader's clue). */
+  lastRefusal: string | undefined;
+  /** Steps replayed so far. */
+  replayed = 0;
+
+  constructor(private readonly backend: unknown) {
+    this.capture = captureCommands(backend, { events: false });
+  }
+
+  /** Whether the next step, of shape `key`, is replayed. */
+  replays(key: string): boolean {
+    return this.plans !== undefined && this.key === key;
+  }
+
+  /**
+   * Runs `record` (a step of shape `key` whose inputs are `inputs`, recorded by tfjs, and its read begun), captured
+   * where the run is still captured and the step is one a replay could stand for (`replayable`: fineTune's steps that
+   * hold on the one before); learns the plans when the captures allow.
+   */
+  record<T>(key: string, inputs: readonly object[], replayable: boolean, record: () => T): T {
+    // A recorded step ends the replays: the turns' buffers are no longer the steps' before it.
+    this.forgetPlans();
+    if (!replayable) this.captured = [];
+    if (this.stopped || !replayable) return record();
+    this.releasePool ??= holdPoolBuffers();
+    if (key !== this.key) {
+      this.captured = [];
+      this.key = key;
+    }
+    beginValues(inputs);
+    this.capture.begin();
+    let result: T;
+    try {
+      result = record();
+    } finally {
+      const { commands } = this.capture.takeWithCommands();
+      const values = takeValues();
+      this.captured = [...this.captured, { commands, values }].slice(-CAPTURED);
+    }
+    if (this.learn()) this.withoutPlan = 0;
+    else if (++this.withoutPlan >= GIVE_UP_AFTER) this.stop();
+    return result;
+  }
+
+  /** Issues the next step of the replayed shape, whose inputs are `inputs`; resolves to the values of its read. */
+  replay(inputs: readonly object[]): Promise<Float32Array> {
+    const [turn, other] = this.plans!;
+    this.plans = [other!, turn!];
+    // Each drawn value drawn again in the order the step drew them; each upload made from these inputs.
+    const values = turn!.plan.template.values.map((value) => value.again(inputs));
+    const read = issueStep(this.backend, turn!.commands, plannedWrites(turn!.plan, values));
+    this.replayed += 1;
+    return read().then((numbers) => {
+      if (numbers === undefined) throw new Error('A replayed step read nothing back.');
+      return numbers;
+    });
+  }
+
+  /** Stops capturing (the run ends). */
+  dispose(): void {
+    if (!this.stopped) this.stop();
+    this.staging.forEach((buffer) => buffer.destroy());
+  }
+
+  private forgetPlans(): void {
+    this.plans = undefined;
+  }
+
+  /** Learns both turns' plans from the captured steps where they allow; whether it did. */
+  private learn(): boolean {
+    if (this.captured.length < CAPTURED) return false;
+    const plans: Turn[] = [];
+    // Each turn's steps: the first, third and fifth captured, then the second, fourth and sixth.
+    for (const turn of [0, 1]) {
+      const [first, second, third] = [0, 2, 4].map((at) => this.captured[turn + at]!) as [
+        CapturedStep,
+        CapturedStep,
+        CapturedStep,
+      ];
+      const plan = planWrites(first, second);
+      const refusal = typeof plan === 'string' ? plan : checkPlan(plan, third);
+      if (refusal !== undefined) {
+        this.lastRefusal = refusal;
+        return false;
+      }
+      plans.push({ plan: plan as WritePlan, commands: this.ownRead(plan as WritePlan, turn) });
+    }
+    this.lastRefusal = undefined;
+    this.plans = plans;
+    this.captured = [];
+    return true;
+  }
+
+  /**
+   * The plan's commands with its read copied into a staging buffer of the turn's own. The captured steps' reads took
+   * whatever staging buffer tfjs's pool had free then: the two turns' may be one where a step's read had ended before
+   * the next began, while replays are read one behind the other (a buffer may not take a copy while it is mapped).
+   */
+  private ownRead(plan: WritePlan, turn: number): LiveCommand[] {
+    const commands = [...plan.template.commands];
+    const at = commands.findLastIndex((command) => command.kind === 'copy' && (command.to.usage & MAP_READ) !== 0);
+    if (at < 0) throw new Error('A captured step read nothing back.');
+    const read = commands[at] as Extract<LiveCommand, { kind: 'copy' }>;
+    const device = (this.backend as { device: { createBuffer(descriptor: object): LiveBuffer } }).device;
+    if ((this.staging[turn]?.size ?? -1) < read.toByte + read.size) {
+      this.staging[turn]?.destroy();
+      this.staging[turn] = device.createBuffer({ size: read.toByte + read.size, usage: MAP_READ | COPY_DST });
+    }
+    commands[at] = { ...read, to: this.staging[turn]! };
+    return commands;
+  }
+
+  private stop(): void {
+    this.stopped = true;
+    this.forgetPlans();
+    this.captured = [];
+    this.capture.stop();
+    this.releasePool?.();
+    this.releasePool = undefined;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Fine-tuning on webgpu with MCEVAL_WEBGPU_REPLAY=on replays the steps of a shape it has recorded and checked
+ * (engine/replay/step-replayer.ts) rather than recording them: each run here — builtin:tiny's presets as they ship,
+ * causal-LM, micro-batches, a BERT with token types, a rule that stops the run — logs the same numbers, stops at the
+ * same step and trains the same bits as with every step recorded, while most of its steps are replayed. 33 examples of
+ * one length in batches of 2: each epoch ends with a batch of one (another shape), and the next begins unheld. An
+ * adapter whose diagnostics read a step's tensors (MonteCLoRA) is not replayed. No tensor is left behind.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/backends.js';
+import { Rng } from '../../src/engine/rng.js';
+import { tf } from '../../src/engine/tf.js';
+import { loadModel } from '../../src/models/load.js';
+import { randomWeightInit } from '../../src/models/init.js';
+import type { Model } from '../../src/models/model.js';
+import { loraMethod } from '../../src/peft/lora/index.js';
+import { parseLoraConfig } from '../../src/peft/lora/config.js';
+import { loadPreset } from '../../src/peft/preset.js';
+import { classificationHeadGroup, type AppliedAdapter } from '../../src/peft/types.js';
+import { fineTune, type EncodedExample, type TrainOptions, type TrainResult } from '../../src/train/fine-tune.js';
+import { adapterConfigFor } from '../../src/peft/target-aliases.js';
+import { tinyEncoder } from '../tiny-encoder.js';
+import { withEnv } from '../with-env.js';
+import { assertSameTraining, trainedRun, type TrainedRun } from './trained-run.js';
+
+const EXAMPLES = 33;
+const WORDS = ['good', 'cool', 'warm', 'cold', 'fine', 'poor', 'nice', 'dull'];
+
+interface Case {
+  /** A preset's name, or LoRA (r 4, dropout 0.1) on every linear layer. */
+  readonly adapter: string;
+  readonly model?: 'tiny' | 'bert';
+  readonly objective?: TrainOptions['objective'];
+  readonly gradientAccumulation?: number;
+  readonly divergence?: TrainOptions['divergence'];
+}
+
+/** builtin:tiny's texts of one length, or a BERT's sentence pairs of one length with their token types. */
+function modelAndExamples(kind: Case['model']): { model: Model; examples: EncodedExample[] } {
+  if (kind === 'bert') {
+    const model = tinyEncoder('bert', { seed: 2 });
+    const rng = new Rng(8);
+    // [CLS] 5 tokens [SEP] 5 tokens [SEP]: ids above the specials, types 0 then 1.
+    const examples = Array.from({ length: EXAMPLES }, (_, i) => {
+      const ids = Array.from({ length: 13 }, () => 5 + Math.floor(rng.uniform() * 20));
+      return { ids, tokenTypeIds: ids.map((_, t) => (t < 7 ? 0 : 1)), label: i % 2 };
+    });
+    return { model, examples };
+  }
+  const { model, tokenizer } = loadModel('builtin:tiny');
+  model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
+  const examples = Array.from({ length: EXAMPLES }, (_, i) => ({
+    ids: tokenizer.encode(`${WORDS[i % 8]} ${WORDS[(i * 3) % 8]} film`),
+    label: i % 2,
+    targetStart: 2,
+  }));
+  return { model, examples };
+}
+
+function applyAdapter(name: string, model: Model): AppliedAdapter {
+  if (name !== 'lora-r4') {
+    const preset = loadPreset(name);
+    return preset.method.apply(model, preset.adapterConfig, new Rng(4));
+  }
+  const { targetModules } = adapterConfigFor(model, {
+    targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  });
+  return loraMethod.apply(
+    model,
+    parseLoraConfig({ r: 4, alpha: 8, dropout: 0.1, targetModules }, 'replay'),
+    new Rng(4),
+  );
+}
+
+/** Two epochs of `run` with MCEVAL_WEBGPU_REPLAY set to `setting`. */
+async function train(run: Case, setting: 'on' | 'off'): Promise<TrainedRun> {
+  await initEngine('webgpu');
+  // Each run from a pool with nothing free, as in a process of its own: its steps settle as soon.
+  (tf.backend() as { releaseFreeBuffers?: () => void }).releaseFreeBuffers?.();
+  const before = tf.memory().numTensors;
+  const { model, examples } = modelAndExamples(run.model);
+  const adapter = applyAdapter(run.adapter, model);
+  const groups = [...adapter.groups, ...(run.objective === 'causal-lm' ? [] : [classificationHeadGroup(model)])];
+  return trainedRun(before, model, adapter, groups, () =>
+    withEnv('MCEVAL_WEBGPU_REPLAY', setting, () =>
+      fineTune({
+        model,
+        groups,
+        examples,
+        learningRate: 0.003,
+        batchSize: 2,
+        epochs: 2,
+        weightDecay: 0.01,
+        warmupRatio: 0.1,
+        maxGradNorm: 1,
+        rng: new Rng(5),
+        hooks: adapter,
+        ...(run.objective === undefined ? {} : { objective: run.objective }),
+        ...(run.gradientAccumulation === undefined ? {} : { gradientAccumulation: run.gradientAccumulation }),
+        ...(run.divergence === undefined ? {} : { divergence: run.divergence }),
+      }),
+    ),
+  );
+}
+
+/** The run replayed and recorded: the same log, stop and bits; the steps replayed. */
+async function assertSameReplayed(run: Case): Promise<TrainResult> {
+  const on = await train(run, 'on');
+  const off = await train(run, 'off');
+  assertSameTraining(on, off);
+  assert.equal(off.result.replayed, undefined);
+  return on.result;
+}
+
+const CASES: Record<string, Case> = {
+  'the LoRA preset (dropout 0.05)': { adapter: 'lora' },
+  'the DoRA preset': { adapter: 'dora' },
+  'the IA3 preset': { adapter: 'ia3' },
+  'the LoRA+ preset': { adapter: 'loraplus' },
+  'full fine-tuning': { adapter: 'full' },
+  'the prompt-tuning preset': { adapter: 'prompt-tuning' },
+  'causal-LM LoRA with dropout': { adapter: 'lora-r4', objective: 'causal-lm' },
+  'LoRA with dropout in two micro-batches': { adapter: 'lora-r4', gradientAccumulation: 2 },
+  'a BERT with token types, LoRA with dropout': { adapter: 'lora-r4', model: 'bert' },
+};
+
+for (const [name, run] of Object.entries(CASES)) {
+  test(`${name}: steps replayed train the same bits as recorded`, async () => {
+    const result = await assertSameReplayed(run);
+    // 17 steps an epoch: the first unheld, six captured before the first replay (more while the pool settles, the
+    // longer after another run in the process), the last a batch of one — nine replayed at most.
+    assert.ok((result.replayed ?? 0) >= 6, `replayed ${result.replayed} of ${result.steps}`);
+  });
+}
+
+test('a run stopped by the divergence rule stops at the same step, its last steps read before the next', async () => {
+  // Every loss is above 1e-6 × the first: the rule stops the run at step 28 (the second epoch's 11th), reading the
+  // step before first; steps of the second epoch before it are replayed.
+  const result = await assertSameReplayed({ adapter: 'lora-r4', divergence: { factor: 1e-6, patience: 28 } });
+  assert.equal(result.divergedAtStep, 28);
+  assert.ok((result.replayed ?? 0) > 0, `replayed ${result.replayed}`);
+});
+
+test('MonteCLoRA, whose diagnostics read its steps, is recorded every step', async () => {
+  const result = await assertSameReplayed({ adapter: 'monteclora' });
+  assert.equal(result.replayed, undefined);
+});
