@@ -82,7 +82,7 @@ test('a plan that does not make a third step is refused: a word that had not cha
   assert.match(String(checkPlan(plan, moved)), /write 0 is not the one the plan makes/);
 });
 
-test('values: drawn ones drawn again in order, uploads made from a later step inputs, none outside a capture', () => {
+test("values: drawn again in order, uploads made once from a later step's inputs, none outside a capture", () => {
   let draws = 0;
   const draw = () =>
     drawnValue(
@@ -115,6 +115,22 @@ test('values: drawn ones drawn again in order, uploads made from a later step in
   // A later step: the draw draws again (3), the upload is made from its batch.
   const later = values.map((value) => value.again([{ ids: Int32Array.of(4, 5, 6) }]));
   assert.deepEqual(later, [words(3), words(14, 15, 16)]);
+  // Two uploads of one derived array make it once per later step's inputs.
+  let made = 0;
+  beginValues([batch]);
+  const doubled = derived([batch], (b) => {
+    made += 1;
+    return b.ids.map((id) => 2 * id);
+  });
+  noteUpload(doubled, 'int32');
+  noteUpload(doubled, 'int32');
+  const twice = takeValues();
+  const inputs = [{ ids: Int32Array.of(1, 1, 1) }];
+  assert.deepEqual(
+    twice.map((value) => value.again(inputs)),
+    [words(2, 2, 2), words(2, 2, 2)],
+  );
+  assert.equal(made, 2);
   // Nothing is noted once the capture is taken.
   draw();
   noteUpload(shifted, 'int32');

@@ -1,16 +1,18 @@
 /**
- * tfjs-webgpu's buffer pool, kept to what a run goes on using. tfjs keeps every buffer a tensor frees for a later tensor
- * of the same byte size and usage, and gives none back. Where sizes change from one batch to the next — batches padded
- * to their longest sequence, prompts of every length, an epoch's short last batch — each size seen kept its buffers for
- * the rest of the run: builtin:small's LoRA steps over 33 sequence lengths (2 × 16 to 2 × 48 tokens) left 294 MiB in
- * the pool, against 29 MiB at one length; a real checkpoint's steps over a data set's lengths would fill a GPU.
+ * tfjs-webgpu's buffer pool, kept to what a run goes on using. tfjs keeps every buffer a tensor frees for a later
+ * tensor of the same byte size and usage, and gives none back. Where sizes change from one batch to the next — batches
+ * padded to their longest sequence, prompts of every length, an epoch's short last batch — each size seen kept its
+ * buffers for the rest of the run: builtin:small's LoRA steps over 33 sequence lengths (2 × 16 to 2 × 48 tokens) left
+ * 294 MiB in the pool, against 29 MiB at one length; a real checkpoint's steps over a data set's lengths would fill a
+ * GPU.
  *
  * Here each read after work (where the host waits on the GPU: a step's loss, a decoding step's logits, a batch's
  * scores) closes a period, and each size keeps as many free buffers as it had in use at once, at most, over the last
  * `window` periods, less those in use now; the rest are destroyed. A size a loop uses at least once every `window`
- * periods keeps its buffers, so a loop of one shape makes none again; a size it stopped using goes after `window`. Destroying is
- * safe: the pool holds only buffers no unrecorded or unsubmitted command uses (tfjs releases a buffer a recorded command
- * holds only after submitting it), and WebGPU frees a buffer's memory once the work submitted with it is done.
+ * periods keeps its buffers, so a loop of one shape makes none again; a size it stopped using goes after `window`.
+ * Destroying is safe: the pool holds only buffers no unrecorded or unsubmitted command uses (tfjs releases a buffer a
+ * recorded command holds only after submitting it), and WebGPU frees a buffer's memory once the work submitted with it
+ * is done.
  *
  * MCEVAL_WEBGPU_POOL: a number of periods (4 when unset), or `keep` for tfjs's pool as it is; read at each read.
  */

@@ -27,7 +27,9 @@ export interface UploadingBackend {
 
 declare const GPUBufferUsage: { STORAGE: number; COPY_SRC: number; COPY_DST: number };
 
-/** Uploads the tensor's host values if it has some and no buffer yet; false when tfjs's own path should (other types). */
+/**
+ * Uploads the tensor's host values if it has some and no buffer yet; false when tfjs's own path should (other types).
+ */
 export function uploadThroughQueue(backend: UploadingBackend, dataId: object): boolean {
   const data = backend.tensorMap.get(dataId);
   if (data.resource != null || data.values == null) return false;

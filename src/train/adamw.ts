@@ -1,6 +1,6 @@
 /**
- * AdamW (Loshchilov & Hutter 2019) exactly as torch.optim.AdamW updates: decoupled decay p ← p·(1 − lr·λ), then
- * p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε). Each parameter group scales the learning rate by its multiplier.
+ * AdamW (Loshchilov & Hutter 2019) exactly as torch.optim.AdamW updates: decoupled decay p ← p·(1 − lr·λ), then p ← p −
+ * (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε). Each parameter group scales the learning rate by its multiplier.
  */
 import type { NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
 import { tf, type Tensor, type Tensor1D, type Variable } from '../engine/tf.js';

@@ -146,11 +146,12 @@ function overlaps(optimizer: AdamW, hooks: TrainingHooks): boolean {
 
 /**
  * Whether this run replays steps it has recorded and checked (engine/replay/step-replayer.ts) where asked: an
- * overlapping run (a replayed step holds on the one before as the recorded did) whose adapter reads nothing of a step
- * on the host (MonteCLoRA's diagnostics read its regulariser's terms, which a replay does not make as tensors).
+ * overlapping run (a replayed step holds on the one before as the recorded did) whose adapter adds nothing of its own
+ * to a step — no regulariser, whose host-side draws a replay would not make (MonteCLoRA's noise), and no diagnostics,
+ * which read a step's tensors where a replay makes none.
  */
 function replays(overlapping: boolean, hooks: TrainingHooks): boolean {
-  return overlapping && replaySetting() === 'on' && hooks.diagnostics === undefined;
+  return overlapping && replaySetting() === 'on' && hooks.regularizer === undefined && hooks.diagnostics === undefined;
 }
 
 /**

@@ -4,7 +4,7 @@
  * causal-LM, micro-batches, a BERT with token types, a rule that stops the run — logs the same numbers, stops at the
  * same step and trains the same bits as with every step recorded, while most of its steps are replayed. 33 examples of
  * one length in batches of 2: each epoch ends with a batch of one (another shape), and the next begins unheld. An
- * adapter whose diagnostics read a step's tensors (MonteCLoRA) is not replayed. No tensor is left behind.
+ * adapter with a regulariser and diagnostics of its own (MonteCLoRA) is not replayed. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +34,8 @@ interface Case {
   readonly objective?: TrainOptions['objective'];
   readonly gradientAccumulation?: number;
   readonly divergence?: TrainOptions['divergence'];
+  /** A regulariser beside the adapter's hooks (one that adds nothing: only its being there counts). */
+  readonly regularizer?: boolean;
 }
 
 /** builtin:tiny's texts of one length, or a BERT's sentence pairs of one length with their token types. */
@@ -95,7 +97,7 @@ async function train(run: Case, setting: 'on' | 'off'): Promise<TrainedRun> {
         warmupRatio: 0.1,
         maxGradNorm: 1,
         rng: new Rng(5),
-        hooks: adapter,
+        hooks: run.regularizer === true ? { ...adapter, regularizer: () => undefined } : adapter,
         ...(run.objective === undefined ? {} : { objective: run.objective }),
         ...(run.gradientAccumulation === undefined ? {} : { gradientAccumulation: run.gradientAccumulation }),
         ...(run.divergence === undefined ? {} : { divergence: run.divergence }),
@@ -142,7 +144,12 @@ test('a run stopped by the divergence rule stops at the same step, its last step
   assert.ok((result.replayed ?? 0) > 0, `replayed ${result.replayed}`);
 });
 
-test('MonteCLoRA, whose diagnostics read its steps, is recorded every step', async () => {
+test('MonteCLoRA, whose regulariser and diagnostics are its own, is recorded every step', async () => {
   const result = await assertSameReplayed({ adapter: 'monteclora' });
+  assert.equal(result.replayed, undefined);
+});
+
+test('an adapter with a regulariser is recorded every step', async () => {
+  const result = await assertSameReplayed({ adapter: 'lora-r4', regularizer: true });
   assert.equal(result.replayed, undefined);
 });

@@ -145,7 +145,10 @@ export function captureCommands(backend: unknown, options: { readonly events?: b
     if (keepEvents) events.push(typeof event === 'function' ? event() : event);
     if (live !== undefined) commands.push(live);
   };
-  /** `object`, noted as made where it is new to the capture. */
+  /**
+   * `object`, noted as made where it is new to the capture. Named outside a step's window too: mceval's device hands
+   * back a bind group it made before (kept-bind-groups.ts), which is not new when a later step gets it again.
+   */
   const made = <T>(kind: 'buffer' | 'bind group', object: T): T => {
     if (!ids.has(object as object)) push({ kind: 'create', object: kind });
     name(object as object);
@@ -166,10 +169,11 @@ export function captureCommands(backend: unknown, options: { readonly events?: b
       set(index, chosen);
     });
     wrapMethod(pass, 'dispatchWorkgroups', (dispatch) => (x, y = 1, z = 1) => {
-      push(
-        { kind: 'dispatch', pipeline: name(pipeline!), group: name(group!), workgroups: `${x}×${y}×${z}` },
-        { kind: 'dispatch', pipeline: pipeline!, groups: [...groups], workgroups: [x, y, z] },
-      );
+      if (events !== undefined)
+        push(
+          { kind: 'dispatch', pipeline: name(pipeline!), group: name(group!), workgroups: `${x}×${y}×${z}` },
+          { kind: 'dispatch', pipeline: pipeline!, groups: [...groups], workgroups: [x, y, z] },
+        );
       dispatch(x, y, z);
     });
     return pass;
@@ -185,10 +189,11 @@ export function captureCommands(backend: unknown, options: { readonly events?: b
             passes(begin(...passArgs)),
       );
       wrapMethod(encoder, 'copyBufferToBuffer', (copy) => (from, fromByte, to, toByte, size) => {
-        push(
-          { kind: 'copy', from: name(from), to: name(to), span: `${fromByte}→${toByte}:${size}` },
-          { kind: 'copy', from, fromByte, to: to as LiveBuffer, toByte, size },
-        );
+        if (events !== undefined)
+          push(
+            { kind: 'copy', from: name(from), to: name(to), span: `${fromByte}→${toByte}:${size}` },
+            { kind: 'copy', from, fromByte, to: to as LiveBuffer, toByte, size },
+          );
         copy(from, fromByte, to, toByte, size);
       });
       return encoder;
@@ -210,6 +215,7 @@ export function captureCommands(backend: unknown, options: { readonly events?: b
       ),
     ),
     wrapMethod(gpu.queue, 'writeBuffer', (write) => (buffer, offset, data, ...rest) => {
+      if (events === undefined) return write(buffer, offset, data, ...rest);
       const [dataOffset, size] = rest;
       const bytes = written(data, dataOffset, size);
       const value = takeUploadTag();

@@ -34,7 +34,8 @@ const CAPTURED = 6;
 const GIVE_UP_AFTER = 24;
 
 export class StepReplayer {
-  private readonly capture: CommandCapture;
+  /** The capture's wrappers of Dawn's calls, while steps are captured (none while replaying: they cost each call). */
+  private capture: CommandCapture | undefined;
   /** Consecutive captured steps of `key`, the latest last (at most CAPTURED). */
   private captured: CapturedStep[] = [];
   private key: string | undefined;
@@ -55,9 +56,7 @@ export class StepReplayer {
   /** Steps replayed so far. */
   replayed = 0;
 
-  constructor(private readonly backend: unknown) {
-    this.capture = captureCommands(backend, { events: false });
-  }
+  constructor(private readonly backend: unknown) {}
 
   /** Whether the next step, of shape `key`, is replayed. */
   replays(key: string): boolean {
@@ -75,17 +74,18 @@ export class StepReplayer {
     if (!replayable) this.captured = [];
     if (this.stopped || !replayable) return record();
     this.releasePool ??= holdPoolBuffers();
+    const capture = (this.capture ??= captureCommands(this.backend, { events: false }));
     if (key !== this.key) {
       this.captured = [];
       this.key = key;
     }
     beginValues(inputs);
-    this.capture.begin();
+    capture.begin();
     let result: T;
     try {
       result = record();
     } finally {
-      const { commands } = this.capture.takeWithCommands();
+      const { commands } = capture.takeWithCommands();
       const values = takeValues();
       this.captured = [...this.captured, { commands, values }].slice(-CAPTURED);
     }
@@ -131,15 +131,17 @@ export class StepReplayer {
       ];
       const plan = planWrites(first, second);
       const refusal = typeof plan === 'string' ? plan : checkPlan(plan, third);
-      if (refusal !== undefined) {
-        this.lastRefusal = refusal;
+      const commands = refusal === undefined ? this.ownRead(plan as WritePlan, turn) : undefined;
+      if (commands === undefined) {
+        this.lastRefusal = refusal ?? 'the captured steps read nothing back';
         return false;
       }
-      plans.push({ plan: plan as WritePlan, commands: this.ownRead(plan as WritePlan, turn) });
+      plans.push({ plan: plan as WritePlan, commands });
     }
     this.lastRefusal = undefined;
     this.plans = plans;
     this.captured = [];
+    this.stopCapture();
     return true;
   }
 
@@ -147,11 +149,12 @@ export class StepReplayer {
    * The plan's commands with its read copied into a staging buffer of the turn's own. The captured steps' reads took
    * whatever staging buffer tfjs's pool had free then: the two turns' may be one where a step's read had ended before
    * the next began, while replays are read one behind the other (a buffer may not take a copy while it is mapped).
+   * Undefined where the step read nothing.
    */
-  private ownRead(plan: WritePlan, turn: number): LiveCommand[] {
+  private ownRead(plan: WritePlan, turn: number): LiveCommand[] | undefined {
     const commands = [...plan.template.commands];
     const at = commands.findLastIndex((command) => command.kind === 'copy' && (command.to.usage & MAP_READ) !== 0);
-    if (at < 0) throw new Error('A captured step read nothing back.');
+    if (at < 0) return undefined;
     const read = commands[at] as Extract<LiveCommand, { kind: 'copy' }>;
     const device = (this.backend as { device: { createBuffer(descriptor: object): LiveBuffer } }).device;
     if ((this.staging[turn]?.size ?? -1) < read.toByte + read.size) {
@@ -162,11 +165,16 @@ export class StepReplayer {
     return commands;
   }
 
+  private stopCapture(): void {
+    this.capture?.stop();
+    this.capture = undefined;
+  }
+
   private stop(): void {
     this.stopped = true;
     this.forgetPlans();
     this.captured = [];
-    this.capture.stop();
+    this.stopCapture();
     this.releasePool?.();
     this.releasePool = undefined;
   }

@@ -72,8 +72,23 @@ export function derived<const S extends readonly (object | undefined)[], T exten
   // An absent source is absent in every step of the shape.
   const makers = sources.map((source) => (source === undefined ? () => undefined : noting!.makers.get(source)));
   if (makers.every((maker) => maker !== undefined))
-    noting.makers.set(value, (inputs) => make(...(makers.map((maker) => maker!(inputs)) as unknown as S)));
+    noting.makers.set(
+      value,
+      once((inputs) => make(...(makers.map((maker) => maker!(inputs)) as unknown as S))),
+    );
   return value;
+}
+
+/**
+ * `maker`, made once per step's inputs: a later step's uploads made from one array (RoPE's cos and sin from one
+ * table, a kernel's labels in its forward and backward) make it once, as the step did.
+ */
+function once(maker: Maker): Maker {
+  const made = new WeakMap<readonly object[], unknown>();
+  return (inputs) => {
+    if (!made.has(inputs)) made.set(inputs, maker(inputs));
+    return made.get(inputs);
+  };
 }
 
 /** The bytes a tensor of `dtype` holds for host values `values` (webgpu-upload.ts's element types). */
