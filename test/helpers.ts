@@ -60,6 +60,13 @@ export function metricColumns(csv: string): string[][] {
 }
 
 /** The CLI as users run it: a real process (`node bin/run.js ARGS`), its exit code and both streams. */
+/** results.csv's cells but train_seconds and `left` columns, header first. */
+export function columnsBut(csv: string, left: readonly string[]): string[][] {
+  const [header, ...rows] = metricColumns(csv);
+  const kept = header!.map((name) => !left.includes(name));
+  return [header!, ...rows].map((cells) => cells.filter((_, i) => kept[i]));
+}
+
 export function mceval(args: readonly string[], env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, [packagePath('bin', 'run.js'), ...args], {
     encoding: 'utf8',

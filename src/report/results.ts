@@ -46,6 +46,8 @@ export interface RunResult {
   readonly peak_tensor_bytes?: number;
   /** On webgpu, the most GPU memory tfjs's buffer pool held during training: the tensors and the freed buffers kept. */
   readonly peak_gpu_bytes?: number;
+  /** With MCEVAL_WEBGPU_REPLAY=on, the training steps replayed rather than recorded (fine-tune.ts). */
+  readonly replayed_steps?: number;
   /** The per-step training log (written to logs/*.jsonl, not to results.csv). */
   readonly log: readonly StepLogEntry[];
   /** With --log-samples: one record per evaluated example (written to samples/*.jsonl). */

@@ -203,6 +203,7 @@ async function trainAndEvaluate<K extends TaskKind>(
       train_seconds: Math.round(trainSeconds * 100) / 100,
       ...(training.peakTensorBytes === undefined ? {} : { peak_tensor_bytes: training.peakTensorBytes }),
       ...(training.peakGpuBytes === undefined ? {} : { peak_gpu_bytes: training.peakGpuBytes }),
+      ...(training.replayed === undefined ? {} : { replayed_steps: training.replayed }),
       log: training.log,
       ...(samples === undefined ? {} : { samples }),
     };

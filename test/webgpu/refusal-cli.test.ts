@@ -19,19 +19,12 @@ import { BUILTIN_MODELS } from '../../src/models/builtin.js';
 import { LlamaModel } from '../../src/models/llama/model.js';
 import { randomWeightInit } from '../../src/models/init.js';
 import { saveLlamaFolder } from '../../src/models/hf/save-folder.js';
-import { mceval, metricColumns } from '../helpers.js';
+import { columnsBut, mceval, metricColumns } from '../helpers.js';
 
 /** The first row's value of a results.csv column. */
 function column(csv: string, name: string): string {
   const [header, row] = metricColumns(csv);
   return row![header!.indexOf(name)]!;
-}
-
-/** results.csv's cells but train_seconds and `left` columns, header first. */
-function columnsBut(csv: string, left: readonly string[]): string[][] {
-  const [header, ...rows] = metricColumns(csv);
-  const kept = header!.map((name) => !left.includes(name));
-  return [header!, ...rows].map((cells) => cells.filter((_, i) => kept[i]));
 }
 
 /** Tokens per example: 98 letters, each a word piece of its own, between [CLS] and [SEP]. */

@@ -27,7 +27,6 @@ export interface MadeValue {
 type Maker = (inputs: readonly object[]) => unknown;
 
 interface Noting {
-  readonly inputs: readonly object[];
   readonly values: MadeValue[];
   /** The arrays made from the inputs (and the inputs themselves): how each is made again. */
   readonly makers: WeakMap<object, Maker>;
@@ -41,7 +40,7 @@ let noting: Noting | undefined;
 export function beginValues(inputs: readonly object[]): void {
   const makers = new WeakMap<object, Maker>();
   inputs.forEach((input, i) => makers.set(input, (later) => later[i]));
-  noting = { inputs, values: [], makers };
+  noting = { values: [], makers };
 }
 
 /** The values noted since `beginValues`; noting stops. */

@@ -174,10 +174,13 @@ export class LlamaModel {
       // PEFT passes no position ids; cached steps continue that count, so cached and uncached generation agree.
       positions = new Int32Array(B * (prepended + T)).map((_, i) => P + pastLength - prepended + (i % (prepended + T)));
       const realKeys = pastLength + T;
-      keyMask = new Int32Array(B * (P + realKeys)).map((_, i) => {
-        const column = i % (P + realKeys);
-        return column < P ? 1 : input.keyMask[Math.floor(i / (P + realKeys)) * realKeys + column - P]!;
-      });
+      // Made from the mask the way a replayed step makes its own (engine/replay/step-values.ts).
+      keyMask = derived([input.keyMask], (mask) =>
+        new Int32Array(B * (P + realKeys)).map((_, i) => {
+          const column = i % (P + realKeys);
+          return column < P ? 1 : mask[Math.floor(i / (P + realKeys)) * realKeys + column - P]!;
+        }),
+      );
     }
     const rope = ropeTables(positions, B, prepended + T, this.inverseFrequencies);
     // Each layer in a scope of its own in an evaluation pass off the tape (layer-scopes.ts); its mask's bias, made in
