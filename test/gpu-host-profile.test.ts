@@ -101,7 +101,8 @@ test('a real profile of a recording: the function that ran is in it, the awaited
   const { msPerStep, inclusive } = functionTimes(profiles);
   const recorded = [...inclusive].find(([name]) => name.startsWith('recordSomething '));
   assert.ok(recorded !== undefined, [...inclusive.keys()].join(', '));
-  // About the 20 ms busy, and not the 30 ms awaited after (which the profile ends before).
-  assert.ok(recorded[1] > 12 && recorded[1] < 29, `${recorded[1]} ms`);
+  // Up to the 20 ms busy (a loaded machine samples less of it: 9.8 ms once, beside another CI run), and not the 30 ms
+  // awaited after (which the profile ends before).
+  assert.ok(recorded[1] > 5 && recorded[1] < 29, `${recorded[1]} ms`);
   assert.ok(msPerStep < 29, `${msPerStep} ms`);
 });
