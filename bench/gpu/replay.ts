@@ -124,7 +124,9 @@ async function trainerTimes(model: Model, stepBatch: number, stepLength: number,
       ? {}
       : { trainerCpuMsPerStep: recorded.cpuMsPerStep, trainerReplayedCpuMsPerStep: replayedRun.cpuMsPerStep }),
     trainerReplayed: replayedRun.replayed,
-    trainerSameLosses: recorded.losses.every((loss, i) => Object.is(loss, replayedRun.losses[i])),
+    trainerSameLosses:
+      recorded.losses.length === replayedRun.losses.length &&
+      recorded.losses.every((loss, i) => Object.is(loss, replayedRun.losses[i])),
   };
 }
 

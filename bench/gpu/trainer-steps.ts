@@ -17,6 +17,7 @@ import { fineTune } from '../../src/train/fine-tune.js';
 import { middleTime } from '../options.js';
 import { LORA, LORA_DROPOUT } from './step-methods.js';
 import { threadCpuMs } from './thread-clock.js';
+import { withEnv } from '../../test/with-env.js';
 
 /** Steps before the timed ones: the first (held on nothing), six captured and checked, one more. */
 const WARM = 8;
@@ -54,27 +55,27 @@ export async function trainerSteps(
   const head = model.headVariables().map((variable) => ({ variable, initial: tf.clone(variable) }));
   const read: number[] = [];
   const cpu: (number | undefined)[] = [];
-  const before = process.env['MCEVAL_WEBGPU_REPLAY'];
-  process.env['MCEVAL_WEBGPU_REPLAY'] = setting;
   try {
-    const result = await fineTune({
-      model,
-      groups: encoder ? [...adapter.groups, classificationHeadGroup(model)] : adapter.groups,
-      examples,
-      learningRate: 1e-4,
-      batchSize: batch,
-      epochs: 1,
-      weightDecay: 0,
-      warmupRatio: 0,
-      maxGradNorm: 1,
-      rng: new Rng(12),
-      hooks: adapter,
-      objective: encoder ? 'classification' : 'causal-lm',
-      onStep: () => {
-        read.push(performance.now());
-        cpu.push(threadCpuMs?.());
-      },
-    });
+    const result = await withEnv('MCEVAL_WEBGPU_REPLAY', setting, () =>
+      fineTune({
+        model,
+        groups: encoder ? [...adapter.groups, classificationHeadGroup(model)] : adapter.groups,
+        examples,
+        learningRate: 1e-4,
+        batchSize: batch,
+        epochs: 1,
+        weightDecay: 0,
+        warmupRatio: 0,
+        maxGradNorm: 1,
+        rng: new Rng(12),
+        hooks: adapter,
+        objective: encoder ? 'classification' : 'causal-lm',
+        onStep: () => {
+          read.push(performance.now());
+          cpu.push(threadCpuMs?.());
+        },
+      }),
+    );
     const intervals = (times: readonly number[]) =>
       times
         .slice(1)
@@ -87,8 +88,6 @@ export async function trainerSteps(
       replayed: result.replayed ?? 0,
     };
   } finally {
-    if (before === undefined) delete process.env['MCEVAL_WEBGPU_REPLAY'];
-    else process.env['MCEVAL_WEBGPU_REPLAY'] = before;
     adapter.dispose();
     head.forEach(({ variable, initial }) => {
       variable.assign(initial);

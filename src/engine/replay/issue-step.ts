@@ -38,17 +38,23 @@ interface ReplayBackend {
 
 /** GPUBufferUsage.MAP_READ: a read's staging buffer. */
 const MAP_READ_USAGE = 0x0001;
+/** GPUBufferUsage's MAP_READ and COPY_DST: what a read's staging buffer is made with. */
+export const STAGING_USAGE = MAP_READ_USAGE | 0x0008;
 /** GPUMapMode.READ. */
 const MAP_READ_MODE = 0x0001;
 
-/** The last copy into a read's staging buffer: the step's read (its loss), which a replay reads back too. */
-function lastRead(commands: readonly LiveCommand[]) {
-  const reads = commands.filter(
-    (command): command is Extract<LiveCommand, { kind: 'copy' }> =>
-      command.kind === 'copy' && (command.to.usage & MAP_READ_USAGE) !== 0,
-  );
-  return reads.at(-1);
+type Copy = Extract<LiveCommand, { kind: 'copy' }>;
+
+/**
+ * The place of the last copy into a read's staging buffer: the step's read (its loss), which a replay reads back too;
+ * −1 where the step read nothing.
+ */
+export function lastReadAt(commands: readonly LiveCommand[]): number {
+  return commands.findLastIndex((command) => command.kind === 'copy' && (command.to.usage & MAP_READ_USAGE) !== 0);
 }
+
+/** The step's read (`lastReadAt`), if any. */
+const lastRead = (commands: readonly LiveCommand[]) => commands[lastReadAt(commands)] as Copy | undefined;
 
 /** Each write's bytes in order: the recorded ones, or `given` (one per write, each the recorded size). */
 function writesOf(commands: readonly LiveCommand[], given: readonly Uint8Array[] | undefined): Uint8Array[] {

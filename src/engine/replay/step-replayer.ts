@@ -13,14 +13,10 @@
  * captured after `GIVE_UP_AFTER` steps without a plan.
  */
 import { captureCommands, type CommandCapture, type LiveBuffer, type LiveCommand } from './command-capture.js';
-import { issueStep } from './issue-step.js';
+import { issueStep, lastReadAt, STAGING_USAGE } from './issue-step.js';
 import { beginValues, takeValues } from './step-values.js';
 import { checkPlan, planWrites, plannedWrites, type CapturedStep, type WritePlan } from './write-plan.js';
 import { holdPoolBuffers } from '../webgpu-pool.js';
-
-/** GPUBufferUsage.MAP_READ and COPY_DST: a read's staging buffer. */
-const MAP_READ = 0x0001;
-const COPY_DST = 0x0008;
 
 /** One turn's plan and the commands a replay of it issues. */
 interface Turn {
@@ -70,7 +66,7 @@ export class StepReplayer {
    */
   record<T>(key: string, inputs: readonly object[], replayable: boolean, record: () => T): T {
     // A recorded step ends the replays: the turns' buffers are no longer the steps' before it.
-    this.forgetPlans();
+    this.plans = undefined;
     if (!replayable) this.captured = [];
     if (this.stopped || !replayable) return record();
     this.releasePool ??= holdPoolBuffers();
@@ -114,10 +110,6 @@ export class StepReplayer {
     this.staging.forEach((buffer) => buffer.destroy());
   }
 
-  private forgetPlans(): void {
-    this.plans = undefined;
-  }
-
   /** Learns both turns' plans from the captured steps where they allow; whether it did. */
   private learn(): boolean {
     if (this.captured.length < CAPTURED) return false;
@@ -153,13 +145,13 @@ export class StepReplayer {
    */
   private ownRead(plan: WritePlan, turn: number): LiveCommand[] | undefined {
     const commands = [...plan.template.commands];
-    const at = commands.findLastIndex((command) => command.kind === 'copy' && (command.to.usage & MAP_READ) !== 0);
+    const at = lastReadAt(commands);
     if (at < 0) return undefined;
     const read = commands[at] as Extract<LiveCommand, { kind: 'copy' }>;
     const device = (this.backend as { device: { createBuffer(descriptor: object): LiveBuffer } }).device;
     if ((this.staging[turn]?.size ?? -1) < read.toByte + read.size) {
       this.staging[turn]?.destroy();
-      this.staging[turn] = device.createBuffer({ size: read.toByte + read.size, usage: MAP_READ | COPY_DST });
+      this.staging[turn] = device.createBuffer({ size: read.toByte + read.size, usage: STAGING_USAGE });
     }
     commands[at] = { ...read, to: this.staging[turn]! };
     return commands;
@@ -172,7 +164,7 @@ export class StepReplayer {
 
   private stop(): void {
     this.stopped = true;
-    this.forgetPlans();
+    this.plans = undefined;
     this.captured = [];
     this.stopCapture();
     this.releasePool?.();
