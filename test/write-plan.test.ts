@@ -27,7 +27,13 @@ const buffer = (usage: number): LiveBuffer => ({
   unmap: () => undefined,
   destroy: () => undefined,
 });
-const [uniforms, ids, output, staging] = [buffer(0x40), buffer(0x80), buffer(0x80), buffer(0x1)];
+const [uniforms, ids, output, staging, otherStaging] = [
+  buffer(0x40),
+  buffer(0x80),
+  buffer(0x80),
+  buffer(0x1),
+  buffer(0x1),
+];
 const pipeline = {};
 const group = {};
 
@@ -68,6 +74,31 @@ test('no plan where a change has no value to make it, or the commands or their o
   assert.match(String(planWrites(first, otherBuffer as CapturedStep)), /command 1 differs/);
   const otherValues = { ...second, values: second.values.slice(0, 1) };
   assert.match(String(planWrites(first, otherValues)), /other values/);
+});
+
+test("the step's read may go to another staging buffer (a replay reads into its own); no other copy may", () => {
+  const withCopy = (step: CapturedStep, at: number, to: LiveBuffer) => ({
+    ...step,
+    commands: step.commands.map((c, i) => (i === at && c.kind === 'copy' ? { ...c, to } : c)),
+  });
+  // tfjs's pool gave the later step's read another staging buffer: its previous one was still mapped.
+  assert.notEqual(typeof planWrites(first, withCopy(second, 3, otherStaging)), 'string');
+  const plan = planWrites(first, second);
+  if (typeof plan === 'string') assert.fail(plan);
+  assert.equal(
+    checkPlan(plan, withCopy(step(0xdddd, 2, [4, 4], [drawn(0xdddd, 2), upload(4, 4)]), 3, otherStaging)),
+    undefined,
+  );
+  // A copy that is not the step's read, into another buffer: other work.
+  const copied: CapturedStep = {
+    ...second,
+    commands: [{ kind: 'copy', from: output, fromByte: 0, to: ids, toByte: 0, size: 4 }, ...second.commands],
+  };
+  const elsewhere = withCopy(copied, 0, uniforms);
+  assert.notEqual(typeof planWrites(copied, copied), 'string');
+  assert.match(String(planWrites(copied, elsewhere)), /command 0 differs/);
+  // A read at another place.
+  assert.match(String(planWrites(first, withCopy(second, 3, output))), /read at other places/);
 });
 
 test('a plan that does not make a third step is refused: a word that had not changed does there', () => {

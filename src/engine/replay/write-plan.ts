@@ -7,6 +7,7 @@
  * wrong one, fails there.
  */
 import type { LiveCommand } from './command-capture.js';
+import { lastReadAt } from './issue-step.js';
 import type { MadeValue } from './step-values.js';
 
 /** A step as captured for replay: its commands over Dawn's objects and the values it made, in order. */
@@ -35,8 +36,12 @@ const writesOf = (step: CapturedStep) => step.commands.filter((command): command
 const sameList = <T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean) =>
   a.length === b.length && a.every((x, i) => same(x, b[i]!));
 
-/** Whether two commands are the same over the same objects, a write's bytes aside. */
-function sameCommand(a: LiveCommand, b: LiveCommand): boolean {
+/**
+ * Whether two commands are the same over the same objects, a write's bytes aside, and the staging buffer where `isRead`
+ * (the step's read: a replay reads into a staging buffer of its own, step-replayer.ts's `ownRead`, while the recorded
+ * steps took whichever one tfjs's pool had free, which depends on when the read before had ended).
+ */
+function sameCommand(a: LiveCommand, b: LiveCommand, isRead: boolean): boolean {
   switch (a.kind) {
     case 'dispatch':
       return (
@@ -49,7 +54,7 @@ function sameCommand(a: LiveCommand, b: LiveCommand): boolean {
       return (
         b.kind === 'copy' &&
         a.from === b.from &&
-        a.to === b.to &&
+        (a.to === b.to || isRead) &&
         a.fromByte === b.fromByte &&
         a.toByte === b.toByte &&
         a.size === b.size
@@ -70,9 +75,11 @@ function sameCommand(a: LiveCommand, b: LiveCommand): boolean {
 /** Why two captured steps cannot share a plan (other commands, objects or values), or undefined where they can. */
 export function stepsDiffer(a: CapturedStep, b: CapturedStep): string | undefined {
   const length = Math.max(a.commands.length, b.commands.length);
+  const read = lastReadAt(a.commands);
+  if (read !== lastReadAt(b.commands)) return 'the steps read at other places';
   for (let i = 0; i < length; i++) {
     const [x, y] = [a.commands[i], b.commands[i]];
-    if (x === undefined || y === undefined || !sameCommand(x, y))
+    if (x === undefined || y === undefined || !sameCommand(x, y, i === read))
       return `command ${i} differs (${x?.kind ?? 'none'} against ${y?.kind ?? 'none'})`;
   }
   if (!sameList(a.values, b.values, (x, y) => x.kind === y.kind && x.bytes.length === y.bytes.length))
