@@ -191,7 +191,7 @@ test('replayed steps (replay.ts, its own process): the targets where a later ste
   assert.deepEqual(cut['replayed step'], [replayed({})]);
 });
 
-test("fineTune's own LoRA steps, recorded and replayed: over PyTorch where the replayed losses were the same", () => {
+test("fineTune's own steps, recorded and replayed: over PyTorch and MonteCLoRA over LoRA where the losses were the same", () => {
   const trainerStep = (overrides: Partial<ReplayedStep>): ReplayedStep =>
     replayed({
       trainerMsPerStep: 24,
@@ -216,8 +216,10 @@ test("fineTune's own LoRA steps, recorded and replayed: over PyTorch where the r
       }),
       // Nothing replayed (the captures never gave a plan): none either.
       trainerStep({ model: 'stories260K', batch: 32, length: 128, trainerReplayed: 0 }),
-      // MonteCLoRA's entries carry no trainer times.
-      { ...trainerStep({ method: 'monteclora' }), trainerMsPerStep: undefined, trainerReplayedMsPerStep: undefined },
+      // MonteCLoRA: 30 ms recorded, 12 replayed.
+      trainerStep({ method: 'monteclora', trainerMsPerStep: 30, trainerReplayedMsPerStep: 12 }),
+      // An entry from a kit before MonteCLoRA's steps were replayed: no trainer times.
+      { ...trainerStep({ model: 'stories260K', method: 'monteclora' }), trainerMsPerStep: undefined },
     ],
   );
   // 24 and 11 ms against PyTorch's 12; with dropout, 60 against its 50; stories260K 24 against its 1.
@@ -229,7 +231,11 @@ test("fineTune's own LoRA steps, recorded and replayed: over PyTorch where the r
     ['stories260K', 0, 24],
   ]);
   assert.deepEqual(ratios(targets.trainerReplayed), [['builtin:medium', 0, 11 / 12]]);
-  assert.deepEqual(targets.trainerReplayed.monteCloraOverLora, []);
+  // Against LoRA without dropout on the same model: 30 / 24 recorded, 12 / 11 replayed.
+  assert.deepEqual(targets.trainer.monteCloraOverLora, [{ model: 'builtin:medium', ratio: 30 / 24, within110: false }]);
+  assert.deepEqual(targets.trainerReplayed.monteCloraOverLora, [
+    { model: 'builtin:medium', ratio: 12 / 11, within110: true },
+  ]);
 });
 
 test("the host's share of each step timed with mceval's kernels, and how busy its recording was", () => {

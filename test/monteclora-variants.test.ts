@@ -241,7 +241,7 @@ test('post-hoc mode: the mean trains alone first, then s and p train with the me
     hooks: {
       ...adapter,
       regularizer: () => adapter.regularizer!(),
-      diagnostics: () => adapter.diagnostics!(),
+      stepLog: () => adapter.stepLog!(),
       beginEpoch: (epoch) => {
         if (epoch > 0) states.push(snapshot());
         adapter.beginEpoch!(epoch);

@@ -10,8 +10,8 @@
  * commands; then `--steps` replays issued back to back, only the last one's loss read (`backToBackReplayedMsPerStep`:
  * the host issues a replay while the GPU runs the ones before, so a step takes the longer of the two — the floor of a
  * trainer that replayed its steps); and `sameCommands`, whether a step recorded after the replays still issues the
- * captured commands (so that the replay stood for the step). For LoRA (with and without dropout), also fineTune's own
- * steps (trainer-steps.ts) with every step recorded (`trainerMsPerStep`) and with steps replayed as
+ * captured commands (so that the replay stood for the step). For each method, also fineTune's own steps
+ * (trainer-steps.ts) with every step recorded (`trainerMsPerStep`) and with steps replayed as
  * MCEVAL_WEBGPU_REPLAY=on trains (`trainerReplayedMsPerStep`, `trainerReplayed` of them, `trainerSameLosses`), and the
  * main thread's CPU time a step each way (`trainerCpuMsPerStep`, `trainerReplayedCpuMsPerStep`). JSON; targets.ts
  * reads it (`replayed step`).
@@ -28,7 +28,7 @@ import { otherTargetModels } from './target-models.js';
 import { captureCommands, compareStreams, namedInStream } from '../../src/engine/replay/command-capture.js';
 import { issueStep } from '../../src/engine/replay/issue-step.js';
 import { stepper, type Method } from './step-methods.js';
-import { trainerSteps } from './trainer-steps.js';
+import { trainerSteps, type TrainerMethod } from './trainer-steps.js';
 import { holdPoolBuffers } from '../../src/engine/webgpu-pool.js';
 
 const modelSpec = argument('model', 'builtin:medium');
@@ -111,10 +111,10 @@ async function replayed(name: string, model: Model, stepBatch: number, stepLengt
 }
 
 /**
- * fineTune's LoRA steps on `model` with every step recorded and with steps replayed (trainer-steps.ts), and whether
- * the two runs' losses are the same.
+ * fineTune's steps of `method` on `model` with every step recorded and with steps replayed (trainer-steps.ts), and
+ * whether the two runs' losses are the same.
  */
-async function trainerTimes(model: Model, stepBatch: number, stepLength: number, method: 'lora' | 'lora-dropout') {
+async function trainerTimes(model: Model, stepBatch: number, stepLength: number, method: TrainerMethod) {
   const recorded = await trainerSteps(model, stepBatch, stepLength, method, steps!, 'off');
   const replayedRun = await trainerSteps(model, stepBatch, stepLength, method, steps!, 'on');
   return {
@@ -131,7 +131,7 @@ async function trainerTimes(model: Model, stepBatch: number, stepLength: number,
 }
 
 const results = [];
-const PAIR: readonly Method[] = ['lora', 'monteclora'];
+const PAIR: readonly TrainerMethod[] = ['lora', 'monteclora'];
 const targets = [
   // LoRA with the presets' dropout on the model PyTorch times it on too (torch_step.py: builtin:medium's shape).
   {
@@ -148,10 +148,7 @@ for (const target of targets) {
   try {
     for (const method of target.methods) {
       const step = await replayed(target.name, model, target.batch, target.length, method);
-      const result =
-        method === 'lora' || method === 'lora-dropout'
-          ? { ...step, ...(await trainerTimes(model, target.batch, target.length, method)) }
-          : step;
+      const result = { ...step, ...(await trainerTimes(model, target.batch, target.length, method)) };
       // Each as it ends, as bench.ts's sections: a run cut off by its limit keeps what it finished (targets.ts).
       console.error(JSON.stringify({ finished: 'replayed step', value: result }));
       results.push(result);

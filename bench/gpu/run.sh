@@ -38,7 +38,7 @@ fi
 ( cd "$KIT/app" && timeout 90 /tmp/mceval-kit/node out-of-memory.mjs ) >"$OUT/out-of-memory.json" \
   2>"$OUT/out-of-memory.err"
 echo "out of memory: exit $? after ${SECONDS} s"
-# The runs in processes of their own take at most 75 s each (the replays 100: fineTune's own steps too), and only what
+# The runs in processes of their own take at most 75 s each (the replays 120: fineTune's own steps too), and only what
 # leaves the bench BENCH_SECONDS (180) and 20 s for the targets and the printout: the bench's first sections are the
 # targets' steps. A run given under 20 s is left out (its file stays empty, and targets.ts reads nothing from it).
 BENCH_SECONDS=180
@@ -46,9 +46,9 @@ limit() {
   local most="${1:-75}" left=$((TOTAL - SECONDS - 20 - BENCH_SECONDS))
   echo $((left < most ? left : most))
 }
-# Each target's steps recorded and replayed in turn: what the GPU alone takes; and fineTune's LoRA steps recorded and
-# replayed (MCEVAL_WEBGPU_REPLAY).
-LIMIT=$(limit 100)
+# Each target's steps recorded and replayed in turn: what the GPU alone takes; and fineTune's LoRA and MonteCLoRA steps
+# recorded and replayed (MCEVAL_WEBGPU_REPLAY).
+LIMIT=$(limit 120)
 if ((LIMIT >= 20)); then
   ( cd "$KIT/app" && timeout "$LIMIT" /tmp/mceval-kit/node replay.mjs --steps "$STEPS" "${STORIES[@]}" ) \
     >"$OUT/replay.json" 2>"$OUT/replay.err"

@@ -65,7 +65,10 @@ export interface ReplayedStep {
   readonly backToBackReplayedMsPerStep?: number;
   /** Whether a step recorded after the replays issued the captured commands: the replay stood for the step. */
   readonly sameCommands: boolean;
-  /** LoRA's only (absent from kits before them): fineTune's steps, every one recorded (trainer-steps.ts). */
+  /**
+   * fineTune's steps, every one recorded (trainer-steps.ts; absent from kits before them, and from MonteCLoRA's entries
+   * in kits before its steps were replayed).
+   */
   readonly trainerMsPerStep?: number;
   /** …and with steps replayed (MCEVAL_WEBGPU_REPLAY=on): how many were, and whether the losses were the same. */
   readonly trainerReplayedMsPerStep?: number;
@@ -135,9 +138,9 @@ export interface GpuTargets {
    */
   readonly replayedBackToBack: TimingTargets;
   /**
-   * LoRA over PyTorch for fineTune's own steps (replay.ts's trainer fields): with every step recorded (`trainer`), and
-   * with steps replayed as MCEVAL_WEBGPU_REPLAY=on trains (`trainerReplayed`, where steps were replayed and the losses
-   * were the same as recorded). MonteCLoRA, whose steps fineTune records, has none.
+   * LoRA over PyTorch and MonteCLoRA over LoRA for fineTune's own steps (replay.ts's trainer fields): with every step
+   * recorded (`trainer`), and with steps replayed as MCEVAL_WEBGPU_REPLAY=on trains (`trainerReplayed`, where steps
+   * were replayed and the losses were the same as recorded).
    */
   readonly trainer: TimingTargets;
   readonly trainerReplayed: TimingTargets;

@@ -1,10 +1,11 @@
 /**
- * fineTune's own steps, timed: LoRA (r 8 on every linear layer, without dropout or with the presets' 0.05) on a
- * target model over batches of `length` random tokens (every token a target: causal-LM on a decoder, a label per row on
- * an encoder), one epoch of `WARM + steps` steps, with every step recorded (MCEVAL_WEBGPU_REPLAY=off) or replayed
- * once recorded and checked (`on`). A step's time is the time between two steps' reads (fineTune's onStep), the
- * middle of the last `steps` (where replayed, the replays'), and the main thread's CPU time over the same (what the
- * host spends on a step). What a user's run gets on the card, where the kit's other steps time one step alone.
+ * fineTune's own steps, timed: LoRA (r 8 on every linear layer, without dropout or with the presets' 0.05) or
+ * MonteCLoRA (r 8 on every linear layer) on a target model over batches of `length` random tokens (every token a
+ * target: causal-LM on a decoder, a label per row on an encoder), one epoch of `WARM + steps` steps, with every step
+ * recorded (MCEVAL_WEBGPU_REPLAY=off) or replayed once recorded and checked (`on`). A step's time is the time between
+ * two steps' reads (fineTune's onStep), the middle of the last `steps` (where replayed, the replays'), and the main
+ * thread's CPU time over the same (what the host spends on a step). What a user's run gets on the card, where the kit's
+ * other steps time one step alone.
  */
 import { Rng } from '../../src/engine/rng.js';
 import { tf } from '../../src/engine/tf.js';
@@ -12,12 +13,16 @@ import type { Model } from '../../src/models/model.js';
 import { EncoderModel } from '../../src/models/encoder/model.js';
 import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
+import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { classificationHeadGroup } from '../../src/peft/types.js';
 import { fineTune } from '../../src/train/fine-tune.js';
 import { middleTime } from '../options.js';
-import { LORA, LORA_DROPOUT } from './step-methods.js';
+import { LORA, LORA_DROPOUT, MONTECLORA } from './step-methods.js';
 import { threadCpuMs } from './thread-clock.js';
 import { withEnv } from '../../test/with-env.js';
+
+/** The methods whose fineTune steps the kit times. */
+export type TrainerMethod = 'lora' | 'lora-dropout' | 'monteclora';
 
 /** Steps before the timed ones: the first (held on nothing), six captured and checked, one more. */
 const WARM = 8;
@@ -36,7 +41,7 @@ export async function trainerSteps(
   model: Model,
   batch: number,
   length: number,
-  method: 'lora' | 'lora-dropout',
+  method: TrainerMethod,
   steps: number,
   setting: 'on' | 'off',
 ): Promise<TrainerSteps> {
@@ -46,11 +51,10 @@ export async function trainerSteps(
     ids: Array.from({ length }, () => 1 + rng.integer(model.config.vocabSize - 1)),
     label: i % 2,
   }));
-  const adapter = loraMethod.apply(
-    model,
-    adapterConfigFor(model, method === 'lora' ? LORA : LORA_DROPOUT),
-    new Rng(11),
-  );
+  const adapter =
+    method === 'monteclora'
+      ? monteCloraMethod.apply(model, adapterConfigFor(model, MONTECLORA), new Rng(11))
+      : loraMethod.apply(model, adapterConfigFor(model, method === 'lora' ? LORA : LORA_DROPOUT), new Rng(11));
   // An encoder's head trains too: it is put back afterwards, so that each run starts from the same weights.
   const head = model.headVariables().map((variable) => ({ variable, initial: tf.clone(variable) }));
   const read: number[] = [];

@@ -22,6 +22,12 @@ export interface StepUpdate {
   readonly gradients: ReadonlyMap<Variable, Tensor>;
 }
 
+/** A step's logged numbers on the device: `values` holds one per key, in order. */
+export interface StepLogValues {
+  readonly keys: readonly string[];
+  readonly values: Tensor;
+}
+
 /** The parts of an adapter the training loop calls. */
 export interface TrainingHooks {
   /**
@@ -31,6 +37,17 @@ export interface TrainingHooks {
   regularizer?(): Scalar | undefined;
   /** Numbers describing the training step just taken, for the run's log (read after the step). */
   diagnostics?(): Record<string, number> | Promise<Record<string, number>>;
+  /**
+   * Numbers describing the training step just recorded, still on the device (MonteCLoRA's KL terms): read with the
+   * step's loss in one read, so that a replayed step (engine/replay/) logs them too. The tensor stays the adapter's.
+   */
+  stepLog?(): StepLogValues | undefined;
+  /**
+   * Whether every host value the regulariser gives a step (MonteCLoRA's noise) is made through
+   * engine/replay/step-values.ts, so that a replayed step makes it again and its generator advances as the step's
+   * would: a run with a regulariser that does not say so records every step.
+   */
+  readonly stepValuesNoted?: boolean;
   /** Called before each epoch (0-based), e.g. to switch sampling on in MonteCLoRA's post-hoc phase. */
   beginEpoch?(epoch: number): void;
   /**

@@ -126,9 +126,9 @@ export class AdamW {
    * One update with `gradients[i]` the gradient of `parameters[i]`, times `gradientScale` when given (a one-value
    * tensor: gradient clipping's coefficient, which the one-kernel update applies as it reads each gradient); a
    * parameter whose gradient is undefined is left as it is (no decay, no moment update), as torch does for a parameter
-   * without a gradient. With `hold` (the step before's total loss, task loss and gradient norm, on the device; the
-   * one-kernel update only) nothing changes where one of those is not finite: that step diverged, and the run keeps
-   * its weights (fine-tune.ts records a step before reading the one before it).
+   * without a gradient. With `hold` (the step before's numbers on the device, its total loss, task loss and gradient
+   * norm first; the one-kernel update only) nothing changes where one of those three is not finite: that step diverged,
+   * and the run keeps its weights (fine-tune.ts records a step before reading the one before it).
    *
    * On cpu, wasm and webgpu one kernel updates the parameters (engine/kernels/adamw-update.ts, and webgpu/ for its
    * shaders), one launch per moment bank. Elsewhere (tfjs-node) the update is fourteen tfjs ops, and tiny

@@ -146,12 +146,17 @@ function overlaps(optimizer: AdamW, hooks: TrainingHooks): boolean {
 
 /**
  * Whether this run replays steps it has recorded and checked (engine/replay/step-replayer.ts) where asked: an
- * overlapping run (a replayed step holds on the one before as the recorded did) whose adapter adds nothing of its own
- * to a step — no regulariser, whose host-side draws a replay would not make (MonteCLoRA's noise), and no diagnostics,
- * which read a step's tensors where a replay makes none.
+ * overlapping run (a replayed step holds on the one before as the recorded did) whose adapter's regulariser, if any,
+ * makes its host values as a replay can make them again (`stepValuesNoted`: MonteCLoRA's noise), and without
+ * diagnostics read apart from the step's numbers (a replay makes no tensor to read them from).
  */
 function replays(overlapping: boolean, hooks: TrainingHooks): boolean {
-  return overlapping && replaySetting() === 'on' && hooks.regularizer === undefined && hooks.diagnostics === undefined;
+  return (
+    overlapping &&
+    replaySetting() === 'on' &&
+    (hooks.regularizer === undefined || hooks.stepValuesNoted === true) &&
+    hooks.diagnostics === undefined
+  );
 }
 
 /**
@@ -162,9 +167,12 @@ interface RecordedStep {
   readonly step: number;
   readonly lr: number;
   readonly rows: number;
-  /** [total loss, task loss, gradient norm]: read, and the next step's AdamW `hold`; none where replayed. */
+  /**
+   * [total loss, task loss, gradient norm, the adapter's step log]: read, and the next step's AdamW `hold`; none where
+   * replayed.
+   */
   readonly numbers?: Tensor;
-  readonly values: Promise<{ loss: number; gradNorm: number }>;
+  readonly values: Promise<StepNumbers>;
   readonly diagnostics: Record<string, number> | Promise<Record<string, number>> | undefined;
 }
 
@@ -204,13 +212,14 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   /** Reads a recorded step into the log; its step number where it stopped the run as diverged. */
   const read = async (recorded: RecordedStep): Promise<number | undefined> => {
     try {
-      const { loss, gradNorm } = await recorded.values;
+      const { loss, gradNorm, logged } = await recorded.values;
       log.push({
         epoch: recorded.epoch,
         step: recorded.step,
         lr: recorded.lr,
         loss,
         grad_norm: gradNorm,
+        ...logged,
         ...((await recorded.diagnostics) ?? {}),
       });
       options.onStep?.({ epoch: recorded.epoch, step: recorded.step, totalSteps, loss });
@@ -223,6 +232,8 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
     }
   };
   let pending: RecordedStep | undefined;
+  /** The step log's keys of the latest recorded step: a replayed step's, whose commands are a recorded step's. */
+  let logKeys: readonly string[] = [];
   /** Reads the step in flight, if any, and leaves none; as `read`. */
   const readPending = async (): Promise<number | undefined> => {
     const recorded = pending;
@@ -270,10 +281,12 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
         // A step replayed holds on the one before as a recorded one does: only one overlapped is replayed.
         if (pending !== undefined && replayer?.replays(prepared.key) === true) {
           optimizer.repeatStep(lr);
-          recorded = { ...place, values: replayer.replay(prepared.inputs).then(lossAndNorm), diagnostics: undefined };
+          const keys = logKeys;
+          const values = replayer.replay(prepared.inputs).then((numbers) => stepNumbers(numbers, keys));
+          recorded = { ...place, values, diagnostics: undefined };
         } else {
           const record = () => {
-            const numbers = recordStep({
+            const { numbers, keys } = recordStep({
               model,
               optimizer,
               trained,
@@ -287,8 +300,9 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
                 ? {}
                 : { afterUpdate: (gradients) => hooks.afterStep!({ step: step + 1, totalSteps, gradients }) }),
             });
+            logKeys = keys;
             // The read begins with the step: a replay of it reads its numbers the same way.
-            return { numbers, values: readNumbers(numbers) };
+            return { numbers, values: readNumbers(numbers, keys) };
           };
           // A step recorded without one before it to hold on is not one a replay could stand for.
           const { numbers, values } =
@@ -363,11 +377,6 @@ function splitRows<T>(rows: readonly T[], parts: number): T[][] {
   return chunks;
 }
 
-/**
- * Records one optimiser step; returns its [total loss, task loss, gradient norm] on the device (the regulariser, if
- * any, is trained on but not reported as the loss). With micro-batches, each one's loss is scaled by its share of the
- * batch's loss terms and the gradients are summed.
- */
 /** A step's micro-batches as the host makes them, before anything is recorded. */
 interface PreparedStep {
   readonly objective: TrainingObjective;
@@ -418,7 +427,12 @@ function prepareStep(
   return { objective, chunks, key: `${objective} ${key}`, inputs };
 }
 
-function recordStep(step: StepInputs): Tensor {
+/**
+ * Records one optimiser step; returns its [total loss, task loss, gradient norm, the adapter's step log] on the device
+ * (the regulariser, if any, is trained on but not reported as the loss) and the step log's keys. With micro-batches,
+ * each one's loss is scaled by its share of the batch's loss terms and the gradients are summed.
+ */
+function recordStep(step: StepInputs): { numbers: Tensor; keys: readonly string[] } {
   const { model, optimizer } = step;
   const { chunks, objective } = step.prepared;
   const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
@@ -486,19 +500,39 @@ function recordStep(step: StepInputs): Tensor {
     );
   });
   summed!.forEach((g) => g.dispose());
-  // One tensor, one read.
-  const numbers = tf.tidy(() => tf.concat([totalLoss!, taskLoss!, norm!].map((t) => tf.reshape(t, [1]))));
+  // One tensor, one read: the adapter's step log with the loss (the log's tensor stays the adapter's).
+  const stepLog = step.hooks.stepLog?.();
+  const numbers = tf.tidy(() =>
+    tf.concat([
+      ...[totalLoss!, taskLoss!, norm!].map((t) => tf.reshape(t, [1])),
+      ...(stepLog === undefined ? [] : [tf.reshape(stepLog.values, [-1])]),
+    ]),
+  );
   [totalLoss!, taskLoss!, norm!].forEach((t) => t.dispose());
-  return numbers;
+  return { numbers, keys: stepLog?.keys ?? [] };
 }
 
-/** A step's loss and gradient norm from its numbers (recordStep's); the tensor stays the caller's. */
-async function readNumbers(numbers: Tensor): Promise<{ loss: number; gradNorm: number }> {
-  return lossAndNorm((await numbers.data()) as Float32Array);
+/** What a step's read gives the log: its task loss, gradient norm and the adapter's step log. */
+interface StepNumbers {
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly logged: Record<string, number>;
 }
 
-/** The loss and gradient norm from a step's numbers' values [total loss, task loss, gradient norm]. */
-function lossAndNorm([totalValue, taskValue, gradNorm]: Float32Array): { loss: number; gradNorm: number } {
+/** A step's numbers (recordStep's), read; the tensor stays the caller's. */
+async function readNumbers(numbers: Tensor, keys: readonly string[]): Promise<StepNumbers> {
+  return stepNumbers((await numbers.data()) as Float32Array, keys);
+}
+
+/** A step's numbers from its values [total loss, task loss, gradient norm, one per step-log key]. */
+function stepNumbers(values: Float32Array, keys: readonly string[]): StepNumbers {
+  const [totalValue, taskValue, gradNorm] = values;
+  if (values.length !== 3 + keys.length)
+    throw new Error(`A step read ${values.length} numbers where its loss, norm and log make ${3 + keys.length}.`);
   // A diverged regulariser must stop training too, so a non-finite total is reported as such.
-  return { loss: Number.isFinite(totalValue!) ? taskValue! : totalValue!, gradNorm: gradNorm! };
+  return {
+    loss: Number.isFinite(totalValue!) ? taskValue! : totalValue!,
+    gradNorm: gradNorm!,
+    logged: Object.fromEntries(keys.map((key, i) => [key, values[3 + i]!])),
+  };
 }

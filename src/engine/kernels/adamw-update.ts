@@ -19,7 +19,7 @@ import { filledOutput, inputValues } from './backend-output.js';
 
 export const ADAMW_UPDATE = 'McevalAdamW';
 
-/** The values of `hold`: the step before's total loss, task loss and gradient norm. */
+/** The values of `hold` it reads: the step before's total loss, task loss and gradient norm (a step log may follow). */
 export const HOLD_VALUES = 3;
 
 /** The update's scalars, as the tfjs ops take them (each becomes a float32 scalar), in the kernel's order. */
@@ -124,7 +124,8 @@ export function adamwParameters(attrs: unknown): AdamWParameter[] {
 const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const values = (t: TensorInfo) => inputValues<Float32Array>(backend, t);
   const scale = inputs['scale'] === undefined ? 1 : values(inputs['scale'])[0]!;
-  const held = inputs['hold'] !== undefined && !values(inputs['hold']).every(Number.isFinite);
+  // The numbers past HOLD_VALUES (an adapter's step log, fine-tune.ts) are not the step's loss or norm.
+  const held = inputs['hold'] !== undefined && !values(inputs['hold']).subarray(0, HOLD_VALUES).every(Number.isFinite);
   return adamwParameters(attrs).map(({ coefficients, offset }, i) => {
     const [p, g] = [inputs[`p${i}`]!, inputs[`g${i}`]!];
     return filledOutput(backend, [...p.shape], (next) => {

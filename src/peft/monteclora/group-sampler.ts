@@ -14,7 +14,7 @@
 import { tf, type Scalar, type Tensor, type Tensor3D, type Variable } from '../../engine/tf.js';
 import { batchMatMul } from '../../engine/ops/batch-matmul.js';
 import type { MonteCloraConfig } from './config.js';
-import type { LayerNoise } from './noise.js';
+import { noiseWords, type LayerNoise } from './noise.js';
 import { concentration } from './mixture-weights.js';
 import { groupMixtureWeights, sampleCovariance } from './draw-scales.js';
 import { dirichletWeights } from './dirichlet-sampler.js';
@@ -26,6 +26,7 @@ import { priorRows, type PriorRow } from './priors.js';
 import { factorPerturbations, perturbedFactorKernels, perturbedFactors, type WidthsDraw } from './perturbed-factors.js';
 import { fusedDraw, hasFusedDraw } from './fused-draw.js';
 import { regularizerShape, regularizerTermWeights } from './host-regularizer.js';
+import { drawnValue } from '../../engine/replay/step-values.js';
 
 /** One layer's part of a draw. */
 export interface LayerDraw {
@@ -111,7 +112,8 @@ export class GroupSampler {
   }
 
   private drawAll(): LayerDraw[] {
-    const noise = this.members.map((member) => member.nextNoise());
+    // Drawn as a value a replayed step draws again (engine/replay/step-values.ts), each layer from its own buffer.
+    const noise = drawnValue(() => this.members.map((member) => member.nextNoise()), noiseWords);
     const onHost = this.options.onHost ?? (readsSynchronously() && this.config.mixtureWeights === 'logistic-normal');
     return onHost ? this.hostDraw(noise) : this.deviceDraw(noise);
   }

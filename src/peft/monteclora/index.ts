@@ -93,23 +93,11 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
         releaseTerms();
         return meanRegularizer(layers, config, (recorded) => (terms = recorded));
       },
-      // Per-layer means of the last step's KL terms and cooperative loss, and the noise-to-A norm ratio. Read
-      // asynchronously, so that backends without synchronous reads (WebGPU) can train too, through a reference of its
-      // own: on webgpu the next step is recorded meanwhile, and its regulariser releases these terms (tfjs-webgpu fails
-      // the read of a tensor disposed while it is read).
-      diagnostics: async () => {
-        if (terms === undefined) return {};
-        const recorded = terms;
-        const held = tf.clone(recorded);
-        let values: Float32Array;
-        try {
-          values = (await held.data()) as Float32Array;
-        } finally {
-          held.dispose();
-        }
-        if (terms === recorded) releaseTerms();
-        return Object.fromEntries(REGULARIZER_LOG_KEYS.map((key, i) => [key, values[i]!]));
-      },
+      // Per-layer means of the last step's KL terms and cooperative loss, and the noise-to-A norm ratio: read with the
+      // step's loss (a replayed step's too). Released by the next step's regulariser.
+      stepLog: () => (terms === undefined ? undefined : { keys: REGULARIZER_LOG_KEYS, values: terms }),
+      // The noise is drawn through step-values.ts's drawnValue (group-sampler.ts): a replayed step draws it again.
+      stepValuesNoted: true,
       dispose: () => {
         releaseTerms();
         injected.remove();

@@ -64,6 +64,28 @@ export function drawLayerNoise(rng: Rng, shape: NoiseShape): LayerNoise {
   };
 }
 
+/**
+ * The 4-byte words a step's writes carry of a draw (layer after layer: the counter key, the χ² draws, the mixture
+ * values), by which a replayed step finds where they go (engine/replay/write-plan.ts). The Gaussians are left out: they
+ * are drawn on the device from the key (and never made on the host there).
+ */
+export function noiseWords(noise: readonly LayerNoise[]): Uint8Array {
+  const count = noise.reduce(
+    (sum, draw) => sum + (draw.gaussianKey === undefined ? 0 : 1) + draw.chiSquare.length + draw.mixture.length,
+    0,
+  );
+  const bytes = new ArrayBuffer(count * 4);
+  const [keys, floats] = [new Uint32Array(bytes), new Float32Array(bytes)];
+  let at = 0;
+  for (const draw of noise) {
+    if (draw.gaussianKey !== undefined) keys[at++] = draw.gaussianKey;
+    floats.set(draw.chiSquare, at);
+    floats.set(draw.mixture, at + draw.chiSquare.length);
+    at += draw.chiSquare.length + draw.mixture.length;
+  }
+  return new Uint8Array(bytes);
+}
+
 export class NoiseBuffer {
   private buffer: LayerNoise[] = [];
   /** Draws served so far (a refill happens every `size`). */
