@@ -277,9 +277,15 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
           Math.max(1, Math.min(options.gradientAccumulation ?? 1, rows.length)),
         );
         const place = { epoch, step: step + 1, lr, rows: rows.length };
+        const replaying = pending !== undefined && replayer?.replays(prepared.key) === true;
+        // A replayed step's numbers have no tensor for a recorded step after it to hold on: it is read first.
+        if (!replaying && pending !== undefined && pending.numbers === undefined) {
+          const at = await readPending();
+          if (at !== undefined) return stopped(at);
+        }
         let recorded: RecordedStep;
         // A step replayed holds on the one before as a recorded one does: only one overlapped is replayed.
-        if (pending !== undefined && replayer?.replays(prepared.key) === true) {
+        if (replaying) {
           optimizer.repeatStep(lr);
           const keys = logKeys;
           const values = replayer.replay(prepared.inputs).then((numbers) => stepNumbers(numbers, keys));

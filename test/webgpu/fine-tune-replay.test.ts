@@ -5,7 +5,9 @@
  * same step and trains the same bits as with every step recorded, while most of its steps are replayed. 33 examples of
  * one length in batches of 2: each epoch ends with a batch of one (another shape), and the next begins unheld.
  * MonteCLoRA, whose regulariser draws noise on the host each step, is replayed (its draws noted); an adapter with a
- * regulariser that does not say its host values are noted is not. No tensor is left behind.
+ * regulariser that does not say its host values are noted is not, nor are steps that give a variable another buffer
+ * (MonteCLoRA's reference preset). A replayed step whose loss goes non-finite stops the run as the recorded step does,
+ * with the same weights. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +20,8 @@ import type { Model } from '../../src/models/model.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { loadPreset } from '../../src/peft/preset.js';
-import { classificationHeadGroup, type AppliedAdapter } from '../../src/peft/types.js';
+import { classificationHeadGroup, type AppliedAdapter, type TrainingHooks } from '../../src/peft/types.js';
+import { drawnValue } from '../../src/engine/replay/step-values.js';
 import { fineTune, type EncodedExample, type TrainOptions, type TrainResult } from '../../src/train/fine-tune.js';
 import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { tinyEncoder } from '../tiny-encoder.js';
@@ -37,6 +40,11 @@ interface Case {
   readonly divergence?: TrainOptions['divergence'];
   /** A regulariser beside the adapter's hooks (one that adds nothing: only its being there counts). */
   readonly regularizer?: boolean;
+  /**
+   * The step whose total loss is made infinite, by a regulariser that adds a drawn value (said to be noted, so the run
+   * replays): a small number each step, +∞ at this one. It takes no gradient, so the weights stay finite.
+   */
+  readonly infiniteAt?: number;
 }
 
 /** builtin:tiny's texts of one length, or a BERT's sentence pairs of one length with their token types. */
@@ -76,6 +84,17 @@ function applyAdapter(name: string, model: Model): AppliedAdapter {
   );
 }
 
+/** The adapter's hooks, with the case's regulariser where it has one. */
+function hooksOf(run: Case, adapter: AppliedAdapter): TrainingHooks {
+  if (run.regularizer === true) return { ...adapter, regularizer: () => undefined };
+  if (run.infiniteAt === undefined) return adapter;
+  let steps = 0;
+  const bytes = (value: number) => new Uint8Array(Float32Array.of(value).buffer);
+  // Drawn once a step, replayed or recorded: a replay writes each step's own value where the recorded step had it.
+  const added = () => drawnValue(() => (++steps === run.infiniteAt ? Infinity : steps / 1024), bytes);
+  return { ...adapter, regularizer: () => tf.scalar(added()), stepValuesNoted: true };
+}
+
 /** Two epochs of `run` with MCEVAL_WEBGPU_REPLAY set to `setting`. */
 async function train(run: Case, setting: 'on' | 'off'): Promise<TrainedRun> {
   await initEngine('webgpu');
@@ -98,7 +117,7 @@ async function train(run: Case, setting: 'on' | 'off'): Promise<TrainedRun> {
         warmupRatio: 0.1,
         maxGradNorm: 1,
         rng: new Rng(5),
-        hooks: run.regularizer === true ? { ...adapter, regularizer: () => undefined } : adapter,
+        hooks: hooksOf(run, adapter),
         ...(run.objective === undefined ? {} : { objective: run.objective }),
         ...(run.gradientAccumulation === undefined ? {} : { gradientAccumulation: run.gradientAccumulation }),
         ...(run.divergence === undefined ? {} : { divergence: run.divergence }),
@@ -153,6 +172,23 @@ test("MonteCLoRA's steps replayed draw its noise again and log its terms as reco
   const terms = result.log.map((entry) => [entry['kl_wishart'], entry['noise_to_a_ratio']]);
   assert.ok(terms.flat().every((value) => Number.isFinite(value)));
   assert.ok(terms.every((pair, i) => i === 0 || pair[1] !== terms[i - 1]![1]));
+});
+
+test('a replayed step whose loss goes non-finite before a step of another shape: read first, stopped as recorded', async () => {
+  // Step 16 is replayed (steps 8 to 16 are) and its total is +∞; step 17, the epoch's batch of one, is recorded. A
+  // replayed step leaves no tensor for step 17 to hold on, so step 16 is read before it: the run stops there, its
+  // weights those step 17 would have kept as recorded (it is held there).
+  const result = await assertSameReplayed({ adapter: 'lora-r4', infiniteAt: 16 });
+  assert.equal(result.divergedAtStep, 16);
+  assert.equal(result.log.at(-1)!.loss, Infinity);
+  assert.ok((result.replayed ?? 0) >= 6, `replayed ${result.replayed}`);
+});
+
+test("MonteCLoRA's reference preset, whose steps assign each sample as the new A, is recorded every step", async () => {
+  // A variable given another buffer by each step: a replay would leave tfjs naming the buffer of the step it stands
+  // for, where the latest values may be in the other turn's (engine/replay/step-replayer.ts).
+  const result = await assertSameReplayed({ adapter: 'monteclora-reference' });
+  assert.equal(result.replayed, 0);
 });
 
 test('an adapter with a regulariser that does not say its host values are noted is recorded every step', async () => {

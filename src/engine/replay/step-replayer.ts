@@ -9,14 +9,15 @@
  * Each recorded step is captured (its commands over Dawn's objects and its values). Once six consecutive steps of one
  * shape are, each turn's plan is learnt from its first two (write-plan.ts) and must make its third's writes byte for
  * byte; then the steps of that shape are replayed, the turns in order, until a step of another shape (or one recorded
- * for another reason) ends the replays, and the captures begin again. A run whose steps never settle stops being
- * captured after `GIVE_UP_AFTER` steps without a plan.
+ * for another reason) ends the replays, and the captures begin again. A step that gives a variable another buffer
+ * is not captured. A run whose steps never settle stops being captured after `GIVE_UP_AFTER` steps without a plan.
  */
 import { captureCommands, type CommandCapture, type LiveBuffer, type LiveCommand } from './command-capture.js';
 import { issueStep, lastReadAt, STAGING_USAGE } from './issue-step.js';
 import { beginValues, takeValues } from './step-values.js';
 import { checkPlan, planWrites, plannedWrites, type CapturedStep, type WritePlan } from './write-plan.js';
 import { holdPoolBuffers } from '../webgpu-pool.js';
+import { tf } from '../tf.js';
 
 /** One turn's plan and the commands a replay of it issues. */
 interface Turn {
@@ -28,6 +29,9 @@ interface Turn {
 const CAPTURED = 6;
 /** Captured steps without a plan after which a run is no longer captured. */
 const GIVE_UP_AFTER = 24;
+
+/** Every variable's data, by identity (what tfjs's JavaScript side says each variable holds). */
+const variableData = (): object[] => Object.values(tf.engine().registeredVariables).map((variable) => variable.dataId);
 
 export class StepReplayer {
   /** The capture's wrappers of Dawn's calls, while steps are captured (none while replaying: they cost each call). */
@@ -75,6 +79,7 @@ export class StepReplayer {
       this.captured = [];
       this.key = key;
     }
+    const before = variableData();
     beginValues(inputs);
     capture.begin();
     let result: T;
@@ -84,6 +89,14 @@ export class StepReplayer {
       const { commands } = capture.takeWithCommands();
       const values = takeValues();
       this.captured = [...this.captured, { commands, values }].slice(-CAPTURED);
+    }
+    const after = variableData();
+    if (after.length !== before.length || after.some((data, i) => data !== before[i])) {
+      // A variable given another buffer by the step (MonteCLoRA's reference mode assigns each sample as the new A;
+      // AdamW assigns a parameter it could not rewrite in place): replays, which make no tensors, would leave tfjs
+      // naming the buffer of the step they stand for, where the latest values may be in the other turn's.
+      this.lastRefusal = 'a variable moved to another buffer in the step';
+      this.captured = [];
     }
     if (this.learn()) this.withoutPlan = 0;
     else if (++this.withoutPlan >= GIVE_UP_AFTER) this.stop();
