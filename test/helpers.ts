@@ -59,7 +59,6 @@ export function metricColumns(csv: string): string[][] {
   return [header!, ...rows].map((cells) => cells.filter((_, i) => i !== time));
 }
 
-/** The CLI as users run it: a real process (`node bin/run.js ARGS`), its exit code and both streams. */
 /** results.csv's cells but train_seconds and `left` columns, header first. */
 export function columnsBut(csv: string, left: readonly string[]): string[][] {
   const [header, ...rows] = metricColumns(csv);
@@ -67,6 +66,7 @@ export function columnsBut(csv: string, left: readonly string[]): string[][] {
   return [header!, ...rows].map((cells) => cells.filter((_, i) => kept[i]));
 }
 
+/** The CLI as users run it: a real process (`node bin/run.js ARGS`), its exit code and both streams. */
 export function mceval(args: readonly string[], env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, [packagePath('bin', 'run.js'), ...args], {
     encoding: 'utf8',

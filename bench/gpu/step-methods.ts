@@ -4,6 +4,8 @@
  * encoder (a classification step, the presets' targets read as its modules).
  */
 import type { Model } from '../../src/models/model.js';
+import type { Rng } from '../../src/engine/rng.js';
+import type { AdapterMethod, AppliedAdapter } from '../../src/peft/types.js';
 import { EncoderModel } from '../../src/models/encoder/model.js';
 import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
@@ -14,7 +16,7 @@ import { fullFineTuningMethod } from '../../src/peft/full/index.js';
 import { causalLmStep, classificationStepLoss, type CausalLmStep } from '../causal-lm-step.js';
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
-export const MONTECLORA = parseMonteCloraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
+const MONTECLORA = parseMonteCloraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
 export const LORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');
 // The adapter presets' dropout: a mask per adapted layer and step.
 export const LORA_DROPOUT = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModules: TARGETS }, 'bench');
@@ -23,13 +25,30 @@ export const DORA = parseLoraConfig({ r: 8, alpha: 16, dropout: 0.05, targetModu
 
 export type Method = 'lora' | 'lora-dropout' | 'dora' | 'monteclora' | 'full';
 
-const LORA_CONFIGS = { lora: LORA, 'lora-dropout': LORA_DROPOUT, dora: DORA } as const;
+/** Each adapted method's adapter and config, as the benchmark's steps have it (r 8 on every linear layer). */
+const ADAPTERS: Record<Exclude<Method, 'full'>, { method: AdapterMethod<unknown>; config: unknown }> = {
+  lora: { method: loraMethod, config: LORA },
+  'lora-dropout': { method: loraMethod, config: LORA_DROPOUT },
+  dora: { method: loraMethod, config: DORA },
+  monteclora: { method: monteCloraMethod, config: MONTECLORA },
+};
+
+/** `method`'s adapter, configured for `model`'s layer names. */
+function adapterOf(model: Model, method: Exclude<Method, 'full'>) {
+  const { method: adapter, config } = ADAPTERS[method];
+  return { adapter, config: adapterConfigFor(model, config) };
+}
+
+/** `method`'s adapter applied to `model` (as the benchmark's steps apply it, but with `rng`). */
+export function applyStepAdapter(model: Model, method: Exclude<Method, 'full'>, rng: Rng): AppliedAdapter {
+  const { adapter, config } = adapterOf(model, method);
+  return adapter.apply(model, config, rng);
+}
 
 /** The benchmark's step of `method` on `model`: batch × length tokens, its data and adapter drawn from `seed`. */
 export function stepper(model: Model, batch: number, length: number, seed: number, method: Method): CausalLmStep {
   const settings = { batch, length, seed, ...(model instanceof EncoderModel ? { loss: classificationStepLoss } : {}) };
   if (method === 'full') return causalLmStep(model, fullFineTuningMethod, {}, settings);
-  return method === 'monteclora'
-    ? causalLmStep(model, monteCloraMethod, adapterConfigFor(model, MONTECLORA), settings)
-    : causalLmStep(model, loraMethod, adapterConfigFor(model, LORA_CONFIGS[method]), settings);
+  const { adapter, config } = adapterOf(model, method);
+  return causalLmStep(model, adapter, config, settings);
 }

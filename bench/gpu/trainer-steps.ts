@@ -11,13 +11,10 @@ import { Rng } from '../../src/engine/rng.js';
 import { tf } from '../../src/engine/tf.js';
 import type { Model } from '../../src/models/model.js';
 import { EncoderModel } from '../../src/models/encoder/model.js';
-import { adapterConfigFor } from '../../src/peft/target-aliases.js';
-import { loraMethod } from '../../src/peft/lora/index.js';
-import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { classificationHeadGroup } from '../../src/peft/types.js';
 import { fineTune } from '../../src/train/fine-tune.js';
 import { middleTime } from '../options.js';
-import { LORA, LORA_DROPOUT, MONTECLORA } from './step-methods.js';
+import { applyStepAdapter } from './step-methods.js';
 import { threadCpuMs } from './thread-clock.js';
 import { withEnv } from '../../test/with-env.js';
 
@@ -51,10 +48,7 @@ export async function trainerSteps(
     ids: Array.from({ length }, () => 1 + rng.integer(model.config.vocabSize - 1)),
     label: i % 2,
   }));
-  const adapter =
-    method === 'monteclora'
-      ? monteCloraMethod.apply(model, adapterConfigFor(model, MONTECLORA), new Rng(11))
-      : loraMethod.apply(model, adapterConfigFor(model, method === 'lora' ? LORA : LORA_DROPOUT), new Rng(11));
+  const adapter = applyStepAdapter(model, method, new Rng(11));
   // An encoder's head trains too: it is put back afterwards, so that each run starts from the same weights.
   const head = model.headVariables().map((variable) => ({ variable, initial: tf.clone(variable) }));
   const read: number[] = [];

@@ -533,12 +533,13 @@ async function readNumbers(numbers: Tensor, keys: readonly string[]): Promise<St
 /** A step's numbers from its values [total loss, task loss, gradient norm, one per step-log key]. */
 function stepNumbers(values: Float32Array, keys: readonly string[]): StepNumbers {
   const [totalValue, taskValue, gradNorm] = values;
-  if (values.length !== 3 + keys.length)
-    throw new Error(`A step read ${values.length} numbers where its loss, norm and log make ${3 + keys.length}.`);
+  const logged = values.subarray(3);
+  if (logged.length !== keys.length)
+    throw new Error(`A step read ${logged.length} logged numbers where its log has ${keys.length} keys.`);
   // A diverged regulariser must stop training too, so a non-finite total is reported as such.
   return {
     loss: Number.isFinite(totalValue!) ? taskValue! : totalValue!,
     gradNorm: gradNorm!,
-    logged: Object.fromEntries(keys.map((key, i) => [key, values[3 + i]!])),
+    logged: Object.fromEntries(keys.map((key, i) => [key, logged[i]!])),
   };
 }
