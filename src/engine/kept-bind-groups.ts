@@ -80,6 +80,12 @@ function bindGroupKey(layout: object, entries: Iterable<BindGroupEntry>): string
   return key;
 }
 
+/** The buffers each kept bind group binds. */
+const bound = new WeakMap<object, readonly object[]>();
+
+/** The buffers `group` binds, where it is a kept bind group (undefined otherwise). */
+export const boundBuffers = (group: object): readonly object[] | undefined => bound.get(group);
+
 /** Makes `device` give a bind group it made before for the same layout and bindings. */
 export function keepBindGroups(device: BindGroupMaker, most = KEPT_BIND_GROUPS): void {
   const create = device.createBindGroup.bind(device);
@@ -93,6 +99,11 @@ export function keepBindGroups(device: BindGroupMaker, most = KEPT_BIND_GROUPS):
       if (kept.size >= most) kept.clear();
       group = create(descriptor);
       kept.set(key, group);
+      if (typeof group === 'object' && group !== null)
+        bound.set(
+          group,
+          [...descriptor.entries].map((entry) => (entry.resource as BufferBinding).buffer),
+        );
     }
     return group;
   };

@@ -88,14 +88,19 @@ export interface BufferPool {
 export const poolKeyOf = (buffer: Pick<PoolBuffer, 'size' | 'usage'>) => `${buffer.size}_${buffer.usage}`;
 
 /**
- * Destroys the free buffers of each key beyond `most(key)` less those in use. The keys stay in the pool's map, empty:
- * tfjs's releaseBuffer drops a buffer unrecorded when that map is empty.
+ * Destroys the free buffers of each key beyond `most(key)` less those in use, from the end of its list (where tfjs
+ * acquires); those `isHeld` holds stay besides. The keys stay in the pool's map, empty: tfjs's releaseBuffer drops a
+ * buffer unrecorded when that map is empty.
  */
-export function trimPool(pool: BufferPool, most: (key: string) => number): void {
+export function trimPool(pool: BufferPool, most: (key: string) => number, isHeld: HeldBuffers = () => false): void {
   for (const [key, free] of pool.freeBuffers) {
     const keep = Math.max(0, most(key) - (pool.usedBuffers.get(key)?.length ?? 0));
-    while (free.length > keep) {
-      const buffer = free.pop()!;
+    let excess = free.filter((buffer) => !isHeld(buffer)).length - keep;
+    for (let at = free.length - 1; at >= 0 && excess > 0; at--) {
+      const buffer = free[at]!;
+      if (isHeld(buffer)) continue;
+      free.splice(at, 1);
+      excess--;
       pool.numFreeBuffers--;
       pool.numBytesAllocated -= buffer.size;
       buffer.destroy();
@@ -106,20 +111,25 @@ export function trimPool(pool: BufferPool, most: (key: string) => number): void 
 /** GPUBufferUsage.MAP_READ: a read's staging buffer. */
 const MAP_READ = 0x0001;
 
-/** Holds on the pool's buffers now (`holdPoolBuffers`). */
-let holds = 0;
+/** Says whether a free buffer of the pool is held (`holdPoolBuffers`). */
+export type HeldBuffers = (buffer: object) => boolean;
+
+/** The holds on the pool's buffers now. */
+const holds = new Set<HeldBuffers>();
+
+/** Whether any hold holds `buffer`. */
+const heldByAny: HeldBuffers = (buffer) => [...holds].some((hold) => hold(buffer));
 
 /**
- * Keeps every buffer the pool has from being destroyed until the returned function is called: while a replay of a
- * recorded step may follow (replay/step-replayer.ts), whose commands use the buffers that step used, free or not.
+ * Keeps the buffers `isHeld` says it holds from being destroyed when the pool is trimmed, until the returned function
+ * is called: the buffers of recorded steps a replay may stand for (replay/step-replayer.ts), whose commands use them,
+ * free or not. The others are trimmed as ever.
  */
-export function holdPoolBuffers(): () => void {
-  holds += 1;
-  let released = false;
-  return () => {
-    if (!released) holds -= 1;
-    released = true;
-  };
+export function holdPoolBuffers(isHeld: HeldBuffers): () => void {
+  // A hold of its own, though two holders pass one function.
+  const hold: HeldBuffers = (buffer) => isHeld(buffer);
+  holds.add(hold);
+  return () => holds.delete(hold);
 }
 
 /** The most bytes the pool held (in use and free: what tfjs has of the GPU's memory) while a watch ran. */
@@ -182,7 +192,7 @@ export function boundPool(pool: BufferPool, window: () => number | undefined): B
       const held = [...pool.usedBuffers].map(([key, buffers]) => [key, buffers.length] as const);
       peaks.window = reads ?? DEFAULT_POOL_WINDOW;
       peaks.close(held);
-      if (reads !== undefined && holds === 0) trimPool(pool, (key) => peaks.most(key));
+      if (reads !== undefined) trimPool(pool, (key) => peaks.most(key), holds.size === 0 ? undefined : heldByAny);
     },
     release() {
       trimPool(pool, () => 0);

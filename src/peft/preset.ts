@@ -6,7 +6,14 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { UserError, errorMessage } from '../errors.js';
 import { packagePath } from '../paths.js';
-import { expectObject, readNumber, readNumberArray, readString, rejectUnknownKeys } from '../config-validation.js';
+import {
+  expectObject,
+  readBoolean,
+  readNumber,
+  readNumberArray,
+  readString,
+  rejectUnknownKeys,
+} from '../config-validation.js';
 import { ADAPTER_METHODS } from './registry.js';
 import type { AdapterMethod } from './types.js';
 import type { AccumulationSetting } from '../train/auto-accumulation.js';
@@ -24,6 +31,14 @@ export interface TrainingDefaults {
   readonly divergencePatience: number;
   /** Micro-batches per optimiser step (the batch size stays the effective batch); 1 = none; auto as --grad-accum. */
   readonly gradientAccumulation: AccumulationSetting;
+  /**
+   * Each training batch padded to a multiple of this many tokens (transformers' `pad_to_multiple_of`); absent: to its
+   * longest row. Absent rather than 1 by default, as is `groupByLength`, so that presets without them keep their runs'
+   * keys (store/run-key.ts hashes the training settings).
+   */
+  readonly padToMultipleOf?: number;
+  /** Batches of rows of about one length (transformers' `group_by_length`); absent: plain shuffled batches. */
+  readonly groupByLength?: true;
 }
 
 export interface AdapterPreset {
@@ -93,6 +108,8 @@ export function parsePreset(raw: unknown, source: string): AdapterPreset {
       'divergenceFactor',
       'divergencePatience',
       'gradientAccumulation',
+      'padToMultipleOf',
+      'groupByLength',
     ],
     trainingWhere,
   );
@@ -116,10 +133,18 @@ export function parsePreset(raw: unknown, source: string): AdapterPreset {
         integer: true,
       }),
       gradientAccumulation: readAccumulation(training, trainingWhere),
+      ...batchShape(training, trainingWhere),
     },
     grid: { lr: readNumberArray(grid, 'lr', gridWhere), bs: readNumberArray(grid, 'bs', gridWhere) },
     source,
   };
+}
+
+/** training.padToMultipleOf and training.groupByLength, each only where it changes the batches. */
+function batchShape(training: JsonObject, where: string): Pick<TrainingDefaults, 'padToMultipleOf' | 'groupByLength'> {
+  const multiple = readNumber(training, 'padToMultipleOf', where, { default: 1, min: 1, integer: true });
+  const grouped = readBoolean(training, 'groupByLength', where, false);
+  return { ...(multiple === 1 ? {} : { padToMultipleOf: multiple }), ...(grouped ? { groupByLength: true } : {}) };
 }
 
 /** training.gradientAccumulation: a whole number from 1 (1 where absent), or "auto" as --grad-accum auto. */

@@ -20,6 +20,10 @@ export interface RunResult {
   readonly max_grad_norm: number;
   /** Micro-batches per optimiser step (--grad-accum). */
   readonly grad_accum: number;
+  /** The preset's padToMultipleOf, where it sets one (a batch's padded length, rounded up to a multiple). */
+  readonly pad_to_multiple_of?: number;
+  /** The preset's groupByLength, where set: batches of rows of about one length. */
+  readonly group_by_length?: boolean;
   /** Sequences evaluated together: --eval-batch-size, the size auto found, or the task kind's default. */
   readonly eval_batch_size?: number;
   /** The method's own hyperparameters (lora_r, lora_alpha, …). */

@@ -190,6 +190,8 @@ async function trainAndEvaluate<K extends TaskKind>(
       warmup_ratio: preset.training.warmupRatio,
       max_grad_norm: preset.training.maxGradNorm,
       grad_accum: accumulation,
+      ...(preset.training.padToMultipleOf === undefined ? {} : { pad_to_multiple_of: preset.training.padToMultipleOf }),
+      ...(preset.training.groupByLength === true ? { group_by_length: true } : {}),
       eval_batch_size: evalBatchSize,
       hyperparameters: adapter.hyperparameters,
       trainable_params: countParameters(groups),
@@ -270,6 +272,10 @@ async function trainFromStart<K extends TaskKind>(
             maxGradNorm: preset.training.maxGradNorm,
             divergence: { factor: preset.training.divergenceFactor, patience: preset.training.divergencePatience },
             gradientAccumulation: accumulation,
+            ...(preset.training.padToMultipleOf === undefined
+              ? {}
+              : { padToMultipleOf: preset.training.padToMultipleOf }),
+            groupByLength: preset.training.groupByLength === true,
             rng: rng.fork('train'),
             hooks: adapter,
             onStep,

@@ -11,8 +11,9 @@ import { ForwardConstants } from '../models/forward-constants.js';
 import { tf, type Scalar, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../engine/rng.js';
 import { requireDecoder, type Model } from '../models/model.js';
+import { EncoderModel } from '../models/encoder/model.js';
 import type { ParameterGroup, TrainingHooks } from '../peft/types.js';
-import { padInputs, type PaddedBatch } from '../models/tokenizers/padding.js';
+import { padInputs, type PaddedBatch, type PaddingRule } from '../models/tokenizers/padding.js';
 import { AdamW } from './adamw.js';
 import { globalNormClipping } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
@@ -62,6 +63,13 @@ export interface TrainOptions {
    * step: the same update as the whole batch at once, in the memory of one micro-batch. Default 1.
    */
   readonly gradientAccumulation?: number;
+  /**
+   * Pad each batch to a multiple of this many tokens (transformers' `pad_to_multiple_of`), up to the model's positions:
+   * fewer shapes, so fewer kernels built and, on webgpu, steps a replay can stand for. Default 1: to the longest row.
+   */
+  readonly padToMultipleOf?: number;
+  /** Batch rows of about one length together (transformers' `group_by_length`: batches.ts's lengthGroupedOrder). */
+  readonly groupByLength?: boolean;
   readonly onStep?: (progress: StepProgress) => void;
 }
 
@@ -199,6 +207,8 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   const watch = new DivergenceWatch(options.divergence);
   const overlapping = overlaps(optimizer, hooks);
   const replayer = replays(overlapping, hooks) ? new StepReplayer(tf.backend()) : undefined;
+  const padding: PaddingRule = { multipleOf: options.padToMultipleOf ?? 1, limit: positionLimit(model) };
+  const lengths = options.groupByLength === true ? examples.map((example) => example.ids.length) : undefined;
   let step = 0;
   let overlapped = 0;
   let lossSum = 0;
@@ -260,7 +270,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
       );
       lossSum = 0;
       lossCount = 0;
-      for (const indices of epochBatches(examples.length, batchSize, shuffleRng)) {
+      for (const indices of epochBatches(examples.length, batchSize, shuffleRng, lengths)) {
         const rows = indices.map((i) => examples[i]!);
         const lr = options.learningRate * linearScheduleMultiplier(step, totalSteps, warmup);
         // The step before is read first where its loss could stop the run by the rule: the next update's hold
@@ -275,6 +285,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
           rows,
           options.objective ?? 'classification',
           Math.max(1, Math.min(options.gradientAccumulation ?? 1, rows.length)),
+          padding,
         );
         const place = { epoch, step: step + 1, lr, rows: rows.length };
         const replaying = pending !== undefined && replayer?.replays(prepared.key) === true;
@@ -399,15 +410,21 @@ interface PreparedStep {
   readonly inputs: readonly object[];
 }
 
+/** The longest input the model's positions cover: where padding to a multiple stops. */
+function positionLimit(model: Model): number {
+  return model instanceof EncoderModel ? model.maxSequenceLength : model.config.maxPositionEmbeddings;
+}
+
 /** Each micro-batch padded once, with its labels, target mask and share of the batch's loss terms. */
 function prepareStep(
   model: Model,
   rows: readonly EncodedExample[],
   objective: TrainingObjective,
   microBatches: number,
+  padding: PaddingRule,
 ): PreparedStep {
   const split = splitRows(rows, microBatches).map((part) => {
-    const batch = padInputs(part, model.config.padTokenId);
+    const batch = padInputs(part, model.config.padTokenId, padding);
     const targets = objective === 'classification' ? undefined : targetMask(batch, part);
     const terms =
       targets === undefined

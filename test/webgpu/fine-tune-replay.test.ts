@@ -7,7 +7,8 @@
  * MonteCLoRA, whose regulariser draws noise on the host each step, is replayed (its draws noted); an adapter with a
  * regulariser that does not say its host values are noted is not, nor are steps that give a variable another buffer
  * (MonteCLoRA's reference preset). A replayed step whose loss goes non-finite stops the run as the recorded step does,
- * with the same weights. No tensor is left behind.
+ * with the same weights. Batches of two padded lengths, grouped by length, replay where a shape comes back, from the
+ * plans kept for it. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,10 +46,17 @@ interface Case {
    * replays): a small number each step, +∞ at this one. It takes no gradient, so the weights stay finite.
    */
   readonly infiniteAt?: number;
+  /**
+   * VARIED_EXAMPLES rows of 3 to 8 tokens, padded to a multiple of 4 and grouped by length: batches of two shapes, in
+   * runs of each.
+   */
+  readonly varied?: boolean;
 }
 
+const VARIED_EXAMPLES = 160;
+
 /** builtin:tiny's texts of one length, or a BERT's sentence pairs of one length with their token types. */
-function modelAndExamples(kind: Case['model']): { model: Model; examples: EncodedExample[] } {
+function modelAndExamples(kind: Case['model'], varied = false): { model: Model; examples: EncodedExample[] } {
   if (kind === 'bert') {
     const model = tinyEncoder('bert', { seed: 2 });
     const rng = new Rng(8);
@@ -61,6 +69,14 @@ function modelAndExamples(kind: Case['model']): { model: Model; examples: Encode
   }
   const { model, tokenizer } = loadModel('builtin:tiny');
   model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
+  if (varied) {
+    const rng = new Rng(9);
+    const examples = Array.from({ length: VARIED_EXAMPLES }, (_, i) => ({
+      ids: Array.from({ length: 3 + rng.integer(6) }, () => 5 + rng.integer(40)),
+      label: i % 2,
+    }));
+    return { model, examples };
+  }
   const examples = Array.from({ length: EXAMPLES }, (_, i) => ({
     ids: tokenizer.encode(`${WORDS[i % 8]} ${WORDS[(i * 3) % 8]} film`),
     label: i % 2,
@@ -96,13 +112,20 @@ function hooksOf(run: Case, adapter: AppliedAdapter): TrainingHooks {
 }
 
 /** Two epochs of `run` with MCEVAL_WEBGPU_REPLAY set to `setting`. */
-async function train(run: Case, setting: 'on' | 'off'): Promise<TrainedRun> {
+async function train(run: Case, setting: 'on' | 'off', lengths: number[] = []): Promise<TrainedRun> {
   await initEngine('webgpu');
   // Each run from a pool with nothing free, as in a process of its own: its steps settle as soon.
   (tf.backend() as { releaseFreeBuffers?: () => void }).releaseFreeBuffers?.();
   const before = tf.memory().numTensors;
-  const { model, examples } = modelAndExamples(run.model);
+  const { model, examples } = modelAndExamples(run.model, run.varied);
   const adapter = applyAdapter(run.adapter, model);
+  // Each step's padded length, in order.
+  const spied = model as unknown as { classify: (batch: { length: number }, ...rest: unknown[]) => unknown };
+  const classify = spied.classify.bind(model);
+  spied.classify = (batch, ...rest) => {
+    lengths.push(batch.length);
+    return classify(batch, ...rest);
+  };
   const groups = [...adapter.groups, ...(run.objective === 'causal-lm' ? [] : [classificationHeadGroup(model)])];
   return trainedRun(before, model, adapter, groups, () =>
     withEnv('MCEVAL_WEBGPU_REPLAY', setting, () =>
@@ -121,15 +144,17 @@ async function train(run: Case, setting: 'on' | 'off'): Promise<TrainedRun> {
         ...(run.objective === undefined ? {} : { objective: run.objective }),
         ...(run.gradientAccumulation === undefined ? {} : { gradientAccumulation: run.gradientAccumulation }),
         ...(run.divergence === undefined ? {} : { divergence: run.divergence }),
+        ...(run.varied === true ? { padToMultipleOf: 4, groupByLength: true } : {}),
       }),
     ),
   );
 }
 
 /** The run replayed and recorded: the same log, stop and bits; the steps replayed. */
-async function assertSameReplayed(run: Case): Promise<TrainResult> {
+async function assertSameReplayed(run: Case, lengths: number[] = []): Promise<TrainResult> {
   const on = await train(run, 'on');
-  const off = await train(run, 'off');
+  // Every step's length, from the run that records each.
+  const off = await train(run, 'off', lengths);
   assertSameTraining(on, off);
   assert.equal(off.result.replayed, undefined);
   return on.result;
@@ -194,4 +219,21 @@ test("MonteCLoRA's reference preset, whose steps assign each sample as the new A
 test('an adapter with a regulariser that does not say its host values are noted is recorded every step', async () => {
   const result = await assertSameReplayed({ adapter: 'lora-r4', regularizer: true });
   assert.equal(result.replayed, undefined);
+});
+
+test("two padded lengths grouped by length: a shape's kept plans resume after two recorded steps", async () => {
+  const lengths: number[] = [];
+  const result = await assertSameReplayed({ adapter: 'lora-r4', varied: true }, lengths);
+  assert.deepEqual([...new Set(lengths)].sort(), [4, 8]);
+  // Each run of one shape: its steps and, learning alone, the most it could replay (six captured first).
+  const runs: number[] = [];
+  lengths.forEach((length, i) => (i > 0 && length === lengths[i - 1] ? (runs[runs.length - 1]! += 1) : runs.push(1)));
+  const byLearning = runs.reduce((sum, steps) => sum + Math.max(0, steps - 6), 0);
+  // With the plans kept, each return to a shape records three steps (the first holds on the other shape's numbers,
+  // so is neither turn's own; the next two are) and replays the rest: 105 of 160 here, against 62 without.
+  assert.ok(runs.length >= 8, `${runs.length} runs of one shape`);
+  assert.ok(
+    (result.replayed ?? 0) > byLearning + runs.length,
+    `replayed ${result.replayed} of ${result.steps}; learning alone at most ${byLearning} (runs ${runs.join(' ')})`,
+  );
 });

@@ -11,24 +11,34 @@
  * byte; then the steps of that shape are replayed, the turns in order, until a step of another shape (or one recorded
  * for another reason) ends the replays, and the captures begin again. A step that gives a variable another buffer
  * is not captured. A run whose steps never settle stops being captured after `GIVE_UP_AFTER` steps without a plan.
+ *
+ * A shape's plans are kept when its replays end (the latest `KEPT` shapes'): batches of several lengths (a preset's
+ * `padToMultipleOf` and `groupByLength`) come back to a shape. There its steps are recorded until two consecutive ones
+ * are each turn's plan's own — the same commands over the same buffers, their writes made by the plan from their
+ * values, as the checked third steps were — and the replays resume from the next, without six captures again.
+ * Two are needed: each turn's buffers are proven free for it only by a step that used them.
  */
 import { captureCommands, type CommandCapture, type LiveBuffer, type LiveCommand } from './command-capture.js';
 import { issueStep, lastReadAt, STAGING_USAGE } from './issue-step.js';
 import { beginValues, takeValues } from './step-values.js';
 import { checkPlan, planWrites, plannedWrites, type CapturedStep, type WritePlan } from './write-plan.js';
 import { holdPoolBuffers } from '../webgpu-pool.js';
+import { boundBuffers } from '../kept-bind-groups.js';
 import { tf } from '../tf.js';
 
-/** One turn's plan and the commands a replay of it issues. */
+/** One turn's plan, the commands a replay of it issues, and the staging buffer of its read (`ownRead`). */
 interface Turn {
   readonly plan: WritePlan;
   readonly commands: readonly LiveCommand[];
+  readonly staging: LiveBuffer;
 }
 
 /** Consecutive captured steps of one shape a pair of plans is learnt and checked on. */
 const CAPTURED = 6;
 /** Captured steps without a plan after which a run is no longer captured. */
 const GIVE_UP_AFTER = 24;
+/** Shapes whose plans are kept for their steps' return. */
+const KEPT = 8;
 
 /** Every variable's data, by identity (what tfjs's JavaScript side says each variable holds). */
 const variableData = (): object[] => Object.values(tf.engine().registeredVariables).map((variable) => variable.dataId);
@@ -41,14 +51,18 @@ export class StepReplayer {
   private key: string | undefined;
   /** The two turns' plans, the next step's first, once learnt and checked, and the commands each replay issues. */
   private plans: Turn[] | undefined;
-  /** The turns' own staging buffers for their reads (`ownRead`), made once. */
-  private readonly staging: LiveBuffer[] = [];
+  /** Each shape's learnt turns, by key, the latest used last. */
+  private readonly kept = new Map<string, readonly Turn[]>();
+  /** The turn of a kept plan whose own the latest captured step was (of `key`), if it was one's. */
+  private matched: number | undefined;
   /**
-   * From the first captured step until the run stops being captured: the pool destroys none of its buffers. A plan's
-   * commands use the buffers its steps used, free or not, and the pool may trim one after any read — also between a
-   * step captured and its plan.
+   * From the first captured step until the run stops being captured: the pool destroys none of the buffers the captured
+   * steps and the kept plans use (`heldBuffers`). A plan's commands use the buffers its steps used, free or not, and
+   * the pool may trim one after any read — also between a step captured and its plan. Other buffers go as ever.
    */
   private releasePool: (() => void) | undefined;
+  /** The buffers of the captured steps and the kept plans, made when the pool asks after they changed. */
+  private held: Set<object> | undefined;
   private withoutPlan = 0;
   private stopped = false;
   /** Why the latest captures gave no plan (a test's and a reader's clue). */
@@ -71,24 +85,30 @@ export class StepReplayer {
   record<T>(key: string, inputs: readonly object[], replayable: boolean, record: () => T): T {
     // A recorded step ends the replays: the turns' buffers are no longer the steps' before it.
     this.plans = undefined;
-    if (!replayable) this.captured = [];
+    if (!replayable) {
+      this.captured = [];
+      this.matched = undefined;
+    }
     if (this.stopped || !replayable) return record();
-    this.releasePool ??= holdPoolBuffers();
+    this.releasePool ??= holdPoolBuffers((buffer) => this.heldBuffers().has(buffer));
     const capture = (this.capture ??= captureCommands(this.backend, { events: false }));
     if (key !== this.key) {
       this.captured = [];
+      this.matched = undefined;
       this.key = key;
     }
     const before = variableData();
     beginValues(inputs);
     capture.begin();
     let result: T;
+    let step: CapturedStep;
     try {
       result = record();
     } finally {
       const { commands } = capture.takeWithCommands();
-      const values = takeValues();
-      this.captured = [...this.captured, { commands, values }].slice(-CAPTURED);
+      step = { commands, values: takeValues() };
+      this.captured = [...this.captured, step].slice(-CAPTURED);
+      this.held = undefined;
     }
     const after = variableData();
     if (after.length !== before.length || after.some((data, i) => data !== before[i])) {
@@ -97,8 +117,10 @@ export class StepReplayer {
       // naming the buffer of the step they stand for, where the latest values may be in the other turn's.
       this.lastRefusal = 'a variable moved to another buffer in the step';
       this.captured = [];
+      this.matched = undefined;
+      this.forget(key);
     }
-    if (this.learn()) this.withoutPlan = 0;
+    if (this.resume(key, step) || this.learn()) this.withoutPlan = 0;
     else if (++this.withoutPlan >= GIVE_UP_AFTER) this.stop();
     return result;
   }
@@ -120,7 +142,67 @@ export class StepReplayer {
   /** Stops capturing (the run ends). */
   dispose(): void {
     if (!this.stopped) this.stop();
-    this.staging.forEach((buffer) => buffer.destroy());
+  }
+
+  /**
+   * Whether the replays of `key`'s kept plans resume after `step`: it is one turn's own and the step before it was the
+   * other's (the next step is then the first's turn again).
+   */
+  private resume(key: string, step: CapturedStep): boolean {
+    const turns = this.kept.get(key);
+    if (turns === undefined) return false;
+    const before = this.matched;
+    const own = turns.map((candidate) => checkPlan(candidate.plan, step) === undefined);
+    // The other turn's where the step is both's (two turns over the same buffers).
+    const turn = before !== undefined && own[1 - before] === true ? 1 - before : own.indexOf(true);
+    this.matched = turn < 0 ? undefined : turn;
+    if (turn < 0 || before === undefined || before === turn) return false;
+    this.arm(key, [turns[before]!, turns[turn]!]);
+    return true;
+  }
+
+  /** Drops `key`'s kept plans (none of whose replays is in flight: fineTune reads a replay before it records). */
+  private forget(key: string): void {
+    this.kept.get(key)?.forEach((turn) => turn.staging.destroy());
+    this.kept.delete(key);
+    this.held = undefined;
+  }
+
+  /**
+   * Every buffer a captured step's or a kept plan's commands use: copied, written, or bound by a dispatch's bind group
+   * (a bind group not kept binds buffers unknown here; its steps make new ones each time, so give no plan).
+   */
+  private heldBuffers(): Set<object> {
+    if (this.held !== undefined) return this.held;
+    const held = new Set<object>();
+    const steps = [...this.captured, ...[...this.kept.values()].flat().map((turn) => turn.plan.template)];
+    for (const { commands } of steps) {
+      for (const command of commands) {
+        if (command.kind === 'copy') [command.from, command.to].forEach((buffer) => held.add(buffer));
+        else if (command.kind === 'write') held.add(command.buffer);
+        else if (command.kind === 'dispatch')
+          command.groups.forEach(([, group]) => boundBuffers(group)?.forEach((buffer) => held.add(buffer)));
+      }
+    }
+    this.held = held;
+    return held;
+  }
+
+  /** Replays `key`'s steps from the next, by `turns` (the next step's first); the captures stop. */
+  private arm(key: string, turns: readonly Turn[]): void {
+    this.plans = [...turns];
+    // The latest used last: the first to go when more shapes are kept than KEPT.
+    this.kept.delete(key);
+    this.kept.set(key, turns);
+    for (const old of this.kept.keys()) {
+      if (this.kept.size <= KEPT) break;
+      this.forget(old);
+    }
+    this.captured = [];
+    this.held = undefined;
+    this.matched = undefined;
+    this.lastRefusal = undefined;
+    this.stopCapture();
   }
 
   /** Learns both turns' plans from the captured steps where they allow; whether it did. */
@@ -136,17 +218,17 @@ export class StepReplayer {
       ];
       const plan = planWrites(first, second);
       const refusal = typeof plan === 'string' ? plan : checkPlan(plan, third);
-      const commands = refusal === undefined ? this.ownRead(plan as WritePlan, turn) : undefined;
-      if (commands === undefined) {
+      const read = refusal === undefined ? this.ownRead(plan as WritePlan) : undefined;
+      if (read === undefined) {
+        plans.forEach((learnt) => learnt.staging.destroy());
         this.lastRefusal = refusal ?? 'the captured steps read nothing back';
         return false;
       }
-      plans.push({ plan: plan as WritePlan, commands });
+      plans.push({ plan: plan as WritePlan, ...read });
     }
-    this.lastRefusal = undefined;
-    this.plans = plans;
-    this.captured = [];
-    this.stopCapture();
+    // A shape's plans learnt anew replace those kept for it.
+    this.forget(this.key!);
+    this.arm(this.key!, plans);
     return true;
   }
 
@@ -156,18 +238,15 @@ export class StepReplayer {
    * the next began, while replays are read one behind the other (a buffer may not take a copy while it is mapped).
    * Undefined where the step read nothing.
    */
-  private ownRead(plan: WritePlan, turn: number): LiveCommand[] | undefined {
+  private ownRead(plan: WritePlan): Pick<Turn, 'commands' | 'staging'> | undefined {
     const commands = [...plan.template.commands];
     const at = lastReadAt(commands);
     if (at < 0) return undefined;
     const read = commands[at] as Extract<LiveCommand, { kind: 'copy' }>;
     const device = (this.backend as { device: { createBuffer(descriptor: object): LiveBuffer } }).device;
-    if ((this.staging[turn]?.size ?? -1) < read.toByte + read.size) {
-      this.staging[turn]?.destroy();
-      this.staging[turn] = device.createBuffer({ size: read.toByte + read.size, usage: STAGING_USAGE });
-    }
-    commands[at] = { ...read, to: this.staging[turn]! };
-    return commands;
+    const staging = device.createBuffer({ size: read.toByte + read.size, usage: STAGING_USAGE });
+    commands[at] = { ...read, to: staging };
+    return { commands, staging };
   }
 
   private stopCapture(): void {
@@ -178,6 +257,7 @@ export class StepReplayer {
   private stop(): void {
     this.stopped = true;
     this.plans = undefined;
+    [...this.kept.keys()].forEach((key) => this.forget(key));
     this.captured = [];
     this.stopCapture();
     this.releasePool?.();

@@ -20,19 +20,39 @@ export interface EncodedInput {
   readonly tokenTypeIds?: readonly number[];
 }
 
+/** How far a batch pads: to its longest row, rounded up to a multiple (transformers' `pad_to_multiple_of`). */
+export interface PaddingRule {
+  /** The batch's length is rounded up to a multiple of this (1: its longest row). */
+  readonly multipleOf: number;
+  /** Rounding stops at this length (the model's positions); a longer row still sets the length. */
+  readonly limit?: number;
+}
+
+/**
+ * The length a batch whose longest row has `longest` tokens pads to under `rule`: the next multiple, but not past the
+ * rule's limit (nor shorter than `longest`).
+ */
+export function paddedLength(longest: number, rule: PaddingRule): number {
+  const rounded = Math.ceil(longest / rule.multipleOf) * rule.multipleOf;
+  return Math.max(longest, Math.min(rounded, rule.limit ?? rounded));
+}
+
 /**
  * Training and classification inputs padded on the right (where neither a decoder's last-token head nor an
  * encoder's absolute positions move), token types padded with 0 when the rows have them.
  */
-export function padInputs(rows: readonly EncodedInput[], padId: number): TypedBatch {
+export function padInputs(rows: readonly EncodedInput[], padId: number, rule?: PaddingRule): TypedBatch {
+  const length = rule === undefined ? undefined : paddedLength(Math.max(1, ...rows.map((row) => row.ids.length)), rule);
   const batch = padBatch(
     rows.map((row) => row.ids),
     padId,
+    { length },
   );
   if (!rows.some((row) => row.tokenTypeIds !== undefined)) return batch;
   const types = padBatch(
     rows.map((row) => row.tokenTypeIds ?? new Array<number>(row.ids.length).fill(0)),
     0,
+    { length },
   );
   return { ...batch, tokenTypeIds: types.ids };
 }
@@ -72,14 +92,15 @@ export function longestFirstBatches<T extends { readonly ids: readonly unknown[]
 export function padBatch(
   sequences: readonly (readonly number[])[],
   padId: number,
-  options: { side?: 'left' | 'right'; maxLength?: number } = {},
+  options: { side?: 'left' | 'right'; maxLength?: number; length?: number | undefined } = {},
 ): PaddedBatch {
   const side = options.side ?? 'right';
   // Truncation keeps the start of each sequence (the BOS token and the text's beginning), as transformers does by default.
   const rows = sequences.map((sequence) =>
     options.maxLength !== undefined ? sequence.slice(0, options.maxLength) : sequence,
   );
-  const length = Math.max(1, ...rows.map((row) => row.length));
+  // A given `length` (a padding rule's) pads further; it never cuts a row.
+  const length = Math.max(1, options.length ?? 0, ...rows.map((row) => row.length));
   const ids = new Int32Array(rows.length * length).fill(padId);
   const mask = new Int32Array(rows.length * length);
   rows.forEach((row, b) => {
