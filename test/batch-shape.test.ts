@@ -5,7 +5,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../src/engine/tf.js';
@@ -17,7 +17,7 @@ import { fineTune, type EncodedExample, type TrainResult } from '../src/train/fi
 import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
 import { parsePreset } from '../src/peft/preset.js';
 import { packagePath } from '../src/paths.js';
-import { mceval, onEachBackend } from './helpers.js';
+import { columnsBut, mceval, onEachBackend } from './helpers.js';
 
 /** Sentences of 2 to 13 words: label 1 iff one of them is "yes". */
 function variedExamples(encode: (text: string) => number[]): EncodedExample[] {
@@ -131,41 +131,63 @@ describe('a preset that shapes its batches', () => {
     return path;
   };
 
+  /** results.csv of a small demo-sentiment run of `adapter` on cpu, with `extra` flags: its header and rows. */
+  const csvOf = (adapter: string, out: string, extra: readonly string[] = []) => {
+    const run = mceval([
+      'run',
+      ...['--task', 'demo-sentiment', '--adapter', adapter, '--grid', 'lr=1e-3', '--grid', 'bs=4,8'],
+      ...['--limit', '16', '--train-limit', '32', '--backend', 'cpu', '--out', join(dir, out), '--quiet', ...extra],
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    return readFileSync(join(dir, out, 'results.csv'), 'utf8');
+  };
+  const firstRow = (csv: string) => {
+    const [header, row] = csv
+      .trim()
+      .split('\n')
+      .map((line) => line.split(','));
+    return new Map(header!.map((name, i) => [name, row![i]]));
+  };
+
   test('says which setting it ran with in results.csv, and only then', () => {
-    const rows = (path: string, out: string) => {
-      const run = mceval([
-        'run',
-        '--task',
-        'demo-sentiment',
-        '--adapter',
-        path,
-        '--grid',
-        'lr=1e-3',
-        '--grid',
-        'bs=8',
-        '--limit',
-        '16',
-        '--train-limit',
-        '32',
-        '--backend',
-        'cpu',
-        '--out',
-        join(dir, out),
-        '--quiet',
-      ]);
-      assert.equal(run.code, 0, run.stderr);
-      const [header, row] = readFileSync(join(dir, out, 'results.csv'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((line) => line.split(','));
-      return new Map(header!.map((name, i) => [name, row![i]]));
-    };
-    const shaped = rows(preset({ padToMultipleOf: 16, groupByLength: true }), 'shaped');
+    const shaped = firstRow(csvOf(preset({ padToMultipleOf: 16, groupByLength: true }), 'shaped'));
     assert.equal(shaped.get('pad_to_multiple_of'), '16');
     assert.equal(shaped.get('group_by_length'), 'true');
-    const plain = rows(preset({}), 'plain');
+    const plain = firstRow(csvOf(preset({}), 'plain'));
     assert.equal(plain.has('pad_to_multiple_of'), false);
     assert.equal(plain.has('group_by_length'), false);
+  });
+
+  test('--pad-to-multiple-of and --group-by-length run as the preset keys do, in worker threads too', () => {
+    const fromPreset = csvOf(preset({ padToMultipleOf: 16, groupByLength: true }), 'by-preset');
+    const flags = ['--pad-to-multiple-of', '16', '--group-by-length'];
+    const fromFlags = csvOf(preset({}), 'by-flags', flags);
+    // The same runs (the same keys: the preset's name, method, adapter and training settings), the same numbers.
+    assert.deepEqual(columnsBut(fromFlags, ['run_dir']), columnsBut(fromPreset, ['run_dir']));
+    const inWorkers = csvOf(preset({}), 'by-flags-jobs', [...flags, '--jobs', '2']);
+    assert.deepEqual(columnsBut(inWorkers, ['run_dir']), columnsBut(fromPreset, ['run_dir']));
+    // --pad-to-multiple-of 1 is the preset without it.
+    const one = csvOf(preset({ padToMultipleOf: 16 }), 'one', ['--pad-to-multiple-of', '1']);
+    assert.deepEqual(columnsBut(one, ['run_dir']), columnsBut(csvOf(preset({}), 'plain-again'), ['run_dir']));
+  });
+
+  test('--pad-to-multiple-of 0 is refused in one line, and leaves no results', () => {
+    const out = join(dir, 'refused');
+    const run = mceval([
+      'run',
+      '--task',
+      'demo-sentiment',
+      '--adapter',
+      'lora',
+      '--pad-to-multiple-of',
+      '0',
+      '--out',
+      out,
+    ]);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /pad-to-multiple-of/);
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+    assert.equal(existsSync(join(out, 'results.csv')), false);
   });
 
   test('a preset without them keeps the training settings (and so its runs’ keys) it had', () => {

@@ -76,6 +76,15 @@ export const runFlags = {
     description:
       "Micro-batches per optimiser step: each grid batch size stays the effective batch, trained in N passes whose gradients add up to the whole batch's (the same loss, less memory). auto: on webgpu 1, doubled (the run trained again from its start) while the GPU refuses a step for its size; elsewhere 1. Default: the preset's gradientAccumulation, else 1.",
   }),
+  'pad-to-multiple-of': Flags.integer({
+    description:
+      "Pad each training batch to a multiple of N tokens (transformers' pad_to_multiple_of), up to the model's positions: fewer shapes, so fewer kernels built and, on webgpu with MCEVAL_WEBGPU_REPLAY=on, more steps replayed. 1: to the batch's longest row. Default: the preset's padToMultipleOf, else 1.",
+    min: 1,
+  }),
+  'group-by-length': Flags.boolean({
+    description:
+      "Batch training rows of about one length together (transformers' group_by_length: mega-batches of up to 50 batches, each sorted longest first, the longest row first). Default: the preset's groupByLength, else plain shuffled batches.",
+  }),
   'eval-batch-size': wholeOrAutoFlag(
     '--eval-batch-size',
     'the largest the GPU holds',

@@ -140,6 +140,28 @@ export function parsePreset(raw: unknown, source: string): AdapterPreset {
   };
 }
 
+/**
+ * `preset` with its batch shaping set where given (--pad-to-multiple-of, --group-by-length), each kept only where it
+ * changes the batches, as a preset file's is.
+ */
+export function withBatchShape(
+  preset: AdapterPreset,
+  shape: { readonly padToMultipleOf?: number | undefined; readonly groupByLength?: boolean | undefined },
+): AdapterPreset {
+  if (shape.padToMultipleOf === undefined && shape.groupByLength === undefined) return preset;
+  const { padToMultipleOf, groupByLength, ...training } = preset.training;
+  const multiple = shape.padToMultipleOf ?? padToMultipleOf ?? 1;
+  const grouped = shape.groupByLength ?? groupByLength ?? false;
+  return {
+    ...preset,
+    training: {
+      ...training,
+      ...(multiple === 1 ? {} : { padToMultipleOf: multiple }),
+      ...(grouped ? { groupByLength: true } : {}),
+    },
+  };
+}
+
 /** training.padToMultipleOf and training.groupByLength, each only where it changes the batches. */
 function batchShape(training: JsonObject, where: string): Pick<TrainingDefaults, 'padToMultipleOf' | 'groupByLength'> {
   const multiple = readNumber(training, 'padToMultipleOf', where, { default: 1, min: 1, integer: true });

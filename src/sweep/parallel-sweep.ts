@@ -59,6 +59,7 @@ export async function runSweepInWorkers(
             index,
             taskName: entry.task.task.name,
             presetSource: entry.preset.source,
+            training: entry.preset.training,
             point: entry.point,
             epochs: entry.epochs,
             ...(adapterDir === undefined ? {} : { adapterDir }),

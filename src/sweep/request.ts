@@ -12,7 +12,7 @@ import type { DataLimits } from '../data/limit.js';
 import { loadTask } from '../runners/index.js';
 import { trainingMixture, writeTrainingMixture } from '../data/train-mixture.js';
 import { modelArchitecture, resolveModelSpec, validateModelSpec } from '../models/load.js';
-import { loadPreset, type AdapterPreset } from '../peft/preset.js';
+import { loadPreset, withBatchShape, type AdapterPreset } from '../peft/preset.js';
 import { ensureWritableDirectory } from '../report/output-dir.js';
 import { undoneOnFailure } from '../made-folders.js';
 import { limitTask, promptTargetsOf } from '../runners/index.js';
@@ -43,6 +43,8 @@ export interface RunFlags {
   readonly quiet?: boolean;
   readonly seed: number;
   readonly 'grad-accum'?: AccumulationSetting;
+  readonly 'pad-to-multiple-of'?: number;
+  readonly 'group-by-length'?: boolean;
   readonly 'eval-batch-size'?: number | 'auto';
   readonly 'max-eval-batch-size'?: number;
   readonly epochs?: number;
@@ -149,9 +151,19 @@ export function countPlannedRuns(flags: Pick<RunFlags, 'task' | 'adapter' | 'gri
   return resolveTasks(flags.task).length * points.reduce((a, b) => a + b, 0);
 }
 
-/** --adapter lora,monteclora and repeated --adapter both name several presets. */
-function presetsOf(flags: Pick<RunFlags, 'adapter'>): AdapterPreset[] {
-  return flags.adapter.flatMap((value) => value.split(',')).map((name) => loadPreset(name.trim()));
+/**
+ * --adapter lora,monteclora and repeated --adapter both name several presets; --pad-to-multiple-of and
+ * --group-by-length set each one's batch shaping.
+ */
+function presetsOf(flags: Pick<RunFlags, 'adapter' | 'pad-to-multiple-of' | 'group-by-length'>): AdapterPreset[] {
+  const shape = {
+    padToMultipleOf: flags['pad-to-multiple-of'],
+    // The flag only says true: absent, the preset's.
+    groupByLength: flags['group-by-length'] === true ? true : undefined,
+  };
+  return flags.adapter
+    .flatMap((value) => value.split(','))
+    .map((name) => withBatchShape(loadPreset(name.trim()), shape));
 }
 
 /** A preset's grid under --grid; the baseline trains nothing, so its one point is not multiplied. */

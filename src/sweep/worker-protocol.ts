@@ -7,12 +7,15 @@ import type { DataLimits } from '../data/limit.js';
 import type { DecodingSettings } from '../tasks/types.js';
 import type { EvalBatchSetting } from '../runners/eval-batch.js';
 import type { AccumulationSetting } from '../train/auto-accumulation.js';
+import type { TrainingDefaults } from '../peft/preset.js';
 
 /** What a worker needs to rebuild a plan entry: names and paths, not objects. */
 export interface WorkerJob {
   readonly index: number;
   readonly taskName: string;
   readonly presetSource: string;
+  /** The preset's training settings as the sweep has them (--pad-to-multiple-of and --group-by-length set). */
+  readonly training: TrainingDefaults;
   readonly point: GridPoint;
   readonly epochs: number;
   /** Where to save the trained adapter, if anywhere. */

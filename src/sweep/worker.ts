@@ -36,7 +36,7 @@ port.on('message', async (message: ToWorker) => {
     }
     const entry = {
       task: loadedTasks.get(task.name)!,
-      preset: loadPreset(job.presetSource),
+      preset: { ...loadPreset(job.presetSource), training: job.training },
       point: job.point,
       epochs: job.epochs,
     };
