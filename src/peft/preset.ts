@@ -152,22 +152,22 @@ export function withBatchShape(
   const { padToMultipleOf, groupByLength, ...training } = preset.training;
   const multiple = shape.padToMultipleOf ?? padToMultipleOf ?? 1;
   const grouped = shape.groupByLength ?? groupByLength ?? false;
-  return {
-    ...preset,
-    training: {
-      ...training,
-      ...(multiple === 1 ? {} : { padToMultipleOf: multiple }),
-      ...(grouped ? { groupByLength: true } : {}),
-    },
-  };
+  return { ...preset, training: { ...training, ...shapeKeys(multiple, grouped) } };
 }
 
-/** training.padToMultipleOf and training.groupByLength, each only where it changes the batches. */
-function batchShape(training: JsonObject, where: string): Pick<TrainingDefaults, 'padToMultipleOf' | 'groupByLength'> {
+/** training.padToMultipleOf and training.groupByLength, as read from a preset file. */
+function batchShape(training: JsonObject, where: string): BatchShape {
   const multiple = readNumber(training, 'padToMultipleOf', where, { default: 1, min: 1, integer: true });
-  const grouped = readBoolean(training, 'groupByLength', where, false);
-  return { ...(multiple === 1 ? {} : { padToMultipleOf: multiple }), ...(grouped ? { groupByLength: true } : {}) };
+  return shapeKeys(multiple, readBoolean(training, 'groupByLength', where, false));
 }
+
+type BatchShape = Pick<TrainingDefaults, 'padToMultipleOf' | 'groupByLength'>;
+
+/** The batch shaping keys, each only where it changes the batches (so that the others' run keys stay as they were). */
+const shapeKeys = (multiple: number, grouped: boolean): BatchShape => ({
+  ...(multiple === 1 ? {} : { padToMultipleOf: multiple }),
+  ...(grouped ? { groupByLength: true } : {}),
+});
 
 /** training.gradientAccumulation: a whole number from 1 (1 where absent), or "auto" as --grad-accum auto. */
 function readAccumulation(training: JsonObject, where: string): AccumulationSetting {
