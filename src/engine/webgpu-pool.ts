@@ -95,12 +95,12 @@ export const poolKeyOf = (buffer: Pick<PoolBuffer, 'size' | 'usage'>) => `${buff
 export function trimPool(pool: BufferPool, most: (key: string) => number, isHeld: HeldBuffers = () => false): void {
   for (const [key, free] of pool.freeBuffers) {
     const keep = Math.max(0, most(key) - (pool.usedBuffers.get(key)?.length ?? 0));
-    let excess = free.filter((buffer) => !isHeld(buffer)).length - keep;
-    for (let at = free.length - 1; at >= 0 && excess > 0; at--) {
-      const buffer = free[at]!;
-      if (isHeld(buffer)) continue;
-      free.splice(at, 1);
-      excess--;
+    // The unheld buffers past the first `keep` of them: those nearest the list's end.
+    const gone = free.filter((buffer) => !isHeld(buffer)).slice(keep);
+    if (gone.length === 0) continue;
+    const destroyed = new Set(gone);
+    free.splice(0, free.length, ...free.filter((buffer) => !destroyed.has(buffer)));
+    for (const buffer of gone) {
       pool.numFreeBuffers--;
       pool.numBytesAllocated -= buffer.size;
       buffer.destroy();
@@ -118,7 +118,10 @@ export type HeldBuffers = (buffer: object) => boolean;
 const holds = new Set<HeldBuffers>();
 
 /** Whether any hold holds `buffer`. */
-const heldByAny: HeldBuffers = (buffer) => [...holds].some((hold) => hold(buffer));
+const heldByAny: HeldBuffers = (buffer) => {
+  for (const hold of holds) if (hold(buffer)) return true;
+  return false;
+};
 
 /**
  * Keeps the buffers `isHeld` says it holds from being destroyed when the pool is trimmed, until the returned function

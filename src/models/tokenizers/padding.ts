@@ -42,17 +42,16 @@ export function paddedLength(longest: number, rule: PaddingRule): number {
  * encoder's absolute positions move), token types padded with 0 when the rows have them.
  */
 export function padInputs(rows: readonly EncodedInput[], padId: number, rule?: PaddingRule): TypedBatch {
-  const length = rule === undefined ? undefined : paddedLength(Math.max(1, ...rows.map((row) => row.ids.length)), rule);
   const batch = padBatch(
     rows.map((row) => row.ids),
     padId,
-    { length },
+    { rule },
   );
   if (!rows.some((row) => row.tokenTypeIds !== undefined)) return batch;
   const types = padBatch(
     rows.map((row) => row.tokenTypeIds ?? new Array<number>(row.ids.length).fill(0)),
     0,
-    { length },
+    { rule },
   );
   return { ...batch, tokenTypeIds: types.ids };
 }
@@ -92,15 +91,15 @@ export function longestFirstBatches<T extends { readonly ids: readonly unknown[]
 export function padBatch(
   sequences: readonly (readonly number[])[],
   padId: number,
-  options: { side?: 'left' | 'right'; maxLength?: number; length?: number | undefined } = {},
+  options: { side?: 'left' | 'right'; maxLength?: number; rule?: PaddingRule | undefined } = {},
 ): PaddedBatch {
   const side = options.side ?? 'right';
   // Truncation keeps the start of each sequence (the BOS token and the text's beginning), as transformers does by default.
   const rows = sequences.map((sequence) =>
     options.maxLength !== undefined ? sequence.slice(0, options.maxLength) : sequence,
   );
-  // A given `length` (a padding rule's) pads further; it never cuts a row.
-  const length = Math.max(1, options.length ?? 0, ...rows.map((row) => row.length));
+  const longest = Math.max(1, ...rows.map((row) => row.length));
+  const length = options.rule === undefined ? longest : paddedLength(longest, options.rule);
   const ids = new Int32Array(rows.length * length).fill(padId);
   const mask = new Int32Array(rows.length * length);
   rows.forEach((row, b) => {
