@@ -3,7 +3,7 @@
  * kept-bind-groups.ts): fake buffers acquired and released as tfjs does, by size and usage, freed onto the end of
  * their key's list and taken from its end.
  */
-import type { BufferPool } from '../src/engine/webgpu-pool.js';
+import type { BorrowingPool, BufferPool } from '../src/engine/webgpu-pool.js';
 
 /** GPUBufferUsage.STORAGE and MAP_READ | COPY_DST (a read's staging buffer). */
 export const [STORAGE, STAGING] = [0x0080, 0x0001 | 0x0008];
@@ -16,10 +16,12 @@ export interface FakeBuffer {
 }
 
 /** tfjs-webgpu's BufferManager's acquire and release over fake buffers (the same keys and counts). */
-export class FakePool implements BufferPool {
+export class FakePool implements BufferPool, BorrowingPool {
   readonly freeBuffers = new Map<string, FakeBuffer[]>();
   readonly usedBuffers = new Map<string, FakeBuffer[]>();
   numFreeBuffers = 0;
+  numUsedBuffers = 0;
+  numBytesUsed = 0;
   numBytesAllocated = 0;
   made = 0;
 
@@ -41,6 +43,8 @@ export class FakePool implements BufferPool {
     } else this.numFreeBuffers--;
     if (!this.usedBuffers.has(key)) this.usedBuffers.set(key, []);
     this.usedBuffers.get(key)!.push(buffer);
+    this.numUsedBuffers++;
+    this.numBytesUsed += size;
     return buffer;
   }
 
@@ -48,6 +52,8 @@ export class FakePool implements BufferPool {
     const key = `${buffer.size}_${buffer.usage}`;
     const used = this.usedBuffers.get(key)!;
     used.splice(used.indexOf(buffer), 1);
+    this.numUsedBuffers--;
+    this.numBytesUsed -= buffer.size;
     this.freeBuffers.get(key)!.push(buffer);
     this.numFreeBuffers++;
   }

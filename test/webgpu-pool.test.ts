@@ -2,11 +2,13 @@
  * The bounded buffer pool's rules (engine/webgpu-pool.ts) on a pool of fake buffers, as tfjs-webgpu's BufferManager
  * keeps them: a loop of one shape keeps every buffer it uses, a size unused for `window` reads is given back (its free
  * buffers destroyed, the pool's counts kept true, its key left in the map), a size keeps at most as many as it had in
- * use at once less those in use now; and the setting's values and its one line.
+ * use at once less those in use now; a buffer borrowed is handed to no tensor until given back; and the setting's values
+ * and its one line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  borrowPoolBuffer,
   boundPool,
   describePool,
   holdPoolBuffers,
@@ -229,4 +231,25 @@ test('release destroys every free buffer, under a window or keep, and none in us
     assert.equal(pool.numFreeBuffers, 0);
     assert.equal(pool.numBytesAllocated, 16);
   }
+});
+
+test('a borrowed free buffer is handed to no tensor until given back, counted in use meanwhile', () => {
+  const pool = new FakePool();
+  const [a, b, c] = Array.from({ length: 3 }, () => pool.acquireBuffer(64, STORAGE));
+  [a, b, c].forEach((buffer) => pool.releaseBuffer(buffer!));
+  const giveBack = borrowPoolBuffer(pool, b!);
+  assert.ok(giveBack !== undefined);
+  assert.deepEqual([pool.numFreeBuffers, pool.numUsedBuffers, pool.numBytesUsed], [2, 1, 64]);
+  // The pool hands out the others, then makes a new one; a buffer in use is not borrowed.
+  const taken = Array.from({ length: 3 }, () => pool.acquireBuffer(64, STORAGE));
+  assert.deepEqual(taken.slice(0, 2), [c, a]);
+  assert.ok(taken[2] !== b && pool.made === 4);
+  assert.equal(borrowPoolBuffer(pool, c!), undefined);
+  // Trimmed meanwhile, it is not destroyed (in use); given back, it is the next handed out.
+  taken.forEach((buffer) => pool.releaseBuffer(buffer));
+  trimPool(pool, () => 0);
+  assert.equal(b!.destroyed, false);
+  giveBack!();
+  assert.deepEqual([pool.numUsedBuffers, pool.numBytesUsed], [0, 0]);
+  assert.equal(pool.acquireBuffer(64, STORAGE), b);
 });

@@ -108,6 +108,36 @@ export function trimPool(pool: BufferPool, most: (key: string) => number, isHeld
   }
 }
 
+/** tfjs-webgpu's BufferManager, the parts a borrow uses (`borrowPoolBuffer`). */
+export interface BorrowingPool {
+  readonly freeBuffers: Map<string, PoolBuffer[]>;
+  readonly usedBuffers: Map<string, PoolBuffer[]>;
+  numFreeBuffers: number;
+  numUsedBuffers: number;
+  numBytesUsed: number;
+  releaseBuffer(buffer: PoolBuffer): void;
+}
+
+/**
+ * Takes `buffer`, one of the pool's free buffers, as tfjs's acquire would have handed it out, until the returned
+ * function gives it back as tfjs releases a tensor's buffer; undefined where it is not free. A replayed step writes its
+ * numbers to the buffer its recorded step wrote them to, which tfjs counts free; a tensor made over it (zero-copy) is
+ * what the next step holds on (replay/step-replayer.ts), and the pool must give that buffer to no other tensor meanwhile.
+ */
+export function borrowPoolBuffer(pool: BorrowingPool, buffer: PoolBuffer): (() => void) | undefined {
+  const key = poolKeyOf(buffer);
+  const free = pool.freeBuffers.get(key) ?? [];
+  if (!free.includes(buffer)) return undefined;
+  free.splice(free.indexOf(buffer), 1);
+  pool.numFreeBuffers--;
+  const used = pool.usedBuffers.get(key) ?? [];
+  pool.usedBuffers.set(key, used);
+  used.push(buffer);
+  pool.numUsedBuffers++;
+  pool.numBytesUsed += buffer.size;
+  return () => pool.releaseBuffer(buffer);
+}
+
 /** GPUBufferUsage.MAP_READ: a read's staging buffer. */
 const MAP_READ = 0x0001;
 

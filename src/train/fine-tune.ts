@@ -13,7 +13,7 @@ import type { Rng } from '../engine/rng.js';
 import { requireDecoder, type Model } from '../models/model.js';
 import { EncoderModel } from '../models/encoder/model.js';
 import type { ParameterGroup, TrainingHooks } from '../peft/types.js';
-import { padInputs, type PaddedBatch, type PaddingRule } from '../models/tokenizers/padding.js';
+import { padInputs, paddedLength, type PaddedBatch, type PaddingRule } from '../models/tokenizers/padding.js';
 import { AdamW } from './adamw.js';
 import { globalNormClipping } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
@@ -168,6 +168,15 @@ function replays(overlapping: boolean, hooks: TrainingHooks): boolean {
 }
 
 /**
+ * How many shapes the run's steps can take at most: each micro-batch is padded to one of the padded lengths its rows
+ * can have (the replayer keeps fewer shapes' captures where they are many: engine/replay/step-classes.ts).
+ */
+function batchShapes(examples: readonly EncodedExample[], padding: PaddingRule, microBatches: number): number {
+  const lengths = new Set(examples.map((example) => paddedLength(example.ids.length, padding))).size;
+  return lengths ** Math.max(1, microBatches);
+}
+
+/**
  * A step recorded (or replayed) and not yet read: where it stands, its numbers on the device, and their reads begun.
  */
 interface RecordedStep {
@@ -176,8 +185,8 @@ interface RecordedStep {
   readonly lr: number;
   readonly rows: number;
   /**
-   * [total loss, task loss, gradient norm, the adapter's step log]: read, and the next step's AdamW `hold`; none where
-   * replayed.
+   * [total loss, task loss, gradient norm, the adapter's step log]: read, and the next step's AdamW `hold`; where
+   * replayed, a tensor over the buffer the replay wrote them to, or none where the replayer could not make one.
    */
   readonly numbers?: Tensor;
   readonly values: Promise<StepNumbers>;
@@ -206,8 +215,10 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   const log: StepLogEntry[] = [];
   const watch = new DivergenceWatch(options.divergence);
   const overlapping = overlaps(optimizer, hooks);
-  const replayer = replays(overlapping, hooks) ? new StepReplayer(tf.backend()) : undefined;
   const padding: PaddingRule = { multipleOf: options.padToMultipleOf ?? 1, limit: positionLimit(model) };
+  const replayer = replays(overlapping, hooks)
+    ? new StepReplayer(tf.backend(), batchShapes(examples, padding, options.gradientAccumulation ?? 1))
+    : undefined;
   const lengths = options.groupByLength === true ? examples.map((example) => example.ids.length) : undefined;
   let step = 0;
   let overlapped = 0;
@@ -289,7 +300,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
         );
         const place = { epoch, step: step + 1, lr, rows: rows.length };
         const replaying = pending !== undefined && replayer?.replays(prepared.key) === true;
-        // A replayed step's numbers have no tensor for a recorded step after it to hold on: it is read first.
+        // A replayed step whose numbers have no tensor for a recorded step after it to hold on is read first.
         if (!replaying && pending !== undefined && pending.numbers === undefined) {
           const at = await readPending();
           if (at !== undefined) return stopped(at);
@@ -299,8 +310,14 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
         if (replaying) {
           optimizer.repeatStep(lr);
           const keys = logKeys;
-          const values = replayer.replay(prepared.inputs).then((numbers) => stepNumbers(numbers, keys));
-          recorded = { ...place, values, diagnostics: undefined };
+          const replayed = replayer.replay(prepared.inputs);
+          const values = replayed.values.then((numbers) => stepNumbers(numbers, keys));
+          recorded = {
+            ...place,
+            ...(replayed.numbers === undefined ? {} : { numbers: replayed.numbers }),
+            values,
+            diagnostics: undefined,
+          };
         } else {
           const record = () => {
             const { numbers, keys } = recordStep({

@@ -18,11 +18,19 @@ test('two replays in flight each read back; a recorded step ends the replays', a
       for (let i = 0; i < 6; i++) await replayer.record('2x16', [], true, () => step());
       assert.equal(replayer.replays('2x16'), true, replayer.lastRefusal);
       assert.equal(replayer.replays('2x17'), false);
-      const [first, second] = await Promise.all([replayer.replay([]), replayer.replay([])]);
+      const tensors = tf.memory().numTensors;
+      const replays = [replayer.replay([]), replayer.replay([])];
+      const [first, second] = await Promise.all(replays.map((replay) => replay.values));
       // [loss] each: the step's read, not the template's bytes (AdamW's coefficients are not drawn again here).
-      assert.equal(first.length, 1);
-      assert.ok(Number.isFinite(first[0]) && Number.isFinite(second[0]));
+      assert.equal(first!.length, 1);
+      assert.ok(Number.isFinite(first![0]) && Number.isFinite(second![0]));
       assert.equal(replayer.replayed, 2);
+      // The first replay's numbers as a tensor over the buffer it wrote them to: the one both wrote to here (one class
+      // takes both turns: the steps hold on nothing), so the second's loss; that buffer taken once from the pool.
+      assert.deepEqual(await replays[0]!.numbers?.data(), second);
+      assert.equal(replays[1]!.numbers, undefined);
+      replays[0]!.numbers!.dispose();
+      assert.equal(tf.memory().numTensors, tensors);
       // A step recorded (its loss read as tfjs reads it) after the replays, and no replay after it.
       assert.ok(Number.isFinite(await replayer.record('2x16', [], true, () => step())));
       assert.equal(replayer.replays('2x16'), false);
