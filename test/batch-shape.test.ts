@@ -13,7 +13,7 @@ import { Rng } from '../src/engine/rng.js';
 import { loadModel } from '../src/models/load.js';
 import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
-import { fineTune, type EncodedExample, type TrainResult } from '../src/train/fine-tune.js';
+import { batchShapes, fineTune, type EncodedExample, type TrainResult } from '../src/train/fine-tune.js';
 import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
 import { parsePreset } from '../src/peft/preset.js';
 import { packagePath } from '../src/paths.js';
@@ -211,4 +211,15 @@ describe('a preset that shapes its batches', () => {
       assert.throws(() => parsePreset({ ...lora, training }, 'bad.json'), { message });
     });
   }
+});
+
+test("the shapes a run's batches can take, which the replay's captures are kept by: one per padded length", () => {
+  // Rows of 3 to 20 tokens: 18 lengths; padded to multiples of 4 (4 to 20), 5; of 8 up to the model's 18 positions
+  // (8, 16, 18), 3.
+  const examples = Array.from({ length: 18 }, (_, i) => ({ ids: Array.from({ length: 3 + i }, () => 7), label: 0 }));
+  assert.equal(batchShapes(examples, { multipleOf: 1 }, 1), 18);
+  assert.equal(batchShapes(examples, { multipleOf: 4 }, 1), 5);
+  assert.equal(batchShapes(examples.slice(0, 16), { multipleOf: 8, limit: 18 }, 1), 3);
+  // Each of two micro-batches padded on its own: any pair of lengths.
+  assert.equal(batchShapes(examples, { multipleOf: 4 }, 2), 25);
 });

@@ -169,9 +169,10 @@ function replays(overlapping: boolean, hooks: TrainingHooks): boolean {
 
 /**
  * How many shapes the run's steps can take at most: each micro-batch is padded to one of the padded lengths its rows
- * can have (the replayer keeps fewer shapes' captures where they are many: engine/replay/step-classes.ts).
+ * can have (the replayer keeps fewer shapes' captures where they are many: engine/replay/step-classes.ts). With
+ * micro-batches it counts every combination of their lengths, more than grouped batches make: such a run keeps fewer.
  */
-function batchShapes(examples: readonly EncodedExample[], padding: PaddingRule, microBatches: number): number {
+export function batchShapes(examples: readonly EncodedExample[], padding: PaddingRule, microBatches: number): number {
   const lengths = new Set(examples.map((example) => paddedLength(example.ids.length, padding))).size;
   return lengths ** Math.max(1, microBatches);
 }
