@@ -127,8 +127,9 @@ export interface BorrowingPool {
 export function borrowPoolBuffer(pool: BorrowingPool, buffer: PoolBuffer): (() => void) | undefined {
   const key = poolKeyOf(buffer);
   const free = pool.freeBuffers.get(key) ?? [];
-  if (!free.includes(buffer)) return undefined;
-  free.splice(free.indexOf(buffer), 1);
+  const at = free.indexOf(buffer);
+  if (at < 0) return undefined;
+  free.splice(at, 1);
   pool.numFreeBuffers--;
   const used = pool.usedBuffers.get(key) ?? [];
   pool.usedBuffers.set(key, used);

@@ -23,11 +23,17 @@ import { borrowPoolBuffer, holdPoolBuffers, type BorrowingPool } from '../webgpu
 import { boundBuffers } from '../kept-bind-groups.js';
 import { tf, type Tensor } from '../tf.js';
 
-/** A learnt plan, the commands a replay of it issues, and the staging buffer of its read (`ownRead`). */
+type Copy = Extract<LiveCommand, { kind: 'copy' }>;
+
+/**
+ * A learnt plan, the commands a replay of it issues, the staging buffer of its read (`turnOf`), and that read: the copy
+ * of the step's numbers, whose source buffer the step after a replay holds on (`heldNumbers`).
+ */
 interface Turn {
   readonly plan: WritePlan;
   readonly commands: readonly LiveCommand[];
   readonly staging: LiveBuffer;
+  readonly read: Copy;
 }
 
 /** Captured steps without headway after which a run is no longer captured. */
@@ -186,7 +192,7 @@ export class StepReplayer {
    * after the replays is captured as one held on that step, and may be its class's own.
    */
   private heldNumbers(turn: Turn): Tensor | undefined {
-    const read = turn.commands[lastReadAt(turn.commands)] as Extract<LiveCommand, { kind: 'copy' }>;
+    const { read } = turn;
     if (read.fromByte !== 0) return undefined;
     const pool = (this.backend as { bufferManager: BorrowingPool }).bufferManager;
     const giveBack = borrowPoolBuffer(pool, read.from as Parameters<typeof borrowPoolBuffer>[1]);
@@ -230,11 +236,12 @@ export class StepReplayer {
     const commands = [...plan.template.commands];
     const at = lastReadAt(commands);
     if (at < 0) return undefined;
-    const read = commands[at] as Extract<LiveCommand, { kind: 'copy' }>;
+    const recorded = commands[at] as Copy;
     const device = (this.backend as { device: { createBuffer(descriptor: object): LiveBuffer } }).device;
-    const staging = device.createBuffer({ size: read.toByte + read.size, usage: STAGING_USAGE });
-    commands[at] = { ...read, to: staging };
-    return { plan, commands, staging };
+    const staging = device.createBuffer({ size: recorded.toByte + recorded.size, usage: STAGING_USAGE });
+    const read = { ...recorded, to: staging };
+    commands[at] = read;
+    return { plan, commands, staging, read };
   }
 
   private stopCapture(): void {

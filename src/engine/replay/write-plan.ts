@@ -38,7 +38,7 @@ const sameList = <T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boo
 
 /**
  * Whether two commands are the same over the same objects, a write's bytes aside, and the staging buffer where `isRead`
- * (the step's read: a replay reads into a staging buffer of its own, step-replayer.ts's `ownRead`, while the recorded
+ * (the step's read: a replay reads into a staging buffer of its own, step-replayer.ts's `turnOf`, while the recorded
  * steps took whichever one tfjs's pool had free, which depends on when the read before had ended).
  */
 function sameCommand(a: LiveCommand, b: LiveCommand, isRead: boolean): boolean {
