@@ -13,7 +13,7 @@ import { Rng } from '../src/engine/rng.js';
 import { loadModel } from '../src/models/load.js';
 import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
-import { batchShapes, fineTune, type EncodedExample, type TrainResult } from '../src/train/fine-tune.js';
+import { fineTune, type EncodedExample, type TrainResult } from '../src/train/fine-tune.js';
 import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
 import { parsePreset } from '../src/peft/preset.js';
 import { packagePath } from '../src/paths.js';
@@ -158,7 +158,7 @@ describe('a preset that shapes its batches', () => {
     assert.equal(plain.has('group_by_length'), false);
   });
 
-  test('--pad-to-multiple-of and --group-by-length run as the preset keys do, in worker threads too', () => {
+  test('--pad-to-multiple-of and --(no-)group-by-length run as the preset keys do, in worker threads too', () => {
     const fromPreset = csvOf(preset({ padToMultipleOf: 16, groupByLength: true }), 'by-preset');
     const flags = ['--pad-to-multiple-of', '16', '--group-by-length'];
     const fromFlags = csvOf(preset({}), 'by-flags', flags);
@@ -168,7 +168,11 @@ describe('a preset that shapes its batches', () => {
     assert.deepEqual(columnsBut(inWorkers, ['run_dir']), columnsBut(fromPreset, ['run_dir']));
     // --pad-to-multiple-of 1 is the preset without it.
     const one = csvOf(preset({ padToMultipleOf: 16 }), 'one', ['--pad-to-multiple-of', '1']);
-    assert.deepEqual(columnsBut(one, ['run_dir']), columnsBut(csvOf(preset({}), 'plain-again'), ['run_dir']));
+    const plainAgain = columnsBut(csvOf(preset({}), 'plain-again'), ['run_dir']);
+    assert.deepEqual(columnsBut(one, ['run_dir']), plainAgain);
+    // --no-group-by-length is the preset without groupByLength.
+    const ungrouped = csvOf(preset({ groupByLength: true }), 'ungrouped', ['--no-group-by-length']);
+    assert.deepEqual(columnsBut(ungrouped, ['run_dir']), plainAgain);
   });
 
   test('--pad-to-multiple-of 0 is refused in one line, and leaves no results', () => {
@@ -211,15 +215,4 @@ describe('a preset that shapes its batches', () => {
       assert.throws(() => parsePreset({ ...lora, training }, 'bad.json'), { message });
     });
   }
-});
-
-test("the shapes a run's batches can take, which the replay's captures are kept by: one per padded length", () => {
-  // Rows of 3 to 20 tokens: 18 lengths; padded to multiples of 4 (4 to 20), 5; of 8 up to the model's 18 positions
-  // (8, 16, 18), 3.
-  const examples = Array.from({ length: 18 }, (_, i) => ({ ids: Array.from({ length: 3 + i }, () => 7), label: 0 }));
-  assert.equal(batchShapes(examples, { multipleOf: 1 }, 1), 18);
-  assert.equal(batchShapes(examples, { multipleOf: 4 }, 1), 5);
-  assert.equal(batchShapes(examples.slice(0, 16), { multipleOf: 8, limit: 18 }, 1), 3);
-  // Each of two micro-batches padded on its own: any pair of lengths.
-  assert.equal(batchShapes(examples, { multipleOf: 4 }, 2), 25);
 });

@@ -82,8 +82,9 @@ export const runFlags = {
     min: 1,
   }),
   'group-by-length': Flags.boolean({
+    allowNo: true,
     description:
-      "Batch training rows of about one length together (transformers' group_by_length: mega-batches of up to 50 batches, each sorted longest first, the longest row first). Default: the preset's groupByLength, else plain shuffled batches.",
+      "Batch training rows of about one length together (transformers' group_by_length: mega-batches of up to 50 batches, each sorted longest first, the longest row first); --no-group-by-length: plain shuffled batches, even where the preset groups them. Default: the preset's groupByLength, else plain shuffled batches.",
   }),
   'eval-batch-size': wholeOrAutoFlag(
     '--eval-batch-size',

@@ -158,8 +158,8 @@ export function countPlannedRuns(flags: Pick<RunFlags, 'task' | 'adapter' | 'gri
 function presetsOf(flags: Pick<RunFlags, 'adapter' | 'pad-to-multiple-of' | 'group-by-length'>): AdapterPreset[] {
   const shape = {
     padToMultipleOf: flags['pad-to-multiple-of'],
-    // The flag only says true: absent, the preset's.
-    groupByLength: flags['group-by-length'] === true ? true : undefined,
+    // --group-by-length true, --no-group-by-length false; absent, the preset's.
+    groupByLength: flags['group-by-length'],
   };
   return flags.adapter
     .flatMap((value) => value.split(','))

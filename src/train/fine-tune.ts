@@ -13,11 +13,12 @@ import type { Rng } from '../engine/rng.js';
 import { requireDecoder, type Model } from '../models/model.js';
 import { EncoderModel } from '../models/encoder/model.js';
 import type { ParameterGroup, TrainingHooks } from '../peft/types.js';
-import { padInputs, paddedLength, type PaddedBatch, type PaddingRule } from '../models/tokenizers/padding.js';
+import { padInputs, type PaddedBatch, type PaddingRule } from '../models/tokenizers/padding.js';
 import { AdamW } from './adamw.js';
 import { globalNormClipping } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
 import { batchesPerEpoch, epochBatches } from './batches.js';
+import { batchShapes, microBatchCount, splitRows } from './step-shapes.js';
 import { causalLmLoss, classificationLoss, countedTargets, targetMask } from './loss.js';
 import { overlapSetting } from '../engine/overlap-setting.js';
 import { replaySetting } from '../engine/replay-setting.js';
@@ -168,16 +169,6 @@ function replays(overlapping: boolean, hooks: TrainingHooks): boolean {
 }
 
 /**
- * How many shapes the run's steps can take at most: each micro-batch is padded to one of the padded lengths its rows
- * can have (the replayer keeps fewer shapes' captures where they are many: engine/replay/step-classes.ts). With
- * micro-batches it counts every combination of their lengths, more than grouped batches make: such a run keeps fewer.
- */
-export function batchShapes(examples: readonly EncodedExample[], padding: PaddingRule, microBatches: number): number {
-  const lengths = new Set(examples.map((example) => paddedLength(example.ids.length, padding))).size;
-  return lengths ** Math.max(1, microBatches);
-}
-
-/**
  * A step recorded (or replayed) and not yet read: where it stands, its numbers on the device, and their reads begun.
  */
 interface RecordedStep {
@@ -217,10 +208,16 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   const watch = new DivergenceWatch(options.divergence);
   const overlapping = overlaps(optimizer, hooks);
   const padding: PaddingRule = { multipleOf: options.padToMultipleOf ?? 1, limit: positionLimit(model) };
+  const lengths = options.groupByLength === true ? lengthsOf(examples) : undefined;
+  // Every epoch's batches, drawn in the epochs' order: the replayer is told how many shapes they make.
+  const schedule = Array.from({ length: epochs }, () => epochBatches(examples.length, batchSize, shuffleRng, lengths));
+  const accumulation = options.gradientAccumulation ?? 1;
   const replayer = replays(overlapping, hooks)
-    ? new StepReplayer(tf.backend(), batchShapes(examples, padding, options.gradientAccumulation ?? 1))
+    ? new StepReplayer(
+        tf.backend(),
+        new Set(batchShapes(lengthsOf(examples), schedule.flat(), padding, accumulation)).size,
+      )
     : undefined;
-  const lengths = options.groupByLength === true ? examples.map((example) => example.ids.length) : undefined;
   let step = 0;
   let overlapped = 0;
   let lossSum = 0;
@@ -282,7 +279,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
       );
       lossSum = 0;
       lossCount = 0;
-      for (const indices of epochBatches(examples.length, batchSize, shuffleRng, lengths)) {
+      for (const indices of schedule[epoch]!) {
         const rows = indices.map((i) => examples[i]!);
         const lr = options.learningRate * linearScheduleMultiplier(step, totalSteps, warmup);
         // The step before is read first where its loss could stop the run by the rule: the next update's hold
@@ -296,7 +293,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
           model,
           rows,
           options.objective ?? 'classification',
-          Math.max(1, Math.min(options.gradientAccumulation ?? 1, rows.length)),
+          microBatchCount(rows.length, accumulation),
           padding,
         );
         const place = { epoch, step: step + 1, lr, rows: rows.length };
@@ -404,14 +401,6 @@ interface StepInputs {
   readonly afterUpdate?: (gradients: ReadonlyMap<Variable, Tensor>) => void;
 }
 
-/** Contiguous micro-batches of nearly equal size, in order. */
-function splitRows<T>(rows: readonly T[], parts: number): T[][] {
-  const size = Math.ceil(rows.length / parts);
-  const chunks: T[][] = [];
-  for (let start = 0; start < rows.length; start += size) chunks.push(rows.slice(start, start + size));
-  return chunks;
-}
-
 /** A step's micro-batches as the host makes them, before anything is recorded. */
 interface PreparedStep {
   readonly objective: TrainingObjective;
@@ -427,6 +416,9 @@ interface PreparedStep {
   /** The host arrays the step's values are made from, in one order (engine/replay/step-values.ts). */
   readonly inputs: readonly object[];
 }
+
+/** Each row's length in tokens. */
+const lengthsOf = (examples: readonly EncodedExample[]): number[] => examples.map((example) => example.ids.length);
 
 /** The longest input the model's positions cover: where padding to a multiple stops. */
 function positionLimit(model: Model): number {

@@ -77,7 +77,7 @@ export class StepClasses<Step, Plan extends object> {
   /** Shapes without a plan kept at most. */
   private readonly unlearntKept: number;
 
-  /** `shapes`: how many shapes the run's steps can have at most, where known. */
+  /** `shapes`: how many shapes the run's steps take, where known. */
   constructor(
     private readonly rules: ClassRules<Step, Plan>,
     shapes?: number,

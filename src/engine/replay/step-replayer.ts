@@ -83,7 +83,10 @@ export class StepReplayer {
   /** Steps replayed so far. */
   replayed = 0;
 
-  /** `shapes`: how many shapes the run's steps can have at most, where known (step-classes.ts keeps fewer past 16). */
+  /**
+   * `shapes`: how many shapes the run's steps take, where known (fineTune counts them from its batches: train/
+   * step-shapes.ts); step-classes.ts keeps fewer past 16.
+   */
   constructor(
     private readonly backend: unknown,
     shapes?: number,

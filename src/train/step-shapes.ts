@@ -1,0 +1,36 @@
+/**
+ * The shapes a run's steps take, known before it trains from its batches (every epoch's order is drawn up front): the
+ * replayer keeps fewer shapes' captures where they are many (engine/replay/step-classes.ts).
+ */
+import { paddedLength, type PaddingRule } from '../models/tokenizers/padding.js';
+
+/** A batch's micro-batches: --grad-accum's, and no more than its rows. */
+export const microBatchCount = (rows: number, accumulation: number): number =>
+  Math.max(1, Math.min(accumulation, rows));
+
+/** Contiguous micro-batches of nearly equal size, in order. */
+export function splitRows<T>(rows: readonly T[], parts: number): T[][] {
+  const size = Math.ceil(rows.length / parts);
+  const chunks: T[][] = [];
+  for (let start = 0; start < rows.length; start += size) chunks.push(rows.slice(start, start + size));
+  return chunks;
+}
+
+/**
+ * Each batch's shape: its micro-batches' sizes and padded lengths, as the step pads them. A causal-LM micro-batch whose
+ * rows lose their targets to the length limit gives its step another shape still (its count of loss terms): rare, and
+ * such a step is only captured or not as its batch's shape says.
+ */
+export function batchShapes(
+  lengths: readonly number[],
+  batches: readonly (readonly number[])[],
+  padding: PaddingRule,
+  accumulation: number,
+): string[] {
+  const longest = (part: readonly number[]) => Math.max(1, ...part.map((i) => lengths[i]!));
+  return batches.map((indices) =>
+    splitRows(indices, microBatchCount(indices.length, accumulation))
+      .map((part) => `${part.length}x${paddedLength(longest(part), padding)}`)
+      .join(' '),
+  );
+}
