@@ -103,6 +103,54 @@ onEachBackend(() => {
     );
   });
 
+  test('padToMultipleOf on causal-LM rows in two micro-batches: the loss at every position trains the same weights', async () => {
+    // Prompt and answer: the answer's tokens the targets, 2 to 13 of them a row; each step's micro-batches count
+    // different numbers of targets, so each one's share of the step's loss changes from step to step.
+    const causalRun = async (padToMultipleOf: number) => {
+      const { model, tokenizer } = loadModel('builtin:tiny');
+      const adapter = loraMethod.apply(model, parseLoraConfig({ r: 4, alpha: 8 }, 't'), new Rng(1));
+      try {
+        const examples = variedExamples((text) => tokenizer.encode(text)).map((example) => ({
+          ...example,
+          targetStart: 2,
+        }));
+        const result = await fineTune({
+          model,
+          groups: adapter.groups,
+          examples,
+          learningRate: 0.01,
+          batchSize: 4,
+          epochs: 1,
+          weightDecay: 0.01,
+          warmupRatio: 0.1,
+          maxGradNorm: 1,
+          rng: new Rng(2),
+          objective: 'causal-lm',
+          gradientAccumulation: 2,
+          padToMultipleOf,
+        });
+        const weights = adapter.groups.flatMap((group) => group.variables.map((v) => v.dataSync() as Float32Array));
+        return { result, weights };
+      } finally {
+        adapter.dispose();
+        model.dispose();
+      }
+    };
+    const before = tf.memory().numTensors;
+    const plain = await causalRun(1);
+    const padded = await causalRun(8);
+    assert.equal(tf.memory().numTensors, before, 'a training run leaked tensors');
+    assert.equal(padded.result.steps, plain.result.steps);
+    padded.result.log.forEach((entry, i) => {
+      const other = plain.result.log[i]!;
+      assert.ok(Math.abs(entry.loss - other.loss) <= 1e-5 * Math.abs(other.loss), `step ${i + 1} loss`);
+      assert.ok(Math.abs(entry.grad_norm - other.grad_norm) <= 1e-4 * other.grad_norm, `step ${i + 1} norm`);
+    });
+    padded.weights.forEach((values, v) =>
+      values.forEach((value, i) => assert.ok(Math.abs(value - plain.weights[v]![i]!) <= 1e-5, `weight ${v}[${i}]`)),
+    );
+  });
+
   test('groupByLength batches rows of about one length, the longest first, from the same shuffle', async () => {
     const plain = await shapedRun({});
     const grouped = await shapedRun({ groupByLength: true });

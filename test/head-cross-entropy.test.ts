@@ -12,7 +12,7 @@ import { padBatch } from '../src/models/tokenizers/padding.js';
 import { loraMethod } from '../src/peft/lora/index.js';
 import { parseLoraConfig } from '../src/peft/lora/config.js';
 import { scoreTokenSpans } from '../src/generation/score.js';
-import { causalLmLoss, targetMask } from '../src/train/loss.js';
+import { causalLmLoss, paddedTargets, shapeFixedCausalLmLoss, targetMask } from '../src/train/loss.js';
 import { maxAbsDifference, onEachBackend, withEnv } from './helpers.js';
 
 /** Runs `body` with MCEVAL_HEAD_CHUNK_ELEMENTS set to `elements` (unset when undefined), then restores it. */
@@ -168,4 +168,47 @@ onEachBackend(() => {
       adapter.dispose();
       llama.dispose();
     });
+
+  for (const head of ['tied, frozen', 'own lm_head with LoRA', 'own, trainable'] as const)
+    test(`shapeFixedCausalLmLoss (every position, weighted) equals causalLmLoss, whole and in chunks (${head})`, async () => {
+      const { llama, adapter, parameters } = model(head);
+      const batch = padBatch(
+        rows.map((row) => row.ids),
+        0,
+        { rule: { multipleOf: 4 } },
+      );
+      const mask = targetMask(batch, rows);
+      const lossAndGrads = (loss: typeof causalLmLoss) => () =>
+        tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(() => loss(llama, batch, EVAL_CONTEXT, mask), parameters);
+          return [value.dataSync()[0]!, parameters.map((p) => (grads[p.name] as Tensor).dataSync())] as const;
+        });
+      const before = tf.memory().numTensors;
+      const [expectedLoss, expectedGrads] = await withChunkElements(undefined, lossAndGrads(causalLmLoss));
+      // 3 rows of 12 positions: 33 rows to the head, where the counted targets are 7 + 3 + 4.
+      for (const elements of [undefined, 5 * llama.config.vocabSize]) {
+        const [loss, grads] = await withChunkElements(elements, lossAndGrads(shapeFixedCausalLmLoss));
+        assert.ok(Math.abs(loss - expectedLoss) < 1e-6 * Math.abs(expectedLoss), `${loss} vs ${expectedLoss}`);
+        parameters.forEach((p, i) => {
+          const scale = Math.max(...Array.from(expectedGrads[i]!, Math.abs));
+          assert.ok(scale > 0, `${p.name} has a gradient`);
+          assert.ok(maxAbsDifference(grads[i]!, expectedGrads[i]!) < 1e-5 * scale, `${p.name}, chunk ${elements}`);
+        });
+      }
+      assert.equal(tf.memory().numTensors, before);
+      adapter.dispose();
+      llama.dispose();
+    });
+});
+
+test("paddedTargets: the counted targets, then every other position's row, distinct, weighted 0", () => {
+  // Two rows of 4 positions, the second two tokens long; targets from position 2 of the first row on.
+  const ids = Int32Array.from([1, 5, 6, 7, 1, 8, 0, 0]);
+  const mask = Int32Array.from([1, 1, 1, 1, 1, 1, 0, 0]);
+  const targets = Int32Array.from([0, 0, 1, 1, 0, 1, 0, 0]);
+  const padded = paddedTargets(2, 4, ids, mask, targets);
+  // Counted: (0 → 6), (1 → 7), (4 → 8); then positions 0, 5 and 6 of the 2 × 3 that could count.
+  assert.deepEqual(padded.rows, [1, 2, 4, 0, 5, 6]);
+  assert.deepEqual(padded.targets, [6, 7, 8, 0, 0, 0]);
+  assert.deepEqual(Array.from(padded.weights), [1 / 3, 1 / 3, 1 / 3, 0, 0, 0].map(Math.fround));
 });

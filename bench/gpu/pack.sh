@@ -4,8 +4,8 @@
 # the Vulkan loader libvulkan.so.1 from Debian (as scripts/setup-webgpu-software.sh unpacks it) and Debian's GL
 # dispatch packages (libglvnd0, libglx0, libegl1, libgl1) for the NVIDIA driver; an esbuild bundle of
 # bench/gpu/bench.ts with the attention kernels' .wasm, of bench/gpu/out-of-memory.ts, bench/gpu/robustness.ts,
-# bench/gpu/replay.ts and bench/gpu/targets.ts; the PyTorch reference step; stories260K when ../shared has it; and
-# run.sh. Prints its size.
+# bench/gpu/replay.ts, bench/gpu/variable-lengths.ts and bench/gpu/targets.ts; the PyTorch reference step; stories260K
+# and SST-2's training rows' lengths (bench/gpu/task-lengths.ts) when ../shared has them; and run.sh. Prints its size.
 #   npm run build && bash bench/gpu/pack.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -31,7 +31,7 @@ mkdir -p "$KIT/gl"
 "$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/out-of-memory.js" --bundle --platform=node --format=esm \
   --external:webgpu --ignore-annotations --outfile="$KIT/app/out-of-memory.mjs" --log-level=warning \
   --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"
-for APP in robustness replay; do
+for APP in robustness replay variable-lengths; do
   "$ROOT/node_modules/.bin/esbuild" "$ROOT/dist/bench/gpu/$APP.js" --bundle --platform=node --format=esm \
     --external:webgpu --ignore-annotations --outfile="$KIT/app/$APP.mjs" --log-level=warning \
     --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"
@@ -42,4 +42,9 @@ done
 cp "$ROOT/dist/src/engine/kernels/kernels.wasm" "$ROOT/dist/src/engine/kernels/kernels-relaxed.wasm" "$KIT/app/"
 cp "$ROOT/bench/gpu/torch_step.py" "$ROOT/bench/gpu/run.sh" "$KIT/"
 if [[ -d "$ROOT/../shared/models/stories260K/hf" ]]; then cp -r "$ROOT/../shared/models/stories260K/hf" "$KIT/stories260K"; fi
+# SST-2's training rows' lengths as builtin:medium encodes them (their lengths only: the kit carries no text).
+if [[ -d "$ROOT/../shared/data/sst2" ]]; then
+  node "$ROOT/dist/bench/gpu/task-lengths.js" --task sst2 --data "$ROOT/../shared/data" --model builtin:medium \
+    --train-limit 3200 >"$KIT/app/sst2-lengths.json"
+fi
 du -sh "$KIT" >&2

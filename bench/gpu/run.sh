@@ -4,8 +4,9 @@
 # same card, and the targets from both (targets.ts: LoRA against PyTorch, MonteCLoRA over LoRA, the host's share of
 # each step, and the fastest value of each engine setting the bench swept), after a probe of running out of GPU memory
 # (out-of-memory.ts), the steps replayed rather than recorded (replay.ts) and the cost of Dawn's index clamps
-# (robustness.ts, a process with them and one without). JSON files go to $OUT (or ./gpu-bench-out): webgpu.json,
-# torch.json, targets.json, out-of-memory.json, replay.json, robustness-on.json, robustness-off.json, gpu.txt.
+# (robustness.ts, a process with them and one without), and fineTune's steps on SST-2's row lengths recorded and
+# replayed (variable-lengths.ts). JSON files go to $OUT (or ./gpu-bench-out): webgpu.json, torch.json, targets.json,
+# out-of-memory.json, replay.json, variable-lengths.json, robustness-on.json, robustness-off.json, gpu.txt.
 #   bash .gpu-kit/run.sh [STEPS]
 # The whole run stays within MCEVAL_KIT_SECONDS (560 by default: a lent machine's command may run 600 s). PyTorch's
 # steps go first, being short, so that the targets have both sides; mceval's bench gets the time left (the runs before
@@ -54,6 +55,14 @@ if ((LIMIT >= 20)); then
     >"$OUT/replay.json" 2>"$OUT/replay.err"
   echo "replay: exit $? after ${SECONDS} s"
 else echo "replay: left out after ${SECONDS} s"; fi
+# fineTune's LoRA steps on SST-2's row lengths (the kit's sst2-lengths.json, where pack.sh had the data), shaped two
+# ways, recorded and replayed: what the replays save where the batches change shape.
+LIMIT=$(limit 60)
+if [[ -f "$KIT/app/sst2-lengths.json" ]] && ((LIMIT >= 20)); then
+  ( cd "$KIT/app" && timeout "$LIMIT" /tmp/mceval-kit/node variable-lengths.mjs --lengths sst2-lengths.json ) \
+    >"$OUT/variable-lengths.json" 2>"$OUT/variable-lengths.err"
+  echo "variable lengths: exit $? after ${SECONDS} s"
+else echo "variable lengths: left out after ${SECONDS} s"; fi
 # Dawn's index clamps on and off: a device setting, so a process each.
 for ROBUSTNESS in on off; do
   LIMIT=$(limit)
@@ -79,4 +88,5 @@ REPLAYED="$OUT/replay.json"
 echo "targets: exit $?"
 tail -c 3000 "$OUT/webgpu.json"; tail -c 1500 "$OUT/torch.json" 2>/dev/null; tail -5 "$OUT/webgpu.err"
 cat "$OUT/out-of-memory.json"
+cat "$OUT/variable-lengths.json" 2>/dev/null
 cat "$OUT/targets.json"

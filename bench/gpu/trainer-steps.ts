@@ -5,7 +5,8 @@
  * recorded (MCEVAL_WEBGPU_REPLAY=off) or replayed once recorded and checked (`on`). A step's time is the time between
  * two steps' reads (fineTune's onStep), the middle of the last `steps` (where replayed, the replays'), and the main
  * thread's CPU time over the same (what the host spends on a step). What a user's run gets on the card, where the kit's
- * other steps time one step alone.
+ * other steps time one step alone. `timedEpoch` is that epoch over rows of any lengths, its batches shaped as a
+ * preset's (variable-lengths.ts).
  */
 import { Rng } from '../../src/engine/rng.js';
 import { tf } from '../../src/engine/tf.js';
@@ -42,9 +43,44 @@ export async function trainerSteps(
   steps: number,
   setting: 'on' | 'off',
 ): Promise<TrainerSteps> {
+  const run = await timedEpoch(model, new Array<number>(batch * (WARM + steps)).fill(length), batch, method, setting);
+  return {
+    msPerStep: middleTime(run.intervals.slice(-steps)),
+    cpuMsPerStep: run.cpuIntervals === undefined ? undefined : middleTime(run.cpuIntervals.slice(-steps)),
+    losses: run.losses,
+    replayed: run.replayed,
+  };
+}
+
+/** How a run's batches are shaped (the presets' padToMultipleOf and groupByLength). */
+export interface BatchShaping {
+  readonly padToMultipleOf?: number;
+  readonly groupByLength?: boolean;
+}
+
+/** An epoch's steps timed: between two steps' reads, wall and main-thread CPU time, from the second step's read on. */
+export interface TimedEpoch {
+  readonly intervals: readonly number[];
+  readonly cpuIntervals: readonly number[] | undefined;
+  readonly losses: number[];
+  readonly replayed: number;
+}
+
+/**
+ * One epoch of `method` on `model` over rows of random tokens of `lengths` (every token a target on a decoder, a
+ * label per row on an encoder) in batches of `batch`, shaped as `shaping` says, with replays `setting`.
+ */
+export async function timedEpoch(
+  model: Model,
+  lengths: readonly number[],
+  batch: number,
+  method: TrainerMethod,
+  setting: 'on' | 'off',
+  shaping: BatchShaping = {},
+): Promise<TimedEpoch> {
   const rng = new Rng(13);
   const encoder = model instanceof EncoderModel;
-  const examples = Array.from({ length: batch * (WARM + steps) }, (_, i) => ({
+  const examples = lengths.map((length, i) => ({
     ids: Array.from({ length }, () => 1 + rng.integer(model.config.vocabSize - 1)),
     label: i % 2,
   }));
@@ -68,20 +104,17 @@ export async function trainerSteps(
         rng: new Rng(12),
         hooks: adapter,
         objective: encoder ? 'classification' : 'causal-lm',
+        ...shaping,
         onStep: () => {
           read.push(performance.now());
           cpu.push(threadCpuMs?.());
         },
       }),
     );
-    const intervals = (times: readonly number[]) =>
-      times
-        .slice(1)
-        .map((at, i) => at - times[i]!)
-        .slice(-steps);
+    const intervals = (times: readonly number[]) => times.slice(1).map((at, i) => at - times[i]!);
     return {
-      msPerStep: middleTime(intervals(read)),
-      cpuMsPerStep: cpu.every((at) => at !== undefined) ? middleTime(intervals(cpu as number[])) : undefined,
+      intervals: intervals(read),
+      cpuIntervals: cpu.every((at) => at !== undefined) ? intervals(cpu as number[]) : undefined,
       losses: result.log.map((entry) => entry.loss),
       replayed: result.replayed ?? 0,
     };

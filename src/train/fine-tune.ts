@@ -19,9 +19,10 @@ import { globalNormClipping } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
 import { batchesPerEpoch, epochBatches } from './batches.js';
 import { batchShapes, microBatchCount, splitRows } from './step-shapes.js';
-import { causalLmLoss, classificationLoss, countedTargets, targetMask } from './loss.js';
+import { causalLmLoss, classificationLoss, countedTargets, shapeFixedCausalLmLoss, targetMask } from './loss.js';
 import { overlapSetting } from '../engine/overlap-setting.js';
 import { replaySetting } from '../engine/replay-setting.js';
+import { derived } from '../engine/replay/step-values.js';
 import { StepReplayer } from '../engine/replay/step-replayer.js';
 
 export interface EncodedExample {
@@ -404,6 +405,8 @@ interface StepInputs {
 /** A step's micro-batches as the host makes them, before anything is recorded. */
 interface PreparedStep {
   readonly objective: TrainingObjective;
+  /** Whether the causal-LM loss runs at every position of its batches (`shapeFixedLoss`). */
+  readonly shapeFixed: boolean;
   readonly chunks: readonly {
     readonly batch: PaddedBatch;
     readonly labels: readonly number[];
@@ -411,7 +414,7 @@ interface PreparedStep {
     /** The micro-batch's loss terms: examples, or counted target tokens. */
     readonly terms: number;
   }[];
-  /** What decides the step's commands: the micro-batches' sizes, lengths and loss terms. */
+  /** What decides the step's commands: the micro-batches' sizes, lengths and loss terms (none where shape-fixed). */
   readonly key: string;
   /** The host arrays the step's values are made from, in one order (engine/replay/step-values.ts). */
   readonly inputs: readonly object[];
@@ -433,6 +436,7 @@ function prepareStep(
   microBatches: number,
   padding: PaddingRule,
 ): PreparedStep {
+  const shapeFixed = shapeFixedLoss(objective, padding);
   const split = splitRows(rows, microBatches).map((part) => {
     const batch = padInputs(part, model.config.padTokenId, padding);
     const targets = objective === 'classification' ? undefined : targetMask(batch, part);
@@ -447,7 +451,10 @@ function prepareStep(
   if (chunks.length === 0)
     throw new Error('A training batch has no target token to learn: every row lost its target to the length limit.');
   const key = chunks
-    .map(({ batch, terms }) => `${batch.batchSize}x${batch.length}:${terms}${batch.tokenTypeIds ? 't' : ''}`)
+    .map(
+      ({ batch, terms }) =>
+        `${batch.batchSize}x${batch.length}:${shapeFixed ? 'all' : terms}${batch.tokenTypeIds ? 't' : ''}`,
+    )
     .join(' ');
   const inputs = chunks.flatMap(({ batch, labels, targets }) => [
     batch,
@@ -457,7 +464,33 @@ function prepareStep(
     labels,
     ...(targets === undefined ? [] : [targets]),
   ]);
-  return { objective, chunks, key: `${objective} ${key}`, inputs };
+  return { objective, shapeFixed, chunks, key: `${objective} ${key}`, inputs };
+}
+
+/**
+ * Whether a causal-LM step's loss runs at every position its batch could count (loss.ts's `shapeFixedCausalLmLoss`),
+ * so that its commands depend on the batch's padded shape only: where the batches are padded to a multiple
+ * (--pad-to-multiple-of), asked for to make few shapes. Otherwise at the counted targets only, each count a shape.
+ */
+function shapeFixedLoss(objective: TrainingObjective, padding: PaddingRule): boolean {
+  return objective === 'causal-lm' && padding.multipleOf > 1;
+}
+
+/**
+ * Micro-batch `index`'s share of the step's counted targets, as a tensor made from the step's batches (step-values.ts's
+ * `derived`), where the step's commands must not hold it as a number: a replay of the step makes each step's own.
+ */
+function termsShare(chunks: PreparedStep['chunks'], index: number): Tensor {
+  const sources = chunks.flatMap((chunk) => [chunk.batch, chunk.targets]);
+  const share = derived(sources, (...made) => {
+    const terms = chunks.map((_, i) => {
+      const batch = made[2 * i] as PaddedBatch;
+      const targets = made[2 * i + 1] as Int32Array | undefined;
+      return countedTargets(batch.batchSize, batch.length, batch.ids, batch.mask, targets).rows.length;
+    });
+    return Float32Array.of(terms[index]! / terms.reduce((sum, count) => sum + count, 0));
+  });
+  return tf.tensor(share, [], 'float32');
 }
 
 /**
@@ -476,16 +509,18 @@ function recordStep(step: StepInputs): { numbers: Tensor; keys: readonly string[
   // The weights change only after the last micro-batch: what they derive (DoRA's norms) is made once a step.
   const constants = new ForwardConstants();
   try {
-    chunks.forEach(({ batch, labels, targets, terms }) => {
-      const share = chunks.length === 1 ? 1 : terms / allTerms;
+    chunks.forEach(({ batch, labels, targets, terms }, index) => {
       const next = tf.tidy(() => {
+        const share: number | Tensor =
+          chunks.length === 1 ? 1 : step.prepared.shapeFixed ? termsShare(chunks, index) : terms / allTerms;
         let task: Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const context = { training: true, rng: step.rng, constants };
+          const causalLoss = step.prepared.shapeFixed ? shapeFixedCausalLmLoss : causalLmLoss;
           const loss =
             objective === 'classification'
               ? classificationLoss(model.classify(batch, context), labels)
-              : causalLmLoss(requireDecoder(model, 'Causal-LM training'), batch, context, targets);
+              : causalLoss(requireDecoder(model, 'Causal-LM training'), batch, context, targets);
           task = tf.keep(share === 1 ? loss : tf.mul(loss, share));
           const extra = step.hooks.regularizer?.();
           const total = extra === undefined ? loss : tf.add(loss, extra);

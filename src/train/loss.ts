@@ -65,3 +65,55 @@ export function causalLmLoss(
   const [rows, targets] = [derived([counted], (c) => c.rows), derived([counted], (c) => c.targets)];
   return tf.mean(model.nextTokenCrossEntropy(batch, rows, targets, context)) as Scalar;
 }
+
+/**
+ * The counted targets (`countedTargets`) followed by every other position a [B, T] batch could count (each row's first
+ * T − 1, in order, each predicting token 0): B × (T − 1) distinct rows, whatever the count. Each row's weight: 1 / (the
+ * counted targets) on theirs, 0 on the others.
+ */
+export function paddedTargets(
+  B: number,
+  T: number,
+  ids: Int32Array,
+  mask: Int32Array,
+  targetMask?: Int32Array,
+): { rows: number[]; targets: number[]; weights: Float32Array } {
+  const { rows, targets } = countedTargets(B, T, ids, mask, targetMask);
+  const counted = rows.length;
+  const weights = new Float32Array(B * Math.max(0, T - 1));
+  weights.fill(1 / counted, 0, counted);
+  const isCounted = new Uint8Array(B * T);
+  rows.forEach((row) => (isCounted[row] = 1));
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t + 1 < T; t++) {
+      if (isCounted[b * T + t] === 1) continue;
+      rows.push(b * T + t);
+      targets.push(0);
+    }
+  }
+  return { rows, targets, weights };
+}
+
+/**
+ * `causalLmLoss` over rows of a shape that depends on the batch's shape only, not on how many targets it counts: the
+ * head and the cross-entropy run at every position the batch could count (the others weighted 0, as transformers
+ * computes logits at every position and ignores the labels of −100), and the loss is their weighted sum — the counted
+ * targets' mean, up to float32 rounding (a sum of products, where `causalLmLoss` divides a sum). So a training step's
+ * commands are the same for every batch of one padded shape, and a replay (engine/replay/) can stand for it where the
+ * rows' targets vary; the head computes up to B × (T − 1) rows where the counted targets are fewer.
+ */
+export function shapeFixedCausalLmLoss(
+  model: LlamaModel,
+  batch: PaddedBatch,
+  context: ForwardContext,
+  targetMask?: Int32Array,
+): Scalar {
+  const padded = derived([batch, targetMask], (b, m) => paddedTargets(b.batchSize, b.length, b.ids, b.mask, m));
+  const [rows, targets, weights] = [
+    derived([padded], (p) => p.rows),
+    derived([padded], (p) => p.targets),
+    derived([padded], (p) => p.weights),
+  ];
+  const losses = model.nextTokenCrossEntropy(batch, rows, targets, context);
+  return tf.sum(tf.mul(losses, tf.tensor1d(weights, 'float32'))) as Scalar;
+}

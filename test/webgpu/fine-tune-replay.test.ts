@@ -258,3 +258,18 @@ test('five padded lengths in short runs: each class learnt over the runs of its 
     `replayed ${result.replayed} of ${result.steps}; two recorded a return at most ${bound} (runs ${runs.join(' ')})`,
   );
 });
+
+for (const gradientAccumulation of [1, 2])
+  test(`causal-LM rows of varied lengths padded to a multiple (${gradientAccumulation} micro-batches): a shape replays whatever its target count`, async () => {
+    // Rows of 3 to 8 tokens, every token after the first a target (2 to 7 a row), in batches of 2. The loss runs at
+    // every position of its batch (loss.ts's shapeFixedCausalLmLoss), so a step's commands depend on its padded shape
+    // only: 117 and 111 of 160 replayed here. At the counted targets, each count was a shape of its own: 35 and 35
+    // (batches that happened to count alike).
+    const result = await assertSameReplayed({
+      adapter: 'lora-r4',
+      objective: 'causal-lm',
+      varied: 8,
+      gradientAccumulation,
+    });
+    assert.ok((result.replayed ?? 0) >= 90, `replayed ${result.replayed} of ${result.steps}`);
+  });
