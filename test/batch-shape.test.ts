@@ -78,6 +78,22 @@ async function shapedRun(options: { padToMultipleOf?: number; groupByLength?: bo
   }
 }
 
+/** Two runs' steps, losses, gradient norms and weights equal up to float32 rounding. */
+function assertSameTrained(
+  run: { readonly result: TrainResult; readonly weights: Float32Array[] },
+  other: { readonly result: TrainResult; readonly weights: Float32Array[] },
+): void {
+  assert.equal(run.result.steps, other.result.steps);
+  run.result.log.forEach((entry, i) => {
+    const expected = other.result.log[i]!;
+    assert.ok(Math.abs(entry.loss - expected.loss) <= 1e-5 * Math.abs(expected.loss), `step ${i + 1} loss`);
+    assert.ok(Math.abs(entry.grad_norm - expected.grad_norm) <= 1e-4 * expected.grad_norm, `step ${i + 1} norm`);
+  });
+  run.weights.forEach((values, v) =>
+    values.forEach((value, i) => assert.ok(Math.abs(value - other.weights[v]![i]!) <= 1e-5, `weight ${v}[${i}]`)),
+  );
+}
+
 onEachBackend(() => {
   test('padToMultipleOf pads every batch to a multiple and trains the same weights (no dropout)', async () => {
     const before = tf.memory().numTensors;
@@ -92,15 +108,7 @@ onEachBackend(() => {
       assert.equal(batch.length, Math.ceil(batch.longest / 8) * 8, `step ${i + 1}`);
       assert.equal(batch.longest, plain.batches[i]!.longest, `step ${i + 1} trained other rows`);
     }
-    assert.equal(padded.result.steps, plain.result.steps);
-    padded.result.log.forEach((entry, i) => {
-      const other = plain.result.log[i]!;
-      assert.ok(Math.abs(entry.loss - other.loss) <= 1e-5 * Math.abs(other.loss), `step ${i + 1} loss`);
-      assert.ok(Math.abs(entry.grad_norm - other.grad_norm) <= 1e-4 * other.grad_norm, `step ${i + 1} norm`);
-    });
-    padded.weights.forEach((values, v) =>
-      values.forEach((value, i) => assert.ok(Math.abs(value - plain.weights[v]![i]!) <= 1e-5, `weight ${v}[${i}]`)),
-    );
+    assertSameTrained(padded, plain);
   });
 
   test('padToMultipleOf on causal-LM rows in two micro-batches: the loss at every position trains the same weights', async () => {
@@ -140,15 +148,7 @@ onEachBackend(() => {
     const plain = await causalRun(1);
     const padded = await causalRun(8);
     assert.equal(tf.memory().numTensors, before, 'a training run leaked tensors');
-    assert.equal(padded.result.steps, plain.result.steps);
-    padded.result.log.forEach((entry, i) => {
-      const other = plain.result.log[i]!;
-      assert.ok(Math.abs(entry.loss - other.loss) <= 1e-5 * Math.abs(other.loss), `step ${i + 1} loss`);
-      assert.ok(Math.abs(entry.grad_norm - other.grad_norm) <= 1e-4 * other.grad_norm, `step ${i + 1} norm`);
-    });
-    padded.weights.forEach((values, v) =>
-      values.forEach((value, i) => assert.ok(Math.abs(value - plain.weights[v]![i]!) <= 1e-5, `weight ${v}[${i}]`)),
-    );
+    assertSameTrained(padded, plain);
   });
 
   test('groupByLength batches rows of about one length, the longest first, from the same shuffle', async () => {

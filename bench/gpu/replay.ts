@@ -28,7 +28,7 @@ import { otherTargetModels } from './target-models.js';
 import { captureCommands, compareStreams, namedInStream } from '../../src/engine/replay/command-capture.js';
 import { issueStep } from '../../src/engine/replay/issue-step.js';
 import { stepper, type Method } from './step-methods.js';
-import { trainerSteps, type TrainerMethod } from './trainer-steps.js';
+import { sameLosses, trainerSteps, type TrainerMethod } from './trainer-steps.js';
 import { holdPoolBuffers } from '../../src/engine/webgpu-pool.js';
 
 const modelSpec = argument('model', 'builtin:medium');
@@ -125,9 +125,7 @@ async function trainerTimes(model: Model, stepBatch: number, stepLength: number,
       ? {}
       : { trainerCpuMsPerStep: recorded.cpuMsPerStep, trainerReplayedCpuMsPerStep: replayedRun.cpuMsPerStep }),
     trainerReplayed: replayedRun.replayed,
-    trainerSameLosses:
-      recorded.losses.length === replayedRun.losses.length &&
-      recorded.losses.every((loss, i) => Object.is(loss, replayedRun.losses[i])),
+    trainerSameLosses: sameLosses(recorded, replayedRun),
   };
 }
 

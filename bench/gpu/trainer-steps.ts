@@ -52,6 +52,11 @@ export async function trainerSteps(
   };
 }
 
+/** Whether two runs logged the same losses, bit for bit. */
+export function sameLosses(run: { readonly losses: readonly number[] }, other: { readonly losses: readonly number[] }) {
+  return run.losses.length === other.losses.length && run.losses.every((loss, i) => Object.is(loss, other.losses[i]));
+}
+
 /** How a run's batches are shaped (the presets' padToMultipleOf and groupByLength). */
 export interface BatchShaping {
   readonly padToMultipleOf?: number;

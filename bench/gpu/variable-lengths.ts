@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { initEngine } from '../../src/engine/backends.js';
 import { loadModel } from '../../src/models/load.js';
 import { argument } from '../options.js';
-import { timedEpoch, type BatchShaping } from './trainer-steps.js';
+import { sameLosses, timedEpoch, type BatchShaping } from './trainer-steps.js';
 
 const modelSpec = argument('model', 'builtin:medium');
 const batch = Number(argument('batch', '16'));
@@ -49,9 +49,7 @@ try {
       replayedMsPerStep: mean(replayed.intervals),
       ...cpu,
       replayed: replayed.replayed,
-      sameLosses:
-        recorded.losses.length === replayed.losses.length &&
-        recorded.losses.every((loss, i) => Object.is(loss, replayed.losses[i])),
+      sameLosses: sameLosses(recorded, replayed),
     };
     console.error(JSON.stringify({ finished: 'variable lengths', value: result }));
     results.push(result);
