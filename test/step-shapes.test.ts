@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { batchShapes } from '../src/train/step-shapes.js';
+import { countedTargets, rowTargetCount, targetMask } from '../src/train/loss.js';
+import { padBatch } from '../src/models/tokenizers/padding.js';
 
 // Rows of 3 to 20 tokens (row i has 3 + i).
 const lengths = Array.from({ length: 18 }, (_, i) => 3 + i);
@@ -41,4 +43,31 @@ test("each batch's shape: its micro-batches' sizes and padded lengths", () => {
     ),
     ['4x6', '3x6'],
   );
+});
+
+test('with a count of targets per row (a causal-LM loss at the counted targets), each micro-batch carries its sum', () => {
+  // Batches of 4x6 and 4x10 padded alike at a multiple of 16; their rows' targets (from token 2 on) differ.
+  const targetsOf = (row: number) => rowTargetCount(lengths[row]!, 2);
+  assert.deepEqual(batchShapes(lengths, cut(rows.slice(0, 8), 4), { multipleOf: 16 }, 1, targetsOf), [
+    '4x16:10',
+    '4x16:26',
+  ]);
+  assert.deepEqual(batchShapes(lengths, [[0, 1, 2, 3]], { multipleOf: 16 }, 2, targetsOf), ['2x16:3 2x16:7']);
+});
+
+test("rowTargetCount is countedTargets' count for one right-padded row", () => {
+  for (const [length, targetStart] of [
+    [1, 0],
+    [2, 0],
+    [5, 0],
+    [5, 1],
+    [5, 3],
+    [5, 5],
+    [5, 9],
+  ] as const) {
+    const row = { ids: Array.from({ length }, (_, t) => 10 + t), targetStart };
+    const batch = padBatch([row.ids], 0, { maxLength: 16, rule: { multipleOf: 8 } });
+    const counted = countedTargets(1, batch.length, batch.ids, batch.mask, targetMask(batch, [row]));
+    assert.equal(rowTargetCount(length, targetStart), counted.rows.length, `${length} tokens from ${targetStart}`);
+  }
 });

@@ -19,7 +19,14 @@ import { globalNormClipping } from './clip.js';
 import { linearScheduleMultiplier, warmupSteps } from './schedule.js';
 import { batchesPerEpoch, epochBatches } from './batches.js';
 import { batchShapes, microBatchCount, splitRows } from './step-shapes.js';
-import { causalLmLoss, classificationLoss, countedTargets, shapeFixedCausalLmLoss, targetMask } from './loss.js';
+import {
+  causalLmLoss,
+  classificationLoss,
+  countedTargets,
+  rowTargetCount,
+  shapeFixedCausalLmLoss,
+  targetMask,
+} from './loss.js';
 import { overlapSetting } from '../engine/overlap-setting.js';
 import { replaySetting } from '../engine/replay-setting.js';
 import { derived } from '../engine/replay/step-values.js';
@@ -209,14 +216,21 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
   const watch = new DivergenceWatch(options.divergence);
   const overlapping = overlaps(optimizer, hooks);
   const padding: PaddingRule = { multipleOf: options.padToMultipleOf ?? 1, limit: positionLimit(model) };
-  const lengths = options.groupByLength === true ? lengthsOf(examples) : undefined;
+  const rowLengths = examples.map((example) => example.ids.length);
+  const lengths = options.groupByLength === true ? rowLengths : undefined;
   // Every epoch's batches, drawn in the epochs' order: the replayer is told how many shapes they make.
   const schedule = Array.from({ length: epochs }, () => epochBatches(examples.length, batchSize, shuffleRng, lengths));
   const accumulation = options.gradientAccumulation ?? 1;
+  const objective = options.objective ?? 'classification';
+  // A causal-LM loss at the counted targets makes each count a shape (prepareStep's key).
+  const targetsOf =
+    objective === 'causal-lm' && !shapeFixedLoss(objective, padding)
+      ? (row: number) => rowTargetCount(examples[row]!.ids.length, examples[row]!.targetStart)
+      : undefined;
   const replayer = replays(overlapping, hooks)
     ? new StepReplayer(
         tf.backend(),
-        new Set(batchShapes(lengthsOf(examples), schedule.flat(), padding, accumulation)).size,
+        new Set(batchShapes(rowLengths, schedule.flat(), padding, accumulation, targetsOf)).size,
       )
     : undefined;
   let step = 0;
@@ -290,13 +304,7 @@ export async function fineTune(options: TrainOptions): Promise<TrainResult> {
           if (at !== undefined) return stopped(at);
         }
         await hooks.prepareStep?.();
-        const prepared = prepareStep(
-          model,
-          rows,
-          options.objective ?? 'classification',
-          microBatchCount(rows.length, accumulation),
-          padding,
-        );
+        const prepared = prepareStep(model, rows, objective, microBatchCount(rows.length, accumulation), padding);
         const place = { epoch, step: step + 1, lr, rows: rows.length };
         const replaying = pending !== undefined && replayer?.replays(prepared.key) === true;
         // A replayed step whose numbers have no tensor for a recorded step after it to hold on is read first.
@@ -419,9 +427,6 @@ interface PreparedStep {
   /** The host arrays the step's values are made from, in one order (engine/replay/step-values.ts). */
   readonly inputs: readonly object[];
 }
-
-/** Each row's length in tokens. */
-const lengthsOf = (examples: readonly EncodedExample[]): number[] => examples.map((example) => example.ids.length);
 
 /** The longest input the model's positions cover: where padding to a multiple stops. */
 function positionLimit(model: Model): number {

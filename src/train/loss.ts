@@ -47,6 +47,14 @@ export function countedTargets(
 }
 
 /**
+ * How many targets `countedTargets` counts in a row of `length` real tokens whose targets begin at `targetStart`, in a
+ * right-padded batch: each token from max(1, targetStart) on is predicted from the one before it.
+ */
+export function rowTargetCount(length: number, targetStart = 0): number {
+  return Math.max(0, length - Math.max(1, targetStart));
+}
+
+/**
  * Causal-LM cross-entropy as transformers computes it with labels = input_ids: logits at position t predict token
  * t + 1; targets on padding (mask 0) are ignored; the mean is over the counted targets. `targetMask` (1 on the
  * tokens to learn) restricts the targets further, as labels of −100 on a prompt do in fine-tuning. The head runs at

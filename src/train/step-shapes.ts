@@ -17,20 +17,24 @@ export function splitRows<T>(rows: readonly T[], parts: number): T[][] {
 }
 
 /**
- * Each batch's shape: its micro-batches' sizes and padded lengths, as the step pads them. A causal-LM micro-batch whose
- * rows lose their targets to the length limit gives its step another shape still (its count of loss terms): rare, and
- * such a step is only captured or not as its batch's shape says.
+ * Each batch's shape as fineTune's step key has it: its micro-batches' sizes and padded lengths, and, where `targetsOf`
+ * is given (a causal-LM loss at the counted targets only), each micro-batch's count of targets, the sum of its rows'.
+ * A micro-batch left without a target (its rows cut at the length limit) is dropped from the step, which this still
+ * counts: rare, and only the count is off.
  */
 export function batchShapes(
   lengths: readonly number[],
   batches: readonly (readonly number[])[],
   padding: PaddingRule,
   accumulation: number,
+  targetsOf?: (row: number) => number,
 ): string[] {
   const longest = (part: readonly number[]) => Math.max(1, ...part.map((i) => lengths[i]!));
+  const targets = (part: readonly number[]) =>
+    targetsOf === undefined ? '' : `:${part.reduce((sum, i) => sum + targetsOf(i), 0)}`;
   return batches.map((indices) =>
     splitRows(indices, microBatchCount(indices.length, accumulation))
-      .map((part) => `${part.length}x${paddedLength(longest(part), padding)}`)
+      .map((part) => `${part.length}x${paddedLength(longest(part), padding)}${targets(part)}`)
       .join(' '),
   );
 }
