@@ -22,6 +22,7 @@ import { overlapSetting } from './overlap-setting.js';
 import { replaySetting } from './replay-setting.js';
 import { generationJoin } from './generation-join.js';
 import { poolWindowSetting } from './webgpu-pool.js';
+import { gatingSetting } from './gating-setting.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
@@ -202,6 +203,7 @@ export async function initEngine(
   splitWeightGradients();
   inlineNarrowSetting();
   groupSetting();
+  gatingSetting();
   fewRowsMost();
   matrixProductSetting();
   attentionLaneSetting();

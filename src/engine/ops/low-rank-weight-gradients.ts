@@ -32,17 +32,27 @@ export interface WeightGradientOperands extends LayerGradientOperands {
   readonly x: Tensor2D;
 }
 
+/** The layers' input for the kernel: x, or SwiGLU's gate and up, x formed from them as the kernel reads it. */
+export type KernelInput = { readonly x: Tensor2D } | { readonly gate: Tensor2D; readonly up: Tensor2D };
+
+/** [dA, dB] of each layer, by McevalLowRankWeightGradients (webgpu; dropouts by their hashes). */
+export function kernelWeightGradients(
+  input: KernelInput,
+  layers: readonly LayerGradientOperands[],
+): [Tensor2D, Tensor2D][] {
+  const inputs = { ...input, ...numberedInputs(layers.map(({ dDown, down, dy }) => ({ dDown, down, dy }))) };
+  const attrs: WeightGradientAttrs = {
+    dyScales: layers.map(({ dyScale = 1 }) => dyScale),
+    dropouts: layers.map(({ dropout }) => dropoutHash(dropout)),
+  };
+  const outputs = tf.engine().runKernel(LOW_RANK_WEIGHT_GRADIENTS, inputs as never, attrs as never) as Tensor2D[];
+  return layers.map((_, k) => [outputs[2 * k]!, outputs[2 * k + 1]!]);
+}
+
 /** [dA, dB] of each layer that read x. */
 export function layersWeightGradients(x: Tensor2D, layers: readonly LayerGradientOperands[]): [Tensor2D, Tensor2D][] {
-  if (hasKernel(LOW_RANK_WEIGHT_GRADIENTS) && splitWeightGradients() && layers.every((l) => kernelTakes(l.dropout))) {
-    const inputs = { x, ...numberedInputs(layers.map(({ dDown, down, dy }) => ({ dDown, down, dy }))) };
-    const attrs: WeightGradientAttrs = {
-      dyScales: layers.map(({ dyScale = 1 }) => dyScale),
-      dropouts: layers.map(({ dropout }) => dropoutHash(dropout)),
-    };
-    const outputs = tf.engine().runKernel(LOW_RANK_WEIGHT_GRADIENTS, inputs as never, attrs as never) as Tensor2D[];
-    return layers.map((_, k) => [outputs[2 * k]!, outputs[2 * k + 1]!]);
-  }
+  if (hasKernel(LOW_RANK_WEIGHT_GRADIENTS) && splitWeightGradients() && layers.every((l) => kernelTakes(l.dropout)))
+    return kernelWeightGradients({ x }, layers);
   return layers.map(({ dropout, dDown, down, dy, dyScale = 1 }) => {
     const dropped = dropout === undefined ? x : (tf.mul(x, dropoutMaskOf(dropout, x.shape)) as Tensor2D);
     const dB = transposedProduct(down, dy);

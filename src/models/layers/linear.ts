@@ -16,6 +16,7 @@ import type { ForwardContext } from '../forward-context.js';
 import { gatedFrozenLinearPlus, gatedLowRankLinear } from '../../engine/ops/gated-input.js';
 import { tapeRecording } from '../../engine/ops/tape-recording.js';
 import { swiGlu } from './swiglu.js';
+import { gatedLowRankLinearTrained } from '../../engine/ops/gated-low-rank-linear.js';
 import { rmsNormPassing } from './rms-norm.js';
 
 /**
@@ -82,11 +83,22 @@ export class Linear {
   /**
    * forward(silu(gate)·up, context, residual): the layer's output for SwiGLU's gating (a decoder's down_proj). Outside
    * training and off the tape, a low-rank layer or a plain one reads the gating inside its product where that
-   * product runs on webgpu's kernels (engine/ops/gated-input.ts: a dispatch and a tensor fewer, the same values); else
-   * the gating is formed first.
+   * product runs on webgpu's kernels (engine/ops/gated-input.ts: a dispatch and a tensor fewer, the same values). On
+   * the tape or in training, a low-rank layer reads it inside its forward product, input gradient and weight
+   * gradients where those run on webgpu's kernels (engine/ops/gated-low-rank-linear.ts: two dispatches and two
+   * tensors fewer, the same values). Else the gating is formed first.
    */
   forwardGated(gate: Tensor, up: Tensor, context: ForwardContext, residual?: Tensor): Tensor {
-    if (readsInsideProducts(context)) {
+    if (!readsInsideProducts(context)) {
+      // Its update is drawn once, here, whichever way the layer then runs (forward draws it again only where there is
+      // none, and a missing update draws nothing).
+      const update = this.bias === undefined ? this.lowRankUpdate(gate, context) : undefined;
+      if (update !== undefined)
+        return (
+          gatedLowRankLinearTrained(gate, up, this.weightMatrix, update, residual) ??
+          lowRankLinear(swiGlu(gate, up), this.weightMatrix, this.bias, update, residual)
+        );
+    } else {
       // Outside training an update draws nothing (no dropout, no sample), so asking for it again below is the same.
       const update = this.lowRankUpdate(gate, context);
       const weight = this.weightMatrix;

@@ -80,6 +80,13 @@ export interface LowRankProductShape {
   readonly inputMasked?: MaskUse;
   /** The mask multiplies the products' whole sum, not the low-rank part alone (the input gradient of a dropped x). */
   readonly maskedSum?: boolean;
+  /**
+   * The sum is the gradient dx of SwiGLU's gating x = silu(g)·u, and what is written is the gating's gradient:
+   * dg = dx·u·silu′(g) as the output and du = dx·silu(g) into `dUp` (written), from the bindings `gradientGate` and
+   * `gradientUp` (vec4s, the output's shape) — McevalSwiGluGrad's expressions, so its values: one layer's input
+   * gradient, inline or not (a decoder's down projection in training).
+   */
+  readonly gatingGradient?: boolean;
 }
 
 /** How a product uses a dropout mask m: as it is (`kept`), or as 1 − m (`rest`, what the dropout takes away). */
@@ -543,6 +550,8 @@ export function lastTerms(shape: LastTerms, value: string, factors?: FactorRow):
 export function lowRankProductCode(shape: LowRankProductShape): string {
   if (shape.columnFactors && shape.transposeE)
     throw new Error('lowRankProductCode: column factors need E untransposed');
+  if (shape.gatingGradient && (!shape.vectorized || shape.columnFactors))
+    throw new Error('lowRankProductCode: the gating gradient is read as vec4s, without column factors');
   const masks = outputMasks(shape);
   const written = lastTerms(shape, `acc[block][r]${masks.sum}`, {
     e: reads('e'),
@@ -552,11 +561,15 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
   const left = leftOperand(shape);
   // The low-rank part first, scaled and masked in place (or, with `maskedSum`, the sum masked as written), then the base
   // product added onto it.
-  return `${opening(shape.blocks, makesMasks(shape), left.declarations)}
+  const declarations = `${left.declarations}${shape.gatingGradient ? sigmoidCode('gradientSigmoid', 'f32') : ''}`;
+  const store = shape.gatingGradient
+    ? gatingGradientStore('i * columnCount + j', written)
+    : `result[i * columnCount + j] = ${written};`;
+  return `${opening(shape.blocks, makesMasks(shape), declarations)}
   ${product(shape, reads('d'), reads('e'), 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
   ${eachOutput(`acc[block][r] = scale * acc[block][r]${masks.lowRank};`)}
   ${product(shape, left.read, reads('w'), 'uniforms.innerCount', shape.transposeW, shape.vectorized, 'acc')}
-  ${eachOutput(`result[i * columnCount + j] = ${written};`)}
+  ${eachOutput(store)}
 }
 `;
 }
@@ -827,6 +840,8 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   if (shape.inputMasked !== undefined && narrow.inputMask)
     throw new Error('inlineLowRankProductCode: x is masked once, as it is read or in t');
   if (shape.gatedInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read a gated input');
+  if (shape.gatingGradient && (members > 1 || shape.normalizedInput || shape.columnFactors))
+    throw new Error('inlineLowRankProductCode: the gating gradient is one layer’s input gradient');
   const masks = outputMasks(shape);
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
@@ -887,14 +902,16 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              ${operands.storeResult('i * columnCount + j', lastTerms(terms, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}`;
+              ${(shape.gatingGradient ? gatingGradientStore : operands.storeResult)('i * columnCount + j', lastTerms(terms, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}`;
   const declarations = `
 const RANK = ${narrow.rank};
 const TILE_ROWS = ${tileRows};
 const SHARE = ${share};
 var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
     narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
-  }${members === 1 ? '' : '\nvar<workgroup> groupMember : i32;'}${left.declarations}`;
+  }${members === 1 ? '' : '\nvar<workgroup> groupMember : i32;'}${left.declarations}${
+    shape.gatingGradient ? sigmoidCode('gradientSigmoid', 'f32') : ''
+  }`;
   const shared = `
   let narrowRow = i32(localIndex) % TILE_ROWS;
   let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;${shape.normalizedInput ? normalizationPrologue : ''}`;
@@ -910,6 +927,17 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
 }
 `;
 }
+
+/**
+ * Stores the gating's gradients for output element `at` whose gradient of x is `value` (LowRankProductShape's
+ * `gatingGradient`): McevalSwiGluGrad's expressions, with dy its value.
+ */
+const gatingGradientStore = (at: string, value: string) => `let element = ${at};
+              let dx = ${value};
+              let g = gradientGate[element / 4][element % 4];
+              let s = gradientSigmoid(g);
+              result[element] = dx * gradientUp[element / 4][element % 4] * (s * (1.0 + g * (1.0 - s)));
+              dUp[element] = dx * (g * s);`;
 
 /**
  * The group variant's placement: the workgroup's member, by its first tile, made uniform through workgroup memory —

@@ -113,6 +113,14 @@ export interface LowRankProductInputs {
 }
 
 /**
+ * McevalLowRankProduct's inputs as a call gives them: x, or SwiGLU's gate and up in its place (vec4 shapes only; x
+ * formed as it is read); and, given both, `gradientGate` and `gradientUp`, whose gating's gradient is written instead
+ * of the product (InlineProductInputs' same inputs): outputs dGate and dUp.
+ */
+export type GatedProductInputs = Omit<LowRankProductInputs, 'x'> &
+  LeftInputs & { readonly gradientGate?: TensorInfo; readonly gradientUp?: TensorInfo };
+
+/**
  * The output tile, MCEVAL_WEBGPU_PRODUCT_TILE: 64 (the default; 4 × 4 outputs per invocation) or 128 (8 × 8: half the
  * workgroup loads per multiply-add, twice the registers) — which is faster depends on the GPU (bench/gpu measures
  * both). Read as the engine starts too, so that a bad value stops a run first.
@@ -182,6 +190,12 @@ export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd' | 'x
    * t is written — for a forward pass off the tape; the only output is then y.
    */
   readonly normWeight?: TensorInfo;
+  /**
+   * Given both, the product is the gradient dx of SwiGLU's gating silu(gate)·up (x is then dy): the outputs are dGate
+   * (in y's place), t and dUp (LowRankProductShape's `gatingGradient`) — one layer's input gradient, no column factors.
+   */
+  readonly gradientGate?: TensorInfo;
+  readonly gradientUp?: TensorInfo;
 }
 
 /** A product's left operand: x, or SwiGLU's gating silu(gate)·up of two tensors shaped like x, formed as it is read. */
@@ -390,19 +404,26 @@ function shapeOf(
 const maskFlags = (shape: LowRankProductShape) => [shape.maskedSum === true, shape.inputMasked !== undefined];
 
 const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w, d, e, bias, addend } = inputs as unknown as LowRankProductInputs;
+  const { w, d, e, bias, addend, gradientGate, gradientUp, ...leftInputs } = inputs as unknown as GatedProductInputs;
   const { scale, dropout, droppedInput, columnFactors, ...sides } = attrs as unknown as LowRankProductAttrs;
   const { transposeW, transposeE } = sides;
-  const [rows, inner] = x.shape as [number, number];
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const left = leftOperandOf(leftInputs, 4);
+  const [rows, inner] = left.shape as [number, number];
   const rank = d.shape[1]!;
   const factors = columnFactors === true;
   checkFactorRow(LOW_RANK_PRODUCT, e, rank, transposeE, factors);
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
+  const gating = gatingGradientOf(gradientGate, gradientUp, [rows, columns], vectorized ? 4 : 1);
+  if ((left.gated || gating !== undefined) && !vectorized)
+    throw new Error(`${LOW_RANK_PRODUCT}: SwiGLU's gating is read as vec4s`);
   const tiles = productTiling();
   const shape = {
     ...shapeOf(vectorized, { ...sides, dropout, droppedInput }, { bias, addend }, tiles),
     columnFactors,
+    gatedInput: left.gated,
+    gatingGradient: gating !== undefined,
   };
   // One compiled shader per combination (tfjs caches pipelines by key).
   const flags = [
@@ -413,30 +434,39 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     shape.mask,
     shape.addend,
     factors,
+    left.gated,
+    shape.gatingGradient,
     ...maskFlags(shape),
   ];
-  const operands = ['x', 'w', 'd', 'e'].map((name) => ({ name, components: vectorized ? 4 : 1 }) as const);
+  const components = vectorized ? 4 : 1;
+  const operands = [
+    ...left.declarations.map(({ name }) => ({ name, components }) as const),
+    ...['w', 'd', 'e'].map((name) => ({ name, components }) as const),
+  ];
   const optional = optionalInputs({ bias, addend });
+  const dUp = gating === undefined ? undefined : gpu.makeTensorInfo([rows * columns], 'float32');
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, tiles.blocks);
   const output = runShader(
-    backend as unknown as WebGpuBackendLike,
+    gpu,
     {
       key: `McevalLowRankProduct_${flags.map(Number).join('')}_${tilingKey(tiles)}`,
-      inputs: [...operands, ...optional.declarations],
+      inputs: [...operands, ...optional.declarations, ...(gating === undefined ? [] : gating.declarations)],
       uniforms: `${LOW_RANK_UNIFORMS} ${maskUniforms(droppedInput !== undefined, shape.mask)}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch,
       outputSize: rows * columns,
       code: () => lowRankProductCode(shape),
     },
-    [x, w, d, e, ...optional.tensors],
+    [...left.tensors, w, d, e, ...optional.tensors, ...(gating === undefined ? [] : [...gating.tensors, dUp!])],
     [...sizes, float(scale), ...dropoutUniformValues(droppedInput, dropout)],
   );
-  return shaped(output, [rows, columns]);
+  const y = shaped(output, [rows, columns]);
+  return dUp === undefined ? y : [y, shaped(dUp, [rows, columns])];
 };
 
 const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { w, n, e, bias, addend, normWeight, ...leftInputs } = inputs as unknown as InlineProductInputs;
+  const { w, n, e, bias, addend, normWeight, gradientGate, gradientUp, ...leftInputs } =
+    inputs as unknown as InlineProductInputs;
   const { transposeN, scale, narrowScale, inputDropout, normEps, columnFactors, ...masking } =
     attrs as unknown as InlineProductAttrs;
   const { transposeW, transposeE, dropout, droppedInput } = masking;
@@ -452,11 +482,13 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   checkFactorRow(LOW_RANK_PRODUCT_INLINE, e, rank, transposeE, factors);
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const tiles = productTiling();
+  const gating = gatingGradientOf(gradientGate, gradientUp, [rows, columns], 4);
   const shape = {
     ...shapeOf(true, masking, { bias, addend }, tiles),
     gatedInput: left.gated,
     normalizedInput: normalized,
     columnFactors: factors,
+    gatingGradient: gating !== undefined,
   };
   const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputDropout !== undefined };
   const flags = [
@@ -470,15 +502,18 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     left.gated,
     normalized,
     factors,
+    shape.gatingGradient,
     ...maskFlags(shape),
   ];
   const down = normalized ? undefined : gpu.makeTensorInfo([rows * rank], 'float32');
+  const dUp = gating === undefined ? undefined : gpu.makeTensorInfo([rows * columns], 'float32');
   const normalization = normalizationBinding(normWeight, normEps);
   const optional = optionalInputs({ bias, addend });
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, tiles.blocks);
   const few = fewRowsShape(gpu, {
     rows,
-    unsupported: transposeW || transposeN || transposeE || narrow.inputMask || makesMasks(shape),
+    unsupported:
+      transposeW || transposeN || transposeE || narrow.inputMask || makesMasks(shape) || shape.gatingGradient,
     bias: shape.bias,
     addend: shape.addend,
     gatedInput: left.gated,
@@ -505,13 +540,23 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
         ...(down === undefined ? [] : [{ name: 'down', components: 1, writable: true } as const]),
         ...optional.declarations,
         ...normalization.declarations,
+        ...(gating === undefined ? [] : gating.declarations),
       ],
       uniforms: `${INLINE_UNIFORMS} ${maskUniforms(narrow.inputMask || droppedInput !== undefined, shape.mask)}${normalization.uniforms}`,
       workgroupSize: PRODUCT_WORKGROUP,
       outputSize: rows * columns,
       code: () => (few === undefined ? inlineLowRankProductCode(shape, narrow) : fewRowsProductCode(few)),
     },
-    [...left.tensors, w, n, e, ...(down === undefined ? [] : [down]), ...optional.tensors, ...normalization.tensors],
+    [
+      ...left.tensors,
+      w,
+      n,
+      e,
+      ...(down === undefined ? [] : [down]),
+      ...optional.tensors,
+      ...normalization.tensors,
+      ...(gating === undefined ? [] : [...gating.tensors, dUp!]),
+    ],
     [
       ...sizes,
       float(scale),
@@ -521,8 +566,33 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     ],
   );
   const y = shaped(output, [rows, columns]);
-  return down === undefined ? [y] : [y, shaped(down, [rows, rank])];
+  if (down === undefined) return [y];
+  const t = shaped(down, [rows, rank]);
+  return dUp === undefined ? [y, t] : [y, t, shaped(dUp, [rows, columns])];
 };
+
+/**
+ * The bindings of the gating's gradient (InlineProductInputs' gradientGate and gradientUp, shaped like the output;
+ * dUp, written, follows them), or undefined where neither is given.
+ */
+function gatingGradientOf(
+  gate: TensorInfo | undefined,
+  up: TensorInfo | undefined,
+  shape: readonly number[],
+  components: 1 | 4,
+) {
+  if (gate === undefined && up === undefined) return undefined;
+  if (gate?.shape.join() !== shape.join() || up?.shape.join() !== shape.join())
+    throw new Error(`the gating's gradient needs gate and up shaped [${shape.join(', ')}]`);
+  return {
+    declarations: [
+      { name: 'gradientGate', components } as const,
+      { name: 'gradientUp', components } as const,
+      { name: 'dUp', components: 1, writable: true } as const,
+    ],
+    tensors: [gate, up],
+  };
+}
 
 /** The norm weight's binding (after the others) and epsilon's uniform (the last), where x is normalized as read. */
 function normalizationBinding(normWeight: TensorInfo | undefined, normEps: number | undefined) {

@@ -6,7 +6,8 @@
  * wide, so an [rows, 8] output wasted three quarters of them; here a workgroup takes 16 rows, 16 invocations to a row,
  * each invocation every 16th inner index (four at a time where the inner size is a multiple of 4) into n accumulators,
  * and the 16 are added by a tree in workgroup memory, the same order every time. engine/ops/low-rank-linear.ts uses it
- * where it is registered.
+ * where it is registered. x may be given as SwiGLU's `gate` and `up` instead, formed as it is read (a trained down
+ * projection's x·A: engine/ops/gated-low-rank-linear.ts).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { HashedDropout } from '../../dropout-bits.js';
@@ -18,6 +19,8 @@ import {
   dropoutUniforms,
 } from './hashed-dropout-wgsl.js';
 import { elementwiseDispatch, floatUniform, intUniform, runShader, shaped, type WebGpuBackendLike } from './shader.js';
+import { leftOperand } from './low-rank-product-wgsl.js';
+import { leftOperandOf, type LeftInputs } from './low-rank-product.js';
 
 export const NARROW_PRODUCT = 'McevalNarrowProduct';
 
@@ -51,15 +54,17 @@ fn weightRow(k : i32, j : i32) -> vec4<f32> {
 }`;
 }
 
-function code(groups: number, transposeW: boolean, mask: boolean, vectorized: boolean): string {
+function code(groups: number, transposeW: boolean, mask: boolean, vectorized: boolean, gated: boolean): string {
   // Vectorized, `at` counts vec4s: the mask's elements 4·at … 4·at + 3.
   const masked = (value: string, at: string) =>
     mask ? `${value} * ${vectorized ? dropoutAt4('dropout', `${at} * 4`) : dropoutAt('dropout', at)}` : value;
+  // x as it is stored, or (vectorized only) SwiGLU's gating formed from gate and up as it is read.
+  const left = leftOperand({ gatedInput: gated, vectorized });
   // Vectorized: invocation `lane` reads inner indices 4·lane … 4·lane + 3, then every 4·LANES-th on.
   const accumulate = vectorized
     ? `for (var k = lane * 4; k < uniforms.inner; k += ${4 * LANES}) {
       let at = (row * uniforms.inner + k) / 4;
-      let xs = ${masked('x[at]', 'at')};
+      let xs = ${masked(left.read('at'), 'at')};
       for (var j = 0; j < GROUPS; j++) {
         acc[j] += xs.x * weightRow(k, j) + xs.y * weightRow(k + 1, j) + xs.z * weightRow(k + 2, j)
           + xs.w * weightRow(k + 3, j);
@@ -72,7 +77,7 @@ function code(groups: number, transposeW: boolean, mask: boolean, vectorized: bo
         acc[j] += xk * weightRow(k, j);
       }
     }`;
-  return `${mask ? HASHED_KEEP_WGSL : ''}
+  return `${mask ? HASHED_KEEP_WGSL : ''}${left.declarations}
 const GROUPS = ${groups};
 var<workgroup> parts : array<vec4<f32>, ${WORKGROUP}>;
 ${weightRow(transposeW)}
@@ -110,19 +115,22 @@ fn main() {
 }
 
 const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, w } = inputs as { x: TensorInfo; w: TensorInfo };
+  const { w, ...leftInputs } = inputs as unknown as LeftInputs & { w: TensorInfo };
   const { transposeW, scale, dropout } = attrs as unknown as NarrowProductAttrs;
-  const [rows, inner] = x.shape as [number, number];
+  const left = leftOperandOf(leftInputs, 4);
+  const [rows, inner] = left.shape as [number, number];
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   if (columns > NARROW_PRODUCT_MAX_COLUMNS) throw new Error(`McevalNarrowProduct: ${columns} columns is too wide`);
   const groups = Math.ceil(columns / 4);
   const vectorized = inner % 4 === 0;
+  if (left.gated && !vectorized) throw new Error("McevalNarrowProduct: SwiGLU's gating is read as vec4s");
+  const flags = [transposeW, dropout !== undefined, vectorized, left.gated];
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
-      key: `McevalNarrowProduct_${groups}_${[transposeW, dropout !== undefined, vectorized].map(Number).join('')}`,
+      key: `McevalNarrowProduct_${groups}_${flags.map(Number).join('')}`,
       inputs: [
-        { name: 'x', components: vectorized ? 4 : 1 },
+        ...left.declarations.map(({ name }) => ({ name, components: vectorized ? 4 : 1 }) as const),
         { name: 'w', components: 1 },
       ],
       uniforms: `rows : i32, inner : i32, columns : i32, scale : f32, ${dropout ? dropoutUniforms('dropout') : ''}`,
@@ -130,9 +138,9 @@ const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       // A workgroup per ROWS rows, LANES invocations to a row.
       dispatch: elementwiseDispatch(rows * LANES, WORKGROUP),
       outputSize: rows * columns,
-      code: () => code(groups, transposeW, dropout !== undefined, vectorized),
+      code: () => code(groups, transposeW, dropout !== undefined, vectorized, left.gated),
     },
-    [x, w],
+    [...left.tensors, w],
     [...[rows, inner, columns].map(intUniform), floatUniform(scale), ...(dropout ? dropoutUniformValues(dropout) : [])],
   );
   return shaped(output, [rows, columns]);

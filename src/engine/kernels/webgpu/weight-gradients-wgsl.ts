@@ -17,6 +17,7 @@
 import { HASHED_KEEP_WGSL, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
 import { floatUniform, intUniform, type ShaderUniform } from './shader.js';
 import { keptPerNumber } from '../../kept-per-number.js';
+import { leftOperand } from './low-rank-product-wgsl.js';
 
 /** Invocations per workgroup of the first pass. */
 export const SPLIT_WORKGROUP = 64;
@@ -138,9 +139,13 @@ fn rowOf${source}(k : i32, at : i32, width : i32) -> vec4<f32> {
  * The first pass's share of product `s`: workgroup g's tile and chunk, written to its place among the partials; with
  * `whole` (every product one chunk) times scale_s, the partials being the gradients themselves.
  */
-function productPart(s: number, operands: Operands, vectorized: boolean, whole: boolean): string {
+function productPart(s: number, operands: Operands, vectorized: boolean, whole: boolean, gated: boolean): string {
   const u = (field: string) => `uniforms.${field}${s}`;
-  const pRow = rowLoad(operands.p, 'i', 'm', vectorized);
+  // x formed from gate and up as it is read, where the layers read SwiGLU's gating (vec4 loads only).
+  const pRow =
+    gated && operands.p === 'x'
+      ? leftOperand({ gatedInput: true, vectorized: true }).read('(k * m + i) / 4')
+      : rowLoad(operands.p, 'i', 'm', vectorized);
   // The mask's elements of token k, columns i … i + 3 (those beyond m multiply p's zeros).
   const maskRow = operands.mask === undefined ? '' : ` * ${dropoutAt4(operands.mask, 'k * m + i')}`;
   return `
@@ -183,9 +188,12 @@ fn part${s}(g : i32) {
  * layer k dDown_k, down_k and dy_k — vec4 arrays when `vectorized` (in, every r and out multiples of 4). Product s
  * takes workgroups start_s … start_s + workgroups_s − 1. With `whole` (every product's tokens one chunk: a step of
  * few tokens) each product's partials are its gradient, scaled here; the second pass is then left out (the caller cuts
- * them apart by copies), the same bits as its sum of one chunk times the scale.
+ * them apart by copies), the same bits as its sum of one chunk times the scale. With `gated` (vectorized only), x is
+ * SwiGLU's gating of the inputs `gate` and `up`, bound in x's place and formed as x is read, with McevalSwiGlu's values
+ * (a decoder's down projection in training: engine/ops/gated-low-rank-linear.ts).
  */
-export function partialSumsCode(vectorized: boolean, masked: readonly boolean[], whole = false): string {
+export function partialSumsCode(vectorized: boolean, masked: readonly boolean[], whole = false, gated = false): string {
+  if (gated && !vectorized) throw new Error('partialSumsCode: a gated x is read as vec4s');
   const products = masked.flatMap((mask, k): Operands[] => [
     { p: 'x', q: `dDown${k}`, ...(mask ? { mask: `dropout${k}` } : {}) },
     { p: `down${k}`, q: `dy${k}` },
@@ -194,6 +202,7 @@ export function partialSumsCode(vectorized: boolean, masked: readonly boolean[],
   const readers = [
     ...(masked.some(Boolean) ? [HASHED_KEEP_WGSL] : []),
     ...(vectorized ? [] : sources.map(scalarRowReader)),
+    ...(gated ? [leftOperand({ gatedInput: true, vectorized: true }).declarations] : []),
   ];
   const dispatch = products.map(
     (_, s) => `
@@ -202,7 +211,7 @@ export function partialSumsCode(vectorized: boolean, masked: readonly boolean[],
   }`,
   );
   return `${readers.join('\n')}
-${products.map((operands, s) => productPart(s, operands, vectorized, whole)).join('\n')}
+${products.map((operands, s) => productPart(s, operands, vectorized, whole, gated)).join('\n')}
 
 fn main() {
   let g = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);${dispatch.join('')}

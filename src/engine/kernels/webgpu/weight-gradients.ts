@@ -12,6 +12,7 @@ import type { HashedDropout } from '../../dropout-bits.js';
 import { numberedMembers } from './numbered-members.js';
 import { partsByCopies } from './buffer-copies.js';
 import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
+import { leftOperandOf, type LeftInputs } from './low-rank-product.js';
 import {
   SPLIT_WORKGROUP,
   SUM_WORKGROUP,
@@ -36,7 +37,11 @@ import {
 
 export const LOW_RANK_WEIGHT_GRADIENTS = 'McevalLowRankWeightGradients';
 
-/** Inputs: x [tokens, in]; per layer k (0, 1, …), dDown`k` and down`k` [tokens, r_k] and dy`k` [tokens, out_k]. */
+/**
+ * Inputs: x [tokens, in] — or, for layers that read SwiGLU's gating, `gate` and `up` in its place, x formed from
+ * them as it is read (vec4 shapes only); per layer k (0, 1, …), dDown`k` and down`k` [tokens, r_k] and dy`k`
+ * [tokens, out_k].
+ */
 export type WeightGradientInputs = Record<string, TensorInfo>;
 
 /**
@@ -67,16 +72,19 @@ interface Layer {
   readonly dyScale: number;
 }
 
-/** Storage buffers the first pass binds for `layers`: x, each layer's three operands, and the partials. */
-const partialBindings = (layers: readonly Layer[]) => 2 + 3 * layers.length;
+/**
+ * Storage buffers the first pass binds for `layers`: x (`inputs` buffers: 1, or gate and up), each layer's three
+ * operands, and the partials.
+ */
+const partialBindings = (layers: readonly Layer[], inputs: number) => 1 + inputs + 3 * layers.length;
 
 /** The layers in runs that one shader of each pass can bind (the second binds the partials and two per layer). */
-function bindable(gpu: WebGpuBackendLike, layers: readonly Layer[]): Layer[][] {
+function bindable(gpu: WebGpuBackendLike, layers: readonly Layer[], inputs: number): Layer[][] {
   const limit = storageBuffersPerShader(gpu);
   const runs: Layer[][] = [];
   for (const layer of layers) {
     const run = runs[runs.length - 1];
-    const fits = (more: Layer[]) => partialBindings(more) <= limit && 1 + 2 * more.length <= limit;
+    const fits = (more: Layer[]) => partialBindings(more, inputs) <= limit && 1 + 2 * more.length <= limit;
     if (run !== undefined && fits([...run, layer])) run.push(layer);
     else runs.push([layer]);
   }
@@ -87,8 +95,9 @@ function bindable(gpu: WebGpuBackendLike, layers: readonly Layer[]): Layer[][] {
  * [dA_0, dB_0, dA_1, …] of `layers`, in two dispatches; in one where every product's tokens are one chunk (a step of
  * few tokens), its partials then cut apart by buffer copies.
  */
-function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readonly Layer[]): TensorInfo[] {
-  const [tokens, inFeatures] = x.shape as [number, number];
+function gradientsTogether(gpu: WebGpuBackendLike, x: LeftInputs, layers: readonly Layer[]): TensorInfo[] {
+  const left = leftOperandOf(x, 4);
+  const [tokens, inFeatures] = left.shape as [number, number];
   const plans: ProductPlan[] = layers.flatMap(({ down, dy }) => {
     const rank = down.shape[1]!;
     return [productPlan(inFeatures, rank, tokens), productPlan(rank, dy.shape[1]!, tokens)];
@@ -103,6 +112,7 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readon
   const fields = weightGradientUniforms(plans.length);
   const widths = [inFeatures, ...layers.flatMap(({ down, dy }) => [down.shape[1]!, dy.shape[1]!])];
   const vectorized = widths.every((size) => size % 4 === 0);
+  if (left.gated && !vectorized) throw new Error(`${LOW_RANK_WEIGHT_GRADIENTS}: a gated x needs vec4 shapes`);
   const operands = layers.flatMap(({ dDown, down, dy }, k) => [
     { name: `dDown${k}`, tensor: dDown },
     { name: `down${k}`, tensor: down },
@@ -112,15 +122,18 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: TensorInfo, layers: readon
   const partials = runShader(
     gpu,
     {
-      key: `McevalWeightGradientPartials_${Number(vectorized)}_${Number(whole)}_${masked.map(Number).join('')}`,
-      inputs: ['x', ...operands.map(({ name }) => name)].map((name) => ({ name, components: vectorized ? 4 : 1 })),
+      key: `McevalWeightGradientPartials_${Number(vectorized)}_${Number(whole)}_${Number(left.gated)}_${masked.map(Number).join('')}`,
+      inputs: [...left.declarations.map(({ name }) => name), ...operands.map(({ name }) => name)].map((name) => ({
+        name,
+        components: vectorized ? 4 : 1,
+      })),
       uniforms: `${fields}\n${weightGradientMaskUniforms(masked)}`,
       workgroupSize: SPLIT_WORKGROUP,
       dispatch: elementwiseDispatch(workgroups * SPLIT_WORKGROUP, SPLIT_WORKGROUP),
       outputSize: partialCount(plans),
-      code: () => partialSumsCode(vectorized, masked, whole),
+      code: () => partialSumsCode(vectorized, masked, whole, left.gated),
     },
-    [x, ...operands.map(({ tensor }) => tensor)],
+    [...left.tensors, ...operands.map(({ tensor }) => tensor)],
     [...uniforms, ...dropoutUniformValues(...layers.map((layer) => layer.dropout))],
   );
   const shapes = plans.map((plan) => [plan.m, plan.n]);
@@ -170,7 +183,9 @@ const weightGradients: KernelFunc = ({ inputs, backend, attrs }) => {
     dropout: dropouts?.[k],
     dyScale: dyScales[k]!,
   }));
-  return bindable(gpu, layers).flatMap((run) => gradientsTogether(gpu, inputs['x']!, run));
+  const { x, gate, up } = inputs as LeftInputs;
+  const left = { x, gate, up };
+  return bindable(gpu, layers, x === undefined ? 2 : 1).flatMap((run) => gradientsTogether(gpu, left, run));
 };
 
 export function webGpuWeightGradientsKernel(): KernelConfig {
