@@ -9,14 +9,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from '../../src/engine/backends.js';
 import { tf } from '../../src/engine/tf.js';
-import { loadModel } from '../../src/models/load.js';
-import { stepper, type Method } from '../../bench/gpu/step-methods.js';
+import type { Method } from '../../bench/gpu/step-methods.js';
 import { SWIGLU, SWIGLU_GRAD } from '../../src/engine/kernels/webgpu/swiglu.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 import { withEnv } from '../helpers.js';
 import { dispatchesOf, withKernelCallCounts } from './dispatches.js';
+import { withTinySteps } from './tiny-steps.js';
 
 interface Steps {
   readonly losses: number[];
@@ -27,12 +26,8 @@ interface Steps {
 }
 
 /** Three steps of `method` on builtin:tiny: the losses, and the last two steps' gating calls and dispatches. */
-async function steps(method: Method): Promise<Steps> {
-  await initEngine('webgpu');
-  const before = tf.memory().numTensors;
-  const { model } = loadModel('builtin:tiny');
-  const run = stepper(model, 2, 16, 3, method);
-  try {
+const steps = (method: Method): Promise<Steps> =>
+  withTinySteps(method, async (run, model) => {
     const first = await run.step();
     let dispatches = 0;
     const { value, calls } = await withKernelCallCounts([SWIGLU, SWIGLU_GRAD], async () => {
@@ -50,12 +45,7 @@ async function steps(method: Method): Promise<Steps> {
       dispatches: dispatches / 2,
       layers: model.config.numHiddenLayers,
     };
-  } finally {
-    run.dispose();
-    model.dispose();
-    assert.equal(tf.memory().numTensors, before);
-  }
-}
+  });
 
 /** Whether the device binds the gated input gradient's storage buffers: dy, W, B, A′, t, gate, up, dUp and dGate. */
 const bindsGatedGradient = () => storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike) >= 9;

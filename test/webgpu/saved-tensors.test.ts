@@ -6,28 +6,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from '../../src/engine/backends.js';
-import { tf } from '../../src/engine/tf.js';
-import { loadModel } from '../../src/models/load.js';
-import { stepper, type Method } from '../../bench/gpu/step-methods.js';
+import type { Method } from '../../bench/gpu/step-methods.js';
 import { withEnv } from '../helpers.js';
 import { withKernelCalls } from './dispatches.js';
+import { withTinySteps } from './tiny-steps.js';
 
-async function steps(method: Method): Promise<{ losses: number[]; identities: number; layers: number }> {
-  await initEngine('webgpu');
-  const before = tf.memory().numTensors;
-  const { model } = loadModel('builtin:tiny');
-  const run = stepper(model, 2, 16, 3, method);
-  try {
+const steps = (method: Method): Promise<{ losses: number[]; identities: number; layers: number }> =>
+  withTinySteps(method, async (run, model) => {
     const first = await run.step();
     const { value, calls } = await withKernelCalls('Identity', async () => [await run.step(), await run.step()]);
     return { losses: [first, ...value], identities: calls / 2, layers: model.config.numHiddenLayers };
-  } finally {
-    run.dispose();
-    model.dispose();
-    assert.equal(tf.memory().numTensors, before);
-  }
-}
+  });
 
 for (const method of ['lora-dropout', 'monteclora'] as const)
   test(`a ${method} step's losses are the same bits with saved tensors shared, without their clones`, async () => {

@@ -1,0 +1,29 @@
+/** builtin:tiny's benchmark training step on webgpu, for tests that compare steps run under two settings. */
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/backends.js';
+import { tf } from '../../src/engine/tf.js';
+import { loadModel } from '../../src/models/load.js';
+import type { Model } from '../../src/models/model.js';
+import { stepper, type Method } from '../../bench/gpu/step-methods.js';
+import type { CausalLmStep } from '../../bench/causal-lm-step.js';
+
+/**
+ * `body`'s value, given the step of `method` (bench/gpu/step-methods.ts: r 8 on every linear layer) on a fresh
+ * builtin:tiny, 2 × 16 tokens from seed 3; the step and the model are freed after, and no tensor is left behind.
+ */
+export async function withTinySteps<T>(
+  method: Method,
+  body: (run: CausalLmStep, model: Model) => Promise<T>,
+): Promise<T> {
+  await initEngine('webgpu');
+  const before = tf.memory().numTensors;
+  const { model } = loadModel('builtin:tiny');
+  const run = stepper(model, 2, 16, 3, method);
+  try {
+    return await body(run, model);
+  } finally {
+    run.dispose();
+    model.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  }
+}
