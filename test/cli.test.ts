@@ -120,8 +120,8 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_GROUPS=always is not a choice mceval has: use auto or never, or unset it\.\n$/,
     ],
     [
-      { MCEVAL_WEBGPU_GATING: 'fused' },
-      /^Error: MCEVAL_WEBGPU_GATING=fused is not a choice mceval has: use inside or apart, or unset it\.\n$/,
+      { MCEVAL_WEBGPU_ACTIVATIONS: 'fused' },
+      /^Error: MCEVAL_WEBGPU_ACTIVATIONS=fused is not a choice mceval has: use inside or apart, or unset it\.\n$/,
     ],
     [
       { MCEVAL_WEBGPU_FEW_ROWS: 'all' },

@@ -330,7 +330,7 @@ const SWEPT = {
     { method: 'monteclora', setting: 'shaders', msPerStep: 29.5 },
   ],
   // SwiGLU's gating inside the down projections against apart: 3 ms fewer in 58, beyond noise.
-  gatingSteps: [
+  activationSteps: [
     { method: 'lora', setting: 'inside', msPerStep: 27 },
     { method: 'lora', setting: 'apart', msPerStep: 29 },
     { method: 'monteclora', setting: 'inside', msPerStep: 28 },
@@ -384,7 +384,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   groupSteps: 'group step',
   bindGroupSteps: 'bind groups step',
   joinSteps: 'joins step',
-  gatingSteps: 'gating step',
+  activationSteps: 'activation step',
   matmulThresholds: 'matmul threshold',
   attentionSteps: 'attention lanes step',
   productSteps: 'products step',
@@ -435,9 +435,9 @@ test("each swept setting's fastest value, set only where it beats the default by
   assert.equal(by['MCEVAL_WEBGPU_JOINS']!.fastest, 'shaders');
   assert.equal(by['MCEVAL_WEBGPU_JOINS']!.set, null);
   // Inside the default and the fastest: nothing to set.
-  assert.deepEqual(by['MCEVAL_WEBGPU_GATING']!.measured, { inside: 55, apart: 58 });
-  assert.equal(by['MCEVAL_WEBGPU_GATING']!.fastest, 'inside');
-  assert.equal(by['MCEVAL_WEBGPU_GATING']!.set, null);
+  assert.deepEqual(by['MCEVAL_WEBGPU_ACTIVATIONS']!.measured, { inside: 55, apart: 58 });
+  assert.equal(by['MCEVAL_WEBGPU_ACTIVATIONS']!.fastest, 'inside');
+  assert.equal(by['MCEVAL_WEBGPU_ACTIVATIONS']!.set, null);
   // tfjs's threshold by GPU: the LoRA step's 30 ms, against 29.9 at 64.
   const threshold = by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!;
   assert.equal(threshold.measured['by GPU'], 30);

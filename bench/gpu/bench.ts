@@ -71,7 +71,7 @@
  *  - the LoRA and MonteCLoRA steps with joins and cuts of whole blocks by buffer copies and by shaders
  *    (MCEVAL_WEBGPU_JOINS copies and shaders);
  *  - the LoRA and MonteCLoRA steps with SwiGLU's gating read inside the down projections' kernels and formed apart
- *    (MCEVAL_WEBGPU_GATING inside and apart);
+ *    (MCEVAL_WEBGPU_ACTIVATIONS inside and apart);
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting;
@@ -712,11 +712,12 @@ const joinSteps = await stepsBySetting(
   ['copies', 'shaders'],
   ['lora', 'monteclora'],
 );
-// SwiGLU's gating read inside a trained down projection's kernels, or formed apart (MCEVAL_WEBGPU_GATING): two
-// dispatches a layer fewer (host time) against the gating formed in three kernels' loads (GPU time).
-const gatingSteps = await stepsBySetting(
-  'gating step',
-  'MCEVAL_WEBGPU_GATING',
+// SwiGLU's gating read inside a trained down projection's kernels, or formed apart (MCEVAL_WEBGPU_ACTIVATIONS; an
+// encoder's GELU likewise): two dispatches a layer fewer (host time) against the gating formed in three kernels' loads
+// (GPU time).
+const activationSteps = await stepsBySetting(
+  'activation step',
+  'MCEVAL_WEBGPU_ACTIVATIONS',
   ['inside', 'apart'],
   ['lora', 'monteclora'],
 );
@@ -747,7 +748,7 @@ console.log(
       groupSteps,
       bindGroupSteps,
       joinSteps,
-      gatingSteps,
+      activationSteps,
       matmulThresholds,
       attention,
       attentionSteps,

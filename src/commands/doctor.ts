@@ -23,7 +23,7 @@ import { replaySetting } from '../engine/replay-setting.js';
 import { generationJoin, type GenerationJoin } from '../engine/generation-join.js';
 import { describePool, poolWindowSetting } from '../engine/webgpu-pool.js';
 import { bindGroupsSetting } from '../engine/kept-bind-groups.js';
-import { gatingSetting } from '../engine/gating-setting.js';
+import { activationSetting } from '../engine/activation-setting.js';
 import { joinsSetting } from '../engine/kernels/webgpu/buffer-copies.js';
 import { savedTensorsSetting } from '../engine/saved-tensors.js';
 import { tf } from '../engine/tf.js';
@@ -68,8 +68,8 @@ export interface DoctorResult {
     readonly products: 'transposed' | 'all' | 'tfjs';
     readonly weightGradients: 'split' | 'tfjs';
     readonly groups: 'auto' | 'never';
-    /** Whether a trained down projection reads SwiGLU's gating inside its kernels (MCEVAL_WEBGPU_GATING). */
-    readonly gating: 'inside' | 'apart';
+    /** Whether a trained projection reads the activation before it inside its kernels (MCEVAL_WEBGPU_ACTIVATIONS). */
+    readonly activations: 'inside' | 'apart';
     readonly submitBatch: number;
     readonly matmulThreshold: number | 'by GPU';
     readonly fewRows: number;
@@ -185,8 +185,8 @@ export default class Doctor extends BaseCommand {
           `${settings.weightGradients} (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), a submit every ${settings.submitBatch} ` +
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
-          `${settings.groups} (MCEVAL_WEBGPU_GROUPS), SwiGLU's gating in training read ${settings.gating} the down ` +
-          `projection (MCEVAL_WEBGPU_GATING), products of up to ${settings.fewRows} rows on the few-rows ` +
+          `${settings.groups} (MCEVAL_WEBGPU_GROUPS), activations in training read ${settings.activations} the ` +
+          `projections after them (MCEVAL_WEBGPU_ACTIVATIONS), products of up to ${settings.fewRows} rows on the few-rows ` +
           `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
           `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP), steps replayed once ` +
           `recorded and checked: ${settings.replay} (MCEVAL_WEBGPU_REPLAY), buffer pool: ` +
@@ -234,7 +234,7 @@ function webGpuKernelReport(): Pick<
       products: matrixProductSetting(),
       weightGradients: splitWeightGradients() ? 'split' : 'tfjs',
       groups: groupSetting(),
-      gating: gatingSetting(),
+      activations: activationSetting(),
       fewRows: fewRowsMost(),
       wait: describeWait(webGpuAdapterReport()?.isFallbackAdapter ?? false),
       overlap: overlapSetting(),

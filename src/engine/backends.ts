@@ -22,7 +22,7 @@ import { overlapSetting } from './overlap-setting.js';
 import { replaySetting } from './replay-setting.js';
 import { generationJoin } from './generation-join.js';
 import { poolWindowSetting } from './webgpu-pool.js';
-import { gatingSetting } from './gating-setting.js';
+import { activationSetting } from './activation-setting.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
@@ -203,7 +203,7 @@ export async function initEngine(
   splitWeightGradients();
   inlineNarrowSetting();
   groupSetting();
-  gatingSetting();
+  activationSetting();
   fewRowsMost();
   matrixProductSetting();
   attentionLaneSetting();

@@ -5,7 +5,7 @@
  * fewer and without McevalSwiGlu where the device binds the gated product's buffers — a decoding step's 2 rows and a
  * prompt's 74, with a bias and without, scaled per output column as DoRA's are, vec4 loads and scalar ones; a plain
  * trainable one (full fine-tuning's) off the tape as a frozen one. On the tape and in training a low-rank layer reads
- * it inside its own op's kernels (engine/ops/gated-low-rank-linear.ts, with test/webgpu/gated-training.test.ts), with
+ * it inside its own op's kernels (engine/ops/activated-low-rank-linear.ts, with test/webgpu/activated-training.test.ts), with
  * the gradients of gating first. Off the tape, an update with dropout is not read gated. No tensor is left behind.
  */
 import { test } from 'node:test';
@@ -119,7 +119,7 @@ test('on the tape and in training a low-rank layer reads the gating inside its k
     };
     const gated = await gradients((g, u) => linear.forwardGated(g, u, EVAL_CONTEXT, residual));
     const formed = await gradients((g, u) => linear.forward(swiGlu(g, u), EVAL_CONTEXT, residual));
-    // engine/ops/gated-low-rank-linear.ts: its input gradient binds dy, W, B, A, t, gate, up, dUp and dGate.
+    // engine/ops/activated-low-rank-linear.ts: its input gradient binds dy, W, B, A, t, gate, up, dUp and dGate.
     const read = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike) >= 9;
     assert.equal(gated.calls, read ? 0 : 2, 'McevalSwiGlu and its gradient run only where the device binds too few');
     assert.equal(formed.calls, 2);

@@ -32,8 +32,12 @@ export interface WeightGradientOperands extends LayerGradientOperands {
   readonly x: Tensor2D;
 }
 
-/** The layers' input for the kernel: x, or SwiGLU's gate and up, x formed from them as the kernel reads it. */
-export type KernelInput = { readonly x: Tensor2D } | { readonly gate: Tensor2D; readonly up: Tensor2D };
+/**
+ * The layers' input for the kernel: x, or SwiGLU's gate and up, or GELU's preActivation, x formed from them as the
+ * kernel reads it.
+ */
+export type KernelInput =
+  { readonly x: Tensor2D } | { readonly gate: Tensor2D; readonly up: Tensor2D } | { readonly preActivation: Tensor2D };
 
 /** [dA, dB] of each layer, by McevalLowRankWeightGradients (webgpu; dropouts by their hashes). */
 export function kernelWeightGradients(

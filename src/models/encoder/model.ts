@@ -8,7 +8,7 @@ import { tf, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '..
 import { newVariable } from '../../engine/variables.js';
 import { drawDropout, dropout } from '../../engine/ops/dropout.js';
 import { Linear } from '../layers/linear.js';
-import { gelu, layerNorm, layerNormPassing, type LayerNormOptions } from '../layers/layer-norm.js';
+import { layerNorm, layerNormPassing, type LayerNormOptions } from '../layers/layer-norm.js';
 import { tapeRecording } from '../../engine/ops/tape-recording.js';
 import { AttentionMask, selfAttention } from '../layers/causal-attention.js';
 import type { ForwardContext } from '../forward-context.js';
@@ -233,8 +233,8 @@ export class EncoderModel {
       const residualStream = passedOn ?? stream;
       const attended = layer.attentionOutput.forward(this.attention(stream, layer, mask, context), context);
       const [mixed, mixedPassed] = normed(passing, residualStream, layer.attentionNorm, added(attended));
-      const inner = gelu(layer.intermediate.forward(mixed, context));
-      const output = layer.output.forward(inner, context);
+      // GELU read inside the output projection's kernels in training where they can (Linear.forwardGelu).
+      const output = layer.output.forwardGelu(layer.intermediate.forward(mixed, context), context);
       const last = index === this.layers.length - 1;
       const [value, passed] = normed(passing && !last, mixedPassed ?? mixed, layer.outputNorm, added(output));
       passedOn = passed;

@@ -16,7 +16,8 @@ import type { ForwardContext } from '../forward-context.js';
 import { gatedFrozenLinearPlus, gatedLowRankLinear } from '../../engine/ops/gated-input.js';
 import { tapeRecording } from '../../engine/ops/tape-recording.js';
 import { swiGlu } from './swiglu.js';
-import { gatedLowRankLinearTrained } from '../../engine/ops/gated-low-rank-linear.js';
+import { gelu } from './layer-norm.js';
+import { activatedLowRankLinearTrained, type Activated } from '../../engine/ops/activated-low-rank-linear.js';
 import { rmsNormPassing } from './rms-norm.js';
 
 /**
@@ -84,33 +85,54 @@ export class Linear {
    * forward(silu(gate)·up, context, residual): the layer's output for SwiGLU's gating (a decoder's down_proj). Outside
    * training and off the tape, a low-rank layer or a plain one reads the gating inside its product where that
    * product runs on webgpu's kernels (engine/ops/gated-input.ts: a dispatch and a tensor fewer, the same values). On
-   * the tape or in training, a low-rank layer reads it inside its forward product, input gradient and weight
-   * gradients where those run on webgpu's kernels (engine/ops/gated-low-rank-linear.ts: two dispatches and two
-   * tensors fewer, the same values). Else the gating is formed first.
+   * the tape or in training, a low-rank layer reads it inside its kernels where they run on webgpu
+   * (forwardActivated). Else the gating is formed first.
    */
   forwardGated(gate: Tensor, up: Tensor, context: ForwardContext, residual?: Tensor): Tensor {
-    if (!readsInsideProducts(context)) {
-      // Its update is drawn once, here, whichever way the layer then runs (forward draws it again only where there is
-      // none, and a missing update draws nothing).
-      const update = this.bias === undefined ? this.lowRankUpdate(gate, context) : undefined;
-      if (update !== undefined)
-        return (
-          gatedLowRankLinearTrained(gate, up, this.weightMatrix, update, residual) ??
-          lowRankLinear(swiGlu(gate, up), this.weightMatrix, this.bias, update, residual)
-        );
-    } else {
-      // Outside training an update draws nothing (no dropout, no sample), so asking for it again below is the same.
-      const update = this.lowRankUpdate(gate, context);
-      const weight = this.weightMatrix;
-      const read =
-        update !== undefined
-          ? gatedLowRankLinear(gate, up, weight, this.bias, update, residual)
-          : residual !== undefined && this.plain
-            ? gatedFrozenLinearPlus(gate, up, weight, residual)
-            : undefined;
-      if (read !== undefined) return read;
-    }
-    return this.forward(swiGlu(gate, up), context, residual);
+    if (!readsInsideProducts(context))
+      return this.forwardActivated({ kind: 'swiglu', gate, up }, () => swiGlu(gate, up), context, residual);
+    // Outside training an update draws nothing (no dropout, no sample), so asking for it again below is the same.
+    const update = this.lowRankUpdate(gate, context);
+    const weight = this.weightMatrix;
+    const read =
+      update !== undefined
+        ? gatedLowRankLinear(gate, up, weight, this.bias, update, residual)
+        : residual !== undefined && this.plain
+          ? gatedFrozenLinearPlus(gate, up, weight, residual)
+          : undefined;
+    return read ?? this.forward(swiGlu(gate, up), context, residual);
+  }
+
+  /**
+   * forward(GELU(h), context): the layer's output for GELU of h (an encoder's output.dense). On the tape or in
+   * training, a low-rank layer reads it inside its kernels where they run on webgpu (forwardActivated); else GELU is
+   * formed first.
+   */
+  forwardGelu(h: Tensor, context: ForwardContext): Tensor {
+    if (readsInsideProducts(context)) return this.forward(gelu(h), context);
+    return this.forwardActivated({ kind: 'gelu', input: h }, () => gelu(h), context);
+  }
+
+  /**
+   * forward(x, context, residual) for x = `formed()`, the activation `activated` of the layer's input: a low-rank
+   * layer reads x inside its forward product, input gradient and weight gradients where those run on webgpu's kernels
+   * (engine/ops/activated-low-rank-linear.ts: two dispatches and two [tokens, in] tensors fewer, the same values).
+   */
+  private forwardActivated(
+    activated: Activated,
+    formed: () => Tensor,
+    context: ForwardContext,
+    residual?: Tensor,
+  ): Tensor {
+    const like = activated.kind === 'swiglu' ? activated.gate : activated.input;
+    // The update is drawn once, here, whichever way the layer then runs (forward asks again only where there is none,
+    // and a missing update draws nothing).
+    const update = this.lowRankUpdate(like, context);
+    if (update === undefined) return this.forward(formed(), context, residual);
+    return (
+      activatedLowRankLinearTrained(activated, this.weightMatrix, this.bias, update, residual) ??
+      lowRankLinear(formed(), this.weightMatrix, this.bias, update, residual)
+    );
   }
 
   /** No adapter, no bias: x·W. */

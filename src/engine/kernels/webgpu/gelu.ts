@@ -15,20 +15,34 @@ export const GELU_GRAD = 'McevalGeluGrad';
 
 const util = tf.backend_util;
 
-const ERF = `
-fn erf(a : f32) -> f32 {
+/** WGSL `fn ${name}(a : ${type}) -> ${type}`: erf as tfjs-webgpu computes it, of an f32 or (componentwise) a vec4. */
+export const erfCode = (name: string, type: 'f32' | 'vec4<f32>'): string => `
+fn ${name}(a : ${type}) -> ${type} {
   let t = 1.0 / (1.0 + ${util.ERF_P} * abs(a));
   let poly = ((((${util.ERF_A5} * t + ${util.ERF_A4}) * t + ${util.ERF_A3}) * t + ${util.ERF_A2}) * t + ${util.ERF_A1}) * t;
   return sign(a) * (1.0 - poly * exp(-a * a));
 }
 `;
 
+/**
+ * GELU(v) as McevalGelu writes it, erf by the WGSL function `erf`: a product that reads GELU of its input as it loads it
+ * (low-rank-product-wgsl.ts) uses the same expression, so it reads the values this kernel would write.
+ */
+export const geluValue = (v: string, erf = 'erf'): string => `${v} * 0.5 * (${erf}(${v} * ${Math.SQRT1_2}) + 1.0)`;
+
+/** dy·GELU′(v) as McevalGeluGrad writes it (a product writing GELU's gradient where it would write dx uses it too). */
+export const geluGradientLines = (result: string, dy: string, v: string, erf = 'erf'): string =>
+  `let density = exp(-0.5 * ${v} * ${v}) * ${1 / Math.sqrt(2 * Math.PI)};
+    ${result} = ${dy} * (0.5 * (1.0 + ${erf}(${v} * ${Math.SQRT1_2})) + ${v} * density);`;
+
+const ERF = erfCode('erf', 'f32');
+
 const FORWARD = `${ERF}
 fn main() {
   let i = ${ELEMENT_INDEX(ELEMENTWISE_WORKGROUP)};
   if (i < uniforms.count) {
     let v = x[i];
-    result[i] = v * 0.5 * (erf(v * ${Math.SQRT1_2}) + 1.0);
+    result[i] = ${geluValue('v')};
   }
 }
 `;
@@ -38,8 +52,7 @@ fn main() {
   let i = ${ELEMENT_INDEX(ELEMENTWISE_WORKGROUP)};
   if (i < uniforms.count) {
     let v = x[i];
-    let density = exp(-0.5 * v * v) * ${1 / Math.sqrt(2 * Math.PI)};
-    result[i] = dy[i] * (0.5 * (1.0 + erf(v * ${Math.SQRT1_2})) + v * density);
+    ${geluGradientLines('result[i]', 'dy[i]', 'v')}
   }
 }
 `;

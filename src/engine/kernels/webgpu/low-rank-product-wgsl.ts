@@ -17,6 +17,7 @@
  */
 import { HASHED_KEEP_WGSL, dropoutAt, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
 import { gatedValue, sigmoidCode } from './swiglu.js';
+import { erfCode, geluGradientLines, geluValue } from './gelu.js';
 import { ROW_WORKGROUP } from './row-shader.js';
 
 /** Fields after tfjs's own uniforms, in this order. */
@@ -62,6 +63,11 @@ export interface LowRankProductShape {
    */
   readonly gatedInput?: boolean;
   /**
+   * x is GELU of the binding `preActivation`, formed as x's tiles are loaded with McevalGelu's expression (an encoder's
+   * output projection in training): one layer's products only.
+   */
+  readonly geluInput?: boolean;
+  /**
    * x is RMS-normalized as its tiles are loaded, by the norm weight `normWeight` (vec4s) and uniform normEps, each
    * row's reciprocal RMS formed first (normalizationPrologue): the inline variant, of one layer or a group, which then
    * writes no `down` — for forward passes off the tape, which keep nothing for a backward one.
@@ -87,6 +93,11 @@ export interface LowRankProductShape {
    * gradient, inline or not (a decoder's down projection in training).
    */
   readonly gatingGradient?: boolean;
+  /**
+   * Likewise for GELU (x = GELU(h)): what is written is dh = dx·GELU′(h), McevalGeluGrad's expression, from the binding
+   * `gradientInput` (vec4s, the output's shape).
+   */
+  readonly geluGradient?: boolean;
 }
 
 /** How a product uses a dropout mask m: as it is (`kept`), or as 1 − m (`rest`, what the dropout takes away). */
@@ -120,19 +131,29 @@ export const reads =
  * declarations that takes.
  */
 export function leftOperand(
-  shape: Pick<LowRankProductShape, 'gatedInput' | 'normalizedInput' | 'vectorized' | 'inputMasked'>,
+  shape: Pick<LowRankProductShape, 'gatedInput' | 'geluInput' | 'normalizedInput' | 'vectorized' | 'inputMasked'>,
   masksFrom = 'uniforms.',
 ): {
   read: Read;
   declarations: string;
 } {
   if (shape.inputMasked !== undefined) {
-    if (shape.normalizedInput || shape.gatedInput) throw new Error('leftOperand: a masked x is read as it is stored');
+    if (shape.normalizedInput || shape.gatedInput || shape.geluInput)
+      throw new Error('leftOperand: a masked x is read as it is stored');
     return maskedLeftOperand(shape.inputMasked, shape.vectorized, masksFrom);
   }
   if (shape.normalizedInput) return { read: (at) => `normalizedInput(${at})`, declarations: NORMALIZED_INPUT_WGSL };
-  if (!shape.gatedInput) return { read: reads('x'), declarations: '' };
   const type = shape.vectorized ? 'vec4<f32>' : 'f32';
+  if (shape.geluInput)
+    return {
+      read: (at) => `geluInput(${at})`,
+      declarations: `${erfCode('inputErf', type)}
+fn geluInput(at : i32) -> ${type} {
+  let v = preActivation[at];
+  return ${geluValue('v', 'inputErf')};
+}`,
+    };
+  if (!shape.gatedInput) return { read: reads('x'), declarations: '' };
   return {
     read: (at) => `gatedInput(${at})`,
     declarations: `${sigmoidCode('gateSigmoid', type)}
@@ -550,8 +571,8 @@ export function lastTerms(shape: LastTerms, value: string, factors?: FactorRow):
 export function lowRankProductCode(shape: LowRankProductShape): string {
   if (shape.columnFactors && shape.transposeE)
     throw new Error('lowRankProductCode: column factors need E untransposed');
-  if (shape.gatingGradient && (!shape.vectorized || shape.columnFactors))
-    throw new Error('lowRankProductCode: the gating gradient is read as vec4s, without column factors');
+  if ((shape.gatingGradient || shape.geluGradient) && (!shape.vectorized || shape.columnFactors))
+    throw new Error('lowRankProductCode: an activation gradient is read as vec4s, without column factors');
   const masks = outputMasks(shape);
   const written = lastTerms(shape, `acc[block][r]${masks.sum}`, {
     e: reads('e'),
@@ -561,10 +582,9 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
   const left = leftOperand(shape);
   // The low-rank part first, scaled and masked in place (or, with `maskedSum`, the sum masked as written), then the base
   // product added onto it.
-  const declarations = `${left.declarations}${shape.gatingGradient ? sigmoidCode('gradientSigmoid', 'f32') : ''}`;
-  const store = shape.gatingGradient
-    ? gatingGradientStore('i * columnCount + j', written)
-    : `result[i * columnCount + j] = ${written};`;
+  const output = outputStore(shape, (at, value) => `result[${at}] = ${value};`);
+  const declarations = `${left.declarations}${output.declarations}`;
+  const store = output.store('i * columnCount + j', written);
   return `${opening(shape.blocks, makesMasks(shape), declarations)}
   ${product(shape, reads('d'), reads('e'), 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
   ${eachOutput(`acc[block][r] = scale * acc[block][r]${masks.lowRank};`)}
@@ -840,8 +860,9 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   if (shape.inputMasked !== undefined && narrow.inputMask)
     throw new Error('inlineLowRankProductCode: x is masked once, as it is read or in t');
   if (shape.gatedInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read a gated input');
-  if (shape.gatingGradient && (members > 1 || shape.normalizedInput || shape.columnFactors))
-    throw new Error('inlineLowRankProductCode: the gating gradient is one layer’s input gradient');
+  if ((shape.gatingGradient || shape.geluGradient) && (members > 1 || shape.normalizedInput || shape.columnFactors))
+    throw new Error('inlineLowRankProductCode: an activation gradient is one layer’s input gradient');
+  if (shape.geluInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read GELU of x');
   const masks = outputMasks(shape);
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
@@ -902,7 +923,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              ${(shape.gatingGradient ? gatingGradientStore : operands.storeResult)('i * columnCount + j', lastTerms(terms, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}`;
+              ${outputStore(shape, operands.storeResult).store('i * columnCount + j', lastTerms(terms, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}`;
   const declarations = `
 const RANK = ${narrow.rank};
 const TILE_ROWS = ${tileRows};
@@ -910,7 +931,7 @@ const SHARE = ${share};
 var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
     narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
   }${members === 1 ? '' : '\nvar<workgroup> groupMember : i32;'}${left.declarations}${
-    shape.gatingGradient ? sigmoidCode('gradientSigmoid', 'f32') : ''
+    outputStore(shape, () => '').declarations
   }`;
   const shared = `
   let narrowRow = i32(localIndex) % TILE_ROWS;
@@ -938,6 +959,25 @@ const gatingGradientStore = (at: string, value: string) => `let element = ${at};
               let s = gradientSigmoid(g);
               result[element] = dx * gradientUp[element / 4][element % 4] * (s * (1.0 + g * (1.0 - s)));
               dUp[element] = dx * (g * s);`;
+
+/** Stores GELU's gradient for output element `at` whose gradient of x is `value` (`geluGradient`). */
+const geluGradientStore = (at: string, value: string) => `let element = ${at};
+              let dx = ${value};
+              let v = gradientInput[element / 4][element % 4];
+              ${geluGradientLines('result[element]', 'dx', 'v', 'gradientErf')}`;
+
+/**
+ * How a product writes output (i, j)'s value: as it is (`plain`), or as the gradient of the activation x came from
+ * (LowRankProductShape's `gatingGradient`, `geluGradient`), with the WGSL functions that takes.
+ */
+function outputStore(
+  shape: Pick<LowRankProductShape, 'gatingGradient' | 'geluGradient'>,
+  plain: (at: string, value: string) => string,
+): { store: (at: string, value: string) => string; declarations: string } {
+  if (shape.gatingGradient) return { store: gatingGradientStore, declarations: sigmoidCode('gradientSigmoid', 'f32') };
+  if (shape.geluGradient) return { store: geluGradientStore, declarations: erfCode('gradientErf', 'f32') };
+  return { store: plain, declarations: '' };
+}
 
 /**
  * The group variant's placement: the workgroup's member, by its first tile, made uniform through workgroup memory —

@@ -7,7 +7,8 @@
  * hash (attributes) and made in the shader where it is read: no mask is bound, written or kept — on x's reads in both
  * products (`droppedInput`) and on an input gradient's whole sum (`maskedSum`) too, for a layer split at its dropout
  * (low-rank-linear.ts). For forward passes off the tape the inline variant may form x where it reads it: SwiGLU's
- * gating of `gate` and `up`, or x RMS-normalized.
+ * gating of `gate` and `up`, or x RMS-normalized. A trained down projection (activated-low-rank-linear.ts) has both
+ * variants read SwiGLU's gating so, and write the gating's gradient where they would write dx.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { UserError } from '../../../errors.js';
@@ -117,8 +118,17 @@ export interface LowRankProductInputs {
  * formed as it is read); and, given both, `gradientGate` and `gradientUp`, whose gating's gradient is written instead
  * of the product (InlineProductInputs' same inputs): outputs dGate and dUp.
  */
-export type GatedProductInputs = Omit<LowRankProductInputs, 'x'> &
-  LeftInputs & { readonly gradientGate?: TensorInfo; readonly gradientUp?: TensorInfo };
+export type GatedProductInputs = Omit<LowRankProductInputs, 'x'> & LeftInputs & ActivationGradientInputs;
+
+/**
+ * Inputs that make a product write the gradient of the activation its dx came from instead of dx: SwiGLU's
+ * `gradientGate` and `gradientUp` (outputs dGate, then dUp after the others), or GELU's `gradientInput` (output dh).
+ */
+export interface ActivationGradientInputs {
+  readonly gradientGate?: TensorInfo;
+  readonly gradientUp?: TensorInfo;
+  readonly gradientInput?: TensorInfo;
+}
 
 /**
  * The output tile, MCEVAL_WEBGPU_PRODUCT_TILE: 64 (the default; 4 × 4 outputs per invocation) or 128 (8 × 8: half the
@@ -193,29 +203,39 @@ export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd' | 'x
   /**
    * Given both, the product is the gradient dx of SwiGLU's gating silu(gate)·up (x is then dy): the outputs are dGate
    * (in y's place), t and dUp (LowRankProductShape's `gatingGradient`) — one layer's input gradient, no column factors.
+   * Given `gradientInput` instead, of GELU(gradientInput): the outputs are dh and t (`geluGradient`).
    */
   readonly gradientGate?: TensorInfo;
   readonly gradientUp?: TensorInfo;
+  readonly gradientInput?: TensorInfo;
 }
 
-/** A product's left operand: x, or SwiGLU's gating silu(gate)·up of two tensors shaped like x, formed as it is read. */
+/**
+ * A product's left operand: x, or SwiGLU's gating silu(gate)·up of two tensors shaped like x, or GELU of
+ * `preActivation` (McevalLowRankProduct, its inline variant and McevalNarrowProduct only), formed as it is read.
+ */
 export interface LeftInputs {
   readonly x?: TensorInfo;
   readonly gate?: TensorInfo;
   readonly up?: TensorInfo;
+  readonly preActivation?: TensorInfo;
 }
 
 /**
- * The left operand's shape (x's, or gate's), whether it is gated, and its bindings (read as `components`-wide
- * elements) with their tensors.
+ * The left operand's shape (x's, gate's or preActivation's), whether it is gated or GELU's, and its bindings (read as
+ * `components`-wide elements) with their tensors.
  */
-export function leftOperandOf({ x, gate, up }: LeftInputs, components: 1 | 4) {
-  if (x === undefined && (gate === undefined || up === undefined || gate.shape.join() !== up.shape.join()))
-    throw new Error('a product needs x, or gate and up of one shape');
-  const named = x === undefined ? { gate: gate!, up: up! } : { x };
+export function leftOperandOf({ x, gate, up, preActivation }: LeftInputs, components: 1 | 4) {
+  const gated = gate !== undefined || up !== undefined;
+  if (Number(x !== undefined) + Number(gated) + Number(preActivation !== undefined) !== 1)
+    throw new Error('a product needs x, gate and up, or preActivation');
+  if (gated && (gate === undefined || up === undefined || gate.shape.join() !== up.shape.join()))
+    throw new Error('a product needs gate and up of one shape');
+  const named = gated ? { gate: gate!, up: up! } : preActivation !== undefined ? { preActivation } : { x: x! };
   return {
-    shape: (x ?? gate!).shape,
-    gated: x === undefined,
+    shape: Object.values(named)[0]!.shape,
+    gated,
+    gelu: preActivation !== undefined,
     declarations: Object.keys(named).map((name) => ({ name, components })),
     tensors: Object.values(named),
   };
@@ -404,7 +424,8 @@ function shapeOf(
 const maskFlags = (shape: LowRankProductShape) => [shape.maskedSum === true, shape.inputMasked !== undefined];
 
 const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { w, d, e, bias, addend, gradientGate, gradientUp, ...leftInputs } = inputs as unknown as GatedProductInputs;
+  const { w, d, e, bias, addend, gradientGate, gradientUp, gradientInput, ...leftInputs } =
+    inputs as unknown as GatedProductInputs;
   const { scale, dropout, droppedInput, columnFactors, ...sides } = attrs as unknown as LowRankProductAttrs;
   const { transposeW, transposeE } = sides;
   const gpu = backend as unknown as WebGpuBackendLike;
@@ -415,15 +436,17 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   checkFactorRow(LOW_RANK_PRODUCT, e, rank, transposeE, factors);
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
-  const gating = gatingGradientOf(gradientGate, gradientUp, [rows, columns], vectorized ? 4 : 1);
-  if ((left.gated || gating !== undefined) && !vectorized)
-    throw new Error(`${LOW_RANK_PRODUCT}: SwiGLU's gating is read as vec4s`);
+  const gradient = activationGradientOf({ gradientGate, gradientUp, gradientInput }, [rows, columns]);
+  if ((left.gated || left.gelu || gradient !== undefined) && !vectorized)
+    throw new Error(`${LOW_RANK_PRODUCT}: an activation is read as vec4s`);
   const tiles = productTiling();
   const shape = {
     ...shapeOf(vectorized, { ...sides, dropout, droppedInput }, { bias, addend }, tiles),
     columnFactors,
     gatedInput: left.gated,
-    gatingGradient: gating !== undefined,
+    geluInput: left.gelu,
+    gatingGradient: gradient?.kind === 'swiglu',
+    geluGradient: gradient?.kind === 'gelu',
   };
   // One compiled shader per combination (tfjs caches pipelines by key).
   const flags = [
@@ -435,7 +458,9 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     shape.addend,
     factors,
     left.gated,
+    left.gelu,
     shape.gatingGradient,
+    shape.geluGradient,
     ...maskFlags(shape),
   ];
   const components = vectorized ? 4 : 1;
@@ -444,20 +469,20 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     ...['w', 'd', 'e'].map((name) => ({ name, components }) as const),
   ];
   const optional = optionalInputs({ bias, addend });
-  const dUp = gating === undefined ? undefined : gpu.makeTensorInfo([rows * columns], 'float32');
+  const dUp = gradient?.kind === 'swiglu' ? gpu.makeTensorInfo([rows * columns], 'float32') : undefined;
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, tiles.blocks);
   const output = runShader(
     gpu,
     {
       key: `McevalLowRankProduct_${flags.map(Number).join('')}_${tilingKey(tiles)}`,
-      inputs: [...operands, ...optional.declarations, ...(gating === undefined ? [] : gating.declarations)],
+      inputs: [...operands, ...optional.declarations, ...(gradient?.declarations ?? [])],
       uniforms: `${LOW_RANK_UNIFORMS} ${maskUniforms(droppedInput !== undefined, shape.mask)}`,
       workgroupSize: PRODUCT_WORKGROUP,
       dispatch,
       outputSize: rows * columns,
       code: () => lowRankProductCode(shape),
     },
-    [...left.tensors, w, d, e, ...optional.tensors, ...(gating === undefined ? [] : [...gating.tensors, dUp!])],
+    [...left.tensors, w, d, e, ...optional.tensors, ...(gradient?.tensors ?? []), ...(dUp === undefined ? [] : [dUp])],
     [...sizes, float(scale), ...dropoutUniformValues(droppedInput, dropout)],
   );
   const y = shaped(output, [rows, columns]);
@@ -465,7 +490,7 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { w, n, e, bias, addend, normWeight, gradientGate, gradientUp, ...leftInputs } =
+  const { w, n, e, bias, addend, normWeight, gradientGate, gradientUp, gradientInput, ...leftInputs } =
     inputs as unknown as InlineProductInputs;
   const { transposeN, scale, narrowScale, inputDropout, normEps, columnFactors, ...masking } =
     attrs as unknown as InlineProductAttrs;
@@ -482,13 +507,15 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   checkFactorRow(LOW_RANK_PRODUCT_INLINE, e, rank, transposeE, factors);
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const tiles = productTiling();
-  const gating = gatingGradientOf(gradientGate, gradientUp, [rows, columns], 4);
+  const gradient = activationGradientOf({ gradientGate, gradientUp, gradientInput }, [rows, columns]);
   const shape = {
     ...shapeOf(true, masking, { bias, addend }, tiles),
     gatedInput: left.gated,
+    geluInput: left.gelu,
     normalizedInput: normalized,
     columnFactors: factors,
-    gatingGradient: gating !== undefined,
+    gatingGradient: gradient?.kind === 'swiglu',
+    geluGradient: gradient?.kind === 'gelu',
   };
   const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputDropout !== undefined };
   const flags = [
@@ -502,18 +529,26 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     left.gated,
     normalized,
     factors,
+    left.gelu,
     shape.gatingGradient,
+    shape.geluGradient,
     ...maskFlags(shape),
   ];
   const down = normalized ? undefined : gpu.makeTensorInfo([rows * rank], 'float32');
-  const dUp = gating === undefined ? undefined : gpu.makeTensorInfo([rows * columns], 'float32');
+  const dUp = gradient?.kind === 'swiglu' ? gpu.makeTensorInfo([rows * columns], 'float32') : undefined;
   const normalization = normalizationBinding(normWeight, normEps);
   const optional = optionalInputs({ bias, addend });
   const { dispatch, sizes } = tiling(rows, columns, inner, rank, tiles.blocks);
   const few = fewRowsShape(gpu, {
     rows,
     unsupported:
-      transposeW || transposeN || transposeE || narrow.inputMask || makesMasks(shape) || shape.gatingGradient,
+      transposeW ||
+      transposeN ||
+      transposeE ||
+      narrow.inputMask ||
+      makesMasks(shape) ||
+      gradient !== undefined ||
+      left.gelu,
     bias: shape.bias,
     addend: shape.addend,
     gatedInput: left.gated,
@@ -540,7 +575,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
         ...(down === undefined ? [] : [{ name: 'down', components: 1, writable: true } as const]),
         ...optional.declarations,
         ...normalization.declarations,
-        ...(gating === undefined ? [] : gating.declarations),
+        ...(gradient?.declarations ?? []),
       ],
       uniforms: `${INLINE_UNIFORMS} ${maskUniforms(narrow.inputMask || droppedInput !== undefined, shape.mask)}${normalization.uniforms}`,
       workgroupSize: PRODUCT_WORKGROUP,
@@ -555,7 +590,8 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       ...(down === undefined ? [] : [down]),
       ...optional.tensors,
       ...normalization.tensors,
-      ...(gating === undefined ? [] : [...gating.tensors, dUp!]),
+      ...(gradient?.tensors ?? []),
+      ...(dUp === undefined ? [] : [dUp]),
     ],
     [
       ...sizes,
@@ -572,25 +608,31 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * The bindings of the gating's gradient (InlineProductInputs' gradientGate and gradientUp, shaped like the output;
- * dUp, written, follows them), or undefined where neither is given.
+ * The bindings of an activation's gradient (ActivationGradientInputs, shaped like the output, bound as vec4s; SwiGLU's
+ * dUp, written, follows them), or undefined where none is given.
  */
-function gatingGradientOf(
-  gate: TensorInfo | undefined,
-  up: TensorInfo | undefined,
-  shape: readonly number[],
-  components: 1 | 4,
-) {
-  if (gate === undefined && up === undefined) return undefined;
-  if (gate?.shape.join() !== shape.join() || up?.shape.join() !== shape.join())
-    throw new Error(`the gating's gradient needs gate and up shaped [${shape.join(', ')}]`);
+function activationGradientOf({ gradientGate, gradientUp, gradientInput }: ActivationGradientInputs, shape: number[]) {
+  const given = [gradientGate, gradientUp, gradientInput].filter((input) => input !== undefined);
+  if (given.length === 0) return undefined;
+  if (given.some((input) => input!.shape.join() !== shape.join()))
+    throw new Error(`an activation's gradient needs its inputs shaped [${shape.join(', ')}]`);
+  if (gradientInput !== undefined) {
+    if (given.length > 1) throw new Error("a product writes one activation's gradient");
+    return {
+      kind: 'gelu' as const,
+      declarations: [{ name: 'gradientInput', components: 4 } as const],
+      tensors: [gradientInput],
+    };
+  }
+  if (gradientGate === undefined || gradientUp === undefined) throw new Error("SwiGLU's gradient needs gate and up");
   return {
+    kind: 'swiglu' as const,
     declarations: [
-      { name: 'gradientGate', components } as const,
-      { name: 'gradientUp', components } as const,
+      { name: 'gradientGate', components: 4 } as const,
+      { name: 'gradientUp', components: 4 } as const,
       { name: 'dUp', components: 1, writable: true } as const,
     ],
-    tensors: [gate, up],
+    tensors: [gradientGate, gradientUp],
   };
 }
 

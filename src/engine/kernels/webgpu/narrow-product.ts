@@ -6,8 +6,8 @@
  * wide, so an [rows, 8] output wasted three quarters of them; here a workgroup takes 16 rows, 16 invocations to a row,
  * each invocation every 16th inner index (four at a time where the inner size is a multiple of 4) into n accumulators,
  * and the 16 are added by a tree in workgroup memory, the same order every time. engine/ops/low-rank-linear.ts uses it
- * where it is registered. x may be given as SwiGLU's `gate` and `up` instead, formed as it is read (a trained down
- * projection's x·A: engine/ops/gated-low-rank-linear.ts).
+ * where it is registered. x may be given as SwiGLU's `gate` and `up` instead, or GELU's `preActivation`, formed as it
+ * is read (a trained down or output projection's x·A: engine/ops/activated-low-rank-linear.ts).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { HashedDropout } from '../../dropout-bits.js';
@@ -19,7 +19,7 @@ import {
   dropoutUniforms,
 } from './hashed-dropout-wgsl.js';
 import { elementwiseDispatch, floatUniform, intUniform, runShader, shaped, type WebGpuBackendLike } from './shader.js';
-import { leftOperand } from './low-rank-product-wgsl.js';
+import { leftOperand, type LowRankProductShape } from './low-rank-product-wgsl.js';
 import { leftOperandOf, type LeftInputs } from './low-rank-product.js';
 
 export const NARROW_PRODUCT = 'McevalNarrowProduct';
@@ -54,12 +54,18 @@ fn weightRow(k : i32, j : i32) -> vec4<f32> {
 }`;
 }
 
-function code(groups: number, transposeW: boolean, mask: boolean, vectorized: boolean, gated: boolean): string {
+function code(
+  groups: number,
+  transposeW: boolean,
+  mask: boolean,
+  vectorized: boolean,
+  activation: Pick<LowRankProductShape, 'gatedInput' | 'geluInput'>,
+): string {
   // Vectorized, `at` counts vec4s: the mask's elements 4·at … 4·at + 3.
   const masked = (value: string, at: string) =>
     mask ? `${value} * ${vectorized ? dropoutAt4('dropout', `${at} * 4`) : dropoutAt('dropout', at)}` : value;
-  // x as it is stored, or (vectorized only) SwiGLU's gating formed from gate and up as it is read.
-  const left = leftOperand({ gatedInput: gated, vectorized });
+  // x as it is stored, or (vectorized only) SwiGLU's gating of gate and up or GELU of preActivation, formed as read.
+  const left = leftOperand({ ...activation, vectorized });
   // Vectorized: invocation `lane` reads inner indices 4·lane … 4·lane + 3, then every 4·LANES-th on.
   const accumulate = vectorized
     ? `for (var k = lane * 4; k < uniforms.inner; k += ${4 * LANES}) {
@@ -123,8 +129,8 @@ const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   if (columns > NARROW_PRODUCT_MAX_COLUMNS) throw new Error(`McevalNarrowProduct: ${columns} columns is too wide`);
   const groups = Math.ceil(columns / 4);
   const vectorized = inner % 4 === 0;
-  if (left.gated && !vectorized) throw new Error("McevalNarrowProduct: SwiGLU's gating is read as vec4s");
-  const flags = [transposeW, dropout !== undefined, vectorized, left.gated];
+  if ((left.gated || left.gelu) && !vectorized) throw new Error('McevalNarrowProduct: an activation is read as vec4s');
+  const flags = [transposeW, dropout !== undefined, vectorized, left.gated, left.gelu];
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
@@ -138,7 +144,8 @@ const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       // A workgroup per ROWS rows, LANES invocations to a row.
       dispatch: elementwiseDispatch(rows * LANES, WORKGROUP),
       outputSize: rows * columns,
-      code: () => code(groups, transposeW, dropout !== undefined, vectorized, left.gated),
+      code: () =>
+        code(groups, transposeW, dropout !== undefined, vectorized, { gatedInput: left.gated, geluInput: left.gelu }),
     },
     [...left.tensors, w],
     [...[rows, inner, columns].map(intUniform), floatUniform(scale), ...(dropout ? dropoutUniformValues(dropout) : [])],

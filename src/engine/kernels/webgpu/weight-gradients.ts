@@ -25,6 +25,7 @@ import {
   weightGradientUniformValues,
   weightGradientUniforms,
   type ProductPlan,
+  type XInput,
 } from './weight-gradients-wgsl.js';
 import {
   ELEMENT_INDEX,
@@ -38,8 +39,8 @@ import {
 export const LOW_RANK_WEIGHT_GRADIENTS = 'McevalLowRankWeightGradients';
 
 /**
- * Inputs: x [tokens, in] — or, for layers that read SwiGLU's gating, `gate` and `up` in its place, x formed from
- * them as it is read (vec4 shapes only); per layer k (0, 1, …), dDown`k` and down`k` [tokens, r_k] and dy`k`
+ * Inputs: x [tokens, in] — or, for layers that read SwiGLU's gating, `gate` and `up` in its place (or for GELU,
+ * `preActivation`), x formed from them as it is read (vec4 shapes only); per layer k (0, 1, …), dDown`k` and down`k` [tokens, r_k] and dy`k`
  * [tokens, out_k].
  */
 export type WeightGradientInputs = Record<string, TensorInfo>;
@@ -73,7 +74,7 @@ interface Layer {
 }
 
 /**
- * Storage buffers the first pass binds for `layers`: x (`inputs` buffers: 1, or gate and up), each layer's three
+ * Storage buffers the first pass binds for `layers`: x (`inputs` buffers: 1, or SwiGLU's gate and up), each layer's three
  * operands, and the partials.
  */
 const partialBindings = (layers: readonly Layer[], inputs: number) => 1 + inputs + 3 * layers.length;
@@ -112,7 +113,8 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: LeftInputs, layers: readon
   const fields = weightGradientUniforms(plans.length);
   const widths = [inFeatures, ...layers.flatMap(({ down, dy }) => [down.shape[1]!, dy.shape[1]!])];
   const vectorized = widths.every((size) => size % 4 === 0);
-  if (left.gated && !vectorized) throw new Error(`${LOW_RANK_WEIGHT_GRADIENTS}: a gated x needs vec4 shapes`);
+  const input: XInput = left.gated ? 'swiglu' : left.gelu ? 'gelu' : 'x';
+  if (input !== 'x' && !vectorized) throw new Error(`${LOW_RANK_WEIGHT_GRADIENTS}: an activation needs vec4 shapes`);
   const operands = layers.flatMap(({ dDown, down, dy }, k) => [
     { name: `dDown${k}`, tensor: dDown },
     { name: `down${k}`, tensor: down },
@@ -122,7 +124,7 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: LeftInputs, layers: readon
   const partials = runShader(
     gpu,
     {
-      key: `McevalWeightGradientPartials_${Number(vectorized)}_${Number(whole)}_${Number(left.gated)}_${masked.map(Number).join('')}`,
+      key: `McevalWeightGradientPartials_${Number(vectorized)}_${Number(whole)}_${input}_${masked.map(Number).join('')}`,
       inputs: [...left.declarations.map(({ name }) => name), ...operands.map(({ name }) => name)].map((name) => ({
         name,
         components: vectorized ? 4 : 1,
@@ -131,7 +133,7 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: LeftInputs, layers: readon
       workgroupSize: SPLIT_WORKGROUP,
       dispatch: elementwiseDispatch(workgroups * SPLIT_WORKGROUP, SPLIT_WORKGROUP),
       outputSize: partialCount(plans),
-      code: () => partialSumsCode(vectorized, masked, whole, left.gated),
+      code: () => partialSumsCode(vectorized, masked, whole, input),
     },
     [...left.tensors, ...operands.map(({ tensor }) => tensor)],
     [...uniforms, ...dropoutUniformValues(...layers.map((layer) => layer.dropout))],
@@ -183,9 +185,9 @@ const weightGradients: KernelFunc = ({ inputs, backend, attrs }) => {
     dropout: dropouts?.[k],
     dyScale: dyScales[k]!,
   }));
-  const { x, gate, up } = inputs as LeftInputs;
-  const left = { x, gate, up };
-  return bindable(gpu, layers, x === undefined ? 2 : 1).flatMap((run) => gradientsTogether(gpu, left, run));
+  const { x, gate, up, preActivation } = inputs as LeftInputs;
+  const left = { x, gate, up, preActivation };
+  return bindable(gpu, layers, gate === undefined ? 1 : 2).flatMap((run) => gradientsTogether(gpu, left, run));
 };
 
 export function webGpuWeightGradientsKernel(): KernelConfig {
