@@ -482,21 +482,29 @@ function shapeFixedLoss(objective: TrainingObjective, padding: PaddingRule): boo
 }
 
 /**
- * Micro-batch `index`'s share of the step's counted targets, as a tensor made from the step's batches (step-values.ts's
- * `derived`), where the step's commands must not hold it as a number: a replay of the step makes each step's own.
+ * Each micro-batch's share of the step's counted targets, made from the step's batches (step-values.ts's `derived`),
+ * where the step's commands must not hold them as numbers: a replay of the step makes each step's own.
  */
-function termsShare(chunks: PreparedStep['chunks'], index: number): Tensor {
+function termsShares(chunks: PreparedStep['chunks']): Float32Array {
   const sources = chunks.flatMap((chunk) => [chunk.batch, chunk.targets]);
-  const share = derived(sources, (...made) => {
+  return derived(sources, (...made) => {
     const terms = chunks.map((_, i) => {
       const batch = made[2 * i] as PaddedBatch;
       const targets = made[2 * i + 1] as Int32Array | undefined;
       return countedTargets(batch.batchSize, batch.length, batch.ids, batch.mask, targets).rows.length;
     });
-    return Float32Array.of(terms[index]! / terms.reduce((sum, count) => sum + count, 0));
+    const all = terms.reduce((sum, count) => sum + count, 0);
+    return Float32Array.from(terms, (count) => count / all);
   });
-  return tf.tensor(share, [], 'float32');
 }
+
+/** Micro-batch `index`'s element of termsShares' shares, as a scalar tensor made from them (so from the batches). */
+const shareTensor = (shares: Float32Array, index: number): Tensor =>
+  tf.tensor(
+    derived([shares], (made) => Float32Array.of(made[index]!)),
+    [],
+    'float32',
+  );
 
 /**
  * Records one optimiser step; returns its [total loss, task loss, gradient norm, the adapter's step log] on the device
@@ -508,6 +516,8 @@ function recordStep(step: StepInputs): { numbers: Tensor; keys: readonly string[
   const { chunks, objective } = step.prepared;
   const parameters = optimizer.parameters.filter((parameter) => step.trained.has(parameter));
   const allTerms = chunks.reduce((sum, chunk) => sum + chunk.terms, 0);
+  // Counted once a step, for every micro-batch (where the loss is shape-fixed and the step has several).
+  const shares = chunks.length > 1 && step.prepared.shapeFixed ? termsShares(chunks) : undefined;
   let taskLoss: Tensor | undefined;
   let totalLoss: Tensor | undefined;
   let summed: Tensor[] | undefined;
@@ -517,7 +527,7 @@ function recordStep(step: StepInputs): { numbers: Tensor; keys: readonly string[
     chunks.forEach(({ batch, labels, targets, terms }, index) => {
       const next = tf.tidy(() => {
         const share: number | Tensor =
-          chunks.length === 1 ? 1 : step.prepared.shapeFixed ? termsShare(chunks, index) : terms / allTerms;
+          chunks.length === 1 ? 1 : shares !== undefined ? shareTensor(shares, index) : terms / allTerms;
         let task: Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const context = { training: true, rng: step.rng, constants };

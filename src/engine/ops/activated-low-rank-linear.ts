@@ -27,12 +27,8 @@ import {
   LOW_RANK_PRODUCT_INLINE,
   inlinesNarrowProduct,
   type ActivationGradientInputs,
-  type GatedProductInputs,
   type InlineCandidate,
-  type InlineProductAttrs,
-  type InlineProductInputs,
   type LeftInputs,
-  type LowRankProductAttrs,
 } from '../kernels/webgpu/low-rank-product.js';
 import {
   NARROW_PRODUCT,
@@ -43,7 +39,13 @@ import { LOW_RANK_WEIGHT_GRADIENTS, splitWeightGradients } from '../kernels/webg
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../kernels/webgpu/shader.js';
 import { runMultiOutputOp } from './multi-output.js';
 import { flatten, restore } from './linear.js';
-import { outputInlineAttrs, type LowRankUpdate } from './low-rank-linear.js';
+import {
+  inlineLowRankProduct,
+  lowRankProductOutputs,
+  outputInlineAttrs,
+  type LowRankUpdate,
+} from './low-rank-linear.js';
+import { narrowProduct } from './narrow-product.js';
 import { kernelWeightGradients, type KernelInput } from './low-rank-weight-gradients.js';
 import { runOnGiven, type Given } from './run-on-given.js';
 
@@ -123,16 +125,8 @@ function planOf(
   return { forwardInline, backwardInline };
 }
 
-/** The inline product's outputs for these inputs, as tensors (runOnGiven leaves out those not given). */
-const inline = (inputs: Given<InlineProductInputs>, attrs: InlineProductAttrs) =>
-  runOnGiven(LOW_RANK_PRODUCT_INLINE, inputs, attrs) as unknown as Tensor2D[];
-
-/** McevalLowRankProduct's output (and dUp, for the gating's gradient). */
-const product = (inputs: Given<GatedProductInputs>, attrs: LowRankProductAttrs) =>
-  [runOnGiven(LOW_RANK_PRODUCT, inputs, attrs)].flat() as Tensor2D[];
-
-/** McevalNarrowProduct's scale · (mask ⊙ x)·W′, x given or gated. */
-const narrow = (inputs: Given<LeftInputs & { w: unknown }>, attrs: NarrowProductAttrs) =>
+/** McevalNarrowProduct's (m ⊙ x)·A′ with x read as an activation of its inputs (narrow-product.ts's op takes x). */
+const activatedNarrowProduct = (inputs: Given<LeftInputs & { w: unknown }>, attrs: NarrowProductAttrs) =>
   runOnGiven(NARROW_PRODUCT, inputs, attrs) as Tensor2D;
 
 /**
@@ -173,7 +167,7 @@ export function activatedLowRankLinearTrained(
       const factor = perturbation === undefined ? a! : (tf.add(a!, perturbation) as Tensor2D);
       const { left } = bindings(activated.kind, flats);
       const [value, down] = plan.forwardInline
-        ? inline(
+        ? inlineLowRankProduct(
             { ...left, w: weight, n: factor, e: b, bias: flatBias, addend },
             { ...outputInlineAttrs(update), inputDropout: hash },
           )
@@ -188,7 +182,7 @@ export function activatedLowRankLinearTrained(
       const { left, gradient } = bindings(activated.kind, flats);
       // SwiGLU: [dGate, dDown, dUp]; GELU: [dh, dDown].
       const [dFirst, dDown, dSecond] = plan.backwardInline
-        ? inline(
+        ? inlineLowRankProduct(
             { x: dy, w: weight, n: b, e: factor, ...gradient },
             {
               transposeW: true,
@@ -234,8 +228,8 @@ interface Operands {
  */
 function separateOutput(left: Given<LeftInputs>, operands: Operands, update: LowRankUpdate): Tensor2D[] {
   const { weight, factor, b, bias, addend } = operands;
-  const down = narrow({ ...left, w: factor }, { transposeW: false, scale: 1, dropout: update.dropout });
-  const [value] = product(
+  const down = activatedNarrowProduct({ ...left, w: factor }, { transposeW: false, scale: 1, dropout: update.dropout });
+  const [value] = lowRankProductOutputs(
     { ...left, w: weight, d: down, e: b, bias, addend },
     { transposeW: false, transposeE: false, scale: update.scaling },
   );
@@ -252,8 +246,8 @@ function separateGradients(
   { weight, factor, b }: Omit<Operands, 'bias' | 'addend'>,
   update: LowRankUpdate,
 ): Tensor2D[] {
-  const dDown = narrow({ x: dy, w: b }, { transposeW: true, scale: update.scaling });
-  const [dFirst, dSecond] = product(
+  const dDown = narrowProduct(dy, b, { transposeW: true, scale: update.scaling });
+  const [dFirst, dSecond] = lowRankProductOutputs(
     { x: dy, w: weight, d: dDown, e: factor, ...gradient },
     { transposeW: true, transposeE: true, scale: 1, dropout: update.dropout },
   );

@@ -39,6 +39,7 @@ import {
   type InlineCandidate,
   type InlineProductAttrs,
   type InlineProductInputs,
+  type ActivatedProductInputs,
   type LowRankProductAttrs,
   type LowRankProductInputs,
 } from '../kernels/webgpu/low-rank-product.js';
@@ -90,17 +91,28 @@ export function outputInlineAttrs(update: Pick<LowRankUpdate, 'scaling' | 'colum
   };
 }
 
-/** x·W′ + bias + scale · mask ⊙ (d·E′) + addend by the backend's McevalLowRankProduct kernel (webgpu). */
-function lowRankProduct(inputs: Given<LowRankProductInputs>, attrs: LowRankProductAttrs) {
-  return runOnGiven(LOW_RANK_PRODUCT, inputs, attrs) as Tensor2D;
+/**
+ * The outputs of the backend's McevalLowRankProduct kernel (webgpu): x·W′ + bias + scale · mask ⊙ (d·E′) + addend,
+ * x possibly read as an activation of its inputs; or, given an activation's gradient inputs, their gradients
+ * (activated-low-rank-linear.ts).
+ */
+export function lowRankProductOutputs(inputs: Given<ActivatedProductInputs>, attrs: LowRankProductAttrs): Tensor2D[] {
+  return [runOnGiven(LOW_RANK_PRODUCT, inputs, attrs)].flat() as Tensor2D[];
 }
+
+/** x·W′ + bias + scale · mask ⊙ (d·E′) + addend by the backend's McevalLowRankProduct kernel (webgpu). */
+const lowRankProduct = (inputs: Given<LowRankProductInputs>, attrs: LowRankProductAttrs): Tensor2D =>
+  lowRankProductOutputs(inputs, attrs)[0]!;
 
 /**
  * [y, t]: x·W′ + bias + scale · mask ⊙ (t·E′) + addend and t = narrowScale · (inputMask ⊙ x)·N′ in one dispatch, by
- * the backend's McevalLowRankProductInline kernel (webgpu).
+ * the backend's McevalLowRankProductInline kernel (webgpu); with SwiGLU's gradient inputs, dUp after them.
  */
-function inlineLowRankProduct(inputs: Given<InlineProductInputs>, attrs: InlineProductAttrs): [Tensor2D, Tensor2D] {
-  return runOnGiven(LOW_RANK_PRODUCT_INLINE, inputs, attrs) as unknown as [Tensor2D, Tensor2D];
+export function inlineLowRankProduct(
+  inputs: Given<InlineProductInputs>,
+  attrs: InlineProductAttrs,
+): [Tensor2D, Tensor2D, Tensor2D?] {
+  return runOnGiven(LOW_RANK_PRODUCT_INLINE, inputs, attrs) as unknown as [Tensor2D, Tensor2D, Tensor2D?];
 }
 
 /**

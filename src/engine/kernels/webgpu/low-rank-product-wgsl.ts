@@ -87,18 +87,25 @@ export interface LowRankProductShape {
   /** The mask multiplies the products' whole sum, not the low-rank part alone (the input gradient of a dropped x). */
   readonly maskedSum?: boolean;
   /**
-   * The sum is the gradient dx of SwiGLU's gating x = silu(g)·u, and what is written is the gating's gradient:
-   * dg = dx·u·silu′(g) as the output and du = dx·silu(g) into `dUp` (written), from the bindings `gradientGate` and
-   * `gradientUp` (vec4s, the output's shape) — McevalSwiGluGrad's expressions, so its values: one layer's input
-   * gradient, inline or not (a decoder's down projection in training).
+   * The sum is the gradient dx of an activation's output x, and what is written is the gradient of its inputs: for
+   * SwiGLU's gating x = silu(g)·u, dg = dx·u·silu′(g) as the output and du = dx·silu(g) into `dUp` (written), from the
+   * bindings `gradientGate` and `gradientUp`; for x = GELU(h), dh = dx·GELU′(h), from `gradientInput` (vec4s, the
+   * output's shape) — McevalSwiGluGrad's and McevalGeluGrad's expressions, so their values: one layer's input
+   * gradient, inline or not (a decoder's down projection, an encoder's output projection, in training).
    */
-  readonly gatingGradient?: boolean;
-  /**
-   * Likewise for GELU (x = GELU(h)): what is written is dh = dx·GELU′(h), McevalGeluGrad's expression, from the binding
-   * `gradientInput` (vec4s, the output's shape).
-   */
-  readonly geluGradient?: boolean;
+  readonly activationGradient?: Activation | undefined;
 }
+
+/** An activation whose output x a product forms from its inputs where it reads x: SwiGLU's gating, or GELU. */
+export type Activation = 'swiglu' | 'gelu';
+
+/** The shape's fields for reading x as `activation` of its inputs (as it is stored where undefined). */
+export const activationReads = (
+  activation: Activation | undefined,
+): Pick<LowRankProductShape, 'gatedInput' | 'geluInput'> => ({
+  gatedInput: activation === 'swiglu',
+  geluInput: activation === 'gelu',
+});
 
 /** How a product uses a dropout mask m: as it is (`kept`), or as 1 − m (`rest`, what the dropout takes away). */
 export type MaskUse = 'kept' | 'rest';
@@ -571,7 +578,7 @@ export function lastTerms(shape: LastTerms, value: string, factors?: FactorRow):
 export function lowRankProductCode(shape: LowRankProductShape): string {
   if (shape.columnFactors && shape.transposeE)
     throw new Error('lowRankProductCode: column factors need E untransposed');
-  if ((shape.gatingGradient || shape.geluGradient) && (!shape.vectorized || shape.columnFactors))
+  if (shape.activationGradient !== undefined && (!shape.vectorized || shape.columnFactors))
     throw new Error('lowRankProductCode: an activation gradient is read as vec4s, without column factors');
   const masks = outputMasks(shape);
   const written = lastTerms(shape, `acc[block][r]${masks.sum}`, {
@@ -582,9 +589,10 @@ export function lowRankProductCode(shape: LowRankProductShape): string {
   const left = leftOperand(shape);
   // The low-rank part first, scaled and masked in place (or, with `maskedSum`, the sum masked as written), then the base
   // product added onto it.
-  const output = outputStore(shape, (at, value) => `result[${at}] = ${value};`);
-  const declarations = `${left.declarations}${output.declarations}`;
-  const store = output.store('i * columnCount + j', written);
+  const gradient = activationGradientStore(shape.activationGradient);
+  const declarations = `${left.declarations}${gradient.declarations}`;
+  const at = 'i * columnCount + j';
+  const store = gradient.store === undefined ? `result[${at}] = ${written};` : gradient.store(at, written);
   return `${opening(shape.blocks, makesMasks(shape), declarations)}
   ${product(shape, reads('d'), reads('e'), 'uniforms.rank', shape.transposeE, shape.vectorized, 'acc')}
   ${eachOutput(`acc[block][r] = scale * acc[block][r]${masks.lowRank};`)}
@@ -860,7 +868,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   if (shape.inputMasked !== undefined && narrow.inputMask)
     throw new Error('inlineLowRankProductCode: x is masked once, as it is read or in t');
   if (shape.gatedInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read a gated input');
-  if ((shape.gatingGradient || shape.geluGradient) && (members > 1 || shape.normalizedInput || shape.columnFactors))
+  if (shape.activationGradient !== undefined && (members > 1 || shape.normalizedInput || shape.columnFactors))
     throw new Error('inlineLowRankProductCode: an activation gradient is one layer’s input gradient');
   if (shape.geluInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read GELU of x');
   const masks = outputMasks(shape);
@@ -871,6 +879,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   const share = (narrow.rank * tileRows) / PRODUCT_WORKGROUP;
   // A group's biases are joined in one binding (memberPlacement's biasStart), and so are its members' t's.
   const joined = members > 1 && shape.bias;
+  const gradient = activationGradientStore(shape.activationGradient);
   const terms = { ...shape, joinedBias: joined };
   const left = leftOperand(shape, members === 1 ? 'uniforms.' : '');
   // Loads N′'s rows k0..k0+15, and the input mask's columns k0..k0+15 of the tile's rows as x's are loaded.
@@ -923,16 +932,14 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              ${outputStore(shape, operands.storeResult).store('i * columnCount + j', lastTerms(terms, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}`;
+              ${(gradient.store ?? operands.storeResult)('i * columnCount + j', lastTerms(terms, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}`;
   const declarations = `
 const RANK = ${narrow.rank};
 const TILE_ROWS = ${tileRows};
 const SHARE = ${share};
 var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
     narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
-  }${members === 1 ? '' : '\nvar<workgroup> groupMember : i32;'}${left.declarations}${
-    outputStore(shape, () => '').declarations
-  }`;
+  }${members === 1 ? '' : '\nvar<workgroup> groupMember : i32;'}${left.declarations}${gradient.declarations}`;
   const shared = `
   let narrowRow = i32(localIndex) % TILE_ROWS;
   let narrowColumn = (i32(localIndex) / TILE_ROWS) * SHARE;${shape.normalizedInput ? normalizationPrologue : ''}`;
@@ -950,8 +957,8 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
 }
 
 /**
- * Stores the gating's gradients for output element `at` whose gradient of x is `value` (LowRankProductShape's
- * `gatingGradient`): McevalSwiGluGrad's expressions, with dy its value.
+ * Stores the gating's gradients for output element `at` whose gradient of x is `value`: McevalSwiGluGrad's
+ * expressions, with dy its value.
  */
 const gatingGradientStore = (at: string, value: string) => `let element = ${at};
               let dx = ${value};
@@ -960,23 +967,24 @@ const gatingGradientStore = (at: string, value: string) => `let element = ${at};
               result[element] = dx * gradientUp[element / 4][element % 4] * (s * (1.0 + g * (1.0 - s)));
               dUp[element] = dx * (g * s);`;
 
-/** Stores GELU's gradient for output element `at` whose gradient of x is `value` (`geluGradient`). */
+/** Stores GELU's gradient for output element `at` whose gradient of x is `value`. */
 const geluGradientStore = (at: string, value: string) => `let element = ${at};
               let dx = ${value};
               let v = gradientInput[element / 4][element % 4];
               ${geluGradientLines('result[element]', 'dx', 'v', 'gradientErf')}`;
 
 /**
- * How a product writes output (i, j)'s value: as it is (`plain`), or as the gradient of the activation x came from
- * (LowRankProductShape's `gatingGradient`, `geluGradient`), with the WGSL functions that takes.
+ * How a product writing `activation`'s input gradients (LowRankProductShape's `activationGradient`) stores output (i,
+ * j)'s value, with the WGSL functions that takes; no store where it writes the value as it is.
  */
-function outputStore(
-  shape: Pick<LowRankProductShape, 'gatingGradient' | 'geluGradient'>,
-  plain: (at: string, value: string) => string,
-): { store: (at: string, value: string) => string; declarations: string } {
-  if (shape.gatingGradient) return { store: gatingGradientStore, declarations: sigmoidCode('gradientSigmoid', 'f32') };
-  if (shape.geluGradient) return { store: geluGradientStore, declarations: erfCode('gradientErf', 'f32') };
-  return { store: plain, declarations: '' };
+function activationGradientStore(activation: Activation | undefined): {
+  store?: (at: string, value: string) => string;
+  declarations: string;
+} {
+  if (activation === 'swiglu')
+    return { store: gatingGradientStore, declarations: sigmoidCode('gradientSigmoid', 'f32') };
+  if (activation === 'gelu') return { store: geluGradientStore, declarations: erfCode('gradientErf', 'f32') };
+  return { declarations: '' };
 }
 
 /**

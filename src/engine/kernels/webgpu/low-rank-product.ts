@@ -30,12 +30,14 @@ import {
   memberName,
   membersSideBySide,
   PRODUCT_WORKGROUP,
+  activationReads,
   inlineLowRankProductCode,
   inlineWorkgroupBytes,
   lowRankProductCode,
   makesMasks,
   maskUniforms,
   productTile,
+  type Activation,
   type InlineNarrowShape,
   type LowRankProductShape,
   type ProductBlocks,
@@ -118,7 +120,7 @@ export interface LowRankProductInputs {
  * formed as it is read); and, given both, `gradientGate` and `gradientUp`, whose gating's gradient is written instead
  * of the product (InlineProductInputs' same inputs): outputs dGate and dUp.
  */
-export type GatedProductInputs = Omit<LowRankProductInputs, 'x'> & LeftInputs & ActivationGradientInputs;
+export type ActivatedProductInputs = Omit<LowRankProductInputs, 'x'> & LeftInputs & ActivationGradientInputs;
 
 /**
  * Inputs that make a product write the gradient of the activation its dx came from instead of dx: SwiGLU's
@@ -222,8 +224,8 @@ export interface LeftInputs {
 }
 
 /**
- * The left operand's shape (x's, gate's or preActivation's), whether it is gated or GELU's, and its bindings (read as
- * `components`-wide elements) with their tensors.
+ * The left operand's shape (x's, gate's or preActivation's), the activation that forms it (SwiGLU's, GELU's, or none),
+ * and its bindings (read as `components`-wide elements) with their tensors.
  */
 export function leftOperandOf({ x, gate, up, preActivation }: LeftInputs, components: 1 | 4) {
   const gated = gate !== undefined || up !== undefined;
@@ -232,10 +234,10 @@ export function leftOperandOf({ x, gate, up, preActivation }: LeftInputs, compon
   if (gated && (gate === undefined || up === undefined || gate.shape.join() !== up.shape.join()))
     throw new Error('a product needs gate and up of one shape');
   const named = gated ? { gate: gate!, up: up! } : preActivation !== undefined ? { preActivation } : { x: x! };
+  const activation: Activation | undefined = gated ? 'swiglu' : preActivation !== undefined ? 'gelu' : undefined;
   return {
     shape: Object.values(named)[0]!.shape,
-    gated,
-    gelu: preActivation !== undefined,
+    activation,
     declarations: Object.keys(named).map((name) => ({ name, components })),
     tensors: Object.values(named),
   };
@@ -420,12 +422,15 @@ function shapeOf(
   };
 }
 
+/** Flags of an activation x is formed by, or whose gradient is written, for a shader's key: SwiGLU's, GELU's. */
+export const activationFlags = (activation: Activation | undefined) => [activation === 'swiglu', activation === 'gelu'];
+
 /** Flags of the masks a shape has beyond `mask`, for its shader's key: the whole sum masked, x read masked. */
 const maskFlags = (shape: LowRankProductShape) => [shape.maskedSum === true, shape.inputMasked !== undefined];
 
 const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const { w, d, e, bias, addend, gradientGate, gradientUp, gradientInput, ...leftInputs } =
-    inputs as unknown as GatedProductInputs;
+    inputs as unknown as ActivatedProductInputs;
   const { scale, dropout, droppedInput, columnFactors, ...sides } = attrs as unknown as LowRankProductAttrs;
   const { transposeW, transposeE } = sides;
   const gpu = backend as unknown as WebGpuBackendLike;
@@ -437,16 +442,14 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const columns = transposeW ? w.shape[0]! : w.shape[1]!;
   const vectorized = inner % 4 === 0 && columns % 4 === 0 && rank % 4 === 0;
   const gradient = activationGradientOf({ gradientGate, gradientUp, gradientInput }, [rows, columns]);
-  if ((left.gated || left.gelu || gradient !== undefined) && !vectorized)
+  if ((left.activation !== undefined || gradient !== undefined) && !vectorized)
     throw new Error(`${LOW_RANK_PRODUCT}: an activation is read as vec4s`);
   const tiles = productTiling();
   const shape = {
     ...shapeOf(vectorized, { ...sides, dropout, droppedInput }, { bias, addend }, tiles),
     columnFactors,
-    gatedInput: left.gated,
-    geluInput: left.gelu,
-    gatingGradient: gradient?.kind === 'swiglu',
-    geluGradient: gradient?.kind === 'gelu',
+    ...activationReads(left.activation),
+    activationGradient: gradient?.kind,
   };
   // One compiled shader per combination (tfjs caches pipelines by key).
   const flags = [
@@ -457,10 +460,8 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     shape.mask,
     shape.addend,
     factors,
-    left.gated,
-    left.gelu,
-    shape.gatingGradient,
-    shape.geluGradient,
+    ...activationFlags(left.activation),
+    ...activationFlags(gradient?.kind),
     ...maskFlags(shape),
   ];
   const components = vectorized ? 4 : 1;
@@ -500,7 +501,8 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const left = leftOperandOf(leftInputs, 4);
   const normalized = normWeight !== undefined;
-  if (normalized && left.gated) throw new Error(`${LOW_RANK_PRODUCT_INLINE}: x is normalized or gated, not both`);
+  if (normalized && left.activation !== undefined)
+    throw new Error(`${LOW_RANK_PRODUCT_INLINE}: x is normalized or an activation's, not both`);
   const [rows, inner] = left.shape as [number, number];
   const rank = transposeN ? n.shape[0]! : n.shape[1]!;
   const factors = columnFactors === true;
@@ -510,12 +512,10 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const gradient = activationGradientOf({ gradientGate, gradientUp, gradientInput }, [rows, columns]);
   const shape = {
     ...shapeOf(true, masking, { bias, addend }, tiles),
-    gatedInput: left.gated,
-    geluInput: left.gelu,
+    ...activationReads(left.activation),
     normalizedInput: normalized,
     columnFactors: factors,
-    gatingGradient: gradient?.kind === 'swiglu',
-    geluGradient: gradient?.kind === 'gelu',
+    activationGradient: gradient?.kind,
   };
   const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputDropout !== undefined };
   const flags = [
@@ -526,12 +526,11 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     narrow.inputMask,
     shape.mask,
     shape.addend,
-    left.gated,
+    left.activation === 'swiglu',
     normalized,
     factors,
-    left.gelu,
-    shape.gatingGradient,
-    shape.geluGradient,
+    left.activation === 'gelu',
+    ...activationFlags(gradient?.kind),
     ...maskFlags(shape),
   ];
   const down = normalized ? undefined : gpu.makeTensorInfo([rows * rank], 'float32');
@@ -548,10 +547,10 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       narrow.inputMask ||
       makesMasks(shape) ||
       gradient !== undefined ||
-      left.gelu,
+      left.activation === 'gelu',
     bias: shape.bias,
     addend: shape.addend,
-    gatedInput: left.gated,
+    gatedInput: left.activation === 'swiglu',
     normalizedInput: normalized,
     narrow: { rank, writesDown: !normalized },
     members: 1,

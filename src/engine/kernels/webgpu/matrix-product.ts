@@ -105,7 +105,8 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const added = addend !== undefined;
   const biased = bias !== undefined;
   const masks = [inputMask?.use ?? '', outputMask?.use ?? ''];
-  const flags = [vectorized, transposeX, transposeW, added, left.gated, biased];
+  const gated = left.activation === 'swiglu';
+  const flags = [vectorized, transposeX, transposeW, added, gated, biased];
   const gpu = backend as unknown as WebGpuBackendLike;
   const few = fewRowsShape(gpu, {
     rows,
@@ -113,7 +114,7 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       !matrixProductOnFewRows(rows, inner, columns, transposeX) || biased || [inputMask, outputMask].some(Boolean),
     bias: false,
     addend: added,
-    gatedInput: left.gated,
+    gatedInput: gated,
     members: 1,
     transposeW,
   });
@@ -132,13 +133,13 @@ const matrixProduct: KernelFunc = ({ inputs, backend, attrs }) => {
                 addend: added,
                 bias: biased,
                 ...tiles,
-                gatedInput: left.gated,
+                gatedInput: gated,
                 inputMasked: inputMask?.use,
                 outputMasked: outputMask?.use,
               }),
           }
         : {
-            key: `McevalMatrixProductFewRows_${few.rowsAtOnce}_${[added, left.gated, transposeW].map(Number).join('')}`,
+            key: `McevalMatrixProductFewRows_${few.rowsAtOnce}_${[added, gated, transposeW].map(Number).join('')}`,
             dispatch: fewRowsDispatch(fewRowsColumnTiles(columns), rows, few),
             code: () => fewRowsProductCode(few),
           }),

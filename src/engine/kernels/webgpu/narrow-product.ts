@@ -19,8 +19,8 @@ import {
   dropoutUniforms,
 } from './hashed-dropout-wgsl.js';
 import { elementwiseDispatch, floatUniform, intUniform, runShader, shaped, type WebGpuBackendLike } from './shader.js';
-import { leftOperand, type LowRankProductShape } from './low-rank-product-wgsl.js';
-import { leftOperandOf, type LeftInputs } from './low-rank-product.js';
+import { activationReads, leftOperand, type Activation } from './low-rank-product-wgsl.js';
+import { activationFlags, leftOperandOf, type LeftInputs } from './low-rank-product.js';
 
 export const NARROW_PRODUCT = 'McevalNarrowProduct';
 
@@ -59,13 +59,13 @@ function code(
   transposeW: boolean,
   mask: boolean,
   vectorized: boolean,
-  activation: Pick<LowRankProductShape, 'gatedInput' | 'geluInput'>,
+  activation: Activation | undefined,
 ): string {
   // Vectorized, `at` counts vec4s: the mask's elements 4·at … 4·at + 3.
   const masked = (value: string, at: string) =>
     mask ? `${value} * ${vectorized ? dropoutAt4('dropout', `${at} * 4`) : dropoutAt('dropout', at)}` : value;
   // x as it is stored, or (vectorized only) SwiGLU's gating of gate and up or GELU of preActivation, formed as read.
-  const left = leftOperand({ ...activation, vectorized });
+  const left = leftOperand({ ...activationReads(activation), vectorized });
   // Vectorized: invocation `lane` reads inner indices 4·lane … 4·lane + 3, then every 4·LANES-th on.
   const accumulate = vectorized
     ? `for (var k = lane * 4; k < uniforms.inner; k += ${4 * LANES}) {
@@ -129,8 +129,9 @@ const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   if (columns > NARROW_PRODUCT_MAX_COLUMNS) throw new Error(`McevalNarrowProduct: ${columns} columns is too wide`);
   const groups = Math.ceil(columns / 4);
   const vectorized = inner % 4 === 0;
-  if ((left.gated || left.gelu) && !vectorized) throw new Error('McevalNarrowProduct: an activation is read as vec4s');
-  const flags = [transposeW, dropout !== undefined, vectorized, left.gated, left.gelu];
+  if (left.activation !== undefined && !vectorized)
+    throw new Error('McevalNarrowProduct: an activation is read as vec4s');
+  const flags = [transposeW, dropout !== undefined, vectorized, ...activationFlags(left.activation)];
   const output = runShader(
     backend as unknown as WebGpuBackendLike,
     {
@@ -144,8 +145,7 @@ const narrowProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       // A workgroup per ROWS rows, LANES invocations to a row.
       dispatch: elementwiseDispatch(rows * LANES, WORKGROUP),
       outputSize: rows * columns,
-      code: () =>
-        code(groups, transposeW, dropout !== undefined, vectorized, { gatedInput: left.gated, geluInput: left.gelu }),
+      code: () => code(groups, transposeW, dropout !== undefined, vectorized, left.activation),
     },
     [...left.tensors, w],
     [...[rows, inner, columns].map(intUniform), floatUniform(scale), ...(dropout ? dropoutUniformValues(dropout) : [])],

@@ -17,7 +17,10 @@
 import { HASHED_KEEP_WGSL, dropoutAt4, dropoutUniforms } from './hashed-dropout-wgsl.js';
 import { floatUniform, intUniform, type ShaderUniform } from './shader.js';
 import { keptPerNumber } from '../../kept-per-number.js';
-import { leftOperand } from './low-rank-product-wgsl.js';
+import { activationReads, leftOperand, type Activation } from './low-rank-product-wgsl.js';
+
+/** x read as `activation` of its inputs, as vec4s. */
+const activatedX = (activation: Activation) => leftOperand({ ...activationReads(activation), vectorized: true });
 
 /** Invocations per workgroup of the first pass. */
 export const SPLIT_WORKGROUP = 64;
@@ -109,16 +112,6 @@ export function weightGradientUniformValues(
 export const partialCount = (plans: readonly ProductPlan[]) =>
   plans.reduce((sum, plan) => sum + plan.splits * plan.m * plan.n, 0);
 
-/** How the layers' x is bound: as it is, or as the inputs of the activation that forms it. */
-export type XInput = 'x' | 'swiglu' | 'gelu';
-
-/** leftOperand's shape for x formed from an activation's inputs (vec4 loads). */
-const activationShape = (input: Exclude<XInput, 'x'>) => ({
-  vectorized: true,
-  gatedInput: input === 'swiglu',
-  geluInput: input === 'gelu',
-});
-
 /** A product's operands: p [tokens, m], q [tokens, n], and the name of a dropout mask shaped like p (or none). */
 interface Operands {
   readonly p: string;
@@ -149,12 +142,18 @@ fn rowOf${source}(k : i32, at : i32, width : i32) -> vec4<f32> {
  * The first pass's share of product `s`: workgroup g's tile and chunk, written to its place among the partials; with
  * `whole` (every product one chunk) times scale_s, the partials being the gradients themselves.
  */
-function productPart(s: number, operands: Operands, vectorized: boolean, whole: boolean, input: XInput): string {
+function productPart(
+  s: number,
+  operands: Operands,
+  vectorized: boolean,
+  whole: boolean,
+  activation: Activation | undefined,
+): string {
   const u = (field: string) => `uniforms.${field}${s}`;
   // x formed as it is read, where the layers read an activation of their input (vec4 loads only).
   const pRow =
-    input !== 'x' && operands.p === 'x'
-      ? leftOperand(activationShape(input)).read('(k * m + i) / 4')
+    activation !== undefined && operands.p === 'x'
+      ? activatedX(activation).read('(k * m + i) / 4')
       : rowLoad(operands.p, 'i', 'm', vectorized);
   // The mask's elements of token k, columns i … i + 3 (those beyond m multiply p's zeros).
   const maskRow = operands.mask === undefined ? '' : ` * ${dropoutAt4(operands.mask, 'k * m + i')}`;
@@ -198,7 +197,7 @@ fn part${s}(g : i32) {
  * layer k dDown_k, down_k and dy_k — vec4 arrays when `vectorized` (in, every r and out multiples of 4). Product s
  * takes workgroups start_s … start_s + workgroups_s − 1. With `whole` (every product's tokens one chunk: a step of
  * few tokens) each product's partials are its gradient, scaled here; the second pass is then left out (the caller cuts
- * them apart by copies), the same bits as its sum of one chunk times the scale. With `input` `swiglu` (vectorized
+ * them apart by copies), the same bits as its sum of one chunk times the scale. With `activation` `swiglu` (vectorized
  * only), x is SwiGLU's gating of the inputs `gate` and `up`, bound in x's place and formed as x is read, with
  * McevalSwiGlu's values; with `gelu`, GELU of the input `preActivation`, with McevalGelu's (a decoder's down projection
  * or an encoder's output projection in training: engine/ops/activated-low-rank-linear.ts).
@@ -207,9 +206,9 @@ export function partialSumsCode(
   vectorized: boolean,
   masked: readonly boolean[],
   whole = false,
-  input: XInput = 'x',
+  activation?: Activation,
 ): string {
-  if (input !== 'x' && !vectorized) throw new Error('partialSumsCode: an activation is read as vec4s');
+  if (activation !== undefined && !vectorized) throw new Error('partialSumsCode: an activation is read as vec4s');
   const products = masked.flatMap((mask, k): Operands[] => [
     { p: 'x', q: `dDown${k}`, ...(mask ? { mask: `dropout${k}` } : {}) },
     { p: `down${k}`, q: `dy${k}` },
@@ -218,7 +217,7 @@ export function partialSumsCode(
   const readers = [
     ...(masked.some(Boolean) ? [HASHED_KEEP_WGSL] : []),
     ...(vectorized ? [] : sources.map(scalarRowReader)),
-    ...(input === 'x' ? [] : [leftOperand(activationShape(input)).declarations]),
+    ...(activation === undefined ? [] : [activatedX(activation).declarations]),
   ];
   const dispatch = products.map(
     (_, s) => `
@@ -227,7 +226,7 @@ export function partialSumsCode(
   }`,
   );
   return `${readers.join('\n')}
-${products.map((operands, s) => productPart(s, operands, vectorized, whole, input)).join('\n')}
+${products.map((operands, s) => productPart(s, operands, vectorized, whole, activation)).join('\n')}
 
 fn main() {
   let g = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);${dispatch.join('')}

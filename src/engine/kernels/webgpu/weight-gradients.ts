@@ -25,7 +25,6 @@ import {
   weightGradientUniformValues,
   weightGradientUniforms,
   type ProductPlan,
-  type XInput,
 } from './weight-gradients-wgsl.js';
 import {
   ELEMENT_INDEX,
@@ -113,8 +112,8 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: LeftInputs, layers: readon
   const fields = weightGradientUniforms(plans.length);
   const widths = [inFeatures, ...layers.flatMap(({ down, dy }) => [down.shape[1]!, dy.shape[1]!])];
   const vectorized = widths.every((size) => size % 4 === 0);
-  const input: XInput = left.gated ? 'swiglu' : left.gelu ? 'gelu' : 'x';
-  if (input !== 'x' && !vectorized) throw new Error(`${LOW_RANK_WEIGHT_GRADIENTS}: an activation needs vec4 shapes`);
+  if (left.activation !== undefined && !vectorized)
+    throw new Error(`${LOW_RANK_WEIGHT_GRADIENTS}: an activation needs vec4 shapes`);
   const operands = layers.flatMap(({ dDown, down, dy }, k) => [
     { name: `dDown${k}`, tensor: dDown },
     { name: `down${k}`, tensor: down },
@@ -124,7 +123,7 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: LeftInputs, layers: readon
   const partials = runShader(
     gpu,
     {
-      key: `McevalWeightGradientPartials_${Number(vectorized)}_${Number(whole)}_${input}_${masked.map(Number).join('')}`,
+      key: `McevalWeightGradientPartials_${Number(vectorized)}_${Number(whole)}_${left.activation ?? 'x'}_${masked.map(Number).join('')}`,
       inputs: [...left.declarations.map(({ name }) => name), ...operands.map(({ name }) => name)].map((name) => ({
         name,
         components: vectorized ? 4 : 1,
@@ -133,7 +132,7 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: LeftInputs, layers: readon
       workgroupSize: SPLIT_WORKGROUP,
       dispatch: elementwiseDispatch(workgroups * SPLIT_WORKGROUP, SPLIT_WORKGROUP),
       outputSize: partialCount(plans),
-      code: () => partialSumsCode(vectorized, masked, whole, input),
+      code: () => partialSumsCode(vectorized, masked, whole, left.activation),
     },
     [...left.tensors, ...operands.map(({ tensor }) => tensor)],
     [...uniforms, ...dropoutUniformValues(...layers.map((layer) => layer.dropout))],
