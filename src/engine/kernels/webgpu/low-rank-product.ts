@@ -204,8 +204,8 @@ export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd' | 'x
   readonly normWeight?: TensorInfo;
   /**
    * Given both, the product is the gradient dx of SwiGLU's gating silu(gate)·up (x is then dy): the outputs are dGate
-   * (in y's place), t and dUp (LowRankProductShape's `gatingGradient`) — one layer's input gradient, no column factors.
-   * Given `gradientInput` instead, of GELU(gradientInput): the outputs are dh and t (`geluGradient`).
+   * (in y's place), t and dUp (LowRankProductShape's `activationGradient`) — one layer's input gradient, no column
+   * factors. Given `gradientInput` instead, of GELU(gradientInput): the outputs are dh and t.
    */
   readonly gradientGate?: TensorInfo;
   readonly gradientUp?: TensorInfo;
