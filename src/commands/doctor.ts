@@ -68,7 +68,7 @@ export interface DoctorResult {
     readonly products: 'transposed' | 'all' | 'tfjs';
     readonly weightGradients: 'split' | 'tfjs';
     readonly groups: 'auto' | 'never';
-    /** Whether a trained projection reads the activation before it inside its kernels (MCEVAL_WEBGPU_ACTIVATIONS). */
+    /** Whether a low-rank projection reads the activation before it inside its kernels (MCEVAL_WEBGPU_ACTIVATIONS). */
     readonly activations: 'inside' | 'apart';
     readonly submitBatch: number;
     readonly matmulThreshold: number | 'by GPU';
@@ -185,7 +185,7 @@ export default class Doctor extends BaseCommand {
           `${settings.weightGradients} (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), a submit every ${settings.submitBatch} ` +
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
-          `${settings.groups} (MCEVAL_WEBGPU_GROUPS), activations in training read ${settings.activations} the ` +
+          `${settings.groups} (MCEVAL_WEBGPU_GROUPS), activations read ${settings.activations} the ` +
           `projections after them (MCEVAL_WEBGPU_ACTIVATIONS), products of up to ${settings.fewRows} rows on the few-rows ` +
           `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
           `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP), steps replayed once ` +

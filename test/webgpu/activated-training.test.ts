@@ -6,8 +6,8 @@
  * (MCEVAL_WEBGPU_ACTIVATIONS=apart), call neither the activation's kernel nor its gradient's, and record two
  * dispatches fewer per layer — with the narrow products inside the products where the device binds the inline input
  * gradient's buffers (SwiGLU's nine: at WebGPU's default eight the gating is formed first, as before), and with them
- * apart (MCEVAL_WEBGPU_INLINE_NARROW=never; eight buffers at most). DoRA's column-scaled layers form it first either
- * way. No tensor is left behind.
+ * apart (MCEVAL_WEBGPU_INLINE_NARROW=never; eight buffers at most), and at 1 × 8 tokens, whose forward products run
+ * on the few-rows shader. DoRA's column-scaled layers form it first either way. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,8 +43,8 @@ const MODELS = [
 
 type Made = (typeof MODELS)[number];
 
-/** Three steps of `method`: the losses, and the last two steps' activation calls and dispatches. */
-const steps = (method: Method, { made, kernels }: Made): Promise<Steps> =>
+/** Three steps of `method` on `tokens`: the losses, and the last two steps' activation calls and dispatches. */
+const steps = (method: Method, { made, kernels }: Made, tokens?: readonly [number, number]): Promise<Steps> =>
   withTinySteps(
     method,
     async (run, model) => {
@@ -67,6 +67,7 @@ const steps = (method: Method, { made, kernels }: Made): Promise<Steps> =>
       };
     },
     made,
+    tokens,
   );
 
 /**
@@ -99,4 +100,15 @@ for (const model of MODELS)
     assert.deepEqual(inside.losses, apart.losses);
     assert.equal(inside.activations, 2 * 2 * inside.layers);
     assert.equal(inside.dispatches, apart.dispatches);
+  });
+
+// 1 × 8 tokens: without dropout, the forward products run on the few-rows shader, which reads the activation too.
+for (const model of MODELS)
+  test(`${model.label}, lora, 1 × 8 tokens (few rows): the same loss bits without the activation's dispatches`, async () => {
+    const inside = await steps('lora', model, [1, 8]);
+    const apart = await withEnv('MCEVAL_WEBGPU_ACTIVATIONS', 'apart', () => steps('lora', model, [1, 8]));
+    assert.deepEqual(inside.losses, apart.losses);
+    const read = bindsInlineGradient(model.buffers);
+    assert.equal(inside.activations, read ? 0 : apart.activations);
+    assert.equal(inside.dispatches, apart.dispatches - (read ? 2 * inside.layers : 0));
   });

@@ -2,8 +2,8 @@
  * The few-rows shader (kernels/webgpu/few-rows-product-wgsl.ts), which takes the products of up to
  * MCEVAL_WEBGPU_FEW_ROWS rows (a decoding step's) from the 64-row tiles: through the ops that reach it — a low-rank
  * layer's output and, on the tape, its gradients (the t it writes feeds A's), a group of layers reading one x, x
- * normalized or gated as it is read, and the plain products with a residual added, gated, or W transposed (a tied LM
- * head) — against the same ops on wasm within 1e-5 of the largest value (float32 sums in another order), at 1 row, a
+ * normalized, gated or GELU's as it is read, and the plain products with a residual added, gated, or W transposed (a
+ * tied LM head) — against the same ops on wasm within 1e-5 of the largest value (float32 sums in another order), at 1 row, a
  * few, and more than one workgroup's 8 (the last workgroup of rows ragged), widths that are not a multiple of its
  * 16-column tiles, ranks 4 to 16. Each case checks the shader ran, and that with MCEVAL_WEBGPU_FEW_ROWS=0 the tiles
  * do. No tensor is left behind.
@@ -14,7 +14,8 @@ import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor2D } from '../../src/engine/tf.js';
 import { lowRankLinears, type LowRankUpdate } from '../../src/engine/ops/low-rank-linear.js';
-import { gatedLowRankLinear } from '../../src/engine/ops/gated-input.js';
+import { activatedLowRankLinear } from '../../src/engine/ops/activated-low-rank-linear.js';
+import { gelu } from '../../src/models/layers/layer-norm.js';
 import { normalizedLowRankLinears } from '../../src/engine/ops/normalized-input.js';
 import { gatedProductPlus, productPlus, productTransposedRight } from '../../src/engine/ops/product.js';
 import { fewRowsMost } from '../../src/engine/kernels/webgpu/few-rows.js';
@@ -181,10 +182,22 @@ test('a low-rank layer reading SwiGLU gating as it is read, with bias and residu
     () => made(3, 48, [40], 12, true),
     (m) => {
       const [{ weight, bias, update, residual }] = m.layers as [Made['layers'][0]];
-      const inside = gatedLowRankLinear(m.gate, m.up, weight, bias, update, residual);
+      const inside = activatedLowRankLinear({ kind: 'swiglu', gate: m.gate, up: m.up }, weight, bias, update, residual);
       if (inside !== undefined) return [inside];
       const gated = tf.mul(tf.mul(m.gate, tf.sigmoid(m.gate)), m.up);
       return lowRankLinears(gated, m.layers);
+    },
+    1,
+  ));
+
+test('a low-rank layer reading GELU of h as it is read, with bias and residual, 3 rows', () =>
+  agrees(
+    'GELU-reading layer',
+    () => made(3, 48, [40], 12, true),
+    (m) => {
+      const [{ weight, bias, update, residual }] = m.layers as [Made['layers'][0]];
+      const inside = activatedLowRankLinear({ kind: 'gelu', input: m.gate }, weight, bias, update, residual);
+      return [inside ?? lowRankLinears(gelu(m.gate), m.layers)[0]!];
     },
     1,
   ));

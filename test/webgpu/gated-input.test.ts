@@ -1,12 +1,15 @@
 /**
- * SwiGLU's gating read inside the down projection's product on webgpu (Linear.forwardGated, engine/ops/gated-input.ts):
- * outside training and off the tape, a low-rank layer (McevalLowRankProductInline) and a plain frozen one
- * (McevalMatrixProduct, the residual added inside) give the bits of gating first and then forward, in one dispatch
- * fewer and without McevalSwiGlu where the device binds the gated product's buffers — a decoding step's 2 rows and a
- * prompt's 74, with a bias and without, scaled per output column as DoRA's are, vec4 loads and scalar ones; a plain
- * trainable one (full fine-tuning's) off the tape as a frozen one. On the tape and in training a low-rank layer reads
- * it inside its own op's kernels (engine/ops/activated-low-rank-linear.ts, with test/webgpu/activated-training.test.ts), with
- * the gradients of gating first. Off the tape, an update with dropout is not read gated. No tensor is left behind.
+ * SwiGLU's gating read inside the down projection's product on webgpu (Linear.forwardGated; engine/ops/gated-input.ts,
+ * engine/ops/activated-low-rank-linear.ts): outside training and off the tape, a low-rank layer
+ * (McevalLowRankProductInline) and a plain frozen one (McevalMatrixProduct, the residual added inside) give the bits
+ * of gating first and then forward, in one dispatch fewer and without McevalSwiGlu where the device binds the gated
+ * product's buffers — a decoding step's 2 rows and a prompt's 74, with a bias and without, scaled per output column as
+ * DoRA's are, vec4 loads and scalar ones; a plain trainable one (full fine-tuning's) off the tape as a frozen one; a
+ * low-rank layer's narrow product apart (MCEVAL_WEBGPU_INLINE_NARROW=never) read gated too; with
+ * MCEVAL_WEBGPU_ACTIVATIONS=apart, gating first everywhere. On the tape and in training a low-rank layer reads it
+ * inside its own op's kernels (engine/ops/activated-low-rank-linear.ts, with test/webgpu/activated-training.test.ts),
+ * with the gradients of gating first. Off the tape, an update with dropout is read gated too. No tensor is left
+ * behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,11 +20,13 @@ import { madeLinear } from './made-linear.js';
 import { swiGlu } from '../../src/models/layers/swiglu.js';
 import { EVAL_CONTEXT } from '../../src/models/forward-context.js';
 import { SWIGLU, SWIGLU_GRAD } from '../../src/engine/kernels/webgpu/swiglu.js';
-import { gatedLowRankLinear } from '../../src/engine/ops/gated-input.js';
+import { activatedLowRankLinear } from '../../src/engine/ops/activated-low-rank-linear.js';
+import { lowRankLinear } from '../../src/engine/ops/low-rank-linear.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
 import { keepThreshold } from '../../src/engine/dropout-bits.js';
 import { dispatchesOf, withKernelCallCounts, withKernelCalls } from './dispatches.js';
 import { assertAgree } from './agreement.js';
+import { withEnv } from '../helpers.js';
 import { Linear } from '../../src/models/layers/linear.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 
@@ -104,8 +109,30 @@ for (const { label, rows, inner, out, rank, bias, scaled } of CASES) {
       assert.equal(gated.dispatches, (read ? 1 : 2) + after, 'the gated layer is one dispatch');
       assert.equal(formed.dispatches, 2 + after);
       assert.deepEqual(gated.values, formed.values);
+      // MCEVAL_WEBGPU_ACTIVATIONS=apart forms the gating first, whatever the layer.
+      const apart = await withEnv('MCEVAL_WEBGPU_ACTIVATIONS', 'apart', () =>
+        measured(() => linear.forwardGated(gate, up, EVAL_CONTEXT, residual)),
+      );
+      assert.equal(apart.calls, 1);
+      assert.deepEqual(apart.values, formed.values);
     }));
 }
+
+// With the narrow product by a dispatch of its own (McevalNarrowProduct, then McevalLowRankProduct), both read the
+// gating: the product binds gate, up, W, t, B, the bias, the residual and the output, eight at most.
+for (const { label, rows, inner, out, rank, bias, scaled } of CASES.filter((c) => c.rank !== undefined))
+  test(`forwardGated reads the gating inside the products of ${label}, the narrow product apart: the same bits`, () =>
+    withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'never', () =>
+      withLayer([rows, inner, out], { rank: rank!, bias: bias ?? false, scaled: scaled ?? false }, async (made) => {
+        const { linear, gate, up, residual } = made;
+        const gated = await measured(() => linear.forwardGated(gate, up, EVAL_CONTEXT, residual));
+        const formed = await measured(() => linear.forward(swiGlu(gate, up), EVAL_CONTEXT, residual));
+        assert.equal(gated.calls, 0);
+        assert.equal(formed.calls, 1);
+        assert.equal(gated.dispatches, formed.dispatches - 1);
+        assert.deepEqual(gated.values, formed.values);
+      }),
+    ));
 
 test('on the tape and in training a low-rank layer reads the gating inside its kernels, with the gradients of forward', () =>
   withLayer([2, 64, 48], { rank: 8 }, async ({ linear, gate, up, residual }) => {
@@ -128,7 +155,8 @@ test('on the tape and in training a low-rank layer reads the gating inside its k
       const y = tf.tidy(() => linear.forwardGated(gate, up, { training: true, rng: new Rng(1) }, residual));
       y.dispose();
     });
-    assert.equal(training.calls, read ? 0 : 1, 'in training too');
+    // In training off the tape, the forward product alone: gate, up, W, A, B, t, the residual and the output.
+    assert.equal(training.calls, 0, 'in training too');
   }));
 
 test("a trainable plain layer (full fine-tuning's) reads the gating and residual inside off the tape, not on it", async () => {
@@ -163,9 +191,16 @@ test("a trainable plain layer (full fine-tuning's) reads the gating and residual
   assert.equal(tf.memory().numTensors, before);
 });
 
-test('an update with dropout is not read gated', () =>
+test('off the tape an update with dropout reads the gating inside too, with the bits of gating first', () =>
   withLayer([2, 64, 48], { rank: 8 }, async ({ gate, up, residual, all }) => {
     const [weight, a, b] = all as [Tensor2D, Tensor2D, Tensor2D];
     const dropout = { key: drawKey(3), threshold: keepThreshold(0.9), scale: 1 / 0.9 };
-    assert.equal(gatedLowRankLinear(gate, up, weight, undefined, { a, b, scaling: 2, dropout }, residual), undefined);
+    const update = { a, b, scaling: 2, dropout };
+    const gated = await measured(() =>
+      activatedLowRankLinear({ kind: 'swiglu', gate, up }, weight, undefined, update, residual)!,
+    );
+    const formed = await measured(() => lowRankLinear(swiGlu(gate, up), weight, undefined, update, residual));
+    assert.equal(gated.calls, 0);
+    assert.equal(gated.dispatches, formed.dispatches - 1);
+    assert.deepEqual(gated.values, formed.values);
   }));

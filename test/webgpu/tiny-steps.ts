@@ -9,18 +9,19 @@ import type { CausalLmStep } from '../../bench/causal-lm-step.js';
 
 /**
  * `body`'s value, given the step of `method` (bench/gpu/step-methods.ts: r 8 on every linear layer) on a fresh model
- * from `made` (builtin:tiny by default), 2 × 16 tokens from seed 3 — an encoder's a classification step; the step and
- * the model are freed after, and no tensor is left behind.
+ * from `made` (builtin:tiny by default), `tokens` (2 × 16 by default) from seed 3 — an encoder's a classification
+ * step; the step and the model are freed after, and no tensor is left behind.
  */
 export async function withTinySteps<T>(
   method: Method,
   body: (run: CausalLmStep, model: Model) => Promise<T>,
   made: () => Model = () => loadModel('builtin:tiny').model,
+  [batch, length]: readonly [number, number] = [2, 16],
 ): Promise<T> {
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const model = made();
-  const run = stepper(model, 2, 16, 3, method);
+  const run = stepper(model, batch, length, 3, method);
   try {
     return await body(run, model);
   } finally {

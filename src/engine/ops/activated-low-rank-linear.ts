@@ -1,23 +1,24 @@
 /**
- * A low-rank layer reading an activation of its input, trained, as one op on the tape: a decoder's down projection
- * reading SwiGLU's gating x = silu(gate)·up, or an encoder's output projection reading x = GELU(h). y = residual +
- * x·W + b + s·((m ⊙ x)·(A + P))·B, with gradients to the activation's inputs, A, B, P and the residual (W and b
- * frozen). On webgpu x is never formed. The forward product reads it from the activation's inputs as it loads its
- * tiles (with t = (m ⊙ x)·A′ inside it, McevalLowRankProductInline, or by McevalNarrowProduct, which reads x so too,
- * then McevalLowRankProduct), the input gradient's product writes the activation's input gradients where it would
- * write dx (its `gradientGate` and `gradientUp`, or `gradientInput`), and the weight gradients read x from the
- * activation's inputs too (McevalLowRankWeightGradients). The activation's own kernels (McevalSwiGlu and
- * McevalSwiGluGrad, McevalGelu and McevalGeluGrad), a dispatch each, are left out, and so are the [tokens,
- * intermediate] x kept for the backward pass and its gradient dx. The values are the same expressions as the
- * activation's kernels' (swiglu.ts's, gelu.ts's) in the same products as lowRankLinear's, so the same bits
- * (test/webgpu/activated-training.test.ts).
+ * A low-rank layer reading an activation of its input: a decoder's down projection reading SwiGLU's gating x =
+ * silu(gate)·up, or an encoder's output projection reading x = GELU(h). y = residual + x·W + b + s·((m ⊙ x)·(A +
+ * P))·B. On webgpu x is never formed. The forward product reads it from the activation's inputs as it loads its tiles
+ * (with t = (m ⊙ x)·A′ inside it, McevalLowRankProductInline — on the few-rows shader for few rows — or by
+ * McevalNarrowProduct, which reads x so too, then McevalLowRankProduct): off the tape (generation, scoring) that is
+ * all, the activation's kernel (McevalSwiGlu, McevalGelu) left out, a dispatch and the [tokens, intermediate] x. On
+ * the tape (one op, gradients to the activation's inputs, A, B, P and the residual; W and b frozen), the input
+ * gradient's product writes the activation's input gradients where it would write dx (its `gradientGate` and
+ * `gradientUp`, or `gradientInput`), and the weight gradients read x from the activation's inputs too
+ * (McevalLowRankWeightGradients): the activation's gradient kernel (McevalSwiGluGrad, McevalGeluGrad) is left out
+ * too, and so are x, kept for the backward pass, and its gradient dx. The values are the same expressions as the activation's kernels' (swiglu.ts's, gelu.ts's) in the
+ * same products as lowRankLinear's, so the same bits (test/webgpu/activated-training.test.ts,
+ * test/webgpu/activated-input.test.ts, test/webgpu/gated-input.test.ts).
  *
- * Only where every part runs on those kernels (activatedLowRankLinearTrained returns undefined otherwise, before
- * drawing anything, and the caller forms the activation first): no column scale, not split at its dropout, vec4
- * shapes, a rank the narrow product takes, and each product's narrow product inside it where lowRankLinear's would be
- * — that inline product then binding one buffer more forward for SwiGLU (gate and up for x) and backward the
- * activation's inputs (and SwiGLU's dUp): nine for SwiGLU, which WebGPU's default eight do not take.
- * MCEVAL_WEBGPU_ACTIVATIONS=apart (activation-setting.ts) forms the activation first everywhere, as before this op.
+ * Only where every part runs on those kernels (activatedLowRankLinear returns undefined otherwise, before drawing
+ * anything, and the caller forms the activation first): no column scale (off the tape, DoRA's as factors of B), not split at its
+ * dropout, vec4 shapes, a rank the narrow product takes, and each product's narrow product inside it where
+ * lowRankLinear's would be — that inline product then binding one buffer more forward for SwiGLU (gate and up for x)
+ * and backward the activation's inputs (and SwiGLU's dUp): nine for SwiGLU, which WebGPU's default eight do not take.
+ * MCEVAL_WEBGPU_ACTIVATIONS=apart (activation-setting.ts) forms every activation first.
  */
 import { tf, type Tensor, type Tensor1D, type Tensor2D } from '../tf.js';
 import { hasKernel } from '../kernels/has-kernel.js';
@@ -48,6 +49,8 @@ import {
 import { narrowProduct } from './narrow-product.js';
 import { kernelWeightGradients, type KernelInput } from './low-rank-weight-gradients.js';
 import { runOnGiven, type Given } from './run-on-given.js';
+import { withColumnScales } from './column-scales.js';
+import { tapeRecording } from './tape-recording.js';
 
 /** The activation x is formed by, from its inputs: SwiGLU's gating of gate and up, or GELU of h. */
 export type Activated =
@@ -80,60 +83,98 @@ interface Candidate {
   readonly residual: boolean;
 }
 
+/** The activation's inputs' count: the buffers x takes when it is read from them. */
+const inputCount = (kind: Activated['kind']) => (kind === 'swiglu' ? 2 : 1);
+
 /**
- * How the layer's products run on the kernels that read the activation, on this device, for x of `rows` rows;
- * undefined where they do not. Each is inline where lowRankLinear's would be for x formed first (so that the values
- * are the same bits), and then only where the device also binds the activation's buffers.
+ * Whether the kernels that read the activation take the layer at all: the setting, the fused product, no column scale
+ * (DoRA's, but as factors of B), not split at its dropout, vec4 shapes and a rank McevalNarrowProduct takes.
  */
-function planOf(
-  kind: Activated['kind'],
-  rows: number,
-  { weight, update, bias, residual }: Candidate,
-): Plan | undefined {
-  if (activationSetting() !== 'inside') return undefined;
-  if (!hasKernel(LOW_RANK_PRODUCT) || !hasKernel(LOW_RANK_WEIGHT_GRADIENTS) || !splitWeightGradients())
-    return undefined;
-  if (update.columnScale !== undefined || update.columnFactors === true || update.splitAtDropout === true)
-    return undefined;
+function takesLayer({ weight, update }: Candidate): boolean {
+  if (activationSetting() !== 'inside' || !hasKernel(LOW_RANK_PRODUCT)) return false;
+  if (update.columnScale !== undefined || update.splitAtDropout === true) return false;
   const [inner, columns] = weight.shape;
   const rank = update.a.shape[1];
-  // x is read as vec4s, and the narrow products run on McevalNarrowProduct where not inline.
-  if ([inner, columns, rank].some((size) => size % 4 !== 0) || rank > NARROW_PRODUCT_MAX_COLUMNS) return undefined;
+  return [inner, columns, rank].every((size) => size % 4 === 0) && rank <= NARROW_PRODUCT_MAX_COLUMNS;
+}
+
+/**
+ * Where a product of `shape` that reads the activation forms its narrow product — inside it (true) where
+ * lowRankLinear's product of x formed would, or by a dispatch of its own (false) — or undefined where the device would
+ * not bind it so: `more` buffers beyond the inline product's own, or `separate` in all for the product apart.
+ */
+function placement(shape: InlineCandidate, more: number, separate: number): boolean | undefined {
   const backend = tf.backend() as unknown as WebGpuBackendLike;
-  const inlined = (shape: InlineCandidate, more: number) =>
-    !hasKernel(LOW_RANK_PRODUCT_INLINE) || !inlinesNarrowProduct(backend, shape)
-      ? false
-      : inlinesNarrowProduct(backend, { ...shape, others: shape.others + more })
-        ? true
-        : undefined;
-  // Buffers beyond x's one: forward, the activation's other inputs; backward, its inputs (and SwiGLU's dUp).
-  const inputs = kind === 'swiglu' ? 2 : 1;
-  const backwardMore = inputs + Number(kind === 'swiglu');
+  if (hasKernel(LOW_RANK_PRODUCT_INLINE) && inlinesNarrowProduct(backend, shape))
+    return inlinesNarrowProduct(backend, { ...shape, others: shape.others + more }) ? true : undefined;
+  return separate <= storageBuffersPerShader(backend) ? false : undefined;
+}
+
+/**
+ * Where the layer's output, for x of `rows` rows, forms its narrow product reading the activation (placement);
+ * undefined where the kernels do not take it. Not inline, McevalLowRankProduct binds the activation's inputs, W, t,
+ * B, the bias, the addend and its output.
+ */
+function forwardPlacement(kind: Activated['kind'], rows: number, candidate: Candidate): boolean | undefined {
+  if (!takesLayer(candidate)) return undefined;
+  const { weight, update, bias, residual } = candidate;
+  const [inner, columns] = weight.shape;
   const others = Number(bias) + Number(residual);
-  const forward = { rows, inner, columns, rank, inputMask: update.dropout !== undefined, others };
-  const forwardInline = inlined(forward, inputs - 1);
-  const backwardInline = inlined(
-    { rows, inner: columns, columns: inner, rank, inputMask: false, others: 0 },
-    backwardMore,
-  );
-  if (forwardInline === undefined || backwardInline === undefined) return undefined;
-  // Not inline, McevalLowRankProduct binds the activation's inputs, W, t, B, the bias, the addend and its output;
-  // dy, W, dDown, A′, the activation's inputs, dUp and the output.
-  const bound = storageBuffersPerShader(backend);
-  if ((!forwardInline && inputs + 4 + others > bound) || (!backwardInline && 5 + backwardMore > bound))
-    return undefined;
-  return { forwardInline, backwardInline };
+  const shape = { rows, inner, columns, rank: update.a.shape[1], inputMask: update.dropout !== undefined, others };
+  return placement(shape, inputCount(kind) - 1, inputCount(kind) + 4 + others);
+}
+
+/**
+ * How the layer's products run on the kernels that read the activation, trained, for x of `rows` rows; undefined
+ * where they do not. Backward, the input gradient's product binds the activation's inputs (and SwiGLU's dUp) beyond
+ * its own — not inline dy, W, dDown, A′ and the output besides — and the weight gradients' kernel reads them too.
+ */
+function planOf(kind: Activated['kind'], rows: number, candidate: Candidate): Plan | undefined {
+  if (candidate.update.columnFactors === true) return undefined;
+  if (!hasKernel(LOW_RANK_WEIGHT_GRADIENTS) || !splitWeightGradients()) return undefined;
+  const forwardInline = forwardPlacement(kind, rows, candidate);
+  if (forwardInline === undefined) return undefined;
+  const [inner, columns] = candidate.weight.shape;
+  const more = inputCount(kind) + Number(kind === 'swiglu');
+  const backward = { rows, inner: columns, columns: inner, rank: candidate.update.a.shape[1], inputMask: false };
+  const backwardInline = placement({ ...backward, others: 0 }, more, 5 + more);
+  return backwardInline === undefined ? undefined : { forwardInline, backwardInline };
 }
 
 /** McevalNarrowProduct's (m ⊙ x)·A′ with x read as an activation of its inputs (narrow-product.ts's op takes x). */
 const activatedNarrowProduct = (inputs: Given<LeftInputs & { w: unknown }>, attrs: NarrowProductAttrs) =>
   runOnGiven(NARROW_PRODUCT, inputs, attrs) as Tensor2D;
 
+/** The rows of x the activation's inputs form for W [in, out]; undefined where they are not [..., in] alike. */
+function rowsOf(inputs: readonly Tensor[], weight: Tensor2D): number | undefined {
+  const first = inputs[0]!;
+  const inFeatures = weight.shape[0];
+  if (first.shape.at(-1) !== inFeatures || inputs.some((t) => t.shape.join() !== first.shape.join())) return undefined;
+  return first.size / inFeatures;
+}
+
+/** The layer's operands besides x: its update, and the bias and residual where it has them. */
+interface Layer {
+  readonly bias?: Tensor | undefined;
+  readonly residual?: Tensor | undefined;
+  readonly update: LowRankUpdate;
+}
+
+/** What the placements weigh of a layer. */
+const candidateOf = (weight: Tensor2D, { bias, residual, update }: Layer): Candidate => ({
+  weight,
+  update,
+  bias: bias !== undefined,
+  residual: residual !== undefined,
+});
+
 /**
  * residual + x·W + b + s·((m ⊙ x)·(A + P))·B for x the activation of `activated` ([..., in] each) and a frozen W [in,
- * out] and b, on the tape; undefined where its kernels do not take the layer (module comment), having drawn nothing.
+ * out] and b; undefined where its kernels do not take the layer (module comment), having drawn nothing. On the tape,
+ * one op with its gradients; off the tape (generation, scoring), the forward product alone, a DoRA layer's column
+ * scale applied as factors of B where withColumnScales gives them (lowRankLinear's own way off the tape).
  */
-export function activatedLowRankLinearTrained(
+export function activatedLowRankLinear(
   activated: Activated,
   weight: Tensor2D,
   bias: Tensor | undefined,
@@ -141,13 +182,53 @@ export function activatedLowRankLinearTrained(
   residual?: Tensor,
 ): Tensor | undefined {
   const like = activationInputs(activated);
-  const first = like[0]!;
-  const inFeatures = weight.shape[0];
-  if (first.shape[first.shape.length - 1] !== inFeatures || like.some((t) => t.shape.join() !== first.shape.join()))
-    return undefined;
-  const candidate = { weight, update, bias: bias !== undefined, residual: residual !== undefined };
-  const plan = planOf(activated.kind, first.size / inFeatures, candidate);
+  const rows = rowsOf(like, weight);
+  // A layer split at its dropout (DoRA's in training) is lowRankLinears' to split and scale.
+  if (rows === undefined || update.splitAtDropout === true) return undefined;
+  if (tapeRecording()) return trainedLowRankLinear(activated.kind, like, rows, weight, { bias, residual, update });
+  return withColumnScales([{ bias, residual, update }], ([layer]) => {
+    const output = forwardLowRankLinear(activated.kind, like, rows, weight, layer!);
+    return output === undefined ? undefined : [output];
+  })?.[0];
+}
+
+/** activatedLowRankLinear off the tape, for an update without a column scale (its factors in B, or none). */
+function forwardLowRankLinear(
+  kind: Activated['kind'],
+  like: readonly Tensor[],
+  rows: number,
+  weight: Tensor2D,
+  layer: Layer,
+): Tensor | undefined {
+  const inline = forwardPlacement(kind, rows, candidateOf(weight, layer));
+  if (inline === undefined) return undefined;
+  const { bias, residual, update } = layer;
+  return tf.tidy(() => {
+    const { a, b, perturbation } = update;
+    const operands = {
+      weight,
+      factor: perturbation === undefined ? a : (tf.add(a, perturbation) as Tensor2D),
+      b,
+      bias: bias === undefined ? undefined : (tf.reshape(bias, [-1]) as Tensor1D),
+      addend: residual === undefined ? undefined : flatten(residual),
+    };
+    const [value] = activatedOutput(kind, like.map(flatten), operands, update, inline);
+    return restore(value, like[0]!);
+  });
+}
+
+/** activatedLowRankLinear on the tape: one op. */
+function trainedLowRankLinear(
+  kind: Activated['kind'],
+  like: readonly Tensor[],
+  rows: number,
+  weight: Tensor2D,
+  layer: Layer,
+): Tensor | undefined {
+  const plan = planOf(kind, rows, candidateOf(weight, layer));
   if (plan === undefined) return undefined;
+  const { bias, residual, update } = layer;
+  const first = like[0]!;
   const hash = update.dropout;
   const perturbed = update.perturbation !== undefined;
   const flatBias = bias === undefined ? undefined : (tf.reshape(bias, [-1]) as Tensor1D);
@@ -165,21 +246,16 @@ export function activatedLowRankLinearTrained(
       const perturbation = perturbed ? rest.shift() : undefined;
       const addend = rest.length > 0 ? flatten(rest[0]!) : undefined;
       const factor = perturbation === undefined ? a! : (tf.add(a!, perturbation) as Tensor2D);
-      const { left } = bindings(activated.kind, flats);
-      const [value, down] = plan.forwardInline
-        ? inlineLowRankProduct(
-            { ...left, w: weight, n: factor, e: b, bias: flatBias, addend },
-            { ...outputInlineAttrs(update), inputDropout: hash },
-          )
-        : separateOutput(left, { weight, factor, b: b!, bias: flatBias, addend }, update);
-      save([...flats, factor, b!, down!]);
+      const operands = { weight, factor, b: b!, bias: flatBias, addend };
+      const [value, down] = activatedOutput(kind, flats, operands, update, plan.forwardInline);
+      save([...flats, factor, b!, down]);
       return [restore(value!, first)];
     },
     backward: ([upstream], saved) => {
       const flats = saved.slice(0, like.length) as Tensor2D[];
       const [factor, b, down] = saved.slice(like.length) as Tensor2D[];
       const dy = flatten(upstream!);
-      const { left, gradient } = bindings(activated.kind, flats);
+      const { left, gradient } = bindings(kind, flats);
       // SwiGLU: [dGate, dDown, dUp]; GELU: [dh, dDown].
       const [dFirst, dDown, dSecond] = plan.backwardInline
         ? inlineLowRankProduct(
@@ -198,7 +274,7 @@ export function activatedLowRankLinearTrained(
       const [[dA, dB]] = kernelWeightGradients(left as KernelInput, [
         { dropout, dDown: dDown!, down: down!, dy, dyScale: update.scaling },
       ]) as [[Tensor2D, Tensor2D]];
-      const dInputs = activated.kind === 'swiglu' ? [dFirst!, dSecond!] : [dFirst!];
+      const dInputs = kind === 'swiglu' ? [dFirst!, dSecond!] : [dFirst!];
       // A perturbation added to A receives A's gradient, as a clone (multi-output.ts), and the residual the output's.
       return [
         ...dInputs.map((d, i) => restore(d, like[i]!)),
@@ -223,15 +299,29 @@ interface Operands {
 }
 
 /**
- * [y, t]: the output and t = (m ⊙ x)·A′ by dispatches of their own, x read from the activation's inputs (`left`) —
- * lowRankLinear's separate products' order.
+ * [y, t]: the output and t = (m ⊙ x)·A′, x read from the activation's inputs (`flats`, flattened) — in one dispatch
+ * (`inline`), or by dispatches of their own in lowRankLinear's separate products' order.
  */
-function separateOutput(left: Given<LeftInputs>, operands: Operands, update: LowRankUpdate): Tensor2D[] {
+function activatedOutput(
+  kind: Activated['kind'],
+  flats: readonly Tensor2D[],
+  operands: Operands,
+  update: LowRankUpdate,
+  inline: boolean,
+): [Tensor2D, Tensor2D] {
   const { weight, factor, b, bias, addend } = operands;
+  const { left } = bindings(kind, flats);
+  if (inline) {
+    const [value, down] = inlineLowRankProduct(
+      { ...left, w: weight, n: factor, e: b, bias, addend },
+      { ...outputInlineAttrs(update), inputDropout: update.dropout },
+    );
+    return [value, down];
+  }
   const down = activatedNarrowProduct({ ...left, w: factor }, { transposeW: false, scale: 1, dropout: update.dropout });
   const [value] = lowRankProductOutputs(
     { ...left, w: weight, d: down, e: b, bias, addend },
-    { transposeW: false, transposeE: false, scale: update.scaling },
+    { transposeW: false, transposeE: false, scale: update.scaling, columnFactors: update.columnFactors === true },
   );
   return [value!, down];
 }

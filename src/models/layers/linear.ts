@@ -13,11 +13,11 @@ import {
   type LowRankUpdate,
 } from '../../engine/ops/low-rank-linear.js';
 import type { ForwardContext } from '../forward-context.js';
-import { gatedFrozenLinearPlus, gatedLowRankLinear } from '../../engine/ops/gated-input.js';
+import { gatedFrozenLinearPlus } from '../../engine/ops/gated-input.js';
 import { tapeRecording } from '../../engine/ops/tape-recording.js';
 import { swiGlu } from './swiglu.js';
 import { gelu } from './layer-norm.js';
-import { activatedLowRankLinearTrained, type Activated } from '../../engine/ops/activated-low-rank-linear.js';
+import { activatedLowRankLinear, type Activated } from '../../engine/ops/activated-low-rank-linear.js';
 import { rmsNormPassing } from './rms-norm.js';
 
 /**
@@ -82,41 +82,31 @@ export class Linear {
   }
 
   /**
-   * forward(silu(gate)·up, context, residual): the layer's output for SwiGLU's gating (a decoder's down_proj). Outside
-   * training and off the tape, a low-rank layer or a plain one reads the gating inside its product where that
-   * product runs on webgpu's kernels (engine/ops/gated-input.ts: a dispatch and a tensor fewer, the same values). On
-   * the tape or in training, a low-rank layer reads it inside its kernels where they run on webgpu
-   * (forwardActivated). Else the gating is formed first.
+   * forward(silu(gate)·up, context, residual): the layer's output for SwiGLU's gating (a decoder's down_proj). A
+   * low-rank layer reads the gating inside its kernels where they run on webgpu (forwardActivated); outside training
+   * and off the tape, so does a plain frozen layer's product on mceval's tiles, the residual added inside
+   * (engine/ops/gated-input.ts). Else the gating is formed first.
    */
   forwardGated(gate: Tensor, up: Tensor, context: ForwardContext, residual?: Tensor): Tensor {
-    if (!readsInsideProducts(context))
-      return this.forwardActivated({ kind: 'swiglu', gate, up }, () => swiGlu(gate, up), context, residual);
-    // Outside training an update draws nothing (no dropout, no sample), so asking for it again below is the same.
-    const update = this.lowRankUpdate(gate, context);
-    const weight = this.weightMatrix;
-    const read =
-      update !== undefined
-        ? gatedLowRankLinear(gate, up, weight, this.bias, update, residual)
-        : residual !== undefined && this.plain
-          ? gatedFrozenLinearPlus(gate, up, weight, residual)
-          : undefined;
-    return read ?? this.forward(swiGlu(gate, up), context, residual);
+    const formed = () => swiGlu(gate, up);
+    if (this.plain && residual !== undefined && readsInsideProducts(context))
+      return gatedFrozenLinearPlus(gate, up, this.weightMatrix, residual) ?? this.forward(formed(), context, residual);
+    return this.forwardActivated({ kind: 'swiglu', gate, up }, formed, context, residual);
   }
 
   /**
-   * forward(GELU(h), context): the layer's output for GELU of h (an encoder's output.dense). On the tape or in
-   * training, a low-rank layer reads it inside its kernels where they run on webgpu (forwardActivated); else GELU is
-   * formed first.
+   * forward(GELU(h), context): the layer's output for GELU of h (an encoder's output.dense). A low-rank layer reads it
+   * inside its kernels where they run on webgpu (forwardActivated); else GELU is formed first.
    */
   forwardGelu(h: Tensor, context: ForwardContext): Tensor {
-    if (readsInsideProducts(context)) return this.forward(gelu(h), context);
     return this.forwardActivated({ kind: 'gelu', input: h }, () => gelu(h), context);
   }
 
   /**
    * forward(x, context, residual) for x = `formed()`, the activation `activated` of the layer's input: a low-rank
-   * layer reads x inside its forward product, input gradient and weight gradients where those run on webgpu's kernels
-   * (engine/ops/activated-low-rank-linear.ts: two dispatches and two [tokens, in] tensors fewer, the same values).
+   * layer reads x inside its forward product — and on the tape its input gradient and weight gradients — where those
+   * run on webgpu's kernels (engine/ops/activated-low-rank-linear.ts: a dispatch and a [tokens, in] tensor fewer, two
+   * of each on the tape; the same values).
    */
   private forwardActivated(
     activated: Activated,
@@ -130,7 +120,7 @@ export class Linear {
     const update = this.lowRankUpdate(like, context);
     if (update === undefined) return this.forward(formed(), context, residual);
     return (
-      activatedLowRankLinearTrained(activated, this.weightMatrix, this.bias, update, residual) ??
+      activatedLowRankLinear(activated, this.weightMatrix, this.bias, update, residual) ??
       lowRankLinear(formed(), this.weightMatrix, this.bias, update, residual)
     );
   }

@@ -2,9 +2,9 @@
  * WGSL for the products of few rows — a decoding step's, one row per sequence — with the semantics of the tiled ones
  * (low-rank-product-wgsl.ts): y = x·W + scale · t·E (+ bias) (+ addend), t = narrowScale · x·N formed in the same pass
  * (the inline variant, of one layer or a group of layers reading one x), or y = x·W (+ addend) alone (the matrix
- * product); x read as it is, RMS-normalized, or SwiGLU's gating of gate and up, formed where it is read. W, N and E are
- * stored as they are used ([inner, columns], [inner, rank], [rank, columns]) — W may be stored transposed — bound as
- * vec4s.
+ * product); x read as it is, RMS-normalized, or an activation's output (SwiGLU's gating of gate and up, GELU of h),
+ * formed where it is read. W, N and E are stored as they are used ([inner, columns], [inner, rank], [rank, columns])
+ * — W may be stored transposed — bound as vec4s.
  *
  * A tile of 64 × 64 outputs computes 64 rows whatever the rows are, each workgroup walking the whole inner size alone:
  * for 2 rows, 31/32 of its multiply-adds are on rows that do not exist, and a 768-wide layer has 12 workgroups. Here a
@@ -46,6 +46,8 @@ export interface FewRowsShape {
   readonly bias: boolean;
   readonly addend: boolean;
   readonly gatedInput?: boolean;
+  /** x is GELU of `preActivation`, formed where it is read (an encoder's output projection). */
+  readonly geluInput?: boolean;
   readonly normalizedInput?: boolean;
   /** The narrow product formed inline: its width (a multiple of 4, at most 16) and whether t is written (`down`). */
   readonly narrow?: { readonly rank: number; readonly writesDown: boolean };
@@ -91,8 +93,8 @@ function operandsOf(shape: FewRowsShape): InlineOperands {
  * group's uniforms (normalized-products.ts).
  */
 export function fewRowsProductCode(shape: FewRowsShape): string {
-  if (shape.members > 1 && (shape.gatedInput || shape.bias || shape.addend || shape.transposeW))
-    throw new Error('fewRowsProductCode: a group has no gated input, bias, addend or transposed W');
+  if (shape.members > 1 && (shape.gatedInput || shape.geluInput || shape.bias || shape.addend || shape.transposeW))
+    throw new Error('fewRowsProductCode: a group has no activation input, bias, addend or transposed W');
   if (shape.columnFactors && shape.narrow === undefined)
     throw new Error('fewRowsProductCode: column factors are E’s last row, and a matrix product has no E');
   const operands = operandsOf(shape);

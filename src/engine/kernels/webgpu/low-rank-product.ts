@@ -541,16 +541,10 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const few = fewRowsShape(gpu, {
     rows,
     unsupported:
-      transposeW ||
-      transposeN ||
-      transposeE ||
-      narrow.inputMask ||
-      makesMasks(shape) ||
-      gradient !== undefined ||
-      left.activation === 'gelu',
+      transposeW || transposeN || transposeE || narrow.inputMask || makesMasks(shape) || gradient !== undefined,
     bias: shape.bias,
     addend: shape.addend,
-    gatedInput: left.activation === 'swiglu',
+    ...activationReads(left.activation),
     normalizedInput: normalized,
     narrow: { rank, writesDown: !normalized },
     members: 1,
