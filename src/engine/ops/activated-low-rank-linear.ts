@@ -185,21 +185,24 @@ export function activatedLowRankLinear(
   const rows = rowsOf(like, weight);
   // A layer split at its dropout (DoRA's in training) is lowRankLinears' to split and scale.
   if (rows === undefined || update.splitAtDropout === true) return undefined;
-  if (tapeRecording()) return trainedLowRankLinear(activated.kind, like, rows, weight, { bias, residual, update });
+  const reading = { kind: activated.kind, like, rows, weight };
+  if (tapeRecording()) return trainedLowRankLinear(reading, { bias, residual, update });
   return withColumnScales([{ bias, residual, update }], ([layer]) => {
-    const output = forwardLowRankLinear(activated.kind, like, rows, weight, layer!);
+    const output = forwardLowRankLinear(reading, layer!);
     return output === undefined ? undefined : [output];
   })?.[0];
 }
 
+/** What the layer reads: the activation's kind and inputs, the rows of x they form, and W. */
+interface Reading {
+  readonly kind: Activated['kind'];
+  readonly like: readonly Tensor[];
+  readonly rows: number;
+  readonly weight: Tensor2D;
+}
+
 /** activatedLowRankLinear off the tape, for an update without a column scale (its factors in B, or none). */
-function forwardLowRankLinear(
-  kind: Activated['kind'],
-  like: readonly Tensor[],
-  rows: number,
-  weight: Tensor2D,
-  layer: Layer,
-): Tensor | undefined {
+function forwardLowRankLinear({ kind, like, rows, weight }: Reading, layer: Layer): Tensor | undefined {
   const inline = forwardPlacement(kind, rows, candidateOf(weight, layer));
   if (inline === undefined) return undefined;
   const { bias, residual, update } = layer;
@@ -218,13 +221,7 @@ function forwardLowRankLinear(
 }
 
 /** activatedLowRankLinear on the tape: one op. */
-function trainedLowRankLinear(
-  kind: Activated['kind'],
-  like: readonly Tensor[],
-  rows: number,
-  weight: Tensor2D,
-  layer: Layer,
-): Tensor | undefined {
+function trainedLowRankLinear({ kind, like, rows, weight }: Reading, layer: Layer): Tensor | undefined {
   const plan = planOf(kind, rows, candidateOf(weight, layer));
   if (plan === undefined) return undefined;
   const { bias, residual, update } = layer;
