@@ -3,9 +3,9 @@
  * MCEVAL_WEBGPU_FEW_ROWS rows (a decoding step's) from the 64-row tiles: through the ops that reach it — a low-rank
  * layer's output and, on the tape, its gradients (the t it writes feeds A's), a group of layers reading one x, x
  * normalized, gated or GELU's as it is read, and the plain products with a residual added, gated, or W transposed (a
- * tied LM head) — against the same ops on wasm within 1e-5 of the largest value (float32 sums in another order), at 1 row, a
- * few, and more than one workgroup's 8 (the last workgroup of rows ragged), widths that are not a multiple of its
- * 16-column tiles, ranks 4 to 16. Each case checks the shader ran, and that with MCEVAL_WEBGPU_FEW_ROWS=0 the tiles
+ * tied LM head) — against the same ops on wasm within 1e-5 of the largest value (float32 sums in another order), at 1
+ * row, a few, and more than one workgroup's 8 (the last workgroup of rows ragged), widths that are not a multiple of
+ * its 16-column tiles, ranks 4 to 16. Each case checks the shader ran, and that with MCEVAL_WEBGPU_FEW_ROWS=0 the tiles
  * do. No tensor is left behind.
  */
 import { test } from 'node:test';

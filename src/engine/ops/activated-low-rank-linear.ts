@@ -9,13 +9,13 @@
  * gradient's product writes the activation's input gradients where it would write dx (its `gradientGate` and
  * `gradientUp`, or `gradientInput`), and the weight gradients read x from the activation's inputs too
  * (McevalLowRankWeightGradients): the activation's gradient kernel (McevalSwiGluGrad, McevalGeluGrad) is left out
- * too, and so are x, kept for the backward pass, and its gradient dx. The values are the same expressions as the activation's kernels' (swiglu.ts's, gelu.ts's) in the
- * same products as lowRankLinear's, so the same bits (test/webgpu/activated-training.test.ts,
- * test/webgpu/activated-input.test.ts, test/webgpu/gated-input.test.ts).
+ * too, and so are x, kept for the backward pass, and its gradient dx. The values are the same expressions as the
+ * activation's kernels' (swiglu.ts's, gelu.ts's) in the same products as lowRankLinear's, so the same bits
+ * (test/webgpu/activated-training.test.ts, test/webgpu/activated-input.test.ts, test/webgpu/gated-input.test.ts).
  *
  * Only where every part runs on those kernels (activatedLowRankLinear returns undefined otherwise, before drawing
- * anything, and the caller forms the activation first): no column scale (off the tape, DoRA's as factors of B), not split at its
- * dropout, vec4 shapes, a rank the narrow product takes, and each product's narrow product inside it where
+ * anything, and the caller forms the activation first): no column scale (off the tape, DoRA's as factors of B), not
+ * split at its dropout, vec4 shapes, a rank the narrow product takes, and each product's narrow product inside it where
  * lowRankLinear's would be — that inline product then binding one buffer more forward for SwiGLU (gate and up for x)
  * and backward the activation's inputs (and SwiGLU's dUp): nine for SwiGLU, which WebGPU's default eight do not take.
  * MCEVAL_WEBGPU_ACTIVATIONS=apart (activation-setting.ts) forms every activation first.
