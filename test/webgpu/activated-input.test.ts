@@ -10,7 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, type Tensor } from '../../src/engine/tf.js';
+
 import type { Method } from '../../bench/gpu/step-methods.js';
 import type { Model } from '../../src/models/model.js';
 import { withEvaluationContext } from '../../src/models/forward-context.js';
@@ -18,7 +18,7 @@ import { SWIGLU } from '../../src/engine/kernels/webgpu/swiglu.js';
 import { GELU } from '../../src/engine/kernels/webgpu/gelu.js';
 import { withEnv } from '../helpers.js';
 import { tinyEncoder } from '../tiny-encoder.js';
-import { dispatchesOf, withKernelCalls } from './dispatches.js';
+import { measuredForward, type MeasuredForward } from './dispatches.js';
 import { withTinySteps } from './tiny-steps.js';
 
 /** A model of each kind: its maker and the kernel of the activation its feed-forward layers read. */
@@ -27,27 +27,18 @@ const MODELS = [
   { label: 'builtin:tiny', made: undefined, kernel: SWIGLU },
 ] as const;
 
-interface Pass {
-  readonly values: number[];
-  /** The activation kernel's calls. */
-  readonly calls: number;
-  readonly dispatches: number;
-}
-
-/** The hidden states of an evaluation pass of `model` over batch × length tokens from seed 5. */
-async function evaluated(model: Model, kernel: string, [batch, length]: readonly [number, number]): Promise<Pass> {
+/**
+ * The hidden states of an evaluation pass of `model` over batch × length tokens from seed 5, its dispatches and its
+ * calls of the activation's kernel `kernel`.
+ */
+async function evaluated(
+  model: Model,
+  kernel: string,
+  [batch, length]: readonly [number, number],
+): Promise<MeasuredForward> {
   const ids = Int32Array.from({ length: batch * length }, (_, i) => 1 + ((i * 7 + 5) % (model.config.vocabSize - 1)));
   const input = { batchSize: batch, length, ids, mask: new Int32Array(batch * length).fill(1) };
-  return withEvaluationContext(async (context) => {
-    let output: Tensor | undefined;
-    let dispatches = 0;
-    const { calls } = await withKernelCalls(kernel, async () => {
-      dispatches = dispatchesOf('', () => (output = tf.tidy(() => model.hiddenStates(input, context))));
-    });
-    const values = Array.from(await output!.data());
-    output!.dispose();
-    return { values, calls, dispatches };
-  });
+  return withEvaluationContext((context) => measuredForward(kernel, () => model.hiddenStates(input, context)));
 }
 
 const SHAPES = [

@@ -2,7 +2,7 @@
  * Counting the compute dispatches a WebGPU kernel records, and the calls of a kernel, for the tests that pin how many a
  * call takes or that a kernel ran.
  */
-import { tf } from '../../src/engine/tf.js';
+import { tf, type Tensor } from '../../src/engine/tf.js';
 import { tapeRecording } from '../../src/engine/ops/tape-recording.js';
 
 /** A program tfjs-webgpu records: its pipeline's key and, for the WGSL, its code. */
@@ -117,4 +117,23 @@ export async function withKernelCallCounts<T>(
   } finally {
     engine.runKernel = runKernel;
   }
+}
+
+/** A forward pass's output values, the compute dispatches it recorded, and its calls of one kernel. */
+export interface MeasuredForward {
+  readonly values: number[];
+  readonly calls: number;
+  readonly dispatches: number;
+}
+
+/** `body`'s output (made in a tf.tidy, read, then freed) measured so, counting the kernel `kernelName`'s calls. */
+export async function measuredForward(kernelName: string, body: () => Tensor): Promise<MeasuredForward> {
+  let output: Tensor | undefined;
+  let dispatches = 0;
+  const { calls } = await withKernelCalls(kernelName, async () => {
+    dispatches = dispatchesOf('', () => (output = tf.tidy(body)));
+  });
+  const values = Array.from(await output!.data());
+  output!.dispose();
+  return { values, calls, dispatches };
 }

@@ -24,7 +24,7 @@ import { activatedLowRankLinear } from '../../src/engine/ops/activated-low-rank-
 import { lowRankLinear } from '../../src/engine/ops/low-rank-linear.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
 import { keepThreshold } from '../../src/engine/dropout-bits.js';
-import { dispatchesOf, withKernelCallCounts, withKernelCalls } from './dispatches.js';
+import { measuredForward, withKernelCallCounts, withKernelCalls } from './dispatches.js';
 import { assertAgree } from './agreement.js';
 import { withEnv } from '../helpers.js';
 import { Linear } from '../../src/models/layers/linear.js';
@@ -56,16 +56,7 @@ function layer(rows: number, inner: number, outFeatures: number, options: LayerO
 }
 
 /** A forward's values, compute dispatches and McevalSwiGlu calls. */
-async function measured(body: () => Tensor) {
-  let output: Tensor | undefined;
-  let dispatches = 0;
-  const { calls } = await withKernelCalls(SWIGLU, async () => {
-    dispatches = dispatchesOf('', () => (output = tf.tidy(body)));
-  });
-  const values = Array.from(await output!.data());
-  output!.dispose();
-  return { values, calls, dispatches };
-}
+const measured = (body: () => Tensor) => measuredForward(SWIGLU, body);
 
 /** `body` on a layer made on webgpu, its tensors freed after; no tensor is left behind. */
 async function withLayer(

@@ -88,11 +88,12 @@ const inputCount = (kind: Activated['kind']) => (kind === 'swiglu' ? 2 : 1);
 
 /**
  * Whether the kernels that read the activation take the layer at all: the setting, the fused product, no column scale
- * (DoRA's, but as factors of B), not split at its dropout, vec4 shapes and a rank McevalNarrowProduct takes.
+ * (DoRA's on the tape; off it, withColumnScales has made it factors of B), vec4 shapes and a rank McevalNarrowProduct
+ * takes. (A layer split at its dropout is declined before: activatedLowRankLinear.)
  */
 function takesLayer({ weight, update }: Candidate): boolean {
   if (activationSetting() !== 'inside' || !hasKernel(LOW_RANK_PRODUCT)) return false;
-  if (update.columnScale !== undefined || update.splitAtDropout === true) return false;
+  if (update.columnScale !== undefined) return false;
   const [inner, columns] = weight.shape;
   const rank = update.a.shape[1];
   return [inner, columns, rank].every((size) => size % 4 === 0) && rank <= NARROW_PRODUCT_MAX_COLUMNS;
