@@ -143,6 +143,17 @@ test("a wait's polls spin while it is younger than its spin, then go by timer; t
   assert.deepEqual(counts, { spun: 3, slept: 3 });
 });
 
+test("a wait's first poll spins even where the clock moves past its spin before the poll is placed", () => {
+  // A loaded machine: the process paused for 5 ms between the wait's start and its first poll's placing.
+  const { clock, counts, diverting, next, poll } = recorded(() => {
+    clock.now += 5;
+    return 1;
+  });
+  diverting(poll);
+  assert.equal(next(6), 'turn');
+  assert.deepEqual(counts, { spun: 1, slept: 0 });
+});
+
 test("other callbacks go to Node's setImmediate whatever the wait, with their arguments, and are not counted", () => {
   const { counts, diverting, next } = recorded(() => 0);
   const seen: unknown[] = [];

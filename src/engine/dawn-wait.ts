@@ -80,7 +80,10 @@ export function divertingImmediate(parts: WaitParts): (callback: unknown, ...arg
   let spin: SpinMilliseconds = Infinity;
   return (callback, ...args) => {
     if (!parts.isPoll(callback)) return parts.immediate(callback as Callback, ...args);
-    if (!polling) {
+    // A wait's first poll spins whenever it may spin at all: read against the clock, a pause of the process between
+    // the two readings (a loaded machine's) could send it to the timer.
+    const first = !polling;
+    if (first) {
       began = parts.now();
       spin = parts.spinFor();
     }
@@ -92,7 +95,7 @@ export function divertingImmediate(parts: WaitParts): (callback: unknown, ...arg
         polling = false;
       }
     };
-    if (parts.now() - began < spin) {
+    if (spin > 0 && (first || parts.now() - began < spin)) {
       parts.counts.spun += 1;
       return parts.immediate(polled, ...args);
     }
