@@ -10,19 +10,24 @@ import { tf } from '../../src/engine/tf.js';
 import { dawnPolls } from '../../src/engine/dawn-wait.js';
 import { withEnv } from '../with-env.js';
 
-/** A product of `size`³ read back under MCEVAL_WEBGPU_WAIT=`setting`: its values and the polls each way. */
-async function readUnder(setting: string | undefined, size: number) {
-  const a = tf.randomUniform([size, size], -1, 1, 'float32', 1);
-  const b = tf.randomUniform([size, size], -1, 1, 'float32', 2);
-  // The inputs are on the device before the polls are counted: only the product's wait is.
-  await Promise.all([a.data(), b.data()]);
-  const before = dawnPolls();
-  const product = tf.matMul(a, b);
-  const values = await withEnv('MCEVAL_WEBGPU_WAIT', setting, () => product.data());
-  const after = dawnPolls();
-  tf.dispose([a, b, product]);
-  return { values, spun: after.spun - before.spun, slept: after.slept - before.slept };
-}
+/**
+ * A product of `size`³ read back under MCEVAL_WEBGPU_WAIT=`setting`: its values and the polls each way. The inputs'
+ * reads run under it too: a chain of Dawn's polls they began may still be running when the product's wait joins it,
+ * and a chain keeps the setting it began with.
+ */
+const readUnder = (setting: string | undefined, size: number) =>
+  withEnv('MCEVAL_WEBGPU_WAIT', setting, async () => {
+    const a = tf.randomUniform([size, size], -1, 1, 'float32', 1);
+    const b = tf.randomUniform([size, size], -1, 1, 'float32', 2);
+    // The inputs are on the device before the polls are counted: only the product's wait is.
+    await Promise.all([a.data(), b.data()]);
+    const before = dawnPolls();
+    const product = tf.matMul(a, b);
+    const values = await product.data();
+    const after = dawnPolls();
+    tf.dispose([a, b, product]);
+    return { values, spun: after.spun - before.spun, slept: after.slept - before.slept };
+  });
 
 test("Dawn's polls go by timer on a software adapter, every turn with spin, spin first with milliseconds", async () => {
   await initEngine('webgpu');
