@@ -124,6 +124,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_ACTIVATIONS=fused is not a choice mceval has: use inside or apart, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_ROPE: 'fused' },
+      /^Error: MCEVAL_WEBGPU_ROPE=fused is not a choice mceval has: use inside or apart, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_FEW_ROWS: 'all' },
       /^Error: MCEVAL_WEBGPU_FEW_ROWS=all is not a number of rows: use 0 \(never\), a row count, or unset it\.\n$/,
     ],

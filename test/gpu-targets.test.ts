@@ -336,6 +336,13 @@ const SWEPT = {
     { method: 'monteclora', setting: 'inside', msPerStep: 28 },
     { method: 'monteclora', setting: 'apart', msPerStep: 29 },
   ],
+  // RoPE inside attention against McevalRope first: 1 ms more in 58, within noise.
+  ropeSteps: [
+    { method: 'lora', setting: 'inside', msPerStep: 29.5 },
+    { method: 'lora', setting: 'apart', msPerStep: 29 },
+    { method: 'monteclora', setting: 'inside', msPerStep: 29.5 },
+    { method: 'monteclora', setting: 'apart', msPerStep: 29 },
+  ],
   matmulThresholds: [
     { threshold: 8, msPerStep: 30.1 },
     { threshold: 64, msPerStep: 29.9 },
@@ -385,6 +392,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   bindGroupSteps: 'bind groups step',
   joinSteps: 'joins step',
   activationSteps: 'activation step',
+  ropeSteps: 'rope step',
   matmulThresholds: 'matmul threshold',
   attentionSteps: 'attention lanes step',
   productSteps: 'products step',
@@ -397,7 +405,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
 test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
   const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
   const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
-  assert.equal(choices.length, 17);
+  assert.equal(choices.length, 18);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
     current: '60',
@@ -438,6 +446,10 @@ test("each swept setting's fastest value, set only where it beats the default by
   assert.deepEqual(by['MCEVAL_WEBGPU_ACTIVATIONS']!.measured, { inside: 55, apart: 58 });
   assert.equal(by['MCEVAL_WEBGPU_ACTIVATIONS']!.fastest, 'inside');
   assert.equal(by['MCEVAL_WEBGPU_ACTIVATIONS']!.set, null);
+  // Apart faster by 1 ms in 59: within noise, the default stays.
+  assert.deepEqual(by['MCEVAL_WEBGPU_ROPE']!.measured, { inside: 59, apart: 58 });
+  assert.equal(by['MCEVAL_WEBGPU_ROPE']!.fastest, 'apart');
+  assert.equal(by['MCEVAL_WEBGPU_ROPE']!.set, null);
   // tfjs's threshold by GPU: the LoRA step's 30 ms, against 29.9 at 64.
   const threshold = by['MCEVAL_WEBGPU_MATMUL_THRESHOLD']!;
   assert.equal(threshold.measured['by GPU'], 30);
@@ -504,7 +516,7 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
-  assert.equal(variables.length, 16);
+  assert.equal(variables.length, 17);
 });
 
 test('the robustness runs (a process each) add their sweep; a value whose losses differ is never set', () => {

@@ -72,6 +72,8 @@
  *    (MCEVAL_WEBGPU_JOINS copies and shaders);
  *  - the LoRA and MonteCLoRA steps with SwiGLU's gating read inside the down projections' kernels and formed apart
  *    (MCEVAL_WEBGPU_ACTIVATIONS inside and apart);
+ *  - the LoRA and MonteCLoRA steps with RoPE inside attention's shaders and by McevalRope first (MCEVAL_WEBGPU_ROPE
+ *    inside and apart);
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting;
@@ -721,6 +723,9 @@ const activationSteps = await stepsBySetting(
   ['inside', 'apart'],
   ['lora', 'monteclora'],
 );
+// RoPE inside attention's shaders, or by McevalRope first (MCEVAL_WEBGPU_ROPE): two dispatches a layer fewer (host
+// time) against q and k rotated at each of their loads, keys once per workgroup of rows (GPU time).
+const ropeSteps = await stepsBySetting('rope step', 'MCEVAL_WEBGPU_ROPE', ['inside', 'apart'], ['lora', 'monteclora']);
 // Last: the same steps with tfjs's own ops, what mceval's kernels are measured against.
 for (const target of targetModels)
   for (const method of ['lora', 'monteclora'] as const)
@@ -749,6 +754,7 @@ console.log(
       bindGroupSteps,
       joinSteps,
       activationSteps,
+      ropeSteps,
       matmulThresholds,
       attention,
       attentionSteps,

@@ -24,6 +24,7 @@ import { generationJoin, type GenerationJoin } from '../engine/generation-join.j
 import { describePool, poolWindowSetting } from '../engine/webgpu-pool.js';
 import { bindGroupsSetting } from '../engine/kept-bind-groups.js';
 import { activationSetting } from '../engine/activation-setting.js';
+import { ropeSetting } from '../engine/rope-setting.js';
 import { joinsSetting } from '../engine/kernels/webgpu/buffer-copies.js';
 import { savedTensorsSetting } from '../engine/saved-tensors.js';
 import { tf } from '../engine/tf.js';
@@ -70,6 +71,8 @@ export interface DoctorResult {
     readonly groups: 'auto' | 'never';
     /** Whether a low-rank projection reads the activation before it inside its kernels (MCEVAL_WEBGPU_ACTIVATIONS). */
     readonly activations: 'inside' | 'apart';
+    /** Whether attention rotates a decoder's queries and keys as it reads them (MCEVAL_WEBGPU_ROPE). */
+    readonly rope: 'inside' | 'apart';
     readonly submitBatch: number;
     readonly matmulThreshold: number | 'by GPU';
     readonly fewRows: number;
@@ -186,7 +189,8 @@ export default class Doctor extends BaseCommand {
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), activations read ${settings.activations} the ` +
-          `projections after them (MCEVAL_WEBGPU_ACTIVATIONS), products of up to ${settings.fewRows} rows on the few-rows ` +
+          `projections after them (MCEVAL_WEBGPU_ACTIVATIONS), RoPE ${settings.rope} attention where it keeps no ` +
+          `cache (MCEVAL_WEBGPU_ROPE), products of up to ${settings.fewRows} rows on the few-rows ` +
           `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
           `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP), steps replayed once ` +
           `recorded and checked: ${settings.replay} (MCEVAL_WEBGPU_REPLAY), buffer pool: ` +
@@ -235,6 +239,7 @@ function webGpuKernelReport(): Pick<
       weightGradients: splitWeightGradients() ? 'split' : 'tfjs',
       groups: groupSetting(),
       activations: activationSetting(),
+      rope: ropeSetting(),
       fewRows: fewRowsMost(),
       wait: describeWait(webGpuAdapterReport()?.isFallbackAdapter ?? false),
       overlap: overlapSetting(),

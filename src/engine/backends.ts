@@ -23,6 +23,7 @@ import { replaySetting } from './replay-setting.js';
 import { generationJoin } from './generation-join.js';
 import { poolWindowSetting } from './webgpu-pool.js';
 import { activationSetting } from './activation-setting.js';
+import { ropeSetting } from './rope-setting.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
 import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
@@ -204,6 +205,7 @@ export async function initEngine(
   inlineNarrowSetting();
   groupSetting();
   activationSetting();
+  ropeSetting();
   fewRowsMost();
   matrixProductSetting();
   attentionLaneSetting();

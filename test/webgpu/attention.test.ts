@@ -11,35 +11,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
-import { tf, type Tensor, type Tensor3D } from '../../src/engine/tf.js';
+import { tf, type Tensor3D } from '../../src/engine/tf.js';
 import { assertAgree } from './agreement.js';
-import { AttentionMask, fusedAttention } from '../../src/models/layers/causal-attention.js';
+import { fusedAttention } from '../../src/models/layers/causal-attention.js';
 import { withEnv } from '../helpers.js';
-import { webGpuAdapterReport } from '../../src/engine/webgpu.js';
-import { subgroupFloor } from '../../src/engine/kernels/webgpu/attention-lanes.js';
+import { attentionInputs, lanesUnavailable, outputAndGradients, type AttentionCase } from './attention-cases.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
 import { keepThreshold, type HashedDropout } from '../../src/engine/dropout-bits.js';
 
-interface Case {
-  readonly batch: number;
-  readonly queries: number;
-  readonly keys: number;
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  /** Padding keys at the start of each batch row (keys for a row with none real). */
-  readonly padding: readonly number[];
-  /** MCEVAL_WEBGPU_ATTENTION_LANES for the webgpu run; by head size when absent. */
-  readonly lanes?: string;
-  /** Bidirectional (an encoder), its padding at the end of each row. */
-  readonly encoder?: boolean;
-  /** Probabilities dropped (one in four) by the same hashed mask on both backends. */
-  readonly dropout?: boolean;
-}
-
 const DROPOUT: HashedDropout = { key: drawKey(5), threshold: keepThreshold(0.75), scale: 1 / 0.75 };
 
-const CASES: Case[] = [
+const CASES: AttentionCase[] = [
   { batch: 3, queries: 5, keys: 9, heads: 4, kvHeads: 2, headDim: 8, padding: [0, 3, 9] },
   { batch: 2, queries: 70, keys: 70, heads: 2, kvHeads: 1, headDim: 64, padding: [0, 11] },
   { batch: 1, queries: 1, keys: 6, heads: 2, kvHeads: 2, headDim: 16, padding: [2] },
@@ -93,48 +75,24 @@ const CASES: Case[] = [
   })),
 ];
 
-async function run(backend: 'wasm' | 'webgpu', c: Case) {
+async function run(backend: 'wasm' | 'webgpu', c: AttentionCase) {
   await initEngine(backend);
   const before = tf.memory().numTensors;
-  const rng = new Rng(11);
-  const q = tf.tensor3d(rng.normalArray(c.batch * c.queries * c.heads * c.headDim), [
-    c.batch,
-    c.queries,
-    c.heads * c.headDim,
-  ]);
-  const kvShape: [number, number, number] = [c.batch, c.keys, c.kvHeads * c.headDim];
-  const k = tf.tensor3d(rng.normalArray(kvShape[0] * kvShape[1] * kvShape[2]), kvShape);
-  const v = tf.tensor3d(rng.normalArray(kvShape[0] * kvShape[1] * kvShape[2]), kvShape);
-  const dy = tf.tensor3d(rng.normalArray(q.size), q.shape);
-  const keyMask = new Int32Array(c.batch * c.keys);
-  c.padding.forEach((pad, b) =>
-    c.encoder === true
-      ? keyMask.fill(1, b * c.keys, (b + 1) * c.keys - pad)
-      : keyMask.fill(1, b * c.keys + pad, (b + 1) * c.keys),
-  );
-  const mask = new AttentionMask(keyMask, c.batch, c.queries, c.keys, c.encoder !== true);
-  const heads = { query: c.heads, keyValue: c.kvHeads };
+  const inputs = attentionInputs(c, new Rng(11));
   const dropout = c.dropout === true ? DROPOUT : undefined;
-  const { value, grads } = tf.valueAndGrads((...inputs: Tensor[]) => {
-    const [qi, ki, vi] = inputs as Tensor3D[];
-    return tf.sum(tf.mul(fusedAttention(qi!, ki!, vi!, mask, heads, dropout), dy));
-  })([q, k, v]);
-  const out = tf.tidy(() => fusedAttention(q, k, v, mask, heads, dropout));
-  const arrays = await Promise.all([out, ...grads].map((t) => t.data()));
-  tf.dispose([q, k, v, dy, value, out, ...grads]);
+  const attend = (q: Tensor3D, k: Tensor3D, v: Tensor3D) => fusedAttention(q, k, v, inputs.mask, inputs.heads, dropout);
+  const arrays = await outputAndGradients(attend, inputs);
   assert.equal(tf.memory().numTensors, before, `${backend}: a tensor outlived the attention call`);
-  return arrays.map((array) => Array.from(array as Float32Array));
+  return arrays;
 }
 
 for (const c of CASES) {
   const lanes = c.lanes === undefined ? 'lanes by head size' : `${c.lanes} lanes`;
   const kind = `${c.encoder === true ? 'bidirectional' : 'causal'}${c.dropout === true ? ', dropout' : ''}`;
   test(`webgpu attention kernels agree with wasm (${kind}): B ${c.batch}, T ${c.queries}, S ${c.keys}, H ${c.heads}/${c.kvHeads}, dh ${c.headDim}, ${lanes}`, async (t) => {
-    // Lanes share a row through subgroup shuffles: more than one needs an adapter with subgroups (Dawn's OpenGL ES
-    // backend has none), and mceval refuses the setting there with one line.
-    await initEngine('webgpu');
-    if (c.lanes !== undefined && Number(c.lanes) > subgroupFloor(webGpuAdapterReport())) {
-      t.skip(`${c.lanes} lanes need subgroups of at least that size, which this adapter lacks`);
+    const unavailable = await lanesUnavailable(c);
+    if (unavailable !== undefined) {
+      t.skip(unavailable);
       return;
     }
     const reference = await run('wasm', c);

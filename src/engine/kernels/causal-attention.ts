@@ -5,7 +5,7 @@
  * never hold more than four rows of scores, where the composite path (matMul, softmax, matMul) keeps [batch, heads,
  * queries, keys] alive for the backward pass: memory linear in the sequence length.
  */
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { attentionBackward, attentionForward, type AttentionGeometry } from './attention-wasm.js';
 import { copiedFloatOutput, inputValues } from './backend-output.js';
 import type { HashedDropout } from '../dropout-bits.js';
@@ -18,7 +18,8 @@ export const CAUSAL_ATTENTION_GRAD = 'McevalCausalAttentionGrad';
  * whether a query sees only the keys up to its own position (a decoder) or every real key (an encoder), and the
  * dropout of the probabilities in training: the mask of a [batch, heads, queries, keys] tensor drawn by
  * engine/ops/dropout.ts, the one the composite path multiplies its probabilities by.
- * Inputs: q [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (the projections' own layout).
+ * Inputs: q [batch, queries, heads·headDim], k and v [batch, keys, kvHeads·headDim] (the projections' own layout);
+ * on webgpu also `turns`, RoPE's tables, where q and k come before RoPE (kernels/webgpu/causal-attention.ts).
  */
 export interface CausalAttentionAttrs {
   readonly keyMask: Int32Array;
@@ -37,7 +38,10 @@ export function attentionReach(keys: number, queries: number, causal: boolean): 
   return causal ? keys - queries : keys - 1;
 }
 
-function geometry(q: TensorInfo, k: TensorInfo, attrs: NamedAttrMap): AttentionGeometry {
+function geometry(inputs: NamedTensorInfoMap, attrs: NamedAttrMap): AttentionGeometry {
+  const { q, k } = inputs as { q: TensorInfo; k: TensorInfo };
+  // Only webgpu's shaders rotate queries and keys (models/layers/causal-attention.ts gives the tables there alone).
+  if (inputs['turns'] !== undefined) throw new Error('cpu and wasm attention kernels take q and k after RoPE');
   const { keyMask, heads, kvHeads, scale, causal, dropout } = attrs as unknown as CausalAttentionAttrs;
   const [batch, queries, width] = q.shape as [number, number, number];
   // A KV cache with room beyond its keys is webgpu's (models/layers/rope.ts); these kernels read k's every position.
@@ -60,7 +64,7 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: NamedAttrMap): AttentionG
 
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { q, k, v } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo };
-  const g = geometry(q, k, attrs!);
+  const g = geometry(inputs, attrs!);
   const { out, lse } = attentionForward(
     inputValues(backend, q),
     inputValues(backend, k),
@@ -83,7 +87,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     values(out),
     values(lse),
     values(dy),
-    geometry(q, k, attrs!),
+    geometry(inputs, attrs!),
   );
   return [
     copiedFloatOutput(backend, q.shape, grads.dq),

@@ -73,7 +73,8 @@ export interface AttentionHeads {
 
 /**
  * An attention path: output [batch, queries, heads·headDim] from q, k, v in the projections' layout; `dropout` drops
- * probabilities (training only).
+ * probabilities (training only); `turns`, RoPE's tables (rope.ts's joinedRopeTable), where q and k come before RoPE
+ * and the kernels rotate them (webgpu's, where rope.ts's ropeInsideAttention says so).
  */
 export type AttentionPath = (
   q: Tensor3D,
@@ -82,10 +83,11 @@ export type AttentionPath = (
   mask: AttentionMask,
   heads: AttentionHeads,
   dropout?: HashedDropout,
+  turns?: Tensor,
 ) => Tensor3D;
 
 /** The kernels' path (WebAssembly or WGSL), with the gradient from their backward kernel. */
-export const fusedAttention: AttentionPath = (q, k, v, mask, heads, dropout) => {
+export const fusedAttention: AttentionPath = (q, k, v, mask, heads, dropout, turns) => {
   const headDim = q.shape[2] / heads.query;
   const attributes: CausalAttentionAttrs = {
     keyMask: mask.keyMask,
@@ -96,14 +98,16 @@ export const fusedAttention: AttentionPath = (q, k, v, mask, heads, dropout) => 
     ...(dropout === undefined ? {} : { dropout }),
   };
   const attrs = attributes as unknown as NamedAttrMap;
+  const tables: Record<string, Tensor> = turns === undefined ? {} : { turns };
   const attend = tf.customGrad(((qi: Tensor3D, ki: Tensor3D, vi: Tensor3D, save: GradSaveFunc) => {
-    const [out, lse] = tf.engine().runKernel(CAUSAL_ATTENTION, { q: qi, k: ki, v: vi }, attrs) as [Tensor, Tensor];
-    save([qi, ki, vi, out, lse]);
+    const inputs = { q: qi, k: ki, v: vi, ...tables };
+    const [out, lse] = tf.engine().runKernel(CAUSAL_ATTENTION, inputs, attrs) as [Tensor, Tensor];
+    save([qi, ki, vi, out, lse, ...Object.values(tables)]);
     return {
       value: out,
       gradFunc: tidyGradient((dy: Tensor, saved: Tensor[]) => {
-        const [sq, sk, sv, so, sl] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
-        const inputs = { q: sq, k: sk, v: sv, out: so, lse: sl, dy };
+        const [sq, sk, sv, so, sl, st] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | undefined];
+        const inputs = { q: sq, k: sk, v: sv, out: so, lse: sl, dy, ...(st === undefined ? {} : { turns: st }) };
         return tf.engine().runKernel(CAUSAL_ATTENTION_GRAD, inputs, attrs) as Tensor[];
       }),
     };
@@ -139,11 +143,12 @@ export const compositeAttention: AttentionPath = (q, k, v, mask, heads, dropout)
 };
 
 /** Attention by the kernels where they are registered for this head size, else composed of tfjs ops. */
-export const selfAttention: AttentionPath = (q, k, v, mask, heads, dropout) => {
+export const selfAttention: AttentionPath = (q, k, v, mask, heads, dropout, turns) => {
   const headDim = q.shape[2] / heads.query;
   // The kernels step through the head dimension four floats at a time.
   const kernel = headDim % 4 === 0 && hasKernel(CAUSAL_ATTENTION);
-  if (kernel) return fusedAttention(q, k, v, mask, heads, dropout);
+  if (kernel) return fusedAttention(q, k, v, mask, heads, dropout, turns);
+  if (turns !== undefined) throw new Error('attention rotates queries and keys only in its kernels');
   // A KV cache's room for later steps (webgpu's) is cut off for the ops.
   return compositeAttention(q, heldPositions(k, mask.keys), heldPositions(v, mask.keys), mask, heads, dropout);
 };

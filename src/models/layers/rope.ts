@@ -9,11 +9,14 @@ import { runMultiOutputOp } from '../../engine/ops/multi-output.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { frozenLinear } from '../../engine/ops/linear.js';
 import { ROPE } from '../../engine/kernels/webgpu/rope.js';
+import { storageBuffersPerShader, type WebGpuBackendLike } from '../../engine/kernels/webgpu/shader.js';
 import { ROPE_APPEND, type RopeAppendAttrs } from '../../engine/kernels/webgpu/rope-append.js';
 import { derived } from '../../engine/replay/step-values.js';
 import type { Llama3RopeScaling } from '../llama/config.js';
 import { hasKernel } from '../../engine/kernels/has-kernel.js';
 import { tapeRecording } from '../../engine/ops/tape-recording.js';
+import { CAUSAL_ATTENTION } from '../../engine/kernels/causal-attention.js';
+import { ropeSetting } from '../../engine/rope-setting.js';
 
 /** 1 / theta^(2i / headDim) for i < headDim / 2, rescaled for Llama 3 when `scaling` is given. */
 export function ropeInverseFrequencies(headDim: number, theta: number, scaling?: Llama3RopeScaling): Float64Array {
@@ -56,11 +59,49 @@ export function ropeTables(
   inverseFrequencies: Float64Array,
 ): RopeTables {
   const headDim = 2 * inverseFrequencies.length;
-  // Made from the positions the way a replayed step makes its own (engine/replay/step-values.ts).
-  const tables = derived([positions], (at) => angleTables(at, inverseFrequencies));
+  const tables = angleValues(positions, inverseFrequencies);
   const [cos, sin] = [derived([tables], (t) => t.cos), derived([tables], (t) => t.sin)];
   const shape = [batchSize, length, 1, headDim];
   return { cos: tf.tensor(cos, shape), sin: tf.tensor(sin, shape), rotation: rotateHalfMatrix(headDim) };
+}
+
+/**
+ * The tables of attention that rotates queries and keys itself (webgpu's shaders, `ropeInsideAttention`): each
+ * position's cos then sin, [batch, length, 2, headDim] — one binding, where its gradient's shaders bind eight more.
+ */
+export function joinedRopeTable(
+  positions: Int32Array,
+  batchSize: number,
+  length: number,
+  inverseFrequencies: Float64Array,
+): Tensor {
+  const headDim = 2 * inverseFrequencies.length;
+  const joined = derived([angleValues(positions, inverseFrequencies)], ({ cos, sin }) => {
+    const both = new Float32Array(2 * cos.length);
+    for (let p = 0; p < cos.length / headDim; p++) {
+      both.set(cos.subarray(p * headDim, (p + 1) * headDim), 2 * p * headDim);
+      both.set(sin.subarray(p * headDim, (p + 1) * headDim), (2 * p + 1) * headDim);
+    }
+    return both;
+  });
+  return tf.tensor(joined, [batchSize, length, 2, headDim]);
+}
+
+/**
+ * Whether attention rotates a layer's queries and keys as it reads them (webgpu's shaders, under MCEVAL_WEBGPU_ROPE's
+ * default) for heads of `headDim` — where it reads no past keys and keeps no cache, which the caller decides. On the
+ * tape only where the device binds the gradient's nine storage buffers (WebGPU's least limit is eight: there a
+ * training step rotates first; the forward's seven always bind).
+ */
+export function ropeInsideAttention(headDim: number): boolean {
+  // McevalRope is registered on webgpu alone: there the attention kernel takes the tables.
+  if (headDim % 8 !== 0 || !hasKernel(ROPE) || !hasKernel(CAUSAL_ATTENTION) || ropeSetting() !== 'inside') return false;
+  return !tapeRecording() || storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike) >= 9;
+}
+
+/** cos and sin of the positions' angles, made the way a replayed step makes its own (engine/replay/step-values.ts). */
+function angleValues(positions: Int32Array, inverseFrequencies: Float64Array) {
+  return derived([positions], (at) => angleTables(at, inverseFrequencies));
 }
 
 /** cos and sin of each position's angles, each frequency's twice (the halves rotate together). */

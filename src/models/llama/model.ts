@@ -21,6 +21,8 @@ import {
   rotateIntoCache,
   ropeInverseFrequencies,
   ropeTables,
+  joinedRopeTable,
+  ropeInsideAttention,
   type HeldKeysAndValues,
   type RopeTables,
 } from '../layers/rope.js';
@@ -182,7 +184,12 @@ export class LlamaModel {
         }),
       );
     }
-    const rope = ropeTables(positions, B, prepended + T, this.inverseFrequencies);
+    // Attention rotates the queries and keys itself where it reads no KV cache and keeps none (webgpu's shaders): a
+    // cache holds its keys rotated.
+    const inside = options.past === undefined && !options.returnCache && ropeInsideAttention(headDim(this.config));
+    const rope: LayerRope = inside
+      ? { turns: joinedRopeTable(positions, B, prepended + T, this.inverseFrequencies) }
+      : { tables: ropeTables(positions, B, prepended + T, this.inverseFrequencies) };
     // Each layer in a scope of its own in an evaluation pass off the tape (layer-scopes.ts); its mask's bias, made in
     // the first layer's, is then the mask's to free.
     const mask = new AttentionMask(keyMask, B, prepended + T, pastKeys + prepended + T, true, scopesEachLayer(context));
@@ -204,7 +211,7 @@ export class LlamaModel {
       const [gate, up] = mlp.outputs;
       const output = layer.down.forwardGated(gate!, up!, context, mlp.stream);
       // The keys and values leave the layer's scope only for the cache returned.
-      return options.returnCache ? { output, kept: [attended.keys, attended.values] } : { output };
+      return options.returnCache ? { output, kept: [attended.keys!, attended.values!] } : { output };
     };
     let kept: Tensor[][];
     try {
@@ -340,25 +347,31 @@ export class LlamaModel {
 
   /**
    * Self-attention of one layer from its q, k and v projections ([batch, length, heads·headDim], no head transposes),
-   * its output added to `residual`. Keys and values come back (after RoPE, past ones included; on webgpu with room
-   * for `capacity` positions) for the KV cache.
+   * its output added to `residual`. With RoPE's tables, keys and values come back (after RoPE, past ones included; on
+   * webgpu with room for `capacity` positions) for the KV cache; with `turns`, attention rotates q and k itself and
+   * no cache comes back.
    */
   private attention(
     [projectedQ, projectedK, projectedV]: readonly Tensor[],
     layer: DecoderLayer,
-    rope: RopeTables,
+    rope: LayerRope,
     mask: AttentionMask,
     context: ForwardContext,
     residual: Tensor,
     past?: HeldKeysAndValues,
     capacity = 0,
-  ): { output: Tensor; keys: Tensor3D; values: Tensor3D } {
-    const { numAttentionHeads: H, numKeyValueHeads: Hkv } = this.config;
-    // RoPE cuts the heads inside its op (no reshape on the tape); q comes back as [batch, length, heads·headDim].
-    const { q, cache } = rotateIntoCache(projectedQ!, projectedK!, projectedV as Tensor3D, past, rope, capacity);
-    const { keys, values } = cache;
+  ): { output: Tensor; keys?: Tensor3D; values?: Tensor3D } {
+    const heads = { query: this.config.numAttentionHeads, keyValue: this.config.numKeyValueHeads };
     const dropped = context.training ? drawDropout(this.config.attentionDropout ?? 0, context.rng) : undefined;
-    const mixed = selfAttention(q as Tensor3D, keys, values, mask, { query: H, keyValue: Hkv }, dropped);
+    if ('turns' in rope) {
+      const [q, k, v] = [projectedQ, projectedK, projectedV] as Tensor3D[];
+      const mixed = selfAttention(q!, k!, v!, mask, heads, dropped, rope.turns);
+      return { output: layer.o.forward(mixed, context, residual) };
+    }
+    // RoPE cuts the heads inside its op (no reshape on the tape); q comes back as [batch, length, heads·headDim].
+    const { q, cache } = rotateIntoCache(projectedQ!, projectedK!, projectedV as Tensor3D, past, rope.tables, capacity);
+    const { keys, values } = cache;
+    const mixed = selfAttention(q as Tensor3D, keys, values, mask, heads, dropped);
     return { output: layer.o.forward(mixed, context, residual), keys, values };
   }
 
@@ -372,6 +385,9 @@ export class LlamaModel {
     return new Linear(name, weight, bias);
   }
 }
+
+/** A forward pass's RoPE: its tables, rotating before attention, or their joined form, attention rotating inside. */
+type LayerRope = { readonly tables: RopeTables } | { readonly turns: Tensor };
 
 function layerLinears(layer: DecoderLayer): Linear[] {
   return [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down];

@@ -30,8 +30,25 @@
  * dropout weigh a key's value by p·M (M = 1/keep or 0, element ((b·H + h)·T + t)·S + j of the [B, H, T, S] mask
  * by the counter-based hash, keyed and thresholded by uniforms) and take dS = p·(M·dp − D); the running sum and the
  * log-sum-exp stay those of the undropped probabilities, and D = Σ dy·out holds as it is.
+ *
+ * RoPE (shaders compiled with `rope`): q and k are read through `queryVector` and `keyVector`, which rotate each
+ * vector as it is loaded, and dq and dk are turned back by `unrotatedGradient` before they are written
+ * (attention-rope-wgsl.ts); without it the same functions read and write the vectors as they are.
  */
 import { HASHED_KEEP_WGSL, dropoutArguments, dropoutUniforms } from './hashed-dropout-wgsl.js';
+import { attentionRopeCode } from './attention-rope-wgsl.js';
+
+/**
+ * What a shader is compiled for: vectors per head (dh / 4), rows or keys per workgroup tile, lanes per row, whether
+ * the probabilities are dropped, and whether q and k come before RoPE with its tables (`turns`, attention-rope-wgsl.ts).
+ */
+export interface AttentionShaderShape {
+  readonly dh4: number;
+  readonly tile: number;
+  readonly lanes: number;
+  readonly dropout: boolean;
+  readonly rope: boolean;
+}
 
 /** Fields after tfjs's own uniforms, set by the kernels in this order. */
 export const ATTENTION_UNIFORMS =
@@ -90,6 +107,15 @@ fn keyOffset(n : i32, j : i32) -> i32 {
   return ((b * uniforms.keyStride + j) * uniforms.kvHeads + n % uniforms.kvHeads) * DH4;
 }
 
+// The tables' position (batch row and index) of query row r of entry n, and of key j: one sequence, no past (RoPE).
+fn queryPosition(n : i32, r : i32) -> i32 {
+  return (n / uniforms.kvHeads) * uniforms.queries + r % uniforms.queries;
+}
+
+fn keyPosition(n : i32, j : i32) -> i32 {
+  return (n / uniforms.kvHeads) * uniforms.keys + j;
+}
+
 // The last key row r may attend to by position (reach: keys − queries causally, keys − 1 for an encoder).
 fn lastKey(r : i32) -> i32 {
   return min(uniforms.keys - 1, uniforms.reach + r % uniforms.queries);
@@ -126,10 +152,11 @@ fn keptFactor(n : i32, r : i32, j : i32) -> f32 {
 `;
 }
 
-/** Indexing, the key mask of the shaders that range over keys, and their dropout factor. */
-function commonCode(dh4: number, lanes: number, dropout: boolean): string {
+/** Indexing, the key mask of the shaders that range over keys, their dropout factor and the vectors' RoPE. */
+function commonCode({ dh4, lanes, dropout, rope }: AttentionShaderShape): string {
   return `${indexingCode(dh4, lanes)}
 ${dropoutCode(dropout)}
+${attentionRopeCode(rope, lanes)}
 var<workgroup> firstRealKey : atomic<i32>;
 
 fn isRealKey(b : i32, j : i32) -> bool {
@@ -183,16 +210,21 @@ const WORKGROUP_BOUND = workgroupReduction('workgroupBound', 'max') + workgroupR
 
 /**
  * Loads TILE consecutive vectors of dh from `start` of two tensors (keys and values, or query rows and their output
- * gradients) into two workgroup tiles, zeros past `count`; `offset(n, index)` places them.
+ * gradients) into two workgroup tiles, zeros past `count`; `offset(n, index)` places them, and the first's are read
+ * by `load` (`keyVector` or `queryVector`, with the position `position(n, index)`: rotated under RoPE).
  */
-function tilePairLoad(first: string, second: string, from: string, fromSecond: string, count: string, offset: string) {
+function tilePairLoad(
+  [first, second]: readonly [string, string],
+  [load, fromSecond]: readonly [string, string],
+  [count, offset, position]: readonly [string, string, string],
+) {
   return `for (var i = i32(localIndex); i < TILE * DH4; i += WG) {
       let index = start + i / DH4;
       var a = vec4<f32>(0.0);
       var c = vec4<f32>(0.0);
       if (index < ${count}) {
         let o = ${offset}(n, index) + i % DH4;
-        a = ${from}[o];
+        a = ${load}(o, i % DH4, ${position}(n, index));
         c = ${fromSecond}[o];
       }
       ${first}[i] = a;
@@ -210,6 +242,8 @@ interface RowShaderParts {
   readonly everyKey?: string;
   /** For each key the row attends to, after its score `s`; the key's vectors are keyTile and valueTile[jj·DH4 + d]. */
   readonly perKey: string;
+  /** After the loop, for every invocation (in uniform control flow: `unrotatedGradient` may be called here only). */
+  readonly uniformEnd?: string;
   /** After the loop, for a live row. */
   readonly epilogue: string;
 }
@@ -217,12 +251,13 @@ interface RowShaderParts {
 /**
  * A shader with LANES invocations per query row (forward, dq): the row they own (clamped; `live` says whether it
  * exists), its last key, whether it attends uniformly (`evenly`), the keys it ranges over (`limit`) and the offset in
- * vec4s of the lane's slice of it (`at`); then the workgroup's keys and values pass through workgroup memory a tile at
+ * vec4s of the lane's slice of it (`at`) and its position in the RoPE tables (`position`); then the workgroup's keys and values pass through workgroup memory a tile at
  * a time, up to the workgroup's bound, and each key the row attends to gets its score `s` (0 for a uniform row; masked
  * keys are skipped). A lane's slice of a key's vectors is keyTile and valueTile[jj·DH4 + slice + d].
  */
-function rowShader(dh4: number, tile: number, lanes: number, dropout: boolean, parts: RowShaderParts): string {
-  return `${commonCode(dh4, lanes, dropout)}
+function rowShader(shape: AttentionShaderShape, parts: RowShaderParts): string {
+  const { dh4, tile } = shape;
+  return `${commonCode(shape)}
 const TILE = ${tile};
 ${WORKGROUP_BOUND}
 var<workgroup> keyTile : array<vec4<f32>, ${tile * dh4}>;
@@ -246,10 +281,11 @@ fn main() {
   // order, so the results are too.
   let begin = workgroupBegin(select(select(first, 0, evenly), uniforms.keys, !live));
   let at = rowOffset(n, row) + slice;
+  let position = queryPosition(n, row);
   var query : array<vec4<f32>, SLICE>;
   ${parts.prologue}
   for (var start = begin; start <= end; start += TILE) {
-    ${tilePairLoad('keyTile', 'valueTile', 'k', 'v', 'uniforms.keys', 'keyOffset')}
+    ${tilePairLoad(['keyTile', 'valueTile'], ['keyVector', 'v'], ['uniforms.keys', 'keyOffset', 'keyPosition'])}
     workgroupBarrier();
     // Every invocation scores every key of the tile up to the workgroup's bound, in uniform control flow (the lanes'
     // shuffles are defined there only); what the row does not attend to is then left out.
@@ -269,6 +305,7 @@ fn main() {
     }
     workgroupBarrier();
   }
+  ${parts.uniformEnd ?? ''}
   if (live) {
     ${parts.epilogue}
   }
@@ -280,11 +317,11 @@ fn main() {
  * Forward: `result` is out (B·T·H·dh). Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v (vec4), keyMask, lse (the stats,
  * written: each row's first).
  */
-export function attentionForwardCode(dh4: number, tile: number, lanes: number, dropout: boolean): string {
-  return rowShader(dh4, tile, lanes, dropout, {
+export function attentionForwardCode(shape: AttentionShaderShape): string {
+  return rowShader(shape, {
     prologue: `
   for (var d = 0; d < SLICE; d++) {
-    query[d] = q[at + d];
+    query[d] = queryVector(at + d, slice + d, position);
   }
   var acc : array<vec4<f32>, SLICE>;
   var most = -3.0e38;
@@ -320,13 +357,13 @@ export function attentionForwardCode(dh4: number, tile: number, lanes: number, d
  * dq += p·(M·dy·v − D)·k, times the scale; D goes beside the row's lse in `stats`, for the keys' shader after it.
  * Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v, dy (vec4), keyMask, stats (written), attended (the forward output, vec4).
  */
-export function attentionQueryGradientCode(dh4: number, tile: number, lanes: number, dropout: boolean): string {
-  return rowShader(dh4, tile, lanes, dropout, {
+export function attentionQueryGradientCode(shape: AttentionShaderShape): string {
+  return rowShader(shape, {
     prologue: `
   var gradient : array<vec4<f32>, SLICE>;
   var deltaSum = 0.0;
   for (var d = 0; d < SLICE; d++) {
-    query[d] = q[at + d];
+    query[d] = queryVector(at + d, slice + d, position);
     gradient[d] = dy[at + d];
     deltaSum += dot(gradient[d], attended[at + d]);
   }
@@ -348,9 +385,14 @@ export function attentionQueryGradientCode(dh4: number, tile: number, lanes: num
         for (var d = 0; d < SLICE; d++) {
           acc[d] += ds * keyTile[jj * DH4 + slice + d];
         }`,
+    uniformEnd: `
+  for (var d = 0; d < SLICE; d++) {
+    acc[d] *= uniforms.scale;
+  }
+  let dq = unrotatedGradient(acc, slice, position);`,
     epilogue: `
     for (var d = 0; d < SLICE; d++) {
-      writeVector(4 * (at + d), acc[d] * uniforms.scale);
+      writeVector(4 * (at + d), dq[d]);
     }`,
   });
 }
@@ -362,8 +404,9 @@ export function attentionQueryGradientCode(dh4: number, tile: number, lanes: num
  * dv += p·M·dy, dk += p·(M·dy·v − D)·q (times the scale). Dispatch: ⌈S / ROWS⌉ × N.
  * Inputs: q, k, v, dy (vec4), keyMask, stats, dValue (vec4, written).
  */
-export function attentionKeyGradientCode(dh4: number, tile: number, lanes: number, dropout: boolean): string {
-  return `${commonCode(dh4, lanes, dropout)}
+export function attentionKeyGradientCode(shape: AttentionShaderShape): string {
+  const { dh4, tile } = shape;
+  return `${commonCode(shape)}
 const TILE = ${tile};
 var<workgroup> queryTile : array<vec4<f32>, ${tile * dh4}>;
 var<workgroup> gradientTile : array<vec4<f32>, ${tile * dh4}>;
@@ -387,10 +430,11 @@ fn main() {
   let keyIsReal = isRealKey(b, key);
 
   let at = keyOffset(n, key) + slice;
+  let position = keyPosition(n, key);
   var keyRow : array<vec4<f32>, SLICE>;
   var valueRow : array<vec4<f32>, SLICE>;
   for (var d = 0; d < SLICE; d++) {
-    keyRow[d] = k[at + d];
+    keyRow[d] = keyVector(at + d, slice + d, position);
     valueRow[d] = v[at + d];
   }
   var dk : array<vec4<f32>, SLICE>;
@@ -428,7 +472,7 @@ fn main() {
     if (workgroupUniformLoad(&tileNeeded) == 0) {
       continue;
     }
-    ${tilePairLoad('queryTile', 'gradientTile', 'q', 'dy', 'uniforms.rows', 'rowOffset')}
+    ${tilePairLoad(['queryTile', 'gradientTile'], ['queryVector', 'dy'], ['uniforms.rows', 'rowOffset', 'queryPosition'])}
     workgroupBarrier();
     // Every invocation takes every row of the tile, in uniform control flow (the lanes' shuffles are defined there
     // only); rows that do not attend to this key are then left out.
@@ -456,9 +500,13 @@ fn main() {
     }
     workgroupBarrier();
   }
+  for (var d = 0; d < SLICE; d++) {
+    dk[d] *= uniforms.scale;
+  }
+  let unrotated = unrotatedGradient(dk, slice, position);
   if (live) {
     for (var d = 0; d < SLICE; d++) {
-      writeVector(4 * (at + d), dk[d] * uniforms.scale);
+      writeVector(4 * (at + d), unrotated[d]);
       dValue[at + d] = dv[d];
     }
   }

@@ -5,6 +5,9 @@
  * [batch, heads, queries, keys] scores and probabilities kept for the backward pass: memory stays linear in the
  * sequence length. The forward's log-sum-exp and dv are second outputs, written as writable inputs (shader.ts);
  * the log-sum-exp is kept with room for each row's D = Σ dy·out beside it, which dq's shader writes for dk's.
+ *
+ * Given RoPE's tables as a fourth input, `turns` (models/layers/rope.ts's joinedRopeTable), q and k come before RoPE:
+ * the shaders rotate them as they load them and hand back dq and dk for them (attention-rope-wgsl.ts).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import {
@@ -15,6 +18,7 @@ import {
 } from '../causal-attention.js';
 import {
   ATTENTION_UNIFORMS,
+  type AttentionShaderShape,
   attentionWorkgroup,
   attentionForwardCode,
   attentionKeyGradientCode,
@@ -30,6 +34,7 @@ import {
   runShader,
   shaped,
   sizeOf,
+  storageBuffersPerShader,
   tileFitting,
   withHostInt32,
   type ShaderInput,
@@ -53,9 +58,11 @@ interface Geometry {
   readonly lanes: number;
   /** Whether the probabilities are dropped (shaders are compiled with or without it). */
   readonly dropout: boolean;
+  /** Whether q and k come before RoPE, its tables given. */
+  readonly rope: boolean;
 }
 
-function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Geometry {
+function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs, turns?: TensorInfo): Geometry {
   const [batch, queries, width] = q.shape as [number, number, number];
   const headDim = width / attrs.heads;
   if (headDim % 4 !== 0) throw new Error(`webgpu attention needs a head size divisible by 4, not ${headDim}`);
@@ -64,6 +71,7 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Ge
   if (!Number.isInteger(keys) || keys > k.shape[1]!) {
     throw new Error(`webgpu attention: a key mask of ${attrs.keyMask.length} does not fit k [${k.shape}]`);
   }
+  if (turns !== undefined) checkTurns(turns, [batch, queries, headDim], [keys, k.shape[1]!]);
   return {
     batch,
     queries,
@@ -75,7 +83,30 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs): Ge
     dh4,
     lanes: attentionLanes(dh4, subgroupFloor(webGpuAdapterReport()), attentionLaneSetting()),
     dropout: attrs.dropout !== undefined,
+    rope: turns !== undefined,
   };
+}
+
+/**
+ * RoPE's tables inside attention hold one position per query, the same for keys (self-attention without a past), and
+ * turn whole vectors (a head's halves, dh a multiple of 8).
+ */
+function checkTurns(
+  turns: TensorInfo,
+  [batch, queries, headDim]: readonly number[],
+  [keys, keyStride]: readonly number[],
+): void {
+  if (keys !== queries || keyStride !== keys) {
+    throw new Error(
+      `webgpu attention rotates queries and keys only without past keys: ${queries} queries, ${keys} keys`,
+    );
+  }
+  if (headDim! % 8 !== 0) throw new Error(`webgpu attention rotates heads of a multiple of 8 floats, not ${headDim}`);
+  if (sizeOf(turns) !== batch! * queries! * 2 * headDim!) {
+    throw new Error(
+      `webgpu attention: RoPE's tables [${turns.shape}] do not hold [${batch}, ${queries}, 2, ${headDim}]`,
+    );
+  }
 }
 
 function uniforms(g: Geometry, attrs: CausalAttentionAttrs): ShaderUniform[] {
@@ -96,7 +127,15 @@ function tile(backend: WebGpuBackendLike, g: Geometry): number {
 }
 
 /** What a row or key shader's pipeline depends on, for its key. */
-const variant = (g: Geometry, t: number) => `${g.dh4}_${t}_${g.lanes}${g.dropout ? '_dropout' : ''}`;
+const variant = (g: Geometry, t: number) =>
+  `${g.dh4}_${t}_${g.lanes}${g.dropout ? '_dropout' : ''}${g.rope ? '_rope' : ''}`;
+
+/** The shape its code is compiled for. */
+const shaderShape = (g: Geometry, tile: number): AttentionShaderShape => ({ ...g, tile });
+
+/** RoPE's tables where the shaders rotate q and k: one more binding, and one more input. */
+const turnsOf = (g: Geometry, turns: TensorInfo | undefined) =>
+  g.rope ? { bindings: [vector('turns')], inputs: [turns!] } : { bindings: [], inputs: [] };
 
 const vector = (name: string, writable = false) => ({ name, components: 4 as const, writable });
 const scalar = (name: string, writable = false) => ({ name, components: 1 as const, writable });
@@ -126,11 +165,12 @@ function paddedKeyMask(mask: Int32Array, g: Pick<Geometry, 'batch' | 'keys' | 'k
 }
 
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { q, k, v } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo };
+  const { q, k, v, turns } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo; turns?: TensorInfo };
   const gpu = backend as unknown as WebGpuBackendLike;
   const attributes = attrs as unknown as CausalAttentionAttrs;
-  const g = geometry(q, k, attributes);
+  const g = geometry(q, k, attributes, turns);
   const t = tile(gpu, g);
+  const rope = turnsOf(g, turns);
   // Each row's lse, and a place for its D in the backward pass.
   const lse = gpu.makeTensorInfo([g.entries, g.rows, 2], 'float32');
   const out = withKeyMask(gpu, attributes, g, (mask) =>
@@ -138,15 +178,15 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
       gpu,
       {
         key: `McevalAttentionForward_${variant(g, t)}`,
-        inputs: [vector('q'), vector('k'), vector('v'), scalar('keyMask'), scalar('lse', true)],
+        inputs: [vector('q'), vector('k'), vector('v'), scalar('keyMask'), scalar('lse', true), ...rope.bindings],
         directives: laneDirectives(g.lanes),
         uniforms: ATTENTION_UNIFORMS,
         workgroupSize: attentionWorkgroup(g.lanes),
         dispatch: [Math.ceil(g.rows / (attentionWorkgroup(g.lanes) / g.lanes)), g.entries],
         outputSize: sizeOf(q),
-        code: () => attentionForwardCode(g.dh4, t, g.lanes, g.dropout),
+        code: () => attentionForwardCode(shaderShape(g, t)),
       },
-      [q, k, v, mask, lse],
+      [q, k, v, mask, lse, ...rope.inputs],
       uniforms(g, attributes),
     ),
   );
@@ -154,10 +194,20 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 const backward: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { q, k, v, out, lse, dy } = inputs as Record<'q' | 'k' | 'v' | 'out' | 'lse' | 'dy', TensorInfo>;
+  const { q, k, v, out, lse, dy, turns } = inputs as Record<'q' | 'k' | 'v' | 'out' | 'lse' | 'dy', TensorInfo> & {
+    turns?: TensorInfo;
+  };
   const gpu = backend as unknown as WebGpuBackendLike;
   const attributes = attrs as unknown as CausalAttentionAttrs;
-  const g = geometry(q, k, attributes);
+  const g = geometry(q, k, attributes, turns);
+  const rope = turnsOf(g, turns);
+  const buffers = storageBuffersPerShader(gpu);
+  // The shaders bind seven inputs and their output, and RoPE's tables: models/layers/rope.ts rotates first elsewhere.
+  if (g.rope && buffers < 9) {
+    throw new Error(
+      `webgpu attention's gradient with RoPE's tables binds 9 storage buffers; this device binds ${buffers}`,
+    );
+  }
   // Training attends to every position of k: a gradient for a KV cache's room would be left unwritten.
   if (g.keys !== g.keyStride) throw new Error(`webgpu attention's gradient needs a key mask for each of k's keys`);
   const t = tile(gpu, g);
@@ -177,7 +227,15 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
         gpu,
         {
           key: `${name}_${variant(g, t)}`,
-          inputs: [vector('q'), vector('k'), vector('v'), vector('dy'), scalar('keyMask'), ...bindings],
+          inputs: [
+            vector('q'),
+            vector('k'),
+            vector('v'),
+            vector('dy'),
+            scalar('keyMask'),
+            ...bindings,
+            ...rope.bindings,
+          ],
           directives: laneDirectives(g.lanes),
           uniforms: ATTENTION_UNIFORMS,
           workgroupSize: attentionWorkgroup(g.lanes),
@@ -185,12 +243,12 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
           outputSize,
           code,
         },
-        [q, k, v, dy, mask, lse, other],
+        [q, k, v, dy, mask, lse, other, ...rope.inputs],
         uniforms(g, attributes),
       );
     const dq = run(
       'McevalAttentionQueryGradient',
-      () => attentionQueryGradientCode(g.dh4, t, g.lanes, g.dropout),
+      () => attentionQueryGradientCode(shaderShape(g, t)),
       g.rows,
       sizeOf(q),
       [scalar('stats', true), vector('attended')],
@@ -198,7 +256,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     );
     const dk = run(
       'McevalAttentionKeyGradient',
-      () => attentionKeyGradientCode(g.dh4, t, g.lanes, g.dropout),
+      () => attentionKeyGradientCode(shaderShape(g, t)),
       g.keys,
       sizeOf(k),
       [scalar('stats'), vector('dValue', true)],
