@@ -10,7 +10,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-
 import type { Method } from '../../bench/gpu/step-methods.js';
 import type { Model } from '../../src/models/model.js';
 import { withEvaluationContext } from '../../src/models/forward-context.js';

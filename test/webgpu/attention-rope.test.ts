@@ -16,7 +16,7 @@ import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor3D } from '../../src/engine/tf.js';
 import { assertAgree } from './agreement.js';
 import { AttentionMask, fusedAttention } from '../../src/models/layers/causal-attention.js';
-import { applyRopePair, rotateHalfMatrix, type RopeTables } from '../../src/models/layers/rope.js';
+import { applyRopePair, joinedAngles, rotateHalfMatrix, type RopeTables } from '../../src/models/layers/rope.js';
 import { withEnv } from '../helpers.js';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { CAUSAL_ATTENTION_GRAD } from '../../src/engine/kernels/causal-attention.js';
@@ -58,14 +58,9 @@ const DROPOUT = { key: drawKey(9), threshold: keepThreshold(0.8), scale: 1 / 0.8
 
 /** Random tables [batch, length, 1, dh] each, and joined as the kernels take them ([batch, length, 2, dh]). */
 function randomTables(rng: Rng, c: AttentionCase): { tables: RopeTables; turns: Tensor } {
-  const positions = c.batch * c.queries;
-  const size = positions * c.headDim;
+  const size = c.batch * c.queries * c.headDim;
   const [cos, sin] = [rng.normalArray(size), rng.normalArray(size)];
-  const joined = new Float32Array(2 * size);
-  for (let p = 0; p < positions; p++) {
-    joined.set(cos.subarray(p * c.headDim, (p + 1) * c.headDim), 2 * p * c.headDim);
-    joined.set(sin.subarray(p * c.headDim, (p + 1) * c.headDim), (2 * p + 1) * c.headDim);
-  }
+  const joined = joinedAngles(cos, sin, c.headDim);
   const shape = [c.batch, c.queries, 1, c.headDim];
   return {
     tables: { cos: tf.tensor(cos, shape), sin: tf.tensor(sin, shape), rotation: rotateHalfMatrix(c.headDim) },

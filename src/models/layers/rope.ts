@@ -9,7 +9,8 @@ import { runMultiOutputOp } from '../../engine/ops/multi-output.js';
 import { tidyGradient, type CustomGradientFunc } from '../../engine/ops/product.js';
 import { frozenLinear } from '../../engine/ops/linear.js';
 import { ROPE } from '../../engine/kernels/webgpu/rope.js';
-import { storageBuffersPerShader, type WebGpuBackendLike } from '../../engine/kernels/webgpu/shader.js';
+import type { WebGpuBackendLike } from '../../engine/kernels/webgpu/shader.js';
+import { bindsRopeGradient } from '../../engine/kernels/webgpu/causal-attention.js';
 import { ROPE_APPEND, type RopeAppendAttrs } from '../../engine/kernels/webgpu/rope-append.js';
 import { derived } from '../../engine/replay/step-values.js';
 import type { Llama3RopeScaling } from '../llama/config.js';
@@ -76,15 +77,19 @@ export function joinedRopeTable(
   inverseFrequencies: Float64Array,
 ): Tensor {
   const headDim = 2 * inverseFrequencies.length;
-  const joined = derived([angleValues(positions, inverseFrequencies)], ({ cos, sin }) => {
-    const both = new Float32Array(2 * cos.length);
-    for (let p = 0; p < cos.length / headDim; p++) {
-      both.set(cos.subarray(p * headDim, (p + 1) * headDim), 2 * p * headDim);
-      both.set(sin.subarray(p * headDim, (p + 1) * headDim), (2 * p + 1) * headDim);
-    }
-    return both;
-  });
+  const tables = angleValues(positions, inverseFrequencies);
+  const joined = derived([tables], ({ cos, sin }) => joinedAngles(cos, sin, headDim));
   return tf.tensor(joined, [batchSize, length, 2, headDim]);
+}
+
+/** Tables of `headDim` floats a position, cos and sin, as one array: each position's cos, then its sin. */
+export function joinedAngles(cos: Float32Array, sin: Float32Array, headDim: number): Float32Array {
+  const both = new Float32Array(2 * cos.length);
+  for (let p = 0; p < cos.length / headDim; p++) {
+    both.set(cos.subarray(p * headDim, (p + 1) * headDim), 2 * p * headDim);
+    both.set(sin.subarray(p * headDim, (p + 1) * headDim), (2 * p + 1) * headDim);
+  }
+  return both;
 }
 
 /**
@@ -96,7 +101,7 @@ export function joinedRopeTable(
 export function ropeInsideAttention(headDim: number): boolean {
   // McevalRope is registered on webgpu alone: there the attention kernel takes the tables.
   if (headDim % 8 !== 0 || !hasKernel(ROPE) || !hasKernel(CAUSAL_ATTENTION) || ropeSetting() !== 'inside') return false;
-  return !tapeRecording() || storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike) >= 9;
+  return !tapeRecording() || bindsRopeGradient(tf.backend() as unknown as WebGpuBackendLike);
 }
 
 /** cos and sin of the positions' angles, made the way a replayed step makes its own (engine/replay/step-values.ts). */

@@ -88,21 +88,31 @@ function geometry(q: TensorInfo, k: TensorInfo, attrs: CausalAttentionAttrs, tur
 }
 
 /**
+ * Whether the device binds the gradient's shaders with RoPE's tables: seven inputs, their output and the tables
+ * (models/layers/rope.ts rotates first on the tape elsewhere).
+ */
+export function bindsRopeGradient(backend: WebGpuBackendLike): boolean {
+  return storageBuffersPerShader(backend) >= ROPE_GRADIENT_BUFFERS;
+}
+
+const ROPE_GRADIENT_BUFFERS = 9;
+
+/**
  * RoPE's tables inside attention hold one position per query, the same for keys (self-attention without a past), and
  * turn whole vectors (a head's halves, dh a multiple of 8).
  */
 function checkTurns(
   turns: TensorInfo,
-  [batch, queries, headDim]: readonly number[],
-  [keys, keyStride]: readonly number[],
+  [batch, queries, headDim]: readonly [number, number, number],
+  [keys, keyStride]: readonly [number, number],
 ): void {
   if (keys !== queries || keyStride !== keys) {
     throw new Error(
       `webgpu attention rotates queries and keys only without past keys: ${queries} queries, ${keys} keys`,
     );
   }
-  if (headDim! % 8 !== 0) throw new Error(`webgpu attention rotates heads of a multiple of 8 floats, not ${headDim}`);
-  if (sizeOf(turns) !== batch! * queries! * 2 * headDim!) {
+  if (headDim % 8 !== 0) throw new Error(`webgpu attention rotates heads of a multiple of 8 floats, not ${headDim}`);
+  if (sizeOf(turns) !== batch * queries * 2 * headDim) {
     throw new Error(
       `webgpu attention: RoPE's tables [${turns.shape}] do not hold [${batch}, ${queries}, 2, ${headDim}]`,
     );
@@ -201,11 +211,10 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const attributes = attrs as unknown as CausalAttentionAttrs;
   const g = geometry(q, k, attributes, turns);
   const rope = turnsOf(g, turns);
-  const buffers = storageBuffersPerShader(gpu);
-  // The shaders bind seven inputs and their output, and RoPE's tables: models/layers/rope.ts rotates first elsewhere.
-  if (g.rope && buffers < 9) {
+  if (g.rope && !bindsRopeGradient(gpu)) {
     throw new Error(
-      `webgpu attention's gradient with RoPE's tables binds 9 storage buffers; this device binds ${buffers}`,
+      `webgpu attention's gradient with RoPE's tables binds ${ROPE_GRADIENT_BUFFERS} storage buffers; this device ` +
+        `binds ${storageBuffersPerShader(gpu)}`,
     );
   }
   // Training attends to every position of k: a gradient for a KV cache's room would be left unwritten.
