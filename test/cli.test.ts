@@ -108,6 +108,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_WEIGHT_GRADIENTS=splitk is not a choice mceval has: use split or tfjs, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS: 'soon' },
+      /^Error: MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS=soon is not a choice mceval has: use later or now, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_INLINE_NARROW: 'yes' },
       /^Error: MCEVAL_WEBGPU_INLINE_NARROW=yes is not a choice mceval has: use auto, always or never, or unset it\.\n$/,
     ],

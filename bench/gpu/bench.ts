@@ -74,6 +74,8 @@
  *    (MCEVAL_WEBGPU_ACTIVATIONS inside and apart);
  *  - the LoRA and MonteCLoRA steps with RoPE inside attention's shaders and by McevalRope first (MCEVAL_WEBGPU_ROPE
  *    inside and apart);
+ *  - the LoRA and MonteCLoRA steps with each weight-gradient call's second pass carried by the next call's first
+ *    dispatch and by its own (MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS later and now);
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting;
@@ -726,6 +728,14 @@ const activationSteps = await stepsBySetting(
 // RoPE inside attention's shaders, or by McevalRope first (MCEVAL_WEBGPU_ROPE): two dispatches a layer fewer (host
 // time) against q and k rotated at each of their loads, keys once per workgroup of rows (GPU time).
 const ropeSteps = await stepsBySetting('rope step', 'MCEVAL_WEBGPU_ROPE', ['inside', 'apart'], ['lora', 'monteclora']);
+// A weight-gradient call's second pass in the next call's first dispatch, or by its own
+// (MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS): three dispatches a decoder layer fewer (host time), the same work on the GPU.
+const weightGradientSumSteps = await stepsBySetting(
+  'weight gradient sums step',
+  'MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS',
+  ['later', 'now'],
+  ['lora', 'monteclora'],
+);
 // Last: the same steps with tfjs's own ops, what mceval's kernels are measured against.
 for (const target of targetModels)
   for (const method of ['lora', 'monteclora'] as const)
@@ -755,6 +765,7 @@ console.log(
       joinSteps,
       activationSteps,
       ropeSteps,
+      weightGradientSumSteps,
       matmulThresholds,
       attention,
       attentionSteps,

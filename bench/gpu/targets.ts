@@ -217,6 +217,13 @@ const SWEEPS = [
   sweep('joins step', 'joinSteps', 'MCEVAL_WEBGPU_JOINS', 'copies', 'setting'),
   sweep('activation step', 'activationSteps', 'MCEVAL_WEBGPU_ACTIVATIONS', 'inside', 'setting'),
   sweep('rope step', 'ropeSteps', 'MCEVAL_WEBGPU_ROPE', 'inside', 'setting'),
+  sweep(
+    'weight gradient sums step',
+    'weightGradientSumSteps',
+    'MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS',
+    'later',
+    'setting',
+  ),
   // A device setting: robustness.ts's two runs, one process each (their `robustnessSteps`, read beside webgpu.json).
   sweep('robustness step', 'robustnessSteps', 'MCEVAL_WEBGPU_ROBUSTNESS', 'on', 'setting'),
   // bench.ts times tfjs's own (by GPU) as −1, its flag's value for unset.

@@ -12,7 +12,7 @@ import {
   productTiling,
 } from '../engine/kernels/webgpu/low-rank-product.js';
 import { productTile } from '../engine/kernels/webgpu/low-rank-product-wgsl.js';
-import { splitWeightGradients } from '../engine/kernels/webgpu/weight-gradients.js';
+import { splitWeightGradients, weightGradientSumsLater } from '../engine/kernels/webgpu/weight-gradients.js';
 import { matrixProductSetting } from '../engine/kernels/webgpu/matrix-product.js';
 import { tfjsFlagValues } from '../engine/kernels/webgpu/tfjs-flags.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/kernels/webgpu/attention-lanes.js';
@@ -68,6 +68,8 @@ export interface DoctorResult {
     readonly productPrefetch: 'off' | 'on';
     readonly products: 'transposed' | 'all' | 'tfjs';
     readonly weightGradients: 'split' | 'tfjs';
+    /** Whether a split call's second pass waits for the next call's first (MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS). */
+    readonly weightGradientSums: 'later' | 'now';
     readonly groups: 'auto' | 'never';
     /** Whether a low-rank projection reads the activation before it inside its kernels (MCEVAL_WEBGPU_ACTIVATIONS). */
     readonly activations: 'inside' | 'apart';
@@ -185,7 +187,8 @@ export default class Doctor extends BaseCommand {
           `${settings.productCode} (MCEVAL_WEBGPU_PRODUCT_CODE), prefetch ${settings.productPrefetch} ` +
           `(MCEVAL_WEBGPU_PRODUCT_PREFETCH), other products on its ` +
           `tiles ${settings.products} (MCEVAL_WEBGPU_PRODUCTS), weight gradients ` +
-          `${settings.weightGradients} (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), a submit every ${settings.submitBatch} ` +
+          `${settings.weightGradients} (MCEVAL_WEBGPU_WEIGHT_GRADIENTS), their sums ${settings.weightGradientSums} ` +
+          `(MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS), a submit every ${settings.submitBatch} ` +
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), activations read ${settings.activations} the ` +
@@ -237,6 +240,7 @@ function webGpuKernelReport(): Pick<
       ...productSettings(),
       products: matrixProductSetting(),
       weightGradients: splitWeightGradients() ? 'split' : 'tfjs',
+      weightGradientSums: weightGradientSumsLater() ? 'later' : 'now',
       groups: groupSetting(),
       activations: activationSetting(),
       rope: ropeSetting(),

@@ -25,7 +25,7 @@ import { poolWindowSetting } from './webgpu-pool.js';
 import { activationSetting } from './activation-setting.js';
 import { ropeSetting } from './rope-setting.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
-import { splitWeightGradients } from './kernels/webgpu/weight-gradients.js';
+import { splitWeightGradients, weightGradientSumsLater } from './kernels/webgpu/weight-gradients.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
 import { didYouMean } from '../nearest-name.js';
 
@@ -202,6 +202,7 @@ export async function initEngine(
   headChunkElements();
   productTiling();
   splitWeightGradients();
+  weightGradientSumsLater();
   inlineNarrowSetting();
   groupSetting();
   activationSetting();

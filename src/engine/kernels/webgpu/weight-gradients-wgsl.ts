@@ -69,13 +69,27 @@ export function productPlan(m: number, n: number, tokens: number): ProductPlan {
 /** Per product s, the uniform fields of both passes: its plan, where its partials, workgroups and outputs start. */
 const PRODUCT_FIELDS = ['m', 'n', 'blocksM', 'tilesM', 'splits', 'chunk', 'workgroups', 'offset', 'start', 'outStart'];
 
-/** The uniforms of both passes (after tfjs's own) for `products` products: each one's fields, then the tokens. */
-export const weightGradientUniforms = keptPerNumber((products) => {
-  const fields = Array.from({ length: products }, (_, s) =>
-    [...PRODUCT_FIELDS.map((field) => `${field}${s} : i32,`), `scale${s} : f32,`].join(' '),
+/** Each product's fields, their names after `prefix`: `${prefix}m0 : i32, …`. */
+const productFields = (products: number, prefix: string) =>
+  Array.from({ length: products }, (_, s) =>
+    [...PRODUCT_FIELDS.map((field) => `${prefix}${field}${s} : i32,`), `${prefix}scale${s} : f32,`].join(' '),
   );
-  return [...fields, 'tokens : i32,'].join('\n');
-});
+
+/** The uniforms of both passes (after tfjs's own) for `products` products: each one's fields, then the tokens. */
+export const weightGradientUniforms = keptPerNumber((products) =>
+  [...productFields(products, ''), 'tokens : i32,'].join('\n'),
+);
+
+/** The second pass's uniforms, run alone: the products' fields. */
+export const chunkSumUniforms = keptPerNumber((products) => productFields(products, '').join('\n'));
+
+/**
+ * The uniforms, after the first pass's own, of the second pass of an earlier call that it runs too (`carriedSumsCode`):
+ * that call's products' fields, named `carried_m0`, ….
+ */
+export const carriedSumUniforms = keptPerNumber((products) => productFields(products, CARRIED).join('\n'));
+
+const CARRIED = 'carried_';
 
 /**
  * The first pass's uniforms after weightGradientUniforms': the dropout mask of each layer k that `masked` says has one
@@ -93,10 +107,15 @@ export function weightGradientUniformValues(
   dyScales: readonly number[],
   tokens: number,
 ): ShaderUniform[] {
+  return [...productUniformValues(plans, dyScales), intUniform(tokens)];
+}
+
+/** The products' fields alone (weightGradientUniformValues without the tokens): a carried second pass's uniforms. */
+export function productUniformValues(plans: readonly ProductPlan[], dyScales: readonly number[]): ShaderUniform[] {
   let offset = 0;
   let start = 0;
   let outStart = 0;
-  const values = plans.flatMap((plan, s) => {
+  return plans.flatMap((plan, s) => {
     const integers = [plan.m, plan.n, plan.blocksM, plan.tilesM, plan.splits, plan.chunk, plan.workgroups];
     const fields = [...integers, offset, start, outStart].map(intUniform);
     offset += plan.splits * plan.m * plan.n;
@@ -105,7 +124,6 @@ export function weightGradientUniformValues(
     const scale = s % 2 === 0 ? 1 : dyScales[(s - 1) / 2]!;
     return [...fields, floatUniform(scale)];
   });
-  return [...values, intUniform(tokens)];
 }
 
 /** The partial sums the products write: the first pass's output size. */
@@ -207,6 +225,7 @@ export function partialSumsCode(
   masked: readonly boolean[],
   whole = false,
   activation?: Activation,
+  carried = 0,
 ): string {
   if (activation !== undefined && !vectorized) throw new Error('partialSumsCode: an activation is read as vec4s');
   const products = masked.flatMap((mask, k): Operands[] => [
@@ -225,11 +244,22 @@ export function partialSumsCode(
     part${s}(g - uniforms.start${s});
   }`,
   );
+  const last = products.length - 1;
+  // An earlier call's second pass, in the workgroups after this pass's own, one output per invocation.
+  const carriedPart =
+    carried === 0
+      ? ''
+      : `
+  let carriedFrom = uniforms.start${last} + uniforms.workgroups${last};
+  if (g >= carriedFrom) {
+    carriedSums((g - carriedFrom) * ${SPLIT_WORKGROUP} + i32(localIndex));
+    return;
+  }`;
   return `${readers.join('\n')}
 ${products.map((operands, s) => productPart(s, operands, vectorized, whole, activation)).join('\n')}
-
+${carried === 0 ? '' : carriedSumsCode(carried)}
 fn main() {
-  let g = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);${dispatch.join('')}
+  let g = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);${carriedPart}${dispatch.join('')}
 }
 `;
 }
@@ -243,22 +273,48 @@ export const sumTarget = (s: number) => (s === 0 ? 'result' : `out${s}`);
  * product's output after the first (writable).
  */
 export function chunkSumCode(elementIndex: string, products: number): string {
-  const sums = Array.from(
-    { length: products },
-    (_, s) => `
-  if (e >= uniforms.outStart${s} && e < uniforms.outStart${s} + uniforms.m${s} * uniforms.n${s}) {
-    let f = e - uniforms.outStart${s};
-    let size = uniforms.m${s} * uniforms.n${s};
-    var sum = 0.0;
-    for (var c = 0; c < uniforms.splits${s}; c++) {
-      sum += partials[uniforms.offset${s} + c * size + f];
-    }
-    ${sumTarget(s)}[f] = sum * uniforms.scale${s};
-  }`,
-  );
   return `
 fn main() {
-  let e = ${elementIndex};${sums.join('')}
+  let e = ${elementIndex};${chunkSums(products, '', 'partials', sumTarget)}
+}
+`;
+}
+
+/**
+ * Output element e's sums (chunkSumCode's), for products whose fields are named after `prefix`, from the partials
+ * `partials`, product s written to `target(s)`.
+ */
+function chunkSums(products: number, prefix: string, partials: string, target: (s: number) => string): string {
+  const u = (field: string, s: number) => `uniforms.${prefix}${field}${s}`;
+  return Array.from(
+    { length: products },
+    (_, s) => `
+  if (e >= ${u('outStart', s)} && e < ${u('outStart', s)} + ${u('m', s)} * ${u('n', s)}) {
+    let f = e - ${u('outStart', s)};
+    let size = ${u('m', s)} * ${u('n', s)};
+    var sum = 0.0;
+    for (var c = 0; c < ${u('splits', s)}; c++) {
+      sum += ${partials}[${u('offset', s)} + c * size + f];
+    }
+    ${target(s)}[f] = sum * ${u('scale', s)};
+  }`,
+  ).join('');
+}
+
+/** The input an earlier call's partials are bound as, where a first pass carries its second (`carriedSumsCode`). */
+export const CARRIED_PARTIALS = 'carried';
+/** The writable input that a carried second pass writes its product s to. */
+export const carriedTarget = (s: number) => `carried${s}`;
+
+/**
+ * `carriedSums(e)`: the second pass of an earlier call of `products` products, run by the workgroups of a first pass
+ * after its own (the same sums in the same order as chunkSumCode's: the same bits), so that the two take one dispatch.
+ * Its uniforms are carriedSumUniforms', its inputs the partials (CARRIED_PARTIALS) and each product's target
+ * (carriedTarget, writable).
+ */
+function carriedSumsCode(products: number): string {
+  return `
+fn carriedSums(e : i32) {${chunkSums(products, CARRIED, CARRIED_PARTIALS, carriedTarget)}
 }
 `;
 }

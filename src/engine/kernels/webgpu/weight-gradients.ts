@@ -14,24 +14,31 @@ import { partsByCopies } from './buffer-copies.js';
 import { dropoutUniformValues } from './hashed-dropout-wgsl.js';
 import { leftOperandOf, type LeftInputs } from './low-rank-product.js';
 import {
+  CARRIED_PARTIALS,
   SPLIT_WORKGROUP,
   SUM_WORKGROUP,
+  carriedSumUniforms,
+  carriedTarget,
   chunkSumCode,
+  chunkSumUniforms,
   partialCount,
   partialSumsCode,
   productPlan,
+  productUniformValues,
   sumTarget,
   weightGradientMaskUniforms,
   weightGradientUniformValues,
   weightGradientUniforms,
   type ProductPlan,
 } from './weight-gradients-wgsl.js';
+import { keepWaiting, takeWaitingSums, type WaitingSums } from './waiting-sums.js';
 import {
   ELEMENT_INDEX,
   elementwiseDispatch,
   runShader,
   shaped,
   storageBuffersPerShader,
+  type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
 
@@ -64,6 +71,15 @@ export function splitWeightGradients(): boolean {
   return environmentChoice(SETTING, ['split', 'tfjs']) === 'split';
 }
 
+/**
+ * MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS: `later` (the default) or `now` — whether a call's second pass waits to run
+ * inside the next call's first dispatch (or alone when its gradients are first read: waiting-sums.ts), or runs by its
+ * own dispatch at once. The same sums either way; the kit times both. Read as the engine starts too.
+ */
+export function weightGradientSumsLater(): boolean {
+  return environmentChoice('MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS', ['later', 'now']) === 'later';
+}
+
 interface Layer {
   readonly dropout: HashedDropout | undefined;
   readonly dDown: TensorInfo;
@@ -93,9 +109,15 @@ function bindable(gpu: WebGpuBackendLike, layers: readonly Layer[], inputs: numb
 
 /**
  * [dA_0, dB_0, dA_1, …] of `layers`, in two dispatches; in one where every product's tokens are one chunk (a step of
- * few tokens), its partials then cut apart by buffer copies.
+ * few tokens), its partials then cut apart by buffer copies. With `later`, the second pass waits (waiting-sums.ts),
+ * and the first carries a second pass that waits already where its shader can bind that one's buffers too.
  */
-function gradientsTogether(gpu: WebGpuBackendLike, x: LeftInputs, layers: readonly Layer[]): TensorInfo[] {
+function gradientsTogether(
+  gpu: WebGpuBackendLike,
+  x: LeftInputs,
+  layers: readonly Layer[],
+  later: boolean,
+): TensorInfo[] {
   const left = leftOperandOf(x, 4);
   const [tokens, inFeatures] = left.shape as [number, number];
   const plans: ProductPlan[] = layers.flatMap(({ down, dy }) => {
@@ -103,11 +125,8 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: LeftInputs, layers: readon
     return [productPlan(inFeatures, rank, tokens), productPlan(rank, dy.shape[1]!, tokens)];
   });
   const whole = plans.every((plan) => plan.splits === 1);
-  const uniforms = weightGradientUniformValues(
-    plans,
-    layers.map((layer) => layer.dyScale),
-    tokens,
-  );
+  const scales = layers.map((layer) => layer.dyScale);
+  const uniforms = weightGradientUniformValues(plans, scales, tokens);
   const masked = layers.map((layer) => layer.dropout !== undefined);
   const fields = weightGradientUniforms(plans.length);
   const widths = [inFeatures, ...layers.flatMap(({ down, dy }) => [down.shape[1]!, dy.shape[1]!])];
@@ -119,61 +138,103 @@ function gradientsTogether(gpu: WebGpuBackendLike, x: LeftInputs, layers: readon
     { name: `down${k}`, tensor: down },
     { name: `dy${k}`, tensor: dy },
   ]);
+  const own = [...left.tensors, ...operands.map(({ tensor }) => tensor)];
+  const room = storageBuffersPerShader(gpu) - partialBindings(layers, left.tensors.length);
+  const carried = later ? takeWaitingSums(gpu, own, room) : undefined;
+  const carry = carriedShare(carried);
   const workgroups = plans.reduce((sum, plan) => sum + plan.workgroups, 0);
   const partials = runShader(
     gpu,
     {
-      key: `McevalWeightGradientPartials_${Number(vectorized)}_${Number(whole)}_${left.activation ?? 'x'}_${masked.map(Number).join('')}`,
-      inputs: [...left.declarations.map(({ name }) => name), ...operands.map(({ name }) => name)].map((name) => ({
-        name,
-        components: vectorized ? 4 : 1,
-      })),
-      uniforms: `${fields}\n${weightGradientMaskUniforms(masked)}`,
+      key: `McevalWeightGradientPartials_${Number(vectorized)}_${Number(whole)}_${left.activation ?? 'x'}_${masked.map(Number).join('')}_${carry.products}`,
+      inputs: [
+        ...[...left.declarations.map(({ name }) => name), ...operands.map(({ name }) => name)].map((name) => ({
+          name,
+          components: vectorized ? (4 as const) : (1 as const),
+        })),
+        ...carry.inputs,
+      ],
+      uniforms: [fields, weightGradientMaskUniforms(masked), ...carry.uniforms].join('\n'),
       workgroupSize: SPLIT_WORKGROUP,
-      dispatch: elementwiseDispatch(workgroups * SPLIT_WORKGROUP, SPLIT_WORKGROUP),
+      dispatch: elementwiseDispatch((workgroups + carry.workgroups) * SPLIT_WORKGROUP, SPLIT_WORKGROUP),
       outputSize: partialCount(plans),
-      code: () => partialSumsCode(vectorized, masked, whole, left.activation),
+      code: () => partialSumsCode(vectorized, masked, whole, left.activation, carry.products),
     },
-    [...left.tensors, ...operands.map(({ tensor }) => tensor)],
-    [...uniforms, ...dropoutUniformValues(...layers.map((layer) => layer.dropout))],
+    [...own, ...carry.tensors],
+    [...uniforms, ...dropoutUniformValues(...layers.map((layer) => layer.dropout)), ...carry.values],
   );
+  if (carried !== undefined) gpu.disposeData(carried.partials.dataId);
   const shapes = plans.map((plan) => [plan.m, plan.n]);
   const parts = whole ? partsByCopies(gpu, partials, shapes) : undefined;
   if (parts !== undefined) {
     gpu.disposeData(partials.dataId);
     return parts;
   }
-  const sizes = plans.map((plan) => plan.m * plan.n);
-  const rest = sizes.slice(1).map((size) => gpu.makeTensorInfo([size], 'float32'));
-  const first = runShader(
+  // Whole products were scaled in the first pass: the second only copies them (copies refused, or joins by shaders).
+  const values = productUniformValues(plans, whole ? layers.map(() => 1) : scales);
+  return secondPass(gpu, partials, plans, values, later);
+}
+
+const outputCount = (plans: readonly ProductPlan[]) => plans.reduce((sum, plan) => sum + plan.m * plan.n, 0);
+
+/**
+ * What a first pass adds to carry `sums` (none without): its products, bindings (the partials, then each product's
+ * target, written), tensors, uniforms and values, and its workgroups (one output an invocation).
+ */
+function carriedShare(sums: WaitingSums | undefined) {
+  if (sums === undefined) return { products: 0, inputs: [], tensors: [], uniforms: [], values: [], workgroups: 0 };
+  return {
+    products: sums.plans.length,
+    inputs: [
+      { name: CARRIED_PARTIALS, components: 1 as const },
+      ...sums.targets.map((_, s) => ({ name: carriedTarget(s), components: 1 as const, writable: true })),
+    ],
+    tensors: [sums.partials, ...sums.targets],
+    uniforms: [carriedSumUniforms(sums.plans.length)],
+    values: sums.values,
+    workgroups: Math.ceil(outputCount(sums.plans) / SPLIT_WORKGROUP),
+  };
+}
+
+/**
+ * The gradients the second pass writes from `partials` (made now, written now or, with `later`, when the pass runs:
+ * waiting-sums.ts).
+ */
+function secondPass(
+  gpu: WebGpuBackendLike,
+  partials: TensorInfo,
+  plans: readonly ProductPlan[],
+  values: ShaderUniform[],
+  later: boolean,
+): TensorInfo[] {
+  const targets = plans.map((plan) => gpu.makeTensorInfo([plan.m * plan.n], 'float32'));
+  const sums: WaitingSums = { partials, targets, plans, values, runAlone: () => sumsAlone(gpu, sums) };
+  if (later) keepWaiting(gpu, sums);
+  else sums.runAlone();
+  return targets.map((target, s) => shaped(target, [plans[s]!.m, plans[s]!.n]));
+}
+
+/** The second pass by its own dispatch: each output's chunks added in chunk order, times its product's scale. */
+function sumsAlone(gpu: WebGpuBackendLike, { partials, targets, plans, values }: WaitingSums): void {
+  runShader(
     gpu,
     {
       key: `McevalWeightGradientSums_${plans.length}`,
       inputs: [
         { name: 'partials', components: 1 },
-        ...rest.map((_, i) => ({ name: sumTarget(i + 1), components: 1 as const, writable: true })),
+        ...targets.slice(1).map((_, s) => ({ name: sumTarget(s + 1), components: 1 as const, writable: true })),
       ],
-      uniforms: fields,
+      uniforms: chunkSumUniforms(plans.length),
       workgroupSize: SUM_WORKGROUP,
-      dispatch: elementwiseDispatch(
-        sizes.reduce((a, b) => a + b, 0),
-        SUM_WORKGROUP,
-      ),
-      outputSize: sizes[0]!,
+      dispatch: elementwiseDispatch(outputCount(plans), SUM_WORKGROUP),
+      outputSize: plans[0]!.m * plans[0]!.n,
       code: () => chunkSumCode(ELEMENT_INDEX(SUM_WORKGROUP), plans.length),
     },
-    [partials, ...rest],
-    // Whole products were scaled in the first pass: here they are only copied (copies refused, or joins by shaders).
-    whole
-      ? weightGradientUniformValues(
-          plans,
-          layers.map(() => 1),
-          tokens,
-        )
-      : uniforms,
+    [partials, ...targets.slice(1)],
+    values,
+    targets[0],
   );
   gpu.disposeData(partials.dataId);
-  return [first, ...rest].map((info, s) => shaped(info, [plans[s]!.m, plans[s]!.n]));
 }
 
 const weightGradients: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -186,7 +247,8 @@ const weightGradients: KernelFunc = ({ inputs, backend, attrs }) => {
   }));
   const { x, gate, up, preActivation } = inputs as LeftInputs;
   const left = { x, gate, up, preActivation };
-  return bindable(gpu, layers, gate === undefined ? 1 : 2).flatMap((run) => gradientsTogether(gpu, left, run));
+  const later = weightGradientSumsLater();
+  return bindable(gpu, layers, gate === undefined ? 1 : 2).flatMap((run) => gradientsTogether(gpu, left, run, later));
 };
 
 export function webGpuWeightGradientsKernel(): KernelConfig {
