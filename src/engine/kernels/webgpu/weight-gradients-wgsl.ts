@@ -7,7 +7,8 @@
  * depend on which workgroup finished first. tfjs's own split-K adds atomically, in whatever order the GPU runs its
  * workgroups. Every product of the layers shares each pass (product 2k is layer k's dA, 2k + 1 its dB): two dispatches
  * for a decoder layer's q, k and v together, where tfjs's products take one each and the dropout mask's multiplication
- * another. A layer's dropout mask is made from its hash as x is read (hashed-dropout-wgsl.ts).
+ * another. A layer's dropout mask is made from its hash as x is read (hashed-dropout-wgsl.ts). A first pass may carry
+ * an earlier call's second pass in workgroups after its own (`carriedSumsCode`; weight-gradients.ts).
  *
  * A workgroup of 64 invocations covers a tile of blocksM × blocksN blocks of 4 × 4 outputs. Each invocation reads a
  * vec4 of p's row and one of q's per token and does 16 multiply-adds, without workgroup memory or barriers. The
@@ -83,13 +84,14 @@ export const weightGradientUniforms = keptPerNumber((products) =>
 /** The second pass's uniforms, run alone: the products' fields. */
 export const chunkSumUniforms = keptPerNumber((products) => productFields(products, '').join('\n'));
 
+/** The prefix of a carried second pass's uniform fields. */
+const CARRIED = 'carried_';
+
 /**
  * The uniforms, after the first pass's own, of the second pass of an earlier call that it runs too (`carriedSumsCode`):
  * that call's products' fields, named `carried_m0`, ….
  */
 export const carriedSumUniforms = keptPerNumber((products) => productFields(products, CARRIED).join('\n'));
-
-const CARRIED = 'carried_';
 
 /**
  * The first pass's uniforms after weightGradientUniforms': the dropout mask of each layer k that `masked` says has one

@@ -3,7 +3,9 @@
  * input x — per layer k, dA_k = (m_k ⊙ x)ᵀ·dDown_k and dB_k = s_k·down_kᵀ·dy_k, m_k its dropout mask made from its
  * hash — in two dispatches for as many layers as one shader can bind, split over the tokens and added in a fixed order
  * (weight-gradients-wgsl.ts); in one where every product's tokens are one chunk (≤ 32 tokens a step, or outputs wide
- * enough to fill a GPU), its results cut apart by buffer copies (stories260K's 1 × 8 step: 20 dispatches fewer).
+ * enough to fill a GPU), its results cut apart by buffer copies (stories260K's 1 × 8 step: 20 dispatches fewer). The
+ * second pass waits (MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS=later; waiting-sums.ts) and runs inside the next call's first
+ * dispatch, or alone when its gradients are first asked for: a decoder layer's four calls take one dispatch each.
  * engine/ops/low-rank-weight-gradients.ts uses it where it is registered and MCEVAL_WEBGPU_WEIGHT_GRADIENTS allows.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
