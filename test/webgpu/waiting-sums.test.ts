@@ -1,12 +1,12 @@
 /**
  * A weight-gradient call's second pass waits (MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS=later; kernels/webgpu/waiting-sums.ts)
  * and runs inside the next call's first dispatch, or alone when one of its gradients is first asked for — read,
- * bound by another call, or disposed. Against `now` (each second pass by its own dispatch at once): the same bits, and
- * the dispatches counted. Calls of one layer each (whose pass fits beside the next one's at WebGPU's default eight
- * storage buffers too); a result read between two calls; results disposed unread; a call that reads the one before
- * it; then training steps (LoRA on builtin:small and on an encoder, MonteCLoRA, DoRA with dropout, the tokens split
- * into chunks): the same losses, and at sixteen storage buffers one second pass alone a step where `now` runs four a
- * decoder layer.
+ * bound by another call, or disposed. Against wasm's composed ops (within 1e-5) and `now` (each second pass by its own
+ * dispatch at once; bit for bit), the dispatches counted: calls of one layer each (whose pass fits beside the next
+ * one's at WebGPU's default eight storage buffers too); a result read between two calls; results disposed unread; a
+ * call that reads the one before it; a call whose shader cannot bind the waiting pass; then training steps (LoRA on
+ * builtin:small and on an encoder, MonteCLoRA, DoRA with dropout, the tokens split into chunks): the same losses, and at
+ * sixteen storage buffers one second pass alone a step where `now` runs four a decoder layer.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
