@@ -23,39 +23,42 @@ export interface WaitingSums {
   readonly runAlone: () => void;
 }
 
+/** The pass that waits, with its targets' data ids: what makes it run when asked for. */
 interface Waiting {
-  sums: WaitingSums | undefined;
-  /** The targets' data ids: what makes the pass run when asked for. */
-  ids: ReadonlySet<object>;
+  readonly sums: WaitingSums;
+  readonly ids: ReadonlySet<object>;
+}
+
+/** A backend's waiting pass, if any (one at a time). */
+interface WaitingSlot {
+  current: Waiting | undefined;
 }
 
 interface TensorMapOwner {
   readonly tensorMap: { get(dataId: object): unknown };
 }
 
-const waitingOn = new WeakMap<object, Waiting>();
+const slots = new WeakMap<object, WaitingSlot>();
 
-/** The backend's waiting state, its tensorMap's `get` wrapped the first time, so that a read runs the pass first. */
-function waitingState(gpu: WebGpuBackendLike): Waiting {
-  const kept = waitingOn.get(gpu);
+/** The backend's slot, its tensorMap's `get` wrapped the first time, so that a read runs the pass first. */
+function slotOf(gpu: WebGpuBackendLike): WaitingSlot {
+  const kept = slots.get(gpu);
   if (kept !== undefined) return kept;
-  const waiting: Waiting = { sums: undefined, ids: new Set() };
+  const slot: WaitingSlot = { current: undefined };
   const map = (gpu as unknown as TensorMapOwner).tensorMap;
   const get = map.get.bind(map);
   map.get = (dataId: object) => {
-    if (waiting.sums !== undefined && waiting.ids.has(dataId)) runWaitingSums(gpu);
+    if (slot.current?.ids.has(dataId) === true) runWaitingSums(gpu);
     return get(dataId);
   };
-  waitingOn.set(gpu, waiting);
-  return waiting;
+  slots.set(gpu, slot);
+  return slot;
 }
 
 /** Keeps `sums` waiting, running first (alone) any pass that waits already. */
 export function keepWaiting(gpu: WebGpuBackendLike, sums: WaitingSums): void {
   runWaitingSums(gpu);
-  const state = waitingState(gpu);
-  state.sums = sums;
-  state.ids = new Set(sums.targets.map((target) => target.dataId));
+  slotOf(gpu).current = { sums, ids: new Set(sums.targets.map((target) => target.dataId)) };
 }
 
 /**
@@ -68,28 +71,26 @@ export function takeWaitingSums(
   inputs: readonly TensorInfo[],
   room: number,
 ): WaitingSums | undefined {
-  const state = waitingOn.get(gpu);
-  const sums = state?.sums;
-  if (state === undefined || sums === undefined || 1 + sums.targets.length > room) return undefined;
-  if (inputs.some((input) => state.ids.has(input.dataId))) {
+  const slot = slots.get(gpu);
+  const waiting = slot?.current;
+  if (slot === undefined || waiting === undefined || 1 + waiting.sums.targets.length > room) return undefined;
+  if (inputs.some((input) => waiting.ids.has(input.dataId))) {
     runWaitingSums(gpu);
     return undefined;
   }
-  state.sums = undefined;
-  state.ids = new Set();
-  return sums;
+  slot.current = undefined;
+  return waiting.sums;
 }
 
 /** Runs the waiting pass, if any, by its own dispatch. */
 export function runWaitingSums(gpu: WebGpuBackendLike): void {
-  const state = waitingOn.get(gpu);
-  const sums = state?.sums;
-  if (state === undefined || sums === undefined) return;
-  // Cleared first: the dispatch itself asks the tensorMap for the targets.
-  state.sums = undefined;
-  state.ids = new Set();
-  sums.runAlone();
+  const slot = slots.get(gpu);
+  const waiting = slot?.current;
+  if (slot === undefined || waiting === undefined) return;
+  // Emptied first: the dispatch itself asks the tensorMap for the targets.
+  slot.current = undefined;
+  waiting.sums.runAlone();
 }
 
 /** Whether a second pass waits on `gpu` (for tests). */
-export const sumsWaiting = (gpu: WebGpuBackendLike): boolean => waitingOn.get(gpu)?.sums !== undefined;
+export const sumsWaiting = (gpu: WebGpuBackendLike): boolean => slots.get(gpu)?.current !== undefined;
