@@ -1,7 +1,7 @@
 /**
  * compareStreams (src/engine/replay/command-capture.ts): two steps' streams are the same commands where every event
- * but the writes' bytes is equal, place by place; a write whose bytes differ is named with the pipeline of the next
- * dispatch. The webgpu half (test/webgpu/step-stream.test.ts) captures real steps.
+ * but the writes' bytes and the last read's staging buffer is equal, place by place; a write whose bytes differ is
+ * named with the pipeline of the next dispatch. The webgpu half (test/webgpu/step-stream.test.ts) captures real steps.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,13 +20,23 @@ const dispatch = (pipeline: number, group: number, workgroups = '4×1×1'): Stre
   group,
   workgroups,
 });
+const copy = (from: number, to: number, span = '0→0:64', read = false): StreamEvent => ({
+  kind: 'copy',
+  from,
+  to,
+  span,
+  read,
+});
 const step: StreamEvent[] = [
   write(1, '00000001'),
   dispatch(7, 20),
-  { kind: 'copy', from: 3, to: 4, span: '0→0:64' },
+  copy(3, 4),
   write(2, 'aaaa', false),
   write(5, '0000'),
   dispatch(8, 21),
+  { kind: 'submit', buffers: 1 },
+  // The step's read: its numbers copied into a staging buffer.
+  copy(9, 10, '0→0:12', true),
   { kind: 'submit', buffers: 1 },
 ];
 
@@ -45,7 +55,10 @@ test('another bind group, buffer, workgroup count, copy, write size or length is
   const changes: [number, StreamEvent][] = [
     [1, dispatch(7, 22)],
     [1, dispatch(7, 20, '5×1×1')],
-    [2, { kind: 'copy', from: 3, to: 4, span: '0→64:64' }],
+    [2, copy(3, 4, '0→64:64')],
+    [2, copy(3, 6)],
+    [7, copy(11, 10, '0→0:12', true)],
+    [7, copy(9, 10, '0→0:16', true)],
     [4, write(6, '0000')],
     [4, write(5, '000000')],
     [6, { kind: 'create', object: 'bind group' }],
@@ -58,4 +71,21 @@ test('another bind group, buffer, workgroup count, copy, write size or length is
   }
   const longer = compareStreams(step, [...step, dispatch(9, 23)]);
   assert.deepEqual(longer.firstDifference, { at: step.length, first: undefined, second: dispatch(9, 23) });
+});
+
+test("the step's read may go to another staging buffer; an earlier read may not, nor a copy that is no read", () => {
+  const readElsewhere = step.map((event, at) => (at === 7 ? copy(9, 12, '0→0:12', true) : event));
+  assert.deepEqual(compareStreams(step, readElsewhere), { sameCommands: true, varyingWrites: [] });
+  // The read is each stream's last: one read later in the stream is another command.
+  const readLater = [...step.slice(0, 7), { kind: 'submit', buffers: 1 } as const, copy(9, 12, '0→0:12', true)];
+  assert.equal(compareStreams(step, readLater).sameCommands, false);
+  const twoReads = [...step, copy(13, 14, '0→0:4', true)];
+  const earlierElsewhere = twoReads.map((event, at) => (at === 7 ? copy(9, 12, '0→0:12', true) : event));
+  assert.deepEqual(compareStreams(twoReads, earlierElsewhere).firstDifference, {
+    at: 7,
+    first: twoReads[7],
+    second: earlierElsewhere[7],
+  });
+  const noRead = step.map((event, at) => (at === 7 ? copy(9, 12, '0→0:12') : event));
+  assert.equal(compareStreams(step, noRead).sameCommands, false);
 });

@@ -8,7 +8,8 @@
  * (docs/gpu.md). The capture can tell steps apart: under MCEVAL_WEBGPU_BIND_GROUPS=new (tfjs's pool order, a bind
  * group made per dispatch) they differ. fineTune's own steps (each recorded while the one before is read, and held on
  * its numbers) repeat too on a data set of one length, each the step two before it (the held numbers take turns in two
- * buffers), writing anew the batch's token ids and labels and AdamW's step.
+ * buffers), writing anew the batch's token ids and labels and AdamW's step, whichever staging buffer a step's read
+ * takes (the one the pool has free first, which depends on whether the read before has ended).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -88,7 +89,7 @@ test('with bind groups made at every dispatch (tfjs’s way), two steps are told
   assert.equal(made, second.filter((event) => event.kind === 'dispatch').length);
 });
 
-test("fineTune's overlapped steps repeat the step two before: the held numbers take turns in two buffers", async () => {
+test("fineTune's overlapped steps repeat the step two before, whichever staging buffer each read takes", async () => {
   await initEngine('webgpu');
   const { model } = loadModel('builtin:tiny');
   model.addClassificationHead(2, randomWeightInit(new Rng(3), model.config.initializerRange));
@@ -100,19 +101,31 @@ test("fineTune's overlapped steps repeat the step two before: the held numbers t
     ids: Array.from({ length: 8 }, () => 1 + rng.integer(200)),
     label: i % 2,
   }));
-  const capture = captureCommands(tf.backend());
+  const backend = tf.backend();
+  const capture = captureCommands(backend);
   const streams: StreamEvent[][] = [];
+  // Steps 21 and 22 are read late: each once the GPU has done the step after it, read included.
+  const late = new Map<number, () => void>();
   let overlapped: number | undefined;
   try {
     capture.begin();
     // Diagnostics are asked for as each step has been recorded, and, unlike a hook before or after a step, leave the
     // steps overlapped: a stream from one step's to the next's is that step's read begun and the next step recorded.
+    // A step's read awaits its diagnostics, so that those of steps 21 and 22 hold the step after each (recorded, its
+    // read begun) until that read has ended: steps 23 and 24 are recorded with both reads' staging buffers free.
     const hooks = {
       ...adapter,
       diagnostics: () => {
         streams.push(capture.take());
         capture.begin();
-        return {};
+        const recorded = streams.length;
+        void (backend as unknown as { queue: { onSubmittedWorkDone(): Promise<void> } }).queue
+          .onSubmittedWorkDone()
+          .then(() => new Promise((ended) => setTimeout(ended, 20)))
+          .then(() => late.get(recorded - 1)?.());
+        return recorded === 21 || recorded === 22
+          ? new Promise<Record<string, number>>((resolve) => late.set(recorded, () => resolve({})))
+          : {};
       },
     };
     // One epoch of 24 steps: each but the first recorded while the one before is read.
@@ -126,8 +139,15 @@ test("fineTune's overlapped steps repeat the step two before: the held numbers t
   assert.equal(overlapped, 23);
   // Each step reads the step before's numbers (AdamW's hold) while its own are written to another buffer, so that the
   // two take turns: a step issues the commands of the step two before it, not those of the step before. The last four
-  // of 24: the pool has settled (after this file's other runs, within its four-read window).
+  // of 24: the pool has settled (after this file's other runs, within its four-read window). A step's read takes the
+  // staging buffer that tfjs's pool has free first: the other of the step before's while that read is running, the
+  // same where it has ended — as for steps 23 and 24, so that their reads do not take turns as their numbers do.
   assert.equal(streams.length, 24);
+  const staging = streams.map((events) => {
+    const read = events.findLast((event) => event.kind === 'copy' && event.read);
+    return read?.kind === 'copy' ? read.to : undefined;
+  });
+  assert.ok(staging[22] !== undefined && staging[22] === staging[23], JSON.stringify(staging.slice(18)));
   for (let step = 20; step < streams.length; step++) {
     assert.equal(compareStreams(streams[step - 1]!, streams[step]!).sameCommands, false, `step ${step + 1}`);
     const comparison = compareStreams(streams[step - 2]!, streams[step]!);

@@ -33,7 +33,13 @@ interface CapturedBackend {
 
 interface CommandEncoder {
   beginComputePass(...args: unknown[]): ComputePass;
-  copyBufferToBuffer(source: object, sourceOffset: number, target: object, targetOffset: number, size: number): void;
+  copyBufferToBuffer(
+    source: object,
+    sourceOffset: number,
+    target: { readonly usage: number },
+    targetOffset: number,
+    size: number,
+  ): void;
 }
 
 interface ComputePass {
@@ -44,10 +50,19 @@ interface ComputePass {
 
 /** GPUBufferUsage.UNIFORM. */
 const UNIFORM = 0x0040;
+/** GPUBufferUsage.MAP_READ: a read's staging buffer. */
+export const MAP_READ_USAGE = 0x0001;
 
 export type StreamEvent =
   | { readonly kind: 'dispatch'; readonly pipeline: number; readonly group: number; readonly workgroups: string }
-  | { readonly kind: 'copy'; readonly from: number; readonly to: number; readonly span: string }
+  | {
+      readonly kind: 'copy';
+      readonly from: number;
+      readonly to: number;
+      readonly span: string;
+      /** Whether `to` is a read's staging buffer. */
+      readonly read: boolean;
+    }
   | {
       readonly kind: 'write';
       readonly buffer: number;
@@ -191,7 +206,13 @@ export function captureCommands(backend: unknown, options: { readonly events?: b
       wrapMethod(encoder, 'copyBufferToBuffer', (copy) => (from, fromByte, to, toByte, size) => {
         if (events !== undefined)
           push(
-            { kind: 'copy', from: name(from), to: name(to), span: `${fromByte}→${toByte}:${size}` },
+            {
+              kind: 'copy',
+              from: name(from),
+              to: name(to),
+              span: `${fromByte}→${toByte}:${size}`,
+              read: (to.usage & MAP_READ_USAGE) !== 0,
+            },
             { kind: 'copy', from, fromByte, to: to as LiveBuffer, toByte, size },
           );
         copy(from, fromByte, to, toByte, size);
@@ -302,7 +323,11 @@ export interface VaryingWrite {
 }
 
 export interface StreamComparison {
-  /** The same commands over the same objects, in the same order, writes' bytes aside. */
+  /**
+   * The same commands over the same objects, in the same order, writes' bytes aside and the staging buffer of each
+   * stream's last read (a step's read) aside: which one tfjs's pool had free for it depends on whether the read before
+   * had ended, and a replay reads into one of its own (write-plan.ts's `stepsDiffer`, step-replayer.ts's `turnOf`).
+   */
   readonly sameCommands: boolean;
   /** The first place where they differ, and what each stream has there. */
   readonly firstDifference?: { readonly at: number; readonly first?: StreamEvent; readonly second?: StreamEvent };
@@ -310,16 +335,24 @@ export interface StreamComparison {
   readonly varyingWrites: readonly VaryingWrite[];
 }
 
-/** The event with its bytes left out: what must be the same for a replay. */
-const command = (event: StreamEvent) =>
-  JSON.stringify(event.kind === 'write' ? { ...event, bytes: event.bytes.length } : event);
+/** The event with its bytes, or where `isRead` its staging buffer, left out: what must be the same for a replay. */
+function command(event: StreamEvent, isRead: boolean): string {
+  if (event.kind === 'write') return JSON.stringify({ ...event, bytes: event.bytes.length });
+  if (event.kind === 'copy' && isRead) return JSON.stringify({ ...event, to: 'staging' });
+  return JSON.stringify(event);
+}
+
+/** The place of a stream's last read (its last copy into a staging buffer); −1 where it read nothing. */
+const lastReadOf = (events: readonly StreamEvent[]) =>
+  events.findLastIndex((event) => event.kind === 'copy' && event.read);
 
 /** Compares two steps' streams (captureCommands'). */
 export function compareStreams(first: readonly StreamEvent[], second: readonly StreamEvent[]): StreamComparison {
   const length = Math.max(first.length, second.length);
+  const reads = [lastReadOf(first), lastReadOf(second)];
   for (let at = 0; at < length; at++) {
     const [a, b] = [first[at], second[at]];
-    if (a === undefined || b === undefined || command(a) !== command(b))
+    if (a === undefined || b === undefined || command(a, at === reads[0]) !== command(b, at === reads[1]))
       return { sameCommands: false, firstDifference: { at, first: a, second: b }, varyingWrites: [] };
   }
   const varyingWrites: VaryingWrite[] = [];

@@ -10,7 +10,7 @@
  * measurement of a replay (bench/gpu/replay.ts), and test/webgpu/step-replay.test.ts holds it to the recorded step's
  * numbers.
  */
-import type { LiveBuffer, LiveCommand } from './command-capture.js';
+import { MAP_READ_USAGE, type LiveBuffer, type LiveCommand } from './command-capture.js';
 
 interface ComputePass {
   setPipeline(pipeline: object): void;
@@ -36,8 +36,6 @@ interface ReplayBackend {
   readonly commandEncoder: unknown;
 }
 
-/** GPUBufferUsage.MAP_READ: a read's staging buffer. */
-const MAP_READ_USAGE = 0x0001;
 /** GPUBufferUsage's MAP_READ and COPY_DST: what a read's staging buffer is made with. */
 export const STAGING_USAGE = MAP_READ_USAGE | 0x0008;
 /** GPUMapMode.READ. */
