@@ -112,6 +112,10 @@ test('a bad engine setting in the environment stops a run with one line before i
       /^Error: MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS=soon is not a choice mceval has: use later or now, or unset it\.\n$/,
     ],
     [
+      { MCEVAL_WEBGPU_ATTENTION_GRADIENT: 'merged' },
+      /^Error: MCEVAL_WEBGPU_ATTENTION_GRADIENT=merged is not a choice mceval has: use together or apart, or unset it\.\n$/,
+    ],
+    [
       { MCEVAL_WEBGPU_INLINE_NARROW: 'yes' },
       /^Error: MCEVAL_WEBGPU_INLINE_NARROW=yes is not a choice mceval has: use auto, always or never, or unset it\.\n$/,
     ],

@@ -76,6 +76,8 @@
  *    inside and apart);
  *  - the LoRA and MonteCLoRA steps with each weight-gradient call's second pass carried by the next call's first
  *    dispatch and by its own (MCEVAL_WEBGPU_WEIGHT_GRADIENT_SUMS later and now);
+ *  - the LoRA and MonteCLoRA steps with attention's dq, dk and dv in one dispatch and in two
+ *    (MCEVAL_WEBGPU_ATTENTION_GRADIENT together and apart);
  *  - LoRA and MonteCLoRA classification steps of a RoBERTa-base-shaped encoder (random weights; `--encoder` batch ×
  *    length, 32 × 128 by default, `--encoder-layers` 12, `--encoder-hidden` 768; 0x0 leaves it out): the MonteCLoRA
  *    paper's GLUE setting;
@@ -736,6 +738,14 @@ const weightGradientSumSteps = await stepsBySetting(
   ['later', 'now'],
   ['lora', 'monteclora'],
 );
+// Attention's dq, dk and dv in one dispatch, or dq's then dk's and dv's (MCEVAL_WEBGPU_ATTENTION_GRADIENT): a dispatch
+// a layer fewer (host time) against each row's D summed again by every workgroup of keys (GPU time).
+const attentionGradientSteps = await stepsBySetting(
+  'attention gradient step',
+  'MCEVAL_WEBGPU_ATTENTION_GRADIENT',
+  ['together', 'apart'],
+  ['lora', 'monteclora'],
+);
 // Last: the same steps with tfjs's own ops, what mceval's kernels are measured against.
 for (const target of targetModels)
   for (const method of ['lora', 'monteclora'] as const)
@@ -766,6 +776,7 @@ console.log(
       activationSteps,
       ropeSteps,
       weightGradientSumSteps,
+      attentionGradientSteps,
       matmulThresholds,
       attention,
       attentionSteps,

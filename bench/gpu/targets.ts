@@ -224,6 +224,7 @@ const SWEEPS = [
     'later',
     'setting',
   ),
+  sweep('attention gradient step', 'attentionGradientSteps', 'MCEVAL_WEBGPU_ATTENTION_GRADIENT', 'together', 'setting'),
   // A device setting: robustness.ts's two runs, one process each (their `robustnessSteps`, read beside webgpu.json).
   sweep('robustness step', 'robustnessSteps', 'MCEVAL_WEBGPU_ROBUSTNESS', 'on', 'setting'),
   // bench.ts times tfjs's own (by GPU) as −1, its flag's value for unset.

@@ -13,6 +13,7 @@ import {
 } from '../engine/kernels/webgpu/low-rank-product.js';
 import { productTile } from '../engine/kernels/webgpu/low-rank-product-wgsl.js';
 import { splitWeightGradients, weightGradientSumsLater } from '../engine/kernels/webgpu/weight-gradients.js';
+import { attentionGradientSetting } from '../engine/kernels/webgpu/causal-attention.js';
 import { matrixProductSetting } from '../engine/kernels/webgpu/matrix-product.js';
 import { tfjsFlagValues } from '../engine/kernels/webgpu/tfjs-flags.js';
 import { attentionLaneSetting, attentionLanes, subgroupFloor } from '../engine/kernels/webgpu/attention-lanes.js';
@@ -75,6 +76,8 @@ export interface DoctorResult {
     readonly activations: 'inside' | 'apart';
     /** Whether attention rotates a decoder's queries and keys as it reads them (MCEVAL_WEBGPU_ROPE). */
     readonly rope: 'inside' | 'apart';
+    /** Whether attention's dq, dk and dv are one dispatch (MCEVAL_WEBGPU_ATTENTION_GRADIENT). */
+    readonly attentionGradient: 'together' | 'apart';
     readonly submitBatch: number;
     readonly matmulThreshold: number | 'by GPU';
     readonly fewRows: number;
@@ -193,7 +196,8 @@ export default class Doctor extends BaseCommand {
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), activations read ${settings.activations} the ` +
           `projections after them (MCEVAL_WEBGPU_ACTIVATIONS), RoPE ${settings.rope} attention where it keeps no ` +
-          `cache (MCEVAL_WEBGPU_ROPE), products of up to ${settings.fewRows} rows on the few-rows ` +
+          `cache (MCEVAL_WEBGPU_ROPE), attention's gradients ${settings.attentionGradient} ` +
+          `(MCEVAL_WEBGPU_ATTENTION_GRADIENT), products of up to ${settings.fewRows} rows on the few-rows ` +
           `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
           `recorded while the one before is read: ${settings.overlap} (MCEVAL_WEBGPU_OVERLAP), steps replayed once ` +
           `recorded and checked: ${settings.replay} (MCEVAL_WEBGPU_REPLAY), buffer pool: ` +
@@ -244,6 +248,7 @@ function webGpuKernelReport(): Pick<
       groups: groupSetting(),
       activations: activationSetting(),
       rope: ropeSetting(),
+      attentionGradient: attentionGradientSetting(),
       fewRows: fewRowsMost(),
       wait: describeWait(webGpuAdapterReport()?.isFallbackAdapter ?? false),
       overlap: overlapSetting(),

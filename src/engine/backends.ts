@@ -26,6 +26,7 @@ import { activationSetting } from './activation-setting.js';
 import { ropeSetting } from './rope-setting.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
 import { splitWeightGradients, weightGradientSumsLater } from './kernels/webgpu/weight-gradients.js';
+import { attentionGradientSetting } from './kernels/webgpu/causal-attention.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
 import { didYouMean } from '../nearest-name.js';
 
@@ -210,6 +211,7 @@ export async function initEngine(
   fewRowsMost();
   matrixProductSetting();
   attentionLaneSetting();
+  attentionGradientSetting();
   checkTfjsFlagSettings();
   webGpuLimitsSetting();
   robustnessSetting();

@@ -1,4 +1,5 @@
 /** The attention kernels' test cases on webgpu against wasm: their inputs from a seed, and what is compared. */
+import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor, type Tensor3D } from '../../src/engine/tf.js';
@@ -80,4 +81,9 @@ export async function lanesUnavailable(c: AttentionCase): Promise<string | undef
   await initEngine('webgpu');
   if (c.lanes === undefined || Number(c.lanes) <= subgroupFloor(webGpuAdapterReport())) return undefined;
   return `${c.lanes} lanes need subgroups of at least that size, which this adapter lacks`;
+}
+
+/** dq, dk and dv of two runs (outputAndGradients') the same, value for value (−0 and 0 apart). */
+export function assertSameGradients(together: readonly number[][], apart: readonly number[][]): void {
+  ['dq', 'dk', 'dv'].forEach((label, i) => assert.deepStrictEqual(together[i + 1], apart[i + 1], label));
 }

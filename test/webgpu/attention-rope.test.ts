@@ -7,7 +7,8 @@
  * and a batch row of no real key; heads of 8 (half a head one vector), 16 and 64 floats; 1, 2 and 8 lanes a row (lanes
  * exchange the halves of a gradient); an encoder's bidirectional attention with dropout. Where the device binds fewer
  * than the gradient's nine storage buffers (WebGPU's default limits), the output agrees and the gradient kernel refuses
- * the tables. Also: the kernels refuse tables with past keys, and the wasm ones refuse tables at all. No tensor is left behind.
+ * the tables. The gradients the same bits in one dispatch and in two (attention.test.ts). Also: the kernels refuse
+ * tables with past keys, and the wasm ones refuse tables at all. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,13 @@ import { withEnv } from '../helpers.js';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { CAUSAL_ATTENTION_GRAD } from '../../src/engine/kernels/causal-attention.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
-import { attentionInputs, lanesUnavailable, outputAndGradients, type AttentionCase } from './attention-cases.js';
+import {
+  assertSameGradients,
+  attentionInputs,
+  lanesUnavailable,
+  outputAndGradients,
+  type AttentionCase,
+} from './attention-cases.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
 import { keepThreshold } from '../../src/engine/dropout-bits.js';
 
@@ -103,6 +110,11 @@ for (const c of CASES) {
     const candidate = await withEnv('MCEVAL_WEBGPU_ATTENTION_LANES', c.lanes, () => run('webgpu', c, gradients));
     const labels = gradients ? ['output', 'dq', 'dk', 'dv'] : ['output'];
     labels.forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 2e-5));
+    if (!gradients) return;
+    const apart = await withEnv('MCEVAL_WEBGPU_ATTENTION_GRADIENT', 'apart', () =>
+      withEnv('MCEVAL_WEBGPU_ATTENTION_LANES', c.lanes, () => run('webgpu', c, true)),
+    );
+    assertSameGradients(candidate, apart);
   });
 }
 

@@ -5,7 +5,9 @@
  * the lanes per row chosen by head size (the adapter has subgroups: lavapipe's hold 8) and with 1, 2, 4 and 8 lanes
  * set by MCEVAL_WEBGPU_ATTENTION_LANES; an encoder's bidirectional attention with right padding; and both with the
  * probabilities dropped by the same hashed mask (1, 8 and the adapter's lanes). Agreement within
- * 2e-5 of the largest value: float32 sums taken in another order. Also: the webgpu kernels leave no tensor behind.
+ * 2e-5 of the largest value: float32 sums taken in another order. The gradients the same bits whether dq, dk and dv
+ * are one dispatch (MCEVAL_WEBGPU_ATTENTION_GRADIENT=together, where the device binds its ten buffers) or two (apart):
+ * the key shader's own D sums are the query shader's. Also: the webgpu kernels leave no tensor behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +17,13 @@ import { tf, type Tensor3D } from '../../src/engine/tf.js';
 import { assertAgree } from './agreement.js';
 import { fusedAttention } from '../../src/models/layers/causal-attention.js';
 import { withEnv } from '../helpers.js';
-import { attentionInputs, lanesUnavailable, outputAndGradients, type AttentionCase } from './attention-cases.js';
+import {
+  assertSameGradients,
+  attentionInputs,
+  lanesUnavailable,
+  outputAndGradients,
+  type AttentionCase,
+} from './attention-cases.js';
 import { drawKey } from '../../src/engine/counter-hash.js';
 import { keepThreshold, type HashedDropout } from '../../src/engine/dropout-bits.js';
 
@@ -98,5 +106,9 @@ for (const c of CASES) {
     const reference = await run('wasm', c);
     const candidate = await withEnv('MCEVAL_WEBGPU_ATTENTION_LANES', c.lanes, () => run('webgpu', c));
     ['output', 'dq', 'dk', 'dv'].forEach((label, i) => assertAgree(label, candidate[i]!, reference[i]!, 2e-5));
+    const apart = await withEnv('MCEVAL_WEBGPU_ATTENTION_GRADIENT', 'apart', () =>
+      withEnv('MCEVAL_WEBGPU_ATTENTION_LANES', c.lanes, () => run('webgpu', c)),
+    );
+    assertSameGradients(candidate, apart);
   });
 }

@@ -210,11 +210,10 @@ const WORKGROUP_BOUND = workgroupReduction('workgroupBound', 'max') + workgroupR
 
 /**
  * Loads TILE consecutive vectors of dh from `start` of two tensors (keys and values, or query rows and their output
- * gradients) into two workgroup tiles, zeros past `count`; `offset(n, index)` places them, and the first's are read
- * by `load` (`keyVector` or `queryVector`, with the position `position(n, index)`: rotated under RoPE).
+ * gradients) into firstTile and secondTile, zeros past `count`; `offset(n, index)` places them, and the first's are
+ * read by `load` (`keyVector` or `queryVector`, with the position `position(n, index)`: rotated under RoPE).
  */
 function tilePairLoad(
-  [first, second]: readonly [string, string],
   [load, fromSecond]: readonly [string, string],
   [count, offset, position]: readonly [string, string, string],
 ) {
@@ -227,8 +226,8 @@ function tilePairLoad(
         a = ${load}(o, i % DH4, ${position}(n, index));
         c = ${fromSecond}[o];
       }
-      ${first}[i] = a;
-      ${second}[i] = c;
+      firstTile[i] = a;
+      secondTile[i] = c;
     }`;
 }
 
@@ -240,7 +239,7 @@ interface RowShaderParts {
    * than the score (`laneSum` may be called here only).
    */
   readonly everyKey?: string;
-  /** For each key the row attends to, after its score `s`; the key's vectors are keyTile and valueTile[jj·DH4 + d]. */
+  /** For each key the row attends to, after its score `s`; its vectors are firstTile and secondTile[jj·DH4 + d]. */
   readonly perKey: string;
   /** After the loop, for every invocation (in uniform control flow: `unrotatedGradient` may be called here only). */
   readonly uniformEnd?: string;
@@ -251,24 +250,48 @@ interface RowShaderParts {
 /**
  * A shader with LANES invocations per query row (forward, dq): the row they own (clamped; `live` says whether it
  * exists), its last key, whether it attends uniformly (`evenly`), the keys it ranges over (`limit`) and the offset in
- * vec4s of the lane's slice of it (`at`) and its position in the RoPE tables (`position`); then the workgroup's keys and values pass through workgroup memory a tile at
- * a time, up to the workgroup's bound, and each key the row attends to gets its score `s` (0 for a uniform row; masked
- * keys are skipped). A lane's slice of a key's vectors is keyTile and valueTile[jj·DH4 + slice + d].
+ * vec4s of the lane's slice of it (`at`) and its position in the RoPE tables (`position`); then the workgroup's keys
+ * and values pass through workgroup memory a tile at a time, up to the workgroup's bound, and each key the row attends
+ * to gets its score `s` (0 for a uniform row; masked keys are skipped). A lane's slice of a key's vectors is firstTile
+ * and secondTile[jj·DH4 + slice + d].
  */
 function rowShader(shape: AttentionShaderShape, parts: RowShaderParts): string {
-  const { dh4, tile } = shape;
   return `${commonCode(shape)}
-const TILE = ${tile};
-${WORKGROUP_BOUND}
-var<workgroup> keyTile : array<vec4<f32>, ${tile * dh4}>;
-var<workgroup> valueTile : array<vec4<f32>, ${tile * dh4}>;
-
+${tileDeclarations(shape)}
+${rowFunction(parts)}
 fn main() {
+  rowMain(i32(workgroupId.x));
+}
+`;
+}
+
+/**
+ * The constants and workgroup memory of the row and key shaders: the tile, the workgroup's bounds, two tiles of
+ * vectors (a row shader's keys and values, a key shader's query rows and their output gradients) and the key
+ * shader's per-row values.
+ */
+function tileDeclarations({ dh4, tile }: AttentionShaderShape): string {
+  return `const TILE = ${tile};
+${WORKGROUP_BOUND}
+var<workgroup> firstTile : array<vec4<f32>, ${tile * dh4}>;
+var<workgroup> secondTile : array<vec4<f32>, ${tile * dh4}>;
+var<workgroup> rowDelta : array<f32, ${tile}>;
+var<workgroup> rowLogSum : array<f32, ${tile}>;
+var<workgroup> rowLast : array<i32, ${tile}>;
+var<workgroup> rowUniform : array<i32, ${tile}>;
+var<workgroup> tileReaches : atomic<i32>;
+var<workgroup> tileNeeded : i32;`;
+}
+
+/** `rowMain(group)`: a row shader's work for workgroup `group` of its entry's rows (tiles: keys, values). */
+function rowFunction(parts: RowShaderParts): string {
+  return `
+fn rowMain(group : i32) {
   let n = i32(workgroupId.y);
   let b = n / uniforms.kvHeads;
   let lane = i32(localIndex) % LANES;
   let slice = lane * SLICE;
-  let r = i32(workgroupId.x) * ROWS + i32(localIndex) / LANES;
+  let r = group * ROWS + i32(localIndex) / LANES;
   let live = r < uniforms.rows;
   let row = min(r, uniforms.rows - 1);
   let last = lastKey(row);
@@ -285,7 +308,7 @@ fn main() {
   var query : array<vec4<f32>, SLICE>;
   ${parts.prologue}
   for (var start = begin; start <= end; start += TILE) {
-    ${tilePairLoad(['keyTile', 'valueTile'], ['keyVector', 'v'], ['uniforms.keys', 'keyOffset', 'keyPosition'])}
+    ${tilePairLoad(['keyVector', 'v'], ['uniforms.keys', 'keyOffset', 'keyPosition'])}
     workgroupBarrier();
     // Every invocation scores every key of the tile up to the workgroup's bound, in uniform control flow (the lanes'
     // shuffles are defined there only); what the row does not attend to is then left out.
@@ -293,7 +316,7 @@ fn main() {
     for (var jj = 0; jj < count; jj++) {
       var sum = 0.0;
       for (var d = 0; d < SLICE; d++) {
-        sum += dot(query[d], keyTile[jj * DH4 + slice + d]);
+        sum += dot(query[d], firstTile[jj * DH4 + slice + d]);
       }
       let score = laneSum(sum) * uniforms.scale;
       ${parts.everyKey ?? ''}
@@ -339,7 +362,7 @@ export function attentionForwardCode(shape: AttentionShaderShape): string {
         total += p;
         let kept = p * keptFactor(n, row, j);
         for (var d = 0; d < SLICE; d++) {
-          acc[d] += kept * valueTile[jj * DH4 + slice + d];
+          acc[d] += kept * secondTile[jj * DH4 + slice + d];
         }`,
     epilogue: `
     let inverse = 1.0 / total;
@@ -352,13 +375,9 @@ export function attentionForwardCode(shape: AttentionShaderShape): string {
   });
 }
 
-/**
- * Backward for the queries: `result` is dq (B·T·H·dh). Per row, D = Σ dy·out, then over its keys p = e^{s − lse},
- * dq += p·(M·dy·v − D)·k, times the scale; D goes beside the row's lse in `stats`, for the keys' shader after it.
- * Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v, dy (vec4), keyMask, stats (written), attended (the forward output, vec4).
- */
-export function attentionQueryGradientCode(shape: AttentionShaderShape): string {
-  return rowShader(shape, {
+/** The query shader's parts; `writesDelta`: each row's D goes beside its lse in `stats`, for the key shader next. */
+function queryGradientParts(writesDelta: boolean): RowShaderParts {
+  return {
     prologue: `
   var gradient : array<vec4<f32>, SLICE>;
   var deltaSum = 0.0;
@@ -368,22 +387,26 @@ export function attentionQueryGradientCode(shape: AttentionShaderShape): string 
     deltaSum += dot(gradient[d], attended[at + d]);
   }
   let delta = laneSum(deltaSum);
-  let logSum = stats[2 * (n * uniforms.rows + row)];
+  let logSum = stats[2 * (n * uniforms.rows + row)];${
+    writesDelta
+      ? `
   if (live && lane == 0) {
     stats[2 * (n * uniforms.rows + row) + 1] = delta;
+  }`
+      : ''
   }
   var acc : array<vec4<f32>, SLICE>;`,
     everyKey: `
       var dpSum = 0.0;
       for (var d = 0; d < SLICE; d++) {
-        dpSum += dot(gradient[d], valueTile[jj * DH4 + slice + d]);
+        dpSum += dot(gradient[d], secondTile[jj * DH4 + slice + d]);
       }
       let dp = laneSum(dpSum);`,
     perKey: `
         let p = exp(s - logSum);
         let ds = p * (dp * keptFactor(n, row, j) - delta);
         for (var d = 0; d < SLICE; d++) {
-          acc[d] += ds * keyTile[jj * DH4 + slice + d];
+          acc[d] += ds * firstTile[jj * DH4 + slice + d];
         }`,
     uniformEnd: `
   for (var d = 0; d < SLICE; d++) {
@@ -394,35 +417,50 @@ export function attentionQueryGradientCode(shape: AttentionShaderShape): string 
     for (var d = 0; d < SLICE; d++) {
       writeVector(4 * (at + d), dq[d]);
     }`,
-  });
+  };
 }
 
 /**
- * Backward for the keys and values: `result` is dk (B·S·Hkv·dh), dv goes to `dValue`. LANES invocations per key; the
- * entry's rows pass through workgroup memory a tile at a time with their D, lse, last key and whether they attend
- * uniformly; a tile of rows that all end before the workgroup's first key is skipped (half the tiles, causally).
- * dv += p·M·dy, dk += p·(M·dy·v − D)·q (times the scale). Dispatch: ⌈S / ROWS⌉ × N.
- * Inputs: q, k, v, dy (vec4), keyMask, stats, dValue (vec4, written).
+ * Backward for the queries: `result` is dq (B·T·H·dh). Per row, D = Σ dy·out, then over its keys p = e^{s − lse},
+ * dq += p·(M·dy·v − D)·k, times the scale; D goes beside the row's lse in `stats`, for the keys' shader after it.
+ * Dispatch: ⌈R / ROWS⌉ × N. Inputs: q, k, v, dy (vec4), keyMask, stats (written), attended (the forward output, vec4).
  */
-export function attentionKeyGradientCode(shape: AttentionShaderShape): string {
-  const { dh4, tile } = shape;
-  return `${commonCode(shape)}
-const TILE = ${tile};
-var<workgroup> queryTile : array<vec4<f32>, ${tile * dh4}>;
-var<workgroup> gradientTile : array<vec4<f32>, ${tile * dh4}>;
-var<workgroup> rowDelta : array<f32, ${tile}>;
-var<workgroup> rowLogSum : array<f32, ${tile}>;
-var<workgroup> rowLast : array<i32, ${tile}>;
-var<workgroup> rowUniform : array<i32, ${tile}>;
-var<workgroup> tileReaches : atomic<i32>;
-var<workgroup> tileNeeded : i32;
+export function attentionQueryGradientCode(shape: AttentionShaderShape): string {
+  return rowShader(shape, queryGradientParts(true));
+}
 
-fn main() {
+/**
+ * `keyMain(group)`: the key shader's work for workgroup `group` of its entry's keys. Each tile's rows come with their
+ * D: read from `stats` (written there by the query shader) or, where `deltasFrom` is 'attended', summed here from dy
+ * and the forward output as the query shader sums them (the same products in the same order: the same bits). dk is
+ * written to the output, or to `dKey` where `dKeyTo` says so.
+ */
+function keyFunction(deltasFrom: 'stats' | 'attended', dKeyTo: 'result' | 'dKey'): string {
+  const deltas =
+    deltasFrom === 'stats'
+      ? ''
+      : `
+    // Each tile row's D = Σ dy·out over its lanes, as the query shader sums it.
+    for (var base = 0; base < TILE; base += ROWS) {
+      let ii = base + i32(localIndex) / LANES;
+      let o = rowOffset(n, min(start + ii, uniforms.rows - 1)) + slice;
+      var deltaSum = 0.0;
+      for (var d = 0; d < SLICE; d++) {
+        deltaSum += dot(dy[o + d], attended[o + d]);
+      }
+      let delta = laneSum(deltaSum);
+      if (lane == 0 && ii < TILE) {
+        rowDelta[ii] = delta;
+      }
+    }`;
+  const write = dKeyTo === 'result' ? 'writeVector(4 * (at + d), unrotated[d]);' : 'dKey[at + d] = unrotated[d];';
+  return `
+fn keyMain(group : i32) {
   let n = i32(workgroupId.y);
   let b = n / uniforms.kvHeads;
   let lane = i32(localIndex) % LANES;
   let slice = lane * SLICE;
-  let firstKey = i32(workgroupId.x) * ROWS;
+  let firstKey = group * ROWS;
   let j = firstKey + i32(localIndex) / LANES;
   let live = j < uniforms.keys;
   let key = min(j, uniforms.keys - 1);
@@ -451,8 +489,12 @@ fn main() {
       var last = -1;
       var evenly = 0;
       if (r < uniforms.rows) {
-        logSum = stats[2 * (n * uniforms.rows + r)];
-        delta = stats[2 * (n * uniforms.rows + r) + 1];
+        logSum = stats[2 * (n * uniforms.rows + r)];${
+          deltasFrom === 'stats'
+            ? `
+        delta = stats[2 * (n * uniforms.rows + r) + 1];`
+            : ''
+        }
         last = lastKey(r);
         evenly = select(0, 1, first > last);
         // Causal rows that end before this workgroup's first key give its keys nothing.
@@ -471,8 +513,8 @@ fn main() {
     }
     if (workgroupUniformLoad(&tileNeeded) == 0) {
       continue;
-    }
-    ${tilePairLoad(['queryTile', 'gradientTile'], ['queryVector', 'dy'], ['uniforms.rows', 'rowOffset', 'queryPosition'])}
+    }${deltas}
+    ${tilePairLoad(['queryVector', 'dy'], ['uniforms.rows', 'rowOffset', 'queryPosition'])}
     workgroupBarrier();
     // Every invocation takes every row of the tile, in uniform control flow (the lanes' shuffles are defined there
     // only); rows that do not attend to this key are then left out.
@@ -481,8 +523,8 @@ fn main() {
       var sum = 0.0;
       var dpSum = 0.0;
       for (var d = 0; d < SLICE; d++) {
-        sum += dot(queryTile[ii * DH4 + slice + d], keyRow[d]);
-        dpSum += dot(gradientTile[ii * DH4 + slice + d], valueRow[d]);
+        sum += dot(firstTile[ii * DH4 + slice + d], keyRow[d]);
+        dpSum += dot(secondTile[ii * DH4 + slice + d], valueRow[d]);
       }
       let score = laneSum(sum) * uniforms.scale;
       let dp = laneSum(dpSum);
@@ -493,8 +535,8 @@ fn main() {
         let ds = p * (dp * m - rowDelta[ii]);
         let kept = p * m;
         for (var d = 0; d < SLICE; d++) {
-          dv[d] += kept * gradientTile[ii * DH4 + slice + d];
-          dk[d] += ds * queryTile[ii * DH4 + slice + d];
+          dv[d] += kept * secondTile[ii * DH4 + slice + d];
+          dk[d] += ds * firstTile[ii * DH4 + slice + d];
         }
       }
     }
@@ -506,9 +548,58 @@ fn main() {
   let unrotated = unrotatedGradient(dk, slice, position);
   if (live) {
     for (var d = 0; d < SLICE; d++) {
-      writeVector(4 * (at + d), unrotated[d]);
+      ${write}
       dValue[at + d] = dv[d];
     }
+  }
+}
+`;
+}
+
+/**
+ * Backward for the keys and values: `result` is dk (B·S·Hkv·dh), dv goes to `dValue`. LANES invocations per key; the
+ * entry's rows pass through workgroup memory a tile at a time with their D, lse, last key and whether they attend
+ * uniformly; a tile of rows that all end before the workgroup's first key is skipped (half the tiles, causally).
+ * dv += p·M·dy, dk += p·(M·dy·v − D)·q (times the scale). Dispatch: ⌈S / ROWS⌉ × N.
+ * Inputs: q, k, v, dy (vec4), keyMask, stats, dValue (vec4, written).
+ */
+export function attentionKeyGradientCode(shape: AttentionShaderShape): string {
+  return `${commonCode(shape)}
+${tileDeclarations(shape)}
+${keyFunction('stats', 'result')}
+fn main() {
+  keyMain(i32(workgroupId.x));
+}
+`;
+}
+
+/**
+ * Both backward shaders in one dispatch: the first ⌈R / ROWS⌉ workgroups of each entry are the query shader's (dq,
+ * the output), the next ⌈S / ROWS⌉ the key shader's (dk to `dKey`, dv to `dValue`), which sums each row's D
+ * itself rather than read what the query shader wrote: the two run side by side. A branch on the workgroup is uniform
+ * for its invocations, so each side's barriers and shuffles stay in uniform control flow. The same sums as the two
+ * dispatches, bit for bit. Dispatch: (⌈R / ROWS⌉ + ⌈S / ROWS⌉) × N. Inputs: q, k, v, dy (vec4), keyMask, stats,
+ * attended (vec4), dKey and dValue (vec4, written).
+ */
+export function attentionGradientCode(shape: AttentionShaderShape): string {
+  return `${commonCode(shape)}
+${tileDeclarations(shape)}
+${rowFunction(queryGradientParts(false))}
+${keyFunction('attended', 'dKey')}
+var<workgroup> workgroupNumber : i32;
+
+fn main() {
+  // The workgroup's number read through workgroup memory: the analysis of uniform control flow counts tfjs's copy of
+  // workgroup_id (a private variable) as varying, and each side's barriers need a branch it knows to be uniform.
+  if (localIndex == 0u) {
+    workgroupNumber = i32(workgroupId.x);
+  }
+  let group = workgroupUniformLoad(&workgroupNumber);
+  let queryGroups = (uniforms.rows + ROWS - 1) / ROWS;
+  if (group < queryGroups) {
+    rowMain(group);
+  } else {
+    keyMain(group - queryGroups);
   }
 }
 `;

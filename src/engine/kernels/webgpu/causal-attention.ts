@@ -4,7 +4,9 @@
  * per layer and step, the head transposes, two batched products per direction, the softmax and its gradient, and the
  * [batch, heads, queries, keys] scores and probabilities kept for the backward pass: memory stays linear in the
  * sequence length. The forward's log-sum-exp and dv are second outputs, written as writable inputs (shader.ts);
- * the log-sum-exp is kept with room for each row's D = Σ dy·out beside it, which dq's shader writes for dk's.
+ * the log-sum-exp is kept with room for each row's D = Σ dy·out beside it, which dq's shader writes for dk's where
+ * the two are dispatched apart. Where the device binds its buffers, one dispatch runs both (dk a third output), and
+ * dk's side sums D itself (MCEVAL_WEBGPU_ATTENTION_GRADIENT).
  *
  * Given RoPE's tables as a fourth input, `turns` (models/layers/rope.ts's joinedRopeTable), q and k come before RoPE:
  * the shaders rotate them as they load them and hand back dq and dk for them (attention-rope-wgsl.ts).
@@ -21,6 +23,7 @@ import {
   type AttentionShaderShape,
   attentionWorkgroup,
   attentionForwardCode,
+  attentionGradientCode,
   attentionKeyGradientCode,
   attentionQueryGradientCode,
   laneDirectives,
@@ -42,6 +45,7 @@ import {
   type WebGpuBackendLike,
 } from './shader.js';
 import { derived } from '../../replay/step-values.js';
+import { environmentChoice } from '../../environment-choice.js';
 
 interface Geometry {
   readonly batch: number;
@@ -132,8 +136,9 @@ function uniforms(g: Geometry, attrs: CausalAttentionAttrs): ShaderUniform[] {
 
 /** Keys (or rows) per workgroup tile: two tiles of dh floats each, within the device's workgroup storage. */
 function tile(backend: WebGpuBackendLike, g: Geometry): number {
-  // The fixed part: the per-row arrays and limits (a word per invocation at most) and the shared scalars.
-  return tileFitting(backend, 2 * g.dh4 * 16 + 16, 4 * attentionWorkgroup(g.lanes) + 64, 64);
+  // Per tile row its vectors and the key shader's four words; fixed, the workgroup's two bounds (a word per
+  // invocation each) and the shared scalars.
+  return tileFitting(backend, 2 * g.dh4 * 16 + 16, 8 * attentionWorkgroup(g.lanes) + 64, 64);
 }
 
 /** What a row or key shader's pipeline depends on, for its key. */
@@ -221,16 +226,17 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   if (g.keys !== g.keyStride) throw new Error(`webgpu attention's gradient needs a key mask for each of k's keys`);
   const t = tile(gpu, g);
   const dv = gpu.makeTensorInfo([...v.shape], 'float32');
+  const groups = (count: number) => Math.ceil(count / (attentionWorkgroup(g.lanes) / g.lanes));
   return withKeyMask(gpu, attributes, g, (mask) => {
-    // Both bind the stats and one more tensor: dq's shader writes each row's D into the stats and reads the forward
-    // output; dk's reads D and writes dv.
+    // Each shader binds q, k, v, dy and the key mask, then its own: the stats first, then the tensors it reads or
+    // writes beside its output.
     const run = (
       name: string,
       code: () => string,
-      perEntry: number,
+      workgroups: number,
       outputSize: number,
-      bindings: readonly [stats: ShaderInput, other: ShaderInput],
-      other: TensorInfo,
+      bindings: readonly ShaderInput[],
+      others: readonly TensorInfo[],
     ) =>
       runShader(
         gpu,
@@ -248,32 +254,66 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
           directives: laneDirectives(g.lanes),
           uniforms: ATTENTION_UNIFORMS,
           workgroupSize: attentionWorkgroup(g.lanes),
-          dispatch: [Math.ceil(perEntry / (attentionWorkgroup(g.lanes) / g.lanes)), g.entries],
+          dispatch: [workgroups, g.entries],
           outputSize,
           code,
         },
-        [q, k, v, dy, mask, lse, other, ...rope.inputs],
+        [q, k, v, dy, mask, lse, ...others, ...rope.inputs],
         uniforms(g, attributes),
       );
+    if (gradientsTogether(gpu, g)) {
+      // One dispatch: dq its output, dk and dv written beside it; the stats only read (dk's side sums D itself).
+      const dk = gpu.makeTensorInfo([...k.shape], 'float32');
+      const dq = run(
+        'McevalAttentionGradient',
+        () => attentionGradientCode(shaderShape(g, t)),
+        groups(g.rows) + groups(g.keys),
+        sizeOf(q),
+        [scalar('stats'), vector('attended'), vector('dKey', true), vector('dValue', true)],
+        [out, dk, dv],
+      );
+      return [shaped(dq, [...q.shape]), dk, dv];
+    }
+    // dq's shader writes each row's D into the stats and reads the forward output; dk's reads D and writes dv.
     const dq = run(
       'McevalAttentionQueryGradient',
       () => attentionQueryGradientCode(shaderShape(g, t)),
-      g.rows,
+      groups(g.rows),
       sizeOf(q),
       [scalar('stats', true), vector('attended')],
-      out,
+      [out],
     );
     const dk = run(
       'McevalAttentionKeyGradient',
       () => attentionKeyGradientCode(shaderShape(g, t)),
-      g.keys,
+      groups(g.keys),
       sizeOf(k),
       [scalar('stats'), vector('dValue', true)],
-      dv,
+      [dv],
     );
     return [shaped(dq, [...q.shape]), shaped(dk, [...k.shape]), dv];
   });
 };
+
+/**
+ * MCEVAL_WEBGPU_ATTENTION_GRADIENT: `together` (the default: dq, dk and dv in one dispatch, attention-wgsl.ts's
+ * attentionGradientCode, where the device binds its buffers) or `apart` (dq's dispatch, then dk's and dv's, which
+ * reads the D that dq's wrote and sums none itself), so that a GPU run can time both. Read at each call, and as the
+ * engine starts.
+ */
+export function attentionGradientSetting(): 'together' | 'apart' {
+  return environmentChoice(ATTENTION_GRADIENT_SETTING, ['together', 'apart']);
+}
+
+const ATTENTION_GRADIENT_SETTING = 'MCEVAL_WEBGPU_ATTENTION_GRADIENT';
+
+/** The combined shader's storage buffers: its nine inputs and its output, and RoPE's tables where it rotates. */
+const gradientBuffers = (g: Geometry) => 10 + Number(g.rope);
+
+/** Whether the backward pass is one dispatch: asked for, and its buffers bound on this device. */
+function gradientsTogether(backend: WebGpuBackendLike, g: Geometry): boolean {
+  return attentionGradientSetting() === 'together' && storageBuffersPerShader(backend) >= gradientBuffers(g);
+}
 
 export function webGpuAttentionKernels(): KernelConfig[] {
   return [
