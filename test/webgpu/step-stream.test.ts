@@ -119,10 +119,12 @@ test("fineTune's overlapped steps repeat the step two before, whichever staging 
         streams.push(capture.take());
         capture.begin();
         const recorded = streams.length;
-        void (backend as unknown as { queue: { onSubmittedWorkDone(): Promise<void> } }).queue
-          .onSubmittedWorkDone()
-          .then(() => new Promise((ended) => setTimeout(ended, 20)))
-          .then(() => late.get(recorded - 1)?.());
+        const readLate = late.get(recorded - 1);
+        if (readLate !== undefined)
+          void (backend as unknown as { queue: { onSubmittedWorkDone(): Promise<void> } }).queue
+            .onSubmittedWorkDone()
+            .then(() => new Promise((ended) => setTimeout(ended, 20)))
+            .then(readLate);
         return recorded === 21 || recorded === 22
           ? new Promise<Record<string, number>>((resolve) => late.set(recorded, () => resolve({})))
           : {};

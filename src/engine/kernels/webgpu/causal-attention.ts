@@ -141,6 +141,9 @@ function tile(backend: WebGpuBackendLike, g: Geometry): number {
   return tileFitting(backend, 2 * g.dh4 * 16 + 16, 8 * attentionWorkgroup(g.lanes) + 64, 64);
 }
 
+/** Workgroups a row or key shader takes for `count` rows or keys of an entry. */
+const workgroupsFor = (g: Geometry, count: number) => Math.ceil(count / (attentionWorkgroup(g.lanes) / g.lanes));
+
 /** What a row or key shader's pipeline depends on, for its key. */
 const variant = (g: Geometry, t: number) =>
   `${g.dh4}_${t}_${g.lanes}${g.dropout ? '_dropout' : ''}${g.rope ? '_rope' : ''}`;
@@ -197,7 +200,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
         directives: laneDirectives(g.lanes),
         uniforms: ATTENTION_UNIFORMS,
         workgroupSize: attentionWorkgroup(g.lanes),
-        dispatch: [Math.ceil(g.rows / (attentionWorkgroup(g.lanes) / g.lanes)), g.entries],
+        dispatch: [workgroupsFor(g, g.rows), g.entries],
         outputSize: sizeOf(q),
         code: () => attentionForwardCode(shaderShape(g, t)),
       },
@@ -226,7 +229,6 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   if (g.keys !== g.keyStride) throw new Error(`webgpu attention's gradient needs a key mask for each of k's keys`);
   const t = tile(gpu, g);
   const dv = gpu.makeTensorInfo([...v.shape], 'float32');
-  const groups = (count: number) => Math.ceil(count / (attentionWorkgroup(g.lanes) / g.lanes));
   return withKeyMask(gpu, attributes, g, (mask) => {
     // Each shader binds q, k, v, dy and the key mask, then its own: the stats first, then the tensors it reads or
     // writes beside its output.
@@ -267,7 +269,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
       const dq = run(
         'McevalAttentionGradient',
         () => attentionGradientCode(shaderShape(g, t)),
-        groups(g.rows) + groups(g.keys),
+        workgroupsFor(g, g.rows) + workgroupsFor(g, g.keys),
         sizeOf(q),
         [scalar('stats'), vector('attended'), vector('dKey', true), vector('dValue', true)],
         [out, dk, dv],
@@ -278,7 +280,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     const dq = run(
       'McevalAttentionQueryGradient',
       () => attentionQueryGradientCode(shaderShape(g, t)),
-      groups(g.rows),
+      workgroupsFor(g, g.rows),
       sizeOf(q),
       [scalar('stats', true), vector('attended')],
       [out],
@@ -286,7 +288,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     const dk = run(
       'McevalAttentionKeyGradient',
       () => attentionKeyGradientCode(shaderShape(g, t)),
-      groups(g.keys),
+      workgroupsFor(g, g.keys),
       sizeOf(k),
       [scalar('stats'), vector('dValue', true)],
       [dv],
