@@ -25,7 +25,7 @@ import { parseLoraConfig } from '../src/peft/lora/config.js';
 import { classificationLoss, countedTargets } from '../src/train/loss.js';
 import { largeVocabularyModel } from './large-vocabulary-model.js';
 import { argument, middleTime } from './options.js';
-import { causalLmStep } from './causal-lm-step.js';
+import { causalLmStep } from '../src/train/synthetic-step.js';
 
 const LORA = parseLoraConfig(
   { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] },

@@ -316,6 +316,42 @@ test('bad input: one line naming the problem and the fix, non-zero exit, no resu
   }
 });
 
+test('tune refuses bad input with one line before it opens a GPU, and writes no tuning file', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, 'tuning.json');
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [
+        ['--adapter', 'none'],
+        {},
+        /^Error: --adapter none trains nothing: tune times a training step; name one that trains\.\n$/,
+      ],
+      [['--adapter', 'lorax'], {}, /^Error: Unknown adapter "lorax" \(did you mean lora\?\)/],
+      [
+        ['--setting', 'MCEVAL_WEBGPU_POOL'],
+        {},
+        /^Error: Expected --setting=MCEVAL_WEBGPU_POOL (\(did you mean \w+\?\) )?to be one of: MCEVAL_WEBGPU_PRODUCT_TILE, /,
+      ],
+      [['--margin', '2'], {}, /^Error: --margin must be/],
+      [
+        [],
+        { MCEVAL_WEBGPU_TUNING: 'off' },
+        /^Error: MCEVAL_WEBGPU_TUNING=off leaves nowhere to write the tuning: unset it or name a file\.\n$/,
+      ],
+    ];
+    for (const [args, env, expected] of cases) {
+      const { code, stdout, stderr } = mceval(['tune', ...args], { MCEVAL_WEBGPU_TUNING: file, ...env });
+      assert.notEqual(code, 0, args.join(' '));
+      assert.match(stderr, expected);
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.equal(stdout, '');
+    }
+    assert.ok(!existsSync(file));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a preset with an unknown key is rejected, naming the key', () => {
   const dir = tempDir();
   try {

@@ -16,6 +16,8 @@ KIT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${OUT:-$PWD/gpu-bench-out}"
 STEPS="${1:-10}"
 TOTAL="${MCEVAL_KIT_SECONDS:-560}"
+# The kit times the defaults and every value itself: no tuning file of the machine's (mceval tune) is applied.
+export MCEVAL_WEBGPU_TUNING=off
 mkdir -p "$OUT" /tmp/mceval-kit
 xz -dc "$KIT/bin/node.xz" >/tmp/mceval-kit/node && chmod +x /tmp/mceval-kit/node
 export LD_LIBRARY_PATH="$KIT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

@@ -13,7 +13,7 @@ import { registerWebGpuKernels } from '../../src/engine/kernels/register.js';
 import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
-import { causalLmStep } from '../causal-lm-step.js';
+import { causalLmStep } from '../../src/train/synthetic-step.js';
 import { poolBytes } from './tally.js';
 
 const KERNELS = ['mceval', 'tfjs'] as const;

@@ -13,7 +13,7 @@ import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
 import { fullFineTuningMethod } from '../../src/peft/full/index.js';
-import { causalLmStep, classificationStepLoss, type CausalLmStep } from '../causal-lm-step.js';
+import { causalLmStep, classificationStepLoss, type CausalLmStep } from '../../src/train/synthetic-step.js';
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 const MONTECLORA = parseMonteCloraConfig({ r: 8, alpha: 16, dropout: 0, targetModules: TARGETS }, 'bench');

@@ -29,6 +29,8 @@ import { ropeSetting } from '../engine/rope-setting.js';
 import { joinsSetting } from '../engine/kernels/webgpu/buffer-copies.js';
 import { savedTensorsSetting } from '../engine/saved-tensors.js';
 import { tf } from '../engine/tf.js';
+import { appliedTuning, type AppliedTuning } from '../engine/tuning/apply-tuning.js';
+import { TUNING_SETTING } from '../engine/tuning/tuning-file.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
 export interface DoctorResult {
@@ -101,6 +103,8 @@ export interface DoctorResult {
    * (MCEVAL_GENERATION_JOIN).
    */
   readonly generationJoin: GenerationJoin;
+  /** What the engine took from the tuning file (`mceval tune`) for the WebGPU adapter it opened. */
+  readonly webgpuTuning?: AppliedTuning;
   readonly ok: boolean;
 }
 
@@ -138,6 +142,7 @@ export default class Doctor extends BaseCommand {
       ...(webGpuAdapterReport() === undefined ? {} : { webgpu: webGpuAdapterReport()! }),
       ...(choice.id === 'webgpu' ? webGpuKernelReport() : {}),
       generationJoin: generationJoin(),
+      ...(choice.id === 'webgpu' && appliedTuning() !== undefined ? { webgpuTuning: appliedTuning()! } : {}),
       ok: matmul.relativeError < MAX_RELATIVE_ERROR,
     };
     this.log(`Node ${result.node} on ${result.platform}`);
@@ -206,6 +211,7 @@ export default class Doctor extends BaseCommand {
           `${settings.savedTensors} (MCEVAL_SAVED_TENSORS)`,
       );
     }
+    if (result.webgpuTuning !== undefined) this.log(describeTuning(result.webgpuTuning));
     this.log(
       `Generation: waiting prompts join a batch ${result.generationJoin === 'under-way' ? 'under way' : 'once it has emptied'} ` +
         '(MCEVAL_GENERATION_JOIN)',
@@ -260,6 +266,16 @@ function webGpuKernelReport(): Pick<
       ...tfjsFlagValues(),
     },
   };
+}
+
+function describeTuning({ file, applied, overridden, found }: AppliedTuning): string {
+  if (file === undefined) return `Tuning: none (${TUNING_SETTING}=off)`;
+  if (!found) return `Tuning: ${file} has none for this GPU ("mceval tune" times the settings marked by GPU)`;
+  const values = Object.entries(applied).map(([variable, value]) => `${variable}=${value}`);
+  return (
+    `Tuning from ${file}: ${values.length === 0 ? 'every default kept' : values.join(', ')}` +
+    (overridden.length === 0 ? '' : `; set by the environment instead: ${overridden.join(', ')}`)
+  );
 }
 
 function describeInline(upTo: number | null | undefined): string {

@@ -29,6 +29,7 @@ import { splitWeightGradients, weightGradientSumsLater } from './kernels/webgpu/
 import { attentionGradientSetting } from './kernels/webgpu/causal-attention.js';
 import { applyTfjsFlagSettings, checkTfjsFlagSettings } from './kernels/webgpu/tfjs-flags.js';
 import { didYouMean } from '../nearest-name.js';
+import { applyTuningOnce } from './tuning/apply-tuning.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -197,7 +198,7 @@ let active: BackendChoice | undefined;
  */
 export async function initEngine(
   request: BackendRequest,
-  options: { probeAll?: boolean } = {},
+  options: { probeAll?: boolean; applyTuning?: boolean } = {},
 ): Promise<BackendChoice> {
   // Engine settings read later, mid-run, are checked now: a bad one stops the run before its store exists.
   headChunkElements();
@@ -226,6 +227,8 @@ export async function initEngine(
   tf.env().set('PROD', true);
   const choice = await selectBackend(request, options);
   if (choice.tfName === 'webgpu') {
+    // The tuning file's values for this adapter (engine/tuning/tuning-file.ts), once per process.
+    if (options.applyTuning ?? true) applyTuningOnce(webGpuAdapterReport()!);
     checkAttentionLanes(webGpuAdapterReport());
     applyTfjsFlagSettings();
   }

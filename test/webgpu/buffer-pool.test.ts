@@ -13,7 +13,7 @@ import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
-import { causalLmStep } from '../../bench/causal-lm-step.js';
+import { causalLmStep } from '../../src/train/synthetic-step.js';
 import { tinyClassifierRun, withEnv } from '../helpers.js';
 
 interface PoolLike {

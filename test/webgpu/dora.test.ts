@@ -27,7 +27,7 @@ import { dispatchesWhile, withKernelCallCounts, withKernelCalls } from './dispat
 import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { adapterConfigFor } from '../../src/peft/target-aliases.js';
-import { causalLmStep } from '../../bench/causal-lm-step.js';
+import { causalLmStep } from '../../src/train/synthetic-step.js';
 import { generate } from '../../src/generation/generate.js';
 import { fineTuneAdapterAndHead, withEnv } from '../helpers.js';
 import { classLogProbabilities } from '../../src/evaluation/classification.js';

@@ -15,7 +15,7 @@ import { tf, type Tensor } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
-import { causalLmStep } from '../../bench/causal-lm-step.js';
+import { causalLmStep } from '../../src/train/synthetic-step.js';
 import { withEnv } from '../helpers.js';
 import { dispatchesOf, dispatchesWhile } from './dispatches.js';
 

@@ -14,7 +14,7 @@ import { loraMethod } from '../../src/peft/lora/index.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { monteCloraMethod } from '../../src/peft/monteclora/index.js';
 import { parseMonteCloraConfig } from '../../src/peft/monteclora/config.js';
-import { causalLmStep } from '../../bench/causal-lm-step.js';
+import { causalLmStep } from '../../src/train/synthetic-step.js';
 import type { AdapterMethod } from '../../src/peft/types.js';
 import { withEnv } from '../helpers.js';
 

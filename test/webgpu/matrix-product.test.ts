@@ -17,7 +17,7 @@ import { MATRIX_PRODUCT, tfjsTilesProduct } from '../../src/engine/kernels/webgp
 import { frozenLinearPlus } from '../../src/engine/ops/linear.js';
 import { loadModel } from '../../src/models/load.js';
 import { fullFineTuningMethod } from '../../src/peft/full/index.js';
-import { causalLmStep } from '../../bench/causal-lm-step.js';
+import { causalLmStep } from '../../src/train/synthetic-step.js';
 import { withEnv } from '../with-env.js';
 import { assertAgree } from './agreement.js';
 import { valuesOn } from './values-on.js';

@@ -5,7 +5,7 @@ import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/models/load.js';
 import type { Model } from '../../src/models/model.js';
 import { stepper, type Method } from '../../bench/gpu/step-methods.js';
-import type { CausalLmStep } from '../../bench/causal-lm-step.js';
+import type { CausalLmStep } from '../../src/train/synthetic-step.js';
 
 /**
  * `body`'s value, given the step of `method` (bench/gpu/step-methods.ts: r 8 on every linear layer) on a fresh model

@@ -1,26 +1,28 @@
 /**
  * One causal-LM fine-tuning step of an adapter on seeded random tokens — forward, the adapter's own loss terms (as
- * fine-tuning adds them), backward, clipping at global norm 1, AdamW — awaiting its loss: the step the GPU benchmarks
- * time and measure. Nothing in it reads a tensor synchronously, so it runs on webgpu. The adapter is drawn from
+ * fine-tuning adds them), backward, clipping at global norm 1, AdamW — awaiting its loss: the step `mceval tune` and the
+ * GPU benchmarks time. Nothing in it reads a tensor synchronously, so it runs on webgpu. The adapter is drawn from
  * Rng(seed), the tokens and any dropout from Rng(seed + 1). Every token is a target unless `answer` restricts the
  * targets to each row's last `answer` tokens (a prompt masked out, as instruction fine-tuning does); `loss` replaces
  * mceval's causal-LM loss (an encoder's classification loss: `classificationStepLoss`).
  */
-import { tf, type Scalar } from '../src/engine/tf.js';
-import { Rng } from '../src/engine/rng.js';
-import type { ForwardContext } from '../src/models/forward-context.js';
-import { ForwardConstants } from '../src/models/forward-constants.js';
-import type { LlamaModel } from '../src/models/llama/model.js';
-import type { PaddedBatch } from '../src/models/tokenizers/padding.js';
-import { classificationHeadGroup, type AdapterMethod } from '../src/peft/types.js';
-import { AdamW } from '../src/train/adamw.js';
-import { globalNormClipping } from '../src/train/clip.js';
-import { causalLmLoss, classificationLoss } from '../src/train/loss.js';
-import { requireDecoder, type Model } from '../src/models/model.js';
+import { tf, type Scalar, type Variable } from '../engine/tf.js';
+import { Rng } from '../engine/rng.js';
+import type { ForwardContext } from '../models/forward-context.js';
+import { ForwardConstants } from '../models/forward-constants.js';
+import type { LlamaModel } from '../models/llama/model.js';
+import type { PaddedBatch } from '../models/tokenizers/padding.js';
+import { classificationHeadGroup, type AdapterMethod } from '../peft/types.js';
+import { AdamW } from './adamw.js';
+import { globalNormClipping } from './clip.js';
+import { causalLmLoss, classificationLoss } from './loss.js';
+import { requireDecoder, type Model } from '../models/model.js';
 
 export interface CausalLmStep {
   /** One optimiser step; resolves to its loss. */
   step(): Promise<number>;
+  /** What the steps train: the adapter's variables, and the model's own where they train too (full, a head). */
+  readonly parameters: readonly Variable[];
   /** Frees the adapter and the optimizer (not the model). */
   dispose(): void;
 }
@@ -64,6 +66,7 @@ export function causalLmStep<Config, M extends Model = LlamaModel>(
       ? undefined
       : Int32Array.from({ length: batch * length }, (_, i) => +(i % length >= length - answer));
   return {
+    parameters: optimizer.parameters,
     async step(): Promise<number> {
       // What a step's passes share, as fineTune's steps do (DoRA's weight norms, formed once a step).
       const constants = new ForwardConstants();
