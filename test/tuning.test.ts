@@ -11,6 +11,8 @@ import { tuneSettings, type TimedSteps } from '../src/engine/tuning/tune.js';
 import { adapterKey, readTuningFile, tuningPath, writeTunedEntry } from '../src/engine/tuning/tuning-file.js';
 import { UserError } from '../src/errors.js';
 import { withEnv } from './with-env.js';
+import { checkEngineSettings } from '../src/engine/backends.js';
+import { TUNABLE_SETTINGS } from '../src/engine/tuning/tunable-settings.js';
 
 const SETTINGS = [
   { variable: 'MCEVAL_TEST_TILE', values: ['64', '128'] },
@@ -158,4 +160,22 @@ test('the tuning file is in the cache folder unless MCEVAL_WEBGPU_TUNING names a
     assert.equal(tuningPath(), '/elsewhere/tuning.json'),
   );
   await withEnv('MCEVAL_WEBGPU_TUNING', 'off', () => assert.equal(tuningPath(), undefined));
+});
+
+test("every tuned value is one the engine's own check of its setting accepts, and each name one it checks", async () => {
+  try {
+    for (const { variable, values } of TUNABLE_SETTINGS) {
+      for (const value of values) await withEnv(variable, value, () => checkEngineSettings());
+      // A value outside the list is refused by name: the list names a setting the engine reads.
+      await withEnv(variable, 'not-a-value', () =>
+        assert.throws(
+          () => checkEngineSettings(),
+          (error: unknown) => error instanceof UserError && error.message.startsWith(`${variable}=not-a-value `),
+        ),
+      );
+    }
+  } finally {
+    // The settings taken at reads, taken again as the environment is.
+    checkEngineSettings();
+  }
 });

@@ -31,6 +31,7 @@ import { savedTensorsSetting } from '../engine/saved-tensors.js';
 import { tf } from '../engine/tf.js';
 import { appliedTuning, type AppliedTuning } from '../engine/tuning/apply-tuning.js';
 import { TUNING_SETTING } from '../engine/tuning/tuning-file.js';
+import { describeValues } from '../engine/tuning/tunable-settings.js';
 import { describeIsolation, detectIsolation, type IsolationReport } from '../sandbox/isolation.js';
 
 export interface DoctorResult {
@@ -271,9 +272,8 @@ function webGpuKernelReport(): Pick<
 function describeTuning({ file, applied, overridden, found }: AppliedTuning): string {
   if (file === undefined) return `Tuning: none (${TUNING_SETTING}=off)`;
   if (!found) return `Tuning: ${file} has none for this GPU ("mceval tune" times the settings marked by GPU)`;
-  const values = Object.entries(applied).map(([variable, value]) => `${variable}=${value}`);
   return (
-    `Tuning from ${file}: ${values.length === 0 ? 'every default kept' : values.join(', ')}` +
+    `Tuning from ${file}: ${Object.keys(applied).length === 0 ? 'every default kept' : describeValues(applied)}` +
     (overridden.length === 0 ? '' : `; set by the environment instead: ${overridden.join(', ')}`)
   );
 }

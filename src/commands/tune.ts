@@ -11,7 +11,7 @@ import { loadPreset } from '../peft/preset.js';
 import { adapterConfigFor } from '../peft/target-aliases.js';
 import { classificationStepLoss } from '../train/synthetic-step.js';
 import { timedTraining } from '../train/timed-training.js';
-import { setByUser, TUNABLE_SETTINGS } from '../engine/tuning/tunable-settings.js';
+import { describeValues, setByUser, TUNABLE_SETTINGS } from '../engine/tuning/tunable-settings.js';
 import { adapterKey, tuningPath, TUNING_SETTING, writeTunedEntry } from '../engine/tuning/tuning-file.js';
 import { tuneSettings, type TuneResult } from '../engine/tuning/tune.js';
 
@@ -114,20 +114,15 @@ export default class Tune extends BaseCommand {
   }
 }
 
-const assignments = (values: Readonly<Record<string, string>>) =>
-  Object.entries(values)
-    .map(([variable, value]) => `${variable}=${value}`)
-    .join(', ');
-
 /** The sweep's outcome in a sentence. */
 function summaryOf(result: TuneResult, margin: number): string {
   const times = `${result.tunedMsPerStep.toFixed(2)} ms a step against ${result.defaultMsPerStep.toFixed(2)}`;
   if (result.unconfirmed !== undefined)
     return (
-      `Every default kept: ${assignments(result.unconfirmed)}, each faster in turn, took ${result.ratio.toFixed(3)}× ` +
+      `Every default kept: ${describeValues(result.unconfirmed)}, each faster in turn, took ${result.ratio.toFixed(3)}× ` +
       `the defaults' time together (${times}).`
     );
   if (Object.keys(result.chosen).length === 0)
     return `Every default kept: no value saved more than ${(margin * 100).toFixed(1)}% of a step.`;
-  return `Kept ${assignments(result.chosen)}: ${times} at the defaults (${result.ratio.toFixed(3)}×).`;
+  return `Kept ${describeValues(result.chosen)}: ${times} at the defaults (${result.ratio.toFixed(3)}×).`;
 }

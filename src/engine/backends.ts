@@ -193,14 +193,10 @@ async function threadCount(candidate: BackendCandidate, environment: BackendEnvi
 let active: BackendChoice | undefined;
 
 /**
- * Selects the backend once per process and prepares it for mceval: custom kernels registered, tfjs's console
- * advertising silenced (it would otherwise interleave with --json output).
+ * Engine settings read later, mid-run, checked now: a bad one stops the run before its store exists. The settings
+ * taken at reads (read-settings.ts) are taken here too.
  */
-export async function initEngine(
-  request: BackendRequest,
-  options: { probeAll?: boolean; applyTuning?: boolean } = {},
-): Promise<BackendChoice> {
-  // Engine settings read later, mid-run, are checked now: a bad one stops the run before its store exists.
+export function checkEngineSettings(): void {
   headChunkElements();
   productTiling();
   splitWeightGradients();
@@ -223,12 +219,25 @@ export async function initEngine(
   applyReadTimeSettings();
   joinsSetting();
   generationJoin();
+}
+
+/**
+ * Selects the backend once per process and prepares it for mceval: custom kernels registered, tfjs's console
+ * advertising silenced (it would otherwise interleave with --json output).
+ */
+export async function initEngine(
+  request: BackendRequest,
+  options: { probeAll?: boolean; applyTuning?: boolean } = {},
+): Promise<BackendChoice> {
+  checkEngineSettings();
   if (active !== undefined && active.request === request && !options.probeAll) return active;
   tf.env().set('PROD', true);
   const choice = await selectBackend(request, options);
   if (choice.tfName === 'webgpu') {
-    // The tuning file's values for this adapter (engine/tuning/tuning-file.ts), once per process.
-    if (options.applyTuning ?? true) applyTuningOnce(webGpuAdapterReport()!);
+    // The tuning file's values for this adapter (engine/tuning/apply-tuning.ts), once per process, checked as the
+    // environment's are: the settings' own checks say what a value may be.
+    const tuned = options.applyTuning === false ? undefined : applyTuningOnce(webGpuAdapterReport()!);
+    if (tuned !== undefined && Object.keys(tuned.applied).length > 0) checkEngineSettings();
     checkAttentionLanes(webGpuAdapterReport());
     applyTfjsFlagSettings();
   }

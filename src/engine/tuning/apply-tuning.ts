@@ -3,7 +3,6 @@
  * does not set them (the environment comes first), once per process: every setting is read from the environment, at
  * each call, so the values reach every kernel (and the worker threads and jobs a run starts) as a user's would.
  */
-import { applyReadTimeSettings } from '../read-settings.js';
 import { setByUser } from './tunable-settings.js';
 import { adapterKey, readTuningFile, tuningPath, type AdapterIdentity } from './tuning-file.js';
 
@@ -36,13 +35,12 @@ function applyTuning(adapter: AdapterIdentity): AppliedTuning {
 
 let applied: AppliedTuning | undefined;
 
-/** Applies the tuning file for `adapter` the first time it is called in the process; what it applied. */
+/**
+ * Applies the tuning file for `adapter` the first time it is called in the process; what it applied. The caller checks
+ * the values and takes those read at reads (backends.ts's checkEngineSettings).
+ */
 export function applyTuningOnce(adapter: AdapterIdentity): AppliedTuning {
-  if (applied === undefined) {
-    applied = applyTuning(adapter);
-    // The bind groups' setting is taken at reads (read-settings.ts): taken again with the tuned value.
-    applyReadTimeSettings();
-  }
+  applied ??= applyTuning(adapter);
   return applied;
 }
 

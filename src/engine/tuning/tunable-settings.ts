@@ -33,3 +33,9 @@ export const tunableSetting = (variable: string): TunableSetting | undefined =>
 
 /** Whether the user has set `variable` (a set value is never tuned over: the environment comes first). */
 export const setByUser = (variable: string): boolean => (process.env[variable] ?? '') !== '';
+
+/** Values as they are set: `VARIABLE=value, …`. */
+export const describeValues = (values: Readonly<Record<string, string>>): string =>
+  Object.entries(values)
+    .map(([variable, value]) => `${variable}=${value}`)
+    .join(', ');

@@ -8,7 +8,8 @@
  * are timed together against the defaults, and dropped unless faster.
  */
 import { median } from '../../metrics/quantile.js';
-import type { TunableSetting } from './tunable-settings.js';
+import { withEnvironment } from '../environment-values.js';
+import { describeValues, type TunableSetting } from './tunable-settings.js';
 
 /** A fresh training's steps under the environment as it is (train/timed-training.ts). */
 export interface TimedSteps {
@@ -59,25 +60,11 @@ export interface TuneResult {
 const sameLosses = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((loss, i) => Object.is(loss, b[i]));
 
-/** Runs `body` with the environment variables set to `values`, then restores them. */
-async function withValues<T>(values: Readonly<Record<string, string>>, body: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(values).map((variable) => [variable, process.env[variable]]));
-  Object.assign(process.env, values);
-  try {
-    return await body();
-  } finally {
-    for (const [variable, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[variable];
-      else process.env[variable] = value;
-    }
-  }
-}
-
 export async function tuneSettings({ settings, rounds, margin, measure, log }: TuneOptions): Promise<TuneResult> {
   const kept: Record<string, string> = Object.fromEntries(
     settings.map(({ variable, values }) => [variable, values[0]]),
   );
-  const timedUnder = (values: Record<string, string>) => withValues(values, measure);
+  const timedUnder = (values: Record<string, string>) => withEnvironment(values, measure);
   const defaults = { ...kept };
   // The losses every value must give: the defaults'.
   const reference = await timedUnder(defaults);
@@ -128,9 +115,7 @@ export async function tuneSettings({ settings, rounds, margin, measure, log }: T
   // save time, or the savings were the host's or the card's noise and every default stays.
   const confirmed = overall.same && overall.ratio < 1;
   log?.(
-    `${Object.entries(chosen)
-      .map(([variable, value]) => `${variable}=${value}`)
-      .join(', ')} against the defaults: ${overall.ratio.toFixed(3)}×${confirmed ? '' : ': not faster, none kept'}`,
+    `${describeValues(chosen)} against the defaults: ${overall.ratio.toFixed(3)}×${confirmed ? '' : ': not faster, none kept'}`,
   );
   return { outcomes, chosen: confirmed ? chosen : {}, ...times, unconfirmed: confirmed ? undefined : chosen };
 }
