@@ -336,6 +336,11 @@ const SWEPT = {
     { method: 'monteclora', setting: 'inside', msPerStep: 28 },
     { method: 'monteclora', setting: 'apart', msPerStep: 29 },
   ],
+  // DoRA's rests alongside their dropped parts against apart: 8 ms fewer in 120, beyond noise.
+  restSteps: [
+    { method: 'dora', setting: 'alongside', msPerStep: 112 },
+    { method: 'dora', setting: 'apart', msPerStep: 120 },
+  ],
   // RoPE inside attention against McevalRope first: 1 ms more in 58, within noise.
   ropeSteps: [
     { method: 'lora', setting: 'inside', msPerStep: 29.5 },
@@ -406,6 +411,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
   bindGroupSteps: 'bind groups step',
   joinSteps: 'joins step',
   activationSteps: 'activation step',
+  restSteps: 'rests step',
   ropeSteps: 'rope step',
   weightGradientSumSteps: 'weight gradient sums step',
   attentionGradientSteps: 'attention gradient step',
@@ -421,7 +427,7 @@ const LABELS: Record<keyof typeof SWEPT, string> = {
 test("each swept setting's fastest value, set only where it beats the default by more than noise", () => {
   const choices = settingChoices(readSections(JSON.stringify({ adapter: {}, steps: STEPS, ...SWEPT })));
   const by = Object.fromEntries(choices.map((choice) => [choice.variable, choice]));
-  assert.equal(choices.length, 20);
+  assert.equal(choices.length, 21);
   assert.deepEqual(by['MCEVAL_WEBGPU_SUBMIT_BATCH'], {
     variable: 'MCEVAL_WEBGPU_SUBMIT_BATCH',
     current: '60',
@@ -462,6 +468,10 @@ test("each swept setting's fastest value, set only where it beats the default by
   assert.deepEqual(by['MCEVAL_WEBGPU_ACTIVATIONS']!.measured, { inside: 55, apart: 58 });
   assert.equal(by['MCEVAL_WEBGPU_ACTIVATIONS']!.fastest, 'inside');
   assert.equal(by['MCEVAL_WEBGPU_ACTIVATIONS']!.set, null);
+  // Alongside, the default, the fastest: nothing to set.
+  assert.deepEqual(by['MCEVAL_WEBGPU_RESTS']!.measured, { alongside: 112, apart: 120 });
+  assert.equal(by['MCEVAL_WEBGPU_RESTS']!.fastest, 'alongside');
+  assert.equal(by['MCEVAL_WEBGPU_RESTS']!.set, null);
   // Apart faster by 1 ms in 59: within noise, the default stays.
   assert.deepEqual(by['MCEVAL_WEBGPU_ROPE']!.measured, { inside: 59, apart: 58 });
   assert.equal(by['MCEVAL_WEBGPU_ROPE']!.fastest, 'apart');
@@ -540,7 +550,7 @@ test("a cut-off run's section lines give the same choices; a sweep not reached, 
   const noMonteclora = { steps: STEPS.filter((entry) => entry.method !== 'monteclora'), ...SWEPT };
   const variables = settingChoices(readSections(JSON.stringify(noMonteclora))).map((choice) => choice.variable);
   assert.ok(!variables.includes('MCEVAL_WEBGPU_INLINE_NARROW'));
-  assert.equal(variables.length, 19);
+  assert.equal(variables.length, 20);
 });
 
 test('the robustness runs (a process each) add their sweep; a value whose losses differ is never set', () => {

@@ -72,6 +72,8 @@
  *    (MCEVAL_WEBGPU_JOINS copies and shaders);
  *  - the LoRA and MonteCLoRA steps with SwiGLU's gating read inside the down projections' kernels and formed apart
  *    (MCEVAL_WEBGPU_ACTIVATIONS inside and apart);
+ *  - the DoRA step (its preset's dropout) with each layer's rest formed in its dropped part's products and by products
+ *    of its own (MCEVAL_WEBGPU_RESTS alongside and apart);
  *  - the LoRA and MonteCLoRA steps with RoPE inside attention's shaders and by McevalRope first (MCEVAL_WEBGPU_ROPE
  *    inside and apart);
  *  - the LoRA and MonteCLoRA steps with each weight-gradient call's second pass carried by the next call's first
@@ -727,6 +729,10 @@ const activationSteps = await stepsBySetting(
   ['inside', 'apart'],
   ['lora', 'monteclora'],
 );
+// DoRA's rests under dropout in their dropped parts' products, or by a product each way of their own
+// (MCEVAL_WEBGPU_RESTS): two dispatches a layer fewer and x read once (host time) against a second set of accumulators
+// and a third tile a workgroup (registers and workgroup memory: GPU time). DoRA as its preset has it (dropout 0.05).
+const restSteps = await stepsBySetting('rests step', 'MCEVAL_WEBGPU_RESTS', ['alongside', 'apart'], ['dora']);
 // RoPE inside attention's shaders, or by McevalRope first (MCEVAL_WEBGPU_ROPE): two dispatches a layer fewer (host
 // time) against q and k rotated at each of their loads, keys once per workgroup of rows (GPU time).
 const ropeSteps = await stepsBySetting('rope step', 'MCEVAL_WEBGPU_ROPE', ['inside', 'apart'], ['lora', 'monteclora']);
@@ -774,6 +780,7 @@ console.log(
       bindGroupSteps,
       joinSteps,
       activationSteps,
+      restSteps,
       ropeSteps,
       weightGradientSumSteps,
       attentionGradientSteps,

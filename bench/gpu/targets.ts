@@ -216,6 +216,7 @@ const SWEEPS = [
   sweep('bind groups step', 'bindGroupSteps', 'MCEVAL_WEBGPU_BIND_GROUPS', 'kept', 'setting'),
   sweep('joins step', 'joinSteps', 'MCEVAL_WEBGPU_JOINS', 'copies', 'setting'),
   sweep('activation step', 'activationSteps', 'MCEVAL_WEBGPU_ACTIVATIONS', 'inside', 'setting'),
+  sweep('rests step', 'restSteps', 'MCEVAL_WEBGPU_RESTS', 'alongside', 'setting'),
   sweep('rope step', 'ropeSteps', 'MCEVAL_WEBGPU_ROPE', 'inside', 'setting'),
   sweep(
     'weight gradient sums step',

@@ -25,6 +25,7 @@ import { generationJoin, type GenerationJoin } from '../engine/generation-join.j
 import { describePool, poolWindowSetting } from '../engine/webgpu-pool.js';
 import { bindGroupsSetting } from '../engine/kept-bind-groups.js';
 import { activationSetting } from '../engine/activation-setting.js';
+import { restsSetting } from '../engine/rests-setting.js';
 import { ropeSetting } from '../engine/rope-setting.js';
 import { joinsSetting } from '../engine/kernels/webgpu/buffer-copies.js';
 import { savedTensorsSetting } from '../engine/saved-tensors.js';
@@ -77,6 +78,8 @@ export interface DoctorResult {
     readonly groups: 'auto' | 'never';
     /** Whether a low-rank projection reads the activation before it inside its kernels (MCEVAL_WEBGPU_ACTIVATIONS). */
     readonly activations: 'inside' | 'apart';
+    /** Whether a layer split at its dropout forms its rest in its dropped part's product (MCEVAL_WEBGPU_RESTS). */
+    readonly rests: 'alongside' | 'apart';
     /** Whether attention rotates a decoder's queries and keys as it reads them (MCEVAL_WEBGPU_ROPE). */
     readonly rope: 'inside' | 'apart';
     /** Whether attention's dq, dk and dv are one dispatch (MCEVAL_WEBGPU_ATTENTION_GRADIENT). */
@@ -201,7 +204,8 @@ export default class Doctor extends BaseCommand {
           `dispatches (MCEVAL_WEBGPU_SUBMIT_BATCH), matMul's threshold of too few workgroups ` +
           `${settings.matmulThreshold} (MCEVAL_WEBGPU_MATMUL_THRESHOLD), groups of layers reading one input ` +
           `${settings.groups} (MCEVAL_WEBGPU_GROUPS), activations read ${settings.activations} the ` +
-          `projections after them (MCEVAL_WEBGPU_ACTIVATIONS), RoPE ${settings.rope} attention where it keeps no ` +
+          `projections after them (MCEVAL_WEBGPU_ACTIVATIONS), the rests of layers split at their dropout ` +
+          `${settings.rests} their dropped parts (MCEVAL_WEBGPU_RESTS), RoPE ${settings.rope} attention where it keeps no ` +
           `cache (MCEVAL_WEBGPU_ROPE), attention's gradients ${settings.attentionGradient} ` +
           `(MCEVAL_WEBGPU_ATTENTION_GRADIENT), products of up to ${settings.fewRows} rows on the few-rows ` +
           `shader (MCEVAL_WEBGPU_FEW_ROWS), waits on the GPU: ${settings.wait} (MCEVAL_WEBGPU_WAIT), steps ` +
@@ -254,6 +258,7 @@ function webGpuKernelReport(): Pick<
       weightGradientSums: weightGradientSumsLater() ? 'later' : 'now',
       groups: groupSetting(),
       activations: activationSetting(),
+      rests: restsSetting(),
       rope: ropeSetting(),
       attentionGradient: attentionGradientSetting(),
       fewRows: fewRowsMost(),

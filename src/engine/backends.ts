@@ -23,6 +23,7 @@ import { replaySetting } from './replay-setting.js';
 import { generationJoin } from './generation-join.js';
 import { poolWindowSetting } from './webgpu-pool.js';
 import { activationSetting } from './activation-setting.js';
+import { restsSetting } from './rests-setting.js';
 import { ropeSetting } from './rope-setting.js';
 import { matrixProductSetting } from './kernels/webgpu/matrix-product.js';
 import { splitWeightGradients, weightGradientSumsLater } from './kernels/webgpu/weight-gradients.js';
@@ -204,6 +205,7 @@ export function checkEngineSettings(): void {
   inlineNarrowSetting();
   groupSetting();
   activationSetting();
+  restsSetting();
   ropeSetting();
   fewRowsMost();
   matrixProductSetting();

@@ -23,13 +23,14 @@ import { parseLoraConfig } from '../../src/peft/lora/config.js';
 import { assertAgree } from './agreement.js';
 import { valuesOn } from './values-on.js';
 import { normalMatrices } from './random-matrix.js';
+import { withEnvironment } from '../../src/engine/environment-values.js';
 import { dispatchesWhile, withKernelCallCounts, withKernelCalls } from './dispatches.js';
 import { loadModel } from '../../src/models/load.js';
 import { loraMethod } from '../../src/peft/lora/index.js';
 import { adapterConfigFor } from '../../src/peft/target-aliases.js';
 import { causalLmStep } from '../../src/train/synthetic-step.js';
 import { generate } from '../../src/generation/generate.js';
-import { fineTuneAdapterAndHead, withEnv } from '../helpers.js';
+import { fineTuneAdapterAndHead } from '../helpers.js';
 import { classLogProbabilities } from '../../src/evaluation/classification.js';
 import { scoreTokenSpans } from '../../src/generation/score.js';
 import type { LlamaModel } from '../../src/models/llama/model.js';
@@ -234,13 +235,13 @@ test('a decoding step with DoRA on every linear layer takes as many dispatches a
   assert.equal(dora, lora);
 });
 
-test("a DoRA step under dropout takes two dispatches a layer more than without: its rest's products", async () => {
+test('a DoRA step under dropout takes as many dispatches as without, its rests alongside; apart, two a layer more', async () => {
   await initEngine('webgpu');
   const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
   // A second step's dispatches (the first makes what later ones reuse). Each layer's own: a group's dispatch (q, k
   // and v's without dropout) takes none of a split layer's.
-  const stepDispatches = (dropout: number) =>
-    withEnv('MCEVAL_WEBGPU_GROUPS', 'never', async () => {
+  const stepDispatches = (dropout: number, rests = 'alongside') =>
+    withEnvironment({ MCEVAL_WEBGPU_GROUPS: 'never', MCEVAL_WEBGPU_RESTS: rests }, async () => {
       const { model } = loadModel('builtin:tiny');
       const lora = parseLoraConfig({ r: 4, alpha: 8, dropout, useDora: true, targetModules: targets }, 't');
       const run = causalLmStep(model, loraMethod, adapterConfigFor(model, lora), { batch: 2, length: 16, seed: 3 });
@@ -253,7 +254,13 @@ test("a DoRA step under dropout takes two dispatches a layer more than without: 
       }
     });
   const layers = loadModel('builtin:tiny').model.layers.length * targets.length;
-  const [without, under] = [await stepDispatches(0), await stepDispatches(0.1)];
-  // Each layer's rest x_r·W + b, forward and backward; the rest is the unsplit step's (the masks are made where read).
-  assert.equal(under - without, 2 * layers);
+  const [without, under, apart] = [
+    await stepDispatches(0),
+    await stepDispatches(0.1),
+    await stepDispatches(0.1, 'apart'),
+  ];
+  // Apart, each layer's rest x_r·W + b, forward and backward; the rest is the unsplit step's (the masks are made where
+  // read). Alongside, the rests are formed in the dropped parts' dispatches.
+  assert.equal(apart - without, 2 * layers);
+  assert.equal(under, without);
 });

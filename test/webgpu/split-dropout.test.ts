@@ -2,19 +2,22 @@
  * Low-rank layers split at their dropout (DoRA's under dropout) beside plain ones, as one op on webgpu against the
  * same op on wasm (split-dropout-case.ts): the outputs and the gradients of x, each A and B, a perturbation and a
  * residual within 1e-5 of the largest value, with the narrow products inline and apart, on 64- and 128-wide tiles,
- * with vec4 loads and scalar ones. The dropped part's products read x through the mask (no mask is made on its own)
- * and each split layer's rest is one McevalMatrixProduct each way; a decoder's q, k and v, all split, form their
- * dropped parts in one group dispatch where the device binds it (each member's x read through its own mask).
+ * with vec4 loads and scalar ones. The dropped part's products read x through the mask (no mask is made on its own).
+ * Where the narrow products are inline, each split layer forms its rest in its dropped part's dispatch each way
+ * (MCEVAL_WEBGPU_RESTS=alongside), with the same bits as its rest's own McevalMatrixProduct each way (`apart`, where a
+ * decoder's q, k and v, all split, form their dropped parts in one group dispatch, each member's x read through its
+ * own mask), on every tiling.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { withEnv } from '../helpers.js';
+import { withEnvironment } from '../../src/engine/environment-values.js';
 import { assertAgree } from './agreement.js';
 import { runSplitCase, type SplitCase } from '../split-dropout-case.js';
 import { MATRIX_PRODUCT } from '../../src/engine/kernels/webgpu/matrix-product.js';
 import { DROPOUT_MASK } from '../../src/engine/kernels/webgpu/dropout-mask.js';
-import { LOW_RANK_PRODUCT_GROUP } from '../../src/engine/kernels/webgpu/low-rank-product.js';
+import { LOW_RANK_PRODUCT_GROUP, LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 import { tf } from '../../src/engine/tf.js';
 
@@ -57,11 +60,46 @@ for (const tile of ['64', '128'])
         );
         const splits = c.splits.filter(Boolean).length;
         const count = (name: string) => candidate.kernels.filter((kernel) => kernel === name).length;
-        assert.equal(count(MATRIX_PRODUCT), 2 * splits, "each split layer's rest, forward and backward");
         assert.equal(count(DROPOUT_MASK), 0, 'no mask made on its own');
-        // Three split layers inline, at 16 buffers: their dropped parts in one group dispatch.
+        // Inline at 16 buffers (vec4 sizes): each rest in its dropped part's dispatch, no group; else its own.
         const binds = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
-        if (c.splits.every(Boolean) && inline === 'always' && binds >= 16)
-          assert.equal(count(LOW_RANK_PRODUCT_GROUP), 1, 'the group ran');
+        if (inline === 'never' || !vectorized(c))
+          assert.equal(count(MATRIX_PRODUCT), 2 * splits, "each split layer's rest, forward and backward");
+        else if (binds >= 16) {
+          assert.equal(count(MATRIX_PRODUCT), 0, 'no rest of its own');
+          assert.equal(count(LOW_RANK_PRODUCT_GROUP), 0, 'no group');
+          assert.equal(count(LOW_RANK_PRODUCT_INLINE), 2 * splits, 'one inline product a split layer each way');
+        }
         reference.labels.forEach((label, i) => assertAgree(label, candidate.arrays[i]!, reference.arrays[i]!, 1e-5));
       });
+
+const vectorized = (c: SplitCase) => [c.inFeatures, ...c.widths, c.rank].every((size) => size % 4 === 0);
+
+const TILINGS = [
+  { tile: '64', prefetch: 'off', code: 'loops' },
+  { tile: '128', prefetch: 'on', code: 'unrolled' },
+];
+
+for (const { tile, prefetch, code } of TILINGS)
+  test(`rests alongside their dropped parts give the same bits as apart: tile ${tile}, prefetch ${prefetch}, ${code}`, async () => {
+    await initEngine('webgpu');
+    const c = CASES[0]!;
+    const tiling = { MCEVAL_WEBGPU_PRODUCT_TILE: tile, MCEVAL_WEBGPU_PRODUCT_PREFETCH: prefetch };
+    const run = (rests: string) =>
+      withEnvironment({ ...tiling, MCEVAL_WEBGPU_PRODUCT_CODE: code, MCEVAL_WEBGPU_RESTS: rests }, () =>
+        runSplitCase(c),
+      );
+    const [apart, alongside] = [await run('apart'), await run('alongside')];
+    const binds = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+    const count = (outcome: { kernels: string[] }, name: string) =>
+      outcome.kernels.filter((kernel) => kernel === name).length;
+    assert.equal(count(apart, MATRIX_PRODUCT), 6, "apart: each rest's own, each way");
+    // The biggest call binds 9 buffers (x, W, A, B, t, the output, the rest's, bias, residual).
+    if (binds >= 9) assert.equal(count(alongside, MATRIX_PRODUCT), 0, 'alongside: none of their own');
+    apart.labels.forEach((label, i) =>
+      assert.ok(
+        apart.arrays[i]!.every((value, j) => Object.is(value, alongside.arrays[i]![j])),
+        `${label}: the same bits`,
+      ),
+    );
+  });

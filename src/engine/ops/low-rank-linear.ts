@@ -52,6 +52,7 @@ import { withColumnScales, type ColumnScaledUpdate } from './column-scales.js';
 import { magnitudeScaled } from './magnitude-scale.js';
 import { restGradient, restProduct } from './dropout-rest.js';
 import { runOnGiven, type Given } from './run-on-given.js';
+import { restsSetting } from '../rests-setting.js';
 
 export interface LowRankUpdate extends ColumnScaledUpdate {
   /** [in, r]. */
@@ -125,6 +126,19 @@ function inlines(shape: InlineCandidate): boolean {
   return inlinesNarrowProduct(tf.backend() as unknown as WebGpuBackendLike, shape);
 }
 
+/**
+ * Whether a layer split at its dropout forms its rest in its dropped part's inline product (McevalLowRankProductInline
+ * with a rest alongside: one dispatch, not two), for the product of x [rows, inner] into `columns` at `rank` with
+ * `others` of bias and addend: MCEVAL_WEBGPU_RESTS, a mask the kernel makes from its hash, and the device's room.
+ */
+function restAlongside(
+  dropout: InputDropout | undefined,
+  shape: Omit<InlineCandidate, 'inputMask' | 'restAlongside'>,
+): boolean {
+  if (dropoutHash(dropout) === undefined || restsSetting() !== 'alongside') return false;
+  return inlines({ ...shape, inputMask: false, restAlongside: true });
+}
+
 /** What a group member's forward product reads besides x: A′ (A plus its perturbation), B and its addend. */
 interface MemberOperands {
   readonly factor: Tensor2D;
@@ -174,6 +188,13 @@ function groupedProducts(
   // Biases go into the group's dispatch (joined), but not beside column factors.
   const biased = !split && members[0]!.flatBias !== undefined;
   if (biased && factors) return undefined;
+  // Split layers whose rests go alongside run a dispatch each: fewer than a group's and their rests' own.
+  const first = { rows: x.shape[0], inner: x.shape[1], columns: members[0]!.weight.shape[1], rank };
+  if (
+    split &&
+    restAlongside(members[0]!.dropout, { ...first, others: given(members[0]!.flatBias, operands[0]!.addend) })
+  )
+    return undefined;
   // A split layer's bias and residual are its rest's, not its dropped part's.
   const joins = (m: GroupMember, l: number) =>
     m.split === split &&
@@ -427,6 +448,31 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
     );
     return [value, down] as const;
   };
+  // A split layer's [dropped part, down, rest]: in one dispatch where its rest goes alongside, else the dropped part's
+  // (a group's, where the layer was in one) and the rest's own.
+  const splitProducts = (
+    part: Part,
+    input: Tensor2D,
+    { factor, b, addend }: MemberOperands,
+    grouped: readonly [Tensor2D, Tensor2D] | undefined,
+  ): readonly [Tensor2D, Tensor2D, Tensor2D] => {
+    const shape = {
+      rows,
+      inner: inFeatures,
+      columns: part.weight.shape[1],
+      rank: factor.shape[1],
+      others: given(part.flatBias, addend),
+    };
+    if (grouped === undefined && restAlongside(part.dropout, shape)) {
+      const [value, down, rest] = inlineLowRankProduct(
+        { x: input, w: part.weight, n: factor, e: b, bias: part.flatBias, addend },
+        { ...outputInlineAttrs(part), droppedInput: dropoutHash(part.dropout), restAlongside: 'input' },
+      );
+      return [value, down, rest!];
+    }
+    const [value, down] = grouped ?? droppedProducts(part, input, factor, b);
+    return [value, down, restProduct(input, part.weight, part.dropout!, part.flatBias ?? part.bias, addend)];
+  };
   // Per layer, what its backward pass reads: A′ (A plus its perturbation), B, down, W and a mask made already (saved,
   // so that they outlive any scope the forward pass ran in), from this offset in the saved list.
   const madeMask = (part: Part) =>
@@ -453,9 +499,9 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         const { factor, b, addend } = operands[l]!;
         const [rank, outFeatures] = [factor.shape[1], part.weight.shape[1]];
         if (part.split) {
-          const [value, down] = grouped?.[l] ?? droppedProducts(part, xs as Tensor2D, factor, b);
+          const [value, down, rest] = splitProducts(part, xs as Tensor2D, operands[l]!, grouped?.[l]);
           values.push(value);
-          rests.push(restProduct(xs as Tensor2D, part.weight, part.dropout!, part.flatBias ?? part.bias, addend));
+          rests.push(rest);
           saved.push(factor, b, down, part.weight, ...(madeMask(part) === undefined ? [] : [madeMask(part)!]));
           return;
         }
@@ -501,30 +547,31 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
       for (let l = parts.length - 1; l >= firstChained; l--) {
         const { factor, b, weight, dropout, dy, part } = members[l]!;
         const [rank, outFeatures] = [factor.shape[1], weight.shape[1]];
-        // A split layer's rest, (1 − m) ⊙ (d rest·Wᵀ), then its dropped part's, the mask on the whole sum.
-        if (part.split) dx = restGradient(dys[part.restAt] as Tensor2D, weight, dropout!, dx);
+        const shape = { rows, inner: outFeatures, columns: inFeatures, rank, others: given(dx) };
         // The scaling multiplies the [tokens, r] and [r, out] products rather than dy [tokens, out] (less work; on
         // webgpu inside their kernels).
-        [dx, dDowns[l]] = inlines({
-          rows,
-          inner: outFeatures,
-          columns: inFeatures,
-          rank,
-          inputMask: false,
-          others: given(dx),
-        })
-          ? inlineLowRankProduct(
-              { x: dy, w: weight, n: b, e: factor, addend: dx },
-              {
-                transposeW: true,
-                transposeN: true,
-                transposeE: true,
-                narrowScale: part.scaling,
-                scale: 1,
-                dropout: dropoutHash(dropout),
-                maskedSum: part.split,
-              },
-            )
+        const inlineAttrs: InlineProductAttrs = {
+          transposeW: true,
+          transposeN: true,
+          transposeE: true,
+          narrowScale: part.scaling,
+          scale: 1,
+          dropout: dropoutHash(dropout),
+          maskedSum: part.split,
+        };
+        // A split layer's rest, (1 − m) ⊙ (d rest·Wᵀ), then its dropped part's, the mask on the whole sum: in one
+        // dispatch where the rest goes alongside.
+        const restDy = part.split ? (dys[part.restAt] as Tensor2D) : undefined;
+        if (restDy !== undefined && restAlongside(dropout, shape)) {
+          [dx, dDowns[l]] = inlineLowRankProduct(
+            { x: dy, w: weight, n: b, e: factor, addend: dx, restInput: restDy },
+            { ...inlineAttrs, restAlongside: 'gradient' },
+          );
+          continue;
+        }
+        if (restDy !== undefined) dx = restGradient(restDy, weight, dropout!, dx);
+        [dx, dDowns[l]] = inlines({ ...shape, inputMask: false })
+          ? inlineLowRankProduct({ x: dy, w: weight, n: b, e: factor, addend: dx }, inlineAttrs)
           : separateGradients(part.scaling, dy, { weight, b, factor, dropout }, dx, part.split);
       }
       const operands = members.map(({ dropout, down, dy, part }, l): LayerGradientOperands => ({

@@ -19,6 +19,7 @@ export const TUNABLE_SETTINGS: readonly TunableSetting[] = [
   { variable: 'MCEVAL_WEBGPU_INLINE_NARROW', values: ['auto', 'always', 'never'] },
   { variable: 'MCEVAL_WEBGPU_GROUPS', values: ['auto', 'never'] },
   { variable: 'MCEVAL_WEBGPU_ACTIVATIONS', values: ['inside', 'apart'] },
+  { variable: 'MCEVAL_WEBGPU_RESTS', values: ['alongside', 'apart'] },
   { variable: 'MCEVAL_WEBGPU_ROPE', values: ['inside', 'apart'] },
   { variable: 'MCEVAL_WEBGPU_ATTENTION_GRADIENT', values: ['together', 'apart'] },
   { variable: 'MCEVAL_WEBGPU_WEIGHT_GRADIENTS', values: ['split', 'tfjs'] },

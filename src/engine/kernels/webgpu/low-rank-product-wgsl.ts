@@ -94,7 +94,19 @@ export interface LowRankProductShape {
    * gradient, inline or not (a decoder's down projection, an encoder's output projection, in training).
    */
   readonly activationGradient?: Activation | undefined;
+  /**
+   * A layer split at its dropout (DoRA's under dropout) forms its rest in the same pass, by a second set of accumulators
+   * over the same W tiles (restTile holding the rest's left operand): `input`, its output — x read dropped out for the
+   * products (`inputMasked` kept) and through 1 − m for the rest x_r·W, written with the bias and addend to
+   * `restOutput` (the dropped part then takes neither) — or `gradient`, its input gradient (`maskedSum`): the rest's
+   * upstream bound as `restInput`, and (1 − m) ⊙ (restInput·Wᵀ) + addend added to the masked sum. The same sums in
+   * the same order as the rest's own McevalMatrixProduct, so the same bits. The inline variant of one layer only.
+   */
+  readonly restAlongside?: RestAlongside | undefined;
 }
+
+/** Which product of a layer split at its dropout forms its rest alongside (LowRankProductShape's `restAlongside`). */
+export type RestAlongside = 'input' | 'gradient';
 
 /** An activation whose output x a product forms from its inputs where it reads x: SwiGLU's gating, or GELU. */
 export type Activation = 'swiglu' | 'gelu';
@@ -115,13 +127,15 @@ export const maskUsed = (mask: string, use: MaskUse): string => (use === 'kept' 
 
 /** Which tile an operand fills: its first row (or column) of the output tile, and how many there are. */
 interface TileSide {
-  readonly tile: 'aTile' | 'bTile';
+  readonly tile: 'aTile' | 'bTile' | 'restTile';
   readonly origin: 'i0' | 'j0';
   readonly count: 'uniforms.rowCount' | 'columnCount';
 }
 
 const LEFT: TileSide = { tile: 'aTile', origin: 'i0', count: 'uniforms.rowCount' };
 const RIGHT: TileSide = { tile: 'bTile', origin: 'j0', count: 'columnCount' };
+/** The rest's left operand, beside x's (LowRankProductShape's `restAlongside`). */
+const REST_LEFT: TileSide = { tile: 'restTile', origin: 'i0', count: 'uniforms.rowCount' };
 
 /** An operand's element (a vec4 where it is bound as vec4s) at a WGSL index expression. */
 export type Read = (at: string) => string;
@@ -424,13 +438,13 @@ const COMPONENTS = ['x', 'y', 'z', 'w'];
  * One inner index kk of the tile's product: the invocation's vec4s of x′ and W′ from workgroup memory, then its
  * 4·B² vec4 multiply-adds into `into`, in the order p, q, component either way.
  */
-function innerStep({ blocks, unrolled }: ProductTiling, into: string): string {
+function innerStep({ blocks, unrolled }: ProductTiling, into: string, leftTile = 'aTile'): string {
   if (unrolled !== true)
     return `
       var a : array<vec4<f32>, BLOCKS>;
       var b : array<vec4<f32>, BLOCKS>;
       for (var p = 0; p < BLOCKS; p++) {
-        a[p] = aTile[kk * GROUPS + ty + p * 16];
+        a[p] = ${leftTile}[kk * GROUPS + ty + p * 16];
         b[p] = bTile[kk * GROUPS + tx + p * 16];
       }
       for (var p = 0; p < BLOCKS; p++) {
@@ -443,7 +457,7 @@ function innerStep({ blocks, unrolled }: ProductTiling, into: string): string {
         }
       }`;
   const lines = [];
-  for (let p = 0; p < blocks; p++) lines.push(`let a${p} = aTile[kk * GROUPS + ty + ${p * 16}];`);
+  for (let p = 0; p < blocks; p++) lines.push(`let a${p} = ${leftTile}[kk * GROUPS + ty + ${p * 16}];`);
   for (let q = 0; q < blocks; q++) lines.push(`let b${q} = bTile[kk * GROUPS + tx + ${q * 16}];`);
   for (let p = 0; p < blocks; p++)
     for (let q = 0; q < blocks; q++)
@@ -665,12 +679,19 @@ export const INLINE_MOST_RANK = 16;
 export const INLINE_UNIFORMS = `${LOW_RANK_UNIFORMS} narrowScale : f32,`;
 
 /**
- * Workgroup memory the inline variant takes, in bytes: the two tiles, N′'s inner step, the input mask's (made once
- * per workgroup and element, as x's tile is loaded) and, where x is normalized, its rows' sums and reciprocal RMS.
+ * Workgroup memory the inline variant takes, in bytes: the two tiles (three with a rest alongside), N′'s inner step,
+ * the input mask's (made once per workgroup and element, as x's tile is loaded) and, where x is normalized, its rows'
+ * sums and reciprocal RMS.
  */
-export function inlineWorkgroupBytes(blocks: ProductBlocks, shape: InlineNarrowShape, normalized = false): number {
+export function inlineWorkgroupBytes(
+  blocks: ProductBlocks,
+  shape: InlineNarrowShape,
+  normalized = false,
+  restAlongside = false,
+): number {
   const normalization = normalized ? PRODUCT_WORKGROUP + productTile(blocks) : 0;
-  return 4 * (2 * 1024 * blocks + 16 * shape.rank + (shape.inputMask ? 16 * 64 * blocks : 0) + normalization);
+  const tiles = (restAlongside ? 3 : 2) * 1024 * blocks;
+  return 4 * (tiles + 16 * shape.rank + (shape.inputMask ? 16 * 64 * blocks : 0) + normalization);
 }
 
 /**
@@ -871,6 +892,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
   if (shape.activationGradient !== undefined && (members > 1 || shape.normalizedInput || shape.columnFactors))
     throw new Error('inlineLowRankProductCode: an activation gradient is one layer’s input gradient');
   if (shape.geluInput && members > 1) throw new Error('inlineLowRankProductCode: a group does not read GELU of x');
+  const rest = restAlongsideCode(shape, members);
   const masks = outputMasks(shape);
   const blocks = shape.blocks;
   const tileRows = productTile(blocks);
@@ -900,10 +922,11 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
     }`
         : ''
     }`;
-  // One product's work after its tile is placed: the base and narrow products, t, then the low-rank part.
+  // One product's work after its tile is placed: the base and narrow products (and a rest's), t, then the low-rank
+  // part.
   const body = (operands: InlineOperands) => `
-  var narrow : array<f32, SHARE>;
-  ${product(shape, left.read, operands.w, 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads: loads(operands), step: narrowStep(narrow.inputMask, shape, share) })}
+  var narrow : array<f32, SHARE>;${rest.accumulators}
+  ${product(shape, left.read, operands.w, 'uniforms.innerCount', shape.transposeW, true, 'acc', { loads: `${loads(operands)}${rest.loads}`, step: `${narrowStep(narrow.inputMask, shape, share)}${rest.step}` })}
   // t's values: into aTile (free now) as [TILE_ROWS, RANK], and from the first column of tiles into down.
   ${repeated(
     'c',
@@ -932,12 +955,12 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              ${(gradient.store ?? operands.storeResult)('i * columnCount + j', lastTerms(terms, `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }))}`)}`;
+              ${rest.store}${(gradient.store ?? operands.storeResult)('i * columnCount + j', rest.written(lastTerms(rest.terms(terms), `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true })))}`)}`;
   const declarations = `
 const RANK = ${narrow.rank};
 const TILE_ROWS = ${tileRows};
 const SHARE = ${share};
-var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
+var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${rest.declarations}${
     narrow.inputMask ? `\nvar<workgroup> maskTile : array<f32, ${16 * tileRows}>;` : ''
   }${members === 1 ? '' : '\nvar<workgroup> groupMember : i32;'}${left.declarations}${gradient.declarations}`;
   const shared = `
@@ -954,6 +977,57 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${
   ${memberBranches(members, (l) => `${memberPlacement(l, tileRows, memberMasks, joined)}${body(memberOperands(l, joined))}`)}
 }
 `;
+}
+
+/**
+ * The WGSL a rest alongside adds to the inline variant (LowRankProductShape's `restAlongside`), nothing where the shape
+ * has none: restTile and the accumulators restAcc, the rest's left operand loaded beside x's and its inner step (in a
+ * block of its own, its names apart from the main step's), and at each output — `input`: the rest x_r·W + bias +
+ * addend stored to restOutput (`store`), the dropped part's value without bias and addend (`terms`); `gradient`: the
+ * masked sum plus (1 − m) ⊙ the rest's product and the addend (`written`), as McevalMatrixProduct writes the rest and
+ * the inline product adds it.
+ */
+function restAlongsideCode(shape: LowRankProductShape, members: number) {
+  const kind = shape.restAlongside;
+  const none = {
+    declarations: '',
+    accumulators: '',
+    loads: '',
+    step: '',
+    store: '',
+    terms: (terms: LastTerms) => terms,
+    written: (value: string) => value,
+  };
+  if (kind === undefined) return none;
+  if (members > 1 || shape.normalizedInput || shape.gatedInput || shape.geluInput || shape.columnFactors)
+    throw new Error('inlineLowRankProductCode: a rest alongside is one layer’s, x read as it is stored');
+  if (shape.activationGradient !== undefined) throw new Error('inlineLowRankProductCode: a rest has no activation');
+  if (kind === 'input' && shape.inputMasked !== 'kept')
+    throw new Error('inlineLowRankProductCode: a rest alongside an output needs x read dropped out');
+  if (kind === 'gradient' && !(shape.maskedSum === true && shape.mask))
+    throw new Error('inlineLowRankProductCode: a rest alongside an input gradient needs its sum masked');
+  const read = kind === 'input' ? maskedLeftOperand('rest', true, 'uniforms.').read : reads('restInput');
+  const common = {
+    ...none,
+    declarations: `\nvar<workgroup> restTile : array<vec4<f32>, ${256 * shape.blocks}>;`,
+    accumulators: `\n  var restAcc : array<vec4<f32>, ${4 * shape.blocks * shape.blocks}>;`,
+    loads: directLoad(innerFastestLoad(read, 'uniforms.innerCount', REST_LEFT, true)),
+    step: `\n      {${innerStep(shape, 'restAcc', 'restTile')}\n      }`,
+  };
+  const at = 'i * columnCount + j';
+  if (kind === 'input')
+    return {
+      ...common,
+      store: `restOutput[${at}] = ${lastTerms({ bias: shape.bias, addend: shape.addend }, 'restAcc[block][r]')};
+              `,
+      terms: (terms: LastTerms) => ({ ...terms, bias: false, addend: false }),
+    };
+  const restValue = lastTerms({ addend: shape.addend }, `restAcc[block][r]${outputMask(shape, 'dropout', 'rest')}`);
+  return {
+    ...common,
+    terms: (terms: LastTerms) => ({ ...terms, addend: false }),
+    written: (value: string) => `${value} + (${restValue})`,
+  };
 }
 
 /**

@@ -42,6 +42,7 @@ import {
   type LowRankProductShape,
   type ProductBlocks,
   type ProductTiling,
+  type RestAlongside,
 } from './low-rank-product-wgsl.js';
 import {
   floatUniform as float,
@@ -130,6 +131,8 @@ export interface ActivationGradientInputs {
   readonly gradientGate?: TensorInfo;
   readonly gradientUp?: TensorInfo;
   readonly gradientInput?: TensorInfo;
+  /** The rest's upstream gradient, shaped like x (InlineProductAttrs' `restAlongside` `gradient`). */
+  readonly restInput?: TensorInfo;
 }
 
 /**
@@ -184,6 +187,12 @@ export interface InlineProductAttrs extends LowRankProductAttrs, NormalizedInput
   readonly transposeN: boolean;
   readonly narrowScale: number;
   readonly inputDropout?: HashedDropout | undefined;
+  /**
+   * A layer split at its dropout forms its rest in the same dispatch (LowRankProductShape's `restAlongside`): `input`
+   * (with `droppedInput`; the bias and addend are the rest's, written as a third output) or `gradient` (with
+   * `maskedSum`; the input `restInput` is the rest's upstream gradient).
+   */
+  readonly restAlongside?: RestAlongside | undefined;
 }
 
 /** RMSNorm's epsilon, where x is normalized as it is read (a `normWeight` input is given). */
@@ -210,6 +219,8 @@ export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd' | 'x
   readonly gradientGate?: TensorInfo;
   readonly gradientUp?: TensorInfo;
   readonly gradientInput?: TensorInfo;
+  /** The rest's upstream gradient, shaped like x (InlineProductAttrs' `restAlongside` `gradient`). */
+  readonly restInput?: TensorInfo;
 }
 
 /**
@@ -283,6 +294,8 @@ export interface InlineCandidate {
    * weight binds the buffer the unwritten t leaves free.
    */
   readonly normalized?: boolean;
+  /** A split layer's rest formed alongside (InlineProductAttrs' `restAlongside`): a tile and a binding more. */
+  readonly restAlongside?: boolean;
 }
 
 /** Storage buffers the inline variant always binds: x, w, n, e, down and the output. */
@@ -295,11 +308,12 @@ const INLINE_BINDINGS = 6;
  * masks bind none), then its size against inlineMostMultiplyAdds.
  */
 export function inlinesNarrowProduct(backend: WebGpuBackendLike, shape: InlineCandidate): boolean {
-  const { rows, inner, columns, rank, inputMask, others, normalized } = shape;
+  const { rows, inner, columns, rank, inputMask, others, normalized, restAlongside } = shape;
   if ([inner, columns, rank].some((size) => size % 4 !== 0) || rank > INLINE_MOST_RANK) return false;
   const narrow: InlineNarrowShape = { rank, transposeN: false, inputMask };
-  if (inlineWorkgroupBytes(productBlocks(), narrow, normalized) > workgroupStorageBytes(backend)) return false;
-  if (INLINE_BINDINGS + others > storageBuffersPerShader(backend)) return false;
+  const bytes = inlineWorkgroupBytes(productBlocks(), narrow, normalized, restAlongside);
+  if (bytes > workgroupStorageBytes(backend)) return false;
+  if (INLINE_BINDINGS + Number(restAlongside === true) + others > storageBuffersPerShader(backend)) return false;
   return rows * inner * columns <= inlineMostMultiplyAdds();
 }
 
@@ -491,11 +505,13 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { w, n, e, bias, addend, normWeight, gradientGate, gradientUp, gradientInput, ...leftInputs } =
+  const { w, n, e, bias, addend, normWeight, gradientGate, gradientUp, gradientInput, restInput, ...leftInputs } =
     inputs as unknown as InlineProductInputs;
-  const { transposeN, scale, narrowScale, inputDropout, normEps, columnFactors, ...masking } =
+  const { transposeN, scale, narrowScale, inputDropout, normEps, columnFactors, restAlongside, ...masking } =
     attrs as unknown as InlineProductAttrs;
   const { transposeW, transposeE, dropout, droppedInput } = masking;
+  if ((restAlongside === 'gradient') !== (restInput !== undefined))
+    throw new Error(`${LOW_RANK_PRODUCT_INLINE}: a rest alongside an input gradient, and only it, reads restInput`);
   if (droppedInput !== undefined && inputDropout !== undefined)
     throw new Error(`${LOW_RANK_PRODUCT_INLINE}: x is read dropped out once, by droppedInput or by inputDropout`);
   const gpu = backend as unknown as WebGpuBackendLike;
@@ -516,6 +532,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     normalizedInput: normalized,
     columnFactors: factors,
     activationGradient: gradient?.kind,
+    restAlongside,
   };
   const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputDropout !== undefined };
   const flags = [
@@ -532,8 +549,18 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     left.activation === 'gelu',
     ...activationFlags(gradient?.kind),
     ...maskFlags(shape),
+    restAlongside === 'input',
+    restAlongside === 'gradient',
   ];
   const down = normalized ? undefined : gpu.makeTensorInfo([rows * rank], 'float32');
+  const restOutput = restAlongside === 'input' ? gpu.makeTensorInfo([rows * columns], 'float32') : undefined;
+  // The rest's binding after down: the output it writes, or the upstream gradient it reads (vec4s, as x).
+  const restBinding =
+    restOutput !== undefined
+      ? { declaration: { name: 'restOutput', components: 1, writable: true } as const, tensor: restOutput }
+      : restInput !== undefined
+        ? { declaration: { name: 'restInput', components: 4 } as const, tensor: restInput }
+        : undefined;
   const dUp = gradient?.kind === 'swiglu' ? gpu.makeTensorInfo([rows * columns], 'float32') : undefined;
   const normalization = normalizationBinding(normWeight, normEps);
   const optional = optionalInputs({ bias, addend });
@@ -541,7 +568,13 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const few = fewRowsShape(gpu, {
     rows,
     unsupported:
-      transposeW || transposeN || transposeE || narrow.inputMask || makesMasks(shape) || gradient !== undefined,
+      transposeW ||
+      transposeN ||
+      transposeE ||
+      narrow.inputMask ||
+      makesMasks(shape) ||
+      gradient !== undefined ||
+      restAlongside !== undefined,
     bias: shape.bias,
     addend: shape.addend,
     ...activationReads(left.activation),
@@ -566,6 +599,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
         ...left.declarations,
         ...['w', 'n', 'e'].map((name) => ({ name, components: 4 }) as const),
         ...(down === undefined ? [] : [{ name: 'down', components: 1, writable: true } as const]),
+        ...(restBinding === undefined ? [] : [restBinding.declaration]),
         ...optional.declarations,
         ...normalization.declarations,
         ...(gradient?.declarations ?? []),
@@ -581,6 +615,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       n,
       e,
       ...(down === undefined ? [] : [down]),
+      ...(restBinding === undefined ? [] : [restBinding.tensor]),
       ...optional.tensors,
       ...normalization.tensors,
       ...(gradient?.tensors ?? []),
@@ -597,6 +632,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   const y = shaped(output, [rows, columns]);
   if (down === undefined) return [y];
   const t = shaped(down, [rows, rank]);
+  if (restOutput !== undefined) return [y, t, shaped(restOutput, [rows, columns])];
   return dUp === undefined ? [y, t] : [y, t, shaped(dUp, [rows, columns])];
 };
 
