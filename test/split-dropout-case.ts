@@ -1,6 +1,7 @@
 /**
  * Low-rank layers reading one x, some split at their dropout (low-rank-linear.ts's splitsAtDropout), as one op: their
- * outputs and the gradients of x, each A, B and perturbation, and the residual. Without a column scale a split layer's
+ * outputs and the gradients of x, each A, B and perturbation, the residual, and (with `magnitude`) each split layer's
+ * magnitude, which scales its dropped part as DoRA's does. Without a column scale a split layer's
  * output, rest + dropped, is the unsplit layer's x·W + b + s·((m ⊙ x)·A′)·B (+ residual) summed another way, so the
  * same case with `split` off is its reference. Shared by split-dropout.test.ts (wasm, cpu) and
  * webgpu/split-dropout.test.ts (webgpu against wasm).
@@ -24,6 +25,8 @@ export interface SplitCase {
   readonly bias: boolean;
   readonly residual: boolean;
   readonly perturbation: boolean;
+  /** Each split layer's dropped part scaled by a magnitude over fixed norms (DoRA's), its gradient taken too. */
+  readonly magnitude?: boolean;
 }
 
 /** What a run gives: the outputs, then x's gradient, each layer's A's and B's (and P's), then the residual's. */
@@ -52,12 +55,18 @@ export async function runSplitCase(c: SplitCase, split = true): Promise<SplitOut
     ? [tf.tensor3d(rng.normalArray(2 * c.tokens * widths[last]!), [2, c.tokens, widths[last]!])]
     : [];
   const upstreams = widths.map((width) => tf.tensor3d(rng.normalArray(2 * c.tokens * width), [2, c.tokens, width]));
+  // Positive magnitudes and norms about 1, as DoRA's m / ‖W′‖ is at the start.
+  const scaled = widths.map((_, l) => c.magnitude === true && split && c.splits[l]!);
+  const positive = (width: number) => tf.tensor1d(rng.normalArray(width).map((value) => 1 + 0.2 * Math.abs(value)));
+  const magnitudes = widths.flatMap((width, l) => (scaled[l] ? [positive(width)] : []));
+  const norms = widths.map((width, l) => (scaled[l] ? positive(width) : undefined));
   // Each layer's own dropout: every split layer has one (the plain ones too, but the second of three).
   const dropouts = widths.map((_, l) => {
     const key = drawKey(rng.nextUint32());
     return c.splits[l] || l !== 1 ? { key, threshold: keepThreshold(0.75), scale: 1 / 0.75 } : undefined;
   });
-  const inputs = [x, ...factors, ...perturbation, ...residual];
+  const inputs = [x, ...factors, ...perturbation, ...residual, ...magnitudes];
+  const magnitudeAt = (l: number) => inputs.length - magnitudes.length + scaled.slice(0, l).filter(Boolean).length;
   const layers = (t: readonly Tensor[]): LowRankLayer[] =>
     widths.map((_, l) => ({
       weight: weights[l]!,
@@ -69,8 +78,9 @@ export async function runSplitCase(c: SplitCase, split = true): Promise<SplitOut
         ...(dropouts[l] === undefined ? {} : { dropout: dropouts[l] }),
         ...(c.perturbation && l === perturbed ? { perturbation: t[1 + 2 * widths.length] as Tensor2D } : {}),
         ...(split && c.splits[l] ? { splitAtDropout: true } : {}),
+        ...(scaled[l] ? { columnScale: { magnitude: t[magnitudeAt(l)]!, norms: () => norms[l]! } } : {}),
       },
-      ...(c.residual && l === last ? { residual: t[t.length - 1] } : {}),
+      ...(c.residual && l === last ? { residual: t[inputs.length - magnitudes.length - 1] } : {}),
     }));
   const loss = (...t: Tensor[]) =>
     tf.addN(lowRankLinears(t[0]!, layers(t)).map((output, l) => tf.sum(tf.mul(output, upstreams[l]!))));
@@ -82,6 +92,7 @@ export async function runSplitCase(c: SplitCase, split = true): Promise<SplitOut
   const outputs = tf.tidy(() => lowRankLinears(x, layers(inputs)));
   const arrays = await Promise.all([...outputs, ...grads].map((t) => t.data()));
   tf.dispose([...inputs, ...weights, ...upstreams, value, ...outputs, ...grads, ...(bias ? [bias] : [])]);
+  tf.dispose(norms.filter((norm) => norm !== undefined));
   assert.equal(tf.memory().numTensors, before, 'a tensor outlived the op');
   const labels = [
     ...widths.map((_, l) => `output ${l}`),
@@ -89,6 +100,7 @@ export async function runSplitCase(c: SplitCase, split = true): Promise<SplitOut
     ...widths.flatMap((_, l) => [`dA ${l}`, `dB ${l}`]),
     ...(c.perturbation ? ['dP'] : []),
     ...(c.residual ? ['dResidual'] : []),
+    ...widths.flatMap((_, l) => (scaled[l] ? [`dM ${l}`] : [])),
   ];
   return {
     arrays: arrays.map((array) => Array.from(array as Float32Array)),

@@ -15,7 +15,7 @@ import { initEngine } from '../../src/engine/backends.js';
 import { adaptedColumnNorms, adaptedColumnNormsOf } from '../../src/engine/ops/adapted-column-norms.js';
 import { magnitudeScaled } from '../../src/engine/ops/magnitude-scale.js';
 import { ADAPTED_COLUMN_NORMS, normsPerDispatch } from '../../src/engine/kernels/webgpu/adapted-column-norms.js';
-import type { WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
+import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
 import { MAGNITUDE_SCALE, MAGNITUDE_SCALE_GRAD } from '../../src/engine/kernels/webgpu/magnitude-scale.js';
 import { Linear } from '../../src/models/layers/linear.js';
 import { DoraLayer } from '../../src/peft/lora/dora.js';
@@ -118,7 +118,7 @@ test('webgpu magnitude scaling agrees with wasm: the output and the gradients of
 });
 
 for (const dropout of [0, 0.2]) {
-  test(`a DoRA layer's step on webgpu (dropout ${dropout}) runs the norm, scaling and gradient kernels once`, async () => {
+  test(`a DoRA layer's step on webgpu (dropout ${dropout}) runs the norm and gradient kernels once, the scaling once or inside its product`, async () => {
     await initEngine('webgpu');
     const before = tf.memory().numTensors;
     const rng = new Rng(33);
@@ -140,7 +140,11 @@ for (const dropout of [0, 0.2]) {
         tf.dispose([value, ...Object.values(grads)]);
       },
     );
-    assert.deepEqual(calls, { [ADAPTED_COLUMN_NORMS]: 1, [MAGNITUDE_SCALE]: 1, [MAGNITUDE_SCALE_GRAD]: 1 });
+    // Under dropout the scaling is inside the product that forms the rest alongside, where the device binds its 9
+    // buffers (x, W, A, B, t, the output, the dropped part, m and the norms).
+    const binds = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+    const scalings = dropout > 0 && binds >= 9 ? 0 : 1;
+    assert.deepEqual(calls, { [ADAPTED_COLUMN_NORMS]: 1, [MAGNITUDE_SCALE]: scalings, [MAGNITUDE_SCALE_GRAD]: 1 });
     [x, weight, ...layer.variables()].forEach((t) => t.dispose());
     assert.equal(tf.memory().numTensors, before);
   });
@@ -235,7 +239,7 @@ test('a decoding step with DoRA on every linear layer takes as many dispatches a
   assert.equal(dora, lora);
 });
 
-test('a DoRA step under dropout takes as many dispatches as without, its rests alongside; apart, two a layer more', async () => {
+test('a DoRA step under dropout takes a dispatch a layer fewer than without, its rests alongside; apart, two more', async () => {
   await initEngine('webgpu');
   const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
   // A second step's dispatches (the first makes what later ones reuse). Each layer's own: a group's dispatch (q, k
@@ -260,7 +264,9 @@ test('a DoRA step under dropout takes as many dispatches as without, its rests a
     await stepDispatches(0.1, 'apart'),
   ];
   // Apart, each layer's rest x_r·W + b, forward and backward; the rest is the unsplit step's (the masks are made where
-  // read). Alongside, the rests are formed in the dropped parts' dispatches.
+  // read). Alongside, the rests are formed in the dropped parts' dispatches, and the scaling, which is its own
+  // dispatch without dropout, inside the forward's, where the device binds the 10 buffers it takes (with a residual).
   assert.equal(apart - without, 2 * layers);
-  assert.equal(under, without);
+  const binds = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+  if (binds >= 10) assert.equal(without - under, layers);
 });

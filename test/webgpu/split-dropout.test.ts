@@ -6,7 +6,8 @@
  * Where the narrow products are inline, each split layer forms its rest in its dropped part's dispatch each way
  * (MCEVAL_WEBGPU_RESTS=alongside), with the same bits as its rest's own McevalMatrixProduct each way (`apart`, where a
  * decoder's q, k and v, all split, form their dropped parts in one group dispatch, each member's x read through its
- * own mask), on every tiling.
+ * own mask), on every tiling; where a magnitude scales the dropped parts (DoRA's), the scaling is inside that dispatch
+ * too, with McevalMagnitudeScale's bits.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { withEnvironment } from '../../src/engine/environment-values.js';
 import { assertAgree } from './agreement.js';
 import { runSplitCase, type SplitCase } from '../split-dropout-case.js';
 import { MATRIX_PRODUCT } from '../../src/engine/kernels/webgpu/matrix-product.js';
+import { MAGNITUDE_SCALE } from '../../src/engine/kernels/webgpu/magnitude-scale.js';
 import { DROPOUT_MASK } from '../../src/engine/kernels/webgpu/dropout-mask.js';
 import { LOW_RANK_PRODUCT_GROUP, LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
@@ -32,6 +34,18 @@ const CASES: SplitCase[] = [
     bias: true,
     residual: true,
     perturbation: true,
+  },
+  // A decoder's gate and up under DoRA: each dropped part scaled by its magnitude, inside the product alongside.
+  {
+    tokens: 40,
+    inFeatures: 32,
+    widths: [64, 68],
+    rank: 4,
+    splits: [true, true],
+    bias: false,
+    residual: true,
+    perturbation: false,
+    magnitude: true,
   },
   // Sizes off vec4: the scalar shaders, a plain layer between split ones.
   {
@@ -81,25 +95,30 @@ const TILINGS = [
 ];
 
 for (const { tile, prefetch, code } of TILINGS)
-  test(`rests alongside their dropped parts give the same bits as apart: tile ${tile}, prefetch ${prefetch}, ${code}`, async () => {
-    await initEngine('webgpu');
-    const c = CASES[0]!;
-    const tiling = { MCEVAL_WEBGPU_PRODUCT_TILE: tile, MCEVAL_WEBGPU_PRODUCT_PREFETCH: prefetch };
-    const run = (rests: string) =>
-      withEnvironment({ ...tiling, MCEVAL_WEBGPU_PRODUCT_CODE: code, MCEVAL_WEBGPU_RESTS: rests }, () =>
-        runSplitCase(c),
+  for (const c of CASES.filter(vectorized))
+    test(`rests alongside their dropped parts give the same bits as apart: tile ${tile}, prefetch ${prefetch}, ${code}, ${c.magnitude === true ? 'scaled' : 'unscaled'}`, async () => {
+      await initEngine('webgpu');
+      const tiling = { MCEVAL_WEBGPU_PRODUCT_TILE: tile, MCEVAL_WEBGPU_PRODUCT_PREFETCH: prefetch };
+      const run = (rests: string) =>
+        withEnvironment({ ...tiling, MCEVAL_WEBGPU_PRODUCT_CODE: code, MCEVAL_WEBGPU_RESTS: rests }, () =>
+          runSplitCase(c),
+        );
+      const [apart, alongside] = [await run('apart'), await run('alongside')];
+      const binds = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+      const count = (outcome: { kernels: string[] }, name: string) =>
+        outcome.kernels.filter((kernel) => kernel === name).length;
+      const splits = c.splits.filter(Boolean).length;
+      assert.equal(count(apart, MATRIX_PRODUCT), 2 * splits, "apart: each rest's own, each way");
+      // The biggest call binds 9 buffers (x, W, A, B, t, the output, the rest's, bias, residual), 11 when scaled.
+      if (binds >= 11) {
+        assert.equal(count(alongside, MATRIX_PRODUCT), 0, 'alongside: none of their own');
+        assert.equal(count(alongside, MAGNITUDE_SCALE), 0, 'alongside: the scaling inside');
+        assert.equal(count(apart, MAGNITUDE_SCALE), c.magnitude === true ? splits : 0, 'apart: each its own');
+      }
+      apart.labels.forEach((label, i) =>
+        assert.ok(
+          apart.arrays[i]!.every((value, j) => Object.is(value, alongside.arrays[i]![j])),
+          `${label}: the same bits`,
+        ),
       );
-    const [apart, alongside] = [await run('apart'), await run('alongside')];
-    const binds = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
-    const count = (outcome: { kernels: string[] }, name: string) =>
-      outcome.kernels.filter((kernel) => kernel === name).length;
-    assert.equal(count(apart, MATRIX_PRODUCT), 6, "apart: each rest's own, each way");
-    // The biggest call binds 9 buffers (x, W, A, B, t, the output, the rest's, bias, residual).
-    if (binds >= 9) assert.equal(count(alongside, MATRIX_PRODUCT), 0, 'alongside: none of their own');
-    apart.labels.forEach((label, i) =>
-      assert.ok(
-        apart.arrays[i]!.every((value, j) => Object.is(value, alongside.arrays[i]![j])),
-        `${label}: the same bits`,
-      ),
-    );
-  });
+    });

@@ -49,7 +49,7 @@ import type { HashedDropout } from '../dropout-bits.js';
 import { keepMask } from './dropout.js';
 import { dropoutHash, dropoutMaskOf, type InputDropout } from './input-dropout.js';
 import { withColumnScales, type ColumnScaledUpdate } from './column-scales.js';
-import { magnitudeScaled } from './magnitude-scale.js';
+import { magnitudeScaled, magnitudeScaleGradient } from './magnitude-scale.js';
 import { restGradient, restProduct } from './dropout-rest.js';
 import { runOnGiven, type Given } from './run-on-given.js';
 import { restsSetting } from '../rests-setting.js';
@@ -71,9 +71,12 @@ export interface LowRankUpdate extends ColumnScaledUpdate {
  * DoRA's under dropout). The op forms its dropped part x_d·W + s·(x_d·A′)·B and its rest x_r·W + b (+ residual) with
  * x_r = (1 − m) ⊙ x (dropout-rest.ts); the layer's output is rest + c ⊙ dropped, c its column scale (ColumnScaledUpdate's
  * `splitAtDropout`). x's gradient takes (1 − m) ⊙ (d rest·Wᵀ) + m ⊙ (d dropped·Wᵀ + dDown·A′ᵀ): on webgpu the dropped
- * part's inline product reads x through the mask and its input gradient masks its whole sum, and the rest is one
- * McevalMatrixProduct each way — two dispatches each way where forming x·W and x_d·W apart took two low-rank ops, x_d's
- * mask and the additions of their gradients. A's and B's gradients are a LoRA layer's, with every layer's of the op.
+ * part's inline product reads x through the mask and its input gradient masks its whole sum, and the rest is formed in
+ * the same dispatch each way (MCEVAL_WEBGPU_RESTS=alongside: restAlongside below) — the forward's scaling by c too,
+ * where the device binds it (`scaledInside`: the op then gives the layer's output, and c's gradient) — or by one
+ * McevalMatrixProduct each way, the scaling by magnitudeScaled after the op. Where forming x·W and x_d·W apart took two
+ * low-rank ops, x_d's mask and the additions of their gradients. A's and B's gradients are a LoRA layer's, with every
+ * layer's of the op.
  */
 const splitsAtDropout = (update: LowRankUpdate) => update.splitAtDropout === true;
 
@@ -308,34 +311,19 @@ export function lowRankLinear(
  * gave.
  */
 export function lowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] {
-  if (layers.some((layer) => splitsAtDropout(layer.update))) return splitLowRankLinears(x, layers);
-  return withColumnScales(layers, (plain) => unscaledLowRankLinears(x, plain))!;
-}
-
-/**
- * lowRankLinears where layers are split at their dropout (splitsAtDropout): a split layer's output is rest + c ⊙
- * dropped (magnitudeScaled; rest + dropped without a column scale). The others must have no column scale.
- */
-function splitLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] {
+  if (!layers.some((layer) => splitsAtDropout(layer.update)))
+    return withColumnScales(layers, (plain) => lowRankLinearsOp(x, plain))!;
   if (layers.some(({ update }) => !splitsAtDropout(update) && update.columnScale !== undefined))
     throw new Error('lowRankLinears: a column-scaled layer beside layers split at their dropout');
-  const unscaled = layers.map((layer) => ({ ...layer, update: { ...layer.update, columnScale: undefined } }));
-  const outputs = unscaledLowRankLinears(x, unscaled);
-  let rests = layers.length;
-  return layers.map(({ update }, l) => {
-    if (!splitsAtDropout(update)) return outputs[l]!;
-    const [dropped, rest] = [outputs[l]!, outputs[rests++]!];
-    return update.columnScale === undefined
-      ? tf.add(rest, dropped)
-      : magnitudeScaled(dropped, update.columnScale, 0, rest);
-  });
+  return lowRankLinearsOp(x, layers);
 }
 
 /**
- * lowRankLinears for layers without a column scale: their outputs, then the rests of those split at their dropout, in
- * order.
+ * lowRankLinears as one op, for layers without a column scale but those split at their dropout (splitsAtDropout),
+ * whose output is rest + c ⊙ dropped (rest + dropped without a column scale): the scaling inside the op where the layer
+ * is `scaledInside`, else by magnitudeScaled after it.
  */
-function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] {
+function lowRankLinearsOp(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] {
   if (layers.some(({ update }) => splitsAtDropout(update) && update.dropout === undefined))
     throw new Error('lowRankLinears: a layer split at its dropout has none');
   const inFeatures = x.shape[x.shape.length - 1]!;
@@ -350,27 +338,42 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
     dropout === undefined ? undefined : fused ? { hash: dropout } : { mask: keepMask([rows, inFeatures], dropout) };
   // The op's output of a split layer's rest: after every layer's own, in the layers' order.
   let rests = layers.length;
-  const parts = layers.map(({ weight, bias, update, residual }) => ({
-    split: splitsAtDropout(update),
-    restAt: splitsAtDropout(update) ? rests++ : -1,
-    weight,
-    bias,
-    flatBias: fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined,
-    dropout: inputDropout(update.dropout),
-    scaling: update.scaling,
-    columnFactors: update.columnFactors === true,
-    // The op's inputs for this layer: A, B, and when given A's perturbation and the residual.
-    inputs: [
-      update.a,
-      update.b,
-      ...(update.perturbation === undefined ? [] : [update.perturbation]),
-      ...(residual === undefined ? [] : [residual]),
-    ],
-    perturbed: update.perturbation !== undefined,
-    added: residual !== undefined,
-    /** Added to the output; its gradient is the output's, in its shape. */
-    residual,
-  }));
+  const parts = layers.map(({ weight, bias, update, residual }) => {
+    const split = splitsAtDropout(update);
+    const flatBias = fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined;
+    const dropout = inputDropout(update.dropout);
+    const magnitude = split ? update.columnScale : undefined;
+    // A split layer's scaling by its magnitude inside the product that forms its rest alongside (two more bindings),
+    // where the op then outputs the layer's output and no rest.
+    const shape = { rows, inner: inFeatures, columns: weight.shape[1], rank: update.a.shape[1] };
+    const scaledInside =
+      magnitude !== undefined && restAlongside(dropout, { ...shape, others: given(flatBias, residual) + 2 });
+    return {
+      split,
+      restAt: split && !scaledInside ? rests++ : -1,
+      weight,
+      bias,
+      flatBias,
+      dropout,
+      scaling: update.scaling,
+      columnFactors: update.columnFactors === true,
+      magnitude,
+      scaledInside,
+      // The op's inputs for this layer: A, B, and when given A's perturbation, the residual and the magnitude it
+      // scales by inside.
+      inputs: [
+        update.a,
+        update.b,
+        ...(update.perturbation === undefined ? [] : [update.perturbation]),
+        ...(residual === undefined ? [] : [residual]),
+        ...(scaledInside ? [magnitude!.magnitude] : []),
+      ],
+      perturbed: update.perturbation !== undefined,
+      added: residual !== undefined,
+      /** Added to the output; its gradient is the output's, in its shape. */
+      residual,
+    };
+  });
   type Part = (typeof parts)[number];
   // [x·W + b + s·down·B (+ addend), down] with down = (m ⊙ x)·A′ by a dispatch of its own: one fused product, or
   // tfjs ops (the addend added last, as the model's tf.add(residual, output) did).
@@ -477,10 +480,10 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
   // so that they outlive any scope the forward pass ran in), from this offset in the saved list.
   const madeMask = (part: Part) =>
     part.dropout !== undefined && 'mask' in part.dropout ? part.dropout.mask : undefined;
-  const savedAt = parts.map(
-    (_, l) => 1 + parts.slice(0, l).reduce((n, part) => n + 4 + Number(madeMask(part) !== undefined), 0),
-  );
-  return runMultiOutputOp([x, ...parts.flatMap((part) => part.inputs)], {
+  // A layer scaled inside saves its dropped part, magnitude and norms after them.
+  const savedCount = (part: Part) => 4 + Number(madeMask(part) !== undefined) + (part.scaledInside ? 3 : 0);
+  const savedAt = parts.map((_, l) => 1 + parts.slice(0, l).reduce((n, part) => n + savedCount(part), 0));
+  const outputs = runMultiOutputOp([x, ...parts.flatMap((part) => part.inputs)], {
     forward: ([input, ...rest], save) => {
       const xs = flatten(input!);
       let at = 0;
@@ -488,8 +491,9 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         const [a, b, ...optional] = rest.slice(at, (at += part.inputs.length)) as Tensor2D[];
         const perturbation = part.perturbed ? optional.shift() : undefined;
         const residual = part.added ? optional.shift() : undefined;
+        const magnitude = part.scaledInside ? optional.shift() : undefined;
         const factor = perturbation === undefined ? a! : (tf.add(a!, perturbation) as Tensor2D);
-        return { factor, b: b!, addend: residual === undefined ? undefined : flatten(residual) };
+        return { factor, b: b!, addend: residual === undefined ? undefined : flatten(residual), magnitude };
       });
       const grouped = groupedProducts(xs as Tensor2D, parts, operands);
       const values: Tensor[] = [];
@@ -498,6 +502,22 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
       parts.forEach((part, l) => {
         const { factor, b, addend } = operands[l]!;
         const [rank, outFeatures] = [factor.shape[1], part.weight.shape[1]];
+        if (part.scaledInside) {
+          // The norms formed here, off the tape, as magnitudeScaled forms them.
+          const [magnitude, norms] = [operands[l]!.magnitude!, part.magnitude!.norms()];
+          const [value, down, dropped] = inlineLowRankProduct(
+            { x: xs, w: part.weight, n: factor, e: b, bias: part.flatBias, addend, magnitude, norms },
+            {
+              ...outputInlineAttrs(part),
+              droppedInput: dropoutHash(part.dropout),
+              restAlongside: 'input',
+              magnitudeScaled: true,
+            },
+          );
+          values.push(value);
+          saved.push(factor, b, down, part.weight, dropped!, magnitude, norms);
+          return;
+        }
         if (part.split) {
           const [value, down, rest] = splitProducts(part, xs as Tensor2D, operands[l]!, grouped?.[l]);
           values.push(value);
@@ -534,10 +554,22 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
       const xs = saved[0] as Tensor2D;
       const grads: Tensor[][] = [];
       const members = parts.map((part, l) => {
-        const [factor, b, down, weight, mask] = saved.slice(savedAt[l], savedAt[l]! + 5) as Tensor2D[];
-        const dropout = madeMask(part) === undefined ? part.dropout : { mask: mask! };
-        return { factor: factor!, b: b!, down: down!, weight: weight!, dropout, dy: dys[l] as Tensor2D, part };
-      });
+        const [factor, b, down, weight, ...after] = saved.slice(savedAt[l], savedAt[l]! + savedCount(part));
+        const dropout = madeMask(part) === undefined ? part.dropout : { mask: after[0]! };
+        const member = { factor: factor!, b: b!, down: down!, weight: weight!, dropout, part } as const;
+        const dy = dys[l] as Tensor2D;
+        if (!part.scaledInside)
+          return { ...member, dy, restDy: part.split ? (dys[part.restAt] as Tensor2D) : undefined };
+        // The output's gradient is the rest's; the dropped part's, and the magnitude's, are magnitudeScaled's.
+        const [dropped, magnitude, norms] = after as [Tensor, Tensor, Tensor];
+        const [dDropped, dMagnitude] = magnitudeScaleGradient(dy, dropped, magnitude, norms, 0);
+        return { ...member, dy: dDropped as Tensor2D, restDy: dy, dMagnitude };
+      }) as (Pick<GradientMember, 'factor' | 'b' | 'weight' | 'dropout' | 'dy'> & {
+        readonly down: Tensor2D;
+        readonly part: Part;
+        readonly restDy: Tensor2D | undefined;
+        readonly dMagnitude?: Tensor;
+      })[];
       // The leading layers in one dispatch where the backend can; the others last first, each input gradient adding
       // the ones before it in this loop (the order tfjs's tape would add them in) and the group's.
       const grouped = groupedGradients(members);
@@ -561,7 +593,7 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         };
         // A split layer's rest, (1 − m) ⊙ (d rest·Wᵀ), then its dropped part's, the mask on the whole sum: in one
         // dispatch where the rest goes alongside.
-        const restDy = part.split ? (dys[part.restAt] as Tensor2D) : undefined;
+        const restDy = members[l]!.restDy;
         if (restDy !== undefined && restAlongside(dropout, shape)) {
           [dx, dDowns[l]] = inlineLowRankProduct(
             { x: dy, w: weight, n: b, e: factor, addend: dx, restInput: restDy },
@@ -586,12 +618,25 @@ function unscaledLowRankLinears(x: Tensor, layers: readonly LowRankLayer[]): Ten
         const part = parts[l]!;
         // A perturbation added to A receives A's gradient, as a clone (one tensor for two inputs; multi-output.ts),
         // and the residual the output's, passed on. A split layer's residual is in its rest.
-        const upstream = shapedDys[part.split ? part.restAt : l]!;
+        const upstream = shapedDys[part.restAt >= 0 ? part.restAt : l]!;
         // A tensor of its own, not upstream: tfjs disposes a gradient it has added into another.
         const residual = part.residual === undefined ? [] : [tf.reshape(upstream, part.residual.shape)];
-        grads[l] = [dA, dB, ...(part.perturbed ? [tf.clone(dA)] : []), ...residual];
+        const dMagnitude = members[l]!.dMagnitude;
+        grads[l] = [
+          dA,
+          dB,
+          ...(part.perturbed ? [tf.clone(dA)] : []),
+          ...residual,
+          ...(dMagnitude === undefined ? [] : [dMagnitude]),
+        ];
       });
       return [restore(dx!, x), ...grads.flat()];
     },
+  });
+  // A split layer's output where the op gave its parts: rest + c ⊙ dropped (rest + dropped without a scale).
+  return parts.map((part, l) => {
+    if (part.restAt < 0) return outputs[l]!;
+    const [dropped, rest] = [outputs[l]!, outputs[part.restAt]!];
+    return part.magnitude === undefined ? tf.add(rest, dropped) : magnitudeScaled(dropped, part.magnitude, 0, rest);
   });
 }

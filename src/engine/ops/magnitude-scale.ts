@@ -24,6 +24,22 @@ const factorOf = (magnitude: Tensor, norms: Tensor, offset: number) => {
   return offset === 0 ? scale : tf.sub(scale, offset);
 };
 
+/**
+ * [dz, dm] for y = addend + z ⊙ (m / n − offset) given dy: dy ⊙ (m / n − offset) and the column sums of dy ⊙ z over n
+ * (one McevalMagnitudeScaleGrad dispatch on webgpu). Also the gradient of a layer that scales inside its product
+ * (low-rank-linear.ts).
+ */
+export function magnitudeScaleGradient(dy: Tensor, z: Tensor, m: Tensor, n: Tensor, offset: number): [Tensor, Tensor] {
+  if (hasKernel(MAGNITUDE_SCALE_GRAD)) {
+    const attrs: MagnitudeScaleAttrs = { offset };
+    return tf.engine().runKernel(MAGNITUDE_SCALE_GRAD, { dy, z, m, n } as never, attrs as never) as [Tensor, Tensor];
+  }
+  return [
+    tf.mul(dy, factorOf(m, n, offset)),
+    tf.div(tf.reshape(tf.sum(tf.mul(dy, z), [...Array(dy.rank - 1).keys()]), m.shape), n),
+  ];
+}
+
 export function magnitudeScaled(z: Tensor, scale: MagnitudeScale, offset: number, addend?: Tensor): Tensor {
   const attrs: MagnitudeScaleAttrs = { offset };
   const kernels = hasKernel(MAGNITUDE_SCALE);
@@ -46,14 +62,7 @@ export function magnitudeScaled(z: Tensor, scale: MagnitudeScale, offset: number
           return plus === undefined ? scaled : tf.add(plus, scaled);
         });
     const gradFunc = (dy: Tensor, [x, m, n]: Tensor[]) => {
-      const [dz, dm] = kernels
-        ? (tf
-            .engine()
-            .runKernel(MAGNITUDE_SCALE_GRAD, { dy, z: x!, m: m!, n: n! } as never, attrs as never) as Tensor[])
-        : [
-            tf.mul(dy, factorOf(m!, n!, offset)),
-            tf.div(tf.reshape(tf.sum(tf.mul(dy, x!), [...Array(dy.rank - 1).keys()]), m!.shape), n!),
-          ];
+      const [dz, dm] = magnitudeScaleGradient(dy, x!, m!, n!, offset);
       // The addend's gradient is the output's, passed on (ops/multi-output.ts says why no clone).
       return plus === undefined ? [dz!, dm!] : [dz!, dm!, dy];
     };

@@ -103,6 +103,12 @@ export interface LowRankProductShape {
    * the same order as the rest's own McevalMatrixProduct, so the same bits. The inline variant of one layer only.
    */
   readonly restAlongside?: RestAlongside | undefined;
+  /**
+   * With a rest alongside an output: the layer's output is rest + dropped ⊙ (magnitude / norms) per column (DoRA's
+   * scaling, McevalMagnitudeScale's expression), written as the output, the dropped part to `droppedOutput` (its
+   * magnitude's gradient reads it), from the bindings `magnitude` and `norms`.
+   */
+  readonly magnitudeScaled?: boolean | undefined;
 }
 
 /** Which product of a layer split at its dropout forms its rest alongside (LowRankProductShape's `restAlongside`). */
@@ -955,7 +961,7 @@ export function inlineLowRankProductCode(shape: LowRankProductShape, narrow: Inl
                 let at = line * RANK + h;
                 low += aTile[at / 4][at % 4] * bTile[h * GROUPS + column / 4][column % 4];
               }
-              ${rest.store}${(gradient.store ?? operands.storeResult)('i * columnCount + j', rest.written(lastTerms(rest.terms(terms), `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true })))}`)}`;
+              ${rest.stores('i * columnCount + j', lastTerms(rest.terms(terms), `(acc[block][r] + scale * low${masks.lowRank})${masks.sum}`, { e: operands.e, rank: 'RANK', vectorized: true }), gradient.store ?? operands.storeResult)}`)}`;
   const declarations = `
 const RANK = ${narrow.rank};
 const TILE_ROWS = ${tileRows};
@@ -982,22 +988,26 @@ var<workgroup> nTile : array<f32, ${16 * narrow.rank}>;${rest.declarations}${
 /**
  * The WGSL a rest alongside adds to the inline variant (LowRankProductShape's `restAlongside`), nothing where the shape
  * has none: restTile and the accumulators restAcc, the rest's left operand loaded beside x's and its inner step (in a
- * block of its own, its names apart from the main step's), and at each output — `input`: the rest x_r·W + bias +
- * addend stored to restOutput (`store`), the dropped part's value without bias and addend (`terms`); `gradient`: the
- * masked sum plus (1 − m) ⊙ the rest's product and the addend (`written`), as McevalMatrixProduct writes the rest and
- * the inline product adds it.
+ * block of its own, its names apart from the main step's), the value's terms (`terms`) and what each output stores
+ * (`stores`, from the value of the products' sum). `input`: the rest x_r·W + bias + addend is stored to restOutput and
+ * the dropped part's value takes neither; with `magnitudeScaled` the output is the rest plus the dropped part times
+ * magnitude / norms, as McevalMagnitudeScale writes it, and the dropped part goes to droppedOutput. `gradient`: the
+ * masked sum plus (1 − m) ⊙ the rest's product and the addend, as McevalMatrixProduct writes the rest and the inline
+ * product adds it.
  */
 function restAlongsideCode(shape: LowRankProductShape, members: number) {
   const kind = shape.restAlongside;
+  type Store = (at: string, value: string) => string;
   const none = {
     declarations: '',
     accumulators: '',
     loads: '',
     step: '',
-    store: '',
     terms: (terms: LastTerms) => terms,
-    written: (value: string) => value,
+    stores: (at: string, value: string, store: Store) => store(at, value),
   };
+  if (shape.magnitudeScaled === true && kind !== 'input')
+    throw new Error('inlineLowRankProductCode: a magnitude scales an output with its rest alongside');
   if (kind === undefined) return none;
   if (members > 1 || shape.normalizedInput || shape.gatedInput || shape.geluInput || shape.columnFactors)
     throw new Error('inlineLowRankProductCode: a rest alongside is one layer’s, x read as it is stored');
@@ -1014,19 +1024,26 @@ function restAlongsideCode(shape: LowRankProductShape, members: number) {
     loads: directLoad(innerFastestLoad(read, 'uniforms.innerCount', REST_LEFT, true)),
     step: `\n      {${innerStep(shape, 'restAcc', 'restTile')}\n      }`,
   };
-  const at = 'i * columnCount + j';
-  if (kind === 'input')
+  if (kind === 'input') {
+    const restValue = lastTerms({ bias: shape.bias, addend: shape.addend }, 'restAcc[block][r]');
     return {
       ...common,
-      store: `restOutput[${at}] = ${lastTerms({ bias: shape.bias, addend: shape.addend }, 'restAcc[block][r]')};
-              `,
       terms: (terms: LastTerms) => ({ ...terms, bias: false, addend: false }),
+      stores: (at: string, value: string, store: Store) =>
+        shape.magnitudeScaled === true
+          ? `let restValue = ${restValue};
+              let dropped = ${value};
+              droppedOutput[${at}] = dropped;
+              ${store(at, 'restValue + dropped * (magnitude[j] / norms[j])')}`
+          : `restOutput[${at}] = ${restValue};
+              ${store(at, value)}`,
     };
+  }
   const restValue = lastTerms({ addend: shape.addend }, `restAcc[block][r]${outputMask(shape, 'dropout', 'rest')}`);
   return {
     ...common,
     terms: (terms: LastTerms) => ({ ...terms, addend: false }),
-    written: (value: string) => `${value} + (${restValue})`,
+    stores: (at: string, value: string, store: Store) => store(at, `${value} + (${restValue})`),
   };
 }
 

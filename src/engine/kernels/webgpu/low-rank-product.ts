@@ -6,7 +6,8 @@
  * their outputs in one dispatch and their input gradient in another. A mask is a LoRA layer's dropout, given by its
  * hash (attributes) and made in the shader where it is read: no mask is bound, written or kept — on x's reads in both
  * products (`droppedInput`) and on an input gradient's whole sum (`maskedSum`) too, for a layer split at its dropout
- * (low-rank-linear.ts). For forward passes off the tape the inline variant may form x where it reads it: SwiGLU's
+ * (low-rank-linear.ts), whose rest the inline variant may form in the same pass (`restAlongside`; and scale the dropped
+ * part by DoRA's magnitude there: `magnitudeScaled`). For forward passes off the tape the inline variant may form x where it reads it: SwiGLU's
  * gating of `gate` and `up`, or x RMS-normalized. A trained down projection (activated-low-rank-linear.ts) has both
  * variants read SwiGLU's gating so, and write the gating's gradient where they would write dx.
  */
@@ -131,8 +132,6 @@ export interface ActivationGradientInputs {
   readonly gradientGate?: TensorInfo;
   readonly gradientUp?: TensorInfo;
   readonly gradientInput?: TensorInfo;
-  /** The rest's upstream gradient, shaped like x (InlineProductAttrs' `restAlongside` `gradient`). */
-  readonly restInput?: TensorInfo;
 }
 
 /**
@@ -193,6 +192,12 @@ export interface InlineProductAttrs extends LowRankProductAttrs, NormalizedInput
    * `maskedSum`; the input `restInput` is the rest's upstream gradient).
    */
   readonly restAlongside?: RestAlongside | undefined;
+  /**
+   * With a rest alongside the output: the inputs `magnitude` and `norms` [columns] scale the dropped part, the output
+   * is rest + dropped ⊙ (magnitude / norms) and the third output the dropped part (LowRankProductShape's
+   * `magnitudeScaled`).
+   */
+  readonly magnitudeScaled?: boolean | undefined;
 }
 
 /** RMSNorm's epsilon, where x is normalized as it is read (a `normWeight` input is given). */
@@ -221,6 +226,9 @@ export interface InlineProductInputs extends Omit<LowRankProductInputs, 'd' | 'x
   readonly gradientInput?: TensorInfo;
   /** The rest's upstream gradient, shaped like x (InlineProductAttrs' `restAlongside` `gradient`). */
   readonly restInput?: TensorInfo;
+  /** DoRA's magnitude and its weight's column norms [columns] (InlineProductAttrs' `magnitudeScaled`). */
+  readonly magnitude?: TensorInfo;
+  readonly norms?: TensorInfo;
 }
 
 /**
@@ -294,7 +302,10 @@ export interface InlineCandidate {
    * weight binds the buffer the unwritten t leaves free.
    */
   readonly normalized?: boolean;
-  /** A split layer's rest formed alongside (InlineProductAttrs' `restAlongside`): a tile and a binding more. */
+  /**
+   * A split layer's rest formed alongside (InlineProductAttrs' `restAlongside`): a tile and a binding more (`others`
+   * counts a magnitude's two).
+   */
   readonly restAlongside?: boolean;
 }
 
@@ -505,10 +516,14 @@ const lowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { w, n, e, bias, addend, normWeight, gradientGate, gradientUp, gradientInput, restInput, ...leftInputs } =
+  const { w, n, e, bias, addend, normWeight, gradientGate, gradientUp, gradientInput, restInput, ...others } =
     inputs as unknown as InlineProductInputs;
+  const { magnitude, norms, ...leftInputs } = others;
   const { transposeN, scale, narrowScale, inputDropout, normEps, columnFactors, restAlongside, ...masking } =
     attrs as unknown as InlineProductAttrs;
+  const magnitudeScaled = masking.magnitudeScaled === true;
+  if (magnitudeScaled !== (magnitude !== undefined && norms !== undefined))
+    throw new Error(`${LOW_RANK_PRODUCT_INLINE}: a magnitude's scaling reads magnitude and norms`);
   const { transposeW, transposeE, dropout, droppedInput } = masking;
   if ((restAlongside === 'gradient') !== (restInput !== undefined))
     throw new Error(`${LOW_RANK_PRODUCT_INLINE}: a rest alongside an input gradient, and only it, reads restInput`);
@@ -533,6 +548,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     columnFactors: factors,
     activationGradient: gradient?.kind,
     restAlongside,
+    magnitudeScaled,
   };
   const narrow: InlineNarrowShape = { rank, transposeN, inputMask: inputDropout !== undefined };
   const flags = [
@@ -551,16 +567,27 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
     ...maskFlags(shape),
     restAlongside === 'input',
     restAlongside === 'gradient',
+    magnitudeScaled,
   ];
   const down = normalized ? undefined : gpu.makeTensorInfo([rows * rank], 'float32');
   const restOutput = restAlongside === 'input' ? gpu.makeTensorInfo([rows * columns], 'float32') : undefined;
-  // The rest's binding after down: the output it writes, or the upstream gradient it reads (vec4s, as x).
-  const restBinding =
+  // The rest's bindings after down: the output it writes (the dropped part, where a magnitude scales it, then the
+  // magnitude and norms), or the upstream gradient it reads (vec4s, as x).
+  const third = magnitudeScaled ? 'droppedOutput' : 'restOutput';
+  const restBindings =
     restOutput !== undefined
-      ? { declaration: { name: 'restOutput', components: 1, writable: true } as const, tensor: restOutput }
+      ? [
+          { declaration: { name: third, components: 1, writable: true } as const, tensor: restOutput },
+          ...(magnitudeScaled
+            ? [
+                { declaration: { name: 'magnitude', components: 1 } as const, tensor: magnitude! },
+                { declaration: { name: 'norms', components: 1 } as const, tensor: norms! },
+              ]
+            : []),
+        ]
       : restInput !== undefined
-        ? { declaration: { name: 'restInput', components: 4 } as const, tensor: restInput }
-        : undefined;
+        ? [{ declaration: { name: 'restInput', components: 4 } as const, tensor: restInput }]
+        : [];
   const dUp = gradient?.kind === 'swiglu' ? gpu.makeTensorInfo([rows * columns], 'float32') : undefined;
   const normalization = normalizationBinding(normWeight, normEps);
   const optional = optionalInputs({ bias, addend });
@@ -599,7 +626,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
         ...left.declarations,
         ...['w', 'n', 'e'].map((name) => ({ name, components: 4 }) as const),
         ...(down === undefined ? [] : [{ name: 'down', components: 1, writable: true } as const]),
-        ...(restBinding === undefined ? [] : [restBinding.declaration]),
+        ...restBindings.map((binding) => binding.declaration),
         ...optional.declarations,
         ...normalization.declarations,
         ...(gradient?.declarations ?? []),
@@ -615,7 +642,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       n,
       e,
       ...(down === undefined ? [] : [down]),
-      ...(restBinding === undefined ? [] : [restBinding.tensor]),
+      ...restBindings.map((binding) => binding.tensor),
       ...optional.tensors,
       ...normalization.tensors,
       ...(gradient?.tensors ?? []),
