@@ -2,9 +2,10 @@
  * The share of a layer's base product that its input dropout takes away: x_r·W (+ b) (+ addend) with x_r = (1 − m) ⊙ x
  * = x − m ⊙ x, m the inverted-dropout mask (1/keep where kept, 0 where dropped), and its input gradient
  * (1 − m) ⊙ (dy·Wᵀ) (+ addend). With the dropped-out input's product x_d·W it sums to x·W: a layer whose base product
- * reads x_d (DoRA under dropout, low-rank-linear.ts's splitLowRankLinear) gives the rest of x·W by this one product,
+ * reads x_d (DoRA under dropout, low-rank-linear.ts's splitsAtDropout) gives the rest of x·W by this one product,
  * rather than by x·W and x_d·W both. On webgpu each is one dispatch of McevalMatrixProduct, the mask made from its
- * hash where it is read; elsewhere tfjs's ops on the mask made already. Not differentiable: parts of a custom op.
+ * hash where it is read — where the rest does not go alongside the dropped part's own product (MCEVAL_WEBGPU_RESTS);
+ * elsewhere tfjs's ops on the mask made already. Not differentiable: parts of a custom op.
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { hasKernel } from '../kernels/has-kernel.js';
