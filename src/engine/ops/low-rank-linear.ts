@@ -159,6 +159,8 @@ interface GroupMember {
   readonly scaling: number;
   /** B holds the columns' factors as one more row (ColumnScaledUpdate's `columnFactors`). */
   readonly columnFactors: boolean;
+  /** Split, its rest formed in its dropped part's dispatch (restAlongside): a dispatch of its own, in no group. */
+  readonly restAlongside: boolean;
 }
 
 /**
@@ -192,12 +194,7 @@ function groupedProducts(
   const biased = !split && members[0]!.flatBias !== undefined;
   if (biased && factors) return undefined;
   // Split layers whose rests go alongside run a dispatch each: fewer than a group's and their rests' own.
-  const first = { rows: x.shape[0], inner: x.shape[1], columns: members[0]!.weight.shape[1], rank };
-  if (
-    split &&
-    restAlongside(members[0]!.dropout, { ...first, others: given(members[0]!.flatBias, operands[0]!.addend) })
-  )
-    return undefined;
+  if (members[0]!.restAlongside) return undefined;
   // A split layer's bias and residual are its rest's, not its dropped part's.
   const joins = (m: GroupMember, l: number) =>
     m.split === split &&
@@ -343,11 +340,13 @@ function lowRankLinearsOp(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] 
     const flatBias = fused && bias !== undefined ? tf.reshape(bias, [-1]) : undefined;
     const dropout = inputDropout(update.dropout);
     const magnitude = split ? update.columnScale : undefined;
-    // A split layer's scaling by its magnitude inside the product that forms its rest alongside (two more bindings),
-    // where the op then outputs the layer's output and no rest.
+    // Decided once for the forward pass: a split layer's rest formed in its dropped part's product, and its scaling by
+    // its magnitude there too (two more bindings), where the op then outputs the layer's output and no rest.
     const shape = { rows, inner: inFeatures, columns: weight.shape[1], rank: update.a.shape[1] };
+    const others = given(flatBias, residual);
+    const alongside = split && restAlongside(dropout, { ...shape, others });
     const scaledInside =
-      magnitude !== undefined && restAlongside(dropout, { ...shape, others: given(flatBias, residual) + 2 });
+      alongside && magnitude !== undefined && restAlongside(dropout, { ...shape, others: others + 2 });
     return {
       split,
       restAt: split && !scaledInside ? rests++ : -1,
@@ -358,6 +357,7 @@ function lowRankLinearsOp(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] 
       scaling: update.scaling,
       columnFactors: update.columnFactors === true,
       magnitude,
+      restAlongside: alongside,
       scaledInside,
       // The op's inputs for this layer: A, B, and when given A's perturbation, the residual and the magnitude it
       // scales by inside.
@@ -451,30 +451,32 @@ function lowRankLinearsOp(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] 
     );
     return [value, down] as const;
   };
-  // A split layer's [dropped part, down, rest]: in one dispatch where its rest goes alongside, else the dropped part's
-  // (a group's, where the layer was in one) and the rest's own.
+  // A split layer's value, down and third output: in one dispatch where its rest goes alongside — the layer's output
+  // and its dropped part, with the magnitude and norms it was scaled by (`scaling`), where scaled inside; else its
+  // dropped part and rest — otherwise the dropped part's (a group's, where the layer was in one) and the rest's own.
   const splitProducts = (
     part: Part,
     input: Tensor2D,
-    { factor, b, addend }: MemberOperands,
+    { factor, b, addend, magnitude }: MemberOperands & { readonly magnitude: Tensor2D | undefined },
     grouped: readonly [Tensor2D, Tensor2D] | undefined,
-  ): readonly [Tensor2D, Tensor2D, Tensor2D] => {
-    const shape = {
-      rows,
-      inner: inFeatures,
-      columns: part.weight.shape[1],
-      rank: factor.shape[1],
-      others: given(part.flatBias, addend),
-    };
-    if (grouped === undefined && restAlongside(part.dropout, shape)) {
-      const [value, down, rest] = inlineLowRankProduct(
-        { x: input, w: part.weight, n: factor, e: b, bias: part.flatBias, addend },
-        { ...outputInlineAttrs(part), droppedInput: dropoutHash(part.dropout), restAlongside: 'input' },
+  ) => {
+    if (part.restAlongside) {
+      // The norms formed here, off the tape, as magnitudeScaled forms them.
+      const scaling = part.scaledInside ? { magnitude: magnitude!, norms: part.magnitude!.norms() } : undefined;
+      const [value, down, third] = inlineLowRankProduct(
+        { x: input, w: part.weight, n: factor, e: b, bias: part.flatBias, addend, ...scaling },
+        {
+          ...outputInlineAttrs(part),
+          droppedInput: dropoutHash(part.dropout),
+          restAlongside: 'input',
+          magnitudeScaled: scaling !== undefined,
+        },
       );
-      return [value, down, rest!];
+      return { value, down, third: third!, scaling };
     }
     const [value, down] = grouped ?? droppedProducts(part, input, factor, b);
-    return [value, down, restProduct(input, part.weight, part.dropout!, part.flatBias ?? part.bias, addend)];
+    const rest = restProduct(input, part.weight, part.dropout!, part.flatBias ?? part.bias, addend);
+    return { value, down, third: rest, scaling: undefined };
   };
   // Per layer, what its backward pass reads: A′ (A plus its perturbation), B, down, W and a mask made already (saved,
   // so that they outlive any scope the forward pass ran in), from this offset in the saved list.
@@ -502,27 +504,14 @@ function lowRankLinearsOp(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] 
       parts.forEach((part, l) => {
         const { factor, b, addend } = operands[l]!;
         const [rank, outFeatures] = [factor.shape[1], part.weight.shape[1]];
-        if (part.scaledInside) {
-          // The norms formed here, off the tape, as magnitudeScaled forms them.
-          const [magnitude, norms] = [operands[l]!.magnitude!, part.magnitude!.norms()];
-          const [value, down, dropped] = inlineLowRankProduct(
-            { x: xs, w: part.weight, n: factor, e: b, bias: part.flatBias, addend, magnitude, norms },
-            {
-              ...outputInlineAttrs(part),
-              droppedInput: dropoutHash(part.dropout),
-              restAlongside: 'input',
-              magnitudeScaled: true,
-            },
-          );
-          values.push(value);
-          saved.push(factor, b, down, part.weight, dropped!, magnitude, norms);
-          return;
-        }
         if (part.split) {
-          const [value, down, rest] = splitProducts(part, xs as Tensor2D, operands[l]!, grouped?.[l]);
+          const { value, down, third, scaling } = splitProducts(part, xs as Tensor2D, operands[l]!, grouped?.[l]);
           values.push(value);
-          rests.push(rest);
-          saved.push(factor, b, down, part.weight, ...(madeMask(part) === undefined ? [] : [madeMask(part)!]));
+          if (scaling === undefined) rests.push(third);
+          const mask = madeMask(part);
+          // Scaled inside: the dropped part, magnitude and norms, for the scaling's gradient.
+          const scaled = scaling === undefined ? [] : [third, scaling.magnitude, scaling.norms];
+          saved.push(factor, b, down, part.weight, ...(mask === undefined ? [] : [mask]), ...scaled);
           return;
         }
         const [value, down] =
@@ -554,22 +543,29 @@ function lowRankLinearsOp(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] 
       const xs = saved[0] as Tensor2D;
       const grads: Tensor[][] = [];
       const members = parts.map((part, l) => {
-        const [factor, b, down, weight, ...after] = saved.slice(savedAt[l], savedAt[l]! + savedCount(part));
+        const [factor, b, down, weight, ...after] = saved.slice(
+          savedAt[l],
+          savedAt[l]! + savedCount(part),
+        ) as Tensor2D[];
         const dropout = madeMask(part) === undefined ? part.dropout : { mask: after[0]! };
-        const member = { factor: factor!, b: b!, down: down!, weight: weight!, dropout, part } as const;
         const dy = dys[l] as Tensor2D;
-        if (!part.scaledInside)
-          return { ...member, dy, restDy: part.split ? (dys[part.restAt] as Tensor2D) : undefined };
-        // The output's gradient is the rest's; the dropped part's, and the magnitude's, are magnitudeScaled's.
-        const [dropped, magnitude, norms] = after as [Tensor, Tensor, Tensor];
-        const [dDropped, dMagnitude] = magnitudeScaleGradient(dy, dropped, magnitude, norms, 0);
-        return { ...member, dy: dDropped as Tensor2D, restDy: dy, dMagnitude };
-      }) as (Pick<GradientMember, 'factor' | 'b' | 'weight' | 'dropout' | 'dy'> & {
-        readonly down: Tensor2D;
-        readonly part: Part;
-        readonly restDy: Tensor2D | undefined;
-        readonly dMagnitude?: Tensor;
-      })[];
+        // Scaled inside: the output's gradient is the rest's; the dropped part's, and the magnitude's, are
+        // magnitudeScaled's.
+        const [dropped, magnitude, norms] = after as Tensor[];
+        const scaled = part.scaledInside ? magnitudeScaleGradient(dy, dropped!, magnitude!, norms!, 0) : undefined;
+        const restDy = part.scaledInside ? dy : part.split ? (dys[part.restAt] as Tensor2D) : undefined;
+        return {
+          factor: factor!,
+          b: b!,
+          down: down!,
+          weight: weight!,
+          dropout,
+          part,
+          dy: (scaled?.[0] ?? dy) as Tensor2D,
+          restDy,
+          dMagnitude: scaled?.[1],
+        };
+      });
       // The leading layers in one dispatch where the backend can; the others last first, each input gradient adding
       // the ones before it in this loop (the order tfjs's tape would add them in) and the group's.
       const grouped = groupedGradients(members);

@@ -571,23 +571,19 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
   ];
   const down = normalized ? undefined : gpu.makeTensorInfo([rows * rank], 'float32');
   const restOutput = restAlongside === 'input' ? gpu.makeTensorInfo([rows * columns], 'float32') : undefined;
-  // The rest's bindings after down: the output it writes (the dropped part, where a magnitude scales it, then the
-  // magnitude and norms), or the upstream gradient it reads (vec4s, as x).
-  const third = magnitudeScaled ? 'droppedOutput' : 'restOutput';
-  const restBindings =
-    restOutput !== undefined
-      ? [
-          { declaration: { name: third, components: 1, writable: true } as const, tensor: restOutput },
-          ...(magnitudeScaled
-            ? [
-                { declaration: { name: 'magnitude', components: 1 } as const, tensor: magnitude! },
-                { declaration: { name: 'norms', components: 1 } as const, tensor: norms! },
-              ]
-            : []),
-        ]
-      : restInput !== undefined
-        ? [{ declaration: { name: 'restInput', components: 4 } as const, tensor: restInput }]
-        : [];
+  // The rest's bindings after down: the output it writes (the dropped part, where a magnitude scales it), the
+  // magnitude and norms, or the upstream gradient it reads (vec4s, as x).
+  const restBindings: (ShaderInput & { readonly tensor: TensorInfo })[] = [];
+  if (restOutput !== undefined) {
+    const name = magnitudeScaled ? 'droppedOutput' : 'restOutput';
+    restBindings.push({ name, components: 1, writable: true, tensor: restOutput });
+  }
+  if (magnitudeScaled)
+    restBindings.push(
+      { name: 'magnitude', components: 1, tensor: magnitude! },
+      { name: 'norms', components: 1, tensor: norms! },
+    );
+  if (restInput !== undefined) restBindings.push({ name: 'restInput', components: 4, tensor: restInput });
   const dUp = gradient?.kind === 'swiglu' ? gpu.makeTensorInfo([rows * columns], 'float32') : undefined;
   const normalization = normalizationBinding(normWeight, normEps);
   const optional = optionalInputs({ bias, addend });
@@ -626,7 +622,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
         ...left.declarations,
         ...['w', 'n', 'e'].map((name) => ({ name, components: 4 }) as const),
         ...(down === undefined ? [] : [{ name: 'down', components: 1, writable: true } as const]),
-        ...restBindings.map((binding) => binding.declaration),
+        ...restBindings.map(({ tensor: _, ...declaration }) => declaration),
         ...optional.declarations,
         ...normalization.declarations,
         ...(gradient?.declarations ?? []),
@@ -642,7 +638,7 @@ const inlineLowRankProduct: KernelFunc = ({ inputs, backend, attrs }) => {
       n,
       e,
       ...(down === undefined ? [] : [down]),
-      ...restBindings.map((binding) => binding.tensor),
+      ...restBindings.map(({ tensor }) => tensor),
       ...optional.tensors,
       ...normalization.tensors,
       ...(gradient?.tensors ?? []),
