@@ -13,10 +13,18 @@ import { Rng } from '../../src/engine/rng.js';
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { initEngine } from '../../src/engine/backends.js';
 import { adaptedColumnNorms, adaptedColumnNormsOf } from '../../src/engine/ops/adapted-column-norms.js';
-import { magnitudeScaled } from '../../src/engine/ops/magnitude-scale.js';
+import {
+  magnitudeScaled,
+  magnitudeScaleGradient,
+  magnitudeScaleGradients,
+} from '../../src/engine/ops/magnitude-scale.js';
 import { ADAPTED_COLUMN_NORMS, normsPerDispatch } from '../../src/engine/kernels/webgpu/adapted-column-norms.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
-import { MAGNITUDE_SCALE, MAGNITUDE_SCALE_GRAD } from '../../src/engine/kernels/webgpu/magnitude-scale.js';
+import {
+  MAGNITUDE_SCALE,
+  MAGNITUDE_SCALE_GRAD,
+  magnitudeGradientsPerDispatch,
+} from '../../src/engine/kernels/webgpu/magnitude-scale.js';
 import { Linear } from '../../src/models/layers/linear.js';
 import { DoraLayer } from '../../src/peft/lora/dora.js';
 import { parseLoraConfig } from '../../src/peft/lora/config.js';
@@ -116,6 +124,58 @@ test('webgpu magnitude scaling agrees with wasm: the output and the gradients of
     assertAgree(`${label} (${i})`, Array.from(candidate[i]!), Array.from(reference[i]!), 1e-5),
   );
 });
+
+/** Scalings over the same 39 rows, widths off the workgroup's 8 columns: more than a dispatch binds at 16 buffers. */
+const GRADIENT_WIDTHS = [45, 13, 70, 8, 33] as const;
+
+/** Each scaling's dz, then its dm, by magnitudeScaleGradients at once (`together`) or one by one. */
+function* scalingGradients(together: boolean): Iterable<Tensor> {
+  const rng = new Rng(34);
+  const normal = (shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+  const operands = GRADIENT_WIDTHS.map((width) => ({
+    dy: normal([39, width]),
+    z: normal([39, width]),
+    m: normal([width]),
+    n: tf.tidy(() => tf.add(tf.abs(normal([width])), 0.5)),
+  }));
+  const gradients = together
+    ? magnitudeScaleGradients(operands, 1)
+    : operands.map(({ dy, z, m, n }) => magnitudeScaleGradient(dy, z, m, n, 1));
+  yield* gradients.flat();
+  tf.dispose(operands.flatMap(Object.values));
+}
+
+for (const joins of ['copies', 'shaders'])
+  test(`webgpu magnitude gradients of several scalings agree with wasm in dispatches of as many as bind, the same bits as one a dispatch (joins by ${joins})`, async () => {
+    const reference = await valuesOn('wasm', MAGNITUDE_SCALE_GRAD, () => scalingGradients(true));
+    await withEnvironment({ MCEVAL_WEBGPU_JOINS: joins }, async () => {
+      await initEngine('webgpu');
+      const run = (grouped: boolean) =>
+        dispatchesWhile([MAGNITUDE_SCALE_GRAD], () =>
+          valuesOn('webgpu', MAGNITUDE_SCALE_GRAD, () => scalingGradients(grouped)),
+        );
+      const { value: candidate, count } = await run(true);
+      const { value: single, count: singles } = await run(false);
+      // At 16 buffers three bind with their dm joined (cut by copies), two with their own.
+      const backend = tf.backend() as unknown as WebGpuBackendLike;
+      const most = magnitudeGradientsPerDispatch(backend);
+      if (storageBuffersPerShader(backend) === 16) assert.equal(most, joins === 'copies' ? 3 : 2);
+      assert.equal(count, Math.ceil(GRADIENT_WIDTHS.length / most));
+      assert.equal(singles, GRADIENT_WIDTHS.length);
+      GRADIENT_WIDTHS.forEach((width, l) => {
+        for (const [k, name] of [
+          [2 * l, 'dz'],
+          [2 * l + 1, 'dm'],
+        ] as const) {
+          assertAgree(`${name} ${width}`, Array.from(candidate[k]!), Array.from(reference[k]!), 1e-5);
+          assert.ok(
+            candidate[k]!.every((value, j) => Object.is(value, single[k]![j])),
+            `${name} ${width}: the same bits`,
+          );
+        }
+      });
+    });
+  });
 
 for (const dropout of [0, 0.2]) {
   test(`a DoRA layer's step on webgpu (dropout ${dropout}) runs the norm and gradient kernels once, the scaling once or inside its product`, async () => {
@@ -239,7 +299,7 @@ test('a decoding step with DoRA on every linear layer takes as many dispatches a
   assert.equal(dora, lora);
 });
 
-test('a DoRA step under dropout takes a dispatch a layer fewer than without, its rests alongside; apart, two more', async () => {
+test('a DoRA step under dropout takes a dispatch a layer fewer than without, its rests alongside, and its magnitude gradients together; apart, two more', async () => {
   await initEngine('webgpu');
   const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
   // A second step's dispatches (the first makes what later ones reuse). Each layer's own: a group's dispatch (q, k
@@ -266,7 +326,12 @@ test('a DoRA step under dropout takes a dispatch a layer fewer than without, its
   // Apart, each layer's rest x_r·W + b, forward and backward; the rest is the unsplit step's (the masks are made where
   // read). Alongside, the rests are formed in the dropped parts' dispatches, and the scaling, which is its own
   // dispatch without dropout, inside the forward's, where the device binds the 10 buffers it takes (with a residual).
+  // Their magnitudes' gradients are then formed per op — q, k and v; o; gate and up; down — as many to a dispatch as
+  // bind, where without dropout each scaling's gradient is its own.
   assert.equal(apart - without, 2 * layers);
-  const binds = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
-  if (binds >= 10) assert.equal(without - under, layers);
+  const backend = tf.backend() as unknown as WebGpuBackendLike;
+  const most = magnitudeGradientsPerDispatch(backend);
+  const gradients = [3, 1, 2, 1].reduce((sum, members) => sum + Math.ceil(members / most), 0);
+  const perLayer = layers / targets.length;
+  if (storageBuffersPerShader(backend) >= 10) assert.equal(without - under, layers + (7 - gradients) * perLayer);
 });

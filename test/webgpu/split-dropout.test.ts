@@ -7,7 +7,8 @@
  * (MCEVAL_WEBGPU_RESTS=alongside), with the same bits as its rest's own McevalMatrixProduct each way (`apart`, where a
  * decoder's q, k and v, all split, form their dropped parts in one group dispatch, each member's x read through its
  * own mask), on every tiling; where a magnitude scales the dropped parts (DoRA's), the scaling is inside that dispatch
- * too, with McevalMagnitudeScale's bits.
+ * too, with McevalMagnitudeScale's bits, and the op's layers' magnitude gradients are formed together (as many to a
+ * McevalMagnitudeScaleGrad dispatch as bind), with the bits of each one's own.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,11 @@ import { withEnvironment } from '../../src/engine/environment-values.js';
 import { assertAgree } from './agreement.js';
 import { runSplitCase, type SplitCase } from '../split-dropout-case.js';
 import { MATRIX_PRODUCT } from '../../src/engine/kernels/webgpu/matrix-product.js';
-import { MAGNITUDE_SCALE } from '../../src/engine/kernels/webgpu/magnitude-scale.js';
+import {
+  MAGNITUDE_SCALE,
+  MAGNITUDE_SCALE_GRAD,
+  magnitudeGradientsPerDispatch,
+} from '../../src/engine/kernels/webgpu/magnitude-scale.js';
 import { DROPOUT_MASK } from '../../src/engine/kernels/webgpu/dropout-mask.js';
 import { LOW_RANK_PRODUCT_GROUP, LOW_RANK_PRODUCT_INLINE } from '../../src/engine/kernels/webgpu/low-rank-product.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
@@ -44,6 +49,18 @@ const CASES: SplitCase[] = [
     splits: [true, true],
     bias: false,
     residual: true,
+    perturbation: false,
+    magnitude: true,
+  },
+  // A decoder's q, k and v under DoRA (k and v narrower): their magnitudes' gradients in one dispatch where it binds.
+  {
+    tokens: 36,
+    inFeatures: 48,
+    widths: [52, 20, 20],
+    rank: 4,
+    splits: [true, true, true],
+    bias: false,
+    residual: false,
     perturbation: false,
     magnitude: true,
   },
@@ -96,7 +113,7 @@ const TILINGS = [
 
 for (const { tile, prefetch, code } of TILINGS)
   for (const c of CASES.filter(vectorized))
-    test(`rests alongside their dropped parts give the same bits as apart: tile ${tile}, prefetch ${prefetch}, ${code}, ${c.magnitude === true ? 'scaled' : 'unscaled'}`, async () => {
+    test(`rests alongside their dropped parts give the same bits as apart: ${c.inFeatures} → ${c.widths.join(', ')}, tile ${tile}, prefetch ${prefetch}, ${code}, ${c.magnitude === true ? 'scaled' : 'unscaled'}`, async () => {
       await initEngine('webgpu');
       const tiling = { MCEVAL_WEBGPU_PRODUCT_TILE: tile, MCEVAL_WEBGPU_PRODUCT_PREFETCH: prefetch };
       const run = (rests: string) =>
@@ -114,6 +131,10 @@ for (const { tile, prefetch, code } of TILINGS)
         assert.equal(count(alongside, MATRIX_PRODUCT), 0, 'alongside: none of their own');
         assert.equal(count(alongside, MAGNITUDE_SCALE), 0, 'alongside: the scaling inside');
         assert.equal(count(apart, MAGNITUDE_SCALE), c.magnitude === true ? splits : 0, 'apart: each its own');
+        // Each scaling's gradient its own op apart; alongside, the op's layers' together, as many as a dispatch binds.
+        const most = magnitudeGradientsPerDispatch(tf.backend() as unknown as WebGpuBackendLike);
+        const gradients = c.magnitude === true ? [splits, Math.ceil(splits / most)] : [0, 0];
+        assert.deepEqual([count(apart, MAGNITUDE_SCALE_GRAD), count(alongside, MAGNITUDE_SCALE_GRAD)], gradients);
       }
       apart.labels.forEach((label, i) =>
         assert.ok(

@@ -49,7 +49,7 @@ import type { HashedDropout } from '../dropout-bits.js';
 import { keepMask } from './dropout.js';
 import { dropoutHash, dropoutMaskOf, type InputDropout } from './input-dropout.js';
 import { withColumnScales, type ColumnScaledUpdate } from './column-scales.js';
-import { magnitudeScaled, magnitudeScaleGradient } from './magnitude-scale.js';
+import { magnitudeScaled, magnitudeScaleGradients } from './magnitude-scale.js';
 import { restGradient, restProduct } from './dropout-rest.js';
 import { runOnGiven, type Given } from './run-on-given.js';
 import { restsSetting } from '../rests-setting.js';
@@ -542,17 +542,24 @@ function lowRankLinearsOp(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] 
       if (parts.some((part) => part.columnFactors)) throw new Error('lowRankLinears: column factors have no gradient');
       const xs = saved[0] as Tensor2D;
       const grads: Tensor[][] = [];
+      const savedOf = (part: Part, l: number) => saved.slice(savedAt[l], savedAt[l]! + savedCount(part)) as Tensor2D[];
+      // Scaled inside: the output's gradient is the rest's; the dropped part's, and the magnitude's, are
+      // magnitudeScaled's — every such layer's at once (one dispatch for as many as the device binds).
+      const insideAt = parts.flatMap((part, l) => (part.scaledInside ? [l] : []));
+      const scalings = magnitudeScaleGradients(
+        insideAt.map((l) => {
+          const [dropped, magnitude, norms] = savedOf(parts[l]!, l).slice(
+            4 + Number(madeMask(parts[l]!) !== undefined),
+          );
+          return { dy: dys[l]!, z: dropped!, m: magnitude!, n: norms! };
+        }),
+        0,
+      );
       const members = parts.map((part, l) => {
-        const [factor, b, down, weight, ...after] = saved.slice(
-          savedAt[l],
-          savedAt[l]! + savedCount(part),
-        ) as Tensor2D[];
+        const [factor, b, down, weight, ...after] = savedOf(part, l);
         const dropout = madeMask(part) === undefined ? part.dropout : { mask: after[0]! };
         const dy = dys[l] as Tensor2D;
-        // Scaled inside: the output's gradient is the rest's; the dropped part's, and the magnitude's, are
-        // magnitudeScaled's.
-        const [dropped, magnitude, norms] = after as Tensor[];
-        const scaled = part.scaledInside ? magnitudeScaleGradient(dy, dropped!, magnitude!, norms!, 0) : undefined;
+        const scaled = part.scaledInside ? scalings[insideAt.indexOf(l)] : undefined;
         const restDy = part.scaledInside ? dy : part.split ? (dys[part.restAt] as Tensor2D) : undefined;
         return {
           factor: factor!,

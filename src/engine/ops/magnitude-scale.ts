@@ -3,11 +3,20 @@
  * c = m / ‖W + s·A·B‖) — less an offset, with an addend: y = addend + z ⊙ (m / n − offset). The norm is formed inside
  * the op, where no gradient is recorded (tfjs would otherwise keep, and differentiate, what it was formed from).
  * Gradients: z's dy ⊙ (m / n − offset), m's the column sums of dy ⊙ z over n, the addend's dy. On webgpu each way is
- * one dispatch (McevalMagnitudeScale, McevalMagnitudeScaleGrad); elsewhere tfjs's ops, in the order PEFT's sum takes.
+ * one dispatch (McevalMagnitudeScale, McevalMagnitudeScaleGrad; the gradients of several scalings over the same rows
+ * share one, magnitudeScaleGradients); elsewhere tfjs's ops, in the order PEFT's sum takes.
  */
 import { tf, type Tensor } from '../tf.js';
 import { hasKernel } from '../kernels/has-kernel.js';
-import { MAGNITUDE_SCALE, MAGNITUDE_SCALE_GRAD, type MagnitudeScaleAttrs } from '../kernels/webgpu/magnitude-scale.js';
+import {
+  MAGNITUDE_SCALE,
+  MAGNITUDE_SCALE_GRAD,
+  magnitudeGradientsPerDispatch,
+  type MagnitudeScaleAttrs,
+  type MagnitudeScaleGradAttrs,
+} from '../kernels/webgpu/magnitude-scale.js';
+import type { WebGpuBackendLike } from '../kernels/webgpu/shader.js';
+import { numberedInputs } from './numbered-inputs.js';
 import type { CustomGradientFunc } from './product.js';
 
 /** A scale per output column: m over a norm formed when the op runs. */
@@ -24,20 +33,48 @@ const factorOf = (magnitude: Tensor, norms: Tensor, offset: number) => {
   return offset === 0 ? scale : tf.sub(scale, offset);
 };
 
+/** One scaling's gradient operands: dy, z, m and n, for y = addend + z ⊙ (m / n − offset). */
+export interface MagnitudeScaleOperands {
+  readonly dy: Tensor;
+  readonly z: Tensor;
+  readonly m: Tensor;
+  readonly n: Tensor;
+}
+
 /**
  * [dz, dm] for y = addend + z ⊙ (m / n − offset) given dy: dy ⊙ (m / n − offset) and the column sums of dy ⊙ z over n
  * (one McevalMagnitudeScaleGrad dispatch on webgpu). Also the gradient of a layer that scales inside its product
  * (low-rank-linear.ts).
  */
 export function magnitudeScaleGradient(dy: Tensor, z: Tensor, m: Tensor, n: Tensor, offset: number): [Tensor, Tensor] {
-  if (hasKernel(MAGNITUDE_SCALE_GRAD)) {
-    const attrs: MagnitudeScaleAttrs = { offset };
-    return tf.engine().runKernel(MAGNITUDE_SCALE_GRAD, { dy, z, m, n } as never, attrs as never) as [Tensor, Tensor];
+  return magnitudeScaleGradients([{ dy, z, m, n }], offset)[0]!;
+}
+
+/**
+ * magnitudeScaleGradient of several scalings over the same rows (the layers of one low-rank op that scale inside their
+ * products): on webgpu as many to a McevalMagnitudeScaleGrad dispatch as the device binds, in order.
+ */
+export function magnitudeScaleGradients(
+  scalings: readonly MagnitudeScaleOperands[],
+  offset: number,
+): [Tensor, Tensor][] {
+  if (!hasKernel(MAGNITUDE_SCALE_GRAD))
+    return scalings.map(({ dy, z, m, n }) =>
+      tf.tidy((): [Tensor, Tensor] => [
+        tf.mul(dy, factorOf(m, n, offset)),
+        tf.div(tf.reshape(tf.sum(tf.mul(dy, z), [...Array(dy.rank - 1).keys()]), m.shape), n),
+      ]),
+    );
+  const most = magnitudeGradientsPerDispatch(tf.backend() as unknown as WebGpuBackendLike);
+  const gradients: [Tensor, Tensor][] = [];
+  for (let first = 0; first < scalings.length; first += most) {
+    const chunk = scalings.slice(first, first + most);
+    const attrs: MagnitudeScaleGradAttrs = { offset, members: chunk.length };
+    const inputs = numberedInputs(chunk.map(({ dy, z, m, n }) => ({ dy, z, m, n })));
+    const outputs = tf.engine().runKernel(MAGNITUDE_SCALE_GRAD, inputs as never, attrs as never) as Tensor[];
+    gradients.push(...chunk.map((_, l): [Tensor, Tensor] => [outputs[l]!, outputs[chunk.length + l]!]));
   }
-  return [
-    tf.mul(dy, factorOf(m, n, offset)),
-    tf.div(tf.reshape(tf.sum(tf.mul(dy, z), [...Array(dy.rank - 1).keys()]), m.shape), n),
-  ];
+  return gradients;
 }
 
 export function magnitudeScaled(z: Tensor, scale: MagnitudeScale, offset: number, addend?: Tensor): Tensor {

@@ -5,6 +5,9 @@
  * forms both gradients in one — dz = dy ⊙ (m / n − offset) and dm = Σ_rows dy ⊙ z / n — where tfjs's took two products,
  * a transposition and a reduction for the column sums, and a quotient. The gradient's invocations each walk a strided
  * slice of one column's rows (column-lanes.ts), writing dz as they go; a workgroup adds its slices in a fixed order.
+ * The gradient takes several scalings over the same rows (the layers of one low-rank op, which DoRA under dropout
+ * scales inside their products) side by side along the workgroups, each member's loop written out with its own
+ * bindings and chosen once per workgroup, so each column's sum is the one a dispatch of its own forms.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import {
@@ -15,10 +18,15 @@ import {
   runShader,
   shaped,
   sizeOf,
+  storageBuffersPerShader,
   type WebGpuBackendLike,
 } from './shader.js';
 import { ELEMENTWISE_WORKGROUP } from './elementwise.js';
-import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, LANES, columnWorkgroups } from './column-lanes.js';
+import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, COLUMNS, LANES } from './column-lanes.js';
+import { keptPerNumber } from '../../kept-per-number.js';
+import { numberedMembers } from './numbered-members.js';
+import { memberName, membersSideBySide } from './low-rank-product-wgsl.js';
+import { joinsSetting, partsByCopies } from './buffer-copies.js';
 
 export const MAGNITUDE_SCALE = 'McevalMagnitudeScale';
 export const MAGNITUDE_SCALE_GRAD = 'McevalMagnitudeScaleGrad';
@@ -38,24 +46,67 @@ fn main() {
 }
 `;
 
-const GRADIENT_CODE = `${COLUMN_LANES_CODE}
-fn main() {
-  let at = columnLane(0);
+/** Member l's dz binding: the shader's output for the first member, a writable input for the others. */
+const dzName = (l: number) => (l === 0 ? 'result' : memberName('dz', l));
+
+/**
+ * Member l's work, written out with its own bindings: its lane's rows of dz = dy ⊙ (m / n − offset), returning the
+ * lane's sum of dy ⊙ z; and `finish<l>`, which stores its column's dm = total / n, into its own binding or at its
+ * offset in the joined one.
+ */
+const memberGradientCode = (l: number, joined: boolean) => {
+  const [dy, z, m, n] = ['dy', 'z', 'm', 'n'].map((name) => memberName(name, l));
+  const columns = `uniforms.${memberName('columns', l)}`;
+  const dm = joined ? `dm[uniforms.${memberName('dmAt', l)} + at.j]` : `${memberName('dm', l)}[at.j]`;
+  return `
+fn lanes${l}(at : ColumnLane) -> f32 {
   var sum = 0.0;
-  if (at.j < uniforms.columns) {
-    let factor = m[at.j] / n[at.j] - uniforms.offset;
+  if (at.j < ${columns}) {
+    let factor = ${m}[at.j] / ${n}[at.j] - uniforms.offset;
     for (var i = at.lane; i < uniforms.rows; i += ${LANES}) {
-      let index = i * uniforms.columns + at.j;
-      result[index] = dy[index] * factor;
-      sum += dy[index] * z[index];
+      let index = i * ${columns} + at.j;
+      ${dzName(l)}[index] = ${dy}[index] * factor;
+      sum += ${dy}[index] * ${z}[index];
     }
   }
-  let total = columnSum(sum, at.column);
-  if (at.lane == 0 && at.j < uniforms.columns) {
-    dm[at.j] = total / n[at.j];
+  return sum;
+}
+
+fn finish${l}(at : ColumnLane, total : f32) {
+  if (at.lane == 0 && at.j < ${columns}) {
+    ${dm} = total / ${n}[at.j];
   }
+}`;
+};
+
+/**
+ * The members' columns side by side along the workgroups (member l's from uniform firstTile<l> on): each workgroup
+ * takes its member once, from its index, then walks that member's columns.
+ */
+const gradientCode = (members: number, joined: boolean) => {
+  const choices = Array.from(
+    { length: members - 1 },
+    (_, k) => `
+  if (i32(workgroupId.x) >= uniforms.firstTile${k + 1}) {
+    layer = ${k + 1};
+    firstTile = uniforms.firstTile${k + 1};
+  }`,
+  ).join('');
+  const byLayer = (call: (l: number) => string) =>
+    Array.from({ length: members }, (_, l) => `if (layer == ${l}) {\n    ${call(l)}\n  }`).join(' else ');
+  return `${COLUMN_LANES_CODE}
+${Array.from({ length: members }, (_, l) => memberGradientCode(l, joined)).join('\n')}
+fn main() {
+  var layer = 0;
+  var firstTile = 0;${choices}
+  let at = columnLane(firstTile);
+  var sum = 0.0;
+  ${byLayer((l) => `sum = lanes${l}(at);`)}
+  let total = columnSum(sum, at.column);
+  ${byLayer((l) => `finish${l}(at, total);`)}
 }
 `;
+};
 
 const columnsOf = (z: TensorInfo) => z.shape.at(-1)!;
 const offsetOf = (attrs: unknown) => (attrs as MagnitudeScaleAttrs).offset;
@@ -82,29 +133,125 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   return shaped(output, [...z.shape]);
 };
 
-/** Inputs: dy, z (the same shape), m, n; outputs [dz, dm]. */
-const gradient: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dy, z, m, n } = inputs as Record<'dy' | 'z' | 'm' | 'n', TensorInfo>;
-  const gpu = backend as unknown as WebGpuBackendLike;
-  const columns = columnsOf(z);
-  const rows = sizeOf(z) / columns;
-  const dm = gpu.makeTensorInfo([columns], 'float32');
-  const names = [{ name: 'dy' }, { name: 'z' }, { name: 'm' }, { name: 'n' }, { name: 'dm', writable: true }];
-  const dz = runShader(
+/** Attributes of the gradient: the scale's offset, and how many members (layers) the call holds. */
+export interface MagnitudeScaleGradAttrs extends MagnitudeScaleAttrs {
+  readonly members: number;
+}
+
+type GradientMember = Record<'dy' | 'z' | 'm' | 'n', TensorInfo>;
+
+/** Storage buffers a member binds — dy, z, m, n and dz — and its own dm, or one dm joined for all members. */
+const MEMBER_BINDINGS = 5;
+
+/** Whether the dispatch binds the members' dm as one joined buffer (cut by copies afterwards). */
+const joinsDm = (members: number, buffers: number) => members * (MEMBER_BINDINGS + 1) > buffers;
+
+/**
+ * The most members one gradient dispatch takes on this device: as many as bind with a dm of their own each, or, where
+ * the GPU's copies cut a joined one apart (MCEVAL_WEBGPU_JOINS), with one dm for all — three at 16 storage buffers, a
+ * decoder layer's q, k and v, where their own dm bound two.
+ */
+export function magnitudeGradientsPerDispatch(backend: WebGpuBackendLike): number {
+  const buffers = storageBuffersPerShader(backend);
+  const own = Math.floor(buffers / (MEMBER_BINDINGS + 1));
+  const joined = joinsSetting() === 'copies' ? Math.floor((buffers - 1) / MEMBER_BINDINGS) : 0;
+  return Math.max(1, own, joined);
+}
+
+/** Fields after tfjs's: rows, offset, the first member's width, then each other member's and its first workgroup. */
+const gradientUniformFields = keptPerNumber((key) => {
+  const [members, joined] = [key >> 1, (key & 1) === 1];
+  const fields = [`rows : i32, offset : f32, columns : i32,${joined ? ' dmAt : i32,' : ''}`];
+  for (let l = 1; l < members; l++)
+    fields.push(`columns${l} : i32, firstTile${l} : i32,${joined ? ` dmAt${l} : i32,` : ''}`);
+  return fields.join(' ');
+});
+
+/**
+ * One dispatch's [dz…, dm…] for `members`, with a dm binding each or one joined and then cut by copies; undefined
+ * (nothing left behind) where the copies are refused.
+ */
+function runGradients(
+  gpu: WebGpuBackendLike,
+  members: readonly GradientMember[],
+  offset: number,
+): TensorInfo[] | undefined {
+  const count = members.length;
+  const columns = members.map((member) => columnsOf(member.z));
+  const rows = sizeOf(members[0]!.z) / columns[0]!;
+  if (members.some((member, l) => sizeOf(member.z) !== rows * columns[l]!))
+    throw new Error(`${MAGNITUDE_SCALE_GRAD}: members with different rows`);
+  const joined = joinsDm(count, storageBuffersPerShader(gpu));
+  const { firstTiles, columnTiles } = membersSideBySide(columns, COLUMNS);
+  const dmAt = columns.map((_, l) => columns.slice(0, l).reduce((sum, width) => sum + width, 0));
+  const dzs = columns.slice(1).map((width) => gpu.makeTensorInfo([rows * width], 'float32'));
+  const dms = joined
+    ? [gpu.makeTensorInfo([dmAt[count - 1]! + columns[count - 1]!], 'float32')]
+    : columns.map((width) => gpu.makeTensorInfo([width], 'float32'));
+  const written = (name: string) => ({ name, components: 1 as const, writable: true });
+  const first = runShader(
     gpu,
     {
-      key: 'McevalMagnitudeScaleGrad',
-      inputs: names.map((input) => ({ ...input, components: 1 as const })),
-      uniforms: 'rows : i32, columns : i32, offset : f32,',
+      key: `${MAGNITUDE_SCALE_GRAD}_${count}${joined ? 'j' : ''}`,
+      inputs: [
+        ...members.flatMap((_, l) =>
+          ['dy', 'z', 'm', 'n'].map((name) => ({ name: memberName(name, l), components: 1 as const })),
+        ),
+        ...dzs.map((_, k) => written(dzName(k + 1))),
+        ...dms.map((_, l) => written(memberName('dm', l))),
+      ],
+      uniforms: gradientUniformFields(count * 2 + Number(joined)),
       workgroupSize: COLUMN_WORKGROUP,
-      dispatch: columnWorkgroups(columns),
-      outputSize: rows * columns,
-      code: () => GRADIENT_CODE,
+      dispatch: [columnTiles, 1],
+      outputSize: rows * columns[0]!,
+      code: () => gradientCode(count, joined),
     },
-    [dy, z, m, n, dm],
-    [intUniform(rows), intUniform(columns), floatUniform(offsetOf(attrs))],
+    [...members.flatMap((member) => [member.dy, member.z, member.m, member.n]), ...dzs, ...dms],
+    [
+      intUniform(rows),
+      floatUniform(offset),
+      intUniform(columns[0]!),
+      ...(joined ? [intUniform(0)] : []),
+      ...columns
+        .slice(1)
+        .flatMap((width, k) => [
+          intUniform(width),
+          intUniform(firstTiles[k + 1]!),
+          ...(joined ? [intUniform(dmAt[k + 1]!)] : []),
+        ]),
+    ],
   );
-  return [shaped(dz, [...z.shape]), dm];
+  const dz = [first, ...dzs].map((info, l) => shaped(info, [...members[l]!.z.shape]));
+  if (!joined) return [...dz, ...dms];
+  const dm = partsByCopies(
+    gpu,
+    dms[0]!,
+    columns.map((width) => [width]),
+  );
+  gpu.disposeData(dms[0]!.dataId);
+  if (dm === undefined) dz.forEach((info) => gpu.disposeData(info.dataId));
+  return dm === undefined ? undefined : [...dz, ...dm];
+}
+
+/**
+ * Inputs, per member l: dy<l>, z<l> (the same shape, the same rows for all), m<l>, n<l>; outputs each member's dz,
+ * then each one's dm. Where a joined dm's copies are refused, the members run as many to a dispatch as bind their own.
+ */
+const gradient: KernelFunc = ({ inputs, backend, attrs }) => {
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const { offset, members: count } = attrs as unknown as MagnitudeScaleGradAttrs;
+  const members = numberedMembers(inputs as Record<string, TensorInfo>, count, ['dy', 'z', 'm', 'n']);
+  if (count > magnitudeGradientsPerDispatch(gpu)) throw new Error(`${MAGNITUDE_SCALE_GRAD}: more members than bind`);
+  const together = runGradients(gpu, members, offset);
+  if (together !== undefined) return together;
+  const most = Math.max(1, Math.floor(storageBuffersPerShader(gpu) / (MEMBER_BINDINGS + 1)));
+  const chunks: TensorInfo[][] = [];
+  for (let first = 0; first < count; first += most)
+    chunks.push(runGradients(gpu, members.slice(first, first + most), offset)!);
+  return [
+    ...chunks.flatMap((chunk) => chunk.slice(0, chunk.length / 2)),
+    ...chunks.flatMap((chunk) => chunk.slice(chunk.length / 2)),
+  ];
 };
 
 export function webGpuMagnitudeScaleKernels(): KernelConfig[] {
