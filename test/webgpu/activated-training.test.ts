@@ -7,7 +7,8 @@
  * dispatches fewer per layer — with the narrow products inside the products where the device binds the inline input
  * gradient's buffers (SwiGLU's nine: at WebGPU's default eight the gating is formed first, as before), and with them
  * apart (MCEVAL_WEBGPU_INLINE_NARROW=never; eight buffers at most), and at 1 × 8 tokens, whose forward products run
- * on the few-rows shader. DoRA's column-scaled layers form it first either way. No tensor is left behind.
+ * on the few-rows shader. DoRA's layers under its dropout read it inside too, split at their dropout with their rests
+ * alongside (activated-split-linear.ts), and form it first with their rests apart. No tensor is left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,14 +94,22 @@ for (const model of MODELS)
           assert.equal(inside.dispatches, apart.dispatches - (read ? 2 * inside.layers : 0));
         }));
 
+// DoRA under its preset's dropout: each layer split at its dropout, its rest alongside and its scaling inside
+// (activated-split-linear.ts), where the device binds the forward's eleven buffers (gate, up, W, A′, B, t, the output,
+// the dropped part, m, the norms and the residual; GELU's: its input, the bias and the residual, also eleven); with its
+// rests apart, the activation is formed first.
 for (const model of MODELS)
-  test(`${model.label}: DoRA's column-scaled layers form the activation first`, async () => {
-    const inside = await steps('dora', model);
-    const apart = await withEnv('MCEVAL_WEBGPU_ACTIVATIONS', 'apart', () => steps('dora', model));
-    assert.deepEqual(inside.losses, apart.losses);
-    assert.equal(inside.activations, 2 * 2 * inside.layers);
-    assert.equal(inside.dispatches, apart.dispatches);
-  });
+  for (const rests of ['alongside', 'apart'] as const)
+    test(`${model.label}, DoRA with dropout, rests ${rests}: the same loss bits, the activation read inside where the rests go alongside`, () =>
+      withEnv('MCEVAL_WEBGPU_RESTS', rests, async () => {
+        const inside = await steps('dora', model);
+        const apart = await withEnv('MCEVAL_WEBGPU_ACTIVATIONS', 'apart', () => steps('dora', model));
+        assert.deepEqual(inside.losses, apart.losses);
+        assert.equal(apart.activations, 2 * 2 * apart.layers, 'apart: the activation and its gradient, each layer');
+        const read = rests === 'alongside' && bindsInlineGradient(11);
+        assert.equal(inside.activations, read ? 0 : apart.activations);
+        assert.equal(inside.dispatches, apart.dispatches - (read ? 2 * inside.layers : 0));
+      }));
 
 // 1 × 8 tokens: without dropout, the forward products run on the few-rows shader, which reads the activation too.
 for (const model of MODELS)

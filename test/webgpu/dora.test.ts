@@ -299,7 +299,7 @@ test('a decoding step with DoRA on every linear layer takes as many dispatches a
   assert.equal(dora, lora);
 });
 
-test('a DoRA step under dropout takes a dispatch a layer fewer than without, its rests alongside, and its magnitude gradients together; apart, two more', async () => {
+test('a DoRA step under dropout takes a dispatch a layer fewer than without, its rests alongside, its magnitude gradients together and its gating read inside; apart, two more', async () => {
   await initEngine('webgpu');
   const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
   // A second step's dispatches (the first makes what later ones reuse). Each layer's own: a group's dispatch (q, k
@@ -327,11 +327,15 @@ test('a DoRA step under dropout takes a dispatch a layer fewer than without, its
   // read). Alongside, the rests are formed in the dropped parts' dispatches, and the scaling, which is its own
   // dispatch without dropout, inside the forward's, where the device binds the 10 buffers it takes (with a residual).
   // Their magnitudes' gradients are then formed per op — q, k and v; o; gate and up; down — as many to a dispatch as
-  // bind, where without dropout each scaling's gradient is its own.
+  // bind, where without dropout each scaling's gradient is its own; and the down projection reads SwiGLU's gating
+  // inside each way (activated-split-linear.ts, at 11 buffers), where without dropout it is formed first, and its
+  // gradient.
   assert.equal(apart - without, 2 * layers);
   const backend = tf.backend() as unknown as WebGpuBackendLike;
   const most = magnitudeGradientsPerDispatch(backend);
   const gradients = [3, 1, 2, 1].reduce((sum, members) => sum + Math.ceil(members / most), 0);
   const perLayer = layers / targets.length;
-  if (storageBuffersPerShader(backend) >= 10) assert.equal(without - under, layers + (7 - gradients) * perLayer);
+  const binds = storageBuffersPerShader(backend);
+  const gating = binds >= 11 ? 2 * perLayer : 0;
+  if (binds >= 10) assert.equal(without - under, layers + (7 - gradients) * perLayer + gating);
 });

@@ -15,10 +15,11 @@
  *
  * Only where every part runs on those kernels (activatedLowRankLinear returns undefined otherwise, before drawing
  * anything, and the caller forms the activation first): no column scale (off the tape, DoRA's as factors of B), not
- * split at its dropout, vec4 shapes, a rank the narrow product takes, and each product's narrow product inside it where
- * lowRankLinear's would be — that inline product then binding one buffer more forward for SwiGLU (gate and up for x)
- * and backward the activation's inputs (and SwiGLU's dUp): nine for SwiGLU, which WebGPU's default eight do not take.
- * MCEVAL_WEBGPU_ACTIVATIONS=apart (activation-setting.ts) forms every activation first.
+ * split at its dropout (DoRA's under dropout: activated-split-linear.ts's op, where its kernels take it), vec4 shapes,
+ * a rank the narrow product takes, and each product's narrow product inside it where lowRankLinear's would be — that
+ * inline product then binding one buffer more forward for SwiGLU (gate and up for x) and backward the activation's
+ * inputs (and SwiGLU's dUp): nine for SwiGLU, which WebGPU's default eight do not take. MCEVAL_WEBGPU_ACTIVATIONS=apart
+ * (activation-setting.ts) forms every activation first.
  */
 import { tf, type Tensor, type Tensor1D, type Tensor2D } from '../tf.js';
 import { hasKernel } from '../kernels/has-kernel.js';
@@ -51,23 +52,18 @@ import { kernelWeightGradients, type KernelInput } from './low-rank-weight-gradi
 import { runOnGiven, type Given } from './run-on-given.js';
 import { withColumnScales } from './column-scales.js';
 import { tapeRecording } from './tape-recording.js';
+import {
+  activationInputs,
+  bindings,
+  inputCount,
+  rowsOf,
+  type Activated,
+  type Layer,
+  type Reading,
+} from './activated-inputs.js';
+import { splitActivatedLowRankLinear } from './activated-split-linear.js';
 
-/** The activation x is formed by, from its inputs: SwiGLU's gating of gate and up, or GELU of h. */
-export type Activated =
-  | { readonly kind: 'swiglu'; readonly gate: Tensor; readonly up: Tensor }
-  | { readonly kind: 'gelu'; readonly input: Tensor };
-
-/** The activation's inputs, as the op takes them. */
-const activationInputs = (activated: Activated): Tensor[] =>
-  activated.kind === 'swiglu' ? [activated.gate, activated.up] : [activated.input];
-
-/** Those inputs flattened, as the kernels bind them in x's place, and as they bind them to write their gradients. */
-function bindings(kind: Activated['kind'], inputs: readonly Tensor2D[]) {
-  const [first, second] = inputs;
-  return kind === 'swiglu'
-    ? { left: { gate: first, up: second }, gradient: { gradientGate: first, gradientUp: second } }
-    : { left: { preActivation: first }, gradient: { gradientInput: first } };
-}
+export type { Activated } from './activated-inputs.js';
 
 /** Where each of the layer's products forms its narrow product: inside itself, or by a dispatch of its own. */
 interface Plan {
@@ -83,13 +79,10 @@ interface Candidate {
   readonly residual: boolean;
 }
 
-/** The activation's inputs' count: the buffers x takes when it is read from them. */
-const inputCount = (kind: Activated['kind']) => (kind === 'swiglu' ? 2 : 1);
-
 /**
  * Whether the kernels that read the activation take the layer at all: the setting, the fused product, no column scale
  * (DoRA's on the tape; off it, withColumnScales has made it factors of B), vec4 shapes and a rank McevalNarrowProduct
- * takes. (A layer split at its dropout is declined before: activatedLowRankLinear.)
+ * takes. (A layer split at its dropout goes to activated-split-linear.ts before: activatedLowRankLinear.)
  */
 function takesLayer({ weight, update }: Candidate): boolean {
   if (activationSetting() !== 'inside' || !hasKernel(LOW_RANK_PRODUCT)) return false;
@@ -146,21 +139,6 @@ function planOf(kind: Activated['kind'], rows: number, candidate: Candidate): Pl
 const activatedNarrowProduct = (inputs: Given<LeftInputs & { w: unknown }>, attrs: NarrowProductAttrs) =>
   runOnGiven(NARROW_PRODUCT, inputs, attrs) as Tensor2D;
 
-/** The rows of x the activation's inputs form for W [in, out]; undefined where they are not [..., in] alike. */
-function rowsOf(inputs: readonly Tensor[], weight: Tensor2D): number | undefined {
-  const first = inputs[0]!;
-  const inFeatures = weight.shape[0];
-  if (first.shape.at(-1) !== inFeatures || inputs.some((t) => t.shape.join() !== first.shape.join())) return undefined;
-  return first.size / inFeatures;
-}
-
-/** The layer's operands besides x: its update, and the bias and residual where it has them. */
-interface Layer {
-  readonly bias?: Tensor | undefined;
-  readonly residual?: Tensor | undefined;
-  readonly update: LowRankUpdate;
-}
-
 /** What the placements weigh of a layer. */
 const candidateOf = (weight: Tensor2D, { bias, residual, update }: Layer): Candidate => ({
   weight,
@@ -184,22 +162,17 @@ export function activatedLowRankLinear(
 ): Tensor | undefined {
   const like = activationInputs(activated);
   const rows = rowsOf(like, weight);
-  // A layer split at its dropout (DoRA's in training) is lowRankLinears' to split and scale.
-  if (rows === undefined || update.splitAtDropout === true) return undefined;
+  if (rows === undefined) return undefined;
   const reading = { kind: activated.kind, like, rows, weight };
+  // A layer split at its dropout (DoRA's in training) runs as one op of its own where its kernels take it, else it is
+  // lowRankLinears' to split and scale.
+  if (update.splitAtDropout === true)
+    return tapeRecording() ? splitActivatedLowRankLinear(reading, { bias, residual, update }) : undefined;
   if (tapeRecording()) return trainedLowRankLinear(reading, { bias, residual, update });
   return withColumnScales([{ bias, residual, update }], ([layer]) => {
     const output = forwardLowRankLinear(reading, layer!);
     return output === undefined ? undefined : [output];
   })?.[0];
-}
-
-/** What the layer reads: the activation's kind and inputs, the rows of x they form, and W. */
-interface Reading {
-  readonly kind: Activated['kind'];
-  readonly like: readonly Tensor[];
-  readonly rows: number;
-  readonly weight: Tensor2D;
 }
 
 /** activatedLowRankLinear off the tape, for an update without a column scale (its factors in B, or none). */

@@ -132,9 +132,10 @@ function inlines(shape: InlineCandidate): boolean {
 /**
  * Whether a layer split at its dropout forms its rest in its dropped part's inline product (McevalLowRankProductInline
  * with a rest alongside: one dispatch, not two), for the product of x [rows, inner] into `columns` at `rank` with
- * `others` of bias and addend: MCEVAL_WEBGPU_RESTS, a mask the kernel makes from its hash, and the device's room.
+ * `others` buffers more (bias, addend, the magnitude's scaling, an activation's inputs): MCEVAL_WEBGPU_RESTS, a mask
+ * the kernel makes from its hash, and the device's room.
  */
-function restAlongside(
+export function restAlongside(
   dropout: InputDropout | undefined,
   shape: Omit<InlineCandidate, 'inputMask' | 'restAlongside'>,
 ): boolean {

@@ -100,7 +100,9 @@ export interface LowRankProductShape {
    * products (`inputMasked` kept) and through 1 − m for the rest x_r·W, written with the bias and addend to
    * `restOutput` (the dropped part then takes neither) — or `gradient`, its input gradient (`maskedSum`): the rest's
    * upstream bound as `restInput`, and (1 − m) ⊙ (restInput·Wᵀ) + addend added to the masked sum. The same sums in
-   * the same order as the rest's own McevalMatrixProduct, so the same bits. The inline variant of one layer only.
+   * the same order as the rest's own McevalMatrixProduct, so the same bits. The inline variant of one layer only; x
+   * may be an activation's, read from its inputs (`gatedInput`, `geluInput`), and an input gradient may write the
+   * activation's input gradients (`activationGradient`): a down projection split at its dropout.
    */
   readonly restAlongside?: RestAlongside | undefined;
   /**
@@ -154,7 +156,8 @@ export const reads =
 
 /**
  * The left operand x: bound as `x` and read as it is, or normalized as it is read (`normalizedInput`), or with
- * `gatedInput` formed from `gate` and `up` where it is read (McevalSwiGlu's values, swiglu.ts) — with the WGSL
+ * `gatedInput` formed from `gate` and `up` where it is read (McevalSwiGlu's values, swiglu.ts), or with `geluInput`
+ * GELU of `preActivation` — times its input mask's element where `inputMasked` (not normalized) — with the WGSL
  * declarations that takes.
  */
 export function leftOperand(
@@ -164,12 +167,23 @@ export function leftOperand(
   read: Read;
   declarations: string;
 } {
-  if (shape.inputMasked !== undefined) {
-    if (shape.normalizedInput || shape.gatedInput || shape.geluInput)
-      throw new Error('leftOperand: a masked x is read as it is stored');
-    return maskedLeftOperand(shape.inputMasked, shape.vectorized, masksFrom);
+  if (shape.normalizedInput) {
+    if (shape.inputMasked !== undefined) throw new Error('leftOperand: a masked x is not normalized');
+    return { read: (at) => `normalizedInput(${at})`, declarations: NORMALIZED_INPUT_WGSL };
   }
-  if (shape.normalizedInput) return { read: (at) => `normalizedInput(${at})`, declarations: NORMALIZED_INPUT_WGSL };
+  const stored = storedLeftOperand(shape);
+  if (shape.inputMasked === undefined) return stored;
+  return {
+    read: maskedRead(stored.read, shape.inputMasked, shape.vectorized, masksFrom),
+    declarations: stored.declarations,
+  };
+}
+
+/** x as it is stored, or formed from the activation's inputs where it is read (leftOperand's). */
+function storedLeftOperand(shape: Pick<LowRankProductShape, 'gatedInput' | 'geluInput' | 'vectorized'>): {
+  read: Read;
+  declarations: string;
+} {
   const type = shape.vectorized ? 'vec4<f32>' : 'f32';
   if (shape.geluInput)
     return {
@@ -192,14 +206,14 @@ fn gatedInput(at : i32) -> ${type} {
 }
 
 /**
- * x read times its input mask's element (or 1 − it), made from its element index: four at a time where x is read as
+ * `read` times its input mask's element (or 1 − it), made from its element index: four at a time where x is read as
  * vec4s (at a vec4 index: its first element's is four times it). An expression read where x is loaded, in main(): the
  * mask's fields come from `masksFrom` (the uniforms, or a group member's, chosen into main's variables).
  */
-function maskedLeftOperand(use: MaskUse, vectorized: boolean, masksFrom: string): { read: Read; declarations: string } {
+function maskedRead(read: Read, use: MaskUse, vectorized: boolean, masksFrom: string): Read {
   const mask = (at: string) =>
     vectorized ? dropoutAt4('inputDropout', `(${at}) * 4`, masksFrom) : dropoutAt('inputDropout', at, masksFrom);
-  return { read: (at) => `(x[${at}] * ${maskUsed(mask(at), use)})`, declarations: '' };
+  return (at) => `(${read(at)} * ${maskUsed(mask(at), use)})`;
 }
 
 /** Rows of x whose reciprocal RMS a workgroup forms at once: McevalRmsNorm's workgroup to each. */
@@ -1009,14 +1023,15 @@ function restAlongsideCode(shape: LowRankProductShape, members: number) {
   if (shape.magnitudeScaled === true && kind !== 'input')
     throw new Error('inlineLowRankProductCode: a magnitude scales an output with its rest alongside');
   if (kind === undefined) return none;
-  if (members > 1 || shape.normalizedInput || shape.gatedInput || shape.geluInput || shape.columnFactors)
-    throw new Error('inlineLowRankProductCode: a rest alongside is one layer’s, x read as it is stored');
-  if (shape.activationGradient !== undefined) throw new Error('inlineLowRankProductCode: a rest has no activation');
+  if (members > 1 || shape.normalizedInput || shape.columnFactors)
+    throw new Error('inlineLowRankProductCode: a rest alongside is one layer’s, x not normalized');
   if (kind === 'input' && shape.inputMasked !== 'kept')
     throw new Error('inlineLowRankProductCode: a rest alongside an output needs x read dropped out');
   if (kind === 'gradient' && !(shape.maskedSum === true && shape.mask))
     throw new Error('inlineLowRankProductCode: a rest alongside an input gradient needs its sum masked');
-  const read = kind === 'input' ? maskedLeftOperand('rest', true, 'uniforms.').read : reads('restInput');
+  // The rest's x is the dropped part's read through 1 − m: as stored, or formed from an activation's inputs where it
+  // is read (a down projection's SwiGLU gating, whose input gradient then writes the activation's input gradients).
+  const read = kind === 'input' ? leftOperand({ ...shape, inputMasked: 'rest' }).read : reads('restInput');
   const common = {
     ...none,
     declarations: `\nvar<workgroup> restTile : array<vec4<f32>, ${256 * shape.blocks}>;`,
