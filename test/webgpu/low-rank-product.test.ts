@@ -176,10 +176,18 @@ test('the narrow product is formed inline for the shapes, memory and sizes that 
   const small = (bytes: number) => deviceWithLimits(16, bytes);
   assert.equal(inlinesNarrowProduct(small(16384), { ...shape, rank: 16 }), true);
   assert.equal(inlinesNarrowProduct(small(12288), { ...shape, rank: 16 }), false);
-  // `auto` up to 2³¹ multiply-adds; `always` and `never` regardless.
+  // `auto` up to 2³¹ multiply-adds for the one dispatch it saves; `always` and `never` regardless.
   const large = { ...shape, rows: 2048, inner: 2048, columns: 2048 };
   assert.equal(inlinesNarrowProduct(gpu, { ...large, rows: 512 }), true);
   assert.equal(inlinesNarrowProduct(gpu, large), false);
+  // Up to that times the dispatches inlining saves: builtin:medium's gate at 8 × 256 tokens, 2.25 × 2³¹, inline only
+  // where it saves three (a split layer's rest and scaling alongside), not two.
+  const gate = { ...shape, rows: 2048, inner: 768, columns: 3072 };
+  assert.equal(inlinesNarrowProduct(gpu, { ...gate, dispatchesSaved: 2 }), false);
+  assert.equal(inlinesNarrowProduct(gpu, { ...gate, dispatchesSaved: 3 }), true);
+  await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'never', () =>
+    assert.equal(inlinesNarrowProduct(gpu, { ...shape, dispatchesSaved: 4 }), false),
+  );
   await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'always', () => assert.equal(inlinesNarrowProduct(gpu, large), true));
   await withEnv('MCEVAL_WEBGPU_INLINE_NARROW', 'never', () => assert.equal(inlinesNarrowProduct(gpu, shape), false));
 });

@@ -41,9 +41,11 @@ function splitTakes({ kind, rows, weight }: Reading, { bias, residual, update }:
   const forwardOthers = inputCount(kind) - 1 + Number(bias !== undefined) + Number(residual !== undefined) + 2;
   // Backward: the activation's inputs, read to write their gradients, and SwiGLU's dUp.
   const backwardOthers = inputCount(kind) + Number(kind === 'swiglu');
+  // Inline, each way saves the activation's dispatch (or its gradient's) besides the narrow product's and the rest's,
+  // and forward the scaling's.
   return (
-    restAlongside(dropout, { rows, inner, columns, rank, others: forwardOthers }) &&
-    restAlongside(dropout, { rows, inner: columns, columns: inner, rank, others: backwardOthers })
+    restAlongside(dropout, { rows, inner, columns, rank, others: forwardOthers, dispatchesSaved: 4 }) &&
+    restAlongside(dropout, { rows, inner: columns, columns: inner, rank, others: backwardOthers, dispatchesSaved: 3 })
   );
 }
 

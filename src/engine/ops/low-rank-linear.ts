@@ -133,14 +133,15 @@ function inlines(shape: InlineCandidate): boolean {
  * Whether a layer split at its dropout forms its rest in its dropped part's inline product (McevalLowRankProductInline
  * with a rest alongside: one dispatch, not two), for the product of x [rows, inner] into `columns` at `rank` with
  * `others` buffers more (bias, addend, the magnitude's scaling, an activation's inputs): MCEVAL_WEBGPU_RESTS, a mask
- * the kernel makes from its hash, and the device's room.
+ * the kernel makes from its hash, and the device's room. `dispatchesSaved` (InlineCandidate's): the narrow product's
+ * and the rest's at least, so inline up to twice the size a lone product is.
  */
 export function restAlongside(
   dropout: InputDropout | undefined,
   shape: Omit<InlineCandidate, 'inputMask' | 'restAlongside'>,
 ): boolean {
   if (dropoutHash(dropout) === undefined || restsSetting() !== 'alongside') return false;
-  return inlines({ ...shape, inputMask: false, restAlongside: true });
+  return inlines({ dispatchesSaved: 2, ...shape, inputMask: false, restAlongside: true });
 }
 
 /** What a group member's forward product reads besides x: A′ (A plus its perturbation), B and its addend. */
@@ -345,9 +346,10 @@ function lowRankLinearsOp(x: Tensor, layers: readonly LowRankLayer[]): Tensor[] 
     // its magnitude there too (two more bindings), where the op then outputs the layer's output and no rest.
     const shape = { rows, inner: inFeatures, columns: weight.shape[1], rank: update.a.shape[1] };
     const others = given(flatBias, residual);
-    const alongside = split && restAlongside(dropout, { ...shape, others });
+    // Scaled inside, the scaling's dispatch is saved too.
     const scaledInside =
-      alongside && magnitude !== undefined && restAlongside(dropout, { ...shape, others: others + 2 });
+      split && magnitude !== undefined && restAlongside(dropout, { ...shape, others: others + 2, dispatchesSaved: 3 });
+    const alongside = scaledInside || (split && restAlongside(dropout, { ...shape, others }));
     return {
       split,
       restAt: split && !scaledInside ? rests++ : -1,

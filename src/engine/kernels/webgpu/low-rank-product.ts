@@ -265,11 +265,11 @@ export function leftOperandOf({ x, gate, up, preActivation }: LeftInputs, compon
 const INLINE_SETTING = 'MCEVAL_WEBGPU_INLINE_NARROW';
 
 /**
- * Multiply-adds of the base product up to which `auto` forms the narrow product inline. Inline saves a dispatch — the
- * host's time to record one, tens of microseconds — and costs rank / tile width more multiply-adds; at 14.6 TFLOP/s
- * (tfjs-webgpu's matMul on an H200, ../shared/docs/gpu.md) an eighth of a 2³¹ multiply-add product takes ~37 µs, about
- * what the dispatch costs. Above it a step is the GPU's work, below it the host's. (On lavapipe, a CPU, a product
- * alone is 5–15% slower inline, but whole steps are not: docs/gpu.md.)
+ * Multiply-adds of the base product up to which `auto` forms the narrow product inline, for each dispatch that saves.
+ * Inline saves a dispatch — the host's time to record one, tens of microseconds — and costs rank / tile width more
+ * multiply-adds; at 14.6 TFLOP/s (tfjs-webgpu's matMul on an H200, ../shared/docs/gpu.md) an eighth of a 2³¹
+ * multiply-add product takes ~37 µs, about what the dispatch costs. Above it a step is the GPU's work, below it the
+ * host's. (On lavapipe, a CPU, a product alone is 5–15% slower inline, but whole steps are not: docs/gpu.md.)
  */
 const INLINE_MOST_MULTIPLY_ADDS = 2 ** 31;
 
@@ -307,6 +307,12 @@ export interface InlineCandidate {
    * counts a magnitude's two).
    */
   readonly restAlongside?: boolean;
+  /**
+   * The dispatches forming the narrow product inline saves, 1 (its own) by default: a split layer's rest alongside
+   * saves its rest's and its scaling's too, a layer reading an activation the activation's. The base product's size up
+   * to which `auto` inlines grows with them (inlineMostMultiplyAdds).
+   */
+  readonly dispatchesSaved?: number;
 }
 
 /** Storage buffers the inline variant always binds: x, w, n, e, down and the output. */
@@ -325,7 +331,7 @@ export function inlinesNarrowProduct(backend: WebGpuBackendLike, shape: InlineCa
   const bytes = inlineWorkgroupBytes(productBlocks(), narrow, normalized, restAlongside);
   if (bytes > workgroupStorageBytes(backend)) return false;
   if (INLINE_BINDINGS + Number(restAlongside === true) + others > storageBuffersPerShader(backend)) return false;
-  return rows * inner * columns <= inlineMostMultiplyAdds();
+  return rows * inner * columns <= inlineMostMultiplyAdds() * (shape.dispatchesSaved ?? 1);
 }
 
 const GROUP_SETTING = 'MCEVAL_WEBGPU_GROUPS';
