@@ -79,18 +79,24 @@ function* norms(): Iterable<Tensor> {
   tf.dispose(layers.flatMap(({ weight, a, b }) => [weight, a, b]));
 }
 
-test("webgpu adapted column norms agree with wasm: one layer's, and several layers' in dispatches of as many as bind", async () => {
-  const reference = await valuesOn('wasm', ADAPTED_COLUMN_NORMS, norms);
-  const { value: candidate, calls } = await withKernelCalls(ADAPTED_COLUMN_NORMS, () =>
-    valuesOn('webgpu', ADAPTED_COLUMN_NORMS, norms),
-  );
-  [...NORM_SHAPES, ...GROUPED_SHAPES].forEach((shape, i) =>
-    assertAgree(`norms ${shape.join('×')}`, Array.from(candidate[i]!), Array.from(reference[i]!), 1e-5),
-  );
-  // One each, then the grouped layers by rank: 6 of rank 4, 1 of rank 2, 1 of rank 4.
-  const most = normsPerDispatch(tf.backend() as unknown as WebGpuBackendLike);
-  assert.equal(calls, NORM_SHAPES.length + Math.ceil(6 / most) + 2);
-});
+for (const joins of ['copies', 'shaders'])
+  test(`webgpu adapted column norms agree with wasm: one layer's, and several layers' in dispatches of as many as bind (joins by ${joins})`, async () => {
+    const reference = await valuesOn('wasm', ADAPTED_COLUMN_NORMS, norms);
+    await withEnvironment({ MCEVAL_WEBGPU_JOINS: joins }, async () => {
+      const { value: candidate, calls } = await withKernelCalls(ADAPTED_COLUMN_NORMS, () =>
+        valuesOn('webgpu', ADAPTED_COLUMN_NORMS, norms),
+      );
+      [...NORM_SHAPES, ...GROUPED_SHAPES].forEach((shape, i) =>
+        assertAgree(`norms ${shape.join('×')}`, Array.from(candidate[i]!), Array.from(reference[i]!), 1e-5),
+      );
+      // One each, then the grouped layers by rank: 6 of rank 4, 1 of rank 2, 1 of rank 4. At 16 buffers five bind
+      // with one output joined (cut by copies), four with their own.
+      const backend = tf.backend() as unknown as WebGpuBackendLike;
+      const most = normsPerDispatch(backend);
+      if (storageBuffersPerShader(backend) === 16) assert.equal(most, joins === 'copies' ? 5 : 4);
+      assert.equal(calls, NORM_SHAPES.length + Math.ceil(6 / most) + 2);
+    });
+  });
 
 const SCALE_CASES = [
   { offset: 0, addend: false },

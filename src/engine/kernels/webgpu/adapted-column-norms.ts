@@ -1,7 +1,8 @@
 /**
  * `McevalAdaptedColumnNorms` on webgpu: the norm of each column of a low-rank-adapted weight, ‖W + s·A·B‖ per output
  * (DoRA's weight norm), in one dispatch that never forms the [in, out] matrix — for one layer, or for several (a
- * DoRA adapter's layers, members side by side along the workgroups, as many as the device binds: four buffers each).
+ * DoRA adapter's layers, members side by side along the workgroups, as many as the device binds: W, A and B each,
+ * and an output each or one joined for all, cut apart by the GPU's copies).
  * As tfjs ops it was a product, a scaling, a sum and the norm's own three or four dispatches per layer and step,
  * through an [in, out] tensor. Each invocation walks a strided slice of one column's rows (column-lanes.ts), forming
  * each element as the ops did ((A·B)·s + W: the rank summed in order), and a workgroup adds its slices in a fixed order.
@@ -20,6 +21,7 @@ import { keptPerNumber } from '../../kept-per-number.js';
 import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, COLUMNS, LANES } from './column-lanes.js';
 import { numberedMembers } from './numbered-members.js';
 import { memberName, memberSwitch, membersSideBySide } from './low-rank-product-wgsl.js';
+import { joinsSetting, partsByCopies } from './buffer-copies.js';
 
 export const ADAPTED_COLUMN_NORMS = 'McevalAdaptedColumnNorms';
 
@@ -28,12 +30,23 @@ export interface AdaptedColumnNormsAttrs {
   readonly scales: readonly number[];
 }
 
-/** Storage buffers per member: W, A, B and its norms. */
-const MEMBER_BINDINGS = 4;
+/** Storage buffers per member: W, A and B, and its norms or one output joined for all members. */
+const MEMBER_BINDINGS = 3;
 
-/** The most layers one dispatch takes on this device. */
-export const normsPerDispatch = (backend: WebGpuBackendLike): number =>
-  Math.max(1, Math.floor(storageBuffersPerShader(backend) / MEMBER_BINDINGS));
+/** Whether a dispatch of `members` writes their norms into one joined output (cut apart by copies after). */
+const joinsNorms = (members: number, buffers: number) => members * (MEMBER_BINDINGS + 1) > buffers;
+
+/**
+ * The most layers one dispatch takes on this device: as many as bind with an output each, or, where the GPU's copies
+ * cut a joined one apart (MCEVAL_WEBGPU_JOINS), with one output for all — five at 16 storage buffers, where their own
+ * outputs bound four.
+ */
+export function normsPerDispatch(backend: WebGpuBackendLike): number {
+  const buffers = storageBuffersPerShader(backend);
+  const own = Math.floor(buffers / (MEMBER_BINDINGS + 1));
+  const joined = joinsSetting() === 'copies' ? Math.floor((buffers - 1) / MEMBER_BINDINGS) : 0;
+  return Math.max(1, own, joined);
+}
 
 /**
  * Member l's share of its column's squares: its lane's rows of (A·B)·s + W, read from its own bindings. The loop is
@@ -63,16 +76,25 @@ fn squares${l}(at : ColumnLane) -> f32 {
 }`;
 };
 
-/** Fields after tfjs's: the first member's sizes and scaling, then each other member's and its first workgroup. */
-const uniformFields = keptPerNumber((members) => {
+/**
+ * Fields after tfjs's: the first member's sizes and scaling, then each other member's and its first workgroup (and,
+ * joined, where its norms start in the output), keyed by members × 2 + joined.
+ */
+const uniformFields = keptPerNumber((key) => {
+  const [members, joined] = [key >> 1, (key & 1) === 1];
   const fields = ['rows : i32, columns : i32, rank : i32, scale : f32,'];
   for (let l = 1; l < members; l++)
-    fields.push(`rows${l} : i32, columns${l} : i32, scale${l} : f32, firstTile${l} : i32,`);
+    fields.push(
+      `rows${l} : i32, columns${l} : i32, scale${l} : f32, firstTile${l} : i32,${joined ? ` outAt${l} : i32,` : ''}`,
+    );
   return fields.join(' ');
 });
 
-/** The workgroup's member l, its first workgroup, width and squares, then the column's sum, stored by member l. */
-const code = (members: number) => {
+/**
+ * The workgroup's member l, its first workgroup, width and squares, then the column's sum, stored by member l into its
+ * own output or at its place in the joined one.
+ */
+const code = (members: number, joined: boolean) => {
   const { declaration, writer } = memberSwitch(members);
   const choices = Array.from(
     { length: members - 1 },
@@ -80,7 +102,12 @@ const code = (members: number) => {
   if (i32(workgroupId.x) >= uniforms.firstTile${k + 1}) {
     layer = ${k + 1};
     firstTile = uniforms.firstTile${k + 1};
-    columns = uniforms.columns${k + 1};
+    columns = uniforms.columns${k + 1};${
+      joined
+        ? `
+    outAt = uniforms.outAt${k + 1};`
+        : ''
+    }
   }`,
   ).join('');
   const squares = Array.from(
@@ -89,48 +116,52 @@ const code = (members: number) => {
   );
   return `${COLUMN_LANES_CODE}
 ${declaration}
-${writer('store', 'result')}
+${joined ? '' : writer('store', 'result')}
 ${Array.from({ length: members }, (_, l) => memberSquares(l)).join('\n')}
 fn main() {
   layer = 0;
   var firstTile = 0;
-  var columns = uniforms.columns;${choices}
+  var columns = uniforms.columns;${joined ? '\n  var outAt = 0;' : ''}${choices}
   let at = columnLane(firstTile);
   var squares = 0.0;
   ${squares.join(' else ')}
   let total = columnSum(squares, at.column);
   if (at.lane == 0 && at.j < columns) {
-    store(at.j, sqrt(total));
+    ${joined ? 'result[outAt + at.j] = sqrt(total);' : 'store(at.j, sqrt(total));'}
   }
 }
 `;
 };
 
-/** Inputs, per member l: w<l> [in, out], a<l> [in, r], b<l> [r, out], one rank for all; outputs each member's [out]. */
-const adaptedColumnNorms: KernelFunc = ({ inputs, backend, attrs }) => {
-  const gpu = backend as unknown as WebGpuBackendLike;
-  const { scales } = attrs as unknown as AdaptedColumnNormsAttrs;
-  const members = numberedMembers(inputs as Record<string, TensorInfo>, scales.length, ['w', 'a', 'b']);
-  if (members.length > normsPerDispatch(gpu)) throw new Error(`${ADAPTED_COLUMN_NORMS}: more layers than binds`);
+type NormsMember = Record<'w' | 'a' | 'b', TensorInfo>;
+
+/**
+ * One dispatch's norms for `members`, an output each or one joined and then cut by copies; undefined (nothing left
+ * behind) where the copies are refused.
+ */
+function runNorms(gpu: WebGpuBackendLike, members: readonly NormsMember[], scales: readonly number[]) {
+  const count = members.length;
+  const joined = joinsNorms(count, storageBuffersPerShader(gpu));
   const rank = members[0]!.a.shape[1]!;
   const columns = members.map((m) => m.w.shape[1]!);
   const { firstTiles, columnTiles } = membersSideBySide(columns, COLUMNS);
-  const results = columns.slice(1).map((width) => gpu.makeTensorInfo([width], 'float32'));
+  const outAt = columns.map((_, l) => columns.slice(0, l).reduce((sum, width) => sum + width, 0));
+  const results = joined ? [] : columns.slice(1).map((width) => gpu.makeTensorInfo([width], 'float32'));
   const first = runShader(
     gpu,
     {
-      key: `${ADAPTED_COLUMN_NORMS}_${members.length}`,
+      key: `${ADAPTED_COLUMN_NORMS}_${count}${joined ? 'j' : ''}`,
       inputs: [
         ...members.flatMap((_, l) =>
           ['w', 'a', 'b'].map((name) => ({ name: memberName(name, l), components: 1 as const })),
         ),
         ...results.map((_, k) => ({ name: memberName('result', k + 1), components: 1 as const, writable: true })),
       ],
-      uniforms: uniformFields(members.length),
+      uniforms: uniformFields(count * 2 + Number(joined)),
       workgroupSize: COLUMN_WORKGROUP,
       dispatch: [columnTiles, 1],
-      outputSize: columns[0]!,
-      code: () => code(members.length),
+      outputSize: joined ? outAt[count - 1]! + columns[count - 1]! : columns[0]!,
+      code: () => code(count, joined),
     },
     [...members.flatMap((m) => [m.w, m.a, m.b]), ...results],
     [
@@ -140,10 +171,41 @@ const adaptedColumnNorms: KernelFunc = ({ inputs, backend, attrs }) => {
       float(scales[0]!),
       ...members
         .slice(1)
-        .flatMap((m, k) => [int(m.w.shape[0]!), int(columns[k + 1]!), float(scales[k + 1]!), int(firstTiles[k + 1]!)]),
+        .flatMap((m, k) => [
+          int(m.w.shape[0]!),
+          int(columns[k + 1]!),
+          float(scales[k + 1]!),
+          int(firstTiles[k + 1]!),
+          ...(joined ? [int(outAt[k + 1]!)] : []),
+        ]),
     ],
   );
-  return [first, ...results].map((info, l) => shaped(info, [columns[l]!]));
+  if (!joined) return [first, ...results].map((info, l) => shaped(info, [columns[l]!]));
+  const parts = partsByCopies(
+    gpu,
+    first,
+    columns.map((width) => [width]),
+  );
+  gpu.disposeData(first.dataId);
+  return parts;
+}
+
+/**
+ * Inputs, per member l: w<l> [in, out], a<l> [in, r], b<l> [r, out], one rank for all; outputs each member's [out].
+ * Where a joined output's copies are refused, the members run as many to a dispatch as bind their own outputs.
+ */
+const adaptedColumnNorms: KernelFunc = ({ inputs, backend, attrs }) => {
+  const gpu = backend as unknown as WebGpuBackendLike;
+  const { scales } = attrs as unknown as AdaptedColumnNormsAttrs;
+  const members = numberedMembers(inputs as Record<string, TensorInfo>, scales.length, ['w', 'a', 'b']);
+  if (members.length > normsPerDispatch(gpu)) throw new Error(`${ADAPTED_COLUMN_NORMS}: more layers than binds`);
+  const together = runNorms(gpu, members, scales);
+  if (together !== undefined) return together;
+  const most = Math.max(1, Math.floor(storageBuffersPerShader(gpu) / (MEMBER_BINDINGS + 1)));
+  const norms: TensorInfo[] = [];
+  for (let first = 0; first < members.length; first += most)
+    norms.push(...runNorms(gpu, members.slice(first, first + most), scales.slice(first, first + most))!);
+  return norms;
 };
 
 export function webGpuAdaptedColumnNormsKernel(): KernelConfig {
