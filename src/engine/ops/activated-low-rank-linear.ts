@@ -39,7 +39,6 @@ import {
 } from '../kernels/webgpu/narrow-product.js';
 import { LOW_RANK_WEIGHT_GRADIENTS, splitWeightGradients } from '../kernels/webgpu/weight-gradients.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../kernels/webgpu/shader.js';
-import { runMultiOutputOp } from './multi-output.js';
 import { flatten, restore } from './linear.js';
 import {
   inlineLowRankProduct,
@@ -48,11 +47,11 @@ import {
   type LowRankUpdate,
 } from './low-rank-linear.js';
 import { narrowProduct } from './narrow-product.js';
-import { kernelWeightGradients, type KernelInput } from './low-rank-weight-gradients.js';
 import { runOnGiven, type Given } from './run-on-given.js';
 import { withColumnScales } from './column-scales.js';
 import { tapeRecording } from './tape-recording.js';
 import {
+  activatedLayerOp,
   activationInputs,
   bindings,
   inputCount,
@@ -60,10 +59,10 @@ import {
   type Activated,
   type Layer,
   type Reading,
-} from './activated-inputs.js';
+} from './activated-op.js';
 import { splitActivatedLowRankLinear } from './activated-split-linear.js';
 
-export type { Activated } from './activated-inputs.js';
+export type { Activated } from './activated-op.js';
 
 /** Where each of the layer's products forms its narrow product: inside itself, or by a dispatch of its own. */
 interface Plan {
@@ -194,41 +193,21 @@ function forwardLowRankLinear({ kind, like, rows, weight }: Reading, layer: Laye
   });
 }
 
-/** activatedLowRankLinear on the tape: one op. */
-function trainedLowRankLinear({ kind, like, rows, weight }: Reading, layer: Layer): Tensor | undefined {
+/** activatedLowRankLinear on the tape: one op (activatedLayerOp). */
+function trainedLowRankLinear(reading: Reading, layer: Layer): Tensor | undefined {
+  const { kind, rows, weight } = reading;
   const plan = planOf(kind, rows, candidateOf(weight, layer));
   if (plan === undefined) return undefined;
-  const { bias, residual, update } = layer;
-  const first = like[0]!;
-  const hash = update.dropout;
-  const perturbed = update.perturbation !== undefined;
+  const { bias, update } = layer;
   const flatBias = bias === undefined ? undefined : (tf.reshape(bias, [-1]) as Tensor1D);
-  const inputs = [
-    ...like,
-    update.a,
-    update.b,
-    ...(perturbed ? [update.perturbation!] : []),
-    ...(residual === undefined ? [] : [residual]),
-  ];
-  const [output] = runMultiOutputOp(inputs, {
-    forward: (given, save) => {
-      const flats = given.slice(0, like.length).map(flatten);
-      const [a, b, ...rest] = given.slice(like.length) as Tensor2D[];
-      const perturbation = perturbed ? rest.shift() : undefined;
-      const addend = rest.length > 0 ? flatten(rest[0]!) : undefined;
-      const factor = perturbation === undefined ? a! : (tf.add(a!, perturbation) as Tensor2D);
-      const operands = { weight, factor, b: b!, bias: flatBias, addend };
+  const output = activatedLayerOp(reading, layer, [], {
+    forward: ({ flats, factor, b, addend }) => {
+      const operands = { weight, factor, b, bias: flatBias, addend };
       const [value, down] = activatedOutput(kind, flats, operands, update, plan.forwardInline);
-      save([...flats, factor, b!, down]);
-      return [restore(value!, first)];
+      return { value, down };
     },
-    backward: ([upstream], saved) => {
-      const flats = saved.slice(0, like.length) as Tensor2D[];
-      const [factor, b, down] = saved.slice(like.length) as Tensor2D[];
-      const dy = flatten(upstream!);
-      const { left, gradient } = bindings(kind, flats);
-      // SwiGLU: [dGate, dDown, dUp]; GELU: [dh, dDown].
-      const [dFirst, dDown, dSecond] = plan.backwardInline
+    backward: ({ dy, gradient, factor, b }) => ({
+      products: plan.backwardInline
         ? inlineLowRankProduct(
             { x: dy, w: weight, n: b, e: factor, ...gradient },
             {
@@ -237,24 +216,12 @@ function trainedLowRankLinear({ kind, like, rows, weight }: Reading, layer: Laye
               transposeE: true,
               narrowScale: update.scaling,
               scale: 1,
-              dropout: hash,
+              dropout: update.dropout,
             },
           )
-        : separateGradients(dy, gradient, { weight, factor: factor!, b: b! }, update);
-      const dropout = hash === undefined ? undefined : { hash };
-      const [[dA, dB]] = kernelWeightGradients(left as KernelInput, [
-        { dropout, dDown: dDown!, down: down!, dy, dyScale: update.scaling },
-      ]) as [[Tensor2D, Tensor2D]];
-      const dInputs = kind === 'swiglu' ? [dFirst!, dSecond!] : [dFirst!];
-      // A perturbation added to A receives A's gradient, as a clone (multi-output.ts), and the residual the output's.
-      return [
-        ...dInputs.map((d, i) => restore(d, like[i]!)),
-        dA!,
-        dB!,
-        ...(perturbed ? [tf.clone(dA!)] : []),
-        ...(residual === undefined ? [] : [tf.reshape(upstream!, residual.shape)]),
-      ];
-    },
+        : separateGradients(dy, gradient, { weight, factor, b }, update),
+      dy,
+    }),
   });
   flatBias?.dispose();
   return output;

@@ -21,12 +21,9 @@ import { hasKernel } from '../kernels/has-kernel.js';
 import { activationSetting } from '../activation-setting.js';
 import { LOW_RANK_PRODUCT_INLINE } from '../kernels/webgpu/low-rank-product.js';
 import { LOW_RANK_WEIGHT_GRADIENTS, splitWeightGradients } from '../kernels/webgpu/weight-gradients.js';
-import { runMultiOutputOp } from './multi-output.js';
-import { flatten, restore } from './linear.js';
 import { inlineLowRankProduct, outputInlineAttrs, restAlongside } from './low-rank-linear.js';
-import { kernelWeightGradients, type KernelInput } from './low-rank-weight-gradients.js';
 import { magnitudeScaleGradient } from './magnitude-scale.js';
-import { bindings, inputCount, type Layer, type Reading } from './activated-inputs.js';
+import { activatedLayerOp, bindings, inputCount, type Layer, type Reading } from './activated-op.js';
 
 /** Whether the split layer's op runs as the module comment says, for x of `rows` rows read from the activation. */
 function splitTakes({ kind, rows, weight }: Reading, { bias, residual, update }: Layer): boolean {
@@ -52,47 +49,26 @@ function splitTakes({ kind, rows, weight }: Reading, { bias, residual, update }:
 /** The split layer's output as one op (module comment); undefined, having run nothing, where splitTakes says not. */
 export function splitActivatedLowRankLinear(reading: Reading, layer: Layer): Tensor | undefined {
   if (!splitTakes(reading, layer)) return undefined;
-  const { kind, like, weight } = reading;
-  const { bias, residual, update } = layer;
+  const { kind, weight } = reading;
+  const { bias, update } = layer;
   const hash = update.dropout!;
   const scale = update.columnScale!;
-  const perturbed = update.perturbation !== undefined;
   const flatBias = bias === undefined ? undefined : (tf.reshape(bias, [-1]) as Tensor1D);
-  const inputs = [
-    ...like,
-    update.a,
-    update.b,
-    ...(perturbed ? [update.perturbation!] : []),
-    ...(residual === undefined ? [] : [residual]),
-    scale.magnitude,
-  ];
-  const [output] = runMultiOutputOp(inputs, {
-    forward: (given, save) => {
-      const flats = given.slice(0, like.length).map(flatten) as Tensor2D[];
-      const [a, b, ...rest] = given.slice(like.length) as Tensor2D[];
-      const perturbation = perturbed ? rest.shift() : undefined;
-      const addend = residual === undefined ? undefined : flatten(rest.shift()!);
-      const magnitude = rest.shift()!;
-      const factor = perturbation === undefined ? a! : (tf.add(a!, perturbation) as Tensor2D);
+  const output = activatedLayerOp(reading, layer, [scale.magnitude], {
+    forward: ({ flats, factor, b, addend, more: [magnitude] }) => {
       // The norms formed here, off the tape, as magnitudeScaled forms them.
       const norms = scale.norms();
       const [value, down, dropped] = inlineLowRankProduct(
-        { ...bindings(kind, flats).left, w: weight, n: factor, e: b!, bias: flatBias, addend, magnitude, norms },
+        { ...bindings(kind, flats).left, w: weight, n: factor, e: b, bias: flatBias, addend, magnitude, norms },
         { ...outputInlineAttrs(update), droppedInput: hash, restAlongside: 'input', magnitudeScaled: true },
       );
-      save([...flats, factor, b!, down, dropped!, magnitude, norms]);
-      return [restore(value, like[0]!)];
+      return { value, down, saved: [dropped!, magnitude!, norms] };
     },
-    backward: ([upstream], saved) => {
-      const flats = saved.slice(0, like.length) as Tensor2D[];
-      const [factor, b, down, dropped, magnitude, norms] = saved.slice(like.length) as Tensor2D[];
-      const dy = flatten(upstream!) as Tensor2D;
+    backward: ({ dy, gradient, factor, b, saved: [dropped, magnitude, norms] }) => {
       // The output's gradient is the rest's; the dropped part's, and the magnitude's, are magnitudeScaled's.
       const [dDropped, dMagnitude] = magnitudeScaleGradient(dy, dropped!, magnitude!, norms!, 0);
-      const { left, gradient } = bindings(kind, flats);
-      // SwiGLU: [dGate, dDown, dUp]; GELU: [dh, dDown].
-      const [dFirst, dDown, dSecond] = inlineLowRankProduct(
-        { x: dDropped as Tensor2D, w: weight, n: b!, e: factor!, restInput: dy, ...gradient },
+      const products = inlineLowRankProduct(
+        { x: dDropped as Tensor2D, w: weight, n: b, e: factor, restInput: dy, ...gradient },
         {
           transposeW: true,
           transposeN: true,
@@ -104,19 +80,7 @@ export function splitActivatedLowRankLinear(reading: Reading, layer: Layer): Ten
           restAlongside: 'gradient',
         },
       );
-      const [[dA, dB]] = kernelWeightGradients(left as KernelInput, [
-        { dropout: { hash }, dDown: dDown!, down: down!, dy: dDropped as Tensor2D, dyScale: update.scaling },
-      ]) as [[Tensor2D, Tensor2D]];
-      const dInputs = kind === 'swiglu' ? [dFirst!, dSecond!] : [dFirst!];
-      // A perturbation added to A receives A's gradient, as a clone (multi-output.ts), and the residual the output's.
-      return [
-        ...dInputs.map((d, i) => restore(d, like[i]!)),
-        dA!,
-        dB!,
-        ...(perturbed ? [tf.clone(dA!)] : []),
-        ...(residual === undefined ? [] : [tf.reshape(upstream!, residual.shape)]),
-        dMagnitude,
-      ];
+      return { products, dy: dDropped as Tensor2D, more: [dMagnitude] };
     },
   });
   flatBias?.dispose();

@@ -9,19 +9,19 @@
  * Not differentiable (DoRA detaches the norm).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import {
-  floatUniform as float,
-  intUniform as int,
-  runShader,
-  shaped,
-  storageBuffersPerShader,
-  type WebGpuBackendLike,
-} from './shader.js';
+import { floatUniform as float, intUniform as int, runShader, shaped, type WebGpuBackendLike } from './shader.js';
 import { keptPerNumber } from '../../kept-per-number.js';
 import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, COLUMNS, LANES } from './column-lanes.js';
 import { numberedMembers } from './numbered-members.js';
 import { memberName, memberSwitch, membersSideBySide } from './low-rank-product-wgsl.js';
-import { joinsSetting, partsByCopies } from './buffer-copies.js';
+import {
+  cutJoined,
+  joinedOffsets,
+  joinsOutputs,
+  membersPerDispatch,
+  inChunksIfRefused,
+  workgroupMemberChoice,
+} from './joined-outputs.js';
 
 export const ADAPTED_COLUMN_NORMS = 'McevalAdaptedColumnNorms';
 
@@ -30,23 +30,14 @@ export interface AdaptedColumnNormsAttrs {
   readonly scales: readonly number[];
 }
 
-/** Storage buffers per member: W, A and B, and its norms or one output joined for all members. */
+/** Storage buffers per member besides its norms: W, A and B (joined-outputs.ts). */
 const MEMBER_BINDINGS = 3;
 
-/** Whether a dispatch of `members` writes their norms into one joined output (cut apart by copies after). */
-const joinsNorms = (members: number, buffers: number) => members * (MEMBER_BINDINGS + 1) > buffers;
-
 /**
- * The most layers one dispatch takes on this device: as many as bind with an output each, or, where the GPU's copies
- * cut a joined one apart (MCEVAL_WEBGPU_JOINS), with one output for all — five at 16 storage buffers, where their own
- * outputs bound four.
+ * The most layers one dispatch takes on this device: five at 16 storage buffers with their norms joined, four each
+ * with its own (joined-outputs.ts).
  */
-export function normsPerDispatch(backend: WebGpuBackendLike): number {
-  const buffers = storageBuffersPerShader(backend);
-  const own = Math.floor(buffers / (MEMBER_BINDINGS + 1));
-  const joined = joinsSetting() === 'copies' ? Math.floor((buffers - 1) / MEMBER_BINDINGS) : 0;
-  return Math.max(1, own, joined);
-}
+export const normsPerDispatch = (backend: WebGpuBackendLike): number => membersPerDispatch(backend, MEMBER_BINDINGS);
 
 /**
  * Member l's share of its column's squares: its lane's rows of (A·B)·s + W, read from its own bindings. The loop is
@@ -96,20 +87,7 @@ const uniformFields = keptPerNumber((key) => {
  */
 const code = (members: number, joined: boolean) => {
   const { declaration, writer } = memberSwitch(members);
-  const choices = Array.from(
-    { length: members - 1 },
-    (_, k) => `
-  if (i32(workgroupId.x) >= uniforms.firstTile${k + 1}) {
-    layer = ${k + 1};
-    firstTile = uniforms.firstTile${k + 1};
-    columns = uniforms.columns${k + 1};${
-      joined
-        ? `
-    outAt = uniforms.outAt${k + 1};`
-        : ''
-    }
-  }`,
-  ).join('');
+  const choices = workgroupMemberChoice(members, joined ? ['columns', 'outAt'] : ['columns']);
   const squares = Array.from(
     { length: members },
     (_, l) => `if (layer == ${l}) {\n    squares = squares${l}(at);\n  }`,
@@ -133,19 +111,20 @@ fn main() {
 `;
 };
 
-type NormsMember = Record<'w' | 'a' | 'b', TensorInfo>;
+/** A member's W, A and B, and its update's scaling. */
+type NormsMember = Record<'w' | 'a' | 'b', TensorInfo> & { readonly scale: number };
 
 /**
  * One dispatch's norms for `members`, an output each or one joined and then cut by copies; undefined (nothing left
  * behind) where the copies are refused.
  */
-function runNorms(gpu: WebGpuBackendLike, members: readonly NormsMember[], scales: readonly number[]) {
+function runNorms(gpu: WebGpuBackendLike, members: readonly NormsMember[]) {
   const count = members.length;
-  const joined = joinsNorms(count, storageBuffersPerShader(gpu));
+  const joined = joinsOutputs(gpu, count, MEMBER_BINDINGS);
   const rank = members[0]!.a.shape[1]!;
   const columns = members.map((m) => m.w.shape[1]!);
   const { firstTiles, columnTiles } = membersSideBySide(columns, COLUMNS);
-  const outAt = columns.map((_, l) => columns.slice(0, l).reduce((sum, width) => sum + width, 0));
+  const outAt = joinedOffsets(columns);
   const results = joined ? [] : columns.slice(1).map((width) => gpu.makeTensorInfo([width], 'float32'));
   const first = runShader(
     gpu,
@@ -168,26 +147,20 @@ function runNorms(gpu: WebGpuBackendLike, members: readonly NormsMember[], scale
       int(members[0]!.w.shape[0]!),
       int(columns[0]!),
       int(rank),
-      float(scales[0]!),
+      float(members[0]!.scale),
       ...members
         .slice(1)
         .flatMap((m, k) => [
           int(m.w.shape[0]!),
           int(columns[k + 1]!),
-          float(scales[k + 1]!),
+          float(m.scale),
           int(firstTiles[k + 1]!),
           ...(joined ? [int(outAt[k + 1]!)] : []),
         ]),
     ],
   );
   if (!joined) return [first, ...results].map((info, l) => shaped(info, [columns[l]!]));
-  const parts = partsByCopies(
-    gpu,
-    first,
-    columns.map((width) => [width]),
-  );
-  gpu.disposeData(first.dataId);
-  return parts;
+  return cutJoined(gpu, first, columns);
 }
 
 /**
@@ -197,15 +170,11 @@ function runNorms(gpu: WebGpuBackendLike, members: readonly NormsMember[], scale
 const adaptedColumnNorms: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as unknown as WebGpuBackendLike;
   const { scales } = attrs as unknown as AdaptedColumnNormsAttrs;
-  const members = numberedMembers(inputs as Record<string, TensorInfo>, scales.length, ['w', 'a', 'b']);
+  const members = numberedMembers(inputs as Record<string, TensorInfo>, scales.length, ['w', 'a', 'b']).map(
+    (member, l) => ({ ...member, scale: scales[l]! }),
+  );
   if (members.length > normsPerDispatch(gpu)) throw new Error(`${ADAPTED_COLUMN_NORMS}: more layers than binds`);
-  const together = runNorms(gpu, members, scales);
-  if (together !== undefined) return together;
-  const most = Math.max(1, Math.floor(storageBuffersPerShader(gpu) / (MEMBER_BINDINGS + 1)));
-  const norms: TensorInfo[] = [];
-  for (let first = 0; first < members.length; first += most)
-    norms.push(...runNorms(gpu, members.slice(first, first + most), scales.slice(first, first + most))!);
-  return norms;
+  return inChunksIfRefused(gpu, members, MEMBER_BINDINGS, 1, (chunk) => runNorms(gpu, chunk));
 };
 
 export function webGpuAdaptedColumnNormsKernel(): KernelConfig {

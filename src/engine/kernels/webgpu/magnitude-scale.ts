@@ -18,7 +18,6 @@ import {
   runShader,
   shaped,
   sizeOf,
-  storageBuffersPerShader,
   type WebGpuBackendLike,
 } from './shader.js';
 import { ELEMENTWISE_WORKGROUP } from './elementwise.js';
@@ -26,7 +25,14 @@ import { COLUMN_LANES_CODE, COLUMN_WORKGROUP, COLUMNS, LANES } from './column-la
 import { keptPerNumber } from '../../kept-per-number.js';
 import { numberedMembers } from './numbered-members.js';
 import { memberName, membersSideBySide } from './low-rank-product-wgsl.js';
-import { joinsSetting, partsByCopies } from './buffer-copies.js';
+import {
+  cutJoined,
+  inChunksIfRefused,
+  joinedOffsets,
+  joinsOutputs,
+  membersPerDispatch,
+  workgroupMemberChoice,
+} from './joined-outputs.js';
 
 export const MAGNITUDE_SCALE = 'McevalMagnitudeScale';
 export const MAGNITUDE_SCALE_GRAD = 'McevalMagnitudeScaleGrad';
@@ -84,14 +90,7 @@ fn finish${l}(at : ColumnLane, total : f32) {
  * takes its member once, from its index, then walks that member's columns.
  */
 const gradientCode = (members: number, joined: boolean) => {
-  const choices = Array.from(
-    { length: members - 1 },
-    (_, k) => `
-  if (i32(workgroupId.x) >= uniforms.firstTile${k + 1}) {
-    layer = ${k + 1};
-    firstTile = uniforms.firstTile${k + 1};
-  }`,
-  ).join('');
+  const choices = workgroupMemberChoice(members);
   const byLayer = (call: (l: number) => string) =>
     Array.from({ length: members }, (_, l) => `if (layer == ${l}) {\n    ${call(l)}\n  }`).join(' else ');
   return `${COLUMN_LANES_CODE}
@@ -140,23 +139,15 @@ export interface MagnitudeScaleGradAttrs extends MagnitudeScaleAttrs {
 
 type GradientMember = Record<'dy' | 'z' | 'm' | 'n', TensorInfo>;
 
-/** Storage buffers a member binds — dy, z, m, n and dz — and its own dm, or one dm joined for all members. */
+/** Storage buffers a member binds besides its dm: dy, z, m, n and dz (joined-outputs.ts). */
 const MEMBER_BINDINGS = 5;
 
-/** Whether the dispatch binds the members' dm as one joined buffer (cut by copies afterwards). */
-const joinsDm = (members: number, buffers: number) => members * (MEMBER_BINDINGS + 1) > buffers;
-
 /**
- * The most members one gradient dispatch takes on this device: as many as bind with a dm of their own each, or, where
- * the GPU's copies cut a joined one apart (MCEVAL_WEBGPU_JOINS), with one dm for all — three at 16 storage buffers, a
- * decoder layer's q, k and v, where their own dm bound two.
+ * The most members one gradient dispatch takes on this device: three at 16 storage buffers (a decoder layer's q, k
+ * and v) with their dm joined, two each with its own (joined-outputs.ts).
  */
-export function magnitudeGradientsPerDispatch(backend: WebGpuBackendLike): number {
-  const buffers = storageBuffersPerShader(backend);
-  const own = Math.floor(buffers / (MEMBER_BINDINGS + 1));
-  const joined = joinsSetting() === 'copies' ? Math.floor((buffers - 1) / MEMBER_BINDINGS) : 0;
-  return Math.max(1, own, joined);
-}
+export const magnitudeGradientsPerDispatch = (backend: WebGpuBackendLike): number =>
+  membersPerDispatch(backend, MEMBER_BINDINGS);
 
 /** Fields after tfjs's: rows, offset, the first member's width, then each other member's and its first workgroup. */
 const gradientUniformFields = keptPerNumber((key) => {
@@ -181,9 +172,9 @@ function runGradients(
   const rows = sizeOf(members[0]!.z) / columns[0]!;
   if (members.some((member, l) => sizeOf(member.z) !== rows * columns[l]!))
     throw new Error(`${MAGNITUDE_SCALE_GRAD}: members with different rows`);
-  const joined = joinsDm(count, storageBuffersPerShader(gpu));
+  const joined = joinsOutputs(gpu, count, MEMBER_BINDINGS);
   const { firstTiles, columnTiles } = membersSideBySide(columns, COLUMNS);
-  const dmAt = columns.map((_, l) => columns.slice(0, l).reduce((sum, width) => sum + width, 0));
+  const dmAt = joinedOffsets(columns);
   const dzs = columns.slice(1).map((width) => gpu.makeTensorInfo([rows * width], 'float32'));
   const dms = joined
     ? [gpu.makeTensorInfo([dmAt[count - 1]! + columns[count - 1]!], 'float32')]
@@ -223,12 +214,7 @@ function runGradients(
   );
   const dz = [first, ...dzs].map((info, l) => shaped(info, [...members[l]!.z.shape]));
   if (!joined) return [...dz, ...dms];
-  const dm = partsByCopies(
-    gpu,
-    dms[0]!,
-    columns.map((width) => [width]),
-  );
-  gpu.disposeData(dms[0]!.dataId);
+  const dm = cutJoined(gpu, dms[0]!, columns);
   if (dm === undefined) dz.forEach((info) => gpu.disposeData(info.dataId));
   return dm === undefined ? undefined : [...dz, ...dm];
 }
@@ -242,16 +228,7 @@ const gradient: KernelFunc = ({ inputs, backend, attrs }) => {
   const { offset, members: count } = attrs as unknown as MagnitudeScaleGradAttrs;
   const members = numberedMembers(inputs as Record<string, TensorInfo>, count, ['dy', 'z', 'm', 'n']);
   if (count > magnitudeGradientsPerDispatch(gpu)) throw new Error(`${MAGNITUDE_SCALE_GRAD}: more members than bind`);
-  const together = runGradients(gpu, members, offset);
-  if (together !== undefined) return together;
-  const most = Math.max(1, Math.floor(storageBuffersPerShader(gpu) / (MEMBER_BINDINGS + 1)));
-  const chunks: TensorInfo[][] = [];
-  for (let first = 0; first < count; first += most)
-    chunks.push(runGradients(gpu, members.slice(first, first + most), offset)!);
-  return [
-    ...chunks.flatMap((chunk) => chunk.slice(0, chunk.length / 2)),
-    ...chunks.flatMap((chunk) => chunk.slice(chunk.length / 2)),
-  ];
+  return inChunksIfRefused(gpu, members, MEMBER_BINDINGS, 2, (chunk) => runGradients(gpu, chunk, offset));
 };
 
 export function webGpuMagnitudeScaleKernels(): KernelConfig[] {
