@@ -33,6 +33,7 @@ import { webGpuFusedDrawKernels } from './webgpu/fused-draw.js';
 import { webGpuPerturbedFactorsKernels } from './webgpu/perturbed-factors.js';
 import { webGpuAdaptedColumnNormsKernel } from './webgpu/adapted-column-norms.js';
 import { webGpuMagnitudeScaleKernels } from './webgpu/magnitude-scale.js';
+import { webGpuRowsBackKernel } from './webgpu/rows-back.js';
 
 /**
  * Backends whose UnsortedSegmentSum is missing (wasm) or pathologically slow (cpu), and whose attention and low-rank
@@ -84,6 +85,7 @@ export function registerWebGpuKernels(enabled = process.env['MCEVAL_WEBGPU_KERNE
     webGpuHashedNormalsKernel(),
     ...webGpuSwiGluKernels(),
     ...webGpuCrossEntropyKernels(),
+    webGpuRowsBackKernel(),
     webGpuUnpackKernel(() => tfjsWebGpuKernels.get('Unpack')?.kernelFunc),
     ...webGpuJoinKernels((kernelName) => tfjsWebGpuKernels.get(kernelName)?.kernelFunc),
   ];

@@ -2,13 +2,15 @@
  * Rows of a matrix picked by indices the host knows (the hidden states at a loss's target positions, each sequence's
  * last token), differentiable in the matrix. Where the rows are distinct, their gradient puts each upstream row back in
  * its place and zeros elsewhere: one gather from the upstream gradient with a zero row appended. tfjs's own Gather
- * gradient adds the rows by an unsortedSegmentSum between transposes — six dispatches a step on webgpu where this
- * takes two — and gives the same values, each sum having one term. Repeated rows keep tfjs's gradient, which adds
- * their upstream rows.
+ * gradient adds the rows by an unsortedSegmentSum between transposes — six dispatches a step on webgpu, where this
+ * takes one (McevalRowsBack; elsewhere a pad and a gather) — and gives the same values, each sum having one term.
+ * Repeated rows keep tfjs's gradient, which adds their upstream rows.
  */
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import { tidyGradient, type CustomGradientFunc } from './product.js';
 import { derived } from '../replay/step-values.js';
+import { hasKernel } from '../kernels/has-kernel.js';
+import { ROWS_BACK } from '../kernels/webgpu/rows-back.js';
 
 /** tf.pad's paddings for one row of zeros after the last. */
 const ZERO_ROW_BELOW: Array<[number, number]> = [
@@ -35,7 +37,12 @@ export function gatherRows(x: Tensor2D, rows: readonly number[]): Tensor2D {
     save([]);
     return {
       value: tf.gather(input, indices()),
-      gradFunc: tidyGradient((dy: Tensor) => [tf.gather(tf.pad(dy, ZERO_ROW_BELOW), tf.tensor1d(source, 'int32'))]),
+      gradFunc: tidyGradient((dy: Tensor) => {
+        const from = tf.tensor1d(source, 'int32');
+        // On webgpu one dispatch (McevalRowsBack), where the pad and the gather took two.
+        if (hasKernel(ROWS_BACK)) return [tf.engine().runKernel(ROWS_BACK, { dy, source: from }) as Tensor];
+        return [tf.gather(tf.pad(dy, ZERO_ROW_BELOW), from)];
+      }),
     };
   }) as unknown as CustomGradientFunc) as (input: Tensor2D) => Tensor2D;
   return op(x);
