@@ -15,6 +15,7 @@ import {
 } from '../src/engine/kept-bind-groups.js';
 import { FakePool, STORAGE, type FakeBuffer } from './fake-buffer-pool.js';
 import { withEnv } from './helpers.js';
+import { Rng } from '../src/engine/rng.js';
 
 interface Entry {
   readonly binding: number;
@@ -118,6 +119,38 @@ test('an ordered pool hands out the same buffers whatever order they were freed 
     afterFreeing(plain, plainHeld, [2, 0, 3, 1]),
     [1, 3, 0, 2].map((i) => plainHeld[i]),
   );
+});
+
+test('an ordered pool of many buffers hands them out in the order first seen, after frees in any order', () => {
+  // A step frees a hundred uniform buffers of a size at a submit: each goes to its place by a binary search.
+  const rng = new Rng(3);
+  for (const count of [2, 3, 8, 33, 100]) {
+    const pool = new FakePool();
+    orderFreeBuffers(pool);
+    // Freed once in order, so that each buffer is first seen in its place in `held`.
+    const held = afterFreeing(
+      pool,
+      Array.from({ length: count }, () => pool.acquireBuffer(64, STORAGE)),
+      Array.from({ length: count }, (_, i) => i),
+    );
+    for (let round = 0; round < 4; round++) {
+      const order = rng.permutation(count);
+      // Half freed, half of those taken again, then the rest freed: the lists are placed into while they hold some.
+      const half = order.slice(0, count >> 1);
+      half.forEach((i) => pool.releaseBuffer(held[i]!));
+      const retaken = half.slice(0, half.length >> 1).map(() => pool.acquireBuffer(64, STORAGE));
+      const firstSeen = [...half].sort((x, y) => x - y);
+      assert.deepEqual(
+        retaken,
+        firstSeen.slice(0, retaken.length).map((i) => held[i]),
+        `${count}: first seen first`,
+      );
+      retaken.forEach((buffer) => pool.releaseBuffer(buffer));
+      order.slice(count >> 1).forEach((i) => pool.releaseBuffer(held[i]!));
+      const again = held.map(() => pool.acquireBuffer(64, STORAGE));
+      assert.deepEqual(again, held, `${count} buffers freed in the order ${order.join(', ')}`);
+    }
+  }
 });
 
 test('MCEVAL_WEBGPU_BIND_GROUPS: kept unset, new, and one line for a bad value', async () => {

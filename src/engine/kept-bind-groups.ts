@@ -122,7 +122,9 @@ export interface OrderedPool {
 
 /**
  * Keeps each of the pool's free lists with the buffer seen first at its end, where tfjs's acquire takes from: a
- * buffer freed moves down its list past those seen after it.
+ * buffer freed goes down its list past those seen after it, to the place a binary search finds (the list runs from
+ * the buffer seen last to the one seen first). A step frees its uniform buffers, a hundred or more of a few sizes, at
+ * each submit: walked one by one, placing them had taken 0.5 ms of a stories260K step's recording here.
  */
 export function orderFreeBuffers(pool: OrderedPool): void {
   const release = pool.releaseBuffer.bind(pool);
@@ -131,12 +133,20 @@ export function orderFreeBuffers(pool: OrderedPool): void {
     if (!keeping) return;
     const free = pool.freeBuffers.get(poolKeyOf(buffer));
     if (free === undefined || free.at(-1) !== buffer) return;
-    const number = numberOf(buffer);
-    let at = free.length - 1;
-    while (at > 0 && numberOf(free[at - 1]!) < number) {
-      free[at] = free[at - 1]!;
-      at--;
-    }
-    free[at] = buffer;
+    const at = placeOf(free, numberOf(buffer));
+    if (at === free.length - 1) return;
+    free.pop();
+    free.splice(at, 0, buffer);
   };
+}
+
+/** Where a buffer numbered `number` goes among the others of `free` (all but its last): after every older one. */
+function placeOf(free: readonly object[], number: number): number {
+  let [low, high] = [0, free.length - 1];
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (numberOf(free[middle]!) < number) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }

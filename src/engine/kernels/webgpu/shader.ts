@@ -48,7 +48,7 @@ export const scalarInputs = (names: readonly string[], writable = false): Shader
   names.map((name) => (writable ? { name, components: 1, writable } : { name, components: 1 }));
 
 export interface Shader {
-  /** Identifies the compiled pipeline: everything the WGSL text depends on (tfjs adds input ranks and types). */
+  /** Identifies the compiled pipeline: everything the WGSL text depends on (tfjs adds the inputs' types). */
   readonly key: string;
   readonly inputs: readonly ShaderInput[];
   /** WGSL directives the code needs, without their semicolons: `enable subgroups`. */
@@ -87,8 +87,17 @@ export function runShader(
     workgroupSize: [shader.workgroupSize, 1, 1],
     getUserCode: () => `${markers(shader)}\n${shader.code()}`,
   };
-  return backend.runWebGPUProgram(program, [...inputs], 'float32', [...uniforms], output);
+  return backend.runWebGPUProgram(program, inputs.map(flat), 'float32', [...uniforms], output);
 }
+
+/**
+ * The tensor as tfjs is handed it: its data as one axis. mceval's shaders index their inputs flat and read none of the
+ * shapes and strides tfjs puts in the uniforms for each input, which tfjs works out, writes and adds to the pipeline's
+ * key (ranks, broadcast axes) at every dispatch. As one axis, that work is least, and inputs of any rank share a
+ * pipeline: a stories260K LoRA step recorded in 0.7 ms less of 34 on lavapipe, with the same losses.
+ */
+const flat = (input: TensorInfo): TensorInfo =>
+  input.shape.length === 1 ? input : { dataId: input.dataId, shape: [sizeOf(input)], dtype: input.dtype };
 
 /** The most workgroups one dispatch axis may have. */
 const MOST_PER_AXIS = 65535;
