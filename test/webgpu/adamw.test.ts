@@ -11,12 +11,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
-import { dispatchesOf } from './dispatches.js';
+import { dispatchesOf, withDispatchedPrograms } from './dispatches.js';
+import { AdamW } from '../../src/train/adamw.js';
+import { newVariable } from '../../src/engine/variables.js';
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { adamwFixture, adamwMoments, adamwSteps, withEnv } from '../helpers.js';
 import { assertHeldUpdates } from '../adamw-hold.js';
 import { ADAMW_UPDATE } from '../../src/engine/kernels/adamw-update.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
+
+/** GPUBufferUsage.UNIFORM: the writes of a dispatch's uniforms, not of a tensor's values. */
+const UNIFORM = 0x40;
+
+interface UniformWriting {
+  readonly queue: {
+    writeBuffer(buffer: { usage: number }, offset: number, data: ArrayBufferLike, from?: number, size?: number): void;
+  };
+}
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
   assert.equal(actual.length, expected.length, `${label}: length`);
@@ -126,4 +137,53 @@ test('a parameter whose buffer is shared, or that is its own gradient, gets a ne
 test("the webgpu AdamW kernel's hold: the same bits after finite numbers, nothing changed after a non-finite one", async () => {
   await initEngine('webgpu');
   await assertHeldUpdates();
+});
+
+test("a dispatch's parameters of one group share one set of coefficients in its uniforms (LoRA+'s two groups, two)", async () => {
+  await initEngine('webgpu');
+  const backend = tf.backend() as unknown as UniformWriting;
+  const bindable = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
+  // Small parameters, each alone holding its buffer (updated in place) with their gradients joined: as many as one
+  // dispatch binds.
+  const count = bindable - 4;
+  const rng = new Rng(6);
+  const variables = Array.from({ length: count }, (_, i) =>
+    newVariable(() => tf.tensor(rng.normalArray(8 * (i + 1)), [i + 1, 8]), true),
+  );
+  const gradients = variables.map((variable) => tf.tensor(rng.normalArray(variable.size), variable.shape));
+  const half = count >> 1;
+  for (const groups of [
+    [{ name: 'all', variables, learningRateMultiplier: 1 }],
+    [
+      { name: 'a', variables: variables.slice(0, half), learningRateMultiplier: 1 },
+      { name: 'b', variables: variables.slice(half), learningRateMultiplier: 16 },
+    ],
+  ]) {
+    const optimizer = new AdamW(groups, { weightDecay: 0.1 });
+    const keys: string[] = [];
+    const written: number[] = [];
+    const write = backend.queue.writeBuffer.bind(backend.queue);
+    backend.queue.writeBuffer = (buffer, offset, data, from, size) => {
+      if ((buffer.usage & UNIFORM) !== 0) written.push(size ?? data.byteLength);
+      return write(buffer, offset, data, from, size);
+    };
+    try {
+      await withDispatchedPrograms(
+        (program) => keys.push(program.shaderKey ?? ''),
+        async () => optimizer.apply(gradients, 0.01),
+      );
+    } finally {
+      backend.queue.writeBuffer = write;
+    }
+    assert.equal(keys.filter((key) => key.startsWith('McevalAdamW')).length, 1, keys.join(' '));
+    // Each parameter's layout letter is followed by its set.
+    const layout = keys.find((key) => key.startsWith('McevalAdamW'))!.split('_')[1]!;
+    const sets = new Set(layout.match(/\d+/g));
+    assert.equal(sets.size, groups.length, `${groups.length} group(s): ${layout}`);
+    // Three words a parameter and eight a set (and tfjs's own, a few words an input), where a parameter had eleven.
+    assert.equal(written.length, 1);
+    assert.ok(written[0]! < 4 * 11 * count, `${written[0]} bytes of uniforms for ${count} parameters`);
+    optimizer.dispose();
+  }
+  tf.dispose([...variables, ...gradients]);
 });

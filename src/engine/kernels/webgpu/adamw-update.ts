@@ -34,17 +34,27 @@ import {
   sizeOf,
   storageBuffersPerShader,
   type ShaderInput,
-  type ShaderUniform,
   type WebGpuBackendLike,
 } from './shader.js';
 import { keptPerNumber } from '../../kept-per-number.js';
 
 const WORKGROUP = 256;
 
-// 1 − β is computed in float64 and rounded, as the tfjs ops' scalar is (1 − 0.999 in float32 is 1.3e-5 off).
-const FIELDS = [
+/** A parameter's own uniform fields (suffix _k). */
+const PARAMETER_FIELDS = [
   'count : i32',
   'offset : i32',
+  // Where the parameter's gradient starts in the dispatch's joined gradients (0, unread, where it binds its own).
+  'gradientAt : i32',
+];
+
+/**
+ * The fields of one set of coefficients (suffix _c and the set's number), which a dispatch's parameters of one group
+ * share: one set for an adapter, two for LoRA+'s A and B. Written once a set rather than once a parameter, a dispatch of
+ * twelve parameters writes 44 uniforms where it wrote 144, which tfjs packs one by one at every dispatch. 1 − β is
+ * computed in float64 and rounded, as the tfjs ops' scalar is (1 − 0.999 in float32 is 1.3e-5 off).
+ */
+const COEFFICIENT_FIELDS = [
   'beta1 : f32',
   'oneMinusBeta1 : f32',
   'beta2 : f32',
@@ -53,8 +63,6 @@ const FIELDS = [
   'epsilon : f32',
   'decay : f32',
   'stepSize : f32',
-  // Where the parameter's gradient starts in the dispatch's joined gradients (0, unread, where it binds its own).
-  'gradientAt : i32',
 ];
 
 /**
@@ -67,19 +75,44 @@ interface Parameter {
   readonly p: TensorInfo;
   readonly g: TensorInfo;
   readonly size: number;
+  /** Where its moments start in the banks. */
+  readonly offset: number;
   /** p′ is written over p (else into a new buffer). */
   readonly inPlace: boolean;
   /** Its gradient is read from the dispatch's joined gradients (else from g's own binding). */
   readonly joined: boolean;
-  /** The uniforms but gradientAt. */
-  readonly uniforms: ShaderUniform[];
+  /** Its coefficients, in COEFFICIENT_FIELDS' order. */
+  readonly coefficients: readonly number[];
 }
 
-/** Parameter k's uniform fields (suffix _k). */
-const uniformsOf = (k: number) => FIELDS.map((field) => field.replace(' :', `_${k} :`)).join(', ') + ',';
+const fieldsWith = (fields: readonly string[], suffix: string) =>
+  fields.map((field) => field.replace(' :', `${suffix} :`)).join(', ') + ',';
 
-/** The uniform fields of `count` parameters. */
-const uniformsOfCount = keptPerNumber((count) => Array.from({ length: count }, (_, k) => uniformsOf(k)).join(' '));
+/** The uniform fields of `count` parameters, then of `sets` sets of coefficients. */
+const uniformFields = keptPerNumber((count) =>
+  keptPerNumber((sets) =>
+    [
+      ...Array.from({ length: count }, (_, k) => fieldsWith(PARAMETER_FIELDS, `_${k}`)),
+      ...Array.from({ length: sets }, (_, c) => fieldsWith(COEFFICIENT_FIELDS, `_c${c}`)),
+    ].join(' '),
+  ),
+);
+
+/** The distinct sets of coefficients of `parameters`, and the set of each. */
+function coefficientSets(parameters: readonly Parameter[]): { sets: (readonly number[])[]; setOf: number[] } {
+  const numbers = new Map<string, number>();
+  const sets: (readonly number[])[] = [];
+  const setOf = parameters.map(({ coefficients }) => {
+    const key = coefficients.join();
+    let set = numbers.get(key);
+    if (set === undefined) {
+      set = sets.push(coefficients) - 1;
+      numbers.set(key, set);
+    }
+    return set;
+  });
+  return { sets, setOf };
+}
 
 /**
  * Parameter k's bindings: p (writable when updated in place), g unless its gradient is joined and, when not in place,
@@ -93,18 +126,20 @@ function inputsOf(k: number, { inPlace, joined }: Parameter): ShaderInput[] {
   ];
 }
 
-function updateOf(k: number, { inPlace, joined }: Parameter, scaled: boolean, held: boolean): string {
+/** Parameter k's update, its coefficients those of set `set`. */
+function updateOf(k: number, set: number, { inPlace, joined }: Parameter, scaled: boolean, held: boolean): string {
   const u = (name: string) => `uniforms.${name}_${k}`;
+  const c = (name: string) => `uniforms.${name}_c${set}`;
   const target = inPlace ? `p${k}` : `next${k}`;
   const update = `
     let at = ${u('offset')} + i;
     let gradient = ${joined ? `gradients[${u('gradientAt')} + i]` : `g${k}[i]`}${scaled ? ' * scale[0]' : ''};
-    let moment = result[at] * ${u('beta1')} + gradient * ${u('oneMinusBeta1')};
-    let second = v[at] * ${u('beta2')} + (gradient * gradient) * ${u('oneMinusBeta2')};
+    let moment = result[at] * ${c('beta1')} + gradient * ${c('oneMinusBeta1')};
+    let second = v[at] * ${c('beta2')} + (gradient * gradient) * ${c('oneMinusBeta2')};
     result[at] = moment;
     v[at] = second;
-    let denominator = sqrt(second) / ${u('correction2')} + ${u('epsilon')};
-    ${target}[i] = p${k}[i] * ${u('decay')} - (moment / denominator) * ${u('stepSize')};`;
+    let denominator = sqrt(second) / ${c('correction2')} + ${c('epsilon')};
+    ${target}[i] = p${k}[i] * ${c('decay')} - (moment / denominator) * ${c('stepSize')};`;
   if (!held) return `\n  if (i < ${u('count')}) {${update}\n  }`;
   // The step before diverged: nothing is written but the old p into a new buffer (kept is the same for every
   // invocation).
@@ -185,19 +220,23 @@ function updateTogether(
   const next = parameters.map((parameter) =>
     parameter.inPlace ? undefined : gpu.makeTensorInfo([parameter.size], 'float32'),
   );
-  // Per parameter: in place (i) or new (n), in capitals where its gradient is read from the joined ones.
+  const { sets, setOf } = coefficientSets(parameters);
+  // Per parameter: in place (i) or new (n), in capitals where its gradient is read from the joined ones; its set.
   const layout = parameters
-    .map(({ inPlace, joined }) => {
+    .map(({ inPlace, joined }, k) => {
       const letter = inPlace ? 'i' : 'n';
-      return joined ? letter.toUpperCase() : letter;
+      return `${joined ? letter.toUpperCase() : letter}${setOf[k]}`;
     })
     .join('');
   let gradientAt = 0;
-  const uniforms = parameters.flatMap((parameter) => {
-    const at = parameter.joined ? gradientAt : 0;
-    if (parameter.joined) gradientAt += parameter.size;
-    return [...parameter.uniforms, intUniform(at)];
-  });
+  const uniforms = [
+    ...parameters.flatMap((parameter) => {
+      const at = parameter.joined ? gradientAt : 0;
+      if (parameter.joined) gradientAt += parameter.size;
+      return [intUniform(parameter.size), intUniform(parameter.offset), intUniform(at)];
+    }),
+    ...sets.flatMap((set) => set.map(floatUniform)),
+  ];
   const held = hold !== undefined;
   runShader(
     gpu,
@@ -210,14 +249,14 @@ function updateTogether(
         ...(gradients === undefined ? [] : [{ name: 'gradients', components: 1 as const }]),
         ...parameters.flatMap((parameter, k) => inputsOf(k, parameter)),
       ],
-      uniforms: uniformsOfCount(parameters.length),
+      uniforms: uniformFields(parameters.length)(sets.length),
       workgroupSize: WORKGROUP,
       dispatch: elementwiseDispatch(largest, WORKGROUP),
       outputSize: sizeOf(banks.m),
       code: () => `
 fn main() {
   let i = ${ELEMENT_INDEX(WORKGROUP)};${held ? KEPT : ''}${parameters
-    .map((parameter, k) => updateOf(k, parameter, scale !== undefined, held))
+    .map((parameter, k) => updateOf(k, setOf[k]!, parameter, scale !== undefined, held))
     .join('')}
 }
 `,
@@ -252,13 +291,9 @@ const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const parameters = adamwParameters(attrs).map(({ coefficients: c, offset }, i): Parameter => {
     const [p, g] = [inputs[`p${i}`]!, inputs[`g${i}`]!];
     const size = sizeOf(p);
-    const uniforms: ShaderUniform[] = [
-      intUniform(size),
-      intUniform(offset),
-      ...[c.beta1, 1 - c.beta1, c.beta2, 1 - c.beta2, c.correction2, c.epsilon, c.decay, c.stepSize].map(floatUniform),
-    ];
+    const coefficients = [c.beta1, 1 - c.beta1, c.beta2, 1 - c.beta2, c.correction2, c.epsilon, c.decay, c.stepSize];
     const joined = joining && size < JOINED_BELOW && g.dtype === 'float32';
-    return { p, g, size, inPlace: writableInPlace(gpu, p, bound), joined, uniforms };
+    return { p, g, size, offset, inPlace: writableInPlace(gpu, p, bound), joined, coefficients };
   });
   const [scale, hold] = [inputs['scale'], inputs['hold']];
   const banks = { m: inputs['m']!, v: inputs['v']! };
