@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine/backends.js';
 import { Rng } from '../../src/engine/rng.js';
-import { dispatchesOf, withDispatchedPrograms } from './dispatches.js';
+import { dispatchesOf, watchUniformWrites, withDispatchedPrograms } from './dispatches.js';
 import { AdamW } from '../../src/train/adamw.js';
 import { newVariable } from '../../src/engine/variables.js';
 import { tf, type Tensor } from '../../src/engine/tf.js';
@@ -19,15 +19,6 @@ import { adamwFixture, adamwMoments, adamwSteps, withEnv } from '../helpers.js';
 import { assertHeldUpdates } from '../adamw-hold.js';
 import { ADAMW_UPDATE } from '../../src/engine/kernels/adamw-update.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
-
-/** GPUBufferUsage.UNIFORM: the writes of a dispatch's uniforms, not of a tensor's values. */
-const UNIFORM = 0x40;
-
-interface UniformWriting {
-  readonly queue: {
-    writeBuffer(buffer: { usage: number }, offset: number, data: ArrayBufferLike, from?: number, size?: number): void;
-  };
-}
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
   assert.equal(actual.length, expected.length, `${label}: length`);
@@ -141,7 +132,6 @@ test("the webgpu AdamW kernel's hold: the same bits after finite numbers, nothin
 
 test("a dispatch's parameters of one group share one set of coefficients in its uniforms (LoRA+'s two groups, two)", async () => {
   await initEngine('webgpu');
-  const backend = tf.backend() as unknown as UniformWriting;
   const bindable = storageBuffersPerShader(tf.backend() as unknown as WebGpuBackendLike);
   // Small parameters, each alone holding its buffer (updated in place) with their gradients joined: as many as one
   // dispatch binds.
@@ -161,20 +151,16 @@ test("a dispatch's parameters of one group share one set of coefficients in its 
   ]) {
     const optimizer = new AdamW(groups, { weightDecay: 0.1 });
     const keys: string[] = [];
-    const written: number[] = [];
-    const write = backend.queue.writeBuffer.bind(backend.queue);
-    backend.queue.writeBuffer = (buffer, offset, data, from, size) => {
-      if ((buffer.usage & UNIFORM) !== 0) written.push(size ?? data.byteLength);
-      return write(buffer, offset, data, from, size);
-    };
+    const uniforms = watchUniformWrites();
     try {
       await withDispatchedPrograms(
         (program) => keys.push(program.shaderKey ?? ''),
         async () => optimizer.apply(gradients, 0.01),
       );
     } finally {
-      backend.queue.writeBuffer = write;
+      uniforms.stop();
     }
+    const written = uniforms.sizes;
     assert.equal(keys.filter((key) => key.startsWith('McevalAdamW')).length, 1, keys.join(' '));
     // Each parameter's layout letter is followed by its set.
     const layout = keys.find((key) => key.startsWith('McevalAdamW'))!.split('_')[1]!;

@@ -137,3 +137,32 @@ export async function measuredForward(kernelName: string, body: () => Tensor): P
   output!.dispose();
   return { values, calls, dispatches };
 }
+
+/** GPUBufferUsage.UNIFORM: the writes of a dispatch's uniforms, not of a tensor's values. */
+const UNIFORM = 0x40;
+
+interface UniformWriting {
+  readonly queue: {
+    writeBuffer(buffer: { usage: number }, offset: number, data: ArrayBufferLike, from?: number, size?: number): void;
+  };
+}
+
+/**
+ * The bytes of each uniform write the webgpu backend's queue is asked for from now until `stop` (before kept-uniforms.ts
+ * leaves out a repeated one); `sizes` may be emptied between calls.
+ */
+export function watchUniformWrites(): { readonly sizes: number[]; stop(): void } {
+  const { queue } = tf.backend() as unknown as UniformWriting;
+  const write = queue.writeBuffer;
+  const sizes: number[] = [];
+  queue.writeBuffer = (buffer, offset, data, from, size) => {
+    if ((buffer.usage & UNIFORM) !== 0) sizes.push(size ?? data.byteLength);
+    return write.call(queue, buffer, offset, data, from, size);
+  };
+  return {
+    sizes,
+    stop: () => {
+      queue.writeBuffer = write;
+    },
+  };
+}

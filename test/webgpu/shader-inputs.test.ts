@@ -17,16 +17,12 @@ import {
   scalarInputs,
   type WebGpuBackendLike,
 } from '../../src/engine/kernels/webgpu/shader.js';
+import { watchUniformWrites } from './dispatches.js';
 
 const KEY = 'McevalTestDoubled';
-// GPUBufferUsage.UNIFORM: the writes of a dispatch's uniforms, not of a tensor's values.
-const UNIFORM = 0x40;
 
 interface PipelineCaching {
   readonly pipelineCache: Record<string, unknown>;
-  readonly queue: {
-    writeBuffer(buffer: { usage: number }, offset: number, data: ArrayBufferLike, from?: number, size?: number): void;
-  };
 }
 
 function doubled(x: Tensor): Tensor {
@@ -61,12 +57,8 @@ test('runShader hands tfjs its inputs as one axis: one pipeline for every rank, 
   const before = tf.memory().numTensors;
   const values = Float32Array.from({ length: 24 }, (_, i) => i - 7.5);
   // The bytes of each uniform write while a dispatch is recorded (tfjs's own fields, then the shader's).
-  const written: number[] = [];
-  const write = backend.queue.writeBuffer.bind(backend.queue);
-  backend.queue.writeBuffer = (buffer, offset, data, from, size) => {
-    if ((buffer.usage & UNIFORM) !== 0) written.push(size ?? data.byteLength);
-    return write(buffer, offset, data, from, size);
-  };
+  const uniforms = watchUniformWrites();
+  const written = uniforms.sizes;
   try {
     for (const shape of [[24], [6, 4], [2, 3, 4]]) {
       const x = tf.tensor(values, shape);
@@ -83,7 +75,7 @@ test('runShader hands tfjs its inputs as one axis: one pipeline for every rank, 
       tf.dispose([x, y]);
     }
   } finally {
-    backend.queue.writeBuffer = write;
+    uniforms.stop();
   }
   const pipelines = Object.keys(backend.pipelineCache).filter((key) => key.startsWith(`${KEY}_`));
   assert.equal(pipelines.length, 1, `one pipeline for three ranks: ${pipelines.join(' ; ')}`);
