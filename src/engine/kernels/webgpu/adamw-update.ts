@@ -51,7 +51,7 @@ const PARAMETER_FIELDS = [
 /**
  * The fields of one set of coefficients (suffix _c and the set's number), which a dispatch's parameters of one group
  * share: one set for an adapter, two for LoRA+'s A and B. Written once a set rather than once a parameter, a dispatch of
- * twelve parameters writes 44 uniforms where it wrote 144, which tfjs packs one by one at every dispatch. 1 − β is
+ * twelve parameters writes 44 uniforms where it wrote 132, which tfjs packs one by one at every dispatch. 1 − β is
  * computed in float64 and rounded, as the tfjs ops' scalar is (1 − 0.999 in float32 is 1.3e-5 off).
  */
 const COEFFICIENT_FIELDS = [
