@@ -10,7 +10,7 @@
 import { keepingBindGroups } from './kept-bind-groups.js';
 
 /** GPUBufferUsage.UNIFORM. */
-const UNIFORM = 0x0040;
+export const UNIFORM = 0x0040;
 
 export interface WritingQueue {
   writeBuffer(

@@ -4,6 +4,8 @@
  */
 import { tf, type Tensor } from '../../src/engine/tf.js';
 import { tapeRecording } from '../../src/engine/ops/tape-recording.js';
+// GPUBufferUsage.UNIFORM: the writes of a dispatch's uniforms, not of a tensor's values.
+import { UNIFORM } from '../../src/engine/kept-uniforms.js';
 
 /** A program tfjs-webgpu records: its pipeline's key and, for the WGSL, its code. */
 export interface DispatchedProgram {
@@ -137,9 +139,6 @@ export async function measuredForward(kernelName: string, body: () => Tensor): P
   output!.dispose();
   return { values, calls, dispatches };
 }
-
-/** GPUBufferUsage.UNIFORM: the writes of a dispatch's uniforms, not of a tensor's values. */
-const UNIFORM = 0x40;
 
 interface UniformWriting {
   readonly queue: {
