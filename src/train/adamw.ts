@@ -10,6 +10,7 @@ import type { ParameterGroup } from '../peft/types.js';
 import { hasKernel } from '../engine/kernels/has-kernel.js';
 import { drawnValue } from '../engine/replay/step-values.js';
 import { storageBindingBytes, type WebGpuBackendLike } from '../engine/kernels/webgpu/shader.js';
+import type { JoinedTensors } from '../engine/ops/squared-norm.js';
 
 export interface AdamWOptions {
   readonly beta1?: number;
@@ -137,15 +138,24 @@ export class AdamW {
    * alone, but ~20 kernel launches replace ~14 per parameter. Larger ones are updated alone: splitting the result back
    * costs more than the launches it saves (measured on tfjs-wasm: stories260K's 70 LoRA matrices 3.1 ms alone, 11.5 ms
    * concatenated).
+   *
+   * `joined` (the global norm's joins of these gradients, train/clip.ts) lets the webgpu kernel read each gradient
+   * where the norm joined it, rather than copy the gradients into joins of its own: no copies a step for an adapter.
    */
-  apply(gradients: readonly (Tensor | undefined)[], learningRate: number, gradientScale?: Tensor, hold?: Tensor): void {
+  apply(
+    gradients: readonly (Tensor | undefined)[],
+    learningRate: number,
+    gradientScale?: Tensor,
+    hold?: Tensor,
+    joined?: JoinedTensors,
+  ): void {
     // Only the one-kernel update holds (fineTune overlaps steps only where it runs).
     if (hold !== undefined && !this.kernel) throw new Error('AdamW: a held update needs the one-kernel update');
     const groups = new Map<string, { slots: Slot[]; gradients: Tensor[] }>();
     const updates: { slots: Slot[]; gradients: Tensor[] }[] = [];
     const launch: { slot: Slot; gradient: Tensor }[] = [];
     const flush = () => {
-      if (launch.length > 0) this.updateByKernel(launch.splice(0), gradientScale, hold);
+      if (launch.length > 0) this.updateByKernel(launch.splice(0), gradientScale, hold, joined);
     };
     this.learningRate = learningRate;
     this.stepped = [];
@@ -204,12 +214,18 @@ export class AdamW {
     updates: readonly { slot: Slot; gradient: Tensor }[],
     gradientScale: Tensor | undefined,
     hold: Tensor | undefined,
+    joined: JoinedTensors | undefined,
   ): void {
     const { m, v } = updates[0]!.slot;
+    const joinOf = (gradient: Tensor) => {
+      const place = joined?.placeOf(gradient);
+      return place === undefined ? {} : { joined: { values: joined!.groups[place.group]!, at: place.at } };
+    };
     const { inputs, attrs } = adamwUpdateInvocation(
       updates.map(({ slot, gradient }) => ({
         p: slot.parameter,
         g: gradient,
+        ...joinOf(gradient),
         offset: slot.offset,
         // Those that change between steps, drawn again by a replayed step (engine/replay/step-values.ts).
         coefficients: drawnValue(
@@ -218,8 +234,7 @@ export class AdamW {
         ),
       })),
       { m, v },
-      gradientScale,
-      hold,
+      { ...(gradientScale === undefined ? {} : { scale: gradientScale }), ...(hold === undefined ? {} : { hold }) },
     );
     const outputs = tf
       .engine()

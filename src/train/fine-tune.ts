@@ -568,12 +568,16 @@ function recordStep(step: StepInputs): { numbers: Tensor; keys: readonly string[
     const clip = globalNormClipping(summed!, step.maxGradNorm);
     norm = tf.keep(clip.norm);
     const byParameter = new Map(parameters.map((parameter, i) => [parameter, summed![i]!]));
+    // AdamW reads the gradients where the norm joined them (clip.joined, on webgpu).
     optimizer.apply(
       optimizer.parameters.map((parameter) => byParameter.get(parameter)),
       step.learningRate,
       clip.coefficient,
       step.hold,
+      clip.joined,
     );
+    // Freed once the update is recorded, as the norm's joins were before AdamW read them (a copy of the gradients).
+    clip.joined?.groups.forEach((group) => group.dispose());
     // The clipped gradients are formed only for a method that reads them (AdaLoRA's importance scores).
     const coefficient = clip.coefficient;
     step.afterUpdate?.(

@@ -78,7 +78,8 @@ export function causalLmStep<Config, M extends Model = LlamaModel>(
         }, optimizer.parameters);
         const gradients = optimizer.parameters.map((p) => grads[p.name] ?? tf.zerosLike(p));
         // Clipped at a global norm of 1, as every adapter preset and transformers' Trainer clip.
-        optimizer.apply(gradients, 1e-3, globalNormClipping(gradients, 1).coefficient);
+        const clip = globalNormClipping(gradients, 1);
+        optimizer.apply(gradients, 1e-3, clip.coefficient, undefined, clip.joined);
         return value;
       });
       constants.dispose();

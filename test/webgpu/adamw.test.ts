@@ -19,6 +19,8 @@ import { adamwFixture, adamwMoments, adamwSteps, withEnv } from '../helpers.js';
 import { assertHeldUpdates } from '../adamw-hold.js';
 import { ADAMW_UPDATE } from '../../src/engine/kernels/adamw-update.js';
 import { storageBuffersPerShader, type WebGpuBackendLike } from '../../src/engine/kernels/webgpu/shader.js';
+import { normOnDevice } from '../../src/engine/ops/squared-norm.js';
+import { captureCommands } from '../../src/engine/replay/command-capture.js';
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
   assert.equal(actual.length, expected.length, `${label}: length`);
@@ -174,4 +176,52 @@ test("a dispatch's parameters of one group share one set of coefficients in its 
     optimizer.dispose();
   }
   tf.dispose([...variables, ...gradients]);
+});
+
+test("given the global norm's joins, the webgpu AdamW kernel reads each gradient there: no copies, the same bits", async () => {
+  await initEngine('webgpu');
+  const rng = new Rng(14);
+  // Joins of at most 600 values (the norm's are 2²²), so that the gradients fall in several, one alone (the last, over
+  // JOINED_BELOW values, which would otherwise bind its own gradient).
+  const shapes = [[64, 8], [5], [8, 40], [30, 5], [7], [520, 512]];
+  const initial = shapes.map((shape) => rng.normalArray(shape.reduce((a, b) => a * b, 1)));
+  const [given, copied] = [adamwFixture(shapes, initial, true), adamwFixture(shapes, initial, true)];
+  const backend = tf.backend();
+  const before = tf.memory().numTensors;
+  for (let step = 0; step < 3; step++) {
+    // The second parameter has no gradient at the second step.
+    const gradients = shapes.map((shape, i) =>
+      step === 1 && i === 1 ? undefined : tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape),
+    );
+    const defined = gradients.filter((g) => g !== undefined);
+    const clip = normOnDevice(defined, 0.5, 600)!;
+    assert.ok(clip.joined.groups.length >= 3, `${clip.joined.groups.length} joins`);
+    const copiesAndDispatches = (apply: () => void) => {
+      // What is recorded so far submitted: the capture sees the encoders made after it begins.
+      (backend as unknown as { submitRecorded(): void }).submitRecorded();
+      const capture = captureCommands(backend);
+      capture.begin();
+      apply();
+      const events = capture.take();
+      capture.stop();
+      return ['copy', 'dispatch'].map((kind) => events.filter((event) => event.kind === kind).length);
+    };
+    const [givenCopies, givenDispatches] = copiesAndDispatches(() =>
+      given.optimizer.apply(gradients, 0.003, clip.coefficient, undefined, clip.joined),
+    );
+    const [copies, dispatches] = copiesAndDispatches(() => copied.optimizer.apply(gradients, 0.003, clip.coefficient));
+    assert.equal(givenCopies, 0, `step ${step}: nothing copied where the gradients are joined already`);
+    assert.ok(copies > 0, `step ${step}: ${copies} copies into the kernel's own joins`);
+    assert.ok(givenDispatches >= 1 && dispatches >= 1, `${givenDispatches} and ${dispatches} dispatches`);
+    const [a, e] = await Promise.all([adamwMoments(given.optimizer), adamwMoments(copied.optimizer)]);
+    a.forEach((values, i) => assert.deepEqual(values, e[i], `step ${step} moment ${i}`));
+    for (const [i, variable] of given.variables.entries())
+      assert.deepEqual(await variable.data(), await copied.variables[i]!.data(), `step ${step} parameter ${i}`);
+    tf.dispose([...defined, clip.norm, clip.coefficient!, ...clip.joined.groups]);
+  }
+  assert.equal(tf.memory().numTensors, before);
+  [given, copied].forEach(({ optimizer, variables }) => {
+    optimizer.dispose();
+    variables.forEach((v) => v.dispose());
+  });
 });

@@ -62,19 +62,19 @@ for (const groupValues of [1 << 22, 600, 64]) {
         const clip = normOnDevice(tensors, maxNorm, groupValues)!;
         close((await clip.norm.data())[0]!, norm, 'norm');
         close((await clip.coefficient!.data())[0]!, Math.min(1, maxNorm / (norm + 1e-6)), 'coefficient');
-        tf.dispose([clip.norm, clip.coefficient!]);
+        tf.dispose([clip.norm, clip.coefficient!, ...clip.joined.groups]);
       }
       const unclipped = normOnDevice(tensors, 0, groupValues)!;
       assert.equal(unclipped.coefficient, undefined);
       close((await unclipped.norm.data())[0]!, norm, 'norm without clipping');
-      unclipped.norm.dispose();
+      tf.dispose([unclipped.norm, ...unclipped.joined.groups]);
     });
   });
 }
 
 test("globalNormClipping on webgpu is the kernel's: one dispatch for a list of gradients", async () => {
   await withTensors(async (tensors, squares) => {
-    let clip: { norm: Tensor; coefficient?: Tensor } | undefined;
+    let clip: ReturnType<typeof globalNormClipping> | undefined;
     assert.equal(
       dispatchesOf('', () => {
         clip = globalNormClipping(tensors, 1);
@@ -83,6 +83,6 @@ test("globalNormClipping on webgpu is the kernel's: one dispatch for a list of g
     );
     close((await clip!.norm.data())[0]!, Math.sqrt(squares), 'norm');
     close((await clip!.coefficient!.data())[0]!, 1 / (Math.sqrt(squares) + 1e-6), 'coefficient');
-    tf.dispose([clip!.norm, clip!.coefficient!]);
+    tf.dispose([clip!.norm, clip!.coefficient!, ...clip!.joined!.groups]);
   });
 });

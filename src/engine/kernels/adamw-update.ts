@@ -4,7 +4,10 @@
  * optionally, `scale`, which multiplies every gradient, and `hold`, the step before's HOLD_VALUES numbers (a loop that
  * records a step before reading the one before it: where any of them is not finite, that step diverged, and every
  * parameter and moment is kept as it is, new p its old values); attributes `coefficients`, six numbers per parameter
- * (AdamWCoefficients in order), and `offsets`, one per parameter; outputs the new p of each. The banks are rewritten
+ * (AdamWCoefficients in order), and `offsets`, one per parameter; outputs the new p of each. Optionally, gradients
+ * joined already (`joined0`, `joined1`, …: the global norm's joins, ops/squared-norm.ts) and, per parameter, the join
+ * its gradient's values are also in and where they start (attributes `joinedGroups`, −1 for none, and `joinedAt`): the
+ * webgpu kernel reads them there rather than copy them into a join of its own; cpu and wasm read g. The banks are rewritten
  * in place: read by nothing else, and one buffer for all moments lets a GPU shader bind two per parameter (p, g) rather
  * than five. On cpu and wasm the new p gets a new buffer, as tfjs's assign expects: tfjs-wasm caches a packed copy of
  * each matrix-product operand by buffer, so rewriting a weight in place would leave products using its old values.
@@ -80,40 +83,65 @@ export interface AdamWParameter {
   readonly offset: number;
 }
 
-/** The kernel's attributes: six coefficients per parameter, and its moments' offset in the banks. */
+/** Where a gradient's values are also found: in a flat tensor of joined gradients, from `at` on. */
+export interface JoinedGradient<Joined> {
+  readonly values: Joined;
+  readonly at: number;
+}
+
+/**
+ * The kernel's attributes: six coefficients per parameter, and its moments' offset in the banks; where joined
+ * gradients are given, the number of each parameter's join (−1 for none) and where its gradient starts there.
+ */
 export interface AdamWAttrs {
   readonly coefficients: number[];
   readonly offsets: number[];
+  readonly joinedGroups?: number[];
+  readonly joinedAt?: number[];
 }
 
 /**
  * The kernel's inputs and attributes for updating each parameter with its gradient, coefficients and offset in the
- * moment banks m and v; with `gradientScale` (a one-value tensor: gradient clipping's coefficient, made on the device)
- * every gradient is multiplied by it first, which spares a multiplication per parameter.
+ * moment banks m and v; with `scale` (a one-value tensor: gradient clipping's coefficient, made on the device) every
+ * gradient is multiplied by it first, which spares a multiplication per parameter; `hold` as the module comment says.
+ * A parameter's `joined` names a join its gradient's values are also in (each join an input once).
  */
 export function adamwUpdateInvocation(
-  parameters: readonly (AdamWParameter & { p: TensorInfo; g: TensorInfo })[],
+  parameters: readonly (AdamWParameter & { p: TensorInfo; g: TensorInfo; joined?: JoinedGradient<TensorInfo> })[],
   moments: { m: TensorInfo; v: TensorInfo },
-  gradientScale?: TensorInfo,
-  hold?: TensorInfo,
+  { scale, hold }: { scale?: TensorInfo; hold?: TensorInfo } = {},
 ): { inputs: Record<string, TensorInfo>; attrs: AdamWAttrs } {
   const inputs: Record<string, TensorInfo> = {
     ...moments,
-    ...(gradientScale === undefined ? {} : { scale: gradientScale }),
+    ...(scale === undefined ? {} : { scale }),
     ...(hold === undefined ? {} : { hold }),
   };
   parameters.forEach(({ p, g }, i) => Object.assign(inputs, { [`p${i}`]: p, [`g${i}`]: g }));
   const coefficients = parameters.flatMap(({ coefficients: c }) => COEFFICIENT_KEYS.map((key) => c[key]));
-  return { inputs, attrs: { coefficients, offsets: parameters.map(({ offset }) => offset) } };
+  const attrs = { coefficients, offsets: parameters.map(({ offset }) => offset) };
+  if (parameters.every(({ joined }) => joined === undefined)) return { inputs, attrs };
+  const joins: TensorInfo[] = [];
+  const joinedGroups = parameters.map(({ joined }) => {
+    if (joined === undefined) return -1;
+    const known = joins.indexOf(joined.values);
+    return known >= 0 ? known : joins.push(joined.values) - 1;
+  });
+  joins.forEach((values, k) => (inputs[`joined${k}`] = values));
+  return { inputs, attrs: { ...attrs, joinedGroups, joinedAt: parameters.map(({ joined }) => joined?.at ?? 0) } };
 }
 
-/** Each parameter's coefficients and offset, from the kernel's attributes. */
-export function adamwParameters(attrs: unknown): AdamWParameter[] {
-  const { coefficients: flat, offsets } = attrs as AdamWAttrs;
+/** Each parameter's coefficients and offset, and the number of its join and where its gradient starts there if any. */
+export function adamwParameters(attrs: unknown): (AdamWParameter & { joined?: JoinedGradient<number> })[] {
+  const { coefficients: flat, offsets, joinedGroups, joinedAt } = attrs as AdamWAttrs;
   return offsets.map((offset, i) => {
     const values = flat.slice(i * COEFFICIENT_KEYS.length, (i + 1) * COEFFICIENT_KEYS.length);
     const coefficients = Object.fromEntries(COEFFICIENT_KEYS.map((key, k) => [key, values[k]!]));
-    return { coefficients: coefficients as unknown as AdamWCoefficients, offset };
+    const group = joinedGroups?.[i] ?? -1;
+    return {
+      coefficients: coefficients as unknown as AdamWCoefficients,
+      offset,
+      ...(group < 0 ? {} : { joined: { values: group, at: joinedAt![i]! } }),
+    };
   });
 }
 
