@@ -6,16 +6,16 @@
  * parameter and moment is kept as it is, new p its old values); attributes `coefficients`, six numbers per parameter
  * (AdamWCoefficients in order), and `offsets`, one per parameter; outputs the new p of each. Optionally, gradients
  * joined already (`joined0`, `joined1`, …: the global norm's joins, ops/squared-norm.ts) and, per parameter, the join
- * its gradient's values are also in and where they start (attributes `joinedGroups`, −1 for none, and `joinedAt`):
- * the webgpu kernel reads them there rather than copy them into a join of its own; cpu and wasm read g. The banks are
+ * its gradient's values are also in and where they start (attributes `joinedGroups`, −1 for none, and `joinedAt`): the
+ * webgpu kernel reads them there rather than copy them into a join of its own; cpu and wasm read g. The banks are
  * rewritten in place: read by nothing else, and one buffer for all moments lets a GPU shader bind two per parameter
- * (p, g) rather than five. On cpu and wasm the new p gets a new buffer, as tfjs's assign expects: tfjs-wasm caches a packed copy of
- * each matrix-product operand by buffer, so rewriting a weight in place would leave products using its old values.
- * webgpu may return p itself, rewritten in place (webgpu/adamw-update.ts says when). The same float32 operations in the
- * same order as the fourteen tfjs ops it replaces (src/train/adamw.ts), so values are bit-identical: each step is
- * computed in float64 and rounded to float32, which for +, −, ×, ÷ and √ of float32 operands gives the correctly
- * rounded float32 result. A training step updates ~70 LoRA matrices (and MonteCLoRA's priors); one launch for them all
- * replaces ~14 launches per parameter, tens of microseconds each on wasm.
+ * (p, g) rather than five. On cpu and wasm the new p gets a new buffer, as tfjs's assign expects: tfjs-wasm caches a packed
+ * copy of each matrix-product operand by buffer, so rewriting a weight in place would leave products using its old
+ * values. webgpu may return p itself, rewritten in place (webgpu/adamw-update.ts says when). The same float32
+ * operations in the same order as the fourteen tfjs ops it replaces (src/train/adamw.ts), so values are bit-identical:
+ * each step is computed in float64 and rounded to float32, which for +, −, ×, ÷ and √ of float32 operands gives the
+ * correctly rounded float32 result. A training step updates ~70 LoRA matrices (and MonteCLoRA's priors); one launch for
+ * them all replaces ~14 launches per parameter, tens of microseconds each on wasm.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { filledOutput, inputValues } from './backend-output.js';
