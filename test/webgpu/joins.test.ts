@@ -145,7 +145,8 @@ test('a MonteCLoRA step has the same loss bits with its joins copied, and none o
   const shaders = await withEnv('MCEVAL_WEBGPU_JOINS', 'shaders', monteCloraSteps);
   assert.deepEqual(copies.losses, shaders.losses);
   assert.equal(copies.joins, 0);
-  assert.ok(shaders.joins >= 4, `${shaders.joins} joins' dispatches`);
+  // The global norm's join of the gradients (the factors' kernels read and write each layer's own buffers).
+  assert.ok(shaders.joins >= 1, `${shaders.joins} joins' dispatches`);
   assert.equal(copies.adamw, shaders.adamw, `AdamW: ${copies.adamw} dispatches, ${shaders.adamw} by shaders`);
   assert.equal(copies.sums, 0);
   assert.ok(shaders.sums > 0);

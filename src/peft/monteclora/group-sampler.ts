@@ -23,7 +23,7 @@ import { readsSynchronously } from '../../engine/host-reads.js';
 import { sumAll } from '../../engine/ops/sum-all.js';
 import { hashedNormals } from '../../engine/ops/hashed-normals.js';
 import { priorRows, type PriorRow } from './priors.js';
-import { factorPerturbations, perturbedFactorKernels, perturbedFactors, type WidthsDraw } from './perturbed-factors.js';
+import { factorPerturbations, perturbedFactorKernels, perturbedFactors, type LayersDraw } from './perturbed-factors.js';
 import { fusedDraw, hasFusedDraw } from './fused-draw.js';
 import { regularizerShape, regularizerTermWeights } from './host-regularizer.js';
 import { drawnValue } from '../../engine/replay/step-values.js';
@@ -54,7 +54,12 @@ export interface GroupDraw {
   /** [L, M, N]. */
   readonly weights: Tensor;
   /**
-   * Every member's P and A, stacked by their size (the device draw with one outer sample), so that the noise-to-A
+   * Σ P² and Σ A² over the members, in parts [parts, 2] (the device kernels' draw with one outer sample): what the
+   * noise-to-A diagnostic adds up.
+   */
+  readonly squares?: Tensor;
+  /**
+   * Every member's P and A, stacked by their size (the draw by tfjs ops with one outer sample), so that the noise-to-A
    * diagnostic squares a few tensors rather than cutting and joining one per member.
    */
   readonly stacked?: { readonly perturbations: readonly Tensor[]; readonly means: readonly Tensor[] };
@@ -159,8 +164,13 @@ export class GroupSampler {
     const mixing = this.config.sparseMixture ? tf.cast(tf.oneHot(tf.argMax(weights, -1), N), 'float32') : weights;
     const drawn = { members: L, covariance, weights, ...(device === undefined ? {} : { device }) };
     if (M === 1) {
-      const { perturbationOf, perturbedA, stacked } = this.perturbations(noise, mixing, columnScale);
-      return memberDraws({ ...drawn, stacked }, perturbationOf, perturbedA);
+      const { perturbationOf, perturbedA, squares, stacked } = this.perturbations(noise, mixing, columnScale);
+      const group = {
+        ...drawn,
+        ...(squares === undefined ? {} : { squares }),
+        ...(stacked === undefined ? {} : { stacked }),
+      };
+      return memberDraws(group, perturbationOf, perturbedA);
     }
     const group: GroupDraw = drawn;
     const [mixingOf, scaleOf] = [mixing, columnScale].map(slices) as [Slices, Slices];
@@ -186,18 +196,40 @@ export class GroupSampler {
   }
 
   /**
-   * Each layer's ε·Σ_n w_n E_n [d_in, r] (one outer sample) and A plus it, for the layers that share d_in at once, on
-   * their stacked A: by the backend's kernels (one dispatch for every width, the noise drawn where it is used;
-   * perturbed-factors.ts) where it has them and each width's layers are consecutive rows, else by tfjs ops — a
-   * handful of kernels per forward instead of a dozen per layer. The perturbations alone are cut from their stack when
-   * read.
+   * Each layer's ε·Σ_n w_n E_n [d_in, r] (one outer sample) and A plus it: by the backend's kernels where it has them
+   * (perturbed-factors.ts: each layer's A read and A′ written in its own buffer, the noise drawn where it is used, the
+   * perturbations alone made only if read), else by tfjs ops on each width's stacked A (widthsOps).
    */
   private perturbations(
     noise: readonly LayerNoise[],
     mixing: Tensor,
     columnScale: Tensor,
+  ): { perturbationOf: Slices; perturbedA: Tensor[]; squares?: Tensor; stacked?: GroupDraw['stacked'] } {
+    const keys = noise.map((draw) => draw.gaussianKey);
+    if (!perturbedFactorKernels(this.config.r) || keys.some((key) => key === undefined))
+      return this.widthsOps(noise, mixing, columnScale);
+    const factors = this.members.map((member) => member.loraA);
+    const draw: LayersDraw = {
+      mixing,
+      columnScale,
+      keys: keys as number[],
+      rows: factors.map((a) => a.shape[0]!),
+    };
+    const { sums, squares } = perturbedFactors(factors, draw);
+    const alone = cutWhenRead(() => factorPerturbations(draw));
+    return { perturbationOf: alone, perturbedA: sums, squares };
+  }
+
+  /**
+   * The perturbations and A plus them in tfjs ops, for the layers that share d_in at once, on their stacked A — a
+   * handful of kernels per forward instead of a dozen per layer. The perturbations alone are cut from their stack when
+   * read.
+   */
+  private widthsOps(
+    noise: readonly LayerNoise[],
+    mixing: Tensor,
+    columnScale: Tensor,
   ): { perturbationOf: Slices; perturbedA: Tensor[]; stacked: NonNullable<GroupDraw['stacked']> } {
-    const { r } = this.config;
     const L = this.members.length;
     const bySize = new Map<number, number[]>();
     this.members.forEach((member, l) => {
@@ -206,53 +238,24 @@ export class GroupSampler {
     });
     const widths = [...bySize.values()];
     const stacks = widths.map((members) => tf.stack(members.map((l) => this.members[l]!.loraA)));
-    const keys = widths.map((members) => members.map((l) => noise[l]!.gaussianKey));
-    const consecutive = (members: readonly number[]) => members.every((l, i) => l === members[0]! + i);
-    const kernels =
-      perturbedFactorKernels(r, widths.length) &&
-      widths.every(consecutive) &&
-      keys.every((width) => width.every((key) => key !== undefined));
-    const draw: WidthsDraw = {
-      mixing,
-      columnScale,
-      keys: keys.flat() as number[],
-      firsts: widths.map((members) => members[0]!),
-      members: widths.map((members) => members.length),
-      rows: stacks.map((a) => a.shape[1]!),
-    };
-    // Each width's members' A + P: by the kernels, one tensor per member; by tfjs ops, stacked and cut when read.
-    let sumsOf: Slices[];
-    let scaled: Tensor[];
-    if (kernels) {
-      const { sums, perturbations } = perturbedFactors(
-        widths.map((members) => members.map((l) => this.members[l]!.loraA)),
-        stacks,
-        draw,
-      );
-      sumsOf = sums.map((parts) => (i: number) => parts[i]!);
-      scaled = perturbations ?? factorPerturbations(draw);
-    } else {
-      const pairs = widths.map((members, w) =>
-        this.widthOps(
-          stacks[w]!,
-          members.map((l) => noise[l]!),
-          rowsOf(mixing, members, L),
-          rowsOf(columnScale, members, L),
-        ),
-      );
-      sumsOf = pairs.map((pair) => slices(pair.sums));
-      scaled = pairs.map((pair) => pair.scaled);
-    }
+    const pairs = widths.map((members, w) =>
+      this.widthOps(
+        stacks[w]!,
+        members.map((l) => noise[l]!),
+        rowsOf(mixing, members, L),
+        rowsOf(columnScale, members, L),
+      ),
+    );
     const perturbedA: Tensor[] = [];
     const perturbationOf: (() => Tensor)[] = [];
     widths.forEach((members, w) => {
-      const scaledOf = slices(scaled[w]!);
+      const [sumsOf, scaledOf] = [slices(pairs[w]!.sums), slices(pairs[w]!.scaled)];
       members.forEach((l, i) => {
-        perturbedA[l] = sumsOf[w]!(i);
+        perturbedA[l] = sumsOf(i);
         perturbationOf[l] = () => scaledOf(i);
       });
     });
-    const stacked = { perturbations: scaled, means: stacks };
+    const stacked = { perturbations: pairs.map((pair) => pair.scaled), means: stacks };
     return { perturbationOf: (l) => perturbationOf[l]!(), perturbedA, stacked };
   }
 
@@ -366,6 +369,17 @@ function memberDraws(group: GroupDraw, perturbationOf: Slices, perturbedA?: read
  * unstack is a kernel, and every slice saved for the backward pass another.
  */
 function slices(t: Tensor): Slices {
+  return cutWhenRead(() => (t.shape[0] === 1 ? [tf.reshape(t, t.shape.slice(1))] : tf.unstack(t)));
+}
+
+/**
+ * Member l's part of what `make` makes, made at the first read and again at a read after a scope that made them has
+ * freed them (a read within a tidy inside the step's: the host regulariser squares each layer's perturbation there).
+ */
+function cutWhenRead(make: () => Tensor[]): Slices {
   let parts: Tensor[] | undefined;
-  return (l: number) => (parts ??= t.shape[0] === 1 ? [tf.reshape(t, t.shape.slice(1))] : tf.unstack(t))[l]!;
+  return (l: number) => {
+    if (parts === undefined || parts[l]!.isDisposed) parts = make();
+    return parts[l]!;
+  };
 }

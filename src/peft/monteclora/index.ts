@@ -20,8 +20,8 @@ export const monteCloraMethod: AdapterMethod<MonteCloraConfig> = {
       config.targetModules,
       (target) => new MonteCloraLayer(target.inFeatures, target.outFeatures, config, rng.fork(target.name)),
     );
-    // Ordered by input width (stably), so that the device draw's per-width parts are consecutive rows of its stacked
-    // tensors: slices, not gathers. Each layer draws from its own generator, so the order changes no draw.
+    // Ordered by input width (stably), so that a draw by tfjs ops finds each width's rows of its stacked tensors
+    // together: slices, not gathers. Each layer draws from its own generator, so the order changes no draw.
     const layers = [...injected.layers].sort((a, b) => a.loraA.shape[0]! - b.loraA.shape[0]!);
     // One sampler for all layers: the sampling maths runs once per forward on stacked tensors — the priors among
     // them, held as one parameter each with a row per layer.

@@ -12,11 +12,7 @@ import {
   REGULARIZER_TERMS_GRAD,
   type RegularizerTermsAttrs,
 } from '../../engine/kernels/webgpu/regularizer-terms.js';
-import {
-  REGULARIZER_LOG,
-  regularizerLogKernel,
-  type RegularizerLogAttrs,
-} from '../../engine/kernels/webgpu/regularizer-log.js';
+import { REGULARIZER_LOG, type RegularizerLogAttrs } from '../../engine/kernels/webgpu/regularizer-log.js';
 import type { RegularizerShape } from './host-regularizer.js';
 import { hasKernel } from '../../engine/kernels/has-kernel.js';
 
@@ -69,21 +65,13 @@ export function kernelRegularizer(
 
 /**
  * The values of layer.ts's REGULARIZER_LOG_KEYS by the `McevalRegularizerLog` kernel: `terms` / `layers`, then
- * ‖P‖ / ‖A‖ over the draw's stacks (each width's perturbations and means); undefined where the backend has no such
- * kernel or one shader cannot bind every stack. Not differentiable: a diagnostic.
+ * ‖P‖ / ‖A‖ from the draw's sums of squares in parts ([parts, 2]: Σ P², Σ A²); undefined where the backend has no such
+ * kernel. Not differentiable: a diagnostic.
  */
-export function kernelRegularizerLog(
-  terms: Tensor,
-  layers: number,
-  perturbations: readonly Tensor[],
-  means: readonly Tensor[],
-): Tensor | undefined {
-  if (!regularizerLogKernel(means.length)) return undefined;
+export function kernelRegularizerLog(terms: Tensor, layers: number, squares: Tensor): Tensor | undefined {
+  if (!hasKernel(REGULARIZER_LOG)) return undefined;
   const attrs: RegularizerLogAttrs = { layers };
-  const inputs = Object.fromEntries([
-    ['terms', terms],
-    ...perturbations.map((t, k) => [`perturbation${k}`, t]),
-    ...means.map((t, k) => [`mean${k}`, t]),
-  ]) as NamedTensorMap;
-  return tf.engine().runKernel(REGULARIZER_LOG, inputs, attrs as unknown as NamedAttrMap) as Tensor;
+  return tf
+    .engine()
+    .runKernel(REGULARIZER_LOG, { terms, squares } as NamedTensorMap, attrs as unknown as NamedAttrMap) as Tensor;
 }

@@ -215,13 +215,11 @@ function regularizerLog(
   onHost: boolean,
   group: GroupDraw | undefined,
 ): Tensor {
-  const stacked = group?.stacked;
-  // One dispatch where the backend has the kernel and the draw has its stacks (one outer sample).
+  // One dispatch where the backend has the kernel and the draw summed the squares (its kernels, one outer sample).
   const logged =
-    onHost || stacked === undefined
-      ? undefined
-      : kernelRegularizerLog(terms, sampled.length, stacked.perturbations, stacked.means);
+    onHost || group?.squares === undefined ? undefined : kernelRegularizerLog(terms, sampled.length, group.squares);
   if (logged !== undefined) return logged;
+  const stacked = group?.stacked;
   const means = tf.div(terms, sampled.length);
   const norms = group?.host;
   if (onHost) {

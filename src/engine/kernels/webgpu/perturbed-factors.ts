@@ -1,17 +1,19 @@
 /**
- * MonteCLoRA's perturbed factors for the layers of every input width of a group, on webgpu: A + ε√Σ ⊙ Σ_n w_n Z_n with
- * the noise Z drawn where it is used, by the hash of `McevalHashedNormals` (so neither Z [members, N, d_in·r] nor the
- * mixture Σ_n w_n Z_n is ever written), and its gradients in w and ε√Σ. One call takes every width: each width's
- * stacked A is an input and its factors an output, where a call per width read w and ε√Σ once each and tfjs added
- * their gradients. peft/monteclora/perturbed-factors.ts defines the op in tfjs ops and uses these kernels where they
- * are registered:
- *  - `McevalPerturbedFactors`: each width's stacked A `a0`, `a1`, … [members, d_in, r] (left out: the perturbations
- *    alone, for the noise-to-A diagnostic), the mixture weights w [L, 1, N] and the columns' scale ε√Σ [L, 1, r] of
- *    every layer, the members' noise keys and each width's first row → one [members, d_in, r] per width (and, with
- *    `withPerturbations`, the perturbations alone too, one more per width);
- *  - `McevalPerturbedFactorsGrad`: each width's upstream gradient `dSums0`, … [members, d_in, r], w and ε√Σ → ∂w
- *    [L, 1, N], and ∂(ε√Σ) [L, 1, r] as a second output, zero in the rows of no width. One workgroup per layer row
- *    sums its member's d_in·r terms in a fixed order, drawing the noise again.
+ * MonteCLoRA's perturbed factors on webgpu: each layer's A + ε√Σ ⊙ Σ_n w_n Z_n with the noise Z drawn where it is
+ * used, by the hash of `McevalHashedNormals` (so neither Z [N, d_in·r] nor the mixture Σ_n w_n Z_n is ever written),
+ * and its gradients in w and ε√Σ. Each layer's A is read, and its A′ written, in the layer's own buffer: as many
+ * layers a dispatch as the device binds, where one dispatch over stacks of every width's A cost a copy per layer each
+ * way — the A's into their stacks, A′ cut out of its stack, the A′ gradients into theirs: 105 copies (and three tfjs
+ * joins and cuts) a stories260K step, for eight dispatches more. peft/monteclora/perturbed-factors.ts defines the op in
+ * tfjs ops and uses these kernels where they are registered:
+ *  - `McevalPerturbedFactors`: each layer's A `a0`, `a1`, … [d_in, r] (left out: the perturbations alone), the mixture
+ *    weights w [L, 1, N] and the columns' scale ε√Σ [L, 1, r] of every layer, and the layers' noise keys and d_in →
+ *    each layer's A + P (or P alone), then Σ P² and Σ A² per workgroup ([workgroups, 2], the noise-to-A diagnostic's
+ *    sums: regularizer-log.ts adds them up);
+ *  - `McevalPerturbedFactorsGrad`: each layer's upstream gradient `dFactor0`, … [d_in, r], w and ε√Σ → ∂w [L, 1, N],
+ *    and ∂(ε√Σ) [L, 1, r] as a second output. One workgroup per layer sums its d_in·r terms in a fixed order, drawing
+ *    the noise again.
+ * Layer l is row l of w and ε√Σ, and keys[l] its noise key.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { HASHED_NORMAL_WGSL, withHostKeys } from './hashed-normals.js';
@@ -21,9 +23,11 @@ import {
   intUniform,
   runShader,
   shaped,
+  storageBuffersPerShader,
   workgroupSumCode,
   type WebGpuBackendLike,
 } from './shader.js';
+import { bindingRuns } from './in-place.js';
 import { keptPerNumber } from '../../kept-per-number.js';
 
 export const PERTURBED_FACTORS = 'McevalPerturbedFactors';
@@ -33,150 +37,153 @@ export const PERTURBED_FACTORS_GRAD = 'McevalPerturbedFactorsGrad';
 export const PERTURBED_FACTORS_MAX_RANK = 256;
 
 export interface PerturbedFactorsAttrs {
-  /** u32 noise keys, one per member, width after width. */
+  /** u32 noise keys, one per layer. */
   readonly keys: readonly number[];
-  /** Per width: its members' first row of w and ε√Σ (the others follow it), their count and their d_in. */
-  readonly firsts: readonly number[];
-  readonly members: readonly number[];
+  /** Each layer's d_in. */
   readonly rows: readonly number[];
-  /** With the A's: write each width's perturbations as well, after the factors (perturbationsAlongsideBindings). */
-  readonly withPerturbations?: boolean;
 }
 
-/**
- * Storage buffers the kernels bind for `widths` widths: the forward the keys, w, ε√Σ, and an A and a result each; the
- * gradient the keys, w, ε√Σ, an upstream gradient each and its two results.
- */
-export const perturbedFactorBindings = (widths: number) => Math.max(3 + 2 * widths, 5 + widths);
-
-/** Storage buffers the forward binds writing the perturbations beside the factors: one more per width. */
-export const perturbationsAlongsideBindings = (widths: number) => 3 + 3 * widths;
+/** Storage buffers a forward dispatch binds besides its layers' (keys, w, ε√Σ, the sums of squares), and a gradient's. */
+const FORWARD_SHARED = 4;
+const GRAD_SHARED = 5;
 
 const FORWARD_WORKGROUP = 256;
 const GRAD_WORKGROUP = 256;
 
-/**
- * Per width w: size (rows·r per member), count (members·size), first (its first row), members, rows, keyStart (its
- * first key) and start (its first value among all widths' factors); then N and r.
- */
-const WIDTH_FIELDS = ['size', 'count', 'first', 'members', 'rows', 'keyStart', 'start'];
+/** A dispatch's layers: the first one's index, and how many. */
+interface Run {
+  readonly first: number;
+  readonly count: number;
+}
 
-const uniformFields = keptPerNumber((widths) =>
-  Array.from({ length: widths }, (_, w) => WIDTH_FIELDS.map((field) => `${field}${w} : i32,`).join(' '))
-    .concat('components : i32, rank : i32,')
+/** The layers in dispatches of as many as `available` bindings take at `each` a layer. */
+function runsOf(layers: number, each: number, available: number): Run[] {
+  const indices = Array.from({ length: layers }, (_, l) => l);
+  let first = 0;
+  return bindingRuns(indices, () => each, Math.max(each, available)).map((run) => {
+    const taken = { first, count: run.length };
+    first += run.length;
+    return taken;
+  });
+}
+
+/**
+ * Per layer j of a dispatch: size (d_in·r) and start (its first element in the dispatch); the dispatch's first layer,
+ * and its workgroups' first pair of sums.
+ */
+const forwardFields = keptPerNumber((count) =>
+  Array.from({ length: count }, (_, j) => `size${j} : i32, start${j} : i32,`)
+    .concat('firstRow : i32, components : i32, rank : i32, squaresAt : i32,')
     .join('\n'),
 );
 
-/** Z_n's value at element k of a member's factor of `size` values: element n·size + k of the draw keyed `key`. */
+/** Per layer j of a dispatch: size (d_in·r) and rows (d_in); the dispatch's first layer. */
+const gradFields = keptPerNumber((count) =>
+  Array.from({ length: count }, (_, j) => `size${j} : i32, rows${j} : i32,`)
+    .concat('firstRow : i32, rank : i32,')
+    .join('\n'),
+);
+
+/** Z_n's value at element k of a layer's factor of `size` values: element n·size + k of the draw keyed `key`. */
 const NOISE = `
 fn noise(key : u32, n : i32, k : i32, size : i32) -> f32 {
   return hashedNormalAt(key, u32(n * size + k));
 }`;
 
 /**
- * The forward's part for width w: value e of its factors, into `result` (width 0) or `out<w>`, and with
- * `perturbations` the perturbation alone into `perturbation<w>`.
+ * The forward for `count` layers: element e of the dispatch is element k of layer j's factor; its P, A + P into
+ * out<j> (P alone without the A's), and the workgroup's Σ P² and Σ A² into the result at its place.
  */
-function widthFactor(w: number, withMeans: boolean, perturbations: boolean): string {
-  const u = (field: string) => `uniforms.${field}${w}`;
-  const target = w === 0 ? 'result' : `out${w}`;
-  const mean = withMeans ? `a${w}[e] + ` : '';
-  const alone = perturbations
-    ? `
-  perturbation${w}[e] = mixed * scale;`
-    : '';
-  return `
-fn factor${w}(e : i32) {
-  let l = e / ${u('size')};
-  let k = e - l * ${u('size')};
-  let row = ${u('first')} + l;
-  let key = bitcast<u32>(keys[${u('keyStart')} + l]);
-  var mixed = 0.0;
-  for (var n = 0; n < uniforms.components; n++) {
-    mixed += f32(weights[row * uniforms.components + n]) * noise(key, n, k, ${u('size')});
-  }
-  let scale = columnScale[row * uniforms.rank + k % uniforms.rank];${alone}
-  ${target}[e] = ${mean}mixed * scale;
-}`;
-}
-
-const forwardCode = (widths: number, withMeans: boolean, perturbations: boolean) => `
+const forwardCode = (count: number, withMeans: boolean) => `
 ${HASHED_NORMAL_WGSL}
 ${NOISE}
-${Array.from({ length: widths }, (_, w) => widthFactor(w, withMeans, perturbations)).join('\n')}
+${workgroupSumCode('vec2<f32>', FORWARD_WORKGROUP)}
+
+fn perturbation(row : i32, k : i32, size : i32) -> f32 {
+  let key = bitcast<u32>(keys[row]);
+  var mixed = 0.0;
+  for (var n = 0; n < uniforms.components; n++) {
+    mixed += f32(weights[row * uniforms.components + n]) * noise(key, n, k, size);
+  }
+  return mixed * columnScale[row * uniforms.rank + k % uniforms.rank];
+}
 
 fn main() {
-  let e = ${ELEMENT_INDEX(FORWARD_WORKGROUP)};${Array.from(
-    { length: widths },
-    (_, w) => `
-  if (e >= uniforms.start${w} && e < uniforms.start${w} + uniforms.count${w}) {
-    factor${w}(e - uniforms.start${w});
+  let e = ${ELEMENT_INDEX(FORWARD_WORKGROUP)};
+  var squares = vec2<f32>(0.0);${Array.from(
+    { length: count },
+    (_, j) => `
+  if (e >= uniforms.start${j} && e < uniforms.start${j} + uniforms.size${j}) {
+    let k = e - uniforms.start${j};
+    let p = perturbation(uniforms.firstRow + ${j}, k, uniforms.size${j});${
+      withMeans
+        ? `
+    let a = a${j}[k];
+    out${j}[k] = a + p;
+    squares = vec2<f32>(p * p, a * a);`
+        : `
+    out${j}[k] = p;
+    squares = vec2<f32>(p * p, 0.0);`
+    }
   }`,
   ).join('')}
+  let sums = workgroupSum(squares);
+  if (localIndex == 0u) {
+    let at = 2 * (uniforms.squaresAt + i32(workgroupId.y * numWorkgroups.x + workgroupId.x));
+    result[at] = sums.x;
+    result[at + 1] = sums.y;
+  }
 }
 `;
 
 /**
- * Workgroup `row` of the gradient: its width found among the widths' rows; invocation t takes column t % r and every
- * (GRAD_WORKGROUP / r)-th row from t / r of the member's factor (none outside the widths), then the workgroup adds up
- * the parts. The weights are read through f32(): a sparse mixture's one-hot weights are stored as int32 (tfjs-webgpu's
- * cast to float32 shares the buffer).
+ * The gradient for `count` layers: workgroup j takes layer firstRow + j; invocation t takes column t % r and every
+ * (GRAD_WORKGROUP / r)-th row from t / r of its upstream gradient, then the workgroup adds up the parts. Each layer's
+ * loop is written out reading its own binding, in a branch the whole workgroup takes. The weights are read through
+ * f32(): a sparse mixture's one-hot weights are stored as int32 (tfjs-webgpu's cast to float32 shares the buffer).
  */
-const gradCode = (widths: number, components: number) => `
+const gradCode = (count: number, components: number) => `
 ${HASHED_NORMAL_WGSL}
 ${NOISE}
 ${workgroupSumCode('f32', GRAD_WORKGROUP)}
 var<workgroup> columnParts : array<f32, ${GRAD_WORKGROUP}>;
-
-fn upstream(width : i32, at : i32) -> f32 {${Array.from(
-  { length: widths },
-  (_, w) => `
-  if (width == ${w}) {
-    return dSums${w}[at];
-  }`,
-).join('')}
-  return 0.0;
-}
+var<private> dScale : f32;
+var<private> dMixture : array<f32, ${components}>;
+${Array.from(
+  { length: count },
+  (_, j) => `
+fn layer${j}(row : i32, t : i32, lanes : i32) {
+  let r = uniforms.rank;
+  let c = t % r;
+  let key = bitcast<u32>(keys[row]);
+  for (var i = t / r; i < uniforms.rows${j}; i += lanes) {
+    let k = i * r + c;
+    let up = dFactor${j}[k];
+    var mixed = 0.0;
+    for (var n = 0; n < ${components}; n++) {
+      let z = noise(key, n, k, uniforms.size${j});
+      mixed += f32(weights[row * ${components} + n]) * z;
+      dMixture[n] += up * z;
+    }
+    dScale += up * mixed;
+  }
+}`,
+).join('\n')}
 
 fn main() {
-  let row = i32(workgroupId.x);
+  let j = i32(workgroupId.x);
+  let row = uniforms.firstRow + j;
   let t = i32(localIndex);
   let r = uniforms.rank;
   let lanes = ${GRAD_WORKGROUP} / r;
-  let c = t % r;
-  let scale = columnScale[row * r + c];
-  var width = -1;
-  var l = 0;
-  var size = 0;
-  var rows = 0;
-  var keyAt = 0;${Array.from(
-    { length: widths },
-    (_, w) => `
-  if (row >= uniforms.first${w} && row < uniforms.first${w} + uniforms.members${w}) {
-    width = ${w};
-    l = row - uniforms.first${w};
-    size = uniforms.size${w};
-    rows = uniforms.rows${w};
-    keyAt = uniforms.keyStart${w} + l;
-  }`,
+  let scale = columnScale[row * r + t % r];
+  if (t < lanes * r) {${Array.from(
+    { length: count },
+    (_, j) => `
+    if (j == ${j}) {
+      layer${j}(row, t, lanes);
+    }`,
   ).join('')}
-  var dScale = 0.0;
-  var dMixture : array<f32, ${components}>;
-  // A row of no width sums nothing: its gradients are zero. (No early return: the sums below hold barriers, and the
-  // workgroup id is not known to be uniform.)
-  if (width >= 0 && t < lanes * r) {
-    let key = bitcast<u32>(keys[keyAt]);
-    for (var i = t / r; i < rows; i += lanes) {
-      let k = i * r + c;
-      let up = upstream(width, l * size + k);
-      var mixed = 0.0;
-      for (var n = 0; n < ${components}; n++) {
-        let z = noise(key, n, k, size);
-        mixed += f32(weights[row * ${components} + n]) * z;
-        dMixture[n] += up * z;
-      }
-      dScale += up * mixed;
-    }
   }
   columnParts[t] = dScale;
   workgroupBarrier();
@@ -196,103 +203,114 @@ fn main() {
 }
 `;
 
-/** The uniforms of both kernels for the widths of `attrs`, rank r and N components. */
-function uniforms(attrs: PerturbedFactorsAttrs, rank: number, components: number) {
-  let keyStart = 0;
-  let start = 0;
-  const values = attrs.firsts.flatMap((first, w) => {
-    const [members, rows] = [attrs.members[w]!, attrs.rows[w]!];
-    const size = rows * rank;
-    const fields = [size, members * size, first, members, rows, keyStart, start];
-    keyStart += members;
-    start += members * size;
-    return fields;
-  });
-  return [...values, components, rank].map(intUniform);
+interface Shapes {
+  readonly gpu: WebGpuBackendLike;
+  readonly settings: PerturbedFactorsAttrs;
+  readonly rank: number;
+  readonly components: number;
 }
 
-/** Width w's factors' shape. */
-const factorShape = (attrs: PerturbedFactorsAttrs, w: number, rank: number) => [
-  attrs.members[w]!,
-  attrs.rows[w]!,
-  rank,
-];
+function shapesOf(backend: unknown, attrs: unknown, weights: TensorInfo, columnScale: TensorInfo): Shapes {
+  const settings = attrs as PerturbedFactorsAttrs;
+  if (weights.shape[0] !== settings.keys.length || settings.rows.length !== settings.keys.length)
+    throw new Error(`${PERTURBED_FACTORS}: ${settings.keys.length} keys and ${weights.shape[0]} rows of weights`);
+  return {
+    gpu: backend as WebGpuBackendLike,
+    settings,
+    rank: columnScale.shape[columnScale.shape.length - 1]!,
+    components: weights.shape[weights.shape.length - 1]!,
+  };
+}
+
+const read = (name: string) => ({ name, components: 1 as const });
+const written = (name: string) => ({ name, components: 1 as const, writable: true });
 
 const perturbedFactors: KernelFunc = ({ inputs, backend, attrs }) => {
-  const settings = attrs as unknown as PerturbedFactorsAttrs;
   const { weights, columnScale } = inputs as { weights: TensorInfo; columnScale: TensorInfo };
-  const widths = settings.firsts.length;
-  const means = Array.from({ length: widths }, (_, w) => inputs[`a${w}`]).filter((a) => a !== undefined);
-  const withMeans = means.length > 0;
-  const gpu = backend as unknown as WebGpuBackendLike;
-  const rank = columnScale.shape[columnScale.shape.length - 1]!;
-  const components = weights.shape[weights.shape.length - 1]!;
-  const sizes = settings.members.map((members, w) => members * settings.rows[w]! * rank);
-  const rest = sizes.slice(1).map((size) => gpu.makeTensorInfo([size], 'float32'));
-  const alone = withMeans && settings.withPerturbations === true;
-  const perturbations = alone ? sizes.map((size) => gpu.makeTensorInfo([size], 'float32')) : [];
-  const written = (name: string) => ({ name, components: 1 as const, writable: true });
-  const first = withHostKeys(gpu, settings.keys, (keys) =>
-    runShader(
-      gpu,
-      {
-        key: `McevalPerturbedFactors_${widths}_${Number(withMeans)}${Number(alone)}`,
-        inputs: [
-          ...['keys', ...means.map((_, w) => `a${w}`), 'weights', 'columnScale'].map((name) => ({
-            name,
-            components: 1 as const,
-          })),
-          ...rest.map((_, w) => written(`out${w + 1}`)),
-          ...perturbations.map((_, w) => written(`perturbation${w}`)),
-        ],
-        uniforms: uniformFields(widths),
-        workgroupSize: FORWARD_WORKGROUP,
-        dispatch: elementwiseDispatch(
-          sizes.reduce((a, b) => a + b, 0),
-          FORWARD_WORKGROUP,
-        ),
-        outputSize: sizes[0]!,
-        code: () => forwardCode(widths, withMeans, alone),
-      },
-      [keys, ...means, weights, columnScale, ...rest, ...perturbations],
-      uniforms(settings, rank, components),
+  const { gpu, settings, rank, components } = shapesOf(backend, attrs, weights, columnScale);
+  const layers = settings.keys.length;
+  const means = inputs.a0 !== undefined;
+  const outputs = settings.rows.map((rows) => gpu.makeTensorInfo([rows * rank], 'float32'));
+  const runs = runsOf(layers, means ? 2 : 1, storageBuffersPerShader(gpu) - FORWARD_SHARED);
+  const sizes = runs.map((run) => settings.rows.slice(run.first, run.first + run.count).map((rows) => rows * rank));
+  const dispatches = sizes.map((own) =>
+    elementwiseDispatch(
+      own.reduce((a, b) => a + b, 0),
+      FORWARD_WORKGROUP,
     ),
   );
-  const shapedByWidth = (infos: TensorInfo[]) => infos.map((info, w) => shaped(info, factorShape(settings, w, rank)));
-  return [...shapedByWidth([first, ...rest]), ...shapedByWidth(perturbations)];
+  const workgroups = dispatches.map(([x, y]) => x * y);
+  const squares = gpu.makeTensorInfo([2 * workgroups.reduce((a, b) => a + b, 0)], 'float32');
+  withHostKeys(gpu, settings.keys, (keys) => {
+    let squaresAt = 0;
+    runs.forEach(({ first, count }, d) => {
+      const members = Array.from({ length: count }, (_, j) => first + j);
+      let start = 0;
+      const fields = sizes[d]!.flatMap((size) => {
+        start += size;
+        return [size, start - size];
+      });
+      runShader(
+        gpu,
+        {
+          key: `McevalPerturbedFactors_${count}_${Number(means)}`,
+          inputs: [
+            ...['keys', 'weights', 'columnScale', ...(means ? members.map((_, j) => `a${j}`) : [])].map(read),
+            ...members.map((_, j) => written(`out${j}`)),
+          ],
+          uniforms: forwardFields(count),
+          workgroupSize: FORWARD_WORKGROUP,
+          dispatch: dispatches[d]!,
+          outputSize: squares.shape[0]!,
+          code: () => forwardCode(count, means),
+        },
+        [
+          keys,
+          weights,
+          columnScale,
+          ...(means ? members.map((l) => inputs[`a${l}`]!) : []),
+          ...members.map((l) => outputs[l]!),
+        ],
+        [...fields, first, components, rank, squaresAt].map(intUniform),
+        squares,
+      );
+      squaresAt += workgroups[d]!;
+    });
+  });
+  return [
+    ...outputs.map((output, l) => shaped(output, [settings.rows[l]!, rank])),
+    shaped(squares, [squares.shape[0]! / 2, 2]),
+  ];
 };
 
 const perturbedFactorsGrad: KernelFunc = ({ inputs, backend, attrs }) => {
-  const settings = attrs as unknown as PerturbedFactorsAttrs;
   const { weights, columnScale } = inputs as { weights: TensorInfo; columnScale: TensorInfo };
-  const widths = settings.firsts.length;
-  const upstream = Array.from({ length: widths }, (_, w) => inputs[`dSums${w}`]!);
-  const gpu = backend as unknown as WebGpuBackendLike;
-  const rank = columnScale.shape[columnScale.shape.length - 1]!;
-  const components = weights.shape[weights.shape.length - 1]!;
-  const layers = weights.shape[0]!;
+  const { gpu, settings, rank, components } = shapesOf(backend, attrs, weights, columnScale);
+  const layers = settings.keys.length;
+  const dWeights = gpu.makeTensorInfo([layers * components], 'float32');
   const dColumnScale = gpu.makeTensorInfo([layers * rank], 'float32');
-  const dWeights = withHostKeys(gpu, settings.keys, (keys) =>
-    runShader(
-      gpu,
-      {
-        key: `McevalPerturbedFactorsGrad_${widths}_${components}`,
-        inputs: [
-          ...['keys', ...upstream.map((_, w) => `dSums${w}`), 'weights', 'columnScale'].map((name) => ({
-            name,
-            components: 1 as const,
-          })),
-          { name: 'dColumnScale', components: 1, writable: true },
-        ],
-        uniforms: uniformFields(widths),
-        workgroupSize: GRAD_WORKGROUP,
-        dispatch: [layers, 1],
-        outputSize: layers * components,
-        code: () => gradCode(widths, components),
-      },
-      [keys, ...upstream, weights, columnScale, dColumnScale],
-      uniforms(settings, rank, components),
-    ),
+  withHostKeys(gpu, settings.keys, (keys) =>
+    runsOf(layers, 1, storageBuffersPerShader(gpu) - GRAD_SHARED).forEach(({ first, count }) => {
+      const members = Array.from({ length: count }, (_, j) => first + j);
+      runShader(
+        gpu,
+        {
+          key: `McevalPerturbedFactorsGrad_${count}_${components}`,
+          inputs: [
+            ...['keys', ...members.map((_, j) => `dFactor${j}`), 'weights', 'columnScale'].map(read),
+            written('dColumnScale'),
+          ],
+          uniforms: gradFields(count),
+          workgroupSize: GRAD_WORKGROUP,
+          dispatch: [count, 1],
+          outputSize: layers * components,
+          code: () => gradCode(count, components),
+        },
+        [keys, ...members.map((l) => inputs[`dFactor${l}`]!), weights, columnScale, dColumnScale],
+        [...members.flatMap((l) => [settings.rows[l]! * rank, settings.rows[l]!]), first, rank].map(intUniform),
+        dWeights,
+      );
+    }),
   );
   return [shaped(dWeights, [...weights.shape]), shaped(dColumnScale, [...columnScale.shape])];
 };
