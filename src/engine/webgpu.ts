@@ -18,7 +18,8 @@ import { uploadThroughQueue, type UploadingBackend } from './webgpu-upload.js';
 import { boundPool, poolWindowSetting, type BoundedPool, type BufferPool, type PoolBytesWatch } from './webgpu-pool.js';
 import { dawnAdapterKind, installDawnWait } from './dawn-wait.js';
 import { keepLayouts, type PipelineMaker } from './kept-layouts.js';
-import { skipRepeatedUniformWrites, type WritingQueue } from './kept-uniforms.js';
+import { skipRepeatedUniformWrites, UNIFORM, type WritingQueue } from './kept-uniforms.js';
+import { packingUniforms, packUniforms, type UniformField } from './packed-uniforms.js';
 import { applyReadTimeSettings } from './read-settings.js';
 import { keepBindGroups, orderFreeBuffers, type BindGroupMaker, type OrderedPool } from './kept-bind-groups.js';
 
@@ -242,6 +243,17 @@ async function openDevice(): Promise<OpenedDevice> {
   return { report: described, adapterInfo: adapter.info, device };
 }
 
+/** GPUBufferUsage.COPY_DST. */
+const COPY_DST = 0x0008;
+
+/** What tfjs-webgpu's makeUniforms uses of the backend (private in its typings). */
+interface UniformsMaker {
+  readonly bufferManager: { acquireBuffer(size: number, usage: number): { readonly usage: number } };
+  readonly queue: WritingQueue;
+  readonly uniformPendingDisposal: object[];
+  makeUniforms(fields: UniformField[]): { offset: number; size: number; buffer: object };
+}
+
 /** The backend's pool, bounded as MCEVAL_WEBGPU_POOL says. */
 function boundedPool(backend: object): BoundedPool {
   return boundPool((backend as { bufferManager: BufferPool }).bufferManager, poolWindowSetting);
@@ -311,6 +323,18 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
       recording.ensureCommandEncoderReady();
       recording.endComputePassEncoder();
       recording.submitQueue();
+    }
+
+    // A dispatch's uniforms packed as tfjs packs them, with a typed array a type rather than a field (packed-uniforms.ts).
+    makeUniforms(fields: UniformField[]): { offset: number; size: number; buffer: object } {
+      if (!packingUniforms())
+        return (WebGPUBackend.prototype as unknown as UniformsMaker).makeUniforms.call(this, fields);
+      const backend = this as unknown as UniformsMaker;
+      const bytes = packUniforms(fields);
+      const buffer = backend.bufferManager.acquireBuffer(bytes.byteLength, COPY_DST | UNIFORM);
+      backend.queue.writeBuffer(buffer, 0, bytes, 0, bytes.byteLength);
+      backend.uniformPendingDisposal.push(buffer);
+      return { offset: 0, size: bytes.byteLength, buffer };
     }
 
     // Host values go through the queue rather than a new staging buffer each (webgpu-upload.ts).
