@@ -29,6 +29,7 @@ import { restsSetting } from '../engine/rests-setting.js';
 import { ropeSetting } from '../engine/rope-setting.js';
 import { joinsSetting } from '../engine/kernels/webgpu/buffer-copies.js';
 import { savedTensorsSetting } from '../engine/saved-tensors.js';
+import { uniformsSetting } from '../engine/packed-uniforms.js';
 import { tf } from '../engine/tf.js';
 import { appliedTuning, type AppliedTuning } from '../engine/tuning/apply-tuning.js';
 import { TUNING_SETTING } from '../engine/tuning/tuning-file.js';
@@ -101,6 +102,8 @@ export interface DoctorResult {
     readonly joins: 'copies' | 'shaders';
     /** Whether tensors kept for a backward pass share their data or are tfjs's clones (MCEVAL_SAVED_TENSORS). */
     readonly savedTensors: 'shared' | 'cloned';
+    /** Whether a dispatch's uniforms are packed by mceval or by tfjs (MCEVAL_WEBGPU_UNIFORMS). */
+    readonly uniforms: 'packed' | 'tfjs';
   };
   /**
    * When prompts waiting for a generation's batch join it: under way (continuous batching) or once it has emptied
@@ -213,7 +216,8 @@ export default class Doctor extends BaseCommand {
           `recorded and checked: ${settings.replay} (MCEVAL_WEBGPU_REPLAY), buffer pool: ` +
           `${settings.pool} (MCEVAL_WEBGPU_POOL), bind groups ${settings.bindGroups} (MCEVAL_WEBGPU_BIND_GROUPS), joins ` +
           `of whole blocks by ${settings.joins} (MCEVAL_WEBGPU_JOINS), tensors saved for the backward pass ` +
-          `${settings.savedTensors} (MCEVAL_SAVED_TENSORS)`,
+          `${settings.savedTensors} (MCEVAL_SAVED_TENSORS), uniforms packed by ${settings.uniforms === 'packed' ? 'mceval' : 'tfjs'} ` +
+          '(MCEVAL_WEBGPU_UNIFORMS)',
       );
     }
     if (result.webgpuTuning !== undefined) this.log(describeTuning(result.webgpuTuning));
@@ -269,6 +273,7 @@ function webGpuKernelReport(): Pick<
       bindGroups: bindGroupsSetting(),
       joins: joinsSetting(),
       savedTensors: savedTensorsSetting(),
+      uniforms: uniformsSetting(),
       ...tfjsFlagValues(),
     },
   };

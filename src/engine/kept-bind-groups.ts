@@ -17,24 +17,20 @@
  * (tfjs's, one made at every dispatch, the pool's order as tfjs leaves it); read as the engine starts and at each
  * read, as the pool's setting is, so that a benchmark can time both.
  */
-import { environmentChoice } from './environment-choice.js';
+import { readTimeChoice } from './read-time-choice.js';
 import { poolKeyOf } from './webgpu-pool.js';
 
 export const BIND_GROUPS_SETTING = 'MCEVAL_WEBGPU_BIND_GROUPS';
 
-export function bindGroupsSetting(): 'kept' | 'new' {
-  return environmentChoice(BIND_GROUPS_SETTING, ['kept', 'new']);
-}
+const bindGroups = readTimeChoice(BIND_GROUPS_SETTING, ['kept', 'new']);
 
-let keeping = true;
+export const bindGroupsSetting = bindGroups.read;
 
 /** Reads the setting for the dispatches from now on. */
-export function applyBindGroupsSetting(): void {
-  keeping = bindGroupsSetting() === 'kept';
-}
+export const applyBindGroupsSetting = bindGroups.apply;
 
 /** Whether bind groups are kept now (kept-uniforms.ts keeps uniform writes with them). */
-export const keepingBindGroups = (): boolean => keeping;
+export const keepingBindGroups = (): boolean => bindGroups.current() === 'kept';
 
 /** How many bind groups are kept at most before all are dropped. */
 export const KEPT_BIND_GROUPS = 8192;
@@ -91,7 +87,7 @@ export function keepBindGroups(device: BindGroupMaker, most = KEPT_BIND_GROUPS):
   const create = device.createBindGroup.bind(device);
   const kept = new Map<string, unknown>();
   device.createBindGroup = (descriptor) => {
-    if (!keeping) return create(descriptor);
+    if (!keepingBindGroups()) return create(descriptor);
     const key = bindGroupKey(descriptor.layout, descriptor.entries);
     if (key === undefined) return create(descriptor);
     let group = kept.get(key);
@@ -130,7 +126,7 @@ export function orderFreeBuffers(pool: OrderedPool): void {
   const release = pool.releaseBuffer.bind(pool);
   pool.releaseBuffer = (buffer, reuse) => {
     release(buffer, reuse);
-    if (!keeping) return;
+    if (!keepingBindGroups()) return;
     const free = pool.freeBuffers.get(poolKeyOf(buffer));
     if (free === undefined || free.at(-1) !== buffer) return;
     const at = placeOf(free, numberOf(buffer));

@@ -9,23 +9,19 @@
  * MCEVAL_WEBGPU_UNIFORMS: `packed` (unset) or `tfjs` (tfjs's own packing); read as the engine starts and at each read,
  * so that a benchmark can time both in one process.
  */
-import { environmentChoice } from './environment-choice.js';
+import { readTimeChoice } from './read-time-choice.js';
 
 export const UNIFORMS_SETTING = 'MCEVAL_WEBGPU_UNIFORMS';
 
-export function uniformsSetting(): 'packed' | 'tfjs' {
-  return environmentChoice(UNIFORMS_SETTING, ['packed', 'tfjs']);
-}
+const uniforms = readTimeChoice(UNIFORMS_SETTING, ['packed', 'tfjs']);
 
-let packing = true;
+export const uniformsSetting = uniforms.read;
 
 /** Reads the setting for the dispatches from now on. */
-export function applyUniformsSetting(): void {
-  packing = uniformsSetting() === 'packed';
-}
+export const applyUniformsSetting = uniforms.apply;
 
 /** Whether the webgpu backend packs uniforms here now (else tfjs does). */
-export const packingUniforms = (): boolean => packing;
+export const packingUniforms = (): boolean => uniforms.current() === 'packed';
 
 /** One field: its element type and values (none: tfjs writes a 1 there). */
 export interface UniformField {

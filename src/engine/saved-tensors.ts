@@ -14,7 +14,7 @@
  */
 import type { DataId, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf, type Tensor } from './tf.js';
-import { environmentChoice } from './environment-choice.js';
+import { readTimeChoice } from './read-time-choice.js';
 import { sharedOutput } from './kernels/backend-output.js';
 
 export const SAVED_TENSORS_SETTING = 'MCEVAL_SAVED_TENSORS';
@@ -22,16 +22,12 @@ export const SAVED_TENSORS_SETTING = 'MCEVAL_SAVED_TENSORS';
 /** Backends whose Identity kernel shares its input's data (adds a reference) rather than copying it. */
 const SHARING_IDENTITY = new Set(['cpu', 'webgpu', 'wasm']);
 
-export function savedTensorsSetting(): 'shared' | 'cloned' {
-  return environmentChoice(SAVED_TENSORS_SETTING, ['shared', 'cloned']);
-}
+const savedTensors = readTimeChoice(SAVED_TENSORS_SETTING, ['shared', 'cloned']);
 
-let sharing = true;
+export const savedTensorsSetting = savedTensors.read;
 
 /** Reads the setting for the tensors saved from now on. */
-export function applySavedTensorsSetting(): void {
-  sharing = savedTensorsSetting() === 'shared';
-}
+export const applySavedTensorsSetting = savedTensors.apply;
 
 /** The parts of tfjs-core's engine a saved tensor is made with (its own clone, its state and tensor factory). */
 interface EngineInternals {
@@ -57,7 +53,7 @@ export function shareSavedTensors(): void {
   engine.clone = (x: Tensor): Tensor => {
     const holder = engine.state.tensorInfo.get(x.dataId)?.backend;
     const shares = SHARING_IDENTITY.has(engine.backendName) && x.dtype !== 'string';
-    if (!sharing || !shares || holder !== engine.backend) return cloned(x);
+    if (savedTensors.current() !== 'shared' || !shares || holder !== engine.backend) return cloned(x);
     return engine.makeTensorFromTensorInfo(sharedOutput(holder, x), holder);
   };
 }

@@ -72,6 +72,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
     bindGroups: 'kept',
     joins: 'copies',
     savedTensors: 'shared',
+    uniforms: 'packed',
   });
   assert.deepEqual(
     settings({
@@ -96,6 +97,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       MCEVAL_WEBGPU_BIND_GROUPS: 'new',
       MCEVAL_WEBGPU_JOINS: 'shaders',
       MCEVAL_SAVED_TENSORS: 'cloned',
+      MCEVAL_WEBGPU_UNIFORMS: 'tfjs',
     }),
     {
       productTile: 128,
@@ -119,6 +121,7 @@ test("doctor gives the settings bench/gpu times, tfjs's flags among them set fro
       bindGroups: 'new',
       joins: 'shaders',
       savedTensors: 'cloned',
+      uniforms: 'tfjs',
     },
   );
 });
