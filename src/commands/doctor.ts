@@ -216,8 +216,8 @@ export default class Doctor extends BaseCommand {
           `recorded and checked: ${settings.replay} (MCEVAL_WEBGPU_REPLAY), buffer pool: ` +
           `${settings.pool} (MCEVAL_WEBGPU_POOL), bind groups ${settings.bindGroups} (MCEVAL_WEBGPU_BIND_GROUPS), joins ` +
           `of whole blocks by ${settings.joins} (MCEVAL_WEBGPU_JOINS), tensors saved for the backward pass ` +
-          `${settings.savedTensors} (MCEVAL_SAVED_TENSORS), uniforms packed by ${settings.uniforms === 'packed' ? 'mceval' : 'tfjs'} ` +
-          '(MCEVAL_WEBGPU_UNIFORMS)',
+          `${settings.savedTensors} (MCEVAL_SAVED_TENSORS), uniforms packed by ` +
+          `${settings.uniforms === 'packed' ? 'mceval' : 'tfjs'} (MCEVAL_WEBGPU_UNIFORMS)`,
       );
     }
     if (result.webgpuTuning !== undefined) this.log(describeTuning(result.webgpuTuning));

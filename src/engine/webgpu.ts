@@ -325,7 +325,7 @@ export async function setupWebGpu(options: { readonly allowFallback: boolean }):
       recording.submitQueue();
     }
 
-    // A dispatch's uniforms packed as tfjs packs them, with a typed array a type rather than a field (packed-uniforms.ts).
+    // A dispatch's uniforms as tfjs packs them, through a typed array a type rather than a field (packed-uniforms.ts).
     makeUniforms(fields: UniformField[]): { offset: number; size: number; buffer: object } {
       if (!packingUniforms())
         return (WebGPUBackend.prototype as unknown as UniformsMaker).makeUniforms.call(this, fields);

@@ -6,7 +6,8 @@
  * mean) in the covariance, weights, s and p — with a covariance below the 1e-6 clamp, concentrations from just above
  * α's 1e-6 clamp (2e-6) and far below it (e^-20) to 20, the paper's and the published code's Dirichlet sign, and a
  * random prior tensor; float32 against float64, within 2e-5 of each output's largest value. Then the logged values
- * (McevalRegularizerLog: terms per layer and ‖P‖ / ‖A‖ from sums of squares in parts) against the same sums on the host, within 1e-6.
+ * (McevalRegularizerLog: terms per layer and ‖P‖ / ‖A‖ from sums of squares in parts) against the same sums on
+ * the host, within 1e-6.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,7 +93,7 @@ for (const referenceSign of [false, true]) {
   }
 }
 
-test('the webgpu regulariser log divides the terms by the layers and takes ‖P‖ / ‖A‖ from sums of squares in parts', async () => {
+test('the webgpu regulariser log takes the terms per layer and ‖P‖ / ‖A‖ from sums of squares in parts', async () => {
   await initEngine('webgpu');
   const before = tf.memory().numTensors;
   const rng = new Rng(22);

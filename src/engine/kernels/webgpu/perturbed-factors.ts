@@ -43,7 +43,7 @@ export interface PerturbedFactorsAttrs {
   readonly rows: readonly number[];
 }
 
-/** Storage buffers a forward dispatch binds besides its layers' (keys, w, ε√Σ, the sums of squares), and a gradient's. */
+/** Storage buffers a dispatch binds besides its layers': forward keys, w, ε√Σ and the sums; backward five. */
 const FORWARD_SHARED = 4;
 const GRAD_SHARED = 5;
 
