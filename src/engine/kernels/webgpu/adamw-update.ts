@@ -312,8 +312,8 @@ const adamwUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
     const coefficients = [c.beta1, 1 - c.beta1, c.beta2, 1 - c.beta2, c.correction2, c.epsilon, c.decay, c.stepSize];
     const inPlace = writableInPlace(gpu, p, bound);
     if (given !== undefined) {
-      const values = { values: inputs[`joined${given.values}`]!, at: given.at };
-      return { p, g, size, offset, inPlace, joined: true, given: values, coefficients };
+      const join = { values: inputs[`joined${given.values}`]!, at: given.at };
+      return { p, g, size, offset, inPlace, joined: true, given: join, coefficients };
     }
     const joined = joining && size < JOINED_BELOW && g.dtype === 'float32';
     return { p, g, size, offset, inPlace, joined, coefficients };

@@ -50,22 +50,13 @@ const GRAD_SHARED = 5;
 const FORWARD_WORKGROUP = 256;
 const GRAD_WORKGROUP = 256;
 
-/** A dispatch's layers: the first one's index, and how many. */
-interface Run {
-  readonly first: number;
-  readonly count: number;
-}
-
-/** The layers in dispatches of as many as `available` bindings take at `each` a layer. */
-function runsOf(layers: number, each: number, available: number): Run[] {
-  const indices = Array.from({ length: layers }, (_, l) => l);
-  let first = 0;
-  return bindingRuns(indices, () => each, Math.max(each, available)).map((run) => {
-    const taken = { first, count: run.length };
-    first += run.length;
-    return taken;
-  });
-}
+/** The layers' numbers in dispatches of as many as `available` bindings take at `each` a layer (in order). */
+const runsOf = (layers: number, each: number, available: number): number[][] =>
+  bindingRuns(
+    Array.from({ length: layers }, (_, l) => l),
+    () => each,
+    Math.max(each, available),
+  );
 
 /**
  * Per layer j of a dispatch: size (d_in·r) and start (its first element in the dispatch); the dispatch's first layer,
@@ -232,7 +223,7 @@ const perturbedFactors: KernelFunc = ({ inputs, backend, attrs }) => {
   const means = inputs.a0 !== undefined;
   const outputs = settings.rows.map((rows) => gpu.makeTensorInfo([rows * rank], 'float32'));
   const runs = runsOf(layers, means ? 2 : 1, storageBuffersPerShader(gpu) - FORWARD_SHARED);
-  const sizes = runs.map((run) => settings.rows.slice(run.first, run.first + run.count).map((rows) => rows * rank));
+  const sizes = runs.map((members) => members.map((l) => settings.rows[l]! * rank));
   const dispatches = sizes.map((own) =>
     elementwiseDispatch(
       own.reduce((a, b) => a + b, 0),
@@ -243,8 +234,8 @@ const perturbedFactors: KernelFunc = ({ inputs, backend, attrs }) => {
   const squares = gpu.makeTensorInfo([2 * workgroups.reduce((a, b) => a + b, 0)], 'float32');
   withHostKeys(gpu, settings.keys, (keys) => {
     let squaresAt = 0;
-    runs.forEach(({ first, count }, d) => {
-      const members = Array.from({ length: count }, (_, j) => first + j);
+    runs.forEach((members, d) => {
+      const count = members.length;
       let start = 0;
       const fields = sizes[d]!.flatMap((size) => {
         start += size;
@@ -271,7 +262,7 @@ const perturbedFactors: KernelFunc = ({ inputs, backend, attrs }) => {
           ...(means ? members.map((l) => inputs[`a${l}`]!) : []),
           ...members.map((l) => outputs[l]!),
         ],
-        [...fields, first, components, rank, squaresAt].map(intUniform),
+        [...fields, members[0]!, components, rank, squaresAt].map(intUniform),
         squares,
       );
       squaresAt += workgroups[d]!;
@@ -290,8 +281,8 @@ const perturbedFactorsGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const dWeights = gpu.makeTensorInfo([layers * components], 'float32');
   const dColumnScale = gpu.makeTensorInfo([layers * rank], 'float32');
   withHostKeys(gpu, settings.keys, (keys) =>
-    runsOf(layers, 1, storageBuffersPerShader(gpu) - GRAD_SHARED).forEach(({ first, count }) => {
-      const members = Array.from({ length: count }, (_, j) => first + j);
+    runsOf(layers, 1, storageBuffersPerShader(gpu) - GRAD_SHARED).forEach((members) => {
+      const count = members.length;
       runShader(
         gpu,
         {
@@ -307,7 +298,7 @@ const perturbedFactorsGrad: KernelFunc = ({ inputs, backend, attrs }) => {
           code: () => gradCode(count, components),
         },
         [keys, ...members.map((l) => inputs[`dFactor${l}`]!), weights, columnScale, dColumnScale],
-        [...members.flatMap((l) => [settings.rows[l]! * rank, settings.rows[l]!]), first, rank].map(intUniform),
+        [...members.flatMap((l) => [settings.rows[l]! * rank, settings.rows[l]!]), members[0]!, rank].map(intUniform),
         dWeights,
       );
     }),
